@@ -1,0 +1,109 @@
+"""Matching events to steps, the canonical order and exclusion epochs (docs/semantics.md, "Steps")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.model._suggest import did_you_mean
+from hourglass.model.errors import SchemaError
+from hourglass.model.steps import Filter, Step
+
+__all__ = ["EPOCH_US", "annotate", "bit", "micros", "step_predicate"]
+
+EPOCH_US = ibis.timestamp("1970-01-01 00:00:00")
+
+
+def micros(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Integer microseconds since 1970-01-01 (all window arithmetic uses these)."""
+    return ts.delta(EPOCH_US, unit="microsecond")
+
+
+def _like(pattern: str) -> str:
+    out = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return out.replace("*", "%").replace("?", "_")
+
+
+def _filter(f: Filter, t: ir.Table) -> ir.BooleanValue:
+    if f.column not in t.columns:
+        raise SchemaError(
+            f"a step filter uses the column '{f.column}', which the events do not have"
+            f"{did_you_mean(f.column, t.columns)}",
+            code="HG306",
+            hint="columns: " + ", ".join(t.columns),
+        )
+    col = t[f.column]
+    value = f.value
+    if f.op in ("in", "not_in"):
+        assert isinstance(value, tuple)
+        cond = col.isin(list(value))
+        expr = cond if f.op == "in" else ~cond
+    else:
+        ops = {"==": "__eq__", "!=": "__ne__", ">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__"}
+        expr = getattr(col, ops[f.op])(value)
+    return col.notnull() & expr
+
+
+def step_predicate(step: Step, t: ir.Table) -> ir.BooleanValue:
+    """True where the event matches the step (a name/pattern, and every filter)."""
+    names = [p for p in step.events if not any(c in p for c in "*?")]
+    patterns = [p for p in step.events if any(c in p for c in "*?")]
+    conds: list[ir.BooleanValue] = []
+    if names:
+        conds.append(t.event.isin(names))
+    conds.extend(t.event.like(_like(p), escape="\\") for p in patterns)
+    match = conds[0]
+    for c in conds[1:]:
+        match = match | c
+    for f in step.where:
+        match = match & _filter(f, t)
+    return match
+
+
+def bit(k: int) -> int:
+    """The mask bit of step k (1-based)."""
+    return 1 << (k - 1)
+
+
+def annotate(
+    events: ir.Table,
+    steps: Sequence[Step],
+    *,
+    exclude: Sequence[str] = (),
+    keep: Sequence[str] = (),
+    matched_only: bool = True,
+) -> ir.Table:
+    """Per event: ``customer``, ``ts`` (µs), ``mask`` (matched steps), ``first`` (first matched step,
+    n+1 for none), ``epoch`` (exclusion epoch) and ``pos`` (1-based position in the canonical order
+    within the customer), plus the ``keep`` columns. Keeps only matching events if ``matched_only``."""
+    n = len(steps)
+    flags = [step_predicate(s, events).ifelse(bit(k), 0) for k, s in enumerate(steps, start=1)]
+    mask = flags[0]
+    for f in flags[1:]:
+        mask = mask + f
+    first = ibis.cases(*[(step_predicate(s, events), k) for k, s in enumerate(steps, start=1)], else_=n + 1)
+    cols: dict[str, ir.Value] = {
+        "customer": events.customer,
+        "event": events.event,
+        "ts": micros(events.timestamp),
+        "mask": mask.cast("int64"),
+        "first": first.cast("int64"),
+    }
+    if exclude:
+        cols["excluded"] = events.event.isin(list(exclude))
+    for c in keep:
+        cols[f"keep_{c}"] = events[c]
+    t = events.select(**cols)
+    if exclude:
+        w = ibis.window(group_by=t.customer, order_by=t.ts, range=(None, 0))
+        t = t.mutate(epoch=t.excluded.cast("int64").sum().over(w))
+        # excluded events only set epochs; in strict_order they still break adjacency
+        t = t.filter(~t.excluded).drop("excluded") if matched_only else t.drop("excluded")
+    else:
+        t = t.mutate(epoch=ibis.literal(0, "int64"))
+    if matched_only:
+        t = t.filter(t["mask"] > 0)
+    order = [t.ts, t["first"], t["mask"], t.event]
+    return t.mutate(pos=ibis.row_number().over(group_by=t.customer, order_by=order) + 1)

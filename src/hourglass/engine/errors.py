@@ -1,0 +1,46 @@
+"""Backend errors caused by the user's data, translated into HourglassErrors with a code."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+
+from hourglass.model.errors import DataError, HourglassError, SourceError
+
+__all__ = ["translated"]
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_COLUMN = re.compile(r'converting column "([^"]+)"')
+
+
+@contextlib.contextmanager
+def translated(source: str | None = None) -> Iterator[None]:
+    """Turn a backend's read/parse error into a DataError naming the file, line and column."""
+    try:
+        yield
+    except HourglassError:
+        raise
+    except Exception as e:
+        text = str(e)
+        name = type(e).__name__
+        where = f"{source}: " if source else ""
+        if name in ("ConversionException", "InvalidInputException") and "CSV" in text:
+            line = _CSV_LINE.search(text)
+            col = _COLUMN.search(text)
+            first = text.strip().splitlines()[0]
+            raise DataError(
+                f"{where}cannot read the CSV{f' at line {line[1]}' if line else ''}"
+                f"{f', column {col[1]}' if col else ''}: {first}",
+                code="HG406",
+                hint="fix the value, or if the column's type was guessed wrong, check the file's first rows",
+            ) from None
+        if name == "IOException" or "No files found" in text:
+            raise SourceError(f"{where}{text.strip().splitlines()[0]}", code="HG206") from None
+        if name in ("ConversionException", "InvalidInputException"):
+            raise DataError(
+                f"{where}{text.strip().splitlines()[0]}",
+                code="HG407",
+                hint="a value in the source cannot be read; check the column named above",
+            ) from None
+        raise

@@ -1,0 +1,88 @@
+"""Running analyses: the engine's chokepoint between Ibis expressions and result objects."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hourglass.analyses.funnel import funnel_plan
+from hourglass.engine.load import Events
+from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts
+from hourglass.model.spec import FunnelSpec
+
+__all__ = ["run_funnel", "run_funnel_levels", "to_sql"]
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _counts(spec: FunnelSpec, row: dict[str, Any]) -> tuple[StepCounts, ...]:
+    out = []
+    for k, step in enumerate(spec.steps, start=1):
+        out.append(
+            StepCounts(
+                step=step.name,
+                label=step.label,
+                customers=int(row.get(f"c{k}") or 0),
+                continued=int(row.get(f"k{k}") or 0) if spec.open and k > 1 else None,
+                median_time_s=_num(row.get(f"med{k}")),
+                p90_time_s=_num(row.get(f"p90{k}")),
+            )
+        )
+    return tuple(out)
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def run_funnel(events: Events, spec: FunnelSpec, meta: dict[str, Any] | None = None) -> FunnelResult:
+    plan = funnel_plan(spec, events.table)
+    df = events.engine.execute(plan.summary)
+    rows = [{k: _plain(v) for k, v in r.items()} for r in df.to_dict("records")]
+    info = {
+        "engine": events.engine.name,
+        "spec": spec.describe(),
+        "source": events.report.source,
+        "duplicates_collapsed": events.report.duplicates_collapsed,
+        **(meta or {}),
+    }
+    if not spec.by:
+        return FunnelResult(_counts(spec, rows[0] if rows else {}), open_funnel=spec.open, meta=info)
+    groups = [FunnelGroup(r["by"], _counts(spec, r)) for r in rows]
+    groups.sort(key=lambda g: (-g.steps[0].customers, g.value is None, str(g.value)))
+    total = tuple(
+        StepCounts(s.name, sum(g.steps[i].customers for g in groups), s.label)
+        for i, s in enumerate(spec.steps)
+    )
+    return FunnelResult(total, breakdown=spec.by, groups=tuple(groups), meta=info)
+
+
+def run_funnel_levels(events: Events, spec: FunnelSpec) -> Any:
+    """Per-customer levels (pandas), for inspection and tests."""
+    plan = funnel_plan(spec, events.table)
+    if spec.open:
+        return events.engine.execute(plan.customers)
+    return events.engine.execute(plan.customers.select("customer", "level"))
+
+
+def to_sql(expr: Any, dialect: str) -> str:
+    import ibis
+
+    if dialect == "pyspark":
+        from ibis.backends.pyspark import Backend
+
+        Backend.register_options()
+    return str(ibis.to_sql(expr, dialect=dialect))

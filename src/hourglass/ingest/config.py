@@ -1,0 +1,81 @@
+"""Reading hourglass.toml and journey model files (YAML or TOML)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hourglass.model._suggest import check_keys
+from hourglass.model.errors import ConfigError, HourglassError
+from hourglass.model.journey import JourneyModel
+from hourglass.model.presets import preset
+from hourglass.model.schema import ColumnMapping
+
+__all__ = ["Config", "load_config", "load_model", "read_mapping_file"]
+
+CONFIG_NAME = "hourglass.toml"
+
+
+def read_mapping_file(path: Path) -> Mapping[str, Any]:
+    """A YAML or TOML file as a mapping, with a clear error naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})", code="HG111") from None
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(
+            f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {e}", code="HG112"
+        ) from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: expected a mapping at the top level", code="HG112")
+    return data
+
+
+@dataclass(frozen=True)
+class Config:
+    """``hourglass.toml``: ``[columns]`` (role = "column", time_unit) and ``[models]`` (name = path)."""
+
+    columns: ColumnMapping = field(default_factory=ColumnMapping)
+    models: Mapping[str, str] = field(default_factory=dict)
+    path: str | None = None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """``path``, or ./hourglass.toml if it exists, or the defaults."""
+    p = Path(path) if path else Path(CONFIG_NAME)
+    if not p.exists():
+        if path:
+            raise ConfigError(f"{p}: no such config file", code="HG111")
+        return Config()
+    data = read_mapping_file(p)
+    check_keys(data, ("columns", "models"), where=str(p))
+    try:
+        columns = ColumnMapping.from_dict(data.get("columns", {}))
+    except HourglassError as e:
+        raise ConfigError(f"{p} [columns]: {e.message}", code=e.code, hint=e.hint) from None
+    models = {str(k): str(v) for k, v in dict(data.get("models", {})).items()}
+    return Config(columns=columns, models=models, path=str(p))
+
+
+def load_model(name_or_path: str, config: Config | None = None) -> JourneyModel:
+    """A built-in preset by name, a model named in the config, or a model file."""
+    if config and name_or_path in config.models:
+        name_or_path = config.models[name_or_path]
+    p = Path(name_or_path)
+    if p.suffix.lower() in (".yaml", ".yml", ".toml") or p.exists():
+        if not p.exists():
+            raise ConfigError(f"{p}: no such model file", code="HG111")
+        try:
+            return JourneyModel.from_dict(read_mapping_file(p), source=str(p))
+        except ConfigError:
+            raise
+        except HourglassError as e:
+            raise ConfigError(f"{p}: {e.message}", code=e.code, hint=e.hint) from None
+    return preset(name_or_path)

@@ -1,0 +1,114 @@
+"""From a raw source table to the canonical event table (docs/semantics.md, "Events")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from hourglass.ingest.roles import ResolvedRoles
+from hourglass.model.errors import SchemaError
+from hourglass.model.schema import OPTIONAL_ROLES, TIME_UNITS
+
+__all__ = ["Parsed", "canonical", "dedupe", "parse"]
+
+#: Columns added to the raw table while parsing (``__hg_<role>``).
+PARSED = "__hg_"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The raw table with one parsed column per role (``__hg_customer`` ...), and its roles."""
+
+    table: ir.Table
+    roles: ResolvedRoles
+    source: str
+
+
+def _text(col: ir.Value) -> ir.StringValue:
+    s = col if col.type().is_string() else col.cast("string")
+    return s.strip().nullif("")
+
+
+def _timestamp(col: ir.Value, unit: str, *, role: str, source: str, backend: str) -> ir.TimestampValue:
+    t = col.type()
+    if t.is_timestamp():
+        return col if t.timezone is None else col.cast(dt.Timestamp())
+    if t.is_date():
+        return col.cast(dt.Timestamp())
+    if t.is_string():
+        return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+    if t.is_integer() or t.is_floating():
+        if backend == "duckdb":
+            micros = (col * TIME_UNITS[unit]).cast("int64")
+            return micros.as_timestamp("us")
+        if unit != "s":
+            raise SchemaError(
+                f"{source}: epoch timestamps in {unit} are read by the duckdb engine only",
+                code="HG305",
+                hint="store timestamps as a timestamp type in Parquet",
+            )
+        return col.cast("int64").as_timestamp("s")
+    raise SchemaError(
+        f"{source}: the {role} column '{col.get_name()}' has type {t}, not a time",
+        code="HG304",
+        hint="give a timestamp, a date, ISO 8601 text or epoch numbers",
+    )
+
+
+def parse(raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str) -> Parsed:
+    """Add the parsed role columns; the raw ones stay for validation messages."""
+    cols = roles.columns
+    exprs: dict[str, ir.Value] = {
+        f"{PARSED}customer": _text(raw[cols["customer"]]),
+        f"{PARSED}event": _text(raw[cols["event"]]),
+        f"{PARSED}timestamp": _timestamp(
+            raw[cols["timestamp"]], roles.time_unit, role="timestamp", source=source, backend=backend
+        ),
+    }
+    for role in OPTIONAL_ROLES:
+        if role not in cols:
+            continue
+        col = raw[cols[role]]
+        if role == "revenue":
+            ctype = col.type()
+            if ctype.is_string():
+                exprs[f"{PARSED}revenue"] = _text(col).try_cast("float64")
+            elif ctype.is_numeric() or ctype.is_boolean():
+                exprs[f"{PARSED}revenue"] = col.cast("float64")
+            else:
+                raise SchemaError(
+                    f"{source}: the revenue column '{cols[role]}' has type {ctype}",
+                    code="HG304",
+                    hint="revenue must be a number",
+                )
+        else:
+            exprs[f"{PARSED}{role}"] = _text(col)
+    return Parsed(raw.mutate(**exprs), roles, source)
+
+
+def canonical(parsed: Parsed) -> ir.Table:
+    """The canonical event table: roles under their names, then the properties."""
+    t = parsed.table
+    sel: dict[str, ir.Value] = {
+        "customer": t[f"{PARSED}customer"],
+        "event": t[f"{PARSED}event"],
+        "timestamp": t[f"{PARSED}timestamp"],
+    }
+    for role in OPTIONAL_ROLES:
+        if role in parsed.roles.columns:
+            sel[role] = t[f"{PARSED}{role}"]
+    for out, src in parsed.roles.properties.items():
+        sel[out] = t[src]
+    return t.select(**sel)
+
+
+def dedupe(events: ir.Table) -> ir.Table:
+    """One row per non-null ``event_id``: the earliest timestamp, then the smallest event name."""
+    if "event_id" not in events.columns:
+        return events
+    rn = ibis.row_number().over(group_by=events.event_id, order_by=[events.timestamp, events.event])
+    marked = events.mutate(__hg_dup=rn)
+    return marked.filter(marked.event_id.isnull() | (marked.__hg_dup == 0)).drop("__hg_dup")

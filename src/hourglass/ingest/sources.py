@@ -1,0 +1,140 @@
+"""Sources: where events come from (files, globs, DuckDB databases, in-memory tables) and how to open
+them as Ibis tables on a backend connection the engine owns."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.model.errors import SourceError, UnsupportedError
+
+__all__ = ["FORMATS", "Source", "open_source", "resolve_source"]
+
+FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv", ".csv.gz", ".tsv", ".txt"),
+    "parquet": (".parquet", ".pq"),
+    "jsonl": (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz"),
+    "duckdb": (".duckdb", ".ddb", ".db"),
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved source: ``kind`` is one of FORMATS or ``memory`` / ``ibis``."""
+
+    kind: str
+    name: str  # what error messages call it
+    paths: tuple[str, ...] = ()
+    table: str | None = None  # for DuckDB databases
+    obj: Any = field(default=None, compare=False, repr=False)  # in-memory data or an Ibis table
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind in ("csv", "parquet", "jsonl")
+
+
+def _kind_of(path: str) -> str | None:
+    low = path.lower()
+    for kind, exts in FORMATS.items():
+        if low.endswith(exts):
+            return kind
+    return None
+
+
+def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = None) -> Source:
+    """Turn a path, glob, ``db.duckdb:table``, DataFrame, Arrow table or Ibis table into a Source."""
+    if isinstance(source, ir.Table):
+        return Source("ibis", "the Ibis table", obj=source)
+    if not isinstance(source, str | os.PathLike):
+        mod = type(source).__module__.split(".")[0]
+        if mod in ("pandas", "pyarrow", "polars"):
+            return Source("memory", f"the in-memory {mod} table", obj=source)
+        raise SourceError(
+            f"cannot read events from a {type(source).__name__}",
+            code="HG201",
+            hint="pass a file path, a glob, a DuckDB file, a pandas/Arrow table or an Ibis table",
+        )
+    text = os.fspath(source)
+    if table is None and ":" in text and not os.path.exists(text):
+        head, _, tail = text.rpartition(":")
+        if _kind_of(head) == "duckdb":
+            text, table = head, tail
+    kind = fmt or _kind_of(text)
+    if kind is None:
+        raise SourceError(
+            f"{text}: unknown file type",
+            code="HG202",
+            hint="use .csv, .parquet, .jsonl/.ndjson, .duckdb (or --format-in csv|parquet|jsonl|duckdb)",
+        )
+    if kind not in FORMATS:
+        raise SourceError(
+            f"unknown input format '{kind}'", code="HG202", hint="one of: " + ", ".join(FORMATS)
+        )
+    if any(c in text for c in "*?["):
+        paths = tuple(sorted(glob.glob(text, recursive=True)))
+        if not paths:
+            raise SourceError(
+                f"{text}: no file matches this pattern",
+                code="HG203",
+                hint="check the path; quote the pattern so the shell does not expand it",
+            )
+    else:
+        if not Path(text).exists():
+            raise SourceError(f"{text}: no such file", code="HG203", hint="check the path")
+        if Path(text).is_dir():
+            raise SourceError(
+                f"{text} is a directory", code="HG203", hint=f"give a glob such as '{text}/*.parquet'"
+            )
+        paths = (text,)
+    if kind == "duckdb":
+        if len(paths) != 1:
+            raise SourceError(f"{text}: give one DuckDB file, not a pattern", code="HG204")
+        return Source("duckdb", f"{paths[0]}:{table or 'events'}", paths=paths, table=table or "events")
+    return Source(kind, text, paths=paths)
+
+
+def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) -> ir.Table:
+    """The raw table of ``src`` on the Ibis backend ``con``. ``text_columns`` are read as strings
+    (CSV/JSON), so that bad values in role columns reach validation instead of failing the read."""
+    if src.kind == "ibis":
+        table: ir.Table = src.obj
+        return table
+    if src.kind == "memory":
+        return con.create_table(ibis.util.gen_name("hg_mem"), src.obj, temp=True)
+    paths = list(src.paths)
+    if src.kind == "parquet":
+        return con.read_parquet(paths)
+    if src.kind == "csv":
+        if con.name != "duckdb":
+            return con.read_csv(paths, header=True)
+        types = {c: "VARCHAR" for c in text_columns}
+        return con.read_csv(paths, types=types) if types else con.read_csv(paths)
+    if src.kind == "jsonl":
+        if con.name != "duckdb":
+            return con.read_json(paths)
+        return con.read_json(paths, format="newline_delimited")
+    if src.kind == "duckdb":
+        if con.name != "duckdb":
+            raise UnsupportedError(
+                f"{src.name}: a DuckDB database can only be read by the duckdb engine",
+                code="HG501",
+                hint="export the table to Parquet for other engines",
+            )
+        alias = "hg_src_" + ibis.util.gen_name("db").split("_")[-1]
+        con.attach(src.paths[0], name=alias, read_only=True)
+        try:
+            return con.table(src.table, database=alias)
+        except Exception:
+            tables = con.list_tables(database=alias)
+            raise SourceError(
+                f"{src.paths[0]}: no table '{src.table}'",
+                code="HG205",
+                hint="tables there: " + (", ".join(tables) or "none") + f"; name one as {src.paths[0]}:TABLE",
+            ) from None
+    raise SourceError(f"cannot open {src.name}", code="HG202")

@@ -1,0 +1,136 @@
+"""Validation: every problem of a source at once, as counts and sample rows (never silently dropped)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.ingest.normalize import PARSED, Parsed
+
+__all__ = ["CHECKS", "Check", "Problem", "ValidationReport", "checks_for", "count_expr", "samples_expr"]
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    role: str
+    what: str  # "is empty", "cannot be read as a timestamp", ...
+    hint: str
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("HG401", "customer", "is empty", "every event needs a customer id; fill or remove these rows"),
+    Check("HG402", "event", "is empty", "every event needs a name; fill or remove these rows"),
+    Check("HG403", "timestamp", "is empty", "every event needs a time; fill or remove these rows"),
+    Check(
+        "HG404",
+        "timestamp",
+        "cannot be read as a timestamp",
+        "use ISO 8601 (2024-01-31 10:00:00, optionally with +03:00 or Z), or epoch numbers with --time-unit",
+    ),
+    Check(
+        "HG405",
+        "revenue",
+        "cannot be read as a number",
+        "use plain numbers such as 19.99 (no currency signs)",
+    ),
+)
+
+
+def _condition(check: Check, t: ir.Table, raw_col: str) -> ir.BooleanValue:
+    parsed = t[f"{PARSED}{check.role}"]
+    raw = t[raw_col]
+    if check.code in ("HG401", "HG402"):
+        return parsed.isnull()
+    if check.code == "HG403":
+        return raw.isnull()
+    not_blank = raw.notnull()
+    if raw.type().is_string():
+        not_blank = not_blank & (raw.strip() != "")
+    return not_blank & parsed.isnull()
+
+
+def checks_for(parsed: Parsed) -> list[tuple[Check, str]]:
+    """The checks that apply, with the raw column each one reads."""
+    out = []
+    for check in CHECKS:
+        col = parsed.roles.columns.get(check.role)
+        if col is not None:
+            out.append((check, col))
+    return out
+
+
+def count_expr(parsed: Parsed) -> ir.Table:
+    """One row: ``rows``, one count per check (``HG401``...), and ``event_ids`` (distinct ids)."""
+    t = parsed.table
+    aggs: dict[str, ir.Value] = {"rows": t.count()}
+    for check, col in checks_for(parsed):
+        aggs[check.code] = _condition(check, t, col).sum().coalesce(0)
+    if "event_id" in parsed.roles.columns:
+        ids = t[f"{PARSED}event_id"]
+        aggs["event_ids"] = ids.nunique()
+        aggs["with_event_id"] = ids.count()
+    return t.aggregate(**aggs)
+
+
+def samples_expr(parsed: Parsed, check: Check, col: str, numbered: ir.Table, limit: int = 5) -> ir.Table:
+    """The first ``limit`` offending rows of ``numbered`` (the parsed table with ``__hg_row``)."""
+    bad = numbered.filter(_condition(check, numbered, col))
+    return bad.select(row=bad.__hg_row, value=bad[col].cast("string")).order_by("row").limit(limit)
+
+
+def numbered(parsed: Parsed) -> ir.Table:
+    """The parsed table with a 1-based row number in source order (DuckDB keeps insertion order)."""
+    return parsed.table.mutate(__hg_row=ibis.row_number() + 1)
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    column: str
+    what: str
+    count: int
+    samples: list[tuple[int, str | None]]
+    hint: str
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    source: str
+    kind: str
+    rows: int
+    roles: dict[str, str]
+    problems: list[Problem] = field(default_factory=list)
+    duplicates_collapsed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def line_of(self, row: int) -> str:
+        if self.kind == "csv":
+            return f"line {row + 1}"
+        if self.kind == "jsonl":
+            return f"line {row}"
+        return f"row {row}"
+
+    def describe(self) -> str:
+        lines = [
+            f"{self.source}: {self.rows} rows; roles: " + ", ".join(f"{r}={c}" for r, c in self.roles.items())
+        ]
+        if self.duplicates_collapsed:
+            lines.append(
+                f"  {self.duplicates_collapsed} rows repeat an event_id and are collapsed into one event each"
+            )
+        for p in self.problems:
+            where = ", ".join(
+                f"{self.line_of(r)} ({v!r})" if v is not None else self.line_of(r) for r, v in p.samples
+            )
+            more = f" and {p.count - len(p.samples)} more" if p.count > len(p.samples) else ""
+            lines.append(f"  [{p.code}] column '{p.column}' {p.what} in {p.count} rows: {where}{more}")
+            lines.append(f"      hint: {p.hint}")
+        if self.ok:
+            lines.append("  ok: no problems found")
+        return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""The Python API: ``hourglass.funnel(source, steps=[...])`` and friends. A thin layer that resolves
+models and options, loads the source on an engine and returns result objects."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hourglass.engine import Engine, connect, load_events, run_funnel, run_funnel_levels, to_sql
+from hourglass.engine.load import Events, validate_source
+from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.ingest.validate import ValidationReport
+from hourglass.model.errors import SpecError
+from hourglass.model.journey import JourneyModel
+from hourglass.model.results import FunnelResult
+from hourglass.model.schema import ColumnMapping
+from hourglass.model.spec import FunnelSpec
+from hourglass.model.steps import Step
+
+__all__ = ["build_spec", "events", "funnel", "funnel_levels", "funnel_sql", "validate"]
+
+StepLike = str | Mapping[str, Any] | Step
+
+
+def _mapping(columns: ColumnMapping | Mapping[str, Any] | None, config: Config | None) -> ColumnMapping:
+    base = (config or Config()).columns
+    if columns is None:
+        return base
+    given = columns if isinstance(columns, ColumnMapping) else ColumnMapping.from_dict(columns)
+    return base.merged(given)
+
+
+def build_spec(
+    steps: Sequence[StepLike] | None = None,
+    *,
+    model: str | JourneyModel | None = None,
+    config: Config | None = None,
+    **options: Any,
+) -> FunnelSpec:
+    """A FunnelSpec from steps (event names, dicts, Steps) or a model's stages (by name when both)."""
+    if model is not None:
+        jm = model if isinstance(model, JourneyModel) else load_model(model, config)
+        if steps:
+            chosen = [jm.stage(s) if isinstance(s, str) else Step.of(s) for s in steps]
+        else:
+            chosen = list(jm.stages)
+        return FunnelSpec.build(chosen, **options)
+    if not steps:
+        raise SpecError(
+            "give the funnel's steps or a model",
+            code="HG109",
+            hint="e.g. steps=['visit', 'signup', 'purchase'] or model='hourglass'",
+        )
+    return FunnelSpec.build(list(steps), **options)
+
+
+def events(
+    source: Any,
+    *,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+    validate: bool = True,
+) -> Events:
+    """Load and validate a source; reuse the result for several analyses."""
+    if isinstance(source, Events):
+        return source
+    cfg = config if isinstance(config, Config) else load_config(config)
+    return load_events(connect(engine), source, _mapping(columns, cfg), table=table, validate=validate)
+
+
+def funnel(
+    source: Any,
+    steps: Sequence[StepLike] | None = None,
+    *,
+    model: str | JourneyModel | None = None,
+    window: str | int | float = "7d",
+    mode: str = "ordered",
+    open: bool = False,
+    since: Any = None,
+    until: Any = None,
+    exclude: Sequence[str] | str = (),
+    by: str | None = None,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> FunnelResult:
+    """A funnel (docs/semantics.md). ``source``: a path/glob, ``db.duckdb:table``, a pandas or Arrow
+    table, an Ibis table, or the result of :func:`events`."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    spec = build_spec(
+        steps,
+        model=model,
+        config=cfg,
+        window=window,
+        mode=mode,
+        open=open,
+        since=since,
+        until=until,
+        exclude=exclude,
+        by=by,
+    )
+    started = time.perf_counter()
+    ev = events(source, columns=columns, engine=engine, table=table, config=cfg)
+    if by and by not in ev.table.columns:
+        from hourglass.model._suggest import did_you_mean
+
+        raise SpecError(
+            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
+            code="HG306",
+            hint="columns: " + ", ".join(ev.table.columns),
+        )
+    meta: dict[str, Any] = {}
+    if isinstance(model, str):
+        meta["model"] = model
+    result = run_funnel(ev, spec, meta)
+    result.meta["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def funnel_levels(source: Any, steps: Sequence[StepLike] | None = None, **kwargs: Any) -> Any:
+    """Per-customer levels as a pandas DataFrame (``customer``, ``level``)."""
+    load = {k: kwargs.pop(k) for k in ("columns", "engine", "table", "config") if k in kwargs}
+    model = kwargs.pop("model", None)
+    spec = build_spec(steps, model=model, **kwargs)
+    return run_funnel_levels(events(source, **load), spec)
+
+
+def funnel_sql(
+    source: Any, steps: Sequence[StepLike] | None = None, *, dialect: str = "duckdb", **kwargs: Any
+) -> str:
+    """The SQL of a funnel for a dialect (duckdb, pyspark, clickhouse, postgres, ...)."""
+    from hourglass.analyses import funnel_plan
+
+    load = {k: kwargs.pop(k) for k in ("columns", "engine", "table", "config") if k in kwargs}
+    model = kwargs.pop("model", None)
+    spec = build_spec(steps, model=model, **kwargs)
+    ev = events(source, validate=False, **load)
+    return to_sql(funnel_plan(spec, ev.table).summary, dialect)
+
+
+def validate(
+    source: Any,
+    *,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> ValidationReport:
+    """Every problem of a source at once (never raises for bad rows; read ``report.ok``)."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    report, _ = validate_source(connect(engine), source, _mapping(columns, cfg), table=table)
+    return report

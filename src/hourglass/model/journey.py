@@ -1,0 +1,80 @@
+"""Journey models: named, ordered (funnel) or cyclic (hourglass, flywheel) lists of stages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hourglass.model._suggest import check_keys, did_you_mean
+from hourglass.model.errors import SpecError
+from hourglass.model.steps import Step
+
+__all__ = ["KINDS", "JourneyModel"]
+
+KINDS: tuple[str, ...] = ("funnel", "hourglass", "flywheel", "custom")
+
+
+@dataclass(frozen=True)
+class JourneyModel:
+    """A model: ``stages`` in their ideal order. ``kind`` says how to draw and read it: a funnel
+    ends at the sale, an hourglass widens again after it, a flywheel loops back to the start."""
+
+    name: str
+    kind: str
+    stages: tuple[Step, ...]
+    label: str = ""
+    description: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise SpecError(
+                f"model '{self.name}': unknown kind '{self.kind}'{did_you_mean(self.kind, KINDS)}",
+                code="HG105",
+                hint="kind is one of: " + ", ".join(KINDS),
+            )
+        if not self.stages:
+            raise SpecError(f"model '{self.name}' has no stages", code="HG105")
+        names = [s.name for s in self.stages]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SpecError(f"model '{self.name}': stage names repeat: {', '.join(dupes)}", code="HG105")
+
+    def stage(self, name: str) -> Step:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        names = [s.name for s in self.stages]
+        raise SpecError(
+            f"model '{self.name}' has no stage '{name}'{did_you_mean(name, names)}",
+            code="HG106",
+            hint="its stages: " + ", ".join(names),
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "") -> JourneyModel:
+        check_keys(data, ("name", "label", "kind", "description", "stages"), where=source or "a model")
+        for key in ("name", "stages"):
+            if key not in data:
+                raise SpecError(f"{source or 'the model'}: missing '{key}'", code="HG105")
+        stages = data["stages"]
+        if not isinstance(stages, list):
+            raise SpecError(f"{source or 'the model'}: 'stages' must be a list", code="HG105")
+        return cls(
+            name=str(data["name"]),
+            kind=str(data.get("kind", "funnel")),
+            stages=tuple(Step.of(s) for s in stages),
+            label=str(data.get("label", "")),
+            description=str(data.get("description", "")).strip(),
+            source=source,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "kind": self.kind,
+            "description": self.description,
+            "stages": [s.to_dict() for s in self.stages],
+        }

@@ -1,0 +1,151 @@
+"""Steps: which events put a customer in a funnel step or a model stage."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hourglass.model._suggest import check_keys
+from hourglass.model.errors import SpecError
+
+__all__ = ["OPERATORS", "Filter", "Step", "parse_filter"]
+
+OPERATORS: tuple[str, ...] = ("==", "!=", ">=", "<=", ">", "<", "in", "not_in")
+_FILTER_RE = re.compile(
+    r"^\s*(?P<col>[A-Za-z_][A-Za-z0-9_]*)\s*"
+    r"(?P<op>==|!=|>=|<=|>|<|=|not\s+in\b|in\b)\s*(?P<value>.+?)\s*$"
+)
+_NAME_RE = re.compile(r"^[^\s,]+$")
+
+Scalar = str | int | float | bool
+
+
+def _scalar(text: str) -> Scalar:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``column op value``; ``value`` is a tuple for ``in``/``not_in``. A filter on NULL never holds."""
+
+    column: str
+    op: str
+    value: Scalar | tuple[Scalar, ...]
+
+    def __post_init__(self) -> None:
+        if self.op not in OPERATORS:
+            raise SpecError(
+                f"unknown filter operator '{self.op}'",
+                code="HG103",
+                hint="use one of: " + ", ".join(OPERATORS),
+            )
+        if self.op in ("in", "not_in") and not isinstance(self.value, tuple):
+            raise SpecError(f"'{self.op}' needs a list, e.g. channel in [ads, search]", code="HG103")
+
+    def __str__(self) -> str:
+        if isinstance(self.value, tuple):
+            inner = ", ".join(str(v) for v in self.value)
+            return f"{self.column} {self.op.replace('_', ' ')} [{inner}]"
+        return f"{self.column} {self.op} {self.value}"
+
+
+def parse_filter(text: str | Sequence[Any] | Filter) -> Filter:
+    """Parse ``"revenue > 0"``, ``"channel in [ads, search]"`` or ``(column, op, value)``."""
+    if isinstance(text, Filter):
+        return text
+    if not isinstance(text, str):
+        if isinstance(text, bytes) or len(text) != 3:
+            raise SpecError(f"a filter is 'column op value', got {text!r}", code="HG103")
+        col, op, value = list(text)
+        return Filter(str(col), str(op), tuple(value) if isinstance(value, list | tuple) else value)
+    m = _FILTER_RE.match(text)
+    if not m:
+        raise SpecError(
+            f"cannot read the filter '{text}'",
+            code="HG103",
+            hint="write it as 'column op value', e.g. 'revenue > 0' or 'channel in [ads, search]'",
+        )
+    op = re.sub(r"\s+", "_", m["op"])
+    op = "==" if op == "=" else op
+    raw = m["value"]
+    if op in ("in", "not_in"):
+        if not (raw.startswith("[") and raw.endswith("]")):
+            raise SpecError(f"'{text}': the list must be in brackets, e.g. [ads, search]", code="HG103")
+        items = tuple(_scalar(v) for v in raw[1:-1].split(",") if v.strip())
+        return Filter(m["col"], op, items)
+    return Filter(m["col"], op, _scalar(raw))
+
+
+@dataclass(frozen=True)
+class Step:
+    """A funnel step or model stage: ``events`` are names or glob patterns (``*``, ``?``)."""
+
+    name: str
+    events: tuple[str, ...]
+    where: tuple[Filter, ...] = ()
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or not _NAME_RE.match(self.name):
+            raise SpecError(f"invalid step name {self.name!r}: no spaces or commas", code="HG104")
+        if not self.events:
+            raise SpecError(
+                f"step '{self.name}' has no events",
+                code="HG104",
+                hint="give at least one event name or pattern",
+            )
+        for pattern in self.events:
+            if not pattern or any(c in pattern for c in "[]"):
+                raise SpecError(
+                    f"step '{self.name}': invalid event pattern {pattern!r}",
+                    code="HG104",
+                    hint="patterns support only * (any characters) and ? (one character)",
+                )
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+    @classmethod
+    def of(cls, item: str | Mapping[str, Any] | Step) -> Step:
+        """A step from an event name, a dict (``name``, ``events``, ``where``, ``label``) or a Step."""
+        if isinstance(item, Step):
+            return item
+        if isinstance(item, str):
+            return cls(name=item, events=(item,))
+        check_keys(item, ("name", "label", "events", "where"), where="a step")
+        if "name" not in item:
+            raise SpecError("a step needs a 'name'", code="HG104")
+        events = item.get("events", [item["name"]])
+        if isinstance(events, str):
+            events = [events]
+        where = item.get("where", [])
+        if isinstance(where, str):
+            where = [where]
+        return cls(
+            name=str(item["name"]),
+            events=tuple(str(e) for e in events),
+            where=tuple(parse_filter(w) for w in where),
+            label=str(item.get("label", "")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name}
+        if self.label:
+            data["label"] = self.label
+        data["events"] = list(self.events)
+        if self.where:
+            data["where"] = [str(f) for f in self.where]
+        return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import ibis
@@ -21,9 +22,10 @@ def micros(ts: ir.TimestampValue) -> ir.IntegerValue:
     return ts.delta(EPOCH_US, unit="microsecond")
 
 
-def _like(pattern: str) -> str:
-    out = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return out.replace("*", "%").replace("?", "_")
+def _regex(pattern: str) -> str:
+    """A glob (``*`` any run, ``?`` one character) as an anchored regular expression."""
+    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
+    return "^" + "".join(parts) + "$"
 
 
 def _filter(f: Filter, t: ir.Table) -> ir.BooleanValue:
@@ -53,7 +55,7 @@ def step_predicate(step: Step, t: ir.Table) -> ir.BooleanValue:
     conds: list[ir.BooleanValue] = []
     if names:
         conds.append(t.event.isin(names))
-    conds.extend(t.event.like(_like(p), escape="\\") for p in patterns)
+    conds.extend(t.event.re_search(_regex(p)) for p in patterns)
     match = conds[0]
     for c in conds[1:]:
         match = match | c

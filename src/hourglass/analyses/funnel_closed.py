@@ -169,7 +169,9 @@ def best_chains(spec: FunnelSpec, events: ir.Table) -> ir.Table:
     # the best chain: highest level, then earliest entry
     key = (n + 1 - t.level).cast("int64") * (1 << 40) + t.pos
     t = t.mutate(key=key)
-    t = t.filter(t.key == t.key.min().over(ibis.window(group_by=t.customer)))
+    # (a window in a filter predicate miscompiles on pyspark: materialise it first)
+    t = t.mutate(best_key=t.key.min().over(ibis.window(group_by=t.customer)))
+    t = t.filter(t.key == t.best_key)
     out: dict[str, ir.Value] = {"customer": t.customer, "level": t.level.cast("int64"), "entry_ts": t.ts}
     for k in range(1, n + 1):
         if spec.mode == "any_order":

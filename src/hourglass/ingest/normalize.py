@@ -12,7 +12,7 @@ from hourglass.ingest.roles import ResolvedRoles
 from hourglass.model.errors import SchemaError
 from hourglass.model.schema import OPTIONAL_ROLES, TIME_UNITS
 
-__all__ = ["Parsed", "canonical", "dedupe", "parse"]
+__all__ = ["Parsed", "canonical", "dedupe", "parse", "strip"]
 
 #: Columns added to the raw table while parsing (``__hg_<role>``).
 PARSED = "__hg_"
@@ -27,9 +27,14 @@ class Parsed:
     source: str
 
 
+def strip(s: ir.StringValue) -> ir.StringValue:
+    """Trim white space (a regex: ibis's TRIM quotes \\v wrongly for Spark and eats 'v's)."""
+    return s.re_replace(r"^\s+|\s+$", "")
+
+
 def _text(col: ir.Value) -> ir.StringValue:
     s = col if col.type().is_string() else col.cast("string")
-    return s.strip().nullif("")
+    return strip(s).nullif("")
 
 
 def _timestamp(col: ir.Value, unit: str, *, role: str, source: str, backend: str) -> ir.TimestampValue:

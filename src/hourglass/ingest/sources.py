@@ -107,7 +107,9 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) ->
         return table
     if src.kind == "memory":
         return con.create_table(ibis.util.gen_name("hg_mem"), src.obj, temp=True)
-    paths = list(src.paths)
+    paths: Any = list(src.paths)
+    if con.name != "duckdb":  # other backends take one path or their own glob
+        paths = src.paths[0] if len(src.paths) == 1 else src.name
     if src.kind == "parquet":
         return con.read_parquet(paths)
     if src.kind == "csv":
@@ -130,7 +132,7 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) ->
         con.attach(src.paths[0], name=alias, read_only=True)
         try:
             return con.table(src.table, database=alias)
-        except Exception:
+        except Exception:  # noqa: BLE001 - ibis raises backend-specific errors here
             tables = con.list_tables(database=alias)
             raise SourceError(
                 f"{src.paths[0]}: no table '{src.table}'",

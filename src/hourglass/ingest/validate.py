@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.ingest.normalize import PARSED, Parsed
+from hourglass.ingest.normalize import PARSED, Parsed, strip
 
 __all__ = ["CHECKS", "Check", "Problem", "ValidationReport", "checks_for", "count_expr", "samples_expr"]
 
@@ -48,7 +48,7 @@ def _condition(check: Check, t: ir.Table, raw_col: str) -> ir.BooleanValue:
         return raw.isnull()
     not_blank = raw.notnull()
     if raw.type().is_string():
-        not_blank = not_blank & (raw.strip() != "")
+        not_blank = not_blank & (strip(raw) != "")
     return not_blank & parsed.isnull()
 
 

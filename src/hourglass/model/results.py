@@ -132,6 +132,7 @@ class FunnelResult:
                 ]
             )
         widths = [max(len(h), *(len(r[i]) for r in lines)) if lines else len(h) for i, h in enumerate(header)]
+
         def fmt(cells: Sequence[str]) -> str:
             pairs = zip(cells, widths, strict=True)
             return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(pairs))

@@ -1,0 +1,485 @@
+"""Demo data: a simulated shop's event log whose true parameters are known.
+
+``simulate_shop`` returns ``(table, truth)``. Every customer walks the hourglass: awareness (``ad_click``,
+``visit``) -> interest (``signup``; extra ``subscribe`` / ``callback_request``) -> ``lead_qualified`` ->
+trust (``case_study_view``, ``consultation``, ``webinar``) -> trial (``trial_start``, ``sample_request``,
+``demo``) -> desire (``add_to_cart``, hooked by ``promo_view``) -> ``purchase`` -> after the sale (friction,
+support, loyalty, repeat purchases, win-back offers, reviews, CRM) -> word of mouth (``referral_sent``,
+whose converted referrals are new customers of channel ``referral`` who enter at ``signup`` or
+``trial_start``, and can refer in turn). Stage probabilities per channel, skips, loops and delays are in
+:class:`SimulationTruth` (``_sim_params.py``).
+
+Columns (rows are shuffled, as in a real log):
+
+- ``customer_id`` string ``c000123`` (numbered in order of acquisition), ``event`` string,
+  ``timestamp`` timestamp[us] (naive UTC), ``event_id`` string (unique);
+- ``channel``: the customer's acquisition channel, on **every** event of the customer (first-touch
+  attribution carried along; never null);
+- ``revenue`` float64: > 0 on ``purchase`` / ``repeat_purchase``, null elsewhere;
+- ``referrer``: on **every** event of a referred customer, the ``customer_id`` of the customer whose
+  ``referral_sent`` brought him (that event precedes the referee's first event); null otherwise;
+- properties ``device`` (mobile/desktop/tablet: the customer's usual device on 85 % of his events),
+  ``country`` (per customer; referees mostly share their referrer's), ``offer`` (the offer code on
+  ``offer_sent`` / ``offer_redeemed`` (win-back) and ``promo_view`` (promotion); null elsewhere).
+
+``n_customers`` counts every customer id in the log, referees included: organic customers are drawn
+in a random order together with their whole referral trees (all generations acquired before ``end``)
+and taken until the count is reached; the last tree is cut to its earliest members.
+Events at or after ``end = start + days`` are not in the log.
+
+Known truth (``SimulationTruth``), exact for customers observed long enough before ``end``:
+
+- the ordered funnel [visit, signup, purchase] of the non-referred customers of a channel, with any
+  window >= ``funnel_window_days`` (30) and first visit >= 30 days before ``end``, converts as
+  ``truth.expected_funnel(channel)`` (all pre-sale delays sum to <= 26 days; direct buyers skip
+  signup and never sign up); ``truth.p_buy(channel)`` is P(purchase | visit);
+- friction = a ``FRICTION_EVENTS`` event within 7 days of the first purchase (``truth.p_friction``);
+  P(repeat_purchase within 60 days of it) = ``truth.repeat_probability(friction, loyalty)``; win-back
+  offers come only after those 60 days;
+- P(referral_sent within 45 days of the first purchase) = ``truth.referral_probability(friction,
+  loyalty)``; each ``referral_sent`` becomes a customer with ``p_referral_conversion`` within 5 days;
+- ``offer_sent`` is redeemed within 10 days with ``truth.redeem_probability(offer)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from ._sim_params import (
+    CHANNELS,
+    COUNTRIES,
+    COUNTRY_SHARES,
+    DEVICE_SHARES,
+    DEVICES,
+    EVENTS,
+    FRICTION_EVENTS,
+    PROMOS,
+    ChannelTruth,
+    SimulationTruth,
+)
+
+__all__ = [
+    "CHANNELS",
+    "EVENTS",
+    "FRICTION_EVENTS",
+    "ChannelTruth",
+    "SimulationTruth",
+    "channel_costs",
+    "simulate_shop",
+]
+
+I64: TypeAlias = npt.NDArray[np.int64]
+F64: TypeAlias = npt.NDArray[np.float64]
+Mask: TypeAlias = npt.NDArray[np.bool_]
+
+MINUTE = 60_000_000
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+_EV = {name: i for i, name in enumerate(EVENTS)}
+_ADS, _SOCIAL, _REFERRAL = CHANNELS.index("ads"), CHANNELS.index("social"), CHANNELS.index("referral")
+_EPOCH = datetime(1970, 1, 1)
+# Share of acquisitions by hour of day (night low, lunch and evening peaks).
+_HOURLY = np.array([1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 8, 7, 6, 6, 7, 8, 9, 9, 8, 5, 3], float)
+
+
+class _Sim:
+    """One simulation run: the random generator, the parameters as arrays, and the growing log."""
+
+    def __init__(self, truth: SimulationTruth, rng: np.random.Generator, end_us: int) -> None:
+        self.t, self.rng, self.end = truth, rng, end_us
+        ch: tuple[ChannelTruth, ...] = truth.channels
+        if tuple(c.name for c in ch) != CHANNELS:
+            raise ValueError(f"channels must be {CHANNELS}")
+
+        def arr(field: str) -> F64:
+            return np.nan_to_num(np.array([getattr(c, field) for c in ch], dtype=np.float64))
+
+        self.p_signup, self.p_direct, self.p_qualified = arr("p_signup"), arr("p_direct"), arr("p_qualified")
+        self.p_trust, self.p_trial, self.p_cart = arr("p_trust"), arr("p_trial"), arr("p_cart")
+        self.p_close, self.revisit, self.basket = arr("p_close"), arr("revisit_rate"), arr("basket")
+        self.p_redeem = np.array([p for _, p in truth.offers], dtype=np.float64)
+        self.offer_names = tuple(o for o, _ in truth.offers) + PROMOS
+        self.cust: list[I64] = []
+        self.code: list[I64] = []
+        self.time: list[I64] = []
+        self.rev: list[F64] = []
+        self.offer: list[I64] = []
+
+    # --- primitives ------------------------------------------------------------------------------
+    def emit(
+        self, ids: I64, code: int | I64, t: I64, revenue: F64 | None = None, offer: I64 | None = None
+    ) -> None:
+        n = ids.size
+        self.cust.append(ids)
+        self.code.append(np.broadcast_to(np.asarray(code, dtype=np.int64), (n,)))
+        self.time.append(t)
+        self.rev.append(np.full(n, np.nan) if revenue is None else revenue)
+        self.offer.append(np.full(n, -1, dtype=np.int64) if offer is None else offer)
+
+    def bern(self, p: float | F64, n: int) -> Mask:
+        return self.rng.random(n) < p
+
+    def delay(self, n: int, median_h: float, sigma: float, lo_h: float, hi_h: float) -> I64:
+        """Lognormal delay (median ``median_h`` hours) truncated to [lo_h, hi_h] by redrawing; in µs."""
+        x = median_h * np.exp(sigma * self.rng.standard_normal(n))
+        bad = (x < lo_h) | (x > hi_h)
+        for _ in range(50):
+            k = int(bad.sum())
+            if k == 0:
+                break
+            x[bad] = median_h * np.exp(sigma * self.rng.standard_normal(k))
+            bad = (x < lo_h) | (x > hi_h)
+        return (np.clip(x, lo_h, hi_h) * HOUR).astype(np.int64)
+
+    def pick(self, options: list[int], p: list[float], n: int) -> I64:
+        return np.asarray(self.rng.choice(np.array(options), size=n, p=p), dtype=np.int64)
+
+    def promo(self, n: int) -> I64:
+        return len(self.t.offers) + self.rng.integers(0, len(PROMOS), n)
+
+    # --- the journey up to the first purchase -------------------------------------------------------
+    def journey(self, ids: I64, chan: I64, t0: I64, entry: I64) -> tuple[I64, I64, I64]:
+        """Pre-sale events of one generation; entry 0 = visit, 1 = signup, 2 = trial_start (referees).
+        Returns the buyers' ids, first-purchase times and channels."""
+        n, tr, d, ev = ids.size, self.t, self.delay, _EV
+        org = entry == 0
+        paid = org & ((chan == _ADS) | (chan == _SOCIAL))
+        self.emit(ids[paid], ev["ad_click"], t0[paid])
+        t_visit = t0 + np.where(paid, d(n, 0.05, 1.0, 1 / 60, 0.75), 0)
+        self.emit(ids[org], ev["visit"], t_visit[org])
+        r = np.repeat(np.arange(n), np.where(paid, self.rng.poisson(0.4, n), 0))
+        self.emit(ids[r], ev["ad_click"], t_visit[r] + d(r.size, 96, 1.0, 1, 60 * 24))
+        # interest
+        signup = (org & self.bern(self.p_signup[chan], n)) | (entry == 1)
+        t_s = np.where(entry == 1, t0, t_visit + d(n, 8, 1.2, 5 / 60, 5 * 24))
+        self.emit(ids[signup], ev["signup"], t_s[signup])
+        for name, p, med in (("subscribe", 0.30, 2.0), ("callback_request", 0.12, 1.0)):
+            m = signup & self.bern(p, n)
+            self.emit(ids[m], ev[name], t_s[m] + d(int(m.sum()), med, 1.0, 1 / 60, 72))
+        direct = org & ~signup & self.bern(self.p_direct[chan], n)
+        # lead qualification
+        qual = signup & self.bern(self.p_qualified[chan], n)
+        t_q = t_s + d(n, 4, 1.0, 1 / 6, 48)
+        self.emit(ids[qual], ev["lead_qualified"], t_q[qual])
+        # trust: 1-3 events, the last at t_t; a share skips the stage
+        trust = qual & self.bern(self.p_trust[chan], n)
+        has_t = trust & ~self.bern(tr.skip_trust, n)
+        d_t = d(n, 36, 0.8, 0.5, 120)
+        t_t = np.where(has_t, t_q + d_t, t_q)
+        r = np.repeat(np.arange(n), np.where(has_t, 1 + self.rng.binomial(2, 0.35, n), 0))
+        first = np.ones(r.size, dtype=bool)
+        first[1:] = r[1:] != r[:-1]
+        frac = np.where(first, 1.0, self.rng.uniform(0.05, 1.0, r.size))
+        trust_codes = [ev["case_study_view"], ev["consultation"], ev["webinar"]]
+        codes = self.pick(trust_codes, [0.5, 0.3, 0.2], r.size)
+        self.emit(ids[r], codes, t_q[r] + (frac * d_t[r]).astype(np.int64))
+        # trial (referees entering at trial_start are here at t0)
+        trial_org = trust & self.bern(self.p_trial[chan], n)
+        has_r = trial_org & ~self.bern(tr.skip_trial, n)
+        t_r = np.where(entry == 2, t0, np.where(has_r, t_t + d(n, 48, 0.8, 1, 144), t_t))
+        trial = trial_org | (entry == 2)
+        codes = self.pick([ev["trial_start"], ev["sample_request"], ev["demo"]], [0.5, 0.2, 0.3], n)
+        codes[entry == 2] = ev["trial_start"]
+        m = has_r | (entry == 2)
+        self.emit(ids[m], codes[m], t_r[m])
+        loop = m & self.bern(0.12, n)  # loop back to the trust stage after the trial
+        codes = self.pick(trust_codes[:2], [0.6, 0.4], int(loop.sum()))
+        self.emit(ids[loop], codes, t_r[loop] + d(int(loop.sum()), 12, 1.0, 1 / 6, 72))
+        # desire, with the hook (promo_view) before add_to_cart
+        cart = (trial & self.bern(self.p_cart[chan], n)) | direct
+        t_prev = np.where(direct, t_visit, t_r)
+        t_c = t_prev + np.where(direct, d(n, 0.5, 1.2, 1 / 60, 48), d(n, 24, 1.0, 1 / 6, 120))
+        hook = cart & self.bern(np.where(direct, 0.5, 0.3), n)
+        frac = self.rng.uniform(0.1, 0.9, n)
+        t_h = t_prev + (frac * (t_c - t_prev)).astype(np.int64)
+        self.emit(ids[hook], ev["promo_view"], t_h[hook], offer=self.promo(int(hook.sum())))
+        self.emit(ids[cart], ev["add_to_cart"], t_c[cart])
+        # sale
+        buy = direct | (cart & self.bern(self.p_close[chan], n))
+        t_p = t_c + d(n, 0.3, 1.5, 1 / 60, 72)
+        again = cart & ~buy & self.bern(0.35, n)  # abandoned carts come back
+        self.emit(ids[again], ev["add_to_cart"], t_c[again] + d(int(again.sum()), 72, 1.0, 1, 480))
+        # noise: revisits (loops back to awareness) and promotions seen
+        base = np.where(org, t_visit, t0)
+        r = np.repeat(np.arange(n), self.rng.poisson(self.revisit[chan]))
+        self.emit(ids[r], ev["visit"], base[r] + d(r.size, 96, 1.2, 1 / 6, 90 * 24))
+        r = np.repeat(np.arange(n), self.rng.poisson(0.25, n))
+        self.emit(
+            ids[r], ev["promo_view"], base[r] + d(r.size, 144, 1.2, 1, 90 * 24), offer=self.promo(r.size)
+        )
+        return ids[buy], t_p[buy], chan[buy]
+
+    # --- after the sale -----------------------------------------------------------------------------
+    def after_sale(self, ids: I64, t1: I64, chan: I64) -> tuple[I64, I64]:
+        """Post-sale events of the buyers; returns (referrer id, first-event time) of new referees."""
+        n, tr, d, ev = ids.size, self.t, self.delay, _EV
+        basket = self.basket[chan] * self.rng.lognormal(0.0, 0.35, n)
+        rev = np.maximum(1.0, np.round(basket * self.rng.lognormal(0.0, 0.45, n), 2))
+        self.emit(ids, ev["purchase"], t1, revenue=rev)
+        # friction, all within friction_window_days (7) of the purchase
+        cancel = self.bern(tr.p_cancel, n)
+        ok = ~cancel
+        late = ok & self.bern(tr.p_late, n)
+        t_late = t1 + d(n, 80, 0.25, 48, 120)
+        comp = ok & self.bern(np.where(late, tr.p_complaint_given_late, tr.p_complaint), n)
+        t_comp = np.where(late, t_late + d(n, 8, 1.0, 1 / 6, 36), t1 + d(n, 60, 0.6, 24, 144))
+        ret = ok & self.bern(tr.p_return, n)
+        for m, name, t in (
+            (cancel, "cancel", t1 + d(n, 4, 1.0, 1 / 6, 23)),
+            (late, "delivery_late", t_late),
+            (comp, "complaint", t_comp),
+            (ret, "return", t1 + d(n, 96, 0.3, 48, 160)),
+        ):
+            self.emit(ids[m], ev[name], t[m])
+        fric = cancel | late | comp | ret
+        # support: 1-2 contacts, most resolved
+        sup = self.bern(np.where(fric, tr.p_support_given_friction, tr.p_support), n)
+        r = np.repeat(np.arange(n), np.where(sup, 1 + self.bern(0.3, n), 0))
+        t_sup = t1[r] + d(r.size, 48, 1.0, 1 / 6, 480)
+        self.emit(ids[r], ev["support_contact"], t_sup)
+        res = self.bern(tr.p_support_resolved, r.size)
+        self.emit(ids[r][res], ev["support_resolved"], t_sup[res] + d(int(res.sum()), 20, 1.0, 0.5, 120))
+        # loyalty program, then relationship management (crm_contact about monthly)
+        loyal = self.bern(tr.p_loyalty * np.where(fric, tr.loyalty_friction_multiplier, 1.0), n)
+        t_loy = t1 + d(n, 72, 1.0, 1, 480)
+        self.emit(ids[loyal], ev["loyalty_join"], t_loy[loyal])
+        every = tr.crm_every_days * DAY
+        k = np.where(loyal, np.maximum(0, (self.end - t_loy) // every), 0)
+        r = np.repeat(np.arange(n), k)
+        j = np.arange(r.size) - np.repeat(np.cumsum(k) - k, k)
+        jitter = self.rng.integers(-3 * DAY, 3 * DAY, r.size)
+        self.emit(ids[r], ev["crm_contact"], t_loy[r] + (j + 1) * every + jitter)
+        rv = self.bern(np.where(fric, tr.p_review_given_friction, tr.p_review), n)
+        self.emit(ids[rv], ev["review"], t1[rv] + d(int(rv.sum()), 168, 0.6, 72, 600))
+        # first repeat purchase, within repeat_window_days
+        p_rep = tr.p_repeat * np.where(fric, tr.repeat_friction_multiplier, 1.0)
+        rep = self.bern(np.minimum(0.95, p_rep * np.where(loyal, tr.repeat_loyalty_multiplier, 1.0)), n)
+        t_rep = t1 + d(n, 25 * 24, 0.6, 8 * 24, tr.repeat_window_days * 24)
+        # win-back: lapsed buyers get an offer after the repeat window; some redeem and buy again
+        wb = ~rep & self.bern(tr.p_offer, n)
+        which = self.rng.integers(0, len(tr.offers), n)
+        t_off = t1 + tr.repeat_window_days * DAY + d(n, 48, 1.0, 1, 168)
+        red = wb & self.bern(self.p_redeem[which], n)
+        t_red = t_off + d(n, 48, 1.0, 0.5, tr.offer_redeem_days * 24)
+        self.emit(ids[wb], ev["offer_sent"], t_off[wb], offer=which[wb])
+        self.emit(ids[red], ev["offer_redeemed"], t_red[red], offer=which[red])
+        t_wb = t_red + d(n, 0.3, 1.0, 1 / 60, 2)
+        self.repeats(
+            np.concatenate([ids[rep], ids[red]]),
+            np.concatenate([t_rep[rep], t_wb[red]]),
+            np.concatenate([loyal[rep], loyal[red]]),
+            np.concatenate([basket[rep], basket[red]]),
+        )
+        # word of mouth
+        p_ref = tr.p_referral * np.where(fric, tr.referral_friction_multiplier, 1.0)
+        refer = self.bern(np.minimum(0.95, p_ref * np.where(loyal, tr.referral_loyalty_multiplier, 1.0)), n)
+        extra_n, extra_p = tr.referral_extra_invites
+        r = np.repeat(np.arange(n), np.where(refer, 1 + self.rng.binomial(extra_n, extra_p, n), 0))
+        t_inv = t1[r] + d(r.size, 12 * 24, 0.8, 48, tr.referral_window_days * 24)
+        self.emit(ids[r], ev["referral_sent"], t_inv)
+        conv = self.bern(tr.p_referral_conversion, r.size)
+        t_new = t_inv[conv] + d(int(conv.sum()), 20, 1.0, 1, tr.referral_delay_days * 24)
+        return ids[r][conv], t_new
+
+    def repeats(self, ids: I64, t: I64, loyal: Mask, basket: F64) -> None:
+        """Chains of repeat purchases (each with a little friction of its own)."""
+        ev, d = _EV, self.delay
+        while ids.size:
+            n = ids.size
+            rev = np.maximum(1.0, np.round(basket * self.rng.lognormal(-0.15, 0.45, n), 2))
+            self.emit(ids, ev["repeat_purchase"], t, revenue=rev)
+            late = self.bern(0.06, n)
+            t_late = t + d(n, 80, 0.25, 48, 120)
+            self.emit(ids[late], ev["delivery_late"], t_late[late])
+            comp = late & self.bern(0.3, n)
+            self.emit(ids[comp], ev["complaint"], t_late[comp] + d(int(comp.sum()), 8, 1.0, 1 / 6, 36))
+            t_next = t + d(n, 30 * 24, 0.5, 10 * 24, 90 * 24)
+            go = self.bern(np.where(loyal, self.t.p_repeat_again_loyal, self.t.p_repeat_again), n)
+            go &= t_next < self.end
+            ids, t, loyal, basket = ids[go], t_next[go], loyal[go], basket[go]
+
+
+def _to_us(dt: datetime) -> int:
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return (dt - _EPOCH) // timedelta(microseconds=1)
+
+
+# Arrow arrays are built from buffers: ``pa.array`` would import pandas (1-3 s) when it is installed.
+def _arrow(values: npt.NDArray[Any], typ: pa.DataType | None = None, mask: Mask | None = None) -> pa.Array:
+    """Arrow array over a numpy array (int64 unless ``typ``); ``mask`` True = null."""
+    v = np.ascontiguousarray(values, dtype=np.float64 if typ == pa.float64() else np.int64)
+    if mask is None:
+        return pa.Array.from_buffers(typ or pa.int64(), v.size, [None, pa.py_buffer(v)], null_count=0)
+    valid = pa.py_buffer(np.packbits(~mask, bitorder="little"))
+    return pa.Array.from_buffers(
+        typ or pa.int64(), v.size, [valid, pa.py_buffer(v)], null_count=int(mask.sum())
+    )
+
+
+def _strings(items: list[str] | tuple[str, ...]) -> pa.Array:
+    data = [s.encode() for s in items]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    offsets[1:] = np.cumsum([len(b) for b in data])
+    buf = np.frombuffer(b"".join(data), dtype=np.uint8)
+    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
+
+
+def _labels(vocabulary: tuple[str, ...], codes: I64) -> pa.Array:
+    """String column: ``vocabulary[code]``, null where the code is negative."""
+    return _strings(vocabulary).take(_arrow(codes, mask=codes < 0))
+
+
+def _fixed_strings(prefix: str, values: npt.NDArray[np.uint64], width: int, base: int) -> pa.Array:
+    """String array ``prefix + values`` in ``base`` (10 or 16), zero-padded to ``width`` digits."""
+    n, pre = values.size, prefix.encode()
+    size = len(pre) + width
+    if n * size >= 2**31:
+        raise ValueError("too many rows for a string column")
+    buf = np.empty((n, size), dtype=np.uint8)
+    buf[:, : len(pre)] = np.frombuffer(pre, dtype=np.uint8)
+    table = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    v = values.astype(np.uint64)
+    for j in range(size - 1, len(pre) - 1, -1):
+        buf[:, j] = table[(v % np.uint64(base)).astype(np.intp)]
+        v = v // np.uint64(base)
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(size)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
+
+
+def _acquisition_times(rng: np.random.Generator, n: int, start: datetime, start_us: int, days: int) -> I64:
+    """Organic acquisition times: growing over the period, quieter at weekends and at night."""
+    d = np.arange(days)
+    w = (1.0 + 0.6 * d / days) * np.where((start.weekday() + d) % 7 >= 5, 0.8, 1.0)
+    day = rng.choice(days, size=n, p=w / w.sum())
+    hour = rng.choice(24, size=n, p=_HOURLY / _HOURLY.sum())
+    return start_us + day * DAY + hour * HOUR + rng.integers(0, HOUR, n)
+
+
+def simulate_shop(
+    n_customers: int = 50_000, seed: int = 7, start: str = "2024-01-01", days: int = 180
+) -> tuple[pa.Table, SimulationTruth]:
+    """Simulate a shop's event log over ``[start, start + days)``; see the module docstring."""
+    if n_customers < 1 or days < 1:
+        raise ValueError("n_customers and days must be positive")
+    start_dt = datetime.fromisoformat(start)
+    start_us = _to_us(start_dt)
+    end_us = start_us + days * DAY
+    truth = SimulationTruth(seed=seed, n_customers=n_customers, start=start, days=days)
+    rng = np.random.default_rng(seed)
+    sim = _Sim(truth, rng, end_us)
+    n = n_customers
+    shares = np.array([c.share for c in truth.channels[:_REFERRAL]])
+
+    # generation 0: a pool of n organic roots (each root plus its referral tree is >= 1 customer)
+    chan = np.asarray(rng.choice(_REFERRAL, size=n, p=shares / shares.sum()), dtype=np.int64)
+    t0 = _acquisition_times(rng, n, start_dt, start_us, days)
+    entry = np.zeros(n, dtype=np.int64)
+    ids = np.arange(n, dtype=np.int64)
+    country = np.asarray(rng.choice(len(COUNTRIES), size=n, p=COUNTRY_SHARES), dtype=np.int64)
+    cols = {"chan": [chan], "t0": [t0], "referrer": [np.full(n, -1)], "gen": [np.zeros(n, dtype=np.int64)]}
+    root_all, country_all, gen = ids, country, 0
+    while ids.size:
+        b_ids, b_t, b_chan = sim.journey(ids, chan, t0, entry)
+        ref, t0 = sim.after_sale(b_ids, b_t, b_chan)
+        keep = t0 < end_us
+        ref, t0 = ref[keep], t0[keep]
+        m, gen = ref.size, gen + 1
+        ids = np.arange(root_all.size, root_all.size + m, dtype=np.int64)
+        chan = np.full(m, _REFERRAL, dtype=np.int64)
+        entry = np.where(sim.bern(truth.referral_entry_signup, m), 1, 2)
+        own = np.asarray(rng.choice(len(COUNTRIES), size=m, p=COUNTRY_SHARES), dtype=np.int64)
+        country = np.where(sim.bern(0.7, m), country_all[ref], own)
+        root_all = np.concatenate([root_all, root_all[ref]])
+        country_all = np.concatenate([country_all, country])
+        for key, val in (("chan", chan), ("t0", t0), ("referrer", ref), ("gen", np.full(m, gen))):
+            cols[key].append(val)
+    chan_all, t0_all = np.concatenate(cols["chan"]), np.concatenate(cols["t0"])
+    ref_all, gen_all = np.concatenate(cols["referrer"]), np.concatenate(cols["gen"])
+    total = root_all.size
+
+    # select whole referral trees in pool order until n_customers; cut the last tree to its earliest
+    # members (a customer's referees are acquired after him, so the cut keeps referrers)
+    cs = np.cumsum(np.bincount(root_all, minlength=n))
+    k = int(np.searchsorted(cs, n))
+    sel = root_all < k
+    members = np.flatnonzero(root_all == k)
+    order = np.lexsort((members, t0_all[members]))
+    sel[members[order[: n - int(sel.sum())]]] = True
+
+    # customer ids in order of acquisition
+    chosen = np.flatnonzero(sel)
+    chosen = chosen[np.lexsort((chosen, t0_all[chosen]))]
+    rank = np.full(total, -1, dtype=np.int64)
+    rank[chosen] = np.arange(n)
+
+    cust = np.concatenate(sim.cust)
+    t = np.concatenate(sim.time)
+    keep = sel[cust] & (t < end_us)
+    perm = rng.permutation(int(keep.sum()))
+    cust, t = cust[keep][perm], t[keep][perm]
+    code = np.concatenate(sim.code)[keep][perm]
+    rev = np.concatenate(sim.rev)[keep][perm]
+    offer = np.concatenate(sim.offer)[keep][perm]
+    e = cust.size
+
+    primary = np.asarray(rng.choice(len(DEVICES), size=total, p=DEVICE_SHARES), dtype=np.int64)
+    other = np.asarray(rng.choice(len(DEVICES), size=e, p=DEVICE_SHARES), dtype=np.int64)
+    device = np.where(sim.bern(0.85, e), primary[cust], other)
+    names = _fixed_strings("c", np.arange(1, n + 1, dtype=np.uint64), max(6, len(str(n))), 10)
+    salt = np.uint64(rng.integers(0, 2**47))
+    scrambled = (np.arange(e, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) + salt) & np.uint64(2**48 - 1)
+    ref_rank = np.where(ref_all[cust] >= 0, rank[np.maximum(ref_all[cust], 0)], -1)
+    table = pa.table(
+        {
+            "customer_id": names.take(_arrow(rank[cust])),
+            "event": _labels(EVENTS, code),
+            "timestamp": _arrow(t, pa.timestamp("us")),
+            "event_id": _fixed_strings("e", scrambled, 12, 16),
+            "channel": _labels(CHANNELS, chan_all[cust]),
+            "revenue": _arrow(rev, pa.float64(), np.isnan(rev)),
+            "referrer": names.take(_arrow(ref_rank, mask=ref_rank < 0)),
+            "device": _labels(DEVICES, device),
+            "country": _labels(COUNTRIES, country_all[cust]),
+            "offer": _labels(sim.offer_names, offer),
+        }
+    )
+
+    # acquisitions per (month of the first event, channel), for channel_costs
+    month = t0_all[chosen].astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    keys, counts = np.unique(month * len(CHANNELS) + chan_all[chosen], return_counts=True)
+    acquired = [
+        (CHANNELS[int(key % len(CHANNELS))], str(np.datetime64(int(key // len(CHANNELS)), "M")), int(count))
+        for key, count in zip(keys.tolist(), counts.tolist(), strict=True)
+    ]
+    referred = int((chan_all[chosen] == _REFERRAL).sum())
+    truth = dataclasses.replace(
+        truth,
+        n_organic=n - referred,
+        n_referred=referred,
+        referral_generations=int(gen_all[chosen].max()),
+        acquired=tuple(acquired),
+    )
+    return table, truth
+
+
+def channel_costs(truth: SimulationTruth) -> pa.Table:
+    """Monthly spend per channel: customers acquired (first event) in the month x cost per customer.
+
+    Columns ``channel``, ``period`` (``YYYY-MM``), ``cost`` (float64; 0 for referral). Spend divided by
+    the customers acquired is exactly ``cost_per_customer``; CAC per buyer is spend / buyers.
+    """
+    rows = [(c, p, round(k * truth.channel(c).cost_per_customer, 2)) for c, p, k in truth.acquired]
+    return pa.table(
+        {
+            "channel": _strings([r[0] for r in rows]),
+            "period": _strings([r[1] for r in rows]),
+            "cost": _arrow(np.array([r[2] for r in rows], dtype=np.float64), pa.float64()),
+        }
+    )

@@ -1,0 +1,138 @@
+"""Shared CLI pieces: source and column-role options, error handling, output formats."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hourglass.model.errors import HourglassError
+from hourglass.model.schema import ROLES, ColumnMapping
+
+__all__ = ["FORMATS", "emit", "handle_errors", "mapping_from", "source_options", "stderr"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+FORMATS = ("table", "json", "csv")
+stderr = Console(stderr=True, highlight=False)
+
+
+def source_options(f: F) -> F:
+    """--<role>-col flags, --time-unit, --table, --engine, --config."""
+    for role in reversed(ROLES):
+        flag = f"--{role.replace('_', '-')}-col"
+        f = click.option(flag, f"{role}_col", metavar="COLUMN", help=f"the source column of the {role}")(f)
+    f = click.option(
+        "--time-unit",
+        type=click.Choice(["s", "ms", "us"]),
+        default=None,
+        help="unit of integer (epoch) timestamps [default: s]",
+    )(f)
+    f = click.option(
+        "--table", metavar="NAME", help="table name in a DuckDB database file [default: events]"
+    )(f)
+    f = click.option(
+        "--engine",
+        type=click.Choice(["duckdb", "spark"]),
+        default="duckdb",
+        show_default=True,
+        help="where to run",
+    )(f)
+    f = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="hourglass.toml with [columns] and [models] (default: ./hourglass.toml if present)",
+    )(f)
+    return f
+
+
+def mapping_from(kwargs: dict[str, Any]) -> ColumnMapping:
+    data = {r: kwargs.pop(f"{r}_col", None) for r in ROLES}
+    unit = kwargs.pop("time_unit", None)
+    if unit:
+        data["time_unit"] = unit
+    return ColumnMapping.from_dict({k: v for k, v in data.items() if v is not None})
+
+
+def handle_errors(f: F) -> F:
+    """A user's mistake is a message with its code and a hint, and exit status 2; never a traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except HourglassError as e:
+            stderr.print(f"[bold red]error[/] [{e.code}] {click.style('', reset=True)}", end="")
+            stderr.print(e.message, markup=False, highlight=False)
+            if e.hint:
+                stderr.print(f"  hint: {e.hint}", markup=False, highlight=False)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _csv(rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def rich_table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[tuple[str, str, Callable[[Any], str]]],
+    title: str | None = None,
+) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for i, (_, label, _fmt) in enumerate(columns):
+        table.add_column(label, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(fmt(row.get(key)) for key, _, fmt in columns))
+    return table
+
+
+def emit(
+    fmt: str,
+    *,
+    data: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    table: Callable[[], Any],
+    out: str | None = None,
+) -> None:
+    """Write json (``data``), csv (``rows``) or a rich table to stdout or ``out``."""
+    if fmt == "json":
+        text = json.dumps(data, indent=2, default=str) + "\n"
+    elif fmt == "csv":
+        text = _csv(rows)
+    else:
+        wide = 150 if out or not sys.stdout.isatty() else None  # files and pipes get whole rows
+        console = Console(file=open(out, "w", encoding="utf-8") if out else None, width=wide)  # noqa: SIM115
+        console.print(table())
+        if out:
+            console.file.close()
+        return
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,82 @@
+"""``hourglass demo``: the whole product on a simulated shop, end to end."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hourglass.interfaces.cli._common import handle_errors
+from hourglass.interfaces.demo import DEMO_WINDOW, largest_loss, run_demo
+from hourglass.model.presets import PRESETS
+
+__all__ = ["demo_cmd"]
+
+
+@click.command("demo")
+@click.option("--customers", default=50_000, show_default=True, help="customers to simulate")
+@click.option("--seed", default=7, show_default=True, help="random seed (same seed, same shop)")
+@click.option(
+    "--out",
+    "out_dir",
+    default="demo-out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="where to write demo.duckdb, events.parquet and report.html",
+)
+@handle_errors
+def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
+    """Simulate an online shop, run the funnel of every built-in model, write an HTML report."""
+    console = Console()
+    total = 4 + len(PRESETS)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("starting", total=total)
+        seen = [0]
+
+        def step(msg: str) -> None:
+            if seen[0]:
+                progress.advance(task)
+            seen[0] += 1
+            progress.update(task, description=msg)
+
+        run = run_demo(out_dir, customers=customers, seed=seed, step=step)
+        progress.update(task, completed=total, description="done")
+    table = Table(
+        title=f"Every model on one event log (window {DEMO_WINDOW})",
+        title_justify="left",
+        header_style="bold",
+    )
+    for col in ("model", "first stage", "customers", "last stage", "customers ", "overall", "largest loss"):
+        table.add_column(
+            col, justify="left" if col in ("model", "first stage", "last stage", "largest loss") else "right"
+        )
+    for name, result in run.results.items():
+        rows = result.rows()
+        first, last = rows[0], rows[-1]
+        loss = largest_loss(result)
+        overall = (
+            "-" if last["conversion_from_first"] is None else f"{100 * last['conversion_from_first']:.1f}%"
+        )
+        table.add_row(
+            PRESETS[name].label,
+            first["step"],
+            f"{first['customers']:,}",
+            last["step"],
+            f"{last['customers']:,}",
+            overall,
+            f"{loss[0]} → {loss[1]} ({100 * loss[2]:.0f}% lost)" if loss else "-",
+        )
+    console.print(table)
+    console.print(f"{run.events:,} events, {run.customers:,} customers, {run.seconds:.1f} s")
+    console.print(f"events: {run.duckdb_path} (table events) and {run.parquet_path}")
+    console.print(f"report: [bold]{run.report_path.resolve()}[/]")
+    console.print(f"next:   hourglass funnel {run.duckdb_path} --model hourglass --by channel")

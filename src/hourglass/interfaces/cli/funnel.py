@@ -1,0 +1,151 @@
+"""``hourglass funnel``: where customers are lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from hourglass.interfaces import api
+from hourglass.interfaces.cli._common import (
+    FORMATS,
+    emit,
+    handle_errors,
+    mapping_from,
+    rich_table,
+    source_options,
+)
+from hourglass.model.results import FunnelResult
+
+__all__ = ["funnel_cmd"]
+
+
+def _pct(x: Any) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _ci(row: dict[str, Any], key: str) -> str:
+    lo, hi = row.get(f"{key}_low"), row.get(f"{key}_high")
+    if lo is None or hi is None:
+        return "-"
+    return f"{100 * lo:.1f}–{100 * hi:.1f}"
+
+
+def _dur(s: Any) -> str:
+    if s is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s / size:.1f} {unit}"
+    return f"{s:.0f} s"
+
+
+def _table(result: FunnelResult) -> Any:
+    rows = []
+    for r in result.rows():
+        r = dict(r)
+        r["ci_first"] = _ci(r, "conversion_from_first")
+        r["ci_prev"] = _ci(r, "conversion_from_previous")
+        if result.breakdown:
+            r["step"] = f"{r[result.breakdown]} · {r['step']}"
+        rows.append(r)
+    count: Callable[[Any], str] = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
+    cols: list[tuple[str, str, Callable[[Any], str]]] = [
+        ("step", "step", str),
+        ("customers", "customers", count),
+    ]
+    if result.open_funnel:
+        cols.append(("entered", "entered", count))
+    else:
+        cols += [("conversion_from_first", "of first", _pct), ("ci_first", "95% CI", str)]
+    cols += [
+        ("conversion_from_previous", "of previous", _pct),
+        ("ci_prev", "95% CI", str),
+        ("dropped", "dropped", count),
+        ("median_time_from_previous_s", "median time", _dur),
+        ("p90_time_from_previous_s", "p90 time", _dur),
+    ]
+    spec = result.meta.get("spec", {})
+    mode = spec.get("mode", "ordered") + (" · open" if result.open_funnel else "")
+    title = f"funnel · {mode} · window {spec.get('window')}"
+    return rich_table(rows, cols, title=title)
+
+
+@click.command("funnel")
+@click.argument("source")
+@click.option("--steps", help="comma-separated events (or stage names of --model)")
+@click.option("--model", help="a built-in model (hourglass models) or a model file; alone: all its stages")
+@click.option(
+    "--window", default="7d", show_default=True, help="max time from first to last step: 30m, 12h, 7d, 2w"
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["ordered", "strict_order", "any_order"]),
+    default="ordered",
+    show_default=True,
+)
+@click.option("--open", "open_", is_flag=True, help="open funnel: customers may enter at any step")
+@click.option("--since", help="only chains entering at or after this time (ISO 8601)")
+@click.option("--until", help="only chains entering before this time (ISO 8601)")
+@click.option("--exclude", multiple=True, help="an event that breaks a chain (repeatable)")
+@click.option("--by", help="break down by this column's value at the entry event")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
+@click.option("--show-sql", is_flag=True, help="print the SQL instead of running it")
+@click.option(
+    "--dialect", default=None, help="SQL dialect for --show-sql: duckdb, pyspark, clickhouse, postgres, ..."
+)
+@source_options
+@handle_errors
+def funnel_cmd(
+    source: str,
+    steps: str | None,
+    model: str | None,
+    window: str,
+    mode: str,
+    open_: bool,
+    since: str | None,
+    until: str | None,
+    exclude: tuple[str, ...],
+    by: str | None,
+    fmt: str,
+    out: str | None,
+    show_sql: bool,
+    dialect: str | None,
+    **kw: Any,
+) -> None:
+    """Customers per step, conversion and time between steps.
+
+    \b
+    hourglass funnel events.parquet --steps visit,signup,purchase --window 7d
+    hourglass funnel shop.duckdb --model hourglass --format json
+    hourglass funnel events.csv --steps visit,purchase --by channel --since 2024-03-01
+    """
+    mapping = mapping_from(kw)
+    step_list = [s.strip() for s in steps.split(",") if s.strip()] if steps else None
+    common: dict[str, Any] = dict(
+        model=model,
+        window=window,
+        mode=mode,
+        open=open_,
+        since=since,
+        until=until,
+        exclude=list(exclude),
+        by=by,
+        columns=mapping,
+        table=kw["table"],
+        config=kw["config_path"],
+    )
+    if show_sql:
+        sql = api.funnel_sql(
+            source,
+            step_list,
+            dialect=dialect or ("pyspark" if kw["engine"] == "spark" else "duckdb"),
+            engine="duckdb",
+            **common,
+        )
+        click.echo(sql)
+        return
+    result = api.funnel(source, step_list, engine=kw["engine"], **common)
+    emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _table(result), out=out)

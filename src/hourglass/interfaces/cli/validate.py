@@ -1,0 +1,59 @@
+"""``hourglass validate``: every problem of a source at once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from hourglass.interfaces import api
+from hourglass.interfaces.cli._common import handle_errors, mapping_from, source_options
+
+__all__ = ["validate_cmd"]
+
+
+@click.command("validate")
+@click.argument("source")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@source_options
+@handle_errors
+def validate_cmd(source: str, fmt: str, **kw: Any) -> None:
+    """Check a source against the event schema; exit 1 if any row is bad.
+
+    Reports the column roles found, every kind of problem with its count and the first rows
+    (line numbers for CSV and JSON Lines, row numbers for Parquet and tables), and how many rows
+    share an event id (collapsed into one event each)."""
+    mapping = mapping_from(kw)
+    report = api.validate(
+        source, columns=mapping, engine=kw["engine"], table=kw["table"], config=kw["config_path"]
+    )
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "source": report.source,
+                    "rows": report.rows,
+                    "roles": report.roles,
+                    "ok": report.ok,
+                    "duplicates_collapsed": report.duplicates_collapsed,
+                    "problems": [
+                        {
+                            "code": p.code,
+                            "column": p.column,
+                            "problem": p.what,
+                            "count": p.count,
+                            "samples": [{"where": report.line_of(r), "value": v} for r, v in p.samples],
+                            "hint": p.hint,
+                        }
+                        for p in report.problems
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(report.describe())
+    if not report.ok:
+        sys.exit(1)

@@ -50,6 +50,13 @@ def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None
         return src, parse(raw, roles, source=src.name, backend=engine.name)
 
 
+def _text(value: Any) -> str | None:
+    """A sample value for a message: None for SQL NULL (pandas gives NaN or None)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value)
+
+
 def validate_source(
     engine: Engine,
     source: Any,
@@ -76,10 +83,7 @@ def validate_source(
                     column=col,
                     what=check.what,
                     count=int(counts[check.code]),
-                    samples=[
-                        (int(r), None if v is None else str(v))
-                        for r, v in zip(rows["row"], rows["value"], strict=True)
-                    ],
+                    samples=[(int(r), _text(v)) for r, v in zip(rows["row"], rows["value"], strict=True)],
                     hint=check.hint,
                 )
             )

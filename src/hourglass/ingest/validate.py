@@ -129,7 +129,8 @@ class ValidationReport:
                 f"{self.line_of(r)} ({v!r})" if v is not None else self.line_of(r) for r, v in p.samples
             )
             more = f" and {p.count - len(p.samples)} more" if p.count > len(p.samples) else ""
-            lines.append(f"  [{p.code}] column '{p.column}' {p.what} in {p.count} rows: {where}{more}")
+            rows = "1 row" if p.count == 1 else f"{p.count} rows"
+            lines.append(f"  [{p.code}] column '{p.column}' {p.what} in {rows}: {where}{more}")
             lines.append(f"      hint: {p.hint}")
         if self.ok:
             lines.append("  ok: no problems found")

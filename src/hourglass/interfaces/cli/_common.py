@@ -17,18 +17,32 @@ from rich.table import Table
 from hourglass.model.errors import HourglassError
 from hourglass.model.schema import ROLES, ColumnMapping
 
-__all__ = ["FORMATS", "emit", "handle_errors", "mapping_from", "source_options", "stderr"]
+__all__ = [
+    "FORMATS",
+    "emit",
+    "handle_errors",
+    "mapping_from",
+    "rich_table",
+    "source_options",
+    "stderr",
+    "stdout_console",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "csv")
 stderr = Console(stderr=True, highlight=False)
 
 
+def stdout_console() -> Console:
+    """Terminals get their own width; pipes and files whole rows."""
+    return Console(width=None if sys.stdout.isatty() else 130)
+
+
 def source_options(f: F) -> F:
     """--<role>-col flags, --time-unit, --table, --engine, --config."""
     for role in reversed(ROLES):
-        flag = f"--{role.replace('_', '-')}-col"
-        f = click.option(flag, f"{role}_col", metavar="COLUMN", help=f"the source column of the {role}")(f)
+        flags = [f"--{role.replace('_', '-')}-col"] + (["--time-col"] if role == "timestamp" else [])
+        f = click.option(*flags, f"{role}_col", metavar="COLUMN", help=f"the source column of the {role}")(f)
     f = click.option(
         "--time-unit",
         type=click.Choice(["s", "ms", "us"]),
@@ -71,10 +85,10 @@ def handle_errors(f: F) -> F:
         try:
             return f(*args, **kwargs)
         except HourglassError as e:
-            stderr.print(f"[bold red]error[/] [{e.code}] {click.style('', reset=True)}", end="")
-            stderr.print(e.message, markup=False, highlight=False)
+            stderr.print(f"[bold red]error[/] [{e.code}] ", end="")
+            stderr.print(e.message, markup=False, soft_wrap=True)
             if e.hint:
-                stderr.print(f"  hint: {e.hint}", markup=False, highlight=False)
+                stderr.print(f"  hint: {e.hint}", markup=False, soft_wrap=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]

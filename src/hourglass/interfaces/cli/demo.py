@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hourglass.interfaces.cli._common import handle_errors
+from hourglass.interfaces.cli._common import handle_errors, stdout_console
 from hourglass.interfaces.demo import DEMO_WINDOW, largest_loss, run_demo
 from hourglass.model.presets import PRESETS
 
@@ -28,7 +27,7 @@ __all__ = ["demo_cmd"]
 @handle_errors
 def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
     """Simulate an online shop, run the funnel of every built-in model, write an HTML report."""
-    console = Console()
+    console = stdout_console()
     total = 4 + len(PRESETS)
     with Progress(
         SpinnerColumn(),
@@ -55,25 +54,19 @@ def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
         title_justify="left",
         header_style="bold",
     )
-    for col in ("model", "first stage", "customers", "last stage", "customers ", "overall", "largest loss"):
-        table.add_column(
-            col, justify="left" if col in ("model", "first stage", "last stage", "largest loss") else "right"
-        )
+    for col in ("model", "entered", "reached the end", "overall", "largest loss"):
+        table.add_column(col, justify="left" if col in ("model", "largest loss") else "right")
     for name, result in run.results.items():
         rows = result.rows()
         first, last = rows[0], rows[-1]
         loss = largest_loss(result)
-        overall = (
-            "-" if last["conversion_from_first"] is None else f"{100 * last['conversion_from_first']:.1f}%"
-        )
+        conv = last["conversion_from_first"]
         table.add_row(
-            PRESETS[name].label,
-            first["step"],
-            f"{first['customers']:,}",
-            last["step"],
-            f"{last['customers']:,}",
-            overall,
-            f"{loss[0]} → {loss[1]} ({100 * loss[2]:.0f}% lost)" if loss else "-",
+            f"{PRESETS[name].label} ({len(rows)} stages)",
+            f"{first['customers']:,} at {first['step']}",
+            f"{last['customers']:,} at {last['step']}",
+            "-" if conv is None else f"{100 * conv:.1f}%",
+            f"{loss[0]} → {loss[1]}: {100 * loss[2]:.0f}% lost" if loss else "-",
         )
     console.print(table)
     console.print(f"{run.events:,} events, {run.customers:,} customers, {run.seconds:.1f} s")

@@ -7,11 +7,10 @@ from typing import Any
 
 import click
 import yaml
-from rich.console import Console
 from rich.table import Table
 
 from hourglass.ingest.config import load_model
-from hourglass.interfaces.cli._common import handle_errors
+from hourglass.interfaces.cli._common import handle_errors, stdout_console
 from hourglass.model.presets import PRESETS
 
 __all__ = ["models_cmd"]
@@ -28,7 +27,7 @@ def models_cmd(ctx: click.Context) -> None:
         table.add_column(col)
     for m in PRESETS.values():
         table.add_row(m.name, m.kind, m.label, " → ".join(s.name for s in m.stages))
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @models_cmd.command("show")

@@ -41,10 +41,12 @@ def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None
         raw = open_source(engine.con, src)
         roles = resolve_roles(list(raw.columns), mapping, source=src.name)
         if src.kind == "csv" and engine.name == "duckdb":
+            # role columns are read as text so bad values reach validation; epoch numbers stay numbers
+            numeric_time = raw[roles.columns["timestamp"]].type().is_numeric()
             text = tuple(
                 roles.columns[r]
                 for r in ("customer", "timestamp", "revenue", "event_id", "referrer", "event", "channel")
-                if r in roles.columns
+                if r in roles.columns and not (r == "timestamp" and numeric_time)
             )
             raw = open_source(engine.con, src, text_columns=text)
         return src, parse(raw, roles, source=src.name, backend=engine.name)
@@ -77,6 +79,7 @@ def validate_source(
         for check, col in checks:
             with translated(src.name):
                 rows = engine.con.execute(samples_expr(parsed, check, col, num, samples))
+            files = [str(f) for f in rows["file"]] if "file" in rows.columns else []
             problems.append(
                 Problem(
                     code=check.code,
@@ -85,6 +88,7 @@ def validate_source(
                     count=int(counts[check.code]),
                     samples=[(int(r), _text(v)) for r, v in zip(rows["row"], rows["value"], strict=True)],
                     hint=check.hint,
+                    files=files,
                 )
             )
     dupes = 0

@@ -7,6 +7,7 @@ from typing import Any
 
 from hourglass.analyses.funnel import funnel_plan
 from hourglass.engine.load import Events
+from hourglass.model.errors import UnsupportedError
 from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts
 from hourglass.model.spec import FunnelSpec
 
@@ -85,4 +86,13 @@ def to_sql(expr: Any, dialect: str) -> str:
         from ibis.backends.pyspark import Backend
 
         Backend.register_options()
-    return str(ibis.to_sql(expr, dialect=dialect))
+    try:
+        return str(ibis.to_sql(expr, dialect=dialect))
+    except ValueError as e:
+        if "nknown dialect" not in str(e):
+            raise
+        raise UnsupportedError(
+            f"unknown SQL dialect '{dialect}'",
+            code="HG505",
+            hint="e.g. duckdb, pyspark, clickhouse, postgres, snowflake, bigquery, trino",
+        ) from None

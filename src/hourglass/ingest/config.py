@@ -13,7 +13,7 @@ import yaml
 from hourglass.model._suggest import check_keys
 from hourglass.model.errors import ConfigError, HourglassError
 from hourglass.model.journey import JourneyModel
-from hourglass.model.presets import preset
+from hourglass.model.presets import PRESETS, preset
 from hourglass.model.schema import ColumnMapping
 
 __all__ = ["Config", "load_config", "load_model", "read_mapping_file"]
@@ -69,7 +69,10 @@ def load_model(name_or_path: str, config: Config | None = None) -> JourneyModel:
     if config and name_or_path in config.models:
         name_or_path = config.models[name_or_path]
     p = Path(name_or_path)
-    if p.suffix.lower() in (".yaml", ".yml", ".toml") or p.exists():
+    is_file_name = p.suffix.lower() in (".yaml", ".yml", ".toml")
+    if not is_file_name and name_or_path in PRESETS:
+        return PRESETS[name_or_path]  # a built-in wins over a same-named directory or file
+    if is_file_name or p.is_file():
         if not p.exists():
             raise ConfigError(f"{p}: no such model file", code="HG111")
         try:

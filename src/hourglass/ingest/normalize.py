@@ -48,7 +48,7 @@ def _timestamp(col: ir.Value, unit: str, *, role: str, source: str, backend: str
     if t.is_integer() or t.is_floating():
         if backend == "duckdb":
             micros = (col * TIME_UNITS[unit]).cast("int64")
-            return micros.as_timestamp("us")
+            return ibis.timestamp("1970-01-01 00:00:00") + micros.as_interval("us")
         if unit != "s":
             raise SchemaError(
                 f"{source}: epoch timestamps in {unit} are read by the duckdb engine only",

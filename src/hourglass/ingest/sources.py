@@ -14,7 +14,10 @@ import ibis.expr.types as ir
 
 from hourglass.model.errors import SourceError, UnsupportedError
 
-__all__ = ["FORMATS", "Source", "open_source", "resolve_source"]
+__all__ = ["FILE_COLUMN", "FORMATS", "Source", "open_source", "resolve_source"]
+
+#: The column naming each row's file when a source has several files.
+FILE_COLUMN = "__hg_file"
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "csv": (".csv", ".csv.gz", ".tsv", ".txt"),
@@ -37,6 +40,20 @@ class Source:
     @property
     def is_file(self) -> bool:
         return self.kind in ("csv", "parquet", "jsonl")
+
+
+def _arrow(obj: Any) -> Any:
+    """An in-memory table as Arrow; all-NULL columns (no type to infer) become strings."""
+    import pyarrow as pa
+
+    table = (
+        pa.Table.from_pandas(obj, preserve_index=False) if type(obj).__module__.startswith("pandas") else obj
+    )
+    if isinstance(table, pa.Table):
+        for i, f in enumerate(table.schema):
+            if pa.types.is_null(f.type):
+                table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
+    return table
 
 
 def _kind_of(path: str) -> str | None:
@@ -70,7 +87,7 @@ def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = N
         raise SourceError(
             f"{text}: unknown file type",
             code="HG202",
-            hint="use .csv, .parquet, .jsonl/.ndjson, .duckdb (or --format-in csv|parquet|jsonl|duckdb)",
+            hint="use .csv, .parquet, .jsonl/.ndjson or .duckdb (rename a file with another extension)",
         )
     if kind not in FORMATS:
         raise SourceError(
@@ -106,21 +123,24 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) ->
         table: ir.Table = src.obj
         return table
     if src.kind == "memory":
-        return con.create_table(ibis.util.gen_name("hg_mem"), src.obj, temp=True)
+        return con.create_table(ibis.util.gen_name("hg_mem"), _arrow(src.obj), temp=True)
     paths: Any = list(src.paths)
     if con.name != "duckdb":  # other backends take one path or their own glob
         paths = src.paths[0] if len(src.paths) == 1 else src.name
+    # several files: DuckDB adds the file of each row, for error messages
+    extra: dict[str, Any] = {"filename": FILE_COLUMN} if con.name == "duckdb" and len(src.paths) > 1 else {}
     if src.kind == "parquet":
-        return con.read_parquet(paths)
+        return con.read_parquet(paths, **extra)
     if src.kind == "csv":
         if con.name != "duckdb":
             return con.read_csv(paths, header=True)
-        types = {c: "VARCHAR" for c in text_columns}
-        return con.read_csv(paths, types=types) if types else con.read_csv(paths)
+        if text_columns:
+            extra["types"] = {c: "VARCHAR" for c in text_columns}
+        return con.read_csv(paths, **extra)
     if src.kind == "jsonl":
         if con.name != "duckdb":
             return con.read_json(paths)
-        return con.read_json(paths, format="newline_delimited")
+        return con.read_json(paths, format="newline_delimited", **extra)
     if src.kind == "duckdb":
         if con.name != "duckdb":
             raise UnsupportedError(
@@ -133,7 +153,7 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) ->
         try:
             return con.table(src.table, database=alias)
         except Exception:  # noqa: BLE001 - ibis raises backend-specific errors here
-            tables = con.list_tables(database=alias)
+            tables = con.list_tables(database=(alias, "main"))
             raise SourceError(
                 f"{src.paths[0]}: no table '{src.table}'",
                 code="HG205",

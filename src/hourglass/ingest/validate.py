@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from hourglass.ingest.normalize import PARSED, Parsed, strip
+from hourglass.ingest.sources import FILE_COLUMN
 
 __all__ = ["CHECKS", "Check", "Problem", "ValidationReport", "checks_for", "count_expr", "samples_expr"]
 
@@ -78,12 +80,21 @@ def count_expr(parsed: Parsed) -> ir.Table:
 def samples_expr(parsed: Parsed, check: Check, col: str, numbered: ir.Table, limit: int = 5) -> ir.Table:
     """The first ``limit`` offending rows of ``numbered`` (the parsed table with ``__hg_row``)."""
     bad = numbered.filter(_condition(check, numbered, col))
-    return bad.select(row=bad.__hg_row, value=bad[col].cast("string")).order_by("row").limit(limit)
+    cols: dict[str, Any] = {"row": bad.__hg_row, "value": bad[col].cast("string")}
+    if FILE_COLUMN in bad.columns:
+        cols["file"] = bad[FILE_COLUMN]
+        return bad.select(**cols).order_by(["file", "row"]).limit(limit)
+    return bad.select(**cols).order_by("row").limit(limit)
 
 
 def numbered(parsed: Parsed) -> ir.Table:
     """The parsed table with a 1-based row number in source order (DuckDB keeps insertion order)."""
-    return parsed.table.mutate(__hg_row=ibis.row_number() + 1)
+    t = parsed.table.mutate(__hg_row=ibis.row_number() + 1)
+    if FILE_COLUMN in t.columns:  # rows are read file by file: number them within each file
+        first = t.__hg_row.min().over(ibis.window(group_by=t[FILE_COLUMN]))
+        t = t.mutate(__hg_first=first)
+        t = t.mutate(__hg_row=t.__hg_row - t.__hg_first + 1)
+    return t
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ class Problem:
     count: int
     samples: list[tuple[int, str | None]]
     hint: str
+    files: list[str] = field(default_factory=list)  # the file of each sample, for multi-file sources
 
 
 @dataclass(frozen=True)
@@ -122,11 +134,13 @@ class ValidationReport:
         ]
         if self.duplicates_collapsed:
             lines.append(
-                f"  {self.duplicates_collapsed} rows repeat an event_id and are collapsed into one event each"
+                f"  {self.duplicates_collapsed} duplicate event_id row(s) collapsed (one event kept per id)"
             )
         for p in self.problems:
+            files = p.files or [""] * len(p.samples)
             where = ", ".join(
-                f"{self.line_of(r)} ({v!r})" if v is not None else self.line_of(r) for r, v in p.samples
+                f"{f + ' ' if f else ''}{self.line_of(r)}{f' ({v!r})' if v is not None else ''}"
+                for (r, v), f in zip(p.samples, files, strict=True)
             )
             more = f" and {p.count - len(p.samples)} more" if p.count > len(p.samples) else ""
             rows = "1 row" if p.count == 1 else f"{p.count} rows"

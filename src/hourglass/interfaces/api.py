@@ -50,7 +50,7 @@ def build_spec(
         raise SpecError(
             "give the funnel's steps or a model",
             code="HG109",
-            hint="e.g. steps=['visit', 'signup', 'purchase'] or model='hourglass'",
+            hint="give steps (--steps visit,signup / steps=[...]) or a model (--model hourglass)",
         )
     return FunnelSpec.build(list(steps), **options)
 

@@ -56,9 +56,19 @@ class Filter:
 
     def __str__(self) -> str:
         if isinstance(self.value, tuple):
-            inner = ", ".join(str(v) for v in self.value)
+            inner = ", ".join(_literal(v) for v in self.value)
             return f"{self.column} {self.op.replace('_', ' ')} [{inner}]"
-        return f"{self.column} {self.op} {self.value}"
+        return f"{self.column} {self.op} {_literal(self.value)}"
+
+
+def _literal(value: Scalar) -> str:
+    """Text that parses back to the same value: strings that would read as numbers, booleans or
+    contain separators are quoted."""
+    if isinstance(value, str) and (
+        _scalar(value) != value or any(c in value for c in ",[]'\" ") or not value
+    ):
+        return "'" + value + "'" if "'" not in value else '"' + value + '"'
+    return str(value)
 
 
 def parse_filter(text: str | Sequence[Any] | Filter) -> Filter:

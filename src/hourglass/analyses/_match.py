@@ -75,17 +75,22 @@ def annotate(
     *,
     exclude: Sequence[str] = (),
     keep: Sequence[str] = (),
+    tiebreak: str | None = None,
     matched_only: bool = True,
 ) -> ir.Table:
     """Per event: ``customer``, ``ts`` (µs), ``mask`` (matched steps), ``first`` (first matched step,
     n+1 for none), ``epoch`` (exclusion epoch) and ``pos`` (1-based position in the canonical order
-    within the customer), plus the ``keep`` columns. Keeps only matching events if ``matched_only``."""
+    within the customer), plus the ``keep`` columns (``keep_<name>``). An excluded event matches no
+    step. ``tiebreak`` (a kept column) orders events equal on the canonical key. Keeps only matching
+    events if ``matched_only``."""
     n = len(steps)
-    flags = [step_predicate(s, events).ifelse(bit(k), 0) for k, s in enumerate(steps, start=1)]
+    excluded = events.event.isin(list(exclude)) if exclude else ibis.literal(False)
+    preds = [step_predicate(s, events) & ~excluded for s in steps]
+    flags = [p.ifelse(bit(k), 0) for k, p in enumerate(preds, start=1)]
     mask = flags[0]
     for f in flags[1:]:
         mask = mask + f
-    first = ibis.cases(*[(step_predicate(s, events), k) for k, s in enumerate(steps, start=1)], else_=n + 1)
+    first = ibis.cases(*[(p, k) for k, p in enumerate(preds, start=1)], else_=n + 1)
     cols: dict[str, ir.Value] = {
         "customer": events.customer,
         "event": events.event,
@@ -94,7 +99,7 @@ def annotate(
         "first": first.cast("int64"),
     }
     if exclude:
-        cols["excluded"] = events.event.isin(list(exclude))
+        cols["excluded"] = excluded
     for c in keep:
         cols[f"keep_{c}"] = events[c]
     t = events.select(**cols)
@@ -108,4 +113,6 @@ def annotate(
     if matched_only:
         t = t.filter(t["mask"] > 0)
     order = [t.ts, t["first"], t["mask"], t.event]
+    if tiebreak is not None:
+        order.append(t[f"keep_{tiebreak}"])
     return t.mutate(pos=ibis.row_number().over(group_by=t.customer, order_by=order) + 1)

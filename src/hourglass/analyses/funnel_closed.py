@@ -155,7 +155,12 @@ def best_chains(spec: FunnelSpec, events: ir.Table) -> ir.Table:
     n, w = len(spec.steps), spec.window
     keep = [spec.by] if spec.by else []
     t = annotate(
-        events, spec.steps, exclude=spec.exclude, keep=keep, matched_only=spec.mode != "strict_order"
+        events,
+        spec.steps,
+        exclude=spec.exclude,
+        keep=keep,
+        tiebreak=spec.by,
+        matched_only=spec.mode != "strict_order",
     )
     if spec.mode == "ordered":
         t = _ordered(t, n, w)

@@ -19,8 +19,8 @@ demo: env
 	$(BIN)/hourglass demo --out demo-out
 
 lint: env
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -63,20 +63,14 @@ def _strict(t: ir.Table, n: int, w: int) -> ir.Table:
     """Adjacent runs: the row and the n-1 rows after it in the customer's whole sequence."""
     seq = ibis.window(group_by=t.customer, order_by=t.pos)
     cols: dict[str, ir.Value] = {"c1_1": _has(t, 1).ifelse(t.ts, _NO_TIME)}
-    [_has(t, 1)]
     for i in range(1, n):
         m, ts, ep = t["mask"].lead(i).over(seq), t.ts.lead(i).over(seq), t.epoch.lead(i).over(seq)
         cols[f"ok{i + 1}"] = ((m & bit(i + 1)) != 0) & (ep == t.epoch) & (ts - t.ts <= w)
         cols[f"c1_{i + 1}"] = ts
     t = t.mutate(**cols)
-    level_cases = []
-    run = _has(t, 1)
-    level_cases.append((~run, 0))
-    for j in range(2, n + 1):
-        run = t[f"ok{j}"].coalesce(False)
-        level_cases.append((~run, j - 1))
-    # the cases are checked in order, so the first failing step decides
-    level = ibis.cases(*level_cases, else_=n)
+    # the cases are checked in order, so the first step that fails decides the level
+    cases = [(~_has(t, 1), 0)] + [(~t[f"ok{j}"].coalesce(False), j - 1) for j in range(2, n + 1)]
+    level = ibis.cases(*cases, else_=n)
     return t.mutate(level=level).drop(*[f"ok{j}" for j in range(2, n + 1)])
 
 

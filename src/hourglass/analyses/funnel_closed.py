@@ -11,6 +11,7 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import annotate, bit
+from hourglass.model.errors import UnsupportedError
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
 
@@ -118,8 +119,6 @@ def _any(t: ir.Table, n: int, w: int, steps: Sequence[Step]) -> ir.Table:
     subsets: list[tuple[int, ...]] = []
     for g in groups:
         if len(g) > 12:
-            from hourglass.model.errors import UnsupportedError
-
             raise UnsupportedError(
                 f"any_order with {len(g)} steps that can match the same event",
                 code="HG502",

@@ -9,7 +9,7 @@ from typing import Any
 
 from hourglass.model.stats import ratio, wilson
 
-__all__ = ["FunnelGroup", "FunnelResult", "StepCounts", "step_rows"]
+__all__ = ["FunnelGroup", "FunnelResult", "StepCounts", "format_duration", "format_percent", "step_rows"]
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,18 @@ class FunnelGroup:
     steps: tuple[StepCounts, ...]
 
 
-def _fmt_pct(x: float | None) -> str:
+def format_percent(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def _fmt_dur(s: float | None) -> str:
+def format_duration(s: float | None, sep: str = "") -> str:
+    """Seconds as ``45s``, ``12.0m``, ``3.2h``, ``2.1d`` (``sep`` between number and unit)."""
     if s is None:
         return "-"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if s >= size:
-            return f"{s / size:.1f}{unit}"
-    return f"{s:.0f}s"
+            return f"{s / size:.1f}{sep}{unit}"
+    return f"{s:.0f}{sep}s"
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,11 @@ class FunnelResult:
                 [
                     name,
                     str(row["customers"]),
-                    _fmt_pct(row["conversion_from_first"]),
-                    _fmt_pct(row["conversion_from_previous"]),
+                    format_percent(row["conversion_from_first"]),
+                    format_percent(row["conversion_from_previous"]),
                     str(row["dropped"]),
-                    _fmt_dur(row["median_time_from_previous_s"]),
-                    _fmt_dur(row["p90_time_from_previous_s"]),
+                    format_duration(row["median_time_from_previous_s"]),
+                    format_duration(row["p90_time_from_previous_s"]),
                 ]
             )
         widths = [max(len(h), *(len(r[i]) for r in lines)) if lines else len(h) for i, h in enumerate(header)]

@@ -16,13 +16,9 @@ from hourglass.interfaces.cli._common import (
     rich_table,
     source_options,
 )
-from hourglass.model.results import FunnelResult
+from hourglass.model.results import FunnelResult, format_duration, format_percent
 
 __all__ = ["funnel_cmd"]
-
-
-def _pct(x: Any) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
 
 
 def _ci(row: dict[str, Any], key: str) -> str:
@@ -33,12 +29,7 @@ def _ci(row: dict[str, Any], key: str) -> str:
 
 
 def _dur(s: Any) -> str:
-    if s is None:
-        return "-"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            return f"{s / size:.1f} {unit}"
-    return f"{s:.0f} s"
+    return format_duration(s, " ")
 
 
 def _table(result: FunnelResult) -> Any:
@@ -58,9 +49,9 @@ def _table(result: FunnelResult) -> Any:
     if result.open_funnel:
         cols.append(("entered", "entered", count))
     else:
-        cols += [("conversion_from_first", "of first", _pct), ("ci_first", "95% CI", str)]
+        cols += [("conversion_from_first", "of first", format_percent), ("ci_first", "95% CI", str)]
     cols += [
-        ("conversion_from_previous", "of previous", _pct),
+        ("conversion_from_previous", "of previous", format_percent),
         ("ci_prev", "95% CI", str),
         ("dropped", "dropped", count),
         ("median_time_from_previous_s", "median time", _dur),

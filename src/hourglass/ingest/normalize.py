@@ -25,20 +25,16 @@ class Parsed:
     table: ir.Table
     roles: ResolvedRoles
     source: str
-    backend: str = "duckdb"
 
 
-def strip(s: ir.StringValue, backend: str = "duckdb") -> ir.StringValue:
-    """Trim white space. DuckDB's TRIM is fast; elsewhere a regex, because ibis writes TRIM's
-    character set with backslash escapes that Spark reads as letters (it trims 'v')."""
-    if backend == "duckdb":
-        return s.strip()
+def strip(s: ir.StringValue) -> ir.StringValue:
+    """Trim white space (a regex: ibis's TRIM quotes \\v wrongly for Spark and eats 'v's)."""
     return s.re_replace(r"^\s+|\s+$", "")
 
 
-def _text(col: ir.Value, backend: str) -> ir.StringValue:
+def _text(col: ir.Value) -> ir.StringValue:
     s = col if col.type().is_string() else col.cast("string")
-    return strip(s, backend).nullif("")
+    return strip(s).nullif("")
 
 
 def _timestamp(col: ir.Value, unit: str, *, role: str, source: str, backend: str) -> ir.TimestampValue:
@@ -71,8 +67,8 @@ def parse(raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str) -> 
     """Add the parsed role columns; the raw ones stay for validation messages."""
     cols = roles.columns
     exprs: dict[str, ir.Value] = {
-        f"{PARSED}customer": _text(raw[cols["customer"]], backend),
-        f"{PARSED}event": _text(raw[cols["event"]], backend),
+        f"{PARSED}customer": _text(raw[cols["customer"]]),
+        f"{PARSED}event": _text(raw[cols["event"]]),
         f"{PARSED}timestamp": _timestamp(
             raw[cols["timestamp"]], roles.time_unit, role="timestamp", source=source, backend=backend
         ),
@@ -84,7 +80,7 @@ def parse(raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str) -> 
         if role == "revenue":
             ctype = col.type()
             if ctype.is_string():
-                exprs[f"{PARSED}revenue"] = _text(col, backend).try_cast("float64")
+                exprs[f"{PARSED}revenue"] = _text(col).try_cast("float64")
             elif ctype.is_numeric() or ctype.is_boolean():
                 exprs[f"{PARSED}revenue"] = col.cast("float64")
             else:
@@ -94,8 +90,8 @@ def parse(raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str) -> 
                     hint="revenue must be a number",
                 )
         else:
-            exprs[f"{PARSED}{role}"] = _text(col, backend)
-    return Parsed(raw.mutate(**exprs), roles, source, backend)
+            exprs[f"{PARSED}{role}"] = _text(col)
+    return Parsed(raw.mutate(**exprs), roles, source)
 
 
 def canonical(parsed: Parsed) -> ir.Table:

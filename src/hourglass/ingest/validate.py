@@ -41,7 +41,7 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def _condition(check: Check, t: ir.Table, raw_col: str, backend: str) -> ir.BooleanValue:
+def _condition(check: Check, t: ir.Table, raw_col: str) -> ir.BooleanValue:
     parsed = t[f"{PARSED}{check.role}"]
     raw = t[raw_col]
     if check.code in ("HG401", "HG402"):
@@ -50,7 +50,7 @@ def _condition(check: Check, t: ir.Table, raw_col: str, backend: str) -> ir.Bool
         return raw.isnull()
     not_blank = raw.notnull()
     if raw.type().is_string():
-        not_blank = not_blank & (strip(raw, backend) != "")
+        not_blank = not_blank & (strip(raw) != "")
     return not_blank & parsed.isnull()
 
 
@@ -69,7 +69,7 @@ def count_expr(parsed: Parsed) -> ir.Table:
     t = parsed.table
     aggs: dict[str, ir.Value] = {"rows": t.count()}
     for check, col in checks_for(parsed):
-        aggs[check.code] = _condition(check, t, col, parsed.backend).sum().coalesce(0)
+        aggs[check.code] = _condition(check, t, col).sum().coalesce(0)
     if "event_id" in parsed.roles.columns:
         ids = t[f"{PARSED}event_id"]
         aggs["event_ids"] = ids.nunique()
@@ -79,7 +79,7 @@ def count_expr(parsed: Parsed) -> ir.Table:
 
 def samples_expr(parsed: Parsed, check: Check, col: str, numbered: ir.Table, limit: int = 5) -> ir.Table:
     """The first ``limit`` offending rows of ``numbered`` (the parsed table with ``__hg_row``)."""
-    bad = numbered.filter(_condition(check, numbered, col, parsed.backend))
+    bad = numbered.filter(_condition(check, numbered, col))
     cols: dict[str, Any] = {"row": bad.__hg_row, "value": bad[col].cast("string")}
     if FILE_COLUMN in bad.columns:
         cols["file"] = bad[FILE_COLUMN]

@@ -12,6 +12,7 @@ from statistics import NormalDist
 import pyarrow.compute as pc
 import pytest
 
+import hourglass
 from hourglass.model import (
     KINDS,
     PRESETS,
@@ -551,3 +552,21 @@ def test_ratio() -> None:
     assert ratio(1, 4) == 0.25
     assert ratio(0, 0) is None
     assert ratio(0, 3) == 0.0
+
+
+def test_model_sale_stage_and_purchase_events() -> None:
+    m = JourneyModel.from_dict(
+        {
+            "name": "m",
+            "stages": [{"name": "a", "events": ["x"]}, {"name": "b", "events": ["buy"]}],
+            "sale": "b",
+        }
+    )
+    assert m.sale_index == 1
+    assert m.purchase_events == ("buy",)
+    assert JourneyModel.from_dict(m.to_dict()) == m
+    with pytest.raises(SpecError, match="sale stage 'bb'.*did you mean 'b'"):
+        JourneyModel.from_dict({"name": "m", "stages": [{"name": "b", "events": ["buy"]}], "sale": "bb"})
+    assert hourglass.preset("hourglass").sale == "sale"
+    assert hourglass.preset("hourglass").purchase_events == ("purchase", "repeat_purchase")
+    assert hourglass.preset("flywheel").sale is None

@@ -18,7 +18,9 @@ KINDS: tuple[str, ...] = ("funnel", "hourglass", "flywheel", "custom")
 @dataclass(frozen=True)
 class JourneyModel:
     """A model: ``stages`` in their ideal order. ``kind`` says how to draw and read it: a funnel
-    ends at the sale, an hourglass widens again after it, a flywheel loops back to the start."""
+    ends at the sale, an hourglass widens again after it, a flywheel loops back to the start.
+    ``sale`` names the stage where a customer becomes a purchaser; ``purchases`` lists the events
+    that count as purchases (first and repeat) for after-sale metrics."""
 
     name: str
     kind: str
@@ -26,6 +28,8 @@ class JourneyModel:
     label: str = ""
     description: str = ""
     source: str = ""
+    sale: str | None = None
+    purchases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -40,6 +44,30 @@ class JourneyModel:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise SpecError(f"model '{self.name}': stage names repeat: {', '.join(dupes)}", code="HG105")
+        if self.sale is not None and self.sale not in names:
+            raise SpecError(
+                f"model '{self.name}': the sale stage '{self.sale}' is not one of its stages"
+                f"{did_you_mean(self.sale, names)}",
+                code="HG105",
+                hint="stages: " + ", ".join(names),
+            )
+
+    @property
+    def sale_index(self) -> int | None:
+        """0-based index of the sale stage (None when the model names none)."""
+        if self.sale is None:
+            return None
+        return [s.name for s in self.stages].index(self.sale)
+
+    @property
+    def purchase_events(self) -> tuple[str, ...]:
+        """Events that count as a purchase (repeat rate, purchases per customer): ``purchases`` if
+        given, else the sale stage's event names (empty when there is no sale stage)."""
+        if self.purchases:
+            return self.purchases
+        if self.sale is None:
+            return ()
+        return self.stage(self.sale).events
 
     def stage(self, name: str) -> Step:
         for s in self.stages:
@@ -54,7 +82,11 @@ class JourneyModel:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "") -> JourneyModel:
-        check_keys(data, ("name", "label", "kind", "description", "stages"), where=source or "a model")
+        check_keys(
+            data,
+            ("name", "label", "kind", "description", "stages", "sale", "purchases"),
+            where=source or "a model",
+        )
         for key in ("name", "stages"):
             if key not in data:
                 raise SpecError(f"{source or 'the model'}: missing '{key}'", code="HG105")
@@ -68,6 +100,8 @@ class JourneyModel:
             label=str(data.get("label", "")),
             description=str(data.get("description", "")).strip(),
             source=source,
+            sale=None if data.get("sale") is None else str(data["sale"]),
+            purchases=tuple(str(e) for e in (data.get("purchases") or ())),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,4 +111,6 @@ class JourneyModel:
             "kind": self.kind,
             "description": self.description,
             "stages": [s.to_dict() for s in self.stages],
+            **({"sale": self.sale} if self.sale else {}),
+            **({"purchases": list(self.purchases)} if self.purchases else {}),
         }

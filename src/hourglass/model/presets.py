@@ -17,6 +17,7 @@ _INTEREST = ["signup", "subscribe", "callback_request"]
 _TRUST = ["case_study_view", "consultation", "webinar"]
 _TRIAL = ["trial_start", "sample_request", "demo"]
 _SALE = ["purchase"]
+_PURCHASES = ["purchase", "repeat_purchase"]
 
 
 def _s(name: str, label: str, events: list[str], where: list[str] | None = None) -> dict[str, Any]:
@@ -29,6 +30,8 @@ def _s(name: str, label: str, events: list[str], where: list[str] | None = None)
 _DATA: list[dict[str, Any]] = [
     {
         "name": "funnel4",
+        "sale": "action",
+        "purchases": _PURCHASES,
         "label": "Sales funnel",
         "kind": "funnel",
         "description": "The classic sales funnel: attention, interest, lead qualification, action. "
@@ -42,6 +45,8 @@ _DATA: list[dict[str, Any]] = [
     },
     {
         "name": "aida",
+        "sale": "action",
+        "purchases": _PURCHASES,
         "label": "AIDA",
         "kind": "funnel",
         "description": "Attention, interest, desire, action (seed 003).",
@@ -54,6 +59,8 @@ _DATA: list[dict[str, Any]] = [
     },
     {
         "name": "hourglass",
+        "sale": "sale",
+        "purchases": _PURCHASES,
         "label": "Marketing hourglass",
         "kind": "hourglass",
         "description": "Seven stages: the funnel's five, then repeat sales and service, then word of "
@@ -70,6 +77,8 @@ _DATA: list[dict[str, Any]] = [
     },
     {
         "name": "flip_the_funnel",
+        "sale": "action",
+        "purchases": _PURCHASES,
         "label": "Flip the funnel",
         "kind": "hourglass",
         "description": "AIDA, then the other side of the funnel: support, loyalty, advocacy "
@@ -86,6 +95,7 @@ _DATA: list[dict[str, Any]] = [
     },
     {
         "name": "flywheel",
+        "purchases": _PURCHASES,
         "label": "Flywheel",
         "kind": "flywheel",
         "description": "HubSpot's flywheel: attract, engage, delight; delighted customers attract new "
@@ -98,6 +108,8 @@ _DATA: list[dict[str, Any]] = [
     },
     {
         "name": "solis6",
+        "sale": "exchange",
+        "purchases": _PURCHASES,
         "label": "Solis' six levels",
         "kind": "hourglass",
         "description": "Persuasion, hook, exchange, distance (the gap between promise and experience), "

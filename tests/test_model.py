@@ -565,7 +565,7 @@ def test_model_sale_stage_and_purchase_events() -> None:
     assert m.sale_index == 1
     assert m.purchase_events == ("buy",)
     assert JourneyModel.from_dict(m.to_dict()) == m
-    with pytest.raises(SpecError, match="sale stage 'bb'.*did you mean 'b'"):
+    with pytest.raises(SpecError, match=r"sale stage 'bb'.*did you mean 'b'"):
         JourneyModel.from_dict({"name": "m", "stages": [{"name": "b", "events": ["buy"]}], "sale": "bb"})
     assert hourglass.preset("hourglass").sale == "sale"
     assert hourglass.preset("hourglass").purchase_events == ("purchase", "repeat_purchase")

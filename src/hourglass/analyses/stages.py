@@ -1,0 +1,118 @@
+"""Tagging events with a model's stages, and each customer's sequence of nodes (stages or event
+names), optionally with consecutive repeats collapsed (docs/semantics-journeys.md, "Sequences").
+
+An event that matches several stages gives one row per matched stage; at equal times rows are
+ordered by stage index, so an event matching stages 2 and 3 reads as "2, then 3"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.analyses._match import micros, step_predicate
+from hourglass.model.journey import JourneyModel
+
+__all__ = ["event_rows", "in_period", "micros_of", "node_rows", "runs", "stage_rows"]
+
+_NULL_INT = ibis.null("int64")
+
+
+def micros_of(value: datetime) -> int:
+    """A naive UTC datetime as integer microseconds since 1970-01-01."""
+    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def in_period(events: ir.Table, since: datetime | None, until: datetime | None) -> ir.Table:
+    """The events with ``since <= timestamp < until`` (either bound optional)."""
+    if since is not None:
+        events = events.filter(micros(events.timestamp) >= micros_of(since))
+    if until is not None:
+        events = events.filter(micros(events.timestamp) < micros_of(until))
+    return events
+
+
+def _channel(events: ir.Table) -> ir.StringValue:
+    if "channel" in events.columns:
+        return events.channel.cast("string")
+    return ibis.null("string")
+
+
+def stage_rows(
+    model: JourneyModel,
+    events: ir.Table,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: str | None = None,
+) -> ir.Table:
+    """One row per (event, stage it matches) in the period: ``customer``, ``ts`` (µs), ``stage``
+    (1-based), ``event``, ``channel`` (null without a channel column), ``by`` (the ``by`` column as
+    text, when asked) and ``pos``, the 1-based position in the customer's stage sequence, ordered by
+    (ts, stage, event, channel with nulls last)."""
+    t = in_period(events, since, until)
+    preds = [step_predicate(s, t) for s in model.stages]
+    anymatch = preds[0]
+    for p in preds[1:]:
+        anymatch = anymatch | p
+    cols: dict[str, ir.Value] = {
+        "customer": t.customer,
+        "ts": micros(t.timestamp),
+        "event": t.event,
+        "channel": _channel(t),
+        "stage": ibis.array([p.ifelse(k, _NULL_INT) for k, p in enumerate(preds, start=1)]),
+        "matched": anymatch,
+    }
+    if by is not None:
+        cols["by"] = t[by].cast("string")
+    s = t.select(**cols)
+    s = s.filter(s.matched).drop("matched").unnest("stage")
+    s = s.filter(s.stage.notnull()).mutate(stage=s.stage.cast("int64"))
+    order = [s.ts, s.stage, s.event, s.channel.isnull(), s.channel]
+    if by is not None:
+        order += [s.by.isnull(), s.by]
+    return s.mutate(pos=ibis.row_number().over(group_by=s.customer, order_by=order) + 1)
+
+
+def event_rows(events: ir.Table, *, since: datetime | None = None, until: datetime | None = None) -> ir.Table:
+    """Every event in the period: ``customer``, ``ts``, ``event``, ``channel`` and ``pos`` in the
+    order (ts, event, channel with nulls last)."""
+    t = in_period(events, since, until)
+    s = t.select(customer=t.customer, ts=micros(t.timestamp), event=t.event, channel=_channel(t))
+    order = [s.ts, s.event, s.channel.isnull(), s.channel]
+    return s.mutate(pos=ibis.row_number().over(group_by=s.customer, order_by=order) + 1)
+
+
+def node_rows(
+    level: str,
+    model: JourneyModel | None,
+    events: ir.Table,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> ir.Table:
+    """The customer's sequence at a level: ``customer``, ``ts``, ``node`` (the stage index at the
+    stage level, the event name at the event level) and ``pos``."""
+    if level == "stage":
+        assert model is not None
+        s = stage_rows(model, events, since=since, until=until)
+        return s.select("customer", "ts", node=s.stage, pos=s.pos)
+    e = event_rows(events, since=since, until=until)
+    return e.select("customer", "ts", node=e.event, pos=e.pos)
+
+
+def runs(t: ir.Table, node: str, *, collapse: bool = True) -> ir.Table:
+    """The sequence with consecutive repeats of ``node`` merged into their first row (a *run*)
+    when ``collapse``; adds ``rpos``, the 1-based position in the (collapsed) sequence, and
+    ``nxt``/``nxt_ts``: the next run's node and first time (null after the last)."""
+    seq = ibis.window(group_by=t.customer, order_by=t.pos)
+    if collapse:
+        t = t.mutate(prev_node=t[node].lag().over(seq))
+        t = t.filter(t.prev_node.isnull() | (t.prev_node != t[node])).drop("prev_node")
+    seq = ibis.window(group_by=t.customer, order_by=t.pos)
+    return t.mutate(
+        rpos=ibis.row_number().over(seq) + 1,
+        nxt=t[node].lead().over(seq),
+        nxt_ts=t.ts.lead().over(seq),
+    )

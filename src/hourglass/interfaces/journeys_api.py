@@ -1,0 +1,208 @@
+"""The Python API of the non-linear journey analyses: ``journeys``, ``transitions``, ``paths``,
+``journey`` and ``followers`` (docs/semantics-journeys.md). Each loads the source like
+:func:`hourglass.funnel` (a path/glob, ``db.duckdb:table``, a pandas/Arrow/Ibis table, or the
+result of :func:`hourglass.events`) and returns a result object with ``to_dict()``, ``rows()``,
+``to_pandas()`` and ``to_text()``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from hourglass.engine.load import Events
+from hourglass.engine.run_journey_map import run_followers, run_journey_map
+from hourglass.engine.run_journeys import run_journeys, run_paths, run_transitions
+from hourglass.engine.session import Engine
+from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.interfaces.api import events as load
+from hourglass.model._suggest import did_you_mean
+from hourglass.model.errors import SchemaError
+from hourglass.model.followers import FollowersResult
+from hourglass.model.journey import JourneyModel
+from hourglass.model.journey_map import JourneyMapResult
+from hourglass.model.journeys_result import JourneysResult
+from hourglass.model.journeys_spec import (
+    FollowersSpec,
+    JourneyMapSpec,
+    JourneysSpec,
+    PathsSpec,
+    TransitionsSpec,
+)
+from hourglass.model.paths import PathsResult
+from hourglass.model.schema import ColumnMapping
+from hourglass.model.transitions import TransitionsResult
+
+__all__ = ["followers", "journey", "journeys", "paths", "transitions"]
+
+ModelLike = str | JourneyModel
+Columns = ColumnMapping | Mapping[str, Any] | None
+
+
+def _setup(model: ModelLike | None, config: Config | str | None) -> tuple[JourneyModel | None, Config]:
+    cfg = config if isinstance(config, Config) else load_config(config)
+    if model is None:
+        return None, cfg
+    return (model if isinstance(model, JourneyModel) else load_model(model, cfg)), cfg
+
+
+def _load(
+    source: Any, cfg: Config, columns: Columns, engine: str | Engine | None, table: str | None
+) -> Events:
+    return load(source, columns=columns, engine=engine, table=table, config=cfg)
+
+
+def _timed(started: float, meta: dict[str, Any], model: ModelLike | None) -> None:
+    if isinstance(model, str):
+        meta["model"] = model
+    meta["seconds"] = round(time.perf_counter() - started, 3)
+
+
+def journeys(
+    source: Any,
+    model: ModelLike = "hourglass",
+    *,
+    goal: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    by: str | None = None,
+    deviations: int = 10,
+    columns: Columns = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> JourneysResult:
+    """Entry stages (by ``by``, e.g. ``"channel"``), the skip matrix, back-steps, conformance to the
+    model's ideal order and the most common deviations in words."""
+    jm, cfg = _setup(model, config)
+    assert jm is not None
+    spec = JourneysSpec.build(jm, goal=goal, since=since, until=until, by=by, deviations=deviations)
+    started = time.perf_counter()
+    ev = _load(source, cfg, columns, engine, table)
+    if by is not None and by not in ev.table.columns:
+        raise SchemaError(
+            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
+            code="HG330",
+            hint="columns: " + ", ".join(ev.table.columns),
+        )
+    result = run_journeys(ev, spec)
+    _timed(started, result.meta, model)
+    return result
+
+
+def transitions(
+    source: Any,
+    model: ModelLike | None = "hourglass",
+    *,
+    level: str = "stage",
+    collapse: bool = True,
+    since: Any = None,
+    until: Any = None,
+    columns: Columns = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> TransitionsResult:
+    """The stage- or event-level transition graph (counts, probabilities, median times)."""
+    jm, cfg = _setup(model if level == "stage" else None, config)
+    spec = TransitionsSpec.build(jm, level=level, collapse=collapse, since=since, until=until)
+    started = time.perf_counter()
+    result = run_transitions(_load(source, cfg, columns, engine, table), spec)
+    _timed(started, result.meta, model if level == "stage" else None)
+    return result
+
+
+def paths(
+    source: Any,
+    model: ModelLike | None = "hourglass",
+    *,
+    level: str = "stage",
+    steps: int = 5,
+    top: int = 10,
+    collapse: bool = True,
+    start: str | None = None,
+    end: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    columns: Columns = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> PathsResult:
+    """The ``top`` most common paths of up to ``steps`` nodes and an "other" bucket (from the start,
+    from the first ``start`` node, or up to the first ``end`` node), with Sankey data."""
+    jm, cfg = _setup(model if level == "stage" else None, config)
+    spec = PathsSpec.build(
+        jm,
+        level=level,
+        steps=steps,
+        top=top,
+        collapse=collapse,
+        start=start,
+        end=end,
+        since=since,
+        until=until,
+    )
+    started = time.perf_counter()
+    result = run_paths(_load(source, cfg, columns, engine, table), spec)
+    _timed(started, result.meta, model if level == "stage" else None)
+    return result
+
+
+def journey(
+    source: Any,
+    model: ModelLike = "hourglass",
+    *,
+    customer: str | None = None,
+    sample: int | None = None,
+    clusters: int = 5,
+    limit: int = 200,
+    goal: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    columns: Columns = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> JourneyMapResult:
+    """One customer's journey map (``customer``), or ``sample`` typical journeys for each of the
+    ``clusters`` most common collapsed stage paths."""
+    jm, cfg = _setup(model, config)
+    assert jm is not None
+    spec = JourneyMapSpec.build(
+        jm,
+        customer=customer,
+        sample=sample,
+        clusters=clusters,
+        limit=limit,
+        goal=goal,
+        since=since,
+        until=until,
+    )
+    started = time.perf_counter()
+    result = run_journey_map(_load(source, cfg, columns, engine, table), spec)
+    _timed(started, result.meta, model)
+    return result
+
+
+def followers(
+    source: Any,
+    model: ModelLike = "hourglass",
+    *,
+    goal: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    as_of: Any = None,
+    columns: Columns = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> FollowersResult:
+    """Customers active before the goal stage who have not reached it, and for how long."""
+    jm, cfg = _setup(model, config)
+    assert jm is not None
+    spec = FollowersSpec.build(jm, goal=goal, since=since, until=until, as_of=as_of)
+    started = time.perf_counter()
+    result = run_followers(_load(source, cfg, columns, engine, table), spec)
+    _timed(started, result.meta, model)
+    return result

@@ -40,11 +40,13 @@ def read_mapping_file(path: Path) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Config:
-    """``hourglass.toml``: ``[columns]`` (role = "column", time_unit) and ``[models]`` (name = path)."""
+    """``hourglass.toml``: ``[columns]`` (role = "column", time_unit), ``[models]`` (name = path) and
+    ``[lifecycle]`` (the after-sale events: remorse_events = ["refund"], ...)."""
 
     columns: ColumnMapping = field(default_factory=ColumnMapping)
     models: Mapping[str, str] = field(default_factory=dict)
     path: str | None = None
+    lifecycle: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -55,13 +57,16 @@ def load_config(path: str | Path | None = None) -> Config:
             raise ConfigError(f"{p}: no such config file", code="HG111")
         return Config()
     data = read_mapping_file(p)
-    check_keys(data, ("columns", "models"), where=str(p))
+    check_keys(data, ("columns", "models", "lifecycle"), where=str(p))
     try:
         columns = ColumnMapping.from_dict(data.get("columns", {}))
     except HourglassError as e:
         raise ConfigError(f"{p} [columns]: {e.message}", code=e.code, hint=e.hint) from None
     models = {str(k): str(v) for k, v in dict(data.get("models", {})).items()}
-    return Config(columns=columns, models=models, path=str(p))
+    lifecycle = data.get("lifecycle", {})
+    if not isinstance(lifecycle, Mapping):
+        raise ConfigError(f"{p}: [lifecycle] must be a table of settings", code="HG112")
+    return Config(columns=columns, models=models, path=str(p), lifecycle=dict(lifecycle))
 
 
 def load_model(name_or_path: str, config: Config | None = None) -> JourneyModel:

@@ -1,0 +1,92 @@
+"""Stages per customer and the stage report (docs/semantics-lifecycle.md, "Stages").
+
+One pass over the events: per customer, the first time he entered each stage. Everything else (the
+furthest and current stage, time in each stage) is arithmetic on those n timestamps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.analyses._match import micros, step_predicate
+from hourglass.model.lifecycle import LifecycleSpec
+
+__all__ = ["in_range", "stage_customers", "stage_summary"]
+
+US = 1_000_000
+_NONE = -(2**62)  # "no entry" below any real µs time
+_INF = 2**62  # "no next stage" above any real µs time
+
+
+def in_range(spec: LifecycleSpec, events: ir.Table) -> ir.Table:
+    """Events with ``since <= timestamp < until``."""
+    t = events
+    if spec.since is not None:
+        t = t.filter(t.timestamp >= spec.since)
+    if spec.until is not None:
+        t = t.filter(t.timestamp < spec.until)
+    return t
+
+
+def stage_customers(spec: LifecycleSpec, events: ir.Table, as_of: datetime) -> ir.Table:
+    """One row per customer with an event of some stage in the range: ``customer``,
+    ``furthest_index``/``furthest``, ``current_index``/``current``, ``current_since``,
+    ``days_in_current`` (to ``as_of``), and per stage ``<name>_at`` (first entry) and
+    ``<name>_time_s`` (seconds to the next stage entered; null if none)."""
+    stages = spec.model.stages
+    n = len(stages)
+    t = in_range(spec, events)
+    preds = [step_predicate(s, t) for s in stages]
+    any_stage = preds[0]
+    for p in preds[1:]:
+        any_stage = any_stage | p
+    firsts = {f"e{k}": t.timestamp.min(where=p) for k, p in enumerate(preds, start=1)}
+    per = t.filter(any_stage).group_by(customer=t.customer).aggregate(**firsts)
+    e = [micros(per[f"e{k}"]) for k in range(1, n + 1)]
+    entered = [per[f"e{k}"].notnull() for k in range(1, n + 1)]
+    key = [ent.ifelse(x, _NONE) for ent, x in zip(entered, e, strict=True)]
+    latest = ibis.greatest(*key) if n > 1 else key[0]
+    furthest = ibis.cases(*[(entered[k], k + 1) for k in reversed(range(n))], else_=0)
+    current = ibis.cases(*[(entered[k] & (key[k] == latest), k + 1) for k in reversed(range(n))], else_=0)
+    cols: dict[str, ir.Value] = {
+        "customer": per.customer,
+        "furthest_index": furthest.cast("int64"),
+        "furthest": ibis.cases(*[(furthest == k + 1, s.name) for k, s in enumerate(stages)], else_=None),
+        "current_index": current.cast("int64"),
+        "current": ibis.cases(*[(current == k + 1, s.name) for k, s in enumerate(stages)], else_=None),
+    }
+    since = ibis.cases(*[(current == k + 1, per[f"e{k + 1}"]) for k in range(n)], else_=None)
+    cols["current_since"] = since
+    cols["days_in_current"] = (micros(ibis.literal(as_of)) - micros(since)).cast("float64") / (86400 * US)
+    for k, s in enumerate(stages):
+        # the next entry in the order (time, stage index) after this stage's entry
+        later = [
+            (entered[j] & ((key[j] >= key[k]) if j > k else (key[j] > key[k]))).ifelse(key[j], _INF)
+            for j in range(n)
+            if j != k
+        ]
+        nxt = (ibis.least(*later) if len(later) > 1 else later[0]) if later else ibis.literal(_INF)
+        cols[f"{s.name}_at"] = per[f"e{k + 1}"]
+        cols[f"{s.name}_time_s"] = (entered[k] & (nxt < _INF)).ifelse(
+            (nxt - key[k]).cast("float64") / US, None
+        )
+    return per.select(**cols)
+
+
+def stage_summary(spec: LifecycleSpec, customers: ir.Table) -> ir.Table:
+    """One row: ``customers``, and per stage k ``entered{k}``, ``furthest{k}``, ``current{k}``,
+    ``continued{k}`` (entered k and a later stage), ``med{k}``/``p90{k}`` (time in stage, s)."""
+    c = customers
+    aggs: dict[str, ir.Value] = {"customers": c.count()}
+    for k, s in enumerate(spec.model.stages, start=1):
+        at = c[f"{s.name}_at"]
+        time_s = c[f"{s.name}_time_s"]
+        aggs[f"entered{k}"] = at.notnull().cast("int64").sum().coalesce(0)
+        aggs[f"furthest{k}"] = (c.furthest_index == k).cast("int64").sum().coalesce(0)
+        aggs[f"current{k}"] = (c.current_index == k).cast("int64").sum().coalesce(0)
+        aggs[f"continued{k}"] = (at.notnull() & (c.furthest_index > k)).cast("int64").sum().coalesce(0)
+        aggs[f"med{k}"] = time_s.quantile(0.5)
+        aggs[f"p90{k}"] = time_s.quantile(0.9)
+    return c.aggregate(**aggs)

@@ -6,12 +6,18 @@ edge) or two windows, mostly named after his next step (so chains are common) an
 out of time order). Steps are event names (repeats allowed) or globs that often match several
 steps at once, with the odd filter; since/until, exclude and by are drawn too. Every draw is checked
 level by level first (``funnel_levels``), then as the full result dict (floats to rel 1e-9).
+
+Every property runs twice: with the engine's own choice of plan (the DuckDB fast path where it can
+answer, engine/fastpath.py) and with the portable Ibis plan forced (``HOURGLASS_PLAN=portable``).
+tests/test_fastpath.py draws only cases the fast path answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -261,7 +267,30 @@ def engine_levels(ev: Any, case: Case) -> dict[str, int]:
     return {c: level for c, level in out.items() if level > 0}
 
 
-def check(case: Case) -> None:
+PLANS = ["auto", "portable"]
+
+
+@contextlib.contextmanager
+def forced_plan(plan: str) -> Iterator[None]:
+    """Run the engine with ``HOURGLASS_PLAN=plan`` (``auto``: the engine's own choice)."""
+    before = os.environ.get("HOURGLASS_PLAN")
+    os.environ["HOURGLASS_PLAN"] = plan
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["HOURGLASS_PLAN"]
+        else:
+            os.environ["HOURGLASS_PLAN"] = before
+
+
+def check(case: Case, plan: str = "auto") -> dict[str, Any]:
+    """Compare the engine with the reference; returns the engine's meta (``plan`` says which ran)."""
+    with forced_plan(plan):
+        return _check(case)
+
+
+def _check(case: Case) -> dict[str, Any]:
     note(case.repro())
     df = journeys(case.log, dtypes=DTYPES)
     data = rows(df)
@@ -279,10 +308,11 @@ def check(case: Case) -> None:
         assert got_levels == want_levels
     want = ref.funnel(data, case.ref_steps, case.window_s * 1_000_000, **case.options())
     got = hourglass.funnel(ev, case.engine_steps, window=case.window_s, **case.options()).to_dict()
-    got.pop("meta", None)
-    note(f"engine: {got}")
+    meta: dict[str, Any] = got.pop("meta", {})
+    note(f"engine ({meta.get('plan')} plan): {got}")
     note(f"reference: {want}")
     assert_same(got, want)
+    return meta
 
 
 # ------------------------------------------------------------------------------------------
@@ -290,25 +320,29 @@ def check(case: Case) -> None:
 # ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("plan", PLANS)
 @SETTINGS
 @given(cases(modes=("ordered",)))
-def test_ordered_matches_reference(case: Case) -> None:
-    check(case)
+def test_ordered_matches_reference(plan: str, case: Case) -> None:
+    check(case, plan)
 
 
+@pytest.mark.parametrize("plan", PLANS)
 @SETTINGS
 @given(cases(modes=("strict_order",)))
-def test_strict_order_matches_reference(case: Case) -> None:
-    check(case)
+def test_strict_order_matches_reference(plan: str, case: Case) -> None:
+    check(case, plan)
 
 
+@pytest.mark.parametrize("plan", PLANS)
 @SETTINGS
 @given(cases(modes=("any_order",)))
-def test_any_order_matches_reference(case: Case) -> None:
-    check(case)
+def test_any_order_matches_reference(plan: str, case: Case) -> None:
+    check(case, plan)
 
 
+@pytest.mark.parametrize("plan", PLANS)
 @SETTINGS
 @given(cases(open_funnel=True))
-def test_open_funnel_matches_reference(case: Case) -> None:
-    check(case)
+def test_open_funnel_matches_reference(plan: str, case: Case) -> None:
+    check(case, plan)

@@ -9,7 +9,7 @@ import ibis.expr.types as ir
 
 from hourglass.engine.errors import translated
 from hourglass.engine.session import Engine
-from hourglass.ingest.normalize import Parsed, canonical, dedupe, parse
+from hourglass.ingest.normalize import Parsed, canonical, dedupe, integer_customers, parse
 from hourglass.ingest.roles import resolve_roles
 from hourglass.ingest.sources import Source, open_source, resolve_source
 from hourglass.ingest.validate import (
@@ -33,6 +33,9 @@ class Events:
     table: ir.Table
     engine: Engine
     report: ValidationReport
+    #: the same events with an integer ``customer`` (the source's integer ids, or a store's keys),
+    #: when grouping by it equals grouping by the canonical text; for the DuckDB fast path
+    keyed: ir.Table | None = None
 
 
 def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None) -> tuple[Source, Parsed]:
@@ -127,4 +130,7 @@ def load_events(
     else:
         src, parsed = _open(engine, source, mapping or ColumnMapping(), table)
         report = ValidationReport(source=src.name, kind=src.kind, rows=-1, roles=dict(parsed.roles.columns))
-    return Events(dedupe(canonical(parsed)), engine, report)
+    keyed = None
+    if integer_customers(parsed) and "event_id" not in parsed.roles.columns:
+        keyed = canonical(parsed, integer_key=True)
+    return Events(dedupe(canonical(parsed)), engine, report, keyed)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from hourglass.analyses.funnel import funnel_plan
+from hourglass.engine.fastpath import fast_funnel, plan_for
 from hourglass.engine.load import Events
 from hourglass.model.errors import UnsupportedError
 from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts
@@ -49,12 +50,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def run_funnel(events: Events, spec: FunnelSpec, meta: dict[str, Any] | None = None) -> FunnelResult:
-    plan = funnel_plan(spec, events.table)
-    df = events.engine.execute(plan.summary)
-    rows = [{k: _plain(v) for k, v in r.items()} for r in df.to_dict("records")]
+def run_funnel(
+    events: Events, spec: FunnelSpec, meta: dict[str, Any] | None = None, *, plan: str | None = None
+) -> FunnelResult:
+    """The funnel's result. ``plan``: ``auto`` (default; or $HOURGLASS_PLAN) takes the DuckDB fast
+    path when it can answer the spec (engine/fastpath.py), else the portable Ibis plan; ``portable``
+    forces the latter; ``fast`` raises where the fast path cannot run."""
+    chosen = plan_for(events, spec, plan)
+    if chosen == "fast":
+        raw = fast_funnel(events, spec)
+    else:
+        raw = events.engine.execute(funnel_plan(spec, events.table).summary).to_dict("records")
+    rows = [{k: _plain(v) for k, v in r.items()} for r in raw]
     info = {
         "engine": events.engine.name,
+        "plan": chosen,
         "spec": spec.describe(),
         "source": events.report.source,
         "duplicates_collapsed": events.report.duplicates_collapsed,

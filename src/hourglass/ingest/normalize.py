@@ -12,7 +12,7 @@ from hourglass.ingest.roles import ResolvedRoles
 from hourglass.model.errors import SchemaError
 from hourglass.model.schema import OPTIONAL_ROLES, TIME_UNITS
 
-__all__ = ["Parsed", "canonical", "dedupe", "parse", "strip"]
+__all__ = ["Parsed", "canonical", "dedupe", "integer_customers", "parse", "strip"]
 
 #: Columns added to the raw table while parsing (``__hg_<role>``).
 PARSED = "__hg_"
@@ -28,12 +28,21 @@ class Parsed:
 
 
 def strip(s: ir.StringValue) -> ir.StringValue:
-    """Trim white space (a regex: ibis's TRIM quotes \\v wrongly for Spark and eats 'v's)."""
-    return s.re_replace(r"^\s+|\s+$", "")
+    """Trim white space (a regex: ibis's TRIM quotes \\v wrongly for Spark and eats 'v's).
+
+    The regex runs only on values that start or end with a character <= ' ' (every white space
+    character of both regex dialects is one) or are empty; the others are returned as they are, which
+    is what the regex would return. Comparing text is byte-wise, so ``s < '!'`` is "empty or the first
+    byte is <= 0x20" and costs a fraction of the regex (a 10M-row funnel spent 31% of its CPU here)."""
+    edge = (s < "!") | (s.right(1) <= " ")
+    return ibis.cases((edge, s.re_replace(r"^\s+|\s+$", "")), else_=s)
 
 
 def _text(col: ir.Value) -> ir.StringValue:
-    s = col if col.type().is_string() else col.cast("string")
+    t = col.type()
+    if t.is_integer():  # an integer's text has no blanks and is never empty
+        return col.cast("string")
+    s = col if t.is_string() else col.cast("string")
     return strip(s).nullif("")
 
 
@@ -94,11 +103,18 @@ def parse(raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str) -> 
     return Parsed(raw.mutate(**exprs), roles, source)
 
 
-def canonical(parsed: Parsed) -> ir.Table:
-    """The canonical event table: roles under their names, then the properties."""
+def integer_customers(parsed: Parsed) -> bool:
+    """True when the customer column is an integer: its canonical text is its decimal digits, so
+    grouping by the integer is grouping by the text (a cheaper key for the engine's fast path)."""
+    return bool(parsed.table[parsed.roles.columns["customer"]].type().is_integer())
+
+
+def canonical(parsed: Parsed, *, integer_key: bool = False) -> ir.Table:
+    """The canonical event table: roles under their names, then the properties. ``integer_key``
+    (only when :func:`integer_customers`) keeps the customer as the source's integer."""
     t = parsed.table
     sel: dict[str, ir.Value] = {
-        "customer": t[f"{PARSED}customer"],
+        "customer": t[parsed.roles.columns["customer"]] if integer_key else t[f"{PARSED}customer"],
         "event": t[f"{PARSED}event"],
         "timestamp": t[f"{PARSED}timestamp"],
     }

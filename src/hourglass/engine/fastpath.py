@@ -1,0 +1,205 @@
+"""The DuckDB fast path of the ordered funnel ("greedy joins", bench/README.md): the same numbers as
+the portable plan (analyses/funnel_closed.py, docs/semantics.md), from hand-written SQL wrapped
+around the canonical events expression compiled by Ibis.
+
+Why it is exact. When no event can match two steps (``overlap_groups`` are singletons), the
+canonical order of a customer's matched events is (timestamp, step, event name[, by value]), so a
+step-k event comes after a step-(k-1) event exactly when its timestamp is not earlier. The greedy
+completion from a step-1 event at t1 is then: t2 = the least step-2 time >= t1, t3 = the least
+step-3 time >= t2, ..., each within t1 + window (a join and a ``min`` per step). Step-1 events at the
+same time have the same completion, so they are one candidate entry; the best chain is the candidate
+with the highest level, then the earliest t1; its ``--by`` value is the one of its canonically first
+step-1 event (the smallest event name, then the smallest value, NULL last).
+
+Out of scope (the portable plan runs instead): other modes, ``--open``, ``--exclude``, steps one
+event may match together, and every engine but DuckDB. ``HOURGLASS_PLAN=portable`` forces the
+portable plan (tests run both).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.analyses._match import step_predicate
+from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine.load import Events
+from hourglass.model.spec import FunnelSpec
+from hourglass.model.steps import Step
+
+__all__ = ["PLAN_ENV", "fast_funnel", "fast_funnel_sql", "plan_for"]
+
+#: ``portable`` forces the portable Ibis plan, ``fast`` fails when the fast path cannot run.
+PLAN_ENV = "HOURGLASS_PLAN"
+
+_STEP = "__hg_step"
+
+
+def _why_not(events: Events, spec: FunnelSpec) -> str | None:
+    """Why the fast path cannot answer ``spec`` on ``events`` (None: it can)."""
+    if events.engine.name != "duckdb":
+        return f"the {events.engine.name} engine"
+    if spec.mode != "ordered":
+        return f"mode {spec.mode}"
+    if spec.open:
+        return "an open funnel"
+    if spec.exclude:
+        return "exclusions"
+    if any(len(g) > 1 for g in overlap_groups(spec.steps)):
+        return "steps that one event may match together"
+    return None
+
+
+def plan_for(events: Events, spec: FunnelSpec, plan: str | None = None) -> str:
+    """``fast`` or ``portable``: which plan :func:`run_funnel` uses (``plan`` or $HOURGLASS_PLAN
+    may force ``portable``; forcing ``fast`` where it cannot run raises)."""
+    wanted = plan or os.environ.get(PLAN_ENV) or "auto"
+    if wanted not in ("auto", "fast", "portable"):
+        from hourglass.model.errors import SpecError
+
+        raise SpecError(f"unknown plan '{wanted}'", code="HG109", hint="auto, fast or portable")
+    if wanted == "portable":
+        return "portable"
+    reason = _why_not(events, spec)
+    if reason is None:
+        return "fast"
+    if wanted == "fast":
+        from hourglass.model.errors import UnsupportedError
+
+        raise UnsupportedError(f"the fast path cannot run this funnel: {reason}", code="HG520")
+    return "portable"
+
+
+def _names_only(steps: Sequence[Step]) -> bool:
+    return all(not s.where and not any(c in p for c in "*?") for s in steps for p in s.events)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _micros(value: datetime) -> int:
+    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def _source(events: Events, spec: FunnelSpec) -> tuple[ir.Table, str]:
+    """The events table to read (integer customer keys when that cannot change the answer) and the
+    SQL of the step index (1..n, 0 for none)."""
+    table = events.table
+    uses_customer = spec.by == "customer" or any(f.column == "customer" for s in spec.steps for f in s.where)
+    if events.keyed is not None and not uses_customer:
+        table = events.keyed
+    if _names_only(spec.steps):
+        # every step is a list of names: one list_position per row, pushed into the scan
+        names: list[str] = []
+        index: list[str] = []
+        for k, step in enumerate(spec.steps, start=1):
+            for name in step.events:
+                names.append(_literal(name))
+                index.append(str(k))
+        if all(len(s.events) == 1 for s in spec.steps):
+            return table, f"coalesce(list_position([{', '.join(names)}], event), 0)"
+        pos = f"coalesce(list_position([{', '.join(names)}], event), 0)"
+        return table, f"[0, {', '.join(index)}][{pos} + 1]"
+    preds = [step_predicate(s, events.table if table is events.table else table) for s in spec.steps]
+    first = ibis.cases(*[(p, k) for k, p in enumerate(preds, start=1)], else_=0)
+    return table.mutate(**{_STEP: first}), _quote(_STEP)
+
+
+def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
+    """The fast path's SQL: one row (or one per ``by`` value) with ``c{k}``, ``med{k}``, ``p90{k}``
+    (and ``by``), the columns of the portable plan's summary."""
+    n, w = len(spec.steps), spec.window
+    table, step = _source(events, spec)
+    base = events.engine.con.compile(table)
+    by = f", {_quote(spec.by)} AS b, event AS e" if spec.by else ""
+    ev = (
+        f'ev AS MATERIALIZED (SELECT * FROM (SELECT customer AS c, epoch_us("timestamp") AS ts, '
+        f"{step} AS s{by} FROM ({base}) AS src) AS x WHERE s > 0)"
+    )
+    cond = ["s = 1"]
+    if spec.since is not None:
+        cond.append(f"ts >= {_micros(spec.since)}")
+    if spec.until is not None:
+        cond.append(f"ts < {_micros(spec.until)}")
+    ctes = [ev, f"g1 AS (SELECT c, ts AS t1{', e, b' if spec.by else ''} FROM ev WHERE {' AND '.join(cond)})"]
+    for k in range(2, n + 1):
+        prev = "".join(f", any_value(g.t{j}) AS t{j}" for j in range(2, k))
+        if spec.by:  # the entry's value: its canonically first step-1 event at t1
+            prev += ", first(g.b ORDER BY g.e, g.b NULLS LAST) AS b" if k == 2 else ", any_value(g.b) AS b"
+        ctes.append(
+            f"g{k} AS (SELECT g.c, g.t1{prev}, min(e.ts) AS t{k} "
+            f"FROM g{k - 1} AS g JOIN (SELECT c, ts FROM ev WHERE s = {k}) AS e "
+            f"ON e.c = g.c AND e.ts >= g.t{k - 1} AND e.ts <= g.t1 + {w} GROUP BY g.c, g.t1)"
+        )
+    # candidate entries that reach step 2 or more; the best: highest level, then earliest entry
+    # (the key k * 2^64 - t1 orders by k, then by -t1, for any 64-bit t1)
+    parts = []
+    for k in range(2, n + 1):
+        times = ", ".join(f"t{j}" if j <= k else f"NULL::BIGINT AS t{j}" for j in range(2, n + 1))
+        parts.append(f"SELECT c, {k} AS k, t1, {times}{', b' if spec.by else ''} FROM g{k}")
+    fields = ", ".join(f"'t{j}': t{j}" for j in range(1, n + 1)) + (", 'b': b" if spec.by else "")
+    if n > 1:
+        ctes.append(
+            f"best AS (SELECT c, max(k) AS level, "
+            f"arg_max({{{fields}}}, k::HUGEINT * 18446744073709551616 - t1) AS x "
+            f"FROM ({' UNION ALL '.join(parts)}) AS u GROUP BY c)"
+        )
+    aggs = []
+    for k in range(2, n + 1):
+        aggs.append(f"coalesce(count_if(level >= {k}), 0) AS c{k}")
+        dt = f"CASE WHEN level >= {k} THEN CAST(x.t{k} - x.t{k - 1} AS DOUBLE) / 1000000 ELSE NULL END"
+        aggs.append(f"quantile_cont({dt}, 0.5) AS med{k}")
+        aggs.append(f"quantile_cont({dt}, 0.9) AS p90{k}")
+    if spec.by:
+        # every customer with an entry: his group is the best chain's value, or (level 1) the value
+        # at his earliest entry
+        ctes.append("entry AS (SELECT c, first(b ORDER BY t1, e, b NULLS LAST) AS b FROM g1 GROUP BY c)")
+        level = "coalesce(best.level, 1)" if n > 1 else "1"
+        value = "CASE WHEN best.c IS NULL THEN entry.b ELSE best.x.b END" if n > 1 else "entry.b"
+        join = " LEFT JOIN best USING (c)" if n > 1 else ""
+        ctes.append(
+            f"cust AS (SELECT {level} AS level, {value} AS b{', best.x' if n > 1 else ''} FROM entry{join})"
+        )
+        select = f"SELECT b AS by, count(*) AS c1{''.join(', ' + a for a in aggs)} FROM cust GROUP BY b"
+    else:
+        c1 = "(SELECT count(DISTINCT c) FROM g1) AS c1"
+        select = f"SELECT {c1}{''.join(', ' + a for a in aggs)}" + (" FROM best" if n > 1 else "")
+    return "WITH " + ",\n".join(ctes) + "\n" + select
+
+
+def fast_funnel(events: Events, spec: FunnelSpec) -> list[dict[str, Any]]:
+    """Run the fast path: the summary rows as dicts of plain Python values."""
+    from hourglass.engine.errors import translated
+
+    sql = fast_funnel_sql(events, spec)
+    con = events.engine.con
+    hook = getattr(con, "_run_pre_execute_hooks", None)
+    if hook is not None:  # registers in-memory tables the expression may hold
+        hook(events.keyed if events.keyed is not None else events.table)
+    raw = con.con
+    with translated():
+        # DuckDB's CTE filter pusher would push "s = 1 OR s = 2 ..." into ``ev`` and evaluate the
+        # step index once per step on every row of the source (bench/README.md, pitfall a)
+        (before,) = raw.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+        disabled = ",".join(x for x in (str(before or ""), "cte_filter_pusher") if x)
+        raw.execute(f"SET disabled_optimizers = {_literal(disabled)}")
+        try:
+            cur = raw.execute(sql)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        finally:
+            raw.execute(f"SET disabled_optimizers = {_literal(str(before or ''))}")
+    out = [dict(zip(names, r, strict=True)) for r in rows]
+    if not spec.by and not out:
+        out = [{}]
+    return out

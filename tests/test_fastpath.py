@@ -1,0 +1,350 @@
+"""The DuckDB fast path (engine/fastpath.py): when it is chosen, and that it gives the reference's
+(and so the portable plan's) numbers: random logs it can answer, and hand-checked journeys run on
+both plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import hourglass
+from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine.fastpath import fast_funnel_sql, plan_for
+from hourglass.engine.load import Events
+from hourglass.engine.run import run_funnel
+from hourglass.model.errors import SpecError, UnsupportedError
+from hourglass.model.spec import FunnelSpec
+from hourglass.model.steps import Step
+from journeys import journeys
+from reference import funnel_ref as ref
+from test_funnel_properties import (
+    EVENT_NAMES,
+    FILTERS,
+    SETTINGS,
+    Case,
+    _moment,
+    assert_same,
+    check,
+    event_logs,
+    forced_plan,
+)
+
+PLANS = ["fast", "portable"]
+
+# ------------------------------------------------------------------------------------------
+# Random logs the fast path answers (distinct steps, no exclusions, ordered, closed)
+# ------------------------------------------------------------------------------------------
+
+_NON_NAMES = ["vi?it", "?ay", "p*", "qu*", "v*"]
+
+
+@st.composite
+def fast_cases(draw: st.DrawFn) -> Case:
+    window_s = draw(st.sampled_from([1, 2, 3, 5]))
+    names = draw(st.permutations(EVENT_NAMES))[: draw(st.integers(1, 4))]
+    ref_steps: list[Any] = []
+    engine_steps: list[Any] = []
+    for i, name in enumerate(names):
+        kind = draw(st.integers(0, 5))
+        if kind <= 2:
+            ref_steps.append(name)
+            engine_steps.append(name)
+            continue
+        events = [name] if kind == 3 else [draw(st.sampled_from(_NON_NAMES))]
+        step: dict[str, Any] = {"name": f"s{i + 1}", "events": events}
+        ref_step = dict(step)
+        if draw(st.booleans()):
+            f_ref, f_text = draw(st.sampled_from(FILTERS))
+            ref_step["where"], step["where"] = [f_ref], [f_text]
+        ref_steps.append(ref_step)
+        engine_steps.append(step)
+    spec_steps = [Step.of(s) for s in engine_steps]
+    assume(all(len(g) == 1 for g in overlap_groups(spec_steps)))
+    vocabulary = [
+        [n for n in EVENT_NAMES if any(ref.glob_matches(p, n) for p in ref.make_step(s).patterns)]
+        for s in ref_steps
+    ]
+    case = Case(draw(event_logs(window_s, vocabulary)), ref_steps, engine_steps, window_s=window_s)
+    if draw(st.booleans()):
+        bound = st.builds(_moment, st.integers(0, 3 * window_s), st.sampled_from([0, 1]))
+        since, until = draw(st.none() | bound), draw(st.none() | bound)
+        if since is not None and until is not None and since >= until:
+            since, until = until, (since if since != until else None)
+        case.since, case.until = since, until
+    case.by = draw(st.sampled_from([None, None, "channel", "plan", "revenue"]))
+    if case.by is not None:  # as in test_funnel_properties: ties with different values are undefined
+        for events in case.log.values():
+            seen: dict[Any, Any] = {}
+            for name, ts, props in events:
+                props[case.by] = seen.setdefault((name, ts), props[case.by])
+    return case
+
+
+@SETTINGS
+@given(fast_cases())
+def test_fast_path_matches_reference(case: Case) -> None:
+    meta = check(case, "fast")
+    assert meta["plan"] == "fast"
+
+
+# ------------------------------------------------------------------------------------------
+# Which plan runs
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small() -> Events:
+    df = journeys({"a": [("visit", "2024-01-01 10:00"), ("pay", "2024-01-01 11:00")]})
+    return hourglass.events(df)
+
+
+@pytest.mark.parametrize(
+    ("steps", "options"),
+    [
+        (["visit", "pay"], {}),
+        (["visit"], {}),
+        ([{"name": "v", "events": ["vi*"]}, "pay"], {"by": "customer", "since": "2024-01-01"}),
+        (["visit", {"name": "p", "events": ["pay"], "where": ["revenue > 0"]}], {}),
+    ],
+)
+def test_fast_path_is_chosen_for_eligible_specs(
+    small: Any, steps: list[Any], options: dict[str, Any]
+) -> None:
+    spec = FunnelSpec.build(steps, **options)
+    assert plan_for(small, spec) == "fast"
+
+
+@pytest.mark.parametrize(
+    ("steps", "options"),
+    [
+        (["visit", "pay"], {"mode": "strict_order"}),
+        (["visit", "pay"], {"mode": "any_order"}),
+        (["visit", "pay"], {"open": True}),
+        (["visit", "pay"], {"exclude": ["quit"]}),
+        (["visit", "pay", "pay"], {}),  # one event matches steps 2 and 3
+        ([{"name": "v", "events": ["v*"]}, "visit"], {}),
+        ([{"name": "a", "events": ["v*"]}, {"name": "b", "events": ["p*"]}], {}),  # conservative
+    ],
+)
+def test_portable_plan_for_the_rest(small: Any, steps: list[Any], options: dict[str, Any]) -> None:
+    spec = FunnelSpec.build(steps, **options)
+    assert plan_for(small, spec) == "portable"
+    with pytest.raises(UnsupportedError) as err:
+        plan_for(small, spec, "fast")
+    assert err.value.code == "HG520"
+
+
+def test_portable_can_be_forced(small: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = FunnelSpec.build(["visit", "pay"])
+    assert plan_for(small, spec, "portable") == "portable"
+    monkeypatch.setenv("HOURGLASS_PLAN", "portable")
+    assert plan_for(small, spec) == "portable"
+    assert run_funnel(small, spec).meta["plan"] == "portable"
+    monkeypatch.setenv("HOURGLASS_PLAN", "fastest")
+    with pytest.raises(SpecError):
+        plan_for(small, spec)
+
+
+def test_other_engines_never_take_the_fast_path(small: Any) -> None:
+    class Spark:
+        name = "spark"
+
+    other = Events(small.table, Spark(), small.report)  # type: ignore[arg-type]
+    assert plan_for(other, FunnelSpec.build(["visit", "pay"])) == "portable"
+
+
+def test_fast_sql_wraps_the_canonical_expression(small: Any) -> None:
+    sql = fast_funnel_sql(small, FunnelSpec.build(["visit", "pay"]))
+    canonical = small.engine.con.compile(small.table)
+    assert canonical in sql  # the validated, trimmed events, not the raw source
+    assert "OVER" not in sql.upper().replace(canonical.upper(), "")  # no window function of its own
+
+
+# ------------------------------------------------------------------------------------------
+# Hand-checked journeys, on both plans
+# ------------------------------------------------------------------------------------------
+
+
+def run(df: pd.DataFrame, steps: list[Any], plan: str, **options: Any) -> hourglass.FunnelResult:
+    with forced_plan(plan):
+        result = hourglass.funnel(df, steps, **options)
+    assert result.meta["plan"] == plan
+    return result
+
+
+def counts(result: hourglass.FunnelResult) -> list[int]:
+    return [s.customers for s in result.steps]
+
+
+def medians(result: hourglass.FunnelResult) -> list[float | None]:
+    return [s.median_time_s for s in result.steps]
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_semantics_example(plan: str) -> None:
+    # docs/semantics.md: the first visit's chains die at the window; from the second, signup after
+    # 3 h, purchase 47 h later is outside 1 day: level 2, time visit -> signup 10 800 s
+    df = journeys(
+        {
+            "alice": [
+                ("visit", "2024-01-01 10:00"),
+                ("visit", "2024-01-03 09:00"),
+                ("signup", "2024-01-03 12:00"),
+                ("purchase", "2024-01-05 08:00"),
+            ]
+        }
+    )
+    res = run(df, ["visit", "signup", "purchase"], plan, window="1d")
+    assert counts(res) == [1, 1, 0]
+    assert medians(res) == [None, 10_800.0, None]
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_ties_window_edge_and_duplicates(plan: str) -> None:
+    df = journeys(
+        {
+            # signup at the visit's own second: after it in canonical order (step index breaks the tie)
+            "ann": [("signup", "2024-01-01 10:00"), ("visit", "2024-01-01 10:00")],
+            # the window is inclusive: exactly one day later still counts
+            "bob": [("visit", "2024-01-01 10:00"), ("signup", "2024-01-02 10:00")],
+            # one microsecond too late
+            "cy": [("visit", "2024-01-01 10:00"), ("signup", "2024-01-02 10:00:00.000001")],
+            # duplicate step-1 events count once; the later signup is not needed
+            "dee": [
+                ("visit", "2024-01-01 10:00"),
+                ("visit", "2024-01-01 10:00"),
+                ("signup", "2024-01-01 12:00"),
+                ("signup", "2024-01-01 13:00"),
+            ],
+            # signup before any visit: level 1
+            "eve": [("signup", "2024-01-01 09:00"), ("visit", "2024-01-01 10:00")],
+        }
+    )
+    res = run(df, ["visit", "signup"], plan, window="1d")
+    assert counts(res) == [5, 3]
+    # times: ann 0 s, bob 86 400 s, dee 7 200 s
+    assert res.steps[1].median_time_s == 7_200.0
+    assert res.steps[1].p90_time_s == pytest.approx(7_200 + 0.8 * (86_400 - 7_200))
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_best_chain_is_the_earliest_entry_of_the_highest_level(plan: str) -> None:
+    df = journeys(
+        {
+            "ann": [
+                ("visit", "2024-01-01 00:00", {"channel": "ads"}),  # level 2 only
+                ("signup", "2024-01-01 01:00"),
+                ("visit", "2024-01-03 00:00", {"channel": "email"}),  # level 3: the best chain
+                ("signup", "2024-01-03 02:00"),
+                ("pay", "2024-01-03 05:00"),
+                ("visit", "2024-01-03 04:00", {"channel": "search"}),  # level 2, later entry
+            ],
+            "bob": [("visit", "2024-01-01 00:00", {"channel": "ads"})],  # level 1: his entry's value
+        }
+    )
+    res = run(df, ["visit", "signup", "pay"], plan, window="1d", by="channel")
+    groups = {g.value: [s.customers for s in g.steps] for g in res.groups}
+    assert groups == {"email": [1, 1, 1], "ads": [1, 0, 0]}
+    email = next(g for g in res.groups if g.value == "email")
+    assert [s.median_time_s for s in email.steps] == [None, 7_200.0, 10_800.0]
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_tied_entries_take_the_canonically_first_value(plan: str) -> None:
+    # two step-1 events at the same time: the entry is the smaller event name, then the smaller
+    # value with NULL last (docs/semantics.md, canonical order with --by)
+    df = journeys(
+        {
+            "ann": [
+                ("web_visit", "2024-01-01 10:00", {"channel": "ads"}),
+                ("app_visit", "2024-01-01 10:00", {"channel": "search"}),
+                ("pay", "2024-01-01 11:00"),
+            ],
+            "bob": [
+                ("visit", "2024-01-01 10:00", {"channel": None}),
+                ("visit", "2024-01-01 10:00", {"channel": "zz"}),
+            ],
+        }
+    )
+    steps = [{"name": "visit", "events": ["web_visit", "app_visit", "visit"]}, "pay"]
+    res = run(df, steps, plan, window="1d", by="channel")
+    groups = {g.value: [s.customers for s in g.steps] for g in res.groups}
+    assert groups == {"search": [1, 1], "zz": [1, 0]}
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_entry_range(plan: str) -> None:
+    df = journeys(
+        {
+            # the entry must be in [since, until); later steps may fall after until
+            "ann": [("visit", "2024-01-02 23:00"), ("signup", "2024-01-03 01:00")],
+            "bob": [("visit", "2024-01-01 23:00"), ("signup", "2024-01-02 01:00")],
+            "cy": [("visit", "2024-01-03 00:00"), ("signup", "2024-01-03 01:00")],
+        }
+    )
+    res = run(df, ["visit", "signup"], plan, window="1d", since="2024-01-02", until="2024-01-03")
+    assert counts(res) == [1, 1]
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_nobody_at_step_one(plan: str) -> None:
+    df = journeys({"ann": [("signup", "2024-01-01 10:00")]})
+    res = run(df, ["visit", "signup"], plan, window="1d")
+    assert counts(res) == [0, 0]
+    assert res.steps[1].median_time_s is None
+    by = run(df, ["visit", "signup"], plan, window="1d", by="event")
+    assert by.groups == ()
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_integer_customer_ids(plan: str, tmp_path: Path) -> None:
+    # integer ids: the fast path groups by the integer; the canonical customer is its text
+    df = journeys(
+        {
+            "1": [("visit", "2024-01-01 10:00"), ("signup", "2024-01-01 11:00")],
+            "22": [("visit", "2024-01-01 10:00")],
+            "-3": [("visit", "2024-01-01 10:00"), ("signup", "2024-01-01 10:30")],
+        }
+    )
+    df["customer"] = df["customer"].astype("int64")
+    path = tmp_path / "ints.parquet"
+    df.to_parquet(path)
+    ev = hourglass.events(str(path))
+    assert ev.keyed is not None
+    with forced_plan(plan):
+        res = hourglass.funnel(ev, ["visit", "signup"], window="1d", by="customer")
+    assert {g.value: g.steps[1].customers for g in res.groups} == {"1": 1, "22": 0, "-3": 1}
+    with forced_plan(plan):
+        plain = hourglass.funnel(ev, ["visit", "signup"], window="1d")
+    assert counts(plain) == [3, 2]
+    assert plain.steps[1].median_time_s == pytest.approx(2_700.0)
+
+
+def test_demo_parity_between_plans(demo_parquet: Path) -> None:
+    ev = hourglass.events(str(demo_parquet))
+    cases: list[dict[str, Any]] = [
+        {"steps": ["visit", "signup", "purchase", "repeat_purchase"], "window": "30d"},
+        {"steps": ["visit", "signup", "purchase"], "window": "30d", "by": "channel"},
+        {"steps": ["visit", "purchase"], "window": "30d", "since": "2024-02-01", "until": "2024-04-01"},
+        {
+            "steps": [{"name": "big", "events": ["purchase"], "where": ["revenue > 50"]}, "review"],
+            "window": "60d",
+        },
+        {"model": "hourglass", "window": "60d"},
+    ]
+    used = set()
+    for case in cases:
+        results = {}
+        for plan in ("auto", "portable"):
+            with forced_plan(plan):
+                r = hourglass.funnel(ev, **case)
+            results[plan] = r
+            used.add(r.meta["plan"])
+        assert_same(results["auto"].rows(), results["portable"].rows())
+        assert results["portable"].steps[0].customers > 50
+    assert used == {"fast", "portable"}

@@ -348,3 +348,61 @@ def test_demo_parity_between_plans(demo_parquet: Path) -> None:
         assert_same(results["auto"].rows(), results["portable"].rows())
         assert results["portable"].steps[0].customers > 50
     assert used == {"fast", "portable"}
+
+
+# ------------------------------------------------------------------------------------------
+# Validation from Parquet statistics (engine/load.py)
+# ------------------------------------------------------------------------------------------
+
+
+def _parquet(tmp_path: Path, name: str, df: pd.DataFrame) -> str:
+    path = tmp_path / name
+    df.to_parquet(path, row_group_size=2)
+    return str(path)
+
+
+def test_clean_parquet_is_validated_from_its_statistics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hourglass.engine.load as load
+
+    df = journeys(
+        {"a": [("visit", "2024-01-01 10:00"), ("pay", "2024-01-01 11:00")], "b": [("x", "2024-01-02")]}
+    )
+    path = _parquet(tmp_path, "ok.parquet", df)
+    eng = hourglass.connect()
+    parsed = load._open(eng, path, hourglass.ColumnMapping(), None)
+    assert load._from_parquet_statistics(eng, *parsed) == {
+        "rows": 3,
+        "HG401": 0,
+        "HG402": 0,
+        "HG403": 0,
+        "HG404": 0,
+    }
+    fast = hourglass.validate(path)
+    monkeypatch.setattr(load, "_from_parquet_statistics", lambda *a: None)
+    assert hourglass.validate(path) == fast
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [(" ", "HG402"), ("", "HG402"), ("\t\n", "HG402"), (None, "HG402")],
+)
+def test_blank_or_null_values_are_still_found(tmp_path: Path, value: Any, code: str) -> None:
+    df = journeys({"a": [("visit", "2024-01-01 10:00"), ("pay", "2024-01-01 11:00"), ("x", "2024-01-02")]})
+    df.loc[2, "event"] = value
+    report = hourglass.validate(_parquet(tmp_path, "bad.parquet", df))
+    assert [p.code for p in report.problems] == [code]
+    assert report.problems[0].samples[0][0] == 3
+
+
+def test_null_integer_customers_are_still_found(tmp_path: Path) -> None:
+    df = pd.DataFrame(
+        {
+            "customer": pd.array([1, None, 3], dtype="Int64"),
+            "event": ["visit", "visit", "pay"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+        }
+    )
+    report = hourglass.validate(_parquet(tmp_path, "nulls.parquet", df))
+    assert [(p.code, p.count) for p in report.problems] == [("HG401", 1)]

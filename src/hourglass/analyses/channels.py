@@ -1,0 +1,131 @@
+"""Channels across the whole hourglass as Ibis expressions (docs/semantics-referrals.md,
+"Channels"). Never executes: one aggregate row per acquisition channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.analyses._match import micros
+from hourglass.analyses.referrals import customer_facts, scope, with_referrers
+from hourglass.model._suggest import did_you_mean
+from hourglass.model.channels import ChannelSpec, SpendRow
+from hourglass.model.errors import SchemaError
+from hourglass.model.journey import JourneyModel
+from hourglass.model.referrals import ReferralSpec
+from hourglass.model.steps import Step
+
+__all__ = ["ChannelPlan", "channel_plan", "first_values"]
+
+
+def _us(value: datetime) -> int:
+    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def first_values(t: ir.Table, column: str, name: str) -> ir.Table:
+    """Per customer (``{name}_customer``), the value of ``column`` on his earliest event where it is
+    not null; ties at the same timestamp go to the smallest value (as text)."""
+    value = t[column] if t[column].type().is_string() else t[column].cast("string")
+    c = t.filter(value.notnull()).select(cust=t.customer, val=value, ts=micros(t.timestamp))
+    rn = ibis.row_number().over(group_by=c.cust, order_by=[c.ts, c.val])
+    c = c.mutate(rn=rn)
+    c = c.filter(c.rn == 0)
+    return c.select(**{f"{name}_customer": c.cust, name: c.val})
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    """``customers``: one row per customer (``channel``, facts, stage flags, spend match);
+    ``summary``: one row per channel (see ``channel_plan``)."""
+
+    customers: ir.Table
+    summary: ir.Table
+    has_referrals: bool
+    has_revenue: bool
+
+
+def channel_plan(
+    spec: ChannelSpec,
+    events: ir.Table,
+    model: JourneyModel,
+    sale: Step,
+    spend: Sequence[SpendRow] | None = None,
+) -> ChannelPlan:
+    """Per channel: ``customers``, ``s{i}`` (entered stage i), ``purchasers``, ``repeat`` (purchasers
+    with >= 2 purchase events), ``referees``, ``referring`` (purchasers with >= 1 referee),
+    ``revenue``; with ``spend``: ``covered`` (customers acquired in a spend period of the channel),
+    ``covered_purchasers``, ``covered_s{i}``, ``covered_revenue``, ``zero_cost`` (referees, or acquired
+    in a period whose spend is 0)."""
+    col = spec.channel_column
+    if col not in events.columns:
+        raise SchemaError(
+            f"no column '{col}' for the acquisition channel{did_you_mean(col, events.columns)}",
+            code="HG342",
+            hint="name the channel column with --channel-col COLUMN (columns: "
+            + ", ".join(events.columns)
+            + ")",
+        )
+    t = scope(events, spec.since, spec.until)
+    facts = customer_facts(t, sale, model.purchase_events, model.stages)
+    has_ref = "referrer" in t.columns
+    cust = with_referrers(t, facts, ReferralSpec()) if has_ref else facts
+    first = first_values(t, col, "channel")
+    j = cust.left_join(first, cust.customer == first.channel_customer)
+    cust = j.select(*[j[c] for c in cust.columns], channel=j.channel)
+    if spend is not None:
+        cust = _match_spend(cust, spend)
+    n = len(model.stages)
+    has_rev = "revenue" in cust.columns
+    bought = cust.purchaser == 1
+    aggs: dict[str, ir.Value] = {"customers": cust.count()}
+    for i in range(n):
+        aggs[f"s{i}"] = cust[f"s{i}"].sum()
+    aggs["purchasers"] = bought.ifelse(1, 0).sum()
+    if "purchases" in cust.columns:
+        aggs["repeat"] = (bought & (cust.purchases >= 2)).ifelse(1, 0).sum()
+    if has_ref:
+        aggs["referees"] = cust.referrer.notnull().ifelse(1, 0).sum()
+        aggs["referring"] = (bought & (cust.n_referees > 0)).ifelse(1, 0).sum()
+    if has_rev:
+        aggs["revenue"] = cust.revenue.sum()
+    if spend is not None:
+        cov = cust.covered == 1
+        aggs["covered"] = cust.covered.sum()
+        aggs["covered_purchasers"] = (cov & bought).ifelse(1, 0).sum()
+        for i in range(n):
+            aggs[f"covered_s{i}"] = (cov & (cust[f"s{i}"] == 1)).ifelse(1, 0).sum()
+        if has_rev:
+            aggs["covered_revenue"] = cov.ifelse(cust.revenue, 0.0).sum()
+        zero = cust.zero == 1
+        if has_ref:
+            zero = zero | cust.referrer.notnull()
+        aggs["zero_cost"] = zero.ifelse(1, 0).sum()
+    return ChannelPlan(cust, cust.group_by("channel").aggregate(**aggs), has_ref, has_rev)
+
+
+def _match_spend(cust: ir.Table, spend: Sequence[SpendRow]) -> ir.Table:
+    """``covered`` (0/1: the customer's first event lies in a spend period of his channel) and
+    ``zero`` (0/1: that period's cost is 0). Periods of a channel never overlap (ingest/spend.py), so
+    a customer matches at most one row."""
+    table = ibis.memtable(
+        {
+            "sp_channel": [r.channel for r in spend],
+            "sp_start": [_us(r.start) for r in spend],
+            "sp_end": [_us(r.end) for r in spend],
+            "sp_zero": [int(r.cost == 0) for r in spend],
+        },
+        schema={"sp_channel": "string", "sp_start": "int64", "sp_end": "int64", "sp_zero": "int64"},
+    )
+    j = cust.left_join(
+        table,
+        [cust.channel == table.sp_channel, cust.first_ts >= table.sp_start, cust.first_ts < table.sp_end],
+    )
+    return j.select(
+        *[j[c] for c in cust.columns],
+        covered=j.sp_channel.notnull().ifelse(1, 0),
+        zero=j.sp_zero.coalesce(0),
+    )

@@ -1,0 +1,212 @@
+"""Running the referral loop and the channel analysis: execute the plans' small aggregates and build
+the result objects (docs/semantics-referrals.md)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from hourglass.analyses.channels import channel_plan
+from hourglass.analyses.referrals import referral_plan
+from hourglass.engine.load import Events
+from hourglass.ingest.spend import read_spend
+from hourglass.model.channels import ChannelResult, ChannelSpec, ChannelStats, Spend
+from hourglass.model.errors import SpecError
+from hourglass.model.journey import JourneyModel
+from hourglass.model.referrals import (
+    PeriodRow,
+    ReferralResult,
+    ReferralSpec,
+    Referrer,
+    period_label,
+    sale_definition,
+)
+from hourglass.model.spec import parse_time
+
+__all__ = ["run_channels", "run_referrals"]
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _int(x: Any) -> int:
+    v = _num(x)
+    return 0 if v is None else int(v)
+
+
+def _records(engine: Any, expr: Any) -> list[dict[str, Any]]:
+    df = engine.execute(expr)
+    out: list[dict[str, Any]] = df.to_dict("records")
+    return out
+
+
+def _meta(events: Events, model: JourneyModel, described: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "engine": events.engine.name,
+        "source": events.report.source,
+        "model": model.name,
+        "duplicates_collapsed": events.report.duplicates_collapsed,
+        **described,
+    }
+
+
+def run_referrals(
+    events: Events,
+    model: JourneyModel,
+    *,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    sale_stage: str | None = None,
+    referral_event: str | None = None,
+    referee_column: str | None = None,
+    period: str = "month",
+    max_depth: int = 10,
+    top: int = 10,
+) -> ReferralResult:
+    """The referral loop of ``events`` under ``model`` (purchasers: its sale stage, or ``sale_stage``)."""
+    spec = ReferralSpec.build(
+        sale_stage=sale_stage,
+        referral_event=referral_event,
+        referee_column=referee_column,
+        period=period,
+        max_depth=max_depth,
+        top=top,
+        since=since,
+        until=until,
+    )
+    sale = sale_definition(model, spec.sale_stage)
+    plan = referral_plan(spec, events.table, sale.step)
+    eng = events.engine
+    s = _records(eng, plan.summary)[0]
+    dist = sorted((_int(r["n_referees"]), _int(r["customers"])) for r in _records(eng, plan.distribution))
+    gens: dict[int, int] = {}
+    in_cycles = beyond = 0
+    for r in _records(eng, plan.generations):
+        g = _num(r["generation"])
+        if g is None:
+            beyond += _int(r["customers"])
+            in_cycles += _int(r["on_cycle"])
+        else:
+            gens[int(g)] = _int(r["customers"])
+    customers, referees = _int(s["customers"]), _int(s["referees"])
+    generations = [(0, customers - referees)]
+    deepest = max(gens, default=0)
+    generations.extend((g, gens.get(g, 0)) for g in range(1, deepest + 1))
+    periods = sorted(
+        (r["period"].to_pydatetime() if hasattr(r["period"], "to_pydatetime") else r["period"], r)
+        for r in _records(eng, plan.periods)
+    )
+    top_rows = _records(eng, plan.top) if spec.top else []
+    top_rows.sort(key=lambda r: (-_int(r["referees"]), -_int(r["referred_purchasers"]), str(r["customer"])))
+    has_rev = "revenue_total" in s
+    return ReferralResult(
+        customers=customers,
+        purchasers=_int(s["purchasers"]),
+        referees=referees,
+        referred_purchasers=_int(s["referred_purchasers"]),
+        referrers=_int(s["referrers"]),
+        purchasers_referring=_int(s["purchasers_referring"]),
+        self_referrals=_int(s["self_referrals"]),
+        external_referrers=_int(s["external_referrers"]),
+        in_cycles=in_cycles,
+        beyond_max_depth=beyond,
+        referees_distribution=tuple(dist),
+        generations=tuple(generations),
+        cycle_time_pairs=_int(s["cycle_pairs"]),
+        cycle_time_negative=_int(s["cycle_negative"]),
+        cycle_time_median_s=_num(s["cycle_median"]),
+        cycle_time_p90_s=_num(s["cycle_p90"]),
+        revenue_total=(_num(s["revenue_total"]) or 0.0) if has_rev else None,
+        revenue_referred=(_num(s["revenue_referred"]) or 0.0) if has_rev else None,
+        periods=tuple(
+            PeriodRow(period_label(start, spec.period), _int(r["new_customers"]), _int(r["referred"]))
+            for start, r in periods
+        ),
+        top_referrers=tuple(
+            Referrer(
+                customer=str(r["customer"]),
+                referees=_int(r["referees"]),
+                referred_purchasers=_int(r["referred_purchasers"]),
+                referee_revenue=(_num(r.get("referee_revenue")) or 0.0) if has_rev else None,
+            )
+            for r in top_rows
+        ),
+        period_unit=spec.period,
+        max_depth=spec.max_depth,
+        purchasers_from=sale.described,
+        meta=_meta(events, model, spec.describe()),
+    )
+
+
+def run_channels(
+    events: Events,
+    model: JourneyModel,
+    *,
+    spend: Spend | Any = None,
+    channel_column: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    sale_stage: str | None = None,
+) -> ChannelResult:
+    """Per acquisition channel across every stage of ``model``; CAC, cost per stage and ROI when a
+    spend table (a :class:`Spend`, a CSV path or a pandas/Arrow table) is given."""
+    start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
+    if start and end and start >= end:
+        raise SpecError(f"--since ({start}) must be before --until ({end})", code="HG108")
+    spec = ChannelSpec(channel_column or "channel", sale_stage, start, end)
+    sale = sale_definition(model, sale_stage)
+    table = None if spend is None else read_spend(spend)
+    used = None if table is None else table.within(start, end)
+    plan = channel_plan(spec, events.table, model, sale.step, used)
+    n = len(model.stages)
+    stats: dict[str | None, ChannelStats] = {}
+    costs: dict[str, float] = {}
+    for sr in used or ():
+        costs[sr.channel] = costs.get(sr.channel, 0.0) + sr.cost
+    for r in _records(events.engine, plan.summary):
+        ch = None if r["channel"] is None or r["channel"] != r["channel"] else str(r["channel"])
+        stats[ch] = ChannelStats(
+            channel=ch,
+            customers=_int(r["customers"]),
+            stages=tuple(_int(r[f"s{i}"]) for i in range(n)),
+            purchasers=_int(r["purchasers"]),
+            repeat_purchasers=_int(r.get("repeat")),
+            referees=_int(r["referees"]) if plan.has_referrals else None,
+            purchasers_referring=_int(r["referring"]) if plan.has_referrals else None,
+            revenue=(_num(r["revenue"]) or 0.0) if plan.has_revenue else None,
+            cost=None if ch is None else costs.get(ch),
+            covered_customers=_int(r.get("covered")),
+            covered_purchasers=_int(r.get("covered_purchasers")),
+            covered_stages=tuple(_int(r.get(f"covered_s{i}")) for i in range(n)),
+            covered_revenue=(_num(r.get("covered_revenue")) or 0.0) if plan.has_revenue else None,
+            zero_cost_customers=_int(r.get("zero_cost")),
+        )
+    for ch, cost in costs.items():  # spend on a channel that acquired nobody is still shown
+        if ch not in stats:
+            stats[ch] = ChannelStats(
+                ch, 0, (0,) * n, 0, 0, 0 if plan.has_referrals else None,
+                0 if plan.has_referrals else None, 0.0 if plan.has_revenue else None,
+                cost=cost, covered_stages=(0,) * n, covered_revenue=0.0 if plan.has_revenue else None,
+            )  # fmt: skip
+    ordered = sorted(stats.values(), key=lambda c: (-c.customers, c.channel is None, str(c.channel)))
+    meta = _meta(events, model, spec.describe())
+    if table is not None:
+        meta["spend"] = {
+            "source": table.source,
+            "rows": len(table.rows),
+            "rows_used": len(used or ()),
+            "rows_outside_range": len(table.rows) - len(used or ()),
+        }
+    return ChannelResult(
+        stages=tuple(s.name for s in model.stages),
+        channels=tuple(ordered),
+        channel_column=spec.channel_column,
+        purchasers_from=sale.described,
+        has_spend=table is not None,
+        meta=meta,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,7 +165,14 @@ def load_events(
     table: str | None = None,
     validate: bool = True,
 ) -> Events:
-    """The canonical, deduplicated events of ``source``; raises DataError if validation fails."""
+    """The canonical, deduplicated events of ``source``; raises DataError if validation fails. An
+    hourglass store (engine/event_store.py) is read as it was written, without validation."""
+    from hourglass.engine.event_store import open_store
+
+    if isinstance(source, str | os.PathLike):
+        stored = open_store(engine, resolve_source(source, table=table))
+        if stored is not None:
+            return stored
     if validate:
         report, parsed = validate_source(engine, source, mapping, table=table)
         if not report.ok:

@@ -1,0 +1,236 @@
+"""The event store: validated canonical events in a DuckDB file, clustered by customer and time,
+with compact types (``hourglass ingest SOURCE --into store.duckdb``).
+
+Layout of the file (version 1):
+
+- ``hg_events``: ``customer`` (an integer key), ``event`` (an ENUM ``hg_event_name`` of the
+  event names, in name order), ``timestamp`` (BIGINT microseconds since 1970-01-01 UTC), then the
+  optional roles and the properties as ingested; rows ordered by (customer, timestamp, event);
+- ``hg_customers``: ``key``, ``id`` (the canonical customer id, text), one row per customer, keys
+  numbered in id order;
+- ``hg_store``: one row: ``version``, ``source``, ``rows``, ``customers``, ``duplicates_collapsed``;
+- view ``events``: the canonical events again (original ids, event names, timestamps), so any DuckDB
+  client, and every hourglass analysis, can read ``store.duckdb`` (or ``store.duckdb:events``);
+- view ``hg_keyed``: the same events with the integer customer key, for the engine's fast path.
+
+Reading a store skips validation (it was validated when written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+
+from hourglass.engine.errors import translated
+from hourglass.engine.load import Events
+from hourglass.engine.session import Engine
+from hourglass.ingest.sources import Source
+from hourglass.ingest.validate import ValidationReport
+from hourglass.model.errors import SourceError
+from hourglass.model.schema import OPTIONAL_ROLES
+
+__all__ = ["STORE_VERSION", "StoreInfo", "is_store", "open_store", "write_store"]
+
+STORE_VERSION = 1
+MARKER = "hg_store"
+
+#: progress callback: (phase, fraction done or None when unknown)
+Progress = Callable[[str, float | None], None]
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What :func:`write_store` wrote."""
+
+    path: str
+    rows: int
+    customers: int
+    event_names: int
+    duplicates_collapsed: int
+    seconds: float
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def _polled(con: Any, phase: str, progress: Progress | None) -> Iterator[None]:
+    """Report DuckDB's progress of the running query every 0.2 s."""
+    if progress is None:
+        yield
+        return
+    progress(phase, 0.0)
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.2):
+            with contextlib.suppress(Exception):
+                pct = float(con.query_progress())
+                progress(phase, pct / 100 if pct >= 0 else None)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        progress(phase, 1.0)
+
+
+def _count(raw: Any, table: str) -> int:
+    row = raw.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def write_store(
+    events: Events, into: str | Path, *, overwrite: bool = False, progress: Progress | None = None
+) -> StoreInfo:
+    """Write ``events`` (validated, on the DuckDB engine) as a store at ``into``. The file appears
+    only when complete (written next to it, then renamed)."""
+    started = time.perf_counter()
+    target = Path(into)
+    if target.exists() and not overwrite:
+        raise SourceError(
+            f"{target} already exists", code="HG420", hint="choose another path, or --force to replace it"
+        )
+    if not target.name.lower().endswith((".duckdb", ".ddb", ".db")):
+        raise SourceError(
+            f"{target}: a store is a DuckDB file", code="HG421", hint="name it e.g. store.duckdb"
+        )
+    if events.report.kind in ("duckdb", "store") and Path(events.report.source.rpartition(":")[0]) == target:
+        raise SourceError(f"{target} is the source itself", code="HG422", hint="write to another file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    con = events.engine.con
+    raw = con.con
+    hook = getattr(con, "_run_pre_execute_hooks", None)
+    if hook is not None:
+        hook(events.table)
+    canon = con.compile(events.table)
+    cols = list(events.table.columns)
+    rest = [c for c in cols if c not in ("customer", "event", "timestamp")]
+    alias = "hg_out_" + ibis.util.gen_name("s").split("_")[-1]
+    raw.execute(f"ATTACH {_lit(tmp.as_posix())} AS {alias}")
+    try:
+        with translated(events.report.source):
+            with _polled(raw, "customers", progress):
+                raw.execute(
+                    f"CREATE TABLE {alias}.hg_customers AS SELECT "
+                    "(row_number() OVER (ORDER BY id) - 1) AS key, id "
+                    f"FROM (SELECT DISTINCT customer AS id FROM ({canon}) AS src) AS d"
+                )
+            customers = _count(raw, f"{alias}.hg_customers")
+            key_type = "INTEGER" if customers < 2**31 else "BIGINT"
+            with _polled(raw, "event names", progress):
+                names = [
+                    r[0]
+                    for r in raw.execute(
+                        f"SELECT DISTINCT event FROM ({canon}) AS src ORDER BY event"
+                    ).fetchall()
+                ]
+            raw.execute(
+                f"CREATE TYPE {alias}.hg_event_name AS ENUM ({', '.join(_lit(n) for n in names) or _lit('')})"
+            )
+            extra = "".join(f", src.{_q(c)}" for c in rest)
+            with _polled(raw, "events", progress):
+                raw.execute(
+                    f"CREATE TABLE {alias}.hg_events AS SELECT CAST(k.key AS {key_type}) AS customer, "
+                    f"CAST(src.event AS {alias}.hg_event_name) AS event, "
+                    'epoch_us(src."timestamp") AS "timestamp"'
+                    f"{extra} FROM ({canon}) AS src JOIN {alias}.hg_customers AS k ON k.id = src.customer "
+                    f"ORDER BY 1, 3, 2"
+                )
+            rows = _count(raw, f"{alias}.hg_events")
+            raw.execute(
+                f"CREATE TABLE {alias}.{MARKER} AS SELECT {STORE_VERSION} AS version, "
+                f"{_lit(events.report.source)} AS source, {rows}::BIGINT AS rows, "
+                f"{customers}::BIGINT AS customers, "
+                f"{int(events.report.duplicates_collapsed)}::BIGINT AS duplicates_collapsed"
+            )
+            sel_rest = "".join(f", e.{_q(c)}" for c in rest)
+            raw.execute(f"USE {alias}")
+            try:
+                raw.execute(
+                    "CREATE VIEW events AS SELECT k.id AS customer, CAST(e.event AS VARCHAR) AS event, "
+                    f'make_timestamp(e."timestamp") AS "timestamp"{sel_rest} FROM hg_events AS e '
+                    "JOIN hg_customers AS k ON k.key = e.customer"
+                )
+                raw.execute(
+                    "CREATE VIEW hg_keyed AS SELECT e.customer, CAST(e.event AS VARCHAR) AS event, "
+                    f'make_timestamp(e."timestamp") AS "timestamp"{sel_rest} FROM hg_events AS e'
+                )
+            finally:
+                raw.execute("USE memory")
+    except BaseException:
+        raw.execute(f"DETACH {alias}")
+        tmp.unlink(missing_ok=True)
+        raise
+    raw.execute(f"DETACH {alias}")
+    os.replace(tmp, target)
+    return StoreInfo(
+        str(target),
+        rows,
+        customers,
+        len(names),
+        events.report.duplicates_collapsed,
+        time.perf_counter() - started,
+    )
+
+
+def is_store(path: str) -> bool:
+    """True when the DuckDB file at ``path`` is an hourglass store."""
+    try:
+        con = duckdb.connect(path, read_only=True)
+    except Exception:  # noqa: BLE001 - not readable as DuckDB: the ordinary source path reports it
+        return False
+    try:
+        found = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{MARKER}'").fetchone()
+        return bool(found and found[0])
+    finally:
+        con.close()
+
+
+def open_store(engine: Engine, src: Source) -> Events | None:
+    """The events of a store (``store.duckdb`` or ``store.duckdb:events``) on the DuckDB engine, or
+    None when ``src`` is not a store's events."""
+    if engine.name != "duckdb" or src.kind != "duckdb" or src.table != "events" or not is_store(src.paths[0]):
+        return None
+    alias = "hg_store_" + ibis.util.gen_name("s").split("_")[-1]
+    engine.con.attach(src.paths[0], name=alias, read_only=True)
+    meta = engine.con.con.execute(f"SELECT * FROM {alias}.{MARKER}").fetchone()
+    names = [d[0] for d in engine.con.con.description]
+    info = dict(zip(names, meta or (), strict=True))
+    if int(info.get("version", 0)) != STORE_VERSION:
+        raise SourceError(
+            f"{src.paths[0]}: store version {info.get('version')}; "
+            f"this hourglass reads version {STORE_VERSION}",
+            code="HG423",
+            hint="ingest the source again with this version",
+        )
+    table = engine.con.table("events", database=alias)
+    keyed = engine.con.table("hg_keyed", database=alias)
+    roles = {r: r for r in ("customer", "event", "timestamp", *OPTIONAL_ROLES) if r in table.columns}
+    report = ValidationReport(
+        source=src.name,
+        kind="store",
+        rows=int(info["rows"]),
+        roles=roles,
+        duplicates_collapsed=int(info["duplicates_collapsed"]),
+    )
+    return Events(table, engine, report, keyed)

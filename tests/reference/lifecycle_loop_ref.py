@@ -284,7 +284,8 @@ def channels(
             row["covered_purchasers"] += bought
             row["covered_stages"] = [a + b for a, b in zip(row["covered_stages"], entered, strict=True)]
             row["covered_revenue"] += rev
-        row["zero_cost"] += (c in referrer) or bool(match and match[0][3] == 0)
+        if spend is not None:  # zero cost: a referee, or acquired in a period whose spend is 0
+            row["zero_cost"] += (c in referrer) or bool(match and match[0][3] == 0)
     for ch, _, _, cost in spend or ():
         row = out.get(ch)
         if row is None:

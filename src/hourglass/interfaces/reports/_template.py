@@ -115,6 +115,26 @@ details.meta dl { display: grid; grid-template-columns: max-content 1fr; gap: 4p
 details.meta dt { font-weight: 600; }
 details.meta dd { margin: 0; overflow-wrap: anywhere; }
 .empty { color: var(--muted); font-style: italic; }
+h4 { font-size: 13px; font-weight: 600; color: var(--ink); margin: 18px 0 8px; }
+.stat .s { font-size: 12px; color: var(--muted); margin-top: 2px; line-height: 1.35; }
+.stat.warn .v { color: #b45309; }
+.stat.good .v { color: #0f766e; }
+.stats + .stats { margin-top: 12px; }
+.note { color: var(--muted); font-size: 13px; margin: 6px 0 0; max-width: 90ch; }
+.note.warn { color: #b45309; }
+.two { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 8px 28px; }
+.two > div { min-width: 0; }
+.hourglass-chart { max-width: 860px; margin: 0 auto; }
+table.channels td, table.channels th { padding: 8px 7px; }
+table.channels th, table.outcomes th, .two table th { white-space: normal; min-width: 52px; }
+table.channels td.step { min-width: 90px; }
+table.channels th.sale { color: #b45309; }
+td.good { color: #0f766e; font-weight: 650; }
+td.bad { color: var(--loss); font-weight: 650; }
+tr.total td { font-weight: 650; background: var(--bg); }
+ul.findings { margin: 4px 0 0; padding-left: 20px; }
+ul.findings li { margin: 3px 0; }
+.after-sale h3 { margin-top: 30px; }
 footer { color: var(--muted); font-size: 13px; text-align: center; margin-top: 8px; }
 @media (max-width: 980px) {
   .layout { grid-template-columns: minmax(0, 1fr); }

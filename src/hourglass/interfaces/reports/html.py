@@ -32,6 +32,8 @@ from ._format import (
     read_sections,
     summary_items,
 )
+from ._lifecycle_parts import build_parts
+from ._parts import Part
 from ._template import CSS, PAGE
 
 __all__ = ["render_report", "write_report"]
@@ -119,8 +121,13 @@ def _overview(sections: list[Section], summary: Mapping[str, Any] | None) -> str
     return "".join(parts)
 
 
-def _toc(sections: list[Section]) -> str:
+def _toc(sections: list[Section], parts: list[Part]) -> str:
     rows = ['<li><a href="#overview"><span>Overview</span></a></li>']
+    for p in parts:
+        rows.append(
+            f'<li><a href="#{p.anchor}"><span>{_e(p.title)}</span>'
+            f'<span class="toc-value">{_e(p.toc_value)}</span></a></li>'
+        )
     for s in sections:
         rows.append(
             f'<li><a href="#{s.anchor}"><span>{_e(s.label)}</span>'
@@ -222,24 +229,32 @@ def render_report(
     *,
     title: str = "hourglass report",
     summary: Mapping[str, Any] | None = None,
+    lifecycle: Mapping[str, Any] | None = None,
+    journeys: Mapping[str, Any] | None = None,
 ) -> str:
-    """The report as one self-contained HTML document (plotly.js inlined once, no network)."""
+    """The report as one self-contained HTML document (plotly.js inlined once, no network).
+
+    ``lifecycle``: a lifecycle result's ``to_dict()`` (the hourglass, after-sale figures, the
+    referral loop and the channel table); ``journeys``: ``{"journeys": ..., "transitions": ...,
+    "paths": ..., "journey": ...}``, each a result's ``to_dict()`` (any may be left out)."""
     models = read_sections(sections)
+    parts = build_parts(lifecycle, journeys)
     count = len(models)
     lede = f"{count} journey model{'' if count == 1 else 's'} on one event log"
     header = (
         '<header class="top"><div class="eyebrow">hourglass \u00b7 customer journeys</div>'
         f'<h1>{_e(title)}</h1><p class="lede">{_e(lede)}</p></header>'
     )
-    main = [_overview(models, summary), *(_model(s) for s in models)]
+    main = [_overview(models, summary), *(p.html for p in parts), *(_model(s) for s in models)]
     body = (
-        f'{header}<div class="layout">{_toc(models)}<main>{"".join(main)}'
+        f'{header}<div class="layout">{_toc(models, parts)}<main>{"".join(main)}'
         f"<footer>Made with hourglass {_e(__version__)}. "
         "Works offline: everything this page needs is inside it.</footer></main></div>"
     )
     calls: list[str] = []
     if models:
         calls.append(new_plot_call(OVERVIEW_DIV_ID, overview_figure(models)))
+    calls.extend(new_plot_call(div_id, figure) for p in parts for div_id, figure in p.charts)
     calls.extend(new_plot_call(funnel_div_id(s.index), funnel_figure(s)) for s in models if s.steps)
     return PAGE.format(
         generator=_e(f"hourglass {__version__}"),
@@ -257,10 +272,12 @@ def write_report(
     *,
     title: str = "hourglass report",
     summary: Mapping[str, Any] | None = None,
+    lifecycle: Mapping[str, Any] | None = None,
+    journeys: Mapping[str, Any] | None = None,
 ) -> pathlib.Path:
     """Render the report and write it (UTF-8) to ``path``; returns the path written."""
     target = pathlib.Path(path)
-    text = render_report(sections, title=title, summary=summary)
+    text = render_report(sections, title=title, summary=summary, lifecycle=lifecycle, journeys=journeys)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8", newline="\n")
     return target

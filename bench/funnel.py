@@ -5,6 +5,7 @@
     .venv/bin/python bench/funnel.py --events 10M --by channel
     .venv/bin/python bench/funnel.py --events 10M --open
     .venv/bin/python bench/funnel.py --events 1M --engine-only hourglass
+    .venv/bin/python bench/funnel.py --events 10M --store   # hourglass reads a store, chdb the Parquet
 
 The journey log is generated once per (events, seed) and cached under bench/data/ (bench/_data.py).
 Every run is the first query of a fresh Python process (its imports are not timed; the process's wall
@@ -156,6 +157,12 @@ def worker(
             out["result"] = _normalise({str(r[0]): [int(v) for v in r[1:]] for r in rows}, None)
         else:
             out["result"] = _normalise({"": [int(v) for v in rows[0]]}, None)
+    elif kind == "ingest":  # untimed set-up: the store of ``path`` (``--store``)
+        from hourglass.interfaces.store_api import ingest
+
+        info = ingest(path, store_path(Path(path)), overwrite=True)
+        out["seconds"] = info.seconds
+        out["result"] = {"rows": info.rows}
     elif kind == "floor":
         import duckdb
 
@@ -174,6 +181,19 @@ def worker(
 
 
 # ------------------------------------------------------------------ the driver
+
+
+def store_path(parquet: Path) -> Path:
+    """The store ingested from ``parquet`` (``--store``), next to it."""
+    return parquet.with_name(parquet.stem + ".store.duckdb")
+
+
+def ensure_store(parquet: Path, args: argparse.Namespace, steps: list[str]) -> Path:
+    target = store_path(parquet)
+    if not target.exists() or target.stat().st_mtime < parquet.stat().st_mtime:
+        r = spawn("ingest", parquet, args, steps)
+        print(f"ingested {parquet.name} into {target.name} in {r['seconds']:.1f} s", flush=True)
+    return target
 
 
 def child_env(data_dir: Path) -> dict[str, str]:
@@ -283,6 +303,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--open", action="store_true")
     ap.add_argument("--engine-only", choices=ENGINES, default=None)
     ap.add_argument("--no-floor", action="store_true", help="skip the DuckDB scan floor")
+    ap.add_argument(
+        "--store",
+        action="store_true",
+        help="hourglass reads a store ingested (once, untimed) from the file; chdb still reads the file",
+    )
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--data-dir", type=Path, default=HERE / "data")
     ap.add_argument("--show-sql", action="store_true", help="print chdb's query")
@@ -294,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
         help="before each run, wait up to SECONDS for other processes to leave the CPU (shared machines)",
     )
     # internal: run one engine once in this process
-    ap.add_argument("--worker", choices=(*ENGINES, "floor"), help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=(*ENGINES, "floor", "ingest"), help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     ap.add_argument("--step-names", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -315,6 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     engines = [args.engine_only] if args.engine_only else list(ENGINES)
     kinds = engines + ([] if args.no_floor else ["floor"])
     mode = "open" if args.open else "ordered" + (f", by {args.by}" if args.by else "")
+    mode += "; hourglass reads the store" if args.store else ""
     print(
         f"funnel: {len(steps)} steps ({', '.join(steps)}), window {args.window}, {mode}; "
         f"{human(args.events)} events; {args.runs} runs each; {os.cpu_count()} cores; "
@@ -327,15 +353,20 @@ def main(argv: list[str] | None = None) -> None:
         )
     # warm-up (untimed): every worker once on a tiny log, so the bytecode cache is complete
     tiny = ensure_dataset(args.data_dir, 10_000, args.seed, channel=args.by == "channel")
+    source = {k: path for k in kinds}
+    tiny_source = {k: tiny for k in kinds}
+    if args.store:
+        source["hourglass"] = ensure_store(path, args, steps)
+        tiny_source["hourglass"] = ensure_store(tiny, args, steps)
     for kind in kinds:
-        spawn(kind, tiny, args, steps)
+        spawn(kind, tiny_source[kind], args, steps)
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
     for i in range(1, args.runs + 1):
         for kind in kinds:
             if args.wait_idle:
                 wait_idle(args.wait_idle)
             before = cpu_accounting()
-            r = spawn(kind, path, args, steps)
+            r = spawn(kind, source[kind], args, steps)
             r["other"] = other_cpu_share(before, cpu_accounting())
             runs[kind].append(r)
             print(

@@ -127,6 +127,8 @@ def write_store(
     rest = [c for c in cols if c not in ("customer", "event", "timestamp")]
     alias = "hg_out_" + ibis.util.gen_name("s").split("_")[-1]
     raw.execute(f"ATTACH {_lit(tmp.as_posix())} AS {alias}")
+    (printing,) = raw.execute("SELECT current_setting('enable_progress_bar_print')").fetchone() or (True,)
+    raw.execute("SET enable_progress_bar_print = false")  # the caller shows progress, if anyone
     try:
         with translated(events.report.source):
             with _polled(raw, "customers", progress):
@@ -181,6 +183,8 @@ def write_store(
         raw.execute(f"DETACH {alias}")
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        raw.execute(f"SET enable_progress_bar_print = {'true' if printing else 'false'}")
     raw.execute(f"DETACH {alias}")
     os.replace(tmp, target)
     return StoreInfo(
@@ -224,7 +228,9 @@ def open_store(engine: Engine, src: Source) -> Events | None:
             hint="ingest the source again with this version",
         )
     table = engine.con.table("events", database=alias)
-    keyed = engine.con.table("hg_keyed", database=alias)
+    # the fast path reads the clustered table itself: integer keys, ENUM codes, integer µs
+    keyed = engine.con.table("hg_events", database=alias)
+    codes = engine.con.con.execute(f"SELECT enum_range(NULL::{alias}.hg_event_name)").fetchone()
     roles = {r: r for r in ("customer", "event", "timestamp", *OPTIONAL_ROLES) if r in table.columns}
     report = ValidationReport(
         source=src.name,
@@ -233,4 +239,4 @@ def open_store(engine: Engine, src: Source) -> Events | None:
         roles=roles,
         duplicates_collapsed=int(info["duplicates_collapsed"]),
     )
-    return Events(table, engine, report, keyed)
+    return Events(table, engine, report, keyed, tuple(codes[0]) if codes else None)

@@ -98,6 +98,11 @@ def _source(events: Events, spec: FunnelSpec) -> tuple[ir.Table, str]:
     uses_customer = spec.by == "customer" or any(f.column == "customer" for s in spec.steps for f in s.where)
     if events.keyed is not None and not uses_customer:
         table = events.keyed
+    if _names_only(spec.steps) and table is events.keyed and events.codes is not None:
+        # a store's ENUM: the step of each event code, looked up by the code (no text compared)
+        step_of = {name: k for k, step in enumerate(spec.steps, start=1) for name in step.events}
+        lookup = ", ".join(str(step_of.get(name, 0)) for name in events.codes)
+        return table, f"coalesce([{lookup}][enum_code(event) + 1], 0)"
     if _names_only(spec.steps):
         # every step is a list of names: one list_position per row, pushed into the scan
         names: list[str] = []
@@ -121,9 +126,11 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     n, w = len(spec.steps), spec.window
     table, step = _source(events, spec)
     base = events.engine.con.compile(table)
-    by = f", {_quote(spec.by)} AS b, event AS e" if spec.by else ""
+    by = f", {_quote(spec.by)} AS b, CAST(event AS VARCHAR) AS e" if spec.by else ""
+    # a store keeps integer microseconds
+    ts = '"timestamp"' if table.timestamp.type().is_integer() else 'epoch_us("timestamp")'
     ev = (
-        f'ev AS MATERIALIZED (SELECT * FROM (SELECT customer AS c, epoch_us("timestamp") AS ts, '
+        f"ev AS MATERIALIZED (SELECT * FROM (SELECT customer AS c, {ts} AS ts, "
         f"{step} AS s{by} FROM ({base}) AS src) AS x WHERE s > 0)"
     )
     cond = ["s = 1"]

@@ -37,6 +37,8 @@ class Events:
     #: the same events with an integer ``customer`` (the source's integer ids, or a store's keys),
     #: when grouping by it equals grouping by the canonical text; for the DuckDB fast path
     keyed: ir.Table | None = None
+    #: when ``keyed.event`` is a DuckDB ENUM: its names in code order (a store's event codes)
+    codes: tuple[str, ...] | None = None
 
 
 def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None) -> tuple[Source, Parsed]:

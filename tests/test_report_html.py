@@ -414,3 +414,75 @@ def test_renders_in_headless_chromium(tmp_path: pathlib.Path) -> None:
         finally:
             browser.close()
     assert problems == []
+
+
+@pytest.mark.browser
+def test_hourglass_and_journeys_render_in_headless_chromium(tmp_path: pathlib.Path) -> None:
+    """The lifecycle and journeys sections (hand-made dicts, tests/report_samples.py) in a real
+    browser: every chart drawn, with the right number of bars, nodes, slices and points."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("playwright is not installed (pip install playwright)")
+    from playwright.sync_api import sync_playwright
+
+    from report_samples import STAGES, journeys_bundle, lifecycle
+
+    path = write_report(
+        tmp_path / "report.html",
+        _sections(),
+        title="Demo shop",
+        summary=SUMMARY,
+        lifecycle=lifecycle(),
+        journeys=journeys_bundle(),
+    )
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+                ),
+            )
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on(
+                "request",
+                lambda r: (
+                    problems.append(f"network request: {r.url}")
+                    if not r.url.startswith(("file:", "data:", "blob:"))
+                    else None
+                ),
+            )
+            page.goto(path.as_uri())
+            charts = 1 + len(_sections()) + 7  # overview, funnels, the new sections' charts
+            page.wait_for_function(
+                "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
+                arg=charts,
+                timeout=30_000,
+            )
+            hourglass = page.locator("#hg-hourglass-chart svg .barlayer .point")
+            assert hourglass.count() == len(STAGES)
+            labels = page.locator("#hg-hourglass-chart .annotation-text").all_text_contents()
+            assert labels[0] == "1,000 \u00b7 42% go on" and labels[5] == "30"
+            assert any("the sale" in t for t in labels)
+            # the waist is the narrowest pre-sale bar and the bars are centred on one axis
+            boxes = [hourglass.nth(i).bounding_box() for i in range(len(STAGES))]
+            assert all(b is not None for b in boxes)
+            centres = [b["x"] + b["width"] / 2 for b in boxes if b]
+            assert max(centres) - min(centres) < 2
+            assert page.locator("#hg-paths-sankey .sankey-node").count() == 6
+            assert page.locator("#hg-paths-sankey .sankey-link").count() == 4
+            assert page.locator("#hg-referral-tree .slice").count() == 6
+            assert page.locator("#hg-referral-periods .barlayer .point").count() == 4
+            assert page.locator("#hg-transitions-matrix .hm").count() == 1
+            assert page.locator("#hg-skip-matrix .hm").count() == 1
+            assert page.locator("#hg-journey-map .scatterlayer .point").count() == 5
+            assert page.locator("table.channels tbody tr").count() == 3
+            assert page.locator("#channels td.good").count() == 2
+            page.screenshot(path="/tmp/report-hourglass.png", full_page=True)
+        finally:
+            browser.close()
+    assert problems == []

@@ -79,12 +79,13 @@ def fmt_money(value: float | None) -> str:
 
 
 def fmt_p(value: float | None) -> str:
-    """A p-value: p < 0.001, p = 0.012, p = 0.34; a dash when not computed."""
+    """A p-value with two significant digits: p < 0.001, p = 0.0012, p = 0.034, p = 0.34; a dash
+    when not computed."""
     if value is None:
         return "p " + EM_DASH
     if value < 0.001:
         return "p < 0.001"
-    return f"p = {value:.3f}" if value < 0.01 else f"p = {value:.2f}"
+    return f"p = {value:.2g}"
 
 
 def tile(label: str, value: str, sub: str = "", extra_class: str = "") -> str:

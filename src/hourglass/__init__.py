@@ -3,6 +3,7 @@ sales funnel, AIDA, the marketing hourglass, flip-the-funnel, the flywheel and S
 
 from hourglass.engine import Engine, connect
 from hourglass.interfaces.api import build_spec, events, funnel, funnel_levels, funnel_sql, validate
+from hourglass.interfaces.lifecycle_api import lifecycle, lifecycle_table
 from hourglass.model import (
     PRESETS,
     ColumnMapping,
@@ -32,6 +33,8 @@ __all__ = [
     "funnel",
     "funnel_levels",
     "funnel_sql",
+    "lifecycle",
+    "lifecycle_table",
     "preset",
     "validate",
 ]

@@ -7,6 +7,7 @@ import click
 from hourglass import __version__
 from hourglass.interfaces.cli.demo import demo_cmd
 from hourglass.interfaces.cli.funnel import funnel_cmd
+from hourglass.interfaces.cli.lifecycle import lifecycle_cmd
 from hourglass.interfaces.cli.models import models_cmd
 from hourglass.interfaces.cli.validate import validate_cmd
 
@@ -19,7 +20,7 @@ def cli() -> None:
     """hourglass: customer-journey analytics (funnel, hourglass, flywheel, ...) on DuckDB or Spark."""
 
 
-for _cmd in (funnel_cmd, validate_cmd, models_cmd, demo_cmd):
+for _cmd in (funnel_cmd, lifecycle_cmd, validate_cmd, models_cmd, demo_cmd):
     cli.add_command(_cmd)
 
 

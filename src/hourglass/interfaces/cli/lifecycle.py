@@ -1,0 +1,156 @@
+"""``hourglass lifecycle``: the whole hourglass, from awareness through the sale to referrals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Group
+from rich.text import Text
+
+from hourglass.interfaces.cli._common import (
+    FORMATS,
+    emit,
+    handle_errors,
+    mapping_from,
+    rich_table,
+    source_options,
+)
+from hourglass.interfaces.lifecycle_api import lifecycle
+from hourglass.model.errors import SpecError
+from hourglass.model.lifecycle_result import LifecycleResult
+from hourglass.model.results import format_duration, format_percent
+
+__all__ = ["lifecycle_cmd"]
+
+
+def _count(v: Any) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
+def _ci(row: dict[str, Any]) -> str:
+    lo, hi = row.get("conversion_low"), row.get("conversion_high")
+    return "-" if lo is None or hi is None else f"{100 * lo:.1f}–{100 * hi:.1f}"
+
+
+def _render(result: LifecycleResult) -> Any:
+    rows = [dict(r, ci=_ci(r)) for r in result.rows()]
+    cols: list[tuple[str, str, Callable[[Any], str]]] = [
+        ("stage", "stage", str),
+        ("entered", "entered", _count),
+        ("entered_share", "of all", format_percent),
+        ("furthest", "furthest", _count),
+        ("current", "current", _count),
+        ("conversion", "went further", format_percent),
+        ("ci", "95% CI", str),
+        ("lost", "lost", _count),
+        ("median_time_in_stage_s", "median in stage", lambda s: format_duration(s, " ")),
+    ]
+    title = f"lifecycle · {result.model} · {result.customers:,} customers"
+    parts: list[Any] = [rich_table(rows, cols, title=title)]
+    text = result.to_text().splitlines()
+    # the summary lines after the stage table (loss, after the sale, referrals)
+    summary = text[2 + len(rows) :]
+    parts.extend(Text(line) for line in summary)
+    channels = result.to_dict().get("channels") or []
+    if channels:
+        keys = [k for k in channels[0] if not k.endswith(("_low", "_high"))]
+        fmt: dict[str, Callable[[Any], str]] = {}
+        for k in keys:
+            sample = channels[0][k]
+            if k.endswith(("rate", "share", "conversion")):
+                fmt[k] = format_percent
+            elif isinstance(sample, float):
+                fmt[k] = lambda v: "-" if v is None else f"{v:,.2f}"
+            elif isinstance(sample, int):
+                fmt[k] = _count
+            else:
+                fmt[k] = lambda v: "-" if v is None else str(v)
+        parts.append(rich_table(channels, [(k, k.replace("_", " "), fmt[k]) for k in keys], title="channels"))
+    return Group(*parts)
+
+
+def _settings(values: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(
+                f"--set {item!r}: write key=value",
+                code="HG120",
+                hint="e.g. --set remorse_within=30d --set remorse_events=return,refund",
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
+@click.command("lifecycle")
+@click.argument("source")
+@click.option("--model", default="hourglass", show_default=True, help="a built-in model or a model file")
+@click.option("--since", help="only events at or after this time (ISO 8601)")
+@click.option("--until", help="only events before this time (ISO 8601)")
+@click.option("--as-of", help="'now' for days in the current stage [default: --until, else the last event]")
+@click.option("--sale-stage", help="the stage that makes a purchaser [default: the model's]")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="an after-sale setting, e.g. remorse_within=30d, support_events=ticket (repeatable)",
+)
+@click.option(
+    "--customers", type=click.Path(dir_okay=False), help="write the stage table per customer (.parquet/.csv)"
+)
+@click.option("--spend", type=click.Path(dir_okay=False), help="CSV of channel, period, cost: CAC and ROI")
+@click.option("--acquisition-col", help="the acquisition channel column [default: the first touch's channel]")
+@click.option("--no-referrals", is_flag=True, help="skip the referral loop")
+@click.option("--no-channels", is_flag=True, help="skip the channel table")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
+@source_options
+@handle_errors
+def lifecycle_cmd(
+    source: str,
+    model: str,
+    since: str | None,
+    until: str | None,
+    as_of: str | None,
+    sale_stage: str | None,
+    settings: tuple[str, ...],
+    customers: str | None,
+    spend: str | None,
+    acquisition_col: str | None,
+    no_referrals: bool,
+    no_channels: bool,
+    fmt: str,
+    out: str | None,
+    **kw: Any,
+) -> None:
+    """Stages entered, where customers are lost, after the sale, referrals and channels.
+
+    \b
+    hourglass lifecycle events.parquet --model hourglass
+    hourglass lifecycle shop.duckdb --customers stages.parquet --format json
+    hourglass lifecycle events.csv --spend spend.csv --set remorse_within=30d
+    """
+    mapping = mapping_from(kw)
+    result = lifecycle(
+        source,
+        model,
+        since=since,
+        until=until,
+        as_of=as_of,
+        sale_stage=sale_stage,
+        after_sale=_settings(settings),
+        customers=customers,
+        referrals=not no_referrals,
+        channels=not no_channels,
+        spend=spend,
+        channel_column=acquisition_col,
+        columns=mapping,
+        engine=kw["engine"],
+        table=kw["table"],
+        config=kw["config_path"],
+    )
+    emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _render(result), out=out)

@@ -1,0 +1,120 @@
+"""The Python API of the hourglass lifecycle: ``hourglass.lifecycle(source, model="hourglass")``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
+from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.interfaces.api import events as load
+from hourglass.model.errors import SpecError
+from hourglass.model.journey import JourneyModel
+from hourglass.model.lifecycle import AfterSaleSpec, LifecycleSpec
+from hourglass.model.lifecycle_result import LifecycleResult
+from hourglass.model.schema import ColumnMapping
+
+__all__ = ["lifecycle", "lifecycle_spec", "lifecycle_table"]
+
+
+def lifecycle_spec(
+    model: str | JourneyModel = "hourglass",
+    *,
+    since: Any = None,
+    until: Any = None,
+    as_of: Any = None,
+    after_sale: Mapping[str, Any] | AfterSaleSpec | None = None,
+    sale_stage: str | None = None,
+    config: Config | None = None,
+) -> LifecycleSpec:
+    """The spec: a model (preset name, model file or JourneyModel), the range and the after-sale
+    events (the config's ``[lifecycle]`` settings, overridden by ``after_sale``)."""
+    cfg = config or Config()
+    jm = model if isinstance(model, JourneyModel) else load_model(model, cfg)
+    if sale_stage is not None:
+        jm.stage(sale_stage)  # "no stage 'x' (did you mean ...)"
+        from dataclasses import replace
+
+        jm = replace(jm, sale=sale_stage)
+    settings: dict[str, Any] = dict(cfg.lifecycle)
+    if isinstance(after_sale, AfterSaleSpec):
+        spec_after: AfterSaleSpec | dict[str, Any] = after_sale
+    else:
+        settings.update(after_sale or {})
+        spec_after = settings
+    return LifecycleSpec.build(jm, since=since, until=until, as_of=as_of, after_sale=spec_after)
+
+
+def lifecycle(
+    source: Any,
+    model: str | JourneyModel = "hourglass",
+    *,
+    since: Any = None,
+    until: Any = None,
+    as_of: Any = None,
+    after_sale: Mapping[str, Any] | AfterSaleSpec | None = None,
+    sale_stage: str | None = None,
+    customers: str | Path | None = None,
+    referrals: bool = True,
+    channels: bool = True,
+    spend: Any = None,
+    channel_column: str | None = None,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: Any = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> LifecycleResult:
+    """The whole hourglass of ``source`` (docs/semantics-lifecycle.md): stages, where customers are
+    lost, after-sale metrics, the referral loop and channels. ``customers`` writes the stage table per
+    customer (.parquet or .csv); ``spend`` is a CSV of channel, period, cost (CAC, ROI)."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    spec = lifecycle_spec(
+        model, since=since, until=until, as_of=as_of, after_sale=after_sale, sale_stage=sale_stage, config=cfg
+    )
+    started = time.perf_counter()
+    ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
+    ref = chan = None
+    if referrals and spec.model.sale is not None and "referrer" in ev.table.columns:
+        from hourglass.engine.run_referrals import run_referrals
+
+        ref = run_referrals(ev, spec.model, since=spec.since, until=spec.until)
+    if channels and spec.model.sale is not None and (channel_column or "channel" in ev.table.columns):
+        from hourglass.engine.run_referrals import run_channels
+
+        chan = run_channels(
+            ev, spec.model, spend=spend, channel_column=channel_column, since=spec.since, until=spec.until
+        )
+    elif spend is not None:
+        raise SpecError(
+            "a spend table needs channels: the events have no channel column",
+            code="HG122",
+            hint="map one with --channel-col (or [columns] channel = ... in hourglass.toml)",
+        )
+    meta: dict[str, Any] = {}
+    if isinstance(model, str):
+        meta["model_source"] = model
+    result = run_lifecycle(ev, spec, customers_path=customers, referrals=ref, channels=chan, meta=meta)
+    result.meta["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def lifecycle_table(
+    source: Any,
+    model: str | JourneyModel = "hourglass",
+    *,
+    since: Any = None,
+    until: Any = None,
+    as_of: Any = None,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: Any = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> Any:
+    """The stage table per customer as an Ibis expression on the engine (filter it, then
+    ``.to_pandas()`` / ``.to_parquet()``): e.g. everyone whose current stage is trial for 14 days."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    spec = lifecycle_spec(model, since=since, until=until, as_of=as_of, config=cfg)
+    ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
+    return lifecycle_customers(ev, spec)

@@ -1,7 +1,9 @@
-"""The demo: simulate a shop, store it, run every built-in model's funnel, write the report."""
+"""The demo: simulate a shop, store it, run every built-in model's funnel, the hourglass lifecycle
+(with the simulator's spend table) and the journey analyses, and write the report."""
 
 from __future__ import annotations
 
+import csv
 import itertools
 import time
 from collections.abc import Callable
@@ -10,15 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from hourglass.engine.store import write_events
-from hourglass.ingest.simulator import simulate_shop
-from hourglass.interfaces import api
-from hourglass.interfaces.reports import write_report
+from hourglass.ingest.simulator import SimulationTruth, channel_costs, simulate_shop
+from hourglass.interfaces import api, journeys_api
+from hourglass.interfaces.lifecycle_api import lifecycle
+from hourglass.interfaces.reports.html import write_report
+from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.presets import PRESETS
 from hourglass.model.results import FunnelResult
 
 __all__ = ["DEMO_WINDOW", "DemoRun", "run_demo"]
 
 DEMO_WINDOW = "90d"  # long enough for the post-sale stages of the hourglass models
+DEMO_MODEL = "hourglass"  # the model of the lifecycle and journey sections
+PATH_STEPS = 8  # the Sankey's longest path
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,9 @@ class DemoRun:
     customers: int
     results: dict[str, FunnelResult]
     seconds: float
+    spend_path: Path | None = None
+    lifecycle: LifecycleResult | None = None
+    timings: dict[str, float] | None = None
 
 
 def largest_loss(result: FunnelResult) -> tuple[str, str, float] | None:
@@ -65,6 +74,14 @@ def run_demo(
     for name in PRESETS:
         say(f"funnel: {name}")
         results[name] = api.funnel(ev, model=name, window=DEMO_WINDOW)
+    timings: dict[str, float] = {"funnels": time.perf_counter() - started}
+    spend = out / "spend.csv"
+    write_spend(truth, spend)
+    mark = time.perf_counter()
+    say("lifecycle: the hourglass")
+    life = lifecycle(ev, DEMO_MODEL, spend=str(spend))
+    timings["lifecycle"] = time.perf_counter() - mark
+    journeys = run_journeys(ev, life, say, timings)
     say("writing the report")
     sections: list[dict[str, Any]] = []
     for name, result in results.items():
@@ -89,9 +106,50 @@ def run_demo(
         "seed": seed,
     }
     report = write_report(
-        out / "report.html", sections, title="hourglass demo: one shop, six journey models", summary=summary
+        out / "report.html",
+        sections,
+        title="hourglass demo: one shop, six journey models",
+        summary=summary,
+        lifecycle=life.to_dict(),
+        journeys=journeys,
     )
-    return DemoRun(db, pq, report, table.num_rows, ev_customers(ev), results, seconds)
+    return DemoRun(db, pq, report, table.num_rows, ev_customers(ev), results, seconds, spend, life, timings)
+
+
+def write_spend(truth: SimulationTruth, path: Path) -> Path:
+    """The simulator's monthly spend per channel as a CSV of channel, period, cost."""
+    costs = channel_costs(truth)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["channel", "period", "cost"])
+        for row in costs.to_pylist():
+            writer.writerow([row["channel"], row["period"], f"{row['cost']:.2f}"])
+    return path
+
+
+def run_journeys(
+    ev: Any, life: LifecycleResult, say: Callable[[str], None], timings: dict[str, float]
+) -> dict[str, Any]:
+    """The journey analyses of the report (dicts): entry and skips by channel, stage transitions,
+    the top paths of up to PATH_STEPS stages, and the journey map of the top referrer (a customer
+    who went through the whole hourglass), else a typical journey."""
+    out: dict[str, Any] = {}
+    mark = time.perf_counter()
+    say("journeys: entry, skips, back-steps")
+    out["journeys"] = journeys_api.journeys(ev, DEMO_MODEL, by="channel").to_dict()
+    say("journeys: transitions")
+    out["transitions"] = journeys_api.transitions(ev, DEMO_MODEL).to_dict()
+    say("journeys: top paths")
+    out["paths"] = journeys_api.paths(ev, DEMO_MODEL, steps=PATH_STEPS, top=10).to_dict()
+    say("journeys: one customer's map")
+    top = life.to_dict().get("referrals", {}).get("top_referrers") or []
+    if top:
+        jm = journeys_api.journey(ev, DEMO_MODEL, customer=str(top[0]["customer"]))
+    else:
+        jm = journeys_api.journey(ev, DEMO_MODEL, sample=1, clusters=5)
+    out["journey"] = jm.to_dict()
+    timings["journeys"] = time.perf_counter() - mark
+    return out
 
 
 def ev_customers(ev: Any) -> int:

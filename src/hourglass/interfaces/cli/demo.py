@@ -22,13 +22,14 @@ __all__ = ["demo_cmd"]
     default="demo-out",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="where to write demo.duckdb, events.parquet and report.html",
+    help="where to write demo.duckdb, events.parquet, spend.csv and report.html",
 )
 @handle_errors
 def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
-    """Simulate an online shop, run the funnel of every built-in model, write an HTML report."""
+    """Simulate an online shop, run the funnel of every built-in model, the hourglass lifecycle and
+    the journey analyses, and write an HTML report."""
     console = stdout_console()
-    total = 4 + len(PRESETS)
+    total = 4 + len(PRESETS) + 5  # + lifecycle and the four journey analyses
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description:<32}"),
@@ -69,7 +70,19 @@ def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
             f"{loss[0]} → {loss[1]}: {100 * loss[2]:.0f}% lost" if loss else "-",
         )
     console.print(table)
+    if run.lifecycle is not None:
+        life = run.lifecycle.to_dict()
+        k = life.get("k_factor")
+        console.print(
+            f"hourglass: {life['purchasers']:,} purchasers of {life['customers']:,} customers; "
+            f"repeat rate {100 * (life.get('repeat_rate') or 0):.1f}%; "
+            f"K-factor {'-' if k is None else f'{k:.3f}'}"
+        )
     console.print(f"{run.events:,} events, {run.customers:,} customers, {run.seconds:.1f} s")
+    if run.timings:
+        console.print("  " + ", ".join(f"{name} {sec:.1f} s" for name, sec in run.timings.items()))
     console.print(f"events: {run.duckdb_path} (table events) and {run.parquet_path}")
+    if run.spend_path is not None:
+        console.print(f"spend:  {run.spend_path}")
     console.print(f"report: [bold]{run.report_path.resolve()}[/]")
     console.print(f"next:   hourglass funnel {run.duckdb_path} --model hourglass --by channel")

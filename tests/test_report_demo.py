@@ -1,0 +1,35 @@
+"""The demo end to end on a small shop: the spend table, the lifecycle and the journey analyses
+reach the report (the browser tests of the sections are in test_report_html.py)."""
+
+from __future__ import annotations
+
+import csv
+import pathlib
+import re
+
+from hourglass.interfaces.demo import run_demo
+
+
+def test_demo_writes_spend_and_every_section(tmp_path: pathlib.Path) -> None:
+    steps: list[str] = []
+    run = run_demo(tmp_path, customers=1500, seed=3, step=steps.append)
+    assert run.spend_path == tmp_path / "spend.csv"
+    with run.spend_path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and set(rows[0]) == {"channel", "period", "cost"}
+    assert {r["channel"] for r in rows} >= {"ads", "search"}
+    assert run.lifecycle is not None
+    life = run.lifecycle.to_dict()
+    assert life["model"] == "hourglass" and life["purchasers"] > 0
+    assert any("cac" in c for c in life["channels"])  # the spend table was used
+    assert run.timings is not None and set(run.timings) == {"funnels", "lifecycle", "journeys"}
+    assert "lifecycle: the hourglass" in steps and "journeys: top paths" in steps
+    page = run.report_path.read_text(encoding="utf-8")
+    calls = re.findall(r'Plotly\.newPlot\("([^"]+)"', page)
+    for div_id in ("hg-hourglass-chart", "hg-paths-sankey", "hg-transitions-matrix", "hg-skip-matrix"):
+        assert div_id in calls, div_id
+    assert "hg-journey-map" in calls
+    for anchor in ("hourglass", "referrals", "channels", "journeys"):
+        assert f'id="{anchor}"' in page, anchor
+    stages = [s["entered"] for s in life["stages"]]
+    assert f"<td>{stages[0]:,}</td>" in page  # the stage table shows the lifecycle's numbers

@@ -55,20 +55,33 @@ def _render(result: LifecycleResult) -> Any:
     parts.extend(Text(line) for line in summary)
     channels = result.to_dict().get("channels") or []
     if channels:
-        keys = [k for k in channels[0] if not k.endswith(("_low", "_high"))]
-        fmt: dict[str, Callable[[Any], str]] = {}
-        for k in keys:
-            sample = channels[0][k]
-            if k.endswith(("rate", "share", "conversion")):
-                fmt[k] = format_percent
-            elif isinstance(sample, float):
-                fmt[k] = lambda v: "-" if v is None else f"{v:,.2f}"
-            elif isinstance(sample, int):
-                fmt[k] = _count
-            else:
-                fmt[k] = lambda v: "-" if v is None else str(v)
-        parts.append(rich_table(channels, [(k, k.replace("_", " "), fmt[k]) for k in keys], title="channels"))
+        parts.append(_channel_table(channels, [st.stage for st in result.stages]))
     return Group(*parts)
+
+
+def _money(v: Any) -> str:
+    return "-" if v is None else f"{v:,.2f}"
+
+
+def _channel_table(channels: list[dict[str, Any]], stages: list[str]) -> Any:
+    """Channel × stage: customers entering each stage, then conversion, repeat, referral, money."""
+    rows = []
+    for c in channels:
+        row = dict(c)
+        for s in c.get("stages") or []:
+            row[f"stage:{s['stage']}"] = s["entered"]
+        rows.append(row)
+    cols: list[tuple[str, str, Callable[[Any], str]]] = [("channel", "channel", str)]
+    cols += [(f"stage:{s}", s.replace("_", " "), _count) for s in stages]
+    cols += [
+        ("conversion_to_sale", "to sale", format_percent),
+        ("repeat_rate", "repeat", format_percent),
+        ("referral_rate", "refer", format_percent),
+        ("revenue_per_customer", "revenue/cust.", _money),
+    ]
+    if any(c.get("cac") is not None for c in channels):
+        cols += [("cac", "CAC", _money), ("roi", "ROI", format_percent)]
+    return rich_table(rows, cols, title="channels across the hourglass (acquisition channel)")
 
 
 def _settings(values: tuple[str, ...]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from ._charts import PALETTE, _blend
-from ._format import EM_DASH, _count, _number, fmt_count, fmt_duration, fmt_pct
+from ._format import EM_DASH, _count, _number, fmt_pct
 
 __all__ = [
     "STAGE_COLORS",
@@ -24,6 +24,7 @@ __all__ = [
     "get_map",
     "get_number",
     "heat_style",
+    "share_text",
     "stage_colors",
     "tile",
     "tiles",
@@ -134,11 +135,3 @@ def stage_colors(stages: Sequence[str], sale: str | None) -> dict[str, str]:
 
 def share_text(value: float | None) -> str:
     return fmt_pct(value, 0) if value is not None and value >= 0.1 else fmt_pct(value)
-
-
-def duration_text(seconds: float | None) -> str:
-    return fmt_duration(seconds)
-
-
-def count_text(value: int | None) -> str:
-    return fmt_count(value)

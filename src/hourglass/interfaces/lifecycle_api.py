@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
+from hourglass.engine.run_referrals import run_channels, run_referrals
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces.api import events as load
 from hourglass.model.errors import SpecError
@@ -61,6 +62,7 @@ def lifecycle(
     channels: bool = True,
     spend: Any = None,
     channel_column: str | None = None,
+    referral_options: Mapping[str, Any] | None = None,
     columns: ColumnMapping | Mapping[str, Any] | None = None,
     engine: Any = None,
     table: str | None = None,
@@ -68,7 +70,9 @@ def lifecycle(
 ) -> LifecycleResult:
     """The whole hourglass of ``source`` (docs/semantics-lifecycle.md): stages, where customers are
     lost, after-sale metrics, the referral loop and channels. ``customers`` writes the stage table per
-    customer (.parquet or .csv); ``spend`` is a CSV of channel, period, cost (CAC, ROI)."""
+    customer (.parquet or .csv); ``spend`` is a CSV of channel, period, cost (CAC, ROI);
+    ``referral_options``: ``referral_event``, ``referee_column``, ``period``, ``max_depth``, ``top``
+    (docs/semantics-referrals.md)."""
     cfg = config if isinstance(config, Config) else load_config(config)
     spec = lifecycle_spec(
         model, since=since, until=until, as_of=as_of, after_sale=after_sale, sale_stage=sale_stage, config=cfg
@@ -76,13 +80,12 @@ def lifecycle(
     started = time.perf_counter()
     ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
     ref = chan = None
-    if referrals and spec.model.sale is not None and "referrer" in ev.table.columns:
-        from hourglass.engine.run_referrals import run_referrals
-
-        ref = run_referrals(ev, spec.model, since=spec.since, until=spec.until)
-    if channels and spec.model.sale is not None and (channel_column or "channel" in ev.table.columns):
-        from hourglass.engine.run_referrals import run_channels
-
+    ropts = dict(referral_options or {})
+    has_referrals = "referrer" in ev.table.columns or ropts.get("referral_event")
+    buyers = spec.model.sale is not None or bool(spec.model.purchase_events)
+    if referrals and buyers and has_referrals:
+        ref = run_referrals(ev, spec.model, since=spec.since, until=spec.until, **ropts)
+    if channels and buyers and (channel_column or "channel" in ev.table.columns):
         chan = run_channels(
             ev, spec.model, spend=spend, channel_column=channel_column, since=spec.since, until=spec.until
         )

@@ -117,6 +117,17 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
 )
 @click.option("--spend", type=click.Path(dir_okay=False), help="CSV of channel, period, cost: CAC and ROI")
 @click.option("--acquisition-col", help="the acquisition channel column [default: the first touch's channel]")
+@click.option("--referral-event", help="a referral event carrying the referee (with --referee-col)")
+@click.option("--referee-col", help="the column of --referral-event naming the referee")
+@click.option(
+    "--period",
+    type=click.Choice(["day", "week", "month", "quarter", "year"]),
+    default="month",
+    show_default=True,
+    help="periods of the share of new customers who came by referral",
+)
+@click.option("--max-depth", type=int, default=10, show_default=True, help="deepest referral generation")
+@click.option("--top", type=int, default=10, show_default=True, help="referrers ranked")
 @click.option("--no-referrals", is_flag=True, help="skip the referral loop")
 @click.option("--no-channels", is_flag=True, help="skip the channel table")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -134,6 +145,11 @@ def lifecycle_cmd(
     customers: str | None,
     spend: str | None,
     acquisition_col: str | None,
+    referral_event: str | None,
+    referee_col: str | None,
+    period: str,
+    max_depth: int,
+    top: int,
     no_referrals: bool,
     no_channels: bool,
     fmt: str,
@@ -161,6 +177,13 @@ def lifecycle_cmd(
         channels=not no_channels,
         spend=spend,
         channel_column=acquisition_col,
+        referral_options={
+            "referral_event": referral_event,
+            "referee_column": referee_col,
+            "period": period,
+            "max_depth": max_depth,
+            "top": top,
+        },
         columns=mapping,
         engine=kw["engine"],
         table=kw["table"],

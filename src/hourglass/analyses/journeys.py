@@ -3,6 +3,7 @@ small Ibis expressions (docs/semantics-journeys.md). Never executes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -114,10 +115,14 @@ def _summary(c: ir.Table, n: int, goal: int) -> ir.Table:
     return c.aggregate(**aggs)
 
 
-def journeys_plan(spec: JourneysSpec, events: ir.Table) -> JourneysPlan:
+def journeys_plan(
+    spec: JourneysSpec, events: ir.Table, materialize: Callable[[ir.Table], ir.Table] | None = None
+) -> JourneysPlan:
+    """``materialize`` (the engine's cache) is applied to the runs table every output reads."""
     model, goal, n = spec.model, spec.goal_index, len(spec.model.stages)
     s = stage_rows(model, events, since=spec.since, until=spec.until, by=spec.by)
     r = runs(s, "stage")
+    r = materialize(r) if materialize else r
     c = per_customer(model, r, goal, by=spec.by is not None)
     keys = ["entry", "entry_by"] if spec.by else ["entry"]
     entry = c.group_by(keys).aggregate(

@@ -4,6 +4,7 @@ on, or up to it), counted per distinct path, with the next/previous node after/b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -61,7 +62,10 @@ def path_keys(t: ir.Table, steps: int) -> list[ir.Value]:
     return keys
 
 
-def paths_plan(spec: PathsSpec, events: ir.Table) -> PathsPlan:
+def paths_plan(
+    spec: PathsSpec, events: ir.Table, materialize: Callable[[ir.Table], ir.Table] | None = None
+) -> PathsPlan:
+    """``materialize`` (the engine's cache) is applied to the per-customer paths."""
     t = node_rows(spec.level, spec.model, events, since=spec.since, until=spec.until)
     r = runs(t, "node", collapse=spec.collapse)
     anchor: ir.Value | None = None
@@ -72,6 +76,7 @@ def paths_plan(spec: PathsSpec, events: ir.Table) -> PathsPlan:
         else:
             anchor = ibis.literal(spec.anchor, "string")
     c = customer_paths(r, spec.steps, anchor=anchor, reverse=spec.direction == "reverse")
+    c = materialize(c) if materialize else c
     cols = [f"p{i}" for i in range(spec.steps)]
     counted = c.group_by(cols).aggregate(customers=c.count(), continued=c.more.sum())
     top = counted.order_by([ibis.desc(counted.customers), *path_keys(counted, spec.steps)]).limit(spec.top)

@@ -20,11 +20,11 @@ US = 1_000_000
 class TransitionsPlan:
     """``edges``: one row per (``node``, ``nxt``) with ``moves`` (``nxt`` null: the sequence ended
     there), ``customers`` and ``median_s``/``p90_s`` (seconds from the node's first event to the
-    next node's first event; null for the end); ``totals``: one row with ``customers``."""
+    next node's first event; null for the end). Every customer's sequence ends once, so the
+    customers are the sum of the moves to the end."""
 
     spec: TransitionsSpec
     edges: ir.Table
-    totals: ir.Table
 
 
 def transitions_plan(spec: TransitionsSpec, events: ir.Table) -> TransitionsPlan:
@@ -37,5 +37,4 @@ def transitions_plan(spec: TransitionsSpec, events: ir.Table) -> TransitionsPlan
         median_s=dt.quantile(0.5),
         p90_s=dt.quantile(0.9),
     )
-    totals = r.aggregate(customers=r.customer.nunique())
-    return TransitionsPlan(spec, edges, totals)
+    return TransitionsPlan(spec, edges)

@@ -3,12 +3,17 @@ Only the small aggregates are fetched."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import ibis.expr.types as ir
 
 from hourglass.analyses.journeys import journeys_plan
 from hourglass.analyses.paths import paths_plan
 from hourglass.analyses.transitions import transitions_plan
+from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_result import JourneysResult, build_journeys_result
@@ -16,7 +21,26 @@ from hourglass.model.journeys_spec import JourneysSpec, PathsSpec, TransitionsSp
 from hourglass.model.paths import PathsResult, build_paths_result
 from hourglass.model.transitions import TransitionsResult, build_transitions_result
 
-__all__ = ["fetch", "meta_of", "node_name", "plain", "run_journeys", "run_paths", "run_transitions"]
+__all__ = ["cached", "fetch", "meta_of", "node_name", "plain", "run_journeys", "run_paths", "run_transitions"]
+
+
+@contextlib.contextmanager
+def cached() -> Iterator[Callable[[ir.Table], ir.Table]]:
+    """A function that materialises a table on its backend (a temporary table on DuckDB, a
+    persisted DataFrame on Spark) so that several small aggregates read it once; released on exit."""
+    held: list[Any] = []
+
+    def materialize(t: ir.Table) -> ir.Table:
+        with translated():
+            c = t.cache()
+        held.append(c)
+        return c
+
+    try:
+        yield materialize
+    finally:
+        for c in held:
+            c.release()
 
 
 def plain(value: Any) -> Any:
@@ -59,15 +83,17 @@ def node_name(level: str, model: JourneyModel | None, value: Any) -> str | None:
 
 
 def run_journeys(events: Events, spec: JourneysSpec, meta: dict[str, Any] | None = None) -> JourneysResult:
-    plan = journeys_plan(spec, events.table)
-    summary = fetch(events, plan.summary)
+    with cached() as materialize:
+        plan = journeys_plan(spec, events.table, materialize)
+        summary = fetch(events, plan.summary)
+        entry, backs, back_next = (fetch(events, e) for e in (plan.entry, plan.backsteps, plan.back_next))
     return build_journeys_result(
         spec.model,
         spec.goal_index,
         summary[0] if summary else {},
-        fetch(events, plan.entry),
-        fetch(events, plan.backsteps),
-        fetch(events, plan.back_next),
+        entry,
+        backs,
+        back_next,
         by=spec.by is not None,
         deviations=spec.deviations,
         meta=meta_of(events, spec.describe(), meta),
@@ -77,9 +103,7 @@ def run_journeys(events: Events, spec: JourneysSpec, meta: dict[str, Any] | None
 def run_transitions(
     events: Events, spec: TransitionsSpec, meta: dict[str, Any] | None = None
 ) -> TransitionsResult:
-    plan = transitions_plan(spec, events.table)
-    rows = fetch(events, plan.edges)
-    totals = fetch(events, plan.totals)
+    rows = fetch(events, transitions_plan(spec, events.table).edges)
     edges = [
         {
             "from": node_name(spec.level, spec.model, r["node"]),
@@ -95,7 +119,7 @@ def run_transitions(
     return build_transitions_result(
         level=spec.level,
         collapse=spec.collapse,
-        customers=int(totals[0]["customers"] or 0) if totals else 0,
+        customers=sum(int(r["moves"]) for r in rows if r["nxt"] is None),
         edges=edges,
         order=order,
         meta=meta_of(events, spec.describe(), meta),
@@ -103,16 +127,16 @@ def run_transitions(
 
 
 def run_paths(events: Events, spec: PathsSpec, meta: dict[str, Any] | None = None) -> PathsResult:
-    plan = paths_plan(spec, events.table)
-    top = fetch(events, plan.top)
-    totals = fetch(events, plan.totals)[0]
-
     def name(v: Any) -> str | None:
         return node_name(spec.level, spec.model, v)
 
-    neighbours = None
-    if plan.neighbours is not None:
-        neighbours = [(name(r["p1"]), int(r["customers"])) for r in fetch(events, plan.neighbours)]
+    with cached() as materialize:
+        plan = paths_plan(spec, events.table, materialize)
+        top = fetch(events, plan.top)
+        totals = fetch(events, plan.totals)[0]
+        neighbours = None
+        if plan.neighbours is not None:
+            neighbours = [(name(r["p1"]), int(r["customers"])) for r in fetch(events, plan.neighbours)]
     return build_paths_result(
         level=spec.level,
         direction=spec.direction,

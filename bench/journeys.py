@@ -1,0 +1,104 @@
+"""Benchmark of the journey analyses (issue 5) on bench/_data.py's synthetic log.
+
+Each run is the first analysis of a fresh Python process (imports not timed; the timed call
+includes hourglass's validation pass, like bench/funnel.py). Runs alternate the analyses; the
+median is reported. The model maps the generator's 10-stage journey to six stages, so events
+enter in the middle (stray funnel events), skip (auxiliary stages are emitted 80% of the time)
+and go back (returning visits).
+
+    .venv/bin/python bench/journeys.py --events 10M
+    .venv/bin/python bench/journeys.py --events 1M --runs 5 --only paths
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _data import ensure_dataset
+
+MODEL = {
+    "name": "bench",
+    "kind": "funnel",
+    "sale": "purchase",
+    "stages": [
+        {"name": "visit", "events": ["visit"]},
+        {"name": "consider", "events": ["view_pricing"]},
+        {"name": "signup", "events": ["signup", "onboarding"]},
+        {"name": "trial", "events": ["trial", "activate"]},
+        {"name": "purchase", "events": ["checkout", "purchase"]},
+        {"name": "loyal", "events": ["invite", "repeat_purchase"]},
+    ],
+}
+
+CALLS = {
+    "journeys": "hg.journeys(path, model)",
+    "paths": "hg.paths(path, model, steps=8, top=10)",
+    "transitions": "hg.transitions(path, model)",
+    "funnel": "hourglass.funnel(path, model=model, window='7d')",
+}
+
+WORKER = """
+import json, sys, time
+import hourglass
+from hourglass.interfaces import journeys_api as hg
+from hourglass.model.journey import JourneyModel
+path, model = sys.argv[1], JourneyModel.from_dict(json.loads(sys.argv[2]))
+started = time.perf_counter()
+r = {call}
+took = time.perf_counter() - started
+d = r.to_dict()
+print(json.dumps({{"seconds": took, "customers": d.get("customers") or d["steps"][0]["customers"]}}))
+"""
+
+
+def parse_count(text: str) -> int:
+    mult = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}
+    text = text.strip().upper()
+    return int(float(text[:-1]) * mult[text[-1]]) if text[-1] in mult else int(text)
+
+
+def run_once(name: str, path: Path) -> dict[str, float]:
+    code = WORKER.format(call=CALLS[name])
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path), json.dumps(MODEL)], check=True, capture_output=True, text=True
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process"] = time.perf_counter() - started
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", default="10M")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--only", choices=sorted(CALLS), action="append")
+    ap.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parent / "data")
+    a = ap.parse_args()
+    path = ensure_dataset(a.data_dir, parse_count(a.events), a.seed)
+    names = a.only or list(CALLS)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(a.runs):
+        for n in names:
+            r = run_once(n, path)
+            times[n].append(r["seconds"])
+            print(
+                f"run {i + 1} {n:<12} {r['seconds']:7.2f} s (process {r['process']:.1f} s), "
+                f"{int(r['customers']):,} customers",
+                flush=True,
+            )
+    for n in names:
+        print(f"median {n:<12} {statistics.median(times[n]):7.2f} s over {a.runs} runs")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@ sales funnel, AIDA, the marketing hourglass, flip-the-funnel, the flywheel and S
 
 from hourglass.engine import Engine, connect
 from hourglass.interfaces.api import build_spec, events, funnel, funnel_levels, funnel_sql, validate
+from hourglass.interfaces.journeys_api import followers, journey, journeys, paths, transitions
 from hourglass.interfaces.lifecycle_api import lifecycle, lifecycle_table
 from hourglass.model import (
     PRESETS,
@@ -30,11 +31,16 @@ __all__ = [
     "build_spec",
     "connect",
     "events",
+    "followers",
     "funnel",
     "funnel_levels",
     "funnel_sql",
+    "journey",
+    "journeys",
     "lifecycle",
     "lifecycle_table",
+    "paths",
     "preset",
+    "transitions",
     "validate",
 ]

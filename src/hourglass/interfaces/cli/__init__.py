@@ -7,6 +7,13 @@ import click
 from hourglass import __version__
 from hourglass.interfaces.cli.demo import demo_cmd
 from hourglass.interfaces.cli.funnel import funnel_cmd
+from hourglass.interfaces.cli.journeys import (
+    followers_cmd,
+    journey_cmd,
+    journeys_cmd,
+    paths_cmd,
+    transitions_cmd,
+)
 from hourglass.interfaces.cli.lifecycle import lifecycle_cmd
 from hourglass.interfaces.cli.models import models_cmd
 from hourglass.interfaces.cli.validate import validate_cmd
@@ -20,7 +27,18 @@ def cli() -> None:
     """hourglass: customer-journey analytics (funnel, hourglass, flywheel, ...) on DuckDB or Spark."""
 
 
-for _cmd in (funnel_cmd, lifecycle_cmd, validate_cmd, models_cmd, demo_cmd):
+for _cmd in (
+    funnel_cmd,
+    lifecycle_cmd,
+    journeys_cmd,
+    transitions_cmd,
+    paths_cmd,
+    journey_cmd,
+    followers_cmd,
+    validate_cmd,
+    models_cmd,
+    demo_cmd,
+):
     cli.add_command(_cmd)
 
 

@@ -170,7 +170,12 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     if spec.by:
         # every customer with an entry: his group is the best chain's value, or (level 1) the value
         # at his earliest entry
-        ctes.append("entry AS (SELECT c, first(b ORDER BY t1, e, b NULLS LAST) AS b FROM g1 GROUP BY c)")
+        # (the earliest entry time first, by a cheap hash aggregate; the tie-break only among its rows)
+        ctes.append("entry0 AS (SELECT c, min(t1) AS t1 FROM g1 GROUP BY c)")
+        ctes.append(
+            "entry AS (SELECT g.c, first(g.b ORDER BY g.e, g.b NULLS LAST) AS b FROM g1 AS g "
+            "JOIN entry0 AS m ON m.c = g.c AND m.t1 = g.t1 GROUP BY g.c)"
+        )
         level = "coalesce(best.level, 1)" if n > 1 else "1"
         value = "CASE WHEN best.c IS NULL THEN entry.b ELSE best.x.b END" if n > 1 else "entry.b"
         join = " LEFT JOIN best USING (c)" if n > 1 else ""

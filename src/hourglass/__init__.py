@@ -5,6 +5,7 @@ from hourglass.engine import Engine, connect
 from hourglass.interfaces.api import build_spec, events, funnel, funnel_levels, funnel_sql, validate
 from hourglass.interfaces.journeys_api import followers, journey, journeys, paths, transitions
 from hourglass.interfaces.lifecycle_api import lifecycle, lifecycle_table
+from hourglass.interfaces.store_api import ingest as ingest_store
 from hourglass.model import (
     PRESETS,
     ColumnMapping,
@@ -35,6 +36,7 @@ __all__ = [
     "funnel",
     "funnel_levels",
     "funnel_sql",
+    "ingest_store",
     "journey",
     "journeys",
     "lifecycle",

@@ -7,6 +7,7 @@ import click
 from hourglass import __version__
 from hourglass.interfaces.cli.demo import demo_cmd
 from hourglass.interfaces.cli.funnel import funnel_cmd
+from hourglass.interfaces.cli.ingest import ingest_cmd
 from hourglass.interfaces.cli.journeys import (
     followers_cmd,
     journey_cmd,
@@ -35,6 +36,7 @@ for _cmd in (
     paths_cmd,
     journey_cmd,
     followers_cmd,
+    ingest_cmd,
     validate_cmd,
     models_cmd,
     demo_cmd,

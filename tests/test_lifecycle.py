@@ -156,9 +156,79 @@ def test_errors(shop: str, tmp_path: Path) -> None:
     with pytest.raises(HourglassError, match=r"\.parquet or \.csv") as e:
         lifecycle(shop, customers=tmp_path / "x.xlsx", referrals=False, channels=False)
     assert e.value.code == "HG121"
+    with pytest.raises(HourglassError, match="no column 'ofer'") as e:
+        lifecycle(shop, after_sale={"offer_column": "ofer"}, referrals=False, channels=False)
+    assert e.value.code == "HG306"
+    with pytest.raises(SpecError, match="names no sale stage") as e:
+        lifecycle(shop, "flywheel", spend=tmp_path / "spend.csv")
+    assert e.value.code == "HG140"
     with pytest.raises(SpecError, match="since") as e:
         lifecycle(shop, since="2024-02-01", until="2024-01-01")
     assert e.value.code == "HG108"
+
+
+def test_purchases_follow_the_sale_stage_globs_and_filters(tmp_path: Path) -> None:
+    """Without ``purchases`` the sale stage itself (its glob and its filter) says what a purchase is,
+    for the lifecycle's repeat rate and the channels' alike."""
+    log = journeys(
+        {
+            "a": [
+                ("purchase_web", "2024-01-01 10:00", {"revenue": 0.0, "channel": "ads"}),
+                ("purchase_app", "2024-01-02 10:00", {"revenue": 5.0, "channel": "ads"}),
+                ("purchase_app", "2024-01-03 10:00", {"revenue": 7.0, "channel": "ads"}),
+            ],
+            "b": [("purchase_web", "2024-01-01 11:00", {"revenue": 3.0, "channel": "ads"})],
+        }
+    )
+    model = hourglass.JourneyModel.from_dict(
+        {
+            "name": "shop",
+            "kind": "funnel",
+            "sale": "buy",
+            "stages": [
+                {"name": "look", "events": ["visit"]},
+                {"name": "buy", "events": ["purchase_*"], "where": ["revenue > 0"]},
+            ],
+        }
+    )
+    d = lifecycle(_source(log, tmp_path), model).to_dict()
+    p = d["after_sale"]["purchases"]
+    # a: two purchases with revenue > 0 (the 0.0 one is not a purchase), b: one
+    assert (p["purchasers"], p["repeaters"], p["purchases"]) == (2, 1, 3)
+    assert d["channels"][0]["repeat_rate"] == d["repeat_rate"] == 0.5
+    assert d["referred_purchasers"] is None and d["k_factor"] is None  # no referrer column: keys stay
+
+
+def test_as_of_is_the_state_then(tmp_path: Path) -> None:
+    src = _source(journeys(SHOP), tmp_path)
+    d = lifecycle(src, as_of="2024-01-05 11:00", referrals=False, channels=False).to_dict()
+    # alice bought at 10:00 and nothing later counts; carol has bought, bob is at trial
+    assert (d["purchasers"], _stage(d, "repeat")["entered"]) == (2, 0)
+    t = lifecycle_table(src, as_of="2024-01-05 11:00").to_pandas().set_index("customer")
+    assert t.loc["alice", "current"] == "sale"
+    assert t.loc["alice", "days_in_current"] == pytest.approx(1 / 24)
+    assert (t["days_in_current"] >= 0).all()
+
+
+def test_float_referrer_ids_match_integer_customers(tmp_path: Path) -> None:
+    log = journeys(
+        {
+            1: [("purchase", "2024-01-01 10:00")],
+            2: [("purchase", "2024-01-05 10:00", {"referrer": 1.0})],
+            3: [("visit", "2024-01-06 10:00")],
+        },
+        dtypes={"referrer": "float64"},
+    )
+    d = lifecycle(_source(log, tmp_path), "hourglass", channels=False).to_dict()
+    assert (d["purchasers"], d["referred_purchasers"], d["k_factor"]) == (2, 1, 0.5)
+
+
+def test_unbounded_windows_only_where_allowed(shop: str) -> None:
+    with pytest.raises(SpecError, match="remorse_within needs a window") as e:
+        lifecycle(shop, after_sale={"remorse_within": "none"})
+    assert e.value.code == "HG107"
+    d = lifecycle(shop, after_sale={"repeat_within": "none"}, referrals=False, channels=False).to_dict()
+    assert d["after_sale"]["purchases"]["repeat_within"] is None
 
 
 @pytest.mark.spark

@@ -47,7 +47,9 @@ def _in_range(s: Settings, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         r
         for r in rows
-        if (s.since is None or r["timestamp"] >= s.since) and (s.until is None or r["timestamp"] < s.until)
+        if (s.since is None or r["timestamp"] >= s.since)
+        and (s.until is None or r["timestamp"] < s.until)
+        and (s.as_of is None or r["timestamp"] <= s.as_of)
     ]
 
 

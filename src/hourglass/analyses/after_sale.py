@@ -9,7 +9,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import micros
+from hourglass.analyses._match import micros, step_predicate
 from hourglass.model.lifecycle import LifecycleSpec
 
 __all__ = [
@@ -27,6 +27,13 @@ __all__ = [
 US = 1_000_000
 
 
+def _buy(spec: LifecycleSpec, t: ir.Table) -> ir.BooleanValue:
+    """A purchase event: the model's purchase step (its events, globs and filters)."""
+    step = spec.model.purchase_step
+    assert step is not None
+    return step_predicate(step, t)
+
+
 def buyers(spec: LifecycleSpec, customers: ir.Table) -> ir.Table:
     """Purchasers (entered the sale stage) and when: ``customer``, ``sale_at``."""
     assert spec.model.sale is not None
@@ -37,17 +44,15 @@ def buyers(spec: LifecycleSpec, customers: ir.Table) -> ir.Table:
 def after_events(spec: LifecycleSpec, events: ir.Table, purchasers: ir.Table) -> ir.Table:
     """The purchasers' events at or after their ``sale_at``: ``customer``, ``event``, ``ts`` (µs),
     ``sale_us``, and ``offer`` (the ``offer_column``) when the events have it."""
+    offer_col = spec.after_sale.offer_column
+    ev = events.mutate(__hg_offer=events[offer_col]) if offer_col in events.columns else events
+    # every column stays (the purchase step's filters may use any); ts/sale_us/offer are ours
+    ev = ev.drop(*[c for c in ("ts", "sale_us", "offer", "b_customer") if c in ev.columns])
+    if "__hg_offer" in ev.columns:
+        ev = ev.rename(offer="__hg_offer")
     b = purchasers.select(b_customer=purchasers.customer, sale_us=micros(purchasers.sale_at))
-    j = events.inner_join(b, events.customer == b.b_customer)
-    cols: dict[str, ir.Value] = {
-        "customer": j.customer,
-        "event": j.event,
-        "ts": micros(j.timestamp),
-        "sale_us": j.sale_us,
-    }
-    if spec.after_sale.offer_column in events.columns:
-        cols["offer"] = j[spec.after_sale.offer_column]
-    out = j.select(**cols)
+    j = ev.inner_join(b, ev.customer == b.b_customer)
+    out = j.mutate(ts=micros(j.timestamp)).drop("b_customer")
     return out.filter(out.ts >= out.sale_us)
 
 
@@ -58,7 +63,7 @@ def purchase_customers(
     ``repeater`` (a 2nd purchase, within ``repeat_within`` of the 1st if set) and ``observed`` (his 1st
     purchase is at least ``repeat_within`` before ``as_of``; always true without a window)."""
     a = spec.after_sale
-    p = events.filter(events.event.isin(list(spec.model.purchase_events)))
+    p = events.filter(_buy(spec, events))
     p = p.select(customer=p.customer, ts=micros(p.timestamp), event=p.event)
     p = p.mutate(rn=ibis.row_number().over(group_by=p.customer, order_by=[p.ts, p.event]))
     aggs: dict[str, ir.Value] = {"n": p.count()}
@@ -96,7 +101,7 @@ def purchase_summary(spec: LifecycleSpec, pc: ir.Table) -> ir.Table:
 def remorse_summary(spec: LifecycleSpec, after: ir.Table) -> ir.Table:
     """Remorse events within ``remorse_within`` after a purchase (the latest at or before them)."""
     a = spec.after_sale
-    buy = after.event.isin(list(spec.model.purchase_events))
+    buy = _buy(spec, after)
     t = after.filter(buy | after.event.isin(list(a.remorse_events)))
     t = t.mutate(kind=buy.ifelse(0, 1))
     w = ibis.window(group_by=t.customer, order_by=[t.ts, t.kind], rows=(None, 0))
@@ -134,7 +139,7 @@ def gap_summary(spec: LifecycleSpec, after: ir.Table, pc: ir.Table) -> ir.Table:
     neg = after.event.isin(list(a.negative_events))
     if a.gap_within is not None:
         neg = neg & (after.ts - after.sale_us <= a.gap_within)
-    buy = after.event.isin(list(spec.model.purchase_events))
+    buy = _buy(spec, after)
     per = after.group_by(g_customer=after.customer).aggregate(
         first_neg=after.ts.min(where=neg), last_buy=after.ts.max(where=buy)
     )
@@ -166,7 +171,7 @@ def offer_counts(spec: LifecycleSpec, after: ir.Table) -> ir.Table:
     s = s.group_by(customer=s.customer, offer=_offer(s)).aggregate(sent_at=s.ts.min())
     r = after.filter(after.event.isin(list(a.offer_redeemed_events)))
     r = r.group_by(r_customer=r.customer, r_offer=_offer(r)).aggregate(last_red=r.ts.max())
-    p = after.filter(after.event.isin(list(spec.model.purchase_events)))
+    p = after.filter(_buy(spec, after))
     p = p.select(p_customer=p.customer, p_ts=p.ts)
     back = s.semi_join(
         p, [s.customer == p.p_customer, p.p_ts > s.sent_at, p.p_ts <= s.sent_at + a.offer_within]

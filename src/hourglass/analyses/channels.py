@@ -12,6 +12,7 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros
 from hourglass.analyses.referrals import customer_facts, scope, with_referrers
+from hourglass.ingest.normalize import strip
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.channels import ChannelSpec, SpendRow
 from hourglass.model.errors import SchemaError
@@ -28,8 +29,9 @@ def _us(value: datetime) -> int:
 
 def first_values(t: ir.Table, column: str, name: str) -> ir.Table:
     """Per customer (``{name}_customer``), the value of ``column`` on his earliest event where it is
-    not null; ties at the same timestamp go to the smallest value (as text)."""
-    value = t[column] if t[column].type().is_string() else t[column].cast("string")
+    empty (white space is trimmed; blank is empty); ties at the same timestamp go to the smallest
+    value (as text)."""
+    value = strip(t[column] if t[column].type().is_string() else t[column].cast("string")).nullif("")
     c = t.filter(value.notnull()).select(cust=t.customer, val=value, ts=micros(t.timestamp))
     rn = ibis.row_number().over(group_by=c.cust, order_by=[c.ts, c.val])
     c = c.mutate(rn=rn)
@@ -70,7 +72,7 @@ def channel_plan(
             + ")",
         )
     t = scope(events, spec.since, spec.until)
-    facts = customer_facts(t, sale, model.purchase_events, model.stages)
+    facts = customer_facts(t, sale, model.purchase_step or sale, model.stages)
     has_ref = "referrer" in t.columns
     cust = with_referrers(t, facts, ReferralSpec()) if has_ref else facts
     first = first_values(t, col, "channel")

@@ -21,12 +21,15 @@ _INF = 2**62  # "no next stage" above any real µs time
 
 
 def in_range(spec: LifecycleSpec, events: ir.Table) -> ir.Table:
-    """Events with ``since <= timestamp < until``."""
+    """Events with ``since <= timestamp < until`` and, with ``as_of``, ``timestamp <= as_of`` (the
+    state as it was then: nothing after "now" counts)."""
     t = events
     if spec.since is not None:
         t = t.filter(t.timestamp >= spec.since)
     if spec.until is not None:
         t = t.filter(t.timestamp < spec.until)
+    if spec.as_of is not None:
+        t = t.filter(t.timestamp <= spec.as_of)
     return t
 
 

@@ -41,15 +41,15 @@ def scope(t: ir.Table, since: datetime | None, until: datetime | None) -> ir.Tab
 
 
 def customer_facts(
-    t: ir.Table, sale: Step, purchase_events: Sequence[str] = (), stages: Sequence[Step] = ()
+    t: ir.Table, sale: Step, purchase: Step | None = None, stages: Sequence[Step] = ()
 ) -> ir.Table:
     """Per customer: ``first_ts`` (µs) and ``first_at`` (his first event), ``purchaser`` (0/1: an event
-    of the sale step), ``first_purchase`` (µs, null if none), ``purchases`` (events matching
-    ``purchase_events``, names or globs; only if given), ``revenue`` (sum, 0 if none; only if the events have
-    revenue) and ``s0``, ``s1``, ... (0/1: an event of ``stages[i]``)."""
+    of the sale step), ``first_purchase`` (µs, null if none), ``purchases`` (events matching the
+    ``purchase`` step, with its globs and filters; only if given), ``revenue`` (sum, 0 if none; only if
+    the events have revenue) and ``s0``, ``s1``, ... (0/1: an event of ``stages[i]``)."""
     ts = micros(t.timestamp)
     sale_p = step_predicate(sale, t)
-    buys = step_predicate(Step("purchases", tuple(purchase_events)), t) if purchase_events else None
+    buys = step_predicate(purchase, t) if purchase is not None else None
     aggs: dict[str, ir.Value] = {
         "first_ts": ts.min(),
         "first_at": t.timestamp.min(),

@@ -42,6 +42,11 @@ def _text(col: ir.Value) -> ir.StringValue:
     t = col.type()
     if t.is_integer():  # an integer's text has no blanks and is never empty
         return col.cast("string")
+    if t.is_floating():
+        # ids read as floats (a pandas column with a missing value): 7.0 is the id "7", so that a
+        # float referrer column matches integer customer ids
+        whole = (col == col.floor()) & (col.abs() < 2**53)
+        return ibis.cases((whole, col.cast("int64").cast("string")), else_=col.cast("string"))
     s = col if t.is_string() else col.cast("string")
     return strip(s).nullif("")
 

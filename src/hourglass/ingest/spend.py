@@ -32,9 +32,23 @@ def _rows_from_file(path: str) -> tuple[str, list[str], list[tuple[int, list[str
             code="HG202",
             hint="write it as CSV with the columns channel, period, cost",
         )
-    with p.open(newline="", encoding="utf-8-sig") as f:
-        text = f.read()
-    delimiter = "\t" if p.name.lower().endswith(".tsv") else ","
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+    except UnicodeDecodeError as e:
+        line = p.read_bytes()[: e.start].count(b"\n") + 1
+        raise SourceError(
+            f"{path}: line {line} is not UTF-8 text",
+            code="HG206",
+            hint="save the spend table as CSV UTF-8 (Excel: 'CSV UTF-8 (comma delimited)')",
+        ) from None
+    first = text.split("\n", 1)[0]
+    if p.name.lower().endswith(".tsv"):
+        delimiter = "\t"
+    elif ";" in first and "," not in first:
+        delimiter = ";"  # a European spreadsheet's CSV
+    else:
+        delimiter = ","
     reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
     header: list[str] = []
     rows: list[tuple[int, list[str]]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
 from hourglass.engine.run_referrals import run_channels, run_referrals
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces.api import events as load
-from hourglass.model.errors import SpecError
+from hourglass.model._suggest import did_you_mean
+from hourglass.model.errors import SchemaError, SpecError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle import AfterSaleSpec, LifecycleSpec
 from hourglass.model.lifecycle_result import LifecycleResult
@@ -77,27 +79,58 @@ def lifecycle(
     spec = lifecycle_spec(
         model, since=since, until=until, as_of=as_of, after_sale=after_sale, sale_stage=sale_stage, config=cfg
     )
+    if customers is not None and Path(customers).suffix.lower() not in (".parquet", ".csv"):
+        raise SpecError(
+            f"--customers: write a .parquet or .csv file, not '{Path(customers).name}'",
+            code="HG121",
+            hint="e.g. --customers stages.parquet",
+        )
+    has_sale = spec.model.sale is not None
+    if spend is not None and not has_sale:
+        raise SpecError(
+            f"a spend table needs purchasers, and model '{spec.model.name}' names no sale stage",
+            code="HG140",
+            hint="give --sale-stage STAGE (stages: " + ", ".join(s.name for s in spec.model.stages) + ")",
+        )
+    if spend is not None and not channels:
+        raise SpecError("a spend table is read by the channel table: drop --no-channels", code="HG122")
     started = time.perf_counter()
     ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
+    offer = spec.after_sale.offer_column
+    if offer != "offer" and offer not in ev.table.columns:
+        raise SchemaError(
+            f"after_sale.offer_column: the events have no column '{offer}'"
+            f"{did_you_mean(offer, ev.table.columns)}",
+            code="HG306",
+            hint="columns: " + ", ".join(ev.table.columns),
+        )
+    # the referral loop and channels see the same events: [since, until) and nothing after as_of
+    until_ = spec.until
+    if spec.as_of is not None and (until_ is None or spec.as_of < until_):
+        until_ = spec.as_of + timedelta(microseconds=1)
     ref = chan = None
     ropts = dict(referral_options or {})
     has_referrals = "referrer" in ev.table.columns or ropts.get("referral_event")
-    buyers = spec.model.sale is not None or bool(spec.model.purchase_events)
-    if referrals and buyers and has_referrals:
-        ref = run_referrals(ev, spec.model, since=spec.since, until=spec.until, **ropts)
-    if channels and buyers and (channel_column or "channel" in ev.table.columns):
+    if referrals and has_sale and has_referrals:
+        ref = run_referrals(ev, spec.model, since=spec.since, until=until_, **ropts)
+    if channels and has_sale and (channel_column or "channel" in ev.table.columns):
         chan = run_channels(
-            ev, spec.model, spend=spend, channel_column=channel_column, since=spec.since, until=spec.until
+            ev, spec.model, spend=spend, channel_column=channel_column, since=spec.since, until=until_
         )
     elif spend is not None:
         raise SpecError(
             "a spend table needs channels: the events have no channel column",
             code="HG122",
-            hint="map one with --channel-col (or [columns] channel = ... in hourglass.toml)",
+            hint="map one with --channel-col or --acquisition-col ([columns] channel = ...)",
         )
     meta: dict[str, Any] = {}
     if isinstance(model, str):
         meta["model_source"] = model
+    if not has_sale:
+        meta["note"] = (
+            f"model '{spec.model.name}' names no sale stage: no purchasers, after-sale metrics, "
+            "referral loop or channels; give --sale-stage STAGE"
+        )
     result = run_lifecycle(ev, spec, customers_path=customers, referrals=ref, channels=chan, meta=meta)
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result

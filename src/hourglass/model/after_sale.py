@@ -178,7 +178,9 @@ class AfterSale:
         )
         out = [
             f"repeat rate: {format_percent(p['repeat_rate'])} of {p['purchasers']} purchasers; "
-            f"{p['purchases_per_purchaser'] or 0:.2f} purchases per purchaser" + (f"; {nth}" if nth else "")
+            + ("-" if p["purchases_per_purchaser"] is None else f"{p['purchases_per_purchaser']:.2f}")
+            + " purchases per purchaser"
+            + (f"; {nth}" if nth else "")
         ]
         if "remorse" in d:
             out.append(f"buyer's remorse: {format_percent(d['remorse']['rate'])}")

@@ -60,6 +60,16 @@ class JourneyModel:
         return [s.name for s in self.stages].index(self.sale)
 
     @property
+    def purchase_step(self) -> Step | None:
+        """The step an event must match to count as a purchase: the ``purchases`` events if given,
+        else the sale stage itself (its globs and filters included); None without either."""
+        if self.purchases:
+            return Step("purchases", self.purchases)
+        if self.sale is None:
+            return None
+        return self.stage(self.sale)
+
+    @property
     def purchase_events(self) -> tuple[str, ...]:
         """Events that count as a purchase (repeat rate, purchases per customer): ``purchases`` if
         given, else the sale stage's event names (empty when there is no sale stage)."""

@@ -78,7 +78,16 @@ class AfterSaleSpec:
             if key in cls._LISTS:
                 kw[key] = _names(value, key=key)
             elif key in cls._WINDOWS:
-                kw[key] = None if value in (None, "", "none") else parse_window(value)
+                if value in (None, "", "none") and key in ("repeat_within", "gap_within"):
+                    kw[key] = None  # these two may be unbounded
+                elif value in (None, "", "none"):
+                    raise SpecError(
+                        f"after_sale.{key} needs a window, not {value!r}",
+                        code="HG107",
+                        hint="a positive number and a unit: 12h, 14d, 2w",
+                    )
+                else:
+                    kw[key] = parse_window(value)
             elif key == "nth":
                 try:
                     kw[key] = int(value)

@@ -16,6 +16,8 @@ __all__ = ["LifecycleResult", "StageStat", "stage_rows"]
 class _Part(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
+    def to_text(self) -> str: ...
+
 
 @dataclass(frozen=True)
 class StageStat:
@@ -111,24 +113,30 @@ class LifecycleResult:
             "stages": rows,
             "biggest_loss": _biggest(rows),
         }
+        # the headline keys are always there; null when the data cannot give them (see meta.note)
+        out["repeat_rate"] = None
         if self.after_sale is not None:
             after = self.after_sale.to_dict()
             out["repeat_rate"] = after["purchases"]["repeat_rate"]
             out["after_sale"] = after
+        out["referred_purchasers"] = out["k_factor"] = None
         if self.referrals is not None:
             ref = self.referrals.to_dict()
             for key in ("referred_purchasers", "k_factor"):
-                if key in ref:
-                    out[key] = ref[key]
+                out[key] = ref.get(key)
             out["referrals"] = ref
         if self.channels is not None:
-            out["channels"] = self.channels.to_dict().get("channels", [])
+            chan = self.channels.to_dict()
+            out["channels"] = chan.get("channels", [])
+            for key in ("zero_cost_customers", "zero_cost_share", "cost"):
+                if key in chan:
+                    out[f"channels_{key}"] = chan[key]
         out["meta"] = self.meta
         return out
 
     def to_text(self) -> str:
         d = self.to_dict()
-        head = ("stage", "entered", "furthest", "current", "continued", "lost", "median in stage")
+        head = ("stage", "entered", "furthest", "current", "went further", "lost", "median in stage")
         lines = [
             [
                 r["stage"],
@@ -149,19 +157,25 @@ class LifecycleResult:
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
 
-        out = [f"{self.model}: {self.customers} customers", fmt(head), *(fmt(x) for x in lines)]
+        out = [f"{self.model}: {self.customers:,} customers", fmt(head), *(fmt(x) for x in lines)]
         big = d["biggest_loss"]
         if big["absolute"]:
             out.append(
-                f"most customers lost at: {big['absolute']['stage']} ({big['absolute']['lost']}); "
+                f"most customers lost at: {big['absolute']['stage']} ({big['absolute']['lost']:,}); "
                 f"highest loss rate at: {big['relative']['stage']} "
                 f"({format_percent(big['relative']['lost_share'])})"
             )
         if self.after_sale is not None:
             out.extend(self.after_sale.lines())
-        if "k_factor" in d:
-            k = "-" if d["k_factor"] is None else f"{d['k_factor']:.3f}"
-            out.append(f"referred purchasers: {d.get('referred_purchasers')}; K-factor: {k}")
+        if self.referrals is not None:
+            out.extend(self.referrals.to_text().splitlines())
+        if "channels_zero_cost_share" in d and d["channels_zero_cost_share"] is not None:
+            out.append(
+                f"acquired at zero cost (referrals, free periods): {d['channels_zero_cost_customers']:,} "
+                f"customers ({format_percent(d['channels_zero_cost_share'])})"
+            )
+        if "note" in self.meta:
+            out.append(f"note: {self.meta['note']}")
         return "\n".join(out)
 
     def __str__(self) -> str:

@@ -72,11 +72,12 @@ def _channel_table(channels: list[dict[str, Any]], stages: list[str]) -> Any:
             row[f"stage:{s['stage']}"] = s["entered"]
         rows.append(row)
     cols: list[tuple[str, str, Callable[[Any], str]]] = [("channel", "channel", str)]
+    cols += [("customers", "customers", _count)]
     cols += [(f"stage:{s}", s.replace("_", " "), _count) for s in stages]
     cols += [
         ("conversion_to_sale", "to sale", format_percent),
-        ("repeat_rate", "repeat", format_percent),
-        ("referral_rate", "refer", format_percent),
+        ("repeat_rate", "repeat rate", format_percent),
+        ("referral_rate", "referral rate", format_percent),
         ("revenue_per_customer", "revenue/cust.", _money),
     ]
     if any(c.get("cac") is not None for c in channels):

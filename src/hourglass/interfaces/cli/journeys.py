@@ -121,7 +121,28 @@ def journeys_cmd(
             ],
             title="skip matrix",
         )
-        parts: list[Any] = [entry, skips]
+        parts: list[Any] = [entry]
+        if r.entry_by:
+            by_rows = [
+                {
+                    "value": g["value"],
+                    "customers": g["customers"],
+                    **{x["stage"]: x["share"] for x in g["stages"]},
+                }
+                for g in r.entry_by
+            ]
+            parts.append(
+                rich_table(
+                    by_rows,
+                    [
+                        ("value", by or "by", lambda v: "-" if v is None else str(v)),
+                        ("customers", "customers", _count),
+                        *((n, n.replace("_", " "), pct) for n in r.stages),
+                    ],
+                    title=f"entry stage by {by} (share of its customers entering at each stage)",
+                )
+            )
+        parts.append(skips)
         if r.backsteps:
             back_rows = [
                 {

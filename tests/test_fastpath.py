@@ -92,6 +92,17 @@ def test_fast_path_matches_reference(case: Case) -> None:
     assert meta["plan"] == "fast"
 
 
+@SETTINGS
+@given(fast_cases(), st.booleans())
+def test_open_fast_path_matches_reference(case: Case, bounded: bool) -> None:
+    # engine/fastpath_open.py: the same logs as open funnels (no --by), with and without a range
+    case.open, case.by = True, None
+    if not bounded:
+        case.since = case.until = None
+    meta = check(case, "fast")
+    assert meta["plan"] == "fast"
+
+
 # ------------------------------------------------------------------------------------------
 # Which plan runs
 # ------------------------------------------------------------------------------------------
@@ -110,6 +121,8 @@ def small() -> Events:
         (["visit"], {}),
         ([{"name": "v", "events": ["vi*"]}, "pay"], {"by": "customer", "since": "2024-01-01"}),
         (["visit", {"name": "p", "events": ["pay"], "where": ["revenue > 0"]}], {}),
+        (["visit", "pay"], {"open": True}),
+        (["visit", "pay"], {"open": True, "since": "2024-01-01", "until": "2024-02-01"}),
     ],
 )
 def test_fast_path_is_chosen_for_eligible_specs(
@@ -124,8 +137,9 @@ def test_fast_path_is_chosen_for_eligible_specs(
     [
         (["visit", "pay"], {"mode": "strict_order"}),
         (["visit", "pay"], {"mode": "any_order"}),
-        (["visit", "pay"], {"open": True}),
         (["visit", "pay"], {"exclude": ["quit"]}),
+        (["visit", "pay"], {"open": True, "exclude": ["quit"]}),
+        (["visit", "pay", "pay"], {"open": True}),
         (["visit", "pay", "pay"], {}),  # one event matches steps 2 and 3
         ([{"name": "v", "events": ["v*"]}, "visit"], {}),
         ([{"name": "a", "events": ["v*"]}, {"name": "b", "events": ["p*"]}], {}),  # conservative

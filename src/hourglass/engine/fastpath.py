@@ -11,8 +11,9 @@ same time have the same completion, so they are one candidate entry; the best ch
 with the highest level, then the earliest t1; its ``--by`` value is the one of its canonically first
 step-1 event (the smallest event name, then the smallest value, NULL last).
 
-Out of scope (the portable plan runs instead): other modes, ``--open``, ``--exclude``, steps one
-event may match together, and every engine but DuckDB. ``HOURGLASS_PLAN=portable`` forces the
+Open funnels (``--open``) have their own SQL (engine/fastpath_open.py) over the same matched events.
+Out of scope (the portable plan runs instead): other modes, ``--exclude``, steps one event may match
+together, and every engine but DuckDB. ``HOURGLASS_PLAN=portable`` forces the
 portable plan (tests run both).
 """
 
@@ -28,6 +29,7 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine.fastpath_open import open_funnel_sql
 from hourglass.engine.load import Events
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
@@ -46,8 +48,6 @@ def _why_not(events: Events, spec: FunnelSpec) -> str | None:
         return f"the {events.engine.name} engine"
     if spec.mode != "ordered":
         return f"mode {spec.mode}"
-    if spec.open:
-        return "an open funnel"
     if spec.exclude:
         return "exclusions"
     if any(len(g) > 1 for g in overlap_groups(spec.steps)):
@@ -133,11 +133,14 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
         f"ev AS MATERIALIZED (SELECT * FROM (SELECT customer AS c, {ts} AS ts, "
         f"{step} AS s{by} FROM ({base}) AS src) AS x WHERE s > 0)"
     )
-    cond = ["s = 1"]
+    in_range = []
     if spec.since is not None:
-        cond.append(f"ts >= {_micros(spec.since)}")
+        in_range.append(f"ts >= {_micros(spec.since)}")
     if spec.until is not None:
-        cond.append(f"ts < {_micros(spec.until)}")
+        in_range.append(f"ts < {_micros(spec.until)}")
+    if spec.open:
+        return open_funnel_sql(ev, n, w, in_range)
+    cond = ["s = 1", *in_range]
     ctes = [ev, f"g1 AS (SELECT c, ts AS t1{', e, b' if spec.by else ''} FROM ev WHERE {' AND '.join(cond)})"]
     for k in range(2, n + 1):
         prev = "".join(f", any_value(g.t{j}) AS t{j}" for j in range(2, k))

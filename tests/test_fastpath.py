@@ -292,6 +292,31 @@ def test_tied_entries_take_the_canonically_first_value(plan: str) -> None:
 
 
 @pytest.mark.parametrize("plan", PLANS)
+def test_tied_entries_of_one_event_name_take_the_smallest_value(plan: str) -> None:
+    # step 1 is one event name: the fast path takes min(value) (NULL only when every value is NULL)
+    df = journeys(
+        {
+            "ann": [  # the best chain's entry (level 2)
+                ("visit", "2024-01-01 10:00", {"channel": None}),
+                ("visit", "2024-01-01 10:00", {"channel": "zz"}),
+                ("visit", "2024-01-01 10:00", {"channel": "search"}),
+                ("pay", "2024-01-01 11:00"),
+            ],
+            "bob": [  # level 1: his earliest entry
+                ("visit", "2024-01-01 09:00", {"channel": "zz"}),
+                ("visit", "2024-01-01 09:00", {"channel": None}),
+                ("visit", "2024-01-01 08:00", {"channel": "yy"}),
+                ("visit", "2024-01-01 08:00", {"channel": "xx"}),
+            ],
+            "cy": [("visit", "2024-01-01 10:00", {"channel": None}), ("visit", "2024-01-01 10:00")],
+        }
+    )
+    res = run(df, ["visit", "pay"], plan, window="1d", by="channel")
+    groups = {g.value: [s.customers for s in g.steps] for g in res.groups}
+    assert groups == {"search": [1, 1], "xx": [1, 0], None: [1, 0]}
+
+
+@pytest.mark.parametrize("plan", PLANS)
 def test_entry_range(plan: str) -> None:
     df = journeys(
         {

@@ -126,7 +126,11 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     n, w = len(spec.steps), spec.window
     table, step = _source(events, spec)
     base = events.engine.con.compile(table)
-    by = f", {_quote(spec.by)} AS b, CAST(event AS VARCHAR) AS e" if spec.by else ""
+    # the entry's value: of its step-1 events at t1, the canonically first (smallest event name, then
+    # smallest value, NULL last); when step 1 is one event name, that is min(b) (NULL only if all are)
+    one_name = len(spec.steps[0].events) == 1 and _names_only(spec.steps[:1])
+    first_b = "min(g.b)" if one_name else "first(g.b ORDER BY g.e, g.b NULLS LAST)"
+    by = f", {_quote(spec.by)} AS b{'' if one_name else ', CAST(event AS VARCHAR) AS e'}" if spec.by else ""
     # a store keeps integer microseconds
     ts = '"timestamp"' if table.timestamp.type().is_integer() else 'epoch_us("timestamp")'
     ev = (
@@ -141,11 +145,12 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     if spec.open:
         return open_funnel_sql(ev, n, w, in_range)
     cond = ["s = 1", *in_range]
-    ctes = [ev, f"g1 AS (SELECT c, ts AS t1{', e, b' if spec.by else ''} FROM ev WHERE {' AND '.join(cond)})"]
+    carried = (", b" if one_name else ", e, b") if spec.by else ""
+    ctes = [ev, f"g1 AS (SELECT c, ts AS t1{carried} FROM ev WHERE {' AND '.join(cond)})"]
     for k in range(2, n + 1):
         prev = "".join(f", any_value(g.t{j}) AS t{j}" for j in range(2, k))
-        if spec.by:  # the entry's value: its canonically first step-1 event at t1
-            prev += ", first(g.b ORDER BY g.e, g.b NULLS LAST) AS b" if k == 2 else ", any_value(g.b) AS b"
+        if spec.by:  # the entry's value
+            prev += f", {first_b} AS b" if k == 2 else ", any_value(g.b) AS b"
         ctes.append(
             f"g{k} AS (SELECT g.c, g.t1{prev}, min(e.ts) AS t{k} "
             f"FROM g{k - 1} AS g JOIN (SELECT c, ts FROM ev WHERE s = {k}) AS e "
@@ -157,12 +162,21 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     for k in range(2, n + 1):
         times = ", ".join(f"t{j}" if j <= k else f"NULL::BIGINT AS t{j}" for j in range(2, n + 1))
         parts.append(f"SELECT c, {k} AS k, t1, {times}{', b' if spec.by else ''} FROM g{k}")
-    fields = ", ".join(f"'t{j}': t{j}" for j in range(1, n + 1)) + (", 'b': b" if spec.by else "")
     if n > 1:
+        # first the best (level, entry) per customer from narrow rows (the key k * 2^64 - t1 orders by
+        # k, then by -t1, for any 64-bit t1), then that chain's times from its own level's rows
+        keys = " UNION ALL ".join(
+            f"SELECT c, {k} AS k, {k}::HUGEINT * 18446744073709551616 - t1 AS key FROM g{k}"
+            for k in range(2, n + 1)
+        )
         ctes.append(
-            f"best AS (SELECT c, max(k) AS level, "
-            f"arg_max({{{fields}}}, k::HUGEINT * 18446744073709551616 - t1) AS x "
-            f"FROM ({' UNION ALL '.join(parts)}) AS u GROUP BY c)"
+            f"top AS (SELECT c, max(k) AS level, "
+            f"CAST(max(k) * 18446744073709551616 - max(key) AS BIGINT) AS t1 FROM ({keys}) AS u GROUP BY c)"
+        )
+        fields = ", ".join(f"u.t{j}" for j in range(1, n + 1)) + (", u.b" if spec.by else "")
+        ctes.append(
+            f"best AS (SELECT top.c, top.level, struct_pack({fields}) AS x FROM top JOIN "
+            f"({' UNION ALL '.join(parts)}) AS u ON u.c = top.c AND u.k = top.level AND u.t1 = top.t1)"
         )
     aggs = []
     for k in range(2, n + 1):
@@ -176,7 +190,7 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
         # (the earliest entry time first, by a cheap hash aggregate; the tie-break only among its rows)
         ctes.append("entry0 AS (SELECT c, min(t1) AS t1 FROM g1 GROUP BY c)")
         ctes.append(
-            "entry AS (SELECT g.c, first(g.b ORDER BY g.e, g.b NULLS LAST) AS b FROM g1 AS g "
+            f"entry AS (SELECT g.c, {first_b} AS b FROM g1 AS g "
             "JOIN entry0 AS m ON m.c = g.c AND m.t1 = g.t1 GROUP BY g.c)"
         )
         level = "coalesce(best.level, 1)" if n > 1 else "1"

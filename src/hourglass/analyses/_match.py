@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -12,7 +13,7 @@ from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import SchemaError
 from hourglass.model.steps import Filter, Step
 
-__all__ = ["EPOCH_US", "annotate", "bit", "micros", "step_predicate"]
+__all__ = ["EPOCH_US", "annotate", "bit", "in_period", "micros", "micros_of", "step_predicate"]
 
 EPOCH_US = ibis.timestamp("1970-01-01 00:00:00")
 
@@ -20,6 +21,20 @@ EPOCH_US = ibis.timestamp("1970-01-01 00:00:00")
 def micros(ts: ir.TimestampValue) -> ir.IntegerValue:
     """Integer microseconds since 1970-01-01 (all window arithmetic uses these)."""
     return ts.delta(EPOCH_US, unit="microsecond")
+
+
+def micros_of(value: datetime) -> int:
+    """A naive UTC datetime as integer microseconds since 1970-01-01 (a literal for ``micros``)."""
+    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def in_period(events: ir.Table, since: datetime | None, until: datetime | None) -> ir.Table:
+    """The events with ``since <= timestamp < until`` (either bound optional)."""
+    if since is not None:
+        events = events.filter(micros(events.timestamp) >= micros_of(since))
+    if until is not None:
+        events = events.filter(micros(events.timestamp) < micros_of(until))
+    return events
 
 
 def _regex(pattern: str) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import micros
-from hourglass.analyses.referrals import customer_facts, scope, with_referrers
+from hourglass.analyses._match import in_period, micros, micros_of
+from hourglass.analyses.referrals import customer_facts, with_referrers
 from hourglass.ingest.normalize import strip
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.channels import ChannelSpec, SpendRow
@@ -21,10 +20,6 @@ from hourglass.model.referrals import ReferralSpec
 from hourglass.model.steps import Step
 
 __all__ = ["ChannelPlan", "channel_plan", "first_values"]
-
-
-def _us(value: datetime) -> int:
-    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
 def first_values(t: ir.Table, column: str, name: str) -> ir.Table:
@@ -71,7 +66,7 @@ def channel_plan(
             + ", ".join(events.columns)
             + ")",
         )
-    t = scope(events, spec.since, spec.until)
+    t = in_period(events, spec.since, spec.until)
     facts = customer_facts(t, sale, model.purchase_step or sale, model.stages)
     has_ref = "referrer" in t.columns
     cust = with_referrers(t, facts, ReferralSpec()) if has_ref else facts
@@ -116,8 +111,8 @@ def _match_spend(cust: ir.Table, spend: Sequence[SpendRow]) -> ir.Table:
     table = ibis.memtable(
         {
             "sp_channel": [r.channel for r in spend],
-            "sp_start": [_us(r.start) for r in spend],
-            "sp_end": [_us(r.end) for r in spend],
+            "sp_start": [micros_of(r.start) for r in spend],
+            "sp_end": [micros_of(r.end) for r in spend],
             "sp_zero": [int(r.cost == 0) for r in spend],
         },
         schema={"sp_channel": "string", "sp_start": "int64", "sp_end": "int64", "sp_zero": "int64"},

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import micros
-from hourglass.analyses.stages import in_period, stage_rows
+from hourglass.analyses._match import in_period, micros
+from hourglass.analyses.stages import stage_rows
 from hourglass.model.journeys_spec import FollowersSpec
 
 __all__ = ["TENURE_DAYS", "FollowersPlan", "as_of_expr", "followers_plan"]

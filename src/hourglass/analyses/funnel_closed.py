@@ -4,13 +4,12 @@ entry of his best chain and the step times on it (docs/semantics.md)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from itertools import combinations
 
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import annotate, bit
+from hourglass.analyses._match import annotate, bit, micros_of
 from hourglass.model.errors import UnsupportedError
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
@@ -23,14 +22,10 @@ _NO_TIME = ibis.null("int64")
 def in_range(t: ir.Table, spec: FunnelSpec) -> ir.BooleanValue:
     cond = ibis.literal(True)
     if spec.since is not None:
-        cond = cond & (t.ts >= _micros_literal(spec.since))
+        cond = cond & (t.ts >= micros_of(spec.since))
     if spec.until is not None:
-        cond = cond & (t.ts < _micros_literal(spec.until))
+        cond = cond & (t.ts < micros_of(spec.until))
     return cond
-
-
-def _micros_literal(value: datetime) -> int:
-    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
 def _has(t: ir.Table, k: int) -> ir.BooleanValue:

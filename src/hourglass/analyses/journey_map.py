@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import micros, step_predicate
+from hourglass.analyses._match import in_period, micros, step_predicate
 from hourglass.analyses.journeys import per_customer
 from hourglass.analyses.paths import customer_paths, path_keys
-from hourglass.analyses.stages import in_period, runs, stage_rows
+from hourglass.analyses.stages import runs, stage_rows
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_spec import MAX_PATH_STEPS, JourneyMapSpec
 

@@ -10,7 +10,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import micros, step_predicate
+from hourglass.analyses._match import in_period, micros, step_predicate
 from hourglass.model.lifecycle import LifecycleSpec
 
 __all__ = ["in_range", "stage_customers", "stage_summary"]
@@ -23,11 +23,7 @@ _INF = 2**62  # "no next stage" above any real µs time
 def in_range(spec: LifecycleSpec, events: ir.Table) -> ir.Table:
     """Events with ``since <= timestamp < until`` and, with ``as_of``, ``timestamp <= as_of`` (the
     state as it was then: nothing after "now" counts)."""
-    t = events
-    if spec.since is not None:
-        t = t.filter(t.timestamp >= spec.since)
-    if spec.until is not None:
-        t = t.filter(t.timestamp < spec.until)
+    t = in_period(events, spec.since, spec.until)
     if spec.as_of is not None:
         t = t.filter(t.timestamp <= spec.as_of)
     return t

@@ -9,35 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import micros, step_predicate
+from hourglass.analyses._match import in_period, micros, step_predicate
 from hourglass.ingest.normalize import strip
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import SchemaError
 from hourglass.model.referrals import ReferralSpec
 from hourglass.model.steps import Step
 
-__all__ = ["ReferralPlan", "customer_facts", "referral_plan", "scope", "with_referrers"]
+__all__ = ["ReferralPlan", "customer_facts", "referral_plan", "with_referrers"]
 
 US = 1_000_000
 _TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
-
-
-def _micros(value: datetime) -> int:
-    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
-
-
-def scope(t: ir.Table, since: datetime | None, until: datetime | None) -> ir.Table:
-    """The events with ``since <= timestamp < until`` (either bound optional)."""
-    if since is not None:
-        t = t.filter(micros(t.timestamp) >= _micros(since))
-    if until is not None:
-        t = t.filter(micros(t.timestamp) < _micros(until))
-    return t
 
 
 def customer_facts(
@@ -153,7 +139,7 @@ class ReferralPlan:
 
 
 def referral_plan(spec: ReferralSpec, events: ir.Table, sale: Step) -> ReferralPlan:
-    t = scope(events, spec.since, spec.until)
+    t = in_period(events, spec.since, spec.until)
     facts = customer_facts(t, sale)
     cust = with_referrers(t, facts, spec)
     has_rev = "revenue" in cust.columns

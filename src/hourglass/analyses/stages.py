@@ -6,31 +6,17 @@ ordered by stage index, so an event matching stages 2 and 3 reads as "2, then 3"
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import micros, step_predicate
+from hourglass.analyses._match import in_period, micros, step_predicate
 from hourglass.model.journey import JourneyModel
 
-__all__ = ["event_rows", "in_period", "micros_of", "node_rows", "runs", "stage_rows"]
+__all__ = ["event_rows", "node_rows", "runs", "stage_rows"]
 
 _NULL_INT = ibis.null("int64")
-
-
-def micros_of(value: datetime) -> int:
-    """A naive UTC datetime as integer microseconds since 1970-01-01."""
-    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
-
-
-def in_period(events: ir.Table, since: datetime | None, until: datetime | None) -> ir.Table:
-    """The events with ``since <= timestamp < until`` (either bound optional)."""
-    if since is not None:
-        events = events.filter(micros(events.timestamp) >= micros_of(since))
-    if until is not None:
-        events = events.filter(micros(events.timestamp) < micros_of(until))
-    return events
 
 
 def _channel(events: ir.Table) -> ir.StringValue:

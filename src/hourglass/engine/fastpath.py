@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import step_predicate
+from hourglass.analyses._match import micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath_open import open_funnel_sql
 from hourglass.engine.load import Events
@@ -87,10 +86,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _micros(value: datetime) -> int:
-    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
-
-
 def _source(events: Events, spec: FunnelSpec) -> tuple[ir.Table, str]:
     """The events table to read (integer customer keys when that cannot change the answer) and the
     SQL of the step index (1..n, 0 for none)."""
@@ -139,9 +134,9 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     )
     in_range = []
     if spec.since is not None:
-        in_range.append(f"ts >= {_micros(spec.since)}")
+        in_range.append(f"ts >= {micros_of(spec.since)}")
     if spec.until is not None:
-        in_range.append(f"ts < {_micros(spec.until)}")
+        in_range.append(f"ts < {micros_of(spec.until)}")
     if spec.open:
         return open_funnel_sql(ev, n, w, in_range)
     cond = ["s = 1", *in_range]

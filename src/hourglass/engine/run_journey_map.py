@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from hourglass.analyses._match import micros_of
 from hourglass.analyses.followers import as_of_expr, followers_plan
 from hourglass.analyses.journey_map import customer_plan, sample_events, sample_plan
-from hourglass.analyses.stages import micros_of
 from hourglass.engine.load import Events
 from hourglass.engine.run_journeys import fetch, meta_of
 from hourglass.model.errors import SpecError

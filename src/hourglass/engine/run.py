@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from hourglass.analyses.funnel import funnel_plan
+from hourglass.engine._values import number
 from hourglass.engine.fastpath import fast_funnel, plan_for
 from hourglass.engine.load import Events
 from hourglass.model.errors import UnsupportedError
@@ -13,13 +14,6 @@ from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts
 from hourglass.model.spec import FunnelSpec
 
 __all__ = ["run_funnel", "run_funnel_levels", "to_sql"]
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return None if math.isnan(x) else x
 
 
 def _counts(spec: FunnelSpec, row: dict[str, Any]) -> tuple[StepCounts, ...]:
@@ -31,8 +25,8 @@ def _counts(spec: FunnelSpec, row: dict[str, Any]) -> tuple[StepCounts, ...]:
                 label=step.label,
                 customers=int(row.get(f"c{k}") or 0),
                 continued=int(row.get(f"k{k}") or 0) if spec.open and k > 1 else None,
-                median_time_s=_num(row.get(f"med{k}")),
-                p90_time_s=_num(row.get(f"p90{k}")),
+                median_time_s=number(row.get(f"med{k}")),
+                p90_time_s=number(row.get(f"p90{k}")),
             )
         )
     return tuple(out)

@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 
 from hourglass.analyses import after_sale as af
 from hourglass.analyses.lifecycle import in_range, stage_customers, stage_summary
+from hourglass.engine._values import count, number, records
 from hourglass.engine.load import Events
 from hourglass.model.after_sale import AfterSale, Loyalty, OfferStat, Purchases, Rate, Support
 from hourglass.model.errors import SpecError
@@ -24,30 +25,20 @@ from hourglass.model.spec import format_window
 __all__ = ["lifecycle_customers", "run_lifecycle"]
 
 
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-def _int(x: Any) -> int:
-    v = _num(x)
-    return 0 if v is None else int(v)
-
-
 def _one(events: Events, expr: ir.Table) -> dict[str, Any]:
-    rows = events.engine.execute(expr).to_dict("records")
+    rows = records(events.engine, expr)
     return rows[0] if rows else {}
 
 
-def as_of(events: Events, spec: LifecycleSpec) -> datetime:
-    """ "Now" for days-in-stage: ``as_of``, else ``until``, else the range's last event."""
+def as_of(events: Events, spec: LifecycleSpec, t: ir.Table | None = None) -> datetime:
+    """ "Now" for days-in-stage: ``as_of``, else ``until``, else the last event of the range's
+    events ``t`` (default: computed from ``events``)."""
     if spec.as_of is not None:
         return spec.as_of
     if spec.until is not None:
         return spec.until
-    t = in_range(spec, events.table)
+    if t is None:
+        t = in_range(spec, events.table)
     value = _one(events, t.aggregate(last=t.timestamp.max())).get("last")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return datetime(1970, 1, 1)
@@ -70,11 +61,11 @@ def _after_sale(
     pc = af.purchase_customers(spec, t, buyers, now)
     ps = _one(events, af.purchase_summary(spec, pc))
     purchases = Purchases(
-        purchasers=_int(ps.get("purchasers")),
-        repeaters=_int(ps.get("repeaters")),
-        purchases=_int(ps.get("purchases")),
-        all_purchasers=_int(ps.get("all_purchasers")),
-        nth_days=tuple((k, _int(ps.get(f"c{k}")), _num(ps.get(f"d{k}"))) for k in range(2, a.nth + 1)),
+        purchasers=count(ps.get("purchasers")),
+        repeaters=count(ps.get("repeaters")),
+        purchases=count(ps.get("purchases")),
+        all_purchasers=count(ps.get("all_purchasers")),
+        nth_days=tuple((k, count(ps.get(f"c{k}")), number(ps.get(f"d{k}"))) for k in range(2, a.nth + 1)),
         repeat_within=None if a.repeat_within is None else format_window(a.repeat_within),
     )
     n_buyers = purchases.all_purchasers
@@ -83,47 +74,47 @@ def _after_sale(
     if a.remorse_events:
         r = _one(events, af.remorse_summary(spec, after))
         out.update(
-            remorse=Rate(_int(r.get("customers")), n_buyers),
-            remorse_events=_int(r.get("events")),
+            remorse=Rate(count(r.get("customers")), n_buyers),
+            remorse_events=count(r.get("events")),
             remorse_within=format_window(a.remorse_within),
         )
     if a.support_events:
         s = _one(events, af.support_summary(spec, after))
         out["support"] = Support(
-            contacts=_int(s.get("contacts")),
-            customers=_int(s.get("customers")),
-            resolved=_int(s.get("resolved")),
-            median_resolve_s=_num(s.get("median_s")),
+            contacts=count(s.get("contacts")),
+            customers=count(s.get("customers")),
+            resolved=count(s.get("resolved")),
+            median_resolve_s=number(s.get("median_s")),
         )
     if a.negative_events:
         g = _one(events, af.gap_summary(spec, after, pc))
-        negative = _int(g.get("negative"))
+        negative = count(g.get("negative"))
         out.update(
             negative=Rate(negative, n_buyers),
-            recovered=Rate(_int(g.get("recovered")), negative),
-            repeat_negative=Rate(_int(g.get("rep_neg")), _int(g.get("obs_neg"))),
-            repeat_positive=Rate(_int(g.get("rep_pos")), _int(g.get("obs_pos"))),
+            recovered=Rate(count(g.get("recovered")), negative),
+            repeat_negative=Rate(count(g.get("rep_neg")), count(g.get("obs_neg"))),
+            repeat_positive=Rate(count(g.get("rep_pos")), count(g.get("obs_pos"))),
         )
     if a.offer_sent_events:
-        rows = events.engine.execute(af.offer_counts(spec, after)).to_dict("records")
+        rows = records(events.engine, af.offer_counts(spec, after))
         offers = [
-            OfferStat(str(r["offer"]), _int(r["sent"]), _int(r["redeemed"]), _int(r["returned"]))
+            OfferStat(str(r["offer"]), count(r["sent"]), count(r["redeemed"]), count(r["returned"]))
             for r in rows
         ]
         out["offers"] = tuple(sorted(offers, key=lambda o: (-o.sent, str(o.offer))))
     if a.loyalty_events:
-        rows = events.engine.execute(af.loyalty_summary(spec, t, pc)).to_dict("records")
+        rows = records(events.engine, af.loyalty_summary(spec, t, pc))
         by = {bool(r["member"]): r for r in rows}
         m, o = by.get(True, {}), by.get(False, {})
         out["loyalty"] = Loyalty(
-            members=_int(m.get("n")),
-            member_repeaters=_int(m.get("repeaters")),
-            member_revenue=_num(m.get("rev")) or 0.0,
-            member_revenue_sq=_num(m.get("rev_sq")) or 0.0,
-            others=_int(o.get("n")),
-            other_repeaters=_int(o.get("repeaters")),
-            other_revenue=_num(o.get("rev")) or 0.0,
-            other_revenue_sq=_num(o.get("rev_sq")) or 0.0,
+            members=count(m.get("n")),
+            member_repeaters=count(m.get("repeaters")),
+            member_revenue=number(m.get("rev")) or 0.0,
+            member_revenue_sq=number(m.get("rev_sq")) or 0.0,
+            others=count(o.get("n")),
+            other_repeaters=count(o.get("repeaters")),
+            other_revenue=number(o.get("rev")) or 0.0,
+            other_revenue_sq=number(o.get("rev_sq")) or 0.0,
             has_revenue="revenue" in t.columns,
         )
     return AfterSale(**out)
@@ -139,10 +130,10 @@ def run_lifecycle(
     meta: dict[str, Any] | None = None,
 ) -> LifecycleResult:
     """The lifecycle result; ``customers_path`` (.parquet or .csv) also writes the stage table."""
-    now = as_of(events, spec)
     t = in_range(spec, events.table)
     if events.engine.name == "duckdb":
         t = t.cache()
+    now = as_of(events, spec, t)  # from the cached events: one scan of the source, not two
     customers = stage_customers(spec, t, now)
     if events.engine.name == "duckdb":
         customers = customers.cache()  # later queries read the small table, not the n^2 expression
@@ -153,12 +144,12 @@ def run_lifecycle(
         StageStat(
             stage=st.name,
             label=st.label,
-            entered=_int(s.get(f"entered{k}")),
-            furthest=_int(s.get(f"furthest{k}")),
-            current=_int(s.get(f"current{k}")),
-            continued=_int(s.get(f"continued{k}")),
-            median_time_s=_num(s.get(f"med{k}")),
-            p90_time_s=_num(s.get(f"p90{k}")),
+            entered=count(s.get(f"entered{k}")),
+            furthest=count(s.get(f"furthest{k}")),
+            current=count(s.get(f"current{k}")),
+            continued=count(s.get(f"continued{k}")),
+            median_time_s=number(s.get(f"med{k}")),
+            p90_time_s=number(s.get(f"p90{k}")),
         )
         for k, st in enumerate(spec.model.stages, start=1)
     )
@@ -175,7 +166,7 @@ def run_lifecycle(
         model=spec.model.name,
         kind=spec.model.kind,
         sale=spec.model.sale,
-        customers=_int(s.get("customers")),
+        customers=count(s.get("customers")),
         stages=stages,
         after_sale=after,
         referrals=referrals,

@@ -3,12 +3,12 @@ the result objects (docs/semantics-referrals.md)."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
 from hourglass.analyses.channels import channel_plan
 from hourglass.analyses.referrals import referral_plan
+from hourglass.engine._values import count, number, records
 from hourglass.engine.load import Events
 from hourglass.ingest.spend import read_spend
 from hourglass.model.channels import ChannelResult, ChannelSpec, ChannelStats, Spend
@@ -25,24 +25,6 @@ from hourglass.model.referrals import (
 from hourglass.model.spec import parse_time
 
 __all__ = ["run_channels", "run_referrals"]
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-def _int(x: Any) -> int:
-    v = _num(x)
-    return 0 if v is None else int(v)
-
-
-def _records(engine: Any, expr: Any) -> list[dict[str, Any]]:
-    df = engine.execute(expr)
-    out: list[dict[str, Any]] = df.to_dict("records")
-    return out
 
 
 def _meta(events: Events, model: JourneyModel, described: dict[str, Any]) -> dict[str, Any]:
@@ -82,57 +64,57 @@ def run_referrals(
     sale = sale_definition(model, spec.sale_stage)
     plan = referral_plan(spec, events.table, sale.step)
     eng = events.engine
-    s = _records(eng, plan.summary)[0]
-    dist = sorted((_int(r["n_referees"]), _int(r["customers"])) for r in _records(eng, plan.distribution))
+    s = records(eng, plan.summary)[0]
+    dist = sorted((count(r["n_referees"]), count(r["customers"])) for r in records(eng, plan.distribution))
     gens: dict[int, int] = {}
     in_cycles = beyond = 0
-    for r in _records(eng, plan.generations):
-        g = _num(r["generation"])
+    for r in records(eng, plan.generations):
+        g = number(r["generation"])
         if g is None:
-            beyond += _int(r["customers"])
-            in_cycles += _int(r["on_cycle"])
+            beyond += count(r["customers"])
+            in_cycles += count(r["on_cycle"])
         else:
-            gens[int(g)] = _int(r["customers"])
-    customers, referees = _int(s["customers"]), _int(s["referees"])
+            gens[int(g)] = count(r["customers"])
+    customers, referees = count(s["customers"]), count(s["referees"])
     generations = [(0, customers - referees)]
     deepest = max(gens, default=0)
     generations.extend((g, gens.get(g, 0)) for g in range(1, deepest + 1))
     periods = sorted(
         (r["period"].to_pydatetime() if hasattr(r["period"], "to_pydatetime") else r["period"], r)
-        for r in _records(eng, plan.periods)
+        for r in records(eng, plan.periods)
     )
-    top_rows = _records(eng, plan.top) if spec.top else []
-    top_rows.sort(key=lambda r: (-_int(r["referees"]), -_int(r["referred_purchasers"]), str(r["customer"])))
+    top_rows = records(eng, plan.top) if spec.top else []
+    top_rows.sort(key=lambda r: (-count(r["referees"]), -count(r["referred_purchasers"]), str(r["customer"])))
     has_rev = "revenue_total" in s
     return ReferralResult(
         customers=customers,
-        purchasers=_int(s["purchasers"]),
+        purchasers=count(s["purchasers"]),
         referees=referees,
-        referred_purchasers=_int(s["referred_purchasers"]),
-        referrers=_int(s["referrers"]),
-        purchasers_referring=_int(s["purchasers_referring"]),
-        self_referrals=_int(s["self_referrals"]),
-        external_referrers=_int(s["external_referrers"]),
+        referred_purchasers=count(s["referred_purchasers"]),
+        referrers=count(s["referrers"]),
+        purchasers_referring=count(s["purchasers_referring"]),
+        self_referrals=count(s["self_referrals"]),
+        external_referrers=count(s["external_referrers"]),
         in_cycles=in_cycles,
         beyond_max_depth=beyond,
         referees_distribution=tuple(dist),
         generations=tuple(generations),
-        cycle_time_pairs=_int(s["cycle_pairs"]),
-        cycle_time_negative=_int(s["cycle_negative"]),
-        cycle_time_median_s=_num(s["cycle_median"]),
-        cycle_time_p90_s=_num(s["cycle_p90"]),
-        revenue_total=(_num(s["revenue_total"]) or 0.0) if has_rev else None,
-        revenue_referred=(_num(s["revenue_referred"]) or 0.0) if has_rev else None,
+        cycle_time_pairs=count(s["cycle_pairs"]),
+        cycle_time_negative=count(s["cycle_negative"]),
+        cycle_time_median_s=number(s["cycle_median"]),
+        cycle_time_p90_s=number(s["cycle_p90"]),
+        revenue_total=(number(s["revenue_total"]) or 0.0) if has_rev else None,
+        revenue_referred=(number(s["revenue_referred"]) or 0.0) if has_rev else None,
         periods=tuple(
-            PeriodRow(period_label(start, spec.period), _int(r["new_customers"]), _int(r["referred"]))
+            PeriodRow(period_label(start, spec.period), count(r["new_customers"]), count(r["referred"]))
             for start, r in periods
         ),
         top_referrers=tuple(
             Referrer(
                 customer=str(r["customer"]),
-                referees=_int(r["referees"]),
-                referred_purchasers=_int(r["referred_purchasers"]),
-                referee_revenue=(_num(r.get("referee_revenue")) or 0.0) if has_rev else None,
+                referees=count(r["referees"]),
+                referred_purchasers=count(r["referred_purchasers"]),
+                referee_revenue=(number(r.get("referee_revenue")) or 0.0) if has_rev else None,
             )
             for r in top_rows
         ),
@@ -168,23 +150,23 @@ def run_channels(
     costs: dict[str, float] = {}
     for sr in used or ():
         costs[sr.channel] = costs.get(sr.channel, 0.0) + sr.cost
-    for r in _records(events.engine, plan.summary):
+    for r in records(events.engine, plan.summary):
         ch = None if r["channel"] is None or r["channel"] != r["channel"] else str(r["channel"])
         stats[ch] = ChannelStats(
             channel=ch,
-            customers=_int(r["customers"]),
-            stages=tuple(_int(r[f"s{i}"]) for i in range(n)),
-            purchasers=_int(r["purchasers"]),
-            repeat_purchasers=_int(r.get("repeat")),
-            referees=_int(r["referees"]) if plan.has_referrals else None,
-            purchasers_referring=_int(r["referring"]) if plan.has_referrals else None,
-            revenue=(_num(r["revenue"]) or 0.0) if plan.has_revenue else None,
+            customers=count(r["customers"]),
+            stages=tuple(count(r[f"s{i}"]) for i in range(n)),
+            purchasers=count(r["purchasers"]),
+            repeat_purchasers=count(r.get("repeat")),
+            referees=count(r["referees"]) if plan.has_referrals else None,
+            purchasers_referring=count(r["referring"]) if plan.has_referrals else None,
+            revenue=(number(r["revenue"]) or 0.0) if plan.has_revenue else None,
             cost=None if ch is None else costs.get(ch),
-            covered_customers=_int(r.get("covered")),
-            covered_purchasers=_int(r.get("covered_purchasers")),
-            covered_stages=tuple(_int(r.get(f"covered_s{i}")) for i in range(n)),
-            covered_revenue=(_num(r.get("covered_revenue")) or 0.0) if plan.has_revenue else None,
-            zero_cost_customers=_int(r.get("zero_cost")),
+            covered_customers=count(r.get("covered")),
+            covered_purchasers=count(r.get("covered_purchasers")),
+            covered_stages=tuple(count(r.get(f"covered_s{i}")) for i in range(n)),
+            covered_revenue=(number(r.get("covered_revenue")) or 0.0) if plan.has_revenue else None,
+            zero_cost_customers=count(r.get("zero_cost")),
         )
     for ch, cost in costs.items():  # spend on a channel that acquired nobody is still shown
         if ch not in stats:

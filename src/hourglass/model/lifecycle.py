@@ -146,10 +146,6 @@ class LifecycleSpec:
             after_sale=AfterSaleSpec.build(after_sale),
         )
 
-    @property
-    def sale_index(self) -> int | None:
-        return self.model.sale_index
-
     def describe(self) -> dict[str, Any]:
         return {
             "model": self.model.name,

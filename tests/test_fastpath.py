@@ -4,12 +4,13 @@ both plans."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 import hourglass
@@ -17,12 +18,14 @@ from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath import fast_funnel_sql, plan_for
 from hourglass.engine.load import Events
 from hourglass.engine.run import run_funnel
+from hourglass.interfaces.store_api import ingest
 from hourglass.model.errors import SpecError, UnsupportedError
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
 from journeys import journeys
 from reference import funnel_ref as ref
 from test_funnel_properties import (
+    DTYPES,
     EVENT_NAMES,
     FILTERS,
     SETTINGS,
@@ -32,6 +35,7 @@ from test_funnel_properties import (
     check,
     event_logs,
     forced_plan,
+    rows,
 )
 
 PLANS = ["fast", "portable"]
@@ -101,6 +105,25 @@ def test_open_fast_path_matches_reference(case: Case, bounded: bool) -> None:
         case.since = case.until = None
     meta = check(case, "fast")
     assert meta["plan"] == "fast"
+
+
+@SETTINGS
+@given(fast_cases(), st.booleans())
+def test_fast_path_on_a_store_matches_reference(case: Case, open_funnel: bool) -> None:
+    # a store (engine/event_store.py) is read by the fast path from its own layout: each step's rows
+    # by their ENUM code, dense integer keys, integer µs (the store's SQL in engine/fastpath.py)
+    if open_funnel:
+        case.open, case.by = True, None
+    note(case.repro())
+    df = journeys(case.log, dtypes=DTYPES)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "store.duckdb")
+        ingest(df, path)
+        with forced_plan("fast"):
+            got = hourglass.funnel(path, case.engine_steps, window=case.window_s, **case.options()).to_dict()
+    assert got.pop("meta")["plan"] == "fast"
+    want = ref.funnel(rows(df), case.ref_steps, case.window_s * 1_000_000, **case.options())
+    assert_same(got, want)
 
 
 # ------------------------------------------------------------------------------------------

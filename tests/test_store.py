@@ -56,6 +56,12 @@ CASES: list[dict[str, Any]] = [
     {"steps": ["visit", "signup"], "window": "1d", "mode": "any_order"},
     {"steps": ["visit", "signup", "purchase"], "window": "1d", "open": True},
     {"steps": ["visit", "visit"], "window": "3d"},
+    # names the store does not have, alone and beside one it has; a first step of two names with --by
+    {"steps": ["visit", "nosuch"], "window": "1d"},
+    {"steps": ["visit", {"name": "joined", "events": ["signup", "nosuch"]}], "window": "1d"},
+    {"steps": [{"name": "any", "events": ["signup", "visit"]}, "purchase"], "window": "2d", "by": "channel"},
+    {"steps": ["visit", "signup"], "window": "1d", "since": "2024-01-01 10:00", "until": "2024-01-03"},
+    {"steps": ["visit", "signup", "purchase"], "window": "1d", "open": True, "since": "2024-01-01 10:30"},
 ]
 
 
@@ -94,8 +100,8 @@ def test_layout_is_clustered_and_compact(store: str) -> None:
     )
     assert types["customer"] == "INTEGER" and types["timestamp"] == "BIGINT"
     assert types["event"].startswith("ENUM(")
-    rows = con.execute('SELECT customer, "timestamp" FROM hg_events').fetchall()
-    assert rows == sorted(rows)  # clustered by customer, then time
+    rows = con.execute('SELECT enum_code(event), customer, "timestamp" FROM hg_events').fetchall()
+    assert rows == sorted(rows)  # each event's rows together, clustered by customer, then time
     ids = con.execute("SELECT id FROM hg_customers ORDER BY key").fetchall()
     assert [i[0] for i in ids] == ["ann", "bob", "cy"]  # trimmed canonical ids, keys in id order
     # any DuckDB client reads the canonical view

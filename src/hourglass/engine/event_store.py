@@ -5,9 +5,11 @@ Layout of the file (version 1):
 
 - ``hg_events``: ``customer`` (an integer key), ``event`` (an ENUM ``hg_event_name`` of the
   event names, in name order), ``timestamp`` (BIGINT microseconds since 1970-01-01 UTC), then the
-  optional roles and the properties as ingested; rows ordered by (customer, timestamp, event);
+  optional roles and the properties as ingested; rows ordered by (event, customer, timestamp):
+  each event name's rows are contiguous and clustered by customer and time, so a funnel reads only
+  its steps' row groups (DuckDB's zone maps on the ENUM code) and finds them grouped by customer;
 - ``hg_customers``: ``key``, ``id`` (the canonical customer id, text), one row per customer, keys
-  numbered in id order;
+  numbered 0, 1, ... in id order (dense: the fast path counts customers with a bitstring);
 - ``hg_store``: one row: ``version``, ``source``, ``rows``, ``customers``, ``duplicates_collapsed``;
 - view ``events``: the canonical events again (original ids, event names, timestamps), so any DuckDB
   client, and every hourglass analysis, can read ``store.duckdb`` (or ``store.duckdb:events``);
@@ -27,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import ibis
 
 from hourglass.engine.errors import translated
@@ -38,7 +39,7 @@ from hourglass.ingest.validate import ValidationReport
 from hourglass.model.errors import SourceError
 from hourglass.model.schema import OPTIONAL_ROLES
 
-__all__ = ["STORE_VERSION", "StoreInfo", "is_store", "open_store", "write_store"]
+__all__ = ["STORE_VERSION", "StoreInfo", "open_store", "write_store"]
 
 STORE_VERSION = 1
 MARKER = "hg_store"
@@ -156,7 +157,7 @@ def write_store(
                     f"CAST(src.event AS {alias}.hg_event_name) AS event, "
                     'epoch_us(src."timestamp") AS "timestamp"'
                     f"{extra} FROM ({canon}) AS src JOIN {alias}.hg_customers AS k ON k.id = src.customer "
-                    f"ORDER BY 1, 3, 2"
+                    f"ORDER BY 2, 1, 3"
                 )
             rows = _count(raw, f"{alias}.hg_events")
             raw.execute(
@@ -197,27 +198,26 @@ def write_store(
     )
 
 
-def is_store(path: str) -> bool:
-    """True when the DuckDB file at ``path`` is an hourglass store."""
-    try:
-        con = duckdb.connect(path, read_only=True)
-    except Exception:  # noqa: BLE001 - not readable as DuckDB: the ordinary source path reports it
-        return False
-    try:
-        found = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{MARKER}'").fetchone()
-        return bool(found and found[0])
-    finally:
-        con.close()
-
-
 def open_store(engine: Engine, src: Source) -> Events | None:
     """The events of a store (``store.duckdb`` or ``store.duckdb:events``) on the DuckDB engine, or
     None when ``src`` is not a store's events."""
-    if engine.name != "duckdb" or src.kind != "duckdb" or src.table != "events" or not is_store(src.paths[0]):
+    if engine.name != "duckdb" or src.kind != "duckdb" or src.table != "events":
         return None
     alias = "hg_store_" + ibis.util.gen_name("s").split("_")[-1]
-    engine.con.attach(src.paths[0], name=alias, read_only=True)
-    meta = engine.con.con.execute(f"SELECT * FROM {alias}.{MARKER}").fetchone()
+    raw = engine.con.con
+    # attached in the engine's own connection (a second connection just to look costs ~15 ms)
+    try:
+        raw.execute(f"ATTACH {_lit(src.paths[0])} AS {alias} (READ_ONLY)")
+    except Exception:  # noqa: BLE001 - not readable as DuckDB: the ordinary source path reports it
+        return None
+    found = raw.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        f"WHERE database_name = {_lit(alias)} AND table_name = '{MARKER}'"
+    ).fetchone()
+    if not (found and found[0]):
+        raw.execute(f"DETACH {alias}")
+        return None
+    meta = raw.execute(f"SELECT * FROM {alias}.{MARKER}").fetchone()
     names = [d[0] for d in engine.con.con.description]
     info = dict(zip(names, meta or (), strict=True))
     if int(info.get("version", 0)) != STORE_VERSION:
@@ -239,4 +239,12 @@ def open_store(engine: Engine, src: Source) -> Events | None:
         roles=roles,
         duplicates_collapsed=int(info["duplicates_collapsed"]),
     )
-    return Events(table, engine, report, keyed, tuple(codes[0]) if codes else None)
+    return Events(
+        table,
+        engine,
+        report,
+        keyed,
+        tuple(codes[0]) if codes else None,
+        f"{alias}.hg_event_name",
+        int(info["customers"]),
+    )

@@ -126,29 +126,50 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     one_name = len(spec.steps[0].events) == 1 and _names_only(spec.steps[:1])
     first_b = "min(g.b)" if one_name else "first(g.b ORDER BY g.e, g.b NULLS LAST)"
     by = f", {_quote(spec.by)} AS b{'' if one_name else ', CAST(event AS VARCHAR) AS e'}" if spec.by else ""
-    # a store keeps integer microseconds
-    ts = '"timestamp"' if table.timestamp.type().is_integer() else 'epoch_us("timestamp")'
-    ev = (
-        f"ev AS MATERIALIZED (SELECT * FROM (SELECT customer AS c, {ts} AS ts, "
-        f"{step} AS s{by} FROM ({base}) AS src) AS x WHERE s > 0)"
-    )
+    carried = (", b" if one_name else ", e, b") if spec.by else ""
     in_range = []
     if spec.since is not None:
         in_range.append(f"ts >= {micros_of(spec.since)}")
     if spec.until is not None:
         in_range.append(f"ts < {micros_of(spec.until)}")
-    if spec.open:
-        return open_funnel_sql(ev, n, w, in_range)
-    cond = ["s = 1", *in_range]
-    carried = (", b" if one_name else ", e, b") if spec.by else ""
-    ctes = [ev, f"g1 AS (SELECT c, ts AS t1{carried} FROM ev WHERE {' AND '.join(cond)})"]
+    store = _names_only(spec.steps) and table is events.keyed and events.enum_type is not None
+    ctes: list[str] = []
+    if store and not spec.open:
+        # a store keeps each event name's rows together, clustered by customer and time: each step
+        # reads its own rows, and the scan skips every other row group (zone maps on the ENUM code)
+        def rows(k: int, cols: str = "") -> str:
+            names = sorted(set(spec.steps[k - 1].events) & set(events.codes or ()))
+            match = " OR ".join(f"event = {_literal(x)}::{events.enum_type}" for x in names) or "false"
+            return f'(SELECT customer AS c, "timestamp" AS ts{cols} FROM ({base}) AS st WHERE {match})'
+    else:
+        # a store keeps integer microseconds
+        ts = '"timestamp"' if table.timestamp.type().is_integer() else 'epoch_us("timestamp")'
+        src = base
+        if store:  # only the row groups of the steps' event names
+            used = sorted({x for st in spec.steps for x in st.events} & set(events.codes or ()))
+            match = " OR ".join(f"event = {_literal(x)}::{events.enum_type}" for x in used) or "false"
+            src = f"SELECT * FROM ({base}) AS st WHERE {match}"
+        ev = (
+            f"ev AS MATERIALIZED (SELECT * FROM (SELECT customer AS c, {ts} AS ts, "
+            f"{step} AS s{by} FROM ({src}) AS src) AS x WHERE s > 0)"
+        )
+        if spec.open:
+            return open_funnel_sql(ev, n, w, in_range)
+        ctes.append(ev)
+        by = carried
+
+        def rows(k: int, cols: str = "") -> str:
+            return f"(SELECT c, ts{cols} FROM ev WHERE s = {k})"
+
+    first = f"SELECT c, ts AS t1{carried} FROM {rows(1, by)} AS x"
+    ctes.append(f"g1 AS ({first}{' WHERE ' + ' AND '.join(in_range) if in_range else ''})")
     for k in range(2, n + 1):
         prev = "".join(f", any_value(g.t{j}) AS t{j}" for j in range(2, k))
         if spec.by:  # the entry's value
             prev += f", {first_b} AS b" if k == 2 else ", any_value(g.b) AS b"
         ctes.append(
             f"g{k} AS (SELECT g.c, g.t1{prev}, min(e.ts) AS t{k} "
-            f"FROM g{k - 1} AS g JOIN (SELECT c, ts FROM ev WHERE s = {k}) AS e "
+            f"FROM g{k - 1} AS g JOIN {rows(k)} AS e "
             f"ON e.c = g.c AND e.ts >= g.t{k - 1} AND e.ts <= g.t1 + {w} GROUP BY g.c, g.t1)"
         )
     # candidate entries that reach step 2 or more; the best: highest level, then earliest entry
@@ -197,6 +218,9 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
         select = f"SELECT b AS by, count(*) AS c1{''.join(', ' + a for a in aggs)} FROM cust GROUP BY b"
     else:
         c1 = "(SELECT count(DISTINCT c) FROM g1) AS c1"
+        if table is events.keyed and events.key_count:
+            # a store's keys are 0 .. key_count - 1: one bit per customer instead of a hash table
+            c1 = f"(SELECT coalesce(bit_count(bitstring_agg(c, 0, {events.key_count - 1})), 0) FROM g1) AS c1"
         select = f"SELECT {c1}{''.join(', ' + a for a in aggs)}" + (" FROM best" if n > 1 else "")
     return "WITH " + ",\n".join(ctes) + "\n" + select
 

@@ -39,6 +39,10 @@ class Events:
     keyed: ir.Table | None = None
     #: when ``keyed.event`` is a DuckDB ENUM: its names in code order (a store's event codes)
     codes: tuple[str, ...] | None = None
+    #: the SQL name of that ENUM type (to compare ``event`` with typed constants)
+    enum_type: str | None = None
+    #: when ``keyed.customer`` is a dense key 0 .. key_count - 1 (a store's customer keys)
+    key_count: int | None = None
 
 
 def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None) -> tuple[Source, Parsed]:

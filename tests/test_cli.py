@@ -384,6 +384,23 @@ def test_show_sql(dialect: str, marker: str) -> None:
     assert "'signup'" in out
 
 
+@pytest.mark.parametrize("table", ["events", "my_events"])
+def test_show_sql_reads_a_named_table_and_runs_there(table: str) -> None:
+    # the printed SQL reads a table of the given name (not a view of hourglass's own session), so it
+    # runs in any DuckDB session that has that table, and gives the funnel's own numbers
+    write_csv("ev.csv")
+    extra = [] if table == "events" else ["--sql-table", table]
+    sql = ok("funnel", "ev.csv", "--steps", STEPS, "--show-sql", *extra).stdout
+    assert f'FROM "{table}"' in sql and "ibis_" not in sql
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('ev.csv', all_varchar = true)")
+    row = con.execute(sql).fetchone()
+    got = [int(row[0])] + [int(row[1 + 3 * k]) for k in range(len(STEPS.split(",")) - 1)]
+    want = column(as_json("funnel", "ev.csv", "--steps", STEPS)["steps"], "customers")
+    assert got == want
+
+
 def test_show_sql_defaults_to_duckdb_and_does_not_validate_rows() -> None:
     write_csv("bad.csv", rows=[("a", "visit", "not a time", None, None)])
     out = ok("funnel", "bad.csv", "--steps", "visit", "--show-sql").stdout

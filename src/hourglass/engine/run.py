@@ -83,9 +83,17 @@ def run_funnel_levels(events: Events, spec: FunnelSpec) -> Any:
     return events.engine.execute(plan.customers.select("customer", "level"))
 
 
-def to_sql(expr: Any, dialect: str) -> str:
+def to_sql(expr: Any, dialect: str, table_name: str | None = None) -> str:
+    """The SQL of ``expr`` for ``dialect``; with ``table_name``, the source table (a file's view, an
+    in-memory table) is read as a table of that name with the source's columns, so that the SQL runs
+    wherever such a table exists."""
     import ibis
+    import ibis.expr.operations as ops
 
+    if table_name:
+        sources = set(expr.op().find((ops.DatabaseTable, ops.InMemoryTable)))
+        named = {t: ops.UnboundTable(name=table_name, schema=t.schema) for t in sources}
+        expr = expr.op().replace(named).to_expr()
     if dialect == "pyspark":
         from ibis.backends.pyspark import Backend
 

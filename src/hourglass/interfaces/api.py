@@ -130,16 +130,23 @@ def funnel_levels(source: Any, steps: Sequence[StepLike] | None = None, **kwargs
 
 
 def funnel_sql(
-    source: Any, steps: Sequence[StepLike] | None = None, *, dialect: str = "duckdb", **kwargs: Any
+    source: Any,
+    steps: Sequence[StepLike] | None = None,
+    *,
+    dialect: str = "duckdb",
+    table_name: str | None = "events",
+    **kwargs: Any,
 ) -> str:
-    """The SQL of a funnel for a dialect (duckdb, pyspark, clickhouse, postgres, ...)."""
+    """The SQL of a funnel for a dialect (duckdb, pyspark, clickhouse, postgres, ...). It reads the
+    source as a table named ``table_name`` with the source's columns (``None``: the name hourglass
+    gave the source in its own session)."""
     from hourglass.analyses import funnel_plan
 
     load = {k: kwargs.pop(k) for k in ("columns", "engine", "table", "config") if k in kwargs}
     model = kwargs.pop("model", None)
     spec = build_spec(steps, model=model, **kwargs)
     ev = events(source, validate=False, **load)
-    return to_sql(funnel_plan(spec, ev.table).summary, dialect)
+    return to_sql(funnel_plan(spec, ev.table).summary, dialect, table_name)
 
 
 def validate(

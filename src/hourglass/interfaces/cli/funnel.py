@@ -87,6 +87,12 @@ def _table(result: FunnelResult) -> Any:
 @click.option(
     "--dialect", default=None, help="SQL dialect for --show-sql: duckdb, pyspark, clickhouse, postgres, ..."
 )
+@click.option(
+    "--sql-table",
+    default="events",
+    show_default=True,
+    help="--show-sql reads the source as a table of this name (with the source's columns)",
+)
 @source_options
 @handle_errors
 def funnel_cmd(
@@ -104,6 +110,7 @@ def funnel_cmd(
     out: str | None,
     show_sql: bool,
     dialect: str | None,
+    sql_table: str,
     **kw: Any,
 ) -> None:
     """Customers per step, conversion and time between steps.
@@ -133,6 +140,7 @@ def funnel_cmd(
             source,
             step_list,
             dialect=dialect or ("pyspark" if kw["engine"] == "spark" else "duckdb"),
+            table_name=sql_table,
             engine="duckdb",
             **common,
         )

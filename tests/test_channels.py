@@ -20,6 +20,7 @@ import hourglass
 from hourglass.engine.run_referrals import run_channels
 from hourglass.ingest.simulator import SimulationTruth, channel_costs, simulate_shop
 from hourglass.ingest.spend import read_spend
+from hourglass.interfaces.lifecycle_api import lifecycle
 from hourglass.model.channels import Spend
 from hourglass.model.errors import DataError, HourglassError, SchemaError, SourceError
 from hourglass.model.journey import JourneyModel
@@ -370,3 +371,109 @@ def test_cac_recovered(shop: tuple[pa.Table, SimulationTruth]) -> None:
     full = run_channels(hourglass.events(table), HOURGLASS, spend=costs).to_dict()
     assert full["zero_cost_customers"] == truth.n_referred
     assert full["zero_cost_share"] == pytest.approx(truth.n_referred / truth.n_customers)
+
+
+# ------------------------------------------------------------------------------------------------
+# A referral event instead of the referrer column: the channel table follows the same graph
+# ------------------------------------------------------------------------------------------------
+
+# referrals only as events: the referrer does 'referral_sent' naming the referee in 'invitee'
+EVENT_LOG = {
+    "ann": [
+        ("visit", "2024-01-05 10:00", {"channel": "ads"}),
+        ("purchase", "2024-01-06 10:00", {"revenue": 40.0}),
+        ("referral_sent", "2024-01-07 10:00", {"invitee": "bob"}),
+        ("referral_sent", "2024-01-08 10:00", {"invitee": "cy"}),
+    ],
+    "bob": [
+        ("visit", "2024-01-10 10:00", {"channel": "referral"}),
+        ("purchase", "2024-01-12 10:00", {"revenue": 20.0}),
+        ("referral_sent", "2024-01-20 10:00", {"invitee": "dee"}),
+        ("referral_sent", "2024-01-21 10:00", {"invitee": "bob"}),  # himself: ignored
+    ],
+    "cy": [("visit", "2024-01-09 10:00", {"channel": "search"})],
+    "dee": [
+        ("visit", "2024-02-03 10:00", {"channel": "referral"}),
+        ("purchase", "2024-02-05 10:00", {"revenue": 10.0}),
+        ("referral_sent", "2024-02-06 10:00", {"invitee": "zed"}),  # zed never came: ignored
+    ],
+    "eve": [
+        ("visit", "2024-01-15 10:00", {"channel": "ads"}),
+        ("referral_sent", "2024-02-10 10:00", {"invitee": "dee"}),  # later than bob's: not dee's referrer
+    ],
+    "gus": [("visit", "2024-01-25 10:00", {"channel": "referral"})],  # free January, not referred
+}
+EVENT_SPEND = "channel,period,cost\nads,2024-01,100\nreferral,2024-01,0\nsearch,2024-01,30\n"
+BY_EVENT = {"referral_event": "referral_sent", "referee_column": "invitee"}
+
+
+def event_log() -> pd.DataFrame:
+    df = journeys(EVENT_LOG, dtypes=DTYPES)  # type: ignore[arg-type]
+    return df.drop(columns="referrer")  # no referrer column at all
+
+
+def test_referral_event_channels_hand_checked(engine: hourglass.Engine, tmp_path: Path) -> None:
+    """ann refers bob and cy, bob refers dee: referees bob, dee (referral) and cy (search); referring
+    purchasers ann (ads) and bob (referral); zero cost: the referees plus gus (free referral January)."""
+    df = event_log()
+    (tmp_path / "spend.csv").write_text(EVENT_SPEND)
+    spend = read_spend(str(tmp_path / "spend.csv"))
+    d = run_channels(load(df, engine, tmp_path), MINI, spend=spend, **BY_EVENT).to_dict()
+    keys = ("customers", "purchasers", "referees", "purchasers_referring", "zero_cost_customers")
+    got = {c["channel"]: tuple(c[k] for k in keys) for c in d["channels"]}
+    assert [c["channel"] for c in d["channels"]] == ["referral", "ads", "search"]
+    assert got == {"referral": (3, 2, 2, 1, 3), "ads": (2, 1, 0, 1, 0), "search": (1, 0, 1, 0, 1)}
+    chans = {c["channel"]: c for c in d["channels"]}
+    assert chans["referral"]["referral_rate"] == pytest.approx(0.5)
+    assert chans["ads"]["referral_rate"] == pytest.approx(1.0)
+    assert (d["customers"], d["zero_cost_customers"], d["cost"]) == (6, 4, 130.0)
+    assert d["zero_cost_share"] == pytest.approx(4 / 6)
+    assert d["meta"]["referrer_from"] == "event 'referral_sent' (referee in column 'invitee')"
+    # without the event options there is no referral graph (no referrer column): nulls, as before
+    plain_ = run_channels(load(df, engine, tmp_path), MINI, spend=spend).to_dict()
+    assert {c["channel"]: c["referees"] for c in plain_["channels"]} == {
+        "referral": None,
+        "ads": None,
+        "search": None,
+    }
+    assert plain_["zero_cost_customers"] == 2  # bob and gus: free January only
+    assert "referrer_from" not in plain_["meta"]
+
+
+def test_referral_event_wins_over_the_referrer_column(tmp_path: Path) -> None:
+    df = event_log()
+    df["referrer"] = (df.customer == "eve") & (df.event == "visit")  # eve's visit names ann
+    df["referrer"] = df["referrer"].map({True: "ann", False: None})
+    by_event = run_channels(hourglass.events(df), MINI, **BY_EVENT).to_dict()
+    by_column = run_channels(hourglass.events(df), MINI).to_dict()
+    assert {c["channel"]: c["referees"] for c in by_event["channels"]} == {
+        "referral": 2,
+        "ads": 0,
+        "search": 1,
+    }
+    assert {c["channel"]: c["referees"] for c in by_column["channels"]} == {
+        "referral": 0,
+        "ads": 1,
+        "search": 0,
+    }
+    assert by_column["meta"]["referrer_from"] == "column 'referrer'"
+    with pytest.raises(HourglassError) as e:
+        run_channels(hourglass.events(df), MINI, referral_event="referral_sent")
+    assert e.value.code == "HG141"
+    with pytest.raises(SchemaError) as e2:
+        run_channels(hourglass.events(df), MINI, referral_event="referral_sent", referee_column="invite")
+    assert e2.value.code == "HG341" and "did you mean 'invitee'" in str(e2.value)
+
+
+def test_lifecycle_channels_agree_with_its_referral_loop(engine: hourglass.Engine, tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    event_log().to_parquet(path)
+    spend = tmp_path / "spend.csv"
+    spend.write_text(EVENT_SPEND)
+    d = lifecycle(str(path), MINI, engine=engine, spend=str(spend), referral_options=BY_EVENT).to_dict()
+    ref_ = d["referrals"]
+    assert (ref_["referees"], ref_["purchasers_referring"], ref_["self_referrals"]) == (3, 2, 1)
+    assert sum(c["referees"] for c in d["channels"]) == ref_["referees"]
+    assert sum(c["purchasers_referring"] for c in d["channels"]) == ref_["purchasers_referring"]
+    assert sum(c["purchasers"] for c in d["channels"]) == ref_["purchasers"] == 3
+    assert (d["channels_zero_cost_customers"], d["channels_cost"]) == (4, 130.0)

@@ -51,12 +51,17 @@ def channel_plan(
     model: JourneyModel,
     sale: Step,
     spend: Sequence[SpendRow] | None = None,
+    referrals: ReferralSpec | None = None,
 ) -> ChannelPlan:
     """Per channel: ``customers``, ``s{i}`` (entered stage i), ``purchasers``, ``repeat`` (purchasers
     with >= 2 purchase events), ``referees``, ``referring`` (purchasers with >= 1 referee),
     ``revenue``; with ``spend``: ``covered`` (customers acquired in a spend period of the channel),
     ``covered_purchasers``, ``covered_s{i}``, ``covered_revenue``, ``zero_cost`` (referees, or acquired
-    in a period whose spend is 0)."""
+    in a period whose spend is 0).
+
+    Who referred whom follows ``referrals`` (its ``referral_event``/``referee_column``; only those
+    are used): the referral event mode when it names one, else the ``referrer`` column (default);
+    ``referees`` and ``referring`` are left out when neither applies (no event, no column)."""
     col = spec.channel_column
     if col not in events.columns:
         raise SchemaError(
@@ -68,8 +73,9 @@ def channel_plan(
         )
     t = in_period(events, spec.since, spec.until)
     facts = customer_facts(t, sale, model.purchase_step or sale, model.stages)
-    has_ref = "referrer" in t.columns
-    cust = with_referrers(t, facts, ReferralSpec()) if has_ref else facts
+    ref_spec = referrals or ReferralSpec()
+    has_ref = ref_spec.by_event or "referrer" in t.columns
+    cust = with_referrers(t, facts, ref_spec) if has_ref else facts
     first = first_values(t, col, "channel")
     j = cust.left_join(first, cust.customer == first.channel_customer)
     cust = j.select(*[j[c] for c in cust.columns], channel=j.channel)

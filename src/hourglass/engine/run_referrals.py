@@ -134,17 +134,22 @@ def run_channels(
     since: str | datetime | None = None,
     until: str | datetime | None = None,
     sale_stage: str | None = None,
+    referral_event: str | None = None,
+    referee_column: str | None = None,
 ) -> ChannelResult:
     """Per acquisition channel across every stage of ``model``; CAC, cost per stage and ROI when a
-    spend table (a :class:`Spend`, a CSV path or a pandas/Arrow table) is given."""
+    spend table (a :class:`Spend`, a CSV path or a pandas/Arrow table) is given. Referees and
+    referring purchasers follow the referral graph of :func:`run_referrals`: the ``referrer`` column,
+    or with ``referral_event`` and ``referee_column`` the referral events."""
     start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
     if start and end and start >= end:
         raise SpecError(f"--since ({start}) must be before --until ({end})", code="HG108")
     spec = ChannelSpec(channel_column or "channel", sale_stage, start, end)
+    referrals = ReferralSpec(referral_event=referral_event, referee_column=referee_column)  # HG141
     sale = sale_definition(model, sale_stage)
     table = None if spend is None else read_spend(spend)
     used = None if table is None else table.within(start, end)
-    plan = channel_plan(spec, events.table, model, sale.step, used)
+    plan = channel_plan(spec, events.table, model, sale.step, used, referrals)
     n = len(model.stages)
     stats: dict[str | None, ChannelStats] = {}
     costs: dict[str, float] = {}
@@ -177,6 +182,8 @@ def run_channels(
             )  # fmt: skip
     ordered = sorted(stats.values(), key=lambda c: (-c.customers, c.channel is None, str(c.channel)))
     meta = _meta(events, model, spec.describe())
+    if plan.has_referrals:
+        meta["referrer_from"] = referrals.describe()["referrer_from"]
     if table is not None:
         meta["spend"] = {
             "source": table.source,

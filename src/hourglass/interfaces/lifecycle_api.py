@@ -115,7 +115,14 @@ def lifecycle(
         ref = run_referrals(ev, spec.model, since=spec.since, until=until_, **ropts)
     if channels and has_sale and (channel_column or "channel" in ev.table.columns):
         chan = run_channels(
-            ev, spec.model, spend=spend, channel_column=channel_column, since=spec.since, until=until_
+            ev,
+            spec.model,
+            spend=spend,
+            channel_column=channel_column,
+            since=spec.since,
+            until=until_,
+            referral_event=ropts.get("referral_event"),
+            referee_column=ropts.get("referee_column"),
         )
     elif spend is not None:
         raise SpecError(

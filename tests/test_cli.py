@@ -368,6 +368,20 @@ def test_models_show_json() -> None:
     assert [s["name"] for s in data["stages"]] == ["attract", "engage", "delight"]
 
 
+def test_help_and_import_do_not_load_the_engines() -> None:
+    # `hourglass --help`, `import hourglass` and the command definitions stay light: Ibis, DuckDB,
+    # pyarrow and pandas load on the first analysis (hourglass/__init__.py, lazy CLI imports)
+    heavy = ("ibis", "duckdb", "pyarrow", "pandas", "sqlglot")
+    code = (
+        "import sys, hourglass; from hourglass.interfaces.cli import cli; "
+        f"print([m for m in {heavy!r} if m in sys.modules]); "
+        "hourglass.funnel; print([m for m in ('ibis', 'duckdb') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "['ibis', 'duckdb']"]
+    assert "Usage" in ok("--help").stdout
+
+
 # --- SQL ---------------------------------------------------------------------------------------------
 
 

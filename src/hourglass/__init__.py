@@ -1,11 +1,15 @@
 """hourglass: customer-journey analytics. One event log seen through every journey model: the
-sales funnel, AIDA, the marketing hourglass, flip-the-funnel, the flywheel and Solis' six levels."""
+sales funnel, AIDA, the marketing hourglass, flip-the-funnel, the flywheel and Solis' six levels.
 
-from hourglass.engine import Engine, connect
-from hourglass.interfaces.api import build_spec, events, funnel, funnel_levels, funnel_sql, validate
-from hourglass.interfaces.journeys_api import followers, journey, journeys, paths, transitions
-from hourglass.interfaces.lifecycle_api import lifecycle, lifecycle_table
-from hourglass.interfaces.store_api import ingest as ingest_store
+The model (specs, presets, results) is imported with the package; the analyses and engines (Ibis,
+DuckDB, pyarrow) on first use of a function that needs them, so that ``hourglass --help`` and
+``import hourglass`` stay fast."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from hourglass.model import (
     PRESETS,
     ColumnMapping,
@@ -16,6 +20,13 @@ from hourglass.model import (
     Step,
     preset,
 )
+
+if TYPE_CHECKING:
+    from hourglass.engine import Engine, connect
+    from hourglass.interfaces.api import build_spec, events, funnel, funnel_levels, funnel_sql, validate
+    from hourglass.interfaces.journeys_api import followers, journey, journeys, paths, transitions
+    from hourglass.interfaces.lifecycle_api import lifecycle, lifecycle_table
+    from hourglass.interfaces.store_api import ingest as ingest_store
 
 __version__ = "0.1.0"
 
@@ -46,3 +57,36 @@ __all__ = [
     "transitions",
     "validate",
 ]
+
+#: public name -> (module, attribute), imported on first use
+_LAZY: dict[str, tuple[str, str]] = {
+    "Engine": ("hourglass.engine", "Engine"),
+    "connect": ("hourglass.engine", "connect"),
+    **{
+        name: ("hourglass.interfaces.api", name)
+        for name in ("build_spec", "events", "funnel", "funnel_levels", "funnel_sql", "validate")
+    },
+    **{
+        name: ("hourglass.interfaces.journeys_api", name)
+        for name in ("followers", "journey", "journeys", "paths", "transitions")
+    },
+    "lifecycle": ("hourglass.interfaces.lifecycle_api", "lifecycle"),
+    "lifecycle_table": ("hourglass.interfaces.lifecycle_api", "lifecycle_table"),
+    "ingest_store": ("hourglass.interfaces.store_api", "ingest"),
+}
+_LAYERS = ("model", "ingest", "analyses", "engine", "interfaces")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    if name in _LAYERS:
+        return importlib.import_module(f"hourglass.{name}")
+    raise AttributeError(f"module 'hourglass' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *_LAYERS})

@@ -7,7 +7,6 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from hourglass.interfaces.cli._common import handle_errors, stdout_console
-from hourglass.interfaces.demo import DEMO_WINDOW, largest_loss, run_demo
 from hourglass.model.presets import PRESETS
 
 __all__ = ["demo_cmd"]
@@ -28,6 +27,8 @@ __all__ = ["demo_cmd"]
 def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
     """Simulate an online shop, run the funnel of every built-in model, the hourglass lifecycle and
     the journey analyses, and write an HTML report."""
+    from hourglass.interfaces.demo import DEMO_WINDOW, largest_loss, run_demo  # not at import
+
     console = stdout_console()
     total = 4 + len(PRESETS) + 5  # + lifecycle and the four journey analyses
     with Progress(

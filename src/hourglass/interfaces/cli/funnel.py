@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from hourglass.interfaces import api
 from hourglass.interfaces.cli._common import (
     FORMATS,
     emit,
@@ -135,6 +134,8 @@ def funnel_cmd(
         table=kw["table"],
         config=kw["config_path"],
     )
+    from hourglass.interfaces import api  # here, not at import: `hourglass --help` stays fast
+
     if show_sql:
         sql = api.funnel_sql(
             source,

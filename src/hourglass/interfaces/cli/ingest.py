@@ -9,7 +9,6 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hourglass.interfaces.cli._common import handle_errors, mapping_from, source_options, stderr
-from hourglass.interfaces.store_api import ingest
 from hourglass.model.errors import UnsupportedError
 
 __all__ = ["ingest_cmd"]
@@ -32,7 +31,8 @@ __all__ = ["ingest_cmd"]
 def ingest_cmd(source: str, into: str, force: bool, fmt: str, quiet: bool, **kw: Any) -> None:
     """Validate SOURCE and write its events to a store that every analysis reads fast.
 
-    The store is a DuckDB file holding the canonical events clustered by customer and time, with
+    The store is a DuckDB file holding the canonical events, each event name's rows together and
+    clustered by customer and time (a funnel reads only its steps' rows), with
     integer customer keys (a table maps them back to the ids), event names as an ENUM and integer
     microsecond timestamps. Give it as the source of any command (store.duckdb, or
     store.duckdb:events); results show the original customer ids and event names. Bad rows stop the
@@ -43,6 +43,8 @@ def ingest_cmd(source: str, into: str, force: bool, fmt: str, quiet: bool, **kw:
             code="HG521",
             hint="drop --engine; Spark can read the source itself (or the store exported to Parquet)",
         )
+    from hourglass.interfaces.store_api import ingest  # here, not at import: `hourglass --help` stays fast
+
     mapping = mapping_from(kw)
     show = not quiet and fmt == "text" and stderr.is_terminal
     with Progress(

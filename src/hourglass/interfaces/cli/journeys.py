@@ -11,7 +11,6 @@ import click
 from rich.console import Group
 from rich.text import Text
 
-from hourglass.interfaces import journeys_api as api
 from hourglass.interfaces.cli._common import (
     FORMATS,
     emit,
@@ -100,6 +99,8 @@ def journeys_cmd(
     hourglass journeys shop.duckdb --model funnel4 --format json
     """
     load = _load(kw)
+    from hourglass.interfaces import journeys_api as api
+
     r = api.journeys(source, model, goal=goal, since=since, until=until, by=by, deviations=deviations, **load)
 
     def table() -> Any:
@@ -200,6 +201,8 @@ def transitions_cmd(
     hourglass transitions events.parquet --model hourglass
     hourglass transitions events.parquet --level event --format json
     """
+    from hourglass.interfaces import journeys_api as api
+
     r = api.transitions(
         source, model, level=level, collapse=not keep_repeats, since=since, until=until, **_load(kw)
     )
@@ -254,6 +257,8 @@ def paths_cmd(
     hourglass paths events.parquet --level event --from signup --steps 4
     hourglass paths events.parquet --level event --to purchase --format json
     """
+    from hourglass.interfaces import journeys_api as api
+
     r = api.paths(
         source,
         model,
@@ -328,6 +333,8 @@ def journey_cmd(
     hourglass journey events.parquet --customer 1042
     hourglass journey events.parquet --model funnel4 --sample 3
     """
+    from hourglass.interfaces import journeys_api as api
+
     r = api.journey(
         source,
         model,
@@ -368,6 +375,8 @@ def followers_cmd(
     \b
     hourglass followers events.parquet --model hourglass
     """
+    from hourglass.interfaces import journeys_api as api
+
     r = api.followers(source, model, goal=goal, since=since, until=until, as_of=as_of, **_load(kw))
 
     def table() -> Any:

@@ -17,7 +17,6 @@ from hourglass.interfaces.cli._common import (
     rich_table,
     source_options,
 )
-from hourglass.interfaces.lifecycle_api import lifecycle
 from hourglass.model.errors import SpecError
 from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.results import format_duration, format_percent
@@ -165,6 +164,8 @@ def lifecycle_cmd(
     hourglass lifecycle events.csv --spend spend.csv --set remorse_within=30d
     """
     mapping = mapping_from(kw)
+    from hourglass.interfaces.lifecycle_api import lifecycle
+
     result = lifecycle(
         source,
         model,

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from hourglass.interfaces import api
 from hourglass.interfaces.cli._common import handle_errors, mapping_from, source_options
 
 __all__ = ["validate_cmd"]
@@ -26,6 +25,8 @@ def validate_cmd(source: str, fmt: str, **kw: Any) -> None:
     (line numbers for CSV and JSON Lines, row numbers for Parquet and tables), and how many rows
     share an event id (collapsed into one event each)."""
     mapping = mapping_from(kw)
+    from hourglass.interfaces import api  # here, not at import: `hourglass --help` stays fast
+
     report = api.validate(
         source, columns=mapping, engine=kw["engine"], table=kw["table"], config=kw["config_path"]
     )

@@ -21,7 +21,7 @@ from hourglass.engine.run_referrals import run_channels
 from hourglass.ingest.simulator import SimulationTruth, channel_costs, simulate_shop
 from hourglass.ingest.spend import read_spend
 from hourglass.interfaces.lifecycle_api import lifecycle
-from hourglass.model.channels import Spend
+from hourglass.model.channels import Spend, near_miss
 from hourglass.model.errors import DataError, HourglassError, SchemaError, SourceError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.presets import preset
@@ -130,6 +130,7 @@ def test_hand_checked_channels(
     assert (chans["search"]["customers"], chans["search"]["cost"], chans["social"]["cost"]) == (0, 50.0, 20.0)
     assert (d["customers"], d["zero_cost_customers"], d["cost"]) == (6, 1, 200.0)
     assert d["zero_cost_share"] == pytest.approx(1 / 6)
+    assert d["warnings"] == []  # search and social acquired nobody, but are close to no acquired channel
     spend = [(r.channel, r.start, r.end, r.cost) for r in read_spend(str(spend_csv)).rows]
     want = ref.channels(rows(log_df), REF_STAGES, REF_SALE, PURCHASES, spend=spend)
     assert_same(counts(d), want)
@@ -477,3 +478,67 @@ def test_lifecycle_channels_agree_with_its_referral_loop(engine: hourglass.Engin
     assert sum(c["purchasers_referring"] for c in d["channels"]) == ref_["purchasers_referring"]
     assert sum(c["purchasers"] for c in d["channels"]) == ref_["purchasers"] == 3
     assert (d["channels_zero_cost_customers"], d["channels_cost"]) == (4, 130.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# A spend channel that matches nobody but is a near miss of an acquired channel: a note
+# ------------------------------------------------------------------------------------------------
+
+
+def test_near_miss_spend_channel_is_noted(tmp_path: Path) -> None:
+    df = journeys(
+        {
+            "a": [("visit", "2024-01-02 10:00", {"channel": "ads"}), ("purchase", "2024-01-03 10:00")],
+            "b": [("visit", "2024-01-04 10:00", {"channel": "adwords"})],
+            "c": [("visit", "2024-01-05 10:00", {"channel": "email"})],
+        }
+    )
+    path = tmp_path / "spend.csv"
+    path.write_text(
+        "channel,period,cost\nAds,2024-01,10\nads,2024-01,5\nadword,2024-01,7\nsocial,2024-01,3\nEMAIL,2024-02,1\n"
+    )
+    r = run_channels(hourglass.events(df), MINI, spend=str(path))
+    d = r.to_dict()
+    assert d["warnings"] == [
+        "spend channel 'Ads' matched no customer's channel; did you mean 'ads'? "
+        "(channels match exactly: its cost is not counted for 'ads')",
+        "spend channel 'EMAIL' matched no customer's channel; did you mean 'email'? "
+        "(channels match exactly: its cost is not counted for 'email')",
+        "spend channel 'adword' matched no customer's channel; did you mean 'adwords'? "
+        "(channels match exactly: its cost is not counted for 'adwords')",
+    ]  # in the order of the table; 'social' is far from every acquired channel: no note
+    # costs and matching unchanged: exact match only
+    got = {c["channel"]: (c["customers"], c["cost"], c["acquired_in_spend_periods"]) for c in d["channels"]}
+    assert got == {
+        "ads": (1, 5.0, 1),
+        "adwords": (1, None, 0),
+        "email": (1, None, 0),
+        "Ads": (0, 10.0, 0),
+        "adword": (0, 7.0, 0),
+        "EMAIL": (0, 1.0, 0),
+        "social": (0, 3.0, 0),
+    }
+    assert d["cost"] == 26.0
+    text = r.to_text().splitlines()
+    assert text[-3:] == [f"note: {w}" for w in d["warnings"]]
+    # exact names (and no spend at all) give no notes
+    exact = tmp_path / "exact.csv"
+    exact.write_text("channel,period,cost\nads,2024-01,5\nsocial,2024-01,3\n")
+    assert run_channels(hourglass.events(df), MINI, spend=str(exact)).to_dict()["warnings"] == []
+    plain_ = run_channels(hourglass.events(df), MINI)
+    assert plain_.to_dict()["warnings"] == [] and "note:" not in plain_.to_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "want"),
+    [
+        ("Ads", ["ads", "adwords"], "ads"),
+        ("ADS", ["ads"], "ads"),  # difflib alone would not find it
+        ("adword", ["ads", "adwords"], "adwords"),
+        ("Email", ["EMAIL", "email"], "EMAIL"),  # case-insensitive ties: the smallest as text
+        ("social", ["ads", "email", "referral"], None),
+        ("ads", ["ads"], None),  # itself is no near miss
+    ],
+)
+def test_near_miss(name: str, channels: list[str], want: str | None) -> None:
+    assert near_miss(name, channels) == want

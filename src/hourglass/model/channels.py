@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,15 @@ from typing import Any
 from hourglass.model.results import format_percent
 from hourglass.model.stats import ratio, wilson
 
-__all__ = ["ChannelResult", "ChannelSpec", "ChannelStats", "Spend", "SpendRow", "parse_period"]
+__all__ = [
+    "ChannelResult",
+    "ChannelSpec",
+    "ChannelStats",
+    "Spend",
+    "SpendRow",
+    "near_miss",
+    "parse_period",
+]
 
 _PERIOD_RE = re.compile(r"^(\d{4})(?:-(?:Q([1-4])|(\d{2})(?:-(\d{2}))?))?$")
 
@@ -117,6 +126,18 @@ def _per(a: float | None, n: int) -> float | None:
     return None if a is None or n == 0 else a / n
 
 
+def near_miss(name: str, channels: Iterable[str]) -> str | None:
+    """The channel ``name`` was probably meant to be: one equal to it but for case (the smallest,
+    as text), else the closest by ``difflib`` (the "did you mean" rule of model/_suggest.py); None
+    if none is close."""
+    choices = sorted(set(channels) - {name})
+    same = [c for c in choices if c.casefold() == name.casefold()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 @dataclass(frozen=True)
 class ChannelResult:
     """Per acquisition channel, across every stage of the model; spend metrics when a spend table was
@@ -172,6 +193,22 @@ class ChannelResult:
             )
         return row
 
+    def warnings(self) -> list[str]:
+        """Notes on the data: a spend channel that matched no customer's channel but is a near miss
+        of one that did (``Ads`` for ``ads``). Its cost stays on it: channels match exactly."""
+        acquired = [c.channel for c in self.channels if c.customers and c.channel is not None]
+        out = []
+        for c in self.channels:
+            if c.cost is None or c.customers or c.channel is None:
+                continue
+            meant = near_miss(c.channel, acquired)
+            if meant is not None:
+                out.append(
+                    f"spend channel '{c.channel}' matched no customer's channel; did you mean '{meant}'? "
+                    f"(channels match exactly: its cost is not counted for '{meant}')"
+                )
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         customers = sum(c.customers for c in self.channels)
         out: dict[str, Any] = {
@@ -187,6 +224,7 @@ class ChannelResult:
             out["zero_cost_share"] = ratio(zero, customers)
             costs = [c.cost for c in self.channels if c.cost is not None]
             out["cost"] = sum(costs) if costs else None
+        out["warnings"] = self.warnings()
         out["meta"] = dict(self.meta)
         return out
 
@@ -241,6 +279,7 @@ class ChannelResult:
         d = self.to_dict()
         if self.has_spend:
             text.append(f"acquired at zero cost: {format_percent(d['zero_cost_share'])} of customers")
+        text.extend(f"note: {w}" for w in d["warnings"])
         return "\n".join(text)
 
     def __str__(self) -> str:

@@ -527,6 +527,10 @@ def test_near_miss_spend_channel_is_noted(tmp_path: Path) -> None:
     assert run_channels(hourglass.events(df), MINI, spend=str(exact)).to_dict()["warnings"] == []
     plain_ = run_channels(hourglass.events(df), MINI)
     assert plain_.to_dict()["warnings"] == [] and "note:" not in plain_.to_text()
+    # the lifecycle, which carries the channel table, carries its notes too (JSON and text)
+    lc = hourglass.lifecycle(df, "hourglass", spend=str(path))
+    assert lc.to_dict()["channels_warnings"] == d["warnings"]
+    assert all(f"note: {w}" in lc.to_text() for w in d["warnings"])
 
 
 @pytest.mark.parametrize(

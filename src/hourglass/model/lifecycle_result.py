@@ -131,6 +131,8 @@ class LifecycleResult:
             for key in ("zero_cost_customers", "zero_cost_share", "cost"):
                 if key in chan:
                     out[f"channels_{key}"] = chan[key]
+            if chan.get("warnings"):
+                out["channels_warnings"] = chan["warnings"]
         out["meta"] = self.meta
         return out
 
@@ -174,6 +176,7 @@ class LifecycleResult:
                 f"acquired at zero cost (referrals, free periods): {d['channels_zero_cost_customers']:,} "
                 f"customers ({format_percent(d['channels_zero_cost_share'])})"
             )
+        out.extend(f"note: {w}" for w in d.get("channels_warnings", []))
         if "note" in self.meta:
             out.append(f"note: {self.meta['note']}")
         return "\n".join(out)

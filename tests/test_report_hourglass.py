@@ -179,6 +179,13 @@ def test_zero_cost_share_is_said(page: str) -> None:
     assert "4.0% of customers were acquired at zero cost." in page
 
 
+def test_channel_warnings_are_shown_escaped() -> None:
+    lc = {**lifecycle(), "channels_warnings": ["spend channel '<Ads>' matched no customer's channel"]}
+    html = render_report([], title="t", lifecycle=lc)
+    assert '<p class="note warning">spend channel &#x27;&lt;Ads&gt;&#x27; matched' in html
+    assert "note warning" not in render_report([], title="t", lifecycle=lifecycle())
+
+
 # --- journeys -------------------------------------------------------------------------------------
 
 

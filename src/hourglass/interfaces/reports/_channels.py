@@ -114,8 +114,10 @@ def channels_part(
     labels: Mapping[str, str] | None = None,
     sale: str | None = None,
     zero_cost_share: float | None = None,
+    warnings: Sequence[str] = (),
 ) -> Part:
-    """The channels section: which channels bring customers who stay."""
+    """The channels section: which channels bring customers who stay (``warnings``: the channel
+    table's notes, e.g. a spend channel that matched nobody)."""
     spend = any("cac" in c for c in channels)
     parts = [
         '<section class="card" id="channels"><div class="section-head"><h2>Channels across the hourglass'
@@ -140,6 +142,7 @@ def channels_part(
             notes.append(f"{fmt_pct(zero_cost_share)} of customers were acquired at zero cost.")
         if notes:
             parts.append(f'<p class="note">{esc(" ".join(notes))}</p>')
+        parts.extend(f'<p class="note warning">{esc(w)}</p>' for w in warnings)
     else:
         parts.append('<p class="empty">No channel results.</p>')
     parts.append("</section>")

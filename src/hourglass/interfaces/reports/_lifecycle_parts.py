@@ -50,8 +50,12 @@ def build_parts(lifecycle: Mapping[str, Any] | None, journeys: Mapping[str, Any]
                 total = sum(get_count(c, "customers") or 0 for c in channels)
                 free = sum(get_count(c, "zero_cost_customers") or 0 for c in channels)
                 zero = free / total if total else None
+            raw_warnings = lc.get("channels_warnings") if isinstance(lc, Mapping) else None
+            warnings = [str(w) for w in raw_warnings] if isinstance(raw_warnings, list) else []
             parts.append(
-                channels_part(channels, stages=stages, labels=labels, sale=sale, zero_cost_share=zero)
+                channels_part(
+                    channels, stages=stages, labels=labels, sale=sale, zero_cost_share=zero, warnings=warnings
+                )
             )
     if jr is not None:
         unknown = sorted(set(jr) - set(JOURNEY_KEYS))

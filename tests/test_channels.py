@@ -279,19 +279,27 @@ def ref_spend(spend: Spend, since: datetime | None, until: datetime | None) -> l
     since=st.sampled_from([None, BASE + timedelta(days=1), datetime(2024, 1, 1)]),
     until=st.sampled_from([None, BASE + timedelta(days=36), datetime(2024, 4, 1)]),
     column=st.sampled_from(["channel", "invitee"]),
+    by_event=st.booleans(),
 )
 def test_engine_equals_reference(
-    log: dict[str, Any], picked: list[Any], since: datetime | None, until: datetime | None, column: str
+    log: dict[str, Any],
+    picked: list[Any],
+    since: datetime | None,
+    until: datetime | None,
+    column: str,
+    by_event: bool,
 ) -> None:
+    # the referral graph: the referrer column, or the referral events naming their referee (invitee)
     df = journeys(log, dtypes=DTYPES)
     note(repr(log))
     spend = spend_of(picked) if picked else None
+    mode = {"referral_event": "referral_sent", "referee_column": "invitee"} if by_event else {}
     got = run_channels(
-        hourglass.events(df), MINI, spend=spend, since=since, until=until, channel_column=column
+        hourglass.events(df), MINI, spend=spend, since=since, until=until, channel_column=column, **mode
     ).to_dict()
     want = ref.channels(
         rows(df), REF_STAGES, REF_SALE, PURCHASES, channel_column=column,
-        spend=None if spend is None else ref_spend(spend, since, until), since=since, until=until,
+        spend=None if spend is None else ref_spend(spend, since, until), since=since, until=until, **mode,
     )  # fmt: skip
     assert_same(counts(got), want)
 

@@ -236,12 +236,16 @@ def channels(
     since: datetime | None = None,
     until: datetime | None = None,
     has_referrer: bool = True,
+    referral_event: str | None = None,
+    referee_column: str | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per channel: the counts of the ``channels`` list of ChannelResult.to_dict() (spend
-    rows are (channel, start, end, cost), already restricted to the range)."""
+    rows are (channel, start, end, cost), already restricted to the range). The referral graph: the
+    ``referrer`` column, or with ``referral_event`` the referral events naming their referee."""
     rows = in_range(rows, since, until)
     cust = by_customer(rows)
-    raw, _ = chosen_referrers(rows) if has_referrer else ({}, set())
+    has_referrer = has_referrer or referral_event is not None
+    raw, _ = chosen_referrers(rows, referral_event, referee_column) if has_referrer else ({}, set())
     referrer = {c: v for c, v in raw.items() if v in cust and c in cust}
     n_referees = Counter(referrer.values())
     out: dict[str | None, dict[str, Any]] = {}

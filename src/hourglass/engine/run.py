@@ -99,6 +99,13 @@ def to_sql(expr: Any, dialect: str, table_name: str | None = None) -> str:
 
         Backend.register_options()
     try:
+        if dialect == "clickhouse":
+            import ibis.backends.sql.compilers as sc
+
+            from hourglass.engine.sql_clickhouse import clickhouse_sql
+
+            compiler = sc.clickhouse.compiler
+            return clickhouse_sql(compiler.to_sqlglot(expr.unbind()), compiler.dialect)
         return str(ibis.to_sql(expr, dialect=dialect))
     except ValueError as e:
         if "nknown dialect" not in str(e):

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import hourglass
 from hourglass.interfaces.cli.ingest import ingest_cmd
 from hourglass.interfaces.store_api import ingest
-from hourglass.model.errors import DataError, SourceError
+from hourglass.model.errors import DataError, HourglassError, SourceError
 from journeys import journeys
 from test_funnel_properties import assert_same, forced_plan
 
@@ -62,6 +62,9 @@ CASES: list[dict[str, Any]] = [
     {"steps": [{"name": "any", "events": ["signup", "visit"]}, "purchase"], "window": "2d", "by": "channel"},
     {"steps": ["visit", "signup"], "window": "1d", "since": "2024-01-01 10:00", "until": "2024-01-03"},
     {"steps": ["visit", "signup", "purchase"], "window": "1d", "open": True, "since": "2024-01-01 10:30"},
+    # columns the store keeps in its own types (integer µs timestamps) still read as the user's
+    {"steps": ["visit", "signup"], "window": "1d", "by": "timestamp"},
+    {"steps": [{"name": "v", "events": ["visit"], "where": ["timestamp > 2024-01-01T09:30:00"]}, "signup"]},
 ]
 
 
@@ -139,6 +142,58 @@ def test_existing_store_and_bad_names(tmp_path: Path, log: pd.DataFrame, store: 
     with pytest.raises(SourceError) as err:
         ingest(store, store, overwrite=True)
     assert err.value.code == "HG422"
+
+
+def test_huge_stores_count_customers_without_a_bitstring(tmp_path: Path, store: str) -> None:
+    # bitstring_agg refuses ranges over 10^9 (and costs key_count / 8 bytes per thread): a store
+    # that large counts step-1 customers with count(DISTINCT); simulated by editing the count
+    want = hourglass.funnel(store, ["visit", "signup"], window="1d").to_dict()["steps"]
+    con = duckdb.connect(store)
+    con.execute("UPDATE hg_store SET customers = 1000000001")
+    con.close()
+    with forced_plan("fast"):
+        got = hourglass.funnel(store, ["visit", "signup"], window="1d").to_dict()["steps"]
+    assert got == want
+
+
+def test_damaged_or_foreign_stores_give_coded_errors(tmp_path: Path, store: str) -> None:
+    damaged = tmp_path / "damaged.duckdb"
+    data = Path(store).read_bytes()
+    damaged.write_bytes(data[: len(data) // 2])
+    with pytest.raises(HourglassError) as err:
+        hourglass.funnel(str(damaged), ["visit", "signup"], window="1d")
+    assert err.value.code == "HG206" and "damaged.duckdb" in str(err.value)
+    newer = tmp_path / "newer.duckdb"
+    newer.write_bytes(data)
+    con = duckdb.connect(str(newer))
+    con.execute("UPDATE hg_store SET version = 99")
+    con.close()
+    engine = hourglass.connect()
+    with pytest.raises(SourceError) as err:
+        hourglass.funnel(str(newer), ["visit"], engine=engine)
+    assert err.value.code == "HG423"
+    attached = engine.con.con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    assert not [d for (d,) in attached if d.startswith("hg_store_")]  # not left attached
+
+
+def test_paths_with_quotes(tmp_path: Path, log: pd.DataFrame) -> None:
+    # both a store and a plain DuckDB file whose path has a quote (SQL string literals are escaped)
+    quoted = tmp_path / "it's a store.duckdb"
+    ingest(log, quoted)
+    assert (
+        hourglass.funnel(str(quoted), ["visit", "signup"], window="1d").to_dict()["steps"][1]["customers"]
+        == 2
+    )
+    plain = tmp_path / "it's plain.duckdb"
+    con = duckdb.connect(str(plain))
+    con.execute("CREATE TABLE events AS SELECT * FROM log")
+    con.close()
+    assert (
+        hourglass.funnel(f"{plain}:events", ["visit", "signup"], window="1d").to_dict()["steps"][1][
+            "customers"
+        ]
+        == 2
+    )
 
 
 def test_a_store_of_a_store(tmp_path: Path, store: str) -> None:

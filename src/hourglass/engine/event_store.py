@@ -1,5 +1,5 @@
-"""The event store: validated canonical events in a DuckDB file, clustered by customer and time,
-with compact types (``hourglass ingest SOURCE --into store.duckdb``).
+"""The event store: validated canonical events in a DuckDB file, each event name's rows together and
+clustered by customer and time, with compact types (``hourglass ingest SOURCE --into store.duckdb``).
 
 Layout of the file (version 1):
 
@@ -210,27 +210,33 @@ def open_store(engine: Engine, src: Source) -> Events | None:
         raw.execute(f"ATTACH {_lit(src.paths[0])} AS {alias} (READ_ONLY)")
     except Exception:  # noqa: BLE001 - not readable as DuckDB: the ordinary source path reports it
         return None
-    found = raw.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        f"WHERE database_name = {_lit(alias)} AND table_name = '{MARKER}'"
-    ).fetchone()
-    if not (found and found[0]):
-        raw.execute(f"DETACH {alias}")
-        return None
-    meta = raw.execute(f"SELECT * FROM {alias}.{MARKER}").fetchone()
-    names = [d[0] for d in engine.con.con.description]
-    info = dict(zip(names, meta or (), strict=True))
-    if int(info.get("version", 0)) != STORE_VERSION:
-        raise SourceError(
-            f"{src.paths[0]}: store version {info.get('version')}; "
-            f"this hourglass reads version {STORE_VERSION}",
-            code="HG423",
-            hint="ingest the source again with this version",
-        )
-    table = engine.con.table("events", database=alias)
-    # the fast path reads the clustered table itself: integer keys, ENUM codes, integer µs
-    keyed = engine.con.table("hg_events", database=alias)
-    codes = engine.con.con.execute(f"SELECT enum_range(NULL::{alias}.hg_event_name)").fetchone()
+    try:
+        with translated(src.name):  # a damaged file fails here, with the file's name and a code
+            found = raw.execute(
+                "SELECT count(*) FROM duckdb_tables() "
+                f"WHERE database_name = {_lit(alias)} AND table_name = '{MARKER}'"
+            ).fetchone()
+            if not (found and found[0]):
+                raw.execute(f"DETACH {alias}")
+                return None
+            meta = raw.execute(f"SELECT * FROM {alias}.{MARKER}").fetchone()
+            names = [d[0] for d in raw.description]
+            info = dict(zip(names, meta or (), strict=True))
+            if int(info.get("version", 0)) != STORE_VERSION:
+                raise SourceError(
+                    f"{src.paths[0]}: store version {info.get('version')}; "
+                    f"this hourglass reads version {STORE_VERSION}",
+                    code="HG423",
+                    hint="ingest the source again with this version",
+                )
+            table = engine.con.table("events", database=alias)
+            # the fast path reads the clustered table itself: integer keys, ENUM codes, integer µs
+            keyed = engine.con.table("hg_events", database=alias)
+            codes = raw.execute(f"SELECT enum_range(NULL::{alias}.hg_event_name)").fetchone()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            raw.execute(f"DETACH {alias}")
+        raise
     roles = {r: r for r in ("customer", "event", "timestamp", *OPTIONAL_ROLES) if r in table.columns}
     report = ValidationReport(
         source=src.name,

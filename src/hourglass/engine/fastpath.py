@@ -39,6 +39,9 @@ __all__ = ["PLAN_ENV", "fast_funnel", "fast_funnel_sql", "plan_for"]
 PLAN_ENV = "HOURGLASS_PLAN"
 
 _STEP = "__hg_step"
+#: the largest store (in customers) whose step-1 customers are counted with a bitstring: DuckDB's
+#: bitstring_agg refuses ranges over 10^9, and each thread holds key_count / 8 bytes (16 MiB here)
+_BITSTRING_MAX = 2**27
 
 
 def _why_not(events: Events, spec: FunnelSpec) -> str | None:
@@ -90,8 +93,13 @@ def _source(events: Events, spec: FunnelSpec) -> tuple[ir.Table, str]:
     """The events table to read (integer customer keys when that cannot change the answer) and the
     SQL of the step index (1..n, 0 for none)."""
     table = events.table
-    uses_customer = spec.by == "customer" or any(f.column == "customer" for s in spec.steps for f in s.where)
-    if events.keyed is not None and not uses_customer:
+    used = {spec.by, *(f.column for s in spec.steps for f in s.where)}
+    # the keyed table holds integer customer keys, and in a store integer µs timestamps: a --by or a
+    # filter on those columns reads the canonical table (its values and types are the user's)
+    keyed_differs = {"customer"} | (
+        {"timestamp"} if events.keyed is not None and events.keyed.timestamp.type().is_integer() else set()
+    )
+    if events.keyed is not None and not used & keyed_differs:
         table = events.keyed
     if _names_only(spec.steps) and table is events.keyed and events.codes is not None:
         # a store's ENUM: the step of each event code, looked up by the code (no text compared)
@@ -218,7 +226,7 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
         select = f"SELECT b AS by, count(*) AS c1{''.join(', ' + a for a in aggs)} FROM cust GROUP BY b"
     else:
         c1 = "(SELECT count(DISTINCT c) FROM g1) AS c1"
-        if table is events.keyed and events.key_count:
+        if table is events.keyed and events.key_count and events.key_count <= _BITSTRING_MAX:
             # a store's keys are 0 .. key_count - 1: one bit per customer instead of a hash table
             c1 = f"(SELECT coalesce(bit_count(bitstring_agg(c, 0, {events.key_count - 1})), 0) FROM g1) AS c1"
         select = f"SELECT {c1}{''.join(', ' + a for a in aggs)}" + (" FROM best" if n > 1 else "")

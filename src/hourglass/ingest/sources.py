@@ -149,7 +149,8 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) ->
                 hint="export the table to Parquet for other engines",
             )
         alias = "hg_src_" + ibis.util.gen_name("db").split("_")[-1]
-        con.attach(src.paths[0], name=alias, read_only=True)
+        quoted = "'" + src.paths[0].replace("'", "''") + "'"  # ibis's attach does not escape quotes
+        con.raw_sql(f"ATTACH {quoted} AS {alias} (READ_ONLY)")
         try:
             return con.table(src.table, database=alias)
         except Exception:  # noqa: BLE001 - ibis raises backend-specific errors here

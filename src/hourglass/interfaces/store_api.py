@@ -27,7 +27,8 @@ def ingest(
     progress: Callable[[str, float | None], None] | None = None,
 ) -> StoreInfo:
     """Validate ``source`` (any source :func:`hourglass.funnel` reads) and write its canonical events
-    to the DuckDB file ``into``, clustered by customer and time, with integer customer keys, ENUM
+    to the DuckDB file ``into``, each event name's rows together and clustered by customer and time
+    (a funnel reads only its steps' rows), with integer customer keys, ENUM
     event names and integer microsecond timestamps. Raises the validation's DataError (nothing is
     written) and HG420 when ``into`` exists (``overwrite=True`` replaces it). ``progress(phase,
     fraction)`` is called while it works."""

@@ -387,7 +387,7 @@ def test_help_and_import_do_not_load_the_engines() -> None:
 
 @pytest.mark.parametrize(
     ("dialect", "marker"),
-    [("duckdb", "QUANTILE_CONT("), ("clickhouse", "quantile(0.5)("), ("pyspark", "`customer`")],
+    [("duckdb", "QUANTILE_CONT("), ("clickhouse", "quantileExactInclusive(0.5)("), ("pyspark", "`customer`")],
 )
 def test_show_sql(dialect: str, marker: str) -> None:
     write_csv("ev.csv")

@@ -6,7 +6,15 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLASSES = {"SpecError", "ConfigError", "SourceError", "SchemaError", "DataError", "UnsupportedError"}
+CLASSES = {
+    "SpecError",
+    "ConfigError",
+    "SourceError",
+    "SchemaError",
+    "DataError",
+    "UnsupportedError",
+    "EngineError",
+}
 
 
 def _documented() -> dict[str, str]:

@@ -6,7 +6,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 
-from hourglass.model.errors import DataError, HourglassError, SourceError
+from hourglass.model.errors import DataError, EngineError, HourglassError, SourceError
 
 __all__ = ["translated"]
 
@@ -37,6 +37,13 @@ def translated(source: str | None = None) -> Iterator[None]:
             ) from None
         if name == "IOException" or "No files found" in text:
             raise SourceError(f"{where}{text.strip().splitlines()[0]}", code="HG206") from None
+        if name == "OutOfMemoryException" or "java.lang.OutOfMemoryError" in text:
+            raise EngineError(
+                f"{where}the engine ran out of memory: {text.strip().splitlines()[0]}",
+                code="HG601",
+                hint="free memory, or ingest the source once into a store (hourglass ingest), or use "
+                "--engine spark; DuckDB spills to its temp_directory when it has one",
+            ) from None
         if name in ("ConversionException", "InvalidInputException"):
             raise DataError(
                 f"{where}{text.strip().splitlines()[0]}",

@@ -3,6 +3,7 @@
 from hourglass.model.errors import (
     ConfigError,
     DataError,
+    EngineError,
     HourglassError,
     SchemaError,
     SourceError,
@@ -25,6 +26,7 @@ __all__ = [
     "ColumnMapping",
     "ConfigError",
     "DataError",
+    "EngineError",
     "Filter",
     "FunnelGroup",
     "FunnelResult",

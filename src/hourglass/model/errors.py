@@ -70,3 +70,10 @@ class UnsupportedError(HourglassError, NotImplementedError):
     """A valid request this engine or backend cannot answer."""
 
     code = "HG500"
+
+
+class EngineError(HourglassError, RuntimeError):
+    """The engine could not finish a valid request (out of memory), or failed in a way hourglass
+    did not foresee (a bug: the CLI reports it with HG699 instead of a traceback)."""
+
+    code = "HG600"

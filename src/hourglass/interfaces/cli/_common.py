@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hourglass.model.errors import HourglassError
+from hourglass.model.errors import EngineError, HourglassError
 from hourglass.model.schema import ROLES, ColumnMapping
 
 __all__ = [
@@ -77,19 +78,41 @@ def mapping_from(kwargs: dict[str, Any]) -> ColumnMapping:
     return ColumnMapping.from_dict({k: v for k, v in data.items() if v is not None})
 
 
+def _report(e: HourglassError) -> None:
+    stderr.print(f"[bold red]error[/] [{e.code}] ", end="")
+    stderr.print(e.message, markup=False, soft_wrap=True)
+    if e.hint:
+        stderr.print(f"  hint: {e.hint}", markup=False, soft_wrap=True)
+
+
 def handle_errors(f: F) -> F:
-    """A user's mistake is a message with its code and a hint, and exit status 2; never a traceback."""
+    """A user's mistake is a message with its code and a hint, and exit status 2; never a traceback.
+    Anything else is a bug: reported as HG699 with exit status 3 (HOURGLASS_DEBUG=1: the traceback);
+    Ctrl-C stops quietly with status 130."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs)
         except HourglassError as e:
-            stderr.print(f"[bold red]error[/] [{e.code}] ", end="")
-            stderr.print(e.message, markup=False, soft_wrap=True)
-            if e.hint:
-                stderr.print(f"  hint: {e.hint}", markup=False, soft_wrap=True)
+            _report(e)
             sys.exit(2)
+        except KeyboardInterrupt:
+            stderr.print("interrupted")
+            sys.exit(130)
+        except Exception as e:
+            if os.environ.get("HOURGLASS_DEBUG"):
+                raise
+            first = (str(e).strip().splitlines() or [""])[0]
+            _report(
+                EngineError(
+                    f"internal error: {type(e).__name__}: {first}",
+                    code="HG699",
+                    hint="this is a bug in hourglass, not in your data: please report it with the command "
+                    "you ran (HOURGLASS_DEBUG=1 shows the traceback)",
+                )
+            )
+            sys.exit(3)
 
     return wrapper  # type: ignore[return-value]
 

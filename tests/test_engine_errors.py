@@ -1,0 +1,71 @@
+"""Errors that are not a user's mistake: the engine running out of memory (HG601) and bugs (HG699,
+exit status 3) are reported with a code and a hint, never as a traceback (HOURGLASS_DEBUG=1 shows
+it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import hourglass
+from hourglass.interfaces import api
+from hourglass.interfaces.cli import cli
+from hourglass.model.errors import EngineError
+
+
+def test_out_of_memory_is_a_coded_error() -> None:
+    engine = hourglass.connect()
+    engine.con.con.execute("SET memory_limit = '4MB'")
+    engine.con.con.execute("SET temp_directory = ''")  # nowhere to spill
+    n = 300_000
+    df = pd.DataFrame(
+        {
+            "customer_id": np.arange(n) % 1000,
+            "event": np.where(np.arange(n) % 2 == 0, "visit", "signup"),
+            "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n), unit="s"),
+        }
+    )
+    with pytest.raises(EngineError) as err:
+        hourglass.funnel(df, ["visit", "signup"], window="30d", mode="any_order", engine=engine)
+    assert err.value.code == "HG601" and isinstance(err.value, RuntimeError)
+    assert "out of memory" in str(err.value) and "hourglass ingest" in (err.value.hint or "")
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise ZeroDivisionError("an unforeseen failure")
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> str:
+    path = tmp_path / "ev.csv"
+    path.write_text("customer_id,event,timestamp\na,visit,2024-01-01 10:00\n")
+    return str(path)
+
+
+def test_a_bug_is_reported_not_dumped(monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    monkeypatch.setattr(api, "funnel", _boom)
+    result = CliRunner().invoke(cli, ["funnel", source, "--steps", "visit"], env={"HOURGLASS_DEBUG": None})
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+    err = " ".join(result.stderr.split())
+    assert "[HG699] internal error: ZeroDivisionError: an unforeseen failure" in err
+    assert "HOURGLASS_DEBUG=1" in err
+
+
+def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    monkeypatch.setattr(api, "funnel", _boom)
+    result = CliRunner().invoke(cli, ["funnel", source, "--steps", "visit"], env={"HOURGLASS_DEBUG": "1"})
+    assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_ctrl_c_stops_quietly(monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "funnel", interrupt)
+    result = CliRunner().invoke(cli, ["funnel", source, "--steps", "visit"])
+    assert result.exit_code == 130 and "Traceback" not in result.output

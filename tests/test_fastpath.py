@@ -74,19 +74,30 @@ def fast_cases(draw: st.DrawFn) -> Case:
         for s in ref_steps
     ]
     case = Case(draw(event_logs(window_s, vocabulary)), ref_steps, engine_steps, window_s=window_s)
+    _draw_range(draw, case)
+    _draw_by(draw, case, [None, None, "channel", "plan", "revenue"])
+    return case
+
+
+def _draw_range(draw: st.DrawFn, case: Case) -> None:
+    """Half the time, an entry range (--since/--until) around the log's first windows."""
     if draw(st.booleans()):
-        bound = st.builds(_moment, st.integers(0, 3 * window_s), st.sampled_from([0, 1]))
+        bound = st.builds(_moment, st.integers(0, 3 * case.window_s), st.sampled_from([0, 1]))
         since, until = draw(st.none() | bound), draw(st.none() | bound)
         if since is not None and until is not None and since >= until:
             since, until = until, (since if since != until else None)
         case.since, case.until = since, until
-    case.by = draw(st.sampled_from([None, None, "channel", "plan", "revenue"]))
-    if case.by is not None:  # as in test_funnel_properties: ties with different values are undefined
+
+
+def _draw_by(draw: st.DrawFn, case: Case, choices: list[str | None]) -> None:
+    """A --by column; its value is made equal on tied events of one name (as in
+    test_funnel_properties: ties with different values are undefined)."""
+    case.by = draw(st.sampled_from(choices))
+    if case.by is not None:
         for events in case.log.values():
             seen: dict[Any, Any] = {}
             for name, ts, props in events:
                 props[case.by] = seen.setdefault((name, ts), props[case.by])
-    return case
 
 
 @SETTINGS
@@ -126,21 +137,11 @@ def store_cases(draw: st.DrawFn) -> Case:
         i += size
     vocabulary = [[x for x in s["events"] if x not in _ABSENT] for s in steps]
     case = Case(draw(event_logs(window_s, vocabulary)), steps, steps, window_s=window_s)
-    if draw(st.booleans()):
-        bound = st.builds(_moment, st.integers(0, 3 * window_s), st.sampled_from([0, 1]))
-        since, until = draw(st.none() | bound), draw(st.none() | bound)
-        if since is not None and until is not None and since >= until:
-            since, until = until, (since if since != until else None)
-        case.since, case.until = since, until
+    _draw_range(draw, case)
     if draw(st.booleans()):
         case.open = True
     else:
-        case.by = draw(st.sampled_from([None, "channel", "plan", "revenue"]))
-        if case.by is not None:  # ties with different values are undefined (test_funnel_properties)
-            for events in case.log.values():
-                seen: dict[Any, Any] = {}
-                for name, ts, props in events:
-                    props[case.by] = seen.setdefault((name, ts), props[case.by])
+        _draw_by(draw, case, [None, "channel", "plan", "revenue"])
     return case
 
 

@@ -12,6 +12,9 @@ with the highest level, then the earliest t1; its ``--by`` value is the one of i
 step-1 event (the smallest event name, then the smallest value, NULL last).
 
 Open funnels (``--open``) have their own SQL (engine/fastpath_open.py) over the same matched events.
+On a store (engine/event_store.py, rows ordered by event, customer, time) with steps of plain names,
+each step reads its own rows (zone maps on the ENUM code skip the rest) instead of one scan, and the
+step-1 customers are counted with a bitstring over the dense customer keys.
 Out of scope (the portable plan runs instead): other modes, ``--exclude``, steps one event may match
 together, and every engine but DuckDB. ``HOURGLASS_PLAN=portable`` forces the
 portable plan (tests run both).

@@ -8,6 +8,7 @@ and go back (returning visits).
 
     .venv/bin/python bench/journeys.py --events 10M
     .venv/bin/python bench/journeys.py --events 1M --runs 5 --only paths
+    .venv/bin/python bench/journeys.py --events 10M --store   # on the store ingested from the file
 """
 
 from __future__ import annotations
@@ -83,8 +84,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--only", choices=sorted(CALLS), action="append")
     ap.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parent / "data")
+    ap.add_argument("--store", action="store_true", help="read the store ingested (untimed) from the file")
     a = ap.parse_args()
     path = ensure_dataset(a.data_dir, parse_count(a.events), a.seed)
+    if a.store:
+        store = path.with_name(path.stem + ".store.duckdb")
+        if not store.exists() or store.stat().st_mtime < path.stat().st_mtime:
+            code = "import hourglass, sys; hourglass.ingest_store(sys.argv[1], sys.argv[2], overwrite=True)"
+            subprocess.run([sys.executable, "-c", code, str(path), str(store)], check=True)
+        path = store
     names = a.only or list(CALLS)
     times: dict[str, list[float]] = {n: [] for n in names}
     for i in range(a.runs):

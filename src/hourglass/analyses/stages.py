@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import in_period, micros, step_predicate
+from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.model.journey import JourneyModel
 
 __all__ = ["event_rows", "node_rows", "runs", "stage_rows"]
@@ -39,22 +40,30 @@ def stage_rows(
     (ts, stage, event, channel with nulls last)."""
     t = in_period(events, since, until)
     preds = [step_predicate(s, t) for s in model.stages]
-    anymatch = preds[0]
-    for p in preds[1:]:
-        anymatch = anymatch | p
     cols: dict[str, ir.Value] = {
         "customer": t.customer,
         "ts": micros(t.timestamp),
         "event": t.event,
         "channel": _channel(t),
-        "stage": ibis.array([p.ifelse(k, _NULL_INT) for k, p in enumerate(preds, start=1)]),
-        "matched": anymatch,
     }
     if by is not None:
         cols["by"] = t[by].cast("string")
-    s = t.select(**cols)
-    s = s.filter(s.matched).drop("matched").unnest("stage")
-    s = s.filter(s.stage.notnull()).mutate(stage=s.stage.cast("int64"))
+    if all(len(g) == 1 for g in overlap_groups(model.stages)):
+        # no event can match two stages: each matched event is one row, its stage one CASE (an
+        # array and an unnest per event cost half of a journey analysis at 10M events)
+        cols["stage"] = ibis.cases(*[(p, k) for k, p in enumerate(preds, start=1)], else_=_NULL_INT)
+        s = t.select(**cols)
+        s = s.filter(s.stage.notnull())
+    else:
+        anymatch = preds[0]
+        for p in preds[1:]:
+            anymatch = anymatch | p
+        cols["stage"] = ibis.array([p.ifelse(k, _NULL_INT) for k, p in enumerate(preds, start=1)])
+        cols["matched"] = anymatch
+        s = t.select(**cols)
+        s = s.filter(s.matched).drop("matched").unnest("stage")
+        s = s.filter(s.stage.notnull())
+    s = s.mutate(stage=s.stage.cast("int64"))
     order = [s.ts, s.stage, s.event, s.channel.isnull(), s.channel]
     if by is not None:
         order += [s.by.isnull(), s.by]

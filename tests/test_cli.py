@@ -662,13 +662,62 @@ def test_unparseable_timestamp_in_a_glob_names_the_file_and_its_line() -> None:
     assert "line 2 ('not a date')" in err
 
 
-@pytest.mark.xfail(
-    reason="src bug: blank lines are skipped by the CSV reader, so later line numbers are too small"
-)
 def test_unparseable_timestamp_line_number_after_a_blank_line() -> None:
     Path("ev.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01\n\nb,visit,bad\n")
     err = fails("funnel", "ev.csv", "--steps", "visit", code="HG404")
     assert "line 4 ('bad')" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # a quoted field holding a line break: the next record starts a line later
+        ('customer_id,event,timestamp\na,"vi\nsit",2024-01-01\nb,visit,bad\n', 4),
+        # CRLF line ends and two empty lines
+        ("customer_id,event,timestamp\r\na,visit,2024-01-01\r\n\r\n\r\nb,visit,bad\r\n", 5),
+        # a comment line
+        ("customer_id,event,timestamp\n# exported today\na,visit,2024-01-01\nb,visit,bad\n", 4),
+        # a preamble before the header (DuckDB's sniffer skips it)
+        ("exported by the shop\n\ncustomer_id,event,timestamp\na,visit,2024-01-01\nb,visit,bad\n", 5),
+        # semicolons and single quotes around a line break
+        ("customer_id;event;timestamp\na;'vi\nsit';2024-01-01\nb;'x;y';bad\n", 4),
+    ],
+    ids=["quoted-newline", "crlf-empty-lines", "comment", "preamble", "semicolon-single-quotes"],
+)
+def test_csv_line_numbers_count_physical_lines(text: str, line: int) -> None:
+    Path("ev.csv").write_text(text, newline="")
+    err = fails("funnel", "ev.csv", "--steps", "visit", code="HG404")
+    assert f"line {line} ('bad')" in err
+
+
+def test_line_numbers_in_a_glob_of_csv_files_with_empty_lines_and_in_validate_json() -> None:
+    Path("parts").mkdir()
+    Path("parts/1.csv").write_text("customer_id,event,timestamp\n\na,visit,x1\nb,visit,2024-01-01\n")
+    Path("parts/2.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-02\n\n\nc,visit,x2\n")
+    err = fails("funnel", "parts/*.csv", "--steps", "visit", code="HG404")
+    assert "parts/1.csv line 3 ('x1')" in err
+    assert "parts/2.csv line 5 ('x2')" in err
+    result = invoke("validate", "parts/*.csv", "--format", "json")
+    assert result.exit_code == 1, result.output
+    (problem,) = json.loads(result.stdout)["problems"]
+    got = [(Path(x["file"]).parts[-2:], x["where"], x["value"]) for x in problem["samples"]]
+    assert got == [(("parts", "1.csv"), "line 3", "x1"), (("parts", "2.csv"), "line 5", "x2")]
+
+
+def test_jsonl_line_numbers_skip_blank_lines() -> None:
+    ok_line = json.dumps({"customer_id": "a", "event": "visit", "timestamp": "2024-01-01"})
+    bad_line = json.dumps({"customer_id": "b", "event": "visit", "timestamp": "soon"})
+    Path("ev.jsonl").write_text(f"{ok_line}\n\n   \n{bad_line}\n")
+    err = fails("funnel", "ev.jsonl", "--steps", "visit", code="HG404")
+    assert "line 4 ('soon')" in err
+
+
+def test_csv_that_cannot_be_split_names_the_ragged_lines() -> None:
+    # a line of blanks makes DuckDB's sniffer give up on commas and read one column
+    Path("ev.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01\n   \nb,visit,2024-01-02\n")
+    err = fails("funnel", "ev.csv", "--steps", "visit", code="HG408")
+    assert "ev.csv: cannot split the CSV into columns: the header has 3 fields separated by ','" in err
+    assert "but line 3 has 1 field (' ')" in err  # flat() collapses the blanks
 
 
 def test_unparseable_timestamps_in_jsonl_and_parquet_are_numbered() -> None:

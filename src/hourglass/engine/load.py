@@ -10,6 +10,7 @@ import ibis.expr.types as ir
 
 from hourglass.engine.errors import translated
 from hourglass.engine.session import Engine
+from hourglass.ingest.lines import CsvDialect, jsonl_record_lines, ragged_csv_lines, record_lines
 from hourglass.ingest.normalize import Parsed, canonical, dedupe, integer_customers, parse
 from hourglass.ingest.roles import resolve_roles
 from hourglass.ingest.sources import Source, open_source, resolve_source
@@ -45,10 +46,40 @@ class Events:
     key_count: int | None = None
 
 
+def _one_column_csv(src: Source, columns: list[str]) -> None:
+    """A CSV read as one column whose name holds delimiters: the reader's guess of the delimiter
+    failed, nearly always because some lines have another number of fields than the header."""
+    if len(columns) != 1:
+        return
+    counts = {d: columns[0].count(d) for d in (",", ";", "\t", "|")}
+    delimiter = max(counts, key=lambda d: counts[d])
+    if counts[delimiter] == 0:
+        return  # a file of one column: the roles say what is missing
+    shown = "tab" if delimiter == "\t" else repr(delimiter)
+    for path in src.paths:
+        header, bad = ragged_csv_lines(path, delimiter)
+        if bad:
+            lines = "; ".join(f"line {n} has {k} field{'s' * (k != 1)} ({text!r})" for n, k, text in bad)
+            raise DataError(
+                f"{path}: cannot split the CSV into columns: the header has {header} fields separated "
+                f"by {shown}, but {lines}",
+                code="HG408",
+                hint="give every line the header's fields (remove lines of blanks, quote values that "
+                "hold the separator)",
+            )
+    raise DataError(
+        f"{src.name}: the CSV reader found one column named {columns[0]!r}",
+        code="HG408",
+        hint=f"check that every line has the header's fields separated by {shown}",
+    )
+
+
 def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None) -> tuple[Source, Parsed]:
     src = resolve_source(source, table=table)
     with translated(src.name):
         raw = open_source(engine.con, src)
+        if src.kind == "csv" and engine.name == "duckdb":
+            _one_column_csv(src, list(raw.columns))
         roles = resolve_roles(list(raw.columns), mapping, source=src.name)
         if src.kind == "csv" and engine.name == "duckdb":
             # role columns are read as text so bad values reach validation; epoch numbers stay numbers
@@ -115,6 +146,47 @@ def _from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dic
     return {"rows": rows, **{c.code: 0 for c, _ in checks_for(parsed)}}
 
 
+def _csv_dialect(engine: Engine, path: str) -> CsvDialect:
+    """How DuckDB's reader splits ``path`` (the defaults on other engines, or if sniffing fails)."""
+    if engine.name != "duckdb":
+        return CsvDialect()
+    try:
+        (row,) = engine.con.con.execute(
+            "SELECT Delimiter, Quote, Escape, Comment, SkipRows FROM sniff_csv(?)", [path]
+        ).fetchall()
+    except Exception:  # noqa: BLE001 - only the wording of an error depends on it
+        return CsvDialect()
+
+    def text(value: Any) -> str:
+        return "" if value in (None, "(empty)") else str(value)
+
+    return CsvDialect(text(row[0]) or ",", text(row[1]), text(row[2]), text(row[3]), int(row[4] or 0))
+
+
+def _source_lines(engine: Engine, src: Source, problems: list[Problem]) -> dict[tuple[str, int], int]:
+    """The physical line of every sample row of a CSV or JSON-lines source, keyed by (file, row)
+    (file "" for a single file): readers skip empty lines, and a quoted CSV field may span lines."""
+    wanted: dict[str, set[int]] = {}
+    for p in problems:
+        files = p.files or [""] * len(p.samples)
+        for (row, _), file in zip(p.samples, files, strict=True):
+            wanted.setdefault(file, set()).add(row)
+    out: dict[tuple[str, int], int] = {}
+    for file, rows in wanted.items():
+        path = file or (src.paths[0] if len(src.paths) == 1 else "")
+        if not path:
+            continue
+        try:
+            if src.kind == "csv":
+                found = record_lines(path, rows, _csv_dialect(engine, path))
+            else:
+                found = jsonl_record_lines(path, rows)
+        except OSError:
+            continue  # the message falls back to counting records
+        out.update({(file, row): line for row, line in found.items()})
+    return out
+
+
 def validate_source(
     engine: Engine,
     source: Any,
@@ -152,6 +224,7 @@ def validate_source(
     dupes = 0
     if "event_ids" in counts:
         dupes = int(counts["with_event_id"]) - int(counts["event_ids"])
+    lines = _source_lines(engine, src, problems) if problems and src.kind in ("csv", "jsonl") else {}
     report = ValidationReport(
         source=src.name,
         kind=src.kind,
@@ -159,6 +232,7 @@ def validate_source(
         roles=dict(parsed.roles.columns),
         problems=problems,
         duplicates_collapsed=dupes,
+        lines=lines,
     )
     return report, parsed
 

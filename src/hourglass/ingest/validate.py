@@ -116,14 +116,21 @@ class ValidationReport:
     roles: dict[str, str]
     problems: list[Problem] = field(default_factory=list)
     duplicates_collapsed: int = 0
+    #: the physical line of sample rows of a text source, by (file or "", row): readers skip empty
+    #: lines and a quoted CSV field may span lines, so a record's number is not its line's
+    lines: dict[tuple[str, int], int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
-    def line_of(self, row: int) -> str:
+    def line_of(self, row: int, file: str = "") -> str:
+        """Where sample ``row`` (1-based record) is: its line in a text file, else its row."""
+        line = self.lines.get((file, row))
+        if line is not None:
+            return f"line {line}"
         if self.kind == "csv":
-            return f"line {row + 1}"
+            return f"line {row + 1}"  # the header is line 1
         if self.kind == "jsonl":
             return f"line {row}"
         return f"row {row}"
@@ -139,7 +146,7 @@ class ValidationReport:
         for p in self.problems:
             files = p.files or [""] * len(p.samples)
             where = ", ".join(
-                f"{f + ' ' if f else ''}{self.line_of(r)}{f' ({v!r})' if v is not None else ''}"
+                f"{f + ' ' if f else ''}{self.line_of(r, f)}{f' ({v!r})' if v is not None else ''}"
                 for (r, v), f in zip(p.samples, files, strict=True)
             )
             more = f" and {p.count - len(p.samples)} more" if p.count > len(p.samples) else ""

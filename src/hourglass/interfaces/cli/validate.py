@@ -45,7 +45,10 @@ def validate_cmd(source: str, fmt: str, **kw: Any) -> None:
                             "column": p.column,
                             "problem": p.what,
                             "count": p.count,
-                            "samples": [{"where": report.line_of(r), "value": v} for r, v in p.samples],
+                            "samples": [
+                                {**({"file": f} if f else {}), "where": report.line_of(r, f), "value": v}
+                                for (r, v), f in zip(p.samples, p.files or [""] * len(p.samples), strict=True)
+                            ],
                             "hint": p.hint,
                         }
                         for p in report.problems

@@ -38,18 +38,43 @@ def _alias_identifier(node: Any) -> Any:
     return alias if isinstance(alias, exp.Identifier) else None
 
 
+def _walk(tree: Any) -> list[Any]:
+    """Every node of ``tree``, each once, including the nodes Ibis keeps in tuples (a window's
+    ``PARTITION BY`` and ``ORDER BY`` keys), which sqlglot's ``find_all`` does not visit."""
+    from sqlglot import exp
+
+    seen: set[int] = set()
+    out: list[Any] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list | tuple):
+            stack.extend(reversed(node))
+            continue
+        if not isinstance(node, exp.Expression) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        out.append(node)
+        stack.extend(reversed(list(node.args.values())))
+    return out
+
+
+def _find(tree: Any, *types: type) -> list[Any]:
+    return [n for n in _walk(tree) if isinstance(n, types)]
+
+
 def _rename_relations(tree: Any) -> Any:
     """Every subquery/table/CTE alias Ibis generated (``t<n>``) and its uses, under a prefix no
     identifier of the query starts with."""
     from sqlglot import exp
 
     relations = (exp.Subquery, exp.Table, exp.CTE)
-    named = [i for n in tree.find_all(*relations) if (i := _alias_identifier(n)) is not None]
+    named = [i for n in _find(tree, *relations) if (i := _alias_identifier(n)) is not None]
     aliases = {i.name for i in named if _GENERATED.fullmatch(i.name)}
     if not aliases:
         return tree
-    ctes = {c.alias for c in tree.find_all(exp.CTE)}
-    prefix = _fresh_prefix({i.name for i in tree.find_all(exp.Identifier)})
+    ctes = {c.alias for c in _find(tree, exp.CTE)}
+    prefix = _fresh_prefix({i.name for i in _find(tree, exp.Identifier)})
 
     def rename(ident: Any) -> None:
         if isinstance(ident, exp.Identifier) and ident.name in aliases:
@@ -57,7 +82,7 @@ def _rename_relations(tree: Any) -> Any:
 
     for ident in named:
         rename(ident)
-    for node in tree.find_all(exp.Column, exp.Table):
+    for node in _find(tree, exp.Column, exp.Table):
         if isinstance(node, exp.Column):
             rename(node.args.get("table"))
         elif not node.args.get("db") and node.name in ctes:
@@ -101,7 +126,7 @@ def _small_range_frames(tree: Any) -> Any:
 
     from sqlglot import exp
 
-    for win in list(tree.find_all(exp.Window)):
+    for win in _find(tree, exp.Window):
         spec = win.args.get("spec")
         if spec is None or str(spec.args.get("kind", "")).upper() != "RANGE":
             continue
@@ -136,7 +161,7 @@ def _exact_quantiles(tree: Any) -> Any:
     sampling ``quantile``; ``quantileExactInclusive`` is the exact one with the same interpolation."""
     from sqlglot import exp
 
-    for agg in tree.find_all(exp.ParameterizedAgg):
+    for agg in _find(tree, exp.ParameterizedAgg):
         if str(agg.name).lower() == "quantile":
             agg.set("this", "quantileExactInclusive")
     return tree

@@ -720,6 +720,28 @@ def test_csv_that_cannot_be_split_names_the_ragged_lines() -> None:
     assert "but line 3 has 1 field (' ')" in err  # flat() collapses the blanks
 
 
+def test_csv_that_cannot_be_split_in_a_glob_and_gzip_line_numbers() -> None:
+    import gzip
+
+    Path("parts").mkdir()
+    Path("parts/1.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01\n")
+    Path("parts/2.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01\n \nb,visit,2024-01-02\n")
+    err = fails("funnel", "parts/*.csv", "--steps", "visit", code="HG408")
+    assert "2.csv: cannot split the CSV into columns" in err and "line 3 has 1 field" in err
+    text = "customer_id,event,timestamp\n\na,visit,2024-01-01\n\nb,visit,bad\n"
+    Path("ev.csv.gz").write_bytes(gzip.compress(text.encode()))
+    err = fails("funnel", "ev.csv.gz", "--steps", "visit", code="HG404")
+    assert "line 5 ('bad')" in err
+
+
+def test_csv_files_of_a_glob_with_different_columns() -> None:
+    Path("parts").mkdir()
+    Path("parts/1.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01\n")
+    Path("parts/2.csv").write_text("user_id,event,timestamp,channel\nb,visit,2024-01-02,ads\n")
+    err = fails("funnel", "parts/*.csv", "--steps", "visit", code="HG307")
+    assert "2.csv: its columns (user_id, event, timestamp, channel) differ from those of" in err
+
+
 def test_unparseable_timestamps_in_jsonl_and_parquet_are_numbered() -> None:
     lines = [
         {"customer_id": "a", "event": "visit", "timestamp": t} for t in ("2024-01-01", "soon", "2024-01-02")

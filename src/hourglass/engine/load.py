@@ -10,10 +10,16 @@ import ibis.expr.types as ir
 
 from hourglass.engine.errors import translated
 from hourglass.engine.session import Engine
-from hourglass.ingest.lines import CsvDialect, jsonl_record_lines, ragged_csv_lines, record_lines
+from hourglass.ingest.lines import (
+    CsvDialect,
+    header_fields,
+    jsonl_record_lines,
+    ragged_csv_lines,
+    record_lines,
+)
 from hourglass.ingest.normalize import Parsed, canonical, dedupe, integer_customers, parse
 from hourglass.ingest.roles import resolve_roles
-from hourglass.ingest.sources import Source, open_source, resolve_source
+from hourglass.ingest.sources import FILE_COLUMN, Source, open_source, resolve_source
 from hourglass.ingest.validate import (
     Problem,
     ValidationReport,
@@ -22,7 +28,7 @@ from hourglass.ingest.validate import (
     numbered,
     samples_expr,
 )
-from hourglass.model.errors import DataError
+from hourglass.model.errors import DataError, SchemaError
 from hourglass.model.schema import ColumnMapping
 
 __all__ = ["Events", "load_events", "validate_source"]
@@ -46,18 +52,20 @@ class Events:
     key_count: int | None = None
 
 
-def _one_column_csv(src: Source, columns: list[str]) -> None:
+def _one_column_csv(engine: Engine, src: Source, columns: list[str]) -> None:
     """A CSV read as one column whose name holds delimiters: the reader's guess of the delimiter
     failed, nearly always because some lines have another number of fields than the header."""
     if len(columns) != 1:
         return
-    counts = {d: columns[0].count(d) for d in (",", ";", "\t", "|")}
-    delimiter = max(counts, key=lambda d: counts[d])
-    if counts[delimiter] == 0:
+    fields = {d: header_fields(columns[0], d) for d in (",", ";", "\t", "|")}
+    delimiter = max(fields, key=lambda d: fields[d])  # the first of a tie
+    if fields[delimiter] == 1:
         return  # a file of one column: the roles say what is missing
     shown = "tab" if delimiter == "\t" else repr(delimiter)
     for path in src.paths:
-        header, bad = ragged_csv_lines(path, delimiter)
+        sniffed = _csv_dialect(engine, path)
+        dialect = CsvDialect(delimiter, '"', "", sniffed.comment, sniffed.skip, sniffed.newline)
+        header, bad = ragged_csv_lines(path, dialect)
         if bad:
             lines = "; ".join(f"line {n} has {k} field{'s' * (k != 1)} ({text!r})" for n, k, text in bad)
             raise DataError(
@@ -78,9 +86,10 @@ def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None
     src = resolve_source(source, table=table)
     with translated(src.name):
         raw = open_source(engine.con, src)
+        names = [c for c in raw.columns if c != FILE_COLUMN]  # the file of each row (several files)
         if src.kind == "csv" and engine.name == "duckdb":
-            _one_column_csv(src, list(raw.columns))
-        roles = resolve_roles(list(raw.columns), mapping, source=src.name)
+            _one_column_csv(engine, src, names)
+        roles = resolve_roles(names, mapping, source=src.name)
         if src.kind == "csv" and engine.name == "duckdb":
             # role columns are read as text so bad values reach validation; epoch numbers stay numbers
             numeric_time = raw[roles.columns["timestamp"]].type().is_numeric()
@@ -89,8 +98,33 @@ def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None
                 for r in ("customer", "timestamp", "revenue", "event_id", "referrer", "event", "channel")
                 if r in roles.columns and not (r == "timestamp" and numeric_time)
             )
-            raw = open_source(engine.con, src, text_columns=text)
+            try:
+                raw = open_source(engine.con, src, text_columns=text)
+            except Exception:
+                _check_csv_files(engine, src)  # which file cannot be read like the first, if one
+                raise
         return src, parse(raw, roles, source=src.name, backend=engine.name)
+
+
+def _check_csv_files(engine: Engine, src: Source) -> None:
+    """Several CSV files are read with the first file's columns: name the file that the reader
+    splits into one column (HG408) or whose columns differ from the first's (HG307)."""
+    if len(src.paths) < 2:
+        return
+    first: tuple[str, list[str]] | None = None
+    for path in src.paths:
+        single = Source("csv", path, paths=(path,))
+        names = list(open_source(engine.con, single).columns)
+        _one_column_csv(engine, single, names)
+        if first is None:
+            first = (path, names)
+        elif names != first[1]:
+            raise SchemaError(
+                f"{path}: its columns ({', '.join(names)}) differ from those of {first[0]} "
+                f"({', '.join(first[1])}); the files of one source must have the same columns",
+                code="HG307",
+                hint="give the files the same header, or read them as separate sources",
+            )
 
 
 def _text(value: Any) -> str | None:
@@ -152,7 +186,9 @@ def _csv_dialect(engine: Engine, path: str) -> CsvDialect:
         return CsvDialect()
     try:
         (row,) = engine.con.con.execute(
-            "SELECT Delimiter, Quote, Escape, Comment, SkipRows FROM sniff_csv(?)", [path]
+            "SELECT Delimiter, Quote, Escape, Comment, SkipRows, NewLineDelimiter "
+            "FROM sniff_csv(?, header = true)",
+            [path],
         ).fetchall()
     except Exception:  # noqa: BLE001 - only the wording of an error depends on it
         return CsvDialect()
@@ -160,7 +196,10 @@ def _csv_dialect(engine: Engine, path: str) -> CsvDialect:
     def text(value: Any) -> str:
         return "" if value in (None, "(empty)") else str(value)
 
-    return CsvDialect(text(row[0]) or ",", text(row[1]), text(row[2]), text(row[3]), int(row[4] or 0))
+    newline = "\r" if text(row[5]) in ("\\r", "\r") else "\n"
+    return CsvDialect(
+        text(row[0]) or ",", text(row[1]), text(row[2]), text(row[3]), int(row[4] or 0), newline
+    )
 
 
 def _source_lines(engine: Engine, src: Source, problems: list[Problem]) -> dict[tuple[str, int], int]:

@@ -1,11 +1,13 @@
 """Every analysis compiles for ClickHouse and gives DuckDB's answers there.
 
-Each case runs an analysis on DuckDB with the engine's one execution chokepoint (``Engine.execute``)
-watched: every Ibis expression it executes is kept with DuckDB's result, and the tables it reads
-(the source's view, the engine's cached intermediate tables) are copied out while they exist. Then
-each expression is compiled the way ``--show-sql --dialect clickhouse`` compiles a funnel
-(``engine/sql_clickhouse.py``: renamed relations, exact quantiles, RANGE frames, settings), run on
-ClickHouse (chdb, in-process) over the same tables, and its rows must equal DuckDB's (as multisets;
+Each case runs an analysis on DuckDB with the engine's execution chokepoint (``Engine.execute``)
+and ``Table.cache`` (the engine's materialised intermediate tables) watched: every Ibis expression
+it executes or caches is kept with DuckDB's rows, and the source's view is copied out. Then each
+expression is compiled the way ``--show-sql --dialect clickhouse`` compiles a funnel
+(``engine/sql_clickhouse.py``: renamed relations, exact quantiles, RANGE frames, settings) and run on
+ClickHouse (chdb, in-process): a cached table is built there from its own expression (so the heavy
+queries, the stage rows and the lifecycle's customers, run on ClickHouse too) and the queries on
+top of it read ClickHouse's table. Every result must equal DuckDB's rows (as multisets;
 numbers to a relative 1e-9, integral floats as integers, booleans as 0/1, NaN/NaT/NA as NULL).
 """
 
@@ -85,12 +87,14 @@ def _same(got: Any, want: Any) -> bool:
 
 
 class Watched:
-    """The expressions executed on DuckDB, their results, and a Parquet copy of every table read."""
+    """The expressions executed on DuckDB and their results, the expressions the engine cached
+    (materialised) and a Parquet copy of every table read, cached tables included."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.runs: list[tuple[Any, Any]] = []
         self.files: dict[str, Path] = {}
+        self.defs: dict[str, Any] = {}  # a cached table's name -> the expression it holds
 
     def sources(self, expr: Any) -> list[Any]:
         import ibis.expr.operations as ops
@@ -98,18 +102,29 @@ class Watched:
         found = expr.op().find((ops.DatabaseTable, ops.InMemoryTable))
         return sorted(set(found), key=lambda t: str(t.name))
 
-    def execute(self, engine: Engine, expr: Any, original: Callable[[Engine, Any], Any]) -> Any:
+    def _copy(self, table: Any) -> None:
         import pyarrow.parquet as pq
 
+        name = f"src_{table.op().name}"
+        if name not in self.files:
+            path = self.tmp / f"{name}.parquet"
+            pq.write_table(table.to_pyarrow(), path)
+            self.files[name] = path
+
+    def execute(self, engine: Engine, expr: Any, original: Callable[[Engine, Any], Any]) -> Any:
         out = original(engine, expr)
         for t in self.sources(expr):
-            name = f"src_{t.name}"
-            if name not in self.files:
-                path = self.tmp / f"{name}.parquet"
-                pq.write_table(engine.con.to_pyarrow(t.to_expr()), path)
-                self.files[name] = path
+            self._copy(t.to_expr())
         self.runs.append((expr, out))
         return out
+
+    def cache(self, expr: Any, original: Callable[[Any], Any]) -> Any:
+        cached = original(expr)
+        self.defs[str(cached.op().name)] = expr
+        for t in self.sources(expr):
+            self._copy(t.to_expr())
+        self._copy(cached)  # DuckDB's rows, to compare with the table ClickHouse builds
+        return cached
 
 
 class ClickHouse:
@@ -119,26 +134,37 @@ class ClickHouse:
         self.session.query("USE hg")
         self.loaded: set[str] = set()
 
-    def load(self, name: str, path: Path) -> None:
+    def table(self, watched: Watched, t: Any) -> str:
+        """The ClickHouse table for the DuckDB table ``t``: a cached table is computed on ClickHouse
+        from the expression it holds; any other is loaded from its Parquet copy."""
+        name = f"src_{t.name}"
         if name not in self.loaded:
-            sql = f"CREATE TABLE {name} ENGINE = Memory AS SELECT * FROM file('{path}', Parquet)"
-            self.session.query(sql)
+            if t.name in watched.defs:
+                sql = self.sql(watched, watched.defs[t.name])
+                self.session.query(f"CREATE TABLE {name} ENGINE = Memory AS {sql}")
+            else:
+                path = watched.files[name]
+                self.session.query(
+                    f"CREATE TABLE {name} ENGINE = Memory AS SELECT * FROM file('{path}', Parquet)"
+                )
             self.loaded.add(name)
+        return name
 
-    def run(self, watched: Watched, expr: Any) -> Any:
+    def sql(self, watched: Watched, expr: Any) -> str:
         import ibis.backends.sql.compilers as sc
         import ibis.expr.operations as ops
 
         from hourglass.engine.sql_clickhouse import clickhouse_sql
 
-        named = {}
-        for t in watched.sources(expr):
-            name = f"src_{t.name}"
-            self.load(name, watched.files[name])
-            named[t] = ops.UnboundTable(name=name, schema=t.schema)
+        named = {
+            t: ops.UnboundTable(name=self.table(watched, t), schema=t.schema) for t in watched.sources(expr)
+        }
         bound = expr.op().replace(named).to_expr()
         compiler = sc.clickhouse.compiler
-        sql = clickhouse_sql(compiler.to_sqlglot(bound.unbind()), compiler.dialect)
+        return clickhouse_sql(compiler.to_sqlglot(bound.unbind()), compiler.dialect)
+
+    def run(self, watched: Watched, expr: Any) -> tuple[Any, str]:
+        sql = self.sql(watched, expr)
         return self.session.query(sql, "DataFrame"), sql
 
 
@@ -192,13 +218,25 @@ def test_analysis_gives_duckdbs_answers_on_clickhouse(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import ibis.expr.types as ir
+    import pyarrow.parquet as pq
+
     watched = Watched(tmp_path)
-    original = Engine.execute
-    monkeypatch.setattr(Engine, "execute", lambda self, expr: watched.execute(self, expr, original))
+    execute, cache = Engine.execute, ir.Table.cache
+    monkeypatch.setattr(Engine, "execute", lambda self, expr: watched.execute(self, expr, execute))
+    monkeypatch.setattr(ir.Table, "cache", lambda self: watched.cache(self, cache))
     CASES[case](str(demo_parquet), spend)
     monkeypatch.undo()
     assert watched.runs  # (a Parquet source is validated from its footers, without a query)
-    for expr, want in watched.runs:
+    # the engine's cached intermediate tables (the heavy queries: stage rows, runs, customers), each
+    # computed on ClickHouse, then every query on top of them
+    if case.startswith(("journeys", "paths", "lifecycle")):
+        assert watched.defs  # these cache their stage rows / customers: that SQL must run too
+    runs = [
+        (watched.defs[name].op().to_expr(), pq.read_table(watched.files[f"src_{name}"]).to_pandas())
+        for name in watched.defs
+    ]
+    for expr, want in runs + watched.runs:
         got, sql = clickhouse.run(watched, expr)
         assert list(got.columns) == list(want.columns), sql
         g, w = _rows(got), _rows(want)

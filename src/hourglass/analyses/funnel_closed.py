@@ -72,7 +72,10 @@ def _strict(t: ir.Table, n: int, w: int) -> ir.Table:
 
 def overlap_groups(steps: Sequence[Step]) -> list[list[int]]:
     """Groups of steps (1-based) that one event may match together (conservative: same name, or
-    a pattern on either side). Distinct-event coverage needs Hall's condition only within a group."""
+    a pattern on either side). Distinct-event coverage needs Hall's condition only within a group.
+    The funnel's fast path and the journeys' one-CASE stage rely on singletons meaning "no event
+    matches two steps": this must stay a superset of what ``_match.step_predicate`` can match (if
+    matching ever becomes case-insensitive or regex-based, widen it here)."""
     n = len(steps)
     parent = list(range(n + 1))
 

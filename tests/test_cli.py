@@ -734,6 +734,54 @@ def test_csv_that_cannot_be_split_in_a_glob_and_gzip_line_numbers() -> None:
     assert "line 5 ('bad')" in err
 
 
+@pytest.mark.parametrize(
+    ("values", "unit", "code"),
+    [
+        (("1704103200000", "1704106800000"), None, "HG409"),  # milliseconds read as seconds
+        (("1704103200000000", "1704106800000000"), None, "HG409"),  # microseconds: no overflow
+        (("1704103200000", "1704106800000"), "ms", None),
+        (("1704103200", "1704106800.5"), None, None),
+    ],
+    ids=["ms-as-s", "us-as-s", "ms", "s-float"],
+)
+def test_epoch_numbers_in_the_wrong_unit_are_listed(
+    values: tuple[str, str], unit: str | None, code: str | None
+) -> None:
+    Path("ep.csv").write_text(f"customer_id,event,timestamp\na,visit,{values[0]}\na,signup,{values[1]}\n")
+    args = ["funnel", "ep.csv", "--steps", "visit,signup", "--format", "json"]
+    if unit:
+        args += ["--time-unit", unit]
+    if code is None:
+        data = json.loads(ok(*args).stdout)
+        assert [s["customers"] for s in data["steps"]] == [1, 1]
+        return
+    err = fails(*args, code=code)
+    assert f"line 2 ('{values[0]}'), line 3 ('{values[1]}')" in err
+    assert "--time-unit ms or us" in err
+
+
+def test_nan_and_infinite_revenue_are_not_numbers() -> None:
+    Path("rev.csv").write_text(
+        "customer_id,event,timestamp,revenue\na,purchase,2024-01-01,NaN\nb,purchase,2024-01-01,10\n"
+        "c,purchase,2024-01-01,inf\n"
+    )
+    err = fails("funnel", "rev.csv", "--steps", "purchase", code="HG405")
+    assert "in 2 rows: line 2 ('NaN'), line 4 ('inf')" in err
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": ["a", "b"],
+                "event": ["p", "p"],
+                "timestamp": ["2024-01-01"] * 2,
+                "revenue": [float("nan"), 10.0],
+            }
+        ),
+        "rev.parquet",
+    )
+    err = fails("funnel", "rev.parquet", "--steps", "p", code="HG405")
+    assert "row 1" in err
+
+
 def test_csv_files_of_a_glob_with_different_columns() -> None:
     Path("parts").mkdir()
     Path("parts/1.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01\n")
@@ -790,7 +838,8 @@ def write_all_problems() -> None:
     rows[4][2] = "half past ten"  # line 6: unparseable timestamp
     rows[5][2] = "01/03/2024 10:00"  # line 7: not ISO
     rows[6][4] = "five"  # line 8: unparseable revenue
-    write_csv("all.csv", header=(*HEADER, "event_id"), rows=[[*r, f"e{i % 7}"] for i, r in enumerate(rows)])
+    ids = ["e1" if i == 2 else f"e{i}" for i in range(len(rows))]  # lines 3 and 4: one event of a's
+    write_csv("all.csv", header=(*HEADER, "event_id"), rows=[[*r, i] for r, i in zip(rows, ids, strict=True)])
 
 
 def test_validate_lists_every_problem_at_once() -> None:

@@ -356,15 +356,30 @@ def test_all_null_column_in_pandas() -> None:
     assert hourglass.events(df).report.duplicates_collapsed == 0
 
 
-def test_event_id_dedupe_is_global_not_per_customer() -> None:
-    # docs: rows with the same event_id are the same event delivered more than once
+def test_event_id_is_a_customers_id() -> None:
+    # docs: rows of one customer with the same event_id are one event delivered more than once; the
+    # same id on two customers' rows (ids unique per customer only, or an event-type code in a column
+    # called event_id) is two events: dedupe never merges customers
     write_csv(
         Path("g.csv"),
         "customer_id,event,timestamp,event_id",
-        "a,visit,2024-01-01 10:00,e1",
-        "b,visit,2024-01-01 11:00,e1",
+        "a,visit,2024-01-01 10:00,1",
+        "a,signup,2024-01-01 11:00,2",
+        "b,visit,2024-01-01 10:00,1",
+        "b,signup,2024-01-01 11:00,2",
+        "c,visit,2024-01-02 10:00,1",
+        "c,visit,2024-01-02 10:05,1",  # c's event 1 delivered twice: one kept
     )
-    assert list(frame("g.csv").customer) == ["a"]
+    assert sorted(zip(frame("g.csv").customer, frame("g.csv").event, strict=True)) == [
+        ("a", "signup"),
+        ("a", "visit"),
+        ("b", "signup"),
+        ("b", "visit"),
+        ("c", "visit"),
+    ]
+    assert hourglass.validate("g.csv").duplicates_collapsed == 1
+    counts = [s.customers for s in hourglass.funnel("g.csv", ["visit", "signup"]).steps]
+    assert counts == [3, 2]
 
 
 def test_nothing_is_silently_dropped() -> None:

@@ -12,7 +12,16 @@ from hourglass.ingest.roles import ResolvedRoles
 from hourglass.model.errors import SchemaError
 from hourglass.model.schema import OPTIONAL_ROLES, TIME_UNITS
 
-__all__ = ["Parsed", "canonical", "dedupe", "integer_customers", "parse", "strip"]
+__all__ = [
+    "EPOCH_RANGE_S",
+    "Parsed",
+    "canonical",
+    "dedupe",
+    "epoch_in_range",
+    "integer_customers",
+    "parse",
+    "strip",
+]
 
 #: Columns added to the raw table while parsing (``__hg_<role>``).
 PARSED = "__hg_"
@@ -60,21 +69,45 @@ def _timestamp(col: ir.Value, unit: str, *, role: str, source: str, backend: str
     if t.is_string():
         return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
     if t.is_integer() or t.is_floating():
-        if backend == "duckdb":
-            micros = (col * TIME_UNITS[unit]).cast("int64")
-            return ibis.timestamp("1970-01-01 00:00:00") + micros.as_interval("us")
-        if unit != "s":
+        if backend != "duckdb" and unit != "s":
             raise SchemaError(
                 f"{source}: epoch timestamps in {unit} are read by the duckdb engine only",
                 code="HG305",
                 hint="store timestamps as a timestamp type in Parquet",
             )
-        return col.cast("int64").as_timestamp("s")
+        ok = epoch_in_range(col, unit)  # else NULL: validation lists the rows (HG409)
+        safe = ok.ifelse(col, 0)
+        if backend == "duckdb":
+            micros = (safe * TIME_UNITS[unit]).cast("int64")
+            ts = ibis.timestamp("1970-01-01 00:00:00") + micros.as_interval("us")
+        else:
+            ts = safe.cast("int64").as_timestamp("s")
+        return ok.ifelse(ts, ibis.null(dt.Timestamp()))
     raise SchemaError(
         f"{source}: the {role} column '{col.get_name()}' has type {t}, not a time",
         code="HG304",
         hint="give a timestamp, a date, ISO 8601 text or epoch numbers",
     )
+
+
+#: Epoch numbers are read in [1900-01-01, 2200-01-01): outside it, they are in another unit (epoch
+#: milliseconds read as seconds land in the year 55970; seconds read as milliseconds in 1970).
+EPOCH_RANGE_S = (-2_208_988_800, 7_258_118_400)
+
+
+def epoch_in_range(col: ir.NumericValue, unit: str) -> ir.BooleanValue:
+    """A finite epoch number in :data:`EPOCH_RANGE_S` in ``unit``."""
+    per_second = 1_000_000 // TIME_UNITS[unit]
+    lo, hi = (b * per_second for b in EPOCH_RANGE_S)
+    ok = (col >= lo) & (col < hi)
+    if col.type().is_floating():
+        ok = ~col.isnan() & ok
+    return ok.fill_null(False)
+
+
+def _finite(x: ir.FloatingValue) -> ir.FloatingValue:
+    """NaN and infinities are not amounts: NULL (validation lists them, HG405)."""
+    return (x.isnan() | x.isinf()).ifelse(ibis.null("float64"), x)
 
 
 def parse(raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str) -> Parsed:
@@ -94,9 +127,9 @@ def parse(raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str) -> 
         if role == "revenue":
             ctype = col.type()
             if ctype.is_string():
-                exprs[f"{PARSED}revenue"] = _text(col).try_cast("float64")
+                exprs[f"{PARSED}revenue"] = _finite(_text(col).try_cast("float64"))
             elif ctype.is_numeric() or ctype.is_boolean():
-                exprs[f"{PARSED}revenue"] = col.cast("float64")
+                exprs[f"{PARSED}revenue"] = _finite(col.cast("float64"))
             else:
                 raise SchemaError(
                     f"{source}: the revenue column '{cols[role]}' has type {ctype}",
@@ -132,9 +165,14 @@ def canonical(parsed: Parsed, *, integer_key: bool = False) -> ir.Table:
 
 
 def dedupe(events: ir.Table) -> ir.Table:
-    """One row per non-null ``event_id``: the earliest timestamp, then the smallest event name."""
+    """One row per customer and non-null ``event_id``: the earliest timestamp, then the smallest event
+    name. An id is a customer's: the same id on two customers' rows is two events (ids that are not
+    unique across customers, or an event-type code in a column called event_id, never merge
+    customers)."""
     if "event_id" not in events.columns:
         return events
-    rn = ibis.row_number().over(group_by=events.event_id, order_by=[events.timestamp, events.event])
+    rn = ibis.row_number().over(
+        group_by=[events.customer, events.event_id], order_by=[events.timestamp, events.event]
+    )
     marked = events.mutate(__hg_dup=rn)
     return marked.filter(marked.event_id.isnull() | (marked.__hg_dup == 0)).drop("__hg_dup")

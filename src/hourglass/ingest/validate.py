@@ -8,7 +8,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.ingest.normalize import PARSED, Parsed, strip
+from hourglass.ingest.normalize import PARSED, Parsed, epoch_in_range, strip
 from hourglass.ingest.sources import FILE_COLUMN
 
 __all__ = ["CHECKS", "Check", "Problem", "ValidationReport", "checks_for", "count_expr", "samples_expr"]
@@ -33,6 +33,12 @@ CHECKS: tuple[Check, ...] = (
         "use ISO 8601 (2024-01-31 10:00:00, optionally with +03:00 or Z), or epoch numbers with --time-unit",
     ),
     Check(
+        "HG409",
+        "timestamp",
+        "is an epoch number outside 1900-2200 in the time unit",
+        "the numbers are in another unit: --time-unit ms or us (the default is s), or fix these rows",
+    ),
+    Check(
         "HG405",
         "revenue",
         "cannot be read as a number",
@@ -41,14 +47,24 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def _condition(check: Check, t: ir.Table, raw_col: str) -> ir.BooleanValue:
+_HG409 = next(c for c in CHECKS if c.code == "HG409")
+
+
+def _condition(check: Check, t: ir.Table, raw_col: str, unit: str = "s") -> ir.BooleanValue:
+    """The rows ``check`` reports (``unit``: the time unit of epoch numbers)."""
     parsed = t[f"{PARSED}{check.role}"]
     raw = t[raw_col]
     if check.code in ("HG401", "HG402"):
         return parsed.isnull()
     if check.code == "HG403":
         return raw.isnull()
+    numeric_time = check.role == "timestamp" and raw.type().is_numeric()
+    if check.code == "HG409":  # finite epoch numbers out of range (NaN is HG404's)
+        finite = raw.notnull() & ~raw.isnan() if raw.type().is_floating() else raw.notnull()
+        return finite & ~epoch_in_range(raw, unit)
     not_blank = raw.notnull()
+    if numeric_time:
+        not_blank = not_blank & ~_condition(_HG409, t, raw_col, unit)
     if raw.type().is_string():
         not_blank = not_blank & (strip(raw) != "")
     return not_blank & parsed.isnull()
@@ -59,27 +75,34 @@ def checks_for(parsed: Parsed) -> list[tuple[Check, str]]:
     out = []
     for check in CHECKS:
         col = parsed.roles.columns.get(check.role)
-        if col is not None:
-            out.append((check, col))
+        if col is None:
+            continue
+        if check.code == "HG409" and not parsed.table[col].type().is_numeric():
+            continue  # only epoch numbers have a plausible range to check
+        out.append((check, col))
     return out
 
 
 def count_expr(parsed: Parsed) -> ir.Table:
-    """One row: ``rows``, one count per check (``HG401``...), and ``event_ids`` (distinct ids)."""
+    """One row: ``rows``, one count per check (``HG401``...), and ``event_ids`` (distinct
+    (customer, event id) pairs: an id is a customer's, normalize.dedupe)."""
     t = parsed.table
     aggs: dict[str, ir.Value] = {"rows": t.count()}
     for check, col in checks_for(parsed):
-        aggs[check.code] = _condition(check, t, col).sum().coalesce(0)
+        aggs[check.code] = _condition(check, t, col, parsed.roles.time_unit).sum().coalesce(0)
     if "event_id" in parsed.roles.columns:
         ids = t[f"{PARSED}event_id"]
-        aggs["event_ids"] = ids.nunique()
-        aggs["with_event_id"] = ids.count()
+        customer = t[f"{PARSED}customer"]
+        # the pair as one text: the customer's length first, so that no two pairs give the same text
+        pair = customer.length().cast("string") + ":" + customer + ":" + ids
+        aggs["event_ids"] = pair.nunique()
+        aggs["with_event_id"] = (ids.notnull() & customer.notnull()).sum().coalesce(0)
     return t.aggregate(**aggs)
 
 
 def samples_expr(parsed: Parsed, check: Check, col: str, numbered: ir.Table, limit: int = 5) -> ir.Table:
     """The first ``limit`` offending rows of ``numbered`` (the parsed table with ``__hg_row``)."""
-    bad = numbered.filter(_condition(check, numbered, col))
+    bad = numbered.filter(_condition(check, numbered, col, parsed.roles.time_unit))
     cols: dict[str, Any] = {"row": bad.__hg_row, "value": bad[col].cast("string")}
     if FILE_COLUMN in bad.columns:
         cols["file"] = bad[FILE_COLUMN]

@@ -760,6 +760,23 @@ def test_epoch_numbers_in_the_wrong_unit_are_listed(
     assert "--time-unit ms or us" in err
 
 
+def test_jsonl_values_of_mixed_json_types() -> None:
+    # one non-string value makes DuckDB type the whole column JSON: strings must lose their quotes,
+    # so that 1 and "1" are one customer and "visit" matches --steps visit
+    lines = [
+        {"user_id": 1, "event": "visit", "timestamp": "2024-01-01 10:00:00"},
+        {"user_id": "1", "event": "signup", "timestamp": "2024-01-01 11:00:00"},
+        {"user_id": "abc", "event": "visit", "timestamp": "2024-01-01 10:00:00"},
+    ]
+    Path("ev.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    data = json.loads(ok("funnel", "ev.jsonl", "--steps", "visit,signup", "--format", "json").stdout)
+    assert [s["customers"] for s in data["steps"]] == [2, 1]
+    lines.append({"user_id": "z", "event": {"name": "signup"}, "timestamp": "2024-01-02 10:00:00"})
+    Path("ev.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    err = fails("funnel", "ev.jsonl", "--steps", "visit", code="HG402")
+    assert "line 4" in err and "not a JSON object or list" in err
+
+
 def test_nan_and_infinite_revenue_are_not_numbers() -> None:
     Path("rev.csv").write_text(
         "customer_id,event,timestamp,revenue\na,purchase,2024-01-01,NaN\nb,purchase,2024-01-01,10\n"

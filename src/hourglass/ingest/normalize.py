@@ -56,7 +56,15 @@ def _text(col: ir.Value) -> ir.StringValue:
         # float referrer column matches integer customer ids
         whole = (col == col.floor()) & (col.abs() < 2**53)
         return ibis.cases((whole, col.cast("int64").cast("string")), else_=col.cast("string"))
-    s = col if t.is_string() else col.cast("string")
+    if t.is_json():
+        # a JSON-lines column whose values are not all strings: a string's text without its quotes (so
+        # that 1 and "1" are one customer), a number's or boolean's text; an object or array is not a
+        # value (NULL: validation lists its rows as empty)
+        as_text = col.cast("string")
+        nested = as_text.startswith("{") | as_text.startswith("[")
+        s = ibis.cases((col.str.notnull(), col.str), (nested, ibis.null("string")), else_=as_text)
+    else:
+        s = col if t.is_string() else col.cast("string")
     return strip(s).nullif("")
 
 

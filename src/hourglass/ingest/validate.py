@@ -23,8 +23,19 @@ class Check:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("HG401", "customer", "is empty", "every event needs a customer id; fill or remove these rows"),
-    Check("HG402", "event", "is empty", "every event needs a name; fill or remove these rows"),
+    Check(
+        "HG401",
+        "customer",
+        "is empty",
+        "every event needs a customer id (text or a number, not a JSON object or list); "
+        "fill or remove these rows",
+    ),
+    Check(
+        "HG402",
+        "event",
+        "is empty",
+        "every event needs a name (text, not a JSON object or list); fill or remove these rows",
+    ),
     Check("HG403", "timestamp", "is empty", "every event needs a time; fill or remove these rows"),
     Check(
         "HG404",

@@ -777,6 +777,34 @@ def test_jsonl_values_of_mixed_json_types() -> None:
     assert "line 4" in err and "not a JSON object or list" in err
 
 
+def test_a_directory_without_an_extension_is_a_directory() -> None:
+    Path("exports").mkdir()
+    err = fails("validate", "exports", code="HG203")
+    assert "exports is a directory" in err and "exports/*.parquet" in err
+
+
+def test_ragged_line_past_the_sniffers_sample_and_other_encodings() -> None:
+    body = "".join(f"c{i},visit,2024-01-01 10:00:00\n" for i in range(30_000))
+    Path("big.csv").write_text("customer_id,event,timestamp\n" + body + "x,visit,2024-01-02 10:00:00,oops\n")
+    err = fails("funnel", "big.csv", "--steps", "visit", code="HG408")
+    assert "line 30002 has 4 fields where the header has 3 ('x,visit,2024-01-02 10:00:00,oops')" in err
+    Path("latin1.csv").write_bytes(
+        b"customer_id,event,timestamp,channel\nu1,visit,2024-01-01,ads\nJos\xe9,visit,2024-01-01,caf\xe9\n"
+    )
+    err = fails("funnel", "latin1.csv", "--steps", "visit", code="HG410")
+    assert "line 3 is not UTF-8 text" in err and "Latin-1" in err
+
+
+def test_parquet_files_of_a_glob_keep_every_files_columns() -> None:
+    Path("parts").mkdir()
+    base = {"customer_id": ["a"], "event": ["visit"], "timestamp": ["2024-01-01 10:00:00"]}
+    pq.write_table(pa.table(base), "parts/1.parquet")
+    pq.write_table(pa.table({**base, "customer_id": ["b"], "channel": ["ads"]}), "parts/2.parquet")
+    out = ok("funnel", "parts/*.parquet", "--steps", "visit", "--by", "channel", "--format", "json").stdout
+    groups = {g["value"]: g["steps"][0]["customers"] for g in json.loads(out)["groups"]}
+    assert groups == {"ads": 1, None: 1}
+
+
 def test_nan_and_infinite_revenue_are_not_numbers() -> None:
     Path("rev.csv").write_text(
         "customer_id,event,timestamp,revenue\na,purchase,2024-01-01,NaN\nb,purchase,2024-01-01,10\n"

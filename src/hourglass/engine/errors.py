@@ -12,6 +12,8 @@ __all__ = ["translated"]
 
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _COLUMN = re.compile(r'converting column "([^"]+)"')
+_FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+_ORIGINAL = re.compile(r"Original Line: ?\n?(.*)")
 
 
 @contextlib.contextmanager
@@ -27,6 +29,22 @@ def translated(source: str | None = None) -> Iterator[None]:
         where = f"{source}: " if source else ""
         if name in ("ConversionException", "InvalidInputException") and "CSV" in text:
             line = _CSV_LINE.search(text)
+            fields = _FIELDS.search(text)
+            if line and fields:  # a ragged line past the sample the reader's sniffer read
+                original = _ORIGINAL.search(text)
+                shown = f" ({original[1][:80]!r})" if original else ""
+                raise DataError(
+                    f"{where}line {line[1]} has {fields[2]} fields where the header has {fields[1]}{shown}",
+                    code="HG408",
+                    hint="give every line the header's fields (quote values that hold the separator)",
+                ) from None
+            if "unicode" in text.lower() or "utf-8" in text.lower():
+                raise DataError(
+                    f"{where}line {line[1] if line else '?'} is not UTF-8 text",
+                    code="HG410",
+                    hint="save the file as UTF-8 (it looks like another encoding, e.g. Latin-1 or "
+                    "Windows-1252)",
+                ) from None
             col = _COLUMN.search(text)
             first = text.strip().splitlines()[0]
             raise DataError(

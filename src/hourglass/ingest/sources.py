@@ -82,6 +82,10 @@ def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = N
         head, _, tail = text.rpartition(":")
         if _kind_of(head) == "duckdb":
             text, table = head, tail
+    if Path(text).is_dir():
+        raise SourceError(
+            f"{text} is a directory", code="HG203", hint=f"give a glob such as '{text.rstrip('/')}/*.parquet'"
+        )
     kind = fmt or _kind_of(text)
     if kind is None:
         raise SourceError(
@@ -130,6 +134,8 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) ->
     # several files: DuckDB adds the file of each row, for error messages
     extra: dict[str, Any] = {"filename": FILE_COLUMN} if con.name == "duckdb" and len(src.paths) > 1 else {}
     if src.kind == "parquet":
+        if extra:  # several files: every file's columns (a column missing from a file is NULL there)
+            extra["union_by_name"] = True
         return con.read_parquet(paths, **extra)
     if src.kind == "csv":
         if con.name != "duckdb":

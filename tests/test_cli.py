@@ -777,6 +777,25 @@ def test_jsonl_values_of_mixed_json_types() -> None:
     assert "line 4" in err and "not a JSON object or list" in err
 
 
+def test_event_names_the_source_never_has_are_noted() -> None:
+    write_csv("ev.csv")
+    result = invoke("funnel", "ev.csv", "--steps", "visit,sigup,purch*", "--exclude", "refnd")
+    assert result.exit_code == 0, result.output
+    notes = [x for x in result.stderr.splitlines() if x.startswith("note:")]
+    # purch* matches purchase; the exclusion is checked only when a step is empty or on a store
+    assert notes == [
+        "note: step 'sigup': no event named 'sigup' in the source (did you mean 'signup'?)",
+        "note: --exclude: no event named 'refnd' in the source",
+    ]
+    data = json.loads(ok("funnel", "ev.csv", "--steps", "visit,sigup", "--format", "json").stdout)
+    assert data["meta"]["notes"] == [notes[0].removeprefix("note: ")]
+    clean = invoke("funnel", "ev.csv", "--steps", STEPS)
+    assert "note:" not in clean.stderr
+    ok("ingest", "ev.csv", "--into", "st.duckdb")
+    on_store = invoke("funnel", "st.duckdb", "--steps", STEPS, "--exclude", "refnd")
+    assert "note: --exclude: no event named 'refnd' in the source" in on_store.stderr
+
+
 def test_a_directory_without_an_extension_is_a_directory() -> None:
     Path("exports").mkdir()
     err = fails("validate", "exports", code="HG203")

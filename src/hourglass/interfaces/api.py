@@ -117,6 +117,11 @@ def funnel(
     if isinstance(model, str):
         meta["model"] = model
     result = run_funnel(ev, spec, meta)
+    from hourglass.engine.event_names import missing_event_notes
+
+    notes = missing_event_notes(ev, spec, result)  # typos: a step of no customers
+    if notes:
+        result.meta["notes"] = notes
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result
 

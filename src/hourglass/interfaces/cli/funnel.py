@@ -149,3 +149,5 @@ def funnel_cmd(
         return
     result = api.funnel(source, step_list, engine=kw["engine"], **common)
     emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _table(result), out=out)
+    for note in result.meta.get("notes", ()):
+        click.echo(f"note: {note}", err=True)

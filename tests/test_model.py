@@ -570,3 +570,16 @@ def test_model_sale_stage_and_purchase_events() -> None:
     assert hourglass.preset("hourglass").sale == "sale"
     assert hourglass.preset("hourglass").purchase_events == ("purchase", "repeat_purchase")
     assert hourglass.preset("flywheel").sale is None
+
+
+def test_yaml_booleans_and_nulls_are_not_event_names() -> None:
+    import yaml
+
+    from hourglass.model.errors import SpecError
+    from hourglass.model.steps import Step
+
+    item = yaml.safe_load("name: b\nevents: [visit, yes, on]")
+    with pytest.raises(SpecError, match=r"step 'b': the event True is not a name") as e:
+        Step.of(item)
+    assert e.value.code == "HG104" and "quote event names" in (e.value.hint or "")
+    assert Step.of(yaml.safe_load("name: b\nevents: [visit, 'yes']")).events == ("visit", "yes")

@@ -141,6 +141,15 @@ class Step:
         events = item.get("events", [item["name"]])
         if isinstance(events, str):
             events = [events]
+        for e in events:
+            if isinstance(e, bool) or e is None:
+                # YAML reads yes/no/on/off/true/false as booleans and ~ / null as nothing
+                raise SpecError(
+                    f"step '{item['name']}': the event {e!r} is not a name",
+                    code="HG104",
+                    hint="quote event names that YAML reads as booleans or null: "
+                    "'yes', 'no', 'on', 'off', 'null'",
+                )
         where = item.get("where", [])
         if isinstance(where, str):
             where = [where]

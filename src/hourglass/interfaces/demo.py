@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ from hourglass.ingest.simulator import SimulationTruth, channel_costs, simulate_
 from hourglass.interfaces import api, journeys_api
 from hourglass.interfaces.lifecycle_api import lifecycle
 from hourglass.interfaces.reports.html import write_report
+from hourglass.model.errors import SourceError
 from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.presets import PRESETS
 from hourglass.model.results import FunnelResult
 
-__all__ = ["DEMO_WINDOW", "DemoRun", "run_demo"]
+__all__ = ["DEMO_WINDOW", "DemoRun", "prepare_out_dir", "run_demo"]
 
 DEMO_WINDOW = "90d"  # long enough for the post-sale stages of the hourglass models
 DEMO_MODEL = "hourglass"  # the model of the lifecycle and journey sections
@@ -62,8 +64,9 @@ def run_demo(
     """``step(message)`` is called as each piece of work starts (for progress display)."""
     started = time.perf_counter()
     say = step or (lambda _msg: None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if customers < 1:
+        raise ValueError(f"customers must be at least 1, not {customers}")  # before making the directory
+    out = prepare_out_dir(out_dir)
     say(f"simulating {customers:,} customers")
     table, truth = simulate_shop(customers, seed=seed)
     db, pq = out / "demo.duckdb", out / "events.parquet"
@@ -114,6 +117,23 @@ def run_demo(
         journeys=journeys,
     )
     return DemoRun(db, pq, report, table.num_rows, ev_customers(ev), results, seconds, spend, life, timings)
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """The demo's directory, made if missing and tried with a scratch file: SourceError HG425 if it
+    cannot be written (before any simulation)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise SourceError(
+            f"cannot write {out}: {e.strerror or e}",
+            code="HG425",
+            hint="check the path and the permissions of its directory, or choose another --out",
+        ) from e
+    return out
 
 
 def write_spend(truth: SimulationTruth, path: Path) -> Path:

@@ -8,18 +8,20 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from hourglass.model.errors import EngineError, HourglassError
+from hourglass.model.errors import EngineError, HourglassError, SourceError
 from hourglass.model.schema import ROLES, ColumnMapping
 
 __all__ = [
     "FORMATS",
+    "cannot_write",
+    "check_outputs",
     "emit",
     "handle_errors",
     "mapping_from",
@@ -39,8 +41,75 @@ def stdout_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 130)
 
 
+def cannot_write(path: str | os.PathLike[str], e: OSError) -> SourceError:
+    """HG425 for an output file that cannot be written (the OS's reason)."""
+    reason = e.strerror or str(e) or type(e).__name__
+    return SourceError(
+        f"cannot write {os.fspath(path)}: {reason}",
+        code="HG425",
+        hint="check the path and the permissions of its directory, or choose another path",
+    )
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)  # also a hard link or another spelling of the same file
+    except OSError:  # one of them does not exist
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_outputs(source: Any, table: str | None, outputs: Mapping[str, str | None]) -> None:
+    """Before any work: every output file (option name -> path) is in an existing directory and is
+    none of the source's files (a glob's matched files, a DuckDB database or store). A source that
+    cannot be resolved is left to the command, which reports it."""
+    given = {opt: path for opt, path in outputs.items() if path}
+    if not given:
+        return
+    for opt, path in given.items():
+        parent = os.path.dirname(path) or "."
+        if not os.path.isdir(parent):
+            why = "not a directory" if os.path.exists(parent) else "no such directory"
+            raise SourceError(
+                f"cannot write {path} ({opt}): {why}: {parent}",
+                code="HG425",
+                hint="create the directory first (hourglass does not create it), or choose another path",
+            )
+    if not isinstance(source, str | os.PathLike):
+        return
+    from hourglass.ingest.sources import resolve_source  # here: `hourglass --help` stays fast
+
+    try:
+        files = resolve_source(source, table=table).paths
+    except HourglassError:
+        return
+    for opt, path in given.items():
+        for f in files:
+            if _same_file(path, f):
+                raise SourceError(
+                    f"{path} ({opt}) is one of the source's files: writing it would destroy the input",
+                    code="HG424",
+                    hint="write the output to another file",
+                )
+
+
+def _guard_outputs(f: F) -> F:
+    """Run check_outputs on the command's SOURCE, --table, --out and (lifecycle) --customers file."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        outputs = {
+            f"--{name}": value for name in ("out", "customers") if isinstance(value := kwargs.get(name), str)
+        }
+        check_outputs(kwargs.get("source"), kwargs.get("table"), outputs)
+        return f(*args, **kwargs)
+
+    return handle_errors(wrapper)  # type: ignore[return-value]
+
+
 def source_options(f: F) -> F:
-    """--<role>-col flags, --time-unit, --table, --engine, --config."""
+    """--<role>-col flags, --time-unit, --table, --engine, --config; and, before the command runs,
+    the check that its output files (--out, --customers) can be written and are not the source."""
+    f = _guard_outputs(f)
     for role in reversed(ROLES):
         flags = [f"--{role.replace('_', '-')}-col"] + (["--time-col"] if role == "timestamp" else [])
         f = click.option(*flags, f"{role}_col", metavar="COLUMN", help=f"the source column of the {role}")(f)
@@ -161,15 +230,18 @@ def emit(
         text = json.dumps(data, indent=2, default=str) + "\n"
     elif fmt == "csv":
         text = _csv(rows)
+    elif out:
+        buf = io.StringIO()  # rendered first: a failing table leaves no half-written file
+        Console(file=buf, width=150).print(table())  # files get whole rows
+        text = buf.getvalue()
     else:
-        wide = 150 if out or not sys.stdout.isatty() else None  # files and pipes get whole rows
-        console = Console(file=open(out, "w", encoding="utf-8") if out else None, width=wide)  # noqa: SIM115
-        console.print(table())
-        if out:
-            console.file.close()
+        Console(width=None if sys.stdout.isatty() else 150).print(table())  # pipes get whole rows
         return
     if out:
-        with open(out, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            with open(out, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as e:
+            raise cannot_write(out, e) from e
     else:
         click.echo(text, nl=False)

@@ -13,8 +13,20 @@ __all__ = ["demo_cmd"]
 
 
 @click.command("demo")
-@click.option("--customers", default=50_000, show_default=True, help="customers to simulate")
-@click.option("--seed", default=7, show_default=True, help="random seed (same seed, same shop)")
+@click.option(
+    "--customers",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="customers to simulate (at least 1)",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="random seed (same seed, same shop)",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -27,8 +39,14 @@ __all__ = ["demo_cmd"]
 def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
     """Simulate an online shop, run the funnel of every built-in model, the hourglass lifecycle and
     the journey analyses, and write an HTML report."""
-    from hourglass.interfaces.demo import DEMO_WINDOW, largest_loss, run_demo  # not at import
+    from hourglass.interfaces.demo import (  # not at import
+        DEMO_WINDOW,
+        largest_loss,
+        prepare_out_dir,
+        run_demo,
+    )
 
+    prepare_out_dir(out_dir)  # a directory that cannot be written fails before the progress display
     console = stdout_console()
     total = 4 + len(PRESETS) + 5  # + lifecycle and the four journey analyses
     with Progress(

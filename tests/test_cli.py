@@ -824,6 +824,22 @@ def test_parquet_files_of_a_glob_keep_every_files_columns() -> None:
     assert groups == {"ads": 1, None: 1}
 
 
+def test_float_customer_ids_with_nan_or_huge_values() -> None:
+    # a pandas id column with a missing value is float: NaN is an empty id, 7.0 is "7", 1e20 is text
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": [7.0, float("nan"), 1e20],
+                "event": ["visit"] * 3,
+                "timestamp": ["2024-01-01 10:00:00"] * 3,
+            }
+        ),
+        "ids.parquet",
+    )
+    err = fails("funnel", "ids.parquet", "--steps", "visit", code="HG401")
+    assert "is empty in 1 row: row 2" in err
+
+
 def test_nan_and_infinite_revenue_are_not_numbers() -> None:
     Path("rev.csv").write_text(
         "customer_id,event,timestamp,revenue\na,purchase,2024-01-01,NaN\nb,purchase,2024-01-01,10\n"

@@ -54,8 +54,13 @@ def _text(col: ir.Value) -> ir.StringValue:
     if t.is_floating():
         # ids read as floats (a pandas column with a missing value): 7.0 is the id "7", so that a
         # float referrer column matches integer customer ids
-        whole = (col == col.floor()) & (col.abs() < 2**53)
-        return ibis.cases((whole, col.cast("int64").cast("string")), else_=col.cast("string"))
+        # (NaN is not whole: it is a missing id, HG401; only whole values are cast to integers, so
+        # that a NaN or a huge float never reaches the cast)
+        # (x % 1 == 0, not x == floor(x): Ibis's floor casts to BIGINT, which fails on NaN or 1e20)
+        whole = (~col.isnan() & (col.abs() < 2**53) & (col % 1 == 0)).fill_null(False)
+        as_int = whole.ifelse(col, 0).cast("int64").cast("string")
+        other = col.isnan().ifelse(ibis.null("string"), col.cast("string"))
+        return ibis.cases((whole, as_int), else_=other)
     if t.is_json():
         # a JSON-lines column whose values are not all strings: a string's text without its quotes (so
         # that 1 and "1" are one customer), a number's or boolean's text; an object or array is not a

@@ -824,6 +824,18 @@ def test_parquet_files_of_a_glob_keep_every_files_columns() -> None:
     assert groups == {"ads": 1, None: 1}
 
 
+def test_by_accepts_the_source_name_of_a_role_column() -> None:
+    Path("ev.csv").write_text(
+        "user_id,event_name,event_time,utm_source\na,visit,2024-01-01 10:00:00,ads\n"
+        "b,visit,2024-01-01 10:00:00,mail\nb,signup,2024-01-01 11:00:00,mail\n"
+    )
+    out = ok("funnel", "ev.csv", "--steps", "visit,signup", "--by", "utm_source", "--format", "json").stdout
+    groups = {g["value"]: [s["customers"] for s in g["steps"]] for g in json.loads(out)["groups"]}
+    assert groups == {"ads": [1, 0], "mail": [1, 1]}
+    ok("journeys", "ev.csv", "--model", "funnel4", "--by", "utm_source", "--format", "json")
+    fails("funnel", "ev.csv", "--steps", "visit", "--by", "utm_sorce", code="HG306")
+
+
 def test_float_customer_ids_with_nan_or_huge_values() -> None:
     # a pandas id column with a missing value is float: NaN is an empty id, 7.0 is "7", 1e20 is text
     pq.write_table(

@@ -18,7 +18,7 @@ from hourglass.model.schema import ColumnMapping
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
 
-__all__ = ["build_spec", "events", "funnel", "funnel_levels", "funnel_sql", "validate"]
+__all__ = ["build_spec", "by_column", "events", "funnel", "funnel_levels", "funnel_sql", "validate"]
 
 StepLike = str | Mapping[str, Any] | Step
 
@@ -71,6 +71,17 @@ def events(
     return load_events(connect(engine), source, _mapping(columns, cfg), table=table, validate=validate)
 
 
+def by_column(ev: Events, by: str) -> str:
+    """``by`` as a column of the canonical events: the source's name of a role column (``utm_source``
+    read as the channel) is that role's column (``channel``)."""
+    if by in ev.table.columns:
+        return by
+    for role, column in ev.report.roles.items():
+        if column == by and role in ev.table.columns:
+            return role
+    return by
+
+
 def funnel(
     source: Any,
     steps: Sequence[StepLike] | None = None,
@@ -105,6 +116,10 @@ def funnel(
     )
     started = time.perf_counter()
     ev = events(source, columns=columns, engine=engine, table=table, config=cfg)
+    if by and by != (role := by_column(ev, by)):
+        import dataclasses
+
+        by, spec = role, dataclasses.replace(spec, by=role)
     if by and by not in ev.table.columns:
         from hourglass.model._suggest import did_you_mean
 

@@ -15,6 +15,7 @@ from hourglass.engine.run_journey_map import run_followers, run_journey_map
 from hourglass.engine.run_journeys import run_journeys, run_paths, run_transitions
 from hourglass.engine.session import Engine
 from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.interfaces.api import by_column
 from hourglass.interfaces.api import events as load
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import SchemaError
@@ -76,9 +77,10 @@ def journeys(
     model's ideal order and the most common deviations in words."""
     jm, cfg = _setup(model, config)
     assert jm is not None
-    spec = JourneysSpec.build(jm, goal=goal, since=since, until=until, by=by, deviations=deviations)
     started = time.perf_counter()
     ev = _load(source, cfg, columns, engine, table)
+    by = by_column(ev, by) if by is not None else None
+    spec = JourneysSpec.build(jm, goal=goal, since=since, until=until, by=by, deviations=deviations)
     if by is not None and by not in ev.table.columns:
         raise SchemaError(
             f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",

@@ -824,6 +824,15 @@ def test_parquet_files_of_a_glob_keep_every_files_columns() -> None:
     assert groups == {"ads": 1, None: 1}
 
 
+@pytest.mark.parametrize("content", ["", "\n\n", "  \n"])
+def test_an_empty_file_says_so(content: str) -> None:
+    Path("ev.csv").write_text(content)
+    err = fails("funnel", "ev.csv", "--steps", "visit", code="HG207")
+    assert "ev.csv: the file is empty" in err
+    Path("ev.jsonl").write_text(content)
+    fails("validate", "ev.jsonl", code="HG207")
+
+
 def test_by_accepts_the_source_name_of_a_role_column() -> None:
     Path("ev.csv").write_text(
         "user_id,event_name,event_time,utm_source\na,visit,2024-01-01 10:00:00,ads\n"

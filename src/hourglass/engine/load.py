@@ -28,7 +28,7 @@ from hourglass.ingest.validate import (
     numbered,
     samples_expr,
 )
-from hourglass.model.errors import DataError, SchemaError
+from hourglass.model.errors import DataError, SchemaError, SourceError
 from hourglass.model.schema import ColumnMapping
 
 __all__ = ["Events", "load_events", "validate_source"]
@@ -82,8 +82,31 @@ def _one_column_csv(engine: Engine, src: Source, columns: list[str]) -> None:
     )
 
 
+def _empty_text_files(src: Source) -> None:
+    """A CSV or JSON-lines source whose files hold nothing but white space: say so (the readers
+    would report a missing column ``column0``)."""
+    if src.kind not in ("csv", "jsonl") or not src.paths:
+        return
+    for path in src.paths:
+        try:
+            if os.path.getsize(path) > 65_536 or path.endswith(".gz"):
+                return
+            with open(path, "rb") as f:
+                if f.read().strip():
+                    return
+        except OSError:
+            return  # the reader reports it
+    which = src.paths[0] if len(src.paths) == 1 else f"{src.name} ({len(src.paths)} files)"
+    raise SourceError(
+        f"{which}: the file is empty" if len(src.paths) == 1 else f"{which}: every file is empty",
+        code="HG207",
+        hint="give a file with a header line and events",
+    )
+
+
 def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None) -> tuple[Source, Parsed]:
     src = resolve_source(source, table=table)
+    _empty_text_files(src)
     with translated(src.name):
         raw = open_source(engine.con, src)
         names = [c for c in raw.columns if c != FILE_COLUMN]  # the file of each row (several files)

@@ -34,3 +34,19 @@ def test_every_raised_code_is_documented() -> None:
     assert used, "no codes found: the pattern is wrong"
     assert sorted(used - set(documented)) == []
     assert set(documented.values()) <= CLASSES
+
+
+def test_every_coded_error_says_what_to_do() -> None:
+    """Every ``XError(..., code=...)`` raised by the source also has a ``hint=`` (what to do)."""
+    import ast
+
+    missing = []
+    for path in (ROOT / "src" / "hourglass").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            named = isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            if named and node.func.id.endswith("Error"):  # type: ignore[attr-defined]
+                keywords = {k.arg for k in node.keywords}  # type: ignore[attr-defined]
+                if "code" in keywords and "hint" not in keywords:
+                    missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert missing == []

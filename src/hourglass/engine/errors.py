@@ -54,7 +54,12 @@ def translated(source: str | None = None) -> Iterator[None]:
                 hint="fix the value, or if the column's type was guessed wrong, check the file's first rows",
             ) from None
         if name == "IOException" or "No files found" in text:
-            raise SourceError(f"{where}{text.strip().splitlines()[0]}", code="HG206") from None
+            raise SourceError(
+                f"{where}{text.strip().splitlines()[0]}",
+                code="HG206",
+                hint="check that the file is complete and in the format its name says "
+                "(.csv, .parquet, .jsonl, .duckdb)",
+            ) from None
         if name == "OutOfMemoryException" or "java.lang.OutOfMemoryError" in text:
             raise EngineError(
                 f"{where}the engine ran out of memory: {text.strip().splitlines()[0]}",

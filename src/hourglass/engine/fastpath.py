@@ -76,7 +76,11 @@ def plan_for(events: Events, spec: FunnelSpec, plan: str | None = None) -> str:
     if wanted == "fast":
         from hourglass.model.errors import UnsupportedError
 
-        raise UnsupportedError(f"the fast path cannot run this funnel: {reason}", code="HG520")
+        raise UnsupportedError(
+            f"the fast path cannot run this funnel: {reason}",
+            code="HG520",
+            hint="unset HOURGLASS_PLAN (or set it to portable): the portable plan runs every funnel",
+        )
     return "portable"
 
 

@@ -143,7 +143,11 @@ def run_channels(
     or with ``referral_event`` and ``referee_column`` the referral events."""
     start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
     if start and end and start >= end:
-        raise SpecError(f"--since ({start}) must be before --until ({end})", code="HG108")
+        raise SpecError(
+            f"--since ({start}) must be before --until ({end})",
+            code="HG108",
+            hint="swap the two dates, or drop one of them",
+        )
     spec = ChannelSpec(channel_column or "channel", sale_stage, start, end)
     referrals = ReferralSpec(referral_event=referral_event, referee_column=referee_column)  # HG141
     sale = sale_definition(model, sale_stage)

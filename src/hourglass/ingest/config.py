@@ -26,15 +26,25 @@ def read_mapping_file(path: Path) -> Mapping[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror})", code="HG111") from None
+        raise ConfigError(
+            f"{path}: cannot read ({e.strerror})",
+            code="HG111",
+            hint="check the path and that the file can be read",
+        ) from None
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
         raise ConfigError(
-            f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {e}", code="HG112"
+            f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {e}",
+            code="HG112",
+            hint="fix the syntax at the place named above",
         ) from None
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: expected a mapping at the top level", code="HG112")
+        raise ConfigError(
+            f"{path}: expected a mapping at the top level",
+            code="HG112",
+            hint="the file must be a table of settings (key: value lines), not a list or a single value",
+        )
     return data
 
 
@@ -54,7 +64,9 @@ def load_config(path: str | Path | None = None) -> Config:
     p = Path(path) if path else Path(CONFIG_NAME)
     if not p.exists():
         if path:
-            raise ConfigError(f"{p}: no such config file", code="HG111")
+            raise ConfigError(
+                f"{p}: no such config file", code="HG111", hint="check the path given to --config"
+            )
         return Config()
     data = read_mapping_file(p)
     check_keys(data, ("columns", "models", "lifecycle"), where=str(p))
@@ -65,7 +77,11 @@ def load_config(path: str | Path | None = None) -> Config:
     models = {str(k): str(v) for k, v in dict(data.get("models", {})).items()}
     lifecycle = data.get("lifecycle", {})
     if not isinstance(lifecycle, Mapping):
-        raise ConfigError(f"{p}: [lifecycle] must be a table of settings", code="HG112")
+        raise ConfigError(
+            f"{p}: [lifecycle] must be a table of settings",
+            code="HG112",
+            hint="write [lifecycle] on its own line, then key = value lines under it",
+        )
     return Config(columns=columns, models=models, path=str(p), lifecycle=dict(lifecycle))
 
 
@@ -79,7 +95,11 @@ def load_model(name_or_path: str, config: Config | None = None) -> JourneyModel:
         return PRESETS[name_or_path]  # a built-in wins over a same-named directory or file
     if is_file_name or p.is_file():
         if not p.exists():
-            raise ConfigError(f"{p}: no such model file", code="HG111")
+            raise ConfigError(
+                f"{p}: no such model file",
+                code="HG111",
+                hint="check the path, or name a built-in model (hourglass models)",
+            )
         try:
             return JourneyModel.from_dict(read_mapping_file(p), source=str(p))
         except ConfigError:

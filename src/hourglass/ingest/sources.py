@@ -115,7 +115,11 @@ def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = N
         paths = (text,)
     if kind == "duckdb":
         if len(paths) != 1:
-            raise SourceError(f"{text}: give one DuckDB file, not a pattern", code="HG204")
+            raise SourceError(
+                f"{text}: give one DuckDB file, not a pattern",
+                code="HG204",
+                hint="name one database file, e.g. shop.duckdb or shop.duckdb:TABLE",
+            )
         return Source("duckdb", f"{paths[0]}:{table or 'events'}", paths=paths, table=table or "events")
     return Source(kind, text, paths=paths)
 
@@ -166,4 +170,6 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) ->
                 code="HG205",
                 hint="tables there: " + (", ".join(tables) or "none") + f"; name one as {src.paths[0]}:TABLE",
             ) from None
-    raise SourceError(f"cannot open {src.name}", code="HG202")
+    raise SourceError(
+        f"cannot open {src.name}", code="HG202", hint="give a .csv, .parquet, .jsonl/.ndjson or .duckdb file"
+    )

@@ -93,7 +93,11 @@ def lifecycle(
             hint="give --sale-stage STAGE (stages: " + ", ".join(s.name for s in spec.model.stages) + ")",
         )
     if spend is not None and not channels:
-        raise SpecError("a spend table is read by the channel table: drop --no-channels", code="HG122")
+        raise SpecError(
+            "a spend table is read by the channel table: drop --no-channels",
+            code="HG122",
+            hint="drop --no-channels, or drop --spend",
+        )
     started = time.perf_counter()
     ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
     offer = spec.after_sale.offer_column

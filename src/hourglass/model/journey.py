@@ -39,11 +39,19 @@ class JourneyModel:
                 hint="kind is one of: " + ", ".join(KINDS),
             )
         if not self.stages:
-            raise SpecError(f"model '{self.name}' has no stages", code="HG105")
+            raise SpecError(
+                f"model '{self.name}' has no stages",
+                code="HG105",
+                hint="list the stages under 'stages:' (see hourglass models show hourglass)",
+            )
         names = [s.name for s in self.stages]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise SpecError(f"model '{self.name}': stage names repeat: {', '.join(dupes)}", code="HG105")
+            raise SpecError(
+                f"model '{self.name}': stage names repeat: {', '.join(dupes)}",
+                code="HG105",
+                hint="give every stage its own name",
+            )
         if self.sale is not None and self.sale not in names:
             raise SpecError(
                 f"model '{self.name}': the sale stage '{self.sale}' is not one of its stages"
@@ -99,10 +107,18 @@ class JourneyModel:
         )
         for key in ("name", "stages"):
             if key not in data:
-                raise SpecError(f"{source or 'the model'}: missing '{key}'", code="HG105")
+                raise SpecError(
+                    f"{source or 'the model'}: missing '{key}'",
+                    code="HG105",
+                    hint="a model file needs name and stages (see hourglass models show hourglass)",
+                )
         stages = data["stages"]
         if not isinstance(stages, list):
-            raise SpecError(f"{source or 'the model'}: 'stages' must be a list", code="HG105")
+            raise SpecError(
+                f"{source or 'the model'}: 'stages' must be a list",
+                code="HG105",
+                hint="write each stage as a list item under 'stages:' (- name: ...)",
+            )
         return cls(
             name=str(data["name"]),
             kind=str(data.get("kind", "funnel")),

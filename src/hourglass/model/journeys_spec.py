@@ -31,7 +31,11 @@ MAX_PATH_STEPS = 8
 
 def _period(since: datetime | None, until: datetime | None) -> None:
     if since and until and since >= until:
-        raise SpecError(f"--since ({since}) must be before --until ({until})", code="HG108")
+        raise SpecError(
+            f"--since ({since}) must be before --until ({until})",
+            code="HG108",
+            hint="swap the two dates, or drop one of them",
+        )
 
 
 def goal_index(model: JourneyModel, goal: str | None) -> int:
@@ -56,7 +60,11 @@ def _options(cls: type, options: Mapping[str, Any], where: str) -> dict[str, Any
 
 def _count(value: int, name: str, low: int, high: int, code: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SpecError(f"{name} must be a whole number from {low} to {high}, got {value!r}", code=code)
+        raise SpecError(
+            f"{name} must be a whole number from {low} to {high}, got {value!r}",
+            code=code,
+            hint="give a whole number in that range",
+        )
 
 
 @dataclass(frozen=True)
@@ -163,13 +171,21 @@ class PathsSpec:
         _count(self.steps, "steps", 1, MAX_PATH_STEPS, "HG132")
         _count(self.top, "top", 1, 1000, "HG132")
         if self.start is not None and self.end is not None:
-            raise SpecError("give --from or --to, not both", code="HG133")
+            raise SpecError(
+                "give --from or --to, not both",
+                code="HG133",
+                hint="run paths once with --from and once with --to",
+            )
         anchor = self.anchor
         if anchor is not None and self.level == "stage":
             assert self.model is not None
             self.model.stage(anchor)  # HG106 for an unknown stage
         if anchor is not None and self.steps < 2:
-            raise SpecError("--from/--to need --steps 2 or more (the anchor is step 1)", code="HG132")
+            raise SpecError(
+                "--from/--to need --steps 2 or more (the anchor is step 1)",
+                code="HG132",
+                hint="add --steps 2 or more",
+            )
 
     @classmethod
     def build(cls, model: JourneyModel | None = None, **options: Any) -> PathsSpec:
@@ -220,7 +236,11 @@ class JourneyMapSpec:
                 hint="--customer ID: one customer's journey; --sample N: N typical journeys per cluster",
             )
         if self.customer is not None and not str(self.customer):
-            raise SpecError("--customer must not be empty", code="HG134")
+            raise SpecError(
+                "--customer must not be empty",
+                code="HG134",
+                hint="give a customer id, e.g. --customer u42 (or --sample N for a sample)",
+            )
         if self.sample is not None:
             _count(self.sample, "--sample", 1, 100, "HG134")
         _count(self.clusters, "--clusters", 1, 100, "HG134")

@@ -22,7 +22,9 @@ def _names(value: Any, *, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v for v in value.split(",")]
     if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-        raise SpecError(f"after_sale.{key}: give a list of event names", code="HG120")
+        raise SpecError(
+            f"after_sale.{key}: give a list of event names", code="HG120", hint="e.g. [refund, chargeback]"
+        )
     names = tuple(v.strip() for v in value if v.strip())
     return names
 
@@ -92,7 +94,11 @@ class AfterSaleSpec:
                 try:
                     kw[key] = int(value)
                 except (TypeError, ValueError):
-                    raise SpecError(f"after_sale.nth: not a number: {value!r}", code="HG120") from None
+                    raise SpecError(
+                        f"after_sale.nth: not a number: {value!r}",
+                        code="HG120",
+                        hint="give a whole number such as 3",
+                    ) from None
             else:
                 kw[key] = str(value)
         return cls(**kw)
@@ -126,6 +132,7 @@ class LifecycleSpec:
             raise SpecError(
                 f"since ({self.since:%Y-%m-%d %H:%M}) must be before until ({self.until:%Y-%m-%d %H:%M})",
                 code="HG108",
+                hint="swap the two dates, or drop one of them",
             )
 
     @classmethod

@@ -110,9 +110,14 @@ class ReferralSpec:
                 raise SpecError(
                     f"{name} must be a whole number from {low} to {high}, got {value!r}",
                     code="HG143",
+                    hint="give a whole number in that range",
                 )
         if self.since and self.until and self.since >= self.until:
-            raise SpecError(f"--since ({self.since}) must be before --until ({self.until})", code="HG108")
+            raise SpecError(
+                f"--since ({self.since}) must be before --until ({self.until})",
+                code="HG108",
+                hint="swap the two dates, or drop one of them",
+            )
 
     @classmethod
     def build(cls, **options: Any) -> ReferralSpec:

@@ -23,10 +23,18 @@ US = 1_000_000
 def parse_window(value: str | int | float) -> int:
     """A window as integer microseconds: ``"7d"``, ``"90m"``, or seconds as a number."""
     if isinstance(value, bool):
-        raise SpecError(f"invalid window {value!r}", code="HG107")
+        raise SpecError(
+            f"invalid window {value!r}",
+            code="HG107",
+            hint="write a positive number and a unit: 30s, 15m, 12h, 7d, 2w",
+        )
     if isinstance(value, int | float):
         if value <= 0:
-            raise SpecError(f"the window must be positive, got {value!r}", code="HG107")
+            raise SpecError(
+                f"the window must be positive, got {value!r}",
+                code="HG107",
+                hint="write a positive number and a unit: 30s, 15m, 12h, 7d, 2w",
+            )
         return round(value * US)
     m = _WINDOW_RE.match(str(value))
     if not m or int(m[1]) <= 0:
@@ -81,9 +89,15 @@ class FunnelSpec:
 
     def __post_init__(self) -> None:
         if len(self.steps) < 1:
-            raise SpecError("a funnel needs at least one step", code="HG109")
+            raise SpecError(
+                "a funnel needs at least one step", code="HG109", hint="give --steps a,b,c or --model NAME"
+            )
         if len(self.steps) > 30:
-            raise SpecError(f"a funnel has at most 30 steps, got {len(self.steps)}", code="HG109")
+            raise SpecError(
+                f"a funnel has at most 30 steps, got {len(self.steps)}",
+                code="HG109",
+                hint="group events into stages (a step may list several events), or split the funnel",
+            )
         if self.mode not in MODES:
             raise SpecError(
                 f"unknown funnel mode '{self.mode}'{did_you_mean(self.mode, MODES)}",
@@ -91,13 +105,27 @@ class FunnelSpec:
                 hint="modes: " + ", ".join(MODES),
             )
         if self.window <= 0:
-            raise SpecError("the window must be positive", code="HG107")
+            raise SpecError(
+                "the window must be positive",
+                code="HG107",
+                hint="write a positive number and a unit: 30s, 15m, 12h, 7d, 2w",
+            )
         if self.open and self.mode != "ordered":
-            raise SpecError("--open works with the ordered mode only", code="HG109")
+            raise SpecError(
+                "--open works with the ordered mode only", code="HG109", hint="drop --mode, or drop --open"
+            )
         if self.open and self.by:
-            raise SpecError("--open cannot be combined with --by", code="HG109")
+            raise SpecError(
+                "--open cannot be combined with --by",
+                code="HG109",
+                hint="run the open funnel once per value with a filter, or drop --by",
+            )
         if self.since and self.until and self.since >= self.until:
-            raise SpecError(f"--since ({self.since}) must be before --until ({self.until})", code="HG108")
+            raise SpecError(
+                f"--since ({self.since}) must be before --until ({self.until})",
+                code="HG108",
+                hint="swap the two dates, or drop one of them",
+            )
         for ex in self.exclude:
             for step in self.steps:
                 if ex in step.events:

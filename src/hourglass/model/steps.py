@@ -52,7 +52,11 @@ class Filter:
                 hint="use one of: " + ", ".join(OPERATORS),
             )
         if self.op in ("in", "not_in") and not isinstance(self.value, tuple):
-            raise SpecError(f"'{self.op}' needs a list, e.g. channel in [ads, search]", code="HG103")
+            raise SpecError(
+                f"'{self.op}' needs a list, e.g. channel in [ads, search]",
+                code="HG103",
+                hint="write the values in brackets: channel in [ads, search]",
+            )
 
     def __str__(self) -> str:
         if isinstance(self.value, tuple):
@@ -77,7 +81,11 @@ def parse_filter(text: str | Sequence[Any] | Filter) -> Filter:
         return text
     if not isinstance(text, str):
         if isinstance(text, bytes) or len(text) != 3:
-            raise SpecError(f"a filter is 'column op value', got {text!r}", code="HG103")
+            raise SpecError(
+                f"a filter is 'column op value', got {text!r}",
+                code="HG103",
+                hint="e.g. revenue > 0, channel = ads, channel in [ads, search]",
+            )
         col, op, value = list(text)
         return Filter(str(col), str(op), tuple(value) if isinstance(value, list | tuple) else value)
     m = _FILTER_RE.match(text)
@@ -92,7 +100,11 @@ def parse_filter(text: str | Sequence[Any] | Filter) -> Filter:
     raw = m["value"]
     if op in ("in", "not_in"):
         if not (raw.startswith("[") and raw.endswith("]")):
-            raise SpecError(f"'{text}': the list must be in brackets, e.g. [ads, search]", code="HG103")
+            raise SpecError(
+                f"'{text}': the list must be in brackets, e.g. [ads, search]",
+                code="HG103",
+                hint="write the values in brackets: channel in [ads, search]",
+            )
         items = tuple(_scalar(v) for v in raw[1:-1].split(",") if v.strip())
         return Filter(m["col"], op, items)
     return Filter(m["col"], op, _scalar(raw))
@@ -109,7 +121,11 @@ class Step:
 
     def __post_init__(self) -> None:
         if not self.name or not _NAME_RE.match(self.name):
-            raise SpecError(f"invalid step name {self.name!r}: no spaces or commas", code="HG104")
+            raise SpecError(
+                f"invalid step name {self.name!r}: no spaces or commas",
+                code="HG104",
+                hint="use letters, digits, _ - . (a label may hold any text)",
+            )
         if not self.events:
             raise SpecError(
                 f"step '{self.name}' has no events",
@@ -137,7 +153,11 @@ class Step:
             return cls(name=item, events=(item,))
         check_keys(item, ("name", "label", "events", "where"), where="a step")
         if "name" not in item:
-            raise SpecError("a step needs a 'name'", code="HG104")
+            raise SpecError(
+                "a step needs a 'name'",
+                code="HG104",
+                hint="give each step a name: {name: signup, events: [signup]}",
+            )
         events = item.get("events", [item["name"]])
         if isinstance(events, str):
             events = [events]

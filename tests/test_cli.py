@@ -824,6 +824,18 @@ def test_parquet_files_of_a_glob_keep_every_files_columns() -> None:
     assert groups == {"ads": 1, None: 1}
 
 
+def test_json_that_is_not_json_lines() -> None:
+    rows = [{"customer_id": f"c{i}", "event": "visit", "timestamp": "2024-01-01 10:00:00"} for i in range(3)]
+    Path("arr.jsonl").write_text(json.dumps(rows, indent=1))
+    err = fails("funnel", "arr.jsonl", "--steps", "visit", code="HG411")
+    assert "arr.jsonl: a JSON array, not JSON lines" in err and "jq -c" in err
+    lines = [json.dumps(r) for r in rows]
+    lines[1] = lines[1][:-1]  # line 2 does not close
+    Path("bad.jsonl").write_text("\n".join(lines) + "\n")
+    err = fails("funnel", "bad.jsonl", "--steps", "visit", code="HG411")
+    assert "is not a complete JSON object" in err and ("line 2 " in err or "line 3 " in err)
+
+
 @pytest.mark.parametrize("content", ["", "\n\n", "  \n"])
 def test_an_empty_file_says_so(content: str) -> None:
     Path("ev.csv").write_text(content)

@@ -13,7 +13,34 @@ __all__ = ["translated"]
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _COLUMN = re.compile(r'converting column "([^"]+)"')
 _FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+_JSON_LINE = re.compile(r"in line (\d+): ([^\n]*?)(?: Try auto-detecting.*)?$", re.M)
 _ORIGINAL = re.compile(r"Original Line: ?\n?(.*)")
+
+
+def _starts_with_bracket(path: str | None) -> bool:
+    try:
+        with open(path or "", "rb") as f:
+            return f.read(4096).lstrip().startswith(b"[")
+    except OSError:
+        return False
+
+
+def _malformed_json(where: str, source: str | None, text: str) -> DataError:
+    """DuckDB's "Malformed JSON in file F, at byte B in line N: why" as HG411."""
+    found = _JSON_LINE.search(text)
+    if _starts_with_bracket(source):
+        return DataError(
+            f"{where}a JSON array, not JSON lines",
+            code="HG411",
+            hint="write one JSON object per line (e.g. jq -c '.[]' file.json > file.jsonl)",
+        )
+    line, why = (found[1], found[2].strip()) if found else ("?", text.strip().splitlines()[0])
+    return DataError(
+        f"{where}line {line} is not a complete JSON object ({why})",
+        code="HG411",
+        hint="every line must be one JSON object; the broken one is this line or the one before it "
+        "(an object that does not close continues on the next line)",
+    )
 
 
 @contextlib.contextmanager
@@ -53,6 +80,8 @@ def translated(source: str | None = None) -> Iterator[None]:
                 code="HG406",
                 hint="fix the value, or if the column's type was guessed wrong, check the file's first rows",
             ) from None
+        if name == "InvalidInputException" and "Malformed JSON" in text:
+            raise _malformed_json(where, source, text) from None
         if name == "IOException" or "No files found" in text:
             raise SourceError(
                 f"{where}{text.strip().splitlines()[0]}",

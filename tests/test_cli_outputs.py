@@ -10,9 +10,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from click.testing import CliRunner, Result
 
-from hourglass.interfaces.cli import cli
+from test_cli import fails, invoke, ok
 
 CSV = (
     "customer_id,event,timestamp\n"
@@ -22,29 +21,6 @@ CSV = (
     "b,visit,2024-01-02 10:00:00\n"
 )
 TOO_LONG = "x" * 300  # longer than a file name may be (NAME_MAX 255): the OS refuses to create it
-
-
-def invoke(*args: Any) -> Result:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def fails(*args: Any, code: str) -> str:
-    """Run a command that must fail with ``code`` (exit status 2); return its flattened stderr."""
-    result = invoke(*args)
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and "HG699" not in result.output
-    err = " ".join(result.stderr.split())
-    assert f"[{code}]" in err, err
-    return err
-
-
-def ok(*args: Any) -> Result:
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(autouse=True)

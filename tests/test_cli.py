@@ -824,6 +824,15 @@ def test_parquet_files_of_a_glob_keep_every_files_columns() -> None:
     assert groups == {"ads": 1, None: 1}
 
 
+def test_validate_json_when_the_source_cannot_be_read() -> None:
+    Path("ev.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01\n   \nb,visit,2024-01-02\n")
+    result = invoke("validate", "ev.csv", "--format", "json")
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and data["error"]["code"] == "HG408" and data["error"]["hint"]
+    assert "[HG408]" in result.stderr
+
+
 def test_json_that_is_not_json_lines() -> None:
     rows = [{"customer_id": f"c{i}", "event": "visit", "timestamp": "2024-01-01 10:00:00"} for i in range(3)]
     Path("arr.jsonl").write_text(json.dumps(rows, indent=1))

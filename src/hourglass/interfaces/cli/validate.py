@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from hourglass.interfaces.cli._common import handle_errors, mapping_from, source_options
+from hourglass.model.errors import HourglassError
 
 __all__ = ["validate_cmd"]
 
@@ -27,9 +28,15 @@ def validate_cmd(source: str, fmt: str, **kw: Any) -> None:
     mapping = mapping_from(kw)
     from hourglass.interfaces import api  # here, not at import: `hourglass --help` stays fast
 
-    report = api.validate(
-        source, columns=mapping, engine=kw["engine"], table=kw["table"], config=kw["config_path"]
-    )
+    try:
+        report = api.validate(
+            source, columns=mapping, engine=kw["engine"], table=kw["table"], config=kw["config_path"]
+        )
+    except HourglassError as e:
+        if fmt == "json":  # scripts get JSON on stdout too; the coded error follows on stderr
+            error = {"code": e.code, "message": e.message, "hint": e.hint}
+            click.echo(json.dumps({"source": source, "ok": False, "error": error}, indent=2))
+        raise
     if fmt == "json":
         click.echo(
             json.dumps(

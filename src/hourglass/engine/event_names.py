@@ -30,8 +30,13 @@ def _names(events: Events) -> list[str] | None:
 
 
 def _zero_steps(result: FunnelResult) -> bool:
-    rows = [s for g in result.groups for s in g.steps] if result.groups else list(result.steps)
-    return any(s.customers == 0 for s in rows)
+    """A step with no customers at all (with a breakdown: in no group)."""
+    if not result.groups:
+        return any(s.customers == 0 for s in result.steps)
+    totals = [
+        sum(group.steps[k].customers for group in result.groups) for k in range(len(result.groups[0].steps))
+    ]
+    return any(total == 0 for total in totals)
 
 
 def missing_event_notes(events: Events, spec: FunnelSpec, result: FunnelResult) -> list[str]:

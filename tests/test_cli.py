@@ -824,6 +824,18 @@ def test_parquet_files_of_a_glob_keep_every_files_columns() -> None:
     assert groups == {"ads": 1, None: 1}
 
 
+def test_a_header_naming_a_column_twice_and_one_column_for_two_roles() -> None:
+    Path("dup.csv").write_text(
+        "user_id,event_name,event_time,event_name\nu1,visit,2024-01-01 10:00:00,signup\n"
+    )
+    err = fails("funnel", "dup.csv", "--steps", "visit", code="HG308")
+    assert "the header names column 'event_name' twice (columns 2 and 4)" in err
+    Path("ok.csv").write_text("user_id,event_name,event_time,step,step_1\nu1,visit,2024-01-01 10:00:00,a,b\n")
+    ok("funnel", "ok.csv", "--steps", "visit")  # a column really named step_1 is no repeat
+    err = fails("funnel", "ok.csv", "--steps", "visit", "--event-col", "user_id", code="HG309")
+    assert "column 'user_id' is given to the event (--event-col) but is already the customer" in err
+
+
 def test_validate_json_when_the_source_cannot_be_read() -> None:
     Path("ev.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01\n   \nb,visit,2024-01-02\n")
     result = invoke("validate", "ev.csv", "--format", "json")

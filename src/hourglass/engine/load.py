@@ -12,6 +12,7 @@ from hourglass.engine.errors import translated
 from hourglass.engine.session import Engine
 from hourglass.ingest.lines import (
     CsvDialect,
+    csv_header,
     header_fields,
     jsonl_record_lines,
     ragged_csv_lines,
@@ -104,6 +105,27 @@ def _empty_text_files(src: Source) -> None:
     )
 
 
+def _repeated_csv_names(engine: Engine, src: Source, names: list[str]) -> None:
+    """A header that names a column twice: the reader renames the second (``event_name_1``), and a
+    role would silently read the first. Checked only when such a renamed name is there."""
+    suspects = [
+        n for n in names if "_" in n and n.rsplit("_", 1)[1].isdigit() and n.rsplit("_", 1)[0] in names
+    ]
+    if not suspects:
+        return
+    path = src.paths[0]
+    header = csv_header(path, _csv_dialect(engine, path))
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        if name in seen:
+            raise SchemaError(
+                f"{path}: the header names column '{name}' twice (columns {seen[name]} and {i})",
+                code="HG308",
+                hint="give every column its own name in the header line",
+            )
+        seen[name] = i
+
+
 def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None) -> tuple[Source, Parsed]:
     src = resolve_source(source, table=table)
     _empty_text_files(src)
@@ -112,6 +134,7 @@ def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None
         names = [c for c in raw.columns if c != FILE_COLUMN]  # the file of each row (several files)
         if src.kind == "csv" and engine.name == "duckdb":
             _one_column_csv(engine, src, names)
+            _repeated_csv_names(engine, src, names)
         roles = resolve_roles(names, mapping, source=src.name)
         if src.kind == "csv" and engine.name == "duckdb":
             # role columns are read as text so bad values reach validation; epoch numbers stay numbers

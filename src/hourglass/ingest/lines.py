@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["CsvDialect", "header_fields", "jsonl_record_lines", "ragged_csv_lines", "record_lines"]
+__all__ = [
+    "CsvDialect",
+    "csv_header",
+    "header_fields",
+    "jsonl_record_lines",
+    "ragged_csv_lines",
+    "record_lines",
+]
 
 
 @dataclass(frozen=True)
@@ -234,3 +241,21 @@ def ragged_csv_lines(
                 if len(bad) >= limit:
                     break
     return header, bad
+
+
+def csv_header(path: str | Path, dialect: CsvDialect | None = None) -> list[str]:
+    """The header's names as written (a reader renames a repeated name; this does not)."""
+    import csv
+    import io
+
+    dialect = dialect or CsvDialect()
+    with _open(path) as f:
+        if f is None:
+            return []
+        for _, first, _ in _csv_records(f, dialect):
+            text = first.decode("utf-8", "replace").rstrip("\r\n")
+            reader = csv.reader(
+                io.StringIO(text), delimiter=dialect.delimiter or ",", quotechar=dialect.quote or '"'
+            )
+            return [name.strip() for name in next(reader, [])]
+    return []

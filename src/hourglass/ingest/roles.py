@@ -43,6 +43,15 @@ def resolve_roles(names: Sequence[str], mapping: ColumnMapping, *, source: str) 
                         hint="columns there: " + ", ".join(names),
                     )
                 given = match
+            taken = next((r for r, c in columns.items() if c == given), None)
+            if taken is not None:
+                raise SchemaError(
+                    f"{source}: column '{given}' is given to the {role} ({_FLAG[role]}) but is already "
+                    f"the {taken}",
+                    code="HG309",
+                    hint=f"one column plays one role; name the {taken} with {_FLAG[taken]} COLUMN if it "
+                    "was recognised by name",
+                )
             columns[role] = given
             continue
         if given == "":  # explicitly disabled optional role

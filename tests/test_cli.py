@@ -824,6 +824,13 @@ def test_parquet_files_of_a_glob_keep_every_files_columns() -> None:
     assert groups == {"ads": 1, None: 1}
 
 
+def test_a_header_without_rows_is_noted() -> None:
+    Path("ev.csv").write_text("customer_id,event,timestamp\n")
+    result = invoke("funnel", "ev.csv", "--steps", "visit")
+    assert result.exit_code == 0, result.output
+    assert "note: the source has no events (a header and no rows)" in result.stderr
+
+
 def test_a_header_naming_a_column_twice_and_one_column_for_two_roles() -> None:
     Path("dup.csv").write_text(
         "user_id,event_name,event_time,event_name\nu1,visit,2024-01-01 10:00:00,signup\n"

@@ -134,7 +134,8 @@ def funnel(
     result = run_funnel(ev, spec, meta)
     from hourglass.engine.event_names import missing_event_notes
 
-    notes = missing_event_notes(ev, spec, result)  # typos: a step of no customers
+    notes = ["the source has no events (a header and no rows)"] if ev.report.rows == 0 else []
+    notes += missing_event_notes(ev, spec, result) if not notes else []  # typos: a step of no customers
     if notes:
         result.meta["notes"] = notes
     result.meta["seconds"] = round(time.perf_counter() - started, 3)

@@ -841,6 +841,8 @@ def test_a_header_naming_a_column_twice_and_one_column_for_two_roles() -> None:
     ok("funnel", "ok.csv", "--steps", "visit")  # a column really named step_1 is no repeat
     err = fails("funnel", "ok.csv", "--steps", "visit", "--event-col", "user_id", code="HG309")
     assert "column 'user_id' is given to the event (--event-col) but is already the customer" in err
+    err = fails("funnel", "ok.csv", "--steps", "visit", "--customer-col", "event_name", code="HG302")
+    assert "no event column ('event_name' is the customer here, --customer-col)" in err
 
 
 def test_validate_json_when_the_source_cannot_be_read() -> None:

@@ -58,8 +58,16 @@ def resolve_roles(names: Sequence[str], mapping: ColumnMapping, *, source: str) 
             continue
         found = [lower[c] for c in COMMON_NAMES[role] if c in lower and lower[c] not in columns.values()]
         if role in REQUIRED_ROLES and not found:
+            held = [
+                (r, lower[c])
+                for c in COMMON_NAMES[role]
+                if c in lower
+                for r, v in columns.items()
+                if v == lower[c]
+            ]
+            why = "".join(f" ('{c}' is the {r} here, {_FLAG[r]})" for r, c in held)
             raise SchemaError(
-                f"{source}: no {role} column",
+                f"{source}: no {role} column{why}",
                 code="HG302",
                 hint=f"name it with {_FLAG[role]} COLUMN (recognised names: "
                 f"{', '.join(COMMON_NAMES[role])}); columns there: {', '.join(names)}",

@@ -854,6 +854,16 @@ def test_validate_json_when_the_source_cannot_be_read() -> None:
     assert "[HG408]" in result.stderr
 
 
+def test_a_bad_time_past_the_json_readers_type_sample_is_listed() -> None:
+    # the reader types "timestamp" from a sample of lines; role columns are read as text, so a bad
+    # value far into the file is a listed HG404, not a failed read
+    line = '{{"customer_id": "c{i}", "event": "visit", "timestamp": "{t}"}}\n'
+    body = "".join(line.format(i=i, t="2024-01-01 10:00:00") for i in range(30_000))
+    Path("ev.jsonl").write_text(body + line.format(i="x", t="garbage"))
+    err = fails("funnel", "ev.jsonl", "--steps", "visit", code="HG404")
+    assert "in 1 row: line 30001 ('garbage')" in err
+
+
 def test_json_that_is_not_json_lines() -> None:
     rows = [{"customer_id": f"c{i}", "event": "visit", "timestamp": "2024-01-01 10:00:00"} for i in range(3)]
     Path("arr.jsonl").write_text(json.dumps(rows, indent=1))

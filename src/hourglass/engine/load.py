@@ -136,8 +136,9 @@ def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None
             _one_column_csv(engine, src, names)
             _repeated_csv_names(engine, src, names)
         roles = resolve_roles(names, mapping, source=src.name)
-        if src.kind == "csv" and engine.name == "duckdb":
-            # role columns are read as text so bad values reach validation; epoch numbers stay numbers
+        if src.kind in ("csv", "jsonl") and engine.name == "duckdb":
+            # role columns are read as text so bad values reach validation (a JSON reader types a
+            # column from a sample: a bad time past it fails the read); epoch numbers stay numbers
             numeric_time = raw[roles.columns["timestamp"]].type().is_numeric()
             text = tuple(
                 roles.columns[r]
@@ -145,11 +146,13 @@ def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None
                 if r in roles.columns and not (r == "timestamp" and numeric_time)
             )
             try:
-                raw = open_source(engine.con, src, text_columns=text)
+                raw = open_source(engine.con, src, text_columns=text, schema=raw.schema())
             except Exception:
-                _check_csv_files(engine, src)  # which file cannot be read like the first, if one
+                if src.kind == "csv":
+                    _check_csv_files(engine, src)  # which file cannot be read like the first, if one
                 raise
-        return src, parse(raw, roles, source=src.name, backend=engine.name)
+        json_text = src.kind == "jsonl" and engine.name == "duckdb"
+        return src, parse(raw, roles, source=src.name, backend=engine.name, json_text=json_text)
 
 
 def _check_csv_files(engine: Engine, src: Source) -> None:

@@ -47,7 +47,9 @@ def strip(s: ir.StringValue) -> ir.StringValue:
     return ibis.cases((edge, s.re_replace(r"^\s+|\s+$", "")), else_=s)
 
 
-def _text(col: ir.Value) -> ir.StringValue:
+def _role_text(col: ir.Value, *, json_text: bool = False) -> ir.StringValue:
+    """A role value as trimmed text, NULL when empty. ``json_text``: the column holds JSON values
+    read as text (JSON lines): an object or a list (``{...}``, ``[...]``) is not a value."""
     t = col.type()
     if t.is_integer():  # an integer's text has no blanks and is never empty
         return col.cast("string")
@@ -70,6 +72,8 @@ def _text(col: ir.Value) -> ir.StringValue:
         s = ibis.cases((col.str.notnull(), col.str), (nested, ibis.null("string")), else_=as_text)
     else:
         s = col if t.is_string() else col.cast("string")
+        if json_text and t.is_string():
+            s = ibis.cases((s.startswith("{") | s.startswith("["), ibis.null("string")), else_=s)
     return strip(s).nullif("")
 
 
@@ -123,9 +127,16 @@ def _finite(x: ir.FloatingValue) -> ir.FloatingValue:
     return (x.isnan() | x.isinf()).ifelse(ibis.null("float64"), x)
 
 
-def parse(raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str) -> Parsed:
-    """Add the parsed role columns; the raw ones stay for validation messages."""
+def parse(
+    raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str, json_text: bool = False
+) -> Parsed:
+    """Add the parsed role columns; the raw ones stay for validation messages. ``json_text``: the
+    role columns are JSON values read as text (JSON lines)."""
     cols = roles.columns
+
+    def _text(col: ir.Value) -> ir.StringValue:
+        return _role_text(col, json_text=json_text)
+
     exprs: dict[str, ir.Value] = {
         f"{PARSED}customer": _text(raw[cols["customer"]]),
         f"{PARSED}event": _text(raw[cols["event"]]),

@@ -124,9 +124,10 @@ def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = N
     return Source(kind, text, paths=paths)
 
 
-def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) -> ir.Table:
+def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = (), schema: Any = None) -> ir.Table:
     """The raw table of ``src`` on the Ibis backend ``con``. ``text_columns`` are read as strings
-    (CSV/JSON), so that bad values in role columns reach validation instead of failing the read."""
+    (CSV/JSON), so that bad values in role columns reach validation instead of failing the read;
+    JSON lines need the ``schema`` of a first read for the other columns' types."""
     if src.kind == "ibis":
         table: ir.Table = src.obj
         return table
@@ -150,6 +151,14 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = ()) ->
     if src.kind == "jsonl":
         if con.name != "duckdb":
             return con.read_json(paths)
+        if text_columns and schema is not None:
+            from ibis.backends.sql.datatypes import DuckDBType
+
+            extra["columns"] = {
+                name: "VARCHAR" if name in text_columns else DuckDBType.from_ibis(dtype).sql("duckdb")
+                for name, dtype in schema.items()
+                if name != FILE_COLUMN
+            }
         return con.read_json(paths, format="newline_delimited", **extra)
     if src.kind == "duckdb":
         if con.name != "duckdb":

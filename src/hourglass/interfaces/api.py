@@ -3,6 +3,7 @@ models and options, loads the source on an engine and returns result objects."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -117,8 +118,6 @@ def funnel(
     started = time.perf_counter()
     ev = events(source, columns=columns, engine=engine, table=table, config=cfg)
     if by and by != (role := by_column(ev, by)):
-        import dataclasses
-
         by, spec = role, dataclasses.replace(spec, by=role)
     if by and by not in ev.table.columns:
         from hourglass.model._suggest import did_you_mean
@@ -134,8 +133,10 @@ def funnel(
     result = run_funnel(ev, spec, meta)
     from hourglass.engine.event_names import missing_event_notes
 
-    notes = ["the source has no events (a header and no rows)"] if ev.report.rows == 0 else []
-    notes += missing_event_notes(ev, spec, result) if not notes else []  # typos: a step of no customers
+    if ev.report.rows == 0:
+        notes = ["the source has no events (a header and no rows)"]
+    else:
+        notes = missing_event_notes(ev, spec, result)  # typos: a step of no customers
     if notes:
         result.meta["notes"] = notes
     result.meta["seconds"] = round(time.perf_counter() - started, 3)

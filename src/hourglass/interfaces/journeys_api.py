@@ -6,6 +6,7 @@ result of :func:`hourglass.events`) and returns a result object with ``to_dict()
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -77,10 +78,11 @@ def journeys(
     model's ideal order and the most common deviations in words."""
     jm, cfg = _setup(model, config)
     assert jm is not None
+    spec = JourneysSpec.build(jm, goal=goal, since=since, until=until, by=by, deviations=deviations)
     started = time.perf_counter()
     ev = _load(source, cfg, columns, engine, table)
-    by = by_column(ev, by) if by is not None else None
-    spec = JourneysSpec.build(jm, goal=goal, since=since, until=until, by=by, deviations=deviations)
+    if by is not None and by != (role := by_column(ev, by)):
+        by, spec = role, dataclasses.replace(spec, by=role)
     if by is not None and by not in ev.table.columns:
         raise SchemaError(
             f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",

@@ -6,7 +6,6 @@ aggregate over them; only those aggregates come back to Python."""
 from __future__ import annotations
 
 import math
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ from hourglass.analyses import after_sale as af
 from hourglass.analyses.lifecycle import in_range, stage_customers, stage_summary
 from hourglass.engine._values import count, number, records
 from hourglass.engine.load import Events
-from hourglass.ingest.sources import FORMATS, resolve_source
+from hourglass.ingest.outputs import cannot_write, check_output, source_files
 from hourglass.model.after_sale import AfterSale, Loyalty, OfferStat, Purchases, Rate, Support
-from hourglass.model.errors import HourglassError, SourceError, SpecError
+from hourglass.model.errors import SpecError
 from hourglass.model.lifecycle import LifecycleSpec
 from hourglass.model.lifecycle_result import LifecycleResult, StageStat
 from hourglass.model.spec import format_window
@@ -186,7 +185,9 @@ def _write(events: Events, customers: ir.Table, path: Path) -> None:
             code="HG121",
             hint="e.g. --customers stages.parquet",
         )
-    _check_target(events, path)
+    check_output(
+        path, option="--customers", sources=source_files(events.report.source, kind=events.report.kind)
+    )
     # DuckDB writes one file; Spark writes a directory of part files under that name
     kw: dict[str, Any] = {"mode": "overwrite"} if events.engine.name == "spark" else {}
     try:
@@ -198,43 +199,4 @@ def _write(events: Events, customers: ir.Table, path: Path) -> None:
         if not isinstance(e, OSError) and type(e).__name__ != "IOException":  # DuckDB's
             raise
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0].removeprefix("IO Error: ")
-        raise SourceError(
-            f"--customers: cannot write {path}: {reason}",
-            code="HG425",
-            hint="check the path and the permissions of its directory, or choose another path",
-        ) from None
-
-
-def _source_files(events: Events) -> list[str]:
-    """The files the events were read from (a glob's matched files, a DuckDB database or store)."""
-    source, kind = events.report.source, events.report.kind
-    if kind in ("duckdb", "store"):
-        return [source.rpartition(":")[0]]
-    if kind not in FORMATS:
-        return []  # in-memory or an Ibis table
-    try:
-        return list(resolve_source(source, fmt=kind).paths)
-    except HourglassError:
-        return []
-
-
-def _check_target(events: Events, path: Path) -> None:
-    """The stage table goes to an existing directory, and not over a file of the source."""
-    if not path.parent.is_dir():
-        why = "not a directory" if path.parent.exists() else "no such directory"
-        raise SourceError(
-            f"--customers: cannot write {path}: {why}: {path.parent}",
-            code="HG425",
-            hint="create the directory first (hourglass does not create it), or choose another path",
-        )
-    for f in _source_files(events):
-        try:
-            same = os.path.samefile(path, f)
-        except OSError:
-            same = os.path.realpath(path) == os.path.realpath(f)
-        if same:
-            raise SourceError(
-                f"--customers: {path} is one of the source's files: writing it would destroy the input",
-                code="HG424",
-                hint="write the stage table to another file",
-            )
+        raise cannot_write(path, reason, "--customers") from None

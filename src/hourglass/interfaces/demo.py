@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from hourglass.engine.store import write_events
+from hourglass.ingest.outputs import cannot_write
 from hourglass.ingest.simulator import SimulationTruth, channel_costs, simulate_shop
 from hourglass.interfaces import api, journeys_api
 from hourglass.interfaces.lifecycle_api import lifecycle
 from hourglass.interfaces.reports.html import write_report
-from hourglass.model.errors import SourceError
 from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.presets import PRESETS
 from hourglass.model.results import FunnelResult
@@ -128,11 +128,7 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as e:
-        raise SourceError(
-            f"cannot write {out}: {e.strerror or e}",
-            code="HG425",
-            hint="check the path and the permissions of its directory, or choose another --out",
-        ) from e
+        raise cannot_write(out, e.strerror or str(e), "--out") from e
     return out
 
 

@@ -15,12 +15,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hourglass.model.errors import EngineError, HourglassError, SourceError
+from hourglass.model.errors import EngineError, HourglassError
 from hourglass.model.schema import ROLES, ColumnMapping
 
 __all__ = [
     "FORMATS",
-    "cannot_write",
     "check_outputs",
     "emit",
     "handle_errors",
@@ -41,55 +40,17 @@ def stdout_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 130)
 
 
-def cannot_write(path: str | os.PathLike[str], e: OSError) -> SourceError:
-    """HG425 for an output file that cannot be written (the OS's reason)."""
-    reason = e.strerror or str(e) or type(e).__name__
-    return SourceError(
-        f"cannot write {os.fspath(path)}: {reason}",
-        code="HG425",
-        hint="check the path and the permissions of its directory, or choose another path",
-    )
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)  # also a hard link or another spelling of the same file
-    except OSError:  # one of them does not exist
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
 def check_outputs(source: Any, table: str | None, outputs: Mapping[str, str | None]) -> None:
     """Before any work: every output file (option name -> path) is in an existing directory and is
-    none of the source's files (a glob's matched files, a DuckDB database or store). A source that
-    cannot be resolved is left to the command, which reports it."""
+    none of the source's files (ingest/outputs.py)."""
     given = {opt: path for opt, path in outputs.items() if path}
     if not given:
         return
-    for opt, path in given.items():
-        parent = os.path.dirname(path) or "."
-        if not os.path.isdir(parent):
-            why = "not a directory" if os.path.exists(parent) else "no such directory"
-            raise SourceError(
-                f"cannot write {path} ({opt}): {why}: {parent}",
-                code="HG425",
-                hint="create the directory first (hourglass does not create it), or choose another path",
-            )
-    if not isinstance(source, str | os.PathLike):
-        return
-    from hourglass.ingest.sources import resolve_source  # here: `hourglass --help` stays fast
+    from hourglass.ingest.outputs import check_output, source_files  # `hourglass --help` stays fast
 
-    try:
-        files = resolve_source(source, table=table).paths
-    except HourglassError:
-        return
+    files = source_files(source, table=table)
     for opt, path in given.items():
-        for f in files:
-            if _same_file(path, f):
-                raise SourceError(
-                    f"{path} ({opt}) is one of the source's files: writing it would destroy the input",
-                    code="HG424",
-                    hint="write the output to another file",
-                )
+        check_output(path, option=opt, sources=files)
 
 
 def _guard_outputs(f: F) -> F:
@@ -242,6 +203,8 @@ def emit(
             with open(out, "w", encoding="utf-8") as fh:
                 fh.write(text)
         except OSError as e:
-            raise cannot_write(out, e) from e
+            from hourglass.ingest.outputs import cannot_write
+
+            raise cannot_write(out, e.strerror or str(e), "--out") from e
     else:
         click.echo(text, nl=False)

@@ -21,11 +21,40 @@ from hourglass.interfaces.cli.validate import validate_cmd
 
 __all__ = ["cli", "main"]
 
+# One line each in `hourglass --help` (a command's docstring may be longer than the list's column).
+SHORT_HELP = {
+    "funnel": "where customers are lost: a funnel of events or stages",
+    "lifecycle": "the whole hourglass: stages, after the sale, referrals, channels",
+    "journeys": "entry stages, skips and back-steps of real journeys",
+    "transitions": "the transition graph between stages or events",
+    "paths": "the most common paths, from or to a stage or event",
+    "journey": "one customer's journey map, or typical journeys",
+    "followers": "followers who are not customers yet",
+    "report": "a self-contained HTML report of every analysis",
+    "ingest": "validate a source and write a fast store",
+    "validate": "every problem of a source at once",
+    "models": "the journey models: list, show, suggest from data",
+    "demo": "simulate a shop and run everything on it",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog="Run 'hourglass COMMAND --help' for a command's options and examples; docs/cli.md lists "
+    "every flag.",
+)
 @click.version_option(__version__, prog_name="hourglass")
 def cli() -> None:
-    """hourglass: customer-journey analytics (funnel, hourglass, flywheel, ...) on DuckDB or Spark."""
+    """hourglass: customer-journey analytics (funnel, hourglass, flywheel, journeys) on DuckDB or Spark.
+
+    \b
+    Examples:
+      hourglass demo                                   # a simulated shop, every analysis, a report
+      hourglass validate shop.csv                      # every problem of your log at once
+      hourglass models suggest shop.csv --out my.yaml  # a journey model from your event names
+      hourglass report shop.csv --model my.yaml        # the HTML report of your own log
+      hourglass funnel shop.csv --steps visit,cart,payment_done --window 7d --by channel
+    """
 
 
 for _cmd in (
@@ -41,6 +70,7 @@ for _cmd in (
     models_cmd,
     demo_cmd,
 ):
+    _cmd.short_help = SHORT_HELP.get(_cmd.name or "", _cmd.short_help)
     cli.add_command(_cmd)
 
 

@@ -16,7 +16,7 @@ $(BIN)/hourglass: pyproject.toml uv.lock
 env: $(BIN)/hourglass
 
 demo: env
-	$(BIN)/hourglass demo --out demo-out
+	$(BIN)/hourglass demo --out-dir demo-out
 
 lint: env
 	$(BIN)/ruff check src tests $(wildcard bench)

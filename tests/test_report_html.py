@@ -219,11 +219,12 @@ def test_numbers_are_formatted(page: str) -> None:
 
 def test_largest_loss_is_said_and_highlighted(page: str) -> None:
     text = "".join(_parse(page).text)
-    assert "Largest loss: trial \u2192 sale, 61% of customers lost (5,490 of 9,000)." in text
+    # by customers lost (23,462 at interest), not by the lowest rate (trial -> sale, 61%, 5,490)
+    assert "Largest loss: Attention / awareness \u2192 Interest, 57% of customers lost (23,462 of 41,234)." in text
     assert "&amp;lt;" not in page  # escaped once, not twice
     assert f"Largest loss: visit \u2192 {XSS}, 60% of customers lost" in text
     hot_rows = re.findall(r'<tr class="hot"><td class="step">(.*?)<', page)
-    assert hot_rows == ["sale", "&lt;script&gt;alert(1)&lt;/script&gt;", "engage"]
+    assert hot_rows == ["Interest", "&lt;script&gt;alert(1)&lt;/script&gt;", "engage"]
 
 
 def test_open_funnel_nulls_render_as_dashes(page: str) -> None:

@@ -7,18 +7,28 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from hourglass.interfaces.cli._common import handle_errors, stdout_console
+from hourglass.model.errors import SpecError
 from hourglass.model.presets import PRESETS
 
-__all__ = ["demo_cmd"]
+__all__ = ["demo_cmd", "renamed_flag"]
+
+
+def renamed_flag(old: str, new: str, example: str) -> SpecError:
+    """The error of a flag's old spelling (docs/cli.md, "Renamed flags"): it names the new one."""
+    return SpecError(
+        f"{old} was renamed to {new}",
+        code="HG150",
+        hint=f"use {new}: {example}",
+    )
 
 
 @click.command("demo")
 @click.option(
-    "--customers",
+    "--size",
     type=click.IntRange(min=1),
     default=50_000,
     show_default=True,
-    help="customers to simulate (at least 1)",
+    help="how many customers to simulate (at least 1)",
 )
 @click.option(
     "--seed",
@@ -28,17 +38,29 @@ __all__ = ["demo_cmd"]
     help="random seed (same seed, same shop)",
 )
 @click.option(
-    "--out",
+    "--out-dir",
     "out_dir",
     default="demo-out",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="where to write demo.duckdb, events.parquet, spend.csv and report.html",
+    help="the directory of demo.duckdb, events.parquet, spend.csv and report.html",
 )
+@click.option("--customers", "old_customers", hidden=True, help="renamed: --size N")
+@click.option("--out", "old_out", hidden=True, help="renamed: --out-dir DIR")
 @handle_errors
-def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
+def demo_cmd(size: int, seed: int, out_dir: str, old_customers: str | None, old_out: str | None) -> None:
     """Simulate an online shop, run the funnel of every built-in model, the hourglass lifecycle and
-    the journey analyses, and write an HTML report."""
+    the journey analyses, and write an HTML report (the same report as 'hourglass report').
+
+    \b
+    Examples:
+      hourglass demo
+      hourglass demo --size 5000 --seed 1 --out-dir small-demo
+    """
+    if old_customers is not None:
+        raise renamed_flag("--customers N", "--size N", f"hourglass demo --size {old_customers}")
+    if old_out is not None:
+        raise renamed_flag("--out DIR", "--out-dir DIR", f"hourglass demo --out-dir {old_out}")
     from hourglass.interfaces.demo import (  # not at import
         DEMO_WINDOW,
         largest_loss,
@@ -48,7 +70,7 @@ def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
 
     prepare_out_dir(out_dir)  # a directory that cannot be written fails before the progress display
     console = stdout_console()
-    total = 4 + len(PRESETS) + 5  # + lifecycle and the four journey analyses
+    total = 3 + len(PRESETS) + 6  # simulate, write, load; the funnels; lifecycle, 4 journeys, report
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description:<32}"),
@@ -67,15 +89,15 @@ def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
             seen[0] += 1
             progress.update(task, description=msg)
 
-        run = run_demo(out_dir, customers=customers, seed=seed, step=step)
+        run = run_demo(out_dir, size=size, seed=seed, step=step)
         progress.update(task, completed=total, description="done")
     table = Table(
-        title=f"Every model on one event log (window {DEMO_WINDOW})",
+        title=f"Every model on one event log (reached in order within {DEMO_WINDOW})",
         title_justify="left",
         header_style="bold",
     )
-    for col in ("model", "entered", "reached the end", "overall", "largest loss"):
-        table.add_column(col, justify="left" if col in ("model", "largest loss") else "right")
+    for col in ("model", "entered", "reached the end", "overall", "largest loss (most customers lost)"):
+        table.add_column(col, justify="right" if col in ("entered", "reached the end", "overall") else "left")
     for name, result in run.results.items():
         rows = result.rows()
         first, last = rows[0], rows[-1]
@@ -86,16 +108,18 @@ def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
             f"{first['customers']:,} at {first['step']}",
             f"{last['customers']:,} at {last['step']}",
             "-" if conv is None else f"{100 * conv:.1f}%",
-            f"{loss[0]} → {loss[1]}: {100 * loss[2]:.0f}% lost" if loss else "-",
+            f"{loss[0]} → {loss[1]}: {loss[3]:,} lost ({100 * loss[2]:.0f}%)" if loss else "-",
         )
     console.print(table)
     if run.lifecycle is not None:
         life = run.lifecycle.to_dict()
-        k = life.get("k_factor")
+        k, repeat, buyers = life.get("k_factor"), life.get("repeat_rate"), life.get("purchasers")
         console.print(
-            f"hourglass: {life['purchasers']:,} purchasers of {life['customers']:,} customers; "
-            f"repeat rate {100 * (life.get('repeat_rate') or 0):.1f}%; "
-            f"K-factor {'-' if k is None else f'{k:.3f}'}"
+            f"hourglass: {'not measured' if buyers is None else f'{buyers:,}'} purchasers "
+            "(ever entered sale, any order) of "
+            f"{life['customers']:,} customers; "
+            f"repeat rate {'not measured' if repeat is None else f'{100 * repeat:.1f}%'}; "
+            f"K-factor {'not measured' if k is None else f'{k:.3f}'}"
         )
     console.print(f"{run.events:,} events, {run.customers:,} customers, {run.seconds:.1f} s")
     if run.timings:
@@ -104,4 +128,9 @@ def demo_cmd(customers: int, seed: int, out_dir: str) -> None:
     if run.spend_path is not None:
         console.print(f"spend:  {run.spend_path}")
     console.print(f"report: [bold]{run.report_path.resolve()}[/]")
-    console.print(f"next:   hourglass funnel {run.duckdb_path} --model hourglass --by channel")
+    pq, spend = run.parquet_path, run.spend_path
+    console.print(f"next:   hourglass report {pq} --model aida --spend {spend} --out aida-report.html")
+    console.print(f"        hourglass funnel {pq} --model hourglass --by channel")
+    console.print(f"        hourglass lifecycle {pq} --spend {spend}")
+    console.print(f"        hourglass journeys {pq} --by channel")
+    console.print(f"        hourglass models suggest {pq}")

@@ -135,6 +135,16 @@ tr.total td { font-weight: 650; background: var(--bg); }
 ul.findings { margin: 4px 0 0; padding-left: 20px; }
 ul.findings li { margin: 3px 0; }
 .after-sale h3 { margin-top: 30px; }
+.nm { color: var(--muted); }
+.stat.nm { background: #f1f2f6; border: 1px dashed var(--line); }
+.stat.nm .v { color: var(--muted); font-size: 16px; }
+a.multiple.nm { background: #f6f7f9; border-style: dashed; }
+.multiple.nm .big { color: var(--muted); font-size: 18px; }
+.card.nm { background: #f6f7f9; box-shadow: none; border: 1px dashed var(--line); }
+p.nm, li.nm { max-width: 90ch; }
+td.nm { color: var(--muted); font-style: italic; text-align: left; white-space: normal; }
+.counts { margin: 14px 0 0; padding: 12px 16px; border-radius: 10px; background: var(--tint);
+  border-left: 4px solid var(--primary); max-width: 95ch; }
 footer { color: var(--muted); font-size: 13px; text-align: center; margin-top: 8px; }
 @media (max-width: 980px) {
   .layout { grid-template-columns: minmax(0, 1fr); }

@@ -33,6 +33,15 @@ from ._format import (
     summary_items,
 )
 from ._lifecycle_parts import build_parts
+from ._measured import (
+    NOT_MEASURED,
+    Info,
+    measured_steps,
+    not_measured_list,
+    overview_counts,
+    reconcile_sentence,
+    to_last_measured,
+)
 from ._parts import Part
 from ._template import CSS, PAGE
 
@@ -80,11 +89,22 @@ def _mini_funnel(section: Section) -> str:
     return f'<div class="mini" aria-hidden="true">{"".join(bars)}</div>'
 
 
-def _multiple(section: Section) -> str:
+def _multiple(section: Section, info: Info) -> str:
+    if info.not_measured is not None:
+        return (
+            f'<a class="multiple nm" href="#{section.anchor}">'
+            f'<div class="name">{_e(section.label)}</div>'
+            f'<div class="big">{NOT_MEASURED}</div>'
+            '<div class="sub">none of its events is in the source</div></a>'
+        )
     loss = section.largest_loss
     first = section.steps[0].customers if section.steps else None
     last = section.steps[-1].customers if section.steps else None
     sub = f"{fmt_count(first)} {ARROW} {fmt_count(last)} customers"
+    shown = measured_steps(section, info)
+    if not info.whole and shown.steps:
+        last_step = shown.steps[-1]
+        sub = f"{fmt_count(first)} {ARROW} {fmt_count(last_step.customers)} customers to {last_step.label}"
     if loss is not None and loss.share_lost > 0:
         sub_loss = (
             f"largest loss {_e(loss.from_label)} {ARROW} {_e(loss.to_label)} "
@@ -92,28 +112,37 @@ def _multiple(section: Section) -> str:
         )
     else:
         sub_loss = "no loss between steps" if loss is not None else "&nbsp;"
+    big = fmt_pct(shown.overall)
     return (
-        f'<a class="multiple" href="#{section.anchor}">'
+        f'<a class="multiple{"" if info.whole else " nm"}" href="#{section.anchor}">'
         f'<div class="name">{_e(section.label)}</div>'
-        f'<div class="big">{fmt_pct(section.overall)}</div>'
-        f'<div class="sub">{sub}</div><div class="sub">{sub_loss}</div>'
-        f"{_mini_funnel(section)}</a>"
+        f'<div class="big">{big}</div>'
+        f'<div class="sub">{_e(sub)}</div><div class="sub">{sub_loss}</div>'
+        f"{_mini_funnel(shown)}</a>"
     )
 
 
-def _overview(sections: list[Section], summary: Mapping[str, Any] | None) -> str:
+def _overview(
+    sections: list[Section],
+    infos: list[Info],
+    summary: Mapping[str, Any] | None,
+    counts: str | None,
+) -> str:
     parts = ['<section class="card" id="overview"><h2>Overview</h2>']
     items = summary_items(summary)
     if items:
         stats = "".join(_stat(label, value) for label, value in items)
         parts.append(f'<h3>Summary</h3><div class="stats">{stats}</div>')
+    if counts:
+        parts.append(f'<p class="counts">{_e(counts)}</p>')
     if sections:
-        parts.append(
-            "<h3>Overall conversion by model (last step / first step)</h3>"
-            f'<div class="chart" id="{OVERVIEW_DIV_ID}"></div>'
-        )
+        if any(i.not_measured is None for i in infos):
+            parts.append(
+                "<h3>Overall conversion by model (last step / first step)</h3>"
+                f'<div class="chart" id="{OVERVIEW_DIV_ID}"></div>'
+            )
         parts.append('<h3>At a glance</h3><div class="multiples">')
-        parts.extend(_multiple(s) for s in sections)
+        parts.extend(_multiple(s, i) for s, i in zip(sections, infos, strict=True))
         parts.append("</div>")
     else:
         parts.append('<p class="empty">No models in this report.</p>')
@@ -121,17 +150,18 @@ def _overview(sections: list[Section], summary: Mapping[str, Any] | None) -> str
     return "".join(parts)
 
 
-def _toc(sections: list[Section], parts: list[Part]) -> str:
+def _toc(sections: list[Section], infos: list[Info], parts: list[Part]) -> str:
     rows = ['<li><a href="#overview"><span>Overview</span></a></li>']
     for p in parts:
         rows.append(
             f'<li><a href="#{p.anchor}"><span>{_e(p.title)}</span>'
             f'<span class="toc-value">{_e(p.toc_value)}</span></a></li>'
         )
-    for s in sections:
+    for s, i in zip(sections, infos, strict=True):
+        value = NOT_MEASURED if i.not_measured is not None else fmt_pct(measured_steps(s, i).overall)
         rows.append(
             f'<li><a href="#{s.anchor}"><span>{_e(s.label)}</span>'
-            f'<span class="toc-value">{fmt_pct(s.overall)}</span></a></li>'
+            f'<span class="toc-value">{value}</span></a></li>'
         )
     return (
         '<nav class="toc" aria-label="Contents"><div class="toc-title">Contents</div>'
@@ -150,10 +180,14 @@ def _interval_cell(value: float | None, low: float | None, high: float | None) -
     return f'{_e(main)} <span class="interval">({_e(rest)}</span>'
 
 
-def _row(step: Step, index: int, hot: bool) -> str:
+def _row(step: Step, index: int, hot: bool, why: str | None = None) -> str:
     name = _e(step.label)
     if step.label != step.name:
         name += f'<code class="id">{_e(step.name)}</code>'
+    if why is not None:
+        return (
+            f'<tr><td class="step">{name}</td><td class="nm" colspan="6">{NOT_MEASURED} ({_e(why)})</td></tr>'
+        )
     if hot:
         name += '<span class="tag">largest loss</span>'
     prev = _interval_cell(step.conv_prev, step.conv_prev_low, step.conv_prev_high) if index > 0 else "\u2014"
@@ -170,20 +204,23 @@ def _row(step: Step, index: int, hot: bool) -> str:
     return f"{row_open}{''.join(cells)}</tr>"
 
 
-def _table(section: Section) -> str:
+def _table(section: Section, info: Info) -> str:
     loss = section.largest_loss
     hot_index = loss.index if loss is not None and loss.share_lost > 0 else -1
+    what = f'<br><span class="interval">{_e(info.count_label)}</span>' if info.count_label else ""
     head = (
-        '<thead><tr><th rowspan="2" class="step">Step</th><th rowspan="2">Customers</th>'
+        f'<thead><tr><th rowspan="2" class="step">Step</th><th rowspan="2">Customers{what}</th>'
         '<th colspan="2" class="group">Conversion (95% interval)</th>'
         '<th rowspan="2">Dropped</th><th colspan="2" class="group">Time from previous</th></tr>'
         "<tr><th>from first</th><th>from previous</th><th>median</th><th>p90</th></tr></thead>"
     )
-    body = "".join(_row(step, i, i == hot_index) for i, step in enumerate(section.steps))
+    body = "".join(
+        _row(step, i, i == hot_index, info.unmeasured.get(step.name)) for i, step in enumerate(section.steps)
+    )
     return f'<div class="table-wrap"><table>{head}<tbody>{body}</tbody></table></div>'
 
 
-def _model(section: Section) -> str:
+def _head(section: Section) -> list[str]:
     head = [f'<div class="section-head"><h2>{_e(section.label)}</h2>']
     head.append(f'<span class="badge">{_e(section.kind)}</span>')
     if section.model not in (section.label, section.kind):
@@ -191,29 +228,55 @@ def _model(section: Section) -> str:
     if section.window:
         head.append(f'<span class="badge plain">window {_e(section.window)}</span>')
     head.append("</div>")
-    parts = [f'<section class="card model" id="{section.anchor}">', *head]
+    return head
+
+
+def _model(section: Section, info: Info, lifecycle: Mapping[str, Any] | None) -> str:
+    nm = " nm" if info.not_measured is not None else ""
+    parts = [f'<section class="card model{nm}" id="{section.anchor}">', *_head(section)]
     if section.description:
         parts.append(f'<p class="description">{_e(section.description)}</p>')
+    if info.not_measured is not None:
+        parts.append(f'<p class="nm"><b>Not measured.</b> {_e(info.not_measured)}</p></section>')
+        return "".join(parts)
     if not section.steps:
         why = "has no steps" if section.has_result else "has no funnel result"
         parts.append(f'<p class="empty">This model {why}.</p></section>')
         return "".join(parts)
     loss = section.largest_loss
     first, last = section.steps[0].customers, section.steps[-1].customers
-    stats = [
-        _stat("Entered", fmt_count(first)),
-        _stat("Reached the last step", fmt_count(last)),
-        _stat("Overall conversion", fmt_pct(section.overall)),
-    ]
+    reached = f"Reached the last step{' (' + info.count_label + ')' if info.count_label else ''}"
+    stats = [_stat("Entered", fmt_count(first))]
+    if info.whole:
+        stats.append(_stat(reached, fmt_count(last)))
+        stats.append(_stat("Overall conversion", fmt_pct(section.overall)))
+    else:
+        shown = measured_steps(section, info)
+        stats.append(_stat("Reached the last step", NOT_MEASURED, "nm"))
+        if shown.steps:
+            to = shown.steps[-1]
+            stats.append(
+                _stat(f"Reached {to.label} ({info.count_label or 'in order'})", fmt_count(to.customers))
+            )
+            stats.append(_stat(f"Conversion to {to.label}", fmt_pct(shown.overall)))
     if loss is not None and loss.share_lost > 0:
         stats.append(_stat("Largest loss", f"{fmt_pct_short(loss.share_lost)} lost", "loss"))
     parts.append(f'<div class="stats">{"".join(stats)}</div>')
+    counts = reconcile_sentence(section, info, lifecycle)
+    if counts:
+        parts.append(f'<p class="counts">{_e(counts)}</p>')
+    if info.unmeasured:
+        names = ", ".join(info.unmeasured)
+        parts.append(
+            f'<p class="nm">Not measured: {_e(names)}. A stage of this model matches no event of the '
+            f"source, so an ordered funnel cannot count anyone there or after it; {_e(info.hint)}.</p>"
+        )
     calm = "" if loss is not None and loss.share_lost > 0 else " calm"
     parts.append(f'<p class="callout{calm}">{_e(loss_sentence(loss))}</p>')
     parts.append("<h3>Funnel</h3>")
     parts.append(f'<div class="chart funnel" id="{funnel_div_id(section.index)}"></div>')
     parts.append("<h3>Steps</h3>")
-    parts.append(_table(section))
+    parts.append(_table(section, info))
     if section.meta:
         rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in section.meta)
         parts.append(f'<details class="meta"><summary>Run details</summary><dl>{rows}</dl></details>')
@@ -231,31 +294,49 @@ def render_report(
     summary: Mapping[str, Any] | None = None,
     lifecycle: Mapping[str, Any] | None = None,
     journeys: Mapping[str, Any] | None = None,
+    not_measured: Mapping[str, str] | None = None,
 ) -> str:
     """The report as one self-contained HTML document (plotly.js inlined once, no network).
 
-    ``lifecycle``: a lifecycle result's ``to_dict()`` (the hourglass, after-sale figures, the
-    referral loop and the channel table); ``journeys``: ``{"journeys": ..., "transitions": ...,
-    "paths": ..., "journey": ...}``, each a result's ``to_dict()`` (any may be left out)."""
+    ``sections``: one dict per model (``model``, ``label``, ``kind``, ``description``, ``window``,
+    ``funnel``: a funnel result's ``to_dict()``; a model the source cannot measure has
+    ``not_measured``: the reason, and no funnel; docs/report.md). ``lifecycle``: a lifecycle
+    result's ``to_dict()`` (the hourglass, after-sale figures, the referral loop and the channel
+    table); ``journeys``: ``{"journeys": ..., "transitions": ..., "paths": ..., "journey": ...}``,
+    each a result's ``to_dict()`` (any may be left out); ``not_measured``: other sections the
+    source cannot measure (name -> reason), listed in a "Not measured" card."""
     models = read_sections(sections)
+    infos = [Info.of(raw) for raw in sections]
     parts = build_parts(lifecycle, journeys)
+    nm_html, nm_count = not_measured_list(models, infos, not_measured or {})
     count = len(models)
     lede = f"{count} journey model{'' if count == 1 else 's'} on one event log"
     header = (
         '<header class="top"><div class="eyebrow">hourglass \u00b7 customer journeys</div>'
         f'<h1>{_e(title)}</h1><p class="lede">{_e(lede)}</p></header>'
     )
-    main = [_overview(models, summary), *(p.html for p in parts), *(_model(s) for s in models)]
+    counts = overview_counts(models, infos, lifecycle)
+    main = [_overview(models, infos, summary, counts)]
+    toc_parts = list(parts)
+    if nm_html:
+        main.append(nm_html)
+        toc_parts.insert(0, Part("not-measured", "Not measured", nm_count, nm_html))
+    main += [p.html for p in parts]
+    main += [_model(s, i, lifecycle) for s, i in zip(models, infos, strict=True)]
     body = (
-        f'{header}<div class="layout">{_toc(models, parts)}<main>{"".join(main)}'
+        f'{header}<div class="layout">{_toc(models, infos, toc_parts)}<main>{"".join(main)}'
         f"<footer>Made with hourglass {_e(__version__)}. "
         "Works offline: everything this page needs is inside it.</footer></main></div>"
     )
     calls: list[str] = []
-    if models:
-        calls.append(new_plot_call(OVERVIEW_DIV_ID, overview_figure(models)))
+    measured = [to_last_measured(s, i) for s, i in zip(models, infos, strict=True) if i.not_measured is None]
+    if measured:
+        calls.append(new_plot_call(OVERVIEW_DIV_ID, overview_figure(measured)))
     calls.extend(new_plot_call(div_id, figure) for p in parts for div_id, figure in p.charts)
-    calls.extend(new_plot_call(funnel_div_id(s.index), funnel_figure(s)) for s in models if s.steps)
+    for s, i in zip(models, infos, strict=True):
+        shown = measured_steps(s, i)
+        if shown.steps and i.not_measured is None:
+            calls.append(new_plot_call(funnel_div_id(s.index), funnel_figure(shown)))
     return PAGE.format(
         generator=_e(f"hourglass {__version__}"),
         title=_e(title),
@@ -274,10 +355,18 @@ def write_report(
     summary: Mapping[str, Any] | None = None,
     lifecycle: Mapping[str, Any] | None = None,
     journeys: Mapping[str, Any] | None = None,
+    not_measured: Mapping[str, str] | None = None,
 ) -> pathlib.Path:
     """Render the report and write it (UTF-8) to ``path``; returns the path written."""
     target = pathlib.Path(path)
-    text = render_report(sections, title=title, summary=summary, lifecycle=lifecycle, journeys=journeys)
+    text = render_report(
+        sections,
+        title=title,
+        summary=summary,
+        lifecycle=lifecycle,
+        journeys=journeys,
+        not_measured=not_measured,
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8", newline="\n")
     return target

@@ -1,0 +1,137 @@
+"""``hourglass report``: the self-contained HTML report of any source (docs/report.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from hourglass.interfaces.cli._common import mapping_from, source_options, stderr, stdout_console
+
+__all__ = ["report_cmd"]
+
+
+def _short(reason: str) -> str:
+    """A reason up to its first ';' (the how-to-map part is in the report and docs/report.md)."""
+    return reason.split(";", 1)[0]
+
+
+@click.command("report")
+@click.argument("source")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="NAME|FILE",
+    help="a built-in model or a model file, repeatable; the first is the main model of the lifecycle "
+    "and journey sections [default: every built-in model and the config's; main: hourglass]",
+)
+@click.option(
+    "--out",
+    default="report.html",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="the HTML file to write",
+)
+@click.option(
+    "--spend",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV of channel, period, cost: CAC and ROI per channel",
+)
+@click.option(
+    "--window",
+    default="90d",
+    show_default=True,
+    metavar="DURATION",
+    help="the funnels' window: longest time from a chain's first to its last step (30m, 12h, 7d, 2w)",
+)
+@click.option(
+    "--by",
+    metavar="COLUMN",
+    default=None,
+    help="break the journeys' entry stages (and the lifecycle) down by this column [default: channel]",
+)
+@click.option("--title", metavar="TEXT", default=None, help="the report's title")
+@click.option("--since", metavar="TIME", default=None, help="only events at or after this time (ISO 8601)")
+@click.option("--until", metavar="TIME", default=None, help="only events before this time (ISO 8601)")
+@source_options
+def report_cmd(
+    source: str,
+    models: tuple[str, ...],
+    out: str,
+    spend: str | None,
+    window: str,
+    by: str | None,
+    title: str | None,
+    since: str | None,
+    until: str | None,
+    engine: str,
+    table: str | None,
+    config_path: str | None,
+    **kwargs: Any,
+) -> None:
+    """Write the HTML report of SOURCE: the funnel of every model, the whole hourglass (stages,
+    after the sale, referrals, channels) and the real journeys of the main model. Self-contained:
+    it opens offline. A model none of whose events is in SOURCE is "not measured", with how to map
+    it (hourglass models suggest SOURCE), never a table of zeros.
+
+    \b
+    Examples:
+      hourglass report shop.csv
+      hourglass report shop.csv --model my_model.yaml --out shop.html
+      hourglass report events.parquet --model hourglass --model aida --spend spend.csv --by channel
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from hourglass.interfaces.report_api import report  # not at import: `--help` stays fast
+
+    columns = mapping_from(kwargs)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=None)
+        result = report(
+            source,
+            list(models) or None,
+            out=out,
+            spend=spend,
+            window=window,
+            by=by,
+            columns=columns,
+            engine=engine,
+            table=table,
+            config=config_path,
+            title=title,
+            since=since,
+            until=until,
+            step=lambda msg: progress.update(task, description=msg),
+        )
+    console = stdout_console()
+    measured = [s.removeprefix("funnel:") for s in result.sections]
+    console.print(
+        f"report · {result.events:,} events, {result.customers:,} customers · main model "
+        f"{result.main_model} · {result.seconds:.1f} s",
+        markup=False,
+    )
+    console.print(f"sections: {', '.join(measured) or 'none'}", markup=False)
+    events = ", ".join(result.top_events) + (", ..." if len(result.top_events) >= 10 else "")
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in result.not_measured.items():
+        if name.startswith("funnel:"):
+            reason = f"none of the model's events is in the source, whose events are {events}"
+        by_reason.setdefault(_short(reason), []).append(name.removeprefix("funnel:"))
+    for reason, names in by_reason.items():
+        console.print(f"not measured: {', '.join(names)} ({reason})", markup=False, soft_wrap=True)
+    if any(k.startswith("funnel:") or k == "lifecycle" for k in result.not_measured):
+        console.print(
+            f"  map your events: hourglass models suggest {source} --out my_model.yaml, then "
+            f"hourglass report {source} --model my_model.yaml",
+            markup=False,
+            soft_wrap=True,
+        )
+    console.print(f"report: {result.path.resolve()}", markup=False, soft_wrap=True)

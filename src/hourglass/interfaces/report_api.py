@@ -1,0 +1,270 @@
+"""The Python API of the HTML report: ``hourglass.report(source)`` runs the funnel of every model,
+the lifecycle and the journey analyses of one "main" model on one load of the source and writes the
+self-contained report (docs/report.md). A model none of whose events is in the source is not run:
+its section says "not measured", why, and how to map it, never a table of zeros."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from hourglass.engine.load import Events
+from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.interfaces import api
+from hourglass.interfaces.report_sections import (
+    funnel_section,
+    journeys_block,
+    lifecycle_blocks,
+    not_measured_model,
+)
+from hourglass.interfaces.reports.html import write_report
+from hourglass.model._suggest import did_you_mean
+from hourglass.model.errors import SchemaError
+from hourglass.model.journey import JourneyModel
+from hourglass.model.lifecycle_result import LifecycleResult
+from hourglass.model.presets import PRESETS
+from hourglass.model.results import FunnelResult
+from hourglass.model.schema import ColumnMapping
+
+__all__ = ["MAIN_MODEL", "ReportResult", "event_counts", "matched_stages", "report"]
+
+MAIN_MODEL = "hourglass"  # the model of the lifecycle and journey sections when none is given
+_MAX_NAMES = 10_000  # distinct event names read to check the models against the source
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What ``report`` wrote: the file, the sections it includes (``funnel:<model>``, ``lifecycle``,
+    ``referrals``, ``channels``, ``journeys``), the sections not measured with the reason and how to
+    map them, and how long it took. ``results`` and ``lifecycle`` are the results it ran."""
+
+    path: Path
+    sections: tuple[str, ...]
+    not_measured: Mapping[str, str]
+    seconds: float
+    events: int
+    customers: int
+    main_model: str
+    #: the source's most frequent event names (at most 10)
+    top_events: tuple[str, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+    results: Mapping[str, FunnelResult] = field(default_factory=dict, repr=False, compare=False)
+    lifecycle: LifecycleResult | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "sections": list(self.sections),
+            "not_measured": dict(self.not_measured),
+            "main_model": self.main_model,
+            "top_events": list(self.top_events),
+            "events": self.events,
+            "customers": self.customers,
+            "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def event_counts(ev: Events) -> dict[str, int]:
+    """Events per event name of the source, most frequent first (at most 10,000 names)."""
+    t = ev.table
+    expr = t.group_by("event").aggregate(n=t.count()).order_by([t.count().desc(), "event"])
+    frame = ev.engine.execute(expr.limit(_MAX_NAMES))
+    return {str(e): int(n) for e, n in zip(frame["event"], frame["n"], strict=True) if e is not None}
+
+
+def matched_stages(model: JourneyModel, names: Sequence[str]) -> list[bool]:
+    """For each stage: does any of its event names or patterns match an event of the source?"""
+    out = []
+    for stage in model.stages:
+        hit = False
+        for pattern in stage.events:
+            glob = any(c in pattern for c in "*?")
+            if any(fnmatchcase(n, pattern) for n in names) if glob else pattern in names:
+                hit = True
+                break
+        out.append(hit)
+    return out
+
+
+def _models(models: str | Sequence[str] | None, cfg: Config) -> list[tuple[str, JourneyModel]]:
+    """(key, model) in report order: the given ones, else every preset and the config's models."""
+    if isinstance(models, str):
+        models = [models]
+    names = list(models) if models else [*PRESETS, *(m for m in cfg.models if m not in PRESETS)]
+    out: list[tuple[str, JourneyModel]] = []
+    seen: set[str] = set()
+    for name in dict.fromkeys(names):
+        jm = load_model(name, cfg)
+        key = jm.name if jm.name not in seen else name
+        seen.add(key)
+        out.append((key, jm))
+    return out
+
+
+def _by(ev: Events, by: str | None) -> str | None:
+    """The breakdown column of the journey sections: ``by`` (checked), else the channel if any."""
+    if by is None:
+        return "channel" if "channel" in ev.table.columns else None
+    role = api.by_column(ev, by)
+    if role not in ev.table.columns:
+        raise SchemaError(
+            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
+            code="HG306",
+            hint="columns: " + ", ".join(ev.table.columns),
+        )
+    return role
+
+
+def report(
+    source: Any,
+    models: str | Sequence[str] | None = None,
+    *,
+    out: str | Path = "report.html",
+    spend: str | Path | None = None,
+    window: str = "90d",
+    by: str | None = None,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: Any = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+    title: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    step: Callable[[str], None] | None = None,
+    summary: Mapping[str, Any] | None = None,
+) -> ReportResult:
+    """Write the HTML report of ``source`` to ``out`` (self-contained, works offline).
+
+    ``models``: built-in names, model files or the config's ``[models]`` names (default: every
+    built-in model and the config's models); the first is the "main" model of the lifecycle and
+    journey sections (default: ``hourglass``). ``spend``: a CSV of channel, period, cost (CAC and
+    ROI); ``window``: the funnels' window; ``by``: the column of the journeys' entry breakdown
+    (default: the channel, when the source has one). ``step(message)`` is called as each piece of
+    work starts (a progress display); ``summary`` adds headline figures. Example::
+
+        import hourglass
+        result = hourglass.report("shop.csv", ["my_model.yaml", "hourglass"], out="shop.html")
+        result.not_measured  # {"funnel:aida": "none of its events ... is in the source: ..."}
+    """
+    started = time.perf_counter()
+    say = step or (lambda _msg: None)
+    cfg = config if isinstance(config, Config) else load_config(config)
+    chosen = _models(models, cfg)  # a bad model name fails before the source is read
+    main_key, main = chosen[0] if models else next(((k, m) for k, m in chosen if k == MAIN_MODEL), chosen[0])
+    timings: dict[str, float] = {}
+    say("loading the source")
+    ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
+    counts = event_counts(ev)
+    customers = int(ev.engine.execute(ev.table.customer.nunique()))
+    breakdown = _by(ev, by)
+    timings["load"] = time.perf_counter() - started
+    names = list(counts)
+    top = ", ".join(names[:8]) or "none"
+    where = f"the source (its events: {top}{', ...' if len(names) > 8 else ''})"
+    not_measured: dict[str, str] = {}
+    sections: list[dict[str, Any]] = []
+    results: dict[str, FunnelResult] = {}
+    mark = time.perf_counter()
+    for key, jm in chosen:
+        hits = matched_stages(jm, names)
+        if not any(hits):
+            sections.append(not_measured_model(key, jm, window, where))
+            not_measured[f"funnel:{key}"] = sections[-1]["not_measured"]
+            continue
+        say(f"funnel: {key}")
+        res = api.funnel(ev, model=jm, window=window, since=since, until=until, config=cfg)
+        res.meta.setdefault("model", key)
+        results[key] = res
+        sections.append(funnel_section(key, jm, res, window, hits, main=key == main_key))
+    timings["funnels"] = time.perf_counter() - mark
+    life_dict: dict[str, Any] | None = None
+    life: LifecycleResult | None = None
+    journeys: dict[str, Any] | None = None
+    if any(matched_stages(main, names)):
+        mark = time.perf_counter()
+        say(f"lifecycle: {main_key}")
+        life = api_lifecycle(ev, main, spend, since, until, by, cfg)
+        life_dict = life.to_dict()
+        timings["lifecycle"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        journeys = journeys_block(ev, main, breakdown, since, until, cfg, life_dict, say)
+        timings["journeys"] = time.perf_counter() - mark
+    else:
+        reason = (
+            f"the main model '{main_key}' matches no event of the source; map your events in a model "
+            "file (hourglass models suggest SOURCE) and give it first: --model my_model.yaml"
+        )
+        not_measured["lifecycle"] = not_measured["journeys"] = reason
+    included = [f"funnel:{k}" for k in results]
+    for name, why in lifecycle_blocks(life_dict).items():
+        if why is None:
+            included.append(name)
+        else:
+            not_measured[name] = why
+    if journeys is not None:
+        included.append("journeys")
+    say("writing the report")
+    seconds = time.perf_counter() - started
+    head: dict[str, Any] = {
+        "source": ev.report.source,
+        "events": ev.report.rows,
+        "customers": customers,
+        "engine": ev.engine.name,
+        "window": window,
+        "main model": main_key,
+        **dict(summary or {}),
+        "seconds": round(seconds, 1),
+    }
+    mark = time.perf_counter()
+    path = write_report(
+        out,
+        sections,
+        title=title or f"hourglass report: {Path(str(ev.report.source)).name}",
+        summary=head,
+        lifecycle=life_dict,
+        journeys=journeys,
+        not_measured={k: v for k, v in not_measured.items() if not k.startswith("funnel:")},
+    )
+    timings["report"] = time.perf_counter() - mark
+    return ReportResult(
+        path=path,
+        sections=tuple(included),
+        not_measured=not_measured,
+        seconds=time.perf_counter() - started,
+        events=ev.report.rows,
+        customers=customers,
+        main_model=main_key,
+        top_events=tuple(names[:10]),
+        timings=timings,
+        results=results,
+        lifecycle=life,
+    )
+
+
+def api_lifecycle(
+    ev: Events,
+    model: JourneyModel,
+    spend: str | Path | None,
+    since: Any,
+    until: Any,
+    by: str | None,
+    cfg: Config,
+) -> LifecycleResult:
+    """The lifecycle of the main model (``by`` only when given: the stage table per group)."""
+    from hourglass.interfaces.lifecycle_api import lifecycle
+
+    extra: dict[str, Any] = {"by": by} if by is not None else {}
+    return lifecycle(
+        ev,
+        model,
+        spend=None if spend is None else str(spend),
+        since=since,
+        until=until,
+        config=cfg,
+        **extra,
+    )

@@ -17,6 +17,7 @@ from hourglass.interfaces.cli.journeys import (
 )
 from hourglass.interfaces.cli.lifecycle import lifecycle_cmd
 from hourglass.interfaces.cli.models import models_cmd
+from hourglass.interfaces.cli.report import report_cmd
 from hourglass.interfaces.cli.validate import validate_cmd
 
 __all__ = ["cli", "main"]
@@ -65,6 +66,7 @@ for _cmd in (
     paths_cmd,
     journey_cmd,
     followers_cmd,
+    report_cmd,
     ingest_cmd,
     validate_cmd,
     models_cmd,

@@ -41,7 +41,8 @@ def timeline(model: JourneyModel, events: ir.Table, limit: int) -> ir.Table:
 @dataclass(frozen=True)
 class CustomerPlan:
     """``events``: his timeline (limited); ``count``: one row (``events``); ``summary``: his row
-    of :func:`per_customer`; ``path``: his collapsed stage runs (``stage``, ``ts``, ``rpos``)."""
+    of :func:`per_customer`; ``path``: all his collapsed stage runs (``stage``, ``ts``, ``rpos``),
+    never limited."""
 
     events: ir.Table
     count: ir.Table
@@ -54,7 +55,9 @@ def customer_plan(spec: JourneyMapSpec, events: ir.Table) -> CustomerPlan:
     mine = mine.filter(mine.customer == spec.customer)
     s = stage_rows(spec.model, mine)
     r = runs(s, "stage")
-    path = r.filter(r.rpos <= spec.limit).select("stage", "ts", "rpos").order_by("rpos")
+    # the whole path: --limit cuts only the timeline of touchpoints, never the path, its moves and
+    # back-steps (docs/semantics-journeys.md, "journey")
+    path = r.select("stage", "ts", "rpos").order_by("rpos")
     return CustomerPlan(
         events=timeline(spec.model, mine, spec.limit).order_by("i"),
         count=mine.aggregate(events=mine.count()),

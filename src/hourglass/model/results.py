@@ -69,12 +69,21 @@ def format_percent(x: float | None) -> str:
 
 
 def format_duration(s: float | None, sep: str = "") -> str:
-    """Seconds as ``45s``, ``12.0m``, ``3.2h``, ``2.1d`` (``sep`` between number and unit)."""
+    """Seconds as ``45s``, ``12.0min``, ``3.2h``, ``2.1d`` (``sep`` between number and unit): the
+    units s, min, h, d, never a bare ``m`` (minutes or months?). A value that rounds up to the next
+    unit is shown in it (59.97 minutes: ``1.0h``)."""
     if s is None:
         return "-"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    if s < 0:
+        return "-" + format_duration(-s, sep)
+    for unit, size, below in (("d", 86400, None), ("h", 3600, 24.0), ("min", 60, 60.0)):
         if s >= size:
-            return f"{s / size:.1f}{sep}{unit}"
+            shown = f"{s / size:.1f}"
+            if below is not None and float(shown) >= below:
+                return format_duration(below * size, sep)
+            return f"{shown}{sep}{unit}"
+    if round(s) >= 60:
+        return format_duration(60.0, sep)
     return f"{s:.0f}{sep}s"
 
 

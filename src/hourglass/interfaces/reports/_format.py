@@ -70,7 +70,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Loss:
-    """The transition with the lowest conversion from the previous step."""
+    """The transition that lost the most customers (see :attr:`Section.largest_loss`)."""
 
     index: int  # index of the step customers failed to reach
     from_label: str
@@ -112,27 +112,50 @@ class Section:
 
     @property
     def largest_loss(self) -> Loss | None:
+        """The step that lost the most customers: the previous step's customers minus this step's
+        (the result's ``dropped``); ties go to the earlier step. A low rate on a handful of
+        customers is not the headline when thousands left at another step. Without counts, the
+        lowest conversion from the previous step."""
+        lost = [self._lost(i) for i in range(len(self.steps))]
         best: int | None = None
-        for i, step in enumerate(self.steps[1:], start=1):
-            if step.conv_prev is None:
-                continue
-            if best is None or step.conv_prev < (self.steps[best].conv_prev or 0.0):
+        for i in range(1, len(self.steps)):
+            n = lost[i]
+            if n is not None and (best is None or n > (lost[best] or 0)):
                 best = i
+        if best is None:
+            for i, step in enumerate(self.steps[1:], start=1):
+                if step.conv_prev is None:
+                    continue
+                if best is None or step.conv_prev < (self.steps[best].conv_prev or 0.0):
+                    best = i
         if best is None:
             return None
         step = self.steps[best]
         previous = self.steps[best - 1]
-        lost = step.dropped
-        if lost is None and step.customers is not None and previous.customers is not None:
-            lost = previous.customers - step.customers
+        n = lost[best]
+        if step.conv_prev is not None:
+            share = 1.0 - step.conv_prev
+        else:
+            share = (n or 0) / previous.customers if previous.customers else 0.0
         return Loss(
             index=best,
             from_label=previous.label,
             to_label=step.label,
-            share_lost=1.0 - (step.conv_prev or 0.0),
-            lost=lost,
+            share_lost=share if (n is None or n > 0) else 0.0,
+            lost=n,
             of=previous.customers,
         )
+
+    def _lost(self, i: int) -> int | None:
+        """Customers lost at step ``i`` (from step ``i - 1``), None when not known."""
+        if i == 0:
+            return None
+        step, previous = self.steps[i], self.steps[i - 1]
+        if step.dropped is not None:
+            return step.dropped
+        if step.customers is not None and previous.customers is not None:
+            return previous.customers - step.customers
+        return None
 
 
 def _text(value: Any, default: str = "") -> str:

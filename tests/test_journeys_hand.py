@@ -148,7 +148,7 @@ def test_event_transitions_keep_repeats() -> None:
 
 
 def test_top_paths_and_other_add_up() -> None:
-    r = hg.paths(LOG, MODEL, steps=3, top=2).to_dict()
+    r = hg.paths(LOG, MODEL, depth=3, top=2).to_dict()
     assert [(p["path"], p["customers"], p["continued"]) for p in r["top"]] == [
         (["awareness"], 1, 0),
         (["awareness", "interest"], 1, 0),
@@ -156,16 +156,35 @@ def test_top_paths_and_other_add_up() -> None:
     assert r["other"] == {"customers": 3, "share": 0.6, "paths": 3}
     assert sum(p["customers"] for p in r["top"]) + r["other"]["customers"] == r["customers"] == 5
     assert r["sankey"] == {
-        "nodes": [{"id": 0, "step": 1, "name": "awareness"}, {"id": 1, "step": 2, "name": "interest"}],
+        "nodes": [
+            {
+                "id": 0,
+                "step": 1,
+                "name": "awareness",
+                "label": "awareness",
+                "customers": 2,
+                "ends": 1,
+                "cut": 0,
+            },
+            {
+                "id": 1,
+                "step": 2,
+                "name": "interest",
+                "label": "interest",
+                "customers": 1,
+                "ends": 1,
+                "cut": 0,
+            },
+        ],
         "links": [{"source": 0, "target": 1, "customers": 1}],
     }
 
 
 def test_paths_from_and_to_a_stage() -> None:
-    r = hg.paths(LOG, MODEL, start="interest", steps=2).to_dict()
+    r = hg.paths(LOG, MODEL, start="interest", depth=2).to_dict()
     assert r["customers"] == 4  # eve never reached interest
     assert {n["node"]: n["customers"] for n in r["next"]} == {"trial": 1, "sale": 1, "awareness": 1, None: 1}
-    r = hg.paths(LOG, MODEL, end="sale", steps=3).to_dict()
+    r = hg.paths(LOG, MODEL, end="sale", depth=3).to_dict()
     assert sorted((p["path"], p["continued"]) for p in r["top"]) == [
         (["awareness", "trial", "sale"], 1),
         (["interest", "sale"], 0),
@@ -175,7 +194,7 @@ def test_paths_from_and_to_a_stage() -> None:
 
 
 def test_event_paths_keep_repeats() -> None:
-    r = hg.paths(LOG, None, level="event", steps=3, collapse=False, top=10).to_dict()
+    r = hg.paths(LOG, None, level="event", depth=3, collapse=False, top=10).to_dict()
     assert ["visit", "visit", "signup"] in [p["path"] for p in r["top"]]
     assert r["other"]["customers"] == 0 and r["distinct_paths"] == 5
 
@@ -235,7 +254,7 @@ def test_period_filters_events() -> None:
 @pytest.mark.parametrize(
     ("call", "code"),
     [
-        (lambda: hg.paths(LOG, MODEL, steps=9), "HG132"),
+        (lambda: hg.paths(LOG, MODEL, depth=9), "HG132"),
         (lambda: hg.paths(LOG, MODEL, start="trial", end="sale"), "HG133"),
         (lambda: hg.paths(LOG, MODEL, start="trail"), "HG106"),
         (lambda: hg.paths(LOG, None, level="stage"), "HG131"),
@@ -274,7 +293,7 @@ def csv_log(tmp_path_factory: pytest.TempPathFactory) -> str:
         ["journeys", "--by", "channel"],
         ["transitions"],
         ["transitions", "--level", "event", "--keep-repeats"],
-        ["paths", "--steps", "3", "--top", "2"],
+        ["paths", "--depth", "3", "--top", "2"],
         ["paths", "--level", "event", "--from", "signup"],
         ["journey", "--customer", "cat"],
         ["journey", "--sample", "1"],

@@ -100,36 +100,71 @@ def run_journeys(events: Events, spec: JourneysSpec, meta: dict[str, Any] | None
     )
 
 
+def _edge(spec: TransitionsSpec, r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "from": node_name(spec.level, spec.model, r["node"]),
+        "to": node_name(spec.level, spec.model, r["nxt"]),
+        "moves": r["moves"],
+        "customers": r["customers"],
+        "median_s": r["median_s"],
+        "p90_s": r["p90_s"],
+    }
+
+
 def run_transitions(
     events: Events, spec: TransitionsSpec, meta: dict[str, Any] | None = None
 ) -> TransitionsResult:
-    rows = fetch(events, transitions_plan(spec, events.table).edges)
-    edges = [
-        {
-            "from": node_name(spec.level, spec.model, r["node"]),
-            "to": node_name(spec.level, spec.model, r["nxt"]),
-            "moves": r["moves"],
-            "customers": r["customers"],
-            "median_s": r["median_s"],
-            "p90_s": r["p90_s"],
-        }
-        for r in rows
-    ]
+    plan = transitions_plan(spec, events.table)
+    rows = fetch(events, plan.edges)
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    if plan.by_edges is not None:
+        for r in fetch(events, plan.by_edges):
+            groups.setdefault(r["by"], []).append(_edge(spec, r))
     order = [s.name for s in spec.model.stages] if spec.level == "stage" and spec.model else None
     return build_transitions_result(
         level=spec.level,
         collapse=spec.collapse,
         customers=sum(int(r["moves"]) for r in rows if r["nxt"] is None),
-        edges=edges,
+        edges=[_edge(spec, r) for r in rows],
         order=order,
         meta=meta_of(events, spec.describe(), meta),
+        breakdown=spec.by,
+        groups=list(groups.items()),
     )
+
+
+def _path_groups(
+    spec: PathsSpec, top: list[dict[str, Any]], totals: list[dict[str, Any]], nb: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """The per-value inputs of :func:`build_paths_result` from the breakdown's rows."""
+
+    def name(v: Any) -> str | None:
+        return node_name(spec.level, spec.model, v)
+
+    cols = [f"p{i}" for i in range(spec.steps)]
+    out = []
+    for t in totals:
+        mine = sorted((r for r in top if r["by"] == t["by"]), key=lambda r: int(r["rank"]))
+        out.append(
+            {
+                "value": t["by"],
+                "top": [[name(r[c]) for c in cols] for r in mine],
+                "counts": [(int(r["customers"]), int(r["continued"] or 0)) for r in mine],
+                "customers": int(t["customers"] or 0),
+                "distinct": int(t["paths"] or 0),
+                "neighbours": None
+                if nb is None
+                else [(name(r["p1"]), int(r["customers"])) for r in nb if r["by"] == t["by"]],
+            }
+        )
+    return out
 
 
 def run_paths(events: Events, spec: PathsSpec, meta: dict[str, Any] | None = None) -> PathsResult:
     def name(v: Any) -> str | None:
         return node_name(spec.level, spec.model, v)
 
+    groups: list[dict[str, Any]] = []
     with cached() as materialize:
         plan = paths_plan(spec, events.table, materialize)
         top = fetch(events, plan.top)
@@ -137,15 +172,24 @@ def run_paths(events: Events, spec: PathsSpec, meta: dict[str, Any] | None = Non
         neighbours = None
         if plan.neighbours is not None:
             neighbours = [(name(r["p1"]), int(r["customers"])) for r in fetch(events, plan.neighbours)]
+        if plan.by_top is not None and plan.by_totals is not None:
+            by_nb = None if plan.by_neighbours is None else fetch(events, plan.by_neighbours)
+            groups = _path_groups(spec, fetch(events, plan.by_top), fetch(events, plan.by_totals), by_nb)
+    labels = (
+        {s.name: s.label or s.name for s in spec.model.stages} if spec.level == "stage" and spec.model else {}
+    )
     return build_paths_result(
         level=spec.level,
         direction=spec.direction,
         anchor=spec.anchor,
-        steps=spec.steps,
+        depth=spec.steps,
         top=[[name(r[f"p{i}"]) for i in range(spec.steps)] for r in top],
         counts=[(int(r["customers"]), int(r["continued"] or 0)) for r in top],
         customers=int(totals["customers"] or 0),
         distinct=int(totals["paths"] or 0),
         neighbours=neighbours,
         meta=meta_of(events, spec.describe(), meta),
+        labels=labels,
+        breakdown=spec.by,
+        groups=groups,
     )

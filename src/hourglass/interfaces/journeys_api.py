@@ -54,6 +54,19 @@ def _load(
     return load(source, columns=columns, engine=engine, table=table, config=cfg)
 
 
+def _by(ev: Events, by: str) -> str:
+    """``--by``: a column of the events, or the source's name of a role column (``utm_source`` read
+    as the channel); else HG330 with the columns."""
+    role = by_column(ev, by)
+    if role not in ev.table.columns:
+        raise SchemaError(
+            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
+            code="HG330",
+            hint="columns: " + ", ".join(ev.table.columns),
+        )
+    return role
+
+
 def _timed(started: float, meta: dict[str, Any], model: ModelLike | None) -> None:
     if isinstance(model, str):
         meta["model"] = model
@@ -81,14 +94,8 @@ def journeys(
     spec = JourneysSpec.build(jm, goal=goal, since=since, until=until, by=by, deviations=deviations)
     started = time.perf_counter()
     ev = _load(source, cfg, columns, engine, table)
-    if by is not None and by != (role := by_column(ev, by)):
-        by, spec = role, dataclasses.replace(spec, by=role)
-    if by is not None and by not in ev.table.columns:
-        raise SchemaError(
-            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
-            code="HG330",
-            hint="columns: " + ", ".join(ev.table.columns),
-        )
+    if by is not None:
+        spec = dataclasses.replace(spec, by=_by(ev, by))
     result = run_journeys(ev, spec)
     _timed(started, result.meta, model)
     return result
@@ -102,16 +109,22 @@ def transitions(
     collapse: bool = True,
     since: Any = None,
     until: Any = None,
+    by: str | None = None,
     columns: Columns = None,
     engine: str | Engine | None = None,
     table: str | None = None,
     config: Config | str | None = None,
 ) -> TransitionsResult:
-    """The stage- or event-level transition graph (counts, probabilities, median times)."""
+    """The stage- or event-level transition graph (counts, probabilities, median times); with
+    ``by`` (e.g. ``"channel"``) also one graph per value of that column at the customer's first
+    element (the 10 most common values, the rest as ``"(other)"``)."""
     jm, cfg = _setup(model if level == "stage" else None, config)
     spec = TransitionsSpec.build(jm, level=level, collapse=collapse, since=since, until=until)
     started = time.perf_counter()
-    result = run_transitions(_load(source, cfg, columns, engine, table), spec)
+    ev = _load(source, cfg, columns, engine, table)
+    if by is not None:
+        spec = dataclasses.replace(spec, by=_by(ev, by))
+    result = run_transitions(ev, spec)
     _timed(started, result.meta, model if level == "stage" else None)
     return result
 
@@ -121,25 +134,31 @@ def paths(
     model: ModelLike | None = "hourglass",
     *,
     level: str = "stage",
-    steps: int = 5,
+    depth: int | None = None,
     top: int = 10,
     collapse: bool = True,
     start: str | None = None,
     end: str | None = None,
     since: Any = None,
     until: Any = None,
+    by: str | None = None,
     columns: Columns = None,
     engine: str | Engine | None = None,
     table: str | None = None,
     config: Config | str | None = None,
+    steps: int | None = None,
 ) -> PathsResult:
-    """The ``top`` most common paths of up to ``steps`` nodes and an "other" bucket (from the start,
-    from the first ``start`` node, or up to the first ``end`` node), with Sankey data."""
+    """The ``top`` most common paths of up to ``depth`` nodes and an "other" bucket (from the start,
+    from the first ``start`` node, or the last ``depth`` nodes up to the first ``end`` node), with
+    Sankey data; with ``by`` (e.g. ``"channel"``) also per value of that column at the customer's
+    first element (the 10 most common values, the rest as ``"(other)"``). ``depth`` None: room for
+    the ideal path to the goal (or ``end``) and two detours, 5 to 8 (5 at the event level).
+    ``steps`` is the old name of ``depth``, still accepted."""
     jm, cfg = _setup(model if level == "stage" else None, config)
     spec = PathsSpec.build(
         jm,
         level=level,
-        steps=steps,
+        depth=depth if depth is not None else steps,
         top=top,
         collapse=collapse,
         start=start,
@@ -148,7 +167,10 @@ def paths(
         until=until,
     )
     started = time.perf_counter()
-    result = run_paths(_load(source, cfg, columns, engine, table), spec)
+    ev = _load(source, cfg, columns, engine, table)
+    if by is not None:
+        spec = dataclasses.replace(spec, by=_by(ev, by))
+    result = run_paths(ev, spec)
     _timed(started, result.meta, model if level == "stage" else None)
     return result
 

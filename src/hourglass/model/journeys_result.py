@@ -11,15 +11,53 @@ from typing import Any
 from hourglass.model._text import pct, ratio, text_table, uniform
 from hourglass.model.journey import JourneyModel
 
-__all__ = ["JourneysResult", "build_journeys_result"]
+__all__ = ["JourneysResult", "build_journeys_result", "measured", "not_measured"]
 
 BUCKET_NAMES = ("0-25%", "25-50%", "50-75%", "75-100%", "100%")
+
+
+def measured(d: dict[str, Any], key: str, value: Any, reason: str) -> None:
+    """``d[key] = value``; a None value also gets ``d[key + "_reason"]`` (not measured is not zero:
+    docs/adr/0006-not-measured.md)."""
+    d[key] = value
+    if value is None:
+        d[f"{key}_reason"] = reason
+
+
+def not_measured(d: Any, key: str, short: bool = True) -> str:
+    """``not measured (<reason>)`` for a null ``d[key]`` with its ``<key>_reason``; "" otherwise."""
+    if not isinstance(d, dict) or d.get(key) is not None:
+        return ""
+    reason = str(d.get(f"{key}_reason") or "no data")
+    if short:
+        reason = reason.split(":", 1)[0]
+    return f"not measured ({reason})"
+
+
+def _goal_reason(model: JourneyModel, goal: int) -> str:
+    stage = model.stages[goal - 1]
+    return (
+        f"nobody reached {stage.name}: no customer has an event of it ({', '.join(stage.events)}) in the "
+        f"period; map your purchase events to '{stage.name}' in the model file "
+        "(hourglass models suggest SOURCE), or pick another stage with --goal"
+    )
+
+
+NO_CUSTOMERS = (
+    "no customer has an event of the model's stages: map your event names to the stages in a model "
+    "file (hourglass models suggest SOURCE) and pass it with --model"
+)
+NO_MOVES = (
+    "no customer moved between two stages (every staged customer has a single stage): map more of "
+    "your events to the model's stages (hourglass models suggest SOURCE)"
+)
 
 
 @dataclass(frozen=True)
 class JourneysResult:
     """``entry``, ``entry_by``, ``skips``, ``backsteps``, ``conformance`` and ``deviations`` as in
-    the JSON shape of docs/semantics-journeys.md."""
+    the JSON shape of docs/semantics-journeys.md; ``reasons``: block -> why it is not measured
+    (``deviations`` when nobody reached the goal)."""
 
     stages: tuple[str, ...]
     goal: str
@@ -31,6 +69,7 @@ class JourneysResult:
     deviations: tuple[dict[str, Any], ...]
     entry_by: tuple[dict[str, Any], ...] | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    reasons: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -46,8 +85,11 @@ class JourneysResult:
             backsteps=list(self.backsteps),
             conformance=self.conformance,
             deviations=list(self.deviations),
-            meta=self.meta,
         )
+        if "deviations" in self.reasons:  # nobody reached the goal: not measured, not "none"
+            out["deviations"] = None
+            out["deviations_reason"] = self.reasons["deviations"]
+        out["meta"] = self.meta
         return out
 
     def rows(self) -> list[dict[str, Any]]:
@@ -154,17 +196,33 @@ class JourneysResult:
                 )
             )
         c = self.conformance
-        lines = [
+        fitness = not_measured(c, "fitness_mean") or (
             f"fitness: mean {pct(c['fitness_mean'])}, median {pct(c['fitness_median'])} over "
-            f"{c['customers_with_moves']} customers with moves; {c['purchasers_ideal']} of {c['purchasers']} "
-            f"purchasers ({pct(c['purchasers_ideal_share'])}) followed the ideal order to {self.goal}",
-            *(f"- {d['text']}" for d in self.deviations),
-        ]
+            f"{c['customers_with_moves']} customers with moves"
+        )
+        if fitness.startswith("not"):
+            fitness = "fitness: " + fitness
+        ideal = not_measured(c, "purchasers_ideal_share")
+        ideal = (
+            f"ideal order to {self.goal}: {ideal}"
+            if ideal
+            else f"{c['purchasers_ideal']} of {c['purchasers']} purchasers "
+            f"({pct(c['purchasers_ideal_share'])}) followed the ideal order to {self.goal}"
+        )
+        lines = [f"{fitness}; {ideal}", *(f"- {d['text']}" for d in self.deviations)]
+        if "deviations" in self.reasons:
+            lines.append("deviations: not measured (" + self.reasons["deviations"].split(":", 1)[0] + ")")
         parts.append("\n".join(lines))
         return "\n\n".join(parts)
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+def _share(d: dict[str, Any], k: int, n: int, reason: str) -> dict[str, Any]:
+    """``d`` with ``share`` = k / n, or null with ``share_reason`` when n is 0."""
+    measured(d, "share", ratio(k, n), reason)
+    return d
 
 
 def _int(row: dict[str, Any], key: str) -> int:
@@ -280,7 +338,7 @@ def build_journeys_result(
     for e in entry:
         per_stage[int(e["entry"])] += _int(e, "customers")
     entry_rows = tuple(
-        {"stage": names[k - 1], "customers": c, "share": ratio(c, total)} for k, c in per_stage.items()
+        _share({"stage": names[k - 1], "customers": c}, c, total, NO_CUSTOMERS) for k, c in per_stage.items()
     )
     entry_by = None
     if by:
@@ -306,11 +364,12 @@ def build_journeys_result(
             "stage": names[j - 1],
             "reached": _int(summary, f"r{j}"),
             "skipped": [
-                {
-                    "stage": names[k - 1],
-                    "customers": _int(summary, f"s{k}_{j}"),
-                    "share": ratio(_int(summary, f"s{k}_{j}"), _int(summary, f"r{j}")),
-                }
+                _share(
+                    {"stage": names[k - 1], "customers": _int(summary, f"s{k}_{j}")},
+                    _int(summary, f"s{k}_{j}"),
+                    _int(summary, f"r{j}"),
+                    f"nobody reached {names[j - 1]}",
+                )
                 for k in range(1, j)
             ],
         }
@@ -338,29 +397,33 @@ def build_journeys_result(
     )
     with_moves, purchasers = _int(summary, "with_moves"), _int(summary, f"r{goal}")
     buckets = [_int(summary, f"b{i}") for i in range(len(BUCKET_NAMES))]
-    conformance = {
-        "customers_with_moves": with_moves,
-        "fitness_mean": summary.get("fitness_mean"),
-        "fitness_median": summary.get("fitness_median"),
-        "fitness_buckets": [
-            {"fitness": name, "customers": c, "share": ratio(c, with_moves)}
-            for name, c in zip(BUCKET_NAMES, buckets, strict=True)
-        ],
-        "conformant": _int(summary, "conformant"),
-        "conformant_share": ratio(_int(summary, "conformant"), total),
-        "purchasers": purchasers,
-        "purchasers_ideal": _int(summary, "purchasers_ideal"),
-        "purchasers_ideal_share": ratio(_int(summary, "purchasers_ideal"), purchasers),
-        "moves": {
-            k: _int(summary, f)
-            for k, f in (
-                ("total", "moves"),
-                ("ideal", "ideal_moves"),
-                ("back", "back_moves"),
-                ("skip", "skip_moves"),
-            )
-        },
+    conformance: dict[str, Any] = {"customers_with_moves": with_moves}
+    measured(conformance, "fitness_mean", summary.get("fitness_mean") if with_moves else None, NO_MOVES)
+    measured(conformance, "fitness_median", summary.get("fitness_median") if with_moves else None, NO_MOVES)
+    conformance["fitness_buckets"] = [
+        _share({"fitness": name, "customers": c}, c, with_moves, NO_MOVES)
+        for name, c in zip(BUCKET_NAMES, buckets, strict=True)
+    ]
+    conformance["conformant"] = _int(summary, "conformant")
+    measured(conformance, "conformant_share", ratio(_int(summary, "conformant"), total), NO_CUSTOMERS)
+    conformance["purchasers"] = purchasers
+    conformance["purchasers_ideal"] = _int(summary, "purchasers_ideal")
+    measured(
+        conformance,
+        "purchasers_ideal_share",
+        ratio(_int(summary, "purchasers_ideal"), purchasers),
+        _goal_reason(model, goal),
+    )
+    conformance["moves"] = {
+        k: _int(summary, f)
+        for k, f in (
+            ("total", "moves"),
+            ("ideal", "ideal_moves"),
+            ("back", "back_moves"),
+            ("skip", "skip_moves"),
+        )
     }
+    reasons = {"deviations": _goal_reason(model, goal)} if purchasers == 0 else {}
     return JourneysResult(
         stages=tuple(names),
         goal=names[goal - 1],
@@ -372,4 +435,5 @@ def build_journeys_result(
         conformance=conformance,
         deviations=tuple(_deviations(model, goal, summary, entry, backsteps, deviations)),
         meta=meta or {},
+        reasons=reasons,
     )

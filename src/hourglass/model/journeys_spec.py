@@ -22,6 +22,7 @@ __all__ = [
     "JourneysSpec",
     "PathsSpec",
     "TransitionsSpec",
+    "default_depth",
     "goal_index",
 ]
 
@@ -130,6 +131,7 @@ class TransitionsSpec:
     collapse: bool = True
     since: datetime | None = None
     until: datetime | None = None
+    by: str | None = None
 
     def __post_init__(self) -> None:
         _level(self.level, self.model)
@@ -146,30 +148,48 @@ class TransitionsSpec:
             "collapse": self.collapse,
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
+            "by": self.by,
         }
+
+
+def default_depth(level: str, model: JourneyModel | None, end: str | None) -> int:
+    """Nodes per path when ``--depth`` is not given: at the stage level room for the ideal path to
+    the ``--to`` stage (else the goal: the sale stage, else the last stage) and two detours, at least
+    5 and at most 8; 5 at the event level. So a buyer's path from the start is not cut before the
+    purchase by a back-step or two, and a ``--to`` path shows where it came from."""
+    if level != "stage" or model is None:
+        return 5
+    names = [s.name for s in model.stages]
+    goal = names.index(end) + 1 if end in names else goal_index(model, None)
+    return max(5, min(MAX_PATH_STEPS, goal + 2))
 
 
 @dataclass(frozen=True)
 class PathsSpec:
-    """Each customer's path of up to ``steps`` nodes: from the start of his sequence, or from his
-    first ``start`` node onwards, or up to his first ``end`` node; the ``top`` most common paths
-    and an "other" bucket."""
+    """Each customer's path of up to ``depth`` nodes: from the start of his sequence, or from his
+    first ``start`` node onwards, or up to his first ``end`` node (the last ``depth`` nodes up to
+    it); the ``top`` most common paths and an "other" bucket. ``depth`` None: see
+    :func:`default_depth`. ``by`` breaks the paths down by a column's value at the customer's first
+    element."""
 
     level: str = "stage"
     model: JourneyModel | None = None
-    steps: int = 5
+    depth: int | None = None
     top: int = 10
     collapse: bool = True
     start: str | None = None
     end: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    by: str | None = None
 
     def __post_init__(self) -> None:
         _level(self.level, self.model)
         _period(self.since, self.until)
-        _count(self.steps, "steps", 1, MAX_PATH_STEPS, "HG132")
-        _count(self.top, "top", 1, 1000, "HG132")
+        if self.depth is None:
+            object.__setattr__(self, "depth", default_depth(self.level, self.model, self.end))
+        _count(self.steps, "--depth", 1, MAX_PATH_STEPS, "HG132")
+        _count(self.top, "--top", 1, 1000, "HG132")
         if self.start is not None and self.end is not None:
             raise SpecError(
                 "give --from or --to, not both",
@@ -182,14 +202,24 @@ class PathsSpec:
             self.model.stage(anchor)  # HG106 for an unknown stage
         if anchor is not None and self.steps < 2:
             raise SpecError(
-                "--from/--to need --steps 2 or more (the anchor is step 1)",
+                "--from/--to need --depth 2 or more (the anchor is the first node)",
                 code="HG132",
-                hint="add --steps 2 or more",
+                hint="add --depth 2 or more",
             )
 
     @classmethod
     def build(cls, model: JourneyModel | None = None, **options: Any) -> PathsSpec:
+        options = dict(options)
+        steps = options.pop("steps", None)  # the old name of depth, still accepted
+        if options.get("depth") is None and steps is not None:
+            options["depth"] = steps
         return cls(model=model, **_options(cls, options, "the paths options"))
+
+    @property
+    def steps(self) -> int:
+        """The resolved ``depth`` (nodes per path)."""
+        assert self.depth is not None
+        return self.depth
 
     @property
     def anchor(self) -> str | None:
@@ -204,13 +234,14 @@ class PathsSpec:
         return {
             "level": self.level,
             "model": self.model.name if self.model else None,
-            "steps": self.steps,
+            "depth": self.depth,
             "top": self.top,
             "collapse": self.collapse,
             "from": self.start,
             "to": self.end,
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
+            "by": self.by,
         }
 
 

@@ -18,7 +18,8 @@ __all__ = ["TransitionsResult", "build_transitions_result"]
 class TransitionsResult:
     """``nodes``: [{node, visits, ends}] in order (model order, or most visited first);
     ``edges``: [{from, to (None: the sequence ended), moves, customers, probability, median_time_s,
-    p90_time_s}]."""
+    p90_time_s}]. With a breakdown, ``groups``: [{value, customers, nodes, edges}] per value of
+    the ``breakdown`` column at the customer's first element."""
 
     level: str
     collapse: bool
@@ -26,29 +27,32 @@ class TransitionsResult:
     nodes: tuple[dict[str, Any], ...]
     edges: tuple[dict[str, Any], ...]
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    breakdown: str | None = None
+    groups: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "level": self.level,
             "collapse": self.collapse,
             "customers": self.customers,
             "nodes": list(self.nodes),
             "edges": list(self.edges),
-            "meta": self.meta,
         }
+        if self.breakdown is not None:
+            out["breakdown"] = self.breakdown
+            out["groups"] = [dict(g) for g in self.groups]
+        out["meta"] = self.meta
+        return out
 
     def rows(self) -> list[dict[str, Any]]:
-        return uniform([dict(e) for e in self.edges])
+        """One row per edge; with a breakdown, per group and edge (the breakdown column first)."""
+        if self.breakdown is None:
+            return uniform([dict(e) for e in self.edges])
+        return uniform([{self.breakdown: g["value"], **e} for g in self.groups for e in g["edges"]])
 
     def matrix(self) -> dict[str, Any]:
         """Dense probabilities: rows are nodes, columns nodes then ``(end)``."""
-        names = [n["node"] for n in self.nodes]
-        index = {n: i for i, n in enumerate(names)}
-        m = [[0.0] * (len(names) + 1) for _ in names]
-        for e in self.edges:
-            col = len(names) if e["to"] is None else index[e["to"]]
-            m[index[e["from"]]][col] = e["probability"] or 0.0
-        return {"rows": names, "columns": [*names, "(end)"], "probability": m}
+        return _matrix(self.nodes, self.edges)
 
     def to_pandas(self) -> Any:
         import pandas as pd
@@ -59,8 +63,16 @@ class TransitionsResult:
         title = f"{self.level} transitions ({self.customers} customers" + (
             ", repeats collapsed)" if self.collapse else ")"
         )
+        parts = [self._text(self.nodes, self.edges, title)]
+        for g in self.groups:
+            value = "(none)" if g["value"] is None else g["value"]
+            head = f"{self.breakdown} = {value} ({g['customers']} customers)"
+            parts.append(self._text(g["nodes"], g["edges"], head))
+        return "\n\n".join(parts)
+
+    def _text(self, nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]], title: str) -> str:
         if self.level == "stage":
-            m = self.matrix()
+            m = _matrix(nodes, edges)
             return text_table(
                 ("from \\ to", *m["columns"]),
                 [
@@ -77,7 +89,7 @@ class TransitionsResult:
                 pct(e["probability"]),
                 format_duration(e["median_time_s"]),
             )
-            for e in self.edges
+            for e in edges
         ]
         return text_table(("from", "to", "moves", "probability", "median time"), lines, title=title)
 
@@ -85,21 +97,23 @@ class TransitionsResult:
         return self.to_text()
 
 
+def _matrix(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    names = [n["node"] for n in nodes]
+    index = {n: i for i, n in enumerate(names)}
+    m = [[0.0] * (len(names) + 1) for _ in names]
+    for e in edges:
+        col = len(names) if e["to"] is None else index[e["to"]]
+        m[index[e["from"]]][col] = e["probability"] or 0.0
+    return {"rows": names, "columns": [*names, "(end)"], "probability": m}
+
+
 def _num(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
-def build_transitions_result(
-    *,
-    level: str,
-    collapse: bool,
-    customers: int,
-    edges: Sequence[dict[str, Any]],
-    order: Sequence[str] | None = None,
-    meta: dict[str, Any] | None = None,
-) -> TransitionsResult:
-    """``edges``: {from, to, moves, customers, median_s, p90_s} with node names; ``order`` the
-    node order (stages), else most visited first, then by name."""
+def _graph(
+    edges: Sequence[dict[str, Any]], order: Sequence[str] | None
+) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
     visits: dict[str, int] = {}
     ends: dict[str, int] = {}
     for e in edges:
@@ -112,7 +126,7 @@ def build_transitions_result(
         else sorted(visits, key=lambda n: (-visits[n], n))
     )
     rank = {n: i for i, n in enumerate(names)}
-    out = [
+    out: list[dict[str, Any]] = [
         {
             "from": e["from"],
             "to": e["to"],
@@ -126,4 +140,28 @@ def build_transitions_result(
     ]
     out.sort(key=lambda e: (rank[e["from"]], -e["moves"], e["to"] is None, rank.get(e["to"], len(rank))))
     nodes = tuple({"node": n, "visits": visits[n], "ends": ends.get(n, 0)} for n in names)
-    return TransitionsResult(level, collapse, customers, nodes, tuple(out), meta or {})
+    return nodes, tuple(out)
+
+
+def build_transitions_result(
+    *,
+    level: str,
+    collapse: bool,
+    customers: int,
+    edges: Sequence[dict[str, Any]],
+    order: Sequence[str] | None = None,
+    meta: dict[str, Any] | None = None,
+    breakdown: str | None = None,
+    groups: Sequence[tuple[Any, Sequence[dict[str, Any]]]] = (),
+) -> TransitionsResult:
+    """``edges``: {from, to, moves, customers, median_s, p90_s} with node names; ``order`` the
+    node order (stages), else most visited first, then by name. ``groups``: (value, its edges) per
+    breakdown value; sorted by customers (descending), then value, a missing value last."""
+    nodes, out = _graph(edges, order)
+    out_groups = []
+    for value, g_edges in groups:
+        g_nodes, g_out = _graph(g_edges, order)
+        n = sum(int(e["moves"]) for e in g_edges if e["to"] is None)  # each sequence ends once
+        out_groups.append({"value": value, "customers": n, "nodes": list(g_nodes), "edges": list(g_out)})
+    out_groups.sort(key=lambda g: (-g["customers"], g["value"] is None, str(g["value"])))
+    return TransitionsResult(level, collapse, customers, nodes, out, meta or {}, breakdown, tuple(out_groups))

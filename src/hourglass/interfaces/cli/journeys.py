@@ -20,6 +20,9 @@ from hourglass.interfaces.cli._common import (
     source_options,
 )
 from hourglass.model._text import pct
+from hourglass.model.errors import SpecError
+from hourglass.model.journeys_result import not_measured
+from hourglass.model.paths import path_text
 from hourglass.model.results import format_duration
 
 __all__ = ["followers_cmd", "journey_cmd", "journeys_cmd", "paths_cmd", "transitions_cmd"]
@@ -57,10 +60,29 @@ def _goal(f: F) -> F:
 
 
 def _level(f: F) -> F:
-    f = click.option("--level", type=click.Choice(["stage", "event"]), default="stage", show_default=True)(f)
+    f = click.option(
+        "--level",
+        type=click.Choice(["stage", "event"]),
+        default="stage",
+        show_default=True,
+        help="stage: the model's stages (an event may match several); event: the raw event names",
+    )(f)
     return click.option(
         "--keep-repeats", is_flag=True, help="do not collapse consecutive repeats of a stage/event"
     )(f)
+
+
+def _by(f: F) -> F:
+    return click.option(
+        "--by",
+        help="also break down by this column's value at each customer's first event (e.g. channel; "
+        "the 10 most common values, the rest as (other))",
+    )(f)
+
+
+def _share(row: dict[str, Any], key: str = "share") -> str:
+    """A share, or ``not measured (reason)`` when it is null with a reason."""
+    return not_measured(row, key) or pct(row.get(key))
 
 
 def _load(kw: dict[str, Any]) -> dict[str, Any]:
@@ -95,8 +117,9 @@ def journeys_cmd(
     """Where customers enter, which stages buyers skip, back-steps, and conformance to the ideal order.
 
     \b
-    hourglass journeys events.parquet --model hourglass --by channel
-    hourglass journeys shop.duckdb --model funnel4 --format json
+    Examples:
+      hourglass journeys events.parquet --model hourglass --by channel
+      hourglass journeys shop.duckdb --model funnel4 --goal action --format json
     """
     load = _load(kw)
     from hourglass.interfaces import journeys_api as api
@@ -105,12 +128,16 @@ def journeys_cmd(
 
     def table() -> Any:
         entry = rich_table(
-            r.entry,
-            [("stage", "entry stage", str), ("customers", "customers", _count), ("share", "share", pct)],
+            [{**e, "share": _share(e)} for e in r.entry],
+            [("stage", "entry stage", str), ("customers", "customers", _count), ("share", "share", str)],
             title=f"{r.customers:,} customers; goal {r.goal}",
         )
         skip_rows = [
-            {"stage": s["stage"], "reached": s["reached"], **{k["stage"]: k["share"] for k in s["skipped"]}}
+            {
+                "stage": s["stage"],
+                "reached": s["reached"],
+                **{k["stage"]: "-" if not s["reached"] else _share(k) for k in s["skipped"]},
+            }
             for s in r.skips
         ]
         skips = rich_table(
@@ -118,9 +145,10 @@ def journeys_cmd(
             [
                 ("stage", "reached", str),
                 ("reached", "customers", _count),
-                *((n, f"skipped {n}", pct) for n in r.stages[:-1]),
+                *((n, f"skipped {n}", lambda v: "" if v is None else str(v)) for n in r.stages[:-1]),
             ],
-            title="skip matrix",
+            title="skip matrix (share of the customers who reached a stage who skipped an earlier one; "
+            "-: nobody reached it, not measured)",
         )
         parts: list[Any] = [entry]
         if r.entry_by:
@@ -165,14 +193,20 @@ def journeys_cmd(
                 )
             )
         c = r.conformance
-        parts.append(
-            Text(
-                f"fitness: mean {pct(c['fitness_mean'])}, median {pct(c['fitness_median'])}; "
-                f"{c['purchasers_ideal']:,} of {c['purchasers']:,} purchasers "
-                f"({pct(c['purchasers_ideal_share'])}) followed the ideal order to {r.goal}"
-            )
+        fitness = not_measured(c, "fitness_mean") or (
+            f"mean {pct(c['fitness_mean'])}, median {pct(c['fitness_median'])}"
         )
+        ideal = not_measured(c, "purchasers_ideal_share")
+        ideal = (
+            f"followed the ideal order to {r.goal}: {ideal}"
+            if ideal
+            else f"{c['purchasers_ideal']:,} of {c['purchasers']:,} purchasers "
+            f"({pct(c['purchasers_ideal_share'])}) followed the ideal order to {r.goal}"
+        )
+        parts.append(Text(f"fitness: {fitness}; {ideal}"))
         parts.extend(Text(f"• {d['text']}") for d in r.deviations)
+        if "deviations" in r.reasons:
+            parts.append(Text(f"deviations: not measured ({r.reasons['deviations']})"))
         return Group(*parts)
 
     emit(fmt, data=r.to_dict(), rows=r.rows(), table=table, out=out)
@@ -182,6 +216,7 @@ def journeys_cmd(
 @_common
 @_model
 @_level
+@_by
 @source_options
 @handle_errors
 def transitions_cmd(
@@ -193,22 +228,25 @@ def transitions_cmd(
     model: str,
     level: str,
     keep_repeats: bool,
+    by: str | None,
     **kw: Any,
 ) -> None:
     """Transition graph between stages (or events): counts, probabilities, median times.
 
     \b
-    hourglass transitions events.parquet --model hourglass
-    hourglass transitions events.parquet --level event --format json
+    Examples:
+      hourglass transitions events.parquet --model hourglass
+      hourglass transitions events.parquet --level event --format json
+      hourglass transitions shop.csv --model my_model.yaml --by channel
     """
     from hourglass.interfaces import journeys_api as api
 
     r = api.transitions(
-        source, model, level=level, collapse=not keep_repeats, since=since, until=until, **_load(kw)
+        source, model, level=level, collapse=not keep_repeats, since=since, until=until, by=by, **_load(kw)
     )
 
-    def table() -> Any:
-        rows = [{**e, "to": e["to"] or "(end)"} for e in r.edges]
+    def graph(edges: Any, title: str) -> Any:
+        rows = [{**e, "to": e["to"] or "(end)"} for e in edges]
         return rich_table(
             rows,
             [
@@ -219,8 +257,15 @@ def transitions_cmd(
                 ("probability", "probability", pct),
                 ("median_time_s", "median time", lambda s: format_duration(s, " ")),
             ],
-            title=f"{level} transitions · {r.customers:,} customers",
+            title=title,
         )
+
+    def table() -> Any:
+        parts = [graph(r.edges, f"{level} transitions · {r.customers:,} customers")]
+        for g in r.groups:
+            value = "(none)" if g["value"] is None else g["value"]
+            parts.append(graph(g["edges"], f"{by} = {value} · {g['customers']:,} customers"))
+        return Group(*parts)
 
     emit(fmt, data=r.to_dict(), rows=r.rows(), table=table, out=out)
 
@@ -229,10 +274,19 @@ def transitions_cmd(
 @_common
 @_model
 @_level
-@click.option("--steps", default=5, show_default=True, help="nodes per path (1-8)")
+@click.option(
+    "--depth",
+    type=int,
+    help="nodes per path, 1-8 [default: the ideal path to the goal (or --to) and two detours, "
+    "5-8; 5 at the event level]",
+)
+@click.option("--steps", "old_steps", hidden=True, help="renamed: --depth N")
 @click.option("--top", default=10, show_default=True, help="how many paths to list (the rest is 'other')")
 @click.option("--from", "start", help="paths from each customer's first occurrence of this stage/event")
-@click.option("--to", "end", help="paths up to each customer's first occurrence of this stage/event")
+@click.option(
+    "--to", "end", help="paths up to each customer's first occurrence of this stage/event (its last nodes)"
+)
+@_by
 @source_options
 @handle_errors
 def paths_cmd(
@@ -244,45 +298,65 @@ def paths_cmd(
     model: str,
     level: str,
     keep_repeats: bool,
-    steps: int,
+    depth: int | None,
+    old_steps: str | None,
     top: int,
     start: str | None,
     end: str | None,
+    by: str | None,
     **kw: Any,
 ) -> None:
     """The most common paths, an 'other' bucket that adds up to the total, next/previous steps.
 
     \b
-    hourglass paths events.parquet --model hourglass --steps 6
-    hourglass paths events.parquet --level event --from signup --steps 4
-    hourglass paths events.parquet --level event --to purchase --format json
+    Examples:
+      hourglass paths events.parquet --depth 6 --top 10
+      hourglass paths shop.csv --model my_model.yaml --to sale --by channel
+      hourglass paths events.parquet --level event --from signup --depth 4
+      hourglass paths events.parquet --level event --to purchase --format json
     """
+    if old_steps is not None:
+        raise SpecError(
+            "paths --steps is now --depth (the number of nodes per path; --steps is always a list)",
+            code="HG137",
+            hint=f"write --depth {old_steps}",
+        )
     from hourglass.interfaces import journeys_api as api
 
     r = api.paths(
         source,
         model,
         level=level,
-        steps=steps,
+        depth=depth,
         top=top,
         collapse=not keep_repeats,
         start=start,
         end=end,
         since=since,
         until=until,
+        by=by,
         **_load(kw),
     )
 
+    def listing(top_rows: Any, other: Any, title: str) -> Any:
+        rows = [{**x, "path": path_text(x["path"], x["continued"], r.direction, " → ")} for x in top_rows]
+        rows.append({"path": "(other)", **other})
+        return rich_table(
+            rows,
+            [("path", "path", str), ("customers", "customers", _count), ("share", "share", pct)],
+            title=title,
+        )
+
     def table() -> Any:
-        rows = [
-            {**x, "path": x["path"].replace(" > ", " → ") + (" …" if x["continued"] else "")}
-            for x in r.rows()
-        ]
+        where = (
+            f" up to {r.anchor}" if r.direction == "reverse" else (f" from {r.anchor}" if r.anchor else "")
+        )
         parts: list[Any] = [
-            rich_table(
-                rows,
-                [("path", "path", str), ("customers", "customers", _count), ("share", "share", pct)],
-                title=f"top paths · {r.customers:,} customers · {r.distinct_paths:,} paths",
+            listing(
+                r.top,
+                r.other,
+                f"top paths{where} · up to {r.depth} nodes · {r.customers:,} customers · "
+                f"{r.distinct_paths:,} paths (… : goes on beyond the cut)",
             )
         ]
         if r.neighbours is not None:
@@ -298,6 +372,9 @@ def paths_cmd(
                     ],
                 )
             )
+        for g in r.groups:
+            value = "(none)" if g["value"] is None else g["value"]
+            parts.append(listing(g["top"], g["other"], f"{by} = {value} · {g['customers']:,} customers"))
         return Group(*parts)
 
     emit(fmt, data=r.to_dict(), rows=r.rows(), table=table, out=out)
@@ -310,7 +387,12 @@ def paths_cmd(
 @click.option("--customer", help="the customer whose journey to show")
 @click.option("--sample", type=int, help="show N typical journeys per cluster of same stage paths")
 @click.option("--clusters", default=5, show_default=True, help="with --sample: how many clusters")
-@click.option("--limit", default=200, show_default=True, help="touchpoints shown per customer")
+@click.option(
+    "--limit",
+    default=200,
+    show_default=True,
+    help="touchpoints shown in the timeline per customer (the path, moves and fitness are always whole)",
+)
 @source_options
 @handle_errors
 def journey_cmd(
@@ -330,8 +412,10 @@ def journey_cmd(
     """One customer's timeline of touchpoints by stage and channel, or typical journeys (--sample).
 
     \b
-    hourglass journey events.parquet --customer 1042
-    hourglass journey events.parquet --model funnel4 --sample 3
+    Examples:
+      hourglass journey events.parquet --customer 1042
+      hourglass journey events.parquet --customer 1042 --limit 20
+      hourglass journey events.parquet --model funnel4 --sample 3
     """
     from hourglass.interfaces import journeys_api as api
 
@@ -373,7 +457,9 @@ def followers_cmd(
     """Followers who are not customers yet: active before the goal stage, never reached it.
 
     \b
-    hourglass followers events.parquet --model hourglass
+    Examples:
+      hourglass followers events.parquet --model hourglass
+      hourglass followers shop.csv --model my_model.yaml --goal sale --as-of 2024-06-01
     """
     from hourglass.interfaces import journeys_api as api
 

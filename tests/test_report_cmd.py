@@ -1,0 +1,161 @@
+"""``hourglass report`` and ``hourglass.report`` on a log whose event names are not the built-in
+models' (a real shop's: catalog, product1, cart, delivery_choice, payment_done): the presets are "not
+measured" with how to map them, never a table of zeros; a model file of those names is measured; the
+buyers' two counts are labelled and reconciled; demo's renamed flags fail naming the new ones."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import plotly.offline
+import pytest
+from click.testing import CliRunner
+
+from hourglass.interfaces.cli.demo import demo_cmd
+from hourglass.interfaces.cli.report import report_cmd
+from hourglass.interfaces.report_api import ReportResult, report
+from hourglass.model.presets import PRESETS
+
+LOG = """customer,event,timestamp,channel
+a,catalog,2024-01-01 10:00:00,ads
+a,product1,2024-01-01 10:05:00,ads
+a,cart,2024-01-01 10:10:00,ads
+a,delivery_choice,2024-01-01 10:12:00,ads
+a,payment_done,2024-01-01 10:15:00,ads
+b,catalog,2024-01-02 10:00:00,search
+b,product1,2024-01-02 10:01:00,search
+b,cart,2024-01-02 10:03:00,search
+c,catalog,2024-01-03 10:00:00,search
+c,payment_done,2024-01-03 11:00:00,search
+d,catalog,2024-01-04 10:00:00,ads
+d,product1,2024-01-04 10:02:00,ads
+e,product1,2024-01-05 10:00:00,email
+e,cart,2024-01-05 10:01:00,email
+e,delivery_choice,2024-01-05 10:02:00,email
+e,payment_done,2024-01-05 10:04:00,email
+e,payment_done,2024-01-20 10:04:00,email
+"""
+
+MODEL = """name: shop
+label: My shop
+kind: hourglass
+sale: sale
+purchases: [payment_done]
+stages:
+  - {name: browse, label: Browse, events: [catalog, product1]}
+  - {name: cart, label: Cart, events: [cart, delivery_choice]}
+  - {name: sale, label: Sale, events: [payment_done]}
+"""
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("shop")
+    (d / "shop.csv").write_text(LOG, encoding="utf-8")
+    (d / "shop.yaml").write_text(MODEL, encoding="utf-8")
+    (d / "partial.yaml").write_text(
+        MODEL + "  - {name: advocacy, label: Advocacy, events: [review]}\n", encoding="utf-8"
+    )
+    return d
+
+
+def _text(path: Path) -> str:
+    """The page's visible text (no plotly.js, no tags)."""
+    page = path.read_text(encoding="utf-8").replace(plotly.offline.get_plotlyjs(), "")
+    page = re.sub(r"<script>.*?</script>|<style>.*?</style>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def _run(args: list[str]) -> Any:
+    return CliRunner().invoke(report_cmd, args, prog_name="hourglass report")
+
+
+@pytest.fixture(scope="module")
+def presets_only(shop: Path) -> tuple[Any, Path]:
+    out = shop / "presets.html"
+    return _run([str(shop / "shop.csv"), "--out", str(out)]), out
+
+
+def test_presets_on_other_event_names_are_not_measured(presets_only: tuple[Any, Path]) -> None:
+    result, out = presets_only
+    assert result.exit_code == 0, result.output
+    text = _text(out)
+    assert "0.0%" not in text and " 0 customers" not in text
+    for name, model in PRESETS.items():
+        assert f"{model.label}" in text, name
+    assert text.count("Not measured.") == len(PRESETS)  # one per model section
+    assert "hourglass models suggest SOURCE" in text and "hourglass models show hourglass" in text
+    assert "catalog" in text  # the source's own event names, to map them
+    assert 'id="hg-overview-chart"' not in out.read_text(encoding="utf-8")  # no chart of nothing
+    # the summary: what was not measured, why, and how to map it
+    assert "not measured: funnel4, aida, hourglass" in result.output
+    assert "lifecycle, journeys" in result.output
+    assert "hourglass models suggest" in result.output and str(out.resolve()) in result.output
+
+
+def test_a_model_of_the_source_events_is_measured(shop: Path) -> None:
+    out = shop / "mine.html"
+    result = _run([str(shop / "shop.csv"), "--model", str(shop / "shop.yaml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "sections: shop, lifecycle, channels, journeys" in result.output
+    text = _text(out)
+    assert "Not measured." not in text
+    assert "reached in order within 90d" in text
+    # the two buyer counts: labelled by definition, both numbers and why they differ, in one line
+    assert (
+        "Buyers, two definitions: 2 reached Sale in order within 90d (My shop funnel); 3 ever entered "
+        "Sale, in any order and with no window (the lifecycle of shop)."
+    ) in text
+    for anchor in ("hourglass", "channels", "journeys"):
+        assert f'id="{anchor}"' in out.read_text(encoding="utf-8"), anchor
+
+
+def test_the_python_api_says_the_same(shop: Path) -> None:
+    res = report(shop / "shop.csv", out=shop / "api.html")
+    assert isinstance(res, ReportResult) and res.path == shop / "api.html"
+    assert res.sections == ()
+    assert set(res.not_measured) == {f"funnel:{n}" for n in PRESETS} | {"lifecycle", "journeys"}
+    assert all("hourglass models suggest" in why for why in res.not_measured.values())
+    assert res.events == 17 and res.customers == 5 and res.main_model == "hourglass"
+    mine = report(shop / "shop.csv", [str(shop / "shop.yaml"), "aida"], out=shop / "api2.html")
+    assert mine.sections == ("funnel:shop", "lifecycle", "channels", "journeys")
+    assert set(mine.not_measured) == {"funnel:aida", "referrals"}
+    assert "--referrer-col" in mine.not_measured["referrals"]
+    assert mine.results["shop"].steps[-1].customers == 2
+    assert mine.to_dict()["not_measured"] == dict(mine.not_measured)
+
+
+def test_a_stage_with_no_events_is_not_measured_not_zero(shop: Path) -> None:
+    res = report(shop / "shop.csv", str(shop / "partial.yaml"), out=shop / "partial.html")
+    assert "funnel:shop" in res.sections
+    page = res.path.read_text(encoding="utf-8").split('id="m1-shop"', 1)[1]  # the funnel section
+    row = re.search(r"<tr><td class=\"step\">Advocacy.*?</tr>", page)
+    assert row is not None and "not measured (no event of stage &#x27;advocacy&#x27;" in row.group(0)
+    text = _text(res.path)
+    assert "Reached the last step not measured" in text
+    assert "Conversion to Sale 40.0%" in text  # measured up to the last stage the source has
+
+
+def test_by_an_unknown_column_is_a_coded_error(shop: Path) -> None:
+    result = _run([str(shop / "shop.csv"), "--by", "chanel", "--out", str(shop / "x.html")])
+    assert result.exit_code == 2
+    assert "HG306" in result.output and "channel" in result.output
+    assert not (shop / "x.html").exists()
+
+
+def test_out_over_the_source_is_refused_before_work(shop: Path) -> None:
+    result = _run([str(shop / "shop.csv"), "--out", str(shop / "shop.csv")])
+    assert result.exit_code == 2 and "HG424" in result.output
+    assert (shop / "shop.csv").read_text(encoding="utf-8") == LOG
+
+
+@pytest.mark.parametrize(("old", "new"), [(["--customers", "5"], "--size"), (["--out", "DIR"], "--out-dir")])
+def test_demo_renamed_flags_fail_naming_the_new_one(old: list[str], new: str, tmp_path: Path) -> None:
+    args = [a.replace("DIR", str(tmp_path / "d")) for a in old]
+    result = CliRunner().invoke(demo_cmd, args)
+    assert result.exit_code == 2, result.output
+    assert "HG150" in result.output and new in result.output
+    assert not (tmp_path / "d").exists()

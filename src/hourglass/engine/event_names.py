@@ -1,32 +1,187 @@
-"""Event names a funnel asks for that the source never has: the usual cause of a step with no
-customers is a typo (``--steps visit,sigup``), which a query cannot tell from a real zero."""
+"""A model or funnel checked against the source's event names (docs/models.md, "The check"): a
+stage or step that matches no event is a note with the closest names (the usual cause is a typo
+or another shop's names, which a query cannot tell from a real zero), a model that matches no event
+at all is an error; and the evidence ``hourglass models suggest`` drafts a model from."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
+from typing import Any
 
+import ibis
+
+from hourglass.analyses._match import step_predicate
+from hourglass.analyses.event_profile import event_profile_expr
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
-from hourglass.model._suggest import did_you_mean
+from hourglass.model.errors import SpecError
+from hourglass.model.event_stats import EventProfile, EventStat
+from hourglass.model.journey import JourneyModel
 from hourglass.model.results import FunnelResult
 from hourglass.model.spec import FunnelSpec
+from hourglass.model.steps import Step
 
-__all__ = ["missing_event_notes"]
+__all__ = ["check_model_events", "event_profile", "missing_event_notes", "top_event_names"]
 
-#: At most this many distinct names are read for suggestions (a log with more has no typo we could
-#: usefully point at).
+#: "did you mean" looks among at most this many names, the most common by customers (difflib over a
+#: million names takes seconds per name); whether a name exists is decided by the engine, exactly
 _MAX_NAMES = 10_000
 
 
-def _names(events: Events) -> list[str] | None:
-    """The source's distinct event names (a store knows them), None when there are too many."""
-    if events.codes is not None:
-        return list(events.codes)
+def _glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?")
+
+
+def top_event_names(events: Events, limit: int = _MAX_NAMES) -> list[tuple[str, int]]:
+    """The source's event names with their customers, the most common first (ties by name)."""
     t = events.table
+    expr = (
+        t.group_by("event")
+        .aggregate(customers=t.customer.nunique())
+        .order_by([ibis.desc("customers"), "event"])
+        .limit(limit)
+    )
     with translated():
-        names = events.engine.execute(t.select("event").distinct().limit(_MAX_NAMES + 1))["event"]
-    out = [str(n) for n in names if n is not None]
-    return None if len(out) > _MAX_NAMES else out
+        df = events.engine.execute(expr)
+    return [(str(e), int(c)) for e, c in zip(df["event"], df["customers"], strict=True) if e is not None]
+
+
+def _pool(events: Events) -> list[str]:
+    """Names for "did you mean": a store's (free) when few enough, else the most common."""
+    if events.codes is not None and len(events.codes) <= _MAX_NAMES:
+        return list(events.codes)
+    return [name for name, _ in top_event_names(events)]
+
+
+def _matched(events: Events, steps: Sequence[Step], exclude: Sequence[str]) -> dict[str, bool] | None:
+    """Per step (``s<k>``), its names alone for steps with filters (``n<k>``), and per excluded event
+    (``x<j>``): does any event match? One aggregate query, or names alone on a store (its event
+    names are known). None when the source has no events."""
+    flags: dict[str, bool] = {}
+    exprs: dict[str, Any] = {}
+    t = events.table
+    codes = set(events.codes) if events.codes is not None else None
+    for k, step in enumerate(steps):
+        bare = Step(step.name, step.events)
+        if codes is not None:
+            by_name = any(
+                any(fnmatchcase(c, p) for c in codes) if _glob(p) else p in codes for p in step.events
+            )
+            flags[f"n{k}"] = flags[f"s{k}"] = by_name
+            if by_name and step.where:
+                exprs[f"s{k}"] = step_predicate(step, t).any()
+        else:
+            exprs[f"s{k}"] = step_predicate(step, t).any()
+            if step.where:
+                exprs[f"n{k}"] = step_predicate(bare, t).any()
+    for j, name in enumerate(exclude):
+        if codes is not None:
+            flags[f"x{j}"] = name in codes
+        else:
+            exprs[f"x{j}"] = (t.event == name).any()
+    if exprs:
+        exprs["rows"] = t.count()
+        with translated():
+            row = events.engine.execute(t.aggregate(**exprs)).iloc[0].to_dict()
+        if not int(row.pop("rows") or 0):
+            return None
+        flags.update({k: bool(v) if v is not None and v == v else False for k, v in row.items()})
+    elif codes is not None and not codes:
+        return None
+    return flags
+
+
+def _closest(patterns: Sequence[str], pool: Sequence[str]) -> str:
+    import difflib
+
+    close: list[str] = []
+    for p in patterns:
+        close += difflib.get_close_matches(p.replace("*", "").replace("?", ""), pool, n=1, cutoff=0.6)
+    close = list(dict.fromkeys(close))
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)" if close else ""
+
+
+def _listed(patterns: Sequence[str]) -> str:
+    quoted = [f"'{p}'" for p in patterns]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _notes(
+    events: Events, steps: Sequence[Step], exclude: Sequence[str], word: str
+) -> tuple[list[str], int] | None:
+    """The notes, and how many steps matched an event (None: the source has no events)."""
+    flags = _matched(events, steps, exclude)
+    if flags is None:
+        return None
+    matched = sum(flags[f"s{k}"] for k in range(len(steps)))
+    missing = [k for k in range(len(steps)) if not flags[f"s{k}"]]
+    missing_x = [e for j, e in enumerate(exclude) if not flags[f"x{j}"]]
+    if not missing and not missing_x:
+        return [], matched
+    pool = _pool(events)
+    notes: list[str] = []
+    for k in missing:
+        step = steps[k]
+        if step.where and flags[f"n{k}"]:
+            where = " and ".join(str(f) for f in step.where)
+            named = "matching" if all(_glob(p) for p in step.events) else "named"
+            notes.append(f"{word} '{step.name}': events {named} {_listed(step.events)} are in the source, "
+                         f"but none with {where}")  # fmt: skip
+            continue
+        what = "event matches" if all(_glob(p) for p in step.events) else "event named"
+        close = _closest(step.events, pool)
+        notes.append(f"{word} '{step.name}': no {what} {_listed(step.events)} in the source{close}")
+    for name in dict.fromkeys(missing_x):
+        notes.append(f"--exclude: no event named '{name}' in the source{_closest([name], pool)}")
+    return notes, matched
+
+
+def _no_match(events: Events, model: JourneyModel) -> SpecError:
+    top = top_event_names(events, 8)
+    listed = ", ".join(f"{name} ({n:,})" for name, n in top)
+    return SpecError(
+        f"the model '{model.name}' matches no event of the source: none of its stages' events "
+        f"({', '.join(e for s in model.stages for e in s.events[:2])}) occur in it",
+        code="HG117",
+        hint=f"the source's most common events (customers): {listed}. Draft a model from them: "
+        f"hourglass models suggest {events.report.source or 'SOURCE'} --out my_model.yaml, "
+        "then --model my_model.yaml",
+    )
+
+
+def check_model_events(
+    events: Events, model: JourneyModel, *, stages: Sequence[Step] | None = None, exclude: Sequence[str] = ()
+) -> list[str]:
+    """Notes for the stages (default: all the model's) that match no event of the source, with the
+    closest names, and for ``exclude`` names it never has. Raises HG117 when no stage matches any
+    event. One aggregate query (or none on a store); a second only when something is missing."""
+    found = _notes(events, list(stages or model.stages), exclude, "stage")
+    if found is None:
+        return []
+    notes, matched = found
+    if not matched:
+        raise _no_match(events, model)
+    return notes
+
+
+def missing_event_notes(
+    events: Events, spec: FunnelSpec, result: FunnelResult, *, model: JourneyModel | None = None
+) -> list[str]:
+    """The funnel's notes: one per step (a model's: stage) that matches no event, and per
+    ``--exclude`` name the source never has. Steps are checked only when a step has no customers
+    (a step that matches nothing has none) or on a store (names for free); HG117 when the steps are
+    a model's stages and none matches."""
+    steps = list(spec.steps) if events.codes is not None or _zero_steps(result) else []
+    if not steps and not spec.exclude:
+        return []
+    found = _notes(events, steps, list(spec.exclude), "stage" if model else "step")
+    if found is None:
+        return []
+    notes, matched = found
+    if model is not None and steps and not matched:
+        raise _no_match(events, model)
+    return notes
 
 
 def _zero_steps(result: FunnelResult) -> bool:
@@ -39,21 +194,29 @@ def _zero_steps(result: FunnelResult) -> bool:
     return any(total == 0 for total in totals)
 
 
-def missing_event_notes(events: Events, spec: FunnelSpec, result: FunnelResult) -> list[str]:
-    """One note per step name or pattern that matches no event of the source, with the closest
-    name. Read only when a step has no customers, or for free from a store."""
-    if events.codes is None and not _zero_steps(result):
-        return []
-    names = _names(events)
-    if names is None:
-        return []
-    notes: list[str] = []
-    asked = [(f"step '{s.name}'", e) for s in spec.steps for e in s.events]
-    asked += [("--exclude", e) for e in spec.exclude]
-    for where, pattern in dict.fromkeys(asked):
-        glob = any(c in pattern for c in "*?[")
-        if any(fnmatchcase(n, pattern) for n in names) if glob else pattern in names:
-            continue
-        what = "event matches" if glob else "event named"
-        notes.append(f"{where}: no {what} '{pattern}' in the source{did_you_mean(pattern, names)}")
-    return notes
+def event_profile(events: Events, top: int = 30) -> EventProfile:
+    """The evidence for ``hourglass models suggest``: the ``top`` event names by customers."""
+    with translated():
+        df = events.engine.execute(event_profile_expr(events.table, top))
+    rows = df.to_dict("records")
+    stats = tuple(
+        EventStat(
+            event=str(r["event"]),
+            events=int(r["events"]),
+            customers=int(r["customers"]),
+            first_customers=int(r["first_customers"]),
+            position=None
+            if r["position"] is None or r["position"] != r["position"]
+            else float(r["position"]),
+        )
+        for r in rows
+        if r["event"] is not None
+    )
+    first = rows[0] if rows else {}
+    return EventProfile(
+        stats,
+        customers=int(first.get("all_customers") or 0),
+        events=int(first.get("all_events") or 0),
+        names=int(first.get("names") or 0),
+        source=events.report.source,
+    )

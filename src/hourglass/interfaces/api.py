@@ -103,9 +103,10 @@ def funnel(
     """A funnel (docs/semantics.md). ``source``: a path/glob, ``db.duckdb:table``, a pandas or Arrow
     table, an Ibis table, or the result of :func:`events`."""
     cfg = config if isinstance(config, Config) else load_config(config)
+    jm = load_model(model, cfg) if isinstance(model, str) else model
     spec = build_spec(
         steps,
-        model=model,
+        model=jm,
         config=cfg,
         window=window,
         mode=mode,
@@ -135,8 +136,8 @@ def funnel(
 
     if ev.report.rows == 0:
         notes = ["the source has no events (a header and no rows)"]
-    else:
-        notes = missing_event_notes(ev, spec, result)  # typos: a step of no customers
+    else:  # typos and another shop's names: a step of no customers, an --exclude never seen
+        notes = missing_event_notes(ev, spec, result, model=jm)
     if notes:
         result.meta["notes"] = notes
     result.meta["seconds"] = round(time.perf_counter() - started, 3)

@@ -109,6 +109,9 @@ def test_a_model_of_the_source_events_is_measured(shop: Path) -> None:
         "Buyers, two definitions: 2 reached Sale in order within 90d (My shop funnel); 3 ever entered "
         "Sale, in any order and with no window (the lifecycle of shop)."
     ) in text
+    page = out.read_text(encoding="utf-8")
+    lifecycle = page.split('id="hourglass"', 1)[1].split("</section>", 1)[0]
+    assert "Buyers, two definitions: 2 reached Sale" in lifecycle  # next to the lifecycle's count too
     for anchor in ("hourglass", "channels", "journeys"):
         assert f'id="{anchor}"' in out.read_text(encoding="utf-8"), anchor
 

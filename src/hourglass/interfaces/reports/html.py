@@ -245,7 +245,8 @@ def _model(section: Section, info: Info, lifecycle: Mapping[str, Any] | None) ->
         return "".join(parts)
     loss = section.largest_loss
     first, last = section.steps[0].customers, section.steps[-1].customers
-    reached = f"Reached the last step{' (' + info.count_label + ')' if info.count_label else ''}"
+    within = f" in order within {section.window}" if info.count_label and section.window else ""
+    reached = f"Reached {section.steps[-1].label}{within}" if within else "Reached the last step"
     stats = [_stat("Entered", fmt_count(first))]
     if info.whole:
         stats.append(_stat(reached, fmt_count(last)))
@@ -255,9 +256,7 @@ def _model(section: Section, info: Info, lifecycle: Mapping[str, Any] | None) ->
         stats.append(_stat("Reached the last step", NOT_MEASURED, "nm"))
         if shown.steps:
             to = shown.steps[-1]
-            stats.append(
-                _stat(f"Reached {to.label} ({info.count_label or 'in order'})", fmt_count(to.customers))
-            )
+            stats.append(_stat(f"Reached {to.label}{within}", fmt_count(to.customers)))
             stats.append(_stat(f"Conversion to {to.label}", fmt_pct(shown.overall)))
     if loss is not None and loss.share_lost > 0:
         stats.append(_stat("Largest loss", f"{fmt_pct_short(loss.share_lost)} lost", "loss"))
@@ -285,6 +284,19 @@ def _model(section: Section, info: Info, lifecycle: Mapping[str, Any] | None) ->
 
 
 # --- page --------------------------------------------------------------------------------------
+
+
+def _with_counts(section_html: str, counts: str | None) -> str:
+    """The lifecycle section with the buyers' reconciling line after its description (else at its
+    end): the lifecycle's "ever entered" next to the funnel's "reached in order"."""
+    if not counts:
+        return section_html
+    line = f'<p class="counts">{_e(counts)}</p>'
+    start = section_html.find('class="description"')
+    end = section_html.find("</p>", start) if start >= 0 else -1
+    if end >= 0:
+        return section_html[: end + 4] + line + section_html[end + 4 :]
+    return section_html.removesuffix("</section>") + line + "</section>"
 
 
 def render_report(
@@ -321,7 +333,7 @@ def render_report(
     if nm_html:
         main.append(nm_html)
         toc_parts.insert(0, Part("not-measured", "Not measured", nm_count, nm_html))
-    main += [p.html for p in parts]
+    main += [_with_counts(p.html, counts) if p.anchor == "hourglass" else p.html for p in parts]
     main += [_model(s, i, lifecycle) for s, i in zip(models, infos, strict=True)]
     body = (
         f'{header}<div class="layout">{_toc(models, infos, toc_parts)}<main>{"".join(main)}'

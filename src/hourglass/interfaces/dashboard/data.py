@@ -1,0 +1,165 @@
+"""The dashboard's source, loaded once and kept, and its bounded cache of results.
+
+A result is cached per (source identity, view, normalised query): the identity is the source's
+path, modification time and size, so a rewritten file is a new source version, never a stale hit.
+The engine runs one query at a time (a DuckDB connection is not shared between threads)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import ibis
+
+from hourglass.engine.load import Events
+from hourglass.ingest.config import Config, load_config
+from hourglass.interfaces import api
+from hourglass.model.schema import ColumnMapping
+
+__all__ = ["DashboardSource", "EventName", "ResultCache", "load_source", "source_identity"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EventName:
+    name: str
+    events: int
+    customers: int
+
+
+def _files(source: str) -> list[str]:
+    path = source
+    if not os.path.exists(path) and ":" in path:  # db.duckdb:table
+        path = path.rsplit(":", 1)[0]
+    if os.path.exists(path):
+        return [path]
+    return sorted(glob.glob(path))
+
+
+def source_identity(source: Any) -> tuple[Hashable, ...]:
+    """(path, mtime, size) of each file of a path/glob source; an in-memory source is itself."""
+    if not isinstance(source, str | os.PathLike):
+        return ("memory", id(source))
+    files = _files(os.fspath(source))
+    out: list[Hashable] = [os.fspath(source)]
+    for f in files:
+        st = os.stat(f)
+        out.append((os.path.abspath(f), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+@dataclass
+class DashboardSource:
+    """The loaded events and what the forms offer: event names with counts, columns, time range."""
+
+    label: str
+    identity: tuple[Hashable, ...]
+    events: Events
+    names: list[EventName]
+    columns: list[str]
+    first: datetime | None
+    last: datetime | None
+    rows: int
+    spend: str | None = None
+    config: Config = field(default_factory=Config)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the engine, one at a time."""
+        with self.lock:
+            return fn()
+
+    @property
+    def breakdown_columns(self) -> list[str]:
+        """Columns a breakdown can use: all but the customer, event, time and ids."""
+        skip = {"customer", "event", "timestamp", "event_id", "revenue", "referrer"}
+        return [c for c in self.columns if c not in skip]
+
+
+def _stamp(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+        return pd.Timestamp(value).to_pydatetime()
+    except (TypeError, ValueError):
+        return None
+
+
+def load_source(
+    source: Any,
+    *,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: str | None = None,
+    table: str | None = None,
+    config: str | None = None,
+    spend: str | None = None,
+) -> DashboardSource:
+    """Load and validate the source once (coded errors as in the CLI) and read its event names."""
+    identity = source_identity(source)
+    cfg = load_config(config)
+    ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
+    t = ev.table
+    counts = ev.engine.execute(
+        t.group_by("event")
+        .aggregate(events=t.count(), customers=t.customer.nunique())
+        .order_by([ibis.desc("events"), "event"])
+    )
+    names = [
+        EventName(str(r.event), int(r.events), int(r.customers))
+        for r in counts.itertuples(index=False)
+        if r.event is not None
+    ]
+    bounds = ev.engine.execute(t.aggregate(lo=t.timestamp.min(), hi=t.timestamp.max()))
+    label = os.fspath(source) if isinstance(source, str | os.PathLike) else type(source).__name__
+    return DashboardSource(
+        label=label,
+        identity=identity,
+        events=ev,
+        names=names,
+        columns=list(t.columns),
+        first=_stamp(bounds["lo"].iloc[0]),
+        last=_stamp(bounds["hi"].iloc[0]),
+        rows=int(ev.report.rows),
+        spend=spend,
+        config=cfg,
+    )
+
+
+class ResultCache:
+    """A bounded LRU of computed results; ``hits``/``misses`` for tests and the bench."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return self._data[key]  # type: ignore[no-any-return]
+            self.misses += 1
+        value = compute()  # outside the lock: errors are not cached
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value

@@ -1,0 +1,158 @@
+"""The funnel builder's result and the people behind a step: thin wrappers of ``api.funnel`` and
+of the funnel plan's per-customer table (the engine filters and pages; the browser never counts).
+
+A breakdown shows the ``top`` groups with the most customers at the first step and one "(other)"
+group: a customer is in exactly one group (docs/semantics.md, ``--by``), so the other group's
+counts are the sums of the rest, exactly; its times are not measured (medians do not add up)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hourglass.analyses import funnel_plan
+from hourglass.interfaces import api
+from hourglass.model.errors import SpecError
+from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts, step_rows
+
+from .data import DashboardSource
+from .query import FunnelQuery
+
+__all__ = ["NULL", "OTHER", "FunnelGroupRows", "FunnelView", "compute_funnel", "people_page", "people_table"]
+
+OTHER = "(other)"
+NULL = "(null)"
+KINDS = ("reached", "dropped")
+TIME_REASON = "medians do not add up across groups: pick a value in the breakdown, or raise top"
+
+
+@dataclass(frozen=True)
+class FunnelGroupRows:
+    label: str  # what is shown (a value, "(null)", "(other)", "" without a breakdown)
+    group: str | None  # the people views' ``group`` parameter
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class FunnelView:
+    query: FunnelQuery
+    result: FunnelResult
+    by: str | None  # the canonical column
+    steps: list[str]
+    labels: list[str]
+    groups: list[FunnelGroupRows]
+    top_values: tuple[Any, ...]  # the values shown on their own (the rest is "(other)")
+    notes: list[str]
+
+
+def _label(value: Any) -> str:
+    return NULL if value is None else str(value)
+
+
+def _summed(groups: Sequence[FunnelGroup]) -> tuple[StepCounts, ...]:
+    first = groups[0].steps
+    out = []
+    for k, s in enumerate(first):
+        cont = [g.steps[k].continued for g in groups]
+        out.append(
+            StepCounts(
+                step=s.step,
+                customers=sum(g.steps[k].customers for g in groups),
+                label=s.label,
+                continued=None if all(c is None for c in cont) else sum(c or 0 for c in cont),
+            )
+        )
+    return tuple(out)
+
+
+def _other_rows(groups: Sequence[FunnelGroup], open_funnel: bool) -> list[dict[str, Any]]:
+    rows = step_rows(_summed(groups), open_funnel=open_funnel)
+    for i, row in enumerate(rows):
+        if i:
+            row["median_time_from_previous_s_reason"] = TIME_REASON
+            row["p90_time_from_previous_s_reason"] = TIME_REASON
+    return rows
+
+
+def compute_funnel(src: DashboardSource, q: FunnelQuery) -> FunnelView:
+    by = api.by_column(src.events, q.by) if q.by else None
+    result = src.run(lambda: api.funnel(src.events, by=by, config=src.config, **q.api_kwargs()))
+    steps = [s.step for s in result.steps] or (
+        [s.step for s in result.groups[0].steps] if result.groups else []
+    )
+    first = result.groups[0].steps if result.groups else result.steps
+    labels = [s.label or s.step for s in first]
+    groups: list[FunnelGroupRows] = []
+    top_values: tuple[Any, ...] = ()
+    if result.breakdown is None:
+        groups.append(FunnelGroupRows("", None, step_rows(result.steps, open_funnel=result.open_funnel)))
+    else:
+        shown, rest = list(result.groups[: q.top]), list(result.groups[q.top :])
+        top_values = tuple(g.value for g in shown)
+        for g in shown:
+            rows = step_rows(g.steps, open_funnel=result.open_funnel)
+            groups.append(FunnelGroupRows(_label(g.value), _label(g.value), rows))
+        if rest:
+            groups.append(FunnelGroupRows(OTHER, OTHER, _other_rows(rest, result.open_funnel)))
+    notes = [str(n) for n in result.meta.get("notes", [])]
+    return FunnelView(q, result, by, steps, labels, groups, top_values, notes)
+
+
+def _bad(what: str, hint: str) -> SpecError:
+    return SpecError(what, code="HG109", hint=hint)
+
+
+def people_table(src: DashboardSource, view: FunnelView, step: int, kind: str, group: str | None) -> Any:
+    """The Ibis table of the customers who reached step ``step`` (1-based), or who reached it and
+    went no further (``dropped``), in one breakdown group; ordered by customer id."""
+    n = len(view.steps)
+    if not 1 <= step <= n:
+        raise _bad(f"step: no step {step} in a funnel of {n} steps", f"give step as a number from 1 to {n}")
+    if kind not in KINDS:
+        raise _bad(f"kind: '{kind}' is neither reached nor dropped", "give kind=reached or kind=dropped")
+    if kind == "dropped" and step == n:
+        raise _bad("nobody drops after the last step", "pick an earlier step, or kind=reached")
+    if group is not None and view.by is None:
+        raise _bad("group: the funnel has no breakdown", "add by=COLUMN, or drop group")
+    kwargs = view.query.api_kwargs()
+    spec = api.build_spec(
+        kwargs.pop("steps"), model=kwargs.pop("model"), by=view.by, config=src.config, **kwargs
+    )
+    per = funnel_plan(spec, src.events.table).customers
+    if spec.open:
+        cond = per[f"r{step}"]
+        if kind == "dropped":
+            cond = cond & ~per[f"k{step + 1}"].fill_null(False)
+    else:
+        cond = per.level >= step if kind == "reached" else per.level == step
+    if group is not None:
+        if group == OTHER:
+            values = [v for v in view.top_values if v is not None]
+            keep = per.by.notnull() & ~per.by.isin(values) if values else per.by.notnull()
+            if None not in view.top_values:
+                keep = keep | per.by.isnull()
+            cond = cond & keep
+        elif group == NULL:
+            cond = cond & per.by.isnull()
+        else:
+            known = {_label(g.value) for g in view.result.groups}
+            if group not in known:
+                raise _bad(f"group: no group '{group}' in the breakdown by {view.by}", "click a bar or a row")
+            cond = cond & (per.by.cast("string") == group)
+    columns = ["customer"] + (["level"] if not spec.open else []) + (["by"] if view.by else [])
+    return per.filter(cond).select(*columns).order_by("customer")
+
+
+def people_page(
+    src: DashboardSource, view: FunnelView, step: int, kind: str, group: str | None, page: int, per_page: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """(total, the rows of page ``page``, 1-based)."""
+    table = people_table(src, view, step, kind, group)
+
+    def run() -> tuple[int, list[dict[str, Any]]]:
+        total = int(src.events.engine.execute(table.count()))
+        frame = src.events.engine.execute(table.limit(per_page, offset=(page - 1) * per_page))
+        return total, [dict(r) for r in frame.to_dict(orient="records")]
+
+    return src.run(run)

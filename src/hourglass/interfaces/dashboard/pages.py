@@ -1,0 +1,139 @@
+"""The overview, lifecycle and journeys pages' results: calls of the public API on the loaded
+events, nothing computed here. The lifecycle and journeys are rendered by the HTML report's own
+parts (interfaces/reports), so the dashboard and the report show the same thing."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hourglass.interfaces import api, journeys_api, lifecycle_api
+from hourglass.model.errors import HourglassError
+from hourglass.model.presets import PRESETS
+
+from .data import DashboardSource
+from .query import PageQuery
+
+__all__ = ["ModelSummary", "compute_journeys", "compute_lifecycle", "compute_overview"]
+
+MAP_HINT = "map your events to its stages with a model file: hourglass models suggest SOURCE --out my.yaml"
+
+
+@dataclass(frozen=True)
+class Loss:
+    source: str
+    target: str
+    lost: int
+    share: float | None
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One built-in model's funnel on the source, or why it is not measured."""
+
+    name: str
+    label: str
+    kind: str
+    description: str
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    loss: Loss | None = None
+    reason: str | None = None  # not measured: why, and how to map it
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def entered(self) -> int | None:
+        return int(self.steps[0]["customers"]) if self.steps else None
+
+    @property
+    def reached(self) -> int | None:
+        return int(self.steps[-1]["customers"]) if self.steps else None
+
+    @property
+    def overall(self) -> float | None:
+        return self.steps[-1]["conversion_from_first"] if self.steps else None
+
+
+def _largest_loss(rows: list[dict[str, Any]]) -> Loss | None:
+    """The step where the most customers were lost (by count, then by share)."""
+    best: Loss | None = None
+    for prev, row in itertools.pairwise(rows):
+        lost = int(row["dropped"])
+        conv = row["conversion_from_previous"]
+        loss = Loss(str(prev.get("label") or prev["step"]), str(row.get("label") or row["step"]), lost, None)
+        if conv is not None:
+            loss = Loss(loss.source, loss.target, lost, 1 - conv)
+        if lost > 0 and (best is None or lost > best.lost):
+            best = loss
+    return best
+
+
+def compute_overview(
+    src: DashboardSource, window: str, since: str | None, until: str | None
+) -> list[ModelSummary]:
+    out: list[ModelSummary] = []
+    for name, jm in PRESETS.items():
+        base: dict[str, Any] = {
+            "name": name,
+            "label": jm.label,
+            "kind": jm.kind,
+            "description": jm.description,
+        }
+        try:
+            result = src.run(
+                lambda name=name: api.funnel(  # type: ignore[misc]
+                    src.events, model=name, window=window, since=since, until=until, config=src.config
+                )
+            )
+        except HourglassError as e:
+            if e.code in ("HG107", "HG108"):  # the window or the dates: the page's error, not the model's
+                raise
+            out.append(ModelSummary(**base, reason=f"{e.message} ({e.code}); {MAP_HINT}"))
+            continue
+        rows = result.to_dict()["steps"]
+        notes = [str(n) for n in result.meta.get("notes", [])]
+        if not rows or not rows[0]["customers"]:
+            why = notes[0] if notes else "no customer entered its first stage"
+            out.append(ModelSummary(**base, reason=f"{why}; {MAP_HINT}", notes=notes))
+            continue
+        out.append(ModelSummary(**base, steps=rows, loss=_largest_loss(rows), notes=notes))
+    return out
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    return name in inspect.signature(fn).parameters
+
+
+def compute_lifecycle(src: DashboardSource, q: PageQuery) -> dict[str, Any]:
+    """The lifecycle result's ``to_dict()`` (stages, after the sale, referrals, channels)."""
+    kwargs: dict[str, Any] = {"since": q.since, "until": q.until, "config": src.config, "spend": src.spend}
+    if q.goal:
+        kwargs["goal" if _accepts(lifecycle_api.lifecycle, "goal") else "sale_stage"] = q.goal
+    result = src.run(lambda: lifecycle_api.lifecycle(src.events, q.model, **kwargs))
+    return dict(result.to_dict())
+
+
+def compute_journeys(src: DashboardSource, q: PageQuery) -> dict[str, Mapping[str, Any] | None]:
+    """The dicts of journeys, transitions, paths and (with a customer id) one journey map."""
+    dates: dict[str, Any] = {"since": q.since, "until": q.until, "config": src.config}
+    jkw: dict[str, Any] = dict(dates)
+    if q.goal:
+        jkw["goal"] = q.goal
+    pkw: dict[str, Any] = {"top": q.top, **dates}
+    if q.depth is not None:
+        pkw["depth" if _accepts(journeys_api.paths, "depth") else "steps"] = q.depth
+
+    def run() -> dict[str, Mapping[str, Any] | None]:
+        out: dict[str, Mapping[str, Any] | None] = {
+            "journeys": journeys_api.journeys(src.events, q.model, **jkw).to_dict(),
+            "transitions": journeys_api.transitions(src.events, q.model, **dates).to_dict(),
+            "paths": journeys_api.paths(src.events, q.model, **pkw).to_dict(),
+            "journey": None,
+        }
+        if q.customer:
+            out["journey"] = journeys_api.journey(src.events, q.model, customer=q.customer, **jkw).to_dict()
+        return out
+
+    return src.run(run)

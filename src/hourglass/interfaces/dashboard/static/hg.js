@@ -1,0 +1,140 @@
+/* hourglass dashboard: our own small HTMX. A form change fetches the view's fragment (same URL,
+   header X-HG-Fragment), swaps it into the form's target, pushes the URL (every view is a link) and
+   draws the fragment's charts (JSON in <script type="application/json" data-plot="div id">).
+   Each response's chart divs have fresh ids, so nothing of an old chart is kept or restored. */
+(function () {
+  "use strict";
+  var timings = (window.hgTimings = []);
+  var seq = {};
+  var pending = 0;
+
+  function busy(delta) {
+    pending += delta;
+    document.documentElement.setAttribute("data-hg-busy", String(pending));
+  }
+
+  function draw(root) {
+    var jobs = [];
+    root.querySelectorAll('script[type="application/json"][data-plot]').forEach(function (s) {
+      var el = document.getElementById(s.getAttribute("data-plot"));
+      if (!el || !window.Plotly) return;
+      var spec = JSON.parse(s.textContent);
+      jobs.push(
+        window.Plotly.newPlot(el, spec.data, spec.layout, spec.config).then(function () {
+          el.classList.add("hg-drawn");
+          if (el.hasAttribute("data-people-target")) {
+            el.on("plotly_click", function (ev) {
+              var pt = ev && ev.points && ev.points[0];
+              if (pt && pt.customdata) load(pt.customdata, el.getAttribute("data-people-target"), null);
+            });
+          }
+        })
+      );
+    });
+    return Promise.all(jobs);
+  }
+
+  function load(url, targetSel, push) {
+    var target = document.querySelector(targetSel);
+    if (!target) return Promise.resolve();
+    var n = (seq[targetSel] = (seq[targetSel] || 0) + 1);
+    var t0 = performance.now();
+    busy(1);
+    target.setAttribute("aria-busy", "true");
+    return fetch(url, { headers: { "X-HG-Fragment": "1" }, credentials: "same-origin" })
+      .then(function (r) { return r.text(); })
+      .then(function (html) {
+        if (n !== seq[targetSel]) return null; // a newer request for this target is on its way
+        target.innerHTML = html;
+        if (push) history.pushState({ hg: true }, "", push);
+        return draw(target).then(function () {
+          timings.push({ url: url, target: targetSel, ms: performance.now() - t0 });
+          if (targetSel === "#people") target.scrollIntoView({ block: "nearest" });
+        });
+      })
+      .catch(function (e) {
+        target.innerHTML = '<div class="hg-error callout" role="alert">the dashboard did not answer: ' +
+          String(e).replace(/[<&]/g, "") + "</div>";
+      })
+      .finally(function () {
+        if (n === seq[targetSel]) target.removeAttribute("aria-busy");
+        busy(-1);
+      });
+  }
+
+  function formUrl(form) {
+    var params = new URLSearchParams();
+    new FormData(form).forEach(function (v, k) {
+      if (v !== "") params.append(k, v);
+    });
+    var q = params.toString();
+    return form.getAttribute("action") + (q ? "?" + q : "");
+  }
+
+  function markRange(form) {
+    var r = form.querySelector('select[name="range"]');
+    if (r) form.setAttribute("data-range", r.value);
+  }
+
+  function refresh(form) {
+    markRange(form);
+    var url = formUrl(form);
+    var clear = form.getAttribute("data-clear");
+    if (clear && document.querySelector(clear)) document.querySelector(clear).innerHTML = "";
+    return load(url, form.getAttribute("data-target"), url);
+  }
+
+  document.addEventListener("change", function (e) {
+    var form = e.target.closest && e.target.closest("form[data-live]");
+    if (!form || e.target.matches("[data-filter]")) return;
+    refresh(form);
+  });
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target.closest("form[data-live]");
+    if (!form) return;
+    e.preventDefault();
+    refresh(form);
+  });
+
+  document.addEventListener("click", function (e) {
+    var add = e.target.closest && e.target.closest("[data-add-step]");
+    if (add) {
+      var form = add.closest("form");
+      var input = form.querySelector('input[name="steps"]');
+      var steps = input.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+      steps.push(add.getAttribute("data-add-step"));
+      input.value = steps.join(",");
+      refresh(form);
+      return;
+    }
+    var link = e.target.closest && e.target.closest("a[data-get]");
+    if (link && !e.ctrlKey && !e.metaKey && !e.shiftKey) {
+      e.preventDefault();
+      load(link.getAttribute("href"), link.getAttribute("data-target"), null);
+    }
+  });
+
+  document.addEventListener("input", function (e) {
+    var sel = e.target.getAttribute && e.target.getAttribute("data-filter");
+    if (!sel) return;
+    var needle = e.target.value.toLowerCase();
+    document.querySelectorAll(sel + " li").forEach(function (li) {
+      li.hidden = needle !== "" && li.textContent.toLowerCase().indexOf(needle) < 0;
+    });
+  });
+
+  window.addEventListener("popstate", function () { location.reload(); });
+
+  function start() {
+    document.querySelectorAll("form[data-live]").forEach(markRange);
+    var t0 = performance.now();
+    busy(1);
+    draw(document).then(function () {
+      timings.push({ url: location.pathname + location.search, target: "page", ms: performance.now() - t0 });
+      busy(-1);
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,116 @@
+"""Each view: its cached result (per source version and normalised query) rendered as an HTML
+fragment, the part of the page a form change redraws."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment
+
+from hourglass.interfaces.reports._journeys_section import journeys_part
+from hourglass.interfaces.reports._lifecycle_parts import build_parts
+
+from .charts import funnel_figure
+from .data import DashboardSource, ResultCache
+from .funnel_view import FunnelView, compute_funnel, people_page, people_table
+from .pages import compute_journeys, compute_lifecycle, compute_overview
+from .query import FunnelQuery, PageQuery
+from .render import Chart, fresh_id, part_fragment
+
+__all__ = ["Views"]
+
+
+class Views:
+    def __init__(self, src: DashboardSource, cache: ResultCache, env: Environment) -> None:
+        self.src = src
+        self.cache = cache
+        self.env = env
+
+    def _cached(self, view: str, key: Hashable, compute: Any) -> Any:
+        return self.cache.get((self.src.identity, view, key), compute)
+
+    def _render(self, template: str, **ctx: Any) -> str:
+        return self.env.get_template(template).render(src=self.src, **ctx)
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def error(self, code: str, message: str, hint: str | None) -> str:
+        return self._render("error.html", code=code, message=message, hint=hint)
+
+    def internal(self, e: Exception) -> str:
+        first = (str(e).strip().splitlines() or [""])[0]
+        return self.error(
+            "HG699",
+            f"internal error: {type(e).__name__}: {first}",
+            "this is a bug in hourglass, not in your data: please report it with the page's address "
+            "(the server's log has the details)",
+        )
+
+    # --- pages ------------------------------------------------------------------------------
+
+    def overview(self, window: str, rng: str, since: str | None, until: str | None) -> str:
+        models = self._cached(
+            "overview", (window, since, until), lambda: compute_overview(self.src, window, since, until)
+        )
+        return self._render("overview_result.html", models=models, window=window, range=rng)
+
+    def funnel_view(self, q: FunnelQuery) -> FunnelView:
+        return self._cached("funnel", q.key(), lambda: compute_funnel(self.src, q))  # type: ignore[no-any-return]
+
+    def funnel(self, q: FunnelQuery) -> str:
+        if q.empty:
+            return self._render("funnel_empty.html")
+        view = self.funnel_view(q)
+        chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
+        return self._render("funnel_result.html", view=view, chart=chart, fq=q.query())
+
+    def people(
+        self, q: FunnelQuery, step: int, kind: str, group: str | None, page: int, per_page: int
+    ) -> str:
+        view = self.funnel_view(q)
+        total, rows = self._cached(
+            "people",
+            (q.key(), step, kind, group, page, per_page),
+            lambda: people_page(self.src, view, step, kind, group, page, per_page),
+        )
+        extra = {"step": step, "kind": kind} | ({"group": group} if group is not None else {})
+        query = q.query() + "&" + urlencode(extra)
+        pages = max(1, -(-total // per_page))
+        return self._render(
+            "people.html",
+            view=view,
+            total=total,
+            rows=rows,
+            step=step,
+            kind=kind,
+            group=group,
+            page=page,
+            pages=pages,
+            query=query,
+            first=(page - 1) * per_page + 1,
+        )
+
+    def people_frame(self, q: FunnelQuery, step: int, kind: str, group: str | None) -> Any:
+        """Every customer of a step (the CSV), from the engine."""
+        view = self.funnel_view(q)
+        table = people_table(self.src, view, step, kind, group)
+        frame = self.src.run(lambda: self.src.events.engine.execute(table))
+        if "level" in frame.columns:  # the furthest step by its name
+            frame["level"] = [view.labels[int(v) - 1] if v else None for v in frame["level"]]
+            frame = frame.rename(columns={"level": "furthest_step"})
+        if view.by and "by" in frame.columns:
+            frame = frame.rename(columns={"by": view.by})
+        return frame
+
+    def lifecycle(self, q: PageQuery) -> str:
+        data = self._cached("lifecycle", q.key(), lambda: compute_lifecycle(self.src, q))
+        html, charts = part_fragment(build_parts(data, None))
+        return self._render("parts.html", html=html, charts=charts, note=data.get("meta", {}).get("note"))
+
+    def journeys(self, q: PageQuery) -> str:
+        data = self._cached("journeys", q.key(), lambda: compute_journeys(self.src, q))
+        part = journeys_part(data["journeys"], data["transitions"], data["paths"], data["journey"])
+        html, charts = part_fragment([part])
+        return self._render("parts.html", html=html, charts=charts, note=None)

@@ -6,6 +6,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 
+from hourglass.ingest.shown import quoted
 from hourglass.model.errors import DataError, EngineError, HourglassError, SourceError
 
 __all__ = ["translated"]
@@ -59,13 +60,20 @@ def translated(source: str | None = None) -> Iterator[None]:
             fields = _FIELDS.search(text)
             if line and fields:  # a ragged line past the sample the reader's sniffer read
                 original = _ORIGINAL.search(text)
-                shown = f" ({original[1][:80]!r})" if original else ""
+                shown = f" ({quoted(original[1])})" if original else ""
                 raise DataError(
                     f"{where}line {line[1]} has {fields[2]} fields where the header has {fields[1]}{shown}",
                     code="HG408",
                     hint="give every line the header's fields (quote values that hold the separator)",
                 ) from None
-            if "unicode" in text.lower() or "utf-8" in text.lower():
+            if "sniffing file" in text:
+                raise DataError(
+                    f"{where}cannot tell how the CSV's lines split into columns",
+                    code="HG408",
+                    hint="give every line the header's fields (quote values that hold the separator); "
+                    "a file whose lines differ is not one table",
+                ) from None
+            if "invalid unicode" in text.lower() or "not utf-8" in text.lower():
                 raise DataError(
                     f"{where}line {line[1] if line else '?'} is not UTF-8 text",
                     code="HG410",

@@ -10,7 +10,9 @@ Layout of the file (version 1):
   its steps' row groups (DuckDB's zone maps on the ENUM code) and finds them grouped by customer;
 - ``hg_customers``: ``key``, ``id`` (the canonical customer id, text), one row per customer, keys
   numbered 0, 1, ... in id order (dense: the fast path counts customers with a bitstring);
-- ``hg_store``: one row: ``version``, ``source``, ``rows``, ``customers``, ``duplicates_collapsed``;
+- ``hg_store``: one row: ``version``, ``source``, ``rows``, ``customers``, ``duplicates_collapsed``,
+  ``roles`` (JSON: role -> the source's column, as ingested) and ``time_unit`` (of epoch numbers; the
+  last two are absent from stores written before them);
 - view ``events``: the canonical events again (original ids, event names, timestamps), so any DuckDB
   client, and every hourglass analysis, can read ``store.duckdb`` (or ``store.duckdb:events``);
 - view ``hg_keyed``: the same events with the integer customer key, for the engine's fast path.
@@ -21,6 +23,7 @@ Reading a store skips validation (it was validated when written).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -36,12 +39,13 @@ from hourglass.engine.load import Events
 from hourglass.engine.session import Engine
 from hourglass.ingest.sources import Source
 from hourglass.ingest.validate import ValidationReport
-from hourglass.model.errors import SourceError
-from hourglass.model.schema import OPTIONAL_ROLES
+from hourglass.model.errors import SchemaError, SourceError
+from hourglass.model.schema import OPTIONAL_ROLES, ROLES, ColumnMapping
 
 __all__ = ["STORE_VERSION", "StoreInfo", "open_store", "write_store"]
 
 STORE_VERSION = 1
+_FLAG = {r: f"--{r.replace('_', '-')}-col" for r in ROLES}
 MARKER = "hg_store"
 
 #: progress callback: (phase, fraction done or None when unknown)
@@ -164,7 +168,9 @@ def write_store(
                 f"CREATE TABLE {alias}.{MARKER} AS SELECT {STORE_VERSION} AS version, "
                 f"{_lit(events.report.source)} AS source, {rows}::BIGINT AS rows, "
                 f"{customers}::BIGINT AS customers, "
-                f"{int(events.report.duplicates_collapsed)}::BIGINT AS duplicates_collapsed"
+                f"{int(events.report.duplicates_collapsed)}::BIGINT AS duplicates_collapsed, "
+                f"{_lit(json.dumps(events.report.roles))} AS roles, "
+                f"{_lit(events.report.time_unit)} AS time_unit"
             )
             sel_rest = "".join(f", e.{_q(c)}" for c in rest)
             raw.execute(f"USE {alias}")
@@ -198,10 +204,46 @@ def write_store(
     )
 
 
-def open_store(engine: Engine, src: Source) -> Events | None:
+def _fixed_columns(path: str, info: dict[str, Any], columns: list[str], mapping: ColumnMapping) -> None:
+    """A store's roles were fixed at ingest: a column flag (or ``[columns]`` setting) that names
+    another column than the one ingested for its role is an error (HG310), never ignored. The same
+    mapping as at ingest (a config file used for both) passes; so does a role's canonical name."""
+    recorded = json.loads(info["roles"]) if info.get("roles") else None
+    for role, given in mapping.explicit().items():
+        if given == role and role in columns:
+            continue
+        if recorded is not None:
+            if recorded.get(role) == given:
+                continue
+            was = recorded.get(role)
+        elif given not in columns:  # an older store: the source's names are not recorded
+            continue
+        else:
+            was = None
+        ingested = f" (ingested from '{was}')" if was and was != role else ""
+        raise SchemaError(
+            f"{path}: a store's columns were fixed when it was ingested: its {role} is the column "
+            f"'{role}'{ingested}; {_FLAG[role]} {given} cannot change it",
+            code="HG310",
+            hint=f"drop {_FLAG[role]} when reading the store, or ingest the source again with "
+            f"{_FLAG[role]} {given}",
+        )
+    unit = info.get("time_unit")
+    if unit and mapping.time_unit != "s" and mapping.time_unit != unit:
+        raise SchemaError(
+            f"{path}: a store's times were read when it was ingested (--time-unit {unit}); "
+            f"--time-unit {mapping.time_unit} cannot change them",
+            code="HG310",
+            hint=f"drop --time-unit when reading the store, or ingest the source again with "
+            f"--time-unit {mapping.time_unit}",
+        )
+
+
+def open_store(engine: Engine, src: Source, mapping: ColumnMapping | None = None) -> Events | None:
     """The events of a store (``store.duckdb`` or ``store.duckdb:events``) on the DuckDB engine, or
-    None when ``src`` is not a store's events."""
-    if engine.name != "duckdb" or src.kind != "duckdb" or src.table != "events":
+    None when ``src`` is not a store's events. ``mapping``: the column flags given, checked against
+    the roles fixed at ingest (HG310)."""
+    if engine.name != "duckdb" or src.kind != "duckdb" or src.table not in ("events", "main.events"):
         return None
     alias = "hg_store_" + ibis.util.gen_name("s").split("_")[-1]
     raw = engine.con.con
@@ -230,6 +272,8 @@ def open_store(engine: Engine, src: Source) -> Events | None:
                     hint="ingest the source again with this version",
                 )
             table = engine.con.table("events", database=alias)
+            if mapping is not None:
+                _fixed_columns(src.paths[0], info, list(table.columns), mapping)
             # the fast path reads the clustered table itself: integer keys, ENUM codes, integer µs
             keyed = engine.con.table("hg_events", database=alias)
             codes = raw.execute(f"SELECT enum_range(NULL::{alias}.hg_event_name)").fetchone()

@@ -16,11 +16,14 @@ from hourglass.engine.text_checks import (
     one_column_csv,
     repeated_csv_names,
     source_lines,
+    unsniffable_csv,
 )
 from hourglass.ingest.normalize import Parsed, canonical, dedupe, integer_customers, parse
 from hourglass.ingest.roles import resolve_roles
+from hourglass.ingest.shown import cut
 from hourglass.ingest.sources import FILE_COLUMN, Source, open_source, resolve_source
 from hourglass.ingest.validate import (
+    TIME_RANGE,
     Problem,
     ValidationReport,
     checks_for,
@@ -56,7 +59,12 @@ def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None
     src = resolve_source(source, table=table)
     empty_text_files(src)
     with translated(src.name):
-        raw = open_source(engine.con, src)
+        try:
+            raw = open_source(engine.con, src)
+        except Exception as e:
+            if src.kind == "csv" and engine.name == "duckdb" and "sniffing file" in str(e):
+                unsniffable_csv(engine, src)  # the lines whose fields differ from the header's
+            raise
         names = [c for c in raw.columns if c != FILE_COLUMN]  # the file of each row (several files)
         if src.kind == "csv" and engine.name == "duckdb":
             one_column_csv(engine, src, names)
@@ -81,11 +89,26 @@ def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None
         return src, parse(raw, roles, source=src.name, backend=engine.name, json_text=json_text)
 
 
-def _text(value: Any) -> str | None:
-    """A sample value for a message: None for SQL NULL (pandas gives NaN or None)."""
-    if value is None or (isinstance(value, float) and value != value):
+def _null(value: Any) -> bool:
+    """SQL NULL as pandas gives it (NaN or None)."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _text(value: Any, length: Any = None) -> str | None:
+    """A sample value for a message, cut to its first characters (ingest/shown.py): None for NULL."""
+    if _null(value):
         return None
-    return str(value)
+    return cut(str(value), None if _null(length) else int(length))
+
+
+def _in_range(stat: Any) -> bool:
+    """A Parquet statistic of a time column ('2024-01-31 10:00:00', '9999-12-31', '0044-03-15
+    (BC)', '2024-01-01 08:00:00+00') inside TIME_RANGE; False when it cannot be told."""
+    text = str(stat or "")
+    year = text.split("-", 1)[0]
+    if len(year) != 4 or not year.isdigit() or "(BC)" in text:
+        return False
+    return TIME_RANGE[0][:4] <= year < TIME_RANGE[1][:4]
 
 
 def _from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dict[str, Any] | None:
@@ -98,6 +121,7 @@ def _from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dic
         return None
     raw = parsed.table
     need: dict[str, bool] = {}  # source column -> must its minimum be >= '!'
+    ranged: set[str] = set()  # time columns whose minimum and maximum must be in TIME_RANGE
     for check, col in checks_for(parsed):
         t = raw[col].type()
         if check.code in ("HG401", "HG402"):
@@ -105,6 +129,11 @@ def _from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dic
                 return None
             need[col] = need.get(col, False) or t.is_string()
         elif check.code == "HG403":
+            need.setdefault(col, False)
+        elif check.code == "HG412":
+            if not (t.is_timestamp() or t.is_date()):
+                return None
+            ranged.add(col)
             need.setdefault(col, False)
         else:  # HG404 (a time that cannot be read), HG405 (revenue that is not a number)
             time_ok = t.is_timestamp() or t.is_date()
@@ -116,7 +145,8 @@ def _from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dic
     with translated(src.name):
         meta = engine.con.con.execute(
             "SELECT file_name, row_group_id, any_value(row_group_num_rows), "
-            "list({'col': path_in_schema, 'nulls': stats_null_count, 'min': stats_min_value}) "
+            "list({'col': path_in_schema, 'nulls': stats_null_count, 'min': stats_min_value, "
+            "'max': stats_max_value}) "
             f"FROM parquet_metadata({files}) GROUP BY file_name, row_group_id"
         ).fetchall()
     rows = 0
@@ -128,6 +158,8 @@ def _from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dic
             if st is None or st["nulls"] is None or int(st["nulls"]) != 0:
                 return None
             if text and int(n) > 0 and (st["min"] is None or not str(st["min"]) >= "!"):
+                return None
+            if col in ranged and int(n) > 0 and not (_in_range(st["min"]) and _in_range(st["max"])):
                 return None
     if not meta:
         return None
@@ -163,7 +195,10 @@ def validate_source(
                     column=col,
                     what=check.what,
                     count=int(counts[check.code]),
-                    samples=[(int(r), _text(v)) for r, v in zip(rows["row"], rows["value"], strict=True)],
+                    samples=[
+                        (int(r), _text(v, n))
+                        for r, v, n in zip(rows["row"], rows["value"], rows["length"], strict=True)
+                    ],
                     hint=check.hint,
                     files=files,
                 )
@@ -180,6 +215,7 @@ def validate_source(
         problems=problems,
         duplicates_collapsed=dupes,
         lines=lines,
+        time_unit=parsed.roles.time_unit,
     )
     return report, parsed
 
@@ -197,7 +233,7 @@ def load_events(
     from hourglass.engine.event_store import open_store
 
     if isinstance(source, str | os.PathLike):
-        stored = open_store(engine, resolve_source(source, table=table))
+        stored = open_store(engine, resolve_source(source, table=table), mapping)
         if stored is not None:
             return stored
     if validate:

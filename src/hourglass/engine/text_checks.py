@@ -18,6 +18,7 @@ from hourglass.ingest.lines import (
     ragged_csv_lines,
     record_lines,
 )
+from hourglass.ingest.shown import quoted
 from hourglass.ingest.sources import Source, open_source
 from hourglass.ingest.validate import Problem
 from hourglass.model.errors import DataError, SchemaError, SourceError
@@ -29,6 +30,7 @@ __all__ = [
     "one_column_csv",
     "repeated_csv_names",
     "source_lines",
+    "unsniffable_csv",
 ]
 
 
@@ -47,7 +49,9 @@ def one_column_csv(engine: Engine, src: Source, columns: list[str]) -> None:
         dialect = CsvDialect(delimiter, '"', "", sniffed.comment, sniffed.skip, sniffed.newline)
         header, bad = ragged_csv_lines(path, dialect)
         if bad:
-            lines = "; ".join(f"line {n} has {k} field{'s' * (k != 1)} ({text!r})" for n, k, text in bad)
+            lines = "; ".join(
+                f"line {n} has {k} field{'s' * (k != 1)} ({quoted(text)})" for n, k, text in bad
+            )
             raise DataError(
                 f"{path}: cannot split the CSV into columns: the header has {header} fields separated "
                 f"by {shown}, but {lines}",
@@ -56,10 +60,25 @@ def one_column_csv(engine: Engine, src: Source, columns: list[str]) -> None:
                 "hold the separator)",
             )
     raise DataError(
-        f"{src.name}: the CSV reader found one column named {columns[0]!r}",
+        f"{src.name}: the CSV reader found one column named {quoted(columns[0])}",
         code="HG408",
         hint=f"check that every line has the header's fields separated by {shown}",
     )
+
+
+def unsniffable_csv(engine: Engine, src: Source) -> None:
+    """DuckDB's sniffer found no way to split the CSV (it reads a sample from the whole file, so a
+    line with another number of fields than the header's, anywhere, is the usual cause): name those
+    lines (HG408), as :func:`one_column_csv` does; nothing when none is found (the reader's error
+    stands)."""
+    for path in src.paths:
+        first = csv_header(path, CsvDialect(delimiter="\x00"))  # the header line, not split
+        if first:
+            try:
+                one_column_csv(engine, Source("csv", path, paths=(path,)), [first[0]])
+            except DataError as e:
+                if "cannot split" in e.message:
+                    raise
 
 
 def empty_text_files(src: Source) -> None:

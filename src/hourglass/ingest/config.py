@@ -59,6 +59,42 @@ class Config:
     lifecycle: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a true/false value"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _table(data: Mapping[str, Any], key: str, path: Path, example: str) -> dict[str, Any]:
+    """The table ``[key]`` of a config file (empty when absent); HG113 when it is another type."""
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{path}: '{key}' must be a table of settings, not {_type_name(value)}",
+            code="HG113",
+            hint=f"write [{key}] on its own line, then key = value lines under it (e.g. {example})",
+        )
+    return dict(value)
+
+
+def _text_values(table: Mapping[str, Any], section: str, path: Path, what: str) -> None:
+    """Every value of ``[section]`` is text (HG113 naming the file and the key)."""
+    for key, value in table.items():
+        if not isinstance(value, str):
+            expected = '"s", "ms" or "us"' if key == "time_unit" else what
+            raise ConfigError(
+                f"{path} [{section}] {key}: expected {expected}, not {_type_name(value)}",
+                code="HG113",
+                hint=f'write it as {key} = "..."',
+            )
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """``path``, or ./hourglass.toml if it exists, or the defaults."""
     p = Path(path) if path else Path(CONFIG_NAME)
@@ -70,18 +106,16 @@ def load_config(path: str | Path | None = None) -> Config:
         return Config()
     data = read_mapping_file(p)
     check_keys(data, ("columns", "models", "lifecycle"), where=str(p))
+    columns_table = _table(data, "columns", p, 'customer = "user_id"')
+    models_table = _table(data, "models", p, 'my_shop = "models/my_shop.yaml"')
+    lifecycle = _table(data, "lifecycle", p, 'remorse_events = ["refund"]')
+    _text_values(columns_table, "columns", p, "a column name in quotes")
+    _text_values(models_table, "models", p, "a model file's path in quotes")
     try:
-        columns = ColumnMapping.from_dict(data.get("columns", {}))
+        columns = ColumnMapping.from_dict(columns_table)
     except HourglassError as e:
         raise ConfigError(f"{p} [columns]: {e.message}", code=e.code, hint=e.hint) from None
-    models = {str(k): str(v) for k, v in dict(data.get("models", {})).items()}
-    lifecycle = data.get("lifecycle", {})
-    if not isinstance(lifecycle, Mapping):
-        raise ConfigError(
-            f"{p}: [lifecycle] must be a table of settings",
-            code="HG112",
-            hint="write [lifecycle] on its own line, then key = value lines under it",
-        )
+    models = {str(k): str(v) for k, v in models_table.items()}
     return Config(columns=columns, models=models, path=str(p), lifecycle=dict(lifecycle))
 
 

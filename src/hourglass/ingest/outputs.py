@@ -6,7 +6,7 @@ the demo's directory."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from hourglass.ingest.sources import resolve_source
 from hourglass.model.errors import HourglassError, SourceError
@@ -45,8 +45,15 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def check_output(path: str | os.PathLike[str], *, option: str, sources: Iterable[str]) -> None:
-    """``path`` is in an existing directory (HG425) and is none of ``sources`` (HG424)."""
+def check_output(
+    path: str | os.PathLike[str],
+    *,
+    option: str,
+    sources: Iterable[str],
+    inputs: Mapping[str, str] | None = None,
+) -> None:
+    """``path`` is in an existing directory (HG425), is none of ``sources`` and none of the other
+    ``inputs`` (option -> file: a config, spend or model file, another output) (HG424)."""
     text = os.fspath(path)
     parent = os.path.dirname(text) or "."
     if not os.path.isdir(parent):
@@ -56,6 +63,13 @@ def check_output(path: str | os.PathLike[str], *, option: str, sources: Iterable
         if _same_file(text, f):
             raise SourceError(
                 f"{text} ({option}) is one of the source's files: writing it would destroy the input",
+                code="HG424",
+                hint="write the output to another file",
+            )
+    for other, f in (inputs or {}).items():
+        if other != option and _same_file(text, f):
+            raise SourceError(
+                f"{text} ({option}) is the {other} file: writing it would destroy it",
                 code="HG424",
                 hint="write the output to another file",
             )

@@ -64,6 +64,72 @@ def _kind_of(path: str) -> str | None:
     return None
 
 
+def _content(path: str) -> str | None:
+    """What the first bytes of ``path`` say it holds: ``parquet``, ``duckdb``, ``zip`` (an Excel
+    workbook is one), ``gzip``, ``jsonl`` (text whose first character is ``{`` or ``[``), ``csv`` (other
+    text); None for an empty or unreadable file (its reader reports it)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head[8:12] == b"DUCK":
+        return "duckdb"
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not text:
+        return None
+    return "jsonl" if text[:1] in (b"{", b"[") else "csv"
+
+
+_WHAT = {
+    "parquet": "a Parquet file",
+    "csv": "CSV text",
+    "jsonl": "JSON lines",
+    "duckdb": "a DuckDB database",
+    "zip": "a ZIP archive (an Excel workbook is one)",
+}
+
+
+def _by_content(kind: str, paths: tuple[str, ...], name: str) -> str:
+    """The kind the files' bytes say, where their names say another: a Parquet file named .csv is
+    read as Parquet, CSV text named .parquet as CSV (DuckDB's readers trust the name and fail with a
+    confusing error). A database or an archive under a file name, or files of a glob with different
+    contents, are an error (HG208) naming what the file holds."""
+    found: dict[str, str] = {}  # content -> first file
+    for path in paths:
+        content = _content(path)
+        if content is None or content == "gzip":  # nothing to read, or the reader sees through it
+            content = kind
+        found.setdefault(content, path)
+    if len(found) > 1:
+        (a, fa), (b, fb) = list(found.items())[:2]
+        raise SourceError(
+            f"{name}: the files hold different formats: {fa} is {_WHAT.get(a, a)}, {fb} is {_WHAT.get(b, b)}",
+            code="HG208",
+            hint="give one format per source (a glob such as '*.parquet' that matches only one kind)",
+        )
+    content = next(iter(found), kind)
+    if content in ("duckdb", "zip"):
+        path = found[content]
+        fix = (
+            "name it .duckdb (shop.duckdb or shop.duckdb:TABLE)"
+            if content == "duckdb"
+            else "export the sheet as CSV (File > Save as > CSV UTF-8) or Parquet"
+        )
+        raise SourceError(
+            f"{path}: the file is {_WHAT[content]}, not {_WHAT.get(kind, kind)} as its name says",
+            code="HG208",
+            hint=fix,
+        )
+    return content
+
+
 def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = None) -> Source:
     """Turn a path, glob, ``db.duckdb:table``, DataFrame, Arrow table or Ibis table into a Source."""
     if isinstance(source, ir.Table):
@@ -121,7 +187,21 @@ def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = N
                 hint="name one database file, e.g. shop.duckdb or shop.duckdb:TABLE",
             )
         return Source("duckdb", f"{paths[0]}:{table or 'events'}", paths=paths, table=table or "events")
+    if fmt is None:
+        kind = _by_content(kind, paths, text)
     return Source(kind, text, paths=paths)
+
+
+def _tables(con: Any, alias: str) -> list[str]:
+    """The tables and views of the attached database ``alias``; those outside its main schema as
+    ``schema.table``."""
+    lit = "'" + alias.replace("'", "''") + "'"
+    rows = con.raw_sql(
+        f"SELECT s, t FROM (SELECT schema_name AS s, table_name AS t FROM duckdb_tables() "
+        f"WHERE database_name = {lit} UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+        f"WHERE database_name = {lit} AND NOT internal) ORDER BY s <> 'main', s, t"
+    ).fetchall()
+    return [name if schema == "main" else f"{schema}.{name}" for schema, name in rows]
 
 
 def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = (), schema: Any = None) -> ir.Table:
@@ -170,10 +250,11 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = (), sc
         alias = "hg_src_" + ibis.util.gen_name("db").split("_")[-1]
         quoted = "'" + src.paths[0].replace("'", "''") + "'"  # ibis's attach does not escape quotes
         con.raw_sql(f"ATTACH {quoted} AS {alias} (READ_ONLY)")
+        schema, _, name = (src.table or "events").rpartition(".")  # analytics.events: a table of a schema
         try:
-            return con.table(src.table, database=alias)
+            return con.table(name, database=(alias, schema or "main"))
         except Exception:  # noqa: BLE001 - ibis raises backend-specific errors here
-            tables = con.list_tables(database=(alias, "main"))
+            tables = _tables(con, alias)
             raise SourceError(
                 f"{src.paths[0]}: no table '{src.table}'",
                 code="HG205",

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hourglass.ingest.shown import quoted
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.channels import Spend, SpendRow, parse_period
 from hourglass.model.errors import DataError, SchemaError, SourceError
@@ -144,10 +145,15 @@ def read_spend(source: Any, *, name: str | None = None) -> Spend:
             problems.append(("HG440", f"{at}, column 'channel': empty"))
         if span is None:
             problems.append(
-                ("HG441", f"{at}, column 'period': {period!r} is not a year, quarter, month or day")
+                (
+                    "HG441",
+                    f"{at}, column 'period': {quoted(str(period))} is not a year, quarter, month or day",
+                )
             )
         if cost is None:
-            problems.append(("HG442", f"{at}, column 'cost': {_text(cost_raw)!r} is not a number >= 0"))
+            problems.append(
+                ("HG442", f"{at}, column 'cost': {quoted(str(_text(cost_raw)))} is not a number >= 0")
+            )
         if channel and span is not None and cost is not None:
             rows.append(SpendRow(channel, period, span[0], span[1], cost, line))
     problems.extend(_overlaps(rows, unit))

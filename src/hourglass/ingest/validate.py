@@ -9,9 +9,19 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.ingest.normalize import PARSED, Parsed, epoch_in_range, strip
+from hourglass.ingest.shown import SHOWN_CHARS
 from hourglass.ingest.sources import FILE_COLUMN
 
-__all__ = ["CHECKS", "Check", "Problem", "ValidationReport", "checks_for", "count_expr", "samples_expr"]
+__all__ = [
+    "CHECKS",
+    "TIME_RANGE",
+    "Check",
+    "Problem",
+    "ValidationReport",
+    "checks_for",
+    "count_expr",
+    "samples_expr",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,13 @@ CHECKS: tuple[Check, ...] = (
         "the numbers are in another unit: --time-unit ms or us (the default is s), or fix these rows",
     ),
     Check(
+        "HG412",
+        "timestamp",
+        "is before 1900 or after 2199 (a placeholder such as 0001-01-01 or 9999-12-31?)",
+        "give these events their real time or remove the rows: hourglass reads times in 1900-2200, and "
+        "a time outside it is nearly always a placeholder for 'unknown' or a wrong unit",
+    ),
+    Check(
         "HG405",
         "revenue",
         "cannot be read as a number",
@@ -60,6 +77,9 @@ CHECKS: tuple[Check, ...] = (
 
 _HG409 = next(c for c in CHECKS if c.code == "HG409")
 
+#: The times hourglass reads: [1900-01-01, 2200-01-01) UTC (the epoch numbers' range, HG409).
+TIME_RANGE = ("1900-01-01 00:00:00", "2200-01-01 00:00:00")
+
 
 def _condition(check: Check, t: ir.Table, raw_col: str, unit: str = "s") -> ir.BooleanValue:
     """The rows ``check`` reports (``unit``: the time unit of epoch numbers)."""
@@ -69,6 +89,9 @@ def _condition(check: Check, t: ir.Table, raw_col: str, unit: str = "s") -> ir.B
         return parsed.isnull()
     if check.code == "HG403":
         return raw.isnull()
+    if check.code == "HG412":  # a time that was read, outside the range (epoch numbers are HG409's)
+        lo, hi = (ibis.timestamp(b) for b in TIME_RANGE)
+        return parsed.notnull() & ((parsed < lo) | (parsed >= hi))
     numeric_time = check.role == "timestamp" and raw.type().is_numeric()
     if check.code == "HG409":  # finite epoch numbers out of range (NaN is HG404's)
         finite = raw.notnull() & ~raw.isnan() if raw.type().is_floating() else raw.notnull()
@@ -112,9 +135,15 @@ def count_expr(parsed: Parsed) -> ir.Table:
 
 
 def samples_expr(parsed: Parsed, check: Check, col: str, numbered: ir.Table, limit: int = 5) -> ir.Table:
-    """The first ``limit`` offending rows of ``numbered`` (the parsed table with ``__hg_row``)."""
+    """The first ``limit`` offending rows of ``numbered`` (the parsed table with ``__hg_row``): the
+    row, the value's first characters (a message cuts it: ingest/shown.py) and its length."""
     bad = numbered.filter(_condition(check, numbered, col, parsed.roles.time_unit))
-    cols: dict[str, Any] = {"row": bad.__hg_row, "value": bad[col].cast("string")}
+    text = bad[col].cast("string")
+    cols: dict[str, Any] = {
+        "row": bad.__hg_row,
+        "value": text.substr(0, SHOWN_CHARS),
+        "length": text.length(),
+    }
     if FILE_COLUMN in bad.columns:
         cols["file"] = bad[FILE_COLUMN]
         return bad.select(**cols).order_by(["file", "row"]).limit(limit)
@@ -153,6 +182,8 @@ class ValidationReport:
     #: the physical line of sample rows of a text source, by (file or "", row): readers skip empty
     #: lines and a quoted CSV field may span lines, so a record's number is not its line's
     lines: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: the unit epoch-number times were read in (a store records it with the roles)
+    time_unit: str = "s"
 
     @property
     def ok(self) -> bool:

@@ -15,11 +15,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hourglass.model.errors import EngineError, HourglassError
+from hourglass.model.errors import EngineError, HourglassError, SpecError
 from hourglass.model.schema import ROLES, ColumnMapping
 
 __all__ = [
     "FORMATS",
+    "Formats",
     "check_outputs",
     "emit",
     "handle_errors",
@@ -34,34 +35,69 @@ F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "csv")
 stderr = Console(stderr=True, highlight=False)
 
+#: old spellings of option values: (option, old value) -> the new spelling
+_RENAMED_VALUES = {("--format", "text"): "table"}
+
+
+class Formats(click.Choice):  # type: ignore[type-arg]
+    """``--format``'s choices; a renamed value (validate's and ingest's old ``text``) stops with HG150
+    naming the new one, as soon as it is read (before a missing option is reported), instead of
+    click's "not one of" that does not say what to write."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        new = _RENAMED_VALUES.get(("--format", value)) if isinstance(value, str) else None
+        if new is not None:
+            _report(
+                SpecError(
+                    f"--format {value} is now --format {new}", code="HG150", hint=f"write --format {new}"
+                )
+            )
+            sys.exit(2)
+        return super().convert(value, param, ctx)
+
 
 def stdout_console() -> Console:
     """Terminals get their own width; pipes and files whole rows."""
     return Console(width=None if sys.stdout.isatty() else 130)
 
 
-def check_outputs(source: Any, table: str | None, outputs: Mapping[str, str | None]) -> None:
+def check_outputs(
+    source: Any,
+    table: str | None,
+    outputs: Mapping[str, str | None],
+    inputs: Mapping[str, str | None] | None = None,
+) -> None:
     """Before any work: every output file (option name -> path) is in an existing directory and is
-    none of the source's files (ingest/outputs.py)."""
+    none of the source's files, none of the other ``inputs`` (option -> file: --config, --spend,
+    --model) and not another output (ingest/outputs.py)."""
     given = {opt: path for opt, path in outputs.items() if path}
     if not given:
         return
     from hourglass.ingest.outputs import check_output, source_files  # `hourglass --help` stays fast
 
     files = source_files(source, table=table)
+    others = {opt: path for opt, path in (inputs or {}).items() if path and os.path.isfile(path)}
     for opt, path in given.items():
-        check_output(path, option=opt, sources=files)
+        earlier = {o: p for o, p in given.items() if o < opt}  # each pair once
+        check_output(path, option=opt, sources=files, inputs={**others, **earlier})
+
+
+#: the options whose files a command reads besides the source (keyword -> flag)
+_INPUTS = {"config_path": "--config", "spend": "--spend", "model": "--model"}
 
 
 def _guard_outputs(f: F) -> F:
-    """Run check_outputs on the command's SOURCE, --table, --out and (lifecycle) --customers file."""
+    """Run check_outputs on the command's SOURCE, --table, its output files (--out, lifecycle's
+    --customers) and its other input files (--config or ./hourglass.toml, --spend, a --model file)."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         outputs = {
             f"--{name}": value for name in ("out", "customers") if isinstance(value := kwargs.get(name), str)
         }
-        check_outputs(kwargs.get("source"), kwargs.get("table"), outputs)
+        inputs = {flag: value for key, flag in _INPUTS.items() if isinstance(value := kwargs.get(key), str)}
+        inputs.setdefault("--config", "hourglass.toml")  # read when present and no --config is given
+        check_outputs(kwargs.get("source"), kwargs.get("table"), outputs, inputs)
         return f(*args, **kwargs)
 
     return handle_errors(wrapper)  # type: ignore[return-value]
@@ -73,7 +109,9 @@ def source_options(f: F) -> F:
     f = _guard_outputs(f)
     for role in reversed(ROLES):
         flags = [f"--{role.replace('_', '-')}-col"] + (["--time-col"] if role == "timestamp" else [])
-        f = click.option(*flags, f"{role}_col", metavar="COLUMN", help=f"the source column of the {role}")(f)
+        f = click.option(
+            *flags, f"{role}_col", metavar="COLUMN", help=f"the source's {role.replace('_', ' ')} column"
+        )(f)
     f = click.option(
         "--time-unit",
         type=click.Choice(["s", "ms", "us"]),
@@ -81,7 +119,9 @@ def source_options(f: F) -> F:
         help="unit of integer (epoch) timestamps [default: s]",
     )(f)
     f = click.option(
-        "--table", metavar="NAME", help="table name in a DuckDB database file [default: events]"
+        "--table",
+        metavar="NAME",
+        help="a table in a DuckDB database file (schema.table works) [default: events]",
     )(f)
     f = click.option(
         "--engine",
@@ -95,7 +135,7 @@ def source_options(f: F) -> F:
         "config_path",
         type=click.Path(dir_okay=False),
         default=None,
-        help="hourglass.toml with [columns] and [models] (default: ./hourglass.toml if present)",
+        help="hourglass.toml with [columns], [models] and [lifecycle] (default: ./hourglass.toml if present)",
     )(f)
     return f
 

@@ -8,7 +8,13 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hourglass.interfaces.cli._common import handle_errors, mapping_from, source_options, stderr
+from hourglass.interfaces.cli._common import (
+    Formats,
+    handle_errors,
+    mapping_from,
+    source_options,
+    stderr,
+)
 from hourglass.model.errors import UnsupportedError
 
 __all__ = ["ingest_cmd"]
@@ -24,7 +30,14 @@ __all__ = ["ingest_cmd"]
     help="the store to write (a DuckDB file)",
 )
 @click.option("--force", is_flag=True, help="replace the store if it exists")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=Formats(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: one line for people; json: the store's figures for scripts",
+)
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 @source_options
 @handle_errors
@@ -36,7 +49,15 @@ def ingest_cmd(source: str, into: str, force: bool, fmt: str, quiet: bool, **kw:
     integer customer keys (a table maps them back to the ids), event names as an ENUM and integer
     microsecond timestamps. Give it as the source of any command (store.duckdb, or
     store.duckdb:events); results show the original customer ids and event names. Bad rows stop the
-    ingest as they stop an analysis ('hourglass validate SOURCE' lists them); nothing is written."""
+    ingest as they stop an analysis ('hourglass validate SOURCE' lists them); nothing is written.
+    A store's columns are fixed here: read it without column flags.
+
+    \b
+    Examples:
+      hourglass ingest events.csv --into store.duckdb
+      hourglass ingest 'logs/*.parquet' --into store.duckdb --customer-col user_id --force
+      hourglass funnel store.duckdb --steps visit,signup,purchase
+    """
     if kw["engine"] != "duckdb":
         raise UnsupportedError(
             "ingest writes a DuckDB store and runs on the duckdb engine",
@@ -46,7 +67,7 @@ def ingest_cmd(source: str, into: str, force: bool, fmt: str, quiet: bool, **kw:
     from hourglass.interfaces.store_api import ingest  # here, not at import: `hourglass --help` stays fast
 
     mapping = mapping_from(kw)
-    show = not quiet and fmt == "text" and stderr.is_terminal
+    show = not quiet and fmt == "table" and stderr.is_terminal
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -8,7 +8,12 @@ from typing import Any
 
 import click
 
-from hourglass.interfaces.cli._common import handle_errors, mapping_from, source_options
+from hourglass.interfaces.cli._common import (
+    Formats,
+    handle_errors,
+    mapping_from,
+    source_options,
+)
 from hourglass.model.errors import HourglassError
 
 __all__ = ["validate_cmd"]
@@ -16,7 +21,15 @@ __all__ = ["validate_cmd"]
 
 @click.command("validate")
 @click.argument("source")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=Formats(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: the report for people; json: the same for scripts (printed even when the source "
+    "cannot be read)",
+)
 @source_options
 @handle_errors
 def validate_cmd(source: str, fmt: str, **kw: Any) -> None:
@@ -24,7 +37,14 @@ def validate_cmd(source: str, fmt: str, **kw: Any) -> None:
 
     Reports the column roles found, every kind of problem with its count and the first rows
     (line numbers for CSV and JSON Lines, row numbers for Parquet and tables), and how many rows
-    share an event id (collapsed into one event each)."""
+    share an event id (collapsed into one event each).
+
+    \b
+    Examples:
+      hourglass validate events.csv
+      hourglass validate shop.parquet --customer-col user_id --format json
+      hourglass validate shop.duckdb:analytics.events --time-unit ms
+    """
     mapping = mapping_from(kw)
     from hourglass.interfaces import api  # here, not at import: `hourglass --help` stays fast
 

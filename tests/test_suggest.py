@@ -153,6 +153,8 @@ def test_a_model_that_partly_matches_gives_notes_with_the_closest_names(shop: Pa
         "stage 'basket': no event named 'crt' or 'basket' in the source (did you mean 'cart'?)",
         "stage 'big': events named 'payment_done' are in the source, but none with revenue > 100",
         "--exclude: no event named 'delivery_choise' in the source (did you mean 'delivery_choice'?)",
+        "3 of the model's 5 stages match no event of the source: draft a model from its events with: "
+        "hourglass models suggest SOURCE --out my_model.yaml",
     ]
     result = hourglass.funnel(frame, model=model, window="30d")
     assert result.meta["notes"][0].startswith("stage 'product': no event named 'prodct1'")
@@ -182,10 +184,13 @@ def test_the_check_on_a_store_uses_its_names(shop: Path, tmp_path: Path) -> None
         Step("c", ("cat",)),
         Step("d", ("c*",), nobody),
     )
-    assert check_model_events(ev, JourneyModel("m", "funnel", (*steps, Step("e", ("prod?ct*",))))) == [
+    notes = check_model_events(ev, JourneyModel("m", "funnel", (*steps, Step("e", ("prod?ct*",)))))
+    assert notes == [
         "stage 'b': no event matches 'prd?ct*' in the source (did you mean 'product2'?)",
         "stage 'c': no event named 'cat' in the source (did you mean 'cart'?)",
         "stage 'd': events matching 'c*' are in the source, but none with customer == nobody",
+        "3 of the model's 5 stages match no event of the source: draft a model from its events with: "
+        f"hourglass models suggest {store}:events --out my_model.yaml",
     ]
     with pytest.raises(SpecError, match="matches no event"):
         check_model_events(ev, JourneyModel("m", "funnel", (Step("x", ("visit",)),)))

@@ -137,6 +137,12 @@ def _notes(
     return notes, matched
 
 
+def _source(events: Events) -> str:
+    """The source as a command line names it (an in-memory table: SOURCE)."""
+    kind = events.report.kind
+    return events.report.source if kind not in ("memory", "ibis") and events.report.source else "SOURCE"
+
+
 def _no_match(events: Events, model: JourneyModel) -> SpecError:
     top = top_event_names(events, 8)
     listed = ", ".join(f"{name} ({n:,})" for name, n in top)
@@ -145,7 +151,7 @@ def _no_match(events: Events, model: JourneyModel) -> SpecError:
         f"({', '.join(e for s in model.stages for e in s.events[:2])}) occur in it",
         code="HG117",
         hint=f"the source's most common events (customers): {listed}. Draft a model from them: "
-        f"hourglass models suggest {events.report.source or 'SOURCE'} --out my_model.yaml, "
+        f"hourglass models suggest {_source(events)} --out my_model.yaml, "
         "then --model my_model.yaml",
     )
 
@@ -162,7 +168,17 @@ def check_model_events(
     notes, matched = found
     if not matched:
         raise _no_match(events, model)
-    return notes
+    return notes + _suggest(events, len(stages or model.stages), matched)
+
+
+def _suggest(events: Events, stages: int, matched: int) -> list[str]:
+    """A pointer to ``models suggest`` when most stages match nothing (another shop's names)."""
+    if 2 * matched > stages:
+        return []
+    return [
+        f"{stages - matched} of the model's {stages} stages match no event of the source: draft a model "
+        f"from its events with: hourglass models suggest {_source(events)} --out my_model.yaml"
+    ]
 
 
 def missing_event_notes(
@@ -181,7 +197,7 @@ def missing_event_notes(
     notes, matched = found
     if model is not None and steps and not matched:
         raise _no_match(events, model)
-    return notes
+    return notes + (_suggest(events, len(steps), matched) if model is not None and steps else [])
 
 
 def _zero_steps(result: FunnelResult) -> bool:

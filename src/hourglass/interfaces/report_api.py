@@ -5,6 +5,7 @@ its section says "not measured", why, and how to map it, never a table of zeros.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hourglass.engine.load import Events
+from hourglass.engine.run_journeys import cached
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces import api
 from hourglass.interfaces.report_sections import (
@@ -156,12 +158,41 @@ def report(
     cfg = config if isinstance(config, Config) else load_config(config)
     chosen = _models(models, cfg)  # a bad model name fails before the source is read
     main_key, main = chosen[0] if models else next(((k, m) for k, m in chosen if k == MAIN_MODEL), chosen[0])
-    timings: dict[str, float] = {}
     say("loading the source")
     ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
+    with cached() as materialize:
+        if ev.codes is None:  # read once: every analysis below scans the same events (a store is a table)
+            keyed = None if ev.keyed is None else materialize(ev.keyed)
+            ev = dataclasses.replace(ev, table=materialize(ev.table), keyed=keyed)
+        request = _Request(chosen, main_key, main, cfg, out, spend, window, by, title, since, until, summary)
+        return _report(ev, request, started, say)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What ``report`` was asked for, resolved (the models loaded, the config read)."""
+
+    chosen: list[tuple[str, JourneyModel]]
+    main_key: str
+    main: JourneyModel
+    cfg: Config
+    out: str | Path
+    spend: str | Path | None
+    window: str
+    by: str | None
+    title: str | None
+    since: Any
+    until: Any
+    summary: Mapping[str, Any] | None
+
+
+def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]) -> ReportResult:
+    chosen, main_key, main, cfg = rq.chosen, rq.main_key, rq.main, rq.cfg
+    window, since, until = rq.window, rq.since, rq.until
+    timings: dict[str, float] = {}
     counts = event_counts(ev)
     customers = int(ev.engine.execute(ev.table.customer.nunique()))
-    breakdown = _by(ev, by)
+    breakdown = _by(ev, rq.by)
     timings["load"] = time.perf_counter() - started
     names = list(counts)
     top = ", ".join(names[:8]) or "none"
@@ -188,7 +219,7 @@ def report(
     if any(matched_stages(main, names)):
         mark = time.perf_counter()
         say(f"lifecycle: {main_key}")
-        life = api_lifecycle(ev, main, spend, since, until, by, cfg)
+        life = api_lifecycle(ev, main, rq.spend, since, until, rq.by, cfg)
         life_dict = life.to_dict()
         timings["lifecycle"] = time.perf_counter() - mark
         mark = time.perf_counter()
@@ -217,14 +248,14 @@ def report(
         "engine": ev.engine.name,
         "window": window,
         "main model": main_key,
-        **dict(summary or {}),
+        **dict(rq.summary or {}),
         "seconds": round(seconds, 1),
     }
     mark = time.perf_counter()
     path = write_report(
-        out,
+        rq.out,
         sections,
-        title=title or f"hourglass report: {Path(str(ev.report.source)).name}",
+        title=rq.title or f"hourglass report: {Path(str(ev.report.source)).name}",
         summary=head,
         lifecycle=life_dict,
         journeys=journeys,

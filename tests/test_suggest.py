@@ -365,3 +365,18 @@ def test_the_evidence_equals_a_plain_python_reference(engine: hourglass.Engine, 
         assert got[e][:3] == (n, c, f), e
         assert (got[e][3] is None) == (pos is None) and (pos is None or got[e][3] == pytest.approx(pos)), e
     assert profile.customers == 40 and profile.events == len(rows)
+
+
+def test_the_check_on_every_engine(engine: hourglass.Engine, tmp_path: Path) -> None:
+    path = tmp_path / "shop.parquet"
+    pd.DataFrame(shop_rows()).assign(revenue=10.0).to_parquet(path)
+    ev = hourglass.events(str(path), engine=engine)
+    over = (parse_filter("revenue > 100"),)
+    steps = (Step("a", ("cat*",)), Step("b", ("crt",)), Step("c", ("payment_done",), over))
+    assert check_model_events(ev, JourneyModel("m", "funnel", steps), exclude=["refund"]) == [
+        "stage 'b': no event named 'crt' in the source (did you mean 'cart'?)",
+        "stage 'c': events named 'payment_done' are in the source, but none with revenue > 100",
+        "--exclude: no event named 'refund' in the source",
+        "2 of the model's 3 stages match no event of the source: draft a model from its events with: "
+        f"hourglass models suggest {path} --out my_model.yaml",
+    ]

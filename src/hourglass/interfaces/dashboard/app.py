@@ -28,6 +28,10 @@ COOKIE = "hourglass_token"
 FRAGMENT_HEADER = "X-HG-Fragment"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 PER_PAGE = 50
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><path d="M3 1h10L9 8l4 7H3l4-7z" '
+    'fill="#4f46e5"/></svg>'
+)
 log = logging.getLogger("hourglass.dashboard")
 
 
@@ -204,6 +208,12 @@ def create_app(
             request, "journeys.html", "journeys", lambda: views.journeys(PageQuery.parse(p, src.last))
         )
 
+    @app.get("/favicon.ico", response_model=None)
+    def favicon() -> Response:
+        return Response(
+            FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+        )
+
     @app.get("/static/{name}", response_model=None)
     def static(name: str, request: Request) -> Response:
         return assets.response(name, request)
@@ -213,7 +223,8 @@ def create_app(
 
 def _denied() -> Response:
     return HTMLResponse(
-        "<!DOCTYPE html><title>hourglass: token required</title><h1>Token required</h1>"
+        '<!DOCTYPE html><link rel="icon" href="data:,"><title>hourglass: token required</title>'
+        "<h1>Token required</h1>"
         "<p>This dashboard needs its token: open the address <code>hourglass serve</code> printed "
         "(it ends with <code>?token=...</code>), or send <code>Authorization: Bearer TOKEN</code>.</p>",
         status_code=401,

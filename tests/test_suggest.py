@@ -304,6 +304,38 @@ def test_a_glob_only_when_it_matches_no_other_event() -> None:
     assert "--set remorse_events=product_return" in model_yaml(s)
 
 
+def test_unnamed_stages_never_take_a_built_in_stage_name_and_runs_of_them_merge() -> None:
+    s = draft_model(
+        _profile(
+            ("visit", 100, 0.0),
+            ("product", 80, 0.2),
+            ("interest", 50, 0.5),  # an event named like a stage, but no known role: placed by order
+            ("qux", 45, 0.55),
+            ("purchase", 20, 0.9),
+        )
+    )
+    assert [(st.name, st.events) for st in s.model.stages] == [
+        ("attention", ("visit",)),
+        ("interest", ("product",)),
+        ("stage_3", ("interest", "qux")),  # two such events next to each other: one stage
+        ("action", ("purchase",)),
+    ]
+    assert s.model.sale == "action"
+
+
+def test_names_yaml_would_misread_round_trip(tmp_path: Path) -> None:
+    odd = ["yes", "404", "a: b", "#hash", "ünïcode €", "null", "page[1]", "[bold]x", "1.5"]
+    s = draft_model(_profile(*((name, 50 - k, k / 10) for k, name in enumerate(odd))))
+    path = tmp_path / "odd.yaml"
+    path.write_text(model_yaml(s, source="odd.csv"), encoding="utf-8")
+    loaded = load_model(str(path))
+    assert loaded.stages == s.model.stages
+    events = {e for st in loaded.stages for e in st.events}
+    assert events == set(odd) - {"page[1]", "[bold]x"}  # a pattern cannot hold [ ]: set aside
+    assert {e for e, _ in s.set_aside} == {"page[1]", "[bold]x"}
+    assert "Not a stage: [bold]x (a model's event patterns cannot hold [ or ]" in model_yaml(s)
+
+
 def test_no_event_to_draft_from_is_a_coded_error() -> None:
     with pytest.raises(SpecError) as info:
         draft_model(_profile())
@@ -380,3 +412,11 @@ def test_the_check_on_every_engine(engine: hourglass.Engine, tmp_path: Path) -> 
         "2 of the model's 3 stages match no event of the source: draft a model from its events with: "
         f"hourglass models suggest {path} --out my_model.yaml",
     ]
+
+
+def test_the_table_prints_names_as_they_are(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    pd.DataFrame(shop_rows({"a": ["[bold]home", "cart", "[red]paid[/red]"]})).to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["models", "suggest", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "[bold]home" in result.output and "not a stage: [red]paid[/red]" in result.output

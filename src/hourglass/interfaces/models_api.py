@@ -15,7 +15,7 @@ from hourglass.model.draft import Suggestion, draft_model
 from hourglass.model.event_stats import EventProfile, EventStat
 from hourglass.model.schema import ColumnMapping
 
-__all__ = ["model_yaml", "suggest_model", "write_model"]
+__all__ = ["model_yaml", "set_aside_reason", "suggest_model", "write_model"]
 
 #: the most event names listed and drafted from
 MAX_TOP = 1000
@@ -62,6 +62,13 @@ def _default_name(source: Any) -> str:
     return "suggested"
 
 
+def set_aside_reason(event: str, setting: str | None) -> str:
+    """Why an event is not in the suggested stages."""
+    if setting is None:
+        return "a model's event patterns cannot hold [ or ]: match it with ? in their place"
+    return f"after the sale or friction; lifecycle: --set {setting}={event}"
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
@@ -97,8 +104,10 @@ def model_yaml(suggestion: Suggestion, *, source: str | None = None) -> str:
         head.append(
             f"Stage names follow the built-in model '{suggestion.preset}' where the event names allow."
         )
-    for event, setting in suggestion.set_aside:
-        head.append(f"Not a stage: {event} (after the sale or friction; lifecycle: --set {setting}={event})")
+    head += [
+        f"Not a stage: {event} ({set_aside_reason(event, setting)})"
+        for event, setting in suggestion.set_aside
+    ]
     if p.left_out:
         head.append(
             f"Not listed: {p.left_out:,} event names with fewer customers "

@@ -62,13 +62,13 @@ class DraftStage:
 class Suggestion:
     """A drafted model with its evidence. ``preset``: the built-in model whose stage names it uses
     (None: named from order alone); ``set_aside``: events that are no step forward, with the
-    lifecycle setting that takes them."""
+    lifecycle setting that takes them (None: a name a model cannot hold, with ``[`` or ``]``)."""
 
     model: JourneyModel
     stages: tuple[DraftStage, ...]
     profile: EventProfile
     preset: str | None
-    set_aside: tuple[tuple[str, str], ...] = ()
+    set_aside: tuple[tuple[str, str | None], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -180,17 +180,21 @@ def _by_names(units: list[_Unit]) -> list[tuple[str | None, list[_Unit], str]]:
     for u in alone:
         after = [i for i, (_, _, _, pos) in enumerate(out) if pos <= u.position]
         at = (max(after) + 1) if after else 0
+        if at and out[at - 1][0] is None:  # next to another such stage: one stage (at most 15 in all)
+            _, before, _, first = out[at - 1]
+            out[at - 1] = (None, [*before, u], "placed by order (their names match no known role)", first)
+            continue
         out.insert(at, (None, [u], "placed by order (its name matches no known role)", u.position))
     return [(role, group, reason) for role, group, reason, _ in out]
 
 
 def draft_model(profile: EventProfile, *, name: str = "suggested") -> Suggestion:
     """Draft a model from the evidence (see the module's doc)."""
-    set_aside: list[tuple[str, str]] = []
+    set_aside: list[tuple[str, str | None]] = []
     kept: list[EventStat] = []
     for s in profile.stats:
         setting = after_sale(set(words(s.event)))
-        if setting:
+        if setting or any(c in s.event for c in "[]"):  # a model's patterns cannot hold [ ]
             set_aside.append((s.event, setting))
         else:
             kept.append(s)
@@ -208,8 +212,8 @@ def draft_model(profile: EventProfile, *, name: str = "suggested") -> Suggestion
     mapping = PRESET_ROLES.get(preset or "", {})
     stages: list[DraftStage] = []
     merged: dict[str, int] = {}  # preset stage -> index in stages (aida: interest and trust merge)
-    taken: set[str] = set()
-    for k, (role, group, reason) in enumerate(groups, start=1):
+    taken = {mapping[r] for r in roles}  # the preset's names first: another stage never takes one
+    for role, group, reason in groups:
         stats = tuple(s for u in group for s in u.events)
         patterns = tuple(dict.fromkeys(p for u in group for p in u.patterns))
         why = f"{reason}; {_evidence(stats)}"
@@ -221,12 +225,12 @@ def draft_model(profile: EventProfile, *, name: str = "suggested") -> Suggestion
             continue
         if target:
             label = PRESETS[preset or ""].stage(target).label
-            step = Step(_step_name(target, taken), patterns, label=label)
+            step = Step(target, patterns, label=label)
             merged[target] = len(stages)
         elif len(group) == 1:
             step = Step(_step_name(group[0].patterns[0], taken), patterns)
         else:
-            step = Step(_step_name(f"stage_{k}", taken), patterns)
+            step = Step(_step_name(f"stage_{len(stages) + 1}", taken), patterns)
         stages.append(DraftStage(step, stats, why))
     sale = mapping.get("sale") if "sale" in roles else None
     sale_events = next((d.step.events for d in stages if d.step.name == sale), ())

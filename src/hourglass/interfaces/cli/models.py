@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 from rich.table import Table
+from rich.text import Text
 
 from hourglass.ingest.config import load_model
 from hourglass.interfaces.cli._common import handle_errors, mapping_from, source_options, stdout_console
@@ -79,11 +80,16 @@ def _pct(x: float | None) -> str:
 
 
 def _tables(s: Suggestion, out: str | None) -> None:
+    """The evidence and the stages; every text from the source is printed as is (no markup)."""
+    from hourglass.interfaces.models_api import set_aside_reason
+
     console = stdout_console()
     p = s.profile
     events = Table(
-        title=f"events of {p.source} · {p.customers:,} customers · {p.events:,} events · "
-        f"{p.names:,} event names",
+        title=Text(
+            f"events of {p.source} · {p.customers:,} customers · {p.events:,} events · "
+            f"{p.names:,} event names"
+        ),
         title_justify="left",
         header_style="bold",
     )
@@ -92,7 +98,7 @@ def _tables(s: Suggestion, out: str | None) -> None:
     for r in p.rows():
         pos = r["typical_position"]
         events.add_row(
-            r["event"],
+            Text(r["event"]),
             f"{r['events']:,}",
             f"{r['customers']:,}",
             _pct(r["customer_share"]),
@@ -106,20 +112,18 @@ def _tables(s: Suggestion, out: str | None) -> None:
         )
     like = f"stage names of '{s.preset}'" if s.preset else "stages from order alone"
     stages = Table(
-        title=f"suggested model '{s.model.name}' ({like})", title_justify="left", header_style="bold"
+        title=Text(f"suggested model '{s.model.name}' ({like})"), title_justify="left", header_style="bold"
     )
     for col in ("stage", "events", "why"):
         stages.add_column(col)
     for d in s.stages:
         sale = " (the sale)" if d.step.name == s.model.sale and d.step.name != "sale" else ""
-        stages.add_row(d.step.name + sale, ", ".join(d.step.events), d.reason)
+        stages.add_row(Text(d.step.name + sale), Text(", ".join(d.step.events)), Text(d.reason))
     console.print(stages)
     for event, setting in s.set_aside:
-        console.print(
-            f"not a stage: {event} (after the sale or friction; lifecycle: --set {setting}={event})"
-        )
+        console.print(Text(f"not a stage: {event} ({set_aside_reason(event, setting)})"))
     if out:
-        console.print(f"wrote {out}; edit it, then: hourglass funnel {p.source} --model {out}")
+        console.print(Text(f"wrote {out}; edit it, then: hourglass funnel {p.source} --model {out}"))
     else:
         console.print("write it as a model file to edit with --out my_model.yaml")
 

@@ -100,7 +100,7 @@ def test_a_model_of_the_source_events_is_measured(shop: Path) -> None:
     out = shop / "mine.html"
     result = _run([str(shop / "shop.csv"), "--model", str(shop / "shop.yaml"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "sections: shop, lifecycle, channels, journeys" in result.output
+    assert "funnels:  shop\nsections: lifecycle, channels, journeys\n" in result.output
     text = _text(out)
     assert "Not measured." not in text
     assert "reached in order within 90d" in text

@@ -92,11 +92,12 @@ def demo_cmd(size: int, seed: int, out_dir: str, old_customers: str | None, old_
         run = run_demo(out_dir, size=size, seed=seed, step=step)
         progress.update(task, completed=total, description="done")
     table = Table(
-        title=f"Every model on one event log (reached in order within {DEMO_WINDOW})",
+        title=f"Every model on one event log (reached in order within {DEMO_WINDOW}; "
+        "largest loss: the step that lost the most customers)",
         title_justify="left",
         header_style="bold",
     )
-    for col in ("model", "entered", "reached the end", "overall", "largest loss (most customers lost)"):
+    for col in ("model", "entered", "reached the end", "overall", "largest loss"):
         table.add_column(col, justify="right" if col in ("entered", "reached the end", "overall") else "left")
     for name, result in run.results.items():
         rows = result.rows()
@@ -108,7 +109,7 @@ def demo_cmd(size: int, seed: int, out_dir: str, old_customers: str | None, old_
             f"{first['customers']:,} at {first['step']}",
             f"{last['customers']:,} at {last['step']}",
             "-" if conv is None else f"{100 * conv:.1f}%",
-            f"{loss[0]} → {loss[1]}: {loss[3]:,} lost ({100 * loss[2]:.0f}%)" if loss else "-",
+            f"{loss[0]} → {loss[1]}: {loss[3]:,} ({100 * loss[2]:.0f}%)" if loss else "-",
         )
     console.print(table)
     if run.lifecycle is not None:

@@ -112,13 +112,15 @@ def report_cmd(
             step=lambda msg: progress.update(task, description=msg),
         )
     console = stdout_console()
-    measured = [s.removeprefix("funnel:") for s in result.sections]
+    funnels = [s.removeprefix("funnel:") for s in result.sections if s.startswith("funnel:")]
+    others = [s for s in result.sections if not s.startswith("funnel:")]
     console.print(
         f"report · {result.events:,} events, {result.customers:,} customers · main model "
         f"{result.main_model} · {result.seconds:.1f} s",
         markup=False,
     )
-    console.print(f"sections: {', '.join(measured) or 'none'}", markup=False)
+    console.print(f"funnels:  {', '.join(funnels) or 'none'}", markup=False)
+    console.print(f"sections: {', '.join(others) or 'none'}", markup=False)
     events = ", ".join(result.top_events) + (", ..." if len(result.top_events) >= 10 else "")
     by_reason: dict[str, list[str]] = {}
     for name, reason in result.not_measured.items():

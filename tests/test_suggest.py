@@ -248,13 +248,37 @@ def _profile(*stats: tuple[str, int, float | None]) -> EventProfile:
         ("reorder", "repeat"),
         ("referral_sent", "word_of_mouth"),
         ("review", "word_of_mouth"),
+        ("promo_view", "trial"),
         ("refund", None),
+        ("offer_sent", None),
         ("order_cancelled", None),
         ("xyzzy", None),
     ],
 )
 def test_the_lexicon(name: str, role: str | None) -> None:
     assert role_of(name) == role
+
+
+def test_after_sale_events_are_set_aside_with_their_setting() -> None:
+    s = draft_model(
+        _profile(
+            ("visit", 90, 0.0),
+            ("purchase", 50, 0.5),
+            ("support_resolved", 9, 0.9),
+            ("offer_sent", 8, 0.9),
+            ("offer_redeemed", 7, 0.95),
+            ("delivery_late", 6, 0.8),
+            ("refund", 5, 0.9),
+        )
+    )
+    assert dict(s.set_aside) == {
+        "support_resolved": "resolved_events",
+        "offer_sent": "offer_sent_events",
+        "offer_redeemed": "offer_redeemed_events",
+        "delivery_late": "negative_events",
+        "refund": "remorse_events",
+    }
+    assert [st.events for st in s.model.stages] == [("visit",), ("purchase",)]
 
 
 def test_words() -> None:

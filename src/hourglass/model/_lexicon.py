@@ -20,7 +20,7 @@ _INTEREST = {
     "product", "products", "item", "items", "detail", "details", "pdp", "sku", "search", "signup",
     "sign", "register", "registration", "registered", "subscribe", "subscribed", "subscription",
     "newsletter", "lead", "form", "contact", "callback", "login", "account", "quiz", "article",
-    "blog", "video", "download", "offer", "promo",
+    "blog", "video", "download",
 }  # fmt: skip
 _TRUST = {
     "consultation", "consult", "webinar", "case", "study", "testimonial", "testimonials", "compare",
@@ -29,6 +29,7 @@ _TRUST = {
 _TRIAL = {
     "cart", "basket", "bag", "wishlist", "wish", "favorite", "favourite", "favorites", "demo", "trial",
     "sample", "checkout", "payment", "pay", "delivery", "shipping", "address", "billing", "quote",
+    "promo", "coupon", "offer", "discount",
 }  # fmt: skip
 _SALE = {
     "purchase", "purchased", "order", "ordered", "buy", "bought", "paid", "transaction", "conversion",
@@ -54,6 +55,8 @@ AFTER_SALE: dict[str, tuple[str, ...]] = {
     "remorse_events": ("refund", "refunded", "return", "returned", "cancel", "cancelled", "canceled",
                        "cancellation", "chargeback"),
     "support_events": ("support", "ticket", "help", "helpdesk"),
+    "offer_sent_events": ("winback",),
+    "offer_redeemed_events": ("redeemed", "redeem"),
     "negative_events": ("complaint", "complain", "complained", "late", "delay", "delayed", "dispute",
                         "fail", "failed", "failure", "error", "declined", "abandon", "abandoned",
                         "unsubscribe", "unsubscribed", "churn", "churned", "delete", "deleted"),
@@ -85,6 +88,10 @@ def words(name: str) -> tuple[str, ...]:
 
 def after_sale(ws: set[str]) -> str | None:
     """The lifecycle setting of an after-sale or friction event, None for others."""
+    if {"offer", "sent"} <= ws or {"win", "back"} <= ws:
+        return "offer_sent_events"  # a win-back offer (an offer seen before the sale is a trial)
+    if ws & {"support", "ticket"} and ws & {"resolved", "solved", "closed"}:
+        return "resolved_events"
     for setting, names in AFTER_SALE.items():
         if ws & set(names):
             return setting

@@ -162,3 +162,14 @@ def test_demo_renamed_flags_fail_naming_the_new_one(old: list[str], new: str, tm
     assert result.exit_code == 2, result.output
     assert "HG150" in result.output and new in result.output
     assert not (tmp_path / "d").exists()
+
+
+def test_by_since_until_window_and_title(shop: Path) -> None:
+    out = shop / "range.html"
+    args = [str(shop / "shop.csv"), "--model", str(shop / "shop.yaml"), "--out", str(out)]
+    args += ["--by", "channel", "--since", "2024-01-02", "--until", "2024-02-01", "--window", "7d"]
+    result = _run([*args, "--title", "Shop <January>"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "<title>Shop &lt;January&gt;</title>" in page
+    assert "reached in order within 7d" in _text(out)

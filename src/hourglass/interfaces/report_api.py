@@ -219,7 +219,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
     if any(matched_stages(main, names)):
         mark = time.perf_counter()
         say(f"lifecycle: {main_key}")
-        life = api_lifecycle(ev, main, rq.spend, since, until, rq.by, cfg)
+        life = api_lifecycle(ev, main, rq.spend, since, until, cfg)
         life_dict = life.to_dict()
         timings["lifecycle"] = time.perf_counter() - mark
         mark = time.perf_counter()
@@ -283,19 +283,11 @@ def api_lifecycle(
     spend: str | Path | None,
     since: Any,
     until: Any,
-    by: str | None,
     cfg: Config,
 ) -> LifecycleResult:
-    """The lifecycle of the main model (``by`` only when given: the stage table per group)."""
+    """The lifecycle of the main model (its channel table is by acquisition channel)."""
     from hourglass.interfaces.lifecycle_api import lifecycle
 
-    extra: dict[str, Any] = {"by": by} if by is not None else {}
     return lifecycle(
-        ev,
-        model,
-        spend=None if spend is None else str(spend),
-        since=since,
-        until=until,
-        config=cfg,
-        **extra,
+        ev, model, spend=None if spend is None else str(spend), since=since, until=until, config=cfg
     )

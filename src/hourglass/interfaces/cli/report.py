@@ -50,7 +50,7 @@ def _short(reason: str) -> str:
     "--by",
     metavar="COLUMN",
     default=None,
-    help="break the journeys' entry stages (and the lifecycle) down by this column [default: channel]",
+    help="break the journeys' entry stages down by this column's value at the entry event [default: channel]",
 )
 @click.option("--title", metavar="TEXT", default=None, help="the report's title")
 @click.option("--since", metavar="TIME", default=None, help="only events at or after this time (ISO 8601)")

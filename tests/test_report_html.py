@@ -220,7 +220,10 @@ def test_numbers_are_formatted(page: str) -> None:
 def test_largest_loss_is_said_and_highlighted(page: str) -> None:
     text = "".join(_parse(page).text)
     # by customers lost (23,462 at interest), not by the lowest rate (trial -> sale, 61%, 5,490)
-    assert "Largest loss: Attention / awareness \u2192 Interest, 57% of customers lost (23,462 of 41,234)." in text
+    assert (
+        "Largest loss: Attention / awareness \u2192 Interest, 57% of customers lost (23,462 of 41,234)."
+        in text
+    )
     assert "&amp;lt;" not in page  # escaped once, not twice
     assert f"Largest loss: visit \u2192 {XSS}, 60% of customers lost" in text
     hot_rows = re.findall(r'<tr class="hot"><td class="step">(.*?)<', page)
@@ -484,6 +487,93 @@ def test_hourglass_and_journeys_render_in_headless_chromium(tmp_path: pathlib.Pa
             assert page.locator("table.channels tbody tr").count() == 3
             assert page.locator("#channels td.good").count() == 2
             page.screenshot(path="/tmp/report-hourglass.png", full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
+
+
+# --- not measured (report_api's sections) ---------------------------------------------------------
+
+
+def _not_measured_sections() -> list[dict[str, Any]]:
+    measured = _sections()[0]
+    partial = {
+        "model": "mine",
+        "label": "Mine",
+        "window": "90d",
+        "count_label": "reached in order within 90d",
+        "sale": "sale",
+        "funnel": {
+            "steps": [
+                _step("browse", 5, ONE, ONE, 0),
+                _step("sale", 2, (0.4, 0.1, 0.8), (0.4, 0.1, 0.8), 3),
+                {"step": "advocacy", "customers": None, "dropped": None},
+            ]
+        },
+        "unmeasured_steps": {"advocacy": "no event of stage 'advocacy' (review) is in the source"},
+        "unmeasured_hint": "map it to your events",
+    }
+    absent = {
+        "model": "aida",
+        "label": "AIDA",
+        "funnel": None,
+        "not_measured": "none of its events (visit, signup) is in the source; map it",
+    }
+    return [{**measured, "sale": "sale", "count_label": "reached in order within 30d"}, partial, absent]
+
+
+LIFE = {
+    "model": "hourglass",
+    "sale_stage": "sale",
+    "stages": [{"stage": "sale", "label": "Sale", "entered": 9}],
+}
+
+
+def test_not_measured_sections_show_no_numbers() -> None:
+    page = render_report(_not_measured_sections(), lifecycle=LIFE, not_measured={"journeys": "no model"})
+    text = re.sub(r"\s+", " ", " ".join(_parse(_without_plotlyjs(page)).text))
+    assert "Not measured. none of its events (visit, signup) is in the source; map it" in text
+    assert "not measured (no event of stage 'advocacy' (review) is in the source)" in text
+    assert "<b>journeys</b>: no model" in page and 'id="not-measured"' in page
+    calls = re.findall(r'Plotly\.newPlot\("([^"]+)"', page)
+    assert "hg-funnel-3" not in calls and {"hg-funnel-1", "hg-funnel-2"} <= set(calls)
+    overview = re.search(r'Plotly\.newPlot\("hg-overview-chart", (\{.*?\})\);?\n', page)
+    assert overview is not None and "AIDA" not in overview.group(1) and "Mine (to sale)" in overview.group(1)
+    assert "Conversion to sale 40.0%" in text  # the partial model, up to its last measured stage
+    # both buyer counts, labelled, next to each other, with why they differ
+    assert (
+        "Buyers, two definitions: 2 reached sale in order within 90d (Mine funnel); 9 ever entered Sale"
+        in text
+    )
+    assert "Buyers, two definitions: 3,510 reached sale in order within 30d" in text
+
+
+@pytest.mark.browser
+def test_not_measured_renders_in_headless_chromium(tmp_path: pathlib.Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("playwright is not installed (pip install playwright)")
+    from playwright.sync_api import sync_playwright
+
+    path = write_report(tmp_path / "nm.html", _not_measured_sections(), lifecycle=LIFE)
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on(
+                "console",
+                lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+            )
+            page.goto(path.as_uri())
+            page.wait_for_function(
+                "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3", timeout=30_000
+            )
+            assert page.locator("#hg-funnel-2 svg .funnellayer .trace .point").count() == 2  # measured steps
+            assert page.locator("#hg-overview-chart svg .barlayer .point").count() == 2
+            assert page.locator("section.model.nm").count() == 1
         finally:
             browser.close()
     assert problems == []

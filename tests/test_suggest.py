@@ -444,3 +444,17 @@ def test_the_table_prints_names_as_they_are(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["models", "suggest", str(path)])
     assert result.exit_code == 0, result.output
     assert "[bold]home" in result.output and "not a stage: [red]paid[/red]" in result.output
+
+
+def test_the_model_file_is_written_whole_or_not_at_all(shop: Path, tmp_path: Path) -> None:
+    from hourglass.interfaces.models_api import write_model
+    from hourglass.model import SourceError
+
+    s = suggest_model(str(shop))
+    out = tmp_path / "m.yaml"
+    write_model(s, out)
+    assert load_model(str(out)).stages == s.model.stages
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml", "shop.csv"]  # no temporary left
+    with pytest.raises(SourceError) as info:
+        write_model(s, tmp_path / "missing" / "m.yaml")
+    assert info.value.code == "HG425"

@@ -39,7 +39,12 @@ def models_cmd(ctx: click.Context) -> None:
         table.add_column(col)
     for m in PRESETS.values():
         table.add_row(m.name, m.kind, m.label, " → ".join(s.name for s in m.stages))
-    stdout_console().print(table)
+    console = stdout_console()
+    console.print(table)
+    console.print(
+        "show one as a file to edit: hourglass models show NAME; draft one from your own log's events: "
+        "hourglass models suggest SOURCE"
+    )
 
 
 @models_cmd.command("show")

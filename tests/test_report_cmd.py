@@ -173,3 +173,11 @@ def test_by_since_until_window_and_title(shop: Path) -> None:
     page = out.read_text(encoding="utf-8")
     assert "<title>Shop &lt;January&gt;</title>" in page
     assert "reached in order within 7d" in _text(out)
+
+
+def test_goal_is_the_main_models_purchase_stage(shop: Path) -> None:
+    res = report(shop / "shop.csv", str(shop / "shop.yaml"), out=shop / "goal.html", goal="cart")
+    assert res.lifecycle is not None and res.lifecycle.to_dict()["sale_stage"] == "cart"
+    assert "Buyers, two definitions: 3 reached Cart in order within 90d" in _text(res.path)
+    result = _run([str(shop / "shop.csv"), "--model", str(shop / "shop.yaml"), "--goal", "chart"])
+    assert result.exit_code == 2 and "HG106" in result.output and "cart" in result.output

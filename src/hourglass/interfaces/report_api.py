@@ -130,6 +130,7 @@ def report(
     spend: str | Path | None = None,
     window: str = "90d",
     by: str | None = None,
+    goal: str | None = None,
     columns: ColumnMapping | Mapping[str, Any] | None = None,
     engine: Any = None,
     table: str | None = None,
@@ -146,7 +147,8 @@ def report(
     built-in model and the config's models); the first is the "main" model of the lifecycle and
     journey sections (default: ``hourglass``). ``spend``: a CSV of channel, period, cost (CAC and
     ROI); ``window``: the funnels' window; ``by``: the column of the journeys' entry breakdown
-    (default: the channel, when the source has one). ``step(message)`` is called as each piece of
+    (default: the channel, when the source has one); ``goal``: the main model's stage that makes a
+    purchaser (default: its sale stage). ``step(message)`` is called as each piece of
     work starts (a progress display); ``summary`` adds headline figures. Example::
 
         import hourglass
@@ -158,6 +160,10 @@ def report(
     cfg = config if isinstance(config, Config) else load_config(config)
     chosen = _models(models, cfg)  # a bad model name fails before the source is read
     main_key, main = chosen[0] if models else next(((k, m) for k, m in chosen if k == MAIN_MODEL), chosen[0])
+    if goal is not None:
+        main.stage(goal)  # "no stage 'x' (did you mean ...)"
+        main = dataclasses.replace(main, sale=goal)
+        chosen = [(k, main if k == main_key else m) for k, m in chosen]
     say("loading the source")
     ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
     with cached() as materialize:

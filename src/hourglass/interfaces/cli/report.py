@@ -52,6 +52,12 @@ def _short(reason: str) -> str:
     default=None,
     help="break the journeys' entry stages down by this column's value at the entry event [default: channel]",
 )
+@click.option(
+    "--goal",
+    metavar="STAGE",
+    default=None,
+    help="the main model's stage that makes a purchaser [default: the model's sale stage]",
+)
 @click.option("--title", metavar="TEXT", default=None, help="the report's title")
 @click.option("--since", metavar="TIME", default=None, help="only events at or after this time (ISO 8601)")
 @click.option("--until", metavar="TIME", default=None, help="only events before this time (ISO 8601)")
@@ -63,6 +69,7 @@ def report_cmd(
     spend: str | None,
     window: str,
     by: str | None,
+    goal: str | None,
     title: str | None,
     since: str | None,
     until: str | None,
@@ -81,6 +88,7 @@ def report_cmd(
       hourglass report shop.csv
       hourglass report shop.csv --model my_model.yaml --out shop.html
       hourglass report events.parquet --model hourglass --model aida --spend spend.csv --by channel
+      hourglass report events.parquet --model flywheel --goal engage
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -102,6 +110,7 @@ def report_cmd(
             spend=spend,
             window=window,
             by=by,
+            goal=goal,
             columns=columns,
             engine=engine,
             table=table,

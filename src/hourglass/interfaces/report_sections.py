@@ -4,7 +4,6 @@ the main model, and which lifecycle blocks the result has (docs/report.md)."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -114,12 +113,6 @@ def lifecycle_blocks(life: Mapping[str, Any] | None) -> dict[str, str | None]:
     return out
 
 
-def _paths_depth() -> str:
-    """The paths API's name for the nodes per path (``depth``; ``steps`` before the rename)."""
-    params = inspect.signature(journeys_api.paths).parameters
-    return "depth" if "depth" in params else "steps"
-
-
 def journeys_block(
     ev: Events,
     model: JourneyModel,
@@ -140,8 +133,7 @@ def journeys_block(
     say("journeys: transitions")
     out["transitions"] = journeys_api.transitions(ev, model, **when).to_dict()
     say("journeys: top paths")
-    depth: dict[str, Any] = {_paths_depth(): PATH_DEPTH}
-    out["paths"] = journeys_api.paths(ev, model, top=10, **depth, **when).to_dict()
+    out["paths"] = journeys_api.paths(ev, model, top=10, depth=PATH_DEPTH, **when).to_dict()
     say("journeys: one customer's map")
     referrals = (life or {}).get("referrals")
     top = (referrals.get("top_referrers") if isinstance(referrals, Mapping) else None) or []

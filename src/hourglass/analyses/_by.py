@@ -12,11 +12,9 @@ import ibis.expr.types as ir
 from hourglass.analyses._match import in_period, micros
 from hourglass.analyses.stages import stage_rows
 from hourglass.model.journey import JourneyModel
+from hourglass.model.journeys_spec import OTHER, TOP_VALUES
 
-__all__ = ["OTHER", "TOP_VALUES", "first_value", "node_rows_by", "top_values"]
-
-OTHER = "(other)"
-TOP_VALUES = 10
+__all__ = ["first_value", "node_rows_by", "top_values"]
 
 
 def first_value(r: ir.Table) -> ir.Table:

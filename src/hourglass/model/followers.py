@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hourglass.model._text import pct, ratio, text_table, uniform
+from hourglass.model.journeys_result import NO_CUSTOMERS, measured
 
 __all__ = ["TENURE_BUCKETS", "FollowersResult", "build_followers_result"]
 
@@ -36,20 +37,19 @@ class FollowersResult:
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "goal": self.goal,
             "as_of": self.as_of,
             "active": self.active,
             "purchasers": self.purchasers,
             "followers": self.followers,
-            "followers_share": ratio(self.followers, self.active),
-            "tenure_median_days": self.tenure_median_days,
-            "tenure_p90_days": self.tenure_p90_days,
-            "idle_median_days": self.idle_median_days,
-            "by_stage": list(self.by_stage),
-            "tenure": list(self.tenure),
-            "meta": self.meta,
         }
+        measured(out, "followers_share", ratio(self.followers, self.active), NO_CUSTOMERS)
+        none = f"no followers: every active customer has reached {self.goal}"
+        for key in ("tenure_median_days", "tenure_p90_days", "idle_median_days"):
+            measured(out, key, getattr(self, key), none)
+        out.update(by_stage=list(self.by_stage), tenure=list(self.tenure), meta=self.meta)
+        return out
 
     def rows(self) -> list[dict[str, Any]]:
         flat = [{"section": "stage", **r} for r in self.by_stage]
@@ -106,26 +106,27 @@ def build_followers_result(
     meta: dict[str, Any] | None = None,
 ) -> FollowersResult:
     followers = int(summary.get("followers") or 0)
+    none = f"no followers: every active customer has reached {names[goal - 1]}"
     per = {int(r["furthest"]): r for r in by_stage}
-    stage_rows = tuple(
-        {
-            "stage": names[k - 1],
-            "followers": int(per[k]["followers"]) if k in per else 0,
-            "share": ratio(int(per[k]["followers"]) if k in per else 0, followers),
-            "tenure_median_days": _f(per[k]["tenure_median"]) if k in per else None,
-            "tenure_p90_days": _f(per[k]["tenure_p90"]) if k in per else None,
-            "idle_median_days": _f(per[k]["idle_median"]) if k in per else None,
-        }
-        for k in range(1, goal)
-    )
-    tenure = tuple(
-        {
-            "bucket": b,
-            "followers": int(summary.get(f"t{i}") or 0),
-            "share": ratio(int(summary.get(f"t{i}") or 0), followers),
-        }
-        for i, b in enumerate(TENURE_BUCKETS)
-    )
+    stage_rows = []
+    for k in range(1, goal):
+        n = int(per[k]["followers"]) if k in per else 0
+        row: dict[str, Any] = {"stage": names[k - 1], "followers": n}
+        measured(row, "share", ratio(n, followers), none)
+        here = f"no follower is furthest at {names[k - 1]}"
+        for key, col in (
+            ("tenure_median_days", "tenure_median"),
+            ("tenure_p90_days", "tenure_p90"),
+            ("idle_median_days", "idle_median"),
+        ):
+            measured(row, key, _f(per[k][col]) if k in per else None, here)
+        stage_rows.append(row)
+    tenure = []
+    for i, b in enumerate(TENURE_BUCKETS):
+        n = int(summary.get(f"t{i}") or 0)
+        row = {"bucket": b, "followers": n}
+        measured(row, "share", ratio(n, followers), none)
+        tenure.append(row)
     return FollowersResult(
         goal=names[goal - 1],
         as_of=as_of,
@@ -135,7 +136,7 @@ def build_followers_result(
         tenure_median_days=_f(summary.get("tenure_median")),
         tenure_p90_days=_f(summary.get("tenure_p90")),
         idle_median_days=_f(summary.get("idle_median")),
-        by_stage=stage_rows,
-        tenure=tenure,
+        by_stage=tuple(stage_rows),
+        tenure=tuple(tenure),
         meta=meta or {},
     )

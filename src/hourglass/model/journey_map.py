@@ -11,6 +11,7 @@ from typing import Any
 
 from hourglass.model._text import pct, ratio, text_table, uniform
 from hourglass.model.journey import JourneyModel
+from hourglass.model.journeys_result import measured, not_measured
 
 __all__ = ["JourneyMapResult", "customer_journey", "group_timeline"]
 
@@ -62,7 +63,7 @@ def customer_journey(
         for a, b in pairwise(path)
         if b < a and not (model.kind == "flywheel" and a == len(names) and b == 1)
     ]
-    return {
+    out: dict[str, Any] = {
         "customer": customer,
         "events": total_events,
         "shown": len(timeline),
@@ -70,14 +71,19 @@ def customer_journey(
         "path": [names[k - 1] for k in path],
         "moves": moves,
         "ideal_moves": ideal,
-        "fitness": ratio(ideal, moves),
-        "reached_goal": f_goal is not None,
-        "ideal_to_goal": summary.get("grpos") == goal and summary.get("good") == goal,
-        "skipped_before_goal": skipped,
-        "backsteps": backs,
-        "groups": group_timeline(timeline),
-        "timeline": list(timeline),
     }
+    if not path:
+        out["entry_reason"] = "none of his events belongs to a stage of the model"
+    measured(out, "fitness", ratio(ideal, moves), "no moves: his path has a single stage or none")
+    out["reached_goal"] = f_goal is not None
+    # before the goal is only defined for a customer who reached it: not measured, not "no"
+    not_yet = f"he never reached {names[goal - 1]}"
+    reached = f_goal is not None
+    ideal_to_goal = summary.get("grpos") == goal and summary.get("good") == goal
+    measured(out, "ideal_to_goal", ideal_to_goal if reached else None, not_yet)
+    measured(out, "skipped_before_goal", skipped if reached else None, not_yet)
+    out.update(backsteps=backs, groups=group_timeline(timeline), timeline=list(timeline))
+    return out
 
 
 def _journey_text(j: dict[str, Any]) -> str:
@@ -85,7 +91,8 @@ def _journey_text(j: dict[str, Any]) -> str:
         head = f"customer {j['customer']}: {j['events']} events" + (
             f" (first {j['shown']} shown)" if j["shown"] < j["events"] else ""
         )
-        head += f"; path {' > '.join(j['path']) or '-'}; fitness {pct(j['fitness'])}"
+        fitness = not_measured(j, "fitness", short=False) or pct(j["fitness"])
+        head += f"; path {' > '.join(j['path']) or '-'}; fitness {fitness}"
     else:
         head = f"customer {j['customer']}: {j['stage_events']} stage events"
     notes = []

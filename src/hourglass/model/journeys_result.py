@@ -98,7 +98,13 @@ class JourneysResult:
         flat: list[dict[str, Any]] = []
         for e in self.entry:
             flat.append(
-                {"section": "entry", "stage": e["stage"], "customers": e["customers"], "share": e["share"]}
+                {
+                    "section": "entry",
+                    "stage": e["stage"],
+                    "customers": e["customers"],
+                    "share": e["share"],
+                    "note": e.get("share_reason"),
+                }
             )
         for g in self.entry_by or ():
             for e in g["stages"]:
@@ -120,6 +126,7 @@ class JourneysResult:
                         "other_stage": k["stage"],
                         "customers": k["customers"],
                         "share": k["share"],
+                        "note": k.get("share_reason"),
                     }
                 )
         for b in self.backsteps:
@@ -139,6 +146,7 @@ class JourneysResult:
                     "value": bucket["fitness"],
                     "customers": bucket["customers"],
                     "share": bucket["share"],
+                    "note": bucket.get("share_reason"),
                 }
             )
         for d in self.deviations:

@@ -17,6 +17,8 @@ from hourglass.model.spec import parse_time
 __all__ = [
     "LEVELS",
     "MAX_PATH_STEPS",
+    "OTHER",
+    "TOP_VALUES",
     "FollowersSpec",
     "JourneyMapSpec",
     "JourneysSpec",
@@ -27,6 +29,8 @@ __all__ = [
 ]
 
 LEVELS: tuple[str, ...] = ("stage", "event")
+OTHER = "(other)"  # the --by group of the values after the 10 most common ones
+TOP_VALUES = 10
 MAX_PATH_STEPS = 8
 
 

@@ -10,6 +10,7 @@ from itertools import pairwise
 from typing import Any
 
 from hourglass.model._text import pct, ratio, text_table, uniform
+from hourglass.model.journeys_spec import OTHER
 
 __all__ = ["ELLIPSIS", "PathsResult", "build_paths_result", "path_text", "sankey"]
 
@@ -51,9 +52,10 @@ def sankey(
             edge["cut"] += cont
         for a, b in pairwise(keys):
             links[(a, b)] = links.get((a, b), 0) + n
-    order = sorted(nodes)
-    ids = {k: i for i, k in enumerate(order)}
     names = labels or {}
+    rank = {name: i for i, name in enumerate(names)}  # stages in model order, then by name
+    order = sorted(nodes, key=lambda k: (k[0], rank.get(k[1], len(rank)), k[1]))
+    ids = {k: i for i, k in enumerate(order)}
     return {
         "nodes": [
             {"id": i, "step": k[0], "name": k[1], "label": names.get(k[1], k[1]), **nodes[k]}
@@ -261,7 +263,7 @@ def build_paths_result(
         if g_nb is not None:
             item["previous" if direction == "reverse" else "next"] = list(g_nb)
         out_groups.append(item)
-    out_groups.sort(key=lambda g: (-g["customers"], g["value"] is None, str(g["value"])))
+    out_groups.sort(key=lambda g: (g["value"] == OTHER, -g["customers"], g["value"] is None, str(g["value"])))
     return PathsResult(
         level,
         direction,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hourglass.model._text import pct, ratio, text_table, uniform
+from hourglass.model.journeys_spec import OTHER
 from hourglass.model.results import format_duration
 
 __all__ = ["TransitionsResult", "build_transitions_result"]
@@ -163,5 +164,5 @@ def build_transitions_result(
         g_nodes, g_out = _graph(g_edges, order)
         n = sum(int(e["moves"]) for e in g_edges if e["to"] is None)  # each sequence ends once
         out_groups.append({"value": value, "customers": n, "nodes": list(g_nodes), "edges": list(g_out)})
-    out_groups.sort(key=lambda g: (-g["customers"], g["value"] is None, str(g["value"])))
+    out_groups.sort(key=lambda g: (g["value"] == OTHER, -g["customers"], g["value"] is None, str(g["value"])))
     return TransitionsResult(level, collapse, customers, nodes, out, meta or {}, breakdown, tuple(out_groups))

@@ -8,7 +8,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ._charts import PALETTE, _layout, _plotly_text
+from ._charts import PALETTE, _layout, _plotly_text, _short
 from ._format import fmt_count, fmt_pct
 from ._parts import get_count, get_list, get_map, get_number
 
@@ -23,56 +23,198 @@ def _rgba(color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def sankey_figure(paths: Mapping[str, Any], colors: Mapping[str, str]) -> go.Figure:
-    """The paths result's ``sankey`` (nodes per step, links weighted by customers)."""
-    sankey = get_map(paths, "sankey")
-    nodes = get_list(sankey, "nodes")
-    links = get_list(sankey, "links")
+_END_COLOR = "#9aa0b4"
+_CUT_COLOR = "#c7cad6"
+_PAD_PX = 34  # between two nodes of a column: more than a two-line label (12 px font)
+_EDGE_PX = 24  # margin above and below the nodes: room for a thin edge node's two-line label
+_WRAP = 15  # characters of a node's label: the label fits between two columns
+
+
+def _flows(nodes: Sequence[Mapping[str, Any]], links: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The links as index lists (source, target, value) and each node's step."""
     index = {get_count(n, "id"): i for i, n in enumerate(nodes)}
-    names = [str(n.get("name")) for n in nodes]
-    node_colors = [colors.get(name, PALETTE["muted"]) for name in names]
-    sources, targets, values, link_colors = [], [], [], []
-    inflow = [0] * len(nodes)
-    outflow = [0] * len(nodes)
+    src: list[int] = []
+    tgt: list[int] = []
+    val: list[int] = []
     for link in links:
         s, t = index.get(get_count(link, "source")), index.get(get_count(link, "target"))
         v = get_count(link, "customers") or 0
-        if s is None or t is None or v <= 0:
-            continue
-        sources.append(s)
-        targets.append(t)
-        values.append(v)
-        link_colors.append(_rgba(node_colors[s], 0.28))
-        inflow[t] += v
-        outflow[s] += v
+        if s is not None and t is not None and v > 0:
+            src.append(s)
+            tgt.append(t)
+            val.append(v)
+    return {"src": src, "tgt": tgt, "val": val, "steps": [get_count(n, "step") or 0 for n in nodes]}
+
+
+def _d3_columns(count: int, src: Sequence[int], tgt: Sequence[int]) -> list[int]:
+    """The columns plotly's layout (d3-sankey, justified) computes for its scale: the longest
+    distance from a source, sinks in the last column."""
+    depth = [0] * count
+    for _ in range(count):
+        changed = False
+        for s, t in zip(src, tgt, strict=True):
+            if depth[t] < depth[s] + 1:
+                depth[t], changed = depth[s] + 1, True
+        if not changed:
+            break
+    last = max(depth, default=0)
+    has_out = set(src)
+    return [d if i in has_out else last for i, d in enumerate(depth)]
+
+
+def _wrapped(label: str, customers: int) -> str:
+    """A node's label (at most :data:`_WRAP` characters; the hover has it whole) over its
+    customers: two lines, user text escaped."""
+    return f"{_plotly_text(_short(label, _WRAP))}<br>{customers:,}"
+
+
+def sankey_figure(
+    paths: Mapping[str, Any], colors: Mapping[str, str], labels: Mapping[str, str] | None = None
+) -> go.Figure:
+    """The paths result's ``sankey``: one column per step (x fixed by the step, never snapped to
+    the right edge), nodes labelled with the stage's label and customers, links weighted by
+    customers, and the ends of paths drawn: grey "end" nodes in the next column for customers
+    whose sequence ends there (with ``--to``: "start" nodes in the previous column), light "goes
+    on" nodes for paths cut by the depth (both explained on hover and in the note under the
+    chart). The nodes of a column are stacked in stage order, each with room for its label, so
+    labels never overlap; every labelled node has an outgoing link, so plotly writes every label
+    to the right of its node, into the gap before the next column."""
+    sankey = get_map(paths, "sankey")
+    nodes = get_list(sankey, "nodes")
+    flows = _flows(nodes, get_list(sankey, "links"))
+    src, tgt, val, steps = flows["src"], flows["tgt"], flows["val"], flows["steps"]
+    reverse = paths.get("direction") == "reverse"
+    names = [str(n.get("name")) for n in nodes]
+    label_of = dict(labels or {})
+    texts = [str(n.get("label") or label_of.get(name, name)) for n, name in zip(nodes, names, strict=True)]
+    node_colors = [colors.get(name, PALETTE["muted"]) for name in names]
+    cols = list(steps)
+    kinds = ["stage"] * len(nodes)
+    extra: dict[tuple[int, str], int] = {}  # (column, kind) -> node index
+    for i, n in enumerate(nodes):
+        for kind, key in (("end", "ends"), ("cut", "cut")):
+            v = get_count(n, key) or 0
+            if v <= 0:
+                continue
+            col = steps[i] - 1 if reverse else steps[i] + 1
+            if (col, kind) not in extra:
+                extra[(col, kind)] = len(texts)
+                texts.append(kind)
+                kinds.append(kind)
+                node_colors.append(_END_COLOR if kind == "end" else _CUT_COLOR)
+                cols.append(col)
+            j = extra[(col, kind)]
+            src.append(j if reverse else i)
+            tgt.append(i if reverse else j)
+            val.append(v)
+    count = len(texts)
+    inflow, outflow = [0] * count, [0] * count
+    for a, b, v in zip(src, tgt, val, strict=True):
+        outflow[a] += v
+        inflow[b] += v
     shown = [max(a, b) for a, b in zip(inflow, outflow, strict=True)]
-    labels = [f"{_plotly_text(name)} \u00b7 {shown[i]:,}" for i, name in enumerate(names)]
-    steps = [get_count(n, "step") or 0 for n in nodes]
+    first = min(cols, default=0)
+    step_of = [c - first + (0 if reverse and extra else 1) for c in cols]
+    node_text, hover = [], []
+    for i in range(count):
+        if kinds[i] == "stage":
+            text = _wrapped(texts[i], shown[i])
+            where = f"{shown[i]:,} customers at step {step_of[i]}"
+            hover.append(f"{_plotly_text(texts[i])}<br>{where}")
+        else:
+            text = ""
+            if kinds[i] == "cut":
+                hover.append(f"{shown[i]:,} customers whose journey goes on beyond the cut")
+            elif reverse:
+                hover.append(f"{shown[i]:,} customers whose journey starts at the next step")
+            else:
+                hover.append(f"{shown[i]:,} customers whose journey ends at the step before")
+        node_text.append(text)
+    x, y, height = _positions(cols, shown, _d3_columns(count, src, tgt))
+    link_colors = [
+        _rgba(node_colors[b] if kinds[a] != "stage" else node_colors[a], 0.28)
+        for a, b in zip(src, tgt, strict=True)
+    ]
+    link_hover = []
+    for a, b, v in zip(src, tgt, val, strict=True):
+        if kinds[b] == "end":
+            link_hover.append(f"{_plotly_text(texts[a])}, then the journey ends<br>{v:,} customers")
+        elif kinds[b] == "cut":
+            link_hover.append(f"{_plotly_text(texts[a])}, then beyond the cut<br>{v:,} customers")
+        elif kinds[a] == "end":
+            link_hover.append(f"starts at {_plotly_text(texts[b])}<br>{v:,} customers")
+        elif kinds[a] == "cut":
+            link_hover.append(f"earlier steps, then {_plotly_text(texts[b])}<br>{v:,} customers")
+        else:
+            link_hover.append(f"{_plotly_text(texts[a])} \u2192 {_plotly_text(texts[b])}<br>{v:,} customers")
     trace = go.Sankey(
-        arrangement="snap",
+        arrangement="fixed",
         valueformat=",d",
         node={
-            "label": labels,
+            "label": node_text,
             "color": node_colors,
-            "pad": 14,
-            "thickness": 16,
+            "pad": _PAD_PX,
+            "thickness": 14,
             "line": {"color": "#ffffff", "width": 0.5},
-            "customdata": steps,
-            "hovertemplate": "%{label}<br>step %{customdata}<extra></extra>",
+            "x": x,
+            "y": y,
+            "customdata": hover,
+            "hovertemplate": "%{customdata}<extra></extra>",
         },
         link={
-            "source": sources,
-            "target": targets,
-            "value": values,
+            "source": src,
+            "target": tgt,
+            "value": val,
             "color": link_colors,
-            "hovertemplate": "%{source.label} \u2192 %{target.label}<br>%{value:,} customers<extra></extra>",
+            "customdata": link_hover,
+            "hovertemplate": "%{customdata}<extra></extra>",
         },
     )
-    depth = max(steps, default=1)
-    layout = _layout(height=max(320, min(560, 90 + 38 * max(1, len(nodes) // max(depth, 1)) * 2)))
-    layout["margin"] = {"l": 8, "r": 8, "t": 8, "b": 8}
+    layout = _layout(height=height)
+    layout["margin"] = {"l": 8, "r": 8, "t": _EDGE_PX, "b": _EDGE_PX}
     layout["font"] = {**layout["font"], "size": 12}
     return go.Figure(data=[trace], layout=layout)
+
+
+def _positions(
+    cols: Sequence[int], shown: Sequence[int], d3_cols: Sequence[int]
+) -> tuple[list[float], list[float], int]:
+    """x per column (evenly spaced, the first column at the left edge, the last at the right);
+    y: the centre of each node, stacked in the given order within its column at the size plotly
+    draws it (one scale for all columns, computed on plotly's own columns) and :data:`_PAD_PX`
+    apart, which is more than a two-line label: labels never overlap. The figure is tall enough
+    for the column with the most nodes."""
+    if not cols:
+        return [], [], 320
+    lo, hi = min(cols), max(cols)
+    x = [0.001 + 0.998 * (c - lo) / max(hi - lo, 1) for c in cols]
+
+    def groups(keys: Sequence[int]) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for i, k in enumerate(keys):
+            out.setdefault(k, []).append(i)
+        return list(out.values())
+
+    mine, theirs = groups(cols), groups(d3_cols)
+    most = max(len(m) for m in [*mine, *theirs])
+    height = max(320, 2 * _EDGE_PX + 220 + _PAD_PX * (most - 1))
+    ky = 0.0
+    for _ in range(30):
+        plot = height - 2 * _EDGE_PX  # top and bottom margins
+        ky = min((plot - _PAD_PX * (len(m) - 1)) / max(sum(shown[i] for i in m), 1) for m in theirs)
+        need = max(sum(shown[i] * ky for i in m) + _PAD_PX * (len(m) - 1) for m in mine)
+        if need <= plot + 0.5 or height >= 1600:
+            break
+        height = min(1600, int(height + need - plot + 1))
+    plot = height - 2 * _EDGE_PX
+    y = [0.5] * len(cols)
+    for m in mine:
+        cursor = 0.0
+        for i in m:
+            size = shown[i] * ky
+            y[i] = min(0.999, max(0.001, (cursor + size / 2) / plot))
+            cursor += size + _PAD_PX
+    return x, y, int(height)
 
 
 def transition_matrix(
@@ -94,14 +236,15 @@ def transition_matrix(
 
 
 def skip_matrix(journeys: Mapping[str, Any]) -> tuple[list[str], list[str], list[list[float | None]]]:
-    """Rows: stages reached (from the 2nd); columns: earlier stages; cells: the share of the
-    customers who reached the row's stage without ever entering the column's stage."""
+    """Rows: stages reached (from the 2nd; a stage nobody reached is not measured and has no
+    row); columns: earlier stages; cells: the share of the customers who reached the row's stage
+    without ever entering the column's stage."""
     stages = [str(s) for s in journeys.get("stages") or []]
     rows, matrix = [], []
     for s in get_list(journeys, "skips"):
         skipped = {str(k.get("stage")): get_number(k, "share") for k in get_list(s, "skipped")}
-        if not skipped:
-            continue
+        if not skipped or all(v is None for v in skipped.values()):
+            continue  # the first stage, or nobody reached it: nothing measured
         rows.append(str(s.get("stage")))
         matrix.append([skipped.get(c) for c in stages[:-1]])
     return rows, stages[:-1], matrix

@@ -35,6 +35,8 @@ from ._parts import (
 
 __all__ = ["JOURNEY_DIV_IDS", "journeys_part"]
 
+NOT_MEASURED = "not measured"
+
 JOURNEY_DIV_IDS = {
     "sankey": "hg-paths-sankey",
     "transitions": "hg-transitions-matrix",
@@ -43,27 +45,40 @@ JOURNEY_DIV_IDS = {
 }
 
 
+def _reason(d: Mapping[str, Any], key: str) -> str:
+    return str(d.get(f"{key}_reason") or "no data")
+
+
+def _share_tile(label: str, d: Mapping[str, Any], key: str, sub: str, value: float | None = None) -> str:
+    """A share tile, or a grey "not measured" tile with the reason (and the fix) when the result
+    has no value for it (docs/adr/0006-not-measured.md)."""
+    v = get_number(d, key) if value is None else value
+    if v is None:
+        return tile(label, NOT_MEASURED, _reason(d, key), "nm")
+    return tile(label, fmt_pct(v), sub)
+
+
 def _conformance(j: Mapping[str, Any]) -> str:
     c = get_map(j, "conformance")
     entry = get_list(j, "entry")
     first = entry[0] if entry else {}
+    first_share = get_number(first, "share")
     items = [
-        tile(
+        _share_tile(
             "Followed the ideal order",
-            fmt_pct(get_number(c, "purchasers_ideal_share")),
+            c,
+            "purchasers_ideal_share",
             f"{fmt_count(get_count(c, 'purchasers_ideal'))} of {fmt_count(get_count(c, 'purchasers'))} "
             f"who reached {j.get('goal')}",
         ),
-        tile(
+        _share_tile(
             "Entered mid-way",
-            fmt_pct(None if get_number(first, "share") is None else 1 - (get_number(first, "share") or 0.0)),
+            first,
+            "share",
             f"did not start at {first.get('stage')}" if first else "",
+            None if first_share is None else 1 - first_share,
         ),
-        tile(
-            "Mean fitness",
-            fmt_pct(get_number(c, "fitness_mean")),
-            "share of a customer's moves in the ideal order",
-        ),
+        _share_tile("Mean fitness", c, "fitness_mean", "share of a customer's moves in the ideal order"),
     ]
     moves = get_map(c, "moves")
     if moves:
@@ -79,6 +94,11 @@ def _conformance(j: Mapping[str, Any]) -> str:
 
 
 def _deviations(j: Mapping[str, Any], limit: int = 6) -> str:
+    if j.get("deviations") is None and j.get("deviations_reason"):
+        why = str(j.get("deviations_reason"))
+        return (
+            f'<h3>In words</h3><p class="nm">Deviations from the ideal order: {NOT_MEASURED} ({esc(why)})</p>'
+        )
     items = [str(d.get("text")) for d in get_list(j, "deviations")[:limit] if d.get("text")]
     if not items:
         return ""
@@ -142,10 +162,15 @@ def _paths_note(p: Mapping[str, Any]) -> str:
     other = get_map(p, "other")
     in_top = sum(get_count(x, "customers") or 0 for x in top)
     customers = get_count(p, "customers")
-    text = (
-        f"The {len(top)} most common paths of up to {p.get('steps')} stages, from each customer's first "
-        f"stage: {fmt_count(in_top)} customers"
-    )
+    depth = p.get("depth", p.get("steps"))
+    anchor = p.get("anchor")
+    if p.get("direction") == "reverse":
+        where = f"the last {depth} stages of each customer's path up to his first {anchor}"
+    elif anchor:
+        where = f"each customer's path from his first {anchor}, up to {depth} stages"
+    else:
+        where = f"each customer's path from his first stage, up to {depth} stages"
+    text = f"The {len(top)} most common of {where}: {fmt_count(in_top)} customers"
     if customers:
         text += f" ({fmt_pct(in_top / customers)})"
     if other:
@@ -153,9 +178,18 @@ def _paths_note(p: Mapping[str, Any]) -> str:
             f"; the other {fmt_count(get_count(other, 'customers'))} took "
             f"{fmt_count(get_count(other, 'paths'))} other paths"
         )
-    alone = sum(get_count(x, "customers") or 0 for x in top if len(x.get("path") or []) == 1)
-    if alone:
-        text += f". Not drawn: {fmt_count(alone)} customers whose path has a single stage"
+    nodes = get_list(get_map(p, "sankey"), "nodes")
+    if any("ends" in n for n in nodes):
+        start = p.get("direction") == "reverse"
+        text += (
+            ". Columns are steps; grey bars: journeys that "
+            + ("start at the next step" if start else "end at the step before")
+            + "; light bars: journeys that go on beyond the last column"
+        )
+    else:
+        alone = sum(get_count(x, "customers") or 0 for x in top if len(x.get("path") or []) == 1)
+        if alone:
+            text += f". Not drawn: {fmt_count(alone)} customers whose path has a single stage"
     return f'<p class="note">{esc(text)}. Repeats of a stage are collapsed.</p>'
 
 
@@ -228,5 +262,6 @@ def journeys_part(
         )
         charts.append((JOURNEY_DIV_IDS["journey"], journey_map_figure(chosen, stages)))
     parts.append("</section>")
-    value = fmt_pct(get_number(get_map(j, "conformance"), "purchasers_ideal_share"), 0) if j else ""
+    ideal = get_number(get_map(j, "conformance"), "purchasers_ideal_share")
+    value = ("" if ideal is None else fmt_pct(ideal, 0)) if j else ""
     return Part("journeys", "Real journeys", value, "".join(parts), tuple(charts))

@@ -6,6 +6,7 @@ buyers' two counts are labelled and reconciled; demo's renamed flags fail naming
 from __future__ import annotations
 
 import re
+from html import escape as html_escape
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -79,21 +80,43 @@ def presets_only(shop: Path) -> tuple[Any, Path]:
     return _run([str(shop / "shop.csv"), "--out", str(out)]), out
 
 
+def _model_sections(page: str) -> dict[str, str]:
+    """The HTML of each model's section, by its anchor's model part (m2-aida -> aida)."""
+    parts = re.findall(r'<section class="card model[^"]*" id="m\d+-([a-z0-9-]+)">(.*?)</section>', page, re.S)
+    return dict(parts)
+
+
 def test_presets_on_other_event_names_are_not_measured(presets_only: tuple[Any, Path]) -> None:
     result, out = presets_only
     assert result.exit_code == 0, result.output
-    text = _text(out)
-    assert "0.0%" not in text and " 0 customers" not in text
+    page = out.read_text(encoding="utf-8")
+    sections = _model_sections(page)
     for name, model in PRESETS.items():
-        assert f"{model.label}" in text, name
-    assert text.count("Not measured.") == len(PRESETS)  # one per model section
-    assert "hourglass models suggest SOURCE" in text and "hourglass models show hourglass" in text
-    assert "catalog" in text  # the source's own event names, to map them
-    assert 'id="hg-overview-chart"' not in out.read_text(encoding="utf-8")  # no chart of nothing
+        html = sections[name.replace("_", "-")]
+        assert html_escape(model.label) in html and "Not measured." in html, name
+        assert not re.search(r"\d%|<td>0</td>", html), name  # no rate, no zero count
+        assert "hourglass models suggest SOURCE" in html and f"hourglass models show {name}" in html
+        assert "catalog" in html  # the source's own event names, to map them
     # the summary: what was not measured, why, and how to map it
-    assert "not measured: funnel4, aida, hourglass" in result.output
-    assert "lifecycle, journeys" in result.output
+    assert "not measured: funnel4, aida, hourglass, flip_the_funnel, flywheel, solis6" in result.output
     assert "hourglass models suggest" in result.output and str(out.resolve()) in result.output
+
+
+def test_no_model_matches_so_one_is_drafted_from_the_events(presets_only: tuple[Any, Path]) -> None:
+    result, out = presets_only
+    assert "main model 'suggested': drafted from the event names" in result.output
+    assert "funnels:  suggested\nsections: lifecycle, channels, journeys\n" in result.output
+    html = _model_sections(out.read_text(encoding="utf-8"))["suggested"]
+    assert "A draft from your event names, not a model you chose" in html and "Not measured." not in html
+
+
+def test_presets_only_without_a_draft(shop: Path) -> None:
+    res = report(shop / "shop.csv", out=shop / "nodraft.html", suggest=False)
+    text = _text(res.path)
+    assert "0.0%" not in text and " 0 customers" not in text
+    assert text.count("Not measured.") == len(PRESETS)  # one per model section
+    assert 'id="hg-overview-chart"' not in res.path.read_text(encoding="utf-8")  # no chart of nothing
+    assert res.sections == () and res.suggested is None
 
 
 def test_a_model_of_the_source_events_is_measured(shop: Path) -> None:
@@ -117,7 +140,7 @@ def test_a_model_of_the_source_events_is_measured(shop: Path) -> None:
 
 
 def test_the_python_api_says_the_same(shop: Path) -> None:
-    res = report(shop / "shop.csv", out=shop / "api.html")
+    res = report(shop / "shop.csv", out=shop / "api.html", suggest=False)
     assert isinstance(res, ReportResult) and res.path == shop / "api.html"
     assert res.sections == ()
     assert set(res.not_measured) == {f"funnel:{n}" for n in PRESETS} | {"lifecycle", "journeys"}

@@ -53,6 +53,8 @@ class ReportResult:
     main_model: str
     #: the source's most frequent event names (at most 10)
     top_events: tuple[str, ...] = ()
+    #: the model drafted from the source's event names when no model matched any (its key), else None
+    suggested: str | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
     results: Mapping[str, FunnelResult] = field(default_factory=dict, repr=False, compare=False)
     lifecycle: LifecycleResult | None = field(default=None, repr=False, compare=False)
@@ -64,6 +66,7 @@ class ReportResult:
             "not_measured": dict(self.not_measured),
             "main_model": self.main_model,
             "top_events": list(self.top_events),
+            "suggested": self.suggested,
             "events": self.events,
             "customers": self.customers,
             "seconds": round(self.seconds, 3),
@@ -140,6 +143,7 @@ def report(
     until: Any = None,
     step: Callable[[str], None] | None = None,
     summary: Mapping[str, Any] | None = None,
+    suggest: bool = True,
 ) -> ReportResult:
     """Write the HTML report of ``source`` to ``out`` (self-contained, works offline).
 
@@ -148,7 +152,9 @@ def report(
     journey sections (default: ``hourglass``). ``spend``: a CSV of channel, period, cost (CAC and
     ROI); ``window``: the funnels' window; ``by``: the column of the journeys' entry breakdown
     (default: the channel, when the source has one); ``goal``: the main model's stage that makes a
-    purchaser (default: its sale stage). ``step(message)`` is called as each piece of
+    purchaser (default: its sale stage). When no model is given and none matches an event of the
+    source, ``suggest`` drafts one from the event names (``hourglass models suggest``) and makes it
+    the main model, labelled as a draft. ``step(message)`` is called as each piece of
     work starts (a progress display); ``summary`` adds headline figures. Example::
 
         import hourglass
@@ -170,7 +176,21 @@ def report(
         if ev.codes is None:  # read once: every analysis below scans the same events (a store is a table)
             keyed = None if ev.keyed is None else materialize(ev.keyed)
             ev = dataclasses.replace(ev, table=materialize(ev.table), keyed=keyed)
-        request = _Request(chosen, main_key, main, cfg, out, spend, window, by, title, since, until, summary)
+        request = _Request(
+            chosen,
+            main_key,
+            main,
+            cfg,
+            out,
+            spend,
+            window,
+            by,
+            title,
+            since,
+            until,
+            summary,
+            suggest and not models,
+        )
         return _report(ev, request, started, say)
 
 
@@ -190,6 +210,28 @@ class _Request:
     since: Any
     until: Any
     summary: Mapping[str, Any] | None
+    suggest: bool
+
+
+def _draft(ev: Events, taken: Sequence[str]) -> JourneyModel | None:
+    """A model drafted from the source's event names (``hourglass models suggest``), labelled as a
+    draft; None when no event moves customers forward."""
+    from hourglass.engine.event_names import event_profile
+    from hourglass.model.draft import draft_model
+    from hourglass.model.errors import SpecError
+
+    name = "suggested"
+    while name in taken:
+        name += "_"
+    try:
+        model = draft_model(event_profile(ev, 30), name=name).model
+    except SpecError:
+        return None
+    note = (
+        "A draft from your event names, not a model you chose: check and edit it with 'hourglass models "
+        "suggest SOURCE --out my_model.yaml', then 'hourglass report SOURCE --model my_model.yaml'."
+    )
+    return dataclasses.replace(model, description=f"{model.description} {note}".strip())
 
 
 def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]) -> ReportResult:
@@ -203,6 +245,14 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
     names = list(counts)
     top = ", ".join(names[:8]) or "none"
     where = f"the source (its events: {top}{', ...' if len(names) > 8 else ''})"
+    suggested: str | None = None
+    if rq.suggest and names and not any(any(matched_stages(m, names)) for _, m in chosen):
+        say("drafting a model from the event names")
+        draft = _draft(ev, [k for k, _ in chosen])
+        if draft is not None:
+            suggested = main_key = draft.name
+            main = draft
+            chosen = [(main_key, main), *chosen]
     not_measured: dict[str, str] = {}
     sections: list[dict[str, Any]] = []
     results: dict[str, FunnelResult] = {}
@@ -277,6 +327,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         customers=customers,
         main_model=main_key,
         top_events=tuple(names[:10]),
+        suggested=suggested,
         timings=timings,
         results=results,
         lifecycle=life,

@@ -128,6 +128,13 @@ def report_cmd(
         f"{result.main_model} · {result.seconds:.1f} s",
         markup=False,
     )
+    if result.suggested:
+        console.print(
+            f"main model '{result.suggested}': drafted from the event names, as no model matched them "
+            f"(to check and edit it: hourglass models suggest {source} --out my_model.yaml)",
+            markup=False,
+            soft_wrap=True,
+        )
     console.print(f"funnels:  {', '.join(funnels) or 'none'}", markup=False)
     console.print(f"sections: {', '.join(others) or 'none'}", markup=False)
     events = ", ".join(result.top_events) + (", ..." if len(result.top_events) >= 10 else "")

@@ -423,10 +423,10 @@ def test_the_evidence_equals_a_plain_python_reference(engine: hourglass.Engine, 
     assert profile.customers == 40 and profile.events == len(rows)
 
 
-def test_the_check_on_every_engine(engine: hourglass.Engine, tmp_path: Path) -> None:
+def test_the_check_on_a_parquet_file(tmp_path: Path) -> None:
     path = tmp_path / "shop.parquet"
     pd.DataFrame(shop_rows()).assign(revenue=10.0).to_parquet(path)
-    ev = hourglass.events(str(path), engine=engine)
+    ev = hourglass.events(str(path))
     over = (parse_filter("revenue > 100"),)
     steps = (Step("a", ("cat*",)), Step("b", ("crt",)), Step("c", ("payment_done",), over))
     assert check_model_events(ev, JourneyModel("m", "funnel", steps), exclude=["refund"]) == [

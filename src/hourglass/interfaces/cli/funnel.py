@@ -74,13 +74,23 @@ def _table(result: FunnelResult) -> Any:
     type=click.Choice(["ordered", "strict_order", "any_order"]),
     default="ordered",
     show_default=True,
+    help="ordered: each step after the previous one, other events in between allowed; strict_order: the "
+    "steps' events right after each other, no other event in between; any_order: the steps within one "
+    "window, in any order (docs/semantics.md)",
 )
 @click.option("--open", "open_", is_flag=True, help="open funnel: customers may enter at any step")
 @click.option("--since", help="only chains entering at or after this time (ISO 8601)")
 @click.option("--until", help="only chains entering before this time (ISO 8601)")
 @click.option("--exclude", multiple=True, help="an event that breaks a chain (repeatable)")
-@click.option("--by", help="break down by this column's value at the entry event")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--by", help="break down by this column's value at the entry event (e.g. channel)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table (for people), json (every number, with nulls and reasons) or csv (one row per step)",
+)
 @click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
 @click.option("--show-sql", is_flag=True, help="print the SQL instead of running it")
 @click.option(
@@ -115,9 +125,11 @@ def funnel_cmd(
     """Customers per step, conversion and time between steps.
 
     \b
-    hourglass funnel events.parquet --steps visit,signup,purchase --window 7d
-    hourglass funnel shop.duckdb --model hourglass --format json
-    hourglass funnel events.csv --steps visit,purchase --by channel --since 2024-03-01
+    Examples:
+      hourglass funnel events.parquet --steps visit,signup,purchase --window 7d
+      hourglass funnel shop.duckdb --model hourglass --format json
+      hourglass funnel events.csv --steps visit,purchase --by channel --since 2024-03-01
+      hourglass funnel events.csv --steps visit,cart,purchase --mode strict_order --show-sql
     """
     mapping = mapping_from(kw)
     step_list = [s.strip() for s in steps.split(",") if s.strip()] if steps else None

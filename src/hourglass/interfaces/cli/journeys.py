@@ -38,7 +38,14 @@ def _days(v: Any) -> str:
 def _common(f: F) -> F:
     """SOURCE, --since/--until, --format/--out and the source and column-role options."""
     f = click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")(f)
-    f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)(f)
+    f = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="table (for people), json (every number, with nulls and reasons) or csv (flat rows)",
+    )(f)
     f = click.option("--until", help="only events before this time (ISO 8601)")(f)
     f = click.option("--since", help="only events at or after this time (ISO 8601)")(f)
     return click.argument("source")(f)

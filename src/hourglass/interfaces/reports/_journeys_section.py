@@ -170,7 +170,7 @@ def _paths_note(p: Mapping[str, Any]) -> str:
         where = f"each customer's path from his first {anchor}, up to {depth} stages"
     else:
         where = f"each customer's path from his first stage, up to {depth} stages"
-    text = f"The {len(top)} most common of {where}: {fmt_count(in_top)} customers"
+    text = f"The {len(top)} most common paths ({where}): {fmt_count(in_top)} customers"
     if customers:
         text += f" ({fmt_pct(in_top / customers)})"
     if other:

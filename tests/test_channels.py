@@ -168,7 +168,8 @@ def test_other_channel_column_and_no_spend(log_df: pd.DataFrame) -> None:
     df = log_df.assign(source=["web"] * len(log_df))
     r = run_channels(hourglass.events(df), MINI, channel_column="source")
     d = r.to_dict()
-    assert [c["channel"] for c in d["channels"]] == ["web"] and "cac" not in d["channels"][0]
+    assert [c["channel"] for c in d["channels"]] == ["web"] and d["channels"][0]["cac"] is None
+    assert "--spend" in d["channels"][0]["cac_reason"]  # no spend table: not measured, not 0
     assert "zero_cost_share" not in d
     assert r.rows()[0]["entered_awareness"] == 6 and "web" in r.to_text()
     with pytest.raises(SchemaError) as e:

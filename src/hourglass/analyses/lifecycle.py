@@ -5,6 +5,7 @@ furthest and current stage, time in each stage) is arithmetic on those n timesta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import ibis
@@ -13,11 +14,13 @@ import ibis.expr.types as ir
 from hourglass.analyses._match import in_period, micros, step_predicate
 from hourglass.model.lifecycle import LifecycleSpec
 
-__all__ = ["in_range", "stage_customers", "stage_summary"]
+__all__ = ["BY", "OTHER", "by_groups", "in_range", "present_events", "stage_customers", "stage_summary"]
 
 US = 1_000_000
 _NONE = -(2**62)  # "no entry" below any real µs time
 _INF = 2**62  # "no next stage" above any real µs time
+BY = "hg_by"  #: the breakdown's column in the grouped customers table
+OTHER = "(other)"  #: the group of the values after the top ones
 
 
 def in_range(spec: LifecycleSpec, events: ir.Table) -> ir.Table:
@@ -88,9 +91,10 @@ def stage_customers(spec: LifecycleSpec, events: ir.Table, as_of: datetime) -> i
     return per.select(**cols)
 
 
-def stage_summary(spec: LifecycleSpec, customers: ir.Table) -> ir.Table:
-    """One row: ``customers``, and per stage k ``entered{k}``, ``furthest{k}``, ``current{k}``,
-    ``continued{k}`` (entered k and a later stage), ``med{k}``/``p90{k}`` (time in stage, s)."""
+def stage_summary(spec: LifecycleSpec, customers: ir.Table, *, by: str | None = None) -> ir.Table:
+    """One row (one per ``by`` value): ``customers``, and per stage k ``entered{k}``,
+    ``furthest{k}``, ``current{k}``, ``continued{k}`` (entered k and a later stage),
+    ``med{k}``/``p90{k}`` (time in stage, s)."""
     c = customers
     aggs: dict[str, ir.Value] = {"customers": c.count()}
     for k, s in enumerate(spec.model.stages, start=1):
@@ -102,4 +106,34 @@ def stage_summary(spec: LifecycleSpec, customers: ir.Table) -> ir.Table:
         aggs[f"continued{k}"] = (at.notnull() & (c.furthest_index > k)).cast("int64").sum().coalesce(0)
         aggs[f"med{k}"] = time_s.quantile(0.5)
         aggs[f"p90{k}"] = time_s.quantile(0.9)
+    if by is not None:
+        return c.group_by(by).aggregate(**aggs)
     return c.aggregate(**aggs)
+
+
+def present_events(events: ir.Table, names: Sequence[str]) -> ir.Table:
+    """Which of ``names`` the events have: one row per present name (``event``). A metric whose
+    events are absent is not measured, which a zero count cannot tell (docs/adr/0006)."""
+    t = events.filter(events.event.isin(list(names)))
+    return t.group_by("event").aggregate(n=t.count())
+
+
+def by_groups(events: ir.Table, customers: ir.Table, column: str, top: int = 10) -> ir.Table:
+    """``customers`` with ``hg_by``: the value of ``column`` (as text) on the customer's first
+    event in ``events`` (ties at one time: the smallest value, an empty value last); the ``top``
+    values with the most customers keep their name, the others are ``(other)``; no value is null
+    (docs/semantics-lifecycle.md, "Breakdown")."""
+    value = events[column].cast("string")
+    e = events.select(b_customer=events.customer, b_ts=events.timestamp, b_val=value)
+    rn = ibis.row_number().over(group_by=e.b_customer, order_by=[e.b_ts, e.b_val.isnull(), e.b_val])
+    e = e.mutate(b_rn=rn)
+    first = e.filter(e.b_rn == 0).select("b_customer", "b_val")
+    j = customers.left_join(first, customers.customer == first.b_customer)
+    j = j.select(*[j[c] for c in customers.columns], b_val=j.b_val)
+    valued = j.filter(j.b_val.notnull())
+    counts = valued.group_by(t_val=valued.b_val).aggregate(t_n=valued.count())
+    ranked = counts.mutate(t_rank=ibis.row_number().over(order_by=[counts.t_n.desc(), counts.t_val]))
+    kept = ranked.filter(ranked.t_rank < top).select("t_val")
+    g = j.left_join(kept, j.b_val == kept.t_val)
+    group = ibis.cases((g.b_val.isnull(), ibis.null("string")), (g.t_val.notnull(), g.b_val), else_=OTHER)
+    return g.select(*[g[c] for c in customers.columns], **{BY: group})

@@ -13,14 +13,31 @@ from typing import Any
 import ibis.expr.types as ir
 
 from hourglass.analyses import after_sale as af
-from hourglass.analyses.lifecycle import in_range, stage_customers, stage_summary
+from hourglass.analyses.lifecycle import (
+    BY,
+    OTHER,
+    by_groups,
+    in_range,
+    present_events,
+    stage_customers,
+    stage_summary,
+)
 from hourglass.engine._values import count, number, records
 from hourglass.engine.load import Events
 from hourglass.ingest.outputs import cannot_write, check_output, source_files
-from hourglass.model.after_sale import AfterSale, Loyalty, OfferStat, Purchases, Rate, Support
+from hourglass.model.after_sale import (
+    AfterSale,
+    Loyalty,
+    OfferStat,
+    Purchases,
+    Rate,
+    Support,
+    after_sale_names,
+    missing_blocks,
+)
 from hourglass.model.errors import SpecError
 from hourglass.model.lifecycle import LifecycleSpec
-from hourglass.model.lifecycle_result import LifecycleResult, StageStat
+from hourglass.model.lifecycle_result import LifecycleGroup, LifecycleResult, StageStat, stage_reason
 from hourglass.model.spec import format_window
 
 __all__ = ["lifecycle_customers", "run_lifecycle"]
@@ -54,9 +71,22 @@ def lifecycle_customers(events: Events, spec: LifecycleSpec) -> ir.Table:
     return stage_customers(spec, events.table, as_of(events, spec))
 
 
+def _present(events: Events, t: ir.Table, names: tuple[str, ...]) -> frozenset[str]:
+    """Which of ``names`` the range's events have (one small GROUP BY)."""
+    if not names:
+        return frozenset()
+    return frozenset(str(r["event"]) for r in records(events.engine, present_events(t, names)))
+
+
 def _after_sale(
-    events: Events, spec: LifecycleSpec, t: ir.Table, customers: ir.Table, now: datetime
+    events: Events,
+    spec: LifecycleSpec,
+    t: ir.Table,
+    customers: ir.Table,
+    now: datetime,
+    missing: dict[str, str],
 ) -> AfterSale:
+    """The after-sale metrics; a block in ``missing`` (its events are absent) is not computed."""
     a = spec.after_sale
     buyers = af.buyers(spec, customers)
     pc = af.purchase_customers(spec, t, buyers, now)
@@ -71,39 +101,54 @@ def _after_sale(
     )
     n_buyers = purchases.all_purchasers
     after = af.after_events(spec, t, buyers)
-    out: dict[str, Any] = {"purchases": purchases}
-    if a.remorse_events:
+    out: dict[str, Any] = {"purchases": purchases, "missing": missing}
+    if "remorse" not in missing:
         r = _one(events, af.remorse_summary(spec, after))
         out.update(
-            remorse=Rate(count(r.get("customers")), n_buyers),
+            remorse=Rate(count(r.get("customers")), n_buyers, "no purchasers"),
             remorse_events=count(r.get("events")),
             remorse_within=format_window(a.remorse_within),
         )
-    if a.support_events:
+    if "support" not in missing:
         s = _one(events, af.support_summary(spec, after))
         out["support"] = Support(
             contacts=count(s.get("contacts")),
             customers=count(s.get("customers")),
             resolved=count(s.get("resolved")),
             median_resolve_s=number(s.get("median_s")),
+            resolved_missing=missing.get("support.resolved"),
         )
-    if a.negative_events:
+    if "experience_gap" not in missing:
         g = _one(events, af.gap_summary(spec, after, pc))
         negative = count(g.get("negative"))
         out.update(
-            negative=Rate(negative, n_buyers),
-            recovered=Rate(count(g.get("recovered")), negative),
-            repeat_negative=Rate(count(g.get("rep_neg")), count(g.get("obs_neg"))),
-            repeat_positive=Rate(count(g.get("rep_pos")), count(g.get("obs_pos"))),
+            negative=Rate(negative, n_buyers, "no purchasers"),
+            recovered=Rate(count(g.get("recovered")), negative, "no purchaser had a negative experience"),
+            repeat_negative=Rate(
+                count(g.get("rep_neg")),
+                count(g.get("obs_neg")),
+                "no observed purchaser had a negative experience",
+            ),
+            repeat_positive=Rate(
+                count(g.get("rep_pos")),
+                count(g.get("obs_pos")),
+                "every observed purchaser had a negative experience",
+            ),
         )
-    if a.offer_sent_events:
+    if "win_back" not in missing:
         rows = records(events.engine, af.offer_counts(spec, after))
         offers = [
-            OfferStat(str(r["offer"]), count(r["sent"]), count(r["redeemed"]), count(r["returned"]))
+            OfferStat(
+                str(r["offer"]),
+                count(r["sent"]),
+                count(r["redeemed"]),
+                count(r["returned"]),
+                missing.get("win_back.redeemed"),
+            )
             for r in rows
         ]
         out["offers"] = tuple(sorted(offers, key=lambda o: (-o.sent, str(o.offer))))
-    if a.loyalty_events:
+    if "loyalty" not in missing:
         rows = records(events.engine, af.loyalty_summary(spec, t, pc))
         by = {bool(r["member"]): r for r in rows}
         m, o = by.get(True, {}), by.get(False, {})
@@ -121,6 +166,46 @@ def _after_sale(
     return AfterSale(**out)
 
 
+def _stages(spec: LifecycleSpec, s: dict[str, Any]) -> tuple[StageStat, ...]:
+    return tuple(
+        StageStat(
+            stage=st.name,
+            label=st.label,
+            entered=count(s.get(f"entered{k}")),
+            furthest=count(s.get(f"furthest{k}")),
+            current=count(s.get(f"current{k}")),
+            continued=count(s.get(f"continued{k}")),
+            median_time_s=number(s.get(f"med{k}")),
+            p90_time_s=number(s.get(f"p90{k}")),
+            events=st.events,
+        )
+        for k, st in enumerate(spec.model.stages, start=1)
+    )
+
+
+def _groups(
+    events: Events, spec: LifecycleSpec, t: ir.Table, customers: ir.Table, by: str
+) -> tuple[LifecycleGroup, ...]:
+    grouped = by_groups(t, customers, by)
+    rows = records(events.engine, stage_summary(spec, grouped, by=BY))
+    groups = []
+    for r in rows:
+        value = r[BY]
+        value = None if value is None or value != value else str(value)  # NaN: no value
+        groups.append(LifecycleGroup(value, count(r.get("customers")), _stages(spec, r)))
+    return tuple(
+        sorted(groups, key=lambda g: (g.value is None, g.value == OTHER, -g.customers, str(g.value)))
+    )
+
+
+def _where(spec: LifecycleSpec) -> str:
+    return (
+        "in the source"
+        if spec.since is None and spec.until is None and spec.as_of is None
+        else "in the range"
+    )
+
+
 def run_lifecycle(
     events: Events,
     spec: LifecycleSpec,
@@ -129,8 +214,12 @@ def run_lifecycle(
     referrals: Any = None,
     channels: Any = None,
     meta: dict[str, Any] | None = None,
+    reasons: dict[str, str] | None = None,
+    by: str | None = None,
 ) -> LifecycleResult:
-    """The lifecycle result; ``customers_path`` (.parquet or .csv) also writes the stage table."""
+    """The lifecycle result; ``customers_path`` (.parquet or .csv) also writes the stage table;
+    ``by``: the stage table per value of that column at the customer's first event; ``reasons``:
+    why a part given as None (referrals, channels) is not measured."""
     t = in_range(spec, events.table)
     if events.engine.name == "duckdb":
         t = t.cache()
@@ -141,20 +230,24 @@ def run_lifecycle(
     if customers_path is not None:
         _write(events, customers, Path(customers_path))
     s = _one(events, stage_summary(spec, customers))
-    stages = tuple(
-        StageStat(
-            stage=st.name,
-            label=st.label,
-            entered=count(s.get(f"entered{k}")),
-            furthest=count(s.get(f"furthest{k}")),
-            current=count(s.get(f"current{k}")),
-            continued=count(s.get(f"continued{k}")),
-            median_time_s=number(s.get(f"med{k}")),
-            p90_time_s=number(s.get(f"p90{k}")),
+    stages = _stages(spec, s)
+    where = _where(spec)
+    why = dict(reasons or {})
+    after = None
+    sale = spec.model.sale
+    entered = {st.stage: st.entered for st in stages}
+    if sale is None:
+        why["after_sale"] = (
+            f"model '{spec.model.name}' names no sale stage, so nobody is a purchaser: give --goal STAGE"
         )
-        for k, st in enumerate(spec.model.stages, start=1)
-    )
-    after = _after_sale(events, spec, t, customers, now) if spec.model.sale is not None else None
+    elif entered.get(sale, 0) == 0:
+        st = next(x for x in stages if x.stage == sale)
+        why["after_sale"] = "no purchasers: " + stage_reason(st, where) + ", or give --goal STAGE"
+    else:
+        present = _present(events, t, after_sale_names(spec.after_sale))
+        missing = missing_blocks(spec.after_sale, present, where=where)
+        after = _after_sale(events, spec, t, customers, now, missing)
+    groups = _groups(events, spec, t, customers, by) if by is not None else ()
     info = {
         "engine": events.engine.name,
         "spec": spec.describe(),
@@ -173,6 +266,10 @@ def run_lifecycle(
         referrals=referrals,
         channels=channels,
         meta=info,
+        reasons=why,
+        where=where,
+        breakdown=by,
+        groups=groups,
     )
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hourglass.analyses._match import in_period
 from hourglass.analyses.channels import channel_plan
+from hourglass.analyses.lifecycle import present_events
 from hourglass.analyses.referrals import referral_plan
 from hourglass.engine._values import count, number, records
 from hourglass.engine.load import Events
@@ -64,6 +66,15 @@ def run_referrals(
     sale = sale_definition(model, spec.sale_stage)
     plan = referral_plan(spec, events.table, sale.step)
     eng = events.engine
+    missing = None
+    if spec.referral_event is not None:
+        t = in_period(events.table, spec.since, spec.until)
+        if not records(eng, present_events(t, [spec.referral_event])):
+            where = "in the source" if spec.since is None and spec.until is None else "in the range"
+            missing = (
+                f"no '{spec.referral_event}' events {where}: name the referral event with "
+                "--referral-event EVENT, or map the referrer column with --referrer-col COLUMN"
+            )
     s = records(eng, plan.summary)[0]
     dist = sorted((count(r["n_referees"]), count(r["customers"])) for r in records(eng, plan.distribution))
     gens: dict[int, int] = {}
@@ -122,6 +133,7 @@ def run_referrals(
         max_depth=spec.max_depth,
         purchasers_from=sale.described,
         meta=_meta(events, model, spec.describe()),
+        missing=missing,
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
 from hourglass.engine.run_referrals import run_channels, run_referrals
 from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.interfaces.api import by_column
 from hourglass.interfaces.api import events as load
 from hourglass.model._suggest import did_you_mean
+from hourglass.model.channels import NEED_PURCHASERS, ChannelResult
 from hourglass.model.errors import SchemaError, SpecError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle import AfterSaleSpec, LifecycleSpec
@@ -31,10 +34,13 @@ def lifecycle_spec(
     after_sale: Mapping[str, Any] | AfterSaleSpec | None = None,
     sale_stage: str | None = None,
     config: Config | None = None,
+    goal: str | None = None,
 ) -> LifecycleSpec:
     """The spec: a model (preset name, model file or JourneyModel), the range and the after-sale
-    events (the config's ``[lifecycle]`` settings, overridden by ``after_sale``)."""
+    events (the config's ``[lifecycle]`` settings, overridden by ``after_sale``); ``goal`` (or its
+    older name ``sale_stage``) is the stage that makes a purchaser."""
     cfg = config or Config()
+    sale_stage = goal if goal is not None else sale_stage
     jm = model if isinstance(model, JourneyModel) else load_model(model, cfg)
     if sale_stage is not None:
         jm.stage(sale_stage)  # "no stage 'x' (did you mean ...)"
@@ -59,6 +65,8 @@ def lifecycle(
     as_of: Any = None,
     after_sale: Mapping[str, Any] | AfterSaleSpec | None = None,
     sale_stage: str | None = None,
+    goal: str | None = None,
+    by: str | None = None,
     customers: str | Path | None = None,
     referrals: bool = True,
     channels: bool = True,
@@ -74,10 +82,19 @@ def lifecycle(
     lost, after-sale metrics, the referral loop and channels. ``customers`` writes the stage table per
     customer (.parquet or .csv); ``spend`` is a CSV of channel, period, cost (CAC, ROI);
     ``referral_options``: ``referral_event``, ``referee_column``, ``period``, ``max_depth``, ``top``
-    (docs/semantics-referrals.md)."""
+    (docs/semantics-referrals.md). ``goal`` (or ``sale_stage``) is the stage that makes a purchaser;
+    ``by`` breaks the stage table down by a column's value at the customer's first event (top 10
+    values and "(other)"). A part the data cannot give is null with a reason (``<part>_reason``)."""
     cfg = config if isinstance(config, Config) else load_config(config)
     spec = lifecycle_spec(
-        model, since=since, until=until, as_of=as_of, after_sale=after_sale, sale_stage=sale_stage, config=cfg
+        model,
+        since=since,
+        until=until,
+        as_of=as_of,
+        after_sale=after_sale,
+        sale_stage=sale_stage,
+        goal=goal,
+        config=cfg,
     )
     if customers is not None and Path(customers).suffix.lower() not in (".parquet", ".csv"):
         raise SpecError(
@@ -90,7 +107,7 @@ def lifecycle(
         raise SpecError(
             f"a spend table needs purchasers, and model '{spec.model.name}' names no sale stage",
             code="HG140",
-            hint="give --sale-stage STAGE (stages: " + ", ".join(s.name for s in spec.model.stages) + ")",
+            hint="give --goal STAGE (stages: " + ", ".join(s.name for s in spec.model.stages) + ")",
         )
     if spend is not None and not channels:
         raise SpecError(
@@ -108,16 +125,26 @@ def lifecycle(
             code="HG306",
             hint="columns: " + ", ".join(ev.table.columns),
         )
+    if by is not None:
+        by = by_column(ev, by)
+        if by not in ev.table.columns:
+            raise SchemaError(
+                f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
+                code="HG306",
+                hint="columns: " + ", ".join(ev.table.columns),
+            )
     # the referral loop and channels see the same events: [since, until) and nothing after as_of
     until_ = spec.until
     if spec.as_of is not None and (until_ is None or spec.as_of < until_):
         until_ = spec.as_of + timedelta(microseconds=1)
     ref = chan = None
     ropts = dict(referral_options or {})
-    has_referrals = "referrer" in ev.table.columns or ropts.get("referral_event")
-    if referrals and has_sale and has_referrals:
+    reasons = _reasons(
+        spec, ev.table.columns, referrals=referrals, channels=channels, ropts=ropts, column=channel_column
+    )
+    if "referrals" not in reasons:
         ref = run_referrals(ev, spec.model, since=spec.since, until=until_, **ropts)
-    if channels and has_sale and (channel_column or "channel" in ev.table.columns):
+    if "channels" not in reasons:
         chan = run_channels(
             ev,
             spec.model,
@@ -140,11 +167,66 @@ def lifecycle(
     if not has_sale:
         meta["note"] = (
             f"model '{spec.model.name}' names no sale stage: no purchasers, after-sale metrics, "
-            "referral loop or channels; give --sale-stage STAGE"
+            "referral loop or channels; give --goal STAGE"
         )
-    result = run_lifecycle(ev, spec, customers_path=customers, referrals=ref, channels=chan, meta=meta)
+    result = run_lifecycle(
+        ev, spec, customers_path=customers, referrals=ref, channels=chan, meta=meta, reasons=reasons, by=by
+    )
+    result = _not_measured(result)
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def _reasons(
+    spec: LifecycleSpec,
+    columns: Sequence[str],
+    *,
+    referrals: bool,
+    channels: bool,
+    ropts: Mapping[str, Any],
+    column: str | None,
+) -> dict[str, str]:
+    """Why the referral loop or the channel table is not measured (absent from the result)."""
+    out: dict[str, str] = {}
+    no_sale = f"model '{spec.model.name}' names no sale stage, so nobody is a purchaser: give --goal STAGE"
+    if not referrals:
+        out["referrals"] = "skipped (--no-referrals)"
+    elif spec.model.sale is None:
+        out["referrals"] = no_sale
+    elif "referrer" not in columns and not ropts.get("referral_event"):
+        out["referrals"] = (
+            "no referrer column: map the column naming who brought each customer with --referrer-col "
+            "COLUMN, or give --referral-event EVENT --referee-col COLUMN"
+        )
+    if not channels:
+        out["channels"] = "skipped (--no-channels)"
+    elif spec.model.sale is None:
+        out["channels"] = no_sale
+    elif not column and "channel" not in columns:
+        out["channels"] = "no channel column: map one with --channel-col COLUMN (or --acquisition-col COLUMN)"
+    return out
+
+
+def _not_measured(result: LifecycleResult) -> LifecycleResult:
+    """The channel table's stages that are not measured (no event of them), and without purchasers
+    the referral loop and the channels' rates after the sale: null with why, not zeros."""
+    chan = result.channels
+    if isinstance(chan, ChannelResult):
+        missing = {r["stage"]: r["entered_reason"] for r in result.stage_dicts() if r["entered"] is None}
+        chan = dataclasses.replace(chan, missing_stages=missing)
+        result = dataclasses.replace(result, channels=chan)
+    why = result.reasons.get("after_sale")
+    if result.sale is None or why is None:
+        return result
+    reasons = dict(result.reasons)
+    ref = result.referrals
+    if ref is not None:
+        reasons["referrals"] = why
+        ref = None
+    chan = result.channels
+    if isinstance(chan, ChannelResult):
+        chan = dataclasses.replace(chan, unmeasured={k: why for k in NEED_PURCHASERS})
+    return dataclasses.replace(result, referrals=ref, channels=chan, reasons=reasons)
 
 
 def lifecycle_table(

@@ -14,6 +14,7 @@ from hourglass.model.results import format_percent
 from hourglass.model.stats import ratio, wilson
 
 __all__ = [
+    "NEED_PURCHASERS",
     "ChannelResult",
     "ChannelSpec",
     "ChannelStats",
@@ -23,6 +24,25 @@ __all__ = [
     "parse_period",
 ]
 
+#: the channel metrics that need purchasers (not measured when the sale stage has no events)
+NEED_PURCHASERS = (
+    "purchasers",
+    "conversion_to_sale",
+    "repeat_purchasers",
+    "repeat_rate",
+    "purchasers_referring",
+    "referral_rate",
+    "revenue_per_purchaser",
+    "purchasers_in_spend_periods",
+    "cac",
+    "roi",
+)
+_NO_REVENUE = "no revenue column: map one with --revenue-col COLUMN"
+_NO_REFERRER = (
+    "no referrer column: map one with --referrer-col COLUMN, "
+    "or give --referral-event EVENT --referee-col COLUMN"
+)
+_NO_SPEND = "no spend table: give --spend FILE (a CSV of channel, period, cost)"
 _PERIOD_RE = re.compile(r"^(\d{4})(?:-(?:Q([1-4])|(\d{2})(?:-(\d{2}))?))?$")
 
 
@@ -149,8 +169,23 @@ class ChannelResult:
     purchasers_from: str = ""
     has_spend: bool = False
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    unmeasured: Mapping[str, str] = field(default_factory=dict)  #: metric -> why, for every channel
+    missing_stages: Mapping[str, str] = field(default_factory=dict)  #: stage -> why (no event of it)
 
     def _row(self, c: ChannelStats) -> dict[str, Any]:
+        row = self._values(c)
+        for key in ("stages", "cost_per_stage"):
+            for st in row.get(key, []):
+                if st["stage"] in self.missing_stages:
+                    st.update({k: None for k in st if k != "stage"}, reason=self.missing_stages[st["stage"]])
+        for key, why in self.unmeasured.items():
+            if key in row:
+                row[key] = None
+                row.update({f"{key}_{end}": None for end in ("low", "high") if f"{key}_{end}" in row})
+                row[f"{key}_reason"] = why
+        return row
+
+    def _values(self, c: ChannelStats) -> dict[str, Any]:
         row: dict[str, Any] = {
             "channel": c.channel,
             "customers": c.customers,
@@ -164,6 +199,8 @@ class ChannelResult:
         }
         if c.purchasers_referring is None:
             row.update(referral_rate=None, referral_rate_low=None, referral_rate_high=None)
+            row.update(referees_reason=_NO_REFERRER, purchasers_referring_reason=_NO_REFERRER)
+            row["referral_rate_reason"] = _NO_REFERRER
         else:
             row.update(_ci(c.purchasers_referring, c.purchasers, "referral_rate"))
         row.update(
@@ -171,26 +208,57 @@ class ChannelResult:
             revenue_per_customer=_per(c.revenue, c.customers),
             revenue_per_purchaser=_per(c.revenue, c.purchasers),
         )
-        if self.has_spend:
-            cost = c.cost
+        if c.revenue is None:
             row.update(
-                cost=cost,
-                acquired_in_spend_periods=c.covered_customers,
-                purchasers_in_spend_periods=c.covered_purchasers,
-                cost_per_customer=_per(cost, c.covered_customers),
-                cac=_per(cost, c.covered_purchasers),
-                cost_per_stage=[
-                    {"stage": s, "entered": n, "cost_per_customer": _per(cost, n)}
-                    for s, n in zip(self.stages, c.covered_stages, strict=True)
-                ],
-                revenue_in_spend_periods=c.covered_revenue,
-                roi=(
-                    None
-                    if cost is None or cost == 0 or c.covered_revenue is None
-                    else (c.covered_revenue - cost) / cost
-                ),
-                zero_cost_customers=c.zero_cost_customers,
+                {
+                    f"{k}_reason": _NO_REVENUE
+                    for k in ("revenue", "revenue_per_customer", "revenue_per_purchaser")
+                }
             )
+        for key, n, who in (
+            ("conversion_to_sale", c.customers, "no customers"),
+            ("repeat_rate", c.purchasers, "no purchasers"),
+            ("referral_rate", c.purchasers, "no purchasers"),
+            ("revenue_per_customer", c.customers, "no customers"),
+            ("revenue_per_purchaser", c.purchasers, "no purchasers"),
+        ):
+            if row.get(key) is None and f"{key}_reason" not in row and n == 0:
+                row[f"{key}_reason"] = who
+        if not self.has_spend:
+            row.update(cac=None, cac_reason=_NO_SPEND, roi=None, roi_reason=_NO_SPEND)
+            return row
+        cost = c.cost
+        row.update(
+            cost=cost,
+            acquired_in_spend_periods=c.covered_customers,
+            purchasers_in_spend_periods=c.covered_purchasers,
+            cost_per_customer=_per(cost, c.covered_customers),
+            cac=_per(cost, c.covered_purchasers),
+            cost_per_stage=[
+                {"stage": s, "entered": n, "cost_per_customer": _per(cost, n)}
+                for s, n in zip(self.stages, c.covered_stages, strict=True)
+            ],
+            revenue_in_spend_periods=c.covered_revenue,
+            roi=(
+                None
+                if cost is None or cost == 0 or c.covered_revenue is None
+                else (c.covered_revenue - cost) / cost
+            ),
+            zero_cost_customers=c.zero_cost_customers,
+        )
+        no_cost = f"the spend table has no cost for channel '{c.channel}' in the range"
+        if cost is None:
+            for key in ("cost", "cost_per_customer", "cac", "roi"):
+                row[f"{key}_reason"] = no_cost
+            return row
+        if row["cac"] is None:
+            row["cac_reason"] = "no purchaser was acquired in the periods the spend table covers"
+        if row["cost_per_customer"] is None:
+            row["cost_per_customer_reason"] = "no customer was acquired in the periods the spend table covers"
+        if c.covered_revenue is None:
+            row["roi_reason"] = row["revenue_in_spend_periods_reason"] = _NO_REVENUE
+        elif cost == 0:
+            row["roi_reason"] = "the cost is 0: no return on nothing"
         return row
 
     def warnings(self) -> list[str]:
@@ -229,10 +297,15 @@ class ChannelResult:
         return out
 
     def rows(self) -> list[dict[str, Any]]:
-        """One flat row per channel (stage counts as ``entered_<stage>``)."""
+        """One flat row per channel (stage counts as ``entered_<stage>``); the reasons of its empty
+        cells in one ``note`` column."""
         flat = []
         for row in self.to_dict()["channels"]:
-            r = {k: v for k, v in row.items() if k not in ("stages", "cost_per_stage")}
+            skip = ("stages", "cost_per_stage")
+            r = {k: v for k, v in row.items() if k not in skip and not k.endswith("_reason")}
+            reasons = dict.fromkeys(str(v) for k, v in row.items() if k.endswith("_reason"))
+            reasons.update(dict.fromkeys(str(s["reason"]) for s in row["stages"] if "reason" in s))
+            r["note"] = "; ".join(reasons) or None
             for s in row["stages"]:
                 r[f"entered_{s['stage']}"] = s["entered"]
             for s in row.get("cost_per_stage", []):
@@ -254,7 +327,7 @@ class ChannelResult:
             cells = [
                 "null" if r["channel"] is None else str(r["channel"]),
                 str(r["customers"]),
-                *(str(r[f"entered_{s}"]) for s in self.stages),
+                *("-" if r[f"entered_{s}"] is None else str(r[f"entered_{s}"]) for s in self.stages),
                 format_percent(r["conversion_to_sale"]),
                 format_percent(r["repeat_rate"]),
                 format_percent(r["referral_rate"]),
@@ -264,7 +337,7 @@ class ChannelResult:
                 cells += [
                     "-" if r["cost"] is None else f"{r['cost']:.2f}",
                     "-" if r["cac"] is None else f"{r['cac']:.2f}",
-                    format_percent(r["roi"]),
+                    "-" if r["roi"] is None else format_percent(r["roi"]),
                 ]
             lines.append(cells)
         widths = [max(len(h), *(len(x[i]) for x in lines)) if lines else len(h) for i, h in enumerate(header)]
@@ -276,6 +349,8 @@ class ChannelResult:
             )
 
         text = [fmt(header), *(fmt(x) for x in lines)]
+        reasons = dict.fromkeys(n for r in self.rows() if r["note"] for n in str(r["note"]).split("; "))
+        text.extend(f"-: not measured ({why})" for why in reasons)
         d = self.to_dict()
         if self.has_spend:
             text.append(f"acquired at zero cost: {format_percent(d['zero_cost_share'])} of customers")

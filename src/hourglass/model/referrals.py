@@ -56,7 +56,7 @@ def sale_definition(model: JourneyModel, sale_stage: str | None = None) -> SaleD
     raise SpecError(
         f"model '{model.name}' names no sale stage and no purchase events, so nobody is a purchaser",
         code="HG140",
-        hint="name the stage where customers buy: --sale-stage STAGE (stages: "
+        hint="name the stage where customers buy: --goal STAGE (stages: "
         + ", ".join(s.name for s in model.stages)
         + "), or add 'sale:' to the model file",
     )
@@ -201,6 +201,7 @@ class ReferralResult:
     max_depth: int = 10
     purchasers_from: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    missing: str | None = None  #: why nobody can be seen referring (the referral event is absent)
 
     @property
     def k_factor(self) -> float | None:
@@ -227,6 +228,24 @@ class ReferralResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._values()
+        why = self.missing
+        if why is None:
+            if self.purchasers == 0:
+                for key in ("k_factor", "referral_rate"):
+                    out[f"{key}_reason"] = "no purchasers"
+            if self.referees == 0:
+                out["referral_conversion_reason"] = "nobody was referred by another customer of the log"
+            if out["revenue"] is None:
+                out["revenue_reason"] = "no revenue column: map one with --revenue-col COLUMN"
+            return out
+        for key in ("referees", "referred_purchasers", "referrers", "purchasers_referring"):
+            out[key], out[f"{key}_reason"] = None, why
+        for key in ("k_factor", "referral_conversion", "referral_rate"):
+            out.update({key: None, f"{key}_low": None, f"{key}_high": None, f"{key}_reason": why})
+        return out
+
+    def _values(self) -> dict[str, Any]:
         others = self.customers - self.referees
         rev_other = None
         if self.revenue_total is not None and self.revenue_referred is not None:
@@ -258,7 +277,9 @@ class ReferralResult:
                 "p90_s": self.cycle_time_p90_s,
                 "negative": self.cycle_time_negative,
             },
-            "revenue": {
+            "revenue": None
+            if self.revenue_total is None
+            else {
                 "total": self.revenue_total,
                 "referred": self.revenue_referred,
                 "referred_share": (
@@ -300,7 +321,7 @@ class ReferralResult:
             if isinstance(value, int | float | str) or value is None:
                 out.append({"section": "summary", "key": key, "value": value})
         for key in ("cycle_time", "revenue"):
-            out.extend({"section": key, "key": k, "value": v} for k, v in d[key].items())
+            out.extend({"section": key, "key": k, "value": v} for k, v in (d[key] or {}).items())
         out.extend(
             {"section": "referees_distribution", "key": str(r["referees"]), "value": r["customers"]}
             for r in d["referees_distribution"]
@@ -324,13 +345,14 @@ class ReferralResult:
 
     def to_text(self) -> str:
         d = self.to_dict()
+        if self.missing is not None:
+            return f"referral loop: not measured ({self.missing})"
         ct = d["cycle_time"]
         lines = [
             f"referral loop · purchasers = customers who entered {self.purchasers_from}",
             f"customers {self.customers}, purchasers {self.purchasers}, referees {self.referees} "
             f"({format_percent(d['referees_per_customer'])} of customers), referrers {self.referrers}",
-            f"referred purchasers {self.referred_purchasers}; K-factor {format_percent(d['k_factor'])} "
-            f"({format_percent(d['k_factor_low'])}-{format_percent(d['k_factor_high'])}); "
+            f"referred purchasers {self.referred_purchasers}; K-factor {_k(d)}; "
             f"referral conversion {format_percent(d['referral_conversion'])}; "
             f"purchasers who referred {format_percent(d['referral_rate'])}",
             f"cycle time (referrer's first purchase -> referee's): median "
@@ -338,7 +360,9 @@ class ReferralResult:
             f"over {ct['pairs']} pairs",
             "generations: " + ", ".join(f"{g['generation']}: {g['customers']}" for g in d["generations"]),
         ]
-        if d["revenue"]["total"] is not None:
+        if d["revenue"] is None:
+            lines.append(f"revenue from referred customers: not measured ({d['revenue_reason']})")
+        else:
             lines.append(
                 f"revenue from referred customers {d['revenue']['referred']:.2f} "
                 f"({format_percent(d['revenue']['referred_share'])} of {d['revenue']['total']:.2f})"
@@ -361,6 +385,13 @@ class ReferralResult:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+def _k(d: Mapping[str, Any]) -> str:
+    if d["k_factor"] is None:
+        return f"not measured ({d.get('k_factor_reason', 'no purchasers')})"
+    low, high = format_percent(d["k_factor_low"]), format_percent(d["k_factor_high"])
+    return f"{format_percent(d['k_factor'])} ({low}-{high})"
 
 
 def _signed_duration(s: float | None) -> str:

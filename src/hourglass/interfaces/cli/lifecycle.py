@@ -33,29 +33,59 @@ def _ci(row: dict[str, Any]) -> str:
     return "-" if lo is None or hi is None else f"{100 * lo:.1f}–{100 * hi:.1f}"
 
 
+def _entered(v: Any) -> str:
+    return "not measured" if v is None else f"{v:,}"
+
+
+_STAGE_COLS: list[tuple[str, str, Callable[[Any], str]]] = [
+    ("entered", "ever entered", _entered),
+    ("entered_share", "of all", format_percent),
+    ("furthest", "furthest", _count),
+    ("current", "current", _count),
+    ("conversion", "went further", format_percent),
+    ("ci", "95% CI", str),
+    ("lost", "lost", _count),
+    ("median_time_in_stage_s", "median in stage", lambda s: format_duration(s, " ")),
+]
+
+
 def _render(result: LifecycleResult) -> Any:
-    rows = [dict(r, ci=_ci(r)) for r in result.rows()]
-    cols: list[tuple[str, str, Callable[[Any], str]]] = [
-        ("stage", "stage", str),
-        ("entered", "entered", _count),
-        ("entered_share", "of all", format_percent),
-        ("furthest", "furthest", _count),
-        ("current", "current", _count),
-        ("conversion", "went further", format_percent),
-        ("ci", "95% CI", str),
-        ("lost", "lost", _count),
-        ("median_time_in_stage_s", "median in stage", lambda s: format_duration(s, " ")),
-    ]
-    title = f"lifecycle · {result.model} · {result.customers:,} customers"
+    rows = [dict(r, ci=_ci(r)) for r in result.stage_dicts()]
+    cols: list[tuple[str, str, Callable[[Any], str]]] = [("stage", "stage", str), *_STAGE_COLS]
+    title = (
+        f"lifecycle · {result.model} · {result.customers:,} customers · "
+        "counts: ever entered the stage (any order, no window)"
+    )
     parts: list[Any] = [rich_table(rows, cols, title=title)]
-    text = result.to_text().splitlines()
-    # the summary lines after the stage table (loss, after the sale, referrals)
-    summary = text[2 + len(rows) :]
-    parts.extend(Text(line) for line in summary)
+    if result.breakdown is not None:
+        parts.append(_groups_table(result))
+    parts.extend(Text(line) for line in result.summary_lines())
     channels = result.to_dict().get("channels") or []
     if channels:
         parts.append(_channel_table(channels, [st.stage for st in result.stages]))
+        shown = ["conversion_to_sale", "repeat_rate", "referral_rate", "revenue_per_customer"]
+        shown += ["cac", "roi"] if any("cost" in c for c in channels) else []
+        reasons = dict.fromkeys(str(c[f"{k}_reason"]) for c in channels for k in shown if f"{k}_reason" in c)
+        parts.extend(Text(f"-: not measured ({why})") for why in reasons)
     return Group(*parts)
+
+
+def _groups_table(result: LifecycleResult) -> Any:
+    """Per value of --by: customers and every stage's ever-entered count and conversion."""
+    by = result.breakdown
+    rows = []
+    for g in result.group_dicts():
+        name = "(none)" if g["value"] is None else str(g["value"])
+        for r in g["stages"]:
+            rows.append(dict(r, group=name, group_customers=g["customers"], ci=_ci(r)))
+    cols: list[tuple[str, str, Callable[[Any], str]]] = [
+        ("group", str(by), str),
+        ("group_customers", "customers", _count),
+        ("stage", "stage", str),
+        *_STAGE_COLS,
+    ]
+    title = f"by {by} (its value at the customer's first event; top 10 and (other))"
+    return rich_table(rows, cols, title=title)
 
 
 def _money(v: Any) -> str:
@@ -79,7 +109,7 @@ def _channel_table(channels: list[dict[str, Any]], stages: list[str]) -> Any:
         ("referral_rate", "referral rate", format_percent),
         ("revenue_per_customer", "revenue/cust.", _money),
     ]
-    if any(c.get("cac") is not None for c in channels):
+    if any("cost" in c for c in channels):  # a spend table was given
         cols += [("cac", "CAC", _money), ("roi", "ROI", format_percent)]
     return rich_table(rows, cols, title="channels across the hourglass (acquisition channel)")
 
@@ -100,17 +130,31 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
 
 @click.command("lifecycle")
 @click.argument("source")
-@click.option("--model", default="hourglass", show_default=True, help="a built-in model or a model file")
+@click.option(
+    "--model",
+    default="hourglass",
+    show_default=True,
+    help="a built-in model (hourglass models) or a model file",
+)
 @click.option("--since", help="only events at or after this time (ISO 8601)")
 @click.option("--until", help="only events before this time (ISO 8601)")
 @click.option("--as-of", help="'now' for days in the current stage [default: --until, else the last event]")
-@click.option("--sale-stage", help="the stage that makes a purchaser [default: the model's]")
+@click.option(
+    "--goal", metavar="STAGE", help="the stage that makes a purchaser [default: the model's sale stage]"
+)
+@click.option(
+    "--by",
+    metavar="COLUMN",
+    help="the stage table per value of this column at the customer's first event (top 10 values + other)",
+)
+@click.option("--sale-stage", "old_sale_stage", hidden=True, help="renamed: --goal")
 @click.option(
     "--set",
     "settings",
     multiple=True,
     metavar="KEY=VALUE",
-    help="an after-sale setting, e.g. remorse_within=30d, support_events=ticket (repeatable)",
+    help="an after-sale setting, e.g. remorse_within=30d, support_events=ticket, remorse_events=refund "
+    "(repeatable)",
 )
 @click.option(
     "--customers", type=click.Path(dir_okay=False), help="write the stage table per customer (.parquet/.csv)"
@@ -127,11 +171,18 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
     help="periods of the share of new customers who came by referral",
 )
 @click.option("--max-depth", type=int, default=10, show_default=True, help="deepest referral generation")
-@click.option("--top", type=int, default=10, show_default=True, help="referrers ranked")
+@click.option("--top", type=int, default=10, show_default=True, help="how many top referrers to list")
 @click.option("--no-referrals", is_flag=True, help="skip the referral loop")
 @click.option("--no-channels", is_flag=True, help="skip the channel table")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table (for people), json (every number, null with a reason when not measured) or csv (stage rows)",
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of standard output")
 @source_options
 @handle_errors
 def lifecycle_cmd(
@@ -140,7 +191,9 @@ def lifecycle_cmd(
     since: str | None,
     until: str | None,
     as_of: str | None,
-    sale_stage: str | None,
+    goal: str | None,
+    by: str | None,
+    old_sale_stage: str | None,
     settings: tuple[str, ...],
     customers: str | None,
     spend: str | None,
@@ -158,11 +211,24 @@ def lifecycle_cmd(
 ) -> None:
     """Stages entered, where customers are lost, after the sale, referrals and channels.
 
+    Counts are "ever entered the stage": customers with one of its events in the range, in any
+    order and with no window (a funnel counts who reached a step in order within its window). A
+    metric whose events or columns the source does not have says "not measured" and how to map
+    them (json: null with a <key>_reason), never 0.
+
     \b
-    hourglass lifecycle events.parquet --model hourglass
-    hourglass lifecycle shop.duckdb --customers stages.parquet --format json
-    hourglass lifecycle events.csv --spend spend.csv --set remorse_within=30d
+    Examples:
+      hourglass lifecycle events.parquet --model hourglass
+      hourglass lifecycle shop.csv --model my_model.yaml --goal checkout --by channel
+      hourglass lifecycle shop.duckdb --customers stages.parquet --format json
+      hourglass lifecycle events.csv --spend spend.csv --set remorse_events=refund
     """
+    if old_sale_stage is not None:
+        raise SpecError(
+            "--sale-stage is now --goal",
+            code="HG144",
+            hint=f"write --goal {old_sale_stage} (the stage that makes a purchaser)",
+        )
     mapping = mapping_from(kw)
     from hourglass.interfaces.lifecycle_api import lifecycle
 
@@ -172,7 +238,8 @@ def lifecycle_cmd(
         since=since,
         until=until,
         as_of=as_of,
-        sale_stage=sale_stage,
+        goal=goal,
+        by=by,
         after_sale=_settings(settings),
         customers=customers,
         referrals=not no_referrals,

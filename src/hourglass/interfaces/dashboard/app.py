@@ -180,7 +180,7 @@ def create_app(
         try:
             q = FunnelQuery.parse(p, src.last)
             step = integer(p, "step", 1, 1, 100, "HG109")
-            frame = views.people_frame(q, step, p.get("kind") or "reached", p.get("group"))
+            frame = views.people_csv(q, step, p.get("kind") or "reached", p.get("group"))
         except HourglassError as e:
             return Response(
                 f"[{e.code}] {e.message}\nhint: {e.hint}\n", status_code=400, media_type="text/plain"

@@ -19,7 +19,7 @@ from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts, step_
 from .data import DashboardSource
 from .query import FunnelQuery
 
-__all__ = ["NULL", "OTHER", "FunnelGroupRows", "FunnelView", "compute_funnel", "people_page", "people_table"]
+__all__ = ["NULL", "OTHER", "FunnelGroupRows", "FunnelView", "compute_funnel", "levels_table", "people_frame"]
 
 OTHER = "(other)"
 NULL = "(null)"
@@ -103,9 +103,27 @@ def _bad(what: str, hint: str) -> SpecError:
     return SpecError(what, code="HG109", hint=hint)
 
 
-def people_table(src: DashboardSource, view: FunnelView, step: int, kind: str, group: str | None) -> Any:
-    """The Ibis table of the customers who reached step ``step`` (1-based), or who reached it and
-    went no further (``dropped``), in one breakdown group; ordered by customer id."""
+def levels_table(src: DashboardSource, view: FunnelView) -> Any:
+    """Every customer of the funnel with his level (open funnels: ``r{j}``/``k{j}``) and group, as
+    the engine computes them for the same spec (pandas; one run per funnel, then filtered)."""
+    kwargs = view.query.api_kwargs()
+    spec = api.build_spec(
+        kwargs.pop("steps"), model=kwargs.pop("model"), by=view.by, config=src.config, **kwargs
+    )
+    per = funnel_plan(spec, src.events.table).customers
+    n = len(view.steps)
+    if spec.open:
+        columns = ["customer", *(f"r{j}" for j in range(1, n + 1)), *(f"k{j}" for j in range(2, n + 1))]
+    else:
+        columns = ["customer", "level"]
+    if view.by:
+        columns.append("by")
+    return src.run(lambda: src.events.engine.execute(per.select(*columns)))
+
+
+def people_frame(levels: Any, view: FunnelView, step: int, kind: str, group: str | None) -> Any:
+    """The customers who reached step ``step`` (1-based), or who reached it and went no further
+    (``dropped``), in one breakdown group (a value, ``(null)`` or ``(other)``); by customer id."""
     n = len(view.steps)
     if not 1 <= step <= n:
         raise _bad(f"step: no step {step} in a funnel of {n} steps", f"give step as a number from 1 to {n}")
@@ -115,44 +133,23 @@ def people_table(src: DashboardSource, view: FunnelView, step: int, kind: str, g
         raise _bad("nobody drops after the last step", "pick an earlier step, or kind=reached")
     if group is not None and view.by is None:
         raise _bad("group: the funnel has no breakdown", "add by=COLUMN, or drop group")
-    kwargs = view.query.api_kwargs()
-    spec = api.build_spec(
-        kwargs.pop("steps"), model=kwargs.pop("model"), by=view.by, config=src.config, **kwargs
-    )
-    per = funnel_plan(spec, src.events.table).customers
-    if spec.open:
-        cond = per[f"r{step}"]
+    if view.query.open:
+        keep = levels[f"r{step}"].fillna(False).astype(bool)
         if kind == "dropped":
-            cond = cond & ~per[f"k{step + 1}"].fill_null(False)
+            keep &= ~levels[f"k{step + 1}"].fillna(False).astype(bool)
     else:
-        cond = per.level >= step if kind == "reached" else per.level == step
+        keep = levels["level"] >= step if kind == "reached" else levels["level"] == step
     if group is not None:
+        by = levels["by"]
         if group == OTHER:
-            values = [v for v in view.top_values if v is not None]
-            keep = per.by.notnull() & ~per.by.isin(values) if values else per.by.notnull()
-            if None not in view.top_values:
-                keep = keep | per.by.isnull()
-            cond = cond & keep
+            shown = [v for v in view.top_values if v is not None]
+            rest = ~by.isin(shown) & by.notna()
+            keep &= rest | by.isna() if None not in view.top_values else rest
         elif group == NULL:
-            cond = cond & per.by.isnull()
+            keep &= by.isna()
         else:
-            known = {_label(g.value) for g in view.result.groups}
-            if group not in known:
+            if group not in {_label(g.value) for g in view.result.groups}:
                 raise _bad(f"group: no group '{group}' in the breakdown by {view.by}", "click a bar or a row")
-            cond = cond & (per.by.cast("string") == group)
-    columns = ["customer"] + (["level"] if not spec.open else []) + (["by"] if view.by else [])
-    return per.filter(cond).select(*columns).order_by("customer")
-
-
-def people_page(
-    src: DashboardSource, view: FunnelView, step: int, kind: str, group: str | None, page: int, per_page: int
-) -> tuple[int, list[dict[str, Any]]]:
-    """(total, the rows of page ``page``, 1-based)."""
-    table = people_table(src, view, step, kind, group)
-
-    def run() -> tuple[int, list[dict[str, Any]]]:
-        total = int(src.events.engine.execute(table.count()))
-        frame = src.events.engine.execute(table.limit(per_page, offset=(page - 1) * per_page))
-        return total, [dict(r) for r in frame.to_dict(orient="records")]
-
-    return src.run(run)
+            keep &= by.notna() & (by.astype(str) == group)
+    out = levels.loc[keep, [c for c in ("customer", "level", "by") if c in levels.columns]]
+    return out.sort_values("customer", kind="stable").reset_index(drop=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,8 +115,12 @@ def compute_lifecycle(src: DashboardSource, q: PageQuery) -> dict[str, Any]:
     return dict(result.to_dict())
 
 
-def compute_journeys(src: DashboardSource, q: PageQuery) -> dict[str, Mapping[str, Any] | None]:
-    """The dicts of journeys, transitions, paths and (with a customer id) one journey map."""
+Cached = Callable[[str, Hashable, Callable[[], Any]], Any]
+
+
+def compute_journeys(src: DashboardSource, q: PageQuery, cached: Cached) -> dict[str, Any]:
+    """The dicts of journeys, transitions, paths and (with a customer id) one journey map; each
+    cached on its own parameters (a new number of top paths recomputes only the paths)."""
     dates: dict[str, Any] = {"since": q.since, "until": q.until, "config": src.config}
     jkw: dict[str, Any] = dict(dates)
     if q.goal:
@@ -124,16 +128,29 @@ def compute_journeys(src: DashboardSource, q: PageQuery) -> dict[str, Mapping[st
     pkw: dict[str, Any] = {"top": q.top, **dates}
     if q.depth is not None:
         pkw["depth" if _accepts(journeys_api.paths, "depth") else "steps"] = q.depth
+    base = (q.model, q.since, q.until)
+    goal = (*base, q.goal)
 
-    def run() -> dict[str, Mapping[str, Any] | None]:
-        out: dict[str, Mapping[str, Any] | None] = {
-            "journeys": journeys_api.journeys(src.events, q.model, **jkw).to_dict(),
-            "transitions": journeys_api.transitions(src.events, q.model, **dates).to_dict(),
-            "paths": journeys_api.paths(src.events, q.model, **pkw).to_dict(),
-            "journey": None,
-        }
-        if q.customer:
-            out["journey"] = journeys_api.journey(src.events, q.model, customer=q.customer, **jkw).to_dict()
-        return out
+    def part(name: str, key: Hashable, fn: Callable[[], Any]) -> Any:
+        return cached(name, key, lambda: src.run(lambda: fn().to_dict()))
 
-    return src.run(run)
+    out: dict[str, Any] = {
+        "journeys": part("journeys", goal, lambda: journeys_api.journeys(src.events, q.model, **jkw)),
+        "transitions": part(
+            "transitions", base, lambda: journeys_api.transitions(src.events, q.model, **dates)
+        ),
+        "paths": part(
+            "paths", (*base, q.depth, q.top), lambda: journeys_api.paths(src.events, q.model, **pkw)
+        ),
+        "journey": None,
+    }
+    if q.customer:  # an unknown id is said next to the journeys, which stay shown
+        try:
+            out["journey"] = part(
+                "journey",
+                (*goal, q.customer),
+                lambda: journeys_api.journey(src.events, q.model, customer=q.customer, **jkw),
+            )
+        except HourglassError as e:
+            out["journey_error"] = {"code": e.code, "message": e.message, "hint": e.hint}
+    return out

@@ -14,7 +14,7 @@ from hourglass.interfaces.reports._lifecycle_parts import build_parts
 
 from .charts import funnel_figure
 from .data import DashboardSource, ResultCache
-from .funnel_view import FunnelView, compute_funnel, people_page, people_table
+from .funnel_view import FunnelView, compute_funnel, levels_table, people_frame
 from .pages import compute_journeys, compute_lifecycle, compute_overview
 from .query import FunnelQuery, PageQuery
 from .render import Chart, fresh_id, part_fragment
@@ -66,15 +66,17 @@ class Views:
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
         return self._render("funnel_result.html", view=view, chart=chart, fq=q.query())
 
+    def _people(self, q: FunnelQuery, step: int, kind: str, group: str | None) -> tuple[FunnelView, Any]:
+        view = self.funnel_view(q)
+        levels = self._cached("levels", q.key(), lambda: levels_table(self.src, view))
+        return view, people_frame(levels, view, step, kind, group)
+
     def people(
         self, q: FunnelQuery, step: int, kind: str, group: str | None, page: int, per_page: int
     ) -> str:
-        view = self.funnel_view(q)
-        total, rows = self._cached(
-            "people",
-            (q.key(), step, kind, group, page, per_page),
-            lambda: people_page(self.src, view, step, kind, group, page, per_page),
-        )
+        view, frame = self._people(q, step, kind, group)
+        total = len(frame)
+        rows = frame.iloc[(page - 1) * per_page : page * per_page].to_dict(orient="records")
         extra = {"step": step, "kind": kind} | ({"group": group} if group is not None else {})
         query = q.query() + "&" + urlencode(extra)
         pages = max(1, -(-total // per_page))
@@ -92,12 +94,11 @@ class Views:
             first=(page - 1) * per_page + 1,
         )
 
-    def people_frame(self, q: FunnelQuery, step: int, kind: str, group: str | None) -> Any:
-        """Every customer of a step (the CSV), from the engine."""
-        view = self.funnel_view(q)
-        table = people_table(self.src, view, step, kind, group)
-        frame = self.src.run(lambda: self.src.events.engine.execute(table))
-        if "level" in frame.columns:  # the furthest step by its name
+    def people_csv(self, q: FunnelQuery, step: int, kind: str, group: str | None) -> Any:
+        """Every customer of a step (the CSV's rows), the furthest step by its name."""
+        view, frame = self._people(q, step, kind, group)
+        frame = frame.copy()
+        if "level" in frame.columns:
             frame["level"] = [view.labels[int(v) - 1] if v else None for v in frame["level"]]
             frame = frame.rename(columns={"level": "furthest_step"})
         if view.by and "by" in frame.columns:
@@ -110,7 +111,10 @@ class Views:
         return self._render("parts.html", html=html, charts=charts, note=data.get("meta", {}).get("note"))
 
     def journeys(self, q: PageQuery) -> str:
-        data = self._cached("journeys", q.key(), lambda: compute_journeys(self.src, q))
+        data = compute_journeys(self.src, q, self._cached)
         part = journeys_part(data["journeys"], data["transitions"], data["paths"], data["journey"])
         html, charts = part_fragment([part])
+        failed = data.get("journey_error")
+        if failed:
+            html = self.error(failed["code"], failed["message"], failed["hint"]) + html
         return self._render("parts.html", html=html, charts=charts, note=None)

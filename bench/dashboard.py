@@ -1,0 +1,213 @@
+"""The dashboard's speed in real Chromium: time to the first chart after start, and p50/p95 of each
+interaction (a form change that redraws the result, a click on a bar, a page), on a store of the
+simulated shop (every built-in model has its events) of about ``--events`` events.
+
+    .venv/bin/python bench/dashboard.py --events 1000000 --reps 10
+
+Each repetition asks for a result not in the cache (another window), so the times are the engine's
+and the browser's, not the cache's; the cached redraw is measured apart. The time of an
+interaction is the page's own (window.hgTimings: from the request to the chart drawn)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IDLE = "document.documentElement.getAttribute('data-hg-busy') === '0'"
+EVENTS_PER_CUSTOMER = 4.15  # the simulator's average
+
+
+def ensure_store(data_dir: Path, events: int, seed: int) -> Path:
+    """A store (hourglass ingest) of the simulated shop, made once and kept under ``data_dir``."""
+    store = data_dir / f"shop-{events}-{seed}.duckdb"
+    if store.exists():
+        return store
+    from hourglass.engine.store import write_events
+    from hourglass.ingest.simulator import simulate_shop
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    table, _ = simulate_shop(int(events / EVENTS_PER_CUSTOMER), seed=seed)
+    parquet = data_dir / f"shop-{events}-{seed}.parquet"
+    write_events(table, parquet_path=parquet)
+    hourglass = str(Path(sys.executable).with_name("hourglass"))
+    subprocess.run([hourglass, "ingest", str(parquet), "--into", str(store), "-q"], check=True)
+    return store
+
+
+def _quantile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
+
+
+class Bench:
+    def __init__(self, page: Any, base: str) -> None:
+        self.page = page
+        self.base = base
+        self.times: dict[str, list[float]] = {}
+
+    def _last_ms(self) -> float:
+        return float(self.page.evaluate("window.hgTimings[window.hgTimings.length - 1].ms"))
+
+    def record(self, name: str, action: Callable[[], None], *, page_load: bool = False) -> None:
+        before = 0 if page_load else int(self.page.evaluate("window.hgTimings.length"))
+        started = time.perf_counter()
+        action()
+        self.page.wait_for_function(
+            f"window.hgTimings && window.hgTimings.length > {before}", timeout=120_000
+        )
+        self.page.wait_for_function(IDLE, timeout=120_000)
+        wall = (time.perf_counter() - started) * 1000
+        self.times.setdefault(name, []).append(wall if page_load else self._last_ms())
+
+    def select(self, name: str, value: str) -> None:
+        self.page.select_option(f'select[name="{name}"]', value)
+
+    def type_enter(self, name: str, value: str) -> None:
+        field = self.page.locator(f'input[name="{name}"]')
+        field.fill(value)
+        field.press("Enter")
+
+    def open(self, path: str) -> None:
+        self.page.goto(self.base + path)
+        self.page.wait_for_function(IDLE, timeout=120_000)
+
+
+def run(store: Path, reps: int) -> tuple[dict[str, float], dict[str, list[float]], dict[str, Any]]:
+    from playwright.sync_api import sync_playwright
+
+    from hourglass.interfaces.dashboard import create_app, load_source
+    from hourglass.interfaces.dashboard.server import start_in_thread
+
+    start: dict[str, float] = {}
+    t0 = time.perf_counter()
+    src = load_source(str(store))
+    start["load the store"] = time.perf_counter() - t0
+    running = start_in_thread(create_app(src))
+    start["server listening"] = time.perf_counter() - t0
+    steps = "visit,signup,purchase,repeat_purchase"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        start["browser up"] = time.perf_counter() - t0
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{running.url}/funnel?steps={steps}&window=7d")
+        page.wait_for_selector(".hg-chart.hg-drawn", timeout=120_000)
+        start["first funnel chart drawn"] = time.perf_counter() - t0
+        b = Bench(page, running.url)
+        by_values = ["channel", "device", "country"]
+        for i in range(reps):
+            window = f"{8 + i}d"  # a new spec each time: not in the cache
+            b.open(f"/funnel?steps={steps}&window={window}")
+            b.record("funnel: change breakdown", partial(b.select, "by", by_values[i % 3]))
+            b.record("funnel: change date range", partial(b.select, "range", "30d"))
+            b.record("funnel: change window", partial(b.type_enter, "window", f"{40 + i}d"))
+            b.record("funnel: click a bar (people)", lambda: page.locator("a.hg-reached").nth(1).click())
+            b.record("funnel: next page of people", lambda: page.locator(".hg-pager a").last.click())
+            b.record("funnel: change breakdown", partial(b.select, "by", ""))
+            b.record("funnel: redraw from the cache", partial(b.select, "by", by_values[i % 3]))
+            b.open(f"/lifecycle?range=custom&since=2024-01-0{1 + i % 9}")
+            b.record("hourglass: change date range", partial(b.select, "range", "90d"))
+            b.open(f"/journeys?range=custom&since=2024-01-0{1 + i % 9}")
+            b.record("journeys: change top paths", partial(b.type_enter, "top", str(5 + i)))
+            b.open("/")
+            b.record("overview: change window", partial(b.type_enter, "window", f"{60 + i}d"))
+        browser.close()
+    running.stop()
+    info = {"events": src.rows, "event names": len(src.names)}
+    return start, b.times, info
+
+
+PAGES = {
+    "overview": "/",
+    "funnel": "/funnel?steps=visit%2Csignup%2Cpurchase%2Crepeat_purchase&window=30d&by=channel&top=4",
+    "hourglass": "/lifecycle",
+    "journeys": "/journeys?top=8",
+}
+
+
+def screenshots(out_dir: Path, customers: int = 20_000, seed: int = 7) -> None:
+    """docs/img/dashboard-*.png: each page on a simulated shop with its spend table, and the
+    customers behind a bar."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from hourglass.engine.store import write_events
+    from hourglass.ingest.simulator import simulate_shop
+    from hourglass.interfaces.dashboard import create_app, load_source
+    from hourglass.interfaces.dashboard.server import start_in_thread
+    from hourglass.interfaces.demo import write_spend
+
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp())
+    table, truth = simulate_shop(customers, seed=seed)
+    write_events(table, duckdb_path=tmp / "shop.duckdb")
+    write_spend(truth, tmp / "spend.csv")
+    os.chdir(tmp)  # the pages name the files as a user would give them
+    running = start_in_thread(create_app(load_source("shop.duckdb", spend="spend.csv")))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 900}, device_scale_factor=1)
+        b = Bench(page, running.url)
+        for name, path in PAGES.items():
+            b.open(path)
+            height = min(1700, int(page.evaluate("document.documentElement.scrollHeight")))
+            page.screenshot(
+                path=str(out_dir / f"dashboard-{name}.png"),
+                clip={"x": 0, "y": 0, "width": 1360, "height": height},
+                full_page=True,
+            )
+        b.open(PAGES["funnel"])
+        b.record("people", lambda: page.locator("a.hg-reached").nth(5).click())
+        box = page.locator("#people").bounding_box()
+        assert box is not None
+        top = box["y"] + float(page.evaluate("scrollY"))
+        clip: Any = {"x": box["x"], "y": top, "width": box["width"], "height": 640}
+        page.screenshot(path=str(out_dir / "dashboard-people.png"), clip=clip, full_page=True)
+        browser.close()
+    running.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
+    ap.add_argument(
+        "--screenshots", type=Path, metavar="DIR", help="only take the docs' screenshots into DIR"
+    )
+    args = ap.parse_args()
+    if args.screenshots:
+        screenshots(args.screenshots)
+        return
+    store = ensure_store(args.data_dir, args.events, args.seed)
+    start, times, info = run(store, args.reps)
+    print(f"store: {store} ({info['events']:,} events, {info['event names']} event names)")
+    print("\n| start | seconds after start |\n|---|---:|")
+    for name, s in start.items():
+        print(f"| {name} | {s:.2f} |")
+    print(f"\n| interaction ({args.reps} runs) | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|")
+    for name, xs in times.items():
+        print(f"| {name} | {statistics.median(xs):.0f} | {_quantile(xs, 0.95):.0f} | {max(xs):.0f} |")
+
+
+if __name__ == "__main__":
+    main()

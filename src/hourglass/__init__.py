@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from hourglass.interfaces.api import build_spec, events, funnel, funnel_levels, funnel_sql, validate
     from hourglass.interfaces.journeys_api import followers, journey, journeys, paths, transitions
     from hourglass.interfaces.lifecycle_api import lifecycle, lifecycle_table
+    from hourglass.interfaces.models_api import suggest_model
+    from hourglass.interfaces.report_api import report
     from hourglass.interfaces.store_api import ingest as ingest_store
 
 __version__ = "0.1.0"
@@ -54,6 +56,8 @@ __all__ = [
     "lifecycle_table",
     "paths",
     "preset",
+    "report",
+    "suggest_model",
     "transitions",
     "validate",
 ]
@@ -73,6 +77,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "lifecycle": ("hourglass.interfaces.lifecycle_api", "lifecycle"),
     "lifecycle_table": ("hourglass.interfaces.lifecycle_api", "lifecycle_table"),
     "ingest_store": ("hourglass.interfaces.store_api", "ingest"),
+    "report": ("hourglass.interfaces.report_api", "report"),
+    "suggest_model": ("hourglass.interfaces.models_api", "suggest_model"),
 }
 _LAYERS = ("model", "ingest", "analyses", "engine", "interfaces")
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import ibis.expr.types as ir
+from ibis.backends.sql.datatypes import DuckDBType
 
+from hourglass.engine._values import plain_records
 from hourglass.engine.errors import translated
 from hourglass.engine.session import Engine
 from hourglass.engine.text_checks import (
@@ -21,7 +24,15 @@ from hourglass.engine.text_checks import (
 from hourglass.ingest.normalize import Parsed, canonical, dedupe, integer_customers, parse
 from hourglass.ingest.roles import resolve_roles
 from hourglass.ingest.shown import cut
-from hourglass.ingest.sources import FILE_COLUMN, Source, open_source, resolve_source
+from hourglass.ingest.sources import (
+    FILE_COLUMN,
+    Source,
+    describe_csv,
+    is_read_once,
+    open_source,
+    resolve_source,
+    temp_table,
+)
 from hourglass.ingest.validate import (
     TIME_RANGE,
     Problem,
@@ -55,38 +66,60 @@ class Events:
     key_count: int | None = None
 
 
-def _open(engine: Engine, source: Any, mapping: ColumnMapping, table: str | None) -> tuple[Source, Parsed]:
+def _open(
+    engine: Engine, source: Any, mapping: ColumnMapping, table: str | None, *, once: bool = False
+) -> tuple[Source, Parsed]:
+    """The parsed source. ``once``: a small CSV read into memory is parsed into memory too (for a
+    validated load: every query reads it; not for the SQL of --show-sql, which names the source's
+    columns)."""
     src = resolve_source(source, table=table)
     empty_text_files(src)
+    # a CSV on DuckDB: its columns from one sniff, then one read with the role columns as text
+    csv_duckdb = src.kind == "csv" and engine.name == "duckdb"
     with translated(src.name):
         try:
-            raw = open_source(engine.con, src)
+            if csv_duckdb:
+                types = describe_csv(engine.con, src)
+            else:
+                raw = open_source(engine.con, src)
+                types = {c: str(t) for c, t in raw.schema().items()}
         except Exception as e:
-            if src.kind == "csv" and engine.name == "duckdb" and "sniffing file" in str(e):
+            if csv_duckdb and "sniffing file" in str(e):
                 unsniffable_csv(engine, src)  # the lines whose fields differ from the header's
             raise
-        names = [c for c in raw.columns if c != FILE_COLUMN]  # the file of each row (several files)
-        if src.kind == "csv" and engine.name == "duckdb":
+        names = [c for c in types if c != FILE_COLUMN]  # the file of each row (several files)
+        if csv_duckdb:
             one_column_csv(engine, src, names)
             repeated_csv_names(engine, src, names)
         roles = resolve_roles(names, mapping, source=src.name)
         if src.kind in ("csv", "jsonl") and engine.name == "duckdb":
             # role columns are read as text so bad values reach validation (a JSON reader types a
             # column from a sample: a bad time past it fails the read); epoch numbers stay numbers
-            numeric_time = raw[roles.columns["timestamp"]].type().is_numeric()
+            time_type = types[roles.columns["timestamp"]]
+            numeric_time = (
+                DuckDBType.from_string(time_type) if csv_duckdb else raw.schema()[roles.columns["timestamp"]]
+            ).is_numeric()
             text = tuple(
                 roles.columns[r]
                 for r in ("customer", "timestamp", "revenue", "event_id", "referrer", "event", "channel")
                 if r in roles.columns and not (r == "timestamp" and numeric_time)
             )
             try:
-                raw = open_source(engine.con, src, text_columns=text, schema=raw.schema())
+                if csv_duckdb:
+                    raw = open_source(engine.con, src, text_columns=text, once=True)
+                else:
+                    raw = open_source(engine.con, src, text_columns=text, schema=raw.schema())
             except Exception:
                 if src.kind == "csv":
                     check_csv_files(engine, src)  # which file cannot be read like the first, if one
                 raise
         json_text = src.kind == "jsonl" and engine.name == "duckdb"
-        return src, parse(raw, roles, source=src.name, backend=engine.name, json_text=json_text)
+        parsed = parse(raw, roles, source=src.name, backend=engine.name, json_text=json_text)
+        if once and is_read_once(raw):  # a small file in memory: parse it once too
+            table = temp_table(engine.con, str(engine.con.compile(parsed.table)))
+            engine.con.con.execute(f'DROP TABLE "{raw.op().name}"')
+            parsed = dataclasses.replace(parsed, table=table)
+        return src, parsed
 
 
 def _null(value: Any) -> bool:
@@ -176,29 +209,26 @@ def validate_source(
 ) -> tuple[ValidationReport, Parsed]:
     """Every problem of the source at once (counts, and the first rows of each)."""
     mapping = mapping or ColumnMapping()
-    src, parsed = _open(engine, source, mapping, table)
+    src, parsed = _open(engine, source, mapping, table, once=True)
     counts = _from_parquet_statistics(engine, src, parsed)
     if counts is None:
         with translated(src.name):
-            counts = engine.con.execute(count_expr(parsed)).iloc[0].to_dict()
+            counts = plain_records(engine, count_expr(parsed))[0]
     problems = []
     checks = [(c, col) for c, col in checks_for(parsed) if int(counts.get(c.code, 0) or 0) > 0]
     if checks:
         num = numbered(parsed)
         for check, col in checks:
             with translated(src.name):
-                rows = engine.con.execute(samples_expr(parsed, check, col, num, samples))
-            files = [str(f) for f in rows["file"]] if "file" in rows.columns else []
+                rows = plain_records(engine, samples_expr(parsed, check, col, num, samples))
+            files = [str(r["file"]) for r in rows if "file" in r]
             problems.append(
                 Problem(
                     code=check.code,
                     column=col,
                     what=check.what,
                     count=int(counts[check.code]),
-                    samples=[
-                        (int(r), _text(v, n))
-                        for r, v, n in zip(rows["row"], rows["value"], rows["length"], strict=True)
-                    ],
+                    samples=[(int(r["row"]), _text(r["value"], r["length"])) for r in rows],
                     hint=check.hint,
                     files=files,
                 )
@@ -252,4 +282,10 @@ def load_events(
     keyed = None
     if integer_customers(parsed) and "event_id" not in parsed.roles.columns:
         keyed = canonical(parsed, integer_key=True)
-    return Events(dedupe(canonical(parsed)), engine, report, keyed)
+    table = dedupe(canonical(parsed))
+    if is_read_once(parsed.table):  # the canonical events once, for every analysis that reads them
+        with translated(report.source):
+            table = temp_table(engine.con, str(engine.con.compile(table)))
+            if keyed is not None:
+                keyed = temp_table(engine.con, str(engine.con.compile(keyed)))
+    return Events(table, engine, report, keyed)

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
-import ibis.backends.duckdb  # the default engine's backend, loaded with the engine (0.4 s)
-import pyarrow  # noqa: F401 - ibis reads source schemas as Arrow
+import ibis.backends.duckdb  # the default engine's backend, loaded with the engine
 
 from hourglass.model.errors import UnsupportedError
 

@@ -10,11 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from hourglass.model.errors import SourceError, UnsupportedError
 
-__all__ = ["FILE_COLUMN", "FORMATS", "Source", "open_source", "resolve_source"]
+__all__ = [
+    "FILE_COLUMN",
+    "FORMATS",
+    "Source",
+    "describe_csv",
+    "is_read_once",
+    "open_source",
+    "resolve_source",
+    "temp_table",
+]
 
 #: The column naming each row's file when a source has several files.
 FILE_COLUMN = "__hg_file"
@@ -204,10 +214,82 @@ def _tables(con: Any, alias: str) -> list[str]:
     return [name if schema == "main" else f"{schema}.{name}" for schema, name in rows]
 
 
-def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = (), schema: Any = None) -> ir.Table:
+#: CSV sources up to this size (all files) are read once into a DuckDB temporary table: one parse of
+#: the file instead of one per query (validation, the analysis), and no re-sniffing on each schema
+#: lookup; larger ones stay views over the files (memory). Compressed files count four times.
+READ_ONCE_BYTES = 64 * 2**20
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _read_csv_sql(src: Source, text_columns: tuple[str, ...] = ()) -> str:
+    """DuckDB's ``read_csv`` of ``src``, as ibis's ``read_csv`` calls it (header, auto-detection),
+    with the file of each row for several files and ``text_columns`` read as VARCHAR."""
+    options = ["header = true", "auto_detect = true"]
+    if len(src.paths) > 1:
+        options.append(f"filename = {_sql_text(FILE_COLUMN)}")
+    if text_columns:
+        types = ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in text_columns)
+        options.append(f"types = {{{types}}}")
+    files = "[" + ", ".join(_sql_text(p) for p in src.paths) + "]"
+    return f"read_csv({files}, {', '.join(options)})"
+
+
+def describe_csv(con: Any, src: Source) -> dict[str, str]:
+    """A CSV source's columns and DuckDB types as its reader sniffs them (one sniff; the DuckDB
+    engine only)."""
+    rows = con.con.execute(f"DESCRIBE SELECT * FROM {_read_csv_sql(src)}").fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _small(src: Source) -> bool:
+    total = 0
+    for path in src.paths:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return False
+        total += size * (4 if path.lower().endswith((".gz", ".zst", ".bz2", ".xz")) else 1)
+    return total <= READ_ONCE_BYTES
+
+
+def temp_table(con: Any, select_sql: str, *, view: bool = False) -> ir.Table:
+    """``select_sql`` as a new temporary table (or view) of the DuckDB backend ``con``, as an Ibis
+    table: its schema as ibis's ``con.table(name)`` reads it, without its Arrow round trip
+    (pyarrow's import is 0.15 s of a small command)."""
+    name = ibis.util.gen_name("hg_view" if view else "hg_once")
+    con.con.execute(f'CREATE TEMP {"VIEW" if view else "TABLE"} "{name}" AS {select_sql}')
+    described = con.con.execute(f'DESCRIBE "{name}"').fetchall()
+    mapper = con.compiler.type_mapper
+    schema = ibis.schema(
+        {str(c): mapper.from_string(str(t), nullable=n == "YES") for c, t, n, *_ in described}
+    )
+    table: ir.Table = ops.DatabaseTable(
+        name, schema=schema, source=con, namespace=ops.Namespace(catalog=None, database=None)
+    ).to_expr()
+    return table
+
+
+def is_read_once(table: ir.Table) -> bool:
+    """Whether ``table`` is a temporary table of :func:`temp_table` (a small source read once)."""
+    op = table.op()
+    return isinstance(op, ops.DatabaseTable) and op.name.startswith("ibis_hg_once_")
+
+
+def _csv_once(con: Any, src: Source, text_columns: tuple[str, ...]) -> ir.Table:
+    """A CSV source on DuckDB: a temporary table (small files, read once) or a view."""
+    return temp_table(con, f"SELECT * FROM {_read_csv_sql(src, text_columns)}", view=not _small(src))
+
+
+def open_source(
+    con: Any, src: Source, *, text_columns: tuple[str, ...] = (), schema: Any = None, once: bool = False
+) -> ir.Table:
     """The raw table of ``src`` on the Ibis backend ``con``. ``text_columns`` are read as strings
     (CSV/JSON), so that bad values in role columns reach validation instead of failing the read;
-    JSON lines need the ``schema`` of a first read for the other columns' types."""
+    JSON lines need the ``schema`` of a first read for the other columns' types. ``once``: a CSV on
+    DuckDB is read into a temporary table when small (:data:`READ_ONCE_BYTES`)."""
     if src.kind == "ibis":
         table: ir.Table = src.obj
         return table
@@ -225,6 +307,8 @@ def open_source(con: Any, src: Source, *, text_columns: tuple[str, ...] = (), sc
     if src.kind == "csv":
         if con.name != "duckdb":
             return con.read_csv(paths, header=True)
+        if once:
+            return _csv_once(con, src, text_columns)
         if text_columns:
             extra["types"] = {c: "VARCHAR" for c in text_columns}
         return con.read_csv(paths, **extra)

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hourglass.interfaces.cli._common import (
     Formats,
@@ -64,6 +63,8 @@ def ingest_cmd(source: str, into: str, force: bool, fmt: str, quiet: bool, **kw:
             code="HG521",
             hint="drop --engine; Spark can read the source itself (or the store exported to Parquet)",
         )
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from hourglass.interfaces.store_api import ingest  # here, not at import: `hourglass --help` stays fast
 
     mapping = mapping_from(kw)

@@ -1,0 +1,189 @@
+"""Small-data speed of the command line (issue 11, deliverable 6): the wall time of whole commands on a
+32k-event CSV, each a fresh process, against the floor of a bare Python + DuckDB query of the same file.
+
+    .venv/bin/python bench/cli.py                    # 7 alternated rounds of floor, funnel, report
+    .venv/bin/python bench/cli.py --runs 11 --csv shop.csv
+    .venv/bin/python bench/cli.py --only funnel      # or report
+
+The CSV is the first 32,000 events of a simulated shop (``simulate_shop``, seed 7; 8,000 customers),
+written once under ``bench/data/``. Every run is a new process started the way a user starts it
+(``.venv/bin/hourglass ...``, output to /dev/null), so it pays Python's start, the imports and the work;
+the rounds alternate the commands (rotating which goes first), so a busy moment of the machine hits
+them alike. Each run's CPU time (user + system, all threads) is shown too: on a busy machine the wall
+time grows with the load, the CPU time much less. The floor is
+``python -c "import duckdb; duckdb.sql(...)"``: a funnel-ish query (each
+customer's first visit, then signup and purchase after it) on the same file. The targets (issue 11):
+``funnel`` at most 0.5 s, ``report`` at most 3 s, with bytecode compiled at install (``make env`` does
+it); the run says whether the imported modules' bytecode is current. The last line is
+``ratio funnel/floor: X.XX`` (medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+EVENTS = 32_000
+TARGETS = {"funnel": 0.5, "report": 3.0}
+
+FLOOR_SQL = (
+    "SELECT count(v), count(s), count(p) FROM (SELECT customer_id, "
+    "min(timestamp) FILTER (WHERE event = 'visit') AS v, "
+    "min(timestamp) FILTER (WHERE event = 'signup') AS s0, "
+    "CASE WHEN s0 >= v THEN s0 END AS s, "
+    "min(timestamp) FILTER (WHERE event = 'purchase') AS p0, "
+    "CASE WHEN p0 >= s THEN p0 END AS p "
+    "FROM read_csv('{path}') GROUP BY customer_id)"
+)
+
+
+def ensure_csv(data_dir: Path) -> Path:
+    """The first 32,000 events of a simulated shop as CSV (made once)."""
+    path = data_dir / f"shop-{EVENTS // 1000}k.csv"
+    if path.exists():
+        return path
+    import duckdb
+
+    from hourglass.ingest.simulator import simulate_shop
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    table, _ = simulate_shop(8_000, seed=7)
+    tmp = path.with_suffix(".tmp.csv")
+    con = duckdb.connect()
+    con.register("shop", table)
+    con.execute(f"COPY (SELECT * FROM shop LIMIT {EVENTS}) TO '{tmp.as_posix()}' (HEADER)")
+    con.close()
+    os.replace(tmp, path)
+    return path
+
+
+def bytecode_state() -> str:
+    """How many of the modules a funnel imports have current bytecode (a fresh install should have
+    all; without it Python compiles them on every start when it may not write ``.pyc`` files)."""
+    probe = (
+        "import importlib.util, os, struct, sys\n"
+        "import hourglass.interfaces.cli, hourglass.interfaces.api\n"
+        "ok = bad = 0\n"
+        "for m in list(sys.modules.values()):\n"
+        "    f = getattr(m, '__file__', None) or ''\n"
+        "    if not f.endswith('.py'): continue\n"
+        "    c = importlib.util.cache_from_source(f)\n"
+        "    try:\n"
+        "        h = open(c, 'rb').read(16); st = os.stat(f)\n"
+        "        good = struct.unpack('<I', h[4:8])[0] != 0 or struct.unpack('<II', h[8:16]) == "
+        "(int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF)\n"
+        "    except OSError:\n"
+        "        good = False\n"
+        "    ok += good; bad += not good\n"
+        "print(ok, bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    ok, bad = (int(x) for x in out.stdout.split())
+    return f"{ok} of {ok + bad} modules have current bytecode" + ("" if not bad else " (run: make env)")
+
+
+def commands(csv: Path, out_dir: Path) -> dict[str, list[str]]:
+    hourglass = str(BIN / "hourglass")
+    return {
+        "floor": [
+            sys.executable,
+            "-c",
+            f"import duckdb; duckdb.sql({FLOOR_SQL.format(path=csv)!r}).fetchall()",
+        ],
+        "funnel": [hourglass, "funnel", str(csv), "--steps", "visit,signup,purchase"],
+        "report": [hourglass, "report", str(csv), "--out", str(out_dir / "report.html")],
+    }
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run of ``argv``."""
+    cpu = _children_cpu()
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False, env=env
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
+    return seconds, _children_cpu() - cpu
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=7, help="rounds (each runs every command once) [7]")
+    ap.add_argument("--csv", type=Path, help="the CSV to read [a simulated shop's first 32k events]")
+    ap.add_argument("--only", choices=["funnel", "report"], help="time only this command (and the floor)")
+    ap.add_argument("--data-dir", type=Path, default=HERE / "data", help="where the CSV is cached")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="also time the commands with hourglass imported from SRC (another checkout's src/, e.g. "
+        "git archive OLD src | tar -x -C /tmp/old), alternated with the current one",
+    )
+    args = ap.parse_args(argv)
+    csv = args.csv or ensure_csv(args.data_dir)
+    with open(csv, "rb") as f:
+        print(f"source: {csv} ({sum(1 for _ in f) - 1:,} events)")
+    flag = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
+    print(f"bytecode: {bytecode_state()}; PYTHONDONTWRITEBYTECODE={flag}")
+    with tempfile.TemporaryDirectory() as tmp:
+        cmds = commands(csv, Path(tmp))
+        names = ["floor", *([args.only] if args.only else ["funnel", "report"])]
+        envs: dict[str, dict[str, str] | None] = dict.fromkeys(names)
+        if args.baseline:
+            base = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+            for name in names[1:]:
+                cmds[f"{name}-base"] = cmds[name]
+                envs[f"{name}-base"] = base
+            names += [f"{n}-base" for n in names[1:]]
+        for name in names:  # a warm-up of each: the OS's file cache, not timed
+            run_once(cmds[name], envs[name])
+        times: dict[str, list[float]] = {n: [] for n in names}
+        cpus: dict[str, list[float]] = {n: [] for n in names}
+        for r in range(args.runs):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                wall, cpu = run_once(cmds[name], envs[name])
+                times[name].append(wall)
+                cpus[name].append(cpu)
+    floor = statistics.median(times["floor"])
+    print(f"load average after the runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"\n{'command':<8} {'median':>8} {'p90':>8} {'min':>8} {'CPU':>8} {'x floor':>8}  "
+        "target (median wall)"
+    )
+    for name in names:
+        med = statistics.median(times[name])
+        target = TARGETS.get(name.removesuffix("-base"))
+        verdict = "" if target is None else f"<= {target:.1f} s: " + ("met" if med <= target else "NOT met")
+        print(
+            f"{name:<8} {med:>7.3f}s {p90(times[name]):>7.3f}s {min(times[name]):>7.3f}s "
+            f"{statistics.median(cpus[name]):>7.3f}s {med / floor:>8.2f}  {verdict}"
+        )
+    for name in names[1:]:
+        print(f"ratio {name}/floor: {statistics.median(times[name]) / floor:.2f}")
+
+
+if __name__ == "__main__":
+    main()

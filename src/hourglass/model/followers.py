@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hourglass.model._text import pct, ratio, text_table, uniform
-from hourglass.model.journeys_result import NO_CUSTOMERS, measured
+from hourglass.model.journeys_reasons import NO_CUSTOMERS, measured
 
 __all__ = ["TENURE_BUCKETS", "FollowersResult", "build_followers_result"]
 

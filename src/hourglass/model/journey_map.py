@@ -11,7 +11,7 @@ from typing import Any
 
 from hourglass.model._text import pct, ratio, text_table, uniform
 from hourglass.model.journey import JourneyModel
-from hourglass.model.journeys_result import measured, not_measured
+from hourglass.model.journeys_reasons import measured, not_measured
 
 __all__ = ["JourneyMapResult", "customer_journey", "group_timeline"]
 

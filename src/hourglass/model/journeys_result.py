@@ -9,48 +9,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hourglass.model._text import pct, ratio, text_table, uniform
+from hourglass.model.deviations import deviations_in_words
 from hourglass.model.journey import JourneyModel
+from hourglass.model.journeys_reasons import (
+    NO_CUSTOMERS,
+    NO_MOVES,
+    goal_reason,
+    measured,
+    not_measured,
+    with_share,
+)
 
-__all__ = ["JourneysResult", "build_journeys_result", "measured", "not_measured"]
+__all__ = ["JourneysResult", "build_journeys_result"]
 
 BUCKET_NAMES = ("0-25%", "25-50%", "50-75%", "75-100%", "100%")
-
-
-def measured(d: dict[str, Any], key: str, value: Any, reason: str) -> None:
-    """``d[key] = value``; a None value also gets ``d[key + "_reason"]`` (not measured is not zero:
-    docs/adr/0006-not-measured.md)."""
-    d[key] = value
-    if value is None:
-        d[f"{key}_reason"] = reason
-
-
-def not_measured(d: Any, key: str, short: bool = True) -> str:
-    """``not measured (<reason>)`` for a null ``d[key]`` with its ``<key>_reason``; "" otherwise."""
-    if not isinstance(d, dict) or d.get(key) is not None:
-        return ""
-    reason = str(d.get(f"{key}_reason") or "no data")
-    if short:
-        reason = reason.split(":", 1)[0]
-    return f"not measured ({reason})"
-
-
-def _goal_reason(model: JourneyModel, goal: int) -> str:
-    stage = model.stages[goal - 1]
-    return (
-        f"nobody reached {stage.name}: no customer has an event of it ({', '.join(stage.events)}) in the "
-        f"period; map your purchase events to '{stage.name}' in the model file "
-        "(hourglass models suggest SOURCE), or pick another stage with --goal"
-    )
-
-
-NO_CUSTOMERS = (
-    "no customer has an event of the model's stages: map your event names to the stages in a model "
-    "file (hourglass models suggest SOURCE) and pass it with --model"
-)
-NO_MOVES = (
-    "no customer moved between two stages (every staged customer has a single stage): map more of "
-    "your events to the model's stages (hourglass models suggest SOURCE)"
-)
 
 
 @dataclass(frozen=True)
@@ -227,12 +199,6 @@ class JourneysResult:
         return self.to_text()
 
 
-def _share(d: dict[str, Any], k: int, n: int, reason: str) -> dict[str, Any]:
-    """``d`` with ``share`` = k / n, or null with ``share_reason`` when n is 0."""
-    measured(d, "share", ratio(k, n), reason)
-    return d
-
-
 def _int(row: dict[str, Any], key: str) -> int:
     return int(row.get(key) or 0)
 
@@ -251,79 +217,6 @@ def _next(model: JourneyModel, rows: Sequence[dict[str, Any]], moves: int) -> li
     out.sort(key=lambda x: (-x["moves"], x["_k"] is None, x["_k"] or 0))
     for x in out:
         del x["_k"]
-    return out
-
-
-def _deviations(
-    model: JourneyModel,
-    goal: int,
-    summary: dict[str, Any],
-    entry: Sequence[dict[str, Any]],
-    backs: Sequence[dict[str, Any]],
-    top: int,
-) -> list[dict[str, Any]]:
-    names = [s.name for s in model.stages]
-    buyers = "buyers" if model.sale == names[goal - 1] else f"customers who reached {names[goal - 1]}"
-    p = _int(summary, f"r{goal}")
-    found: list[tuple[int, int, int, int, dict[str, Any]]] = []
-    for k in range(1, goal):
-        n = _int(summary, f"s{k}_{goal}")
-        found.append(
-            (
-                n,
-                0,
-                k,
-                0,
-                {
-                    "kind": "skipped",
-                    "stage": names[k - 1],
-                    "customers": n,
-                    "text": f"{{}} of {buyers} skipped {names[k - 1]}",
-                },
-            )
-        )
-    by_entry: dict[int, int] = {}
-    for e in entry:
-        by_entry[int(e["entry"])] = by_entry.get(int(e["entry"]), 0) + _int(e, "purchasers")
-    for k, n in by_entry.items():
-        if k != 1:
-            found.append(
-                (
-                    n,
-                    1,
-                    k,
-                    0,
-                    {
-                        "kind": "entered",
-                        "stage": names[k - 1],
-                        "customers": n,
-                        "text": f"{{}} of {buyers} entered at {names[k - 1]}",
-                    },
-                )
-            )
-    for b in backs:
-        a, z, n = int(b["from_stage"]), int(b["to_stage"]), _int(b, "purchasers")
-        found.append(
-            (
-                n,
-                2,
-                a,
-                z,
-                {
-                    "kind": "back",
-                    "stage": names[a - 1],
-                    "to": names[z - 1],
-                    "customers": n,
-                    "text": f"{{}} of {buyers} went back from {names[a - 1]} to {names[z - 1]}",
-                },
-            )
-        )
-    found = [f for f in found if f[0] > 0]
-    found.sort(key=lambda f: (-f[0], f[1], f[2], f[3]))
-    out = []
-    for n, *_, d in found[:top]:
-        share = ratio(n, p)
-        out.append({**d, "share": share, "text": d["text"].format(pct(share))})
     return out
 
 
@@ -346,7 +239,8 @@ def build_journeys_result(
     for e in entry:
         per_stage[int(e["entry"])] += _int(e, "customers")
     entry_rows = tuple(
-        _share({"stage": names[k - 1], "customers": c}, c, total, NO_CUSTOMERS) for k, c in per_stage.items()
+        with_share({"stage": names[k - 1], "customers": c}, c, total, NO_CUSTOMERS)
+        for k, c in per_stage.items()
     )
     entry_by = None
     if by:
@@ -372,7 +266,7 @@ def build_journeys_result(
             "stage": names[j - 1],
             "reached": _int(summary, f"r{j}"),
             "skipped": [
-                _share(
+                with_share(
                     {"stage": names[k - 1], "customers": _int(summary, f"s{k}_{j}")},
                     _int(summary, f"s{k}_{j}"),
                     _int(summary, f"r{j}"),
@@ -409,7 +303,7 @@ def build_journeys_result(
     measured(conformance, "fitness_mean", summary.get("fitness_mean") if with_moves else None, NO_MOVES)
     measured(conformance, "fitness_median", summary.get("fitness_median") if with_moves else None, NO_MOVES)
     conformance["fitness_buckets"] = [
-        _share({"fitness": name, "customers": c}, c, with_moves, NO_MOVES)
+        with_share({"fitness": name, "customers": c}, c, with_moves, NO_MOVES)
         for name, c in zip(BUCKET_NAMES, buckets, strict=True)
     ]
     conformance["conformant"] = _int(summary, "conformant")
@@ -420,7 +314,7 @@ def build_journeys_result(
         conformance,
         "purchasers_ideal_share",
         ratio(_int(summary, "purchasers_ideal"), purchasers),
-        _goal_reason(model, goal),
+        goal_reason(model, goal),
     )
     conformance["moves"] = {
         k: _int(summary, f)
@@ -431,7 +325,7 @@ def build_journeys_result(
             ("skip", "skip_moves"),
         )
     }
-    reasons = {"deviations": _goal_reason(model, goal)} if purchasers == 0 else {}
+    reasons = {"deviations": goal_reason(model, goal)} if purchasers == 0 else {}
     return JourneysResult(
         stages=tuple(names),
         goal=names[goal - 1],
@@ -441,7 +335,7 @@ def build_journeys_result(
         skips=skips,
         backsteps=back_rows,
         conformance=conformance,
-        deviations=tuple(_deviations(model, goal, summary, entry, backsteps, deviations)),
+        deviations=tuple(deviations_in_words(model, goal, summary, entry, backsteps, deviations)),
         meta=meta or {},
         reasons=reasons,
     )

@@ -193,7 +193,8 @@ def test_sankey_nodes_and_links_follow_the_paths_result() -> None:
     trace = sankey_figure(paths_result(), {}).data[0]
     assert len(trace.node.label) == 6
     assert list(trace.link.value) == [300, 20, 100, 100]
-    assert trace.node.label[0] == "awareness \u00b7 300" and trace.node.label[5] == "sale \u00b7 100"
+    # labels: the stage and its customers on two lines (the Sankey of _journey_charts.py)
+    assert trace.node.label[0] == "awareness<br>300" and trace.node.label[5] == "sale<br>100"
 
 
 def test_transition_rows_add_up_to_one() -> None:

@@ -21,6 +21,10 @@ from ._parts import (
     get_list,
     get_map,
     get_number,
+    na_cell,
+    na_note,
+    na_tile,
+    reason_of,
     share_text,
     stage_colors,
     tile,
@@ -45,6 +49,7 @@ class StageRow:
     lost: int | None
     median_s: float | None
     current: int | None
+    reason: str = ""  #: why the stage is not measured (no event of it), "" when it is
 
 
 def read_stages(lifecycle: Mapping[str, Any]) -> list[StageRow]:
@@ -62,6 +67,7 @@ def read_stages(lifecycle: Mapping[str, Any]) -> list[StageRow]:
                 lost=get_count(raw, "lost"),
                 median_s=get_number(raw, "median_time_in_stage_s"),
                 current=get_count(raw, "current"),
+                reason=reason_of(raw, "entered") if raw.get("entered") is None else "",
             )
         )
     return rows
@@ -92,6 +98,8 @@ def _outline(n: int, waist: int, bars: list[float]) -> tuple[list[float], list[f
 
 
 def _label(row: StageRow, index: int, last: int) -> str:
+    if row.reason:
+        return "<i>not measured</i>"
     count = f"<b>{fmt_count(row.entered)}</b>"
     if index == last or row.conversion is None:
         return count
@@ -197,36 +205,50 @@ def _stage_table(stages: list[StageRow], lifecycle: Mapping[str, Any]) -> str:
         name = esc(s.label) + (f'<code class="id">{esc(s.stage)}</code>' if s.label != s.stage else "")
         if hot:
             name += '<span class="tag">most lost</span>'
+        row_open = '<tr class="hot">' if hot else "<tr>"
+        if s.reason:
+            rows.append(f'{row_open}<td class="step">{name}</td>{na_cell(s.reason) * 5}</tr>')
+            continue
         conv = (
             fmt_interval(s.conversion, s.conversion_low, s.conversion_high)
-            if i < len(stages) - 1
+            if i < len(stages) - 1 and s.conversion is not None
             else EM_DASH
         )
-        row_open = '<tr class="hot">' if hot else "<tr>"
         rows.append(
             f'{row_open}<td class="step">{name}</td>'
             f"<td>{fmt_count(s.entered)}</td><td>{esc(conv)}</td><td>{fmt_count(s.lost)}</td>"
             f"<td>{fmt_count(s.current)}</td><td>{fmt_duration(s.median_s)}</td></tr>"
         )
     head = (
-        '<thead><tr><th class="step">Stage</th><th>Entered</th><th>Went on (95% interval)</th>'
+        '<thead><tr><th class="step">Stage</th><th>Ever entered</th><th>Went on (95% interval)</th>'
         "<th>Lost</th><th>Now here</th><th>Median time in stage</th></tr></thead>"
     )
-    return f'<div class="table-wrap"><table>{head}<tbody>{"".join(rows)}</tbody></table></div>'
+    table = f'<div class="table-wrap"><table>{head}<tbody>{"".join(rows)}</tbody></table></div>'
+    missing = [s for s in stages if s.reason]
+    notes = "".join(na_note(s.label, s.reason) for s in missing)
+    return table + notes
 
 
 def _headline(lifecycle: Mapping[str, Any], stages: list[StageRow]) -> str:
     customers = get_count(lifecycle, "customers")
     purchasers = get_count(lifecycle, "purchasers")
-    items = [tile("Customers", fmt_count(customers)), tile("Purchasers", fmt_count(purchasers))]
+    items = [tile("Customers", fmt_count(customers), "ever entered a stage")]
+    if purchasers is None:
+        items.append(na_tile("Purchasers", reason_of(lifecycle, "purchasers")))
+    else:
+        items.append(tile("Purchasers", fmt_count(purchasers), "ever entered the sale stage"))
     if customers and purchasers is not None:
         items.append(tile("Bought", fmt_pct(purchasers / customers), "of all customers"))
     repeat = get_number(lifecycle, "repeat_rate")
     if repeat is not None:
         items.append(tile("Repeat rate", fmt_pct(repeat), "of purchasers bought again"))
+    elif "repeat_rate_reason" in lifecycle:
+        items.append(na_tile("Repeat rate", reason_of(lifecycle, "repeat_rate")))
     k = get_number(lifecycle, "k_factor")
     if k is not None:
         items.append(tile("K-factor", f"{k:.3f}", "referred purchasers per purchaser"))
+    elif "k_factor_reason" in lifecycle:
+        items.append(na_tile("K-factor", reason_of(lifecycle, "k_factor")))
     return tiles(items)
 
 
@@ -258,8 +280,10 @@ def lifecycle_part(lifecycle: Mapping[str, Any]) -> Part:
         '<div class="section-head"><h2>The hourglass</h2>'
         f'<span class="badge">{esc(kind)}</span>{badge}</div>'
         '<p class="description">Every stage of the model, before and after the sale. A customer '
-        "<em>entered</em> a stage if he has at least one of its events; <em>went on</em> is the share "
-        "who also entered a later stage.</p>"
+        "<em>ever entered</em> a stage if he has at least one of its events, in any order and with no "
+        "window; <em>went on</em> is the share who also entered a later stage. (A funnel counts who "
+        "reached its steps in order within its window, so its counts are lower.) A stage with no event "
+        "in the data is <em>not measured</em>, not zero.</p>"
     )
     parts = [f'<section class="card hourglass" id="hourglass">{head}', _headline(lifecycle, stages)]
     charts: list[tuple[str, go.Figure]] = []
@@ -282,6 +306,11 @@ def lifecycle_part(lifecycle: Mapping[str, Any]) -> Part:
     after = get_map(lifecycle, "after_sale")
     if after:
         parts.append(after_sale_html(after))
+    elif "after_sale_reason" in lifecycle:
+        parts.append(
+            "<h3>After the sale</h3>" + na_note("After the sale", reason_of(lifecycle, "after_sale"))
+        )
     parts.append("</section>")
-    value = fmt_pct(get_number(lifecycle, "repeat_rate")) if "repeat_rate" in lifecycle else ""
+    repeat = get_number(lifecycle, "repeat_rate")
+    value = "" if repeat is None else fmt_pct(repeat)
     return Part("hourglass", "The hourglass", value, "".join(parts), tuple(charts))

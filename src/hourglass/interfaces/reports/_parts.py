@@ -24,6 +24,10 @@ __all__ = [
     "get_map",
     "get_number",
     "heat_style",
+    "na_cell",
+    "na_note",
+    "na_tile",
+    "reason_of",
     "share_text",
     "stage_colors",
     "tile",
@@ -98,6 +102,35 @@ def tile(label: str, value: str, sub: str = "", extra_class: str = "") -> str:
         f'<div class="{cls}"><div class="k">{esc(label)}</div>'
         f'<div class="v{small}">{esc(value)}</div>{under}</div>'
     )
+
+
+_NA_STYLE = "background:#f3f4f6;color:#6b7280"
+
+
+def reason_of(raw: Any, key: str) -> str:
+    """The ``<key>_reason`` of a null value in a result dict ("" when there is none)."""
+    value = raw.get(f"{key}_reason") if isinstance(raw, Mapping) else None
+    return str(value) if value else ""
+
+
+def na_tile(label: str, reason: str) -> str:
+    """A grey "not measured" tile: the metric has no value, the line under it says why and how to
+    map it (docs/adr/0006-not-measured.md). Never a zero."""
+    under = f'<div class="s">{esc(reason)}</div>' if reason else ""
+    return (
+        f'<div class="stat na" style="{_NA_STYLE}"><div class="k">{esc(label)}</div>'
+        f'<div class="v small" style="color:#6b7280">not measured</div>{under}</div>'
+    )
+
+
+def na_note(what: str, reason: str) -> str:
+    """A grey "not measured" line for a whole block."""
+    return f'<p class="note na" style="color:#6b7280">{esc(what)}: not measured \u2014 {esc(reason)}</p>'
+
+
+def na_cell(reason: str) -> str:
+    """A table cell for a value that is not measured (the reason on hover)."""
+    return f'<td class="na" style="color:#9ca3af" title="{esc(reason)}">not measured</td>'
 
 
 def tiles(items: Sequence[str]) -> str:

@@ -11,7 +11,19 @@ import plotly.graph_objects as go
 
 from ._charts import PALETTE, _layout
 from ._format import fmt_count, fmt_duration, fmt_pct
-from ._parts import Part, esc, fmt_money, get_count, get_list, get_map, get_number, tile, tiles
+from ._parts import (
+    Part,
+    esc,
+    fmt_money,
+    get_count,
+    get_list,
+    get_map,
+    get_number,
+    na_tile,
+    reason_of,
+    tile,
+    tiles,
+)
 
 __all__ = ["REFERRAL_PERIODS_DIV_ID", "REFERRAL_TREE_DIV_ID", "referral_part", "referral_tree_figure"]
 
@@ -128,7 +140,9 @@ def _tiles(r: Mapping[str, Any]) -> str:
     cycle = get_map(r, "cycle_time")
     revenue = get_map(r, "revenue")
     items = [
-        tile(
+        na_tile("K-factor", reason_of(r, "k_factor"))
+        if k is None and reason_of(r, "k_factor")
+        else tile(
             "K-factor",
             "\u2014" if k is None else f"{k:.3f}",
             f"95%: {low:.3f}\u2013{high:.3f}" if low is not None and high is not None else "",
@@ -139,15 +153,14 @@ def _tiles(r: Mapping[str, Any]) -> str:
             fmt_count(get_count(r, "referred_purchasers")),
             f"of {fmt_count(get_count(r, 'purchasers'))} purchasers",
         ),
-        tile(
+        _rate(
+            r,
+            "referral_conversion",
             "Referral conversion",
-            fmt_pct(get_number(r, "referral_conversion")),
             f"of {fmt_count(get_count(r, 'referees'))} referred customers bought",
         ),
-        tile(
-            "Purchasers who refer",
-            fmt_pct(get_number(r, "referral_rate")),
-            f"{fmt_count(get_count(r, 'referrers'))} referrers",
+        _rate(
+            r, "referral_rate", "Purchasers who refer", f"{fmt_count(get_count(r, 'referrers'))} referrers"
         ),
         tile(
             "Cycle time",
@@ -155,7 +168,9 @@ def _tiles(r: Mapping[str, Any]) -> str:
             "median, referrer's first purchase \u2192 referee's",
         ),
     ]
-    if get_number(revenue, "referred") is not None:
+    if reason_of(r, "revenue"):
+        items.append(na_tile("Revenue from referred", reason_of(r, "revenue")))
+    elif get_number(revenue, "referred") is not None:
         items.append(
             tile(
                 "Revenue from referred",
@@ -164,6 +179,13 @@ def _tiles(r: Mapping[str, Any]) -> str:
             )
         )
     return tiles(items)
+
+
+def _rate(r: Mapping[str, Any], key: str, label: str, sub: str) -> str:
+    value = get_number(r, key)
+    if value is None and reason_of(r, key):
+        return na_tile(label, reason_of(r, key))
+    return tile(label, fmt_pct(value), sub)
 
 
 def _top_referrers(r: Mapping[str, Any], limit: int = 5) -> str:

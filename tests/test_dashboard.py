@@ -142,6 +142,23 @@ def test_lifecycle_and_journeys_pages(client: TestClient, src: DashboardSource) 
     assert r.status_code == 200 and "One customer" in r.text
 
 
+def test_unknown_customer_is_said_next_to_the_journeys(client: TestClient) -> None:
+    r = client.get("/journeys?customer=nobody-at-all", headers=FRAGMENT)
+    assert r.status_code == 200 and _error_code(r.text) == "HG136"
+    assert "Real journeys" in r.text and "data-plot=" in r.text
+
+
+def test_open_funnel_people(client: TestClient, src: DashboardSource) -> None:
+    rows = api.funnel(src.events, STEPS.split(","), window="30d", open=True).rows()
+    r = client.get(f"/funnel?{F}&open=1", headers=FRAGMENT)
+    assert _numbers(r.text, "hg-reached") == [row["customers"] for row in rows]
+    for step in (1, 2):
+        got = client.get(f"/people.csv?{F}&open=1&step={step}&kind=dropped").text.splitlines()
+        assert len(got) - 1 == rows[step]["dropped"]
+        got = client.get(f"/people.csv?{F}&open=1&step={step}&kind=reached").text.splitlines()
+        assert len(got) - 1 == rows[step - 1]["customers"]
+
+
 def test_date_presets_resolve_to_the_data(client: TestClient, src: DashboardSource) -> None:
     assert src.last is not None
     q = FunnelQuery.parse({"steps": "visit", "range": "30d"}, src.last)
@@ -183,6 +200,29 @@ def test_people_of_a_group_and_of_other(client: TestClient, src: DashboardSource
     got = list(csv.DictReader(io.StringIO(r.text)))
     assert len(got) == sum(g.steps[0].customers for g in groups[2:])
     assert {x["channel"] for x in got} == {str(g.value) for g in groups[2:]}
+
+
+def test_people_of_a_lifecycle_stage(client: TestClient, src: DashboardSource) -> None:
+    from hourglass.interfaces.lifecycle_api import lifecycle
+
+    stages = lifecycle(src.events).to_dict()["stages"]
+    page = client.get("/lifecycle", headers=FRAGMENT).text
+    assert 'action="/lifecycle/people"' in page and "Who are they?" in page
+    for row in stages[:3]:
+        for kind in ("entered", "furthest", "current"):
+            r = client.get(f"/lifecycle/people?stage={row['stage']}&kind={kind}", headers=FRAGMENT)
+            assert f'data-total="{row[kind]}"' in r.text, (row["stage"], kind)
+    got = list(
+        csv.DictReader(
+            io.StringIO(client.get(f"/lifecycle/people.csv?stage={stages[1]['stage']}&kind=furthest").text)
+        )
+    )
+    assert len(got) == stages[1]["furthest"] and {x["furthest"] for x in got} == {stages[1]["stage"]}
+    r = client.get("/lifecycle/people?stage=nirvana&kind=entered", headers=FRAGMENT)
+    assert r.status_code == 400 and _error_code(r.text) == "HG106"
+    r = client.get(f"/lifecycle/people?stage={stages[0]['stage']}&kind=lost")
+    assert r.status_code == 400 and _error_code(r.text) == "HG109" and "<html" in r.text
+    assert client.get("/lifecycle/people.csv?stage=nirvana").text.startswith("[HG106]")
 
 
 def test_people_are_paged(client: TestClient) -> None:

@@ -189,6 +189,23 @@ def test_clicking_dropped_lists_those_who_went_no_further(watched: Watched, src:
     )
 
 
+def test_who_are_they_on_the_hourglass(watched: Watched, src: DashboardSource) -> None:
+    from hourglass.interfaces.lifecycle_api import lifecycle
+
+    stages = lifecycle(src.events).to_dict()["stages"]
+    watched.open("/lifecycle")
+    url = watched.page.url
+    watched.page.select_option('.hg-who select[name="kind"]', "furthest")
+    watched.idle()
+    watched.page.select_option('.hg-who select[name="stage"]', stages[1]["stage"])
+    watched.page.wait_for_function(
+        f"() => document.querySelector('.hg-people-list h2')?.textContent.includes('{stages[1]['stage']}')"
+    )
+    watched.idle()
+    assert watched.page.locator(".hg-people-list").get_attribute("data-total") == str(stages[1]["furthest"])
+    assert watched.page.url == url  # a list of people is not a new view of the page
+
+
 def test_an_error_is_shown_in_the_page(watched: Watched) -> None:
     watched.open(FUNNEL)
     watched.page.fill('input[name="window"]', "3x")

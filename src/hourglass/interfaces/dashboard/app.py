@@ -182,17 +182,8 @@ def create_app(
             step = integer(p, "step", 1, 1, 100, "HG109")
             frame = views.people_csv(q, step, p.get("kind") or "reached", p.get("group"))
         except HourglassError as e:
-            return Response(
-                f"[{e.code}] {e.message}\nhint: {e.hint}\n", status_code=400, media_type="text/plain"
-            )
-        buf = io.StringIO()
-        frame.to_csv(buf, index=False)
-        name = f"customers-step{step}-{p.get('kind') or 'reached'}.csv"
-        return StreamingResponse(
-            iter([buf.getvalue()]),
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-        )
+            return _plain_error(e)
+        return _csv(frame, f"customers-step{step}-{p.get('kind') or 'reached'}.csv")
 
     @app.get("/lifecycle", response_class=HTMLResponse)
     def lifecycle(request: Request) -> HTMLResponse:
@@ -200,6 +191,28 @@ def create_app(
         return respond(
             request, "lifecycle.html", "hourglass", lambda: views.lifecycle(PageQuery.parse(p, src.last))
         )
+
+    @app.get("/lifecycle/people", response_class=HTMLResponse)
+    def lifecycle_people(request: Request) -> HTMLResponse:
+        p = dict(request.query_params)
+
+        def compute() -> str:
+            q = PageQuery.parse(p, src.last)
+            page = integer(p, "page", 1, 1, 10**9, "HG109")
+            return views.lifecycle_people(q, p.get("stage") or "", p.get("kind") or "entered", page, PER_PAGE)
+
+        return respond(request, "stage_people_page.html", "people", compute)
+
+    @app.get("/lifecycle/people.csv", response_model=None)
+    def lifecycle_people_csv(request: Request) -> Response:
+        p = dict(request.query_params)
+        try:
+            q = PageQuery.parse(p, src.last)
+            stage, kind = p.get("stage") or "", p.get("kind") or "entered"
+            frame = views.lifecycle_people_csv(q, stage, kind)
+        except HourglassError as e:
+            return _plain_error(e)
+        return _csv(frame, f"customers-{stage}-{kind}.csv")
 
     @app.get("/journeys", response_class=HTMLResponse)
     def journeys(request: Request) -> HTMLResponse:
@@ -219,6 +232,20 @@ def create_app(
         return assets.response(name, request)
 
     return app
+
+
+def _plain_error(e: HourglassError) -> Response:
+    return Response(f"[{e.code}] {e.message}\nhint: {e.hint}\n", status_code=400, media_type="text/plain")
+
+
+def _csv(frame: Any, name: str) -> Response:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return StreamingResponse(
+        iter([buf.getvalue()]),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
 
 
 def _denied() -> Response:

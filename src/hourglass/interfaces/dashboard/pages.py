@@ -11,13 +11,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hourglass.interfaces import api, journeys_api, lifecycle_api
-from hourglass.model.errors import HourglassError
+from hourglass.model.errors import HourglassError, SpecError
 from hourglass.model.presets import PRESETS
 
 from .data import DashboardSource
 from .query import PageQuery
 
-__all__ = ["ModelSummary", "compute_journeys", "compute_lifecycle", "compute_overview"]
+__all__ = [
+    "STAGE_KINDS",
+    "ModelSummary",
+    "compute_journeys",
+    "compute_lifecycle",
+    "compute_overview",
+    "stage_people",
+    "stage_table",
+]
 
 MAP_HINT = "map your events to its stages with a model file: hourglass models suggest SOURCE --out my.yaml"
 
@@ -113,6 +121,39 @@ def compute_lifecycle(src: DashboardSource, q: PageQuery) -> dict[str, Any]:
         kwargs["goal" if _accepts(lifecycle_api.lifecycle, "goal") else "sale_stage"] = q.goal
     result = src.run(lambda: lifecycle_api.lifecycle(src.events, q.model, **kwargs))
     return dict(result.to_dict())
+
+
+STAGE_KINDS = ("entered", "furthest", "current")
+
+
+def stage_table(src: DashboardSource, q: PageQuery) -> Any:
+    """The lifecycle's stage table per customer (``lifecycle_api.lifecycle_table``), run by the
+    engine once per model and dates (pandas)."""
+    expr = lifecycle_api.lifecycle_table(src.events, q.model, since=q.since, until=q.until, config=src.config)
+    return src.run(lambda: src.events.engine.execute(expr))
+
+
+def stage_people(table: Any, stages: list[str], stage: str, kind: str) -> Any:
+    """Customers who ever entered ``stage``, got no further than it (``furthest``: the stage's
+    lost), or are in it now (``current``); by customer id, with their furthest and current stage."""
+    if stage not in stages:
+        from hourglass.model._suggest import did_you_mean
+
+        raise SpecError(
+            f"stage: no stage '{stage}' in the model{did_you_mean(stage, stages)}",
+            code="HG106",
+            hint="stages: " + ", ".join(stages),
+        )
+    if kind not in STAGE_KINDS:
+        raise SpecError(
+            f"kind: '{kind}' is not one of " + ", ".join(STAGE_KINDS),
+            code="HG109",
+            hint="give kind=entered, kind=furthest or kind=current",
+        )
+    keep = table[f"{stage}_at"].notna() if kind == "entered" else table[kind] == stage
+    columns = ["customer", "furthest", "current", "days_in_current", f"{stage}_at"]
+    out = table.loc[keep, [c for c in columns if c in table.columns]]
+    return out.sort_values("customer", kind="stable").reset_index(drop=True)
 
 
 Cached = Callable[[str, Hashable, Callable[[], Any]], Any]

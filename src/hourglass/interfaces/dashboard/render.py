@@ -106,7 +106,7 @@ def _pct(value: Any, digits: int = 1) -> str:
 
 def _without_people(params: Mapping[str, str]) -> str:
     """A people view's query string without its step, kind, group and page: the funnel's."""
-    return urlencode({k: v for k, v in params.items() if k not in ("step", "kind", "group", "page")})
+    return urlencode({k: v for k, v in params.items() if k not in ("step", "kind", "group", "page", "stage")})
 
 
 def environment() -> Environment:

@@ -15,7 +15,7 @@ from hourglass.interfaces.reports._lifecycle_parts import build_parts
 from .charts import funnel_figure
 from .data import DashboardSource, ResultCache
 from .funnel_view import FunnelView, compute_funnel, levels_table, people_frame
-from .pages import compute_journeys, compute_lifecycle, compute_overview
+from .pages import compute_journeys, compute_lifecycle, compute_overview, stage_people, stage_table
 from .query import FunnelQuery, PageQuery
 from .render import Chart, fresh_id, part_fragment
 
@@ -108,7 +108,44 @@ class Views:
     def lifecycle(self, q: PageQuery) -> str:
         data = self._cached("lifecycle", q.key(), lambda: compute_lifecycle(self.src, q))
         html, charts = part_fragment(build_parts(data, None))
-        return self._render("parts.html", html=html, charts=charts, note=data.get("meta", {}).get("note"))
+        stages = [
+            (str(s.get("stage")), str(s.get("label") or s.get("stage"))) for s in data.get("stages") or []
+        ]
+        return self._render(
+            "parts.html",
+            html=html,
+            charts=charts,
+            note=data.get("meta", {}).get("note"),
+            stages=stages,
+            lq_items=list(q.params().items()),
+        )
+
+    def _stage_people(self, q: PageQuery, stage: str, kind: str) -> Any:
+        data = self._cached("lifecycle", q.key(), lambda: compute_lifecycle(self.src, q))
+        stages = [str(s.get("stage")) for s in data.get("stages") or []]
+        key = (q.model, q.since, q.until)
+        table = self._cached("stage_table", key, lambda: stage_table(self.src, q))
+        return stage_people(table, stages, stage, kind)
+
+    def lifecycle_people(self, q: PageQuery, stage: str, kind: str, page: int, per_page: int) -> str:
+        frame = self._stage_people(q, stage, kind)
+        total = len(frame)
+        rows = frame.iloc[(page - 1) * per_page : page * per_page].to_dict(orient="records")
+        query = urlencode({**q.params(), "stage": stage, "kind": kind})
+        return self._render(
+            "stage_people.html",
+            total=total,
+            rows=rows,
+            stage=stage,
+            kind=kind,
+            page=page,
+            pages=max(1, -(-total // per_page)),
+            query=query,
+            first=(page - 1) * per_page + 1,
+        )
+
+    def lifecycle_people_csv(self, q: PageQuery, stage: str, kind: str) -> Any:
+        return self._stage_people(q, stage, kind)
 
     def journeys(self, q: PageQuery) -> str:
         data = compute_journeys(self.src, q, self._cached)

@@ -81,7 +81,7 @@
     var url = formUrl(form);
     var clear = form.getAttribute("data-clear");
     if (clear && document.querySelector(clear)) document.querySelector(clear).innerHTML = "";
-    return load(url, form.getAttribute("data-target"), url);
+    return load(url, form.getAttribute("data-target"), form.hasAttribute("data-nopush") ? null : url);
   }
 
   document.addEventListener("change", function (e) {

@@ -29,7 +29,8 @@ def test_hand_log_on_every_engine(engine: hourglass.Engine, hand_parquet: str) -
     assert [e["customers"] for e in j["entry"]] == [4, 1, 0, 0]
     assert j["conformance"]["moves"] == {"total": 9, "ideal": 6, "back": 1, "skip": 2}
     assert j["conformance"]["fitness_median"] == pytest.approx(0.75)
-    p = hg.paths(ev, MODEL, end="sale", steps=3).to_dict()
+    p = hg.paths(ev, MODEL, end="sale", depth=3, by="channel").to_dict()
+    assert [g["value"] for g in p["groups"]] == [None, "ads"]
     assert [(n["node"], n["customers"]) for n in p["previous"]] == [("trial", 2), ("interest", 1)]
     t = hg.transitions(ev, MODEL).to_dict()
     assert t["edges"][0]["median_time_s"] == 86400.0
@@ -42,11 +43,11 @@ def test_hand_log_on_every_engine(engine: hourglass.Engine, hand_parquet: str) -
 CASES: list[tuple[str, dict[str, Any]]] = [
     ("journeys", {"model": "hourglass", "by": "channel"}),
     ("journeys", {"model": "flywheel"}),
-    ("transitions", {"model": "hourglass"}),
+    ("transitions", {"model": "hourglass", "by": "channel"}),
     ("transitions", {"model": None, "level": "event", "collapse": False}),
-    ("paths", {"model": "hourglass", "steps": 8, "top": 15}),
-    ("paths", {"model": None, "level": "event", "start": "signup", "steps": 4}),
-    ("paths", {"model": "funnel4", "end": "action", "steps": 4}),
+    ("paths", {"model": "hourglass", "depth": 8, "top": 15, "by": "channel"}),
+    ("paths", {"model": None, "level": "event", "start": "signup", "depth": 4}),
+    ("paths", {"model": "funnel4", "end": "action"}),
     ("journey", {"model": "hourglass", "sample": 2, "clusters": 3}),
     ("followers", {"model": "hourglass"}),
 ]
@@ -82,7 +83,8 @@ def duckdb_results(demo_parquet: Path) -> list[dict[str, Any]]:
 
 def test_cases_are_not_trivial(duckdb_results: list[dict[str, Any]]) -> None:
     assert duckdb_results[0]["customers"] > 1000 and duckdb_results[0]["backsteps"]
-    assert duckdb_results[4]["other"]["customers"] > 0
+    assert duckdb_results[4]["other"]["customers"] > 0 and len(duckdb_results[4]["groups"]) > 2
+    assert len(duckdb_results[2]["groups"]) > 2
     assert len(duckdb_results[7]["clusters"]) == 3
 
 

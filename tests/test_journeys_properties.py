@@ -144,7 +144,7 @@ def test_paths_equal_the_reference(
         anchor = stages[which % len(stages)]["name"] if level == "stage" else NAMES[which]
     kw = {anchored: anchor} if anchored else {}
     r = hg.paths(
-        df, model if level == "stage" else None, level=level, steps=steps, top=top, collapse=collapse, **kw
+        df, model if level == "stage" else None, level=level, depth=steps, top=top, collapse=collapse, **kw
     ).to_dict()
     want = ref.paths(rows(df), level, stages, steps=steps, top=top, collapse_repeats=collapse, **kw)
     assert r["customers"] == want["customers"] and r["distinct_paths"] == want["distinct_paths"]

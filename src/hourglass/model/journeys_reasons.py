@@ -40,7 +40,7 @@ def goal_reason(model: JourneyModel, goal: int) -> str:
     stage = model.stages[goal - 1]
     return (
         f"nobody reached {stage.name}: no customer has an event of it ({', '.join(stage.events)}) in the "
-        f"period; map your purchase events to '{stage.name}' in the model file "
+        f"period; map the events that mean {stage.name} to it in the model file "
         "(hourglass models suggest SOURCE), or pick another stage with --goal"
     )
 

@@ -167,6 +167,38 @@ def test_date_presets_resolve_to_the_data(client: TestClient, src: DashboardSour
     assert r.status_code == 200 and "to end" in r.text
 
 
+def test_compare_with_the_period_before(client: TestClient, src: DashboardSource) -> None:
+    from hourglass.model.stats import two_proportion_p
+
+    assert src.last is not None
+    start = src.last - pd.Timedelta(days=60)
+    mid = (start + pd.Timedelta(days=30)).isoformat(timespec="seconds")
+    url = f"/funnel?{F}&range=custom&since={mid}&until={src.last.isoformat()}&compare=previous&by=channel"
+    r = client.get(url, headers=FRAGMENT)
+    assert r.status_code == 200 and "Compared with another period" in r.text
+    a = api.funnel(src.events, STEPS.split(","), window="30d", since=mid, until=src.last.isoformat()).rows()
+    b = api.funnel(
+        src.events, STEPS.split(","), window="30d", since=start.isoformat(timespec="seconds"), until=mid
+    )
+    rows = b.rows()
+    part = r.text.split("Compared with another period", 1)[1]
+    cells = re.findall(r"<td>([\d,]+)</td><td>", part)
+    assert [int(c.replace(",", "")) for c in cells] == [
+        x for ra, rb in zip(a, rows, strict=True) for x in (ra["customers"], rb["customers"])
+    ]
+    p = two_proportion_p(a[2]["customers"], a[0]["customers"], rows[2]["customers"], rows[0]["customers"])
+    assert p is not None and f"{p:.3g}" in part
+    assert part.count('data-plot="hg-compare-') == 1
+
+
+@pytest.mark.parametrize(
+    "query", ["compare=previous", "compare=custom&range=30d", "compare=sideways&range=30d"]
+)
+def test_compare_needs_two_periods(client: TestClient, query: str) -> None:
+    r = client.get(f"/funnel?{F}&{query}", headers=FRAGMENT)
+    assert r.status_code == 400 and _error_code(r.text) == "HG108"
+
+
 def test_query_normalisation_is_the_cache_key() -> None:
     a = FunnelQuery.parse({"steps": "visit, signup", "window": "7d", "top": "5"}, None)
     b = FunnelQuery.parse({"steps": "visit,signup", "mode": "ordered"}, None)

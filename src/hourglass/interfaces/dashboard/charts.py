@@ -12,7 +12,7 @@ from hourglass.interfaces.reports._charts import FONT_STACK, PALETTE, PLOTLY_CON
 
 from .funnel_view import FunnelView
 
-__all__ = ["GROUP_COLORS", "figure_json", "funnel_figure"]
+__all__ = ["GROUP_COLORS", "compare_figure", "figure_json", "funnel_figure"]
 
 GROUP_COLORS = ("#4f46e5", "#0d9488", "#d97706", "#db2777", "#2563eb", "#65a30d", "#7c3aed", "#0891b2")
 OTHER_COLOR = "#9ca3af"
@@ -68,6 +68,48 @@ def funnel_figure(view: FunnelView, people_url: str) -> go.Figure:
         yaxis={"title": "customers", "gridcolor": PALETTE["line"], "rangemode": "tozero", "fixedrange": True},
         xaxis={"fixedrange": True},
         hoverlabel={"bgcolor": "white"},
+        uniformtext={"minsize": 10, "mode": "hide"},
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def compare_figure(comparison: Any) -> go.Figure:
+    """Conversion from the first step in period A and in period B, side by side."""
+    rows = comparison.rows
+    steps = [r["step"] for r in rows]
+    traces = []
+    for key, name, color in (
+        ("a_conversion", "A (these dates)", GROUP_COLORS[0]),
+        ("b_conversion", "B (compared)", OTHER_COLOR),
+    ):
+        ys = [None if r[key] is None else 100 * r[key] for r in rows]
+        traces.append(
+            go.Bar(
+                x=steps,
+                y=ys,
+                name=name,
+                marker={"color": color},
+                text=[_pct(r[key]) for r in rows],
+                textposition="outside",
+                cliponaxis=False,
+                hoverinfo="x+name+text",
+            )
+        )
+    layout = go.Layout(
+        barmode="group",
+        height=300,
+        margin={"l": 56, "r": 16, "t": 28, "b": 48},
+        font={"family": FONT_STACK, "color": PALETTE["ink"], "size": 13},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        legend={"orientation": "h", "y": 1.15, "x": 0},
+        yaxis={
+            "title": "% of the first step",
+            "gridcolor": PALETTE["line"],
+            "rangemode": "tozero",
+            "fixedrange": True,
+        },
+        xaxis={"fixedrange": True},
         uniformtext={"minsize": 10, "mode": "hide"},
     )
     return go.Figure(data=traces, layout=layout)

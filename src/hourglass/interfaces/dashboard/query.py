@@ -77,6 +77,9 @@ class FunnelQuery:
     until: str | None = None
     by: str = ""
     top: int = 5
+    compare: str = ""  # "", previous or custom (compare.py)
+    since2: str | None = None
+    until2: str | None = None
 
     @classmethod
     def parse(cls, params: Mapping[str, str], last: datetime | None) -> FunnelQuery:
@@ -93,6 +96,9 @@ class FunnelQuery:
             until=until,
             by=(params.get("by") or "").strip(),
             top=integer(params, "top", 5, 1, 50, "HG109"),
+            compare=(params.get("compare") or "").strip(),
+            since2=(params.get("since2") or "").strip() or None,
+            until2=(params.get("until2") or "").strip() or None,
         )
 
     @property
@@ -135,6 +141,10 @@ class FunnelQuery:
             out["by"] = self.by
             if self.top != 5:
                 out["top"] = str(self.top)
+        if self.compare:
+            out["compare"] = self.compare
+            if self.compare == "custom":
+                out.update({k: v for k, v in (("since2", self.since2), ("until2", self.until2)) if v})
         return out
 
     def key(self) -> tuple[tuple[str, str], ...]:

@@ -4,6 +4,7 @@ fragment, the part of the page a form change redraws."""
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,7 +13,8 @@ from jinja2 import Environment
 from hourglass.interfaces.reports._journeys_section import journeys_part
 from hourglass.interfaces.reports._lifecycle_parts import build_parts
 
-from .charts import funnel_figure
+from .charts import compare_figure, funnel_figure
+from .compare import Comparison, compare_rows, other_period
 from .data import DashboardSource, ResultCache
 from .funnel_view import FunnelView, compute_funnel, levels_table, people_frame
 from .pages import compute_journeys, compute_lifecycle, compute_overview, stage_people, stage_table
@@ -62,9 +64,26 @@ class Views:
     def funnel(self, q: FunnelQuery) -> str:
         if q.empty:
             return self._render("funnel_empty.html")
+        comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
-        return self._render("funnel_result.html", view=view, chart=chart, fq=q.query())
+        compare_chart = Chart(fresh_id("hg-compare"), compare_figure(comparison)) if comparison else None
+        return self._render(
+            "funnel_result.html",
+            view=view,
+            chart=chart,
+            fq=q.query(),
+            comparison=comparison,
+            compare_chart=compare_chart,
+        )
+
+    def comparison(self, q: FunnelQuery) -> Comparison:
+        """The funnel's totals in the page's period (A) and in the other one (B)."""
+        b = other_period(q.compare, q.since, q.until, q.since2, q.until2, self.src.last)
+        qa = replace(q, by="", top=5, compare="", since2=None, until2=None)
+        qb = replace(qa, range="custom", since=b[0], until=b[1])
+        rows_a, rows_b = self.funnel_view(qa).groups[0].rows, self.funnel_view(qb).groups[0].rows
+        return Comparison((q.since, q.until), b, compare_rows(rows_a, rows_b))
 
     def _people(self, q: FunnelQuery, step: int, kind: str, group: str | None) -> tuple[FunnelView, Any]:
         view = self.funnel_view(q)

@@ -74,6 +74,8 @@
   function markRange(form) {
     var r = form.querySelector('select[name="range"]');
     if (r) form.setAttribute("data-range", r.value);
+    var c = form.querySelector('select[name="compare"]');
+    if (c) form.setAttribute("data-compare", c.value);
   }
 
   function refresh(form) {

@@ -1,0 +1,97 @@
+"""Compare two periods on the funnel builder: the same funnel on the page's dates (A) and on another
+period (B: the one of the same length just before, or custom dates), step by step, with the
+two-proportion test of each conversion (model/stats.py); a change is significant at p < 0.05."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from hourglass.model.errors import SpecError
+from hourglass.model.spec import parse_time
+from hourglass.model.stats import ratio, two_proportion_p
+
+__all__ = ["ALPHA", "COMPARE", "Comparison", "compare_rows", "other_period"]
+
+ALPHA = 0.05
+COMPARE = ("previous", "custom")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: tuple[str | None, str | None]  # the page's period (since, until)
+    b: tuple[str | None, str | None]  # the other one
+    rows: list[dict[str, Any]]
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")
+
+
+def other_period(
+    mode: str,
+    since: str | None,
+    until: str | None,
+    since2: str | None,
+    until2: str | None,
+    last: datetime | None,
+) -> tuple[str | None, str | None]:
+    """Period B: ``previous`` is the period of A's length that ends where A starts (A without an end
+    ends at the last event); ``custom`` is ``since2``/``until2``."""
+    if mode not in COMPARE:
+        raise SpecError(
+            f"compare: '{mode}' is neither previous nor custom",
+            code="HG108",
+            hint="compare=previous (the period before) or compare=custom with since2 and until2",
+        )
+    if mode == "custom":
+        if not since2 and not until2:
+            raise SpecError(
+                "compare=custom needs the other period's dates",
+                code="HG108",
+                hint="give since2 and until2 (ISO 8601), or compare=previous",
+            )
+        return since2 or None, until2 or None
+    start = parse_time(since, what="since")
+    if start is None:
+        raise SpecError(
+            "compare=previous needs a start date: the period before all the data is empty",
+            code="HG108",
+            hint="pick a date range (the last 30 days, or custom since/until), or compare=custom",
+        )
+    end = parse_time(until, what="until") or ((last + timedelta(microseconds=1)) if last else None)
+    if end is None or end <= start:
+        raise SpecError(
+            "compare=previous: the period has no length", code="HG108", hint="give since before until"
+        )
+    return _iso(start - (end - start)), _iso(start)
+
+
+def _share(k: int, n: int) -> float | None:
+    return ratio(k, n) if n else None
+
+
+def compare_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per step: customers and conversion from the first step in A and B, the change (points) and
+    the two-proportion p-value; a step without customers in a period is not measured there."""
+    out: list[dict[str, Any]] = []
+    a1, b1 = (a[0]["customers"] if a else 0), (b[0]["customers"] if b else 0)
+    for i, (ra, rb) in enumerate(zip(a, b, strict=True)):
+        pa, pb = _share(ra["customers"], a1), _share(rb["customers"], b1)
+        row: dict[str, Any] = {
+            "step": ra.get("label") or ra["step"],
+            "a_customers": ra["customers"],
+            "b_customers": rb["customers"],
+            "a_conversion": pa,
+            "b_conversion": pb,
+            "change": None if pa is None or pb is None else pa - pb,
+            "p": None if i == 0 else two_proportion_p(ra["customers"], a1, rb["customers"], b1),
+        }
+        if pa is None or pb is None:
+            row["change_reason"] = "no customer at the first step in " + ("A" if pa is None else "B")
+        if i == 0:
+            row["p_reason"] = "the first step is 100% in both"
+        row["significant"] = row["p"] is not None and row["p"] < ALPHA
+        out.append(row)
+    return out

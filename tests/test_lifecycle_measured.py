@@ -133,7 +133,7 @@ def test_the_report_shows_grey_not_measured_tiles(tmp_path: Path) -> None:
     assert ">0.0%<" not in page.split("After the sale", 1)[1].split('id="channels"', 1)[0]
     assert "not significant" not in page
     assert "Ever entered" in page and "in order within its window" in page
-    assert "The referral loop" in page and "--referrer-col" in page  # a section that says why
+    assert "K-factor" in page and "--referrer-col" in page  # a grey tile that says why
 
 
 # --by: the column's value at the customer's first event (top 10 + "(other)"; no value: null)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hourglass.engine import connect
 from hourglass.engine.load import load_events
 from hourglass.engine.run_lifecycle import run_lifecycle
+from hourglass.model.after_sale import AfterSale, missing_blocks
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle import LifecycleSpec
 from hourglass.model.schema import ColumnMapping
@@ -137,8 +138,22 @@ def test_lifecycle_matches_reference(
             else s.median_time_s is None
         )
         assert s.p90_time_s == pytest.approx(w["p90"]) if w["p90"] is not None else s.p90_time_s is None
+    # not measured is not zero: a block whose events are not in the range is None, with the reason
+    present = {
+        r["event"]
+        for r in rows(frame)
+        if (since is None or r["timestamp"] >= since) and (until is None or r["timestamp"] < until)
+    }
+    missing = missing_blocks(spec.after_sale, present, where="in the range")
     a = got.after_sale
-    assert a is not None
+    if "purchase" not in present:  # nobody entered the sale stage: no after-sale metrics at all
+        assert a is None and "no purchasers" in got.reasons["after_sale"]
+        return
+    assert a is not None and dict(a.missing) == missing
+    _check_after_sale(a, want, missing)
+
+
+def _check_after_sale(a: AfterSale, want: dict[str, Any], missing: dict[str, str]) -> None:
     wp = want["purchases"]
     p = a.purchases
     assert (p.all_purchasers, p.purchasers, p.repeaters, p.purchases) == (
@@ -151,29 +166,43 @@ def test_lifecycle_matches_reference(
         wc, wm = wp["nth"][n]
         assert count == wc
         assert median == pytest.approx(wm) if wm is not None else median is None
-    assert a.remorse is not None
-    assert (a.remorse.k, a.remorse_events) == (want["remorse"]["customers"], want["remorse"]["events"])
-    assert a.support is not None
-    ws_ = want["support"]
-    assert (a.support.contacts, a.support.customers, a.support.resolved) == (
+    assert (a.remorse is None) == ("remorse" in missing)
+    if a.remorse is not None:
+        assert (a.remorse.k, a.remorse_events) == (want["remorse"]["customers"], want["remorse"]["events"])
+    assert (a.support is None) == ("support" in missing)
+    if a.support is not None:
+        _check_support(a.support, want["support"])
+    assert (a.negative is None) == ("experience_gap" in missing)
+    if a.negative is not None:
+        _check_gap(a, want["gap"])
+    if "win_back" not in missing:
+        assert {o.offer: (o.sent, o.redeemed, o.returned) for o in a.offers} == want["offers"]
+    assert (a.loyalty is None) == ("loyalty" in missing)
+    if a.loyalty is not None:
+        _check_loyalty(a.loyalty, want["loyalty"])
+
+
+def _check_support(support: Any, ws_: dict[str, Any]) -> None:
+    assert (support.contacts, support.customers, support.resolved) == (
         ws_["contacts"],
         ws_["customers"],
         ws_["resolved"],
     )
     if ws_["median"] is None:
-        assert a.support.median_resolve_s is None
+        assert support.median_resolve_s is None
     else:
-        assert a.support.median_resolve_s == pytest.approx(ws_["median"])
-    g = want["gap"]
+        assert support.median_resolve_s == pytest.approx(ws_["median"])
+
+
+def _check_gap(a: AfterSale, g: dict[str, Any]) -> None:
     assert a.negative is not None and a.recovered is not None
     assert a.repeat_negative is not None and a.repeat_positive is not None
     assert (a.negative.k, a.recovered.k) == (g["negative"], g["recovered"])
     assert (a.repeat_negative.n, a.repeat_negative.k) == (g["obs_neg"], g["rep_neg"])
     assert (a.repeat_positive.n, a.repeat_positive.k) == (g["obs_pos"], g["rep_pos"])
-    assert {o.offer: (o.sent, o.redeemed, o.returned) for o in a.offers} == want["offers"]
-    lo = a.loyalty
-    assert lo is not None
-    wl = want["loyalty"]
+
+
+def _check_loyalty(lo: Any, wl: dict[Any, Any]) -> None:
     assert (lo.members, lo.member_repeaters, lo.others, lo.other_repeaters) == (
         wl[True][0],
         wl[True][1],

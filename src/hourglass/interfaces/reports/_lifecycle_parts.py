@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._channels import channels_part, not_measured_part
+from ._channels import channels_part
 from ._hourglass import lifecycle_part
 from ._journeys_section import journeys_part
 from ._parts import Part, get_count, get_list, get_map
@@ -39,13 +39,9 @@ def build_parts(lifecycle: Mapping[str, Any] | None, journeys: Mapping[str, Any]
         referrals = get_map(lc, "referrals")
         if referrals:
             parts.append(referral_part(referrals))
-        elif lc.get("referrals_reason") and "skipped" not in str(lc.get("referrals_reason")):
-            parts.append(not_measured_part("referrals", "The referral loop", str(lc["referrals_reason"])))
+        # a referral loop or channel table the data cannot give (``<part>_reason``) is listed in the
+        # report's "Not measured" card (report_api), not drawn as a section of zeros
         channels = get_list(lc, "channels")
-        if not channels and lc.get("channels_reason") and "skipped" not in str(lc.get("channels_reason")):
-            parts.append(
-                not_measured_part("channels", "Channels across the hourglass", str(lc["channels_reason"]))
-            )
         if channels:
             stages = [str(s.get("stage")) for s in get_list(lc, "stages")]
             labels = {

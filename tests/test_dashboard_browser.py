@@ -9,6 +9,7 @@ import importlib.util
 import io
 import pathlib
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -156,6 +157,26 @@ def test_changing_breakdown_and_dates_redraws(watched: Watched, src: DashboardSo
     watched.page.reload()
     watched.idle()
     assert watched.page.locator('select[name="range"]').input_value() == "30d"  # bookmarkable
+
+
+def test_changing_model_and_compare_redraws(watched: Watched, src: DashboardSource) -> None:
+    watched.open("/funnel?window=30d&range=90d")
+    watched.page.fill('input[name="model"]', "aida")
+    watched.page.locator('input[name="model"]').press("Enter")
+    watched.page.wait_for_selector(".hg-chart.hg-drawn")
+    watched.idle()
+    expected = api.funnel(src.events, model="aida", window="30d", since=_since(src, 90)).rows()
+    assert watched.chart()["ys"] == [[r["customers"] for r in expected]]
+    watched.page.select_option('select[name="compare"]', "previous")
+    watched.page.wait_for_selector(".hg-compare .js-plotly-plot .main-svg")
+    watched.idle()
+    assert watched.page.locator(".hg-compare tbody tr").count() == len(expected)
+    assert "compare=previous" in watched.page.url and "model=aida" in watched.page.url
+
+
+def _since(src: DashboardSource, days: int) -> str:
+    assert src.last is not None
+    return (src.last - timedelta(days=days)).isoformat(timespec="seconds")
 
 
 def test_clicking_a_bar_lists_its_customers_and_the_csv(watched: Watched, src: DashboardSource) -> None:

@@ -77,4 +77,11 @@ def serve_cmd(source: str, port: int, host: str, token: str | None, spend: str |
         markup=False,
     )
     stderr.print(f"dashboard: {url}  (Ctrl-C stops)", markup=False, soft_wrap=True)
+    if host not in LOOPBACK:
+        stderr.print(
+            f"listening on {host}:{port}: from another machine, use this machine's address; every "
+            "request needs the token",
+            markup=False,
+            soft_wrap=True,
+        )
     run(app, host, port)

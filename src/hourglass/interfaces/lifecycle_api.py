@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from hourglass.engine.event_names import check_model_events
 from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
 from hourglass.engine.run_referrals import run_channels, run_referrals
 from hourglass.ingest.config import Config, load_config, load_model
@@ -125,6 +126,8 @@ def lifecycle(
             code="HG306",
             hint="columns: " + ", ".join(ev.table.columns),
         )
+    # stages that match no event are notes with the closest names; no match at all is HG117
+    notes = check_model_events(ev, spec.model)
     if by is not None:
         by = by_column(ev, by)
         if by not in ev.table.columns:
@@ -161,7 +164,7 @@ def lifecycle(
             code="HG122",
             hint="map one with --channel-col or --acquisition-col ([columns] channel = ...)",
         )
-    meta: dict[str, Any] = {}
+    meta: dict[str, Any] = {"notes": notes} if notes else {}
     if isinstance(model, str):
         meta["model_source"] = model
     if not has_sale:

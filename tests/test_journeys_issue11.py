@@ -476,4 +476,8 @@ def test_sankey_with_to_draws_starts() -> None:
     assert any("goes on" in h for h in hover)  # cut at the start: earlier steps
     names = [n["name"] for n in p["sankey"]["nodes"]]
     sale = [i for i, n in enumerate(names) if n == "sale"]
-    assert len(sale) == 1 and trace.node.x[sale[0]] == max(trace.node.x)  # X is the last column
+    labelled = [x for x, label in zip(trace.node.x, trace.node.label, strict=True) if label]
+    assert len(sale) == 1 and trace.node.x[sale[0]] == max(labelled)  # X is the last column
+    # ... and not a sink: an invisible tail after it, so its label is written to its right
+    tail = [t for s_, t in zip(trace.link.source, trace.link.target, strict=True) if s_ == sale[0]]
+    assert len(tail) == 1 and trace.node.label[tail[0]] == "" and trace.node.color[tail[0]] == "rgba(0,0,0,0)"

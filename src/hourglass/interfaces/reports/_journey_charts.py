@@ -27,7 +27,8 @@ _END_COLOR = "#9aa0b4"
 _CUT_COLOR = "#c7cad6"
 _PAD_PX = 34  # between two nodes of a column: more than a two-line label (12 px font)
 _EDGE_PX = 24  # margin above and below the nodes: room for a thin edge node's two-line label
-_WRAP = 15  # characters of a node's label: the label fits between two columns
+_CHART_PX = 700  # the chart's usual width in the report (it is responsive)
+_CHAR_PX = 6.6  # one character of a 12 px label, on average
 
 
 def _flows(nodes: Sequence[Mapping[str, Any]], links: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -47,8 +48,8 @@ def _flows(nodes: Sequence[Mapping[str, Any]], links: Sequence[Mapping[str, Any]
 
 
 def _d3_columns(count: int, src: Sequence[int], tgt: Sequence[int]) -> list[int]:
-    """The columns plotly's layout (d3-sankey, justified) computes for its scale: the longest
-    distance from a source, sinks in the last column."""
+    """The columns plotly's layout (d3-sankey, ``align="left"``) computes for its scale: the
+    longest distance from a source (a sink stays there, it is not pushed to the last column)."""
     depth = [0] * count
     for _ in range(count):
         changed = False
@@ -57,15 +58,19 @@ def _d3_columns(count: int, src: Sequence[int], tgt: Sequence[int]) -> list[int]
                 depth[t], changed = depth[s] + 1, True
         if not changed:
             break
-    last = max(depth, default=0)
-    has_out = set(src)
-    return [d if i in has_out else last for i, d in enumerate(depth)]
+    return depth
 
 
-def _wrapped(label: str, customers: int) -> str:
-    """A node's label (at most :data:`_WRAP` characters; the hover has it whole) over its
-    customers: two lines, user text escaped."""
-    return f"{_plotly_text(_short(label, _WRAP))}<br>{customers:,}"
+def _label_chars(columns: int) -> int:
+    """How many characters of a label fit between two of ``columns`` columns (10 to 18)."""
+    gap = _CHART_PX / max(columns - 1, 1) - 24  # the node's thickness and some air
+    return max(10, min(18, int(gap / _CHAR_PX)))
+
+
+def _wrapped(label: str, customers: int, chars: int) -> str:
+    """A node's label (at most ``chars`` characters; the hover has it whole) over its customers:
+    two lines, user text escaped."""
+    return f"{_plotly_text(_short(label, chars))}<br>{customers:,}"
 
 
 def sankey_figure(
@@ -107,6 +112,20 @@ def sankey_figure(
             src.append(j if reverse else i)
             tgt.append(i if reverse else j)
             val.append(v)
+    if reverse:
+        # the anchor ends every path: an invisible tail after it makes it no sink, so plotly writes
+        # its label to its right like every other label, not into the previous column's labels
+        into: dict[int, int] = {}
+        for b, v in zip(tgt, val, strict=True):
+            into[b] = into.get(b, 0) + v
+        for i in [i for i in range(len(nodes)) if i not in set(src) and i in into]:
+            texts.append(texts[i])
+            kinds.append("tail")
+            node_colors.append("rgba(0,0,0,0)")
+            cols.append(cols[i] + 1)
+            src.append(i)
+            tgt.append(len(texts) - 1)
+            val.append(into[i])
     count = len(texts)
     inflow, outflow = [0] * count, [0] * count
     for a, b, v in zip(src, tgt, val, strict=True):
@@ -115,15 +134,18 @@ def sankey_figure(
     shown = [max(a, b) for a, b in zip(inflow, outflow, strict=True)]
     first = min(cols, default=0)
     step_of = [c - first + (0 if reverse and extra else 1) for c in cols]
+    chars = _label_chars(len(set(cols)))
     node_text, hover = [], []
     for i in range(count):
         if kinds[i] == "stage":
-            text = _wrapped(texts[i], shown[i])
+            text = _wrapped(texts[i], shown[i], chars)
             where = f"{shown[i]:,} customers at step {step_of[i]}"
             hover.append(f"{_plotly_text(texts[i])}<br>{where}")
         else:
             text = ""
-            if kinds[i] == "cut":
+            if kinds[i] == "tail":
+                hover.append(f"{shown[i]:,} customers reached {_plotly_text(texts[i])}")
+            elif kinds[i] == "cut":
                 hover.append(f"{shown[i]:,} customers whose journey goes on beyond the cut")
             elif reverse:
                 hover.append(f"{shown[i]:,} customers whose journey starts at the next step")
@@ -132,12 +154,16 @@ def sankey_figure(
         node_text.append(text)
     x, y, height = _positions(cols, shown, _d3_columns(count, src, tgt))
     link_colors = [
-        _rgba(node_colors[b] if kinds[a] != "stage" else node_colors[a], 0.28)
+        "rgba(0,0,0,0)"
+        if kinds[b] == "tail"
+        else _rgba(node_colors[b] if kinds[a] != "stage" else node_colors[a], 0.28)
         for a, b in zip(src, tgt, strict=True)
     ]
     link_hover = []
     for a, b, v in zip(src, tgt, val, strict=True):
-        if kinds[b] == "end":
+        if kinds[b] == "tail":
+            link_hover.append(f"{v:,} customers reached {_plotly_text(texts[a])}")
+        elif kinds[b] == "end":
             link_hover.append(f"{_plotly_text(texts[a])}, then the journey ends<br>{v:,} customers")
         elif kinds[b] == "cut":
             link_hover.append(f"{_plotly_text(texts[a])}, then beyond the cut<br>{v:,} customers")
@@ -151,6 +177,7 @@ def sankey_figure(
         arrangement="fixed",
         valueformat=",d",
         node={
+            "align": "left",  # sinks stay in their column: the scale is the one of our columns
             "label": node_text,
             "color": node_colors,
             "pad": _PAD_PX,

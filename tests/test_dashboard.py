@@ -90,6 +90,29 @@ def test_overview_models_of_absent_events_are_not_measured(tmp_path: Path) -> No
     assert "0.0%" not in r.text
 
 
+def test_user_text_is_escaped(tmp_path: Path) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    log = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "b", "b"],
+            "event_name": ["visit", "buy", "visit", evil],
+            "ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]),
+            "utm_source": [evil, evil, "ok", "ok"],
+        }
+    )
+    path = tmp_path / "evil.csv"
+    log.to_csv(path, index=False)
+    group = evil.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20").replace("=", "%3D")
+    with TestClient(create_app(load_source(str(path))), base_url="http://127.0.0.1") as c:
+        page = c.get("/funnel?steps=visit,buy&by=utm_source")
+        people = c.get(f"/people?steps=visit,buy&by=utm_source&step=2&group={group}")
+    for r in (page, people):
+        assert r.status_code == 200, r.text
+        assert evil not in r.text and "&lt;img" in r.text
+    assert "\\u0026lt;img" in page.text  # the chart's JSON: escaped for plotly and for the script tag
+    assert 'data-total="1"' in people.text
+
+
 def test_funnel_numbers_equal_the_api(client: TestClient, src: DashboardSource) -> None:
     r = client.get(f"/funnel?{F}")
     assert r.status_code == 200

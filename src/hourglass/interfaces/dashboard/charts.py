@@ -8,7 +8,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from hourglass.interfaces.reports._charts import FONT_STACK, PALETTE, PLOTLY_CONFIG
+from hourglass.interfaces.reports._charts import FONT_STACK, PALETTE, PLOTLY_CONFIG, _plotly_text, _unique
 
 from .funnel_view import FunnelView
 
@@ -26,6 +26,7 @@ def funnel_figure(view: FunnelView, people_url: str) -> go.Figure:
     """One bar per step (one trace per breakdown group); ``customdata`` is each bar's people URL."""
     traces = []
     many = len(view.groups) > 1 or view.by is not None
+    labels = _unique([_plotly_text(label) for label in view.labels])  # user text shows literally
     for i, g in enumerate(view.groups):
         color = OTHER_COLOR if g.label == "(other)" else GROUP_COLORS[i % len(GROUP_COLORS)]
         urls, texts, hovers = [], [], []
@@ -36,16 +37,16 @@ def funnel_figure(view: FunnelView, people_url: str) -> go.Figure:
             shown = share is not None and k > 1 and not many
             texts.append(f"{row['customers']:,}" + (f" · {_pct(share)}" if shown else ""))
             hovers.append(
-                f"{'<b>' + g.label + '</b><br>' if many else ''}{view.labels[k - 1]}: "
+                f"{'<b>' + _plotly_text(g.label) + '</b><br>' if many else ''}{labels[k - 1]}: "
                 f"{row['customers']:,} reached (in order within {view.query.window})<br>"
                 f"of first: {_pct(share)} · of previous: {_pct(row['conversion_from_previous'])}"
                 "<br><i>click: who they are</i>"
             )
         traces.append(
             go.Bar(
-                x=view.labels,
+                x=labels,
                 y=[row["customers"] for row in g.rows],
-                name=g.label or "customers",
+                name=_plotly_text(g.label) or "customers",
                 marker={"color": color},
                 text=texts,
                 textposition="outside",
@@ -76,7 +77,7 @@ def funnel_figure(view: FunnelView, people_url: str) -> go.Figure:
 def compare_figure(comparison: Any) -> go.Figure:
     """Conversion from the first step in period A and in period B, side by side."""
     rows = comparison.rows
-    steps = [r["step"] for r in rows]
+    steps = _unique([_plotly_text(str(r["step"])) for r in rows])
     traces = []
     for key, name, color in (
         ("a_conversion", "A (these dates)", GROUP_COLORS[0]),

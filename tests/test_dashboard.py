@@ -165,6 +165,18 @@ def test_lifecycle_and_journeys_pages(client: TestClient, src: DashboardSource) 
     assert r.status_code == 200 and "One customer" in r.text
 
 
+def test_paths_from_and_to_a_stage(client: TestClient, src: DashboardSource) -> None:
+    from hourglass.interfaces import journeys_api
+
+    expected = journeys_api.paths(src.events, "hourglass", end="sale", top=10).to_dict()
+    r = client.get("/journeys?to=sale", headers=FRAGMENT)
+    assert r.status_code == 200 and "data-plot=" in r.text
+    top = expected["top"][0]
+    assert f"{top['customers']:,}" in r.text
+    r = client.get("/journeys?from=interest&to=sale", headers=FRAGMENT)
+    assert r.status_code == 400 and _error_code(r.text) == "HG133"
+
+
 def test_unknown_customer_is_said_next_to_the_journeys(client: TestClient) -> None:
     r = client.get("/journeys?customer=nobody-at-all", headers=FRAGMENT)
     assert r.status_code == 200 and _error_code(r.text) == "HG136"

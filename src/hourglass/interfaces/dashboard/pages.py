@@ -166,7 +166,7 @@ def compute_journeys(src: DashboardSource, q: PageQuery, cached: Cached) -> dict
     jkw: dict[str, Any] = dict(dates)
     if q.goal:
         jkw["goal"] = q.goal
-    pkw: dict[str, Any] = {"top": q.top, **dates}
+    pkw: dict[str, Any] = {"top": q.top, "start": q.start or None, "end": q.end or None, **dates}
     if q.depth is not None:
         pkw["depth" if _accepts(journeys_api.paths, "depth") else "steps"] = q.depth
     base = (q.model, q.since, q.until)
@@ -181,7 +181,9 @@ def compute_journeys(src: DashboardSource, q: PageQuery, cached: Cached) -> dict
             "transitions", base, lambda: journeys_api.transitions(src.events, q.model, **dates)
         ),
         "paths": part(
-            "paths", (*base, q.depth, q.top), lambda: journeys_api.paths(src.events, q.model, **pkw)
+            "paths",
+            (*base, q.depth, q.top, q.start, q.end),
+            lambda: journeys_api.paths(src.events, q.model, **pkw),
         ),
         "journey": None,
     }

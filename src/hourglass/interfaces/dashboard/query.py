@@ -170,6 +170,8 @@ class PageQuery:
     depth: int | None = None  # None: the API's default (room for the goal)
     top: int = 10
     customer: str = ""
+    start: str = ""  # paths from the first of this stage (``from``) ...
+    end: str = ""  # ... or up to the first of this one (``to``)
 
     @classmethod
     def parse(cls, params: Mapping[str, str], last: datetime | None) -> PageQuery:
@@ -183,6 +185,8 @@ class PageQuery:
             depth=integer(params, "depth", 0, 1, 8, "HG132") or None,
             top=integer(params, "top", 10, 1, 1000, "HG132"),
             customer=(params.get("customer") or "").strip(),
+            start=(params.get("from") or "").strip(),
+            end=(params.get("to") or "").strip(),
         )
 
     def params(self) -> dict[str, str]:
@@ -201,6 +205,10 @@ class PageQuery:
             out["top"] = str(self.top)
         if self.customer:
             out["customer"] = self.customer
+        if self.start:
+            out["from"] = self.start
+        if self.end:
+            out["to"] = self.end
         return out
 
     def key(self) -> tuple[tuple[str, str], ...]:

@@ -143,6 +143,23 @@ def test_breakdown_top_values_and_other(client: TestClient, src: DashboardSource
     assert "(other)" in r.text and "medians do not add up" in r.text
 
 
+def test_property_filter_on_every_step(client: TestClient, src: DashboardSource) -> None:
+    steps = [{"name": s, "events": [s], "where": ["device = mobile"]} for s in STEPS.split(",")]
+    expected = api.funnel(src.events, steps, window="30d").rows()
+    assert (
+        expected[0]["customers"]
+        < api.funnel(src.events, STEPS.split(","), window="30d").rows()[0]["customers"]
+    )
+    r = client.get(f"/funnel?{F}&where=device%20%3D%20mobile", headers=FRAGMENT)
+    assert _numbers(r.text, "hg-reached") == [row["customers"] for row in expected]
+    r = client.get(f"/people?{F}&where=device%20%3D%20mobile&step=2", headers=FRAGMENT)
+    assert f'data-total="{expected[1]["customers"]}"' in r.text
+    r = client.get("/funnel?model=aida&where=device%20%3D%20mobile", headers=FRAGMENT)
+    assert r.status_code == 200 and "where device = mobile" in r.text
+    assert _error_code(client.get(f"/funnel?{F}&where=device%20~%20x", headers=FRAGMENT).text) == "HG103"
+    assert _error_code(client.get(f"/funnel?{F}&where=colour%20%3D%20red", headers=FRAGMENT).text) == "HG306"
+
+
 def test_empty_funnel_asks_for_steps(client: TestClient) -> None:
     r = client.get("/funnel")
     assert r.status_code == 200 and "Pick the steps" in r.text

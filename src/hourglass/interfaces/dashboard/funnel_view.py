@@ -7,6 +7,7 @@ counts are the sums of the rest, exactly; its times are not measured (medians do
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from hourglass.analyses import funnel_plan
 from hourglass.interfaces import api
 from hourglass.model.errors import SpecError
 from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts, step_rows
+from hourglass.model.steps import parse_filter
 
 from .data import DashboardSource
 from .query import FunnelQuery
@@ -75,9 +77,22 @@ def _other_rows(groups: Sequence[FunnelGroup], open_funnel: bool) -> list[dict[s
     return rows
 
 
+def funnel_kwargs(src: DashboardSource, q: FunnelQuery) -> dict[str, Any]:
+    """``api.funnel``'s arguments for the query: with property filters, the steps (or the model's
+    stages) with the filters added to each step's own."""
+    kwargs = q.api_kwargs()
+    if q.where:
+        filters = tuple(parse_filter(w) for w in q.where)
+        spec = api.build_spec(kwargs.pop("steps"), model=kwargs.pop("model"), config=src.config)
+        kwargs["steps"] = [dataclasses.replace(s, where=s.where + filters) for s in spec.steps]
+        kwargs["model"] = None
+    return kwargs
+
+
 def compute_funnel(src: DashboardSource, q: FunnelQuery) -> FunnelView:
     by = api.by_column(src.events, q.by) if q.by else None
-    result = src.run(lambda: api.funnel(src.events, by=by, config=src.config, **q.api_kwargs()))
+    kwargs = funnel_kwargs(src, q)
+    result = src.run(lambda: api.funnel(src.events, by=by, config=src.config, **kwargs))
     steps = [s.step for s in result.steps] or (
         [s.step for s in result.groups[0].steps] if result.groups else []
     )
@@ -106,7 +121,7 @@ def _bad(what: str, hint: str) -> SpecError:
 def levels_table(src: DashboardSource, view: FunnelView) -> Any:
     """Every customer of the funnel with his level (open funnels: ``r{j}``/``k{j}``) and group, as
     the engine computes them for the same spec (pandas; one run per funnel, then filtered)."""
-    kwargs = view.query.api_kwargs()
+    kwargs = funnel_kwargs(src, view.query)
     spec = api.build_spec(
         kwargs.pop("steps"), model=kwargs.pop("model"), by=view.by, config=src.config, **kwargs
     )

@@ -77,6 +77,7 @@ class FunnelQuery:
     until: str | None = None
     by: str = ""
     top: int = 5
+    where: tuple[str, ...] = ()  # property filters on every step's events (``country = DE``)
     compare: str = ""  # "", previous or custom (compare.py)
     since2: str | None = None
     until2: str | None = None
@@ -96,6 +97,7 @@ class FunnelQuery:
             until=until,
             by=(params.get("by") or "").strip(),
             top=integer(params, "top", 5, 1, 50, "HG109"),
+            where=tuple(w.strip() for w in (params.get("where") or "").split(";") if w.strip()),
             compare=(params.get("compare") or "").strip(),
             since2=(params.get("since2") or "").strip() or None,
             until2=(params.get("until2") or "").strip() or None,
@@ -141,6 +143,8 @@ class FunnelQuery:
             out["by"] = self.by
             if self.top != 5:
                 out["top"] = str(self.top)
+        if self.where:
+            out["where"] = "; ".join(self.where)
         if self.compare:
             out["compare"] = self.compare
             if self.compare == "custom":

@@ -174,6 +174,10 @@ def screenshots(out_dir: Path, customers: int = 20_000, seed: int = 7) -> None:
                 clip={"x": 0, "y": 0, "width": 1360, "height": height},
                 full_page=True,
             )
+        b.open(
+            "/funnel?steps=visit%2Csignup%2Cpurchase%2Crepeat_purchase&window=30d&range=90d&compare=previous"
+        )
+        page.locator(".hg-compare").screenshot(path=str(out_dir / "dashboard-compare.png"))
         b.open(PAGES["funnel"])
         b.record("people", lambda: page.locator("a.hg-reached").nth(5).click())
         box = page.locator("#people").bounding_box()

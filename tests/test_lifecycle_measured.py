@@ -235,3 +235,16 @@ def test_goal_and_the_renamed_sale_stage(tmp_path: Path) -> None:
     assert json.loads(out)["sale_stage"] == "engage"
     code, out, err = _cli("lifecycle", src, "--sale-stage", "sale")
     assert code == 2 and "HG144" in err and "--goal sale" in err
+
+
+def test_by_and_not_measured_on_every_engine(engine: Any, tmp_path: Path) -> None:
+    """The breakdown and the presence of events are expressions: the same on DuckDB and Spark."""
+    src = _write(BY_LOG, tmp_path)
+    d = lifecycle(src, by="src", referrals=False, channels=False, engine=engine).to_dict()
+    got = {g["value"]: (g["customers"], [s["entered"] for s in g["stages"]]) for g in d["groups"]}
+    assert got == {
+        "ads": (2, [2, 0, None, None, 1, None, None]),
+        "mail": (1, [1, 1, None, None, 0, None, None]),
+        None: (1, [0, 1, None, None, 1, None, None]),
+    }
+    assert d["after_sale"]["remorse"] is None and "remorse_events" in d["after_sale"]["remorse_reason"]

@@ -369,7 +369,8 @@ class AfterSale:
                 for o in x
             ]
         pv = x["repeat_rate_p_value"]
+        p = f"p={pv:.3g}" if pv is not None else f"no test: {x.get('repeat_rate_p_value_reason')}"
         return [
-            f"loyalty: members repeat {r(x, 'member_repeat_rate')}, others "
-            f"{r(x, 'non_member_repeat_rate')} (p={'-' if pv is None else f'{pv:.3g}'})"
+            f"loyalty: {x['members']} members repeat {r(x, 'member_repeat_rate')}, "
+            f"{x['non_members']} others {r(x, 'non_member_repeat_rate')} ({p})"
         ]

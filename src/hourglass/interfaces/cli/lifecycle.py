@@ -71,20 +71,29 @@ def _render(result: LifecycleResult) -> Any:
 
 
 def _groups_table(result: LifecycleResult) -> Any:
-    """Per value of --by: customers and every stage's ever-entered count and conversion."""
-    by = result.breakdown
+    """Per value of --by: customers, how many ever entered each stage, and the share who bought
+    (--format json/csv: every stage's whole row per group)."""
+    by = str(result.breakdown)
     rows = []
     for g in result.group_dicts():
-        name = "(none)" if g["value"] is None else str(g["value"])
+        row: dict[str, Any] = {"group": "(none)" if g["value"] is None else str(g["value"])}
+        row["customers"] = g["customers"]
         for r in g["stages"]:
-            rows.append(dict(r, group=name, group_customers=g["customers"], ci=_ci(r)))
+            row[f"stage:{r['stage']}"] = r["entered"]
+        purchasers = g["purchasers"]
+        row["bought"] = None if purchasers is None or not g["customers"] else purchasers / g["customers"]
+        rows.append(row)
     cols: list[tuple[str, str, Callable[[Any], str]]] = [
-        ("group", str(by), str),
-        ("group_customers", "customers", _count),
-        ("stage", "stage", str),
-        *_STAGE_COLS,
+        ("group", by, str),
+        ("customers", "customers", _count),
     ]
-    title = f"by {by} (its value at the customer's first event; top 10 and (other))"
+    cols += [(f"stage:{st.stage}", st.stage.replace("_", " "), _entered) for st in result.stages]
+    if result.sale is not None:
+        cols.append(("bought", "bought", format_percent))
+    title = (
+        f"by {by}: customers who ever entered each stage, by the value of {by} at their first event "
+        "(top 10 and (other))"
+    )
     return rich_table(rows, cols, title=title)
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from hourglass.engine.event_names import check_model_events
 from hourglass.engine.load import Events
 from hourglass.engine.run_journey_map import run_followers, run_journey_map
 from hourglass.engine.run_journeys import run_journeys, run_paths, run_transitions
@@ -49,9 +50,17 @@ def _setup(model: ModelLike | None, config: Config | str | None) -> tuple[Journe
 
 
 def _load(
-    source: Any, cfg: Config, columns: Columns, engine: str | Engine | None, table: str | None
-) -> Events:
-    return load(source, columns=columns, engine=engine, table=table, config=cfg)
+    source: Any,
+    cfg: Config,
+    columns: Columns,
+    engine: str | Engine | None,
+    table: str | None,
+    jm: JourneyModel | None,
+) -> tuple[Events, list[str]]:
+    """The events, and the notes of the model's stages that match no event of the source (HG117
+    when none matches: a model of another shop's names must not print tables of zeros)."""
+    ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
+    return ev, (check_model_events(ev, jm) if jm is not None else [])
 
 
 def _by(ev: Events, by: str) -> str:
@@ -67,9 +76,11 @@ def _by(ev: Events, by: str) -> str:
     return role
 
 
-def _timed(started: float, meta: dict[str, Any], model: ModelLike | None) -> None:
+def _timed(started: float, meta: dict[str, Any], model: ModelLike | None, notes: list[str]) -> None:
     if isinstance(model, str):
         meta["model"] = model
+    if notes:
+        meta["notes"] = [*meta.get("notes", []), *notes]
     meta["seconds"] = round(time.perf_counter() - started, 3)
 
 
@@ -93,11 +104,11 @@ def journeys(
     assert jm is not None
     spec = JourneysSpec.build(jm, goal=goal, since=since, until=until, by=by, deviations=deviations)
     started = time.perf_counter()
-    ev = _load(source, cfg, columns, engine, table)
+    ev, notes = _load(source, cfg, columns, engine, table, jm)
     if by is not None:
         spec = dataclasses.replace(spec, by=_by(ev, by))
     result = run_journeys(ev, spec)
-    _timed(started, result.meta, model)
+    _timed(started, result.meta, model, notes)
     return result
 
 
@@ -121,11 +132,11 @@ def transitions(
     jm, cfg = _setup(model if level == "stage" else None, config)
     spec = TransitionsSpec.build(jm, level=level, collapse=collapse, since=since, until=until)
     started = time.perf_counter()
-    ev = _load(source, cfg, columns, engine, table)
+    ev, notes = _load(source, cfg, columns, engine, table, jm)
     if by is not None:
         spec = dataclasses.replace(spec, by=_by(ev, by))
     result = run_transitions(ev, spec)
-    _timed(started, result.meta, model if level == "stage" else None)
+    _timed(started, result.meta, model if level == "stage" else None, notes)
     return result
 
 
@@ -167,11 +178,11 @@ def paths(
         until=until,
     )
     started = time.perf_counter()
-    ev = _load(source, cfg, columns, engine, table)
+    ev, notes = _load(source, cfg, columns, engine, table, jm)
     if by is not None:
         spec = dataclasses.replace(spec, by=_by(ev, by))
     result = run_paths(ev, spec)
-    _timed(started, result.meta, model if level == "stage" else None)
+    _timed(started, result.meta, model if level == "stage" else None, notes)
     return result
 
 
@@ -206,8 +217,9 @@ def journey(
         until=until,
     )
     started = time.perf_counter()
-    result = run_journey_map(_load(source, cfg, columns, engine, table), spec)
-    _timed(started, result.meta, model)
+    ev, notes = _load(source, cfg, columns, engine, table, jm)
+    result = run_journey_map(ev, spec)
+    _timed(started, result.meta, model, notes)
     return result
 
 
@@ -229,6 +241,7 @@ def followers(
     assert jm is not None
     spec = FollowersSpec.build(jm, goal=goal, since=since, until=until, as_of=as_of)
     started = time.perf_counter()
-    result = run_followers(_load(source, cfg, columns, engine, table), spec)
-    _timed(started, result.meta, model)
+    ev, notes = _load(source, cfg, columns, engine, table, jm)
+    result = run_followers(ev, spec)
+    _timed(started, result.meta, model, notes)
     return result

@@ -18,6 +18,7 @@ from hourglass.interfaces.cli.journeys import (
 from hourglass.interfaces.cli.lifecycle import lifecycle_cmd
 from hourglass.interfaces.cli.models import models_cmd
 from hourglass.interfaces.cli.report import report_cmd
+from hourglass.interfaces.cli.serve import serve_cmd
 from hourglass.interfaces.cli.validate import validate_cmd
 
 __all__ = ["cli", "main"]
@@ -32,6 +33,7 @@ SHORT_HELP = {
     "journey": "one customer's journey map, or typical journeys",
     "followers": "followers who are not customers yet",
     "report": "a self-contained HTML report of every analysis",
+    "serve": "the dashboard: every analysis as an interactive page",
     "ingest": "validate a source and write a fast store",
     "validate": "every problem of a source at once",
     "models": "the journey models: list, show, suggest from data",
@@ -55,6 +57,7 @@ def cli() -> None:
       hourglass models suggest shop.csv --out my.yaml  # a journey model from your event names
       hourglass report shop.csv --model my.yaml        # the HTML report of your own log
       hourglass funnel shop.csv --steps visit,cart,payment_done --window 7d --by channel
+      hourglass serve shop.duckdb                      # the dashboard on http://127.0.0.1:8050/
     """
 
 
@@ -67,6 +70,7 @@ for _cmd in (
     journey_cmd,
     followers_cmd,
     report_cmd,
+    serve_cmd,
     ingest_cmd,
     validate_cmd,
     models_cmd,

@@ -50,6 +50,7 @@ class StageRow:
     median_s: float | None
     current: int | None
     reason: str = ""  #: why the stage is not measured (no event of it), "" when it is
+    onward_reason: str = ""  #: why "went on" and "lost" are not measured (no later stage is)
 
 
 def read_stages(lifecycle: Mapping[str, Any]) -> list[StageRow]:
@@ -68,6 +69,7 @@ def read_stages(lifecycle: Mapping[str, Any]) -> list[StageRow]:
                 median_s=get_number(raw, "median_time_in_stage_s"),
                 current=get_count(raw, "current"),
                 reason=reason_of(raw, "entered") if raw.get("entered") is None else "",
+                onward_reason=reason_of(raw, "lost") if raw.get("lost") is None else "",
             )
         )
     return rows
@@ -214,9 +216,13 @@ def _stage_table(stages: list[StageRow], lifecycle: Mapping[str, Any]) -> str:
             if i < len(stages) - 1 and s.conversion is not None
             else EM_DASH
         )
+        onward = (
+            na_cell(s.onward_reason) * 2
+            if s.onward_reason
+            else f"<td>{esc(conv)}</td><td>{fmt_count(s.lost)}</td>"
+        )
         rows.append(
-            f'{row_open}<td class="step">{name}</td>'
-            f"<td>{fmt_count(s.entered)}</td><td>{esc(conv)}</td><td>{fmt_count(s.lost)}</td>"
+            f'{row_open}<td class="step">{name}</td><td>{fmt_count(s.entered)}</td>{onward}'
             f"<td>{fmt_count(s.current)}</td><td>{fmt_duration(s.median_s)}</td></tr>"
         )
     head = (

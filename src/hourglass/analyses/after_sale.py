@@ -4,6 +4,7 @@ purchaser: ``customer`` and ``sale_at`` (his first sale-stage event)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 import ibis
@@ -14,6 +15,7 @@ from hourglass.model.lifecycle import LifecycleSpec
 
 __all__ = [
     "after_events",
+    "after_sale_plan",
     "buyers",
     "gap_summary",
     "loyalty_summary",
@@ -204,3 +206,28 @@ def loyalty_summary(spec: LifecycleSpec, events: ir.Table, pc: ir.Table) -> ir.T
         rev=j.rev.sum().coalesce(0.0),
         rev_sq=(j.rev * j.rev).sum().coalesce(0.0),
     )
+
+
+def after_sale_plan(
+    spec: LifecycleSpec, events: ir.Table, customers: ir.Table, as_of: datetime, missing: Collection[str]
+) -> dict[str, ir.Table]:
+    """The after-sale metrics as named expressions (``purchases``, ``remorse``, ``support``,
+    ``experience_gap``, ``win_back``, ``loyalty``), each a small aggregate; a block in ``missing``
+    (its events are not in the source: not measured) is left out. ``events``: the range's events;
+    ``customers``: the stage table (``stage_customers``). The rows are read by
+    ``model.lifecycle_assemble.assemble_after_sale``."""
+    purchasers = buyers(spec, customers)
+    pc = purchase_customers(spec, events, purchasers, as_of)
+    after = after_events(spec, events, purchasers)
+    plan: dict[str, ir.Table] = {"purchases": purchase_summary(spec, pc)}
+    blocks: dict[str, Callable[[], ir.Table]] = {
+        "remorse": lambda: remorse_summary(spec, after),
+        "support": lambda: support_summary(spec, after),
+        "experience_gap": lambda: gap_summary(spec, after, pc),
+        "win_back": lambda: offer_counts(spec, after),
+        "loyalty": lambda: loyalty_summary(spec, events, pc),
+    }
+    for name, build in blocks.items():
+        if name not in missing:
+            plan[name] = build()
+    return plan

@@ -1,7 +1,9 @@
 """Running the lifecycle: stages, the stage report and the after-sale metrics on one engine.
 
 The range's events are cached once on the engine (a temp table), then every metric is a small
-aggregate over them; only those aggregates come back to Python."""
+aggregate over them; only those aggregates come back to Python. The engine only executes: the
+expressions come from the analyses (``stage_summary``, ``after_sale_plan``, ``by_groups``), the
+result is assembled by ``model.lifecycle_assemble`` from their rows."""
 
 from __future__ import annotations
 
@@ -15,36 +17,31 @@ import ibis.expr.types as ir
 from hourglass.analyses import after_sale as af
 from hourglass.analyses.lifecycle import (
     BY,
-    OTHER,
     by_groups,
     in_range,
     present_events,
     stage_customers,
     stage_summary,
 )
-from hourglass.engine._values import count, number, records
+from hourglass.engine._values import plain_records
 from hourglass.engine.load import Events
 from hourglass.ingest.outputs import cannot_write, check_output, source_files
-from hourglass.model.after_sale import (
-    AfterSale,
-    Loyalty,
-    OfferStat,
-    Purchases,
-    Rate,
-    Support,
-    after_sale_names,
-    missing_blocks,
-)
+from hourglass.model.after_sale import after_sale_names, missing_blocks
 from hourglass.model.errors import SpecError
 from hourglass.model.lifecycle import LifecycleSpec
-from hourglass.model.lifecycle_result import LifecycleGroup, LifecycleResult, StageStat, stage_reason
-from hourglass.model.spec import format_window
+from hourglass.model.lifecycle_assemble import as_count, assemble_after_sale, assemble_groups, assemble_stages
+from hourglass.model.lifecycle_result import LifecycleGroup, LifecycleResult, stage_reason
 
 __all__ = ["lifecycle_customers", "run_lifecycle"]
 
 
+def _rows(events: Events, expr: ir.Table) -> list[dict[str, Any]]:
+    """Execute one expression of the plan (a small aggregate) into plain rows."""
+    return plain_records(events.engine, expr)
+
+
 def _one(events: Events, expr: ir.Table) -> dict[str, Any]:
-    rows = records(events.engine, expr)
+    rows = _rows(events, expr)
     return rows[0] if rows else {}
 
 
@@ -75,127 +72,7 @@ def _present(events: Events, t: ir.Table, names: tuple[str, ...]) -> frozenset[s
     """Which of ``names`` the range's events have (one small GROUP BY)."""
     if not names:
         return frozenset()
-    return frozenset(str(r["event"]) for r in records(events.engine, present_events(t, names)))
-
-
-def _after_sale(
-    events: Events,
-    spec: LifecycleSpec,
-    t: ir.Table,
-    customers: ir.Table,
-    now: datetime,
-    missing: dict[str, str],
-) -> AfterSale:
-    """The after-sale metrics; a block in ``missing`` (its events are absent) is not computed."""
-    a = spec.after_sale
-    buyers = af.buyers(spec, customers)
-    pc = af.purchase_customers(spec, t, buyers, now)
-    ps = _one(events, af.purchase_summary(spec, pc))
-    purchases = Purchases(
-        purchasers=count(ps.get("purchasers")),
-        repeaters=count(ps.get("repeaters")),
-        purchases=count(ps.get("purchases")),
-        all_purchasers=count(ps.get("all_purchasers")),
-        nth_days=tuple((k, count(ps.get(f"c{k}")), number(ps.get(f"d{k}"))) for k in range(2, a.nth + 1)),
-        repeat_within=None if a.repeat_within is None else format_window(a.repeat_within),
-    )
-    n_buyers = purchases.all_purchasers
-    after = af.after_events(spec, t, buyers)
-    out: dict[str, Any] = {"purchases": purchases, "missing": missing}
-    if "remorse" not in missing:
-        r = _one(events, af.remorse_summary(spec, after))
-        out.update(
-            remorse=Rate(count(r.get("customers")), n_buyers, "no purchasers"),
-            remorse_events=count(r.get("events")),
-            remorse_within=format_window(a.remorse_within),
-        )
-    if "support" not in missing:
-        s = _one(events, af.support_summary(spec, after))
-        out["support"] = Support(
-            contacts=count(s.get("contacts")),
-            customers=count(s.get("customers")),
-            resolved=count(s.get("resolved")),
-            median_resolve_s=number(s.get("median_s")),
-            resolved_missing=missing.get("support.resolved"),
-        )
-    if "experience_gap" not in missing:
-        g = _one(events, af.gap_summary(spec, after, pc))
-        negative = count(g.get("negative"))
-        out.update(
-            negative=Rate(negative, n_buyers, "no purchasers"),
-            recovered=Rate(count(g.get("recovered")), negative, "no purchaser had a negative experience"),
-            repeat_negative=Rate(
-                count(g.get("rep_neg")),
-                count(g.get("obs_neg")),
-                "no observed purchaser had a negative experience",
-            ),
-            repeat_positive=Rate(
-                count(g.get("rep_pos")),
-                count(g.get("obs_pos")),
-                "every observed purchaser had a negative experience",
-            ),
-        )
-    if "win_back" not in missing:
-        rows = records(events.engine, af.offer_counts(spec, after))
-        offers = [
-            OfferStat(
-                str(r["offer"]),
-                count(r["sent"]),
-                count(r["redeemed"]),
-                count(r["returned"]),
-                missing.get("win_back.redeemed"),
-            )
-            for r in rows
-        ]
-        out["offers"] = tuple(sorted(offers, key=lambda o: (-o.sent, str(o.offer))))
-    if "loyalty" not in missing:
-        rows = records(events.engine, af.loyalty_summary(spec, t, pc))
-        by = {bool(r["member"]): r for r in rows}
-        m, o = by.get(True, {}), by.get(False, {})
-        out["loyalty"] = Loyalty(
-            members=count(m.get("n")),
-            member_repeaters=count(m.get("repeaters")),
-            member_revenue=number(m.get("rev")) or 0.0,
-            member_revenue_sq=number(m.get("rev_sq")) or 0.0,
-            others=count(o.get("n")),
-            other_repeaters=count(o.get("repeaters")),
-            other_revenue=number(o.get("rev")) or 0.0,
-            other_revenue_sq=number(o.get("rev_sq")) or 0.0,
-            has_revenue="revenue" in t.columns,
-        )
-    return AfterSale(**out)
-
-
-def _stages(spec: LifecycleSpec, s: dict[str, Any]) -> tuple[StageStat, ...]:
-    return tuple(
-        StageStat(
-            stage=st.name,
-            label=st.label,
-            entered=count(s.get(f"entered{k}")),
-            furthest=count(s.get(f"furthest{k}")),
-            current=count(s.get(f"current{k}")),
-            continued=count(s.get(f"continued{k}")),
-            median_time_s=number(s.get(f"med{k}")),
-            p90_time_s=number(s.get(f"p90{k}")),
-            events=st.events,
-        )
-        for k, st in enumerate(spec.model.stages, start=1)
-    )
-
-
-def _groups(
-    events: Events, spec: LifecycleSpec, t: ir.Table, customers: ir.Table, by: str
-) -> tuple[LifecycleGroup, ...]:
-    grouped = by_groups(t, customers, by)
-    rows = records(events.engine, stage_summary(spec, grouped, by=BY))
-    groups = []
-    for r in rows:
-        value = r[BY]
-        value = None if value is None or value != value else str(value)  # NaN: no value
-        groups.append(LifecycleGroup(value, count(r.get("customers")), _stages(spec, r)))
-    return tuple(
-        sorted(groups, key=lambda g: (g.value is None, g.value == OTHER, -g.customers, str(g.value)))
-    )
+    return frozenset(str(r["event"]) for r in _rows(events, present_events(t, names)))
 
 
 def _where(spec: LifecycleSpec) -> str:
@@ -230,7 +107,7 @@ def run_lifecycle(
     if customers_path is not None:
         _write(events, customers, Path(customers_path))
     s = _one(events, stage_summary(spec, customers))
-    stages = _stages(spec, s)
+    stages = assemble_stages(spec, s)
     where = _where(spec)
     why = dict(reasons or {})
     after = None
@@ -246,8 +123,13 @@ def run_lifecycle(
     else:
         present = _present(events, t, after_sale_names(spec.after_sale))
         missing = missing_blocks(spec.after_sale, present, where=where)
-        after = _after_sale(events, spec, t, customers, now, missing)
-    groups = _groups(events, spec, t, customers, by) if by is not None else ()
+        plan = af.after_sale_plan(spec, t, customers, now, missing)
+        rows = {name: _rows(events, expr) for name, expr in plan.items()}
+        after = assemble_after_sale(spec, rows, missing, has_revenue="revenue" in t.columns)
+    groups: tuple[LifecycleGroup, ...] = ()
+    if by is not None:
+        grouped = stage_summary(spec, by_groups(t, customers, by), by=BY)
+        groups = assemble_groups(spec, _rows(events, grouped), BY)
     info = {
         "engine": events.engine.name,
         "spec": spec.describe(),
@@ -260,7 +142,7 @@ def run_lifecycle(
         model=spec.model.name,
         kind=spec.model.kind,
         sale=spec.model.sale,
-        customers=count(s.get("customers")),
+        customers=as_count(s.get("customers")),
         stages=stages,
         after_sale=after,
         referrals=referrals,

@@ -187,6 +187,15 @@ class SimulationTruth:
     p_referral_conversion: float = 0.5
     referral_delay_days: int = 5
 
+    # --- planted effects (off by default: the default log is unchanged) ----------------------------
+    #: a late delivery of the first purchase multiplies P(repeat within repeat_window_days) once more
+    #: (on top of repeat_friction_multiplier); see repeat_probability_late
+    repeat_late_multiplier: float = 1.0
+    #: a weak sale stage: P(purchase | add_to_cart) (p_close) times this for customers whose journey
+    #: starts at or after ``start + weak_close_from_day`` days
+    weak_close_multiplier: float = 1.0
+    weak_close_from_day: int = 0
+
     # --- helpers ------------------------------------------------------------------------------------
     @property
     def start_datetime(self) -> datetime:
@@ -250,6 +259,26 @@ class SimulationTruth:
 
     def redeem_probability(self, offer: str) -> float:
         return dict(self.offers)[offer]
+
+    def repeat_probability_late(self, late: bool) -> float:
+        """P(repeat_purchase within repeat_window_days of the first purchase | its delivery was late
+        or not), with the planted ``repeat_late_multiplier``: exact, summed over cancel, complaint,
+        return and loyalty."""
+        pc, pl = self.p_cancel, self.p_late
+        if late:
+            weights = {True: 1.0}  # late is a friction
+        else:
+            not_late = pc + (1 - pc) * (1 - pl)
+            clean = (1 - pc) * (1 - pl) * (1 - self.p_complaint) * (1 - self.p_return) / not_late
+            weights = {True: 1 - clean, False: clean}
+        total = 0.0
+        for f, w in weights.items():
+            pl_f = self._p_loyal(f)
+            for lo, wl in ((True, pl_f), (False, 1 - pl_f)):
+                p = self.p_repeat * (self.repeat_friction_multiplier if f else 1.0)
+                p *= self.repeat_late_multiplier if late else 1.0
+                total += w * wl * min(0.95, p * (self.repeat_loyalty_multiplier if lo else 1.0))
+        return total
 
     def _p_loyal(self, friction: bool) -> float:
         return self.p_loyalty * (self.loyalty_friction_multiplier if friction else 1.0)

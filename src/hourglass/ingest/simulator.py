@@ -94,6 +94,7 @@ class _Sim:
 
     def __init__(self, truth: SimulationTruth, rng: np.random.Generator, end_us: int) -> None:
         self.t, self.rng, self.end = truth, rng, end_us
+        self.weak_from = end_us - (truth.days - truth.weak_close_from_day) * DAY
         ch: tuple[ChannelTruth, ...] = truth.channels
         if tuple(c.name for c in ch) != CHANNELS:
             raise ValueError(f"channels must be {CHANNELS}")
@@ -202,7 +203,8 @@ class _Sim:
         self.emit(ids[hook], ev["promo_view"], t_h[hook], offer=self.promo(int(hook.sum())))
         self.emit(ids[cart], ev["add_to_cart"], t_c[cart])
         # sale
-        buy = direct | (cart & self.bern(self.p_close[chan], n))
+        weak = np.where(t0 >= self.weak_from, tr.weak_close_multiplier, 1.0)  # planted weak sale
+        buy = direct | (cart & self.bern(self.p_close[chan] * weak, n))
         t_p = t_c + d(n, 0.3, 1.5, 1 / 60, 72)
         again = cart & ~buy & self.bern(0.35, n)  # abandoned carts come back
         self.emit(ids[again], ev["add_to_cart"], t_c[again] + d(int(again.sum()), 72, 1.0, 1, 480))
@@ -260,6 +262,7 @@ class _Sim:
         self.emit(ids[rv], ev["review"], t1[rv] + d(int(rv.sum()), 168, 0.6, 72, 600))
         # first repeat purchase, within repeat_window_days
         p_rep = tr.p_repeat * np.where(fric, tr.repeat_friction_multiplier, 1.0)
+        p_rep = p_rep * np.where(late, tr.repeat_late_multiplier, 1.0)  # planted late-delivery effect
         rep = self.bern(np.minimum(0.95, p_rep * np.where(loyal, tr.repeat_loyalty_multiplier, 1.0)), n)
         t_rep = t1 + d(n, 25 * 24, 0.6, 8 * 24, tr.repeat_window_days * 24)
         # win-back: lapsed buyers get an offer after the repeat window; some redeem and buy again
@@ -322,15 +325,26 @@ def _acquisition_times(rng: np.random.Generator, n: int, start: datetime, start_
 
 
 def simulate_shop(
-    n_customers: int = 50_000, seed: int = 7, start: str = "2024-01-01", days: int = 180
+    n_customers: int = 50_000,
+    seed: int = 7,
+    start: str = "2024-01-01",
+    days: int = 180,
+    **planted: float,
 ) -> tuple[pa.Table, SimulationTruth]:
-    """Simulate a shop's event log over ``[start, start + days)``; see the module docstring."""
+    """Simulate a shop's event log over ``[start, start + days)``; see the module docstring.
+    ``planted``: effects off by default (``repeat_late_multiplier``, ``weak_close_multiplier``,
+    ``weak_close_from_day``: fields of :class:`SimulationTruth`); without them the log is the
+    default one, event for event."""
     if n_customers < 1 or days < 1:
         raise ValueError("n_customers and days must be positive")
     start_dt = datetime.fromisoformat(start)
     start_us = _to_us(start_dt)
     end_us = start_us + days * DAY
-    truth = SimulationTruth(seed=seed, n_customers=n_customers, start=start, days=days)
+    known = {"repeat_late_multiplier", "weak_close_multiplier", "weak_close_from_day"}
+    unknown = sorted(set(planted) - known)
+    if unknown:
+        raise ValueError(f"unknown planted effects {unknown}; known: {sorted(known)}")
+    truth = SimulationTruth(seed=seed, n_customers=n_customers, start=start, days=days, **planted)  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
     sim = _Sim(truth, rng, end_us)
     n = n_customers

@@ -145,9 +145,13 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
     show_default=True,
     help="a built-in model (hourglass models) or a model file",
 )
-@click.option("--since", help="only events at or after this time (ISO 8601)")
-@click.option("--until", help="only events before this time (ISO 8601)")
-@click.option("--as-of", help="'now' for days in the current stage [default: --until, else the last event]")
+@click.option("--since", metavar="TIME", help="only events at or after this time (ISO 8601)")
+@click.option("--until", metavar="TIME", help="only events before this time (ISO 8601)")
+@click.option(
+    "--as-of",
+    metavar="TIME",
+    help="'now' for days in the current stage [default: --until, else the last event]",
+)
 @click.option(
     "--goal", metavar="STAGE", help="the stage that makes a purchaser [default: the model's sale stage]"
 )
@@ -169,9 +173,15 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
     "--customers", type=click.Path(dir_okay=False), help="write the stage table per customer (.parquet/.csv)"
 )
 @click.option("--spend", type=click.Path(dir_okay=False), help="CSV of channel, period, cost: CAC and ROI")
-@click.option("--acquisition-col", help="the acquisition channel column [default: the first touch's channel]")
-@click.option("--referral-event", help="a referral event carrying the referee (with --referee-col)")
-@click.option("--referee-col", help="the column of --referral-event naming the referee")
+@click.option(
+    "--acquisition-col",
+    metavar="COLUMN",
+    help="the acquisition channel column [default: the first touch's channel]",
+)
+@click.option(
+    "--referral-event", metavar="EVENT", help="a referral event carrying the referee (with --referee-col)"
+)
+@click.option("--referee-col", metavar="COLUMN", help="the column of --referral-event naming the referee")
 @click.option(
     "--period",
     type=click.Choice(["day", "week", "month", "quarter", "year"]),

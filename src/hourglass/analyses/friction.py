@@ -107,7 +107,7 @@ def stage_entries(spec: FrictionSpec, cust: ir.Table, as_of: datetime) -> ir.Tab
         parts.append(part)
     long = parts[0] if len(parts) == 1 else ibis.union(*parts)
     if spec.within_s is not None:
-        w = int(round(spec.within_s * US))
+        w = round(spec.within_s * US)
         long = long.filter(long.a + w <= micros_of(as_of))
         cut = long.nxt <= long.a + w
         return long.mutate(
@@ -144,11 +144,12 @@ def friction_plan(
             cust = by_groups(t, cust, "channel")
         cust = materialize(cust)
         out = stall_queries(spec, cust, customers=customers)
-        if n < 2 or not spec.frictions:
-            out["present"] = present_events(t, list(spec.frictions) or ["\x00"])
+        if not spec.frictions:
+            return out
+        out["present"] = present_events(t, list(spec.frictions))
+        if n < 2:
             return out
         long = materialize(stage_entries(spec_used, cust, as_of))
-        out["present"] = present_events(t, list(spec.frictions))
         out["base"] = long.group_by(["k", "stratum"]).aggregate(n=long.count(), conv=long.conv.sum())
         fe = t.filter(t.event.isin(list(spec.frictions)))
         fe = fe.select(fc=fe.customer, friction=fe.event, fts=micros(fe.timestamp))

@@ -454,6 +454,7 @@ def assemble_friction(
             if sum(x["n1"] for x in sr) == 0:
                 continue
             any_row = True
+            why: str | None
             if not has_revenue:
                 rpc, why = None, "no revenue column: map one with --revenue-col COLUMN"
             else:

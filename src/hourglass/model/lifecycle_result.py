@@ -321,6 +321,13 @@ class LifecycleResult:
             )
 
         out = [f"{self.model}: {self.customers:,} customers", fmt(head), *(fmt(x) for x in lines)]
+        for g in d.get("groups", []):
+            entered = ", ".join(
+                f"{r['stage']} {'not measured' if r['entered'] is None else r['entered']}"
+                for r in g["stages"]
+            )
+            value = "(none)" if g["value"] is None else g["value"]
+            out.append(f"{self.breakdown} = {value}: {g['customers']:,} customers; ever entered: {entered}")
         out.extend(self.summary_lines())
         return "\n".join(out)
 

@@ -1,0 +1,426 @@
+"""Retention cohorts (docs/semantics-retention.md): the spec, the calendar periods, and the pure
+assembly of the engine's small aggregates into the cohort matrix with shares, Wilson intervals,
+revenue retention and the size-weighted average curve. No Ibis here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from hourglass.model._suggest import did_you_mean
+from hourglass.model.errors import SpecError
+from hourglass.model.spec import parse_time
+from hourglass.model.stats import wilson
+from hourglass.model.steps import Step
+
+__all__ = [
+    "COHORT_KINDS",
+    "MODES",
+    "PERIODS",
+    "RetentionResult",
+    "RetentionSpec",
+    "Target",
+    "assemble_retention",
+    "period_end",
+    "period_label",
+    "period_start",
+]
+
+PERIODS = ("day", "week", "month")
+MODES = ("nth", "unbounded")
+COHORT_KINDS = ("first", "recurring")
+MAX_PERIODS = 400
+EPOCH = datetime(1970, 1, 1)
+US_PER_DAY = 86_400_000_000
+
+
+def _choice(value: str, allowed: Sequence[str], what: str) -> str:
+    v = str(value).strip().lower()
+    if v not in allowed:
+        raise SpecError(
+            f"{what}: unknown value '{value}'{did_you_mean(v, allowed)}",
+            code="HG175",
+            hint=f"{what} is one of: " + ", ".join(allowed),
+        )
+    return v
+
+
+# --- calendar periods: an integer index per period, the same arithmetic as the Ibis expression ---
+
+
+def period_start(period: str, index: int) -> datetime:
+    """The first instant of period ``index`` (days since 1970-01-01; weeks from Monday, the week
+    of 1970-01-01 being 0; months ``year * 12 + month - 1``)."""
+    if period == "day":
+        return EPOCH + timedelta(days=index)
+    if period == "week":
+        return EPOCH + timedelta(days=7 * index - 3)  # 1969-12-29 was a Monday
+    year, month0 = divmod(index, 12)
+    return datetime(year, month0 + 1, 1)
+
+
+def period_end(period: str, index: int) -> datetime:
+    """The first instant after period ``index`` (exclusive end)."""
+    return period_start(period, index + 1)
+
+
+def period_label(period: str, index: int) -> str:
+    """``2024-01-15`` for a day, the Monday ``2024-01-15`` for a week, ``2024-01`` for a month."""
+    start = period_start(period, index)
+    return start.strftime("%Y-%m") if period == "month" else start.date().isoformat()
+
+
+def period_of(period: str, when: datetime) -> int:
+    """The index of the period holding ``when`` (the reference and tests use it)."""
+    if period == "month":
+        return when.year * 12 + when.month - 1
+    days = (when.date() - date(1970, 1, 1)).days
+    return days if period == "day" else (days + 3) // 7
+
+
+# --- what starts a cohort and what is a return ---
+
+
+@dataclass(frozen=True)
+class Target:
+    """A start or return event: ``step`` None is any event. ``kind`` is ``any``, ``first``,
+    ``purchase``, ``stage`` or ``event``; ``label`` names it in words."""
+
+    kind: str
+    label: str
+    step: Step | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "label": self.label}
+        if self.step is not None:
+            out["events"] = list(self.step.events)
+            if self.step.where:
+                out["where"] = [f"{f.column} {f.op} {f.value}" for f in self.step.where]
+        return out
+
+
+@dataclass(frozen=True)
+class RetentionSpec:
+    """``period`` day|week|month; ``start``/``back`` the start and return events; ``mode`` nth
+    (returned in exactly period N) or unbounded (in period N or any later one); ``cohorts`` first
+    (each customer once, at his first start event) or recurring (one membership per period with a
+    start event); ``periods`` the last period shown (0..N); ``since``/``until`` select the cohorts'
+    start events (``until`` also ends the returns)."""
+
+    start: Target
+    back: Target
+    period: str = "week"
+    mode: str = "nth"
+    cohorts: str = "first"
+    periods: int = 10
+    since: datetime | None = None
+    until: datetime | None = None
+    by: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        start: Target,
+        back: Target,
+        *,
+        period: str = "week",
+        mode: str = "nth",
+        cohorts: str = "first",
+        periods: int | str = 10,
+        since: Any = None,
+        until: Any = None,
+        by: str | None = None,
+    ) -> RetentionSpec:
+        per = _choice(period, PERIODS, "--period")
+        md = _choice(mode, MODES, "--mode")
+        kind = _choice(cohorts, COHORT_KINDS, "--cohorts")
+        try:
+            n = int(periods)
+        except (TypeError, ValueError):
+            n = -1
+        if isinstance(periods, bool) or not 1 <= n <= MAX_PERIODS:
+            raise SpecError(
+                f"--periods: {periods!r} is not a number of periods from 1 to {MAX_PERIODS}",
+                code="HG176",
+                hint="e.g. --periods 12 (the matrix shows periods 0 to 12 after the start period)",
+            )
+        s, u = parse_time(since, what="--since"), parse_time(until, what="--until")
+        if s is not None and u is not None and s >= u:
+            raise SpecError(
+                f"--since ({s}) must be before --until ({u})",
+                code="HG108",
+                hint="give --since earlier than --until",
+            )
+        return cls(start, back, per, md, kind, n, s, u, by or None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "start": self.start.to_dict(),
+            "return": self.back.to_dict(),
+            "mode": self.mode,
+            "cohorts": self.cohorts,
+            "periods": self.periods,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "by": self.by,
+        }
+
+
+def resolve_target(
+    name: str,
+    *,
+    role: str,
+    stages: Mapping[str, Step],
+    purchases: Step | None,
+    model: str,
+) -> Target:
+    """``any``/``first`` (any event), ``purchase`` (the model's purchase events), a stage of the
+    model, or an event name or glob (``event:NAME`` forces the event when a stage has its name).
+    ``role`` is ``start`` or ``return``."""
+    flag = f"--{role}"
+    text = str(name).strip()
+    if not text:
+        raise SpecError(f"{flag} is empty", code="HG177", hint=f"e.g. {flag} purchase")
+    low = text.lower()
+    if (role == "start" and low == "first") or (role == "return" and low == "any"):
+        return Target("any", "first event" if role == "start" else "any event")
+    if low == "purchase":
+        if purchases is None:
+            raise SpecError(
+                f"{flag} purchase: model '{model}' names no sale stage and no purchase events",
+                code="HG177",
+                hint="give --model with a sale stage, or the purchase event's name "
+                f"({flag} event:order_completed)",
+            )
+        return Target("purchase", "purchase", purchases)
+    if low.startswith("event:"):
+        event = text[len("event:") :].strip()
+        if not event:
+            raise SpecError(f"{flag} event: names no event", code="HG177", hint=f"e.g. {flag} event:purchase")
+        return Target("event", event, Step(name=role, events=(event,)))
+    if text in stages:
+        return Target(
+            "stage", f"stage {text}", Step(name=role, events=stages[text].events, where=stages[text].where)
+        )
+    return Target("event", text, Step(name=role, events=(text,)))
+
+
+# --- the result ---
+
+_INCOMPLETE = "period not complete"
+
+
+def _nulls(cell: dict[str, Any], keys: Iterable[str], reason: str) -> None:
+    for key in keys:
+        cell[key] = None
+        cell[f"{key}_reason"] = reason
+    if "share" in keys:
+        cell["share_low"] = cell["share_high"] = None
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Cohorts (one dict per cohort: label, size, cells) and the average curve."""
+
+    cohorts: list[dict[str, Any]]
+    average: list[dict[str, Any]]
+
+    @property
+    def customers(self) -> int:
+        return sum(int(c["size"]) for c in self.cohorts)
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    spec: RetentionSpec
+    observed_until: datetime | None
+    matrix: Matrix
+    groups: list[tuple[str | None, Matrix]] = field(default_factory=list)
+    revenue_reason: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "spec": self.spec.to_dict(),
+            "observed_until": self.observed_until.isoformat() if self.observed_until else None,
+            "periods": list(range(self.spec.periods + 1)),
+            "members": self.matrix.customers,
+            "cohorts": self.matrix.cohorts,
+            "average": self.matrix.average,
+        }
+        if self.spec.by is not None:
+            out["breakdown"] = self.spec.by
+            out["groups"] = [
+                {"value": v, "members": m.customers, "cohorts": m.cohorts, "average": m.average}
+                for v, m in self.groups
+            ]
+        out["meta"] = dict(self.meta)
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per (group,) cohort and period: the CSV."""
+        out: list[dict[str, Any]] = []
+        parts: list[tuple[str | None, Matrix, bool]] = [(None, self.matrix, False)]
+        if self.spec.by is not None:
+            parts += [(v, m, True) for v, m in self.groups]
+        for value, m, grouped in parts:
+            for c in m.cohorts:
+                for cell in c["cells"]:
+                    row: dict[str, Any] = {}
+                    if self.spec.by is not None:
+                        row[self.spec.by] = "(all)" if not grouped else value
+                    row.update(cohort=c["cohort"], size=c["size"], period=cell["period"])
+                    for key in (
+                        "customers",
+                        "share",
+                        "share_low",
+                        "share_high",
+                        "revenue",
+                        "revenue_retention",
+                    ):
+                        row[key] = cell.get(key)
+                    reasons = dict.fromkeys(str(cell[k]) for k in cell if k.endswith("_reason"))
+                    row["reason"] = "; ".join(reasons) or None
+                    out.append(row)
+        return out
+
+    def __str__(self) -> str:
+        kind = "first-time" if self.spec.cohorts == "first" else "recurring"
+        lines = [f"retention · {self.spec.period} · {self.spec.mode} · {kind} cohorts"]
+        for c in self.matrix.cohorts:
+            shares = ["·" if x["share"] is None else f"{100 * x['share']:.0f}%" for x in c["cells"]]
+            lines.append(f"{c['cohort']} ({c['size']}): " + " ".join(shares))
+        return "\n".join(lines)
+
+
+def _counts_by_cohort(rows: Iterable[Mapping[str, Any]], value_key: str) -> dict[int, dict[int, float]]:
+    out: dict[int, dict[int, float]] = {}
+    for r in rows:
+        cell = out.setdefault(int(r["cohort"]), {})
+        cell[int(r["offset"])] = cell.get(int(r["offset"]), 0) + (r[value_key] or 0)
+    return out
+
+
+def _matrix(
+    spec: RetentionSpec,
+    sizes: Mapping[int, int],
+    counts: Mapping[int, Mapping[int, float]],
+    revenue: Mapping[int, Mapping[int, float]] | None,
+    revenue_reason: str | None,
+    end: datetime | None,
+) -> Matrix:
+    n_periods = spec.periods
+    cohorts: list[dict[str, Any]] = []
+    # per period: (customers, size, cohorts) over complete cells; revenue (period N, period 0)
+    pooled = [[0, 0, 0] for _ in range(n_periods + 1)]
+    pooled_rev = [[0.0, 0.0, 0] for _ in range(n_periods + 1)]
+    for c in sorted(sizes):
+        size = int(sizes[c])
+        per = counts.get(c, {})
+        if spec.mode == "unbounded":  # the last offset of each membership -> returned at N or later
+            per = {n: sum(v for k, v in per.items() if k >= n) for n in range(n_periods + 1)}
+        rev = (revenue or {}).get(c, {})
+        rev0 = rev.get(0, 0.0)
+        cells = []
+        for n in range(n_periods + 1):
+            cell: dict[str, Any] = {"period": n}
+            done = end is not None and period_end(spec.period, c + n) <= end
+            if not done:
+                why = (
+                    f"{_INCOMPLETE}: {period_label(spec.period, c + n)} ends "
+                    f"{period_end(spec.period, c + n).isoformat()}, after the data's end"
+                    + (f" ({end.isoformat()})" if end is not None else "")
+                )
+                _nulls(cell, ("customers", "share", "revenue", "revenue_retention"), why)
+                cells.append(cell)
+                continue
+            k = int(per.get(n, 0))
+            lo, hi = wilson(k, size)
+            cell.update(customers=k, share=k / size if size else None, share_low=lo, share_high=hi)
+            pooled[n][0] += k
+            pooled[n][1] += size
+            pooled[n][2] += 1
+            if revenue_reason is not None:
+                _nulls(cell, ("revenue", "revenue_retention"), revenue_reason)
+            else:
+                r = float(rev.get(n, 0.0))
+                cell["revenue"] = r
+                if rev0 > 0:
+                    cell["revenue_retention"] = r / rev0
+                    pooled_rev[n][0] += r
+                    pooled_rev[n][1] += rev0
+                    pooled_rev[n][2] += 1
+                else:
+                    _nulls(cell, ("revenue_retention",), "the cohort had no revenue in its start period")
+            cells.append(cell)
+        label = period_label(spec.period, c)
+        complete = end is not None and period_end(spec.period, c) <= end
+        cohorts.append({"cohort": label, "size": size, "complete": complete, "cells": cells})
+    average = []
+    for n in range(n_periods + 1):
+        k, size, m = pooled[n]
+        row: dict[str, Any] = {"period": n, "cohorts": m, "size": size}
+        if m == 0:
+            _nulls(row, ("customers", "share"), f"no cohort has period {n} complete")
+        else:
+            lo, hi = wilson(k, size)
+            row.update(customers=k, share=k / size if size else None, share_low=lo, share_high=hi)
+        rn, r0, rm = pooled_rev[n]
+        if revenue_reason is not None:
+            _nulls(row, ("revenue_retention",), revenue_reason)
+        elif rm == 0:
+            _nulls(
+                row,
+                ("revenue_retention",),
+                f"no cohort with revenue in its start period has period {n} complete",
+            )
+        else:
+            row["revenue_retention"] = rn / r0
+        average.append(row)
+    return Matrix(cohorts, average)
+
+
+def assemble_retention(
+    spec: RetentionSpec,
+    *,
+    sizes: Sequence[Mapping[str, Any]],
+    cells: Sequence[Mapping[str, Any]],
+    revenue: Sequence[Mapping[str, Any]] | None,
+    last_us: int | None,
+    revenue_reason: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> RetentionResult:
+    """The result from the engine's rows: ``sizes`` (``by``?, ``cohort``, ``size``), ``cells``
+    (``by``?, ``cohort``, ``offset``, ``customers``: nth, the period; unbounded, each membership's
+    last return period capped at ``periods``), ``revenue`` (``by``?, ``cohort``, ``offset``,
+    ``revenue``) and the source's last event time in µs. The data's end is the earlier of
+    ``until`` and the last event."""
+    end: datetime | None = None
+    if last_us is not None:
+        end = EPOCH + timedelta(microseconds=int(last_us))
+        if spec.until is not None and spec.until < end:
+            end = spec.until
+    rev_rows = revenue if revenue_reason is None else None
+
+    def build(pick: Any) -> Matrix:
+        sz: dict[int, int] = {}
+        for r in sizes:
+            if pick(r):
+                sz[int(r["cohort"])] = sz.get(int(r["cohort"]), 0) + int(r["size"])
+        cnt = _counts_by_cohort([r for r in cells if pick(r)], "customers")
+        rev = _counts_by_cohort([r for r in rev_rows if pick(r)], "revenue") if rev_rows is not None else None
+        return _matrix(spec, sz, cnt, rev, revenue_reason, end)
+
+    whole = build(lambda _r: True)
+    groups: list[tuple[str | None, Matrix]] = []
+    if spec.by is not None:
+        counts: dict[str | None, int] = {}
+        for r in sizes:
+            counts[r["by"]] = counts.get(r["by"], 0) + int(r["size"])
+        # most members first; ties by value; the pooled rest and a missing value last
+        order = sorted(counts, key=lambda v: (v is None, v == "(other)", -counts[v], str(v)))
+        groups = [(v, build(lambda r, v=v: r["by"] == v)) for v in order]
+    return RetentionResult(spec, end, whole, groups, revenue_reason, dict(meta or {}))

@@ -95,7 +95,7 @@ def test_benjamini_hochberg_by_hand() -> None:
     # m = 4: sorted 0.01, 0.02, 0.03, 0.5 -> 0.04, 0.04, 0.04, 0.5 (step-up minimum from the top)
     got = benjamini_hochberg([0.03, None, 0.5, 0.01, 0.02])
     assert got[1] is None
-    assert got == pytest.approx([0.04, None, 0.5, 0.04, 0.04])  # type: ignore[arg-type]
+    assert got == pytest.approx([0.04, None, 0.5, 0.04, 0.04])
     assert benjamini_hochberg([0.9, 0.8]) == pytest.approx([0.9, 0.9])
     assert benjamini_hochberg([]) == []
 

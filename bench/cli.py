@@ -141,6 +141,12 @@ def main(argv: list[str] | None = None) -> None:
         help="also time the commands with hourglass imported from SRC (another checkout's src/, e.g. "
         "git archive OLD src | tar -x -C /tmp/old), alternated with the current one",
     )
+    ap.add_argument(
+        "--without-bytecode",
+        action="store_true",
+        help="also time the commands as on an install without bytecode (Python compiles every module "
+        "it imports on every start: an empty PYTHONPYCACHEPREFIX and PYTHONDONTWRITEBYTECODE=1)",
+    )
     args = ap.parse_args(argv)
     csv = args.csv or ensure_csv(args.data_dir)
     with open(csv, "rb") as f:
@@ -157,6 +163,13 @@ def main(argv: list[str] | None = None) -> None:
                 cmds[f"{name}-base"] = cmds[name]
                 envs[f"{name}-base"] = base
             names += [f"{n}-base" for n in names[1:]]
+        if args.without_bytecode:
+            empty = Path(tmp) / "no-pycache"
+            bare = {**os.environ, "PYTHONPYCACHEPREFIX": str(empty), "PYTHONDONTWRITEBYTECODE": "1"}
+            for name in [n for n in names[1:] if not n.endswith("-base")]:
+                cmds[f"{name}-nopyc"] = cmds[name]
+                envs[f"{name}-nopyc"] = bare
+                names.append(f"{name}-nopyc")
         for name in names:  # a warm-up of each: the OS's file cache, not timed
             run_once(cmds[name], envs[name])
         times: dict[str, list[float]] = {n: [] for n in names}
@@ -175,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     for name in names:
         med = statistics.median(times[name])
-        target = TARGETS.get(name.removesuffix("-base"))
+        target = TARGETS.get(name.split("-")[0])
         verdict = "" if target is None else f"<= {target:.1f} s: " + ("met" if med <= target else "NOT met")
         print(
             f"{name:<8} {med:>7.3f}s {p90(times[name]):>7.3f}s {min(times[name]):>7.3f}s "

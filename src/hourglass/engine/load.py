@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,7 @@ from hourglass.ingest.sources import (
     is_read_once,
     open_source,
     resolve_source,
+    source_bytes,
     temp_table,
 )
 from hourglass.ingest.validate import (
@@ -42,7 +45,7 @@ from hourglass.ingest.validate import (
     numbered,
     samples_expr,
 )
-from hourglass.model.errors import DataError
+from hourglass.model.errors import DataError, HourglassError
 from hourglass.model.schema import ColumnMapping
 
 __all__ = ["Events", "load_events", "validate_source"]
@@ -120,6 +123,37 @@ def _open(
             engine.con.con.execute(f'DROP TABLE "{raw.op().name}"')
             parsed = dataclasses.replace(parsed, table=table)
         return src, parsed
+
+
+#: A CSV up to this size (about 100k events) is read, parsed and checked on one DuckDB thread: its
+#: rows fit in one of DuckDB's row groups, and more threads only wait for each other (2-3x slower on
+#: a busy 2-CPU machine; bench/README.md, "Small data").
+ONE_THREAD_BYTES = 8 * 2**20
+
+
+@contextlib.contextmanager
+def _one_thread(engine: Engine, source: Any, table: str | None) -> Iterator[None]:
+    """Run the block on one DuckDB thread when ``source`` is a small CSV (then the setting is put
+    back); otherwise as it is."""
+    small = False
+    if engine.name == "duckdb" and isinstance(source, str | os.PathLike):
+        try:
+            src = resolve_source(source, table=table)
+        except HourglassError:
+            src = None  # its error comes from the load itself
+        size = source_bytes(src) if src is not None and src.kind == "csv" else None
+        small = size is not None and size <= ONE_THREAD_BYTES
+    if not small:
+        yield
+        return
+    raw = engine.con.con
+    (before,) = raw.execute("SELECT current_setting('threads')").fetchone() or (None,)
+    raw.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        if before is not None:
+            raw.execute(f"SET threads = {int(before)}")
 
 
 def _null(value: Any) -> bool:
@@ -208,7 +242,13 @@ def validate_source(
     samples: int = 5,
 ) -> tuple[ValidationReport, Parsed]:
     """Every problem of the source at once (counts, and the first rows of each)."""
-    mapping = mapping or ColumnMapping()
+    with _one_thread(engine, source, table):
+        return _validate(engine, source, mapping or ColumnMapping(), table, samples)
+
+
+def _validate(
+    engine: Engine, source: Any, mapping: ColumnMapping, table: str | None, samples: int
+) -> tuple[ValidationReport, Parsed]:
     src, parsed = _open(engine, source, mapping, table, once=True)
     counts = _from_parquet_statistics(engine, src, parsed)
     if counts is None:
@@ -266,6 +306,13 @@ def load_events(
         stored = open_store(engine, resolve_source(source, table=table), mapping)
         if stored is not None:
             return stored
+    with _one_thread(engine, source, table):
+        return _load(engine, source, mapping, table, validate)
+
+
+def _load(
+    engine: Engine, source: Any, mapping: ColumnMapping | None, table: str | None, validate: bool
+) -> Events:
     if validate:
         report, parsed = validate_source(engine, source, mapping, table=table)
         if not report.ok:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
-import ibis.backends.duckdb  # the default engine's backend, loaded with the engine
 
+from hourglass.engine import _lazy_ibis  # noqa: F401 - before the backend: one compiler, not twenty
 from hourglass.model.errors import UnsupportedError
 
 __all__ = ["ENGINES", "Engine", "connect"]
@@ -37,6 +37,8 @@ class Engine:
 
 
 def _duckdb(path: str | None = None, *, threads: int | None = None) -> Engine:
+    import ibis.backends.duckdb
+
     con = ibis.duckdb.connect(path or ":memory:")
     con.raw_sql("SET TimeZone = 'UTC'")
     if threads:

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hourglass.model._suggest import check_keys
 from hourglass.model.errors import ConfigError, HourglassError
 from hourglass.model.journey import JourneyModel
@@ -31,6 +29,8 @@ def read_mapping_file(path: Path) -> Mapping[str, Any]:
             code="HG111",
             hint="check the path and that the file can be read",
         ) from None
+    import yaml  # here, not at import: a command that reads no YAML does not pay for it
+
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:

@@ -23,6 +23,7 @@ __all__ = [
     "is_read_once",
     "open_source",
     "resolve_source",
+    "source_bytes",
     "temp_table",
 ]
 
@@ -106,13 +107,17 @@ _WHAT = {
 }
 
 
+#: How many files of a glob have their first bytes read (a glob of thousands stays fast to open).
+_SNIFFED_FILES = 64
+
+
 def _by_content(kind: str, paths: tuple[str, ...], name: str) -> str:
     """The kind the files' bytes say, where their names say another: a Parquet file named .csv is
     read as Parquet, CSV text named .parquet as CSV (DuckDB's readers trust the name and fail with a
     confusing error). A database or an archive under a file name, or files of a glob with different
     contents, are an error (HG208) naming what the file holds."""
     found: dict[str, str] = {}  # content -> first file
-    for path in paths:
+    for path in paths[:_SNIFFED_FILES]:
         content = _content(path)
         if content is None or content == "gzip":  # nothing to read, or the reader sees through it
             content = kind
@@ -244,15 +249,21 @@ def describe_csv(con: Any, src: Source) -> dict[str, str]:
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-def _small(src: Source) -> bool:
+def source_bytes(src: Source) -> int | None:
+    """The size of a file source (compressed files count four times), None when unknown."""
     total = 0
     for path in src.paths:
         try:
             size = os.path.getsize(path)
         except OSError:
-            return False
+            return None
         total += size * (4 if path.lower().endswith((".gz", ".zst", ".bz2", ".xz")) else 1)
-    return total <= READ_ONCE_BYTES
+    return total
+
+
+def _small(src: Source) -> bool:
+    size = source_bytes(src)
+    return size is not None and size <= READ_ONCE_BYTES
 
 
 def temp_table(con: Any, select_sql: str, *, view: bool = False) -> ir.Table:

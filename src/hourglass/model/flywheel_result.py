@@ -427,11 +427,12 @@ def assemble_flywheel(
         return FlywheelResult(
             spec.period, _momentum(rows, "", spec, p_min, p_max, covered, reasons), None, (), meta
         )
-    values = sorted(
-        (r for r in rows["customers"]), key=lambda r: (-int(r["customers"]), r["g"] is None, str(r["g"]))
-    )
     from hourglass.model.journeys_spec import OTHER
 
-    values = [r for r in values if r["g"] != OTHER] + [r for r in values if r["g"] == OTHER]
+    def order(r: Mapping[str, Any]) -> tuple[int, int, str]:
+        g = r["g"]
+        return (2 if g is None else 1 if g == OTHER else 0, -int(r["customers"]), str(g))
+
+    values = sorted(rows["customers"], key=order)  # by customers, then "(other)", a missing value last
     groups = tuple(_momentum(rows, r["g"], spec, p_min, p_max, covered, reasons) for r in values)
     return FlywheelResult(spec.period, None, spec.by, groups, meta)

@@ -8,19 +8,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hourglass.analyses.diagnose import diagnose_plan
 from hourglass.analyses.friction import friction_plan
 from hourglass.engine.event_names import check_model_events
 from hourglass.engine.plan import execute_plan
 from hourglass.engine.run_lifecycle import as_of as last_time
 from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.interfaces.api import by_column as resolve_by
 from hourglass.interfaces.api import events as load
-from hourglass.model.errors import SpecError
+from hourglass.model._suggest import did_you_mean
+from hourglass.model.diagnose import DiagnoseResult, DiagnoseSpec
+from hourglass.model.errors import SchemaError, SpecError
 from hourglass.model.friction import FrictionResult, FrictionSpec
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle import LifecycleSpec
 from hourglass.model.schema import ColumnMapping
 
-__all__ = ["friction", "friction_spec"]
+__all__ = ["diagnose", "friction", "friction_spec"]
 
 
 def friction_spec(
@@ -127,5 +131,51 @@ def friction(
     if customers is not None:
         _write(result.stalled, Path(customers))
         result.meta["customers_file"] = str(customers)
+    result.meta["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def diagnose(
+    source: Any,
+    model: str | JourneyModel = "hourglass",
+    *,
+    since: Any = None,
+    until: Any = None,
+    baseline: str | Sequence[Any] | None = None,
+    by: str | None = None,
+    goal: str | None = None,
+    alpha: float = 0.05,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: Any = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> DiagnoseResult:
+    """The weak stages of ``model`` in ``[since, until)``, ranked by customers and revenue lost,
+    compared with the ``baseline`` period (``"SINCE..UNTIL"``) or across the values of ``by``
+    (two-proportion tests, Benjamini-Hochberg at ``alpha``); findings as sentences with the seeds'
+    remedies (docs/semantics-friction.md, "Diagnose")."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    jm = model if isinstance(model, JourneyModel) else load_model(model, cfg)
+    if goal is not None:
+        import dataclasses
+
+        jm.stage(goal)
+        jm = dataclasses.replace(jm, sale=goal)
+    spec = DiagnoseSpec.build(jm, since=since, until=until, baseline=baseline, by=by, alpha=alpha)
+    started = time.perf_counter()
+    ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
+    notes = check_model_events(ev, spec.model)
+    column = None
+    if by is not None:
+        column = resolve_by(ev, by)
+        if column not in ev.table.columns:
+            raise SchemaError(
+                f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
+                code="HG306",
+                hint="columns: " + ", ".join(ev.table.columns),
+            )
+    now = last_time(ev, LifecycleSpec(model=spec.model, since=spec.since, until=spec.until))
+    meta: dict[str, Any] = {"notes": notes} if notes else {}
+    result = execute_plan(ev.engine, diagnose_plan(spec, ev.table, now, by_column=column, meta=meta))
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result

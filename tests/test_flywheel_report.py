@@ -104,7 +104,7 @@ def test_the_wheel_has_three_stages_and_the_loops_arc(result: dict[str, Any]) ->
     assert len(arcs[0]["theta"]) == 3
     labels = " ".join(arcs[0]["text"])
     assert "Attract: 7 new" in labels and "Engage: 4 buyers" in labels
-    assert "repeat revenue 60%" in labels  # repeat 150 + 80 + 40 + 30 + 70 = 370 of 370 + 250 (first)
+    assert "60% repeat revenue" in labels  # repeat 150 + 80 + 40 + 30 + 70 = 370 of 370 + 250 (first)
     assert arcs[1]["width"] == [pytest.approx(360 * 3 / 7)]  # the loop's share as the return arc
 
 

@@ -64,6 +64,17 @@ def _sum(periods: list[Mapping[str, Any]], key: str) -> float | None:
     return sum(present) if present else None
 
 
+def _lines(text: str, width: int = 12) -> list[str]:
+    """Words on lines of about ``width`` characters (labels inside the wheel's arcs)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
 def wheel_figure(block: Mapping[str, Any]) -> go.Figure:
     """Three arcs (attract, engage, delight) around a hub with the latest quick ratio; an inner teal
     arc whose length is the loop's share of new customers: the return arrow from delight to attract."""
@@ -87,7 +98,11 @@ def wheel_figure(block: Mapping[str, Any]) -> go.Figure:
         ),
         (
             "Delight",
-            "repeat revenue " + ("not measured" if repeat_share is None else fmt_pct(repeat_share, 0)),
+            (
+                "repeat revenue not measured"
+                if repeat_share is None
+                else f"{fmt_pct(repeat_share, 0)} repeat revenue"
+            ),
             STAGE_COLORS["post"],
             300.0,
         ),
@@ -122,7 +137,10 @@ def wheel_figure(block: Mapping[str, Any]) -> go.Figure:
             r=[0.765] * 3,
             theta=[s[3] for s in stages],
             mode="text",
-            text=[f"<b>{_plotly_text(s[0])}</b><br>{_plotly_text(s[1])}" for s in stages],
+            text=[
+                f"<b>{_plotly_text(s[0])}</b><br>{'<br>'.join(_plotly_text(w) for w in _lines(s[1]))}"
+                for s in stages
+            ],
             textfont={"color": "#ffffff", "size": 13},
             hoverinfo="skip",
         )
@@ -193,6 +211,7 @@ def growth_figure(block: Mapping[str, Any]) -> go.Figure:
     )
     layout = _layout(
         340,
+        margin={"l": 56, "r": 56, "t": 8, "b": 8, "pad": 4},
         barmode="relative",
         showlegend=True,
         legend={"orientation": "h", "y": -0.15},
@@ -233,6 +252,7 @@ def viral_figure(block: Mapping[str, Any]) -> go.Figure:
     ]
     layout = _layout(
         300,
+        margin={"l": 56, "r": 24, "t": 8, "b": 8, "pad": 4},
         showlegend=True,
         legend={"orientation": "h", "y": -0.2},
         yaxis={"title": "customers (cumulative)", "gridcolor": PALETTE["line"], "rangemode": "tozero"},

@@ -21,6 +21,7 @@ __all__ = ["REMEDIES", "DiagnoseResult", "DiagnoseSpec", "assemble_diagnose", "r
 
 #: the stage where customers stop -> (the weakness, the seeds' remedy). A customer lost at a stage
 #: entered it and no later one: what failed is the step out of it (lost at trial: the sale is weak).
+#: A model's sale stage of another name takes the sale's remedy.
 REMEDIES: dict[str, tuple[str, str]] = {
     "interest": ("weak trust", "consultations, presentations, case studies"),
     "qualification": ("weak trust", "consultations, presentations, case studies"),
@@ -30,6 +31,7 @@ REMEDIES: dict[str, tuple[str, str]] = {
     "desire": ("weak sale", "guarantees and reviews"),
     "hook": ("weak sale", "guarantees and reviews"),
     "sale": ("weak repeat", "feedback, reacting to dissatisfaction, extra services"),
+    "purchase": ("weak repeat", "feedback, reacting to dissatisfaction, extra services"),
     "action": ("weak repeat", "feedback, reacting to dissatisfaction, extra services"),
     "engage": ("weak repeat", "feedback, reacting to dissatisfaction, extra services"),
     "exchange": ("after-sale doubt", "support"),
@@ -157,7 +159,7 @@ def stage_stats(model: JourneyModel, row: Mapping[str, Any], *, has_revenue: boo
                 per = float(row.get(f"revc{k}") or 0.0) / cont
                 r["revenue_per_continuer"] = per
                 r["revenue_lost"] = lost * per
-        weak = remedy_for(s.name)
+        weak = remedy_for(s.name) or (REMEDIES["sale"] if s.name == model.sale else None)
         r["weakness"] = None if weak is None else weak[0]
         r["remedy"] = None if weak is None else weak[1]
         if weak is None:

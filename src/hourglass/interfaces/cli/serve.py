@@ -18,10 +18,16 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.command("serve")
 @click.argument("source")
 @click.option(
-    "--port", type=click.IntRange(1, 65535), default=8050, show_default=True, help="the port to listen on"
+    "--port",
+    type=click.IntRange(1, 65535),
+    metavar="N",
+    default=8050,
+    show_default=True,
+    help="the port to listen on",
 )
 @click.option(
     "--host",
+    metavar="ADDR",
     default="127.0.0.1",
     show_default=True,
     help="the address to listen on; any other than loopback needs a token (one is made if none is given)",
@@ -38,8 +44,24 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
     type=click.Path(dir_okay=False, exists=True),
     help="CSV of channel, period, cost: CAC and ROI on the hourglass page",
 )
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="NAME|FILE",
+    help="a built-in model or a model file, repeatable: the pages offer it first, and the first is the "
+    "hourglass and journeys pages' model [default: hourglass]",
+)
 @source_options
-def serve_cmd(source: str, port: int, host: str, token: str | None, spend: str | None, **kw: Any) -> None:
+def serve_cmd(
+    source: str,
+    port: int,
+    host: str,
+    token: str | None,
+    spend: str | None,
+    models: tuple[str, ...],
+    **kw: Any,
+) -> None:
     """Every analysis of SOURCE as an interactive page in the browser (loopback only by default).
 
     Pages: every model side by side, the funnel builder (steps, window, dates, breakdown; click a
@@ -50,6 +72,7 @@ def serve_cmd(source: str, port: int, host: str, token: str | None, spend: str |
     Examples:
       hourglass serve demo-out/demo.duckdb
       hourglass serve shop.csv --port 8080
+      hourglass serve shop.csv --model my_model.yaml
       hourglass serve store.duckdb --spend spend.csv
       HOURGLASS_TOKEN=s3cret hourglass serve store.duckdb --host 0.0.0.0
     """
@@ -67,6 +90,7 @@ def serve_cmd(source: str, port: int, host: str, token: str | None, spend: str |
         table=kw["table"],
         config=kw["config_path"],
         spend=spend,
+        models=models,
     )
     app = create_app(src, token=token, loopback_only=host in LOOPBACK)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -189,7 +189,10 @@ def create_app(
     def lifecycle(request: Request) -> HTMLResponse:
         p = dict(request.query_params)
         return respond(
-            request, "lifecycle.html", "hourglass", lambda: views.lifecycle(PageQuery.parse(p, src.last))
+            request,
+            "lifecycle.html",
+            "hourglass",
+            lambda: views.lifecycle(PageQuery.parse(p, src.last, src.default_model)),
         )
 
     @app.get("/lifecycle/people", response_class=HTMLResponse)
@@ -197,7 +200,7 @@ def create_app(
         p = dict(request.query_params)
 
         def compute() -> str:
-            q = PageQuery.parse(p, src.last)
+            q = PageQuery.parse(p, src.last, src.default_model)
             page = integer(p, "page", 1, 1, 10**9, "HG109")
             return views.lifecycle_people(q, p.get("stage") or "", p.get("kind") or "entered", page, PER_PAGE)
 
@@ -207,7 +210,7 @@ def create_app(
     def lifecycle_people_csv(request: Request) -> Response:
         p = dict(request.query_params)
         try:
-            q = PageQuery.parse(p, src.last)
+            q = PageQuery.parse(p, src.last, src.default_model)
             stage, kind = p.get("stage") or "", p.get("kind") or "entered"
             frame = views.lifecycle_people_csv(q, stage, kind)
         except HourglassError as e:
@@ -218,7 +221,10 @@ def create_app(
     def journeys(request: Request) -> HTMLResponse:
         p = dict(request.query_params)
         return respond(
-            request, "journeys.html", "journeys", lambda: views.journeys(PageQuery.parse(p, src.last))
+            request,
+            "journeys.html",
+            "journeys",
+            lambda: views.journeys(PageQuery.parse(p, src.last, src.default_model)),
         )
 
     @app.get("/favicon.ico", response_model=None)

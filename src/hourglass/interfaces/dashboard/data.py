@@ -10,7 +10,7 @@ import glob
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import ibis
 
 from hourglass.engine.load import Events
-from hourglass.ingest.config import Config, load_config
+from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces import api
 from hourglass.model.schema import ColumnMapping
 
@@ -69,12 +69,18 @@ class DashboardSource:
     rows: int
     spend: str | None = None
     config: Config = field(default_factory=Config)
+    models: list[str] = field(default_factory=list)  # ``serve --model``: the pages' models, first the default
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the engine, one at a time."""
         with self.lock:
             return fn()
+
+    @property
+    def default_model(self) -> str:
+        """The lifecycle and journeys pages' model when the URL names none."""
+        return self.models[0] if self.models else "hourglass"
 
     @property
     def breakdown_columns(self) -> list[str]:
@@ -104,10 +110,15 @@ def load_source(
     table: str | None = None,
     config: str | None = None,
     spend: str | None = None,
+    models: Sequence[str] = (),
 ) -> DashboardSource:
-    """Load and validate the source once (coded errors as in the CLI) and read its event names."""
+    """Load and validate the source once (coded errors as in the CLI) and read its event names.
+    ``models``: built-in names or model files the pages offer first (the first is the lifecycle and
+    journeys pages' default); each is checked before the source is read."""
     identity = source_identity(source)
     cfg = load_config(config)
+    for name in models:
+        load_model(name, cfg)  # "no built-in model 'x'" / a bad file fails before any work
     ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
     t = ev.table
     counts = ev.engine.execute(
@@ -133,6 +144,7 @@ def load_source(
         rows=int(ev.report.rows),
         spend=spend,
         config=cfg,
+        models=list(dict.fromkeys(models)),
     )
 
 

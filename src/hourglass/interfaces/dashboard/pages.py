@@ -10,6 +10,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hourglass.ingest.config import load_model
 from hourglass.interfaces import api, journeys_api, lifecycle_api
 from hourglass.model.errors import HourglassError, SpecError
 from hourglass.model.presets import PRESETS
@@ -82,7 +83,8 @@ def compute_overview(
     src: DashboardSource, window: str, since: str | None, until: str | None
 ) -> list[ModelSummary]:
     out: list[ModelSummary] = []
-    for name, jm in PRESETS.items():
+    given = {name: load_model(name, src.config) for name in src.models}  # ``serve --model``: first
+    for name, jm in {**given, **PRESETS}.items():
         base: dict[str, Any] = {
             "name": name,
             "label": jm.label,

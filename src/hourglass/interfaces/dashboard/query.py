@@ -176,12 +176,14 @@ class PageQuery:
     customer: str = ""
     start: str = ""  # paths from the first of this stage (``from``) ...
     end: str = ""  # ... or up to the first of this one (``to``)
+    default: str = "hourglass"  # the model when the URL names none (``serve --model``)
 
     @classmethod
-    def parse(cls, params: Mapping[str, str], last: datetime | None) -> PageQuery:
+    def parse(cls, params: Mapping[str, str], last: datetime | None, default: str = "hourglass") -> PageQuery:
         rng, since, until = date_range(params, last)
         return cls(
-            model=(params.get("model") or "").strip() or "hourglass",
+            model=(params.get("model") or "").strip() or default,
+            default=default,
             goal=(params.get("goal") or "").strip(),
             range=rng,
             since=since,
@@ -195,7 +197,7 @@ class PageQuery:
 
     def params(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        if self.model != "hourglass":
+        if self.model != self.default:
             out["model"] = self.model
         if self.goal:
             out["goal"] = self.goal

@@ -144,6 +144,7 @@ def report(
     step: Callable[[str], None] | None = None,
     summary: Mapping[str, Any] | None = None,
     suggest: bool = True,
+    after_sale: Mapping[str, Any] | None = None,
 ) -> ReportResult:
     """Write the HTML report of ``source`` to ``out`` (self-contained, works offline).
 
@@ -155,7 +156,9 @@ def report(
     purchaser (default: its sale stage). When no model is given and none matches an event of the
     source, ``suggest`` drafts one from the event names (``hourglass models suggest``) and makes it
     the main model, labelled as a draft. ``step(message)`` is called as each piece of
-    work starts (a progress display); ``summary`` adds headline figures. Example::
+    work starts (a progress display); ``summary`` adds headline figures; ``after_sale``: the
+    lifecycle's after-sale settings over the config's ``[lifecycle]`` (``{"remorse_events": "refund"}``,
+    as ``hourglass lifecycle --set``). Example::
 
         import hourglass
         result = hourglass.report("shop.csv", ["my_model.yaml", "hourglass"], out="shop.html")
@@ -190,6 +193,7 @@ def report(
             until,
             summary,
             suggest and not models,
+            dict(after_sale or {}),
         )
         return _report(ev, request, started, say)
 
@@ -211,6 +215,7 @@ class _Request:
     until: Any
     summary: Mapping[str, Any] | None
     suggest: bool
+    after_sale: dict[str, Any]
 
 
 def _draft(ev: Events, taken: Sequence[str]) -> JourneyModel | None:
@@ -275,7 +280,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
     if any(matched_stages(main, names)):
         mark = time.perf_counter()
         say(f"lifecycle: {main_key}")
-        life = api_lifecycle(ev, main, rq.spend, since, until, cfg)
+        life = api_lifecycle(ev, main, rq.spend, since, until, cfg, rq.after_sale)
         life_dict = life.to_dict()
         timings["lifecycle"] = time.perf_counter() - mark
         mark = time.perf_counter()
@@ -341,10 +346,12 @@ def api_lifecycle(
     since: Any,
     until: Any,
     cfg: Config,
+    after_sale: Mapping[str, Any] | None = None,
 ) -> LifecycleResult:
     """The lifecycle of the main model (its channel table is by acquisition channel)."""
     from hourglass.interfaces.lifecycle_api import lifecycle
 
+    spend = None if spend is None else str(spend)
     return lifecycle(
-        ev, model, spend=None if spend is None else str(spend), since=since, until=until, config=cfg
+        ev, model, spend=spend, since=since, until=until, config=cfg, after_sale=after_sale or None
     )

@@ -61,6 +61,14 @@ def _short(reason: str) -> str:
 @click.option("--title", metavar="TEXT", default=None, help="the report's title")
 @click.option("--since", metavar="TIME", default=None, help="only events at or after this time (ISO 8601)")
 @click.option("--until", metavar="TIME", default=None, help="only events before this time (ISO 8601)")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="an after-sale setting of the hourglass section, as in hourglass lifecycle (e.g. "
+    "remorse_events=refund, support_events=ticket, remorse_within=30d; repeatable)",
+)
 @source_options
 def report_cmd(
     source: str,
@@ -73,6 +81,7 @@ def report_cmd(
     title: str | None,
     since: str | None,
     until: str | None,
+    settings: tuple[str, ...],
     engine: str,
     table: str | None,
     config_path: str | None,
@@ -89,12 +98,15 @@ def report_cmd(
       hourglass report shop.csv --model my_model.yaml --out shop.html
       hourglass report events.parquet --model hourglass --model aida --spend spend.csv --by channel
       hourglass report events.parquet --model flywheel --goal engage
+      hourglass report shop.csv --model my_model.yaml --set remorse_events=refund
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from hourglass.interfaces.cli.lifecycle import _settings as after_sale_settings
     from hourglass.interfaces.report_api import report  # not at import: `--help` stays fast
 
     columns = mapping_from(kwargs)
+    after_sale = after_sale_settings(settings)  # a malformed --set fails before the source is read
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -118,6 +130,7 @@ def report_cmd(
             title=title,
             since=since,
             until=until,
+            after_sale=after_sale,
             step=lambda msg: progress.update(task, description=msg),
         )
     console = stdout_console()

@@ -188,6 +188,12 @@ def _by_names(units: list[_Unit]) -> list[tuple[str | None, list[_Unit], str]]:
     return [(role, group, reason) for role, group, reason, _ in out]
 
 
+def _file_name(source: str | None) -> str:
+    """A source's file name without its folders (a label shown in charts and titles: the folders
+    of /home/me/exports/shop.csv only crowd it out)."""
+    return re.split(r"[\\/]", source or "")[-1]
+
+
 def draft_model(profile: EventProfile, *, name: str = "suggested") -> Suggestion:
     """Draft a model from the evidence (see the module's doc)."""
     set_aside: list[tuple[str, str | None]] = []
@@ -241,7 +247,7 @@ def draft_model(profile: EventProfile, *, name: str = "suggested") -> Suggestion
         name=name,
         kind=PRESETS[preset].kind if preset else "funnel",
         stages=tuple(d.step for d in stages),
-        label=f"Suggested from {profile.source or 'the source'}",
+        label=f"Suggested from {_file_name(profile.source) or 'the source'}",
         description=f"Drafted by hourglass models suggest from {len(profile.stats)} event names{like}; "
         "edit the stages and events to fit your shop.",
         sale=sale if sale_events else None,

@@ -47,7 +47,7 @@ def models_cmd(ctx: click.Context) -> None:
     )
 
 
-@models_cmd.command("show")
+@models_cmd.command("show", short_help="print a model as a file to copy and edit")
 @click.argument("name")
 @click.option(
     "--format",
@@ -100,14 +100,14 @@ def _tables(s: Suggestion, out: str | None) -> None:
     )
     for i, col in enumerate(("event", "events", "customers", "of all", "first-seen", "typical position")):
         events.add_column(col, justify="left" if i == 0 else "right")
-    for r in p.rows():
+    for r, stat in zip(p.rows(), p.stats, strict=True):
         pos = r["typical_position"]
-        events.add_row(
+        events.add_row(  # the shares unrounded (the rows' 4 digits would round twice: 36.15% -> 36.1%)
             Text(r["event"]),
             f"{r['events']:,}",
             f"{r['customers']:,}",
-            _pct(r["customer_share"]),
-            _pct(r["first_seen_share"]),
+            _pct(stat.share(p.customers)),
+            _pct(stat.first_share(p.customers)),
             "not measured (one-event journeys)" if pos is None else f"{pos:.2f}",
         )
     console.print(events)
@@ -128,12 +128,17 @@ def _tables(s: Suggestion, out: str | None) -> None:
     for event, setting in s.set_aside:
         console.print(Text(f"not a stage: {event} ({set_aside_reason(event, setting)})"))
     if out:
-        console.print(Text(f"wrote {out}; edit it, then: hourglass funnel {p.source} --model {out}"))
+        console.print(
+            Text(
+                f"wrote {out}; edit it, then: hourglass report {p.source} --model {out} (every section), "
+                f"or hourglass funnel {p.source} --model {out}"
+            )
+        )
     else:
         console.print("write it as a model file to edit with --out my_model.yaml")
 
 
-@models_cmd.command("suggest")
+@models_cmd.command("suggest", short_help="draft a model from your own log's event names")
 @click.argument("source")
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="write the model file (YAML, with comments) here"
@@ -146,10 +151,11 @@ def _tables(s: Suggestion, out: str | None) -> None:
     show_default=True,
     help="what to print: the event table and the stages, or all of it as JSON",
 )
-@click.option("--name", help="the model's name [default: the source's file name]")
+@click.option("--name", metavar="NAME", help="the model's name [default: the source's file name]")
 @click.option(
     "--top",
     type=click.IntRange(1, 1000),
+    metavar="N",
     default=30,
     show_default=True,
     help="how many event names (the most customers first) to list and draft from",

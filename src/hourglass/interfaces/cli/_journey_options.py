@@ -43,14 +43,15 @@ def common(f: F) -> F:
         show_default=True,
         help="table (for people), json (every number, with nulls and reasons) or csv (flat rows)",
     )(f)
-    f = click.option("--until", help="only events before this time (ISO 8601)")(f)
-    f = click.option("--since", help="only events at or after this time (ISO 8601)")(f)
+    f = click.option("--until", metavar="TIME", help="only events before this time (ISO 8601)")(f)
+    f = click.option("--since", metavar="TIME", help="only events at or after this time (ISO 8601)")(f)
     return click.argument("source")(f)
 
 
 def model_option(f: F) -> F:
     return click.option(
         "--model",
+        metavar="NAME|FILE",
         default="hourglass",
         show_default=True,
         help="a built-in model (hourglass models) or a model file",
@@ -59,7 +60,9 @@ def model_option(f: F) -> F:
 
 def goal_option(f: F) -> F:
     return click.option(
-        "--goal", help="the stage that makes a purchaser [default: the sale stage, else the last]"
+        "--goal",
+        metavar="STAGE",
+        help="the stage that makes a purchaser [default: the sale stage, else the last]",
     )(f)
 
 
@@ -79,6 +82,7 @@ def level_options(f: F) -> F:
 def by_option(f: F) -> F:
     return click.option(
         "--by",
+        metavar="COLUMN",
         help="also break down by this column's value at each customer's first event (e.g. channel; "
         "the 10 most common values, the rest as (other))",
     )(f)

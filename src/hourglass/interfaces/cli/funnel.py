@@ -64,10 +64,18 @@ def _table(result: FunnelResult) -> Any:
 
 @click.command("funnel")
 @click.argument("source")
-@click.option("--steps", help="comma-separated events (or stage names of --model)")
-@click.option("--model", help="a built-in model (hourglass models) or a model file; alone: all its stages")
+@click.option("--steps", metavar="LIST", help="comma-separated events (or stage names of --model)")
 @click.option(
-    "--window", default="7d", show_default=True, help="max time from first to last step: 30m, 12h, 7d, 2w"
+    "--model",
+    metavar="NAME|FILE",
+    help="a built-in model (hourglass models) or a model file; alone: all its stages",
+)
+@click.option(
+    "--window",
+    metavar="DURATION",
+    default="7d",
+    show_default=True,
+    help="max time from first to last step: 30m, 12h, 7d, 2w",
 )
 @click.option(
     "--mode",
@@ -79,10 +87,12 @@ def _table(result: FunnelResult) -> Any:
     "window, in any order (docs/semantics.md)",
 )
 @click.option("--open", "open_", is_flag=True, help="open funnel: customers may enter at any step")
-@click.option("--since", help="only chains entering at or after this time (ISO 8601)")
-@click.option("--until", help="only chains entering before this time (ISO 8601)")
-@click.option("--exclude", multiple=True, help="an event that breaks a chain (repeatable)")
-@click.option("--by", help="break down by this column's value at the entry event (e.g. channel)")
+@click.option("--since", metavar="TIME", help="only chains entering at or after this time (ISO 8601)")
+@click.option("--until", metavar="TIME", help="only chains entering before this time (ISO 8601)")
+@click.option("--exclude", multiple=True, metavar="EVENT", help="an event that breaks a chain (repeatable)")
+@click.option(
+    "--by", metavar="COLUMN", help="break down by this column's value at the entry event (e.g. channel)"
+)
 @click.option(
     "--format",
     "fmt",
@@ -94,10 +104,14 @@ def _table(result: FunnelResult) -> Any:
 @click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
 @click.option("--show-sql", is_flag=True, help="print the SQL instead of running it")
 @click.option(
-    "--dialect", default=None, help="SQL dialect for --show-sql: duckdb, pyspark, clickhouse, postgres, ..."
+    "--dialect",
+    metavar="NAME",
+    default=None,
+    help="SQL dialect for --show-sql: duckdb, pyspark, clickhouse, postgres, ...",
 )
 @click.option(
     "--sql-table",
+    metavar="NAME",
     default="events",
     show_default=True,
     help="--show-sql reads the source as a table of this name (with the source's columns)",

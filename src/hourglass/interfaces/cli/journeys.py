@@ -33,10 +33,16 @@ __all__ = ["followers_cmd", "journey_cmd", "journeys_cmd", "paths_cmd", "transit
 @model_option
 @goal_option
 @click.option(
-    "--by", help="break the entry stages down by this column's value at the entry event (e.g. channel)"
+    "--by",
+    metavar="COLUMN",
+    help="break the entry stages down by this column's value at the entry event (e.g. channel)",
 )
 @click.option(
-    "--deviations", default=10, show_default=True, help="how many of the most common deviations to list"
+    "--deviations",
+    metavar="N",
+    default=10,
+    show_default=True,
+    help="how many of the most common deviations to list",
 )
 @source_options
 @handle_errors
@@ -154,11 +160,16 @@ def journeys_cmd(
 @common
 @model_option
 @goal_option
-@click.option("--customer", help="the customer whose journey to show")
-@click.option("--sample", type=int, help="show N typical journeys per cluster of same stage paths")
-@click.option("--clusters", default=5, show_default=True, help="with --sample: how many clusters")
+@click.option("--customer", metavar="ID", help="the customer whose journey to show")
+@click.option(
+    "--sample", type=int, metavar="N", help="show N typical journeys per cluster of same stage paths"
+)
+@click.option(
+    "--clusters", metavar="N", default=5, show_default=True, help="with --sample: how many clusters"
+)
 @click.option(
     "--limit",
+    metavar="N",
     default=200,
     show_default=True,
     help="touchpoints shown in the timeline per customer (the path, moves and fitness are always whole)",
@@ -209,7 +220,9 @@ def journey_cmd(
 @model_option
 @goal_option
 @click.option(
-    "--as-of", help="measure tenure at this time (events after it are ignored) [default: the latest event]"
+    "--as-of",
+    metavar="TIME",
+    help="measure tenure at this time (events after it are ignored) [default: the latest event]",
 )
 @source_options
 @handle_errors

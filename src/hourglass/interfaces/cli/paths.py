@@ -90,14 +90,25 @@ def transitions_cmd(
 @click.option(
     "--depth",
     type=int,
+    metavar="N",
     help="nodes per path, 1-8 [default: the ideal path to the goal (or --to) and two detours, "
     "5-8; 5 at the event level]",
 )
 @click.option("--steps", "old_steps", hidden=True, help="renamed: --depth N")
-@click.option("--top", default=10, show_default=True, help="how many paths to list (the rest is 'other')")
-@click.option("--from", "start", help="paths from each customer's first occurrence of this stage/event")
 @click.option(
-    "--to", "end", help="paths up to each customer's first occurrence of this stage/event (its last nodes)"
+    "--top", metavar="N", default=10, show_default=True, help="how many paths to list (the rest is 'other')"
+)
+@click.option(
+    "--from",
+    "start",
+    metavar="STAGE|EVENT",
+    help="paths from each customer's first occurrence of this stage/event",
+)
+@click.option(
+    "--to",
+    "end",
+    metavar="STAGE|EVENT",
+    help="paths up to each customer's first occurrence of this stage/event (its last nodes)",
 )
 @by_option
 @source_options

@@ -114,7 +114,8 @@ def test_hand_log() -> None:
     rd = -1 / 1.75
     se = math.sqrt((rd * 0.5625 + 0.5) / 1.75**2)
     assert row["difference"] == pytest.approx(rd)
-    assert row["difference_low"] == pytest.approx(rd - 1.959963984540054 * se)
+    assert rd - 1.959963984540054 * se < -1 and row["difference_low"] == -1.0  # clipped
+    assert row["difference_high"] == pytest.approx(rd + 1.959963984540054 * se)
     assert row["strata"] == 2 and row["strata_used"] == 2
     # revenue after the conversion of the 5 converters: one repeat of 5.0 each
     assert row["revenue_per_conversion"] == pytest.approx(5.0)

@@ -373,8 +373,8 @@ def friction_row(
     se = math.sqrt(var)
     r.update(
         difference=rd,
-        difference_low=rd - Z95 * se,
-        difference_high=rd + Z95 * se,
+        difference_low=max(-1.0, rd - Z95 * se),
+        difference_high=min(1.0, rd + Z95 * se),
         p_value=None if se == 0 else normal_p(rd / se),
         customers_lost=-rd * n1,
     )

@@ -101,7 +101,7 @@ def test_benjamini_hochberg_by_hand() -> None:
 
 
 def test_hand_log() -> None:
-    r = friction(_log(HAND), MODEL, frictions="late,nope", strata="channel,cohort").to_dict()
+    r = friction(_log(HAND), MODEL, frictions="late,nope", strata="channel,cohort", min_group=1).to_dict()
     rows = {(f["friction"], f["stage"]): f for f in r["frictions"]}
     row = rows[("late", "purchase")]
     assert (row["exposed"], row["converted_exposed"], row["unexposed"], row["converted_unexposed"]) == (
@@ -122,6 +122,10 @@ def test_hand_log() -> None:
     assert row["customers_lost"] == pytest.approx(-rd * 3)
     assert row["revenue_lost"] == pytest.approx(-rd * 3 * 5.0)
     assert ("late", "visit") not in rows  # nobody had it while in visit
+    # by default fewer than 10 with (or without) the friction: no normal interval, with the reason
+    small = friction(_log(HAND), MODEL, frictions="late").frictions[0]
+    assert small["difference"] == pytest.approx(rd) and small["difference_low"] is None
+    assert small["p_value"] is None and "3 customers with the friction" in small["p_value_reason"]
     nope = rows[("nope", None)]
     assert nope["difference"] is None and "no 'nope' event" in nope["difference_reason"]
     assert [f["rank"] for f in r["frictions"]] == [1, 2]

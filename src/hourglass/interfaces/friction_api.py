@@ -38,6 +38,7 @@ def friction_spec(
     since: Any = None,
     until: Any = None,
     as_of: Any = None,
+    min_group: int = 10,
     config: Config | None = None,
 ) -> FrictionSpec:
     jm = model if isinstance(model, JourneyModel) else load_model(model, config or Config())
@@ -51,6 +52,7 @@ def friction_spec(
         since=since,
         until=until,
         as_of=as_of,
+        min_group=min_group,
     )
 
 
@@ -100,13 +102,16 @@ def friction(
     until: Any = None,
     as_of: Any = None,
     customers: str | Path | None = None,
+    min_group: int = 10,
     columns: ColumnMapping | Mapping[str, Any] | None = None,
     engine: Any = None,
     table: str | None = None,
     config: Config | str | None = None,
 ) -> FrictionResult:
     """Stalls per stage and the effect of each friction event on the step out of each stage
-    (docs/semantics-friction.md). ``customers`` writes the customers stalled now (.csv/.parquet)."""
+    (docs/semantics-friction.md). ``customers`` writes the customers stalled now (.csv/.parquet);
+    with fewer than ``min_group`` customers with (or without) a friction, its interval and p-value
+    are null with the reason."""
     cfg = config if isinstance(config, Config) else load_config(config)
     spec = friction_spec(
         model,
@@ -118,6 +123,7 @@ def friction(
         since=since,
         until=until,
         as_of=as_of,
+        min_group=min_group,
         config=cfg,
     )
     _check_customers_path(customers)

@@ -111,6 +111,7 @@ class FrictionSpec:
     since: datetime | None = None
     until: datetime | None = None
     as_of: datetime | None = None
+    min_group: int = 10
 
     @classmethod
     def build(
@@ -125,6 +126,7 @@ class FrictionSpec:
         since: Any = None,
         until: Any = None,
         as_of: Any = None,
+        min_group: int = 10,
     ) -> FrictionSpec:
         names = [s.name for s in model.stages]
         if isinstance(frictions, str):
@@ -183,7 +185,10 @@ class FrictionSpec:
             since=parse_time(since, what="since"),
             until=parse_time(until, what="until"),
             as_of=parse_time(as_of, what="as_of"),
+            min_group=int(min_group),
         )
+        if spec.min_group < 1:
+            raise SpecError("min_group must be at least 1", code="HG167", hint="e.g. min_group=10")
         if spec.since and spec.until and spec.since >= spec.until:
             raise SpecError(
                 "since must be before until", code="HG108", hint="swap the two dates, or drop one of them"
@@ -205,6 +210,7 @@ class FrictionSpec:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "as_of": self.as_of.isoformat() if self.as_of else None,
+            "min_group": self.min_group,
         }
 
 
@@ -328,6 +334,7 @@ def friction_row(
     strata_rows: Sequence[Mapping[str, Any]],
     revenue_per_conversion: float | None,
     revenue_reason: str | None,
+    min_group: int = 10,
 ) -> dict[str, Any]:
     """One row of the friction table from its strata (each with n1, a1, n0, a0)."""
     strata = _strata(strata_rows)
@@ -380,6 +387,14 @@ def friction_row(
     )
     if se == 0:
         r["p_value_reason"] = "the difference has no variance (every stratum converts all or none)"
+    if min(n1, n0) < min_group:
+        why = (
+            f"{min(n1, n0)} customers {'with' if n1 < n0 else 'without'} the friction: fewer than "
+            f"{min_group}, too few for a normal interval"
+        )
+        for key in ("difference_low", "difference_high", "p_value"):
+            r[key] = None
+            r[f"{key}_reason"] = why
     if revenue_per_conversion is None:
         r["revenue_lost"] = None
         r["revenue_lost_reason"] = revenue_reason or "no revenue"
@@ -460,7 +475,9 @@ def assemble_friction(
             else:
                 rpc = rev_per.get(k)
                 why = None if rpc is not None else "nobody converted from this stage"
-            rows.append(friction_row(f, stages[k - 1].name, "a later stage", sr, rpc, why))
+            rows.append(
+                friction_row(f, stages[k - 1].name, "a later stage", sr, rpc, why, min_group=spec.min_group)
+            )
         if not any_row:
             rows.append(
                 {

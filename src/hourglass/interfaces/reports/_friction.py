@@ -28,8 +28,15 @@ def friction_figure(rows: list[Mapping[str, Any]]) -> go.Figure:
     rows = [r for r in rows if get_number(r, "difference") is not None]
     labels = [_label(r) for r in rows]
     diff = [100 * (get_number(r, "difference") or 0.0) for r in rows]
-    low = [100 * (get_number(r, "difference_low") or 0.0) for r in rows]
-    high = [100 * (get_number(r, "difference_high") or 0.0) for r in rows]
+    # no interval (too few customers): no error bar
+    low = [
+        100 * v if (v := get_number(r, "difference_low")) is not None else d
+        for r, d in zip(rows, diff, strict=True)
+    ]
+    high = [
+        100 * v if (v := get_number(r, "difference_high")) is not None else d
+        for r, d in zip(rows, diff, strict=True)
+    ]
     lost = [get_number(r, "revenue_lost") for r in rows]
     custom = [
         f"{fmt_count(round(get_number(r, 'customers_lost') or 0))} customers"

@@ -114,6 +114,26 @@ def test_repeated_touches_a_single_touch_lookback_and_direct() -> None:
     assert "search" not in credits(r, "linear")
 
 
+def test_position_based_with_uneven_shares() -> None:
+    rows = [
+        ("a", "visit", 0, "ads", None),
+        ("a", "visit", 1, "email", None),
+        ("a", "purchase", 2, None, 9.0),
+        ("b", "visit", 0, "ads", None),
+        ("b", "visit", 1, "ads", None),
+        ("b", "visit", 2, "search", None),
+        ("b", "visit", 3, "email", None),
+        ("b", "purchase", 4, None, 1.0),
+    ]
+    r = attribution(log(rows), conversion="purchase", position="0.6,0.1,0.3")
+    # a: two touches split 0.6 : 0.3 -> 2/3, 1/3; b: ads 0.6 + 0.05, search 0.05, email 0.3
+    assert credits(r, "position_based") == pytest.approx(
+        {"ads": 2 / 3 + 0.65, "search": 0.05, "email": 1 / 3 + 0.3}
+    )
+    assert r.revenue_credits is not None
+    assert r.revenue_credits["position_based"]["email"] == pytest.approx(3.0 + 0.3)
+
+
 def test_repeat_purchases_and_the_open_journey_after_the_last() -> None:
     rows = [
         ("a", "visit", 0, "ads", None),

@@ -234,7 +234,10 @@ def draft_model(profile: EventProfile, *, name: str = "suggested") -> Suggestion
             step = Step(target, patterns, label=label)
             merged[target] = len(stages)
         elif len(group) == 1:
-            step = Step(_step_name(group[0].patterns[0], taken), patterns)
+            text = group[0].patterns[0]
+            step = Step(_step_name(text, taken), patterns)
+            if step.name != text and not any(c in text for c in "*?"):  # "Seite ansehen", not "Seite_ansehen"
+                step = Step(step.name, patterns, label=text)
         else:
             step = Step(_step_name(f"stage_{len(stages) + 1}", taken), patterns)
         stages.append(DraftStage(step, stats, why))

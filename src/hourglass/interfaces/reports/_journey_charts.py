@@ -329,12 +329,21 @@ def pick_journey(journey_map: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return best
 
 
-def journey_map_figure(journey: Mapping[str, Any], stages: Sequence[str]) -> go.Figure:
-    """Touchpoints over time: one row per stage (model order), one colour per channel, a grey line
-    through them in time order."""
+def journey_map_figure(
+    journey: Mapping[str, Any], stages: Sequence[str], labels: Mapping[str, str] | None = None
+) -> go.Figure:
+    """Touchpoints over time: one row per stage (model order, named by ``labels`` where given), one
+    colour per channel (no legend when the source has no channel), a grey line through them in
+    time order."""
     timeline = get_list(journey, "timeline")
-    rows = [*stages, _NO_STAGE]
-    y = [str((e.get("stages") or [_NO_STAGE])[0]) for e in timeline]
+    label = dict(labels or {})
+
+    def row_of(e: Mapping[str, Any]) -> str:
+        stage = str((e.get("stages") or [_NO_STAGE])[0])
+        return label.get(stage, stage)
+
+    rows = [*(label.get(s, s) for s in stages), _NO_STAGE]
+    y = [row_of(e) for e in timeline]
     x = [str(e.get("timestamp")) for e in timeline]
     path = go.Scatter(
         x=x,
@@ -359,7 +368,7 @@ def journey_map_figure(journey: Mapping[str, Any], stages: Sequence[str]) -> go.
         traces.append(
             go.Scatter(
                 x=[str(e.get("timestamp")) for e in picked],
-                y=[str((e.get("stages") or [_NO_STAGE])[0]) for e in picked],
+                y=[row_of(e) for e in picked],
                 mode="markers",
                 name=_plotly_text(channel),
                 marker={
@@ -382,9 +391,9 @@ def journey_map_figure(journey: Mapping[str, Any], stages: Sequence[str]) -> go.
     used = [r for r in rows if r in set(y)] or rows
     layout = _layout(
         height=max(240, 80 + 40 * len(used)),
-        showlegend=True,
+        showlegend=channels != ["(none)"],
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "title": {"text": "channel "}},
-        margin={"l": 10, "r": 16, "t": 40, "b": 10, "pad": 4},
+        margin={"l": 10, "r": 16, "t": 40 if channels != ["(none)"] else 16, "b": 10, "pad": 4},
         xaxis={"type": "date", "gridcolor": PALETTE["line"], "automargin": True},
         yaxis={
             "type": "category",

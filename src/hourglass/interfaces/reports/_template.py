@@ -98,6 +98,7 @@ th {
   border-bottom: 2px solid var(--line); vertical-align: bottom;
 }
 th.step, td.step { text-align: left; white-space: normal; min-width: 170px; }
+th.count { white-space: normal; min-width: 90px; max-width: 150px; }
 th.group { text-align: center; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
 thead tr + tr th { padding-top: 4px; }
 td .id { display: block; color: var(--muted); font-size: 12px; }

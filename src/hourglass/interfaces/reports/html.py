@@ -209,7 +209,7 @@ def _table(section: Section, info: Info) -> str:
     hot_index = loss.index if loss is not None and loss.share_lost > 0 else -1
     what = f'<br><span class="interval">{_e(info.count_label)}</span>' if info.count_label else ""
     head = (
-        f'<thead><tr><th rowspan="2" class="step">Step</th><th rowspan="2">Customers{what}</th>'
+        f'<thead><tr><th rowspan="2" class="step">Step</th><th rowspan="2" class="count">Customers{what}</th>'
         '<th colspan="2" class="group">Conversion (95% interval)</th>'
         '<th rowspan="2">Dropped</th><th colspan="2" class="group">Time from previous</th></tr>'
         "<tr><th>from first</th><th>from previous</th><th>median</th><th>p90</th></tr></thead>"

@@ -310,7 +310,7 @@ def fit(
     with np.errstate(all="ignore"):  # inf - inf in the numerical gradient at the edge: a rejected step
         res = optimize.minimize(nll, x0, method="BFGS", options={"gtol": 1e-8, "maxiter": 2000})
         res2 = optimize.minimize(
-            nll, res.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000}
+            nll, res.x, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-7, "maxiter": 4000}
         )
     best = res2 if res2.fun <= res.fun else res
     theta = np.exp(best.x)

@@ -174,7 +174,7 @@ def test_bgnbd_expected_purchases_is_the_simulated_mean() -> None:
 def test_gamma_gamma_density_integrates_to_one() -> None:
     p, q, gamma = 6.0, 3.5, 15.0
     for x in (1, 3):
-        total, _ = integrate.quad(lambda z: math.exp(F.gg_loglik((p, q, gamma), [x], [z])[0]), 0, np.inf)
+        total, _ = integrate.quad(lambda z, x=x: math.exp(F.gg_loglik((p, q, gamma), [x], [z])[0]), 0, np.inf)
         assert total == pytest.approx(1.0, abs=1e-7)
     # no purchases: the population mean p * gamma / (q - 1)
     assert F.gg_expected_spend((p, q, gamma), [0], [math.nan])[0] == pytest.approx(p * gamma / (q - 1))
@@ -184,8 +184,8 @@ def test_sbg_likelihood_is_the_integral_over_theta() -> None:
     alpha, beta = 0.7, 1.2
     f = stats.beta(alpha, beta)
     for t in (1, 3, 6):
-        pt, _ = integrate.quad(lambda th: th * (1 - th) ** (t - 1) * f.pdf(th), 0, 1)
-        st, _ = integrate.quad(lambda th: (1 - th) ** t * f.pdf(th), 0, 1)
+        pt, _ = integrate.quad(lambda th, t=t: th * (1 - th) ** (t - 1) * f.pdf(th), 0, 1)
+        st, _ = integrate.quad(lambda th, t=t: (1 - th) ** t * f.pdf(th), 0, 1)
         got = F.sbg_loglik((alpha, beta), [t, t], [False, True])
         assert got[0] == pytest.approx(math.log(pt), abs=1e-7)
         assert got[1] == pytest.approx(math.log(st), abs=1e-7)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+ALL = "(all)"
+
 
 def _period(kind: str, ts: datetime) -> date:
     """The first day of the calendar period holding ``ts``."""
@@ -64,11 +66,11 @@ def retention_ref(
     until: datetime | None = None,
     by: str | None = None,
 ) -> dict[Any, dict[str, dict[str, Any]]]:
-    """``{group: {cohort label: {"size", "counts": [...], "revenue": [...]}}}``; the group is None
-    without ``by`` (and the overall matrix is under None with ``by`` too)."""
+    """``{group: {cohort label: {"size", "counts": [...], "revenue": [...]}}}``: the whole matrix
+    is under :data:`ALL`, and with ``by`` each value's (a missing value: None) under the value."""
     data = list(rows)
     if not data:
-        return {None: {}}
+        return {ALL: {}}
     end = max(r["timestamp"] for r in data)
     if until is not None:
         end = min(end, until)
@@ -105,9 +107,9 @@ def retention_ref(
                 first_in.setdefault(p, ts)
             members.extend((c, p, ts) for p, ts in first_in.items())
 
-    out: dict[Any, dict[str, dict[str, Any]]] = {None: {}}
+    out: dict[Any, dict[str, dict[str, Any]]] = {ALL: {}}
     for c, cohort, t0 in members:
-        groups = [None] + ([value[c]] if by is not None else [])
+        groups = [ALL] + ([value[c]] if by is not None else [])
         returned: set[int] = set()
         revenue: dict[int, float] = defaultdict(float)
         for r in per[c]:

@@ -48,10 +48,11 @@ def test_worked_example_on_every_engine(engine: hourglass.Engine, worked_parquet
 
 def _cases(path: str, engine: Any) -> list[dict[str, Any]]:
     out = []
-    for kw in (
+    cases: list[dict[str, Any]] = [
         {"conversion": "repeat", "markov_order": 2},
         {"conversion": "sale", "max_channels": 3, "touch_events": "visit,signup,purchase"},
-    ):
+    ]
+    for kw in cases:
         d = attribution(path, engine=engine, **kw).to_dict()
         d.pop("meta")
         out.append(d)

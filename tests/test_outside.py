@@ -247,3 +247,31 @@ def test_report_journeys_charts_name_stages_by_label(shop: Path, tmp_path: Path)
     heat = next(f for f in figures.values() if f.data and f.data[0].type == "heatmap")
     assert list(heat.data[0].y) == ["Browse", "Look at a product"]
     assert list(heat.data[0].x) == ["Browse", "Look at a product", "(end)"]
+
+
+def test_cli_journey_text_on_a_source_without_channels(shop: Path) -> None:
+    """`journey --sample` printed a channel column of '-' on a source with no channel, times to the
+    microsecond and counts without separators; followers' 'as of' likewise."""
+    model = str(shop.parent / "my_model.yaml")
+    r = CliRunner().invoke(cli, ["journey", str(shop), "--model", model, "--sample", "1", "--clusters", "1"])
+    assert r.exit_code == 0, r.output
+    assert "channel" not in r.output and re.search(r"  browse\s+2024-03-0\dT10:00:00\s", r.output), r.output
+    r = CliRunner().invoke(cli, ["followers", str(shop), "--model", model])
+    assert r.exit_code == 0 and re.search(r"as of\s+2024-03-06T10:00:00\)", r.output), r.output
+
+
+def test_paths_note_says_nothing_of_no_other_paths() -> None:
+    """'the other 0 took 0 other paths' when the top paths are all of them."""
+    from hourglass.interfaces.reports._journeys_section import _paths_note
+
+    paths = {
+        "customers": 3,
+        "depth": 4,
+        "top": [{"path": ["a"], "customers": 3}],
+        "other": {"customers": 0, "paths": 0},
+    }
+    note = _paths_note(paths)
+    assert "3 customers (100.0%)" in note and "the other" not in note
+    assert "the other 2 took 1 other paths" in _paths_note(
+        {**paths, "customers": 5, "other": {"customers": 2, "paths": 1}}
+    )

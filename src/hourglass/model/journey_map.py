@@ -88,28 +88,30 @@ def customer_journey(
 
 def _journey_text(j: dict[str, Any]) -> str:
     if "events" in j:
-        head = f"customer {j['customer']}: {j['events']} events" + (
+        head = f"customer {j['customer']}: {j['events']:,} events" + (
             f" (first {j['shown']} shown)" if j["shown"] < j["events"] else ""
         )
         fitness = not_measured(j, "fitness", short=False) or pct(j["fitness"])
         head += f"; path {' > '.join(j['path']) or '-'}; fitness {fitness}"
     else:
-        head = f"customer {j['customer']}: {j['stage_events']} stage events"
+        head = f"customer {j['customer']}: {j['stage_events']:,} stage events"
     notes = []
     if j.get("skipped_before_goal"):
         notes.append("skipped " + ", ".join(j["skipped_before_goal"]))
     notes.extend(f"went back from {b['from']} to {b['to']}" for b in j.get("backsteps", ()))
+    channels = any(g["channel"] is not None for g in j["groups"])  # a source without one: no column
     lines = [
         (
             g["stage"] or "-",
-            g["channel"] or "-",
-            str(g["first"]),
+            *((g["channel"] or "-",) if channels else ()),
+            str(g["first"]).split(".", 1)[0],  # to the second: microseconds only crowd a table
             str(g["events"]),
             ", ".join(f"{k} x{v}" if v > 1 else k for k, v in g["names"].items()),
         )
         for g in j["groups"]
     ]
-    table = text_table(("stage", "channel", "from", "events", "touchpoints"), lines)
+    head_row = ("stage", *(("channel",) if channels else ()), "from", "events", "touchpoints")
+    table = text_table(head_row, lines)
     return "\n".join([head, *(f"  {n}" for n in notes), table])
 
 
@@ -167,12 +169,13 @@ class JourneyMapResult:
             return _journey_text(self.journey)
         parts = []
         for i, c in enumerate(self.clusters or (), start=1):
+            more = " ..." if c["continued"] else ""
             parts.append(
-                f"cluster {i}: {' > '.join(c['path'])}{' ...' if c['continued'] else ''} — {c['customers']} "
+                f"cluster {i}: {' > '.join(c['path'])}{more} — {c['customers']:,} "
                 f"customers ({pct(c['share'])}), median {c['median_events']:g} stage events"
             )
             parts.extend("\n".join("  " + x for x in _journey_text(j).splitlines()) for j in c["samples"])
-        return "\n".join([f"{self.customers} customers with a stage event", *parts])
+        return "\n".join([f"{self.customers:,} customers with a stage event", *parts])
 
     def __str__(self) -> str:
         return self.to_text()

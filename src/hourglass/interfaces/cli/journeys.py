@@ -249,9 +249,10 @@ def followers_cmd(
     r = api.followers(source, model, goal=goal, since=since, until=until, as_of=as_of, **load(kw))
 
     def table() -> Any:
+        as_of = str(r.as_of).split(".", 1)[0]  # to the second
         head = (
             f"{r.followers:,} followers who have not reached {r.goal} "
-            f"({pct(r.to_dict()['followers_share'])} of {r.active:,} active customers, as of {r.as_of})"
+            f"({pct(r.to_dict()['followers_share'])} of {r.active:,} active customers, as of {as_of})"
         )
         return Group(
             rich_table(

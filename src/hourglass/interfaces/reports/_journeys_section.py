@@ -173,7 +173,7 @@ def _paths_note(p: Mapping[str, Any]) -> str:
     text = f"The {len(top)} most common paths ({where}): {fmt_count(in_top)} customers"
     if customers:
         text += f" ({fmt_pct(in_top / customers)})"
-    if other:
+    if other and get_count(other, "customers"):
         text += (
             f"; the other {fmt_count(get_count(other, 'customers'))} took "
             f"{fmt_count(get_count(other, 'paths'))} other paths"

@@ -433,3 +433,24 @@ def test_duckdb_equals_spark_on_the_hand_log(engine: hourglass.Engine, tmp_path:
     assert got == want
     grouped = flywheel(str(path), engine=engine, by="channel", period="quarter").to_dict()
     assert [g["value"] for g in grouped["groups"]] == ["ads", "search", None]
+
+
+# ---- the simulator: the loop's figures agree with the lifecycle's referral loop ---------------------
+
+
+def test_the_simulated_shop_agrees_with_the_referral_loop(demo_parquet: Path) -> None:
+    from hourglass.engine.run_referrals import run_referrals
+    from hourglass.model.presets import preset
+
+    ev = hourglass.events(str(demo_parquet))
+    result = flywheel(ev)
+    loop = run_referrals(ev, preset("hourglass")).to_dict()
+    s = result.to_dict()["summary"]
+    periods = result.to_dict()["periods"]
+    # with every event counting as activity, every customer is new exactly once
+    assert sum(p["new"] for p in periods) == loop["customers"] == result.to_dict()["customers"]
+    assert sum(p["new_referred"] for p in periods) == loop["referees"]
+    assert (s["purchasers"], s["referred_purchasers"]) == (loop["purchasers"], loop["referred_purchasers"])
+    assert s["k_factor"] == pytest.approx(loop["k_factor"])
+    assert s["viral"]["c0"] == periods[0]["new"] and s["viral"]["k"] == s["k_factor"]
+    assert 0 < s["loop_share"] < 0.2 and s["cycle_time_median_s"] > 0

@@ -166,10 +166,12 @@ def flywheel_cmd(
     out: str | None,
     **kw: Any,
 ) -> None:
-    """The flywheel's momentum per period: active customers split into new, retained and resurrected,
-    churned ones, the quick ratio; the same on revenue (expansion, contraction, net revenue
-    retention); the loop's share of new customers (referred, word of mouth, paid, organic); K-factor,
-    cycle time and the viral curve (docs/semantics-flywheel.md).
+    """The flywheel's momentum: growth accounting per period.
+
+    Active customers split into new, retained and resurrected, churned ones and the quick ratio; the
+    same on revenue (expansion, contraction, net revenue retention); the loop's share of new customers
+    (referred, word of mouth, paid, organic); K-factor, cycle time and the viral curve they imply
+    (docs/semantics-flywheel.md).
 
     \b
     Examples:

@@ -195,6 +195,8 @@ def test_the_worked_markov_example_solved_by_hand() -> None:
     assert credits(r, "markov") == pytest.approx({"ads": 0.75, "email": 27 / 16, "search": 9 / 16})
     assert credits(r, "shapley") == pytest.approx({"ads": 0.5, "email": 2.0, "search": 0.5})
     assert r.revenue_credits is not None
+    assert r.revenue_credits["markov"] == pytest.approx({"ads": 45.0, "email": 101.25, "search": 33.75})
+    assert r.touches == {"ads": 2, "email": 3, "search": 3}
     assert r.revenue_credits["shapley"] == pytest.approx({"ads": 15.0, "email": 120.0, "search": 45.0})
 
 
@@ -304,3 +306,13 @@ def test_the_plan_compiles_for_other_dialects(dialect: str) -> None:
     plan = attribution_plan(spec, t, ConversionStep("sale", Step("sale", ("purchase",)), "every"))
     for name, expr in plan.expressions().items():
         assert "SELECT" in to_sql(expr, dialect).upper(), name
+
+
+def test_single_channel_journeys_give_that_channel_everything(demo_parquet: Any) -> None:
+    """The simulator puts a customer's acquisition channel on all his events: every journey has one
+    channel, so every model but the rate variant credits each channel with its own conversions."""
+    r = attribution(str(demo_parquet))
+    assert r.conversions_attributed > 50
+    first = r.credits["first_touch"]
+    for m in ("last_touch", "last_non_direct", "linear", "time_decay", "position_based", "markov", "shapley"):
+        assert r.credits[m] == pytest.approx(first), m

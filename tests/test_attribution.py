@@ -29,7 +29,7 @@ from hourglass.model.attribution_models import (
     transitions_from_paths,
 )
 from hourglass.model.attribution_result import AttributionResult
-from hourglass.model.errors import EngineError, SpecError
+from hourglass.model.errors import EngineError, SchemaError, SpecError
 from hourglass.model.steps import Step
 from reference import attribution_ref as ref
 
@@ -316,3 +316,12 @@ def test_single_channel_journeys_give_that_channel_everything(demo_parquet: Any)
     first = r.credits["first_touch"]
     for m in ("last_touch", "last_non_direct", "linear", "time_decay", "position_based", "markov", "shapley"):
         assert r.credits[m] == pytest.approx(first), m
+
+
+def test_no_channel_column_and_no_sale_stage_are_errors() -> None:
+    with pytest.raises(SchemaError) as e:
+        attribution(log(SMALL).drop(columns=["channel"]), conversion="purchase")
+    assert e.value.code == "HG380" and "--channel-col" in (e.value.hint or "")
+    with pytest.raises(SpecError) as s:
+        attribution(log(SMALL), "flywheel")
+    assert s.value.code == "HG196" and "--conversion" in (s.value.hint or "")

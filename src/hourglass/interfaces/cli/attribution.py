@@ -22,7 +22,7 @@ __all__ = ["attribution_cmd"]
 
 
 def _num(v: Any) -> str:
-    return "-" if v is None else f"{v:,.1f}"
+    return "-" if v is None else f"{v:,.2f}"
 
 
 def _money(v: Any) -> str:

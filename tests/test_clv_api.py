@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,7 @@ HAND = [
 ]
 
 
-def _df(events: list[tuple[str, str, datetime, float | None]]) -> pd.DataFrame:
+def _df(events: Sequence[tuple[str, str, datetime, float | None]]) -> pd.DataFrame:
     return pd.DataFrame(events, columns=["customer", "event", "timestamp", "revenue"])
 
 

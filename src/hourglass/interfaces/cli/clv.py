@@ -108,14 +108,18 @@ def _tables(result: ClvResult) -> Any:
     help="the purchase model: bgnbd (BG/NBD) or paretonbd (Pareto/NBD); spend is always Gamma-Gamma",
 )
 @click.option(
-    "--model", default="hourglass", show_default=True, help="a model whose sale stage makes purchases"
+    "--model",
+    metavar="NAME|FILE",
+    default="hourglass",
+    show_default=True,
+    help="a model whose sale stage makes purchases",
 )
 @click.option(
     "--purchase-events", metavar="LIST", help="comma-separated purchase events (instead of --model)"
 )
 @click.option(
     "--calibration-end",
-    metavar="DATE",
+    metavar="TIME",
     help="last day of the calibration period; the days after it are the hold-out check "
     "[default: the end of the data]",
 )
@@ -126,15 +130,32 @@ def _tables(result: ClvResult) -> Any:
     show_default=True,
     help="the time unit of recency, T and the fitted rates",
 )
-@click.option("--horizon", default="52w", show_default=True, help="how far CLV looks ahead: 52w, 365d")
 @click.option(
-    "--discount-rate", type=float, default=0.1, show_default=True, help="yearly discount rate of future spend"
+    "--horizon",
+    metavar="DURATION",
+    default="52w",
+    show_default=True,
+    help="how far CLV looks ahead: 52w, 365d",
 )
 @click.option(
-    "--customers", type=click.Path(dir_okay=False), help="write the per-customer predictions (.csv, .parquet)"
+    "--discount-rate",
+    metavar="RATE",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="yearly discount rate of future spend",
 )
 @click.option(
-    "--spend", type=click.Path(dir_okay=False), help="spend table (CSV of channel, period, cost) for CAC"
+    "--customers",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="write the per-customer predictions (.csv, .parquet)",
+)
+@click.option(
+    "--spend",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="spend table (CSV of channel, period, cost) for CAC",
 )
 @click.option(
     "--format",
@@ -144,7 +165,9 @@ def _tables(result: ClvResult) -> Any:
     show_default=True,
     help="table (for people), json (every number, with nulls and reasons) or csv (one row per parameter)",
 )
-@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
+@click.option(
+    "--out", metavar="FILE", type=click.Path(dir_okay=False), help="write to this file instead of stdout"
+)
 @source_options
 @handle_errors
 def clv_cmd(

@@ -358,7 +358,7 @@ def _close(a: Any, b: Any) -> bool:
     activity=st.sampled_from(["all", "purchases"]),
     new=st.sampled_from(["first-activity", "first-seen"]),
 )
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None, derandomize=True)
 def test_identities_and_the_reference_on_random_logs(
     df: pd.DataFrame, unit: str, activity: str, new: str
 ) -> None:

@@ -454,3 +454,20 @@ def test_the_simulated_shop_agrees_with_the_referral_loop(demo_parquet: Path) ->
     assert s["k_factor"] == pytest.approx(loop["k_factor"])
     assert s["viral"]["c0"] == periods[0]["new"] and s["viral"]["k"] == s["k_factor"]
     assert 0 < s["loop_share"] < 0.2 and s["cycle_time_median_s"] > 0
+
+
+@pytest.mark.parametrize("dialect", ["clickhouse", "postgres"])
+def test_the_plan_compiles_for_other_sql_engines(dialect: str) -> None:
+    import ibis
+
+    from hourglass.ingest.spend import read_spend
+    from hourglass.interfaces.flywheel_api import flywheel_plan
+    from hourglass.model.presets import preset
+
+    ev = hourglass.events(frame())
+    for by in (None, "channel"):
+        plan = flywheel_plan(ev, GrowthSpec(by=by), preset("hourglass"), spend=read_spend(SPEND))
+        queries = plan.expressions()
+        assert {"active", "states", "churn", "rev_states", "sources", "purchasers", "cycle"} <= set(queries)
+        for expr in queries.values():
+            assert "SELECT" in ibis.to_sql(expr, dialect=dialect)

@@ -275,3 +275,16 @@ def test_paths_note_says_nothing_of_no_other_paths() -> None:
     assert "the other 2 took 1 other paths" in _paths_note(
         {**paths, "customers": 5, "other": {"customers": 2, "paths": 1}}
     )
+
+
+def test_stage_people_link_to_journeys_keeps_the_model(shop: Path) -> None:
+    """On /lifecycle/people?model=FILE a customer linked to /journeys?customer=ID: the journeys page
+    then used the default model (HG117 on a shop's own log)."""
+    model = str(shop.parent / "my_model.yaml")
+    with TestClient(create_app(load_source(str(shop))), base_url="http://127.0.0.1") as client:
+        r = client.get("/lifecycle/people", params={"model": model, "stage": "browse", "kind": "entered"})
+        assert r.status_code == 200, r.text
+        link = re.search(r'href="(/journeys\?[^"]*customer=u1)"', r.text)
+        assert link, r.text
+        page = client.get(link.group(1).replace("&amp;", "&"))
+        assert page.status_code == 200 and "HG117" not in page.text

@@ -160,6 +160,7 @@ class Views:
             page=page,
             pages=max(1, -(-total // per_page)),
             query=query,
+            model_query=urlencode({k: v for k, v in q.params().items() if k in ("model", "goal")}),
             first=(page - 1) * per_page + 1,
         )
 

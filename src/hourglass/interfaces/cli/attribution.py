@@ -72,12 +72,14 @@ def _tables(result: AttributionResult) -> Any:
 @click.argument("source")
 @click.option(
     "--model",
+    metavar="NAME|FILE",
     default="hourglass",
     show_default=True,
     help="a built-in model or a model file (its sale stage)",
 )
 @click.option(
     "--conversion",
+    metavar="NAME",
     default="sale",
     show_default=True,
     help="what converts: sale (the model's sale stage), repeat (every purchase after the first), referral "
@@ -85,28 +87,40 @@ def _tables(result: AttributionResult) -> Any:
 )
 @click.option(
     "--touch-events",
+    metavar="LIST",
     help="only these comma-separated events are touches [default: every event with a channel]",
 )
 @click.option(
-    "--lookback", default="30d", show_default=True, help="touches at most this long before a conversion"
+    "--lookback",
+    metavar="DURATION",
+    default="30d",
+    show_default=True,
+    help="touches at most this long before a conversion",
 )
 @click.option(
-    "--half-life", default="7d", show_default=True, help="time decay: a touch this much older counts half"
+    "--half-life",
+    metavar="DURATION",
+    default="7d",
+    show_default=True,
+    help="time decay: a touch this much older counts half",
 )
 @click.option(
     "--position",
+    metavar="SHARES",
     default="0.4,0.2,0.4",
     show_default=True,
     help="position-based shares of the first, middle and last touches (adding up to 1)",
 )
 @click.option(
     "--direct",
+    metavar="LIST",
     default="direct,none,(none)",
     show_default=True,
     help="channel values that are not a marketing touch, for the last non-direct model",
 )
 @click.option(
     "--markov-order",
+    metavar="N",
     type=click.IntRange(1, 3),
     default=1,
     show_default=True,
@@ -114,6 +128,7 @@ def _tables(result: AttributionResult) -> Any:
 )
 @click.option(
     "--referral-event",
+    metavar="EVENT",
     default="referral_sent",
     show_default=True,
     help="the event that is a referral, for --conversion referral",
@@ -123,8 +138,8 @@ def _tables(result: AttributionResult) -> Any:
     type=click.Path(dir_okay=False),
     help="a CSV of channel, period, cost: cost per attributed conversion and ROI per channel and model",
 )
-@click.option("--since", help="only events at or after this time (ISO 8601)")
-@click.option("--until", help="only events before this time (ISO 8601)")
+@click.option("--since", metavar="TIME", help="only events at or after this time (ISO 8601)")
+@click.option("--until", metavar="TIME", help="only events before this time (ISO 8601)")
 @click.option(
     "--format",
     "fmt",
@@ -133,7 +148,9 @@ def _tables(result: AttributionResult) -> Any:
     show_default=True,
     help="table (for people), json (every number, with nulls and reasons) or csv (one row per channel)",
 )
-@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
+@click.option(
+    "--out", metavar="FILE", type=click.Path(dir_okay=False), help="write to this file instead of stdout"
+)
 @source_options
 @handle_errors
 def attribution_cmd(

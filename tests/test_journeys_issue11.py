@@ -27,6 +27,7 @@ from hourglass.model.paths import path_text
 from hourglass.model.results import format_duration
 from journeys import journeys, rows
 from reference import journeys_ref as ref
+from test_journeys_hand import LOG as HAND_LOG
 
 MODEL = JourneyModel.from_dict(
     {
@@ -42,29 +43,10 @@ MODEL = JourneyModel.from_dict(
     }
 )
 
-# ann follows the ideal order; ben enters at interest and skips trial; cat (from ads) goes back
-# from interest to awareness, then skips to trial; dan repeats a visit; eve only visits.
-LOG = journeys(
-    {
-        "ann": [
-            ("visit", "2024-01-01 10:00"),
-            ("signup", "2024-01-02 10:00"),
-            ("trial", "2024-01-03 10:00"),
-            ("purchase", "2024-01-04 10:00"),
-        ],
-        "ben": [("signup", "2024-01-01 10:00"), ("purchase", "2024-01-02 10:00")],
-        "cat": [
-            ("visit", "2024-01-01 10:00", {"channel": "ads"}),
-            ("signup", "2024-01-02 10:00"),
-            ("visit", "2024-01-03 10:00"),
-            ("trial", "2024-01-05 10:00"),
-            ("purchase", "2024-01-06 10:00"),
-        ],
-        "dan": [("visit", "2024-01-01 10:00"), ("visit", "2024-01-02 10:00"), ("signup", "2024-01-10 10:00")],
-        "eve": [("visit", "2024-01-05 10:00")],
-    },
-    dtypes={"channel": "str"},
-)
+# the hand log of test_journeys_hand.py: ann follows the ideal order; ben enters at interest and
+# skips trial; cat (from ads) goes back from interest to awareness, then skips to trial; dan repeats
+# a visit; eve only visits.
+LOG = HAND_LOG
 
 
 def _invoke(cmd: Any, args: list[str]) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hourglass import __version__
+from hourglass.interfaces.cli.attribution import attribution_cmd
 from hourglass.interfaces.cli.demo import demo_cmd
 from hourglass.interfaces.cli.funnel import funnel_cmd
 from hourglass.interfaces.cli.ingest import ingest_cmd
@@ -32,6 +33,7 @@ SHORT_HELP = {
     "paths": "the most common paths, from or to a stage or event",
     "journey": "one customer's journey map, or typical journeys",
     "followers": "followers who are not customers yet",
+    "attribution": "which channels brought the conversions: nine models side by side",
     "report": "a self-contained HTML report of every analysis",
     "serve": "the dashboard: every analysis as an interactive page",
     "ingest": "validate a source and write a fast store",
@@ -69,6 +71,7 @@ for _cmd in (
     paths_cmd,
     journey_cmd,
     followers_cmd,
+    attribution_cmd,
     report_cmd,
     serve_cmd,
     ingest_cmd,

@@ -20,18 +20,10 @@ from hourglass.interfaces import api
 from hourglass.interfaces.dashboard import create_app, load_source
 from hourglass.interfaces.dashboard.data import DashboardSource
 from hourglass.interfaces.dashboard.server import Running, start_in_thread
+from test_report_html import CHROMIUM, CHROMIUM_ARGS  # one headless Chromium for both browser tests
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STEPS = ["visit", "signup", "purchase"]
 FUNNEL = "/funnel?steps=visit%2Csignup%2Cpurchase&window=30d"
 IDLE = "document.documentElement.getAttribute('data-hg-busy') === '0'"

@@ -229,6 +229,16 @@ def assemble_clv(
     """The result from the engine's ``summary`` rows (analyses/clv_summary.py) and the data's span."""
     unit = PERIODS[spec.period]
     min_day, max_day = span.get("min_day"), span.get("max_day")
+    if spec.calibration_end is not None and min_day is not None and max_day is not None:
+        cal = day_of(spec.calibration_end)
+        if not (min_day <= cal < max_day):
+            raise SpecError(
+                f"the calibration end {date_of(cal)} is outside the data ({date_of(int(min_day))} to "
+                f"{date_of(int(max_day))})",
+                code="HG183",
+                hint=f"give a --calibration-end between {date_of(int(min_day))} and the day before "
+                f"{date_of(int(max_day))}, or leave it out (calibrate on all the data, no hold-out)",
+            )
     if min_day is None or max_day is None or not summary:
         raise DataError(
             "no purchases" + (" before the calibration end" if spec.calibration_end else ""),
@@ -237,14 +247,6 @@ def assemble_clv(
             + (" and put --calibration-end after the first purchases" if spec.calibration_end else ""),
         )
     cal_day = day_of(spec.calibration_end) if spec.calibration_end else int(max_day)
-    if spec.calibration_end is not None and not (min_day <= cal_day < max_day):
-        raise SpecError(
-            f"the calibration end {date_of(cal_day)} is outside the data ({date_of(int(min_day))} to "
-            f"{date_of(int(max_day))})",
-            code="HG183",
-            hint=f"give a --calibration-end between {date_of(int(min_day))} and the day before "
-            f"{date_of(int(max_day))}, or leave it out (calibrate on all the data, no hold-out)",
-        )
     rows = sorted(summary, key=lambda r: str(r["customer"]))
     x = np.array([r["days"] - 1 for r in rows], dtype=float)
     t_x = np.array([(r["last_day"] - r["first_day"]) / unit for r in rows], dtype=float)

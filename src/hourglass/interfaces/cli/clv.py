@@ -41,6 +41,7 @@ def _tables(result: ClvResult) -> Any:
         f"{result.spec.period}"
     )
     parts: list[Any] = [
+        title,
         rich_table(
             params,
             [
@@ -49,8 +50,8 @@ def _tables(result: ClvResult) -> Any:
                 ("value", "value", fmt3),
                 ("std_error", "std. error", fmt3),
             ],
-            title=title,
-        )
+            title="parameters (maximum likelihood)",
+        ),
     ]
     t = d["totals"]
     clv_text = (
@@ -73,8 +74,8 @@ def _tables(result: ClvResult) -> Any:
                     ("actual", "actual", _num),
                     ("expected", "expected", _num),
                 ],
-                title=f"hold-out: purchases per customer in the {d['calibration']['holdout_periods']:g} "
-                f"{result.spec.period}s after {d['calibration']['calibration_end']}",
+                title=f"hold-out: purchases per customer, {d['calibration']['holdout_periods']:g} "
+                f"{result.spec.period}s",
             )
         )
     else:

@@ -352,7 +352,7 @@ class FlywheelResult:
 
         def num(key: str) -> str:
             v = s.get(key)
-            return "not measured" if v is None else f"{v:.2f}"
+            return f"not measured ({s.get(f'{key}_reason')})" if v is None else f"{v:.2f}"
 
         nrr = s.get("net_revenue_retention")
         share = s.get("loop_share")

@@ -12,14 +12,24 @@ from hourglass.engine import Engine, connect, load_events, run_funnel, run_funne
 from hourglass.engine.load import Events, validate_source
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.ingest.validate import ValidationReport
-from hourglass.model.errors import SpecError
+from hourglass.model._suggest import did_you_mean
+from hourglass.model.errors import SchemaError, SpecError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.results import FunnelResult
 from hourglass.model.schema import ColumnMapping
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
 
-__all__ = ["build_spec", "by_column", "events", "funnel", "funnel_levels", "funnel_sql", "validate"]
+__all__ = [
+    "build_spec",
+    "by_column",
+    "checked_by_column",
+    "events",
+    "funnel",
+    "funnel_levels",
+    "funnel_sql",
+    "validate",
+]
 
 StepLike = str | Mapping[str, Any] | Step
 
@@ -81,6 +91,19 @@ def by_column(ev: Events, by: str) -> str:
         if column == by and role in ev.table.columns:
             return role
     return by
+
+
+def checked_by_column(ev: Events, by: str, *, code: str) -> str:
+    """:func:`by_column`, or the SchemaError ``code`` naming the source's columns when ``by`` is not
+    one of them (nor a role column's source name)."""
+    role = by_column(ev, by)
+    if role not in ev.table.columns:
+        raise SchemaError(
+            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
+            code=code,
+            hint="columns: " + ", ".join(ev.table.columns),
+        )
+    return role
 
 
 def funnel(

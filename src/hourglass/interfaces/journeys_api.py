@@ -17,10 +17,8 @@ from hourglass.engine.run_journey_map import run_followers, run_journey_map
 from hourglass.engine.run_journeys import run_journeys, run_paths, run_transitions
 from hourglass.engine.session import Engine
 from hourglass.ingest.config import Config, load_config, load_model
-from hourglass.interfaces.api import by_column
+from hourglass.interfaces.api import checked_by_column
 from hourglass.interfaces.api import events as load
-from hourglass.model._suggest import did_you_mean
-from hourglass.model.errors import SchemaError
 from hourglass.model.followers import FollowersResult
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journey_map import JourneyMapResult
@@ -66,14 +64,7 @@ def _load(
 def _by(ev: Events, by: str) -> str:
     """``--by``: a column of the events, or the source's name of a role column (``utm_source`` read
     as the channel); else HG330 with the columns."""
-    role = by_column(ev, by)
-    if role not in ev.table.columns:
-        raise SchemaError(
-            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
-            code="HG330",
-            hint="columns: " + ", ".join(ev.table.columns),
-        )
-    return role
+    return checked_by_column(ev, by, code="HG330")
 
 
 def _timed(started: float, meta: dict[str, Any], model: ModelLike | None, notes: list[str]) -> None:

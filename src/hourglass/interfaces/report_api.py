@@ -24,8 +24,6 @@ from hourglass.interfaces.report_sections import (
     not_measured_model,
 )
 from hourglass.interfaces.reports.html import write_report
-from hourglass.model._suggest import did_you_mean
-from hourglass.model.errors import SchemaError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.presets import PRESETS
@@ -115,14 +113,7 @@ def _by(ev: Events, by: str | None) -> str | None:
     """The breakdown column of the journey sections: ``by`` (checked), else the channel if any."""
     if by is None:
         return "channel" if "channel" in ev.table.columns else None
-    role = api.by_column(ev, by)
-    if role not in ev.table.columns:
-        raise SchemaError(
-            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
-            code="HG306",
-            hint="columns: " + ", ".join(ev.table.columns),
-        )
-    return role
+    return api.checked_by_column(ev, by, code="HG306")
 
 
 def report(

@@ -222,6 +222,18 @@ def test_by_channel_at_the_first_event(ev: Any) -> None:
     assert _matrix(d) == _matrix(retention(ev, periods=4).to_dict())  # the whole is the sum of groups
 
 
+def test_by_keeps_the_ten_largest_values_and_pools_the_rest() -> None:
+    log = LOG.assign(plan=[f"p{int(c[1:]):02d}" for c in LOG.customer])
+    log.loc[log.customer == "c11", "plan"] = "p00"  # p00: c11 alone, but first by name
+    log.loc[log.customer == "c03", "plan"] = "p05"  # p05: c03 and c05, the largest group
+    d = retention(log, periods=1, by="plan").to_dict()
+    # 11 values: p05 (2 members), then one member each, ties by name: p00, p01, p02, p04, p06, ...,
+    # p10; the 11th, p12 (c12), is pooled as (other), listed last
+    values = [g["value"] for g in d["groups"]]
+    assert values == ["p05", "p00", "p01", "p02", "p04", "p06", "p07", "p08", "p09", "p10", "(other)"]
+    assert [g["members"] for g in d["groups"]] == [2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+
+
 def test_until_ends_the_data_and_since_selects_cohorts(ev: Any) -> None:
     d = retention(ev, periods=2, since="2024-01-08", until="2024-01-29").to_dict()
     assert d["observed_until"] == "2024-01-29T00:00:00"

@@ -43,7 +43,7 @@ def logs(draw: st.DrawFn) -> dict[str, list[Any]]:
     return out
 
 
-@settings(max_examples=50, deadline=None, derandomize=True)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(
     log=logs(),
     period=st.sampled_from(["day", "week", "month"]),

@@ -7,6 +7,7 @@ import click
 from hourglass import __version__
 from hourglass.interfaces.cli.attribution import attribution_cmd
 from hourglass.interfaces.cli.demo import demo_cmd
+from hourglass.interfaces.cli.flywheel import flywheel_cmd
 from hourglass.interfaces.cli.funnel import funnel_cmd
 from hourglass.interfaces.cli.ingest import ingest_cmd
 from hourglass.interfaces.cli.journeys import (
@@ -28,6 +29,7 @@ __all__ = ["cli", "main"]
 SHORT_HELP = {
     "funnel": "where customers are lost: a funnel of events or stages",
     "lifecycle": "the whole hourglass: stages, after the sale, referrals, channels",
+    "flywheel": "the flywheel's momentum: growth accounting, the loop's share, K-factor",
     "journeys": "entry stages, skips and back-steps of real journeys",
     "transitions": "the transition graph between stages or events",
     "paths": "the most common paths, from or to a stage or event",
@@ -66,6 +68,7 @@ def cli() -> None:
 for _cmd in (
     funnel_cmd,
     lifecycle_cmd,
+    flywheel_cmd,
     journeys_cmd,
     transitions_cmd,
     paths_cmd,

@@ -148,8 +148,10 @@ def retention_cmd(
     out: str | None,
     **kw: Any,
 ) -> None:
-    """Retention cohorts: customers grouped by the period of a start event, and the share who came back
-    in each later period (docs/semantics-retention.md).
+    """Retention cohorts: who came back, period by period.
+
+    Customers are grouped by the period of a start event; each cell is the share who came back in a
+    later period (docs/semantics-retention.md).
 
     Period 0 is the start period itself (a return there is a return event after the start event).
     A cell whose period has not ended by the data's end is blank (json: null with a reason), never 0;

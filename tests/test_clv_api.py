@@ -302,3 +302,60 @@ def test_the_cli_reports_a_code_not_a_traceback(tmp_path: Path) -> None:
         clv_cmd, [str(ev), "--purchase-events", "purchase", "--calibration-end", "2031-01-01"]
     )
     assert r.exit_code == 2 and "HG183" in r.output
+
+
+def _cohort_log(alive: list[int]) -> pd.DataFrame:
+    """Fader & Hardie's cohort as weekly renewals: everyone buys on day 0; a customer lost in period t
+    renews at weeks 1 .. t-1; the survivors renew every week to week 7, the calibration end."""
+    rows: list[tuple[str, str, datetime, float | None]] = []
+    i = 0
+    lost = [alive[k - 1] - alive[k] for k in range(1, len(alive))]
+    for t, n in enumerate(lost, start=1):
+        for _ in range(n):
+            rows += [(f"c{i}", "purchase", T0 + timedelta(weeks=w), 10.0) for w in range(t)]
+            i += 1
+    for _ in range(alive[-1]):
+        rows += [(f"c{i}", "purchase", T0 + timedelta(weeks=w), 10.0) for w in range(len(alive))]
+        i += 1
+    rows.append(("z", "visit", T0 + timedelta(weeks=10), None))  # the data go on after the calibration end
+    return _df(rows)
+
+
+def test_sbg_from_an_event_log_reproduces_the_cohort(tmp_path: Path) -> None:
+    path = tmp_path / "cohort.parquet"
+    _cohort_log([1000, 631, 468, 382, 326, 289, 262, 241]).to_parquet(path)
+    end = (T0 + timedelta(weeks=7)).date().isoformat()
+    r = CliRunner().invoke(
+        clv_cmd,
+        [
+            str(path),
+            "--fit",
+            "sbg",
+            "--purchase-events",
+            "purchase",
+            "--calibration-end",
+            end,
+            "--format",
+            "json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["model"] == "sbg"
+    assert {k: round(v, 3) for k, v in d["params"].items()} == {"alpha": 0.704, "beta": 1.182}
+    assert d["totals"]["lost"] == 759 and d["totals"]["alive"] == 241
+    assert [round(v, 3) for v in d["retention"]["observed"]] == [
+        1.0,
+        0.631,
+        0.468,
+        0.382,
+        0.326,
+        0.289,
+        0.262,
+        0.241,
+    ]
+    assert d["spend_model"] is None and "--fit bgnbd" in d["spend_model_reason"]
+    table = CliRunner().invoke(
+        clv_cmd, [str(path), "--fit", "sbg", "--purchase-events", "purchase", "--calibration-end", end]
+    )
+    assert table.exit_code == 0 and "759 lost" in table.stdout

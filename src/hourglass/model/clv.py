@@ -21,7 +21,7 @@ from hourglass.model.spec import US, parse_time, parse_window
 
 __all__ = ["FITS", "PERIODS", "ClvResult", "ClvSpec", "assemble_clv", "sbg_fit"]
 
-FITS = ("bgnbd", "paretonbd")
+FITS = ("bgnbd", "paretonbd", "sbg")
 PERIODS = {"day": 1, "week": 7}
 EPOCH = datetime(1970, 1, 1)
 HOLDOUT_BINS = 8  # 0 .. 6 and "7+"
@@ -62,7 +62,7 @@ class ClvSpec:
             raise SpecError(
                 f"unknown CLV model '{fit}'{did_you_mean(str(fit), FITS)}",
                 code="HG180",
-                hint="--fit bgnbd (BG/NBD) or --fit paretonbd (Pareto/NBD)",
+                hint="--fit bgnbd (BG/NBD), --fit paretonbd (Pareto/NBD) or --fit sbg (retention)",
             )
         if period not in PERIODS:
             raise SpecError(
@@ -121,6 +121,8 @@ class ClvResult:
     channels_reason: str | None
     customers: list[dict[str, Any]] = field(repr=False, default_factory=list)
     notes: tuple[str, ...] = ()
+    #: ``--fit sbg`` only: ``survival`` S(0..horizon), ``retention`` S(k)/S(k-1), ``observed``
+    retention: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -137,6 +139,8 @@ class ClvResult:
             "channels": self.channels,
             "notes": list(self.notes),
         }
+        if self.retention is not None:
+            out["retention"] = self.retention
         if self.spend_model is not None:
             out["spend_model"] = {
                 "model": "gammagamma",
@@ -252,6 +256,8 @@ def assemble_clv(
     t_x = np.array([(r["last_day"] - r["first_day"]) / unit for r in rows], dtype=float)
     T = np.array([(cal_day - r["first_day"]) / unit for r in rows], dtype=float)
     notes: list[str] = []
+    if spec.fit == "sbg":
+        return _assemble_sbg(spec, rows, t_x, T, int(min_day), cal_day, int(max_day))
     repeaters = int((x > 0).sum())
     if repeaters == 0:
         raise DataError(
@@ -429,6 +435,89 @@ def _channels(
                     row["clv_to_cac_reason"] = "the channel cost nothing"
         out.append(row)
     return out, None
+
+
+def _assemble_sbg(
+    spec: ClvSpec,
+    rows: Sequence[Mapping[str, Any]],
+    t_x: Any,
+    T: Any,
+    min_day: int,
+    cal_day: int,
+    max_day: int,
+) -> ClvResult:
+    """Contractual retention from purchases: a customer renews in period k (k periods after the first
+    purchase) when they buy in it; the last renewal period is L = floor(t_x). When period L + 1 has
+    started by the calibration end (L + 1 <= T) and had no purchase, they were lost in period L + 1;
+    otherwise they are alive after L periods (censored)."""
+    last = np.floor(t_x + 1e-9)
+    seen = np.floor(T + 1e-9)
+    churned = last + 1 <= seen
+    t = np.where(churned, last + 1, last)
+    cens = ~churned
+    if int(churned.sum()) == 0:
+        raise DataError(
+            f"sBG needs customers who were lost: none of the {len(rows):,} customers missed a renewal",
+            code="HG185",
+            hint="give a later --calibration-end or a shorter --period, so that missed renewals are seen",
+        )
+    counts: dict[tuple[float, bool], int] = {}
+    for tk, ck in zip(t, cens, strict=True):
+        counts[(float(tk), bool(ck))] = counts.get((float(tk), bool(ck)), 0) + 1
+    keys = sorted(counts)
+    fit = F.fit(
+        "sbg",
+        lambda p: F.sbg_loglik(p, [k[0] for k in keys], [k[1] for k in keys]),
+        len(rows),
+        (1.0, 1.0),
+        weights=[counts[k] for k in keys],
+    )
+    unit = PERIODS[spec.period]
+    horizon = max(1, math.ceil(spec.horizon_days / unit))
+    survival = F.sbg_survival(fit.vector, horizon)
+    observed: list[float | None] = []
+    for k in range(int(np.max(seen)) + 1):
+        at_risk = seen >= k
+        n = int(at_risk.sum())
+        observed.append(float(((last >= k) & at_risk).sum()) / n if n else None)
+    retention = {
+        "survival": survival,
+        "retention": [survival[k] / survival[k - 1] for k in range(1, len(survival))],
+        "observed": observed,
+    }
+    customers = [
+        {
+            "customer": r["customer"],
+            "first_purchase": date_of(int(r["first_day"])),
+            "renewals": int(last[i]),
+            "lost": bool(churned[i]),
+            "lost_in_period": int(t[i]) if churned[i] else None,
+        }
+        for i, r in enumerate(rows)
+    ]
+    why = "--fit sbg models retention only: use --fit bgnbd or --fit paretonbd for spend and CLV"
+    return ClvResult(
+        spec,
+        fit,
+        {
+            "first_day": date_of(min_day),
+            "calibration_end": date_of(cal_day),
+            "data_end": date_of(max_day),
+            "holdout_periods": None,
+            "period": spec.period,
+        },
+        None,
+        why,
+        {"customers": len(rows), "lost": int(churned.sum()), "alive": int(cens.sum()), "mean_clv": None},
+        {"mean_clv": why},
+        None,
+        why,
+        None,
+        why,
+        customers,
+        fit.notes,
+        retention,
+    )
 
 
 def sbg_fit(alive: Sequence[int], *, periods: int = 12) -> dict[str, Any]:

@@ -60,6 +60,14 @@ def _tables(result: ClvResult) -> Any:
         if t["mean_clv"] is not None
         else f"CLV not measured ({t['mean_clv_reason']})"
     )
+    if result.retention is not None:
+        surv = result.retention["survival"]
+        shown = ", ".join(f"{v:.3f}" for v in surv[:9])
+        parts.append(
+            f"{t['lost']:,} lost, {t['alive']:,} alive · projected share alive after 0, 1, 2, ... "
+            f"{result.spec.period}s: {shown}{', ...' if len(surv) > 9 else ''}"
+        )
+        return Group(*parts)
     parts.append(
         f"mean P(alive) {t['mean_p_alive']:.3f} · expected purchases over the horizon "
         f"{t['expected_purchases']:,.1f} · {clv_text}"
@@ -106,7 +114,8 @@ def _tables(result: ClvResult) -> Any:
     type=click.Choice(FITS),
     default="bgnbd",
     show_default=True,
-    help="the purchase model: bgnbd (BG/NBD) or paretonbd (Pareto/NBD); spend is always Gamma-Gamma",
+    help="bgnbd (BG/NBD) or paretonbd (Pareto/NBD) for purchases, with Gamma-Gamma for spend; sbg: "
+    "contractual retention (shifted-beta-geometric; a purchase in a period is a renewal)",
 )
 @click.option(
     "--model",

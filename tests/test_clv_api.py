@@ -359,3 +359,25 @@ def test_sbg_from_an_event_log_reproduces_the_cohort(tmp_path: Path) -> None:
         clv_cmd, [str(path), "--fit", "sbg", "--purchase-events", "purchase", "--calibration-end", end]
     )
     assert table.exit_code == 0 and "759 lost" in table.stdout
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "clickhouse"])
+def test_the_summary_compiles_for_other_engines(dialect: str) -> None:
+    import ibis
+
+    from hourglass.analyses.clv_summary import summary_plan
+    from hourglass.model.steps import Step
+
+    schema = {
+        "customer": "string",
+        "event": "string",
+        "timestamp": "timestamp",
+        "revenue": "float64",
+        "channel": "string",
+    }
+    t = ibis.table(schema, name="events")
+    plan = summary_plan(
+        t, Step("p", ("purchase",)), calibration_end_day=10_000, revenue=True, channel="channel"
+    )
+    for expr in plan.expressions().values():
+        assert "SELECT" in ibis.to_sql(expr, dialect=dialect).upper()

@@ -185,68 +185,27 @@ def test_order_alone_stages_keep_the_event_name_as_label() -> None:
     ]
 
 
-def test_report_journeys_charts_name_stages_by_label(shop: Path, tmp_path: Path) -> None:
-    """The Sankey named stages by label ('Look at a product'), the transition and skip heatmaps and
-    the journey map by id ('look'); a source without a channel drew a 'channel: (none)' legend; the
-    funnel table's 'Customers reached ... in order within 90d' header did not wrap and pushed the
-    table past the card."""
+def test_report_journey_map_and_funnel_table_fit(shop: Path, tmp_path: Path) -> None:
+    """A source without a channel drew a 'channel: (none)' legend over the journey map; the funnel
+    table's 'Customers reached ... in order within 90d' header did not wrap and pushed the table
+    past its card."""
     from hourglass.interfaces.reports._journey_charts import journey_map_figure
-    from hourglass.interfaces.reports._journeys_section import journeys_part
 
     out = tmp_path / "r.html"
-    r = CliRunner().invoke(
-        cli, ["report", str(shop), "--model", str(shop.parent / "my_model.yaml"), "--out", str(out)]
-    )
+    model = str(shop.parent / "my_model.yaml")
+    r = CliRunner().invoke(cli, ["report", str(shop), "--model", model, "--out", str(out)])
     assert r.exit_code == 0, r.output
     html = out.read_text()
     assert '<th rowspan="2" class="count">' in html and "th.count { white-space: normal" in html
-    journey = {
-        "customer": "u1",
-        "timeline": [
-            {"timestamp": "2024-03-01T10:00:00", "stages": ["browse"], "event": "catalog"},
-            {"timestamp": "2024-03-01T10:01:00", "stages": ["look"], "event": "product1"},
-        ],
-    }
+    timeline: list[dict[str, Any]] = [
+        {"timestamp": "2024-03-01T10:00:00", "stages": ["browse"], "event": "catalog"},
+        {"timestamp": "2024-03-01T10:01:00", "stages": ["look"], "event": "product1", "channel": None},
+    ]
+    journey = {"customer": "u1", "timeline": timeline}
     fig = journey_map_figure(journey, ["browse", "look"], labels={"look": "Look at a product"})
     assert list(fig.data[1].y) == ["browse", "Look at a product"] and not fig.layout.showlegend
-    paths = {
-        "top": [{"path": ["browse", "look"], "customers": 2}],
-        "sankey": {
-            "nodes": [
-                {
-                    "id": 0,
-                    "step": 1,
-                    "name": "browse",
-                    "label": "Browse",
-                    "customers": 2,
-                    "ends": 0,
-                    "cut": 0,
-                },
-                {
-                    "id": 1,
-                    "step": 2,
-                    "name": "look",
-                    "label": "Look at a product",
-                    "customers": 2,
-                    "ends": 2,
-                    "cut": 0,
-                },
-            ],
-            "links": [{"source": 0, "target": 1, "customers": 2}],
-        },
-    }
-    transitions = {
-        "nodes": [{"node": "browse"}, {"node": "look"}],
-        "edges": [
-            {"from": "browse", "to": "look", "probability": 1.0},
-            {"from": "look", "to": None, "probability": 1.0},
-        ],
-    }
-    part = journeys_part(None, transitions, paths, {"customer": journey})
-    figures = dict(part.charts)
-    heat = next(f for f in figures.values() if f.data and f.data[0].type == "heatmap")
-    assert list(heat.data[0].y) == ["Browse", "Look at a product"]
-    assert list(heat.data[0].x) == ["Browse", "Look at a product", "(end)"]
+    with_channel = {"customer": "u1", "timeline": [{**e, "channel": "ads"} for e in timeline]}
+    assert journey_map_figure(with_channel, ["browse", "look"]).layout.showlegend
 
 
 def test_cli_journey_text_on_a_source_without_channels(shop: Path) -> None:

@@ -5,7 +5,7 @@ and one customer's journey map. Reads the dicts of ``journeys``, ``transitions``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import plotly.graph_objects as go
@@ -193,20 +193,6 @@ def _paths_note(p: Mapping[str, Any]) -> str:
     return f'<p class="note">{esc(text)}. Repeats of a stage are collapsed.</p>'
 
 
-def _labeller(paths: Mapping[str, Any]) -> Callable[[Sequence[str]], list[str]]:
-    """Stage ids to the labels the Sankey shows (its nodes carry them), so every chart of the
-    section names a stage alike; ids stay where two stages share a label (a chart axis needs
-    distinct names) and for what has no label ((end))."""
-    labels = {
-        str(n.get("name")): str(n["label"])
-        for n in get_list(get_map(paths, "sankey"), "nodes")
-        if n.get("label")
-    }
-    if len(set(labels.values())) < len(labels):
-        labels = {}
-    return lambda names: [labels.get(n, n) for n in names]
-
-
 def journeys_part(
     journeys: Mapping[str, Any] | None = None,
     transitions: Mapping[str, Any] | None = None,
@@ -219,7 +205,6 @@ def journeys_part(
     j, tr, p, jm = journeys or {}, transitions or {}, paths or {}, journey or {}
     stages = [str(s) for s in j.get("stages") or []] or [str(n.get("node")) for n in get_list(tr, "nodes")]
     colors = stage_colors(stages, sale)
-    named = _labeller(p)
     charts: list[tuple[str, go.Figure]] = []
     parts = [
         '<section class="card" id="journeys"><div class="section-head"><h2>Real journeys</h2>'
@@ -242,8 +227,8 @@ def journeys_part(
             "(rows add up to 100%; (end): it was his last stage).</p></div>"
         )
         fig = matrix_figure(
-            named(rows),
-            named(cols),
+            rows,
+            cols,
             matrix,
             color=STAGE_COLORS["pre"],
             hover="%{y} \u2192 %{x}: %{text}",
@@ -257,8 +242,8 @@ def journeys_part(
             "of them who never entered it.</p></div>"
         )
         fig = matrix_figure(
-            named(srows),
-            named(scols),
+            srows,
+            scols,
             smatrix,
             color=STAGE_COLORS["sale"],
             hover="reached %{y}, skipped %{x}: %{text}",
@@ -275,8 +260,7 @@ def journeys_part(
             f'<p class="note">{esc(describe_journey(chosen))}</p>'
             f'<div class="chart" id="{JOURNEY_DIV_IDS["journey"]}"></div>'
         )
-        fig = journey_map_figure(chosen, stages, labels=dict(zip(stages, named(stages), strict=True)))
-        charts.append((JOURNEY_DIV_IDS["journey"], fig))
+        charts.append((JOURNEY_DIV_IDS["journey"], journey_map_figure(chosen, stages)))
     parts.append("</section>")
     ideal = get_number(get_map(j, "conformance"), "purchasers_ideal_share")
     value = ("" if ideal is None else fmt_pct(ideal, 0)) if j else ""

@@ -28,8 +28,9 @@ from hourglass.model._suggest import did_you_mean
 from hourglass.model.attribution import OTHER, AttributionSpec, ConversionStep
 from hourglass.model.attribution_result import AttributionResult, assemble_attribution
 from hourglass.model.errors import SchemaError
+from hourglass.model.steps import Step
 
-__all__ = ["attribution_plan", "channel_touches", "journeys"]
+__all__ = ["attribution_plan", "channel_touches", "journeys", "stage_journeys"]
 
 _MIN_TS = -(2**62)
 
@@ -157,6 +158,110 @@ def journeys(
     return allj, convs
 
 
+def stage_journeys(
+    spec: AttributionSpec,
+    events: ir.Table,
+    stages: Sequence[Step],
+    keep: Sequence[str] | None = None,
+    materialize: Materialize | None = None,
+) -> tuple[ir.Table, ir.Table]:
+    """(journey touches, entries) for every stage of the model at once, each stage's first entry
+    per customer being his one conversion (docs/semantics-attribution.md, "Stages"). Touches:
+    ``stage`` (1-based), ``customer``, ``ts``, ``channel``, ``converted`` (entered the stage: the
+    touches in ``[entry - lookback, entry)``; else the touches in ``[last event - lookback, last
+    event]``), ``pos``, ``n``. Entries: ``stage``, ``customer``, ``entry`` (µs, null for a customer
+    of the range who never entered the stage). One scan of the events gives every customer's last
+    event and first entry into each stage."""
+    mat = materialize or (lambda x: x)
+    t = in_period(events, spec.since, spec.until)
+    touches = _touches(t, spec, keep)
+    ts = micros(t.timestamp)
+    aggs: dict[str, ir.Value] = {"last_ts": ts.max()}
+    for k, step in enumerate(stages, start=1):
+        aggs[f"e{k}"] = ts.min(where=step_predicate(step, t))
+    wide = mat(t.group_by(w_customer=t.customer).aggregate(**aggs))
+    per = [
+        wide.select(
+            s_customer=wide.w_customer,
+            stage=ibis.literal(k, "int64"),
+            entry=wide[f"e{k}"],
+            last_ts=wide.last_ts,
+        )
+        for k in range(1, len(stages) + 1)
+    ]
+    entries = per[0].union(*per[1:]) if len(per) > 1 else per[0]
+    lb = spec.lookback
+    j = touches.join(
+        entries,
+        [
+            touches.customer == entries.s_customer,
+            entries.entry.notnull(),
+            touches.ts < entries.entry,
+            touches.ts >= entries.entry - lb,
+        ],
+    )
+    converting = j.select(
+        stage=j.stage, customer=j.customer, ts=j.ts, channel=j.channel, converted=ibis.literal(1, "int64")
+    )
+    k = touches.join(
+        entries,
+        [
+            touches.customer == entries.s_customer,
+            entries.entry.isnull(),
+            touches.ts >= entries.last_ts - lb,
+        ],
+    )
+    open_ = k.select(
+        stage=k.stage, customer=k.customer, ts=k.ts, channel=k.channel, converted=ibis.literal(0, "int64")
+    )
+    allj = converting.union(open_)
+    w = ibis.window(group_by=[allj.stage, allj.customer], order_by=[allj.ts, allj.channel])
+    wall = ibis.window(group_by=[allj.stage, allj.customer])
+    allj = allj.mutate(pos=ibis.row_number().over(w) + 1, n=allj.count().over(wall))
+    return allj, entries.select(stage=entries.stage, customer=entries.s_customer, entry=entries.entry)
+
+
+def _stage_queries(
+    spec: AttributionSpec,
+    events: ir.Table,
+    stages: Sequence[Step],
+    keep: Sequence[str] | None,
+    materialize: Materialize,
+) -> dict[str, ir.Expr]:
+    """The small tables of the stages, with the stage as a grouping key: ``stage_paths``,
+    ``stage_markov``, ``stage_decay`` and ``stage_totals`` (customers who entered each stage)."""
+    allj, entries = stage_journeys(spec, events, stages, keep, materialize)
+    j = materialize(allj)
+    key = j.pos.cast("string").lpad(9, "0") + ":" + j.channel
+    per = j.group_by([j.stage, j.customer]).aggregate(
+        path=key.collect().sort().join("|"), converted=j.converted.max()
+    )
+    paths = per.group_by([per.stage, per.path]).aggregate(
+        conversions=per.converted.sum(), non_conversions=(1 - per.converted).sum()
+    )
+    order = spec.markov_order
+    w = ibis.window(group_by=[j.stage, j.customer], order_by=j.pos)
+    lags = {f"l{i}": j.channel.lag(i).over(w) for i in range(1, order + 1)}
+    steps = j.mutate(
+        l0=j.channel,
+        **lags,
+        is_first=(j.pos == 1).ifelse(1, 0),
+        is_last=(j.pos == j.n).ifelse(1, 0),
+    )
+    markov = steps.group_by(
+        ["stage", *(f"l{i}" for i in range(order + 1)), "is_first", "is_last", "converted"]
+    ).aggregate(n=steps.count())
+    c = j.filter(j.converted == 1)
+    wj = ibis.window(group_by=[c.stage, c.customer])
+    weight = ((c.ts.max().over(wj) - c.ts).cast("float64") / float(spec.half_life) * -math.log(2.0)).exp()
+    c = c.mutate(weight=weight)
+    c = c.mutate(share=c.weight / c.weight.sum().over(wj))
+    decay = c.group_by([c.stage, c.channel]).aggregate(conv=c.share.sum())
+    e = entries.filter(entries.entry.notnull())
+    totals = e.group_by(e.stage).aggregate(customers=e.count())
+    return {"stage_paths": paths, "stage_markov": markov, "stage_decay": decay, "stage_totals": totals}
+
+
 def attribution_plan(
     spec: AttributionSpec,
     events: ir.Table,
@@ -166,9 +271,11 @@ def attribution_plan(
     costs: Mapping[str, float] | None = None,
     pooled: Sequence[str] = (),
     meta: Mapping[str, Any] | None = None,
+    stages: Sequence[Step] = (),
 ) -> Plan[AttributionResult]:
     """The plan: ``paths``, ``markov``, ``decay``, ``touches`` and ``totals`` (see the module
-    docstring); ``keep``: the channels kept, the others pooled as ``(other)``."""
+    docstring); ``keep``: the channels kept, the others pooled as ``(other)``. With
+    ``spec.stages``, the ``stages`` of the model too (``stage_*``: the same tables per stage)."""
     has_rev = "revenue" in events.columns
     order = spec.markov_order
     half_life = spec.half_life
@@ -205,11 +312,21 @@ def attribution_plan(
         decay = c.group_by("channel").aggregate(conv=c.share.sum(), rev=(c.share * c.rev).sum())
         touches = j.group_by("channel").aggregate(touches=j.count())
         totals = convs.aggregate(conversions=convs.count(), revenue=convs.c_rev.sum())
-        return {"paths": paths, "markov": markov, "decay": decay, "touches": touches, "totals": totals}
+        out = {"paths": paths, "markov": markov, "decay": decay, "touches": touches, "totals": totals}
+        if spec.stages and stages:
+            out.update(_stage_queries(spec, events, stages, keep, materialize))
+        return out
 
     def assemble(rows: Mapping[str, list[dict[str, Any]]]) -> AttributionResult:
         return assemble_attribution(
-            rows, spec, conversion=conv.name, has_revenue=has_rev, costs=costs, pooled=pooled, meta=meta
+            rows,
+            spec,
+            conversion=conv.name,
+            has_revenue=has_rev,
+            costs=costs,
+            pooled=pooled,
+            meta=meta,
+            stages=stages if spec.stages else (),
         )
 
     return Plan(build, assemble)

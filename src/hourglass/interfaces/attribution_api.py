@@ -51,6 +51,8 @@ def attribution(
     channel_column: str | None = None,
     referral_event: str | None = None,
     max_channels: int | None = None,
+    stages: bool = False,
+    credit_model: str | None = None,
     spend: Any = None,
     since: Any = None,
     until: Any = None,
@@ -62,7 +64,10 @@ def attribution(
     """Credit the conversions of ``source`` (``sale``: the model's sale stage; ``repeat``: repeat
     purchases; ``referral``: referral events; or a stage or event name) to the channel touches before
     them under every model side by side (docs/semantics-attribution.md). ``spend`` (a CSV of channel,
-    period, cost) adds the cost per attributed conversion and the ROI of each channel per model."""
+    period, cost) adds the cost per attributed conversion and the ROI of each channel per model.
+    ``stages`` (implied by ``credit_model``) adds the hourglass stages per channel: each stage's
+    customers credited to the channels that touched them before they entered it, under
+    ``credit_model`` (default ``shapley``)."""
     cfg = config if isinstance(config, Config) else load_config(config)
     jm = model if isinstance(model, JourneyModel) else load_model(model, cfg)
     spec = AttributionSpec.build(
@@ -78,6 +83,8 @@ def attribution(
         max_channels=max_channels,
         since=since,
         until=until,
+        stages=stages or None,
+        credit_model=credit_model,
     )
     costs = _costs(spend, spec)  # a bad spend table fails before any query
     started = time.perf_counter()
@@ -110,7 +117,9 @@ def attribution(
             f"{len(pooled)} channels with the fewest touches are pooled as {OTHER}: " + ", ".join(pooled[:10])
         )
     meta: dict[str, Any] = {"model": jm.name, "notes": notes}
-    plan = attribution_plan(spec, ev.table, conv, keep=keep, costs=costs, pooled=pooled, meta=meta)
+    plan = attribution_plan(
+        spec, ev.table, conv, keep=keep, costs=costs, pooled=pooled, meta=meta, stages=jm.stages
+    )
     result = execute_plan(ev.engine, plan)
     if result.conversions == 0:
         notes.append(

@@ -18,6 +18,7 @@ from hourglass.model.steps import Step
 
 __all__ = [
     "CONVERSION_KINDS",
+    "CREDIT_MODEL",
     "MODELS",
     "OTHER",
     "AttributionSpec",
@@ -36,6 +37,10 @@ MODELS: tuple[str, ...] = (
     "shapley",
     "shapley_rate",
 )
+#: the model that credits the hourglass stages to channels by default (``--credit-model``): the
+#: simplified Shapley value splits each customer equally among the distinct channels that touched
+#: him before the stage, whatever their order or repeats (docs/semantics-attribution.md, "Stages")
+CREDIT_MODEL = "shapley"
 #: ``--conversion`` keywords; anything else is a stage of the model or an event name
 CONVERSION_KINDS: tuple[str, ...] = ("sale", "repeat", "referral")
 #: the pooled channel when there are more than ``max_channels``
@@ -87,8 +92,16 @@ class AttributionSpec:
     max_channels: int = 15
     since: datetime | None = None
     until: datetime | None = None
+    stages: bool = False
+    credit_model: str = CREDIT_MODEL
 
     def __post_init__(self) -> None:
+        if self.credit_model not in MODELS:
+            raise _err(
+                f"--credit-model: no model '{self.credit_model}'{did_you_mean(self.credit_model, MODELS)}",
+                "give one of " + ", ".join(MODELS),
+                code="HG198",
+            )
         if not self.conversion or not self.conversion.strip():
             raise _err("--conversion is empty", "give sale, repeat, referral, a stage or an event name")
         if self.lookback <= 0 or self.half_life <= 0:
@@ -166,6 +179,12 @@ class AttributionSpec:
                 ) from None
         if "conversion" in kw:
             kw["conversion"] = str(kw["conversion"]).strip()
+        if "credit_model" in kw:
+            name = str(kw["credit_model"]).strip().lower().replace("-", "_")
+            kw["credit_model"] = "position_based" if name == "position" else name
+            kw["stages"] = True  # a credit model is only for the stages table
+        if "stages" in kw:
+            kw["stages"] = bool(kw["stages"])
         return cls(**kw)
 
     def with_range(self, since: datetime | None, until: datetime | None) -> AttributionSpec:
@@ -184,6 +203,8 @@ class AttributionSpec:
             "max_channels": self.max_channels,
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
+            "stages": self.stages,
+            "credit_model": self.credit_model if self.stages else None,
         }
 
 

@@ -24,13 +24,15 @@ from hourglass.model.attribution_models import (
     transitions_from_paths,
 )
 from hourglass.model.errors import EngineError
+from hourglass.model.steps import Step
 
-__all__ = ["AttributionResult", "assemble_attribution", "parse_path"]
+__all__ = ["AttributionResult", "StageCredits", "assemble_attribution", "assemble_stages", "parse_path"]
 
 _ITEM = re.compile(r"\|(?=\d{9}:)")
 _NO_REVENUE = "no revenue column: map one with --revenue-col COLUMN"
 _BUG = "this is a bug in hourglass, not in your data: please report it with the command you ran"
 _NO_SPEND = "no spend table: give --spend FILE (a CSV of channel, period, cost)"
+_NO_STAGES = "not asked: give --stages (or --credit-model MODEL) for the hourglass stages per channel"
 LABELS = {
     "first_touch": "first touch",
     "last_touch": "last touch",
@@ -57,6 +59,56 @@ def _close(a: float, b: float) -> bool:
 
 
 @dataclass(frozen=True)
+class StageCredits:
+    """One stage of the stages table: ``customers`` entered it in the range (None: no event of the
+    stage in the range, not measured), ``with_touch`` of them had a touch in the lookback before
+    their entry; ``credits`` splits those among the channels under the chosen model."""
+
+    stage: str
+    label: str
+    events: tuple[str, ...]
+    customers: int | None
+    with_touch: int | None
+    credits: Mapping[str, float] | None
+
+    def __post_init__(self) -> None:
+        if self.customers is None or self.with_touch is None or self.credits is None:
+            return
+        got = sum(self.credits.values())
+        if (
+            not 0 <= self.with_touch <= self.customers
+            or not _close(got, self.with_touch)
+            or any(x < -1e-9 for x in self.credits.values())
+        ):
+            raise EngineError(
+                f"attribution: stage '{self.stage}' credits {got!r} customers to channels, "
+                f"not the {self.with_touch} of {self.customers} with a touch",
+                code="HG383",
+                hint=_BUG,
+            )
+
+    def to_dict(self, channels: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"stage": self.stage, "label": self.label or self.stage}
+        if self.customers is None or self.credits is None:
+            why = (
+                f"no event of stage '{self.stage}' ({', '.join(self.events)}) in the range: map the stage "
+                "to your events in a model file (hourglass models suggest SOURCE) or pick another --model"
+            )
+            out.update(measured=False, customers=None, with_touch=None, without_touch=None, credits=None)
+            out["customers_reason"] = out["with_touch_reason"] = out["without_touch_reason"] = why
+            out["credits_reason"] = why
+            return out
+        out.update(
+            measured=True,
+            customers=self.customers,
+            with_touch=self.with_touch,
+            without_touch=self.customers - (self.with_touch or 0),
+            credits={c: self.credits.get(c, 0.0) for c in channels},
+        )
+        return out
+
+
+@dataclass(frozen=True)
 class AttributionResult:
     """Credits per model and channel (``credits[model][channel]``, conversions; ``revenue_credits``
     likewise, None without a revenue column); ``costs`` per channel with a spend table."""
@@ -77,6 +129,7 @@ class AttributionResult:
     costs: Mapping[str, float] | None = None
     pooled: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    stages: tuple[StageCredits, ...] | None = None
 
     def __post_init__(self) -> None:
         check_totals(self.credits, self.conversions_attributed, "conversions")
@@ -158,13 +211,17 @@ class AttributionResult:
             out["revenue_reason"] = out["revenue_attributed_reason"] = _NO_REVENUE
         if self.costs is not None:
             out["cost"] = sum(self.costs.values())
+        out["stages"] = self.stages_dict()
+        if self.stages is None:
+            out["stages_reason"] = _NO_STAGES
         out["spec"] = dict(self.spec)
         out["meta"] = dict(self.meta)
         return out
 
     def rows(self) -> list[dict[str, Any]]:
-        """One flat row per channel: ``<model>`` conversions, ``revenue_<model>``, and with a spend
-        table ``cost``, ``cpa_<model>`` and ``roi_<model>``; empty cells' reasons in ``note``."""
+        """One flat row per channel: ``<model>`` conversions, ``revenue_<model>``, with a spend
+        table ``cost``, ``cpa_<model>`` and ``roi_<model>``, with the stages ``stage_<stage>`` (the
+        stage's customers credited to the channel); empty cells' reasons in ``note``."""
         flat = []
         for r in self.to_dict()["channels"]:
             row: dict[str, Any] = {"channel": r["channel"], "touches": r["touches"]}
@@ -186,6 +243,11 @@ class AttributionResult:
             for k, v in r.items():
                 if k.endswith("_reason"):
                     notes[str(v)] = None
+            if self.stages is not None:
+                for s in self.stages:
+                    row[f"stage_{s.stage}"] = None if s.credits is None else s.credits.get(r["channel"], 0.0)
+                    if s.credits is None:
+                        notes[f"stage {s.stage} not measured (no event of it in the range)"] = None
             row["note"] = "; ".join(notes) or None
             flat.append(row)
         return flat
@@ -194,6 +256,36 @@ class AttributionResult:
         import pandas as pd
 
         return pd.DataFrame(self.rows())
+
+    def stages_dict(self) -> dict[str, Any] | None:
+        """The ``stages`` block: the chosen model, the lookback, and per stage (in the model's
+        order) its customers, those with and without a touch, and the credits per channel (every
+        channel of the result, in its order)."""
+        if self.stages is None:
+            return None
+        return {
+            "credit_model": self.spec.get("credit_model"),
+            "lookback": self.spec.get("lookback"),
+            "channels": list(self.channels),
+            "stages": [s.to_dict(self.channels) for s in self.stages],
+        }
+
+    def stage_rows(self) -> list[dict[str, Any]]:
+        """The stages table flat: one row per channel (customers credited per stage), then the row
+        ``(no touch)`` (customers without a touch) and ``(entered)`` (the stage's customers); an
+        unmeasured stage is empty (None) in every row."""
+        block = self.stages_dict()
+        if block is None:
+            return []
+        out: list[dict[str, Any]] = []
+        for c in self.channels:
+            row: dict[str, Any] = {"channel": c}
+            for s in block["stages"]:
+                row[s["stage"]] = None if s["credits"] is None else s["credits"][c]
+            out.append(row)
+        for name, key in (("(no touch)", "without_touch"), ("(entered)", "customers")):
+            out.append({"channel": name, **{s["stage"]: s[key] for s in block["stages"]}})
+        return out
 
 
 def check_totals(credits: Mapping[str, Mapping[str, float]], expected: float, what: str) -> None:
@@ -232,6 +324,7 @@ def assemble_attribution(
     costs: Mapping[str, float] | None = None,
     pooled: Sequence[str] = (),
     meta: Mapping[str, Any] | None = None,
+    stages: Sequence[Step] = (),
 ) -> AttributionResult:
     """The result from the engine's rows: ``paths`` (path, conversions, non_conversions, revenue),
     ``markov`` (the transition GROUP BY), ``decay`` (channel, conv, rev), ``touches`` (channel,
@@ -277,6 +370,10 @@ def assemble_attribution(
 
     total = rows["totals"][0] if rows["totals"] else {}
     states = {a for a, _ in counts if isinstance(a, tuple)} - {START}
+    stage_credits = assemble_stages(rows, spec, stages) if stages else None
+    if stage_credits is not None:
+        extra = {c for s in stage_credits for c in (s.credits or {})} - set(channels)
+        channels = channels + tuple(sorted(extra))
     return AttributionResult(
         spec=spec.describe(),
         conversion=conversion,
@@ -299,4 +396,46 @@ def assemble_attribution(
         costs=costs,
         pooled=tuple(pooled),
         meta=dict(meta or {}),
+        stages=stage_credits,
     )
+
+
+def assemble_stages(
+    rows: Mapping[str, Sequence[Mapping[str, Any]]], spec: AttributionSpec, stages: Sequence[Step]
+) -> tuple[StageCredits, ...]:
+    """Each stage as its own attribution (the stage's first entry per customer is the conversion;
+    every check of :func:`assemble_attribution` applies), keeping the chosen model's credits."""
+    by_stage: dict[int, dict[str, list[Mapping[str, Any]]]] = {}
+    for name in ("paths", "markov", "decay", "totals"):
+        for r in rows[f"stage_{name}"]:
+            by_stage.setdefault(int(r["stage"]), {}).setdefault(name, []).append(r)
+    out: list[StageCredits] = []
+    for k, step in enumerate(stages, start=1):
+        got = by_stage.get(k, {})
+        customers = int(got["totals"][0]["customers"]) if got.get("totals") else 0
+        if customers == 0:  # no event of the stage in the range: not measured, not 0
+            out.append(StageCredits(step.name, step.label, step.events, None, None, None))
+            continue
+        touches: Counter[str] = Counter()
+        for r in got.get("paths", []):
+            for c in parse_path(r["path"]):
+                touches[c] += int(r["conversions"] or 0) + int(r["non_conversions"] or 0)
+        one = assemble_attribution(
+            {
+                "paths": got.get("paths", []),
+                "markov": got.get("markov", []),
+                "decay": [
+                    {"channel": r["channel"], "conv": r["conv"], "rev": 0.0} for r in got.get("decay", [])
+                ],
+                "touches": [{"channel": c, "touches": n} for c, n in touches.items()],
+                "totals": [{"conversions": customers, "revenue": None}],
+            },
+            spec,
+            conversion=step.name,
+            has_revenue=False,
+        )
+        credits = {c: x for c, x in one.credits[spec.credit_model].items() if abs(x) > 0}
+        out.append(
+            StageCredits(step.name, step.label, step.events, customers, one.conversions_attributed, credits)
+        )
+    return tuple(out)

@@ -25,6 +25,11 @@ def _num(v: Any) -> str:
     return "-" if v is None else f"{v:,.2f}"
 
 
+def _credit(v: Any) -> str:
+    """A credited share (two decimals) or a whole count of customers (no decimals)."""
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else _num(v)
+
+
 def _money(v: Any) -> str:
     return "-" if v is None else f"{v:,.2f}"
 
@@ -65,6 +70,19 @@ def _tables(result: AttributionResult) -> Any:
             parts.append(rich_table(rows, ocols, title="ROI ((revenue credited - cost) / cost)"))
     else:
         parts.append("cost per conversion and ROI: not measured (give --spend FILE)")
+    block = d["stages"]
+    if block is not None:
+        scols: list[tuple[str, str, Callable[[Any], str]]] = [("channel", "channel", str)]
+        scols += [(s["stage"], s["stage"], _credit) for s in block["stages"]]
+        parts.append(
+            rich_table(
+                result.stage_rows(),
+                scols,
+                title=f"hourglass stages per channel · {LABELS[block['credit_model']]} · customers who "
+                f"entered each stage, credited by their touches in the {block['lookback']} before they "
+                "entered it (- : no event of the stage)",
+            )
+        )
     return Group(*parts)
 
 
@@ -134,6 +152,19 @@ def _tables(result: AttributionResult) -> Any:
     help="the event that is a referral, for --conversion referral",
 )
 @click.option(
+    "--stages",
+    "stages",
+    is_flag=True,
+    help="add the hourglass stages per channel: each stage's customers credited to the channels that "
+    "touched them before they entered it",
+)
+@click.option(
+    "--credit-model",
+    metavar="MODEL",
+    type=click.Choice([*MODELS, "position"]),
+    help="the model that credits the stages (implies --stages) [default: shapley]",
+)
+@click.option(
     "--spend",
     type=click.Path(dir_okay=False),
     help="a CSV of channel, period, cost: cost per attributed conversion and ROI per channel and model",
@@ -164,6 +195,8 @@ def attribution_cmd(
     direct: str,
     markov_order: int,
     referral_event: str,
+    stages: bool,
+    credit_model: str | None,
     spend: str | None,
     since: str | None,
     until: str | None,
@@ -173,7 +206,8 @@ def attribution_cmd(
 ) -> None:
     """Credit conversions to the channels that touched the customer before them: first touch, last
     touch, last non-direct, linear, time decay, position-based, Markov removal effect and Shapley
-    value side by side (channels as rows, models as columns; docs/semantics-attribution.md).
+    value side by side (channels as rows, models as columns; docs/semantics-attribution.md). With
+    --stages, the hourglass stages per channel under one model.
 
     \b
     Examples:
@@ -181,6 +215,7 @@ def attribution_cmd(
       hourglass attribution events.parquet --conversion repeat --lookback 60d --markov-order 2
       hourglass attribution events.csv --touch-events visit,ad_click --spend spend.csv --format json
       hourglass attribution events.parquet --conversion signup --since 2024-03-01 --format csv --out a.csv
+      hourglass attribution shop.duckdb --stages --credit-model markov
     """
     mapping = mapping_from(kw)
     from hourglass.interfaces.attribution_api import attribution  # `hourglass --help` stays fast
@@ -196,6 +231,8 @@ def attribution_cmd(
         direct=direct,
         markov_order=markov_order,
         referral_event=referral_event,
+        stages=stages,
+        credit_model=credit_model,
         spend=spend,
         since=since,
         until=until,

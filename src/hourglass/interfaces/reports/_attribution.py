@@ -1,6 +1,7 @@
 """Multi-touch attribution: which channels bring the conversions under every model side by side,
-as grouped bars per channel, a table of the credits, and cost per attributed conversion and ROI
-when a spend table was given. Reads the attribution result's dict (docs/semantics-attribution.md)."""
+as grouped bars per channel, a table of the credits, cost per attributed conversion and ROI
+when a spend table was given, and the hourglass stages per channel (a heat table) when asked.
+Reads the attribution result's dict (docs/semantics-attribution.md)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from ._parts import (
     get_list,
     get_map,
     get_number,
+    heat_style,
+    na_cell,
     na_note,
     na_tile,
     reason_of,
@@ -155,6 +158,54 @@ def _spend_table(result: Mapping[str, Any]) -> str:
     )
 
 
+def _stages_table(block: Mapping[str, Any]) -> str:
+    """The hourglass stages per channel: each stage's customers credited to the channels under the
+    chosen model, heat-coloured by the share of the stage's customers with a touch; then the
+    customers without a touch and all who entered. A stage without events is a grey dash."""
+    stages = get_list(block, "stages")
+    channels = [str(c) for c in block.get("channels") or []]
+    model = str(block.get("credit_model") or "")
+    head = '<th class="step">Channel</th>' + "".join(
+        f'<th title="{esc(s.get("label"))}">{esc(s.get("stage"))}</th>' for s in stages
+    )
+    body = []
+    for c in channels:
+        cells = []
+        for s in stages:
+            credits = get_map(s, "credits")
+            if s.get("credits") is None:
+                cells.append(na_cell(reason_of(s, "credits") or "not measured"))
+                continue
+            x = get_number(credits, c) or 0.0
+            touched = get_count(s, "with_touch") or 0
+            share = x / touched if touched else None
+            title = (
+                "" if share is None else f' title="{share * 100:.0f}% of the stage\u2019s touched customers"'
+            )
+            cells.append(f"<td{heat_style(share)}{title}>{x:,.1f}</td>")
+        body.append(f'<tr><td class="step">{esc(c)}</td>{"".join(cells)}</tr>')
+    for label, key in (("without a touch", "without_touch"), ("entered the stage", "customers")):
+        cells = []
+        for s in stages:
+            n = get_count(s, key)
+            cells.append(
+                na_cell(reason_of(s, key) or "not measured") if n is None else f"<td>{fmt_count(n)}</td>"
+            )
+        body.append(f'<tr class="total"><td class="step"><em>{label}</em></td>{"".join(cells)}</tr>')
+    return (
+        f"<h3>Hourglass stages per channel \u00b7 {esc(LABELS.get(model, model))}</h3>"
+        '<p class="description">The customers who entered each stage (at any time in the range), credited '
+        f"to the channels that touched them in the {esc(block.get('lookback') or '30d')} before they "
+        "entered it. A customer whose entering event was his first touch has no touch before it and "
+        "is counted as without a touch.</p>"
+        '<div class="table-wrap"><table class="hg-attribution-stages"><thead><tr>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table></div>"
+    )
+
+
 def _tiles(result: Mapping[str, Any]) -> str:
     markov = get_map(result, "markov")
     p = get_number(markov, "conversion_probability")
@@ -219,6 +270,9 @@ def attribution_part(result: Mapping[str, Any]) -> Part:
             charts.append((ATTRIBUTION_CPA_DIV_ID, _grouped(result, "cost_per_conversion", ",.2f", 300)))
     elif channels:
         parts.append(na_note("Cost per attributed conversion and ROI", "no spend table: give --spend FILE"))
+    block = result.get("stages")
+    if isinstance(block, Mapping):
+        parts.append(_stages_table(block))
     pooled = result.get("pooled") or []
     if pooled:
         parts.append(

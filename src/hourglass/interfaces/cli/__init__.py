@@ -6,6 +6,7 @@ import click
 
 from hourglass import __version__
 from hourglass.interfaces.cli.attribution import attribution_cmd
+from hourglass.interfaces.cli.clv import clv_cmd
 from hourglass.interfaces.cli.demo import demo_cmd
 from hourglass.interfaces.cli.flywheel import flywheel_cmd
 from hourglass.interfaces.cli.funnel import funnel_cmd
@@ -35,6 +36,7 @@ SHORT_HELP = {
     "paths": "the most common paths, from or to a stage or event",
     "journey": "one customer's journey map, or typical journeys",
     "followers": "followers who are not customers yet",
+    "clv": "customer lifetime value: BG/NBD, Pareto/NBD, Gamma-Gamma, sBG",
     "attribution": "which channels brought the conversions: nine models side by side",
     "report": "a self-contained HTML report of every analysis",
     "serve": "the dashboard: every analysis as an interactive page",
@@ -74,6 +76,7 @@ for _cmd in (
     paths_cmd,
     journey_cmd,
     followers_cmd,
+    clv_cmd,
     attribution_cmd,
     report_cmd,
     serve_cmd,

@@ -16,7 +16,7 @@ from hourglass.interfaces.cli import cli
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 # commands where a breakdown makes sense (docs/cli.md, "--by")
-BY_COMMANDS = {"funnel", "lifecycle", "flywheel", "journeys", "paths", "transitions", "report"}
+BY_COMMANDS = {"funnel", "lifecycle", "flywheel", "retention", "journeys", "paths", "transitions", "report"}
 FORMATS = {
     frozenset({"table", "json", "csv"}),
     frozenset({"table", "json"}),

@@ -21,6 +21,7 @@ from hourglass.interfaces.cli.journeys import (
 from hourglass.interfaces.cli.lifecycle import lifecycle_cmd
 from hourglass.interfaces.cli.models import models_cmd
 from hourglass.interfaces.cli.report import report_cmd
+from hourglass.interfaces.cli.retention import retention_cmd
 from hourglass.interfaces.cli.serve import serve_cmd
 from hourglass.interfaces.cli.validate import validate_cmd
 
@@ -36,6 +37,7 @@ SHORT_HELP = {
     "paths": "the most common paths, from or to a stage or event",
     "journey": "one customer's journey map, or typical journeys",
     "followers": "followers who are not customers yet",
+    "retention": "retention cohorts: who comes back, period by period",
     "clv": "customer lifetime value: BG/NBD, Pareto/NBD, Gamma-Gamma, sBG",
     "attribution": "which channels brought the conversions: nine models side by side",
     "report": "a self-contained HTML report of every analysis",
@@ -76,6 +78,7 @@ for _cmd in (
     paths_cmd,
     journey_cmd,
     followers_cmd,
+    retention_cmd,
     clv_cmd,
     attribution_cmd,
     report_cmd,

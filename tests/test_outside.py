@@ -247,3 +247,28 @@ def test_stage_people_link_to_journeys_keeps_the_model(shop: Path) -> None:
         assert link, r.text
         page = client.get(link.group(1).replace("&amp;", "&"))
         assert page.status_code == 200 and "HG117" not in page.text
+
+
+def test_funnel_table_does_not_count_a_typo_as_zero(shop: Path) -> None:
+    """`funnel shop.csv --steps catalog,kart,payment_done`: 'kart' matches no event, and the table
+    printed 0 customers, 0.0% and 'dropped 5' for it and 0 for every step after it (the note came
+    after the table, on stderr). Now those cells say not measured; an open funnel still counts the
+    steps after it."""
+    r = CliRunner().invoke(
+        cli, ["funnel", str(shop), "--steps", "catalog,kart,payment_done"], terminal_width=200
+    )
+    assert r.exit_code == 0, r.output
+    kart = next(line for line in r.output.splitlines() if "│ kart" in line)
+    after = next(line for line in r.output.splitlines() if "│ payment_done" in line)
+    assert (
+        "not measured (no such event)" in kart
+        and "0.0%" not in kart
+        and re.search(r"│\s+0\s+│", kart) is None
+    )
+    assert "not measured (after kart)" in after and "0.0%" not in after
+    assert "did you mean 'cart'" in r.output
+    r = CliRunner().invoke(
+        cli, ["funnel", str(shop), "--steps", "catalog,kart,payment_done", "--open"], terminal_width=200
+    )
+    after = next(line for line in r.output.splitlines() if "│ payment_done" in line)
+    assert "not measured" not in after and re.search(r"│\s+3\s+│", after)

@@ -272,3 +272,9 @@ def test_funnel_table_does_not_count_a_typo_as_zero(shop: Path) -> None:
     )
     after = next(line for line in r.output.splitlines() if "│ payment_done" in line)
     assert "not measured" not in after and re.search(r"│\s+3\s+│", after)
+
+
+def test_dashboard_overview_says_how_to_serve_a_model(shop: Path) -> None:
+    with TestClient(create_app(load_source(str(shop))), base_url="http://127.0.0.1") as client:
+        page = client.get("/").text
+    assert "not measured" in page and "hourglass serve SOURCE --model my.yaml" in page

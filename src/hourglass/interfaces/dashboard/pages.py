@@ -28,7 +28,10 @@ __all__ = [
     "stage_table",
 ]
 
-MAP_HINT = "map your events to its stages with a model file: hourglass models suggest SOURCE --out my.yaml"
+MAP_HINT = (
+    "map your events to its stages with a model file: hourglass models suggest SOURCE --out my.yaml, "
+    "then hourglass serve SOURCE --model my.yaml"
+)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from typing import Any
 
 from hourglass.analyses.diagnose import diagnose_plan
 from hourglass.analyses.friction import friction_plan
+from hourglass.analyses.plan import Plan
+from hourglass.analyses.transition_fit import fit_plan, observed_plan
 from hourglass.engine.event_names import check_model_events
 from hourglass.engine.plan import execute_plan
 from hourglass.engine.run_lifecycle import as_of as last_time
@@ -23,8 +25,20 @@ from hourglass.model.friction import FrictionResult, FrictionSpec
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle import LifecycleSpec
 from hourglass.model.schema import ColumnMapping
+from hourglass.model.whatif import (
+    FrictionEffect,
+    Scenario,
+    WhatIfResult,
+    WhatIfSpec,
+    backtest_errors,
+    forecast,
+    period_index,
+    period_label,
+    period_start,
+    simulate,
+)
 
-__all__ = ["diagnose", "friction", "friction_spec"]
+__all__ = ["diagnose", "friction", "friction_spec", "whatif"]
 
 
 def friction_spec(
@@ -183,5 +197,144 @@ def diagnose(
     now = last_time(ev, LifecycleSpec(model=spec.model, since=spec.since, until=spec.until))
     meta: dict[str, Any] = {"notes": notes} if notes else {}
     result = execute_plan(ev.engine, diagnose_plan(spec, ev.table, now, by_column=column, meta=meta))
+    result.meta["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _bounds(ev: Any, since: Any, until: Any) -> tuple[Any, Any]:
+    """The first and last event times of the range (naive datetimes; None without events)."""
+    from hourglass.analyses._match import in_period
+
+    t = in_period(ev.table, since, until)
+    row = execute_plan(
+        ev.engine,
+        Plan.of({"b": t.aggregate(lo=t.timestamp.min(), hi=t.timestamp.max())}, lambda r: r["b"][0]),
+    )
+
+    def plain(v: Any) -> Any:
+        if v is None:
+            return None
+        if hasattr(v, "to_pydatetime"):
+            v = v.to_pydatetime()
+        return v.replace(tzinfo=None)
+
+    return plain(row.get("lo")), plain(row.get("hi"))
+
+
+def whatif(
+    source: Any,
+    model: str | JourneyModel = "hourglass",
+    *,
+    changes: Sequence[str] = (),
+    horizon: Any = 12,
+    period: str = "month",
+    runs: int = 200,
+    seed: int = 0,
+    rank: bool = False,
+    rank_size: float = 10.0,
+    frictions: Sequence[str] | str | None = None,
+    since: Any = None,
+    until: Any = None,
+    goal: str | None = None,
+    backtest: bool = True,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: Any = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> WhatIfResult:
+    """Fit the stage-transition model on the full periods of the log, back-test it (fit on the first
+    two thirds, forecast the rest), and forecast ``horizon`` periods of new customers, purchasers,
+    revenue and referred customers, baseline vs the scenario of ``changes`` ("trial->sale +10%",
+    "friction late_delivery -50%", "spend ads +20%"), with seeded 90% simulation bands; ``rank``
+    tries every stage's steps and every friction at ``rank_size`` percent (docs/semantics-friction.md,
+    "What-if")."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    jm = model if isinstance(model, JourneyModel) else load_model(model, cfg)
+    if goal is not None:
+        import dataclasses
+
+        jm.stage(goal)
+        jm = dataclasses.replace(jm, sale=goal)
+    spec = WhatIfSpec.build(
+        jm,
+        changes=changes,
+        horizon=horizon,
+        period=period,
+        runs=runs,
+        seed=seed,
+        rank=rank,
+        rank_size=rank_size,
+        frictions=frictions,
+        since=since,
+        until=until,
+        backtest=backtest,
+    )
+    started = time.perf_counter()
+    ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
+    notes = check_model_events(ev, spec.model)
+    lo, hi = _bounds(ev, spec.since, spec.until)
+    if lo is None or hi is None:
+        raise SpecError("what-if: no events in the range", code="HG174", hint="widen --since/--until")
+    from datetime import timedelta
+
+    start = spec.since or lo
+    end = spec.until or hi + timedelta(microseconds=1)
+    first, T = period_index(start, spec.period), period_index(end, spec.period)
+    if T - first < 2:
+        raise SpecError(
+            f"what-if needs two or more full {spec.period}s of events; the range has {max(0, T - first)}",
+            code="HG174",
+            hint="give a longer log, or --period week",
+        )
+    cut = period_start(T, spec.period)
+
+    def fitted(t_end: int) -> Any:
+        return execute_plan(
+            ev.engine,
+            fit_plan(
+                spec.model,
+                ev.table,
+                since=spec.since,
+                until=period_start(t_end, spec.period),
+                period=spec.period,
+                first=first,
+                T=t_end,
+            ),
+        )
+
+    fit = fitted(T)
+    effects: list[FrictionEffect] = []
+    reasons: dict[str, str] = {}
+    if spec.frictions:
+        fspec = FrictionSpec.build(spec.model, frictions=spec.frictions, since=spec.since, until=cut)
+        fres = execute_plan(ev.engine, friction_plan(fspec, ev.table, cut))
+        names = [s.name for s in spec.model.stages]
+        for r in fres.frictions:
+            d, n1, n0 = r.get("difference"), r.get("exposed"), r.get("unexposed")
+            if d is None or not r.get("stage") or not n1 or n0 is None:
+                continue
+            conv = (r["converted_exposed"] + r["converted_unexposed"]) / (n1 + n0)
+            effects.append(
+                FrictionEffect(r["friction"], names.index(r["stage"]) + 1, d, n1 / (n1 + n0), conv)
+            )
+    bt: dict[str, Any] | None = None
+    if spec.backtest and T - first >= 3:
+        hb = max(1, (T - first) // 3)
+        tb = T - hb
+        fit_b = fitted(tb)
+        sim = simulate(fit_b, Scenario(), hb, spec.runs, spec.seed)
+        observed = execute_plan(
+            ev.engine, observed_plan(spec.model, ev.table, since=spec.since, until=cut, period=spec.period)
+        )
+        periods = [period_label(p, spec.period) for p in range(tb, T)]
+        obs = {m: [observed[m].get(p, 0.0) for p in range(tb, T)] for m in observed}
+        bt = backtest_errors(sim, obs, periods, fit.has_revenue)
+        bt["fit_until"] = period_start(tb, spec.period).isoformat()
+    elif spec.backtest:
+        reasons["backtest"] = f"a back-test needs three or more full {spec.period}s (fit on two thirds)"
+    meta: dict[str, Any] = {"notes": notes} if notes else {}
+    meta["fit_range"] = [period_start(first, spec.period).isoformat(), cut.isoformat()]
+    meta["effects"] = [e.__dict__ for e in effects]
+    result = forecast(spec, fit, effects, backtest=bt, reasons=reasons, meta=meta)
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result

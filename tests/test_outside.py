@@ -278,3 +278,21 @@ def test_dashboard_overview_says_how_to_serve_a_model(shop: Path) -> None:
     with TestClient(create_app(load_source(str(shop))), base_url="http://127.0.0.1") as client:
         page = client.get("/").text
     assert "not measured" in page and "hourglass serve SOURCE --model my.yaml" in page
+
+
+def test_a_stage_named_after_a_preset_says_what_the_preset_calls_it() -> None:
+    """The real shop's draft read 'desire: named like trial events (cart, ...)': the words of the
+    lexicon's role, not of the stage; now it adds ', which aida calls desire'."""
+    stats = (
+        EventStat("catalog", 14518, 3611, 2686, 0.0),
+        EventStat("product1", 1515, 1122, 0, 0.5),
+        EventStat("cart", 2842, 1924, 0, 0.43),
+        EventStat("payment_done", 706, 653, 0, 1.0),
+    )
+    s = draft_model(EventProfile(stats, 3751, 19581, 4, source="shop.csv"))
+    reasons = {d.step.name: d.reason for d in s.stages}
+    for name, reason in reasons.items():
+        role = re.match(r"named like (\w+) events", reason)
+        if role and role.group(1) != name:
+            assert f"which {s.preset} calls {name}" in reason, reasons
+    assert any("calls" in r for r in reasons.values()), reasons

@@ -222,8 +222,10 @@ def draft_model(profile: EventProfile, *, name: str = "suggested") -> Suggestion
     for role, group, reason in groups:
         stats = tuple(s for u in group for s in u.events)
         patterns = tuple(dict.fromkeys(p for u in group for p in u.patterns))
-        why = f"{reason}; {_evidence(stats)}"
         target = mapping.get(role or "")
+        if target and role and target != role:  # AIDA's desire holds what the names call a trial
+            reason += f", which {preset} calls {target}"
+        why = f"{reason}; {_evidence(stats)}"
         if target and target in merged:
             old = stages[merged[target]]
             step = Step(old.step.name, old.step.events + patterns, label=old.step.label)

@@ -17,12 +17,14 @@ from hourglass.engine.load import Events
 from hourglass.engine.run_journeys import cached
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces import api
+from hourglass.interfaces.report_extras import Context, check_extras, extra_parts
 from hourglass.interfaces.report_sections import (
     funnel_section,
     journeys_block,
     lifecycle_blocks,
     not_measured_model,
 )
+from hourglass.interfaces.reports._parts import Part
 from hourglass.interfaces.reports.html import write_report
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle_result import LifecycleResult
@@ -136,6 +138,7 @@ def report(
     summary: Mapping[str, Any] | None = None,
     suggest: bool = True,
     after_sale: Mapping[str, Any] | None = None,
+    extras: Sequence[str] | None = None,
 ) -> ReportResult:
     """Write the HTML report of ``source`` to ``out`` (self-contained, works offline).
 
@@ -149,7 +152,9 @@ def report(
     the main model, labelled as a draft. ``step(message)`` is called as each piece of
     work starts (a progress display); ``summary`` adds headline figures; ``after_sale``: the
     lifecycle's after-sale settings over the config's ``[lifecycle]`` (``{"remorse_events": "refund"}``,
-    as ``hourglass lifecycle --set``). Example::
+    as ``hourglass lifecycle --set``); ``extras``: the sections of the later analyses to add (default
+    all of ``flywheel``, ``friction``, ``retention``, ``clv``, ``attribution``; ``()`` for none), each
+    listed as not measured with its reason when the source cannot support it. Example::
 
         import hourglass
         result = hourglass.report("shop.csv", ["my_model.yaml", "hourglass"], out="shop.html")
@@ -159,6 +164,7 @@ def report(
     say = step or (lambda _msg: None)
     cfg = config if isinstance(config, Config) else load_config(config)
     chosen = _models(models, cfg)  # a bad model name fails before the source is read
+    wanted = check_extras(extras)
     main_key, main = chosen[0] if models else next(((k, m) for k, m in chosen if k == MAIN_MODEL), chosen[0])
     if goal is not None:
         main.stage(goal)  # "no stage 'x' (did you mean ...)"
@@ -185,6 +191,7 @@ def report(
             summary,
             suggest and not models,
             dict(after_sale or {}),
+            wanted,
         )
         return _report(ev, request, started, say)
 
@@ -207,6 +214,7 @@ class _Request:
     summary: Mapping[str, Any] | None
     suggest: bool
     after_sale: dict[str, Any]
+    extras: tuple[str, ...]
 
 
 def _draft(ev: Events, taken: Sequence[str]) -> JourneyModel | None:
@@ -266,6 +274,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         sections.append(funnel_section(key, jm, res, window, hits, main=key == main_key))
     timings["funnels"] = time.perf_counter() - mark
     life_dict: dict[str, Any] | None = None
+    parts: list[Part] = []
     life: LifecycleResult | None = None
     journeys: dict[str, Any] | None = None
     if any(matched_stages(main, names)):
@@ -277,12 +286,18 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         mark = time.perf_counter()
         journeys = journeys_block(ev, main, breakdown, since, until, cfg, life_dict, say)
         timings["journeys"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        ctx = Context(main, spend=rq.spend, since=since, until=until)
+        parts, why_not = extra_parts(ev, ctx, only=rq.extras, say=say)
+        not_measured.update(why_not)
+        timings["extras"] = time.perf_counter() - mark
     else:
         reason = (
             f"the main model '{main_key}' matches no event of the source; map your events in a model "
             "file (hourglass models suggest SOURCE) and give it first: --model my_model.yaml"
         )
         not_measured["lifecycle"] = not_measured["journeys"] = reason
+        not_measured.update(dict.fromkeys(rq.extras, reason))
     included = [f"funnel:{k}" for k in results]
     for name, why in lifecycle_blocks(life_dict).items():
         if why is None:
@@ -291,6 +306,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
             not_measured[name] = why
     if journeys is not None:
         included.append("journeys")
+    included += [p.anchor for p in parts]
     say("writing the report")
     seconds = time.perf_counter() - started
     head: dict[str, Any] = {
@@ -311,6 +327,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         summary=head,
         lifecycle=life_dict,
         journeys=journeys,
+        extra_parts=parts,
         not_measured={k: v for k, v in not_measured.items() if not k.startswith("funnel:")},
     )
     timings["report"] = time.perf_counter() - mark

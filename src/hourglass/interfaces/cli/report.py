@@ -69,6 +69,14 @@ def _short(reason: str) -> str:
     help="an after-sale setting of the hourglass section, as in hourglass lifecycle (e.g. "
     "remorse_events=refund, support_events=ticket, remorse_within=30d; repeatable)",
 )
+@click.option(
+    "--with",
+    "extras",
+    metavar="LIST",
+    default=None,
+    help="the sections beyond the funnels, the lifecycle and the journeys: flywheel, friction, "
+    "retention, clv, attribution [default: all of them; none: no extra section]",
+)
 @source_options
 def report_cmd(
     source: str,
@@ -82,13 +90,15 @@ def report_cmd(
     since: str | None,
     until: str | None,
     settings: tuple[str, ...],
+    extras: str | None,
     engine: str,
     table: str | None,
     config_path: str | None,
     **kwargs: Any,
 ) -> None:
     """Write the HTML report of SOURCE: the funnel of every model, the whole hourglass (stages,
-    after the sale, referrals, channels) and the real journeys of the main model. Self-contained:
+    after the sale, referrals, channels), the real journeys of the main model, the flywheel,
+    friction, retention, lifetime value and attribution. Self-contained:
     it opens offline. A model none of whose events is in SOURCE is "not measured", with how to map
     it (hourglass models suggest SOURCE), never a table of zeros.
 
@@ -99,6 +109,7 @@ def report_cmd(
       hourglass report events.parquet --model hourglass --model aida --spend spend.csv --by channel
       hourglass report events.parquet --model flywheel --goal engage
       hourglass report shop.csv --model my_model.yaml --set remorse_events=refund
+      hourglass report shop.csv --with retention,clv
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -131,6 +142,7 @@ def report_cmd(
             since=since,
             until=until,
             after_sale=after_sale,
+            extras=extras,
             step=lambda msg: progress.update(task, description=msg),
         )
     console = stdout_console()

@@ -307,6 +307,7 @@ def render_report(
     lifecycle: Mapping[str, Any] | None = None,
     journeys: Mapping[str, Any] | None = None,
     not_measured: Mapping[str, str] | None = None,
+    extra_parts: Sequence[Part] = (),
 ) -> str:
     """The report as one self-contained HTML document (plotly.js inlined once, no network).
 
@@ -316,10 +317,11 @@ def render_report(
     result's ``to_dict()`` (the hourglass, after-sale figures, the referral loop and the channel
     table); ``journeys``: ``{"journeys": ..., "transitions": ..., "paths": ..., "journey": ...}``,
     each a result's ``to_dict()`` (any may be left out); ``not_measured``: other sections the
-    source cannot measure (name -> reason), listed in a "Not measured" card."""
+    source cannot measure (name -> reason), listed in a "Not measured" card; ``extra_parts``: the
+    sections of the later analyses (interfaces/report_extras.py), drawn after the journeys."""
     models = read_sections(sections)
     infos = [Info.of(raw) for raw in sections]
-    parts = build_parts(lifecycle, journeys)
+    parts = [*build_parts(lifecycle, journeys), *extra_parts]
     nm_html, nm_count = not_measured_list(models, infos, not_measured or {})
     count = len(models)
     lede = f"{count} journey model{'' if count == 1 else 's'} on one event log"
@@ -368,6 +370,7 @@ def write_report(
     lifecycle: Mapping[str, Any] | None = None,
     journeys: Mapping[str, Any] | None = None,
     not_measured: Mapping[str, str] | None = None,
+    extra_parts: Sequence[Part] = (),
 ) -> pathlib.Path:
     """Render the report and write it (UTF-8) to ``path``; returns the path written."""
     target = pathlib.Path(path)
@@ -378,6 +381,7 @@ def write_report(
         lifecycle=lifecycle,
         journeys=journeys,
         not_measured=not_measured,
+        extra_parts=extra_parts,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8", newline="\n")

@@ -1,0 +1,175 @@
+"""The report's sections of the analyses beyond the funnel, the lifecycle and the journeys: the
+flywheel's momentum, friction and the weak stages, retention cohorts, customer lifetime value and
+multi-touch attribution (docs/report.md). Each runs on the report's already loaded events through
+its own Python API function and is drawn by its own part builder; a section the source cannot
+measure (no revenue for lifetime value, no channel column for attribution, no purchases...) is
+listed as not measured with the analysis's own coded reason, never drawn with zeros."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hourglass.engine.load import Events
+from hourglass.interfaces.reports._parts import Part
+from hourglass.model.errors import HourglassError, SpecError
+from hourglass.model.journey import JourneyModel
+
+__all__ = ["EXTRAS", "Context", "Extra", "check_extras", "extra_parts", "friction_blocks", "part_of"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every extra section shares with the rest of the report."""
+
+    model: JourneyModel | str
+    spend: Any = None
+    since: Any = None
+    until: Any = None
+
+
+@dataclass(frozen=True)
+class Extra:
+    """One section: its name (a key of the report's ``sections`` / ``not_measured``), the progress
+    message, how to compute its result dict, and the part builder that draws it."""
+
+    name: str
+    message: str
+    compute: Callable[[Events, Context], Mapping[str, Any]]
+    part: Callable[[Mapping[str, Any]], Part]
+
+
+def _flywheel(ev: Events, ctx: Context) -> Mapping[str, Any]:
+    from hourglass.interfaces.flywheel_api import flywheel
+
+    return flywheel(ev, ctx.model, spend=ctx.spend, since=ctx.since, until=ctx.until).to_dict()
+
+
+def friction_blocks(ev: Events, ctx: Context, *, frictions: Any = None) -> Mapping[str, Any]:
+    """``{"friction": ..., "diagnose": ...}`` for the friction section; a block the source cannot
+    measure is null with its ``<block>_reason`` (both: the friction's coded error)."""
+    from hourglass.interfaces.friction_api import diagnose, friction
+
+    out: dict[str, Any] = {}
+    failed: list[HourglassError] = []
+    runs: tuple[tuple[str, Callable[[], Any]], ...] = (
+        ("friction", lambda: friction(ev, ctx.model, frictions=frictions, since=ctx.since, until=ctx.until)),
+        ("diagnose", lambda: diagnose(ev, ctx.model, since=ctx.since, until=ctx.until)),
+    )
+    for key, run in runs:
+        try:
+            out[key] = run().to_dict()
+        except HourglassError as e:  # the other block may still be measured
+            out[key], out[f"{key}_reason"] = None, _reason(e)
+            failed.append(e)
+    if len(failed) == 2:
+        raise failed[0]
+    return out
+
+
+def _friction(ev: Events, ctx: Context) -> Mapping[str, Any]:
+    return friction_blocks(ev, ctx)
+
+
+def _retention(ev: Events, ctx: Context) -> Mapping[str, Any]:
+    from hourglass.interfaces.retention_api import retention
+
+    return retention(ev, model=ctx.model, since=ctx.since, until=ctx.until).to_dict()
+
+
+def _clv(ev: Events, ctx: Context) -> Mapping[str, Any]:
+    from hourglass.interfaces.clv_api import clv
+
+    return clv(ev, model=ctx.model, spend=ctx.spend).to_dict()
+
+
+def _attribution(ev: Events, ctx: Context) -> Mapping[str, Any]:
+    from hourglass.interfaces.attribution_api import attribution
+
+    return attribution(ev, ctx.model, spend=ctx.spend, since=ctx.since, until=ctx.until).to_dict()
+
+
+def _builders() -> dict[str, Callable[[Mapping[str, Any]], Part]]:
+    from hourglass.interfaces.reports._attribution import attribution_part
+    from hourglass.interfaces.reports._clv import clv_part
+    from hourglass.interfaces.reports._flywheel import flywheel_part
+    from hourglass.interfaces.reports._friction import friction_part
+    from hourglass.interfaces.reports._retention import retention_part
+
+    return {
+        "flywheel": flywheel_part,
+        "friction": friction_part,
+        "retention": retention_part,
+        "clv": clv_part,
+        "attribution": attribution_part,
+    }
+
+
+def part_of(name: str, result: Mapping[str, Any]) -> Part:
+    """The section ``name`` (one of EXTRAS) drawn from its result dict."""
+    return _builders()[name](result)
+
+
+def _parts() -> tuple[Extra, ...]:
+    build = _builders()
+    return (
+        Extra("flywheel", "flywheel: momentum and the loop", _flywheel, build["flywheel"]),
+        Extra("friction", "friction and the weak stages", _friction, build["friction"]),
+        Extra("retention", "retention cohorts", _retention, build["retention"]),
+        Extra("clv", "customer lifetime value", _clv, build["clv"]),
+        Extra("attribution", "multi-touch attribution", _attribution, build["attribution"]),
+    )
+
+
+EXTRAS: tuple[str, ...] = ("flywheel", "friction", "retention", "clv", "attribution")
+
+
+def check_extras(extras: Sequence[str] | str | None) -> tuple[str, ...]:
+    """The sections asked for: None is all of EXTRAS; a comma list or names; ``none`` is none.
+    An unknown name is HG109 with "did you mean"."""
+    if extras is None:
+        return EXTRAS
+    names = [n.strip() for n in (extras.split(",") if isinstance(extras, str) else extras) if n.strip()]
+    if names == ["none"]:
+        return ()
+    for name in names:
+        if name not in EXTRAS:
+            from hourglass.model._suggest import did_you_mean
+
+            raise SpecError(
+                f"no report section '{name}'{did_you_mean(name, EXTRAS)}",
+                code="HG109",
+                hint="the sections beyond the funnels, the lifecycle and the journeys are "
+                + ", ".join(EXTRAS)
+                + " (or none)",
+            )
+    return tuple(dict.fromkeys(names))
+
+
+def _reason(e: HourglassError) -> str:
+    return f"{e.message}: {e.hint}" if e.hint else e.message
+
+
+def extra_parts(
+    ev: Events,
+    ctx: Context,
+    *,
+    only: Sequence[str] = EXTRAS,
+    say: Callable[[str], None] = lambda _msg: None,
+) -> tuple[list[Part], dict[str, str]]:
+    """The parts of the sections in ``only`` that the source can measure, and the reasons of those
+    it cannot (name -> reason: the analysis's own coded error message and hint)."""
+    parts: list[Part] = []
+    not_measured: dict[str, str] = {}
+    for extra in _parts():
+        if extra.name not in only:
+            continue
+        say(extra.message)
+        try:
+            result = extra.compute(ev, ctx)
+        except HourglassError as e:
+            not_measured[extra.name] = _reason(e)
+            continue
+        parts.append(extra.part(result))
+    return parts, not_measured

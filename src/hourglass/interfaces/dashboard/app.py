@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from hourglass.model.errors import HourglassError
 
 from .data import DashboardSource, ResultCache
+from .extras import PAGES, Page
 from .query import FunnelQuery, PageQuery, date_range, integer
 from .render import environment
 from .views import Views
@@ -132,7 +133,9 @@ def create_app(
             "v": {n: assets.version(n) for n in ("plotly.min.js", "report.css", "hg.js", "hg.css")},
         }
 
-    def respond(request: Request, template: str, title: str, compute: Callable[[], str]) -> HTMLResponse:
+    def respond(
+        request: Request, template: str, title: str, compute: Callable[[], str], **extra: Any
+    ) -> HTMLResponse:
         status = 200
         try:
             fragment = compute()
@@ -144,7 +147,7 @@ def create_app(
         headers = {"Cache-Control": "no-store", "Vary": FRAGMENT_HEADER}
         if request.headers.get(FRAGMENT_HEADER):
             return HTMLResponse(fragment, status_code=status, headers=headers)
-        page = env.get_template(template).render(title=title, result=fragment, **common(request))
+        page = env.get_template(template).render(title=title, result=fragment, **common(request), **extra)
         return HTMLResponse(page, status_code=status, headers=headers)
 
     @app.get("/", response_class=HTMLResponse)
@@ -226,6 +229,16 @@ def create_app(
             "journeys",
             lambda: views.journeys(PageQuery.parse(p, src.last, src.default_model)),
         )
+
+    def extra_route(page: Page) -> Callable[[Request], HTMLResponse]:
+        def route(request: Request) -> HTMLResponse:
+            p = dict(request.query_params)
+            return respond(request, "analysis.html", page.title, lambda: views.extra(page, p), page=page)
+
+        return route
+
+    for page in PAGES:  # the later analyses: one page each, the same section as the report's
+        app.add_api_route(f"/{page.name}", extra_route(page), methods=["GET"], response_class=HTMLResponse)
 
     @app.get("/favicon.ico", response_model=None)
     def favicon() -> Response:

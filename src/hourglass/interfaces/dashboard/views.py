@@ -16,6 +16,7 @@ from hourglass.interfaces.reports._lifecycle_parts import build_parts
 from .charts import compare_figure, funnel_figure
 from .compare import Comparison, compare_rows, other_period
 from .data import DashboardSource, ResultCache
+from .extras import Page, page_key, run_page
 from .funnel_view import FunnelView, compute_funnel, levels_table, people_frame
 from .pages import compute_journeys, compute_lifecycle, compute_overview, stage_people, stage_table
 from .query import FunnelQuery, PageQuery
@@ -175,3 +176,12 @@ class Views:
         if failed:
             html = self.error(failed["code"], failed["message"], failed["hint"]) + html
         return self._render("parts.html", html=html, charts=charts, note=None)
+
+    def extra(self, page: Page, params: dict[str, str]) -> str:
+        """A later analysis's page (flywheel, friction, retention, clv, attribution): the report's
+        section for the form's options, cached per normalised request."""
+        part = self._cached(
+            page.name, page_key(self.src, page, params), lambda: run_page(self.src, page, params)
+        )
+        html, charts = part_fragment([part])
+        return self._render("parts.html", html=html, charts=charts, note=None, stages=[], lq_items=[])

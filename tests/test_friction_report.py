@@ -61,3 +61,24 @@ def test_missing_blocks_are_not_measured_and_text_is_escaped() -> None:
     fr = friction(_log(HAND), MODEL).to_dict()
     part = friction_part({"friction": fr})
     assert "Friction events: not measured" in " ".join(_parse(part.html).text)
+
+
+def test_the_whatif_block() -> None:
+    from hourglass.model.whatif import WhatIfSpec, forecast
+    from test_whatif import MODEL as WMODEL
+    from test_whatif import _one_step_fit
+
+    spec = WhatIfSpec.build(WMODEL, changes=["visit->purchase +20%"], horizon=3, runs=50)
+    fit = _one_step_fit()
+    fit.has_revenue = False
+    wi = forecast(spec, fit, []).to_dict()
+    assert wi["totals"]["new_customers"]["difference"] == 0  # the same acquisition draws
+    part = friction_part({"whatif": wi, "friction_reason": "not asked", "diagnose_reason": "not asked"})
+    text = " ".join(_parse(part.html).text)
+    assert "visit->purchase +20%: purchasers over the horizon +" in text
+    assert "Back-test: not measured" in text
+    ids = [c[0] for c in part.charts]
+    assert ids == ["friction-whatif"]
+    fig: Any = part.charts[0][1]
+    assert [t.name for t in fig.data] == ["baseline 90% band", "baseline", "scenario 90% band", "scenario"]
+    assert len(fig.data[1].y) == 3 and fig.data[3].y[0] > fig.data[1].y[0]

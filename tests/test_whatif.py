@@ -110,11 +110,11 @@ def test_hazards_count_the_customers_in_flight() -> None:
 
 
 def _one_step_fit(p: float = 0.5, mean: int = 100) -> Fit:
-    fit = Fit(model=MODEL, period="month", first=0, T=6, channels=["x"])
+    fit = Fit(model=MODEL, period="month", first=JAN, T=JAN + 6, channels=["x"])
     fit.trans[("x", 1)] = {(2, 0): int(1000 * p)}
     fit.cens[("x", 1)] = {6: 1000 - int(1000 * p)}
     fit.entry["x"] = {1: 1}
-    fit.acq["x"] = {3: mean, 4: mean, 5: mean}
+    fit.acq["x"] = {JAN + 3: mean, JAN + 4: mean, JAN + 5: mean}
     fit.buyers["x"] = {}
     return fit
 

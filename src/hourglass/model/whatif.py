@@ -424,7 +424,11 @@ def simulate(fit: Fit, sc: Scenario, horizon: int, runs: int, seed: int) -> dict
     (Poisson of the referral curve over the purchaser cohorts); each customer's steps drawn from the
     hazards (multinomial per stage, period and channel; stages in order, so a step within the period
     is followed in it); revenue = purchaser cohorts x the channel's revenue curve."""
-    rng = np.random.default_rng(seed)
+    # one stream per kind of draw, so that a scenario changes only the draws it touches (common
+    # random numbers: an unchanged channel's acquisitions are the same in the baseline and the scenario)
+    rng = np.random.default_rng([seed, 2])
+    rng_acq = np.random.default_rng([seed, 1])
+    rng_ref = np.random.default_rng([seed, 3])
     n = len(fit.model.stages)
     sale = (fit.model.sale_index or 0) + 1
     H = horizon
@@ -474,16 +478,16 @@ def simulate(fit: Fit, sc: Scenario, horizon: int, runs: int, seed: int) -> dict
                     for s, cnt in by_s.items()
                     if 0 <= p_abs - s < len(rcurve)
                 )
-                referred = int(rng.poisson(lam))
+                referred = int(rng_ref.poisson(lam))
             for c in chans:
                 if c == REFERRED:
                     k_new = referred
                 else:
-                    k_new = int(rng.poisson(fit.acquisition_mean(c) * sc.acq.get(c, 1.0)))
+                    k_new = int(rng_acq.poisson(fit.acquisition_mean(c) * sc.acq.get(c, 1.0)))
                 new_total += k_new
                 ks, p = entry[c]
                 if k_new and ks:
-                    for k, d in zip(ks, rng.multinomial(k_new, p), strict=True):
+                    for k, d in zip(ks, rng_acq.multinomial(k_new, p), strict=True):
                         arr[(c, k)][t] += d
             out["new_customers"][run, t] = new_total
             out["referred"][run, t] = referred

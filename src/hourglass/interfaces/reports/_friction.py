@@ -13,9 +13,16 @@ from ._charts import PALETTE, _layout
 from ._format import fmt_count, fmt_duration, fmt_pct
 from ._parts import Part, esc, fmt_money, fmt_p, get_list, get_map, get_number, na_cell, na_note, reason_of
 
-__all__ = ["FRICTION_CHART_DIV_ID", "friction_figure", "friction_part"]
+__all__ = [
+    "FRICTION_CHART_DIV_ID",
+    "WHATIF_CHART_DIV_ID",
+    "friction_figure",
+    "friction_part",
+    "whatif_figure",
+]
 
 FRICTION_CHART_DIV_ID = "friction-ranking"
+WHATIF_CHART_DIV_ID = "friction-whatif"
 
 
 def _label(row: Mapping[str, Any]) -> str:
@@ -74,6 +81,100 @@ def friction_figure(rows: list[Mapping[str, Any]]) -> go.Figure:
     return go.Figure(data=[trace], layout=layout)
 
 
+def whatif_figure(result: Mapping[str, Any], metric: str) -> go.Figure:
+    """Baseline and scenario per period: the median of the runs as lines, their 90% bands shaded."""
+    periods = [str(p) for p in (result.get("periods") or [])]
+    traces: list[Any] = []
+    for key, name, color in (
+        ("baseline", "baseline", PALETTE["muted"]),
+        ("scenario", "scenario", PALETTE["primary"]),
+    ):
+        band = get_map(get_map(result, key), metric)
+        low, high, med = band.get("low") or [], band.get("high") or [], band.get("median") or []
+        traces.append(
+            go.Scatter(
+                x=periods + periods[::-1],
+                y=list(high) + list(low)[::-1],
+                fill="toself",
+                fillcolor=color,
+                opacity=0.15,
+                line={"width": 0},
+                hoverinfo="skip",
+                name=f"{name} 90% band",
+            )
+        )
+        traces.append(
+            go.Scatter(
+                x=periods,
+                y=list(med),
+                mode="lines+markers",
+                name=name,
+                line={"color": color, "width": 2},
+                hovertemplate=f"%{{x}} · {name}: %{{y:,.0f}}<extra></extra>",
+            )
+        )
+    layout = _layout(
+        320,
+        margin={"l": 56, "r": 24, "t": 8, "b": 8, "pad": 4},
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.15},
+        yaxis={"title": metric.replace("_", " "), "gridcolor": PALETTE["line"], "rangemode": "tozero"},
+        xaxis={"type": "category"},
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def _whatif_html(wi: Mapping[str, Any]) -> tuple[str, str]:
+    """The what-if block and the metric it draws (revenue, else purchasers)."""
+    metric = "revenue" if "revenue" in get_map(wi, "baseline") else "purchasers"
+    tot = get_map(get_map(wi, "totals"), metric)
+    changes = "; ".join(str(c) for c in (wi.get("changes") or [])) or "no change"
+    diff, lo, hi = (
+        get_number(tot, "difference"),
+        get_number(tot, "difference_low"),
+        get_number(tot, "difference_high"),
+    )
+    line = ""
+    if diff is not None and lo is not None and hi is not None:
+        line = (
+            f"{esc(changes)}: {esc(metric)} over the horizon {diff:+,.0f} "
+            f"(90% of runs between {lo:+,.0f} and {hi:+,.0f})."
+        )
+    bt = get_map(wi, "backtest")
+    errs = []
+    for m, v in get_map(bt, "metrics").items():
+        e = get_number(v, "total_error") if isinstance(v, Mapping) else None
+        if e is not None:
+            errs.append(f"{m.replace('_', ' ')} {100 * e:+.1f}%")
+    bt_line = (
+        f'<p class="note">Back-test (fit until {esc(str(bt.get("fit_until", ""))[:10])}, forecast '
+        f"{esc(', '.join(str(p) for p in bt.get('periods') or []))}): error of the total "
+        f"{esc(', '.join(errs))}.</p>"
+        if errs
+        else na_note("Back-test", reason_of(wi, "backtest") or "not run")
+    )
+    ranking = get_list(wi, "ranking")
+    rank_html = ""
+    if ranking:
+        items = "".join(
+            f"<li>{esc(r.get('change'))}: "
+            + (
+                "not measured"
+                if get_number(r, "difference") is None
+                else f"{get_number(r, 'difference'):+,.0f}"
+            )
+            + "</li>"
+            for r in ranking
+        )
+        rank_html = f"<h4>Changes of the same size, ranked</h4><ol>{items}</ol>"
+    html = (
+        f'<h3>What if</h3><div class="chart" id="{WHATIF_CHART_DIV_ID}"></div>'
+        f'<p class="note">{line} Seeded simulation of the fitted stage-transition model; the lines are '
+        "medians of the runs.</p>" + bt_line + rank_html
+    )
+    return html, metric
+
+
 def _num(row: Mapping[str, Any], key: str, fmt: Any) -> str:
     value = row.get(key)
     if value is None:
@@ -127,9 +228,9 @@ def _stalls_table(rows: list[Mapping[str, Any]]) -> str:
 
 
 def friction_part(result: Mapping[str, Any]) -> Part:
-    """The section from ``{"friction": FrictionResult.to_dict(), "diagnose": DiagnoseResult.to_dict()}``
-    (either may be missing: its block is then a "not measured" note with the reason, from
-    ``friction_reason`` / ``diagnose_reason``)."""
+    """The section from ``{"friction": FrictionResult.to_dict(), "diagnose": DiagnoseResult.to_dict(),
+    "whatif": WhatIfResult.to_dict()}`` (friction or diagnose missing: a "not measured" note with the
+    reason, from ``friction_reason`` / ``diagnose_reason``; no what-if: no what-if block)."""
     fr, dg = get_map(result, "friction"), get_map(result, "diagnose")
     parts = [
         '<section class="card" id="friction"><div class="section-head"><h2>Friction and the weak stages</h2>'
@@ -166,6 +267,11 @@ def friction_part(result: Mapping[str, Any]) -> Part:
             parts.append("<h3>Stalls</h3>" + _stalls_table(stalls))
     else:
         parts.append(na_note("Friction", reason_of(result, "friction") or "not run"))
+    wi = get_map(result, "whatif")
+    if wi and wi.get("periods"):
+        html, metric = _whatif_html(wi)
+        parts.append(html)
+        charts.append((WHATIF_CHART_DIV_ID, whatif_figure(wi, metric)))
     parts.append("</section>")
     top = measured[0] if measured else None
     toc = "" if top is None else f"{top.get('friction')} first"

@@ -272,3 +272,38 @@ def attribute(
         "credits": {m: dict(conv[m]) for m in models},
         "revenue_credits": {m: dict(rev[m]) for m in models},
     }
+
+
+def stage_attribute(
+    events: Sequence[Ev],
+    stages: Sequence[tuple[str, Iterable[str]]],
+    *,
+    model: str,
+    lookback: int,
+    half_life: int,
+    order: int = 1,
+    touch_events: Iterable[str] = (),
+) -> dict[str, dict[str, Any]]:
+    """The hourglass stages per channel (docs/semantics-attribution.md, "Stages"): per stage (name,
+    its event names), the customers who entered it (None when none did: not measured), those with a
+    touch before their entry, and the ``model``'s credits: each stage is attributed as its own
+    conversion, the customer's first event of the stage, with the same lookback and the
+    non-converting journeys of the customers who never entered it."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, names in stages:
+        r = attribute(
+            events,
+            conversion=list(names),
+            count="first",
+            lookback=lookback,
+            half_life=half_life,
+            order=order,
+            touch_events=touch_events,
+        )
+        entered = r["conversions"] or None
+        out[name] = {
+            "customers": entered,
+            "with_touch": None if entered is None else r["conversions_attributed"],
+            "credits": None if entered is None else r["credits"][model],
+        }
+    return out

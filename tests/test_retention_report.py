@@ -72,7 +72,8 @@ def test_the_part_has_the_heatmap_and_the_curves() -> None:
     assert list(heat.x) == ["week 0", "week 1", "week 2", "week 3", "week 4"]
     assert list(heat.z[0]) == [0.5, 0.5, 0.25, 0.5, None]  # week 4 has not ended: blank, not 0
     assert list(heat.z[4]) == [None] * 5
-    assert heat.text[0][2] == "25.0% (1 of 4)" and heat.text[0][4] == ""
+    assert heat.text[0][2] == "25.0%" and heat.text[0][4] == ""  # the share; its counts in the hover
+    assert heat.customdata[0][2] == "25.0% (1 of 4)"
     curves = charts[RETENTION_DIV_IDS["curves"]].data
     assert len(curves) == 6  # five cohorts and the average
     avg = curves[-1]

@@ -33,10 +33,12 @@ def _heatmap(cohorts: list[Mapping[str, Any]], periods: list[int], period: str) 
     y = [f"{c.get('cohort')} ({fmt_count(get_count(c, 'size'))})" for c in cohorts]
     z: list[list[float | None]] = []
     text: list[list[str]] = []
+    shown: list[list[str]] = []  # the cell's share; its counts are in the hover
     for c in cohorts:
         cells = {int(x.get("period", -1)): x for x in get_list(c, "cells")}
         row_z: list[float | None] = []
         row_t: list[str] = []
+        row_s: list[str] = []
         for n in periods:
             cell = cells.get(n, {})
             share = get_number(cell, "share")
@@ -47,17 +49,21 @@ def _heatmap(cohorts: list[Mapping[str, Any]], periods: list[int], period: str) 
                 if share is None
                 else f"{fmt_pct(share)} ({fmt_count(k)} of {fmt_count(get_count(c, 'size'))})"
             )
+            row_s.append("" if share is None else fmt_pct(share))
         z.append(row_z)
         text.append(row_t)
+        shown.append(row_s)
     x = [f"{period} {n}" for n in periods]
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=x,
             y=[_plotly_text(v) for v in y],
-            text=text,
+            text=shown,
+            customdata=text,
             texttemplate="%{text}",
-            hovertemplate="cohort %{y}, %{x}: %{text}<extra></extra>",
+            textfont={"size": 11},
+            hovertemplate="cohort %{y}, %{x}: %{customdata}<extra></extra>",
             colorscale=[[0.0, "#ffffff"], [1.0, PALETTE["primary"]]],
             zmin=0.0,
             zmax=1.0,
@@ -70,8 +76,12 @@ def _heatmap(cohorts: list[Mapping[str, Any]], periods: list[int], period: str) 
     fig.update_layout(
         **_layout(
             max(160, 34 * len(cohorts) + 70),
-            xaxis={"side": "top", "title": {"text": f"{period}s after the cohort's {period}"}},
-            yaxis={"autorange": "reversed", "title": {"text": "cohort (customers)"}},
+            xaxis={
+                "side": "top",
+                "automargin": True,
+                "title": {"text": f"{period}s after the cohort's {period}"},
+            },
+            yaxis={"autorange": "reversed", "automargin": True, "title": {"text": "cohort (customers)"}},
         )
     )
     return fig
@@ -115,7 +125,12 @@ def _curves(
             300,
             showlegend=True,
             legend={"orientation": "h", "y": -0.2},
-            yaxis={"tickformat": ".0%", "rangemode": "tozero", "title": {"text": "share who came back"}},
+            yaxis={
+                "tickformat": ".0%",
+                "rangemode": "tozero",
+                "automargin": True,
+                "title": {"text": "share who came back"},
+            },
         )
     )
     return fig

@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from hourglass.interfaces.cli.friction import diagnose_cmd, friction_cmd
+from hourglass.interfaces.cli.friction import diagnose_cmd, friction_cmd, whatif_cmd
 from test_diagnose import _log as diagnose_log
 from test_friction import HAND, _log
 
-CLI = click.Group("hourglass", commands={"friction": friction_cmd, "diagnose": diagnose_cmd})
+CLI = click.Group(
+    "hourglass", commands={"friction": friction_cmd, "diagnose": diagnose_cmd, "whatif": whatif_cmd}
+)
 MODEL_YAML = """name: shop
 kind: hourglass
 sale: purchase
@@ -80,7 +82,31 @@ def test_diagnose_table_json_csv(files: tuple[Path, Path, Path]) -> None:
     assert out.exit_code == 2 and "HG170" in out.output
 
 
-@pytest.mark.parametrize("name", ["friction", "diagnose"])
+def test_whatif_table_json_csv(tmp_path: Path) -> None:
+    from hourglass.ingest.simulator import simulate_shop
+
+    table, _ = simulate_shop(2_000, seed=2, days=120)
+    path = tmp_path / "shop.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path)
+    base = ["whatif", str(path), "--change", "trial->sale +10%", "--horizon", "2m", "--runs", "20"]
+    out = CliRunner().invoke(CLI, [*base, "--rank", "--friction", "delivery_late"])
+    assert out.exit_code == 0, out.output
+    assert "what-if · hourglass · trial->sale +10%" in out.output and "back-test · fit until" in out.output
+    assert "ranked: every change of the same size" in out.output
+    data = json.loads(CliRunner().invoke(CLI, [*base, "--format", "json"]).output)
+    assert len(data["periods"]) == 2 and data["totals"]["purchasers"]["difference"] is not None
+    csv_out = CliRunner().invoke(CLI, [*base, "--format", "csv"]).output
+    assert (
+        csv_out.splitlines()[0]
+        == "period,metric,baseline,baseline_low,baseline_high,scenario,scenario_low,scenario_high"
+    )
+    out = CliRunner().invoke(CLI, [*base[:2], "--change", "cheaper please"])
+    assert out.exit_code == 2 and "HG172" in out.output
+
+
+@pytest.mark.parametrize("name", ["friction", "diagnose", "whatif"])
 def test_help_has_examples(name: str) -> None:
     out = CliRunner().invoke(CLI, [name, "--help"], terminal_width=100)
     assert out.exit_code == 0 and "Examples:" in out.output and f"hourglass {name} " in out.output

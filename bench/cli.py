@@ -7,15 +7,15 @@
 
 The CSV is the first 32,000 events of a simulated shop (``simulate_shop``, seed 7; 8,000 customers),
 written once under ``bench/data/``. Every run is a new process started the way a user starts it
-(``.venv/bin/hourglass ...``, output to /dev/null), so it pays Python's start, the imports and the work;
-the rounds alternate the commands (rotating which goes first), so a busy moment of the machine hits
-them alike. Each run's CPU time (user + system, all threads) is shown too: on a busy machine the wall
-time grows with the load, the CPU time much less. The floor is
-``python -c "import duckdb; duckdb.sql(...)"``: a funnel-ish query (each
-customer's first visit, then signup and purchase after it) on the same file. The targets (issue 11):
-``funnel`` at most 0.5 s, ``report`` at most 3 s, with bytecode compiled at install (``make env`` does
-it); the run says whether the imported modules' bytecode is current. The last line is
-``ratio funnel/floor: X.XX`` (medians).
+(``.venv/bin/hourglass ...``, output to /dev/null), so it pays Python's start, the imports and the
+work. The rounds alternate the commands (rotating which goes first), so a busy moment of the machine
+hits them alike, and each round first waits (``--wait``) for the machine to be idle. Each run's CPU
+time (user + system, all threads) is shown too: on a busy machine the wall time grows with the load,
+the CPU time much less. The floor is ``python -c "import duckdb; duckdb.sql(...)"``: a funnel-ish
+query (each customer's first visit, then signup and purchase after it) on the same file. The targets
+(issue 11): ``funnel`` at most 0.5 s, ``report`` at most 3 s, with bytecode compiled at install
+(``make env`` does it); the run says whether the imported modules' bytecode is current. The last
+lines are ``ratio COMMAND/floor: X.XX`` (medians).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from funnel import wait_idle  # bench/funnel.py: other processes' share of the CPUs
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -142,6 +144,13 @@ def main(argv: list[str] | None = None) -> None:
         "git archive OLD src | tar -x -C /tmp/old), alternated with the current one",
     )
     ap.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="before each round, wait up to S seconds for other processes to leave the CPUs idle [30]",
+    )
+    ap.add_argument(
         "--without-bytecode",
         action="store_true",
         help="also time the commands as on an install without bytecode (Python compiles every module "
@@ -175,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         times: dict[str, list[float]] = {n: [] for n in names}
         cpus: dict[str, list[float]] = {n: [] for n in names}
         for r in range(args.runs):
+            wait_idle(args.wait)
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
                 wall, cpu = run_once(cmds[name], envs[name])

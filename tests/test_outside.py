@@ -296,3 +296,15 @@ def test_a_stage_named_after_a_preset_says_what_the_preset_calls_it() -> None:
         if role and role.group(1) != name:
             assert f"which {s.preset} calls {name}" in reason, reasons
     assert any("calls" in r for r in reasons.values()), reasons
+
+
+@pytest.mark.parametrize("command", ["journeys", "paths", "transitions", "followers", "journey"])
+def test_journey_commands_print_their_notes(command: str, shop: Path) -> None:
+    """A model stage no event matches ('wishlist'): its note, with the closest names, was only in
+    the JSON's meta; the tables printed without it."""
+    model = shop.parent / "partly.yaml"
+    model.write_text(MODEL.replace("events: [cart]", "events: [cart]\n- name: wish\n  events: [wishlist]"))
+    extra = ["--customer", "u1"] if command == "journey" else []
+    r = CliRunner().invoke(cli, [command, str(shop), "--model", str(model), *extra])
+    assert r.exit_code == 0, r.output
+    assert "note: stage 'wish': no event named 'wishlist'" in r.output, r.output

@@ -21,6 +21,7 @@ __all__ = [
     "level_options",
     "load",
     "model_option",
+    "print_notes",
     "share",
 ]
 
@@ -96,3 +97,10 @@ def share(row: dict[str, Any], key: str = "share") -> str:
 def load(kw: dict[str, Any]) -> dict[str, Any]:
     mapping = mapping_from(kw)
     return {"columns": mapping, "engine": kw["engine"], "table": kw["table"], "config": kw["config_path"]}
+
+
+def print_notes(meta: dict[str, Any]) -> None:
+    """The result's notes (a model stage that matches no event of the source, with the closest
+    names) on stderr after the output, as funnel does: they were only in the JSON's meta."""
+    for note in meta.get("notes", ()):
+        click.echo(f"note: {note}", err=True)

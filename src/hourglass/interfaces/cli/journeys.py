@@ -19,6 +19,7 @@ from hourglass.interfaces.cli._journey_options import (
     goal_option,
     load,
     model_option,
+    print_notes,
     share,
 )
 from hourglass.interfaces.cli.paths import paths_cmd, transitions_cmd
@@ -154,6 +155,7 @@ def journeys_cmd(
         return Group(*parts)
 
     emit(fmt, data=r.to_dict(), rows=r.rows(), table=table, out=out)
+    print_notes(r.meta)
 
 
 @click.command("journey")
@@ -213,6 +215,7 @@ def journey_cmd(
         **load(kw),
     )
     emit(fmt, data=r.to_dict(), rows=r.rows(), table=lambda: Text(r.to_text()), out=out)
+    print_notes(r.meta)
 
 
 @click.command("followers")
@@ -278,3 +281,4 @@ def followers_cmd(
         )
 
     emit(fmt, data=r.to_dict(), rows=r.rows(), table=table, out=out)
+    print_notes(r.meta)

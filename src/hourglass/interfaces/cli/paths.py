@@ -16,6 +16,7 @@ from hourglass.interfaces.cli._journey_options import (
     level_options,
     load,
     model_option,
+    print_notes,
 )
 from hourglass.model._text import pct
 from hourglass.model.errors import SpecError
@@ -81,6 +82,7 @@ def transitions_cmd(
         return Group(*parts)
 
     emit(fmt, data=r.to_dict(), rows=r.rows(), table=table, out=out)
+    print_notes(r.meta)
 
 
 @click.command("paths")
@@ -202,3 +204,4 @@ def paths_cmd(
         return Group(*parts)
 
     emit(fmt, data=r.to_dict(), rows=r.rows(), table=table, out=out)
+    print_notes(r.meta)

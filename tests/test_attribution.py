@@ -302,8 +302,12 @@ def test_the_plan_compiles_for_other_dialects(dialect: str) -> None:
         },
         name="events",
     )
-    spec = AttributionSpec.build(markov_order=3, touch_events="visit")
-    plan = attribution_plan(spec, t, ConversionStep("sale", Step("sale", ("purchase",)), "every"))
+    spec = AttributionSpec.build(markov_order=3, touch_events="visit", stages=True)
+    stages = (Step("look", ("visit", "ad_*")), Step("sale", ("purchase",)))
+    plan = attribution_plan(
+        spec, t, ConversionStep("sale", Step("sale", ("purchase",)), "every"), stages=stages
+    )
+    assert {"stage_paths", "stage_markov", "stage_decay", "stage_totals"} <= set(plan.expressions())
     for name, expr in plan.expressions().items():
         assert "SELECT" in to_sql(expr, dialect).upper(), name
 

@@ -1,6 +1,6 @@
 """Attribution on every backend: the hand-checked worked example gives the same credits on DuckDB
 and Spark (``engine`` fixture); on the simulated shop (repeat purchases, Markov order 2, pooled
-channels) Spark's whole result equals DuckDB's."""
+channels, the stages per channel under Markov) Spark's whole result equals DuckDB's."""
 
 from __future__ import annotations
 
@@ -51,6 +51,8 @@ def _cases(path: str, engine: Any) -> list[dict[str, Any]]:
     cases: list[dict[str, Any]] = [
         {"conversion": "repeat", "markov_order": 2},
         {"conversion": "sale", "max_channels": 3, "touch_events": "visit,signup,purchase"},
+        # the hourglass stages per channel: the stage as a grouping key of every engine table
+        {"conversion": "sale", "credit_model": "markov", "markov_order": 2, "max_channels": 4},
     ]
     for kw in cases:
         d = attribution(path, engine=engine, **kw).to_dict()
@@ -65,4 +67,6 @@ def test_spark_equals_duckdb_on_the_simulated_shop(
 ) -> None:
     want = _cases(str(demo_parquet), "duckdb")
     assert want[0]["conversions"] > 50 and want[1]["pooled"]  # not trivial
+    measured = [s for s in want[2]["stages"]["stages"] if s["measured"] and s["with_touch"]]
+    assert len(measured) >= 3 and want[2]["stages"]["credit_model"] == "markov"
     _same(_cases(str(demo_parquet), spark_engine), want)

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from hourglass.interfaces.cli.demo import demo_cmd
 from hourglass.interfaces.cli.report import report_cmd
 from hourglass.interfaces.report_api import ReportResult, report
+from hourglass.interfaces.report_extras import EXTRAS
 from hourglass.model.presets import PRESETS
 
 LOG = """customer,event,timestamp,channel
@@ -105,7 +106,7 @@ def test_presets_on_other_event_names_are_not_measured(presets_only: tuple[Any, 
 def test_no_model_matches_so_one_is_drafted_from_the_events(presets_only: tuple[Any, Path]) -> None:
     result, out = presets_only
     assert "main model 'suggested': drafted from the event names" in result.output
-    assert "funnels:  suggested\nsections: lifecycle, channels, journeys\n" in result.output
+    assert "funnels:  suggested\nsections: lifecycle, channels, journeys, " in result.output
     html = _model_sections(out.read_text(encoding="utf-8"))["suggested"]
     assert "A draft from your event names, not a model you chose" in html and "Not measured." not in html
 
@@ -123,7 +124,7 @@ def test_a_model_of_the_source_events_is_measured(shop: Path) -> None:
     out = shop / "mine.html"
     result = _run([str(shop / "shop.csv"), "--model", str(shop / "shop.yaml"), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "funnels:  shop\nsections: lifecycle, channels, journeys\n" in result.output
+    assert "funnels:  shop\nsections: lifecycle, channels, journeys, " in result.output
     text = _text(out)
     assert "Not measured." not in text
     assert "reached in order within 90d" in text
@@ -143,12 +144,16 @@ def test_the_python_api_says_the_same(shop: Path) -> None:
     res = report(shop / "shop.csv", out=shop / "api.html", suggest=False)
     assert isinstance(res, ReportResult) and res.path == shop / "api.html"
     assert res.sections == ()
-    assert set(res.not_measured) == {f"funnel:{n}" for n in PRESETS} | {"lifecycle", "journeys"}
+    assert set(res.not_measured) == {f"funnel:{n}" for n in PRESETS} | {"lifecycle", "journeys", *EXTRAS}
     assert all("hourglass models suggest" in why for why in res.not_measured.values())
     assert res.events == 17 and res.customers == 5 and res.main_model == "hourglass"
     mine = report(shop / "shop.csv", [str(shop / "shop.yaml"), "aida"], out=shop / "api2.html")
-    assert mine.sections == ("funnel:shop", "lifecycle", "channels", "journeys")
-    assert set(mine.not_measured) == {"funnel:aida", "referrals"}
+    assert mine.sections[:4] == ("funnel:shop", "lifecycle", "channels", "journeys")
+    # every later analysis is a section, or not measured with its reason (5 customers: no channel
+    # touches before the sale for attribution, nobody bought twice for lifetime value, ...)
+    extras = set(mine.sections[4:]) | (set(mine.not_measured) & set(EXTRAS))
+    assert extras == set(EXTRAS) and set(mine.sections[4:]).isdisjoint(mine.not_measured)
+    assert set(mine.not_measured) - set(EXTRAS) == {"funnel:aida", "referrals"}
     assert "--referrer-col" in mine.not_measured["referrals"]
     assert mine.results["shop"].steps[-1].customers == 2
     assert mine.to_dict()["not_measured"] == dict(mine.not_measured)

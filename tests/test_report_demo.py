@@ -23,11 +23,18 @@ def test_demo_writes_spend_and_every_section(tmp_path: pathlib.Path) -> None:
     assert life["model"] == "hourglass" and life["purchasers"] > 0
     assert any("cac" in c for c in life["channels"])  # the spend table was used
     assert run.timings is not None
-    assert set(run.timings) == {"simulation", "load", "funnels", "lifecycle", "journeys", "report"}
+    assert set(run.timings) == {"simulation", "load", "funnels", "lifecycle", "journeys", "extras", "report"}
     assert "lifecycle: hourglass" in steps and "journeys: top paths" in steps
     page = run.report_path.read_text(encoding="utf-8")
     calls = re.findall(r'Plotly\.newPlot\("([^"]+)"', page)
-    for div_id in ("hg-hourglass-chart", "hg-paths-sankey", "hg-transitions-matrix", "hg-skip-matrix"):
+    for div_id in (
+        "hg-hourglass-chart",
+        "hg-paths-sankey",
+        "hg-transitions-matrix",
+        "hg-skip-matrix",
+        "hg-flywheel-wheel",
+        "hg-attribution-bars",
+    ):
         assert div_id in calls, div_id
     assert "hg-journey-map" in calls
     for anchor in ("hourglass", "referrals", "channels", "journeys"):

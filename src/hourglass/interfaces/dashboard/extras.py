@@ -136,7 +136,7 @@ PAGES: tuple[Page, ...] = (
         "BG/NBD or Pareto/NBD for purchases and Gamma-Gamma for spend, fitted by maximum likelihood: "
         "the parameters, the hold-out check, and lifetime value by acquisition channel next to CAC.",
         (
-            Field("fit", "Model", ("bgnbd", "paretonbd"), "the purchase model"),
+            Field("fit", "Fit", ("bgnbd", "paretonbd"), "the purchase model: BG/NBD or Pareto/NBD"),
             Field("calibration_end", "Calibration end", help="ISO date; the rest is the hold-out", size=12),
         ),
         _clv,

@@ -85,6 +85,9 @@ def _layout(height: int, **extra: Any) -> dict[str, Any]:
         "showlegend": False,
     }
     layout.update(extra)
+    for axis in ("xaxis", "yaxis"):  # tick labels and titles get the room they need (small margins)
+        given = layout.get(axis)
+        layout[axis] = {"automargin": True, **(given if isinstance(given, dict) else {})}
     return layout
 
 

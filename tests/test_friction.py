@@ -251,7 +251,7 @@ def logs(draw: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@settings(max_examples=15, deadline=None, derandomize=True)
+@settings(max_examples=10, deadline=None, derandomize=True)
 @given(log=logs(), within=st.sampled_from([None, 2.0]))
 def test_engine_matches_the_reference(log: pd.DataFrame, within: float | None) -> None:
     got = friction(log, MODEL, frictions="late", within=None if within is None else f"{int(within)}d")

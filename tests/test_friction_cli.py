@@ -85,12 +85,12 @@ def test_diagnose_table_json_csv(files: tuple[Path, Path, Path]) -> None:
 def test_whatif_table_json_csv(tmp_path: Path) -> None:
     from hourglass.ingest.simulator import simulate_shop
 
-    table, _ = simulate_shop(2_000, seed=2, days=120)
+    table, _ = simulate_shop(1_000, seed=2, days=120)
     path = tmp_path / "shop.parquet"
     import pyarrow.parquet as pq
 
     pq.write_table(table, path)
-    base = ["whatif", str(path), "--change", "trial->sale +10%", "--horizon", "2m", "--runs", "20"]
+    base = ["whatif", str(path), "--change", "trial->sale +10%", "--horizon", "2m", "--runs", "10"]
     out = CliRunner().invoke(CLI, [*base, "--rank", "--friction", "delivery_late"])
     assert out.exit_code == 0, out.output
     assert "what-if · hourglass · trial->sale +10%" in out.output and "back-test · fit until" in out.output

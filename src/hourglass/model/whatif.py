@@ -453,10 +453,10 @@ def simulate(fit: Fit, sc: Scenario, horizon: int, runs: int, seed: int) -> dict
     for run in range(runs):
         arr = {(c, k): np.zeros(H + LMAX + 1, dtype=np.int64) for c in chans for k in range(1, n + 1)}
         # in-flight customers: still in k at T, entered A periods before
-        for (c, k), by_age in fit.cens.items():
+        for (c, k), by_age in sorted(fit.cens.items()):  # sorted: the draws do not depend on row order
             if k >= n or (c, k) not in hz:
                 continue
-            for a, cnt in by_age.items():
+            for a, cnt in sorted(by_age.items()):
                 if a > LMAX or cnt == 0:
                     continue
                 keys, p = _move_probs(hz[(c, k)], a)

@@ -95,9 +95,19 @@ def test_the_fit_on_a_hand_log() -> None:
     # revenue by age after the sale period: age 0 a's 10 and b's 20; age 2 a's repeat 5;
     # observed: the January cohort at ages 0-2, February's at 0-1
     assert fit.rev["ads"] == {0: 30.0, 2: 5.0} and fit.obs["ads"] == {0: 2, 1: 2, 2: 1}
+    # after the last observed age (2) a geometric tail: 5 / 0 -> ratio 1 (capped)
     assert fit.revenue_curve("ads")[:4] == [15.0, 0.0, 5.0, 5.0]
     assert fit.ref == {2: 1} and fit.referral_curve()[:3] == [0.0, 0.0, 1.0]
     assert fit.acquisition_mean("ads") == pytest.approx(1.0)  # (2 + 1 + 0) / 3
+
+
+def test_revenue_curves_decay_after_the_observed_ages() -> None:
+    fit = Fit(model=MODEL, period="month", first=JAN, T=JAN + 3, channels=["x"])
+    fit.buyers["x"] = {JAN: 40}  # observed at ages 0, 1, 2
+    fit.rev["x"] = {0: 4000.0, 1: 800.0, 2: 400.0}
+    fit.obs["x"] = {0: 40, 1: 40, 2: 40}
+    # 100, 20, 10 per purchaser, then 10 x (10 / 20) per period
+    assert fit.revenue_curve("x")[:6] == [100.0, 20.0, 10.0, 5.0, 2.5, 1.25]
 
 
 def test_hazards_count_the_customers_in_flight() -> None:

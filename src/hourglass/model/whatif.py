@@ -310,32 +310,21 @@ class Fit:
         return sum(per.get(p, 0) for p in ps) / len(ps) if ps else 0.0
 
     def revenue_curve(self, c: str) -> list[float]:
-        """Revenue per purchaser at each age 0..LMAX*3 (periods after the sale period); ages beyond the
-        observed ones take the last age with 20 or more purchasers observed."""
-        rev, obs = self.rev.get(c, {}), self.obs.get(c, {})
-        ages = [a for a in sorted(obs) if obs[a] >= 20] or sorted(obs)
-        out = []
-        last = 0.0
-        for a in range(3 * LMAX + 1):
-            if a in obs and obs[a] > 0 and (a <= (ages[-1] if ages else -1)):
-                last = rev.get(a, 0.0) / obs[a]
-            out.append(last)
-        return out
+        """Revenue per purchaser at each age 0..36 (periods after the sale period): revenue at the age
+        ÷ purchasers observed at it, up to the last age with 20 or more observed (or the last
+        observed); beyond it, that value times ρ per period, ρ = its ratio to the age before, capped
+        at 1 (1 when the age before had none): a purchaser's revenue does not grow with age."""
+        return _curve(self.rev.get(c, {}), self.obs.get(c, {}))
 
     def referral_curve(self) -> list[float]:
-        """Referred customers per purchaser at each age after the referrer's sale period."""
+        """Referred customers per purchaser at each age after the referrer's sale period (as the
+        revenue curve, pooled over channels)."""
         obs: dict[int, int] = {}
         for by_s in self.buyers.values():
             for s, n in by_s.items():
                 for a in range(0, self.T - s):
                     obs[a] = obs.get(a, 0) + n
-        ages = [a for a in sorted(obs) if obs[a] >= 20] or sorted(obs)
-        out, last = [], 0.0
-        for a in range(3 * LMAX + 1):
-            if a in obs and obs[a] > 0 and ages and a <= ages[-1]:
-                last = self.ref.get(a, 0) / obs[a]
-            out.append(last)
-        return out
+        return _curve({a: float(n) for a, n in self.ref.items()}, obs)
 
     def summary(self) -> dict[str, Any]:
         stages = self.model.stages
@@ -359,6 +348,21 @@ class Fit:
                 "no referrer column: referred customers are not modelled apart"
             )
         return out
+
+
+def _curve(total: Mapping[int, float], obs: Mapping[int, int], ages: int = 3 * LMAX + 1) -> list[float]:
+    """Per age: total ÷ observed, to the last well-observed age, then a geometric tail."""
+    seen = [a for a in sorted(obs) if obs[a] > 0]
+    if not seen:
+        return [0.0] * ages
+    good = [a for a in seen if obs[a] >= 20] or seen
+    last = good[-1]
+    out = [total.get(a, 0.0) / obs[a] if obs.get(a, 0) > 0 else 0.0 for a in range(min(ages, last + 1))]
+    prev = out[last - 1] if last >= 1 else 0.0
+    rho = min(1.0, max(0.0, out[last] / prev)) if prev > 0 else (1.0 if out[last] > 0 else 0.0)
+    while len(out) < ages:
+        out.append(out[-1] * rho)
+    return out
 
 
 def _survival(h: Mapping[int, list[float]]) -> list[float]:

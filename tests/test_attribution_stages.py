@@ -260,3 +260,33 @@ def test_stages_equal_the_reference(events: list[ref.Ev], model: str, order: int
             assert s["credits"].get(k, 0.0) == pytest.approx(w["credits"].get(k, 0.0), rel=1e-7, abs=1e-9)
         assert sum(s["credits"].values()) == pytest.approx(s["with_touch"], abs=1e-9)
         assert s["with_touch"] + s["without_touch"] == s["customers"]
+
+
+def test_spend_gives_the_cost_per_customer_credited_to_each_stage(tmp_path: Path) -> None:
+    spend = tmp_path / "spend.csv"
+    spend.write_text("channel,period,cost\nads,2024-01,4\nemail,2024-01,10\n")
+    r = attribution(log(STAGED), MODEL, stages=True, spend=str(spend))
+    s = stage(r, "signup")  # Shapley: ads 0.5, email 1.5, social 0
+    assert s["cost_per_customer"]["ads"] == pytest.approx(8.0)
+    assert s["cost_per_customer"]["email"] == pytest.approx(10 / 1.5)
+    assert s["cost_per_customer"]["social"] is None
+    assert "no cost for channel 'social'" in s["cost_per_customer_reasons"]["social"]
+    v = stage(r, "visit")  # nobody touched before his first visit
+    assert v["cost_per_customer"]["ads"] is None
+    assert v["cost_per_customer_reasons"]["ads"] == "no customer of the stage credited to the channel"
+    assert stage(r, "refer")["cost_per_customer"] is None
+    plain = stage(attribution(log(STAGED), MODEL, stages=True), "signup")
+    assert plain["cost_per_customer"] is None and "--spend" in plain["cost_per_customer_reason"]
+
+
+def test_spend_in_the_cli_table_and_the_report(tmp_path: Path) -> None:
+    spend = tmp_path / "spend.csv"
+    spend.write_text("channel,period,cost\nads,2024-01,4\nemail,2024-01,10\n")
+    src = tmp_path / "events.csv"
+    log(STAGED).to_csv(src, index=False)
+    out = CliRunner().invoke(attribution_cmd, [str(src), "--stages", "--spend", str(spend)])
+    assert out.exit_code == 0, out.output
+    assert "cost per customer credited to the channel, per stage" in out.output
+    assert "6.67" in out.output  # email at interest (signup): 10 / 1.5
+    part = attribution_part(attribution(log(STAGED), MODEL, stages=True, spend=str(spend)).to_dict())
+    assert "cost per customer 8.00" in part.html  # ads at signup: 4 / 0.5

@@ -87,7 +87,9 @@ class StageCredits:
                 hint=_BUG,
             )
 
-    def to_dict(self, channels: Sequence[str]) -> dict[str, Any]:
+    def to_dict(self, channels: Sequence[str], costs: Mapping[str, float] | None = None) -> dict[str, Any]:
+        """The stage's JSON; with ``costs`` (the spend table's cost per channel in the range) the
+        cost per customer credited to each channel (null with why: no cost, no credit)."""
         out: dict[str, Any] = {"stage": self.stage, "label": self.label or self.stage}
         if self.customers is None or self.credits is None:
             why = (
@@ -96,7 +98,8 @@ class StageCredits:
             )
             out.update(measured=False, customers=None, with_touch=None, without_touch=None, credits=None)
             out["customers_reason"] = out["with_touch_reason"] = out["without_touch_reason"] = why
-            out["credits_reason"] = why
+            out["credits_reason"] = out["cost_per_customer_reason"] = why
+            out["cost_per_customer"] = None
             return out
         out.update(
             measured=True,
@@ -105,6 +108,23 @@ class StageCredits:
             without_touch=self.customers - (self.with_touch or 0),
             credits={c: self.credits.get(c, 0.0) for c in channels},
         )
+        if costs is None:
+            out["cost_per_customer"] = None
+            out["cost_per_customer_reason"] = _NO_SPEND
+            return out
+        per: dict[str, float | None] = {}
+        reasons: dict[str, str] = {}
+        for c in channels:
+            k = self.credits.get(c, 0.0)
+            cost = costs.get(c)
+            per[c] = None if cost is None or k <= 1e-12 else cost / k
+            if cost is None:
+                reasons[c] = f"the spend table has no cost for channel '{c}' in the range"
+            elif k <= 1e-12:
+                reasons[c] = "no customer of the stage credited to the channel"
+        out["cost_per_customer"] = per
+        if reasons:
+            out["cost_per_customer_reasons"] = reasons
         return out
 
 
@@ -259,15 +279,16 @@ class AttributionResult:
 
     def stages_dict(self) -> dict[str, Any] | None:
         """The ``stages`` block: the chosen model, the lookback, and per stage (in the model's
-        order) its customers, those with and without a touch, and the credits per channel (every
-        channel of the result, in its order)."""
+        order) its customers, those with and without a touch, the credits per channel (every
+        channel of the result, in its order) and, with a spend table, the cost per credited
+        customer."""
         if self.stages is None:
             return None
         return {
             "credit_model": self.spec.get("credit_model"),
             "lookback": self.spec.get("lookback"),
             "channels": list(self.channels),
-            "stages": [s.to_dict(self.channels) for s in self.stages],
+            "stages": [s.to_dict(self.channels, self.costs) for s in self.stages],
         }
 
     def stage_rows(self) -> list[dict[str, Any]]:

@@ -83,6 +83,18 @@ def _tables(result: AttributionResult) -> Any:
                 "entered it (- : no event of the stage)",
             )
         )
+        if d["has_spend"]:
+            crow: list[dict[str, Any]] = []
+            for c in block["channels"]:
+                crow.append(
+                    {"channel": c}
+                    | {s["stage"]: (s["cost_per_customer"] or {}).get(c) for s in block["stages"]}
+                )
+            ccols2: list[tuple[str, str, Callable[[Any], str]]] = [("channel", "channel", str)]
+            ccols2 += [(s["stage"], s["stage"], _money) for s in block["stages"]]
+            parts.append(
+                rich_table(crow, ccols2, title="cost per customer credited to the channel, per stage")
+            )
     return Group(*parts)
 
 

@@ -38,6 +38,7 @@ __all__ = [
 
 ATTRIBUTION_BARS_DIV_ID = "hg-attribution-bars"
 ATTRIBUTION_CPA_DIV_ID = "hg-attribution-cpa"
+_DOT = " \u00b7 "
 LABELS = {
     "first_touch": "First touch",
     "last_touch": "Last touch",
@@ -179,9 +180,11 @@ def _stages_table(block: Mapping[str, Any]) -> str:
             x = get_number(credits, c) or 0.0
             touched = get_count(s, "with_touch") or 0
             share = x / touched if touched else None
-            title = (
-                "" if share is None else f' title="{share * 100:.0f}% of the stage\u2019s touched customers"'
-            )
+            cpc = get_number(get_map(s, "cost_per_customer"), c)
+            hover = [] if share is None else [f"{share * 100:.0f}% of the stage\u2019s touched customers"]
+            if cpc is not None:
+                hover.append(f"cost per customer {fmt_money(cpc)}")
+            title = f' title="{esc(_DOT.join(hover))}"' if hover else ""
             cells.append(f"<td{heat_style(share)}{title}>{x:,.1f}</td>")
         body.append(f'<tr><td class="step">{esc(c)}</td>{"".join(cells)}</tr>')
     for label, key in (("without a touch", "without_touch"), ("entered the stage", "customers")):

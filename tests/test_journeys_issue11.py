@@ -85,7 +85,7 @@ def test_journey_limit_keeps_the_whole_path(tmp_path: Path) -> None:
     )
     out = _invoke(journey_cmd, [src, "--customer", "c", "--limit", "2", "--format", "json"])
     assert out.exit_code == 0, out.output
-    j = json.loads(out.output)["customer"]
+    j = json.loads(out.stdout)["customer"]  # the notes go to stderr
     assert j["path"] == ["awareness", "interest", "awareness", "interest"]
     assert j["backsteps"] == [{"from": "interest", "to": "awareness"}]
     assert (j["moves"], j["ideal_moves"], j["events"], j["shown"]) == (3, 2, 4, 2)

@@ -222,7 +222,7 @@ STAGE_MODEL = JourneyModel(
 )
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=20, deadline=None, derandomize=True)
 @given(
     events=logs(),
     model=st.sampled_from([*MODELS]),

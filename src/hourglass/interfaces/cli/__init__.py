@@ -9,6 +9,7 @@ from hourglass.interfaces.cli.attribution import attribution_cmd
 from hourglass.interfaces.cli.clv import clv_cmd
 from hourglass.interfaces.cli.demo import demo_cmd
 from hourglass.interfaces.cli.flywheel import flywheel_cmd
+from hourglass.interfaces.cli.friction import diagnose_cmd, friction_cmd, whatif_cmd
 from hourglass.interfaces.cli.funnel import funnel_cmd
 from hourglass.interfaces.cli.ingest import ingest_cmd
 from hourglass.interfaces.cli.journeys import (
@@ -32,6 +33,9 @@ SHORT_HELP = {
     "funnel": "where customers are lost: a funnel of events or stages",
     "lifecycle": "the whole hourglass: stages, after the sale, referrals, channels",
     "flywheel": "the flywheel's momentum: growth accounting, the loop's share, K-factor",
+    "friction": "where customers stall and what friction events cost",
+    "diagnose": "the weak stages, ranked and compared, with the remedies",
+    "whatif": "forecast a change: a step, a friction, a channel's spend",
     "journeys": "entry stages, skips and back-steps of real journeys",
     "transitions": "the transition graph between stages or events",
     "paths": "the most common paths, from or to a stage or event",
@@ -73,6 +77,9 @@ for _cmd in (
     funnel_cmd,
     lifecycle_cmd,
     flywheel_cmd,
+    friction_cmd,
+    diagnose_cmd,
+    whatif_cmd,
     journeys_cmd,
     transitions_cmd,
     paths_cmd,

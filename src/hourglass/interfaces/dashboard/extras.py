@@ -152,6 +152,12 @@ PAGES: tuple[Page, ...] = (
             Field("conversion", "Conversion", help="sale, repeat, referral, a stage or an event", size=12),
             Field("lookback", "Lookback", help="e.g. 30d", size=6),
             Field("markov_order", "Markov order", ("1", "2", "3"), "states are the last 1-3 channels"),
+            Field(
+                "credit_model",
+                "Stages by",
+                ("shapley", "linear", "first_touch", "last_touch", "position_based", "time_decay", "markov"),
+                "add the hourglass stages per channel, credited by this model",
+            ),
         ),
         _attribution,
         "attribution",

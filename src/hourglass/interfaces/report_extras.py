@@ -69,7 +69,14 @@ def friction_blocks(ev: Events, ctx: Context, *, frictions: Any = None) -> Mappi
 
 
 def _friction(ev: Events, ctx: Context) -> Mapping[str, Any]:
-    return friction_blocks(ev, ctx)
+    """The report's friction events: the lifecycle's negative-experience events (late delivery,
+    complaint, return, cancel: ``AfterSaleSpec.negative_events``) that the source has."""
+    from hourglass.engine.event_names import top_event_names
+    from hourglass.model.lifecycle import AfterSaleSpec
+
+    present = {name for name, _ in top_event_names(ev)}
+    frictions = [e for e in AfterSaleSpec().negative_events if e in present]
+    return friction_blocks(ev, ctx, frictions=frictions or None)
 
 
 def _retention(ev: Events, ctx: Context) -> Mapping[str, Any]:

@@ -5,7 +5,6 @@ referrers), DuckDB = Spark, and the simulator's true referral figures recovered.
 from __future__ import annotations
 
 import dataclasses
-
 import math
 import os
 import random

@@ -108,7 +108,9 @@ def demo_cmd(size: int, seed: int, out_dir: str, old_customers: str | None, old_
             f"{PRESETS[name].label} ({len(rows)} stages)",
             f"{first['customers']:,} at {first['step']}",
             f"{last['customers']:,} at {last['step']}",
-            "-" if conv is None else f"{100 * conv:.1f}%",
+            "-"
+            if conv is None
+            else (f"{100 * conv:.1f}%" if conv >= 0.001 or conv == 0 else f"{100 * conv:.2g}%"),
             f"{loss[0]} → {loss[1]}: {loss[3]:,} ({100 * loss[2]:.0f}%)" if loss else "-",
         )
     console.print(table)
@@ -130,8 +132,11 @@ def demo_cmd(size: int, seed: int, out_dir: str, old_customers: str | None, old_
         console.print(f"spend:  {run.spend_path}")
     console.print(f"report: [bold]{run.report_path.resolve()}[/]")
     pq, spend = run.parquet_path, run.spend_path
+    console.print(f"dashboard: hourglass serve {run.duckdb_path} --spend {spend}   (http://127.0.0.1:8050/)")
     console.print(f"next:   hourglass report {pq} --model aida --spend {spend} --out aida-report.html")
     console.print(f"        hourglass funnel {pq} --model hourglass --by channel")
     console.print(f"        hourglass lifecycle {pq} --spend {spend}")
     console.print(f"        hourglass journeys {pq} --by channel")
+    console.print(f"        hourglass flywheel {pq} --spend {spend}")
+    console.print(f"        hourglass attribution {pq} --spend {spend}")
     console.print(f"        hourglass models suggest {pq}")

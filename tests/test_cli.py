@@ -372,7 +372,7 @@ def test_help_and_import_do_not_load_the_engines() -> None:
     # `hourglass --help`, `import hourglass` and the command definitions stay light: Ibis, DuckDB,
     # pyarrow and pandas load on the first analysis (hourglass/__init__.py, lazy CLI imports); DuckDB
     # with the engine's first connection (engine/session.py)
-    heavy = ("ibis", "duckdb", "pyarrow", "pandas", "sqlglot")
+    heavy = ("ibis", "duckdb", "pyarrow", "pandas", "sqlglot", "numpy", "scipy", "fastapi")
     code = (
         "import sys, hourglass; from hourglass.interfaces.cli import cli; "
         f"print([m for m in {heavy!r} if m in sys.modules]); "

@@ -1,59 +1,66 @@
-"""``hourglass`` command line. Each command is a thin renderer of the Python API's results."""
+"""``hourglass`` command line. Each command is a thin renderer of the Python API's results.
+
+Commands are imported when they are run (or listed by ``--help``), not when the CLI starts: a
+funnel does not pay for the CLV models' scipy or the dashboard's web stack."""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 import click
 
 from hourglass import __version__
-from hourglass.interfaces.cli.attribution import attribution_cmd
-from hourglass.interfaces.cli.clv import clv_cmd
-from hourglass.interfaces.cli.demo import demo_cmd
-from hourglass.interfaces.cli.flywheel import flywheel_cmd
-from hourglass.interfaces.cli.friction import diagnose_cmd, friction_cmd, whatif_cmd
-from hourglass.interfaces.cli.funnel import funnel_cmd
-from hourglass.interfaces.cli.ingest import ingest_cmd
-from hourglass.interfaces.cli.journeys import (
-    followers_cmd,
-    journey_cmd,
-    journeys_cmd,
-    paths_cmd,
-    transitions_cmd,
-)
-from hourglass.interfaces.cli.lifecycle import lifecycle_cmd
-from hourglass.interfaces.cli.models import models_cmd
-from hourglass.interfaces.cli.report import report_cmd
-from hourglass.interfaces.cli.retention import retention_cmd
-from hourglass.interfaces.cli.serve import serve_cmd
-from hourglass.interfaces.cli.validate import validate_cmd
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMANDS", "cli", "main"]
 
-# One line each in `hourglass --help` (a command's docstring may be longer than the list's column).
-SHORT_HELP = {
-    "funnel": "where customers are lost: a funnel of events or stages",
-    "lifecycle": "the whole hourglass: stages, after the sale, referrals, channels",
-    "flywheel": "the flywheel's momentum: growth accounting, the loop's share, K-factor",
-    "friction": "where customers stall and what friction events cost",
-    "diagnose": "the weak stages, ranked and compared, with the remedies",
-    "whatif": "forecast a change: a step, a friction, a channel's spend",
-    "journeys": "entry stages, skips and back-steps of real journeys",
-    "transitions": "the transition graph between stages or events",
-    "paths": "the most common paths, from or to a stage or event",
-    "journey": "one customer's journey map, or typical journeys",
-    "followers": "followers who are not customers yet",
-    "retention": "retention cohorts: who comes back, period by period",
-    "clv": "customer lifetime value: BG/NBD, Pareto/NBD, Gamma-Gamma, sBG",
-    "attribution": "which channels brought the conversions: nine models side by side",
-    "report": "a self-contained HTML report of every analysis",
-    "serve": "the dashboard: every analysis as an interactive page",
-    "ingest": "validate a source and write a fast store",
-    "validate": "every problem of a source at once",
-    "models": "the journey models: list, show, suggest from data",
-    "demo": "simulate a shop and run everything on it",
-}
+#: name -> (module, attribute, one line in `hourglass --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "funnel": ("funnel", "funnel_cmd", "where customers are lost: a funnel of events or stages"),
+    "lifecycle": ("lifecycle", "lifecycle_cmd", "the whole hourglass: stages, after the sale, referrals"),
+    "flywheel": ("flywheel", "flywheel_cmd", "the flywheel's momentum: growth, the loop's share, K-factor"),
+    "friction": ("friction", "friction_cmd", "where customers stall and what friction events cost"),
+    "diagnose": ("friction", "diagnose_cmd", "the weak stages, ranked and compared, with the remedies"),
+    "whatif": ("friction", "whatif_cmd", "forecast a change: a step, a friction, a channel's spend"),
+    "journeys": ("journeys", "journeys_cmd", "entry stages, skips and back-steps of real journeys"),
+    "transitions": ("journeys", "transitions_cmd", "the transition graph between stages or events"),
+    "paths": ("journeys", "paths_cmd", "the most common paths, from or to a stage or event"),
+    "journey": ("journeys", "journey_cmd", "one customer's journey map, or typical journeys"),
+    "followers": ("journeys", "followers_cmd", "followers who are not customers yet"),
+    "retention": ("retention", "retention_cmd", "retention cohorts: who comes back, period by period"),
+    "clv": ("clv", "clv_cmd", "customer lifetime value: BG/NBD, Pareto/NBD, Gamma-Gamma, sBG"),
+    "attribution": ("attribution", "attribution_cmd", "which channels brought the conversions: nine models"),
+    "report": ("report", "report_cmd", "a self-contained HTML report of every analysis"),
+    "serve": ("serve", "serve_cmd", "the dashboard: every analysis as an interactive page"),
+    "ingest": ("ingest", "ingest_cmd", "validate a source and write a fast store"),
+    "validate": ("validate", "validate_cmd", "every problem of a source at once"),
+    "models": ("models", "models_cmd", "the journey models: list, show, suggest from data"),
+    "demo": ("demo", "demo_cmd", "simulate a shop and run everything on it"),
+}  # fmt: skip
+
+
+class _Commands(click.Group):
+    """A group whose commands are imported on first use; ``commands`` fills as they are."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attr, short = COMMANDS[cmd_name]
+            cmd: click.Command = getattr(importlib.import_module(f"hourglass.interfaces.cli.{module}"), attr)
+            cmd.short_help = short
+            self.add_command(cmd, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def all_commands(self) -> dict[str, click.Command]:
+        """Every command, imported (for tests and documentation)."""
+        ctx = click.Context(self)
+        return {name: cmd for name in self.list_commands(ctx) if (cmd := self.get_command(ctx, name))}
 
 
 @click.group(
+    cls=_Commands,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
     epilog="Run 'hourglass COMMAND --help' for a command's options and examples; docs/cli.md lists "
     "every flag.",
@@ -73,31 +80,5 @@ def cli() -> None:
     """
 
 
-for _cmd in (
-    funnel_cmd,
-    lifecycle_cmd,
-    flywheel_cmd,
-    friction_cmd,
-    diagnose_cmd,
-    whatif_cmd,
-    journeys_cmd,
-    transitions_cmd,
-    paths_cmd,
-    journey_cmd,
-    followers_cmd,
-    retention_cmd,
-    clv_cmd,
-    attribution_cmd,
-    report_cmd,
-    serve_cmd,
-    ingest_cmd,
-    validate_cmd,
-    models_cmd,
-    demo_cmd,
-):
-    _cmd.short_help = SHORT_HELP.get(_cmd.name or "", _cmd.short_help)
-    cli.add_command(_cmd)
-
-
-def main() -> None:
-    cli(prog_name="hourglass")
+def main(args: Any = None) -> None:
+    cli(args=args, prog_name="hourglass")

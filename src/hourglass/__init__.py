@@ -24,10 +24,15 @@ from hourglass.model import (
 if TYPE_CHECKING:
     from hourglass.engine import Engine, connect
     from hourglass.interfaces.api import build_spec, events, funnel, funnel_levels, funnel_sql, validate
+    from hourglass.interfaces.attribution_api import attribution
+    from hourglass.interfaces.clv_api import clv, clv_summary, sbg_fit
+    from hourglass.interfaces.flywheel_api import flywheel
+    from hourglass.interfaces.friction_api import diagnose, friction, whatif
     from hourglass.interfaces.journeys_api import followers, journey, journeys, paths, transitions
     from hourglass.interfaces.lifecycle_api import lifecycle, lifecycle_table
-    from hourglass.interfaces.models_api import suggest_model
+    from hourglass.interfaces.models_api import model_yaml, suggest_model, write_model
     from hourglass.interfaces.report_api import report
+    from hourglass.interfaces.retention_api import retention
     from hourglass.interfaces.store_api import ingest as ingest_store
 
 __version__ = "0.1.0"
@@ -42,10 +47,16 @@ __all__ = [
     "JourneyModel",
     "Step",
     "__version__",
+    "attribution",
     "build_spec",
+    "clv",
+    "clv_summary",
     "connect",
+    "diagnose",
     "events",
+    "flywheel",
     "followers",
+    "friction",
     "funnel",
     "funnel_levels",
     "funnel_sql",
@@ -54,12 +65,17 @@ __all__ = [
     "journeys",
     "lifecycle",
     "lifecycle_table",
+    "model_yaml",
     "paths",
     "preset",
     "report",
+    "retention",
+    "sbg_fit",
     "suggest_model",
     "transitions",
     "validate",
+    "whatif",
+    "write_model",
 ]
 
 #: public name -> (module, attribute), imported on first use
@@ -78,7 +94,15 @@ _LAZY: dict[str, tuple[str, str]] = {
     "lifecycle_table": ("hourglass.interfaces.lifecycle_api", "lifecycle_table"),
     "ingest_store": ("hourglass.interfaces.store_api", "ingest"),
     "report": ("hourglass.interfaces.report_api", "report"),
-    "suggest_model": ("hourglass.interfaces.models_api", "suggest_model"),
+    **{
+        name: ("hourglass.interfaces.models_api", name)
+        for name in ("suggest_model", "model_yaml", "write_model")
+    },
+    "flywheel": ("hourglass.interfaces.flywheel_api", "flywheel"),
+    **{name: ("hourglass.interfaces.friction_api", name) for name in ("friction", "diagnose", "whatif")},
+    "retention": ("hourglass.interfaces.retention_api", "retention"),
+    **{name: ("hourglass.interfaces.clv_api", name) for name in ("clv", "clv_summary", "sbg_fit")},
+    "attribution": ("hourglass.interfaces.attribution_api", "attribution"),
 }
 _LAYERS = ("model", "ingest", "analyses", "engine", "interfaces")
 

@@ -27,11 +27,17 @@ def first_value(r: ir.Table) -> ir.Table:
 
 def top_values(c: ir.Table, k: int = TOP_VALUES) -> ir.Table:
     """``c`` (one row per customer, with ``by``): values outside the ``k`` with the most customers
-    (ties: by value, a missing value last) become :data:`OTHER`; a missing value stays missing."""
-    c = c.mutate(by_n=c.count().over(ibis.window(group_by=c.by)))
-    rank = ibis.dense_rank().over(ibis.window(order_by=[ibis.desc(c.by_n), c.by.isnull(), c.by]))
-    c = c.mutate(by_rank=rank)
-    return c.mutate(by=(c.by_rank < k).ifelse(c.by, ibis.literal(OTHER))).drop("by_n", "by_rank")
+    (ties: by value, a missing value last) become :data:`OTHER`; a missing value stays missing.
+
+    The rank is a ``row_number`` over one row per value, joined back: ClickHouse numbers the rows
+    of a ``DENSE_RANK`` with the whole-partition frame Ibis writes like ``ROW_NUMBER`` (measured on
+    chdb: ``a, a, b`` ranked 0, 1, 2), which pooled every value past the k-th *row* there."""
+    values = c.group_by("by").aggregate(by_n=c.count())
+    order = [ibis.desc(values.by_n), values.by.isnull(), values.by]
+    values = values.select(v_by=values.by, v_rank=ibis.row_number().over(order_by=order))
+    j = c.left_join(values, c.by == values.v_by)
+    kept = j.by.isnull().ifelse(ibis.null("string"), (j.v_rank < k).ifelse(j.by, ibis.literal(OTHER)))
+    return j.select(*[j[col] for col in c.columns if col != "by"], by=kept)
 
 
 def node_rows_by(

@@ -8,9 +8,9 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from hourglass.analyses._by import top_values
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.plan import Materialize, Plan, Rows
-from hourglass.model.journeys_spec import OTHER, TOP_VALUES
 from hourglass.model.retention import US_PER_DAY, RetentionResult, RetentionSpec, Target, assemble_retention
 
 __all__ = ["period_index", "retention_plan"]
@@ -27,20 +27,6 @@ def period_index(period: str, ts: ir.TimestampValue) -> ir.IntegerValue:
     if period == "day":
         return days.cast("int64")
     return ((days + 3) / 7).floor().cast("int64")
-
-
-def top_values(c: ir.Table, k: int = TOP_VALUES) -> ir.Table:
-    """``c`` (one row per customer, with ``by``): values outside the ``k`` with the most customers
-    (ties: by value, a missing value last) become ``(other)``; a missing value stays missing. The
-    rank is a ``row_number`` over one row per value: ClickHouse's ``DENSE_RANK`` with the explicit
-    whole-partition frame Ibis writes numbers rows like ``ROW_NUMBER`` (measured on chdb), so the
-    shared ``_by.top_values`` pools every value there."""
-    values = c.group_by("by").aggregate(by_n=c.count())
-    order = [ibis.desc(values.by_n), values.by.isnull(), values.by]
-    values = values.select(v_by=values.by, v_rank=ibis.row_number().over(order_by=order))
-    j = c.left_join(values, c.by == values.v_by)
-    kept = j.by.isnull().ifelse(ibis.null("string"), (j.v_rank < k).ifelse(j.by, ibis.literal(OTHER)))
-    return j.select("customer", by=kept)
 
 
 def _matches(target: Target, t: ir.Table) -> ir.BooleanValue:

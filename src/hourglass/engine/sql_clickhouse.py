@@ -167,10 +167,25 @@ def _exact_quantiles(tree: Any) -> Any:
     return tree
 
 
+def _nullable_lags(tree: Any) -> Any:
+    """``lagInFrame(x)`` / ``leadInFrame(x, n)`` without a default give the type's default (0, '')
+    past the partition's edge on ClickHouse where DuckDB and Spark give NULL (``LAG``'s meaning);
+    ``toNullable(x)`` makes ClickHouse's default NULL too."""
+    from sqlglot import exp
+
+    for fn in _find(tree, exp.Anonymous):
+        name = str(fn.this).lower()
+        args = fn.expressions
+        if name in ("laginframe", "leadinframe") and args and len(args) < 3:
+            wrapped = exp.Anonymous(this="toNullable", expressions=[args[0].copy()])
+            fn.set("expressions", [wrapped, *args[1:]])  # not .replace(): Ibis shares column nodes
+    return tree
+
+
 def clickhouse_sql(tree: Any, dialect: Any, *, pretty: bool = True) -> str:
     """The SQL text of Ibis's sqlglot ``tree`` for ClickHouse: relations renamed, exact quantiles,
-    RANGE frames ClickHouse accepts, and the settings appended (``SETTINGS ...``)."""
-    tree = _small_range_frames(_exact_quantiles(_rename_relations(tree)))
+    NULL past a lag's edge, RANGE frames ClickHouse accepts, and the settings appended."""
+    tree = _small_range_frames(_nullable_lags(_exact_quantiles(_rename_relations(tree))))
     sql = str(tree.sql(dialect=dialect, pretty=pretty))
     settings = ", ".join(
         f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in CLICKHOUSE_SETTINGS.items()

@@ -64,3 +64,12 @@ def test_attribution_without_a_channel_says_why(tmp_path: Path) -> None:
     page = TestClient(create_app(load_source(str(src))), base_url="http://127.0.0.1").get("/attribution")
     assert page.status_code == 400
     assert "channel" in page.text and "HG380" in page.text
+
+
+def test_the_friction_page_forecasts_a_change(client: Any) -> None:
+    page = client.get("/friction?changes=trial->sale %2B10%25; friction delivery_late -50%25")
+    assert page.status_code == 200, page.text
+    assert 'data-plot="friction-whatif' in page.text  # the what-if chart (a fresh id per response)
+    bad = client.get("/friction?changes=trial->nowhere %2B10%25")
+    assert bad.status_code == 200  # friction and diagnose stand; the what-if says why it is missing
+    assert "HG173" in bad.text or "nowhere" in bad.text

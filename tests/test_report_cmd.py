@@ -209,3 +209,19 @@ def test_goal_is_the_main_models_purchase_stage(shop: Path) -> None:
     assert "Buyers, two definitions: 3 reached Cart in order within 90d" in _text(res.path)
     result = _run([str(shop / "shop.csv"), "--model", str(shop / "shop.yaml"), "--goal", "chart"])
     assert result.exit_code == 2 and "HG106" in result.output and "cart" in result.output
+
+
+def test_the_report_forecasts_what_if_changes(tmp_path: Path) -> None:
+    from hourglass.ingest.simulator import simulate_shop
+
+    table, _truth = simulate_shop(800, seed=5)
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "shop.parquet"
+    pq.write_table(table, src)
+    res = report(src, out=tmp_path / "r.html", extras=["friction"], whatif=["trial->sale +10%"])
+    assert "friction" in res.sections
+    page = res.path.read_text(encoding="utf-8")
+    assert 'Plotly.newPlot("friction-whatif"' in page
+    none = report(src, out=tmp_path / "n.html", extras=["friction"])
+    assert 'Plotly.newPlot("friction-whatif"' not in none.path.read_text(encoding="utf-8")

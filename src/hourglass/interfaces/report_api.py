@@ -139,6 +139,7 @@ def report(
     suggest: bool = True,
     after_sale: Mapping[str, Any] | None = None,
     extras: Sequence[str] | None = None,
+    whatif: Sequence[str] = (),
 ) -> ReportResult:
     """Write the HTML report of ``source`` to ``out`` (self-contained, works offline).
 
@@ -154,7 +155,8 @@ def report(
     lifecycle's after-sale settings over the config's ``[lifecycle]`` (``{"remorse_events": "refund"}``,
     as ``hourglass lifecycle --set``); ``extras``: the sections of the later analyses to add (default
     all of ``flywheel``, ``friction``, ``retention``, ``clv``, ``attribution``; ``()`` for none), each
-    listed as not measured with its reason when the source cannot support it. Example::
+    listed as not measured with its reason when the source cannot support it; ``whatif``: changes the
+    friction section forecasts (``"trial->sale +10%"``, ``"friction delivery_late -50%"``). Example::
 
         import hourglass
         result = hourglass.report("shop.csv", ["my_model.yaml", "hourglass"], out="shop.html")
@@ -192,6 +194,7 @@ def report(
             suggest and not models,
             dict(after_sale or {}),
             wanted,
+            tuple(whatif),
         )
         return _report(ev, request, started, say)
 
@@ -215,6 +218,7 @@ class _Request:
     suggest: bool
     after_sale: dict[str, Any]
     extras: tuple[str, ...]
+    whatif: tuple[str, ...] = ()
 
 
 def _draft(ev: Events, taken: Sequence[str]) -> JourneyModel | None:
@@ -287,7 +291,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         journeys = journeys_block(ev, main, breakdown, since, until, cfg, life_dict, say)
         timings["journeys"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        ctx = Context(main, spend=rq.spend, since=since, until=until)
+        ctx = Context(main, spend=rq.spend, since=since, until=until, changes=rq.whatif)
         parts, why_not = extra_parts(ev, ctx, only=rq.extras, say=say)
         not_measured.update(why_not)
         timings["extras"] = time.perf_counter() - mark

@@ -27,6 +27,9 @@ class Context:
     spend: Any = None
     since: Any = None
     until: Any = None
+    #: what-if changes of the friction section ("trial->sale +10%", "friction delivery_late -50%"):
+    #: with any, the section also forecasts them (hourglass whatif, 12 months, seeded bands)
+    changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,23 +50,26 @@ def _flywheel(ev: Events, ctx: Context) -> Mapping[str, Any]:
 
 
 def friction_blocks(ev: Events, ctx: Context, *, frictions: Any = None) -> Mapping[str, Any]:
-    """``{"friction": ..., "diagnose": ...}`` for the friction section; a block the source cannot
-    measure is null with its ``<block>_reason`` (both: the friction's coded error)."""
-    from hourglass.interfaces.friction_api import diagnose, friction
+    """``{"friction": ..., "diagnose": ..., "whatif": ...}`` for the friction section (what-if only
+    with ``ctx.changes``); a block the source cannot measure is null with its ``<block>_reason``
+    (friction and diagnose both: the friction's coded error)."""
+    from hourglass.interfaces.friction_api import diagnose, friction, whatif
 
     out: dict[str, Any] = {}
     failed: list[HourglassError] = []
-    runs: tuple[tuple[str, Callable[[], Any]], ...] = (
+    runs: list[tuple[str, Callable[[], Any]]] = [
         ("friction", lambda: friction(ev, ctx.model, frictions=frictions, since=ctx.since, until=ctx.until)),
         ("diagnose", lambda: diagnose(ev, ctx.model, since=ctx.since, until=ctx.until)),
-    )
+    ]
+    if ctx.changes:
+        runs.append(("whatif", lambda: whatif(ev, ctx.model, changes=ctx.changes, frictions=frictions)))
     for key, run in runs:
         try:
             out[key] = run().to_dict()
-        except HourglassError as e:  # the other block may still be measured
+        except HourglassError as e:  # the other blocks may still be measured
             out[key], out[f"{key}_reason"] = None, _reason(e)
             failed.append(e)
-    if len(failed) == 2:
+    if out["friction"] is None and out["diagnose"] is None:
         raise failed[0]
     return out
 

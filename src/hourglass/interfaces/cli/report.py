@@ -77,6 +77,14 @@ def _short(reason: str) -> str:
     help="the sections beyond the funnels, the lifecycle and the journeys: flywheel, friction, "
     "retention, clv, attribution [default: all of them; none: no extra section]",
 )
+@click.option(
+    "--whatif",
+    "changes",
+    multiple=True,
+    metavar="CHANGE",
+    help="a change the friction section forecasts, repeatable: 'trial->sale +10%', "
+    "'friction delivery_late -50%', 'spend ads +20%' (12 months, as hourglass whatif)",
+)
 @source_options
 def report_cmd(
     source: str,
@@ -91,6 +99,7 @@ def report_cmd(
     until: str | None,
     settings: tuple[str, ...],
     extras: str | None,
+    changes: tuple[str, ...],
     engine: str,
     table: str | None,
     config_path: str | None,
@@ -110,6 +119,7 @@ def report_cmd(
       hourglass report events.parquet --model flywheel --goal engage
       hourglass report shop.csv --model my_model.yaml --set remorse_events=refund
       hourglass report shop.csv --with retention,clv
+      hourglass report events.parquet --whatif "trial->sale +10%" --whatif "friction delivery_late -50%"
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -143,6 +153,7 @@ def report_cmd(
             until=until,
             after_sale=after_sale,
             extras=extras,
+            whatif=changes,
             step=lambda msg: progress.update(task, description=msg),
         )
     console = stdout_console()

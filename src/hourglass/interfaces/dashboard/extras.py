@@ -65,7 +65,8 @@ def _flywheel(ev: Any, model: str, spend: Any, since: Any, until: Any, **kw: Any
 
 
 def _friction(ev: Any, model: str, spend: Any, since: Any, until: Any, **kw: Any) -> Mapping[str, Any]:
-    ctx = report_extras.Context(model, spend=spend, since=since, until=until)
+    changes = tuple(c.strip() for c in (kw.get("changes") or "").split(";") if c.strip())
+    ctx = report_extras.Context(model, spend=spend, since=since, until=until, changes=changes)
     return report_extras.friction_blocks(ev, ctx, frictions=kw.get("frictions"))
 
 
@@ -110,8 +111,17 @@ PAGES: tuple[Page, ...] = (
         "Friction and the weak stages",
         "Where customers stall and what friction events cost: conversion with vs without each friction "
         "event among customers in the same stage, stratified by channel and cohort, and the stages to "
-        "fix first, each with the remedy the models suggest.",
-        (Field("frictions", "Friction events", help="comma list, e.g. delivery_late,complaint", size=24),),
+        "fix first, each with the remedy the models suggest; and what a change would be worth (a "
+        "fitted stage-transition model, back-tested, with seeded 90% bands).",
+        (
+            Field("frictions", "Friction events", help="comma list, e.g. delivery_late,complaint", size=24),
+            Field(
+                "changes",
+                "What if",
+                help="changes separated by ;, e.g. trial->sale +10%; friction delivery_late -50%",
+                size=32,
+            ),
+        ),
         _friction,
         "friction",
     ),

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from hourglass.interfaces.cli._common import FORMATS, mapping_from
+from hourglass.interfaces.cli._common import FORMATS
+from hourglass.interfaces.cli._options import load, print_notes, since_until
 from hourglass.model._text import pct
 from hourglass.model.journeys_reasons import not_measured
 
@@ -44,9 +45,7 @@ def common(f: F) -> F:
         show_default=True,
         help="table (for people), json (every number, with nulls and reasons) or csv (flat rows)",
     )(f)
-    f = click.option("--until", metavar="TIME", help="only events before this time (ISO 8601)")(f)
-    f = click.option("--since", metavar="TIME", help="only events at or after this time (ISO 8601)")(f)
-    return click.argument("source")(f)
+    return click.argument("source")(since_until(f))
 
 
 def model_option(f: F) -> F:
@@ -92,15 +91,3 @@ def by_option(f: F) -> F:
 def share(row: dict[str, Any], key: str = "share") -> str:
     """A share, or ``not measured (reason)`` when it is null with a reason."""
     return not_measured(row, key) or pct(row.get(key))
-
-
-def load(kw: dict[str, Any]) -> dict[str, Any]:
-    mapping = mapping_from(kw)
-    return {"columns": mapping, "engine": kw["engine"], "table": kw["table"], "config": kw["config_path"]}
-
-
-def print_notes(meta: dict[str, Any]) -> None:
-    """The result's notes (a model stage that matches no event of the source, with the closest
-    names) on stderr after the output, as funnel does: they were only in the JSON's meta."""
-    for note in meta.get("notes", ()):
-        click.echo(f"note: {note}", err=True)

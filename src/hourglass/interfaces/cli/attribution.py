@@ -7,14 +7,8 @@ from typing import Any
 
 import click
 
-from hourglass.interfaces.cli._common import (
-    FORMATS,
-    emit,
-    handle_errors,
-    mapping_from,
-    rich_table,
-    source_options,
-)
+from hourglass.interfaces.cli._common import handle_errors, rich_table, source_options
+from hourglass.interfaces.cli._options import emit_result, format_option, load, print_notes, since_until
 from hourglass.model.attribution import MODELS
 from hourglass.model.attribution_result import LABELS, AttributionResult
 
@@ -181,16 +175,8 @@ def _tables(result: AttributionResult) -> Any:
     type=click.Path(dir_okay=False),
     help="a CSV of channel, period, cost: cost per attributed conversion and ROI per channel and model",
 )
-@click.option("--since", metavar="TIME", help="only events at or after this time (ISO 8601)")
-@click.option("--until", metavar="TIME", help="only events before this time (ISO 8601)")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table (for people), json (every number, with nulls and reasons) or csv (one row per channel)",
-)
+@since_until
+@format_option(csv="one row per channel")
 @click.option(
     "--out", metavar="FILE", type=click.Path(dir_okay=False), help="write to this file instead of stdout"
 )
@@ -229,7 +215,7 @@ def attribution_cmd(
       hourglass attribution events.parquet --conversion signup --since 2024-03-01 --format csv --out a.csv
       hourglass attribution shop.duckdb --stages --credit-model markov
     """
-    mapping = mapping_from(kw)
+    src = load(kw)
     from hourglass.interfaces.attribution_api import attribution  # `hourglass --help` stays fast
 
     result = attribution(
@@ -248,11 +234,7 @@ def attribution_cmd(
         spend=spend,
         since=since,
         until=until,
-        columns=mapping,
-        engine=kw["engine"],
-        table=kw["table"],
-        config=kw["config_path"],
+        **src,
     )
-    emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _tables(result), out=out)
-    for note in result.meta.get("notes", ()):
-        click.echo(f"note: {note}", err=True)
+    emit_result(fmt, result, _tables, out)
+    print_notes(result.meta)

@@ -11,15 +11,8 @@ from typing import Any
 
 import click
 
-from hourglass.interfaces.cli._common import (
-    FORMATS,
-    emit,
-    handle_errors,
-    mapping_from,
-    rich_table,
-    source_options,
-    stdout_console,
-)
+from hourglass.interfaces.cli._common import handle_errors, rich_table, source_options, stdout_console
+from hourglass.interfaces.cli._options import emit_result, format_option, load
 from hourglass.model.clv import FITS, ClvResult
 
 __all__ = ["clv_cmd"]
@@ -167,14 +160,7 @@ def _tables(result: ClvResult) -> Any:
     type=click.Path(dir_okay=False),
     help="spend table (CSV of channel, period, cost) for CAC",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table (for people), json (every number, with nulls and reasons) or csv (one row per parameter)",
-)
+@format_option(csv="one row per parameter")
 @click.option(
     "--out", metavar="FILE", type=click.Path(dir_okay=False), help="write to this file instead of stdout"
 )
@@ -203,7 +189,7 @@ def clv_cmd(
       hourglass clv shop.duckdb --fit paretonbd --horizon 26w --customers clv.csv
       hourglass clv events.parquet --spend spend.csv --format json
     """
-    mapping = mapping_from(kw)
+    src = load(kw)
     from hourglass.interfaces.clv_api import clv  # here, not at import: `hourglass --help` stays fast
 
     events = [e.strip() for e in purchase_events.split(",") if e.strip()] if purchase_events else None
@@ -218,14 +204,11 @@ def clv_cmd(
         discount_rate=discount_rate,
         spend=spend,
         customers=customers,
-        columns=mapping,
-        engine=kw["engine"],
-        table=kw["table"],
-        config=kw["config_path"],
+        **src,
     )
     if fmt == "table" and not out:
         stdout_console().print(_tables(result))
     else:
-        emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _tables(result), out=out)
+        emit_result(fmt, result, _tables, out)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)

@@ -9,13 +9,14 @@ import click
 from rich.console import Group
 from rich.text import Text
 
-from hourglass.interfaces.cli._common import (
-    FORMATS,
-    emit,
-    handle_errors,
-    mapping_from,
-    rich_table,
-    source_options,
+from hourglass.interfaces.cli._common import handle_errors, rich_table, source_options
+from hourglass.interfaces.cli._options import (
+    emit_result,
+    format_option,
+    load,
+    out_option,
+    referral_options,
+    since_until,
 )
 
 __all__ = ["flywheel_cmd"]
@@ -116,8 +117,7 @@ def _table(result: Any) -> Any:
     help="a customer is new in the period of his first counted activity, or of his first event of any "
     "kind (first-seen, PostHog's) when he is active in it",
 )
-@click.option("--since", metavar="TIME", help="only events at or after this time (ISO 8601)")
-@click.option("--until", metavar="TIME", help="only events before this time (ISO 8601)")
+@since_until
 @click.option(
     "--by",
     metavar="COLUMN",
@@ -128,24 +128,9 @@ def _table(result: Any) -> Any:
     type=click.Path(dir_okay=False),
     help="CSV of channel, period, cost: new customers of its channels count as paid",
 )
-@click.option(
-    "--acquisition-col",
-    metavar="COLUMN",
-    help="the acquisition channel column [default: the first touch's channel]",
-)
-@click.option(
-    "--referral-event", metavar="EVENT", help="a referral event carrying the referee (with --referee-col)"
-)
-@click.option("--referee-col", metavar="COLUMN", help="the column of --referral-event naming the referee")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table (for people), json (every number, with nulls and reasons) or csv (one row per period)",
-)
-@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of standard output")
+@referral_options
+@format_option(csv="one row per period")
+@out_option
 @source_options
 @handle_errors
 def flywheel_cmd(
@@ -180,7 +165,7 @@ def flywheel_cmd(
       hourglass flywheel events.parquet --spend spend.csv --since 2024-01-01 --by channel
       hourglass flywheel events.csv --new first-seen --format csv --out momentum.csv
     """
-    mapping = mapping_from(kw)
+    src = load(kw)
     from hourglass.interfaces.flywheel_api import flywheel  # `hourglass --help` stays fast
 
     result = flywheel(
@@ -197,9 +182,6 @@ def flywheel_cmd(
         channel_column=acquisition_col,
         referral_event=referral_event,
         referee_column=referee_col,
-        columns=mapping,
-        engine=kw["engine"],
-        table=kw["table"],
-        config=kw["config_path"],
+        **src,
     )
-    emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _table(result), out=out)
+    emit_result(fmt, result, _table, out)

@@ -9,13 +9,16 @@ from typing import Any
 import click
 from rich.console import Group
 
-from hourglass.interfaces.cli._common import (
-    FORMATS,
-    emit,
-    handle_errors,
-    mapping_from,
-    rich_table,
-    source_options,
+from hourglass.interfaces.cli._common import handle_errors, rich_table, source_options
+from hourglass.interfaces.cli._options import (
+    emit_result,
+    format_option,
+    goal_option,
+    load,
+    model_option,
+    out_option,
+    print_notes,
+    since_until,
 )
 from hourglass.model.diagnose import DiagnoseResult
 from hourglass.model.friction import FrictionResult
@@ -114,12 +117,7 @@ def _friction_table(result: FrictionResult) -> Any:
 
 @click.command("friction")
 @click.argument("source")
-@click.option(
-    "--model",
-    default="hourglass",
-    show_default=True,
-    help="a built-in model (hourglass models) or a model file",
-)
+@model_option
 @click.option(
     "--friction",
     "frictions",
@@ -154,23 +152,15 @@ def _friction_table(result: FrictionResult) -> Any:
     metavar="LIST",
     help="what the friction table is stratified by (Mantel-Haenszel): channel, cohort, both or none",
 )
-@click.option("--since", metavar="TIME", help="only events at or after this time (ISO 8601)")
-@click.option("--until", metavar="TIME", help="only events before this time (ISO 8601)")
+@since_until
 @click.option(
     "--as-of", metavar="TIME", help="'now', for customers stalled now [default: --until, else the last event]"
 )
 @click.option(
     "--customers", type=click.Path(dir_okay=False), help="write the customers stalled now (.parquet/.csv)"
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table (for people), json (every number, with nulls and reasons) or csv (the friction table)",
-)
-@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of standard output")
+@format_option(csv="the friction table")
+@out_option
 @source_options
 @handle_errors
 def friction_cmd(
@@ -202,7 +192,7 @@ def friction_cmd(
       hourglass friction events.parquet --target trial=3d --target sale=14d --customers stalled.csv
       hourglass friction events.parquet --model buy.yaml --friction delivery_late --within 60d --format json
     """
-    mapping = mapping_from(kw)
+    src = load(kw)
     from hourglass.interfaces.friction_api import friction  # not at import: `hourglass --help` stays fast
 
     result = friction(
@@ -217,14 +207,10 @@ def friction_cmd(
         until=until,
         as_of=as_of,
         customers=customers,
-        columns=mapping,
-        engine=kw["engine"],
-        table=kw["table"],
-        config=kw["config_path"],
+        **src,
     )
-    emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _friction_table(result), out=out)
-    for note in result.meta.get("notes", ()):
-        click.echo(f"note: {note}", err=True)
+    emit_result(fmt, result, _friction_table, out)
+    print_notes(result.meta)
 
 
 def _diagnose_table(result: DiagnoseResult) -> Any:
@@ -277,12 +263,7 @@ def _diagnose_table(result: DiagnoseResult) -> Any:
 
 @click.command("diagnose")
 @click.argument("source")
-@click.option(
-    "--model",
-    default="hourglass",
-    show_default=True,
-    help="a built-in model (hourglass models) or a model file",
-)
+@model_option
 @click.option("--since", metavar="TIME", help="the period: events at or after this time (ISO 8601)")
 @click.option("--until", metavar="TIME", help="the period: events before this time (ISO 8601)")
 @click.option(
@@ -295,18 +276,9 @@ def _diagnose_table(result: DiagnoseResult) -> Any:
     metavar="COLUMN",
     help="compare each value of this column (at the customer's first event) with the others",
 )
-@click.option(
-    "--goal", metavar="STAGE", help="the stage that makes a purchaser [default: the model's sale stage]"
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table (for people), json (every number, with nulls and reasons) or csv (the comparisons)",
-)
-@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of standard output")
+@goal_option
+@format_option(csv="the comparisons")
+@out_option
 @source_options
 @handle_errors
 def diagnose_cmd(
@@ -333,7 +305,7 @@ def diagnose_cmd(
       hourglass diagnose events.parquet --by channel --format json
       hourglass diagnose events.parquet --model solis6 --since 2024-03-01 --until 2024-04-01
     """
-    mapping = mapping_from(kw)
+    src = load(kw)
     from hourglass.interfaces.friction_api import diagnose  # not at import: `hourglass --help` stays fast
 
     result = diagnose(
@@ -344,14 +316,10 @@ def diagnose_cmd(
         baseline=baseline,
         by=by,
         goal=goal,
-        columns=mapping,
-        engine=kw["engine"],
-        table=kw["table"],
-        config=kw["config_path"],
+        **src,
     )
-    emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _diagnose_table(result), out=out)
-    for note in result.meta.get("notes", ()):
-        click.echo(f"note: {note}", err=True)
+    emit_result(fmt, result, _diagnose_table, out)
+    print_notes(result.meta)
 
 
 def _whatif_table(result: WhatIfResult) -> Any:
@@ -431,12 +399,7 @@ def _whatif_table(result: WhatIfResult) -> Any:
 
 @click.command("whatif")
 @click.argument("source")
-@click.option(
-    "--model",
-    default="hourglass",
-    show_default=True,
-    help="a built-in model (hourglass models) or a model file",
-)
+@model_option
 @click.option(
     "--change",
     "changes",
@@ -479,18 +442,9 @@ def _whatif_table(result: WhatIfResult) -> Any:
 )
 @click.option("--since", metavar="TIME", help="fit on events at or after this time (ISO 8601)")
 @click.option("--until", metavar="TIME", help="fit on events before this time (ISO 8601)")
-@click.option(
-    "--goal", metavar="STAGE", help="the stage that makes a purchaser [default: the model's sale stage]"
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table (for people), json (every number, with nulls and reasons) or csv (per period and metric)",
-)
-@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of standard output")
+@goal_option
+@format_option(csv="per period and metric")
+@out_option
 @source_options
 @handle_errors
 def whatif_cmd(
@@ -524,7 +478,7 @@ def whatif_cmd(
       hourglass whatif events.parquet --change "friction delivery_late -50%" --change "spend ads +20%"
       hourglass whatif events.parquet --rank --friction delivery_late,complaint --format json
     """
-    mapping = mapping_from(kw)
+    src = load(kw)
     from hourglass.interfaces.friction_api import whatif  # not at import: `hourglass --help` stays fast
 
     result = whatif(
@@ -541,11 +495,7 @@ def whatif_cmd(
         since=since,
         until=until,
         goal=goal,
-        columns=mapping,
-        engine=kw["engine"],
-        table=kw["table"],
-        config=kw["config_path"],
+        **src,
     )
-    emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _whatif_table(result), out=out)
-    for note in result.meta.get("notes", ()):
-        click.echo(f"note: {note}", err=True)
+    emit_result(fmt, result, _whatif_table, out)
+    print_notes(result.meta)

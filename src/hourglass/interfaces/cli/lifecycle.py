@@ -9,13 +9,16 @@ import click
 from rich.console import Group
 from rich.text import Text
 
-from hourglass.interfaces.cli._common import (
-    FORMATS,
-    emit,
-    handle_errors,
-    mapping_from,
-    rich_table,
-    source_options,
+from hourglass.interfaces.cli._common import handle_errors, rich_table, source_options
+from hourglass.interfaces.cli._options import (
+    emit_result,
+    format_option,
+    goal_option,
+    load,
+    model_option,
+    out_option,
+    referral_options,
+    since_until,
 )
 from hourglass.model.errors import SpecError
 from hourglass.model.lifecycle_result import LifecycleResult
@@ -139,22 +142,14 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
 
 @click.command("lifecycle")
 @click.argument("source")
-@click.option(
-    "--model",
-    default="hourglass",
-    show_default=True,
-    help="a built-in model (hourglass models) or a model file",
-)
-@click.option("--since", metavar="TIME", help="only events at or after this time (ISO 8601)")
-@click.option("--until", metavar="TIME", help="only events before this time (ISO 8601)")
+@model_option
+@since_until
 @click.option(
     "--as-of",
     metavar="TIME",
     help="'now' for days in the current stage [default: --until, else the last event]",
 )
-@click.option(
-    "--goal", metavar="STAGE", help="the stage that makes a purchaser [default: the model's sale stage]"
-)
+@goal_option
 @click.option(
     "--by",
     metavar="COLUMN",
@@ -173,15 +168,7 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
     "--customers", type=click.Path(dir_okay=False), help="write the stage table per customer (.parquet/.csv)"
 )
 @click.option("--spend", type=click.Path(dir_okay=False), help="CSV of channel, period, cost: CAC and ROI")
-@click.option(
-    "--acquisition-col",
-    metavar="COLUMN",
-    help="the acquisition channel column [default: the first touch's channel]",
-)
-@click.option(
-    "--referral-event", metavar="EVENT", help="a referral event carrying the referee (with --referee-col)"
-)
-@click.option("--referee-col", metavar="COLUMN", help="the column of --referral-event naming the referee")
+@referral_options
 @click.option(
     "--period",
     type=click.Choice(["day", "week", "month", "quarter", "year"]),
@@ -193,15 +180,10 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--top", type=int, default=10, show_default=True, help="how many top referrers to list")
 @click.option("--no-referrals", is_flag=True, help="skip the referral loop")
 @click.option("--no-channels", is_flag=True, help="skip the channel table")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table (for people), json (every number, null with a reason when not measured) or csv (stage rows)",
+@format_option(
+    text="table (for people), json (every number, null with a reason when not measured) or csv (stage rows)"
 )
-@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of standard output")
+@out_option
 @source_options
 @handle_errors
 def lifecycle_cmd(
@@ -248,7 +230,7 @@ def lifecycle_cmd(
             code="HG144",
             hint=f"write --goal {old_sale_stage} (the stage that makes a purchaser)",
         )
-    mapping = mapping_from(kw)
+    src = load(kw)
     from hourglass.interfaces.lifecycle_api import lifecycle
 
     result = lifecycle(
@@ -272,9 +254,6 @@ def lifecycle_cmd(
             "max_depth": max_depth,
             "top": top,
         },
-        columns=mapping,
-        engine=kw["engine"],
-        table=kw["table"],
-        config=kw["config_path"],
+        **src,
     )
-    emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _render(result), out=out)
+    emit_result(fmt, result, _render, out)

@@ -9,14 +9,8 @@ import click
 from rich.console import Group
 from rich.text import Text
 
-from hourglass.interfaces.cli._common import (
-    FORMATS,
-    emit,
-    handle_errors,
-    mapping_from,
-    rich_table,
-    source_options,
-)
+from hourglass.interfaces.cli._common import handle_errors, rich_table, source_options
+from hourglass.interfaces.cli._options import emit_result, format_option, load, out_option, print_notes
 from hourglass.model.retention import Matrix, RetentionResult
 
 __all__ = ["retention_cmd"]
@@ -120,16 +114,11 @@ def _render(result: RetentionResult) -> Any:
 )
 @click.option("--since", help="only cohorts whose start event is at or after this time (ISO 8601)")
 @click.option("--until", help="only events before this time (ISO 8601): cohorts and returns")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table (shares), json (counts, shares, intervals, revenue; null with a reason when a period is "
-    "not complete) or csv (one row per cohort and period)",
+@format_option(
+    text="table (shares), json (counts, shares, intervals, revenue; null with a reason when a period is "
+    "not complete) or csv (one row per cohort and period)"
 )
-@click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of standard output")
+@out_option
 @source_options
 @handle_errors
 def retention_cmd(
@@ -164,7 +153,7 @@ def retention_cmd(
       hourglass retention shop.csv --start signup --return event:login --mode unbounded --periods 12
       hourglass retention events.parquet --cohorts recurring --by channel --format json
     """
-    mapping = mapping_from(kw)
+    src = load(kw)
     from hourglass.interfaces.retention_api import retention  # `hourglass --help` stays fast
 
     result = retention(
@@ -179,11 +168,7 @@ def retention_cmd(
         by=by,
         since=since,
         until=until,
-        columns=mapping,
-        engine=kw["engine"],
-        table=kw["table"],
-        config=kw["config_path"],
+        **src,
     )
-    emit(fmt, data=result.to_dict(), rows=result.rows(), table=lambda: _render(result), out=out)
-    for note in result.meta.get("notes", ()):
-        click.echo(f"note: {note}", err=True)
+    emit_result(fmt, result, _render, out)
+    print_notes(result.meta)

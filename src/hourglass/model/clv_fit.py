@@ -313,9 +313,8 @@ def fit(
         # papers' three decimals hold, and a large log does not pay thousands of evaluations for
         # digits nobody reads
         fatol = max(1e-7, 1e-10 * abs(res.fun)) if math.isfinite(res.fun) else 1e-7
-        res2 = optimize.minimize(
-            nll, res.x, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": fatol, "maxiter": 4000}
-        )
+        polish = {"xatol": 1e-6, "fatol": fatol, "maxiter": 200 * len(x0)}  # scipy's own budget
+        res2 = optimize.minimize(nll, res.x, method="Nelder-Mead", options=polish)
     best = res2 if res2.fun <= res.fun else res
     theta = np.exp(best.x)
     edge = [nm for nm, v in zip(names, best.x, strict=True) if abs(v) > 18]

@@ -11,9 +11,8 @@ from typing import Any
 import ibis
 import pytest
 
-from hourglass.engine.session import Engine
 from hourglass.interfaces.retention_api import retention
-from test_clickhouse_analyses import ClickHouse, Watched, _canon, _rows, _same
+from test_clickhouse_analyses import ClickHouse, assert_same_on_clickhouse, watch
 
 CASES: dict[str, Callable[[str], Any]] = {
     "weeks-by-channel": lambda src: retention(src, by="channel", periods=6),
@@ -41,30 +40,9 @@ def clickhouse() -> Iterator[ClickHouse]:
 def test_retention_gives_duckdbs_answers_on_clickhouse(
     case: str, clickhouse: ClickHouse, demo_parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ibis.expr.types as ir
-    import pyarrow.parquet as pq
-
-    watched = Watched(tmp_path)
-    execute, cache = Engine.execute, ir.Table.cache
-    monkeypatch.setattr(Engine, "execute", lambda self, expr: watched.execute(self, expr, execute))
-    monkeypatch.setattr(ir.Table, "cache", lambda self: watched.cache(self, cache))
-    CASES[case](str(demo_parquet))
-    monkeypatch.undo()
+    watched = watch(lambda: CASES[case](str(demo_parquet)), tmp_path, monkeypatch)
     assert watched.defs  # the memberships
-    runs = [
-        (watched.defs[name].op().to_expr(), pq.read_table(watched.files[f"src_{name}"]).to_pandas())
-        for name in watched.defs
-    ]
-    for expr, want in runs + watched.runs:
-        got, sql = clickhouse.run(watched, expr)
-        if not hasattr(want, "columns"):  # a scalar: the last event's time, a count of matches
-            assert _same(_canon(got.iloc[0, 0]), _canon(want)), sql
-            continue
-        assert list(got.columns) == list(want.columns), sql
-        g, w = _rows(got), _rows(want)
-        assert len(g) == len(w), sql
-        bad = [(x, y) for x, y in zip(g, w, strict=True) if not _same(x, y)]
-        assert not bad, f"{sql}\nfirst differing rows (ClickHouse, DuckDB): {bad[:3]}"
+    assert_same_on_clickhouse(clickhouse, watched)
 
 
 def test_the_plan_compiles_for_other_dialects(demo_parquet: Path) -> None:

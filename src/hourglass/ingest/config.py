@@ -19,6 +19,27 @@ __all__ = ["Config", "load_config", "load_model", "read_mapping_file"]
 CONFIG_NAME = "hourglass.toml"
 
 
+def _loader(path: Path) -> Any:
+    """A safe YAML loader that refuses aliases (``*name``): nested aliases expand exponentially
+    ("billion laughs": a 400-byte file, gigabytes of memory), and no setting needs one."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                mark = event.start_mark
+                raise ConfigError(
+                    f"{path}, line {mark.line + 1}: YAML alias '*{event.anchor}' is not allowed",
+                    code="HG112",
+                    hint="write the value out in full where it is used (anchors and aliases are refused: "
+                    "they can expand a small file into gigabytes)",
+                )
+            return super().compose_node(parent, index)
+
+    return NoAliases
+
+
 def read_mapping_file(path: Path) -> Mapping[str, Any]:
     """A YAML or TOML file as a mapping, with a clear error naming the file."""
     try:
@@ -32,7 +53,7 @@ def read_mapping_file(path: Path) -> Mapping[str, Any]:
     import yaml  # here, not at import: a command that reads no YAML does not pay for it
 
     try:
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.load(text, _loader(path))
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
         raise ConfigError(
             f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {e}",

@@ -125,10 +125,10 @@ def source_options(f: F) -> F:
     )(f)
     f = click.option(
         "--engine",
-        type=click.Choice(["duckdb", "spark"]),
-        default="duckdb",
-        show_default=True,
-        help="where to run",
+        metavar="ENGINE",
+        default=None,
+        help="where to run: duckdb (default), a DuckDB file, spark, spark://HOST:PORT, sc://HOST:PORT, "
+        "postgres://..., clickhouse://... [default: [engine] of hourglass.toml, else duckdb]",
     )(f)
     f = click.option(
         "--config",

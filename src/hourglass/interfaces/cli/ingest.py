@@ -57,7 +57,7 @@ def ingest_cmd(source: str, into: str, force: bool, fmt: str, quiet: bool, **kw:
       hourglass ingest 'logs/*.parquet' --into store.duckdb --customer-col user_id --force
       hourglass funnel store.duckdb --steps visit,signup,purchase
     """
-    if kw["engine"] != "duckdb":
+    if kw["engine"] not in (None, "duckdb"):
         raise UnsupportedError(
             "ingest writes a DuckDB store and runs on the duckdb engine",
             code="HG521",

@@ -4,6 +4,7 @@ one session for the whole run, when pyspark and Java are available)."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,15 @@ def engine(request: pytest.FixtureRequest) -> hourglass.Engine:
     if request.param == "spark":
         return request.getfixturevalue("spark_engine")  # type: ignore[no-any-return]
     return hourglass.connect("duckdb")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on loopback for the whole run (tests/_servers.py); its URL."""
+    from _servers import postgres_server
+
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,29 +1,51 @@
-"""Connections: the one place that creates backends (DuckDB by default, Spark on request)."""
+"""Connections: the one place that creates backends. ``connect()`` takes an engine string
+(engine/connect.py: duckdb, a DuckDB file, spark, spark://HOST:PORT, sc://HOST:PORT, postgres://...,
+clickhouse://...), an Ibis backend the caller already has, or an Engine."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 
 from hourglass.engine import _lazy_ibis  # noqa: F401 - before the backend: one compiler, not twenty
+from hourglass.engine.connect import (
+    DEFAULT_SPARK_CONF,
+    clickhouse_backend,
+    missing_driver,
+    parse_engine,
+    postgres_backend,
+    reachable,
+    shown_url,
+)
 from hourglass.model.errors import UnsupportedError
 
-__all__ = ["ENGINES", "Engine", "connect"]
+if TYPE_CHECKING:
+    from hourglass.ingest.config import Config
 
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
+__all__ = ["ENGINES", "Engine", "connect", "spark_session"]
+
+#: The engines' kinds (Engine.name); docs/engines.md.
+ENGINES: tuple[str, ...] = ("duckdb", "spark", "postgres", "clickhouse")
+
+#: Ibis backend names -> Engine.name
+_BACKEND_NAMES = {"pyspark": "spark"}
 
 
 @dataclass
 class Engine:
-    """An Ibis backend plus what hourglass needs to know about it."""
+    """An Ibis backend plus what hourglass needs to know about it. ``name`` is the engine's kind
+    (duckdb, spark, postgres, clickhouse or another Ibis backend's name), ``url`` what it was
+    named with (a DuckDB file, a Spark master, a server's URL without its password)."""
 
     con: Any
     name: str
     path: str | None = None
     _spark: Any = field(default=None, repr=False)
+    url: str | None = None
 
     @property
     def dialect(self) -> str:
@@ -43,59 +65,118 @@ def _duckdb(path: str | None = None, *, threads: int | None = None) -> Engine:
     con.raw_sql("SET TimeZone = 'UTC'")
     if threads:
         con.raw_sql(f"SET threads = {int(threads)}")
-    return Engine(con, "duckdb", path)
+    return Engine(con, "duckdb", path, url=path)
 
 
 _SPARK_SESSION: Any = None
+_SPARK_MASTER: str | None = None
 
 
-def spark_session() -> Any:
-    """One local SparkSession per process (they take 15-25 s to start)."""
-    global _SPARK_SESSION
-    if _SPARK_SESSION is None:
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError:
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> Any:
+    """One SparkSession per process (they take 15-25 s to start): ``master`` (default:
+    HOURGLASS_SPARK_MASTER, else local[2]) with :data:`DEFAULT_SPARK_CONF` and ``conf`` over it. A
+    second master in the same process is HG508 (Spark runs one SparkContext per JVM)."""
+    global _SPARK_SESSION, _SPARK_MASTER
+    master = master or os.environ.get("HOURGLASS_SPARK_MASTER") or "local[2]"
+    if _SPARK_SESSION is not None:
+        if master != _SPARK_MASTER:
             raise UnsupportedError(
-                "the spark engine needs pyspark",
-                code="HG503",
-                hint="pip install 'hourglass[spark]' (and Java 17)",
-            ) from None
-        master = os.environ.get("HOURGLASS_SPARK_MASTER", "local[2]")
-        _SPARK_SESSION = (
-            SparkSession.builder.master(master)
-            .appName("hourglass")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.driver.memory", "2g")
-            .getOrCreate()
-        )
-        _SPARK_SESSION.sparkContext.setLogLevel("ERROR")
+                f"this process already runs Spark on {_SPARK_MASTER}; it cannot also use {master}",
+                code="HG508",
+                hint="Spark runs one session per process: use one Spark engine per run (a new "
+                "process for another master)",
+            )
+        return _SPARK_SESSION
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as e:
+        raise missing_driver("spark", e) from None
+    if master.startswith("spark://"):
+        reachable(master, 7077)
+    builder = SparkSession.builder.master(master).appName("hourglass")
+    for key, value in {**DEFAULT_SPARK_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    _SPARK_SESSION = builder.getOrCreate()
+    _SPARK_MASTER = master
+    _SPARK_SESSION.sparkContext.setLogLevel("ERROR")
     return _SPARK_SESSION
 
 
-def _spark(session: Any = None) -> Engine:
-    session = session or spark_session()
-    con = ibis.pyspark.connect(session)
-    return Engine(con, "spark", None, session)
+def _spark_engine(session: Any, url: str | None) -> Engine:
+    import ibis.backends.pyspark
+
+    return Engine(ibis.pyspark.connect(session), "spark", None, session, url=url)
 
 
-def connect(engine: str | Engine | None = None, *, path: str | None = None, **options: Any) -> Engine:
-    """``duckdb`` (default; ``path`` for a database file) or ``spark`` (local mode unless
-    HOURGLASS_SPARK_MASTER says otherwise). An Engine passes through."""
+def _spark_connect(url: str, conf: Mapping[str, str]) -> Engine:
+    """A Spark Connect session (pyspark's client; ``pyspark[connect]``): only session settings
+    (``spark.sql.*``) can be given from here, the server has its own."""
+    try:
+        from pyspark.sql import SparkSession
+        from pyspark.sql.connect.utils import check_dependencies
+
+        check_dependencies("pyspark.sql.connect")
+    except ImportError as e:
+        raise missing_driver("spark-connect", e) from None
+    reachable(url, 15002)
+    builder = SparkSession.builder.remote(url)
+    for key, value in {**DEFAULT_SPARK_CONF, **conf}.items():
+        if key.startswith("spark.sql."):
+            builder = builder.config(key, value)
+    return _spark_engine(builder.getOrCreate(), url)
+
+
+def _wrap(backend: Any) -> Engine:
+    """An Ibis backend the caller already has, as an Engine."""
+    name = _BACKEND_NAMES.get(backend.name, backend.name)
+    session = getattr(backend, "_session", None) if name == "spark" else None
+    return Engine(backend, name, None, session)
+
+
+def _from_config(config: Config | None) -> Config:
+    if config is not None:
+        return config
+    from hourglass.ingest.config import load_config
+
+    return load_config()
+
+
+def connect(
+    engine: str | Engine | Any | None = None,
+    *,
+    path: str | None = None,
+    config: Config | None = None,
+    **options: Any,
+) -> Engine:
+    """An Engine for ``engine``: an engine string (engine/connect.py; None: ``[engine] name`` of
+    ``config`` or ./hourglass.toml, else duckdb), an Ibis backend (wrapped), or an Engine (as it is).
+    ``path``: a DuckDB database file; ``threads``: DuckDB's threads; ``session``: a SparkSession to
+    use. Spark settings: ``[engine.spark]`` of the config over :data:`DEFAULT_SPARK_CONF`."""
     if isinstance(engine, Engine):
         return engine
-    name = engine or "duckdb"
-    if name == "duckdb":
-        return _duckdb(path, threads=options.get("threads"))
-    if name in ("spark", "pyspark"):
-        return _spark(options.get("session"))
-    from hourglass.model._suggest import did_you_mean
-
-    raise UnsupportedError(
-        f"unknown engine '{name}'{did_you_mean(name, ENGINES)}",
-        code="HG504",
-        hint="engines: duckdb, spark; for ClickHouse use --show-sql --dialect clickhouse",
-    )
+    if engine is not None and not isinstance(engine, str):
+        if isinstance(engine, ibis.BaseBackend):
+            return _wrap(engine)
+        raise UnsupportedError(
+            f"cannot use a {type(engine).__name__} as an engine",
+            code="HG504",
+            hint="pass an engine name (duckdb, spark, spark://HOST:PORT, postgres://...), an Ibis "
+            "backend (ibis.duckdb.connect(), ...) or an hourglass Engine",
+        )
+    if options.get("session") is not None:
+        return _spark_engine(options["session"], None)
+    cfg: Config | None = config
+    if engine is None and path is None:
+        cfg = _from_config(config)
+        engine = cfg.engine
+    name = parse_engine(engine or "duckdb")
+    if name.kind == "duckdb":
+        return _duckdb(path or name.target, threads=options.get("threads"))
+    if name.kind in ("spark", "spark-connect"):
+        cfg = _from_config(cfg)
+        if name.kind == "spark-connect":
+            return _spark_connect(str(name.target), cfg.spark_conf)
+        return _spark_engine(spark_session(name.target, cfg.spark_conf), name.target)
+    url = str(name.target)
+    con = postgres_backend(url) if name.kind == "postgres" else clickhouse_backend(url)
+    return Engine(con, name.kind, None, url=shown_url(url))

@@ -71,13 +71,18 @@ def read_mapping_file(path: Path) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Config:
-    """``hourglass.toml``: ``[columns]`` (role = "column", time_unit), ``[models]`` (name = path) and
-    ``[lifecycle]`` (the after-sale events: remorse_events = ["refund"], ...)."""
+    """``hourglass.toml``: ``[columns]`` (role = "column", time_unit), ``[models]`` (name = path),
+    ``[lifecycle]`` (the after-sale events: remorse_events = ["refund"], ...) and ``[engine]`` (name =
+    "spark://HOST:PORT", and ``[engine.spark]``: "spark.sql.shuffle.partitions" = 200, ...)."""
 
     columns: ColumnMapping = field(default_factory=ColumnMapping)
     models: Mapping[str, str] = field(default_factory=dict)
     path: str | None = None
     lifecycle: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[engine] name``: where analyses run when no --engine is given (docs/engines.md)
+    engine: str | None = None
+    #: ``[engine.spark]``: Spark settings (``spark.*`` keys) over the built-in defaults
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
 
 
 def _type_name(value: Any) -> str:
@@ -92,14 +97,18 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _table(data: Mapping[str, Any], key: str, path: Path, example: str) -> dict[str, Any]:
-    """The table ``[key]`` of a config file (empty when absent); HG113 when it is another type."""
+def _table(
+    data: Mapping[str, Any], key: str, path: Path, example: str, label: str | None = None
+) -> dict[str, Any]:
+    """The table ``[key]`` of a config file (empty when absent); HG113 when it is another type.
+    ``label``: the table's full name (``engine.spark``)."""
     value = data.get(key, {})
+    label = label or key
     if not isinstance(value, Mapping):
         raise ConfigError(
-            f"{path}: '{key}' must be a table of settings, not {_type_name(value)}",
+            f"{path}: '{label}' must be a table of settings, not {_type_name(value)}",
             code="HG113",
-            hint=f"write [{key}] on its own line, then key = value lines under it (e.g. {example})",
+            hint=f"write [{label}] on its own line, then key = value lines under it (e.g. {example})",
         )
     return dict(value)
 
@@ -116,6 +125,46 @@ def _text_values(table: Mapping[str, Any], section: str, path: Path, what: str) 
             )
 
 
+#: the keys of ``[engine]``
+ENGINE_KEYS = ("name", "spark")
+
+
+def _engine(data: Mapping[str, Any], path: Path) -> tuple[str | None, dict[str, str]]:
+    """``[engine]``: its ``name`` (text) and its ``[engine.spark]`` settings (``spark.*`` keys; numbers
+    and true/false become Spark's text)."""
+    table = _table(data, "engine", path, 'name = "spark://127.0.0.1:7077"')
+    check_keys(table, ENGINE_KEYS, where=f"{path} [engine]")
+    name = table.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(
+            f"{path} [engine] name: expected an engine name in quotes, not {_type_name(name)}",
+            code="HG113",
+            hint='write it as name = "duckdb" (or "spark", "spark://HOST:PORT", "postgres://...": '
+            "docs/engines.md)",
+        )
+    spark = _table(table, "spark", path, '"spark.sql.shuffle.partitions" = 200', "engine.spark")
+    conf: dict[str, str] = {}
+    for key, value in spark.items():
+        if not str(key).startswith("spark."):
+            raise ConfigError(
+                f"{path} [engine.spark] {key}: not a Spark setting (they start with 'spark.')",
+                code="HG113",
+                hint='write Spark\'s own key in quotes, e.g. "spark.executor.memory" = "4g"',
+            )
+        if isinstance(value, bool):
+            conf[str(key)] = "true" if value else "false"
+        elif isinstance(value, int | float | str):
+            conf[str(key)] = str(value)
+        else:
+            raise ConfigError(
+                f"{path} [engine.spark] {key}: expected text, a number or true/false, "
+                f"not {_type_name(value)}",
+                code="HG113",
+                hint=f'write it as "{key}" = "..." (a list of packages is one text: "a:b:1,c:d:2")',
+            )
+    return name, conf
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """``path``, or ./hourglass.toml if it exists, or the defaults."""
     p = Path(path) if path else Path(CONFIG_NAME)
@@ -126,7 +175,7 @@ def load_config(path: str | Path | None = None) -> Config:
             )
         return Config()
     data = read_mapping_file(p)
-    check_keys(data, ("columns", "models", "lifecycle"), where=str(p))
+    check_keys(data, ("columns", "models", "lifecycle", "engine"), where=str(p))
     columns_table = _table(data, "columns", p, 'customer = "user_id"')
     models_table = _table(data, "models", p, 'my_shop = "models/my_shop.yaml"')
     lifecycle = _table(data, "lifecycle", p, 'remorse_events = ["refund"]')
@@ -137,7 +186,15 @@ def load_config(path: str | Path | None = None) -> Config:
     except HourglassError as e:
         raise ConfigError(f"{p} [columns]: {e.message}", code=e.code, hint=e.hint) from None
     models = {str(k): str(v) for k, v in models_table.items()}
-    return Config(columns=columns, models=models, path=str(p), lifecycle=dict(lifecycle))
+    engine, spark_conf = _engine(data, p)
+    return Config(
+        columns=columns,
+        models=models,
+        path=str(p),
+        lifecycle=dict(lifecycle),
+        engine=engine,
+        spark_conf=spark_conf,
+    )
 
 
 def load_model(name_or_path: str, config: Config | None = None) -> JourneyModel:

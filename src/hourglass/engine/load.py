@@ -23,7 +23,14 @@ from hourglass.engine.text_checks import (
     source_lines,
     unsniffable_csv,
 )
-from hourglass.ingest.normalize import Parsed, canonical, dedupe, integer_customers, parse
+from hourglass.ingest.normalize import (
+    Parsed,
+    canonical,
+    dedupe,
+    integer_customers,
+    looks_like_date_digits,
+    parse,
+)
 from hourglass.ingest.roles import resolve_roles
 from hourglass.ingest.shown import cut
 from hourglass.ingest.sources import (
@@ -38,10 +45,13 @@ from hourglass.ingest.sources import (
 )
 from hourglass.ingest.validate import (
     TIME_RANGE,
+    Check,
     Problem,
     ValidationReport,
     checks_for,
     count_expr,
+    future_bound,
+    notes_for,
     numbered,
     samples_expr,
 )
@@ -117,12 +127,28 @@ def _open(
                     check_csv_files(engine, src)  # which file cannot be read like the first, if one
                 raise
         json_text = src.kind == "jsonl" and engine.name == "duckdb"
-        parsed = parse(raw, roles, source=src.name, backend=engine.name, json_text=json_text)
+        digits = _date_digits(engine, raw, roles.columns["timestamp"])
+        parsed = parse(
+            raw, roles, source=src.name, backend=engine.name, json_text=json_text, date_digits=digits
+        )
         if once and is_read_once(raw):  # a small file in memory: parse it once too
             table = temp_table(engine.con, str(engine.con.compile(parsed.table)))
             engine.con.con.execute(f'DROP TABLE "{raw.op().name}"')
             parsed = dataclasses.replace(parsed, table=table)
         return src, parsed
+
+
+def _date_digits(engine: Engine, raw: ir.Table, column: str) -> bool:
+    """Whether the numeric time ``column`` holds YYYYMMDD dates (ingest/normalize.py, DATE_DIGITS):
+    its first rows decide cheaply when they are epoch numbers; only a column whose first rows all
+    look like dates is scanned whole."""
+    if not raw[column].type().is_numeric():
+        return False
+    for sample in (1000, None):
+        (row,) = plain_records(engine, looks_like_date_digits(raw, column, sample))
+        if not bool(row["dates"]):
+            return False
+    return True
 
 
 #: A CSV up to this size (about 100k events) is read, parsed and checked on one DuckDB thread: its
@@ -228,6 +254,8 @@ def _from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dic
                 return None
             if col in ranged and int(n) > 0 and not (_in_range(st["min"]) and _in_range(st["max"])):
                 return None
+            if col in ranged and int(n) > 0 and not str(st["max"]) <= future_bound():
+                return None  # a time after today: the scan finds its rows for the note
     if not meta:
         return None
     return {"rows": rows, **{c.code: 0 for c, _ in checks_for(parsed)}}
@@ -253,30 +281,46 @@ def _validate(
     counts = _from_parquet_statistics(engine, src, parsed)
     if counts is None:
         with translated(src.name):
-            counts = plain_records(engine, count_expr(parsed))[0]
-    problems = []
-    checks = [(c, col) for c, col in checks_for(parsed) if int(counts.get(c.code, 0) or 0) > 0]
-    if checks:
-        num = numbered(parsed)
+            counts = plain_records(engine, count_expr(parsed, engine.name))[0]
+    num = numbered(parsed)
+
+    def found(checks: list[tuple[Check, str]]) -> list[Problem]:
+        out = []
         for check, col in checks:
-            with translated(src.name):
-                rows = plain_records(engine, samples_expr(parsed, check, col, num, samples))
-            files = [str(r["file"]) for r in rows if "file" in r]
-            problems.append(
-                Problem(
-                    code=check.code,
-                    column=col,
-                    what=check.what,
-                    count=int(counts[check.code]),
-                    samples=[(int(r["row"]), _text(r["value"], r["length"])) for r in rows],
-                    hint=check.hint,
-                    files=files,
+            n = int(counts.get(check.code, 0) or 0)
+            if n > 0:
+                with translated(src.name):
+                    rows = plain_records(engine, samples_expr(parsed, check, col, num, samples))
+                hint = check.hint
+                if check.code == "future":
+                    hint += f": {_text(counts.get('last_time'))}; give --as-of, or fix these rows"
+                out.append(
+                    Problem(
+                        code=check.code,
+                        column=col,
+                        what=check.what,
+                        count=n,
+                        samples=[(int(r["row"]), _text(r["value"], r["length"])) for r in rows],
+                        hint=hint,
+                        files=[str(r["file"]) for r in rows if "file" in r],
+                    )
                 )
-            )
+        return out
+
+    problems = found(checks_for(parsed))
+    notes = found(notes_for(parsed, engine.name))
     dupes = 0
     if "event_ids" in counts:
         dupes = int(counts["with_event_id"]) - int(counts["event_ids"])
-    lines = source_lines(engine, src, problems) if problems and src.kind in ("csv", "jsonl") else {}
+    listed = problems + notes
+    lines = source_lines(engine, src, listed) if listed and src.kind in ("csv", "jsonl") else {}
+    remarks = []
+    if parsed.date_digits:
+        column = parsed.roles.columns["timestamp"]
+        remarks.append(
+            f"column '{column}' holds integers read as YYYYMMDD dates (20240131 is 2024-01-31), "
+            "not epoch numbers"
+        )
     report = ValidationReport(
         source=src.name,
         kind=src.kind,
@@ -286,6 +330,8 @@ def _validate(
         duplicates_collapsed=dupes,
         lines=lines,
         time_unit=parsed.roles.time_unit,
+        notes=notes,
+        remarks=remarks,
     )
     return report, parsed
 

@@ -13,12 +13,16 @@ from hourglass.model.errors import SchemaError
 from hourglass.model.schema import OPTIONAL_ROLES, TIME_UNITS
 
 __all__ = [
+    "DATE_DIGITS",
     "EPOCH_RANGE_S",
+    "ID_ROLES",
     "Parsed",
+    "bad_offset",
     "canonical",
     "dedupe",
     "epoch_in_range",
     "integer_customers",
+    "looks_like_date_digits",
     "parse",
     "strip",
 ]
@@ -34,6 +38,18 @@ class Parsed:
     table: ir.Table
     roles: ResolvedRoles
     source: str
+    #: the time column holds integers read as YYYYMMDD dates (:data:`DATE_DIGITS`)
+    date_digits: bool = False
+
+
+#: The roles that hold ids: an id written as an integral float (``1.0``, as pandas writes an integer
+#: column with a missing value) is the integer's text (``1``), in every source and format.
+ID_ROLES = ("customer", "referrer", "event_id")
+
+#: An integer time column whose every value is in this range, [19000101, 22000101), holds dates
+#: written as YYYYMMDD (20240131), not epoch numbers: the epoch seconds it would be are 1970-08-09
+#: to 1970-09-12. A value there that is no calendar date (20241301) cannot be read (HG404).
+DATE_DIGITS = (19_000_101, 22_000_101)
 
 
 def strip(s: ir.StringValue) -> ir.StringValue:
@@ -47,9 +63,18 @@ def strip(s: ir.StringValue) -> ir.StringValue:
     return ibis.cases((edge, s.re_replace(r"^\s+|\s+$", "")), else_=s)
 
 
-def _role_text(col: ir.Value, *, json_text: bool = False) -> ir.StringValue:
+def _whole_text(s: ir.StringValue) -> ir.StringValue:
+    """An id written as an integral float (``1.0``, ``-3.00``) as the integer's text; others as they
+    are (the regex runs only on values that end with ``.0`` or ``00``)."""
+    maybe = s.endswith(".0") | s.endswith("00")
+    whole = maybe & s.re_search(r"^-?[0-9]+\.0+$")
+    return ibis.cases((whole, s.substr(0, s.find("."))), else_=s)
+
+
+def _role_text(col: ir.Value, *, json_text: bool = False, ident: bool = False) -> ir.StringValue:
     """A role value as trimmed text, NULL when empty. ``json_text``: the column holds JSON values
-    read as text (JSON lines): an object or a list (``{...}``, ``[...]``) is not a value."""
+    read as text (JSON lines): an object or a list (``{...}``, ``[...]``) is not a value. ``ident``:
+    an id (:data:`ID_ROLES`), whose integral-float text is the integer's."""
     t = col.type()
     if t.is_integer():  # an integer's text has no blanks and is never empty
         return col.cast("string")
@@ -74,17 +99,62 @@ def _role_text(col: ir.Value, *, json_text: bool = False) -> ir.StringValue:
         s = col if t.is_string() else col.cast("string")
         if json_text and t.is_string():
             s = ibis.cases((s.startswith("{") | s.startswith("["), ibis.null("string")), else_=s)
-    return strip(s).nullif("")
+    text = strip(s)
+    return (_whole_text(text) if ident else text).nullif("")
 
 
-def _timestamp(col: ir.Value, unit: str, *, role: str, source: str, backend: str) -> ir.TimestampValue:
+def bad_offset(s: ir.StringValue) -> ir.BooleanValue:
+    """A time written with a UTC offset out of range: hours above 18 or minutes above 59 (``+25:00``,
+    ``+99:99``, ``+05:75``); the engine would shift the time by it. The regex runs only on values
+    with a sign among their last six characters."""
+    tail = s.right(6)
+    signed = tail.contains("+") | tail.contains("-")
+    pattern = r":[0-9]{2}(\.[0-9]*)?\s*[+-]((19|2[0-9]|[3-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])$"
+    return (signed & s.re_search(pattern)).fill_null(False)
+
+
+def _date_digits(col: ir.NumericValue) -> ir.TimestampValue:
+    """Integers written as YYYYMMDD as the midnight of that date; NULL when not a calendar date."""
+    lo, hi = DATE_DIGITS
+    ok = (col >= lo) & (col < hi)
+    if col.type().is_floating():
+        ok = ok & ~col.isnan() & (col % 1 == 0)
+    digits = ok.fill_null(False).ifelse(col, lo).cast("int64").cast("string")
+    iso = digits.substr(0, 4) + "-" + digits.substr(4, 2) + "-" + digits.substr(6, 2)
+    return ok.fill_null(False).ifelse(iso.try_cast(dt.Timestamp()), ibis.null(dt.Timestamp()))
+
+
+def looks_like_date_digits(raw: ir.Table, column: str, sample: int | None = None) -> ir.Table:
+    """One row, ``dates``: every value of the numeric ``column`` (of its first ``sample`` rows) is
+    a whole number in :data:`DATE_DIGITS`, and there is one (the rule that reads them as dates)."""
+    t = raw if sample is None else raw.limit(sample)
+    col = t[column]
+    lo, hi = DATE_DIGITS
+    inside = (col >= lo) & (col < hi)
+    if col.type().is_floating():
+        inside = inside & ~col.isnan() & (col % 1 == 0)
+    inside = col.isnull() | inside.fill_null(False)
+    return t.aggregate(dates=inside.all().fill_null(False) & col.notnull().any().fill_null(False))
+
+
+def _timestamp(
+    col: ir.Value, unit: str, *, role: str, source: str, backend: str, date_digits: bool = False
+) -> ir.TimestampValue:
     t = col.type()
     if t.is_timestamp():
         return col if t.timezone is None else col.cast(dt.Timestamp())
     if t.is_date():
         return col.cast(dt.Timestamp())
     if t.is_string():
-        return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+        # text with a zone name (2024-03-31 10:00:00 Europe/Berlin) is cast apart from the rest: in
+        # one cast, DuckDB 1.5 reads the naive times that follow a zone name in that zone
+        utc = dt.Timestamp(timezone="UTC")
+        zoned = col.contains("/").fill_null(False)
+        both = ibis.cases((zoned, col.concat("").try_cast(utc)), else_=col.try_cast(utc))
+        ts = both.cast(dt.Timestamp())
+        return bad_offset(col).ifelse(ibis.null(dt.Timestamp()), ts)  # HG404 lists the rows
+    if (t.is_integer() or t.is_floating()) and date_digits:
+        return _date_digits(col)
     if t.is_integer() or t.is_floating():
         if backend != "duckdb" and unit != "s":
             raise SchemaError(
@@ -128,20 +198,32 @@ def _finite(x: ir.FloatingValue) -> ir.FloatingValue:
 
 
 def parse(
-    raw: ir.Table, roles: ResolvedRoles, *, source: str, backend: str, json_text: bool = False
+    raw: ir.Table,
+    roles: ResolvedRoles,
+    *,
+    source: str,
+    backend: str,
+    json_text: bool = False,
+    date_digits: bool = False,
 ) -> Parsed:
     """Add the parsed role columns; the raw ones stay for validation messages. ``json_text``: the
-    role columns are JSON values read as text (JSON lines)."""
+    role columns are JSON values read as text (JSON lines). ``date_digits``: the numeric time column
+    holds YYYYMMDD dates (:func:`looks_like_date_digits` decides it from the data)."""
     cols = roles.columns
 
-    def _text(col: ir.Value) -> ir.StringValue:
-        return _role_text(col, json_text=json_text)
+    def _text(col: ir.Value, ident: bool = False) -> ir.StringValue:
+        return _role_text(col, json_text=json_text, ident=ident)
 
     exprs: dict[str, ir.Value] = {
-        f"{PARSED}customer": _text(raw[cols["customer"]]),
+        f"{PARSED}customer": _text(raw[cols["customer"]], ident=True),
         f"{PARSED}event": _text(raw[cols["event"]]),
         f"{PARSED}timestamp": _timestamp(
-            raw[cols["timestamp"]], roles.time_unit, role="timestamp", source=source, backend=backend
+            raw[cols["timestamp"]],
+            roles.time_unit,
+            role="timestamp",
+            source=source,
+            backend=backend,
+            date_digits=date_digits,
         ),
     }
     for role in OPTIONAL_ROLES:
@@ -161,8 +243,8 @@ def parse(
                     hint="revenue must be a number",
                 )
         else:
-            exprs[f"{PARSED}{role}"] = _text(col)
-    return Parsed(raw.mutate(**exprs), roles, source)
+            exprs[f"{PARSED}{role}"] = _text(col, ident=role in ID_ROLES)
+    return Parsed(raw.mutate(**exprs), roles, source, date_digits=date_digits)
 
 
 def integer_customers(parsed: Parsed) -> bool:

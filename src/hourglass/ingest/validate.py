@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from hourglass.ingest.normalize import PARSED, Parsed, epoch_in_range, strip
@@ -14,12 +16,15 @@ from hourglass.ingest.sources import FILE_COLUMN
 
 __all__ = [
     "CHECKS",
+    "NOTES",
     "TIME_RANGE",
     "Check",
     "Problem",
     "ValidationReport",
     "checks_for",
     "count_expr",
+    "future_bound",
+    "notes_for",
     "samples_expr",
 ]
 
@@ -77,6 +82,51 @@ CHECKS: tuple[Check, ...] = (
 
 _HG409 = next(c for c in CHECKS if c.code == "HG409")
 
+#: What validation notes without failing (the rows are read, and the note says how): a time after
+#: tomorrow (one row dated 2199 moves the default as-of date, the last event's time, to 2199), and a
+#: local time with a zone name that does not exist (02:30 on a spring-forward day, read as 03:30).
+NOTES: tuple[Check, ...] = (
+    Check(
+        "future",
+        "timestamp",
+        "is after today",
+        "the default as-of date (lifecycle, followers, clv, journey) is the last event's time",
+    ),
+    Check(
+        "gap",
+        "timestamp",
+        "is a local time that does not exist in its time zone (the clocks went forward)",
+        "read as the same time after the gap (02:30 on a spring-forward day is 03:30 of the new "
+        "offset); check how these times were written",
+    ),
+)
+
+
+def future_bound() -> str:
+    """Times after this (tomorrow, UTC) are noted as after today."""
+    return (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@ibis.udf.scalar.builtin(  # type: ignore[untyped-decorator]
+    name="timezone", signature=((dt.string, dt.Timestamp(timezone="UTC")), dt.Timestamp())
+)
+def _local_time(zone: str, ts: Any) -> Any:  # DuckDB's timezone(zone, instant): its local time
+    ...
+
+
+_ZONE = r"\s([A-Za-z_]+/[A-Za-z_/+-]+)$"
+
+
+def _skipped_local_time(raw: ir.StringValue) -> ir.BooleanValue:
+    """Text with a zone name (``2024-03-31 02:30:00 Europe/Berlin``) whose written local time is not
+    the local time of the instant it was read as: the clocks skipped it. DuckDB only."""
+    zone = raw.re_extract(_ZONE, 1)
+    written = raw.re_extract(r"^(.*\S)\s+[A-Za-z_]+/[A-Za-z_/+-]+$", 1).try_cast(dt.Timestamp())
+    instant = raw.try_cast(dt.Timestamp(timezone="UTC"))
+    named = raw.contains("/") & (zone != "") & instant.notnull() & written.notnull()
+    return ibis.cases((named, _local_time(zone, instant) != written), else_=False)
+
+
 #: The times hourglass reads: [1900-01-01, 2200-01-01) UTC (the epoch numbers' range, HG409).
 TIME_RANGE = ("1900-01-01 00:00:00", "2200-01-01 00:00:00")
 
@@ -89,6 +139,10 @@ def _condition(check: Check, t: ir.Table, raw_col: str, unit: str = "s") -> ir.B
         return parsed.isnull()
     if check.code == "HG403":
         return raw.isnull()
+    if check.code == "future":
+        return parsed.notnull() & (parsed > ibis.timestamp(future_bound()))
+    if check.code == "gap":
+        return parsed.notnull() & _skipped_local_time(raw)
     if check.code == "HG412":  # a time that was read, outside the range (epoch numbers are HG409's)
         lo, hi = (ibis.timestamp(b) for b in TIME_RANGE)
         return parsed.notnull() & ((parsed < lo) | (parsed >= hi))
@@ -117,13 +171,23 @@ def checks_for(parsed: Parsed) -> list[tuple[Check, str]]:
     return out
 
 
-def count_expr(parsed: Parsed) -> ir.Table:
-    """One row: ``rows``, one count per check (``HG401``...), and ``event_ids`` (distinct
-    (customer, event id) pairs: an id is a customer's, normalize.dedupe)."""
+def notes_for(parsed: Parsed, backend: str) -> list[tuple[Check, str]]:
+    """The notes that apply (:data:`NOTES`), with the raw column each one reads: skipped local
+    times only in text times on DuckDB (its time zone function)."""
+    col = parsed.roles.columns["timestamp"]
+    text = parsed.table[col].type().is_string()
+    return [(n, col) for n in NOTES if n.code != "gap" or (text and backend == "duckdb")]
+
+
+def count_expr(parsed: Parsed, backend: str = "") -> ir.Table:
+    """One row: ``rows``, one count per check (``HG401``...) and per note (``future``...),
+    ``last_time``, and ``event_ids`` (distinct (customer, event id) pairs: an id is a customer's,
+    normalize.dedupe). ``backend``: the engine's name (which notes apply)."""
     t = parsed.table
     aggs: dict[str, ir.Value] = {"rows": t.count()}
-    for check, col in checks_for(parsed):
+    for check, col in checks_for(parsed) + notes_for(parsed, backend):
         aggs[check.code] = _condition(check, t, col, parsed.roles.time_unit).sum().coalesce(0)
+    aggs["last_time"] = t[f"{PARSED}timestamp"].max()
     if "event_id" in parsed.roles.columns:
         ids = t[f"{PARSED}event_id"]
         customer = t[f"{PARSED}customer"]
@@ -184,6 +248,10 @@ class ValidationReport:
     lines: dict[tuple[str, int], int] = field(default_factory=dict)
     #: the unit epoch-number times were read in (a store records it with the roles)
     time_unit: str = "s"
+    #: what was read but is worth a look (rows after today, skipped local times), as Problems whose
+    #: code is the note's name; and how the time column was read when it is not plain
+    notes: list[Problem] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -200,6 +268,19 @@ class ValidationReport:
             return f"line {row}"
         return f"row {row}"
 
+    def _where(self, p: Problem) -> str:
+        """The sample rows of ``p`` with their lines and values, and how many more."""
+        files = p.files or [""] * len(p.samples)
+        where = ", ".join(
+            f"{f + ' ' if f else ''}{self.line_of(r, f)}{f' ({v!r})' if v is not None else ''}"
+            for (r, v), f in zip(p.samples, files, strict=True)
+        )
+        return where + (f" and {p.count - len(p.samples)} more" if p.count > len(p.samples) else "")
+
+    @staticmethod
+    def _rows(p: Problem) -> str:
+        return "1 row" if p.count == 1 else f"{p.count} rows"
+
     def describe(self) -> str:
         lines = [
             f"{self.source}: {self.rows} rows; roles: " + ", ".join(f"{r}={c}" for r, c in self.roles.items())
@@ -209,15 +290,12 @@ class ValidationReport:
                 f"  {self.duplicates_collapsed} duplicate event_id row(s) collapsed (one event kept per id)"
             )
         for p in self.problems:
-            files = p.files or [""] * len(p.samples)
-            where = ", ".join(
-                f"{f + ' ' if f else ''}{self.line_of(r, f)}{f' ({v!r})' if v is not None else ''}"
-                for (r, v), f in zip(p.samples, files, strict=True)
-            )
-            more = f" and {p.count - len(p.samples)} more" if p.count > len(p.samples) else ""
-            rows = "1 row" if p.count == 1 else f"{p.count} rows"
-            lines.append(f"  [{p.code}] column '{p.column}' {p.what} in {rows}: {where}{more}")
+            lines.append(f"  [{p.code}] column '{p.column}' {p.what} in {self._rows(p)}: {self._where(p)}")
             lines.append(f"      hint: {p.hint}")
+        for p in self.notes:
+            lines.append(f"  note: column '{p.column}' {p.what} in {self._rows(p)}: {self._where(p)}")
+            lines.append(f"      {p.hint}")
+        lines += [f"  note: {r}" for r in self.remarks]
         if self.ok:
             lines.append("  ok: no problems found")
         return "\n".join(lines)

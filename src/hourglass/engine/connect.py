@@ -115,7 +115,8 @@ def shown_url(url: str) -> str:
 
 
 def missing_driver(kind: str, error: ImportError) -> UnsupportedError:
-    """HG507: the engine's driver is not installed (the extra that installs it in the hint)."""
+    """HG507 (HG503 for Spark): the engine's driver is not installed (the extra that installs it in
+    the hint)."""
     module, extra = EXTRAS.get(kind, (str(error.name), kind))
     what = {"spark-connect": "Spark Connect"}.get(kind, kind)
     missing = error.name or module
@@ -124,11 +125,10 @@ def missing_driver(kind: str, error: ImportError) -> UnsupportedError:
         hint += " (and Java 17)"
     elif kind == "spark-connect":
         hint += " and Spark Connect's client libraries: pip install 'pyspark[connect]'"
-    return UnsupportedError(
-        f"the {what} engine needs the Python package '{missing}', which is not installed",
-        code="HG507",
-        hint=hint,
-    )
+    message = f"the {what} engine needs the Python package '{missing}', which is not installed"
+    if kind == "spark":  # the code it always had
+        return UnsupportedError(message, code="HG503", hint=hint)
+    return UnsupportedError(message, code="HG507", hint=hint)
 
 
 def unreachable(url: str, reason: str) -> EngineError:

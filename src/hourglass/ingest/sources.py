@@ -1,5 +1,6 @@
-"""Sources: where events come from (files, globs, DuckDB databases, in-memory tables) and how to open
-them as Ibis tables on a backend connection the engine owns."""
+"""Sources: where events come from (files, globs, Parquet datasets partitioned by day, cluster URIs,
+DuckDB databases, tables of an engine's catalog, in-memory tables) and how to open them as Ibis
+tables on a backend connection the engine owns."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from hourglass.ingest.catalog import catalog_table, read_parquet
+from hourglass.ingest.locations import (
+    dataset_files,
+    hive_base,
+    is_remote,
+    is_table_name,
+    local_path,
+    unknown_type,
+)
+from hourglass.ingest.sniff import by_content
 from hourglass.model.errors import SourceError, UnsupportedError
 
 __all__ = [
@@ -27,6 +38,9 @@ __all__ = [
     "temp_table",
 ]
 
+#: The Ibis backends that read files (the others, PostgreSQL and ClickHouse servers, read their tables).
+FILE_READERS = ("duckdb", "pyspark")
+
 #: The column naming each row's file when a source has several files.
 FILE_COLUMN = "__hg_file"
 
@@ -40,13 +54,19 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Source:
-    """A resolved source: ``kind`` is one of FORMATS or ``memory`` / ``ibis``."""
+    """A resolved source: ``kind`` is one of FORMATS, ``table`` (a table of the engine's catalog) or
+    ``memory`` / ``ibis``."""
 
     kind: str
     name: str  # what error messages call it
     paths: tuple[str, ...] = ()
-    table: str | None = None  # for DuckDB databases
+    table: str | None = None  # for DuckDB databases and catalog tables
     obj: Any = field(default=None, compare=False, repr=False)  # in-memory data or an Ibis table
+    #: a Parquet dataset partitioned by ``key=value`` directories: its root (Spark's basePath); the
+    #: partition values are columns (``dt``)
+    base: str | None = None
+    #: a URI the engine reads itself (hdfs://, s3://, file://): not a local file
+    remote: bool = False
 
     @property
     def is_file(self) -> bool:
@@ -75,76 +95,6 @@ def _kind_of(path: str) -> str | None:
     return None
 
 
-def _content(path: str) -> str | None:
-    """What the first bytes of ``path`` say it holds: ``parquet``, ``duckdb``, ``zip`` (an Excel
-    workbook is one), ``gzip``, ``jsonl`` (text whose first character is ``{`` or ``[``), ``csv`` (other
-    text); None for an empty or unreadable file (its reader reports it)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return None
-    if head[:4] == b"PAR1":
-        return "parquet"
-    if head[8:12] == b"DUCK":
-        return "duckdb"
-    if head[:4] == b"PK\x03\x04":
-        return "zip"
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if not text:
-        return None
-    return "jsonl" if text[:1] in (b"{", b"[") else "csv"
-
-
-_WHAT = {
-    "parquet": "a Parquet file",
-    "csv": "CSV text",
-    "jsonl": "JSON lines",
-    "duckdb": "a DuckDB database",
-    "zip": "a ZIP archive (an Excel workbook is one)",
-}
-
-
-#: How many files of a glob have their first bytes read (a glob of thousands stays fast to open).
-_SNIFFED_FILES = 64
-
-
-def _by_content(kind: str, paths: tuple[str, ...], name: str) -> str:
-    """The kind the files' bytes say, where their names say another: a Parquet file named .csv is
-    read as Parquet, CSV text named .parquet as CSV (DuckDB's readers trust the name and fail with a
-    confusing error). A database or an archive under a file name, or files of a glob with different
-    contents, are an error (HG208) naming what the file holds."""
-    found: dict[str, str] = {}  # content -> first file
-    for path in paths[:_SNIFFED_FILES]:
-        content = _content(path)
-        if content is None or content == "gzip":  # nothing to read, or the reader sees through it
-            content = kind
-        found.setdefault(content, path)
-    if len(found) > 1:
-        (a, fa), (b, fb) = list(found.items())[:2]
-        raise SourceError(
-            f"{name}: the files hold different formats: {fa} is {_WHAT.get(a, a)}, {fb} is {_WHAT.get(b, b)}",
-            code="HG208",
-            hint="give one format per source (a glob such as '*.parquet' that matches only one kind)",
-        )
-    content = next(iter(found), kind)
-    if content in ("duckdb", "zip"):
-        path = found[content]
-        fix = (
-            "name it .duckdb (shop.duckdb or shop.duckdb:TABLE)"
-            if content == "duckdb"
-            else "export the sheet as CSV (File > Save as > CSV UTF-8) or Parquet"
-        )
-        raise SourceError(
-            f"{path}: the file is {_WHAT[content]}, not {_WHAT.get(kind, kind)} as its name says",
-            code="HG208",
-            hint=fix,
-        )
-    return content
-
-
 def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = None) -> Source:
     """Turn a path, glob, ``db.duckdb:table``, DataFrame, Arrow table or Ibis table into a Source."""
     if isinstance(source, ir.Table):
@@ -159,21 +109,20 @@ def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = N
             hint="pass a file path, a glob, a DuckDB file, a pandas/Arrow table or an Ibis table",
         )
     text = os.fspath(source)
+    if is_remote(text):
+        return _remote(text, fmt)
     if table is None and ":" in text and not os.path.exists(text):
         head, _, tail = text.rpartition(":")
         if _kind_of(head) == "duckdb":
             text, table = head, tail
     if Path(text).is_dir():
-        raise SourceError(
-            f"{text} is a directory", code="HG203", hint=f"give a glob such as '{text.rstrip('/')}/*.parquet'"
-        )
+        return _dataset(text)
     kind = fmt or _kind_of(text)
+    if kind is None and is_table_name(text) and not os.path.exists(text):
+        name = f"{text}.{table}" if table else text  # SOURCE --table NAME: the table NAME of schema SOURCE
+        return Source("table", name, table=name)
     if kind is None:
-        raise SourceError(
-            f"{text}: unknown file type",
-            code="HG202",
-            hint="use .csv, .parquet, .jsonl/.ndjson or .duckdb (rename a file with another extension)",
-        )
+        raise unknown_type(text)
     if kind not in FORMATS:
         raise SourceError(
             f"unknown input format '{kind}'", code="HG202", hint="one of: " + ", ".join(FORMATS)
@@ -194,6 +143,7 @@ def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = N
                 f"{text} is a directory", code="HG203", hint=f"give a glob such as '{text}/*.parquet'"
             )
         paths = (text,)
+    base = hive_base(text)
     if kind == "duckdb":
         if len(paths) != 1:
             raise SourceError(
@@ -203,8 +153,37 @@ def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = N
             )
         return Source("duckdb", f"{paths[0]}:{table or 'events'}", paths=paths, table=table or "events")
     if fmt is None:
-        kind = _by_content(kind, paths, text)
-    return Source(kind, text, paths=paths)
+        kind = by_content(kind, paths, text)
+    return Source(kind, text, paths=paths, base=base if kind == "parquet" else None)
+
+
+def _remote(text: str, fmt: str | None) -> Source:
+    """A URI the engine reads (hdfs://, s3://, file://): its kind from its name; a name without a
+    file extension is a Parquet dataset directory."""
+    kind = fmt or _kind_of(text.rstrip("/")) or "parquet"
+    if kind not in FORMATS or kind == "duckdb":
+        raise SourceError(
+            f"{text}: a {kind} source cannot be read from a URI",
+            code="HG202",
+            hint="give CSV, Parquet or JSON-lines files (a .duckdb file must be a local path)",
+        )
+    return Source(kind, text, paths=(text,), base=hive_base(text) or text.rstrip("/"), remote=True)
+
+
+def _dataset(directory: str) -> Source:
+    """A directory of Parquet files (partitioned by day: ``dt=2024-01-01/part-0.parquet``); HG203
+    for a directory without any."""
+    files = dataset_files(directory)
+    if not files:
+        raise SourceError(
+            f"{directory} is a directory",
+            code="HG203",
+            hint=f"give a glob such as '{directory.rstrip('/')}/*.parquet' (a directory is read as a "
+            "Parquet dataset; this one has no .parquet file)",
+        )
+    root = directory.rstrip("/") or "/"
+    partitioned = any(hive_base(os.path.relpath(f, root)) is not None for f in files)
+    return Source("parquet", root, paths=files, base=root if partitioned else None)
 
 
 def _tables(con: Any, alias: str) -> list[str]:
@@ -306,15 +285,30 @@ def open_source(
         return table
     if src.kind == "memory":
         return con.create_table(ibis.util.gen_name("hg_mem"), _arrow(src.obj), temp=True)
-    paths: Any = list(src.paths)
+    if src.kind == "table":
+        return catalog_table(con, src)
+    if con.name not in FILE_READERS and is_table_name(src.name):  # a server reads its own tables
+        return catalog_table(con, Source("table", src.name, table=src.name))
+    try:
+        return _open_files(con, src, text_columns, schema, once)
+    except NotImplementedError:
+        raise SourceError(
+            f"{src.name}: the {con.name} engine cannot read files",
+            code="HG509",
+            hint="name a table of its database as SOURCE (schema.table works), or run on duckdb or "
+            "spark, or load the file into the database first (docs/engines.md)",
+        ) from None
+
+
+def _open_files(con: Any, src: Source, text_columns: tuple[str, ...], schema: Any, once: bool) -> ir.Table:
+    """:func:`open_source` for files, globs, datasets and DuckDB databases."""
+    paths: Any = [local_path(p) for p in src.paths]
     if con.name != "duckdb":  # other backends take one path or their own glob
         paths = src.paths[0] if len(src.paths) == 1 else src.name
     # several files: DuckDB adds the file of each row, for error messages
     extra: dict[str, Any] = {"filename": FILE_COLUMN} if con.name == "duckdb" and len(src.paths) > 1 else {}
     if src.kind == "parquet":
-        if extra:  # several files: every file's columns (a column missing from a file is NULL there)
-            extra["union_by_name"] = True
-        return con.read_parquet(paths, **extra)
+        return read_parquet(con, src, paths, extra)
     if src.kind == "csv":
         if con.name != "duckdb":
             return con.read_csv(paths, header=True)

@@ -120,7 +120,7 @@ def annotate(
     t = events.select(**cols)
     if exclude:
         w = ibis.window(group_by=t.customer, order_by=t.ts, range=(None, 0))
-        t = t.mutate(epoch=t.excluded.cast("int64").sum().over(w))
+        t = t.mutate(epoch=t.excluded.sum().over(w))
         # excluded events only set epochs; in strict_order they still break adjacency
         t = t.filter(~t.excluded).drop("excluded") if matched_only else t.drop("excluded")
     else:

@@ -89,13 +89,13 @@ def purchase_customers(
 def purchase_summary(spec: LifecycleSpec, pc: ir.Table) -> ir.Table:
     aggs: dict[str, ir.Value] = {
         "all_purchasers": pc.count(),
-        "purchasers": pc.observed.cast("int64").sum().coalesce(0),
-        "repeaters": (pc.observed & pc.repeater).cast("int64").sum().coalesce(0),
+        "purchasers": pc.observed.sum().coalesce(0),
+        "repeaters": (pc.observed & pc.repeater).sum().coalesce(0),
         "purchases": pc.n.sum().coalesce(0),
     }
     for k in range(2, spec.after_sale.nth + 1):
         tk = pc[f"t{k}"]
-        aggs[f"c{k}"] = tk.notnull().cast("int64").sum().coalesce(0)
+        aggs[f"c{k}"] = tk.notnull().sum().coalesce(0)
         aggs[f"d{k}"] = ((tk - pc.t1).cast("float64") / (86400 * US)).quantile(0.5)
     return pc.aggregate(**aggs)
 
@@ -111,7 +111,7 @@ def remorse_summary(spec: LifecycleSpec, after: ir.Table) -> ir.Table:
     hit = (t.kind == 1) & t.last_buy.notnull() & (t.ts - t.last_buy <= a.remorse_within)
     t = t.mutate(hit=hit)
     return t.aggregate(
-        events=t.hit.cast("int64").sum().coalesce(0),
+        events=t.hit.sum().coalesce(0),
         customers=t.customer.nunique(where=t.hit),
     )
 
@@ -129,7 +129,7 @@ def support_summary(spec: LifecycleSpec, after: ir.Table) -> ir.Table:
     return c.aggregate(
         contacts=c.count(),
         customers=c.customer.nunique(),
-        resolved=c.next_res.notnull().cast("int64").sum().coalesce(0),
+        resolved=c.next_res.notnull().sum().coalesce(0),
         median_s=wait.quantile(0.5),
     )
 
@@ -150,12 +150,12 @@ def gap_summary(spec: LifecycleSpec, after: ir.Table, pc: ir.Table) -> ir.Table:
     rec = had & j.last_buy.notnull() & (j.last_buy > j.first_neg)
     obs = j.observed
     return j.aggregate(
-        negative=had.cast("int64").sum().coalesce(0),
-        recovered=rec.cast("int64").sum().coalesce(0),
-        obs_neg=(obs & had).cast("int64").sum().coalesce(0),
-        rep_neg=(obs & had & j.repeater).cast("int64").sum().coalesce(0),
-        obs_pos=(obs & ~had).cast("int64").sum().coalesce(0),
-        rep_pos=(obs & ~had & j.repeater).cast("int64").sum().coalesce(0),
+        negative=had.sum().coalesce(0),
+        recovered=rec.sum().coalesce(0),
+        obs_neg=(obs & had).sum().coalesce(0),
+        rep_neg=(obs & had & j.repeater).sum().coalesce(0),
+        obs_pos=(obs & ~had).sum().coalesce(0),
+        rep_pos=(obs & ~had & j.repeater).sum().coalesce(0),
     )
 
 
@@ -183,8 +183,8 @@ def offer_counts(spec: LifecycleSpec, after: ir.Table) -> ir.Table:
     j = j.left_join(back, ["customer", "offer"])
     return j.group_by("offer").aggregate(
         sent=j.count(),
-        redeemed=j.redeemed.cast("int64").sum().coalesce(0),
-        returned=j.returned.notnull().cast("int64").sum().coalesce(0),
+        redeemed=j.redeemed.sum().coalesce(0),
+        returned=j.returned.notnull().sum().coalesce(0),
     )
 
 
@@ -202,7 +202,7 @@ def loyalty_summary(spec: LifecycleSpec, events: ir.Table, pc: ir.Table) -> ir.T
     j = j.select(member=j.member.coalesce(False), repeater=j.repeater, rev=rev)
     return j.group_by("member").aggregate(
         n=j.count(),
-        repeaters=j.repeater.cast("int64").sum().coalesce(0),
+        repeaters=j.repeater.sum().coalesce(0),
         rev=j.rev.sum().coalesce(0.0),
         rev_sq=(j.rev * j.rev).sum().coalesce(0.0),
     )

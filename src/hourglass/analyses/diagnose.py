@@ -39,8 +39,8 @@ def stage_revenue_summary(
     for k, s in enumerate(model_spec.model.stages, start=1):
         entered = c[f"{s.name}_at"].notnull()
         went_on = entered & (c.furthest_index > k)
-        aggs[f"entered{k}"] = entered.cast("int64").sum().coalesce(0)
-        aggs[f"continued{k}"] = went_on.cast("int64").sum().coalesce(0)
+        aggs[f"entered{k}"] = entered.sum().coalesce(0)
+        aggs[f"continued{k}"] = went_on.sum().coalesce(0)
         if has_revenue:
             aggs[f"revc{k}"] = went_on.ifelse(c.rev, 0.0).sum().coalesce(0.0)
     if by is not None:

@@ -27,7 +27,7 @@ def event_profile_expr(events: ir.Table, top: int) -> ir.Table:
     )
     ranked = ranked.mutate(
         pos=(ranked.m > 1).ifelse(ranked.k.cast("float64") / (ranked.m - 1).cast("float64"), ibis.null()),
-        first=(ranked.k == 0).cast("int64"),
+        first=ranked.k == 0,
     )
     per = ranked.group_by("event").aggregate(
         events=ranked.n.sum(),

@@ -100,10 +100,10 @@ def stage_summary(spec: LifecycleSpec, customers: ir.Table, *, by: str | None = 
     for k, s in enumerate(spec.model.stages, start=1):
         at = c[f"{s.name}_at"]
         time_s = c[f"{s.name}_time_s"]
-        aggs[f"entered{k}"] = at.notnull().cast("int64").sum().coalesce(0)
-        aggs[f"furthest{k}"] = (c.furthest_index == k).cast("int64").sum().coalesce(0)
-        aggs[f"current{k}"] = (c.current_index == k).cast("int64").sum().coalesce(0)
-        aggs[f"continued{k}"] = (at.notnull() & (c.furthest_index > k)).cast("int64").sum().coalesce(0)
+        aggs[f"entered{k}"] = at.notnull().sum().coalesce(0)
+        aggs[f"furthest{k}"] = (c.furthest_index == k).sum().coalesce(0)
+        aggs[f"current{k}"] = (c.current_index == k).sum().coalesce(0)
+        aggs[f"continued{k}"] = (at.notnull() & (c.furthest_index > k)).sum().coalesce(0)
         aggs[f"med{k}"] = time_s.quantile(0.5)
         aggs[f"p90{k}"] = time_s.quantile(0.9)
     if by is not None:

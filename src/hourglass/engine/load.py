@@ -14,6 +14,7 @@ from ibis.backends.sql.datatypes import DuckDBType
 
 from hourglass.engine._values import plain_records
 from hourglass.engine.errors import translated
+from hourglass.engine.file_checks import check_parquet_frames, line_size_error, parquet_errors, without_bom
 from hourglass.engine.session import Engine
 from hourglass.engine.text_checks import (
     check_csv_files,
@@ -85,11 +86,12 @@ def _open(
     """The parsed source. ``once``: a small CSV read into memory is parsed into memory too (for a
     validated load: every query reads it; not for the SQL of --show-sql, which names the source's
     columns)."""
-    src = resolve_source(source, table=table)
+    src = without_bom(resolve_source(source, table=table))
     empty_text_files(src)
+    check_parquet_frames(src)
     # a CSV on DuckDB: its columns from one sniff, then one read with the role columns as text
     csv_duckdb = src.kind == "csv" and engine.name == "duckdb"
-    with translated(src.name):
+    with _reading(src):
         try:
             if csv_duckdb:
                 types = describe_csv(engine.con, src)
@@ -136,6 +138,28 @@ def _open(
             engine.con.con.execute(f'DROP TABLE "{raw.op().name}"')
             parsed = dataclasses.replace(parsed, table=table)
         return src, parsed
+
+
+@contextlib.contextmanager
+def _line_size(src: Source) -> Iterator[None]:
+    """DuckDB's "Maximum line size exceeded" as HG406 naming the long line."""
+    try:
+        yield
+    except HourglassError:
+        raise
+    except Exception as e:
+        err = line_size_error(src, str(e))
+        if err is not None:
+            raise err from None
+        raise
+
+
+@contextlib.contextmanager
+def _reading(src: Source) -> Iterator[None]:
+    """Reading ``src``: the engine's errors as coded errors naming the file (a long CSV line, a damaged
+    Parquet file, then engine/errors.py's translations)."""
+    with translated(src.name), parquet_errors(src), _line_size(src):
+        yield
 
 
 def _date_digits(engine: Engine, raw: ir.Table, column: str) -> bool:
@@ -235,7 +259,7 @@ def _from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dic
     if "event_id" in parsed.roles.columns:
         return None
     files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in src.paths) + "]"
-    with translated(src.name):
+    with _reading(src):
         meta = engine.con.con.execute(
             "SELECT file_name, row_group_id, any_value(row_group_num_rows), "
             "list({'col': path_in_schema, 'nulls': stats_null_count, 'min': stats_min_value, "
@@ -280,7 +304,7 @@ def _validate(
     src, parsed = _open(engine, source, mapping, table, once=True)
     counts = _from_parquet_statistics(engine, src, parsed)
     if counts is None:
-        with translated(src.name):
+        with _reading(src):
             counts = plain_records(engine, count_expr(parsed, engine.name))[0]
     num = numbered(parsed)
 
@@ -289,7 +313,7 @@ def _validate(
         for check, col in checks:
             n = int(counts.get(check.code, 0) or 0)
             if n > 0:
-                with translated(src.name):
+                with _reading(src):
                     rows = plain_records(engine, samples_expr(parsed, check, col, num, samples))
                 hint = check.hint
                 if check.code == "future":

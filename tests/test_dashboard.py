@@ -175,6 +175,7 @@ def test_model_stages_as_steps(client: TestClient, src: DashboardSource) -> None
 def test_lifecycle_and_journeys_pages(client: TestClient, src: DashboardSource) -> None:
     r = client.get("/lifecycle")
     assert r.status_code == 200 and "The hourglass" in r.text and "data-plot=" in r.text
+    assert "data-channel-people=" in r.text  # a channel's cell lists its customers
     r = client.get("/journeys?depth=4&top=5")
     assert r.status_code == 200 and "Real journeys" in r.text and "data-plot=" in r.text
     customer = str(src.events.engine.execute(src.events.table.select("customer").limit(1))["customer"][0])

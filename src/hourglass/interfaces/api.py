@@ -167,12 +167,28 @@ def funnel(
     return result
 
 
-def funnel_levels(source: Any, steps: Sequence[StepLike] | None = None, **kwargs: Any) -> Any:
-    """Per-customer levels as a pandas DataFrame (``customer``, ``level``)."""
+def funnel_levels(
+    source: Any, steps: Sequence[StepLike] | None = None, *, by: str | None = None, **kwargs: Any
+) -> Any:
+    """Per-customer levels as a pandas DataFrame (``customer``, ``level``; an open funnel: its
+    ``r{j}``/``k{j}`` flags). With ``by`` (a column, or a role column's source name), also ``by``:
+    the customer's value of that column, the group :func:`funnel` counts him in."""
     load = {k: kwargs.pop(k) for k in ("columns", "engine", "table", "config") if k in kwargs}
     model = kwargs.pop("model", None)
-    spec = build_spec(steps, model=model, **kwargs)
-    return run_funnel_levels(events(source, **load), spec)
+    cfg = load.get("config")
+    if not isinstance(cfg, Config):
+        cfg = load["config"] = load_config(cfg)
+    ev = events(source, **load)
+    if by is not None:
+        by = checked_by_column(ev, by, code="HG306")
+    spec = build_spec(steps, model=model, config=cfg, by=by, **kwargs)
+    if by is None:
+        return run_funnel_levels(ev, spec)
+    from hourglass.analyses import funnel_plan
+
+    per = funnel_plan(spec, ev.table).customers
+    columns = [c for c in per.columns if c != "by"] if spec.open else ["customer", "level"]
+    return ev.engine.execute(per.select(*columns, "by"))
 
 
 def funnel_sql(

@@ -19,6 +19,7 @@ from hourglass.model.errors import HourglassError
 
 from .data import DashboardSource, ResultCache
 from .extras import PAGES, Page
+from .people_view import people_params
 from .query import FunnelQuery, PageQuery, date_range, integer
 from .render import environment
 from .views import Views
@@ -230,6 +231,40 @@ def create_app(
             lambda: views.journeys(PageQuery.parse(p, src.last, src.default_model)),
         )
 
+    def who_route(where: str, back: str, back_label: str) -> Callable[[Request], HTMLResponse]:
+        def route(request: Request) -> HTMLResponse:
+            p = dict(request.query_params)
+
+            def compute() -> str:
+                q = PageQuery.parse(p, src.last, src.default_model)
+                page = integer(p, "page", 1, 1, 10**9, "HG109")
+                return views.who(q, p, where, page, PER_PAGE)
+
+            return respond(request, "who_page.html", "people", compute, back=back, back_label=back_label)
+
+        return route
+
+    def who_csv_route(where: str) -> Callable[[Request], Response]:
+        def route(request: Request) -> Response:
+            p = dict(request.query_params)
+            try:
+                q = PageQuery.parse(p, src.last, src.default_model)
+                frame = views.who_csv(q, p, where)
+            except HourglassError as e:
+                return _plain_error(e)
+            named = "-".join(v for v in people_params(p).values())
+            return _csv(frame, f"customers-{_safe(named) or where}.csv")
+
+        return route
+
+    for where, back, label in (
+        ("journeys", "/journeys", "the journeys"),
+        ("channels", "/lifecycle", "the hourglass"),
+    ):
+        path = "/journeys/people" if where == "journeys" else "/lifecycle/channel"
+        app.add_api_route(path, who_route(where, back, label), methods=["GET"], response_class=HTMLResponse)
+        app.add_api_route(path + ".csv", who_csv_route(where), methods=["GET"], response_model=None)
+
     def extra_route(page: Page) -> Callable[[Request], HTMLResponse]:
         def route(request: Request) -> HTMLResponse:
             p = dict(request.query_params)
@@ -251,6 +286,11 @@ def create_app(
         return assets.response(name, request)
 
     return app
+
+
+def _safe(name: str) -> str:
+    """A file name's part: letters, digits, ``-`` and ``_`` (the rest as ``_``)."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:80]
 
 
 def _plain_error(e: HourglassError) -> Response:

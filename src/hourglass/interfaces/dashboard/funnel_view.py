@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hourglass.analyses import funnel_plan
 from hourglass.interfaces import api
 from hourglass.model.errors import SpecError
 from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts, step_rows
@@ -120,20 +119,10 @@ def _bad(what: str, hint: str) -> SpecError:
 
 def levels_table(src: DashboardSource, view: FunnelView) -> Any:
     """Every customer of the funnel with his level (open funnels: ``r{j}``/``k{j}``) and group, as
-    the engine computes them for the same spec (pandas; one run per funnel, then filtered)."""
+    the engine computes them for the same spec (``api.funnel_levels``; one run per funnel, then
+    filtered)."""
     kwargs = funnel_kwargs(src, view.query)
-    spec = api.build_spec(
-        kwargs.pop("steps"), model=kwargs.pop("model"), by=view.by, config=src.config, **kwargs
-    )
-    per = funnel_plan(spec, src.events.table).customers
-    n = len(view.steps)
-    if spec.open:
-        columns = ["customer", *(f"r{j}" for j in range(1, n + 1)), *(f"k{j}" for j in range(2, n + 1))]
-    else:
-        columns = ["customer", "level"]
-    if view.by:
-        columns.append("by")
-    return src.run(lambda: src.events.engine.execute(per.select(*columns)))
+    return src.run(lambda: api.funnel_levels(src.events, by=view.by or None, config=src.config, **kwargs))
 
 
 def people_frame(levels: Any, view: FunnelView, step: int, kind: str, group: str | None) -> Any:

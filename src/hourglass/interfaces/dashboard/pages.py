@@ -4,6 +4,7 @@ parts (interfaces/reports), so the dashboard and the report show the same thing.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 from collections.abc import Callable, Hashable
@@ -14,6 +15,7 @@ from hourglass.ingest.config import load_model
 from hourglass.interfaces import api, journeys_api, lifecycle_api
 from hourglass.model.errors import HourglassError, SpecError
 from hourglass.model.presets import PRESETS
+from hourglass.model.stats import ratio
 
 from .data import DashboardSource
 from .query import PageQuery
@@ -26,6 +28,7 @@ __all__ = [
     "compute_overview",
     "stage_people",
     "stage_table",
+    "top_paths",
 ]
 
 MAP_HINT = (
@@ -162,6 +165,23 @@ def stage_people(table: Any, stages: list[str], stage: str, kind: str) -> Any:
 
 
 Cached = Callable[[str, Hashable, Callable[[], Any]], Any]
+PATHS_TOP = 1000  # the paths are computed once with the most the page shows, then cut to its top
+
+
+def top_paths(result: Any, top: int) -> Any:
+    """The paths result as the API gives it with ``top`` paths: its first ``top`` paths (the engine
+    orders them: most customers, then the paths' nodes), the rest counted as "other" (customers
+    and distinct paths are totals, so the other bucket is their difference, exactly)."""
+    kept = tuple(result.top[:top])
+    if len(kept) == len(result.top):
+        return result
+    rest = result.customers - sum(int(r["customers"]) for r in kept)
+    other = {
+        "customers": rest,
+        "share": ratio(rest, result.customers),
+        "paths": result.distinct_paths - len(kept),
+    }
+    return dataclasses.replace(result, top=kept, other=other)
 
 
 def compute_journeys(src: DashboardSource, q: PageQuery, cached: Cached) -> dict[str, Any]:
@@ -171,7 +191,7 @@ def compute_journeys(src: DashboardSource, q: PageQuery, cached: Cached) -> dict
     jkw: dict[str, Any] = dict(dates)
     if q.goal:
         jkw["goal"] = q.goal
-    pkw: dict[str, Any] = {"top": q.top, "start": q.start or None, "end": q.end or None, **dates}
+    pkw: dict[str, Any] = {"top": PATHS_TOP, "start": q.start or None, "end": q.end or None, **dates}
     if q.depth is not None:
         pkw["depth" if _accepts(journeys_api.paths, "depth") else "steps"] = q.depth
     base = (q.model, q.since, q.until)
@@ -185,11 +205,14 @@ def compute_journeys(src: DashboardSource, q: PageQuery, cached: Cached) -> dict
         "transitions": part(
             "transitions", base, lambda: journeys_api.transitions(src.events, q.model, **dates)
         ),
-        "paths": part(
-            "paths",
-            (*base, q.depth, q.top, q.start, q.end),
-            lambda: journeys_api.paths(src.events, q.model, **pkw),
-        ),
+        "paths": top_paths(
+            cached(
+                "paths",
+                (*base, q.depth, q.start, q.end),
+                lambda: src.run(lambda: journeys_api.paths(src.events, q.model, **pkw)),
+            ),
+            q.top,
+        ).to_dict(),
         "journey": None,
     }
     if q.customer:  # an unknown id is said next to the journeys, which stay shown

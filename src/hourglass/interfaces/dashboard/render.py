@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from typing import Any
@@ -20,7 +21,7 @@ from hourglass.model.spec import MODES
 
 from .charts import figure_json
 
-__all__ = ["Chart", "environment", "fresh_id", "not_measured", "part_fragment"]
+__all__ = ["Chart", "clickable_journeys", "environment", "fresh_id", "not_measured", "part_fragment"]
 
 _ids = itertools.count(1)
 DEFAULT_REASONS = {
@@ -96,6 +97,38 @@ def part_fragment(parts: Iterable[Part]) -> tuple[str, list[Chart]]:
     return "".join(html), charts
 
 
+def _attrs(**values: Any) -> str:
+    out = []
+    for k, v in values.items():
+        text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+        out.append(f' data-{k.replace("_", "-")}="{escape(text)}"')
+    return "".join(out)
+
+
+def clickable_journeys(html: str, charts: Iterable[Chart], data: Mapping[str, Any], query: str) -> str:
+    """The Sankey's nodes and the transition matrix's cells, made clickable: each chart div says
+    where its people are (``/journeys/people`` with the page's query) and what its points are (the
+    Sankey's node index -> [step, stage]; the matrix's rows and columns -> stages, null: the end),
+    for hg.js to name the number clicked."""
+    base = "/journeys/people?" + (query + "&" if query else "")
+    nodes = [
+        [int(n["step"]), str(n["name"])] for n in (data.get("paths") or {}).get("sankey", {}).get("nodes", [])
+    ]
+    names = [str(n.get("node")) for n in (data.get("transitions") or {}).get("nodes", [])]
+    for c in charts:
+        if c.div_id.startswith("hg-paths-sankey-"):
+            extra = _attrs(people_target="#people", people_base=base, people_kind="node", people_nodes=nodes)
+        elif c.div_id.startswith("hg-transitions-matrix-"):
+            extra = _attrs(
+                people_target="#people", people_base=base, people_kind="cell",
+                people_rows=names, people_cols=[*names, None],
+            )  # fmt: skip
+        else:
+            continue
+        html = html.replace(f'id="{c.div_id}"', f'id="{c.div_id}"{extra}', 1)
+    return html
+
+
 def _count(value: Any) -> str:
     return "\u2014" if value is None else f"{int(value):,}"
 
@@ -106,7 +139,19 @@ def _pct(value: Any, digits: int = 1) -> str:
 
 def _without_people(params: Mapping[str, str]) -> str:
     """A people view's query string without its step, kind, group and page: the funnel's."""
-    return urlencode({k: v for k, v in params.items() if k not in ("step", "kind", "group", "page", "stage")})
+    people = (
+        "step",
+        "kind",
+        "group",
+        "page",
+        "stage",
+        "node",
+        "node_step",
+        "move_from",
+        "move_to",
+        "channel",
+    )
+    return urlencode({k: v for k, v in params.items() if k not in people})
 
 
 def environment() -> Environment:

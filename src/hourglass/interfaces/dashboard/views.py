@@ -19,8 +19,9 @@ from .data import DashboardSource, ResultCache
 from .extras import Page, page_key, run_page
 from .funnel_view import FunnelView, compute_funnel, levels_table, people_frame
 from .pages import compute_journeys, compute_lifecycle, compute_overview, stage_people, stage_table
+from .people_view import NONE, People, channel_frame, journey_frame, people_params
 from .query import FunnelQuery, PageQuery
-from .render import Chart, fresh_id, part_fragment
+from .render import Chart, clickable_journeys, fresh_id, part_fragment
 
 __all__ = ["Views"]
 
@@ -131,6 +132,9 @@ class Views:
         stages = [
             (str(s.get("stage")), str(s.get("label") or s.get("stage"))) for s in data.get("stages") or []
         ]
+        channels = [
+            NONE if c.get("channel") is None else str(c["channel"]) for c in data.get("channels") or []
+        ]
         return self._render(
             "parts.html",
             html=html,
@@ -138,6 +142,8 @@ class Views:
             note=data.get("meta", {}).get("note"),
             stages=stages,
             lq_items=list(q.params().items()),
+            channels=channels,
+            channel_base="/lifecycle/channel?" + urlencode(q.params()),
         )
 
     def _stage_people(self, q: PageQuery, stage: str, kind: str) -> Any:
@@ -172,10 +178,49 @@ class Views:
         data = compute_journeys(self.src, q, self._cached)
         part = journeys_part(data["journeys"], data["transitions"], data["paths"], data["journey"])
         html, charts = part_fragment([part])
+        html = clickable_journeys(html, charts, data, urlencode(q.params()))
         failed = data.get("journey_error")
         if failed:
             html = self.error(failed["code"], failed["message"], failed["hint"]) + html
         return self._render("parts.html", html=html, charts=charts, note=None)
+
+    # --- the people behind the journeys' and the channels' numbers -----------------------------
+
+    def _who(self, q: PageQuery, params: dict[str, str], where: str) -> People:
+        chosen = people_params(params)
+        key = (where, q.key(), tuple(sorted(chosen.items())))
+        if where == "channels":
+            return self._cached(  # type: ignore[no-any-return]
+                "who", key, lambda: channel_frame(self.src, q, chosen.get("channel", ""), chosen.get("stage"))
+            )
+        width = 0
+        if "node" in chosen:  # the Sankey's columns: the longest of the page's top paths
+            paths = compute_journeys(self.src, q, self._cached)["paths"]
+            width = max((int(n["step"]) for n in paths.get("sankey", {}).get("nodes", [])), default=0)
+        return self._cached("who", key, lambda: journey_frame(self.src, q, params, width))  # type: ignore[no-any-return]
+
+    def who(self, q: PageQuery, params: dict[str, str], where: str, page: int, per_page: int) -> str:
+        people = self._who(q, params, where)
+        frame = people.frame
+        total = len(frame)
+        rows = frame.iloc[(page - 1) * per_page : page * per_page].to_dict(orient="records")
+        query = urlencode({**q.params(), **people.params})
+        base = "/journeys/people" if where == "journeys" else "/lifecycle/channel"
+        return self._render(
+            "who.html",
+            title=people.title,
+            total=total,
+            rows=rows,
+            page=page,
+            pages=max(1, -(-total // per_page)),
+            query=query,
+            base=base,
+            model_query=urlencode({k: v for k, v in q.params().items() if k in ("model", "goal")}),
+            first=(page - 1) * per_page + 1,
+        )
+
+    def who_csv(self, q: PageQuery, params: dict[str, str], where: str) -> Any:
+        return self._who(q, params, where).frame
 
     def extra(self, page: Page, params: dict[str, str]) -> str:
         """A later analysis's page (flywheel, friction, retention, clv, attribution): the report's

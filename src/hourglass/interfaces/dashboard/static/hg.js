@@ -25,13 +25,40 @@
           if (el.hasAttribute("data-people-target")) {
             el.on("plotly_click", function (ev) {
               var pt = ev && ev.points && ev.points[0];
-              if (pt && pt.customdata) load(pt.customdata, el.getAttribute("data-people-target"), null);
+              var url = pt && peopleUrl(el, pt);
+              if (url) load(url, el.getAttribute("data-people-target"), null);
             });
           }
         })
       );
     });
     return Promise.all(jobs);
+  }
+
+  function json(el, name) {
+    try { return JSON.parse(el.getAttribute(name) || "null"); } catch (e) { return null; }
+  }
+
+  /* The people behind a clicked point: a funnel bar carries its URL; a Sankey node and a matrix
+     cell are named from the chart's data-people-* attributes (the server's, never counted here). */
+  function peopleUrl(el, pt) {
+    var base = el.getAttribute("data-people-base");
+    var kind = el.getAttribute("data-people-kind");
+    if (!base) return typeof pt.customdata === "string" ? pt.customdata : null;
+    if (kind === "node") {
+      if (pt.sourceLinks === undefined && pt.source !== undefined) return null; // a link, not a node
+      var node = (json(el, "data-people-nodes") || [])[pt.pointNumber];
+      return node ? base + "node=" + encodeURIComponent(node[1]) + "&node_step=" + node[0] : null;
+    }
+    if (kind === "cell") {
+      var idx = pt.pointIndex || [];
+      var rows = json(el, "data-people-rows") || [], cols = json(el, "data-people-cols") || [];
+      if (pt.z === null || pt.z === undefined || idx[0] >= rows.length || idx[1] >= cols.length) return null;
+      var to = cols[idx[1]];
+      return base + "move_from=" + encodeURIComponent(rows[idx[0]]) +
+        "&move_to=" + encodeURIComponent(to === null ? "(end)" : to);
+    }
+    return null;
   }
 
   function load(url, targetSel, push) {
@@ -109,6 +136,20 @@
       input.value = steps.join(",");
       refresh(form);
       return;
+    }
+    var cell = e.target.closest && e.target.closest("table.channels tbody td");
+    var spec = cell && document.querySelector("[data-channel-people]");
+    if (cell && spec) {
+      var tr = cell.parentElement;
+      var row = Array.prototype.indexOf.call(tr.parentElement.children, tr);
+      var col = Array.prototype.indexOf.call(tr.children, cell);
+      var channels = json(spec, "data-channels") || [], stages = json(spec, "data-stages") || [];
+      if (row < channels.length && col >= 1 && col - 2 < stages.length) {
+        var url = spec.getAttribute("data-channel-people") + "&channel=" + encodeURIComponent(channels[row]) +
+          (col >= 2 ? "&stage=" + encodeURIComponent(stages[col - 2]) : "");
+        load(url, spec.getAttribute("data-people-target"), null);
+        return;
+      }
     }
     var link = e.target.closest && e.target.closest("a[data-get]");
     if (link && !e.ctrlKey && !e.metaKey && !e.shiftKey) {

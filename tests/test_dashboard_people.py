@@ -1,0 +1,148 @@
+"""The people behind the journeys' and the channels' numbers (a Sankey node, a transition cell, a
+channel's cell) through the dashboard's routes, each list the engine's and as long as the number it
+stands behind; ``api.funnel_levels(by=...)``; the paths page's top cut from one computed result."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hourglass.engine.run_referrals import run_channels
+from hourglass.engine.store import write_events
+from hourglass.ingest.config import load_model
+from hourglass.ingest.simulator import simulate_shop
+from hourglass.interfaces import api, journeys_api
+from hourglass.interfaces.dashboard import create_app, load_source
+from hourglass.interfaces.dashboard.data import DashboardSource
+from hourglass.interfaces.dashboard.pages import top_paths
+
+with warnings.catch_warnings():  # starlette's notice about httpx, at import
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+FRAGMENT = {"X-HG-Fragment": "1"}
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory: pytest.TempPathFactory) -> DashboardSource:
+    table, _ = simulate_shop(400, seed=11)
+    path = tmp_path_factory.mktemp("who") / "shop.parquet"
+    write_events(table, parquet_path=path)
+    return load_source(str(path))
+
+
+@pytest.fixture(scope="module")
+def client(src: DashboardSource) -> Iterator[TestClient]:
+    with TestClient(create_app(src), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def _total(html: str) -> int:
+    m = re.search(r'data-total="(\d+)"', html)
+    assert m, html[:500]
+    return int(m.group(1))
+
+
+def _csv(client: TestClient, url: str) -> list[dict[str, str]]:
+    r = client.get(url)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(r.text)))
+
+
+def test_funnel_levels_by_a_column_are_the_funnels_groups(src: DashboardSource) -> None:
+    steps = ["visit", "signup", "purchase"]
+    levels = api.funnel_levels(src.events, steps, window="30d", by="channel")
+    assert list(levels.columns) == ["customer", "level", "by"]
+    for g in api.funnel(src.events, steps, window="30d", by="channel").groups:
+        mine = levels[levels.by == g.value] if g.value is not None else levels[levels.by.isna()]
+        assert [int((mine.level >= k).sum()) for k in range(1, 4)] == [s.customers for s in g.steps]
+
+
+def test_a_sankey_node_lists_the_customers_of_its_top_paths(client: TestClient, src: DashboardSource) -> None:
+    paths = journeys_api.paths(src.events, "hourglass", top=5).to_dict()
+    html = client.get("/journeys?top=5").text
+    assert 'data-people-kind="node"' in html and 'data-people-kind="cell"' in html  # clickable
+    nodes = paths["sankey"]["nodes"]
+    for n in nodes[:3]:
+        r = client.get(f"/journeys/people?top=5&node={n['name']}&node_step={n['step']}", headers=FRAGMENT)
+        assert r.status_code == 200 and _total(r.text) == n["customers"], n
+    n = max(nodes, key=lambda x: x["customers"])
+    rows = _csv(client, f"/journeys/people.csv?top=5&node={n['name']}&node_step={n['step']}")
+    assert len(rows) == n["customers"] and all(n["name"] in r["path"] for r in rows)
+
+
+def test_a_sankey_node_up_to_a_stage(client: TestClient, src: DashboardSource) -> None:
+    paths = journeys_api.paths(src.events, "hourglass", top=4, end="sale").to_dict()
+    for n in paths["sankey"]["nodes"][-3:]:
+        r = client.get(
+            f"/journeys/people?top=4&to=sale&node={n['name']}&node_step={n['step']}", headers=FRAGMENT
+        )
+        assert _total(r.text) == n["customers"], n
+
+
+def test_a_transition_cell_lists_who_made_the_move(client: TestClient, src: DashboardSource) -> None:
+    edges = journeys_api.transitions(src.events, "hourglass").to_dict()["edges"]
+    for e in edges[:4]:
+        to = "(end)" if e["to"] is None else e["to"]
+        r = client.get(f"/journeys/people?move_from={e['from']}&move_to={to}", headers=FRAGMENT)
+        assert _total(r.text) == e["customers"], e
+
+
+def test_a_channel_cell_lists_its_customers(client: TestClient, src: DashboardSource) -> None:
+    model = load_model("hourglass", src.config)
+    stages = [s.name for s in model.stages]
+    for c in run_channels(src.events, model).channels[:2]:
+        name = c.channel or "(none)"
+        assert _total(client.get(f"/lifecycle/channel?channel={name}", headers=FRAGMENT).text) == c.customers
+        for stage, entered in list(zip(stages, c.stages, strict=True))[1:3]:
+            r = client.get(f"/lifecycle/channel?channel={name}&stage={stage}", headers=FRAGMENT)
+            assert _total(r.text) == entered, (name, stage)
+    rows = _csv(client, "/lifecycle/channel.csv?channel=ads&stage=interest")
+    assert rows and all(r["channel"] == "ads" and "interest" in r["stages_entered"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("/journeys/people", "HG109"),
+        ("/journeys/people?node=nope&node_step=1", "HG106"),
+        ("/journeys/people?move_from=awareness&move_to=nope", "HG106"),
+        ("/lifecycle/channel?channel=ads&stage=nope", "HG106"),
+    ],
+)
+def test_a_bad_people_request_is_a_coded_error(client: TestClient, url: str, code: str) -> None:
+    r = client.get(url)
+    assert r.status_code == 400 and f'data-code="{code}"' in r.text
+    csv_r = client.get(url.replace("/people", "/people.csv").replace("/channel", "/channel.csv"))
+    assert csv_r.status_code == 400 and f"[{code}]" in csv_r.text
+
+
+def test_the_people_csv_needs_the_token(src: DashboardSource) -> None:
+    with TestClient(create_app(src, token="t0k"), base_url="http://127.0.0.1") as c:
+        assert c.get("/journeys/people.csv?move_from=awareness&move_to=(end)").status_code == 401
+        assert c.get("/lifecycle/channel.csv?channel=ads").status_code == 401
+        ok = c.get("/lifecycle/channel.csv?channel=ads", headers={"Authorization": "Bearer t0k"})
+        assert ok.status_code == 200
+
+
+def test_top_paths_cut_from_more_are_the_apis(src: DashboardSource) -> None:
+    many = journeys_api.paths(src.events, "hourglass", top=1000)
+    for top in (1, 4):
+        want: dict[str, Any] = journeys_api.paths(src.events, "hourglass", top=top).to_dict()
+        got: dict[str, Any] = top_paths(many, top).to_dict()
+        for d in (want, got):
+            d.pop("meta", None)
+        assert got == want
+
+
+def test_people_page_without_javascript_links_back(client: TestClient) -> None:
+    r = client.get("/lifecycle/channel?channel=ads")
+    assert (
+        r.status_code == 200 and 'href="/lifecycle?' in r.text and "<h1" not in r.text.split("hg-people")[1]
+    )

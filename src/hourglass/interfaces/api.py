@@ -79,7 +79,9 @@ def events(
     if isinstance(source, Events):
         return source
     cfg = config if isinstance(config, Config) else load_config(config)
-    return load_events(connect(engine), source, _mapping(columns, cfg), table=table, validate=validate)
+    return load_events(
+        connect(engine, config=cfg), source, _mapping(columns, cfg), table=table, validate=validate
+    )
 
 
 def by_column(ev: Events, by: str) -> str:
@@ -221,5 +223,5 @@ def validate(
 ) -> ValidationReport:
     """Every problem of a source at once (never raises for bad rows; read ``report.ok``)."""
     cfg = config if isinstance(config, Config) else load_config(config)
-    report, _ = validate_source(connect(engine), source, _mapping(columns, cfg), table=table)
+    report, _ = validate_source(connect(engine, config=cfg), source, _mapping(columns, cfg), table=table)
     return report

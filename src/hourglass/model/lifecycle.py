@@ -13,7 +13,7 @@ from typing import Any
 from hourglass.model._suggest import check_keys
 from hourglass.model.errors import SpecError
 from hourglass.model.journey import JourneyModel
-from hourglass.model.spec import format_window, parse_time, parse_window
+from hourglass.model.spec import MAX_WINDOW_DAYS, check_window, format_window, parse_time, parse_window
 
 __all__ = ["AfterSaleSpec", "LifecycleSpec"]
 
@@ -27,6 +27,13 @@ def _names(value: Any, *, key: str) -> tuple[str, ...]:
         )
     names = tuple(v.strip() for v in value if v.strip())
     return names
+
+
+def _unit_example(value: float) -> str:
+    """``7d`` for a bare 7 (the hint of a window written without its unit)."""
+    if isinstance(value, int) and 0 < value <= MAX_WINDOW_DAYS:
+        return f"{value}d"
+    return "7d"
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,10 @@ class AfterSaleSpec:
     _WINDOWS = ("remorse_within", "offer_within", "repeat_within", "gap_within")
 
     def __post_init__(self) -> None:
+        for key in self._WINDOWS:
+            value = getattr(self, key)
+            if value is not None:
+                check_window(value, what=f"after_sale.{key}")
         if not 2 <= self.nth <= 20:
             raise SpecError(
                 f"after_sale.nth must be 2..20, got {self.nth}",
@@ -88,17 +99,24 @@ class AfterSaleSpec:
                         code="HG107",
                         hint="a positive number and a unit: 12h, 14d, 2w",
                     )
-                else:
-                    kw[key] = parse_window(value)
-            elif key == "nth":
-                try:
-                    kw[key] = int(value)
-                except (TypeError, ValueError):
+                elif isinstance(value, int | float) and not isinstance(value, bool):
                     raise SpecError(
-                        f"after_sale.nth: not a number: {value!r}",
+                        f"after_sale.{key}: the number {value!r} has no unit (7 what?)",
+                        code="HG107",
+                        hint=f"write {_unit_example(value)} for {_unit_example(value)[:-1]} days, or another "
+                        f'unit (30m, 12h, 2w); in hourglass.toml in quotes: {key} = "{_unit_example(value)}"',
+                    )
+                else:
+                    kw[key] = parse_window(str(value), what=f"after_sale.{key}")
+            elif key == "nth":
+                text = str(value).strip()
+                if isinstance(value, bool) or not (isinstance(value, int) or text.isdigit()) or len(text) > 6:
+                    raise SpecError(
+                        f"after_sale.nth: not a whole number: {value!r}",
                         code="HG120",
                         hint="give a whole number such as 3",
-                    ) from None
+                    )
+                kw[key] = int(value)
             else:
                 kw[key] = str(value)
         return cls(**kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -12,38 +13,79 @@ from hourglass.model._suggest import check_keys, did_you_mean
 from hourglass.model.errors import SpecError
 from hourglass.model.steps import Step
 
-__all__ = ["MODES", "FunnelSpec", "format_window", "parse_time", "parse_window"]
+__all__ = [
+    "MAX_WINDOW",
+    "MAX_WINDOW_DAYS",
+    "MODES",
+    "FunnelSpec",
+    "check_window",
+    "format_window",
+    "parse_time",
+    "parse_window",
+]
 
 MODES: tuple[str, ...] = ("ordered", "strict_order", "any_order")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 US = 1_000_000
+#: The longest window (any duration setting): 365000 days, about 1000 years. Event times are read in
+#: 1900-2200 (HG409), so a longer window counts nothing more; and this one keeps every time plus or minus
+#: a window inside the years 1-9999 of Python, DuckDB, Spark and ClickHouse and far inside int64
+#: microseconds (2**63 us is 106751991 days: 106751991d overflowed an addition to a 2024 time).
+MAX_WINDOW_DAYS = 365_000
+MAX_WINDOW = MAX_WINDOW_DAYS * 86400 * US
+_SYNTAX = "write a positive number and a unit: 30s, 15m, 12h, 7d, 2w"
+_RANGE = (
+    f"from 1s to {MAX_WINDOW_DAYS}d (about 1000 years; times are read in 1900-2200, so longer counts "
+    "nothing more)"
+)
 
 
-def parse_window(value: str | int | float) -> int:
-    """A window as integer microseconds: ``"7d"``, ``"90m"``, or seconds as a number."""
-    if isinstance(value, bool):
+def check_window(us: int, *, what: str = "the window", shown: object = None) -> int:
+    """``us`` (integer microseconds) when it is in the allowed range (1 us to MAX_WINDOW), else HG107
+    with the range. Every spec checks its durations here, once."""
+    text = format_window(us) if shown is None else str(shown)
+    if us <= 0:
+        raise SpecError(f"{what} must be positive, got {text}", code="HG107", hint=_SYNTAX)
+    if us > MAX_WINDOW:
         raise SpecError(
-            f"invalid window {value!r}",
+            f"{what} {text} is too long: windows go {_RANGE}",
             code="HG107",
-            hint="write a positive number and a unit: 30s, 15m, 12h, 7d, 2w",
+            hint=f"give at most {MAX_WINDOW_DAYS}d; any window longer than the log's time span counts every "
+            "later event",
         )
+    return us
+
+
+def parse_window(value: str | int | float, *, what: str = "the window") -> int:
+    """A window as integer microseconds: ``"7d"``, ``"90m"``, or (the Python API) seconds as a number;
+    1 us to MAX_WINDOW (HG107 otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise SpecError(f"invalid window {value!r}", code="HG107", hint=_SYNTAX)
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise SpecError(f"invalid window {value!r}", code="HG107", hint=_SYNTAX)
         if value <= 0:
-            raise SpecError(
-                f"the window must be positive, got {value!r}",
-                code="HG107",
-                hint="write a positive number and a unit: 30s, 15m, 12h, 7d, 2w",
-            )
-        return round(value * US)
-    m = _WINDOW_RE.match(str(value))
-    if not m or int(m[1]) <= 0:
+            raise SpecError(f"{what} must be positive, got {value!r}", code="HG107", hint=_SYNTAX)
+        if value > MAX_WINDOW / US:
+            return check_window(MAX_WINDOW + 1, what=what, shown=f"{value!r} s")
+        return check_window(round(value * US), what=what, shown=f"{value!r} s")
+    m = _WINDOW_RE.match(value)
+    if m and len(m[1]) > 12:  # more digits than any allowed window (and int() refuses 4300+ digits)
+        return check_window(MAX_WINDOW + 1, what=what, shown=f"{m[1][:12]}...{m[2]}")
+    if m and int(m[1]) > 0:
+        return check_window(int(m[1]) * _UNITS[m[2]] * US, what=what, shown=f"{int(m[1])}{m[2]}")
+    bare = re.fullmatch(r"\s*\+?(\d+(?:\.\d+)?)\s*", value)
+    if bare and float(bare[1]) > 0:
+        n = bare[1].lstrip("0") or "0"
         raise SpecError(
-            f"invalid window {value!r}",
+            f"{what} {value.strip()!r} has no unit",
             code="HG107",
-            hint="write a positive number and a unit: 30s, 15m, 12h, 7d, 2w",
+            hint=f"write {n}d for {n} days (or {n}h, {n}w: a number and a unit, 30s, 15m, 12h, 7d, 2w)"
+            if "." not in n
+            else _SYNTAX + " (whole numbers: 90m, not 1.5h)",
         )
-    return int(m[1]) * _UNITS[m[2]] * US
+    raise SpecError(f"invalid window {value!r}", code="HG107", hint=_SYNTAX)
 
 
 def format_window(us: int) -> str:
@@ -104,12 +146,7 @@ class FunnelSpec:
                 code="HG109",
                 hint="modes: " + ", ".join(MODES),
             )
-        if self.window <= 0:
-            raise SpecError(
-                "the window must be positive",
-                code="HG107",
-                hint="write a positive number and a unit: 30s, 15m, 12h, 7d, 2w",
-            )
+        check_window(self.window)
         if self.open and self.mode != "ordered":
             raise SpecError(
                 "--open works with the ordered mode only", code="HG109", hint="drop --mode, or drop --open"

@@ -17,6 +17,7 @@ from hourglass.model.spec import parse_time
 
 __all__ = [
     "LMAX",
+    "MAX_HORIZON",
     "REFERRED",
     "Change",
     "WhatIfSpec",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 REFERRED = "(referred)"  #: the pseudo-channel of customers with a referrer
+MAX_HORIZON = 120  #: the longest forecast, in periods (10 years of months)
 LMAX = 12  #: transitions later than this many periods after entering a stage are not modelled
 _WEEK0 = datetime(1969, 12, 29)  # a Monday: weeks start on Mondays
 _UNITS = {"month": ("m", "mo", "month", "months"), "week": ("w", "week", "weeks")}
@@ -93,8 +95,14 @@ def parse_horizon(value: Any, period: str) -> int:
     unit (a horizon is never minutes)."""
     text = str(value).strip().lower()
     m = re.match(r"^(\d+)\s*([a-z]*)$", text)
+    if m and (not m[2] or m[2] in _UNITS[period]) and (len(m[1]) > 6 or int(m[1]) > MAX_HORIZON):
+        raise SpecError(
+            f"--horizon {text[:12]}{'...' if len(text) > 12 else ''}: at most {MAX_HORIZON} {period}s ahead",
+            code="HG172",
+            hint=f"give 1 to {MAX_HORIZON} {period}s, e.g. {'12m' if period == 'month' else '26w'}",
+        )
     if m and int(m[1]) > 0 and (not m[2] or m[2] in _UNITS[period]):
-        return min(int(m[1]), 120)
+        return int(m[1])
     unit = "12m (months)" if period == "month" else "8w (weeks)"
     raise SpecError(
         f"--horizon: cannot read {value!r} as {period}s",

@@ -157,7 +157,8 @@ def create_app(
 
         def compute() -> str:
             rng, since, until = date_range(p, src.last)
-            return views.overview((p.get("window") or "").strip() or "90d", rng, since, until)
+            compare = ((p.get("compare") or "").strip(), p.get("since2") or None, p.get("until2") or None)
+            return views.overview((p.get("window") or "").strip() or "90d", rng, since, until, compare)
 
         return respond(request, "overview.html", "overview", compute)
 

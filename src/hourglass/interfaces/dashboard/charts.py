@@ -74,7 +74,7 @@ def funnel_figure(view: FunnelView, people_url: str) -> go.Figure:
     return go.Figure(data=traces, layout=layout)
 
 
-def compare_figure(comparison: Any) -> go.Figure:
+def compare_figure(comparison: Any, ytitle: str = "% of the first step") -> go.Figure:
     """Conversion from the first step in period A and in period B, side by side."""
     rows = comparison.rows
     steps = _unique([_plotly_text(str(r["step"])) for r in rows])
@@ -105,7 +105,7 @@ def compare_figure(comparison: Any) -> go.Figure:
         plot_bgcolor="rgba(0,0,0,0)",
         legend={"orientation": "h", "y": 1.15, "x": 0},
         yaxis={
-            "title": "% of the first step",
+            "title": ytitle,
             "gridcolor": PALETTE["line"],
             "rangemode": "tozero",
             "fixedrange": True,

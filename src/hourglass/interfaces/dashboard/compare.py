@@ -4,6 +4,7 @@ two-proportion test of each conversion (model/stats.py); a change is significant
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from hourglass.model.errors import SpecError
 from hourglass.model.spec import parse_time
 from hourglass.model.stats import ratio, two_proportion_p
 
-__all__ = ["ALPHA", "COMPARE", "Comparison", "compare_rows", "other_period"]
+__all__ = ["ALPHA", "COMPARE", "Comparison", "compare_counts", "compare_rows", "other_period"]
 
 ALPHA = 0.05
 COMPARE = ("previous", "custom")
@@ -92,6 +93,40 @@ def compare_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[
             row["change_reason"] = "no customer at the first step in " + ("A" if pa is None else "B")
         if i == 0:
             row["p_reason"] = "the first step is 100% in both"
+        row["significant"] = row["p"] is not None and row["p"] < ALPHA
+        out.append(row)
+    return out
+
+
+def compare_counts(
+    labels: Sequence[str],
+    a: Sequence[int | None],
+    a_total: int,
+    b: Sequence[int | None],
+    b_total: int,
+    *,
+    of: str = "of all",
+) -> list[dict[str, Any]]:
+    """Per label: customers in A and B, their share of each period's ``a_total``/``b_total`` (the
+    customers the shares are of), the change in points and the two-proportion p-value; a count a
+    period cannot give (``None``) is not measured there, with why."""
+    out: list[dict[str, Any]] = []
+    for label, ka, kb in zip(labels, a, b, strict=True):
+        pa = None if ka is None else _share(ka, a_total)
+        pb = None if kb is None else _share(kb, b_total)
+        row: dict[str, Any] = {
+            "step": label,
+            "a_customers": ka,
+            "b_customers": kb,
+            "a_conversion": pa,
+            "b_conversion": pb,
+            "change": None if pa is None or pb is None else pa - pb,
+            "p": None if ka is None or kb is None else two_proportion_p(ka, a_total, kb, b_total),
+            "of": of,
+        }
+        if pa is None or pb is None:
+            row["change_reason"] = "not measured in " + ("A" if pa is None else "B")
+            row["p_reason"] = row["change_reason"]
         row["significant"] = row["p"] is not None and row["p"] < ALPHA
         out.append(row)
     return out

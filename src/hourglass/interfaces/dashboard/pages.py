@@ -21,8 +21,10 @@ from .data import DashboardSource
 from .query import PageQuery
 
 __all__ = [
+    "PATHS_TOP",
     "STAGE_KINDS",
     "ModelSummary",
+    "all_paths",
     "compute_journeys",
     "compute_lifecycle",
     "compute_overview",
@@ -184,6 +186,20 @@ def top_paths(result: Any, top: int) -> Any:
     return dataclasses.replace(result, top=kept, other=other)
 
 
+def all_paths(src: DashboardSource, q: PageQuery, cached: Cached) -> Any:
+    """The paths result of the page's model, dates, depth and anchor with ``PATHS_TOP`` paths
+    (cached; the page's top is cut from it)."""
+    pkw: dict[str, Any] = {"top": PATHS_TOP, "start": q.start or None, "end": q.end or None}
+    pkw |= {"since": q.since, "until": q.until, "config": src.config}
+    if q.depth is not None:
+        pkw["depth" if _accepts(journeys_api.paths, "depth") else "steps"] = q.depth
+    return cached(
+        "paths",
+        (q.model, q.since, q.until, q.depth, q.start, q.end),
+        lambda: src.run(lambda: journeys_api.paths(src.events, q.model, **pkw)),
+    )
+
+
 def compute_journeys(src: DashboardSource, q: PageQuery, cached: Cached) -> dict[str, Any]:
     """The dicts of journeys, transitions, paths and (with a customer id) one journey map; each
     cached on its own parameters (a new number of top paths recomputes only the paths)."""
@@ -191,9 +207,6 @@ def compute_journeys(src: DashboardSource, q: PageQuery, cached: Cached) -> dict
     jkw: dict[str, Any] = dict(dates)
     if q.goal:
         jkw["goal"] = q.goal
-    pkw: dict[str, Any] = {"top": PATHS_TOP, "start": q.start or None, "end": q.end or None, **dates}
-    if q.depth is not None:
-        pkw["depth" if _accepts(journeys_api.paths, "depth") else "steps"] = q.depth
     base = (q.model, q.since, q.until)
     goal = (*base, q.goal)
 
@@ -205,14 +218,7 @@ def compute_journeys(src: DashboardSource, q: PageQuery, cached: Cached) -> dict
         "transitions": part(
             "transitions", base, lambda: journeys_api.transitions(src.events, q.model, **dates)
         ),
-        "paths": top_paths(
-            cached(
-                "paths",
-                (*base, q.depth, q.start, q.end),
-                lambda: src.run(lambda: journeys_api.paths(src.events, q.model, **pkw)),
-            ),
-            q.top,
-        ).to_dict(),
+        "paths": top_paths(all_paths(src, q, cached), q.top).to_dict(),
         "journey": None,
     }
     if q.customer:  # an unknown id is said next to the journeys, which stay shown

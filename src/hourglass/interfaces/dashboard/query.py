@@ -4,7 +4,7 @@ cache key, the links). Unknown parameters are ignored; unreadable values are cod
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -177,11 +177,17 @@ class PageQuery:
     start: str = ""  # paths from the first of this stage (``from``) ...
     end: str = ""  # ... or up to the first of this one (``to``)
     default: str = "hourglass"  # the model when the URL names none (``serve --model``)
+    compare: str = ""  # "", previous or custom (compare.py): the page's other period
+    since2: str | None = None
+    until2: str | None = None
 
     @classmethod
     def parse(cls, params: Mapping[str, str], last: datetime | None, default: str = "hourglass") -> PageQuery:
         rng, since, until = date_range(params, last)
         return cls(
+            compare=(params.get("compare") or "").strip(),
+            since2=(params.get("since2") or "").strip() or None,
+            until2=(params.get("until2") or "").strip() or None,
             model=(params.get("model") or "").strip() or default,
             default=default,
             goal=(params.get("goal") or "").strip(),
@@ -215,9 +221,22 @@ class PageQuery:
             out["from"] = self.start
         if self.end:
             out["to"] = self.end
+        if self.compare:
+            out["compare"] = self.compare
+            if self.compare == "custom":
+                out.update({k: v for k, v in (("since2", self.since2), ("until2", self.until2)) if v})
         return out
 
+    def alone(self) -> PageQuery:
+        """The view without its comparison (A's results do not depend on B)."""
+        return replace(self, compare="", since2=None, until2=None)
+
+    def on(self, period: tuple[str | None, str | None]) -> PageQuery:
+        """The same view on other dates (B), without a comparison."""
+        return replace(self.alone(), range="custom", since=period[0], until=period[1])
+
     def key(self) -> tuple[tuple[str, str], ...]:
-        return tuple(
-            sorted({**self.params(), "_since": self.since or "", "_until": self.until or ""}.items())
-        )
+        """The cache key of the view's own results (the comparison is left out: A is A with or
+        without a B beside it)."""
+        own = self.alone()
+        return tuple(sorted({**own.params(), "_since": self.since or "", "_until": self.until or ""}.items()))

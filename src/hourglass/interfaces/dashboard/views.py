@@ -14,13 +14,21 @@ from hourglass.interfaces.reports._journeys_section import journeys_part
 from hourglass.interfaces.reports._lifecycle_parts import build_parts
 
 from .charts import compare_figure, funnel_figure
-from .compare import Comparison, compare_rows, other_period
+from .compare import Comparison, compare_counts, compare_rows, other_period
 from .data import DashboardSource, ResultCache
 from .extras import Page, page_key, run_page
 from .funnel_view import FunnelView, compute_funnel, levels_table, people_frame
-from .pages import compute_journeys, compute_lifecycle, compute_overview, stage_people, stage_table
+from .pages import (
+    ModelSummary,
+    all_paths,
+    compute_journeys,
+    compute_lifecycle,
+    compute_overview,
+    stage_people,
+    stage_table,
+)
 from .people_view import NONE, People, channel_frame, journey_frame, people_params
-from .query import FunnelQuery, PageQuery
+from .query import FunnelQuery, PageQuery, date_range
 from .render import Chart, clickable_journeys, fresh_id, part_fragment
 
 __all__ = ["Views"]
@@ -54,11 +62,94 @@ class Views:
 
     # --- pages ------------------------------------------------------------------------------
 
-    def overview(self, window: str, rng: str, since: str | None, until: str | None) -> str:
-        models = self._cached(
+    def _models(self, window: str, since: str | None, until: str | None) -> list[ModelSummary]:
+        return self._cached(  # type: ignore[no-any-return]
             "overview", (window, since, until), lambda: compute_overview(self.src, window, since, until)
         )
-        return self._render("overview_result.html", models=models, window=window, range=rng)
+
+    def overview(
+        self,
+        window: str,
+        rng: str,
+        since: str | None,
+        until: str | None,
+        compare: tuple[str, str | None, str | None] | None = None,
+    ) -> str:
+        models = self._models(window, since, until)
+        html = self._render("overview_result.html", models=models, window=window, range=rng)
+        if not compare or not compare[0]:
+            return html
+        b = other_period(compare[0], since, until, compare[1], compare[2], self.src.last)
+        others = {m.name: m for m in self._models(window, *b)}
+        rows = []
+        for m in models:
+            mb = others.get(m.name)
+            if m.steps and mb is not None and mb.steps:
+                last = compare_rows(m.steps, mb.steps)[-1]
+                rows.append({**last, "step": m.label})
+        return (
+            self.compared(
+                Comparison((since, until), b, rows),
+                "Every model, this period (A) against another (B)",
+                f"Customers who reached each model's last stage in order within {window}, of those who "
+                "entered its first, in each period; a model the log cannot measure is left out.",
+                head="model",
+                of="reached the end",
+                ytitle="% reached the end",
+            )
+            + html
+        )
+
+    def compared(self, c: Comparison, title: str, note: str, *, head: str, of: str, ytitle: str) -> str:
+        """Two periods side by side: the chart of both shares and the table of changes and tests."""
+        chart = Chart(fresh_id("hg-compare"), compare_figure(c, ytitle)) if c.rows else None
+        return self._render("_comparison.html", c=c, chart=chart, title=title, note=note, head=head, of=of)
+
+    def _b(self, q: PageQuery) -> tuple[str | None, str | None]:
+        return other_period(q.compare, q.since, q.until, q.since2, q.until2, self.src.last)
+
+    def lifecycle_compare(self, q: PageQuery, data: dict[str, Any]) -> str:
+        b = self._b(q)
+        qb = q.on(b)
+        other = self._cached("lifecycle", qb.key(), lambda: compute_lifecycle(self.src, qb))
+        stages_a, stages_b = data.get("stages") or [], {s.get("stage"): s for s in other.get("stages") or []}
+        labels = [str(s.get("label") or s.get("stage")) for s in stages_a]
+        a = [s.get("entered") for s in stages_a]
+        bb = [(stages_b.get(s.get("stage")) or {}).get("entered") for s in stages_a]
+        rows = compare_counts(
+            labels, a, int(data.get("customers") or 0), bb, int(other.get("customers") or 0)
+        )
+        return self.compared(
+            Comparison((q.since, q.until), b, rows),
+            "The hourglass, this period (A) against another (B)",
+            "Customers who ever entered each stage (any order), of all the period's customers.",
+            head="stage",
+            of="of all",
+            ytitle="% of all customers",
+        )
+
+    def journeys_compare(self, q: PageQuery, paths: Any) -> str:
+        b = self._b(q)
+        qb = q.on(b)
+        other = all_paths(self.src, qb, self._cached).to_dict()
+        counts = {tuple(p["path"]): int(p["customers"]) for p in other.get("top") or []}
+        complete = len(counts) >= int(other.get("distinct_paths") or 0)  # every path of B is listed
+        labels, a, bb = [], [], []
+        for p in paths.get("top") or []:
+            labels.append(" → ".join(str(n) for n in p["path"]))
+            a.append(int(p["customers"]))
+            bb.append(counts.get(tuple(p["path"]), 0 if complete else None))
+        rows = compare_counts(
+            labels, a, int(paths.get("customers") or 0), bb, int(other.get("customers") or 0)
+        )
+        return self.compared(
+            Comparison((q.since, q.until), b, rows),
+            "Top paths, this period (A) against another (B)",
+            "The share of the period's customers who took each of A's top paths.",
+            head="path",
+            of="of all",
+            ytitle="% of the customers",
+        )
 
     def funnel_view(self, q: FunnelQuery) -> FunnelView:
         return self._cached("funnel", q.key(), lambda: compute_funnel(self.src, q))  # type: ignore[no-any-return]
@@ -129,6 +220,8 @@ class Views:
     def lifecycle(self, q: PageQuery) -> str:
         data = self._cached("lifecycle", q.key(), lambda: compute_lifecycle(self.src, q))
         html, charts = part_fragment(build_parts(data, None))
+        if q.compare:
+            html = self.lifecycle_compare(q, data) + html
         stages = [
             (str(s.get("stage")), str(s.get("label") or s.get("stage"))) for s in data.get("stages") or []
         ]
@@ -178,7 +271,9 @@ class Views:
         data = compute_journeys(self.src, q, self._cached)
         part = journeys_part(data["journeys"], data["transitions"], data["paths"], data["journey"])
         html, charts = part_fragment([part])
-        html = clickable_journeys(html, charts, data, urlencode(q.params()))
+        html = clickable_journeys(html, charts, data, urlencode(q.alone().params()))
+        if q.compare:
+            html = self.journeys_compare(q, data["paths"]) + html
         failed = data.get("journey_error")
         if failed:
             html = self.error(failed["code"], failed["message"], failed["hint"]) + html
@@ -228,5 +323,22 @@ class Views:
         part = self._cached(
             page.name, page_key(self.src, page, params), lambda: run_page(self.src, page, params)
         )
-        html, charts = part_fragment([part])
-        return self._render("parts.html", html=html, charts=charts, note=None, stages=[], lq_items=[])
+        compare = (params.get("compare") or "").strip()
+        if not compare:
+            html, charts = part_fragment([part])
+            return self._render("parts.html", html=html, charts=charts, note=None, stages=[], lq_items=[])
+        _rng, since, until = date_range(params, self.src.last)
+        b = other_period(compare, since, until, params.get("since2"), params.get("until2"), self.src.last)
+        pb = {k: v for k, v in params.items() if k not in ("compare", "since2", "until2", "range")}
+        pb |= {"range": "custom", "since": b[0] or "", "until": b[1] or ""}
+        other = self._cached(page.name, page_key(self.src, page, pb), lambda: run_page(self.src, page, pb))
+        html_a, charts_a = part_fragment([part])
+        html_b, charts_b = part_fragment([other])
+        return self._render(
+            "side_by_side.html",
+            a=(since, until),
+            b=b,
+            html_a=html_a,
+            html_b=html_b,
+            charts=charts_a + charts_b,
+        )

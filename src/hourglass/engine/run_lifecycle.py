@@ -98,11 +98,11 @@ def run_lifecycle(
     ``by``: the stage table per value of that column at the customer's first event; ``reasons``:
     why a part given as None (referrals, channels) is not measured."""
     t = in_range(spec, events.table)
-    if events.engine.name == "duckdb":
+    if events.engine.name in ("duckdb", "postgres"):
         t = t.cache()
     now = as_of(events, spec, t)  # from the cached events: one scan of the source, not two
     customers = stage_customers(spec, t, now)
-    if events.engine.name == "duckdb":
+    if events.engine.name in ("duckdb", "postgres"):
         customers = customers.cache()  # later queries read the small table, not the n^2 expression
     if customers_path is not None:
         _write(events, customers, Path(customers_path))

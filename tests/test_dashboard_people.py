@@ -146,3 +146,37 @@ def test_people_page_without_javascript_links_back(client: TestClient) -> None:
     assert (
         r.status_code == 200 and 'href="/lifecycle?' in r.text and "<h1" not in r.text.split("hg-people")[1]
     )
+
+
+def test_a_result_being_computed_is_computed_once() -> None:
+    import threading
+    import time
+
+    from hourglass.interfaces.dashboard import ResultCache
+
+    cache, calls = ResultCache(), []
+
+    def slow() -> str:
+        calls.append(1)
+        time.sleep(0.2)
+        return "done"
+
+    got: list[str] = []
+    t = threading.Thread(target=lambda: got.append(cache.get("k", slow)))
+    t.start()
+    time.sleep(0.05)
+    assert cache.get("k", slow) == "done"  # waited for the first computation
+    t.join()
+    assert got == ["done"] and calls == [1] and cache.misses == 1 and cache.hits == 1
+
+
+def test_a_funnels_people_are_prefetched(src: DashboardSource) -> None:
+    app = create_app(src)
+    views = app.state.views
+    views.prefetch = True
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        c.get("/funnel?steps=visit,signup&window=3d", headers=FRAGMENT)
+        views.idle()
+        misses = views.cache.misses
+        r = c.get("/people?steps=visit,signup&window=3d&step=2&kind=reached", headers=FRAGMENT)
+        assert r.status_code == 200 and views.cache.misses == misses  # the list was ready

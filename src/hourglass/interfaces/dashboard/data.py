@@ -149,29 +149,47 @@ def load_source(
 
 
 class ResultCache:
-    """A bounded LRU of computed results; ``hits``/``misses`` for tests and the bench."""
+    """A bounded LRU of computed results; ``hits``/``misses`` for tests and the bench. A result
+    being computed is computed once: a second request for it waits for the first (a click on a
+    bar while its people are prefetched in the background)."""
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._pending: dict[Hashable, threading.Event] = {}
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._data
+
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._data:
+        while True:
+            with self._lock:
+                if key in self._data:
+                    self._data.move_to_end(key)
+                    self.hits += 1
+                    return self._data[key]  # type: ignore[no-any-return]
+                running = self._pending.get(key)
+                if running is None:
+                    self.misses += 1
+                    done = self._pending[key] = threading.Event()
+                    break
+            running.wait()  # then read it (or, if it failed, compute it here: errors are not cached)
+        try:
+            value = compute()  # outside the lock: errors are not cached
+            with self._lock:
+                self._data[key] = value
                 self._data.move_to_end(key)
-                self.hits += 1
-                return self._data[key]  # type: ignore[no-any-return]
-            self.misses += 1
-        value = compute()  # outside the lock: errors are not cached
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return value
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                del self._pending[key]
+            done.set()

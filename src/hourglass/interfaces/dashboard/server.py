@@ -25,7 +25,11 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
 
 
 def run(app: Any, host: str, port: int) -> None:
-    """Serve until Ctrl-C."""
+    """Serve until Ctrl-C; the pages' default views are computed in the background meanwhile, and
+    each funnel's people once it is shown (``Views.warm``)."""
+    views = getattr(app.state, "views", None)
+    if views is not None:
+        views.warm()
     uvicorn.Server(_config(app, host, port)).run()
 
 

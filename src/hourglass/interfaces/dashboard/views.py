@@ -3,7 +3,10 @@ fragment, the part of the page a form change redraws."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
@@ -39,6 +42,37 @@ class Views:
         self.src = src
         self.cache = cache
         self.env = env
+        self.prefetch = False  # compute what a click will ask for next, in the background
+        self._jobs: queue.Queue[Callable[[], Any]] = queue.Queue()
+        self._worker: threading.Thread | None = None
+
+    def background(self, job: Callable[[], Any]) -> None:
+        """Run ``job`` on the one background worker (a job's error is dropped: the request that
+        needs the result computes it again and shows the error)."""
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="hourglass-prefetch", daemon=True)
+            self._worker.start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            with contextlib.suppress(Exception):  # see background()
+                job()
+            self._jobs.task_done()
+
+    def idle(self) -> None:
+        """Wait until the background jobs are done (tests, the bench)."""
+        self._jobs.join()
+
+    def warm(self, default_window: str = "90d") -> None:
+        """Compute the pages' default views in the background (``hourglass serve``): the overview,
+        the hourglass, the journeys; the first visit of each is then a cache hit."""
+        self.prefetch = True
+        q = PageQuery.parse({}, self.src.last, self.src.default_model)
+        self.background(lambda: self._models(default_window, None, None))
+        self.background(lambda: self._cached("lifecycle", q.key(), lambda: compute_lifecycle(self.src, q)))
+        self.background(lambda: compute_journeys(self.src, q, self._cached))
 
     def _cached(self, view: str, key: Hashable, compute: Any) -> Any:
         return self.cache.get((self.src.identity, view, key), compute)
@@ -159,6 +193,8 @@ class Views:
             return self._render("funnel_empty.html")
         comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
+        if self.prefetch:  # the people behind the bars: the likely next click
+            self.background(lambda: self._cached("levels", q.key(), lambda: levels_table(self.src, view)))
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
         compare_chart = Chart(fresh_id("hg-compare"), compare_figure(comparison)) if comparison else None
         return self._render(

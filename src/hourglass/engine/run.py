@@ -65,14 +65,39 @@ def run_funnel(
         **(meta or {}),
     }
     if not spec.by:
-        return FunnelResult(_counts(spec, rows[0] if rows else {}), open_funnel=spec.open, meta=info)
+        steps = _counts(spec, rows[0] if rows else {})
+        missing = _missing(events, spec, steps)
+        return FunnelResult(steps, open_funnel=spec.open, meta=info, missing=missing)
     groups = [FunnelGroup(r["by"], _counts(spec, r)) for r in rows]
     groups.sort(key=lambda g: (-g.steps[0].customers, g.value is None, str(g.value)))
     total = tuple(
         StepCounts(s.name, sum(g.steps[i].customers for g in groups), s.label)
         for i, s in enumerate(spec.steps)
     )
-    return FunnelResult(total, breakdown=spec.by, groups=tuple(groups), meta=info)
+    return FunnelResult(
+        total,
+        open_funnel=spec.open,
+        breakdown=spec.by,
+        groups=tuple(groups),
+        meta=info,
+        missing=_missing(events, spec, total),
+    )
+
+
+def _missing(events: Events, spec: FunnelSpec, totals: tuple[StepCounts, ...]) -> tuple[str, ...]:
+    """The steps no event of the source matches by name (not measured: docs/adr/0006). Asked only
+    when a step has no customers at all (a step that matches nothing has none; one aggregate
+    query) or on a store (its names are known). A step whose events exist but none passes its
+    ``where`` is a real zero."""
+    if events.codes is None and all(s.customers for s in totals):
+        return ()
+    from hourglass.engine.event_names import _matched  # the check of `funnel`'s notes
+
+    flags = _matched(events, spec.steps, ())
+    if flags is None:  # no events at all: nothing to tell a typo from
+        return ()
+    named = [flags.get(f"n{k}", flags[f"s{k}"]) for k in range(len(spec.steps))]
+    return tuple(step.name for step, hit in zip(spec.steps, named, strict=True) if not hit)
 
 
 def run_funnel_levels(events: Events, spec: FunnelSpec) -> Any:

@@ -3,13 +3,21 @@ dict (the JSON shape), flat rows (CSV, pandas) and plain text."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hourglass.model.stats import ratio, wilson
 
-__all__ = ["FunnelGroup", "FunnelResult", "StepCounts", "format_duration", "format_percent", "step_rows"]
+__all__ = [
+    "MEASURES",
+    "FunnelGroup",
+    "FunnelResult",
+    "StepCounts",
+    "format_duration",
+    "format_percent",
+    "step_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -24,8 +32,29 @@ class StepCounts:
     p90_time_s: float | None = None
 
 
-def step_rows(counts: Sequence[StepCounts], *, open_funnel: bool = False) -> list[dict[str, Any]]:
-    """The per-step output rows: conversions with Wilson intervals, dropped, times."""
+#: the per-step measures a step that is not measured has as null (docs/adr/0006)
+MEASURES = (
+    "customers",
+    "conversion_from_first",
+    "conversion_from_first_low",
+    "conversion_from_first_high",
+    "conversion_from_previous",
+    "conversion_from_previous_low",
+    "conversion_from_previous_high",
+    "dropped",
+    "median_time_from_previous_s",
+    "p90_time_from_previous_s",
+    "entered",
+    "continued",
+)
+
+
+def step_rows(
+    counts: Sequence[StepCounts], *, open_funnel: bool = False, unmeasured: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The per-step output rows: conversions with Wilson intervals, dropped, times. A step in
+    ``unmeasured`` (step -> why) has every measure null and its reason as ``customers_reason``
+    (docs/adr/0006): the source cannot say, which is not zero."""
     rows: list[dict[str, Any]] = []
     first = counts[0].customers if counts else 0
     for i, c in enumerate(counts):
@@ -54,6 +83,9 @@ def step_rows(counts: Sequence[StepCounts], *, open_funnel: bool = False) -> lis
         if open_funnel:
             row["entered"] = c.customers - (c.continued or 0) if i else c.customers
             row["continued"] = c.continued if i else None
+        why = (unmeasured or {}).get(c.step)
+        if why is not None:
+            row.update({k: None for k in MEASURES if k in row}, customers_reason=why)
         rows.append(row)
     return rows
 
@@ -89,35 +121,62 @@ def format_duration(s: float | None, sep: str = "") -> str:
 
 @dataclass(frozen=True)
 class FunnelResult:
-    """A funnel's result; ``groups`` is set with a breakdown (``by``)."""
+    """A funnel's result; ``groups`` is set with a breakdown (``by``). ``missing``: the steps that
+    match no event of the source (a typo, another shop's names): they are not measured, and in a
+    funnel that is not open neither is any step after the first of them (nobody can pass it), so
+    their measures are null with a reason in every format, never 0 (docs/adr/0006)."""
 
     steps: tuple[StepCounts, ...]
     open_funnel: bool = False
     breakdown: str | None = None
     groups: tuple[FunnelGroup, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    missing: tuple[str, ...] = ()
+
+    def unmeasured(self, *, short: bool = False) -> dict[str, str]:
+        """Step -> why it is not measured: a step of :attr:`missing`, and in a funnel that is not
+        open every step after the first of them. ``short``: the table's words (``no such event``,
+        ``after kart``) instead of the sentence of the JSON's ``customers_reason``."""
+        out: dict[str, str] = {}
+        first: str | None = None
+        for name in dict.fromkeys(s.step for s in self.steps):
+            if name in self.missing:
+                first = first or name
+                out[name] = (
+                    "no such event"
+                    if short
+                    else f"step '{name}' matches no event of the source (meta.notes names the closest)"
+                )
+            elif first is not None and not self.open_funnel:
+                out[name] = (
+                    f"after {first}"
+                    if short
+                    else f"follows step '{first}', which matches no event of the source"
+                )
+        return out
+
+    def _rows(self, counts: Sequence[StepCounts]) -> list[dict[str, Any]]:
+        return step_rows(counts, open_funnel=self.open_funnel, unmeasured=self.unmeasured())
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.breakdown is not None:
             out["breakdown"] = self.breakdown
-            out["groups"] = [
-                {"value": g.value, "steps": step_rows(g.steps, open_funnel=self.open_funnel)}
-                for g in self.groups
-            ]
+            out["groups"] = [{"value": g.value, "steps": self._rows(g.steps)} for g in self.groups]
         else:
-            out["steps"] = step_rows(self.steps, open_funnel=self.open_funnel)
+            out["steps"] = self._rows(self.steps)
         out["meta"] = self.meta
         return out
 
     def rows(self) -> list[dict[str, Any]]:
-        """Flat rows (one per step, or per group and step), for CSV and pandas."""
+        """Flat rows (one per step, or per group and step), for CSV and pandas; with a step not
+        measured, every row has ``customers_reason`` (CSV: one header for all rows)."""
         if self.breakdown is None:
-            return step_rows(self.steps, open_funnel=self.open_funnel)
-        flat: list[dict[str, Any]] = []
-        for g in self.groups:
-            for row in step_rows(g.steps, open_funnel=self.open_funnel):
-                flat.append({self.breakdown: g.value, **row})
+            flat = self._rows(self.steps)
+        else:
+            flat = [{self.breakdown: g.value, **row} for g in self.groups for row in self._rows(g.steps)]
+        if self.missing:
+            flat = [{**row, "customers_reason": row.get("customers_reason")} for row in flat]
         return flat
 
     def to_pandas(self) -> Any:
@@ -128,15 +187,17 @@ class FunnelResult:
     def to_text(self) -> str:
         header = ("step", "customers", "from first", "from previous", "dropped", "median", "p90")
         lines: list[list[str]] = []
+        unmeasured = self.unmeasured(short=True)
         for row in self.rows():
             name = row["step"] if self.breakdown is None else f"{row[self.breakdown]} / {row['step']}"
+            why = unmeasured.get(row["step"])
             lines.append(
                 [
                     name,
-                    str(row["customers"]),
+                    f"not measured ({why})" if why else str(row["customers"]),
                     format_percent(row["conversion_from_first"]),
                     format_percent(row["conversion_from_previous"]),
-                    str(row["dropped"]),
+                    "-" if row["dropped"] is None else str(row["dropped"]),
                     format_duration(row["median_time_from_previous_s"]),
                     format_duration(row["p90_time_from_previous_s"]),
                 ]

@@ -31,40 +31,13 @@ def _dur(s: Any) -> str:
     return format_duration(s, " ")
 
 
-def _unmeasured(result: FunnelResult) -> dict[str, str]:
-    """Steps the table shows as not measured: a step no event of the source matches (its note
-    says so), and in a funnel that is not open every step after it (nobody can pass it)."""
-    notes = [str(n) for n in result.meta.get("notes", ())]
-    names = list(dict.fromkeys(s.step for s in result.steps))
-    out: dict[str, str] = {}
-    after: str | None = None
-    for name in names:
-        if any(n.startswith((f"step '{name}': no event", f"stage '{name}': no event")) for n in notes):
-            out[name] = "not measured (no such event)"
-            after = after or name
-        elif after is not None and not result.open_funnel:
-            out[name] = f"not measured (after {after})"
-    return out
-
-
-_MEASURES = (
-    "conversion_from_first",
-    "conversion_from_previous",
-    "dropped",
-    "median_time_from_previous_s",
-    "p90_time_from_previous_s",
-    "entered",
-)
-
-
 def _table(result: FunnelResult) -> Any:
     rows = []
-    unmeasured = _unmeasured(result)
+    unmeasured = result.unmeasured(short=True)  # null in the result itself, with its reason
     for r in result.rows():
         r = dict(r)
-        if r["step"] in unmeasured:  # not a zero: the source cannot say (the JSON's note says why)
-            r.update({k: None for k in _MEASURES if k in r}, customers=unmeasured[r["step"]])
-            r.update({f"{k}_{end}": None for k in _MEASURES[:2] for end in ("low", "high")})
+        if r["step"] in unmeasured:  # not a zero: the source cannot say
+            r["customers"] = f"not measured ({unmeasured[r['step']]})"
         r["ci_first"] = _ci(r, "conversion_from_first")
         r["ci_prev"] = _ci(r, "conversion_from_previous")
         if result.breakdown:

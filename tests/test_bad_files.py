@@ -100,3 +100,54 @@ def test_a_json_lines_file_with_a_byte_order_mark_is_read() -> None:
     Path("bom.jsonl").write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in rows[:2]).encode())
     data = json.loads(ok("funnel", "bom.jsonl", "--steps", "visit,signup", "--format", "json").stdout)
     assert [s["customers"] for s in data["steps"]] == [1, 1]
+
+
+# --- item 2: the analysis reads what validation read --------------------------------------------------
+
+ROW = '{{"customer_id": "{c}", "event": "{e}", "timestamp": "2024-01-0{d} 10:00:00"}}\n'
+
+
+def test_a_small_json_lines_file_is_analysed_as_it_was_validated() -> None:
+    Path("g.jsonl").write_text(ROW.format(c="a", e="visit", d=1) + ROW.format(c="a", e="signup", d=2))
+    ev = hourglass.events("g.jsonl")
+    with open("g.jsonl", "a", encoding="utf-8") as f:  # appended after validation: never analysed
+        f.write(ROW.format(c="b", e="visit", d=3) + ROW.format(c="", e="visit", d=4))
+    assert [s.customers for s in hourglass.funnel(ev, ["visit", "signup"]).steps] == [1, 1]
+    ev.check_unchanged()  # a snapshot: nothing to check
+
+
+def test_a_parquet_file_rewritten_after_validation_is_hg209() -> None:
+    from hourglass.engine.snapshot import check_unchanged, watching
+
+    _parquet("p.parquet")
+    ev = hourglass.events("p.parquet")
+    hourglass.funnel(ev, ["visit", "signup"])
+    ev.check_unchanged()
+    with pytest.raises(HourglassError) as err, watching():
+        hourglass.events("p.parquet")
+        duckdb.sql("COPY (SELECT * FROM 'p.parquet' UNION ALL SELECT * FROM 'p.parquet') TO 'q.parquet'")
+        Path("q.parquet").replace("p.parquet")
+    assert err.value.code == "HG209" and "p.parquet changed while it was read" in err.value.message
+    assert "run again when the file is complete" in str(err.value.hint)
+    with pytest.raises(HourglassError, match="changed while it was read"):
+        ev.check_unchanged()
+    check_unchanged()  # outside a command's block: nothing is watched
+
+
+def test_rows_appended_during_validation_are_hg209(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hourglass.engine.load as load
+    import hourglass.ingest.sources as sources
+
+    monkeypatch.setattr(sources, "READ_ONCE_BYTES", 0)  # a view: every query reads the file again
+    Path("v.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01 10:00:00\n", encoding="utf-8")
+    counted = load.count_expr
+
+    def appending(*args: object) -> object:
+        with open("v.csv", "a", encoding="utf-8") as f:
+            f.write(",visit,2024-01-02 10:00:00\n")
+        return counted(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(load, "count_expr", appending)
+    with pytest.raises(HourglassError) as err:
+        hourglass.events("v.csv")
+    assert err.value.code == "HG209" and "v.csv grew from 56 to 83 bytes" in err.value.message

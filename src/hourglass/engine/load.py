@@ -14,8 +14,11 @@ from ibis.backends.sql.datatypes import DuckDBType
 
 from hourglass.engine._values import plain_records
 from hourglass.engine.errors import translated
-from hourglass.engine.file_checks import check_parquet_frames, line_size_error, parquet_errors, without_bom
+from hourglass.engine.file_checks import reading, without_bom
+from hourglass.engine.parquet import check_parquet_frames
+from hourglass.engine.parquet import from_parquet_statistics as _from_parquet_statistics
 from hourglass.engine.session import Engine
+from hourglass.engine.snapshot import Fingerprint, fingerprint, watch
 from hourglass.engine.text_checks import (
     check_csv_files,
     empty_text_files,
@@ -36,6 +39,7 @@ from hourglass.ingest.roles import resolve_roles
 from hourglass.ingest.shown import cut
 from hourglass.ingest.sources import (
     FILE_COLUMN,
+    READ_ONCE_BYTES,
     Source,
     describe_csv,
     is_read_once,
@@ -45,13 +49,11 @@ from hourglass.ingest.sources import (
     temp_table,
 )
 from hourglass.ingest.validate import (
-    TIME_RANGE,
     Check,
     Problem,
     ValidationReport,
     checks_for,
     count_expr,
-    future_bound,
     notes_for,
     numbered,
     samples_expr,
@@ -78,20 +80,38 @@ class Events:
     enum_type: str | None = None
     #: when ``keyed.customer`` is a dense key 0 .. key_count - 1 (a store's customer keys)
     key_count: int | None = None
+    #: the source's files before they were read, when every query reads them again (not a snapshot)
+    fingerprint: Fingerprint | None = None
+
+    def check_unchanged(self) -> None:
+        """HG209 when a file of the source changed since it was validated (engine/snapshot.py):
+        call it when a result is complete, before showing it."""
+        if self.fingerprint is not None:
+            self.fingerprint.check()
 
 
 def _open(
     engine: Engine, source: Any, mapping: ColumnMapping, table: str | None, *, once: bool = False
 ) -> tuple[Source, Parsed]:
-    """The parsed source. ``once``: a small CSV read into memory is parsed into memory too (for a
-    validated load: every query reads it; not for the SQL of --show-sql, which names the source's
-    columns)."""
+    """The parsed source (:func:`_open_watched` without the fingerprint)."""
+    src, parsed, _ = _open_watched(engine, source, mapping, table, once=once)
+    return src, parsed
+
+
+def _open_watched(
+    engine: Engine, source: Any, mapping: ColumnMapping, table: str | None, *, once: bool = False
+) -> tuple[Source, Parsed, Fingerprint | None]:
+    """The parsed source, and the fingerprint of its files when its queries read them again (not a
+    snapshot: engine/snapshot.py). ``once``: a small CSV or JSON-lines file is read and parsed into
+    memory (for a validated load: every query reads it; not for the SQL of --show-sql, which names
+    the source's columns)."""
     src = without_bom(resolve_source(source, table=table))
+    fp = fingerprint(src)  # before the first read
     empty_text_files(src)
     check_parquet_frames(src)
     # a CSV on DuckDB: its columns from one sniff, then one read with the role columns as text
     csv_duckdb = src.kind == "csv" and engine.name == "duckdb"
-    with _reading(src):
+    with reading(src):
         try:
             if csv_duckdb:
                 types = describe_csv(engine.con, src)
@@ -124,6 +144,9 @@ def _open(
                     raw = open_source(engine.con, src, text_columns=text, once=True)
                 else:
                     raw = open_source(engine.con, src, text_columns=text, schema=raw.schema())
+                    size = source_bytes(src)
+                    if once and size is not None and size <= READ_ONCE_BYTES:  # a snapshot
+                        raw = temp_table(engine.con, str(engine.con.compile(raw)))
             except Exception:
                 if src.kind == "csv":
                     check_csv_files(engine, src)  # which file cannot be read like the first, if one
@@ -137,29 +160,7 @@ def _open(
             table = temp_table(engine.con, str(engine.con.compile(parsed.table)))
             engine.con.con.execute(f'DROP TABLE "{raw.op().name}"')
             parsed = dataclasses.replace(parsed, table=table)
-        return src, parsed
-
-
-@contextlib.contextmanager
-def _line_size(src: Source) -> Iterator[None]:
-    """DuckDB's "Maximum line size exceeded" as HG406 naming the long line."""
-    try:
-        yield
-    except HourglassError:
-        raise
-    except Exception as e:
-        err = line_size_error(src, str(e))
-        if err is not None:
-            raise err from None
-        raise
-
-
-@contextlib.contextmanager
-def _reading(src: Source) -> Iterator[None]:
-    """Reading ``src``: the engine's errors as coded errors naming the file (a long CSV line, a damaged
-    Parquet file, then engine/errors.py's translations)."""
-    with translated(src.name), parquet_errors(src), _line_size(src):
-        yield
+        return src, parsed, None if is_read_once(parsed.table) else fp
 
 
 def _date_digits(engine: Engine, raw: ir.Table, column: str) -> bool:
@@ -218,73 +219,6 @@ def _text(value: Any, length: Any = None) -> str | None:
     return cut(str(value), None if _null(length) else int(length))
 
 
-def _in_range(stat: Any) -> bool:
-    """A Parquet statistic of a time column ('2024-01-31 10:00:00', '9999-12-31', '0044-03-15
-    (BC)', '2024-01-01 08:00:00+00') inside TIME_RANGE; False when it cannot be told."""
-    text = str(stat or "")
-    year = text.split("-", 1)[0]
-    if len(year) != 4 or not year.isdigit() or "(BC)" in text:
-        return False
-    return TIME_RANGE[0][:4] <= year < TIME_RANGE[1][:4]
-
-
-def _from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dict[str, Any] | None:
-    """The validation counts read from Parquet footers instead of a scan, when the statistics settle
-    every check: the row count; no NULLs in the role columns; and no blank text, because every
-    row group's minimum is >= '!' (text compares byte-wise, so no value is empty or starts with a
-    blank, and a blank value is all blanks). None when a check needs the data (text timestamps or
-    revenue, event ids, other types, missing statistics)."""
-    if engine.name != "duckdb" or src.kind != "parquet":
-        return None
-    raw = parsed.table
-    need: dict[str, bool] = {}  # source column -> must its minimum be >= '!'
-    ranged: set[str] = set()  # time columns whose minimum and maximum must be in TIME_RANGE
-    for check, col in checks_for(parsed):
-        t = raw[col].type()
-        if check.code in ("HG401", "HG402"):
-            if not (t.is_integer() or t.is_string()):
-                return None
-            need[col] = need.get(col, False) or t.is_string()
-        elif check.code == "HG403":
-            need.setdefault(col, False)
-        elif check.code == "HG412":
-            if not (t.is_timestamp() or t.is_date()):
-                return None
-            ranged.add(col)
-            need.setdefault(col, False)
-        else:  # HG404 (a time that cannot be read), HG405 (revenue that is not a number)
-            time_ok = t.is_timestamp() or t.is_date()
-            if not (time_ok if check.code == "HG404" else t.is_numeric() or t.is_boolean()):
-                return None
-    if "event_id" in parsed.roles.columns:
-        return None
-    files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in src.paths) + "]"
-    with _reading(src):
-        meta = engine.con.con.execute(
-            "SELECT file_name, row_group_id, any_value(row_group_num_rows), "
-            "list({'col': path_in_schema, 'nulls': stats_null_count, 'min': stats_min_value, "
-            "'max': stats_max_value}) "
-            f"FROM parquet_metadata({files}) GROUP BY file_name, row_group_id"
-        ).fetchall()
-    rows = 0
-    for _, _, n, columns in meta:
-        rows += int(n)
-        stats = {c["col"]: c for c in columns}
-        for col, text in need.items():
-            st = stats.get(col)
-            if st is None or st["nulls"] is None or int(st["nulls"]) != 0:
-                return None
-            if text and int(n) > 0 and (st["min"] is None or not str(st["min"]) >= "!"):
-                return None
-            if col in ranged and int(n) > 0 and not (_in_range(st["min"]) and _in_range(st["max"])):
-                return None
-            if col in ranged and int(n) > 0 and not str(st["max"]) <= future_bound():
-                return None  # a time after today: the scan finds its rows for the note
-    if not meta:
-        return None
-    return {"rows": rows, **{c.code: 0 for c, _ in checks_for(parsed)}}
-
-
 def validate_source(
     engine: Engine,
     source: Any,
@@ -293,18 +227,22 @@ def validate_source(
     table: str | None = None,
     samples: int = 5,
 ) -> tuple[ValidationReport, Parsed]:
-    """Every problem of the source at once (counts, and the first rows of each)."""
+    """Every problem of the source at once (counts, and the first rows of each); HG209 when a file
+    of it changed while it was read."""
     with _one_thread(engine, source, table):
-        return _validate(engine, source, mapping or ColumnMapping(), table, samples)
+        report, parsed, fp = _validate(engine, source, mapping or ColumnMapping(), table, samples)
+    if fp is not None:
+        fp.check()
+    return report, parsed
 
 
 def _validate(
     engine: Engine, source: Any, mapping: ColumnMapping, table: str | None, samples: int
-) -> tuple[ValidationReport, Parsed]:
-    src, parsed = _open(engine, source, mapping, table, once=True)
+) -> tuple[ValidationReport, Parsed, Fingerprint | None]:
+    src, parsed, fp = _open_watched(engine, source, mapping, table, once=True)
     counts = _from_parquet_statistics(engine, src, parsed)
     if counts is None:
-        with _reading(src):
+        with reading(src):
             counts = plain_records(engine, count_expr(parsed, engine.name))[0]
     num = numbered(parsed)
 
@@ -313,7 +251,7 @@ def _validate(
         for check, col in checks:
             n = int(counts.get(check.code, 0) or 0)
             if n > 0:
-                with _reading(src):
+                with reading(src):
                     rows = plain_records(engine, samples_expr(parsed, check, col, num, samples))
                 hint = check.hint
                 if check.code == "future":
@@ -357,7 +295,7 @@ def _validate(
         notes=notes,
         remarks=remarks,
     )
-    return report, parsed
+    return report, parsed, fp
 
 
 def load_events(
@@ -384,7 +322,10 @@ def _load(
     engine: Engine, source: Any, mapping: ColumnMapping | None, table: str | None, validate: bool
 ) -> Events:
     if validate:
-        report, parsed = validate_source(engine, source, mapping, table=table)
+        report, parsed, fp = _validate(engine, source, mapping or ColumnMapping(), table, 5)
+        if fp is not None:  # analysed again by every query: checked now and when a result is done
+            fp.check()
+            watch(fp)
         if not report.ok:
             first = report.problems[0]
             raise DataError(
@@ -394,7 +335,7 @@ def _load(
                 "'hourglass validate SOURCE' lists every problem",
             )
     else:
-        src, parsed = _open(engine, source, mapping or ColumnMapping(), table)
+        src, parsed, fp = _open_watched(engine, source, mapping or ColumnMapping(), table)
         report = ValidationReport(source=src.name, kind=src.kind, rows=-1, roles=dict(parsed.roles.columns))
     keyed = None
     if integer_customers(parsed) and "event_id" not in parsed.roles.columns:
@@ -405,4 +346,4 @@ def _load(
             table = temp_table(engine.con, str(engine.con.compile(table)))
             if keyed is not None:
                 keyed = temp_table(engine.con, str(engine.con.compile(keyed)))
-    return Events(table, engine, report, keyed)
+    return Events(table, engine, report, keyed, fingerprint=fp)

@@ -243,3 +243,44 @@ def test_the_token_is_enforced(browser: Any, src: DashboardSource) -> None:
     finally:
         w.close()
         running.stop()
+
+
+def test_clicking_a_sankey_node_lists_its_customers(watched: Watched, src: DashboardSource) -> None:
+    from hourglass.interfaces import journeys_api
+
+    nodes = journeys_api.paths(src.events, "hourglass", top=5).to_dict()["sankey"]["nodes"]
+    watched.open("/journeys?top=5")
+    drawn = watched.page.locator(".sankey .sankey-node")
+    assert drawn.count() >= len(nodes)
+    box = drawn.nth(1).locator(".node-rect").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    watched.page.mouse.move(x, y)
+    watched.page.mouse.click(x, y)
+    watched.page.wait_for_selector("#people .hg-people-list")
+    watched.idle()
+    assert watched.page.locator("#people .hg-people-list").get_attribute("data-total") == str(
+        nodes[1]["customers"]
+    )
+    assert "people" not in watched.page.url  # a list is not a new view of the page
+
+
+def test_compare_on_the_journeys_page_draws_both_periods(watched: Watched) -> None:
+    watched.open("/journeys?range=90d&top=5")
+    watched.page.select_option('select[name="compare"]', "previous")
+    watched.page.wait_for_selector(".hg-compare .js-plotly-plot .main-svg")
+    watched.idle()
+    traces = watched.page.evaluate("document.querySelector('.hg-compare .js-plotly-plot').data.length")
+    assert traces == 2 and "compare=previous" in watched.page.url
+    assert watched.page.locator(".hg-compare tbody tr").count() >= 1
+
+
+def test_clicking_a_channel_cell_lists_its_customers(watched: Watched, src: DashboardSource) -> None:
+    from hourglass.engine.run_referrals import run_channels
+    from hourglass.ingest.config import load_model
+
+    first = run_channels(src.events, load_model("hourglass", src.config)).channels[0]
+    watched.open("/lifecycle")
+    watched.page.locator("table.channels tbody tr").first.locator("td").nth(3).click()  # its 2nd stage
+    watched.page.wait_for_selector("#people .hg-people-list")
+    watched.idle()
+    assert watched.page.locator("#people .hg-people-list").get_attribute("data-total") == str(first.stages[1])

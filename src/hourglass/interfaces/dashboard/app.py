@@ -106,6 +106,14 @@ def create_app(
     app.state.views = views
 
     @app.middleware("http")
+    async def busy(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        views.request_started()  # background work waits until the requests are answered
+        try:
+            return await call_next(request)
+        finally:
+            views.request_done()
+
+    @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if loopback_only and (request.url.hostname or "") not in LOOPBACK:
             return Response("hourglass serves loopback hosts only", status_code=400, media_type="text/plain")

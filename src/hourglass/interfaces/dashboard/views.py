@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Any
@@ -34,7 +35,9 @@ from .people_view import NONE, People, channel_frame, journey_frame, people_para
 from .query import FunnelQuery, PageQuery, date_range
 from .render import Chart, clickable_journeys, fresh_id, part_fragment
 
-__all__ = ["Views"]
+__all__ = ["IDLE_S", "Views"]
+
+IDLE_S = 1.5  # seconds without a request before background work starts
 
 
 class Views:
@@ -45,6 +48,9 @@ class Views:
         self.prefetch = False  # compute what a click will ask for next, in the background
         self._jobs: queue.Queue[Callable[[], Any]] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._busy_lock = threading.Lock()
+        self.active = 0  # requests being answered
+        self.last_request = 0.0  # time.monotonic() of the last request's start or end
 
     def background(self, job: Callable[[], Any]) -> None:
         """Run ``job`` on the one background worker (a job's error is dropped: the request that
@@ -54,9 +60,30 @@ class Views:
             self._worker.start()
         self._jobs.put(job)
 
+    def request_started(self) -> None:
+        with self._busy_lock:
+            self.active += 1
+            self.last_request = time.monotonic()
+
+    def request_done(self) -> None:
+        with self._busy_lock:
+            self.active -= 1
+            self.last_request = time.monotonic()
+
+    def _wait_idle(self) -> None:
+        """Until no request has run for ``IDLE_S``: the engine runs one query at a time, so a
+        background job must not start while a person waits for an answer."""
+        while True:
+            with self._busy_lock:
+                quiet = self.active == 0 and time.monotonic() - self.last_request >= IDLE_S
+            if quiet:
+                return
+            time.sleep(0.1)
+
     def _work(self) -> None:
         while True:
             job = self._jobs.get()
+            self._wait_idle()
             with contextlib.suppress(Exception):  # see background()
                 job()
             self._jobs.task_done()

@@ -51,21 +51,29 @@ def ingest_cmd(source: str, into: str, force: bool, fmt: str, quiet: bool, **kw:
     ingest as they stop an analysis ('hourglass validate SOURCE' lists them); nothing is written.
     A store's columns are fixed here: read it without column flags.
 
+    SOURCE may be a PostgreSQL table: postgres://USER@HOST:PORT/DB/TABLE, or TABLE (SCHEMA.TABLE)
+    with --engine postgres://USER@HOST:PORT/DB. Its rows are streamed out of the server and
+    validated like a file's; the store is the same as of the same events in a Parquet file.
+
     \b
     Examples:
       hourglass ingest events.csv --into store.duckdb
       hourglass ingest 'logs/*.parquet' --into store.duckdb --customer-col user_id --force
+      hourglass ingest postgres://me@db:5432/shop/events --into store.duckdb
+      hourglass ingest analytics.events --engine postgres://me@db:5432/shop --into store.duckdb
       hourglass funnel store.duckdb --steps visit,signup,purchase
     """
-    if kw["engine"] not in (None, "duckdb"):
+    from hourglass.interfaces.store_api import ingest, server_table  # here: `hourglass --help` stays fast
+
+    if kw["engine"] not in (None, "duckdb") and server_table(source, kw["engine"]) is None:
         raise UnsupportedError(
-            "ingest writes a DuckDB store and runs on the duckdb engine",
+            "ingest writes a DuckDB store and runs on the duckdb engine; of the other engines it reads "
+            "a PostgreSQL table",
             code="HG521",
-            hint="drop --engine; Spark can read the source itself (or the store exported to Parquet)",
+            hint="drop --engine; Spark can read the source itself (or the store exported to Parquet); a "
+            "PostgreSQL table: hourglass ingest TABLE --engine postgres://USER@HOST:PORT/DB --into STORE",
         )
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from hourglass.interfaces.store_api import ingest  # here, not at import: `hourglass --help` stays fast
 
     mapping = mapping_from(kw)
     show = not quiet and fmt == "table" and stderr.is_terminal
@@ -89,6 +97,7 @@ def ingest_cmd(source: str, into: str, force: bool, fmt: str, quiet: bool, **kw:
             columns=mapping,
             config=kw["config_path"],
             table=kw["table"],
+            engine=kw["engine"],
             overwrite=force,
             progress=progress,
         )

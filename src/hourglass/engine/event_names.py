@@ -47,11 +47,29 @@ def top_event_names(events: Events, limit: int = _MAX_NAMES) -> list[tuple[str, 
     return [(str(e), int(c)) for e, c in zip(df["event"], df["customers"], strict=True) if e is not None]
 
 
-def _pool(events: Events) -> list[str]:
-    """Names for "did you mean": a store's (free) when few enough, else the most common."""
+def _pool(events: Events) -> tuple[list[str], bool]:
+    """Names for "did you mean": a store's (free) when few enough, else the most common; and whether
+    the source has more names than that (then :func:`_closest` looks further)."""
     if events.codes is not None and len(events.codes) <= _MAX_NAMES:
-        return list(events.codes)
-    return [name for name, _ in top_event_names(events)]
+        return list(events.codes), False
+    names = [name for name, _ in top_event_names(events)]
+    return names, len(names) >= _MAX_NAMES
+
+
+def _far_closest(events: Events, name: str) -> str | None:
+    """The closest of all the source's names to ``name`` by edit distance (at most a third of its
+    length, at least 2): past the most common names, where difflib would take seconds. One query
+    over the source's distinct names."""
+    k = max(2, len(name) // 3)
+    t = events.table
+    names = t.select(event=t.event.cast("string")).distinct()
+    names = names.filter(names.event.notnull())
+    near = names.filter((names.event.length() - len(name)).abs() <= k)
+    near = near.mutate(d=near.event.levenshtein(ibis.literal(name)))
+    best = near.filter(near.d <= k).order_by(["d", "event"]).limit(1).select("event")
+    with translated():
+        rows = events.engine.execute(best)
+    return str(rows["event"].iloc[0]) if len(rows) else None
 
 
 def _matched(events: Events, steps: Sequence[Step], exclude: Sequence[str]) -> dict[str, bool] | None:
@@ -92,12 +110,19 @@ def _matched(events: Events, steps: Sequence[Step], exclude: Sequence[str]) -> d
     return flags
 
 
-def _closest(patterns: Sequence[str], pool: Sequence[str]) -> str:
+def _closest(patterns: Sequence[str], pool: Sequence[str], events: Events | None = None) -> str:
+    """' (did you mean ...?)' with the closest name of ``pool`` to each pattern; ``events``: the pool
+    is only the most common names, so a pattern with none close there is looked up among them all."""
     import difflib
 
     close: list[str] = []
     for p in patterns:
-        close += difflib.get_close_matches(p.replace("*", "").replace("?", ""), pool, n=1, cutoff=0.6)
+        bare = p.replace("*", "").replace("?", "")
+        found = difflib.get_close_matches(bare, pool, n=1, cutoff=0.6)
+        if not found and events is not None and bare:
+            far = _far_closest(events, bare)
+            found = [far] if far is not None else []
+        close += found
     close = list(dict.fromkeys(close))
     return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)" if close else ""
 
@@ -119,7 +144,8 @@ def _notes(
     missing_x = [e for j, e in enumerate(exclude) if not flags[f"x{j}"]]
     if not missing and not missing_x:
         return [], matched
-    pool = _pool(events)
+    pool, more = _pool(events)
+    further = events if more else None
     notes: list[str] = []
     for k in missing:
         step = steps[k]
@@ -130,10 +156,10 @@ def _notes(
                          f"but none with {where}")  # fmt: skip
             continue
         what = "event matches" if all(_glob(p) for p in step.events) else "event named"
-        close = _closest(step.events, pool)
+        close = _closest(step.events, pool, further)
         notes.append(f"{word} '{step.name}': no {what} {_listed(step.events)} in the source{close}")
     for name in dict.fromkeys(missing_x):
-        notes.append(f"--exclude: no event named '{name}' in the source{_closest([name], pool)}")
+        notes.append(f"--exclude: no event named '{name}' in the source{_closest([name], pool, further)}")
     return notes, matched
 
 

@@ -1,21 +1,80 @@
-"""Backend errors caused by the user's data, translated into HourglassErrors with a code."""
+"""Backend errors caused by the user's data, translated into HourglassErrors with a code; and the
+faults that are not the data's: a DuckDB file locked by another process (HG426) and a write that
+fails (a full disk, a read-only file system: HG425), each blamed on the file it concerns."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import re
 from collections.abc import Iterator
 
+from hourglass.ingest.outputs import cannot_write
 from hourglass.ingest.shown import quoted
 from hourglass.model.errors import DataError, EngineError, HourglassError, SourceError
 
-__all__ = ["translated"]
+__all__ = ["locked", "translated"]
 
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _COLUMN = re.compile(r'converting column "([^"]+)"')
 _FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 _JSON_LINE = re.compile(r"in line (\d+): ([^\n]*?)(?: Try auto-detecting.*)?$", re.M)
 _ORIGINAL = re.compile(r"Original Line: ?\n?(.*)")
+_LOCK = re.compile(r'Could not set lock on file "([^"]+)": Conflicting lock is held in ([^\n]*)')
+_HOLDER = re.compile(r"(.+?) \(PID (\d+)\)")
+#: DuckDB's failed writes: 'Could not write file "F": No space left on device' (also fsync, truncate)
+_WRITE = re.compile(r'Could not (?:write|fsync|truncate)(?: to)? file "([^"]+)": ?([^\n]*)')
+_FILE = re.compile(r'file "([^"]+)": ?([^\n]*)')
+#: the reasons of a failed write that are the disk's (strerror), never the data's
+_DISK = tuple(os.strerror(n) for n in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT))
+
+
+def locked(path: str, holder: str | None = None, pid: str | None = None) -> SourceError:
+    """HG426: the DuckDB file ``path`` is locked by another process (``holder``, ``pid``)."""
+    who = ", ".join(x for x in (f"PID {pid}" if pid else "", holder or "") if x)
+    return SourceError(
+        f"{path} is locked by another process{f' ({who})' if who else ''}: another hourglass "
+        "ingest is writing it, or a program has the database open for writing",
+        code="HG426",
+        hint="wait for that process to finish (or close the database there), then run again; "
+        "DuckDB lets one process at a time write a database file",
+    )
+
+
+def _lock_error(text: str) -> SourceError | None:
+    found = _LOCK.search(text)
+    if found is None:
+        return None
+    holder = _HOLDER.match(found[2])
+    if holder:
+        return locked(found[1], holder[1], holder[2])
+    return locked(found[1], found[2].split(". See also")[0].strip() or None)
+
+
+def _ours(named: str, target: str) -> bool:
+    """Whether the file ``named`` is ``target`` or one written for it next to it (its temporary
+    file, its .wal)."""
+    head, name = os.path.split(os.path.abspath(target))
+    there, file = os.path.split(os.path.abspath(named))
+    return there == head and name in file
+
+
+def _write_error(text: str, target: str | None, option: str | None, io: bool) -> SourceError | None:
+    """A failed write (the engine's text of any error: a failed commit too), as HG425 naming
+    ``target`` (the file being written, whose temporary and .wal files are written too) when given,
+    else the file the engine names; None when ``text`` is not a failed write. ``io``: an I/O error,
+    which concerns ``target`` when it names one of its files (e.g. it cannot be created)."""
+    write = _WRITE.search(text)
+    named = write or _FILE.search(text)
+    disk = next((d for d in _DISK if d in text), None)
+    reason = disk or (named[2].strip().rstrip(".") if named else "") or text.strip().splitlines()[0]
+    ours = io and named is not None and target is not None and _ours(named[1], target)
+    if target is not None and (write or disk or ours):
+        return cannot_write(target, reason, option)
+    if write or disk:
+        return cannot_write(named[1] if named else "a file", reason)
+    return None
 
 
 def _starts_with_bracket(path: str | None) -> bool:
@@ -45,8 +104,13 @@ def _malformed_json(where: str, source: str | None, text: str) -> DataError:
 
 
 @contextlib.contextmanager
-def translated(source: str | None = None) -> Iterator[None]:
-    """Turn a backend's read/parse error into a DataError naming the file, line and column."""
+def translated(
+    source: str | None = None, *, target: str | None = None, option: str | None = None
+) -> Iterator[None]:
+    """Turn a backend's read/parse error into a DataError naming the file, line and column. A file
+    locked by another process is HG426; a failed write (a full disk, a read-only file system) is
+    HG425 naming ``target`` (given as ``option``; e.g. the store being written), or the file the
+    engine names, never the source."""
     try:
         yield
     except HourglassError:
@@ -55,6 +119,9 @@ def translated(source: str | None = None) -> Iterator[None]:
         text = str(e)
         name = type(e).__name__
         where = f"{source}: " if source else ""
+        fault = _lock_error(text) or _write_error(text, target, option, name == "IOException")
+        if fault is not None:
+            raise fault from None
         if name in ("ConversionException", "InvalidInputException") and "CSV" in text:
             line = _CSV_LINE.search(text)
             fields = _FIELDS.search(text)

@@ -37,6 +37,8 @@ import ibis
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
 from hourglass.engine.session import Engine
+from hourglass.engine.store_files import remove_stale, store_lock, temp_path
+from hourglass.ingest.outputs import cannot_write
 from hourglass.ingest.sources import Source
 from hourglass.ingest.validate import ValidationReport
 from hourglass.model.errors import SchemaError, SourceError
@@ -106,22 +108,82 @@ def write_store(
     events: Events, into: str | Path, *, overwrite: bool = False, progress: Progress | None = None
 ) -> StoreInfo:
     """Write ``events`` (validated, on the DuckDB engine) as a store at ``into``. The file appears
-    only when complete (written next to it, then renamed)."""
+    only when complete (written next to it, then renamed) and holds exactly the rows validated (a
+    source that changed since: HG209, nothing written). One writer at a time (another ingest into
+    the same store: HG426); a write that fails (a full disk, a read-only directory) is HG425 naming
+    the store; a killed ingest's temporaries are removed by the next (engine/store_files.py)."""
     started = time.perf_counter()
     target = Path(into)
-    if target.exists() and not overwrite:
-        raise SourceError(
-            f"{target} already exists", code="HG420", hint="choose another path, or --force to replace it"
-        )
     if not target.name.lower().endswith((".duckdb", ".ddb", ".db")):
         raise SourceError(
             f"{target}: a store is a DuckDB file", code="HG421", hint="name it e.g. store.duckdb"
         )
     if events.report.kind in ("duckdb", "store") and Path(events.report.source.rpartition(":")[0]) == target:
         raise SourceError(f"{target} is the source itself", code="HG422", hint="write to another file")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
+    _exists(target, overwrite)  # before the directory is made: nothing to undo
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise cannot_write(target, e, "--into") from e
+    with store_lock(target):
+        _exists(target, overwrite)  # again, now that no other ingest can make it
+        remove_stale(target)
+        tmp = temp_path(target)
+        with translated(events.report.source, target=str(target), option="--into"):
+            rows, customers, names = _write(events, tmp, progress)
+        try:
+            os.replace(tmp, target)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise cannot_write(target, e, "--into") from e
+    return StoreInfo(
+        str(target),
+        rows,
+        customers,
+        names,
+        events.report.duplicates_collapsed,
+        time.perf_counter() - started,
+    )
+
+
+def _exists(target: Path, overwrite: bool) -> None:
+    if target.exists() and not overwrite:
+        raise SourceError(
+            f"{target} already exists", code="HG420", hint="choose another path, or --force to replace it"
+        )
+
+
+def _unchanged(events: Events, raw: Any, table: str) -> int:
+    """The rows written (``table``): exactly the rows validated, none of them without a customer, an
+    event or a time, else HG209 (the source changed after it was validated: rows nobody checked)."""
+    got = raw.execute(
+        f'SELECT count(*), count(*) FILTER (WHERE "timestamp" IS NULL OR event IS NULL) FROM {table}'
+    ).fetchone()
+    rows, empty = (int(got[0]), int(got[1])) if got else (0, 0)
+    check = getattr(events, "check_unchanged", None)  # the files' fingerprints (engine/load.py)
+    if check is not None:
+        check()
+    if events.report.rows < 0:  # not validated (validate=False): nothing to compare with
+        return rows
+    expected = events.report.rows  # a store's rows: its events, duplicates already collapsed
+    if events.report.kind != "store":
+        expected -= events.report.duplicates_collapsed
+    if rows != expected or empty:
+        what = f"{expected:,} rows validated, {rows:,} read to be written" if rows != expected else ""
+        what = what or f"{empty:,} rows read without an event or a time"
+        raise SourceError(
+            f"{events.report.source} changed while it was read ({what}): the store would hold rows "
+            "that were not validated; nothing was written",
+            code="HG209",
+            hint="run again when the file is complete: a file that is still being written cannot be "
+            "ingested (copy it first)",
+        )
+    return rows
+
+
+def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, int, int]:
+    """Write the store's tables and views into ``tmp``; (rows, customers, event names). On any
+    failure ``tmp`` (and its .wal) is removed."""
     con = events.engine.con
     raw = con.con
     hook = getattr(con, "_run_pre_execute_hooks", None)
@@ -131,77 +193,72 @@ def write_store(
     cols = list(events.table.columns)
     rest = [c for c in cols if c not in ("customer", "event", "timestamp")]
     alias = "hg_out_" + ibis.util.gen_name("s").split("_")[-1]
-    raw.execute(f"ATTACH {_lit(tmp.as_posix())} AS {alias}")
     (printing,) = raw.execute("SELECT current_setting('enable_progress_bar_print')").fetchone() or (True,)
-    raw.execute("SET enable_progress_bar_print = false")  # the caller shows progress, if anyone
+    attached = False
     try:
-        with translated(events.report.source):
-            with _polled(raw, "customers", progress):
-                raw.execute(
-                    f"CREATE TABLE {alias}.hg_customers AS SELECT "
-                    "(row_number() OVER (ORDER BY id) - 1) AS key, id "
-                    f"FROM (SELECT DISTINCT customer AS id FROM ({canon}) AS src) AS d"
-                )
-            customers = _count(raw, f"{alias}.hg_customers")
-            key_type = "INTEGER" if customers < 2**31 else "BIGINT"
-            with _polled(raw, "event names", progress):
-                names = [
-                    r[0]
-                    for r in raw.execute(
-                        f"SELECT DISTINCT event FROM ({canon}) AS src ORDER BY event"
-                    ).fetchall()
-                ]
+        raw.execute(f"ATTACH {_lit(tmp.as_posix())} AS {alias}")
+        attached = True
+        raw.execute("SET enable_progress_bar_print = false")  # the caller shows progress, if anyone
+        with _polled(raw, "customers", progress):
             raw.execute(
-                f"CREATE TYPE {alias}.hg_event_name AS ENUM ({', '.join(_lit(n) for n in names) or _lit('')})"
+                f"CREATE TABLE {alias}.hg_customers AS SELECT "
+                "(row_number() OVER (ORDER BY id) - 1) AS key, id "
+                f"FROM (SELECT DISTINCT customer AS id FROM ({canon}) AS src) AS d"
             )
-            extra = "".join(f", src.{_q(c)}" for c in rest)
-            with _polled(raw, "events", progress):
-                raw.execute(
-                    f"CREATE TABLE {alias}.hg_events AS SELECT CAST(k.key AS {key_type}) AS customer, "
-                    f"CAST(src.event AS {alias}.hg_event_name) AS event, "
-                    'epoch_us(src."timestamp") AS "timestamp"'
-                    f"{extra} FROM ({canon}) AS src JOIN {alias}.hg_customers AS k ON k.id = src.customer "
-                    f"ORDER BY 2, 1, 3"
-                )
-            rows = _count(raw, f"{alias}.hg_events")
+        customers = _count(raw, f"{alias}.hg_customers")
+        key_type = "INTEGER" if customers < 2**31 else "BIGINT"
+        with _polled(raw, "event names", progress):
+            names = [
+                r[0]
+                for r in raw.execute(f"SELECT DISTINCT event FROM ({canon}) AS src ORDER BY event").fetchall()
+            ]
+        raw.execute(
+            f"CREATE TYPE {alias}.hg_event_name AS ENUM ({', '.join(_lit(n) for n in names) or _lit('')})"
+        )
+        extra = "".join(f", src.{_q(c)}" for c in rest)
+        with _polled(raw, "events", progress):
             raw.execute(
-                f"CREATE TABLE {alias}.{MARKER} AS SELECT {STORE_VERSION} AS version, "
-                f"{_lit(events.report.source)} AS source, {rows}::BIGINT AS rows, "
-                f"{customers}::BIGINT AS customers, "
-                f"{int(events.report.duplicates_collapsed)}::BIGINT AS duplicates_collapsed, "
-                f"{_lit(json.dumps(events.report.roles))} AS roles, "
-                f"{_lit(events.report.time_unit)} AS time_unit"
+                f"CREATE TABLE {alias}.hg_events AS SELECT CAST(k.key AS {key_type}) AS customer, "
+                f"CAST(src.event AS {alias}.hg_event_name) AS event, "
+                'epoch_us(src."timestamp") AS "timestamp"'
+                f"{extra} FROM ({canon}) AS src JOIN {alias}.hg_customers AS k ON k.id = src.customer "
+                f"ORDER BY 2, 1, 3"
             )
-            sel_rest = "".join(f", e.{_q(c)}" for c in rest)
-            raw.execute(f"USE {alias}")
-            try:
-                raw.execute(
-                    "CREATE VIEW events AS SELECT k.id AS customer, CAST(e.event AS VARCHAR) AS event, "
-                    f'make_timestamp(e."timestamp") AS "timestamp"{sel_rest} FROM hg_events AS e '
-                    "JOIN hg_customers AS k ON k.key = e.customer"
-                )
-                raw.execute(
-                    "CREATE VIEW hg_keyed AS SELECT e.customer, CAST(e.event AS VARCHAR) AS event, "
-                    f'make_timestamp(e."timestamp") AS "timestamp"{sel_rest} FROM hg_events AS e'
-                )
-            finally:
-                raw.execute("USE memory")
-    except BaseException:
+        rows = _unchanged(events, raw, f"{alias}.hg_events")
+        raw.execute(
+            f"CREATE TABLE {alias}.{MARKER} AS SELECT {STORE_VERSION} AS version, "
+            f"{_lit(events.report.source)} AS source, {rows}::BIGINT AS rows, "
+            f"{customers}::BIGINT AS customers, "
+            f"{int(events.report.duplicates_collapsed)}::BIGINT AS duplicates_collapsed, "
+            f"{_lit(json.dumps(events.report.roles))} AS roles, "
+            f"{_lit(events.report.time_unit)} AS time_unit"
+        )
+        sel_rest = "".join(f", e.{_q(c)}" for c in rest)
+        raw.execute(f"USE {alias}")
+        try:
+            raw.execute(
+                "CREATE VIEW events AS SELECT k.id AS customer, CAST(e.event AS VARCHAR) AS event, "
+                f'make_timestamp(e."timestamp") AS "timestamp"{sel_rest} FROM hg_events AS e '
+                "JOIN hg_customers AS k ON k.key = e.customer"
+            )
+            raw.execute(
+                "CREATE VIEW hg_keyed AS SELECT e.customer, CAST(e.event AS VARCHAR) AS event, "
+                f'make_timestamp(e."timestamp") AS "timestamp"{sel_rest} FROM hg_events AS e'
+            )
+        finally:
+            raw.execute("USE memory")
         raw.execute(f"DETACH {alias}")
+        attached = False
+    except BaseException:
+        if attached:
+            with contextlib.suppress(Exception):
+                raw.execute(f"DETACH {alias}")
         tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         raise
     finally:
         raw.execute(f"SET enable_progress_bar_print = {'true' if printing else 'false'}")
-    raw.execute(f"DETACH {alias}")
-    os.replace(tmp, target)
-    return StoreInfo(
-        str(target),
-        rows,
-        customers,
-        len(names),
-        events.report.duplicates_collapsed,
-        time.perf_counter() - started,
-    )
+    return rows, customers, len(names)
 
 
 def _fixed_columns(path: str, info: dict[str, Any], columns: list[str], mapping: ColumnMapping) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hourglass.engine.store import write_events
-from hourglass.ingest.outputs import cannot_write
+from hourglass.ingest.outputs import atomic_open, cannot_write
 from hourglass.ingest.simulator import SimulationTruth, channel_costs, simulate_shop
 from hourglass.interfaces import api
 from hourglass.interfaces.report_api import report
@@ -117,7 +117,7 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
 def write_spend(truth: SimulationTruth, path: Path) -> Path:
     """The simulator's monthly spend per channel as a CSV of channel, period, cost."""
     costs = channel_costs(truth)
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, newline="") as f:  # whole or not at all (HG425)
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["channel", "period", "cost"])
         for row in costs.to_pylist():

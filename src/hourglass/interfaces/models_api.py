@@ -129,20 +129,6 @@ def model_yaml(suggestion: Suggestion, *, source: str | None = None) -> str:
 def write_model(suggestion: Suggestion, path: str | Path, *, source: str | None = None) -> None:
     """Write :func:`model_yaml` to ``path``, whole or not at all (a temporary file next to it, then
     renamed: a full disk leaves no half-written model); a coded error when it cannot be written."""
-    import os
-    import tempfile
+    from hourglass.ingest.outputs import write_text_atomically
 
-    text = model_yaml(suggestion, source=source)
-    target = Path(path)
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except OSError as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        from hourglass.ingest.outputs import cannot_write
-
-        raise cannot_write(str(path), e.strerror or str(e), "--out") from e
+    write_text_atomically(path, model_yaml(suggestion, source=source), option="--out")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import functools
 import io
 import json
@@ -56,9 +58,18 @@ class Formats(click.Choice):  # type: ignore[type-arg]
         return super().convert(value, param, ctx)
 
 
-def stdout_console() -> Console:
-    """Terminals get their own width; pipes and files whole rows."""
-    return Console(width=None if sys.stdout.isatty() else 130)
+class _Stdout(Console):
+    """Standard output's console: a reader that has gone (``| head``) stops the command quietly
+    with status 141 (handle_errors), as every other output does (rich's own: status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def stdout_console(width: int = 130) -> Console:
+    """Terminals get their own width; pipes and files whole rows (``width``)."""
+    return _Stdout(width=None if sys.stdout.isatty() else width)
 
 
 def check_outputs(
@@ -155,22 +166,58 @@ def _report(e: HourglassError) -> None:
         stderr.print(f"  hint: {e.hint}", markup=False, soft_wrap=True)
 
 
+#: errors of a write that are the disk's, never a bug (a full disk, a quota, a read-only file system)
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
+
+def _quiet_stdout() -> None:
+    """Standard output cannot take more (its reader has gone, ``| head``, or its disk is full): what
+    is still buffered goes nowhere, so that Python's own flush at exit prints no "Exception ignored"."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _write_failure(e: OSError) -> HourglassError | None:
+    """An OSError that is the disk's fault, as HG425 naming what could not be written: a file when
+    the error names one; else standard output (every file hourglass writes itself names its path:
+    ingest/outputs.py); None for any other error."""
+    from hourglass.ingest.outputs import cannot_write
+
+    if e.errno not in _DISK_ERRORS:
+        return None
+    if e.filename is None:
+        _quiet_stdout()
+        return cannot_write("standard output", e)
+    return cannot_write(e.filename, e)
+
+
 def handle_errors(f: F) -> F:
     """A user's mistake is a message with its code and a hint, and exit status 2; never a traceback.
     Anything else is a bug: reported as HG699 with exit status 3 (HOURGLASS_DEBUG=1: the traceback);
-    Ctrl-C stops quietly with status 130."""
+    Ctrl-C stops quietly with status 130. Standard output's reader gone (``| head``) stops quietly
+    with status 141 (as SIGPIPE would); a full disk (``> /dev/full``) is HG425."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return f(*args, **kwargs)
+            result = f(*args, **kwargs)
+            sys.stdout.flush()  # here, not at exit: a full disk is an error with a code, not a warning
+            return result
         except HourglassError as e:
             _report(e)
             sys.exit(2)
         except KeyboardInterrupt:
             stderr.print("interrupted")
             sys.exit(130)
+        except BrokenPipeError:
+            _quiet_stdout()
+            sys.exit(141)
         except Exception as e:
+            if isinstance(e, OSError) and (coded := _write_failure(e)) is not None:
+                _report(coded)
+                sys.exit(2)
             if os.environ.get("HOURGLASS_DEBUG"):
                 raise
             first = (str(e).strip().splitlines() or [""])[0]
@@ -236,15 +283,11 @@ def emit(
         Console(file=buf, width=150).print(table())  # files get whole rows
         text = buf.getvalue()
     else:
-        Console(width=None if sys.stdout.isatty() else 150).print(table())  # pipes get whole rows
+        stdout_console(150).print(table())  # pipes get whole rows
         return
     if out:
-        try:
-            with open(out, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as e:
-            from hourglass.ingest.outputs import cannot_write
+        from hourglass.ingest.outputs import write_text_atomically
 
-            raise cannot_write(out, e.strerror or str(e), "--out") from e
+        write_text_atomically(out, text, option="--out")  # whole or not at all; HG425 when it fails
     else:
         click.echo(text, nl=False)

@@ -384,5 +384,7 @@ def write_report(
         extra_parts=extra_parts,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8", newline="\n")
+    from hourglass.ingest.outputs import write_text_atomically  # whole or not at all (HG425)
+
+    write_text_atomically(target, text, newline="\n")
     return target

@@ -183,9 +183,14 @@ class ClvResult:
 
 
 def _fit_purchases(spec: ClvSpec, x: Any, t_x: Any, T: Any) -> F.Fit:
-    if spec.fit == "bgnbd":
-        return F.fit("bgnbd", lambda p: F.bgnbd_loglik(p, x, t_x, T), len(x), (1.0, 1.0, 1.0, 1.0))
-    return F.fit("paretonbd", lambda p: F.paretonbd_loglik(p, x, t_x, T), len(x), (1.0, 1.0, 1.0, 1.0))
+    """The purchase model's fit on the distinct (x, t_x, T) rows, each weighted by its customers:
+    the same likelihood (customers with the same history have the same term), in fewer terms (a
+    simulated shop's 525 buyers are 307 rows: the fit took 3,600 evaluations, now 800, on the
+    ridge where its dropout parameters run to ~1e6)."""
+    rows, counts = np.unique(np.column_stack([x, t_x, T]).astype(np.float64), axis=0, return_counts=True)
+    ux, ut, uT = rows[:, 0], rows[:, 1], rows[:, 2]
+    model, loglik = ("bgnbd", F.bgnbd_loglik) if spec.fit == "bgnbd" else ("paretonbd", F.paretonbd_loglik)
+    return F.fit(model, lambda p: loglik(p, ux, ut, uT), len(x), (1.0, 1.0, 1.0, 1.0), weights=counts)
 
 
 def _expected(fit: F.Fit, t: float, x: Any, t_x: Any, T: Any) -> Any:

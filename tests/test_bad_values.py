@@ -92,7 +92,7 @@ def test_json_ids_written_as_floats_and_integers_are_one_customer() -> None:
         '{"customer_id":1.0,"event":"visit","timestamp":"2024-01-01 10:00:00"}\n'
         '{"customer_id":1,"event":"signup","timestamp":"2024-01-01 11:00:00"}\n'
         '{"customer_id":"2","event":"visit","timestamp":"2024-01-01 10:00:00"}\n'
-        '{"customer_id":2.50,"event":"signup","timestamp":"2024-01-01 11:00:00"}\n',
+        '{"customer_id":2.5,"event":"signup","timestamp":"2024-01-01 11:00:00"}\n',
         encoding="utf-8",
     )
     assert [s["customers"] for s in _steps("funnel", "ids.jsonl", "--steps", "visit,signup")] == [2, 1]

@@ -64,10 +64,9 @@ def strip(s: ir.StringValue) -> ir.StringValue:
 
 
 def _whole_text(s: ir.StringValue) -> ir.StringValue:
-    """An id written as an integral float (``1.0``, ``-3.00``) as the integer's text; others as they
-    are (the regex runs only on values that end with ``.0`` or ``00``)."""
-    maybe = s.endswith(".0") | s.endswith("00")
-    whole = maybe & s.re_search(r"^-?[0-9]+\.0+$")
+    """An id written as an integral float (``1.0``, ``-3.0``, as pandas, Python's json and Spark write
+    one) as the integer's text; others as they are (the regex runs only on values ending in ``.0``)."""
+    whole = s.endswith(".0") & s.re_search(r"^-?[0-9]+\.0$")
     return ibis.cases((whole, s.substr(0, s.find("."))), else_=s)
 
 
@@ -106,11 +105,10 @@ def _role_text(col: ir.Value, *, json_text: bool = False, ident: bool = False) -
 def bad_offset(s: ir.StringValue) -> ir.BooleanValue:
     """A time written with a UTC offset out of range: hours above 18 or minutes above 59 (``+25:00``,
     ``+99:99``, ``+05:75``); the engine would shift the time by it. The regex runs only on values
-    with a sign among their last six characters."""
-    tail = s.right(6)
-    signed = tail.contains("+") | tail.contains("-")
+    longer than a time without an offset (2024-01-01 10:00:00Z: 20 characters), so that a plain time
+    costs one length."""
     pattern = r":[0-9]{2}(\.[0-9]*)?\s*[+-]((19|2[0-9]|[3-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])$"
-    return (signed & s.re_search(pattern)).fill_null(False)
+    return ((s.length() > 21) & s.re_search(pattern)).fill_null(False)
 
 
 def _date_digits(col: ir.NumericValue) -> ir.TimestampValue:

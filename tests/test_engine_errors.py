@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import hourglass
 from hourglass.interfaces import api
 from hourglass.interfaces.cli import cli
-from hourglass.model.errors import EngineError
+from hourglass.model.errors import EngineError, HourglassError
 
 
 def test_out_of_memory_is_a_coded_error() -> None:
@@ -69,3 +69,55 @@ def test_ctrl_c_stops_quietly(monkeypatch: pytest.MonkeyPatch, source: str) -> N
     monkeypatch.setattr(api, "funnel", interrupt)
     result = CliRunner().invoke(cli, ["funnel", source, "--steps", "visit"])
     assert result.exit_code == 130 and "Traceback" not in result.output
+
+
+def _translate(error: Exception, **where: str) -> HourglassError:
+    from hourglass.engine.errors import translated
+
+    with pytest.raises(HourglassError) as err, translated("ev.csv", **where):
+        raise error
+    return err.value
+
+
+def test_a_lock_held_by_another_process_is_not_a_damaged_file() -> None:
+    import duckdb
+
+    text = (
+        'IO Error: Could not set lock on file "/d/shop.duckdb": Conflicting lock is held in '
+        "/usr/bin/python3.11 (PID 894). See also https://duckdb.org/docs/stable/connect/concurrency"
+    )
+    e = _translate(duckdb.IOException(text))
+    assert e.code == "HG426"
+    assert e.message.startswith("/d/shop.duckdb is locked by another process (PID 894, /usr/bin/python3.11)")
+    assert "complete" not in (e.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("IOException", 'IO Error: Could not write file "/d/.s.duckdb.12.tmp": No space left on device'),
+        (
+            "TransactionException",
+            'TransactionContext Error: Failed to commit: Could not write file "/d/.s.duckdb.12.tmp.wal": '
+            "File too large",
+        ),
+        ("IOException", 'IO Error: Cannot open file "/d/.s.duckdb.12.tmp": Read-only file system'),
+    ],
+)
+def test_a_failed_write_blames_the_target_not_the_source(kind: str, text: str) -> None:
+    import duckdb
+
+    e = _translate(getattr(duckdb, kind)(text), target="/d/s.duckdb", option="--into")
+    assert e.code == "HG425"
+    assert e.message.startswith("cannot write /d/s.duckdb (--into): ")
+    assert "ev.csv" not in e.message
+
+
+def test_a_full_disk_while_reading_names_the_file_written() -> None:
+    import duckdb
+
+    text = 'IO Error: Could not write file "/tmp/spill/duckdb_temp_block-1.block": No space left on device'
+    e = _translate(duckdb.IOException(text))
+    assert e.code == "HG425"
+    assert e.message == "cannot write /tmp/spill/duckdb_temp_block-1.block: No space left on device"
+    assert "free space" in (e.hint or "")

@@ -70,6 +70,7 @@ def _write_error(text: str, target: str | None, option: str | None, io: bool) ->
     disk = next((d for d in _DISK if d in text), None)
     reason = disk or (named[2].strip().rstrip(".") if named else "") or text.strip().splitlines()[0]
     ours = io and named is not None and target is not None and _ours(named[1], target)
+    ours = ours or (io and any(w in text for w in ("CHECKPOINT", "Failed to commit")))  # the write's
     if target is not None and (write or disk or ours):
         return cannot_write(target, reason, option)
     if write or disk:

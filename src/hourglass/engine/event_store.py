@@ -134,7 +134,8 @@ def write_store(
         try:
             os.replace(tmp, target)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
             raise cannot_write(target, e, "--into") from e
     return StoreInfo(
         str(target),
@@ -253,8 +254,9 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
         if attached:
             with contextlib.suppress(Exception):
                 raw.execute(f"DETACH {alias}")
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        for left in (tmp, tmp.with_name(tmp.name + ".wal")):
+            with contextlib.suppress(OSError):
+                left.unlink()
         raise
     finally:
         raw.execute(f"SET enable_progress_bar_print = {'true' if printing else 'false'}")

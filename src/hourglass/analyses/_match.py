@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
+from ibis.common.exceptions import IbisTypeError
 
 from hourglass.model._suggest import did_you_mean
-from hourglass.model.errors import SchemaError
+from hourglass.model.errors import SchemaError, SpecError
 from hourglass.model.steps import Filter, Step
 
 __all__ = ["EPOCH_US", "annotate", "bit", "in_period", "micros", "micros_of", "step_predicate"]
@@ -53,14 +54,44 @@ def _filter(f: Filter, t: ir.Table) -> ir.BooleanValue:
         )
     col = t[f.column]
     value = f.value
-    if f.op in ("in", "not_in"):
-        assert isinstance(value, tuple)
-        cond = col.isin(list(value))
-        expr = cond if f.op == "in" else ~cond
-    else:
-        ops = {"==": "__eq__", "!=": "__ne__", ">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__"}
-        expr = getattr(col, ops[f.op])(value)
+    try:
+        values = value if isinstance(value, tuple) else (value,)
+        if col.type().is_numeric() and any(isinstance(v, str) for v in values):
+            raise IbisTypeError("text compared with a number")  # the engine would fail on the cast
+        if f.op in ("in", "not_in"):
+            assert isinstance(value, tuple)
+            cond = col.isin(list(value))
+            expr = cond if f.op == "in" else ~cond
+        else:
+            ops = {
+                "==": "__eq__",
+                "!=": "__ne__",
+                ">": "__gt__",
+                ">=": "__ge__",
+                "<": "__lt__",
+                "<=": "__le__",
+            }
+            expr = getattr(col, ops[f.op])(value)
+    except (IbisTypeError, TypeError):
+        kind = _KINDS.get(type(col.type()).__name__, f"values of type {col.type()}")
+        raise SpecError(
+            f"the step filter '{f}' cannot compare the column '{f.column}' ({kind}) with "
+            + ", ".join(repr(v) for v in values),
+            code="HG103",
+            hint=f"'{f.column}' holds {kind}: compare it with {kind} (or filter on another column)",
+        ) from None
     return col.notnull() & expr
+
+
+#: how a filter's error names a column's type
+_KINDS = {
+    **{n: "numbers" for n in ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64")},
+    **{n: "numbers" for n in ("Float16", "Float32", "Float64", "Decimal")},
+    "String": "text",
+    "Boolean": "true or false",
+    "Timestamp": "times",
+    "Date": "dates",
+}
 
 
 def step_predicate(step: Step, t: ir.Table) -> ir.BooleanValue:

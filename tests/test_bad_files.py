@@ -151,3 +151,39 @@ def test_rows_appended_during_validation_are_hg209(monkeypatch: pytest.MonkeyPat
     with pytest.raises(HourglassError) as err:
         hourglass.events("v.csv")
     assert err.value.code == "HG209" and "v.csv grew from 56 to 83 bytes" in err.value.message
+
+
+def _page_damaged() -> Path:
+    """A Parquet file whose footer is whole but one of whose data pages is not (a NUL inserted)."""
+    data = _parquet("clean.parquet")
+    footer = int.from_bytes(data[-8:-4], "little")
+    for offset in range(4, len(data) - 8 - footer, 7):
+        damaged = data[:offset] + b"\x00" + data[offset : -8 - footer - 1] + data[-8 - footer :]
+        Path("pages.parquet").write_bytes(damaged)
+        try:
+            hourglass.events("pages.parquet")  # validated from the footers' statistics: no page read
+        except HourglassError:
+            continue
+        try:
+            duckdb.sql("SELECT max(hash(t)) FROM 'pages.parquet' t").fetchall()
+        except duckdb.Error:
+            return Path("pages.parquet")
+    raise AssertionError("no damaged page found")
+
+
+def test_validate_reads_every_page_and_an_analysis_names_the_damaged_file() -> None:
+    from hourglass.engine.snapshot import watching
+
+    path = _page_damaged()
+    err = fails("validate", path, code="HG206")
+    assert "pages.parquet: not a complete Parquet file" in err
+    with pytest.raises(HourglassError) as e, watching():  # a command's block (the CLI's handle_errors)
+        hourglass.funnel(str(path), ["visit", "signup"])
+    assert e.value.code == "HG206" and "pages.parquet: not a complete Parquet file" in e.value.message
+
+
+def test_a_long_line_of_two_byte_characters_is_hg406_with_its_line() -> None:
+    head = b"customer_id,event,timestamp\nc0,visit,2024-04-06 14:29:15\n"
+    Path("wide.csv").write_bytes(head + b"c1,visit," + "é".encode() * 1_100_000 + b"\n")
+    err = fails("validate", "wide.csv", code="HG406")
+    assert "wide.csv: line 3 is too long" in err

@@ -199,7 +199,7 @@ def test_good_parquet_times_are_still_read_from_the_footer(monkeypatch: pytest.M
         return result
 
     monkeypatch.setattr(load, "_from_parquet_statistics", spy)
-    assert hourglass.validate("good.parquet").ok
+    assert hourglass.events("good.parquet").report.ok  # a load; `validate` reads every value
     assert seen and seen[0] is not None
 
 

@@ -15,7 +15,7 @@ from ibis.backends.sql.datatypes import DuckDBType
 from hourglass.engine._values import plain_records
 from hourglass.engine.errors import translated
 from hourglass.engine.file_checks import reading, without_bom
-from hourglass.engine.parquet import check_parquet_frames
+from hourglass.engine.parquet import check_parquet_frames, read_every_value
 from hourglass.engine.parquet import from_parquet_statistics as _from_parquet_statistics
 from hourglass.engine.session import Engine
 from hourglass.engine.snapshot import Fingerprint, fingerprint, watch
@@ -230,17 +230,30 @@ def validate_source(
     """Every problem of the source at once (counts, and the first rows of each); HG209 when a file
     of it changed while it was read."""
     with _one_thread(engine, source, table):
-        report, parsed, fp = _validate(engine, source, mapping or ColumnMapping(), table, samples)
+        report, parsed, _src, fp = _validate(
+            engine, source, mapping or ColumnMapping(), table, samples, thorough=True
+        )
     if fp is not None:
         fp.check()
     return report, parsed
 
 
 def _validate(
-    engine: Engine, source: Any, mapping: ColumnMapping, table: str | None, samples: int
-) -> tuple[ValidationReport, Parsed, Fingerprint | None]:
+    engine: Engine,
+    source: Any,
+    mapping: ColumnMapping,
+    table: str | None,
+    samples: int,
+    *,
+    thorough: bool = False,
+) -> tuple[ValidationReport, Parsed, Source, Fingerprint | None]:
+    """The report, the parsed source, the source and its fingerprint (engine/snapshot.py).
+    ``thorough`` (``hourglass validate``): every value of a Parquet source is read, not only the
+    footers' statistics, so that "ok" vouches for every page an analysis may read."""
     src, parsed, fp = _open_watched(engine, source, mapping, table, once=True)
-    counts = _from_parquet_statistics(engine, src, parsed)
+    counts = None if thorough else _from_parquet_statistics(engine, src, parsed)
+    if thorough:
+        read_every_value(engine, src)
     if counts is None:
         with reading(src):
             counts = plain_records(engine, count_expr(parsed, engine.name))[0]
@@ -295,7 +308,7 @@ def _validate(
         notes=notes,
         remarks=remarks,
     )
-    return report, parsed, fp
+    return report, parsed, src, fp
 
 
 def load_events(
@@ -322,10 +335,10 @@ def _load(
     engine: Engine, source: Any, mapping: ColumnMapping | None, table: str | None, validate: bool
 ) -> Events:
     if validate:
-        report, parsed, fp = _validate(engine, source, mapping or ColumnMapping(), table, 5)
+        report, parsed, src, fp = _validate(engine, source, mapping or ColumnMapping(), table, 5)
         if fp is not None:  # analysed again by every query: checked now and when a result is done
             fp.check()
-            watch(fp)
+        watch(fp, src)  # and a damaged Parquet page an analysis meets is named (snapshot.watching)
         if not report.ok:
             first = report.problems[0]
             raise DataError(
@@ -340,10 +353,15 @@ def _load(
     keyed = None
     if integer_customers(parsed) and "event_id" not in parsed.roles.columns:
         keyed = canonical(parsed, integer_key=True)
-    table = dedupe(canonical(parsed))
+    canon: ir.Table = dedupe(canonical(parsed))
     if is_read_once(parsed.table):  # the canonical events once, for every analysis that reads them
         with translated(report.source):
-            table = temp_table(engine.con, str(engine.con.compile(table)))
+            canon = temp_table(engine.con, str(engine.con.compile(canon)))
             if keyed is not None:
                 keyed = temp_table(engine.con, str(engine.con.compile(keyed)))
-    return Events(table, engine, report, keyed, fingerprint=fp)
+    elif engine.name in ("postgres", "clickhouse"):  # a server: the canonical events once, not per query
+        with translated(report.source):
+            canon = canon.cache()  # a TEMPORARY table of the connection, nothing in the user's database
+            if keyed is not None:
+                keyed = keyed.cache()
+    return Events(canon, engine, report, keyed, fingerprint=fp)

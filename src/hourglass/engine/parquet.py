@@ -18,7 +18,13 @@ from hourglass.ingest.sources import Source
 from hourglass.ingest.validate import TIME_RANGE, checks_for, future_bound
 from hourglass.model.errors import HourglassError, SourceError
 
-__all__ = ["check_parquet_frames", "from_parquet_statistics", "parquet_errors"]
+__all__ = [
+    "check_parquet_frames",
+    "damage_error",
+    "from_parquet_statistics",
+    "parquet_errors",
+    "read_every_value",
+]
 
 _MAGIC = b"PAR1"
 _HINT = (
@@ -95,34 +101,52 @@ def _first_line(e: BaseException) -> str:
 
 
 #: What DuckDB says when a Parquet file's bytes are not what its footer describes.
-_PARQUET_TEXT = re.compile(
-    r"TProtocolException|don't know what type|Parquet|parquet|magic bytes|Footer|footer|"
-    r"Could not read enough bytes|Invalid unicode|Corrupt|corrupt|decompress|Snappy|ZSTD"
+_DAMAGE_TEXT = re.compile(
+    r"TProtocolException|don't know what type|magic bytes|[Ff]ooter|too small to be a Parquet file|"
+    r"Could not read enough bytes|Invalid unicode|[Cc]orrupt|decompress|Snappy|ZSTD|Out of buffer|"
+    r"invalid TType"
 )
+
+
+def damage_error(src: Source, e: BaseException) -> SourceError | None:
+    """HG206 naming the damaged file of the Parquet source ``src`` when ``e`` is the engine's failure
+    to read its bytes (or naming the source, when pyarrow reads every footer but the engine cannot
+    read the data); None for another error or source."""
+    if src.kind != "parquet":
+        return None
+    if isinstance(e, HourglassError) and e.code not in ("HG206", "HG407"):
+        return None
+    text = e.message if isinstance(e, HourglassError) else str(e)
+    if not _DAMAGE_TEXT.search(text):
+        return None  # not about the file's bytes (memory, a bug): engine/errors.py's or HG699
+    return _unreadable_file(src) or SourceError(
+        f"{src.name}: not a complete Parquet file: its data cannot be read ({_first_line(e)})",
+        code="HG206",
+        hint=_HINT,
+    )
 
 
 @contextlib.contextmanager
 def parquet_errors(src: Source) -> Iterator[None]:
-    """A reader's failure on a Parquet source as HG206 naming the damaged file (or the source, when
-    pyarrow reads every footer but the engine cannot read the data)."""
+    """A reader's failure on a Parquet source as HG206 naming the damaged file (:func:`damage_error`)."""
     try:
         yield
     except Exception as e:
-        if src.kind != "parquet":
-            raise
-        if isinstance(e, HourglassError) and e.code not in ("HG206", "HG407"):
-            raise
-        text = e.message if isinstance(e, HourglassError) else str(e)
-        if not _PARQUET_TEXT.search(text):
-            raise  # not about the file's bytes (memory, a bug): engine/errors.py's or HG699
-        damaged = _unreadable_file(src)
+        damaged = damage_error(src, e)
         if damaged is not None:
             raise damaged from None
-        raise SourceError(
-            f"{src.name}: not a complete Parquet file: its data cannot be read ({_first_line(e)})",
-            code="HG206",
-            hint=_HINT,
-        ) from None
+        raise
+
+
+def read_every_value(engine: Engine, src: Source) -> None:
+    """Read every value of a Parquet source once (each column's pages decoded): HG206 naming a file
+    whose data is damaged. For ``hourglass validate``, which vouches for what the analyses will read
+    (a load validated from the footers' statistics reads the pages only when an analysis does)."""
+    if src.kind != "parquet" or engine.name != "duckdb":
+        return
+    files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in src.paths) + "]"
+    with translated(src.name), parquet_errors(src):
+        engine.con.con.execute(f"SELECT max(hash(t)) FROM read_parquet({files}, union_by_name = true) t")
 
 
 def _in_range(stat: Any) -> bool:

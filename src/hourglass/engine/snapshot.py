@@ -13,8 +13,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from hourglass.engine.parquet import damage_error
 from hourglass.ingest.sources import Source
 from hourglass.model.errors import SourceError
 
@@ -70,34 +71,56 @@ def fingerprint(src: Source) -> Fingerprint | None:
     return Fingerprint(src.name, tuple(files))
 
 
-#: The fingerprints of the sources loaded inside the current :func:`watching` block (a command).
-_SCOPE: ContextVar[list[Fingerprint] | None] = ContextVar("hourglass_watched", default=None)
+@dataclass
+class _Scope:
+    """What the current :func:`watching` block loaded: the fingerprints to check again, and the
+    Parquet sources whose damaged pages an analysis may meet (validation from the footers' statistics
+    reads no page)."""
+
+    fingerprints: list[Fingerprint] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+
+
+_SCOPE: ContextVar[_Scope | None] = ContextVar("hourglass_watched", default=None)
 
 
 @contextlib.contextmanager
 def watching() -> Iterator[None]:
     """A command's run: the sources it loads whose queries read their files again are checked when
-    it ends normally (:func:`check_unchanged`; also call that before showing a result)."""
-    token = _SCOPE.set([])
+    it ends normally (:func:`check_unchanged`; also call that before showing a result), and the
+    engine's failure to read a damaged Parquet file it loaded is HG206 naming the file."""
+    scope = _Scope()
+    token = _SCOPE.set(scope)
     try:
         yield
         check_unchanged()
+    except Exception as e:
+        for src in scope.sources:
+            damaged = damage_error(src, e)
+            if damaged is not None:
+                raise damaged from None
+        raise
     finally:
         _SCOPE.reset(token)
 
 
-def watch(fp: Fingerprint) -> None:
-    """Check ``fp`` again in :func:`check_unchanged` (inside a :func:`watching` block; outside one,
-    the caller checks its Events itself: ``Events.check_unchanged()``)."""
+def watch(fp: Fingerprint | None, src: Source | None = None) -> None:
+    """Check ``fp`` again in :func:`check_unchanged`, and name ``src``'s damaged files (inside a
+    :func:`watching` block; outside one, the caller checks its Events: ``Events.check_unchanged()``)."""
     scope = _SCOPE.get()
-    if scope is not None:
-        scope.append(fp)
+    if scope is None:
+        return
+    if fp is not None:
+        scope.fingerprints.append(fp)
+    if src is not None and src.kind == "parquet":
+        scope.sources.append(src)
 
 
 def check_unchanged(*fingerprints: Fingerprint | None) -> None:
     """HG209 when a file of the given fingerprints (default: of every source loaded in the current
     :func:`watching` block that is read again by each query) changed since it was validated. Call it
     when a result is complete and before it is shown."""
-    for fp in fingerprints or tuple(_SCOPE.get() or ()):
+    scope = _SCOPE.get()
+    for fp in fingerprints or tuple(scope.fingerprints if scope else ()):
         if fp is not None:
             fp.check()

@@ -205,3 +205,32 @@ def test_times_on_the_proleptic_calendar() -> None:
         assert _proleptic_iso(us) == t.isoformat()
     assert _iso(2**63 - 1) == "294247-01-10T04:00:54.775807"  # DuckDB's latest timestamp
     assert _iso((datetime(1, 1, 1) - epoch) // one - 1) == "0000-12-31T23:59:59.999999"
+
+
+@pytest.mark.parametrize("out", [False, True])
+def test_a_source_rewritten_during_a_command_prints_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: bool
+) -> None:
+    # a Parquet file is read again by each query: rewritten after validation, the result would count
+    # rows nobody validated; the command stops with HG209 before anything is printed or written
+    import pandas as pd
+
+    from hourglass.interfaces import api
+
+    source = tmp_path / "ev.parquet"
+    frame = pd.DataFrame(
+        {"customer_id": ["a", "b"], "event": ["visit", "visit"], "timestamp": ["2024-01-01 10:00"] * 2}
+    )
+    frame.to_parquet(source)
+    real = api.funnel
+
+    def rewriting(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        pd.concat([frame, frame.assign(customer_id=["c", "d"])]).to_parquet(source)
+        return result
+
+    monkeypatch.setattr(api, "funnel", rewriting)
+    target = tmp_path / "funnel.txt"
+    err = fails("funnel", source, "--steps", "visit", *(["--out", target] if out else []), code="HG209")
+    assert "changed while it was read" in err
+    assert not target.exists()

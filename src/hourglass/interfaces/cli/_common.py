@@ -201,8 +201,11 @@ def handle_errors(f: F) -> F:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from hourglass.engine.snapshot import watching  # here, not at import: --help stays fast
+
         try:
-            result = f(*args, **kwargs)
+            with watching():  # a source file that changed while it was read: HG209 (engine/snapshot.py)
+                result = f(*args, **kwargs)
             sys.stdout.flush()  # here, not at exit: a full disk is an error with a code, not a warning
             return result
         except HourglassError as e:
@@ -273,7 +276,11 @@ def emit(
     table: Callable[[], Any],
     out: str | None = None,
 ) -> None:
-    """Write json (``data``), csv (``rows``) or a rich table to stdout or ``out``."""
+    """Write json (``data``), csv (``rows``) or a rich table to stdout or ``out``; not when a file of
+    the source changed while it was read (HG209: the result would include rows nobody validated)."""
+    from hourglass.engine.snapshot import check_unchanged
+
+    check_unchanged()
     if fmt == "json":
         text = json.dumps(data, indent=2, default=str) + "\n"
     elif fmt == "csv":

@@ -174,3 +174,11 @@ def test_atomic_open_names_the_file_it_cannot_write(tmp_path: Path) -> None:
         pass
     assert err.value.code == "HG425"
     assert str(tmp_path / "no" / "out.txt") + " (--out): No such file or directory" in err.value.message
+
+
+def test_a_coded_error_inside_atomic_open_is_not_wrapped_again(tmp_path: Path) -> None:
+    # SourceError is an OSError: it must pass unchanged, not as "cannot write X: [HG...] ..."
+    with pytest.raises(SourceError) as err, atomic_open(tmp_path / "out.txt"):
+        raise SourceError("the inner error", code="HG424", hint="what to do")
+    assert err.value.code == "HG424" and err.value.message == "the inner error"
+    assert list(tmp_path.iterdir()) == []

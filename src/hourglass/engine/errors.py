@@ -34,8 +34,8 @@ def locked(path: str, holder: str | None = None, pid: str | None = None) -> Sour
     """HG426: the DuckDB file ``path`` is locked by another process (``holder``, ``pid``)."""
     who = ", ".join(x for x in (f"PID {pid}" if pid else "", holder or "") if x)
     return SourceError(
-        f"{path} is locked by another process{f' ({who})' if who else ''}: another hourglass "
-        "ingest is writing it, or a program has the database open for writing",
+        f"{path} is locked by another process{f' ({who})' if who else ''}: it has the database "
+        "open for writing",
         code="HG426",
         hint="wait for that process to finish (or close the database there), then run again; "
         "DuckDB lets one process at a time write a database file",

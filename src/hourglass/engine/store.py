@@ -13,6 +13,7 @@ import duckdb
 
 from hourglass.engine.errors import translated
 from hourglass.ingest.outputs import cannot_write
+from hourglass.model.errors import HourglassError
 
 __all__ = ["write_events"]
 
@@ -34,7 +35,7 @@ def _failed(tmp: Path, target: Path, e: BaseException) -> None:
     for path in (tmp, tmp.with_name(tmp.name + ".wal")):
         with contextlib.suppress(OSError):
             path.unlink()
-    if isinstance(e, OSError):
+    if isinstance(e, OSError) and not isinstance(e, HourglassError):  # SourceError is an OSError
         raise cannot_write(target, e) from e
 
 

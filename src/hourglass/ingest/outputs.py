@@ -103,6 +103,8 @@ def atomic_open(
         try:
             with open(real, mode, encoding=enc, newline=nl) as direct:
                 yield direct
+        except HourglassError:
+            raise
         except OSError as e:
             raise cannot_write(shown, e, option) from e
         return
@@ -123,7 +125,7 @@ def atomic_open(
                 fh.close()
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(e, OSError):
+        if isinstance(e, OSError) and not isinstance(e, HourglassError):  # SourceError is one
             raise cannot_write(shown, e, option) from e
         raise
 

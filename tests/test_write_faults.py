@@ -182,3 +182,19 @@ def test_a_coded_error_inside_atomic_open_is_not_wrapped_again(tmp_path: Path) -
         raise SourceError("the inner error", code="HG424", hint="what to do")
     assert err.value.code == "HG424" and err.value.message == "the inner error"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_elsewhere_is_not_blamed_on_standard_output(
+    log: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hourglass.interfaces import api
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # a file's write: no file name
+
+    monkeypatch.setattr(api, "funnel", full)
+    result = CliRunner().invoke(cli, ["funnel", log, "--steps", "visit"])
+    err = " ".join(result.stderr.split())
+    assert result.exit_code == 2, err
+    assert "[HG425] cannot write a file: No space left on device" in err
+    assert "standard output" not in err and "HG699" not in err

@@ -179,18 +179,34 @@ def _quiet_stdout() -> None:
         os.close(devnull)
 
 
+def _on_stdout(e: BaseException) -> bool:
+    """Whether ``e`` was raised writing standard output: by click.echo, a rich console or the
+    flush that ends a command (the last Python frame it passed through)."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    code = tb.tb_frame.f_code
+    where = code.co_filename.replace(os.sep, "/")
+    return where.endswith(("/click/utils.py", "/rich/console.py")) or code.co_name == "wrapper"
+
+
 def _write_failure(e: OSError) -> HourglassError | None:
-    """An OSError that is the disk's fault, as HG425 naming what could not be written: a file when
-    the error names one; else standard output (every file hourglass writes itself names its path:
-    ingest/outputs.py); None for any other error."""
+    """An OSError that is the disk's fault, as HG425 naming what could not be written: standard
+    output, or the file the error names; None for any other error. (Every file hourglass writes
+    itself names its path: ingest/outputs.py.)"""
     from hourglass.ingest.outputs import cannot_write
 
-    if e.errno not in _DISK_ERRORS:
+    disk = e.errno in _DISK_ERRORS or (
+        e.errno is None and any(os.strerror(n) in str(e) for n in _DISK_ERRORS)
+    )
+    if not disk:
         return None
-    if e.filename is None:
+    if e.filename is None and _on_stdout(e):
         _quiet_stdout()
         return cannot_write("standard output", e)
-    return cannot_write(e.filename, e)
+    return cannot_write(e.filename or "a file", e)
 
 
 def handle_errors(f: F) -> F:

@@ -508,6 +508,8 @@ def test_validate_reports_roles() -> None:
         "ok": True,
         "duplicates_collapsed": 0,
         "problems": [],
+        "notes": [],
+        "remarks": [],
     }
 
 
@@ -1018,12 +1020,36 @@ def test_validate_lists_every_problem_at_once() -> None:
     assert "[HG405]" in err
 
 
+def test_validate_json_lists_the_notes() -> None:
+    # a note never fails validation; the JSON has it as the table does (a time after today moves
+    # the default as-of date)
+    Path("later.csv").write_text(
+        "customer_id,event,timestamp\nc1,visit,2024-01-01 10:00\nc1,signup,2199-01-02 10:00\n"
+    )
+    data = json.loads(ok("validate", "later.csv", "--format", "json").stdout)
+    assert data["ok"] is True and data["problems"] == []
+    (note,) = data["notes"]
+    assert (note["note"], note["column"], note["count"]) == ("future", "timestamp", 1)
+    assert note["samples"] == [{"where": "line 3", "value": "2199-01-02 10:00"}]
+    assert "as-of" in note["hint"]
+    assert data["remarks"] == []
+
+
 def test_validate_json() -> None:
     write_all_problems()
     result = invoke("validate", "all.csv", "--format", "json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert list(data) == ["source", "rows", "roles", "ok", "duplicates_collapsed", "problems"]
+    assert list(data) == [
+        "source",
+        "rows",
+        "roles",
+        "ok",
+        "duplicates_collapsed",
+        "problems",
+        "notes",
+        "remarks",
+    ]
     assert data["source"] == "all.csv"
     assert data["rows"] == 8
     assert data["ok"] is False

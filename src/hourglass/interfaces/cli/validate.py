@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,7 +16,19 @@ from hourglass.interfaces.cli._common import (
 )
 from hourglass.model.errors import HourglassError
 
+if TYPE_CHECKING:
+    from hourglass.ingest.validate import Problem, ValidationReport
+
 __all__ = ["validate_cmd"]
+
+
+def _samples(report: ValidationReport, p: Problem) -> list[dict[str, Any]]:
+    """The sample rows of a problem or a note: their file (several files), line or row, value."""
+    files = p.files or [""] * len(p.samples)
+    return [
+        {**({"file": f} if f else {}), "where": report.line_of(r, f), "value": v}
+        for (r, v), f in zip(p.samples, files, strict=True)
+    ]
 
 
 @click.command("validate")
@@ -72,14 +84,25 @@ def validate_cmd(source: str, fmt: str, **kw: Any) -> None:
                             "column": p.column,
                             "problem": p.what,
                             "count": p.count,
-                            "samples": [
-                                {**({"file": f} if f else {}), "where": report.line_of(r, f), "value": v}
-                                for (r, v), f in zip(p.samples, p.files or [""] * len(p.samples), strict=True)
-                            ],
+                            "samples": _samples(report, p),
                             "hint": p.hint,
                         }
                         for p in report.problems
                     ],
+                    # read, but worth a look (never make ok false): times after today, local times
+                    # a clock change skipped; remarks: how the time column was read when not plain
+                    "notes": [
+                        {
+                            "note": p.code,
+                            "column": p.column,
+                            "what": p.what,
+                            "count": p.count,
+                            "samples": _samples(report, p),
+                            "hint": p.hint,
+                        }
+                        for p in report.notes
+                    ],
+                    "remarks": list(report.remarks),
                 },
                 indent=2,
             )

@@ -65,9 +65,19 @@ def test_a_yyyymmdd_value_that_is_no_date_is_listed() -> None:
 
 
 def test_epoch_seconds_stay_epoch_seconds() -> None:
-    Path("e.csv").write_text(HEADER + "c1,visit,1704103200\nc1,signup,20240102\n", encoding="utf-8")
+    rows = "c1,visit,1704103200\nc1,buy,1704106800\nc1,signup,20240102\n"
+    Path("e.csv").write_text(HEADER + rows, encoding="utf-8")
     steps = _steps("funnel", "e.csv", "--steps", "visit,signup", "--window", "50000w")
     assert steps[1]["customers"] == 0  # 20240102 s is in 1970, before the visit: one column, one rule
+
+
+def test_a_typo_in_a_column_of_yyyymmdd_dates_is_listed_not_read_as_1970() -> None:
+    Path("t.csv").write_text(DATES + "c3,visit,2024013\n", encoding="utf-8")
+    result = invoke("validate", "t.csv")
+    assert result.exit_code == 1
+    out = flat(result.stdout)
+    assert "[HG404] column 'timestamp' cannot be read as a timestamp in 1 row: line 5 ('2024013')" in out
+    assert "written as YYYYMMDD (20240131)" in out
 
 
 def test_a_pandas_float_column_of_dates_with_a_missing_value() -> None:

@@ -164,16 +164,14 @@ def _open_watched(
 
 
 def _date_digits(engine: Engine, raw: ir.Table, column: str) -> bool:
-    """Whether the numeric time ``column`` holds YYYYMMDD dates (ingest/normalize.py, DATE_DIGITS):
-    its first rows decide cheaply when they are epoch numbers; only a column whose first rows all
-    look like dates is scanned whole."""
+    """Whether the numeric time ``column`` holds YYYYMMDD dates (ingest/normalize.py, DATE_DIGITS),
+    decided by its first 1,000 rows (at least half of them such dates) as a reader guesses a type:
+    then every value must be one (validation lists the others, HG404), so that one typo never turns
+    the column into 1970."""
     if not raw[column].type().is_numeric():
         return False
-    for sample in (1000, None):
-        (row,) = plain_records(engine, looks_like_date_digits(raw, column, sample))
-        if not bool(row["dates"]):
-            return False
-    return True
+    (row,) = plain_records(engine, looks_like_date_digits(raw, column, 1000))
+    return bool(row["dates"])
 
 
 #: A CSV up to this size (about 100k events) is read, parsed and checked on one DuckDB thread: its
@@ -267,6 +265,12 @@ def _validate(
                 with reading(src):
                     rows = plain_records(engine, samples_expr(parsed, check, col, num, samples))
                 hint = check.hint
+                if check.code == "HG404" and parsed.date_digits:
+                    hint = (
+                        "most of the column's first values are dates written as YYYYMMDD (20240131), "
+                        "so it is read as such dates: write these values that way too (or give the "
+                        "column ISO 8601 text, or epoch numbers only)"
+                    )
                 if check.code == "future":
                     hint += f": {_text(counts.get('last_time'))}; give --as-of, or fix these rows"
                 out.append(

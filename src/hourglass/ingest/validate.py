@@ -131,6 +131,14 @@ def _skipped_local_time(raw: ir.StringValue) -> ir.BooleanValue:
 TIME_RANGE = ("1900-01-01 00:00:00", "2200-01-01 00:00:00")
 
 
+#: The "unit" of a numeric time column read as YYYYMMDD dates (ingest/normalize.py, DATE_DIGITS).
+_DIGITS = "yyyymmdd"
+
+
+def _unit(parsed: Parsed) -> str:
+    return _DIGITS if parsed.date_digits else parsed.roles.time_unit
+
+
 def _condition(check: Check, t: ir.Table, raw_col: str, unit: str = "s") -> ir.BooleanValue:
     """The rows ``check`` reports (``unit``: the time unit of epoch numbers)."""
     parsed = t[f"{PARSED}{check.role}"]
@@ -146,7 +154,8 @@ def _condition(check: Check, t: ir.Table, raw_col: str, unit: str = "s") -> ir.B
     if check.code == "HG412":  # a time that was read, outside the range (epoch numbers are HG409's)
         lo, hi = (ibis.timestamp(b) for b in TIME_RANGE)
         return parsed.notnull() & ((parsed < lo) | (parsed >= hi))
-    numeric_time = check.role == "timestamp" and raw.type().is_numeric()
+    # epoch numbers (not YYYYMMDD dates: every value there that is no date is HG404's)
+    numeric_time = check.role == "timestamp" and raw.type().is_numeric() and unit != _DIGITS
     if check.code == "HG409":  # finite epoch numbers out of range (NaN is HG404's)
         finite = raw.notnull() & ~raw.isnan() if raw.type().is_floating() else raw.notnull()
         return finite & ~epoch_in_range(raw, unit)
@@ -165,7 +174,7 @@ def checks_for(parsed: Parsed) -> list[tuple[Check, str]]:
         col = parsed.roles.columns.get(check.role)
         if col is None:
             continue
-        if check.code == "HG409" and not parsed.table[col].type().is_numeric():
+        if check.code == "HG409" and (not parsed.table[col].type().is_numeric() or parsed.date_digits):
             continue  # only epoch numbers have a plausible range to check
         out.append((check, col))
     return out
@@ -186,7 +195,7 @@ def count_expr(parsed: Parsed, backend: str = "") -> ir.Table:
     t = parsed.table
     aggs: dict[str, ir.Value] = {"rows": t.count()}
     for check, col in checks_for(parsed) + notes_for(parsed, backend):
-        aggs[check.code] = _condition(check, t, col, parsed.roles.time_unit).sum().coalesce(0)
+        aggs[check.code] = _condition(check, t, col, _unit(parsed)).sum().coalesce(0)
     aggs["last_time"] = t[f"{PARSED}timestamp"].max()
     if "event_id" in parsed.roles.columns:
         ids = t[f"{PARSED}event_id"]
@@ -201,7 +210,7 @@ def count_expr(parsed: Parsed, backend: str = "") -> ir.Table:
 def samples_expr(parsed: Parsed, check: Check, col: str, numbered: ir.Table, limit: int = 5) -> ir.Table:
     """The first ``limit`` offending rows of ``numbered`` (the parsed table with ``__hg_row``): the
     row, the value's first characters (a message cuts it: ingest/shown.py) and its length."""
-    bad = numbered.filter(_condition(check, numbered, col, parsed.roles.time_unit))
+    bad = numbered.filter(_condition(check, numbered, col, _unit(parsed)))
     text = bad[col].cast("string")
     cols: dict[str, Any] = {
         "row": bad.__hg_row,

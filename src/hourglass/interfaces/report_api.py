@@ -18,6 +18,7 @@ from hourglass.engine.run_journeys import cached
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces import api
 from hourglass.interfaces.report_extras import Context, check_extras, extra_parts
+from hourglass.interfaces.report_helper import Helper, start_helper
 from hourglass.interfaces.report_sections import (
     funnel_section,
     journeys_block,
@@ -172,31 +173,46 @@ def report(
         main.stage(goal)  # "no stage 'x' (did you mean ...)"
         main = dataclasses.replace(main, sale=goal)
         chosen = [(k, main if k == main_key else m) for k, m in chosen]
-    say("loading the source")
-    ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
-    with cached() as materialize:
-        if ev.codes is None:  # read once: every analysis below scans the same events (a store is a table)
-            keyed = None if ev.keyed is None else materialize(ev.keyed)
-            ev = dataclasses.replace(ev, table=materialize(ev.table), keyed=keyed)
-        request = _Request(
-            chosen,
-            main_key,
-            main,
-            cfg,
-            out,
-            spend,
-            window,
-            by,
-            title,
-            since,
-            until,
-            summary,
-            suggest and not models,
-            dict(after_sale or {}),
-            wanted,
-            tuple(whatif),
-        )
-        return _report(ev, request, started, say)
+    # a helper process computes the flywheel and friction sections meanwhile (a small file: both CPUs)
+    helper = start_helper(
+        source,
+        only=wanted,
+        context=Context(main, spend=spend, since=since, until=until, changes=tuple(whatif)),
+        columns=columns,
+        engine=engine,
+        table=table,
+        config=cfg,
+    )
+    try:
+        say("loading the source")
+        ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
+        with cached() as materialize:
+            if ev.codes is None:  # read once: every analysis below scans the same events (a store is a table)
+                keyed = None if ev.keyed is None else materialize(ev.keyed)
+                ev = dataclasses.replace(ev, table=materialize(ev.table), keyed=keyed)
+            request = _Request(
+                chosen,
+                main_key,
+                main,
+                cfg,
+                out,
+                spend,
+                window,
+                by,
+                title,
+                since,
+                until,
+                summary,
+                suggest and not models,
+                dict(after_sale or {}),
+                wanted,
+                tuple(whatif),
+                helper,
+            )
+            return _report(ev, request, started, say)
+    finally:
+        if helper is not None:
+            helper.cancel()
 
 
 @dataclass(frozen=True)
@@ -219,6 +235,7 @@ class _Request:
     after_sale: dict[str, Any]
     extras: tuple[str, ...]
     whatif: tuple[str, ...] = ()
+    helper: Helper | None = None
 
 
 def _draft(ev: Events, taken: Sequence[str]) -> JourneyModel | None:
@@ -292,7 +309,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         timings["journeys"] = time.perf_counter() - mark
         mark = time.perf_counter()
         ctx = Context(main, spend=rq.spend, since=since, until=until, changes=rq.whatif)
-        parts, why_not = extra_parts(ev, ctx, only=rq.extras, say=say)
+        parts, why_not = extra_parts(ev, ctx, only=rq.extras, say=say, helper=rq.helper)
         not_measured.update(why_not)
         timings["extras"] = time.perf_counter() - mark
     else:

@@ -16,7 +16,17 @@ from hourglass.interfaces.reports._parts import Part
 from hourglass.model.errors import HourglassError, SpecError
 from hourglass.model.journey import JourneyModel
 
-__all__ = ["EXTRAS", "Context", "Extra", "check_extras", "extra_parts", "friction_blocks", "part_of"]
+__all__ = [
+    "EXTRAS",
+    "Context",
+    "Extra",
+    "check_extras",
+    "computed",
+    "extra_parts",
+    "friction_blocks",
+    "part_of",
+    "reason_of",
+]
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ def friction_blocks(ev: Events, ctx: Context, *, frictions: Any = None) -> Mappi
         try:
             out[key] = run().to_dict()
         except HourglassError as e:  # the other blocks may still be measured
-            out[key], out[f"{key}_reason"] = None, _reason(e)
+            out[key], out[f"{key}_reason"] = None, reason_of(e)
             failed.append(e)
     if out["friction"] is None and out["diagnose"] is None:
         raise failed[0]
@@ -160,8 +170,15 @@ def check_extras(extras: Sequence[str] | str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _reason(e: HourglassError) -> str:
+def reason_of(e: HourglassError) -> str:
+    """A section's reason for not being measured: its coded error's message and hint."""
     return f"{e.message}: {e.hint}" if e.hint else e.message
+
+
+def computed(name: str, ev: Events, ctx: Context) -> Mapping[str, Any]:
+    """The result dict of the section ``name`` (raises its HourglassError when not measurable)."""
+    (extra,) = [e for e in _parts() if e.name == name]
+    return extra.compute(ev, ctx)
 
 
 def extra_parts(
@@ -170,19 +187,36 @@ def extra_parts(
     *,
     only: Sequence[str] = EXTRAS,
     say: Callable[[str], None] = lambda _msg: None,
+    helper: Any = None,
 ) -> tuple[list[Part], dict[str, str]]:
     """The parts of the sections in ``only`` that the source can measure, and the reasons of those
-    it cannot (name -> reason: the analysis's own coded error message and hint)."""
-    parts: list[Part] = []
-    not_measured: dict[str, str] = {}
-    for extra in _parts():
-        if extra.name not in only:
-            continue
+    it cannot (name -> reason: the analysis's own coded error message and hint). ``helper``: a
+    running :class:`~hourglass.interfaces.report_helper.Helper` started with ``ctx`` computes its
+    sections meanwhile; this process computes the others first, then takes the helper's (any the
+    helper did not deliver, it computes too)."""
+    helped = set(helper.names) if helper is not None and helper.context == ctx else set()
+    if helper is not None and not helped:
+        helper.cancel()
+    done: dict[str, tuple[Mapping[str, Any] | None, str | None]] = {}
+    chosen = [e for e in _parts() if e.name in only]
+    for extra in sorted(chosen, key=lambda e: e.name in helped):  # the helper's sections last
+        if extra.name in helped:
+            got = helper.results().get(extra.name)
+            if got is not None:
+                say(extra.message)
+                done[extra.name] = got
+                continue
         say(extra.message)
         try:
-            result = extra.compute(ev, ctx)
+            done[extra.name] = (extra.compute(ev, ctx), None)
         except HourglassError as e:
-            not_measured[extra.name] = _reason(e)
-            continue
-        parts.append(extra.part(result))
+            done[extra.name] = (None, reason_of(e))
+    parts: list[Part] = []
+    not_measured: dict[str, str] = {}
+    for extra in chosen:  # in the report's order
+        result, why = done[extra.name]
+        if result is None:
+            not_measured[extra.name] = why or "not measured"
+        else:
+            parts.append(extra.part(result))
     return parts, not_measured

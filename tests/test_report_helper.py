@@ -1,0 +1,73 @@
+"""The report's helper process (interfaces/report_helper.py): on a small file it computes the
+flywheel and friction sections on its own load while the report computes the rest (issue 11: the
+report on a 32k-event CSV within 3 s on 2 CPUs). It may only make the report faster: its results
+are the report's own, and whenever it cannot help the report computes everything itself."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hourglass
+from hourglass.engine.run_journeys import cached
+from hourglass.ingest.config import load_config, load_model
+from hourglass.interfaces.report_extras import EXTRAS, Context, computed, extra_parts
+from hourglass.interfaces.report_helper import HELPED, start_helper
+
+
+def _plain(value: Any) -> Any:
+    """A result dict without its timings, its floats to 12 digits (DuckDB's parallel sums differ
+    from run to run in the last bits)."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def test_the_helper_computes_what_the_report_would(demo_parquet: Path) -> None:
+    cfg = load_config(None)
+    ctx = Context(load_model("hourglass", cfg))
+    helper = start_helper(str(demo_parquet), only=EXTRAS, context=ctx, config=cfg)
+    assert helper is not None and helper.names == HELPED
+    got = helper.results()
+    assert set(got) == set(HELPED)
+    ev = hourglass.events(str(demo_parquet))
+    with cached() as materialize:
+        ev = dataclasses.replace(ev, table=materialize(ev.table))
+        for name in HELPED:
+            result, why = got[name]
+            assert why is None and result is not None
+            assert _plain(result) == _plain(computed(name, ev, ctx))
+
+
+def test_a_report_with_another_model_computes_the_sections_itself(demo_parquet: Path) -> None:
+    """The report drafted another main model after the helper started: its results are not used
+    (the helper is stopped), the sections are computed in the report's process."""
+    cfg = load_config(None)
+    started = Context(load_model("aida", cfg))
+    helper = start_helper(str(demo_parquet), only=("flywheel",), context=started, config=cfg)
+    assert helper is not None
+    said: list[str] = []
+    ev = hourglass.events(str(demo_parquet))
+    parts, missing = extra_parts(
+        ev, Context(load_model("hourglass", cfg)), only=("flywheel",), say=said.append, helper=helper
+    )
+    assert helper.proc.poll() is not None  # stopped
+    assert [p.anchor for p in parts] == ["flywheel"] and not missing and said
+
+
+def test_it_runs_only_for_a_small_file_on_duckdb(
+    demo_parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = Context("hourglass")
+    assert start_helper(str(demo_parquet), only=("retention",), context=ctx) is None  # not its sections
+    assert start_helper(str(tmp_path / "none.csv"), only=EXTRAS, context=ctx) is None  # the load says why
+    assert start_helper(str(demo_parquet), only=EXTRAS, context=ctx, engine="spark") is None
+    monkeypatch.setenv("HOURGLASS_REPORT_HELPER", "0")
+    assert start_helper(str(demo_parquet), only=EXTRAS, context=ctx) is None

@@ -120,12 +120,14 @@ def missing_driver(kind: str, error: ImportError) -> UnsupportedError:
     module, extra = EXTRAS.get(kind, (str(error.name), kind))
     what = {"spark-connect": "Spark Connect"}.get(kind, kind)
     missing = error.name or module
+    if kind == "spark-connect" and missing != "pyspark":  # pyspark's check names no module
+        missing = "grpcio, grpcio-status, googleapis-common-protos"
     hint = f"pip install 'hourglass[{extra}]'"
     if kind == "spark":
         hint += " (and Java 17)"
     elif kind == "spark-connect":
         hint += " and Spark Connect's client libraries: pip install 'pyspark[connect]'"
-    message = f"the {what} engine needs the Python package '{missing}', which is not installed"
+    message = f"the {what} engine needs the Python package(s) '{missing}', not installed here"
     if kind == "spark":  # the code it always had
         return UnsupportedError(message, code="HG503", hint=hint)
     return UnsupportedError(message, code="HG507", hint=hint)

@@ -26,7 +26,7 @@ from hourglass.model.errors import UnsupportedError
 if TYPE_CHECKING:
     from hourglass.ingest.config import Config
 
-__all__ = ["ENGINES", "Engine", "connect", "spark_session"]
+__all__ = ["ENGINES", "Engine", "connect", "spark_conf", "spark_session"]
 
 #: The engines' kinds (Engine.name); docs/engines.md.
 ENGINES: tuple[str, ...] = ("duckdb", "spark", "postgres", "clickhouse")
@@ -78,6 +78,8 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
     second master in the same process is HG508 (Spark runs one SparkContext per JVM)."""
     global _SPARK_SESSION, _SPARK_MASTER
     master = master or os.environ.get("HOURGLASS_SPARK_MASTER") or "local[2]"
+    if master.startswith("spark://"):
+        reachable(master, 7077)  # a driver would retry an absent master for a minute
     if _SPARK_SESSION is not None:
         if master != _SPARK_MASTER:
             raise UnsupportedError(
@@ -91,15 +93,19 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         from pyspark.sql import SparkSession
     except ImportError as e:
         raise missing_driver("spark", e) from None
-    if master.startswith("spark://"):
-        reachable(master, 7077)
     builder = SparkSession.builder.master(master).appName("hourglass")
-    for key, value in {**DEFAULT_SPARK_CONF, **(conf or {})}.items():
+    for key, value in spark_conf(conf).items():
         builder = builder.config(key, value)
     _SPARK_SESSION = builder.getOrCreate()
     _SPARK_MASTER = master
     _SPARK_SESSION.sparkContext.setLogLevel("ERROR")
     return _SPARK_SESSION
+
+
+def spark_conf(conf: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The Spark settings of a session: :data:`DEFAULT_SPARK_CONF` with ``conf`` (``[engine.spark]``
+    of hourglass.toml) over it."""
+    return {**DEFAULT_SPARK_CONF, **(conf or {})}
 
 
 def _spark_engine(session: Any, url: str | None) -> Engine:
@@ -120,7 +126,7 @@ def _spark_connect(url: str, conf: Mapping[str, str]) -> Engine:
         raise missing_driver("spark-connect", e) from None
     reachable(url, 15002)
     builder = SparkSession.builder.remote(url)
-    for key, value in {**DEFAULT_SPARK_CONF, **conf}.items():
+    for key, value in spark_conf(conf).items():
         if key.startswith("spark.sql."):
             builder = builder.config(key, value)
     return _spark_engine(builder.getOrCreate(), url)
@@ -177,6 +183,16 @@ def connect(
         if name.kind == "spark-connect":
             return _spark_connect(str(name.target), cfg.spark_conf)
         return _spark_engine(spark_session(name.target, cfg.spark_conf), name.target)
-    url = str(name.target)
-    con = postgres_backend(url) if name.kind == "postgres" else clickhouse_backend(url)
-    return Engine(con, name.kind, None, url=shown_url(url))
+    return _server(name.kind, str(name.target))
+
+
+#: server engines by URL: one connection per database and process (as one Spark session), reused by
+#: every analysis of a run instead of a new login each (and never left open by a dropped Engine)
+_SERVERS: dict[str, Engine] = {}
+
+
+def _server(kind: str, url: str) -> Engine:
+    if url not in _SERVERS:
+        con = postgres_backend(url) if kind == "postgres" else clickhouse_backend(url)
+        _SERVERS[url] = Engine(con, kind, None, url=shown_url(url))
+    return _SERVERS[url]

@@ -39,7 +39,15 @@ def read_parquet(con: Any, src: Source, paths: Any, extra: dict[str, Any]) -> ir
 
 
 def _catalog_tables(con: Any) -> list[str]:
+    """The tables and views of the engine's database (``schema.table`` outside the default schema),
+    for a hint."""
     try:
+        if con.name == "duckdb":  # ibis's list_tables goes through a deprecated DuckDB call
+            rows = con.con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_catalog = current_database() ORDER BY table_schema <> 'main', 1, 2"
+            ).fetchall()
+            return [t if s == "main" else f"{s}.{t}" for s, t in rows]
         return sorted(str(t) for t in con.list_tables())
     except Exception:  # noqa: BLE001 - only for a hint
         return []

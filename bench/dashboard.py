@@ -84,6 +84,22 @@ class Bench:
         field.fill(value)
         field.press("Enter")
 
+    def click_node(self, k: int) -> None:
+        import re  # a stage's node has its label; the grey "end" and light "goes on" nodes have none
+
+        stages = self.page.locator(".sankey .sankey-node").filter(has_text=re.compile(r"\w"))
+        rect = stages.nth(k % stages.count()).locator(".node-rect")
+        rect.scroll_into_view_if_needed()
+        box = rect.bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        self.page.mouse.move(x, y)
+        self.page.mouse.click(x, y)
+
+    def click_cell(self, k: int) -> None:
+        row = self.page.locator("table.channels tbody tr").nth(k % 3)
+        row.locator("td").nth(2 + k % 4).click()
+
     def open(self, path: str) -> None:
         self.page.goto(self.base + path)
         self.page.wait_for_function(IDLE, timeout=120_000)
@@ -99,7 +115,9 @@ def run(store: Path, reps: int) -> tuple[dict[str, float], dict[str, list[float]
     t0 = time.perf_counter()
     src = load_source(str(store))
     start["load the store"] = time.perf_counter() - t0
-    running = start_in_thread(create_app(src))
+    app = create_app(src)
+    app.state.views.warm()  # as ``hourglass serve`` does: the default views, then each funnel's people
+    running = start_in_thread(app)
     start["server listening"] = time.perf_counter() - t0
     steps = "visit,signup,purchase,repeat_purchase"
     with sync_playwright() as pw:
@@ -122,11 +140,16 @@ def run(store: Path, reps: int) -> tuple[dict[str, float], dict[str, list[float]
             b.record("funnel: change breakdown", partial(b.select, "by", ""))
             b.record("funnel: redraw from the cache", partial(b.select, "by", by_values[i % 3]))
             b.open(f"/lifecycle?range=custom&since=2024-01-0{1 + i % 9}")
-            b.record("hourglass: change date range", partial(b.select, "range", "90d"))
+            b.record("hourglass: change date range (a preset)", partial(b.select, "range", "90d"))
+            b.record("hourglass: click a channel cell (people)", partial(b.click_cell, i))
+            b.record("hourglass: compare with the period before", partial(b.select, "compare", "previous"))
             b.open(f"/journeys?range=custom&since=2024-01-0{1 + i % 9}")
             b.record("journeys: change top paths", partial(b.type_enter, "top", str(5 + i)))
-            b.open("/")
+            b.record("journeys: click a Sankey node (people)", partial(b.click_node, 1 + i % 3))
+            b.record("journeys: compare with the period before", partial(b.select, "compare", "previous"))
+            b.open("/?range=90d")
             b.record("overview: change window", partial(b.type_enter, "window", f"{60 + i}d"))
+            b.record("overview: compare with the period before", partial(b.select, "compare", "previous"))
         browser.close()
     running.stop()
     info = {"events": src.rows, "event names": len(src.names)}
@@ -138,6 +161,11 @@ PAGES = {
     "funnel": "/funnel?steps=visit%2Csignup%2Cpurchase%2Crepeat_purchase&window=30d&by=channel&top=4",
     "hourglass": "/lifecycle",
     "journeys": "/journeys?top=8",
+    "flywheel": "/flywheel?period=month",
+    "friction": "/friction",
+    "retention": "/retention?period=month",
+    "clv": "/clv",
+    "attribution": "/attribution",
 }
 
 
@@ -185,6 +213,11 @@ def screenshots(out_dir: Path, customers: int = 20_000, seed: int = 7) -> None:
         top = box["y"] + float(page.evaluate("scrollY"))
         clip: Any = {"x": box["x"], "y": top, "width": box["width"], "height": 640}
         page.screenshot(path=str(out_dir / "dashboard-people.png"), clip=clip, full_page=True)
+        b.open("/lifecycle?range=90d&compare=previous")
+        page.locator(".hg-compare").screenshot(path=str(out_dir / "dashboard-compare-hourglass.png"))
+        b.open("/journeys?top=8")
+        b.record("people", partial(b.click_node, 2))
+        page.locator("#people").screenshot(path=str(out_dir / "dashboard-people-sankey.png"))
         browser.close()
     running.stop()
 

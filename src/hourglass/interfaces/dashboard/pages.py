@@ -124,9 +124,13 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
     return name in inspect.signature(fn).parameters
 
 
-def compute_lifecycle(src: DashboardSource, q: PageQuery) -> dict[str, Any]:
-    """The lifecycle result's ``to_dict()`` (stages, after the sale, referrals, channels)."""
+def compute_lifecycle(src: DashboardSource, q: PageQuery, *, stages_only: bool = False) -> dict[str, Any]:
+    """The lifecycle result's ``to_dict()`` (stages, after the sale, referrals, channels);
+    ``stages_only``: without the referral loop and the channels (a comparison's other period
+    reads only the stages: a quarter of the time)."""
     kwargs: dict[str, Any] = {"since": q.since, "until": q.until, "config": src.config, "spend": src.spend}
+    if stages_only:
+        kwargs |= {"channels": False, "referrals": False, "spend": None}
     if q.goal:
         kwargs["goal" if _accepts(lifecycle_api.lifecycle, "goal") else "sale_stage"] = q.goal
     result = src.run(lambda: lifecycle_api.lifecycle(src.events, q.model, **kwargs))

@@ -25,8 +25,8 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
 
 
 def run(app: Any, host: str, port: int) -> None:
-    """Serve until Ctrl-C; the pages' default views are computed in the background meanwhile, and
-    each funnel's people once it is shown (``Views.warm``)."""
+    """Serve until Ctrl-C; each funnel's people are computed in the pauses once it is shown
+    (``Views.warm``)."""
     views = getattr(app.state, "views", None)
     if views is not None:
         views.warm()

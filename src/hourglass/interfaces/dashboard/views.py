@@ -92,14 +92,12 @@ class Views:
         """Wait until the background jobs are done (tests, the bench)."""
         self._jobs.join()
 
-    def warm(self, default_window: str = "90d") -> None:
-        """Compute the pages' default views in the background (``hourglass serve``): the overview,
-        the hourglass, the journeys; the first visit of each is then a cache hit."""
+    def warm(self) -> None:
+        """``hourglass serve``: prefetch what a click will ask for next (a funnel's people), in the
+        pauses between requests. The pages' default views are not computed ahead: the engine runs
+        one query at a time, and a lifecycle computed in a pause (20 s at 1M events on a loaded
+        machine) made the next click wait for it."""
         self.prefetch = True
-        q = PageQuery.parse({}, self.src.last, self.src.default_model)
-        self.background(lambda: self._models(default_window, None, None))
-        self.background(lambda: self._cached("lifecycle", q.key(), lambda: compute_lifecycle(self.src, q)))
-        self.background(lambda: compute_journeys(self.src, q, self._cached))
 
     def _cached(self, view: str, key: Hashable, compute: Any) -> Any:
         return self.cache.get((self.src.identity, view, key), compute)
@@ -172,7 +170,9 @@ class Views:
     def lifecycle_compare(self, q: PageQuery, data: dict[str, Any]) -> str:
         b = self._b(q)
         qb = q.on(b)
-        other = self._cached("lifecycle", qb.key(), lambda: compute_lifecycle(self.src, qb))
+        other = self._cached(
+            "lifecycle-stages", qb.key(), lambda: compute_lifecycle(self.src, qb, stages_only=True)
+        )
         stages_a, stages_b = data.get("stages") or [], {s.get("stage"): s for s in other.get("stages") or []}
         labels = [str(s.get("label") or s.get("stage")) for s in stages_a]
         a = [s.get("entered") for s in stages_a]

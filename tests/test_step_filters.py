@@ -3,6 +3,8 @@ the column and its type (fuzz finding 7: it was HG699 from Ibis, or HG407 from D
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import hourglass
@@ -29,7 +31,7 @@ LOG = journeys(
     ],
 )
 def test_a_filter_of_the_wrong_type(where: str, kind: str, values: str) -> None:
-    steps = ["visit", {"name": "buy", "events": ["purchase"], "where": [where]}]
+    steps: list[Any] = ["visit", {"name": "buy", "events": ["purchase"], "where": [where]}]
     with pytest.raises(SpecError) as e:
         hourglass.funnel(LOG, steps)
     assert e.value.code == "HG103"
@@ -38,7 +40,7 @@ def test_a_filter_of_the_wrong_type(where: str, kind: str, values: str) -> None:
 
 
 def test_filters_of_the_right_type_still_work() -> None:
-    steps = ["visit", {"name": "buy", "events": ["purchase"], "where": ["revenue in [30, 2.5]"]}]
+    steps: list[Any] = ["visit", {"name": "buy", "events": ["purchase"], "where": ["revenue in [30, 2.5]"]}]
     assert [r["customers"] for r in hourglass.funnel(LOG, steps).rows()] == [2, 1]
     steps = [{"name": "v", "events": ["visit"], "where": ["channel == ads"]}, "purchase"]
     assert [r["customers"] for r in hourglass.funnel(LOG, steps).rows()] == [1, 1]

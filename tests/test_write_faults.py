@@ -198,3 +198,13 @@ def test_a_full_disk_elsewhere_is_not_blamed_on_standard_output(
     assert result.exit_code == 2, err
     assert "[HG425] cannot write a file: No space left on device" in err
     assert "standard output" not in err and "HG699" not in err
+
+
+def test_a_killed_writes_temporary_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    dead = tmp_path / ".out.txt.999999999.0a1b.tmp"  # no such process (above any pid_max)
+    live = tmp_path / f".out.txt.{os.getppid()}.0a1b.tmp"  # a write in progress: not ours to remove
+    other = tmp_path / ".other.txt.999999999.0a1b.tmp"  # another file's
+    for path in (dead, live, other):
+        path.write_text("half")
+    write_text_atomically(tmp_path / "out.txt", "whole\n")
+    assert {p.name for p in tmp_path.iterdir()} == {"out.txt", live.name, other.name}

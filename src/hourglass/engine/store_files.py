@@ -13,13 +13,12 @@ temporaries left behind by an ingest that was killed.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from hourglass.ingest.outputs import cannot_write
+from hourglass.ingest.outputs import remove_stale as stale_temporaries
 from hourglass.model.errors import SourceError
 
 try:  # POSIX; elsewhere a store is written without the lock
@@ -28,8 +27,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["lock_path", "remove_stale", "store_lock", "temp_path"]
-
-_TEMP = re.compile(r"(\d+)\.tmp(?:\.wal)?")
 
 
 def temp_path(target: Path, pid: int | None = None) -> Path:
@@ -42,33 +39,10 @@ def lock_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.lock")
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists (another user's counts: it cannot be signalled, but lives)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def remove_stale(target: Path) -> list[Path]:
     """Remove the temporaries (``.NAME.PID.tmp``, ``.NAME.PID.tmp.wal``) of ingests into ``target``
     whose process is no longer alive, and this process's own; returns the files removed."""
-    prefix = f".{target.name}."
-    removed = []
-    for found in glob.glob(glob.escape(str(target.with_name(prefix))) + "*.tmp*"):
-        path = Path(found)
-        match = _TEMP.fullmatch(path.name[len(prefix) :])
-        if match is None:
-            continue
-        pid = int(match[1])
-        if pid == os.getpid() or not _alive(pid):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed.append(path)
-    return removed
+    return [Path(p) for p in stale_temporaries(target, own=True)]
 
 
 def _busy(target: Path, fd: int) -> SourceError:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,7 +22,18 @@ from typing import IO, Any
 from hourglass.ingest.sources import resolve_source
 from hourglass.model.errors import HourglassError, SourceError
 
-__all__ = ["atomic_open", "cannot_write", "check_output", "source_files", "write_text_atomically"]
+__all__ = [
+    "atomic_open",
+    "cannot_write",
+    "check_output",
+    "remove_stale",
+    "source_files",
+    "write_text_atomically",
+]
+
+#: the temporaries written next to NAME: ``.NAME.PID.tmp`` (a store, and its ``.wal``) and
+#: ``.NAME.PID.HEX.tmp`` (:func:`atomic_open`)
+_TEMPORARY = re.compile(r"(\d+)(?:\.[0-9a-f]+)?\.tmp(?:\.wal)?")
 
 #: errno -> what to do about it (the default: the directory and its permissions)
 _FULL = "free space on that disk (or raise the quota), or write to another disk"
@@ -64,6 +77,36 @@ def cannot_write(
     else:  # an engine's message: its reason is the system's text (strerror)
         hint = next((h for n, h in _HINTS.items() if os.strerror(n) in reason), hint)
     return SourceError(f"cannot write {os.fspath(path)}{given}: {reason}", code="HG425", hint=hint)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (another user's counts: it cannot be signalled, but lives)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale(path: str | os.PathLike[str], *, own: bool = False) -> list[str]:
+    """Remove the temporaries written next to ``path`` by processes that are no longer alive (killed
+    while writing it), and with ``own`` this process's too; returns the files removed. Nothing else
+    is touched: a live process's temporary is its write in progress."""
+    head, name = os.path.split(os.path.abspath(path))
+    prefix = f".{name}."
+    removed = []
+    for found in glob.glob(os.path.join(glob.escape(head), glob.escape(prefix) + "*.tmp*")):
+        match = _TEMPORARY.fullmatch(os.path.basename(found)[len(prefix) :])
+        if match is None:
+            continue
+        pid = int(match[1])
+        if (own and pid == os.getpid()) or (pid != os.getpid() and not _alive(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(found)
+                removed.append(found)
+    return removed
 
 
 def _mode_of(path: str) -> int | None:
@@ -110,6 +153,7 @@ def atomic_open(
         return
     head, name = os.path.split(real)
     tmp = os.path.join(head, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    remove_stale(real)  # what a killed write of the same file left
     fh: IO[Any] | None = None
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # as open() makes it: umask

@@ -173,7 +173,7 @@ def report(
         main.stage(goal)  # "no stage 'x' (did you mean ...)"
         main = dataclasses.replace(main, sale=goal)
         chosen = [(k, main if k == main_key else m) for k, m in chosen]
-    # a helper process computes the flywheel and friction sections meanwhile (a small file: both CPUs)
+    # a helper process computes some later sections meanwhile (a small file: both CPUs)
     helper = start_helper(
         source,
         only=wanted,

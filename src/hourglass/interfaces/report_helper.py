@@ -1,6 +1,7 @@
 """A helper process for the report: it computes some of the later sections (the flywheel and
-friction: the two that compile the most Ibis expressions) on its own load of the same file while
-the report computes the funnels, the lifecycle, the journeys and the other sections, so a small
+friction, which compile the most Ibis expressions, and lifetime value, which imports scipy and
+fits) on its own load of the same file while the report computes the funnels, the lifecycle, the
+journeys and the other sections, so a small
 source's report uses both CPUs of a small machine (issue 11: ``hourglass report`` on a 32k-event
 CSV within 3 s; bench/README.md, "Small data").
 
@@ -27,8 +28,8 @@ from typing import Any
 __all__ = ["HELPED", "Helper", "start_helper"]
 
 #: the sections the helper computes (the rest, and all of them when it cannot run, stay in the
-#: report's process)
-HELPED: tuple[str, ...] = ("flywheel", "friction")
+#: report's process): about as much CPU as the report's own work after the helper starts
+HELPED: tuple[str, ...] = ("flywheel", "friction", "clv")
 
 
 @dataclass

@@ -4,6 +4,7 @@
     .venv/bin/python bench/cli.py                    # 7 alternated rounds of floor, funnel, report
     .venv/bin/python bench/cli.py --runs 11 --csv shop.csv
     .venv/bin/python bench/cli.py --only funnel      # or report
+    .venv/bin/python bench/cli.py --only report --without-helper   # the report with and without its helper
 
 The CSV is the first 32,000 events of a simulated shop (``simulate_shop``, seed 7; 8,000 customers),
 written once under ``bench/data/``. Every run is a new process started the way a user starts it
@@ -156,6 +157,12 @@ def main(argv: list[str] | None = None) -> None:
         help="also time the commands as on an install without bytecode (Python compiles every module "
         "it imports on every start: an empty PYTHONPYCACHEPREFIX and PYTHONDONTWRITEBYTECODE=1)",
     )
+    ap.add_argument(
+        "--without-helper",
+        action="store_true",
+        help="also time the report without its helper process (HOURGLASS_REPORT_HELPER=0: every "
+        "section in the report's own process)",
+    )
     args = ap.parse_args(argv)
     csv = args.csv or ensure_csv(args.data_dir)
     with open(csv, "rb") as f:
@@ -179,6 +186,10 @@ def main(argv: list[str] | None = None) -> None:
                 cmds[f"{name}-nopyc"] = cmds[name]
                 envs[f"{name}-nopyc"] = bare
                 names.append(f"{name}-nopyc")
+        if args.without_helper and "report" in names:
+            cmds["report-serial"] = cmds["report"]
+            envs["report-serial"] = {**os.environ, "HOURGLASS_REPORT_HELPER": "0"}
+            names.append("report-serial")
         for name in names:  # a warm-up of each: the OS's file cache, not timed
             run_once(cmds[name], envs[name])
         times: dict[str, list[float]] = {n: [] for n in names}
@@ -193,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     floor = statistics.median(times["floor"])
     print(f"load average after the runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(
-        f"\n{'command':<8} {'median':>8} {'p90':>8} {'min':>8} {'CPU':>8} {'x floor':>8}  "
+        f"\n{'command':<13} {'median':>8} {'p90':>8} {'min':>8} {'CPU':>8} {'x floor':>8}  "
         "target (median wall)"
     )
     for name in names:
@@ -201,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         target = TARGETS.get(name.split("-")[0])
         verdict = "" if target is None else f"<= {target:.1f} s: " + ("met" if med <= target else "NOT met")
         print(
-            f"{name:<8} {med:>7.3f}s {p90(times[name]):>7.3f}s {min(times[name]):>7.3f}s "
+            f"{name:<13} {med:>7.3f}s {p90(times[name]):>7.3f}s {min(times[name]):>7.3f}s "
             f"{statistics.median(cpus[name]):>7.3f}s {med / floor:>8.2f}  {verdict}"
         )
     for name in names[1:]:

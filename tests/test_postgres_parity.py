@@ -5,7 +5,10 @@ DuckDB's on the same events (floats to 1e-9)."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -200,3 +203,20 @@ def test_the_hand_checked_figures_in_postgres(pg: hourglass.Engine) -> None:
     r = hourglass.attribution("worked", conversion="purchase", engine=pg)
     assert r.credits["markov"] == pytest.approx({"ads": 0.75, "email": 27 / 16, "search": 9 / 16})
     assert r.non_converting_journeys == 2
+
+
+def test_the_lifecycle_command_gives_duckdbs_json(
+    pg: hourglass.Engine, postgres_url: str, demo_parquet: Path
+) -> None:
+    """The issue's 'done when': ``hourglass lifecycle ... --engine postgres://...`` prints DuckDB's
+    JSON (a process of its own: the command leaves its connection to the exit)."""
+    hourglass_cli = str(Path(sys.executable).with_name("hourglass"))
+
+    def run(*args: str) -> Any:
+        res = subprocess.run(
+            [hourglass_cli, "lifecycle", *args, "--format", "json"], capture_output=True, text=True
+        )
+        assert res.returncode == 0, res.stderr
+        return _plain(json.loads(res.stdout))
+
+    _same(run("shop", "--engine", postgres_url), run(str(demo_parquet)))

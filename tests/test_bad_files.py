@@ -139,6 +139,7 @@ def test_rows_appended_during_validation_are_hg209(monkeypatch: pytest.MonkeyPat
     import hourglass.ingest.sources as sources
 
     monkeypatch.setattr(sources, "READ_ONCE_BYTES", 0)  # a view: every query reads the file again
+    monkeypatch.setattr(load, "READ_ONCE_BYTES", 0)
     Path("v.csv").write_text("customer_id,event,timestamp\na,visit,2024-01-01 10:00:00\n", encoding="utf-8")
     counted = load.count_expr
 

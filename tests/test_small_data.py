@@ -49,6 +49,7 @@ def test_a_small_csv_is_read_once_into_temporary_tables(small_csv: Path) -> None
 def test_read_once_and_read_as_views_agree(small_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     once = hourglass.funnel(str(small_csv), STEPS, by="channel").to_dict()
     monkeypatch.setattr(sources, "READ_ONCE_BYTES", 0)  # every file is "large": a view over the file
+    monkeypatch.setattr(hourglass.engine.load, "READ_ONCE_BYTES", 0)
     ev = load_events(connect(), str(small_csv))
     assert not isinstance(ev.table.op(), ops.DatabaseTable)  # an expression over the file's view
     viewed = hourglass.funnel(str(small_csv), STEPS, by="channel").to_dict()

@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 from ibis.backends.sql.datatypes import DuckDBType
 
@@ -41,6 +44,7 @@ from hourglass.ingest.sources import (
     FILE_COLUMN,
     READ_ONCE_BYTES,
     Source,
+    _read_csv_sql,
     describe_csv,
     is_read_once,
     open_source,
@@ -111,6 +115,10 @@ def _open_watched(
     check_parquet_frames(src)
     # a CSV on DuckDB: its columns from one sniff, then one read with the role columns as text
     csv_duckdb = src.kind == "csv" and engine.name == "duckdb"
+    # a small text file on DuckDB, for a validated load: read and parsed into memory in one pass (a
+    # snapshot: validation and every query of the analysis read the same rows)
+    size = source_bytes(src) if src.kind in ("csv", "jsonl") and engine.name == "duckdb" else None
+    snapshot = once and size is not None and size <= READ_ONCE_BYTES
     with reading(src):
         try:
             if csv_duckdb:
@@ -140,13 +148,12 @@ def _open_watched(
                 if r in roles.columns and not (r == "timestamp" and numeric_time)
             )
             try:
-                if csv_duckdb:
+                if csv_duckdb and snapshot:  # the file's rows as a query: only the parse is kept
+                    raw = _csv_query(engine, src, types, text)
+                elif csv_duckdb:
                     raw = open_source(engine.con, src, text_columns=text, once=True)
                 else:
                     raw = open_source(engine.con, src, text_columns=text, schema=raw.schema())
-                    size = source_bytes(src)
-                    if once and size is not None and size <= READ_ONCE_BYTES:  # a snapshot
-                        raw = temp_table(engine.con, str(engine.con.compile(raw)))
             except Exception:
                 if src.kind == "csv":
                     check_csv_files(engine, src)  # which file cannot be read like the first, if one
@@ -156,11 +163,27 @@ def _open_watched(
         parsed = parse(
             raw, roles, source=src.name, backend=engine.name, json_text=json_text, date_digits=digits
         )
-        if once and is_read_once(raw):  # a small file in memory: parse it once too
-            table = temp_table(engine.con, str(engine.con.compile(parsed.table)))
-            engine.con.con.execute(f'DROP TABLE "{raw.op().name}"')
+        if snapshot:  # one read of the file, parsed into memory
+            try:
+                table = temp_table(engine.con, str(engine.con.compile(parsed.table)))
+            except Exception:
+                if src.kind == "csv":
+                    check_csv_files(engine, src)
+                raise
             parsed = dataclasses.replace(parsed, table=table)
         return src, parsed, None if is_read_once(parsed.table) else fp
+
+
+def _csv_query(engine: Engine, src: Source, types: dict[str, str], text: tuple[str, ...]) -> ir.Table:
+    """A CSV source's rows as a query over the file (not materialised): its columns' types as
+    sniffed (``types``), the ``text`` columns as strings."""
+    mapper = engine.con.compiler.type_mapper
+    schema = ibis.schema(
+        {c: dt.string if c in text else mapper.from_string(t, nullable=True) for c, t in types.items()}
+    )
+    sql = f"SELECT * FROM {_read_csv_sql(src, text)}"
+    query: ir.Table = ops.SQLQueryResult(query=sql, schema=schema, source=engine.con).to_expr()
+    return query
 
 
 def _date_digits(engine: Engine, raw: ir.Table, column: str) -> bool:

@@ -1,6 +1,8 @@
 """What the fuzz suite found (tests/test_fuzz_*.py), one named test each, with the smallest input that
 shows it. A finding in another helper's file is ``xfail(strict=True)`` until its owner fixes it (then the
-mark goes); /work/notes/s3/findings.md has each one's reproduction from the shell."""
+mark goes); /work/notes/s3/findings.md has each one's reproduction from the shell. Fixed: 1 (H5,
+HG311), 2 (H1, engine/file_checks.py), 3 and 4 (H1 and H3: damaged Parquet pages are HG206 naming the
+file, validate reads every value), 7 (H6, analyses/_match.py: HG103)."""
 
 from __future__ import annotations
 
@@ -35,15 +37,13 @@ def coded(outcome: Outcome, *codes: str) -> None:
         assert outcome.code in codes, outcome.describe()
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 1: H5 (ingest/sources.py)")
 def test_finding_1_nul_in_a_csv_header() -> None:
     Path("nul.csv").write_bytes(b"customer_id,event,timestamp,chan\x00nel\nc1,visit,2024-01-01,x\n")
     outcome = run("validate", "nul.csv")
-    coded(outcome)
+    coded(outcome, "HG311")
     assert "nul.csv" in outcome.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 2: H5 (ingest/sources.py describe_csv)")
 def test_finding_2_a_long_non_ascii_line() -> None:
     head = b"customer_id,event,timestamp,channel\nc0,visit,2024-04-06 14:29:15,email\n"
     Path("long.csv").write_bytes(head + b"c1,visit,2024-03-17 05:39:14," + "é".encode() * 1_100_000 + b"\n")
@@ -71,7 +71,6 @@ def _damaged_parquet(offset: int) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 3: H1 (issue 19 item 7, engine/load.py)")
 @pytest.mark.parametrize("offset", [6, 84, 99, 243])
 def test_finding_3_damaged_parquet_pages(offset: int) -> None:
     path = _damaged_parquet(offset)
@@ -80,7 +79,6 @@ def test_finding_3_damaged_parquet_pages(offset: int) -> None:
     assert path.name in outcome.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 4: H1 (validate reads what it vouches for)")
 @pytest.mark.parametrize("offset", [6, 84, 87, 99, 243, 267])
 def test_finding_4_validate_reads_what_it_vouches_for(offset: int) -> None:
     path = _damaged_parquet(offset)
@@ -102,7 +100,6 @@ def test_finding_6_nul_in_an_event_name() -> None:
     coded(run("funnel", "ev.csv", "--model", "m.yaml"), "HG104")
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 7: H6 (analyses/_match.py)")
 @pytest.mark.parametrize("command", ["funnel", "lifecycle"])
 def test_finding_7_a_filter_of_the_wrong_type(command: str) -> None:
     Path("m.yaml").write_text(

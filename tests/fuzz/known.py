@@ -13,16 +13,8 @@ __all__ = ["KNOWN", "known"]
 
 #: finding number -> (command words it shows in, pattern of its error output, source suffixes or "")
 KNOWN: dict[int, tuple[tuple[str, ...], str, str]] = {
-    1: (("validate", "funnel"), r"unterminated quoted identifier", ".csv"),
-    2: (("validate", "funnel"), r"UnicodeDecodeError", ".csv"),
-    3: (
-        ("validate", "funnel"),
-        r"TProtocolException|don't know what type|Out of buffer|invalid TType",
-        ".parquet",
-    ),
     5: (("funnel", "lifecycle"), r"TypeError: '\w+' object is not iterable", ""),
     6: (("funnel", "lifecycle"), r"unterminated quoted string", ""),
-    7: (("funnel", "lifecycle"), r"IbisTypeError: .* are not comparable", ""),
 }
 
 

@@ -292,6 +292,10 @@ def test_postgres_tables(postgres_url: str, tmp_path: Path) -> None:
     e = raises("HG205", hourglass.funnel, "engines_evnets", STEPS, engine=engine)
     assert "engines_events" in e.hint
     assert hourglass.connect(postgres_url) is engine  # one connection per server and process
+    other = hourglass.connect(postgres_url + "?application_name=x")
+    other.close()
+    assert hourglass.connect(postgres_url + "?application_name=x") is not other
+    hourglass.connect(postgres_url + "?application_name=x").close()
     log().to_parquet(tmp_path / "events.parquet")
     e = raises("HG509", hourglass.funnel, str(tmp_path / "events.parquet"), STEPS, engine=engine)
     assert "cannot read files" in e.message and "name a table" in e.hint

@@ -51,6 +51,16 @@ class Engine:
     def dialect(self) -> str:
         return "pyspark" if self.name == "spark" else self.name
 
+    def close(self) -> None:
+        """Close a server's connection (PostgreSQL, ClickHouse); the next ``connect`` of its URL opens
+        a new one. DuckDB and Spark engines are left as they are (a Spark session lives as long as
+        its process)."""
+        if self.name in ("postgres", "clickhouse"):
+            for url, engine in list(_SERVERS.items()):
+                if engine is self:
+                    del _SERVERS[url]
+            self.con.disconnect()
+
     def execute(self, expr: Any) -> Any:
         from hourglass.engine.errors import translated
 

@@ -11,6 +11,7 @@ from typing import Any
 from hourglass.model._suggest import check_keys
 from hourglass.model.errors import ConfigError, HourglassError
 from hourglass.model.journey import JourneyModel
+from hourglass.model.lifecycle import AfterSaleSpec
 from hourglass.model.presets import PRESETS, preset
 from hourglass.model.schema import ColumnMapping
 
@@ -179,6 +180,10 @@ def load_config(path: str | Path | None = None) -> Config:
     columns_table = _table(data, "columns", p, 'customer = "user_id"')
     models_table = _table(data, "models", p, 'my_shop = "models/my_shop.yaml"')
     lifecycle = _table(data, "lifecycle", p, 'remorse_events = ["refund"]')
+    try:
+        AfterSaleSpec.build(lifecycle)  # a bad duration, key or list names the file, for every command
+    except HourglassError as e:
+        raise ConfigError(f"{p} [lifecycle] {e.message}", code=e.code, hint=e.hint) from None
     _text_values(columns_table, "columns", p, "a column name in quotes")
     _text_values(models_table, "models", p, "a model file's path in quotes")
     try:
@@ -197,6 +202,14 @@ def load_config(path: str | Path | None = None) -> Config:
     )
 
 
+def _is_file(p: Path) -> bool:
+    """``p.is_file()``, False for a name the system cannot look up (too long, a NUL byte)."""
+    try:
+        return p.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_model(name_or_path: str, config: Config | None = None) -> JourneyModel:
     """A built-in preset by name, a model named in the config, or a model file."""
     if config and name_or_path in config.models:
@@ -205,8 +218,8 @@ def load_model(name_or_path: str, config: Config | None = None) -> JourneyModel:
     is_file_name = p.suffix.lower() in (".yaml", ".yml", ".toml")
     if not is_file_name and name_or_path in PRESETS:
         return PRESETS[name_or_path]  # a built-in wins over a same-named directory or file
-    if is_file_name or p.is_file():
-        if not p.exists():
+    if is_file_name or _is_file(p):
+        if not _is_file(p):
             raise ConfigError(
                 f"{p}: no such model file",
                 code="HG111",

@@ -24,7 +24,7 @@ from hourglass.ingest.locations import (
     unknown_type,
 )
 from hourglass.ingest.sniff import by_content
-from hourglass.model.errors import SourceError, UnsupportedError
+from hourglass.model.errors import SchemaError, SourceError, UnsupportedError
 
 __all__ = [
     "FILE_COLUMN",
@@ -225,7 +225,15 @@ def describe_csv(con: Any, src: Source) -> dict[str, str]:
     """A CSV source's columns and DuckDB types as its reader sniffs them (one sniff; the DuckDB
     engine only)."""
     rows = con.con.execute(f"DESCRIBE SELECT * FROM {_read_csv_sql(src)}").fetchall()
-    return {str(r[0]): str(r[1]) for r in rows}
+    types = {str(r[0]): str(r[1]) for r in rows}
+    for name in types:
+        if any(c in name for c in "\x00\r\n"):  # no SQL can name it (DuckDB's parser stops at a NUL)
+            raise SchemaError(
+                f"{src.name}: the header names a column with a control character: {name!r}",
+                code="HG311",
+                hint="fix the column's name in the file's first line (remove the NUL byte or line break)",
+            )
+    return types
 
 
 def source_bytes(src: Source) -> int | None:

@@ -61,7 +61,7 @@ def test_standard_output_on_a_full_disk(log: str, fmt: str) -> None:
     assert "[HG425] cannot write standard output: No space left on device" in _err(run)
 
 
-@pytest.mark.parametrize("fmt", ["json"])
+@pytest.mark.parametrize("fmt", ["json", "table"])
 def test_a_reader_that_has_gone_stops_quietly(log: str, fmt: str) -> None:
     # `hourglass ... | head` once head has exited: no traceback, no error, status 141 (as SIGPIPE)
     read, write = os.pipe()
@@ -208,3 +208,16 @@ def test_a_killed_writes_temporary_is_removed_by_the_next_write(tmp_path: Path) 
         path.write_text("half")
     write_text_atomically(tmp_path / "out.txt", "whole\n")
     assert {p.name for p in tmp_path.iterdir()} == {"out.txt", live.name, other.name}
+
+
+def test_a_broken_pipe_that_is_not_standard_output_is_not_silenced(
+    log: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hourglass.interfaces import api
+
+    def server_gone(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")  # e.g. a database server's socket
+
+    monkeypatch.setattr(api, "funnel", server_gone)
+    result = CliRunner().invoke(cli, ["funnel", log, "--steps", "visit"], env={"HOURGLASS_DEBUG": None})
+    assert result.exit_code == 3 and "BrokenPipeError" in result.stderr

@@ -58,13 +58,17 @@ class Formats(click.Choice):  # type: ignore[type-arg]
         return super().convert(value, param, ctx)
 
 
+class _StdoutGone(BrokenPipeError):
+    """Standard output's reader has gone."""
+
+
 class _Stdout(Console):
     """Standard output's console: a reader that has gone (``| head``) stops the command quietly
     with status 141 (handle_errors), as every other output does (rich's own: status 1)."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
-        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        raise _StdoutGone(errno.EPIPE, "Broken pipe")
 
 
 def stdout_console(width: int = 130) -> Console:
@@ -230,10 +234,10 @@ def handle_errors(f: F) -> F:
         except KeyboardInterrupt:
             stderr.print("interrupted")
             sys.exit(130)
-        except BrokenPipeError:
-            _quiet_stdout()
-            sys.exit(141)
         except Exception as e:
+            if isinstance(e, _StdoutGone) or (isinstance(e, BrokenPipeError) and _on_stdout(e)):
+                _quiet_stdout()
+                sys.exit(141)
             if isinstance(e, OSError) and (coded := _write_failure(e)) is not None:
                 _report(coded)
                 sys.exit(2)

@@ -108,19 +108,21 @@ def test_two_ingests_at_once(tmp_path: Path) -> None:
 def test_an_ingest_while_another_writes_the_store_stops(tmp_path: Path) -> None:
     import fcntl
 
+    from click.testing import CliRunner
+
+    from hourglass.interfaces.cli import cli
+
     store = tmp_path / "s.duckdb"
     source = _csv(tmp_path / "x.csv", 2, "visit")
-    fd = os.open(lock_path(store), os.O_RDWR | os.O_CREAT)
+    fd = os.open(lock_path(store), os.O_RDWR | os.O_CREAT)  # held as another ingest holds it
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, b"4242\n")
-        run = subprocess.run(
-            [*HOURGLASS, "ingest", source, "--into", str(store), "--force"], capture_output=True, text=True
-        )
+        result = CliRunner().invoke(cli, ["ingest", source, "--into", str(store), "--force"])
     finally:
         os.close(fd)
-    assert run.returncode == 2 and run.stdout == ""
-    err = " ".join(run.stderr.split())
+    assert result.exit_code == 2 and result.stdout == ""
+    err = " ".join(result.stderr.split())
     assert f"[HG426] {store} is being written by another hourglass ingest (PID 4242)" in err
     assert not store.exists()
 

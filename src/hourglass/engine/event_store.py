@@ -17,7 +17,11 @@ Layout of the file (version 1):
   client, and every hourglass analysis, can read ``store.duckdb`` (or ``store.duckdb:events``);
 - view ``hg_keyed``: the same events with the integer customer key, for the engine's fast path.
 
-Reading a store skips validation (it was validated when written).
+Reading a store skips validation (it was validated when written). Writing one: one writer at a
+time (a lock next to it, engine/store_files.py: a second ingest into the same store stops with
+HG426), written next to it and renamed when complete (a killed ingest's temporaries are removed by
+the next), holding exactly the rows validated (a source that changed meanwhile: HG209, nothing
+written); a write that fails (a full disk, a read-only directory) is HG425 naming the store.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 from hourglass.engine.load import Events
 from hourglass.engine.run_journeys import cached
 from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.ingest.sources import is_read_once
 from hourglass.interfaces import api
 from hourglass.interfaces.report_extras import Context, check_extras, extra_parts
 from hourglass.interfaces.report_helper import Helper, start_helper
@@ -187,7 +188,9 @@ def report(
         say("loading the source")
         ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
         with cached() as materialize:
-            if ev.codes is None:  # read once: every analysis below scans the same events (a store is a table)
+            # read once: every analysis below scans the same events (a store is a table; a small file
+            # is already a temporary table of its canonical events)
+            if ev.codes is None and not is_read_once(ev.table):
                 keyed = None if ev.keyed is None else materialize(ev.keyed)
                 ev = dataclasses.replace(ev, table=materialize(ev.table), keyed=keyed)
             request = _Request(

@@ -129,6 +129,7 @@ def _run(request: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any] | None
     import dataclasses
 
     from hourglass.engine.run_journeys import cached
+    from hourglass.ingest.sources import is_read_once
     from hourglass.interfaces import api
     from hourglass.interfaces.report_extras import computed, reason_of
     from hourglass.model.errors import HourglassError
@@ -138,7 +139,7 @@ def _run(request: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any] | None
     )
     out: dict[str, tuple[Mapping[str, Any] | None, str | None]] = {}
     with cached() as materialize:
-        if ev.codes is None:
+        if ev.codes is None and not is_read_once(ev.table):  # as the report does
             keyed = None if ev.keyed is None else materialize(ev.keyed)
             ev = dataclasses.replace(ev, table=materialize(ev.table), keyed=keyed)
         for name in request["names"]:

@@ -231,3 +231,13 @@ def test_the_fit_runs_on_distinct_histories(cdnow: tuple[np.ndarray, ...], model
     want = F.fit(model, lambda p: real(p, x, tx, T), len(x), (1, 1, 1, 1))
     assert {k: round(v, 3) for k, v in fit.params.items()} == {k: round(v, 3) for k, v in want.params.items()}
     assert round(fit.loglik, 2) == round(want.loglik, 2)
+
+
+def test_a_horizon_past_ten_years_is_hg182() -> None:
+    """`clv --horizon 36500d --period day` ran for minutes (one step per day of the horizon)."""
+    from hourglass.model.clv import ClvSpec
+
+    assert ClvSpec.build(horizon="3650d").horizon_days == 3650
+    with pytest.raises(SpecError) as e:
+        ClvSpec.build(horizon="36500d", period="day")
+    assert e.value.code == "HG182" and "10 years" in e.value.message

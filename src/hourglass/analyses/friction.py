@@ -23,6 +23,10 @@ US = 1_000_000
 _INF = 2**62
 
 
+#: 1 and 0 as BIGINT: a boolean as a count on every engine (PostgreSQL casts a boolean to INT only)
+_ONE, _ZERO = ibis.literal(1, "int64"), ibis.literal(0, "int64")
+
+
 def _lspec(spec: FrictionSpec) -> LifecycleSpec:
     return LifecycleSpec(model=spec.model, since=spec.since, until=spec.until, as_of=spec.as_of)
 
@@ -54,11 +58,11 @@ def stall_queries(spec: FrictionSpec, cust: ir.Table, *, customers: bool) -> dic
         ts, thr = j[f"{s.name}_time_s"], j[f"thr{k}"]
         stalled = (j.current_index == k) & (now_s > thr)
         stalled_any = stalled_any | stalled
-        aggs[f"entered{k}"] = j[f"{s.name}_at"].notnull().cast("int64").sum().coalesce(0)
-        aggs[f"left{k}"] = ts.notnull().cast("int64").sum().coalesce(0)
-        aggs[f"over{k}"] = (ts > thr).cast("int64").sum().coalesce(0)
-        aggs[f"current{k}"] = (j.current_index == k).cast("int64").sum().coalesce(0)
-        aggs[f"stalled{k}"] = stalled.cast("int64").sum().coalesce(0)
+        aggs[f"entered{k}"] = j[f"{s.name}_at"].notnull().sum().coalesce(0)
+        aggs[f"left{k}"] = ts.notnull().sum().coalesce(0)
+        aggs[f"over{k}"] = (ts > thr).sum().coalesce(0)
+        aggs[f"current{k}"] = (j.current_index == k).sum().coalesce(0)
+        aggs[f"stalled{k}"] = stalled.sum().coalesce(0)
     counts = j.aggregate(**aggs).cross_join(quant)
     out: dict[str, ir.Expr] = {"stalls": counts}
     if customers:
@@ -111,10 +115,10 @@ def stage_entries(spec: FrictionSpec, cust: ir.Table, as_of: datetime) -> ir.Tab
         long = long.filter(long.a + w <= micros_of(as_of))
         cut = long.nxt <= long.a + w
         return long.mutate(
-            c=cut.ifelse(long.nxt, _INF), conv=cut.cast("int64"), end=ibis.least(long.nxt, long.a + w)
+            c=cut.ifelse(long.nxt, _INF), conv=cut.ifelse(_ONE, _ZERO), end=ibis.least(long.nxt, long.a + w)
         )
     conv = long.nxt < _INF
-    return long.mutate(c=long.nxt, conv=conv.cast("int64"), end=long.nxt)
+    return long.mutate(c=long.nxt, conv=conv.ifelse(_ONE, _ZERO), end=long.nxt)
 
 
 def friction_plan(

@@ -135,13 +135,17 @@ def clv(
 
 
 def _write_customers(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """The per-customer table, written whole or not at all (a failed write is HG425 naming it)."""
+    from hourglass.ingest.outputs import atomic_open
+
     if path.suffix.lower() == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist([dict(r) for r in rows]), path)
+        with atomic_open(path, "wb", option="--customers") as out:
+            pq.write_table(pa.Table.from_pylist([dict(r) for r in rows]), out)
         return
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, newline="", option="--customers") as fh:
         keys = list(rows[0]) if rows else ["customer"]
         w = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
         w.writeheader()

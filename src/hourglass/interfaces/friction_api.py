@@ -84,7 +84,7 @@ def _write(rows: list[dict[str, Any]], path: Path) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from hourglass.ingest.outputs import cannot_write
+    from hourglass.ingest.outputs import atomic_open
 
     cols = ["customer", "stage", "since", "days_in_stage", "threshold_days"]
     table = (
@@ -94,13 +94,11 @@ def _write(rows: list[dict[str, Any]], path: Path) -> None:
             {c: pa.array([], pa.string() if c in ("customer", "stage") else pa.float64()) for c in cols}
         )
     )
-    try:
+    with atomic_open(path, "wb", option="--customers") as out:  # whole or not at all (HG425)
         if path.suffix.lower() == ".csv":
-            pacsv.write_csv(table, path)
+            pacsv.write_csv(table, out)
         else:
-            pq.write_table(table, path)
-    except OSError as e:
-        raise cannot_write(path, e.strerror or str(e), "--customers") from e
+            pq.write_table(table, out)
 
 
 def friction(

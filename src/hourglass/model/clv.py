@@ -19,9 +19,11 @@ from hourglass.model.channels import Spend
 from hourglass.model.errors import DataError, SpecError
 from hourglass.model.spec import US, parse_time, parse_window
 
-__all__ = ["FITS", "PERIODS", "ClvResult", "ClvSpec", "assemble_clv", "sbg_fit"]
+__all__ = ["FITS", "MAX_HORIZON_DAYS", "PERIODS", "ClvResult", "ClvSpec", "assemble_clv", "sbg_fit"]
 
 FITS = ("bgnbd", "paretonbd", "sbg")
+#: the longest horizon (days): CLV looks at most 10 years ahead
+MAX_HORIZON_DAYS = 3650
 PERIODS = {"day": 1, "week": 7}
 EPOCH = datetime(1970, 1, 1)
 HOLDOUT_BINS = 8  # 0 .. 6 and "7+"
@@ -79,6 +81,12 @@ class ClvSpec:
                 f"invalid horizon {horizon!r}",
                 code="HG182",
                 hint="write whole days or weeks: --horizon 52w, --horizon 365d",
+            )
+        if us > MAX_HORIZON_DAYS * 86400 * US:  # one step per period: 100 years of days took minutes
+            raise SpecError(
+                f"--horizon {horizon!r} is longer than 10 years",
+                code="HG182",
+                hint="write at most 3650d or 521w (CLV looks at most 10 years ahead)",
             )
         try:
             rate = float(discount_rate)

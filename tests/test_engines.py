@@ -223,6 +223,8 @@ def test_a_second_spark_master_in_one_process(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(session, "_SPARK_MASTER", "local[2]")
     e = raises("HG508", session.spark_session, "local[4]")
     assert "already runs Spark on local[2]" in e.message
+    monkeypatch.setenv("HOURGLASS_SPARK_MASTER", "local[3]")  # still names the master of `spark`
+    assert "cannot also use local[3]" in raises("HG508", hourglass.connect, "spark").message
 
 
 # ---- sources on engines ----------------------------------------------------------------------------------
@@ -308,3 +310,5 @@ def test_a_dataset_partitioned_by_day_on_spark(tmp_path: Path, spark_engine: hou
     glob = f"{root}/dt=2024-01-0[12]/*.parquet"
     assert counts(hourglass.funnel(glob, STEPS, engine=spark_engine)) == [2, 2, 1]
     assert counts(hourglass.funnel(f"file://{root}", STEPS, engine=spark_engine)) == WANT
+    wrapped = hourglass.connect(spark_engine.con)  # an Ibis PySpark backend of the caller's
+    assert wrapped.name == "spark" and wrapped.dialect == "pyspark"

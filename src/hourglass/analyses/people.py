@@ -19,7 +19,14 @@ from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 from hourglass.model.referrals import ReferralSpec, sale_definition
 
-__all__ = ["channel_people", "node_value", "path_node_people", "transition_people"]
+__all__ = [
+    "channel_customers",
+    "channel_people",
+    "node_value",
+    "path_node_people",
+    "paths_per_customer",
+    "transition_people",
+]
 
 
 def node_value(level: str, model: JourneyModel | None, name: str) -> ir.Value:
@@ -31,8 +38,9 @@ def node_value(level: str, model: JourneyModel | None, name: str) -> ir.Value:
     return ibis.literal(name, "string")
 
 
-def _paths_per_customer(spec: PathsSpec, events: ir.Table) -> ir.Table:
-    """One row per customer: his path ``p0`` .. (as ``paths_plan`` counts it), without ``by``."""
+def paths_per_customer(spec: PathsSpec, events: ir.Table) -> ir.Table:
+    """One row per customer: his path ``p0`` .. and ``more`` (as ``paths_plan`` counts it, without
+    ``by``): a Sankey node's people are the rows of one of the top paths with the node at its step."""
     t = node_rows(spec.level, spec.model, events, since=spec.since, until=spec.until)
     r = runs(t, "node", collapse=spec.collapse)
     anchor: ir.Value | None = None
@@ -48,7 +56,7 @@ def path_node_people(spec: PathsSpec, events: ir.Table, step: int, name: str, wi
     Columns: ``customer``, ``p0`` .. (node values) and ``more`` (1: the journey goes on beyond
     the cut)."""
     spec_plain = dataclasses.replace(spec, by=None)
-    c = _paths_per_customer(spec_plain, events)
+    c = paths_per_customer(spec_plain, events)
     cols = [f"p{i}" for i in range(spec.steps)]
     top = paths_plan(spec_plain, events).top.select(*[ibis._[p].name(f"t_{p}") for p in cols])
     j = c.inner_join(top, [c[p].identical_to(top[f"t_{p}"]) for p in cols])
@@ -72,6 +80,18 @@ def transition_people(spec: TransitionsSpec, events: ir.Table, source: str, targ
         keep &= r.nxt == node_value(spec.level, spec.model, target)
     m = r.filter(keep)
     return m.group_by("customer").aggregate(moves=m.count(), first_at=m.ts.min()).order_by("customer")
+
+
+def channel_customers(
+    spec: ChannelSpec, events: ir.Table, model: JourneyModel, *, referrals: ReferralSpec | None = None
+) -> ir.Table:
+    """Every customer with his acquisition channel (null: none), ``purchaser`` and one 0/1 column
+    per stage (``s0`` .. in the model's order), as the channels table counts them: a channel's
+    cell is the rows of that channel (with the stage's flag)."""
+    sale = sale_definition(model, spec.sale_stage)
+    cust = channel_plan(spec, events, model, sale.step, None, referrals or ReferralSpec()).customers
+    flags = [f"s{i}" for i in range(len(model.stages))]
+    return cust.select("customer", "channel", "purchaser", *flags)
 
 
 def channel_people(

@@ -6,11 +6,11 @@ the engine's values (a stage's index becomes its name) for the table and the CSV
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hourglass.analyses.people import channel_people, path_node_people, transition_people
+from hourglass.analyses.people import channel_customers, paths_per_customer, transition_people
 from hourglass.ingest.config import load_model
 from hourglass.model.channels import ChannelSpec
 from hourglass.model.errors import SpecError
@@ -23,6 +23,7 @@ from .query import PageQuery, integer
 
 __all__ = ["NONE", "People", "channel_frame", "journey_frame", "people_params"]
 
+Cached = Callable[[str, Hashable, Callable[[], Any]], Any]
 NONE = "(none)"  # the channel of customers without one, as the channels table names it
 END = "(end)"
 
@@ -64,9 +65,13 @@ def people_params(params: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k in keys if (v := (params.get(k) or "").strip())}
 
 
-def journey_frame(src: DashboardSource, q: PageQuery, params: Mapping[str, str], width: int) -> People:
+def journey_frame(
+    src: DashboardSource, q: PageQuery, params: Mapping[str, str], paths: Mapping[str, Any], cached: Cached
+) -> People:
     """A Sankey node (``node``, ``node_step``) or a transition (``move_from``, ``move_to``; the
-    end: ``move_to=(end)``) of the journeys page's model and dates."""
+    end: ``move_to=(end)``) of the journeys page's model and dates. ``paths``: the page's paths
+    (its top paths and Sankey); a node's people are read from the per-customer paths, which the
+    engine computes once per model, dates, depth and anchor (then any node is a filter)."""
     jm = load_model(q.model, src.config)
     since, until = parse_time(q.since, what="since"), parse_time(q.until, what="until")
     chosen = people_params(params)
@@ -77,16 +82,20 @@ def journey_frame(src: DashboardSource, q: PageQuery, params: Mapping[str, str],
             jm, level="stage", depth=q.depth, top=q.top, collapse=True,
             start=q.start or None, end=q.end or None, since=since, until=until,
         )  # fmt: skip
-        expr = path_node_people(spec, src.events.table, step, node, width)
-        frame = src.run(lambda: src.events.engine.execute(expr))
+        expr = paths_per_customer(spec, src.events.table)
+        table = cached(
+            "paths-customers",
+            (q.model, q.since, q.until, q.depth, q.start, q.end),
+            lambda: src.run(lambda: src.events.engine.execute(expr)),
+        )
+        frame = _on_top_paths(table, jm, spec.steps, spec.direction == "reverse", paths, step, node)
         cols = [f"p{i}" for i in range(spec.steps)]
         named = [_names(jm, frame[c]) for c in cols]
-        paths = [" \u2192 ".join(n for n in path if n) for path in zip(*named, strict=True)] if cols else []
         out = frame[["customer"]].copy()
-        out["path"] = paths if len(frame) else []
-        out["goes_on"] = frame["more"].astype(bool) if len(frame) else []
+        out["path"] = [" \u2192 ".join(n for n in path if n) for path in zip(*named, strict=True)]
+        out["goes_on"] = frame["more"].astype(bool)
         title = f"customers of the top paths at step {step}: {node}"
-        return People(title, out, {"node": node, "node_step": str(step)})
+        return People(title, out.reset_index(drop=True), {"node": node, "node_step": str(step)})
     if "move_from" in chosen:
         source = _stage(jm, chosen["move_from"], "move_from")
         raw_to = chosen.get("move_to") or END
@@ -107,9 +116,38 @@ def journey_frame(src: DashboardSource, q: PageQuery, params: Mapping[str, str],
     )
 
 
-def channel_frame(src: DashboardSource, q: PageQuery, channel: str, stage: str | None) -> People:
+def _on_top_paths(
+    table: Any, jm: JourneyModel, steps: int, reverse: bool, paths: Mapping[str, Any], step: int, node: str
+) -> Any:
+    """The customers (rows of the per-customer paths) on one of ``paths``' top paths whose node at
+    the Sankey's column ``step`` is ``node``: a reverse path (up to its ``to`` stage) is
+    right-aligned on the longest top path, so column ``s`` is ``p{width - s}``."""
+    import pandas as pd
+
+    index = {s.name: i + 1 for i, s in enumerate(jm.stages)}
+    cols = [f"p{i}" for i in range(steps)]
+    tops = []
+    for p in paths.get("top") or []:
+        values = [index[str(n)] for n in p["path"]]
+        values = values[::-1] if reverse else values
+        tops.append(values + [-1] * (steps - len(values)))
+    nodes = (paths.get("sankey") or {}).get("nodes") or []
+    width = max((int(n["step"]) for n in nodes), default=0)
+    at = width - step if reverse else step - 1
+    if not tops or not 0 <= at < steps:
+        return table.iloc[0:0]
+    keys = table[cols].fillna(-1).astype("int64")
+    on_top = keys.merge(pd.DataFrame(tops, columns=cols).drop_duplicates(), how="left", indicator=True)
+    keep = (on_top["_merge"] == "both").to_numpy() & (keys[f"p{at}"] == index[node]).to_numpy()
+    return table.loc[keep].sort_values("customer", kind="stable")
+
+
+def channel_frame(
+    src: DashboardSource, q: PageQuery, channel: str, stage: str | None, cached: Cached
+) -> People:
     """The customers a channel acquired (``(none)``: without a channel), and with ``stage`` only
-    those who entered it: the channels table's cell, for the page's model and dates."""
+    those who entered it: the channels table's cell, for the page's model and dates. The customers'
+    channels and stages are computed by the engine once per model, goal and dates."""
     jm = load_model(q.model, src.config)
     if q.goal:  # the lifecycle's purchasers are those of its goal stage
         jm = dataclasses.replace(jm, sale=_stage(jm, q.goal, "goal"))
@@ -122,16 +160,22 @@ def channel_frame(src: DashboardSource, q: PageQuery, channel: str, stage: str |
             "HG342",
         )
     spec = ChannelSpec("channel", None, parse_time(q.since, what="since"), parse_time(q.until, what="until"))
-    value = None if channel == NONE else channel
-    expr = channel_people(spec, src.events.table, jm, value, stage or None)
-    frame = src.run(lambda: src.events.engine.execute(expr))
+    expr = channel_customers(spec, src.events.table, jm)
+    table = cached(
+        "channel-customers",
+        (q.model, q.goal, q.since, q.until),
+        lambda: src.run(lambda: src.events.engine.execute(expr)),
+    )
     names = [s.name for s in jm.stages]
+    keep = table["channel"].isna() if channel == NONE else table["channel"] == channel
+    if stage:
+        keep &= table[f"s{names.index(stage)}"] == 1
+    frame = table.loc[keep].sort_values("customer", kind="stable")
     out = frame[["customer", "channel"]].copy()
-    out["purchaser"] = frame["purchaser"].astype(bool) if len(frame) else []
-    entered = [
-        ", ".join(n for i, n in enumerate(names) if row[i] == 1)
-        for row in frame[[f"s{i}" for i in range(len(names))]].itertuples(index=False)
-    ]
-    out["stages_entered"] = entered if len(frame) else []
+    out["purchaser"] = frame["purchaser"].astype(bool)
+    flags = frame[[f"s{i}" for i in range(len(names))]].to_numpy()
+    out["stages_entered"] = [", ".join(n for n, f in zip(names, row, strict=True) if f == 1) for row in flags]
     title = f"customers acquired by {channel}" + (f" who entered {stage}" if stage else "")
-    return People(title, out, {"channel": channel} | ({"stage": stage} if stage else {}))
+    return People(
+        title, out.reset_index(drop=True), {"channel": channel} | ({"stage": stage} if stage else {})
+    )

@@ -30,6 +30,7 @@ from .pages import (
     compute_overview,
     stage_people,
     stage_table,
+    top_paths,
 )
 from .people_view import NONE, People, channel_frame, journey_frame, people_params
 from .query import FunnelQuery, PageQuery, date_range
@@ -348,14 +349,16 @@ class Views:
         chosen = people_params(params)
         key = (where, q.key(), tuple(sorted(chosen.items())))
         if where == "channels":
+            stage = chosen.get("stage")
             return self._cached(  # type: ignore[no-any-return]
-                "who", key, lambda: channel_frame(self.src, q, chosen.get("channel", ""), chosen.get("stage"))
+                "who", key, lambda: channel_frame(self.src, q, chosen.get("channel", ""), stage, self._cached)
             )
-        width = 0
-        if "node" in chosen:  # the Sankey's columns: the longest of the page's top paths
-            paths = compute_journeys(self.src, q, self._cached)["paths"]
-            width = max((int(n["step"]) for n in paths.get("sankey", {}).get("nodes", [])), default=0)
-        return self._cached("who", key, lambda: journey_frame(self.src, q, params, width))  # type: ignore[no-any-return]
+        paths: dict[str, Any] = {}
+        if "node" in chosen:  # the page's top paths and Sankey columns
+            paths = top_paths(all_paths(self.src, q, self._cached), q.top).to_dict()
+        return self._cached(  # type: ignore[no-any-return]
+            "who", key, lambda: journey_frame(self.src, q, params, paths, self._cached)
+        )
 
     def who(self, q: PageQuery, params: dict[str, str], where: str, page: int, per_page: int) -> str:
         people = self._who(q, params, where)

@@ -180,3 +180,13 @@ def test_a_funnels_people_are_prefetched(src: DashboardSource) -> None:
         misses = views.cache.misses
         r = c.get("/people?steps=visit,signup&window=3d&step=2&kind=reached", headers=FRAGMENT)
         assert r.status_code == 200 and views.cache.misses == misses  # the list was ready
+
+
+def test_the_journeys_and_channels_people_tables_are_prefetched(src: DashboardSource) -> None:
+    app = create_app(src)
+    views = app.state.views
+    views.prefetch = True
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        c.get("/journeys?top=4", headers=FRAGMENT)
+        views.idle()
+        assert any(key[1] == "paths-customers" for key in views.cache._data)  # any node is a filter now

@@ -292,6 +292,8 @@ class Views:
         channels = [
             NONE if c.get("channel") is None else str(c["channel"]) for c in data.get("channels") or []
         ]
+        if self.prefetch and channels:  # the customers' channels and stages, read by any cell's click
+            self.background(lambda: self._who(q.alone(), {"channel": channels[0]}, "channels"))
         return self._render(
             "parts.html",
             html=html,
@@ -336,6 +338,10 @@ class Views:
         part = journeys_part(data["journeys"], data["transitions"], data["paths"], data["journey"])
         html, charts = part_fragment([part])
         html = clickable_journeys(html, charts, data, urlencode(q.alone().params()))
+        nodes = (data.get("paths") or {}).get("sankey", {}).get("nodes") or []
+        if self.prefetch and nodes:  # the customers' paths, read by any node's click
+            first = {"node": str(nodes[0]["name"]), "node_step": str(nodes[0]["step"])}
+            self.background(lambda: self._who(q.alone(), first, "journeys"))
         if q.compare:
             html = self.journeys_compare(q, data["paths"]) + html
         failed = data.get("journey_error")

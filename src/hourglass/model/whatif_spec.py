@@ -18,6 +18,7 @@ from hourglass.model.spec import parse_time
 __all__ = [
     "LMAX",
     "MAX_HORIZON",
+    "MAX_RANK_SIZE",
     "REFERRED",
     "Change",
     "WhatIfSpec",
@@ -30,6 +31,7 @@ __all__ = [
 
 REFERRED = "(referred)"  #: the pseudo-channel of customers with a referrer
 MAX_HORIZON = 120  #: the longest forecast, in periods (10 years of months)
+MAX_RANK_SIZE = 10_000  #: the largest --rank-size, in percent
 LMAX = 12  #: transitions later than this many periods after entering a stage are not modelled
 _WEEK0 = datetime(1969, 12, 29)  # a Monday: weeks start on Mondays
 _UNITS = {"month": ("m", "mo", "month", "months"), "week": ("w", "week", "weeks")}
@@ -72,22 +74,24 @@ _OTHER = re.compile(r"^\s*(friction|spend)\s+(\S+)\s+([+-]\d+(?:\.\d+)?)\s*%\s*$
 def parse_change(text: str) -> Change:
     m = _STEP.match(text)
     if m:
-        return Change("step", m[1], m[2], float(m[3]) / 100, text.strip())
+        return Change("step", m[1], m[2], _rel(m[3], text, "trial->sale -50%"), text.strip())
     m = _OTHER.match(text)
     if m:
-        rel = float(m[3]) / 100
-        if rel < -1:
-            raise SpecError(
-                f"--change {text!r}: cannot go below -100%",
-                code="HG172",
-                hint="e.g. friction late_delivery -50%",
-            )
-        return Change(m[1], m[2], None, rel, text.strip())
+        return Change(m[1], m[2], None, _rel(m[3], text, "friction late_delivery -50%"), text.strip())
     raise SpecError(
         f"--change: cannot read {text!r}",
         code="HG172",
         hint='write "trial->sale +10%", "trial->* +10%", "friction late_delivery -50%" or "spend ads +20%"',
     )
+
+
+def _rel(percent: str, text: str, example: str) -> float:
+    """A change's size as a fraction: -100% (none left) at the least; a step change of -500% made the
+    hazards negative and was simulated anyway."""
+    rel = float(percent) / 100
+    if rel < -1:
+        raise SpecError(f"--change {text!r}: cannot go below -100%", code="HG172", hint=f"e.g. {example}")
+    return rel
 
 
 def parse_horizon(value: Any, period: str) -> int:
@@ -157,6 +161,17 @@ class WhatIfSpec:
             )
         if runs < 10 or runs > 10_000:
             raise SpecError(f"--runs must be 10..10000, got {runs}", code="HG172", hint="e.g. --runs 200")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise SpecError(
+                f"--seed must be a whole number from 0, got {seed!r}", code="HG172", hint="e.g. --seed 1"
+            )
+        size = float(rank_size)
+        if not -100 <= size <= MAX_RANK_SIZE:  # also NaN ('+nan%' changes) and inf (HG699)
+            raise SpecError(
+                f"--rank-size must be a percent from -100 to {MAX_RANK_SIZE}, got {rank_size!r}",
+                code="HG172",
+                hint="e.g. --rank-size 10 (every step and friction 10% better)",
+            )
         parsed = tuple(parse_change(c) for c in changes)
         names = [s.name for s in model.stages]
         for c in parsed:
@@ -194,7 +209,7 @@ class WhatIfSpec:
             runs=int(runs),
             seed=int(seed),
             rank=rank,
-            rank_size=float(rank_size) / 100,
+            rank_size=size / 100,
             frictions=fr,
             since=s0,
             until=s1,

@@ -423,7 +423,13 @@ def _whatif_table(result: WhatIfResult) -> Any:
     help="the period of the model and the forecast",
 )
 @click.option("--runs", type=int, default=200, show_default=True, help="simulation runs (for the 90% bands)")
-@click.option("--seed", type=int, default=0, show_default=True, help="the random seed of the simulation")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="the random seed of the simulation",
+)
 @click.option(
     "--rank", is_flag=True, help="try every stage's steps and every friction at the same size, ranked"
 )

@@ -176,8 +176,20 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
     show_default=True,
     help="periods of the share of new customers who came by referral",
 )
-@click.option("--max-depth", type=int, default=10, show_default=True, help="deepest referral generation")
-@click.option("--top", type=int, default=10, show_default=True, help="how many top referrers to list")
+@click.option(
+    "--max-depth",
+    type=click.IntRange(1, 50),
+    default=10,
+    show_default=True,
+    help="deepest referral generation (1 to 50)",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(0, 10_000),
+    default=10,
+    show_default=True,
+    help="how many top referrers to list (0 to 10000)",
+)
 @click.option("--no-referrals", is_flag=True, help="skip the referral loop")
 @click.option("--no-channels", is_flag=True, help="skip the channel table")
 @format_option(

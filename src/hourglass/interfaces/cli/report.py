@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from hourglass.interfaces.cli._common import mapping_from, source_options, stderr, stdout_console
+from hourglass.model.errors import SpecError
 
 __all__ = ["report_cmd"]
 
@@ -14,6 +15,28 @@ __all__ = ["report_cmd"]
 def _short(reason: str) -> str:
     """A reason up to its first ';' (the how-to-map part is in the report and docs/report.md)."""
     return reason.split(";", 1)[0]
+
+
+def _check_flags(
+    window: str, since: str | None, until: str | None, after_sale: dict[str, Any], changes: tuple[str, ...]
+) -> None:
+    """The flags' values, read before the source is: a bad --window, --since, --set or --whatif failed
+    only after a dozen seconds of sections (a bad --whatif was a "not measured" section, exit 0)."""
+    from hourglass.model.lifecycle import AfterSaleSpec
+    from hourglass.model.spec import parse_time, parse_window
+    from hourglass.model.whatif_spec import parse_change
+
+    parse_window(window)
+    start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
+    if start and end and start >= end:
+        raise SpecError(
+            f"--since ({start}) must be before --until ({end})",
+            code="HG108",
+            hint="swap the two dates, or drop one of them",
+        )
+    AfterSaleSpec.build(after_sale)
+    for change in changes:
+        parse_change(change)
 
 
 @click.command("report")
@@ -121,13 +144,16 @@ def report_cmd(
       hourglass report shop.csv --with retention,clv
       hourglass report events.parquet --whatif "trial->sale +10%" --whatif "friction delivery_late -50%"
     """
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from hourglass.interfaces.cli.lifecycle import _settings as after_sale_settings
-    from hourglass.interfaces.report_api import report  # not at import: `--help` stays fast
 
     columns = mapping_from(kwargs)
     after_sale = after_sale_settings(settings)  # a malformed --set fails before the source is read
+    _check_flags(window, since, until, after_sale, changes)
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from hourglass.interfaces.report_api import report  # not at import: `--help` stays fast
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

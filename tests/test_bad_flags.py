@@ -5,7 +5,8 @@ coded error (exit 2: ``error [HGnnn]`` or click's usage error), never HG699/exit
 quickly. An option of a kind the sweep does not know fails the guard test: classify it here.
 
 A value the option rightly accepts (``--seed 0``) is listed in ACCEPTED and not run (it would run the
-whole analysis); the few accepted values worth running are in test_accepted_edge_values_give_answers."""
+whole analysis). The tiny log stops some commands early (whatif needs two full months: HG174), so the
+values those commands check later are also checked on their spec (test_whatif_values_are_checked_first)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from hourglass.interfaces.cli import cli
+from hourglass.model.errors import SpecError
+from hourglass.model.presets import PRESETS
+from hourglass.model.whatif_spec import WhatIfSpec, parse_change
 
 ROWS = [
     ("a", "visit", "2024-01-01 10:00:00", "ads"),
@@ -206,3 +210,27 @@ def test_bad_values_are_coded_errors(
             first = " | ".join(line for line in out.splitlines() if line.strip())[:300]
             failures.append(f"{full} {option} {shown!r}: exit {r.exit_code} in {took:.1f}s: {first}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"seed": -1},  # numpy: "expected non-negative integer", HG699
+        {"rank_size": float("nan")},  # a ranking of "+nan%" changes
+        {"rank_size": float("inf")},  # HG699: pvals contains NaNs
+        {"rank_size": -101.0},
+        {"horizon": "121"},  # was clipped to 120 without a word
+        {"changes": ["trial->sale -500%"]},  # negative hazards, simulated
+    ],
+    ids=str,
+)
+def test_whatif_values_are_checked_first(options: dict[str, object]) -> None:
+    with pytest.raises(SpecError) as e:
+        WhatIfSpec.build(PRESETS["hourglass"], **options)  # type: ignore[arg-type]
+    assert e.value.code == "HG172"
+
+
+def test_whatif_edge_values_that_stay_allowed() -> None:
+    spec = WhatIfSpec.build(PRESETS["hourglass"], seed=10**30, rank_size=-100.0, horizon="120")
+    assert spec.horizon == 120 and spec.rank_size == -1.0
+    assert parse_change("trial->sale -100%").rel == -1.0

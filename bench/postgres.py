@@ -80,24 +80,21 @@ def load(url: str, parquet: Path, name: str = "events") -> int:
 
     import hourglass
 
-    engine = hourglass.connect(url)
-    try:
-        con = engine.con
-        arrow = pq.ParquetFile(parquet)
-        ibis_schema = hourglass.connect("duckdb").con.read_parquet(str(parquet)).schema()
-        con.create_table(name, schema=ibis_schema, overwrite=True)
-        rows = 0
-        with con.con.cursor() as cur, cur.copy(f'COPY "{name}" FROM STDIN (FORMAT csv)') as copy:
-            for batch in arrow.iter_batches(batch_size=200_000):
-                buf = io.BytesIO()
-                pacsv.write_csv(pa.Table.from_batches([batch]), buf, pacsv.WriteOptions(include_header=False))
-                copy.write(buf.getvalue())
-                rows += batch.num_rows
-        with con.con.cursor() as cur:
-            cur.execute(f'ANALYZE "{name}"')
-        return rows
-    finally:
-        engine.con.disconnect()
+    engine = hourglass.connect(url)  # the process's connection to the server (kept by hourglass)
+    con = engine.con
+    arrow = pq.ParquetFile(parquet)
+    ibis_schema = hourglass.connect("duckdb").con.read_parquet(str(parquet)).schema()
+    con.create_table(name, schema=ibis_schema, overwrite=True)
+    rows = 0
+    with con.con.cursor() as cur, cur.copy(f'COPY "{name}" FROM STDIN (FORMAT csv)') as copy:
+        for batch in arrow.iter_batches(batch_size=200_000):
+            buf = io.BytesIO()
+            pacsv.write_csv(pa.Table.from_batches([batch]), buf, pacsv.WriteOptions(include_header=False))
+            copy.write(buf.getvalue())
+            rows += batch.num_rows
+    with con.con.cursor() as cur:
+        cur.execute(f'ANALYZE "{name}"')
+    return rows
 
 
 def timed(fn: Any) -> tuple[float, Any]:
@@ -112,15 +109,12 @@ def run(url: str, store: Path) -> list[tuple[str, float]]:
 
     out: list[tuple[str, float]] = []
     engine = hourglass.connect(url)
-    try:
-        t, f_pg = timed(lambda: hourglass.funnel("events", engine=engine, **FUNNEL))
-        out.append(("postgres: funnel (load + run)", t))
-        print(f"{out[-1][0]}: {t:.1f} s", flush=True)
-        t, l_pg = timed(lambda: hourglass.lifecycle("events", "hourglass", engine=engine))
-        out.append(("postgres: lifecycle (load + run)", t))
-        print(f"{out[-1][0]}: {t:.1f} s", flush=True)
-    finally:
-        engine.con.disconnect()
+    t, f_pg = timed(lambda: hourglass.funnel("events", engine=engine, **FUNNEL))
+    out.append(("postgres: funnel (load + run)", t))
+    print(f"{out[-1][0]}: {t:.1f} s", flush=True)
+    t, l_pg = timed(lambda: hourglass.lifecycle("events", "hourglass", engine=engine))
+    out.append(("postgres: lifecycle (load + run)", t))
+    print(f"{out[-1][0]}: {t:.1f} s", flush=True)
     t, info = timed(lambda: ingest(f"{url}/events", store, overwrite=True))
     out.append((f"duckdb store: ingest ({info.rows:,} events)", t))
     t, f_st = timed(lambda: hourglass.funnel(str(store), **FUNNEL))

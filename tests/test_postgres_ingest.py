@@ -6,7 +6,6 @@ numerics, uuid, jsonb) are read."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from hourglass.model.errors import DataError, HourglassError, SourceError
 
 
 @pytest.fixture(scope="module")
-def pg(postgres_url: str, demo_parquet: Path) -> Iterator[str]:
+def pg(postgres_url: str, demo_parquet: Path) -> str:
     """The server's URL, its database holding ``shop_in`` (the simulated shop), ``bad_in`` (an
     empty customer on one row) and ``typed_in`` (PostgreSQL's own types)."""
     engine = hourglass.connect(postgres_url)
@@ -41,10 +40,7 @@ def pg(postgres_url: str, demo_parquet: Path) -> Iterator[str]:
             "(1, 'purchase', '2024-01-02 09:30:00.123456+00', 19.90, false, NULL, NULL, ''),"
             "(2, 'visit', '2024-01-03 23:00:00-05', NULL, NULL, gen_random_uuid(), '[]', NULL);"
         )
-    try:
-        yield postgres_url
-    finally:
-        con.disconnect()
+    return postgres_url  # its connection is the process's (engine/session.py keeps one per server)
 
 
 def _tables(path: Path) -> dict[str, Any]:
@@ -74,11 +70,7 @@ def test_a_table_gives_the_store_of_the_same_events_in_parquet(
     assert not list(tmp_path.glob(".*parquet"))  # the staged rows are gone
     # and the store answers like the table itself does inside PostgreSQL
     steps = ["visit", "signup", "purchase"]
-    engine = hourglass.connect(pg)
-    try:
-        inside = hourglass.funnel("shop_in", steps, engine=engine).rows()
-    finally:
-        engine.con.disconnect()
+    inside = hourglass.funnel("shop_in", steps, engine=pg).rows()
     stored = hourglass.funnel(str(tmp_path / "pg.duckdb"), steps).rows()
     assert stored == [
         {k: pytest.approx(v, rel=1e-9) if isinstance(v, float) else v for k, v in r.items()} for r in inside

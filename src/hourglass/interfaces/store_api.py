@@ -8,7 +8,6 @@ which is then validated and written exactly like a Parquet source, and removed."
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from hourglass.engine.event_store import StoreInfo, write_store
 from hourglass.engine.load import load_events
 from hourglass.engine.session import Engine, connect
+from hourglass.engine.snapshot import watching
 from hourglass.ingest.config import Config, load_config
 from hourglass.model.errors import HourglassError, SourceError
 from hourglass.model.schema import ColumnMapping
@@ -111,30 +111,27 @@ def _ingest_server(
         raise SourceError(
             f"{target} already exists", code="HG420", hint="choose another path, or --force to replace it"
         )
-    own = not isinstance(engine, Engine)
-    server = connect(engine)
+    server = connect(engine)  # the process's connection to that server (engine/session.py keeps it)
     src = resolve_source(name, table=table)
     shown = f"{server.url}/{src.name}" if server.url else src.name
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.{os.getpid()}.source.parquet")
-    try:
-        raw = open_source(server.con, src)
-        _stage(server, raw, shown, staged, progress)
-    finally:
-        if own:
-            with contextlib.suppress(Exception):
-                server.con.disconnect()
+    raw = open_source(server.con, src)
+    _stage(server, raw, shown, staged, progress)
     try:
         if progress is not None:
             progress("validating", None)
-        try:
-            events = load_events(connect("duckdb"), str(staged), mapping)
-        except HourglassError as e:
-            raise _renamed(e, str(staged), shown) from None
-        events = dataclasses.replace(
-            events, report=dataclasses.replace(events.report, source=shown, kind="table")
-        )
-        info = write_store(events, target, overwrite=overwrite, progress=progress)
+        # the staged file is checked for changes in a scope of its own, before it is removed (not at
+        # the end of the command, when it is gone)
+        with watching():
+            try:
+                events = load_events(connect("duckdb"), str(staged), mapping)
+            except HourglassError as e:
+                raise _renamed(e, str(staged), shown) from None
+            events = dataclasses.replace(
+                events, report=dataclasses.replace(events.report, source=shown, kind="table")
+            )
+            info = write_store(events, target, overwrite=overwrite, progress=progress)
     finally:
         staged.unlink(missing_ok=True)
     return info

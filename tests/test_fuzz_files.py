@@ -86,7 +86,7 @@ def judge(path: Path, clean: list[int | None] | None = None) -> tuple[Outcome, O
     return checked, answer
 
 
-@fuzz_settings(12)
+@fuzz_settings(10)
 @given(log=logs(), rnd=st.randoms(use_true_random=False))
 def test_csv_changes_that_keep_the_meaning_keep_the_answer(
     folder: Path, log: Log, rnd: random.Random
@@ -113,7 +113,7 @@ def test_parquet_gives_the_csv_answer(folder: Path, log: Log, time_type: str) ->
     assert counts(funnel(_write(folder, ".parquet", data))) == expected_funnel(log)
 
 
-@fuzz_settings(40)
+@fuzz_settings(30)
 @given(log=logs(), damage=st.sampled_from(CSV_DAMAGE), rnd=st.randoms(use_true_random=False))
 def test_damaged_csv_is_an_answer_or_a_coded_error(folder: Path, log: Log, damage, rnd) -> None:  # type: ignore[no-untyped-def]
     what, data = damage(csv_bytes(log), rnd)
@@ -121,7 +121,7 @@ def test_damaged_csv_is_an_answer_or_a_coded_error(folder: Path, log: Log, damag
     judge(_write(folder, ".csv", data))
 
 
-@fuzz_settings(20)
+@fuzz_settings(15)
 @given(log=logs(), damage=st.sampled_from(JSON_DAMAGE), rnd=st.randoms(use_true_random=False))
 def test_damaged_json_lines_are_an_answer_or_a_coded_error(folder: Path, log: Log, damage, rnd) -> None:  # type: ignore[no-untyped-def]
     what, data = damage(jsonl_bytes(log), rnd)
@@ -129,7 +129,7 @@ def test_damaged_json_lines_are_an_answer_or_a_coded_error(folder: Path, log: Lo
     judge(_write(folder, ".jsonl", data))
 
 
-@fuzz_settings(25)
+@fuzz_settings(20)
 @given(log=logs(), damage=st.sampled_from(PARQUET_DAMAGE), rnd=st.randoms(use_true_random=False))
 def test_damaged_parquet_is_an_answer_or_a_coded_error(folder: Path, log: Log, damage, rnd) -> None:  # type: ignore[no-untyped-def]
     what, data = damage(parquet_bytes(log), rnd)

@@ -109,3 +109,10 @@ def test_finding_7_a_filter_of_the_wrong_type(command: str) -> None:
     outcome = run(command, "ev.csv", "--model", "m.yaml")
     coded(outcome, "HG103")
     assert "revenue" in outcome.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="fuzz finding 8: H3 (interfaces/cli/_common.py mapping_from) or H1")
+@pytest.mark.parametrize("command", ["validate", "funnel"])
+def test_finding_8_an_empty_column_flag(command: str) -> None:
+    steps = ["--steps", "visit"] if command == "funnel" else []
+    coded(run(command, "ev.csv", *steps, "--customer-col", ""))

@@ -49,7 +49,7 @@ def _write(text: str, suffix: str) -> str:
     return name
 
 
-@fuzz_settings(25)
+@fuzz_settings(20)
 @given(rnd=st.randoms(use_true_random=False), command=st.sampled_from(["funnel", "lifecycle"]))
 def test_random_model_files(folder: Path, rnd: random.Random, command: str) -> None:
     suffix, text, what = model_text(rnd)
@@ -57,7 +57,7 @@ def test_random_model_files(folder: Path, rnd: random.Random, command: str) -> N
     ends_well(run(command, "ev.csv", "--model", _write(text, suffix)))
 
 
-@fuzz_settings(20)
+@fuzz_settings(25)
 @given(rnd=st.randoms(use_true_random=False), command=st.sampled_from(["funnel", "lifecycle"]))
 def test_random_config_files(folder: Path, rnd: random.Random, command: str) -> None:
     suffix, model, _ = model_text(rnd)
@@ -75,7 +75,7 @@ def command_lines(draw: st.DrawFn) -> list[str]:
     return head + [part for flag in chosen for part in (flag, draw(st.sampled_from(VALUES)))]
 
 
-@fuzz_settings(40)
+@fuzz_settings(30)
 @given(args=command_lines())
 def test_random_flag_values(folder: Path, args: list[str]) -> None:
     note(" ".join(a[:60] for a in args))

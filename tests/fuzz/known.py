@@ -11,10 +11,11 @@ from fuzz.outcome import Outcome
 
 __all__ = ["KNOWN", "known"]
 
-#: finding number -> (command words it shows in, pattern of its error output, source suffixes or "")
+#: finding number -> (commands it shows in (empty: any), pattern of its error output, source suffix or "")
 KNOWN: dict[int, tuple[tuple[str, ...], str, str]] = {
     5: (("funnel", "lifecycle"), r"TypeError: '\w+' object is not iterable", ""),
     6: (("funnel", "lifecycle"), r"unterminated quoted string", ""),
+    8: ((), r"KeyError: '(customer|event|timestamp|channel|revenue|referrer|event_id)'", ""),
 }
 
 
@@ -23,6 +24,10 @@ def known(outcome: Outcome, suffix: str = "") -> int | None:
     if outcome.code != "HG699":
         return None
     for number, (commands, pattern, suffixes) in KNOWN.items():
-        if outcome.args[0] in commands and re.search(pattern, outcome.stderr) and suffix.endswith(suffixes):
+        if (
+            (not commands or outcome.args[0] in commands)
+            and re.search(pattern, outcome.stderr)
+            and suffix.endswith(suffixes)
+        ):
             return number
     return None

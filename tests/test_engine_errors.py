@@ -121,3 +121,19 @@ def test_a_full_disk_while_reading_names_the_file_written() -> None:
     assert e.code == "HG425"
     assert e.message == "cannot write /tmp/spill/duckdb_temp_block-1.block: No space left on device"
     assert "free space" in (e.hint or "")
+
+
+def test_a_postgres_server_that_goes_away_is_hg506() -> None:
+    psycopg = pytest.importorskip("psycopg")
+    text = "consuming input failed: server closed the connection unexpectedly"
+    e = _translate(psycopg.OperationalError(text))
+    assert e.code == "HG506" and e.message == f"the engine's server stopped answering: {text}"
+    admin = _translate(psycopg.errors.AdminShutdown("terminating connection due to administrator command"))
+    assert admin.code == "HG506"
+
+
+def test_a_postgres_table_the_user_may_not_read_is_hg205() -> None:
+    psycopg = pytest.importorskip("psycopg")
+    e = _translate(psycopg.errors.InsufficientPrivilege("permission denied for table events"))
+    assert e.code == "HG205" and "permission denied for table events" in e.message
+    assert "GRANT SELECT" in (e.hint or "")

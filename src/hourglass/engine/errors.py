@@ -78,6 +78,30 @@ def _write_error(text: str, target: str | None, option: str | None, io: bool) ->
     return None
 
 
+def _server_error(e: Exception, text: str) -> HourglassError | None:
+    """A database server's driver error (PostgreSQL's psycopg, by class name: the driver stays out of
+    the imports) that is not a bug: the server going away mid-query (HG506), a table the engine's
+    user may not read (HG205); None for any other."""
+    if not type(e).__module__.startswith("psycopg"):
+        return None
+    first = (text.strip().splitlines() or [type(e).__name__])[0]
+    kinds = {c.__name__ for c in type(e).__mro__}
+    if "InsufficientPrivilege" in kinds:
+        return SourceError(
+            f"the engine's user may not read the table: {first}",
+            code="HG205",
+            hint="grant it the right to read (GRANT SELECT ON TABLE ... TO that user), or connect as a "
+            "user who may",
+        )
+    if "OperationalError" in kinds or "InterfaceError" in kinds:
+        return EngineError(
+            f"the engine's server stopped answering: {first}",
+            code="HG506",
+            hint="check that the server is running and reachable, then run again (docs/engines.md)",
+        )
+    return None
+
+
 def _starts_with_bracket(path: str | None) -> bool:
     try:
         with open(path or "", "rb") as f:
@@ -120,7 +144,11 @@ def translated(
         text = str(e)
         name = type(e).__name__
         where = f"{source}: " if source else ""
-        fault = _lock_error(text) or _write_error(text, target, option, name == "IOException")
+        fault = (
+            _lock_error(text)
+            or _write_error(text, target, option, name == "IOException")
+            or _server_error(e, text)
+        )
         if fault is not None:
             raise fault from None
         if name in ("ConversionException", "InvalidInputException") and "CSV" in text:

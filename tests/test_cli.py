@@ -1257,3 +1257,10 @@ def test_subprocess_error_exit_status_and_message() -> None:
     assert "ev.csv: no customer column" in err
     assert "--customer-col COLUMN" in err
     assert "who, event, timestamp, channel, revenue" in err
+
+
+@pytest.mark.parametrize("flag", ["--customer-col", "--event-col"])
+def test_an_empty_column_flag_is_hg301(flag: str) -> None:
+    write_csv("ev.csv")
+    err = fails("validate", "ev.csv", flag, "", code="HG301")
+    assert f"{flag}: an empty column name" in err

@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hourglass.model.errors import EngineError, HourglassError, SpecError
+from hourglass.model.errors import EngineError, HourglassError, SchemaError, SpecError
 from hourglass.model.schema import ROLES, ColumnMapping
 
 __all__ = [
@@ -136,7 +136,8 @@ def source_options(f: F) -> F:
     f = click.option(
         "--table",
         metavar="NAME",
-        help="a table in a DuckDB database file (schema.table works) [default: events]",
+        help="a table: of a DuckDB database file (shop.duckdb --table events), or of the engine's "
+        "database with SOURCE its schema (schema.table works) [default: events]",
     )(f)
     f = click.option(
         "--engine",
@@ -156,7 +157,17 @@ def source_options(f: F) -> F:
 
 
 def mapping_from(kwargs: dict[str, Any]) -> ColumnMapping:
+    """The column flags given (``--<role>-col``, ``--time-unit``) as a mapping; an empty column name
+    is HG301 (it names no column)."""
     data = {r: kwargs.pop(f"{r}_col", None) for r in ROLES}
+    for role, given in data.items():
+        if given is not None and not given.strip():
+            flag = f"--{role.replace('_', '-')}-col"
+            raise SchemaError(
+                f"{flag}: an empty column name",
+                code="HG301",
+                hint="give the column's name, or leave the flag out",
+            )
     unit = kwargs.pop("time_unit", None)
     if unit:
         data["time_unit"] = unit

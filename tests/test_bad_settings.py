@@ -15,6 +15,7 @@ from hourglass.interfaces.cli import cli
 from hourglass.model.errors import SpecError
 from hourglass.model.lifecycle import AfterSaleSpec
 from hourglass.model.spec import MAX_WINDOW, MAX_WINDOW_DAYS, US, FunnelSpec, parse_window
+from hourglass.model.steps import Step
 
 WINDOWS = ("repeat_within", "remorse_within", "offer_within", "gap_within")
 ROWS = [
@@ -175,3 +176,20 @@ def test_the_longest_window_runs_on_times_at_both_ends(tmp_path: Path) -> None:
     assert purchases["purchases"] == 3 and "observed" in purchases["repeat_rate_reason"]
     code, out = _run("attribution", str(far), "--lookback", w, "--half-life", w, "--format", "json")
     assert code == 0, out
+
+
+# --- model files: what a stage may be (fuzz findings 5 and 6) ---------------------------------------------
+
+
+@pytest.mark.parametrize("item", [7, True, 1.5, None, ["visit"]])
+def test_a_stage_that_is_not_a_name_or_a_mapping_is_hg105(item: object) -> None:
+    with pytest.raises(SpecError) as e:  # was a TypeError: HG699
+        Step.of(item)  # type: ignore[arg-type]
+    assert e.value.code == "HG105"
+
+
+@pytest.mark.parametrize("events", [["vis\0it"], ["visit", "sign\nup"], ["a\x7f"]])
+def test_an_event_name_with_a_control_character_is_hg104(events: list[str]) -> None:
+    with pytest.raises(SpecError) as e:  # a NUL reached DuckDB's parser: HG699
+        Step.of({"name": "look", "events": events})
+    assert e.value.code == "HG104" and "control character" in e.value.message

@@ -18,6 +18,7 @@ _FILTER_RE = re.compile(
     r"(?P<op>==|!=|>=|<=|>|<|=|not\s+in\b|in\b)\s*(?P<value>.+?)\s*$"
 )
 _NAME_RE = re.compile(r"^[^\s,]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # no event name has one; NUL broke the engine's SQL (HG699)
 
 Scalar = str | int | float | bool
 
@@ -132,6 +133,14 @@ class Step:
                 code="HG104",
                 hint="give at least one event name or pattern",
             )
+        for text in (self.name, *self.events):
+            if _CONTROL.search(text):
+                raise SpecError(
+                    f"step {self.name!r}: {text!r} has a control character",
+                    code="HG104",
+                    hint="write the event names as they appear in the source, without control characters "
+                    "(a NUL byte, a tab, a line break)",
+                )
         for pattern in self.events:
             if not pattern or any(c in pattern for c in "[]"):
                 raise SpecError(
@@ -151,6 +160,13 @@ class Step:
             return item
         if isinstance(item, str):
             return cls(name=item, events=(item,))
+        if not isinstance(item, Mapping):
+            raise SpecError(
+                f"a stage or step is a name or a mapping of name and events, not {item!r}",
+                code="HG105",
+                hint="write each stage as '- name: NAME' with 'events: [...]' under it, or as an event name "
+                "(quote names YAML reads as numbers, booleans or null: '7', 'true', 'null')",
+            )
         check_keys(item, ("name", "label", "events", "where"), where="a step")
         if "name" not in item:
             raise SpecError(

@@ -70,6 +70,7 @@ def test_a_bare_number_in_the_config_is_an_error_with_the_unit(
     assert code == 2, out  # it was 7 seconds (a repeat rate of 0%), exit 0
     assert "HG107" in out or "HG113" in out
     assert key in out and "no unit" in out and "7d" in out
+    assert config.name in out and "[lifecycle]" in out  # named when the config is read (ingest/config.py)
 
 
 def test_a_bare_number_on_the_command_line_names_the_unit(log: Path) -> None:

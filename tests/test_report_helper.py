@@ -71,3 +71,14 @@ def test_it_runs_only_for_a_small_file_on_duckdb(
     assert start_helper(str(demo_parquet), only=EXTRAS, context=ctx, engine="spark") is None
     monkeypatch.setenv("HOURGLASS_REPORT_HELPER", "0")
     assert start_helper(str(demo_parquet), only=EXTRAS, context=ctx) is None
+
+
+def test_a_helper_not_read_is_reaped(demo_parquet: Path) -> None:
+    """A helper that finished but whose results the report did not want (its main model matched
+    no event) is reaped and its pipe closed: no ResourceWarning (an error under pytest)."""
+    helper = start_helper(str(demo_parquet), only=("retention", "flywheel"), context=Context("aida"))
+    assert helper is not None and helper.names == ("flywheel",)
+    helper.proc.wait()
+    helper.cancel()
+    assert helper.proc.stdout is not None and helper.proc.stdout.closed
+    assert helper.results() == {}

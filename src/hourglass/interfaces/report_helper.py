@@ -17,6 +17,7 @@ report itself (``python -m hourglass.interfaces.report_helper``), never another 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
@@ -51,13 +52,17 @@ class Helper:
                 self._done = pickle.loads(out) if self.proc.returncode == 0 and out else {}
             except Exception:  # noqa: BLE001 - the helper only saves time; the report computes it
                 self.cancel()
-                self._done = {}
-        return self._done
+        return self._done or {}
 
     def cancel(self) -> None:
-        """Stop the helper if it still runs (its results are not wanted)."""
+        """Stop the helper if it still runs, and reap it and close its pipe (its results are not
+        wanted, or were read)."""
+        if self._done is not None:
+            return
+        self._done = {}
         if self.proc.poll() is None:
             self.proc.kill()
+        with contextlib.suppress(Exception):  # a pipe already closed: nothing left to release
             self.proc.communicate()
 
 

@@ -54,6 +54,8 @@ BAD: dict[str, tuple[str, ...]] = {
     "range": ("abc", "2025-01-01..2024-01-01", "2024-13-45..", "..x"),
     "model": (DIGITS, "nosuchmodel", ""),  # a name too long for a file was HG699 (ENAMETOOLONG)
     "change": ("trial->sale -500%", "trial->sale +nan%", "x", "friction late_delivery -101%"),
+    "column": ("nosuchcolumn", DIGITS),
+    "steps": (",", " , ", "[x]", "a b"),
     "set": (
         "repeat_within=7",
         "repeat_within=0d",
@@ -78,12 +80,14 @@ KIND_OF: dict[str, str] = {
     "--change": "change",
     "--whatif": "change",
     "--set": "set",
+    "--by": "column",
 }
 #: (command, option) -> kind, where the option's kind differs from its name's elsewhere
 KIND_AT: dict[tuple[str, str], str] = {
     ("clv", "--horizon"): "duration",
     ("whatif", "--horizon"): "count",
     ("friction", "--target"): "duration",
+    ("funnel", "--steps"): "steps",
 }
 #: values an option rightly accepts (not run by the sweep: they would run the analysis)
 ACCEPTED: dict[tuple[str, str], set[str]] = {

@@ -8,6 +8,7 @@ result is assembled by ``model.lifecycle_assemble`` from their rows."""
 from __future__ import annotations
 
 import math
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from hourglass.analyses.lifecycle import (
 )
 from hourglass.engine._values import plain_records
 from hourglass.engine.load import Events
+from hourglass.engine.store_files import temp_path
 from hourglass.ingest.outputs import cannot_write, check_output, source_files
 from hourglass.model.after_sale import after_sale_names, missing_blocks
 from hourglass.model.errors import SpecError
@@ -169,12 +171,19 @@ def _write(events: Events, customers: ir.Table, path: Path) -> None:
     )
     # DuckDB writes one file; Spark writes a directory of part files under that name
     kw: dict[str, Any] = {"mode": "overwrite"} if events.engine.name == "spark" else {}
+    # one file (DuckDB): written next to the target and renamed when whole (a full disk leaves no half file)
+    whole = events.engine.name != "spark" and not path.is_char_device()
+    target = temp_path(path) if whole else path
     try:
         if suffix == ".parquet":
-            events.engine.con.to_parquet(ordered, str(path), **kw)
+            events.engine.con.to_parquet(ordered, str(target), **kw)
         else:
-            events.engine.con.to_csv(ordered, str(path), **kw)
+            events.engine.con.to_csv(ordered, str(target), **kw)
+        if whole:
+            os.replace(target, path)
     except Exception as e:
+        if whole:
+            target.unlink(missing_ok=True)
         if not isinstance(e, OSError) and type(e).__name__ != "IOException":  # DuckDB's
             raise
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0].removeprefix("IO Error: ")

@@ -194,6 +194,7 @@ def screenshots(out_dir: Path, customers: int = 20_000, seed: int = 7) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1360, "height": 900}, device_scale_factor=1)
+        page.set_default_timeout(300_000)
         b = Bench(page, running.url)
         for name, path in PAGES.items():
             b.open(path)

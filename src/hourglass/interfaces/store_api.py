@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,7 @@ def _ingest_server(
     """A server's table: streamed into a Parquet file next to the store, then ingested as one."""
     from hourglass.ingest.sources import open_source, resolve_source
 
+    started = time.perf_counter()
     target = Path(into)
     if target.exists() and not overwrite:  # before reading a whole table
         raise SourceError(
@@ -134,7 +136,7 @@ def _ingest_server(
             info = write_store(events, target, overwrite=overwrite, progress=progress)
     finally:
         staged.unlink(missing_ok=True)
-    return info
+    return dataclasses.replace(info, seconds=time.perf_counter() - started)  # reading the table too
 
 
 def _stage(server: Engine, raw: Any, shown: str, path: Path, progress: Progress | None) -> int:

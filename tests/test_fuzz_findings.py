@@ -116,3 +116,13 @@ def test_finding_7_a_filter_of_the_wrong_type(command: str) -> None:
 def test_finding_8_an_empty_column_flag(command: str) -> None:
     steps = ["--steps", "visit"] if command == "funnel" else []
     coded(run(command, "ev.csv", *steps, "--customer-col", ""))
+
+
+@pytest.mark.xfail(strict=True, reason="fuzz finding 9: H2 (model/steps.py parse_filter)")
+@pytest.mark.parametrize("where", ["null", "7"])
+def test_finding_9_a_filter_that_is_not_text(where: str) -> None:
+    Path("m.yaml").write_text(
+        "name: shop\nkind: funnel\nsale: buy\nstages:\n- name: look\n  events: [visit]\n"
+        f"- name: buy\n  events: [purchase]\n  where: [{where}]\n"
+    )
+    coded(run("funnel", "ev.csv", "--model", "m.yaml"), "HG103")

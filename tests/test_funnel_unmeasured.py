@@ -82,3 +82,15 @@ def test_by_keeps_the_nulls(shop: Path) -> None:
     assert result.missing == ("kart",)
     for group in result.to_dict()["groups"]:
         assert group["steps"][1]["customers"] is None and group["steps"][1]["customers_reason"]
+
+
+def test_show_sql_takes_its_dialect_from_the_engine_string(shop: Path) -> None:
+    """`--engine postgres://...` (or spark://HOST:PORT, local[2]) with --show-sql printed DuckDB's SQL:
+    only the bare word 'spark' was recognised."""
+    args = ["funnel", str(shop), "--steps", "catalog,cart", "--show-sql"]
+    r = CliRunner().invoke(cli, [*args, "--engine", "postgres://u@localhost:5432/shop"])
+    assert r.exit_code == 0, r.output
+    assert "PERCENTILE_CONT(0.5) WITHIN GROUP" in r.stdout and "QUANTILE_CONT" not in r.stdout
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "QUANTILE_CONT" in r.stdout

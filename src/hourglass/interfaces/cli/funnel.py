@@ -166,10 +166,13 @@ def funnel_cmd(
     from hourglass.interfaces import api  # here, not at import: `hourglass --help` stays fast
 
     if show_sql:
+        from hourglass.engine.connect import parse_engine
+
+        kind = parse_engine(kw["engine"] or "duckdb").kind  # spark://..., local[2], postgres://...
         sql = api.funnel_sql(
             source,
             step_list,
-            dialect=dialect or ("pyspark" if kw["engine"] == "spark" else "duckdb"),
+            dialect=dialect or {"spark": "pyspark", "spark-connect": "pyspark"}.get(kind, kind),
             table_name=sql_table,
             engine="duckdb",
             **common,

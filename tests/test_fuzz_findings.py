@@ -2,7 +2,8 @@
 shows it. A finding in another helper's file is ``xfail(strict=True)`` until its owner fixes it (then the
 mark goes); /work/notes/s3/findings.md has each one's reproduction from the shell. Fixed: 1 (H5,
 HG311), 2 (H1, engine/file_checks.py), 3 and 4 (H1 and H3: damaged Parquet pages are HG206 naming the
-file, validate reads every value), 7 (H6, analyses/_match.py: HG103)."""
+file, validate reads every value), 5 and 6 (H2, model/steps.py: HG105, HG104), 7 (H6,
+analyses/_match.py: HG103), 8 (H3, cli/_common.py: HG301). Open: 9 (H2)."""
 
 from __future__ import annotations
 
@@ -85,7 +86,6 @@ def test_finding_4_validate_reads_what_it_vouches_for(offset: int) -> None:
     coded(run("validate", path))
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 5: H2 (model/steps.py)")
 @pytest.mark.parametrize("stage", ["7", "true", "1.5", "null"])
 def test_finding_5_a_stage_that_is_not_a_mapping(stage: str) -> None:
     Path("m.yaml").write_text(
@@ -94,7 +94,6 @@ def test_finding_5_a_stage_that_is_not_a_mapping(stage: str) -> None:
     coded(run("funnel", "ev.csv", "--model", "m.yaml"), "HG105")
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 6: H2 (model/steps.py, asked by H8)")
 def test_finding_6_nul_in_an_event_name() -> None:
     Path("m.yaml").write_text('name: shop\nkind: funnel\nstages:\n- name: look\n  events: ["vis\\0it"]\n')
     coded(run("funnel", "ev.csv", "--model", "m.yaml"), "HG104")
@@ -111,11 +110,10 @@ def test_finding_7_a_filter_of_the_wrong_type(command: str) -> None:
     assert "revenue" in outcome.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 8: H3 (interfaces/cli/_common.py mapping_from) or H1")
 @pytest.mark.parametrize("command", ["validate", "funnel"])
 def test_finding_8_an_empty_column_flag(command: str) -> None:
     steps = ["--steps", "visit"] if command == "funnel" else []
-    coded(run(command, "ev.csv", *steps, "--customer-col", ""))
+    coded(run(command, "ev.csv", *steps, "--customer-col", ""), "HG301")
 
 
 @pytest.mark.xfail(strict=True, reason="fuzz finding 9: H2 (model/steps.py parse_filter)")

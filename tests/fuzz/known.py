@@ -13,10 +13,7 @@ __all__ = ["KNOWN", "known"]
 
 #: finding number -> (commands it shows in (empty: any), pattern of its error output, source suffix or "")
 KNOWN: dict[int, tuple[tuple[str, ...], str, str]] = {
-    5: (("funnel", "lifecycle"), r"TypeError: '\w+' object is not iterable", ""),
-    6: (("funnel", "lifecycle"), r"unterminated quoted string", ""),
     9: (("funnel", "lifecycle"), r"TypeError: object of type '\w+' has no len\(\)", ""),
-    8: ((), r"KeyError: '(customer|event|timestamp|channel|revenue|referrer|event_id)'", ""),
 }
 
 

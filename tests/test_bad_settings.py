@@ -194,3 +194,10 @@ def test_an_event_name_with_a_control_character_is_hg104(events: list[str]) -> N
     with pytest.raises(SpecError) as e:  # a NUL reached DuckDB's parser: HG699
         Step.of({"name": "look", "events": events})
     assert e.value.code == "HG104" and "control character" in e.value.message
+
+
+@pytest.mark.parametrize("where", [None, 7, True, [None], [7], [1.5]])
+def test_a_filter_that_is_not_text_is_hg103(where: object) -> None:
+    with pytest.raises(SpecError) as e:  # was a TypeError (len() of None): HG699 (fuzz finding 9)
+        Step.of({"name": "buy", "events": ["purchase"], "where": where})
+    assert e.value.code == "HG103"

@@ -81,7 +81,7 @@ def parse_filter(text: str | Sequence[Any] | Filter) -> Filter:
     if isinstance(text, Filter):
         return text
     if not isinstance(text, str):
-        if isinstance(text, bytes) or len(text) != 3:
+        if not isinstance(text, list | tuple) or len(text) != 3:
             raise SpecError(
                 f"a filter is 'column op value', got {text!r}",
                 code="HG103",
@@ -187,8 +187,15 @@ class Step:
                     "'yes', 'no', 'on', 'off', 'null'",
                 )
         where = item.get("where", [])
-        if isinstance(where, str):
+        if not isinstance(where, list | tuple):
             where = [where]
+        for w in where:
+            if not isinstance(w, str | list | tuple | Filter):  # YAML's null, 7, true: a TypeError (HG699)
+                raise SpecError(
+                    f"step '{item['name']}': the filter {w!r} is not text",
+                    code="HG103",
+                    hint="write each filter as text, e.g. 'revenue > 0' or 'channel in [ads, search]'",
+                )
         return cls(
             name=str(item["name"]),
             events=tuple(str(e) for e in events),

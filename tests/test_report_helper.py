@@ -16,7 +16,13 @@ import hourglass
 from hourglass.engine.run_journeys import cached
 from hourglass.ingest.config import load_config, load_model
 from hourglass.interfaces.report_extras import EXTRAS, Context, computed, extra_parts
-from hourglass.interfaces.report_helper import HELPED, start_helper
+from hourglass.interfaces.report_helper import HELPED, _idle_cpu, start_helper
+
+
+@pytest.fixture(autouse=True)
+def _idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on an idle machine (the helper is not started when every CPU is busy)."""
+    monkeypatch.setattr("hourglass.interfaces.report_helper._idle_cpu", lambda: True)
 
 
 def _same(got: Any, want: Any, path: str = "") -> None:
@@ -75,6 +81,9 @@ def test_it_runs_only_for_a_small_file_on_duckdb(
     assert start_helper(str(demo_parquet), only=("retention",), context=ctx) is None  # not its sections
     assert start_helper(str(tmp_path / "none.csv"), only=EXTRAS, context=ctx) is None  # the load says why
     assert start_helper(str(demo_parquet), only=EXTRAS, context=ctx, engine="spark") is None
+    monkeypatch.setattr("os.getloadavg", lambda: (64.0, 64.0, 64.0))  # every CPU busy: no helper
+    monkeypatch.setattr("hourglass.interfaces.report_helper._idle_cpu", _idle_cpu)
+    assert start_helper(str(demo_parquet), only=EXTRAS, context=ctx) is None
     monkeypatch.setenv("HOURGLASS_REPORT_HELPER", "0")
     assert start_helper(str(demo_parquet), only=EXTRAS, context=ctx) is None
 

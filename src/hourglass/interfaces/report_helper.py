@@ -8,9 +8,10 @@ CSV within 3 s; bench/README.md, "Small data").
 Only for a small file source (CSV, Parquet, JSON lines up to ``READ_ONCE_BYTES``) on the default
 DuckDB engine: the helper reads the file itself, so both processes see the same events and the
 sections are the ones a single process computes. Anything else (an in-memory table, a store, a
-server engine, a big file: DuckDB's own threads already use the CPUs there) runs in the report's
-process as before, and so does every section when the helper fails in any way: the helper can
-only make the report faster, never different. ``HOURGLASS_REPORT_HELPER=0`` turns it off.
+server engine, a big file: DuckDB's own threads already use the CPUs there; a machine with no idle
+CPU) runs in the report's process as before, and so does every section when the helper fails in
+any way: the helper can only make the report faster, never different. ``HOURGLASS_REPORT_HELPER=0``
+turns it off.
 
 The request and the results cross a pipe pickled: the helper is this package started by the
 report itself (``python -m hourglass.interfaces.report_helper``), never another program."""
@@ -66,8 +67,20 @@ class Helper:
             self.proc.communicate()
 
 
+def _idle_cpu() -> bool:
+    """Whether a CPU is free for the helper: the 1-minute load average is below the CPU count
+    (on a machine whose CPUs are all busy a second process only adds its start and its
+    load: bench/README.md measured the report 17% slower with it at load 24 on 2 CPUs). True when
+    the system does not tell."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return True
+    return load < (os.cpu_count() or 1)
+
+
 def _helpable(source: Any, engine: Any, table: str | None) -> bool:
-    if os.environ.get("HOURGLASS_REPORT_HELPER", "1") == "0":
+    if os.environ.get("HOURGLASS_REPORT_HELPER", "1") == "0" or not _idle_cpu():
         return False
     if engine not in (None, "duckdb") or not isinstance(source, str | os.PathLike):
         return False

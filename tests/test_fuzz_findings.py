@@ -3,7 +3,7 @@ shows it. A finding in another helper's file is ``xfail(strict=True)`` until its
 mark goes); /work/notes/s3/findings.md has each one's reproduction from the shell. Fixed: 1 (H5,
 HG311), 2 (H1, engine/file_checks.py), 3 and 4 (H1 and H3: damaged Parquet pages are HG206 naming the
 file, validate reads every value), 5 and 6 (H2, model/steps.py: HG105, HG104), 7 (H6,
-analyses/_match.py: HG103), 8 (H3, cli/_common.py: HG301). Open: 9 (H2)."""
+analyses/_match.py: HG103), 8 (H3, cli/_common.py: HG301), 9 (H2, model/steps.py: HG103)."""
 
 from __future__ import annotations
 
@@ -116,7 +116,6 @@ def test_finding_8_an_empty_column_flag(command: str) -> None:
     coded(run(command, "ev.csv", *steps, "--customer-col", ""), "HG301")
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 9: H2 (model/steps.py parse_filter)")
 @pytest.mark.parametrize("where", ["null", "7"])
 def test_finding_9_a_filter_that_is_not_text(where: str) -> None:
     Path("m.yaml").write_text(

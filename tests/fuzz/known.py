@@ -12,9 +12,7 @@ from fuzz.outcome import Outcome
 __all__ = ["KNOWN", "known"]
 
 #: finding number -> (commands it shows in (empty: any), pattern of its error output, source suffix or "")
-KNOWN: dict[int, tuple[tuple[str, ...], str, str]] = {
-    9: (("funnel", "lifecycle"), r"TypeError: object of type '\w+' has no len\(\)", ""),
-}
+KNOWN: dict[int, tuple[tuple[str, ...], str, str]] = {}
 
 
 def known(outcome: Outcome, suffix: str = "") -> int | None:

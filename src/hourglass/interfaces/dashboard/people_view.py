@@ -35,6 +35,12 @@ class People:
     title: str
     frame: Any
     params: dict[str, str]
+    shown: Callable[[Any], Any] | None = None  # the rows as shown (names for values): of a page only
+
+    def rows(self, start: int | None = None, stop: int | None = None) -> Any:
+        """Rows ``start``..``stop`` as shown (all: the CSV)."""
+        part = self.frame.iloc[start:stop]
+        return part if self.shown is None else self.shown(part)
 
 
 def _bad(what: str, hint: str, code: str = "HG109") -> SpecError:
@@ -90,12 +96,16 @@ def journey_frame(
         )
         frame = _on_top_paths(table, jm, spec.steps, spec.direction == "reverse", paths, step, node)
         cols = [f"p{i}" for i in range(spec.steps)]
-        named = [_names(jm, frame[c]) for c in cols]
-        out = frame[["customer"]].copy()
-        out["path"] = [" \u2192 ".join(n for n in path if n) for path in zip(*named, strict=True)]
-        out["goes_on"] = frame["more"].astype(bool)
+
+        def shown(part: Any) -> Any:
+            named = [_names(jm, part[c]) for c in cols]
+            out = part[["customer"]].copy()
+            out["path"] = [" \u2192 ".join(n for n in path if n) for path in zip(*named, strict=True)]
+            out["goes_on"] = part["more"].astype(bool)
+            return out
+
         title = f"customers of the top paths at step {step}: {node}"
-        return People(title, out.reset_index(drop=True), {"node": node, "node_step": str(step)})
+        return People(title, frame.reset_index(drop=True), {"node": node, "node_step": str(step)}, shown)
     if "move_from" in chosen:
         source = _stage(jm, chosen["move_from"], "move_from")
         raw_to = chosen.get("move_to") or END
@@ -170,12 +180,16 @@ def channel_frame(
     keep = table["channel"].isna() if channel == NONE else table["channel"] == channel
     if stage:
         keep &= table[f"s{names.index(stage)}"] == 1
-    frame = table.loc[keep].sort_values("customer", kind="stable")
-    out = frame[["customer", "channel"]].copy()
-    out["purchaser"] = frame["purchaser"].astype(bool)
-    flags = frame[[f"s{i}" for i in range(len(names))]].to_numpy()
-    out["stages_entered"] = [", ".join(n for n, f in zip(names, row, strict=True) if f == 1) for row in flags]
+    frame = table.loc[keep].sort_values("customer", kind="stable").reset_index(drop=True)
+
+    def shown(part: Any) -> Any:
+        out = part[["customer", "channel"]].copy()
+        out["purchaser"] = part["purchaser"].astype(bool)
+        flags = part[[f"s{i}" for i in range(len(names))]].to_numpy()
+        out["stages_entered"] = [
+            ", ".join(n for n, f in zip(names, row, strict=True) if f == 1) for row in flags
+        ]
+        return out
+
     title = f"customers acquired by {channel}" + (f" who entered {stage}" if stage else "")
-    return People(
-        title, out.reset_index(drop=True), {"channel": channel} | ({"stage": stage} if stage else {})
-    )
+    return People(title, frame, {"channel": channel} | ({"stage": stage} if stage else {}), shown)

@@ -368,9 +368,8 @@ class Views:
 
     def who(self, q: PageQuery, params: dict[str, str], where: str, page: int, per_page: int) -> str:
         people = self._who(q, params, where)
-        frame = people.frame
-        total = len(frame)
-        rows = frame.iloc[(page - 1) * per_page : page * per_page].to_dict(orient="records")
+        total = len(people.frame)
+        rows = people.rows((page - 1) * per_page, page * per_page).to_dict(orient="records")
         query = urlencode({**q.params(), **people.params})
         base = "/journeys/people" if where == "journeys" else "/lifecycle/channel"
         return self._render(
@@ -387,7 +386,7 @@ class Views:
         )
 
     def who_csv(self, q: PageQuery, params: dict[str, str], where: str) -> Any:
-        return self._who(q, params, where).frame
+        return self._who(q, params, where).rows()
 
     def extra(self, page: Page, params: dict[str, str]) -> str:
         """A later analysis's page (flywheel, friction, retention, clv, attribution): the report's

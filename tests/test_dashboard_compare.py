@@ -110,3 +110,10 @@ def test_the_comparison_is_not_part_of_a_views_cache_key() -> None:
     a = PageQuery.parse({"range": "custom", "since": "2024-01-01"}, None)
     b = PageQuery.parse({"range": "custom", "since": "2024-01-01", "compare": "previous"}, None)
     assert a.key() == b.key() and b.params()["compare"] == "previous"
+
+
+def test_a_step_no_event_matches_is_not_measured_not_zero(client: TestClient) -> None:
+    for query in ("", "&by=channel&top=2", "&range=90d&compare=previous"):
+        r = client.get(f"/funnel?steps=visit,sigup,purchase&window=30d{query}", headers=FRAGMENT)
+        assert r.status_code == 200 and "not measured" in r.text, query
+        assert 'class="hg-reached">0</a>' not in r.text, query  # never a 0 for a typo (ADR 0006)

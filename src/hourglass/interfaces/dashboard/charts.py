@@ -35,7 +35,14 @@ def funnel_figure(view: FunnelView, people_url: str) -> go.Figure:
             urls.append(f"{people_url}&step={k}&kind=reached{extra}")
             share = row["conversion_from_first"]
             shown = share is not None and k > 1 and not many
-            texts.append(f"{row['customers']:,}" + (f" · {_pct(share)}" if shown else ""))
+            n = row["customers"]
+            if n is None:  # a step no event matches: not measured, never a 0 bar
+                texts.append("not measured")
+                hovers.append(
+                    f"{labels[k - 1]}: not measured ({row.get('customers_reason') or 'no such event'})"
+                )
+                continue
+            texts.append(f"{n:,}" + (f" · {_pct(share)}" if shown else ""))
             hovers.append(
                 f"{'<b>' + _plotly_text(g.label) + '</b><br>' if many else ''}{labels[k - 1]}: "
                 f"{row['customers']:,} reached (in order within {view.query.window})<br>"

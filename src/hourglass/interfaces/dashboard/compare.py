@@ -77,8 +77,15 @@ def compare_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[
     """Per step: customers and conversion from the first step in A and B, the change (points) and
     the two-proportion p-value; a step without customers in a period is not measured there."""
     out: list[dict[str, Any]] = []
-    a1, b1 = (a[0]["customers"] if a else 0), (b[0]["customers"] if b else 0)
+    a1, b1 = (a[0]["customers"] or 0 if a else 0), (b[0]["customers"] or 0 if b else 0)
     for i, (ra, rb) in enumerate(zip(a, b, strict=True)):
+        if ra["customers"] is None or rb["customers"] is None:  # a step no event matches
+            why = ra.get("customers_reason") or rb.get("customers_reason") or "no such event"
+            out.append({"step": ra.get("label") or ra["step"], "a_customers": ra["customers"],
+                        "b_customers": rb["customers"], "a_conversion": None, "b_conversion": None,
+                        "change": None, "change_reason": why, "p": None, "p_reason": why,
+                        "significant": False})  # fmt: skip
+            continue
         pa, pb = _share(ra["customers"], a1), _share(rb["customers"], b1)
         row: dict[str, Any] = {
             "step": ra.get("label") or ra["step"],

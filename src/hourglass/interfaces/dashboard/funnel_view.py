@@ -8,7 +8,7 @@ counts are the sums of the rest, exactly; its times are not measured (medians do
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +67,10 @@ def _summed(groups: Sequence[FunnelGroup]) -> tuple[StepCounts, ...]:
     return tuple(out)
 
 
-def _other_rows(groups: Sequence[FunnelGroup], open_funnel: bool) -> list[dict[str, Any]]:
-    rows = step_rows(_summed(groups), open_funnel=open_funnel)
+def _other_rows(
+    groups: Sequence[FunnelGroup], open_funnel: bool, unmeasured: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    rows = step_rows(_summed(groups), open_funnel=open_funnel, unmeasured=unmeasured)
     for i, row in enumerate(rows):
         if i:
             row["median_time_from_previous_s_reason"] = TIME_REASON
@@ -99,16 +101,21 @@ def compute_funnel(src: DashboardSource, q: FunnelQuery) -> FunnelView:
     labels = [s.label or s.step for s in first]
     groups: list[FunnelGroupRows] = []
     top_values: tuple[Any, ...] = ()
+    missing = result.unmeasured()  # a step no event matches: not measured, never 0 (ADR 0006)
     if result.breakdown is None:
-        groups.append(FunnelGroupRows("", None, step_rows(result.steps, open_funnel=result.open_funnel)))
+        groups.append(
+            FunnelGroupRows(
+                "", None, step_rows(result.steps, open_funnel=result.open_funnel, unmeasured=missing)
+            )
+        )
     else:
         shown, rest = list(result.groups[: q.top]), list(result.groups[q.top :])
         top_values = tuple(g.value for g in shown)
         for g in shown:
-            rows = step_rows(g.steps, open_funnel=result.open_funnel)
+            rows = step_rows(g.steps, open_funnel=result.open_funnel, unmeasured=missing)
             groups.append(FunnelGroupRows(_label(g.value), _label(g.value), rows))
         if rest:
-            groups.append(FunnelGroupRows(OTHER, OTHER, _other_rows(rest, result.open_funnel)))
+            groups.append(FunnelGroupRows(OTHER, OTHER, _other_rows(rest, result.open_funnel, missing)))
     notes = [str(n) for n in result.meta.get("notes", [])]
     return FunnelView(q, result, by, steps, labels, groups, top_values, notes)
 

@@ -77,6 +77,8 @@ def _largest_loss(rows: list[dict[str, Any]]) -> Loss | None:
     """The step where the most customers were lost (by count, then by share)."""
     best: Loss | None = None
     for prev, row in itertools.pairwise(rows):
+        if row["dropped"] is None:  # a step no event matches: not measured, no loss to rank
+            continue
         lost = int(row["dropped"])
         conv = row["conversion_from_previous"]
         loss = Loss(str(prev.get("label") or prev["step"]), str(row.get("label") or row["step"]), lost, None)

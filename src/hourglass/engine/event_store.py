@@ -4,10 +4,12 @@ clustered by customer and time, with compact types (``hourglass ingest SOURCE --
 Layout of the file (version 1):
 
 - ``hg_events``: ``customer`` (an integer key), ``event`` (an ENUM ``hg_event_name`` of the
-  event names, in name order), ``timestamp`` (BIGINT microseconds since 1970-01-01 UTC), then the
-  optional roles and the properties as ingested; rows ordered by (event, customer, timestamp):
-  each event name's rows are contiguous and clustered by customer and time, so a funnel reads only
-  its steps' row groups (DuckDB's zone maps on the ENUM code) and finds them grouped by customer;
+  event names, in name order; past ``ENUM_MAX_NAMES`` names the names as text, VARCHAR: DuckDB
+  reads an ENUM's value list whenever the file is attached), ``timestamp`` (BIGINT microseconds
+  since 1970-01-01 UTC), then the optional roles and the properties as ingested; rows ordered by
+  (event, customer, timestamp): each event name's rows are contiguous and clustered by customer
+  and time, so a funnel reads only its steps' row groups (DuckDB's zone maps on the ENUM code) and
+  finds them grouped by customer;
 - ``hg_customers``: ``key``, ``id`` (the canonical customer id, text), one row per customer, keys
   numbered 0, 1, ... in id order (dense: the fast path counts customers with a bitstring);
 - ``hg_store``: one row: ``version``, ``source``, ``rows``, ``customers``, ``duplicates_collapsed``,
@@ -37,6 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
 
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
@@ -48,9 +53,12 @@ from hourglass.ingest.validate import ValidationReport
 from hourglass.model.errors import SchemaError, SourceError
 from hourglass.model.schema import OPTIONAL_ROLES, ROLES, ColumnMapping
 
-__all__ = ["STORE_VERSION", "StoreInfo", "open_store", "write_store"]
+__all__ = ["ENUM_MAX_NAMES", "STORE_VERSION", "StoreInfo", "open_store", "write_store"]
 
 STORE_VERSION = 1
+#: the most event names stored as an ENUM; a log with more keeps them as text (VARCHAR): DuckDB
+#: reads an ENUM's whole value list whenever the store is attached (~9 s at 10^6 names)
+ENUM_MAX_NAMES = 10_000
 _FLAG = {r: f"--{r.replace('_', '-')}-col" for r in ROLES}
 MARKER = "hg_store"
 
@@ -217,14 +225,17 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
                 r[0]
                 for r in raw.execute(f"SELECT DISTINCT event FROM ({canon}) AS src ORDER BY event").fetchall()
             ]
-        raw.execute(
-            f"CREATE TYPE {alias}.hg_event_name AS ENUM ({', '.join(_lit(n) for n in names) or _lit('')})"
-        )
+        event = "src.event"
+        if len(names) <= ENUM_MAX_NAMES:
+            raw.execute(
+                f"CREATE TYPE {alias}.hg_event_name AS ENUM ({', '.join(_lit(n) for n in names) or _lit('')})"
+            )
+            event = f"CAST(src.event AS {alias}.hg_event_name)"
         extra = "".join(f", src.{_q(c)}" for c in rest)
         with _polled(raw, "events", progress):
             raw.execute(
                 f"CREATE TABLE {alias}.hg_events AS SELECT CAST(k.key AS {key_type}) AS customer, "
-                f"CAST(src.event AS {alias}.hg_event_name) AS event, "
+                f"{event} AS event, "
                 'epoch_us(src."timestamp") AS "timestamp"'
                 f"{extra} FROM ({canon}) AS src JOIN {alias}.hg_customers AS k ON k.id = src.customer "
                 f"ORDER BY 2, 1, 3"
@@ -302,6 +313,30 @@ def _fixed_columns(path: str, info: dict[str, Any], columns: list[str], mapping:
         )
 
 
+def _table(engine: Engine, alias: str, name: str) -> tuple[ir.Table, set[str]]:
+    """The table or view ``name`` of the attached store ``alias`` as an Ibis table, and its ENUM
+    columns: Ibis sees them as strings (their SQL type stays the ENUM: the fast path uses its codes),
+    so an ENUM's value list never reaches Ibis's type parser (sqlglot: ~60 s, 1.5 GB at 10^6 names)."""
+    raw = engine.con.con
+    cur = raw.execute(f"DESCRIBE {alias}.{_q(name)}")
+    cols = [d[0] for d in cur.description]
+    mapper = engine.con.compiler.type_mapper
+    schema: dict[str, dt.DataType] = {}
+    enums: set[str] = set()
+    for row in cur.fetchall():
+        col = dict(zip(cols, row, strict=True))
+        typ, nullable, name_ = str(col["column_type"]), col["null"] == "YES", str(col["column_name"])
+        if typ.startswith("ENUM(") or typ.split(".")[-1] == "hg_event_name":
+            enums.add(name_)
+        schema[name_] = (
+            dt.String(nullable=nullable) if name_ in enums else mapper.from_string(typ, nullable=nullable)
+        )
+    table = ops.DatabaseTable(
+        name, schema=ibis.schema(schema), source=engine.con, namespace=ops.Namespace(database=alias)
+    ).to_expr()
+    return table, enums
+
+
 def open_store(engine: Engine, src: Source, mapping: ColumnMapping | None = None) -> Events | None:
     """The events of a store (``store.duckdb`` or ``store.duckdb:events``) on the DuckDB engine, or
     None when ``src`` is not a store's events. ``mapping``: the column flags given, checked against
@@ -334,12 +369,14 @@ def open_store(engine: Engine, src: Source, mapping: ColumnMapping | None = None
                     code="HG423",
                     hint="ingest the source again with this version",
                 )
-            table = engine.con.table("events", database=alias)
+            table, _ = _table(engine, alias, "events")
             if mapping is not None:
                 _fixed_columns(src.paths[0], info, list(table.columns), mapping)
             # the fast path reads the clustered table itself: integer keys, ENUM codes, integer µs
-            keyed = engine.con.table("hg_events", database=alias)
-            codes = raw.execute(f"SELECT enum_range(NULL::{alias}.hg_event_name)").fetchone()
+            keyed, enums = _table(engine, alias, "hg_events")
+            codes = None
+            if "event" in enums:  # not in a store of more than ENUM_MAX_NAMES names (text)
+                codes = raw.execute(f"SELECT enum_range(NULL::{alias}.hg_event_name)").fetchone()
     except BaseException:
         with contextlib.suppress(Exception):
             raw.execute(f"DETACH {alias}")
@@ -358,6 +395,6 @@ def open_store(engine: Engine, src: Source, mapping: ColumnMapping | None = None
         report,
         keyed,
         tuple(codes[0]) if codes else None,
-        f"{alias}.hg_event_name",
+        f"{alias}.hg_event_name" if codes else None,
         int(info["customers"]),
     )

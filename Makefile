@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(PYTHON) -m uv
 
-.PHONY: env bytecode demo test lint check-browser clean
+.PHONY: env bytecode demo test lint check-browser clean fuzz
 
 # Bytecode is compiled at install, even where Python is told not to write it (PYTHONDONTWRITEBYTECODE):
 # without it every command compiles its imports again, ~1-3 s more for a small one (issue 11).
@@ -32,6 +32,10 @@ lint: env
 
 test: lint
 	$(BIN)/pytest -q
+
+# the fuzz suite, 25 times longer than in `make test` and with fresh random seeds (issue 19)
+fuzz: env
+	HOURGLASS_FUZZ=long $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz_files.py tests/test_fuzz_settings.py tests/test_fuzz_bounds.py tests/test_fuzz_findings.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache .hypothesis

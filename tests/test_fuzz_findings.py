@@ -125,7 +125,6 @@ def test_finding_9_a_filter_that_is_not_text(where: str) -> None:
     coded(run("funnel", "ev.csv", "--model", "m.yaml"), "HG103")
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz finding 10: H2 (model/steps.py Step.of)")
 @pytest.mark.parametrize("events", ["-1", "5", "true", "{a: 1}"])
 def test_finding_10_events_that_are_not_a_list_of_names(events: str) -> None:
     Path("m.yaml").write_text(

@@ -12,9 +12,7 @@ from fuzz.outcome import Outcome
 __all__ = ["KNOWN", "known"]
 
 #: finding number -> (commands it shows in (empty: any), pattern of its error output, source suffix or "")
-KNOWN: dict[int, tuple[tuple[str, ...], str, str]] = {
-    10: (("funnel", "lifecycle"), r"TypeError: '\w+' object is not iterable", ""),
-}
+KNOWN: dict[int, tuple[tuple[str, ...], str, str]] = {}
 
 
 def known(outcome: Outcome, suffix: str = "") -> int | None:

@@ -177,6 +177,12 @@ class Step:
         events = item.get("events", [item["name"]])
         if isinstance(events, str):
             events = [events]
+        if not isinstance(events, list | tuple):
+            raise SpecError(
+                f"step '{item['name']}': events must be a name or a list of names, not {events!r}",
+                code="HG104",
+                hint="write events: [signup, register] (quote names YAML reads as numbers or booleans)",
+            )
         for e in events:
             if isinstance(e, bool) or e is None:
                 # YAML reads yes/no/on/off/true/false as booleans and ~ / null as nothing

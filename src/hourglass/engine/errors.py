@@ -204,6 +204,7 @@ def translated(
             raise DataError(
                 f"{where}{text.strip().splitlines()[0]}",
                 code="HG407",
-                hint="a value in the source cannot be read; check the column named above",
+                hint="a value in the source cannot be read as its column's type (the message above quotes it); "
+                "hourglass validate SOURCE finds its line",
             ) from None
         raise

@@ -204,7 +204,7 @@ def translated(
             raise DataError(
                 f"{where}{text.strip().splitlines()[0]}",
                 code="HG407",
-                hint="a value in the source cannot be read as its column's type (the message above quotes it); "
+                hint="a value in the source cannot be read as its column's type (the message quotes it); "
                 "hourglass validate SOURCE finds its line",
             ) from None
         raise

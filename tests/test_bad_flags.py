@@ -238,3 +238,12 @@ def test_whatif_edge_values_that_stay_allowed() -> None:
     spec = WhatIfSpec.build(PRESETS["hourglass"], seed=10**30, rank_size=-100.0, horizon="120")
     assert spec.horizon == 120 and spec.rank_size == -1.0
     assert parse_change("trial->sale -100%").rel == -1.0
+
+
+@pytest.mark.parametrize("steps", ["visit,,signup", "visit,signup,", ",visit"])
+def test_an_empty_step_is_refused_not_dropped(tmp_path: Path, steps: str) -> None:
+    src = tmp_path / "e.csv"
+    src.write_text("customer_id,event,timestamp\nc1,visit,2024-01-01\nc1,signup,2024-01-02\n")
+    result = CliRunner().invoke(cli, ["funnel", str(src), "--steps", steps])
+    assert result.exit_code == 2
+    assert "[HG104]" in result.output and "is empty" in result.output

@@ -15,6 +15,7 @@ from hourglass.interfaces.cli._common import (
     rich_table,
     source_options,
 )
+from hourglass.model.errors import SpecError
 from hourglass.model.results import FunnelResult, format_duration, format_percent
 
 __all__ = ["funnel_cmd"]
@@ -149,7 +150,13 @@ def funnel_cmd(
       hourglass funnel events.csv --steps visit,cart,purchase --mode strict_order --show-sql
     """
     mapping = mapping_from(kw)
-    step_list = [s.strip() for s in steps.split(",") if s.strip()] if steps else None
+    step_list = [s.strip() for s in steps.split(",")] if steps else None
+    if step_list is not None and "" in step_list:  # a,,b or a trailing comma: never dropped silently
+        raise SpecError(
+            f"--steps {steps!r}: step {step_list.index('') + 1} is empty",
+            code="HG104",
+            hint="give one event name between each pair of commas, e.g. --steps visit,signup,purchase",
+        )
     common: dict[str, Any] = dict(
         model=model,
         window=window,

@@ -190,7 +190,7 @@ def report(
         with cached() as materialize:
             # read once: every analysis below scans the same events (a store is a table; a small file
             # is already a temporary table of its canonical events)
-            if ev.codes is None and not is_read_once(ev.table):
+            if ev.report.kind != "store" and not is_read_once(ev.table):
                 keyed = None if ev.keyed is None else materialize(ev.keyed)
                 ev = dataclasses.replace(ev, table=materialize(ev.table), keyed=keyed)
             request = _Request(

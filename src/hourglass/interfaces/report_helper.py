@@ -157,7 +157,7 @@ def _run(request: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any] | None
     )
     out: dict[str, tuple[Mapping[str, Any] | None, str | None]] = {}
     with cached() as materialize:
-        if ev.codes is None and not is_read_once(ev.table):  # as the report does
+        if ev.report.kind != "store" and not is_read_once(ev.table):  # as the report does
             keyed = None if ev.keyed is None else materialize(ev.keyed)
             ev = dataclasses.replace(ev, table=materialize(ev.table), keyed=keyed)
         for name in request["names"]:

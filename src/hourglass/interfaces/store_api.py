@@ -81,7 +81,8 @@ def ingest(
     """Validate ``source`` (any source :func:`hourglass.funnel` reads, or a PostgreSQL table: see
     the module) and write its canonical events to the DuckDB file ``into``, each event name's rows
     together and clustered by customer and time (a funnel reads only its steps' rows), with integer
-    customer keys, ENUM event names and integer microsecond timestamps. Raises the validation's
+    customer keys, ENUM event names (text past 10,000 names) and integer microsecond timestamps.
+    Raises the validation's
     DataError (nothing is written) and HG420 when ``into`` exists (``overwrite=True`` replaces it).
     ``progress(phase, fraction)`` is called while it works."""
     cfg = config if isinstance(config, Config) else load_config(config)

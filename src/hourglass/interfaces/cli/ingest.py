@@ -44,9 +44,9 @@ def ingest_cmd(source: str, into: str, force: bool, fmt: str, quiet: bool, **kw:
     """Validate SOURCE and write its events to a store that every analysis reads fast.
 
     The store is a DuckDB file holding the canonical events, each event name's rows together and
-    clustered by customer and time (a funnel reads only its steps' rows), with
-    integer customer keys (a table maps them back to the ids), event names as an ENUM (as text
-    past 10,000 names) and integer microsecond timestamps. Give it as the source of any command (store.duckdb, or
+    clustered by customer and time (a funnel reads only its steps' rows), with integer customer keys
+    (a table maps them back to the ids), event names as an ENUM (as text past 10,000 names) and
+    integer microsecond timestamps. Give it as the source of any command (store.duckdb, or
     store.duckdb:events); results show the original customer ids and event names. Bad rows stop the
     ingest as they stop an analysis ('hourglass validate SOURCE' lists them); nothing is written.
     A store's columns are fixed here: read it without column flags.

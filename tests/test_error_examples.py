@@ -28,8 +28,8 @@ SETUP = next(b for b in BLOCKS if b.startswith("# setup"))
 EXAMPLES = {m.group(1): b for b in BLOCKS if (m := re.match(r"# (HG\d{3})\b", b))}
 DOCUMENTED = re.findall(r"^\| (HG\d{3}) \|", DOC, re.M)
 FAULT = re.compile(r"# HG\d{3}: fault only: (?:(tests/\w+\.py)::(\w+)|(.+))")
-#: fault-only codes no test of the suite triggers yet (a Spark engine, a bug of the engine's Markov counts)
-UNTESTED_FAULTS = {"HG305", "HG382", "HG501"}
+#: fault-only codes no test of the suite triggers yet
+UNTESTED_FAULTS: set[str] = set()
 
 
 def _printf(line: str) -> None:

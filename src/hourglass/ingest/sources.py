@@ -24,7 +24,7 @@ from hourglass.ingest.locations import (
     unknown_type,
 )
 from hourglass.ingest.sniff import by_content
-from hourglass.model.errors import SchemaError, SourceError, UnsupportedError
+from hourglass.model.errors import HourglassError, SchemaError, SourceError, UnsupportedError
 
 __all__ = [
     "FILE_COLUMN",
@@ -299,7 +299,9 @@ def open_source(
         return catalog_table(con, Source("table", src.name, table=src.name))
     try:
         return _open_files(con, src, text_columns, schema, once)
-    except NotImplementedError:
+    except NotImplementedError as e:
+        if isinstance(e, HourglassError):  # UnsupportedError is a NotImplementedError too (HG501)
+            raise
         raise SourceError(
             f"{src.name}: the {con.name} engine cannot read files",
             code="HG509",

@@ -5,7 +5,10 @@ and a funnel by the CLI, as a user runs them, on
 - ``duckdb-store``: DuckDB on a store written once by ``hourglass ingest`` (the ingest is timed too);
 - ``spark-local``: ``--engine spark`` (local[2]);
 - ``spark-cluster``: ``--engine spark://127.0.0.1:PORT``, a standalone master and one worker (1 core,
-  --worker-memory) started from the installed pyspark for the run (tests/_servers.py).
+  --worker-memory) started from the installed pyspark for the run (tests/_servers.py);
+- ``postgres``: the log loaded into a table of a PostgreSQL 15 server started on loopback for the run
+  (COPY, not timed), then ``--engine postgres://...`` with the table as SOURCE, and ``hourglass ingest``
+  of that table into a store (timed: the other way to use events that live in PostgreSQL).
 
 Every command is its own process (a Spark command pays its session's start, as a user's does); the
 wall time of each is printed and written as JSON. The log is bench/_data.py's (cached in bench/data/).
@@ -30,7 +33,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT.parent / "tests"))
 
-ENGINES = ("duckdb-file", "duckdb-store", "spark-local", "spark-cluster")
+ENGINES = ("duckdb-file", "duckdb-store", "spark-local", "spark-cluster", "postgres")
 HOURGLASS = str(Path(sys.executable).parent / "hourglass")
 
 
@@ -95,6 +98,21 @@ def main() -> None:
 
             with spark_cluster(memory=args.worker_memory) as master:
                 results["runs"][name] = analyses(source, master, spark_env(), args.timeout)
+        elif name == "postgres":
+            from postgres import load
+
+            from _servers import postgres_server
+
+            with postgres_server() as url:
+                started = time.monotonic()
+                rows = load(url, Path(source))
+                print(f"  {time.monotonic() - started:8.1f} s  loaded {rows:,} rows (COPY, not timed)")
+                store = str(work / "from-postgres.duckdb")
+                pull = ["ingest", f"{url}/events", "--into", store, "--force", "--quiet"]
+                results["runs"][name] = [
+                    *analyses("events", url, None, args.timeout),
+                    timed(pull, None, args.timeout),
+                ]
         else:
             raise SystemExit(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
     if args.json:

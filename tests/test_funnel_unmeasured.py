@@ -10,6 +10,7 @@ import io
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -94,3 +95,15 @@ def test_show_sql_takes_its_dialect_from_the_engine_string(shop: Path) -> None:
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
     assert "QUANTILE_CONT" in r.stdout
+
+
+def test_a_repeated_step_name_is_measured_before_the_missing_step() -> None:
+    """visit, view, visit with no 'view' event: the first visit is measured (1 customer), the
+    second is not (it follows the missing step); keyed by position, not by name."""
+    df = pd.DataFrame(
+        {"customer_id": ["ann"], "event": ["visit"], "timestamp": [pd.Timestamp("2024-01-01 00:00:00")]}
+    )
+    rows = hourglass.funnel(df, steps=["visit", "view", "visit"], window="1d").to_dict()["steps"]
+    assert rows[0]["customers"] == 1 and "customers_reason" not in rows[0]
+    assert rows[1]["customers"] is None and rows[2]["customers"] is None
+    assert "customers_reason" in rows[2]

@@ -50,11 +50,15 @@ MEASURES = (
 
 
 def step_rows(
-    counts: Sequence[StepCounts], *, open_funnel: bool = False, unmeasured: Mapping[str, str] | None = None
+    counts: Sequence[StepCounts],
+    *,
+    open_funnel: bool = False,
+    unmeasured: Mapping[str, str] | Sequence[str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """The per-step output rows: conversions with Wilson intervals, dropped, times. A step in
     ``unmeasured`` (step -> why) has every measure null and its reason as ``customers_reason``
-    (docs/adr/0006): the source cannot say, which is not zero."""
+    (docs/adr/0006): the source cannot say, which is not zero. A sequence is per position (a step
+    name may repeat: visit, view, visit with view missing leaves the first visit measured)."""
     rows: list[dict[str, Any]] = []
     first = counts[0].customers if counts else 0
     for i, c in enumerate(counts):
@@ -83,7 +87,10 @@ def step_rows(
         if open_funnel:
             row["entered"] = c.customers - (c.continued or 0) if i else c.customers
             row["continued"] = c.continued if i else None
-        why = (unmeasured or {}).get(c.step)
+        if isinstance(unmeasured, Mapping):
+            why = unmeasured.get(c.step)
+        else:
+            why = unmeasured[i] if unmeasured is not None and i < len(unmeasured) else None
         if why is not None:
             row.update({k: None for k in MEASURES if k in row}, customers_reason=why)
         rows.append(row)
@@ -133,30 +140,42 @@ class FunnelResult:
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
     missing: tuple[str, ...] = ()
 
-    def unmeasured(self, *, short: bool = False) -> dict[str, str]:
-        """Step -> why it is not measured: a step of :attr:`missing`, and in a funnel that is not
-        open every step after the first of them. ``short``: the table's words (``no such event``,
-        ``after kart``) instead of the sentence of the JSON's ``customers_reason``."""
-        out: dict[str, str] = {}
+    def unmeasured_at(self, *, short: bool = False) -> list[str | None]:
+        """Per step position, why it is not measured (None: measured): a step of :attr:`missing`,
+        and in a funnel that is not open every step after the first of them. ``short``: the
+        table's words (``no such event``, ``after kart``) instead of the sentence of the JSON's
+        ``customers_reason``."""
+        out: list[str | None] = []
         first: str | None = None
-        for name in dict.fromkeys(s.step for s in self.steps):
+        for s in self.steps:
+            name = s.step
             if name in self.missing:
                 first = first or name
-                out[name] = (
+                out.append(
                     "no such event"
                     if short
                     else f"step '{name}' matches no event of the source (meta.notes names the closest)"
                 )
             elif first is not None and not self.open_funnel:
-                out[name] = (
-                    f"after {first}"
-                    if short
-                    else f"follows step '{first}', which matches no event of the source"
-                )
+                why = f"follows step '{first}', which matches no event of the source"
+                out.append(f"after {first}" if short else why)
+            else:
+                out.append(None)
         return out
 
+    def unmeasured(self, *, short: bool = False) -> dict[str, str]:
+        """Step name -> why it is not measured, for the steps not measured at any of their positions
+        (:meth:`unmeasured_at` is exact when a step name repeats)."""
+        whys = self.unmeasured_at(short=short)
+        names = [s.step for s in self.steps]
+        return {
+            n: w
+            for n, w in zip(names, whys, strict=True)
+            if w is not None and all(x is not None for m, x in zip(names, whys, strict=True) if m == n)
+        }
+
     def _rows(self, counts: Sequence[StepCounts]) -> list[dict[str, Any]]:
-        return step_rows(counts, open_funnel=self.open_funnel, unmeasured=self.unmeasured())
+        return step_rows(counts, open_funnel=self.open_funnel, unmeasured=self.unmeasured_at())
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -187,10 +206,10 @@ class FunnelResult:
     def to_text(self) -> str:
         header = ("step", "customers", "from first", "from previous", "dropped", "median", "p90")
         lines: list[list[str]] = []
-        unmeasured = self.unmeasured(short=True)
-        for row in self.rows():
+        unmeasured = self.unmeasured_at(short=True)
+        for i, row in enumerate(self.rows()):
             name = row["step"] if self.breakdown is None else f"{row[self.breakdown]} / {row['step']}"
-            why = unmeasured.get(row["step"])
+            why = unmeasured[i % len(unmeasured)] if unmeasured else None
             lines.append(
                 [
                     name,

@@ -34,11 +34,12 @@ def _dur(s: Any) -> str:
 
 def _table(result: FunnelResult) -> Any:
     rows = []
-    unmeasured = result.unmeasured(short=True)  # null in the result itself, with its reason
-    for r in result.rows():
+    unmeasured = result.unmeasured_at(short=True)  # null in the result itself, with its reason
+    for i, r in enumerate(result.rows()):
         r = dict(r)
-        if r["step"] in unmeasured:  # not a zero: the source cannot say
-            r["customers"] = f"not measured ({unmeasured[r['step']]})"
+        why = unmeasured[i % len(unmeasured)] if unmeasured else None
+        if why is not None:  # not a zero: the source cannot say
+            r["customers"] = f"not measured ({why})"
         r["ci_first"] = _ci(r, "conversion_from_first")
         r["ci_prev"] = _ci(r, "conversion_from_previous")
         if result.breakdown:

@@ -8,7 +8,7 @@ counts are the sums of the rest, exactly; its times are not measured (medians do
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,7 @@ def _summed(groups: Sequence[FunnelGroup]) -> tuple[StepCounts, ...]:
 
 
 def _other_rows(
-    groups: Sequence[FunnelGroup], open_funnel: bool, unmeasured: Mapping[str, str]
+    groups: Sequence[FunnelGroup], open_funnel: bool, unmeasured: Sequence[str | None]
 ) -> list[dict[str, Any]]:
     rows = step_rows(_summed(groups), open_funnel=open_funnel, unmeasured=unmeasured)
     for i, row in enumerate(rows):
@@ -101,7 +101,7 @@ def compute_funnel(src: DashboardSource, q: FunnelQuery) -> FunnelView:
     labels = [s.label or s.step for s in first]
     groups: list[FunnelGroupRows] = []
     top_values: tuple[Any, ...] = ()
-    missing = result.unmeasured()  # a step no event matches: not measured, never 0 (ADR 0006)
+    missing = result.unmeasured_at()  # a step no event matches: not measured, never 0 (ADR 0006)
     if result.breakdown is None:
         groups.append(
             FunnelGroupRows(

@@ -72,7 +72,25 @@ def _far_closest(events: Events, name: str) -> str | None:
     return str(rows["event"].iloc[0]) if len(rows) else None
 
 
+#: the last answer of :func:`_matched` (the funnel asks it for its result's unmeasured steps, then
+#: for its notes): (the events it was for, held so that their id is not reused; the key; the flags),
+#: replaced as one tuple (the dashboard's threads read it)
+_LAST: tuple[Any, Any, dict[str, bool] | None] = (None, None, None)
+
+
 def _matched(events: Events, steps: Sequence[Step], exclude: Sequence[str]) -> dict[str, bool] | None:
+    """:func:`_matched_once`, asked once for the same events, steps and exclusions in a row."""
+    global _LAST
+    key = (id(events), tuple(repr(s) for s in steps), tuple(exclude))
+    last_events, last_key, last_flags = _LAST
+    if last_events is events and last_key == key:
+        return None if last_flags is None else dict(last_flags)
+    flags = _matched_once(events, steps, exclude)
+    _LAST = (events, key, None if flags is None else dict(flags))
+    return flags
+
+
+def _matched_once(events: Events, steps: Sequence[Step], exclude: Sequence[str]) -> dict[str, bool] | None:
     """Per step (``s<k>``), its names alone for steps with filters (``n<k>``), and per excluded event
     (``x<j>``): does any event match? One aggregate query, or names alone on a store (its event
     names are known). None when the source has no events."""

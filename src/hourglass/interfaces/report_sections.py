@@ -11,7 +11,7 @@ from hourglass.engine.load import Events
 from hourglass.ingest.config import Config
 from hourglass.interfaces import journeys_api
 from hourglass.model.journey import JourneyModel
-from hourglass.model.results import FunnelResult
+from hourglass.model.results import MEASURES, FunnelResult
 
 __all__ = [
     "PATH_DEPTH",
@@ -23,18 +23,6 @@ __all__ = [
 ]
 
 PATH_DEPTH = 8  # the Sankey's longest path
-_STEP_NUMBERS = (
-    "customers",
-    "conversion_from_first",
-    "conversion_from_first_low",
-    "conversion_from_first_high",
-    "conversion_from_previous",
-    "conversion_from_previous_low",
-    "conversion_from_previous_high",
-    "dropped",
-    "median_time_from_previous_s",
-    "p90_time_from_previous_s",
-)
 
 
 def map_hint(model: str) -> str:
@@ -87,8 +75,7 @@ def funnel_section(
         else:
             why = f"follows '{gap}', which matches no event of the source"
         unmeasured[str(row.get("step"))] = why
-        for k in _STEP_NUMBERS:
-            row[k] = None
+        row.update({k: None for k in MEASURES if k in row})
         row["customers_reason"] = why
     funnel["steps"] = steps
     section = {**_base(key, jm, window), "funnel": funnel, "main": main}

@@ -132,6 +132,9 @@ class ClickHouse:
         self.session = chdb_session.Session()
         self.session.query("CREATE DATABASE IF NOT EXISTS hg")
         self.session.query("USE hg")
+        # the breakdowns' queries inline the canonical events per value (the flywheel by channel:
+        # ~300 KB of SQL, past the default 256 KiB a ClickHouse server parses)
+        self.session.query("SET max_query_size = 16777216")
         self.loaded: set[str] = set()
 
     def table(self, watched: Watched, t: Any) -> str:

@@ -172,7 +172,11 @@ def _write(events: Events, customers: ir.Table, path: Path) -> None:
     # DuckDB writes one file; Spark writes a directory of part files under that name
     kw: dict[str, Any] = {"mode": "overwrite"} if events.engine.name == "spark" else {}
     # one file (DuckDB): written next to the target and renamed when whole (a full disk leaves no half file)
-    whole = events.engine.name != "spark" and not path.is_char_device()
+    try:
+        device = path.is_char_device()  # /dev/full, /dev/stdout: written in place
+    except OSError:  # a name too long: the write below says so (HG425)
+        device = False
+    whole = events.engine.name != "spark" and not device
     target = temp_path(path) if whole else path
     try:
         if suffix == ".parquet":

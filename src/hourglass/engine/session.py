@@ -4,6 +4,8 @@ clickhouse://...), an Ibis backend the caller already has, or an Engine."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -199,6 +201,15 @@ def connect(
 #: server engines by URL: one connection per database and process (as one Spark session), reused by
 #: every analysis of a run instead of a new login each (and never left open by a dropped Engine)
 _SERVERS: dict[str, Engine] = {}
+
+
+@atexit.register
+def _close_servers() -> None:
+    """Close the server connections when the process ends (a connection left to the garbage
+    collector is a ResourceWarning, and the server logs an unexpected EOF)."""
+    for engine in list(_SERVERS.values()):
+        with contextlib.suppress(Exception):
+            engine.close()
 
 
 def _server(kind: str, url: str) -> Engine:

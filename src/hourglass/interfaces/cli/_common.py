@@ -151,7 +151,8 @@ def source_options(f: F) -> F:
         "config_path",
         type=click.Path(dir_okay=False),
         default=None,
-        help="hourglass.toml with [columns], [models] and [lifecycle] (default: ./hourglass.toml if present)",
+        help="hourglass.toml with [columns], [models], [lifecycle] and [engine] "
+        "(default: ./hourglass.toml if present)",
     )(f)
     return f
 

@@ -5,6 +5,7 @@ at all is an error; and the evidence ``hourglass models suggest`` drafts a model
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from typing import Any
@@ -73,8 +74,9 @@ def _far_closest(events: Events, name: str) -> str | None:
 
 
 #: the last answer of :func:`_matched` (the funnel asks it for its result's unmeasured steps, then
-#: for its notes): (the events it was for, held so that their id is not reused; the key; the flags),
-#: replaced as one tuple (the dashboard's threads read it)
+#: for its notes): (a weak reference to the events it was for: holding them would keep their
+#: connection, and a store attached to it, alive; the key; the flags), replaced as one tuple (the
+#: dashboard's threads read it)
 _LAST: tuple[Any, Any, dict[str, bool] | None] = (None, None, None)
 
 
@@ -82,11 +84,11 @@ def _matched(events: Events, steps: Sequence[Step], exclude: Sequence[str]) -> d
     """:func:`_matched_once`, asked once for the same events, steps and exclusions in a row."""
     global _LAST
     key = (id(events), tuple(repr(s) for s in steps), tuple(exclude))
-    last_events, last_key, last_flags = _LAST
-    if last_events is events and last_key == key:
+    last_ref, last_key, last_flags = _LAST
+    if last_ref is not None and last_ref() is events and last_key == key:
         return None if last_flags is None else dict(last_flags)
     flags = _matched_once(events, steps, exclude)
-    _LAST = (events, key, None if flags is None else dict(flags))
+    _LAST = (weakref.ref(events), key, None if flags is None else dict(flags))
     return flags
 
 

@@ -7,6 +7,7 @@ result is assembled by ``model.lifecycle_assemble`` from their rows."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from datetime import datetime
@@ -187,7 +188,8 @@ def _write(events: Events, customers: ir.Table, path: Path) -> None:
             os.replace(target, path)
     except Exception as e:
         if whole:
-            target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a name too long has no temporary to remove
+                target.unlink(missing_ok=True)
         if not isinstance(e, OSError) and type(e).__name__ != "IOException":  # DuckDB's
             raise
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0].removeprefix("IO Error: ")

@@ -163,17 +163,6 @@ class FunnelResult:
                 out.append(None)
         return out
 
-    def unmeasured(self, *, short: bool = False) -> dict[str, str]:
-        """Step name -> why it is not measured, for the steps not measured at any of their positions
-        (:meth:`unmeasured_at` is exact when a step name repeats)."""
-        whys = self.unmeasured_at(short=short)
-        names = [s.step for s in self.steps]
-        return {
-            n: w
-            for n, w in zip(names, whys, strict=True)
-            if w is not None and all(x is not None for m, x in zip(names, whys, strict=True) if m == n)
-        }
-
     def _rows(self, counts: Sequence[StepCounts]) -> list[dict[str, Any]]:
         return step_rows(counts, open_funnel=self.open_funnel, unmeasured=self.unmeasured_at())
 

@@ -30,8 +30,12 @@ lint: env
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# the suite on every core, at most 4 (each worker starts its own Spark session when it meets a Spark
+# test); a file's tests stay on one worker (their module fixtures are built once)
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
 
 # the fuzz suite, 25 times longer than in `make test` and with fresh random seeds (issue 19)
 fuzz: env

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(PYTHON) -m uv
 
-.PHONY: env bytecode demo test lint check-browser clean fuzz
+.PHONY: env bytecode demo test lint check-browser clean fuzz sdk
 
 # Bytecode is compiled at install, even where Python is told not to write it (PYTHONDONTWRITEBYTECODE):
 # without it every command compiles its imports again, ~1-3 s more for a small one (issue 11).
@@ -34,7 +34,15 @@ lint: env
 # test); a file's tests stay on one worker (their module fixtures are built once)
 WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
-test: lint
+# the real browser SDKs (analytics.js, posthog-js) that tests/test_collector_sdk.py loads (issue 13);
+# npm ci runs only when the lock changed
+tests/sdk/node_modules/.package-lock.json: tests/sdk/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the collector's browser-SDK test will be skipped (apt-get install nodejs npm)"; fi
+
+sdk: tests/sdk/node_modules/.package-lock.json
+
+test: lint sdk
 	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
 
 # the fuzz suite, 25 times longer than in `make test` and with fresh random seeds (issue 19)

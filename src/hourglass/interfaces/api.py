@@ -26,6 +26,7 @@ __all__ = [
     "checked_by_column",
     "events",
     "funnel",
+    "funnel_inputs",
     "funnel_levels",
     "funnel_sql",
     "validate",
@@ -127,12 +128,15 @@ def funnel(
 ) -> FunnelResult:
     """A funnel (docs/semantics.md). ``source``: a path/glob, ``db.duckdb:table``, a pandas or Arrow
     table, an Ibis table, or the result of :func:`events`."""
-    cfg = config if isinstance(config, Config) else load_config(config)
-    jm = load_model(model, cfg) if isinstance(model, str) else model
-    spec = build_spec(
+    started = time.perf_counter()
+    ev, spec, jm = _funnel_inputs(
+        source,
         steps,
-        model=jm,
-        config=cfg,
+        model=model,
+        config=config,
+        columns=columns,
+        engine=engine,
+        table=table,
         window=window,
         mode=mode,
         open=open,
@@ -141,18 +145,6 @@ def funnel(
         exclude=exclude,
         by=by,
     )
-    started = time.perf_counter()
-    ev = events(source, columns=columns, engine=engine, table=table, config=cfg)
-    if by and by != (role := by_column(ev, by)):
-        by, spec = role, dataclasses.replace(spec, by=role)
-    if by and by not in ev.table.columns:
-        from hourglass.model._suggest import did_you_mean
-
-        raise SpecError(
-            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
-            code="HG306",
-            hint="columns: " + ", ".join(ev.table.columns),
-        )
     meta: dict[str, Any] = {}
     if isinstance(model, str):
         meta["model"] = model
@@ -167,6 +159,53 @@ def funnel(
         result.meta["notes"] = notes
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def _funnel_inputs(
+    source: Any,
+    steps: Sequence[StepLike] | None,
+    *,
+    model: str | JourneyModel | None,
+    config: Config | str | None,
+    columns: ColumnMapping | Mapping[str, Any] | None,
+    engine: str | Engine | None,
+    table: str | None,
+    **options: Any,
+) -> tuple[Events, FunnelSpec, JourneyModel | None]:
+    """The loaded events, the spec (``by`` as a column of the events) and the model of a funnel."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    jm = load_model(model, cfg) if isinstance(model, str) else model
+    spec = build_spec(steps, model=jm, config=cfg, **options)
+    ev = events(source, columns=columns, engine=engine, table=table, config=cfg)
+    by = spec.by
+    if by and by != (role := by_column(ev, by)):
+        by, spec = role, dataclasses.replace(spec, by=role)
+    if by and by not in ev.table.columns:
+        raise SpecError(
+            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
+            code="HG306",
+            hint="columns: " + ", ".join(ev.table.columns),
+        )
+    return ev, spec, jm
+
+
+def funnel_inputs(
+    source: Any,
+    steps: Sequence[StepLike] | None = None,
+    *,
+    model: str | JourneyModel | None = None,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+    **options: Any,
+) -> tuple[Events, FunnelSpec]:
+    """The loaded, validated events and the checked spec of a funnel (the options of :func:`funnel`):
+    what the funnel's views (``hourglass funnel --view``) start from."""
+    ev, spec, _ = _funnel_inputs(
+        source, steps, model=model, config=config, columns=columns, engine=engine, table=table, **options
+    )
+    return ev, spec
 
 
 def funnel_levels(

@@ -17,7 +17,9 @@ __all__ = [
     "MAX_WINDOW",
     "MAX_WINDOW_DAYS",
     "MODES",
+    "VIEWS",
     "FunnelSpec",
+    "FunnelViewOptions",
     "check_window",
     "format_window",
     "parse_time",
@@ -25,6 +27,8 @@ __all__ = [
 ]
 
 MODES: tuple[str, ...] = ("ordered", "strict_order", "any_order")
+#: ``hourglass funnel --view``: steps (the funnel itself), F2's views over time, F3's explanations
+VIEWS: tuple[str, ...] = ("steps", "trend", "time", "events", "dropoff", "between", "correlation")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 US = 1_000_000
@@ -204,3 +208,19 @@ class FunnelSpec:
             "exclude": list(self.exclude),
             "by": self.by,
         }
+
+
+@dataclass(frozen=True)
+class FunnelViewOptions:
+    """What a funnel view (``--view``) takes besides the spec, checked and resolved by the CLI:
+    ``period`` (day|week|month, the trend's period of entry), ``at`` (a 1-based step number,
+    ``--at`` given as a name or a number; None when not given), ``top`` and ``depth`` (None: the
+    view's default), ``session_gap`` (a duration, ``30m``; checked by the CLI) and ``format``
+    (table|json|csv)."""
+
+    period: str = "week"
+    at: int | None = None
+    top: int | None = None
+    depth: int | None = None
+    session_gap: str = "30m"
+    format: str = "table"

@@ -15,8 +15,10 @@ from hourglass.interfaces.cli._common import (
     rich_table,
     source_options,
 )
+from hourglass.interfaces.cli._funnel_views import check_view_options, echo_or_write, render_view, resolve_at
 from hourglass.model.errors import SpecError
 from hourglass.model.results import FunnelResult, format_duration, format_percent
+from hourglass.model.spec import VIEWS, FunnelViewOptions, parse_window
 
 __all__ = ["funnel_cmd"]
 
@@ -106,6 +108,39 @@ def _table(result: FunnelResult) -> Any:
     show_default=True,
     help="table (for people), json (every number, with nulls and reasons) or csv (one row per step)",
 )
+@click.option(
+    "--view",
+    type=click.Choice(VIEWS),
+    default="steps",
+    show_default=True,
+    help="steps: customers per step; trend: conversion per period of entry; time: time to convert; events: "
+    "events and sessions needed to convert; dropoff: paths after dropping at --at; between: paths between "
+    "--at and the next step; correlation: events and properties that go with converting or dropping",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["day", "week", "month"]),
+    default=None,
+    help="--view trend: the period of entry (UTC; weeks start on Monday) [default: week]",
+)
+@click.option(
+    "--at", metavar="STEP", help="--view dropoff|between|correlation: the step (a name or a 1-based number)"
+)
+@click.option(
+    "--top",
+    type=click.IntRange(1, 1000),
+    metavar="N",
+    help="--view dropoff|between|correlation: rows to list",
+)
+@click.option(
+    "--depth", type=click.IntRange(1, 20), metavar="N", help="--view dropoff|between: events per path"
+)
+@click.option(
+    "--session-gap",
+    metavar="DURATION",
+    help="--view events: a gap this long or longer between two events starts a new session: 30m, 2h "
+    "[default: 30m]",
+)
 @click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
 @click.option("--show-sql", is_flag=True, help="print the SQL instead of running it")
 @click.option(
@@ -135,6 +170,12 @@ def funnel_cmd(
     exclude: tuple[str, ...],
     by: str | None,
     fmt: str,
+    view: str,
+    period: str | None,
+    at: str | None,
+    top: int | None,
+    depth: int | None,
+    session_gap: str | None,
     out: str | None,
     show_sql: bool,
     dialect: str | None,
@@ -149,6 +190,8 @@ def funnel_cmd(
       hourglass funnel shop.duckdb --model hourglass --format json
       hourglass funnel events.csv --steps visit,purchase --by channel --since 2024-03-01
       hourglass funnel events.csv --steps visit,cart,purchase --mode strict_order --show-sql
+      hourglass funnel events.csv --steps visit,signup,purchase --view trend --period week
+      hourglass funnel events.csv --steps visit,signup,purchase --view dropoff --at signup
     """
     mapping = mapping_from(kw)
     step_list = [s.strip() for s in steps.split(",")] if steps else None
@@ -173,6 +216,28 @@ def funnel_cmd(
     )
     from hourglass.interfaces import api  # here, not at import: `hourglass --help` stays fast
 
+    given = {"--period": period, "--at": at, "--top": top, "--depth": depth, "--session-gap": session_gap}
+    check_view_options(view, given)
+    if session_gap:
+        parse_window(session_gap, what="--session-gap")  # HG107 before the source is read
+    if show_sql and view != "steps":
+        raise SpecError(
+            f"--show-sql prints the funnel's SQL, not --view {view}'s",
+            code="HG125",
+            hint="drop --view to see the funnel's SQL, or drop --show-sql",
+        )
+    if view != "steps":
+        ev, spec = api.funnel_inputs(source, step_list, engine=kw["engine"], **common)
+        options = FunnelViewOptions(
+            period=period or "week",
+            at=resolve_at(at, spec),
+            top=top,
+            depth=depth,
+            session_gap=session_gap or "30m",
+            format=fmt,
+        )
+        echo_or_write(render_view(view, ev, spec, options), out)
+        return
     if show_sql:
         from hourglass.engine.connect import parse_engine
 

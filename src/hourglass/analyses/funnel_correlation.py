@@ -1,0 +1,127 @@
+"""The funnel's correlation (docs/semantics-funnel-explore.md): the events and property values
+seen before the drop-off point of the customers who reached step K, counted for those who went on
+to step L and those who did not. Ibis expressions only; the statistics are the model's
+(:meth:`FunnelCorrelation.assemble`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.analyses._match import step_predicate
+from hourglass.analyses.funnel_closed import best_chains
+from hourglass.analyses.funnel_paths import chain_events
+from hourglass.analyses.plan import Materialize, Plan, Rows
+from hourglass.model.funnel_explore import ExploreOptions, FunnelCorrelation
+from hourglass.model.spec import FunnelSpec
+
+__all__ = ["EVENT", "NOT_PROPERTIES", "correlation_plan", "default_columns", "item_people", "observed_items"]
+
+EVENT = "event"
+#: columns that are never property items: the roles that identify or measure an event
+NOT_PROPERTIES = ("customer", "event", "timestamp", "event_id", "revenue", "referrer")
+
+
+def default_columns(events: ir.Table) -> tuple[str, ...]:
+    """The property columns tested when none are given: every text or true/false column but the
+    roles that identify or measure an event (so ``channel`` and the source's own properties)."""
+    schema = events.schema()
+    return tuple(
+        c
+        for c in events.columns
+        if c not in NOT_PROPERTIES and (schema[c].is_string() or schema[c].is_boolean())
+    )
+
+
+def observed_items(
+    spec: FunnelSpec, events: ir.Table, opts: ExploreOptions, columns: Sequence[str]
+) -> ir.Table:
+    """One row per customer who reached step K and item he had before his drop-off point:
+    ``customer``, ``kind`` (``event`` or the column), ``value`` (text) and ``conv`` (he reached
+    step L). Before the drop-off point: a converter's events before his step-L event in canonical
+    order; a dropper's events at or before his entry's time plus the window. Events that match a
+    step's names are no event item (their properties are items)."""
+    k, target = opts.at, opts.target
+    j = chain_events(spec, events, target, keep=columns)
+    j = j.filter(j.level >= k)
+    conv = j.level >= target
+    inside = (conv & (j.pos < j[f"q{target}"])) | (~conv & (j.ts <= j.t1 + spec.window))
+    j = j.mutate(conv=conv, inside=inside.coalesce(False))
+    j = j.filter(j.inside)
+    names = [dataclasses.replace(s, where=()) for s in spec.steps]
+    step_event = step_predicate(names[0], j)
+    for s in names[1:]:
+        step_event = step_event | step_predicate(s, j)
+    parts = [
+        j.filter(~step_event).select(
+            "customer", kind=ibis.literal(EVENT, "string"), value=j.event.cast("string"), conv=j.conv
+        )
+    ]
+    for c in columns:
+        col = j[f"keep_{c}"]
+        parts.append(
+            j.filter(col.notnull()).select(
+                "customer", kind=ibis.literal(c, "string"), value=col.cast("string"), conv=j.conv
+            )
+        )
+    items = parts[0]
+    for p in parts[1:]:
+        items = items.union(p, distinct=False)
+    return items.distinct()
+
+
+def correlation_plan(
+    spec: FunnelSpec, events: ir.Table, opts: ExploreOptions, columns: Sequence[str]
+) -> Plan[FunnelCorrelation]:
+    """Each item's customers who converted and who dropped, capped to the ``max_events`` event
+    names and the ``max_values`` values per column with the most customers; and the two totals."""
+    opts.check(spec)
+    k, target = opts.at, opts.target
+
+    def build(materialize: Materialize) -> dict[str, ir.Expr]:
+        items = materialize(observed_items(spec, events, opts, columns))
+        counts = items.group_by(["kind", "value"]).aggregate(
+            a=items.conv.ifelse(1, 0).sum(), b=items.conv.ifelse(0, 1).sum(), total=items.count()
+        )
+        order = [ibis.desc(counts.total), counts.value]
+        counts = counts.mutate(rank=ibis.row_number().over(group_by=counts.kind, order_by=order))
+        cap = (counts.kind == EVENT).ifelse(opts.max_events, opts.max_values)
+        counts = counts.filter(counts["rank"] < cap).select("kind", "value", "a", "b")
+        chains = best_chains(spec, events)
+        per = chains.filter(chains.level >= k)
+        totals = per.aggregate(
+            converted=(per.level >= target).ifelse(1, 0).sum(),
+            dropped=(per.level < target).ifelse(1, 0).sum(),
+        )
+        return {"counts": counts, "totals": totals}
+
+    def assemble(rows: Rows) -> FunnelCorrelation:
+        tot = rows["totals"][0] if rows["totals"] else {}
+        counts = sorted((str(r["kind"]), str(r["value"]), int(r["a"]), int(r["b"])) for r in rows["counts"])
+        names = spec.step_names
+        return FunnelCorrelation.assemble(
+            counts,
+            int(tot.get("converted") or 0),
+            int(tot.get("dropped") or 0),
+            at=k,
+            to=target,
+            step=names[k - 1],
+            target_step=names[target - 1],
+            columns=tuple(columns),
+        )
+
+    return Plan(build, assemble)
+
+
+def item_people(
+    spec: FunnelSpec, events: ir.Table, opts: ExploreOptions, columns: Sequence[str], kind: str, value: str
+) -> ir.Table:
+    """The customers behind one item: those who reached step K and had it before the drop-off
+    point (``customer``, ``converted``), by customer."""
+    opts.check(spec)
+    items = observed_items(spec, events, opts, [c for c in columns if c == kind])
+    out = items.filter((items.kind == kind) & (items.value == value))
+    return out.select("customer", converted=out.conv).order_by("customer")

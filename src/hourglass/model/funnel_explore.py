@@ -1,0 +1,366 @@
+"""The funnel explained (docs/semantics-funnel-explore.md): what the explore views ask
+(:class:`ExploreOptions`), their results (drop-off and between-step paths, correlation) and the
+exact statistics of a 2x2 table (odds ratio with Haldane's correction, Fisher's exact test, the
+chi-square test, Benjamini-Hochberg). Pure Python: no data, no I/O."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hourglass.model.errors import SpecError
+from hourglass.model.spec import FunnelSpec
+from hourglass.model.stats import Z95
+
+__all__ = [
+    "FISHER_MAX",
+    "VIEWS",
+    "CorrelationItem",
+    "ExploreOptions",
+    "FunnelCorrelation",
+    "FunnelPaths",
+    "PathRow",
+    "benjamini_hochberg",
+    "chi2_p",
+    "fisher_p",
+    "odds_ratio",
+]
+
+VIEWS: tuple[str, ...] = ("dropoff", "between", "correlation")
+#: tables of at most this many customers get Fisher's exact test; larger ones the chi-square test
+FISHER_MAX = 20_000
+
+
+def _int_in(value: Any, lo: int, hi: int, what: str, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise SpecError(
+            f"{what} must be a whole number from {lo} to {hi}, got {value!r}", code="HG151", hint=hint
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class ExploreOptions:
+    """``at``: the step K (1-based) whose customers are explored; ``to``: the step L they convert
+    to (default K+1; correlation only: ``to=n`` with ``at=1`` is the whole funnel). ``depth``:
+    events per path; ``top``: paths or items shown; ``columns``: the property columns of the
+    correlation (None: every text or true/false property column); ``max_values``: values tested
+    per column; ``max_events``: event names tested."""
+
+    at: int = 1
+    to: int | None = None
+    depth: int = 3
+    top: int = 10
+    columns: tuple[str, ...] | None = None
+    max_values: int = 50
+    max_events: int = 100
+
+    def __post_init__(self) -> None:
+        _int_in(self.at, 1, 29, "--at", "give the step whose customers to explore: 1 for the first step")
+        if self.to is not None:
+            _int_in(self.to, 2, 30, "--to", "give a later step than --at (default: the next one)")
+        _int_in(self.depth, 1, 20, "--depth", "give the number of events per path, e.g. --depth 3")
+        _int_in(self.top, 1, 1000, "--top", "give how many paths or items to show, e.g. --top 10")
+        _int_in(
+            self.max_values, 1, 1000, "max_values", "give how many values of each column to test, e.g. 50"
+        )
+        _int_in(self.max_events, 1, 10000, "max_events", "give how many event names to test, e.g. 100")
+
+    @property
+    def target(self) -> int:
+        return self.to if self.to is not None else self.at + 1
+
+    def check(self, spec: FunnelSpec) -> None:
+        """HG151 when the steps do not fit the funnel, HG152 when its mode has no step times."""
+        n = len(spec.steps)
+        if spec.open or spec.mode == "any_order":
+            what = "an open funnel" if spec.open else "an any_order funnel"
+            raise SpecError(
+                f"the drop-off paths and the correlation need each customer's step events: {what} has none",
+                code="HG152",
+                hint="run them on the ordered (default) or strict_order funnel: drop --open, --mode any_order",
+            )
+        if n < 2:
+            raise SpecError(
+                "a funnel of one step has no drop-off to explore",
+                code="HG151",
+                hint="give at least two steps",
+            )
+        if self.at > n - 1:
+            raise SpecError(
+                f"--at {self.at}: the funnel has {n} steps, so the last step with a next one is {n - 1}",
+                code="HG151",
+                hint=f"give --at from 1 to {n - 1} (the step whose customers dropped or went on)",
+            )
+        if not self.at < self.target <= n:
+            raise SpecError(
+                f"--to {self.target} must be after --at {self.at} and at most {n}",
+                code="HG151",
+                hint=f"give --to from {self.at + 1} to {n} (default: the next step)",
+            )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "to": self.target,
+            "depth": self.depth,
+            "top": self.top,
+            "columns": None if self.columns is None else list(self.columns),
+            "max_values": self.max_values,
+            "max_events": self.max_events,
+        }
+
+
+@dataclass(frozen=True)
+class PathRow:
+    """One path: its events in order (at most ``depth``), ``ended`` when the customer had no
+    further event (the path ends: "left"), ``customers`` and ``share`` of the view's customers."""
+
+    path: tuple[str, ...]
+    ended: bool
+    customers: int
+    share: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": list(self.path),
+            "ended": self.ended,
+            "customers": self.customers,
+            "share": self.share,
+        }
+
+
+@dataclass(frozen=True)
+class FunnelPaths:
+    """``view``: ``dropoff`` (what the customers who reached step ``at`` and not the next did
+    after their step-``at`` event) or ``between`` (what those who went on did between the two
+    steps). ``customers``: the view's customers; ``paths``: the ``top`` most common, by customers;
+    ``none``: customers with no event at all in the view (dropoff: left; between: went straight on);
+    ``distinct_paths``: how many different paths there are."""
+
+    view: str
+    at: int
+    step: str
+    next_step: str
+    depth: int
+    customers: int
+    paths: tuple[PathRow, ...]
+    none: int
+    distinct_paths: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        shown = sum(p.customers for p in self.paths)
+        return {
+            "view": self.view,
+            "at": self.at,
+            "step": self.step,
+            "next_step": self.next_step,
+            "depth": self.depth,
+            "customers": self.customers,
+            "none": self.none,
+            "none_share": _share(self.none, self.customers),
+            "distinct_paths": self.distinct_paths,
+            "other_customers": self.customers - shown,
+            "paths": [p.to_dict() for p in self.paths],
+            "meta": self.meta,
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "rank": i,
+                "path": " > ".join(p.path),
+                "ended": p.ended,
+                "customers": p.customers,
+                "share": p.share,
+            }
+            for i, p in enumerate(self.paths, start=1)
+        ]
+
+
+def _share(k: int, n: int) -> float | None:
+    return None if n == 0 else k / n
+
+
+@dataclass(frozen=True)
+class CorrelationItem:
+    """An event (``kind`` ``event``, ``value`` its name) or a property value (``kind`` the column)
+    seen before the drop-off point, with its 2x2 table and statistics. ``odds_ratio`` > 1: the
+    customers with it converted more often."""
+
+    kind: str
+    value: str
+    converted_with: int
+    dropped_with: int
+    converted_without: int
+    dropped_without: int
+    odds_ratio: float
+    odds_ratio_low: float
+    odds_ratio_high: float
+    p_value: float
+    q_value: float
+    test: str
+
+    @property
+    def direction(self) -> str:
+        return "converting" if self.odds_ratio > 1 else "dropping" if self.odds_ratio < 1 else "neither"
+
+    @property
+    def label(self) -> str:
+        return self.value if self.kind == "event" else f"{self.kind}={self.value}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "value": self.value,
+            "converted_with": self.converted_with,
+            "dropped_with": self.dropped_with,
+            "converted_without": self.converted_without,
+            "dropped_without": self.dropped_without,
+            "conversion_with": _share(self.converted_with, self.converted_with + self.dropped_with),
+            "conversion_without": _share(
+                self.converted_without, self.converted_without + self.dropped_without
+            ),
+            "odds_ratio": self.odds_ratio,
+            "odds_ratio_low": self.odds_ratio_low,
+            "odds_ratio_high": self.odds_ratio_high,
+            "p_value": self.p_value,
+            "q_value": self.q_value,
+            "test": self.test,
+            "direction": self.direction,
+        }
+
+
+@dataclass(frozen=True)
+class FunnelCorrelation:
+    """Customers who reached step ``at``: ``converted`` reached step ``to``, ``dropped`` did not.
+    ``items``: every tested item, ranked (q-value, then the strength of the association);
+    ``untested``: items every customer (or none) had, which say nothing."""
+
+    at: int
+    to: int
+    step: str
+    target_step: str
+    converted: int
+    dropped: int
+    items: tuple[CorrelationItem, ...]
+    untested: int
+    columns: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "to": self.to,
+            "step": self.step,
+            "target_step": self.target_step,
+            "converted": self.converted,
+            "dropped": self.dropped,
+            "columns": list(self.columns),
+            "tested": len(self.items),
+            "untested": self.untested,
+            "items": [i.to_dict() for i in self.items],
+            "meta": self.meta,
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{"rank": r, **i.to_dict()} for r, i in enumerate(self.items, start=1)]
+
+    @classmethod
+    def assemble(
+        cls,
+        counts: Sequence[tuple[str, str, int, int]],
+        converted: int,
+        dropped: int,
+        **info: Any,
+    ) -> FunnelCorrelation:
+        """The result from each item's ``(kind, value, converted_with, dropped_with)``."""
+        tested: list[tuple[str, str, int, int, int, int, float, str]] = []
+        untested = 0
+        for kind, value, a, b in counts:
+            c, d = converted - a, dropped - b
+            if a + b in (0, converted + dropped):
+                untested += 1
+                continue
+            p, test = (
+                (fisher_p(a, b, c, d), "fisher")
+                if a + b + c + d <= FISHER_MAX
+                else (chi2_p(a, b, c, d), "chi2")
+            )
+            tested.append((kind, value, a, b, c, d, p, test))
+        qs = benjamini_hochberg([t[6] for t in tested])
+        items = []
+        for (kind, value, a, b, c, d, p, test), q in zip(tested, qs, strict=True):
+            ratio, low, high = odds_ratio(a, b, c, d)
+            items.append(CorrelationItem(kind, value, a, b, c, d, ratio, low, high, p, q, test))
+        items.sort(
+            key=lambda i: (
+                i.q_value,
+                i.p_value,
+                -abs(math.log(i.odds_ratio)),
+                i.kind != "event",
+                i.kind,
+                i.value,
+            )
+        )
+        return cls(converted=converted, dropped=dropped, items=tuple(items), untested=untested, **info)
+
+
+def odds_ratio(a: int, b: int, c: int, d: int) -> tuple[float, float, float]:
+    """The odds ratio of converting with vs without the item, ``(a d) / (b c)``, and its 95%
+    (Woolf) interval; with a zero cell 0.5 is added to every cell (Haldane-Anscombe)."""
+    fa, fb, fc, fd = (float(x) for x in (a, b, c, d))
+    if 0 in (a, b, c, d):
+        fa, fb, fc, fd = fa + 0.5, fb + 0.5, fc + 0.5, fd + 0.5
+    log_or = math.log(fa * fd / (fb * fc))
+    se = math.sqrt(1 / fa + 1 / fb + 1 / fc + 1 / fd)
+    return math.exp(log_or), math.exp(log_or - Z95 * se), math.exp(log_or + Z95 * se)
+
+
+def _log_hyper(x: int, row1: int, col1: int, total: int) -> float:
+    """log P(X = x) for the top-left cell of a 2x2 table with fixed margins."""
+    return (
+        math.lgamma(col1 + 1) - math.lgamma(x + 1) - math.lgamma(col1 - x + 1)
+        + math.lgamma(total - col1 + 1) - math.lgamma(row1 - x + 1) - math.lgamma(total - col1 - row1 + x + 1)
+        - (math.lgamma(total + 1) - math.lgamma(row1 + 1) - math.lgamma(total - row1 + 1))
+    )  # fmt: skip
+
+
+def fisher_p(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided Fisher's exact p-value: the probability of every table with the same margins that
+    is at most as likely as the observed one (relative tolerance 1e-7, as R and SciPy)."""
+    row1, col1, total = a + b, a + c, a + b + c + d
+    lo, hi = max(0, row1 + col1 - total), min(row1, col1)
+    observed = _log_hyper(a, row1, col1, total)
+    p = 0.0
+    for x in range(lo, hi + 1):
+        lp = _log_hyper(x, row1, col1, total)
+        if lp <= observed + 1e-7:
+            p += math.exp(lp)
+    return min(1.0, p)
+
+
+def chi2_p(a: int, b: int, c: int, d: int) -> float:
+    """Pearson's chi-square test of the 2x2 table (1 degree of freedom, no continuity correction)."""
+    n = a + b + c + d
+    den = (a + b) * (c + d) * (a + c) * (b + d)
+    if den == 0:
+        return 1.0
+    chi2 = n * (a * d - b * c) ** 2 / den
+    return math.erfc(math.sqrt(chi2 / 2))
+
+
+def benjamini_hochberg(p: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input's order."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    q = [0.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p[i] * m / rank)
+        q[i] = running
+    return q

@@ -1,0 +1,134 @@
+"""Time to convert (a histogram per step, from the previous step and from entry) and events needed to
+convert (events and sessions from entry to each step), on the best chains of the funnel
+(docs/semantics-funnel-time.md). Never executes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.analyses._match import micros
+from hourglass.analyses.funnel_trend import chains
+from hourglass.analyses.plan import Materialize, Plan, Rows
+from hourglass.model.funnel_time import (
+    CountHistogram,
+    EventsToConvert,
+    TimeHistogram,
+    TimeToConvert,
+    time_bins,
+)
+from hourglass.model.funnel_trend import check_view_spec
+from hourglass.model.spec import FunnelSpec
+
+__all__ = ["ANY_ORDER_REASON", "events_plan", "time_plan"]
+
+US = 1_000_000
+ANY_ORDER_REASON = "any_order chains have no step times (docs/semantics.md): run the ordered funnel"
+ORIGINS = ("previous", "entry")
+
+
+def _int(v: Any) -> int:
+    return 0 if v is None else int(v)
+
+
+def time_plan(spec: FunnelSpec, events: ir.Table) -> Plan[TimeToConvert]:
+    """Per step k >= 2 and origin (previous step, entry): customers, counts per time bin, median and
+    p90 (seconds) of ``t_k - t_origin`` over the customers counted at step k."""
+    check_view_spec(spec, "time")
+    n = len(spec.steps)
+    bins = time_bins(spec.window)
+    names = [s.name for s in spec.steps]
+
+    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
+        if spec.mode == "any_order" or n < 2:
+            return {}
+        per = chains(spec, events, materialize)
+        aggs: dict[str, ir.Value] = {}
+        for k in range(2, n + 1):
+            for o, origin in enumerate(ORIGINS):
+                base = per[f"t{k - 1}"] if origin == "previous" else per.t1
+                dt = per[f"t{k}"] - base
+                cond = (per.level >= k) & per[f"t{k}"].notnull() & base.notnull()
+                aggs[f"n{k}_{o}"] = cond.ifelse(1, 0).sum()
+                for b, (_, lo, hi) in enumerate(bins):
+                    inside = cond & (dt >= lo) if hi is None else cond & (dt >= lo) & (dt < hi)
+                    aggs[f"h{k}_{o}_{b}"] = inside.ifelse(1, 0).sum()
+                seconds = cond.ifelse(dt.cast("float64") / US, None)
+                aggs[f"med{k}_{o}"] = seconds.quantile(0.5)
+                aggs[f"p90{k}_{o}"] = seconds.quantile(0.9)
+        return {"times": per.aggregate(**aggs)}
+
+    def assemble(rows: Rows) -> TimeToConvert:
+        hists: list[TimeHistogram] = []
+        row = rows["times"][0] if rows.get("times") else {}
+        for k in range(2, n + 1):
+            for o, origin in enumerate(ORIGINS):
+                if spec.mode == "any_order":
+                    hists.append(TimeHistogram(names[k - 1], origin, None, (), None, None, ANY_ORDER_REASON))
+                    continue
+                counts = tuple(_int(row.get(f"h{k}_{o}_{b}")) for b in range(len(bins)))
+                med, p90 = row.get(f"med{k}_{o}"), row.get(f"p90{k}_{o}")
+                hists.append(
+                    TimeHistogram(
+                        names[k - 1],
+                        origin,
+                        _int(row.get(f"n{k}_{o}")),
+                        counts,
+                        None if med is None else float(med),
+                        None if p90 is None else float(p90),
+                    )
+                )
+        return TimeToConvert(tuple(names), tuple(bins), tuple(hists))
+
+    return Plan(build, assemble)
+
+
+def events_plan(spec: FunnelSpec, events: ir.Table, session_gap: int) -> Plan[EventsToConvert]:
+    """Per step k >= 2, over the customers counted at it: the distribution of the number of their
+    events with ``t_1 <= time <= t_k`` (any event, matched or not) and of the sessions those events
+    fall in (a gap of ``session_gap`` µs or more between two consecutive ones starts a new one)."""
+    check_view_spec(spec, "events")
+    n = len(spec.steps)
+    names = [s.name for s in spec.steps]
+
+    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
+        if spec.mode == "any_order" or n < 2:
+            return {}
+        per = chains(spec, events, materialize)
+        per = per.filter(per.level >= 2).select("customer", "level", *[f"t{k}" for k in range(1, n + 1)])
+        last = ibis.cases(*[(per.level == k, per[f"t{k}"]) for k in range(n, 1, -1)], else_=per.t1)
+        per = per.mutate(t_last=last)
+        ev = events.select(customer=events.customer, ts=micros(events.timestamp))
+        j = ev.join(per, "customer")
+        j = j.filter((j.ts >= j.t1) & (j.ts <= j.t_last))
+        w = ibis.window(group_by=j.customer, order_by=j.ts)
+        j = j.mutate(brk=((j.ts - j.ts.lag().over(w)) >= session_gap).coalesce(False))
+        aggs: dict[str, ir.Value] = {"level": j.level.max()}
+        for k in range(2, n + 1):
+            upto = j.ts <= j[f"t{k}"]
+            aggs[f"e{k}"] = upto.ifelse(1, 0).sum()
+            aggs[f"s{k}"] = (upto & j.brk).ifelse(1, 0).sum() + 1
+        counts = materialize(j.group_by("customer").aggregate(**aggs))
+        out: dict[str, ir.Expr] = {}
+        for k in range(2, n + 1):
+            at = counts.filter(counts.level >= k)
+            for what in ("e", "s"):
+                col = at[f"{what}{k}"]
+                out[f"{what}{k}"] = at.group_by(value=col).aggregate(customers=col.count())
+        return out
+
+    def assemble(rows: Rows) -> EventsToConvert:
+        hists: list[CountHistogram] = []
+        for k in range(2, n + 1):
+            for what, label in (("e", "events"), ("s", "sessions")):
+                if spec.mode == "any_order":
+                    hists.append(CountHistogram(names[k - 1], label, {}, ANY_ORDER_REASON))
+                    continue
+                dist = {int(r["value"]): int(r["customers"]) for r in rows.get(f"{what}{k}", [])}
+                hists.append(CountHistogram(names[k - 1], label, dist))
+        return EventsToConvert(tuple(names), session_gap / US, tuple(hists))
+
+    return Plan(build, assemble)

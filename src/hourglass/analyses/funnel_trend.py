@@ -1,0 +1,66 @@
+"""The funnel per period of entry (docs/semantics-funnel-time.md): customers per step by the UTC day
+of their best chain's entry, folded into days, weeks or months by the model layer. Never executes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ibis.expr.types as ir
+
+from hourglass.analyses._match import micros, micros_of
+from hourglass.analyses.funnel import funnel_plan
+from hourglass.analyses.plan import Materialize, Plan, Rows
+from hourglass.model.funnel_trend import FunnelTrend, check_period, check_view_spec, trend_from_days
+from hourglass.model.spec import FunnelSpec
+
+__all__ = ["DAY_US", "chains", "entry_day", "trend_plan"]
+
+DAY_US = 86_400 * 1_000_000
+#: days added before the integer division so that times before 1970 (down to 1770) divide as after it
+_SHIFT_DAYS = 73_000
+
+
+def entry_day(ts_us: ir.IntegerValue) -> ir.IntegerValue:
+    """The UTC day (days since 1970-01-01) of a time in µs, in integer arithmetic on every backend
+    (``//`` compiles to FLOOR of a float division)."""
+    x = ts_us + _SHIFT_DAYS * DAY_US
+    whole = x - x % DAY_US  # a multiple of a day: exact as a double, so the division is too
+    return (whole / DAY_US).round().cast("int64") - _SHIFT_DAYS
+
+
+def chains(spec: FunnelSpec, events: ir.Table, materialize: Materialize) -> ir.Table:
+    """The customers with a chain (level >= 1) of the funnel's per-customer table (``level``,
+    ``entry_ts``, ``t{k}``), materialised for the plan's queries."""
+    per = funnel_plan(spec, events).customers
+    return materialize(per.filter(per.level >= 1))
+
+
+def trend_plan(spec: FunnelSpec, events: ir.Table, period: str = "week") -> Plan[FunnelTrend]:
+    """Customers at each step per period of entry; ``as_of`` is the log's last event time (the
+    completeness of the last periods is judged against it)."""
+    check_period(period)
+    check_view_spec(spec, "trend")
+    n = len(spec.steps)
+
+    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
+        per = chains(spec, events, materialize)
+        per = per.mutate(day=entry_day(per.entry_ts))
+        aggs = {f"c{k}": (per.level >= k).ifelse(1, 0).sum() for k in range(1, n + 1)}
+        return {
+            "days": per.group_by("day").aggregate(**aggs),
+            "as_of": micros(events.timestamp).max(),
+        }
+
+    def assemble(rows: Rows) -> FunnelTrend:
+        as_of = rows["as_of"][0]["value"] if rows["as_of"] else None
+        return trend_from_days(
+            [(s.name, s.label) for s in spec.steps],
+            rows["days"],
+            period=period,
+            window=spec.window,
+            as_of=None if as_of is None else int(as_of),
+            since=None if spec.since is None else micros_of(spec.since),
+            until=None if spec.until is None else micros_of(spec.until),
+        )
+
+    return Plan(build, assemble)

@@ -1,0 +1,146 @@
+"""The funnel over time, in Python: ``hourglass.funnel_trend`` (the funnel per period of entry),
+``hourglass.time_to_convert`` (histograms of the time between steps) and
+``hourglass.events_to_convert`` (events and sessions from entry to each step). Definitions:
+docs/semantics-funnel-time.md."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hourglass.analyses.funnel_time import events_plan, time_plan
+from hourglass.analyses.funnel_trend import trend_plan
+from hourglass.engine.load import Events
+from hourglass.engine.plan import execute_plan
+from hourglass.engine.session import Engine
+from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.interfaces.api import StepLike, build_spec, checked_by_column
+from hourglass.interfaces.api import events as load
+from hourglass.model.funnel_time import EventsToConvert, TimeToConvert
+from hourglass.model.funnel_trend import FunnelTrend, check_period
+from hourglass.model.journey import JourneyModel
+from hourglass.model.schema import ColumnMapping
+from hourglass.model.spec import FunnelSpec, format_window, parse_window
+
+__all__ = ["events_to_convert", "funnel_trend", "run_view", "time_to_convert"]
+
+View = FunnelTrend | TimeToConvert | EventsToConvert
+VIEWS = ("trend", "time", "events")
+
+
+def run_view(
+    view: str, ev: Events, spec: FunnelSpec, *, period: str = "week", session_gap: str | int | float = "30m"
+) -> View:
+    """One view of a funnel on loaded events (the CLI's ``--view trend|time|events``)."""
+    started = time.perf_counter()
+    result: View
+    meta: dict[str, Any] = {}
+    if view == "trend":
+        result = execute_plan(ev.engine, trend_plan(spec, ev.table, check_period(period)))
+        meta["period"] = period
+    elif view == "time":
+        result = execute_plan(ev.engine, time_plan(spec, ev.table))
+    else:
+        gap = parse_window(session_gap, what="the session gap")
+        result = execute_plan(ev.engine, events_plan(spec, ev.table, gap))
+        meta["session_gap"] = format_window(gap)
+    result.meta.update(
+        engine=ev.engine.name,
+        spec=spec.describe(),
+        source=ev.report.source,
+        duplicates_collapsed=ev.report.duplicates_collapsed,
+        **meta,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    return result
+
+
+def _prepare(
+    source: Any,
+    steps: Sequence[StepLike] | None,
+    model: str | JourneyModel | None,
+    load_options: Mapping[str, Any],
+    funnel_options: Mapping[str, Any],
+) -> tuple[Events, FunnelSpec]:
+    config = load_options.get("config")
+    cfg = config if isinstance(config, Config) else load_config(config)
+    jm = load_model(model, cfg) if isinstance(model, str) else model
+    options = {k: v for k, v in funnel_options.items() if v is not None}
+    by = options.pop("by", None)
+    spec = build_spec(steps, model=jm, config=cfg, **options)
+    ev = load(
+        source,
+        columns=load_options.get("columns"),
+        engine=load_options.get("engine"),
+        table=load_options.get("table"),
+        config=cfg,
+    )
+    if by is not None:
+        spec = build_spec(steps, model=jm, config=cfg, by=checked_by_column(ev, by, code="HG306"), **options)
+    return ev, spec
+
+
+def funnel_trend(
+    source: Any,
+    steps: Sequence[StepLike] | None = None,
+    *,
+    period: str = "week",
+    model: str | JourneyModel | None = None,
+    window: str | int | float = "7d",
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+    **funnel_options: Any,
+) -> FunnelTrend:
+    """The funnel per period of entry (``day``, ``week`` from Monday or ``month``, UTC), each step's
+    conversion with a 95% Wilson interval; empty periods are kept (null conversion with a reason),
+    periods whose entrants' window has not elapsed by the log's last event are flagged incomplete.
+    ``funnel_options``: those of :func:`hourglass.funnel` (mode, since, until, exclude, ...)."""
+    check_period(period)
+    loads = {"columns": columns, "engine": engine, "table": table, "config": config}
+    ev, spec = _prepare(source, steps, model, loads, {"window": window, **funnel_options})
+    return run_view("trend", ev, spec, period=period)  # type: ignore[return-value]
+
+
+def time_to_convert(
+    source: Any,
+    steps: Sequence[StepLike] | None = None,
+    *,
+    model: str | JourneyModel | None = None,
+    window: str | int | float = "7d",
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+    **funnel_options: Any,
+) -> TimeToConvert:
+    """Per step after the first, a histogram of the time from the previous step and from entry (bins
+    from under a minute up to the window), with counts, shares, median and p90, over the customers
+    the funnel counts at the step (their best chain)."""
+    loads = {"columns": columns, "engine": engine, "table": table, "config": config}
+    ev, spec = _prepare(source, steps, model, loads, {"window": window, **funnel_options})
+    return run_view("time", ev, spec)  # type: ignore[return-value]
+
+
+def events_to_convert(
+    source: Any,
+    steps: Sequence[StepLike] | None = None,
+    *,
+    session_gap: str | int | float = "30m",
+    model: str | JourneyModel | None = None,
+    window: str | int | float = "7d",
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: str | Engine | None = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+    **funnel_options: Any,
+) -> EventsToConvert:
+    """Per step after the first, over the customers the funnel counts at it: how many of their
+    events (any event) lie from their entry to that step, both included, and in how many sessions
+    (a gap of ``session_gap`` or more starts a new one), as distributions with median and p90."""
+    parse_window(session_gap, what="the session gap")
+    loads = {"columns": columns, "engine": engine, "table": table, "config": config}
+    ev, spec = _prepare(source, steps, model, loads, {"window": window, **funnel_options})
+    return run_view("events", ev, spec, session_gap=session_gap)  # type: ignore[return-value]

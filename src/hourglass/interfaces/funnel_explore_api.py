@@ -115,6 +115,23 @@ def funnel_dropoff_paths(
     group = kwargs.pop("group", ...)
     _view(view)
     ev, spec, options = prepare(source, steps, kwargs)
+    return run_paths(ev, spec, options, view, group, started=started)
+
+
+def run_paths(
+    ev: Events,
+    spec: FunnelSpec,
+    options: ExploreOptions,
+    view: str,
+    group: object = ...,
+    *,
+    started: float | None = None,
+) -> FunnelPaths:
+    """:func:`funnel_dropoff_paths` on loaded events and a checked spec (the CLI's and the
+    dashboard's entry)."""
+    started = time.perf_counter() if started is None else started
+    _view(view)
+    options.check(spec)
     if group is not ... and spec.by is None:
         raise SpecError("group: the funnel has no breakdown", code="HG154", hint="give by=COLUMN with group")
     result = execute_plan(ev.engine, paths_plan(spec, ev.table, options, view, group))
@@ -136,6 +153,20 @@ def funnel_correlation(
     ranked. Takes ``hourglass.funnel``'s options and ``max_values``, ``max_events``."""
     started = time.perf_counter()
     ev, spec, options = prepare(source, steps, kwargs)
+    return run_correlation(ev, spec, options, columns, started=started)
+
+
+def run_correlation(
+    ev: Events,
+    spec: FunnelSpec,
+    options: ExploreOptions,
+    columns: Sequence[str] | str | None = None,
+    *,
+    started: float | None = None,
+) -> FunnelCorrelation:
+    """:func:`funnel_correlation` on loaded events and a checked spec."""
+    started = time.perf_counter() if started is None else started
+    options.check(spec)
     cols = explore_columns(ev, columns)
     result = execute_plan(ev.engine, correlation_plan(spec, ev.table, options, cols))
     result.meta.update(_meta(ev, spec, options, started))

@@ -80,7 +80,21 @@ class ExploreOptions:
             raise SpecError(
                 f"the drop-off paths and the correlation need each customer's step events: {what} has none",
                 code="HG152",
-                hint="run them on the ordered (default) or strict_order funnel: drop --open, --mode any_order",
+                hint="run them on the ordered (default) or strict_order funnel: drop --open, any_order",
+            )
+        unsupported = [
+            what
+            for what, given in (
+                ("optional steps", any(getattr(s, "optional", False) for s in spec.steps)),
+                ("--hold", getattr(spec, "hold", None) is not None),
+            )
+            if given
+        ]
+        if unsupported:
+            raise SpecError(
+                f"the drop-off paths and the correlation do not take {' and '.join(unsupported)} yet",
+                code="HG152",
+                hint="explore the funnel without them (make every step required, drop --hold)",
             )
         if n < 2:
             raise SpecError(
@@ -151,6 +165,10 @@ class FunnelPaths:
     distinct_paths: int
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def none_share(self) -> float | None:
+        return _share(self.none, self.customers)
+
     def to_dict(self) -> dict[str, Any]:
         shown = sum(p.customers for p in self.paths)
         return {
@@ -161,7 +179,7 @@ class FunnelPaths:
             "depth": self.depth,
             "customers": self.customers,
             "none": self.none,
-            "none_share": _share(self.none, self.customers),
+            "none_share": self.none_share,
             "distinct_paths": self.distinct_paths,
             "other_customers": self.customers - shown,
             "paths": [p.to_dict() for p in self.paths],

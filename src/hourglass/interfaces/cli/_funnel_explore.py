@@ -151,5 +151,6 @@ def _notes(result: FunnelPaths | FunnelCorrelation) -> list[str]:
     return [
         f"{len(result.items):,} items tested ({shown} shown), {result.untested:,} not tested (every "
         "customer or none had them); the funnel's own step events are not items; odds ratio > 1: goes "
-        "with converting; q: Benjamini-Hochberg corrected p-value; test: Fisher's exact (chi-square above 20,000 customers)"
+        "with converting; q: Benjamini-Hochberg corrected p-value; test: Fisher's exact (chi-square "
+        "above 20,000 customers)"
     ]

@@ -1,9 +1,11 @@
 """Where a source lives, beyond one local file: cluster and object-store URIs (read by the engine,
 not checked here), Parquet datasets partitioned by day (``events/dt=2024-01-01/part-0.parquet``, the
-layout the collector writes) and tables of an engine's catalog (``events``, ``analytics.events``)."""
+layout the collector writes), a collector's data directory (``DIR`` or ``DIR:PROJECT``: the store of
+a project, docs/collector.md) and tables of an engine's catalog (``events``, ``analytics.events``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -11,7 +13,10 @@ from pathlib import Path
 from hourglass.model.errors import SourceError
 
 __all__ = [
+    "COLLECTOR_MARKER",
     "REMOTE_SCHEMES",
+    "collector_projects",
+    "collector_store",
     "dataset_files",
     "hive_base",
     "is_remote",
@@ -107,4 +112,64 @@ def unknown_type(text: str) -> SourceError:
         code="HG202",
         hint="use .csv, .parquet, .jsonl/.ndjson or .duckdb (rename a file with another extension); "
         "a table of a database: name the engine (--engine postgres://... or a DuckDB file, docs/engines.md)",
+    )
+
+
+#: the file that makes a directory a collector's data directory (``hourglass collect --data DIR``)
+COLLECTOR_MARKER = "collector.json"
+
+
+def collector_projects(data_dir: str | os.PathLike[str]) -> list[str]:
+    """The projects of a collector's data directory: those with compacted events or a store."""
+    root = Path(data_dir)
+    found = set()
+    with contextlib.suppress(OSError):
+        found |= {p.name for p in (root / "events").iterdir() if p.is_dir() and p.name[0] not in _SKIPPED}
+    with contextlib.suppress(OSError):
+        found |= {p.name[: -len(".duckdb")] for p in (root / "stores").glob("*.duckdb")}
+    return sorted(found)
+
+
+def collector_store(text: str) -> str | None:
+    """The store a collector's data directory names as a source: ``DIR`` (its only project) or
+    ``DIR:PROJECT``; None when ``text`` is no collector directory. HG453 for several projects (or an
+    unknown one), HG454 when the project has no store yet (nothing compacted)."""
+    root, project = text, None
+    if not (Path(text) / COLLECTOR_MARKER).is_file():
+        head, sep, tail = text.rpartition(":")
+        if not sep or not head or not (Path(head) / COLLECTOR_MARKER).is_file():
+            return None
+        root, project = head, tail
+    projects = collector_projects(root)
+    if project is None:
+        if len(projects) > 1:
+            raise SourceError(
+                f"{root} is a collector directory with {len(projects)} projects: {', '.join(projects)}",
+                code="HG453",
+                hint=f"name one as {root.rstrip('/')}:PROJECT, e.g. {root.rstrip('/')}:{projects[0]}",
+            )
+        if not projects:
+            raise _no_store(root, None)
+        project = projects[0]
+    elif project not in projects:
+        raise SourceError(
+            f"{root}: no project '{project}' in this collector directory",
+            code="HG453",
+            hint="its projects: "
+            + (", ".join(projects) or "none yet (no event compacted)")
+            + f"; name one as {root.rstrip('/')}:PROJECT",
+        )
+    store = Path(root) / "stores" / f"{project}.duckdb"
+    if not store.is_file():
+        raise _no_store(root, project)
+    return str(store)
+
+
+def _no_store(root: str, project: str | None) -> SourceError:
+    what = f"project '{project}'" if project else "any project"
+    return SourceError(
+        f"{root}: no events of {what} compacted yet (the collector writes its store after each compaction)",
+        code="HG454",
+        hint=f"wait for the collector's next compaction (--compact-every, 30s by default), or run "
+        f"hourglass compact --data {root}",
     )

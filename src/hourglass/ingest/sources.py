@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 
 from hourglass.ingest.catalog import catalog_table, read_parquet
 from hourglass.ingest.locations import (
+    collector_store,
     dataset_files,
     hive_base,
     is_remote,
@@ -111,6 +112,9 @@ def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = N
     text = os.fspath(source)
     if is_remote(text):
         return _remote(text, fmt)
+    store = collector_store(text) if table is None else None
+    if store is not None:  # a collector's data directory: its project's store (docs/collector.md)
+        return Source("duckdb", f"{store}:events", paths=(store,), table="events")
     if table is None and ":" in text and not os.path.exists(text):
         head, _, tail = text.rpartition(":")
         if _kind_of(head) == "duckdb":

@@ -316,15 +316,21 @@ class FunnelCorrelation:
             items.append(CorrelationItem(kind, value, a, b, c, d, ratio, low, high, p, q, test))
         items.sort(
             key=lambda i: (
-                i.q_value,
-                i.p_value,
-                -abs(math.log(i.odds_ratio)),
+                _rounded(i.q_value),
+                _rounded(i.p_value),
+                -_rounded(abs(math.log(i.odds_ratio))),
                 i.kind != "event",
                 i.kind,
                 i.value,
             )
         )
         return cls(converted=converted, dropped=dropped, items=tuple(items), untested=untested, **info)
+
+
+def _rounded(x: float) -> float:
+    """``x`` to 10 significant digits: equal statistics rank as equal, whatever the rounding of
+    the arithmetic that gave them (the order is then the item's kind and value)."""
+    return float(f"{x:.10g}")
 
 
 def odds_ratio(a: int, b: int, c: int, d: int) -> tuple[float, float, float]:

@@ -1,0 +1,216 @@
+"""The funnel explained (docs/semantics-funnel-explore.md): the worked examples of the page, by hand,
+on DuckDB and Spark; the CLI views; the errors; the people behind a path or an item."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import hourglass
+from hourglass.interfaces.funnel_explore_api import (
+    funnel_correlation,
+    funnel_dropoff_paths,
+    funnel_explore_people,
+)
+from hourglass.model.errors import HourglassError
+from hourglass.model.funnel_explore import benjamini_hochberg, chi2_p, fisher_p, odds_ratio
+from journeys import journeys, rows
+from reference import funnel_explore_ref as ref
+
+STEPS = ["visit", "signup", "purchase"]
+# the page's worked example (window 1d)
+SHOP = {
+    "ann": [
+        ("visit", "2024-01-01 10:00", {"channel": "ads"}),
+        ("pricing", "2024-01-01 10:05"),
+        ("help", "2024-01-01 10:10"),
+        ("signup", "2024-01-01 11:00"),
+        ("purchase", "2024-01-01 12:00"),
+    ],
+    "bob": [
+        ("visit", "2024-01-01 10:00", {"channel": "ads"}),
+        ("pricing", "2024-01-01 10:02"),
+        ("faq", "2024-01-01 10:04"),
+        ("pricing", "2024-01-03 10:00"),  # after entry + window: not before bob's drop-off point
+    ],
+    "cy": [
+        ("visit", "2024-01-01 10:00", {"channel": "seo"}),
+        ("signup", "2024-01-01 10:30"),
+        ("pricing", "2024-01-01 11:00"),
+    ],
+    "dee": [("visit", "2024-01-01 10:00", {"channel": "ads"})],
+    "eve": [
+        ("visit", "2024-01-01 10:00", {"channel": "seo"}),
+        ("signup", "2024-01-01 10:01"),
+        ("purchase", "2024-01-01 10:02"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def shop() -> Any:
+    return journeys(SHOP, dtypes={"channel": "str"})
+
+
+def _paths(result: Any) -> list[tuple[list[str], bool, int]]:
+    return [(p["path"], p["ended"], p["customers"]) for p in result.to_dict()["paths"]]
+
+
+def test_dropoff_and_between_paths_by_hand(shop: Any, engine: hourglass.Engine) -> None:
+    ev = hourglass.events(shop, engine=engine)
+    drop1 = funnel_dropoff_paths(ev, STEPS, window="1d", at=1)
+    # bob and dee reached visit and not signup: bob did pricing, faq (and pricing two days later)
+    assert _paths(drop1) == [([], True, 1), (["pricing", "faq", "pricing"], True, 1)]
+    assert (drop1.customers, drop1.none, drop1.distinct_paths) == (2, 1, 2)
+    short = funnel_dropoff_paths(ev, STEPS, window="1d", at=1, depth=2)
+    assert _paths(short) == [([], True, 1), (["pricing", "faq"], False, 1)]  # goes on beyond depth 2
+    between1 = funnel_dropoff_paths(ev, STEPS, window="1d", at=1, view="between")
+    assert _paths(between1) == [([], True, 2), (["pricing", "help"], True, 1)]  # cy, eve straight on
+    assert _paths(funnel_dropoff_paths(ev, STEPS, window="1d", at=2)) == [(["pricing"], True, 1)]
+    assert _paths(funnel_dropoff_paths(ev, STEPS, window="1d", at=2, view="between")) == [([], True, 2)]
+
+
+def test_correlation_by_hand(shop: Any, engine: hourglass.Engine) -> None:
+    r = funnel_correlation(
+        hourglass.events(shop, engine=engine), STEPS, window="1d", at=1, columns=["channel"]
+    )
+    assert (r.converted, r.dropped, r.untested) == (3, 2, 0)
+    got = {(i.kind, i.value): i for i in r.items}
+    table = {
+        k: (i.converted_with, i.dropped_with, i.converted_without, i.dropped_without) for k, i in got.items()
+    }
+    assert table == {
+        ("event", "pricing"): (1, 1, 2, 1),  # ann before signup; bob within his window
+        ("event", "help"): (1, 0, 2, 2),
+        ("event", "faq"): (0, 1, 3, 1),
+        ("channel", "ads"): (1, 2, 2, 0),
+        ("channel", "seo"): (2, 0, 1, 2),
+    }
+    hand = {  # odds ratio (Haldane with a zero cell), Fisher's p, BH q: docs/semantics-funnel-explore.md
+        ("event", "pricing"): (0.5, 1.0, 1.0),
+        ("event", "help"): (3.0, 1.0, 1.0),
+        ("event", "faq"): (0.75 / 5.25, 0.4, 2 / 3),
+        ("channel", "ads"): (0.12, 0.4, 2 / 3),
+        ("channel", "seo"): (6.25 / 0.75, 0.4, 2 / 3),
+    }
+    for key, (ratio, p, q) in hand.items():
+        item = got[key]
+        assert math.isclose(item.odds_ratio, ratio, rel_tol=1e-12), key
+        assert math.isclose(item.p_value, p, rel_tol=1e-9), key
+        assert math.isclose(item.q_value, q, rel_tol=1e-9), key
+        assert item.test == "fisher"
+    assert [i.label for i in r.items] == ["channel=ads", "channel=seo", "faq", "help", "pricing"]
+    assert got[("channel", "seo")].direction == "converting" and got[("event", "faq")].direction == "dropping"
+
+
+def test_engine_equals_reference_on_the_example(shop: Any) -> None:
+    log = rows(shop)
+    for view in ("dropoff", "between"):
+        for at in (1, 2):
+            got = funnel_dropoff_paths(shop, STEPS, window="1d", at=at, view=view, depth=2).to_dict()
+            got.pop("meta")
+            want = ref.paths(log, STEPS, 86_400_000_000, view=view, at=at, depth=2, top=10)
+            assert got == want
+    got_items = funnel_correlation(shop, STEPS, window="1d", at=1, to=3, columns=["channel"])
+    want = ref.correlation(log, STEPS, 86_400_000_000, at=1, to=3, columns=["channel"])
+    assert want.pop(("", "")) == {"converted": 2, "dropped": 3, "untested": got_items.untested}
+    assert {(i.kind, i.value) for i in got_items.items} == set(want)
+
+
+def test_statistics_against_textbook_values() -> None:
+    # R: fisher.test(matrix(c(3, 1, 1, 3), 2))$p.value == 0.4857143; the tea-tasting table
+    assert math.isclose(fisher_p(3, 1, 1, 3), 34 / 70, rel_tol=1e-12)
+    assert math.isclose(fisher_p(10, 0, 0, 10), ref.fisher(10, 0, 0, 10), rel_tol=1e-12)
+    assert math.isclose(chi2_p(30, 10, 20, 40), ref.chi2(30, 10, 20, 40), rel_tol=1e-12)
+    ratio, low, high = odds_ratio(30, 10, 20, 40)
+    assert math.isclose(ratio, 6.0) and low < 6.0 < high
+    # p sorted .01, .03, .04, .5: p m / rank = .04, .06, .0533, .5; then the minimum from the right
+    assert benjamini_hochberg([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])
+
+
+def test_people_behind_a_path_and_an_item(shop: Any) -> None:
+    people = funnel_explore_people(shop, STEPS, window="1d", view="dropoff", at=1, path=[], ended=True)
+    assert list(people["customer"]) == ["dee"]
+    people = funnel_explore_people(shop, STEPS, window="1d", view="between", at=1, path=[], ended=True)
+    assert list(people["customer"]) == ["cy", "eve"]
+    people = funnel_explore_people(
+        shop, STEPS, window="1d", view="correlation", at=1, item=("event", "pricing")
+    )
+    assert people.to_dict("records") == [
+        {"customer": "ann", "converted": True},
+        {"customer": "bob", "converted": False},
+    ]
+    people = funnel_explore_people(
+        shop, STEPS, window="1d", view="correlation", at=1, item=("channel", "ads"), columns=None
+    )
+    assert list(people["customer"]) == ["ann", "bob", "dee"]
+
+
+def test_strict_order_paths_start_at_the_chain_that_counts() -> None:
+    # two step-1 events at the same time: only the second one's run is a strict chain (visit, signup)
+    log = journeys(
+        {
+            "ann": [
+                ("visit", "2024-01-01 10:00"),
+                ("visit", "2024-01-01 10:00"),
+                ("signup", "2024-01-01 10:01"),
+                ("faq", "2024-01-01 10:02"),
+            ]
+        }
+    )
+    got = funnel_dropoff_paths(log, ["visit", "signup", "purchase"], window="1d", mode="strict_order", at=2)
+    assert _paths(got) == [(["faq"], True, 1)]
+    want = ref.paths(
+        rows(log), STEPS, 86_400_000_000, view="dropoff", at=2, depth=3, top=10, mode="strict_order"
+    )
+    assert got.to_dict() | {"meta": None} == want | {"meta": None}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"at": 3}, "HG151"),
+        ({"at": 0}, "HG151"),
+        ({"at": 1, "depth": 0}, "HG151"),
+        ({"at": 1, "mode": "any_order"}, "HG152"),
+        ({"at": 1, "open": True}, "HG152"),
+        ({"at": 1, "view": "after"}, "HG154"),
+    ],
+)
+def test_errors(shop: Any, kwargs: dict[str, Any], code: str) -> None:
+    with pytest.raises(HourglassError) as e:
+        funnel_dropoff_paths(shop, STEPS, **kwargs)
+    assert e.value.code == code and e.value.hint
+
+
+def test_unknown_correlation_column_is_hg153(shop: Any) -> None:
+    with pytest.raises(HourglassError) as e:
+        funnel_correlation(shop, STEPS, at=1, columns=["chanel"])
+    assert e.value.code == "HG153" and "channel" in e.value.message
+
+
+def test_cli_views(tmp_path: Any, shop: Any) -> None:
+    from hourglass.interfaces.cli import cli
+
+    path = tmp_path / "shop.csv"
+    shop.to_csv(path, index=False)
+    runner = CliRunner()
+    base = ["funnel", str(path), "--steps", "visit,signup,purchase", "--window", "1d"]
+    out = runner.invoke(cli, [*base, "--view", "dropoff", "--at", "visit"])
+    assert out.exit_code == 0, out.output
+    assert "(no event after visit: left)" in out.output and "pricing → faq → pricing → (end)" in out.output
+    out = runner.invoke(cli, [*base, "--view", "between", "--at", "1", "--depth", "1"])
+    assert out.exit_code == 0, out.output
+    assert "(straight on to signup)" in out.output and "pricing → …" in out.output
+    out = runner.invoke(cli, [*base, "--view", "correlation", "--at", "1", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert (data["converted"], data["dropped"], data["items"][0]["value"]) == (3, 2, "ads")
+    out = runner.invoke(cli, [*base, "--view", "dropoff", "--at", "1", "--format", "csv"])
+    assert out.output.splitlines()[0] == "rank,path,ended,customers,share"
+    out = runner.invoke(cli, [*base, "--view", "dropoff", "--at", "3"])
+    assert out.exit_code == 2 and "HG151" in out.output

@@ -80,6 +80,9 @@ def posthog_row(
         library["_top"] = extra
     state = props.get("$user_state")
     identified = state == "identified" or name == "$identify"
+    if name == "$identify" and isinstance(traits := event.get("$set"), dict):
+        own.update({k: v for k, v in traits.items() if k not in own})  # identify's traits: properties
+    user_id = optional_id(props, "$user_id", "properties.$user_id")
     anonymous_id = optional_id(props, "$anon_distinct_id", "properties.$anon_distinct_id")
     if anonymous_id is None and state == "anonymous":
         anonymous_id = customer
@@ -101,7 +104,7 @@ def posthog_row(
         "event_id": optional_id(event, "uuid") or str(uuid.uuid4()),
         "project": project,
         "customer": customer,
-        "user_id": customer if identified else None,
+        "user_id": user_id if user_id is not None else (customer if identified else None),
         "anonymous_id": anonymous_id,
         "event": name,
         "type": "capture",

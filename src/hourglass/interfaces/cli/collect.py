@@ -63,7 +63,7 @@ def _check_listen(host: str, port: int) -> None:
     "--data",
     "data",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     metavar="DIR",
     help="the collector's data directory: keys, write-ahead log, events, stores (created if missing)",
 )
@@ -120,7 +120,7 @@ def collect_cmd(
     from hourglass.interfaces.server.app import create_app
     from hourglass.interfaces.server.compact import Compactor
     from hourglass.interfaces.server.dataset import init_data_dir
-    from hourglass.interfaces.server.keys import KeyStore
+    from hourglass.interfaces.server.keys import KeyStore, check_data_dir
     from hourglass.interfaces.server.limits import Limits, parse_rate
     from hourglass.interfaces.server.wal import WriteAheadLog
     from hourglass.model.spec import parse_window
@@ -128,10 +128,7 @@ def collect_cmd(
     limits = Limits(rate=parse_rate(rate))
     every_s = parse_window(compact_every, what="--compact-every") / 1_000_000
     name = _collector_id(collector_id, port)
-    if data.exists() and not data.is_dir():
-        raise SourceError(
-            f"--data {data} is a file", code="HG461", hint="give a directory (created if missing)"
-        )
+    check_data_dir(data)
     _check_listen(host, port)
     init_data_dir(data)
     keys = KeyStore(data)

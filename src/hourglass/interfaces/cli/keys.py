@@ -15,7 +15,7 @@ _DATA = click.option(
     "--data",
     "data",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     metavar="DIR",
     help="the collector's data directory (hourglass collect --data DIR)",
 )

@@ -18,19 +18,29 @@ from pathlib import Path
 from typing import Any
 
 from hourglass.ingest.outputs import cannot_write
-from hourglass.model.errors import ConfigError, SpecError
+from hourglass.model.errors import ConfigError, SourceError, SpecError
 
 try:  # POSIX
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["KEYS_FILE", "PROJECT_RE", "KeyRecord", "KeyStore", "key_hash"]
+__all__ = ["KEYS_FILE", "PROJECT_RE", "KeyRecord", "KeyStore", "check_data_dir", "key_hash"]
 
 KEYS_FILE = "keys.json"
 PREFIX = "hgk_"
 #: a project names a directory and a store file: letters, digits, ``_`` and ``-``
 PROJECT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """``--data DIR``: a directory (or nothing yet: it is created); a file is HG461."""
+    if Path(data_dir).exists() and not Path(data_dir).is_dir():
+        raise SourceError(
+            f"--data {data_dir} is a file, not a collector's data directory",
+            code="HG461",
+            hint="give a directory (it is created if missing): hourglass collect --data collector/",
+        )
 
 
 def key_hash(key: str) -> str:
@@ -52,6 +62,7 @@ class KeyStore:
     re-read only when its size, mtime or inode changed."""
 
     def __init__(self, data_dir: Path) -> None:
+        check_data_dir(data_dir)
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / KEYS_FILE
         self._stamp: tuple[int, int, int] | None = None
@@ -112,21 +123,22 @@ class KeyStore:
     def _locked(self) -> Iterator[None]:
         from hourglass.interfaces.server.dataset import init_data_dir
 
-        init_data_dir(self.data_dir)
         lock = self.data_dir / ".keys.lock"
         try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise cannot_write(lock, e, "--data") from e
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            init_data_dir(self.data_dir)  # under the lock: two creates never race on the marker
             yield
         finally:
             os.close(fd)
 
     def _write(self, records: list[KeyRecord]) -> None:
-        tmp = self.path.with_name(f".{KEYS_FILE}.{os.getpid()}.tmp")
+        tmp = self.path.with_name(f".{KEYS_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         text = json.dumps({"version": 1, "keys": [asdict(r) for r in records]}, indent=1) + "\n"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -1,0 +1,223 @@
+"""Compaction of the collector's log (issue 13, docs/collector.md "Compaction"): Parquet per project and
+received day, typed and sorted; duplicates dropped within the window, across segments and collectors;
+killed at any point, a re-run converges with no loss and no duplicate; damaged records reported and
+their segment kept; the store refreshed by the store writer while old readers keep reading."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from hourglass.interfaces.server import compact as compaction
+from hourglass.interfaces.server.compact import compact
+from hourglass.interfaces.server.dataset import init_data_dir
+from hourglass.interfaces.server.segment import encode_record, segment_name, segments
+from hourglass.interfaces.server.wal import WriteAheadLog
+
+DAY = 86_400_000_000
+T0 = int(datetime(2026, 12, 1, 12, tzinfo=UTC).timestamp() * 1_000_000)
+
+
+def row(
+    eid: str, customer: str, event: str = "visit", *, at: int = T0, project: str = "shop"
+) -> dict[str, Any]:
+    return {
+        "event_id": eid,
+        "project": project,
+        "customer": customer,
+        "user_id": customer,
+        "anonymous_id": None,
+        "event": event,
+        "type": "track",
+        "timestamp": at - 5_000_000,
+        "received_at": at,
+        "channel": "ads",
+        "revenue": 9.5 if event == "purchase" else None,
+        "referrer": None,
+        "properties": '{"plan":"pro"}',
+        "context": "{}",
+    }
+
+
+def logged(data: Path, cid: str, *requests: list[dict[str, Any]], keep_open: bool = False) -> WriteAheadLog:
+    """A collector ``cid``'s log holding ``requests`` (one segment each), closed unless ``keep_open``."""
+    init_data_dir(data)
+    wal = WriteAheadLog.for_collector(data, cid)
+    wal.open()
+    for rows in requests:
+        wal.append_sync(rows)
+        wal.roll()
+    if not keep_open:
+        wal.close()
+    return wal
+
+
+def dataset(data: Path, project: str = "shop") -> pa.Table:
+    root = data / "events" / project
+    return ds.dataset(str(root), format="parquet", partitioning="hive").to_table() if root.exists() else None
+
+
+def ids(data: Path, project: str = "shop") -> list[tuple[str, str]]:
+    table = dataset(data, project)
+    return sorted(zip(table["customer"].to_pylist(), table["event_id"].to_pylist(), strict=True))
+
+
+def test_files_per_project_and_received_day_typed_sorted_and_the_open_segment_left(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    wal = logged(
+        data,
+        "c1",
+        [row("a", "zed", at=T0 + 3), row("b", "amy", at=T0 + 2), row("c", "amy", "purchase", at=T0 + 1)],
+        [row("d", "bob", at=T0 + DAY), row("e", "amy", project="blog")],
+        keep_open=True,
+    )
+    wal.append_sync([row("f", "open", at=T0)])  # the segment being written: not compacted
+    report = compact(data, refresh=False)
+    assert (report.segments, report.rows_read, report.rows_written, report.duplicates) == (2, 5, 5, 0)
+    files = sorted(str(Path(f).relative_to(data)) for f in report.files)
+    assert files == [
+        "events/blog/dt=2026-12-01/c1-000000000001.parquet",
+        "events/shop/dt=2026-12-01/c1-000000000000.parquet",
+        "events/shop/dt=2026-12-02/c1-000000000001.parquet",
+    ]
+    first = pq.read_table(data / files[1])
+    assert first.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
+    assert first.schema.field("revenue").type == pa.float64()
+    # sorted by (customer, timestamp)
+    assert first["customer"].to_pylist() == ["amy", "amy", "zed"]
+    assert first["event_id"].to_pylist() == ["c", "b", "a"]
+    assert [n for n, _ in segments(data / "wal" / "c1")] == [wal.segment]  # only the open one is left
+    wal.close()
+    assert compact(data, refresh=False).rows_written == 1  # stopped: its last segment is compacted too
+    assert ("open", "f") in ids(data)
+
+
+def test_duplicates_within_the_window_across_segments_and_collectors(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    logged(data, "c1", [row("x", "amy"), row("x", "amy"), row("x", "bob")], [row("y", "amy")])
+    logged(
+        data,
+        "c2",
+        [row("x", "amy", at=T0 + 6 * DAY), row("y", "amy", at=T0 - DAY)],  # retries to another collector
+        [row("x", "amy", at=T0 + 8 * DAY)],  # past the 7 days: an event again
+    )
+    report = compact(data, refresh=False)
+    assert report.duplicates == 3
+    assert ids(data) == [("amy", "x"), ("amy", "x"), ("amy", "y"), ("bob", "x")]
+    # the same log again (a second pass, another window): nothing new
+    logged(data, "c3", [row("x", "amy", at=T0 + 9 * DAY)])
+    assert compact(data, refresh=False, dedupe_window=timedelta(days=2)).duplicates == 1
+
+
+def test_compaction_killed_at_any_point_converges_without_loss_or_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = tmp_path / "template"
+    logged(
+        template,
+        "c1",
+        [row("a", "amy"), row("b", "bob", at=T0 + DAY), row("c", "cat", project="blog")],
+        [row("a", "amy"), row("d", "dan")],
+    )
+    logged(template, "c2", [row("d", "dan"), row("e", "eve", at=T0 + DAY)])
+    want = [("amy", "a"), ("bob", "b"), ("dan", "d"), ("eve", "e")]
+    steps: list[str] = []
+    monkeypatch.setattr(compaction, "_checkpoint", steps.append)
+    shutil.copytree(template, tmp_path / "count")
+    compact(tmp_path / "count", refresh=False)
+    assert len(steps) >= 8
+    for kill_at in range(1, len(steps) + 1):
+        data = tmp_path / f"kill{kill_at}"
+        shutil.copytree(template, data)
+        calls = iter(range(1, 10_000))
+
+        def die(step: str, kill_at: int = kill_at) -> None:
+            if next(calls) == kill_at:
+                raise KeyboardInterrupt(step)  # as a kill: nothing after it runs
+
+        monkeypatch.setattr(compaction, "_checkpoint", die)
+        with pytest.raises(KeyboardInterrupt):
+            compact(data, refresh=False)
+        monkeypatch.setattr(compaction, "_checkpoint", lambda step: None)
+        compact(data, refresh=False)
+        assert ids(data) == want, kill_at
+        assert ids(data, "blog") == [("cat", "c")]
+        assert not list(data.glob("events/*/dt=*/.*.tmp"))
+        assert compact(data, refresh=False).rows_written == 0  # converged
+
+
+def test_a_damaged_record_inside_a_closed_segment_is_skipped_and_the_segment_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HG450: the records before and after the damaged one are compacted; the segment is renamed
+    NNN.wal.damaged for inspection, never deleted."""
+    import json
+
+    data = tmp_path / "d"
+    init_data_dir(data)
+    log_dir = data / "wal" / "c1"
+    log_dir.mkdir(parents=True)
+    records = [encode_record(i, json.dumps([row(f"r{i}", "amy")]).encode()) for i in (1, 2, 3)]
+    damaged = bytearray(b"".join(records))
+    damaged[len(records[0]) + 30] ^= 0x01  # inside the second record's payload
+    (log_dir / segment_name(0)).write_bytes(bytes(damaged))
+    (log_dir / segment_name(1)).write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="hourglass.collector"):
+        report = compact(data, refresh=False)
+    assert ids(data) == [("amy", "r1"), ("amy", "r3")]
+    assert report.damaged == [str(log_dir / segment_name(0))]
+    assert (log_dir / (segment_name(0) + ".damaged")).read_bytes() == bytes(damaged)
+    assert "HG450" in caplog.text
+    assert compact(data, refresh=False).rows_written == 0  # set aside: not read again
+
+
+def test_rows_missing_a_field_are_kept_aside_not_dropped(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    bad = {**row("b", "bob"), "timestamp": "yesterday"}
+    logged(data, "c1", [row("a", "amy"), bad, {**row("c", "cy"), "customer": None}])
+    report = compact(data, refresh=False)
+    assert (report.rows_written, report.rejected) == (1, 2)
+    aside = list((data / "wal" / "c1").glob("*.rejected.jsonl"))
+    assert len(aside) == 1 and len(aside[0].read_text().splitlines()) == 2
+
+
+def test_a_stopped_collector_numbers_on_after_its_compacted_segments(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    logged(data, "c1", [row("a", "amy")])
+    compact(data, refresh=False)
+    wal = WriteAheadLog.for_collector(data, "c1")
+    wal.open()
+    wal.append_sync([row("b", "bob")])
+    wal.close()
+    compact(data, refresh=False)
+    names = sorted(p.name for p in data.glob("events/shop/dt=*/*.parquet"))
+    assert len(names) == 2 and len(set(names)) == 2
+    assert ids(data) == [("amy", "a"), ("bob", "b")]
+
+
+def test_the_store_is_refreshed_and_its_old_readers_keep_reading(tmp_path: Path) -> None:
+    import duckdb
+
+    data = tmp_path / "d"
+    logged(data, "c1", [row("a", "amy"), row("b", "amy", "purchase")])
+    report = compact(data)
+    assert report.stores == {"shop": 2} and report.store_errors == {}
+    store = data / "stores" / "shop.duckdb"
+    old = duckdb.connect(str(store), read_only=True)
+    assert old.execute("SELECT count(*) FROM events").fetchone() == (2,)
+    logged(data, "c1", [row("c", "bob")])
+    assert compact(data).stores == {"shop": 3}
+    assert old.execute("SELECT count(*) FROM events").fetchone() == (2,)  # the old file, still whole
+    old.close()
+    with duckdb.connect(str(store), read_only=True) as new:
+        assert new.execute("SELECT count(*), count(DISTINCT customer) FROM events").fetchone() == (3, 2)
+    assert not list((data / "stores").glob(".*.stale"))
+    assert compact(data).stores == {}  # nothing new: no refresh

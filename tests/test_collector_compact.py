@@ -139,7 +139,7 @@ def test_compaction_killed_at_any_point_converges_without_loss_or_duplicates(
         shutil.copytree(template, data)
         calls = iter(range(1, 10_000))
 
-        def die(step: str, kill_at: int = kill_at) -> None:
+        def die(step: str, kill_at: int = kill_at, calls: Any = calls) -> None:
             if next(calls) == kill_at:
                 raise KeyboardInterrupt(step)  # as a kill: nothing after it runs
 

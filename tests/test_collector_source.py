@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_collector_compact import T0, logged, row
 
 import hourglass
 from hourglass.interfaces.cli import cli
@@ -17,6 +16,7 @@ from hourglass.interfaces.cli.compact import compact_cmd
 from hourglass.interfaces.server.compact import compact
 from hourglass.interfaces.server.dataset import init_data_dir
 from hourglass.model.errors import SourceError
+from test_collector_compact import T0, logged, row
 
 STEPS = ["visit", "signup", "purchase"]
 

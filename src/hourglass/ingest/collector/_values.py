@@ -30,6 +30,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: a time later than this after the collector's clock (after the skew correction) is refused
 FUTURE_LIMIT = timedelta(days=1)
 _OLDEST = datetime(1900, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class Invalid(Exception):
 
 
 def _valid_unicode(value: str, name: str) -> str:
+    if value.isascii():
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -84,6 +89,8 @@ def _valid_unicode(value: str, name: str) -> str:
 def optional_text(obj: dict[str, Any], key: str, name: str | None = None) -> str | None:
     """A string field, or None when absent, null or empty; any other JSON type is ``wrong_type``."""
     value = obj.get(key)
+    if type(value) is str and value.isascii():  # the usual case, first
+        return value or None
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -94,6 +101,10 @@ def optional_text(obj: dict[str, Any], key: str, name: str | None = None) -> str
 def optional_id(obj: dict[str, Any], key: str, name: str | None = None) -> str | None:
     """An id: a string or a whole number (sent as text), None when absent, null or empty."""
     value = obj.get(key)
+    if type(value) is str and value.isascii():
+        return value or None
+    if value is None:
+        return None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return optional_text(obj, key, name)
@@ -196,17 +207,20 @@ def skew_corrected(
 
 def micros(at: datetime) -> int:
     """Microseconds since the epoch (UTC)."""
-    delta = at - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (at - EPOCH) // _ONE_US
 
 
 def json_text(value: dict[str, Any]) -> str:
     """Compact JSON object text; a lone surrogate inside is kept as its ``\\u`` escape."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if not value:
+        return "{}"
+    text: str = _ENCODE(value)
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        return str(_ENCODE_ASCII(value))
     return text
 
 

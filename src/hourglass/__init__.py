@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from hourglass.interfaces.clv_api import clv, clv_summary, sbg_fit
     from hourglass.interfaces.flywheel_api import flywheel
     from hourglass.interfaces.friction_api import diagnose, friction, whatif
+    from hourglass.interfaces.funnel_explore_api import (
+        funnel_correlation,
+        funnel_dropoff_paths,
+        funnel_explore_people,
+    )
+    from hourglass.interfaces.funnel_views_api import events_to_convert, funnel_trend, time_to_convert
     from hourglass.interfaces.journeys_api import followers, journey, journeys, paths, transitions
     from hourglass.interfaces.lifecycle_api import lifecycle, lifecycle_table
     from hourglass.interfaces.models_api import model_yaml, suggest_model, write_model
@@ -54,12 +60,17 @@ __all__ = [
     "connect",
     "diagnose",
     "events",
+    "events_to_convert",
     "flywheel",
     "followers",
     "friction",
     "funnel",
+    "funnel_correlation",
+    "funnel_dropoff_paths",
+    "funnel_explore_people",
     "funnel_levels",
     "funnel_sql",
+    "funnel_trend",
     "ingest_store",
     "journey",
     "journeys",
@@ -72,6 +83,7 @@ __all__ = [
     "retention",
     "sbg_fit",
     "suggest_model",
+    "time_to_convert",
     "transitions",
     "validate",
     "whatif",
@@ -103,6 +115,14 @@ _LAZY: dict[str, tuple[str, str]] = {
     "retention": ("hourglass.interfaces.retention_api", "retention"),
     **{name: ("hourglass.interfaces.clv_api", name) for name in ("clv", "clv_summary", "sbg_fit")},
     "attribution": ("hourglass.interfaces.attribution_api", "attribution"),
+    **{
+        name: ("hourglass.interfaces.funnel_explore_api", name)
+        for name in ("funnel_correlation", "funnel_dropoff_paths", "funnel_explore_people")
+    },
+    **{
+        name: ("hourglass.interfaces.funnel_views_api", name)
+        for name in ("events_to_convert", "funnel_trend", "time_to_convert")
+    },
 }
 _LAYERS = ("model", "ingest", "analyses", "engine", "interfaces")
 

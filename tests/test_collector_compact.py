@@ -221,3 +221,33 @@ def test_the_store_is_refreshed_and_its_old_readers_keep_reading(tmp_path: Path)
         assert new.execute("SELECT count(*), count(DISTINCT customer) FROM events").fetchone() == (3, 2)
     assert not list((data / "stores").glob(".*.stale"))
     assert compact(data).stores == {}  # nothing new: no refresh
+
+
+def test_the_background_compactor_rolls_compacts_and_survives_a_failed_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    data = tmp_path / "d"
+    wal = logged(data, "c1", keep_open=True)
+    real = compaction.compact
+    failures = iter([OSError("disk on fire")])
+
+    def flaky(*args: Any, **kwargs: Any) -> compaction.CompactReport:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compaction, "compact", flaky)
+    worker = compaction.Compactor(data, collector_id="c1", every_s=0.05, wal=wal)
+    worker.start()
+    wal.append_sync([row("a", "amy"), row("b", "bob")])
+    deadline = time.monotonic() + 30
+    while not (data / "stores" / "shop.duckdb").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.stop()
+    wal.close()
+    assert worker.errors == 1
+    assert ids(data) == [("amy", "a"), ("bob", "b")]
+    assert (data / "stores" / "shop.duckdb").exists()

@@ -77,6 +77,7 @@ class CompactReport:
     rejected: int = 0
     stores: dict[str, int] = field(default_factory=dict)
     store_errors: dict[str, str] = field(default_factory=dict)
+    refresh_seconds: float = 0.0
     seconds: float = 0.0
 
 
@@ -300,6 +301,7 @@ def compact(
         for cid in [collector_id] if collector_id else collector_ids(data_dir):
             _collector(data_dir, cid, dedupe_window, report)
         if refresh:
+            refreshing = time.perf_counter()
             for marker in sorted((data_dir / "stores").glob(".*.stale")):
                 project = marker.name[1 : -len(".stale")]
                 try:
@@ -307,13 +309,20 @@ def compact(
                 except HourglassError as e:
                     report.store_errors[project] = str(e)
                     log.error("the store of project %s was not refreshed: %s", project, e)
+            report.refresh_seconds = time.perf_counter() - refreshing
     report.seconds = time.perf_counter() - started
     return report
 
 
 class Compactor:
     """The collector's background compaction: every ``every_s`` seconds, roll the log (when given)
-    and compact this collector's closed segments. Errors are logged, never end the thread."""
+    and compact this collector's closed segments. Errors are logged, never end the thread.
+
+    A store is rebuilt whole, so its refresh is spaced out as stores grow: after a refresh that took
+    ``t`` seconds the next comes no sooner than ``REFRESH_SPACING * t`` later (the files are written at
+    every pass; the stale marker keeps the refresh due)."""
+
+    REFRESH_SPACING = 10.0
 
     def __init__(
         self,
@@ -331,13 +340,19 @@ class Compactor:
         self.dedupe_window = dedupe_window
         self.last: CompactReport | None = None
         self.errors = 0
+        self._next_refresh = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> CompactReport:
         if self.wal is not None:
             self.wal.roll()
-        self.last = compact(self.data_dir, collector_id=self.collector_id, dedupe_window=self.dedupe_window)
+        due = time.monotonic() >= self._next_refresh
+        self.last = compact(
+            self.data_dir, collector_id=self.collector_id, dedupe_window=self.dedupe_window, refresh=due
+        )
+        if due:
+            self._next_refresh = time.monotonic() + self.REFRESH_SPACING * self.last.refresh_seconds
         return self.last
 
     def _loop(self) -> None:
@@ -358,4 +373,5 @@ class Compactor:
         if self._thread is not None:
             self._thread.join()
         if final:
+            self._next_refresh = 0.0
             self.run_once()

@@ -182,6 +182,8 @@ def test_sizes_413_before_and_while_reading(setup: Any) -> None:
             yield b" " * 1024
 
     _refused(client, wal, 413, "payload_too_large", "/v1/batch", content=chunks())
+    large = _posthog(shop, 2000)  # ~300 KB: decoded and checked off the event loop
+    assert client.post("/batch/", json=large).json() == {"status": "ok", "events": 2000}
     bomb = gzip.compress(json.dumps(_posthog(shop)).encode()[:-1] + b" " * (21 * 2**20) + b"}")
     _refused(client, wal, 413, "payload_too_large", "/e/", content=bomb)
 

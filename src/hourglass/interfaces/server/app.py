@@ -7,12 +7,14 @@ log cannot write). Every answer carries the CORS headers the browser SDKs need."
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -71,6 +73,17 @@ def _error(request: Request, status: int, code: str, message: str, **extra: Any)
     return _answer(request, status, {"status": "error", "code": code, "message": message, **extra}, headers)
 
 
+#: a body larger than this is decoded and normalised in a worker thread: the loop goes on answering
+_OFF_LOOP_BYTES = 256 * 1024
+T = TypeVar("T")
+
+
+async def _off_loop(size: int, work: Callable[[], T]) -> T:
+    if size <= _OFF_LOOP_BYTES:
+        return work()
+    return await anyio.to_thread.run_sync(work)
+
+
 class _TooLarge(Exception):
     pass
 
@@ -121,12 +134,16 @@ class _Collector:
         limit = self.limits.request_limit(route)
         try:
             raw = await _read(request, limit)
-            body = decode_body(
-                raw,
-                limit=limit,
-                content_encoding=request.headers.get("content-encoding"),
-                content_type=request.headers.get("content-type"),
-                compression=request.query_params.get("compression"),
+            body = await _off_loop(
+                len(raw),
+                functools.partial(
+                    decode_body,
+                    raw,
+                    limit=limit,
+                    content_encoding=request.headers.get("content-encoding"),
+                    content_type=request.headers.get("content-type"),
+                    compression=request.query_params.get("compression"),
+                ),
             )
         except _TooLarge:
             return _error(request, 413, "payload_too_large", f"the request is larger than {limit:,} bytes")
@@ -151,7 +168,12 @@ class _Collector:
                 request, 429, "rate_limited", f"over the key's rate of {self.limits.rate:g} events/s",
                 headers={"Retry-After": str(int(wait))},
             )  # fmt: skip
-        batch = normalise(route, body, project=auth.project, received_at=received_at, now=datetime.now(UTC))
+        batch = await _off_loop(
+            len(raw),
+            functools.partial(
+                normalise, route, body, project=auth.project, received_at=received_at, now=datetime.now(UTC)
+            ),
+        )
         if batch.code is not None:
             return _error(request, 400, batch.code, batch.message)
         if batch.errors:

@@ -182,11 +182,13 @@ def test_a_damaged_record_inside_a_closed_segment_is_skipped_and_the_segment_kep
 def test_rows_missing_a_field_are_kept_aside_not_dropped(tmp_path: Path) -> None:
     data = tmp_path / "d"
     bad = {**row("b", "bob"), "timestamp": "yesterday"}
-    logged(data, "c1", [row("a", "amy"), bad, {**row("c", "cy"), "customer": None}])
-    report = compact(data, refresh=False)
-    assert (report.rows_written, report.rejected) == (1, 2)
+    nul = row("d", "dee", "x\x00y'); DROP TABLE hg_events; --")  # no SQL text can hold a NUL
+    logged(data, "c1", [row("a", "amy"), bad, {**row("c", "cy"), "customer": None}, nul])
+    report = compact(data)
+    assert (report.rows_written, report.rejected) == (1, 3)
+    assert report.stores == {"shop": 1} and report.store_errors == {}
     aside = list((data / "wal" / "c1").glob("*.rejected.jsonl"))
-    assert len(aside) == 1 and len(aside[0].read_text().splitlines()) == 2
+    assert len(aside) == 1 and len(aside[0].read_text().splitlines()) == 3
 
 
 def test_a_stopped_collector_numbers_on_after_its_compacted_segments(tmp_path: Path) -> None:

@@ -179,8 +179,8 @@ def _valid(row: Any) -> bool:
             ok = type(value) is int and -(2**62) < value < 2**62
         elif col == "revenue":
             ok = type(value) in (int, float)
-        else:
-            ok = type(value) is str
+        else:  # a NUL byte: no SQL text can hold it (the store's ENUM of event names)
+            ok = type(value) is str and "\x00" not in value
         if not ok:
             return False
     project = row["project"]
@@ -306,9 +306,9 @@ def compact(
                 project = marker.name[1 : -len(".stale")]
                 try:
                     report.stores[project] = refresh_store(data_dir, project)
-                except HourglassError as e:
-                    report.store_errors[project] = str(e)
-                    log.error("the store of project %s was not refreshed: %s", project, e)
+                except Exception as e:  # noqa: BLE001 - one project's store never stops the others
+                    report.store_errors[project] = str(e) if isinstance(e, HourglassError) else repr(e)
+                    log.error("the store of project %s was not refreshed: %r", project, e)
             report.refresh_seconds = time.perf_counter() - refreshing
     report.seconds = time.perf_counter() - started
     return report

@@ -163,6 +163,9 @@ def test_posthog_js_batch_with_offsets() -> None:
     ]
     assert rows[0]["timestamp"] == _us(NOW - timedelta(milliseconds=1500))
     assert rows[0]["anonymous_id"] == rows[0]["customer"] and rows[0]["user_id"] is None
+    for flag, ids in ((False, (None, "d")), (True, ("d", None))):  # posthog-js 1.449: $is_identified
+        event = {"event": "view", "properties": {"distinct_id": "d", "$is_identified": flag}}
+        assert tuple(_normalise("posthog", event).rows[0][k] for k in ("user_id", "anonymous_id")) == ids
     assert (rows[1]["user_id"], rows[1]["anonymous_id"]) == ("user-7", "0193a1b2-0000-7000-8000-000000000001")
     assert rows[0]["channel"] == "twitter" and rows[1]["revenue"] == 19.9
     assert json.loads(rows[0]["properties"]) == {"utm_source": "twitter", "title": "Shop"}

@@ -78,13 +78,14 @@ def posthog_row(
     extra = {k: v for k, v in event.items() if k not in _MAPPED and k not in _KEYS}
     if extra:
         library["_top"] = extra
-    state = props.get("$user_state")
-    identified = state == "identified" or name == "$identify"
+    state = props.get("$user_state")  # older posthog-js; 1.449 sends $is_identified
+    flag = props.get("$is_identified")
+    identified = state == "identified" or flag is True or name == "$identify"
     if name == "$identify" and isinstance(traits := event.get("$set"), dict):
         own.update({k: v for k, v in traits.items() if k not in own})  # identify's traits: properties
     user_id = optional_id(props, "$user_id", "properties.$user_id")
     anonymous_id = optional_id(props, "$anon_distinct_id", "properties.$anon_distinct_id")
-    if anonymous_id is None and state == "anonymous":
+    if anonymous_id is None and not identified and (state == "anonymous" or flag is False):
         anonymous_id = customer
     sent_at = parse_time(event.get("sent_at"), "sent_at") or batch_sent_at
     at = skew_corrected(

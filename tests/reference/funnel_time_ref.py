@@ -13,6 +13,7 @@ Output shaped like the engine's ``to_dict()`` (without ``meta``), restricted to 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from reference import funnel_ref as ref
@@ -138,7 +139,7 @@ def time_to_convert(
 
 def _sessions(times: list[int], gap: int) -> int:
     times = sorted(times)
-    return 1 + sum(1 for a, b in zip(times, times[1:], strict=False) if b - a >= gap)
+    return 1 + sum(1 for a, b in pairwise(times) if b - a >= gap)
 
 
 def events_to_convert(

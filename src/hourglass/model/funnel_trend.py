@@ -123,6 +123,8 @@ class TrendPeriod:
             "conversion_high": high,
         }
         steps = step_rows(self.counts)
+        for s in steps:  # the trend does not measure times (the time view does): no key, not a null
+            del s["median_time_from_previous_s"], s["p90_time_from_previous_s"]
         if entered == 0:
             why = "nobody entered the funnel in this period"
             row["conversion_reason"] = why

@@ -157,5 +157,4 @@ def test_collect_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert "collector c1: http://127.0.0.1:" in err and "stopped: 1 events stored" in err
-    wal_files = list((data / "wal" / "c1").glob("*.wal"))
-    assert wal_files and sum(f.stat().st_size for f in wal_files) > 0
+    assert (data / "stores" / "shop.duckdb").is_file()  # a last compaction on a clean stop

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from hourglass.interfaces.server.limits import Limits, RateLimiter
 
 __all__ = ["PATHS", "Appender", "Background", "create_app"]
 
+log = logging.getLogger("hourglass.collector")
+
 
 class Appender(Protocol):
     async def append(self, records: Sequence[dict[str, Any]]) -> int: ...
@@ -34,7 +37,7 @@ class Appender(Protocol):
 
 class Background(Protocol):
     def start(self) -> None: ...
-    def stop(self) -> None: ...
+    def stop(self, *, final: bool = False) -> None: ...
 
 
 def _paths() -> dict[str, str]:
@@ -226,7 +229,8 @@ def create_app(
     limits: Limits | None = None,
     compactor: Background | None = None,
 ) -> Starlette:
-    """The collector's ASGI app. A ``compactor`` is started with the app and stopped with it."""
+    """The collector's ASGI app. A ``compactor`` is started with the app and stopped with it, after
+    a last pass (the events acknowledged so far reach the stores)."""
     state = _Collector(
         collector_id=collector_id, wal=wal, keys=keys or KeyStore(data_dir), limits=limits or Limits()
     )
@@ -245,7 +249,10 @@ def create_app(
             yield
         finally:
             if compactor is not None:
-                compactor.stop()
+                try:  # a last pass: what was acknowledged is in the stores once the collector stops
+                    compactor.stop(final=True)
+                except Exception:  # the log keeps the events: the next collector or compact reads them
+                    log.exception("the last compaction failed (hourglass compact --data DIR retries it)")
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: state.not_found})
     app.router.redirect_slashes = False

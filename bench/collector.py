@@ -1,0 +1,498 @@
+"""The collector under load and under kill -9 (issue 13), on loopback only.
+
+    .venv/bin/python bench/collector.py                      # load (batches of 100 and of 1), then crash
+    .venv/bin/python bench/collector.py --seconds 20 --procs 2 --conns 16
+    .venv/bin/python bench/collector.py --only crash --kills 5 --crash-events 20000
+
+One real ``hourglass collect`` process (``--rate 0``: no rate limit) on a free 127.0.0.1 port and a fresh
+data directory with one project's key (``hourglass keys create``). The clients are raw asyncio HTTP/1.1
+on keep-alive connections (``--procs`` processes x ``--conns`` connections each), posting Segment
+``/v1/batch`` bodies of 100 track events, then ``/v1/track`` bodies of one; every event has its own
+``messageId``. A request counts when its answer is 2xx; its latency is from the first byte written to
+the last byte of the answer read. events/s = events acknowledged / wall time of the phase.
+
+Crash: clients send batches with deterministic ids (``crash-<client>-<n>``); the server is killed with
+SIGKILL ``--kills`` times under load and restarted with the same ``--id`` (its write-ahead log is
+recovered); a client retries a batch that got no 2xx (refused connection, reset, 503) with the same ids
+until it is acknowledged. Then the server is stopped (SIGTERM), ``hourglass compact`` runs, and the
+compacted Parquet dataset (``DIR/events/<project>/``) is counted: acknowledged ids missing (must be 0),
+ids stored more than once (must be 0), ids stored that no client sent (must be 0).
+tests/test_collector_crash.py runs a bounded form (3 kills, 2 000 events) in ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Collector", "CrashReport", "crash", "load", "make_key", "stored_ids"]
+
+# the hourglass command: the venv's, or $HOURGLASS_BIN (another install, a wrapper)
+HOURGLASS = os.environ.get("HOURGLASS_BIN") or str(Path(sys.executable).with_name("hourglass"))
+PROJECT = "bench"
+KEY_RE = re.compile(r"hgk_[A-Za-z0-9_-]{20,}")
+EPOCH_ISO = "2026-01-05T10:00:00.000Z"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_key(data: Path, project: str = PROJECT) -> str:
+    """A write key of ``project`` made by ``hourglass keys create`` (the key is printed once)."""
+    out = subprocess.run(
+        [HOURGLASS, "keys", "create", "--data", str(data), "--project", project],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = KEY_RE.search(out)
+    if not found:
+        raise RuntimeError(f"hourglass keys create printed no key: {out!r}")
+    return found.group(0)
+
+
+@dataclass
+class Collector:
+    """One ``hourglass collect`` subprocess on a fixed loopback port; restartable after kill -9."""
+
+    data: Path
+    port: int = field(default_factory=free_port)
+    collector_id: str = "bench"
+    extra: tuple[str, ...] = ("--rate", "0")
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def log(self) -> Path:
+        return self.data / f"collect-{self.collector_id}.log"
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Starts the server and waits until it accepts connections; the seconds that took."""
+        t0 = time.perf_counter()
+        args = [HOURGLASS, "collect", "--data", str(self.data), "--host", "127.0.0.1"]
+        args += ["--port", str(self.port), "--id", self.collector_id, *self.extra]
+        with self.log.open("ab") as log:
+            log.write(f"--- start {self.starts}: {' '.join(args)}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        self.starts += 1
+        while time.perf_counter() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hourglass collect exited {self.proc.returncode}: {self.tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return time.perf_counter() - t0
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"hourglass collect did not listen within {timeout} s: {self.tail()}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (a clean stop flushes the log); its exit code. Raises if it does not stop."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"hourglass collect ignored SIGTERM for {timeout} s: {self.tail()}") from None
+
+    def tail(self, n: int = 2000) -> str:
+        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
+
+
+class Http:
+    """A keep-alive HTTP/1.1 connection, raw asyncio: the client must not be the bottleneck."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.port = port
+        self.auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Authorization: {self.auth}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            self.writer.write(head.encode() + body)
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+            lines = raw.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+            answer = await self.reader.readexactly(int(headers.get("content-length", "0")))
+            if headers.get("connection", "").lower() == "close":
+                self.close()
+            return status, answer
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def _event(event_id: str, n: int) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": ("visit", "view", "signup", "purchase")[n % 4],
+        "userId": f"u{n % 5000}",
+        "anonymousId": f"a{n % 5000}",
+        "messageId": event_id,
+        "timestamp": EPOCH_ISO,
+        "properties": {"revenue": 9.5, "channel": "ads", "sku": f"sku-{n % 97}", "n": n},
+        "context": {"library": {"name": "bench", "version": "1"}, "page": {"path": "/p"}},
+    }
+
+
+def batch_body(ids: list[str], start: int) -> tuple[str, bytes]:
+    """The path and body of a request carrying ``ids``: /v1/track for one, /v1/batch for more."""
+    events = [_event(i, start + k) for k, i in enumerate(ids)]
+    if len(events) == 1:
+        return "/v1/track", json.dumps({**events[0], "sentAt": EPOCH_ISO}).encode()
+    return "/v1/batch", json.dumps({"batch": events, "sentAt": EPOCH_ISO}).encode()
+
+
+# ---------------------------------------------------------------- load
+
+
+async def _load_client(port: int, key: str, batch: int, until: float, tag: str, out: dict[str, Any]) -> None:
+    http = Http(port, key)
+    n = 0
+    try:
+        while time.perf_counter() < until:
+            path, body = batch_body([f"{tag}-{n + k}" for k in range(batch)], n)
+            t0 = time.perf_counter()
+            try:
+                status, _ = await http.post(path, body)
+            except (OSError, asyncio.IncompleteReadError):
+                out["errors"] += 1
+                await asyncio.sleep(0.01)
+                continue
+            if 200 <= status < 300:
+                out["lat"].append(time.perf_counter() - t0)
+                out["events"] += batch
+                n += batch
+            else:
+                out["errors"] += 1
+                out.setdefault("statuses", Counter())[status] += 1
+    finally:
+        http.close()
+
+
+def _load_proc(port: int, key: str, batch: int, conns: int, seconds: float, proc_no: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"lat": [], "events": 0, "errors": 0}
+    salt = f"{os.getpid()}-{random.getrandbits(32):08x}"
+
+    async def main() -> None:
+        until = time.perf_counter() + seconds
+        await asyncio.gather(
+            *(_load_client(port, key, batch, until, f"l{proc_no}-{c}-{salt}", out) for c in range(conns))
+        )
+
+    out["t0"] = time.time()
+    asyncio.run(main())
+    out["t1"] = time.time()
+    out["statuses"] = dict(out.get("statuses", {}))
+    return out
+
+
+def _quantile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))] if xs else float("nan")
+
+
+def load(
+    collector: Collector, key: str, *, batch: int, seconds: float, procs: int, conns: int
+) -> dict[str, Any]:
+    """events/s, requests/s, p50/p99 (ms) of ``procs`` x ``conns`` clients for ``seconds``."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(procs) as pool:
+        parts = pool.starmap(
+            _load_proc, [(collector.port, key, batch, conns, seconds, p) for p in range(procs)]
+        )
+    wall = max(p["t1"] for p in parts) - min(p["t0"] for p in parts)  # from the first start to the last end
+    lat = [x for p in parts for x in p["lat"]]
+    events = sum(p["events"] for p in parts)
+    statuses: Counter[int] = Counter()
+    for p in parts:
+        statuses.update(p["statuses"])
+    return {
+        "batch": batch,
+        "clients": procs * conns,
+        "seconds": round(wall, 1),
+        "requests": len(lat),
+        "events": events,
+        "events_per_s": round(events / wall),
+        "requests_per_s": round(len(lat) / wall),
+        "p50_ms": round(_quantile(lat, 0.5) * 1000, 2),
+        "p99_ms": round(_quantile(lat, 0.99) * 1000, 2),
+        "errors": sum(p["errors"] for p in parts),
+        "statuses": dict(statuses),
+    }
+
+
+# ---------------------------------------------------------------- crash
+
+
+@dataclass
+class CrashReport:
+    """What a crash run counted; ``ok`` when nothing acknowledged was lost and nothing doubled."""
+
+    clients: int
+    batch: int
+    sent: int = 0  # distinct ids the clients sent
+    acknowledged: int = 0  # distinct ids answered 2xx
+    stored: int = 0  # distinct ids in the compacted dataset
+    missing: int = 0  # acknowledged, not stored: must be 0
+    duplicates: int = 0  # stored rows beyond the first of their id: must be 0
+    unknown: int = 0  # stored ids no client sent: must be 0
+    kills: int = 0
+    retries: int = 0  # requests sent again after no 2xx
+    statuses: dict[int, int] = field(default_factory=dict)  # the non-2xx answers seen (0: no answer)
+    restart_s: list[float] = field(default_factory=list)
+    stop_code: int | None = None
+    compact_s: float = 0.0
+    compact_rows: int = 0  # rows the last pass read from the log (all of them if the server compacted none)
+    compact_duplicates: int = 0  # of those, dropped as already stored: requests stored, then not answered
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.missing == 0 and self.duplicates == 0 and self.unknown == 0 and self.stop_code == 0
+
+
+async def _crash_client(
+    port: int, key: str, cid: int, events: int, batch: int, rate: float, acked: set[str], report: CrashReport
+) -> None:
+    """Sends ``events`` ids in batches (at most ``rate`` events/s when > 0); a batch without a 2xx
+    is sent again, same ids, until it is acknowledged."""
+    http = Http(port, key)
+    n = 0
+    due = time.perf_counter()
+    while n < events:
+        if rate > 0:  # no catching up after a kill: the pace stays even
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            due = max(due, time.perf_counter()) + batch / rate
+        ids = [f"crash-{cid}-{n + k}" for k in range(min(batch, events - n))]
+        path, body = batch_body(ids, n)
+        attempt = 0
+        while True:
+            answer = b""
+            try:
+                status, answer = await asyncio.wait_for(http.post(path, body), timeout=30)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError):
+                http.close()
+                status = 0
+            if 200 <= status < 300:
+                break
+            if status not in (0, 429, 503):
+                raise RuntimeError(f"POST {path} answered {status}: {answer[:500]!r}")
+            report.statuses[status] = report.statuses.get(status, 0) + 1
+            report.retries += 1
+            attempt += 1
+            await asyncio.sleep(min(0.02 * attempt, 0.25))
+        acked.update(ids)
+        n += len(ids)
+    http.close()
+
+
+async def _killer(
+    collector: Collector, acked: set[str], total: int, kills: int, min_life: float, report: CrashReport
+) -> None:
+    """kill -9 when the acknowledged count passes total*(k+1)/(kills+1) (jittered) and the server has
+    lived at least ``min_life`` s (jittered: its compactor runs at --compact-every, so a kill may land
+    in a compaction), but never once every event is acknowledged: always under load."""
+    rng = random.Random(kills * 7919 + total)
+    born = time.perf_counter()
+    for k in range(kills):
+        mark = total * (k + 1 + rng.uniform(-0.3, 0.3)) / (kills + 1)
+        life = min_life * rng.uniform(0.8, 1.3)
+        while len(acked) < mark or time.perf_counter() - born < life:
+            if len(acked) >= total:
+                return
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(rng.uniform(0, 0.01))  # not always at a request boundary
+        if len(acked) >= total:
+            return
+        await asyncio.to_thread(collector.kill9)
+        report.kills += 1
+        report.restart_s.append(round(await asyncio.to_thread(collector.start), 2))
+        born = time.perf_counter()
+
+
+def stored_ids(data: Path, project: str = PROJECT) -> Counter[str]:
+    """How many rows of each event_id the compacted dataset ``DIR/events/<project>/`` holds."""
+    import pyarrow.dataset as ds
+
+    root = data / "events" / project
+    if not root.exists():
+        return Counter()
+    table = ds.dataset(root, format="parquet", partitioning="hive").to_table(columns=["event_id"])
+    return Counter(table.column("event_id").to_pylist())
+
+
+def compact(data: Path) -> dict[str, Any]:
+    """One ``hourglass compact --data DIR`` pass; its figures (``--format json``)."""
+    args = [HOURGLASS, "compact", "--data", str(data), "--format", "json"]
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"hourglass compact exited {done.returncode}: {done.stdout}{done.stderr}")
+    return dict(json.loads(done.stdout))
+
+
+def crash(
+    collector: Collector,
+    key: str,
+    *,
+    clients: int = 4,
+    events: int = 2000,
+    batch: int = 10,
+    kills: int = 3,
+    min_life: float = 0.0,
+    project: str = PROJECT,
+) -> CrashReport:
+    """``events`` events from ``clients`` clients (each its share), ``kills`` kill -9 + restarts under
+    load, a clean stop, one compaction, then the counts. The collector must be running. With
+    ``min_life`` the server lives at least ~that many seconds between kills, and the clients are paced
+    so that their events last the ``kills + 1`` lives."""
+    rate = events / ((kills + 1) * min_life) if min_life > 0 else 0.0
+    report = CrashReport(clients=clients, batch=batch)
+    acked: set[str] = set()
+    share = [events // clients + (c < events % clients) for c in range(clients)]
+    t0 = time.perf_counter()
+
+    async def main() -> None:
+        killer = asyncio.create_task(_killer(collector, acked, events, kills, min_life, report))
+        each = rate / clients
+        await asyncio.gather(
+            *(
+                _crash_client(collector.port, key, c, share[c], batch, each, acked, report)
+                for c in range(clients)
+            )
+        )
+        await killer
+
+    asyncio.run(main())
+    report.stop_code = collector.stop()
+    t1 = time.perf_counter()
+    figures = compact(collector.data)
+    report.compact_s = round(time.perf_counter() - t1, 2)
+    report.compact_rows, report.compact_duplicates = figures["rows_read"], figures["duplicates"]
+    report.seconds = round(time.perf_counter() - t0, 2)
+    sent = {f"crash-{c}-{n}" for c in range(clients) for n in range(share[c])}
+    stored = stored_ids(collector.data, project)
+    report.sent, report.acknowledged, report.stored = len(sent), len(acked), len(stored)
+    report.missing = len(acked - stored.keys())
+    report.duplicates = sum(v - 1 for v in stored.values())
+    report.unknown = len(stored.keys() - sent)
+    return report
+
+
+# ---------------------------------------------------------------- main
+
+
+def _row(r: dict[str, Any]) -> str:
+    return (
+        f"| {r['batch']} | {r['clients']} | {r['seconds']} | {r['requests_per_s']:,} | {r['events_per_s']:,} "
+        f"| {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", choices=["load", "crash"], help="one part (default: both)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="each load phase (default 10)")
+    ap.add_argument("--procs", type=int, default=2, help="client processes (default 2)")
+    ap.add_argument("--conns", type=int, default=16, help="connections per client process (default 16)")
+    ap.add_argument("--batches", default="100,1", help="events per request, each a phase (default 100,1)")
+    ap.add_argument("--kills", type=int, default=5, help="kill -9 under load in the crash part (default 5)")
+    ap.add_argument(
+        "--crash-events", type=int, default=20_000, help="events of the crash part (default 20000)"
+    )
+    ap.add_argument("--crash-clients", type=int, default=8, help="clients of the crash part (default 8)")
+    ap.add_argument(
+        "--crash-batch", type=int, default=20, help="events per request when crashing (default 20)"
+    )
+    ap.add_argument("--compact-every", default="1s", help="the server's compaction period when crashing")
+    ap.add_argument("--min-life", type=float, default=2.0, help="seconds between kills, at least (default 2)")
+    ap.add_argument("--keep", action="store_true", help="keep the data directory (its path is printed)")
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="hg-collector-bench-"))
+    ok = True
+    try:
+        if args.only in (None, "load"):
+            data = tmp / "load"
+            data.mkdir()
+            key = make_key(data)
+            col = Collector(data, collector_id="load")
+            print(f"start: {col.start():.2f} s")
+            print("| events/request | clients | s | requests/s | events/s | p50 ms | p99 ms | errors |")
+            print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+            results = []
+            for b in (int(x) for x in args.batches.split(",")):
+                r = load(col, key, batch=b, seconds=args.seconds, procs=args.procs, conns=args.conns)
+                results.append(r)
+                print(_row(r), flush=True)
+            print(f"stop: exit {col.stop()}")
+            print(json.dumps({"load": results}))
+        if args.only in (None, "crash"):
+            data = tmp / "crash"
+            data.mkdir()
+            key = make_key(data)
+            col = Collector(
+                data, collector_id="crash", extra=("--rate", "0", "--compact-every", args.compact_every)
+            )
+            col.start()
+            rep = crash(
+                col,
+                key,
+                clients=args.crash_clients,
+                events=args.crash_events,
+                batch=args.crash_batch,
+                kills=args.kills,
+                min_life=args.min_life,
+            )
+            print(json.dumps({"crash": {**rep.__dict__, "ok": rep.ok}}))
+            ok = rep.ok
+    finally:
+        if args.keep:
+            print(f"data kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,14 +9,16 @@ Input
     rows      list of dicts ``{"customer": str, "event": str, "timestamp": datetime, **properties}``;
               timestamps are naive datetimes in UTC; a missing property is ``None`` (NaN counts as
               ``None`` too).
-    steps     list of ``{"name": str, "events": [pattern, ...], "where": [(column, op, value), ...]}``
-              (a plain string ``s`` is short for ``{"name": s, "events": [s]}``); op is one of
-              ``== != > >= < <= in not_in``; patterns are globs with ``*`` and ``?``.
+    steps     list of ``{"name": str, "events": [pattern, ...], "where": [(column, op, value), ...],
+              "optional": bool}`` (a plain string ``s`` is short for ``{"name": s, "events": [s]}``;
+              ``s?`` for the optional step ``s``); op is one of ``== != > >= < <= in not_in``;
+              patterns are globs with ``*`` and ``?``.
     window    integer microseconds (inclusive).
     mode      ``"ordered"`` | ``"strict_order"`` | ``"any_order"``; ``open=True`` for the open funnel.
     since, until   datetimes or ``None``: the chain's entry must satisfy ``since <= t < until``.
     exclude   event names that start a new exclusion epoch.
     by        column name or ``None``.
+    hold      column name or ``None``: all of a chain's events share its (non-missing) value.
 
 Output (``funnel``) is shaped like the engine's JSON result (without ``meta``).
 """
@@ -24,7 +26,7 @@ Output (``funnel``) is shaped like the engine's JSON result (without ``meta``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -45,14 +47,17 @@ class Step:
     name: str
     patterns: tuple[str, ...]
     where: tuple[tuple[str, str, Any], ...] = ()
+    optional: bool = False
 
 
 def make_step(spec: str | dict[str, Any]) -> Step:
     if isinstance(spec, str):
+        if len(spec) > 1 and spec.endswith("?"):
+            return Step(spec[:-1], (spec[:-1],), optional=True)
         return Step(spec, (spec,))
     patterns = tuple(spec.get("events") or [spec["name"]])
     where = tuple((column, op, value) for column, op, value in spec.get("where", ()))
-    return Step(spec["name"], patterns, where)
+    return Step(spec["name"], patterns, where, bool(spec.get("optional", False)))
 
 
 def glob_matches(pattern: str, name: str) -> bool:
@@ -121,21 +126,29 @@ class Event:
     epoch: int = 0
 
 
-def canonical_key(event: Event, n_steps: int, by: str | None = None) -> tuple[Any, ...]:
+def canonical_key(
+    event: Event, n_steps: int, by: str | None = None, hold: str | None = None
+) -> tuple[Any, ...]:
     """(timestamp, first matched step (non-matching last), bit mask of matched steps, event name),
-    then, with a breakdown, the breakdown value (None last)."""
+    then, with a breakdown, the breakdown value (None last), then with a held property its value
+    (None last)."""
     first_step = min(event.steps) if event.steps else n_steps + 1
     mask = sum(1 << (i - 1) for i in event.steps)
     key: tuple[Any, ...] = (event.t, first_step, mask, event.name)
-    if by is not None:
-        value = event.row.get(by)
-        missing = value is None or (isinstance(value, float) and value != value)
-        key += (missing, None if missing else value)
+    for column in (by, hold):
+        if column is not None:
+            value = event.row.get(column)
+            missing = is_missing(value)
+            key += (missing, None if missing else value)
     return key
 
 
 def canonical_events(
-    rows: list[dict[str, Any]], steps: list[Step], exclude: frozenset[str], by: str | None = None
+    rows: list[dict[str, Any]],
+    steps: list[Step],
+    exclude: frozenset[str],
+    by: str | None = None,
+    hold: str | None = None,
 ) -> list[Event]:
     """One customer's events, in canonical order, each with its exclusion epoch.
 
@@ -152,7 +165,7 @@ def canonical_events(
             else frozenset(i for i, step in enumerate(steps, 1) if step_matches(step, row))
         )
         events.append(Event(to_us(row["timestamp"]), row["event"], row, matched, excluded))
-    events.sort(key=lambda e: canonical_key(e, len(steps), by))  # stable sort
+    events.sort(key=lambda e: canonical_key(e, len(steps), by, hold))  # stable sort
     excluded_times = [e.t for e in events if e.excluded]
     return [
         Event(
@@ -181,12 +194,35 @@ class Config:
     until: int | None
     exclude: frozenset[str]
     by: str | None = None
+    hold: str | None = None
+    count: str = "uniques"
+
+    @property
+    def required(self) -> list[int]:
+        """The required steps' numbers (1-based): the steps a chain is made of."""
+        return [k for k, s in enumerate(self.steps, 1) if not s.optional]
+
+    def previous_required(self, k: int) -> int:
+        return max((r for r in self.required if r < k), default=0)
 
 
 def entry_in_range(cfg: Config, event: Event) -> bool:
     if cfg.since is not None and event.t < cfg.since:
         return False  # before since
     return cfg.until is None or event.t < cfg.until
+
+
+def holds(cfg: Config, first: Event, other: Event) -> bool:
+    """With ``hold``, ``other`` has the (non-missing) value of the chain's first event."""
+    if cfg.hold is None:
+        return True
+    value = first.row.get(cfg.hold)
+    return not is_missing(value) and other.row.get(cfg.hold) == value
+
+
+def transparent(cfg: Config, event: Event) -> bool:
+    """An event that matches optional steps only: strict_order's adjacency passes over it."""
+    return bool(event.steps) and all(cfg.steps[k - 1].optional for k in event.steps)
 
 
 def can_extend(cfg: Config, events: list[Event], chain: tuple[int, ...], j: int, step: int) -> bool:
@@ -197,48 +233,50 @@ def can_extend(cfg: Config, events: list[Event], chain: tuple[int, ...], j: int,
         and step in events[j].steps
         and events[j].t - first.t <= cfg.window  # window from the entry, inclusive
         and events[j].epoch == first.epoch  # one exclusion epoch
-        # adjacent in the whole sequence
-        and (cfg.mode != "strict_order" or j == last + 1)
+        and holds(cfg, first, events[j])  # one value of the held property
+        # adjacent in the whole sequence (but for events of optional steps only)
+        and (cfg.mode != "strict_order" or all(transparent(cfg, events[x]) for x in range(last + 1, j)))
     )
 
 
-def all_chains(cfg: Config, events: list[Event], first_step: int) -> list[tuple[int, ...]]:
-    """Every chain (tuple of positions) whose entry matches ``first_step`` and is in the range.
+def all_chains(cfg: Config, events: list[Event], order: list[int]) -> list[tuple[int, ...]]:
+    """Every chain (tuple of positions) whose i-th event matches step ``order[i]``, entry in range.
 
-    The i-th event of a chain matches step ``first_step + i - 1``. Every prefix of a chain is a chain,
-    so a depth-first walk over chains enumerates them all.
+    Every prefix of a chain is a chain, so a depth-first walk over chains enumerates them all.
     """
     found: list[tuple[int, ...]] = []
 
     def walk(chain: tuple[int, ...]) -> None:
         found.append(chain)
-        step = first_step + len(chain)
-        if step > len(cfg.steps):
+        if len(chain) == len(order):
             return
         for j in range(len(events)):
-            if can_extend(cfg, events, chain, j, step):
+            if can_extend(cfg, events, chain, j, order[len(chain)]):
                 walk((*chain, j))
 
     for i, event in enumerate(events):
-        if first_step in event.steps and entry_in_range(cfg, event):
+        if order[0] in event.steps and entry_in_range(cfg, event) and holds(cfg, event, event):
             walk((i,))
     return found
 
 
 @dataclass(frozen=True)
 class CustomerResult:
-    level: int
+    level: int  # the number of the furthest required step reached (0: none)
     # entry of the best chain (any_order: start of the earliest best window)
     entry: Event | None
-    chain: tuple[Event, ...]  # the best chain (empty for any_order)
-    # seconds from the previous step, for steps 2..level
+    chain: tuple[Event, ...]  # the best chain's required steps (empty for any_order)
+    # seconds from the previous required step, for the required steps 2..level (None in any_order)
     times: tuple[float | None, ...]
+    optional: frozenset[int] = frozenset()  # the optional steps counted
+    # per optional step counted: seconds from the previous required step's event to its event
+    optional_times: dict[int, float] = field(default_factory=dict)
 
 
-def greedy_completion(cfg: Config, events: list[Event], entry: int) -> tuple[int, ...]:
+def greedy_completion(cfg: Config, events: list[Event], entry: int, order: list[int]) -> tuple[int, ...]:
     """From ``entry``, each next step is the earliest event that may follow the previous one."""
     chain: tuple[int, ...] = (entry,)
-    for step in range(2, len(cfg.steps) + 1):
+    for step in order[1:]:
         candidates = [j for j in range(len(events)) if can_extend(cfg, events, chain, j, step)]
         if not candidates:
             break
@@ -246,20 +284,48 @@ def greedy_completion(cfg: Config, events: list[Event], entry: int) -> tuple[int
     return chain
 
 
+def optional_event(cfg: Config, events: list[Event], best: tuple[int, ...], j: int) -> int | None:
+    """The earliest event that counts for optional step ``j`` on the best chain ``best`` (positions of
+    its required steps), or None: after the previous required step's event and before the next
+    required step's event on the chain (when the chain reached it), within the window from the
+    entry, in its epoch, sharing the held value; strict_order: with only events of optional steps
+    between it and the previous required step's event, itself one too."""
+    req = cfg.required
+    r = cfg.previous_required(j)
+    if req.index(r) >= len(best):
+        return None  # the chain did not reach the step before it
+    i = req.index(r)
+    lo, hi = best[i], best[i + 1] if i + 1 < len(best) else len(events)
+    entry = events[best[0]]
+    for x in range(lo + 1, hi):
+        e = events[x]
+        if cfg.mode == "strict_order" and not transparent(cfg, e):
+            return None
+        if j in e.steps and e.t - entry.t <= cfg.window and e.epoch == entry.epoch and holds(cfg, entry, e):
+            return x
+    return None
+
+
 def ordered_customer(cfg: Config, events: list[Event]) -> CustomerResult:
     """``ordered`` and ``strict_order`` (they differ only in ``can_extend``)."""
-    chains = all_chains(cfg, events, first_step=1)
-    level = max((len(c) for c in chains), default=0)
-    if level == 0:
+    req = cfg.required
+    chains = all_chains(cfg, events, req)
+    reached = max((len(c) for c in chains), default=0)
+    if reached == 0:
         return CustomerResult(0, None, (), ())
-    entry = min(c[0] for c in chains if len(c) == level)
-    best = greedy_completion(cfg, events, entry)
+    entry = min(c[0] for c in chains if len(c) == reached)
+    best = greedy_completion(cfg, events, entry, req)
     # the contract promises the greedy completion reaches the level; check the oracle agrees
-    assert len(best) >= level, (best, level)
-    best = best[:level]
+    assert len(best) >= reached, (best, reached)
+    best = best[:reached]
     chain = tuple(events[i] for i in best)
     times = tuple((b.t - a.t) / 1_000_000 for a, b in pairwise(chain))
-    return CustomerResult(level, chain[0], chain, times)
+    optional_times: dict[int, float] = {}
+    for j, step in enumerate(cfg.steps, 1):
+        if step.optional and (x := optional_event(cfg, events, best, j)) is not None:
+            prev = best[req.index(cfg.previous_required(j))]
+            optional_times[j] = (events[x].t - events[prev].t) / 1_000_000
+    return CustomerResult(req[reached - 1], chain[0], chain, times, frozenset(optional_times), optional_times)
 
 
 def can_cover(events: list[Event], steps_to_cover: list[int], used: frozenset[int]) -> bool:
@@ -277,18 +343,33 @@ def can_cover(events: list[Event], steps_to_cover: list[int], used: frozenset[in
 
 
 def any_order_customer(cfg: Config, events: list[Event]) -> CustomerResult:
-    best_level, best_start = 0, None
+    req = cfg.required
+    best_reached, best_window, best_start = 0, [], None
     # canonical order, so the first start reaching a level is the earliest
     for start in events:
-        if not start.steps or not entry_in_range(cfg, start):
+        if not start.steps or not entry_in_range(cfg, start) or not holds(cfg, start, start):
             continue
-        in_window = [e for e in events if start.t <= e.t <= start.t + cfg.window and e.epoch == start.epoch]
-        level = 0
-        while level < len(cfg.steps) and can_cover(in_window, list(range(1, level + 2)), frozenset()):
-            level += 1
-        if level > best_level:
-            best_level, best_start = level, start
-    return CustomerResult(best_level, best_start, (), (None,) * max(best_level - 1, 0))
+        in_window = [
+            e
+            for e in events
+            if start.t <= e.t <= start.t + cfg.window and e.epoch == start.epoch and holds(cfg, start, e)
+        ]
+        reached = 0
+        while reached < len(req) and can_cover(in_window, req[: reached + 1], frozenset()):
+            reached += 1
+        if reached > best_reached:
+            best_reached, best_window, best_start = reached, in_window, start
+    if best_reached == 0:
+        return CustomerResult(0, None, (), ())
+    counted = frozenset(
+        j
+        for j, step in enumerate(cfg.steps, 1)
+        if step.optional
+        and cfg.previous_required(j) in req[:best_reached]
+        and can_cover(best_window, [*req[:best_reached], j], frozenset())
+    )
+    times = (None,) * (best_reached - 1)
+    return CustomerResult(req[best_reached - 1], best_start, (), times, counted)
 
 
 @dataclass(frozen=True)
@@ -301,7 +382,8 @@ class OpenCustomerResult:
 
 def open_customer(cfg: Config, events: list[Event]) -> OpenCustomerResult:
     # every open chain as (first step, positions); it ends at step first + len - 1
-    chains = [(i, c) for i in range(1, len(cfg.steps) + 1) for c in all_chains(cfg, events, i)]
+    n = len(cfg.steps)
+    chains = [(i, c) for i in range(1, n + 1) for c in all_chains(cfg, events, list(range(i, n + 1)))]
 
     def end_step(first: int, chain: tuple[int, ...]) -> int:
         return first + len(chain) - 1
@@ -312,9 +394,14 @@ def open_customer(cfg: Config, events: list[Event]) -> OpenCustomerResult:
     for j in continued:
         # e: the earliest step-j event ending a chain through j-1
         e = min(c[-1] for i, c in chains if len(c) >= 2 and end_step(i, c) == j)
-        # e': the latest step-(j-1) event before e, in e's epoch, that ends some open chain
+        # e': the latest step-(j-1) event before e, in e's epoch (and held value), that ends some
+        # open chain
         ends_of_previous = {c[-1] for i, c in chains if end_step(i, c) == j - 1}
-        e_prime = max(p for p in ends_of_previous if p < e and events[p].epoch == events[e].epoch)
+        e_prime = max(
+            p
+            for p in ends_of_previous
+            if p < e and events[p].epoch == events[e].epoch and holds(cfg, events[e], events[p])
+        )
         times[j] = (events[e].t - events[e_prime].t) / 1_000_000
     return OpenCustomerResult(reached, continued, times)
 
@@ -364,20 +451,37 @@ def null_ratio_fields(prefix: str) -> dict[str, None]:
 # --------------------------------------------------------------------------------------
 
 
+def counted_at(cfg: Config, r: CustomerResult, j: int) -> bool:
+    """Is the customer counted at step ``j``? Required: he reached it; optional: it counted on his chain."""
+    return j in r.optional if cfg.steps[j - 1].optional else r.level >= j
+
+
 def ordered_output(cfg: Config, results: list[CustomerResult]) -> list[dict[str, Any]]:
-    """Per-step rows for ordered / strict_order / any_order."""
+    """Per-step rows for ordered / strict_order / any_order. With optional steps, every row also has
+    ``optional`` and ``dropped_reason``; an optional step's ``dropped`` is null (skipping it loses no
+    one), and "previous" is the previous required step."""
     out = []
     first = sum(1 for r in results if r.level >= 1)
+    has_optional = any(s.optional for s in cfg.steps)
     for j, step in enumerate(cfg.steps, 1):
-        customers = sum(1 for r in results if r.level >= j)
-        previous = customers if j == 1 else sum(1 for r in results if r.level >= j - 1)
+        customers = sum(1 for r in results if counted_at(cfg, r, j))
+        prev_step = cfg.previous_required(j)
+        previous = customers if j == 1 else sum(1 for r in results if r.level >= prev_step)
         times = []
-        if j >= 2 and cfg.mode != "any_order":
-            times = [r.times[j - 2] for r in results if r.level >= j]
-        row: dict[str, Any] = {"step": step.name, "customers": customers}
+        if j >= 2 and cfg.mode != "any_order" and step.optional:
+            times = [r.optional_times[j] for r in results if j in r.optional]
+        elif j >= 2 and cfg.mode != "any_order":
+            i = cfg.required.index(j)  # the chain's i-th time is from its (i-1)-th required step
+            times = [r.times[i - 1] for r in results if r.level >= j]
+        row: dict[str, Any] = {"step": step.name}
+        if has_optional:
+            row["optional"] = step.optional
+        row["customers"] = customers
         row.update(ratio_fields("conversion_from_first", customers, first))
         row.update(ratio_fields("conversion_from_previous", customers, previous))
-        row["dropped"] = previous - customers
+        row["dropped"] = None if step.optional else previous - customers
+        if has_optional:
+            row["dropped_reason"] = "an optional step: skipping it loses no one" if step.optional else None
         row["median_time_from_previous_s"] = quantile(times, 0.5)
         row["p90_time_from_previous_s"] = quantile(times, 0.9)
         out.append(row)
@@ -431,6 +535,7 @@ def make_config(
     until: datetime | None = None,
     exclude: tuple[str, ...] | list[str] = (),
     by: str | None = None,
+    hold: str | None = None,
 ) -> Config:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
@@ -443,6 +548,10 @@ def make_config(
     named = {p for s in steps for p in make_step(s).patterns}
     if set(exclude) & named:
         raise ValueError("an excluded event may not be named by a step")
+    if make_step(steps[0]).optional:
+        raise ValueError("the first step cannot be optional")
+    if open and any(make_step(s).optional for s in steps):
+        raise ValueError("open funnels have no optional steps")
     return Config(
         steps=tuple(make_step(s) for s in steps),
         window=int(window),
@@ -451,6 +560,7 @@ def make_config(
         until=None if until is None else to_us(until),
         exclude=frozenset(exclude),
         by=by,
+        hold=hold,
     )
 
 
@@ -474,7 +584,7 @@ def customer_results(
         raise ValueError("use open_customer_results for open funnels")
     per_customer = ordered_customer if cfg.mode != "any_order" else any_order_customer
     return {
-        customer: per_customer(cfg, canonical_events(crows, list(cfg.steps), cfg.exclude, cfg.by))
+        customer: per_customer(cfg, canonical_events(crows, list(cfg.steps), cfg.exclude, cfg.by, cfg.hold))
         for customer, crows in group_by_customer(rows).items()
     }
 
@@ -487,7 +597,7 @@ def open_customer_results(
 ) -> dict[str, OpenCustomerResult]:
     cfg = make_config(steps, window, open=True, **options)
     return {
-        customer: open_customer(cfg, canonical_events(crows, list(cfg.steps), cfg.exclude, cfg.by))
+        customer: open_customer(cfg, canonical_events(crows, list(cfg.steps), cfg.exclude, cfg.by, cfg.hold))
         for customer, crows in group_by_customer(rows).items()
     }
 
@@ -521,18 +631,20 @@ def funnel(
     until: datetime | None = None,
     exclude: tuple[str, ...] | list[str] = (),
     by: str | None = None,
+    hold: str | None = None,
 ) -> dict[str, Any]:
-    cfg = make_config(steps, window, mode, open, since, until, exclude, by)
+    cfg = make_config(steps, window, mode, open, since, until, exclude, by, hold)
     grouped = group_by_customer(rows)
     if open:
         open_results = [
-            open_customer(cfg, canonical_events(r, list(cfg.steps), cfg.exclude, cfg.by))
+            open_customer(cfg, canonical_events(r, list(cfg.steps), cfg.exclude, cfg.by, cfg.hold))
             for r in grouped.values()
         ]
         return {"steps": open_output(cfg, open_results)}
     per_customer = ordered_customer if cfg.mode != "any_order" else any_order_customer
     results = [
-        per_customer(cfg, canonical_events(r, list(cfg.steps), cfg.exclude, cfg.by)) for r in grouped.values()
+        per_customer(cfg, canonical_events(r, list(cfg.steps), cfg.exclude, cfg.by, cfg.hold))
+        for r in grouped.values()
     ]
     if by is None:
         return {"steps": ordered_output(cfg, results)}

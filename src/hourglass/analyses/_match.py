@@ -121,14 +121,14 @@ def annotate(
     *,
     exclude: Sequence[str] = (),
     keep: Sequence[str] = (),
-    tiebreak: str | None = None,
+    tiebreak: str | Sequence[str] | None = None,
     matched_only: bool = True,
 ) -> ir.Table:
     """Per event: ``customer``, ``ts`` (µs), ``mask`` (matched steps), ``first`` (first matched step,
     n+1 for none), ``epoch`` (exclusion epoch) and ``pos`` (1-based position in the canonical order
     within the customer), plus the ``keep`` columns (``keep_<name>``). An excluded event matches no
-    step. ``tiebreak`` (a kept column) orders events equal on the canonical key. Keeps only matching
-    events if ``matched_only``."""
+    step. ``tiebreak`` (kept columns: ``by``, then ``hold``; NULL last) orders events equal on the
+    canonical key. Keeps only matching events if ``matched_only``."""
     n = len(steps)
     excluded = events.event.isin(list(exclude)) if exclude else ibis.literal(False)
     preds = [step_predicate(s, events) & ~excluded for s in steps]
@@ -159,6 +159,7 @@ def annotate(
     if matched_only:
         t = t.filter(t["mask"] > 0)
     order = [t.ts, t["first"], t["mask"], t.event]
-    if tiebreak is not None:
-        order.append(t[f"keep_{tiebreak}"])
+    ties = [tiebreak] if isinstance(tiebreak, str) else list(tiebreak or ())
+    for column in ties:  # NULL last, as the reference orders them
+        order += [t[f"keep_{column}"].isnull(), t[f"keep_{column}"]]
     return t.mutate(pos=ibis.row_number().over(group_by=t.customer, order_by=order) + 1)

@@ -17,9 +17,11 @@ US = 1_000_000
 
 @dataclass(frozen=True)
 class FunnelPlan:
-    """``customers``: one row per customer (closed: ``level``, ``t{k}``; open: ``r{j}``, ``k{j}``,
-    ``d{j}``). ``summary``: one row (or one per ``by`` value) with ``c{k}`` (customers at step k),
-    ``k{k}`` (open: continued), ``med{k}`` and ``p90{k}`` (seconds from the previous step)."""
+    """``customers``: one row per customer (closed: ``level``, ``t{k}``, ``o{j}`` per optional step j;
+    open: ``r{j}``, ``k{j}``, ``d{j}``). A customer is counted at a required step k when ``level >= k``,
+    at an optional step j when ``o{j}``. ``summary``: one row (or one per ``by`` value) with ``c{k}``
+    (customers at step k), ``k{k}`` (open: continued), ``med{k}`` and ``p90{k}`` (seconds from the
+    previous required step)."""
 
     spec: FunnelSpec
     customers: ir.Table
@@ -44,8 +46,10 @@ def funnel_plan(spec: FunnelSpec, events: ir.Table) -> FunnelPlan:
         return FunnelPlan(spec, per, per.aggregate(**aggs))
     per = best_chains(spec, events)
     for k in range(1, n + 1):
-        aggs[f"c{k}"] = (per.level >= k).sum().coalesce(0)
+        counted = per[f"o{k}"] if spec.steps[k - 1].optional else per.level >= k
+        aggs[f"c{k}"] = counted.sum().coalesce(0)
         if k > 1 and spec.mode != "any_order":
-            aggs[f"med{k}"], aggs[f"p90{k}"] = _quantiles(per[f"t{k}"] - per[f"t{k - 1}"], per.level >= k)
+            dt = per[f"t{k}"] - per[f"t{spec.previous_required(k)}"]
+            aggs[f"med{k}"], aggs[f"p90{k}"] = _quantiles(dt, counted)
     summary = per.group_by("by").aggregate(**aggs) if spec.by else per.aggregate(**aggs)
     return FunnelPlan(spec, per, summary)

@@ -18,9 +18,13 @@ def open_reach(spec: FunnelSpec, events: ir.Table) -> ir.Table:
     """One row per customer with ``r{j}`` (reached step j), ``k{j}`` (continued into j from j-1)
     and ``d{j}`` (µs from the previous step for the first continuing event)."""
     n, w = len(spec.steps), spec.window
-    t = annotate(events, spec.steps, exclude=spec.exclude)
+    hold = [spec.hold] if spec.hold else []
+    t = annotate(events, spec.steps, exclude=spec.exclude, keep=hold, tiebreak=hold)
+    if spec.hold:  # a chain's events share the held value; NULL is in no chain
+        t = t.filter(t[f"keep_{spec.hold}"].notnull())
     t = t.mutate(inr=in_range(t, spec))
-    before = ibis.window(group_by=[t.customer, t.epoch], order_by=t.pos, rows=(None, -1))
+    part = [t.customer, t.epoch, *(t[f"keep_{c}"] for c in hold)]
+    before = ibis.window(group_by=part, order_by=t.pos, rows=(None, -1))
 
     def has(k: int) -> ir.BooleanValue:
         return (t["mask"] & bit(k)) != 0

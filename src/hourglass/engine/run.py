@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from hourglass.analyses.funnel import funnel_plan
 from hourglass.engine._values import number
-from hourglass.engine.fastpath import fast_funnel, plan_for
+from hourglass.engine.fastpath import PLAN_ENV, _why_not, fast_funnel, plan_for
 from hourglass.engine.load import Events
 from hourglass.model.errors import UnsupportedError
 from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts
@@ -27,6 +28,7 @@ def _counts(spec: FunnelSpec, row: dict[str, Any]) -> tuple[StepCounts, ...]:
                 continued=int(row.get(f"k{k}") or 0) if spec.open and k > 1 else None,
                 median_time_s=number(row.get(f"med{k}")),
                 p90_time_s=number(row.get(f"p90{k}")),
+                optional=step.optional,
             )
         )
     return tuple(out)
@@ -44,13 +46,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _portable_only(spec: FunnelSpec) -> str | None:
+    """What of ``spec`` only the portable plan answers (None: nothing)."""
+    if spec.optional_steps:
+        return "optional steps"
+    if spec.hold is not None:
+        return "--hold"
+    if spec.count != "uniques":
+        return f"--count {spec.count}"
+    return None
+
+
+def _plan(events: Events, spec: FunnelSpec, plan: str | None) -> tuple[str, str | None]:
+    """The plan (``fast`` or ``portable``) and, for the portable plan, why (``meta.plan_reason``)."""
+    wanted = plan or os.environ.get(PLAN_ENV) or "auto"
+    own = _portable_only(spec)
+    if own is not None and wanted == "fast":
+        raise UnsupportedError(
+            f"the fast path cannot run this funnel: {own}",
+            code="HG520",
+            hint="unset HOURGLASS_PLAN (or set it to portable): the portable plan runs every funnel",
+        )
+    if own is not None and wanted in ("auto", "portable"):
+        return "portable", f"the fast path does not answer {own}"
+    chosen = plan_for(events, spec, plan)  # an unknown plan is HG109
+    if chosen == "fast":
+        return chosen, None
+    if wanted == "portable":
+        return chosen, f"{PLAN_ENV}=portable" if plan is None else "plan='portable' was asked"
+    why = _why_not(events, spec)
+    return chosen, f"the fast path does not answer {why}" if why else None
+
+
 def run_funnel(
     events: Events, spec: FunnelSpec, meta: dict[str, Any] | None = None, *, plan: str | None = None
 ) -> FunnelResult:
     """The funnel's result. ``plan``: ``auto`` (default; or $HOURGLASS_PLAN) takes the DuckDB fast
     path when it can answer the spec (engine/fastpath.py), else the portable Ibis plan; ``portable``
     forces the latter; ``fast`` raises where the fast path cannot run."""
-    chosen = plan_for(events, spec, plan)
+    chosen, reason = _plan(events, spec, plan)
     if chosen == "fast":
         raw = fast_funnel(events, spec)
     else:
@@ -59,6 +93,7 @@ def run_funnel(
     info = {
         "engine": events.engine.name,
         "plan": chosen,
+        "plan_reason": reason,
         "spec": spec.describe(),
         "source": events.report.source,
         "duplicates_collapsed": events.report.duplicates_collapsed,
@@ -71,7 +106,7 @@ def run_funnel(
     groups = [FunnelGroup(r["by"], _counts(spec, r)) for r in rows]
     groups.sort(key=lambda g: (-g.steps[0].customers, g.value is None, str(g.value)))
     total = tuple(
-        StepCounts(s.name, sum(g.steps[i].customers for g in groups), s.label)
+        StepCounts(s.name, sum(g.steps[i].customers for g in groups), s.label, optional=s.optional)
         for i, s in enumerate(spec.steps)
     )
     return FunnelResult(

@@ -43,6 +43,13 @@ def _mapping(columns: ColumnMapping | Mapping[str, Any] | None, config: Config |
     return base.merged(given)
 
 
+def _stage(jm: JourneyModel, name: str) -> Step:
+    """A model's stage by name; ``name?`` is that stage as an optional step."""
+    if len(name) > 1 and name.endswith("?"):
+        return dataclasses.replace(jm.stage(name[:-1]), optional=True)
+    return jm.stage(name)
+
+
 def build_spec(
     steps: Sequence[StepLike] | None = None,
     *,
@@ -54,7 +61,7 @@ def build_spec(
     if model is not None:
         jm = model if isinstance(model, JourneyModel) else load_model(model, config)
         if steps:
-            chosen = [jm.stage(s) if isinstance(s, str) else Step.of(s) for s in steps]
+            chosen = [_stage(jm, s) if isinstance(s, str) else Step.of(s) for s in steps]
         else:
             chosen = list(jm.stages)
         return FunnelSpec.build(chosen, **options)
@@ -121,6 +128,8 @@ def funnel(
     until: Any = None,
     exclude: Sequence[str] | str = (),
     by: str | None = None,
+    hold: str | None = None,
+    count: str = "uniques",
     columns: ColumnMapping | Mapping[str, Any] | None = None,
     engine: str | Engine | None = None,
     table: str | None = None,
@@ -144,6 +153,8 @@ def funnel(
         until=until,
         exclude=exclude,
         by=by,
+        hold=hold,
+        count=count,
     )
     meta: dict[str, Any] = {}
     if isinstance(model, str):
@@ -177,15 +188,19 @@ def _funnel_inputs(
     jm = load_model(model, cfg) if isinstance(model, str) else model
     spec = build_spec(steps, model=jm, config=cfg, **options)
     ev = events(source, columns=columns, engine=engine, table=table, config=cfg)
-    by = spec.by
-    if by and by != (role := by_column(ev, by)):
-        by, spec = role, dataclasses.replace(spec, by=role)
-    if by and by not in ev.table.columns:
-        raise SpecError(
-            f"--by: no column '{by}'{did_you_mean(by, ev.table.columns)}",
-            code="HG306",
-            hint="columns: " + ", ".join(ev.table.columns),
-        )
+    for flag in ("by", "hold"):  # the source's name of a role column is the role's column
+        column = getattr(spec, flag)
+        if column and column != (role := by_column(ev, column)):
+            column = role
+            spec = (
+                dataclasses.replace(spec, by=role) if flag == "by" else dataclasses.replace(spec, hold=role)
+            )
+        if column and column not in ev.table.columns:
+            raise SpecError(
+                f"--{flag}: no column '{column}'{did_you_mean(column, ev.table.columns)}",
+                code="HG306",
+                hint="columns: " + ", ".join(ev.table.columns),
+            )
     return ev, spec, jm
 
 

@@ -11,6 +11,7 @@ from hourglass.model.stats import ratio, wilson
 
 __all__ = [
     "MEASURES",
+    "OPTIONAL_DROPPED",
     "FunnelGroup",
     "FunnelResult",
     "StepCounts",
@@ -30,6 +31,7 @@ class StepCounts:
     continued: int | None = None  # open funnels only
     median_time_s: float | None = None
     p90_time_s: float | None = None
+    optional: bool = False  # an optional step: counted on the chain, never blocks it
 
 
 #: the per-step measures a step that is not measured has as null (docs/adr/0006)
@@ -49,6 +51,10 @@ MEASURES = (
 )
 
 
+#: an optional step's ``dropped_reason`` (its ``dropped`` is null)
+OPTIONAL_DROPPED = "an optional step: skipping it loses no one"
+
+
 def step_rows(
     counts: Sequence[StepCounts],
     *,
@@ -61,8 +67,10 @@ def step_rows(
     name may repeat: visit, view, visit with view missing leaves the first visit measured)."""
     rows: list[dict[str, Any]] = []
     first = counts[0].customers if counts else 0
+    has_optional = any(c.optional for c in counts)
     for i, c in enumerate(counts):
-        prev = counts[i - 1].customers if i else c.customers
+        # "previous" is the previous required step (an optional step's share of it, too)
+        prev = next((p.customers for p in reversed(counts[:i]) if not p.optional), c.customers)
         through = c.customers if i == 0 or not open_funnel else (c.continued or 0)
         if open_funnel and i > 0:
             cf: float | None = None
@@ -72,6 +80,8 @@ def step_rows(
         row: dict[str, Any] = {"step": c.step}
         if c.label:
             row["label"] = c.label
+        if has_optional:
+            row["optional"] = c.optional
         row.update(
             customers=c.customers,
             conversion_from_first=cf,
@@ -84,6 +94,9 @@ def step_rows(
             median_time_from_previous_s=c.median_time_s,
             p90_time_from_previous_s=c.p90_time_s,
         )
+        if has_optional:  # skipping an optional step loses no one: not a drop
+            row["dropped"] = None if c.optional else row["dropped"]
+            row["dropped_reason"] = OPTIONAL_DROPPED if c.optional else None
         if open_funnel:
             row["entered"] = c.customers - (c.continued or 0) if i else c.customers
             row["continued"] = c.continued if i else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from hourglass.model.errors import SpecError
 from hourglass.model.steps import Step
 
 __all__ = [
+    "COUNTS",
     "MAX_WINDOW",
     "MAX_WINDOW_DAYS",
     "MODES",
@@ -22,11 +23,13 @@ __all__ = [
     "FunnelViewOptions",
     "check_window",
     "format_window",
+    "optional_step",
     "parse_time",
     "parse_window",
 ]
 
 MODES: tuple[str, ...] = ("ordered", "strict_order", "any_order")
+COUNTS: tuple[str, ...] = ("uniques", "totals")
 #: ``hourglass funnel --view``: steps (the funnel itself), F2's views over time, F3's explanations
 VIEWS: tuple[str, ...] = ("steps", "trend", "time", "events", "dropoff", "between", "correlation")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -120,6 +123,15 @@ def parse_time(value: str | datetime | None, *, what: str) -> datetime | None:
     return dt
 
 
+def optional_step(item: str | Mapping[str, Any] | Step) -> Step:
+    """A funnel step; a name ending in ``?`` (``signup?``, as in ``--steps visit,signup?,purchase``)
+    is the optional step of that name (a trailing ``?`` is never a glob here: write such a pattern
+    in a model file's ``events``)."""
+    if isinstance(item, str) and len(item) > 1 and item.endswith("?"):
+        return replace(Step.of(item[:-1]), optional=True)
+    return Step.of(item)
+
+
 @dataclass(frozen=True)
 class FunnelSpec:
     """A funnel (docs/semantics.md). ``window`` is in microseconds."""
@@ -132,6 +144,10 @@ class FunnelSpec:
     until: datetime | None = None
     exclude: tuple[str, ...] = ()
     by: str | None = None
+    #: a column whose value all of a chain's events share (NULL never matches)
+    hold: str | None = None
+    #: ``uniques`` (customers per step) or ``totals`` (chains per step, docs/semantics.md)
+    count: str = "uniques"
 
     def __post_init__(self) -> None:
         if len(self.steps) < 1:
@@ -167,6 +183,19 @@ class FunnelSpec:
                 code="HG108",
                 hint="swap the two dates, or drop one of them",
             )
+        self._check_optional()
+        if self.count not in COUNTS:
+            raise SpecError(
+                f"unknown count '{self.count}'{did_you_mean(self.count, COUNTS)}",
+                code="HG109",
+                hint="count uniques (customers, the default) or totals (every chain)",
+            )
+        if self.hold is not None and (not isinstance(self.hold, str) or not self.hold.strip()):
+            raise SpecError(
+                f"--hold needs a column name, got {self.hold!r}",
+                code="HG109",
+                hint="give the column whose value a chain's events share, e.g. --hold device",
+            )
         for ex in self.exclude:
             for step in self.steps:
                 if ex in step.events:
@@ -175,6 +204,42 @@ class FunnelSpec:
                         code="HG109",
                         hint="an excluded event cannot be a step",
                     )
+
+    def _check_optional(self) -> None:
+        """HG123: an optional step first (every chain starts at step 1), or with --open."""
+        if not any(s.optional for s in self.steps):
+            return
+        if self.steps[0].optional:
+            raise SpecError(
+                f"the first step '{self.steps[0].name}' cannot be optional: every chain starts at it",
+                code="HG123",
+                hint="make the first step required (drop its ?), or drop the step: the funnel then starts "
+                "at the next one",
+            )
+        if self.open:
+            raise SpecError(
+                "--open funnels have no optional steps (every step may start an open chain)",
+                code="HG123",
+                hint="drop --open, or drop the ? of the optional steps",
+            )
+
+    @property
+    def required(self) -> tuple[int, ...]:
+        """The 1-based numbers of the required steps (the chain's steps)."""
+        return tuple(k for k, s in enumerate(self.steps, start=1) if not s.optional)
+
+    @property
+    def optional_steps(self) -> tuple[int, ...]:
+        """The 1-based numbers of the optional steps."""
+        return tuple(k for k, s in enumerate(self.steps, start=1) if s.optional)
+
+    def previous_required(self, k: int) -> int:
+        """The number of the last required step before step ``k`` (0 for step 1)."""
+        return max((r for r in self.required if r < k), default=0)
+
+    def next_required(self, k: int) -> int | None:
+        """The number of the first required step after step ``k`` (None: none)."""
+        return min((r for r in self.required if r > k), default=None)
 
     @classmethod
     def build(cls, steps: Sequence[str | Mapping[str, Any] | Step], **options: Any) -> FunnelSpec:
@@ -191,7 +256,7 @@ class FunnelSpec:
             kwargs["exclude"] = (ex,) if isinstance(ex, str) else tuple(ex)
         if "open" in kwargs:
             kwargs["open"] = bool(kwargs["open"])
-        return cls(steps=tuple(Step.of(s) for s in steps), **kwargs)
+        return cls(steps=tuple(optional_step(s) for s in steps), **kwargs)
 
     @property
     def step_names(self) -> tuple[str, ...]:
@@ -207,6 +272,8 @@ class FunnelSpec:
             "until": self.until.isoformat() if self.until else None,
             "exclude": list(self.exclude),
             "by": self.by,
+            "hold": self.hold,
+            "count": self.count,
         }
 
 

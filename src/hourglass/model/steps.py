@@ -119,6 +119,8 @@ class Step:
     events: tuple[str, ...]
     where: tuple[Filter, ...] = ()
     label: str = ""
+    #: a funnel step that counts when present and never blocks the chain (docs/semantics.md)
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or not _NAME_RE.match(self.name):
@@ -167,7 +169,14 @@ class Step:
                 hint="write each stage as '- name: NAME' with 'events: [...]' under it, or as an event name "
                 "(quote names YAML reads as numbers, booleans or null: '7', 'true', 'null')",
             )
-        check_keys(item, ("name", "label", "events", "where"), where="a step")
+        check_keys(item, ("name", "label", "events", "where", "optional"), where="a step")
+        optional = item.get("optional", False)
+        if not isinstance(optional, bool):
+            raise SpecError(
+                f"step '{item.get('name')}': optional is true or false, not {optional!r}",
+                code="HG104",
+                hint="write optional: true (or leave it out: a step is required by default)",
+            )
         if "name" not in item:
             raise SpecError(
                 "a step needs a 'name'",
@@ -207,6 +216,7 @@ class Step:
             events=tuple(str(e) for e in events),
             where=tuple(parse_filter(w) for w in where),
             label=str(item.get("label", "")),
+            optional=optional,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,4 +226,6 @@ class Step:
         data["events"] = list(self.events)
         if self.where:
             data["where"] = [str(f) for f in self.where]
+        if self.optional:
+            data["optional"] = True
         return data

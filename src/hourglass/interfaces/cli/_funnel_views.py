@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from hourglass.model.errors import SpecError, UnsupportedError
+from hourglass.model.errors import SpecError
 from hourglass.model.spec import VIEWS, FunnelSpec, FunnelViewOptions
 
 __all__ = ["TAKES", "VIEW_MODULES", "check_view_options", "echo_or_write", "render_view", "resolve_at"]
@@ -96,7 +96,7 @@ def render_view(view: str, events: Any, spec: FunnelSpec, options: FunnelViewOpt
     except ModuleNotFoundError as e:
         if e.name != name:
             raise
-        raise UnsupportedError(
+        raise SpecError(
             f"--view {view} is not built yet",
             code="HG125",
             hint="run the funnel's steps (drop --view, or --view steps) until this version has the view",

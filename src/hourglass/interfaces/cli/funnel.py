@@ -42,6 +42,8 @@ def _table(result: FunnelResult) -> Any:
         why = unmeasured[i % len(unmeasured)] if unmeasured else None
         if why is not None:  # not a zero: the source cannot say
             r["customers"] = f"not measured ({why})"
+        if r.get("optional"):
+            r["step"] = f"{r['step']} (optional)"
         r["ci_first"] = _ci(r, "conversion_from_first")
         r["ci_prev"] = _ci(r, "conversion_from_previous")
         if result.breakdown:
@@ -66,6 +68,10 @@ def _table(result: FunnelResult) -> Any:
     spec = result.meta.get("spec", {})
     mode = spec.get("mode", "ordered") + (" · open" if result.open_funnel else "")
     title = f"funnel · {mode} · window {spec.get('window')}"
+    if spec.get("hold"):
+        title += f" · hold {spec['hold']}"
+    if spec.get("count") == "totals":
+        title += " · totals (chains)"
     return rich_table(rows, cols, title=title)
 
 
@@ -99,6 +105,18 @@ def _table(result: FunnelResult) -> Any:
 @click.option("--exclude", multiple=True, metavar="EVENT", help="an event that breaks a chain (repeatable)")
 @click.option(
     "--by", metavar="COLUMN", help="break down by this column's value at the entry event (e.g. channel)"
+)
+@click.option(
+    "--hold",
+    metavar="COLUMN",
+    help="hold a property constant: all of a chain's events share this column's value (NULL never matches)",
+)
+@click.option(
+    "--count",
+    type=click.Choice(["uniques", "totals"]),
+    default="uniques",
+    show_default=True,
+    help="uniques: customers per step; totals: chains per step (docs/semantics.md)",
 )
 @click.option(
     "--format",
@@ -169,6 +187,8 @@ def funnel_cmd(
     until: str | None,
     exclude: tuple[str, ...],
     by: str | None,
+    hold: str | None,
+    count: str,
     fmt: str,
     view: str,
     period: str | None,
@@ -189,6 +209,7 @@ def funnel_cmd(
       hourglass funnel events.parquet --steps visit,signup,purchase --window 7d
       hourglass funnel shop.duckdb --model hourglass --format json
       hourglass funnel events.csv --steps visit,purchase --by channel --since 2024-03-01
+      hourglass funnel events.csv --steps visit,signup?,purchase --hold device
       hourglass funnel events.csv --steps visit,cart,purchase --mode strict_order --show-sql
       hourglass funnel events.csv --steps visit,signup,purchase --view trend --period week
       hourglass funnel events.csv --steps visit,signup,purchase --view dropoff --at signup
@@ -210,6 +231,8 @@ def funnel_cmd(
         until=until,
         exclude=list(exclude),
         by=by,
+        hold=hold,
+        count=count,
         columns=mapping,
         table=kw["table"],
         config=kw["config_path"],

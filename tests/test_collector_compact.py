@@ -253,3 +253,32 @@ def test_the_background_compactor_rolls_compacts_and_survives_a_failed_pass(
     assert worker.errors == 1
     assert ids(data) == [("amy", "a"), ("bob", "b")]
     assert (data / "stores" / "shop.duckdb").exists()
+
+
+@pytest.mark.parametrize("path", ["arrow", "python"])
+def test_rows_the_store_would_refuse_are_set_apart_on_both_paths(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyarrow's JSON reader (a segment whose values fit the schema) and the row-by-row path (one
+    that does not) keep and set apart the same rows."""
+    import json
+
+    from hourglass.interfaces.server import rows as reading
+
+    if path == "python":
+        monkeypatch.setattr(reading, "_fast", lambda payloads: None)
+    good = [row("a", "amy"), {**row("b", "bob"), "revenue": 3}, {**row("c", "cy"), "anonymous_id": "x"}]
+    bad = [
+        row("d", "  "),  # a blank customer: HG401 in the store
+        row("e", "eve", "\t"),
+        row("f", "fay", "a\x00b"),
+        {**row("g", "gus"), "timestamp": -2_300_000_000_000_000},  # 1897: HG412 in the store
+        row("h", "hal", project="../x"),
+        {**row("i", "ida"), "event_id": None},
+    ]
+    table, aside = reading.rows_table(
+        [json.dumps(good[:2] + bad[:3]).encode(), json.dumps(bad[3:] + good[2:]).encode()]
+    )
+    assert table.column("event_id").to_pylist() == ["a", "b", "c"]
+    assert table.column("revenue").to_pylist() == [None, 3.0, None]
+    assert sorted(r["event_id"] or "-" for r in aside) == ["-", "d", "e", "f", "g", "h"]

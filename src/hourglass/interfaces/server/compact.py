@@ -30,23 +30,21 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from hourglass.interfaces.server.dataset import (
-    COLUMNS,
     collector_ids,
     compaction_lock,
     events_dir,
     fsync_dir,
     is_running,
-    schema,
     store_path,
 )
-from hourglass.interfaces.server.segment import read_rows, scan_segment, segment_name, segments
+from hourglass.interfaces.server.rows import RAW_TIMES, rows_table
+from hourglass.interfaces.server.segment import scan_segment, segment_name, segments
 from hourglass.model.errors import HourglassError
 
 __all__ = ["DEDUPE_WINDOW", "CompactReport", "Compactor", "compact"]
@@ -55,9 +53,8 @@ log = logging.getLogger("hourglass.collector")
 
 #: a retried event received this long after the first copy (or before it) is still a duplicate
 DEDUPE_WINDOW = timedelta(days=7)
-_REQUIRED = ("event_id", "project", "customer", "event", "timestamp", "received_at")
-_INTS = ("timestamp", "received_at")
 _US = 1_000_000
+DAY_US = 86_400 * _US
 
 
 def _checkpoint(step: str) -> None:
@@ -106,17 +103,17 @@ def _window_files(project_dir: Path, since: date, own: str) -> list[str]:
     return sorted(files)
 
 
-def _seen(files: list[str], rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
-    """(customer, event_id) -> the receive times (µs) of the dataset's rows with one of ``rows``' ids."""
+def _seen(files: list[str], event_ids: Any) -> dict[tuple[str, str], list[int]]:
+    """(customer, event_id) -> the receive times (µs) of the dataset's rows with one of ``event_ids``."""
     if not files:
         return {}
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    ids = pa.array(sorted({str(r["event_id"]) for r in rows}), pa.string())
     table = ds.dataset(files, format="parquet").to_table(
-        columns=["customer", "event_id", "received_at"], filter=pc.field("event_id").isin(ids)
+        columns=["customer", "event_id", "received_at"],
+        filter=pc.field("event_id").isin(pc.unique(event_ids)),
     )
     seen: dict[tuple[str, str], list[int]] = defaultdict(list)
     received = table.column("received_at").cast(pa.int64()).to_pylist()
@@ -127,34 +124,38 @@ def _seen(files: list[str], rows: list[dict[str, Any]]) -> dict[tuple[str, str],
     return seen
 
 
-def _fresh(rows: list[dict[str, Any]], seen: dict[tuple[str, str], list[int]], window_us: int) -> list[int]:
-    """The indexes of ``rows`` to write: not received within the window of a copy already kept."""
+def _fresh(
+    customers: list[str],
+    event_ids: list[str],
+    received: list[int],
+    seen: dict[Any, list[int]],
+    window_us: int,
+) -> list[int]:
+    """The indexes of the rows to write: not received within the window of a copy already kept."""
     keep = []
-    for i, row in enumerate(rows):
-        key = (row["customer"], row["event_id"])
-        at = int(row["received_at"])
-        if any(abs(at - other) <= window_us for other in seen.get(key, ())):
+    for i, key in enumerate(zip(customers, event_ids, strict=True)):
+        at = received[i]
+        earlier = seen.get(key)
+        if earlier is None:
+            seen[key] = [at]
+        elif any(abs(at - other) <= window_us for other in earlier):
             continue
-        seen.setdefault(key, []).append(at)
+        else:
+            earlier.append(at)
         keep.append(i)
     return keep
 
 
-def _write(rows: list[dict[str, Any]], target: Path) -> None:
-    """``rows`` sorted by (customer, timestamp) as ``target``: a fsync'ed temporary, renamed."""
+def _write(table: Any, target: Path) -> None:
+    """``table`` (times as integer µs) sorted by (customer, timestamp) as ``target``: a fsync'ed
+    temporary, renamed."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    columns = {c: [r.get(c) for r in rows] for c in COLUMNS}
-    table = pa.table(
-        {
-            c: pa.array(v, pa.int64()).cast(schema().field(c).type)
-            if c in ("timestamp", "received_at")
-            else pa.array(v, schema().field(c).type)
-            for c, v in columns.items()
-        },
-        schema=schema(),
-    ).sort_by([("customer", "ascending"), ("timestamp", "ascending")])
+    utc = pa.timestamp("us", tz="UTC")
+    for name in RAW_TIMES:
+        table = table.set_column(table.schema.get_field_index(name), name, table.column(name).cast(utc))
+    table = table.sort_by([("customer", "ascending"), ("timestamp", "ascending")])
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp, compression="zstd")
@@ -167,72 +168,46 @@ def _write(rows: list[dict[str, Any]], target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _valid(row: Any) -> bool:
-    """A row compaction can write: the required fields, and every field of its type."""
-    if not isinstance(row, dict) or any(row.get(k) is None for k in _REQUIRED):
-        return False
-    for col in COLUMNS:
-        value = row.get(col)
-        if value is None:
-            continue
-        if col in _INTS:
-            ok = type(value) is int and -(2**62) < value < 2**62
-        elif col == "revenue":
-            ok = type(value) in (int, float)
-        else:  # a NUL byte: no SQL text can hold it (the store's ENUM of event names)
-            ok = type(value) is str and "\x00" not in value
-        if not ok:
-            return False
-    project = row["project"]
-    return bool(project) and "/" not in project and not project.startswith((".", "_"))
-
-
-def _split(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
-    """Rows by project, and the rows without a required field (kept aside, never dropped)."""
-    by_project: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    bad = []
-    for row in rows:
-        if _valid(row):
-            by_project[row["project"]].append(row)
-        else:
-            bad.append(row)
-    return by_project, bad
-
-
 def _segment(
     data_dir: Path, cid: str, number: int, path: Path, window: timedelta, report: CompactReport
 ) -> None:
     """Compact one closed segment (module docstring, steps 1-5)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     scan = scan_segment(path.read_bytes(), number)
-    rows = [row for _, payload in scan.records for row in read_rows(payload)]
-    by_project, bad = _split(rows)
+    table, bad = rows_table([payload for _, payload in scan.records])
     own = f"{cid}-{number:012d}.parquet"
     if bad:
         aside = path.with_name(path.name + ".rejected.jsonl")
         aside.write_text("".join(json.dumps(r) + "\n" for r in bad), encoding="utf-8")
-        log.warning("[HG450] %s: %d rows without a required field kept aside in %s", path, len(bad), aside)
+        log.warning("[HG450] %s: %d rows compaction cannot write kept aside in %s", path, len(bad), aside)
         report.rejected += len(bad)
     window_us = int(window.total_seconds() * _US)
-    for project, prows in sorted(by_project.items()):
-        first = min(int(r["received_at"]) for r in prows) - window_us
-        since = date.fromisoformat(_day(max(first, 0)))
-        seen = _seen(_window_files(events_dir(data_dir, project), since, own), prows)
-        kept = [prows[i] for i in _fresh(prows, seen, window_us)]
-        report.duplicates += len(prows) - len(kept)
-        by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in kept:
-            by_day[_day(int(row["received_at"]))].append(row)
-        if by_day:  # the store is refreshed after this, whatever happens meanwhile
+    projects = sorted(pc.unique(table.column("project")).to_pylist())
+    for project in projects:
+        rows = table if len(projects) == 1 else table.filter(pc.equal(table.column("project"), project))
+        received = rows.column("received_at").to_pylist()
+        since = date.fromisoformat(_day(max(min(received) - window_us, 0)))
+        seen = _seen(_window_files(events_dir(data_dir, project), since, own), rows.column("event_id"))
+        customers, ids = rows.column("customer").to_pylist(), rows.column("event_id").to_pylist()
+        keep = _fresh(customers, ids, received, seen, window_us)
+        kept = rows if len(keep) == rows.num_rows else rows.take(pa.array(keep, pa.int64()))
+        report.duplicates += rows.num_rows - kept.num_rows
+        days = pc.divide(kept.column("received_at"), DAY_US)
+        if kept.num_rows:  # the store is refreshed after this, whatever happens meanwhile
             stale = store_path(data_dir, project).with_name(f".{project}.stale")
             stale.parent.mkdir(parents=True, exist_ok=True)
             stale.touch()
-        for day, drows in sorted(by_day.items()):
-            target = events_dir(data_dir, project) / f"dt={day}" / own
-            _write(drows, target)
+        by_day = sorted(pc.unique(days).to_pylist())
+        for day in by_day:
+            target = events_dir(data_dir, project) / f"dt={_day(day * DAY_US)}" / own
+            part = kept if len(by_day) == 1 else kept.filter(pc.equal(days, day))
+            _write(part, target)
             fsync_dir(target.parent)
             report.files.append(str(target))
-            report.rows_written += len(drows)
-    report.rows_read += len(rows)
+            report.rows_written += part.num_rows
+    report.rows_read += table.num_rows + len(bad)
     _checkpoint("removing the segment")
     if scan.damaged_inside:
         os.replace(path, path.with_name(path.name + ".damaged"))

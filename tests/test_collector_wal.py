@@ -220,3 +220,17 @@ def test_a_new_log_numbers_after_the_files_its_id_already_compacted(tmp_path: Pa
     wal.open()
     assert wal.segment == 42
     wal.close()
+
+
+def test_a_record_the_scan_could_not_read_back_is_never_acknowledged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hourglass.interfaces.server import wal as module
+
+    monkeypatch.setattr(module, "MAX_PAYLOAD", 100)
+    log = WriteAheadLog(tmp_path / "w")
+    log.open()
+    log.append_sync(_rows(1))
+    with pytest.raises(WalUnavailable, match="larger than a log record"):
+        log.append_sync(_rows(2, n=5))
+    log.close()

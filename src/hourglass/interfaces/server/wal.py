@@ -38,6 +38,7 @@ from typing import Any
 
 from hourglass.interfaces.server.segment import (
     INDEX_BITS,
+    MAX_PAYLOAD,
     encode_record,
     scan_segment,
     segment_name,
@@ -220,7 +221,7 @@ class WriteAheadLog:
     async def append(self, records: Sequence[dict[str, Any]]) -> int:
         """Append one request's rows as one record; returns its sequence number once it is fsync'ed
         (concurrent appends share one fsync). Raises WalUnavailable when it cannot be written."""
-        payload = json.dumps(records, separators=(",", ":"), ensure_ascii=False).encode()
+        payload = self._encode(records)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[int] = loop.create_future()
 
@@ -231,9 +232,18 @@ class WriteAheadLog:
         self._submit(_Op("append", done, payload))
         return await fut
 
+    def _encode(self, records: Sequence[dict[str, Any]]) -> bytes:
+        payload = json.dumps(records, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(payload) > MAX_PAYLOAD:  # a scan would not read it back: never acknowledge it
+            raise WalUnavailable(
+                f"a request of {len(payload):,} bytes is larger than a log record may be ({MAX_PAYLOAD:,})",
+                hint="send smaller batches",
+            )
+        return payload
+
     def append_sync(self, records: Sequence[dict[str, Any]]) -> int:
         """:meth:`append` from any thread, blocking."""
-        payload = json.dumps(records, separators=(",", ":"), ensure_ascii=False).encode()
+        payload = self._encode(records)
         return self._call("append", payload)
 
     def roll(self) -> int:

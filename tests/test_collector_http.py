@@ -5,6 +5,7 @@ write; every refused request stores nothing. One test runs a real server with th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import gzip
@@ -15,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from hourglass.interfaces.dashboard.server import start_in_thread
 from hourglass.interfaces.server.app import PATHS, create_app
-from hourglass.interfaces.server.keys import KeyStore
+from hourglass.interfaces.server.keys import KeyStore, key_hash
 from hourglass.interfaces.server.limits import Limits
 from hourglass.interfaces.server.wal import WalUnavailable
 
@@ -267,3 +270,71 @@ def test_a_real_server_with_the_real_log(tmp_path: Path) -> None:
             assert len(stored()) == 3
     finally:
         wal.close()
+
+
+_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+_field = st.sampled_from(
+    ["type", "event", "userId", "anonymousId", "timestamp", "sentAt", "properties", "distinct_id", "offset"]
+)
+_event = st.dictionaries(_field, _value | st.just("2026-12-04T10:00:00Z"), max_size=6)
+
+
+async def _asgi_post(app: Starlette, path: str, raw: bytes) -> int:
+    """One request straight to the ASGI app (no socket): its status."""
+    scope = {
+        "type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "headers": [(b"content-length", str(len(raw)).encode())], "http_version": "1.1", "scheme": "http",
+        "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": "",
+    }  # fmt: skip
+    messages = [{"type": "http.request", "body": raw, "more_body": False}]
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app(scope, receive, send)
+    return status[0]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(sorted(PATHS)), events=st.lists(_event, max_size=3), garbage=st.binary(max_size=30)
+)
+def test_any_body_gets_a_coded_answer_and_stores_only_on_200(
+    tmp_path: Path, path: str, events: list[dict[str, Any]], garbage: bytes
+) -> None:
+    key_text = "hgk_property_test"
+    keys_file = tmp_path / "keys.json"  # one file for every example (the fixture is the test's)
+    if not keys_file.exists():
+        record = {
+            "id": "k_0",
+            "sha256": key_hash(key_text),
+            "project": "p",
+            "name": "",
+            "created": "",
+            "revoked": None,
+        }
+        keys_file.write_text(json.dumps({"version": 1, "keys": [record]}))
+    store = KeyStore(tmp_path)
+    wal = FakeWal()
+    app = create_app(tmp_path, collector_id="t", wal=wal, keys=store, limits=Limits(rate=0))
+    route = PATHS[path]
+    if route == "posthog":
+        body: Any = {"api_key": key_text, "batch": events}
+    elif route == "segment:batch":
+        body = {"writeKey": key_text, "batch": events}
+    else:
+        body = {**(events[0] if events else {}), "writeKey": key_text}
+    for raw in (json.dumps(body).encode(), garbage):
+        status = asyncio.run(_asgi_post(app, path, raw))
+        assert status in (200, 400, 401, 413)
+        assert (status == 200) == bool(wal.records), status
+        wal.records.clear()

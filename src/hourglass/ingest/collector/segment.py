@@ -53,7 +53,9 @@ def _properties(event: dict[str, Any], kind: str) -> dict[str, Any]:
         if kind == "group" and (group := optional_id(event, "groupId")) is not None:
             props["groupId"] = group
         return props
-    props = dict(optional_mapping(event, "properties"))
+    props = optional_mapping(event, "properties")  # not copied unless it changes
+    if kind in ("page", "screen", "alias"):
+        props = dict(props)
     if kind in ("page", "screen"):
         for key in ("name", "category"):
             if (value := optional_text(event, key)) is not None:
@@ -99,7 +101,7 @@ def segment_row(
     customer = user_id if user_id is not None else anonymous_id
     if customer is None:
         raise Invalid("missing_user", "userId", "each event needs a userId or an anonymousId")
-    context = dict(optional_mapping(event, "context"))
+    context = optional_mapping(event, "context")
     props = _properties(event, kind)
     sent_at = parse_time(event.get("sentAt"), "sentAt") or batch_sent_at
     at = skew_corrected(
@@ -112,7 +114,7 @@ def segment_row(
     )
     extra = {k: v for k, v in event.items() if k not in _MAPPED[kind]}
     if extra:
-        context["_top"] = extra
+        context = {**context, "_top": extra}
     return {
         "event_id": optional_id(event, "messageId") or str(uuid.uuid4()),
         "project": project,

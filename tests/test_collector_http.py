@@ -338,3 +338,25 @@ def test_any_body_gets_a_coded_answer_and_stores_only_on_200(
         assert status in (200, 400, 401, 413)
         assert (status == 200) == bool(wal.records), status
         wal.records.clear()
+
+
+def test_503_from_the_real_log_when_its_disk_fails(tmp_path: Path) -> None:
+    import errno
+
+    from hourglass.interfaces.server.segment import scan_segment, segments
+    from hourglass.interfaces.server.wal import WriteAheadLog
+
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store = KeyStore(tmp_path)
+    key, _ = store.create("shop")
+    wal = WriteAheadLog(tmp_path / "wal" / "t", fsync=full_disk)
+    wal.open()
+    try:
+        with _serving(create_app(tmp_path, collector_id="t", wal=wal, keys=store)) as client:
+            answer = _refused(client, FakeWal(), 503, "unavailable", "/v1/track", json=_segment(key))
+            assert answer.headers["Retry-After"] == "1"
+        assert [r for n, p in segments(wal.directory) for r in scan_segment(p.read_bytes(), n).records] == []
+    finally:
+        wal.close()

@@ -190,9 +190,10 @@ class _Collector:
         try:
             await self.wal.append(batch.rows)
         except OSError as e:  # WalUnavailable is an OSError (a SourceError)
+            log.error("503: %s", getattr(e, "message", e))  # the detail (paths) for the operator only
             return _error(
-                request, 503, "unavailable", f"the events cannot be stored now: {e}",
-                headers={"Retry-After": "1"},
+                request, 503, "unavailable", "the collector cannot store events now; nothing was stored, "
+                "retry later", headers={"Retry-After": "1"},
             )  # fmt: skip
         self.stored_events += len(batch.rows)
         return _answer(request, 200, {"status": "ok", "events": len(batch.rows)})

@@ -101,6 +101,8 @@ class KeyStore:
         except FileNotFoundError:
             self._stamp, self._by_hash = None, {}
             return
+        except OSError:
+            return  # unreadable for a moment: the keys last read
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         if stamp == self._stamp:
             return

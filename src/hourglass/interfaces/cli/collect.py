@@ -107,7 +107,8 @@ def collect_cmd(
     server SDKs and HTTP APIs): point their API host at this service. A 200 answer means the events
     are on disk; they reach the stores that 'hourglass funnel DIR' reads at each compaction.
 
-    Requests need a write key (hourglass keys create). Ctrl-C or SIGTERM stops it cleanly.
+    Requests need a write key (hourglass keys create). Ctrl-C or SIGTERM stops it cleanly: the
+    requests under way are answered and a last compaction runs.
 
     \b
     Examples:

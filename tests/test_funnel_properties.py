@@ -77,6 +77,7 @@ class Case:
     exclude: tuple[str, ...] = ()
     by: str | None = None
     hold: str | None = None
+    count: str = "uniques"
 
     def options(self) -> dict[str, Any]:
         out = {
@@ -87,7 +88,11 @@ class Case:
             "exclude": self.exclude,
             "by": self.by,
         }
-        return out if self.hold is None else {**out, "hold": self.hold}
+        if self.hold is not None:
+            out["hold"] = self.hold
+        if self.count != "uniques":
+            out["count"] = self.count
+        return out
 
     def repro(self) -> str:
         """A pasteable reproduction."""
@@ -199,9 +204,10 @@ def cases(
     open_funnel: bool = False,
     optional: bool = False,
     hold: bool = False,
+    totals: bool = False,
 ) -> Case:
     """A random case; ``optional`` draws optional steps too (not in open funnels), ``hold`` a held
-    property (--hold) one time in two."""
+    property (--hold) one time in two, ``totals`` counts chains (--count totals: no by)."""
     window_s = draw(st.sampled_from([1, 2, 3, 5]))
     ref_steps, engine_steps = draw(funnel_steps(optional=optional and not open_funnel))
     vocabulary = [
@@ -224,7 +230,9 @@ def cases(
     excludable = [n for n in EVENT_NAMES if not _matched_by_a_step(n, ref_steps)]
     if excludable and draw(st.booleans()):
         case.exclude = (draw(st.sampled_from(excludable)),)
-    if not open_funnel:
+    if totals:
+        case.count = "totals"
+    elif not open_funnel:
         case.by = draw(st.sampled_from([None, None, "channel", "plan", "revenue"]))
     if case.by is not None:
         _unify_interchangeable(case)
@@ -396,4 +404,10 @@ def test_any_order_matches_reference(case: Case) -> None:
 @SETTINGS
 @given(cases(open_funnel=True, hold=True))
 def test_open_funnel_matches_reference(case: Case) -> None:
+    check_plans(case)
+
+
+@settings(SETTINGS, max_examples=max(1, SETTINGS.max_examples // 2))
+@given(cases(modes=("ordered", "strict_order"), hold=True, totals=True))
+def test_totals_match_reference(case: Case) -> None:
     check_plans(case)

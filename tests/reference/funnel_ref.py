@@ -328,6 +328,47 @@ def ordered_customer(cfg: Config, events: list[Event]) -> CustomerResult:
     return CustomerResult(req[reached - 1], chain[0], chain, times, frozenset(optional_times), optional_times)
 
 
+def totals_customer(cfg: Config, events: list[Event]) -> dict[int, dict[int, float | None]]:
+    """``count="totals"``: every entry (a step-1 event in range) starts a chain, its greedy
+    completion (cut at the window). Per required step k, the distinct events that are step k on some
+    entry's chain (position -> seconds from the latest step-(k-1) event before it on those chains;
+    None at step 1)."""
+    req = cfg.required
+    found: dict[int, dict[int, float | None]] = {k: {} for k in req}
+    for s, e in enumerate(events):
+        if req[0] not in e.steps or not entry_in_range(cfg, e) or not holds(cfg, e, e):
+            continue
+        chain = greedy_completion(cfg, events, s, req)
+        found[req[0]][s] = None
+        for i in range(1, len(chain)):
+            dt = (events[chain[i]].t - events[chain[i - 1]].t) / 1_000_000
+            before = found[req[i]].get(chain[i])
+            found[req[i]][chain[i]] = dt if before is None else min(before, dt)
+    return found
+
+
+def totals_output(
+    cfg: Config, per_customer: list[dict[int, dict[int, float | None]]]
+) -> list[dict[str, Any]]:
+    """Per-step rows of ``count="totals"``: ``customers`` is the number of chains' distinct step
+    events (the key keeps its name); conversions and times as for uniques, over those events."""
+    out = []
+    counts = {k: sum(len(c[k]) for c in per_customer) for k in cfg.required}
+    first = counts[cfg.required[0]]
+    for j, step in enumerate(cfg.steps, 1):
+        total = counts[j]
+        previous = total if j == 1 else counts[cfg.previous_required(j)]
+        times = [t for c in per_customer for t in c[j].values() if t is not None]
+        row: dict[str, Any] = {"step": step.name, "customers": total}
+        row.update(ratio_fields("conversion_from_first", total, first))
+        row.update(ratio_fields("conversion_from_previous", total, previous))
+        row["dropped"] = previous - total
+        row["median_time_from_previous_s"] = quantile(times, 0.5)
+        row["p90_time_from_previous_s"] = quantile(times, 0.9)
+        out.append(row)
+    return out
+
+
 def can_cover(events: list[Event], steps_to_cover: list[int], used: frozenset[int]) -> bool:
     """Can each of ``steps_to_cover`` get its own event (not in ``used``) that matches it?
 
@@ -536,6 +577,7 @@ def make_config(
     exclude: tuple[str, ...] | list[str] = (),
     by: str | None = None,
     hold: str | None = None,
+    count: str = "uniques",
 ) -> Config:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
@@ -552,6 +594,10 @@ def make_config(
         raise ValueError("the first step cannot be optional")
     if open and any(make_step(s).optional for s in steps):
         raise ValueError("open funnels have no optional steps")
+    if count == "totals" and (open or mode == "any_order" or by is not None):
+        raise ValueError("totals are counted on closed ordered or strict_order funnels, without by")
+    if count == "totals" and any(make_step(s).optional for s in steps):
+        raise ValueError("totals have no optional steps")
     return Config(
         steps=tuple(make_step(s) for s in steps),
         window=int(window),
@@ -561,6 +607,7 @@ def make_config(
         exclude=frozenset(exclude),
         by=by,
         hold=hold,
+        count=count,
     )
 
 
@@ -632,9 +679,16 @@ def funnel(
     exclude: tuple[str, ...] | list[str] = (),
     by: str | None = None,
     hold: str | None = None,
+    count: str = "uniques",
 ) -> dict[str, Any]:
-    cfg = make_config(steps, window, mode, open, since, until, exclude, by, hold)
+    cfg = make_config(steps, window, mode, open, since, until, exclude, by, hold, count)
     grouped = group_by_customer(rows)
+    if count == "totals":
+        found = [
+            totals_customer(cfg, canonical_events(r, list(cfg.steps), cfg.exclude, cfg.by, cfg.hold))
+            for r in grouped.values()
+        ]
+        return {"steps": totals_output(cfg, found)}
     if open:
         open_results = [
             open_customer(cfg, canonical_events(r, list(cfg.steps), cfg.exclude, cfg.by, cfg.hold))

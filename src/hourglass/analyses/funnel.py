@@ -45,6 +45,10 @@ def funnel_plan(spec: FunnelSpec, events: ir.Table) -> FunnelPlan:
                 aggs[f"med{j}"], aggs[f"p90{j}"] = _quantiles(per[f"d{j}"], per[f"k{j}"])
         return FunnelPlan(spec, per, per.aggregate(**aggs))
     per = best_chains(spec, events)
+    if spec.count == "totals":
+        from hourglass.analyses.funnel_totals import totals_summary
+
+        return FunnelPlan(spec, per, totals_summary(spec, events))
     for k in range(1, n + 1):
         counted = per[f"o{k}"] if spec.steps[k - 1].optional else per.level >= k
         aggs[f"c{k}"] = counted.sum().coalesce(0)

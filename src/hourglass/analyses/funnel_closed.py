@@ -16,7 +16,7 @@ from hourglass.model.errors import UnsupportedError
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
 
-__all__ = ["best_chains", "in_range", "overlap_groups", "tiebreaks"]
+__all__ = ["best_chains", "chain_starts", "in_range", "overlap_groups", "tiebreaks"]
 
 _NO_TIME = ibis.null("int64")
 
@@ -195,12 +195,12 @@ def _any(t: ir.Table, spec: FunnelSpec, w: int, part: list[str]) -> ir.Table:
     return t.mutate(**flags).drop(*counts)
 
 
-def best_chains(spec: FunnelSpec, events: ir.Table) -> ir.Table:
-    """One row per customer with a chain: ``customer``, ``level`` (the number of the furthest
-    required step reached), ``entry_ts``, ``t{k}`` (the time of step k on the best chain, µs; null
-    after the level; an optional step: the time of its event counted, null when not counted, and
-    null in any_order), ``o{j}`` per optional step j (counted on the chain) and ``by`` when asked."""
-    n, w, req = len(spec.steps), spec.window, spec.required
+def chain_starts(spec: FunnelSpec, events: ir.Table, *, track: bool = False) -> tuple[ir.Table, ir.Table]:
+    """Every entry in range that reaches step 1 (one row each): ``reached`` (required steps reached
+    on its greedy chain), ``level``, ``c1_{i}`` (time of the chain's i-th required step; past
+    ``reached`` not cut at the window), with ``track`` (ordered) or in strict_order ``p1_{i}`` (its
+    position); and the annotated events they were found among."""
+    w, req = spec.window, spec.required
     keep = tiebreaks(spec)
     t = annotate(
         events,
@@ -214,13 +214,12 @@ def best_chains(spec: FunnelSpec, events: ir.Table) -> ir.Table:
     if hold is not None and spec.mode != "strict_order":
         t = t.filter(t[hold].notnull())  # NULL never matches: in no chain
     part = ["customer", "epoch", *([hold] if hold else [])]
-    optional = bool(spec.optional_steps)
     base = t  # the events the optional steps are counted among
-    if optional and spec.mode == "strict_order":  # events of optional steps only are not adjacency's
+    if spec.optional_steps and spec.mode == "strict_order":  # events of optional steps only: not adjacency's
         required_mask = sum(bit(k) for k in req)
         t = t.filter((t["mask"] == 0) | ((t["mask"] & required_mask) != 0))
     if spec.mode == "ordered":
-        t = _ordered(t, req, w, part, track=optional)
+        t = _ordered(t, req, w, part, track=track)
     elif spec.mode == "strict_order":
         t = _strict(t, req, w, spec.hold)
     else:
@@ -228,7 +227,18 @@ def best_chains(spec: FunnelSpec, events: ir.Table) -> ir.Table:
     # candidates: entries (step-1 rows for ordered/strict, any matching row for any_order) in range
     entry = t["c1_1"].notnull() if spec.mode != "any_order" else t["mask"] > 0
     t = t.filter(entry & in_range(t, spec) & (t.reached > 0))
-    t = t.mutate(level=_level(t, t.reached, req))
+    return t.mutate(level=_level(t, t.reached, req)), base
+
+
+def best_chains(spec: FunnelSpec, events: ir.Table) -> ir.Table:
+    """One row per customer with a chain: ``customer``, ``level`` (the number of the furthest
+    required step reached), ``entry_ts``, ``t{k}`` (the time of step k on the best chain, µs; null
+    after the level; an optional step: the time of its event counted, null when not counted, and
+    null in any_order), ``o{j}`` per optional step j (counted on the chain) and ``by`` when asked."""
+    n, req = len(spec.steps), spec.required
+    optional = bool(spec.optional_steps)
+    t, base = chain_starts(spec, events, track=optional)
+    hold = f"keep_{spec.hold}" if spec.hold else None
     # the best chain: highest level, then earliest entry
     key = (n + 1 - t.level).cast("int64") * (1 << 40) + t.pos
     t = t.mutate(key=key)

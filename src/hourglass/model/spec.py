@@ -190,6 +190,8 @@ class FunnelSpec:
                 code="HG109",
                 hint="count uniques (customers, the default) or totals (every chain)",
             )
+        if self.count == "totals":
+            self._check_totals()
         if self.hold is not None and (not isinstance(self.hold, str) or not self.hold.strip()):
             raise SpecError(
                 f"--hold needs a column name, got {self.hold!r}",
@@ -221,6 +223,27 @@ class FunnelSpec:
                 "--open funnels have no optional steps (every step may start an open chain)",
                 code="HG123",
                 hint="drop --open, or drop the ? of the optional steps",
+            )
+
+    def _check_totals(self) -> None:
+        """HG126: what --count totals does not count (docs/semantics.md, "Totals")."""
+        clash = (
+            "--open"
+            if self.open
+            else "--mode any_order"
+            if self.mode == "any_order"
+            else "--by"
+            if self.by
+            else "optional steps"
+            if any(s.optional for s in self.steps)
+            else None
+        )
+        if clash is not None:
+            raise SpecError(
+                f"--count totals cannot be combined with {clash}",
+                code="HG126",
+                hint="totals count the chains of an ordered or strict_order funnel of required steps, "
+                f"without --by: drop {clash}, or count uniques",
             )
 
     @property

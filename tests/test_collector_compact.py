@@ -282,3 +282,23 @@ def test_rows_the_store_would_refuse_are_set_apart_on_both_paths(
     assert table.column("event_id").to_pylist() == ["a", "b", "c"]
     assert table.column("revenue").to_pylist() == [None, 3.0, None]
     assert sorted(r["event_id"] or "-" for r in aside) == ["-", "d", "e", "f", "g", "h"]
+
+
+def test_hourglass_compact_asks_a_running_collector_to_close_its_segment(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    wal = logged(data, "c1", keep_open=True)
+    wal.append_sync([row("a", "amy")])
+    # no compactor answers: the request times out and is withdrawn
+    assert compaction.close_open_segments(data, timeout_s=0.3) == ["c1"]
+    assert not (data / "wal" / "c1" / compaction.ROLL_REQUEST).exists()
+    assert compact(data, refresh=False).rows_written == 0  # the open segment is left alone
+    worker = compaction.Compactor(data, collector_id="c1", every_s=3600, wal=wal)
+    worker.start()
+    try:
+        assert compaction.close_open_segments(data) == []
+        report = compact(data, refresh=False)
+    finally:
+        worker.stop()
+        wal.close()
+    assert (report.segments, report.rows_written) == (1, 1)
+    assert worker.last is None  # the collector only closed it: the pass asked for it compacted it

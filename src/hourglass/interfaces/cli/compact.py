@@ -51,13 +51,14 @@ __all__ = ["compact_cmd"]
 def compact_cmd(data: Path, collector_id: str | None, dedupe_window: str, fmt: str) -> None:
     """Compact a collector's closed log segments into its Parquet dataset and refresh its stores.
 
-    Each collector's log segments (all but the one a running collector writes) become Parquet files
+    Each collector's log segments become Parquet files
     DIR/events/PROJECT/dt=YYYY-MM-DD/ID-SEGMENT.parquet (the day the events were received), without
     the events already there (the same customer and event id received within --dedupe-window); then
     each project's store DIR/stores/PROJECT.duckdb is rebuilt, which 'hourglass funnel DIR' (or
     DIR:PROJECT) reads. A running collector does this by itself every --compact-every; run it by
-    hand after a collector stopped, or to see the events at once. Safe to run at any time, also
-    while collectors run, and again after it was interrupted.
+    hand to see the events at once (running collectors are asked to close the segment they write
+    first; up to 10 s) or after a collector stopped. Safe to run at any time, and again after it
+    was interrupted.
 
     \b
     Examples:
@@ -65,7 +66,7 @@ def compact_cmd(data: Path, collector_id: str | None, dedupe_window: str, fmt: s
       hourglass compact --data collector/ --id web-1 --format json
       hourglass funnel collector/ --steps page,signup,purchase
     """
-    from hourglass.interfaces.server.compact import compact
+    from hourglass.interfaces.server.compact import close_open_segments, compact
     from hourglass.model.spec import parse_window
 
     window = timedelta(microseconds=parse_window(dedupe_window, what="--dedupe-window"))
@@ -82,9 +83,10 @@ def compact_cmd(data: Path, collector_id: str | None, dedupe_window: str, fmt: s
             code="HG455",
             hint="its collectors: " + (", ".join(known) or "none yet") + " (or drop --id: every collector)",
         )
+    silent = close_open_segments(data, collector_id)  # a running collector's newest events too
     report = compact(data, collector_id=collector_id, dedupe_window=window)
     if fmt == "json":
-        figures = {k: v for k, v in vars(report).items() if k != "seconds"}
+        figures = {k: v for k, v in vars(report).items() if k != "seconds"} | {"not_closed": silent}
         click.echo(json.dumps({**figures, "seconds": round(report.seconds, 3)}, indent=2))
         return
     line = (
@@ -94,6 +96,12 @@ def compact_cmd(data: Path, collector_id: str | None, dedupe_window: str, fmt: s
     if report.stores:
         line += "; stores: " + ", ".join(f"{p} ({n:,} events)" for p, n in sorted(report.stores.items()))
     click.echo(line + f" in {report.seconds:.1f} s")
+    for cid in silent:
+        click.echo(
+            f"note: collector {cid} is running and did not close its segment in time: its newest events "
+            "are compacted at its next pass",
+            err=True,
+        )
     for path in report.damaged:
         click.echo(f"warning [HG450] {path}: a damaged record skipped; kept as {path}.damaged", err=True)
     if report.rejected:

@@ -47,12 +47,14 @@ from hourglass.interfaces.server.rows import RAW_TIMES, rows_table
 from hourglass.interfaces.server.segment import scan_segment, segment_name, segments
 from hourglass.model.errors import HourglassError
 
-__all__ = ["DEDUPE_WINDOW", "CompactReport", "Compactor", "compact"]
+__all__ = ["DEDUPE_WINDOW", "ROLL_REQUEST", "CompactReport", "Compactor", "close_open_segments", "compact"]
 
 log = logging.getLogger("hourglass.collector")
 
 #: a retried event received this long after the first copy (or before it) is still a duplicate
 DEDUPE_WINDOW = timedelta(days=7)
+#: made in a running collector's log directory by ``hourglass compact``: close your segment now
+ROLL_REQUEST = ".roll-request"
 _US = 1_000_000
 DAY_US = 86_400 * _US
 
@@ -244,6 +246,27 @@ def _collector(data_dir: Path, cid: str, window: timedelta, report: CompactRepor
         _segment(data_dir, cid, number, path, window, report)
 
 
+def close_open_segments(
+    data_dir: Path, collector_id: str | None = None, timeout_s: float = 10.0
+) -> list[str]:
+    """Ask each running collector (or ``collector_id``) to close the segment it writes, so that a
+    compaction now reads its latest events; wait for them. The ids that did not answer in time."""
+    root = Path(data_dir) / "wal"
+    running = [
+        c for c in ([collector_id] if collector_id else collector_ids(data_dir)) if is_running(root / c)
+    ]
+    for cid in running:
+        (root / cid / ROLL_REQUEST).touch()
+    deadline = time.monotonic() + timeout_s
+    waiting = running
+    while waiting and time.monotonic() < deadline:
+        time.sleep(0.05)
+        waiting = [c for c in waiting if (root / c / ROLL_REQUEST).exists() and is_running(root / c)]
+    for cid in waiting:
+        (root / cid / ROLL_REQUEST).unlink(missing_ok=True)
+    return waiting
+
+
 def refresh_store(data_dir: Path, project: str) -> int:
     """Rebuild ``stores/<project>.duckdb`` from the project's dataset (the store writer validates it
     and replaces the old store by a rename); the rows it holds."""
@@ -331,12 +354,23 @@ class Compactor:
         return self.last
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
+        last = time.monotonic()
+        request = Path(self.wal.directory) / ROLL_REQUEST if self.wal is not None else None
+        while not self._stop.wait(min(self.every_s, 0.25)):
+            if request is not None and request.exists():  # hourglass compact waits to compact it
+                try:
+                    self.wal.roll()
+                except Exception:
+                    log.exception("the log could not close its segment")
+                request.unlink(missing_ok=True)
+            if time.monotonic() - last < self.every_s:
+                continue
             try:
                 self.run_once()
             except Exception:
                 self.errors += 1
                 log.exception("compaction failed (retried in %ss)", self.every_s)
+            last = time.monotonic()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="hourglass-compactor", daemon=True)

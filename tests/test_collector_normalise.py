@@ -233,6 +233,19 @@ def test_posthog_capture_api_and_old_array_form() -> None:
             "properties.revenue",
         ),
         ("segment:track", {"event": "\ud800", "userId": "u"}, "invalid_text", "event"),
+        ("segment:track", {"event": "a\x00b", "userId": "u"}, "invalid_text", "event"),
+        (
+            "posthog",
+            {"event": "e", "properties": {"distinct_id": "d\x00", "channel": "x"}},
+            "invalid_text",
+            "properties.distinct_id",
+        ),
+        (
+            "posthog",
+            {"event": "e", "properties": {"distinct_id": "d", "channel": "é\x00"}},
+            "invalid_text",
+            "properties.channel",
+        ),
         ("posthog", {"properties": {"distinct_id": "d"}}, "missing_event", "event"),
         ("posthog", {"event": "e", "properties": {}}, "missing_user", "distinct_id"),
         ("posthog", {"event": "e", "distinct_id": "d", "offset": "5"}, "wrong_type", "offset"),
@@ -344,6 +357,7 @@ def test_any_json_gives_rows_or_coded_errors(route: str, body: Any) -> None:
         assert error.code and error.message
     for row in batch.rows:
         json.dumps(row, ensure_ascii=False).encode("utf-8")  # what the log writes
+        assert not any("\x00" in v for v in row.values() if isinstance(v, str))  # NUL cuts SQL text
         assert (
             isinstance(row["customer"], str)
             and isinstance(row["event"], str)

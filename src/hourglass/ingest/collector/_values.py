@@ -75,6 +75,8 @@ class Invalid(Exception):
 
 
 def _valid_unicode(value: str, name: str) -> str:
+    if "\x00" in value:  # a NUL cuts SQL text and C strings downstream (the store's event names)
+        raise Invalid("invalid_text", name, f"{name} holds a NUL character (\\u0000): remove it")
     if value.isascii():
         return value
     try:
@@ -89,7 +91,7 @@ def _valid_unicode(value: str, name: str) -> str:
 def optional_text(obj: dict[str, Any], key: str, name: str | None = None) -> str | None:
     """A string field, or None when absent, null or empty; any other JSON type is ``wrong_type``."""
     value = obj.get(key)
-    if type(value) is str and value.isascii():  # the usual case, first
+    if type(value) is str and value.isascii() and "\x00" not in value:  # the usual case, first
         return value or None
     if value is None or value == "":
         return None
@@ -101,7 +103,7 @@ def optional_text(obj: dict[str, Any], key: str, name: str | None = None) -> str
 def optional_id(obj: dict[str, Any], key: str, name: str | None = None) -> str | None:
     """An id: a string or a whole number (sent as text), None when absent, null or empty."""
     value = obj.get(key)
-    if type(value) is str and value.isascii():
+    if type(value) is str and value.isascii() and "\x00" not in value:
         return value or None
     if value is None:
         return None

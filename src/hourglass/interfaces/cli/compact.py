@@ -90,8 +90,8 @@ def compact_cmd(data: Path, collector_id: str | None, dedupe_window: str, fmt: s
         click.echo(json.dumps({**figures, "seconds": round(report.seconds, 3)}, indent=2))
         return
     line = (
-        f"{data}: {report.segments} segments, {report.rows_read:,} events read, "
-        f"{report.rows_written:,} written, {report.duplicates:,} duplicates dropped"
+        f"{data}: {_n(report.segments, 'segment')}, {_n(report.rows_read, 'event')} read, "
+        f"{report.rows_written:,} written, {_n(report.duplicates, 'duplicate')} dropped"
     )
     if report.stores:
         line += "; stores: " + ", ".join(f"{p} ({n:,} events)" for p, n in sorted(report.stores.items()))
@@ -110,3 +110,7 @@ def compact_cmd(data: Path, collector_id: str | None, dedupe_window: str, fmt: s
         click.echo(f"error: the store of {project} was not refreshed: {error}", err=True)
     if report.store_errors:
         raise SystemExit(2)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"

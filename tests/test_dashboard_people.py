@@ -173,7 +173,8 @@ def test_a_result_being_computed_is_computed_once() -> None:
 def test_a_funnels_people_are_prefetched(src: DashboardSource) -> None:
     app = create_app(src)
     views = app.state.views
-    views.prefetch = True
+    views.ahead.start()  # as ``hourglass serve`` does (without the pages' first views)
+    assert views.ahead.second is not None  # a parquet source has a second connection
     with TestClient(app, base_url="http://127.0.0.1") as c:
         c.get("/funnel?steps=visit,signup&window=3d", headers=FRAGMENT)
         views.idle()
@@ -185,7 +186,7 @@ def test_a_funnels_people_are_prefetched(src: DashboardSource) -> None:
 def test_the_journeys_and_channels_people_tables_are_prefetched(src: DashboardSource) -> None:
     app = create_app(src)
     views = app.state.views
-    views.prefetch = True
+    views.ahead.start()
     with TestClient(app, base_url="http://127.0.0.1") as c:
         c.get("/journeys?top=4", headers=FRAGMENT)
         views.idle()

@@ -107,11 +107,11 @@ def create_app(
 
     @app.middleware("http")
     async def busy(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        views.request_started()  # background work waits until the requests are answered
+        views.ahead.request_started()  # background work waits until the requests are answered
         try:
             return await call_next(request)
         finally:
-            views.request_done()
+            views.ahead.request_done()
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -4,7 +4,7 @@ two-proportion test of each conversion (model/stats.py); a change is significant
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +13,16 @@ from hourglass.model.errors import SpecError
 from hourglass.model.spec import parse_time
 from hourglass.model.stats import ratio, two_proportion_p
 
-__all__ = ["ALPHA", "COMPARE", "Comparison", "compare_counts", "compare_rows", "other_period"]
+__all__ = [
+    "ALPHA",
+    "COMPARE",
+    "Comparison",
+    "compare_counts",
+    "compare_rows",
+    "other_period",
+    "paths_compared",
+    "stages_compared",
+]
 
 ALPHA = 0.05
 COMPARE = ("previous", "custom")
@@ -137,3 +146,32 @@ def compare_counts(
         row["significant"] = row["p"] is not None and row["p"] < ALPHA
         out.append(row)
     return out
+
+
+Period = tuple[str | None, str | None]
+
+
+def stages_compared(a: Period, b: Period, data: Mapping[str, Any], other: Mapping[str, Any]) -> Comparison:
+    """The hourglass's stages in A (``data``, a lifecycle's dict) and B (``other``): customers who
+    ever entered each of A's stages, of all the period's customers."""
+    stages_a, stages_b = data.get("stages") or [], {s.get("stage"): s for s in other.get("stages") or []}
+    labels = [str(s.get("label") or s.get("stage")) for s in stages_a]
+    counts_a = [s.get("entered") for s in stages_a]
+    counts_b = [(stages_b.get(s.get("stage")) or {}).get("entered") for s in stages_a]
+    total_a, total_b = int(data.get("customers") or 0), int(other.get("customers") or 0)
+    return Comparison(a, b, compare_counts(labels, counts_a, total_a, counts_b, total_b))
+
+
+def paths_compared(a: Period, b: Period, paths: Mapping[str, Any], other: Mapping[str, Any]) -> Comparison:
+    """A's top paths (``paths``, a paths result's dict) and the customers who took each in B
+    (``other``: B's paths; a path absent from B's list is 0 when the list is complete, else not
+    measured)."""
+    counts = {tuple(p["path"]): int(p["customers"]) for p in other.get("top") or []}
+    complete = len(counts) >= int(other.get("distinct_paths") or 0)  # every path of B is listed
+    labels, counts_a, counts_b = [], [], []
+    for p in paths.get("top") or []:
+        labels.append(" \u2192 ".join(str(n) for n in p["path"]))
+        counts_a.append(int(p["customers"]))
+        counts_b.append(counts.get(tuple(p["path"]), 0 if complete else None))
+    total_a, total_b = int(paths.get("customers") or 0), int(other.get("customers") or 0)
+    return Comparison(a, b, compare_counts(labels, counts_a, total_a, counts_b, total_b))

@@ -21,7 +21,15 @@ from hourglass.model.spec import parse_time
 from .data import DashboardSource
 from .query import PageQuery, integer
 
-__all__ = ["NONE", "People", "channel_frame", "journey_frame", "people_params"]
+__all__ = [
+    "NONE",
+    "People",
+    "channel_frame",
+    "channel_table",
+    "journey_frame",
+    "paths_table",
+    "people_params",
+]
 
 Cached = Callable[[str, Hashable, Callable[[], Any]], Any]
 NONE = "(none)"  # the channel of customers without one, as the channels table names it
@@ -84,16 +92,7 @@ def journey_frame(
     if "node" in chosen:
         node = _stage(jm, chosen["node"], "node")
         step = integer(params, "node_step", 1, 1, 64, "HG109")
-        spec = PathsSpec.build(
-            jm, level="stage", depth=q.depth, top=q.top, collapse=True,
-            start=q.start or None, end=q.end or None, since=since, until=until,
-        )  # fmt: skip
-        expr = paths_per_customer(spec, src.events.table)
-        table = cached(
-            "paths-customers",
-            (q.model, q.since, q.until, q.depth, q.start, q.end),
-            lambda: src.run(lambda: src.events.engine.execute(expr)),
-        )
+        spec, table = paths_table(src, q, cached)
         frame = _on_top_paths(table, jm, spec.steps, spec.direction == "reverse", paths, step, node)
         cols = [f"p{i}" for i in range(spec.steps)]
 
@@ -126,6 +125,25 @@ def journey_frame(
     )
 
 
+def paths_table(src: DashboardSource, q: PageQuery, cached: Cached) -> tuple[PathsSpec, Any]:
+    """The paths' spec of the journeys page and its per-customer paths (``customer``, ``p0`` ..,
+    ``more``), computed by the engine once per model, dates, depth and anchor (then any Sankey
+    node's people are a filter of it)."""
+    jm = load_model(q.model, src.config)
+    since, until = parse_time(q.since, what="since"), parse_time(q.until, what="until")
+    spec = PathsSpec.build(
+        jm, level="stage", depth=q.depth, top=q.top, collapse=True,
+        start=q.start or None, end=q.end or None, since=since, until=until,
+    )  # fmt: skip
+    expr = paths_per_customer(spec, src.events.table)
+    table = cached(
+        "paths-customers",
+        (q.model, q.since, q.until, q.depth, q.start, q.end),
+        lambda: src.run(lambda: src.events.engine.execute(expr)),
+    )
+    return spec, table
+
+
 def _on_top_paths(
     table: Any, jm: JourneyModel, steps: int, reverse: bool, paths: Mapping[str, Any], step: int, node: str
 ) -> Any:
@@ -152,12 +170,11 @@ def _on_top_paths(
     return table.loc[keep].sort_values("customer", kind="stable")
 
 
-def channel_frame(
-    src: DashboardSource, q: PageQuery, channel: str, stage: str | None, cached: Cached
-) -> People:
-    """The customers a channel acquired (``(none)``: without a channel), and with ``stage`` only
-    those who entered it: the channels table's cell, for the page's model and dates. The customers'
-    channels and stages are computed by the engine once per model, goal and dates."""
+def channel_table(
+    src: DashboardSource, q: PageQuery, cached: Cached, stage: str | None = None
+) -> tuple[JourneyModel, Any]:
+    """The hourglass page's model (its goal the sale) and every customer with his channel, purchaser
+    flag and stages (``s0`` ..), computed by the engine once per model, goal and dates."""
     jm = load_model(q.model, src.config)
     if q.goal:  # the lifecycle's purchasers are those of its goal stage
         jm = dataclasses.replace(jm, sale=_stage(jm, q.goal, "goal"))
@@ -176,6 +193,16 @@ def channel_frame(
         (q.model, q.goal, q.since, q.until),
         lambda: src.run(lambda: src.events.engine.execute(expr)),
     )
+    return jm, table
+
+
+def channel_frame(
+    src: DashboardSource, q: PageQuery, channel: str, stage: str | None, cached: Cached
+) -> People:
+    """The customers a channel acquired (``(none)``: without a channel), and with ``stage`` only
+    those who entered it: the channels table's cell, for the page's model and dates. The customers'
+    channels and stages are computed by the engine once per model, goal and dates."""
+    jm, table = channel_table(src, q, cached, stage)
     names = [s.name for s in jm.stages]
     keep = table["channel"].isna() if channel == NONE else table["channel"] == channel
     if stage:

@@ -3,11 +3,7 @@ fragment, the part of the page a form change redraws."""
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
-import time
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
@@ -16,12 +12,15 @@ from jinja2 import Environment
 
 from hourglass.interfaces.reports._journeys_section import journeys_part
 from hourglass.interfaces.reports._lifecycle_parts import build_parts
+from hourglass.model.errors import HourglassError
 
+from .ahead import Ahead, Job
 from .charts import compare_figure, funnel_figure
-from .compare import Comparison, compare_counts, compare_rows, other_period
+from .compare import Comparison, compare_rows, other_period, paths_compared, stages_compared
 from .data import DashboardSource, ResultCache
 from .extras import Page, page_key, run_page
-from .funnel_view import FunnelView, compute_funnel, levels_table, people_frame
+from .funnel_view import FunnelView, compute_funnel, people_frame
+from .levels import funnel_levels, named_levels
 from .pages import (
     ModelSummary,
     all_paths,
@@ -32,13 +31,19 @@ from .pages import (
     stage_table,
     top_paths,
 )
-from .people_view import NONE, People, channel_frame, journey_frame, people_params
+from .people_view import (
+    NONE,
+    People,
+    channel_frame,
+    channel_table,
+    journey_frame,
+    paths_table,
+    people_params,
+)
 from .query import FunnelQuery, PageQuery, date_range
 from .render import Chart, clickable_journeys, fresh_id, part_fragment
 
-__all__ = ["IDLE_S", "Views"]
-
-IDLE_S = 1.5  # seconds without a request before background work starts
+__all__ = ["Views"]
 
 
 class Views:
@@ -46,59 +51,22 @@ class Views:
         self.src = src
         self.cache = cache
         self.env = env
-        self.prefetch = False  # compute what a click will ask for next, in the background
-        self._jobs: queue.Queue[Callable[[], Any]] = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._busy_lock = threading.Lock()
-        self.active = 0  # requests being answered
-        self.last_request = 0.0  # time.monotonic() of the last request's start or end
-
-    def background(self, job: Callable[[], Any]) -> None:
-        """Run ``job`` on the one background worker (a job's error is dropped: the request that
-        needs the result computes it again and shows the error)."""
-        if self._worker is None:
-            self._worker = threading.Thread(target=self._work, name="hourglass-prefetch", daemon=True)
-            self._worker.start()
-        self._jobs.put(job)
-
-    def request_started(self) -> None:
-        with self._busy_lock:
-            self.active += 1
-            self.last_request = time.monotonic()
-
-    def request_done(self) -> None:
-        with self._busy_lock:
-            self.active -= 1
-            self.last_request = time.monotonic()
-
-    def _wait_idle(self) -> None:
-        """Until no request has run for ``IDLE_S``: the engine runs one query at a time, so a
-        background job must not start while a person waits for an answer."""
-        while True:
-            with self._busy_lock:
-                quiet = self.active == 0 and time.monotonic() - self.last_request >= IDLE_S
-            if quiet:
-                return
-            time.sleep(0.1)
-
-    def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-            self._wait_idle()
-            with contextlib.suppress(Exception):  # see background()
-                job()
-            self._jobs.task_done()
+        self.ahead = Ahead(src)  # what a click will ask for next, computed beside the request
 
     def idle(self) -> None:
-        """Wait until the background jobs are done (tests, the bench)."""
-        self._jobs.join()
+        """Wait until the work ahead is done (tests, the bench)."""
+        self.ahead.idle()
 
     def warm(self) -> None:
-        """``hourglass serve``: prefetch what a click will ask for next (a funnel's people), in the
-        pauses between requests. The pages' default views are not computed ahead: the engine runs
-        one query at a time, and a lifecycle computed in a pause (20 s at 1M events on a loaded
-        machine) made the next click wait for it."""
-        self.prefetch = True
+        """``hourglass serve``: compute ahead (ahead.py) what a click on each view will ask for next,
+        and now the overview's, the hourglass's and the journeys' first views."""
+        self.ahead.start()
+        q = PageQuery(model=self.src.default_model, default=self.src.default_model)
+        self.ahead.submit(
+            lambda s: self._models("90d", None, None, s),
+            lambda s: self._lifecycle_data(q, s),
+            lambda s: compute_journeys(s, q, self._cached),
+        )
 
     def _cached(self, view: str, key: Hashable, compute: Any) -> Any:
         return self.cache.get((self.src.identity, view, key), compute)
@@ -122,10 +90,31 @@ class Views:
 
     # --- pages ------------------------------------------------------------------------------
 
-    def _models(self, window: str, since: str | None, until: str | None) -> list[ModelSummary]:
+    def _models(
+        self, window: str, since: str | None, until: str | None, src: DashboardSource | None = None
+    ) -> list[ModelSummary]:
+        on = src or self.src
         return self._cached(  # type: ignore[no-any-return]
-            "overview", (window, since, until), lambda: compute_overview(self.src, window, since, until)
+            "overview", (window, since, until), lambda: compute_overview(on, window, since, until)
         )
+
+    def _lifecycle_data(self, q: PageQuery, src: DashboardSource | None = None) -> dict[str, Any]:
+        on = src or self.src
+        return self._cached("lifecycle", q.key(), lambda: compute_lifecycle(on, q))  # type: ignore[no-any-return]
+
+    def _stages_data(self, q: PageQuery, src: DashboardSource | None = None) -> dict[str, Any]:
+        """The stages alone (a comparison's other period)."""
+        on = src or self.src
+        return self._cached(  # type: ignore[no-any-return]
+            "lifecycle-stages", q.key(), lambda: compute_lifecycle(on, q, stages_only=True)
+        )
+
+    def _previous(self, since: str | None, until: str | None) -> tuple[str | None, str | None] | None:
+        """The period before (``compare=previous``), None when there is none (no start)."""
+        try:
+            return other_period("previous", since, until, None, None, self.src.last)
+        except HourglassError:
+            return None
 
     def overview(
         self,
@@ -135,6 +124,9 @@ class Views:
         until: str | None,
         compare: tuple[str, str | None, str | None] | None = None,
     ) -> str:
+        b_ahead = self._previous(since, until)  # the period before: a comparison's other side
+        if b_ahead is not None and not (compare and compare[0]):
+            self.ahead.submit(lambda s: self._models(window, *b_ahead, s))
         models = self._models(window, since, until)
         html = self._render("overview_result.html", models=models, window=window, range=rng)
         if not compare or not compare[0]:
@@ -170,19 +162,8 @@ class Views:
 
     def lifecycle_compare(self, q: PageQuery, data: dict[str, Any]) -> str:
         b = self._b(q)
-        qb = q.on(b)
-        other = self._cached(
-            "lifecycle-stages", qb.key(), lambda: compute_lifecycle(self.src, qb, stages_only=True)
-        )
-        stages_a, stages_b = data.get("stages") or [], {s.get("stage"): s for s in other.get("stages") or []}
-        labels = [str(s.get("label") or s.get("stage")) for s in stages_a]
-        a = [s.get("entered") for s in stages_a]
-        bb = [(stages_b.get(s.get("stage")) or {}).get("entered") for s in stages_a]
-        rows = compare_counts(
-            labels, a, int(data.get("customers") or 0), bb, int(other.get("customers") or 0)
-        )
         return self.compared(
-            Comparison((q.since, q.until), b, rows),
+            stages_compared((q.since, q.until), b, data, self._stages_data(q.on(b))),
             "The hourglass, this period (A) against another (B)",
             "Customers who ever entered each stage (any order), of all the period's customers.",
             head="stage",
@@ -192,20 +173,9 @@ class Views:
 
     def journeys_compare(self, q: PageQuery, paths: Any) -> str:
         b = self._b(q)
-        qb = q.on(b)
-        other = all_paths(self.src, qb, self._cached).to_dict()
-        counts = {tuple(p["path"]): int(p["customers"]) for p in other.get("top") or []}
-        complete = len(counts) >= int(other.get("distinct_paths") or 0)  # every path of B is listed
-        labels, a, bb = [], [], []
-        for p in paths.get("top") or []:
-            labels.append(" → ".join(str(n) for n in p["path"]))
-            a.append(int(p["customers"]))
-            bb.append(counts.get(tuple(p["path"]), 0 if complete else None))
-        rows = compare_counts(
-            labels, a, int(paths.get("customers") or 0), bb, int(other.get("customers") or 0)
-        )
+        other = all_paths(self.src, q.on(b), self._cached).to_dict()
         return self.compared(
-            Comparison((q.since, q.until), b, rows),
+            paths_compared((q.since, q.until), b, paths, other),
             "Top paths, this period (A) against another (B)",
             "The share of the period's customers who took each of A's top paths.",
             head="path",
@@ -219,10 +189,9 @@ class Views:
     def funnel(self, q: FunnelQuery) -> str:
         if q.empty:
             return self._render("funnel_empty.html")
+        self.ahead.submit(lambda s: self._levels(q, s))  # the people behind the bars: the next click
         comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
-        if self.prefetch:  # the people behind the bars: the likely next click
-            self.background(lambda: self._cached("levels", q.key(), lambda: levels_table(self.src, view)))
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
         compare_chart = Chart(fresh_id("hg-compare"), compare_figure(comparison)) if comparison else None
         return self._render(
@@ -242,10 +211,14 @@ class Views:
         rows_a, rows_b = self.funnel_view(qa).groups[0].rows, self.funnel_view(qb).groups[0].rows
         return Comparison((q.since, q.until), b, compare_rows(rows_a, rows_b))
 
+    def _levels(self, q: FunnelQuery, src: DashboardSource | None = None) -> Any:
+        """Every customer of the funnel with his level (and group): ``funnel_levels``, cached."""
+        on = src or self.src
+        return self._cached("levels", q.key(), lambda: funnel_levels(on, q))
+
     def _people(self, q: FunnelQuery, step: int, kind: str, group: str | None) -> tuple[FunnelView, Any]:
         view = self.funnel_view(q)
-        levels = self._cached("levels", q.key(), lambda: levels_table(self.src, view))
-        return view, people_frame(levels, view, step, kind, group)
+        return view, people_frame(self._levels(q), view, step, kind, group)
 
     def people(
         self, q: FunnelQuery, step: int, kind: str, group: str | None, page: int, per_page: int
@@ -272,17 +245,11 @@ class Views:
 
     def people_csv(self, q: FunnelQuery, step: int, kind: str, group: str | None) -> Any:
         """Every customer of a step (the CSV's rows), the furthest step by its name."""
-        view, frame = self._people(q, step, kind, group)
-        frame = frame.copy()
-        if "level" in frame.columns:
-            frame["level"] = [view.labels[int(v) - 1] if v else None for v in frame["level"]]
-            frame = frame.rename(columns={"level": "furthest_step"})
-        if view.by and "by" in frame.columns:
-            frame = frame.rename(columns={"by": view.by})
-        return frame
+        return named_levels(*self._people(q, step, kind, group))
 
     def lifecycle(self, q: PageQuery) -> str:
-        data = self._cached("lifecycle", q.key(), lambda: compute_lifecycle(self.src, q))
+        self.ahead.submit(*self._lifecycle_ahead(q))
+        data = self._lifecycle_data(q)
         html, charts = part_fragment(build_parts(data, None))
         if q.compare:
             html = self.lifecycle_compare(q, data) + html
@@ -292,8 +259,6 @@ class Views:
         channels = [
             NONE if c.get("channel") is None else str(c["channel"]) for c in data.get("channels") or []
         ]
-        if self.prefetch and channels:  # the customers' channels and stages, read by any cell's click
-            self.background(lambda: self._who(q.alone(), {"channel": channels[0]}, "channels"))
         return self._render(
             "parts.html",
             html=html,
@@ -306,11 +271,26 @@ class Views:
         )
 
     def _stage_people(self, q: PageQuery, stage: str, kind: str) -> Any:
-        data = self._cached("lifecycle", q.key(), lambda: compute_lifecycle(self.src, q))
+        data = self._lifecycle_data(q)
         stages = [str(s.get("stage")) for s in data.get("stages") or []]
-        key = (q.model, q.since, q.until)
-        table = self._cached("stage_table", key, lambda: stage_table(self.src, q))
-        return stage_people(table, stages, stage, kind)
+        return stage_people(self._stage_table(q), stages, stage, kind)
+
+    def _stage_table(self, q: PageQuery, src: DashboardSource | None = None) -> Any:
+        on = src or self.src
+        return self._cached("stage_table", (q.model, q.since, q.until), lambda: stage_table(on, q))
+
+    def _lifecycle_ahead(self, q: PageQuery) -> list[Job]:
+        """What a click on the hourglass page asks for next: any channel cell's customers, the
+        period before's stages (a comparison), the stages' customers."""
+        alone = q.alone()
+        jobs: list[Job] = []
+        if "channel" in self.src.columns and not q.compare:
+            jobs.append(lambda s: channel_table(s, alone, self._cached))
+        b = self._previous(q.since, q.until)
+        if b is not None and not q.compare:
+            jobs.append(lambda s: self._stages_data(q.on(b), s))
+        jobs.append(lambda s: self._stage_table(alone, s))
+        return jobs
 
     def lifecycle_people(self, q: PageQuery, stage: str, kind: str, page: int, per_page: int) -> str:
         frame = self._stage_people(q, stage, kind)
@@ -334,14 +314,16 @@ class Views:
         return self._stage_people(q, stage, kind)
 
     def journeys(self, q: PageQuery) -> str:
+        alone = q.alone()  # what a click asks for next: any Sankey node's people, the period before
+        jobs: list[Job] = [] if q.compare else [lambda s: paths_table(s, alone, self._cached)]
+        b = self._previous(q.since, q.until)
+        if b is not None and not q.compare:
+            jobs.append(lambda s: all_paths(s, q.on(b), self._cached))
+        self.ahead.submit(*jobs)
         data = compute_journeys(self.src, q, self._cached)
         part = journeys_part(data["journeys"], data["transitions"], data["paths"], data["journey"])
         html, charts = part_fragment([part])
         html = clickable_journeys(html, charts, data, urlencode(q.alone().params()))
-        nodes = (data.get("paths") or {}).get("sankey", {}).get("nodes") or []
-        if self.prefetch and nodes:  # the customers' paths, read by any node's click
-            first = {"node": str(nodes[0]["name"]), "node_step": str(nodes[0]["step"])}
-            self.background(lambda: self._who(q.alone(), first, "journeys"))
         if q.compare:
             html = self.journeys_compare(q, data["paths"]) + html
         failed = data.get("journey_error")

@@ -1,0 +1,120 @@
+"""Work done before it is asked for (``hourglass serve`` and bench/dashboard.py turn it on): when a
+view is asked for, what a click on it will ask for next (the people behind its numbers, the period
+before for a comparison) is computed beside it; after start, each page's first view.
+
+On DuckDB the work runs on a second connection to the same database
+(engine/second_connection.py), so it runs beside the requests instead of making them wait: the
+first connection answers the request, the second computes ahead, each query of either holding
+its own connection's lock. A result is computed once either way (``ResultCache``: a request for a
+result being computed ahead waits for it). Without a second connection (another engine, a small
+CSV read into a temporary table) the work waits for a pause of ``IDLE_S`` between requests, as the
+one connection runs one query at a time.
+
+The newest view's jobs run first (in the order given), then older ones'; only the last
+``MAX_BATCHES`` views' jobs are kept."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from hourglass.engine.second_connection import second_connection
+
+from .data import DashboardSource
+
+__all__ = ["IDLE_S", "MAX_BATCHES", "Ahead", "Job"]
+
+IDLE_S = 1.5  # seconds without a request before work starts on the one connection
+MAX_BATCHES = 8
+#: a job computes results into the cache, on the source it is given (the second connection's)
+Job = Callable[[DashboardSource], Any]
+
+
+class Ahead:
+    def __init__(self, src: DashboardSource) -> None:
+        self.src = src
+        self.on = False
+        self.second: DashboardSource | None = None  # the events on a second connection
+        self._batches: deque[list[Job]] = deque()
+        self._cond = threading.Condition()
+        self._running = 0
+        self._worker: threading.Thread | None = None
+        self._busy = threading.Lock()
+        self.active = 0  # requests being answered
+        self.last_request = 0.0  # time.monotonic() of the last request's start or end
+
+    def start(self, *, second: bool = True) -> None:
+        """Turn it on; ``second``: on a second connection when the engine has one."""
+        self.on = True
+        events = second_connection(self.src.events) if second else None
+        if events is not None:
+            self.second = dataclasses.replace(self.src, events=events, lock=threading.Lock())
+
+    def submit(self, *jobs: Job) -> None:
+        """Run ``jobs`` in this order, before the jobs of the views asked for earlier (nothing
+        when it is off)."""
+        if not self.on or not jobs:
+            return
+        with self._cond:
+            self._batches.appendleft(list(jobs))
+            while len(self._batches) > MAX_BATCHES:
+                self._batches.pop()
+            self._cond.notify_all()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="hourglass-ahead", daemon=True)
+                self._worker.start()
+
+    def request_started(self) -> None:
+        with self._busy:
+            self.active += 1
+            self.last_request = time.monotonic()
+
+    def request_done(self) -> None:
+        with self._busy:
+            self.active -= 1
+            self.last_request = time.monotonic()
+
+    def _wait_idle(self) -> None:
+        """Until no request has run for ``IDLE_S`` (one connection: a job must not start while a
+        person waits for an answer)."""
+        while True:
+            with self._busy:
+                quiet = self.active == 0 and time.monotonic() - self.last_request >= IDLE_S
+            if quiet:
+                return
+            time.sleep(0.1)
+
+    def _next(self) -> Job:
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._batches))
+            batch = self._batches[0]
+            job = batch.pop(0)
+            if not batch:
+                self._batches.popleft()
+            self._running += 1
+            return job
+
+    def _work(self) -> None:
+        while True:
+            job = self._next()
+            src = self.second
+            if src is None:
+                self._wait_idle()
+                src = self.src
+            try:
+                with contextlib.suppress(Exception):  # the request that needs it computes it again
+                    job(src)
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._cond.notify_all()
+
+    def idle(self, timeout: float | None = None) -> bool:
+        """Wait until every job is done (tests, the bench); False on ``timeout``."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._batches and not self._running, timeout)

@@ -1,0 +1,33 @@
+"""The people behind a funnel's bars: every customer of the funnel with his level (open funnels:
+``r{j}``/``k{j}``) and breakdown group, as the engine computes them for the same spec (one run per
+funnel, then filtered by ``funnel_view.people_frame``; the browser never counts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hourglass.interfaces import api
+
+from .data import DashboardSource
+from .funnel_view import FunnelView, funnel_kwargs
+from .query import FunnelQuery
+
+__all__ = ["funnel_levels", "named_levels"]
+
+
+def funnel_levels(src: DashboardSource, q: FunnelQuery) -> Any:
+    """``api.funnel_levels`` for the funnel builder's query (pandas), on ``src``'s connection."""
+    kwargs = funnel_kwargs(src, q)
+    return src.run(lambda: api.funnel_levels(src.events, by=q.by or None, config=src.config, **kwargs))
+
+
+def named_levels(view: FunnelView, frame: Any) -> Any:
+    """A step's customers as the CSV has them: the furthest step by its name, the group under the
+    breakdown column's name."""
+    frame = frame.copy()
+    if "level" in frame.columns:
+        frame["level"] = [view.labels[int(v) - 1] if v else None for v in frame["level"]]
+        frame = frame.rename(columns={"level": "furthest_step"})
+    if view.by and "by" in frame.columns:
+        frame = frame.rename(columns={"by": view.by})
+    return frame

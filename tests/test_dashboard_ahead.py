@@ -1,0 +1,126 @@
+"""Work computed ahead (dashboard/ahead.py): on a second connection to the events' DuckDB database
+(engine/second_connection.py) it runs while the first connection is busy, gives the same numbers,
+and fills the cache with what a click on the view just shown asks for next."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Hashable
+from pathlib import Path
+
+import pytest
+
+from hourglass.engine.event_store import write_store
+from hourglass.engine.second_connection import second_connection
+from hourglass.engine.store import write_events
+from hourglass.ingest.simulator import simulate_shop
+from hourglass.interfaces import api
+from hourglass.interfaces.dashboard import create_app, load_source
+from hourglass.interfaces.dashboard.data import DashboardSource
+
+with warnings.catch_warnings():  # starlette's notice about httpx, at import
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+FRAGMENT = {"X-HG-Fragment": "1"}
+STEPS = ["visit", "signup", "purchase"]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    table, _ = simulate_shop(300, seed=5)
+    d = tmp_path_factory.mktemp("ahead")
+    write_events(table, parquet_path=d / "shop.parquet")
+    write_store(api.events(str(d / "shop.parquet")), d / "shop.duckdb")  # hourglass ingest
+    table.to_pandas().to_csv(d / "shop.csv", index=False)
+    return {"parquet": d / "shop.parquet", "store": d / "shop.duckdb", "csv": d / "shop.csv"}
+
+
+@pytest.fixture(scope="module")
+def src(shop: dict[str, Path]) -> DashboardSource:
+    return load_source(str(shop["store"]))
+
+
+@pytest.mark.parametrize("kind", ["store", "parquet"])
+def test_the_second_connection_reads_the_same_events(shop: dict[str, Path], kind: str) -> None:
+    first = api.events(str(shop[kind]))
+    second = second_connection(first)
+    assert second is not None and second.engine.con is not first.engine.con
+    for ev in (first, second):  # the fast path and the portable plan
+        got = api.funnel(ev, STEPS, window="3d", by="channel").to_dict()
+        got["meta"].pop("seconds")
+        if ev is first:
+            expected = got
+    assert got == expected
+    levels = api.funnel_levels(second, STEPS, window="3d")
+    assert levels.sort_values("customer").reset_index(drop=True).equals(
+        api.funnel_levels(first, STEPS, window="3d").sort_values("customer").reset_index(drop=True)
+    )
+
+
+def test_a_small_csv_read_into_a_temporary_table_has_none(shop: dict[str, Path]) -> None:
+    ev = api.events(str(shop["csv"]))  # read once into the first connection's temporary table
+    assert second_connection(ev) is None
+
+
+def test_work_ahead_runs_while_the_first_connection_is_busy(src: DashboardSource) -> None:
+    app = create_app(src)
+    views = app.state.views
+    views.ahead.start()
+    assert views.ahead.second is not None
+    done = threading.Event()
+    with src.lock:  # a long request holds the first connection
+        views.ahead.submit(lambda s: (api.funnel(s.events, STEPS, window="2d"), done.set()))
+        assert done.wait(30)  # finished on the second one meanwhile
+
+
+def _views_cached(views: object) -> set[Hashable]:
+    return {key[1] for key in views.cache._data}  # type: ignore[attr-defined]
+
+
+def test_a_view_computes_what_its_clicks_ask_for_next(src: DashboardSource) -> None:
+    app = create_app(src)
+    views = app.state.views
+    views.ahead.start()
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        r = c.get("/lifecycle?range=90d", headers=FRAGMENT)
+        assert r.status_code == 200
+        views.idle()
+        cached = _views_cached(views)
+        assert {"channel-customers", "stage_table", "lifecycle-stages"} <= cached
+        misses = views.cache.misses
+        for url in (
+            "/lifecycle/channel?range=90d&channel=ads&stage=sale",
+            "/lifecycle?range=90d&compare=previous",
+            "/lifecycle/people?range=90d&stage=trial&kind=current",
+        ):
+            assert c.get(url, headers=FRAGMENT).status_code == 200, url
+        # each answer is a filter of a table computed ahead (one miss per list: its own cut)
+        assert views.cache.misses - misses <= 2
+        r = c.get("/journeys?range=90d", headers=FRAGMENT)
+        views.idle()
+        assert {"paths-customers", "paths"} <= _views_cached(views)
+
+
+def test_warm_computes_the_pages_first_views(src: DashboardSource) -> None:
+    app = create_app(src)
+    views = app.state.views
+    views.warm()
+    views.idle()
+    assert {"overview", "lifecycle", "journeys", "transitions", "paths"} <= _views_cached(views)
+    views.ahead.on = False  # the requests below ask nothing more ahead: their own results only
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        misses = views.cache.misses
+        for url in ("/", "/lifecycle", "/journeys"):
+            assert c.get(url, headers=FRAGMENT).status_code == 200, url
+        assert views.cache.misses == misses
+
+
+def test_a_stage_no_event_matches_is_not_measured_on_the_overview(src: DashboardSource) -> None:
+    # solis6's enchantment has no event in this shop: its customers are null (ADR 0006), not a 500
+    with TestClient(create_app(src), base_url="http://127.0.0.1") as c:
+        r = c.get("/", headers=FRAGMENT)
+    assert r.status_code == 200
+    solis = r.text.split('data-model="solis6"')[1].split("</section>")[0]
+    assert "not measured" in solis and "matches no event" in solis

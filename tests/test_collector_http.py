@@ -185,6 +185,12 @@ def test_sizes_413_before_and_while_reading(setup: Any) -> None:
             yield b" " * 1024
 
     _refused(client, wal, 413, "payload_too_large", "/v1/batch", content=chunks())
+    huge = _posthog(shop, 2)
+    huge["batch"][1]["properties"]["x"] = "y" * (2 * 2**20 + 1)  # over 2 MB once decompressed
+    answer = _refused(
+        client, wal, 413, "event_too_large", "/e/", content=gzip.compress(json.dumps(huge).encode())
+    )
+    assert answer.json()["errors"][0]["index"] == 1
     large = _posthog(shop, 2000)  # ~300 KB: decoded and checked off the event loop
     assert client.post("/batch/", json=large).json() == {"status": "ok", "events": 2000}
     bomb = gzip.compress(json.dumps(_posthog(shop)).encode()[:-1] + b" " * (21 * 2**20) + b"}")

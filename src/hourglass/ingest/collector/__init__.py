@@ -5,7 +5,7 @@ no I/O, no clock; the HTTP service (interfaces/server/app.py) reads, authenticat
 from __future__ import annotations
 
 from hourglass.ingest.collector._values import FUTURE_LIMIT, Batch, EventError
-from hourglass.ingest.collector.body import BodyError, decode_body
+from hourglass.ingest.collector.body import BodyError, decode_body, decode_sized
 from hourglass.ingest.collector.normalise import ROUTES, events_of, keys_in, normalise
 from hourglass.ingest.collector.segment import SEGMENT_TYPES
 
@@ -17,6 +17,7 @@ __all__ = [
     "BodyError",
     "EventError",
     "decode_body",
+    "decode_sized",
     "events_of",
     "keys_in",
     "normalise",

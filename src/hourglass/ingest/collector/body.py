@@ -11,7 +11,7 @@ import zlib
 from typing import Any
 from urllib.parse import parse_qs
 
-__all__ = ["BodyError", "decode_body"]
+__all__ = ["BodyError", "decode_body", "decode_sized"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -69,16 +69,22 @@ def _form(raw: bytes, compression: str | None) -> Any:
     return _parse(value)
 
 
-def decode_body(
+def decode_body(raw: bytes, **options: Any) -> Any:
+    """The parsed JSON of a request body (:func:`decode_sized`'s first half)."""
+    return decode_sized(raw, **options)[0]
+
+
+def decode_sized(
     raw: bytes,
     *,
     limit: int,
     content_encoding: str | None = None,
     content_type: str | None = None,
     compression: str | None = None,
-) -> Any:
-    """The parsed JSON of a request body, or :class:`BodyError` (400 ``invalid_json``,
-    ``unsupported_compression``; 413 ``payload_too_large`` for a decompressed body over ``limit``)."""
+) -> tuple[Any, int]:
+    """The parsed JSON of a request body and the size of its decompressed bytes, or
+    :class:`BodyError` (400 ``invalid_json``, ``unsupported_compression``; 413 ``payload_too_large``
+    for a decompressed body over ``limit``)."""
     encoding = (content_encoding or "").strip().lower()
     if encoding not in ("", "identity", "gzip", "x-gzip"):
         raise BodyError(
@@ -95,5 +101,5 @@ def decode_body(
         raise BodyError(400, "invalid_json", "the body is empty")
     form = (content_type or "").lower().startswith("application/x-www-form-urlencoded")
     if raw[:5] == b"data=" or (form and raw.lstrip()[:1] not in (b"{", b"[")):
-        return _form(raw, compression)
-    return _parse(raw)
+        return _form(raw, compression), len(raw)
+    return _parse(raw), len(raw)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hourglass.ingest.collector import SEGMENT_TYPES, BodyError, decode_body, events_of, normalise
+from hourglass.ingest.collector import SEGMENT_TYPES, BodyError, decode_sized, events_of, normalise
 from hourglass.interfaces.server.auth import Denied, authenticate
 from hourglass.interfaces.server.keys import KeyStore
 from hourglass.interfaces.server.limits import Limits, RateLimiter
@@ -139,10 +139,10 @@ class _Collector:
         limit = self.limits.request_limit(route)
         try:
             raw = await _read(request, limit)
-            body = await _off_loop(
+            body, size = await _off_loop(
                 len(raw),
                 functools.partial(
-                    decode_body,
+                    decode_sized,
                     raw,
                     limit=limit,
                     content_encoding=request.headers.get("content-encoding"),
@@ -159,7 +159,7 @@ class _Collector:
             headers = {"WWW-Authenticate": 'Basic realm="hourglass"'} if auth.status == 401 else None
             return _error(request, auth.status, auth.code, auth.message, headers=headers)
         event_limit = self.limits.event_limit(route)
-        if len(raw) > event_limit or raw[:2] == b"\x1f\x8b":
+        if size > event_limit:  # else no event can be over the limit
             index = _too_large_event(route, body, event_limit)
             if index is not None:
                 return _error(

@@ -89,6 +89,8 @@ def test_a_view_computes_what_its_clicks_ask_for_next(src: DashboardSource) -> N
         views.idle()
         cached = _views_cached(views)
         assert {"channel-customers", "stage_table", "lifecycle-stages"} <= cached
+        ranges = {dict(key[2]).get("range", "all") for key in views.cache._data if key[1] == "lifecycle"}
+        assert ranges == {"all", "90d", "30d", "7d"}  # the range menu's other presets too
         misses = views.cache.misses
         for url in (
             "/lifecycle/channel?range=90d&channel=ads&stage=sale",

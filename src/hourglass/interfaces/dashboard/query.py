@@ -235,6 +235,15 @@ class PageQuery:
         """The same view on other dates (B), without a comparison."""
         return replace(self.alone(), range="custom", since=period[0], until=period[1])
 
+    def presets(self, last: datetime | None) -> list[PageQuery]:
+        """The same view on the other date presets (the page's range menu: a likely next change)."""
+        out = []
+        for rng in ("all", "90d", "30d", "7d"):
+            if rng != self.range:
+                since = date_range({"range": rng}, last)[1]
+                out.append(replace(self, range=rng, since=since, until=None))
+        return out
+
     def key(self) -> tuple[tuple[str, str], ...]:
         """The cache key of the view's own results (the comparison is left out: A is A with or
         without a B beside it)."""

@@ -290,7 +290,7 @@ class Views:
         if b is not None and not q.compare:
             jobs.append(lambda s: self._stages_data(q.on(b), s))
         jobs.append(lambda s: self._stage_table(alone, s))
-        return jobs
+        return jobs + [lambda s, p=p: self._lifecycle_data(p, s) for p in alone.presets(self.src.last)]
 
     def lifecycle_people(self, q: PageQuery, stage: str, kind: str, page: int, per_page: int) -> str:
         frame = self._stage_people(q, stage, kind)
@@ -319,7 +319,8 @@ class Views:
         b = self._previous(q.since, q.until)
         if b is not None and not q.compare:
             jobs.append(lambda s: all_paths(s, q.on(b), self._cached))
-        self.ahead.submit(*jobs)
+        presets = [lambda s, p=p: compute_journeys(s, p, self._cached) for p in alone.presets(self.src.last)]
+        self.ahead.submit(*jobs, *presets)
         data = compute_journeys(self.src, q, self._cached)
         part = journeys_part(data["journeys"], data["transitions"], data["paths"], data["journey"])
         html, charts = part_fragment([part])

@@ -190,9 +190,12 @@ def batch_body(ids: list[str], start: int) -> tuple[str, bytes]:
 async def _load_client(port: int, key: str, batch: int, until: float, tag: str, out: dict[str, Any]) -> None:
     http = Http(port, key)
     n = 0
+    # the body is made once: each request only puts its own number into the ids (<tag>-<n>-<k>), so the
+    # client spends its CPU on HTTP, not on JSON (it shares the 2 cores with the server)
+    path, template = batch_body([f"@ID@-{k}" for k in range(batch)], 0)
     try:
         while time.perf_counter() < until:
-            path, body = batch_body([f"{tag}-{n + k}" for k in range(batch)], n)
+            body = template.replace(b"@ID@", f"{tag}-{n}".encode())
             t0 = time.perf_counter()
             try:
                 status, _ = await http.post(path, body)
@@ -221,9 +224,9 @@ def _load_proc(port: int, key: str, batch: int, conns: int, seconds: float, proc
             *(_load_client(port, key, batch, until, f"l{proc_no}-{c}-{salt}", out) for c in range(conns))
         )
 
-    out["t0"] = time.time()
+    out["t0"], cpu = time.time(), time.process_time()
     asyncio.run(main())
-    out["t1"] = time.time()
+    out["t1"], out["cpu"] = time.time(), time.process_time() - cpu
     out["statuses"] = dict(out.get("statuses", {}))
     return out
 
@@ -233,16 +236,26 @@ def _quantile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))] if xs else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(
     collector: Collector, key: str, *, batch: int, seconds: float, procs: int, conns: int
 ) -> dict[str, Any]:
-    """events/s, requests/s, p50/p99 (ms) of ``procs`` x ``conns`` clients for ``seconds``."""
+    """events/s, requests/s, p50/p99 (ms) of ``procs`` x ``conns`` clients for ``seconds``; the CPU the
+    server used per event and per request (µs): what the rate would be with a whole core for it."""
+    assert collector.proc is not None
     ctx = multiprocessing.get_context("spawn")
+    server_cpu = cpu_seconds(collector.proc.pid)
     with ctx.Pool(procs) as pool:
         parts = pool.starmap(
             _load_proc, [(collector.port, key, batch, conns, seconds, p) for p in range(procs)]
         )
     wall = max(p["t1"] for p in parts) - min(p["t0"] for p in parts)  # from the first start to the last end
+    server_cpu = cpu_seconds(collector.proc.pid) - server_cpu  # (a little of the pool's start-up too)
     lat = [x for p in parts for x in p["lat"]]
     events = sum(p["events"] for p in parts)
     statuses: Counter[int] = Counter()
@@ -260,6 +273,11 @@ def load(
         "p99_ms": round(_quantile(lat, 0.99) * 1000, 2),
         "errors": sum(p["errors"] for p in parts),
         "statuses": dict(statuses),
+        "server_cores": round(server_cpu / wall, 2),
+        "server_us_per_request": round(server_cpu / max(len(lat), 1) * 1e6),
+        "server_us_per_event": round(server_cpu / max(events, 1) * 1e6, 1),
+        "client_us_per_request": round(sum(p["cpu"] for p in parts) / max(len(lat), 1) * 1e6),
+        "load_avg_1m": os.getloadavg()[0],
     }
 
 
@@ -423,10 +441,19 @@ def crash(
 # ---------------------------------------------------------------- main
 
 
+HEADER = (
+    "| events/request | clients | s | requests/s | events/s | p50 ms | p99 ms | errors "
+    "| server cores | server µs/request | server µs/event | client µs/request | load 1m |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
 def _row(r: dict[str, Any]) -> str:
     return (
-        f"| {r['batch']} | {r['clients']} | {r['seconds']} | {r['requests_per_s']:,} | {r['events_per_s']:,} "
-        f"| {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |"
+        f"| {r['batch']} | {r['clients']} | {r['seconds']} | {r['requests_per_s']:,} "
+        f"| {r['events_per_s']:,} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} | {r['server_cores']} "
+        f"| {r['server_us_per_request']:,} | {r['server_us_per_event']} | {r['client_us_per_request']:,} "
+        f"| {r['load_avg_1m']:.1f} |"
     )
 
 
@@ -458,8 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             key = make_key(data)
             col = Collector(data, collector_id="load")
             print(f"start: {col.start():.2f} s")
-            print("| events/request | clients | s | requests/s | events/s | p50 ms | p99 ms | errors |")
-            print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+            print(HEADER)
             results = []
             for b in (int(x) for x in args.batches.split(",")):
                 r = load(col, key, batch=b, seconds=args.seconds, procs=args.procs, conns=args.conns)

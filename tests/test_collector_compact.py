@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,11 @@ def test_compaction_killed_at_any_point_converges_without_loss_or_duplicates(
         assert ids(data) == want, kill_at
         assert ids(data, "blog") == [("cat", "c")]
         assert not list(data.glob("events/*/dt=*/.*.tmp"))
+        assert not list(data.glob("events/*/dt=*/.merge.json*"))
+        assert sorted(p.parent.name for p in data.glob("events/shop/dt=*/*.parquet")) == [
+            "dt=2026-12-01",  # past days: their files merged into one
+            "dt=2026-12-02",
+        ]
         assert compact(data, refresh=False).rows_written == 0  # converged
 
 
@@ -194,12 +199,13 @@ def test_rows_missing_a_field_are_kept_aside_not_dropped(tmp_path: Path) -> None
 def test_a_stopped_collector_numbers_on_after_its_compacted_segments(tmp_path: Path) -> None:
     data = tmp_path / "d"
     logged(data, "c1", [row("a", "amy")])
-    compact(data, refresh=False)
+    no_merge = date(1970, 1, 1)
+    compact(data, refresh=False, merge_before=no_merge)
     wal = WriteAheadLog.for_collector(data, "c1")
     wal.open()
     wal.append_sync([row("b", "bob")])
     wal.close()
-    compact(data, refresh=False)
+    compact(data, refresh=False, merge_before=no_merge)
     names = sorted(p.name for p in data.glob("events/shop/dt=*/*.parquet"))
     assert len(names) == 2 and len(set(names)) == 2
     assert ids(data) == [("amy", "a"), ("bob", "b")]
@@ -302,3 +308,23 @@ def test_hourglass_compact_asks_a_running_collector_to_close_its_segment(tmp_pat
         wal.close()
     assert (report.segments, report.rows_written) == (1, 1)
     assert worker.last is None  # the collector only closed it: the pass asked for it compacted it
+
+
+def test_a_past_days_files_are_merged_into_one_and_a_late_file_merged_again(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    logged(data, "c1", *[[row(f"e{i}", f"c{9 - i}", at=T0 + i)] for i in range(5)])
+    today = date(2026, 12, 1)  # the day is not over: its files stay
+    assert compact(data, refresh=False, merge_before=today).merged == []
+    day = data / "events" / "shop" / "dt=2026-12-01"
+    assert len(list(day.glob("*.parquet"))) == 5
+    report = compact(data, refresh=False, merge_before=today + timedelta(days=1))
+    assert report.merged == [str(day)]
+    (merged,) = day.glob("*.parquet")
+    assert merged.name == "merged-000001.parquet"
+    table = pq.read_table(merged)
+    assert table["customer"].to_pylist() == [f"c{i}" for i in range(5, 10)]  # sorted
+    assert table.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
+    logged(data, "c2", [row("late", "zoe", at=T0 + 9)])  # a collector back after days away
+    compact(data, refresh=False, merge_before=today + timedelta(days=1))
+    assert [p.name for p in day.glob("*.parquet")] == ["merged-000002.parquet"]
+    assert len(ids(data)) == 6

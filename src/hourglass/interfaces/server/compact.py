@@ -43,6 +43,7 @@ from hourglass.interfaces.server.dataset import (
     is_running,
     store_path,
 )
+from hourglass.interfaces.server.merge import merge_days
 from hourglass.interfaces.server.rows import RAW_TIMES, rows_table
 from hourglass.interfaces.server.segment import scan_segment, segment_name, segments
 from hourglass.model.errors import HourglassError
@@ -74,6 +75,7 @@ class CompactReport:
     files: list[str] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)
     rejected: int = 0
+    merged: list[str] = field(default_factory=list)
     stores: dict[str, int] = field(default_factory=dict)
     store_errors: dict[str, str] = field(default_factory=dict)
     refresh_seconds: float = 0.0
@@ -289,6 +291,7 @@ def compact(
     collector_id: str | None = None,
     dedupe_window: timedelta = DEDUPE_WINDOW,
     refresh: bool = True,
+    merge_before: date | None = None,
 ) -> CompactReport:
     """Compact the closed segments of ``collector_id`` (every collector of ``DIR`` when None), then
     refresh the stores of the projects that got new files (module docstring)."""
@@ -298,6 +301,8 @@ def compact(
     with compaction_lock(data_dir):
         for cid in [collector_id] if collector_id else collector_ids(data_dir):
             _collector(data_dir, cid, dedupe_window, report)
+        before = merge_before or datetime.now(UTC).date() - timedelta(days=1)
+        report.merged = merge_days(data_dir / "events", before, checkpoint=_checkpoint)
         if refresh:
             refreshing = time.perf_counter()
             for marker in sorted((data_dir / "stores").glob(".*.stale")):

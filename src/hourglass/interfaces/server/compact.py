@@ -14,6 +14,8 @@ them when it does not), in order:
    marker is made first, so a refresh follows whatever happens next);
 5. the segment is deleted (kept as ``S.wal.damaged`` when a record inside it was damaged).
 
+Then the files of past days are merged, one per day (merge.py).
+
 Killed at any point, a re-run converges: the same segment gives the same files under the same names
 (its own earlier files are left out of the duplicate check and replaced), and a segment is removed only
 after all its files are in place. One compaction of a data directory runs at a time (a file lock), so

@@ -111,7 +111,8 @@ def _too_large_event(route: str, body: Any, limit: int) -> int | None:
     if code is not None:
         return None
     for index, event in enumerate(events):
-        if len(json.dumps(event, separators=(",", ":")).encode("utf-8", "surrogatepass")) > limit:
+        text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)  # its size as sent (UTF-8)
+        if len(text.encode("utf-8", "surrogatepass")) > limit:
             return index
     return None
 

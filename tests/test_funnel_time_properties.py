@@ -33,7 +33,7 @@ GAPS_S = [0, 59, 60, 61, 300, 1800, 3600, 7200, 43200, 86400, 259200]
 
 
 @pytest.fixture(scope="module")
-def engine() -> hourglass.Engine:
+def duck() -> hourglass.Engine:
     return hourglass.connect("duckdb")
 
 
@@ -95,10 +95,10 @@ def _subset(got: Any, want: Any, where: str = "") -> None:
 
 @SETTINGS
 @given(case=cases())
-def test_views_equal_the_reference(case: dict[str, Any], engine: hourglass.Engine) -> None:
+def test_views_equal_the_reference(case: dict[str, Any], duck: hourglass.Engine) -> None:
     note(repr(case))
     df = journeys(case["log"])
-    ev = hourglass.events(df, engine=engine)
+    ev = hourglass.events(df, engine=duck)
     window = case["window_s"] * US
     spec = build_spec(case["steps"], window=f"{case['window_s']}s", **case["options"])
     ref_rows = rows(df)

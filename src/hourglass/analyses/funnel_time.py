@@ -42,10 +42,10 @@ def time_plan(spec: FunnelSpec, events: ir.Table) -> Plan[TimeToConvert]:
     bins = time_bins(spec.window)
     names = [s.name for s in spec.steps]
 
-    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
+    def build(_materialize: Materialize) -> Mapping[str, ir.Expr]:
         if spec.mode == "any_order" or n < 2:
             return {}
-        per = chains(spec, events, materialize)
+        per = chains(spec, events)
         aggs: dict[str, ir.Value] = {}
         for k in range(2, n + 1):
             for o, origin in enumerate(ORIGINS):
@@ -94,10 +94,10 @@ def events_plan(spec: FunnelSpec, events: ir.Table, session_gap: int) -> Plan[Ev
     n = len(spec.steps)
     names = [s.name for s in spec.steps]
 
-    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
+    def build(_materialize: Materialize) -> Mapping[str, ir.Expr]:
         if spec.mode == "any_order" or n < 2:
             return {}
-        per = chains(spec, events, materialize)
+        per = chains(spec, events)
         per = per.filter(per.level >= 2).select("customer", "level", *[f"t{k}" for k in range(1, n + 1)])
         last = ibis.cases(*[(per.level == k, per[f"t{k}"]) for k in range(n, 1, -1)], else_=per.t1)
         per = per.mutate(t_last=last)
@@ -111,14 +111,14 @@ def events_plan(spec: FunnelSpec, events: ir.Table, session_gap: int) -> Plan[Ev
             upto = j.ts <= j[f"t{k}"]
             aggs[f"e{k}"] = upto.ifelse(1, 0).sum()
             aggs[f"s{k}"] = (upto & j.brk).ifelse(1, 0).sum() + 1
-        counts = materialize(j.group_by("customer").aggregate(**aggs))
-        out: dict[str, ir.Expr] = {}
-        for k in range(2, n + 1):
-            at = counts.filter(counts.level >= k)
-            for what in ("e", "s"):
-                col = at[f"{what}{k}"]
-                out[f"{what}{k}"] = at.group_by(value=col).aggregate(customers=col.count())
-        return out
+        counts = j.group_by("customer").aggregate(**aggs)
+        # a count of a step the customer did not reach is null; then one row per (customer, count)
+        # and one query for every distribution (each branch of a union would redo the join on Spark)
+        keys = [f"{w}{k}" for k in range(2, n + 1) for w in ("e", "s")]
+        counts = counts.mutate(**{c: (counts.level >= int(c[1:])).ifelse(counts[c], None) for c in keys})
+        long = counts.pivot_longer(keys, names_to="key", values_to="value")
+        long = long.filter(long.value.notnull())
+        return {"counts": long.group_by("key", "value").aggregate(customers=long.count())}
 
     def assemble(rows: Rows) -> EventsToConvert:
         hists: list[CountHistogram] = []
@@ -127,7 +127,8 @@ def events_plan(spec: FunnelSpec, events: ir.Table, session_gap: int) -> Plan[Ev
                 if spec.mode == "any_order":
                     hists.append(CountHistogram(names[k - 1], label, {}, ANY_ORDER_REASON))
                     continue
-                dist = {int(r["value"]): int(r["customers"]) for r in rows.get(f"{what}{k}", [])}
+                got = [r for r in rows.get("counts", []) if r["key"] == f"{what}{k}"]
+                dist = {int(r["value"]): int(r["customers"]) for r in got}
                 hists.append(CountHistogram(names[k - 1], label, dist))
         return EventsToConvert(tuple(names), session_gap / US, tuple(hists))
 

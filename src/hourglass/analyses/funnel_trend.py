@@ -28,11 +28,12 @@ def entry_day(ts_us: ir.IntegerValue) -> ir.IntegerValue:
     return (whole / DAY_US).round().cast("int64") - _SHIFT_DAYS
 
 
-def chains(spec: FunnelSpec, events: ir.Table, materialize: Materialize) -> ir.Table:
+def chains(spec: FunnelSpec, events: ir.Table) -> ir.Table:
     """The customers with a chain (level >= 1) of the funnel's per-customer table (``level``,
-    ``entry_ts``, ``t{k}``), materialised for the plan's queries."""
+    ``entry_ts``, ``t{k}``). Each view reads it in one query, so it is not materialised (a
+    persisted DataFrame costs Spark more than the one query that reads it)."""
     per = funnel_plan(spec, events).customers
-    return materialize(per.filter(per.level >= 1))
+    return per.filter(per.level >= 1)
 
 
 def trend_plan(spec: FunnelSpec, events: ir.Table, period: str = "week") -> Plan[FunnelTrend]:
@@ -42,8 +43,8 @@ def trend_plan(spec: FunnelSpec, events: ir.Table, period: str = "week") -> Plan
     check_view_spec(spec, "trend")
     n = len(spec.steps)
 
-    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
-        per = chains(spec, events, materialize)
+    def build(_materialize: Materialize) -> Mapping[str, ir.Expr]:
+        per = chains(spec, events)
         per = per.mutate(day=entry_day(per.entry_ts))
         aggs = {f"c{k}": (per.level >= k).ifelse(1, 0).sum() for k in range(1, n + 1)}
         return {

@@ -234,3 +234,28 @@ def test_a_record_the_scan_could_not_read_back_is_never_acknowledged(
     with pytest.raises(WalUnavailable, match="larger than a log record"):
         log.append_sync(_rows(2, n=5))
     log.close()
+
+
+def test_the_log_uses_a_faster_encoder_when_there_is_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import types
+
+    from hourglass.interfaces.server import wal as module
+
+    def dumps(records: object) -> bytes:
+        if records == _rows(2):
+            raise TypeError("what orjson cannot encode")  # orjson.JSONEncodeError is a TypeError
+        return b"[" + json.dumps(records)[1:].encode()
+
+    monkeypatch.setattr(module, "_orjson", types.SimpleNamespace(dumps=dumps))
+    log = WriteAheadLog(tmp_path / "w")
+    log.open()
+    for i in range(3):
+        log.append_sync(_rows(i))
+    log.close()
+    (n, path), *_ = segments(tmp_path / "w")
+    assert [read_rows(p) for _, p in scan_segment(path.read_bytes(), n).records] == [
+        _rows(i) for i in range(3)
+    ]

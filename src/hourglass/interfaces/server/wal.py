@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -54,6 +55,11 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = ["LOCK_NAME", "Recovery", "WalUnavailable", "WriteAheadLog"]
 
 log = logging.getLogger("hourglass.collector")
+
+try:  # the same compact JSON, 2-3x faster, when orjson is installed
+    _orjson: Any = importlib.import_module("orjson")
+except ImportError:
+    _orjson = None
 
 LOCK_NAME = ".lock"
 
@@ -233,7 +239,12 @@ class WriteAheadLog:
         return await fut
 
     def _encode(self, records: Sequence[dict[str, Any]]) -> bytes:
-        payload = json.dumps(records, separators=(",", ":"), ensure_ascii=False).encode()
+        payload = b""
+        if _orjson is not None:
+            with contextlib.suppress(TypeError):  # orjson.JSONEncodeError: the standard library says why
+                payload = _orjson.dumps(records)
+        if not payload:
+            payload = json.dumps(records, separators=(",", ":"), ensure_ascii=False).encode()
         if len(payload) > MAX_PAYLOAD:  # a scan would not read it back: never acknowledge it
             raise WalUnavailable(
                 f"a request of {len(payload):,} bytes is larger than a log record may be ({MAX_PAYLOAD:,})",

@@ -185,6 +185,8 @@ def test_sizes_413_before_and_while_reading(setup: Any) -> None:
             yield b" " * 1024
 
     _refused(client, wal, 413, "payload_too_large", "/v1/batch", content=chunks())
+    accents = {"writeKey": shop, "batch": [_segment(properties={"x": "é" * 12_000})]}  # 24 KB as UTF-8
+    assert client.post("/v1/batch", json=accents).status_code == 200  # (72 KB with ASCII escapes)
     huge = _posthog(shop, 2)
     huge["batch"][1]["properties"]["x"] = "y" * (2 * 2**20 + 1)  # over 2 MB once decompressed
     answer = _refused(

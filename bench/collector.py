@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", choices=["load", "crash"], help="one part (default: both)")
     ap.add_argument("--seconds", type=float, default=10.0, help="each load phase (default 10)")
-    ap.add_argument("--procs", type=int, default=2, help="client processes (default 2)")
+    ap.add_argument("--procs", type=int, default=1, help="client processes (default 1)")
     ap.add_argument("--conns", type=int, default=16, help="connections per client process (default 16)")
     ap.add_argument("--batches", default="100,1", help="events per request, each a phase (default 100,1)")
     ap.add_argument("--kills", type=int, default=5, help="kill -9 under load in the crash part (default 5)")

@@ -157,7 +157,9 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collected]:
     runs: dict[str, Run] = {}
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, "--disable-quic"]
+            )
             try:
                 for sdk in ("segment", "posthog"):
                     runs[sdk] = _drive(browser, base, f"{sdk}.html", url, key)

@@ -310,14 +310,19 @@ def test_hourglass_compact_asks_a_running_collector_to_close_its_segment(tmp_pat
     assert worker.last is None  # the collector only closed it: the pass asked for it compacted it
 
 
-def test_a_past_days_files_are_merged_into_one_and_a_late_file_merged_again(tmp_path: Path) -> None:
+def test_a_past_days_files_are_merged_into_one_and_a_late_file_merged_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hourglass.interfaces.server import merge
+
     data = tmp_path / "d"
     logged(data, "c1", *[[row(f"e{i}", f"c{9 - i}", at=T0 + i)] for i in range(5)])
     today = date(2026, 12, 1)  # the day is not over: its files stay
     assert compact(data, refresh=False, merge_before=today).merged == []
     day = data / "events" / "shop" / "dt=2026-12-01"
     assert len(list(day.glob("*.parquet"))) == 5
-    report = compact(data, refresh=False, merge_before=today + timedelta(days=1))
+    monkeypatch.setattr(merge, "MERGE_AT", 5)  # ... until they pile up
+    report = compact(data, refresh=False, merge_before=today)
     assert report.merged == [str(day)]
     (merged,) = day.glob("*.parquet")
     assert merged.name == "merged-000001.parquet"

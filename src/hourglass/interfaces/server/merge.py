@@ -1,8 +1,8 @@
 """Merging a past day's small files: each compaction pass writes one file per segment, project and day
 (every 30 s under steady traffic: ~2,900 files a day per collector), which the duplicate check and
 every reader of the dataset would open one by one. Once a day is over (received two days ago or
-earlier) its files are merged into one, sorted by (customer, timestamp) (docs/collector.md,
-"Compaction").
+earlier) its files are merged into one, sorted by (customer, timestamp); a day not over yet is merged
+whenever it has :data:`MERGE_AT` files (docs/collector.md, "Compaction").
 
 Killed at any point, nothing is lost or doubled: the inputs and the output are first written to an
 intent file ``dt=DAY/.merge.json`` (fsync'ed); the merged file is written aside and renamed into place;
@@ -22,9 +22,11 @@ from pathlib import Path
 
 from hourglass.interfaces.server.dataset import fsync_dir
 
-__all__ = ["INTENT", "merge_days"]
+__all__ = ["INTENT", "MERGE_AT", "merge_days"]
 
 INTENT = ".merge.json"
+#: a day not over yet is merged when it has this many files (the duplicate check reads them each pass)
+MERGE_AT = 64
 _PREFIX = "merged-"
 
 
@@ -94,8 +96,9 @@ def _merge(day_dir: Path, files: list[Path], checkpoint: Callable[[str], None]) 
 def merge_days(
     events_root: Path, before: date, checkpoint: Callable[[str], None] = lambda step: None
 ) -> list[str]:
-    """Merge the files of every project's days before ``before`` that have more than one; finish
-    interrupted merges first. The day directories merged."""
+    """Merge the files of every project's days before ``before`` that have more than one, and of
+    later days that have :data:`MERGE_AT`; finish interrupted merges first. The day directories
+    merged."""
     merged: list[str] = []
     with contextlib.suppress(FileNotFoundError):
         for project_dir in sorted(p for p in events_root.iterdir() if p.is_dir()):
@@ -106,8 +109,10 @@ def merge_days(
                     day = date.fromisoformat(day_dir.name[3:])
                 except ValueError:
                     continue
-                if day >= before:
-                    continue
+                if day >= before and not (day_dir / INTENT).exists():
+                    files = _visible(day_dir)  # a day not over: merged when its files pile up
+                    if len(files) < MERGE_AT:
+                        continue
                 _finish(day_dir)
                 files = _visible(day_dir)
                 if len(files) > 1:

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import hourglass
+from conftest import SPARK_OK
 from hourglass.interfaces.funnel_explore_api import (
     funnel_correlation,
     funnel_dropoff_paths,
@@ -56,28 +57,32 @@ def shop() -> Any:
     return journeys(SHOP, dtypes={"channel": "str"})
 
 
+@pytest.fixture(scope="module")
+def shop_file(shop: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The example as Parquet: what every backend reads (Spark takes no in-memory table)."""
+    path = tmp_path_factory.mktemp("explore") / "shop.parquet"
+    shop.to_parquet(path, index=False)
+    return str(path)
+
+
 def _paths(result: Any) -> list[tuple[list[str], bool, int]]:
     return [(p["path"], p["ended"], p["customers"]) for p in result.to_dict()["paths"]]
 
 
-def test_dropoff_and_between_paths_by_hand(shop: Any, engine: hourglass.Engine) -> None:
-    ev = hourglass.events(shop, engine=engine)
+def test_dropoff_and_between_paths_by_hand(shop_file: str) -> None:
+    ev = hourglass.events(shop_file)
     drop1 = funnel_dropoff_paths(ev, STEPS, window="1d", at=1)
     # bob and dee reached visit and not signup: bob did pricing, faq (and pricing two days later)
     assert _paths(drop1) == [([], True, 1), (["pricing", "faq", "pricing"], True, 1)]
     assert (drop1.customers, drop1.none, drop1.distinct_paths) == (2, 1, 2)
-    short = funnel_dropoff_paths(ev, STEPS, window="1d", at=1, depth=2)
-    assert _paths(short) == [([], True, 1), (["pricing", "faq"], False, 1)]  # goes on beyond depth 2
     between1 = funnel_dropoff_paths(ev, STEPS, window="1d", at=1, view="between")
     assert _paths(between1) == [([], True, 2), (["pricing", "help"], True, 1)]  # cy, eve straight on
     assert _paths(funnel_dropoff_paths(ev, STEPS, window="1d", at=2)) == [(["pricing"], True, 1)]
     assert _paths(funnel_dropoff_paths(ev, STEPS, window="1d", at=2, view="between")) == [([], True, 2)]
 
 
-def test_correlation_by_hand(shop: Any, engine: hourglass.Engine) -> None:
-    r = funnel_correlation(
-        hourglass.events(shop, engine=engine), STEPS, window="1d", at=1, columns=["channel"]
-    )
+def test_correlation_by_hand(shop_file: str) -> None:
+    r = funnel_correlation(shop_file, STEPS, window="1d", at=1, properties=["channel"])
     assert (r.converted, r.dropped, r.untested) == (3, 2, 0)
     got = {(i.kind, i.value): i for i in r.items}
     table = {
@@ -107,16 +112,29 @@ def test_correlation_by_hand(shop: Any, engine: hourglass.Engine) -> None:
     assert got[("channel", "seo")].direction == "converting" and got[("event", "faq")].direction == "dropping"
 
 
+@pytest.mark.spark
+@pytest.mark.skipif(not SPARK_OK, reason="pyspark or java missing")
+def test_spark_equals_duckdb(shop_file: str, spark_engine: hourglass.Engine) -> None:
+    """One plan of each kind on Spark (local, the suite's session): the same dicts as DuckDB's."""
+    for call in (
+        lambda e: funnel_dropoff_paths(e, STEPS, window="1d", at=1, depth=2),
+        lambda e: funnel_correlation(e, STEPS, window="1d", at=1, properties=["channel"]),
+    ):
+        spark = call(hourglass.events(shop_file, engine=spark_engine)).to_dict()
+        duck = call(hourglass.events(shop_file)).to_dict()
+        assert spark.pop("meta")["engine"] == "spark" and duck.pop("meta")["engine"] == "duckdb"
+        assert spark == duck
+
+
 def test_engine_equals_reference_on_the_example(shop: Any) -> None:
-    log = rows(shop)
-    for view in ("dropoff", "between"):
-        for at in (1, 2):
-            got = funnel_dropoff_paths(shop, STEPS, window="1d", at=at, view=view, depth=2).to_dict()
-            got.pop("meta")
-            want = ref.paths(log, STEPS, 86_400_000_000, view=view, at=at, depth=2, top=10)
-            assert got == want
-    got_items = funnel_correlation(shop, STEPS, window="1d", at=1, to=3, columns=["channel"])
-    want = ref.correlation(log, STEPS, 86_400_000_000, at=1, to=3, columns=["channel"])
+    """The whole funnel's correlation (visit to purchase) and the between view at signup, against
+    the reference (the property tests draw many more)."""
+    ev = hourglass.events(shop)
+    got = funnel_dropoff_paths(ev, STEPS, window="1d", at=2, view="between", depth=2).to_dict()
+    got.pop("meta")
+    assert got == ref.paths(rows(shop), STEPS, 86_400_000_000, view="between", at=2, depth=2, top=10)
+    got_items = funnel_correlation(ev, STEPS, window="1d", at=1, to=3, properties=["channel"])
+    want = ref.correlation(rows(shop), STEPS, 86_400_000_000, at=1, to=3, columns=["channel"])
     assert want.pop(("", "")) == {"converted": 2, "dropped": 3, "untested": got_items.untested}
     assert {(i.kind, i.value) for i in got_items.items} == set(want)
 
@@ -133,10 +151,9 @@ def test_statistics_against_textbook_values() -> None:
 
 
 def test_people_behind_a_path_and_an_item(shop: Any) -> None:
+    shop = hourglass.events(shop)
     people = funnel_explore_people(shop, STEPS, window="1d", view="dropoff", at=1, path=[], ended=True)
     assert list(people["customer"]) == ["dee"]
-    people = funnel_explore_people(shop, STEPS, window="1d", view="between", at=1, path=[], ended=True)
-    assert list(people["customer"]) == ["cy", "eve"]
     people = funnel_explore_people(
         shop, STEPS, window="1d", view="correlation", at=1, item=("event", "pricing")
     )
@@ -145,7 +162,12 @@ def test_people_behind_a_path_and_an_item(shop: Any) -> None:
         {"customer": "bob", "converted": False},
     ]
     people = funnel_explore_people(
-        shop, STEPS, window="1d", view="correlation", at=1, item=("channel", "ads"), columns=None
+        shop,
+        STEPS,
+        window="1d",
+        view="correlation",
+        at=1,
+        item=("channel", "ads"),
     )
     assert list(people["customer"]) == ["ann", "bob", "dee"]
 
@@ -189,7 +211,7 @@ def test_errors(shop: Any, kwargs: dict[str, Any], code: str) -> None:
 
 def test_unknown_correlation_column_is_hg153(shop: Any) -> None:
     with pytest.raises(HourglassError) as e:
-        funnel_correlation(shop, STEPS, at=1, columns=["chanel"])
+        funnel_correlation(shop, STEPS, at=1, properties=["chanel"])
     assert e.value.code == "HG153" and "channel" in e.value.message
 
 
@@ -200,17 +222,14 @@ def test_cli_views(tmp_path: Any, shop: Any) -> None:
     shop.to_csv(path, index=False)
     runner = CliRunner()
     base = ["funnel", str(path), "--steps", "visit,signup,purchase", "--window", "1d"]
-    out = runner.invoke(cli, [*base, "--view", "dropoff", "--at", "visit"])
+    out = runner.invoke(cli, [*base, "--view", "dropoff", "--at", "visit", "--depth", "2"])
     assert out.exit_code == 0, out.output
-    assert "(no event after visit: left)" in out.output and "pricing → faq → pricing → (end)" in out.output
-    out = runner.invoke(cli, [*base, "--view", "between", "--at", "1", "--depth", "1"])
-    assert out.exit_code == 0, out.output
-    assert "(straight on to signup)" in out.output and "pricing → …" in out.output
+    assert "(no event after visit: left)" in out.output and "pricing → faq → …" in out.output  # goes on
+    out = runner.invoke(cli, [*base, "--view", "between", "--at", "1", "--format", "csv"])
+    assert out.output.splitlines()[:2] == ["rank,path,ended,customers,share", f"1,,True,2,{2 / 3}"]
     out = runner.invoke(cli, [*base, "--view", "correlation", "--at", "1", "--format", "json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert (data["converted"], data["dropped"], data["items"][0]["value"]) == (3, 2, "ads")
-    out = runner.invoke(cli, [*base, "--view", "dropoff", "--at", "1", "--format", "csv"])
-    assert out.output.splitlines()[0] == "rank,path,ended,customers,share"
     out = runner.invoke(cli, [*base, "--view", "dropoff", "--at", "3"])
     assert out.exit_code == 2 and "HG151" in out.output

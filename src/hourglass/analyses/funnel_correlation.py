@@ -12,13 +12,20 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import step_predicate
-from hourglass.analyses.funnel_closed import best_chains
 from hourglass.analyses.funnel_paths import chain_events
 from hourglass.analyses.plan import Materialize, Plan, Rows
 from hourglass.model.funnel_explore import ExploreOptions, FunnelCorrelation
 from hourglass.model.spec import FunnelSpec
 
-__all__ = ["EVENT", "NOT_PROPERTIES", "correlation_plan", "default_columns", "item_people", "observed_items"]
+__all__ = [
+    "EVENT",
+    "NOT_PROPERTIES",
+    "correlation_plan",
+    "default_columns",
+    "item_people",
+    "observed_events",
+    "observed_items",
+]
 
 EVENT = "event"
 #: columns that are never property items: the roles that identify or measure an event
@@ -36,21 +43,27 @@ def default_columns(events: ir.Table) -> tuple[str, ...]:
     )
 
 
-def observed_items(
+def observed_events(
     spec: FunnelSpec, events: ir.Table, opts: ExploreOptions, columns: Sequence[str]
 ) -> ir.Table:
-    """One row per customer who reached step K and item he had before his drop-off point:
-    ``customer``, ``kind`` (``event`` or the column), ``value`` (text) and ``conv`` (he reached
-    step L). Before the drop-off point: a converter's events before his step-L event in canonical
-    order; a dropper's events at or before his entry's time plus the window. Events that match a
-    step's names are no event item (their properties are items)."""
+    """The events of the customers who reached step K (:func:`chain_events` with ``conv``: he
+    reached step L, and ``inside``: the event is before his drop-off point: a converter's events
+    before his step-L event in canonical order, a dropper's at or before his entry's time plus the
+    window)."""
     k, target = opts.at, opts.target
     j = chain_events(spec, events, target, keep=columns)
     j = j.filter(j.level >= k)
     conv = j.level >= target
     inside = (conv & (j.pos < j[f"q{target}"])) | (~conv & (j.ts <= j.t1 + spec.window))
-    j = j.mutate(conv=conv, inside=inside.coalesce(False))
-    j = j.filter(j.inside)
+    return j.mutate(conv=conv, inside=inside.coalesce(False))
+
+
+def observed_items(spec: FunnelSpec, seen: ir.Table, columns: Sequence[str]) -> ir.Table:
+    """One row per customer who reached step K and item he had before his drop-off point
+    (``seen``: :func:`observed_events`): ``customer``, ``kind`` (``event`` or the column),
+    ``value`` (text) and ``conv`` (he reached step L). Events that match a step's names are no
+    event item (their properties are items)."""
+    j = seen.filter(seen.inside)
     names = [dataclasses.replace(s, where=()) for s in spec.steps]
     step_event = step_predicate(names[0], j)
     for s in names[1:]:
@@ -82,7 +95,8 @@ def correlation_plan(
     k, target = opts.at, opts.target
 
     def build(materialize: Materialize) -> dict[str, ir.Expr]:
-        items = materialize(observed_items(spec, events, opts, columns))
+        seen = materialize(observed_events(spec, events, opts, columns))
+        items = observed_items(spec, seen, columns)
         counts = items.group_by(["kind", "value"]).aggregate(
             a=items.conv.ifelse(1, 0).sum(), b=items.conv.ifelse(0, 1).sum(), total=items.count()
         )
@@ -90,12 +104,8 @@ def correlation_plan(
         counts = counts.mutate(rank=ibis.row_number().over(group_by=counts.kind, order_by=order))
         cap = (counts.kind == EVENT).ifelse(opts.max_events, opts.max_values)
         counts = counts.filter(counts["rank"] < cap).select("kind", "value", "a", "b")
-        chains = best_chains(spec, events)
-        per = chains.filter(chains.level >= k)
-        totals = per.aggregate(
-            converted=(per.level >= target).ifelse(1, 0).sum(),
-            dropped=(per.level < target).ifelse(1, 0).sum(),
-        )
+        per = seen.group_by("customer").aggregate(conv=seen.conv.max())
+        totals = per.aggregate(converted=per.conv.ifelse(1, 0).sum(), dropped=per.conv.ifelse(0, 1).sum())
         return {"counts": counts, "totals": totals}
 
     def assemble(rows: Rows) -> FunnelCorrelation:
@@ -110,7 +120,7 @@ def correlation_plan(
             to=target,
             step=names[k - 1],
             target_step=names[target - 1],
-            columns=tuple(columns),
+            properties=tuple(columns),
         )
 
     return Plan(build, assemble)
@@ -122,6 +132,7 @@ def item_people(
     """The customers behind one item: those who reached step K and had it before the drop-off
     point (``customer``, ``converted``), by customer."""
     opts.check(spec)
-    items = observed_items(spec, events, opts, [c for c in columns if c == kind])
+    chosen = [c for c in columns if c == kind]
+    items = observed_items(spec, observed_events(spec, events, opts, chosen), chosen)
     out = items.filter((items.kind == kind) & (items.value == value))
     return out.select("customer", converted=out.conv).order_by("customer")

@@ -22,7 +22,7 @@ from hourglass.model.funnel_explore import VIEWS, ExploreOptions, FunnelCorrelat
 from hourglass.model.spec import FunnelSpec
 
 __all__ = [
-    "explore_columns",
+    "explore_properties",
     "funnel_correlation",
     "funnel_dropoff_paths",
     "funnel_explore_people",
@@ -61,18 +61,18 @@ def prepare(
     return ev, spec, options
 
 
-def explore_columns(ev: Events, columns: Sequence[str] | str | None) -> tuple[str, ...]:
+def explore_properties(ev: Events, properties: Sequence[str] | str | None) -> tuple[str, ...]:
     """The correlation's property columns: the given ones (a source's name of a role column is
     that role's column; HG153 for a column the events do not have), else :func:`default_columns`."""
-    if columns is None:
+    if properties is None:
         return default_columns(ev.table)
-    given = [columns] if isinstance(columns, str) else list(columns)
+    given = [properties] if isinstance(properties, str) else list(properties)
     out = []
     for c in given:
         role = by_column(ev, c)
         if role not in ev.table.columns or role in ("customer", "timestamp"):
             raise SchemaError(
-                f"--columns: the events have no property column '{c}'{did_you_mean(c, ev.table.columns)}",
+                f"--properties: the events have no property column '{c}'{did_you_mean(c, ev.table.columns)}",
                 code="HG153",
                 hint="columns: "
                 + ", ".join(x for x in ev.table.columns if x not in ("customer", "timestamp")),
@@ -143,31 +143,31 @@ def funnel_correlation(
     source: Any,
     steps: Sequence[StepLike] | None = None,
     *,
-    columns: Sequence[str] | str | None = None,
+    properties: Sequence[str] | str | None = None,
     **kwargs: Any,
 ) -> FunnelCorrelation:
-    """The events and property values (``columns``; default: every text or true/false property
+    """The events and property values (``properties``; default: every text or true/false property
     column, ``channel`` among them) whose presence before the drop-off point goes with converting
     from step ``at`` to step ``to`` (default the next; ``at=1, to=n``: the whole funnel), with
     their 2x2 tables, odds ratios with 95% intervals and Benjamini-Hochberg corrected p-values,
     ranked. Takes ``hourglass.funnel``'s options and ``max_values``, ``max_events``."""
     started = time.perf_counter()
     ev, spec, options = prepare(source, steps, kwargs)
-    return run_correlation(ev, spec, options, columns, started=started)
+    return run_correlation(ev, spec, options, properties, started=started)
 
 
 def run_correlation(
     ev: Events,
     spec: FunnelSpec,
     options: ExploreOptions,
-    columns: Sequence[str] | str | None = None,
+    properties: Sequence[str] | str | None = None,
     *,
     started: float | None = None,
 ) -> FunnelCorrelation:
     """:func:`funnel_correlation` on loaded events and a checked spec."""
     started = time.perf_counter() if started is None else started
     options.check(spec)
-    cols = explore_columns(ev, columns)
+    cols = explore_properties(ev, properties)
     result = execute_plan(ev.engine, correlation_plan(spec, ev.table, options, cols))
     result.meta.update(_meta(ev, spec, options, started))
     return result
@@ -195,7 +195,7 @@ def funnel_explore_people(
                 "item: say which item", code="HG154", hint="give item=('event', NAME) or (COLUMN, VALUE)"
             )
         kind, value = (item["kind"], item["value"]) if isinstance(item, Mapping) else item
-        cols = () if kind == EVENT else explore_columns(ev, [kind])
+        cols = () if kind == EVENT else explore_properties(ev, [kind])
         expr = item_people(spec, ev.table, options, cols, cols[0] if cols else EVENT, str(value))
         return ev.engine.execute(expr)
     _view(view)

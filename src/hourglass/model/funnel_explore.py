@@ -45,7 +45,7 @@ def _int_in(value: Any, lo: int, hi: int, what: str, hint: str) -> int:
 class ExploreOptions:
     """``at``: the step K (1-based) whose customers are explored; ``to``: the step L they convert
     to (default K+1; correlation only: ``to=n`` with ``at=1`` is the whole funnel). ``depth``:
-    events per path; ``top``: paths or items shown; ``columns``: the property columns of the
+    events per path; ``top``: paths or items shown; ``properties``: the property columns of the
     correlation (None: every text or true/false property column); ``max_values``: values tested
     per column; ``max_events``: event names tested."""
 
@@ -53,7 +53,7 @@ class ExploreOptions:
     to: int | None = None
     depth: int = 3
     top: int = 10
-    columns: tuple[str, ...] | None = None
+    properties: tuple[str, ...] | None = None
     max_values: int = 50
     max_events: int = 100
 
@@ -121,7 +121,7 @@ class ExploreOptions:
             "to": self.target,
             "depth": self.depth,
             "top": self.top,
-            "columns": None if self.columns is None else list(self.columns),
+            "properties": None if self.properties is None else list(self.properties),
             "max_values": self.max_values,
             "max_events": self.max_events,
         }
@@ -266,7 +266,7 @@ class FunnelCorrelation:
     dropped: int
     items: tuple[CorrelationItem, ...]
     untested: int
-    columns: tuple[str, ...]
+    properties: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,7 +277,7 @@ class FunnelCorrelation:
             "target_step": self.target_step,
             "converted": self.converted,
             "dropped": self.dropped,
-            "columns": list(self.columns),
+            "properties": list(self.properties),
             "tested": len(self.items),
             "untested": self.untested,
             "items": [i.to_dict() for i in self.items],

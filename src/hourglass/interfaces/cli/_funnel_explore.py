@@ -28,9 +28,9 @@ def _options(spec: FunnelSpec, options: FunnelViewOptions) -> ExploreOptions:
         kwargs["top"] = options.top
     if options.depth is not None:
         kwargs["depth"] = options.depth
-    columns = getattr(options, "columns", None)
-    if columns is not None:
-        kwargs["columns"] = tuple(columns)
+    properties = getattr(options, "properties", None)
+    if properties is not None:
+        kwargs["properties"] = tuple(properties)
     return ExploreOptions(**kwargs)
 
 
@@ -40,7 +40,7 @@ def render(view: str, events: Events, spec: FunnelSpec, options: FunnelViewOptio
     opts = _options(spec, options)
     result: FunnelPaths | FunnelCorrelation
     if view == "correlation":
-        result = run_correlation(events, spec, opts, opts.columns)
+        result = run_correlation(events, spec, opts, opts.properties)
     else:
         result = run_paths(events, spec, opts, view)
     if fmt == "json":

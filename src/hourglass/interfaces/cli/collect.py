@@ -159,6 +159,11 @@ def collect_cmd(
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=10,
+            # per request, less work: no X-Forwarded-* parsing (the client's address is not used), no
+            # Server and Date headers (C3's measurement: 237 -> 224 us of CPU per one-event request)
+            proxy_headers=False,
+            server_header=False,
+            date_header=False,
         )
         previous = signal.signal(signal.SIGTERM, _terminated)  # uvicorn re-raises it once stopped
         try:

@@ -31,7 +31,6 @@ import logging
 import os
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -45,6 +44,7 @@ from hourglass.interfaces.server.dataset import (
     is_running,
     store_path,
 )
+from hourglass.interfaces.server.dedupe import distinct, fresh, seen_ids, window_files
 from hourglass.interfaces.server.merge import merge_days
 from hourglass.interfaces.server.rows import RAW_TIMES, rows_table
 from hourglass.interfaces.server.segment import scan_segment, segment_name, segments
@@ -88,70 +88,6 @@ def _day(received_us: int) -> str:
     return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=received_us)).date().isoformat()
 
 
-def _window_files(project_dir: Path, since: date, own: str) -> list[str]:
-    """The project's files in the days from ``since`` on, but this segment's own earlier output."""
-    files = []
-    with contextlib.suppress(OSError):
-        for day_dir in project_dir.iterdir():
-            name = day_dir.name
-            if not name.startswith("dt=") or not day_dir.is_dir():
-                continue
-            try:
-                if date.fromisoformat(name[3:]) < since:
-                    continue
-            except ValueError:
-                continue
-            files += [
-                str(f)
-                for f in day_dir.iterdir()
-                if f.suffix == ".parquet" and not f.name.startswith((".", "_")) and f.name != own
-            ]
-    return sorted(files)
-
-
-def _seen(files: list[str], event_ids: Any) -> dict[tuple[str, str], list[int]]:
-    """(customer, event_id) -> the receive times (µs) of the dataset's rows with one of ``event_ids``."""
-    if not files:
-        return {}
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-
-    table = ds.dataset(files, format="parquet").to_table(
-        columns=["customer", "event_id", "received_at"],
-        filter=pc.field("event_id").isin(pc.unique(event_ids)),
-    )
-    seen: dict[tuple[str, str], list[int]] = defaultdict(list)
-    received = table.column("received_at").cast(pa.int64()).to_pylist()
-    for c, e, r in zip(
-        table.column("customer").to_pylist(), table.column("event_id").to_pylist(), received, strict=True
-    ):
-        seen[(c, e)].append(int(r))
-    return seen
-
-
-def _fresh(
-    customers: list[str],
-    event_ids: list[str],
-    received: list[int],
-    seen: dict[Any, list[int]],
-    window_us: int,
-) -> list[int]:
-    """The indexes of the rows to write: not received within the window of a copy already kept."""
-    keep = []
-    for i, key in enumerate(zip(customers, event_ids, strict=True)):
-        at = received[i]
-        earlier = seen.get(key)
-        if earlier is None:
-            seen[key] = [at]
-        elif any(abs(at - other) <= window_us for other in earlier):
-            continue
-        else:
-            earlier.append(at)
-        keep.append(i)
-    return keep
-
-
 def _write(table: Any, target: Path) -> None:
     """``table`` (times as integer µs) sorted by (customer, timestamp) as ``target``: a fsync'ed
     temporary, renamed."""
@@ -193,12 +129,16 @@ def _segment(
     projects = sorted(pc.unique(table.column("project")).to_pylist())
     for project in projects:
         rows = table if len(projects) == 1 else table.filter(pc.equal(table.column("project"), project))
-        received = rows.column("received_at").to_pylist()
-        since = date.fromisoformat(_day(max(min(received) - window_us, 0)))
-        seen = _seen(_window_files(events_dir(data_dir, project), since, own), rows.column("event_id"))
-        customers, ids = rows.column("customer").to_pylist(), rows.column("event_id").to_pylist()
-        keep = _fresh(customers, ids, received, seen, window_us)
-        kept = rows if len(keep) == rows.num_rows else rows.take(pa.array(keep, pa.int64()))
+        first = int(pc.min(rows.column("received_at")).as_py())
+        since = date.fromisoformat(_day(max(first - window_us, 0)))
+        seen = seen_ids(window_files(events_dir(data_dir, project), since, own), rows.column("event_id"))
+        if not seen and distinct(rows) == rows.num_rows:  # the common case, without a loop
+            kept = rows
+        else:
+            customers, ids = rows.column("customer").to_pylist(), rows.column("event_id").to_pylist()
+            received = rows.column("received_at").to_pylist()
+            keep = fresh(customers, ids, received, seen, window_us)
+            kept = rows if len(keep) == rows.num_rows else rows.take(pa.array(keep, pa.int64()))
         report.duplicates += rows.num_rows - kept.num_rows
         days = pc.divide(kept.column("received_at"), DAY_US)
         if kept.num_rows:  # the store is refreshed after this, whatever happens meanwhile

@@ -211,9 +211,13 @@ def test_a_stopped_collector_numbers_on_after_its_compacted_segments(tmp_path: P
     assert ids(data) == [("amy", "a"), ("bob", "b")]
 
 
-def test_the_store_is_refreshed_and_its_old_readers_keep_reading(tmp_path: Path) -> None:
+def test_the_store_is_refreshed_and_its_old_readers_keep_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import duckdb
 
+    monkeypatch.chdir(tmp_path)  # a collector started next to a shop's own settings: not the dataset's
+    (tmp_path / "hourglass.toml").write_text('[columns]\ncustomer = "user_id"\nchannel = "utm"\n')
     data = tmp_path / "d"
     logged(data, "c1", [row("a", "amy"), row("b", "amy", "purchase")])
     report = compact(data)

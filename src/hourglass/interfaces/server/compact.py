@@ -214,6 +214,7 @@ def close_open_segments(
 def refresh_store(data_dir: Path, project: str) -> int:
     """Rebuild ``stores/<project>.duckdb`` from the project's dataset (the store writer validates it
     and replaces the old store by a rename); the rows it holds."""
+    from hourglass.ingest.config import Config
     from hourglass.interfaces.store_api import ingest
 
     marker = store_path(data_dir, project).with_name(f".{project}.stale")
@@ -221,6 +222,7 @@ def refresh_store(data_dir: Path, project: str) -> int:
         str(events_dir(data_dir, project)),
         store_path(data_dir, project),
         columns={"customer": "customer"},
+        config=Config(),  # the dataset's own columns, whatever hourglass.toml the collector runs next to
         overwrite=True,
     )
     marker.unlink(missing_ok=True)

@@ -332,4 +332,8 @@ class Compactor:
             self._thread.join()
         if final:
             self._next_refresh = 0.0
-            self.run_once()
+            try:
+                self.run_once()
+            except Exception:  # the events are safe in the log: the next start compacts them
+                self.errors += 1
+                log.exception("the last compaction failed; the log keeps the events for the next one")

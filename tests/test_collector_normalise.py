@@ -374,3 +374,17 @@ def test_any_bytes_decode_or_raise_a_coded_body_error(raw: bytes) -> None:
         decode_body(b"data=" + raw, limit=1000, compression="base64")
     except BodyError as e:
         assert e.code in {"invalid_json", "payload_too_large", "unsupported_compression"}
+
+
+def test_what_orjson_refuses_the_standard_library_decides() -> None:
+    """With or without orjson installed (ingest/collector/_json.py), the same answers."""
+    assert decode_body(b'{"big": 123456789012345678901234567890}', limit=1000) == {
+        "big": 123456789012345678901234567890
+    }
+    assert decode_body('{"a": "é"}'.encode("utf-16"), limit=1000) == {"a": "é"}
+    event = {"event": "e", "userId": "u", "properties": {"big": 10**30, "odd": "\ud800", "ok": "ü"}}
+    props = json.loads(_normalise("segment:track", event).rows[0]["properties"])
+    assert props == {"big": 10**30, "odd": "\ud800", "ok": "ü"}
+    for bad in (b'{"a": NaN}', b'{"a": Infinity}', b"[" * 5000 + b"]" * 5000):
+        with pytest.raises(BodyError):
+            decode_body(bad, limit=100_000)

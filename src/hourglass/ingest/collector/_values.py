@@ -4,11 +4,12 @@ clock (``now`` and ``received_at`` are passed in)."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from hourglass.ingest.collector._json import dumps_object
 
 __all__ = [
     "EPOCH",
@@ -31,8 +32,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FUTURE_LIMIT = timedelta(days=1)
 _OLDEST = datetime(1900, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
 
 
 @dataclass(frozen=True)
@@ -214,16 +213,7 @@ def micros(at: datetime) -> int:
 
 def json_text(value: dict[str, Any]) -> str:
     """Compact JSON object text; a lone surrogate inside is kept as its ``\\u`` escape."""
-    if not value:
-        return "{}"
-    text: str = _ENCODE(value)
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return str(_ENCODE_ASCII(value))
-    return text
+    return dumps_object(value)
 
 
 def _kind(value: Any) -> str:

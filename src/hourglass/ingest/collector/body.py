@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import zlib
 from typing import Any
 from urllib.parse import parse_qs
+
+from hourglass.ingest.collector._json import loads
 
 __all__ = ["BodyError", "decode_body", "decode_sized"]
 
@@ -24,10 +25,6 @@ class BodyError(Exception):
         self.status = status
         self.code = code
         self.message = message
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _gunzip(raw: bytes, limit: int) -> bytes:
@@ -45,7 +42,7 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
 
 def _parse(data: bytes | str) -> Any:
     try:
-        return json.loads(data, parse_constant=_no_constant)
+        return loads(data)
     except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         text = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise BodyError(400, "invalid_json", f"the body is not JSON: {text}") from None

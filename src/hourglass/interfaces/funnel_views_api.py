@@ -38,7 +38,7 @@ def run_view(
     meta: dict[str, Any] = {}
     if view == "trend":
         result = execute_plan(ev.engine, trend_plan(spec, ev.table, check_period(period)))
-        meta["period"] = period
+        meta["period"] = result.period
     elif view == "time":
         result = execute_plan(ev.engine, time_plan(spec, ev.table))
     else:

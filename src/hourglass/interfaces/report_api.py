@@ -22,12 +22,14 @@ from hourglass.interfaces.report_extras import Context, check_extras, extra_part
 from hourglass.interfaces.report_helper import Helper, start_helper
 from hourglass.interfaces.report_sections import (
     funnel_section,
+    funnel_time_part_of,
     journeys_block,
     lifecycle_blocks,
     not_measured_model,
 )
 from hourglass.interfaces.reports._parts import Part
 from hourglass.interfaces.reports.html import write_report
+from hourglass.model.errors import HourglassError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.presets import PRESETS
@@ -296,6 +298,13 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         res.meta.setdefault("model", key)
         results[key] = res
         sections.append(funnel_section(key, jm, res, window, hits, main=key == main_key))
+    over_time: list[Part] = []
+    if main_key in results:  # the main model's funnel over time, drawn after the journeys
+        say(f"funnel over time: {main_key}")
+        try:
+            over_time.append(funnel_time_part_of(ev, main_key, main, window, since, until, cfg))
+        except HourglassError as e:
+            not_measured["funnel-time"] = f"{e.message}: {e.hint}" if e.hint else e.message
     timings["funnels"] = time.perf_counter() - mark
     life_dict: dict[str, Any] | None = None
     parts: list[Part] = []
@@ -351,7 +360,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         summary=head,
         lifecycle=life_dict,
         journeys=journeys,
-        extra_parts=parts,
+        extra_parts=[*over_time, *parts],  # the funnel over time: not in `sections` (see F2 report)
         not_measured={k: v for k, v in not_measured.items() if not k.startswith("funnel:")},
     )
     timings["report"] = time.perf_counter() - mark

@@ -18,6 +18,7 @@ __all__ = [
     "PERIODS",
     "FunnelTrend",
     "TrendPeriod",
+    "auto_period",
     "check_period",
     "check_view_spec",
     "day_of_us",
@@ -33,14 +34,22 @@ _EPOCH = date(1970, 1, 1)
 
 
 def check_period(period: str) -> str:
-    """``period`` when it is day, week or month; HG142 otherwise."""
-    if period not in PERIODS:
+    """``period`` when it is day, week, month or auto (chosen from the span of the entries:
+    :func:`auto_period`); HG142 otherwise."""
+    if period not in (*PERIODS, "auto"):
         raise SpecError(
             f"unknown period '{period}' for the funnel over time",
             code="HG142",
-            hint="give day, week or month (weeks start on Monday, UTC)",
+            hint="give day, week or month (weeks start on Monday, UTC), or auto",
         )
     return period
+
+
+def auto_period(first: date, last: date) -> str:
+    """The period that shows a span of entries in at most about 60 points: days up to 9 weeks,
+    weeks up to about 14 months, months beyond."""
+    span = (last - first).days
+    return "day" if span < 63 else "week" if span < 420 else "month"
 
 
 def check_view_spec(spec: FunnelSpec, view: str) -> None:
@@ -220,6 +229,8 @@ def trend_from_days(
     first = day_of_us(since) if since is not None else (days[0] if days else None)
     last = day_of_us(until - 1) if until is not None else (days[-1] if days else None)
     periods: list[TrendPeriod] = []
+    if period == "auto":
+        period = auto_period(first, last) if first is not None and last is not None else "week"
     if first is not None and last is not None and first <= last:
         for start, end in periods_covering(first, last, period):
             totals = [0] * n

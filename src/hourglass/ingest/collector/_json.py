@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 from typing import Any
 
 __all__ = ["FAST", "dumps_object", "loads"]
@@ -22,7 +21,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 FAST = _orjson is not None
 #: 19 digits in a row may be an integer beyond 64 bits, which orjson reads as a float (a lossy change):
 #: such a body is read by the standard library (exact integers)
-_LONG_DIGITS: dict[type, re.Pattern[Any]] = {bytes: re.compile(rb"\d{19}"), str: re.compile(r"\d{19}")}
+_DIGITS = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))  # digits -> "0", the rest " "
+_NINETEEN = b"0" * 19
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 _ENCODE_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
 
@@ -31,9 +31,14 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _long_digits(data: bytes | str) -> bool:
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    return _NINETEEN in raw.translate(_DIGITS)  # a C scan (a regex took 14 us per KB)
+
+
 def loads(data: bytes | str) -> Any:
     """Parsed JSON; NaN and Infinity are refused (ValueError, RecursionError for too deep)."""
-    if _orjson is not None and not _LONG_DIGITS[type(data)].search(data):
+    if _orjson is not None and not _long_digits(data):
         try:
             return _orjson.loads(data)
         except _orjson.JSONDecodeError:

@@ -149,3 +149,24 @@ def test_on_every_engine(engine: hourglass.Engine, tmp_path_factory: pytest.Temp
         want = view(LOG, STEPS, **kwargs).to_dict()  # type: ignore[operator]
         got.pop("meta"), want.pop("meta")
         assert got == want, view
+
+
+def test_optional_step() -> None:
+    """``signup?``: counted where the funnel counts it; purchase's time "from previous" is from the
+    previous required step (visit), as the funnel's own median."""
+    steps = ["visit", "signup?", "purchase"]
+    month = funnel_trend(LOG, steps, period="month").to_dict()["periods"][0]
+    assert [(s["step"], s["customers"]) for s in month["steps"]] == [
+        ("visit", 4),
+        ("signup", 3),
+        ("purchase", 2),
+    ]
+    times = time_to_convert(LOG, steps).to_dict()
+    purchase = _hist(times, "purchase", "from", "previous")
+    assert purchase["median_s"] == 46_800.0
+    assert purchase["median_s"] == hourglass.funnel(LOG, steps).steps[2].median_time_s
+    events = events_to_convert(LOG, steps).to_dict()
+    assert _hist(events, "purchase", "what", "events")["median"] == 4.0
+    with pytest.raises(SpecError) as e:
+        funnel_trend(LOG, ["visit", "purchase"], count="totals")
+    assert e.value.code == "HG145"

@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros
-from hourglass.analyses.funnel_trend import chains
+from hourglass.analyses.funnel_trend import chains, counted
 from hourglass.analyses.plan import Materialize, Plan, Rows
 from hourglass.model.funnel_time import (
     CountHistogram,
@@ -49,9 +49,10 @@ def time_plan(spec: FunnelSpec, events: ir.Table) -> Plan[TimeToConvert]:
         aggs: dict[str, ir.Value] = {}
         for k in range(2, n + 1):
             for o, origin in enumerate(ORIGINS):
-                base = per[f"t{k - 1}"] if origin == "previous" else per.t1
+                prev = spec.previous_required(k)
+                base = per[f"t{prev}"] if origin == "previous" else per.t1
                 dt = per[f"t{k}"] - base
-                cond = (per.level >= k) & per[f"t{k}"].notnull() & base.notnull()
+                cond = counted(spec, per, k) & per[f"t{k}"].notnull() & base.notnull()
                 aggs[f"n{k}_{o}"] = cond.ifelse(1, 0).sum()
                 for b, (_, lo, hi) in enumerate(bins):
                     inside = cond & (dt >= lo) if hi is None else cond & (dt >= lo) & (dt < hi)
@@ -98,15 +99,21 @@ def events_plan(spec: FunnelSpec, events: ir.Table, session_gap: int) -> Plan[Ev
         if spec.mode == "any_order" or n < 2:
             return {}
         per = chains(spec, events)
-        per = per.filter(per.level >= 2).select("customer", "level", *[f"t{k}" for k in range(1, n + 1)])
-        last = ibis.cases(*[(per.level == k, per[f"t{k}"]) for k in range(n, 1, -1)], else_=per.t1)
-        per = per.mutate(t_last=last)
+        flags = {f"ok{k}": counted(spec, per, k) for k in range(2, n + 1)}
+        times = {f"t{k}": per[f"t{k}"] for k in range(1, n + 1)}
+        per = per.select("customer", **times, **flags)
+        any_step = ibis.literal(False)
+        for k in range(2, n + 1):
+            any_step = any_step | per[f"ok{k}"]
+        # the last counted step's time (an optional step may come after the last required one)
+        last = ibis.greatest(*[per[f"t{k}"].coalesce(per.t1) for k in range(1, n + 1)])
+        per = per.filter(any_step).mutate(t_last=last)
         ev = events.select(customer=events.customer, ts=micros(events.timestamp))
         j = ev.join(per, "customer")
         j = j.filter((j.ts >= j.t1) & (j.ts <= j.t_last))
         w = ibis.window(group_by=j.customer, order_by=j.ts)
         j = j.mutate(brk=((j.ts - j.ts.lag().over(w)) >= session_gap).coalesce(False))
-        aggs: dict[str, ir.Value] = {"level": j.level.max()}
+        aggs: dict[str, ir.Value] = {f"ok{k}": j[f"ok{k}"].any() for k in range(2, n + 1)}
         for k in range(2, n + 1):
             upto = j.ts <= j[f"t{k}"]
             aggs[f"e{k}"] = upto.ifelse(1, 0).sum()
@@ -115,7 +122,7 @@ def events_plan(spec: FunnelSpec, events: ir.Table, session_gap: int) -> Plan[Ev
         # a count of a step the customer did not reach is null; then one row per (customer, count)
         # and one query for every distribution (each branch of a union would redo the join on Spark)
         keys = [f"{w}{k}" for k in range(2, n + 1) for w in ("e", "s")]
-        counts = counts.mutate(**{c: (counts.level >= int(c[1:])).ifelse(counts[c], None) for c in keys})
+        counts = counts.mutate(**{c: counts[f"ok{c[1:]}"].ifelse(counts[c], None) for c in keys})
         long = counts.pivot_longer(keys, names_to="key", values_to="value")
         long = long.filter(long.value.notnull())
         return {"counts": long.group_by("key", "value").aggregate(customers=long.count())}

@@ -13,7 +13,7 @@ from hourglass.analyses.plan import Materialize, Plan, Rows
 from hourglass.model.funnel_trend import FunnelTrend, check_period, check_view_spec, trend_from_days
 from hourglass.model.spec import FunnelSpec
 
-__all__ = ["DAY_US", "chains", "entry_day", "trend_plan"]
+__all__ = ["DAY_US", "chains", "counted", "entry_day", "trend_plan"]
 
 DAY_US = 86_400 * 1_000_000
 #: days added before the integer division so that times before 1970 (down to 1770) divide as after it
@@ -36,6 +36,12 @@ def chains(spec: FunnelSpec, events: ir.Table) -> ir.Table:
     return per.filter(per.level >= 1)
 
 
+def counted(spec: FunnelSpec, per: ir.Table, k: int) -> ir.BooleanValue:
+    """Whether the funnel counts the customer at step k: ``level >= k`` for a required step, the
+    chain's ``o{k}`` flag for an optional one (docs/semantics.md, optional steps)."""
+    return per[f"o{k}"] if spec.steps[k - 1].optional else per.level >= k
+
+
 def trend_plan(spec: FunnelSpec, events: ir.Table, period: str = "week") -> Plan[FunnelTrend]:
     """Customers at each step per period of entry; ``as_of`` is the log's last event time (the
     completeness of the last periods is judged against it)."""
@@ -46,7 +52,7 @@ def trend_plan(spec: FunnelSpec, events: ir.Table, period: str = "week") -> Plan
     def build(_materialize: Materialize) -> Mapping[str, ir.Expr]:
         per = chains(spec, events)
         per = per.mutate(day=entry_day(per.entry_ts))
-        aggs = {f"c{k}": (per.level >= k).ifelse(1, 0).sum() for k in range(1, n + 1)}
+        aggs = {f"c{k}": counted(spec, per, k).ifelse(1, 0).sum() for k in range(1, n + 1)}
         return {
             "days": per.group_by("day").aggregate(**aggs),
             "as_of": micros(events.timestamp).max(),

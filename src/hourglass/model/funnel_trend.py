@@ -61,6 +61,13 @@ def check_view_spec(spec: FunnelSpec, view: str) -> None:
             code="HG145",
             hint="drop --open (the trend, time and events views follow the chain from step 1)",
         )
+    if spec.count != "uniques":
+        raise SpecError(
+            f"the funnel's {view} view follows customers (their best chain): --count {spec.count} is the "
+            "steps view's",
+            code="HG145",
+            hint="drop --count (the trend, time and events views count unique customers)",
+        )
     if spec.by:
         raise SpecError(
             f"the funnel's {view} view is drawn for one funnel, not per value of --by {spec.by}",

@@ -26,10 +26,10 @@ def _ci(s: Mapping[str, Any]) -> tuple[float | None, float | None]:
     return float(hi) - float(c), float(c) - float(lo)
 
 
-def trend_figure(trend: Mapping[str, Any]) -> go.Figure:
+def trend_figure(trend: Mapping[str, Any], goal: str | None = None) -> go.Figure:
     """One line per step after the first: the share of the period's entrants who reached it, with
     95% Wilson error bars; incomplete periods as hollow markers off the line; a period nobody
-    entered is a gap (never 0%)."""
+    entered is a gap (never 0%). ``goal`` (the sale step; default the last) is in the accent colour."""
     periods = get_list(trend, "periods")
     names = [str(n) for n in trend.get("steps") or []][1:]
     fig = go.Figure()
@@ -37,8 +37,8 @@ def trend_figure(trend: Mapping[str, Any]) -> go.Figure:
         color = _blend(
             PALETTE["primary_dark"], "#7c83f2", (k - 1) / (len(names) - 1) if len(names) > 1 else 0.0
         )
-        if k == len(names):
-            color = PALETTE["loss"] if len(names) > 1 else color
+        if name == (goal if goal in names else names[-1]) and len(names) > 1:
+            color = PALETTE["loss"]
         for complete in (True, False):
             xs, ys, up, down, hover = [], [], [], [], []
             for p in periods:
@@ -111,7 +111,7 @@ def time_figure(times: Mapping[str, Any], origin: str = "previous") -> go.Figure
             barmode="group",
             showlegend=n > 1,
             legend={"orientation": "h", "y": -0.25},
-            yaxis={"tickformat": ".0%", "title": "share of the step's customers"},
+            yaxis={"tickformat": ".0%", "title": "share"},
         )
     )
     return fig
@@ -151,7 +151,7 @@ def funnel_time_part(
     if periods:
         div = FUNNEL_TIME_DIV_IDS["trend"]
         html.append(f'<h3>Conversion by {esc(period)} of entry</h3><div class="chart" id="{div}"></div>')
-        charts.append((FUNNEL_TIME_DIV_IDS["trend"], trend_figure(trend)))
+        charts.append((FUNNEL_TIME_DIV_IDS["trend"], trend_figure(trend, names[goal] if names else None)))
     hists = get_list(times, "histograms")
     measured = [h for h in hists if h.get("bins")]
     if measured:

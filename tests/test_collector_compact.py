@@ -337,3 +337,22 @@ def test_a_past_days_files_are_merged_into_one_and_a_late_file_merged_again(
     compact(data, refresh=False, merge_before=today + timedelta(days=1))
     assert [p.name for p in day.glob("*.parquet")] == ["merged-000002.parquet"]
     assert len(ids(data)) == 6
+
+
+def test_a_refresh_killed_midway_is_done_by_the_next_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hourglass.interfaces import store_api
+
+    data = tmp_path / "d"
+    logged(data, "c1", [row("a", "amy")])
+    real = store_api.ingest
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt("killed while the store was written")
+
+    monkeypatch.setattr(store_api, "ingest", killed)
+    with pytest.raises(KeyboardInterrupt):
+        compact(data)
+    monkeypatch.setattr(store_api, "ingest", real)
+    assert compact(data).stores == {"shop": 1}  # the stale marker outlived the kill

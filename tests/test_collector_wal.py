@@ -259,3 +259,17 @@ def test_the_log_uses_a_faster_encoder_when_there_is_one(
     assert [read_rows(p) for _, p in scan_segment(path.read_bytes(), n).records] == [
         _rows(i) for i in range(3)
     ]
+
+
+def test_a_log_that_cannot_start_a_segment_is_hg451_and_releases_its_lock(tmp_path: Path) -> None:
+    directory = tmp_path / "w"
+    directory.mkdir()
+    (directory / segment_name(0)).mkdir()  # the next segment's name is taken by a directory: EISDIR
+    wal = WriteAheadLog(directory)
+    with pytest.raises(WalUnavailable) as info:
+        wal.open()
+    assert info.value.code == "HG451"
+    (directory / segment_name(0)).rmdir()
+    again = WriteAheadLog(directory)
+    again.open()  # the lock was released
+    again.close()

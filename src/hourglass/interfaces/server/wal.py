@@ -159,16 +159,21 @@ class WriteAheadLog:
                     hint="stop that collector, or give this one another id (--id NAME): each collector "
                     "writes its own log",
                 ) from None
-        os.ftruncate(self._lock_fd, 0)
-        os.pwrite(self._lock_fd, str(os.getpid()).encode(), 0)
-        found = segments(self.directory)
-        recovery = Recovery(None, 0, 0, False)
-        if found:
-            recovery = self._recover(*found[-1])
-            start = found[-1][0] + 1
-        else:
-            start = self._first_number()
-        self._start_segment(start)
+        try:
+            os.ftruncate(self._lock_fd, 0)
+            os.pwrite(self._lock_fd, str(os.getpid()).encode(), 0)
+            found = segments(self.directory)
+            recovery = Recovery(None, 0, 0, False)
+            if found:
+                recovery = self._recover(*found[-1])
+                start = found[-1][0] + 1
+            else:
+                start = self._first_number()
+            self._start_segment(start)
+        except OSError as e:  # a full disk or a read-only one: HG451, the lock released
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+            raise _unavailable(self.directory, e) from e
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="hourglass-wal", daemon=True)
         self._thread.start()

@@ -233,3 +233,30 @@ def test_cli_views(tmp_path: Any, shop: Any) -> None:
     assert (data["converted"], data["dropped"], data["items"][0]["value"]) == (3, 2, "ads")
     out = runner.invoke(cli, [*base, "--view", "dropoff", "--at", "3"])
     assert out.exit_code == 2 and "HG151" in out.output
+
+
+def test_report_part_is_the_two_views_in_one_run(shop_file: str) -> None:
+    from types import SimpleNamespace
+
+    from hourglass.analyses.funnel_correlation import explain_plan
+    from hourglass.engine.plan import execute_plan
+    from hourglass.interfaces.api import build_spec
+    from hourglass.interfaces.funnel_explore_api import largest_loss_at
+    from hourglass.interfaces.reports._funnel_explore import funnel_explore_part
+    from hourglass.model.funnel_explore import ExploreOptions
+
+    ev = hourglass.events(shop_file)
+    plan = explain_plan(build_spec(STEPS, window="1d"), ev.table, ExploreOptions(at=1, top=8), ("channel",))
+    paths, corr = execute_plan(ev.engine, plan)
+    alone = funnel_dropoff_paths(ev, STEPS, window="1d", at=1, top=8).to_dict()
+    assert paths.to_dict() == alone | {"meta": {}}
+    assert (
+        corr.to_dict()["items"] == funnel_correlation(shop_file, STEPS, window="1d", at=1).to_dict()["items"]
+    )
+    html = funnel_explore_part(paths.to_dict(), corr.to_dict(), "shop").html
+    assert (
+        "(no event after visit: left)" in html and "channel = ads" in html and "visit \u2192 signup" in html
+    )
+    counts = [SimpleNamespace(customers=c) for c in (5, 3, 2)]  # losses 2, 1: the first step
+    assert largest_loss_at(SimpleNamespace(steps=counts)) == 1
+    assert largest_loss_at(SimpleNamespace(steps=counts[:1])) is None

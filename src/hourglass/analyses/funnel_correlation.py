@@ -12,9 +12,9 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import step_predicate
-from hourglass.analyses.funnel_paths import chain_events
+from hourglass.analyses.funnel_paths import Chain, chain_events, paths_plan
 from hourglass.analyses.plan import Materialize, Plan, Rows
-from hourglass.model.funnel_explore import ExploreOptions, FunnelCorrelation
+from hourglass.model.funnel_explore import ExploreOptions, FunnelCorrelation, FunnelPaths
 from hourglass.model.spec import FunnelSpec
 
 __all__ = [
@@ -22,8 +22,10 @@ __all__ = [
     "NOT_PROPERTIES",
     "correlation_plan",
     "default_columns",
+    "explain_plan",
     "item_people",
     "observed_events",
+    "observed_from",
     "observed_items",
 ]
 
@@ -50,9 +52,13 @@ def observed_events(
     reached step L, and ``inside``: the event is before his drop-off point: a converter's events
     before his step-L event in canonical order, a dropper's at or before his entry's time plus the
     window)."""
+    return observed_from(chain_events(spec, events, opts.target, keep=columns), spec, opts)
+
+
+def observed_from(chained: ir.Table, spec: FunnelSpec, opts: ExploreOptions) -> ir.Table:
+    """:func:`observed_events` from :func:`chain_events` (up to step L at least)."""
     k, target = opts.at, opts.target
-    j = chain_events(spec, events, target, keep=columns)
-    j = j.filter(j.level >= k)
+    j = chained.filter(chained.level >= k)
     conv = j.level >= target
     inside = (conv & (j.pos < j[f"q{target}"])) | (~conv & (j.ts <= j.t1 + spec.window))
     return j.mutate(conv=conv, inside=inside.coalesce(False))
@@ -87,15 +93,24 @@ def observed_items(spec: FunnelSpec, seen: ir.Table, columns: Sequence[str]) -> 
 
 
 def correlation_plan(
-    spec: FunnelSpec, events: ir.Table, opts: ExploreOptions, columns: Sequence[str]
+    spec: FunnelSpec,
+    events: ir.Table,
+    opts: ExploreOptions,
+    columns: Sequence[str],
+    *,
+    chain: Chain | None = None,
 ) -> Plan[FunnelCorrelation]:
     """Each item's customers who converted and who dropped, capped to the ``max_events`` event
-    names and the ``max_values`` values per column with the most customers; and the two totals."""
+    names and the ``max_values`` values per column with the most customers; and the two totals.
+    ``chain``: where the plan gets :func:`chain_events` (up to step L, with the columns kept)."""
     opts.check(spec)
     k, target = opts.at, opts.target
 
     def build(materialize: Materialize) -> dict[str, ir.Expr]:
-        seen = materialize(observed_events(spec, events, opts, columns))
+        if chain is None:
+            seen = materialize(observed_events(spec, events, opts, columns))
+        else:
+            seen = materialize(observed_from(chain(materialize), spec, opts))
         items = observed_items(spec, seen, columns)
         counts = items.group_by(["kind", "value"]).aggregate(
             a=items.conv.ifelse(1, 0).sum(), b=items.conv.ifelse(0, 1).sum(), total=items.count()
@@ -136,3 +151,33 @@ def item_people(
     items = observed_items(spec, observed_events(spec, events, opts, chosen), chosen)
     out = items.filter((items.kind == kind) & (items.value == value))
     return out.select("customer", converted=out.conv).order_by("customer")
+
+
+def explain_plan(
+    spec: FunnelSpec, events: ir.Table, opts: ExploreOptions, columns: Sequence[str]
+) -> Plan[tuple[FunnelPaths, FunnelCorrelation]]:
+    """The drop-off paths and the correlation at step K (to K+1) in one run: the chain table is
+    computed once for both (the report's section)."""
+    opts.check(spec)
+    held: dict[str, ir.Table] = {}
+
+    def chain(materialize: Materialize) -> ir.Table:
+        if "chain" not in held:
+            held["chain"] = materialize(chain_events(spec, events, opts.target, keep=columns))
+        return held["chain"]
+
+    paths = paths_plan(spec, events, opts, "dropoff", chain=chain)
+    corr = correlation_plan(spec, events, opts, columns, chain=chain)
+
+    def build(materialize: Materialize) -> dict[str, ir.Expr]:
+        held.clear()
+        out = {f"paths.{k}": v for k, v in paths.build(materialize).items()}
+        return out | {f"corr.{k}": v for k, v in corr.build(materialize).items()}
+
+    def assemble(rows: Rows) -> tuple[FunnelPaths, FunnelCorrelation]:
+        def part(prefix: str) -> Rows:
+            return {k[len(prefix) :]: v for k, v in rows.items() if k.startswith(prefix)}
+
+        return paths.assemble(part("paths.")), corr.assemble(part("corr."))
+
+    return Plan(build, assemble)

@@ -5,7 +5,7 @@ expressions only; the engine runs the plan."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -17,9 +17,11 @@ from hourglass.analyses.plan import Materialize, Plan, Rows
 from hourglass.model.funnel_explore import ExploreOptions, FunnelPaths, PathRow
 from hourglass.model.spec import FunnelSpec
 
-__all__ = ["chain_events", "customer_paths", "path_people", "paths_plan"]
+__all__ = ["Chain", "chain_events", "customer_paths", "path_people", "paths_plan"]
 
 _NULL_INT = ibis.null("int64")
+#: a plan's source of :func:`chain_events`, given the engine's materialize (shared by two plans)
+Chain = Callable[[Materialize], ir.Table]
 
 
 def chain_events(spec: FunnelSpec, events: ir.Table, upto: int, *, keep: Sequence[str] = ()) -> ir.Table:
@@ -100,14 +102,22 @@ def customer_paths(chained: ir.Table, view: str, opts: ExploreOptions, group: ob
 
 
 def paths_plan(
-    spec: FunnelSpec, events: ir.Table, opts: ExploreOptions, view: str, group: object = ...
+    spec: FunnelSpec,
+    events: ir.Table,
+    opts: ExploreOptions,
+    view: str,
+    group: object = ...,
+    *,
+    chain: Chain | None = None,
 ) -> Plan[FunnelPaths]:
-    """The view's ``top`` most common paths and its totals (see :class:`FunnelPaths`)."""
+    """The view's ``top`` most common paths and its totals (see :class:`FunnelPaths`). ``chain``:
+    where the plan gets :func:`chain_events` (up to step K+1 at least; a plan that shares it)."""
     opts.check(spec)
     cols = [f"p{i}" for i in range(opts.depth)]
 
     def build(materialize: Materialize) -> dict[str, ir.Expr]:
-        per = materialize(customer_paths(chain_events(spec, events, opts.at + 1), view, opts, group))
+        chained = chain(materialize) if chain else chain_events(spec, events, opts.at + 1)
+        per = materialize(customer_paths(chained, view, opts, group))
         counted = per.group_by([*cols, "ended"]).aggregate(customers=per.count())
         order = [ibis.desc(counted.customers), *path_keys(counted, opts.depth), counted.ended]
         top = counted.order_by(order).limit(opts.top)

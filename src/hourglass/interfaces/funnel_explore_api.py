@@ -10,7 +10,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hourglass.analyses.funnel_correlation import EVENT, correlation_plan, default_columns, item_people
+from hourglass.analyses.funnel_correlation import (
+    EVENT,
+    correlation_plan,
+    default_columns,
+    explain_plan,
+    item_people,
+)
 from hourglass.analyses.funnel_paths import path_people, paths_plan
 from hourglass.engine.load import Events
 from hourglass.engine.plan import execute_plan
@@ -25,7 +31,9 @@ __all__ = [
     "explore_properties",
     "funnel_correlation",
     "funnel_dropoff_paths",
+    "funnel_explore_part_of",
     "funnel_explore_people",
+    "largest_loss_at",
     "prepare",
 ]
 
@@ -208,3 +216,33 @@ def funnel_explore_people(
             hint="give at most depth events, or a larger depth",
         )
     return ev.engine.execute(path_people(spec, ev.table, options, view, list(path), ended, group))
+
+
+def largest_loss_at(result: Any) -> int | None:
+    """The step K (1-based) after which the funnel lost the most customers (``customers(K) -
+    customers(K+1)``, ties: the earlier step; the report's "largest loss"), None when no step has a
+    next one or nobody was lost."""
+    counts = [s.customers for s in result.steps]
+    losses = [(counts[k] - counts[k + 1], -k) for k in range(len(counts) - 1)]
+    if not losses or max(losses)[0] <= 0:
+        return None
+    return -max(losses)[1] + 1
+
+
+def funnel_explore_part_of(
+    ev: Events, key: str, jm: Any, result: Any, window: str, since: Any, until: Any, cfg: Config
+) -> Any:
+    """The report's "why customers drop" part (``reports/_funnel_explore.py``) of the main model's
+    funnel ``result``: at its largest loss, the drop-off paths and the correlation. None when no
+    step lost anyone; the views' HourglassError (HG152) when the model cannot be explored."""
+    from hourglass.interfaces.reports._funnel_explore import funnel_explore_part
+
+    at = largest_loss_at(result)
+    if at is None:
+        return None
+    spec = build_spec(None, model=jm, config=cfg, window=window, since=since, until=until)
+    options = ExploreOptions(at=at, depth=3, top=8)
+    dropoff, correlation = execute_plan(
+        ev.engine, explain_plan(spec, ev.table, options, explore_properties(ev, None))
+    )
+    return funnel_explore_part(dropoff.to_dict(), correlation.to_dict(), jm.label or jm.name or key)

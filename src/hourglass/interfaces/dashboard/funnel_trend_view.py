@@ -1,0 +1,206 @@
+"""The funnel over time on the dashboard (docs/semantics-funnel-time.md): the funnel page's own funnel
+per day, week or month of entry (a line per step with 95% intervals, incomplete periods hollow,
+empty ones gaps), the time to each step and the events and sessions customers needed, as tabs. The
+engine computes every number (interfaces/funnel_views_api.py); here they are cached per source and
+query and drawn with the report's figures.
+
+Routes (added by :func:`add_trend_routes`, one call in ``app.create_app``): ``/funnel/trend`` with
+``view`` (trend|time|events), ``period`` (day|week|month) and ``gap`` (the session gap, ``30m``)
+besides the funnel's own parameters; the fragment alone on ``X-HG-Fragment``, else a whole page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import plotly.graph_objects as go
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse
+
+from hourglass.interfaces import api
+from hourglass.interfaces.funnel_views_api import run_view
+from hourglass.interfaces.reports._charts import PALETTE, _blend, _layout, _plotly_text
+from hourglass.interfaces.reports._funnel_time import time_figure, trend_figure
+from hourglass.model.errors import HourglassError, SpecError
+from hourglass.model.funnel_trend import PERIODS
+from hourglass.model.results import format_duration
+from hourglass.model.spec import FunnelSpec, format_window, parse_window
+
+from .charts import figure_json
+from .funnel_view import funnel_kwargs
+from .query import FunnelQuery
+
+__all__ = ["TREND_PARAMS", "TrendQuery", "add_trend_routes", "events_figure", "trend_fragment"]
+
+TREND_PARAMS = ("view", "period", "gap")
+VIEWS = ("trend", "time", "events")
+FRAGMENT = "X-HG-Fragment"
+log = logging.getLogger("hourglass.dashboard")
+
+
+@dataclass(frozen=True)
+class TrendQuery:
+    view: str = "trend"
+    period: str = "week"
+    gap: str = "30m"
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> TrendQuery:
+        view = (params.get("view") or "trend").strip()
+        if view not in VIEWS:
+            raise SpecError(
+                f"view: '{view}' is not a view of the funnel over time",
+                code="HG109",
+                hint="view=trend, time or events",
+            )
+        period = (params.get("period") or "week").strip()
+        if period not in PERIODS:
+            raise SpecError(
+                f"period: '{period}' is not a period of the funnel over time",
+                code="HG142",
+                hint="period=day, week or month (weeks start on Monday, UTC)",
+            )
+        gap = (params.get("gap") or "30m").strip()
+        parse_window(gap, what="the session gap")  # HG107 when it cannot be read
+        return cls(view, period, gap)
+
+    def params(self) -> dict[str, str]:
+        return {"view": self.view, "period": self.period, "gap": self.gap}
+
+
+def events_figure(events: Mapping[str, Any], what: str = "events") -> go.Figure:
+    """Grouped bars: per count bin, the share of each step's customers who needed that many events
+    (or sessions) from entry."""
+    hists = [h for h in events.get("histograms") or [] if h.get("what") == what and h.get("bins")]
+    fig = go.Figure()
+    n = len(hists)
+    for i, h in enumerate(hists):
+        bins = h["bins"]
+        fig.add_trace(
+            go.Bar(
+                x=[str(b.get("label")) for b in bins],
+                y=[b.get("share") for b in bins],
+                customdata=[b.get("customers") for b in bins],
+                name=_plotly_text(str(h.get("step"))),
+                marker={"color": _blend(PALETTE["primary_dark"], "#7c83f2", i / (n - 1) if n > 1 else 0.0)},
+                hovertemplate=f"to {_plotly_text(str(h.get('step')))}: %{{x}} {what}: %{{customdata:,}} "
+                "customers (%{y:.1%})<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        **_layout(
+            260,
+            barmode="group",
+            showlegend=n > 1,
+            legend={"orientation": "h", "y": -0.25},
+            xaxis={"title": f"{what} from entry to the step (both included)", "type": "category"},
+            yaxis={"tickformat": ".0%", "title": "share"},
+        )
+    )
+    return fig
+
+
+def _spec(views: Any, q: FunnelQuery) -> FunnelSpec:
+    src = views.src
+    kwargs = funnel_kwargs(src, q)
+    by = api.by_column(src.events, q.by) if q.by else None
+    return api.build_spec(kwargs.pop("steps"), model=kwargs.pop("model"), config=src.config, by=by, **kwargs)
+
+
+def _chart(div_id: str, figure: go.Figure) -> dict[str, str]:
+    return {"div_id": div_id, "json": figure_json(figure)}
+
+
+def trend_fragment(views: Any, q: FunnelQuery, t: TrendQuery) -> str:
+    """The tabs and the chosen view: its chart(s) and table."""
+    if q.empty:
+        raise SpecError(
+            "the funnel has no steps", code="HG109", hint="give steps or a model on the funnel page"
+        )
+    spec = _spec(views, q)
+    src = views.src
+
+    def compute() -> dict[str, Any]:
+        result = src.run(lambda: run_view(t.view, src.events, spec, period=t.period, session_gap=t.gap))
+        return result.to_dict()  # type: ignore[no-any-return]
+
+    key = (q.key(), tuple(sorted(t.params().items())))
+    data: dict[str, Any] = views._cached("funnel-trend", key, compute)
+    charts: list[dict[str, str]] = []
+    rows: list[dict[str, Any]] = []
+    if t.view == "trend":
+        if data["periods"]:
+            charts.append(_chart("hg-trend-chart", trend_figure(data)))
+        for p in data["periods"]:
+            rows.append({**p, "last": p["steps"][-1] if p["steps"] else {}})
+    elif t.view == "time":
+        for origin in ("previous", "entry"):
+            if any(h.get("bins") for h in data["histograms"] if h["from"] == origin):
+                charts.append(_chart(f"hg-time-{origin}", time_figure(data, origin)))
+        rows = [
+            {**h, "median": format_duration(h["median_s"], " "), "p90": format_duration(h["p90_s"], " ")}
+            for h in data["histograms"]
+        ]
+    else:
+        for what in ("events", "sessions"):
+            if any(h.get("bins") for h in data["histograms"] if h["what"] == what):
+                charts.append(_chart(f"hg-events-{what}", events_figure(data, what)))
+        rows = list(data["histograms"])
+    return str(
+        views._render(
+            "funnel_trend.html",
+            data=data,
+            t=t,
+            rows=rows,
+            charts=charts,
+            steps=list(spec.step_names),
+            fq=q.query(),
+            periods=PERIODS,
+            window=format_window(spec.window),
+        )
+    )
+
+
+def add_trend_routes(app: Any, views: Any) -> None:
+    """The ``/funnel/trend`` route on the dashboard's app (``views``: its ``Views``)."""
+    src = views.src
+
+    def page(request: Request) -> Response:
+        p = dict(request.query_params)
+        status = 200
+        try:
+            fragment = trend_fragment(views, FunnelQuery.parse(p, src.last), TrendQuery.parse(p))
+        except HourglassError as e:
+            status, fragment = 400, views.error(e.code, e.message, e.hint)
+        except Exception as e:  # a bug: said plainly, logged, and the server stays up
+            log.exception("dashboard: internal error on %s", request.url.path)
+            status, fragment = 500, views.internal(e)
+        headers = {"Cache-Control": "no-store", "Vary": FRAGMENT}
+        if request.headers.get(FRAGMENT):
+            return HTMLResponse(fragment, status_code=status, headers=headers)
+        back = urlencode({k: v for k, v in p.items() if k not in TREND_PARAMS})
+        html = views.env.get_template("funnel_trend_page.html").render(
+            title="the funnel over time",
+            result=fragment,
+            src=src,
+            params=p,
+            path="/funnel",
+            v=_versions(request),
+            back_query=back,
+        )
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+    app.add_api_route("/funnel/trend", page, methods=["GET"], response_model=None)
+
+
+def _versions(request: Request) -> dict[str, str]:
+    """The static files' cache-busting versions, as the app's pages name them."""
+    if hasattr(request.app.state, "asset_versions"):
+        return request.app.state.asset_versions  # type: ignore[no-any-return]
+    from .app import Assets
+
+    assets = Assets()
+    return {n: assets.version(n) for n in ("plotly.min.js", "report.css", "hg.js", "hg.css")}

@@ -368,3 +368,24 @@ def test_503_from_the_real_log_when_its_disk_fails(tmp_path: Path) -> None:
         assert [r for n, p in segments(wal.directory) for r in scan_segment(p.read_bytes(), n).records] == []
     finally:
         wal.close()
+
+
+def test_large_bodies_wait_for_a_slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import concurrent.futures
+
+    from hourglass.interfaces.server import app as app_module
+
+    monkeypatch.setattr(app_module, "_LARGE_AT_ONCE", 1)
+    store = KeyStore(tmp_path)
+    key, _ = store.create("shop")
+    wal = FakeWal()
+    body = json.dumps(_posthog(key, 12_000)).encode()  # ~1.5 MB: one at a time
+    assert len(body) > app_module._LARGE_BYTES
+    with (
+        _serving(
+            create_app(tmp_path, collector_id="t", wal=wal, keys=store, limits=Limits(rate=0))
+        ) as client,
+        concurrent.futures.ThreadPoolExecutor(3) as pool,
+    ):
+        answers = list(pool.map(lambda _: client.post("/batch/", content=body).status_code, range(3)))
+    assert answers == [200, 200, 200] and len(wal.rows) == 36_000

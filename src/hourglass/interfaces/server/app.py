@@ -6,6 +6,7 @@ log cannot write). Every answer carries the CORS headers the browser SDKs need."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -76,6 +77,10 @@ def _error(request: Request, status: int, code: str, message: str, **extra: Any)
     return _answer(request, status, {"status": "error", "code": code, "message": message, **extra}, headers)
 
 
+#: bodies over this size (or of unknown size) are handled a few at a time: a 20 MB PostHog batch takes
+#: some 200 MB once parsed, so many at once would exhaust memory
+_LARGE_BYTES = 1024 * 1024
+_LARGE_AT_ONCE = 4
 #: a body larger than this is decoded and normalised in a worker thread: the loop goes on answering
 _OFF_LOOP_BYTES = 256 * 1024
 T = TypeVar("T")
@@ -125,8 +130,20 @@ class _Collector:
         self.limits = limits
         self.rates = RateLimiter(limits.rate, limits.burst_s)
         self.stored_events = 0
+        self._large = asyncio.Semaphore(_LARGE_AT_ONCE)
 
     async def collect(self, request: Request) -> Response:
+        """One request, answered (a large body waits for one of a few slots: bounded memory)."""
+        length = request.headers.get("content-length")
+        small = request.method != "POST" or (
+            length is not None and length.strip().isdigit() and int(length) <= _LARGE_BYTES
+        )
+        if small:
+            return await self._collect(request)
+        async with self._large:
+            return await self._collect(request)
+
+    async def _collect(self, request: Request) -> Response:
         route = PATHS.get(request.url.path)
         if route is None:
             return await self.not_found(request, None)

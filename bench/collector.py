@@ -176,8 +176,31 @@ def _event(event_id: str, n: int) -> dict[str, Any]:
     }
 
 
-def batch_body(ids: list[str], start: int) -> tuple[str, bytes]:
-    """The path and body of a request carrying ``ids``: /v1/track for one, /v1/batch for more."""
+def _posthog_event(event_id: str, n: int) -> dict[str, Any]:
+    return {
+        "event": ("$pageview", "view", "signup", "purchase")[n % 4],
+        "uuid": event_id,
+        "timestamp": EPOCH_ISO,
+        "properties": {
+            "distinct_id": f"u{n % 5000}",
+            "revenue": 9.5,
+            "channel": "ads",
+            "sku": f"sku-{n % 97}",
+            "n": n,
+            "$lib": "bench",
+            "$current_url": "https://shop.example/p",
+        },
+    }
+
+
+def batch_body(ids: list[str], start: int, *, sdk: str = "segment", key: str = "") -> tuple[str, bytes]:
+    """The path and body of a request carrying ``ids``. Segment: /v1/track for one, /v1/batch for
+    more (the key goes as HTTP Basic); PostHog: /capture for one, /batch for more (``key`` in the body)."""
+    if sdk == "posthog":
+        events = [_posthog_event(i, start + k) for k, i in enumerate(ids)]
+        if len(events) == 1:
+            return "/capture", json.dumps({"api_key": key, **events[0], "sent_at": EPOCH_ISO}).encode()
+        return "/batch", json.dumps({"api_key": key, "batch": events, "sent_at": EPOCH_ISO}).encode()
     events = [_event(i, start + k) for k, i in enumerate(ids)]
     if len(events) == 1:
         return "/v1/track", json.dumps({**events[0], "sentAt": EPOCH_ISO}).encode()
@@ -187,12 +210,14 @@ def batch_body(ids: list[str], start: int) -> tuple[str, bytes]:
 # ---------------------------------------------------------------- load
 
 
-async def _load_client(port: int, key: str, batch: int, until: float, tag: str, out: dict[str, Any]) -> None:
+async def _load_client(
+    port: int, key: str, sdk: str, batch: int, until: float, tag: str, out: dict[str, Any]
+) -> None:
     http = Http(port, key)
     n = 0
     # the body is made once: each request only puts its own number into the ids (<tag>-<n>-<k>), so the
     # client spends its CPU on HTTP, not on JSON (it shares the 2 cores with the server)
-    path, template = batch_body([f"@ID@-{k}" for k in range(batch)], 0)
+    path, template = batch_body([f"@ID@-{k}" for k in range(batch)], 0, sdk=sdk, key=key)
     try:
         while time.perf_counter() < until:
             body = template.replace(b"@ID@", f"{tag}-{n}".encode())
@@ -214,14 +239,16 @@ async def _load_client(port: int, key: str, batch: int, until: float, tag: str, 
         http.close()
 
 
-def _load_proc(port: int, key: str, batch: int, conns: int, seconds: float, proc_no: int) -> dict[str, Any]:
+def _load_proc(
+    port: int, key: str, sdk: str, batch: int, conns: int, seconds: float, proc_no: int
+) -> dict[str, Any]:
     out: dict[str, Any] = {"lat": [], "events": 0, "errors": 0}
     salt = f"{os.getpid()}-{random.getrandbits(32):08x}"
 
     async def main() -> None:
         until = time.perf_counter() + seconds
         await asyncio.gather(
-            *(_load_client(port, key, batch, until, f"l{proc_no}-{c}-{salt}", out) for c in range(conns))
+            *(_load_client(port, key, sdk, batch, until, f"l{proc_no}-{c}-{salt}", out) for c in range(conns))
         )
 
     out["t0"], cpu = time.time(), time.process_time()
@@ -243,7 +270,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def load(
-    collector: Collector, key: str, *, batch: int, seconds: float, procs: int, conns: int
+    collector: Collector,
+    key: str,
+    *,
+    batch: int,
+    seconds: float,
+    procs: int,
+    conns: int,
+    sdk: str = "segment",
 ) -> dict[str, Any]:
     """events/s, requests/s, p50/p99 (ms) of ``procs`` x ``conns`` clients for ``seconds``; the CPU the
     server used per event and per request (µs): what the rate would be with a whole core for it."""
@@ -252,7 +286,7 @@ def load(
     server_cpu = cpu_seconds(collector.proc.pid)
     with ctx.Pool(procs) as pool:
         parts = pool.starmap(
-            _load_proc, [(collector.port, key, batch, conns, seconds, p) for p in range(procs)]
+            _load_proc, [(collector.port, key, sdk, batch, conns, seconds, p) for p in range(procs)]
         )
     wall = max(p["t1"] for p in parts) - min(p["t0"] for p in parts)  # from the first start to the last end
     server_cpu = cpu_seconds(collector.proc.pid) - server_cpu  # (a little of the pool's start-up too)
@@ -262,6 +296,7 @@ def load(
     for p in parts:
         statuses.update(p["statuses"])
     return {
+        "sdk": sdk,
         "batch": batch,
         "clients": procs * conns,
         "seconds": round(wall, 1),
@@ -443,15 +478,15 @@ def crash(
 
 
 HEADER = (
-    "| events/request | clients | s | requests/s | events/s | p50 ms | p99 ms | errors "
+    "| SDK | events/request | clients | s | requests/s | events/s | p50 ms | p99 ms | errors "
     "| server cores | server µs/request | events/s per server core | client µs/request | load 1m |\n"
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
 def _row(r: dict[str, Any]) -> str:
     return (
-        f"| {r['batch']} | {r['clients']} | {r['seconds']} | {r['requests_per_s']:,} "
+        f"| {r['sdk']} | {r['batch']} | {r['clients']} | {r['seconds']} | {r['requests_per_s']:,} "
         f"| {r['events_per_s']:,} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} | {r['server_cores']} "
         f"| {r['server_us_per_request']:,} | {r['events_per_core_s']:,} | {r['client_us_per_request']:,} "
         f"| {r['load_avg_1m']:.1f} |"
@@ -465,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--procs", type=int, default=1, help="client processes (default 1)")
     ap.add_argument("--conns", type=int, default=16, help="connections per client process (default 16)")
     ap.add_argument("--batches", default="100,1", help="events per request, each a phase (default 100,1)")
+    ap.add_argument(
+        "--sdk", default="segment", help="segment, posthog or both: segment,posthog (default segment)"
+    )
     ap.add_argument("--kills", type=int, default=5, help="kill -9 under load in the crash part (default 5)")
     ap.add_argument(
         "--crash-events", type=int, default=20_000, help="events of the crash part (default 20000)"
@@ -488,8 +526,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"start: {col.start():.2f} s")
             print(HEADER)
             results = []
-            for b in (int(x) for x in args.batches.split(",")):
-                r = load(col, key, batch=b, seconds=args.seconds, procs=args.procs, conns=args.conns)
+            phases = [(sdk, int(b)) for sdk in args.sdk.split(",") for b in args.batches.split(",")]
+            for sdk, b in phases:
+                r = load(col, key, sdk=sdk, batch=b, seconds=args.seconds, procs=args.procs, conns=args.conns)
                 results.append(r)
                 print(_row(r), flush=True)
             print(f"stop: exit {col.stop()}")

@@ -376,8 +376,22 @@ def test_any_bytes_decode_or_raise_a_coded_body_error(raw: bytes) -> None:
         assert e.code in {"invalid_json", "payload_too_large", "unsupported_compression"}
 
 
-def test_what_orjson_refuses_the_standard_library_decides() -> None:
-    """With or without orjson installed (ingest/collector/_json.py), the same answers."""
+@pytest.mark.parametrize("fast", [True, False], ids=["orjson", "stdlib"])
+def test_what_orjson_refuses_the_standard_library_decides(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With or without orjson (ingest/collector/_json.py), the same answers."""
+    from hourglass.ingest.collector import _json
+
+    if not fast:
+        monkeypatch.setattr(_json, "_orjson", None)
+    elif _json._orjson is None:
+        pytest.skip("orjson is not installed")
+    batch = _normalise(
+        "segment:batch", decode_body(json.dumps({"batch": [ANALYTICS_JS_TRACK]}).encode(), limit=10**6)
+    )
+    assert json.loads(batch.rows[0]["properties"]) == ANALYTICS_JS_TRACK["properties"]
+    assert json.loads(batch.rows[0]["context"])["page"] == ANALYTICS_JS_TRACK["context"]["page"]
     assert decode_body(b'{"big": 123456789012345678901234567890}', limit=1000) == {
         "big": 123456789012345678901234567890
     }

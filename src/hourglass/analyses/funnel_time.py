@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros
-from hourglass.analyses.funnel_trend import chains, counted
+from hourglass.analyses.funnel_trend import chains, counted, trend_plan
 from hourglass.analyses.plan import Materialize, Plan, Rows
 from hourglass.model.funnel_time import (
     CountHistogram,
@@ -20,10 +20,10 @@ from hourglass.model.funnel_time import (
     TimeToConvert,
     time_bins,
 )
-from hourglass.model.funnel_trend import check_view_spec
+from hourglass.model.funnel_trend import FunnelTrend, check_view_spec
 from hourglass.model.spec import FunnelSpec
 
-__all__ = ["ANY_ORDER_REASON", "events_plan", "time_plan"]
+__all__ = ["ANY_ORDER_REASON", "events_plan", "time_plan", "trend_time_plan"]
 
 US = 1_000_000
 ANY_ORDER_REASON = "any_order chains have no step times (docs/semantics.md): run the ordered funnel"
@@ -34,18 +34,19 @@ def _int(v: Any) -> int:
     return 0 if v is None else int(v)
 
 
-def time_plan(spec: FunnelSpec, events: ir.Table) -> Plan[TimeToConvert]:
+def time_plan(spec: FunnelSpec, events: ir.Table, *, shared: bool = False) -> Plan[TimeToConvert]:
     """Per step k >= 2 and origin (previous step, entry): customers, counts per time bin, median and
-    p90 (seconds) of ``t_k - t_origin`` over the customers counted at step k."""
+    p90 (seconds) of ``t_k - t_origin`` over the customers counted at step k. ``shared``: as
+    :func:`~hourglass.analyses.funnel_trend.trend_plan`'s."""
     check_view_spec(spec, "time")
     n = len(spec.steps)
     bins = time_bins(spec.window)
     names = [s.name for s in spec.steps]
 
-    def build(_materialize: Materialize) -> Mapping[str, ir.Expr]:
+    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
         if spec.mode == "any_order" or n < 2:
             return {}
-        per = chains(spec, events)
+        per = materialize(chains(spec, events)) if shared else chains(spec, events)
         aggs: dict[str, ir.Value] = {}
         for k in range(2, n + 1):
             for o, origin in enumerate(ORIGINS):
@@ -138,5 +139,32 @@ def events_plan(spec: FunnelSpec, events: ir.Table, session_gap: int) -> Plan[Ev
                 dist = {int(r["value"]): int(r["customers"]) for r in got}
                 hists.append(CountHistogram(names[k - 1], label, dist))
         return EventsToConvert(tuple(names), session_gap / US, tuple(hists))
+
+    return Plan(build, assemble)
+
+
+def trend_time_plan(
+    spec: FunnelSpec, events: ir.Table, period: str = "week"
+) -> Plan[tuple[FunnelTrend, TimeToConvert]]:
+    """The trend and the time to convert in one plan, their chains computed once (the report)."""
+    trend, times = trend_plan(spec, events, period, shared=True), time_plan(spec, events, shared=True)
+
+    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
+        memo: dict[Any, ir.Table] = {}
+
+        def once(table: ir.Table) -> ir.Table:  # both plans build the same chains expression
+            if table.op() not in memo:
+                memo[table.op()] = materialize(table)
+            return memo[table.op()]
+
+        out = {f"trend:{k}": v for k, v in trend.build(once).items()}
+        out.update({f"time:{k}": v for k, v in times.build(once).items()})
+        return out
+
+    def assemble(rows: Rows) -> tuple[FunnelTrend, TimeToConvert]:
+        def part(prefix: str) -> Rows:
+            return {k.removeprefix(prefix): v for k, v in rows.items() if k.startswith(prefix)}
+
+        return trend.assemble(part("trend:")), times.assemble(part("time:"))
 
     return Plan(build, assemble)

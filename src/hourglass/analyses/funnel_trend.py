@@ -42,15 +42,18 @@ def counted(spec: FunnelSpec, per: ir.Table, k: int) -> ir.BooleanValue:
     return per[f"o{k}"] if spec.steps[k - 1].optional else per.level >= k
 
 
-def trend_plan(spec: FunnelSpec, events: ir.Table, period: str = "week") -> Plan[FunnelTrend]:
+def trend_plan(
+    spec: FunnelSpec, events: ir.Table, period: str = "week", *, shared: bool = False
+) -> Plan[FunnelTrend]:
     """Customers at each step per period of entry; ``as_of`` is the log's last event time (the
-    completeness of the last periods is judged against it)."""
+    completeness of the last periods is judged against it). ``shared``: the chains table is
+    materialised (a combined plan reads it twice: analyses/funnel_time.py ``trend_time_plan``)."""
     check_period(period)
     check_view_spec(spec, "trend")
     n = len(spec.steps)
 
-    def build(_materialize: Materialize) -> Mapping[str, ir.Expr]:
-        per = chains(spec, events)
+    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
+        per = materialize(chains(spec, events)) if shared else chains(spec, events)
         per = per.mutate(day=entry_day(per.entry_ts))
         aggs = {f"c{k}": counted(spec, per, k).ifelse(1, 0).sum() for k in range(1, n + 1)}
         return {

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hourglass.analyses.funnel_time import events_plan, time_plan
+from hourglass.analyses.funnel_time import events_plan, time_plan, trend_time_plan
 from hourglass.analyses.funnel_trend import trend_plan
 from hourglass.engine.load import Events
 from hourglass.engine.plan import execute_plan
@@ -23,7 +23,7 @@ from hourglass.model.journey import JourneyModel
 from hourglass.model.schema import ColumnMapping
 from hourglass.model.spec import FunnelSpec, format_window, parse_window
 
-__all__ = ["events_to_convert", "funnel_trend", "run_view", "time_to_convert"]
+__all__ = ["events_to_convert", "funnel_trend", "run_view", "time_to_convert", "trend_and_time"]
 
 View = FunnelTrend | TimeToConvert | EventsToConvert
 VIEWS = ("trend", "time", "events")
@@ -144,3 +144,26 @@ def events_to_convert(
     loads = {"columns": columns, "engine": engine, "table": table, "config": config}
     ev, spec = _prepare(source, steps, model, loads, {"window": window, **funnel_options})
     return run_view("events", ev, spec, session_gap=session_gap)  # type: ignore[return-value]
+
+
+def trend_and_time(
+    source: Any,
+    steps: Sequence[StepLike] | None = None,
+    *,
+    period: str = "auto",
+    model: str | JourneyModel | None = None,
+    window: str | int | float = "7d",
+    config: Config | str | None = None,
+    **funnel_options: Any,
+) -> tuple[FunnelTrend, TimeToConvert]:
+    """:func:`funnel_trend` and :func:`time_to_convert` of one funnel in one plan (its best chains
+    computed once): the report's section."""
+    check_period(period)
+    loads = {"config": config}
+    ev, spec = _prepare(source, steps, model, loads, {"window": window, **funnel_options})
+    started = time.perf_counter()
+    trend, times = execute_plan(ev.engine, trend_time_plan(spec, ev.table, period))
+    for result in (trend, times):
+        result.meta.update(engine=ev.engine.name, spec=spec.describe(), source=ev.report.source)
+    trend.meta.update(period=trend.period, seconds=round(time.perf_counter() - started, 3))
+    return trend, times

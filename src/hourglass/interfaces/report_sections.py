@@ -92,13 +92,11 @@ def funnel_time_part_of(
     """The "funnel over time" part of the main model (docs/semantics-funnel-time.md): its funnel per
     period of entry (the period chosen from the span: days, weeks or months) and the time to each
     step. Raises the views' HourglassError when they cannot be drawn."""
-    from hourglass.interfaces.funnel_views_api import funnel_trend, time_to_convert
+    from hourglass.interfaces.funnel_views_api import trend_and_time
     from hourglass.interfaces.reports._funnel_time import funnel_time_part
 
-    when = {"model": jm, "window": window, "since": since, "until": until, "config": cfg}
-    trend = funnel_trend(ev, period="auto", **when).to_dict()
-    times = time_to_convert(ev, **when).to_dict()
-    return funnel_time_part(trend, times, jm.label or jm.name or key, jm.sale)
+    trend, times = trend_and_time(ev, model=jm, window=window, since=since, until=until, config=cfg)
+    return funnel_time_part(trend.to_dict(), times.to_dict(), jm.label or jm.name or key, jm.sale)
 
 
 def lifecycle_blocks(life: Mapping[str, Any] | None) -> dict[str, str | None]:

@@ -78,6 +78,7 @@ def test_a_damaged_keys_file_keeps_the_running_keys(tmp_path: Path) -> None:
 def test_keys_errors(tmp_path: Path, args: list[str], code: str) -> None:
     result = CliRunner().invoke(keys_cmd, [args[0], "--data", str(tmp_path / "d"), *args[1:]])
     assert result.exit_code == 2 and f"[{code}]" in result.output, result.output
+    assert not (tmp_path / "d").exists()  # a refused command makes no directory
 
 
 def test_keys_commands(tmp_path: Path) -> None:

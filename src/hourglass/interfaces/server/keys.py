@@ -185,6 +185,9 @@ class KeyStore:
     def revoke(self, key_id: str) -> KeyRecord:
         """Revoke by id (``k_...``) or by the key itself; revoking twice keeps the first time."""
         wanted = key_hash(key_id) if key_id.startswith(PREFIX) else None
+        records: list[KeyRecord] = []
+        if not self.path.exists():  # nothing to revoke: no directory made for it
+            return self._unknown(key_id, records)
         with self._locked():
             records = self._read()
             for i, r in enumerate(records):
@@ -195,6 +198,9 @@ class KeyStore:
                         )
                         self._write(records)
                     return r
+        return self._unknown(key_id, records)
+
+    def _unknown(self, key_id: str, records: list[KeyRecord]) -> KeyRecord:
         known = ", ".join(r.id for r in records[:10]) or "none"
         raise SpecError(
             f"no key {key_id!r} in {self.path}",

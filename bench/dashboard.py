@@ -5,8 +5,10 @@ simulated shop (every built-in model has its events) of about ``--events`` event
     .venv/bin/python bench/dashboard.py --events 1000000 --reps 10
 
 Each repetition asks for a result not in the cache (another window), so the times are the engine's
-and the browser's, not the cache's; the cached redraw is measured apart. The time of an
-interaction is the page's own (window.hgTimings: from the request to the chart drawn)."""
+and the browser's, not the cache's; the cached redraw is measured apart. The server works ahead as
+``hourglass serve`` does (dashboard/ahead.py: a view's next clicks and its date presets, on a second
+connection), and the bench makes no pauses: a click waits for what is still being computed. The
+time of an interaction is the page's own (window.hgTimings: from the request to the chart drawn)."""
 
 from __future__ import annotations
 
@@ -116,7 +118,7 @@ def run(store: Path, reps: int) -> tuple[dict[str, float], dict[str, list[float]
     src = load_source(str(store))
     start["load the store"] = time.perf_counter() - t0
     app = create_app(src)
-    app.state.views.warm()  # as ``hourglass serve`` does: each funnel's people in the pauses
+    app.state.views.warm()  # as ``hourglass serve`` does: work ahead on a second connection
     running = start_in_thread(app)
     start["server listening"] = time.perf_counter() - t0
     steps = "visit,signup,purchase,repeat_purchase"
@@ -238,8 +240,14 @@ def main() -> None:
         screenshots(args.screenshots)
         return
     store = ensure_store(args.data_dir, args.events, args.seed)
+    load_before = os.getloadavg()
     start, times, info = run(store, args.reps)
+    load_after = os.getloadavg()
     print(f"store: {store} ({info['events']:,} events, {info['event names']} event names)")
+    print(
+        f"load average (1, 5, 15 min) before: {', '.join(f'{x:.1f}' for x in load_before)}; "
+        f"after: {', '.join(f'{x:.1f}' for x in load_after)} ({os.cpu_count()} cores)"
+    )
     print("\n| start | seconds after start |\n|---|---:|")
     for name, s in start.items():
         print(f"| {name} | {s:.2f} |")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hourglass.engine.fast_levels import fast_levels
 from hourglass.interfaces import api
 
 from .data import DashboardSource
@@ -16,9 +17,20 @@ __all__ = ["funnel_levels", "named_levels"]
 
 
 def funnel_levels(src: DashboardSource, q: FunnelQuery) -> Any:
-    """``api.funnel_levels`` for the funnel builder's query (pandas), on ``src``'s connection."""
+    """``api.funnel_levels`` for the funnel builder's query (pandas), on ``src``'s connection: on the
+    DuckDB fast path when it can say (engine/fast_levels.py), else the portable plan."""
     kwargs = funnel_kwargs(src, q)
-    return src.run(lambda: api.funnel_levels(src.events, by=q.by or None, config=src.config, **kwargs))
+
+    def run() -> Any:
+        by = api.checked_by_column(src.events, q.by, code="HG306") if q.by else None
+        options = {k: v for k, v in kwargs.items() if k not in ("steps", "model")}
+        spec = api.build_spec(kwargs["steps"], model=kwargs["model"], config=src.config, by=by, **options)
+        fast = fast_levels(src.events, spec)
+        if fast is not None:
+            return fast
+        return api.funnel_levels(src.events, by=q.by or None, config=src.config, **kwargs)
+
+    return src.run(run)
 
 
 def named_levels(view: FunnelView, frame: Any) -> Any:

@@ -21,15 +21,14 @@ from hourglass.interfaces import api
 from hourglass.interfaces.report_extras import Context, check_extras, extra_parts
 from hourglass.interfaces.report_helper import Helper, start_helper
 from hourglass.interfaces.report_sections import (
+    funnel_parts,
     funnel_section,
-    funnel_time_part_of,
     journeys_block,
     lifecycle_blocks,
     not_measured_model,
 )
 from hourglass.interfaces.reports._parts import Part
 from hourglass.interfaces.reports.html import write_report
-from hourglass.model.errors import HourglassError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.presets import PRESETS
@@ -299,12 +298,11 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         results[key] = res
         sections.append(funnel_section(key, jm, res, window, hits, main=key == main_key))
     over_time: list[Part] = []
-    if main_key in results:  # the main model's funnel over time, drawn after the journeys
-        say(f"funnel over time: {main_key}")
-        try:
-            over_time.append(funnel_time_part_of(ev, main_key, main, window, since, until, cfg))
-        except HourglassError as e:
-            not_measured["funnel-time"] = f"{e.message}: {e.hint}" if e.hint else e.message
+    if main_key in results:  # the main model's funnel over time and why customers drop
+        over_time, cannot = funnel_parts(
+            ev, main_key, main, results[main_key], window, since, until, cfg, say
+        )
+        not_measured.update(cannot)
     timings["funnels"] = time.perf_counter() - mark
     life_dict: dict[str, Any] | None = None
     parts: list[Part] = []

@@ -10,11 +10,14 @@ from typing import Any
 from hourglass.engine.load import Events
 from hourglass.ingest.config import Config
 from hourglass.interfaces import journeys_api
+from hourglass.model.errors import HourglassError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.results import MEASURES, FunnelResult
 
 __all__ = [
     "PATH_DEPTH",
+    "funnel_explained_part_of",
+    "funnel_parts",
     "funnel_section",
     "funnel_time_part_of",
     "journeys_block",
@@ -97,6 +100,62 @@ def funnel_time_part_of(
 
     trend, times = trend_and_time(ev, model=jm, window=window, since=since, until=until, config=cfg)
     return funnel_time_part(trend.to_dict(), times.to_dict(), jm.label or jm.name or key, jm.sale)
+
+
+def funnel_explained_part_of(
+    ev: Events,
+    key: str,
+    jm: JourneyModel,
+    result: FunnelResult,
+    window: str,
+    since: Any,
+    until: Any,
+    cfg: Config,
+) -> Any:
+    """The "why customers drop" part of the main model (docs/semantics-funnel-explore.md, F3's): at
+    its largest loss, the drop-off paths and the correlation; None when nobody was lost."""
+    from hourglass.interfaces.funnel_explore_api import funnel_explore_part_of
+
+    return funnel_explore_part_of(ev, key, jm, result, window, since, until, cfg)
+
+
+def funnel_parts(
+    ev: Events,
+    key: str,
+    jm: JourneyModel,
+    result: FunnelResult,
+    window: str,
+    since: Any,
+    until: Any,
+    cfg: Config,
+    say: Callable[[str], None],
+) -> tuple[list[Any], dict[str, str]]:
+    """The main model's parts drawn after the journeys: the funnel over time and why customers drop
+    (each may be None: nobody lost), and the reasons of those that cannot be drawn."""
+    parts: list[Any] = []
+    why: dict[str, str] = {}
+    runs: list[tuple[str, str, Callable[[], Any]]] = [
+        (
+            "funnel-time",
+            "funnel over time",
+            lambda: funnel_time_part_of(ev, key, jm, window, since, until, cfg),
+        ),
+        (
+            "funnel-explained",
+            "why customers drop",
+            lambda: funnel_explained_part_of(ev, key, jm, result, window, since, until, cfg),
+        ),
+    ]
+    for name, message, run in runs:
+        say(f"{message}: {key}")
+        try:
+            part = run()
+        except HourglassError as e:
+            why[name] = f"{e.message}: {e.hint}" if e.hint else e.message
+            continue
+        if part is not None:
+            parts.append(part)
+    return parts, why
 
 
 def lifecycle_blocks(life: Mapping[str, Any] | None) -> dict[str, str | None]:

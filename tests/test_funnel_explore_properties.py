@@ -2,7 +2,7 @@
 ``funnel_correlation``) against the reference (tests/reference/funnel_explore_ref.py) on random
 logs: three to eight customers of up to eight events from a small alphabet, with ties (gap 0), gaps at
 both sides of the window's edge, events after the window, a channel property, the ordered and
-strict_order modes, an excluded event and an entry range. Each example runs one view (every Ibis
+strict_order modes, an excluded event, a breakdown and an entry range. Each example runs one view (every Ibis
 plan costs about half a second to compile, so the examples are few and the logs dense)."""
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     options: dict[str, Any] = {"mode": draw(st.sampled_from(["ordered", "ordered", "strict_order"]))}
     if draw(st.integers(0, 3)) == 0 and not any("*" in s or s == "quit" for s in steps):
         options["exclude"] = ["quit"]
+    if draw(st.integers(0, 3)) == 0:
+        options["by"] = "channel"  # ties in the canonical order are then ordered by the channel
     if draw(st.integers(0, 3)) == 0:
         options["since"] = BASE + timedelta(seconds=draw(st.integers(0, 2 * WINDOW_S)))
     return {

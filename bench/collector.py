@@ -1,7 +1,7 @@
 """The collector under load and under kill -9 (issue 13), on loopback only.
 
     .venv/bin/python bench/collector.py                      # load (batches of 100 and of 1), then crash
-    .venv/bin/python bench/collector.py --seconds 20 --procs 2 --conns 16
+    .venv/bin/python bench/collector.py --seconds 20 --conns 128 --sdk segment,posthog
     .venv/bin/python bench/collector.py --only crash --kills 5 --crash-events 20000
 
 One real ``hourglass collect`` process (``--rate 0``: no rate limit) on a free 127.0.0.1 port and a fresh
@@ -498,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=["load", "crash"], help="one part (default: both)")
     ap.add_argument("--seconds", type=float, default=10.0, help="each load phase (default 10)")
     ap.add_argument("--procs", type=int, default=1, help="client processes (default 1)")
-    ap.add_argument("--conns", type=int, default=16, help="connections per client process (default 16)")
+    ap.add_argument("--conns", type=int, default=32, help="connections per client process (default 32)")
     ap.add_argument("--batches", default="100,1", help="events per request, each a phase (default 100,1)")
     ap.add_argument(
         "--sdk", default="segment", help="segment, posthog or both: segment,posthog (default segment)"

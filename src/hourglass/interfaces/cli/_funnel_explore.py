@@ -28,6 +28,9 @@ def _options(spec: FunnelSpec, options: FunnelViewOptions) -> ExploreOptions:
         kwargs["top"] = options.top
     if options.depth is not None:
         kwargs["depth"] = options.depth
+    to = getattr(options, "to", None)
+    if to is not None:
+        kwargs["to"] = to
     properties = getattr(options, "properties", None)
     if properties is not None:
         kwargs["properties"] = tuple(properties)

@@ -4,20 +4,26 @@
     .venv/bin/python bench/collector.py --seconds 20 --conns 128 --sdk segment,posthog
     .venv/bin/python bench/collector.py --only crash --kills 5 --crash-events 20000
 
-One real ``hourglass collect`` process (``--rate 0``: no rate limit) on a free 127.0.0.1 port and a fresh
-data directory with one project's key (``hourglass keys create``). The clients are raw asyncio HTTP/1.1
-on keep-alive connections (``--procs`` processes x ``--conns`` connections each), posting Segment
-``/v1/batch`` bodies of 100 track events, then ``/v1/track`` bodies of one; every event has its own
-``messageId``. A request counts when its answer is 2xx; its latency is from the first byte written to
-the last byte of the answer read. events/s = events acknowledged / wall time of the phase.
+One real ``hourglass collect`` process (``--rate 0``: no rate limit; ``--compact-every 24h``: no
+compaction while measuring, the clean stop compacts everything and is timed) on a free 127.0.0.1 port
+and a fresh data directory with one project's key (``hourglass keys create``). The clients are raw
+asyncio HTTP/1.1 on keep-alive connections (``--procs`` processes x ``--conns`` connections each),
+posting Segment ``/v1/batch`` bodies of 100 track events, then ``/v1/track`` bodies of one (``--sdk
+posthog``: ``/batch`` and ``/capture``); every event has its own id. A request counts when its answer
+is 2xx; its latency is from the first byte written to the last byte of the answer read. events/s =
+events acknowledged / wall time of the phase. The server's CPU time over the phase (/proc) gives its
+cost per request and the rate it would reach with a core of its own ("per server core"): on a shared
+machine the measured rate is the share of a core it got times that.
 
-Crash: clients send batches with deterministic ids (``crash-<client>-<n>``); the server is killed with
-SIGKILL ``--kills`` times under load and restarted with the same ``--id`` (its write-ahead log is
-recovered); a client retries a batch that got no 2xx (refused connection, reset, 503) with the same ids
-until it is acknowledged. Then the server is stopped (SIGTERM), ``hourglass compact`` runs, and the
-compacted Parquet dataset (``DIR/events/<project>/``) is counted: acknowledged ids missing (must be 0),
-ids stored more than once (must be 0), ids stored that no client sent (must be 0).
-tests/test_collector_crash.py runs a bounded form (3 kills, 2 000 events) in ``make test``.
+Crash: clients send batches with deterministic ids (``crash-<client>-<n>``), paced so that the server
+lives ``--min-life`` s or more between kills (its compactor runs every ``--compact-every``, so a kill
+may land in a compaction); the server is killed with SIGKILL ``--kills`` times under load and
+restarted with the same ``--id`` (its write-ahead log is recovered); a client retries a batch that got
+no 2xx (refused connection, reset, 503) with the same ids until it is acknowledged. Then the server is
+stopped (SIGTERM), ``hourglass compact`` runs, and the compacted Parquet dataset
+(``DIR/events/<project>/``) is counted: acknowledged ids missing (must be 0), ids stored more than once
+(must be 0), ids stored that no client sent (must be 0). tests/test_collector_crash.py runs a bounded
+form (3 kills, 2 000 events) in ``make test``. ``$HOURGLASS_BIN`` runs another hourglass command.
 """
 
 from __future__ import annotations
@@ -522,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
             data = tmp / "load"
             data.mkdir()
             key = make_key(data)
-            col = Collector(data, collector_id="load")
+            # no compaction while measuring (it would take the server's CPU): the stop compacts it all
+            col = Collector(data, collector_id="load", extra=("--rate", "0", "--compact-every", "24h"))
             print(f"start: {col.start():.2f} s")
             print(HEADER)
             results = []
@@ -531,8 +538,15 @@ def main(argv: list[str] | None = None) -> int:
                 r = load(col, key, sdk=sdk, batch=b, seconds=args.seconds, procs=args.procs, conns=args.conns)
                 results.append(r)
                 print(_row(r), flush=True)
-            print(f"stop: exit {col.stop()}")
-            print(json.dumps({"load": results}))
+            t0 = time.perf_counter()
+            code = col.stop(timeout=600)
+            stop_s = time.perf_counter() - t0
+            total = sum(r["events"] for r in results)
+            print(
+                f"stop: exit {code}, {stop_s:.1f} s with its compaction of {total:,} events "
+                f"({total / stop_s:,.0f} events/s into Parquet and the store)"
+            )
+            print(json.dumps({"load": results, "stop_s": round(stop_s, 2), "events": total}))
         if args.only in (None, "crash"):
             data = tmp / "crash"
             data.mkdir()

@@ -206,7 +206,7 @@ def _incomplete(
         last = datetime(1970, 1, 1) + timedelta(microseconds=as_of)
         why.append(
             f"the window ({format_window(window)}) of its last entries has not elapsed by the log's last "
-            f"event ({last.isoformat(sep=' ')}): some of its customers may still convert"
+            f"event ({last.isoformat(sep=' ', timespec='seconds')}): some of its customers may still convert"
         )
     return tuple(why)
 

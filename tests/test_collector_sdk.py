@@ -1,13 +1,15 @@
 """The real browser SDKs against a real collector (issue 13): analytics.js (@segment/analytics-next) and
 posthog-js, pinned in tests/sdk/package-lock.json and installed by `make test` (npm ci), load in headless
 Chromium from a loopback static server, send page/identify/track events to a `hourglass collect`
-subprocess with only their configuration changed (tests/sdk/*.html); after a clean stop and `hourglass
-compact`, every event is in the compacted dataset unchanged (id, name, type, customer, ids, properties,
-time) and the funnel reads it from the collector's directory. No console error, no request outside
-127.0.0.1, no answer but 200."""
+subprocess with only their configuration changed (tests/sdk/*.html: analytics.js one event a request
+and with its batching delivery, posthog-js batched and gzipped, and by sendBeacon); after a clean stop
+and `hourglass compact`, every event is in the compacted dataset unchanged (id, name, type, customer,
+ids, properties, time) and the funnel reads it from the collector's directory. No console error, no
+request outside 127.0.0.1, no answer but 200."""
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import json
 import shutil
@@ -37,6 +39,7 @@ BUNDLES = {  # URL prefix -> directory: each SDK's browser build as published on
 }
 TYPES = {".html": "text/html; charset=utf-8", ".js": "application/javascript"}
 PROJECT = "shop"
+PAGES = ("segment", "segment-batching", "posthog")  # tests/sdk/<page>.html
 
 
 def load_bench() -> ModuleType:
@@ -77,9 +80,22 @@ class Run:
     """What one page did: the events the SDK sent, the collector's answers, what went wrong."""
 
     sent: list[dict[str, Any]] = field(default_factory=list)
-    acked: int = 0  # events the collector answered 200 for ({"events": N})
+    acked: int = 0  # events in the requests the collector answered 200 (its "events": N, or counted)
     statuses: list[int] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # "<resource type> <path>" of each POST answered
     problems: list[str] = field(default_factory=list)
+
+
+def _events_in(body: bytes | None) -> int:
+    """How many events a request body (JSON, or gzip as posthog-js sends it) carries."""
+    if not body:
+        return 0
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    sent = json.loads(body)
+    if isinstance(sent, dict) and isinstance(sent.get("batch"), list):
+        return len(sent["batch"])
+    return len(sent) if isinstance(sent, list) else 1
 
 
 @dataclass
@@ -112,8 +128,12 @@ def _drive(browser: Any, base: str, page_name: str, collector: str, key: str) ->
         while answers:
             r = answers.pop(0)
             run.statuses.append(r.status)
-            if r.status == 200:
-                run.acked += int(r.json().get("events", 0))
+            kind = r.request.resource_type
+            run.requests.append(f"{kind} {r.url[len(collector) :].split('?')[0]}")
+            if r.status == 200 and kind == "ping":  # no answer body for a beacon, and Playwright keeps
+                run.acked += _events_in(r.request.post_data_buffer) or 1  # no request body: the page's one
+            elif r.status == 200:
+                run.acked += r.json()["events"]
 
     page.on("console", on_console)
     page.on("pageerror", lambda e: run.problems.append(f"page error: {e}"))
@@ -161,7 +181,7 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collected]:
                 executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, "--disable-quic"]
             )
             try:
-                for sdk in ("segment", "posthog"):
+                for sdk in PAGES:
                     runs[sdk] = _drive(browser, base, f"{sdk}.html", url, key)
             finally:
                 browser.close()
@@ -188,13 +208,20 @@ def _us(value: Any) -> int:
     return int(value)
 
 
-@pytest.mark.parametrize("sdk", ["segment", "posthog"])
+@pytest.mark.parametrize("sdk", PAGES)
 def test_the_page_ran_clean(collected: Collected, sdk: str) -> None:
     run = collected.runs[sdk]
     assert run.problems == []
     assert run.statuses and set(run.statuses) == {200}
-    assert len(run.sent) == 4
+    assert len(run.sent) == (5 if sdk == "posthog" else 4)
     assert run.acked == len(run.sent)
+
+
+def test_each_sdk_used_its_own_paths(collected: Collected) -> None:
+    assert collected.runs["segment"].requests == ["fetch /v1/p", "fetch /v1/i", "fetch /v1/t", "fetch /v1/t"]
+    assert set(collected.runs["segment-batching"].requests) == {"fetch /v1/b"}
+    assert len(collected.runs["segment-batching"].requests) < 4  # several events a request
+    assert set(collected.runs["posthog"].requests) == {"fetch /e/", "ping /e/"}  # ping: sendBeacon
 
 
 def test_analytics_js_events_arrive_unchanged(collected: Collected) -> None:
@@ -224,7 +251,7 @@ def test_analytics_js_events_arrive_unchanged(collected: Collected) -> None:
 
 def test_posthog_js_events_arrive_unchanged(collected: Collected) -> None:
     sent = collected.runs["posthog"].sent
-    assert [e["event"] for e in sent] == ["$pageview", "$identify", "view", "purchase"]
+    assert [e["event"] for e in sent] == ["$pageview", "$identify", "view", "purchase", "wishlist"]
     for e in sent:
         row = collected.rows.get(e["uuid"])
         assert row is not None, f"{e['event']} {e['uuid']} is not in the dataset"
@@ -238,19 +265,39 @@ def test_posthog_js_events_arrive_unchanged(collected: Collected) -> None:
         assert {k: props.get(k) for k in mine} == mine
         if "timestamp" in e:
             assert abs(_us(row["timestamp"]) - _us(e["timestamp"])) < 5_000_000
-    pageview, identify, view, purchase = (collected.rows[e["uuid"]] for e in sent)
+    pageview, identify, view, purchase, wishlist = (collected.rows[e["uuid"]] for e in sent)
     assert pageview["channel"] == "ads"
     assert purchase["revenue"] == 9.5
     assert purchase["referrer"] == "ph-user-0"
-    assert identify["customer"] == view["customer"] == purchase["customer"] == "ph-user-1"
+    assert (
+        identify["customer"]
+        == view["customer"]
+        == purchase["customer"]
+        == wishlist["customer"]
+        == "ph-user-1"
+    )
     anonymous = sent[1]["properties"]["$anon_distinct_id"]
     assert pageview["customer"] == pageview["anonymous_id"] == identify["anonymous_id"] == anonymous
     assert pageview["user_id"] is None
     assert json.loads(view["context"]).get("$lib") == "web"
 
 
+def test_analytics_js_batches_arrive_unchanged(collected: Collected) -> None:
+    sent = collected.runs["segment-batching"].sent
+    for e in sent:
+        row = collected.rows[e["messageId"]]
+        assert (row["type"], row["event"]) == (e["type"], e["event"] or e["type"])
+        assert row["customer"] == row["user_id"] == e["userId"] == "seg-user-2"
+        assert row["anonymous_id"] == e["anonymousId"]
+        expected = e["traits"] if e["type"] == "identify" else e["properties"]
+        assert {k: json.loads(row["properties"]).get(k) for k in expected} == expected
+    purchase = collected.rows[sent[-1]["messageId"]]
+    assert (purchase["revenue"], purchase["channel"]) == (7.25, "partner")
+
+
 def test_nothing_else_was_stored(collected: Collected) -> None:
     ids = {e["messageId"] for e in collected.runs["segment"].sent}
+    ids |= {e["messageId"] for e in collected.runs["segment-batching"].sent}
     ids |= {e["uuid"] for e in collected.runs["posthog"].sent}
     assert set(collected.rows) == ids
 
@@ -259,4 +306,4 @@ def test_the_funnel_reads_the_collector_directory(collected: Collected) -> None:
     import hourglass
 
     result = hourglass.funnel(str(collected.data), steps=["view", "purchase"], window="1d")
-    assert [s.customers for s in result.steps] == [2, 2]
+    assert [s.customers for s in result.steps] == [3, 3]

@@ -10,8 +10,10 @@ result being computed ahead waits for it). Without a second connection (another 
 CSV read into a temporary table) the work waits for a pause of ``IDLE_S`` between requests, as the
 one connection runs one query at a time.
 
-The newest view's jobs run first (in the order given), then older ones'; only the last
-``MAX_BATCHES`` views' jobs are kept."""
+Two lanes, each a worker with its own second connection: the next clicks' work, and the work
+that may wait (the other date presets, the pages' first views at start), so that a long job of
+the second never holds up the first's. In each lane the newest view's jobs run first (in the
+order given), then older ones'; only the last ``MAX_BATCHES`` views' jobs are kept."""
 
 from __future__ import annotations
 
@@ -35,39 +37,56 @@ MAX_BATCHES = 8
 Job = Callable[[DashboardSource], Any]
 
 
+class _Lane:
+    """One worker thread and its queue of batches (the newest first)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.batches: deque[list[Job]] = deque()
+        self.running = 0
+        self.worker: threading.Thread | None = None
+        self.second: DashboardSource | None = None  # its own second connection
+
+
 class Ahead:
     def __init__(self, src: DashboardSource) -> None:
         self.src = src
         self.on = False
-        self.second: DashboardSource | None = None  # the events on a second connection
-        self._batches: deque[list[Job]] = deque()
+        # the next clicks' work, and the work that may wait (other date presets, first views): a
+        # long job of the second lane never holds up the first's
+        self._lanes = (_Lane("hourglass-ahead"), _Lane("hourglass-later"))
         self._cond = threading.Condition()
-        self._running = 0
-        self._worker: threading.Thread | None = None
         self._busy = threading.Lock()
         self.active = 0  # requests being answered
         self.last_request = 0.0  # time.monotonic() of the last request's start or end
 
-    def start(self, *, second: bool = True) -> None:
-        """Turn it on; ``second``: on a second connection when the engine has one."""
-        self.on = True
-        events = second_connection(self.src.events) if second else None
-        if events is not None:
-            self.second = dataclasses.replace(self.src, events=events, lock=threading.Lock())
+    @property
+    def second(self) -> DashboardSource | None:
+        """The events on the first lane's second connection (None: work waits for pauses)."""
+        return self._lanes[0].second
 
-    def submit(self, *jobs: Job) -> None:
+    def start(self, *, second: bool = True) -> None:
+        """Turn it on; ``second``: on second connections when the engine has them."""
+        self.on = True
+        for lane in self._lanes:
+            events = second_connection(self.src.events) if second else None
+            if events is not None:
+                lane.second = dataclasses.replace(self.src, events=events, lock=threading.Lock())
+
+    def submit(self, *jobs: Job, later: bool = False) -> None:
         """Run ``jobs`` in this order, before the jobs of the views asked for earlier (nothing
-        when it is off)."""
+        when it is off); ``later``: on the lane of work that may wait."""
         if not self.on or not jobs:
             return
+        lane = self._lanes[1 if later else 0]
         with self._cond:
-            self._batches.appendleft(list(jobs))
-            while len(self._batches) > MAX_BATCHES:
-                self._batches.pop()
+            lane.batches.appendleft(list(jobs))
+            while len(lane.batches) > MAX_BATCHES:
+                lane.batches.pop()
             self._cond.notify_all()
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name="hourglass-ahead", daemon=True)
-                self._worker.start()
+            if lane.worker is None:
+                lane.worker = threading.Thread(target=self._work, args=(lane,), name=lane.name, daemon=True)
+                lane.worker.start()
 
     def request_started(self) -> None:
         with self._busy:
@@ -89,20 +108,20 @@ class Ahead:
                 return
             time.sleep(0.1)
 
-    def _next(self) -> Job:
+    def _next(self, lane: _Lane) -> Job:
         with self._cond:
-            self._cond.wait_for(lambda: bool(self._batches))
-            batch = self._batches[0]
+            self._cond.wait_for(lambda: bool(lane.batches))
+            batch = lane.batches[0]
             job = batch.pop(0)
             if not batch:
-                self._batches.popleft()
-            self._running += 1
+                lane.batches.popleft()
+            lane.running += 1
             return job
 
-    def _work(self) -> None:
+    def _work(self, lane: _Lane) -> None:
         while True:
-            job = self._next()
-            src = self.second
+            job = self._next(lane)
+            src = lane.second
             if src is None:
                 self._wait_idle()
                 src = self.src
@@ -111,10 +130,12 @@ class Ahead:
                     job(src)
             finally:
                 with self._cond:
-                    self._running -= 1
+                    lane.running -= 1
                     self._cond.notify_all()
 
     def idle(self, timeout: float | None = None) -> bool:
         """Wait until every job is done (tests, the bench); False on ``timeout``."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._batches and not self._running, timeout)
+            return self._cond.wait_for(
+                lambda: not any(lane.batches or lane.running for lane in self._lanes), timeout
+            )

@@ -66,6 +66,7 @@ class Views:
             lambda s: self._models("90d", None, None, s),
             lambda s: self._lifecycle_data(q, s),
             lambda s: compute_journeys(s, q, self._cached),
+            later=True,
         )
 
     def _cached(self, view: str, key: Hashable, compute: Any) -> Any:
@@ -157,11 +158,8 @@ class Views:
         chart = Chart(fresh_id("hg-compare"), compare_figure(c, ytitle)) if c.rows else None
         return self._render("_comparison.html", c=c, chart=chart, title=title, note=note, head=head, of=of)
 
-    def _b(self, q: PageQuery) -> tuple[str | None, str | None]:
-        return other_period(q.compare, q.since, q.until, q.since2, q.until2, self.src.last)
-
     def lifecycle_compare(self, q: PageQuery, data: dict[str, Any]) -> str:
-        b = self._b(q)
+        b = other_period(q.compare, q.since, q.until, q.since2, q.until2, self.src.last)
         return self.compared(
             stages_compared((q.since, q.until), b, data, self._stages_data(q.on(b))),
             "The hourglass, this period (A) against another (B)",
@@ -172,7 +170,7 @@ class Views:
         )
 
     def journeys_compare(self, q: PageQuery, paths: Any) -> str:
-        b = self._b(q)
+        b = other_period(q.compare, q.since, q.until, q.since2, q.until2, self.src.last)
         other = all_paths(self.src, q.on(b), self._cached).to_dict()
         return self.compared(
             paths_compared((q.since, q.until), b, paths, other),
@@ -228,7 +226,6 @@ class Views:
         rows = frame.iloc[(page - 1) * per_page : page * per_page].to_dict(orient="records")
         extra = {"step": step, "kind": kind} | ({"group": group} if group is not None else {})
         query = q.query() + "&" + urlencode(extra)
-        pages = max(1, -(-total // per_page))
         return self._render(
             "people.html",
             view=view,
@@ -238,7 +235,7 @@ class Views:
             kind=kind,
             group=group,
             page=page,
-            pages=pages,
+            pages=max(1, -(-total // per_page)),
             query=query,
             first=(page - 1) * per_page + 1,
         )
@@ -248,7 +245,7 @@ class Views:
         return named_levels(*self._people(q, step, kind, group))
 
     def lifecycle(self, q: PageQuery) -> str:
-        self.ahead.submit(*self._lifecycle_ahead(q))
+        self._lifecycle_ahead(q)
         data = self._lifecycle_data(q)
         html, charts = part_fragment(build_parts(data, None))
         if q.compare:
@@ -279,9 +276,9 @@ class Views:
         on = src or self.src
         return self._cached("stage_table", (q.model, q.since, q.until), lambda: stage_table(on, q))
 
-    def _lifecycle_ahead(self, q: PageQuery) -> list[Job]:
+    def _lifecycle_ahead(self, q: PageQuery) -> None:
         """What a click on the hourglass page asks for next: any channel cell's customers, the
-        period before's stages (a comparison), the stages' customers."""
+        period before's stages (a comparison), the stages' customers; then the other presets."""
         alone = q.alone()
         jobs: list[Job] = []
         if "channel" in self.src.columns and not q.compare:
@@ -290,7 +287,9 @@ class Views:
         if b is not None and not q.compare:
             jobs.append(lambda s: self._stages_data(q.on(b), s))
         jobs.append(lambda s: self._stage_table(alone, s))
-        return jobs + [lambda s, p=p: self._lifecycle_data(p, s) for p in alone.presets(self.src.last)]
+        self.ahead.submit(*jobs)
+        presets = alone.presets(self.src.last)
+        self.ahead.submit(*[lambda s, p=p: self._lifecycle_data(p, s) for p in presets], later=True)
 
     def lifecycle_people(self, q: PageQuery, stage: str, kind: str, page: int, per_page: int) -> str:
         frame = self._stage_people(q, stage, kind)
@@ -319,8 +318,9 @@ class Views:
         b = self._previous(q.since, q.until)
         if b is not None and not q.compare:
             jobs.append(lambda s: all_paths(s, q.on(b), self._cached))
-        presets = [lambda s, p=p: compute_journeys(s, p, self._cached) for p in alone.presets(self.src.last)]
-        self.ahead.submit(*jobs, *presets)
+        self.ahead.submit(*jobs)
+        others = alone.presets(self.src.last)  # the range menu's
+        self.ahead.submit(*[lambda s, p=p: compute_journeys(s, p, self._cached) for p in others], later=True)
         data = compute_journeys(self.src, q, self._cached)
         part = journeys_part(data["journeys"], data["transitions"], data["paths"], data["journey"])
         html, charts = part_fragment([part])

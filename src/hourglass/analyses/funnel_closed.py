@@ -59,26 +59,18 @@ def _ordered(t: ir.Table, req: Sequence[int], w: int, part: list[str], track: bo
     t = t.mutate(**{f"c{m}_{m}": last.ifelse(t.ts, _NO_TIME), f"p{m}_{m}": last.ifelse(t.pos, _NO_TIME)})
     kinds = ("c", "p") if track else ("c",)
     for k in range(m - 1, 0, -1):
-        nxt = {
-            f"{x}{k}_{j}": t[f"{x}{k + 1}_{j}"].min().over(after) for x in kinds for j in range(k + 1, m + 1)
-        }
-        t = t.mutate(**nxt)
         own_k = _has(t, req[k - 1])
-        own = {
-            f"{x}{k}_{j}": own_k.ifelse(t[f"{x}{k}_{j}"], _NO_TIME)
+        # one projection per step: the step's own flag and the min over the rows after it
+        cols = {
+            f"{x}{k}_{j}": own_k.ifelse(t[f"{x}{k + 1}_{j}"].min().over(after), _NO_TIME)
             for x in kinds
             for j in range(k + 1, m + 1)
         }
-        own[f"c{k}_{k}"] = own_k.ifelse(t.ts, _NO_TIME)
-        own[f"p{k}_{k}"] = own_k.ifelse(t.pos, _NO_TIME)
-        t = t.mutate(**own)
+        cols[f"c{k}_{k}"] = own_k.ifelse(t.ts, _NO_TIME)
+        cols[f"p{k}_{k}"] = own_k.ifelse(t.pos, _NO_TIME)
+        t = t.mutate(**cols)
         t = t.drop(
-            *[
-                f"{x}{k + 1}_{j}"
-                for x in ("c", "p")
-                for j in range(k + 1, m + 1)
-                if f"{x}{k + 1}_{j}" in t.columns
-            ]
+            *[c for x in ("c", "p") for j in range(k + 1, m + 1) if (c := f"{x}{k + 1}_{j}") in t.columns]
         )
     reached = ibis.literal(0)
     for j in range(1, m + 1):

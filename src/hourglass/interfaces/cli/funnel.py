@@ -50,9 +50,10 @@ def _table(result: FunnelResult) -> Any:
             r["step"] = f"{r[result.breakdown]} · {r['step']}"
         rows.append(r)
     count: Callable[[Any], str] = lambda v: "-" if v is None else v if isinstance(v, str) else f"{v:,}"  # noqa: E731
+    totals = result.meta.get("spec", {}).get("count") == "totals"
     cols: list[tuple[str, str, Callable[[Any], str]]] = [
         ("step", "step", str),
-        ("customers", "customers", count),
+        ("customers", "chains" if totals else "customers", count),
     ]
     if result.open_funnel:
         cols.append(("entered", "entered", count))

@@ -182,3 +182,24 @@ def test_optional_step() -> None:
     with pytest.raises(SpecError) as e:
         funnel_trend(LOG, ["visit", "purchase"], count="totals")
     assert e.value.code == "HG145"
+
+
+def test_a_step_no_event_matches_is_not_measured() -> None:
+    """A typo in a step: it and the steps after it are null with the funnel's reason, never 0."""
+    steps = ["visit", "purchas", "purchase"]
+    week = funnel_trend(LOG, steps, period="week").to_dict()["periods"][0]
+    assert (
+        week["steps"][1]["customers"] is None and "matches no event" in week["steps"][1]["customers_reason"]
+    )
+    assert (
+        week["steps"][2]["customers"] is None
+        and "follows step 'purchas'" in week["steps"][2]["customers_reason"]
+    )
+    assert week["conversion"] is None and week["conversion_reason"] == week["steps"][2]["customers_reason"]
+    times = time_to_convert(LOG, steps)
+    assert times.meta["notes"] == [
+        "step 'purchas': no event named 'purchas' in the source (did you mean 'purchase'?)"
+    ]
+    assert all(h["bins"] is None and h["customers_reason"] for h in times.to_dict()["histograms"])
+    events = events_to_convert(LOG, steps).to_dict()
+    assert all(h["customers"] is None for h in events["histograms"])

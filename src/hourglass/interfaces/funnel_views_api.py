@@ -5,6 +5,7 @@ docs/semantics-funnel-time.md."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from hourglass.interfaces.api import events as load
 from hourglass.model.funnel_time import EventsToConvert, TimeToConvert
 from hourglass.model.funnel_trend import FunnelTrend, check_period
 from hourglass.model.journey import JourneyModel
+from hourglass.model.results import FunnelResult, StepCounts
 from hourglass.model.schema import ColumnMapping
 from hourglass.model.spec import FunnelSpec, format_window, parse_window
 
@@ -45,6 +47,7 @@ def run_view(
         gap = parse_window(session_gap, what="the session gap")
         result = execute_plan(ev.engine, events_plan(spec, ev.table, gap))
         meta["session_gap"] = format_window(gap)
+    result = _mark_unmeasured(ev, spec, result)
     result.meta.update(
         engine=ev.engine.name,
         spec=spec.describe(),
@@ -54,6 +57,56 @@ def run_view(
         seconds=round(time.perf_counter() - started, 3),
     )
     return result
+
+
+def _zero_step(result: View) -> bool:
+    if isinstance(result, FunnelTrend):
+        return any(all(p.counts[i].customers == 0 for p in result.periods) for i in range(len(result.steps)))
+    if isinstance(result, TimeToConvert):
+        return any(h.customers == 0 for h in result.histograms)
+    return any(not h.distribution for h in result.histograms)
+
+
+def _mark_unmeasured(ev: Events, spec: FunnelSpec, result: View) -> View:
+    """A step no event of the source matches (a typo, another shop's names) and, the funnel being
+    closed, every step after it are not measured: null with the funnel's own reason, never 0
+    (docs/adr/0006). Asked as the funnel asks it: when a step has no customers, or on a store."""
+    if ev.codes is None and not _zero_step(result):
+        return result
+    from hourglass.engine.event_names import _matched  # the funnel's own check (engine/run.py)
+
+    flags = _matched(ev, spec.steps, ())
+    if flags is None:  # no events at all: nothing to tell a typo from
+        return result
+    named = [flags.get(f"n{k}", flags[f"s{k}"]) for k in range(len(spec.steps))]
+    missing = tuple(s.name for s, hit in zip(spec.steps, named, strict=True) if not hit)
+    if not missing:
+        return result
+    dummy = FunnelResult(tuple(StepCounts(s.name, 0) for s in spec.steps), missing=missing)
+    why = dummy.unmeasured_at()
+    from hourglass.engine.event_names import missing_event_notes
+
+    result.meta["notes"] = missing_event_notes(ev, spec, dummy)  # the closest names, as the funnel's
+    if isinstance(result, FunnelTrend):
+        return dataclasses.replace(result, unmeasured=tuple(why), meta=result.meta)
+    at = {name: w for name, w in zip(spec.step_names, why, strict=True) if w is not None}
+    if isinstance(result, TimeToConvert):
+        times = [
+            h
+            if at.get(h.step) is None or h.reason is not None
+            else dataclasses.replace(
+                h, customers=None, counts=(), median_s=None, p90_s=None, reason=at[h.step]
+            )
+            for h in result.histograms
+        ]
+        return dataclasses.replace(result, histograms=tuple(times), meta=result.meta)
+    counts = [
+        h
+        if at.get(h.step) is None or h.reason is not None
+        else dataclasses.replace(h, distribution={}, reason=at[h.step])
+        for h in result.histograms
+    ]
+    return dataclasses.replace(result, histograms=tuple(counts), meta=result.meta)
 
 
 def _prepare(

@@ -130,6 +130,8 @@ class TimeToConvert:
             }
             if h.reason:
                 row["customers_reason"] = row["bins_reason"] = h.reason
+            elif not h.customers:
+                row["median_s_reason"] = row["p90_s_reason"] = "no customer reached the step"
             out.append(row)
         return {"steps": list(self.steps), "histograms": out, "meta": self.meta}
 
@@ -186,6 +188,8 @@ class CountHistogram:
         }
         if self.reason:
             row["customers_reason"] = row["bins_reason"] = self.reason
+        elif n == 0:
+            row["median_reason"] = row["p90_reason"] = row["mean_reason"] = "no customer reached the step"
         return row
 
 

@@ -123,7 +123,8 @@ class TrendPeriod:
     counts: tuple[StepCounts, ...]
     incomplete: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, unmeasured: Sequence[str | None] = ()) -> dict[str, Any]:
+        """``unmeasured``: per step, why the source cannot measure it (None: measured)."""
         entered = self.counts[0].customers if self.counts else 0
         last = self.counts[-1].customers if self.counts else 0
         low, high = wilson(last, entered)
@@ -138,14 +139,19 @@ class TrendPeriod:
             "conversion_low": low,
             "conversion_high": high,
         }
-        steps = step_rows(self.counts)
+        steps = step_rows(self.counts, unmeasured=list(unmeasured) or None)
+        last_why = unmeasured[-1] if unmeasured else None
+        if last_why is not None:  # the last step cannot be measured: nor the period's conversion
+            row.update(converted=None, conversion=None, conversion_low=None, conversion_high=None)
+            row["converted_reason"] = row["conversion_reason"] = last_why
         for s in steps:  # the trend does not measure times (the time view does): no key, not a null
             del s["median_time_from_previous_s"], s["p90_time_from_previous_s"]
-        if entered == 0:
+        if entered == 0 and not (unmeasured and unmeasured[0]):
             why = "nobody entered the funnel in this period"
-            row["conversion_reason"] = why
+            row.setdefault("conversion_reason", why)
             for s in steps:
-                s["conversion_from_first_reason"] = s["conversion_from_previous_reason"] = why
+                if "customers_reason" not in s:
+                    s["conversion_from_first_reason"] = s["conversion_from_previous_reason"] = why
         row["steps"] = steps
         return row
 
@@ -159,13 +165,15 @@ class FunnelTrend:
     periods: tuple[TrendPeriod, ...]
     as_of: datetime | None
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: per step, why the source cannot measure it (a step matching no event of it; None: measured)
+    unmeasured: tuple[str | None, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "period": self.period,
             "steps": list(self.steps),
             "as_of": self.as_of.isoformat() if self.as_of else None,
-            "periods": [p.to_dict() for p in self.periods],
+            "periods": [p.to_dict(self.unmeasured) for p in self.periods],
             "meta": self.meta,
         }
 
@@ -173,7 +181,7 @@ class FunnelTrend:
         """One row per period and step (CSV, pandas)."""
         out = []
         for p in self.periods:
-            d = p.to_dict()
+            d = p.to_dict(self.unmeasured)
             head = {k: d[k] for k in ("start", "end", "complete", "incomplete_reason", "entered")}
             for s in d["steps"]:
                 out.append({**head, **s})
@@ -182,7 +190,7 @@ class FunnelTrend:
     def to_text(self) -> str:
         lines = [f"funnel by {self.period} of entry · {' → '.join(self.steps)}"]
         for p in self.periods:
-            d = p.to_dict()
+            d = p.to_dict(self.unmeasured)
             conv = "-" if d["conversion"] is None else format_percent(d["conversion"])
             ci = (
                 ""
@@ -239,11 +247,12 @@ def trend_from_days(
     if period == "auto":
         period = auto_period(first, last) if first is not None and last is not None else "week"
     if first is not None and last is not None and first <= last:
+        per_period: dict[date, list[int]] = {}
+        for day in days:
+            got = per_period.setdefault(period_start(day, period), [0] * n)
+            per_period[period_start(day, period)] = [a + b for a, b in zip(got, by_day[day], strict=True)]
         for start, end in periods_covering(first, last, period):
-            totals = [0] * n
-            for day in days:
-                if start <= day < end:
-                    totals = [a + b for a, b in zip(totals, by_day[day], strict=True)]
+            totals = per_period.get(start, [0] * n)
             counts = tuple(
                 StepCounts(step=name, label=label, customers=c)
                 for (name, label), c in zip(steps, totals, strict=True)

@@ -174,6 +174,7 @@ def render(view: str, events: Events, spec: FunnelSpec, options: FunnelViewOptio
         console.print(table.title, markup=False, soft_wrap=True)
         table.title = None
         console.print(table)
+    notes += [f"note: {n}" for n in result.meta.get("notes", ())]  # a step no event matches
     for note in notes:
         console.print(note, markup=False, soft_wrap=True)
     return buf.getvalue()

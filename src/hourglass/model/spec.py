@@ -314,3 +314,7 @@ class FunnelViewOptions:
     depth: int | None = None
     session_gap: str = "30m"
     format: str = "table"
+    #: --view correlation: the property columns tested (None: the view's default)
+    properties: tuple[str, ...] | None = None
+    #: --view correlation: the step customers convert to (1-based; None: the one after ``at``)
+    to: int | None = None

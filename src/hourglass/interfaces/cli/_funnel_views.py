@@ -36,7 +36,7 @@ TAKES: dict[str, frozenset[str]] = {
     "events": frozenset({"--session-gap"}),
     "dropoff": frozenset({"--at", "--top", "--depth"}),
     "between": frozenset({"--at", "--top", "--depth"}),
-    "correlation": frozenset({"--at", "--top"}),
+    "correlation": frozenset({"--at", "--top", "--properties", "--to"}),
 }
 assert set(TAKES) == set(VIEWS) and set(VIEW_MODULES) == set(VIEWS) - {"steps"}
 
@@ -54,8 +54,8 @@ def check_view_options(view: str, given: dict[str, Any]) -> None:
             )
 
 
-def resolve_at(at: str | None, spec: FunnelSpec) -> int | None:
-    """``--at``: a step name or a 1-based number as the step's number (1..n), else HG124."""
+def resolve_at(at: str | None, spec: FunnelSpec, flag: str = "--at") -> int | None:
+    """``--at`` (or ``--to``): a step name or a 1-based number as the step's number (1..n), else HG124."""
     if at is None:
         return None
     n = len(spec.steps)
@@ -66,7 +66,7 @@ def resolve_at(at: str | None, spec: FunnelSpec) -> int | None:
         if 1 <= k <= n:
             return k
         raise SpecError(
-            f"--at {at}: the funnel has steps 1 to {n}",
+            f"{flag} {at}: the funnel has steps 1 to {n}",
             code="HG124",
             hint=f"give a step number from 1 to {n}, or a step name: {', '.join(names)}",
         )
@@ -75,14 +75,14 @@ def resolve_at(at: str | None, spec: FunnelSpec) -> int | None:
         return hits[0]
     if hits:
         raise SpecError(
-            f"--at {at}: the step name '{text}' is steps {', '.join(map(str, hits))}",
+            f"{flag} {at}: the step name '{text}' is steps {', '.join(map(str, hits))}",
             code="HG124",
-            hint=f"give the step's number instead: --at {hits[0]}",
+            hint=f"give the step's number instead: {flag} {hits[0]}",
         )
     from hourglass.model._suggest import did_you_mean
 
     raise SpecError(
-        f"--at {at}: no step of the funnel is named '{text}'{did_you_mean(text, names)}",
+        f"{flag} {at}: no step of the funnel is named '{text}'{did_you_mean(text, names)}",
         code="HG124",
         hint=f"give a step name ({', '.join(names)}) or a number from 1 to {n}",
     )

@@ -160,6 +160,18 @@ def _table(result: FunnelResult) -> Any:
     help="--view events: a gap this long or longer between two events starts a new session: 30m, 2h "
     "[default: 30m]",
 )
+@click.option(
+    "--properties",
+    metavar="LIST",
+    help="--view correlation: the property columns whose values are tested, comma-separated (default: "
+    "every text or true/false column, channel among them)",
+)
+@click.option(
+    "--to",
+    metavar="STEP",
+    help="--view correlation: the step customers convert to (a name or number; default: the one after "
+    "--at; --at 1 --to LAST: the whole funnel)",
+)
 @click.option("--out", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
 @click.option("--show-sql", is_flag=True, help="print the SQL instead of running it")
 @click.option(
@@ -197,6 +209,8 @@ def funnel_cmd(
     top: int | None,
     depth: int | None,
     session_gap: str | None,
+    properties: str | None,
+    to: str | None,
     out: str | None,
     show_sql: bool,
     dialect: str | None,
@@ -240,7 +254,15 @@ def funnel_cmd(
     )
     from hourglass.interfaces import api  # here, not at import: `hourglass --help` stays fast
 
-    given = {"--period": period, "--at": at, "--top": top, "--depth": depth, "--session-gap": session_gap}
+    given = {
+        "--period": period,
+        "--at": at,
+        "--top": top,
+        "--depth": depth,
+        "--session-gap": session_gap,
+        "--properties": properties,
+        "--to": to,
+    }
     check_view_options(view, given)
     if session_gap:
         parse_window(session_gap, what="--session-gap")  # HG107 before the source is read
@@ -259,6 +281,8 @@ def funnel_cmd(
             depth=depth,
             session_gap=session_gap or "30m",
             format=fmt,
+            properties=tuple(p.strip() for p in properties.split(",")) if properties else None,
+            to=resolve_at(to, spec, "--to"),
         )
         echo_or_write(render_view(view, ev, spec, options), out)
         return

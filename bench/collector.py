@@ -19,11 +19,13 @@ Crash: clients send batches with deterministic ids (``crash-<client>-<n>``), pac
 lives ``--min-life`` s or more between kills (its compactor runs every ``--compact-every``, so a kill
 may land in a compaction); the server is killed with SIGKILL ``--kills`` times under load and
 restarted with the same ``--id`` (its write-ahead log is recovered); a client retries a batch that got
-no 2xx (refused connection, reset, 503) with the same ids until it is acknowledged. Then the server is
-stopped (SIGTERM), ``hourglass compact`` runs, and the compacted Parquet dataset
-(``DIR/events/<project>/``) is counted: acknowledged ids missing (must be 0), ids stored more than once
-(must be 0), ids stored that no client sent (must be 0). tests/test_collector_crash.py runs a bounded
-form (3 kills, 2 000 events) in ``make test``. ``$HOURGLASS_BIN`` runs another hourglass command.
+no 2xx (refused connection, reset, 503) with the same ids until it is acknowledged. Meanwhile
+``hourglass compact`` processes run one after another, each killed with SIGKILL at a random moment
+(``--no-kill-compactions``: not). Then the server is stopped (SIGTERM), ``hourglass compact`` runs,
+and the compacted Parquet dataset (``DIR/events/<project>/``) is counted: acknowledged ids missing
+(must be 0), ids stored more than once (must be 0), ids stored that no client sent (must be 0).
+tests/test_collector_crash.py runs a bounded form (3 kills, 2 000 events) in ``make test``.
+``$HOURGLASS_BIN`` runs another hourglass command.
 """
 
 from __future__ import annotations
@@ -339,6 +341,9 @@ class CrashReport:
     duplicates: int = 0  # stored rows beyond the first of their id: must be 0
     unknown: int = 0  # stored ids no client sent: must be 0
     kills: int = 0
+    compactions_killed: int = 0  # `hourglass compact` processes killed with SIGKILL midway
+    compactions_done: int = 0  # ... that ended by themselves first
+    compaction_errors: list[str] = field(default_factory=list)  # the stderr of those that failed
     retries: int = 0  # requests sent again after no 2xx
     statuses: dict[int, int] = field(default_factory=dict)  # the non-2xx answers seen (0: no answer)
     restart_s: list[float] = field(default_factory=list)
@@ -350,7 +355,8 @@ class CrashReport:
 
     @property
     def ok(self) -> bool:
-        return self.missing == 0 and self.duplicates == 0 and self.unknown == 0 and self.stop_code == 0
+        lost_or_doubled = self.missing or self.duplicates or self.unknown
+        return not lost_or_doubled and self.stop_code == 0 and not self.compaction_errors
 
 
 async def _crash_client(
@@ -412,6 +418,24 @@ async def _killer(
         born = time.perf_counter()
 
 
+async def _kill_compactions(data: Path, done: asyncio.Event, report: CrashReport) -> None:
+    rng = random.Random(len(str(data)))
+    while not done.is_set():
+        proc = await asyncio.create_subprocess_exec(
+            HOURGLASS, "compact", "--data", str(data), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=rng.uniform(0.2, 4.0))
+        except TimeoutError:
+            proc.kill()
+            report.compactions_killed += 1
+        _, err = await proc.communicate()
+        if proc.returncode == 0:
+            report.compactions_done += 1
+        elif proc.returncode != -signal.SIGKILL:
+            report.compaction_errors.append(err.decode(errors="replace")[-500:])
+
+
 def stored_ids(data: Path, project: str = PROJECT) -> Counter[str]:
     """How many rows of each event_id the compacted dataset ``DIR/events/<project>/`` holds."""
     import pyarrow.dataset as ds
@@ -441,12 +465,15 @@ def crash(
     batch: int = 10,
     kills: int = 3,
     min_life: float = 0.0,
+    kill_compactions: bool = False,
     project: str = PROJECT,
 ) -> CrashReport:
     """``events`` events from ``clients`` clients (each its share), ``kills`` kill -9 + restarts under
     load, a clean stop, one compaction, then the counts. The collector must be running. With
     ``min_life`` the server lives at least ~that many seconds between kills, and the clients are paced
-    so that their events outlast the kills (``kills + 1.5`` lives)."""
+    so that their events outlast the kills (``kills + 1.5`` lives). ``kill_compactions``: meanwhile
+    ``hourglass compact`` processes run one after the other, each killed with SIGKILL at a random
+    moment (0.2-4 s) unless it ended first."""
     rate = events / ((kills + 1.5) * min_life) if min_life > 0 else 0.0
     report = CrashReport(clients=clients, batch=batch)
     acked: set[str] = set()
@@ -455,6 +482,10 @@ def crash(
 
     async def main() -> None:
         killer = asyncio.create_task(_killer(collector, acked, events, kills, min_life, report))
+        done = asyncio.Event()
+        compactions = asyncio.create_task(_kill_compactions(collector.data, done, report))
+        if not kill_compactions:
+            done.set()
         each = rate / clients
         await asyncio.gather(
             *(
@@ -463,6 +494,8 @@ def crash(
             )
         )
         await killer
+        done.set()
+        await compactions
 
     asyncio.run(main())
     report.stop_code = collector.stop()
@@ -519,6 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--compact-every", default="1s", help="the server's compaction period when crashing")
     ap.add_argument("--min-life", type=float, default=2.0, help="seconds between kills, at least (default 2)")
+    ap.add_argument(
+        "--kill-compactions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="meanwhile run `hourglass compact` processes and kill -9 them midway (default: yes)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the data directory (its path is printed)")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="hg-collector-bench-"))
@@ -563,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
                 batch=args.crash_batch,
                 kills=args.kills,
                 min_life=args.min_life,
+                kill_compactions=args.kill_compactions,
             )
             print(json.dumps({"crash": {**rep.__dict__, "ok": rep.ok}}))
             ok = rep.ok

@@ -89,6 +89,7 @@ class Collector:
     extra: tuple[str, ...] = ("--rate", "0")
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    start_s: float = 0.0  # how long the last start took
 
     @property
     def log(self) -> Path:
@@ -109,7 +110,8 @@ class Collector:
                 raise RuntimeError(f"hourglass collect exited {self.proc.returncode}: {self.tail()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return time.perf_counter() - t0
+                    self.start_s = time.perf_counter() - t0
+                    return self.start_s
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError(f"hourglass collect did not listen within {timeout} s: {self.tail()}")
@@ -334,6 +336,7 @@ class CrashReport:
 
     clients: int
     batch: int
+    collectors: int = 1
     sent: int = 0  # distinct ids the clients sent
     acknowledged: int = 0  # distinct ids answered 2xx
     stored: int = 0  # distinct ids in the compacted dataset
@@ -360,11 +363,20 @@ class CrashReport:
 
 
 async def _crash_client(
-    port: int, key: str, cid: int, events: int, batch: int, rate: float, acked: set[str], report: CrashReport
+    ports: list[int],
+    key: str,
+    cid: int,
+    events: int,
+    batch: int,
+    rate: float,
+    acked: set[str],
+    report: CrashReport,
 ) -> None:
     """Sends ``events`` ids in batches (at most ``rate`` events/s when > 0); a batch without a 2xx
-    is sent again, same ids, until it is acknowledged."""
-    http = Http(port, key)
+    is sent again, same ids, until it is acknowledged: to the next collector when there are several
+    (as a load balancer would), so one event may be in two collectors' logs."""
+    conns = [Http(port, key) for port in ports]
+    at = cid % len(conns)
     n = 0
     due = time.perf_counter()
     while n < events:
@@ -377,9 +389,9 @@ async def _crash_client(
         while True:
             answer = b""
             try:
-                status, answer = await asyncio.wait_for(http.post(path, body), timeout=30)
+                status, answer = await asyncio.wait_for(conns[at].post(path, body), timeout=30)
             except (OSError, asyncio.IncompleteReadError, TimeoutError):
-                http.close()
+                conns[at].close()
                 status = 0
             if 200 <= status < 300:
                 break
@@ -388,18 +400,21 @@ async def _crash_client(
             report.statuses[status] = report.statuses.get(status, 0) + 1
             report.retries += 1
             attempt += 1
+            at = (at + 1) % len(conns)
             await asyncio.sleep(min(0.02 * attempt, 0.25))
         acked.update(ids)
         n += len(ids)
-    http.close()
+    for http in conns:
+        http.close()
 
 
 async def _killer(
-    collector: Collector, acked: set[str], total: int, kills: int, min_life: float, report: CrashReport
+    collectors: list[Collector], acked: set[str], total: int, kills: int, min_life: float, report: CrashReport
 ) -> None:
-    """kill -9 when the acknowledged count passes total*(k+1)/(kills+1) (jittered) and the server has
-    lived at least ``min_life`` s (jittered: its compactor runs at --compact-every, so a kill may land
-    in a compaction), but never once every event is acknowledged: always under load."""
+    """kill -9 (the collectors in turn) when the acknowledged count passes total*(k+1)/(kills+1)
+    (jittered) and the last restart is ``min_life`` s old (jittered: the compactor runs at
+    --compact-every, so a kill may land in a compaction), but never once every event is
+    acknowledged: always under load."""
     rng = random.Random(kills * 7919 + total)
     born = time.perf_counter()
     for k in range(kills):
@@ -412,6 +427,7 @@ async def _killer(
         await asyncio.sleep(rng.uniform(0, 0.01))  # not always at a request boundary
         if len(acked) >= total:
             return
+        collector = collectors[k % len(collectors)]
         await asyncio.to_thread(collector.kill9)
         report.kills += 1
         report.restart_s.append(round(await asyncio.to_thread(collector.start), 2))
@@ -457,7 +473,7 @@ def compact(data: Path) -> dict[str, Any]:
 
 
 def crash(
-    collector: Collector,
+    collectors: Collector | list[Collector],
     key: str,
     *,
     clients: int = 4,
@@ -469,43 +485,47 @@ def crash(
     project: str = PROJECT,
 ) -> CrashReport:
     """``events`` events from ``clients`` clients (each its share), ``kills`` kill -9 + restarts under
-    load, a clean stop, one compaction, then the counts. The collector must be running. With
+    load, a clean stop, one compaction, then the counts. The collectors must be running, on one data
+    directory (each its own ``--id``): a client that got no answer retries on the next one. With
     ``min_life`` the server lives at least ~that many seconds between kills, and the clients are paced
     so that their events outlast the kills (``kills + 1.5`` lives). ``kill_compactions``: meanwhile
     ``hourglass compact`` processes run one after the other, each killed with SIGKILL at a random
     moment (0.2-4 s) unless it ended first."""
-    rate = events / ((kills + 1.5) * min_life) if min_life > 0 else 0.0
-    report = CrashReport(clients=clients, batch=batch)
+    several = collectors if isinstance(collectors, list) else [collectors]
+    data = several[0].data
+    # the clients stall while their only collector restarts; with several they go on with another
+    restart = max(c.start_s for c in several) * 1.5 if len(several) > 1 else 0.0
+    rate = events / ((kills + 1.5) * (min_life + restart)) if min_life > 0 else 0.0
+    report = CrashReport(clients=clients, batch=batch, collectors=len(several))
     acked: set[str] = set()
     share = [events // clients + (c < events % clients) for c in range(clients)]
     t0 = time.perf_counter()
 
     async def main() -> None:
-        killer = asyncio.create_task(_killer(collector, acked, events, kills, min_life, report))
+        killer = asyncio.create_task(_killer(several, acked, events, kills, min_life, report))
         done = asyncio.Event()
-        compactions = asyncio.create_task(_kill_compactions(collector.data, done, report))
+        compactions = asyncio.create_task(_kill_compactions(data, done, report))
         if not kill_compactions:
             done.set()
         each = rate / clients
+        ports = [one.port for one in several]
         await asyncio.gather(
-            *(
-                _crash_client(collector.port, key, c, share[c], batch, each, acked, report)
-                for c in range(clients)
-            )
+            *(_crash_client(ports, key, c, share[c], batch, each, acked, report) for c in range(clients))
         )
         await killer
         done.set()
         await compactions
 
     asyncio.run(main())
-    report.stop_code = collector.stop()
+    codes = [c.stop() for c in several]
+    report.stop_code = next((code for code in codes if code != 0), 0)
     t1 = time.perf_counter()
-    figures = compact(collector.data)
+    figures = compact(data)
     report.compact_s = round(time.perf_counter() - t1, 2)
     report.compact_rows, report.compact_duplicates = figures["rows_read"], figures["duplicates"]
     report.seconds = round(time.perf_counter() - t0, 2)
     sent = {f"crash-{c}-{n}" for c in range(clients) for n in range(share[c])}
-    stored = stored_ids(collector.data, project)
+    stored = stored_ids(data, project)
     report.sent, report.acknowledged, report.stored = len(sent), len(acked), len(stored)
     report.missing = len(acked - stored.keys())
     report.duplicates = sum(v - 1 for v in stored.values())
@@ -551,6 +571,9 @@ def main(argv: list[str] | None = None) -> int:
         "--crash-batch", type=int, default=20, help="events per request when crashing (default 20)"
     )
     ap.add_argument("--compact-every", default="1s", help="the server's compaction period when crashing")
+    ap.add_argument(
+        "--collectors", type=int, default=2, help="collectors on one DIR when crashing (default 2)"
+    )
     ap.add_argument("--min-life", type=float, default=2.0, help="seconds between kills, at least (default 2)")
     ap.add_argument(
         "--kill-compactions",
@@ -590,12 +613,12 @@ def main(argv: list[str] | None = None) -> int:
             data = tmp / "crash"
             data.mkdir()
             key = make_key(data)
-            col = Collector(
-                data, collector_id="crash", extra=("--rate", "0", "--compact-every", args.compact_every)
-            )
-            col.start()
+            extra = ("--rate", "0", "--compact-every", args.compact_every)
+            cols = [Collector(data, collector_id=f"crash-{i}", extra=extra) for i in range(args.collectors)]
+            for col in cols:
+                col.start()
             rep = crash(
-                col,
+                cols,
                 key,
                 clients=args.crash_clients,
                 events=args.crash_events,

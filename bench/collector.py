@@ -17,9 +17,11 @@ machine the measured rate is the share of a core it got times that.
 
 Crash: clients send batches with deterministic ids (``crash-<client>-<n>``), paced so that the server
 lives ``--min-life`` s or more between kills (its compactor runs every ``--compact-every``, so a kill
-may land in a compaction); the server is killed with SIGKILL ``--kills`` times under load and
-restarted with the same ``--id`` (its write-ahead log is recovered); a client retries a batch that got
-no 2xx (refused connection, reset, 503) with the same ids until it is acknowledged. Meanwhile
+may land in a compaction); ``--collectors`` servers (default 2) share one data directory, each with
+its own ``--id``; they are killed in turn with SIGKILL ``--kills`` times under load and restarted with
+the same ``--id`` (the write-ahead log is recovered); a client retries a batch that got no 2xx
+(refused connection, reset, 503) with the same ids on the next collector (as behind a load
+balancer: one event may land in two logs) until it is acknowledged. Meanwhile
 ``hourglass compact`` processes run one after another, each killed with SIGKILL at a random moment
 (``--no-kill-compactions``: not). Then the server is stopped (SIGTERM), ``hourglass compact`` runs,
 and the compacted Parquet dataset (``DIR/events/<project>/``) is counted: acknowledged ids missing

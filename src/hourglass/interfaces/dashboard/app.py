@@ -19,6 +19,8 @@ from hourglass.model.errors import HourglassError
 
 from .data import DashboardSource, ResultCache
 from .extras import PAGES, Page
+from .funnel_explore_view import add_explore_routes
+from .funnel_trend_view import add_trend_routes
 from .people_view import people_params
 from .query import FunnelQuery, PageQuery, date_range, integer
 from .render import environment
@@ -197,6 +199,9 @@ def create_app(
         except HourglassError as e:
             return _plain_error(e)
         return _csv(frame, f"customers-step{step}-{p.get('kind') or 'reached'}.csv")
+
+    add_explore_routes(app, views)  # the funnel explained (F3: funnel_explore_view.py)
+    add_trend_routes(app, views)  # the funnel over time (F2: funnel_trend_view.py)
 
     @app.get("/lifecycle", response_class=HTMLResponse)
     def lifecycle(request: Request) -> HTMLResponse:

@@ -38,7 +38,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 def test_trend_tab_matches_the_api(client: TestClient) -> None:
     r = client.get(f"/funnel/trend?{FUNNEL}&view=trend&period=month", headers=FRAGMENT)
     assert r.status_code == 200, r.text
-    assert "The funnel over time" in r.text and 'data-plot="hg-trend-chart"' in r.text
+    assert "The funnel over time" in r.text and 'data-plot="hg-trend-chart-' in r.text
+    assert '<script type="application/json" data-plot="hg-trend-chart-' in r.text and '{"data":' in r.text
     want = funnel_trend(client.source, ["visit", "signup", "purchase"], period="month", window="30d")  # type: ignore[attr-defined]
     for p in want.to_dict()["periods"]:
         assert f'<td class="step">{p["start"]}</td><td>{p["entered"]:,}</td>' in r.text

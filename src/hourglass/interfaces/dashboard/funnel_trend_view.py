@@ -11,6 +11,7 @@ besides the funnel's own parameters; the fragment alone on ``X-HG-Fragment``, el
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +30,9 @@ from hourglass.model.funnel_trend import PERIODS
 from hourglass.model.results import format_duration
 from hourglass.model.spec import FunnelSpec, format_window, parse_window
 
-from .charts import figure_json
 from .funnel_view import funnel_kwargs
 from .query import FunnelQuery
+from .render import Chart
 
 __all__ = ["TREND_PARAMS", "TrendQuery", "add_trend_routes", "events_figure", "trend_fragment"]
 
@@ -110,8 +111,10 @@ def _spec(views: Any, q: FunnelQuery) -> FunnelSpec:
     return api.build_spec(kwargs.pop("steps"), model=kwargs.pop("model"), config=src.config, by=by, **kwargs)
 
 
-def _chart(div_id: str, figure: go.Figure) -> dict[str, str]:
-    return {"div_id": div_id, "json": figure_json(figure)}
+def _chart(div_id: str, figure: go.Figure) -> Chart:
+    """A chart with a fresh div id (every response's: nothing of an old chart is kept) and its JSON
+    marked safe (a script's text is not unescaped by the browser)."""
+    return Chart(f"{div_id}-{uuid.uuid4().hex[:10]}", figure)
 
 
 def trend_fragment(views: Any, q: FunnelQuery, t: TrendQuery) -> str:
@@ -129,7 +132,7 @@ def trend_fragment(views: Any, q: FunnelQuery, t: TrendQuery) -> str:
 
     key = (q.key(), tuple(sorted(t.params().items())))
     data: dict[str, Any] = views._cached("funnel-trend", key, compute)
-    charts: list[dict[str, str]] = []
+    charts: list[Chart] = []
     rows: list[dict[str, Any]] = []
     if t.view == "trend":
         if data["periods"]:

@@ -266,3 +266,23 @@ def test_report_part_is_the_two_views_in_one_run(shop_file: str) -> None:
     counts = [SimpleNamespace(customers=c) for c in (5, 3, 2)]  # losses 2, 1: the first step
     assert largest_loss_at(SimpleNamespace(steps=counts)) == 1
     assert largest_loss_at(SimpleNamespace(steps=counts[:1])) is None
+
+
+def test_optional_steps_are_not_on_the_chain(shop: Any) -> None:
+    """visit, pricing?, signup: the chain is visit → signup; pricing is a step (no correlation item)
+    but still an event of the paths; an optional step has no drop-off of its own (HG151)."""
+    ev = hourglass.events(shop)
+    steps = ["visit", "pricing?", "signup"]
+    drop = funnel_dropoff_paths(ev, steps, window="1d", at=1)
+    assert (drop.next_step, _paths(drop)) == (
+        "signup",
+        [([], True, 1), (["pricing", "faq", "pricing"], True, 1)],
+    )
+    corr = funnel_correlation(ev, steps, window="1d", at=1, properties=[])
+    assert {i.value for i in corr.items} == {"help", "faq"} and (corr.to, corr.converted) == (3, 3)
+    with pytest.raises(HourglassError) as e:
+        funnel_dropoff_paths(ev, steps, window="1d", at=2)
+    assert e.value.code == "HG151" and "optional" in e.value.message
+    with pytest.raises(HourglassError) as e:
+        funnel_dropoff_paths(ev, steps, window="1d", at=1, mode="strict_order")
+    assert e.value.code == "HG152"

@@ -2,8 +2,9 @@
 ``funnel_correlation``) against the reference (tests/reference/funnel_explore_ref.py) on random
 logs: three to eight customers of up to eight events from a small alphabet, with ties (gap 0), gaps at
 both sides of the window's edge, events after the window, a channel property, the ordered and
-strict_order modes, an excluded event, a breakdown and an entry range. Each example runs one view (every Ibis
-plan costs about half a second to compile, so the examples are few and the logs dense)."""
+strict_order modes, optional steps, an excluded event, a breakdown and an entry range. Each example
+runs one view (every Ibis plan costs about half a second to compile, so the examples are few and the
+logs dense)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ STEP_CHOICES = [
     ["visit", "view", "pay"],
     ["view", "view", "pay"],
     ["v*", "pay"],
+    ["visit", "view?", "pay"],  # an optional step: the chain is the required steps' (ordered only)
+    ["visit", "help?", "view", "pay"],
 ]
 CHANNELS = [None, "ads", "seo"]
 CUSTOMERS = ["ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal"]
@@ -62,7 +65,9 @@ def logs(draw: st.DrawFn) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
 @st.composite
 def cases(draw: st.DrawFn) -> dict[str, Any]:
     steps = draw(st.sampled_from(STEP_CHOICES))
-    options: dict[str, Any] = {"mode": draw(st.sampled_from(["ordered", "ordered", "strict_order"]))}
+    optional = any(s.endswith("?") for s in steps)
+    modes = ["ordered"] if optional else ["ordered", "ordered", "strict_order"]
+    options: dict[str, Any] = {"mode": draw(st.sampled_from(modes))}
     if draw(st.integers(0, 3)) == 0 and not any("*" in s or s == "quit" for s in steps):
         options["exclude"] = ["quit"]
     if draw(st.integers(0, 3)) == 0:
@@ -72,7 +77,7 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "log": draw(logs()),
         "steps": steps,
-        "at": draw(st.integers(1, len(steps) - 1)),
+        "at": draw(st.sampled_from(ref.required(steps)[:-1])),
         "depth": draw(st.integers(1, 4)),
         "options": options,
     }
@@ -106,8 +111,8 @@ def test_paths_equal_the_reference(case: dict[str, Any], view: str, top: int) ->
 def test_correlation_equals_the_reference(case: dict[str, Any], whole: bool) -> None:
     df = journeys(case["log"], dtypes={"channel": "str"})
     note(repr(case))
-    n = len(case["steps"])
-    at, to = (1, n) if whole else (case["at"], case["at"] + 1)
+    req = ref.required(case["steps"])
+    at, to = (1, req[-1]) if whole else (case["at"], min(k for k in req if k > case["at"]))
     got = funnel_correlation(
         df, case["steps"], window=WINDOW_S, at=at, to=to, max_values=2, **case["options"]
     )

@@ -64,10 +64,17 @@ def missing(value: Any) -> bool:
 
 
 def step_of(spec: Any) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
-    """(name, patterns, filters) of a step given as a name or a dict."""
+    """(name, patterns, filters) of a step given as a name (``s?``: optional) or a dict."""
     if isinstance(spec, str):
-        return spec, (spec,), ()
+        name = spec[:-1] if spec.endswith("?") else spec
+        return name, (name,), ()
     return spec["name"], tuple(spec.get("events") or [spec["name"]]), tuple(spec.get("where", ()))
+
+
+def required(steps: list[Any]) -> list[int]:
+    """The 1-based numbers of the required steps: a chain's steps (an optional one is not on it)."""
+    optional = [s.endswith("?") if isinstance(s, str) else bool(s.get("optional")) for s in steps]
+    return [k for k, o in enumerate(optional, start=1) if not o]
 
 
 def canonical(
@@ -124,31 +131,34 @@ def best_chains(
     until: datetime | None = None,
     exclude: tuple[str, ...] | list[str] = (),
     by: str | None = None,
-) -> dict[str, tuple[int, list[Event], tuple[int, ...]]]:
-    """Customer -> (level, his events in canonical order, positions of his best chain's events):
-    every chain enumerated; the best is the greedy completion from the earliest entry of a chain
-    of the highest level (docs/semantics.md)."""
+) -> dict[str, tuple[int, list[Event], dict[int, int]]]:
+    """Customer -> (level: the number of the furthest required step reached, his events in canonical
+    order, step number -> position of his best chain's event of that required step): every chain
+    of the required steps enumerated; the best is the greedy completion from the earliest entry of
+    a chain of the highest level (docs/semantics.md)."""
     assert mode in ("ordered", "strict_order")
-    n = len(steps)
+    req = required(steps)
     lo = None if since is None else us(since)
     hi = None if until is None else us(until)
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         grouped.setdefault(row["customer"], []).append(row)
-    return {
-        customer: (*_best(canonical(crows, steps, frozenset(exclude), by), n, window, mode, lo, hi),)
-        for customer, crows in grouped.items()
-    }
+    out = {}
+    for customer, crows in grouped.items():
+        ev = canonical(crows, steps, frozenset(exclude), by)
+        length, best = _best(ev, req, window, mode, lo, hi)
+        out[customer] = (req[length - 1] if length else 0, ev, dict(zip(req, best, strict=False)))
+    return out
 
 
 def _best(
-    ev: list[Event], n: int, window: int, mode: str, lo: int | None, hi: int | None
-) -> tuple[int, list[Event], tuple[int, ...]]:
+    ev: list[Event], req: list[int], window: int, mode: str, lo: int | None, hi: int | None
+) -> tuple[int, tuple[int, ...]]:
     def fits(chain: tuple[int, ...], j: int) -> bool:
         first, last = ev[chain[0]], chain[-1]
         return (
             j > last
-            and len(chain) + 1 in ev[j].steps
+            and req[len(chain)] in ev[j].steps
             and ev[j].t - first.t <= window
             and ev[j].epoch == first.epoch
             and (mode != "strict_order" or j == last + 1)
@@ -158,33 +168,34 @@ def _best(
 
     def walk(chain: tuple[int, ...]) -> None:
         chains.append(chain)
-        if len(chain) < n:
+        if len(chain) < len(req):
             for j in range(len(ev)):
                 if fits(chain, j):
                     walk((*chain, j))
 
     for i, e in enumerate(ev):
-        if 1 in e.steps and (lo is None or e.t >= lo) and (hi is None or e.t < hi):
+        if req[0] in e.steps and (lo is None or e.t >= lo) and (hi is None or e.t < hi):
             walk((i,))
-    level = max((len(c) for c in chains), default=0)
+    length = max((len(c) for c in chains), default=0)
     best: tuple[int, ...] = ()
-    if level:
-        best = (min(c[0] for c in chains if len(c) == level),)
-        while len(best) < level:
+    if length:
+        best = (min(c[0] for c in chains if len(c) == length),)
+        while len(best) < length:
             best = (*best, min(j for j in range(len(ev)) if fits(best, j)))
-    return level, ev, best
+    return length, best
 
 
 def customer_paths(
     rows: list[dict[str, Any]], steps: list[Any], window: int, view: str, at: int, **options: Any
 ) -> dict[str, list[str]]:
     """Customer -> his whole path of the view (every event name, not cut at a depth)."""
+    nxt = min(k for k in required(steps) if k > at)
     out = {}
     for customer, (level, events, best) in best_chains(rows, steps, window, **options).items():
         if view == "dropoff" and level == at:
-            out[customer] = [e.name for e in events[best[at - 1] + 1 :]]
-        elif view == "between" and level >= at + 1:
-            out[customer] = [e.name for e in events[best[at - 1] + 1 : best[at]]]
+            out[customer] = [e.name for e in events[best[at] + 1 :]]
+        elif view == "between" and level >= nxt:
+            out[customer] = [e.name for e in events[best[at] + 1 : best[nxt]]]
     return out
 
 
@@ -224,7 +235,7 @@ def paths(
         "view": view,
         "at": at,
         "step": names[at - 1],
-        "next_step": names[at],
+        "next_step": names[min(k for k in required(steps) if k > at) - 1],
         "depth": depth,
         "customers": customers,
         "none": none,
@@ -256,9 +267,9 @@ def observed(
         converted = level >= to
         conv[customer] = converted
         if converted:
-            seen = events[: best[to - 1]]
+            seen = events[: best[to]]
         else:
-            entry = events[best[0]].t
+            entry = events[best[min(best)]].t
             seen = [e for e in events if e.t <= entry + window]
         for e in seen:
             if not any(glob(p, e.name) for s in steps for p in step_of(s)[1]):
@@ -320,7 +331,7 @@ def correlation(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Item -> its table and statistics (the engine's ``items`` keyed by ``(kind, value)``), and
     under the key ``("", "")`` the totals."""
-    to = at + 1 if to is None else to
+    to = min(k for k in required(steps) if k > at) if to is None else to
     conv, items = observed(rows, steps, window, at=at, to=to, columns=list(columns), **options)
     converted = sum(conv.values())
     dropped = len(conv) - converted

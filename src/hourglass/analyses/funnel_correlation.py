@@ -103,7 +103,7 @@ def correlation_plan(
     """Each item's customers who converted and who dropped, capped to the ``max_events`` event
     names and the ``max_values`` values per column with the most customers; and the two totals.
     ``chain``: where the plan gets :func:`chain_events` (up to step L, with the columns kept)."""
-    opts.check(spec)
+    opts = opts.resolved(spec)
     k, target = opts.at, opts.target
 
     def build(materialize: Materialize) -> dict[str, ir.Expr]:
@@ -146,7 +146,7 @@ def item_people(
 ) -> ir.Table:
     """The customers behind one item: those who reached step K and had it before the drop-off
     point (``customer``, ``converted``), by customer."""
-    opts.check(spec)
+    opts = opts.resolved(spec)
     chosen = [c for c in columns if c == kind]
     items = observed_items(spec, observed_events(spec, events, opts, chosen), chosen)
     out = items.filter((items.kind == kind) & (items.value == value))
@@ -158,7 +158,7 @@ def explain_plan(
 ) -> Plan[tuple[FunnelPaths, FunnelCorrelation]]:
     """The drop-off paths and the correlation at step K (to K+1) in one run: the chain table is
     computed once for both (the report's section)."""
-    opts.check(spec)
+    opts = opts.resolved(spec)
     held: dict[str, ir.Table] = {}
 
     def chain(materialize: Materialize) -> ir.Table:

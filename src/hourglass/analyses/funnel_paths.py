@@ -28,7 +28,8 @@ def chain_events(spec: FunnelSpec, events: ir.Table, upto: int, *, keep: Sequenc
     """Every event of the customers with a chain, in the canonical order of the customer's whole
     sequence: ``customer``, ``event``, ``ts`` (µs), ``mask``, ``pos``, the ``keep_<column>``
     columns, his ``level``, ``t1`` (his entry's time) and ``q1`` .. ``q{upto}``: the positions of
-    his best chain's step events (null above his level). ``by``: his group, with ``spec.by``.
+    his best chain's required steps' events (null above his level; none for an optional step).
+    ``by``: his group, with ``spec.by``.
 
     The chain's times ``t{k}`` come from the funnel itself (``best_chains``); its events are the
     earliest events in canonical order that match step k at time ``t{k}`` after the previous one
@@ -67,12 +68,14 @@ def chain_events(spec: FunnelSpec, events: ir.Table, upto: int, *, keep: Sequenc
             **{f"q{k}": (j.level >= k).ifelse(j.q1 + (k - 1), _NULL_INT) for k in range(2, upto + 1)}
         )
         j = j.drop(*leads)
-    else:
-        for k in range(1, upto + 1):
+    else:  # the required steps' events (an optional step's event is not on the greedy chain)
+        prev: int | None = None
+        for k in [r for r in range(1, upto + 1) if not spec.steps[r - 1].optional]:
             cond = has(k) & (j.ts == j[f"c_t{k}"]) & (j.level >= k)
-            if k > 1:
-                cond = cond & (j.pos > j[f"q{k - 1}"])
+            if prev is not None:
+                cond = cond & (j.pos > j[f"q{prev}"])
             j = j.mutate(**{f"q{k}": cond.coalesce(False).ifelse(j.pos, _NULL_INT).min().over(cust)})
+            prev = k
     return j.drop(*[f"c_t{k}" for k in range(1, n + 1)])
 
 
@@ -81,7 +84,7 @@ def customer_paths(chained: ir.Table, view: str, opts: ExploreOptions, group: ob
     ``p0`` .. ``p{depth-1}`` (the events of his path, null where it ends), ``n`` (the events in
     the view) and ``ended`` (``n <= depth``: the path is whole). ``group``: only the customers of
     this ``by`` value (None: a missing value; not given: all)."""
-    k = opts.at
+    k, target = opts.at, opts.target
     j = chained
     if group is not ...:
         j = j.filter(j.by.isnull() if group is None else j.by == group)
@@ -89,8 +92,8 @@ def customer_paths(chained: ir.Table, view: str, opts: ExploreOptions, group: ob
         j = j.filter(j.level == k)
         inside = j.pos > j[f"q{k}"]
     else:
-        j = j.filter(j.level >= k + 1)
-        inside = (j.pos > j[f"q{k}"]) & (j.pos < j[f"q{k + 1}"])
+        j = j.filter(j.level >= target)
+        inside = (j.pos > j[f"q{k}"]) & (j.pos < j[f"q{target}"])
     rel = j.pos - j[f"q{k}"] - 1
     none = ibis.null("string")
     aggs: dict[str, ir.Value] = {
@@ -112,11 +115,11 @@ def paths_plan(
 ) -> Plan[FunnelPaths]:
     """The view's ``top`` most common paths and its totals (see :class:`FunnelPaths`). ``chain``:
     where the plan gets :func:`chain_events` (up to step K+1 at least; a plan that shares it)."""
-    opts.check(spec)
+    opts = opts.resolved(spec)
     cols = [f"p{i}" for i in range(opts.depth)]
 
     def build(materialize: Materialize) -> dict[str, ir.Expr]:
-        chained = chain(materialize) if chain else chain_events(spec, events, opts.at + 1)
+        chained = chain(materialize) if chain else chain_events(spec, events, opts.target)
         per = materialize(customer_paths(chained, view, opts, group))
         counted = per.group_by([*cols, "ended"]).aggregate(customers=per.count())
         order = [ibis.desc(counted.customers), *path_keys(counted, opts.depth), counted.ended]
@@ -141,7 +144,7 @@ def paths_plan(
             view=view,
             at=opts.at,
             step=names[opts.at - 1],
-            next_step=names[opts.at],
+            next_step=names[opts.target - 1],
             depth=opts.depth,
             customers=customers,
             paths=paths,
@@ -163,8 +166,8 @@ def path_people(
 ) -> ir.Table:
     """The customers of one path of the view (the customers the path's count counts): ``customer``
     and ``events`` (how many events his whole path has), by customer."""
-    opts.check(spec)
-    per = customer_paths(chain_events(spec, events, opts.at + 1), view, opts, group)
+    opts = opts.resolved(spec)
+    per = customer_paths(chain_events(spec, events, opts.target), view, opts, group)
     keep = per.ended == ended
     for i in range(opts.depth):
         keep &= per[f"p{i}"] == path[i] if i < len(path) else per[f"p{i}"].isnull()

@@ -5,6 +5,7 @@ chi-square test, Benjamini-Hochberg). Pure Python: no data, no I/O."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,10 +71,19 @@ class ExploreOptions:
 
     @property
     def target(self) -> int:
+        """Step L (after :meth:`resolved`: the next required step after ``at`` when not given)."""
         return self.to if self.to is not None else self.at + 1
 
+    def resolved(self, spec: FunnelSpec) -> ExploreOptions:
+        """These options checked against the funnel, with ``to`` set (default: the next required
+        step after ``at``)."""
+        self.check(spec)
+        if self.to is not None:
+            return self
+        return dataclasses.replace(self, to=_required(spec, self.at)[1])
+
     def check(self, spec: FunnelSpec) -> None:
-        """HG151 when the steps do not fit the funnel, HG152 when its mode has no step times."""
+        """HG151 when the steps do not fit the funnel, HG152 when its mode has no step events."""
         n = len(spec.steps)
         if spec.open or spec.mode == "any_order":
             what = "an open funnel" if spec.open else "an any_order funnel"
@@ -85,7 +95,10 @@ class ExploreOptions:
         unsupported = [
             what
             for what, given in (
-                ("optional steps", any(getattr(s, "optional", False) for s in spec.steps)),
+                (
+                    "optional steps in strict_order",
+                    spec.mode == "strict_order" and any(getattr(s, "optional", False) for s in spec.steps),
+                ),
                 ("--hold", getattr(spec, "hold", None) is not None),
             )
             if given
@@ -102,29 +115,54 @@ class ExploreOptions:
                 code="HG151",
                 hint="give at least two steps",
             )
-        if self.at > n - 1:
+        required, nxt = _required(spec, self.at)
+        starts = [k for k in required if k < required[-1]]
+        if self.at not in starts:
+            if not 1 <= self.at <= n:
+                what = f"the funnel has {n} steps"
+            elif self.at not in required:
+                what = (
+                    f"step {self.at} ({spec.steps[self.at - 1].name}) is optional: it is not on every chain"
+                )
+            else:
+                name = spec.steps[self.at - 1].name
+                what = f"step {self.at} ({name}) is the last required step: nobody drops after it"
             raise SpecError(
-                f"--at {self.at}: the funnel has {n} steps, so the last step with a next one is {n - 1}",
+                f"--at {self.at}: {what}",
                 code="HG151",
-                hint=f"give --at from 1 to {n - 1} (the step whose customers dropped or went on)",
+                hint="give --at as one of the steps "
+                + ", ".join(str(k) for k in starts)
+                + " (a required step with a required one after it)"
+                if starts
+                else "give at least two required steps",
             )
-        if not self.at < self.target <= n:
+        target = self.to if self.to is not None else nxt
+        if target is None or target not in required or not self.at < target <= n:
             raise SpecError(
-                f"--to {self.target} must be after --at {self.at} and at most {n}",
+                f"--to {target} must be a required step after --at {self.at}",
                 code="HG151",
-                hint=f"give --to from {self.at + 1} to {n} (default: the next step)",
+                hint="give --to as one of the steps "
+                + ", ".join(str(k) for k in required if k > self.at)
+                + " (default: the next required step)",
             )
 
     def describe(self) -> dict[str, Any]:
         return {
             "at": self.at,
-            "to": self.target,
+            "to": self.to,
             "depth": self.depth,
             "top": self.top,
             "properties": None if self.properties is None else list(self.properties),
             "max_values": self.max_values,
             "max_events": self.max_events,
         }
+
+
+def _required(spec: FunnelSpec, at: int) -> tuple[list[int], int | None]:
+    """The funnel's required steps (the chain's; every step when none is optional) and the first
+    one after ``at``."""
+    required = [k for k, s in enumerate(spec.steps, start=1) if not getattr(s, "optional", False)]
+    return required, min((k for k in required if k > at), default=None)
 
 
 @dataclass(frozen=True)

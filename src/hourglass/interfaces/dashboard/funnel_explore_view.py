@@ -132,8 +132,8 @@ def explore_people(
     """(title, the customers as a DataFrame by customer, the list's own query) of one path
     (``path``, ``ended``) or one item (``kind``, ``value``)."""
     src = views.src
-    spec, opts = _spec(views, q), x.options()
-    opts.check(spec)
+    spec = _spec(views, q)
+    opts = x.options().resolved(spec)
     names = spec.step_names
     if x.view == "correlation":
         kind, value = (params.get("kind") or "").strip(), params.get("value")
@@ -162,7 +162,7 @@ def explore_people(
         from hourglass.analyses.funnel_paths import path_people
 
         expr = path_people(spec, src.events.table, opts, x.view, path, ended)
-        shown = FunnelPaths(x.view, x.at, names[x.at - 1], names[x.at], opts.depth, 0, (), 0, 0)
+        shown = FunnelPaths(x.view, x.at, names[x.at - 1], names[opts.target - 1], opts.depth, 0, (), 0, 0)
         title = f"customers of the path {path_text(shown, tuple(path), ended)}"
         own = {"path": json.dumps(path), "ended": "1" if ended else "0"}
     key = (q.key(), tuple(sorted(x.params().items())), tuple(sorted(own.items())))

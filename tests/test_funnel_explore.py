@@ -18,7 +18,7 @@ from hourglass.interfaces.funnel_explore_api import (
     funnel_explore_people,
 )
 from hourglass.model.errors import HourglassError
-from hourglass.model.funnel_explore import benjamini_hochberg, chi2_p, fisher_p, odds_ratio
+from hourglass.model.funnel_explore import benjamini_hochberg, chi2_p, fisher_p, format_p, odds_ratio
 from journeys import journeys, rows
 from reference import funnel_explore_ref as ref
 
@@ -152,6 +152,7 @@ def test_statistics_against_textbook_values() -> None:
     assert math.isclose(chi2_p(30, 10, 20, 40), ref.chi2(30, 10, 20, 40), rel_tol=1e-12)
     ratio, low, high = odds_ratio(30, 10, 20, 40)
     assert math.isclose(ratio, 6.0) and low < 6.0 < high
+    assert (format_p(0.0), format_p(0.0123)) == ("<1e-300", "0.012")  # 0.0: past a float's range
     # p sorted .01, .03, .04, .5: p m / rank = .04, .06, .0533, .5; then the minimum from the right
     assert benjamini_hochberg([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])
 

@@ -79,11 +79,13 @@ def explore_properties(ev: Events, properties: Sequence[str] | str | None) -> tu
     for c in given:
         role = by_column(ev, c)
         if role not in ev.table.columns or role in ("customer", "timestamp"):
+            usable = [x for x in ev.table.columns if x not in ("customer", "event", "timestamp")]
             raise SchemaError(
-                f"--properties: the events have no property column '{c}'{did_you_mean(c, ev.table.columns)}",
+                f"--properties: the events have no property column '{c}'{did_you_mean(c, usable)}",
                 code="HG153",
-                hint="columns: "
-                + ", ".join(x for x in ev.table.columns if x not in ("customer", "timestamp")),
+                hint="property columns: " + ", ".join(usable)
+                if usable
+                else "the source has only customer, event and timestamp: drop --properties",
             )
         if role != "event":
             out.append(role)

@@ -26,6 +26,7 @@ __all__ = [
     "benjamini_hochberg",
     "chi2_p",
     "fisher_p",
+    "format_p",
     "odds_ratio",
 ]
 
@@ -363,6 +364,12 @@ class FunnelCorrelation:
             )
         )
         return cls(converted=converted, dropped=dropped, items=tuple(items), untested=untested, **info)
+
+
+def format_p(p: float) -> str:
+    """A p- or q-value for people: 2 significant digits; below 1e-300 (0.0 in JSON: past the range
+    of a float) ``<1e-300``."""
+    return "<1e-300" if p < 1e-300 else f"{p:.2g}"
 
 
 def _rounded(x: float) -> float:

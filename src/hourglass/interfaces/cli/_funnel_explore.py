@@ -14,7 +14,13 @@ from rich.table import Table
 
 from hourglass.engine.load import Events
 from hourglass.interfaces.funnel_explore_api import run_correlation, run_paths
-from hourglass.model.funnel_explore import CorrelationItem, ExploreOptions, FunnelCorrelation, FunnelPaths
+from hourglass.model.funnel_explore import (
+    CorrelationItem,
+    ExploreOptions,
+    FunnelCorrelation,
+    FunnelPaths,
+    format_p,
+)
 from hourglass.model.spec import FunnelSpec, FunnelViewOptions
 
 __all__ = ["correlation_table", "path_text", "paths_table", "render"]
@@ -133,8 +139,8 @@ def correlation_table(result: FunnelCorrelation) -> Table:
             f"{i.converted_without:,}/{without_n:,} ({_pct(i.converted_without / without_n)})",
             f"{i.odds_ratio:.3g}",
             f"{i.odds_ratio_low:.3g}–{i.odds_ratio_high:.3g}",
-            f"{i.p_value:.2g}",
-            f"{i.q_value:.2g}",
+            format_p(i.p_value),
+            format_p(i.q_value),
         )
     return table
 

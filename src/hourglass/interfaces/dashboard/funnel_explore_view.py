@@ -24,7 +24,7 @@ from hourglass.interfaces import api
 from hourglass.interfaces.cli._funnel_explore import path_text
 from hourglass.interfaces.funnel_explore_api import explore_properties, run_correlation, run_paths
 from hourglass.model.errors import HourglassError, SpecError
-from hourglass.model.funnel_explore import VIEWS, ExploreOptions, FunnelCorrelation, FunnelPaths
+from hourglass.model.funnel_explore import VIEWS, ExploreOptions, FunnelCorrelation, FunnelPaths, format_p
 from hourglass.model.spec import FunnelSpec
 
 from .funnel_view import funnel_kwargs
@@ -122,6 +122,7 @@ def explore_fragment(views: Any, q: FunnelQuery, x: ExploreQuery) -> str:
             fq=q.query(),
             xq=urlencode(x.params()),
             views=VIEWS,
+            format_p=format_p,
         )
     )
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hourglass.model.funnel_explore import format_p
+
 from ._format import fmt_count, fmt_pct
 from ._parts import Part, esc, get_list, tile, tiles
 
@@ -60,7 +62,7 @@ def _items_table(corr: Mapping[str, Any], top: int) -> str:
             f"<td>{fmt_pct(it.get('conversion_with'))} of {fmt_count(with_n)}</td>"
             f"<td>{fmt_pct(it.get('conversion_without'))}</td>"
             f"<td>{ratio}</td>"
-            f"<td>{it.get('q_value', 1):.2g}</td></tr>"
+            f"<td>{format_p(float(it.get('q_value', 1)))}</td></tr>"
         )
     return (
         '<div class="table-wrap"><table class="hg-table"><thead><tr><th>#</th><th class="step">item</th>'

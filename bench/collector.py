@@ -443,7 +443,7 @@ async def _kill_compactions(data: Path, done: asyncio.Event, report: CrashReport
             HOURGLASS, "compact", "--data", str(data), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         try:
-            await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=rng.uniform(0.2, 4.0))
+            await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=rng.uniform(0.5, 8.0))
         except TimeoutError:
             proc.kill()
             report.compactions_killed += 1
@@ -492,7 +492,7 @@ def crash(
     ``min_life`` the server lives at least ~that many seconds between kills, and the clients are paced
     so that their events outlast the kills (``kills + 1.5`` lives). ``kill_compactions``: meanwhile
     ``hourglass compact`` processes run one after the other, each killed with SIGKILL at a random
-    moment (0.2-4 s) unless it ended first."""
+    moment (0.5-8 s) unless it ended first."""
     several = collectors if isinstance(collectors, list) else [collectors]
     data = several[0].data
     # the clients stall while their only collector restarts; with several they go on with another

@@ -17,7 +17,6 @@ from hourglass.engine.store import write_events
 from hourglass.ingest.simulator import simulate_shop
 from hourglass.interfaces.dashboard import create_app, load_source
 from hourglass.interfaces.dashboard.data import DashboardSource
-from hourglass.interfaces.dashboard.funnel_explore_view import add_explore_routes
 
 with warnings.catch_warnings():  # starlette's notice about httpx, at import
     warnings.simplefilter("ignore")
@@ -33,10 +32,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     path = tmp_path_factory.mktemp("explore") / "shop.parquet"
     write_events(table, parquet_path=path)
     src: DashboardSource = load_source(str(path))
-    app = create_app(src)
-    if not any(getattr(r, "path", "") == "/funnel/explore" for r in app.routes):
-        add_explore_routes(app, app.state.views)  # until app.create_app adds them itself
-    with TestClient(app, base_url="http://127.0.0.1") as c:
+    with TestClient(create_app(src), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -65,6 +61,15 @@ def test_each_number_links_to_its_customers(client: TestClient, view: str) -> No
         assert len({row["customer"] for row in rows}) == shown
         page = client.get(link, headers=FRAGMENT)
         assert page.status_code == 200 and f'data-total="{shown}"' in page.text
+
+
+def test_the_funnel_page_links_to_the_tabs(client: TestClient) -> None:
+    r = client.get(f"/funnel?{FUNNEL}", headers=FRAGMENT)
+    assert r.status_code == 200 and 'class="hg-explore-link"' in r.text
+    link = re.search(r'<a href="(/funnel/explore\?[^"]+)"[^>]*class="hg-explore-link"', r.text)
+    assert link and client.get(link.group(1).replace("&amp;", "&"), headers=FRAGMENT).status_code == 200
+    page = client.get(f"/funnel?{FUNNEL}")
+    assert '<div id="explore"' in page.text
 
 
 def test_whole_page_and_errors(client: TestClient) -> None:

@@ -118,9 +118,10 @@ class Collector:
                 time.sleep(0.02)
         raise RuntimeError(f"hourglass collect did not listen within {timeout} s: {self.tail()}")
 
-    def kill9(self) -> None:
+    def kill9(self, sig: int = signal.SIGKILL) -> None:
+        """Sends ``sig`` (SIGKILL: no clean-up at all) and waits for the process to end."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        self.proc.send_signal(sig)
         self.proc.wait()
 
     def stop(self, timeout: float = 30.0) -> int:
@@ -411,7 +412,13 @@ async def _crash_client(
 
 
 async def _killer(
-    collectors: list[Collector], acked: set[str], total: int, kills: int, min_life: float, report: CrashReport
+    collectors: list[Collector],
+    acked: set[str],
+    total: int,
+    kills: int,
+    min_life: float,
+    report: CrashReport,
+    sig: int = signal.SIGKILL,
 ) -> None:
     """kill -9 (the collectors in turn) when the acknowledged count passes total*(k+1)/(kills+1)
     (jittered) and the last restart is ``min_life`` s old (jittered: the compactor runs at
@@ -430,7 +437,7 @@ async def _killer(
         if len(acked) >= total:
             return
         collector = collectors[k % len(collectors)]
-        await asyncio.to_thread(collector.kill9)
+        await asyncio.to_thread(collector.kill9, sig)
         report.kills += 1
         report.restart_s.append(round(await asyncio.to_thread(collector.start), 2))
         born = time.perf_counter()
@@ -484,6 +491,7 @@ def crash(
     kills: int = 3,
     min_life: float = 0.0,
     kill_compactions: bool = False,
+    sig: int = signal.SIGKILL,
     project: str = PROJECT,
 ) -> CrashReport:
     """``events`` events from ``clients`` clients (each its share), ``kills`` kill -9 + restarts under
@@ -492,7 +500,8 @@ def crash(
     ``min_life`` the server lives at least ~that many seconds between kills, and the clients are paced
     so that their events outlast the kills (``kills + 1.5`` lives). ``kill_compactions``: meanwhile
     ``hourglass compact`` processes run one after the other, each killed with SIGKILL at a random
-    moment (0.5-8 s) unless it ended first."""
+    moment (0.5-8 s) unless it ended first. ``sig``: SIGTERM instead of SIGKILL checks the clean stop
+    under load the same way."""
     several = collectors if isinstance(collectors, list) else [collectors]
     data = several[0].data
     # the clients stall while their only collector restarts; with several they go on with another
@@ -504,7 +513,7 @@ def crash(
     t0 = time.perf_counter()
 
     async def main() -> None:
-        killer = asyncio.create_task(_killer(several, acked, events, kills, min_life, report))
+        killer = asyncio.create_task(_killer(several, acked, events, kills, min_life, report, sig))
         done = asyncio.Event()
         compactions = asyncio.create_task(_kill_compactions(data, done, report))
         if not kill_compactions:
@@ -574,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--compact-every", default="1s", help="the server's compaction period when crashing")
     ap.add_argument(
+        "--signal", choices=["KILL", "TERM"], default="KILL", help="how to stop them (default KILL)"
+    )
+    ap.add_argument(
         "--collectors", type=int, default=2, help="collectors on one DIR when crashing (default 2)"
     )
     ap.add_argument("--min-life", type=float, default=2.0, help="seconds between kills, at least (default 2)")
@@ -628,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
                 kills=args.kills,
                 min_life=args.min_life,
                 kill_compactions=args.kill_compactions,
+                sig=signal.Signals[f"SIG{args.signal}"],
             )
             print(json.dumps({"crash": {**rep.__dict__, "ok": rep.ok}}))
             ok = rep.ok

@@ -39,6 +39,7 @@ def test_in_the_report(tmp_path: Path) -> None:
     src = tmp_path / "ev.csv"
     LOG.to_csv(src, index=False)
     out = tmp_path / "r.html"
-    hourglass.report(str(src), "funnel4", out=out, extras=["none"])
+    res = hourglass.report(str(src), "funnel4", out=out, extras=["none"])
+    assert "funnel-time" in res.sections
     html = out.read_text(encoding="utf-8")
     assert 'id="funnel-time"' in html and "Funnel over time" in html and "hg-funnel-trend" in html

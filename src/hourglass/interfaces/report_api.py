@@ -337,7 +337,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
             not_measured[name] = why
     if journeys is not None:
         included.append("journeys")
-    included += [p.anchor for p in parts]
+    included += [p.anchor for p in [*over_time, *parts]]  # in the page's order
     say("writing the report")
     seconds = time.perf_counter() - started
     head: dict[str, Any] = {
@@ -358,7 +358,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         summary=head,
         lifecycle=life_dict,
         journeys=journeys,
-        extra_parts=[*over_time, *parts],  # the funnel over time: not in `sections` (see F2 report)
+        extra_parts=[*over_time, *parts],
         not_measured={k: v for k, v in not_measured.items() if not k.startswith("funnel:")},
     )
     timings["report"] = time.perf_counter() - mark

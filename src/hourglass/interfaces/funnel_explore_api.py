@@ -141,7 +141,7 @@ def run_paths(
     dashboard's entry)."""
     started = time.perf_counter() if started is None else started
     _view(view)
-    options.check(spec)
+    options = options.resolved(spec)
     if group is not ... and spec.by is None:
         raise SpecError("group: the funnel has no breakdown", code="HG154", hint="give by=COLUMN with group")
     result = execute_plan(ev.engine, paths_plan(spec, ev.table, options, view, group))
@@ -176,7 +176,7 @@ def run_correlation(
 ) -> FunnelCorrelation:
     """:func:`funnel_correlation` on loaded events and a checked spec."""
     started = time.perf_counter() if started is None else started
-    options.check(spec)
+    options = options.resolved(spec)
     cols = explore_properties(ev, properties)
     result = execute_plan(ev.engine, correlation_plan(spec, ev.table, options, cols))
     result.meta.update(_meta(ev, spec, options, started))

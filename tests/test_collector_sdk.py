@@ -291,7 +291,7 @@ def test_analytics_js_batches_arrive_unchanged(collected: Collected) -> None:
         assert row["anonymous_id"] == e["anonymousId"]
         expected = e["traits"] if e["type"] == "identify" else e["properties"]
         assert {k: json.loads(row["properties"]).get(k) for k in expected} == expected
-    purchase = collected.rows[sent[-1]["messageId"]]
+    purchase = next(collected.rows[e["messageId"]] for e in sent if e["event"] == "purchase")
     assert (purchase["revenue"], purchase["channel"]) == (7.25, "partner")
 
 

@@ -84,16 +84,23 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @SETTINGS
-@given(case=cases(), view=st.sampled_from(["dropoff", "between"]), top=st.sampled_from([2, 10]))
-def test_paths_equal_the_reference(case: dict[str, Any], view: str, top: int) -> None:
+@given(
+    case=cases(),
+    view=st.sampled_from(["dropoff", "between"]),
+    top=st.sampled_from([2, 10]),
+    far=st.booleans(),
+)
+def test_paths_equal_the_reference(case: dict[str, Any], view: str, top: int, far: bool) -> None:
     df = journeys(case["log"], dtypes={"channel": "str"})
     note(repr(case))
+    to = ref.required(case["steps"])[-1] if far else None  # to the last step: not only the next
     got = funnel_dropoff_paths(
         df,
         case["steps"],
         window=WINDOW_S,
         view=view,
         at=case["at"],
+        to=to,
         depth=case["depth"],
         top=top,
         **case["options"],
@@ -101,7 +108,7 @@ def test_paths_equal_the_reference(case: dict[str, Any], view: str, top: int) ->
     got.pop("meta")
     want = ref.paths(
         rows(df), case["steps"], WINDOW_S * 1_000_000, view=view, at=case["at"], depth=case["depth"], top=top,
-        **case["options"],
+        to=to, **case["options"],
     )  # fmt: skip
     assert got == want
 

@@ -186,13 +186,21 @@ def _best(
 
 
 def customer_paths(
-    rows: list[dict[str, Any]], steps: list[Any], window: int, view: str, at: int, **options: Any
+    rows: list[dict[str, Any]],
+    steps: list[Any],
+    window: int,
+    view: str,
+    at: int,
+    to: int | None = None,
+    **options: Any,
 ) -> dict[str, list[str]]:
-    """Customer -> his whole path of the view (every event name, not cut at a depth)."""
-    nxt = min(k for k in required(steps) if k > at)
+    """Customer -> his whole path of the view (every event name, not cut at a depth): ``dropoff``:
+    reached ``at`` and not ``to`` (default: the next required step), his events after his step-``at``
+    event; ``between``: reached ``to``, his events between the two steps' events."""
+    nxt = min(k for k in required(steps) if k > at) if to is None else to
     out = {}
     for customer, (level, events, best) in best_chains(rows, steps, window, **options).items():
-        if view == "dropoff" and level == at:
+        if view == "dropoff" and at <= level < nxt:
             out[customer] = [e.name for e in events[best[at] + 1 :]]
         elif view == "between" and level >= nxt:
             out[customer] = [e.name for e in events[best[at] + 1 : best[nxt]]]
@@ -208,10 +216,11 @@ def paths(
     at: int,
     depth: int,
     top: int,
+    to: int | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """The view's JSON as ``FunnelPaths.to_dict`` (without ``meta``)."""
-    whole = customer_paths(rows, steps, window, view, at, **options)
+    whole = customer_paths(rows, steps, window, view, at, to, **options)
     counted: dict[tuple[tuple[str, ...], bool], int] = {}
     for p in whole.values():
         key = (tuple(p[:depth]), len(p) <= depth)
@@ -235,7 +244,7 @@ def paths(
         "view": view,
         "at": at,
         "step": names[at - 1],
-        "next_step": names[min(k for k in required(steps) if k > at) - 1],
+        "next_step": names[(min(k for k in required(steps) if k > at) if to is None else to) - 1],
         "depth": depth,
         "customers": customers,
         "none": none,

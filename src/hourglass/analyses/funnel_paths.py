@@ -89,7 +89,7 @@ def customer_paths(chained: ir.Table, view: str, opts: ExploreOptions, group: ob
     if group is not ...:
         j = j.filter(j.by.isnull() if group is None else j.by == group)
     if view == "dropoff":
-        j = j.filter(j.level == k)
+        j = j.filter((j.level >= k) & (j.level < target))
         inside = j.pos > j[f"q{k}"]
     else:
         j = j.filter(j.level >= target)

@@ -220,3 +220,11 @@ def test_twenty_steps(mode: str, open_: bool, want: list[int]) -> None:
             assert meta["plan_reason"]  # why the fast path did not answer
         if open_:
             assert col(expected, "continued") == [None] + [3] * 9 + [2, 2] + [3] * 8
+
+
+def test_an_optional_step_of_no_event_blocks_nothing() -> None:
+    # 'kart' (a typo) matches no event: it is not measured, but purchase still is (docs/adr/0006)
+    got = hourglass.funnel(journeys(OPTIONAL_LOG), ["visit", "kart?", "purchase"], window="1d").to_dict()
+    kart, purchase = got["steps"][1], got["steps"][2]
+    assert kart["customers"] is None and "kart" in kart["customers_reason"]
+    assert purchase["customers"] == 3 and purchase.get("customers_reason") is None

@@ -357,14 +357,16 @@ def not_measured(
 ) -> dict[str, Any]:
     """The reference's counts with docs/adr/0006 applied: a step no event of the log matches by
     name (its filters aside) is not measured, and in a funnel that is not open neither is any step
-    after the first such step; their measures are null with a ``customers_reason`` (the engine's
+    after the first such required step; their measures are null with a ``customers_reason`` (the engine's
     wording), never the reference's zeros."""
     names = {str(r["event"]) for r in data}
     steps = [ref.make_step(s) for s in case.ref_steps]
     hit = [any(ref.glob_matches(p, n) for p in s.patterns for n in names) for s in steps]
     if not data or all(hit):
         return want
-    unmeasured = {k for k in range(len(steps)) if not hit[k] or (not case.open and not all(hit[:k]))}
+    # an optional step that matches nothing blocks no later step
+    blocking = [hit[k] or steps[k].optional for k in range(len(steps))]
+    unmeasured = {k for k in range(len(steps)) if not hit[k] or (not case.open and not all(blocking[:k]))}
     blocks = [(want["steps"], got["steps"])] if "steps" in want else []
     blocks += [
         (w["steps"], g["steps"]) for w, g in zip(want.get("groups", []), got.get("groups", []), strict=False)

@@ -155,7 +155,8 @@ class FunnelResult:
 
     def unmeasured_at(self, *, short: bool = False) -> list[str | None]:
         """Per step position, why it is not measured (None: measured): a step of :attr:`missing`,
-        and in a funnel that is not open every step after the first of them. ``short``: the
+        and in a funnel that is not open every step after the first required one of them (an
+        optional step blocks nothing). ``short``: the
         table's words (``no such event``, ``after kart``) instead of the sentence of the JSON's
         ``customers_reason``."""
         out: list[str | None] = []
@@ -163,7 +164,7 @@ class FunnelResult:
         for s in self.steps:
             name = s.step
             if name in self.missing:
-                first = first or name
+                first = first or (None if s.optional else name)
                 out.append(
                     "no such event"
                     if short

@@ -136,7 +136,9 @@ def funnel(
     config: Config | str | None = None,
 ) -> FunnelResult:
     """A funnel (docs/semantics.md). ``source``: a path/glob, ``db.duckdb:table``, a pandas or Arrow
-    table, an Ibis table, or the result of :func:`events`."""
+    table, an Ibis table, or the result of :func:`events`. A step named ``"signup?"`` (or a dict with
+    ``optional: True``) is optional; ``hold="device"``: a chain's events share that column's value;
+    ``count="totals"``: chains per step instead of customers."""
     started = time.perf_counter()
     ev, spec, jm = _funnel_inputs(
         source,

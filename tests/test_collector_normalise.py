@@ -402,3 +402,22 @@ def test_what_orjson_refuses_the_standard_library_decides(
     for bad in (b'{"a": NaN}', b'{"a": Infinity}', b"[" * 5000 + b"]" * 5000):
         with pytest.raises(BodyError):
             decode_body(bad, limit=100_000)
+
+
+def test_a_right_clock_keeps_its_timestamps_and_their_order() -> None:
+    # two requests of one browser whose clock is right: a view, then a purchase 1 ms later, sent
+    # separately; the second request's latency is the smaller. Correcting by (sentAt - timestamp)
+    # would put the purchase first; within the tolerance the browser's own times are kept.
+    view = {"type": "track", "event": "view", "userId": "u", "timestamp": "2026-12-04T18:59:59.000Z"}
+    buy = {**view, "event": "purchase", "timestamp": "2026-12-04T18:59:59.001Z"}
+    sent = datetime(2026, 12, 4, 18, 59, 59, tzinfo=UTC)
+    first = normalise(
+        "segment:track", {**view, "sentAt": "2026-12-04T18:59:59.000Z"}, project="shop",
+        received_at=sent + timedelta(milliseconds=120), now=NOW,
+    )  # fmt: skip
+    second = normalise(
+        "segment:track", {**buy, "sentAt": "2026-12-04T18:59:59.001Z"}, project="shop",
+        received_at=sent + timedelta(milliseconds=30), now=NOW,
+    )  # fmt: skip
+    assert first.rows[0]["timestamp"] < second.rows[0]["timestamp"]
+    assert second.rows[0]["timestamp"] == _us(datetime(2026, 12, 4, 18, 59, 59, 1000, tzinfo=UTC))

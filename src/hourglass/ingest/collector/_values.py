@@ -30,6 +30,10 @@ __all__ = [
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: a time later than this after the collector's clock (after the skew correction) is refused
 FUTURE_LIMIT = timedelta(days=1)
+#: a client whose clock is this close to the collector's (``sent_at`` against ``received_at``) keeps
+#: its timestamps: correcting them would add each request's own network latency, and two requests'
+#: events a few milliseconds apart could swap (a purchase before the view that led to it)
+SKEW_TOLERANCE = timedelta(seconds=5)
 _OLDEST = datetime(1900, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 
@@ -174,8 +178,9 @@ def skew_corrected(
     name: str,
 ) -> datetime:
     """The event's time on the collector's clock: ``received_at - offset`` (PostHog's milliseconds
-    before sending), else ``received_at - (sent_at - timestamp)``; the timestamp as sent without
-    either; ``received_at`` without a time. Later than ``now`` + 1 day, or before 1900:
+    before sending), else ``received_at - (sent_at - timestamp)`` when the client's clock is more
+    than :data:`SKEW_TOLERANCE` off (``sent_at`` against ``received_at``); the timestamp as sent
+    otherwise or without either; ``received_at`` without a time. Later than ``now`` + 1 day, or before 1900:
     ``timestamp_in_future`` / ``invalid_timestamp``."""
     try:
         if offset_ms is not None:
@@ -188,7 +193,7 @@ def skew_corrected(
             at = received_at - timedelta(milliseconds=abs(offset_ms))
         elif timestamp is None:
             at = received_at
-        elif sent_at is not None:
+        elif sent_at is not None and abs(received_at - sent_at) > SKEW_TOLERANCE:
             at = received_at - (sent_at - timestamp)
         else:
             at = timestamp

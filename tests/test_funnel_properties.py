@@ -14,7 +14,7 @@ cases the fast path answers.
 
 Cost: an example costs its Ibis compilations (~0.3 s per funnel on a loaded machine), not DuckDB's
 run, so each example is one spec over up to 12 customers (many journeys per compiled query), and
-there are few examples by default (30); ``make fuzz`` and HOURGLASS_PROPERTY_EXAMPLES=2000 search
+there are few examples by default (24); ``make fuzz`` and HOURGLASS_PROPERTY_EXAMPLES=2000 search
 deeper.
 """
 
@@ -60,7 +60,7 @@ DTYPES = {"revenue": "float64", "channel": "str", "plan": "str"}
 
 # HOURGLASS_PROPERTY_EXAMPLES=2000 for a deeper (slower) search
 SETTINGS = settings(
-    max_examples=int(os.environ.get("HOURGLASS_PROPERTY_EXAMPLES", "30")), deadline=None, print_blob=True
+    max_examples=int(os.environ.get("HOURGLASS_PROPERTY_EXAMPLES", "24")), deadline=None, print_blob=True
 )
 
 

@@ -267,6 +267,8 @@ def test_report_part_is_the_two_views_in_one_run(shop_file: str) -> None:
     counts = [SimpleNamespace(customers=c) for c in (5, 3, 2)]  # losses 2, 1: the first step
     assert largest_loss_at(SimpleNamespace(steps=counts)) == 1
     assert largest_loss_at(SimpleNamespace(steps=counts[:1])) is None
+    four = [SimpleNamespace(customers=c) for c in (9, 8, 7, 1)]  # step 3 optional: 2 -> 4 loses 7
+    assert largest_loss_at(SimpleNamespace(steps=four), [False, False, True, False]) == 2
 
 
 def test_optional_steps_are_not_on_the_chain(shop: Any) -> None:

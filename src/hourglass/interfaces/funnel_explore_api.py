@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 from hourglass.analyses.funnel_correlation import (
@@ -220,12 +221,14 @@ def funnel_explore_people(
     return ev.engine.execute(path_people(spec, ev.table, options, view, list(path), ended, group))
 
 
-def largest_loss_at(result: Any) -> int | None:
-    """The step K (1-based) after which the funnel lost the most customers (``customers(K) -
-    customers(K+1)``, ties: the earlier step; the report's "largest loss"), None when no step has a
-    next one or nobody was lost."""
+def largest_loss_at(result: Any, optional: Sequence[bool] = ()) -> int | None:
+    """The required step K (1-based) after which the funnel lost the most customers by the next
+    required step L (``customers(K) - customers(L)``, ties: the earlier step; the report's "largest
+    loss"; ``optional``: which steps are optional), None when no step has a next one or nobody was
+    lost."""
     counts = [s.customers for s in result.steps]
-    losses = [(counts[k] - counts[k + 1], -k) for k in range(len(counts) - 1)]
+    req = [k for k in range(len(counts)) if not (k < len(optional) and optional[k])]
+    losses = [(counts[a] - counts[b], -a) for a, b in pairwise(req)]
     if not losses or max(losses)[0] <= 0:
         return None
     return -max(losses)[1] + 1
@@ -239,7 +242,7 @@ def funnel_explore_part_of(
     step lost anyone; the views' HourglassError (HG152) when the model cannot be explored."""
     from hourglass.interfaces.reports._funnel_explore import funnel_explore_part
 
-    at = largest_loss_at(result)
+    at = largest_loss_at(result, [bool(getattr(s, "optional", False)) for s in jm.stages])
     if at is None:
         return None
     spec = build_spec(None, model=jm, config=cfg, window=window, since=since, until=until)

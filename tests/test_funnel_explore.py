@@ -289,3 +289,16 @@ def test_optional_steps_are_not_on_the_chain(shop: Any) -> None:
     with pytest.raises(HourglassError) as e:
         funnel_dropoff_paths(ev, steps, window="1d", at=1, mode="strict_order")
     assert e.value.code == "HG152"
+
+
+def test_one_group_of_a_breakdown(shop: Any) -> None:
+    """``group``: the customers of one value of ``by`` (at the best chain's entry), as the funnel's
+    group counts them: bob and dee came by ads and dropped at visit; nobody from seo did."""
+    ev = hourglass.events(shop)
+    ads = funnel_dropoff_paths(ev, STEPS, window="1d", at=1, by="channel", group="ads")
+    assert (ads.customers, _paths(ads)) == (2, [([], True, 1), (["pricing", "faq", "pricing"], True, 1)])
+    seo = funnel_dropoff_paths(ev, STEPS, window="1d", at=1, by="channel", group="seo")
+    assert (seo.customers, seo.paths) == (0, ())
+    with pytest.raises(HourglassError) as e:
+        funnel_dropoff_paths(ev, STEPS, window="1d", at=1, group="ads")
+    assert e.value.code == "HG154"

@@ -44,7 +44,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Events]:
     return {"store": api.events(str(d / "shop.duckdb")), "parquet": api.events(str(d / "shop.parquet"))}
 
 
-def _portable(ev: Events, spec: Any) -> pd.DataFrame:
+def _portable(ev: Events, spec: Any) -> Any:
     cols = ["customer", "level"] + (["by"] if spec.by else [])
     return ev.engine.execute(funnel_plan(spec, ev.table).customers.select(*cols))
 

@@ -14,6 +14,7 @@ from hourglass.analyses.journeys import journeys_plan
 from hourglass.analyses.paths import paths_plan
 from hourglass.analyses.transitions import transitions_plan
 from hourglass.engine.errors import translated
+from hourglass.engine.journeys_fast import fast_paths, fast_transitions, journeys_plan_for
 from hourglass.engine.load import Events
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_result import JourneysResult, build_journeys_result
@@ -114,10 +115,14 @@ def _edge(spec: TransitionsSpec, r: dict[str, Any]) -> dict[str, Any]:
 def run_transitions(
     events: Events, spec: TransitionsSpec, meta: dict[str, Any] | None = None
 ) -> TransitionsResult:
-    plan = transitions_plan(spec, events.table)
-    rows = fetch(events, plan.edges)
     groups: dict[Any, list[dict[str, Any]]] = {}
-    if plan.by_edges is not None:
+    plan = None
+    if journeys_plan_for(events, spec) == "fast":
+        rows = [{k: plain(v) for k, v in r.items()} for r in fast_transitions(events, spec)]
+    else:
+        plan = transitions_plan(spec, events.table)
+        rows = fetch(events, plan.edges)
+    if plan is not None and plan.by_edges is not None:
         for r in fetch(events, plan.by_edges):
             groups.setdefault(r["by"], []).append(_edge(spec, r))
     order = [s.name for s in spec.model.stages] if spec.level == "stage" and spec.model else None
@@ -160,7 +165,11 @@ def _path_groups(
     return out
 
 
-def run_paths(events: Events, spec: PathsSpec, meta: dict[str, Any] | None = None) -> PathsResult:
+def _portable_paths(
+    events: Events, spec: PathsSpec
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[tuple[str | None, int]] | None, list[dict[str, Any]]]:
+    """The top paths' rows, the totals' row, the neighbours and the breakdown's groups (portable)."""
+
     def name(v: Any) -> str | None:
         return node_name(spec.level, spec.model, v)
 
@@ -175,6 +184,21 @@ def run_paths(events: Events, spec: PathsSpec, meta: dict[str, Any] | None = Non
         if plan.by_top is not None and plan.by_totals is not None:
             by_nb = None if plan.by_neighbours is None else fetch(events, plan.by_neighbours)
             groups = _path_groups(spec, fetch(events, plan.by_top), fetch(events, plan.by_totals), by_nb)
+    return top, totals, neighbours, groups
+
+
+def run_paths(events: Events, spec: PathsSpec, meta: dict[str, Any] | None = None) -> PathsResult:
+    def name(v: Any) -> str | None:
+        return node_name(spec.level, spec.model, v)
+
+    neighbours: list[tuple[str | None, int]] | None = None
+    groups: list[dict[str, Any]] = []
+    if journeys_plan_for(events, spec) == "fast":  # engine/journeys_fast.py: the same rows
+        fast_top, fast_totals = fast_paths(events, spec)
+        top = [{k: plain(v) for k, v in r.items()} for r in fast_top]
+        totals = {k: plain(v) for k, v in fast_totals.items()}
+    else:
+        top, totals, neighbours, groups = _portable_paths(events, spec)
     labels = (
         {s.name: s.label or s.name for s in spec.model.stages} if spec.level == "stage" and spec.model else {}
     )

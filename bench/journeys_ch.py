@@ -1,0 +1,218 @@
+"""Paths and transitions (issue 18): hourglass against ClickHouse (chdb) on one Parquet file.
+
+The forms of the issue, at the event level and at the stage level (bench/journeys.py's six-stage
+model), each engine's answer asserted equal to the other's in every run:
+
+- paths: ``hourglass.paths(level=..., steps=8, top=10)`` against ClickHouse's
+  ``groupArray((ts, node))``, ``arraySort``, ``arrayCompact``, ``arraySlice(.., 1, 8)`` per
+  customer, counted per path (the top 10 and their customers compared);
+- transitions: ``hourglass.transitions(level=...)`` against ``lagInFrame(node)`` over the
+  customer's order, ``WHERE node != prev``, counted per (prev, node) (the moves of every edge
+  compared; hourglass also counts each edge's customers and its median and p90 times, and the ends).
+
+At the stage level ClickHouse maps each event to its stage with ``transform`` (every event of the
+model is in one stage) and drops the others; the sequence is sorted by (ts, stage), as hourglass's.
+
+Runs alternate hourglass and chdb, in one process (default: both imported and warmed up on the 1M
+file first, untimed) or ``--fresh`` (each run the first query of a new process, as the issue's
+figures). ``--store``: hourglass reads the store ingested from the file (untimed, once), chdb the
+Parquet. The 1-minute load average is printed with every run: 8 agents share 2 cores here, so the
+ratios, not the times, are the result.
+
+    .venv/bin/python bench/journeys_ch.py --events 10M --runs 5
+    .venv/bin/python bench/journeys_ch.py --events 10M --shape returning --store --only paths
+    .venv/bin/python bench/journeys_ch.py --show-sql
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _data import ensure_dataset
+
+from journeys import MODEL, parse_count
+
+ANALYSES = ("paths", "transitions")
+SCHEMA = "customer_id Int64, event String, timestamp DateTime64(6)"
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _stage_map() -> tuple[list[str], list[int]]:
+    names, index = [], []
+    for k, stage in enumerate(MODEL["stages"], start=1):  # type: ignore[arg-type]
+        for e in stage["events"]:
+            names.append(e)
+            index.append(k)
+    return names, index
+
+
+def chdb_sql(analysis: str, level: str, path: str) -> str:
+    """ClickHouse's query of the same analysis (the issue's, and its stage-level equivalent)."""
+    src = f"file({_q(path)}, Parquet, {_q(SCHEMA)})"
+    if level == "stage":
+        names, index = _stage_map()
+        node = f"transform(event, [{', '.join(_q(n) for n in names)}], [{', '.join(map(str, index))}], 0)"
+        src = f"(SELECT customer_id, timestamp, {node} AS node FROM {src} WHERE node > 0)"
+        order, lag0 = "timestamp, node", "0"
+    else:
+        src = f"(SELECT customer_id, timestamp, event AS node FROM {src})"
+        order, lag0 = "timestamp", "''"
+    if analysis == "paths":
+        # the issue's query (sorted by ts: no customer has two events at one time in these logs);
+        # at the stage level sorted by (ts, stage) as hourglass; ties broken as hourglass's top
+        sort = "arraySort(x -> x.1, groupArray((timestamp, node)))"
+        if level == "stage":
+            sort = "arraySort(groupArray((timestamp, node)))"
+        return (
+            f"SELECT p, count() c FROM (SELECT arraySlice(arrayCompact(arrayMap(x -> x.2, {sort})), 1, 8) p "
+            f"FROM {src} GROUP BY customer_id) GROUP BY p ORDER BY c DESC, p LIMIT 10"
+        )
+    return (
+        f"SELECT prev, node, count() FROM (SELECT node, lagInFrame(node, 1, {lag0}) OVER (PARTITION BY "
+        f"customer_id ORDER BY {order} ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) prev FROM {src}) "
+        "WHERE node != prev GROUP BY prev, node"
+    )
+
+
+def _stage_name(k: Any) -> str:
+    return str(MODEL["stages"][int(k) - 1]["name"])  # type: ignore[index]
+
+
+def run_chdb(analysis: str, level: str, path: str) -> tuple[float, Any]:
+    import chdb
+
+    sql = chdb_sql(analysis, level, path)
+    started = time.perf_counter()
+    res = chdb.query(sql, "JSONCompact")
+    took = time.perf_counter() - started
+    rows = json.loads(res.bytes())["data"]
+    name = _stage_name if level == "stage" else str
+    if analysis == "paths":
+        return took, [[[name(x) for x in r[0]], int(r[1])] for r in rows]
+    start = 0 if level == "stage" else ""
+    return took, sorted([name(r[0]), name(r[1]), int(r[2])] for r in rows if r[0] != start)
+
+
+def run_hourglass(analysis: str, level: str, path: str) -> tuple[float, Any]:
+    from hourglass.interfaces import journeys_api as hg
+    from hourglass.model.journey import JourneyModel
+
+    model = JourneyModel.from_dict(MODEL) if level == "stage" else None
+    started = time.perf_counter()
+    if analysis == "paths":
+        r = hg.paths(path, model, level=level, steps=8, top=10)
+        took = time.perf_counter() - started
+        return took, [[list(t["path"]), int(t["customers"])] for t in r.to_dict()["top"]]
+    t = hg.transitions(path, model, level=level)
+    took = time.perf_counter() - started
+    edges = t.to_dict()["edges"]
+    return took, sorted([e["from"], e["to"], int(e["moves"])] for e in edges if e["to"] is not None)
+
+
+RUNNERS = {"hourglass": run_hourglass, "chdb": run_chdb}
+
+
+def fresh(engine: str, analysis: str, level: str, path: str, env: dict[str, str]) -> tuple[float, Any]:
+    """One run as the first query of a new process."""
+    cmd = [sys.executable, __file__, "--worker", engine, analysis, level, path]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    took, answer = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(took), answer
+
+
+def child_env(data_dir: Path) -> dict[str, str]:
+    """As bench/funnel.py's workers: a bytecode cache (no recompiling of lazily imported modules)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str((data_dir / ".pycache").resolve()))
+    return env
+
+
+def ensure_store(parquet: Path) -> Path:
+    store = parquet.with_name(parquet.stem + ".store.duckdb")
+    if not store.exists() or store.stat().st_mtime < parquet.stat().st_mtime:
+        code = "import hourglass, sys; hourglass.ingest_store(sys.argv[1], sys.argv[2], overwrite=True)"
+        subprocess.run([sys.executable, "-c", code, str(parquet), str(store)], check=True)
+    return store
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        engine, analysis, level, path = sys.argv[2:6]
+        print(json.dumps(RUNNERS[engine](analysis, level, path)))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", default="10M")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--shape", default="once", help="bench/_data.py's shape (once, returning, bots, late)")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", choices=ANALYSES, action="append")
+    ap.add_argument("--level", choices=("event", "stage"), action="append")
+    ap.add_argument("--store", action="store_true", help="hourglass reads the store ingested from the file")
+    ap.add_argument("--fresh", action="store_true", help="every run in a new process")
+    ap.add_argument("--show-sql", action="store_true")
+    ap.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parent / "data")
+    a = ap.parse_args()
+    parquet = ensure_dataset(a.data_dir, parse_count(a.events), a.seed, shape=a.shape)
+    levels, analyses = a.level or ["event", "stage"], a.only or list(ANALYSES)
+    if a.show_sql:
+        for an in analyses:
+            for lv in levels:
+                print(f"-- {an}, {lv} level\n{chdb_sql(an, lv, str(parquet))}\n")
+        return
+    hg_path = str(ensure_store(parquet) if a.store else parquet)
+    env = child_env(a.data_dir)
+    if not a.fresh:  # warm up both engines on the small file (imports, lazy modules), untimed
+        small = str(ensure_dataset(a.data_dir, 1_000_000, a.seed))
+        for an in analyses:
+            for lv in levels:
+                run_hourglass(an, lv, small)
+                run_chdb(an, lv, small)
+    print(f"{parquet.name} ({'store' if a.store else 'Parquet'} for hourglass), {a.runs} runs", flush=True)
+    summary = []
+    for an in analyses:
+        for lv in levels:
+            times: dict[str, list[float]] = {"hourglass": [], "chdb": []}
+            for i in range(a.runs):
+                answers = {}
+                for engine in ("hourglass", "chdb") if i % 2 == 0 else ("chdb", "hourglass"):
+                    load = os.getloadavg()[0]
+                    if a.fresh:
+                        took, answers[engine] = fresh(
+                            engine, an, lv, hg_path if engine == "hourglass" else str(parquet), env
+                        )
+                    else:
+                        took, answers[engine] = RUNNERS[engine](
+                            an, lv, hg_path if engine == "hourglass" else str(parquet)
+                        )
+                    times[engine].append(took)
+                    print(f"  {an} {lv} run {i + 1} {engine:<9} {took:7.2f} s  (load {load:.1f})", flush=True)
+                if answers["hourglass"] != answers["chdb"]:
+                    print(f"MISMATCH {an} {lv}:\n  {answers['hourglass']}\n  {answers['chdb']}")
+                    raise SystemExit(1)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            pairs = statistics.median(h / c for h, c in zip(times["hourglass"], times["chdb"], strict=True))
+            line = (
+                f"{an} {lv}: hourglass {med['hourglass']:.2f} s, chdb {med['chdb']:.2f} s, "
+                f"ratio {med['hourglass'] / med['chdb']:.2f} (per-run median {pairs:.2f}), answers equal"
+            )
+            print(line, flush=True)
+            summary.append(line)
+    print("\n".join(["summary:", *summary]))
+
+
+if __name__ == "__main__":
+    main()

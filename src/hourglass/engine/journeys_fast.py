@@ -1,0 +1,159 @@
+"""The DuckDB fast path of ``paths`` and ``transitions`` (docs/semantics-journeys.md): the same
+rows as the portable plans (analyses/paths.py, analyses/transitions.py), from hand-written SQL
+around the customer's nodes compiled by Ibis (bench/JOURNEYS.md).
+
+Why it is exact. A customer's sequence is ordered by (timestamp, node[, event, channel]); rows equal
+in (timestamp, node) are the same element for every figure here (same node, same time), so one
+window ordered by (ts, node) gives the sequence. Then:
+
+- paths: the runs' starts (``lag(node) <> node``, or every element without collapsing) keep their
+  position in the sequence; ``min_by(node, position, depth + 1)`` is the first depth + 1 runs in
+  order (a bounded aggregate per customer, not a second sort), its first ``depth`` the path and a
+  ``depth + 1``-th one means "continued";
+- transitions: a run's move is read at its *last* element, where ``lead(node) <> node``: the edge
+  is (node, ``lead(node)``), the next run's first time is ``lead(ts)``; the run's own first time is
+  the element's when the run has one element, else the previous row among the starts and ends of
+  the runs of several elements (a second, smaller window).
+
+Out of scope (the portable plan runs): engines but DuckDB, ``by``, paths from/to an anchor, stage
+models where one event may match two stages; ``HOURGLASS_PLAN=portable`` forces the portable plan.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from hourglass.analyses._match import micros, micros_of, step_predicate
+from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine.load import Events
+from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
+
+__all__ = ["fast_paths", "fast_paths_sql", "fast_transitions", "fast_transitions_sql", "journeys_plan_for"]
+
+_PLAN_ENV = "HOURGLASS_PLAN"
+
+
+def _why_not(events: Events, spec: PathsSpec | TransitionsSpec) -> str | None:
+    if events.engine.name != "duckdb":
+        return f"the {events.engine.name} engine"
+    if spec.by is not None:
+        return "a breakdown (by)"
+    if isinstance(spec, PathsSpec) and (spec.start is not None or spec.end is not None):
+        return "an anchor (from/to)"
+    if spec.level == "stage":
+        assert spec.model is not None
+        if any(len(g) > 1 for g in overlap_groups(spec.model.stages)):
+            return "stages that one event may match together"
+    return None
+
+
+def journeys_plan_for(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
+    """``fast`` or ``portable`` ($HOURGLASS_PLAN=portable forces the portable plan)."""
+    if os.environ.get(_PLAN_ENV) == "portable":
+        return "portable"
+    return "fast" if _why_not(events, spec) is None else "portable"
+
+
+def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
+    """SQL of the customer's elements: ``c`` (a key grouping as the customer does), ``ts`` (µs),
+    ``node`` (the event name, or the 1-based stage), in the period."""
+    table = events.table
+    stages = spec.model.stages if spec.level == "stage" and spec.model else []
+    used = {f.column for s in stages for f in s.where}
+    if events.keyed is not None and not used & {"customer", "timestamp"}:
+        table = events.keyed  # integer customer keys; a store's ENUM codes sort in name order
+    ts = table.timestamp if table.timestamp.type().is_integer() else micros(table.timestamp)
+    t = table.mutate(__hg_ts=ts)
+    if spec.since is not None:
+        t = t.filter(t.__hg_ts >= micros_of(spec.since))
+    if spec.until is not None:
+        t = t.filter(t.__hg_ts < micros_of(spec.until))
+    if stages:
+        node: ir.Value = ibis.cases(*[(step_predicate(s, t), k) for k, s in enumerate(stages, start=1)])
+        sel = t.select(c=t.customer, ts=t.__hg_ts, node=node.cast("int64"))
+        sel = sel.filter(sel.node.notnull())
+    else:
+        sel = t.select(c=t.customer, ts=t.__hg_ts, node=t.event)
+    return str(events.engine.con.compile(sel))
+
+
+_WINDOW = "WINDOW w AS (PARTITION BY c ORDER BY ts, node)"
+
+
+def fast_paths_sql(events: Events, spec: PathsSpec) -> str:
+    """The SQL of the top paths (``p0`` .., ``customers``, ``continued``, ordered as the portable
+    plan) with the totals on every row (``all_customers``, ``all_paths``)."""
+    n = spec.steps
+    starts = "WHERE pn IS NULL OR pn <> node" if spec.collapse else ""
+    cols = ", ".join(f"r[{i + 1}] AS p{i}" for i in range(n))
+    order = ", ".join(f"p{i} ASC NULLS FIRST" for i in range(n))
+    return (
+        f"WITH n AS ({_nodes_sql(events, spec)}),\n"
+        f"s AS (SELECT c, node, lag(node) OVER w AS pn, row_number() OVER w AS rn FROM n {_WINDOW}),\n"
+        f"k AS (SELECT min_by(node, rn, {n + 1}) AS r FROM s {starts} GROUP BY c),\n"
+        f"counted AS (SELECT {cols}, count(*) AS customers, count_if(len(r) > {n}) AS continued "
+        f"FROM k GROUP BY ALL)\n"
+        "SELECT *, sum(customers) OVER () AS all_customers, count(*) OVER () AS all_paths FROM counted "
+        f"ORDER BY customers DESC, {order} LIMIT {spec.top}"
+    )
+
+
+def fast_transitions_sql(events: Events, spec: TransitionsSpec) -> str:
+    """The SQL of the edges: ``node``, ``nxt``, ``moves``, ``customers``, ``median_s``, ``p90_s``."""
+    s = (
+        "SELECT c, ts, node, lag(node) OVER w AS pn, lead(node) OVER w AS nn, lead(ts) OVER w AS nts, "
+        f"row_number() OVER w AS rn FROM n {_WINDOW}"
+    )
+    if spec.collapse:
+        start, end = "(pn IS DISTINCT FROM node)", "(nn IS DISTINCT FROM node)"
+        ends = (
+            f"s AS MATERIALIZED ({s}),\n"
+            # the starts and ends of the runs of several elements alternate: an end's start is its lag
+            f"m AS (SELECT c, node, nn, nts, CASE WHEN {start} THEN ts ELSE lag(ts) OVER "
+            f"(PARTITION BY c ORDER BY rn) END AS st FROM s WHERE {start} <> {end}),\n"
+            f"e AS (SELECT c, node, nn, nts, ts AS st FROM s WHERE {start} AND {end} "
+            f"UNION ALL SELECT c, node, nn, nts, st FROM m WHERE {end})\n"
+        )
+    else:
+        ends = (
+            "e AS (SELECT c, node, lead(node) OVER w AS nn, lead(ts) OVER w AS nts, ts AS st "
+            f"FROM n {_WINDOW})\n"
+        )
+    dt = "CAST(nts - st AS DOUBLE) / 1000000"
+    return (
+        f"WITH n AS ({_nodes_sql(events, spec)}),\n{ends}"
+        f"SELECT node, nn AS nxt, count(*) AS moves, count(DISTINCT c) AS customers, "
+        f"quantile_cont({dt}, 0.5) AS median_s, quantile_cont({dt}, 0.9) AS p90_s FROM e GROUP BY node, nn"
+    )
+
+
+def _rows(events: Events, sql: str) -> list[dict[str, Any]]:
+    from hourglass.engine.errors import translated
+
+    con = events.engine.con
+    hook = getattr(con, "_run_pre_execute_hooks", None)
+    if hook is not None:  # registers in-memory tables the expression may hold
+        hook(events.keyed if events.keyed is not None else events.table)
+    with translated():
+        cur = con.con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The top paths' rows and the totals' row (``customers``, ``paths``), as the portable plan's."""
+    rows = _rows(events, fast_paths_sql(events, spec))
+    totals = {
+        "customers": rows[0]["all_customers"] if rows else None,
+        "paths": rows[0]["all_paths"] if rows else 0,
+    }
+    return [{k: v for k, v in r.items() if not k.startswith("all_")} for r in rows], totals
+
+
+def fast_transitions(events: Events, spec: TransitionsSpec) -> list[dict[str, Any]]:
+    """The edges' rows, as the portable plan's."""
+    return _rows(events, fast_transitions_sql(events, spec))

@@ -1,0 +1,189 @@
+"""The DuckDB fast path of ``paths`` and ``transitions`` (engine/journeys_fast.py) answers exactly
+as the portable Ibis plan (the reference the other journeys tests check): on random logs (ties,
+repeats, events outside every stage, a period) and on hand journeys, from a DataFrame and from a
+store; and the plan chooser takes the fast path only where it is exact."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+import hourglass
+from hourglass.engine.journeys_fast import journeys_plan_for
+from hourglass.interfaces import journeys_api as hg
+from hourglass.model.journey import JourneyModel
+from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
+from journeys import journeys
+
+BASE = datetime(2024, 1, 1)
+NAMES = ["visit", "view", "signup", "pay", "quit"]
+MODEL = JourneyModel.from_dict(
+    {
+        "name": "m",
+        "kind": "funnel",
+        "stages": [
+            {"name": "aware", "events": ["visit"]},
+            {"name": "keen", "events": ["view", "signup"]},
+            {"name": "sale", "events": ["pay"]},
+        ],
+    }
+)
+
+
+@contextlib.contextmanager
+def portable() -> Iterator[None]:
+    before = os.environ.get("HOURGLASS_PLAN")
+    os.environ["HOURGLASS_PLAN"] = "portable"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["HOURGLASS_PLAN"]
+        else:
+            os.environ["HOURGLASS_PLAN"] = before
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k != "meta"}
+
+
+def _approx(got: Any, want: Any) -> None:
+    """Equal, floats to 1e-9 (the medians: the same quantile over the same values)."""
+    if isinstance(want, float) and isinstance(got, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+    elif isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), (got, want)
+        for k, v in want.items():
+            _approx(got[k], v)
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), (got, want)
+        for g, w in zip(got, want, strict=True):
+            _approx(g, w)
+    else:
+        assert got == want
+
+
+def _same(ev: Any, level: str, collapse: bool, depth: int, period: dict[str, Any]) -> None:
+    """Paths and transitions of ``ev``: the fast path's answers equal the portable plan's."""
+    model = MODEL if level == "stage" else None
+    kw: dict[str, Any] = {"level": level, "collapse": collapse, **period}
+    got_p = hg.paths(ev, model, depth=depth, top=3, **kw).to_dict()
+    got_t = hg.transitions(ev, model, **kw).to_dict()
+    with portable():
+        want_p = hg.paths(ev, model, depth=depth, top=3, **kw).to_dict()
+        want_t = hg.transitions(ev, model, **kw).to_dict()
+    assert _plain(got_p) == _plain(want_p)
+    _approx(_plain(got_t), _plain(want_t))
+
+
+@st.composite
+def logs(draw: Any) -> dict[str, list[Any]]:
+    log: dict[str, list[Any]] = {}
+    for c in range(draw(st.integers(1, 6))):
+        t = BASE
+        events = []
+        for _ in range(draw(st.integers(1, 12))):
+            t += timedelta(seconds=draw(st.sampled_from([0, 0, 1, 60, 3600])))
+            events.append(
+                (draw(st.sampled_from(NAMES)), t, {"channel": draw(st.sampled_from([None, "ads"]))})
+            )
+        log[f"c{c}"] = events
+    return log
+
+
+@settings(max_examples=int(os.environ.get("HOURGLASS_PROPERTY_EXAMPLES", "10")), deadline=None)
+@given(logs(), st.sampled_from(["stage", "event"]), st.booleans(), st.integers(1, 8), st.integers(0, 3))
+def test_fast_equals_portable_on_random_logs(
+    log: dict[str, list[Any]], level: str, collapse: bool, depth: int, cut: int
+) -> None:
+    note(repr(log))
+    ev = hourglass.events(journeys(log, dtypes={"channel": "str"}))
+    period = {"since": BASE + timedelta(seconds=cut)} if cut else {}
+    _same(ev, level, collapse, depth, period)
+
+
+HAND = {
+    # a tie: 'view' and 'visit' at one time are (view, visit) at the event level (by name) and
+    # (aware, keen) at the stage level (by stage); then a run of views
+    "ann": [
+        *[("view", "2024-01-01 10:00"), ("visit", "2024-01-01 10:00"), ("view", "2024-01-01 11:00")],
+        *[("view", f"2024-01-02 0{h}:00") for h in range(6)],
+        ("pay", "2024-01-03 10:00"),
+    ],
+    "ben": [("quit", "2024-01-01 09:00")],  # no stage: absent at the stage level
+    "cat": [("visit", "2024-01-01 10:00")],  # one element: a path of one node, an end
+    # stages of two events: signup and view are one stage, collapsed into one run at the stage level
+    "dan": [
+        *[("visit", "2024-01-01 10:00"), ("signup", "2024-01-01 11:00"), ("view", "2024-01-01 12:00")],
+        *[("visit", "2024-01-02 10:00"), ("pay", "2024-01-02 10:00"), ("pay", "2024-01-02 10:00")],
+    ],
+}
+
+
+@pytest.mark.parametrize("level", ["stage", "event"])
+@pytest.mark.parametrize("collapse", [True, False])
+def test_fast_equals_portable_on_hand_journeys(level: str, collapse: bool) -> None:
+    ev = hourglass.events(journeys(HAND))
+    _same(ev, level, collapse, 8, {})
+    _same(ev, level, collapse, 2, {"until": datetime(2024, 1, 2, 3)})
+
+
+def test_hand_journeys_by_hand() -> None:
+    """The fast path's own numbers, worked out by hand."""
+    ev = hourglass.events(journeys(HAND))
+    p = hg.paths(ev, None, level="event", depth=3, top=2).to_dict()
+    assert p["customers"] == 4 and p["distinct_paths"] == 4
+    assert [(t["path"], t["customers"], t["continued"]) for t in p["top"]] == [
+        (["quit"], 1, 0),
+        (["view", "visit", "view"], 1, 1),
+    ]
+    t = hg.transitions(ev, MODEL, level="stage").to_dict()
+    edges = {(e["from"], e["to"]): (e["moves"], e["customers"], e["median_time_s"]) for e in t["edges"]}
+    # ann: aware (10:00) -> keen (10:00, then her views) -> sale (Jan 3); dan: aware -> keen (11:00)
+    # -> aware -> sale (the visit and the pay at one time: aware first; the two pays are one row)
+    assert edges == {
+        ("aware", "keen"): (2, 2, 1800.0),
+        ("keen", "sale"): (1, 1, 172800.0),
+        ("keen", "aware"): (1, 1, 82800.0),
+        ("aware", "sale"): (1, 1, 0.0),
+        ("aware", None): (1, 1, None),
+        ("sale", None): (2, 2, None),
+    }
+
+
+def test_fast_equals_portable_on_a_store(tmp_path: Path) -> None:
+    csv = tmp_path / "log.csv"
+    journeys(HAND).to_csv(csv, index=False)
+    store = tmp_path / "log.duckdb"
+    hourglass.ingest_store(str(csv), str(store))
+    ev = hourglass.events(str(store))
+    assert ev.keyed is not None  # the store's integer keys and ENUM codes are read
+    for level in ("stage", "event"):
+        _same(ev, level, True, 8, {})
+        _same(ev, level, False, 3, {"since": datetime(2024, 1, 1, 10, 30)})
+
+
+def test_the_plan_chooser() -> None:
+    ev = hourglass.events(journeys(HAND))
+    assert journeys_plan_for(ev, PathsSpec(level="event", depth=5)) == "fast"
+    assert journeys_plan_for(ev, TransitionsSpec(level="stage", model=MODEL)) == "fast"
+    assert journeys_plan_for(ev, PathsSpec(level="event", depth=5, start="visit")) == "portable"
+    assert journeys_plan_for(ev, TransitionsSpec(level="event", by="channel")) == "portable"
+    two = JourneyModel.from_dict(
+        {
+            "name": "g",
+            "kind": "funnel",
+            "stages": [{"name": "a", "events": ["v*"]}, {"name": "b", "events": ["view"]}],
+        }
+    )
+    assert journeys_plan_for(ev, PathsSpec(level="stage", model=two)) == "portable"
+    with portable():
+        assert journeys_plan_for(ev, PathsSpec(level="event", depth=5)) == "portable"

@@ -52,13 +52,15 @@ def _ordered(t: ir.Table, req: Sequence[int], w: int, part: list[str], track: bo
     the rows after it; the completions are monotone in the start, so the min comes from the first
     following row of the step, as do the positions ``p{a}_{b}`` tracked for optional steps)."""
     m = len(req)
-    after = ibis.window(group_by=[t[c] for c in part], order_by=t.pos, rows=(1, None))
     if m == 1:
         return t.mutate(reached=_has(t, req[0]).ifelse(1, 0), c1_1=t.ts, p1_1=t.pos)
     last = _has(t, req[m - 1])
     t = t.mutate(**{f"c{m}_{m}": last.ifelse(t.ts, _NO_TIME), f"p{m}_{m}": last.ifelse(t.pos, _NO_TIME)})
     kinds = ("c", "p") if track else ("c",)
     for k in range(m - 1, 0, -1):
+        # the window on this level's table: one built on an earlier table makes Ibis dereference
+        # every use (the plan of 20 steps took 30 s to build)
+        after = ibis.window(group_by=[t[c] for c in part], order_by=t.pos, rows=(1, None))
         own_k = _has(t, req[k - 1])
         # one projection per step: the step's own flag and the min over the rows after it
         cols = {
@@ -68,10 +70,9 @@ def _ordered(t: ir.Table, req: Sequence[int], w: int, part: list[str], track: bo
         }
         cols[f"c{k}_{k}"] = own_k.ifelse(t.ts, _NO_TIME)
         cols[f"p{k}_{k}"] = own_k.ifelse(t.pos, _NO_TIME)
-        t = t.mutate(**cols)
-        t = t.drop(
-            *[c for x in ("c", "p") for j in range(k + 1, m + 1) if (c := f"{x}{k + 1}_{j}") in t.columns]
-        )
+        # one select per step: the last step's columns are replaced by this step's
+        gone = {f"{x}{k + 1}_{j}" for x in ("c", "p") for j in range(k + 1, m + 1)}
+        t = t.select(*[c for c in t.columns if c not in gone and c not in cols], **cols)
     reached = ibis.literal(0)
     for j in range(1, m + 1):
         ok = t[f"c1_{j}"].notnull() & (t[f"c1_{j}"] - t.c1_1 <= w)

@@ -10,10 +10,11 @@ result being computed ahead waits for it). Without a second connection (another 
 CSV read into a temporary table) the work waits for a pause of ``IDLE_S`` between requests, as the
 one connection runs one query at a time.
 
-Two lanes, each a worker with its own second connection: the next clicks' work, and the work
-that may wait (the other date presets, the pages' first views at start), so that a long job of
-the second never holds up the first's. In each lane the newest view's jobs run first (in the
-order given), then older ones'; only the last ``MAX_BATCHES`` views' jobs are kept."""
+Two lanes, each a worker with its own second connection: the next clicks' work, at once, and the
+work that may wait (the other date presets, the pages' first views at start), in the pauses
+between requests only (a guess must not take the cores a person waits on); a long job of the
+second never holds up the first's. In each lane the newest view's jobs run first (in the order
+given), then older ones'; only the last ``MAX_BATCHES`` views' jobs are kept."""
 
 from __future__ import annotations
 
@@ -122,9 +123,9 @@ class Ahead:
         while True:
             job = self._next(lane)
             src = lane.second
-            if src is None:
+            if src is None or lane is self._lanes[1]:  # speculative: not while a person waits
                 self._wait_idle()
-                src = self.src
+            src = src or self.src
             try:
                 with contextlib.suppress(Exception):  # the request that needs it computes it again
                     job(src)

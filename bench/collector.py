@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import multiprocessing
 import os
@@ -365,6 +366,16 @@ class CrashReport:
         return not lost_or_doubled and self.stop_code == 0 and not self.compaction_errors
 
 
+@dataclass
+class _Burst:
+    """Set just before a kill: the clients stop pacing themselves; ``in_flight``: requests sent and
+    not answered yet."""
+
+    clients: int
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: int = 0
+
+
 async def _crash_client(
     ports: list[int],
     key: str,
@@ -374,8 +385,10 @@ async def _crash_client(
     rate: float,
     acked: set[str],
     report: CrashReport,
+    burst: _Burst,
 ) -> None:
-    """Sends ``events`` ids in batches (at most ``rate`` events/s when > 0); a batch without a 2xx
+    """Sends ``events`` ids in batches (at most ``rate`` events/s when > 0, unless ``burst`` is set:
+    as fast as answered); a batch without a 2xx
     is sent again, same ids, until it is acknowledged: to the next collector when there are several
     (as a load balancer would), so one event may be in two collectors' logs."""
     conns = [Http(port, key) for port in ports]
@@ -383,8 +396,9 @@ async def _crash_client(
     n = 0
     due = time.perf_counter()
     while n < events:
-        if rate > 0:  # no catching up after a kill: the pace stays even
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        if rate > 0 and not burst.event.is_set():  # no catching up after a kill: the pace stays even
+            with contextlib.suppress(TimeoutError):  # a burst (just before a kill) ends the wait
+                await asyncio.wait_for(burst.event.wait(), max(0.0, due - time.perf_counter()))
             due = max(due, time.perf_counter()) + batch / rate
         ids = [f"crash-{cid}-{n + k}" for k in range(min(batch, events - n))]
         path, body = batch_body(ids, n)
@@ -392,7 +406,11 @@ async def _crash_client(
         while True:
             answer = b""
             try:
-                status, answer = await asyncio.wait_for(conns[at].post(path, body), timeout=30)
+                burst.in_flight += 1
+                try:
+                    status, answer = await asyncio.wait_for(conns[at].post(path, body), timeout=30)
+                finally:
+                    burst.in_flight -= 1
             except (OSError, asyncio.IncompleteReadError, TimeoutError):
                 conns[at].close()
                 status = 0
@@ -418,12 +436,14 @@ async def _killer(
     kills: int,
     min_life: float,
     report: CrashReport,
+    burst: _Burst,
     sig: int = signal.SIGKILL,
 ) -> None:
     """kill -9 (the collectors in turn) when the acknowledged count passes total*(k+1)/(kills+1)
     (jittered) and the last restart is ``min_life`` s old (jittered: the compactor runs at
-    --compact-every, so a kill may land in a compaction), but never once every event is
-    acknowledged: always under load."""
+    --compact-every, so a kill may land in a compaction), in a burst of every client (once each has a
+    request in flight, or 5-60 ms into it: some requests written but not answered yet), but never
+    once every event is acknowledged: always under load."""
     rng = random.Random(kills * 7919 + total)
     born = time.perf_counter()
     for k in range(kills):
@@ -433,11 +453,15 @@ async def _killer(
             if len(acked) >= total:
                 return
             await asyncio.sleep(0.002)
-        await asyncio.sleep(rng.uniform(0, 0.01))  # not always at a request boundary
+        burst.event.set()  # every client unpaced: requests in flight at the kill, some in the log already
+        until = time.perf_counter() + rng.uniform(0.005, 0.06)  # not always at a request boundary
+        while burst.in_flight < burst.clients and time.perf_counter() < until:  # all of them sending
+            await asyncio.sleep(0.001)
         if len(acked) >= total:
             return
         collector = collectors[k % len(collectors)]
         await asyncio.to_thread(collector.kill9, sig)
+        burst.event.clear()
         report.kills += 1
         report.restart_s.append(round(await asyncio.to_thread(collector.start), 2))
         born = time.perf_counter()
@@ -513,7 +537,8 @@ def crash(
     t0 = time.perf_counter()
 
     async def main() -> None:
-        killer = asyncio.create_task(_killer(several, acked, events, kills, min_life, report, sig))
+        burst = _Burst(clients)
+        killer = asyncio.create_task(_killer(several, acked, events, kills, min_life, report, burst, sig))
         done = asyncio.Event()
         compactions = asyncio.create_task(_kill_compactions(data, done, report))
         if not kill_compactions:
@@ -521,7 +546,10 @@ def crash(
         each = rate / clients
         ports = [one.port for one in several]
         await asyncio.gather(
-            *(_crash_client(ports, key, c, share[c], batch, each, acked, report) for c in range(clients))
+            *(
+                _crash_client(ports, key, c, share[c], batch, each, acked, report, burst)
+                for c in range(clients)
+            )
         )
         await killer
         done.set()

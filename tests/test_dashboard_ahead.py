@@ -5,6 +5,7 @@ and fills the cache with what a click on the view just shown asks for next."""
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from collections.abc import Hashable
 from datetime import datetime
@@ -148,3 +149,23 @@ def test_the_presets_are_the_range_menus_others() -> None:
         "30d": ("2024-05-02T00:00:00", None),
         "7d": ("2024-05-25T00:00:00", None),
     }
+
+
+def test_stop_interrupts_the_running_query_and_ends_the_workers(src: DashboardSource) -> None:
+    app = create_app(src)
+    ahead = app.state.views.ahead
+    ahead.start()
+    started = threading.Event()
+
+    def long(s: DashboardSource) -> None:  # minutes of work, unless interrupted
+        started.set()
+        s.events.engine.con.con.execute("SELECT sum(i * i % 7) FROM range(100000000000) t(i)").fetchall()
+
+    ahead.submit(long)
+    assert started.wait(30)
+    time.sleep(0.2)
+    began = time.monotonic()
+    ahead.stop()
+    assert time.monotonic() - began < 8
+    assert all(lane.worker is not None and not lane.worker.is_alive() for lane in ahead._lanes[:1])
+    assert not ahead.on

@@ -57,6 +57,7 @@ class Ahead:
         # long job of the second lane never holds up the first's
         self._lanes = (_Lane("hourglass-ahead"), _Lane("hourglass-later"))
         self._cond = threading.Condition()
+        self._stopped = False
         self._busy = threading.Lock()
         self.active = 0  # requests being answered
         self.last_request = 0.0  # time.monotonic() of the last request's start or end
@@ -109,9 +110,11 @@ class Ahead:
                 return
             time.sleep(0.1)
 
-    def _next(self, lane: _Lane) -> Job:
+    def _next(self, lane: _Lane) -> Job | None:
         with self._cond:
-            self._cond.wait_for(lambda: bool(lane.batches))
+            self._cond.wait_for(lambda: bool(lane.batches) or self._stopped)
+            if self._stopped:
+                return None
             batch = lane.batches[0]
             job = batch.pop(0)
             if not batch:
@@ -122,6 +125,8 @@ class Ahead:
     def _work(self, lane: _Lane) -> None:
         while True:
             job = self._next(lane)
+            if job is None:
+                return
             src = lane.second
             if src is None or lane is self._lanes[1]:  # speculative: not while a person waits
                 self._wait_idle()
@@ -133,6 +138,21 @@ class Ahead:
                 with self._cond:
                     lane.running -= 1
                     self._cond.notify_all()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop working ahead: the queued jobs are dropped, the running queries interrupted, and the
+        workers end (before the process does: a DuckDB query running on at exit aborts it)."""
+        with self._cond:
+            self.on, self._stopped = False, True
+            for lane in self._lanes:
+                lane.batches.clear()
+            self._cond.notify_all()
+        for lane in self._lanes:
+            if lane.second is not None:
+                with contextlib.suppress(Exception):
+                    lane.second.events.engine.con.con.interrupt()
+            if lane.worker is not None:
+                lane.worker.join(timeout)
 
     def idle(self, timeout: float | None = None) -> bool:
         """Wait until every job is done (tests, the bench); False on ``timeout``."""

@@ -25,12 +25,15 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
 
 
 def run(app: Any, host: str, port: int) -> None:
-    """Serve until Ctrl-C; each funnel's people are computed in the pauses once it is shown
-    (``Views.warm``)."""
+    """Serve until Ctrl-C, working ahead (``Views.warm``, dashboard/ahead.py)."""
     views = getattr(app.state, "views", None)
     if views is not None:
         views.warm()
-    uvicorn.Server(_config(app, host, port)).run()
+    try:
+        uvicorn.Server(_config(app, host, port)).run()
+    finally:
+        if views is not None:
+            views.ahead.stop()  # a query still running at exit would abort the process
 
 
 @dataclass
@@ -42,6 +45,9 @@ class Running:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        views = getattr(getattr(self.server.config.app, "state", None), "views", None)
+        if views is not None:
+            views.ahead.stop()
 
 
 def start_in_thread(app: Any, host: str = "127.0.0.1", port: int | None = None) -> Running:

@@ -45,9 +45,11 @@ sdk: tests/sdk/node_modules/.package-lock.json
 test: lint sdk
 	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
 
-# the fuzz suite, 25 times longer than in `make test` and with fresh random seeds (issue 19)
+# the fuzz suite, 25 times longer than in `make test` and with fresh random seeds (issue 19), and the
+# funnel's property tests 25 times deeper
 fuzz: env
 	HOURGLASS_FUZZ=long $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz_files.py tests/test_fuzz_settings.py tests/test_fuzz_bounds.py tests/test_fuzz_findings.py
+	HOURGLASS_PROPERTY_EXAMPLES=600 $(BIN)/pytest -q -p no:cacheprovider tests/test_funnel_properties.py tests/test_fastpath.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache .hypothesis

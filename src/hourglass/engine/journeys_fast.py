@@ -80,9 +80,14 @@ def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
         lookup = ", ".join("'" + n.replace("'", "''") + "'" for n in names)
         base = events.engine.con.compile(t.select(c=t.customer, ts=t.__hg_ts, e=t.event))
         expr = f"[0, {', '.join(index)}][coalesce(list_position([{lookup}], CAST(e AS VARCHAR)), 0) + 1]"
-        if table is events.keyed and events.codes is not None:  # a store's ENUM: by the code
+        if table is events.keyed and events.codes is not None and events.enum_type is not None:
+            # a store's ENUM: the stage by the code, and only the stages' row groups are read (its
+            # rows are ordered by event: zone maps on the code skip the others)
             stage_of = dict(zip(names, index, strict=True))
             expr = f"[{', '.join(stage_of.get(n, '0') for n in events.codes)}][enum_code(e) + 1]"
+            found = [n for n in events.codes if n in stage_of]
+            match = " OR ".join(f"e = '{n.replace(chr(39), chr(39) * 2)}'::{events.enum_type}" for n in found)
+            base = f"SELECT * FROM ({base}) AS st WHERE {match or 'false'}"
         return (
             f"SELECT c, ts, node FROM (SELECT c, ts, {expr} AS node FROM ({base}) AS b) AS x WHERE node > 0"
         )

@@ -167,7 +167,7 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collected]:
     bench = load_bench()
     data = tmp_path_factory.mktemp("collector")
     key = bench.make_key(data, PROJECT)
-    collector = bench.Collector(data, collector_id="sdk")
+    collector = bench.Collector(data, collector_id="sdk", extra=())  # as a shop would start it
     collector.start()
     static = ThreadingHTTPServer(("127.0.0.1", 0), _Static)
     thread = threading.Thread(target=static.serve_forever, daemon=True)

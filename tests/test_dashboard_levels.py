@@ -25,7 +25,11 @@ SPECS: list[dict[str, Any]] = [
     {"steps": ["visit", "signup", "purchase", "repeat_purchase"], "window": "30d"},
     {"steps": ["visit", "signup", "purchase"], "window": "2d", "by": "channel"},
     {"steps": ["visit", "purchase"], "window": "90d", "by": "country", "since": "2024-02-01"},
-    {"steps": [{"name": "in", "events": ["visit", "signup"]}, "purchase"], "window": "7d", "until": "2024-06-01"},
+    {
+        "steps": [{"name": "in", "events": ["visit", "signup"]}, "purchase"],
+        "window": "7d",
+        "until": "2024-06-01",
+    },
     {
         "steps": ["visit", {"name": "purchase", "events": ["purchase"], "where": "revenue > 20"}],
         "by": "device",

@@ -10,11 +10,13 @@ Layout of the file (version 1):
   (event, customer, timestamp): each event name's rows are contiguous and clustered by customer
   and time, so a funnel reads only its steps' row groups (DuckDB's zone maps on the ENUM code) and
   finds them grouped by customer;
-- ``hg_customers``: ``key``, ``id`` (the canonical customer id, text), one row per customer, keys
-  numbered 0, 1, ... in id order (dense: the fast path counts customers with a bitstring);
+- ``hg_customers``: ``key``, ``id`` (the canonical customer id, text), ``events`` (his events), one
+  row per customer, keys numbered 0, 1, ... (dense: the fast path counts customers with a bitstring)
+  in id order, the customers of more than ``HEAVY_EVENTS`` events last (engine/fastpath_heavy.py);
 - ``hg_store``: one row: ``version``, ``source``, ``rows``, ``customers``, ``duplicates_collapsed``,
-  ``roles`` (JSON: role -> the source's column, as ingested) and ``time_unit`` (of epoch numbers; the
-  last two are absent from stores written before them);
+  ``roles`` (JSON: role -> the source's column, as ingested), ``time_unit`` (of epoch numbers) and
+  ``heavy_from`` (the first heavy customer's key; ``customers`` when none; the last three are absent
+  from stores written before them);
 - view ``events``: the canonical events again (original ids, event names, timestamps), so any DuckDB
   client, and every hourglass analysis, can read ``store.duckdb`` (or ``store.duckdb:events``);
 - view ``hg_keyed``: the same events with the integer customer key, for the engine's fast path.
@@ -43,6 +45,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from hourglass.engine import fastpath_heavy
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
 from hourglass.engine.session import Engine
@@ -213,12 +216,18 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
         attached = True
         raw.execute("SET enable_progress_bar_print = false")  # the caller shows progress, if anyone
         with _polled(raw, "customers", progress):
+            # the heavy customers (more than HEAVY_EVENTS events) numbered last: the fast path tells
+            # them by their key (engine/fastpath_heavy.py)
             raw.execute(
                 f"CREATE TABLE {alias}.hg_customers AS SELECT "
-                "(row_number() OVER (ORDER BY id) - 1) AS key, id "
-                f"FROM (SELECT DISTINCT customer AS id FROM ({canon}) AS src) AS d"
+                f"(row_number() OVER (ORDER BY n > {fastpath_heavy.HEAVY_EVENTS}, id) - 1) AS key, id, "
+                f"n AS events FROM (SELECT customer AS id, count(*) AS n FROM ({canon}) AS src "
+                "GROUP BY customer) AS d"
             )
         customers = _count(raw, f"{alias}.hg_customers")
+        light = raw.execute(
+            f"SELECT count(*) FROM {alias}.hg_customers WHERE events <= {fastpath_heavy.HEAVY_EVENTS}"
+        ).fetchone()
         key_type = "INTEGER" if customers < 2**31 else "BIGINT"
         with _polled(raw, "event names", progress):
             names = [
@@ -226,7 +235,8 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
                 for r in raw.execute(f"SELECT DISTINCT event FROM ({canon}) AS src ORDER BY event").fetchall()
             ]
         event = "src.event"
-        if len(names) <= ENUM_MAX_NAMES:
+        # a name holding a NUL byte cannot be written in the ENUM's SQL text: such a log keeps text
+        if len(names) <= ENUM_MAX_NAMES and not any("\x00" in str(n) for n in names):
             raw.execute(
                 f"CREATE TYPE {alias}.hg_event_name AS ENUM ({', '.join(_lit(n) for n in names) or _lit('')})"
             )
@@ -247,7 +257,8 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
             f"{customers}::BIGINT AS customers, "
             f"{int(events.report.duplicates_collapsed)}::BIGINT AS duplicates_collapsed, "
             f"{_lit(json.dumps(events.report.roles))} AS roles, "
-            f"{_lit(events.report.time_unit)} AS time_unit"
+            f"{_lit(events.report.time_unit)} AS time_unit, "
+            f"{int(light[0]) if light else customers}::BIGINT AS heavy_from"
         )
         sel_rest = "".join(f", e.{_q(c)}" for c in rest)
         raw.execute(f"USE {alias}")

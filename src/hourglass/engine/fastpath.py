@@ -11,6 +11,11 @@ same time have the same completion, so they are one candidate entry; the best ch
 with the highest level, then the earliest t1; its ``--by`` value is the one of its canonically first
 step-1 event (the smallest event name, then the smallest value, NULL last).
 
+A customer with many entries (a bot, an anonymous id) would make those joins quadratic in his events:
+such "heavy" customers take ASOF joins instead (engine/fastpath_heavy.py, which also states the plan
+chooser's rule: the fast path is linear in events per customer on every shape, so a log's shape never
+sends a funnel to the portable plan).
+
 Open funnels (``--open``) have their own SQL (engine/fastpath_open.py) over the same matched events.
 On a store (engine/event_store.py, rows ordered by event, customer, time) with steps of plain names,
 each step reads its own rows (zone maps on the ENUM code skip the rest) instead of one scan, and the
@@ -31,12 +36,14 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine import fastpath_heavy
+from hourglass.engine.fastpath_heavy import Heavy, chains, sampled_heavy, store_heavy_from
 from hourglass.engine.fastpath_open import open_funnel_sql
 from hourglass.engine.load import Events
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
 
-__all__ = ["PLAN_ENV", "fast_funnel", "fast_funnel_sql", "plan_for"]
+__all__ = ["PLAN_ENV", "fast_funnel", "fast_funnel_sql", "plan_for", "why_not_fast"]
 
 #: ``portable`` forces the portable Ibis plan, ``fast`` fails when the fast path cannot run.
 PLAN_ENV = "HOURGLASS_PLAN"
@@ -57,7 +64,18 @@ def _why_not(events: Events, spec: FunnelSpec) -> str | None:
         return "exclusions"
     if any(len(g) > 1 for g in overlap_groups(spec.steps)):
         return "steps that one event may match together"
+    if any(getattr(s, "optional", False) for s in spec.steps):
+        return "optional steps"
+    if getattr(spec, "hold", None) is not None:
+        return "--hold"
+    if getattr(spec, "count", "uniques") != "uniques":
+        return "--count totals"
     return None
+
+
+def why_not_fast(events: Events, spec: FunnelSpec) -> str | None:
+    """Why the fast path cannot answer ``spec`` on ``events`` (None: it can), for ``meta.plan_reason``."""
+    return _why_not(events, spec)
 
 
 def plan_for(events: Events, spec: FunnelSpec, plan: str | None = None) -> str:
@@ -130,6 +148,16 @@ def _source(events: Events, spec: FunnelSpec) -> tuple[ir.Table, str]:
     return table.mutate(**{_STEP: first}), _quote(_STEP)
 
 
+def _store_heavy(events: Events) -> Heavy | None:
+    """A store's heavy customers (its key range), None for a file or an older store."""
+    if events.keyed is None or not events.key_count:
+        return None
+    database = getattr(getattr(events.keyed.op(), "namespace", None), "database", None)
+    if not database:
+        return None
+    return store_heavy_from(events.engine.con.con, str(database), events.key_count)
+
+
 def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     """The fast path's SQL: one row (or one per ``by`` value) with ``c{k}``, ``med{k}``, ``p90{k}``
     (and ``by``), the columns of the portable plan's summary."""
@@ -148,6 +176,8 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     if spec.until is not None:
         in_range.append(f"ts < {micros_of(spec.until)}")
     store = _names_only(spec.steps) and table is events.keyed and events.enum_type is not None
+    found = _store_heavy(events) if table is events.keyed else None
+    heavy: Heavy | None = found
     ctes: list[str] = []
     if store and not spec.open:
         # a store keeps each event name's rows together, clustered by customer and time: each step
@@ -156,6 +186,9 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
             names = sorted(set(spec.steps[k - 1].events) & set(events.codes or ()))
             match = " OR ".join(f"event = {_literal(x)}::{events.enum_type}" for x in names) or "false"
             return f'(SELECT customer AS c, "timestamp" AS ts{cols} FROM ({base}) AS st WHERE {match})'
+
+        def heavy_rows(k: int, cols: str = "") -> str:
+            return f"(SELECT x.* FROM {rows(k, cols)} AS x WHERE {heavy.heavy('x.c') if heavy else 'false'})"
     else:
         # a store keeps integer microseconds
         ts = '"timestamp"' if table.timestamp.type().is_integer() else 'epoch_us("timestamp")'
@@ -169,24 +202,47 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
             f"{step} AS s{by} FROM ({src}) AS src) AS x WHERE s > 0)"
         )
         if spec.open:
-            return open_funnel_sql(ev, n, w, in_range)
+            heavy = found if found is not None else sampled_heavy("ev")
+            none = found is not None and found.from_key == events.key_count  # a store without any
+            return open_funnel_sql(ev, n, w, in_range, None if none else heavy)
         ctes.append(ev)
         by = carried
 
         def rows(k: int, cols: str = "") -> str:
             return f"(SELECT c, ts{cols} FROM ev WHERE s = {k})"
 
+        def heavy_rows(k: int, cols: str = "") -> str:
+            return f"(SELECT c, ts{cols} FROM evh WHERE s = {k})"
+
     first = f"SELECT c, ts AS t1{carried} FROM {rows(1, by)} AS x"
-    ctes.append(f"g1 AS ({first}{' WHERE ' + ' AND '.join(in_range) if in_range else ''})")
-    for k in range(2, n + 1):
-        prev = "".join(f", any_value(g.t{j}) AS t{j}" for j in range(2, k))
-        if spec.by:  # the entry's value
-            prev += f", {first_b} AS b" if k == 2 else ", any_value(g.b) AS b"
-        ctes.append(
-            f"g{k} AS (SELECT g.c, g.t1{prev}, min(e.ts) AS t{k} "
-            f"FROM g{k - 1} AS g JOIN {rows(k)} AS e "
-            f"ON e.c = g.c AND e.ts >= g.t{k - 1} AND e.ts <= g.t1 + {w} GROUP BY g.c, g.t1)"
-        )
+    where = f" WHERE {' AND '.join(in_range)}" if in_range else ""
+    ctes.append(f"g1 AS ({first}{where})")
+    key_count = events.key_count or 0
+    bitstring = table is events.keyed and 0 < key_count <= _BITSTRING_MAX
+    if n > 1:
+        # the heavy customers (engine/fastpath_heavy.py): a store's key range, else counted by the
+        # aggregate that counts step 1 anyway where there is one
+        limit = fastpath_heavy.HEAVY
+        if spec.by:
+            ctes.append("entry0 AS MATERIALIZED (SELECT c, min(t1) AS t1, count(*) AS n FROM g1 GROUP BY c)")
+        if found is not None:
+            heavy = found
+        elif spec.by:
+            heavy = Heavy(cte=f"hv AS MATERIALIZED (SELECT c FROM entry0 WHERE n > {limit})")
+        elif not bitstring:  # the same aggregate counts the step-1 customers
+            ctes.append("n1 AS MATERIALIZED (SELECT c, count(*) AS n FROM g1 GROUP BY c)")
+            heavy = Heavy(cte=f"hv AS MATERIALIZED (SELECT c FROM n1 WHERE n > {limit})")
+        else:
+            heavy = sampled_heavy("g1")
+        if heavy.cte:
+            ctes.append(heavy.cte)
+        if heavy.from_key == key_count:  # a store without heavy customers: the greedy joins alone
+            ctes.extend(chains(n, w, rows, None, heavy_rows, first_b if spec.by else None))
+        else:
+            if ctes[0].startswith("ev AS"):  # the heavy customers' matched events, once
+                ctes.append(f"evh AS MATERIALIZED (SELECT x.* FROM ev AS x WHERE {heavy.heavy('x.c')})")
+            ctes.append(f"g1h AS (SELECT c, ts AS t1{carried} FROM {heavy_rows(1, by)} AS x{where})")
+            ctes.extend(chains(n, w, rows, heavy, heavy_rows, first_b if spec.by else None))
     # candidate entries that reach step 2 or more; the best: highest level, then earliest entry
     # (the key k * 2^64 - t1 orders by k, then by -t1, for any 64-bit t1)
     parts = []
@@ -219,7 +275,8 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
         # every customer with an entry: his group is the best chain's value, or (level 1) the value
         # at his earliest entry
         # (the earliest entry time first, by a cheap hash aggregate; the tie-break only among its rows)
-        ctes.append("entry0 AS (SELECT c, min(t1) AS t1 FROM g1 GROUP BY c)")
+        if n == 1:
+            ctes.append("entry0 AS (SELECT c, min(t1) AS t1 FROM g1 GROUP BY c)")
         ctes.append(
             f"entry AS (SELECT g.c, {first_b} AS b FROM g1 AS g "
             "JOIN entry0 AS m ON m.c = g.c AND m.t1 = g.t1 GROUP BY g.c)"
@@ -232,10 +289,11 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
         )
         select = f"SELECT b AS by, count(*) AS c1{''.join(', ' + a for a in aggs)} FROM cust GROUP BY b"
     else:
-        c1 = "(SELECT count(DISTINCT c) FROM g1) AS c1"
-        if table is events.keyed and events.key_count and events.key_count <= _BITSTRING_MAX:
+        counted = any(c.startswith("n1 AS") for c in ctes)  # the step-1 customers, counted already
+        c1 = f"(SELECT {'count(*) FROM n1' if counted else 'count(DISTINCT c) FROM g1'}) AS c1"
+        if bitstring:
             # a store's keys are 0 .. key_count - 1: one bit per customer instead of a hash table
-            c1 = f"(SELECT coalesce(bit_count(bitstring_agg(c, 0, {events.key_count - 1})), 0) FROM g1) AS c1"
+            c1 = f"(SELECT coalesce(bit_count(bitstring_agg(c, 0, {key_count - 1})), 0) FROM g1) AS c1"
         select = f"SELECT {c1}{''.join(', ' + a for a in aggs)}" + (" FROM best" if n > 1 else "")
     return "WITH " + ",\n".join(ctes) + "\n" + select
 

@@ -75,6 +75,9 @@ def _duckdb(path: str | None = None, *, threads: int | None = None) -> Engine:
 
     con = ibis.duckdb.connect(path or ":memory:")
     con.raw_sql("SET TimeZone = 'UTC'")
+    # DuckDB draws its own progress bar on the terminal after 2 s of a query: never from the API
+    # (the CLI shows its own; an ingest polls query_progress(), which keeps working)
+    con.raw_sql("SET enable_progress_bar_print = false")
     if threads:
         con.raw_sql(f"SET threads = {int(threads)}")
     return Engine(con, "duckdb", path, url=path)

@@ -24,6 +24,7 @@ __all__ = [
     "FORMATS",
     "Formats",
     "check_outputs",
+    "csv_text",
     "emit",
     "handle_errors",
     "mapping_from",
@@ -269,7 +270,8 @@ def handle_errors(f: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _csv(rows: Sequence[dict[str, Any]]) -> str:
+def csv_text(rows: Sequence[dict[str, Any]]) -> str:
+    """``rows`` as CSV text (a header of the first row's keys); empty for no rows."""
     if not rows:
         return ""
     buf = io.StringIO()
@@ -316,7 +318,7 @@ def emit(
     if fmt == "json":
         text = json.dumps(data, indent=2, default=str) + "\n"
     elif fmt == "csv":
-        text = _csv(rows)
+        text = csv_text(rows)
     elif out:
         buf = io.StringIO()  # rendered first: a failing table leaves no half-written file
         Console(file=buf, width=150).print(table())  # files get whole rows

@@ -4,7 +4,6 @@ command's view dispatch (``_funnel_views.render_view``) with the loaded events a
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hourglass.engine.load import Events
+from hourglass.interfaces.cli._common import csv_text
 from hourglass.interfaces.funnel_explore_api import run_correlation, run_paths
 from hourglass.model.funnel_explore import (
     CorrelationItem,
@@ -55,7 +55,7 @@ def render(view: str, events: Events, spec: FunnelSpec, options: FunnelViewOptio
     if fmt == "json":
         return json.dumps(result.to_dict(), indent=2, default=str) + "\n"
     if fmt == "csv":
-        return _csv(result.rows())
+        return csv_text(result.rows())
     table = paths_table(result) if isinstance(result, FunnelPaths) else correlation_table(result)
     buf = io.StringIO()
     console = Console(file=buf, width=150, highlight=False)
@@ -64,16 +64,6 @@ def render(view: str, events: Events, spec: FunnelSpec, options: FunnelViewOptio
     console.print(table)
     for note in _notes(result):
         console.print(note, markup=False, soft_wrap=True)
-    return buf.getvalue()
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
     return buf.getvalue()
 
 

@@ -4,7 +4,6 @@ dispatch (``_funnel_views.render_view``) with the loaded events and the checked 
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hourglass.engine.load import Events
+from hourglass.interfaces.cli._common import csv_text
 from hourglass.interfaces.funnel_views_api import run_view
 from hourglass.model.funnel_time import EventsToConvert, TimeToConvert
 from hourglass.model.funnel_trend import FunnelTrend
@@ -131,16 +131,6 @@ def events_tables(result: EventsToConvert) -> list[Table]:
     return tables
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 def render(view: str, events: Events, spec: FunnelSpec, options: FunnelViewOptions, fmt: str) -> str:
     """The view's text: ``table`` (for people), ``json`` (the whole result, nulls with reasons) or
     ``csv`` (one row per period and step, or per histogram bin)."""
@@ -154,7 +144,7 @@ def render(view: str, events: Events, spec: FunnelSpec, options: FunnelViewOptio
     if fmt == "json":
         return json.dumps(result.to_dict(), indent=2, default=str) + "\n"
     if fmt == "csv":
-        return _csv(result.rows())
+        return csv_text(result.rows())
     buf = io.StringIO()
     console = Console(file=buf, width=150, highlight=False)
     notes: list[str] = []

@@ -7,7 +7,7 @@ with 160,000 events took 35 s). So the customers are split in two:
 
 - **light** customers (at most :data:`HEAVY` entries on a file, at most :data:`HEAVY_EVENTS` events
   in a store) keep the hash joins: their pairs are at most ``HEAVY`` (or ``HEAVY_EVENTS / 2``) per
-  event, so the cost is linear in their events;
+  event, so the cost is linear in their events, with a bounded factor;
 - **heavy** customers take ASOF joins: "the least step-k time >= t_{k-1}" of every candidate is
   exactly DuckDB's ``ASOF JOIN ... ON e.c = g.c AND g.t <= e.ts`` (one row per candidate, by a sort:
   O(m log m) in his m events), and the open funnel's "latest step-(j-1) time <= t" is the mirror
@@ -40,10 +40,13 @@ from typing import Any
 __all__ = ["HEAVY", "HEAVY_EVENTS", "SAMPLE", "Heavy", "chains", "sampled_heavy", "store_heavy_from"]
 
 #: a customer with more entries (step-1 events) than this is heavy (a file's closed funnel); the
-#: open funnel counts his matched events
-HEAVY = 32
-#: a store's heavy customers: more events than this (any names; counted at ingest)
-HEAVY_EVENTS = 256
+#: open funnel counts his matched events. An ASOF join costs ~5-15 ms however few its rows (measured
+#: at 10M events), so the thresholds keep the ordinary shapes' customers light (bench/SHAPES.md: at
+#: most ~350 visits, ~1,700 events per customer) and catch the bots (10^5 events)
+HEAVY = 256
+#: a store's heavy customers: more events than this (any names; counted at ingest); a light
+#: customer's pairs are then at most (HEAVY_EVENTS / 2)^2, about 10 ms of hash join
+HEAVY_EVENTS = 2048
 #: the heavy customers of a file are counted on one row in SAMPLE where no exact count is at hand
 SAMPLE = 16
 

@@ -312,6 +312,12 @@ def main(argv: list[str] | None = None) -> None:
         help="hourglass reads a store ingested (once, untimed) from the file; chdb still reads the file",
     )
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--shape",
+        choices=("once", "returning", "bots", "wide", "late"),
+        default="once",
+        help="the log's shape (bench/SHAPES.md)",
+    )
     ap.add_argument("--data-dir", type=Path, default=HERE / "data")
     ap.add_argument("--show-sql", action="store_true", help="print chdb's query")
     ap.add_argument(
@@ -339,7 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     from _data import FUNNELS, ensure_dataset
 
     steps = list(FUNNELS[args.steps])
-    path = ensure_dataset(args.data_dir, args.events, args.seed, channel=args.by == "channel")
+    path = ensure_dataset(
+        args.data_dir, args.events, args.seed, channel=args.by == "channel", shape=args.shape
+    )
     engines = [args.engine_only] if args.engine_only else list(ENGINES)
     kinds = engines + ([] if args.no_floor else ["floor"])
     mode = "open" if args.open else "ordered" + (f", by {args.by}" if args.by else "")
@@ -355,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
             "chdb: " + chdb_sql(str(path), steps, parse_window_us(args.window), by=args.by, open_=args.open)
         )
     # warm-up (untimed): every worker once on a tiny log, so the bytecode cache is complete
-    tiny = ensure_dataset(args.data_dir, 10_000, args.seed, channel=args.by == "channel")
+    tiny = ensure_dataset(args.data_dir, 10_000, args.seed, channel=args.by == "channel", shape=args.shape)
     source = {k: path for k in kinds}
     tiny_source = {k: tiny for k in kinds}
     if args.store:

@@ -67,6 +67,7 @@ def form_args(form: str, base: argparse.Namespace) -> argparse.Namespace:
         data_dir=base.data_dir,
         seed=base.seed,
         events=base.events,
+        shape=base.shape,
     )
 
 
@@ -78,6 +79,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--engine-only", choices=("hourglass", "chdb"), default=None)
     ap.add_argument("--window", default="7d")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--shape",
+        choices=("once", "returning", "bots", "wide", "late"),
+        default="once",
+        help="bench/SHAPES.md",
+    )
     ap.add_argument("--data-dir", type=Path, default=HERE / "data")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS")
     args = ap.parse_args(argv)
@@ -91,8 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     for form in forms:
         fa = form_args(form, args)
         steps = list(FUNNELS[fa.steps])
-        path = ensure_dataset(args.data_dir, args.events, args.seed, channel=fa.by == "channel")
-        tiny = ensure_dataset(args.data_dir, 10_000, args.seed, channel=fa.by == "channel")
+        path = ensure_dataset(
+            args.data_dir, args.events, args.seed, channel=fa.by == "channel", shape=args.shape
+        )
+        tiny = ensure_dataset(args.data_dir, 10_000, args.seed, channel=fa.by == "channel", shape=args.shape)
         source = {"hourglass": path, "chdb": path}
         if fa.store:
             source["hourglass"] = ensure_store(path, fa, steps)

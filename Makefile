@@ -43,7 +43,7 @@ tests/sdk/node_modules/.package-lock.json: tests/sdk/package-lock.json
 sdk: tests/sdk/node_modules/.package-lock.json
 
 test: lint sdk
-	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile --durations=25
 
 # the fuzz suite, 25 times longer than in `make test` and with fresh random seeds (issue 19), and the
 # funnel's property tests 25 times deeper

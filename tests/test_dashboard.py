@@ -465,3 +465,27 @@ def test_serve_command(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_serve_unreadable_source_is_a_coded_error(tmp_path: Path) -> None:
     r = CliRunner().invoke(serve_cmd, [str(tmp_path / "missing.csv")])
     assert r.exit_code == 2 and re.search(r"\[HG\d{3}\]", r.output) and "Traceback" not in r.output
+
+
+def test_optional_steps_hold_and_totals_are_the_apis(client: TestClient, src: DashboardSource) -> None:
+    # issue 20 in the funnel builder: the numbers shown are the API's for the same options
+    held = client.get(f"/funnel?{F}&hold=channel", headers=FRAGMENT)
+    assert held.status_code == 200
+    want = api.funnel(src.events, STEPS.split(","), window="30d", hold="channel").rows()
+    assert _numbers(held.text, "hg-reached") == [row["customers"] for row in want]
+    assert 'name="hold"' not in held.text  # a fragment: the form stays as it is
+    page = client.get(f"/funnel?{F}&hold=channel")
+    assert "<option selected>channel</option>" in page.text
+    # an optional step: its count is shown without a people link; its people are refused, coded
+    r = client.get("/funnel?steps=visit,signup?,purchase&window=30d", headers=FRAGMENT)
+    want = api.funnel(src.events, ["visit", "signup?", "purchase"], window="30d").rows()
+    assert _numbers(r.text, "hg-reached") == [want[0]["customers"], want[2]["customers"]]
+    assert f"{want[1]['customers']:,}" in r.text
+    people = client.get("/people?steps=visit,signup?,purchase&window=30d&step=2", headers=FRAGMENT)
+    assert _error_code(people.text) == "HG109"
+    # totals: chains, not customers, so no list of people
+    t = client.get(f"/funnel?{F}&count=totals", headers=FRAGMENT)
+    chains = api.funnel(src.events, STEPS.split(","), window="30d", count="totals").rows()
+    assert _numbers(t.text, "hg-reached") == []
+    assert all(f"{row['customers']:,}" in t.text for row in chains)
+    assert _error_code(client.get(f"/people?{F}&count=totals&step=1", headers=FRAGMENT).text) == "HG109"

@@ -144,6 +144,13 @@ def people_frame(levels: Any, view: FunnelView, step: int, kind: str, group: str
         raise _bad("nobody drops after the last step", "pick an earlier step, or kind=reached")
     if group is not None and view.by is None:
         raise _bad("group: the funnel has no breakdown", "add by=COLUMN, or drop group")
+    if view.query.count != "uniques":
+        raise _bad("count=totals counts chains, not customers: no list of people", "drop count=totals")
+    first = view.result.groups[0].steps if view.result.groups else view.result.steps
+    if first[step - 1].optional:
+        raise _bad(
+            f"step {step} is optional: its customers are not listed (yet)", "click a required step's number"
+        )
     if view.query.open:
         keep = levels[f"r{step}"].fillna(False).astype(bool)
         if kind == "dropped":

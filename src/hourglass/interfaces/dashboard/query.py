@@ -72,6 +72,8 @@ class FunnelQuery:
     mode: str = "ordered"
     open: bool = False
     exclude: tuple[str, ...] = ()
+    hold: str = ""  # a column whose value a chain's events share (docs/semantics.md)
+    count: str = "uniques"  # or totals: every chain
     range: str = "all"
     since: str | None = None
     until: str | None = None
@@ -92,6 +94,8 @@ class FunnelQuery:
             mode=(params.get("mode") or "").strip() or "ordered",
             open=(params.get("open") or "").strip().lower() not in FALSE,
             exclude=split(params.get("exclude")),
+            hold=(params.get("hold") or "").strip(),
+            count=(params.get("count") or "").strip() or "uniques",
             range=rng,
             since=since,
             until=until,
@@ -118,6 +122,8 @@ class FunnelQuery:
             "since": self.since,
             "until": self.until,
             "exclude": list(self.exclude),
+            "hold": self.hold or None,
+            "count": self.count,
         }
 
     def params(self) -> dict[str, str]:
@@ -135,6 +141,10 @@ class FunnelQuery:
             out["open"] = "1"
         if self.exclude:
             out["exclude"] = ",".join(self.exclude)
+        if self.hold:
+            out["hold"] = self.hold
+        if self.count != "uniques":
+            out["count"] = self.count
         if self.range != "all":
             out["range"] = self.range
         if self.range == "custom":

@@ -255,6 +255,9 @@ def test_analysis_gives_duckdbs_answers_on_clickhouse(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the portable plan is the one every engine runs (DuckDB's own fast paths, engine/journeys_fast.py and
+    # engine/fastpath.py, are compared with it in their own tests)
+    monkeypatch.setenv("HOURGLASS_PLAN", "portable")
     watched = watch(lambda: CASES[case](str(demo_parquet), spend), tmp_path, monkeypatch)
     assert watched.runs  # (a Parquet source is validated from its footers, without a query)
     # the engine's cached intermediate tables (the heavy queries: stage rows, runs, customers), each

@@ -54,6 +54,7 @@ def trend(
     conversions (from first and from previous, with Wilson intervals)."""
     results = ref.customer_results(rows, steps, window, **options).values()
     n = len(steps)
+    gone = unmeasured(rows, steps)
     entered = [r for r in results if r.level >= 1]
     since, until = options.get("since"), options.get("until")
     as_of = max((ref.to_us(r["timestamp"]) for r in rows), default=None)
@@ -76,9 +77,17 @@ def trend(
         # the last possible entry of the period is 1 µs before its end; its window must be seen
         if as_of is not None and _us_of(end) - 1 + window > as_of:
             complete = False
-        step_rows = []
+        step_rows: list[dict[str, Any]] = []
         for k in range(n):
             prev = counts[k - 1] if k else counts[0]
+            if gone[k]:  # not measured: null, never 0 (ADR 0006)
+                step_rows.append(
+                    {
+                        "customers": None,
+                        **{f"conversion_from_{w}{x}": None for w in ("first", "previous") for x in NULLS},
+                    }
+                )
+                continue
             step_rows.append(
                 {
                     "customers": counts[k],
@@ -86,14 +95,18 @@ def trend(
                     **ref.ratio_fields("conversion_from_previous", counts[k], prev),
                 }
             )
+        ending: dict[str, Any] = (
+            {"converted": None, **{f"conversion{x}": None for x in NULLS}}
+            if gone[-1]
+            else {"converted": counts[-1], **ref.ratio_fields("conversion", counts[-1], counts[0])}
+        )
         out.append(
             {
                 "start": start.isoformat(),
                 "end": end.isoformat(),
                 "complete": complete,
                 "entered": counts[0],
-                "converted": counts[-1],
-                **ref.ratio_fields("conversion", counts[-1], counts[0]),
+                **ending,
                 "steps": step_rows,
             }
         )
@@ -107,15 +120,32 @@ def time_bins(window: int) -> list[tuple[int, int]]:
     return [(lo, lows[i + 1] if i + 1 < len(lows) else window + 1) for i, lo in enumerate(lows)]
 
 
+NULLS = ("", "_low", "_high")
+
+
+def unmeasured(rows: list[dict[str, Any]], steps: list[Any]) -> list[bool]:
+    """Per step position: not measured (ADR 0006), as the funnel says it: a step whose name no event
+    of the source has, and every step after it (the steps here are plain, required names)."""
+    names = {r["event"] for r in rows}
+    if not names:  # no events at all: nothing to tell a typo from
+        return [False] * len(steps)
+    out, blocked = [], False
+    for s in steps:
+        blocked = blocked or str(s) not in names
+        out.append(blocked)
+    return out
+
+
 def time_to_convert(
     rows: list[dict[str, Any]], steps: list[Any], window: int, **options: Any
 ) -> dict[str, Any]:
     """Per step k >= 2 and origin (previous, entry): customers, bin counts, median and p90 seconds."""
     results = ref.customer_results(rows, steps, window, **options).values()
+    gone = unmeasured(rows, steps)
     out = []
     for k in range(2, len(steps) + 1):
         for origin in ("previous", "entry"):
-            if options.get("mode") == "any_order":
+            if options.get("mode") == "any_order" or gone[k - 1]:
                 out.append({"from": origin, "customers": None, "median_s": None, "p90_s": None, "bins": None})
                 continue
             dts = []
@@ -162,7 +192,7 @@ def events_to_convert(
             per["sessions"].append(_sessions(inside, session_gap))
         for what in ("events", "sessions"):
             values = per[what]
-            if options.get("mode") == "any_order":
+            if options.get("mode") == "any_order" or unmeasured(rows, steps)[k - 1]:
                 out.append({"what": what, "customers": None, "median": None, "p90": None, "bins": None})
                 continue
             lows = [*COUNT_LOWS, 10**9]

@@ -82,29 +82,28 @@ def _mark_unmeasured(ev: Events, spec: FunnelSpec, result: View) -> View:
     missing = tuple(s.name for s, hit in zip(spec.steps, named, strict=True) if not hit)
     if not missing:
         return result
-    dummy = FunnelResult(tuple(StepCounts(s.name, 0) for s in spec.steps), missing=missing)
+    dummy = FunnelResult(
+        tuple(StepCounts(s.name, 0, optional=s.optional) for s in spec.steps), missing=missing
+    )
     why = dummy.unmeasured_at()
     from hourglass.engine.event_names import missing_event_notes
 
     result.meta["notes"] = missing_event_notes(ev, spec, dummy)  # the closest names, as the funnel's
     if isinstance(result, FunnelTrend):
         return dataclasses.replace(result, unmeasured=tuple(why), meta=result.meta)
-    at = {name: w for name, w in zip(spec.step_names, why, strict=True) if w is not None}
+    # by position, not name (a step name may repeat): two histograms per step 2..n, in step order
+    at = [why[1 + i // 2] for i in range(len(result.histograms))]
     if isinstance(result, TimeToConvert):
         times = [
             h
-            if at.get(h.step) is None or h.reason is not None
-            else dataclasses.replace(
-                h, customers=None, counts=(), median_s=None, p90_s=None, reason=at[h.step]
-            )
-            for h in result.histograms
+            if w is None or h.reason is not None
+            else dataclasses.replace(h, customers=None, counts=(), median_s=None, p90_s=None, reason=w)
+            for h, w in zip(result.histograms, at, strict=True)
         ]
         return dataclasses.replace(result, histograms=tuple(times), meta=result.meta)
     counts = [
-        h
-        if at.get(h.step) is None or h.reason is not None
-        else dataclasses.replace(h, distribution={}, reason=at[h.step])
-        for h in result.histograms
+        h if w is None or h.reason is not None else dataclasses.replace(h, distribution={}, reason=w)
+        for h, w in zip(result.histograms, at, strict=True)
     ]
     return dataclasses.replace(result, histograms=tuple(counts), meta=result.meta)
 

@@ -103,7 +103,7 @@ NAMES = {
     "COLUMN", "EVENT", "EVENTS", "LIST", "NAME", "STAGE", "STAGE|EVENT", "TEXT", "ID", "ENGINE", "TOKEN",
     "ADDR", "FILE", "STORE.duckdb", "MODEL", "first|purchase|STAGE_OR_EVENT", "any|purchase|STAGE_OR_EVENT",
     "STEP",  # funnel --at/--to: a step's name or number (HG124, tests/test_funnel_issue20.py)
-    "N/s",  # collect --rate: its bad values are HG464 (tests/test_collector_keys.py); a sweep would start servers
+    "N/s",  # collect --rate: bad values are HG464 (test_collector_keys.py); a sweep would start servers
 }  # fmt: skip
 NAME_OPTIONS = {"--name", "--title", "--dialect", "--sql-table", "--referral-event", "--conversion", "--goal"}
 #: hidden options are renamed flags (HG150 and kin, tested in test_cli_vocabulary)

@@ -37,8 +37,9 @@ def _same(got: Any, want: Any, path: str = "") -> None:
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
             _same(g, w, f"{path}[{i}]")
     elif isinstance(want, float) and isinstance(got, float):
-        # a standard error is a numerical Hessian's: the fit's last bits move it in the 6th digit
-        rel = 1e-4 if "std_errors" in path else 1e-6
+        # a standard error is a numerical Hessian's: the fit's last bits (DuckDB's parallel sums) move it
+        # in the 4th to 6th digit (1.4e-4 apart on the spend model's q in a loaded full run)
+        rel = 1e-3 if "std_errors" in path else 1e-6
         assert math.isclose(got, want, rel_tol=rel, abs_tol=1e-9) or (got != got and want != want), path
     else:
         assert got == want, path

@@ -158,8 +158,10 @@ def create_app(
         headers = {"Cache-Control": "no-store", "Vary": FRAGMENT_HEADER}
         if request.headers.get(FRAGMENT_HEADER):
             return HTMLResponse(fragment, status_code=status, headers=headers)
-        page = env.get_template(template).render(title=title, result=fragment, **common(request), **extra)
+        page = env.get_template(template).render(title=title, result=fragment, **{**common(request), **extra})
         return HTMLResponse(page, status_code=status, headers=headers)
+
+    app.state.respond = respond  # the later pages' routes answer the same way (funnel_*_view.py)
 
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:

@@ -11,14 +11,12 @@ events as a JSON list and ``ended``, or ``kind`` and ``value``: an item)."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
-from fastapi.responses import HTMLResponse
 
 from hourglass.interfaces import api
 from hourglass.interfaces.cli._funnel_explore import path_text
@@ -35,8 +33,6 @@ __all__ = ["EXPLORE_PARAMS", "ExploreQuery", "add_explore_routes", "explore_frag
 #: the explore views' own parameters (the rest is the funnel's)
 EXPLORE_PARAMS = ("view", "at", "depth", "rows", "properties", "path", "ended", "kind", "value", "page")
 PER_PAGE = 50
-FRAGMENT = "X-HG-Fragment"  # the page's script asks for the fragment alone (app.FRAGMENT_HEADER)
-log = logging.getLogger("hourglass.dashboard")
 
 
 @dataclass(frozen=True)
@@ -171,40 +167,6 @@ def explore_people(
     return title, frame, urlencode({**q.params(), **x.params(), **own})
 
 
-def _respond(views: Any, request: Request, compute: Callable[[], str], back_query: str) -> Response:
-    """The app's page answer: the fragment alone for the page's script (``X-HG-Fragment``), else
-    the whole page; an error as its code and hint (status 400), never a traceback."""
-    status = 200
-    try:
-        fragment = compute()
-    except HourglassError as e:
-        status, fragment = 400, views.error(e.code, e.message, e.hint)
-    except Exception as e:  # a bug: said plainly, logged, and the server stays up
-        log.exception("dashboard: internal error on %s", request.url.path)
-        status, fragment = 500, views.internal(e)
-    headers = {"Cache-Control": "no-store", "Vary": FRAGMENT}
-    if request.headers.get(FRAGMENT):
-        return HTMLResponse(fragment, status_code=status, headers=headers)
-    page = views.env.get_template("funnel_explore_page.html").render(
-        title="the funnel explained",
-        result=fragment,
-        src=views.src,
-        params=dict(request.query_params),
-        path="/funnel",
-        v=request.app.state.asset_versions if hasattr(request.app.state, "asset_versions") else _versions(),
-        back_query=back_query,
-    )
-    return HTMLResponse(page, status_code=status, headers=headers)
-
-
-def _versions() -> dict[str, str]:
-    """The static files' cache-busting versions, as the app's pages name them."""
-    from .app import Assets
-
-    assets = Assets()
-    return {n: assets.version(n) for n in ("plotly.min.js", "report.css", "hg.js", "hg.css")}
-
-
 def add_explore_routes(app: Any, views: Any) -> None:
     """The three routes on the dashboard's app (``views``: its :class:`Views`)."""
     src = views.src
@@ -218,7 +180,14 @@ def add_explore_routes(app: Any, views: Any) -> None:
         def compute() -> str:
             return explore_fragment(views, FunnelQuery.parse(p, src.last), ExploreQuery.parse(p))
 
-        return _respond(views, request, compute, back(p))
+        return request.app.state.respond(  # type: ignore[no-any-return]
+            request,
+            "funnel_explore_page.html",
+            "the funnel explained",
+            compute,
+            path="/funnel",
+            back_query=back(p),
+        )
 
     def people(request: Request) -> Response:
         p = dict(request.query_params)
@@ -237,7 +206,14 @@ def add_explore_routes(app: Any, views: Any) -> None:
                 )
             )  # fmt: skip
 
-        return _respond(views, request, compute, back(p))
+        return request.app.state.respond(  # type: ignore[no-any-return]
+            request,
+            "funnel_explore_page.html",
+            "the funnel explained",
+            compute,
+            path="/funnel",
+            back_query=back(p),
+        )
 
     def people_csv(request: Request) -> Response:
         p = dict(request.query_params)

@@ -10,7 +10,6 @@ besides the funnel's own parameters; the fragment alone on ``X-HG-Fragment``, el
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,13 +18,12 @@ from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 from fastapi import Request, Response
-from fastapi.responses import HTMLResponse
 
 from hourglass.interfaces import api
 from hourglass.interfaces.funnel_views_api import run_view
 from hourglass.interfaces.reports._charts import PALETTE, _blend, _layout, _plotly_text
 from hourglass.interfaces.reports._funnel_time import time_figure, trend_figure
-from hourglass.model.errors import HourglassError, SpecError
+from hourglass.model.errors import SpecError
 from hourglass.model.funnel_trend import PERIODS
 from hourglass.model.results import format_duration
 from hourglass.model.spec import FunnelSpec, format_window, parse_window
@@ -38,8 +36,6 @@ __all__ = ["TREND_PARAMS", "TrendQuery", "add_trend_routes", "events_figure", "t
 
 TREND_PARAMS = ("view", "period", "gap")
 VIEWS = ("trend", "time", "events")
-FRAGMENT = "X-HG-Fragment"
-log = logging.getLogger("hourglass.dashboard")
 
 
 @dataclass(frozen=True)
@@ -173,37 +169,18 @@ def add_trend_routes(app: Any, views: Any) -> None:
 
     def page(request: Request) -> Response:
         p = dict(request.query_params)
-        status = 200
-        try:
-            fragment = trend_fragment(views, FunnelQuery.parse(p, src.last), TrendQuery.parse(p))
-        except HourglassError as e:
-            status, fragment = 400, views.error(e.code, e.message, e.hint)
-        except Exception as e:  # a bug: said plainly, logged, and the server stays up
-            log.exception("dashboard: internal error on %s", request.url.path)
-            status, fragment = 500, views.internal(e)
-        headers = {"Cache-Control": "no-store", "Vary": FRAGMENT}
-        if request.headers.get(FRAGMENT):
-            return HTMLResponse(fragment, status_code=status, headers=headers)
+
+        def compute() -> str:
+            return trend_fragment(views, FunnelQuery.parse(p, src.last), TrendQuery.parse(p))
+
         back = urlencode({k: v for k, v in p.items() if k not in TREND_PARAMS})
-        html = views.env.get_template("funnel_trend_page.html").render(
-            title="the funnel over time",
-            result=fragment,
-            src=src,
-            params=p,
+        return request.app.state.respond(  # type: ignore[no-any-return]
+            request,
+            "funnel_trend_page.html",
+            "the funnel over time",
+            compute,
             path="/funnel",
-            v=_versions(request),
             back_query=back,
         )
-        return HTMLResponse(html, status_code=status, headers=headers)
 
     app.add_api_route("/funnel/trend", page, methods=["GET"], response_model=None)
-
-
-def _versions(request: Request) -> dict[str, str]:
-    """The static files' cache-busting versions, as the app's pages name them."""
-    if hasattr(request.app.state, "asset_versions"):
-        return request.app.state.asset_versions  # type: ignore[no-any-return]
-    from .app import Assets
-
-    assets = Assets()
-    return {n: assets.version(n) for n in ("plotly.min.js", "report.css", "hg.js", "hg.css")}

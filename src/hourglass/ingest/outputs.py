@@ -19,7 +19,6 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
-from hourglass.ingest.sources import resolve_source
 from hourglass.model.errors import HourglassError, SourceError
 
 __all__ = [
@@ -55,6 +54,10 @@ def source_files(source: object, *, table: str | None = None, kind: str | None =
         return ()
     if kind in ("duckdb", "store"):
         return (os.fspath(source).rpartition(":")[0] or os.fspath(source),)
+    # imported here: the sources module imports Ibis (~0.2 s), which the writers in this module, the
+    # collector and its keys never need
+    from hourglass.ingest.sources import resolve_source
+
     try:
         return resolve_source(source, table=table, fmt=kind).paths
     except HourglassError:

@@ -43,7 +43,7 @@ from hourglass.engine.load import Events
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
 
-__all__ = ["PLAN_ENV", "fast_funnel", "fast_funnel_sql", "plan_for", "why_not_fast"]
+__all__ = ["PLAN_ENV", "fast_funnel", "fast_funnel_sql", "plan_for"]
 
 #: ``portable`` forces the portable Ibis plan, ``fast`` fails when the fast path cannot run.
 PLAN_ENV = "HOURGLASS_PLAN"
@@ -64,18 +64,13 @@ def _why_not(events: Events, spec: FunnelSpec) -> str | None:
         return "exclusions"
     if any(len(g) > 1 for g in overlap_groups(spec.steps)):
         return "steps that one event may match together"
-    if any(getattr(s, "optional", False) for s in spec.steps):
+    if spec.optional_steps:
         return "optional steps"
-    if getattr(spec, "hold", None) is not None:
+    if spec.hold is not None:
         return "--hold"
-    if getattr(spec, "count", "uniques") != "uniques":
-        return "--count totals"
+    if spec.count != "uniques":
+        return f"--count {spec.count}"
     return None
-
-
-def why_not_fast(events: Events, spec: FunnelSpec) -> str | None:
-    """Why the fast path cannot answer ``spec`` on ``events`` (None: it can), for ``meta.plan_reason``."""
-    return _why_not(events, spec)
 
 
 def plan_for(events: Events, spec: FunnelSpec, plan: str | None = None) -> str:

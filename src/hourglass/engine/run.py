@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,36 +47,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _portable_only(spec: FunnelSpec) -> str | None:
-    """What of ``spec`` only the portable plan answers (None: nothing)."""
-    if spec.optional_steps:
-        return "optional steps"
-    if spec.hold is not None:
-        return "--hold"
-    if spec.count != "uniques":
-        return f"--count {spec.count}"
-    return None
-
-
 def _plan(events: Events, spec: FunnelSpec, plan: str | None) -> tuple[str, str | None]:
-    """The plan (``fast`` or ``portable``) and, for the portable plan, why (``meta.plan_reason``)."""
-    wanted = plan or os.environ.get(PLAN_ENV) or "auto"
-    own = _portable_only(spec)
-    if own is not None and wanted == "fast":
-        raise UnsupportedError(
-            f"the fast path cannot run this funnel: {own}",
-            code="HG520",
-            hint="unset HOURGLASS_PLAN (or set it to portable): the portable plan runs every funnel",
-        )
-    if own is not None and wanted in ("auto", "portable"):
-        return "portable", f"the fast path does not answer {own}"
-    chosen = plan_for(events, spec, plan)  # an unknown plan is HG109
+    """The plan (``fast`` or ``portable``: engine/fastpath.py decides) and, for the portable plan,
+    why (``meta.plan_reason``): what the fast path does not answer, else that the portable plan was
+    asked for."""
+    chosen = plan_for(events, spec, plan)  # an unknown plan is HG109; a forced fast one that cannot: HG520
     if chosen == "fast":
         return chosen, None
-    if wanted == "portable":
-        return chosen, f"{PLAN_ENV}=portable" if plan is None else "plan='portable' was asked"
     why = _why_not(events, spec)
-    return chosen, f"the fast path does not answer {why}" if why else None
+    if why is not None:
+        return chosen, f"the fast path does not answer {why}"
+    return chosen, f"{PLAN_ENV}=portable" if plan is None else "plan='portable' was asked"
 
 
 #: above this many required steps, DuckDB plans the portable funnel without its filter pushdown

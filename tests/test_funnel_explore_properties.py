@@ -1,8 +1,9 @@
 """Property tests of the funnel explained: the engine (``funnel_dropoff_paths``,
 ``funnel_correlation``) against the reference (tests/reference/funnel_explore_ref.py) on random
 logs: three to eight customers of up to eight events from a small alphabet, with ties (gap 0), gaps at
-both sides of the window's edge, events after the window, a channel property, the ordered and
-strict_order modes, optional steps, an excluded event, a breakdown and an entry range. Each example
+both sides of the window's edge, events after the window, a channel and a device property, the
+ordered and strict_order modes, optional steps (in both), a held property (``--hold device``, NULL
+values too), an excluded event, a breakdown and an entry range. Each example
 runs one view (every Ibis plan costs about half a second to compile, so the examples are few and the
 logs dense)."""
 
@@ -29,10 +30,11 @@ STEP_CHOICES = [
     ["visit", "view", "pay"],
     ["view", "view", "pay"],
     ["v*", "pay"],
-    ["visit", "view?", "pay"],  # an optional step: the chain is the required steps' (ordered only)
+    ["visit", "view?", "pay"],  # an optional step: the chain is the required steps'
     ["visit", "help?", "view", "pay"],
 ]
 CHANNELS = [None, "ads", "seo"]
+DEVICES = [None, "mobile", "desktop", "desktop"]
 CUSTOMERS = ["ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal"]
 WINDOW_S = 3
 # each example compiles Ibis plans (about 0.5 s): few examples, no long shrinking
@@ -55,9 +57,8 @@ def logs(draw: st.DrawFn) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
         for _ in range(draw(st.integers(1, 8))):
             t += draw(gap)
             name = draw(st.sampled_from(NAMES))
-            events.append(
-                (name, str(BASE + timedelta(microseconds=t)), {"channel": draw(st.sampled_from(CHANNELS))})
-            )
+            props = {"channel": draw(st.sampled_from(CHANNELS)), "device": draw(st.sampled_from(DEVICES))}
+            events.append((name, str(BASE + timedelta(microseconds=t)), props))
         out[customer] = draw(st.permutations(events))
     return out
 
@@ -65,9 +66,9 @@ def logs(draw: st.DrawFn) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
 @st.composite
 def cases(draw: st.DrawFn) -> dict[str, Any]:
     steps = draw(st.sampled_from(STEP_CHOICES))
-    optional = any(s.endswith("?") for s in steps)
-    modes = ["ordered"] if optional else ["ordered", "ordered", "strict_order"]
-    options: dict[str, Any] = {"mode": draw(st.sampled_from(modes))}
+    options: dict[str, Any] = {"mode": draw(st.sampled_from(["ordered", "ordered", "strict_order"]))}
+    if draw(st.integers(0, 2)) == 0:
+        options["hold"] = "device"  # a chain's events share the entry's device (NULL: in no chain)
     if draw(st.integers(0, 3)) == 0 and not any("*" in s or s == "quit" for s in steps):
         options["exclude"] = ["quit"]
     if draw(st.integers(0, 3)) == 0:
@@ -91,7 +92,7 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     far=st.booleans(),
 )
 def test_paths_equal_the_reference(case: dict[str, Any], view: str, top: int, far: bool) -> None:
-    df = journeys(case["log"], dtypes={"channel": "str"})
+    df = journeys(case["log"], dtypes={"channel": "str", "device": "str"})
     note(repr(case))
     to = ref.required(case["steps"])[-1] if far else None  # to the last step: not only the next
     got = funnel_dropoff_paths(
@@ -116,7 +117,7 @@ def test_paths_equal_the_reference(case: dict[str, Any], view: str, top: int, fa
 @SETTINGS
 @given(case=cases(), whole=st.booleans())
 def test_correlation_equals_the_reference(case: dict[str, Any], whole: bool) -> None:
-    df = journeys(case["log"], dtypes={"channel": "str"})
+    df = journeys(case["log"], dtypes={"channel": "str", "device": "str"})
     note(repr(case))
     req = ref.required(case["steps"])
     at, to = (1, req[-1]) if whole else (case["at"], min(k for k in req if k > case["at"]))
@@ -124,8 +125,8 @@ def test_correlation_equals_the_reference(case: dict[str, Any], whole: bool) -> 
         df, case["steps"], window=WINDOW_S, at=at, to=to, max_values=2, **case["options"]
     )
     want = ref.correlation(
-        rows(df), case["steps"], WINDOW_S * 1_000_000, at=at, to=to, columns=["channel"], max_values=2,
-        **case["options"],
+        rows(df), case["steps"], WINDOW_S * 1_000_000, at=at, to=to, columns=["channel", "device"],
+        max_values=2, **case["options"],
     )  # fmt: skip
     totals = want.pop(("", ""))
     assert (got.converted, got.dropped, got.untested) == (

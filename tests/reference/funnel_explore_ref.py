@@ -6,7 +6,7 @@ Plain Python, sharing no code with ``src/hourglass``: the chains come from the f
 written from their textbook definitions (Fisher's test by summing exact hypergeometric
 probabilities as fractions). Input as in ``funnel_ref``: ``rows`` (dicts with ``customer``,
 ``event``, ``timestamp`` and properties), ``steps``, ``window`` (µs) and the funnel's options
-(``mode`` ordered or strict_order, ``since``, ``until``, ``exclude``).
+(``mode`` ordered or strict_order, ``since``, ``until``, ``exclude``, ``by``, ``hold``).
 """
 
 from __future__ import annotations
@@ -78,10 +78,14 @@ def required(steps: list[Any]) -> list[int]:
 
 
 def canonical(
-    crows: list[dict[str, Any]], steps: list[Any], exclude: frozenset[str], by: str | None
+    crows: list[dict[str, Any]],
+    steps: list[Any],
+    exclude: frozenset[str],
+    by: str | None,
+    hold: str | None = None,
 ) -> list[Event]:
     """A customer's events in canonical order (time, first matched step, the set as a bit mask,
-    name, then the breakdown value, missing last), with exclusion epochs."""
+    name, then the breakdown value and the held value, missing last), with exclusion epochs."""
     parsed = [step_of(s) for s in steps]
     n = len(parsed)
     out = []
@@ -104,9 +108,10 @@ def canonical(
             sum(1 << (i - 1) for i in matched),
             name,
         )
-        if by is not None:
-            v = row.get(by)
-            k += (missing(v), None if missing(v) else v)
+        for column in (by, hold):
+            if column is not None:
+                v = row.get(column)
+                k += (missing(v), None if missing(v) else v)
         return k
 
     out.sort(key=key)
@@ -131,13 +136,17 @@ def best_chains(
     until: datetime | None = None,
     exclude: tuple[str, ...] | list[str] = (),
     by: str | None = None,
+    hold: str | None = None,
 ) -> dict[str, tuple[int, list[Event], dict[int, int]]]:
     """Customer -> (level: the number of the furthest required step reached, his events in canonical
     order, step number -> position of his best chain's event of that required step): every chain
     of the required steps enumerated; the best is the greedy completion from the earliest entry of
-    a chain of the highest level (docs/semantics.md)."""
+    a chain of the highest level (docs/semantics.md). strict_order's adjacency passes over events
+    that match optional steps only; with ``hold`` a chain's events share its entry's (non-missing)
+    value."""
     assert mode in ("ordered", "strict_order")
     req = required(steps)
+    optional = frozenset(k for k in range(1, len(steps) + 1) if k not in req)
     lo = None if since is None else us(since)
     hi = None if until is None else us(until)
     grouped: dict[str, list[dict[str, Any]]] = {}
@@ -145,15 +154,28 @@ def best_chains(
         grouped.setdefault(row["customer"], []).append(row)
     out = {}
     for customer, crows in grouped.items():
-        ev = canonical(crows, steps, frozenset(exclude), by)
-        length, best = _best(ev, req, window, mode, lo, hi)
+        ev = canonical(crows, steps, frozenset(exclude), by, hold)
+        length, best = _best(ev, req, window, mode, lo, hi, hold, optional)
         out[customer] = (req[length - 1] if length else 0, ev, dict(zip(req, best, strict=False)))
     return out
 
 
 def _best(
-    ev: list[Event], req: list[int], window: int, mode: str, lo: int | None, hi: int | None
+    ev: list[Event],
+    req: list[int],
+    window: int,
+    mode: str,
+    lo: int | None,
+    hi: int | None,
+    hold: str | None = None,
+    optional: frozenset[int] = frozenset(),
 ) -> tuple[int, tuple[int, ...]]:
+    def same(first: Event, e: Event) -> bool:  # the held value, never a missing one
+        return hold is None or (not missing(first.row.get(hold)) and e.row.get(hold) == first.row.get(hold))
+
+    def passed_over(e: Event) -> bool:  # strict_order: an event of optional steps only
+        return bool(e.steps) and e.steps <= optional
+
     def fits(chain: tuple[int, ...], j: int) -> bool:
         first, last = ev[chain[0]], chain[-1]
         return (
@@ -161,7 +183,8 @@ def _best(
             and req[len(chain)] in ev[j].steps
             and ev[j].t - first.t <= window
             and ev[j].epoch == first.epoch
-            and (mode != "strict_order" or j == last + 1)
+            and same(first, ev[j])
+            and (mode != "strict_order" or all(passed_over(ev[x]) for x in range(last + 1, j)))
         )
 
     chains: list[tuple[int, ...]] = []
@@ -174,7 +197,7 @@ def _best(
                     walk((*chain, j))
 
     for i, e in enumerate(ev):
-        if req[0] in e.steps and (lo is None or e.t >= lo) and (hi is None or e.t < hi):
+        if req[0] in e.steps and (lo is None or e.t >= lo) and (hi is None or e.t < hi) and same(e, e):
             walk((i,))
     length = max((len(c) for c in chains), default=0)
     best: tuple[int, ...] = ()

@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import annotate, bit
-from hourglass.analyses.funnel_closed import best_chains
+from hourglass.analyses.funnel_closed import best_chains, tiebreaks
 from hourglass.analyses.paths import path_keys
 from hourglass.analyses.plan import Materialize, Plan, Rows
 from hourglass.model.funnel_explore import ExploreOptions, FunnelPaths, PathRow
@@ -33,10 +33,12 @@ def chain_events(spec: FunnelSpec, events: ir.Table, upto: int, *, keep: Sequenc
 
     The chain's times ``t{k}`` come from the funnel itself (``best_chains``); its events are the
     earliest events in canonical order that match step k at time ``t{k}`` after the previous one
-    (the greedy completion: ordered), or the run of adjacent events from the earliest step-1 event
-    at ``t1`` whose events match the steps at the chain's times (strict_order)."""
+    (the greedy completion: ordered), or the run of adjacent events (but for events of optional
+    steps only) from the earliest step-1 event at ``t1`` whose events match the steps at the
+    chain's times (strict_order). With ``hold``, a chain's events share its entry's (non-NULL)
+    value: the chain is the one of the value whose step-1 event comes first."""
     n = len(spec.steps)
-    columns = list(dict.fromkeys([*([spec.by] if spec.by else []), *keep]))
+    columns = list(dict.fromkeys([*tiebreaks(spec), *keep]))
     chains = best_chains(spec, events)
     ch = chains.select(
         c_customer=chains.customer,
@@ -44,39 +46,95 @@ def chain_events(spec: FunnelSpec, events: ir.Table, upto: int, *, keep: Sequenc
         **{f"c_t{k}": chains[f"t{k}"] for k in range(1, n + 1)},
         **({"by": chains.by} if spec.by else {}),
     )
-    t = annotate(events, spec.steps, exclude=spec.exclude, keep=columns, tiebreak=spec.by, matched_only=False)
+    t = annotate(
+        events, spec.steps, exclude=spec.exclude, keep=columns, tiebreak=tiebreaks(spec), matched_only=False
+    )
     j = t.inner_join(ch, t.customer == ch.c_customer)
     j = j.select(*[c for c in j.columns if c != "c_customer"])
     j = j.mutate(t1=j.c_t1)
-    cust = ibis.window(group_by=j.customer)
-
-    def has(k: int) -> ir.BooleanValue:
-        return (j["mask"] & bit(k)) != 0
-
-    if spec.mode == "strict_order":
-        seq = ibis.window(group_by=j.customer, order_by=j.pos)
-        leads: dict[str, ir.Value] = {}
-        for i in range(1, n):
-            leads[f"lm{i}"], leads[f"lt{i}"] = j["mask"].lead(i).over(seq), j.ts.lead(i).over(seq)
-        j = j.mutate(**leads)
-        ok = has(1) & (j.ts == j.c_t1)
-        for k in range(2, n + 1):
-            step_k = ((j[f"lm{k - 1}"] & bit(k)) != 0) & (j[f"lt{k - 1}"] == j[f"c_t{k}"])
-            ok = ok & ((j.level < k) | step_k.coalesce(False))
-        j = j.mutate(q1=ok.coalesce(False).ifelse(j.pos, _NULL_INT).min().over(cust))
-        j = j.mutate(
-            **{f"q{k}": (j.level >= k).ifelse(j.q1 + (k - 1), _NULL_INT) for k in range(2, upto + 1)}
-        )
-        j = j.drop(*leads)
-    else:  # the required steps' events (an optional step's event is not on the greedy chain)
-        prev: int | None = None
-        for k in [r for r in range(1, upto + 1) if not spec.steps[r - 1].optional]:
-            cond = has(k) & (j.ts == j[f"c_t{k}"]) & (j.level >= k)
-            if prev is not None:
-                cond = cond & (j.pos > j[f"q{prev}"])
-            j = j.mutate(**{f"q{k}": cond.coalesce(False).ifelse(j.pos, _NULL_INT).min().over(cust)})
-            prev = k
+    req = [k for k in spec.required if k <= n]
+    j = (
+        _strict_chain(spec, j, req, upto)
+        if spec.mode == "strict_order"
+        else _ordered_chain(spec, j, req, upto)
+    )
     return j.drop(*[f"c_t{k}" for k in range(1, n + 1)])
+
+
+def _has(j: ir.Table, k: int) -> ir.BooleanValue:
+    return (j["mask"] & bit(k)) != 0
+
+
+def _ordered_chain(spec: FunnelSpec, j: ir.Table, req: Sequence[int], upto: int) -> ir.Table:
+    """ordered: per held value (one group without ``hold``), the earliest events matching the
+    required steps at the chain's times, each after the previous one; the chain is the value's
+    whose every step up to the level is found and whose step-1 event comes first (the best chain's
+    entry, as ``best_chains`` chose it: docs/semantics-funnel-explore.md)."""
+    hold = f"keep_{spec.hold}" if spec.hold else None
+    # with hold every step up to the level decides which value's chain it is; else up to ``upto``
+    steps = list(req) if hold else [k for k in req if k <= upto]
+    prev: int | None = None
+    found: ir.BooleanValue = ibis.literal(True)
+    for k in steps:
+        # the window on this step's table (one built on an earlier table is dereferenced at every use)
+        part = ibis.window(group_by=[j.customer, *([j[hold]] if hold else [])])
+        cond = _has(j, k) & (j.ts == j[f"c_t{k}"]) & (j.level >= k)
+        if hold:
+            cond = cond & j[hold].notnull()
+        if prev is not None:
+            cond = cond & (j.pos > j[f"h{prev}"])
+        j = j.mutate(**{f"h{k}": cond.coalesce(False).ifelse(j.pos, _NULL_INT).min().over(part)})
+        found = found & ((j.level < k) | j[f"h{k}"].notnull())
+        prev = k
+    if not hold:
+        return j.rename(**{f"q{k}": f"h{k}" for k in steps})
+    j = j.mutate(found=found)
+    j = j.mutate(q1=j.found.ifelse(j.h1, _NULL_INT).min().over(ibis.window(group_by=j.customer)))
+    cust = ibis.window(group_by=j.customer)
+    mine = j.found & (j.h1 == j.q1)
+    j = j.mutate(**{f"q{k}": mine.ifelse(j[f"h{k}"], _NULL_INT).max().over(cust) for k in steps[1:]})
+    j = j.drop("found", *[f"h{k}" for k in steps])
+    return j.drop(*[f"q{k}" for k in req if k > upto])
+
+
+def _strict_chain(spec: FunnelSpec, j: ir.Table, req: Sequence[int], upto: int) -> ir.Table:
+    """strict_order: the earliest step-1 event at ``t1`` whose run of the next events (events of
+    optional steps only passed over) matches the required steps at the chain's times (with
+    ``hold``: sharing its value)."""
+    skip: ir.BooleanValue = ibis.literal(False)
+    if spec.optional_steps:  # events of optional steps only: not adjacency's
+        required_mask = sum(bit(k) for k in req)
+        skip = (j["mask"] != 0) & ((j["mask"] & required_mask) == 0)
+    j = j.mutate(skip=skip)
+    seq = ibis.window(group_by=[j.customer, j.skip], order_by=j.pos)
+    held = j[f"keep_{spec.hold}"] if spec.hold else None
+    leads: dict[str, ir.Value] = {}
+    for i in range(1, len(req)):
+        leads[f"lm{i}"], leads[f"lt{i}"] = j["mask"].lead(i).over(seq), j.ts.lead(i).over(seq)
+        leads[f"lp{i}"] = j.pos.lead(i).over(seq)
+        if held is not None:
+            leads[f"lh{i}"] = held.lead(i).over(seq)
+    j = j.mutate(**leads)
+    ok = ~j.skip & _has(j, req[0]) & (j.ts == j.c_t1)
+    if held is not None:
+        ok = ok & j[f"keep_{spec.hold}"].notnull()
+    for i, k in enumerate(req[1:], start=1):
+        step_k = ((j[f"lm{i}"] & bit(k)) != 0) & (j[f"lt{i}"] == j[f"c_t{k}"])
+        if held is not None:
+            step_k = step_k & (j[f"lh{i}"] == j[f"keep_{spec.hold}"])
+        ok = ok & ((j.level < k) | step_k.coalesce(False))
+    j = j.mutate(ok=ok.coalesce(False))
+    j = j.mutate(q1=j.ok.ifelse(j.pos, _NULL_INT).min().over(ibis.window(group_by=j.customer)))
+    cust = ibis.window(group_by=j.customer)
+    first = j.ok & (j.pos == j.q1)
+    j = j.mutate(
+        **{
+            f"q{k}": (first & (j.level >= k)).ifelse(j[f"lp{i}"], _NULL_INT).max().over(cust)
+            for i, k in enumerate(req[1:], start=1)
+            if k <= upto
+        }
+    )
+    return j.drop("skip", "ok", *leads)
 
 
 def customer_paths(chained: ir.Table, view: str, opts: ExploreOptions, group: object = ...) -> ir.Table:

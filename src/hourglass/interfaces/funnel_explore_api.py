@@ -120,8 +120,8 @@ def funnel_dropoff_paths(
     """The top paths of the customers who reached step ``at`` and not the next one, from their
     step-``at`` event on (``view="dropoff"``), or of those who went on, between the two steps
     (``view="between"``): ``depth`` events deep, the ``top`` most common. Takes ``hourglass.funnel``'s
-    options (``model``, ``window``, ``mode``, ``since``, ``until``, ``exclude``, ``by`` with
-    ``group``: one group's customers) and ``at``, ``depth``, ``top``."""
+    options (``model``, ``window``, ``mode``, ``since``, ``until``, ``exclude``, ``hold``, ``by``
+    with ``group``: one group's customers) and ``at``, ``depth``, ``top``."""
     started = time.perf_counter()
     group = kwargs.pop("group", ...)
     _view(view)
@@ -235,17 +235,26 @@ def largest_loss_at(result: Any, optional: Sequence[bool] = ()) -> int | None:
 
 
 def funnel_explore_part_of(
-    ev: Events, key: str, jm: Any, result: Any, window: str, since: Any, until: Any, cfg: Config
+    ev: Events,
+    key: str,
+    jm: Any,
+    result: Any,
+    window: str,
+    since: Any,
+    until: Any,
+    cfg: Config,
+    **funnel_options: Any,
 ) -> Any:
     """The report's "why customers drop" part (``reports/_funnel_explore.py``) of the main model's
     funnel ``result``: at its largest loss, the drop-off paths and the correlation. None when no
-    step lost anyone; the views' HourglassError (HG152) when the model cannot be explored."""
+    step lost anyone; the views' HourglassError (HG152) when the model cannot be explored.
+    ``funnel_options``: the funnel's other options (``hold``, ``count``, ...), as it was run."""
     from hourglass.interfaces.reports._funnel_explore import funnel_explore_part
 
     at = largest_loss_at(result, [bool(getattr(s, "optional", False)) for s in jm.stages])
     if at is None:
         return None
-    spec = build_spec(None, model=jm, config=cfg, window=window, since=since, until=until)
+    spec = build_spec(None, model=jm, config=cfg, window=window, since=since, until=until, **funnel_options)
     options = ExploreOptions(at=at, depth=3, top=8)
     dropoff, correlation = execute_plan(
         ev.engine, explain_plan(spec, ev.table, options, explore_properties(ev, None))

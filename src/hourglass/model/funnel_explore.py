@@ -90,7 +90,8 @@ class ExploreOptions:
         return dataclasses.replace(self, to=_required(spec, self.at)[1])
 
     def check(self, spec: FunnelSpec) -> None:
-        """HG151 when the steps do not fit the funnel, HG152 when its mode has no step events."""
+        """HG151 when the steps do not fit the funnel, HG152 when its mode has no step events (open,
+        any_order) or it counts chains (``--count totals``)."""
         n = len(spec.steps)
         if spec.open or spec.mode == "any_order":
             what = "an open funnel" if spec.open else "an any_order funnel"
@@ -99,22 +100,12 @@ class ExploreOptions:
                 code="HG152",
                 hint="run them on the ordered (default) or strict_order funnel: drop --open, any_order",
             )
-        unsupported = [
-            what
-            for what, given in (
-                (
-                    "optional steps in strict_order",
-                    spec.mode == "strict_order" and any(getattr(s, "optional", False) for s in spec.steps),
-                ),
-                ("--hold", getattr(spec, "hold", None) is not None),
-            )
-            if given
-        ]
-        if unsupported:
+        if getattr(spec, "count", "uniques") == "totals":
             raise SpecError(
-                f"the drop-off paths and the correlation do not take {' and '.join(unsupported)} yet",
+                "the drop-off paths and the correlation follow customers (their best chain): "
+                "--count totals is the steps view's",
                 code="HG152",
-                hint="explore the funnel without them (make every step required, drop --hold)",
+                hint="drop --count (these views count unique customers)",
             )
         if n < 2:
             raise SpecError(

@@ -21,14 +21,19 @@ from hourglass.interfaces import api
 from hourglass.interfaces.report_extras import Context, check_extras, extra_parts
 from hourglass.interfaces.report_helper import Helper, start_helper
 from hourglass.interfaces.report_sections import (
+    FunnelOptions,
+    draft_of,
     funnel_parts,
     funnel_section,
     journeys_block,
     lifecycle_blocks,
+    lifecycle_of,
+    not_counted_model,
     not_measured_model,
 )
 from hourglass.interfaces.reports._parts import Part
 from hourglass.interfaces.reports.html import write_report
+from hourglass.model.errors import SpecError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.presets import PRESETS
@@ -59,6 +64,10 @@ class ReportResult:
     #: the model drafted from the source's event names when no model matched any (its key), else None
     suggested: str | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    #: the funnels' options: ``hold`` (a column, or None) and ``count`` (``uniques`` or ``totals``)
+    funnel_options: Mapping[str, Any] = field(default_factory=lambda: {"hold": None, "count": "uniques"})
+    #: one line each on what the funnels count and hold, and that the other sections are unchanged
+    notes: tuple[str, ...] = ()
     results: Mapping[str, FunnelResult] = field(default_factory=dict, repr=False, compare=False)
     lifecycle: LifecycleResult | None = field(default=None, repr=False, compare=False)
 
@@ -74,6 +83,8 @@ class ReportResult:
             "customers": self.customers,
             "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "funnel_options": dict(self.funnel_options),
+            "notes": list(self.notes),
         }
 
 
@@ -143,6 +154,8 @@ def report(
     after_sale: Mapping[str, Any] | None = None,
     extras: Sequence[str] | None = None,
     whatif: Sequence[str] = (),
+    hold: str | None = None,
+    count: str = "uniques",
 ) -> ReportResult:
     """Write the HTML report of ``source`` to ``out`` (self-contained, works offline).
 
@@ -159,7 +172,12 @@ def report(
     as ``hourglass lifecycle --set``); ``extras``: the sections of the later analyses to add (default
     all of ``flywheel``, ``friction``, ``retention``, ``clv``, ``attribution``; ``()`` for none), each
     listed as not measured with its reason when the source cannot support it; ``whatif``: changes the
-    friction section forecasts (``"trial->sale +10%"``, ``"friction delivery_late -50%"``). Example::
+    friction section forecasts (``"trial->sale +10%"``, ``"friction delivery_late -50%"``);
+    ``hold`` and ``count``: the options of ``hourglass.funnel`` for every funnel of the report (the
+    models' funnels, the funnel over time, why customers drop): ``hold="device"``, a chain's events
+    share that column's value; ``count="totals"``, chains per step instead of customers (a funnel
+    or view that cannot count them is not measured, with the reason); the other sections count
+    customers, unchanged. Example::
 
         import hourglass
         result = hourglass.report("shop.csv", ["my_model.yaml", "hourglass"], out="shop.html")
@@ -169,6 +187,7 @@ def report(
     say = step or (lambda _msg: None)
     cfg = config if isinstance(config, Config) else load_config(config)
     chosen = _models(models, cfg)  # a bad model name fails before the source is read
+    options = FunnelOptions.checked(hold, count)
     wanted = check_extras(extras)
     main_key, main = chosen[0] if models else next(((k, m) for k, m in chosen if k == MAIN_MODEL), chosen[0])
     if goal is not None:
@@ -188,6 +207,7 @@ def report(
     try:
         say("loading the source")
         ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
+        options = options.held(ev)  # a bad --hold fails before any section is computed
         with cached() as materialize:
             # read once: every analysis below scans the same events (a store is a table; a small file
             # is already a temporary table of its canonical events)
@@ -212,6 +232,7 @@ def report(
                 wanted,
                 tuple(whatif),
                 helper,
+                options,
             )
             return _report(ev, request, started, say)
     finally:
@@ -240,27 +261,7 @@ class _Request:
     extras: tuple[str, ...]
     whatif: tuple[str, ...] = ()
     helper: Helper | None = None
-
-
-def _draft(ev: Events, taken: Sequence[str]) -> JourneyModel | None:
-    """A model drafted from the source's event names (``hourglass models suggest``), labelled as a
-    draft; None when no event moves customers forward."""
-    from hourglass.engine.event_names import event_profile
-    from hourglass.model.draft import draft_model
-    from hourglass.model.errors import SpecError
-
-    name = "suggested"
-    while name in taken:
-        name += "_"
-    try:
-        model = draft_model(event_profile(ev, 30), name=name).model
-    except SpecError:
-        return None
-    note = (
-        "A draft from your event names, not a model you chose: check and edit it with 'hourglass models "
-        "suggest SOURCE --out my_model.yaml', then 'hourglass report SOURCE --model my_model.yaml'."
-    )
-    return dataclasses.replace(model, description=f"{model.description} {note}".strip())
+    options: FunnelOptions = field(default_factory=FunnelOptions)
 
 
 def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]) -> ReportResult:
@@ -277,7 +278,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
     suggested: str | None = None
     if rq.suggest and names and not any(any(matched_stages(m, names)) for _, m in chosen):
         say("drafting a model from the event names")
-        draft = _draft(ev, [k for k, _ in chosen])
+        draft = draft_of(ev, [k for k, _ in chosen])
         if draft is not None:
             suggested = main_key = draft.name
             main = draft
@@ -286,21 +287,32 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
     sections: list[dict[str, Any]] = []
     results: dict[str, FunnelResult] = {}
     mark = time.perf_counter()
+    options = rq.options
     for key, jm in chosen:
         hits = matched_stages(jm, names)
         if not any(hits):
-            sections.append(not_measured_model(key, jm, window, where))
+            sections.append(not_measured_model(key, jm, window, where, options))
             not_measured[f"funnel:{key}"] = sections[-1]["not_measured"]
             continue
         say(f"funnel: {key}")
-        res = api.funnel(ev, model=jm, window=window, since=since, until=until, config=cfg)
+        try:
+            res = api.funnel(
+                ev, model=jm, window=window, since=since, until=until, config=cfg, **options.kwargs()
+            )
+        except SpecError as e:  # HG126: --count totals and a model with optional stages
+            if e.code != "HG126":
+                raise
+            sections.append(not_counted_model(key, jm, window, e, options))
+            not_measured[f"funnel:{key}"] = sections[-1]["not_measured"]
+            continue
         res.meta.setdefault("model", key)
         results[key] = res
-        sections.append(funnel_section(key, jm, res, window, hits, main=key == main_key))
+        section = funnel_section(key, jm, res, window, hits, main=key == main_key, options=options)
+        sections.append(section)
     over_time: list[Part] = []
     if main_key in results:  # the main model's funnel over time and why customers drop
         over_time, cannot = funnel_parts(
-            ev, main_key, main, results[main_key], window, since, until, cfg, say
+            ev, main_key, main, results[main_key], window, since, until, cfg, say, options
         )
         not_measured.update(cannot)
     timings["funnels"] = time.perf_counter() - mark
@@ -311,7 +323,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
     if any(matched_stages(main, names)):
         mark = time.perf_counter()
         say(f"lifecycle: {main_key}")
-        life = api_lifecycle(ev, main, rq.spend, since, until, cfg, rq.after_sale)
+        life = lifecycle_of(ev, main, rq.spend, since, until, cfg, rq.after_sale)
         life_dict = life.to_dict()
         timings["lifecycle"] = time.perf_counter() - mark
         mark = time.perf_counter()
@@ -346,6 +358,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         "customers": customers,
         "engine": ev.engine.name,
         "window": window,
+        **options.head(),
         "main model": main_key,
         **dict(rq.summary or {}),
         "seconds": round(seconds, 1),
@@ -373,24 +386,8 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         top_events=tuple(names[:10]),
         suggested=suggested,
         timings=timings,
+        funnel_options=options.kwargs(),
+        notes=tuple(options.notes()),
         results=results,
         lifecycle=life,
-    )
-
-
-def api_lifecycle(
-    ev: Events,
-    model: JourneyModel,
-    spend: str | Path | None,
-    since: Any,
-    until: Any,
-    cfg: Config,
-    after_sale: Mapping[str, Any] | None = None,
-) -> LifecycleResult:
-    """The lifecycle of the main model (its channel table is by acquisition channel)."""
-    from hourglass.interfaces.lifecycle_api import lifecycle
-
-    spend = None if spend is None else str(spend)
-    return lifecycle(
-        ev, model, spend=spend, since=since, until=until, config=cfg, after_sale=after_sale or None
     )

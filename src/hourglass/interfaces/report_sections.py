@@ -4,29 +4,116 @@ the main model, and which lifecycle blocks the result has (docs/report.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from hourglass.engine.load import Events
 from hourglass.ingest.config import Config
 from hourglass.interfaces import journeys_api
-from hourglass.model.errors import HourglassError
+from hourglass.interfaces.api import by_column
+from hourglass.model._suggest import did_you_mean
+from hourglass.model.errors import HourglassError, SpecError
 from hourglass.model.journey import JourneyModel
+from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.results import MEASURES, FunnelResult
+from hourglass.model.spec import FunnelSpec
 
 __all__ = [
     "PATH_DEPTH",
+    "FunnelOptions",
+    "draft_of",
     "funnel_explained_part_of",
     "funnel_parts",
     "funnel_section",
     "funnel_time_part_of",
     "journeys_block",
     "lifecycle_blocks",
+    "lifecycle_of",
     "map_hint",
+    "not_counted_model",
     "not_measured_model",
 ]
 
 PATH_DEPTH = 8  # the Sankey's longest path
+#: the report's sections that are not funnels: --hold and --count do not apply to them
+NOT_FUNNELS = "the lifecycle, the journeys, the flywheel, friction, retention, lifetime value and attribution"
+
+
+@dataclass(frozen=True)
+class FunnelOptions:
+    """The report's ``hold`` and ``count`` (docs/semantics.md "Hold a property", "Totals"): they apply
+    to every funnel of the report (the models' funnels, the funnel over time, why customers drop);
+    the other sections count customers as always."""
+
+    hold: str | None = None
+    count: str = "uniques"
+
+    @property
+    def totals(self) -> bool:
+        return self.count == "totals"
+
+    @property
+    def noun(self) -> str:
+        """What a funnel's counts are: customers (uniques) or chains (totals)."""
+        return "chains" if self.totals else "customers"
+
+    @classmethod
+    def checked(cls, hold: str | None, count: str) -> FunnelOptions:
+        """``hold`` and ``count`` checked as the funnel checks them (HG109), before the source is read."""
+        FunnelSpec.build(["-"], hold=hold, count=count)
+        return cls(hold=hold, count=count)
+
+    def held(self, ev: Events) -> FunnelOptions:
+        """These options with ``hold`` as a column of the events (a role column's source name is the
+        role's column), or the funnel's own HG306 naming the source's columns (as ``funnel --hold``)."""
+        if self.hold is None:
+            return self
+        column = by_column(ev, self.hold)
+        if column not in ev.table.columns:
+            raise SpecError(
+                f"--hold: no column '{self.hold}'{did_you_mean(self.hold, ev.table.columns)}",
+                code="HG306",
+                hint="columns: " + ", ".join(ev.table.columns),
+            )
+        return replace(self, hold=column)
+
+    def head(self) -> dict[str, Any]:
+        """The overview's figures of these options (none for the defaults)."""
+        out: dict[str, Any] = {}
+        if self.totals:
+            out["funnels count"] = "chains (totals)"
+        if self.hold:
+            out["funnels hold"] = self.hold
+        return out
+
+    def kwargs(self) -> dict[str, Any]:
+        """The funnel options of ``hourglass.funnel`` and its views."""
+        return {"hold": self.hold, "count": self.count}
+
+    def count_label(self, window: str) -> str:
+        """What a funnel's count column counts."""
+        if self.totals:
+            return f"chains that reached the step in order within {window}"
+        return f"reached in order within {window}"
+
+    def notes(self) -> list[str]:
+        """One line per option given (none for the defaults): what the funnels count and hold."""
+        out = []
+        if self.totals:
+            out.append(
+                "Funnels count chains (--count totals), not customers: every entry starts a chain; chains "
+                "may overlap, and an event is counted once per step (docs/semantics.md, Totals)."
+            )
+        if self.hold:
+            out.append(
+                f"Funnels hold {self.hold} (--hold {self.hold}): events of one chain share the same "
+                f"{self.hold}."
+            )
+        if out:
+            out.append(f"Not funnels, so unchanged by these options: {NOT_FUNNELS} (they count customers).")
+        return out
 
 
 def map_hint(model: str) -> str:
@@ -43,7 +130,7 @@ def _events(jm: JourneyModel, limit: int = 6) -> str:
     return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
 
 
-def _base(key: str, jm: JourneyModel, window: str) -> dict[str, Any]:
+def _base(key: str, jm: JourneyModel, window: str, options: FunnelOptions) -> dict[str, Any]:
     return {
         "model": key,
         "label": jm.label or jm.name,
@@ -51,18 +138,59 @@ def _base(key: str, jm: JourneyModel, window: str) -> dict[str, Any]:
         "description": jm.description,
         "window": window,
         "sale": jm.sale,
-        "count_label": f"reached in order within {window}",
+        "count_label": options.count_label(window),
+        "count_noun": options.noun,
+        "hold": options.hold,
+        "options_notes": options.notes()[:-1],
     }
 
 
-def not_measured_model(key: str, jm: JourneyModel, window: str, where: str) -> dict[str, Any]:
+def draft_of(ev: Events, taken: Sequence[str]) -> JourneyModel | None:
+    """A model drafted from the source's event names (``hourglass models suggest``), labelled as a
+    draft; None when no event moves customers forward."""
+    from hourglass.engine.event_names import event_profile
+    from hourglass.model.draft import draft_model
+
+    name = "suggested"
+    while name in taken:
+        name += "_"
+    try:
+        model = draft_model(event_profile(ev, 30), name=name).model
+    except SpecError:
+        return None
+    note = (
+        "A draft from your event names, not a model you chose: check and edit it with 'hourglass models "
+        "suggest SOURCE --out my_model.yaml', then 'hourglass report SOURCE --model my_model.yaml'."
+    )
+    return replace(model, description=f"{model.description} {note}".strip())
+
+
+def not_measured_model(
+    key: str, jm: JourneyModel, window: str, where: str, options: FunnelOptions = FunnelOptions()
+) -> dict[str, Any]:
     """The section of a model none of whose events is in the source: no funnel, a reason."""
     reason = f"none of its events ({_events(jm)}) is in {where}; {map_hint(key)}"
-    return {**_base(key, jm, window), "funnel": None, "not_measured": reason}
+    return {**_base(key, jm, window, options), "funnel": None, "not_measured": reason}
+
+
+def not_counted_model(
+    key: str, jm: JourneyModel, window: str, error: HourglassError, options: FunnelOptions
+) -> dict[str, Any]:
+    """The section of a model the funnel refuses under the report's options (HG126: --count totals
+    and a model with optional stages): no funnel, the funnel's own coded reason."""
+    reason = f"{error.message} ({error.code}): {error.hint}" if error.hint else error.message
+    return {**_base(key, jm, window, options), "funnel": None, "not_measured": reason, "refused": True}
 
 
 def funnel_section(
-    key: str, jm: JourneyModel, result: FunnelResult, window: str, hits: list[bool], *, main: bool
+    key: str,
+    jm: JourneyModel,
+    result: FunnelResult,
+    window: str,
+    hits: list[bool],
+    *,
+    main: bool,
+    options: FunnelOptions = FunnelOptions(),
 ) -> dict[str, Any]:
     """A model's funnel section. From the first stage that matches no event of the source on, the
     ordered funnel cannot count anyone: those steps are null with a reason, never 0."""
@@ -82,7 +210,7 @@ def funnel_section(
         row.update({k: None for k in MEASURES if k in row})
         row["customers_reason"] = why
     funnel["steps"] = steps
-    section = {**_base(key, jm, window), "funnel": funnel, "main": main}
+    section = {**_base(key, jm, window, options), "funnel": funnel, "main": main}
     if unmeasured:
         section["unmeasured_steps"] = unmeasured
         section["unmeasured_hint"] = map_hint(key)
@@ -90,16 +218,27 @@ def funnel_section(
 
 
 def funnel_time_part_of(
-    ev: Events, key: str, jm: JourneyModel, window: str, since: Any, until: Any, cfg: Config
+    ev: Events,
+    key: str,
+    jm: JourneyModel,
+    window: str,
+    since: Any,
+    until: Any,
+    cfg: Config,
+    options: FunnelOptions = FunnelOptions(),
 ) -> Any:
     """The "funnel over time" part of the main model (docs/semantics-funnel-time.md): its funnel per
     period of entry (the period chosen from the span: days, weeks or months) and the time to each
-    step. Raises the views' HourglassError when they cannot be drawn."""
+    step. Raises the views' HourglassError when they cannot be drawn (HG145 under --count totals:
+    the views follow customers)."""
     from hourglass.interfaces.funnel_views_api import trend_and_time
     from hourglass.interfaces.reports._funnel_time import funnel_time_part
 
-    trend, times = trend_and_time(ev, model=jm, window=window, since=since, until=until, config=cfg)
-    return funnel_time_part(trend.to_dict(), times.to_dict(), jm.label or jm.name or key, jm.sale)
+    trend, times = trend_and_time(
+        ev, model=jm, window=window, since=since, until=until, config=cfg, **options.kwargs()
+    )
+    label = jm.label or jm.name or key
+    return funnel_time_part(trend.to_dict(), times.to_dict(), label, jm.sale, hold=options.hold)
 
 
 def funnel_explained_part_of(
@@ -111,11 +250,31 @@ def funnel_explained_part_of(
     since: Any,
     until: Any,
     cfg: Config,
+    options: FunnelOptions = FunnelOptions(),
 ) -> Any:
     """The "why customers drop" part of the main model (docs/semantics-funnel-explore.md, F3's): at
-    its largest loss, the drop-off paths and the correlation; None when nobody was lost."""
+    its largest loss, the drop-off paths and the correlation; None when nobody was lost. Under
+    --count totals it is not measured (the paths and the correlation follow customers); under
+    --hold the views' own refusal (HG152) is the reason, where they refuse it."""
     from hourglass.interfaces.funnel_explore_api import funnel_explore_part_of
 
+    if options.totals:
+        raise SpecError(
+            "the drop-off paths and the correlation follow customers (each one's best chain): "
+            "--count totals counts chains, which they do not follow",
+            code="HG152",
+            hint="run the report without --count totals for this section",
+        )
+    if options.hold is not None:  # the views' own refusal (HG152) while they do not take --hold
+        from hourglass.interfaces.api import build_spec
+        from hourglass.model.funnel_explore import ExploreOptions
+
+        ExploreOptions(at=1).check(build_spec(None, model=jm, config=cfg, hold=options.hold))
+        raise SpecError(
+            "the report's drop-off paths and correlation do not take --hold yet",
+            code="HG152",
+            hint="run the report without --hold for this section",
+        )
     return funnel_explore_part_of(ev, key, jm, result, window, since, until, cfg)
 
 
@@ -129,21 +288,23 @@ def funnel_parts(
     until: Any,
     cfg: Config,
     say: Callable[[str], None],
+    options: FunnelOptions = FunnelOptions(),
 ) -> tuple[list[Any], dict[str, str]]:
     """The main model's parts drawn after the journeys: the funnel over time and why customers drop
-    (each may be None: nobody lost), and the reasons of those that cannot be drawn."""
+    (each may be None: nobody lost), and the reasons of those that cannot be drawn (under the
+    report's --hold or --count: the views' own coded reason)."""
     parts: list[Any] = []
     why: dict[str, str] = {}
     runs: list[tuple[str, str, Callable[[], Any]]] = [
         (
             "funnel-time",
             "funnel over time",
-            lambda: funnel_time_part_of(ev, key, jm, window, since, until, cfg),
+            lambda: funnel_time_part_of(ev, key, jm, window, since, until, cfg, options),
         ),
         (
             "funnel-explained",
             "why customers drop",
-            lambda: funnel_explained_part_of(ev, key, jm, result, window, since, until, cfg),
+            lambda: funnel_explained_part_of(ev, key, jm, result, window, since, until, cfg, options),
         ),
     ]
     for name, message, run in runs:
@@ -156,6 +317,24 @@ def funnel_parts(
         if part is not None:
             parts.append(part)
     return parts, why
+
+
+def lifecycle_of(
+    ev: Events,
+    model: JourneyModel,
+    spend: str | Path | None,
+    since: Any,
+    until: Any,
+    cfg: Config,
+    after_sale: Mapping[str, Any] | None = None,
+) -> LifecycleResult:
+    """The lifecycle of the main model (its channel table is by acquisition channel)."""
+    from hourglass.interfaces.lifecycle_api import lifecycle
+
+    spend = None if spend is None else str(spend)
+    return lifecycle(
+        ev, model, spend=spend, since=since, until=until, config=cfg, after_sale=after_sale or None
+    )
 
 
 def lifecycle_blocks(life: Mapping[str, Any] | None) -> dict[str, str | None]:

@@ -108,6 +108,20 @@ def _check_flags(
     help="a change the friction section forecasts, repeatable: 'trial->sale +10%', "
     "'friction delivery_late -50%', 'spend ads +20%' (12 months, as hourglass whatif)",
 )
+@click.option(
+    "--hold",
+    metavar="COLUMN",
+    help="every funnel of the report holds a property constant: all of a chain's events share this "
+    "column's value (NULL never matches); the other sections are unchanged",
+)
+@click.option(
+    "--count",
+    type=click.Choice(["uniques", "totals"]),
+    default="uniques",
+    show_default=True,
+    help="the funnels' counts: uniques: customers per step; totals: chains per step (docs/semantics.md); "
+    "the other sections count customers",
+)
 @source_options
 def report_cmd(
     source: str,
@@ -123,6 +137,8 @@ def report_cmd(
     settings: tuple[str, ...],
     extras: str | None,
     changes: tuple[str, ...],
+    hold: str | None,
+    count: str,
     engine: str,
     table: str | None,
     config_path: str | None,
@@ -143,6 +159,7 @@ def report_cmd(
       hourglass report shop.csv --model my_model.yaml --set remorse_events=refund
       hourglass report shop.csv --with retention,clv
       hourglass report events.parquet --whatif "trial->sale +10%" --whatif "friction delivery_late -50%"
+      hourglass report shop.csv --model my_model.yaml --hold device --count totals
     """
     from hourglass.interfaces.cli.lifecycle import _settings as after_sale_settings
 
@@ -180,6 +197,8 @@ def report_cmd(
             after_sale=after_sale,
             extras=extras,
             whatif=changes,
+            hold=hold,
+            count=count,
             step=lambda msg: progress.update(task, description=msg),
         )
     console = stdout_console()
@@ -198,16 +217,21 @@ def report_cmd(
             soft_wrap=True,
         )
     console.print(f"funnels:  {', '.join(funnels) or 'none'}", markup=False)
+    for note in result.notes:  # what the funnels count and hold under --count/--hold
+        console.print(f"  {note}", markup=False, soft_wrap=True)
     console.print(f"sections: {', '.join(others) or 'none'}", markup=False)
     events = ", ".join(result.top_events) + (", ..." if len(result.top_events) >= 10 else "")
     by_reason: dict[str, list[str]] = {}
     for name, reason in result.not_measured.items():
-        if name.startswith("funnel:"):
+        if name.startswith("funnel:") and reason.startswith("none of its events"):
             reason = f"none of the model's events is in the source, whose events are {events}"
         by_reason.setdefault(_short(reason), []).append(name.removeprefix("funnel:"))
     for reason, names in by_reason.items():
         console.print(f"not measured: {', '.join(names)} ({reason})", markup=False, soft_wrap=True)
-    if any(k.startswith("funnel:") or k == "lifecycle" for k in result.not_measured):
+    if any(
+        (k.startswith("funnel:") and v.startswith("none of its events")) or k == "lifecycle"
+        for k, v in result.not_measured.items()
+    ):
         console.print(
             f"  map your events: hourglass models suggest {source} --out my_model.yaml, then "
             f"hourglass report {source} --model my_model.yaml",

@@ -19,6 +19,18 @@ __all__ = ["FUNNEL_TIME_DIV_IDS", "funnel_time_part", "time_figure", "trend_figu
 FUNNEL_TIME_DIV_IDS = {"trend": "hg-funnel-trend", "time": "hg-funnel-time"}
 
 
+def _optional(result: Mapping[str, Any]) -> list[bool]:
+    """Which steps are optional, by position (the result's ``meta.spec``; none when it is missing)."""
+    spec = result.get("meta", {}).get("spec", {}) if isinstance(result.get("meta"), Mapping) else {}
+    steps = spec.get("steps") if isinstance(spec, Mapping) else None
+    return [bool(isinstance(s, Mapping) and s.get("optional")) for s in steps or []]
+
+
+def _shown(name: str, optional: bool) -> str:
+    """A step's name as drawn: an optional step says so (its share is its own, of the entrants)."""
+    return f"{name} (optional)" if optional else name
+
+
 def _ci(s: Mapping[str, Any]) -> tuple[float | None, float | None]:
     c, lo, hi = (s.get(f"conversion_from_first{x}") for x in ("", "_low", "_high"))
     if c is None or lo is None or hi is None:
@@ -32,8 +44,10 @@ def trend_figure(trend: Mapping[str, Any], goal: str | None = None) -> go.Figure
     entered is a gap (never 0%). ``goal`` (the sale step; default the last) is in the accent colour."""
     periods = get_list(trend, "periods")
     names = [str(n) for n in trend.get("steps") or []][1:]
+    optional = _optional(trend)
     fig = go.Figure()
     for k, name in enumerate(names, start=1):
+        shown = _shown(name, k < len(optional) and optional[k])
         color = _blend(
             PALETTE["primary_dark"], "#7c83f2", (k - 1) / (len(names) - 1) if len(names) > 1 else 0.0
         )
@@ -56,7 +70,7 @@ def trend_figure(trend: Mapping[str, Any], goal: str | None = None) -> go.Figure
                     else f"<br>incomplete: {_plotly_text(str(p.get('incomplete_reason') or ''))}"
                 )
                 hover.append(
-                    f"{_plotly_text(name)} · {p.get('start')}: {fmt_pct(s.get('conversion_from_first'))} of "
+                    f"{_plotly_text(shown)} · {p.get('start')}: {fmt_pct(s.get('conversion_from_first'))} of "
                     f"{fmt_count(p.get('entered'))} entered ({fmt_count(s.get('customers'))}){why}"
                 )
             fig.add_trace(
@@ -65,7 +79,7 @@ def trend_figure(trend: Mapping[str, Any], goal: str | None = None) -> go.Figure
                     y=ys,
                     mode="lines+markers" if complete else "markers",
                     connectgaps=False,
-                    name=_plotly_text(name) + ("" if complete else " (incomplete)"),
+                    name=_plotly_text(shown) + ("" if complete else " (incomplete)"),
                     legendgroup=name,
                     showlegend=complete,
                     line={"color": color, "width": 2},
@@ -89,19 +103,25 @@ def trend_figure(trend: Mapping[str, Any], goal: str | None = None) -> go.Figure
 
 def time_figure(times: Mapping[str, Any], origin: str = "previous") -> go.Figure:
     """Grouped bars: per time bin, the share of each step's customers (from ``origin``)."""
-    hists = [h for h in get_list(times, "histograms") if h.get("from") == origin and h.get("bins")]
+    optional = _optional(times)
+    every = [h for h in get_list(times, "histograms") if h.get("from") == origin]  # steps 2..n in order
+    hists = [
+        (h, _shown(str(h.get("step")), k + 1 < len(optional) and optional[k + 1]))
+        for k, h in enumerate(every)
+        if h.get("bins")
+    ]
     fig = go.Figure()
     n = len(hists)
-    for i, h in enumerate(hists):
+    for i, (h, shown) in enumerate(hists):
         bins = get_list(h, "bins")
         fig.add_trace(
             go.Bar(
                 x=[_plotly_text(str(b.get("label"))) for b in bins],
                 y=[b.get("share") for b in bins],
                 customdata=[fmt_count(b.get("customers")) for b in bins],
-                name=_plotly_text(str(h.get("step"))),
+                name=_plotly_text(shown),
                 marker={"color": _blend(PALETTE["primary_dark"], "#7c83f2", i / (n - 1) if n > 1 else 0.0)},
-                hovertemplate=f"{_plotly_text(str(h.get('step')))}: %{{x}}: %{{customdata}} customers "
+                hovertemplate=f"{_plotly_text(shown)}: %{{x}}: %{{customdata}} customers "
                 "(%{y:.1%})<extra></extra>",
             )
         )
@@ -117,14 +137,36 @@ def time_figure(times: Mapping[str, Any], origin: str = "previous") -> go.Figure
     return fig
 
 
+def _notes(optional: list[bool], hold: str | None) -> str:
+    """What the section's funnel holds, and how its optional steps are counted."""
+    out = []
+    if hold:
+        out.append(
+            f"Held: events of one chain share the same {esc(hold)} (--hold {esc(hold)}); the counts are "
+            "customers, each on his best held chain."
+        )
+    if any(optional):
+        out.append(
+            "An optional step's line is its own conversion: the share of the period's entrants whose "
+            "chain counted it; it blocks no later step. Times are from the previous required step."
+        )
+    return "".join(f'<p class="note">{text}</p>' for text in out)
+
+
 def funnel_time_part(
-    trend: Mapping[str, Any], times: Mapping[str, Any], label: str, sale: str | None = None
+    trend: Mapping[str, Any],
+    times: Mapping[str, Any],
+    label: str,
+    sale: str | None = None,
+    *,
+    hold: str | None = None,
 ) -> Part:
     """The section: tiles (periods, the last complete period's conversion to the sale step, else
     the last step), the trend chart, the time histograms (from the previous step) and each step's
-    median and p90."""
+    median and p90; ``hold``: the column the funnel held (said in the section)."""
     periods = get_list(trend, "periods")
     names = [str(n) for n in trend.get("steps") or []]
+    optional = _optional(trend)
     goal = names.index(sale) if sale in names else len(names) - 1
     period = str(trend.get("period") or "period")
     done = [p for p in periods if p.get("complete") and p.get("entered")]
@@ -135,7 +177,8 @@ def funnel_time_part(
         f'<p class="description">The {esc(label)} funnel per {esc(period)} in which customers entered it '
         "(UTC; weeks start on Monday): the share of its entrants who reached each step, with 95% "
         f"intervals. A {esc(period)} whose entrants' window had not elapsed by the log's last event is "
-        "drawn hollow (its conversion may still rise); a period nobody entered is a gap, not 0%.</p>"
+        "drawn hollow (its conversion may still rise); a period nobody entered is a gap, not 0%.</p>",
+        _notes(optional, hold),
     ]
     items = [tile("Periods", fmt_count(len(periods)), f"{empty} with no entries" if empty else "")]
     if done:
@@ -163,11 +206,14 @@ def funnel_time_part(
         charts.append((FUNNEL_TIME_DIV_IDS["time"], time_figure(times)))
         from hourglass.model.results import format_duration
 
+        # two histograms per step 2..n, in step order (by position: a step name may repeat)
+        flags = [k // 2 + 1 < len(optional) and optional[k // 2 + 1] for k in range(len(hists))]
         rows = "".join(
-            f"<tr><td>{esc(h.get('step'))}</td><td>from {esc(h.get('from'))}</td>"
+            f"<tr><td>{esc(_shown(str(h.get('step')), flag))}</td><td>from {esc(h.get('from'))}</td>"
             f"<td>{fmt_count(h.get('customers'))}</td><td>{esc(format_duration(h.get('median_s'), ' '))}</td>"
             f"<td>{esc(format_duration(h.get('p90_s'), ' '))}</td></tr>"
-            for h in measured
+            for h, flag in zip(hists, flags, strict=True)
+            if h.get("bins")
         )
         html.append(
             "<table><thead><tr><th>step</th><th>time</th><th>customers</th><th>median</th><th>p90</th>"

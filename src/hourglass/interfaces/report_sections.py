@@ -12,7 +12,7 @@ from typing import Any
 from hourglass.engine.load import Events
 from hourglass.ingest.config import Config
 from hourglass.interfaces import journeys_api
-from hourglass.interfaces.api import by_column
+from hourglass.interfaces.api import build_spec, by_column
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import HourglassError, SpecError
 from hourglass.model.journey import JourneyModel
@@ -253,29 +253,16 @@ def funnel_explained_part_of(
     options: FunnelOptions = FunnelOptions(),
 ) -> Any:
     """The "why customers drop" part of the main model (docs/semantics-funnel-explore.md, F3's): at
-    its largest loss, the drop-off paths and the correlation; None when nobody was lost. Under
-    --count totals it is not measured (the paths and the correlation follow customers); under
-    --hold the views' own refusal (HG152) is the reason, where they refuse it."""
+    its largest loss, the drop-off paths and the correlation of the held funnel under --hold; None
+    when nobody was lost. Under --count totals, the views' HG152 (they follow customers, not chains),
+    even when no step lost anything."""
     from hourglass.interfaces.funnel_explore_api import funnel_explore_part_of
 
-    if options.totals:
-        raise SpecError(
-            "the drop-off paths and the correlation follow customers (each one's best chain): "
-            "--count totals counts chains, which they do not follow",
-            code="HG152",
-            hint="run the report without --count totals for this section",
-        )
-    if options.hold is not None:  # the views' own refusal (HG152) while they do not take --hold
-        from hourglass.interfaces.api import build_spec
+    if options.totals:  # the views' own refusal (HG152: they follow customers, not chains)
         from hourglass.model.funnel_explore import ExploreOptions
 
-        ExploreOptions(at=1).check(build_spec(None, model=jm, config=cfg, hold=options.hold))
-        raise SpecError(
-            "the report's drop-off paths and correlation do not take --hold yet",
-            code="HG152",
-            hint="run the report without --hold for this section",
-        )
-    return funnel_explore_part_of(ev, key, jm, result, window, since, until, cfg)
+        ExploreOptions(at=1).check(build_spec(None, model=jm, config=cfg, **options.kwargs()))
+    return funnel_explore_part_of(ev, key, jm, result, window, since, until, cfg, **options.kwargs())
 
 
 def funnel_parts(

@@ -72,11 +72,27 @@ def _items_table(corr: Mapping[str, Any], top: int) -> str:
 
 
 def funnel_explore_part(
-    dropoff: Mapping[str, Any], correlation: Mapping[str, Any], label: str, top: int = 10
+    dropoff: Mapping[str, Any],
+    correlation: Mapping[str, Any],
+    label: str,
+    top: int = 10,
+    *,
+    hold: str | None = None,
 ) -> Part:
     """The section: tiles (the step, its droppers, those who left), the top drop-off paths and
-    the top correlation items (highlighted: q < 0.05)."""
+    the top correlation items (highlighted: q < 0.05); ``hold``: the column the funnel held (else
+    the one in the result's ``meta.spec``), said in the section."""
     step, nxt = str(dropoff.get("step")), str(dropoff.get("next_step"))
+    meta = dropoff.get("meta")
+    spec = meta.get("spec") if isinstance(meta, Mapping) else None
+    hold = hold or (spec.get("hold") if isinstance(spec, Mapping) else None)
+    held = (
+        f'<p class="note">Held: events of one chain share the same {esc(hold)} (--hold {esc(hold)}): '
+        f"the customers are those the held funnel counts at {esc(step)} and not at {esc(nxt)}; their "
+        "paths and items are every event after the step, whatever its value.</p>"
+        if hold
+        else ""
+    )
     html = [
         '<section class="card" id="funnel-explained"><div class="section-head"><h2>Why customers drop</h2>'
         f'<span class="badge">{esc(label)}</span>'
@@ -86,6 +102,7 @@ def funnel_explore_part(
         "values before the drop-off point went with converting or dropping (odds ratio with a 95% "
         "interval, Fisher's exact test, Benjamini-Hochberg corrected; the funnel's own step events are "
         "not items). On the dashboard, each path and item lists its customers.</p>",
+        held,
         tiles(
             [
                 tile(f"Dropped after {step}", fmt_count(dropoff.get("customers"))),

@@ -191,3 +191,125 @@ def test_the_journeys_and_channels_people_tables_are_prefetched(src: DashboardSo
         c.get("/journeys?top=4", headers=FRAGMENT)
         views.idle()
         assert any(key[1] == "paths-customers" for key in views.cache._data)  # any node is a filter now
+
+
+# --- the people of an optional step and of a totals funnel (issue 20) ----------------------------
+
+# docs/semantics.md's examples (window 1 day): optional steps (ann .. eve) and totals (ida, jon)
+OPTIONAL_LOG = {
+    "ann": [("visit", "2024-01-01 10:00"), ("signup", "2024-01-01 10:20"), ("purchase", "2024-01-01 11:00")],
+    "bob": [("visit", "2024-01-01 10:00"), ("purchase", "2024-01-01 10:30"), ("signup", "2024-01-01 10:45")],
+    "cy": [("visit", "2024-01-01 10:00"), ("signup", "2024-01-01 12:00")],
+    "dee": [("signup", "2024-01-01 09:00"), ("visit", "2024-01-01 10:00")],
+    "eve": [
+        ("visit", "2024-01-01 10:00"),
+        ("view", "2024-01-01 10:05"),
+        ("signup", "2024-01-01 10:10"),
+        ("purchase", "2024-01-01 10:20"),
+    ],
+}
+TOTALS_LOG = {
+    "ida": [
+        ("visit", "2024-01-01 10:00"),
+        ("signup", "2024-01-01 10:10"),
+        ("visit", "2024-01-01 10:20"),
+        ("signup", "2024-01-01 10:30"),
+        ("purchase", "2024-01-01 10:40"),
+        ("visit", "2024-01-01 11:00"),
+    ],
+    "jon": [
+        ("visit", "2024-01-01 10:00"),
+        ("visit", "2024-01-01 10:05"),
+        ("signup", "2024-01-01 10:10"),
+        ("purchase", "2024-01-03 10:10"),  # beyond the window
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def small_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Both examples in one Parquet source (their customers apart)."""
+    from journeys import journeys
+
+    path = tmp_path_factory.mktemp("small") / "small.parquet"
+    journeys(OPTIONAL_LOG | TOTALS_LOG).to_parquet(path, index=False)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def small(small_path: str) -> Iterator[TestClient]:
+    with TestClient(create_app(load_source(small_path)), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def _customers(client: TestClient, url: str) -> list[str]:
+    return [r["customer"] for r in _csv(client, url)]
+
+
+def test_an_optional_steps_people_are_those_it_counted_for(small: TestClient, small_path: str) -> None:
+    page = "/people?steps=visit,signup?,purchase&window=1d"
+    base = page.replace("/people", "/people.csv")
+    # signup counted for ann (between visit and purchase), cy (after visit, within the window), eve
+    # (view is no step: ordered passes it), ida and jon (after a visit); not for bob (after his
+    # purchase), nor dee (before her visit)
+    assert _customers(small, f"{base}&step=2") == ["ann", "cy", "eve", "ida", "jon"]
+    r = small.get(f"{page}&step=2", headers=FRAGMENT)
+    assert r.status_code == 200 and _total(r.text) == 5
+    want = api.funnel(small_path, ["visit", "signup?", "purchase"], window="1d").rows()
+    assert [len(_csv(small, f"{base}&step={k}")) for k in (1, 2, 3)] == [r["customers"] for r in want]
+    # dropped after signup (the number shown after it): reached visit, not purchase
+    dropped = _customers(small, f"{base}&step=2&kind=dropped")
+    assert dropped == ["cy", "dee", "jon"] and len(dropped) == want[2]["dropped"]
+    # strict_order: ann's signup between visit and purchase is passed over; eve's view breaks her
+    # chain; jon's chain enters at his first visit and his second visit breaks the way to his signup
+    strict = f"{base}&mode=strict_order"
+    assert _customers(small, f"{strict}&step=2") == ["ann", "cy", "ida"]
+    assert _customers(small, f"{strict}&step=3") == ["ann", "bob", "ida"]
+    # the number after visit is the optional signup's dropped: not measured, so no list
+    r = small.get(f"{page}&step=1&kind=dropped", headers=FRAGMENT)
+    assert r.status_code == 400 and "HG109" in r.text and "optional" in r.text
+
+
+def test_a_totals_steps_people_carry_their_chains(small: TestClient, small_path: str) -> None:
+    from journeys import rows
+    from reference import funnel_ref
+
+    base = "/people.csv?steps=visit,signup,purchase&window=1d&count=totals"
+    got = {k: {r["customer"]: int(r["chains"]) for r in _csv(small, f"{base}&step={k}")} for k in (1, 2, 3)}
+    # docs/semantics.md: entries ida 3, jon 2; signups ida 2, jon 1; purchases ida 1 (jon's is too late)
+    assert [(c, got[k][c]) for k in (1, 2) for c in ("ida", "jon")] == [
+        ("ida", 3),
+        ("jon", 2),
+        ("ida", 2),
+        ("jon", 1),
+    ]
+    assert got[3]["ida"] == 1 and "jon" not in got[3]
+    want = api.funnel(small_path, ["visit", "signup", "purchase"], window="1d", count="totals").rows()
+    assert [sum(got[k].values()) for k in (1, 2, 3)] == [r["customers"] for r in want]
+    # every customer's chains are the reference's (its distinct step events per customer)
+    import pandas as pd
+
+    log = rows(pd.read_parquet(small_path))
+    cfg = funnel_ref.make_config(["visit", "signup", "purchase"], 86_400_000_000, count="totals")
+    for customer, crows in funnel_ref.group_by_customer(log).items():
+        found = funnel_ref.totals_customer(
+            cfg, funnel_ref.canonical_events(crows, list(cfg.steps), cfg.exclude)
+        )
+        assert [got[k].get(customer, 0) for k in (1, 2, 3)] == [len(found[k]) for k in (1, 2, 3)], customer
+    # dropped after signup: each customer's signups minus his purchases (ida 1, jon 1)
+    lost = {r["customer"]: int(r["chains"]) for r in _csv(small, f"{base}&step=2&kind=dropped")}
+    assert lost["ida"] == 1 and lost["jon"] == 1 and sum(lost.values()) == want[2]["dropped"]
+    page = small.get(base.replace(".csv", "") + "&step=2", headers=FRAGMENT)
+    assert page.status_code == 200 and _total(page.text) == len(got[2]) and "chains" in page.text
+
+
+def test_optional_and_totals_people_on_the_shop(client: TestClient, src: DashboardSource) -> None:
+    """On the simulated shop: every list is as long as its number (a totals list: its chains sum to it)."""
+    steps = "visit,signup?,purchase,review?"
+    want = api.funnel(src.events, steps.split(","), window="30d").rows()
+    for k, row in enumerate(want, start=1):
+        assert len(_csv(client, f"/people.csv?steps={steps}&window=30d&step={k}")) == row["customers"] > 0
+    chains = api.funnel(src.events, ["visit", "signup", "purchase"], window="30d", count="totals").rows()
+    for k, row in enumerate(chains, start=1):
+        got = _csv(client, f"/people.csv?steps=visit,signup,purchase&window=30d&count=totals&step={k}")
+        assert sum(int(r["chains"]) for r in got) == row["customers"] > 0

@@ -1,8 +1,10 @@
-"""The customers behind a number of the journeys and the channels, as Ibis expressions (the engine
-executes them): the people of a Sankey node (the top paths through a step's node), of a transition
-(a move from one node to the next, or the sequence's end) and of a channel's cell (the customers a
-channel acquired who entered a stage). Each is the set the number counts, for the same spec, so a
-list's length equals the number shown. Never executes."""
+"""The customers behind a number of the funnel, the journeys and the channels, as Ibis expressions
+(the engine executes them): the people of a funnel's steps on the portable plan (with the optional
+steps' flags, or under ``--count totals`` each customer's chains per step), of a Sankey node (the
+top paths through a step's node), of a transition (a move from one node to the next, or the
+sequence's end) and of a channel's cell (the customers a channel acquired who entered a stage).
+Each is the set the number counts, for the same spec, so a list's length equals the number shown
+(totals: the sum of its ``n{k}`` column). Never executes."""
 
 from __future__ import annotations
 
@@ -12,21 +14,52 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses.channels import channel_plan
+from hourglass.analyses.funnel import funnel_plan
+from hourglass.analyses.funnel_closed import chain_starts
 from hourglass.analyses.paths import customer_paths, paths_plan
 from hourglass.analyses.stages import node_rows, runs
 from hourglass.model.channels import ChannelSpec
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 from hourglass.model.referrals import ReferralSpec, sale_definition
+from hourglass.model.spec import FunnelSpec
 
 __all__ = [
     "channel_customers",
     "channel_people",
+    "funnel_people",
+    "funnel_totals_people",
     "node_value",
     "path_node_people",
     "paths_per_customer",
     "transition_people",
 ]
+
+
+def funnel_people(spec: FunnelSpec, events: ir.Table) -> ir.Table:
+    """Every customer of a closed funnel counted by customers: ``customer``, ``level`` (the furthest
+    required step's number), ``o{j}`` per optional step j (true: the step counted for him, on his
+    best chain) and ``by`` with a breakdown: the funnel plan's own per-customer table, the one its
+    counts sum (step k: ``level >= k``; an optional step j: ``o{j}``)."""
+    per = funnel_plan(spec, events).customers
+    flags = [f"o{j}" for j in spec.optional_steps]
+    cols: dict[str, ir.Value] = {"level": per.level.cast("int64")}
+    cols |= {f: per[f].coalesce(False) for f in flags}
+    if spec.by:
+        cols["by"] = per.by
+    return per.select("customer", **cols)
+
+
+def funnel_totals_people(spec: FunnelSpec, events: ir.Table) -> ir.Table:
+    """``--count totals``: one row per customer with a chain: ``customer``, ``level`` (his furthest
+    step, as counted by customers) and ``n{k}`` per step k: his distinct step-k events that are step
+    k on some entry's chain, the events the step's totals count counts (docs/semantics.md,
+    "Totals"), so the sum of ``n{k}`` over the customers is the step's number."""
+    t, _ = chain_starts(spec, events, track=True)
+    aggs: dict[str, ir.Value] = {"level": t.level.max().cast("int64")}
+    for i, k in enumerate(spec.required, start=1):
+        aggs[f"n{k}"] = (t.reached >= i).ifelse(t[f"p1_{i}"], ibis.null("int64")).nunique().cast("int64")
+    return t.group_by("customer").aggregate(**aggs)
 
 
 def node_value(level: str, model: JourneyModel | None, name: str) -> ir.Value:

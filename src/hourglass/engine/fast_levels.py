@@ -36,8 +36,8 @@ def _tables(table: Any) -> set[Any]:
 
 def fast_levels_sql(events: Events, spec: FunnelSpec) -> str | None:
     """The SQL of ``customer``, ``level`` (and ``by``) for ``spec`` on the fast path, or None."""
-    if spec.open or plan_for(events, spec) != "fast":
-        return None
+    if spec.open or spec.optional_steps or spec.count == "totals" or plan_for(events, spec) != "fast":
+        return None  # the fast path's ``cust`` has neither optional steps' flags nor chains
     grouped = spec if spec.by else dataclasses.replace(spec, by="event")  # any value: not read
     sql = fast_funnel_sql(events, grouped)
     head, _, last = sql.rpartition("\n")

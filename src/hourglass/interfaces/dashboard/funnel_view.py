@@ -133,8 +133,11 @@ def levels_table(src: DashboardSource, view: FunnelView) -> Any:
 
 
 def people_frame(levels: Any, view: FunnelView, step: int, kind: str, group: str | None) -> Any:
-    """The customers who reached step ``step`` (1-based), or who reached it and went no further
-    (``dropped``), in one breakdown group (a value, ``(null)`` or ``(other)``); by customer id."""
+    """The customers behind a number of step ``step`` (1-based): ``reached`` (those it counts: an
+    optional step's, those it counted for on their chain), or ``dropped`` (the number shown after
+    it: those who reached the last required step up to it and not the next step). Under ``--count
+    totals`` with ``chains``: each customer's chains counted there (their sum is the number). In one
+    breakdown group (a value, ``(null)`` or ``(other)``); by customer id."""
     n = len(view.steps)
     if not 1 <= step <= n:
         raise _bad(f"step: no step {step} in a funnel of {n} steps", f"give step as a number from 1 to {n}")
@@ -144,19 +147,24 @@ def people_frame(levels: Any, view: FunnelView, step: int, kind: str, group: str
         raise _bad("nobody drops after the last step", "pick an earlier step, or kind=reached")
     if group is not None and view.by is None:
         raise _bad("group: the funnel has no breakdown", "add by=COLUMN, or drop group")
-    if view.query.count != "uniques":
-        raise _bad("count=totals counts chains, not customers: no list of people", "drop count=totals")
     first = view.result.groups[0].steps if view.result.groups else view.result.steps
-    if first[step - 1].optional:
+    if kind == "dropped" and first[step].optional:
         raise _bad(
-            f"step {step} is optional: its customers are not listed (yet)", "click a required step's number"
+            f"step {step + 1} ({view.labels[step]}) is optional: skipping it loses no one, "
+            "nobody dropped there",
+            "click the number of a required step",
         )
+    if view.query.count == "totals":
+        return _chains(levels, step, kind)
     if view.query.open:
         keep = levels[f"r{step}"].fillna(False).astype(bool)
         if kind == "dropped":
             keep &= ~levels[f"k{step + 1}"].fillna(False).astype(bool)
-    else:
-        keep = levels["level"] >= step if kind == "reached" else levels["level"] == step
+    elif kind == "reached":
+        keep = levels[f"o{step}"].astype(bool) if first[step - 1].optional else levels["level"] >= step
+    else:  # reached the last required step up to ``step`` and not the next (required) one
+        last = max(k for k in range(1, step + 1) if not first[k - 1].optional)
+        keep = levels["level"] == last
     if group is not None:
         by = levels["by"]
         if group == OTHER:
@@ -170,4 +178,12 @@ def people_frame(levels: Any, view: FunnelView, step: int, kind: str, group: str
                 raise _bad(f"group: no group '{group}' in the breakdown by {view.by}", "click a bar or a row")
             keep &= by.notna() & (by.astype(str) == group)
     out = levels.loc[keep, [c for c in ("customer", "level", "by") if c in levels.columns]]
+    return out.sort_values("customer", kind="stable").reset_index(drop=True)
+
+
+def _chains(levels: Any, step: int, kind: str) -> Any:
+    """``--count totals``: the customers with chains counted at ``step`` (``reached``) or lost after
+    it (``dropped``: his step-``step`` events minus his next step's), with ``chains``: how many."""
+    chains = levels[f"n{step}"] - (levels[f"n{step + 1}"] if kind == "dropped" else 0)
+    out = levels.loc[chains > 0, ["customer", "level"]].assign(chains=chains[chains > 0].astype("int64"))
     return out.sort_values("customer", kind="stable").reset_index(drop=True)

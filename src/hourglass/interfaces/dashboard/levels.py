@@ -1,11 +1,13 @@
 """The people behind a funnel's bars: every customer of the funnel with his level (open funnels:
-``r{j}``/``k{j}``) and breakdown group, as the engine computes them for the same spec (one run per
-funnel, then filtered by ``funnel_view.people_frame``; the browser never counts)."""
+``r{j}``/``k{j}``; optional steps: ``o{j}``, counted on his chain; ``--count totals``: ``n{k}``, his
+chains' step-k events) and breakdown group, as the engine computes them for the same spec (one run
+per funnel, then filtered by ``funnel_view.people_frame``; the browser never counts)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from hourglass.analyses.people import funnel_people, funnel_totals_people
 from hourglass.engine.fast_levels import fast_levels
 from hourglass.interfaces import api
 
@@ -18,13 +20,18 @@ __all__ = ["funnel_levels", "named_levels"]
 
 def funnel_levels(src: DashboardSource, q: FunnelQuery) -> Any:
     """``api.funnel_levels`` for the funnel builder's query (pandas), on ``src``'s connection: on the
-    DuckDB fast path when it can say (engine/fast_levels.py), else the portable plan."""
+    DuckDB fast path when it can say (engine/fast_levels.py), else the portable plan; with optional
+    steps or ``--count totals`` the portable plan's per-customer table that their counts sum
+    (``analyses/people.py``)."""
     kwargs = funnel_kwargs(src, q)
 
     def run() -> Any:
         by = api.checked_by_column(src.events, q.by, code="HG306") if q.by else None
         options = {k: v for k, v in kwargs.items() if k not in ("steps", "model")}
         spec = api.build_spec(kwargs["steps"], model=kwargs["model"], config=src.config, by=by, **options)
+        if spec.count == "totals" or (spec.optional_steps and not spec.open):
+            people = funnel_totals_people if spec.count == "totals" else funnel_people
+            return src.events.engine.execute(people(spec, src.events.table))
         fast = fast_levels(src.events, spec)
         if fast is not None:
             return fast

@@ -476,16 +476,17 @@ def test_optional_steps_hold_and_totals_are_the_apis(client: TestClient, src: Da
     assert 'name="hold"' not in held.text  # a fragment: the form stays as it is
     page = client.get(f"/funnel?{F}&hold=channel")
     assert "<option selected>channel</option>" in page.text
-    # an optional step: its count is shown without a people link; its people are refused, coded
+    # an optional step: its count links to the customers it counted for (tests/test_dashboard_people.py)
     r = client.get("/funnel?steps=visit,signup?,purchase&window=30d", headers=FRAGMENT)
     want = api.funnel(src.events, ["visit", "signup?", "purchase"], window="30d").rows()
-    assert _numbers(r.text, "hg-reached") == [want[0]["customers"], want[2]["customers"]]
-    assert f"{want[1]['customers']:,}" in r.text
+    assert _numbers(r.text, "hg-reached") == [row["customers"] for row in want]
     people = client.get("/people?steps=visit,signup?,purchase&window=30d&step=2", headers=FRAGMENT)
-    assert _error_code(people.text) == "HG109"
-    # totals: chains, not customers, so no list of people
+    assert f'data-total="{want[1]["customers"]}"' in people.text
+    # totals: chains; a step's number links to the customers with their chains (their sum is the number)
     t = client.get(f"/funnel?{F}&count=totals", headers=FRAGMENT)
     chains = api.funnel(src.events, STEPS.split(","), window="30d", count="totals").rows()
-    assert _numbers(t.text, "hg-reached") == []
-    assert all(f"{row['customers']:,}" in t.text for row in chains)
-    assert _error_code(client.get(f"/people?{F}&count=totals&step=1", headers=FRAGMENT).text) == "HG109"
+    assert _numbers(t.text, "hg-reached") == [row["customers"] for row in chains]
+    dropped = client.get(
+        "/people?steps=visit,signup?,purchase&window=30d&step=1&kind=dropped", headers=FRAGMENT
+    )
+    assert _error_code(dropped.text) == "HG109"

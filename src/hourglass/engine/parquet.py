@@ -9,14 +9,15 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hourglass.engine.errors import translated
-from hourglass.engine.session import Engine
-from hourglass.ingest.normalize import Parsed
 from hourglass.ingest.sources import Source
-from hourglass.ingest.validate import TIME_RANGE, checks_for, future_bound
 from hourglass.model.errors import HourglassError, SourceError
+
+if TYPE_CHECKING:  # (not at import: engine/snapshot.py imports this module, and needs no Ibis)
+    from hourglass.engine.session import Engine
+    from hourglass.ingest.normalize import Parsed
 
 __all__ = [
     "check_parquet_frames",
@@ -152,6 +153,8 @@ def read_every_value(engine: Engine, src: Source) -> None:
 def _in_range(stat: Any) -> bool:
     """A Parquet statistic of a time column ('2024-01-31 10:00:00', '9999-12-31', '0044-03-15
     (BC)', '2024-01-01 08:00:00+00') inside TIME_RANGE; False when it cannot be told."""
+    from hourglass.ingest.validate import TIME_RANGE
+
     text = str(stat or "")
     year = text.split("-", 1)[0]
     if len(year) != 4 or not year.isdigit() or "(BC)" in text:
@@ -167,6 +170,8 @@ def from_parquet_statistics(engine: Engine, src: Source, parsed: Parsed) -> dict
     revenue, event ids, other types, missing statistics)."""
     if engine.name != "duckdb" or src.kind != "parquet":
         return None
+    from hourglass.ingest.validate import checks_for, future_bound
+
     raw = parsed.table
     need: dict[str, bool] = {}  # source column -> must its minimum be >= '!'
     ranged: set[str] = set()  # time columns whose minimum and maximum must be in TIME_RANGE

@@ -1,21 +1,24 @@
-"""Running analyses: the engine's chokepoint between Ibis expressions and result objects."""
+"""Running analyses: the engine's chokepoint between Ibis expressions and result objects.
+
+Imported without Ibis (:func:`funnel_result` serves engine/quick.py's funnel too): the analyses, the
+loaded events and Ibis itself are imported by the functions that use them."""
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from hourglass.analyses.funnel import funnel_plan
 from hourglass.engine._values import number
-from hourglass.engine.fastpath import PLAN_ENV, _why_not, fast_funnel, plan_for
-from hourglass.engine.load import Events
 from hourglass.model.errors import UnsupportedError
 from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts
 from hourglass.model.spec import FunnelSpec
 
-__all__ = ["run_funnel", "run_funnel_levels", "to_sql"]
+if TYPE_CHECKING:
+    from hourglass.engine.load import Events
+
+__all__ = ["funnel_result", "run_funnel", "run_funnel_levels", "to_sql"]
 
 
 def _counts(spec: FunnelSpec, row: dict[str, Any]) -> tuple[StepCounts, ...]:
@@ -51,6 +54,8 @@ def _plan(events: Events, spec: FunnelSpec, plan: str | None) -> tuple[str, str 
     """The plan (``fast`` or ``portable``: engine/fastpath.py decides) and, for the portable plan,
     why (``meta.plan_reason``): what the fast path does not answer, else that the portable plan was
     asked for."""
+    from hourglass.engine.fastpath import PLAN_ENV, _why_not, plan_for
+
     chosen = plan_for(events, spec, plan)  # an unknown plan is HG109; a forced fast one that cannot: HG520
     if chosen == "fast":
         return chosen, None
@@ -89,13 +94,15 @@ def run_funnel(
     """The funnel's result. ``plan``: ``auto`` (default; or $HOURGLASS_PLAN) takes the DuckDB fast
     path when it can answer the spec (engine/fastpath.py), else the portable Ibis plan; ``portable``
     forces the latter; ``fast`` raises where the fast path cannot run."""
+    from hourglass.analyses.funnel import funnel_plan
+    from hourglass.engine.fastpath import fast_funnel
+
     chosen, reason = _plan(events, spec, plan)
     if chosen == "fast":
         raw = fast_funnel(events, spec)
     else:
         with _planner_for(events, spec):
             raw = events.engine.execute(funnel_plan(spec, events.table).summary).to_dict("records")
-    rows = [{k: _plain(v) for k, v in r.items()} for r in raw]
     info = {
         "engine": events.engine.name,
         "plan": chosen,
@@ -105,10 +112,22 @@ def run_funnel(
         "duplicates_collapsed": events.report.duplicates_collapsed,
         **(meta or {}),
     }
+    return funnel_result(spec, raw, info, lambda totals: _missing(events, spec, totals))
+
+
+def funnel_result(
+    spec: FunnelSpec,
+    raw: list[dict[str, Any]],
+    info: dict[str, Any],
+    missing: Callable[[tuple[StepCounts, ...]], tuple[str, ...]],
+) -> FunnelResult:
+    """The result of the summary rows ``raw`` (``c{k}``, ``med{k}``, ``p90{k}``, and ``by``; one row
+    per ``by`` value) with ``info`` as its meta; ``missing(totals)``: the steps no event matches by
+    name."""
+    rows = [{k: _plain(v) for k, v in r.items()} for r in raw]
     if not spec.by:
         steps = _counts(spec, rows[0] if rows else {})
-        missing = _missing(events, spec, steps)
-        return FunnelResult(steps, open_funnel=spec.open, meta=info, missing=missing)
+        return FunnelResult(steps, open_funnel=spec.open, meta=info, missing=missing(steps))
     groups = [FunnelGroup(r["by"], _counts(spec, r)) for r in rows]
     groups.sort(key=lambda g: (-g.steps[0].customers, g.value is None, str(g.value)))
     total = tuple(
@@ -121,7 +140,7 @@ def run_funnel(
         breakdown=spec.by,
         groups=tuple(groups),
         meta=info,
-        missing=_missing(events, spec, total),
+        missing=missing(total),
     )
 
 
@@ -143,6 +162,8 @@ def _missing(events: Events, spec: FunnelSpec, totals: tuple[StepCounts, ...]) -
 
 def run_funnel_levels(events: Events, spec: FunnelSpec) -> Any:
     """Per-customer levels (pandas), for inspection and tests."""
+    from hourglass.analyses.funnel import funnel_plan
+
     plan = funnel_plan(spec, events.table)
     if spec.open:
         return events.engine.execute(plan.customers)
@@ -155,6 +176,8 @@ def to_sql(expr: Any, dialect: str, table_name: str | None = None) -> str:
     wherever such a table exists."""
     import ibis
     import ibis.expr.operations as ops
+
+    from hourglass.engine import _lazy_ibis  # noqa: F401 - before a compiler is imported
 
     if table_name:
         sources = set(expr.op().find((ops.DatabaseTable, ops.InMemoryTable)))

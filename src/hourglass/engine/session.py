@@ -11,9 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import ibis
-
-from hourglass.engine import _lazy_ibis  # noqa: F401 - before the backend: one compiler, not twenty
 from hourglass.engine.connect import (
     DEFAULT_SPARK_CONF,
     clickhouse_backend,
@@ -70,7 +67,18 @@ class Engine:
             return self.con.execute(expr)
 
 
+def _ibis() -> Any:
+    """Ibis, with its SQL compilers imported one by one (engine/_lazy_ibis.py, before any backend
+    loads): this module is imported without Ibis (engine/quick.py needs no backend)."""
+    import ibis
+
+    from hourglass.engine import _lazy_ibis  # noqa: F401 - before the backend: one compiler, not twenty
+
+    return ibis
+
+
 def _duckdb(path: str | None = None, *, threads: int | None = None) -> Engine:
+    _ibis()
     import ibis.backends.duckdb
 
     con = ibis.duckdb.connect(path or ":memory:")
@@ -124,6 +132,7 @@ def spark_conf(conf: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def _spark_engine(session: Any, url: str | None) -> Engine:
+    _ibis()
     import ibis.backends.pyspark
 
     return Engine(ibis.pyspark.connect(session), "spark", None, session, url=url)
@@ -176,7 +185,7 @@ def connect(
     if isinstance(engine, Engine):
         return engine
     if engine is not None and not isinstance(engine, str):
-        if isinstance(engine, ibis.BaseBackend):
+        if isinstance(engine, _ibis().BaseBackend):
             return _wrap(engine)
         raise UnsupportedError(
             f"cannot use a {type(engine).__name__} as an engine",
@@ -217,6 +226,7 @@ def _close_servers() -> None:
 
 def _server(kind: str, url: str) -> Engine:
     if url not in _SERVERS:
+        _ibis()
         con = postgres_backend(url) if kind == "postgres" else clickhouse_backend(url)
         _SERVERS[url] = Engine(con, kind, None, url=shown_url(url))
     return _SERVERS[url]

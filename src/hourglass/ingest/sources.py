@@ -8,13 +8,8 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.operations as ops
-import ibis.expr.types as ir
-
-from hourglass.ingest.catalog import catalog_table, read_parquet
 from hourglass.ingest.locations import (
     collector_store,
     dataset_files,
@@ -26,6 +21,9 @@ from hourglass.ingest.locations import (
 )
 from hourglass.ingest.sniff import by_content
 from hourglass.model.errors import HourglassError, SchemaError, SourceError, UnsupportedError
+
+if TYPE_CHECKING:  # Ibis is imported where a table is opened: resolving a source needs none
+    import ibis.expr.types as ir
 
 __all__ = [
     "FILE_COLUMN",
@@ -98,8 +96,11 @@ def _kind_of(path: str) -> str | None:
 
 def resolve_source(source: Any, *, table: str | None = None, fmt: str | None = None) -> Source:
     """Turn a path, glob, ``db.duckdb:table``, DataFrame, Arrow table or Ibis table into a Source."""
-    if isinstance(source, ir.Table):
-        return Source("ibis", "the Ibis table", obj=source)
+    if not isinstance(source, str | os.PathLike) and type(source).__module__.startswith("ibis."):
+        import ibis.expr.types as ir
+
+        if isinstance(source, ir.Table):
+            return Source("ibis", "the Ibis table", obj=source)
     if not isinstance(source, str | os.PathLike):
         mod = type(source).__module__.split(".")[0]
         if mod in ("pandas", "pyarrow", "polars"):
@@ -227,8 +228,9 @@ def _read_csv_sql(src: Source, text_columns: tuple[str, ...] = ()) -> str:
 
 def describe_csv(con: Any, src: Source) -> dict[str, str]:
     """A CSV source's columns and DuckDB types as its reader sniffs them (one sniff; the DuckDB
-    engine only)."""
-    rows = con.con.execute(f"DESCRIBE SELECT * FROM {_read_csv_sql(src)}").fetchall()
+    engine only). ``con``: the Ibis backend, or the raw DuckDB connection (engine/quick.py)."""
+    raw = getattr(con, "con", con)
+    rows = raw.execute(f"DESCRIBE SELECT * FROM {_read_csv_sql(src)}").fetchall()
     types = {str(r[0]): str(r[1]) for r in rows}
     for name in types:
         if any(c in name for c in "\x00\r\n"):  # no SQL can name it (DuckDB's parser stops at a NUL)
@@ -261,6 +263,9 @@ def temp_table(con: Any, select_sql: str, *, view: bool = False) -> ir.Table:
     """``select_sql`` as a new temporary table (or view) of the DuckDB backend ``con``, as an Ibis
     table: its schema as ibis's ``con.table(name)`` reads it, without its Arrow round trip
     (pyarrow's import is 0.15 s of a small command)."""
+    import ibis
+    import ibis.expr.operations as ops
+
     name = ibis.util.gen_name("hg_view" if view else "hg_once")
     con.con.execute(f'CREATE TEMP {"VIEW" if view else "TABLE"} "{name}" AS {select_sql}')
     described = con.con.execute(f'DESCRIBE "{name}"').fetchall()
@@ -276,6 +281,8 @@ def temp_table(con: Any, select_sql: str, *, view: bool = False) -> ir.Table:
 
 def is_read_once(table: ir.Table) -> bool:
     """Whether ``table`` is a temporary table of :func:`temp_table` (a small source read once)."""
+    import ibis.expr.operations as ops
+
     op = table.op()
     return isinstance(op, ops.DatabaseTable) and op.name.startswith("ibis_hg_once_")
 
@@ -292,6 +299,10 @@ def open_source(
     (CSV/JSON), so that bad values in role columns reach validation instead of failing the read;
     JSON lines need the ``schema`` of a first read for the other columns' types. ``once``: a CSV on
     DuckDB is read into a temporary table when small (:data:`READ_ONCE_BYTES`)."""
+    import ibis
+
+    from hourglass.ingest.catalog import catalog_table
+
     if src.kind == "ibis":
         table: ir.Table = src.obj
         return table
@@ -316,6 +327,10 @@ def open_source(
 
 def _open_files(con: Any, src: Source, text_columns: tuple[str, ...], schema: Any, once: bool) -> ir.Table:
     """:func:`open_source` for files, globs, datasets and DuckDB databases."""
+    import ibis
+
+    from hourglass.ingest.catalog import read_parquet
+
     paths: Any = [local_path(p) for p in src.paths]
     if con.name != "duckdb":  # other backends take one path or their own glob
         paths = src.paths[0] if len(src.paths) == 1 else src.name

@@ -1,17 +1,18 @@
 """The Python API: ``hourglass.funnel(source, steps=[...])`` and friends. A thin layer that resolves
-models and options, loads the source on an engine and returns result objects."""
+models and options, loads the source on an engine and returns result objects.
+
+Imported without Ibis: a funnel of a small CSV file that engine/quick.py answers never imports it
+(issue 11); the engine's loading and running are imported by the functions that use them."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hourglass.engine import Engine, connect, load_events, run_funnel, run_funnel_levels, to_sql
-from hourglass.engine.load import Events, validate_source
+from hourglass.engine import Engine, connect
 from hourglass.ingest.config import Config, load_config, load_model
-from hourglass.ingest.validate import ValidationReport
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import SchemaError, SpecError
 from hourglass.model.journey import JourneyModel
@@ -19,6 +20,10 @@ from hourglass.model.results import FunnelResult
 from hourglass.model.schema import ColumnMapping
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
+
+if TYPE_CHECKING:
+    from hourglass.engine.load import Events
+    from hourglass.ingest.validate import ValidationReport
 
 __all__ = [
     "build_spec",
@@ -84,6 +89,9 @@ def events(
     validate: bool = True,
 ) -> Events:
     """Load and validate a source; reuse the result for several analyses."""
+    from hourglass.engine import load_events
+    from hourglass.engine.load import Events
+
     if isinstance(source, Events):
         return source
     cfg = config if isinstance(config, Config) else load_config(config)
@@ -140,6 +148,29 @@ def funnel(
     ``optional: True``) is optional; ``hold="device"``: a chain's events share that column's value;
     ``count="totals"``: chains per step instead of customers."""
     started = time.perf_counter()
+    quick = _small_funnel(
+        source,
+        steps,
+        model=model,
+        config=config,
+        columns=columns,
+        engine=engine,
+        table=table,
+        window=window,
+        mode=mode,
+        open=open,
+        since=since,
+        until=until,
+        exclude=exclude,
+        by=by,
+        hold=hold,
+        count=count,
+    )
+    if quick is not None:  # a small CSV file on DuckDB, answered without Ibis (engine/quick.py)
+        quick.meta["seconds"] = round(time.perf_counter() - started, 3)
+        return quick
+    from hourglass.engine import run_funnel
+
     ev, spec, jm = _funnel_inputs(
         source,
         steps,
@@ -171,6 +202,33 @@ def funnel(
     if notes:
         result.meta["notes"] = notes
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _small_funnel(
+    source: Any,
+    steps: Sequence[StepLike] | None,
+    *,
+    model: str | JourneyModel | None,
+    config: Config | str | None,
+    columns: ColumnMapping | Mapping[str, Any] | None,
+    engine: str | Engine | None,
+    table: str | None,
+    **options: Any,
+) -> FunnelResult | None:
+    """The funnel of a small CSV file on the in-memory DuckDB engine without Ibis (engine/quick.py),
+    or None when the usual load must answer (anything it would say more than the counts)."""
+    from hourglass.engine.quick import small_funnel
+
+    if not isinstance(source, str) or not isinstance(engine, str | None) or table is not None:
+        return None
+    cfg = config if isinstance(config, Config) else load_config(config)
+    jm = load_model(model, cfg) if isinstance(model, str) else model
+    spec = build_spec(steps, model=jm, config=cfg, **options)
+    meta = {"model": model} if isinstance(model, str) else {}
+    result: FunnelResult | None = small_funnel(
+        source, spec, _mapping(columns, cfg), engine=engine or cfg.engine, table=table, meta=meta
+    )
     return result
 
 
@@ -231,6 +289,8 @@ def funnel_levels(
     """Per-customer levels as a pandas DataFrame (``customer``, ``level``; an open funnel: its
     ``r{j}``/``k{j}`` flags). With ``by`` (a column, or a role column's source name), also ``by``:
     the customer's value of that column, the group :func:`funnel` counts him in."""
+    from hourglass.engine import run_funnel_levels
+
     load = {k: kwargs.pop(k) for k in ("columns", "engine", "table", "config") if k in kwargs}
     model = kwargs.pop("model", None)
     cfg = load.get("config")
@@ -261,6 +321,7 @@ def funnel_sql(
     source as a table named ``table_name`` with the source's columns (``None``: the name hourglass
     gave the source in its own session)."""
     from hourglass.analyses import funnel_plan
+    from hourglass.engine import to_sql
 
     load = {k: kwargs.pop(k) for k in ("columns", "engine", "table", "config") if k in kwargs}
     model = kwargs.pop("model", None)
@@ -278,6 +339,8 @@ def validate(
     config: Config | str | None = None,
 ) -> ValidationReport:
     """Every problem of a source at once (never raises for bad rows; read ``report.ok``)."""
+    from hourglass.engine import validate_source
+
     cfg = config if isinstance(config, Config) else load_config(config)
     report, _ = validate_source(connect(engine, config=cfg), source, _mapping(columns, cfg), table=table)
     return report

@@ -3,6 +3,7 @@ totals give DuckDB's numbers on the simulated shop (ties, repeats, out-of-order 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,30 @@ def test_spark_equals_duckdb(
                     assert g[key] == pytest.approx(value, rel=1e-9), (case, key, g, w)
                 else:
                     assert g[key] == value, (case, key, g, w)
+
+
+# one more Spark run: 16 s at load 6, 32 s at load 10 on 2 cores (about one funnel run): above the
+# 15 s this file may add, so it runs on request only (HOURGLASS_SPARK_EXPLORE=1)
+@pytest.mark.spark
+@pytest.mark.skipif(
+    os.environ.get("HOURGLASS_SPARK_EXPLORE") != "1", reason="HOURGLASS_SPARK_EXPLORE=1 runs it"
+)
+def test_explore_with_hold_spark_equals_duckdb(demo_parquet: Path, spark_engine: hourglass.Engine) -> None:
+    """The drop-off paths with a held property and an optional step in strict_order (issue 20; the
+    chain's events per held value, adjacency passing over the optional step's events): Spark = DuckDB.
+    (The correlation reads the same chain table: tests/test_funnel_explore.py runs both on Spark.)"""
+    from hourglass.interfaces.funnel_explore_api import funnel_dropoff_paths
+
+    case = {
+        "steps": ["visit", "signup?", "purchase"],
+        "window": "30d",
+        "mode": "strict_order",
+        "hold": "device",
+    }
+    got = [
+        funnel_dropoff_paths(hourglass.events(str(demo_parquet), engine=e), **case, at=1, top=5).to_dict()
+        for e in (spark_engine, "duckdb")
+    ]
+    spark, duck = ({k: v for k, v in r.items() if k != "meta"} for r in got)
+    assert duck["customers"] > 20 and duck["distinct_paths"] > 5
+    assert spark == duck

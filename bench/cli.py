@@ -1,22 +1,23 @@
 """Small-data speed of the command line (issue 11, deliverable 6): the wall time of whole commands on a
 32k-event CSV, each a fresh process, against the floor of a bare Python + DuckDB query of the same file.
 
-    .venv/bin/python bench/cli.py                    # 7 alternated rounds of floor, funnel, report
+    .venv/bin/python bench/cli.py                    # 7 alternated rounds: floor, funnel (2 files), report
     .venv/bin/python bench/cli.py --runs 11 --csv shop.csv
     .venv/bin/python bench/cli.py --only funnel      # or report
     .venv/bin/python bench/cli.py --only report --without-helper   # the report with and without its helper
 
 The CSV is the first 32,000 events of a simulated shop (``simulate_shop``, seed 7; 8,000 customers),
-written once under ``bench/data/``. Every run is a new process started the way a user starts it
-(``.venv/bin/hourglass ...``, output to /dev/null), so it pays Python's start, the imports and the
-work. The rounds alternate the commands (rotating which goes first), so a busy moment of the machine
-hits them alike, and each round first waits (``--wait``) for the machine to be idle. Each run's CPU
-time (user + system, all threads) is shown too: on a busy machine the wall time grows with the load,
-the CPU time much less. The floor is ``python -c "import duckdb; duckdb.sql(...)"``: a funnel-ish
-query (each customer's first visit, then signup and purchase after it) on the same file. The targets
-(issue 11): ``funnel`` at most 0.5 s, ``report`` at most 3 s, with bytecode compiled at install
-(``make env`` does it); the run says whether the imported modules' bytecode is current. The last
-lines are ``ratio COMMAND/floor: X.XX`` (medians).
+written once under ``bench/data/``; ``funnel-parquet`` runs the same funnel on the same events as a
+Parquet file (written once next to the CSV by DuckDB, the CSV's columns and types). Every run is a new
+process started the way a user starts it (``.venv/bin/hourglass ...``, output to /dev/null), so it pays
+Python's start, the imports and the work. The rounds alternate the commands (rotating which goes first),
+so a busy moment of the machine hits them alike, and each round first waits (``--wait``) for the machine
+to be idle. Each run's CPU time (user + system, all threads) is shown too: on a busy machine the wall
+time grows with the load, the CPU time much less. The floor is ``python -c "import duckdb;
+duckdb.sql(...)"``: a funnel-ish query (each customer's first visit, then signup and purchase after it)
+on the same file. The targets (issue 11): ``funnel`` at most 0.5 s, ``report`` at most 3 s, with
+bytecode compiled at install (``make env`` does it); the run says whether the imported modules' bytecode
+is current. The last lines are ``ratio COMMAND/floor: X.XX`` (medians).
 """
 
 from __future__ import annotations
@@ -70,6 +71,21 @@ def ensure_csv(data_dir: Path) -> Path:
     return path
 
 
+def ensure_parquet(csv: Path) -> Path:
+    """The CSV's events as a Parquet file next to it (made once)."""
+    path = csv.with_suffix(".parquet")
+    if path.exists() and path.stat().st_mtime >= csv.stat().st_mtime:
+        return path
+    import duckdb
+
+    tmp = path.with_suffix(".tmp.parquet")
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_csv('{csv.as_posix()}')) TO '{tmp.as_posix()}' (FORMAT parquet)")
+    con.close()
+    os.replace(tmp, path)
+    return path
+
+
 def bytecode_state() -> str:
     """How many of the modules a funnel imports have current bytecode (a fresh install should have
     all; without it Python compiles them on every start when it may not write ``.pyc`` files)."""
@@ -95,15 +111,17 @@ def bytecode_state() -> str:
     return f"{ok} of {ok + bad} modules have current bytecode" + ("" if not bad else " (run: make env)")
 
 
-def commands(csv: Path, out_dir: Path) -> dict[str, list[str]]:
+def commands(csv: Path, out_dir: Path, parquet: Path | None = None) -> dict[str, list[str]]:
     hourglass = str(BIN / "hourglass")
+    steps = ["--steps", "visit,signup,purchase"]
     return {
         "floor": [
             sys.executable,
             "-c",
             f"import duckdb; duckdb.sql({FLOOR_SQL.format(path=csv)!r}).fetchall()",
         ],
-        "funnel": [hourglass, "funnel", str(csv), "--steps", "visit,signup,purchase"],
+        "funnel": [hourglass, "funnel", str(csv), *steps],
+        "funnel-parquet": [hourglass, "funnel", str(parquet or ensure_parquet(csv)), *steps],
         "report": [hourglass, "report", str(csv), "--out", str(out_dir / "report.html")],
     }
 
@@ -171,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bytecode: {bytecode_state()}; PYTHONDONTWRITEBYTECODE={flag}")
     with tempfile.TemporaryDirectory() as tmp:
         cmds = commands(csv, Path(tmp))
-        names = ["floor", *([args.only] if args.only else ["funnel", "report"])]
+        chosen = {"funnel": ["funnel", "funnel-parquet"], "report": ["report"]}
+        names = ["floor", *(chosen[args.only] if args.only else ["funnel", "funnel-parquet", "report"])]
         envs: dict[str, dict[str, str] | None] = dict.fromkeys(names)
         if args.baseline:
             base = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
@@ -204,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     floor = statistics.median(times["floor"])
     print(f"load average after the runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(
-        f"\n{'command':<13} {'median':>8} {'p90':>8} {'min':>8} {'CPU':>8} {'x floor':>8}  "
+        f"\n{'command':<15} {'median':>8} {'p90':>8} {'min':>8} {'CPU':>8} {'x floor':>8}  "
         "target (median wall)"
     )
     for name in names:
@@ -212,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         target = TARGETS.get(name.split("-")[0])
         verdict = "" if target is None else f"<= {target:.1f} s: " + ("met" if med <= target else "NOT met")
         print(
-            f"{name:<13} {med:>7.3f}s {p90(times[name]):>7.3f}s {min(times[name]):>7.3f}s "
+            f"{name:<15} {med:>7.3f}s {p90(times[name]):>7.3f}s {min(times[name]):>7.3f}s "
             f"{statistics.median(cpus[name]):>7.3f}s {med / floor:>8.2f}  {verdict}"
         )
     for name in names[1:]:

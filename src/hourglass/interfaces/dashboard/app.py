@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from hourglass.model.errors import HourglassError
 
 from .data import DashboardSource, ResultCache
+from .disk_cache import open_disk_cache
 from .extras import PAGES, Page
 from .funnel_explore_view import add_explore_routes
 from .funnel_trend_view import add_trend_routes
@@ -97,14 +98,16 @@ def create_app(
     token: str | None = None,
     loopback_only: bool = True,
     cache_size: int = 256,
+    persist: bool = False,
 ) -> FastAPI:
     """The app on a loaded source. ``token``: required on every request (``Authorization: Bearer``,
     or ``?token=`` once, which sets a cookie). ``loopback_only``: requests must name a loopback host
-    (a web page cannot reach the dashboard through DNS rebinding)."""
+    (a web page cannot reach the dashboard through DNS rebinding). ``persist``: keep the results on
+    disk next to the source (disk_cache.py; ``hourglass serve``), so a restart reuses them."""
     app = FastAPI(title="hourglass", docs_url=None, redoc_url=None, openapi_url=None)
     env = environment()
     assets = Assets()
-    views = Views(src, ResultCache(cache_size), env)
+    views = Views(src, ResultCache(cache_size, disk=open_disk_cache(src) if persist else None), env)
     app.state.views = views
 
     @app.middleware("http")

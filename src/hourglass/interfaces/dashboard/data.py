@@ -22,6 +22,8 @@ from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces import api
 from hourglass.model.schema import ColumnMapping
 
+from .disk_cache import DiskCache
+
 __all__ = ["DashboardSource", "EventName", "ResultCache", "load_source", "source_identity"]
 
 T = TypeVar("T")
@@ -70,6 +72,8 @@ class DashboardSource:
     spend: str | None = None
     config: Config = field(default_factory=Config)
     models: list[str] = field(default_factory=list)  # ``serve --model``: the pages' models, first the default
+    config_path: str | None = None  # the config file (its version is part of the results' context)
+    options: tuple[Hashable, ...] = ()  # how it was read (columns, engine, table): also the context's
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, fn: Callable[[], T]) -> T:
@@ -145,16 +149,21 @@ def load_source(
         spend=spend,
         config=cfg,
         models=list(dict.fromkeys(models)),
+        config_path=config,
+        options=(repr(columns), engine, table),
     )
 
 
 class ResultCache:
     """A bounded LRU of computed results; ``hits``/``misses`` for tests and the bench. A result
     being computed is computed once: a second request for it waits for the first (a click on a
-    bar while its people are prefetched in the background)."""
+    bar while its people are prefetched in the background). With ``disk`` (disk_cache.py), a key
+    ``(source identity, view, query)`` of a view it keeps is read from disk before it is computed,
+    and written there once computed (a restart reuses it)."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 256, disk: DiskCache | None = None) -> None:
         self.size = size
+        self.disk = disk
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: dict[Hashable, threading.Event] = {}
@@ -182,7 +191,7 @@ class ResultCache:
                     break
             running.wait()  # then read it (or, if it failed, compute it here: errors are not cached)
         try:
-            value = compute()  # outside the lock: errors are not cached
+            value = self._load(key, compute)  # outside the lock: errors are not cached
             with self._lock:
                 self._data[key] = value
                 self._data.move_to_end(key)
@@ -193,3 +202,15 @@ class ResultCache:
             with self._lock:
                 del self._pending[key]
             done.set()
+
+    def _load(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """From disk when it is there (a view it keeps), else computed (and written to disk)."""
+        if self.disk is None or not (isinstance(key, tuple) and len(key) == 3 and isinstance(key[1], str)):
+            return compute()
+        view, query = key[1], key[2]
+        found, value = self.disk.get(view, query)
+        if found:
+            return value  # type: ignore[no-any-return]
+        value = compute()
+        self.disk.put(view, query, value)
+        return value

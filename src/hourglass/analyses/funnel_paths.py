@@ -111,7 +111,8 @@ def _strict_chain(spec: FunnelSpec, j: ir.Table, req: Sequence[int], upto: int) 
     leads: dict[str, ir.Value] = {}
     for i in range(1, len(req)):
         leads[f"lm{i}"], leads[f"lt{i}"] = j["mask"].lead(i).over(seq), j.ts.lead(i).over(seq)
-        leads[f"lp{i}"] = j.pos.lead(i).over(seq)
+        if spec.optional_steps:  # the run's positions (else consecutive)
+            leads[f"lp{i}"] = j.pos.lead(i).over(seq)
         if held is not None:
             leads[f"lh{i}"] = held.lead(i).over(seq)
     j = j.mutate(**leads)
@@ -125,13 +126,16 @@ def _strict_chain(spec: FunnelSpec, j: ir.Table, req: Sequence[int], upto: int) 
         ok = ok & ((j.level < k) | step_k.coalesce(False))
     j = j.mutate(ok=ok.coalesce(False))
     j = j.mutate(q1=j.ok.ifelse(j.pos, _NULL_INT).min().over(ibis.window(group_by=j.customer)))
+    later = [(i, k) for i, k in enumerate(req[1:], start=1) if k <= upto]
+    if not spec.optional_steps:  # the run is consecutive: the i-th event after the entry
+        j = j.mutate(**{f"q{k}": (j.level >= k).ifelse(j.q1 + i, _NULL_INT) for i, k in later})
+        return j.drop("skip", "ok", *leads)
     cust = ibis.window(group_by=j.customer)
     first = j.ok & (j.pos == j.q1)
     j = j.mutate(
         **{
             f"q{k}": (first & (j.level >= k)).ifelse(j[f"lp{i}"], _NULL_INT).max().over(cust)
-            for i, k in enumerate(req[1:], start=1)
-            if k <= upto
+            for i, k in later
         }
     )
     return j.drop("skip", "ok", *leads)

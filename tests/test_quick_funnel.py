@@ -14,7 +14,7 @@ import pytest
 import hourglass
 from hourglass.engine import connect, quick
 from hourglass.engine.load import _open_watched
-from hourglass.engine.quick import canonical_sql, counts_sql, load_small_csv, small_funnel
+from hourglass.engine.quick import canonical_sql, counts_sql, load_small_file, small_funnel
 from hourglass.ingest.normalize import canonical, dedupe
 from hourglass.ingest.validate import count_expr
 from hourglass.model.schema import ColumnMapping
@@ -64,20 +64,47 @@ def _rows(con: Any, sql: str) -> list[tuple[Any, ...]]:
     return sorted(con.execute(sql).fetchall(), key=repr)
 
 
-@pytest.mark.parametrize("seed", range(12))
+def _typed_parquet(path: Path, seed: int) -> Path:
+    """The awkward rows as a Parquet file whose role columns have other types (integer ids, times
+    with and without a zone, dates, floating and boolean revenue) than text."""
+    rng = random.Random(seed)
+    csv = _awkward(path.with_suffix(".csv"), seed)
+    customer = rng.choice(["user_id", "TRY_CAST(user_id AS BIGINT)"])
+    ts = rng.choice(
+        ["ts", *(f"TRY_CAST(ts AS {t})" for t in ("TIMESTAMP", "TIMESTAMPTZ", "DATE", "TIMESTAMP_NS"))]
+    )
+    revenue = rng.choice(["revenue", "TRY_CAST(revenue AS DOUBLE)", "TRY_CAST(revenue AS DECIMAL(9, 2))",
+                          "revenue = '0'"])  # fmt: skip
+    event_id = rng.choice(["event_id", "TRY_CAST(event_id AS INTEGER)"])
+    select = (
+        f"SELECT {customer} AS user_id, event_name, {ts} AS ts, {revenue} AS revenue, "
+        f"{event_id} AS event_id, channel, TRY_CAST(score AS INTEGER) AS score "
+        f"FROM read_csv('{csv}', all_varchar = true)"
+    )
+    import duckdb
+
+    duckdb.connect().execute(f"COPY ({select}) TO '{path}' (FORMAT parquet)")
+    return path
+
+
+@pytest.mark.parametrize("seed", range(16))
 def test_the_load_without_ibis_is_the_ibis_load(tmp_path: Path, seed: int) -> None:
-    path = _awkward(tmp_path / "log.csv", seed)
+    path = (
+        _awkward(tmp_path / "log.csv", seed) if seed < 10 else _typed_parquet(tmp_path / "log.parquet", seed)
+    )
     engine = connect()
     _src, parsed, _ = _open_watched(engine, str(path), ColumnMapping(), None, once=True)
-    load = load_small_csv(str(path), ColumnMapping(), con=engine.con.con)
+    load = load_small_file(str(path), ColumnMapping(), con=engine.con.con)
     assert load is not None
     cols = list(parsed.table.columns)
     ibis_sql = engine.con.compile(parsed.table.select(*cols))
-    quoted = ", ".join('"' + c + '"' for c in cols)
-    assert _rows(load.con, f'SELECT {quoted} FROM "{load.table}"') == _rows(load.con, ibis_sql)
+    texts = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in cols)  # (a zoned time: no pytz needed)
+    assert _rows(load.con, f'SELECT {texts} FROM "{load.table}"') == _rows(
+        load.con, f"SELECT {texts} FROM ({ibis_sql})"
+    )
     # the validation counts of the checks engine/quick.py makes
     (expected,) = engine.con.execute(count_expr(parsed, "duckdb")).to_dict("records")
-    cur = load.con.execute(counts_sql(load.table, load.roles))
+    cur = load.con.execute(counts_sql(load.table, load.roles, load.types))
     got = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
     for key in ("rows", "HG401", "HG402", "HG403", "HG404", "HG405", "HG412", "event_ids", "with_event_id"):
         assert int(got[key]) == int(expected[key]), key
@@ -159,4 +186,4 @@ def test_other_sources_and_engines_take_the_usual_path(tmp_path: Path) -> None:
         "customer_id,event,timestamp\na,visit,1704103200\na,signup,1704106800\n", encoding="utf-8"
     )
     assert small_funnel(str(epoch), spec, ColumnMapping()) is None  # epoch numbers: the Ibis load decides
-    assert quick.load_small_csv(str(epoch), ColumnMapping()) is None
+    assert quick.load_small_file(str(epoch), ColumnMapping()) is None

@@ -1,25 +1,28 @@
-"""A small CSV file's funnel on the raw DuckDB connection, without Ibis (issue 11: ``hourglass funnel``
-on a 32k-event CSV in at most 0.5 s, of which Ibis's import alone took 0.16-0.27 s).
+"""A small file's funnel on the raw DuckDB connection, without Ibis (issue 11: ``hourglass funnel`` on
+a 32k-event CSV in at most 0.5 s, of which Ibis's import alone took 0.16-0.27 s).
 
-This is the DuckDB fast path of engine/fastpath.py run on a DuckDB connection of its own, over the
-file's canonical events loaded by hand-written SQL, for the common case only: one local CSV file of
-at most ``READ_ONCE_BYTES`` (ingest/sources.py: read once into memory) whose role columns are text
-(a numeric time column is not), a funnel the fast path answers with steps of plain event names, on
-the in-memory DuckDB engine. The file is sniffed once (``sniff_csv``) and read with that dialect and
-those types (the role columns as text), parsed into one temporary table. The SQL is
-the one the Ibis load compiles to (ingest/normalize.py ``parse``, ``canonical``, ``dedupe``;
-ingest/validate.py ``count_expr``): the same text per role (trimmed, an integral float id as the
-integer, NULL when empty), the same times (a UTC offset out of range is not a time), the same
-revenue, the same rows kept per event id. tests/test_small_data.py checks both against the Ibis
-load on random files, and the funnel against the portable plan.
+This is the DuckDB fast path of engine/fastpath.py (``fast_sql``) run on a DuckDB connection of its
+own, over the file's canonical events loaded by hand-written SQL, for the common case only: one
+local CSV or Parquet file of at most ``READ_ONCE_BYTES`` (ingest/sources.py), a funnel the fast path
+answers with steps of plain event names, on the in-memory DuckDB engine. A CSV is sniffed once
+(``sniff_csv``) and read with that dialect and those types, the role columns as text (as
+engine/load.py reads them; a numeric time column, epoch numbers or YYYYMMDD dates, is left to it);
+a Parquet file's role columns may be text, integers (ids), times with or without a zone or dates,
+and numbers or booleans (revenue). The file is parsed into one temporary table by the SQL the Ibis
+load compiles to (ingest/normalize.py ``parse``, ``canonical``, ``dedupe``; ingest/validate.py
+``count_expr``): the same text per role (trimmed, an integral float id as the integer, NULL when
+empty), the same times (a UTC offset out of range is not a time), the same revenue, the same row
+kept per event id. tests/test_quick_funnel.py checks the parsed values, the validation counts and
+the canonical events against the Ibis load on random files, and the funnel against the portable
+plan on random logs.
 
 It answers only when the Ibis load would have answered the same thing without a word: no
-validation problem, no validation note (a time after today; a zone name in a time, whose skipped
-local times need the notes' check), at least one event, and every step with customers (a step
-that matches nothing gets a note with the closest names). In every other case (and on any error)
-:func:`small_funnel` returns None and the caller runs the usual load, which gives the coded errors
-with their files, columns and lines, and the notes. The analyses stay Ibis expressions; the portable
-plan stays the reference."""
+validation problem, no validation note (a time after today; a zone name in a text time, whose
+skipped local times need the notes' check), at least one event, and every step with customers (a
+step that matches nothing gets a note with the closest names). In every other case (and on any
+error) :func:`small_funnel` returns None and the caller runs the usual load, which gives the coded
+errors with their files, columns and lines, and the notes. The analyses stay Ibis expressions; the
+portable plan stays the reference."""
 
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ from hourglass.model.errors import HourglassError
 from hourglass.model.schema import OPTIONAL_ROLES, ColumnMapping
 from hourglass.model.spec import FunnelSpec
 
-__all__ = ["QuickLoad", "canonical_sql", "load_small_csv", "parse_sql", "small_funnel"]
+__all__ = ["QuickLoad", "canonical_sql", "counts_sql", "load_small_file", "parse_sql", "small_funnel"]
 
 #: the role columns read as text (engine/load.py: every role of a CSV, but a numeric time)
 _TEXT_ROLES = ("customer", "timestamp", "revenue", "event_id", "referrer", "event", "channel")
@@ -90,6 +93,7 @@ class QuickLoad:
     source: Source
     roles: ResolvedRoles
     table: str
+    types: dict[str, str]  # the file's columns as read (a CSV's role columns as text)
 
 
 def _lit(text: str) -> str:
@@ -143,29 +147,75 @@ def sniff(con: Any, path: str) -> Sniffed:
     return Sniffed(path, types, options)
 
 
-def parse_sql(sniffed: Sniffed, roles: ResolvedRoles) -> str:
-    """The SELECT of the parsed table: the file's columns (role columns as text), then one parsed
-    column per role (ingest/normalize.py ``parse`` for text role columns)."""
+#: DuckDB's integer types
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+             "UBIGINT", "UHUGEINT")  # fmt: skip
+
+
+def _kind(duckdb_type: str) -> str:
+    """``text``, ``integer``, ``number`` (floating or decimal), ``boolean``, ``timestamp`` (naive),
+    ``zoned`` (with a time zone), ``date`` or ``other``."""
+    t = duckdb_type.upper()
+    if t == "VARCHAR":
+        return "text"
+    if t.startswith(_INTEGERS):
+        return "integer"
+    if t.startswith(("FLOAT", "DOUBLE", "DECIMAL", "REAL")):
+        return "number"
+    if t == "BOOLEAN":
+        return "boolean"
+    if t == "TIMESTAMP WITH TIME ZONE":
+        return "zoned"
+    if t == "DATE":
+        return "date"
+    if t in ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"):
+        return "timestamp"
+    return "other"
+
+
+#: the kinds of role column read here as ingest/normalize.py reads them (others: the Ibis load, which
+#: decides, e.g., whether numbers are epoch times or YYYYMMDD dates)
+_READS = {
+    "customer": ("text", "integer"),
+    "event": ("text", "integer"),
+    "event_id": ("text", "integer"),
+    "referrer": ("text", "integer"),
+    "channel": ("text", "integer"),
+    "revenue": ("text", "integer", "number", "boolean"),
+    "timestamp": ("text", "timestamp", "zoned", "date"),
+}
+
+
+def parse_sql(read: str, types: Mapping[str, str], roles: ResolvedRoles) -> str | None:
+    """The SELECT of the parsed table: the columns of ``read`` (a table function of the file, whose
+    columns have ``types``), then one parsed column per role (ingest/normalize.py ``parse``); None
+    when a role column's type is one the Ibis load must read (floating ids, epoch numbers...)."""
     cols = roles.columns
-    text = tuple(cols[r] for r in _TEXT_ROLES if r in cols)
-    stripped = {r: _strip(_q(cols[r])) for r in cols if r != "timestamp"}
-    inner = ", ".join(f"{s} AS {_q(_PARSED + 's_' + r)}" for r, s in stripped.items())
+    kinds = {r: _kind(types[c]) for r, c in cols.items()}
+    if any(kind not in _READS[r] for r, kind in kinds.items()):
+        return None
+    stripped = {r: _strip(_q(cols[r])) for r in cols if r != "timestamp" and kinds[r] == "text"}
+    inner = "".join(f", {x} AS {_q(_PARSED + 's_' + r)}" for r, x in stripped.items())
     parsed = []
     for role in ("customer", "event", "timestamp", *OPTIONAL_ROLES):
         if role not in cols:
             continue
+        col, kind = _q(cols[role]), kinds[role]
         if role == "timestamp":
-            expr = _time(_q(cols[role]))
+            expr = {"text": _time(col), "timestamp": col}.get(kind, f"CAST({col} AS TIMESTAMP)")
         elif role == "revenue":
-            num = f"TRY_CAST(NULLIF({_q(_PARSED + 's_revenue')}, '') AS DOUBLE)"
+            text = f"TRY_CAST(NULLIF({_q(_PARSED + 's_revenue')}, '') AS DOUBLE)"
+            num = text if kind == "text" else f"CAST({col} AS DOUBLE)"
             expr = f"CASE WHEN ISNAN({num}) OR ISINF({num}) THEN CAST(NULL AS DOUBLE) ELSE {num} END"
+        elif kind == "integer":  # an integer's text has no blanks and is never empty
+            expr = f"CAST({col} AS VARCHAR)"
         else:
             s = _q(_PARSED + "s_" + role)
             expr = f"NULLIF({_whole(s) if role in _ID_ROLES else s}, '')"
         parsed.append(f"{expr} AS {_q(_PARSED + role)}")
     helpers = ", ".join(_q(_PARSED + "s_" + r) for r in stripped)
-    read = sniffed.read_sql(text)
-    return f"SELECT * EXCLUDE ({helpers}), {', '.join(parsed)} FROM (SELECT *, {inner} FROM {read}) AS t"
+    exclude = f" EXCLUDE ({helpers})" if helpers else ""
+    return f"SELECT *{exclude}, {', '.join(parsed)} FROM (SELECT *{inner} FROM {read}) AS t"
 
 
 def canonical_sql(table: str, roles: ResolvedRoles) -> str:
@@ -184,28 +234,33 @@ def canonical_sql(table: str, roles: ResolvedRoles) -> str:
     )
 
 
-def counts_sql(table: str, roles: ResolvedRoles) -> str:
+def counts_sql(table: str, roles: ResolvedRoles, types: Mapping[str, str]) -> str:
     """One row: ``rows``, the validation problems' counts (ingest/validate.py ``count_expr``, the
-    checks of text role columns), ``zoned`` (times with a zone name: the notes' gap check),
-    ``last_time``, ``event_ids`` and ``with_event_id``."""
+    checks of the role columns :func:`parse_sql` reads; ``types``: the file's columns' types),
+    ``zoned`` (text times with a zone name: the notes' gap check), ``last_time``, ``event_ids`` and
+    ``with_event_id``."""
     cols = roles.columns
     ts, pts = _q(cols["timestamp"]), _q(_PARSED + "timestamp")
     lo, hi = _TIME_RANGE
+
+    def written(role: str) -> str:  # a value is there (text: not blank)
+        col = _q(cols[role])
+        return f"{col} IS NOT NULL" + (
+            f" AND {_strip(col)} <> ''" if _kind(types[cols[role]]) == "text" else ""
+        )
+
     aggs = {
         "rows": "count(*)",
         "HG401": f"count_if({_q(_PARSED + 'customer')} IS NULL)",
         "HG402": f"count_if({_q(_PARSED + 'event')} IS NULL)",
         "HG403": f"count_if({ts} IS NULL)",
-        "HG404": f"count_if({ts} IS NOT NULL AND {_strip(ts)} <> '' AND {pts} IS NULL)",
+        "HG404": f"count_if({written('timestamp')} AND {pts} IS NULL)",
         "HG412": f"count_if({pts} IS NOT NULL AND ({pts} < TIMESTAMP '{lo}' OR {pts} >= TIMESTAMP '{hi}'))",
-        "zoned": f"count_if({pts} IS NOT NULL AND CONTAINS({ts}, '/'))",
+        "zoned": f"count_if({pts} IS NOT NULL AND CONTAINS(CAST({ts} AS VARCHAR), '/'))",
         "last_time": f"max({pts})",
     }
     if "revenue" in cols:
-        rev = _q(cols["revenue"])
-        aggs["HG405"] = (
-            f"count_if({rev} IS NOT NULL AND {_strip(rev)} <> '' AND {_q(_PARSED + 'revenue')} IS NULL)"
-        )
+        aggs["HG405"] = f"count_if({written('revenue')} AND {_q(_PARSED + 'revenue')} IS NULL)"
     if "event_id" in cols:
         c, e = _q(_PARSED + "customer"), _q(_PARSED + "event_id")
         aggs["event_ids"] = f"count(DISTINCT CAST(LENGTH({c}) AS VARCHAR) || ':' || {c} || ':' || {e})"
@@ -222,53 +277,59 @@ def _connect() -> Any:
     return con
 
 
-def load_small_csv(source: Any, mapping: ColumnMapping, *, con: Any = None) -> QuickLoad | None:
-    """A small CSV file parsed into a temporary table of ``con`` (a new DuckDB connection by
-    default), or None when it is not such a file or its columns need the Ibis load (a numeric time
-    column, one column, a repeated name, a name of hourglass's own)."""
+def load_small_file(source: Any, mapping: ColumnMapping, *, con: Any = None) -> QuickLoad | None:
+    """A small CSV or Parquet file parsed into a temporary table of ``con`` (a new DuckDB connection
+    by default), or None when it is not such a file or its columns need the Ibis load (a numeric time
+    column, floating ids, one column, a repeated name, a name of hourglass's own)."""
     if not isinstance(source, str | os.PathLike):
         return None
     src = resolve_source(source)
-    if src.kind != "csv" or src.remote or len(src.paths) != 1 or src.paths[0].lower().endswith(".gz"):
+    path = src.paths[0] if len(src.paths) == 1 else ""
+    if src.kind not in ("csv", "parquet") or src.remote or src.base or not path or path.endswith(".gz"):
         return None
-    size = os.path.getsize(src.paths[0])
+    size = os.path.getsize(path)
     if not 0 < size <= sources.READ_ONCE_BYTES:  # (a larger file's queries read it again: a view)
         return None
     con = con if con is not None else _connect()
-    sniffed = sniff(con, src.paths[0])
-    types = sniffed.types
+    if src.kind == "csv":
+        sniffed = sniff(con, path)
+        types = dict(sniffed.types)
+    else:
+        from hourglass.engine.parquet import check_parquet_frames
+
+        check_parquet_frames(src)  # HG206 (the usual load says it)
+        read = f"read_parquet([{_lit(path)}])"
+        types = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()}
     names = list(types)
     if len(names) < 3 or any(n.startswith("__hg") or any(c in n for c in "\x00\r\n") for n in names):
         return None  # (a control character in a name is HG311: ingest/sources.py describe_csv)
     if any("_" in n and n.rsplit("_", 1)[1].isdigit() and n.rsplit("_", 1)[0] in names for n in names):
         return None  # maybe a repeated name (engine/text_checks.py repeated_csv_names)
     roles = resolve_roles(names, mapping, source=src.name)
-    if _numeric(types[roles.columns["timestamp"]]):
-        return None  # epoch numbers or YYYYMMDD dates: the Ibis load decides which
-    one_thread = size <= _ONE_THREAD_BYTES
+    if src.kind == "csv":  # the role columns as text, as engine/load.py reads them (not a numeric time)
+        if _kind(types[roles.columns["timestamp"]]) in ("integer", "number"):
+            return None  # epoch numbers or YYYYMMDD dates: the Ibis load decides which
+        text = tuple(roles.columns[r] for r in _TEXT_ROLES if r in roles.columns)
+        types.update(dict.fromkeys(text, "VARCHAR"))
+        read = sniffed.read_sql(text)
+    select = parse_sql(read, types, roles)
+    if select is None:
+        return None
+    one_thread = src.kind == "csv" and size <= _ONE_THREAD_BYTES
     (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
     if one_thread:
         con.execute("SET threads = 1")
     try:
-        con.execute(f"CREATE TEMP TABLE hg_quick AS {parse_sql(sniffed, roles)}")
+        con.execute(f"CREATE TEMP TABLE hg_quick AS {select}")
     finally:
         if one_thread:
             con.execute(f"SET threads = {int(threads)}")
-    return QuickLoad(con, src, roles, "hg_quick")
-
-
-#: DuckDB's numeric types (a CSV's time column of numbers: epoch numbers or YYYYMMDD dates)
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-            "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")  # fmt: skip
-
-
-def _numeric(duckdb_type: str) -> bool:
-    return duckdb_type.upper().startswith(_NUMERIC)
+    return QuickLoad(con, src, roles, "hg_quick", types)
 
 
 def _clean(load: QuickLoad) -> dict[str, Any] | None:
     """The counts of a load with nothing to say (no problem, no note, some rows), else None."""
-    cur = load.con.execute(counts_sql(load.table, load.roles))
+    cur = load.con.execute(counts_sql(load.table, load.roles, load.types))
     names = [d[0] for d in cur.description]
     counts = dict(zip(names, cur.fetchone() or (), strict=True))
     if any(counts.get(k) for k in ("HG401", "HG402", "HG403", "HG404", "HG412", "HG405", "zoned")):
@@ -317,7 +378,7 @@ def small_funnel(
         name = parse_engine(engine or "duckdb")
         if name.kind != "duckdb" or name.target is not None:
             return None
-        load = load_small_csv(source, mapping)
+        load = load_small_file(source, mapping)
         if load is None:
             return None
         try:

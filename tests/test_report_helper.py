@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import hourglass
 from hourglass.engine.run_journeys import cached
 from hourglass.ingest.config import load_config, load_model
 from hourglass.interfaces.report_extras import EXTRAS, Context, computed, extra_parts
-from hourglass.interfaces.report_helper import HELPED, _idle_cpu, start_helper
+from hourglass.interfaces.report_helper import HELPED, LIFECYCLE, _idle_cpu, start_helper
 
 
 @pytest.fixture(autouse=True)
@@ -46,19 +49,63 @@ def _same(got: Any, want: Any, path: str = "") -> None:
 
 
 def test_the_helper_computes_what_the_report_would(demo_parquet: Path) -> None:
+    from hourglass.interfaces.lifecycle_api import lifecycle
+
     cfg = load_config(None)
-    ctx = Context(load_model("hourglass", cfg))
-    helper = start_helper(str(demo_parquet), only=EXTRAS, context=ctx, config=cfg)
-    assert helper is not None and helper.names == HELPED
+    model = load_model("hourglass", cfg)
+    ctx = Context(model)
+    args = {"model": model, "spend": None, "since": None, "until": None, "after_sale": {}}
+    # every section goes through the same ``computed`` as in the report's process: the lifecycle,
+    # lifetime value (a fit: the same optimum in another process) and retention stand for them
+    names = ("clv", "retention")
+    helper = start_helper(str(demo_parquet), only=names, context=ctx, config=cfg, lifecycle=args)
+    assert helper is not None and helper.names == (LIFECYCLE, *names)
+    assert HELPED == ("clv", "friction", "flywheel", "attribution", "retention")
     got = helper.results()
-    assert set(got) == set(HELPED)
+    assert set(got) == {LIFECYCLE, *names}
+    assert helper.lifecycle(**{**args, "after_sale": {"remorse_events": "refund"}}) is None  # not asked
+    life = helper.lifecycle(**args)
+    assert life is not None
     ev = hourglass.events(str(demo_parquet))
     with cached() as materialize:
         ev = dataclasses.replace(ev, table=materialize(ev.table))
-        for name in HELPED:
+        _same(life.to_dict(), lifecycle(ev, model, config=cfg).to_dict(), "lifecycle")
+        for name in names:
             result, why = got[name]
             assert why is None and result is not None
             _same(result, computed(name, ev, ctx), name)
+
+
+def test_a_section_the_helper_has_not_started_is_claimed(demo_parquet: Path) -> None:
+    """The report wants a section before the helper started it: the report computes it (take
+    says None) and the helper skips it; the sections it had started are its own."""
+    helper = start_helper(str(demo_parquet), only=("retention", "attribution"), context=Context("hourglass"))
+    assert helper is not None and helper.names == ("attribution", "retention")
+    assert helper.take("retention") is None  # still loading: claimed
+    assert helper.take("retention") is None  # and stays the report's
+    got = helper.take("attribution")  # started by then, or claimed too
+    assert got is None or got[0] is not None
+    assert "retention" not in helper.results()
+
+
+def test_the_helper_is_a_fork_of_a_fresh_report_process(demo_parquet: Path) -> None:
+    """In a process that has not loaded DuckDB yet (the command line's), the helper is a fork:
+    no new Python, no second import of the report's modules; its results are the same."""
+    code = (
+        "import sys\n"
+        "from hourglass.interfaces.report_extras import Context\n"
+        "from hourglass.interfaces import report_helper as rh\n"
+        "rh._idle_cpu = lambda: True\n"
+        "assert 'duckdb' not in sys.modules\n"
+        f"h = rh.start_helper({str(demo_parquet)!r}, only=('retention',), context=Context('hourglass'))\n"
+        "assert h is not None and h.proc is None, h\n"
+        "result, why = h.results()['retention']\n"
+        "assert why is None and result['cohorts'], (result, why)\n"
+        "assert not h.running()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 def test_a_report_with_another_model_computes_the_sections_itself(demo_parquet: Path) -> None:
@@ -73,7 +120,7 @@ def test_a_report_with_another_model_computes_the_sections_itself(demo_parquet: 
     parts, missing = extra_parts(
         ev, Context(load_model("hourglass", cfg)), only=("flywheel",), say=said.append, helper=helper
     )
-    assert helper.proc.poll() is not None  # stopped
+    assert not helper.running() and helper.closed  # stopped
     assert [p.anchor for p in parts] == ["flywheel"] and not missing and said
 
 
@@ -81,7 +128,7 @@ def test_it_runs_only_for_a_small_file_on_duckdb(
     demo_parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx = Context("hourglass")
-    assert start_helper(str(demo_parquet), only=("retention",), context=ctx) is None  # not its sections
+    assert start_helper(str(demo_parquet), only=(), context=ctx) is None  # no section to compute
     assert start_helper(str(tmp_path / "none.csv"), only=EXTRAS, context=ctx) is None  # the load says why
     assert start_helper(str(demo_parquet), only=EXTRAS, context=ctx, engine="spark") is None
     monkeypatch.setattr("os.getloadavg", lambda: (64.0, 64.0, 64.0))  # every CPU busy: no helper
@@ -94,9 +141,10 @@ def test_it_runs_only_for_a_small_file_on_duckdb(
 def test_a_helper_not_read_is_reaped(demo_parquet: Path) -> None:
     """A helper that finished but whose results the report did not want (its main model matched
     no event) is reaped and its pipe closed: no ResourceWarning (an error under pytest)."""
-    helper = start_helper(str(demo_parquet), only=("retention", "flywheel"), context=Context("aida"))
-    assert helper is not None and helper.names == ("flywheel",)
-    helper.proc.wait()
+    helper = start_helper(str(demo_parquet), only=("retention",), context=Context("aida"))
+    assert helper is not None and helper.names == ("retention",)
+    while helper.running():
+        time.sleep(0.01)
     helper.cancel()
-    assert helper.proc.stdout is not None and helper.proc.stdout.closed
+    assert helper.closed and not helper.running()
     assert helper.results() == {}

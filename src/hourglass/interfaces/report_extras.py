@@ -192,16 +192,19 @@ def extra_parts(
     """The parts of the sections in ``only`` that the source can measure, and the reasons of those
     it cannot (name -> reason: the analysis's own coded error message and hint). ``helper``: a
     running :class:`~hourglass.interfaces.report_helper.Helper` started with ``ctx`` computes its
-    sections meanwhile; this process computes the others first, then takes the helper's (any the
-    helper did not deliver, it computes too)."""
-    helped = set(helper.names) if helper is not None and helper.context == ctx else set()
+    sections meanwhile; this process computes the others first, then takes the helper's, claiming
+    and computing itself any the helper has not started."""
+    helped = [n for n in helper.names if n in only] if helper is not None and helper.context == ctx else []
     if helper is not None and not helped:
         helper.cancel()
     done: dict[str, tuple[Mapping[str, Any] | None, str | None]] = {}
     chosen = [e for e in _parts() if e.name in only]
-    for extra in sorted(chosen, key=lambda e: e.name in helped):  # the helper's sections last
-        if extra.name in helped:
-            got = helper.results().get(extra.name)
+    # the helper's sections last, from the end of its list: it computes them from the start, so
+    # the report claims (and computes) those it has not started and waits only for one it has
+    last = {name: i for i, name in enumerate(reversed(helped))}
+    for extra in sorted(chosen, key=lambda e: last.get(e.name, -1)):
+        if extra.name in last:
+            got = helper.take(extra.name)
             if got is not None:
                 say(extra.message)
                 done[extra.name] = got

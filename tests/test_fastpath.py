@@ -4,17 +4,22 @@ both plans."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import assume, given, note
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 import hourglass
 from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine import fastpath, fastpath_scan, funnel_scan
 from hourglass.engine.fastpath import fast_funnel_sql, plan_for
 from hourglass.engine.load import Events
 from hourglass.engine.run import run_funnel
@@ -510,3 +515,74 @@ def test_null_integer_customers_are_still_found(tmp_path: Path) -> None:
     )
     report = hourglass.validate(_parquet(tmp_path, "nulls.parquet", df))
     assert [(p.code, p.count) for p in report.problems] == [("HG401", 1)]
+
+
+# ------------------------------------------------------------------------------------------
+# The sequential-scan plan (engine/fastpath_scan.py, engine/funnel_scan.py; issue 18)
+# ------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scan_plan(on: bool, key_bits: int | None = None) -> Iterator[None]:
+    """The closed funnel without --by on the scan plan (``on``) or the greedy joins; ``key_bits``:
+    a smaller key budget, so that the customers are taken in many ranges."""
+    before = fastpath_scan.SCAN, funnel_scan._KEY_BITS
+    fastpath_scan.SCAN = on
+    if key_bits is not None:
+        funnel_scan._KEY_BITS = key_bits
+    try:
+        yield
+    finally:
+        fastpath_scan.SCAN, funnel_scan._KEY_BITS = before
+
+
+@settings(max_examples=20, deadline=None, print_blob=True)
+@given(fast_cases() | store_cases(), st.booleans(), st.sampled_from([None, 0, 40]))
+def test_scan_plan_matches_reference(case: Case, store: bool, key_bits: int | None) -> None:
+    # the scan plan on a file and a store, with the customers in one key range or in many (a key
+    # budget below the times' bits: one customer per range); the joins are run on the same case too
+    case.open, case.by = False, None
+    note(case.repro())
+    df = journeys(case.log, dtypes=DTYPES)
+    want = ref.funnel(rows(df), case.ref_steps, case.window_s * 1_000_000, **case.options())
+    with tempfile.TemporaryDirectory() as tmp:
+        source: Any = df
+        if store:
+            source = str(Path(tmp) / "store.duckdb")
+            ingest(df, source)
+        for on in (True, False):
+            with scan_plan(on, key_bits), forced_plan("fast"):
+                got = hourglass.funnel(source, case.engine_steps, window=case.window_s, **case.options())
+            got_dict = got.to_dict()
+            assert got_dict.pop("meta")["plan"] == "fast"
+            assert_same(got_dict, not_measured(copy.deepcopy(want), got_dict, rows(df), case))
+
+
+def test_scan_plan_is_the_rule_for_closed_funnels_without_by(small: Any, monkeypatch: Any) -> None:
+    calls: list[str] = []
+    real = fastpath_scan.run_scan
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append("store" if kwargs.get("steps_sql") is not None else "file")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fastpath, "run_scan", spy)
+    hourglass.funnel(small, ["visit", "pay"])
+    assert calls == ["file"]
+    hourglass.funnel(small, ["visit", "pay"], by="event")
+    hourglass.funnel(small, ["visit", "pay"], open=True)
+    assert calls == ["file"]  # --by and --open keep the joins
+
+
+@given(
+    st.lists(st.integers(0, 50), max_size=60).map(sorted),
+    st.lists(st.integers(0, 50), max_size=200).map(sorted),
+)
+def test_next_key_by_counting_equals_searchsorted(keys: list[int], queries: list[int]) -> None:
+    k, q = np.array(keys, dtype=np.int64), np.array(queries, dtype=np.int64)
+    assert funnel_scan._next(k, q).tolist() == np.searchsorted(k, q, side="left").tolist()
+
+
+def test_steps_out_of_order_are_sorted() -> None:
+    codes, ts = funnel_scan.sorted_by_code(np.array([1, 0, 1, 0]), np.array([5, 9, 2, 3]))
+    assert codes.tolist() == [0, 0, 1, 1] and ts.tolist() == [3, 9, 2, 5]

@@ -36,9 +36,10 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
-from hourglass.engine import fastpath_heavy
+from hourglass.engine import fastpath_heavy, fastpath_scan
 from hourglass.engine.fastpath_heavy import Heavy, chains, sampled_heavy, store_heavy_from
 from hourglass.engine.fastpath_open import open_funnel_sql
+from hourglass.engine.fastpath_scan import run_scan, store_step_sql
 from hourglass.engine.load import Events
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
@@ -153,6 +154,50 @@ def _store_heavy(events: Events) -> Heavy | None:
     return store_heavy_from(events.engine.con.con, str(database), events.key_count)
 
 
+def _store_db(events: Events, table: ir.Table) -> str | None:
+    """The attached store's database name when ``table`` is a store's ``hg_events``, else None."""
+    if events.keyed is None or table is not events.keyed or not events.key_count:
+        return None
+    database = getattr(getattr(table.op(), "namespace", None), "database", None)
+    return str(database) if database else None
+
+
+def _matched_sql(
+    events: Events, spec: FunnelSpec, table: ir.Table, step: str, base: str, by: str = ""
+) -> str:
+    """The matched events: ``c``, ``ts`` (µs), ``s`` (the step, 1..n) and ``by``'s columns, of
+    ``base`` (the SQL of ``table``, from :func:`_source` with ``step``)."""
+    # a store keeps integer microseconds
+    ts = '"timestamp"' if table.timestamp.type().is_integer() else 'epoch_us("timestamp")'
+    src = base
+    if _names_only(spec.steps) and table is events.keyed and events.enum_type is not None:
+        # a store: only the row groups of the steps' event names
+        used = sorted({x for st in spec.steps for x in st.events} & set(events.codes or ()))
+        match = " OR ".join(f"event = {_literal(x)}::{events.enum_type}" for x in used) or "false"
+        src = f"SELECT * FROM ({base}) AS st WHERE {match}"
+    cols = f"customer AS c, {ts} AS ts, {step} AS s{by}"
+    return f"SELECT * FROM (SELECT {cols} FROM ({src}) AS src) AS x WHERE s > 0"
+
+
+def _scan(events: Events, spec: FunnelSpec) -> dict[str, Any]:
+    """The sequential-scan plan's summary row (engine/fastpath_scan.py)."""
+    table, step = _source(events, spec)
+    base = events.engine.con.compile(table)
+    since = micros_of(spec.since) if spec.since is not None else None
+    until = micros_of(spec.until) if spec.until is not None else None
+    raw = events.engine.con.con
+    if _names_only(spec.steps) and _store_db(events, table) is not None:
+        # a store: each step's rows on their own, in storage order (customer, time)
+        known = set(events.codes) if events.codes is not None else None
+        sqls = [
+            store_step_sql(base, [x for x in st.events if known is None or x in known], events.enum_type)
+            for st in spec.steps
+        ]
+        return run_scan(raw, len(spec.steps), spec.window, since, until, steps_sql=sqls)
+    matched = _matched_sql(events, spec, table, step, base)
+    return run_scan(raw, len(spec.steps), spec.window, since, until, matched_sql=matched)
+
+
 def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     """The fast path's SQL: one row (or one per ``by`` value) with ``c{k}``, ``med{k}``, ``p90{k}``
     (and ``by``), the columns of the portable plan's summary."""
@@ -185,17 +230,7 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
         def heavy_rows(k: int, cols: str = "") -> str:
             return f"(SELECT x.* FROM {rows(k, cols)} AS x WHERE {heavy.heavy('x.c') if heavy else 'false'})"
     else:
-        # a store keeps integer microseconds
-        ts = '"timestamp"' if table.timestamp.type().is_integer() else 'epoch_us("timestamp")'
-        src = base
-        if store:  # only the row groups of the steps' event names
-            used = sorted({x for st in spec.steps for x in st.events} & set(events.codes or ()))
-            match = " OR ".join(f"event = {_literal(x)}::{events.enum_type}" for x in used) or "false"
-            src = f"SELECT * FROM ({base}) AS st WHERE {match}"
-        ev = (
-            f"ev AS MATERIALIZED (SELECT * FROM (SELECT customer AS c, {ts} AS ts, "
-            f"{step} AS s{by} FROM ({src}) AS src) AS x WHERE s > 0)"
-        )
+        ev = f"ev AS MATERIALIZED ({_matched_sql(events, spec, table, step, base, by)})"
         if spec.open:
             heavy = found if found is not None else sampled_heavy("ev")
             none = found is not None and found.from_key == events.key_count  # a store without any
@@ -297,11 +332,14 @@ def fast_funnel(events: Events, spec: FunnelSpec) -> list[dict[str, Any]]:
     """Run the fast path: the summary rows as dicts of plain Python values."""
     from hourglass.engine.errors import translated
 
-    sql = fast_funnel_sql(events, spec)
     con = events.engine.con
     hook = getattr(con, "_run_pre_execute_hooks", None)
     if hook is not None:  # registers in-memory tables the expression may hold
         hook(events.keyed if events.keyed is not None else events.table)
+    if fastpath_scan.SCAN and not spec.open and not spec.by:  # the plan chooser's rule (module docstring)
+        with translated():
+            return [_scan(events, spec)]
+    sql = fast_funnel_sql(events, spec)
     raw = con.con
     with translated():
         # DuckDB's CTE filter pusher would push "s = 1 OR s = 2 ..." into ``ev`` and evaluate the

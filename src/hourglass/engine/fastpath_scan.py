@@ -1,0 +1,107 @@
+"""The closed ordered funnel's sequential-scan plan on DuckDB (issue 18): each step's matched events
+sorted by (customer, time), read into numpy, and one linear pass (engine/funnel_scan.py) instead of
+the greedy joins of engine/fastpath.py.
+
+Where it runs (the plan chooser's rule, engine/fastpath.py): every funnel the fast path answers that
+is closed (not ``--open``) and has no ``--by``, on a store and on a file. The greedy joins pair each
+entry with every step-k event of its window: their cost grows with the entries per customer (4.6
+visits per customer on the bench's ``returning`` log: 1.8 CPU-s at 10M on Parquet, 0.9 on a store),
+while the scan's is the sort (a file) or nothing (a store) plus a pass linear in the events, however
+many entries a customer has; it was measured ahead of the joins on every shape (bench/SHAPES.md),
+so the rule needs no statistic of the log. ``--by`` and ``--open`` keep the joins (a breakdown's
+value per entry, and the open programme, are not in the kernel).
+
+- **A store** (rows ordered by event, customer, time): each step reads its own rows (``event =``
+  the ENUM constant, or the text in a store of more than ``ENUM_MAX_NAMES`` names; zone maps skip
+  the other row groups) in storage order, already sorted by (customer key, time); a step of several
+  names is ordered by DuckDB. The kernel checks the order and sorts when it does not hold.
+- **A file**: the matched events (the same SQL as the joins' ``ev``) ``ORDER BY c, ts`` in DuckDB
+  (parallel), customers numbered in that order in numpy (integers compared as such, text through
+  Arrow).
+
+The SQL builders here import no Ibis (they take the compiled source SQL as text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from hourglass.engine.funnel_scan import funnel_scan, sorted_by_code
+
+__all__ = ["SCAN", "run_scan", "sorted_sql", "store_step_sql"]
+
+#: the scan plan on (tests set it False to run the greedy joins on the same specs)
+SCAN = True
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def store_step_sql(base: str, names: Sequence[str], enum_type: str | None) -> str:
+    """A store step's rows (``c``, ``ts``) from ``base`` (the SQL of ``hg_events``): one name in
+    storage order (customer, time); several, ordered by DuckDB."""
+    typed = f"::{enum_type}" if enum_type else ""
+    match = " OR ".join(f"event = {_literal(x)}{typed}" for x in sorted(set(names))) or "false"
+    order = " ORDER BY 1, 2" if len(set(names)) > 1 else ""
+    return f'SELECT customer AS c, "timestamp" AS ts FROM ({base}) AS st WHERE {match}{order}'
+
+
+def sorted_sql(matched: str) -> str:
+    """A file's matched events (``matched``: columns ``c``, ``ts`` in µs, ``s`` the step) sorted by
+    customer and time."""
+    return f"SELECT c, ts, CAST(s AS SMALLINT) AS s FROM ({matched}) AS m ORDER BY c, ts"
+
+
+def _numbered(column: Any) -> np.ndarray:
+    """Customer numbers 0, 1, ... of a column (Arrow) sorted by customer."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    m = len(col)
+    new = np.empty(m, dtype=bool)
+    if m:
+        new[0] = True
+        if pa.types.is_integer(col.type):
+            values = col.to_numpy(zero_copy_only=False)
+            np.not_equal(values[1:], values[:-1], out=new[1:])
+        else:
+            new[1:] = pc.not_equal(col.slice(1), col.slice(0, m - 1)).to_numpy(zero_copy_only=False)
+    return np.cumsum(new, dtype=np.int64) - 1
+
+
+def _ints(column: Any) -> np.ndarray:
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
+def run_scan(
+    raw: Any,
+    n: int,
+    window: int,
+    since: int | None,
+    until: int | None,
+    *,
+    steps_sql: Sequence[str] | None = None,
+    matched_sql: str | None = None,
+) -> dict[str, Any]:
+    """The summary row, from a store's ``steps_sql`` (one query per step) or a file's
+    ``matched_sql`` (one query, sorted here); ``raw``: the DuckDB connection."""
+    steps: list[tuple[np.ndarray, np.ndarray]] = []
+    if steps_sql is not None:
+        for sql in steps_sql:
+            got = raw.execute(sql).fetchnumpy()
+            steps.append(sorted_by_code(got["c"], got["ts"]))
+    else:
+        assert matched_sql is not None
+        table = raw.execute(sorted_sql(matched_sql)).to_arrow_table()
+        codes = _numbered(table.column("c"))
+        ts = _ints(table.column("ts"))
+        s = _ints(table.column("s"))
+        for k in range(1, n + 1):
+            mine = s == k
+            steps.append((codes[mine], ts[mine]))
+    return funnel_scan(steps, window, since, until)

@@ -1,0 +1,175 @@
+"""The ordered funnel as one sequential pass over each step's events sorted by (customer, time): a
+numpy kernel, linear in the events (issue 18: "latest valid start", no joins).
+
+Input: for each step k (1..n) two int64 arrays of the same length, ``codes`` (a customer's number,
+>= 0) and ``ts`` (µs), sorted by (code, ts): the events of step k. The steps are event sets no event
+belongs to two of (the fast path's eligibility, engine/fastpath.py), so a step-k event follows a
+step-(k-1) event of the customer exactly when its time is not earlier.
+
+Why it is exact (docs/semantics.md, ADR 0003: a customer's level is the best over his entries of the
+greedy completion within the window; his best chain is the earliest entry of the highest level):
+
+- each (code, ts) is one int64 key ``code << bits | (ts - t_min)``, so "the customer's least step-k
+  time >= t" is a ``searchsorted`` in the step's keys;
+- an entry ``e`` (a step-1 event in the entry range) continues to the least step-2 event
+  ``K2[i] >= e``: the entries of step-2 event ``i`` are those between ``K2[i-1]`` and ``K2[i]``;
+  from ``K2[i]`` on the greedy completion (``T_3[i]``, ``T_4[i]``, ...) is the same for all of them,
+  so it is computed once per step-2 event, not per entry; only the window (``T_k[i] - t1 <= w``)
+  depends on the entry, and the latest of them (the latest valid start) reaches the highest level;
+- a customer's level is the highest over his step-2 events ``i`` of that latest entry's level (1 if
+  none); his best chain is, at the first ``i`` of that level, the earliest entry of ``i`` whose
+  ``t1 >= T_level[i] - w`` (a ``searchsorted`` again); its times are ``t1, T_2[i], ...``.
+
+Cost: a few passes over the entries and ``O((n + log E) * |step 2|)`` for the rest: linear in the
+events per customer on every shape (a bot's 10^5 visits are a 10^5-long stretch of keys).
+Customers are taken in ranges whose keys fit in 62 bits (``chunks``), which changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["funnel_scan", "sorted_by_code"]
+
+Arrays = tuple[np.ndarray, np.ndarray]
+#: the key's budget: code bits + time bits <= _KEY_BITS (int64, with room for the window's sums)
+_KEY_BITS = 62
+_IDX = 40  # an index fits in 40 bits (10^12 events)
+
+
+def sorted_by_code(codes: np.ndarray, ts: np.ndarray) -> Arrays:
+    """``(codes, ts)`` as int64, sorted by (code, ts) (a copy only when they were not)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    ts = np.asarray(ts, dtype=np.int64)
+    if len(codes) > 1:
+        dc = np.diff(codes)
+        if not ((dc >= 0).all() and (np.diff(ts)[dc == 0] >= 0).all()):
+            order = np.lexsort((ts, codes))
+            codes, ts = codes[order], ts[order]
+    return codes, ts
+
+
+def funnel_scan(
+    steps: Sequence[Arrays], window: int, since: int | None = None, until: int | None = None
+) -> dict[str, Any]:
+    """The funnel's summary row (``c{k}``, ``med{k}``, ``p90{k}``: as the fast path's SQL) from each
+    step's ``(codes, ts)`` sorted by (code, ts); ``since``/``until``: the entry range in µs."""
+    n = len(steps)
+    codes1, ts1 = steps[0]
+    keep = np.ones(len(ts1), dtype=bool)
+    if since is not None:
+        keep &= ts1 >= since
+    if until is not None:
+        keep &= ts1 < until
+    if not keep.all():
+        steps = [(codes1[keep], ts1[keep]), *steps[1:]]
+    nonempty = [s for s in steps if len(s[1])]
+    counts = [0] * (n + 1)
+    diffs: list[list[np.ndarray]] = [[] for _ in range(n + 1)]
+    if len(steps[0][1]):
+        t_min = min(int(ts.min()) for _, ts in nonempty)
+        t_max = max(int(ts.max()) for _, ts in nonempty)
+        bits = max(1, (t_max - t_min).bit_length())
+        last = max(int(c[-1]) for c, _ in nonempty)
+        span = 1 << max(0, _KEY_BITS - bits)  # customers per range
+        for c0 in range(0, last + 1, span):
+            keys = []
+            for codes, ts in steps:
+                lo, hi = np.searchsorted(codes, [c0, c0 + span])
+                keys.append(((codes[lo:hi] - c0) << bits) | (ts[lo:hi] - t_min))
+            _chunk(keys, window, bits, counts, diffs)
+    row: dict[str, Any] = {"c1": counts[1]}
+    for k in range(2, n + 1):
+        row[f"c{k}"] = counts[k]
+        row[f"med{k}"] = row[f"p90{k}"] = None
+        if counts[k]:
+            d = np.concatenate(diffs[k]).astype(np.float64) / 1_000_000
+            med, p90 = np.quantile(d, [0.5, 0.9])
+            row[f"med{k}"], row[f"p90{k}"] = float(med), float(p90)
+    return row
+
+
+def _next(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """For sorted ``queries``: the index of the least key >= each (``len(keys)``: none), i.e. the
+    number of keys below it; by counting when the queries outnumber the keys."""
+    if len(queries) <= 2 * len(keys):
+        return np.searchsorted(keys, queries, side="left")
+    # keys[i] < q[e] exactly when e >= #(queries <= keys[i])
+    below = np.searchsorted(queries, keys, side="right")
+    return np.cumsum(np.bincount(below, minlength=len(queries) + 1))[: len(queries)]
+
+
+def _chunk(
+    keys: list[np.ndarray], window: int, bits: int, counts: list[int], diffs: list[list[np.ndarray]]
+) -> None:
+    """One range of customers (their keys per step): adds to ``counts`` and ``diffs``."""
+    entries = keys[0]
+    if not len(entries):
+        return
+    cust = entries >> bits
+    first = np.empty(len(entries), dtype=bool)
+    first[0] = True
+    np.not_equal(cust[1:], cust[:-1], out=first[1:])
+    counts[1] += int(first.sum())
+    n = len(keys)
+    if n < 2 or not len(keys[1]):
+        return
+    k2 = keys[1]
+    c2 = k2 >> bits
+    # the entries of step-2 event i: (K2[i-1], K2[i]]; the latest of them, of i's customer
+    upto = np.searchsorted(entries, k2, side="right")  # entries <= K2[i]
+    latest = upto - 1
+    before = np.empty(len(k2), dtype=np.int64)
+    before[0] = 0
+    before[1:] = upto[:-1]
+    ok = latest >= before
+    ok[ok] &= cust[latest[ok]] == c2[ok]
+    # the greedy completion from every step-2 event: T_k, and whether it exists (same customer)
+    times = [k2]
+    found = [np.ones(len(k2), dtype=bool)]
+    for k in range(2, n):
+        step = keys[k]
+        if not len(step):
+            break
+        j = _next(step, times[-1])
+        there = j < len(step)
+        np.minimum(j, len(step) - 1, out=j)
+        t = step[j]
+        found.append(found[-1] & there & ((t >> bits) == c2))
+        times.append(t)
+    # only the step-2 events some entry continues to
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return
+    t1 = entries[latest[idx]]
+    level = np.ones(len(idx), dtype=np.int64)
+    for f, t in zip(found, times, strict=True):
+        level += f[idx] & (t[idx] - t1 <= window)
+    # per customer: the highest level, at its first step-2 event
+    cu = c2[idx]
+    starts = np.flatnonzero(np.concatenate(([True], cu[1:] != cu[:-1])))
+    mask = (1 << _IDX) - 1
+    best = np.maximum.reduceat((level << _IDX) + (mask - np.arange(len(idx))), starts)
+    top = best >> _IDX
+    at = mask - (best & mask)  # index into idx
+    reached = top >= 2
+    top, i = top[reached], idx[at[reached]]
+    # the earliest entry of i that still reaches that level: t1 >= T_top[i] - w (and after K2[i-1])
+    t_top = times[0][i]
+    for k, t in enumerate(times[1:], start=3):
+        at_k = top == k
+        t_top[at_k] = t[i[at_k]]
+    lowest = np.maximum(t_top - window, (t_top >> bits) << bits)
+    e = np.maximum(np.searchsorted(entries, lowest, side="left"), before[i])
+    t_1 = entries[e]
+    for k in range(2, n + 1):
+        sel = top >= k
+        count = int(sel.sum())
+        if k - 2 >= len(times) or not count:
+            break
+        counts[k] += count
+        prev = t_1[sel] if k == 2 else times[k - 3][i[sel]]
+        diffs[k].append(times[k - 2][i[sel]] - prev)

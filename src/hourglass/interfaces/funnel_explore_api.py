@@ -259,4 +259,6 @@ def funnel_explore_part_of(
     dropoff, correlation = execute_plan(
         ev.engine, explain_plan(spec, ev.table, options, explore_properties(ev, None))
     )
-    return funnel_explore_part(dropoff.to_dict(), correlation.to_dict(), jm.label or jm.name or key)
+    return funnel_explore_part(
+        dropoff.to_dict(), correlation.to_dict(), jm.label or jm.name or key, hold=spec.hold
+    )

@@ -29,22 +29,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.types as ir
-
-from hourglass.analyses._match import micros_of, step_predicate
-from hourglass.analyses.funnel_closed import overlap_groups
-from hourglass.engine import fastpath_heavy, fastpath_scan
+from hourglass.engine import fastpath_heavy
 from hourglass.engine.fastpath_heavy import Heavy, chains, sampled_heavy, store_heavy_from
 from hourglass.engine.fastpath_open import open_funnel_sql
-from hourglass.engine.fastpath_scan import run_scan, store_step_sql
-from hourglass.engine.load import Events
 from hourglass.model.spec import FunnelSpec
 from hourglass.model.steps import Step
 
-__all__ = ["PLAN_ENV", "fast_funnel", "fast_funnel_sql", "plan_for"]
+if TYPE_CHECKING:  # the SQL builders import no Ibis: engine/quick.py runs them on a raw connection
+    import ibis.expr.types as ir
+
+    from hourglass.engine.load import Events
+
+__all__ = ["PLAN_ENV", "fast_funnel", "fast_funnel_sql", "fast_sql", "plan_for", "run_fast_sql"]
 
 #: ``portable`` forces the portable Ibis plan, ``fast`` fails when the fast path cannot run.
 PLAN_ENV = "HOURGLASS_PLAN"
@@ -59,11 +59,27 @@ def _why_not(events: Events, spec: FunnelSpec) -> str | None:
     """Why the fast path cannot answer ``spec`` on ``events`` (None: it can)."""
     if events.engine.name != "duckdb":
         return f"the {events.engine.name} engine"
+    return _why_not_spec(spec)
+
+
+def _overlap(steps: Sequence[Step]) -> bool:
+    """Whether one event may match two steps (analyses/funnel_closed.py ``overlap_groups``); steps of
+    plain names (no glob) overlap only by a name in two of them, told without importing Ibis."""
+    if not any(c in p for s in steps for p in s.events for c in "*?"):
+        names = [name for s in steps for name in set(s.events)]
+        return len(names) != len(set(names))
+    from hourglass.analyses.funnel_closed import overlap_groups
+
+    return any(len(g) > 1 for g in overlap_groups(steps))
+
+
+def _why_not_spec(spec: FunnelSpec) -> str | None:
+    """Why the fast path cannot answer ``spec`` on DuckDB (None: it can)."""
     if spec.mode != "ordered":
         return f"mode {spec.mode}"
     if spec.exclude:
         return "exclusions"
-    if any(len(g) > 1 for g in overlap_groups(spec.steps)):
+    if _overlap(spec.steps):
         return "steps that one event may match together"
     if spec.optional_steps:
         return "optional steps"
@@ -110,6 +126,26 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _micros(value: datetime) -> int:
+    """A naive UTC datetime as integer microseconds since 1970-01-01 (analyses/_match.py micros_of)."""
+    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def _step_index(spec: FunnelSpec) -> str:
+    """The SQL of the step index (1..n, 0 for none) of steps of plain names: one list_position per
+    row, pushed into the scan."""
+    names: list[str] = []
+    index: list[str] = []
+    for k, step in enumerate(spec.steps, start=1):
+        for name in step.events:
+            names.append(_literal(name))
+            index.append(str(k))
+    pos = f"coalesce(list_position([{', '.join(names)}], event), 0)"
+    if all(len(s.events) == 1 for s in spec.steps):
+        return pos
+    return f"[0, {', '.join(index)}][{pos} + 1]"
+
+
 def _source(events: Events, spec: FunnelSpec) -> tuple[ir.Table, str]:
     """The events table to read (integer customer keys when that cannot change the answer) and the
     SQL of the step index (1..n, 0 for none)."""
@@ -127,18 +163,12 @@ def _source(events: Events, spec: FunnelSpec) -> tuple[ir.Table, str]:
         step_of = {name: k for k, step in enumerate(spec.steps, start=1) for name in step.events}
         lookup = ", ".join(str(step_of.get(name, 0)) for name in events.codes)
         return table, f"coalesce([{lookup}][enum_code(event) + 1], 0)"
-    if _names_only(spec.steps):
-        # every step is a list of names: one list_position per row, pushed into the scan
-        names: list[str] = []
-        index: list[str] = []
-        for k, step in enumerate(spec.steps, start=1):
-            for name in step.events:
-                names.append(_literal(name))
-                index.append(str(k))
-        if all(len(s.events) == 1 for s in spec.steps):
-            return table, f"coalesce(list_position([{', '.join(names)}], event), 0)"
-        pos = f"coalesce(list_position([{', '.join(names)}], event), 0)"
-        return table, f"[0, {', '.join(index)}][{pos} + 1]"
+    if _names_only(spec.steps):  # every step is a list of names
+        return table, _step_index(spec)
+    import ibis
+
+    from hourglass.analyses._match import step_predicate
+
     preds = [step_predicate(s, events.table if table is events.table else table) for s in spec.steps]
     first = ibis.cases(*[(p, k) for k, p in enumerate(preds, start=1)], else_=0)
     return table.mutate(**{_STEP: first}), _quote(_STEP)
@@ -154,56 +184,113 @@ def _store_heavy(events: Events) -> Heavy | None:
     return store_heavy_from(events.engine.con.con, str(database), events.key_count)
 
 
-def _store_db(events: Events, table: ir.Table) -> str | None:
-    """The attached store's database name when ``table`` is a store's ``hg_events``, else None."""
-    if events.keyed is None or table is not events.keyed or not events.key_count:
-        return None
-    database = getattr(getattr(table.op(), "namespace", None), "database", None)
-    return str(database) if database else None
+@dataclass(frozen=True)
+class _Base:
+    """What the fast path's SQL reads: ``sql``, the events (customer, event, timestamp, the rest);
+    ``step``, the SQL of each row's step index; and what it knows of a store's keyed events."""
 
-
-def _matched_sql(
-    events: Events, spec: FunnelSpec, table: ir.Table, step: str, base: str, by: str = ""
-) -> str:
-    """The matched events: ``c``, ``ts`` (µs), ``s`` (the step, 1..n) and ``by``'s columns, of
-    ``base`` (the SQL of ``table``, from :func:`_source` with ``step``)."""
-    # a store keeps integer microseconds
-    ts = '"timestamp"' if table.timestamp.type().is_integer() else 'epoch_us("timestamp")'
-    src = base
-    if _names_only(spec.steps) and table is events.keyed and events.enum_type is not None:
-        # a store: only the row groups of the steps' event names
-        used = sorted({x for st in spec.steps for x in st.events} & set(events.codes or ()))
-        match = " OR ".join(f"event = {_literal(x)}::{events.enum_type}" for x in used) or "false"
-        src = f"SELECT * FROM ({base}) AS st WHERE {match}"
-    cols = f"customer AS c, {ts} AS ts, {step} AS s{by}"
-    return f"SELECT * FROM (SELECT {cols} FROM ({src}) AS src) AS x WHERE s > 0"
-
-
-def _scan(events: Events, spec: FunnelSpec) -> dict[str, Any]:
-    """The sequential-scan plan's summary row (engine/fastpath_scan.py)."""
-    table, step = _source(events, spec)
-    base = events.engine.con.compile(table)
-    since = micros_of(spec.since) if spec.since is not None else None
-    until = micros_of(spec.until) if spec.until is not None else None
-    raw = events.engine.con.con
-    if _names_only(spec.steps) and _store_db(events, table) is not None:
-        # a store: each step's rows on their own, in storage order (customer, time)
-        known = set(events.codes) if events.codes is not None else None
-        sqls = [
-            store_step_sql(base, [x for x in st.events if known is None or x in known], events.enum_type)
-            for st in spec.steps
-        ]
-        return run_scan(raw, len(spec.steps), spec.window, since, until, steps_sql=sqls)
-    matched = _matched_sql(events, spec, table, step, base)
-    return run_scan(raw, len(spec.steps), spec.window, since, until, matched_sql=matched)
+    sql: str
+    step: str
+    integer_ts: bool = False  # a store's integer microseconds
+    keyed: bool = False  # the integer-keyed events (a store's dense keys when key_count)
+    store: bool = False  # a store's ENUM events, steps of plain names
+    codes: tuple[str, ...] | None = None
+    enum_type: str | None = None
+    key_count: int = 0
+    found: Heavy | None = None  # a store's heavy customers
 
 
 def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     """The fast path's SQL: one row (or one per ``by`` value) with ``c{k}``, ``med{k}``, ``p90{k}``
     (and ``by``), the columns of the portable plan's summary."""
-    n, w = len(spec.steps), spec.window
+    return _sql(spec, _base(events, spec, heavy=True))
+
+
+def _base(events: Events, spec: FunnelSpec, *, heavy: bool) -> _Base:
+    """What the fast path reads of ``events`` for ``spec`` (``heavy``: look up a store's heavy
+    customers)."""
     table, step = _source(events, spec)
-    base = events.engine.con.compile(table)
+    keyed = table is events.keyed
+    return _Base(
+        sql=events.engine.con.compile(table),
+        step=step,
+        integer_ts=table.timestamp.type().is_integer(),
+        keyed=keyed,
+        store=_names_only(spec.steps) and keyed and events.enum_type is not None,
+        codes=events.codes,
+        enum_type=events.enum_type,
+        key_count=events.key_count or 0,
+        found=_store_heavy(events) if keyed and heavy else None,
+    )
+
+
+def _store_db(events: Events) -> str | None:
+    """The attached store's database name, None for a file."""
+    if events.keyed is None or not events.key_count:
+        return None
+    database = getattr(getattr(events.keyed.op(), "namespace", None), "database", None)
+    return str(database) if database else None
+
+
+def _scan(events: Events, spec: FunnelSpec) -> dict[str, Any]:
+    """The sequential-scan plan's summary row (engine/fastpath_scan.py)."""
+    from hourglass.engine.fastpath_scan import run_scan, store_step_sql
+
+    base = _base(events, spec, heavy=False)
+    since = _micros(spec.since) if spec.since is not None else None
+    until = _micros(spec.until) if spec.until is not None else None
+    raw = events.engine.con.con
+    if _names_only(spec.steps) and base.keyed and _store_db(events) is not None:
+        # a store: each step's rows on their own, in storage order (customer, time)
+        known = set(events.codes) if events.codes is not None else None
+        sqls = [
+            store_step_sql(base.sql, [x for x in st.events if known is None or x in known], events.enum_type)
+            for st in spec.steps
+        ]
+        return run_scan(raw, len(spec.steps), spec.window, since, until, steps_sql=sqls)
+    return run_scan(raw, len(spec.steps), spec.window, since, until, matched_sql=_matched(spec, base))
+
+
+def scan_chosen(events: Events, spec: FunnelSpec) -> bool:
+    """Whether the fast path runs the sequential-scan plan (engine/fastpath_scan.py, its rule): a
+    closed funnel without ``--by`` of at least ``SCAN_MIN_ROWS`` validated events."""
+    from hourglass.engine import fastpath_scan
+
+    return (
+        fastpath_scan.SCAN
+        and not spec.open
+        and not spec.by
+        and events.report.rows >= fastpath_scan.SCAN_MIN_ROWS
+    )
+
+
+def fast_sql(base: str, spec: FunnelSpec) -> str | None:
+    """The fast path's SQL over ``base``, the SQL of a file's canonical events on DuckDB (customer
+    and event as text, timestamp a TIMESTAMP, the other columns), built without Ibis (engine/quick.py);
+    None when the fast path does not answer ``spec`` or its steps need Ibis (a glob or a filter)."""
+    if _why_not_spec(spec) is not None or not _names_only(spec.steps):
+        return None
+    return _sql(spec, _Base(base, _step_index(spec)))
+
+
+def _matched(spec: FunnelSpec, src_: _Base, by: str = "") -> str:
+    """The matched events of ``src_``: ``c``, ``ts`` (µs), ``s`` (the step, 1..n) and ``by``'s
+    columns."""
+    # a store keeps integer microseconds
+    ts = '"timestamp"' if src_.integer_ts else 'epoch_us("timestamp")'
+    src = src_.sql
+    if src_.store:  # only the row groups of the steps' event names
+        used = sorted({x for st in spec.steps for x in st.events} & set(src_.codes or ()))
+        match = " OR ".join(f"event = {_literal(x)}::{src_.enum_type}" for x in used) or "false"
+        src = f"SELECT * FROM ({src_.sql}) AS st WHERE {match}"
+    cols = f"customer AS c, {ts} AS ts, {src_.step} AS s{by}"
+    return f"SELECT * FROM (SELECT {cols} FROM ({src}) AS src) AS x WHERE s > 0"
+
+
+def _sql(spec: FunnelSpec, src_: _Base) -> str:
+    """:func:`fast_funnel_sql` of the events ``src_``."""
+    n, w = len(spec.steps), spec.window
+    base = src_.sql
     # the entry's value: of its step-1 events at t1, the canonically first (smallest event name, then
     # smallest value, NULL last); when step 1 is one event name, that is min(b) (NULL only if all are)
     one_name = len(spec.steps[0].events) == 1 and _names_only(spec.steps[:1])
@@ -212,28 +299,28 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     carried = (", b" if one_name else ", e, b") if spec.by else ""
     in_range = []
     if spec.since is not None:
-        in_range.append(f"ts >= {micros_of(spec.since)}")
+        in_range.append(f"ts >= {_micros(spec.since)}")
     if spec.until is not None:
-        in_range.append(f"ts < {micros_of(spec.until)}")
-    store = _names_only(spec.steps) and table is events.keyed and events.enum_type is not None
-    found = _store_heavy(events) if table is events.keyed else None
+        in_range.append(f"ts < {_micros(spec.until)}")
+    store = src_.store
+    found = src_.found
     heavy: Heavy | None = found
     ctes: list[str] = []
     if store and not spec.open:
         # a store keeps each event name's rows together, clustered by customer and time: each step
         # reads its own rows, and the scan skips every other row group (zone maps on the ENUM code)
         def rows(k: int, cols: str = "") -> str:
-            names = sorted(set(spec.steps[k - 1].events) & set(events.codes or ()))
-            match = " OR ".join(f"event = {_literal(x)}::{events.enum_type}" for x in names) or "false"
+            names = sorted(set(spec.steps[k - 1].events) & set(src_.codes or ()))
+            match = " OR ".join(f"event = {_literal(x)}::{src_.enum_type}" for x in names) or "false"
             return f'(SELECT customer AS c, "timestamp" AS ts{cols} FROM ({base}) AS st WHERE {match})'
 
         def heavy_rows(k: int, cols: str = "") -> str:
             return f"(SELECT x.* FROM {rows(k, cols)} AS x WHERE {heavy.heavy('x.c') if heavy else 'false'})"
     else:
-        ev = f"ev AS MATERIALIZED ({_matched_sql(events, spec, table, step, base, by)})"
+        ev = f"ev AS MATERIALIZED ({_matched(spec, src_, by)})"
         if spec.open:
             heavy = found if found is not None else sampled_heavy("ev")
-            none = found is not None and found.from_key == events.key_count  # a store without any
+            none = found is not None and found.from_key == src_.key_count  # a store without any
             return open_funnel_sql(ev, n, w, in_range, None if none else heavy)
         ctes.append(ev)
         by = carried
@@ -247,8 +334,8 @@ def fast_funnel_sql(events: Events, spec: FunnelSpec) -> str:
     first = f"SELECT c, ts AS t1{carried} FROM {rows(1, by)} AS x"
     where = f" WHERE {' AND '.join(in_range)}" if in_range else ""
     ctes.append(f"g1 AS ({first}{where})")
-    key_count = events.key_count or 0
-    bitstring = table is events.keyed and 0 < key_count <= _BITSTRING_MAX
+    key_count = src_.key_count
+    bitstring = src_.keyed and 0 < key_count <= _BITSTRING_MAX
     if n > 1:
         # the heavy customers (engine/fastpath_heavy.py): a store's key range, else counted by the
         # aggregate that counts step 1 anyway where there is one
@@ -336,23 +423,28 @@ def fast_funnel(events: Events, spec: FunnelSpec) -> list[dict[str, Any]]:
     hook = getattr(con, "_run_pre_execute_hooks", None)
     if hook is not None:  # registers in-memory tables the expression may hold
         hook(events.keyed if events.keyed is not None else events.table)
-    if fastpath_scan.SCAN and not spec.open and not spec.by:  # the plan chooser's rule (module docstring)
+    if scan_chosen(events, spec):  # the plan chooser's rule (engine/fastpath_scan.py)
         with translated():
             return [_scan(events, spec)]
     sql = fast_funnel_sql(events, spec)
-    raw = con.con
     with translated():
-        # DuckDB's CTE filter pusher would push "s = 1 OR s = 2 ..." into ``ev`` and evaluate the
-        # step index once per step on every row of the source (bench/README.md, pitfall a)
-        (before,) = raw.execute("SELECT current_setting('disabled_optimizers')").fetchone()
-        disabled = ",".join(x for x in (str(before or ""), "cte_filter_pusher") if x)
-        raw.execute(f"SET disabled_optimizers = {_literal(disabled)}")
-        try:
-            cur = raw.execute(sql)
-            names = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-        finally:
-            raw.execute(f"SET disabled_optimizers = {_literal(str(before or ''))}")
+        return run_fast_sql(con.con, sql, spec)
+
+
+def run_fast_sql(raw: Any, sql: str, spec: FunnelSpec) -> list[dict[str, Any]]:
+    """Run the fast path's ``sql`` on the DuckDB connection ``raw``: the summary rows as dicts (one
+    empty dict when no row and no ``by``). DuckDB's errors are the caller's to translate."""
+    # DuckDB's CTE filter pusher would push "s = 1 OR s = 2 ..." into ``ev`` and evaluate the
+    # step index once per step on every row of the source (bench/README.md, pitfall a)
+    (before,) = raw.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    disabled = ",".join(x for x in (str(before or ""), "cte_filter_pusher") if x)
+    raw.execute(f"SET disabled_optimizers = {_literal(disabled)}")
+    try:
+        cur = raw.execute(sql)
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    finally:
+        raw.execute(f"SET disabled_optimizers = {_literal(str(before or ''))}")
     out = [dict(zip(names, r, strict=True)) for r in rows]
     if not spec.by and not out:
         out = [{}]

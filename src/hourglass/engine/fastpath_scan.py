@@ -16,8 +16,7 @@ value per entry, and the open programme, are not in the kernel).
   the other row groups) in storage order, already sorted by (customer key, time); a step of several
   names is ordered by DuckDB. The kernel checks the order and sorts when it does not hold.
 - **A file**: the matched events (the same SQL as the joins' ``ev``) ``ORDER BY c, ts`` in DuckDB
-  (parallel), customers numbered in that order in numpy (integers compared as such, text through
-  Arrow).
+  (parallel), customers numbered in that order in numpy (integers or text).
 
 The SQL builders here import no Ibis (they take the compiled source SQL as text).
 """
@@ -31,10 +30,13 @@ import numpy as np
 
 from hourglass.engine.funnel_scan import funnel_scan, sorted_by_code
 
-__all__ = ["SCAN", "run_scan", "sorted_sql", "store_step_sql"]
+__all__ = ["SCAN", "SCAN_MIN_ROWS", "run_scan", "sorted_sql", "store_step_sql"]
 
 #: the scan plan on (tests set it False to run the greedy joins on the same specs)
 SCAN = True
+#: the fewest validated events a log needs for the scan plan: below, both plans take milliseconds
+#: and the joins need neither numpy's arrays nor their imports (a small file's funnel, issue 11)
+SCAN_MIN_ROWS = 1_000_000
 
 
 def _literal(text: str) -> str:
@@ -56,26 +58,13 @@ def sorted_sql(matched: str) -> str:
     return f"SELECT c, ts, CAST(s AS SMALLINT) AS s FROM ({matched}) AS m ORDER BY c, ts"
 
 
-def _numbered(column: Any) -> np.ndarray:
-    """Customer numbers 0, 1, ... of a column (Arrow) sorted by customer."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    m = len(col)
-    new = np.empty(m, dtype=bool)
-    if m:
+def _numbered(values: np.ndarray) -> np.ndarray:
+    """Customer numbers 0, 1, ... of ``values`` sorted by customer (integers, or text as objects)."""
+    new = np.empty(len(values), dtype=bool)
+    if len(values):
         new[0] = True
-        if pa.types.is_integer(col.type):
-            values = col.to_numpy(zero_copy_only=False)
-            np.not_equal(values[1:], values[:-1], out=new[1:])
-        else:
-            new[1:] = pc.not_equal(col.slice(1), col.slice(0, m - 1)).to_numpy(zero_copy_only=False)
+        np.not_equal(values[1:], values[:-1], out=new[1:])
     return np.cumsum(new, dtype=np.int64) - 1
-
-
-def _ints(column: Any) -> np.ndarray:
-    return np.asarray(column.to_numpy(), dtype=np.int64)
 
 
 def run_scan(
@@ -97,10 +86,9 @@ def run_scan(
             steps.append(sorted_by_code(got["c"], got["ts"]))
     else:
         assert matched_sql is not None
-        table = raw.execute(sorted_sql(matched_sql)).to_arrow_table()
-        codes = _numbered(table.column("c"))
-        ts = _ints(table.column("ts"))
-        s = _ints(table.column("s"))
+        got = raw.execute(sorted_sql(matched_sql)).fetchnumpy()
+        codes = _numbered(got["c"])
+        ts, s = np.asarray(got["ts"], dtype=np.int64), got["s"]
         for k in range(1, n + 1):
             mine = s == k
             steps.append((codes[mine], ts[mine]))

@@ -26,6 +26,7 @@ from hourglass.interfaces.report_sections import (
     funnel_parts,
     funnel_section,
     journeys_block,
+    lifecycle_args,
     lifecycle_blocks,
     lifecycle_of,
     not_counted_model,
@@ -203,10 +204,13 @@ def report(
         engine=engine,
         table=table,
         config=cfg,
+        lifecycle=lifecycle_args(main, spend, since, until, after_sale),
     )
     try:
         say("loading the source")
         ev = api.events(source, columns=columns, engine=engine, table=table, config=cfg)
+        if helper is not None:  # two processes on a small file: one DuckDB thread each
+            ev.engine.con.raw_sql("SET threads = 1")
         options = options.held(ev)  # a bad --hold fails before any section is computed
         with cached() as materialize:
             # read once: every analysis below scans the same events (a store is a table; a small file
@@ -323,7 +327,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
     if any(matched_stages(main, names)):
         mark = time.perf_counter()
         say(f"lifecycle: {main_key}")
-        life = lifecycle_of(ev, main, rq.spend, since, until, cfg, rq.after_sale)
+        life = lifecycle_of(ev, main, rq.spend, since, until, cfg, rq.after_sale, rq.helper)
         life_dict = life.to_dict()
         timings["lifecycle"] = time.perf_counter() - mark
         mark = time.perf_counter()

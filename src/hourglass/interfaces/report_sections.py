@@ -13,6 +13,7 @@ from hourglass.engine.load import Events
 from hourglass.ingest.config import Config
 from hourglass.interfaces import journeys_api
 from hourglass.interfaces.api import build_spec, by_column
+from hourglass.interfaces.report_helper import Helper
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import HourglassError, SpecError
 from hourglass.model.journey import JourneyModel
@@ -29,6 +30,7 @@ __all__ = [
     "funnel_section",
     "funnel_time_part_of",
     "journeys_block",
+    "lifecycle_args",
     "lifecycle_blocks",
     "lifecycle_of",
     "map_hint",
@@ -314,14 +316,33 @@ def lifecycle_of(
     until: Any,
     cfg: Config,
     after_sale: Mapping[str, Any] | None = None,
+    helper: Helper | None = None,
 ) -> LifecycleResult:
-    """The lifecycle of the main model (its channel table is by acquisition channel)."""
+    """The lifecycle of the main model (its channel table is by acquisition channel); the helper
+    process's when it computed it with the same arguments."""
     from hourglass.interfaces.lifecycle_api import lifecycle
 
+    if helper is not None:
+        got = helper.lifecycle(**lifecycle_args(model, spend, since, until, after_sale))
+        if got is not None:
+            return got  # type: ignore[no-any-return]
     spend = None if spend is None else str(spend)
     return lifecycle(
         ev, model, spend=spend, since=since, until=until, config=cfg, after_sale=after_sale or None
     )
+
+
+def lifecycle_args(
+    model: JourneyModel, spend: Any, since: Any, until: Any, after_sale: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The lifecycle's arguments as the helper takes them (start_helper's ``lifecycle``)."""
+    return {
+        "model": model,
+        "spend": spend,
+        "since": since,
+        "until": until,
+        "after_sale": dict(after_sale or {}),
+    }
 
 
 def lifecycle_blocks(life: Mapping[str, Any] | None) -> dict[str, str | None]:

@@ -92,7 +92,7 @@ def serve_cmd(
         spend=spend,
         models=models,
     )
-    app = create_app(src, token=token, loopback_only=host in LOOPBACK, persist=True)
+    app = create_app(src, token=token, loopback_only=host in LOOPBACK, persist=True, wait_s=1.0)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     stderr.print(

@@ -23,6 +23,7 @@ from .extras import PAGES, Page
 from .funnel_explore_view import add_explore_routes
 from .funnel_trend_view import add_trend_routes
 from .people_view import people_params
+from .progress import Pending, Progress
 from .query import FunnelQuery, PageQuery, date_range, integer
 from .render import environment
 from .views import Views
@@ -31,6 +32,7 @@ __all__ = ["COOKIE", "FRAGMENT_HEADER", "create_app"]
 
 COOKIE = "hourglass_token"
 FRAGMENT_HEADER = "X-HG-Fragment"
+POLL_HEADER = "X-HG-Poll"  # hg.js asking again for a view being computed
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 PER_PAGE = 50
 FAVICON = (
@@ -99,19 +101,26 @@ def create_app(
     loopback_only: bool = True,
     cache_size: int = 256,
     persist: bool = False,
+    wait_s: float | None = None,
 ) -> FastAPI:
     """The app on a loaded source. ``token``: required on every request (``Authorization: Bearer``,
     or ``?token=`` once, which sets a cookie). ``loopback_only``: requests must name a loopback host
     (a web page cannot reach the dashboard through DNS rebinding). ``persist``: keep the results on
-    disk next to the source (disk_cache.py; ``hourglass serve``), so a restart reuses them."""
+    disk next to the source (disk_cache.py; ``hourglass serve``), so a restart reuses them.
+    ``wait_s``: a view not ready within this many seconds is answered with its progress, and the
+    page asks again until it is (progress.py; ``hourglass serve``); None: every answer waits."""
     app = FastAPI(title="hourglass", docs_url=None, redoc_url=None, openapi_url=None)
     env = environment()
     assets = Assets()
     views = Views(src, ResultCache(cache_size, disk=open_disk_cache(src) if persist else None), env)
     app.state.views = views
+    progress = Progress(views.ahead, wait_s) if wait_s is not None else None
+    app.state.progress = progress
 
     @app.middleware("http")
     async def busy(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.headers.get(POLL_HEADER):  # a page asking again: its computation counts (progress.py)
+            return await call_next(request)
         views.ahead.request_started()  # background work waits until the requests are answered
         try:
             return await call_next(request)
@@ -152,7 +161,13 @@ def create_app(
     ) -> HTMLResponse:
         status = 200
         try:
-            fragment = compute()
+            if progress is None:
+                fragment = compute()
+            else:
+                key = (request.url.path, tuple(sorted(request.query_params.multi_items())))
+                fragment = progress.run(key, title, compute)
+        except Pending as p:
+            status, fragment = 202, views.progress(p, str(request.url.path) + _query(request))
         except HourglassError as e:
             status, fragment = 400, views.error(e.code, e.message, e.hint)
         except Exception as e:  # a bug: said plainly, logged, and the server stays up
@@ -305,6 +320,11 @@ def create_app(
         return assets.response(name, request)
 
     return app
+
+
+def _query(request: Request) -> str:
+    q = urlencode(request.query_params.multi_items())
+    return "?" + q if q else ""
 
 
 def _safe(name: str) -> str:

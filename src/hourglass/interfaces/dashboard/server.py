@@ -3,6 +3,7 @@ loopback port (tests, bench/dashboard.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -32,8 +33,20 @@ def run(app: Any, host: str, port: int) -> None:
     try:
         uvicorn.Server(_config(app, host, port)).run()
     finally:
-        if views is not None:
-            views.ahead.stop()  # a query still running at exit would abort the process
+        _stop(app)
+
+
+def _stop(app: Any) -> None:
+    """Stop the work ahead and the views being computed (a DuckDB query still running at exit
+    would abort the process)."""
+    views = getattr(getattr(app, "state", None), "views", None)
+    if views is not None:
+        views.ahead.stop()
+    progress = getattr(getattr(app, "state", None), "progress", None)
+    if progress is not None and views is not None:
+        progress.stop()
+        with contextlib.suppress(Exception):
+            views.src.events.engine.con.con.interrupt()
 
 
 @dataclass
@@ -45,9 +58,7 @@ class Running:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-        views = getattr(getattr(self.server.config.app, "state", None), "views", None)
-        if views is not None:
-            views.ahead.stop()
+        _stop(self.server.config.app)
 
 
 def start_in_thread(app: Any, host: str = "127.0.0.1", port: int | None = None) -> Running:

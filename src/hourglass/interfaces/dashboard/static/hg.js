@@ -7,6 +7,7 @@
   var timings = (window.hgTimings = []);
   var seq = {};
   var pending = 0;
+  var POLL_MS = 150; // between a progress note and asking again (the server holds each request)
 
   function busy(delta) {
     pending += delta;
@@ -61,19 +62,36 @@
     return null;
   }
 
-  function load(url, targetSel, push) {
+  /* A view being computed answers with its progress (data-hg-poll: the same URL); it is asked for
+     again until it is there, unless a newer request for the target came meanwhile. The timing runs
+     from the first request to the chart drawn. */
+  function poll(target, targetSel, n, t0) {
+    var el = target.querySelector("[data-hg-poll]");
+    if (!el) return false;
+    busy(1);
+    setTimeout(function () {
+      busy(-1);
+      if (n === seq[targetSel]) load(el.getAttribute("data-hg-poll"), targetSel, null, t0, true);
+    }, POLL_MS);
+    return true;
+  }
+
+  function load(url, targetSel, push, since, again) {
     var target = document.querySelector(targetSel);
     if (!target) return Promise.resolve();
     var n = (seq[targetSel] = (seq[targetSel] || 0) + 1);
-    var t0 = performance.now();
+    var t0 = since === undefined ? performance.now() : since;
+    var headers = { "X-HG-Fragment": "1" };
+    if (again) headers["X-HG-Poll"] = "1";
     busy(1);
     target.setAttribute("aria-busy", "true");
-    return fetch(url, { headers: { "X-HG-Fragment": "1" }, credentials: "same-origin" })
+    return fetch(url, { headers: headers, credentials: "same-origin" })
       .then(function (r) { return r.text(); })
       .then(function (html) {
         if (n !== seq[targetSel]) return null; // a newer request for this target is on its way
         target.innerHTML = html;
         if (push) history.pushState({ hg: true }, "", push);
+        if (poll(target, targetSel, n, t0)) return null;
         return draw(target).then(function () {
           timings.push({ url: url, target: targetSel, ms: performance.now() - t0 });
           if (targetSel === "#people") target.scrollIntoView({ block: "nearest" });
@@ -172,6 +190,14 @@
   function start() {
     document.querySelectorAll("form[data-live]").forEach(markRange);
     var t0 = performance.now();
+    var waiting = document.querySelector("[data-hg-poll]");
+    var box = waiting && waiting.parentElement && waiting.parentElement.closest("[id]");
+    if (box) {  // the page's view is being computed: asked for until it is there
+      var sel = "#" + box.id;
+      seq[sel] = (seq[sel] || 0) + 1;
+      poll(box, sel, seq[sel], 0); // timed from the page's request (navigation start)
+      return;
+    }
     busy(1);
     draw(document).then(function () {
       timings.push({ url: location.pathname + location.search, target: "page", ms: performance.now() - t0 });

@@ -128,6 +128,27 @@ def test_totals_in_the_cli_count_chains(files: Path, totals: tuple[Any, str]) ->
     assert "funnel-explained (the drop-off paths and the correlation follow customers" in out
 
 
+@pytest.mark.xfail(reason="the funnel sections' labels are drawn by reports/html.py (Q2's): r1_to_q2.diff")
+def test_totals_labels_say_chains(totals: tuple[Any, str]) -> None:
+    """What is counted: chains, in the table, the tiles, the largest loss, the overview and the
+    chart's tooltip; no buyers' line (a number of chains is not a number of buyers)."""
+    _, page = totals
+    shop = _section(page, "m1-shop")
+    assert '<th rowspan="2" class="count">Chains<br>' in shop
+    text = _text(shop)
+    assert "Chains entered 6 Chains that reached Sale in order within 90d 3" in text
+    assert "chains that reached the step in order within 90d" in text
+    assert "Largest loss: Browse \u2192 Cart, 50% of chains lost (3 of 6)." in text
+    assert "customers" not in text.replace("not customers", "") and "Buyers, two definitions" not in page
+    overview = _text(_section(page, "overview"))
+    assert "6 \u2192 3 chains" in overview and "Funnels count chains (totals)" in overview
+    assert "Not funnels, so unchanged by these options: the lifecycle" in overview
+    assert "%{x:,} chains<br>" in page.replace("\\u003c", "<").replace("\\u003e", ">")
+    assert "--count totals cannot be combined with optional steps (HG126)" in _text(
+        _section(page, "overview")
+    )
+
+
 def test_hold_in_the_api_holds_every_funnel(files: Path, held: ReportResult) -> None:
     shop, wishes = _counts(files, "shop.yaml", hold="device"), _counts(files, "wishes.yaml", hold="device")
     assert shop == [4, 2, 2] and wishes == [4, 2, 2, 2]
@@ -144,6 +165,36 @@ def test_hold_in_the_api_holds_every_funnel(files: Path, held: ReportResult) -> 
     assert "Held: events of one chain share the same device (--hold device)" in over_time
     assert "cart from previous 2 " in over_time
     assert {"funnel-time", "funnel-explained"} <= set(held.sections)
+    explained = _text(_section(page, "funnel-explained"))
+    assert "Held: events of one chain share the same device (--hold device)" in explained
+
+
+@pytest.mark.xfail(reason="the funnel sections' labels are drawn by reports/html.py (Q2's): r1_to_q2.diff")
+def test_hold_is_said_in_every_funnel_section(held: ReportResult) -> None:
+    page = held.path.read_text(encoding="utf-8")
+    for anchor in ("m1-wishes", "m2-shop"):
+        assert "events of one chain share the same device" in _text(_section(page, anchor)), anchor
+    overview = _text(_section(page, "overview"))
+    assert "Funnels hold device" in overview and "Not funnels, so unchanged" in overview
+
+
+def test_optional_steps_over_time(held: ReportResult) -> None:
+    over_time = _text(_section(held.path.read_text(encoding="utf-8"), "funnel-time"))
+    assert "wish (optional) from previous 2 " in over_time
+    assert "An optional step's line is its own conversion" in over_time
+
+
+@pytest.mark.xfail(reason="the funnel sections' labels are drawn by reports/html.py (Q2's): r1_to_q2.diff")
+def test_optional_steps_are_labelled_with_their_own_conversion(held: ReportResult) -> None:
+    page = held.path.read_text(encoding="utf-8")
+    section = _section(page, "m1-wishes")
+    row = re.search(r'<tr[^>]*><td class="step">Wishlist.*?</tr>', section)
+    assert row is not None and '<span class="tag">optional</span>' in row.group(0)
+    assert "largest loss" not in row.group(0)  # skipping an optional step loses no one
+    # its own conversion (2 of the 4 who browsed), no "dropped"; the loss is browse -> cart (2 of 4)
+    assert "<td>2</td><td>50.0% " in row.group(0) and "<td>\u2014</td><td>6.0 min</td>" in row.group(0)
+    assert "Largest loss: Browse \u2192 Cart, 50% of customers lost (2 of 4)." in _text(section)
+    assert '"y":["Browse","Wishlist (optional)","Cart","Sale"]' in page  # the funnel chart
 
 
 def test_a_bad_hold_column_is_the_funnels_error_before_any_section(files: Path) -> None:

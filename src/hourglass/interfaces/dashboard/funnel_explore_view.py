@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlencode
 
@@ -99,7 +100,11 @@ def explore_fragment(views: Any, q: FunnelQuery, x: ExploreQuery) -> str:
             "the funnel has no steps", code="HG109", hint="give steps or a model on the funnel page"
         )
     result = _result(views, q, x)
-    names = list(_spec(views, q).step_names)
+    spec = _spec(views, q)
+    names = list(spec.step_names)
+    # the step tabs: each required step with a required one after it, and that next one
+    req = spec.required
+    starts = [(k, f"{names[k - 1]} → {names[nxt - 1]}") for k, nxt in pairwise(req)]
     rows: list[dict[str, Any]] = []
     if isinstance(result, FunnelPaths):
         for p in result.paths:
@@ -115,6 +120,7 @@ def explore_fragment(views: Any, q: FunnelQuery, x: ExploreQuery) -> str:
             x=x,
             rows=rows,
             steps=names,
+            starts=starts,
             fq=q.query(),
             xq=urlencode(x.params()),
             views=VIEWS,

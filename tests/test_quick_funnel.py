@@ -5,7 +5,10 @@ the command's process never imports Ibis."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +190,52 @@ def test_other_sources_and_engines_take_the_usual_path(tmp_path: Path) -> None:
     )
     assert small_funnel(str(epoch), spec, ColumnMapping()) is None  # epoch numbers: the Ibis load decides
     assert quick.load_small_file(str(epoch), ColumnMapping()) is None
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_funnel_without_ibis_is_the_portable_plan(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(1000 + seed)
+    path = _clean_log(tmp_path / "log.csv", seed)
+    steps = rng.sample(["visit", "signup", "cart", "purchase"], rng.randint(1, 4))
+    options: dict[str, Any] = {"window": rng.choice(["1h", "2d", "7d"]), "open": rng.random() < 0.25}
+    if rng.random() < 0.4:
+        options["by"] = "channel"
+    if rng.random() < 0.3:
+        options["since"] = "2024-01-10"
+    fast = hourglass.funnel(str(path), steps, **options)
+    spec = hourglass.build_spec(steps, **options)
+    assert small_funnel(str(path), spec, ColumnMapping()) is not None or any(
+        s.customers == 0 for s in fast.steps
+    )  # answered without Ibis unless a step has no customers
+    monkeypatch.setenv("HOURGLASS_PLAN", "portable")
+    portable = hourglass.funnel(str(path), steps, **options)
+    assert portable.meta["plan"] == "portable"
+    assert _comparable(fast) == _comparable(portable)
+
+
+def test_the_funnel_command_never_imports_ibis(tmp_path: Path) -> None:
+    path = _log(
+        tmp_path / "log.csv",
+        "a,visit,2024-01-01 10:00:00\na,signup,2024-01-01 11:00:00\nb,visit,2024-01-02 10:00:00\n",
+    )
+    probe = (
+        "import json, sys\n"
+        "from hourglass.interfaces.cli import main\n"
+        f"sys.argv = ['hourglass', 'funnel', {str(path)!r}, '--steps', 'visit,signup', '--format', 'json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('ibis', 'sqlglot', 'pandas', 'pyarrow')\n"
+        "mods = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
+        "print(json.dumps(mods), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    out = json.loads(done.stdout)
+    assert [s["customers"] for s in out["steps"]] == [2, 1]
+    assert out["meta"]["plan"] == "fast"
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []

@@ -161,15 +161,9 @@ def best_chains(
 
 
 def _best(
-    ev: list[Event],
-    req: list[int],
-    window: int,
-    mode: str,
-    lo: int | None,
-    hi: int | None,
-    hold: str | None = None,
-    optional: frozenset[int] = frozenset(),
-) -> tuple[int, tuple[int, ...]]:
+    ev: list[Event], req: list[int], window: int, mode: str, lo: int | None, hi: int | None,
+    hold: str | None = None, optional: frozenset[int] = frozenset(),
+) -> tuple[int, tuple[int, ...]]:  # fmt: skip
     def same(first: Event, e: Event) -> bool:  # the held value, never a missing one
         return hold is None or (not missing(first.row.get(hold)) and e.row.get(hold) == first.row.get(hold))
 

@@ -22,6 +22,7 @@ models where one event may match two stages; ``HOURGLASS_PLAN=portable`` forces 
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 import ibis
@@ -29,10 +30,18 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine.journeys_seq import Sorted, seq_paths, seq_transitions
 from hourglass.engine.load import Events
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
-__all__ = ["fast_paths", "fast_paths_sql", "fast_transitions", "fast_transitions_sql", "journeys_plan_for"]
+__all__ = [
+    "fast_paths",
+    "fast_paths_sql",
+    "fast_transitions",
+    "fast_transitions_sql",
+    "journeys_plan_for",
+    "sorted_nodes",
+]
 
 _PLAN_ENV = "HOURGLASS_PLAN"
 
@@ -152,21 +161,100 @@ def fast_transitions_sql(events: Events, spec: TransitionsSpec) -> str:
     )
 
 
+def _run_pre_hooks(events: Events) -> None:
+    hook = getattr(events.engine.con, "_run_pre_execute_hooks", None)
+    if hook is not None:  # registers in-memory tables the expression may hold
+        hook(events.keyed if events.keyed is not None else events.table)
+
+
 def _rows(events: Events, sql: str) -> list[dict[str, Any]]:
     from hourglass.engine.errors import translated
 
-    con = events.engine.con
-    hook = getattr(con, "_run_pre_execute_hooks", None)
-    if hook is not None:  # registers in-memory tables the expression may hold
-        hook(events.keyed if events.keyed is not None else events.table)
+    _run_pre_hooks(events)
     with translated():
-        cur = con.con.execute(sql)
+        cur = events.engine.con.con.execute(sql)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sorted, list[str] | None] | None:
+    """Every element in the order (customer, ts, node), as arrays (engine/journeys_seq.py), and
+    the event names the integer nodes index (None at the stage level: the 1-based stage); None
+    when a customer, a time or a node is null (the SQL fast path answers then)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from hourglass.engine.errors import translated
+
+    raw = events.engine.con.con
+    nodes = _nodes_sql(events, spec)
+    names: list[str] | None = None
+    view = None
+    _run_pre_hooks(events)
+    with translated():
+        if spec.level == "stage":
+            sql = f"SELECT c, ts, node FROM ({nodes}) AS n ORDER BY c, ts, node"
+        elif _keyed_nodes(events, spec) and events.codes is not None and events.enum_type is not None:
+            names = list(events.codes)  # a store's ENUM: its codes are in name order
+            sql = f"SELECT c, ts, enum_code(node) AS node FROM ({nodes}) AS n ORDER BY c, ts, node"
+        else:  # the names (in DuckDB's order), numbered, joined to the elements
+            got = raw.execute(
+                f"SELECT DISTINCT node FROM ({nodes}) AS n WHERE node IS NOT NULL ORDER BY node"
+            )
+            names = [str(r[0]) for r in got.fetchall()]
+            codes = pa.array(range(len(names)), pa.int32())
+            view = f"hg_journey_names_{uuid.uuid4().hex}"
+            raw.register(view, pa.table({"name": pa.array(names, pa.string()), "code": codes}))
+            sql = (
+                f"SELECT n.c, n.ts, m.code AS node FROM ({nodes}) AS n LEFT JOIN {view} AS m "
+                "ON n.node = m.name ORDER BY 1, 2, 3"
+            )
+        try:
+            got_t = raw.execute(sql).to_arrow_table()
+        finally:
+            if view is not None:
+                raw.unregister(view)
+    if any(got_t.column(k).null_count for k in ("c", "ts", "node")):
+        return None
+    m = got_t.num_rows
+    c = got_t.column("c").combine_chunks()
+    new = np.empty(m, dtype=bool)
+    if m:
+        new[0] = True
+        if pa.types.is_integer(c.type):
+            values = c.to_numpy()
+            np.not_equal(values[1:], values[:-1], out=new[1:])
+        else:
+            new[1:] = pc.not_equal(c.slice(1), c.slice(0, m - 1)).to_numpy(zero_copy_only=False)
+    ts = np.asarray(got_t.column("ts").to_numpy(), dtype=np.int64)
+    node = np.asarray(got_t.column("node").to_numpy(), dtype=np.int32)
+    return (new, ts, node), names
+
+
+def _keyed_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:
+    """``_nodes_sql`` reads the keyed table (a store's ENUM event column)."""
+    stages = spec.model.stages if spec.level == "stage" and spec.model else []
+    used = {f.column for s in stages for f in s.where}
+    return events.keyed is not None and not used & {"customer", "timestamp"}
+
+
+def _named(value: int, names: list[str] | None) -> Any:
+    if value < 0:
+        return None
+    return value if names is None else names[value]
+
+
 def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The top paths' rows and the totals' row (``customers``, ``paths``), as the portable plan's."""
+    got = sorted_nodes(events, spec)
+    if got is not None:
+        seq, names = got
+        top, counts = seq_paths(seq, spec.collapse, spec.steps, spec.top)
+        for r in top:
+            for i in range(spec.steps):
+                r[f"p{i}"] = _named(r[f"p{i}"], names)
+        return top, {"customers": counts["customers"] or None, "paths": counts["paths"]}
     rows = _rows(events, fast_paths_sql(events, spec))
     totals = {
         "customers": rows[0]["all_customers"] if rows else None,
@@ -177,6 +265,13 @@ def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], d
 
 def fast_transitions(events: Events, spec: TransitionsSpec) -> list[dict[str, Any]]:
     """The edges' rows, as the portable plan's."""
+    got = sorted_nodes(events, spec)
+    if got is not None:
+        seq, names = got
+        rows = seq_transitions(seq, spec.collapse)
+        for r in rows:
+            r["node"], r["nxt"] = _named(r["node"], names), _named(r["nxt"], names)
+        return rows
     rows = _rows(events, fast_transitions_sql(events, spec))
     for r in rows:
         q = r.pop("q")

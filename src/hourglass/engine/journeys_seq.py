@@ -1,0 +1,132 @@
+"""One sequential pass over each customer's sorted nodes, in numpy: the kernels of the DuckDB fast
+path of ``paths`` and ``transitions`` (engine/journeys_fast.py, bench/JOURNEYS.md).
+
+DuckDB sorts the customer's elements once (``ORDER BY c, ts, node``, integer nodes) and hands over
+three arrays; runs, moves, paths, distinct customers and quantiles are then vector operations over
+them (DuckDB's window operator and its ``count(DISTINCT ..)`` cost 2-3x more at 10M events). The
+answers are the SQL fast path's (and the portable plan's): a run starts at a customer's first element
+or where the node changes (every element without collapsing); a run's move goes to the next run of
+the same customer, its time is the next run's first time minus its own; a path is the first
+``depth`` runs in order, "continued" when there is a further one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Sorted", "seq_paths", "seq_transitions"]
+
+I64 = npt.NDArray[np.int64]
+#: (a new customer starts here, ts in µs, node >= 0 as int32), in the order (customer, ts, node)
+Sorted = tuple[npt.NDArray[np.bool_], I64, npt.NDArray[np.int32]]
+
+
+def _runs(seq: Sorted, collapse: bool) -> Sorted:
+    """Per run (in order): does it start a customer, its first time, its node."""
+    new, ts, node = seq
+    if not collapse:
+        return new, ts, node
+    start = new.copy()
+    start[1:] |= node[1:] != node[:-1]
+    return new[start], ts[start], node[start]
+
+
+def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
+    """The edges' rows as the SQL fast path's: ``node``, ``nxt`` (-1: the end), ``moves``,
+    ``customers``, ``median_s``, ``p90_s`` (None for the end)."""
+    first, rts, rnode = _runs(seq, collapse)
+    if not len(rnode):
+        return []
+    last = np.empty_like(first)
+    last[:-1] = first[1:]
+    last[-1] = True
+    nxt = np.empty_like(rnode)
+    nxt[:-1] = rnode[1:]
+    nxt[last] = -1
+    span = int(rnode.max()) + 2
+    wide = rnode.astype(np.int64) if span * span >= 1 << 31 else rnode
+    edge = wide * span + (nxt + 1)
+    del nxt
+    order = np.argsort(edge.astype(np.uint16) if span * span <= 1 << 16 else edge, kind="stable")
+    e_s = edge[order]
+    del edge
+    bounds = np.flatnonzero(e_s[1:] != e_s[:-1]) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [len(e_s)]))
+    # runs are in customer order, so a stable sort by edge keeps each edge's customers in order:
+    # a customer's first move on an edge is where the customer changes within the edge's rows
+    cust = np.cumsum(first, dtype=np.int32)
+    c_s = cust[order]
+    del cust
+    newc = np.empty(len(c_s), dtype=bool)
+    newc[0] = True
+    np.not_equal(c_s[1:], c_s[:-1], out=newc[1:])
+    del c_s
+    newc[starts] = True
+    customers = np.add.reduceat(newc, starts, dtype=np.int64)
+    del newc
+    gap = np.empty(len(rts), dtype=np.int64)  # µs to the next run (the last one: an end)
+    np.subtract(rts[1:], rts[:-1], out=gap[:-1])
+    gap[-1] = 0
+    gap_s = gap[order]
+    del gap, order
+    rows = []
+    for k, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        e = int(e_s[a])
+        to = e % span - 1
+        med = p90 = None
+        if to >= 0:
+            q = np.quantile(gap_s[a:b].astype(np.float64) / 1_000_000, [0.5, 0.9])
+            med, p90 = float(q[0]), float(q[1])
+        rows.append(
+            {
+                "node": e // span,
+                "nxt": to,
+                "moves": b - a,
+                "customers": int(customers[k]),
+                "median_s": med,
+                "p90_s": p90,
+            }
+        )
+    return rows
+
+
+def seq_paths(
+    seq: Sorted, collapse: bool, depth: int, top: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The top paths' rows (``p0`` .. as nodes, -1 where the path ended, ``customers``,
+    ``continued``), ordered as the portable plan (customers down, then node by node, a missing node
+    first), and the totals (``customers``, ``paths``)."""
+    first, _, rnode = _runs(seq, collapse)
+    if not len(rnode):
+        return [], {"customers": 0, "paths": 0}
+    begin = np.flatnonzero(first)
+    cust = np.cumsum(first) - 1
+    rank = np.arange(len(rnode)) - begin[cust]
+    count = np.diff(np.append(begin, len(rnode)))
+    keep = rank < depth
+    grid = np.full((len(begin), depth), -1, dtype=np.int64)
+    grid[cust[keep], rank[keep]] = rnode[keep]
+    bits = max(1, int(rnode.max() + 1).bit_length())
+    if bits * depth <= 62:  # one integer per path, in the same order as the path node by node
+        key = np.zeros(len(begin), dtype=np.int64)
+        for i in range(depth):
+            key = (key << bits) | (grid[:, i] + 1)
+        _, idx, inv, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    else:
+        _, idx, inv, counts = np.unique(
+            grid, axis=0, return_index=True, return_inverse=True, return_counts=True
+        )
+    inv = inv.reshape(-1)
+    continued = np.bincount(inv, weights=(count > depth).astype(np.float64), minlength=len(counts))
+    best = np.argsort(-counts, kind="stable")[:top]  # unique rows are in path order already
+    rows = []
+    for u in best.tolist():
+        row: dict[str, Any] = {f"p{i}": int(v) for i, v in enumerate(grid[idx[u]].tolist())}
+        row["customers"] = int(counts[u])
+        row["continued"] = int(continued[u])
+        rows.append(row)
+    return rows, {"customers": len(begin), "paths": len(counts)}

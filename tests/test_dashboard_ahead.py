@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Hashable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,7 @@ with warnings.catch_warnings():  # starlette's notice about httpx, at import
 
 FRAGMENT = {"X-HG-Fragment": "1"}
 STEPS = ["visit", "signup", "purchase"]
+LONG_SQL = "SELECT sum(i * i % 7) FROM range(100000000000) t(i)"  # minutes, unless interrupted
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +171,40 @@ def test_stop_interrupts_the_running_query_and_ends_the_workers(src: DashboardSo
     assert time.monotonic() - began < 8
     assert all(lane.worker is not None and not lane.worker.is_alive() for lane in ahead._lanes[:1])
     assert not ahead.on
+
+
+def test_a_new_funnel_stops_the_last_funnels_people_not_other_work(src: DashboardSource) -> None:
+    app = create_app(src)
+    ahead = app.state.views.ahead
+    ahead.start()
+    started, ended = threading.Event(), threading.Event()
+    stopped: list[str] = []
+
+    def long(name: str) -> Any:
+        def job(s: DashboardSource) -> None:  # minutes of work, unless interrupted
+            started.set()
+            try:
+                s.events.engine.con.con.execute(
+                    "SELECT sum(i * i % 7) FROM range(100000000000) t(i)"
+                ).fetchall()
+            except Exception:
+                stopped.append(name)
+                raise
+            finally:
+                ended.set()
+
+        return job
+
+    ahead.submit(long("a"), view=("funnel", "a"))
+    assert started.wait(30)
+    time.sleep(0.2)
+    ahead.submit(lambda s: None, view=("funnel", "a"))  # the same funnel again: goes on
+    ahead.submit(lambda s: None, view=("lifecycle", "x"))  # another kind of view: goes on
+    ahead.submit(lambda s: None)
+    assert not ended.wait(1.0) and stopped == []
+    began = time.monotonic()
+    ahead.submit(lambda s: None, view=("funnel", "b"))  # another funnel: the last one's people stop
+    assert ended.wait(8) and stopped == ["a"]
+    assert time.monotonic() - began < 8
+    assert ahead.idle(30)
+    ahead.stop()

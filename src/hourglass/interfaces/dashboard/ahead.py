@@ -14,7 +14,9 @@ Two lanes, each a worker with its own second connection: the next clicks' work, 
 work that may wait (the other date presets, the pages' first views at start), in the pauses
 between requests only (a guess must not take the cores a person waits on); a long job of the
 second never holds up the first's. In each lane the newest view's jobs run first (in the order
-given), then older ones'; only the last ``MAX_BATCHES`` views' jobs are kept."""
+given), then older ones'; only the last ``MAX_BATCHES`` views' jobs are kept. A funnel's people
+still being computed when another funnel is asked for are stopped (their query interrupted): the
+new funnel gets the cores, and a click on the older funnel's bar, if it comes, computes them then."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import dataclasses
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from hourglass.engine.second_connection import second_connection
@@ -43,10 +45,13 @@ class _Lane:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.batches: deque[list[Job]] = deque()
+        self.batches: deque[list[tuple[int, Job]]] = deque()
         self.running = 0
         self.worker: threading.Thread | None = None
         self.second: DashboardSource | None = None  # its own second connection
+        self.batch = 0  # the number of the newest batch submitted
+        self.running_batch: int | None = None  # the batch of the job running now
+        self.tags: dict[int, tuple[str, Hashable]] = {}  # a batch's view: (kind, key)
 
 
 class Ahead:
@@ -75,17 +80,29 @@ class Ahead:
             if events is not None:
                 lane.second = dataclasses.replace(self.src, events=events, lock=threading.Lock())
 
-    def submit(self, *jobs: Job, later: bool = False) -> None:
+    def submit(self, *jobs: Job, later: bool = False, view: tuple[str, Hashable] | None = None) -> None:
         """Run ``jobs`` in this order, before the jobs of the views asked for earlier (nothing
-        when it is off); ``later``: on the lane of work that may wait."""
+        when it is off); ``later``: on the lane of work that may wait. ``view`` (kind, key): a job
+        of another view of the same kind still running is stopped (a new funnel makes the last
+        one's people a guess that costs the cores the new funnel needs)."""
         if not self.on or not jobs:
             return
         lane = self._lanes[1 if later else 0]
         with self._cond:
-            lane.batches.appendleft(list(jobs))
+            lane.batch += 1
+            lane.batches.appendleft([(lane.batch, job) for job in jobs])
             while len(lane.batches) > MAX_BATCHES:
                 lane.batches.pop()
+            if view is not None:
+                lane.tags[lane.batch] = view
+            lane.tags = {b: t for b, t in lane.tags.items() if b > lane.batch - 4 * MAX_BATCHES}
             self._cond.notify_all()
+            running = lane.tags.get(lane.running_batch) if lane.running_batch is not None else None
+            if view is not None and running is not None and running[0] == view[0] and running != view:
+                second = lane.second
+                if second is not None:  # asked for again, it is computed then
+                    with contextlib.suppress(Exception):
+                        second.events.engine.con.con.interrupt()
             if lane.worker is None:
                 lane.worker = threading.Thread(target=self._work, args=(lane,), name=lane.name, daemon=True)
                 lane.worker.start()
@@ -116,10 +133,11 @@ class Ahead:
             if self._stopped:
                 return None
             batch = lane.batches[0]
-            job = batch.pop(0)
+            number, job = batch.pop(0)
             if not batch:
                 lane.batches.popleft()
             lane.running += 1
+            lane.running_batch = number
             return job
 
     def _work(self, lane: _Lane) -> None:
@@ -137,6 +155,7 @@ class Ahead:
             finally:
                 with self._cond:
                     lane.running -= 1
+                    lane.running_batch = None
                     self._cond.notify_all()
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -192,7 +192,8 @@ class Views:
     def funnel(self, q: FunnelQuery) -> str:
         if q.empty:
             return self._render("funnel_empty.html")
-        self.ahead.submit(lambda s: self._levels(q, s))  # the people behind the bars: the next click
+        # the people behind the bars: the next click (an older funnel's, if still running, stopped)
+        self.ahead.submit(lambda s: self._levels(q, s), view=("funnel", q.key()))
         comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))

@@ -107,20 +107,34 @@ class Bench:
         self.page.wait_for_function(IDLE, timeout=120_000)
 
 
-def run(store: Path, reps: int) -> tuple[dict[str, float], dict[str, list[float]], dict[str, Any]]:
-    from playwright.sync_api import sync_playwright
+WAIT_S = 1.0  # as ``hourglass serve``: a view not ready within a second shows its progress
 
+
+def serve(store: Path) -> tuple[Any, Any]:
+    """The store loaded and served as ``hourglass serve`` does: results kept on disk, progress,
+    work ahead (``Views.warm``)."""
     from hourglass.interfaces.dashboard import create_app, load_source
     from hourglass.interfaces.dashboard.server import start_in_thread
 
+    src = load_source(str(store))
+    app = create_app(src, persist=True, wait_s=WAIT_S)
+    app.state.views.warm()
+    return src, start_in_thread(app)
+
+
+def run(
+    store: Path, reps: int, *, keep_cache: bool = False
+) -> tuple[dict[str, float], dict[str, list[float]], dict[str, Any]]:
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    if not keep_cache:  # the results kept by an earlier run: a first start computes them
+        shutil.rmtree(str(store) + ".hgcache", ignore_errors=True)
     start: dict[str, float] = {}
     t0 = time.perf_counter()
-    src = load_source(str(store))
-    start["load the store"] = time.perf_counter() - t0
-    app = create_app(src)
-    app.state.views.warm()  # as ``hourglass serve`` does: work ahead on a second connection
-    running = start_in_thread(app)
-    start["server listening"] = time.perf_counter() - t0
+    src, running = serve(store)
+    start["store loaded, server listening"] = time.perf_counter() - t0
     steps = "visit,signup,purchase,repeat_purchase"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -153,10 +167,26 @@ def run(store: Path, reps: int) -> tuple[dict[str, float], dict[str, list[float]
             b.open("/?range=90d")
             b.record("overview: change window", partial(b.type_enter, "window", f"{60 + i}d"))
             b.record("overview: compare with the period before", partial(b.select, "compare", "previous"))
+        times = b.times
+        running.stop()
+        # a restart on the same store: each page's first view as the run left it, from the disk
+        t1 = time.perf_counter()
+        _, running = serve(store)
+        start["restart: store loaded, server listening"] = time.perf_counter() - t1
+        b = Bench(page, running.url)
+        for name, path in (
+            ("funnel", f"/funnel?steps={steps}&window=8d"),
+            ("hourglass", "/lifecycle?range=custom&since=2024-01-01"),
+            ("journeys", "/journeys?range=custom&since=2024-01-01"),
+            ("overview", "/?range=90d"),
+        ):
+            b.record(f"restart: {name}, first view (kept on disk)", partial(b.open, path), page_load=True)
+            restarted = b.times.pop(f"restart: {name}, first view (kept on disk)")
+            start[f"restart: {name} drawn (after the previous)"] = restarted[0] / 1000
         browser.close()
     running.stop()
     info = {"events": src.rows, "event names": len(src.names)}
-    return start, b.times, info
+    return start, b.times | times, info
 
 
 PAGES = {
@@ -233,6 +263,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
     ap.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="start with the results an earlier run kept on disk (default: removed, computed again)",
+    )
+    ap.add_argument(
         "--screenshots", type=Path, metavar="DIR", help="only take the docs' screenshots into DIR"
     )
     args = ap.parse_args()
@@ -241,7 +276,7 @@ def main() -> None:
         return
     store = ensure_store(args.data_dir, args.events, args.seed)
     load_before = os.getloadavg()
-    start, times, info = run(store, args.reps)
+    start, times, info = run(store, args.reps, keep_cache=args.keep_cache)
     load_after = os.getloadavg()
     print(f"store: {store} ({info['events']:,} events, {info['event names']} event names)")
     print(

@@ -187,3 +187,85 @@ def test_the_plan_chooser() -> None:
     assert journeys_plan_for(ev, PathsSpec(level="stage", model=two)) == "portable"
     with portable():
         assert journeys_plan_for(ev, PathsSpec(level="event", depth=5)) == "portable"
+
+
+def _reference(seq: Any, collapse: bool, depth: int) -> tuple[dict[Any, Any], dict[Any, int]]:
+    """Plain Python: the edges (moves, customers, gaps) and the paths (customers) of sorted arrays."""
+    new, ts, node = (a.tolist() for a in seq)
+    customers: list[list[tuple[int, int]]] = []
+    for i, (n, t, v) in enumerate(zip(new, ts, node, strict=True)):
+        if n:
+            customers.append([])
+        if collapse and i and not n and node[i - 1] == v:
+            continue
+        customers[-1].append((t, v))
+    edges: dict[Any, Any] = {}
+    paths: dict[Any, int] = {}
+    for k, runs in enumerate(customers):
+        for j, (t, v) in enumerate(runs):
+            to = runs[j + 1][1] if j + 1 < len(runs) else -1
+            e = edges.setdefault((v, to), [0, set(), []])
+            e[0] += 1
+            e[1].add(k)
+            if to >= 0:
+                e[2].append((runs[j + 1][0] - t) / 1_000_000)
+        path = (tuple(v for _, v in runs[:depth]), len(runs) > depth)
+        paths[path] = paths.get(path, 0) + 1
+    return edges, paths
+
+
+@pytest.mark.parametrize("names", [5, 300, 70_000])
+def test_the_kernels_against_plain_python(names: int) -> None:
+    """engine/journeys_seq.py by hand-rolled Python on sorted random arrays: few names (a 16-bit
+    edge sort, a path as one integer), hundreds (a 64-bit edge sort, a path as a row) and tens of
+    thousands (edges past 32 bits)."""
+    import numpy as np
+
+    from hourglass.engine.journeys_seq import seq_paths, seq_transitions
+
+    rng = np.random.default_rng(names)
+    m = 3_000
+    c = np.sort(rng.integers(0, 400, m))
+    ts = rng.integers(0, 50, m) * 1_000_000
+    node = np.where(rng.random(m) < 0.3, names - 1, rng.integers(0, min(names, 4), m)).astype(np.int32)
+    order = np.lexsort((node, ts, c))
+    c, ts, node = c[order], ts[order], node[order]
+    new = np.ones(m, dtype=bool)
+    new[1:] = c[1:] != c[:-1]
+    for collapse in (True, False):
+        seq = (new, ts.astype(np.int64), node)
+        edges, paths = _reference(seq, collapse, 3)
+        got = {(r["node"], r["nxt"]): r for r in seq_transitions(seq, collapse)}
+        assert set(got) == set(edges)
+        for key, (moves, who, gaps) in edges.items():
+            r = got[key]
+            assert (r["moves"], r["customers"]) == (moves, len(who))
+            if gaps:
+                assert r["median_s"] == pytest.approx(float(np.quantile(gaps, 0.5)), rel=1e-12)
+                assert r["p90_s"] == pytest.approx(float(np.quantile(gaps, 0.9)), rel=1e-12)
+            else:
+                assert r["median_s"] is None and key[1] == -1
+        top, totals = seq_paths(seq, collapse, 3, 1_000_000)
+        assert totals == {"customers": int(new.sum()), "paths": len({p for p, _ in paths})}
+        want: dict[tuple[int, ...], list[int]] = {}
+        for (p, more), n in paths.items():
+            w = want.setdefault(p + (-1,) * (3 - len(p)), [0, 0])
+            w[0] += n
+            w[1] += n if more else 0
+        assert {(r["p0"], r["p1"], r["p2"]): [r["customers"], r["continued"]] for r in top} == want
+        keys = [(-r["customers"], r["p0"], r["p1"], r["p2"]) for r in top]
+        assert keys == sorted(keys)  # customers down, then node by node, a missing node first
+
+
+def test_many_event_names_fast_equals_portable() -> None:
+    """300 event names: the names numbered in name order, joined back (the wide shape's form)."""
+    log = {
+        f"c{k}": [
+            (f"e{(k * 7 + j * 13) % 300:03d}", f"2024-01-01 {j // 60:02d}:{j % 60:02d}")
+            for j in range(k % 9 + 1)
+        ]
+        for k in range(200)
+    }
+    ev = hourglass.events(journeys(log))
+    _same(ev, "event", True, 8, {})
+    _same(ev, "event", False, 3, {})

@@ -70,6 +70,7 @@ def trend_plan(
             window=spec.window,
             as_of=None if as_of is None else int(as_of),
             since=None if spec.since is None else micros_of(spec.since),
+            optional=[s.optional for s in spec.steps],
             until=None if spec.until is None else micros_of(spec.until),
         )
 

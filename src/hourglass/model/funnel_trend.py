@@ -228,11 +228,14 @@ def trend_from_days(
     as_of: int | None,
     since: int | None = None,
     until: int | None = None,
+    optional: Sequence[bool] = (),
 ) -> FunnelTrend:
     """Fold ``day_rows`` (``day``: days since 1970-01-01, ``c{k}``: customers at step k whose best
     chain entered that UTC day) into periods. The periods run from the first entry's (or
     ``since``'s) to the last entry's (or the one before ``until``'s); periods nobody entered are
-    kept. ``steps``: (name, label) per step; times are µs since 1970-01-01."""
+    kept. ``steps``: (name, label) per step; ``optional``: which steps are optional (their share is
+    of the previous required step, their ``dropped`` null, as in the funnel); times are µs since
+    1970-01-01."""
     n = len(steps)
     by_day: dict[date, list[int]] = {}
     for r in day_rows:
@@ -253,9 +256,10 @@ def trend_from_days(
             per_period[period_start(day, period)] = [a + b for a, b in zip(got, by_day[day], strict=True)]
         for start, end in periods_covering(first, last, period):
             totals = per_period.get(start, [0] * n)
+            flags = list(optional) or [False] * n
             counts = tuple(
-                StepCounts(step=name, label=label, customers=c)
-                for (name, label), c in zip(steps, totals, strict=True)
+                StepCounts(step=name, label=label, customers=c, optional=o)
+                for (name, label), c, o in zip(steps, totals, flags, strict=True)
             )
             why = _incomplete(start, end, window, as_of, since, until)
             periods.append(TrendPeriod(start, end, counts, why))

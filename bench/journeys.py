@@ -9,6 +9,12 @@ and go back (returning visits).
     .venv/bin/python bench/journeys.py --events 10M
     .venv/bin/python bench/journeys.py --events 1M --runs 5 --only paths
     .venv/bin/python bench/journeys.py --events 10M --store   # on the store ingested from the file
+    .venv/bin/python bench/journeys.py --events 10M --shape returning --targets --runs 5
+
+``--targets`` (issue 18; ``targets(...)``, which bench/targets.py calls per shape): paths and
+transitions at the event and the stage level against ClickHouse (bench/journeys_ch.py: one process,
+alternated, answers asserted equal), hourglass on the Parquet file (<= 1.0 of chdb) and on the store
+(<= 0.5 of chdb on the Parquet file).
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import ensure_dataset
+from _data import SHAPES, ensure_dataset
 
 MODEL = {
     "name": "bench",
@@ -77,16 +84,62 @@ def run_once(name: str, path: Path) -> dict[str, float]:
     return result
 
 
+#: (source of hourglass, bound of hourglass / chdb on the Parquet file), issue 18
+BOUNDS = (("Parquet", 1.0), ("store", 0.5))
+
+
+def targets(
+    events: int | str = "10M", seed: int = 7, shape: str = "once", runs: int = 5
+) -> list[dict[str, Any]]:
+    """Issue 18's targets of paths and transitions on ``shape``: one row per (analysis, level,
+    source) with ``name``, ``hourglass`` and ``chdb`` (median seconds), ``ratio`` (of the medians),
+    ``per_round`` (median of the per-round ratios), ``bound``, ``met`` (ratio <= bound) and
+    ``load`` (the 1-minute load averages seen, min and max)."""
+    import journeys_ch as ch
+
+    data_dir = Path(__file__).resolve().parent / "data"
+    n = events if isinstance(events, int) else parse_count(events)
+    parquet = ensure_dataset(data_dir, n, seed, shape=shape)
+    ch.warm_up(data_dir, seed, list(ch.ANALYSES), ["event", "stage"])
+    rows = []
+    for source, bound in BOUNDS:
+        hg_path = str(ch.ensure_store(parquet) if source == "store" else parquet)
+        for analysis in ch.ANALYSES:
+            for level in ("event", "stage"):
+                r = ch.compare(analysis, level, parquet, hg_path, runs)
+                name = f"{analysis} {level} level, {source}"
+                rows.append({"name": name, **r, "bound": bound, "met": r["ratio"] <= bound})
+                print(
+                    f"{shape} {name}: {r['ratio']:.2f} ({r['per_round']:.2f}) <= {bound}: "
+                    f"{'met' if r['ratio'] <= bound else 'NOT met'}",
+                    flush=True,
+                )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", default="10M")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--seed", type=int, default=None, help="[42; 7 with --targets, as bench/targets.py]")
     ap.add_argument("--only", choices=sorted(CALLS), action="append")
     ap.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parent / "data")
     ap.add_argument("--store", action="store_true", help="read the store ingested (untimed) from the file")
+    ap.add_argument("--shape", choices=SHAPES, default="once", help="bench/_data.py's shape of the log")
+    ap.add_argument("--targets", action="store_true", help="issue 18's targets against chdb (module doc)")
     a = ap.parse_args()
-    path = ensure_dataset(a.data_dir, parse_count(a.events), a.seed)
+    if a.targets:
+        rows = targets(a.events, 7 if a.seed is None else a.seed, a.shape, a.runs)
+        print(f"\n{a.shape}, {a.events} events (ratio of medians, median of per-round ratios, load):")
+        for r in rows:
+            verdict = "met" if r["met"] else "NOT met"
+            print(
+                f"  {r['name']:<34} {r['hourglass']:6.2f} s / {r['chdb']:6.2f} s = {r['ratio']:5.2f} "
+                f"({r['per_round']:5.2f}) <= {r['bound']}: {verdict}  "
+                f"(load {r['load'][0]:.1f}-{r['load'][1]:.1f})"
+            )
+        return
+    path = ensure_dataset(a.data_dir, parse_count(a.events), 42 if a.seed is None else a.seed, shape=a.shape)
     if a.store:
         store = path.with_name(path.stem + ".store.duckdb")
         if not store.exists() or store.stat().st_mtime < path.stat().st_mtime:

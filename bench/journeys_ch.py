@@ -149,6 +149,51 @@ def ensure_store(parquet: Path) -> Path:
     return store
 
 
+def warm_up(data_dir: Path, seed: int, analyses: list[str], levels: list[str]) -> None:
+    """Both engines once on the 1M file, untimed (imports, lazy modules)."""
+    small = str(ensure_dataset(data_dir, 1_000_000, seed))
+    for an in analyses:
+        for lv in levels:
+            run_hourglass(an, lv, small)
+            run_chdb(an, lv, small)
+
+
+def compare(
+    analysis: str, level: str, parquet: Path, hg_path: str, runs: int, *, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``runs`` rounds alternating hourglass (on ``hg_path``) and chdb (on ``parquet``), in this
+    process (or each a new process with ``env``), the answers asserted equal in every round: the
+    medians, their ratio, the median of the per-round ratios and the 1-minute load averages."""
+    times: dict[str, list[float]] = {"hourglass": [], "chdb": []}
+    loads = []
+    for i in range(runs):
+        answers = {}
+        for engine in ("hourglass", "chdb") if i % 2 == 0 else ("chdb", "hourglass"):
+            load = os.getloadavg()[0]
+            loads.append(load)
+            path = hg_path if engine == "hourglass" else str(parquet)
+            if env is not None:
+                took, answers[engine] = fresh(engine, analysis, level, path, env)
+            else:
+                took, answers[engine] = RUNNERS[engine](analysis, level, path)
+            times[engine].append(took)
+            print(
+                f"  {analysis} {level} run {i + 1} {engine:<9} {took:7.2f} s  (load {load:.1f})", flush=True
+            )
+        if answers["hourglass"] != answers["chdb"]:
+            print(f"MISMATCH {analysis} {level}:\n  {answers['hourglass']}\n  {answers['chdb']}")
+            raise SystemExit(1)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    pairs = statistics.median(h / c for h, c in zip(times["hourglass"], times["chdb"], strict=True))
+    return {
+        "hourglass": med["hourglass"],
+        "chdb": med["chdb"],
+        "ratio": med["hourglass"] / med["chdb"],
+        "per_round": pairs,
+        "load": (min(loads), max(loads)),
+    }
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         engine, analysis, level, path = sys.argv[2:6]
@@ -157,7 +202,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", default="10M")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--shape", default="once", help="bench/_data.py's shape (once, returning, bots, late)")
+    ap.add_argument(
+        "--shape", default="once", help="bench/_data.py's shape (once, returning, bots, wide, late)"
+    )
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--only", choices=ANALYSES, action="append")
     ap.add_argument("--level", choices=("event", "stage"), action="append")
@@ -175,39 +222,17 @@ def main() -> None:
         return
     hg_path = str(ensure_store(parquet) if a.store else parquet)
     env = child_env(a.data_dir)
-    if not a.fresh:  # warm up both engines on the small file (imports, lazy modules), untimed
-        small = str(ensure_dataset(a.data_dir, 1_000_000, a.seed))
-        for an in analyses:
-            for lv in levels:
-                run_hourglass(an, lv, small)
-                run_chdb(an, lv, small)
+    if not a.fresh:
+        warm_up(a.data_dir, a.seed, analyses, levels)
     print(f"{parquet.name} ({'store' if a.store else 'Parquet'} for hourglass), {a.runs} runs", flush=True)
     summary = []
     for an in analyses:
         for lv in levels:
-            times: dict[str, list[float]] = {"hourglass": [], "chdb": []}
-            for i in range(a.runs):
-                answers = {}
-                for engine in ("hourglass", "chdb") if i % 2 == 0 else ("chdb", "hourglass"):
-                    load = os.getloadavg()[0]
-                    if a.fresh:
-                        took, answers[engine] = fresh(
-                            engine, an, lv, hg_path if engine == "hourglass" else str(parquet), env
-                        )
-                    else:
-                        took, answers[engine] = RUNNERS[engine](
-                            an, lv, hg_path if engine == "hourglass" else str(parquet)
-                        )
-                    times[engine].append(took)
-                    print(f"  {an} {lv} run {i + 1} {engine:<9} {took:7.2f} s  (load {load:.1f})", flush=True)
-                if answers["hourglass"] != answers["chdb"]:
-                    print(f"MISMATCH {an} {lv}:\n  {answers['hourglass']}\n  {answers['chdb']}")
-                    raise SystemExit(1)
-            med = {k: statistics.median(v) for k, v in times.items()}
-            pairs = statistics.median(h / c for h, c in zip(times["hourglass"], times["chdb"], strict=True))
+            r = compare(an, lv, parquet, hg_path, a.runs, env=env if a.fresh else None)
             line = (
-                f"{an} {lv}: hourglass {med['hourglass']:.2f} s, chdb {med['chdb']:.2f} s, "
-                f"ratio {med['hourglass'] / med['chdb']:.2f} (per-run median {pairs:.2f}), answers equal"
+                f"{an} {lv}: hourglass {r['hourglass']:.2f} s, chdb {r['chdb']:.2f} s, "
+                f"ratio {r['ratio']:.2f} (per-run median {r['per_round']:.2f}), answers equal, "
+                f"load {r['load'][0]:.1f}-{r['load'][1]:.1f}"
             )
             print(line, flush=True)
             summary.append(line)

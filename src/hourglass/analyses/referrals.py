@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import in_period, micros, step_predicate
+from hourglass.analyses.plan import Materialize
 from hourglass.ingest.normalize import strip
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import SchemaError
@@ -138,10 +139,16 @@ class ReferralPlan:
     top: ir.Table
 
 
-def referral_plan(spec: ReferralSpec, events: ir.Table, sale: Step) -> ReferralPlan:
+def referral_plan(
+    spec: ReferralSpec, events: ir.Table, sale: Step, materialize: Materialize | None = None
+) -> ReferralPlan:
+    """The referral loop's queries; ``materialize`` (the engine's) computes the customer table once
+    for all five (each would derive it from the events again: the generations ten times)."""
     t = in_period(events, spec.since, spec.until)
     facts = customer_facts(t, sale)
     cust = with_referrers(t, facts, spec)
+    if materialize is not None:
+        cust = materialize(cust)
     has_rev = "revenue" in cust.columns
     referred = cust.referrer.notnull()
     bought = cust.purchaser == 1

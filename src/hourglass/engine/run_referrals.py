@@ -12,6 +12,7 @@ from hourglass.analyses.lifecycle import present_events
 from hourglass.analyses.referrals import referral_plan
 from hourglass.engine._values import count, number, records
 from hourglass.engine.load import Events
+from hourglass.engine.run_journeys import cached
 from hourglass.ingest.spend import read_spend
 from hourglass.model.channels import ChannelResult, ChannelSpec, ChannelStats, Spend
 from hourglass.model.errors import SpecError
@@ -64,38 +65,43 @@ def run_referrals(
         until=until,
     )
     sale = sale_definition(model, spec.sale_stage)
-    plan = referral_plan(spec, events.table, sale.step)
-    eng = events.engine
-    missing = None
-    if spec.referral_event is not None:
-        t = in_period(events.table, spec.since, spec.until)
-        if not records(eng, present_events(t, [spec.referral_event])):
-            where = "in the source" if spec.since is None and spec.until is None else "in the range"
-            missing = (
-                f"no '{spec.referral_event}' events {where}: name the referral event with "
-                "--referral-event EVENT, or map the referrer column with --referrer-col COLUMN"
-            )
-    s = records(eng, plan.summary)[0]
-    dist = sorted((count(r["n_referees"]), count(r["customers"])) for r in records(eng, plan.distribution))
-    gens: dict[int, int] = {}
-    in_cycles = beyond = 0
-    for r in records(eng, plan.generations):
-        g = number(r["generation"])
-        if g is None:
-            beyond += count(r["customers"])
-            in_cycles += count(r["on_cycle"])
-        else:
-            gens[int(g)] = count(r["customers"])
-    customers, referees = count(s["customers"]), count(s["referees"])
-    generations = [(0, customers - referees)]
-    deepest = max(gens, default=0)
-    generations.extend((g, gens.get(g, 0)) for g in range(1, deepest + 1))
-    periods = sorted(
-        (r["period"].to_pydatetime() if hasattr(r["period"], "to_pydatetime") else r["period"], r)
-        for r in records(eng, plan.periods)
-    )
-    top_rows = records(eng, plan.top) if spec.top else []
-    top_rows.sort(key=lambda r: (-count(r["referees"]), -count(r["referred_purchasers"]), str(r["customer"])))
+    with cached() as materialize:  # the customer table once for the five queries
+        plan = referral_plan(spec, events.table, sale.step, materialize)
+        eng = events.engine
+        missing = None
+        if spec.referral_event is not None:
+            t = in_period(events.table, spec.since, spec.until)
+            if not records(eng, present_events(t, [spec.referral_event])):
+                where = "in the source" if spec.since is None and spec.until is None else "in the range"
+                missing = (
+                    f"no '{spec.referral_event}' events {where}: name the referral event with "
+                    "--referral-event EVENT, or map the referrer column with --referrer-col COLUMN"
+                )
+        s = records(eng, plan.summary)[0]
+        dist = sorted(
+            (count(r["n_referees"]), count(r["customers"])) for r in records(eng, plan.distribution)
+        )
+        gens: dict[int, int] = {}
+        in_cycles = beyond = 0
+        for r in records(eng, plan.generations):
+            g = number(r["generation"])
+            if g is None:
+                beyond += count(r["customers"])
+                in_cycles += count(r["on_cycle"])
+            else:
+                gens[int(g)] = count(r["customers"])
+        customers, referees = count(s["customers"]), count(s["referees"])
+        generations = [(0, customers - referees)]
+        deepest = max(gens, default=0)
+        generations.extend((g, gens.get(g, 0)) for g in range(1, deepest + 1))
+        periods = sorted(
+            (r["period"].to_pydatetime() if hasattr(r["period"], "to_pydatetime") else r["period"], r)
+            for r in records(eng, plan.periods)
+        )
+        top_rows = records(eng, plan.top) if spec.top else []
+        top_rows.sort(
+            key=lambda r: (-count(r["referees"]), -count(r["referred_purchasers"]), str(r["customer"]))
+        )
     has_rev = "revenue_total" in s
     return ReferralResult(
         customers=customers,

@@ -15,6 +15,7 @@ wall time of each is printed and written as JSON. The log is bench/_data.py's (c
 
     .venv/bin/python bench/engines.py --events 10000000
     .venv/bin/python bench/engines.py --events 1000000 --only spark-local,spark-cluster
+    .venv/bin/python bench/engines.py --events 10000000 --shape returning --only duckdb-file,duckdb-store
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument(
+        "--shape", default="once", help="bench/_data.py's shape of the log (bench/SHAPES.md) [once]"
+    )
+    ap.add_argument(
         "--only", default=",".join(ENGINES), help="engines, comma-separated: " + ", ".join(ENGINES)
     )
     ap.add_argument("--worker-memory", default="4g", help="the standalone worker's memory [4g]")
@@ -78,9 +82,9 @@ def main() -> None:
     args = ap.parse_args()
     from _data import ensure_dataset
 
-    source = str(ensure_dataset(ROOT / "data", args.events, args.seed))
-    print(f"log: {source} ({args.events:,} events)", flush=True)
-    results: dict[str, Any] = {"events": args.events, "source": source, "runs": {}}
+    source = str(ensure_dataset(ROOT / "data", args.events, args.seed, shape=args.shape))
+    print(f"log: {source} ({args.events:,} events, shape {args.shape})", flush=True)
+    results: dict[str, Any] = {"events": args.events, "shape": args.shape, "source": source, "runs": {}}
     only = [e.strip() for e in args.only.split(",") if e.strip()]
     work = Path(tempfile.mkdtemp(prefix="hg-bench-engines-"))
     for name in only:

@@ -3,6 +3,12 @@ in fresh processes, with the ratios the issue asks for.
 
     .venv/bin/python bench/targets.py --events 10M            # 5 rounds, hourglass and chdb
     .venv/bin/python bench/targets.py --events 10M --runs 9 --engine-only hourglass
+    .venv/bin/python bench/targets.py --events 10M --seed 7 --shape all   # issue 18: every shape
+
+With ``--shape all`` every shape of bench/SHAPES.md is run in turn (by default the forms ``5`` and
+``store``: issue 18's targets, plain/chdb <= 1.0 and store/chdb <= 0.33, per shape), then one table of
+every target per shape, each met / NOT met; and bench/journeys.py's ``targets(...)`` (paths,
+transitions, journeys), when it has one, per shape.
 
 The forms (bench/funnel.py's workers, same data, same checks of the counts between runs):
 
@@ -71,28 +77,75 @@ def form_args(form: str, base: argparse.Namespace) -> argparse.Namespace:
     )
 
 
+SHAPES = ("once", "returning", "bots", "wide", "late")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=parse_count, default=parse_count("10M"))
     ap.add_argument("--runs", type=int, default=5, help="rounds (every form once per engine each)")
-    ap.add_argument("--forms", default=",".join(FORMS), help=f"comma-separated, of {', '.join(FORMS)}")
+    ap.add_argument(
+        "--forms",
+        default=None,
+        help=f"comma-separated, of {', '.join(FORMS)} (default: all; with --shape all: 5,store)",
+    )
     ap.add_argument("--engine-only", choices=("hourglass", "chdb"), default=None)
     ap.add_argument("--window", default="7d")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument(
         "--shape",
-        choices=("once", "returning", "bots", "wide", "late"),
+        choices=(*SHAPES, "all"),
         default="once",
-        help="bench/SHAPES.md",
+        help="bench/SHAPES.md; all: every shape in turn, then one table of the targets per shape",
     )
     ap.add_argument("--data-dir", type=Path, default=HERE / "data")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS")
     args = ap.parse_args(argv)
-    forms = [f.strip() for f in args.forms.split(",") if f.strip()]
+    default = "5,store" if args.shape == "all" else ",".join(FORMS)
+    forms = [f.strip() for f in (args.forms or default).split(",") if f.strip()]
     unknown = [f for f in forms if f not in FORMS]
     if unknown:
         ap.error(f"unknown form(s) {', '.join(unknown)}; forms: {', '.join(FORMS)}")
     engines = [args.engine_only] if args.engine_only else ["hourglass", "chdb"]
+    if args.shape != "all":
+        run_shape(args, forms, engines)
+        return
+    table: list[tuple[str, str, float, float, float, str]] = []
+    for shape in SHAPES:
+        print(f"\n=== shape {shape}", flush=True)
+        args.shape = shape
+        table += [(shape, *row) for row in run_shape(args, forms, engines)]
+        table += journeys_targets(args, shape)
+    print("\nevery target per shape (ratio of medians, median of per-round ratios):")
+    for shape, what, ratio, rounds, target, verdict in table:
+        print(f"{shape:<10} {what:<34} {ratio:5.2f} ({rounds:5.2f})   <= {target:g}: {verdict}")
+    missed = [row for row in table if row[5] != "met"]
+    print(f"{len(table) - len(missed)} of {len(table)} targets met" + ("" if missed else ": all"))
+
+
+def journeys_targets(args: argparse.Namespace, shape: str) -> list[tuple[str, str, float, float, float, str]]:
+    """bench/journeys.py's targets on ``shape``, when it has ``targets(...)`` (P2, issue 18): rows of
+    (what, ratio, per-round ratio, target, verdict)."""
+    import inspect
+
+    try:
+        import journeys
+    except ImportError:
+        return []
+    fn = getattr(journeys, "targets", None)
+    if fn is None:
+        return []
+    wanted = {"events": args.events, "seed": args.seed, "shape": shape, "runs": args.runs}
+    accepted = inspect.signature(fn).parameters
+    rows = fn(**{k: v for k, v in wanted.items() if k in accepted})
+    return [(str(r[0]), float(r[1]), float(r[2]), float(r[3]), str(r[4])) for r in rows or ()]
+
+
+def run_shape(
+    args: argparse.Namespace, forms: list[str], engines: list[str]
+) -> list[tuple[str, float, float, float, str]]:
+    """Run ``forms`` on ``args.shape``, print the runs and the targets; the targets' rows (what,
+    ratio of medians, median of per-round ratios, target, verdict)."""
 
     plans: dict[str, tuple[argparse.Namespace, list[str], dict[str, Path]]] = {}
     for form in forms:
@@ -155,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     def secs(form: str, engine: str) -> list[float]:
         return [r["seconds"] for r in runs.get((form, engine), [])]
 
+    out = []
     for what, num, den, den_engine, target in TARGETS:
         a, b = secs(num, "hourglass"), secs(den, den_engine)
         if not a or not b:
@@ -164,6 +218,8 @@ def main(argv: list[str] | None = None) -> None:
         worst, best = max(ratio, rounds), min(ratio, rounds)
         verdict = "met" if worst <= target else "mixed" if best <= target else "NOT met"
         print(f"{what:<26} {ratio:5.2f} (per-round median {rounds:5.2f})   target <= {target:g}: {verdict}")
+        out.append((what, ratio, rounds, target, verdict))
+    return out
 
 
 if __name__ == "__main__":

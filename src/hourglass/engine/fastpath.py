@@ -16,6 +16,15 @@ such "heavy" customers take ASOF joins instead (engine/fastpath_heavy.py, which 
 chooser's rule: the fast path is linear in events per customer on every shape, so a log's shape never
 sends a funnel to the portable plan).
 
+The plan chooser. ``plan_for`` picks this fast path wherever it can answer (``_why_not``), else the
+portable plan. Within it, a closed funnel without ``--by`` on a log of at least
+``fastpath_scan.SCAN_MIN_ROWS`` (10^6) validated events (``report.rows``, known before the query)
+runs the sequential-scan plan (engine/fastpath_scan.py: each step's events sorted by customer and
+time, one linear numpy pass; no joins), which was measured ahead of the joins on every shape of
+bench/SHAPES.md, most on customers who return (many entries each); smaller logs (milliseconds
+either way) and ``--by``/``--open`` keep the joins below. No plan is picked that is worse by design:
+all are linear in the events per customer.
+
 Open funnels (``--open``) have their own SQL (engine/fastpath_open.py) over the same matched events.
 On a store (engine/event_store.py, rows ordered by event, customer, time) with steps of plain names,
 each step reads its own rows (zone maps on the ENUM code skip the rest) instead of one scan, and the

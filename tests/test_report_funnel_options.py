@@ -128,7 +128,6 @@ def test_totals_in_the_cli_count_chains(files: Path, totals: tuple[Any, str]) ->
     assert "funnel-explained (the drop-off paths and the correlation follow customers" in out
 
 
-@pytest.mark.xfail(reason="the funnel sections' labels are drawn by reports/html.py (Q2's): r1_to_q2.diff")
 def test_totals_labels_say_chains(totals: tuple[Any, str]) -> None:
     """What is counted: chains, in the table, the tiles, the largest loss, the overview and the
     chart's tooltip; no buyers' line (a number of chains is not a number of buyers)."""
@@ -169,7 +168,6 @@ def test_hold_in_the_api_holds_every_funnel(files: Path, held: ReportResult) -> 
     assert "Held: events of one chain share the same device (--hold device)" in explained
 
 
-@pytest.mark.xfail(reason="the funnel sections' labels are drawn by reports/html.py (Q2's): r1_to_q2.diff")
 def test_hold_is_said_in_every_funnel_section(held: ReportResult) -> None:
     page = held.path.read_text(encoding="utf-8")
     for anchor in ("m1-wishes", "m2-shop"):
@@ -184,7 +182,6 @@ def test_optional_steps_over_time(held: ReportResult) -> None:
     assert "An optional step's line is its own conversion" in over_time
 
 
-@pytest.mark.xfail(reason="the funnel sections' labels are drawn by reports/html.py (Q2's): r1_to_q2.diff")
 def test_optional_steps_are_labelled_with_their_own_conversion(held: ReportResult) -> None:
     page = held.path.read_text(encoding="utf-8")
     section = _section(page, "m1-wishes")

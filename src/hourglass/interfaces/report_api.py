@@ -377,6 +377,7 @@ def _report(ev: Events, rq: _Request, started: float, say: Callable[[str], None]
         journeys=journeys,
         extra_parts=[*over_time, *parts],
         not_measured={k: v for k, v in not_measured.items() if not k.startswith("funnel:")},
+        notes=options.notes(),
     )
     timings["report"] = time.perf_counter() - mark
     return ReportResult(

@@ -91,13 +91,20 @@ def _layout(height: int, **extra: Any) -> dict[str, Any]:
     return layout
 
 
+def _step_label(label: str, optional: bool) -> str:
+    """A step's name on a funnel chart: an optional step says so (its bar is its own count)."""
+    return f"{label} (optional)" if optional else label
+
+
 def funnel_figure(section: Section) -> go.Figure:
-    """Horizontal funnel: one bar per step, the largest-loss step in the accent colour."""
+    """Horizontal funnel: one bar per step, the largest-loss step in the accent colour; an optional
+    step labelled "(optional)"; the tooltips name what is counted (customers, or chains under
+    ``--count totals``)."""
     steps = section.steps
     loss = section.largest_loss
     first = steps[0].customers if steps else None
     n = len(steps)
-    labels = _unique([_plotly_text(_short(step.label)) for step in steps])
+    labels = _unique([_plotly_text(_step_label(_short(step.label), step.optional)) for step in steps])
     values = [step.customers or 0 for step in steps]
     texts: list[str] = []
     colors: list[str] = []
@@ -114,7 +121,7 @@ def funnel_figure(section: Section) -> go.Figure:
             [
                 fmt_interval(share, step.conv_first_low, step.conv_first_high),
                 fmt_interval(step.conv_prev, step.conv_prev_low, step.conv_prev_high) if i > 0 else "\u2014",
-                _plotly_text(step.label),
+                _plotly_text(_step_label(step.label, step.optional)),
             ]
         )
     trace = go.Funnel(
@@ -128,8 +135,8 @@ def funnel_figure(section: Section) -> go.Figure:
         constraintext="none",
         customdata=hover,
         hovertemplate=(
-            "<b>%{customdata[2]}</b><br>%{x:,} customers<br>of first: %{customdata[0]}"
-            "<br>of previous: %{customdata[1]}<extra></extra>"
+            f"<b>%{{customdata[2]}}</b><br>%{{x:,}} {_plotly_text(section.noun)}<br>of first: "
+            "%{customdata[0]}<br>of previous: %{customdata[1]}<extra></extra>"
         ),
         marker={"color": colors, "line": {"width": 0}},
         connector={"fillcolor": PALETTE["tint"], "line": {"width": 0}},

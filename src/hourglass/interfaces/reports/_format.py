@@ -45,6 +45,8 @@ class Step:
     dropped: int | None
     median_s: float | None
     p90_s: float | None
+    #: an optional step (docs/semantics.md): counted when present, never blocks the chain, loses no one
+    optional: bool = False
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], index: int) -> Step:
@@ -65,6 +67,7 @@ class Step:
             dropped=_count(raw.get("dropped")),
             median_s=_number(raw.get("median_time_from_previous_s")),
             p90_s=_number(raw.get("p90_time_from_previous_s")),
+            optional=raw.get("optional") is True,
         )
 
 
@@ -94,6 +97,8 @@ class Section:
     steps: tuple[Step, ...]
     meta: tuple[tuple[str, str], ...]
     has_result: bool
+    #: what the counts are: customers, or chains under ``--count totals`` (the section's ``count_noun``)
+    noun: str = "customers"
 
     @property
     def overall(self) -> float | None:
@@ -110,12 +115,18 @@ class Section:
             return None
         return last.customers / first_n
 
+    def _previous(self, i: int) -> int:
+        """The step before step ``i`` that it is counted from: the previous **required** step (an
+        optional step is skipped: docs/semantics.md, optional steps); -1 for the first."""
+        return next((j for j in range(i - 1, -1, -1) if not self.steps[j].optional), -1)
+
     @property
     def largest_loss(self) -> Loss | None:
-        """The step that lost the most customers: the previous step's customers minus this step's
-        (the result's ``dropped``); ties go to the earlier step. A low rate on a handful of
-        customers is not the headline when thousands left at another step. Without counts, the
-        lowest conversion from the previous step."""
+        """The required step that lost the most customers: the previous required step's customers
+        minus this step's (the result's ``dropped``); ties go to the earlier step. A low rate on a
+        handful of customers is not the headline when thousands left at another step. Without
+        counts, the lowest conversion from the previous required step. An optional step loses no one
+        (skipping it blocks nothing), so it is never the largest loss."""
         lost = [self._lost(i) for i in range(len(self.steps))]
         best: int | None = None
         for i in range(1, len(self.steps)):
@@ -124,14 +135,14 @@ class Section:
                 best = i
         if best is None:
             for i, step in enumerate(self.steps[1:], start=1):
-                if step.conv_prev is None:
+                if step.conv_prev is None or step.optional or self._previous(i) < 0:
                     continue
                 if best is None or step.conv_prev < (self.steps[best].conv_prev or 0.0):
                     best = i
         if best is None:
             return None
         step = self.steps[best]
-        previous = self.steps[best - 1]
+        previous = self.steps[self._previous(best)]
         n = lost[best]
         if step.conv_prev is not None:
             share = 1.0 - step.conv_prev
@@ -147,10 +158,12 @@ class Section:
         )
 
     def _lost(self, i: int) -> int | None:
-        """Customers lost at step ``i`` (from step ``i - 1``), None when not known."""
-        if i == 0:
+        """Customers lost at step ``i`` (from the previous required step), None when not known or
+        ``i`` is optional (it loses no one)."""
+        j = self._previous(i)
+        if j < 0 or self.steps[i].optional:
             return None
-        step, previous = self.steps[i], self.steps[i - 1]
+        step, previous = self.steps[i], self.steps[j]
         if step.dropped is not None:
             return step.dropped
         if step.customers is not None and previous.customers is not None:
@@ -218,6 +231,7 @@ def read_sections(sections: Sequence[Mapping[str, Any]]) -> list[Section]:
                 steps=steps,
                 meta=meta,
                 has_result=has_result,
+                noun=_text(raw.get("count_noun"), "customers"),
             )
         )
     return result
@@ -323,15 +337,16 @@ def summary_items(summary: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     return items
 
 
-def loss_sentence(loss: Loss | None) -> str:
-    """Largest loss: trial → sale, 61% of customers lost (12,345 of 20,238)."""
+def loss_sentence(loss: Loss | None, noun: str = "customers") -> str:
+    """Largest loss: trial → sale, 61% of customers lost (12,345 of 20,238); ``noun``: what the
+    funnel counts (``chains`` under ``--count totals``)."""
     if loss is None:
         return "Largest loss: not defined (no step after the first has a conversion)."
     if loss.share_lost <= 0:
-        return "No customers were lost between steps."
+        return f"No {noun} were lost between steps."
     sentence = (
         f"Largest loss: {loss.from_label} {ARROW} {loss.to_label}, "
-        f"{fmt_pct_short(loss.share_lost)} of customers lost"
+        f"{fmt_pct_short(loss.share_lost)} of {noun} lost"
     )
     if loss.lost is not None and loss.of is not None:
         sentence += f" ({loss.lost:,} of {loss.of:,})"

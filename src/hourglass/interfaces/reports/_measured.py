@@ -40,6 +40,10 @@ class Info:
     count_label: str = ""
     sale: str | None = None
     main: bool = False
+    #: what the funnel counts: customers, or chains under ``--count totals`` (``count_noun``)
+    noun: str = "customers"
+    #: one line each on the funnel's options (``options_notes``: what it counts, the column it holds)
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> Info:
@@ -53,6 +57,8 @@ class Info:
             count_label=str(raw.get("count_label") or ""),
             sale=sale if isinstance(sale, str) else None,
             main=bool(raw.get("main")),
+            noun=str(raw.get("count_noun") or "customers"),
+            notes=tuple(str(n) for n in raw.get("options_notes") or ()),
         )
 
     @property
@@ -92,9 +98,10 @@ def _life_stage(lifecycle: Mapping[str, Any] | None) -> tuple[str, int | None] |
 
 
 def reconcile_sentence(section: Section, info: Info, lifecycle: Mapping[str, Any] | None) -> str | None:
-    """One line, with both numbers, on why this funnel's buyers and the lifecycle's differ."""
+    """One line, with both numbers, on why this funnel's buyers and the lifecycle's differ (none
+    when the funnel counts chains: its sale count is not a number of buyers)."""
     life = _life_stage(lifecycle)
-    if life is None or info.sale is None or info.sale in info.unmeasured:
+    if life is None or info.sale is None or info.sale in info.unmeasured or info.noun != "customers":
         return None
     step = next((s for s in section.steps if s.name == info.sale), None)
     if step is None or step.customers is None or life[1] is None:
@@ -122,8 +129,9 @@ def not_measured_list(models: list[Section], infos: list[Info], blocks: Mapping[
         return "", ""
     return (
         '<section class="card nm" id="not-measured"><h2>Not measured</h2>'
-        '<p class="note">The source has no events for these sections, so the report shows no numbers '
-        "for them (a count of zero would claim that nobody did it).</p>"
+        '<p class="note">The report shows no numbers for these sections (a count of zero would claim '
+        "that nobody did it): the source has no events for them, or they cannot count what the options "
+        "given ask for; each says why.</p>"
         f'<ul class="findings">{"".join(items)}</ul></section>'
     ), str(len(items))
 

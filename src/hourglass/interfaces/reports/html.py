@@ -20,7 +20,6 @@ from hourglass import __version__
 
 from ._charts import funnel_figure, new_plot_call, overview_figure
 from ._format import (
-    ARROW,
     Section,
     Step,
     fmt_count,
@@ -30,7 +29,6 @@ from ._format import (
     fmt_pct_short,
     loss_sentence,
     read_sections,
-    summary_items,
 )
 from ._lifecycle_parts import build_parts
 from ._measured import (
@@ -42,12 +40,11 @@ from ._measured import (
     reconcile_sentence,
     to_last_measured,
 )
+from ._overview import OVERVIEW_DIV_ID, overview_html, stat, toc_html
 from ._parts import Part
 from ._template import CSS, PAGE
 
 __all__ = ["render_report", "write_report"]
-
-OVERVIEW_DIV_ID = "hg-overview-chart"
 
 
 def funnel_div_id(section_index: int) -> str:
@@ -63,110 +60,6 @@ def _e(text: str) -> str:
 def _plotly_js() -> str:
     js: str = plotly.offline.get_plotlyjs()
     return js.replace("</script", "<\\/script")
-
-
-# --- overview ----------------------------------------------------------------------------------
-
-
-def _stat(label: str, value: str, extra_class: str = "") -> str:
-    numeric = value.replace(",", "").replace(".", "").replace("%", "").strip().isdigit()
-    value_class = "v" if numeric or len(value) <= 9 else "v small"
-    cls = f"stat {extra_class}".strip()
-    return (
-        f'<div class="{cls}"><div class="k">{_e(label)}</div>'
-        f'<div class="{value_class}">{_e(value)}</div></div>'
-    )
-
-
-def _mini_funnel(section: Section) -> str:
-    first = section.steps[0].customers if section.steps else None
-    loss = section.largest_loss
-    bars: list[str] = []
-    for i, step in enumerate(section.steps):
-        share = step.customers / first if first and step.customers is not None else 0.0
-        hot = ' class="hot"' if loss is not None and loss.share_lost > 0 and loss.index == i else ""
-        bars.append(f'<span{hot} style="width:{min(share, 1.0) * 100:.1f}%"></span>')
-    return f'<div class="mini" aria-hidden="true">{"".join(bars)}</div>'
-
-
-def _multiple(section: Section, info: Info) -> str:
-    if info.not_measured is not None:
-        return (
-            f'<a class="multiple nm" href="#{section.anchor}">'
-            f'<div class="name">{_e(section.label)}</div>'
-            f'<div class="big">{NOT_MEASURED}</div>'
-            '<div class="sub">none of its events is in the source</div></a>'
-        )
-    loss = section.largest_loss
-    first = section.steps[0].customers if section.steps else None
-    last = section.steps[-1].customers if section.steps else None
-    sub = f"{fmt_count(first)} {ARROW} {fmt_count(last)} customers"
-    shown = measured_steps(section, info)
-    if not info.whole and shown.steps:
-        last_step = shown.steps[-1]
-        sub = f"{fmt_count(first)} {ARROW} {fmt_count(last_step.customers)} customers to {last_step.label}"
-    if loss is not None and loss.share_lost > 0:
-        sub_loss = (
-            f"largest loss {_e(loss.from_label)} {ARROW} {_e(loss.to_label)} "
-            f"({fmt_pct_short(loss.share_lost)})"
-        )
-    else:
-        sub_loss = "no loss between steps" if loss is not None else "&nbsp;"
-    big = fmt_pct(shown.overall)
-    return (
-        f'<a class="multiple{"" if info.whole else " nm"}" href="#{section.anchor}">'
-        f'<div class="name">{_e(section.label)}</div>'
-        f'<div class="big">{big}</div>'
-        f'<div class="sub">{_e(sub)}</div><div class="sub">{sub_loss}</div>'
-        f"{_mini_funnel(shown)}</a>"
-    )
-
-
-def _overview(
-    sections: list[Section],
-    infos: list[Info],
-    summary: Mapping[str, Any] | None,
-    counts: str | None,
-) -> str:
-    parts = ['<section class="card" id="overview"><h2>Overview</h2>']
-    items = summary_items(summary)
-    if items:
-        stats = "".join(_stat(label, value) for label, value in items)
-        parts.append(f'<h3>Summary</h3><div class="stats">{stats}</div>')
-    if counts:
-        parts.append(f'<p class="counts">{_e(counts)}</p>')
-    if sections:
-        if any(i.not_measured is None for i in infos):
-            parts.append(
-                "<h3>Overall conversion by model (last step / first step)</h3>"
-                f'<div class="chart" id="{OVERVIEW_DIV_ID}"></div>'
-            )
-        parts.append('<h3>At a glance</h3><div class="multiples">')
-        parts.extend(_multiple(s, i) for s, i in zip(sections, infos, strict=True))
-        parts.append("</div>")
-    else:
-        parts.append('<p class="empty">No models in this report.</p>')
-    parts.append("</section>")
-    return "".join(parts)
-
-
-def _toc(sections: list[Section], infos: list[Info], parts: list[Part]) -> str:
-    rows = ['<li><a href="#overview"><span>Overview</span></a></li>']
-    for p in parts:
-        rows.append(
-            f'<li><a href="#{p.anchor}"><span>{_e(p.title)}</span>'
-            f'<span class="toc-value">{_e(p.toc_value)}</span></a></li>'
-        )
-    for s, i in zip(sections, infos, strict=True):
-        value = NOT_MEASURED if i.not_measured is not None else fmt_pct(measured_steps(s, i).overall)
-        rows.append(
-            f'<li><a href="#{s.anchor}"><span>{_e(s.label)}</span>'
-            f'<span class="toc-value">{value}</span></a></li>'
-        )
-    return (
-        '<nav class="toc" aria-label="Contents"><div class="toc-title">Contents</div>'
-        f"<ol>{''.join(rows)}</ol></nav>"
-    )
 
 
 # --- one model ---------------------------------------------------------------------------------
@@ -188,6 +81,8 @@ def _row(step: Step, index: int, hot: bool, why: str | None = None) -> str:
         return (
             f'<tr><td class="step">{name}</td><td class="nm" colspan="6">{NOT_MEASURED} ({_e(why)})</td></tr>'
         )
+    if step.optional:
+        name += '<span class="tag">optional</span>'
     if hot:
         name += '<span class="tag">largest loss</span>'
     prev = _interval_cell(step.conv_prev, step.conv_prev_low, step.conv_prev_high) if index > 0 else "\u2014"
@@ -209,7 +104,8 @@ def _table(section: Section, info: Info) -> str:
     hot_index = loss.index if loss is not None and loss.share_lost > 0 else -1
     what = f'<br><span class="interval">{_e(info.count_label)}</span>' if info.count_label else ""
     head = (
-        f'<thead><tr><th rowspan="2" class="step">Step</th><th rowspan="2" class="count">Customers{what}</th>'
+        f'<thead><tr><th rowspan="2" class="step">Step</th><th rowspan="2" class="count">'
+        f"{_e(section.noun.capitalize())}{what}</th>"
         '<th colspan="2" class="group">Conversion (95% interval)</th>'
         '<th rowspan="2">Dropped</th><th colspan="2" class="group">Time from previous</th></tr>'
         "<tr><th>from first</th><th>from previous</th><th>median</th><th>p90</th></tr></thead>"
@@ -217,7 +113,15 @@ def _table(section: Section, info: Info) -> str:
     body = "".join(
         _row(step, i, i == hot_index, info.unmeasured.get(step.name)) for i, step in enumerate(section.steps)
     )
-    return f'<div class="table-wrap"><table>{head}<tbody>{body}</tbody></table></div>'
+    table = f'<div class="table-wrap"><table>{head}<tbody>{body}</tbody></table></div>'
+    if any(step.optional for step in section.steps):
+        table += (
+            '<p class="note">An <em>optional</em> step counts when present and never blocks the chain '
+            "(docs/semantics.md): its conversion from previous is its share of the previous required "
+            "step, a required step's is of the previous required step, and skipping an optional step "
+            "loses no one (no dropped, never the largest loss).</p>"
+        )
+    return table
 
 
 def _head(section: Section) -> list[str]:
@@ -246,21 +150,28 @@ def _model(section: Section, info: Info, lifecycle: Mapping[str, Any] | None) ->
     loss = section.largest_loss
     first, last = section.steps[0].customers, section.steps[-1].customers
     within = f" in order within {section.window}" if info.count_label and section.window else ""
-    reached = f"Reached {section.steps[-1].label}{within}" if within else "Reached the last step"
-    stats = [_stat("Entered", fmt_count(first))]
+    reach = "Reached" if section.noun == "customers" else f"{section.noun.capitalize()} that reached"
+    reached = f"{reach} {section.steps[-1].label}{within}" if within else f"{reach} the last step"
+    stats = [
+        stat(
+            "Entered" if section.noun == "customers" else f"{section.noun.capitalize()} entered",
+            fmt_count(first),
+        )
+    ]
     if info.whole:
-        stats.append(_stat(reached, fmt_count(last)))
-        stats.append(_stat("Overall conversion", fmt_pct(section.overall)))
+        stats.append(stat(reached, fmt_count(last)))
+        stats.append(stat("Overall conversion", fmt_pct(section.overall)))
     else:
         shown = measured_steps(section, info)
-        stats.append(_stat("Reached the last step", NOT_MEASURED, "nm"))
+        stats.append(stat(f"{reach} the last step", NOT_MEASURED, "nm"))
         if shown.steps:
             to = shown.steps[-1]
-            stats.append(_stat(f"Reached {to.label}{within}", fmt_count(to.customers)))
-            stats.append(_stat(f"Conversion to {to.label}", fmt_pct(shown.overall)))
+            stats.append(stat(f"{reach} {to.label}{within}", fmt_count(to.customers)))
+            stats.append(stat(f"Conversion to {to.label}", fmt_pct(shown.overall)))
     if loss is not None and loss.share_lost > 0:
-        stats.append(_stat("Largest loss", f"{fmt_pct_short(loss.share_lost)} lost", "loss"))
+        stats.append(stat("Largest loss", f"{fmt_pct_short(loss.share_lost)} lost", "loss"))
     parts.append(f'<div class="stats">{"".join(stats)}</div>')
+    parts.extend(f'<p class="note options">{_e(note)}</p>' for note in info.notes)
     counts = reconcile_sentence(section, info, lifecycle)
     if counts:
         parts.append(f'<p class="counts">{_e(counts)}</p>')
@@ -271,7 +182,7 @@ def _model(section: Section, info: Info, lifecycle: Mapping[str, Any] | None) ->
             f"source, so an ordered funnel cannot count anyone there or after it; {_e(info.hint)}.</p>"
         )
     calm = "" if loss is not None and loss.share_lost > 0 else " calm"
-    parts.append(f'<p class="callout{calm}">{_e(loss_sentence(loss))}</p>')
+    parts.append(f'<p class="callout{calm}">{_e(loss_sentence(loss, section.noun))}</p>')
     parts.append("<h3>Funnel</h3>")
     parts.append(f'<div class="chart funnel" id="{funnel_div_id(section.index)}"></div>')
     parts.append("<h3>Steps</h3>")
@@ -308,6 +219,7 @@ def render_report(
     journeys: Mapping[str, Any] | None = None,
     not_measured: Mapping[str, str] | None = None,
     extra_parts: Sequence[Part] = (),
+    notes: Sequence[str] = (),
 ) -> str:
     """The report as one self-contained HTML document (plotly.js inlined once, no network).
 
@@ -318,7 +230,9 @@ def render_report(
     table); ``journeys``: ``{"journeys": ..., "transitions": ..., "paths": ..., "journey": ...}``,
     each a result's ``to_dict()`` (any may be left out); ``not_measured``: other sections the
     source cannot measure (name -> reason), listed in a "Not measured" card; ``extra_parts``: the
-    sections of the later analyses (interfaces/report_extras.py), drawn after the journeys."""
+    sections of the later analyses (interfaces/report_extras.py), drawn after the journeys;
+    ``notes``: lines for the overview (the funnels' --hold and --count, and that the other sections
+    do not take them)."""
     models = read_sections(sections)
     infos = [Info.of(raw) for raw in sections]
     parts = [*build_parts(lifecycle, journeys), *extra_parts]
@@ -330,7 +244,7 @@ def render_report(
         f'<h1>{_e(title)}</h1><p class="lede">{_e(lede)}</p></header>'
     )
     counts = overview_counts(models, infos, lifecycle)
-    main = [_overview(models, infos, summary, counts)]
+    main = [overview_html(models, infos, summary, counts, notes)]
     toc_parts = list(parts)
     if nm_html:
         main.append(nm_html)
@@ -338,7 +252,7 @@ def render_report(
     main += [_with_counts(p.html, counts) if p.anchor == "hourglass" else p.html for p in parts]
     main += [_model(s, i, lifecycle) for s, i in zip(models, infos, strict=True)]
     body = (
-        f'{header}<div class="layout">{_toc(models, infos, toc_parts)}<main>{"".join(main)}'
+        f'{header}<div class="layout">{toc_html(models, infos, toc_parts)}<main>{"".join(main)}'
         f"<footer>Made with hourglass {_e(__version__)}. "
         "Works offline: everything this page needs is inside it.</footer></main></div>"
     )
@@ -371,6 +285,7 @@ def write_report(
     journeys: Mapping[str, Any] | None = None,
     not_measured: Mapping[str, str] | None = None,
     extra_parts: Sequence[Part] = (),
+    notes: Sequence[str] = (),
 ) -> pathlib.Path:
     """Render the report and write it (UTF-8) to ``path``; returns the path written."""
     target = pathlib.Path(path)
@@ -382,6 +297,7 @@ def write_report(
         journeys=journeys,
         not_measured=not_measured,
         extra_parts=extra_parts,
+        notes=notes,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     from hourglass.ingest.outputs import write_text_atomically  # whole or not at all (HG425)

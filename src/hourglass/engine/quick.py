@@ -33,10 +33,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hourglass.engine.connect import parse_engine
+from hourglass.engine.snapshot import fingerprint, watch
 from hourglass.ingest import sources
 from hourglass.ingest.roles import ResolvedRoles, resolve_roles
 from hourglass.ingest.sources import Source, resolve_source
-from hourglass.model.errors import HourglassError
 from hourglass.model.schema import OPTIONAL_ROLES, ColumnMapping
 from hourglass.model.spec import FunnelSpec
 
@@ -96,6 +96,9 @@ class QuickLoad:
     roles: ResolvedRoles
     table: str
     types: dict[str, str]  # the file's columns as read (a CSV's role columns as text)
+    #: a Parquet file's size and time before it was read (engine/snapshot.py): its usual load reads
+    #: it again with each query, so a command checks it when done (HG209); a CSV is read once anyway
+    fingerprint: Any = None
 
 
 def _lit(text: str) -> str:
@@ -298,6 +301,7 @@ def load_small_file(source: Any, mapping: ColumnMapping, *, con: Any = None) -> 
     small = size <= _ONE_THREAD_BYTES
     own = con is None
     con = _connect(threads=1 if small else None) if con is None else con
+    fp = None
     if src.kind == "csv":
         sniffed = sniff(con, path)
         types = dict(sniffed.types)
@@ -305,6 +309,7 @@ def load_small_file(source: Any, mapping: ColumnMapping, *, con: Any = None) -> 
         from hourglass.engine.parquet import check_parquet_frames
 
         check_parquet_frames(src)  # HG206 (the usual load says it)
+        fp = fingerprint(src)
         read = f"read_parquet([{_lit(path)}])"
         types = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()}
     names = list(types)
@@ -331,7 +336,7 @@ def load_small_file(source: Any, mapping: ColumnMapping, *, con: Any = None) -> 
     finally:
         if one_thread:
             con.execute(f"SET threads = {int(threads)}")
-    return QuickLoad(con, src, roles, "hg_quick", types)
+    return QuickLoad(con, src, roles, "hg_quick", types, fp if src.kind == "parquet" else None)
 
 
 def _clean(load: QuickLoad) -> dict[str, Any] | None:
@@ -369,7 +374,7 @@ def small_funnel(
     table: str | None = None,
     meta: Mapping[str, Any] | None = None,
 ) -> Any:
-    """The funnel's result (engine/run.py ``run_funnel``'s, with plan ``fast``) for a small CSV file on
+    """The funnel's result (engine/run.py ``run_funnel``'s, with plan ``fast``) for a small file on
     the in-memory DuckDB engine, without Ibis; None whenever the usual path must answer (see the
     module's docstring): then nothing was reported and the caller loads the source as usual."""
     from hourglass.engine import fastpath
@@ -379,8 +384,6 @@ def small_funnel(
         return None
     if os.environ.get(fastpath.PLAN_ENV, "auto") not in ("auto", "fast", ""):
         return None
-    import duckdb
-
     try:
         name = parse_engine(engine or "duckdb")
         if name.kind != "duckdb" or name.target is not None:
@@ -400,10 +403,12 @@ def small_funnel(
             if chosen is None or sql is None:
                 return None
             rows = fastpath.run_fast_sql(load.con, sql, chosen)
+            if load.fingerprint is not None and load.fingerprint.changed():
+                return None  # rewritten while it was read: the usual load starts again
         finally:
             load.con.close()
-    except (HourglassError, OSError, duckdb.Error):
-        return None  # the usual load reports it, with its code, file and line
+    except Exception:  # noqa: BLE001 - a coded error, DuckDB's, a message cut inside a character...
+        return None  # ... the usual load reports it, with its code, file and line
     dupes = int(counts.get("with_event_id", 0)) - int(counts.get("event_ids", 0))
     info = {
         "engine": "duckdb",
@@ -418,4 +423,5 @@ def small_funnel(
     totals = result.steps
     if any(s.customers == 0 for s in totals):
         return None  # a step of no customers: the usual path names the steps that match nothing
+    watch(load.fingerprint, load.source)  # a command checks the file again before it shows the result
     return result

@@ -157,6 +157,12 @@ def test_hold_in_the_api_holds_every_funnel(files: Path, held: ReportResult) -> 
     assert held.to_dict()["funnel_options"]["hold"] == "device"
     assert "Funnels hold device (--hold device): events of one chain share the same device." in held.notes
     assert any(n.startswith("Not funnels, so unchanged") for n in held.notes)
+    # not a funnel: the lifecycle is the plain one, whatever the funnels hold
+    plain = hourglass.lifecycle(str(files / "log.csv"), str(files / "wishes.yaml"))
+    assert held.lifecycle is not None
+    assert [s["entered"] for s in held.lifecycle.to_dict()["stages"]] == [
+        s["entered"] for s in plain.to_dict()["stages"]
+    ]
     page = held.path.read_text(encoding="utf-8")
     assert _table_counts(_section(page, "m2-shop")) == shop
     # the funnel over time is the held funnel: 2 customers reach cart (3 without --hold)

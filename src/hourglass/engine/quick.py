@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hourglass.engine.connect import parse_engine
-from hourglass.engine.snapshot import fingerprint, watch
+from hourglass.engine.snapshot import Fingerprint, fingerprint, watch
 from hourglass.ingest import sources
 from hourglass.ingest.roles import ResolvedRoles, resolve_roles
 from hourglass.ingest.sources import Source, resolve_source
@@ -88,7 +88,7 @@ def _time(c: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class QuickLoad:
-    """A small CSV loaded into the temporary table ``table`` of a raw DuckDB connection: the raw
+    """A small file loaded into the temporary table ``table`` of a raw DuckDB connection: the raw
     columns and the parsed ones (``__hg_<role>``), as the Ibis load's parsed table."""
 
     con: Any
@@ -98,7 +98,7 @@ class QuickLoad:
     types: dict[str, str]  # the file's columns as read (a CSV's role columns as text)
     #: a Parquet file's size and time before it was read (engine/snapshot.py): its usual load reads
     #: it again with each query, so a command checks it when done (HG209); a CSV is read once anyway
-    fingerprint: Any = None
+    fingerprint: Fingerprint | None = None
 
 
 def _lit(text: str) -> str:

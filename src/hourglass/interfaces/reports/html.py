@@ -82,7 +82,7 @@ def _row(step: Step, index: int, hot: bool, why: str | None = None) -> str:
             f'<tr><td class="step">{name}</td><td class="nm" colspan="6">{NOT_MEASURED} ({_e(why)})</td></tr>'
         )
     if step.optional:
-        name += '<span class="tag">optional</span>'
+        name += '<span class="tag" style="background:var(--tint);color:var(--primary-dark)">optional</span>'
     if hot:
         name += '<span class="tag">largest loss</span>'
     prev = _interval_cell(step.conv_prev, step.conv_prev_low, step.conv_prev_high) if index > 0 else "\u2014"

@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     floor = statistics.median(times["floor"])
     print(f"load average after the runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(
-        f"\n{'command':<15} {'median':>8} {'p90':>8} {'min':>8} {'CPU':>8} {'x floor':>8}  "
+        f"\n{'command':<20} {'median':>8} {'p90':>8} {'min':>8} {'CPU':>8} {'x floor':>8}  "
         "target (median wall)"
     )
     for name in names:
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         target = TARGETS.get(name.split("-")[0])
         verdict = "" if target is None else f"<= {target:.1f} s: " + ("met" if med <= target else "NOT met")
         print(
-            f"{name:<15} {med:>7.3f}s {p90(times[name]):>7.3f}s {min(times[name]):>7.3f}s "
+            f"{name:<20} {med:>7.3f}s {p90(times[name]):>7.3f}s {min(times[name]):>7.3f}s "
             f"{statistics.median(cpus[name]):>7.3f}s {med / floor:>8.2f}  {verdict}"
         )
     for name in names[1:]:

@@ -223,14 +223,16 @@ def parse_sql(read: str, types: Mapping[str, str], roles: ResolvedRoles) -> str 
     return f"SELECT *{exclude}, {', '.join(parsed)} FROM (SELECT *{inner} FROM {read}) AS t"
 
 
-def canonical_sql(table: str, roles: ResolvedRoles) -> str:
+def canonical_sql(table: str, roles: ResolvedRoles, *, dedupe: bool = True) -> str:
     """The canonical events of the parsed ``table`` (ingest/normalize.py ``canonical`` and
-    ``dedupe``: one row per customer and non-null event id, the earliest, then the smallest name)."""
+    ``dedupe``: one row per customer and non-null event id, the earliest, then the smallest name).
+    ``dedupe=False``: no two rows share a customer and an event id (the counts say so), the rows as
+    they are."""
     sel = [f"{_q(_PARSED + r)} AS {_q(r)}" for r in ("customer", "event", "timestamp")]
     sel += [f"{_q(_PARSED + r)} AS {_q(r)}" for r in OPTIONAL_ROLES if r in roles.columns]
     sel += [f"{_q(src)} AS {_q(out)}" for out, src in roles.properties.items()]
     canon = f"SELECT {', '.join(sel)} FROM {_q(table)}"
-    if "event_id" not in roles.columns:
+    if "event_id" not in roles.columns or not dedupe:
         return canon
     return (
         f"SELECT * EXCLUDE (__hg_dup) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY customer, event_id "
@@ -399,7 +401,9 @@ def small_funnel(
                 r for r in ("customer", "event", "timestamp", *OPTIONAL_ROLES) if r in load.roles.columns
             ]
             chosen = _by_column(spec, load.roles, columns + list(load.roles.properties))
-            sql = None if chosen is None else fastpath.fast_sql(canonical_sql(load.table, load.roles), chosen)
+            dupes = int(counts.get("with_event_id", 0)) - int(counts.get("event_ids", 0))
+            canon = canonical_sql(load.table, load.roles, dedupe=dupes > 0)
+            sql = None if chosen is None else fastpath.fast_sql(canon, chosen)
             if chosen is None or sql is None:
                 return None
             rows = fastpath.run_fast_sql(load.con, sql, chosen)
@@ -409,7 +413,6 @@ def small_funnel(
             load.con.close()
     except Exception:  # noqa: BLE001 - a coded error, DuckDB's, a message cut inside a character...
         return None  # ... the usual load reports it, with its code, file and line
-    dupes = int(counts.get("with_event_id", 0)) - int(counts.get("event_ids", 0))
     info = {
         "engine": "duckdb",
         "plan": "fast",

@@ -1,7 +1,7 @@
 """The Python API: ``hourglass.funnel(source, steps=[...])`` and friends. A thin layer that resolves
 models and options, loads the source on an engine and returns result objects.
 
-Imported without Ibis: a funnel of a small CSV file that engine/quick.py answers never imports it
+Imported without Ibis: a funnel of a small file that engine/quick.py answers never imports it
 (issue 11); the engine's loading and running are imported by the functions that use them."""
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def funnel(
         hold=hold,
         count=count,
     )
-    if quick is not None:  # a small CSV file on DuckDB, answered without Ibis (engine/quick.py)
+    if quick is not None:  # a small CSV or Parquet file on DuckDB, answered without Ibis (engine/quick.py)
         quick.meta["seconds"] = round(time.perf_counter() - started, 3)
         return quick
     from hourglass.engine import run_funnel
@@ -216,8 +216,9 @@ def _small_funnel(
     table: str | None,
     **options: Any,
 ) -> FunnelResult | None:
-    """The funnel of a small CSV file on the in-memory DuckDB engine without Ibis (engine/quick.py),
-    or None when the usual load must answer (anything it would say more than the counts)."""
+    """The funnel of a small CSV or Parquet file on the in-memory DuckDB engine without Ibis
+    (engine/quick.py), or None when the usual load must answer (anything it would say more than the
+    counts)."""
     from hourglass.engine.quick import small_funnel
 
     if not isinstance(source, str) or not isinstance(engine, str | None) or table is not None:

@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def journeys_targets(args: argparse.Namespace, shape: str) -> list[tuple[str, str, float, float, float, str]]:
-    """bench/journeys.py's targets on ``shape``, when it has ``targets(...)`` (P2, issue 18): rows of
-    (what, ratio, per-round ratio, target, verdict)."""
+    """bench/journeys.py's targets on ``shape`` (P2's ``targets(...)``: paths and transitions, event and
+    stage level, Parquet and store), as rows of (what, ratio, per-round ratio, target, verdict)."""
     import inspect
 
     try:
@@ -138,7 +138,16 @@ def journeys_targets(args: argparse.Namespace, shape: str) -> list[tuple[str, st
     wanted = {"events": args.events, "seed": args.seed, "shape": shape, "runs": args.runs}
     accepted = inspect.signature(fn).parameters
     rows = fn(**{k: v for k, v in wanted.items() if k in accepted})
-    return [(str(r[0]), float(r[1]), float(r[2]), float(r[3]), str(r[4])) for r in rows or ()]
+    return [
+        (
+            str(r["name"]),
+            float(r["ratio"]),
+            float(r["per_round"]),
+            float(r["bound"]),
+            "met" if r["met"] else "NOT met",
+        )
+        for r in rows or ()
+    ]
 
 
 def run_shape(

@@ -47,10 +47,15 @@ def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
     nxt[:-1] = rnode[1:]
     nxt[last] = -1
     span = int(rnode.max()) + 2
-    wide = rnode.astype(np.int64) if span * span >= 1 << 31 else rnode
-    edge = wide * span + (nxt + 1)
+    # the edge as one integer (in place: each large temporary is fresh memory, page-faulted)
+    edge: npt.NDArray[np.integer[Any]] = rnode.astype(np.int64) if span * span >= 1 << 31 else rnode.copy()
+    edge *= span
+    edge += nxt
+    edge += 1
     del nxt
-    order = np.argsort(edge.astype(np.uint16) if span * span <= 1 << 16 else edge, kind="stable")
+    if span * span <= 1 << 16:
+        edge = edge.astype(np.uint16)  # a radix sort
+    order = np.argsort(edge, kind="stable")
     e_s = edge[order]
     del edge
     bounds = np.flatnonzero(e_s[1:] != e_s[:-1]) + 1

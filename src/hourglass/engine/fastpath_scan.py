@@ -3,13 +3,16 @@ sorted by (customer, time), read into numpy, and one linear pass (engine/funnel_
 the greedy joins of engine/fastpath.py.
 
 Where it runs (the plan chooser's rule, engine/fastpath.py): every funnel the fast path answers that
-is closed (not ``--open``) and has no ``--by``, on a store and on a file. The greedy joins pair each
-entry with every step-k event of its window: their cost grows with the entries per customer (4.6
-visits per customer on the bench's ``returning`` log: 1.8 CPU-s at 10M on Parquet, 0.9 on a store),
-while the scan's is the sort (a file) or nothing (a store) plus a pass linear in the events, however
-many entries a customer has; it was measured ahead of the joins on every shape (bench/SHAPES.md),
-so the rule needs no statistic of the log. ``--by`` and ``--open`` keep the joins (a breakdown's
-value per entry, and the open programme, are not in the kernel).
+is closed (not ``--open``) and has no ``--by``, on a store and on a file, of at least
+``SCAN_MIN_ROWS`` validated events (``report.rows``, known before the query). The greedy joins pair
+each entry with every step-k event of its window: their cost grows with the entries per customer
+(4.6 visits per customer on the bench's ``returning`` log: 2.5 CPU-s at 10M on Parquet, 1.2 on a
+store, under load), while the scan's is the sort (a file) or nothing (a store) plus a pass linear in
+the events, however many entries a customer has: 1.6 and 0.3 CPU-s there; it never took more CPU
+than the joins on any shape (bench/SHAPES.md), so the rule needs no statistic of the log's shape.
+Smaller logs keep the joins (milliseconds either way, and a small file's funnel then loads no numpy
+or Arrow, issue 11). ``--by`` and ``--open`` keep the joins (a breakdown's value per entry, and the
+open programme, are not in the kernel).
 
 - **A store** (rows ordered by event, customer, time): each step reads its own rows (``event =``
   the ENUM constant, or the text in a store of more than ``ENUM_MAX_NAMES`` names; zone maps skip

@@ -203,3 +203,70 @@ def test_a_step_no_event_matches_is_not_measured() -> None:
     assert all(h["bins"] is None and h["customers_reason"] for h in times.to_dict()["histograms"])
     events = events_to_convert(LOG, steps).to_dict()
     assert all(h["customers"] is None for h in events["histograms"])
+
+
+# docs/semantics-funnel-time.md, "Worked example: optional steps and --hold"
+HELD = journeys(
+    {
+        "kim": [
+            ("visit", "2024-01-01 10:00", {"device": "desktop"}),
+            ("signup", "2024-01-01 10:05", {"device": "mobile"}),
+            ("purchase", "2024-01-01 10:10", {"device": "desktop"}),
+            ("review", "2024-01-01 11:10", {"device": "desktop"}),
+        ],
+        "lou": [
+            ("visit", "2024-01-02 10:00", {"device": "mobile"}),
+            ("signup", "2024-01-02 10:05", {"device": "mobile"}),
+            ("purchase", "2024-01-02 10:10", {"device": "mobile"}),
+        ],
+        "max": [
+            ("visit", "2024-01-03 09:00", {"device": "mobile"}),
+            ("signup", "2024-01-03 09:30", {"device": "mobile"}),
+        ],
+        "ned": [
+            ("visit", "2024-01-09 12:00", {"device": "desktop"}),
+            ("review", "2024-01-09 13:00", {"device": "desktop"}),
+        ],
+    }
+)
+HELD_STEPS = ["visit", "signup?", "purchase", "review?"]
+
+
+def test_trend_with_optional_steps_and_hold() -> None:
+    """``converted`` is the last *required* step (purchase: 2 of 3), not the trailing optional review
+    (1 of 3); each step's share is of the previous required step; kim's mobile signup is off her
+    desktop chain, ned's review has no purchase before it."""
+    got = funnel_trend(HELD, HELD_STEPS, window="1d", hold="device", period="week").to_dict()
+    assert got["converted_step"] == "purchase"
+    w1, w2 = got["periods"]
+    assert (w1["start"], w1["entered"], w1["converted"], w1["complete"]) == ("2024-01-01", 3, 2, True)
+    assert w1["conversion"] == pytest.approx(2 / 3)
+    assert (round(w1["conversion_low"], 4), round(w1["conversion_high"], 4)) == (0.2077, 0.9385)
+    rows = [(s["customers"], s["conversion_from_previous"], s["dropped"], s["optional"]) for s in w1["steps"]]
+    assert rows == [(3, 1.0, 0, False), (2, 2 / 3, None, True), (2, 2 / 3, 1, False), (1, 0.5, None, True)]
+    assert (w2["entered"], w2["converted"], w2["conversion"], w2["complete"]) == (1, 0, 0.0, False)
+    assert [s["customers"] for s in w2["steps"]] == [1, 0, 0, 0]
+    # the periods add up to the funnel's own counts
+    funnel = hourglass.funnel(HELD, HELD_STEPS, window="1d", hold="device").rows()
+    assert [r["customers"] for r in funnel] == [4, 2, 2, 1]
+
+
+def test_time_and_events_with_optional_steps_and_hold() -> None:
+    """purchase "from previous" is from visit (the previous required step), as the funnel's median;
+    review's is from purchase; kim's mobile signup is among her events to purchase."""
+    kw: dict[str, Any] = {"window": "1d", "hold": "device"}
+    times = time_to_convert(HELD, HELD_STEPS, **kw).to_dict()
+    signup = _hist(times, "signup", "from", "previous")
+    assert (signup["customers"], signup["median_s"], signup["p90_s"]) == (2, 1050.0, pytest.approx(1650.0))
+    assert _bins(signup) == {"5 min – 30 min": 1, "30 min – 2 h": 1}
+    purchase = _hist(times, "purchase", "from", "previous")
+    assert (purchase["customers"], purchase["median_s"]) == (2, 600.0)
+    assert purchase["median_s"] == hourglass.funnel(HELD, HELD_STEPS, **kw).steps[2].median_time_s
+    review = [_hist(times, "review", "from", o)["median_s"] for o in ("previous", "entry")]
+    assert review == [3600.0, 4200.0]
+    events = events_to_convert(HELD, HELD_STEPS, session_gap="30m", **kw).to_dict()
+    assert _bins(_hist(events, "signup", "what", "events")) == {"2": 2}
+    assert _bins(_hist(events, "signup", "what", "sessions")) == {"1": 1, "2": 1}  # max: 30 min apart
+    assert _bins(_hist(events, "purchase", "what", "events")) == {"3": 2}
+    assert _bins(_hist(events, "review", "what", "events")) == {"4": 1}
+    assert _bins(_hist(events, "review", "what", "sessions")) == {"2": 1}  # kim: 10:10 to 11:10

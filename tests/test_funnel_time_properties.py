@@ -3,8 +3,11 @@ tests/reference/funnel_time_ref.py on random logs.
 
 Logs start on a Sunday evening at the end of January, so entries fall on both sides of a day, a
 week (Monday) and a month boundary; gaps sit on the time bins' edges (59 s, 60 s, 61 s, 5 min, 2 h,
-12 h, 1 d, 3 d) and on the window's (the window, the window + 1 µs). One example loads its log once
-and answers the three views from it. HOURGLASS_PROPERTY_EXAMPLES raises the number of examples.
+12 h, 1 d, 3 d) and on the window's (the window, the window + 1 µs). Steps after the first are
+optional one time in three (``view?``; a trailing one, and a funnel of one required step, too) and
+one case in two holds ``device`` (its values ``m``, ``d`` or missing, mostly ``m``). One example
+loads its log once and answers the three views from it. HOURGLASS_PROPERTY_EXAMPLES raises the
+number of examples.
 """
 
 from __future__ import annotations
@@ -40,19 +43,22 @@ def duck() -> hourglass.Engine:
 @st.composite
 def cases(draw: st.DrawFn) -> dict[str, Any]:
     window_s = draw(st.sampled_from([3600, 86400, 604800]))
-    steps = draw(st.lists(st.sampled_from(NAMES[:3]), min_size=2, max_size=4))
+    names = draw(st.lists(st.sampled_from(NAMES[:3]), min_size=2, max_size=4))
+    optional = [False] + [draw(st.integers(0, 2)) == 0 for _ in names[1:]]
+    steps = [f"{n}?" if o else n for n, o in zip(names, optional, strict=True)]
     gaps = [g * US for g in GAPS_S] + [window_s * US, window_s * US + 1]
-    log: dict[str, list[tuple[str, str]]] = {}
+    log: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for c in range(draw(st.integers(1, 5))):
         t = draw(st.sampled_from([0, 3600, 5 * 3600, 2 * 86400, 5 * 86400])) * US
         nxt, events = 0, []
         for _ in range(draw(st.integers(1, 7))):
             if draw(st.integers(0, 2)) > 0:
-                name, nxt = steps[nxt % len(steps)], nxt + 1
+                name, nxt = names[nxt % len(names)], nxt + 1
             else:
                 name = draw(st.sampled_from(NAMES))
             t += draw(st.sampled_from(gaps))
-            events.append((name, (BASE + timedelta(microseconds=t)).isoformat(sep=" ")))
+            device = draw(st.sampled_from(["m", "m", "d", None]))
+            events.append((name, (BASE + timedelta(microseconds=t)).isoformat(sep=" "), {"device": device}))
         log[f"c{c}"] = events
     options: dict[str, Any] = {
         "mode": draw(st.sampled_from(["ordered", "ordered", "strict_order", "any_order"]))
@@ -61,8 +67,10 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         options["since"] = BASE + timedelta(hours=draw(st.sampled_from([1, 5, 30])))
     if draw(st.integers(0, 3)) == 0:
         options["until"] = BASE + timedelta(days=draw(st.sampled_from([2, 4, 9])))
-    if "quit" not in steps and draw(st.booleans()):
+    if "quit" not in names and draw(st.booleans()):
         options["exclude"] = ["quit"]
+    if draw(st.booleans()):
+        options["hold"] = "device"
     return {
         "log": log,
         "steps": steps,
@@ -97,7 +105,7 @@ def _subset(got: Any, want: Any, where: str = "") -> None:
 @given(case=cases())
 def test_views_equal_the_reference(case: dict[str, Any], duck: hourglass.Engine) -> None:
     note(repr(case))
-    df = journeys(case["log"])
+    df = journeys(case["log"], dtypes={"device": "object"})
     ev = hourglass.events(df, engine=duck)
     window = case["window_s"] * US
     spec = build_spec(case["steps"], window=f"{case['window_s']}s", **case["options"])

@@ -124,9 +124,12 @@ class TrendPeriod:
     incomplete: tuple[str, ...] = ()
 
     def to_dict(self, unmeasured: Sequence[str | None] = ()) -> dict[str, Any]:
-        """``unmeasured``: per step, why the source cannot measure it (None: measured)."""
+        """``unmeasured``: per step, why the source cannot measure it (None: measured). ``converted``
+        is the last *required* step's customers: an optional step after it never blocks the chain,
+        so whoever reached it went through the funnel (docs/semantics-funnel-time.md)."""
         entered = self.counts[0].customers if self.counts else 0
-        last = self.counts[-1].customers if self.counts else 0
+        goal = max((i for i, c in enumerate(self.counts) if not c.optional), default=0)
+        last = self.counts[goal].customers if self.counts else 0
         low, high = wilson(last, entered)
         row: dict[str, Any] = {
             "start": self.start.isoformat(),
@@ -140,8 +143,8 @@ class TrendPeriod:
             "conversion_high": high,
         }
         steps = step_rows(self.counts, unmeasured=list(unmeasured) or None)
-        last_why = unmeasured[-1] if unmeasured else None
-        if last_why is not None:  # the last step cannot be measured: nor the period's conversion
+        last_why = unmeasured[goal] if goal < len(unmeasured) else None
+        if last_why is not None:  # the last required step cannot be measured: nor the conversion
             row.update(converted=None, conversion=None, conversion_low=None, conversion_high=None)
             row["converted_reason"] = row["conversion_reason"] = last_why
         for s in steps:  # the trend does not measure times (the time view does): no key, not a null
@@ -168,10 +171,21 @@ class FunnelTrend:
     #: per step, why the source cannot measure it (a step matching no event of it; None: measured)
     unmeasured: tuple[str | None, ...] = ()
 
+    #: per step, whether it is optional (empty: none is)
+    optional: tuple[bool, ...] = ()
+
+    @property
+    def converted_step(self) -> str | None:
+        """The step a period's ``converted`` counts: the last required one (an optional step after
+        it never blocks the chain). None: no steps."""
+        flags = self.optional or (False,) * len(self.steps)
+        return next((s for s, o in zip(reversed(self.steps), reversed(flags), strict=True) if not o), None)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "period": self.period,
             "steps": list(self.steps),
+            "converted_step": self.converted_step,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "periods": [p.to_dict(self.unmeasured) for p in self.periods],
             "meta": self.meta,
@@ -189,6 +203,8 @@ class FunnelTrend:
 
     def to_text(self) -> str:
         lines = [f"funnel by {self.period} of entry · {' → '.join(self.steps)}"]
+        if self.steps and self.converted_step != self.steps[-1]:  # a trailing optional step
+            lines[0] += f" · converted: reached {self.converted_step}"
         for p in self.periods:
             d = p.to_dict(self.unmeasured)
             conv = "-" if d["conversion"] is None else format_percent(d["conversion"])
@@ -264,4 +280,5 @@ def trend_from_days(
             why = _incomplete(start, end, window, as_of, since, until)
             periods.append(TrendPeriod(start, end, counts, why))
     as_of_dt = None if as_of is None else datetime(1970, 1, 1) + timedelta(microseconds=as_of)
-    return FunnelTrend(period, tuple(name for name, _ in steps), tuple(periods), as_of_dt)
+    names = tuple(name for name, _ in steps)
+    return FunnelTrend(period, names, tuple(periods), as_of_dt, optional=tuple(optional))

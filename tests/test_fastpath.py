@@ -44,7 +44,8 @@ from test_funnel_properties import (
     rows,
 )
 
-PLANS = ["fast", "portable"]
+#: "scan": the fast path with the sequential-scan plan on any size of log (engine/fastpath_scan.py)
+PLANS = ["fast", "scan", "portable"]
 
 # ------------------------------------------------------------------------------------------
 # Random logs the fast path answers (distinct steps, no exclusions, ordered, closed)
@@ -254,9 +255,9 @@ def test_fast_sql_wraps_the_canonical_expression(small: Any) -> None:
 
 
 def run(df: pd.DataFrame, steps: list[Any], plan: str, **options: Any) -> hourglass.FunnelResult:
-    with forced_plan(plan):
+    with forced_plan("fast" if plan == "scan" else plan), scan_plan(plan == "scan"):
         result = hourglass.funnel(df, steps, **options)
-    assert result.meta["plan"] == plan
+    assert result.meta["plan"] == ("fast" if plan == "scan" else plan)
     return result
 
 
@@ -424,10 +425,10 @@ def test_integer_customer_ids(plan: str, tmp_path: Path) -> None:
     df.to_parquet(path)
     ev = hourglass.events(str(path))
     assert ev.keyed is not None
-    with forced_plan(plan):
+    with forced_plan("fast" if plan == "scan" else plan), scan_plan(plan == "scan"):
         res = hourglass.funnel(ev, ["visit", "signup"], window="1d", by="customer")
     assert {g.value: g.steps[1].customers for g in res.groups} == {"1": 1, "22": 0, "-3": 1}
-    with forced_plan(plan):
+    with forced_plan("fast" if plan == "scan" else plan), scan_plan(plan == "scan"):
         plain = hourglass.funnel(ev, ["visit", "signup"], window="1d")
     assert counts(plain) == [3, 2]
     assert plain.steps[1].median_time_s == pytest.approx(2_700.0)

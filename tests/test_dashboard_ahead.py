@@ -171,6 +171,10 @@ def test_stop_interrupts_the_running_query_and_ends_the_workers(src: DashboardSo
     assert time.monotonic() - began < 8
     assert all(lane.worker is not None and not lane.worker.is_alive() for lane in ahead._lanes[:1])
     assert not ahead.on
+    second = ahead._lanes[0].second
+    assert second is not None
+    with pytest.raises(RuntimeError):  # a stopped job's next query does not start (at exit: an abort)
+        second.run(lambda: None)
 
 
 def test_a_new_funnel_stops_the_last_funnels_people_not_other_work(src: DashboardSource) -> None:

@@ -78,7 +78,9 @@ class Ahead:
         for lane in self._lanes:
             events = second_connection(self.src.events) if second else None
             if events is not None:
-                lane.second = dataclasses.replace(self.src, events=events, lock=threading.Lock())
+                lane.second = dataclasses.replace(
+                    self.src, events=events, lock=threading.Lock(), closed=threading.Event()
+                )
 
     def submit(self, *jobs: Job, later: bool = False, view: tuple[str, Hashable] | None = None) -> None:
         """Run ``jobs`` in this order, before the jobs of the views asked for earlier (nothing
@@ -168,8 +170,10 @@ class Ahead:
             self._cond.notify_all()
         for lane in self._lanes:
             if lane.second is not None:
+                lane.second.closed.set()  # no next query either
                 with contextlib.suppress(Exception):
                     lane.second.events.engine.con.con.interrupt()
+        for lane in self._lanes:
             if lane.worker is not None:
                 lane.worker.join(timeout)
 

@@ -75,10 +75,14 @@ class DashboardSource:
     config_path: str | None = None  # the config file (its version is part of the results' context)
     options: tuple[Hashable, ...] = ()  # how it was read (columns, engine, table): also the context's
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    closed: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def run(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the engine, one at a time."""
+        """Run ``fn`` on the engine, one at a time (none once ``closed``: a stopped worker's next
+        query, which its interrupted job's error handling may try, must not start)."""
         with self.lock:
+            if self.closed.is_set():
+                raise RuntimeError("the dashboard's work ahead was stopped")
             return fn()
 
     @property

@@ -1,8 +1,9 @@
 """The ordered funnel as one sequential pass over each step's events sorted by (customer, time): a
 numpy kernel, linear in the events (issue 18: "latest valid start", no joins).
 
-Input: for each step k (1..n) two int64 arrays of the same length, ``codes`` (a customer's number,
->= 0) and ``ts`` (µs), sorted by (code, ts): the events of step k. The steps are event sets no event
+Input: for each step k (1..n) two integer arrays of the same length, ``codes`` (a customer's number,
+>= 0, in order) and ``ts`` (µs; in order within a customer, or put in order here): the events of
+step k. The steps are event sets no event
 belongs to two of (the fast path's eligibility, engine/fastpath.py), so a step-k event follows a
 step-(k-1) event of the customer exactly when its time is not earlier.
 
@@ -41,14 +42,11 @@ _IDX = 40  # an index fits in 40 bits (10^12 events)
 
 
 def sorted_by_code(codes: np.ndarray, ts: np.ndarray) -> Arrays:
-    """``(codes, ts)`` as int64, sorted by (code, ts) (a copy only when they were not)."""
-    codes = np.asarray(codes, dtype=np.int64)
-    ts = np.asarray(ts, dtype=np.int64)
-    if len(codes) > 1:
-        dc = np.diff(codes)
-        if not ((dc >= 0).all() and (np.diff(ts)[dc == 0] >= 0).all()):
-            order = np.lexsort((ts, codes))
-            codes, ts = codes[order], ts[order]
+    """``(codes, ts)`` with the codes in order (a copy only when they were not; the times within a
+    customer are put in order by :func:`funnel_scan`, on its keys)."""
+    if len(codes) > 1 and not (codes[1:] >= codes[:-1]).all():
+        order = np.argsort(codes, kind="stable")
+        codes, ts = codes[order], ts[order]
     return codes, ts
 
 
@@ -56,7 +54,7 @@ def funnel_scan(
     steps: Sequence[Arrays], window: int, since: int | None = None, until: int | None = None
 ) -> dict[str, Any]:
     """The funnel's summary row (``c{k}``, ``med{k}``, ``p90{k}``: as the fast path's SQL) from each
-    step's ``(codes, ts)`` sorted by (code, ts); ``since``/``until``: the entry range in µs."""
+    step's ``(codes, ts)`` (codes in order, :func:`sorted_by_code`); ``since``/``until``: the entry range in µs."""
     n = len(steps)
     codes1, ts1 = steps[0]
     keep = np.ones(len(ts1), dtype=bool)
@@ -79,7 +77,10 @@ def funnel_scan(
             keys = []
             for codes, ts in steps:
                 lo, hi = np.searchsorted(codes, [c0, c0 + span])
-                keys.append(((codes[lo:hi] - c0) << bits) | (ts[lo:hi] - t_min))
+                key = ((codes[lo:hi].astype(np.int64) - c0) << bits) | (ts[lo:hi].astype(np.int64) - t_min)
+                if len(key) > 1 and not (key[1:] >= key[:-1]).all():
+                    key.sort()  # a customer's times out of order (a step of several names)
+                keys.append(key)
             _chunk(keys, window, bits, counts, diffs)
     row: dict[str, Any] = {"c1": counts[1]}
     for k in range(2, n + 1):

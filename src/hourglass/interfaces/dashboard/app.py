@@ -167,7 +167,10 @@ def create_app(
                 key = (request.url.path, tuple(sorted(request.query_params.multi_items())))
                 fragment = progress.run(key, title, compute)
         except Pending as p:
-            status, fragment = 202, views.progress(p, str(request.url.path) + _query(request))
+            # what is computed, for how long, on how many events; the page asks again (hg.js)
+            url = str(request.url.path) + _query(request)
+            note = env.get_template("progress.html").render(src=src, what=p.what, elapsed=p.elapsed, url=url)
+            status, fragment = 202, note
         except HourglassError as e:
             status, fragment = 400, views.error(e.code, e.message, e.hint)
         except Exception as e:  # a bug: said plainly, logged, and the server stays up

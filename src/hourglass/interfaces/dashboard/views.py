@@ -40,7 +40,6 @@ from .people_view import (
     paths_table,
     people_params,
 )
-from .progress import Pending
 from .query import FunnelQuery, PageQuery, date_range
 from .render import Chart, clickable_journeys, fresh_id, part_fragment
 
@@ -80,10 +79,6 @@ class Views:
 
     def error(self, code: str, message: str, hint: str | None) -> str:
         return self._render("error.html", code=code, message=message, hint=hint)
-
-    def progress(self, p: Pending, url: str) -> str:
-        """A view being computed: what, for how long, on how many events; the page asks again."""
-        return self._render("progress.html", what=p.what, elapsed=p.elapsed, url=url)
 
     def internal(self, e: Exception) -> str:
         first = (str(e).strip().splitlines() or [""])[0]

@@ -54,7 +54,8 @@ def funnel_scan(
     steps: Sequence[Arrays], window: int, since: int | None = None, until: int | None = None
 ) -> dict[str, Any]:
     """The funnel's summary row (``c{k}``, ``med{k}``, ``p90{k}``: as the fast path's SQL) from each
-    step's ``(codes, ts)`` (codes in order, :func:`sorted_by_code`); ``since``/``until``: the entry range in µs."""
+    step's ``(codes, ts)`` (codes in order, :func:`sorted_by_code`); ``since``/``until``: the entry
+    range in µs."""
     n = len(steps)
     codes1, ts1 = steps[0]
     keep = np.ones(len(ts1), dtype=bool)
@@ -73,10 +74,14 @@ def funnel_scan(
         bits = max(1, (t_max - t_min).bit_length())
         last = max(int(c[-1]) for c, _ in nonempty)
         span = 1 << max(0, _KEY_BITS - bits)  # customers per range
-        for c0 in range(0, last + 1, span):
+        starts = np.arange(0, last + span + 1, span, dtype=np.int64)
+        # each step's row range per range of customers: one search (in the codes' own type: a search
+        # with another type converts the whole array, per call)
+        bounds = [np.searchsorted(c, np.minimum(starts, last + 1).astype(c.dtype)) for c, _ in steps]
+        for r, c0 in enumerate(starts[:-1].tolist()):
             keys = []
-            for codes, ts in steps:
-                lo, hi = np.searchsorted(codes, [c0, c0 + span])
+            for (codes, ts), b in zip(steps, bounds, strict=True):
+                lo, hi = b[r], b[r + 1]
                 key = ((codes[lo:hi].astype(np.int64) - c0) << bits) | (ts[lo:hi].astype(np.int64) - t_min)
                 if len(key) > 1 and not (key[1:] >= key[:-1]).all():
                     key.sort()  # a customer's times out of order (a step of several names)

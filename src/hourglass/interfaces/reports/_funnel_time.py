@@ -26,6 +26,23 @@ def _optional(result: Mapping[str, Any]) -> list[bool]:
     return [bool(isinstance(s, Mapping) and s.get("optional")) for s in steps or []]
 
 
+def _goal_at(trend: Mapping[str, Any], sale: str | None) -> int:
+    """The position of the step a tile and the accent line follow: the sale step when the funnel has
+    it, else the step the periods' ``converted`` counts (the last required one: a trailing optional
+    step blocks nothing, docs/semantics-funnel-time.md), else the last step (-1: no steps)."""
+    names = [str(n) for n in trend.get("steps") or []]
+    if sale in names:
+        return names.index(sale)
+    optional = _optional(trend)
+    if len(optional) == len(names) and any(optional):
+        last = max(i for i, o in enumerate(optional) if not o)
+        return last if last > 0 else len(names) - 1
+    converted = trend.get("converted_step")
+    if converted in names[1:]:  # no spec in the meta: the last step of that name
+        return len(names) - 1 - names[::-1].index(str(converted))
+    return len(names) - 1
+
+
 def _shown(name: str, optional: bool) -> str:
     """A step's name as drawn: an optional step says so (its share is its own, of the entrants)."""
     return f"{name} (optional)" if optional else name
@@ -41,9 +58,11 @@ def _ci(s: Mapping[str, Any]) -> tuple[float | None, float | None]:
 def trend_figure(trend: Mapping[str, Any], goal: str | None = None) -> go.Figure:
     """One line per step after the first: the share of the period's entrants who reached it, with
     95% Wilson error bars; incomplete periods as hollow markers off the line; a period nobody
-    entered is a gap (never 0%). ``goal`` (the sale step; default the last) is in the accent colour."""
+    entered is a gap (never 0%). ``goal`` (the sale step; default the last required step) is in the
+    accent colour."""
     periods = get_list(trend, "periods")
     names = [str(n) for n in trend.get("steps") or []][1:]
+    at = _goal_at(trend, goal)
     optional = _optional(trend)
     fig = go.Figure()
     for k, name in enumerate(names, start=1):
@@ -51,7 +70,7 @@ def trend_figure(trend: Mapping[str, Any], goal: str | None = None) -> go.Figure
         color = _blend(
             PALETTE["primary_dark"], "#7c83f2", (k - 1) / (len(names) - 1) if len(names) > 1 else 0.0
         )
-        if name == (goal if goal in names else names[-1]) and len(names) > 1:
+        if k == at and len(names) > 1:
             color = PALETTE["loss"]
         for complete in (True, False):
             xs, ys, up, down, hover = [], [], [], [], []
@@ -162,12 +181,12 @@ def funnel_time_part(
     hold: str | None = None,
 ) -> Part:
     """The section: tiles (periods, the last complete period's conversion to the sale step, else
-    the last step), the trend chart, the time histograms (from the previous step) and each step's
+    the last required step), the trend chart, the time histograms (from the previous step) and each step's
     median and p90; ``hold``: the column the funnel held (said in the section)."""
     periods = get_list(trend, "periods")
     names = [str(n) for n in trend.get("steps") or []]
     optional = _optional(trend)
-    goal = names.index(sale) if sale in names else len(names) - 1
+    goal = _goal_at(trend, sale)
     period = str(trend.get("period") or "period")
     done = [p for p in periods if p.get("complete") and p.get("entered")]
     empty = sum(1 for p in periods if not p.get("entered"))
@@ -194,7 +213,7 @@ def funnel_time_part(
     if periods:
         div = FUNNEL_TIME_DIV_IDS["trend"]
         html.append(f'<h3>Conversion by {esc(period)} of entry</h3><div class="chart" id="{div}"></div>')
-        charts.append((FUNNEL_TIME_DIV_IDS["trend"], trend_figure(trend, names[goal] if names else None)))
+        charts.append((FUNNEL_TIME_DIV_IDS["trend"], trend_figure(trend, sale)))
     hists = get_list(times, "histograms")
     measured = [h for h in hists if h.get("bins")]
     if measured:

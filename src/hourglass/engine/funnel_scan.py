@@ -74,7 +74,7 @@ def funnel_scan(
         bits = max(1, (t_max - t_min).bit_length())
         last = max(int(c[-1]) for c, _ in nonempty)
         span = 1 << max(0, _KEY_BITS - bits)  # customers per range
-        starts = np.arange(0, last + span + 1, span, dtype=np.int64)
+        starts = np.arange(last // span + 2, dtype=np.int64) * span  # (arange's own step: float)
         # each step's row range per range of customers: one search (in the codes' own type: a search
         # with another type converts the whole array, per call)
         bounds = [np.searchsorted(c, np.minimum(starts, last + 1).astype(c.dtype)) for c, _ in steps]

@@ -65,12 +65,20 @@ class ModelSummary:
         return int(self.steps[0]["customers"]) if self.steps else None
 
     @property
+    def _last_required(self) -> dict[str, Any] | None:
+        """The last step a chain must reach (a trailing optional step never blocks it)."""
+        required = [s for s in self.steps if not s.get("optional")] or self.steps
+        return required[-1] if required else None
+
+    @property
     def reached(self) -> int | None:
-        return int(self.steps[-1]["customers"]) if self.steps else None
+        last = self._last_required
+        return int(last["customers"]) if last is not None else None
 
     @property
     def overall(self) -> float | None:
-        return self.steps[-1]["conversion_from_first"] if self.steps else None
+        last = self._last_required
+        return last["conversion_from_first"] if last is not None else None
 
 
 def _largest_loss(rows: list[dict[str, Any]]) -> Loss | None:

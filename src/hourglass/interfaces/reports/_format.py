@@ -102,11 +102,14 @@ class Section:
 
     @property
     def overall(self) -> float | None:
-        """Last step over first step: the last step's conversion from first when reported."""
-        if not self.steps:
+        """The last required step over the first: its conversion from first when reported (a trailing
+        optional step never blocks the chain, so converting is reaching the last required step, as in
+        the funnel over time's ``converted``)."""
+        required = [s for s in self.steps if not s.optional] or list(self.steps)
+        if not required:
             return None
-        last = self.steps[-1]
-        if len(self.steps) == 1:
+        last = required[-1]
+        if len(required) == 1:
             return 1.0 if (self.steps[0].customers or 0) > 0 else None
         if last.conv_first is not None:
             return last.conv_first

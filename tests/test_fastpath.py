@@ -527,14 +527,16 @@ def test_null_integer_customers_are_still_found(tmp_path: Path) -> None:
 def scan_plan(on: bool, key_bits: int | None = None) -> Iterator[None]:
     """The closed funnel without --by on the scan plan (``on``) or the greedy joins; ``key_bits``:
     a smaller key budget, so that the customers are taken in many ranges."""
-    before = fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, funnel_scan._KEY_BITS
-    fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS = on, 0
+    before = fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, funnel_scan._KEY_BITS
+    fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES = on, 0, True
     if key_bits is not None:
         funnel_scan._KEY_BITS = key_bits
     try:
         yield
     finally:
-        fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, funnel_scan._KEY_BITS = before
+        fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, funnel_scan._KEY_BITS = (
+            before
+        )
 
 
 @settings(max_examples=20, deadline=None, print_blob=True)
@@ -559,7 +561,9 @@ def test_scan_plan_matches_reference(case: Case, store: bool, key_bits: int | No
             assert_same(got_dict, not_measured(copy.deepcopy(want), got_dict, rows(df), case))
 
 
-def test_scan_plan_is_the_rule_for_large_closed_funnels_without_by(small: Any, monkeypatch: Any) -> None:
+def test_scan_plan_is_the_rule_for_large_closed_funnels_without_by(
+    small: Any, monkeypatch: Any, tmp_path: Path
+) -> None:
     calls: list[str] = []
     real = fastpath_scan.run_scan
 
@@ -568,14 +572,19 @@ def test_scan_plan_is_the_rule_for_large_closed_funnels_without_by(small: Any, m
         return real(*args, **kwargs)
 
     monkeypatch.setattr(fastpath_scan, "run_scan", spy)
+    store = str(tmp_path / "store.duckdb")
+    ingest(journeys({"a": [("visit", "2024-01-01 10:00"), ("pay", "2024-01-01 11:00")]}), store)
     hourglass.funnel(small, ["visit", "pay"])
+    hourglass.funnel(store, ["visit", "pay"])
     assert calls == []  # a small log: the joins (no numpy on a small file's path, issue 11)
     monkeypatch.setattr(fastpath_scan, "SCAN_MIN_ROWS", 1)
     hourglass.funnel(small, ["visit", "pay"])
-    assert calls == ["file"]
-    hourglass.funnel(small, ["visit", "pay"], by="event")
-    hourglass.funnel(small, ["visit", "pay"], open=True)
-    assert calls == ["file"]  # --by and --open keep the joins
+    assert calls == []  # not a store: the joins (they win on files in wall time: fastpath_scan.SCAN_FILES)
+    hourglass.funnel(store, ["visit", "pay"])
+    assert calls == ["store"]
+    hourglass.funnel(store, ["visit", "pay"], by="event")
+    hourglass.funnel(store, ["visit", "pay"], open=True)
+    assert calls == ["store"]  # --by and --open keep the joins
 
 
 @given(

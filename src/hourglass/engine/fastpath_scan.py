@@ -3,7 +3,8 @@ sorted by (customer, time), read into numpy, and one linear pass (engine/funnel_
 the greedy joins of engine/fastpath.py.
 
 Where it runs (the plan chooser's rule, engine/fastpath.py): every funnel the fast path answers that
-is closed (not ``--open``) and has no ``--by``, on a store and on a file, of at least
+is closed (not ``--open``) and has no ``--by``, on a store (on a file only when ``SCAN_FILES``: see
+there why not by default), of at least
 ``SCAN_MIN_ROWS`` validated events (``report.rows``, known before the query). The greedy joins pair
 each entry with every step-k event of its window: their cost grows with the entries per customer
 (4.6 visits per customer on the bench's ``returning`` log: 2.5 CPU-s at 10M on Parquet, 1.2 on a
@@ -33,13 +34,19 @@ import numpy as np
 
 from hourglass.engine.funnel_scan import funnel_scan, sorted_by_code
 
-__all__ = ["SCAN", "SCAN_MIN_ROWS", "run_scan", "sorted_sql", "store_step_sql"]
+__all__ = ["SCAN", "SCAN_FILES", "SCAN_MIN_ROWS", "run_scan", "sorted_sql", "store_step_sql"]
 
 #: the scan plan on (tests set it False to run the greedy joins on the same specs)
 SCAN = True
 #: the fewest validated events a log needs for the scan plan: below, both plans take milliseconds
 #: and the joins need neither numpy's arrays nor their imports (a small file's funnel, issue 11)
 SCAN_MIN_ROWS = 1_000_000
+#: the scan plan on a file too (off: tests turn it on to run the file branch). On a quiet 2-core
+#: machine the file's scan lost to the joins in wall time where customers walk the journey about once
+#: (10M events, 5 steps, warm, medians of 5 alternated: `once` 0.44 vs 0.37 s, `bots` 0.50 vs 0.42 s;
+#: `returning` 0.88 vs 0.99 s): its DuckDB sort plus a one-threaded pass cost more than the parallel
+#: joins, so a file keeps the joins (a plan worse by design on the common shape is never picked)
+SCAN_FILES = False
 
 
 def _literal(text: str) -> str:

@@ -78,10 +78,11 @@ def _numbered(values: np.ndarray) -> np.ndarray:
 
 
 def _fetch(raw: Any, sql: str) -> dict[str, np.ndarray]:
-    """The result's columns as numpy arrays, through Arrow (~10% less CPU than ``fetchnumpy`` at
-    3M rows; the scan runs only on logs of 10^6 events or more: a small file never imports pyarrow here)."""
-    table = raw.execute(sql).to_arrow_table()
-    return {name: table.column(name).to_numpy() for name in table.column_names}
+    """The result's columns as numpy arrays (``fetchnumpy``). Not through Arrow: DuckDB's
+    ``to_arrow_table`` and pyarrow's ``to_numpy`` import pandas on first use, ~0.27 s of a fresh
+    process's funnel on the 10M store (0.104 s warm), which the ~10% less CPU of Arrow's fetch at
+    3M rows never pays back in one command."""
+    return dict(raw.execute(sql).fetchnumpy())
 
 
 def run_scan(

@@ -23,8 +23,8 @@ runs the sequential-scan plan (engine/fastpath_scan.py: each step's rows in stor
 linear numpy pass; no joins), which was measured ahead of the joins on every shape of
 bench/SHAPES.md, most on customers who return (many entries each); files (where the scan's sort and
 one-threaded pass lost to the parallel joins in wall time: ``fastpath_scan.SCAN_FILES``), smaller
-logs (milliseconds either way) and ``--by``/``--open`` keep the joins below. No plan is picked that is worse by design:
-all are linear in the events per customer.
+logs (milliseconds either way) and ``--by``/``--open`` keep the joins below. No plan is picked
+that is worse by design: all are linear in the events per customer.
 
 Open funnels (``--open``) have their own SQL (engine/fastpath_open.py) over the same matched events.
 On a store (engine/event_store.py, rows ordered by event, customer, time) with steps of plain names,

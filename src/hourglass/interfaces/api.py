@@ -148,47 +148,29 @@ def funnel(
     ``optional: True``) is optional; ``hold="device"``: a chain's events share that column's value;
     ``count="totals"``: chains per step instead of customers."""
     started = time.perf_counter()
-    quick = _small_funnel(
-        source,
-        steps,
-        model=model,
-        config=config,
-        columns=columns,
-        engine=engine,
-        table=table,
-        window=window,
-        mode=mode,
-        open=open,
-        since=since,
-        until=until,
-        exclude=exclude,
-        by=by,
-        hold=hold,
-        count=count,
-    )
+    given: dict[str, Any] = {
+        "model": model,
+        "config": config,
+        "columns": columns,
+        "engine": engine,
+        "table": table,
+        "window": window,
+        "mode": mode,
+        "open": open,
+        "since": since,
+        "until": until,
+        "exclude": exclude,
+        "by": by,
+        "hold": hold,
+        "count": count,
+    }
+    quick = _small_funnel(source, steps, **given)
     if quick is not None:  # a small CSV or Parquet file on DuckDB, answered without Ibis (engine/quick.py)
         quick.meta["seconds"] = round(time.perf_counter() - started, 3)
         return quick
     from hourglass.engine import run_funnel
 
-    ev, spec, jm = _funnel_inputs(
-        source,
-        steps,
-        model=model,
-        config=config,
-        columns=columns,
-        engine=engine,
-        table=table,
-        window=window,
-        mode=mode,
-        open=open,
-        since=since,
-        until=until,
-        exclude=exclude,
-        by=by,
-        hold=hold,
-        count=count,
-    )
+    ev, spec, jm = _funnel_inputs(source, steps, **given)
     meta: dict[str, Any] = {}
     if isinstance(model, str):
         meta["model"] = model

@@ -23,7 +23,7 @@ from hourglass.model.funnel_time import (
 from hourglass.model.funnel_trend import FunnelTrend, check_view_spec
 from hourglass.model.spec import FunnelSpec
 
-__all__ = ["ANY_ORDER_REASON", "events_plan", "time_plan", "trend_time_plan"]
+__all__ = ["ANY_ORDER_REASON", "events_plan", "time_plan", "trend_time_events_plan", "trend_time_plan"]
 
 US = 1_000_000
 ANY_ORDER_REASON = "any_order chains have no step times (docs/semantics.md): run the ordered funnel"
@@ -88,18 +88,21 @@ def time_plan(spec: FunnelSpec, events: ir.Table, *, shared: bool = False) -> Pl
     return Plan(build, assemble)
 
 
-def events_plan(spec: FunnelSpec, events: ir.Table, session_gap: int) -> Plan[EventsToConvert]:
+def events_plan(
+    spec: FunnelSpec, events: ir.Table, session_gap: int, *, shared: bool = False
+) -> Plan[EventsToConvert]:
     """Per step k >= 2, over the customers counted at it: the distribution of the number of their
     events with ``t_1 <= time <= t_k`` (any event, matched or not) and of the sessions those events
-    fall in (a gap of ``session_gap`` µs or more between two consecutive ones starts a new one)."""
+    fall in (a gap of ``session_gap`` µs or more between two consecutive ones starts a new one).
+    ``shared``: as :func:`~hourglass.analyses.funnel_trend.trend_plan`'s."""
     check_view_spec(spec, "events")
     n = len(spec.steps)
     names = [s.name for s in spec.steps]
 
-    def build(_materialize: Materialize) -> Mapping[str, ir.Expr]:
+    def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
         if spec.mode == "any_order" or n < 2:
             return {}
-        per = chains(spec, events)
+        per = materialize(chains(spec, events)) if shared else chains(spec, events)
         flags = {f"ok{k}": counted(spec, per, k) for k in range(2, n + 1)}
         times = {f"t{k}": per[f"t{k}"] for k in range(1, n + 1)}
         per = per.select("customer", **times, **flags)
@@ -143,28 +146,59 @@ def events_plan(spec: FunnelSpec, events: ir.Table, session_gap: int) -> Plan[Ev
     return Plan(build, assemble)
 
 
-def trend_time_plan(
-    spec: FunnelSpec, events: ir.Table, period: str = "week"
-) -> Plan[tuple[FunnelTrend, TimeToConvert]]:
-    """The trend and the time to convert in one plan, their chains computed once (the report)."""
-    trend, times = trend_plan(spec, events, period, shared=True), time_plan(spec, events, shared=True)
+def _together(plans: Mapping[str, Plan[Any]]) -> Plan[tuple[Any, ...]]:
+    """Plans in one, their common chains materialised once (the same expression, by its operation);
+    the results in the order of ``plans``."""
 
     def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
         memo: dict[Any, ir.Table] = {}
 
-        def once(table: ir.Table) -> ir.Table:  # both plans build the same chains expression
+        def once(table: ir.Table) -> ir.Table:  # the plans build the same chains expression
             if table.op() not in memo:
                 memo[table.op()] = materialize(table)
             return memo[table.op()]
 
-        out = {f"trend:{k}": v for k, v in trend.build(once).items()}
-        out.update({f"time:{k}": v for k, v in times.build(once).items()})
-        return out
+        return {f"{name}:{k}": v for name, plan in plans.items() for k, v in plan.build(once).items()}
 
-    def assemble(rows: Rows) -> tuple[FunnelTrend, TimeToConvert]:
+    def assemble(rows: Rows) -> tuple[Any, ...]:
         def part(prefix: str) -> Rows:
             return {k.removeprefix(prefix): v for k, v in rows.items() if k.startswith(prefix)}
 
-        return trend.assemble(part("trend:")), times.assemble(part("time:"))
+        return tuple(plan.assemble(part(f"{name}:")) for name, plan in plans.items())
 
     return Plan(build, assemble)
+
+
+def trend_time_plan(
+    spec: FunnelSpec, events: ir.Table, period: str = "week"
+) -> Plan[tuple[FunnelTrend, TimeToConvert]]:
+    """The trend and the time to convert in one plan, their chains computed once (the report)."""
+    both = _together(
+        {"trend": trend_plan(spec, events, period, shared=True), "time": time_plan(spec, events, shared=True)}
+    )
+
+    def assemble(rows: Rows) -> tuple[FunnelTrend, TimeToConvert]:
+        trend, times = both.assemble(rows)
+        return trend, times
+
+    return Plan(both.build, assemble)
+
+
+def trend_time_events_plan(
+    spec: FunnelSpec, events: ir.Table, period: str, session_gap: int
+) -> Plan[tuple[FunnelTrend, TimeToConvert, EventsToConvert]]:
+    """The trend, the time to convert and the events needed to convert in one plan, their chains
+    computed once (the report's funnel over time)."""
+    three = _together(
+        {
+            "trend": trend_plan(spec, events, period, shared=True),
+            "time": time_plan(spec, events, shared=True),
+            "events": events_plan(spec, events, session_gap, shared=True),
+        }
+    )
+
+    def assemble(rows: Rows) -> tuple[FunnelTrend, TimeToConvert, EventsToConvert]:
+        trend, times, counts = three.assemble(rows)
+        return trend, times, counts
+
+    return Plan(three.build, assemble)

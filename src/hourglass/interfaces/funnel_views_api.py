@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hourglass.analyses.funnel_time import events_plan, time_plan, trend_time_plan
+from hourglass.analyses.funnel_time import events_plan, time_plan, trend_time_events_plan, trend_time_plan
 from hourglass.analyses.funnel_trend import trend_plan
 from hourglass.engine.load import Events
 from hourglass.engine.plan import execute_plan
@@ -25,7 +25,14 @@ from hourglass.model.results import FunnelResult, StepCounts
 from hourglass.model.schema import ColumnMapping
 from hourglass.model.spec import FunnelSpec, format_window, parse_window
 
-__all__ = ["events_to_convert", "funnel_trend", "run_view", "time_to_convert", "trend_and_time"]
+__all__ = [
+    "events_to_convert",
+    "funnel_trend",
+    "run_view",
+    "time_to_convert",
+    "trend_and_time",
+    "trend_time_events",
+]
 
 View = FunnelTrend | TimeToConvert | EventsToConvert
 VIEWS = ("trend", "time", "events")
@@ -219,3 +226,30 @@ def trend_and_time(
         result.meta.update(engine=ev.engine.name, spec=spec.describe(), source=ev.report.source)
     trend.meta.update(period=trend.period, seconds=round(time.perf_counter() - started, 3))
     return trend, times
+
+
+def trend_time_events(
+    source: Any,
+    steps: Sequence[StepLike] | None = None,
+    *,
+    period: str = "auto",
+    session_gap: str | int | float = "30m",
+    model: str | JourneyModel | None = None,
+    window: str | int | float = "7d",
+    config: Config | str | None = None,
+    **funnel_options: Any,
+) -> tuple[FunnelTrend, TimeToConvert, EventsToConvert]:
+    """:func:`funnel_trend`, :func:`time_to_convert` and :func:`events_to_convert` of one funnel in
+    one plan (its best chains computed once): the report's funnel over time. The events' steps no
+    event matches are not measured, as :func:`events_to_convert` says them."""
+    check_period(period)
+    gap = parse_window(session_gap, what="the session gap")
+    ev, spec = _prepare(source, steps, model, {"config": config}, {"window": window, **funnel_options})
+    started = time.perf_counter()
+    trend, times, counts = execute_plan(ev.engine, trend_time_events_plan(spec, ev.table, period, gap))
+    counts = _mark_unmeasured(ev, spec, counts)  # type: ignore[assignment]
+    for result in (trend, times, counts):
+        result.meta.update(engine=ev.engine.name, spec=spec.describe(), source=ev.report.source)
+    counts.meta.update(session_gap=format_window(gap))
+    trend.meta.update(period=trend.period, seconds=round(time.perf_counter() - started, 3))
+    return trend, times, counts

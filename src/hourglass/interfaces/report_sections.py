@@ -230,17 +230,20 @@ def funnel_time_part_of(
     options: FunnelOptions = FunnelOptions(),
 ) -> Any:
     """The "funnel over time" part of the main model (docs/semantics-funnel-time.md): its funnel per
-    period of entry (the period chosen from the span: days, weeks or months) and the time to each
-    step. Raises the views' HourglassError when they cannot be drawn (HG145 under --count totals:
-    the views follow customers)."""
-    from hourglass.interfaces.funnel_views_api import trend_and_time
+    period of entry (the period chosen from the span: days, weeks or months), the time to each
+    step and the events needed to convert (a session gap of 30m, the CLI's default), in one plan.
+    Raises the views' HourglassError when they cannot be drawn (HG145 under --count totals: the views
+    follow customers)."""
+    from hourglass.interfaces.funnel_views_api import trend_time_events
     from hourglass.interfaces.reports._funnel_time import funnel_time_part
 
-    trend, times = trend_and_time(
+    trend, times, counts = trend_time_events(
         ev, model=jm, window=window, since=since, until=until, config=cfg, **options.kwargs()
     )
     label = jm.label or jm.name or key
-    return funnel_time_part(trend.to_dict(), times.to_dict(), label, jm.sale, hold=options.hold)
+    return funnel_time_part(
+        trend.to_dict(), times.to_dict(), label, jm.sale, hold=options.hold, events=counts.to_dict()
+    )
 
 
 def funnel_explained_part_of(

@@ -21,7 +21,7 @@ from fastapi import Request, Response
 
 from hourglass.interfaces import api
 from hourglass.interfaces.funnel_views_api import run_view
-from hourglass.interfaces.reports._charts import PALETTE, _blend, _layout, _plotly_text
+from hourglass.interfaces.reports._funnel_events import events_figure
 from hourglass.interfaces.reports._funnel_time import time_figure, trend_figure
 from hourglass.model.errors import SpecError
 from hourglass.model.funnel_trend import PERIODS
@@ -66,38 +66,6 @@ class TrendQuery:
 
     def params(self) -> dict[str, str]:
         return {"view": self.view, "period": self.period, "gap": self.gap}
-
-
-def events_figure(events: Mapping[str, Any], what: str = "events") -> go.Figure:
-    """Grouped bars: per count bin, the share of each step's customers who needed that many events
-    (or sessions) from entry."""
-    hists = [h for h in events.get("histograms") or [] if h.get("what") == what and h.get("bins")]
-    fig = go.Figure()
-    n = len(hists)
-    for i, h in enumerate(hists):
-        bins = h["bins"]
-        fig.add_trace(
-            go.Bar(
-                x=[str(b.get("label")) for b in bins],
-                y=[b.get("share") for b in bins],
-                customdata=[b.get("customers") for b in bins],
-                name=_plotly_text(str(h.get("step"))),
-                marker={"color": _blend(PALETTE["primary_dark"], "#7c83f2", i / (n - 1) if n > 1 else 0.0)},
-                hovertemplate=f"to {_plotly_text(str(h.get('step')))}: %{{x}} {what}: %{{customdata:,}} "
-                "customers (%{y:.1%})<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        **_layout(
-            260,
-            barmode="group",
-            showlegend=n > 1,
-            legend={"orientation": "h", "y": -0.25},
-            xaxis={"title": f"{what} from entry to the step (both included)", "type": "category"},
-            yaxis={"tickformat": ".0%", "title": "share"},
-        )
-    )
-    return fig
 
 
 def _spec(views: Any, q: FunnelQuery) -> FunnelSpec:

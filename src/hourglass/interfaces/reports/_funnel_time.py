@@ -12,11 +12,12 @@ import plotly.graph_objects as go
 
 from ._charts import PALETTE, _blend, _layout, _plotly_text
 from ._format import fmt_count, fmt_pct
+from ._funnel_events import EVENTS_DIV_IDS, events_block
 from ._parts import Part, esc, get_list, tile, tiles
 
 __all__ = ["FUNNEL_TIME_DIV_IDS", "funnel_time_part", "time_figure", "trend_figure"]
 
-FUNNEL_TIME_DIV_IDS = {"trend": "hg-funnel-trend", "time": "hg-funnel-time"}
+FUNNEL_TIME_DIV_IDS = {"trend": "hg-funnel-trend", "time": "hg-funnel-time", **EVENTS_DIV_IDS}
 
 
 def _optional(result: Mapping[str, Any]) -> list[bool]:
@@ -179,10 +180,12 @@ def funnel_time_part(
     sale: str | None = None,
     *,
     hold: str | None = None,
+    events: Mapping[str, Any] | None = None,
 ) -> Part:
     """The section: tiles (periods, the last complete period's conversion to the sale step, else
     the last required step), the trend chart, the time histograms (from the previous step) and each step's
-    median and p90; ``hold``: the column the funnel held (said in the section)."""
+    median and p90, then ``events`` (the events needed to convert, when given: their distributions
+    per step and medians); ``hold``: the column the funnel held (said in the section)."""
     periods = get_list(trend, "periods")
     names = [str(n) for n in trend.get("steps") or []]
     optional = _optional(trend)
@@ -243,6 +246,11 @@ def funnel_time_part(
         html.append(
             f'<p class="note na" style="color:#6b7280">Time to each step: not measured \u2014 {esc(why)}</p>'
         )
+    if events is not None:
+        shown = [_shown(name, k < len(optional) and optional[k]) for k, name in enumerate(names)][1:]
+        block, more = events_block(events, shown)
+        html.append(block)
+        charts.extend(more)
     html.append("</section>")
     return Part(
         "funnel-time",

@@ -87,7 +87,7 @@ class ExploreOptions:
         self.check(spec)
         if self.to is not None:
             return self
-        return dataclasses.replace(self, to=_required(spec, self.at)[1])
+        return dataclasses.replace(self, to=spec.next_required(self.at))
 
     def check(self, spec: FunnelSpec) -> None:
         """HG151 when the steps do not fit the funnel, HG152 when its mode has no step events (open,
@@ -113,7 +113,7 @@ class ExploreOptions:
                 code="HG151",
                 hint="give at least two steps",
             )
-        required, nxt = _required(spec, self.at)
+        required, nxt = spec.required, spec.next_required(self.at)
         starts = [k for k in required if k < required[-1]]
         if self.at not in starts:
             if not 1 <= self.at <= n:
@@ -154,13 +154,6 @@ class ExploreOptions:
             "max_values": self.max_values,
             "max_events": self.max_events,
         }
-
-
-def _required(spec: FunnelSpec, at: int) -> tuple[list[int], int | None]:
-    """The funnel's required steps (the chain's; every step when none is optional) and the first
-    one after ``at``."""
-    required = [k for k, s in enumerate(spec.steps, start=1) if not getattr(s, "optional", False)]
-    return required, min((k for k in required if k > at), default=None)
 
 
 @dataclass(frozen=True)

@@ -364,18 +364,17 @@ def _serve(request: Mapping[str, Any], out: int, claims: int) -> None:
 
 
 def _lifecycle(ev: Any, cfg: Any, args: Mapping[str, Any]) -> Any:
-    """The report's lifecycle call (report_api.api_lifecycle)."""
-    from hourglass.interfaces.lifecycle_api import lifecycle
+    """The report's lifecycle call (report_sections.lifecycle_of, without a helper)."""
+    from hourglass.interfaces.report_sections import lifecycle_of
 
-    spend = None if args.get("spend") is None else str(args["spend"])
-    return lifecycle(
+    return lifecycle_of(
         ev,
         args["model"],
-        spend=spend,
-        since=args.get("since"),
-        until=args.get("until"),
-        config=cfg,
-        after_sale=args.get("after_sale") or None,
+        args.get("spend"),
+        args.get("since"),
+        args.get("until"),
+        cfg,
+        args.get("after_sale"),
     )
 
 

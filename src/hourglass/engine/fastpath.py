@@ -186,12 +186,10 @@ def _source(events: Events, spec: FunnelSpec) -> tuple[ir.Table, str]:
 
 def _store_heavy(events: Events) -> Heavy | None:
     """A store's heavy customers (its key range), None for a file or an older store."""
-    if events.keyed is None or not events.key_count:
+    database = _store_db(events)
+    if database is None or not events.key_count:  # (_store_db checked it: for the type)
         return None
-    database = getattr(getattr(events.keyed.op(), "namespace", None), "database", None)
-    if not database:
-        return None
-    return store_heavy_from(events.engine.con.con, str(database), events.key_count)
+    return store_heavy_from(events.engine.con.con, database, events.key_count)
 
 
 @dataclass(frozen=True)

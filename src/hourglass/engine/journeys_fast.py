@@ -30,6 +30,7 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.journeys_seq import Sorted, seq_paths, seq_transitions
 from hourglass.engine.load import Events
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
@@ -42,8 +43,6 @@ __all__ = [
     "journeys_plan_for",
     "sorted_nodes",
 ]
-
-_PLAN_ENV = "HOURGLASS_PLAN"
 
 
 def _why_not(events: Events, spec: PathsSpec | TransitionsSpec) -> str | None:
@@ -62,7 +61,7 @@ def _why_not(events: Events, spec: PathsSpec | TransitionsSpec) -> str | None:
 
 def journeys_plan_for(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
     """``fast`` or ``portable`` ($HOURGLASS_PLAN=portable forces the portable plan)."""
-    if os.environ.get(_PLAN_ENV) == "portable":
+    if os.environ.get(PLAN_ENV) == "portable":
         return "portable"
     return "fast" if _why_not(events, spec) is None else "portable"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ._charts import PALETTE, _blend, _layout, _plotly_text
+from ._charts import PALETTE, _blend, _layout, _plotly_text, _step_label
 from ._format import fmt_count, fmt_pct
 from ._funnel_events import EVENTS_DIV_IDS, events_block
 from ._parts import Part, esc, get_list, tile, tiles
@@ -44,11 +44,6 @@ def _goal_at(trend: Mapping[str, Any], sale: str | None) -> int:
     return len(names) - 1
 
 
-def _shown(name: str, optional: bool) -> str:
-    """A step's name as drawn: an optional step says so (its share is its own, of the entrants)."""
-    return f"{name} (optional)" if optional else name
-
-
 def _ci(s: Mapping[str, Any]) -> tuple[float | None, float | None]:
     c, lo, hi = (s.get(f"conversion_from_first{x}") for x in ("", "_low", "_high"))
     if c is None or lo is None or hi is None:
@@ -67,7 +62,7 @@ def trend_figure(trend: Mapping[str, Any], goal: str | None = None) -> go.Figure
     optional = _optional(trend)
     fig = go.Figure()
     for k, name in enumerate(names, start=1):
-        shown = _shown(name, k < len(optional) and optional[k])
+        shown = _step_label(name, k < len(optional) and optional[k])
         color = _blend(
             PALETTE["primary_dark"], "#7c83f2", (k - 1) / (len(names) - 1) if len(names) > 1 else 0.0
         )
@@ -126,7 +121,7 @@ def time_figure(times: Mapping[str, Any], origin: str = "previous") -> go.Figure
     optional = _optional(times)
     every = [h for h in get_list(times, "histograms") if h.get("from") == origin]  # steps 2..n in order
     hists = [
-        (h, _shown(str(h.get("step")), k + 1 < len(optional) and optional[k + 1]))
+        (h, _step_label(str(h.get("step")), k + 1 < len(optional) and optional[k + 1]))
         for k, h in enumerate(every)
         if h.get("bins")
     ]
@@ -231,7 +226,7 @@ def funnel_time_part(
         # two histograms per step 2..n, in step order (by position: a step name may repeat)
         flags = [k // 2 + 1 < len(optional) and optional[k // 2 + 1] for k in range(len(hists))]
         rows = "".join(
-            f"<tr><td>{esc(_shown(str(h.get('step')), flag))}</td><td>from {esc(h.get('from'))}</td>"
+            f"<tr><td>{esc(_step_label(str(h.get('step')), flag))}</td><td>from {esc(h.get('from'))}</td>"
             f"<td>{fmt_count(h.get('customers'))}</td><td>{esc(format_duration(h.get('median_s'), ' '))}</td>"
             f"<td>{esc(format_duration(h.get('p90_s'), ' '))}</td></tr>"
             for h, flag in zip(hists, flags, strict=True)
@@ -247,7 +242,7 @@ def funnel_time_part(
             f'<p class="note na" style="color:#6b7280">Time to each step: not measured \u2014 {esc(why)}</p>'
         )
     if events is not None:
-        shown = [_shown(name, k < len(optional) and optional[k]) for k, name in enumerate(names)][1:]
+        shown = [_step_label(name, k < len(optional) and optional[k]) for k, name in enumerate(names)][1:]
         block, more = events_block(events, shown)
         html.append(block)
         charts.extend(more)

@@ -4,21 +4,16 @@ sections (``_format.read_sections``) and what each cannot measure (``_measured.I
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._format import ARROW, Section, fmt_count, fmt_pct, fmt_pct_short, summary_items
 from ._measured import NOT_MEASURED, Info, measured_steps
-from ._parts import Part
+from ._parts import Part, esc
 
 __all__ = ["OVERVIEW_DIV_ID", "overview_html", "stat", "toc_html"]
 
 OVERVIEW_DIV_ID = "hg-overview-chart"
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
 
 
 def stat(label: str, value: str, extra_class: str = "") -> str:
@@ -26,8 +21,8 @@ def stat(label: str, value: str, extra_class: str = "") -> str:
     value_class = "v" if numeric or len(value) <= 9 else "v small"
     cls = f"stat {extra_class}".strip()
     return (
-        f'<div class="{cls}"><div class="k">{_e(label)}</div>'
-        f'<div class="{value_class}">{_e(value)}</div></div>'
+        f'<div class="{cls}"><div class="k">{esc(label)}</div>'
+        f'<div class="{value_class}">{esc(value)}</div></div>'
     )
 
 
@@ -53,9 +48,9 @@ def _multiple(section: Section, info: Info) -> str:
     if info.not_measured is not None:
         return (
             f'<a class="multiple nm" href="#{section.anchor}">'
-            f'<div class="name">{_e(section.label)}</div>'
+            f'<div class="name">{esc(section.label)}</div>'
             f'<div class="big">{NOT_MEASURED}</div>'
-            f'<div class="sub">{_e(_why_short(info.not_measured))}</div></a>'
+            f'<div class="sub">{esc(_why_short(info.not_measured))}</div></a>'
         )
     loss = section.largest_loss
     first = section.steps[0].customers if section.steps else None
@@ -68,7 +63,7 @@ def _multiple(section: Section, info: Info) -> str:
         sub = f"{fmt_count(first)} {ARROW} {fmt_count(last_step.customers)} {noun} to {last_step.label}"
     if loss is not None and loss.share_lost > 0:
         sub_loss = (
-            f"largest loss {_e(loss.from_label)} {ARROW} {_e(loss.to_label)} "
+            f"largest loss {esc(loss.from_label)} {ARROW} {esc(loss.to_label)} "
             f"({fmt_pct_short(loss.share_lost)})"
         )
     else:
@@ -76,9 +71,9 @@ def _multiple(section: Section, info: Info) -> str:
     big = fmt_pct(shown.overall)
     return (
         f'<a class="multiple{"" if info.whole else " nm"}" href="#{section.anchor}">'
-        f'<div class="name">{_e(section.label)}</div>'
+        f'<div class="name">{esc(section.label)}</div>'
         f'<div class="big">{big}</div>'
-        f'<div class="sub">{_e(sub)}</div><div class="sub">{sub_loss}</div>'
+        f'<div class="sub">{esc(sub)}</div><div class="sub">{sub_loss}</div>'
         f"{_mini_funnel(shown)}</a>"
     )
 
@@ -95,9 +90,9 @@ def overview_html(
     if items:
         stats = "".join(stat(label, value) for label, value in items)
         parts.append(f'<h3>Summary</h3><div class="stats">{stats}</div>')
-    parts.extend(f'<p class="note options">{_e(note)}</p>' for note in notes)
+    parts.extend(f'<p class="note options">{esc(note)}</p>' for note in notes)
     if counts:
-        parts.append(f'<p class="counts">{_e(counts)}</p>')
+        parts.append(f'<p class="counts">{esc(counts)}</p>')
     if sections:
         if any(i.not_measured is None for i in infos):
             parts.append(
@@ -117,13 +112,13 @@ def toc_html(sections: list[Section], infos: list[Info], parts: list[Part]) -> s
     rows = ['<li><a href="#overview"><span>Overview</span></a></li>']
     for p in parts:
         rows.append(
-            f'<li><a href="#{p.anchor}"><span>{_e(p.title)}</span>'
-            f'<span class="toc-value">{_e(p.toc_value)}</span></a></li>'
+            f'<li><a href="#{p.anchor}"><span>{esc(p.title)}</span>'
+            f'<span class="toc-value">{esc(p.toc_value)}</span></a></li>'
         )
     for s, i in zip(sections, infos, strict=True):
         value = NOT_MEASURED if i.not_measured is not None else fmt_pct(measured_steps(s, i).overall)
         rows.append(
-            f'<li><a href="#{s.anchor}"><span>{_e(s.label)}</span>'
+            f'<li><a href="#{s.anchor}"><span>{esc(s.label)}</span>'
             f'<span class="toc-value">{value}</span></a></li>'
         )
     return (

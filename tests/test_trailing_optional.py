@@ -51,3 +51,20 @@ def test_the_dashboards_overall_and_reached_are_the_last_required_step(tmp_path:
     summary = ModelSummary(name="m", label="m", kind="funnel", description="", steps=_rows(tmp_path))
     assert summary.reached == 2
     assert summary.overall == 0.5
+
+
+def test_the_reports_reached_tile_is_the_last_required_step(tmp_path: Path) -> None:
+    # the section's "Reached" tile and its overall conversion name the same step (it showed the
+    # trailing optional step's 1 customer next to the purchase's 50%)
+    from hourglass.interfaces.reports._measured import Info
+    from hourglass.interfaces.reports.html import _model
+
+    rows = _rows(tmp_path)
+    steps = tuple(Step.from_mapping(r, i) for i, r in enumerate(rows))
+    section = Section(0, "m", "m", "m", "funnel", "", "1d", steps, (), True)
+    page = _model(section, Info(count_label="in order"), None)
+    assert (
+        '<div class="k">Reached purchase in order within 1d</div><div class="v">2</div></div>'
+        '<div class="stat"><div class="k">Overall conversion</div><div class="v">50.0%</div>'
+    ) in page
+    assert "Reached review" not in page

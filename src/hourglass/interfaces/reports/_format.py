@@ -101,15 +101,19 @@ class Section:
     noun: str = "customers"
 
     @property
-    def overall(self) -> float | None:
-        """The last required step over the first: its conversion from first when reported (a trailing
-        optional step never blocks the chain, so converting is reaching the last required step, as in
-        the funnel over time's ``converted``)."""
+    def last_required(self) -> Step | None:
+        """The last step a chain must reach (a trailing optional step never blocks it, so converting
+        is reaching this one, as in the funnel over time's ``converted``); None without steps."""
         required = [s for s in self.steps if not s.optional] or list(self.steps)
-        if not required:
+        return required[-1] if required else None
+
+    @property
+    def overall(self) -> float | None:
+        """The last required step over the first: its conversion from first when reported."""
+        last = self.last_required
+        if last is None:
             return None
-        last = required[-1]
-        if len(required) == 1:
+        if (sum(not s.optional for s in self.steps) or len(self.steps)) == 1:
             return 1.0 if (self.steps[0].customers or 0) > 0 else None
         if last.conv_first is not None:
             return last.conv_first

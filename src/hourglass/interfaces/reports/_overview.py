@@ -54,7 +54,8 @@ def _multiple(section: Section, info: Info) -> str:
         )
     loss = section.largest_loss
     first = section.steps[0].customers if section.steps else None
-    last = section.steps[-1].customers if section.steps else None
+    goal = section.last_required  # a trailing optional step is not the goal
+    last = goal.customers if goal is not None else None
     noun = section.noun
     sub = f"{fmt_count(first)} {ARROW} {fmt_count(last)} {noun}"
     shown = measured_steps(section, info)

@@ -148,10 +148,12 @@ def _model(section: Section, info: Info, lifecycle: Mapping[str, Any] | None) ->
         parts.append(f'<p class="empty">This model {why}.</p></section>')
         return "".join(parts)
     loss = section.largest_loss
-    first, last = section.steps[0].customers, section.steps[-1].customers
+    goal = section.last_required or section.steps[-1]  # a trailing optional step is not the goal
+    first, last = section.steps[0].customers, goal.customers
     within = f" in order within {section.window}" if info.count_label and section.window else ""
     reach = "Reached" if section.noun == "customers" else f"{section.noun.capitalize()} that reached"
-    reached = f"{reach} {section.steps[-1].label}{within}" if within else f"{reach} the last step"
+    last_step = "the last step" if goal is section.steps[-1] else "the last required step"
+    reached = f"{reach} {goal.label}{within}" if within else f"{reach} {last_step}"
     stats = [
         stat(
             "Entered" if section.noun == "customers" else f"{section.noun.capitalize()} entered",

@@ -13,6 +13,7 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import step_predicate
 from hourglass.analyses.funnel_paths import Chain, chain_events, paths_plan
+from hourglass.analyses.funnel_trend import SharedChains
 from hourglass.analyses.plan import Materialize, Plan, Rows
 from hourglass.model.funnel_explore import ExploreOptions, FunnelCorrelation, FunnelPaths
 from hourglass.model.spec import FunnelSpec
@@ -154,16 +155,24 @@ def item_people(
 
 
 def explain_plan(
-    spec: FunnelSpec, events: ir.Table, opts: ExploreOptions, columns: Sequence[str]
+    spec: FunnelSpec,
+    events: ir.Table,
+    opts: ExploreOptions,
+    columns: Sequence[str],
+    *,
+    best: SharedChains | None = None,
 ) -> Plan[tuple[FunnelPaths, FunnelCorrelation]]:
     """The drop-off paths and the correlation at step K (to K+1) in one run: the chain table is
-    computed once for both (the report's section)."""
+    computed once for both (the report's section). ``best``: the funnel's best chains when another
+    plan computes them too (the report's funnel over time): read, not computed again."""
     opts = opts.resolved(spec)
     held: dict[str, ir.Table] = {}
+    shared = best if best is not None and best.fits(spec, events) else None
 
     def chain(materialize: Materialize) -> ir.Table:
         if "chain" not in held:
-            held["chain"] = materialize(chain_events(spec, events, opts.target, keep=columns))
+            known = None if shared is None else shared(materialize)
+            held["chain"] = materialize(chain_events(spec, events, opts.target, keep=columns, chains=known))
         return held["chain"]
 
     paths = paths_plan(spec, events, opts, "dropoff", chain=chain)

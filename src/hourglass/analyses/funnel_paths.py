@@ -24,7 +24,14 @@ _NULL_INT = ibis.null("int64")
 Chain = Callable[[Materialize], ir.Table]
 
 
-def chain_events(spec: FunnelSpec, events: ir.Table, upto: int, *, keep: Sequence[str] = ()) -> ir.Table:
+def chain_events(
+    spec: FunnelSpec,
+    events: ir.Table,
+    upto: int,
+    *,
+    keep: Sequence[str] = (),
+    chains: ir.Table | None = None,
+) -> ir.Table:
     """Every event of the customers with a chain, in the canonical order of the customer's whole
     sequence: ``customer``, ``event``, ``ts`` (µs), ``mask``, ``pos``, the ``keep_<column>``
     columns, his ``level``, ``t1`` (his entry's time) and ``q1`` .. ``q{upto}``: the positions of
@@ -36,10 +43,12 @@ def chain_events(spec: FunnelSpec, events: ir.Table, upto: int, *, keep: Sequenc
     (the greedy completion: ordered), or the run of adjacent events (but for events of optional
     steps only) from the earliest step-1 event at ``t1`` whose events match the steps at the
     chain's times (strict_order). With ``hold``, a chain's events share its entry's (non-NULL)
-    value: the chain is the one of the value whose step-1 event comes first."""
+    value: the chain is the one of the value whose step-1 event comes first. ``chains``: the funnel's
+    best chains of ``spec`` on ``events`` when the caller has them (already materialised)."""
     n = len(spec.steps)
     columns = list(dict.fromkeys([*tiebreaks(spec), *keep]))
-    chains = best_chains(spec, events)
+    if chains is None:
+        chains = best_chains(spec, events)
     ch = chains.select(
         c_customer=chains.customer,
         level=chains.level,

@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros
-from hourglass.analyses.funnel_trend import chains, counted, trend_plan
+from hourglass.analyses.funnel_trend import SharedChains, chains_of, counted, trend_plan
 from hourglass.analyses.plan import Materialize, Plan, Rows
 from hourglass.model.funnel_time import (
     CountHistogram,
@@ -34,10 +34,12 @@ def _int(v: Any) -> int:
     return 0 if v is None else int(v)
 
 
-def time_plan(spec: FunnelSpec, events: ir.Table, *, shared: bool = False) -> Plan[TimeToConvert]:
+def time_plan(
+    spec: FunnelSpec, events: ir.Table, *, shared: bool = False, chain: SharedChains | None = None
+) -> Plan[TimeToConvert]:
     """Per step k >= 2 and origin (previous step, entry): customers, counts per time bin, median and
-    p90 (seconds) of ``t_k - t_origin`` over the customers counted at step k. ``shared``: as
-    :func:`~hourglass.analyses.funnel_trend.trend_plan`'s."""
+    p90 (seconds) of ``t_k - t_origin`` over the customers counted at step k. ``shared``, ``chain``:
+    as :func:`~hourglass.analyses.funnel_trend.trend_plan`'s."""
     check_view_spec(spec, "time")
     n = len(spec.steps)
     bins = time_bins(spec.window)
@@ -46,7 +48,7 @@ def time_plan(spec: FunnelSpec, events: ir.Table, *, shared: bool = False) -> Pl
     def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
         if spec.mode == "any_order" or n < 2:
             return {}
-        per = materialize(chains(spec, events)) if shared else chains(spec, events)
+        per = chains_of(spec, events, materialize, shared=shared, chain=chain)
         aggs: dict[str, ir.Value] = {}
         for k in range(2, n + 1):
             for o, origin in enumerate(ORIGINS):
@@ -89,12 +91,17 @@ def time_plan(spec: FunnelSpec, events: ir.Table, *, shared: bool = False) -> Pl
 
 
 def events_plan(
-    spec: FunnelSpec, events: ir.Table, session_gap: int, *, shared: bool = False
+    spec: FunnelSpec,
+    events: ir.Table,
+    session_gap: int,
+    *,
+    shared: bool = False,
+    chain: SharedChains | None = None,
 ) -> Plan[EventsToConvert]:
     """Per step k >= 2, over the customers counted at it: the distribution of the number of their
     events with ``t_1 <= time <= t_k`` (any event, matched or not) and of the sessions those events
     fall in (a gap of ``session_gap`` µs or more between two consecutive ones starts a new one).
-    ``shared``: as :func:`~hourglass.analyses.funnel_trend.trend_plan`'s."""
+    ``shared``, ``chain``: as :func:`~hourglass.analyses.funnel_trend.trend_plan`'s."""
     check_view_spec(spec, "events")
     n = len(spec.steps)
     names = [s.name for s in spec.steps]
@@ -102,7 +109,7 @@ def events_plan(
     def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
         if spec.mode == "any_order" or n < 2:
             return {}
-        per = materialize(chains(spec, events)) if shared else chains(spec, events)
+        per = chains_of(spec, events, materialize, shared=shared, chain=chain)
         flags = {f"ok{k}": counted(spec, per, k) for k in range(2, n + 1)}
         times = {f"t{k}": per[f"t{k}"] for k in range(1, n + 1)}
         per = per.select("customer", **times, **flags)
@@ -147,18 +154,11 @@ def events_plan(
 
 
 def _together(plans: Mapping[str, Plan[Any]]) -> Plan[tuple[Any, ...]]:
-    """Plans in one, their common chains materialised once (the same expression, by its operation);
-    the results in the order of ``plans``."""
+    """Plans in one (their common chains shared through a :class:`SharedChains`); the results in the
+    order of ``plans``."""
 
     def build(materialize: Materialize) -> Mapping[str, ir.Expr]:
-        memo: dict[Any, ir.Table] = {}
-
-        def once(table: ir.Table) -> ir.Table:  # the plans build the same chains expression
-            if table.op() not in memo:
-                memo[table.op()] = materialize(table)
-            return memo[table.op()]
-
-        return {f"{name}:{k}": v for name, plan in plans.items() for k, v in plan.build(once).items()}
+        return {f"{name}:{k}": v for name, plan in plans.items() for k, v in plan.build(materialize).items()}
 
     def assemble(rows: Rows) -> tuple[Any, ...]:
         def part(prefix: str) -> Rows:
@@ -172,9 +172,10 @@ def _together(plans: Mapping[str, Plan[Any]]) -> Plan[tuple[Any, ...]]:
 def trend_time_plan(
     spec: FunnelSpec, events: ir.Table, period: str = "week"
 ) -> Plan[tuple[FunnelTrend, TimeToConvert]]:
-    """The trend and the time to convert in one plan, their chains computed once (the report)."""
+    """The trend and the time to convert in one plan, their chains built and computed once."""
+    chain = SharedChains(spec, events)
     both = _together(
-        {"trend": trend_plan(spec, events, period, shared=True), "time": time_plan(spec, events, shared=True)}
+        {"trend": trend_plan(spec, events, period, chain=chain), "time": time_plan(spec, events, chain=chain)}
     )
 
     def assemble(rows: Rows) -> tuple[FunnelTrend, TimeToConvert]:
@@ -185,15 +186,23 @@ def trend_time_plan(
 
 
 def trend_time_events_plan(
-    spec: FunnelSpec, events: ir.Table, period: str, session_gap: int
+    spec: FunnelSpec,
+    events: ir.Table,
+    period: str,
+    session_gap: int,
+    *,
+    chain: SharedChains | None = None,
 ) -> Plan[tuple[FunnelTrend, TimeToConvert, EventsToConvert]]:
     """The trend, the time to convert and the events needed to convert in one plan, their chains
-    computed once (the report's funnel over time)."""
+    built and computed once (the report's funnel over time); ``chain``: chains shared with other
+    plans (the report's "why customers drop" reads them too)."""
+    if chain is None or not chain.fits(spec, events):
+        chain = SharedChains(spec, events)
     three = _together(
         {
-            "trend": trend_plan(spec, events, period, shared=True),
-            "time": time_plan(spec, events, shared=True),
-            "events": events_plan(spec, events, session_gap, shared=True),
+            "trend": trend_plan(spec, events, period, chain=chain),
+            "time": time_plan(spec, events, chain=chain),
+            "events": events_plan(spec, events, session_gap, chain=chain),
         }
     )
 

@@ -19,6 +19,7 @@ from hourglass.analyses.funnel_correlation import (
     item_people,
 )
 from hourglass.analyses.funnel_paths import path_people, paths_plan
+from hourglass.analyses.funnel_trend import SharedChains
 from hourglass.engine.load import Events
 from hourglass.engine.plan import execute_plan
 from hourglass.ingest.config import Config, load_config
@@ -243,12 +244,14 @@ def funnel_explore_part_of(
     since: Any,
     until: Any,
     cfg: Config,
+    chain: SharedChains | None = None,
     **funnel_options: Any,
 ) -> Any:
     """The report's "why customers drop" part (``reports/_funnel_explore.py``) of the main model's
     funnel ``result``: at its largest loss, the drop-off paths and the correlation. None when no
     step lost anyone; the views' HourglassError (HG152) when the model cannot be explored.
-    ``funnel_options``: the funnel's other options (``hold``, ``count``, ...), as it was run."""
+    ``funnel_options``: the funnel's other options (``hold``, ``count``, ...), as it was run;
+    ``chain``: its best chains when the report's funnel over time computes them too."""
     from hourglass.interfaces.reports._funnel_explore import funnel_explore_part
 
     at = largest_loss_at(result, [bool(getattr(s, "optional", False)) for s in jm.stages])
@@ -257,7 +260,7 @@ def funnel_explore_part_of(
     spec = build_spec(None, model=jm, config=cfg, window=window, since=since, until=until, **funnel_options)
     options = ExploreOptions(at=at, depth=3, top=8)
     dropoff, correlation = execute_plan(
-        ev.engine, explain_plan(spec, ev.table, options, explore_properties(ev, None))
+        ev.engine, explain_plan(spec, ev.table, options, explore_properties(ev, None), best=chain)
     )
     return funnel_explore_part(
         dropoff.to_dict(), correlation.to_dict(), jm.label or jm.name or key, hold=spec.hold

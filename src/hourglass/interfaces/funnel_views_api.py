@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hourglass.analyses.funnel_time import events_plan, time_plan, trend_time_events_plan, trend_time_plan
-from hourglass.analyses.funnel_trend import trend_plan
+from hourglass.analyses.funnel_trend import SharedChains, trend_plan
 from hourglass.engine.load import Events
 from hourglass.engine.plan import execute_plan
 from hourglass.engine.session import Engine
@@ -237,16 +237,20 @@ def trend_time_events(
     model: str | JourneyModel | None = None,
     window: str | int | float = "7d",
     config: Config | str | None = None,
+    chain: SharedChains | None = None,
     **funnel_options: Any,
 ) -> tuple[FunnelTrend, TimeToConvert, EventsToConvert]:
     """:func:`funnel_trend`, :func:`time_to_convert` and :func:`events_to_convert` of one funnel in
     one plan (its best chains computed once): the report's funnel over time. The events' steps no
-    event matches are not measured, as :func:`events_to_convert` says them."""
+    event matches are not measured, as :func:`events_to_convert` says them. ``chain``: the funnel's
+    chains when another plan reads them too (the report's "why customers drop"; used when they are
+    this funnel's)."""
     check_period(period)
     gap = parse_window(session_gap, what="the session gap")
     ev, spec = _prepare(source, steps, model, {"config": config}, {"window": window, **funnel_options})
     started = time.perf_counter()
-    trend, times, counts = execute_plan(ev.engine, trend_time_events_plan(spec, ev.table, period, gap))
+    plan = trend_time_events_plan(spec, ev.table, period, gap, chain=chain)
+    trend, times, counts = execute_plan(ev.engine, plan)
     counts = _mark_unmeasured(ev, spec, counts)  # type: ignore[assignment]
     for result in (trend, times, counts):
         result.meta.update(engine=ev.engine.name, spec=spec.describe(), source=ev.report.source)

@@ -19,11 +19,11 @@ from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.ingest.sources import is_read_once
 from hourglass.interfaces import api
 from hourglass.interfaces.report_extras import Context, check_extras, extra_parts
+from hourglass.interfaces.report_funnel_parts import funnel_parts
 from hourglass.interfaces.report_helper import Helper, start_helper
 from hourglass.interfaces.report_sections import (
     FunnelOptions,
     draft_of,
-    funnel_parts,
     funnel_section,
     journeys_block,
     lifecycle_args,

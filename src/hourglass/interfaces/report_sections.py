@@ -12,7 +12,7 @@ from typing import Any
 from hourglass.engine.load import Events
 from hourglass.ingest.config import Config
 from hourglass.interfaces import journeys_api
-from hourglass.interfaces.api import build_spec, by_column
+from hourglass.interfaces.api import by_column
 from hourglass.interfaces.report_helper import Helper
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import HourglassError, SpecError
@@ -25,10 +25,7 @@ __all__ = [
     "PATH_DEPTH",
     "FunnelOptions",
     "draft_of",
-    "funnel_explained_part_of",
-    "funnel_parts",
     "funnel_section",
-    "funnel_time_part_of",
     "journeys_block",
     "lifecycle_args",
     "lifecycle_blocks",
@@ -217,98 +214,6 @@ def funnel_section(
         section["unmeasured_steps"] = unmeasured
         section["unmeasured_hint"] = map_hint(key)
     return section
-
-
-def funnel_time_part_of(
-    ev: Events,
-    key: str,
-    jm: JourneyModel,
-    window: str,
-    since: Any,
-    until: Any,
-    cfg: Config,
-    options: FunnelOptions = FunnelOptions(),
-) -> Any:
-    """The "funnel over time" part of the main model (docs/semantics-funnel-time.md): its funnel per
-    period of entry (the period chosen from the span: days, weeks or months), the time to each
-    step and the events needed to convert (a session gap of 30m, the CLI's default), in one plan.
-    Raises the views' HourglassError when they cannot be drawn (HG145 under --count totals: the views
-    follow customers)."""
-    from hourglass.interfaces.funnel_views_api import trend_time_events
-    from hourglass.interfaces.reports._funnel_time import funnel_time_part
-
-    trend, times, counts = trend_time_events(
-        ev, model=jm, window=window, since=since, until=until, config=cfg, **options.kwargs()
-    )
-    label = jm.label or jm.name or key
-    return funnel_time_part(
-        trend.to_dict(), times.to_dict(), label, jm.sale, hold=options.hold, events=counts.to_dict()
-    )
-
-
-def funnel_explained_part_of(
-    ev: Events,
-    key: str,
-    jm: JourneyModel,
-    result: FunnelResult,
-    window: str,
-    since: Any,
-    until: Any,
-    cfg: Config,
-    options: FunnelOptions = FunnelOptions(),
-) -> Any:
-    """The "why customers drop" part of the main model (docs/semantics-funnel-explore.md, F3's): at
-    its largest loss, the drop-off paths and the correlation of the held funnel under --hold; None
-    when nobody was lost. Under --count totals, the views' HG152 (they follow customers, not chains),
-    even when no step lost anything."""
-    from hourglass.interfaces.funnel_explore_api import funnel_explore_part_of
-
-    if options.totals:  # the views' own refusal (HG152: they follow customers, not chains)
-        from hourglass.model.funnel_explore import ExploreOptions
-
-        ExploreOptions(at=1).check(build_spec(None, model=jm, config=cfg, **options.kwargs()))
-    return funnel_explore_part_of(ev, key, jm, result, window, since, until, cfg, **options.kwargs())
-
-
-def funnel_parts(
-    ev: Events,
-    key: str,
-    jm: JourneyModel,
-    result: FunnelResult,
-    window: str,
-    since: Any,
-    until: Any,
-    cfg: Config,
-    say: Callable[[str], None],
-    options: FunnelOptions = FunnelOptions(),
-) -> tuple[list[Any], dict[str, str]]:
-    """The main model's parts drawn after the journeys: the funnel over time and why customers drop
-    (each may be None: nobody lost), and the reasons of those that cannot be drawn (under the
-    report's --hold or --count: the views' own coded reason)."""
-    parts: list[Any] = []
-    why: dict[str, str] = {}
-    runs: list[tuple[str, str, Callable[[], Any]]] = [
-        (
-            "funnel-time",
-            "funnel over time",
-            lambda: funnel_time_part_of(ev, key, jm, window, since, until, cfg, options),
-        ),
-        (
-            "funnel-explained",
-            "why customers drop",
-            lambda: funnel_explained_part_of(ev, key, jm, result, window, since, until, cfg, options),
-        ),
-    ]
-    for name, message, run in runs:
-        say(f"{message}: {key}")
-        try:
-            part = run()
-        except HourglassError as e:
-            why[name] = f"{e.message}: {e.hint}" if e.hint else e.message
-            continue
-        if part is not None:
-            parts.append(part)
-    return parts, why
 
 
 def lifecycle_of(

@@ -275,3 +275,77 @@ def test_many_event_names_fast_equals_portable() -> None:
     ev = hourglass.events(journeys(log))
     _same(ev, "event", True, 8, {})
     _same(ev, "event", False, 3, {})
+
+
+def _padded(integer: bool) -> Any:
+    """A log whose raw event names carry blanks (their canonical names are trimmed): several raw
+    values of one name, at both levels; integer customers (the keyed table) or text ones."""
+    import pandas as pd
+
+    rows = []
+    for c, names in enumerate(
+        [[" visit", "view ", "pay"], ["visit", "\tview", "view", "visit  "], ["quit "]]
+    ):
+        for j, name in enumerate(names):
+            rows.append(
+                {
+                    "customer_id": c if integer else f"u{c}",
+                    "event": name,
+                    "timestamp": BASE + timedelta(hours=j),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("integer", [True, False])
+def test_raw_event_names_fast_equals_portable(integer: bool, tmp_path: Path) -> None:
+    """engine/raw_names.py: the stage looked up on the raw values (their distinct values
+    canonicalised once) answers as the canonical column does, from a DataFrame and a Parquet file."""
+    from hourglass.engine.raw_names import raw_event_table, raw_names
+
+    path = tmp_path / "log.parquet"
+    _padded(integer).to_parquet(path)
+    for source in (_padded(integer), str(path)):
+        ev = hourglass.events(source)
+        assert raw_event_table(ev.table) is not None
+        got = raw_names(ev, ["visit", "view", "pay", "nope"])
+        assert got is not None and got.rows == 8
+        assert got.counts == {"visit": 3, "view": 3, "pay": 1}
+        assert got.raw == {" visit": "visit", "visit": "visit", "visit  ": "visit", "view ": "view",
+                           "\tview": "view", "view": "view", "pay": "pay"}  # fmt: skip
+        for collapse in (True, False):
+            _same(ev, "stage", collapse, 8, {})
+            _same(ev, "stage", collapse, 2, {"since": BASE + timedelta(minutes=30)})
+
+
+def test_the_model_check_from_raw_names() -> None:
+    """The model check reads the raw column's distinct values (a stage of no event is a note, none
+    at all HG117), as the aggregate over the canonical column did."""
+    from hourglass.engine.event_names import check_model_events
+    from hourglass.model.errors import SpecError
+
+    ev = hourglass.events(_padded(True))
+    model = JourneyModel.from_dict(
+        {
+            "name": "m",
+            "kind": "funnel",
+            "stages": [
+                {"name": "a", "events": ["visit"]},
+                {"name": "b", "events": ["viwe"]},
+                {"name": "c", "events": ["pay"]},
+            ],
+        }
+    )
+    assert check_model_events(ev, model) == [
+        "stage 'b': no event named 'viwe' in the source (did you mean 'view'?)"
+    ]
+    assert check_model_events(ev, MODEL, exclude=["quit", "nope"]) == [
+        "--exclude: no event named 'nope' in the source"
+    ]
+    with pytest.raises(SpecError, match="matches no event"):
+        check_model_events(
+            ev,
+            JourneyModel.from_dict(
+                {"name": "m", "kind": "funnel", "stages": [{"name": "a", "events": ["x"]}]}
+            ),
+        )

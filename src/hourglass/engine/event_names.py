@@ -16,6 +16,7 @@ from hourglass.analyses._match import step_predicate
 from hourglass.analyses.event_profile import event_profile_expr
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
+from hourglass.engine.raw_names import raw_names
 from hourglass.model.errors import SpecError
 from hourglass.model.event_stats import EventProfile, EventStat
 from hourglass.model.journey import JourneyModel
@@ -99,7 +100,10 @@ def _matched_once(events: Events, steps: Sequence[Step], exclude: Sequence[str])
     flags: dict[str, bool] = {}
     exprs: dict[str, Any] = {}
     t = events.table
-    codes = set(events.codes) if events.codes is not None else None
+    raw = None if events.codes is not None else _raw_codes(events, steps, exclude)
+    if raw is not None and not raw[1]:
+        return None
+    codes = set(events.codes) if events.codes is not None else raw[0] if raw is not None else None
     for k, step in enumerate(steps):
         bare = Step(step.name, step.events)
         if codes is not None:
@@ -125,9 +129,21 @@ def _matched_once(events: Events, steps: Sequence[Step], exclude: Sequence[str])
         if not int(row.pop("rows") or 0):
             return None
         flags.update({k: bool(v) if v is not None and v == v else False for k, v in row.items()})
-    elif codes is not None and not codes:
+    elif events.codes is not None and not codes:
         return None
     return flags
+
+
+def _raw_codes(events: Events, steps: Sequence[Step], exclude: Sequence[str]) -> tuple[set[str], int] | None:
+    """The names of ``steps`` and ``exclude`` that occur and the source's rows, from the raw
+    column's distinct values (engine/raw_names.py), when no step has a pattern; else None."""
+    if any(_glob(p) for s in steps for p in s.events):
+        return None
+    names = [*dict.fromkeys([*(p for s in steps for p in s.events), *exclude])]
+    got = raw_names(events, names)
+    if got is None:
+        return None
+    return set(got.counts), got.rows
 
 
 def _closest(patterns: Sequence[str], pool: Sequence[str], events: Events | None = None) -> str:

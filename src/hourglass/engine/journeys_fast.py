@@ -33,6 +33,7 @@ from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.journeys_seq import Sorted, seq_paths, seq_transitions
 from hourglass.engine.load import Events
+from hourglass.engine.raw_names import raw_event_table, raw_names
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
 __all__ = [
@@ -66,14 +67,8 @@ def journeys_plan_for(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
     return "fast" if _why_not(events, spec) is None else "portable"
 
 
-def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
-    """SQL of the customer's elements: ``c`` (a key grouping as the customer does), ``ts`` (µs),
-    ``node`` (the event name, or the 1-based stage), in the period."""
-    table = events.table
-    stages = spec.model.stages if spec.level == "stage" and spec.model else []
-    used = {f.column for s in stages for f in s.where}
-    if events.keyed is not None and not used & {"customer", "timestamp"}:
-        table = events.keyed  # integer customer keys; a store's ENUM codes sort in name order
+def _framed(table: ir.Table, spec: PathsSpec | TransitionsSpec) -> tuple[ir.Table, ir.Value, str]:
+    """The events in the period, the time column to select and its µs in SQL (of ``ts``)."""
     stamp = table.timestamp.type().is_timestamp()
     ts = micros(table.timestamp) if stamp else table.timestamp
     t = table.mutate(__hg_ts=ts)
@@ -84,21 +79,36 @@ def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
         t = t.filter(t.__hg_ts >= micros_of(spec.since))
     if spec.until is not None:
         t = t.filter(t.__hg_ts < micros_of(spec.until))
+    return t, tcol, us
+
+
+def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
+    """SQL of the customer's elements: ``c`` (a key grouping as the customer does), ``ts`` (µs),
+    ``node`` (the event name, or the 1-based stage), in the period."""
+    table = events.table
+    stages = spec.model.stages if spec.level == "stage" and spec.model else []
+    used = {f.column for s in stages for f in s.where}
+    if events.keyed is not None and not used & {"customer", "timestamp"}:
+        table = events.keyed  # integer customer keys; a store's ENUM codes sort in name order
+    t, tcol, us = _framed(table, spec)
     if stages and all(not st.where and not any(ch in n for ch in "*?") for st in stages for n in st.events):
         # stages of plain names: one list lookup per row (an Ibis CASE repeats the canonical event
         # expression once per stage in the scan's pushed-down filter: 4x slower at 10M events)
         names = [n for st in stages for n in st.events]
         index = [str(k) for k, st in enumerate(stages, start=1) for _ in st.events]
-        lookup = ", ".join("'" + n.replace("'", "''") + "'" for n in names)
+        lookup = ", ".join(_quoted(n) for n in names)
         base = events.engine.con.compile(t.select(c=t.customer, ts=tcol, e=t.event))
         expr = f"[0, {', '.join(index)}][coalesce(list_position([{lookup}], CAST(e AS VARCHAR)), 0) + 1]"
-        if table is events.keyed and events.codes is not None and events.enum_type is not None:
+        raw = _raw_stage_nodes(events, table, spec, names, index)
+        if raw is not None:
+            base, expr = raw
+        elif table is events.keyed and events.codes is not None and events.enum_type is not None:
             # a store's ENUM: the stage by the code, and only the stages' row groups are read (its
             # rows are ordered by event: zone maps on the code skip the others)
             stage_of = dict(zip(names, index, strict=True))
             expr = f"[{', '.join(stage_of.get(n, '0') for n in events.codes)}][enum_code(e) + 1]"
             found = [n for n in events.codes if n in stage_of]
-            match = " OR ".join(f"e = '{n.replace(chr(39), chr(39) * 2)}'::{events.enum_type}" for n in found)
+            match = " OR ".join(f"e = {_quoted(n)}::{events.enum_type}" for n in found)
             base = f"SELECT * FROM ({base}) AS st WHERE {match or 'false'}"
         return (
             f"SELECT c, {us} AS ts, node FROM (SELECT c, ts, {expr} AS node FROM ({base}) AS b) AS x "
@@ -111,6 +121,33 @@ def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
     else:
         sel = t.select(c=t.customer, ts=tcol, node=t.event)
     return f"SELECT c, {us} AS ts, node FROM ({events.engine.con.compile(sel)}) AS q"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _raw_stage_nodes(
+    events: Events, table: ir.Table, spec: PathsSpec | TransitionsSpec, names: list[str], index: list[str]
+) -> tuple[str, str] | None:
+    """The elements' SQL (``c``, ``ts``, ``e``) over the raw event column and the stage by the raw
+    value (the raw values of the stages' names from the column's distinct values, the query the
+    model check ran: engine/raw_names.py): no canonical text per row, and the filter on the raw
+    values is pushed into the scan. None when that form does not apply (a store: its codes; a
+    deduplicated source) or no name occurs."""
+    if events.codes is not None:
+        return None
+    raw_table = raw_event_table(table)
+    got = raw_names(events, list(dict.fromkeys(names))) if raw_table is not None else None
+    if raw_table is None or got is None or not got.raw:
+        return None
+    stage_of = dict(zip(names, index, strict=True))
+    raw = sorted(got.raw)
+    values = ", ".join(_quoted(r) for r in raw)
+    t, tcol, _ = _framed(raw_table, spec)
+    base = events.engine.con.compile(t.select(c=t.customer, ts=tcol, e=t.event))
+    base = f"SELECT * FROM ({base}) AS r WHERE e IN ({values})"
+    return base, f"[0, {', '.join(stage_of[got.raw[r]] for r in raw)}][list_position([{values}], e) + 1]"
 
 
 _WINDOW = "WINDOW w AS (PARTITION BY c ORDER BY ts, node)"
@@ -185,9 +222,7 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
     """Every element in the order (customer, ts, node), as arrays (engine/journeys_seq.py), and
     the event names the integer nodes index (None at the stage level: the 1-based stage); None
     when a customer, a time or a node is null (the SQL fast path answers then)."""
-    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from hourglass.engine.errors import translated
 
@@ -215,10 +250,36 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
                 "ON n.node = m.name ORDER BY 1, 2, 3"
             )
         try:
-            got_t = raw.execute(sql).to_arrow_table()
+            if _keyed_nodes(events, spec):  # integer customers: numpy arrays, not through Arrow
+                seq = _numpy_sorted(dict(raw.sql(sql).fetchnumpy()))
+            else:
+                seq = _arrow_sorted(raw.execute(sql).to_arrow_table())
         finally:
             if view is not None:
                 raw.unregister(view)
+    return None if seq is None else (seq, names)
+
+
+def _numpy_sorted(got: dict[str, Any]) -> Sorted | None:
+    """The sorted elements from DuckDB's numpy columns (a column with a null is a masked array)."""
+    import numpy as np
+
+    if any(np.ma.is_masked(got[k]) for k in ("c", "ts", "node")):
+        return None
+    c = np.asarray(got["c"])
+    new = np.empty(len(c), dtype=bool)
+    if len(c):
+        new[0] = True
+        np.not_equal(c[1:], c[:-1], out=new[1:])
+    return new, np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"], dtype=np.int32)
+
+
+def _arrow_sorted(got_t: Any) -> Sorted | None:
+    """The sorted elements from an Arrow table (text customers)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if any(got_t.column(k).null_count for k in ("c", "ts", "node")):
         return None
     m = got_t.num_rows
@@ -227,13 +288,12 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
     if m:
         new[0] = True
         if pa.types.is_integer(c.type):
-            values = c.to_numpy()
-            np.not_equal(values[1:], values[:-1], out=new[1:])
+            np.not_equal(c.to_numpy()[1:], c.to_numpy()[:-1], out=new[1:])
         else:
             new[1:] = pc.not_equal(c.slice(1), c.slice(0, m - 1)).to_numpy(zero_copy_only=False)
     ts = np.asarray(got_t.column("ts").to_numpy(), dtype=np.int64)
     node = np.asarray(got_t.column("node").to_numpy(), dtype=np.int32)
-    return (new, ts, node), names
+    return new, ts, node
 
 
 def _keyed_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:

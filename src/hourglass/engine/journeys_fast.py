@@ -31,7 +31,7 @@ import ibis.expr.types as ir
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath import PLAN_ENV
-from hourglass.engine.journeys_seq import Sorted, seq_paths, seq_transitions
+from hourglass.engine.journeys_seq import Sorted, seq_paths, seq_transitions, small_pages
 from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_event_table, raw_names
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
@@ -311,10 +311,12 @@ def _named(value: int, names: list[str] | None) -> Any:
 
 def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The top paths' rows and the totals' row (``customers``, ``paths``), as the portable plan's."""
-    got = sorted_nodes(events, spec)
+    with small_pages():
+        got = sorted_nodes(events, spec)
+        if got is not None:
+            top, counts = seq_paths(got[0], spec.collapse, spec.steps, spec.top)
     if got is not None:
-        seq, names = got
-        top, counts = seq_paths(seq, spec.collapse, spec.steps, spec.top)
+        names = got[1]
         for r in top:
             for i in range(spec.steps):
                 r[f"p{i}"] = _named(r[f"p{i}"], names)
@@ -329,10 +331,12 @@ def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], d
 
 def fast_transitions(events: Events, spec: TransitionsSpec) -> list[dict[str, Any]]:
     """The edges' rows, as the portable plan's."""
-    got = sorted_nodes(events, spec)
+    with small_pages():
+        got = sorted_nodes(events, spec)
+        if got is not None:
+            rows = seq_transitions(got[0], spec.collapse)
     if got is not None:
-        seq, names = got
-        rows = seq_transitions(seq, spec.collapse)
+        names = got[1]
         for r in rows:
             r["node"], r["nxt"] = _named(r["node"], names), _named(r["nxt"], names)
         return rows

@@ -60,3 +60,26 @@ def test_the_funnel_parts_build_the_best_chains_once(
         ]
     assert len(builds) == 1 + 1 + 1  # alone: each its own (the funnel over time's three views share theirs)
     assert [repr(p) for p in parts] == [repr(p) for p in alone]
+
+
+def test_the_report_collects_garbage_less_often_and_as_before_after(tmp_path: Path) -> None:
+    import gc
+
+    from hourglass.interfaces.report_gc import GC_YOUNGEST
+
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "customer,event,timestamp\na,visit,2024-01-01 10:00:00\na,signup,2024-01-02 10:00:00\n"
+        "b,visit,2024-01-03 10:00:00\n",
+        encoding="utf-8",
+    )
+    before = gc.get_threshold()
+    seen: list[tuple[int, int]] = []
+    hourglass.report(
+        str(log),
+        out=tmp_path / "r.html",
+        extras=(),
+        step=lambda _m: seen.append((gc.get_threshold()[0], gc.get_freeze_count())),
+    )
+    assert seen and all(t >= GC_YOUNGEST and frozen > 0 for t, frozen in seen)  # was 700 and none
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -20,6 +20,7 @@ from hourglass.ingest.sources import is_read_once
 from hourglass.interfaces import api
 from hourglass.interfaces.report_extras import Context, check_extras, extra_parts
 from hourglass.interfaces.report_funnel_parts import funnel_parts
+from hourglass.interfaces.report_gc import with_fewer_collections
 from hourglass.interfaces.report_helper import Helper, start_helper
 from hourglass.interfaces.report_sections import (
     FunnelOptions,
@@ -133,6 +134,7 @@ def _by(ev: Events, by: str | None) -> str | None:
     return api.checked_by_column(ev, by, code="HG306")
 
 
+@with_fewer_collections
 def report(
     source: Any,
     models: str | Sequence[str] | None = None,

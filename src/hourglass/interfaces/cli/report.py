@@ -167,6 +167,13 @@ def report_cmd(
     after_sale = after_sale_settings(settings)  # a malformed --set fails before the source is read
     _check_flags(window, since, until, after_sale, changes)
 
+    import gc
+
+    from hourglass.interfaces.report_gc import GC_YOUNGEST
+
+    # the imports below allocate a lot too: the process's collector as the report's (report_gc.py)
+    gc.set_threshold(GC_YOUNGEST, *gc.get_threshold()[1:])
+
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from hourglass.interfaces.report_api import report  # not at import: `--help` stays fast

@@ -153,32 +153,52 @@ def seq_paths(
     """The top paths' rows (``p0`` .. as nodes, -1 where the path ended, ``customers``,
     ``continued``), ordered as the portable plan (customers down, then node by node, a missing node
     first), and the totals (``customers``, ``paths``)."""
-    first, _, rnode = _runs(seq, collapse)
-    if not len(rnode):
+    new, _, node = seq
+    if collapse:  # the runs' first elements (their times are not needed here)
+        start = new.copy()
+        start[1:] |= node[1:] != node[:-1]
+        first, rnode = new[start], node[start]
+        del start
+    else:
+        first, rnode = new, node
+    n = len(rnode)
+    if not n:
         return [], {"customers": 0, "paths": 0}
     begin = np.flatnonzero(first)
-    cust = np.cumsum(first) - 1
-    rank = np.arange(len(rnode)) - begin[cust]
-    count = np.diff(np.append(begin, len(rnode)))
-    keep = rank < depth
-    grid = np.full((len(begin), depth), -1, dtype=np.int64)
-    grid[cust[keep], rank[keep]] = rnode[keep]
+    length = np.empty_like(begin)
+    np.subtract(begin[1:], begin[:-1], out=length[:-1])
+    length[-1] = n - begin[-1]
+    # the customer's i-th run, node + 1 (0: the path ended), per customer: depth gathers of one
+    # value per customer, no per-run rank or scatter
     bits = max(1, int(rnode.max() + 1).bit_length())
-    if bits * depth <= 62:  # one integer per path, in the same order as the path node by node
-        key = np.zeros(len(begin), dtype=np.int64)
-        for i in range(depth):
-            key = (key << bits) | (grid[:, i] + 1)
-        _, idx, inv, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    packed = bits * depth <= 62  # one integer per path, in the same order as the path node by node
+    key = np.zeros(len(begin), dtype=np.int64)
+    grid = None if packed else np.zeros((len(begin), depth), dtype=np.int64)
+    for i in range(depth):
+        at = np.minimum(begin + i, n - 1)
+        col = np.where(length > i, rnode[at].astype(np.int64) + 1, 0)
+        if grid is None:
+            key <<= bits
+            key |= col
+        else:
+            grid[:, i] = col
+    if grid is None:
+        order = np.argsort(key, kind="stable")
+        k_s = key[order]
+        cut = np.flatnonzero(k_s[1:] != k_s[:-1]) + 1
     else:
-        _, idx, inv, counts = np.unique(
-            grid, axis=0, return_index=True, return_inverse=True, return_counts=True
-        )
-    inv = inv.reshape(-1)
-    continued = np.bincount(inv, weights=(count > depth).astype(np.float64), minlength=len(counts))
-    best = np.argsort(-counts, kind="stable")[:top]  # unique rows are in path order already
+        _, inv = np.unique(grid, axis=0, return_inverse=True)
+        order = np.argsort(inv.reshape(-1), kind="stable")
+        inv_s = inv.reshape(-1)[order]
+        cut = np.flatnonzero(inv_s[1:] != inv_s[:-1]) + 1
+    starts = np.concatenate(([0], cut))
+    counts = np.diff(np.append(starts, len(begin)))
+    continued = np.add.reduceat((length > depth)[order], starts, dtype=np.int64)
+    best = np.argsort(-counts, kind="stable")[:top]  # the paths are in path order already
     rows = []
     for u in best.tolist():
-        row: dict[str, Any] = {f"p{i}": int(v) for i, v in enumerate(grid[idx[u]].tolist())}
+        b, m = int(begin[order[starts[u]]]), int(length[order[starts[u]]])
+        row: dict[str, Any] = {f"p{i}": int(rnode[b + i]) if i < m else -1 for i in range(depth)}
         row["customers"] = int(counts[u])
         row["continued"] = int(continued[u])
         rows.append(row)

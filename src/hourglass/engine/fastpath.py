@@ -256,7 +256,8 @@ def _scan(events: Events, spec: FunnelSpec) -> dict[str, Any]:
             for st in spec.steps
         ]
         return run_scan(raw, len(spec.steps), spec.window, since, until, steps_sql=sqls)
-    return run_scan(raw, len(spec.steps), spec.window, since, until, matched_sql=_matched(spec, base))
+    matched = _matched(spec, base)
+    return run_scan(raw, len(spec.steps), spec.window, since, until, matched_sql=matched, integer=base.keyed)
 
 
 def scan_chosen(events: Events, spec: FunnelSpec) -> bool:

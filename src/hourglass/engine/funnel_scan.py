@@ -28,17 +28,22 @@ Customers are taken in ranges whose keys fit in 62 bits (``chunks``), which chan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["funnel_scan", "sorted_by_code"]
+__all__ = ["PARALLEL_MIN", "WORKERS", "funnel_scan", "funnel_scan_rows", "sorted_by_code"]
 
 Arrays = tuple[np.ndarray, np.ndarray]
 #: the key's budget: code bits + time bits <= _KEY_BITS (int64, with room for the window's sums)
 _KEY_BITS = 62
 _IDX = 40  # an index fits in 40 bits (10^12 events)
+#: threads for the ranges of customers (their passes are numpy's, which releases the GIL)
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: the fewest entries (step-1 events) taken by more than one thread (below: milliseconds)
+PARALLEL_MIN = 100_000
 
 
 def sorted_by_code(codes: np.ndarray, ts: np.ndarray) -> Arrays:
@@ -50,6 +55,69 @@ def sorted_by_code(codes: np.ndarray, ts: np.ndarray) -> Arrays:
     return codes, ts
 
 
+def _entries_in_range(steps: Sequence[Arrays], since: int | None, until: int | None) -> list[Arrays]:
+    """``steps`` with step 1 cut to the entry range (µs)."""
+    codes1, ts1 = steps[0]
+    if since is None and until is None:
+        return list(steps)
+    keep = np.ones(len(ts1), dtype=bool)
+    if since is not None:
+        keep &= ts1 >= since
+    if until is not None:
+        keep &= ts1 < until
+    return [(codes1[keep], ts1[keep]), *steps[1:]]
+
+
+def _layout(t_min: int, t_max: int, last: int, parallel: bool) -> tuple[int, np.ndarray]:
+    """The key's time bits and the first code of each range of customers (and one past the last):
+    their keys fit in ``_KEY_BITS``; with ``parallel``, at least ``2 * WORKERS`` ranges, so that the
+    threads share them."""
+    bits = max(1, (t_max - t_min).bit_length())
+    span = 1 << max(0, _KEY_BITS - bits)  # customers per range
+    if parallel:
+        span = max(1, min(span, -(-(last + 1) // (2 * WORKERS))))
+    starts = np.arange(last // span + 2, dtype=np.int64) * span  # (arange's own step: float)
+    return bits, np.minimum(starts, last + 1)
+
+
+def _run(
+    keys_of: Callable[[int], list[np.ndarray]], ranges: int, n: int, window: int, bits: int, parallel: bool
+) -> dict[str, Any]:
+    """The summary row from each range's keys per step (``keys_of``), the ranges in ``WORKERS``
+    threads when ``parallel`` (numpy releases the GIL in its passes over whole arrays)."""
+
+    def one(r: int) -> tuple[list[int], list[list[np.ndarray]]]:
+        counts = [0] * (n + 1)
+        diffs: list[list[np.ndarray]] = [[] for _ in range(n + 1)]
+        _chunk(keys_of(r), window, bits, counts, diffs)
+        return counts, diffs
+
+    if parallel and ranges > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(WORKERS, ranges)) as pool:
+            parts = list(pool.map(one, range(ranges)))
+    else:
+        parts = [one(r) for r in range(ranges)]
+    row: dict[str, Any] = {"c1": sum(p[0][1] for p in parts)}
+    for k in range(2, n + 1):
+        row[f"c{k}"] = sum(p[0][k] for p in parts)
+        row[f"med{k}"] = row[f"p90{k}"] = None
+        if row[f"c{k}"]:
+            d = np.concatenate([x for p in parts for x in p[1][k]]).astype(np.float64) / 1_000_000
+            med, p90 = np.quantile(d, [0.5, 0.9])
+            row[f"med{k}"], row[f"p90{k}"] = float(med), float(p90)
+    return row
+
+
+def _keys(codes: np.ndarray, ts: np.ndarray, c0: int, bits: int, t_min: int) -> np.ndarray:
+    """One step's keys of a range of customers (from code ``c0``), in order."""
+    key = ((codes.astype(np.int64) - c0) << bits) | (ts.astype(np.int64) - t_min)
+    if len(key) > 1 and not (key[1:] >= key[:-1]).all():
+        key.sort()  # a customer's times out of order (a step of several names; a file's rows)
+    return key
+
+
 def funnel_scan(
     steps: Sequence[Arrays], window: int, since: int | None = None, until: int | None = None
 ) -> dict[str, Any]:
@@ -57,45 +125,68 @@ def funnel_scan(
     step's ``(codes, ts)`` (codes in order, :func:`sorted_by_code`); ``since``/``until``: the entry
     range in µs."""
     n = len(steps)
-    codes1, ts1 = steps[0]
-    keep = np.ones(len(ts1), dtype=bool)
-    if since is not None:
-        keep &= ts1 >= since
-    if until is not None:
-        keep &= ts1 < until
-    if not keep.all():
-        steps = [(codes1[keep], ts1[keep]), *steps[1:]]
+    steps = _entries_in_range(steps, since, until)
     nonempty = [s for s in steps if len(s[1])]
-    counts = [0] * (n + 1)
-    diffs: list[list[np.ndarray]] = [[] for _ in range(n + 1)]
-    if len(steps[0][1]):
-        t_min = min(int(ts.min()) for _, ts in nonempty)
-        t_max = max(int(ts.max()) for _, ts in nonempty)
-        bits = max(1, (t_max - t_min).bit_length())
-        last = max(int(c[-1]) for c, _ in nonempty)
-        span = 1 << max(0, _KEY_BITS - bits)  # customers per range
-        starts = np.arange(last // span + 2, dtype=np.int64) * span  # (arange's own step: float)
-        # each step's row range per range of customers: one search (in the codes' own type: a search
-        # with another type converts the whole array, per call)
-        bounds = [np.searchsorted(c, np.minimum(starts, last + 1).astype(c.dtype)) for c, _ in steps]
-        for r, c0 in enumerate(starts[:-1].tolist()):
-            keys = []
-            for (codes, ts), b in zip(steps, bounds, strict=True):
-                lo, hi = b[r], b[r + 1]
-                key = ((codes[lo:hi].astype(np.int64) - c0) << bits) | (ts[lo:hi].astype(np.int64) - t_min)
-                if len(key) > 1 and not (key[1:] >= key[:-1]).all():
-                    key.sort()  # a customer's times out of order (a step of several names)
-                keys.append(key)
-            _chunk(keys, window, bits, counts, diffs)
-    row: dict[str, Any] = {"c1": counts[1]}
-    for k in range(2, n + 1):
-        row[f"c{k}"] = counts[k]
-        row[f"med{k}"] = row[f"p90{k}"] = None
-        if counts[k]:
-            d = np.concatenate(diffs[k]).astype(np.float64) / 1_000_000
-            med, p90 = np.quantile(d, [0.5, 0.9])
-            row[f"med{k}"], row[f"p90{k}"] = float(med), float(p90)
-    return row
+    if not len(steps[0][1]):
+        return _run(lambda r: [], 0, n, window, 1, False)
+    t_min = min(int(ts.min()) for _, ts in nonempty)
+    t_max = max(int(ts.max()) for _, ts in nonempty)
+    last = max(int(c[-1]) for c, _ in nonempty)
+    parallel = len(steps[0][1]) >= PARALLEL_MIN
+    bits, starts = _layout(t_min, t_max, last, parallel)
+    # each step's row range per range of customers: one search (in the codes' own type: a search
+    # with another type converts the whole array, per call)
+    bounds = [np.searchsorted(c, starts.astype(c.dtype)) for c, _ in steps]
+    firsts = starts.tolist()
+
+    def keys_of(r: int) -> list[np.ndarray]:
+        return [
+            _keys(codes[b[r] : b[r + 1]], ts[b[r] : b[r + 1]], firsts[r], bits, t_min)
+            for (codes, ts), b in zip(steps, bounds, strict=True)
+        ]
+
+    return _run(keys_of, len(starts) - 1, n, window, bits, parallel)
+
+
+def funnel_scan_rows(
+    codes: np.ndarray,
+    ts: np.ndarray,
+    step: np.ndarray,
+    n: int,
+    window: int,
+    since: int | None = None,
+    until: int | None = None,
+) -> dict[str, Any]:
+    """:func:`funnel_scan` of the matched rows of all steps at once: ``codes`` in order, ``ts``
+    (µs), ``step`` (1..n); each range of customers is split by step in its own thread."""
+    if since is not None or until is not None:
+        keep = step != 1
+        inside = np.ones(len(ts), dtype=bool)
+        if since is not None:
+            inside &= ts >= since
+        if until is not None:
+            inside &= ts < until
+        keep |= inside
+        codes, ts, step = codes[keep], ts[keep], step[keep]
+    entries = int(np.count_nonzero(step == 1))
+    if not entries:
+        return _run(lambda r: [], 0, n, window, 1, False)
+    parallel = entries >= PARALLEL_MIN
+    t_min = int(ts.min())
+    bits, starts = _layout(t_min, int(ts.max()), int(codes[-1]), parallel)
+    bounds = np.searchsorted(codes, starts.astype(codes.dtype)).tolist()
+    firsts = starts.tolist()
+
+    def keys_of(r: int) -> list[np.ndarray]:
+        lo, hi = bounds[r], bounds[r + 1]
+        c, t, s = codes[lo:hi], ts[lo:hi], step[lo:hi]
+        out = []
+        for k in range(1, n + 1):
+            mine = s == k
+            out.append(_keys(c[mine], t[mine], firsts[r], bits, t_min))
+        return out
+
+    return _run(keys_of, len(starts) - 1, n, window, bits, parallel)
 
 
 def _next(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:

@@ -48,6 +48,8 @@ _TEXT_ROLES = ("customer", "timestamp", "revenue", "event_id", "referrer", "even
 _ID_ROLES = ("customer", "referrer", "event_id")
 #: a UTC offset out of range (ingest/normalize.py ``bad_offset``)
 _BAD_OFFSET = r":[0-9]{2}(\.[0-9]*)?\s*[+-]((19|2[0-9]|[3-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])$"
+#: the white space the trim regex strips (ingest/normalize.py EDGE_SPACE, not imported: it imports Ibis)
+_EDGE_SPACE = (" ", "\t", "\n", "\v", "\f", "\r")
 #: the times hourglass reads (ingest/validate.py TIME_RANGE)
 _TIME_RANGE = ("1900-01-01 00:00:00", "2200-01-01 00:00:00")
 #: ingest/normalize.py's prefix of the parsed role columns
@@ -65,7 +67,8 @@ def _q(name: str) -> str:
 def _strip(x: str) -> str:
     """ingest/normalize.py ``strip``: white space trimmed, the regex only where an edge is blank."""
     regex = f"REGEXP_REPLACE({x}, '^\\s+|\\s+$', '', 'g')"
-    return f"CASE WHEN ({x} < '!') OR (RIGHT({x}, 1) <= ' ') THEN {regex} ELSE {x} END"
+    ends = " OR ".join(f"SUFFIX({x}, chr({ord(c)}))" for c in _EDGE_SPACE)
+    return f"CASE WHEN ({x} < '!') OR {ends} THEN {regex} ELSE {x} END"
 
 
 def _whole(s: str) -> str:

@@ -14,6 +14,7 @@ from hourglass.model.schema import OPTIONAL_ROLES, TIME_UNITS
 
 __all__ = [
     "DATE_DIGITS",
+    "EDGE_SPACE",
     "EPOCH_RANGE_S",
     "ID_ROLES",
     "Parsed",
@@ -53,14 +54,23 @@ ID_ROLES = ("customer", "referrer", "event_id")
 DATE_DIGITS = (19_000_101, 22_000_101)
 
 
+#: the white space characters the trim regex strips (``\s``: RE2's is " \t\n\f\r", Java's adds \v)
+EDGE_SPACE = (" ", "\t", "\n", "\v", "\f", "\r")
+
+
 def strip(s: ir.StringValue) -> ir.StringValue:
     """Trim white space (a regex: ibis's TRIM quotes \\v wrongly for Spark and eats 'v's).
 
-    The regex runs only on values that start or end with a character <= ' ' (every white space
-    character of both regex dialects is one) or are empty; the others are returned as they are, which
-    is what the regex would return. Comparing text is byte-wise, so ``s < '!'`` is "empty or the first
-    byte is <= 0x20" and costs a fraction of the regex (a 10M-row funnel spent 31% of its CPU here)."""
-    edge = (s < "!") | (s.right(1) <= " ")
+    The regex runs only on values that are empty, start with a character <= ' ' or end with a white
+    space character of either regex dialect (``EDGE_SPACE``: RE2's ``\\s`` and Java's); the others are
+    returned as they are, which is what the regex would return. Comparing text is byte-wise, so
+    ``s < '!'`` is "empty or the first byte is <= 0x20" and costs a fraction of the regex (a 10M-row
+    funnel spent 31% of its CPU here); the end is told by ``ends_with`` of each character, not
+    ``right(s, 1) <= ' '``, which counted the characters of every value (0.7 of the 1.3 CPU-s of a
+    funnel's step match on a Parquet file of 10^6 event names, issue 18)."""
+    edge = s < "!"
+    for c in EDGE_SPACE:
+        edge |= s.endswith(c)
     return ibis.cases((edge, s.re_replace(r"^\s+|\s+$", "")), else_=s)
 
 

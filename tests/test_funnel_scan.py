@@ -1,0 +1,166 @@
+"""The sequential-scan plan on files (engine/fastpath_scan.py, engine/funnel_scan.py; issue 18):
+seeded random logs of returning customers (many entries each, funnel events out of order as noise),
+integer customer ids (sorted in numpy) and text ids (sorted by DuckDB), the ranges of customers in
+threads, against the portable Ibis plan (the reference); and the exact, cheaper trim gate of the
+canonical event text (ingest/normalize.py ``strip``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+import hourglass
+from hourglass.engine import fastpath_scan, funnel_scan, quick
+from hourglass.ingest.normalize import EDGE_SPACE
+from test_funnel_properties import forced_plan
+
+STEPS = ["visit", "signup", "trial", "buy"]
+NOISE = ["browse", "help"]
+
+
+def returning_log(seed: int, customers: int, text_ids: bool) -> pd.DataFrame:
+    """A log of customers who come back: each walks the journey 1-6 times from random times (each
+    walk stops at a random step), plus noise and funnel events at random times (out of order)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(np.arange(-(2**62), 2**62, 2**40, dtype=np.int64), size=customers, replace=False)
+    rows: list[tuple[Any, str, int]] = []
+    for cid in ids.tolist():
+        walks = int(rng.integers(1, 7))
+        for _ in range(walks):
+            t = int(rng.integers(0, 30 * 86_400))
+            for step in STEPS[: int(rng.integers(1, len(STEPS) + 1))]:
+                rows.append((cid, step, t))
+                t += int(rng.choice([0, 1, 60, 3_600, 86_400, 4 * 86_400]))
+        for _ in range(int(rng.integers(0, 6))):
+            rows.append((cid, str(rng.choice(NOISE + STEPS)), int(rng.integers(0, 30 * 86_400))))
+    order = rng.permutation(len(rows))
+    customer = [rows[i][0] for i in order]
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{c}" for c in customer] if text_ids else np.array(customer, dtype=np.int64),
+            "event": [rows[i][1] for i in order],
+            "timestamp": pd.to_datetime(
+                np.array([rows[i][2] for i in order], dtype=np.int64) + 1_704_067_200, unit="s"
+            ),
+        }
+    )
+
+
+@contextlib.contextmanager
+def file_scan(key_bits: int | None) -> Iterator[list[str]]:
+    """The scan plan on files of any size, every range of customers in the thread pool; ``key_bits``:
+    a smaller key budget (many ranges). Yields the scans run ("file", "file of integer ids", "store")."""
+    before = (
+        fastpath_scan.SCAN_MIN_ROWS,
+        fastpath_scan.SCAN_FILES,
+        funnel_scan.PARALLEL_MIN,
+        funnel_scan._KEY_BITS,
+        fastpath_scan.run_scan,
+    )
+    calls: list[str] = []
+    real = fastpath_scan.run_scan
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        kind = "store" if kwargs.get("steps_sql") is not None else "file"
+        calls.append(kind + (" of integer ids" if kwargs.get("integer") else ""))
+        return real(*args, **kwargs)
+
+    fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, funnel_scan.PARALLEL_MIN = 0, True, 0
+    fastpath_scan.run_scan = spy
+    if key_bits is not None:
+        funnel_scan._KEY_BITS = key_bits
+    try:
+        yield calls
+    finally:
+        (
+            fastpath_scan.SCAN_MIN_ROWS,
+            fastpath_scan.SCAN_FILES,
+            funnel_scan.PARALLEL_MIN,
+            funnel_scan._KEY_BITS,
+            fastpath_scan.run_scan,
+        ) = before
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    out = []
+    for row in result.rows():
+        out.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
+    return out
+
+
+@settings(max_examples=12, deadline=None, print_blob=True, derandomize=True)
+@given(
+    seed=st.integers(0, 2**31),
+    customers=st.integers(1, 40),
+    text_ids=st.booleans(),
+    key_bits=st.sampled_from([None, 0, 44]),
+    window=st.sampled_from([60, 3_600, 86_400, 7 * 86_400]),
+    ranged=st.booleans(),
+    steps=st.integers(2, 4),
+)
+def test_file_scan_equals_the_portable_plan(
+    seed: int, customers: int, text_ids: bool, key_bits: int | None, window: int, ranged: bool, steps: int
+) -> None:
+    df = returning_log(seed, customers, text_ids)
+    options: dict[str, Any] = {"window": window}
+    if ranged:
+        options.update(since="2024-01-05", until="2024-01-25")
+    note(f"seed={seed} customers={customers} text_ids={text_ids} key_bits={key_bits} {options}")
+    with forced_plan("portable"):
+        want = hourglass.funnel(df, STEPS[:steps], **options)
+    with forced_plan("fast"), file_scan(key_bits) as calls:
+        got = hourglass.funnel(df, STEPS[:steps], **options)
+    assert calls == ["file" if text_ids else "file of integer ids"]
+    assert got.meta["plan"] == "fast"
+    assert _rows(got) == _rows(want)
+
+
+def test_threads_and_one_thread_give_the_same_row() -> None:
+    # the kernel alone: the ranges in threads or in turn (numbers, medians and p90s the same)
+    df = returning_log(7, 300, text_ids=False)
+    codes = pd.factorize(df.customer_id, sort=True)[0].astype(np.int64)
+    ts = (df.timestamp.astype("int64") // 1_000).to_numpy()
+    step = df.event.map({s: k for k, s in enumerate(STEPS, start=1)}).fillna(0).astype(np.int16).to_numpy()
+    order = np.lexsort((ts, codes))
+    codes, ts, step = codes[order], ts[order], step[order]
+    rows = []
+    for parallel_min in (0, 10**12):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(funnel_scan, "PARALLEL_MIN", parallel_min)
+            mp.setattr(funnel_scan, "_KEY_BITS", 30)  # many ranges
+            rows.append(funnel_scan.funnel_scan_rows(codes, ts, step, 4, 86_400 * 10**6))
+            per_step = [(codes[step == k], ts[step == k]) for k in range(1, 5)]
+            rows.append(funnel_scan.funnel_scan(per_step, 86_400 * 10**6))
+    assert rows[0] == rows[1] == rows[2] == rows[3]
+    assert rows[0]["c2"] > 0
+
+
+def test_the_trim_gate_is_the_regex_everywhere() -> None:
+    # ingest/normalize.py strip: the regex runs only where an edge may be white space; every value
+    # gives what the regex alone gives (values of edge characters <= ' ', multi-byte characters)
+    assert quick._EDGE_SPACE == EDGE_SPACE
+    alphabet = [" ", "\t", "\n", "\v", "\f", "\r", "\x01", "\x1f", "a", "é", "\u00a0", "\u2003"]
+    rng = np.random.default_rng(3)
+    values = ["", "a"] + ["".join(rng.choice(alphabet, size=rng.integers(1, 5))) for _ in range(3000)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE v AS SELECT unnest($1::VARCHAR[]) AS x", [values])
+    gated = quick._strip("x")
+    regex = "REGEXP_REPLACE(x, '^\\s+|\\s+$', '', 'g')"
+    bad = con.execute(f"SELECT x FROM v WHERE ({gated}) IS DISTINCT FROM ({regex})").fetchall()
+    assert bad == []
+    import ibis
+
+    from hourglass.ingest.normalize import strip
+
+    t = ibis.memtable({"x": values})
+    got = ibis.duckdb.connect().execute(t.select(y=strip(t.x)))
+    want = [r[0] for r in con.execute(f"SELECT {regex} FROM v").fetchall()]
+    assert got.y.tolist() == want

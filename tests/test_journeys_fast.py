@@ -6,6 +6,7 @@ store; and the plan chooser takes the fast path only where it is exact."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -301,7 +302,7 @@ def _padded(integer: bool) -> Any:
 def test_raw_event_names_fast_equals_portable(integer: bool, tmp_path: Path) -> None:
     """engine/raw_names.py: the stage looked up on the raw values (their distinct values
     canonicalised once) answers as the canonical column does, from a DataFrame and a Parquet file."""
-    from hourglass.engine.raw_names import raw_event_table, raw_names
+    from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
 
     path = tmp_path / "log.parquet"
     _padded(integer).to_parquet(path)
@@ -313,9 +314,10 @@ def test_raw_event_names_fast_equals_portable(integer: bool, tmp_path: Path) -> 
         assert got.counts == {"visit": 3, "view": 3, "pay": 1}
         assert got.raw == {" visit": "visit", "visit": "visit", "visit  ": "visit", "view ": "view",
                            "\tview": "view", "view": "view", "pay": "pay"}  # fmt: skip
-        for collapse in (True, False):
-            _same(ev, "stage", collapse, 8, {})
-            _same(ev, "stage", collapse, 2, {"since": BASE + timedelta(minutes=30)})
+        assert raw_codes_sql(ev) is not None
+        for level, collapse in itertools.product(("stage", "event"), (True, False)):
+            _same(ev, level, collapse, 8, {})
+            _same(ev, level, collapse, 2, {"since": BASE + timedelta(minutes=30)})
 
 
 def test_the_model_check_from_raw_names() -> None:

@@ -33,7 +33,7 @@ from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.journeys_seq import Sorted, seq_paths, seq_transitions, small_pages
 from hourglass.engine.load import Events
-from hourglass.engine.raw_names import raw_event_table, raw_names
+from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
 __all__ = [
@@ -82,14 +82,19 @@ def _framed(table: ir.Table, spec: PathsSpec | TransitionsSpec) -> tuple[ir.Tabl
     return t, tcol, us
 
 
-def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
+def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec, *, raw_event: bool = False) -> str:
     """SQL of the customer's elements: ``c`` (a key grouping as the customer does), ``ts`` (µs),
-    ``node`` (the event name, or the 1-based stage), in the period."""
+    ``node`` (the event name, or the 1-based stage), in the period; ``raw_event``: at the event
+    level, the raw event value (engine/raw_names.py's form must apply)."""
     table = events.table
     stages = spec.model.stages if spec.level == "stage" and spec.model else []
     used = {f.column for s in stages for f in s.where}
     if events.keyed is not None and not used & {"customer", "timestamp"}:
         table = events.keyed  # integer customer keys; a store's ENUM codes sort in name order
+    if raw_event:
+        raw_table = raw_event_table(table)
+        assert raw_table is not None and not stages
+        table = raw_table
     t, tcol, us = _framed(table, spec)
     if stages and all(not st.where and not any(ch in n for ch in "*?") for st in stages for n in st.events):
         # stages of plain names: one list lookup per row (an Ibis CASE repeats the canonical event
@@ -237,6 +242,24 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
         elif _keyed_nodes(events, spec) and events.codes is not None and events.enum_type is not None:
             names = list(events.codes)  # a store's ENUM: its codes are in name order
             sql = f"SELECT c, ts, enum_code(node) AS node FROM ({nodes}) AS n ORDER BY c, ts, node"
+        elif (codes_sql := _raw_codes(events, spec)) is not None:
+            # the raw values numbered by their names from the column's distinct values (a
+            # Parquet column's dictionary), joined to the raw values: no canonical text per row
+            got_codes = raw.sql(codes_sql).to_arrow_table()
+            names = [
+                str(n)
+                for n in got_codes.group_by(["code", "name"])
+                .aggregate([])
+                .sort_by("code")
+                .column("name")
+                .to_pylist()
+            ]
+            view = f"hg_journey_codes_{uuid.uuid4().hex}"
+            raw.register(view, got_codes.select(["raw", "code"]))
+            sql = (
+                f"SELECT n.c, n.ts, m.code AS node FROM ({_nodes_sql(events, spec, raw_event=True)}) AS n "
+                f"LEFT JOIN {view} AS m ON n.node = m.raw ORDER BY 1, 2, 3"
+            )
         else:  # the names (in DuckDB's order), numbered, joined to the elements
             got = raw.execute(
                 f"SELECT DISTINCT node FROM ({nodes}) AS n WHERE node IS NOT NULL ORDER BY node"
@@ -258,6 +281,14 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
             if view is not None:
                 raw.unregister(view)
     return None if seq is None else (seq, names)
+
+
+def _raw_codes(events: Events, spec: PathsSpec | TransitionsSpec) -> str | None:
+    """engine/raw_names.py's numbered raw values at the event level, when its form applies."""
+    if spec.level == "stage" or events.codes is not None:
+        return None
+    table = events.keyed if _keyed_nodes(events, spec) and events.keyed is not None else events.table
+    return raw_codes_sql(events) if raw_event_table(table) is not None else None
 
 
 def _numpy_sorted(got: dict[str, Any]) -> Sorted | None:

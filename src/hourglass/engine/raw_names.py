@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
 
-__all__ = ["RawNames", "raw_event_table", "raw_names"]
+__all__ = ["RawNames", "raw_codes_sql", "raw_event_table", "raw_names"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +123,24 @@ def _raw_names(events: Events, names: Sequence[str]) -> RawNames | None:
             out_raw[r] = name
             counts[name] = counts.get(name, 0) + int(n)
     return RawNames(out_raw, counts, rows)
+
+
+def raw_codes_sql(events: Events) -> str | None:
+    """SQL of ``raw`` (every raw event value whose canonical name is not null), ``name`` (that
+    name) and ``code`` (the name's number in name order, from 0), from the raw column's distinct
+    values; None when the source is not of that form (module doc) or not on DuckDB."""
+    if events.engine.name != "duckdb":
+        return None
+    found = _canonical_event(events.table)
+    if found is None:
+        return None
+    field, expr = found
+    raw = field.rel.to_expr()
+    distinct = raw.select(__hg_raw=raw[field.name]).distinct()
+    swapped = expr.replace({field: distinct.__hg_raw.op()}).to_expr()
+    t = distinct.select(raw=distinct.__hg_raw, name=swapped)
+    t = t.filter(t.name.notnull())
+    base = str(events.engine.con.compile(t))
+    return (
+        f"SELECT raw, name, CAST(dense_rank() OVER (ORDER BY name) - 1 AS INTEGER) AS code FROM ({base}) AS d"
+    )

@@ -4,8 +4,10 @@ once for the two, and draw the same parts as each computed on its own."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +85,53 @@ def test_the_report_collects_garbage_less_often_and_as_before_after(tmp_path: Pa
     )
     assert seen and all(t >= GC_YOUNGEST and frozen > 0 for t, frozen in seen)  # was 700 and none
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def _no_seconds(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _no_seconds(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, list):
+        return [_no_seconds(v) for v in value]
+    return value
+
+
+def test_the_friction_section_computes_the_stage_table_once(
+    demo_parquet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ibis.backends.duckdb import Backend
+
+    from hourglass.interfaces import friction_api
+    from hourglass.interfaces.report_extras import Context, friction_blocks
+
+    cfg = load_config(None)
+    model = load_model("hourglass", cfg)
+    ev = hourglass.events(str(demo_parquet))
+    tables: list[str] = []
+    real = Backend._create_cached_table
+
+    def counting(self: Backend, name: str, expr: Any) -> Any:
+        tables.append(name)
+        return real(self, name, expr)
+
+    monkeypatch.setattr(Backend, "_create_cached_table", counting)
+    calls: list[str] = []
+    for name in ("check_model_events", "last_time"):
+        real_call = getattr(friction_api, name)
+        monkeypatch.setattr(
+            friction_api, name, lambda *a, _f=real_call, _n=name, **k: calls.append(_n) or _f(*a, **k)
+        )
+    with cached() as materialize:
+        ev = dataclasses.replace(ev, table=materialize(ev.table))
+        tables.clear()
+        blocks = friction_blocks(ev, Context(model), frictions=["complaint"])
+        section = (len(tables), sorted(calls))
+        tables.clear()
+        friction = friction_api.friction(ev, model, frictions=["complaint"])
+        alone = len(tables)
+        diagnosed = friction_api.diagnose(ev, model)
+    # was the friction's tables and the diagnosis's stage table again; the model checked and the
+    # log's last time read twice
+    assert section == (alone, ["check_model_events", "last_time"])
+    assert _no_seconds(blocks) == _no_seconds(
+        {"friction": friction.to_dict(), "diagnose": diagnosed.to_dict()}
+    )

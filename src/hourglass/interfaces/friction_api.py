@@ -10,9 +10,10 @@ from typing import Any
 
 from hourglass.analyses.diagnose import diagnose_plan
 from hourglass.analyses.friction import friction_plan
-from hourglass.analyses.plan import Plan
+from hourglass.analyses.plan import Materialize, Plan, Rows
 from hourglass.analyses.transition_fit import fit_plan, observed_plan
 from hourglass.engine.event_names import check_model_events
+from hourglass.engine.load import Events
 from hourglass.engine.plan import execute_plan
 from hourglass.engine.run_lifecycle import as_of as last_time
 from hourglass.ingest.config import Config, load_config, load_model
@@ -38,7 +39,7 @@ from hourglass.model.whatif import (
     simulate,
 )
 
-__all__ = ["diagnose", "friction", "friction_spec", "whatif"]
+__all__ = ["diagnose", "friction", "friction_and_diagnose", "friction_spec", "whatif"]
 
 
 def friction_spec(
@@ -151,6 +152,47 @@ def friction(
         result.meta["customers_file"] = str(customers)
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def friction_and_diagnose(
+    ev: Events,
+    model: JourneyModel,
+    *,
+    frictions: Sequence[str] | None = None,
+    since: Any = None,
+    until: Any = None,
+) -> tuple[FrictionResult, DiagnoseResult] | None:
+    """:func:`friction` (of ``frictions``) and :func:`diagnose` of ``model`` in ``[since, until)`` on
+    loaded events, their other options at the defaults, in one plan: the model's check, the log's
+    last time and the stage table computed once for both (the report's friction section; each alone
+    computes them again). None when the two would not read the same stage table (then call each)."""
+    fspec = friction_spec(model, frictions=frictions, since=since, until=until)
+    dspec = DiagnoseSpec.build(model, since=since, until=until)
+    period = LifecycleSpec(model=fspec.model, since=fspec.since, until=fspec.until, as_of=fspec.as_of)
+    if period != LifecycleSpec(model=dspec.model, since=dspec.since, until=dspec.until):
+        return None
+    started = time.perf_counter()
+    notes = check_model_events(ev, fspec.model)
+    now = last_time(ev, period)
+    fplan = friction_plan(fspec, ev.table, now, meta={"notes": notes} if notes else {})
+    dplan = diagnose_plan(dspec, ev.table, now, meta={"notes": notes} if notes else {})
+
+    def build(materialize: Materialize) -> dict[str, Any]:
+        # the two plans' stage tables are one expression: the backend materialises it once
+        return {f"f:{k}": v for k, v in fplan.build(materialize).items()} | {
+            f"d:{k}": v for k, v in dplan.build(materialize).items()
+        }
+
+    def assemble(rows: Rows) -> tuple[FrictionResult, DiagnoseResult]:
+        def part(prefix: str) -> Rows:
+            return {k.removeprefix(prefix): v for k, v in rows.items() if k.startswith(prefix)}
+
+        return fplan.assemble(part("f:")), dplan.assemble(part("d:"))
+
+    found, diagnosed = execute_plan(ev.engine, Plan(build, assemble))
+    for result in (found, diagnosed):
+        result.meta["seconds"] = round(time.perf_counter() - started, 3)
+    return found, diagnosed
 
 
 def diagnose(

@@ -7,6 +7,7 @@ listed as not measured with the analysis's own coded reason, never drawn with ze
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,7 @@ def friction_blocks(ev: Events, ctx: Context, *, frictions: Any = None) -> Mappi
     """``{"friction": ..., "diagnose": ..., "whatif": ...}`` for the friction section (what-if only
     with ``ctx.changes``); a block the source cannot measure is null with its ``<block>_reason``
     (friction and diagnose both: the friction's coded error)."""
-    from hourglass.interfaces.friction_api import diagnose, friction, whatif
+    from hourglass.interfaces.friction_api import diagnose, friction, friction_and_diagnose, whatif
 
     out: dict[str, Any] = {}
     failed: list[HourglassError] = []
@@ -71,6 +72,12 @@ def friction_blocks(ev: Events, ctx: Context, *, frictions: Any = None) -> Mappi
         ("friction", lambda: friction(ev, ctx.model, frictions=frictions, since=ctx.since, until=ctx.until)),
         ("diagnose", lambda: diagnose(ev, ctx.model, since=ctx.since, until=ctx.until)),
     ]
+    if isinstance(ctx.model, JourneyModel):  # both in one plan (one stage table); each alone on an error
+        with contextlib.suppress(HourglassError):
+            both = friction_and_diagnose(ev, ctx.model, frictions=frictions, since=ctx.since, until=ctx.until)
+            if both is not None:
+                out["friction"], out["diagnose"] = (r.to_dict() for r in both)
+                runs = []
     if ctx.changes:
         runs.append(("whatif", lambda: whatif(ev, ctx.model, changes=ctx.changes, frictions=frictions)))
     for key, run in runs:

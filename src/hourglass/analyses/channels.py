@@ -52,6 +52,7 @@ def channel_plan(
     sale: Step,
     spend: Sequence[SpendRow] | None = None,
     referrals: ReferralSpec | None = None,
+    ids: ir.Table | None = None,
 ) -> ChannelPlan:
     """Per channel: ``customers``, ``s{i}`` (entered stage i), ``purchasers``, ``repeat`` (purchasers
     with >= 2 purchase events), ``referees``, ``referring`` (purchasers with >= 1 referee),
@@ -61,7 +62,8 @@ def channel_plan(
 
     Who referred whom follows ``referrals`` (its ``referral_event``/``referee_column``; only those
     are used): the referral event mode when it names one, else the ``referrer`` column (default);
-    ``referees`` and ``referring`` are left out when neither applies (no event, no column)."""
+    ``referees`` and ``referring`` are left out when neither applies (no event, no column). With
+    ``ids``, ``events.customer`` is an integer key (``referrals.with_referrers``)."""
     col = spec.channel_column
     if col not in events.columns:
         raise SchemaError(
@@ -75,7 +77,7 @@ def channel_plan(
     facts = customer_facts(t, sale, model.purchase_step or sale, model.stages)
     ref_spec = referrals or ReferralSpec()
     has_ref = ref_spec.by_event or "referrer" in t.columns
-    cust = with_referrers(t, facts, ref_spec) if has_ref else facts
+    cust = with_referrers(t, facts, ref_spec, ids) if has_ref else facts
     first = first_values(t, col, "channel")
     j = cust.left_join(first, cust.customer == first.channel_customer)
     cust = j.select(*[j[c] for c in cust.columns], channel=j.channel)

@@ -14,7 +14,16 @@ import ibis.expr.types as ir
 from hourglass.analyses._match import in_period, micros, step_predicate
 from hourglass.model.lifecycle import LifecycleSpec
 
-__all__ = ["BY", "OTHER", "by_groups", "in_range", "present_events", "stage_customers", "stage_summary"]
+__all__ = [
+    "BY",
+    "OTHER",
+    "by_groups",
+    "decoded",
+    "in_range",
+    "present_events",
+    "stage_customers",
+    "stage_summary",
+]
 
 US = 1_000_000
 _NONE = -(2**62)  # "no entry" below any real µs time
@@ -137,3 +146,10 @@ def by_groups(events: ir.Table, customers: ir.Table, column: str, top: int = 10)
     g = j.left_join(kept, j.b_val == kept.t_val)
     group = ibis.cases((g.b_val.isnull(), ibis.null("string")), (g.t_val.notnull(), g.b_val), else_=OTHER)
     return g.select(*[g[c] for c in customers.columns], **{BY: group})
+
+
+def decoded(customers: ir.Table, ids: ir.Table) -> ir.Table:
+    """``customers`` (a per-customer table whose ``customer`` is an integer key) with the customer's
+    id instead (``ids``: ``key``, ``id``; engine/keyed.py), its columns in the same order."""
+    j = customers.inner_join(ids, customers.customer == ids.key)
+    return j.select(*[j.id.name("customer") if c == "customer" else j[c] for c in customers.columns])

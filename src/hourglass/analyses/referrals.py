@@ -53,7 +53,8 @@ def customer_facts(
 
 
 def _candidates(t: ir.Table, spec: ReferralSpec) -> ir.Table:
-    """Every (referee, referrer, ts) claim of the log, self-referrals included."""
+    """Every (referee, referrer, ts) claim of the log, self-referrals included: ``referee`` in the
+    events' customer column, ``referrer`` a customer id (text)."""
     if spec.by_event:
         col = spec.referee_column
         assert col is not None
@@ -78,26 +79,54 @@ def _candidates(t: ir.Table, spec: ReferralSpec) -> ir.Table:
     return r.select(referee=r.customer, referrer=r.referrer, ts=micros(r.timestamp))
 
 
-def with_referrers(t: ir.Table, facts: ir.Table, spec: ReferralSpec) -> ir.Table:
+def _keyed_candidates(t: ir.Table, spec: ReferralSpec, ids: ir.Table) -> ir.Table:
+    """:func:`_candidates` of events whose ``customer`` is an integer key (``ids``: ``key``, ``id``):
+    ``referee`` a key (null: not a customer), ``referrer`` the id (text, which orders the claims),
+    ``referrer_key`` (null: not a customer). Only the claims are mapped, not every event."""
+    cand = _candidates(t, spec)
+    if spec.by_event:  # the referee is an id, the referrer a key
+        k = ids.select(r_key=ids.key, r_id=ids.id)
+        j = cand.left_join(k, cand.referrer == k.r_key)
+        cand = j.select(referee=j.referee, referrer=j.r_id, referrer_key=j.referrer, ts=j.ts)
+        e = ids.select(e_key=ids.key, e_id=ids.id)
+        j = cand.left_join(e, cand.referee == e.e_id)
+        return j.select(referee=j.e_key, referrer=j.referrer, referrer_key=j.referrer_key, ts=j.ts)
+    k = ids.select(r_key=ids.key, r_id=ids.id)
+    j = cand.left_join(k, cand.referrer == k.r_id)
+    return j.select(referee=j.referee, referrer=j.referrer, referrer_key=j.r_key, ts=j.ts)
+
+
+def with_referrers(t: ir.Table, facts: ir.Table, spec: ReferralSpec, ids: ir.Table | None = None) -> ir.Table:
     """``facts`` plus ``raw_referrer`` (the chosen referrer value, possibly not a customer of the log),
     ``is_self`` (0/1), ``referrer`` (null unless a customer of the log), ``referrer_first_purchase``,
-    and ``n_referees`` (customers of the log whose referrer he is)."""
-    cand = _candidates(t, spec)
-    self_ = (cand.filter(cand.referee == cand.referrer).select(s_customer=cand.referee).distinct()).mutate(
+    and ``n_referees`` (customers of the log whose referrer he is). With ``ids`` (``key``, ``id``),
+    ``t.customer`` is an integer key (engine/keyed.py): ``referrer`` is then a key too, and
+    ``raw_referrer`` the id as written."""
+    if ids is None:
+        cand = _candidates(t, spec)
+        cand = cand.mutate(referrer_key=cand.referrer)
+    else:
+        cand = _keyed_candidates(t, spec, ids)
+    same = (cand.referee == cand.referrer_key).coalesce(False)
+    self_ = (cand.filter(same).select(s_customer=cand.referee).distinct()).mutate(
         s_flag=ibis.literal(1, "int64")
     )
-    other = cand.filter(cand.referee != cand.referrer)
+    other = cand.filter(~same)
     rn = ibis.row_number().over(group_by=other.referee, order_by=[other.ts, other.referrer])
     chosen = other.mutate(rn=rn)
-    chosen = chosen.filter(chosen.rn == 0).select(c_customer=chosen.referee, raw_referrer=chosen.referrer)
+    chosen = chosen.filter(chosen.rn == 0).select(
+        c_customer=chosen.referee, raw_referrer=chosen.referrer, c_key=chosen.referrer_key
+    )
     j = facts.left_join(chosen, facts.customer == chosen.c_customer)
-    cust = j.select(*[j[c] for c in facts.columns], j.raw_referrer)
+    cust = j.select(*[j[c] for c in facts.columns], j.raw_referrer, j.c_key)
     j = cust.left_join(self_, cust.customer == self_.s_customer)
     cust = j.select(*[j[c] for c in cust.columns], is_self=j.s_flag.coalesce(0))
     rf = facts.select(r_customer=facts.customer, r_first_purchase=facts.first_purchase)
-    j = cust.left_join(rf, cust.raw_referrer == rf.r_customer)
+    j = cust.left_join(rf, cust.c_key == rf.r_customer)
     cust = j.select(
-        *[j[c] for c in cust.columns], referrer=j.r_customer, referrer_first_purchase=j.r_first_purchase
+        *[j[c] for c in cust.columns if c != "c_key"],
+        referrer=j.r_customer,
+        referrer_first_purchase=j.r_first_purchase,
     )
     per = cust.filter(cust.referrer.notnull()).group_by(n_referrer=cust.referrer).aggregate(n=ibis._.count())
     j = cust.left_join(per, cust.customer == per.n_referrer)
@@ -140,13 +169,19 @@ class ReferralPlan:
 
 
 def referral_plan(
-    spec: ReferralSpec, events: ir.Table, sale: Step, materialize: Materialize | None = None
+    spec: ReferralSpec,
+    events: ir.Table,
+    sale: Step,
+    materialize: Materialize | None = None,
+    ids: ir.Table | None = None,
 ) -> ReferralPlan:
     """The referral loop's queries; ``materialize`` (the engine's) computes the customer table once
-    for all five (each would derive it from the events again: the generations ten times)."""
+    for all five (each would derive it from the events again: the generations ten times). With
+    ``ids``, ``events.customer`` is an integer key (:func:`with_referrers`); the top referrers are
+    shown by id."""
     t = in_period(events, spec.since, spec.until)
     facts = customer_facts(t, sale)
-    cust = with_referrers(t, facts, spec)
+    cust = with_referrers(t, facts, spec, ids)
     if materialize is not None:
         cust = materialize(cust)
     has_rev = "revenue" in cust.columns
@@ -187,5 +222,8 @@ def referral_plan(
     if has_rev:
         per_aggs["referee_revenue"] = ref.revenue.sum()
     per = ref.group_by(customer=ref.referrer).aggregate(**per_aggs)
+    if ids is not None:  # the top referrers by id: only theirs decoded
+        j = per.left_join(ids, per.customer == ids.key)
+        per = j.select(customer=j.id, **{c: j[c] for c in per_aggs})
     top = per.order_by([per.referees.desc(), per.referred_purchasers.desc(), per.customer]).limit(spec.top)
     return ReferralPlan(spec, cust, summary, distribution, generations, periods, top)

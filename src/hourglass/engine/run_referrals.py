@@ -11,6 +11,7 @@ from hourglass.analyses.channels import channel_plan
 from hourglass.analyses.lifecycle import present_events
 from hourglass.analyses.referrals import referral_plan
 from hourglass.engine._values import count, number, records
+from hourglass.engine.keyed import keyed
 from hourglass.engine.load import Events
 from hourglass.engine.run_journeys import cached
 from hourglass.ingest.spend import read_spend
@@ -65,12 +66,14 @@ def run_referrals(
         until=until,
     )
     sale = sale_definition(model, spec.sale_stage)
+    k = keyed(events)  # a store: the integer customer keys (engine/keyed.py)
+    table, ids = (events.table, None) if k is None else (k.table, k.ids)
     with cached() as materialize:  # the customer table once for the five queries
-        plan = referral_plan(spec, events.table, sale.step, materialize)
+        plan = referral_plan(spec, table, sale.step, materialize, ids)
         eng = events.engine
         missing = None
         if spec.referral_event is not None:
-            t = in_period(events.table, spec.since, spec.until)
+            t = in_period(table, spec.since, spec.until)
             if not records(eng, present_events(t, [spec.referral_event])):
                 where = "in the source" if spec.since is None and spec.until is None else "in the range"
                 missing = (
@@ -171,7 +174,9 @@ def run_channels(
     sale = sale_definition(model, sale_stage)
     table = None if spend is None else read_spend(spend)
     used = None if table is None else table.within(start, end)
-    plan = channel_plan(spec, events.table, model, sale.step, used, referrals)
+    k = keyed(events)  # a store: the integer customer keys (engine/keyed.py)
+    ev, ids = (events.table, None) if k is None else (k.table, k.ids)
+    plan = channel_plan(spec, ev, model, sale.step, used, referrals, ids)
     n = len(model.stages)
     stats: dict[str | None, ChannelStats] = {}
     costs: dict[str, float] = {}

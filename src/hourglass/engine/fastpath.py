@@ -17,14 +17,13 @@ chooser's rule: the fast path is linear in events per customer on every shape, s
 sends a funnel to the portable plan).
 
 The plan chooser. ``plan_for`` picks this fast path wherever it can answer (``_why_not``), else the
-portable plan. Within it, a closed funnel without ``--by`` on a store of at least
+portable plan. Within it, a closed funnel without ``--by`` on a store or a file of at least
 ``fastpath_scan.SCAN_MIN_ROWS`` (10^6) validated events (``report.rows``, known before the query)
-runs the sequential-scan plan (engine/fastpath_scan.py: each step's rows in storage order, one
-linear numpy pass; no joins), which was measured ahead of the joins on every shape of
-bench/SHAPES.md, most on customers who return (many entries each); files (where the scan's sort and
-one-threaded pass lost to the parallel joins in wall time: ``fastpath_scan.SCAN_FILES``), smaller
-logs (milliseconds either way) and ``--by``/``--open`` keep the joins below. No plan is picked
-that is worse by design: all are linear in the events per customer.
+runs the sequential-scan plan (engine/fastpath_scan.py: each step's rows in customer and time
+order, one linear numpy pass; no joins), which was measured ahead of the joins on every shape of
+bench/SHAPES.md, most on customers who return (many entries each); smaller logs (milliseconds
+either way) and ``--by``/``--open`` keep the joins below. No plan is picked that is worse by
+design: all are linear in the events per customer.
 
 Open funnels (``--open``) have their own SQL (engine/fastpath_open.py) over the same matched events.
 On a store (engine/event_store.py, rows ordered by event, customer, time) with steps of plain names,
@@ -262,7 +261,7 @@ def _scan(events: Events, spec: FunnelSpec) -> dict[str, Any]:
 
 def scan_chosen(events: Events, spec: FunnelSpec) -> bool:
     """Whether the fast path runs the sequential-scan plan (engine/fastpath_scan.py, its rule): a
-    closed funnel without ``--by`` on a store (a file: only with ``SCAN_FILES``) of at least
+    closed funnel without ``--by`` on a store or a file (``SCAN_FILES``) of at least
     ``SCAN_MIN_ROWS`` validated events."""
     from hourglass.engine import fastpath_scan
 

@@ -3,14 +3,14 @@ sorted by (customer, time), read into numpy, and one linear pass (engine/funnel_
 the greedy joins of engine/fastpath.py.
 
 Where it runs (the plan chooser's rule, engine/fastpath.py): every funnel the fast path answers that
-is closed (not ``--open``) and has no ``--by``, on a store (on a file only when ``SCAN_FILES``: see
-there why not by default), of at least
+is closed (not ``--open``) and has no ``--by``, on a store or a file (``SCAN_FILES``), of at least
 ``SCAN_MIN_ROWS`` validated events (``report.rows``, known before the query). The greedy joins pair
 each entry with every step-k event of its window: their cost grows with the entries per customer
-(4.6 visits per customer on the bench's ``returning`` log: 2.5 CPU-s at 10M on Parquet, 1.2 on a
-store, under load), while the scan's is the sort (a file) or nothing (a store) plus a pass linear in
-the events, however many entries a customer has: 1.6 and 0.3 CPU-s there; it never took more CPU
-than the joins on any shape (bench/SHAPES.md), so the rule needs no statistic of the log's shape.
+(4.6 visits per customer on the bench's ``returning`` log: 2.0 CPU-s at 10M on Parquet, 1.2 on a
+store, under load), while the scan's is a sort (a file) or nothing (a store) plus a pass linear in
+the events, however many entries a customer has. Measured in one process, alternated, on every
+shape of bench/SHAPES.md at 10M (bench/SHAPES.md), the scan took less CPU than the joins on each
+and no more wall time, on files as on stores, so the rule needs no statistic of the log's shape.
 Smaller logs keep the joins (milliseconds either way, and a small file's funnel then loads no numpy
 or Arrow, issue 11). ``--by`` and ``--open`` keep the joins (a breakdown's value per entry, and the
 open programme, are not in the kernel).
@@ -19,8 +19,11 @@ open programme, are not in the kernel).
   the ENUM constant, or the text in a store of more than ``ENUM_MAX_NAMES`` names; zone maps skip
   the other row groups) in storage order, already sorted by (customer key, time); a step of several
   names is ordered by DuckDB. The kernel checks the order and sorts when it does not hold.
-- **A file**: the matched events (the same SQL as the joins' ``ev``) ``ORDER BY c, ts`` in DuckDB
-  (parallel), customers numbered in that order in numpy (integers or text).
+- **A file**: the matched events (the same SQL as the joins' ``ev``), materialised by DuckDB in
+  parallel (a relation's ``fetchnumpy``); integer customers are ordered by numpy's ``argsort``
+  (about half the CPU of DuckDB's ``ORDER BY c, ts``; the times within a customer are put in order
+  per range of customers, on their keys), text customers by DuckDB (``ORDER BY c, ts``); customers
+  numbered in that order. The kernel takes the ranges of customers in threads.
 
 The SQL builders here import no Ibis (they take the compiled source SQL as text).
 """
@@ -41,12 +44,14 @@ SCAN = True
 #: the fewest validated events a log needs for the scan plan: below, both plans take milliseconds
 #: and the joins need neither numpy's arrays nor their imports (a small file's funnel, issue 11)
 SCAN_MIN_ROWS = 1_000_000
-#: the scan plan on a file too (off: tests turn it on to run the file branch). On a quiet 2-core
-#: machine the file's scan lost to the joins in wall time where customers walk the journey about once
-#: (10M events, 5 steps, warm, medians of 5 alternated: `once` 0.44 vs 0.37 s, `bots` 0.50 vs 0.42 s;
-#: `returning` 0.88 vs 0.99 s): its DuckDB sort plus a one-threaded pass cost more than the parallel
-#: joins, so a file keeps the joins (a plan worse by design on the common shape is never picked)
-SCAN_FILES = False
+#: the scan plan on a file too (tests turn it off to run the joins on files). Session 5 kept files on
+#: the joins: on a quiet machine the scan lost in wall time where customers walk the journey about
+#: once (`once` 0.44 vs 0.37 s): its result was streamed on one thread and sorted by DuckDB. Fetched
+#: in parallel and sorted by numpy, it took less CPU than the joins on every shape and no more wall
+#: time (10M, in one process, alternated, medians of 5, load 6-10: `once` 0.59 vs 0.70 CPU-s,
+#: `returning` 1.71 vs 2.02, `bots` 0.62 vs 0.79, `late` 0.60 vs 0.76 (wall 0.41 vs 0.41 s),
+#: `wide` 1.30 vs 1.36; bench/SHAPES.md)
+SCAN_FILES = True
 
 
 def _literal(text: str) -> str:

@@ -219,9 +219,9 @@ def _reference(seq: Any, collapse: bool, depth: int) -> tuple[dict[Any, Any], di
 @pytest.mark.parametrize("names", [5, 300, 70_000])
 def test_the_kernels_against_plain_python(names: int, slices: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """engine/journeys_seq.py by hand-rolled Python on sorted random arrays: few names (a 16-bit
-    edge sort, a path as one integer), hundreds (a 64-bit edge sort, a path as a row) and tens of
-    thousands (edges past 32 bits); the quantiles per edge's slice and, as for a log of very many
-    edges, all at once."""
+    edge sort, a path as one integer), hundreds (a 64-bit edge sort; at depth 8 a path as two
+    integers) and tens of thousands (edges past 32 bits; a path as three integers); the quantiles
+    per edge's slice and, as for a log of very many edges, all at once."""
     import numpy as np
 
     from hourglass.engine import journeys_seq
@@ -252,16 +252,19 @@ def test_the_kernels_against_plain_python(names: int, slices: bool, monkeypatch:
                 assert r["p90_s"] == pytest.approx(float(np.quantile(gaps, 0.9)), rel=1e-9)
             else:
                 assert r["median_s"] is None and key[1] == -1
-        top, totals = seq_paths(seq, collapse, 3, 1_000_000)
-        assert totals == {"customers": int(new.sum()), "paths": len({p for p, _ in paths})}
-        want: dict[tuple[int, ...], list[int]] = {}
-        for (p, more), n in paths.items():
-            w = want.setdefault(p + (-1,) * (3 - len(p)), [0, 0])
-            w[0] += n
-            w[1] += n if more else 0
-        assert {(r["p0"], r["p1"], r["p2"]): [r["customers"], r["continued"]] for r in top} == want
-        keys = [(-r["customers"], r["p0"], r["p1"], r["p2"]) for r in top]
-        assert keys == sorted(keys)  # customers down, then node by node, a missing node first
+        for depth in (3, 8):  # 8: a path as several integers past 62 bits (300 and 70,000 names)
+            _, paths = _reference(seq, collapse, depth)
+            top, totals = seq_paths(seq, collapse, depth, 1_000_000)
+            assert totals == {"customers": int(new.sum()), "paths": len({p for p, _ in paths})}
+            want: dict[tuple[int, ...], list[int]] = {}
+            for (p, more), n in paths.items():
+                w = want.setdefault(p + (-1,) * (depth - len(p)), [0, 0])
+                w[0] += n
+                w[1] += n if more else 0
+            cols = [f"p{i}" for i in range(depth)]
+            assert {tuple(r[k] for k in cols): [r["customers"], r["continued"]] for r in top} == want
+            keys = [(-r["customers"], *(r[k] for k in cols)) for r in top]
+            assert keys == sorted(keys)  # customers down, then node by node, a missing node first
 
 
 def test_many_event_names_fast_equals_portable() -> None:

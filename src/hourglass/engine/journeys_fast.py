@@ -245,17 +245,9 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
         elif (codes_sql := _raw_codes(events, spec)) is not None:
             # the raw values numbered by their names from the column's distinct values (a
             # Parquet column's dictionary), joined to the raw values: no canonical text per row
-            got_codes = raw.sql(codes_sql).to_arrow_table()
-            names = [
-                str(n)
-                for n in got_codes.group_by(["code", "name"])
-                .aggregate([])
-                .sort_by("code")
-                .column("name")
-                .to_pylist()
-            ]
+            names, numbered = _numbered(raw.sql(codes_sql).to_arrow_table())
             view = f"hg_journey_codes_{uuid.uuid4().hex}"
-            raw.register(view, got_codes.select(["raw", "code"]))
+            raw.register(view, numbered)
             sql = (
                 f"SELECT n.c, n.ts, m.code AS node FROM ({_nodes_sql(events, spec, raw_event=True)}) AS n "
                 f"LEFT JOIN {view} AS m ON n.node = m.raw ORDER BY 1, 2, 3"
@@ -281,6 +273,23 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
             if view is not None:
                 raw.unregister(view)
     return None if seq is None else (seq, names)
+
+
+def _numbered(got: Any) -> tuple[list[str], Any]:
+    """The names in order and an Arrow table of ``raw`` and ``code`` (its name's number) from the
+    raw values and their names in name order (a sort of the distinct values, not a window)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    name = got.column("name").combine_chunks()
+    m = len(name)
+    first = np.ones(m, dtype=bool)
+    if m > 1:
+        first[1:] = pc.not_equal(name.slice(1), name.slice(0, m - 1)).to_numpy(zero_copy_only=False)
+    code = np.cumsum(first, dtype=np.int32) - 1
+    names = [str(n) for n in name.filter(pa.array(first)).to_pylist()]
+    return names, pa.table({"raw": got.column("raw"), "code": pa.array(code, pa.int32())})
 
 
 def _raw_codes(events: Events, spec: PathsSpec | TransitionsSpec) -> str | None:

@@ -171,26 +171,22 @@ def seq_paths(
     # the customer's i-th run, node + 1 (0: the path ended), per customer: depth gathers of one
     # value per customer, no per-run rank or scatter
     bits = max(1, int(rnode.max() + 1).bit_length())
-    packed = bits * depth <= 62  # one integer per path, in the same order as the path node by node
-    key = np.zeros(len(begin), dtype=np.int64)
-    grid = None if packed else np.zeros((len(begin), depth), dtype=np.int64)
+    # a path as integers of up to 62 bits, nodes packed first node highest: one integer when the
+    # path fits (the common case), else a few sorted together (lexsort, last key first); either
+    # way in the same order as the path node by node
+    per = max(1, 62 // bits)
+    words = [np.zeros(len(begin), dtype=np.int64) for _ in range(-(-depth // per))]
     for i in range(depth):
         at = np.minimum(begin + i, n - 1)
-        col = np.where(length > i, rnode[at].astype(np.int64) + 1, 0)
-        if grid is None:
-            key <<= bits
-            key |= col
-        else:
-            grid[:, i] = col
-    if grid is None:
-        order = np.argsort(key, kind="stable")
-        k_s = key[order]
-        cut = np.flatnonzero(k_s[1:] != k_s[:-1]) + 1
-    else:
-        _, inv = np.unique(grid, axis=0, return_inverse=True)
-        order = np.argsort(inv.reshape(-1), kind="stable")
-        inv_s = inv.reshape(-1)[order]
-        cut = np.flatnonzero(inv_s[1:] != inv_s[:-1]) + 1
+        w = words[i // per]
+        w <<= bits
+        w |= np.where(length > i, rnode[at].astype(np.int64) + 1, 0)
+    order = np.argsort(words[0], kind="stable") if len(words) == 1 else np.lexsort(words[::-1])
+    differs = np.zeros(len(begin) - 1, dtype=bool)
+    for w in words:
+        w_s = w[order]
+        differs |= w_s[1:] != w_s[:-1]
+    cut = np.flatnonzero(differs) + 1
     starts = np.concatenate(([0], cut))
     counts = np.diff(np.append(starts, len(begin)))
     continued = np.add.reduceat((length > depth)[order], starts, dtype=np.int64)

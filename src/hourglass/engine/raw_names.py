@@ -126,9 +126,9 @@ def _raw_names(events: Events, names: Sequence[str]) -> RawNames | None:
 
 
 def raw_codes_sql(events: Events) -> str | None:
-    """SQL of ``raw`` (every raw event value whose canonical name is not null), ``name`` (that
-    name) and ``code`` (the name's number in name order, from 0), from the raw column's distinct
-    values; None when the source is not of that form (module doc) or not on DuckDB."""
+    """SQL of ``raw`` (every raw event value whose canonical name is not null) and ``name`` (that
+    name), in name order (DuckDB's), from the raw column's distinct values; None when the source is
+    not of that form (module doc) or not on DuckDB."""
     if events.engine.name != "duckdb":
         return None
     found = _canonical_event(events.table)
@@ -141,6 +141,4 @@ def raw_codes_sql(events: Events) -> str | None:
     t = distinct.select(raw=distinct.__hg_raw, name=swapped)
     t = t.filter(t.name.notnull())
     base = str(events.engine.con.compile(t))
-    return (
-        f"SELECT raw, name, CAST(dense_rank() OVER (ORDER BY name) - 1 AS INTEGER) AS code FROM ({base}) AS d"
-    )
+    return f"SELECT raw, name FROM ({base}) AS d ORDER BY name"

@@ -112,7 +112,10 @@ def _run(
 
 def _keys(codes: np.ndarray, ts: np.ndarray, c0: int, bits: int, t_min: int) -> np.ndarray:
     """One step's keys of a range of customers (from code ``c0``), in order."""
-    key = ((codes.astype(np.int64) - c0) << bits) | (ts.astype(np.int64) - t_min)
+    key = codes.astype(np.int64)  # (a copy: computed in place from here)
+    key -= c0
+    key <<= bits
+    key |= ts.astype(np.int64, copy=False) - t_min
     if len(key) > 1 and not (key[1:] >= key[:-1]).all():
         key.sort()  # a customer's times out of order (a step of several names; a file's rows)
     return key

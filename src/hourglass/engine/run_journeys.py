@@ -118,7 +118,7 @@ def run_transitions(
     groups: dict[Any, list[dict[str, Any]]] = {}
     plan = None
     if journeys_plan_for(events, spec) == "fast":
-        rows = [{k: plain(v) for k, v in r.items()} for r in fast_transitions(events, spec)]
+        rows = fast_transitions(events, spec)  # Python values already (millions of edges on a wide log)
     else:
         plan = transitions_plan(spec, events.table)
         rows = fetch(events, plan.edges)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -93,8 +94,6 @@ def _run(
         return counts, diffs
 
     if parallel and ranges > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=min(WORKERS, ranges)) as pool:
             parts = list(pool.map(one, range(ranges)))
     else:

@@ -19,14 +19,25 @@ from hourglass.model.journey import JourneyModel
 from hourglass.model.referrals import ReferralSpec
 from hourglass.model.steps import Step
 
-__all__ = ["ChannelPlan", "channel_plan", "first_values"]
+__all__ = ["ChannelPlan", "channel_plan", "first_value", "first_values"]
+
+
+def _value(t: ir.Table, column: str) -> ir.StringValue:
+    return strip(t[column] if t[column].type().is_string() else t[column].cast("string")).nullif("")
+
+
+def first_value(t: ir.Table, column: str) -> ir.Value:
+    """:func:`first_values` as an aggregate of a per-customer GROUP BY: the value on the earliest
+    event where it is not empty, ties to the smallest (one pass, no window and no join)."""
+    value = _value(t, column)
+    return value.argmin(ibis.struct({"ts": micros(t.timestamp), "val": value}), where=value.notnull())
 
 
 def first_values(t: ir.Table, column: str, name: str) -> ir.Table:
     """Per customer (``{name}_customer``), the value of ``column`` on his earliest event where it is
     empty (white space is trimmed; blank is empty); ties at the same timestamp go to the smallest
     value (as text)."""
-    value = strip(t[column] if t[column].type().is_string() else t[column].cast("string")).nullif("")
+    value = _value(t, column)
     c = t.filter(value.notnull()).select(cust=t.customer, val=value, ts=micros(t.timestamp))
     rn = ibis.row_number().over(group_by=c.cust, order_by=[c.ts, c.val])
     c = c.mutate(rn=rn)
@@ -53,6 +64,7 @@ def channel_plan(
     spend: Sequence[SpendRow] | None = None,
     referrals: ReferralSpec | None = None,
     ids: ir.Table | None = None,
+    one_pass: bool = False,
 ) -> ChannelPlan:
     """Per channel: ``customers``, ``s{i}`` (entered stage i), ``purchasers``, ``repeat`` (purchasers
     with >= 2 purchase events), ``referees``, ``referring`` (purchasers with >= 1 referee),
@@ -63,7 +75,9 @@ def channel_plan(
     Who referred whom follows ``referrals`` (its ``referral_event``/``referee_column``; only those
     are used): the referral event mode when it names one, else the ``referrer`` column (default);
     ``referees`` and ``referring`` are left out when neither applies (no event, no column). With
-    ``ids``, ``events.customer`` is an integer key (``referrals.with_referrers``)."""
+    ``ids``, ``events.customer`` is an integer key (``referrals.with_referrers``); ``one_pass``: the
+    channel as an aggregate of the customer facts (:func:`first_value`: an ordered aggregate, which
+    the engine enables where its backend computes it in the same pass) instead of a window."""
     col = spec.channel_column
     if col not in events.columns:
         raise SchemaError(
@@ -74,13 +88,15 @@ def channel_plan(
             + ")",
         )
     t = in_period(events, spec.since, spec.until)
-    facts = customer_facts(t, sale, model.purchase_step or sale, model.stages)
+    extra = {"channel": first_value(t, col)} if one_pass else None
+    facts = customer_facts(t, sale, model.purchase_step or sale, model.stages, extra)
     ref_spec = referrals or ReferralSpec()
     has_ref = ref_spec.by_event or "referrer" in t.columns
     cust = with_referrers(t, facts, ref_spec, ids) if has_ref else facts
-    first = first_values(t, col, "channel")
-    j = cust.left_join(first, cust.customer == first.channel_customer)
-    cust = j.select(*[j[c] for c in cust.columns], channel=j.channel)
+    if not one_pass:
+        first = first_values(t, col, "channel")
+        j = cust.left_join(first, cust.customer == first.channel_customer)
+        cust = j.select(*[j[c] for c in cust.columns], channel=j.channel)
     if spend is not None:
         cust = _match_spend(cust, spend)
     n = len(model.stages)

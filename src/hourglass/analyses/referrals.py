@@ -7,7 +7,7 @@ of self-joins (``max_depth``), on the engine."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -28,12 +28,17 @@ _TRUNC = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 
 
 def customer_facts(
-    t: ir.Table, sale: Step, purchase: Step | None = None, stages: Sequence[Step] = ()
+    t: ir.Table,
+    sale: Step,
+    purchase: Step | None = None,
+    stages: Sequence[Step] = (),
+    extra: Mapping[str, ir.Value] | None = None,
 ) -> ir.Table:
     """Per customer: ``first_ts`` (µs) and ``first_at`` (his first event), ``purchaser`` (0/1: an event
     of the sale step), ``first_purchase`` (µs, null if none), ``purchases`` (events matching the
     ``purchase`` step, with its globs and filters; only if given), ``revenue`` (sum, 0 if none; only if
-    the events have revenue) and ``s0``, ``s1``, ... (0/1: an event of ``stages[i]``)."""
+    the events have revenue), ``s0``, ``s1``, ... (0/1: an event of ``stages[i]``) and the ``extra``
+    aggregates of the events (in the same pass)."""
     ts = micros(t.timestamp)
     sale_p = step_predicate(sale, t)
     buys = step_predicate(purchase, t) if purchase is not None else None
@@ -49,6 +54,7 @@ def customer_facts(
         aggs[f"s{i}"] = step_predicate(stage, t).ifelse(1, 0).max()
     if "revenue" in t.columns:
         aggs["revenue"] = t.revenue.sum().coalesce(0.0)
+    aggs.update(extra or {})
     return t.group_by("customer").aggregate(**aggs)
 
 

@@ -176,7 +176,10 @@ def run_channels(
     used = None if table is None else table.within(start, end)
     k = keyed(events)  # a store: the integer customer keys (engine/keyed.py)
     ev, ids = (events.table, None) if k is None else (k.table, k.ids)
-    plan = channel_plan(spec, ev, model, sale.step, used, referrals, ids)
+    # DuckDB: the channel in the customer facts' pass (an ordered aggregate) instead of a window
+    plan = channel_plan(
+        spec, ev, model, sale.step, used, referrals, ids, one_pass=events.engine.name == "duckdb"
+    )
     n = len(model.stages)
     stats: dict[str | None, ChannelStats] = {}
     costs: dict[str, float] = {}

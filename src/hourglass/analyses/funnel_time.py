@@ -49,37 +49,48 @@ def time_plan(
         if spec.mode == "any_order" or n < 2:
             return {}
         per = chains_of(spec, events, materialize, shared=shared, chain=chain)
-        aggs: dict[str, ir.Value] = {}
+        # one row per (step k, origin o, customer counted at k): two small aggregates over them,
+        # not one row of 2 x (bins + 3) columns per step (150 aggregates to build, compile and plan)
+        parts = []
         for k in range(2, n + 1):
             for o, origin in enumerate(ORIGINS):
                 prev = spec.previous_required(k)
                 base = per[f"t{prev}"] if origin == "previous" else per.t1
-                dt = per[f"t{k}"] - base
                 cond = counted(spec, per, k) & per[f"t{k}"].notnull() & base.notnull()
-                aggs[f"n{k}_{o}"] = cond.ifelse(1, 0).sum()
-                for b, (_, lo, hi) in enumerate(bins):
-                    inside = cond & (dt >= lo) if hi is None else cond & (dt >= lo) & (dt < hi)
-                    aggs[f"h{k}_{o}_{b}"] = inside.ifelse(1, 0).sum()
-                seconds = cond.ifelse(dt.cast("float64") / US, None)
-                aggs[f"med{k}_{o}"] = seconds.quantile(0.5)
-                aggs[f"p90{k}_{o}"] = seconds.quantile(0.9)
-        return {"times": per.aggregate(**aggs)}
+                one = per.filter(cond)
+                dt = one[f"t{k}"] - (one[f"t{prev}"] if origin == "previous" else one.t1)
+                parts.append(one.select(k=ibis.literal(k, "int64"), o=ibis.literal(o, "int64"), dt=dt))
+        long = parts[0] if len(parts) == 1 else ibis.union(*parts)
+        inside = [(long.dt >= lo) & (long.dt < hi) if hi is not None else long.dt >= lo for _, lo, hi in bins]
+        binned = long.mutate(bin=ibis.cases(*[(c, b) for b, c in enumerate(inside)], else_=None))
+        binned = binned.filter(binned.bin.notnull())
+        seconds = long.dt.cast("float64") / US
+        return {
+            "bins": binned.group_by(["k", "o", "bin"]).aggregate(customers=binned.count()),
+            "stats": long.group_by(["k", "o"]).aggregate(
+                customers=long.count(), med=seconds.quantile(0.5), p90=seconds.quantile(0.9)
+            ),
+        }
 
     def assemble(rows: Rows) -> TimeToConvert:
         hists: list[TimeHistogram] = []
-        row = rows["times"][0] if rows.get("times") else {}
+        stats = {(int(r["k"]), int(r["o"])): r for r in rows.get("stats", [])}
+        counted_in = {
+            (int(r["k"]), int(r["o"]), int(r["bin"])): int(r["customers"]) for r in rows.get("bins", [])
+        }
         for k in range(2, n + 1):
             for o, origin in enumerate(ORIGINS):
                 if spec.mode == "any_order":
                     hists.append(TimeHistogram(names[k - 1], origin, None, (), None, None, ANY_ORDER_REASON))
                     continue
-                counts = tuple(_int(row.get(f"h{k}_{o}_{b}")) for b in range(len(bins)))
-                med, p90 = row.get(f"med{k}_{o}"), row.get(f"p90{k}_{o}")
+                row = stats.get((k, o), {})
+                counts = tuple(counted_in.get((k, o, b), 0) for b in range(len(bins)))
+                med, p90 = row.get("med"), row.get("p90")
                 hists.append(
                     TimeHistogram(
                         names[k - 1],
                         origin,
-                        _int(row.get(f"n{k}_{o}")),
+                        _int(row.get("customers")),
                         counts,
                         None if med is None else float(med),
                         None if p90 is None else float(p90),

@@ -354,3 +354,25 @@ def test_the_model_check_from_raw_names() -> None:
                 {"name": "m", "kind": "funnel", "stages": [{"name": "a", "events": ["x"]}]}
             ),
         )
+
+
+def test_journeys_on_integer_customers() -> None:
+    """The journeys' plan reads the keyed events (integer customers) where no output names a
+    customer: the same answers as over the customer's text (the means to the last bits)."""
+    import dataclasses
+
+    import pandas as pd
+
+    from hourglass.engine.run_journeys import _journey_events, run_journeys
+    from hourglass.model.journeys_spec import JourneysSpec
+
+    df = journeys(HAND)
+    df["customer"] = df["customer"].map({c: k for k, c in enumerate(sorted(set(df["customer"])))})
+    df["channel"] = pd.Series(["ads", None] * len(df))[: len(df)].to_numpy()
+    ev = hourglass.events(df)
+    for by in (None, "channel"):
+        spec = JourneysSpec.build(MODEL, by=by)
+        assert _journey_events(ev, spec) is ev.keyed
+        got = run_journeys(ev, spec).to_dict()
+        want = run_journeys(dataclasses.replace(ev, keyed=None), spec).to_dict()
+        _approx(_plain(got), _plain(want))

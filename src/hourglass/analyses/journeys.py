@@ -130,7 +130,7 @@ def journeys_plan(
     )
     m = moves_table(model, r, goal)
     b = m.filter(m.back)
-    nul = ibis.null("string")
+    nul = ibis.null(b.customer.type())
     backsteps = b.group_by([b.stage.name("from_stage"), b.nxt.name("to_stage")]).aggregate(
         moves=b.count(),
         customers=b.customer.nunique(),

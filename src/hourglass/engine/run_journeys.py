@@ -83,9 +83,20 @@ def node_name(level: str, model: JourneyModel | None, value: Any) -> str | None:
     return str(value)
 
 
+def _journey_events(events: Events, spec: JourneysSpec) -> ir.Table:
+    """The keyed events (an integer customer: the windows and groups over 10M events cost ~20%
+    less CPU than over the customer's text) when no output names a customer and the stages'
+    filters and the breakdown read neither the customer nor the time; else the canonical ones."""
+    used = {f.column for s in spec.model.stages for f in s.where} | {spec.by}
+    keyed = events.keyed
+    if keyed is not None and not used & {"customer", "timestamp"} and keyed.timestamp.type().is_timestamp():
+        return keyed  # (a store's keyed time is its integer µs: the canonical table then)
+    return events.table
+
+
 def run_journeys(events: Events, spec: JourneysSpec, meta: dict[str, Any] | None = None) -> JourneysResult:
     with cached() as materialize:
-        plan = journeys_plan(spec, events.table, materialize)
+        plan = journeys_plan(spec, _journey_events(events, spec), materialize)
         summary = fetch(events, plan.summary)
         entry, backs, back_next = (fetch(events, e) for e in (plan.entry, plan.backsteps, plan.back_next))
     return build_journeys_result(

@@ -190,6 +190,23 @@ def test_the_plan_chooser() -> None:
         assert journeys_plan_for(ev, PathsSpec(level="event", depth=5)) == "portable"
 
 
+def test_the_plan_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HOURGLASS_PLAN as the funnel reads it: ``fast`` where the fast path cannot run is HG520,
+    an unknown plan HG109."""
+    from hourglass.model.errors import HourglassError
+
+    ev = hourglass.events(journeys(HAND))
+    monkeypatch.setenv("HOURGLASS_PLAN", "fast")
+    assert journeys_plan_for(ev, PathsSpec(level="event", depth=5)) == "fast"
+    with pytest.raises(HourglassError, match="an anchor") as got:
+        journeys_plan_for(ev, PathsSpec(level="event", depth=5, start="visit"))
+    assert got.value.code == "HG520"
+    monkeypatch.setenv("HOURGLASS_PLAN", "quick")
+    with pytest.raises(HourglassError, match="unknown plan") as got:
+        journeys_plan_for(ev, PathsSpec(level="event", depth=5))
+    assert got.value.code == "HG109"
+
+
 def _reference(seq: Any, collapse: bool, depth: int) -> tuple[dict[Any, Any], dict[Any, int]]:
     """Plain Python: the edges (moves, customers, gaps) and the paths (customers) of sorted arrays."""
     new, ts, node = (a.tolist() for a in seq)

@@ -61,10 +61,29 @@ def _why_not(events: Events, spec: PathsSpec | TransitionsSpec) -> str | None:
 
 
 def journeys_plan_for(events: Events, spec: PathsSpec | TransitionsSpec) -> str:
-    """``fast`` or ``portable`` ($HOURGLASS_PLAN=portable forces the portable plan)."""
-    if os.environ.get(PLAN_ENV) == "portable":
+    """``fast`` or ``portable``, as the funnel's (engine/fastpath.py ``plan_for``):
+    $HOURGLASS_PLAN=portable forces the portable plan, ``fast`` where the fast path cannot run
+    raises HG520, another value HG109."""
+    wanted = os.environ.get(PLAN_ENV) or "auto"
+    if wanted not in ("auto", "fast", "portable"):
+        from hourglass.model.errors import SpecError
+
+        raise SpecError(f"unknown plan '{wanted}'", code="HG109", hint="auto, fast or portable")
+    if wanted == "portable":
         return "portable"
-    return "fast" if _why_not(events, spec) is None else "portable"
+    reason = _why_not(events, spec)
+    if reason is None:
+        return "fast"
+    if wanted == "fast":
+        from hourglass.model.errors import UnsupportedError
+
+        raise UnsupportedError(
+            f"the fast path of {'paths' if isinstance(spec, PathsSpec) else 'transitions'} cannot "
+            f"run: {reason}",
+            code="HG520",
+            hint="unset HOURGLASS_PLAN (or set it to portable): the portable plan runs every analysis",
+        )
+    return "portable"
 
 
 def _framed(table: ir.Table, spec: PathsSpec | TransitionsSpec) -> tuple[ir.Table, ir.Value, str]:

@@ -62,6 +62,7 @@ def file_scan(key_bits: int | None) -> Iterator[list[str]]:
         fastpath_scan.SCAN_MIN_ROWS,
         fastpath_scan.SCAN_FILES,
         funnel_scan.PARALLEL_MIN,
+        funnel_scan.WORKERS,
         funnel_scan._KEY_BITS,
         fastpath_scan.run_scan,
     )
@@ -74,6 +75,7 @@ def file_scan(key_bits: int | None) -> Iterator[list[str]]:
         return real(*args, **kwargs)
 
     fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, funnel_scan.PARALLEL_MIN = 0, True, 0
+    funnel_scan.WORKERS = 3  # customers in three sets (integer ids), ranges in three threads
     fastpath_scan.run_scan = spy
     if key_bits is not None:
         funnel_scan._KEY_BITS = key_bits
@@ -84,6 +86,7 @@ def file_scan(key_bits: int | None) -> Iterator[list[str]]:
             fastpath_scan.SCAN_MIN_ROWS,
             fastpath_scan.SCAN_FILES,
             funnel_scan.PARALLEL_MIN,
+            funnel_scan.WORKERS,
             funnel_scan._KEY_BITS,
             fastpath_scan.run_scan,
         ) = before
@@ -124,22 +127,25 @@ def test_file_scan_equals_the_portable_plan(
 
 
 def test_threads_and_one_thread_give_the_same_row() -> None:
-    # the kernel alone: the ranges in threads or in turn (numbers, medians and p90s the same)
+    # the kernel alone: the ranges in threads or in turn, the rows sorted or not (integer ids in
+    # sets of customers): the same numbers, medians and p90s
     df = returning_log(7, 300, text_ids=False)
-    codes = pd.factorize(df.customer_id, sort=True)[0].astype(np.int64)
+    ids = df.customer_id.to_numpy()
     ts = (df.timestamp.astype("int64") // 1_000).to_numpy()
     step = df.event.map({s: k for k, s in enumerate(STEPS, start=1)}).fillna(0).astype(np.int16).to_numpy()
-    order = np.lexsort((ts, codes))
-    codes, ts, step = codes[order], ts[order], step[order]
+    order = np.lexsort((ts, ids))
+    codes = funnel_scan.numbered(ids[order])
     rows = []
-    for parallel_min in (0, 10**12):
+    for parallel_min, workers in ((0, 3), (0, 2), (10**12, 1)):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(funnel_scan, "PARALLEL_MIN", parallel_min)
+            mp.setattr(funnel_scan, "WORKERS", workers)
             mp.setattr(funnel_scan, "_KEY_BITS", 30)  # many ranges
-            rows.append(funnel_scan.funnel_scan_rows(codes, ts, step, 4, 86_400 * 10**6))
-            per_step = [(codes[step == k], ts[step == k]) for k in range(1, 5)]
+            rows.append(funnel_scan.funnel_scan_rows(codes, ts[order], step[order], 4, 86_400 * 10**6))
+            per_step = [(codes[step[order] == k], ts[order][step[order] == k]) for k in range(1, 5)]
             rows.append(funnel_scan.funnel_scan(per_step, 86_400 * 10**6))
-    assert rows[0] == rows[1] == rows[2] == rows[3]
+            rows.append(funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, 86_400 * 10**6))
+    assert all(row == rows[0] for row in rows)
     assert rows[0]["c2"] > 0
 
 

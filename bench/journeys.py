@@ -136,7 +136,7 @@ def main() -> None:
             print(
                 f"  {r['name']:<34} {r['hourglass']:6.2f} s / {r['chdb']:6.2f} s = {r['ratio']:5.2f} "
                 f"({r['per_round']:5.2f}) <= {r['bound']}: {verdict}  "
-                f"(load {r['load'][0]:.1f}-{r['load'][1]:.1f})"
+                f"(CPU-s {r['cpu'][0]:.2f} / {r['cpu'][1]:.2f}; load {r['load'][0]:.1f}-{r['load'][1]:.1f})"
             )
         return
     path = ensure_dataset(a.data_dir, parse_count(a.events), 42 if a.seed is None else a.seed, shape=a.shape)

@@ -91,6 +91,14 @@ def _stage_name(k: Any) -> str:
     return str(MODEL["stages"][int(k) - 1]["name"])  # type: ignore[index]
 
 
+def _cpu() -> float:
+    """This process's user + system CPU seconds (all its threads: DuckDB's and chdb's)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def run_chdb(analysis: str, level: str, path: str) -> tuple[float, Any]:
     import chdb
 
@@ -165,6 +173,7 @@ def compare(
     process (or each a new process with ``env``), the answers asserted equal in every round: the
     medians, their ratio, the median of the per-round ratios and the 1-minute load averages."""
     times: dict[str, list[float]] = {"hourglass": [], "chdb": []}
+    cpus: dict[str, list[float]] = {"hourglass": [], "chdb": []}
     loads = []
     for i in range(runs):
         answers = {}
@@ -172,23 +181,30 @@ def compare(
             load = os.getloadavg()[0]
             loads.append(load)
             path = hg_path if engine == "hourglass" else str(parquet)
+            before = _cpu()
             if env is not None:
                 took, answers[engine] = fresh(engine, analysis, level, path, env)
             else:
                 took, answers[engine] = RUNNERS[engine](analysis, level, path)
+            spent = _cpu() - before  # in-process: the call and the answer's reading (not --fresh)
             times[engine].append(took)
+            cpus[engine].append(spent)
             print(
-                f"  {analysis} {level} run {i + 1} {engine:<9} {took:7.2f} s  (load {load:.1f})", flush=True
+                f"  {analysis} {level} run {i + 1} {engine:<9} {took:7.2f} s, {spent:6.2f} CPU-s "
+                f"(load {load:.1f})",
+                flush=True,
             )
         if answers["hourglass"] != answers["chdb"]:
             print(f"MISMATCH {analysis} {level}:\n  {answers['hourglass']}\n  {answers['chdb']}")
             raise SystemExit(1)
     med = {k: statistics.median(v) for k, v in times.items()}
+    cpu = {k: statistics.median(v) for k, v in cpus.items()}
     pairs = statistics.median(h / c for h, c in zip(times["hourglass"], times["chdb"], strict=True))
     return {
         "hourglass": med["hourglass"],
         "chdb": med["chdb"],
         "ratio": med["hourglass"] / med["chdb"],
+        "cpu": (cpu["hourglass"], cpu["chdb"]),
         "per_round": pairs,
         "load": (min(loads), max(loads)),
     }
@@ -231,7 +247,8 @@ def main() -> None:
             r = compare(an, lv, parquet, hg_path, a.runs, env=env if a.fresh else None)
             line = (
                 f"{an} {lv}: hourglass {r['hourglass']:.2f} s, chdb {r['chdb']:.2f} s, "
-                f"ratio {r['ratio']:.2f} (per-run median {r['per_round']:.2f}), answers equal, "
+                f"ratio {r['ratio']:.2f} (per-run median {r['per_round']:.2f}), CPU-s {r['cpu'][0]:.2f} / "
+                f"{r['cpu'][1]:.2f}, answers equal, "
                 f"load {r['load'][0]:.1f}-{r['load'][1]:.1f}"
             )
             print(line, flush=True)

@@ -11,7 +11,8 @@ The journey log is generated once per (events, seed) and cached under bench/data
 Every run is the first query of a fresh Python process (its imports are not timed; the process's wall
 time is shown too); runs alternate hourglass, chdb, DuckDB floor. The per-step customer counts of the
 two engines are asserted identical. Peak RSS is the child's ru_maxrss (os.wait4). The last line is
-``ratio hourglass/chdb: X.XX`` (medians).
+``ratio hourglass/chdb: X.XX`` (medians); the line before it, the CPU seconds (user + system)
+of each engine's call and their ratio, which moves less than wall times on a shared machine.
 
 The same funnel on both engines (docs/semantics.md: the ordered mode equals windowFunnel's default
 mode when no event matches two steps, which holds here: the steps are distinct event names):
@@ -122,6 +123,14 @@ def _normalise(customers: dict[str, list[int]], continued: list[int] | None) -> 
     return {"customers": dict(sorted(groups.items())), "continued": continued}
 
 
+def _cpu() -> float:
+    """This process's CPU seconds (user + system, all threads: chdb runs in the process too)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def worker(
     kind: str, path: str, steps: list[str], window: str, by: str | None, open_: bool
 ) -> dict[str, Any]:
@@ -144,9 +153,10 @@ def worker(
         import hourglass.interfaces.api
 
         assert hourglass.funnel is not None
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), _cpu()
         res = hourglass.funnel(path, steps=steps, window=window, by=by, open=open_)
         out["seconds"] = time.perf_counter() - started
+        out["cpu"] = _cpu() - cpu0
         if by:
             customers = {str(g.value): [s.customers for s in g.steps] for g in res.groups}
         else:
@@ -157,9 +167,10 @@ def worker(
         import chdb
 
         sql = chdb_sql(path, steps, window_us, by=by, open_=open_)
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), _cpu()
         res = chdb.query(sql, "JSONCompact")
         out["seconds"] = time.perf_counter() - started
+        out["cpu"] = _cpu() - cpu0
         rows = json.loads(res.bytes())["data"]
         if open_:
             vals = [int(v) for v in rows[0]]
@@ -391,8 +402,9 @@ def main(argv: list[str] | None = None) -> None:
             r["other"] = other_cpu_share(before, cpu_accounting())
             runs[kind].append(r)
             print(
-                f"run {i}  {kind:<9} {r['seconds']:7.3f} s   (process {r['wall']:6.2f} s)   "
-                f"peak RSS {mib(r['rss_kb'])}"
+                f"run {i}  {kind:<9} {r['seconds']:7.3f} s"
+                + (f"   CPU {r['cpu']:6.3f} s" if "cpu" in r else "")
+                + f"   (process {r['wall']:6.2f} s)   peak RSS {mib(r['rss_kb'])}"
                 + ("" if r["other"] is None else f"   other CPU {100 * r['other']:3.0f}%"),
                 flush=True,
             )
@@ -440,6 +452,12 @@ def main(argv: list[str] | None = None) -> None:
     if len(engines) == 2:
         pairs = [h["seconds"] / c["seconds"] for h, c in zip(runs["hourglass"], runs["chdb"], strict=True)]
         print(f"median of per-round ratios: {statistics.median(pairs):.2f}")
+        cpu = {k: statistics.median(r.get("cpu", 0.0) for r in runs[k]) for k in engines}
+        if cpu["chdb"]:
+            print(
+                f"CPU of the call (user + system, medians): hourglass {cpu['hourglass']:.3f} s, "
+                f"chdb {cpu['chdb']:.3f} s, ratio {cpu['hourglass'] / cpu['chdb']:.2f} (steadier under load)"
+            )
         print(f"ratio hourglass/chdb: {med['hourglass'] / med['chdb']:.2f}")
 
 

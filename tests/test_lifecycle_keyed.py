@@ -154,3 +154,22 @@ def test_stage_table_is_decoded(sources: dict[str, str], monkeypatch: pytest.Mon
         frames.append(t.to_pandas().sort_values("customer", ignore_index=True))
     assert frames[0]["customer"].str.startswith("u").all()
     pd.testing.assert_frame_equal(frames[0], frames[1])
+
+
+def test_a_channel_cells_customers_on_the_keys(
+    sources: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hourglass.interfaces.dashboard import load_source
+    from hourglass.interfaces.dashboard.people_view import channel_table
+    from hourglass.interfaces.dashboard.query import PageQuery
+
+    src = load_source(sources["store"])
+    q = PageQuery(since="2024-01-02")
+    frames = []
+    for on in (True, False):
+        if not on:
+            monkeypatch.setattr("hourglass.interfaces.dashboard.people_view.keyed", lambda _e: None)
+        _, table = channel_table(src, q, lambda _n, _k, compute: compute())
+        frames.append(table.sort_values("customer", ignore_index=True))
+    assert frames[0]["customer"].str.startswith("u").all() and frames[0]["channel"].notna().any()
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False)

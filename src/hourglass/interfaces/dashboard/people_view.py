@@ -10,12 +10,16 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hourglass.analyses.channels import channel_plan
+from hourglass.analyses.lifecycle import decoded
 from hourglass.analyses.people import channel_customers, paths_per_customer, transition_people
+from hourglass.engine.keyed import keyed
 from hourglass.ingest.config import load_model
 from hourglass.model.channels import ChannelSpec
 from hourglass.model.errors import SpecError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
+from hourglass.model.referrals import ReferralSpec, sale_definition
 from hourglass.model.spec import parse_time
 
 from .data import DashboardSource
@@ -187,7 +191,16 @@ def channel_table(
             "HG342",
         )
     spec = ChannelSpec("channel", None, parse_time(q.since, what="since"), parse_time(q.until, what="until"))
-    expr = channel_customers(spec, src.events.table, jm)
+    k = keyed(src.events)
+    if k is None:
+        expr = channel_customers(spec, src.events.table, jm)
+    else:  # a store: the channels' own plan on the integer customer keys, the ids decoded at the end
+        sale = sale_definition(jm, None)
+        cust = channel_plan(
+            spec, k.table, jm, sale.step, None, ReferralSpec(), k.ids, one_pass=True
+        ).customers
+        flags = [f"s{i}" for i in range(len(jm.stages))]
+        expr = decoded(cust.select("customer", "channel", "purchaser", *flags), k.ids)
     table = cached(
         "channel-customers",
         (q.model, q.goal, q.since, q.until),

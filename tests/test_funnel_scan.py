@@ -170,3 +170,25 @@ def test_the_trim_gate_is_the_regex_everywhere() -> None:
     got = ibis.duckdb.connect().execute(t.select(y=strip(t.x)))
     want = [r[0] for r in con.execute(f"SELECT {regex} FROM v").fetchall()]
     assert got.y.tolist() == want
+
+
+def test_the_scan_runs_without_huge_pages_and_restores_numpy_setting() -> None:
+    # engine/fastpath_scan.py small_pages: numpy's madvise of huge pages off during the scan (page
+    # faults compacting memory: 5 of 11 CPU-s at 50M), numpy's own setting restored after
+    setter = np._core.multiarray._set_madvise_hugepage
+    seen: list[bool] = []
+    real = funnel_scan.funnel_scan_unsorted
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(bool(np._core.multiarray._get_madvise_hugepage()))
+        return real(*args, **kwargs)
+
+    before = setter(True)
+    try:
+        with file_scan(None), pytest.MonkeyPatch.context() as mp:
+            mp.setattr(fastpath_scan, "funnel_scan_unsorted", spy)
+            hourglass.funnel(returning_log(1, 5, text_ids=False), STEPS)
+        assert seen == [False]
+        assert np._core.multiarray._get_madvise_hugepage()
+    finally:
+        setter(before)

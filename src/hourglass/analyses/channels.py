@@ -65,6 +65,7 @@ def channel_plan(
     referrals: ReferralSpec | None = None,
     ids: ir.Table | None = None,
     one_pass: bool = False,
+    customers: ir.Table | None = None,
 ) -> ChannelPlan:
     """Per channel: ``customers``, ``s{i}`` (entered stage i), ``purchasers``, ``repeat`` (purchasers
     with >= 2 purchase events), ``referees``, ``referring`` (purchasers with >= 1 referee),
@@ -77,7 +78,8 @@ def channel_plan(
     ``referees`` and ``referring`` are left out when neither applies (no event, no column). With
     ``ids``, ``events.customer`` is an integer key (``referrals.with_referrers``); ``one_pass``: the
     channel as an aggregate of the customer facts (:func:`first_value`: an ordered aggregate, which
-    the engine enables where its backend computes it in the same pass) instead of a window."""
+    the engine enables where its backend computes it in the same pass) instead of a window;
+    ``customers``: the plan's ``customers`` (without spend) already computed for these arguments."""
     col = spec.channel_column
     if col not in events.columns:
         raise SchemaError(
@@ -88,12 +90,15 @@ def channel_plan(
             + ")",
         )
     t = in_period(events, spec.since, spec.until)
-    extra = {"channel": first_value(t, col)} if one_pass else None
-    facts = customer_facts(t, sale, model.purchase_step or sale, model.stages, extra)
     ref_spec = referrals or ReferralSpec()
     has_ref = ref_spec.by_event or "referrer" in t.columns
-    cust = with_referrers(t, facts, ref_spec, ids) if has_ref else facts
-    if not one_pass:
+    if customers is not None:
+        cust = customers
+    else:
+        extra = {"channel": first_value(t, col)} if one_pass else None
+        facts = customer_facts(t, sale, model.purchase_step or sale, model.stages, extra)
+        cust = with_referrers(t, facts, ref_spec, ids) if has_ref else facts
+    if not one_pass and customers is None:
         first = first_values(t, col, "channel")
         j = cust.left_join(first, cust.customer == first.channel_customer)
         cust = j.select(*[j[c] for c in cust.columns], channel=j.channel)

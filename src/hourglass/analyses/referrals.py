@@ -180,16 +180,20 @@ def referral_plan(
     sale: Step,
     materialize: Materialize | None = None,
     ids: ir.Table | None = None,
+    customers: ir.Table | None = None,
 ) -> ReferralPlan:
     """The referral loop's queries; ``materialize`` (the engine's) computes the customer table once
     for all five (each would derive it from the events again: the generations ten times). With
     ``ids``, ``events.customer`` is an integer key (:func:`with_referrers`); the top referrers are
-    shown by id."""
-    t = in_period(events, spec.since, spec.until)
-    facts = customer_facts(t, sale)
-    cust = with_referrers(t, facts, spec, ids)
-    if materialize is not None:
-        cust = materialize(cust)
+    shown by id. ``customers``: that customer table already computed (a superset of its columns,
+    for the same events, range, sale and referral graph: the channels', ``channels.channel_plan``)."""
+    if customers is not None:
+        cust = customers
+    else:
+        t = in_period(events, spec.since, spec.until)
+        cust = with_referrers(t, customer_facts(t, sale), spec, ids)
+        if materialize is not None:
+            cust = materialize(cust)
     has_rev = "revenue" in cust.columns
     referred = cust.referrer.notnull()
     bought = cust.purchaser == 1

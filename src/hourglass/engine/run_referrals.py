@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from hourglass.analyses._match import in_period
-from hourglass.analyses.channels import channel_plan
+from hourglass.analyses.channels import ChannelPlan, channel_plan
 from hourglass.analyses.lifecycle import present_events
 from hourglass.analyses.referrals import referral_plan
 from hourglass.engine._values import count, number, records
@@ -27,8 +27,9 @@ from hourglass.model.referrals import (
     sale_definition,
 )
 from hourglass.model.spec import parse_time
+from hourglass.model.steps import Step
 
-__all__ = ["run_channels", "run_referrals"]
+__all__ = ["run_channels", "run_referrals", "run_referrals_and_channels"]
 
 
 def _meta(events: Events, model: JourneyModel, described: dict[str, Any]) -> dict[str, Any]:
@@ -53,8 +54,10 @@ def run_referrals(
     period: str = "month",
     max_depth: int = 10,
     top: int = 10,
+    customers: Any = None,
 ) -> ReferralResult:
-    """The referral loop of ``events`` under ``model`` (purchasers: its sale stage, or ``sale_stage``)."""
+    """The referral loop of ``events`` under ``model`` (purchasers: its sale stage, or ``sale_stage``);
+    ``customers``: its customer table already computed (:func:`run_referrals_and_channels`)."""
     spec = ReferralSpec.build(
         sale_stage=sale_stage,
         referral_event=referral_event,
@@ -69,7 +72,7 @@ def run_referrals(
     k = keyed(events)  # a store: the integer customer keys (engine/keyed.py)
     table, ids = (events.table, None) if k is None else (k.table, k.ids)
     with cached() as materialize:  # the customer table once for the five queries
-        plan = referral_plan(spec, table, sale.step, materialize, ids)
+        plan = referral_plan(spec, table, sale.step, materialize, ids, customers)
         eng = events.engine
         missing = None
         if spec.referral_event is not None:
@@ -157,29 +160,20 @@ def run_channels(
     sale_stage: str | None = None,
     referral_event: str | None = None,
     referee_column: str | None = None,
+    customers: Any = None,
 ) -> ChannelResult:
     """Per acquisition channel across every stage of ``model``; CAC, cost per stage and ROI when a
     spend table (a :class:`Spend`, a CSV path or a pandas/Arrow table) is given. Referees and
     referring purchasers follow the referral graph of :func:`run_referrals`: the ``referrer`` column,
-    or with ``referral_event`` and ``referee_column`` the referral events."""
-    start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
-    if start and end and start >= end:
-        raise SpecError(
-            f"--since ({start}) must be before --until ({end})",
-            code="HG108",
-            hint="swap the two dates, or drop one of them",
-        )
-    spec = ChannelSpec(channel_column or "channel", sale_stage, start, end)
-    referrals = ReferralSpec(referral_event=referral_event, referee_column=referee_column)  # HG141
-    sale = sale_definition(model, sale_stage)
+    or with ``referral_event`` and ``referee_column`` the referral events. ``customers``: the
+    channels' customer table already computed (:func:`run_referrals_and_channels`)."""
+    spec, referrals, sale = _channel_spec(
+        model, channel_column, since, until, sale_stage, referral_event, referee_column
+    )
+    start, end = spec.since, spec.until
     table = None if spend is None else read_spend(spend)
     used = None if table is None else table.within(start, end)
-    k = keyed(events)  # a store: the integer customer keys (engine/keyed.py)
-    ev, ids = (events.table, None) if k is None else (k.table, k.ids)
-    # DuckDB: the channel in the customer facts' pass (an ordered aggregate) instead of a window
-    plan = channel_plan(
-        spec, ev, model, sale.step, used, referrals, ids, one_pass=events.engine.name == "duckdb"
-    )
+    plan = _channel_plan(events, model, spec, referrals, sale.step, used, customers)
     n = len(model.stages)
     stats: dict[str | None, ChannelStats] = {}
     costs: dict[str, float] = {}
@@ -229,3 +223,73 @@ def run_channels(
         has_spend=table is not None,
         meta=meta,
     )
+
+
+def _channel_spec(
+    model: JourneyModel,
+    channel_column: str | None,
+    since: str | datetime | None,
+    until: str | datetime | None,
+    sale_stage: str | None,
+    referral_event: str | None,
+    referee_column: str | None,
+) -> tuple[ChannelSpec, ReferralSpec, Any]:
+    start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
+    if start and end and start >= end:
+        raise SpecError(
+            f"--since ({start}) must be before --until ({end})",
+            code="HG108",
+            hint="swap the two dates, or drop one of them",
+        )
+    spec = ChannelSpec(channel_column or "channel", sale_stage, start, end)
+    referrals = ReferralSpec(referral_event=referral_event, referee_column=referee_column)  # HG141
+    return spec, referrals, sale_definition(model, sale_stage)
+
+
+def _channel_plan(
+    events: Events,
+    model: JourneyModel,
+    spec: ChannelSpec,
+    referrals: ReferralSpec,
+    sale: Step,
+    used: Any,
+    customers: Any = None,
+) -> ChannelPlan:
+    k = keyed(events)  # a store: the integer customer keys (engine/keyed.py)
+    ev, ids = (events.table, None) if k is None else (k.table, k.ids)
+    # DuckDB: the channel in the customer facts' pass (an ordered aggregate) instead of a window
+    one_pass = events.engine.name == "duckdb"
+    return channel_plan(spec, ev, model, sale, used, referrals, ids, one_pass, customers)
+
+
+def run_referrals_and_channels(
+    events: Events,
+    model: JourneyModel,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    spend: Spend | Any = None,
+    channel_column: str | None = None,
+    referral_options: dict[str, Any] | None = None,
+) -> tuple[ReferralResult, ChannelResult]:
+    """:func:`run_referrals` and :func:`run_channels` of the same events, range and referral graph
+    from one customer table (the channels' holds every column the referral loop reads), computed
+    once: the referral loop computed its own again (a second pass over the events)."""
+    ropts = dict(referral_options or {})
+    event, column = ropts.get("referral_event"), ropts.get("referee_column")
+    spec, referrals, sale = _channel_spec(model, channel_column, since, until, None, event, column)
+    with cached() as materialize:
+        shared = materialize(_channel_plan(events, model, spec, referrals, sale.step, None).customers)
+        ref = run_referrals(events, model, since=since, until=until, customers=shared, **ropts)
+        chan = run_channels(
+            events,
+            model,
+            spend=spend,
+            channel_column=channel_column,
+            since=since,
+            until=until,
+            referral_event=event,
+            referee_column=column,
+            customers=shared,
+        )
+    return ref, chan

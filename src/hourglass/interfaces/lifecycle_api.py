@@ -11,7 +11,7 @@ from typing import Any
 
 from hourglass.engine.event_names import check_model_events
 from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
-from hourglass.engine.run_referrals import run_channels, run_referrals
+from hourglass.engine.run_referrals import run_channels, run_referrals, run_referrals_and_channels
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces.api import by_column
 from hourglass.interfaces.api import events as load
@@ -145,9 +145,20 @@ def lifecycle(
     reasons = _reasons(
         spec, ev.table.columns, referrals=referrals, channels=channels, ropts=ropts, column=channel_column
     )
-    if "referrals" not in reasons:
+    both = "referrals" not in reasons and "channels" not in reasons and "sale_stage" not in ropts
+    if both:
+        ref, chan = run_referrals_and_channels(  # one customer table for both
+            ev,
+            spec.model,
+            since=spec.since,
+            until=until_,
+            spend=spend,
+            channel_column=channel_column,
+            referral_options=ropts,
+        )
+    elif "referrals" not in reasons:
         ref = run_referrals(ev, spec.model, since=spec.since, until=until_, **ropts)
-    if "channels" not in reasons:
+    if "channels" not in reasons and not both:
         chan = run_channels(
             ev,
             spec.model,
@@ -158,7 +169,7 @@ def lifecycle(
             referral_event=ropts.get("referral_event"),
             referee_column=ropts.get("referee_column"),
         )
-    elif spend is not None:
+    elif "channels" in reasons and spend is not None:
         raise SpecError(
             "a spend table needs channels: the events have no channel column",
             code="HG122",

@@ -5,6 +5,7 @@
     .venv/bin/python bench/cli.py --runs 11 --csv shop.csv
     .venv/bin/python bench/cli.py --only funnel      # or report
     .venv/bin/python bench/cli.py --only report --without-helper   # the report with and without its helper
+    .venv/bin/python bench/cli.py --only report --cpu-path   # each report process's CPU (under load)
 
 The CSV is the first 32,000 events of a simulated shop (``simulate_shop``, seed 7; 8,000 customers),
 written once under ``bench/data/``; ``funnel-parquet`` runs the same funnel on the same events as a
@@ -126,6 +127,49 @@ def commands(csv: Path, out_dir: Path, parquet: Path | None = None) -> dict[str,
     }
 
 
+#: ``python -c`` launcher of the CLI that records each report process's CPU seconds in the file
+#: ``argv[1]``: the main process's at the fork (``fork``) and at exit (``main``), the helper's when it
+#: is done (``helper``, from the fork: a forked child's CPU time starts at zero)
+CPU_PATH = """
+import atexit, os, sys, time
+out = sys.argv.pop(1)
+def note(what):
+    with open(out, "a") as f:
+        f.write(f"{what} {time.process_time():.4f}\\n")
+from hourglass.interfaces import report_helper
+serve, fork = report_helper._serve, os.fork
+def _serve(*a, **k):
+    try:
+        return serve(*a, **k)
+    finally:
+        note("helper")
+def _fork():
+    cpu = time.process_time()
+    pid = fork()
+    if pid:
+        with open(out, "a") as f:
+            f.write(f"fork {cpu:.4f}\\n")
+    return pid
+report_helper._serve, os.fork = _serve, _fork
+atexit.register(note, "main")
+from hourglass.interfaces.cli import main
+main(sys.argv[1:])
+"""
+
+
+def cpu_path(argv: list[str], env: dict[str, str] | None, notes: Path) -> tuple[float, float, float, float]:
+    """(wall, main process's CPU, helper's CPU counted from the start (its share before the fork
+    included), the longer of the two) of one report run through :data:`CPU_PATH`. On an idle
+    machine with a CPU for each process the longer is about the wall time; under load it still
+    says how long the report would take there (the wall time grows with the load, this much less)."""
+    notes.unlink(missing_ok=True)
+    wall, _ = run_once([sys.executable, "-c", CPU_PATH, str(notes), *argv[1:]], env)
+    got = dict(line.split() for line in notes.read_text().splitlines())
+    main = float(got["main"])
+    helper = float(got["fork"]) + float(got["helper"]) if "helper" in got and "fork" in got else 0.0
+    return wall, main, helper, max(main, helper)
+
+
 def _children_cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
@@ -181,6 +225,13 @@ def main(argv: list[str] | None = None) -> None:
         help="also time the report without its helper process (HOURGLASS_REPORT_HELPER=0: every "
         "section in the report's own process)",
     )
+    ap.add_argument(
+        "--cpu-path",
+        action="store_true",
+        help="also record each report process's CPU seconds (the main process, its helper counted from "
+        "the start) and the longer of the two: about the wall time on an idle machine, and steadier "
+        "than it under load",
+    )
     args = ap.parse_args(argv)
     csv = args.csv or ensure_csv(args.data_dir)
     with open(csv, "rb") as f:
@@ -213,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
             run_once(cmds[name], envs[name])
         times: dict[str, list[float]] = {n: [] for n in names}
         cpus: dict[str, list[float]] = {n: [] for n in names}
+        paths: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names if n.startswith("report")}
         for r in range(args.runs):
             wait_idle(args.wait)
             order = names[r % len(names) :] + names[: r % len(names)]
@@ -220,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
                 wall, cpu = run_once(cmds[name], envs[name])
                 times[name].append(wall)
                 cpus[name].append(cpu)
+            for name in [n for n in order if args.cpu_path and n in paths]:  # after the timed runs
+                paths[name].append(cpu_path(cmds[name], envs[name], Path(tmp) / "cpu-path.txt")[1:])
     floor = statistics.median(times["floor"])
     print(f"load average after the runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(
@@ -234,6 +288,14 @@ def main(argv: list[str] | None = None) -> None:
             f"{name:<20} {med:>7.3f}s {p90(times[name]):>7.3f}s {min(times[name]):>7.3f}s "
             f"{statistics.median(cpus[name]):>7.3f}s {med / floor:>8.2f}  {verdict}"
         )
+    if args.cpu_path:
+        print(
+            f"\n{'command':<20} {'main CPU':>9} {'helper CPU':>11} {'longer':>8}  "
+            "(medians; the helper's from the start)"
+        )
+        for name, rows in paths.items():
+            main_cpu, helper_cpu, longer = (statistics.median(r[i] for r in rows) for i in range(3))
+            print(f"{name:<20} {main_cpu:>8.3f}s {helper_cpu:>10.3f}s {longer:>7.3f}s")
     for name in names[1:]:
         print(f"ratio {name}/floor: {statistics.median(times[name]) / floor:.2f}")
 

@@ -145,8 +145,27 @@ def test_threads_and_one_thread_give_the_same_row() -> None:
             per_step = [(codes[step[order] == k], ts[order][step[order] == k]) for k in range(1, 5)]
             rows.append(funnel_scan.funnel_scan(per_step, 86_400 * 10**6))
             rows.append(funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, 86_400 * 10**6))
+            mp.setattr(funnel_scan, "_MULT", 0)  # every customer's hash the same: sorted apart by id
+            rows.append(funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, 86_400 * 10**6))
     assert all(row == rows[0] for row in rows)
     assert rows[0]["c2"] > 0
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1) | st.integers(0, 9), max_size=60),
+    st.sampled_from([funnel_scan._MULT, 0, 1, 2**63]),
+)
+def test_grouped_keeps_each_customers_rows_together(ids: list[int], mult: int) -> None:
+    # the rows in an order that keeps each id's rows together, whatever the hash (0: all collide)
+    c = np.array(ids, dtype=np.int64)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(funnel_scan, "_MULT", mult)
+        order, grouped = funnel_scan._grouped(c)
+    assert sorted(order.tolist()) == list(range(len(ids)))
+    assert grouped.tolist() == c[order].tolist()
+    runs = [g for i, g in enumerate(grouped.tolist()) if i == 0 or g != grouped[i - 1]]
+    assert len(runs) == len(set(ids))
 
 
 def test_the_trim_gate_is_the_regex_everywhere() -> None:

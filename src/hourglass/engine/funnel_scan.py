@@ -51,6 +51,8 @@ _KEY_BITS = 62
 _IDX = 40  # an index fits in 40 bits (10^12 events)
 #: threads for the ranges of customers (their passes are numpy's, which releases the GIL)
 WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: the multiplicative hash of integer ids (Fibonacci hashing: a bijection of 64-bit words)
+_MULT = 0x9E3779B97F4A7C15
 #: the fewest entries (step-1 events) taken by more than one thread (below: milliseconds)
 PARALLEL_MIN = 100_000
 
@@ -200,24 +202,48 @@ def funnel_scan_unsorted(
     until: int | None = None,
 ) -> dict[str, Any]:
     """:func:`funnel_scan_rows` of rows in any order with integer ``customers``: split into
-    ``WORKERS`` sets of customers (by a multiplicative hash of the id), each ordered by numpy's
-    ``argsort``, numbered and scanned in its own thread (a sort of 3.3M ids: 0.14 CPU-s, one thread)."""
+    ``WORKERS`` sets of customers (by a multiplicative hash of the id), each grouped by customer
+    (:func:`_grouped`), numbered and scanned in its own thread."""
     parallel = len(customers) >= PARALLEL_MIN and WORKERS > 1
     ways = WORKERS if parallel else 1
 
     def part(mine: np.ndarray | None) -> list[Part]:
         c, t, s = (customers, ts, step) if mine is None else (customers[mine], ts[mine], step[mine])
-        order = np.argsort(c)
-        return _rows_parts(numbered(c[order]), t[order], s[order], n, window, since, until, threads=False)
+        order, grouped = _grouped(c)
+        return _rows_parts(numbered(grouped), t[order], s[order], n, window, since, until, threads=False)
 
     if ways == 1:
         return _summary(part(None), n)
     ids = np.asarray(customers, dtype=np.int64).view(np.uint64)  # (wraps: only hashed)
-    which = (ids * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(61)
+    which = (ids * np.uint64(_MULT)) >> np.uint64(61)
     which %= np.uint64(ways)
     with ThreadPoolExecutor(max_workers=ways) as pool:
         parts = list(pool.map(part, [which == w for w in range(ways)]))
     return _summary([p for ps in parts for p in ps], n)
+
+
+def _grouped(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the rows that keeps each customer's rows together (``c``: integer ids), and ``c``
+    in that order: one SIMD sort of a word per row, the id's hash above the row's index (0.10 CPU-s
+    for 3.3M rows, vs 0.21 for ``argsort`` and a gather); customers whose truncated hashes are equal
+    (rare: 42 bits for 3.3M rows) are then put apart by a sort of those rows by (hash, id)."""
+    m = len(c)
+    bits = max(1, (m - 1).bit_length())
+    key = np.asarray(c, dtype=np.int64).view(np.uint64) * np.uint64(_MULT)
+    key >>= np.uint64(bits)
+    key <<= np.uint64(bits)
+    key |= np.arange(m, dtype=np.uint64)
+    key.sort()
+    order = (key & np.uint64((1 << bits) - 1)).astype(np.intp)
+    key >>= np.uint64(bits)
+    grouped = c[order]
+    mixed = (key[1:] == key[:-1]) & (grouped[1:] != grouped[:-1])
+    if mixed.any():  # rows of the hashes two customers share: ordered by (hash, id)
+        at = np.flatnonzero(np.isin(key, np.unique(key[1:][mixed])))
+        by = np.lexsort((grouped[at], key[at]))
+        order[at] = order[at][by]
+        grouped[at] = grouped[at][by]
+    return order, grouped
 
 
 def _rows_parts(

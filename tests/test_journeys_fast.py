@@ -393,3 +393,26 @@ def test_journeys_on_integer_customers() -> None:
         got = run_journeys(ev, spec).to_dict()
         want = run_journeys(dataclasses.replace(ev, keyed=None), spec).to_dict()
         _approx(_plain(got), _plain(want))
+
+
+def test_a_store_of_text_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store of more names than an ENUM holds keeps them as text: the model check and the stage
+    level filter its names (its rows are ordered by event), with the portable plan's answers."""
+    from hourglass.engine import event_store
+    from hourglass.engine.event_names import check_model_events
+    from hourglass.engine.raw_names import raw_names
+
+    monkeypatch.setattr(event_store, "ENUM_MAX_NAMES", 2)
+    csv = tmp_path / "log.csv"
+    journeys(HAND).to_csv(csv, index=False)
+    store = tmp_path / "log.duckdb"
+    hourglass.ingest_store(str(csv), str(store))
+    ev = hourglass.events(str(store))
+    assert ev.keyed is not None and ev.codes is None
+    got = raw_names(ev, ["visit", "pay", "nope"])
+    assert got is not None and got.counts == {"visit": 4, "pay": 3} and got.rows == len(journeys(HAND))
+    notes = check_model_events(ev, MODEL, exclude=["nope"])
+    assert notes == ["--exclude: no event named 'nope' in the source"]
+    for level in ("stage", "event"):
+        _same(ev, level, True, 8, {})
+        _same(ev, level, False, 3, {"since": datetime(2024, 1, 1, 10, 30)})

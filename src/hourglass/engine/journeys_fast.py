@@ -134,6 +134,10 @@ def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec, *, raw_event: 
             found = [n for n in events.codes if n in stage_of]
             match = " OR ".join(f"e = {_quoted(n)}::{events.enum_type}" for n in found)
             base = f"SELECT * FROM ({base}) AS st WHERE {match or 'false'}"
+        elif table is events.keyed and events.report.kind == "store":
+            # a store's names as text (too many for an ENUM): canonical as written, and its rows
+            # ordered by event, so the filter reads only the stages' row groups
+            base = f"SELECT * FROM ({base}) AS st WHERE e IN ({lookup})"
         return (
             f"SELECT c, {us} AS ts, node FROM (SELECT c, ts, {expr} AS node FROM ({base}) AS b) AS x "
             "WHERE node > 0"

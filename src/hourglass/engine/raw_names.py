@@ -92,9 +92,32 @@ def raw_names(events: Events, names: Sequence[str]) -> RawNames | None:
     return got
 
 
+def _stored_names(events: Events, names: Sequence[str]) -> RawNames | None:
+    """A store's names (written canonical; its rows ordered by event, so the filter reads only the
+    names' row groups), when its event column is text (a store of too many names for an ENUM)."""
+    keyed = events.keyed
+    if keyed is None or events.codes is not None or not keyed.event.type().is_string():
+        return None
+    t = keyed.filter(keyed.event.isin(list(names))) if names else keyed.filter(ibis.literal(False))
+    got = _fetch(events, t.group_by("event").aggregate(n=t.count()))
+    counts = {str(e): int(n) for e, n in got}
+    return RawNames({n: n for n in counts}, counts, max(events.report.rows, 0))
+
+
+def _fetch(events: Events, expr: ir.Table) -> list[tuple[Any, ...]]:
+    con = events.engine.con
+    hook = getattr(con, "_run_pre_execute_hooks", None)
+    if hook is not None:  # registers in-memory tables the expression may hold
+        hook(expr)
+    with translated():
+        return list(con.con.execute(str(con.compile(expr))).fetchall())
+
+
 def _raw_names(events: Events, names: Sequence[str]) -> RawNames | None:
     if events.engine.name != "duckdb":
         return None
+    if events.report.kind == "store":
+        return _stored_names(events, names)
     found = _canonical_event(events.table)
     if found is None:
         return None
@@ -108,12 +131,7 @@ def _raw_names(events: Events, names: Sequence[str]) -> RawNames | None:
     # the other values (10^6 on a wide log) as one row: only the source's rows are needed of them
     keyed = t.mutate(raw=wanted.ifelse(t.raw, none), name=wanted.ifelse(t.name, none))
     expr_out = keyed.group_by(["raw", "name"]).aggregate(n=keyed.n.sum())
-    con = events.engine.con
-    hook = getattr(con, "_run_pre_execute_hooks", None)
-    if hook is not None:  # registers in-memory tables the expression may hold
-        hook(expr_out)
-    with translated():
-        got = con.con.execute(str(con.compile(expr_out))).fetchall()
+    got = _fetch(events, expr_out)
     out_raw: dict[str, str] = {}
     counts: dict[str, int] = {}
     rows = 0

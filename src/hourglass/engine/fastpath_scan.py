@@ -20,10 +20,12 @@ open programme, are not in the kernel).
   the other row groups) in storage order, already sorted by (customer key, time); a step of several
   names is ordered by DuckDB. The kernel checks the order and sorts when it does not hold.
 - **A file**: the matched events (the same SQL as the joins' ``ev``), materialised by DuckDB in
-  parallel (a relation's ``fetchnumpy``); integer customers are ordered by numpy's ``argsort``
-  (about half the CPU of DuckDB's ``ORDER BY c, ts``; the times within a customer are put in order
-  per range of customers, on their keys), text customers by DuckDB (``ORDER BY c, ts``); customers
-  numbered in that order. The kernel takes the ranges of customers in threads.
+  parallel (a relation's ``fetchnumpy``); integer customers are grouped by numpy, in sets of
+  customers in threads (engine/funnel_scan.py ``funnel_scan_unsorted``: one SIMD sort of (hash of
+  the id, row index) words, a fraction of the CPU of DuckDB's ``ORDER BY c, ts``; the times within a
+  customer are put in order per range of customers, on their keys), text customers by DuckDB
+  (``ORDER BY c, ts``); customers numbered in that order. The kernel takes the ranges of customers
+  in threads.
 
 The SQL builders here import no Ibis (they take the compiled source SQL as text).
 """
@@ -65,7 +67,7 @@ SCAN_MIN_ROWS = 1_000_000
 #: in parallel and sorted by numpy, it took less CPU than the joins on every shape and no more wall
 #: time (10M, in one process, alternated, medians of 5, load 6-10: `once` 0.59 vs 0.70 CPU-s,
 #: `returning` 1.71 vs 2.02, `bots` 0.62 vs 0.79, `late` 0.60 vs 0.76 (wall 0.41 vs 0.41 s),
-#: `wide` 1.30 vs 1.36; bench/SHAPES.md)
+#: `wide` 1.30 vs 1.36); at load 2.6, `once`: 0.285 vs 0.315 s wall, 0.52 vs 0.60 CPU-s (bench/SHAPES.md)
 SCAN_FILES = True
 
 
@@ -154,9 +156,9 @@ def _run_scan(
         got = _fetch(raw, sorted_sql(matched_sql, by_customer=not integer))
         c, ts, s = got["c"], np.asarray(got["ts"], dtype=np.int64), got["s"]
         if integer:
-            # integer customers: ordered by numpy's sort (SIMD), in about half the CPU of DuckDB's
-            # ORDER BY c, ts (3.3M rows: 0.14 + 0.07 s to gather vs 0.44 CPU-s), in threads over
-            # sets of customers; the times within a customer are put in order per range of customers
+            # integer customers: grouped by numpy's SIMD sort, a fraction of the CPU of DuckDB's
+            # ORDER BY c, ts (0.44 CPU-s for 3.3M rows), in threads over sets of customers; the
+            # times within a customer are put in order per range of customers
             return funnel_scan_unsorted(c, ts, s, n, window, since, until)
         return funnel_scan_rows(numbered(c), ts, s, n, window, since, until)
     return funnel_scan(steps, window, since, until)

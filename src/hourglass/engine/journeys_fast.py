@@ -31,7 +31,14 @@ import ibis.expr.types as ir
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath import PLAN_ENV
-from hourglass.engine.journeys_seq import Sorted, seq_paths, seq_transitions, small_pages
+from hourglass.engine.journeys_seq import (
+    Sorted,
+    seq_paths,
+    seq_transitions,
+    small_pages,
+    sorted_from_arrow,
+    sorted_from_numpy,
+)
 from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
@@ -289,9 +296,9 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
             )
         try:
             if _keyed_nodes(events, spec):  # integer customers: numpy arrays, not through Arrow
-                seq = _numpy_sorted(dict(raw.sql(sql).fetchnumpy()))
+                seq = sorted_from_numpy(dict(raw.sql(sql).fetchnumpy()))
             else:
-                seq = _arrow_sorted(raw.execute(sql).to_arrow_table())
+                seq = sorted_from_arrow(raw.execute(sql).to_arrow_table())
         finally:
             if view is not None:
                 raw.unregister(view)
@@ -321,42 +328,6 @@ def _raw_codes(events: Events, spec: PathsSpec | TransitionsSpec) -> str | None:
         return None
     table = events.keyed if _keyed_nodes(events, spec) and events.keyed is not None else events.table
     return raw_codes_sql(events) if raw_event_table(table) is not None else None
-
-
-def _numpy_sorted(got: dict[str, Any]) -> Sorted | None:
-    """The sorted elements from DuckDB's numpy columns (a column with a null is a masked array)."""
-    import numpy as np
-
-    if any(np.ma.is_masked(got[k]) for k in ("c", "ts", "node")):
-        return None
-    c = np.asarray(got["c"])
-    new = np.empty(len(c), dtype=bool)
-    if len(c):
-        new[0] = True
-        np.not_equal(c[1:], c[:-1], out=new[1:])
-    return new, np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"], dtype=np.int32)
-
-
-def _arrow_sorted(got_t: Any) -> Sorted | None:
-    """The sorted elements from an Arrow table (text customers)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if any(got_t.column(k).null_count for k in ("c", "ts", "node")):
-        return None
-    m = got_t.num_rows
-    c = got_t.column("c").combine_chunks()
-    new = np.empty(m, dtype=bool)
-    if m:
-        new[0] = True
-        if pa.types.is_integer(c.type):
-            np.not_equal(c.to_numpy()[1:], c.to_numpy()[:-1], out=new[1:])
-        else:
-            new[1:] = pc.not_equal(c.slice(1), c.slice(0, m - 1)).to_numpy(zero_copy_only=False)
-    ts = np.asarray(got_t.column("ts").to_numpy(), dtype=np.int64)
-    node = np.asarray(got_t.column("node").to_numpy(), dtype=np.int32)
-    return new, ts, node
 
 
 def _keyed_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:

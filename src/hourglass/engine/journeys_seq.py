@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Sorted", "seq_paths", "seq_transitions", "small_pages"]
+__all__ = ["Sorted", "seq_paths", "seq_transitions", "small_pages", "sorted_from_arrow", "sorted_from_numpy"]
 
 I64 = npt.NDArray[np.int64]
 #: (a new customer starts here, ts in µs, node >= 0 as int32), in the order (customer, ts, node)
@@ -47,6 +47,39 @@ def small_pages() -> Iterator[None]:
         yield
     finally:
         setter(before)
+
+
+def sorted_from_numpy(got: dict[str, Any]) -> Sorted | None:
+    """The sorted elements from DuckDB's numpy columns (a column with a null is a masked array)."""
+    if any(np.ma.is_masked(got[k]) for k in ("c", "ts", "node")):
+        return None
+    c = np.asarray(got["c"])
+    new = np.empty(len(c), dtype=bool)
+    if len(c):
+        new[0] = True
+        np.not_equal(c[1:], c[:-1], out=new[1:])
+    return new, np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"], dtype=np.int32)
+
+
+def sorted_from_arrow(got_t: Any) -> Sorted | None:
+    """The sorted elements from an Arrow table (text customers)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if any(got_t.column(k).null_count for k in ("c", "ts", "node")):
+        return None
+    m = got_t.num_rows
+    c = got_t.column("c").combine_chunks()
+    new = np.empty(m, dtype=bool)
+    if m:
+        new[0] = True
+        if pa.types.is_integer(c.type):
+            np.not_equal(c.to_numpy()[1:], c.to_numpy()[:-1], out=new[1:])
+        else:
+            new[1:] = pc.not_equal(c.slice(1), c.slice(0, m - 1)).to_numpy(zero_copy_only=False)
+    ts = np.asarray(got_t.column("ts").to_numpy(), dtype=np.int64)
+    node = np.asarray(got_t.column("node").to_numpy(), dtype=np.int32)
+    return new, ts, node
 
 
 def _runs(seq: Sorted, collapse: bool) -> Sorted:

@@ -27,6 +27,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
@@ -38,6 +39,7 @@ from hourglass.engine.journeys_seq import (
     small_pages,
     sorted_from_arrow,
     sorted_from_numpy,
+    sorted_in_numpy,
 )
 from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
@@ -268,10 +270,10 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
     _run_pre_hooks(events)
     with translated():
         if spec.level == "stage":
-            sql = f"SELECT c, ts, node FROM ({nodes}) AS n ORDER BY c, ts, node"
+            sql = f"SELECT c, ts, node FROM ({nodes}) AS n"
         elif _keyed_nodes(events, spec) and events.codes is not None and events.enum_type is not None:
             names = list(events.codes)  # a store's ENUM: its codes are in name order
-            sql = f"SELECT c, ts, enum_code(node) AS node FROM ({nodes}) AS n ORDER BY c, ts, node"
+            sql = f"SELECT c, ts, enum_code(node) AS node FROM ({nodes}) AS n"
         elif (codes_sql := _raw_codes(events, spec)) is not None:
             # the raw values numbered by their names from the column's distinct values (a
             # Parquet column's dictionary), joined to the raw values: no canonical text per row
@@ -280,7 +282,7 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
             raw.register(view, numbered)
             sql = (
                 f"SELECT n.c, n.ts, m.code AS node FROM ({_nodes_sql(events, spec, raw_event=True)}) AS n "
-                f"LEFT JOIN {view} AS m ON n.node = m.raw ORDER BY 1, 2, 3"
+                f"LEFT JOIN {view} AS m ON n.node = m.raw"
             )
         else:  # the names (in DuckDB's order), numbered, joined to the elements
             got = raw.execute(
@@ -292,17 +294,34 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
             raw.register(view, pa.table({"name": pa.array(names, pa.string()), "code": codes}))
             sql = (
                 f"SELECT n.c, n.ts, m.code AS node FROM ({nodes}) AS n LEFT JOIN {view} AS m "
-                "ON n.node = m.name ORDER BY 1, 2, 3"
+                "ON n.node = m.name"
             )
         try:
             if _keyed_nodes(events, spec):  # integer customers: numpy arrays, not through Arrow
-                seq = sorted_from_numpy(dict(raw.sql(sql).fetchnumpy()))
+                seq = _numpy_sorted(raw, sql)
             else:
-                seq = sorted_from_arrow(raw.execute(sql).to_arrow_table())
+                seq = sorted_from_arrow(raw.execute(f"{sql} ORDER BY 1, 2, 3").to_arrow_table())
         finally:
             if view is not None:
                 raw.unregister(view)
     return None if seq is None else (seq, names)
+
+
+#: integer customers put in order by numpy (engine/journeys_seq.py ``sorted_in_numpy``), not DuckDB
+NUMPY_SORT = True
+
+
+def _numpy_sorted(raw: Any, sql: str) -> Sorted | None:
+    """The elements of ``sql`` (integer customers) in order: fetched unordered (DuckDB materialises
+    them in parallel) and sorted by numpy; DuckDB's ``ORDER BY`` when the keys do not fit."""
+    if NUMPY_SORT:
+        got = dict(raw.sql(sql).fetchnumpy())
+        if any(np.ma.is_masked(got[k]) for k in ("c", "ts", "node")):
+            return None
+        seq = sorted_in_numpy(np.asarray(got["c"]), np.asarray(got["ts"]), np.asarray(got["node"]))
+        if seq is not None:
+            return seq
+    return sorted_from_numpy(dict(raw.sql(f"{sql} ORDER BY 1, 2, 3").fetchnumpy()))
 
 
 def _numbered(got: Any) -> tuple[list[str], Any]:

@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Sorted", "seq_paths", "seq_transitions", "small_pages", "sorted_from_arrow", "sorted_from_numpy"]
+__all__ = [
+    "Sorted",
+    "seq_paths",
+    "seq_transitions",
+    "small_pages",
+    "sorted_from_arrow",
+    "sorted_from_numpy",
+    "sorted_in_numpy",
+]
 
 I64 = npt.NDArray[np.int64]
 #: (a new customer starts here, ts in µs, node >= 0 as int32), in the order (customer, ts, node)
@@ -236,3 +244,69 @@ def seq_paths(
         row["continued"] = int(continued[u])
         rows.append(row)
     return rows, {"customers": len(begin), "paths": len(counts)}
+
+
+#: the key's budget for the in-numpy order: customer, time and node bits (int64)
+_KEY_BITS = 62
+
+
+def sorted_in_numpy(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sorted | None:
+    """The elements ``(c, ts, node)`` (integer customers, any order) in the order (customer, ts,
+    node) without DuckDB's global sort (engine/funnel_scan.py's grouping): the customers grouped by
+    one SIMD sort of (hash of the id, row index) words and numbered, then, per range of customers
+    whose ``code << (tbits + nbits) | (ts - t_min) << nbits | node`` keys fit in 62 bits, one sort of
+    those keys (in threads: numpy releases the GIL). The customers come in hash order, not id order
+    (no figure depends on the customers' order). None when the time and node bits leave fewer than
+    10 bits of customer (then DuckDB sorts)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hourglass.engine.funnel_scan import WORKERS, _grouped, numbered
+
+    m = len(c)
+    if not m:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    ts = np.asarray(ts, dtype=np.int64)
+    t_min = int(ts.min())
+    tbits = max(1, (int(ts.max()) - t_min).bit_length())
+    nbits = max(1, int(node.max()).bit_length())
+    if int(node.min()) < 0 or tbits + nbits > _KEY_BITS - 10:
+        return None
+    order, grouped = _grouped(np.asarray(c))
+    codes = numbered(grouped)
+    del grouped
+    low = tbits + nbits
+    span = 1 << (_KEY_BITS - low)  # customers per range
+    last = int(codes[-1])
+    parts = max(2 * WORKERS if m >= 1_000_000 else 1, -(-(last + 1) // span))
+    firsts = np.linspace(0, last + 1, parts + 1).astype(np.int64)
+    bounds = np.searchsorted(codes, firsts).tolist()
+    keys = np.empty(m, dtype=np.int64)
+
+    def one(r: int) -> None:
+        lo, hi = bounds[r], bounds[r + 1]
+        at = order[lo:hi]
+        k = keys[lo:hi]
+        np.subtract(codes[lo:hi], int(firsts[r]), out=k)
+        k <<= tbits
+        k |= ts[at] - t_min
+        k <<= nbits
+        k |= node[at].astype(np.int64)
+        k.sort()
+
+    if parts > 1 and WORKERS > 1:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            list(pool.map(one, range(parts)))
+    else:
+        for r in range(parts):
+            one(r)
+    out_node = (keys & ((1 << nbits) - 1)).astype(np.int32)
+    keys >>= nbits
+    out_ts = keys & ((1 << tbits) - 1)
+    out_ts += t_min
+    keys >>= tbits  # the customer's number within its range: a range's first row is a new customer
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    firsts_at = np.asarray(bounds[:-1], dtype=np.int64)
+    new[firsts_at[firsts_at < m]] = True  # a range's first row
+    return new, out_ts, out_node

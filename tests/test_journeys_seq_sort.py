@@ -1,0 +1,118 @@
+"""engine/journeys_seq.py ``sorted_in_numpy``: the elements of integer customers put in the order
+(customer, ts, node) by numpy equal, customer by customer, to a full sort (lexsort), and the fast
+paths/transitions on a Parquet log of integer customers equal with it and with DuckDB's sort."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hourglass.engine import journeys_fast
+from hourglass.engine.journeys_seq import sorted_in_numpy
+
+
+def _per_customer(c: np.ndarray, ts: np.ndarray, node: np.ndarray) -> dict[int, list[tuple[int, int]]]:
+    out: dict[int, list[tuple[int, int]]] = {}
+    for ci, t, n in zip(c.tolist(), ts.tolist(), node.tolist(), strict=True):
+        out.setdefault(ci, []).append((t, n))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("m", "customers", "span", "nodes"),
+    [
+        (1, 1, 10, 2),
+        (500, 7, 10**6, 3),
+        (3000, 2500, 10**13, 6),
+        (20_000, 50, 5, 1),
+        (4000, 4000, 2**40, 200),
+    ],
+)
+def test_sorted_in_numpy_is_each_customers_order(m: int, customers: int, span: int, nodes: int) -> None:
+    rng = np.random.default_rng(m + customers)
+    c = rng.integers(-(10**12), 10**12, customers)[rng.integers(0, customers, m)]
+    ts = rng.integers(10**15, 10**15 + span, m)
+    node = rng.integers(0, nodes, m).astype(np.int32)
+    got = sorted_in_numpy(c, ts, node)
+    assert got is not None
+    new, gts, gnode = got
+    order = np.lexsort((node, ts, c))
+    want = _per_customer(c[order], ts[order], node[order])
+    # each customer's rows contiguous and in (ts, node) order: the same sequences, any customer order
+    seqs = np.split(np.arange(m), np.flatnonzero(new)[1:])
+    assert len(seqs) == len(want) == int(new.sum())
+    got_seqs = sorted([list(zip(gts[s].tolist(), gnode[s].tolist(), strict=True)) for s in seqs])
+    assert got_seqs == sorted(want.values())
+
+
+def test_sorted_in_numpy_declines_wide_keys() -> None:
+    c = np.array([1, 2], dtype=np.int64)
+    assert sorted_in_numpy(c, np.array([0, 2**50]), np.array([0, 2**20], dtype=np.int32)) is None
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` without its meta, floats to 6 digits (the portable plan's quantiles: other sums)."""
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items() if k != "meta"}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return round(value, 6) if isinstance(value, float) else value
+
+
+def _log(tmp_path: Any) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(5)
+    m = 6000
+    names = ["visit", "view_pricing", "signup", "trial", "purchase", "other"]
+    t = pa.table(
+        {
+            "customer_id": rng.integers(1, 400, m),
+            "timestamp": pa.array(
+                (1_700_000_000_000_000 + rng.integers(0, 10**9, m)).tolist(), pa.timestamp("us")
+            ),
+            "event": [names[i] for i in rng.integers(0, len(names), m)],
+        }
+    )
+    path = str(tmp_path / "ev.parquet")
+    pq.write_table(t, path)
+    return path
+
+
+def test_fast_paths_and_transitions_same_with_numpy_sort(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hourglass.interfaces import journeys_api as hg
+    from hourglass.model.journey import JourneyModel
+
+    path = _log(tmp_path)
+    model = JourneyModel.from_dict(
+        {
+            "name": "m",
+            "kind": "funnel",
+            "stages": [
+                {"name": "visit", "events": ["visit"]},
+                {"name": "consider", "events": ["view_pricing"]},
+                {"name": "signup", "events": ["signup", "trial"]},
+                {"name": "purchase", "events": ["purchase"]},
+            ],
+        }
+    )
+    answers: list[list[Any]] = []
+    for plan, numpy_sort in (("auto", True), ("auto", False), ("portable", True)):
+        monkeypatch.setenv("HOURGLASS_PLAN", plan)
+        monkeypatch.setattr(journeys_fast, "NUMPY_SORT", numpy_sort)
+        answers.append(
+            [
+                hg.paths(path, model, steps=5, top=50),
+                hg.transitions(path, model),
+                hg.transitions(path, model, level="event"),
+                hg.paths(path, model, level="event", steps=4, top=50),
+            ]
+        )
+    for k in range(4):
+        assert answers[0][k] == answers[1][k], k  # numpy's order, DuckDB's: the same kernel's input
+        assert _rounded(answers[0][k].to_dict()) == _rounded(answers[2][k].to_dict()), k

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -255,6 +255,12 @@ def _scan(events: Events, spec: FunnelSpec) -> dict[str, Any]:
             for st in spec.steps
         ]
         return run_scan(raw, len(spec.steps), spec.window, since, until, steps_sql=sqls)
+    if _names_only(spec.steps) and not base.store:  # a file: the steps matched on the raw text
+        from hourglass.engine.raw_step import raw_step
+
+        got = raw_step(events.keyed if base.keyed else events.table, [st.events for st in spec.steps])
+        if got is not None:
+            base = replace(base, sql=events.engine.con.compile(got[0]), step=got[1])
     matched = _matched(spec, base)
     return run_scan(raw, len(spec.steps), spec.window, since, until, matched_sql=matched, integer=base.keyed)
 

@@ -17,8 +17,10 @@ __all__ = [
     "EDGE_SPACE",
     "EPOCH_RANGE_S",
     "ID_ROLES",
+    "TRIM_PATTERN",
     "Parsed",
     "bad_offset",
+    "blank_edge",
     "canonical",
     "dedupe",
     "epoch_in_range",
@@ -57,6 +59,9 @@ DATE_DIGITS = (19_000_101, 22_000_101)
 #: the white space characters the trim regex strips (``\s``: RE2's is " \t\n\f\r", Java's adds \v)
 EDGE_SPACE = (" ", "\t", "\n", "\v", "\f", "\r")
 
+#: the trim regex of :func:`strip` (leading and trailing ``\s``)
+TRIM_PATTERN = r"^\s+|\s+$"
+
 
 def strip(s: ir.StringValue) -> ir.StringValue:
     """Trim white space (a regex: ibis's TRIM quotes \\v wrongly for Spark and eats 'v's).
@@ -68,10 +73,17 @@ def strip(s: ir.StringValue) -> ir.StringValue:
     funnel spent 31% of its CPU here); the end is told by ``ends_with`` of each character, not
     ``right(s, 1) <= ' '``, which counted the characters of every value (0.7 of the 1.3 CPU-s of a
     funnel's step match on a Parquet file of 10^6 event names, issue 18)."""
+    return ibis.cases((blank_edge(s), s.re_replace(TRIM_PATTERN, "")), else_=s)
+
+
+def blank_edge(s: ir.StringValue) -> ir.BooleanValue:
+    """Whether :func:`strip` runs its regex on ``s``: empty, a first character <= ' ' or a last one
+    of :data:`EDGE_SPACE`; where it is false, ``strip(s)`` is ``s`` and ``s`` is not empty (the
+    funnel's step match on the raw text relies on that: engine/raw_step.py)."""
     edge = s < "!"
     for c in EDGE_SPACE:
         edge |= s.endswith(c)
-    return ibis.cases((edge, s.re_replace(r"^\s+|\s+$", "")), else_=s)
+    return edge
 
 
 def _whole_text(s: ir.StringValue) -> ir.StringValue:

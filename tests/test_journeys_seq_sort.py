@@ -20,6 +20,7 @@ def _per_customer(c: np.ndarray, ts: np.ndarray, node: np.ndarray) -> dict[int, 
     return out
 
 
+@pytest.mark.parametrize("far", [True, False])  # ids spread over 2^41 (grouped first), or near
 @pytest.mark.parametrize(
     ("m", "customers", "span", "nodes"),
     [
@@ -30,9 +31,12 @@ def _per_customer(c: np.ndarray, ts: np.ndarray, node: np.ndarray) -> dict[int, 
         (4000, 4000, 2**40, 200),
     ],
 )
-def test_sorted_in_numpy_is_each_customers_order(m: int, customers: int, span: int, nodes: int) -> None:
+def test_sorted_in_numpy_is_each_customers_order(
+    m: int, customers: int, span: int, nodes: int, far: bool
+) -> None:
     rng = np.random.default_rng(m + customers)
-    c = rng.integers(-(10**12), 10**12, customers)[rng.integers(0, customers, m)]
+    ids = rng.integers(-(10**12), 10**12, customers) if far else rng.integers(5, 5 + 3 * customers, customers)
+    c = ids[rng.integers(0, customers, m)]
     ts = rng.integers(10**15, 10**15 + span, m)
     node = rng.integers(0, nodes, m).astype(np.int32)
     got = sorted_in_numpy(c, ts, node)
@@ -116,3 +120,22 @@ def test_fast_paths_and_transitions_same_with_numpy_sort(
     for k in range(4):
         assert answers[0][k] == answers[1][k], k  # numpy's order, DuckDB's: the same kernel's input
         assert _rounded(answers[0][k].to_dict()) == _rounded(answers[2][k].to_dict()), k
+
+
+def test_sorted_in_numpy_near_ids_in_threads_is_the_full_sort() -> None:
+    """Past 10^6 rows (ranges for the threads) near ids come in id order: the full sort's arrays."""
+    rng = np.random.default_rng(3)
+    m = 1_200_000
+    c = rng.integers(0, 300_000, m).astype(np.int32)
+    ts = rng.integers(0, 10**12, m)
+    node = rng.integers(0, 9, m).astype(np.uint8)
+    node[1::2] = node[::2][: len(node[1::2])]  # ties in node
+    ts[1::2] = ts[::2][: len(ts[1::2])]  # and in time within some customers
+    got = sorted_in_numpy(c, ts, node)
+    assert got is not None
+    order = np.lexsort((node, ts, c))
+    new = np.ones(m, dtype=bool)
+    new[1:] = c[order][1:] != c[order][:-1]
+    assert np.array_equal(got[0], new)
+    assert np.array_equal(got[1], ts[order])
+    assert np.array_equal(got[2], node[order].astype(np.int32))

@@ -279,11 +279,15 @@ def _rows_parts(
     def keys_of(r: int) -> list[np.ndarray]:
         lo, hi = bounds[r], bounds[r + 1]
         c, t, s = codes[lo:hi], ts[lo:hi], step[lo:hi]
-        out = []
-        for k in range(1, n + 1):
-            mine = s == k
-            out.append(_keys(c[mine], t[mine], firsts[r], bits, t_min))
-        return out
+        # the rows split by step: one stable radix sort of the small step numbers (1..n) and
+        # slices, instead of a comparison and two compressions per step (half the CPU)
+        by_step = np.argsort(s, kind="stable")
+        c, t = c[by_step], t[by_step]
+        ends = np.cumsum(np.bincount(s, minlength=n + 1)).tolist()
+        return [
+            _keys(c[ends[k - 1] : ends[k]], t[ends[k - 1] : ends[k]], firsts[r], bits, t_min)
+            for k in range(1, n + 1)
+        ]
 
     return _parts(keys_of, len(starts) - 1, n, window, bits, parallel)
 

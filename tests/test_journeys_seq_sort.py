@@ -139,3 +139,23 @@ def test_sorted_in_numpy_near_ids_in_threads_is_the_full_sort() -> None:
     assert np.array_equal(got[0], new)
     assert np.array_equal(got[1], ts[order])
     assert np.array_equal(got[2], node[order].astype(np.int32))
+
+
+@pytest.mark.parametrize("collapse", [True, False])
+@pytest.mark.parametrize(
+    ("m", "nodes", "span"), [(1, 1, 10), (5000, 3, 10**6), (30_000, 40, 10**12), (3000, 250, 99)]
+)
+def test_packed_transitions_equal_the_sorted_edges(
+    m: int, nodes: int, span: int, collapse: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few nodes: the edges counted by bincounts and packed sorts, as by the argsort of the edges."""
+    from hourglass.engine import journeys_seq
+
+    rng = np.random.default_rng(m + nodes)
+    got = sorted_in_numpy(
+        rng.integers(0, max(1, m // 20), m), rng.integers(0, span, m), rng.integers(0, nodes, m)
+    )
+    assert got is not None
+    packed = journeys_seq.seq_transitions(got, collapse)
+    monkeypatch.setattr(journeys_seq, "_PACKED_EDGES", 0)
+    assert packed == journeys_seq.seq_transitions(got, collapse)

@@ -113,6 +113,10 @@ def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
     nxt[:-1] = rnode[1:]
     nxt[last] = -1
     span = int(rnode.max()) + 2
+    if span * span <= _PACKED_EDGES:
+        got = _packed_transitions(first, rts, rnode, last, nxt, span)
+        if got is not None:
+            return got
     # the edge as one integer (in place: each large temporary is fresh memory, page-faulted)
     edge: npt.NDArray[np.integer[Any]] = rnode.astype(np.int64) if span * span >= 1 << 31 else rnode.copy()
     edge *= span
@@ -160,6 +164,64 @@ def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
             med,
             p90,
             ends_at,
+            strict=True,
+        )
+    ]
+
+
+#: up to this many possible edges (span ** 2), :func:`_packed_transitions` counts them
+_PACKED_EDGES = 1 << 16
+
+
+def _packed_transitions(
+    first: Any, rts: I64, rnode: Any, last: Any, nxt: Any, span: int
+) -> list[dict[str, Any]] | None:
+    """:func:`seq_transitions`'s rows without an argsort and gathers (few nodes): moves by a
+    bincount of the edges, distinct customers by one SIMD sort of (customer, edge) words, each
+    edge's gaps by one sort of (edge, gap) words (then each edge's slice is in order). None when
+    the words do not fit in 63 bits."""
+    ebits = (span * span - 1).bit_length()
+    edge = rnode.astype(np.int64)
+    edge *= span
+    edge += nxt
+    edge += 1
+    gap = np.zeros(len(rts), dtype=np.int64)  # µs to the next run (an end: 0)
+    np.subtract(rts[1:], rts[:-1], out=gap[:-1])
+    gap[last] = 0
+    gbits = max(1, int(gap.max()).bit_length())
+    cust = np.cumsum(first, dtype=np.int64)
+    if ebits + gbits > 63 or ebits + int(cust[-1]).bit_length() > 63:
+        return None
+    moves = np.bincount(edge, minlength=span * span)
+    cust <<= ebits
+    cust |= edge
+    cust.sort()
+    one = np.empty(len(cust), dtype=bool)
+    one[0] = True
+    np.not_equal(cust[1:], cust[:-1], out=one[1:])
+    customers = np.bincount(cust[one] & ((1 << ebits) - 1), minlength=span * span)
+    del cust, one
+    edge <<= gbits
+    edge |= gap
+    del gap
+    edge.sort()
+    gap_s = edge & ((1 << gbits) - 1)
+    edge >>= gbits
+    present = np.flatnonzero(moves)
+    ends = np.cumsum(moves[present])
+    starts = ends - moves[present]
+    med, p90 = _quantiles(edge, gap_s, starts, ends)
+    to = (present % span - 1).tolist()
+    return [
+        {"node": a, "nxt": b, "moves": mv, "customers": c}
+        | ({"median_s": None, "p90_s": None} if b < 0 else {"median_s": q5, "p90_s": q9})
+        for a, b, mv, c, q5, q9 in zip(
+            (present // span).tolist(),
+            to,
+            moves[present].tolist(),
+            customers[present].tolist(),
+            med,
+            p90,
             strict=True,
         )
     ]

@@ -1,6 +1,5 @@
-"""The DuckDB fast path of ``paths`` and ``transitions`` (docs/semantics-journeys.md): the same
-rows as the portable plans (analyses/paths.py, analyses/transitions.py), from hand-written SQL
-around the customer's nodes compiled by Ibis (bench/JOURNEYS.md).
+"""The DuckDB fast path of ``paths`` and ``transitions`` (docs/semantics-journeys.md, bench/JOURNEYS.md):
+the portable plans' rows, from SQL around the customer's nodes compiled by Ibis, or numpy kernels.
 
 Why it is exact. A customer's sequence is ordered by (timestamp, node[, event, channel]); rows equal
 in (timestamp, node) are the same element for every figure here (same node, same time), so one
@@ -307,21 +306,24 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
     return None if seq is None else (seq, names)
 
 
-#: integer customers put in order by numpy (engine/journeys_seq.py ``sorted_in_numpy``), not DuckDB
-NUMPY_SORT = True
+NUMPY_SORT = True  # integer customers' rows put in order by numpy (journeys_seq.sorted_in_numpy)
 
 
 def _numpy_sorted(raw: Any, sql: str) -> Sorted | None:
-    """The elements of ``sql`` (integer customers) in order: fetched unordered (DuckDB materialises
-    them in parallel) and sorted by numpy; DuckDB's ``ORDER BY`` when the keys do not fit."""
-    if NUMPY_SORT:
-        got = dict(raw.sql(sql).fetchnumpy())
-        if any(np.ma.is_masked(got[k]) for k in ("c", "ts", "node")):
-            return None
-        seq = sorted_in_numpy(np.asarray(got["c"]), np.asarray(got["ts"]), np.asarray(got["node"]))
-        if seq is not None:
-            return seq
-    return sorted_from_numpy(dict(raw.sql(f"{sql} ORDER BY 1, 2, 3").fetchnumpy()))
+    """``sql``'s rows fetched unordered (in parallel), sorted by numpy (by DuckDB if they do not fit)."""
+    if not NUMPY_SORT:
+        return sorted_from_numpy(dict(raw.sql(f"{sql} ORDER BY 1, 2, 3").fetchnumpy()))
+    got = dict(raw.sql(sql).fetchnumpy())
+    if any(np.ma.is_masked(v) for v in got.values()):
+        return None
+    seq = sorted_in_numpy(np.asarray(got["c"]), np.asarray(got["ts"]), np.asarray(got["node"]))
+    if seq is None:
+        raw.register(view := f"hg_journey_rows_{uuid.uuid4().hex}", got)
+        try:
+            seq = sorted_from_numpy(dict(raw.sql(f"SELECT * FROM {view} ORDER BY 1, 2, 3").fetchnumpy()))
+        finally:
+            raw.unregister(view)
+    return seq
 
 
 def _numbered(got: Any) -> tuple[list[str], Any]:
@@ -357,9 +359,7 @@ def _keyed_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:
 
 
 def _named(value: int, names: list[str] | None) -> Any:
-    if value < 0:
-        return None
-    return value if names is None else names[value]
+    return None if value < 0 else value if names is None else names[value]
 
 
 def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -297,7 +297,7 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
             )
         try:
             if _keyed_nodes(events, spec):  # integer customers: numpy arrays, not through Arrow
-                seq = _numpy_sorted(raw, sql)
+                seq = _numpy_sorted(raw, sql, len(names or ()))
             else:
                 seq = sorted_from_arrow(raw.execute(f"{sql} ORDER BY 1, 2, 3").to_arrow_table())
         finally:
@@ -309,9 +309,9 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
 NUMPY_SORT = True  # integer customers' rows put in order by numpy (journeys_seq.sorted_in_numpy)
 
 
-def _numpy_sorted(raw: Any, sql: str) -> Sorted | None:
-    """``sql``'s rows fetched unordered (in parallel), sorted by numpy (by DuckDB if they do not fit)."""
-    if not NUMPY_SORT:
+def _numpy_sorted(raw: Any, sql: str, names: int) -> Sorted | None:
+    """``sql``'s rows fetched unordered (in parallel), sorted by numpy (by DuckDB: many names)."""
+    if not NUMPY_SORT or names > 255:  # past 8 node bits a year of µs (45 bits) does not fit
         return sorted_from_numpy(dict(raw.sql(f"{sql} ORDER BY 1, 2, 3").fetchnumpy()))
     got = dict(raw.sql(sql).fetchnumpy())
     if any(np.ma.is_masked(v) for v in got.values()):

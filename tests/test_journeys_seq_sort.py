@@ -1,4 +1,4 @@
-"""engine/journeys_seq.py ``sorted_in_numpy``: the elements of integer customers put in the order
+"""engine/journeys_order.py ``sorted_in_numpy``: the elements of integer customers put in the order
 (customer, ts, node) by numpy equal, customer by customer, to a full sort (lexsort), and the fast
 paths/transitions on a Parquet log of integer customers equal with it and with DuckDB's sort."""
 
@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hourglass.engine import journeys_fast
-from hourglass.engine.journeys_seq import sorted_in_numpy
+from hourglass.engine import journeys_order
+from hourglass.engine.journeys_order import sorted_in_numpy
 
 
 def _per_customer(c: np.ndarray, ts: np.ndarray, node: np.ndarray) -> dict[int, list[tuple[int, int]]]:
@@ -106,12 +106,12 @@ def test_fast_paths_and_transitions_same_with_numpy_sort(
         }
     )
     answers: list[list[Any]] = []
-    fits = journeys_fast.sorted_in_numpy
+    fits = journeys_order.sorted_in_numpy
     for plan, numpy_sort in (("auto", True), ("auto", False), ("portable", True), ("auto", None)):
         monkeypatch.setenv("HOURGLASS_PLAN", plan)
-        monkeypatch.setattr(journeys_fast, "NUMPY_SORT", numpy_sort is not False)
+        monkeypatch.setattr(journeys_order, "NUMPY_SORT", numpy_sort is not False)
         # None: the keys do not fit, DuckDB sorts the rows fetched
-        monkeypatch.setattr(journeys_fast, "sorted_in_numpy", fits if numpy_sort else lambda *a: None)
+        monkeypatch.setattr(journeys_order, "sorted_in_numpy", fits if numpy_sort else lambda *a: None)
         answers.append(
             [
                 hg.paths(path, model, steps=5, top=50),

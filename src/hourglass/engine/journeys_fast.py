@@ -26,19 +26,17 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath import PLAN_ENV
+from hourglass.engine.journeys_order import numpy_order, numpy_sorted
 from hourglass.engine.journeys_seq import (
     Sorted,
     seq_paths,
     seq_transitions,
     small_pages,
     sorted_from_arrow,
-    sorted_from_numpy,
-    sorted_in_numpy,
 )
 from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
@@ -297,33 +295,13 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
             )
         try:
             if _keyed_nodes(events, spec):  # integer customers: numpy arrays, not through Arrow
-                seq = _numpy_sorted(raw, sql, len(names or ()))
+                seq = numpy_sorted(raw, sql, numpy_order(events, spec, names))
             else:
                 seq = sorted_from_arrow(raw.execute(f"{sql} ORDER BY 1, 2, 3").to_arrow_table())
         finally:
             if view is not None:
                 raw.unregister(view)
     return None if seq is None else (seq, names)
-
-
-NUMPY_SORT = True  # integer customers' rows put in order by numpy (journeys_seq.sorted_in_numpy)
-
-
-def _numpy_sorted(raw: Any, sql: str, names: int) -> Sorted | None:
-    """``sql``'s rows fetched unordered (in parallel), sorted by numpy (by DuckDB: many names)."""
-    if not NUMPY_SORT or names > 255:  # past 8 node bits a year of µs (45 bits) does not fit
-        return sorted_from_numpy(dict(raw.sql(f"{sql} ORDER BY 1, 2, 3").fetchnumpy()))
-    got = dict(raw.sql(sql).fetchnumpy())
-    if any(np.ma.is_masked(v) for v in got.values()):
-        return None
-    seq = sorted_in_numpy(np.asarray(got["c"]), np.asarray(got["ts"]), np.asarray(got["node"]))
-    if seq is None:
-        raw.register(view := f"hg_journey_rows_{uuid.uuid4().hex}", got)
-        try:
-            seq = sorted_from_numpy(dict(raw.sql(f"SELECT * FROM {view} ORDER BY 1, 2, 3").fetchnumpy()))
-        finally:
-            raw.unregister(view)
-    return seq
 
 
 def _numbered(got: Any) -> tuple[list[str], Any]:

@@ -26,7 +26,6 @@ __all__ = [
     "small_pages",
     "sorted_from_arrow",
     "sorted_from_numpy",
-    "sorted_in_numpy",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -306,93 +305,3 @@ def seq_paths(
         row["continued"] = int(continued[u])
         rows.append(row)
     return rows, {"customers": len(begin), "paths": len(counts)}
-
-
-#: the key's budget for the in-numpy order: customer, time and node bits (int64)
-_KEY_BITS = 62
-
-
-def sorted_in_numpy(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sorted | None:
-    """The elements ``(c, ts, node)`` (integer customers, any order) in the order (customer, ts,
-    node) without DuckDB's global sort: the rows split into ranges of customers whose ``customer <<
-    (tbits + nbits) | (ts - t_min) << nbits | node`` keys fit in 62 bits, then one SIMD sort of each
-    range's keys (in threads: numpy releases the GIL). Ids within 2^15 ranges of each other (a
-    store's dense keys, most files' ids) are split by a radix sort of their range; others grouped
-    and numbered first (engine/funnel_scan.py: one sort of (hash of the id, row index) words), so
-    the customers may come in hash order (no figure depends on it). None when the time and node
-    bits leave fewer than 10 bits of customer (then DuckDB sorts)."""
-    from hourglass.engine.funnel_scan import WORKERS, _grouped, numbered
-
-    m = len(c)
-    if not m:
-        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
-    ts = np.asarray(ts, dtype=np.int64)
-    t_min = int(ts.min())
-    tbits = max(1, (int(ts.max()) - t_min).bit_length())
-    nbits = max(1, int(node.max()).bit_length())
-    if int(node.min()) < 0 or tbits + nbits > _KEY_BITS - 10:
-        return None
-    sbits = _KEY_BITS - tbits - nbits  # customer bits of a range
-    c = np.asarray(c)
-    c_min, c_max = int(c.min()), int(c.max())
-    if m >= 1_000_000:  # ranges enough for the threads
-        sbits = min(sbits, max(1, ((c_max - c_min) // (4 * WORKERS)).bit_length()))
-    codes: npt.NDArray[Any]
-    if (c_max - c_min) >> sbits < 1 << 15:  # near ids: each row's range, radix-sorted
-        part = np.subtract(c, c_min, dtype=np.int64)
-        part >>= sbits
-        part16 = part.astype(np.int16)
-        del part
-        order = np.argsort(part16, kind="stable")
-        counts = np.bincount(part16, minlength=1)
-        del part16
-        codes, rel = c, True
-    else:
-        order, grouped = _grouped(c)
-        codes, rel = numbered(grouped), False
-        del grouped
-        sbits = _KEY_BITS - tbits - nbits
-        counts = np.bincount(codes >> sbits)
-    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
-    keys = np.empty(m, dtype=np.int64)
-    mask = (1 << sbits) - 1
-
-    def one(r: int) -> None:
-        lo, hi = bounds[r], bounds[r + 1]
-        at = order[lo:hi]
-        k = keys[lo:hi]
-        if rel:
-            np.subtract(codes[at], c_min, out=k, dtype=np.int64)
-        else:
-            k[:] = codes[lo:hi]
-        k &= mask
-        k <<= tbits
-        k |= ts[at] - t_min
-        k <<= nbits
-        k |= node[at].astype(np.int64)
-        k.sort()
-
-    _each(one, len(bounds) - 1, WORKERS if m >= 100_000 else 1)
-    out_node = (keys & ((1 << nbits) - 1)).astype(np.int32)
-    keys >>= nbits
-    out_ts = keys & ((1 << tbits) - 1)
-    out_ts += t_min
-    keys >>= tbits  # the customer within its range: a range's first row is a new customer
-    new = np.empty(m, dtype=bool)
-    new[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=new[1:])
-    firsts_at = np.asarray(bounds[:-1], dtype=np.int64)
-    new[firsts_at[firsts_at < m]] = True
-    return new, out_ts, out_node
-
-
-def _each(fn: Any, n: int, workers: int) -> None:
-    """``fn(0)`` .. ``fn(n - 1)``, in ``workers`` threads."""
-    if n > 1 and workers > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(fn, range(n)))
-    else:
-        for r in range(n):
-            fn(r)

@@ -1,0 +1,136 @@
+"""The order (customer, ts, node) of the fast path's elements for integer customers, in numpy
+(engine/journeys_fast.py, bench/JOURNEYS.md): DuckDB hands the rows over unordered (it materialises
+them in parallel) and numpy sorts them by ranges of customers, in threads, instead of DuckDB's
+global ``ORDER BY`` (one thread merges its sorted runs at the end).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hourglass.engine.journeys_seq import I64, Sorted, sorted_from_numpy
+from hourglass.engine.load import Events
+from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
+
+__all__ = ["NUMPY_SORT", "numpy_order", "numpy_sorted", "sorted_in_numpy"]
+
+NUMPY_SORT = True  # integer customers' rows put in order by numpy (sorted_in_numpy below)
+
+
+def numpy_sorted(raw: Any, sql: str, in_numpy: bool) -> Sorted | None:
+    """``sql``'s rows fetched unordered (in parallel), sorted by numpy (``in_numpy``) or DuckDB."""
+    if not in_numpy:
+        return sorted_from_numpy(dict(raw.sql(f"{sql} ORDER BY 1, 2, 3").fetchnumpy()))
+    got = dict(raw.sql(sql).fetchnumpy())
+    if any(np.ma.is_masked(v) for v in got.values()):
+        return None
+    seq = sorted_in_numpy(np.asarray(got["c"]), np.asarray(got["ts"]), np.asarray(got["node"]))
+    if seq is None:
+        raw.register(view := f"hg_journey_rows_{uuid.uuid4().hex}", got)
+        try:
+            seq = sorted_from_numpy(dict(raw.sql(f"SELECT * FROM {view} ORDER BY 1, 2, 3").fetchnumpy()))
+        finally:
+            raw.unregister(view)
+    return seq
+
+
+def numpy_order(events: Events, spec: PathsSpec | TransitionsSpec, names: list[str] | None) -> bool:
+    """numpy orders a store's dense customer keys and the stage level's rows (10M `once` Parquet,
+    event level: its 62-bit ids grouped by hash cost 0.25 CPU-s more than DuckDB's sort); past 255
+    names DuckDB (8 node bits and a year of µs, 45 bits, do not fit in its keys)."""
+    few = len(names or ()) <= 255
+    return NUMPY_SORT and few and (spec.level == "stage" or events.key_count is not None)
+
+
+#: the key's budget for the in-numpy order: customer, time and node bits (int64)
+_KEY_BITS = 62
+
+
+def sorted_in_numpy(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sorted | None:
+    """The elements ``(c, ts, node)`` (integer customers, any order) in the order (customer, ts,
+    node) without DuckDB's global sort: the rows split into ranges of customers whose ``customer <<
+    (tbits + nbits) | (ts - t_min) << nbits | node`` keys fit in 62 bits, then one SIMD sort of each
+    range's keys (in threads: numpy releases the GIL). Ids within 2^15 ranges of each other (a
+    store's dense keys, most files' ids) are split by a radix sort of their range; others grouped
+    and numbered first (engine/funnel_scan.py: one sort of (hash of the id, row index) words), so
+    the customers may come in hash order (no figure depends on it). None when the time and node
+    bits leave fewer than 10 bits of customer (then DuckDB sorts)."""
+    from hourglass.engine.funnel_scan import WORKERS, _grouped, numbered
+
+    m = len(c)
+    if not m:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    ts = np.asarray(ts, dtype=np.int64)
+    t_min = int(ts.min())
+    tbits = max(1, (int(ts.max()) - t_min).bit_length())
+    nbits = max(1, int(node.max()).bit_length())
+    if int(node.min()) < 0 or tbits + nbits > _KEY_BITS - 10:
+        return None
+    sbits = _KEY_BITS - tbits - nbits  # customer bits of a range
+    c = np.asarray(c)
+    c_min, c_max = int(c.min()), int(c.max())
+    if m >= 1_000_000:  # ranges enough for the threads
+        sbits = min(sbits, max(1, ((c_max - c_min) // (4 * WORKERS)).bit_length()))
+    codes: npt.NDArray[Any]
+    if (c_max - c_min) >> sbits < 1 << 15:  # near ids: each row's range, radix-sorted
+        part = np.subtract(c, c_min, dtype=np.int64)
+        part >>= sbits
+        part16 = part.astype(np.int16)
+        del part
+        order = np.argsort(part16, kind="stable")
+        counts = np.bincount(part16, minlength=1)
+        del part16
+        codes, rel = c, True
+    else:
+        order, grouped = _grouped(c)
+        codes, rel = numbered(grouped), False
+        del grouped
+        sbits = _KEY_BITS - tbits - nbits
+        counts = np.bincount(codes >> sbits)
+    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
+    keys = np.empty(m, dtype=np.int64)
+    mask = (1 << sbits) - 1
+
+    def one(r: int) -> None:
+        lo, hi = bounds[r], bounds[r + 1]
+        at = order[lo:hi]
+        k = keys[lo:hi]
+        if rel:
+            np.subtract(codes[at], c_min, out=k, dtype=np.int64)
+        else:
+            k[:] = codes[lo:hi]
+        k &= mask
+        k <<= tbits
+        k |= ts[at] - t_min
+        k <<= nbits
+        k |= node[at].astype(np.int64)
+        k.sort()
+
+    _each(one, len(bounds) - 1, WORKERS if m >= 100_000 else 1)
+    out_node = (keys & ((1 << nbits) - 1)).astype(np.int32)
+    keys >>= nbits
+    out_ts = keys & ((1 << tbits) - 1)
+    out_ts += t_min
+    keys >>= tbits  # the customer within its range: a range's first row is a new customer
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    firsts_at = np.asarray(bounds[:-1], dtype=np.int64)
+    new[firsts_at[firsts_at < m]] = True
+    return new, out_ts, out_node
+
+
+def _each(fn: Any, n: int, workers: int) -> None:
+    """``fn(0)`` .. ``fn(n - 1)``, in ``workers`` threads."""
+    if n > 1 and workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(fn, range(n)))
+    else:
+        for r in range(n):
+            fn(r)

@@ -69,7 +69,7 @@ def _without_keys(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
         monkeypatch.undo()
     else:
         for mod in ("run_lifecycle", "run_referrals"):
-            monkeypatch.setattr(f"hourglass.engine.{mod}.keyed", lambda _events: None)
+            monkeypatch.setattr(f"hourglass.engine.{mod}.keyed", lambda _events, _reads=(): None)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,7 @@ def test_the_keys_are_used(sources: dict[str, str]) -> None:
     ids = store.engine.execute(k.ids.order_by("key"))
     assert list(ids["id"]) != sorted(ids["id"])  # the heavy customers' keys come last
     assert keyed(hourglass.events(sources["int"])) is not None
+    assert keyed(store, ["device", "customer"]) is None  # a breakdown or filter on the customer
     assert keyed_module.keyed(hourglass.events(random_log(1))) is None  # text ids in memory
 
 
@@ -100,6 +101,7 @@ def test_the_keys_are_used(sources: dict[str, str]) -> None:
     [
         {},
         {"since": "2024-01-02", "until": "2024-02-01", "by": "device"},
+        {"by": "customer"},  # reads the customer itself: the ids, never the keys (engine/keyed.py)
         {
             "as_of": "2024-01-20",
             "referral_options": {"referral_event": "referral_sent", "referee_column": "invitee"},

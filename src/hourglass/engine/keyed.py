@@ -11,6 +11,7 @@ customer ids are integers gets the same: its keys are the ids themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import ibis
@@ -18,8 +19,9 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from hourglass.engine.load import Events
+from hourglass.model.journey import JourneyModel
 
-__all__ = ["Keyed", "keyed"]
+__all__ = ["Keyed", "keyed", "model_reads"]
 
 KEYED_VIEW = "hg_keyed"  #: the store's events with the customer key (engine/event_store.py)
 CUSTOMERS = "hg_customers"  #: the store's ``key`` -> ``id`` table
@@ -60,10 +62,19 @@ def _integer_ids(events: Events) -> Keyed | None:
     return Keyed(k, ids)
 
 
-def keyed(events: Events) -> Keyed | None:
+def model_reads(model: JourneyModel, *columns: str | None) -> list[str]:
+    """The columns an analysis of ``model`` reads besides the events' own: its stages' filters and
+    ``columns`` (a breakdown, the referee or channel column; None skipped)."""
+    return [f.column for stage in model.stages for f in stage.where] + [c for c in columns if c]
+
+
+def keyed(events: Events, reads: Iterable[str] = ()) -> Keyed | None:
     """The keyed events of a store, or of a source with integer customer ids, on DuckDB; or None
-    (any other source: the analyses read the events as they are)."""
-    if events.engine.name != "duckdb":
+    (any other source: the analyses read the events as they are). ``reads``: the columns the
+    analysis reads besides the events' own (:func:`model_reads`); one of them the customer (a
+    breakdown by customer, a stage's filter on it, the referee column) is None too: on the keys it
+    would read the key, not the id."""
+    if events.engine.name != "duckdb" or "customer" in set(reads):
         return None
     alias = _store_alias(events)
     if alias is None:

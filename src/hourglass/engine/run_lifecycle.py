@@ -28,7 +28,7 @@ from hourglass.analyses.lifecycle import (
     stage_summary,
 )
 from hourglass.engine._values import plain_records
-from hourglass.engine.keyed import keyed
+from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.engine.store_files import temp_path
 from hourglass.ingest.outputs import cannot_write, check_output, source_files
@@ -72,7 +72,7 @@ def as_of(events: Events, spec: LifecycleSpec, t: ir.Table | None = None) -> dat
 def lifecycle_customers(events: Events, spec: LifecycleSpec) -> ir.Table:
     """The stage table per customer (an Ibis expression on the events' engine); on a store, computed
     on the integer customer keys and decoded at the end (engine/keyed.py)."""
-    k = keyed(events)
+    k = keyed(events, model_reads(spec.model))
     if k is None:
         return stage_customers(spec, events.table, as_of(events, spec))
     return decoded(stage_customers(spec, k.table, as_of(events, spec, in_range(spec, k.table))), k.ids)
@@ -89,8 +89,14 @@ def _read(spec: LifecycleSpec, columns: Sequence[str], by: str | None) -> list[s
     """The columns the lifecycle reads: the events', the revenue, the offer, the breakdown and the
     stages' filters (the range's events are cached with these only: at 10M events the ids and
     properties nobody reads were most of the cached table's size and time)."""
-    filters = [f.column for stage in spec.model.stages for f in stage.where]
-    wanted = ["customer", "event", "timestamp", "revenue", spec.after_sale.offer_column, by, *filters]
+    wanted = [
+        "customer",
+        "event",
+        "timestamp",
+        "revenue",
+        spec.after_sale.offer_column,
+        *model_reads(spec.model, by),
+    ]
     return [c for c in dict.fromkeys(wanted) if c is not None and c in columns]
 
 
@@ -116,7 +122,8 @@ def run_lifecycle(
     """The lifecycle result; ``customers_path`` (.parquet or .csv) also writes the stage table;
     ``by``: the stage table per value of that column at the customer's first event; ``reasons``:
     why a part given as None (referrals, channels) is not measured."""
-    k = keyed(events)  # a store: the integer customer keys, decoded only where a customer is shown
+    # a store: the integer customer keys, decoded only where a customer is shown
+    k = keyed(events, model_reads(spec.model, by))
     t = in_range(spec, events.table if k is None else k.table)
     t = t.select(*_read(spec, t.columns, by))
     if k is None and events.engine.name in ("duckdb", "postgres"):

@@ -11,7 +11,7 @@ from hourglass.analyses.channels import ChannelPlan, channel_plan
 from hourglass.analyses.lifecycle import present_events
 from hourglass.analyses.referrals import referral_plan
 from hourglass.engine._values import count, number, records
-from hourglass.engine.keyed import keyed
+from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.engine.run_journeys import cached
 from hourglass.ingest.spend import read_spend
@@ -69,7 +69,7 @@ def run_referrals(
         until=until,
     )
     sale = sale_definition(model, spec.sale_stage)
-    k = keyed(events)  # a store: the integer customer keys (engine/keyed.py)
+    k = keyed(events, model_reads(model, spec.referee_column))  # a store: the integer customer keys
     table, ids = (events.table, None) if k is None else (k.table, k.ids)
     with cached() as materialize:  # the customer table once for the five queries
         plan = referral_plan(spec, table, sale.step, materialize, ids, customers)
@@ -255,7 +255,8 @@ def _channel_plan(
     used: Any,
     customers: Any = None,
 ) -> ChannelPlan:
-    k = keyed(events)  # a store: the integer customer keys (engine/keyed.py)
+    # a store: the integer customer keys (engine/keyed.py)
+    k = keyed(events, model_reads(model, spec.channel_column, referrals.referee_column))
     ev, ids = (events.table, None) if k is None else (k.table, k.ids)
     # DuckDB: the channel in the customer facts' pass (an ordered aggregate) instead of a window
     one_pass = events.engine.name == "duckdb"

@@ -13,7 +13,7 @@ from typing import Any
 from hourglass.analyses.channels import channel_plan
 from hourglass.analyses.lifecycle import decoded
 from hourglass.analyses.people import channel_customers, paths_per_customer, transition_people
-from hourglass.engine.keyed import keyed
+from hourglass.engine.keyed import keyed, model_reads
 from hourglass.ingest.config import load_model
 from hourglass.model.channels import ChannelSpec
 from hourglass.model.errors import SpecError
@@ -191,7 +191,7 @@ def channel_table(
             "HG342",
         )
     spec = ChannelSpec("channel", None, parse_time(q.since, what="since"), parse_time(q.until, what="until"))
-    k = keyed(src.events)
+    k = keyed(src.events, model_reads(jm, "channel"))
     if k is None:
         expr = channel_customers(spec, src.events.table, jm)
     else:  # a store: the channels' own plan on the integer customer keys, the ids decoded at the end

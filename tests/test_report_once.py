@@ -89,6 +89,32 @@ def test_the_report_collects_garbage_less_often_and_as_before_after(tmp_path: Pa
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
+def test_the_collector_settings_leave_the_callers_own_alone() -> None:
+    """Nested reports change the collector once and restore it once; objects the caller froze stay
+    frozen; a collector the caller disabled (threshold 0) stays disabled; an error restores too."""
+    import gc
+
+    from hourglass.interfaces.report_gc import GC_YOUNGEST, fewer_collections
+
+    before = gc.get_threshold()
+    try:
+        with fewer_collections():
+            with fewer_collections():
+                assert gc.get_threshold()[0] >= GC_YOUNGEST
+            assert gc.get_threshold()[0] >= GC_YOUNGEST and gc.get_freeze_count() > 0  # the inner kept it
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        gc.set_threshold(0)
+        with pytest.raises(ValueError), fewer_collections():
+            assert gc.get_threshold()[0] == 0
+            raise ValueError("a report's error")
+        assert gc.get_freeze_count() == frozen and gc.get_threshold()[0] == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
 def _same(got: Any, want: Any, path: str = "") -> None:
     """Equal result dicts, timings aside, floats to a relative 1e-9 (DuckDB's parallel sums differ
     from run to run in the last bits)."""

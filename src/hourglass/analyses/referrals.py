@@ -117,7 +117,8 @@ def with_referrers(t: ir.Table, facts: ir.Table, spec: ReferralSpec, ids: ir.Tab
     self_ = (cand.filter(same).select(s_customer=cand.referee).distinct()).mutate(
         s_flag=ibis.literal(1, "int64")
     )
-    other = cand.filter(~same)
+    # a claim with no referee or no referrer is no claim (as ``referee != referrer`` had it)
+    other = cand.filter(~same & cand.referee.notnull() & cand.referrer.notnull())
     rn = ibis.row_number().over(group_by=other.referee, order_by=[other.ts, other.referrer])
     chosen = other.mutate(rn=rn)
     chosen = chosen.filter(chosen.rn == 0).select(

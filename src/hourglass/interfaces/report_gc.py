@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
@@ -21,20 +22,37 @@ GC_YOUNGEST = 20_000
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_lock = threading.Lock()
+_depth = 0  #: reports running in this process (only the outermost one sets and restores)
+
+
 @contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
     """The youngest generation collected every :data:`GC_YOUNGEST` allocations, and the objects that
     exist on entry (the imported modules') frozen out of the collections (a fork, the report's
     helper process, then also shares their memory pages untouched); both as they were on exit.
-    On shop-32k: 0.09 s of collections instead of 0.42 s."""
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(GC_YOUNGEST, before[0]), *before[1:])
+    On shop-32k: 0.09 s of collections instead of 0.42 s. Only the outermost of nested or concurrent
+    reports changes anything; a caller's own frozen objects or a disabled collector (threshold 0)
+    are left as they are."""
+    global _depth
+    with _lock:
+        _depth += 1
+        outer = _depth == 1
+        before = gc.get_threshold()
+        freeze = outer and gc.get_freeze_count() == 0
+        if outer and before[0] != 0:
+            gc.set_threshold(max(GC_YOUNGEST, before[0]), *before[1:])
+        if freeze:
+            gc.freeze()
     try:
         yield
     finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
+        with _lock:
+            _depth -= 1
+            if outer:
+                gc.set_threshold(*before)
+                if freeze:
+                    gc.unfreeze()
 
 
 def with_fewer_collections(fn: F) -> F:

@@ -211,3 +211,44 @@ def test_the_scan_runs_without_huge_pages_and_restores_numpy_setting() -> None:
         assert np._core.multiarray._get_madvise_hugepage()
     finally:
         setter(before)
+
+
+def test_small_pages_overlapping_users_restore_once() -> None:
+    """engine/_pages.py: the first of overlapping users (the dashboard's view threads) turns numpy's
+    huge pages off, the last restores them, also after an error."""
+    import threading
+
+    from hourglass.engine._pages import small_pages
+
+    setter = np._core.multiarray._set_madvise_hugepage
+    before = setter(True)
+    setter(True)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def a() -> None:
+        with small_pages():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b() -> None:
+        a_in.wait(5)
+        with small_pages():
+            b_in.set()
+            a_out.wait(5)
+            seen.append(bool(setter(False)))  # still off after A left (A entered first)
+
+    try:
+        threads = [threading.Thread(target=a), threading.Thread(target=b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert seen == [False]
+        assert bool(setter(True)) is True  # the last user restored it
+        with pytest.raises(ValueError), small_pages():
+            raise ValueError("a scan's error")
+        assert bool(setter(True)) is True
+    finally:
+        setter(before)

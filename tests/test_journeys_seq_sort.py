@@ -51,6 +51,25 @@ def test_sorted_in_numpy_is_each_customers_order(
     assert got_seqs == sorted(want.values())
 
 
+def test_sorted_in_numpy_ids_over_the_whole_int64_range() -> None:
+    """Ids spread over the whole int64 range with every event in one millisecond (few time bits):
+    their differences overflow int64, so they are grouped, not radix-sorted (was a ValueError)."""
+    rng = np.random.default_rng(3)
+    ids = np.array([-(2**63) + 5, 2**63 - 7, 0, -1, 12345], dtype=np.int64)
+    c = ids[rng.integers(0, len(ids), 400)]
+    ts = rng.integers(10**15, 10**15 + 900, 400)
+    node = rng.integers(0, 3, 400).astype(np.int32)
+    got = sorted_in_numpy(c, ts, node)
+    assert got is not None
+    new, gts, gnode = got
+    order = np.lexsort((node, ts, c))
+    want = _per_customer(c[order], ts[order], node[order])
+    seqs = np.split(np.arange(len(c)), np.flatnonzero(new)[1:])
+    assert len(seqs) == len(want)
+    got_seqs = sorted([list(zip(gts[s].tolist(), gnode[s].tolist(), strict=True)) for s in seqs])
+    assert got_seqs == sorted(want.values())
+
+
 def test_sorted_in_numpy_declines_wide_keys() -> None:
     c = np.array([1, 2], dtype=np.int64)
     assert sorted_in_numpy(c, np.array([0, 2**50]), np.array([0, 2**20], dtype=np.int32)) is None

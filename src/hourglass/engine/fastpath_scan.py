@@ -32,12 +32,12 @@ The SQL builders here import no Ibis (they take the compiled source SQL as text)
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from hourglass.engine._pages import small_pages
 from hourglass.engine.funnel_scan import (
     funnel_scan,
     funnel_scan_rows,
@@ -98,24 +98,6 @@ def _fetch(raw: Any, sql: str) -> dict[str, np.ndarray]:
     DuckDB's ``to_arrow_table`` and pyarrow's ``to_numpy`` import pandas on first use, ~0.27 s of a
     fresh process's funnel on the 10M store."""
     return dict(raw.sql(sql).fetchnumpy())
-
-
-@contextlib.contextmanager
-def small_pages() -> Iterator[None]:
-    """numpy's new arrays without transparent huge pages meanwhile (numpy asks for them by
-    ``madvise``; where the kernel's THP defrag policy is ``madvise``, each such page fault may compact
-    memory first): the 50M ``returning`` Parquet file's scan, in a fresh process, spent 5.1 CPU-s in
-    the kernel with them and 1.0 without (wall 21.6 vs 13.5 s; at 10M no difference measured). The
-    setting is numpy's (process-wide, a private function: left alone if absent) and restored after."""
-    setter = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
-    if setter is None:
-        yield
-        return
-    before = setter(False)
-    try:
-        yield
-    finally:
-        setter(before)
 
 
 def run_scan(

@@ -76,7 +76,8 @@ def sorted_in_numpy(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sor
     if m >= 1_000_000:  # ranges enough for the threads
         sbits = min(sbits, max(1, ((c_max - c_min) // (4 * WORKERS)).bit_length()))
     codes: npt.NDArray[Any]
-    if (c_max - c_min) >> sbits < 1 << 15:  # near ids: each row's range, radix-sorted
+    # near ids (their differences in int64): each row's range, radix-sorted
+    if c_max - c_min < 1 << 62 and (c_max - c_min) >> sbits < 1 << 15:
         part = np.subtract(c, c_min, dtype=np.int64)
         part >>= sbits
         part16 = part.astype(np.int16)

@@ -12,12 +12,12 @@ the same customer, its time is the next run's first time minus its own; a path i
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from hourglass.engine._pages import small_pages
 
 __all__ = [
     "Sorted",
@@ -31,29 +31,6 @@ __all__ = [
 I64 = npt.NDArray[np.int64]
 #: (a new customer starts here, ts in µs, node >= 0 as int32), in the order (customer, ts, node)
 Sorted = tuple[npt.NDArray[np.bool_], I64, npt.NDArray[np.int32]]
-
-
-@contextlib.contextmanager
-def small_pages() -> Iterator[None]:
-    """numpy's large arrays without ``madvise(MADV_HUGEPAGE)`` for the duration (restored after).
-    Each large temporary is fresh memory; with huge pages on madvise (this machine's kernel: THP
-    and defrag "madvise"), every fault of a new array compacts memory for a 2 MB page: at 10M
-    events the event-level transitions' pass spent 0.4-1.6 system CPU-s there (0.6 user), 0.2
-    without; the sorted nodes' fetch 0.26-1.46 against 0.04-0.26."""
-    try:
-        from numpy._core import multiarray
-    except ImportError:  # pragma: no cover - numpy < 2
-        yield
-        return
-    setter = getattr(multiarray, "_set_madvise_hugepage", None)
-    if setter is None:  # pragma: no cover - a numpy without the switch
-        yield
-        return
-    before = bool(setter(False))
-    try:
-        yield
-    finally:
-        setter(before)
 
 
 def sorted_from_numpy(got: dict[str, Any]) -> Sorted | None:

@@ -1,0 +1,52 @@
+"""numpy's large arrays without transparent huge pages while the engine's numpy passes run (the
+funnel's sequential scan, engine/fastpath_scan.py; the journeys' sort and kernels,
+engine/journeys_seq.py).
+
+numpy asks for huge pages on its large arrays by ``madvise``; where the kernel's THP defrag policy
+is ``madvise`` (this machine's), each page fault of a fresh array may compact memory for a 2 MB page
+first: the 50M ``returning`` Parquet file's scan, in a fresh process, spent 5.1 CPU-s in the kernel
+with them and 1.0 without (wall 21.6 vs 13.5 s); the 10M event-level transitions 0.4-1.6 system
+CPU-s against 0.2. The setting is numpy's, process-wide and private (left alone where absent): the
+first of overlapping users (the dashboard's views run in threads) turns it off, the last restores
+it."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+
+__all__ = ["small_pages"]
+
+_lock = threading.Lock()
+_users = 0
+_before = True
+
+
+def _setter() -> object:
+    core = getattr(np, "_core", None)
+    return getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+
+
+@contextlib.contextmanager
+def small_pages() -> Iterator[None]:
+    """numpy's new arrays without ``madvise(MADV_HUGEPAGE)`` for the duration; restored by the last
+    of overlapping users (threads), also on an error."""
+    global _users, _before
+    setter = _setter()
+    if not callable(setter):
+        yield
+        return
+    with _lock:
+        if _users == 0:
+            _before = bool(setter(False))
+        _users += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _users -= 1
+            if _users == 0:
+                setter(_before)

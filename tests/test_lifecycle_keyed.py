@@ -170,7 +170,7 @@ def test_a_channel_cells_customers_on_the_keys(
     frames = []
     for on in (True, False):
         if not on:
-            monkeypatch.setattr("hourglass.interfaces.dashboard.people_view.keyed", lambda _e: None)
+            monkeypatch.setattr("hourglass.interfaces.dashboard.people_view.keyed", lambda _e, _r=(): None)
         _, table = channel_table(src, q, lambda _n, _k, compute: compute())
         frames.append(table.sort_values("customer", ignore_index=True))
     assert frames[0]["customer"].str.startswith("u").all() and frames[0]["channel"].notna().any()

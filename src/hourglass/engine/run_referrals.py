@@ -16,7 +16,6 @@ from hourglass.engine.load import Events
 from hourglass.engine.run_journeys import cached
 from hourglass.ingest.spend import read_spend
 from hourglass.model.channels import ChannelResult, ChannelSpec, ChannelStats, Spend
-from hourglass.model.errors import SpecError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.referrals import (
     PeriodRow,
@@ -26,7 +25,7 @@ from hourglass.model.referrals import (
     period_label,
     sale_definition,
 )
-from hourglass.model.spec import parse_time
+from hourglass.model.spec import check_period, parse_time
 from hourglass.model.steps import Step
 
 __all__ = ["run_channels", "run_referrals", "run_referrals_and_channels"]
@@ -235,12 +234,7 @@ def _channel_spec(
     referee_column: str | None,
 ) -> tuple[ChannelSpec, ReferralSpec, Any]:
     start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
-    if start and end and start >= end:
-        raise SpecError(
-            f"--since ({start}) must be before --until ({end})",
-            code="HG108",
-            hint="swap the two dates, or drop one of them",
-        )
+    check_period(start, end)
     spec = ChannelSpec(channel_column or "channel", sale_stage, start, end)
     referrals = ReferralSpec(referral_event=referral_event, referee_column=referee_column)  # HG141
     return spec, referrals, sale_definition(model, sale_stage)

@@ -12,7 +12,7 @@ from hourglass.model._suggest import check_keys, did_you_mean
 from hourglass.model.errors import SpecError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.referrals import PERIODS, period_label
-from hourglass.model.spec import parse_time
+from hourglass.model.spec import check_period, parse_time
 from hourglass.model.steps import Step
 
 __all__ = [
@@ -144,12 +144,7 @@ class GrowthSpec:
                 hint="give both --referral-event EVENT and --referee-col COLUMN, or neither "
                 "(then the referrer column is used)",
             )
-        if self.since and self.until and self.since >= self.until:
-            raise SpecError(
-                f"--since ({self.since}) must be before --until ({self.until})",
-                code="HG108",
-                hint="swap the two dates, or drop one of them",
-            )
+        check_period(self.since, self.until)
 
     @classmethod
     def build(cls, **options: Any) -> GrowthSpec:

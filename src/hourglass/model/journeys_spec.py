@@ -12,7 +12,7 @@ from typing import Any
 from hourglass.model._suggest import check_keys, did_you_mean
 from hourglass.model.errors import SpecError
 from hourglass.model.journey import JourneyModel
-from hourglass.model.spec import parse_time
+from hourglass.model.spec import check_period, parse_time
 
 __all__ = [
     "LEVELS",
@@ -32,15 +32,6 @@ LEVELS: tuple[str, ...] = ("stage", "event")
 OTHER = "(other)"  # the --by group of the values after the 10 most common ones
 TOP_VALUES = 10
 MAX_PATH_STEPS = 8
-
-
-def _period(since: datetime | None, until: datetime | None) -> None:
-    if since and until and since >= until:
-        raise SpecError(
-            f"--since ({since}) must be before --until ({until})",
-            code="HG108",
-            hint="swap the two dates, or drop one of them",
-        )
 
 
 def goal_index(model: JourneyModel, goal: str | None) -> int:
@@ -87,7 +78,7 @@ class JourneysSpec:
     deviations: int = 10
 
     def __post_init__(self) -> None:
-        _period(self.since, self.until)
+        check_period(self.since, self.until)
         goal_index(self.model, self.goal)
         _count(self.deviations, "deviations", 0, 1000, "HG130")
 
@@ -139,7 +130,7 @@ class TransitionsSpec:
 
     def __post_init__(self) -> None:
         _level(self.level, self.model)
-        _period(self.since, self.until)
+        check_period(self.since, self.until)
 
     @classmethod
     def build(cls, model: JourneyModel | None = None, **options: Any) -> TransitionsSpec:
@@ -189,7 +180,7 @@ class PathsSpec:
 
     def __post_init__(self) -> None:
         _level(self.level, self.model)
-        _period(self.since, self.until)
+        check_period(self.since, self.until)
         if self.depth is None:
             object.__setattr__(self, "depth", default_depth(self.level, self.model, self.end))
         _count(self.steps, "--depth", 1, MAX_PATH_STEPS, "HG132")
@@ -281,7 +272,7 @@ class JourneyMapSpec:
         _count(self.clusters, "--clusters", 1, 100, "HG134")
         _count(self.limit, "--limit", 1, 100_000, "HG134")
         goal_index(self.model, self.goal)
-        _period(self.since, self.until)
+        check_period(self.since, self.until)
 
     @classmethod
     def build(cls, model: JourneyModel, **options: Any) -> JourneyMapSpec:
@@ -320,7 +311,7 @@ class FollowersSpec:
     as_of: datetime | None = None
 
     def __post_init__(self) -> None:
-        _period(self.since, self.until)
+        check_period(self.since, self.until)
         if self.goal_index == 1:
             raise SpecError(
                 f"the goal '{self.model.stages[0].name}' is the first stage: nobody can be before it",

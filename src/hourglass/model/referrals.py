@@ -12,7 +12,7 @@ from hourglass.model._suggest import check_keys, did_you_mean
 from hourglass.model.errors import SpecError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.results import format_duration, format_percent
-from hourglass.model.spec import parse_time
+from hourglass.model.spec import check_period, parse_time
 from hourglass.model.stats import ratio, wilson
 from hourglass.model.steps import Step
 
@@ -112,12 +112,7 @@ class ReferralSpec:
                     code="HG143",
                     hint="give a whole number in that range",
                 )
-        if self.since and self.until and self.since >= self.until:
-            raise SpecError(
-                f"--since ({self.since}) must be before --until ({self.until})",
-                code="HG108",
-                hint="swap the two dates, or drop one of them",
-            )
+        check_period(self.since, self.until)
 
     @classmethod
     def build(cls, **options: Any) -> ReferralSpec:

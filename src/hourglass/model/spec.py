@@ -21,6 +21,7 @@ __all__ = [
     "VIEWS",
     "FunnelSpec",
     "FunnelViewOptions",
+    "check_period",
     "check_window",
     "format_window",
     "optional_step",
@@ -103,6 +104,17 @@ def format_window(us: int) -> str:
     return f"{seconds:g}s"
 
 
+def check_period(since: datetime | None, until: datetime | None) -> None:
+    """HG108 unless ``since`` (when given) is before ``until`` (when given): every analysis's
+    ``--since``/``--until``."""
+    if since and until and since >= until:
+        raise SpecError(
+            f"--since ({since}) must be before --until ({until})",
+            code="HG108",
+            hint="swap the two dates, or drop one of them",
+        )
+
+
 def parse_time(value: str | datetime | None, *, what: str) -> datetime | None:
     """A naive UTC datetime from ISO text (``2024-01-31``, ``2024-01-31T10:00:00+03:00``)."""
     if value is None or value == "":
@@ -177,12 +189,7 @@ class FunnelSpec:
                 code="HG109",
                 hint="run the open funnel once per value with a filter, or drop --by",
             )
-        if self.since and self.until and self.since >= self.until:
-            raise SpecError(
-                f"--since ({self.since}) must be before --until ({self.until})",
-                code="HG108",
-                hint="swap the two dates, or drop one of them",
-            )
+        check_period(self.since, self.until)
         self._check_optional()
         if self.count not in COUNTS:
             raise SpecError(

@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from hourglass.interfaces.cli._common import mapping_from, source_options, stderr, stdout_console
-from hourglass.model.errors import SpecError
 
 __all__ = ["report_cmd"]
 
@@ -23,17 +22,12 @@ def _check_flags(
     """The flags' values, read before the source is: a bad --window, --since, --set or --whatif failed
     only after a dozen seconds of sections (a bad --whatif was a "not measured" section, exit 0)."""
     from hourglass.model.lifecycle import AfterSaleSpec
-    from hourglass.model.spec import parse_time, parse_window
+    from hourglass.model.spec import check_period, parse_time, parse_window
     from hourglass.model.whatif_spec import parse_change
 
     parse_window(window)
     start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
-    if start and end and start >= end:
-        raise SpecError(
-            f"--since ({start}) must be before --until ({end})",
-            code="HG108",
-            hint="swap the two dates, or drop one of them",
-        )
+    check_period(start, end)
     AfterSaleSpec.build(after_sale)
     for change in changes:
         parse_change(change)

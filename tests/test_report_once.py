@@ -5,7 +5,6 @@ once for the two, and draw the same parts as each computed on its own."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from hourglass.interfaces.report_funnel_parts import (
     funnel_time_part_of,
 )
 from hourglass.interfaces.report_sections import FunnelOptions
+from test_report_helper import _same
 
 
 @pytest.fixture
@@ -115,23 +115,6 @@ def test_the_collector_settings_leave_the_callers_own_alone() -> None:
         gc.set_threshold(*before)
 
 
-def _same(got: Any, want: Any, path: str = "") -> None:
-    """Equal result dicts, timings aside, floats to a relative 1e-9 (DuckDB's parallel sums differ
-    from run to run in the last bits)."""
-    if isinstance(want, dict):
-        assert isinstance(got, dict) and set(got) - {"seconds"} == set(want) - {"seconds"}, path
-        for key in set(want) - {"seconds"}:
-            _same(got[key], want[key], f"{path}.{key}")
-    elif isinstance(want, list | tuple):
-        assert isinstance(got, list | tuple) and len(got) == len(want), path
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            _same(g, w, f"{path}[{i}]")
-    elif isinstance(want, float) and isinstance(got, float):
-        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12) or (got != got and want != want), path
-    else:
-        assert got == want, path
-
-
 def test_the_friction_section_computes_the_stage_table_once(
     demo_parquet: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,7 +152,7 @@ def test_the_friction_section_computes_the_stage_table_once(
     # was the friction's tables and the diagnosis's stage table again; the model checked and the
     # log's last time read twice
     assert section == (alone, ["check_model_events", "last_time"])
-    _same(blocks, {"friction": friction.to_dict(), "diagnose": diagnosed.to_dict()})
+    _same(blocks, {"friction": friction.to_dict(), "diagnose": diagnosed.to_dict()}, rel=1e-9, abs_tol=1e-12)
 
 
 def test_the_report_command_freezes_its_objects_at_exit(

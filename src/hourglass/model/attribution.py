@@ -13,7 +13,7 @@ from typing import Any
 
 from hourglass.model._suggest import check_keys, did_you_mean
 from hourglass.model.errors import SpecError
-from hourglass.model.spec import US, format_window, parse_time, parse_window
+from hourglass.model.spec import US, check_period, format_window, parse_time, parse_window
 from hourglass.model.steps import Step
 
 __all__ = [
@@ -140,12 +140,7 @@ class AttributionSpec:
                 "the most touched channels are kept, the rest pooled as (other)",
                 code="HG194",
             )
-        if self.since and self.until and self.since >= self.until:
-            raise _err(
-                f"--since ({self.since}) must be before --until ({self.until})",
-                "swap the two dates, or drop one of them",
-                code="HG108",
-            )
+        check_period(self.since, self.until)
         if any(not e or not e.strip() for e in self.touch_events):
             raise _err(
                 "--touch-events holds an empty name", "e.g. --touch-events visit,ad_click", code="HG195"

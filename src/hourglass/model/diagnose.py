@@ -14,7 +14,7 @@ from typing import Any
 from hourglass.model.errors import SpecError
 from hourglass.model.friction import benjamini_hochberg
 from hourglass.model.journey import JourneyModel
-from hourglass.model.spec import parse_time
+from hourglass.model.spec import check_period, parse_time
 from hourglass.model.stats import two_proportion_p, wilson
 
 __all__ = ["REMEDIES", "DiagnoseResult", "DiagnoseSpec", "assemble_diagnose", "remedy_for", "stage_stats"]
@@ -99,8 +99,7 @@ class DiagnoseSpec:
         if not 0 < alpha < 1:
             raise SpecError(f"alpha must be in (0, 1), got {alpha}", code="HG171", hint="e.g. 0.05")
         s0, s1 = parse_time(since, what="since"), parse_time(until, what="until")
-        if s0 and s1 and s0 >= s1:
-            raise SpecError("since must be before until", code="HG108", hint="swap the two dates")
+        check_period(s0, s1)
         return cls(model=model, since=s0, until=s1, baseline=base, by=by, alpha=alpha)
 
     def describe(self) -> dict[str, Any]:

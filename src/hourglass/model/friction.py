@@ -16,7 +16,7 @@ from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import SpecError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.results import format_duration, format_percent
-from hourglass.model.spec import format_window, parse_time, parse_window
+from hourglass.model.spec import check_period, format_window, parse_time, parse_window
 from hourglass.model.stats import Z95, wilson
 
 __all__ = [
@@ -189,10 +189,7 @@ class FrictionSpec:
         )
         if spec.min_group < 1:
             raise SpecError("min_group must be at least 1", code="HG167", hint="e.g. min_group=10")
-        if spec.since and spec.until and spec.since >= spec.until:
-            raise SpecError(
-                "since must be before until", code="HG108", hint="swap the two dates, or drop one of them"
-            )
+        check_period(spec.since, spec.until)
         return spec
 
     def target(self, stage: str) -> float | None:

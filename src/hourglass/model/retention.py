@@ -11,7 +11,7 @@ from typing import Any
 
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import SpecError
-from hourglass.model.spec import parse_time
+from hourglass.model.spec import check_period, parse_time
 from hourglass.model.stats import wilson
 from hourglass.model.steps import Step
 
@@ -147,12 +147,7 @@ class RetentionSpec:
                 hint="e.g. --periods 12 (the matrix shows periods 0 to 12 after the start period)",
             )
         s, u = parse_time(since, what="--since"), parse_time(until, what="--until")
-        if s is not None and u is not None and s >= u:
-            raise SpecError(
-                f"--since ({s}) must be before --until ({u})",
-                code="HG108",
-                hint="give --since earlier than --until",
-            )
+        check_period(s, u)
         return cls(start, back, per, md, kind, n, s, u, by or None)
 
     def to_dict(self) -> dict[str, Any]:

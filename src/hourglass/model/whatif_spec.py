@@ -13,7 +13,7 @@ from typing import Any
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.errors import SpecError
 from hourglass.model.journey import JourneyModel
-from hourglass.model.spec import parse_time
+from hourglass.model.spec import check_period, parse_time
 
 __all__ = [
     "LMAX",
@@ -199,8 +199,7 @@ class WhatIfSpec:
             )
         )
         s0, s1 = parse_time(since, what="since"), parse_time(until, what="until")
-        if s0 and s1 and s0 >= s1:
-            raise SpecError("since must be before until", code="HG108", hint="swap the two dates")
+        check_period(s0, s1)
         return cls(
             model=model,
             changes=parsed,

@@ -161,16 +161,13 @@ def report_cmd(
     after_sale = after_sale_settings(settings)  # a malformed --set fails before the source is read
     _check_flags(window, since, until, after_sale, changes)
 
-    import atexit
     import gc
 
     from hourglass.interfaces.report_gc import GC_YOUNGEST
 
-    # the imports below allocate a lot too: the process's collector as the report's (report_gc.py)
+    # the imports below allocate a lot too: the process's collector as the report's (report_gc.py);
+    # every object is frozen at exit by the CLI's main (cli/__init__.py)
     gc.set_threshold(GC_YOUNGEST, *gc.get_threshold()[1:])
-    # and at exit every object frozen: Python's last collection, after the exit handlers, then walks
-    # none of the imports' and the report's objects (0.3-0.4 CPU-s of the command's exit, 0.05 so)
-    atexit.register(gc.freeze)
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

@@ -65,7 +65,7 @@ def _engine_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in ("compute_funnel", "compute_lifecycle", "compute_overview"):
         monkeypatch.setattr(views_module, name, refuse)
-    monkeypatch.setattr(pages_module.api, "funnel", refuse)
+    monkeypatch.setattr(pages_module, "model_funnels", refuse)
 
 
 def test_a_restart_reuses_the_results_without_the_engine(

@@ -89,16 +89,24 @@ def _planner_for(events: Events, spec: FunnelSpec) -> Iterator[None]:
 
 
 def run_funnel(
-    events: Events, spec: FunnelSpec, meta: dict[str, Any] | None = None, *, plan: str | None = None
+    events: Events,
+    spec: FunnelSpec,
+    meta: dict[str, Any] | None = None,
+    *,
+    plan: str | None = None,
+    rows: list[dict[str, Any]] | None = None,
 ) -> FunnelResult:
     """The funnel's result. ``plan``: ``auto`` (default; or $HOURGLASS_PLAN) takes the DuckDB fast
     path when it can answer the spec (engine/fastpath.py), else the portable Ibis plan; ``portable``
-    forces the latter; ``fast`` raises where the fast path cannot run."""
+    forces the latter; ``fast`` raises where the fast path cannot run. ``rows``: the fast path's
+    summary rows computed already (engine/funnel_batch.py: several funnels reading a store once)."""
     from hourglass.analyses.funnel import funnel_plan
     from hourglass.engine.fastpath import fast_funnel
 
-    chosen, reason = _plan(events, spec, plan)
-    if chosen == "fast":
+    chosen, reason = ("fast", None) if rows is not None else _plan(events, spec, plan)
+    if rows is not None:
+        raw = rows
+    elif chosen == "fast":
         raw = fast_funnel(events, spec)
     else:
         with _planner_for(events, spec):

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hourglass.ingest.config import load_model
-from hourglass.interfaces import api, journeys_api, lifecycle_api
+from hourglass.interfaces import journeys_api, lifecycle_api
+from hourglass.interfaces.overview_api import model_funnels
 from hourglass.model.errors import HourglassError, SpecError
 from hourglass.model.presets import PRESETS
 from hourglass.model.stats import ratio
@@ -100,25 +101,30 @@ def _largest_loss(rows: list[dict[str, Any]]) -> Loss | None:
 def compute_overview(
     src: DashboardSource, window: str, since: str | None, until: str | None
 ) -> list[ModelSummary]:
-    out: list[ModelSummary] = []
+    """Every model's funnel (``serve --model``'s first, then the built-in ones), computed together
+    (interfaces/overview_api.py: on a store, their events read once), or why it is not measured."""
     given = {name: load_model(name, src.config) for name in src.models}  # ``serve --model``: first
-    for name, jm in {**given, **PRESETS}.items():
+    models = {**given, **PRESETS}
+    results = src.run(
+        lambda: model_funnels(
+            src.events, list(models), window=window, since=since, until=until, config=src.config
+        )
+    )
+    out: list[ModelSummary] = []
+    for (name, jm), result in zip(models.items(), results, strict=True):
         base: dict[str, Any] = {
             "name": name,
             "label": jm.label,
             "kind": jm.kind,
             "description": jm.description,
         }
-        try:
-            result = src.run(
-                lambda name=name: api.funnel(  # type: ignore[misc]
-                    src.events, model=name, window=window, since=since, until=until, config=src.config
-                )
-            )
-        except HourglassError as e:
-            if e.code in ("HG107", "HG108"):  # the window or the dates: the page's error, not the model's
-                raise
-            out.append(ModelSummary(**base, reason=f"{e.message} ({e.code}); {MAP_HINT}"))
+        if isinstance(result, HourglassError):
+            if result.code in (
+                "HG107",
+                "HG108",
+            ):  # the window or the dates: the page's error, not the model's
+                raise result
+            out.append(ModelSummary(**base, reason=f"{result.message} ({result.code}); {MAP_HINT}"))
             continue
         rows = result.to_dict()["steps"]
         notes = [str(n) for n in result.meta.get("notes", [])]

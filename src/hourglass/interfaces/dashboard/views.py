@@ -125,10 +125,12 @@ class Views:
         until: str | None,
         compare: tuple[str, str | None, str | None] | None = None,
     ) -> str:
+        models = self._models(window, since, until)
         b_ahead = self._previous(since, until)  # the period before: a comparison's other side
         if b_ahead is not None and not (compare and compare[0]):
+            # once the page's own are computed: six funnels beside six funnels took the cores the
+            # page waited on (1M store, load 6: 0.6 s each side by side, 0.3 s alone)
             self.ahead.submit(lambda s: self._models(window, *b_ahead, s))
-        models = self._models(window, since, until)
         html = self._render("overview_result.html", models=models, window=window, range=rng)
         if not compare or not compare[0]:
             return html

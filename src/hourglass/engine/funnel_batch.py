@@ -1,0 +1,141 @@
+"""Several closed funnels on one store at once (the dashboard's overview: every built-in model for
+one window and dates), sharing what they read.
+
+Each funnel the store's sequential scan answers alone (engine/fastpath.py ``scan_chosen`` on a
+store, steps of plain names) reads each of its steps' rows with its own query, and a step of several
+names is ordered by DuckDB (engine/fastpath_scan.py). The overview's six models name 27 event names
+in 30 steps, most of them in several models: one funnel after the other, the 1M shop's store was read
+31 times for one overview. Here the union of their names is read once, in storage order (event code,
+customer, time), each name's rows are a slice of it, and a step is its names' slices (put in customer
+order by one stable sort of the concatenation when it has several); each funnel is then the same
+numpy pass (engine/funnel_scan.py ``funnel_scan``) on the same rows, so its summary row is the one
+:func:`~hourglass.engine.run.run_funnel` computes (tests/test_dashboard_overview_batch.py).
+
+A spec the shared scan does not answer (another plan, ``--by``, a file, a filter or a glob in a
+step) gets ``None`` and is run on its own by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hourglass.engine.load import Events
+    from hourglass.model.spec import FunnelSpec
+
+__all__ = ["shared_scan_rows", "shares_scan"]
+
+
+def _plain_names(spec: FunnelSpec) -> bool:
+    return all(not s.where and not any(c in p for c in "*?") for s in spec.steps for p in s.events)
+
+
+def _store(events: Events) -> bool:
+    """A store's keyed events (dense customer keys, ENUM event codes), not a file's."""
+    if events.keyed is None or not events.key_count or events.codes is None or events.enum_type is None:
+        return False
+    namespace = getattr(events.keyed.op(), "namespace", None)
+    return bool(getattr(namespace, "database", None))
+
+
+def shares_scan(events: Events, spec: FunnelSpec) -> bool:
+    """Whether :func:`shared_scan_rows` answers ``spec`` on ``events``: the fast path's
+    sequential-scan plan on a store (the plan chooser's own rule), steps of plain names."""
+    from hourglass.engine.fastpath import plan_for, scan_chosen
+
+    return (
+        _store(events)
+        and _plain_names(spec)
+        and plan_for(events, spec) == "fast"
+        and scan_chosen(events, spec)
+    )
+
+
+def _micros(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _read(events: Events, names: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each name's rows ``(customer keys, µs)`` in storage order (customer, time), from one query."""
+    import numpy as np
+
+    from hourglass.engine.errors import translated
+
+    codes = events.codes or ()
+    wanted = sorted({codes.index(x) for x in names if x in codes})
+    if not wanted:
+        return {}
+    assert events.keyed is not None
+    con = events.engine.con
+    hook = getattr(con, "_run_pre_execute_hooks", None)
+    if hook is not None:
+        hook(events.keyed)
+    base = con.compile(events.keyed)
+    match = " OR ".join(f"event = {_literal(codes[i])}::{events.enum_type}" for i in wanted)
+    sql = f'SELECT customer AS c, "timestamp" AS ts, enum_code(event) AS e FROM ({base}) AS st WHERE {match}'
+    with translated():
+        got = con.con.sql(sql).fetchnumpy()
+    c, ts, e = got["c"], np.asarray(got["ts"], dtype=np.int64), np.asarray(got["e"], dtype=np.int64)
+    if len(e) > 1 and not (e[1:] >= e[:-1]).all():  # storage order not kept: grouped by code here
+        order = np.argsort(e, kind="stable")
+        c, ts, e = c[order], ts[order], e[order]
+    bounds = np.searchsorted(e, np.asarray([*wanted, wanted[-1] + 1], dtype=np.int64))
+    return {
+        codes[i]: (c[bounds[j] : bounds[j + 1]], ts[bounds[j] : bounds[j + 1]]) for j, i in enumerate(wanted)
+    }
+
+
+def _step(
+    rows: dict[str, tuple[np.ndarray, np.ndarray]], names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step's ``(codes, ts)``, codes in order (engine/funnel_scan.py ``sorted_by_code``)."""
+    import numpy as np
+
+    from hourglass.engine.funnel_scan import sorted_by_code
+
+    parts = [rows[x] for x in sorted(set(names)) if x in rows]
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if len(parts) == 1:
+        return sorted_by_code(*parts[0])
+    return sorted_by_code(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+
+def _names(spec: FunnelSpec) -> list[tuple[str, ...]]:
+    return [tuple(sorted(set(st.events))) for st in spec.steps]
+
+
+def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[str, Any] | None]:
+    """Each spec's summary row (``c{k}``, ``med{k}``, ``p90{k}``, as the fast path's scan gives it),
+    ``None`` for a spec :func:`shares_scan` does not answer; the store is read once for all."""
+    from hourglass.engine._pages import small_pages
+    from hourglass.engine.funnel_scan import funnel_scan
+
+    chosen = [shares_scan(events, spec) for spec in specs]
+    names = sorted(
+        {x for spec, ok in zip(specs, chosen, strict=True) if ok for s in spec.steps for x in s.events}
+    )
+    out: list[dict[str, Any] | None] = [None] * len(specs)
+    if not names:
+        return out
+    made: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # a step of several models: once
+    with small_pages():
+        rows = _read(events, names)
+        for i, spec in enumerate(specs):
+            if chosen[i]:
+                for k in _names(spec):
+                    if k not in made:
+                        made[k] = _step(rows, k)
+                steps = [made[k] for k in _names(spec)]
+                out[i] = funnel_scan(steps, spec.window, _micros(spec.since), _micros(spec.until))
+    return out

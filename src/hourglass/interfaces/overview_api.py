@@ -1,0 +1,73 @@
+"""Several models' funnels on the same events, window and dates (the dashboard's overview): each
+result is the one :func:`hourglass.interfaces.api.funnel` gives for that model, computed together
+(engine/funnel_batch.py: on a store, the union of their steps' events read once)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hourglass.engine.funnel_batch import shared_scan_rows
+from hourglass.engine.load import Events
+from hourglass.engine.run import run_funnel
+from hourglass.ingest.config import Config, load_config, load_model
+from hourglass.interfaces.api import build_spec
+from hourglass.model.errors import HourglassError
+from hourglass.model.journey import JourneyModel
+from hourglass.model.results import FunnelResult
+from hourglass.model.spec import FunnelSpec
+
+__all__ = ["model_funnels"]
+
+
+def model_funnels(
+    ev: Events,
+    models: Sequence[str],
+    *,
+    window: str | int | float = "7d",
+    since: Any = None,
+    until: Any = None,
+    config: Config | str | None = None,
+) -> list[FunnelResult | HourglassError]:
+    """Each model's funnel (``api.funnel(ev, model=name, window=..., since=..., until=...)``) or
+    the coded error it raises (a model the log cannot measure, a bad window), in ``models``' order."""
+    started = time.perf_counter()
+    cfg = config if isinstance(config, Config) else load_config(config)
+    out: list[FunnelResult | HourglassError | None] = [None] * len(models)
+    todo: list[tuple[int, JourneyModel, FunnelSpec]] = []
+    for i, name in enumerate(models):
+        try:
+            jm = load_model(name, cfg)
+            spec = build_spec(None, model=jm, config=cfg, window=window, since=since, until=until)
+        except HourglassError as e:
+            out[i] = e
+            continue
+        todo.append((i, jm, spec))
+    try:
+        rows = shared_scan_rows(ev, [spec for _, _, spec in todo])
+    except HourglassError:  # (a read the store refuses): each model on its own says it
+        rows = [None] * len(todo)
+    for (i, jm, spec), row in zip(todo, rows, strict=True):
+        try:
+            out[i] = _result(ev, spec, jm, models[i], row, started)
+        except HourglassError as e:
+            out[i] = e
+    return [r for r in out if r is not None]
+
+
+def _result(
+    ev: Events, spec: FunnelSpec, jm: JourneyModel, name: str, row: dict[str, Any] | None, started: float
+) -> FunnelResult:
+    """``api.funnel``'s result of one model: its notes (a stage no event matches), its seconds."""
+    from hourglass.engine.event_names import missing_event_notes
+
+    result = run_funnel(ev, spec, {"model": name}, rows=None if row is None else [row])
+    if ev.report.rows == 0:
+        notes = ["the source has no events (a header and no rows)"]
+    else:
+        notes = missing_event_notes(ev, spec, result, model=jm)
+    if notes:
+        result.meta["notes"] = notes
+    result.meta["seconds"] = round(time.perf_counter() - started, 3)
+    return result

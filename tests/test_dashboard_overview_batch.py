@@ -1,0 +1,124 @@
+"""The overview's models computed together (interfaces/overview_api.py, engine/funnel_batch.py: on a
+store, the union of their steps' events read once) give what ``api.funnel`` gives for each model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hourglass.engine import fastpath_scan, funnel_batch, funnel_scan
+from hourglass.engine.event_store import write_store
+from hourglass.engine.load import Events
+from hourglass.engine.store import write_events
+from hourglass.ingest.simulator import simulate_shop
+from hourglass.interfaces import api
+from hourglass.interfaces.dashboard import load_source
+from hourglass.interfaces.dashboard.pages import compute_overview
+from hourglass.interfaces.overview_api import model_funnels
+from hourglass.model.errors import HourglassError
+from hourglass.model.presets import PRESETS
+
+MODELS = list(PRESETS)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    table, _ = simulate_shop(400, seed=11)
+    d = tmp_path_factory.mktemp("overview")
+    write_events(table, parquet_path=d / "shop.parquet")
+    write_store(api.events(str(d / "shop.parquet")), d / "shop.duckdb")
+    return {"parquet": d / "shop.parquet", "store": d / "shop.duckdb"}
+
+
+@pytest.fixture
+def scan() -> Iterator[None]:
+    """The sequential-scan plan on a small store (it runs from 10^6 events), in threads."""
+    before = fastpath_scan.SCAN_MIN_ROWS, funnel_scan.PARALLEL_MIN
+    fastpath_scan.SCAN_MIN_ROWS, funnel_scan.PARALLEL_MIN = 0, 0
+    yield
+    fastpath_scan.SCAN_MIN_ROWS, funnel_scan.PARALLEL_MIN = before
+
+
+def _plain(result: Any) -> dict[str, Any]:
+    out = dict(result.to_dict())
+    out["meta"] = {k: v for k, v in out["meta"].items() if k != "seconds"}
+    return out
+
+
+def _each(ev: Events, models: list[str], **kw: Any) -> list[Any]:
+    out: list[Any] = []
+    for name in models:
+        try:
+            out.append(_plain(api.funnel(ev, model=name, config=None, **kw)))
+        except HourglassError as e:
+            out.append((e.code, e.message))
+    return out
+
+
+def _together(ev: Events, models: list[str], **kw: Any) -> list[Any]:
+    return [
+        (r.code, r.message) if isinstance(r, HourglassError) else _plain(r)
+        for r in model_funnels(ev, models, **kw)
+    ]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"window": "7d"},
+        {"window": "30d", "since": "2024-02-01", "until": "2024-04-01"},
+        {"window": "1h", "until": "2024-03-01"},
+        {"window": "2d", "since": "2031-01-01"},  # nobody enters
+    ],
+)
+def test_the_models_together_equal_each_funnel_on_a_store(
+    shop: dict[str, Path], scan: None, kw: dict[str, Any]
+) -> None:
+    ev = api.events(str(shop["store"]))
+    assert all(funnel_batch.shares_scan(ev, api.build_spec(model=m, **kw)) for m in MODELS)
+    got = _together(ev, MODELS, **kw)
+    assert [g["meta"]["plan"] for g in got] == ["fast"] * len(MODELS)
+    assert got == _each(ev, MODELS, **kw)
+
+
+def test_each_step_read_from_one_query(
+    shop: dict[str, Path], scan: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One read of the store for all the models (was one per step: 31 for the six models)."""
+    ev = api.events(str(shop["store"]))
+    calls: list[str] = []
+    real = ev.engine.con.con.sql
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ev.engine.con.con, name)
+
+        def sql(self, query: str) -> Any:
+            calls.append(query)
+            return real(query)
+
+    monkeypatch.setattr(ev.engine.con, "con", Counting())
+    rows = funnel_batch.shared_scan_rows(ev, [api.build_spec(model=m, window="7d") for m in MODELS])
+    assert len(calls) == 1 and all(r is not None for r in rows)
+
+
+def test_specs_the_shared_scan_does_not_answer_run_on_their_own(shop: dict[str, Path], scan: None) -> None:
+    """A Parquet file, a breakdown, a filter on a step, a model's unknown stage: each as api.funnel."""
+    parquet = api.events(str(shop["parquet"]))
+    assert not funnel_batch.shares_scan(parquet, api.build_spec(model="aida", window="7d"))
+    assert _together(parquet, MODELS, window="7d") == _each(parquet, MODELS, window="7d")
+    store = api.events(str(shop["store"]))
+    spec = api.build_spec(model="aida", window="7d", by="channel")
+    assert funnel_batch.shared_scan_rows(store, [spec]) == [None]
+    (bad,) = model_funnels(store, ["aida"], window="7x")  # a coded error is returned, not raised
+    assert isinstance(bad, HourglassError) and bad.code == "HG107"
+
+
+def test_the_overview_page_equals_each_model_s_funnel(shop: dict[str, Path], scan: None) -> None:
+    src = load_source(str(shop["store"]))
+    models = compute_overview(src, "7d", None, None)
+    for m in models:
+        assert m.steps == api.funnel(src.events, model=m.name, window="7d").to_dict()["steps"]

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import hourglass
 from hourglass.analyses.funnel_closed import overlap_groups
-from hourglass.engine import fastpath_scan, funnel_scan
+from hourglass.engine import fastpath_scan, funnel_scan, grouping
 from hourglass.engine.fastpath import fast_funnel_sql, plan_for
 from hourglass.engine.load import Events
 from hourglass.engine.run import run_funnel
@@ -529,16 +529,14 @@ def test_null_integer_customers_are_still_found(tmp_path: Path) -> None:
 def scan_plan(on: bool, key_bits: int | None = None) -> Iterator[None]:
     """The closed funnel without --by on the scan plan (``on``) or the greedy joins; ``key_bits``:
     a smaller key budget, so that the customers are taken in many ranges."""
-    before = fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, funnel_scan._KEY_BITS
+    before = fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, grouping.KEY_BITS
     fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES = on, 0, True
     if key_bits is not None:
-        funnel_scan._KEY_BITS = key_bits
+        grouping.KEY_BITS = key_bits
     try:
         yield
     finally:
-        fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, funnel_scan._KEY_BITS = (
-            before
-        )
+        fastpath_scan.SCAN, fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, grouping.KEY_BITS = before
 
 
 @settings(max_examples=20, deadline=None, print_blob=True)

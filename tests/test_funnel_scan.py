@@ -18,7 +18,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import hourglass
-from hourglass.engine import fastpath_scan, funnel_scan, quick
+from hourglass.engine import fastpath_scan, funnel_scan, grouping, quick
 from hourglass.ingest.normalize import EDGE_SPACE
 from test_funnel_properties import forced_plan
 
@@ -62,8 +62,8 @@ def file_scan(key_bits: int | None) -> Iterator[list[str]]:
         fastpath_scan.SCAN_MIN_ROWS,
         fastpath_scan.SCAN_FILES,
         funnel_scan.PARALLEL_MIN,
-        funnel_scan.WORKERS,
-        funnel_scan._KEY_BITS,
+        grouping.WORKERS,
+        grouping.KEY_BITS,
         fastpath_scan.run_scan,
     )
     calls: list[str] = []
@@ -75,10 +75,10 @@ def file_scan(key_bits: int | None) -> Iterator[list[str]]:
         return real(*args, **kwargs)
 
     fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, funnel_scan.PARALLEL_MIN = 0, True, 0
-    funnel_scan.WORKERS = 3  # customers in three sets (integer ids), ranges in three threads
+    grouping.WORKERS = 3  # customers in three sets (integer ids), ranges in three threads
     fastpath_scan.run_scan = spy
     if key_bits is not None:
-        funnel_scan._KEY_BITS = key_bits
+        grouping.KEY_BITS = key_bits
     try:
         yield calls
     finally:
@@ -86,8 +86,8 @@ def file_scan(key_bits: int | None) -> Iterator[list[str]]:
             fastpath_scan.SCAN_MIN_ROWS,
             fastpath_scan.SCAN_FILES,
             funnel_scan.PARALLEL_MIN,
-            funnel_scan.WORKERS,
-            funnel_scan._KEY_BITS,
+            grouping.WORKERS,
+            grouping.KEY_BITS,
             fastpath_scan.run_scan,
         ) = before
 
@@ -139,13 +139,13 @@ def test_threads_and_one_thread_give_the_same_row() -> None:
     for parallel_min, workers in ((0, 3), (0, 2), (10**12, 1)):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(funnel_scan, "PARALLEL_MIN", parallel_min)
-            mp.setattr(funnel_scan, "WORKERS", workers)
-            mp.setattr(funnel_scan, "_KEY_BITS", 30)  # many ranges
+            mp.setattr(grouping, "WORKERS", workers)
+            mp.setattr(grouping, "KEY_BITS", 30)  # many ranges
             rows.append(funnel_scan.funnel_scan_rows(codes, ts[order], step[order], 4, 86_400 * 10**6))
             per_step = [(codes[step[order] == k], ts[order][step[order] == k]) for k in range(1, 5)]
             rows.append(funnel_scan.funnel_scan(per_step, 86_400 * 10**6))
             rows.append(funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, 86_400 * 10**6))
-            mp.setattr(funnel_scan, "_MULT", 0)  # every customer's hash the same: sorted apart by id
+            mp.setattr(grouping, "MULT", 0)  # every customer's hash the same: sorted apart by id
             rows.append(funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, 86_400 * 10**6))
     assert all(row == rows[0] for row in rows)
     assert rows[0]["c2"] > 0
@@ -154,14 +154,14 @@ def test_threads_and_one_thread_give_the_same_row() -> None:
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(
     st.lists(st.integers(-(2**63), 2**63 - 1) | st.integers(0, 9), max_size=60),
-    st.sampled_from([funnel_scan._MULT, 0, 1, 2**63]),
+    st.sampled_from([grouping.MULT, 0, 1, 2**63]),
 )
 def test_grouped_keeps_each_customers_rows_together(ids: list[int], mult: int) -> None:
     # the rows in an order that keeps each id's rows together, whatever the hash (0: all collide)
     c = np.array(ids, dtype=np.int64)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(funnel_scan, "_MULT", mult)
-        order, grouped = funnel_scan._grouped(c)
+        mp.setattr(grouping, "MULT", mult)
+        order, grouped = grouping.group_ids(c)
     assert sorted(order.tolist()) == list(range(len(ids)))
     assert grouped.tolist() == c[order].tolist()
     runs = [g for i, g in enumerate(grouped.tolist()) if i == 0 or g != grouped[i - 1]]

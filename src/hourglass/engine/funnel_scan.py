@@ -28,12 +28,13 @@ Customers are taken in ranges whose keys fit in 62 bits (``chunks``), which chan
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+
+from hourglass.engine import grouping
+from hourglass.engine.grouping import WORKERS, group_ids, grouped_sets, numbered, run_ranges
 
 __all__ = [
     "PARALLEL_MIN",
@@ -46,15 +47,11 @@ __all__ = [
 ]
 
 Arrays = tuple[np.ndarray, np.ndarray]
-#: the key's budget: code bits + time bits <= _KEY_BITS (int64, with room for the window's sums)
-_KEY_BITS = 62
 _IDX = 40  # an index fits in 40 bits (10^12 events)
-#: threads for the ranges of customers (their passes are numpy's, which releases the GIL)
-WORKERS = max(1, min(4, os.cpu_count() or 1))
-#: the multiplicative hash of integer ids (Fibonacci hashing: a bijection of 64-bit words)
-_MULT = 0x9E3779B97F4A7C15
-#: the fewest entries (step-1 events) taken by more than one thread (below: milliseconds)
-PARALLEL_MIN = 100_000
+#: the fewest entries (step-1 events; a file: rows) taken by more than one thread (tests set it)
+PARALLEL_MIN = grouping.PARALLEL_MIN
+#: (engine/journeys_order.py's name for it)
+_grouped = group_ids
 
 
 def sorted_by_code(codes: np.ndarray, ts: np.ndarray) -> Arrays:
@@ -81,12 +78,12 @@ def _entries_in_range(steps: Sequence[Arrays], since: int | None, until: int | N
 
 def _layout(t_min: int, t_max: int, last: int, parallel: bool) -> tuple[int, np.ndarray]:
     """The key's time bits and the first code of each range of customers (and one past the last):
-    their keys fit in ``_KEY_BITS``; with ``parallel``, at least ``2 * WORKERS`` ranges, so that the
-    threads share them."""
+    their keys fit in ``grouping.KEY_BITS``; with ``parallel``, at least ``2 * grouping.WORKERS``
+    ranges, so that the threads share them."""
     bits = max(1, (t_max - t_min).bit_length())
-    span = 1 << max(0, _KEY_BITS - bits)  # customers per range
+    span = 1 << max(0, grouping.KEY_BITS - bits)  # customers per range
     if parallel:
-        span = max(1, min(span, -(-(last + 1) // (2 * WORKERS))))
+        span = max(1, min(span, -(-(last + 1) // (2 * grouping.WORKERS))))
     starts = np.arange(last // span + 2, dtype=np.int64) * span  # (arange's own step: float)
     return bits, np.minimum(starts, last + 1)
 
@@ -99,7 +96,8 @@ def _parts(
     keys_of: Callable[[int], list[np.ndarray]], ranges: int, n: int, window: int, bits: int, parallel: bool
 ) -> list[Part]:
     """Each range's counts and differences from its keys per step (``keys_of``), the ranges in
-    ``WORKERS`` threads when ``parallel`` (numpy releases the GIL in its passes over whole arrays)."""
+    ``grouping.WORKERS`` threads when ``parallel`` (numpy releases the GIL in its passes over whole
+    arrays)."""
 
     def one(r: int) -> Part:
         counts = [0] * (n + 1)
@@ -107,10 +105,7 @@ def _parts(
         _chunk(keys_of(r), window, bits, counts, diffs)
         return counts, diffs
 
-    if parallel and ranges > 1:
-        with ThreadPoolExecutor(max_workers=min(WORKERS, ranges)) as pool:
-            return list(pool.map(one, range(ranges)))
-    return [one(r) for r in range(ranges)]
+    return run_ranges(one, ranges, grouping.WORKERS if parallel else 1)
 
 
 def _summary(parts: Sequence[Part], n: int) -> dict[str, Any]:
@@ -124,17 +119,6 @@ def _summary(parts: Sequence[Part], n: int) -> dict[str, Any]:
             med, p90 = np.quantile(d, [0.5, 0.9])
             row[f"med{k}"], row[f"p90{k}"] = float(med), float(p90)
     return row
-
-
-def numbered(values: np.ndarray) -> np.ndarray:
-    """Customer numbers 0, 1, ... of ``values`` sorted by customer (integers, or text as objects)."""
-    new = np.empty(len(values), dtype=bool)
-    if len(values):
-        new[0] = True
-        np.not_equal(values[1:], values[:-1], out=new[1:])
-    out = np.cumsum(new, dtype=np.int64)
-    out -= 1
-    return out
 
 
 def _keys(codes: np.ndarray, ts: np.ndarray, c0: int, bits: int, t_min: int) -> np.ndarray:
@@ -202,48 +186,15 @@ def funnel_scan_unsorted(
     until: int | None = None,
 ) -> dict[str, Any]:
     """:func:`funnel_scan_rows` of rows in any order with integer ``customers``: split into
-    ``WORKERS`` sets of customers (by a multiplicative hash of the id), each grouped by customer
-    (:func:`_grouped`), numbered and scanned in its own thread."""
-    parallel = len(customers) >= PARALLEL_MIN and WORKERS > 1
-    ways = WORKERS if parallel else 1
+    ``grouping.WORKERS`` sets of customers (by a multiplicative hash of the id), each grouped by
+    customer, numbered and scanned in its own thread (engine/grouping.py ``grouped_sets``)."""
+    parallel = len(customers) >= PARALLEL_MIN
+    ways = grouping.WORKERS if parallel else 1
 
-    def part(mine: np.ndarray | None) -> list[Part]:
-        c, t, s = (customers, ts, step) if mine is None else (customers[mine], ts[mine], step[mine])
-        order, grouped = _grouped(c)
-        return _rows_parts(numbered(grouped), t[order], s[order], n, window, since, until, threads=False)
+    def part(order: np.ndarray, grouped: np.ndarray) -> list[Part]:
+        return _rows_parts(numbered(grouped), ts[order], step[order], n, window, since, until, threads=False)
 
-    if ways == 1:
-        return _summary(part(None), n)
-    ids = np.asarray(customers, dtype=np.int64).view(np.uint64)  # (wraps: only hashed)
-    which = (ids * np.uint64(_MULT)) >> np.uint64(61)
-    which %= np.uint64(ways)
-    with ThreadPoolExecutor(max_workers=ways) as pool:
-        parts = list(pool.map(part, [which == w for w in range(ways)]))
-    return _summary([p for ps in parts for p in ps], n)
-
-
-def _grouped(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An order of the rows that keeps each customer's rows together (``c``: integer ids), and ``c``
-    in that order: one SIMD sort of a word per row, the id's hash above the row's index (0.10 CPU-s
-    for 3.3M rows, vs 0.21 for ``argsort`` and a gather); customers whose truncated hashes are equal
-    (rare: 42 bits for 3.3M rows) are then put apart by a sort of those rows by (hash, id)."""
-    m = len(c)
-    bits = max(1, (m - 1).bit_length())
-    key = np.asarray(c, dtype=np.int64).view(np.uint64) * np.uint64(_MULT)
-    key >>= np.uint64(bits)
-    key <<= np.uint64(bits)
-    key |= np.arange(m, dtype=np.uint64)
-    key.sort()
-    order = (key & np.uint64((1 << bits) - 1)).astype(np.intp)
-    key >>= np.uint64(bits)
-    grouped = c[order]
-    mixed = (key[1:] == key[:-1]) & (grouped[1:] != grouped[:-1])
-    if mixed.any():  # rows of the hashes two customers share: ordered by (hash, id)
-        at = np.flatnonzero(np.isin(key, np.unique(key[1:][mixed])))
-        by = np.lexsort((grouped[at], key[at]))
-        order[at] = order[at][by]
-        grouped[at] = grouped[at][by]
-    return order, grouped
+    return _summary([p for ps in grouped_sets(customers, ways, part) for p in ps], n)
 
 
 def _rows_parts(

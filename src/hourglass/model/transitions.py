@@ -11,8 +11,9 @@ from typing import Any
 from hourglass.model._text import pct, ratio, text_table, uniform
 from hourglass.model.journeys_spec import OTHER
 from hourglass.model.results import format_duration
+from hourglass.model.transition_edges import EdgeColumns, Rows, graph_columns
 
-__all__ = ["TransitionsResult", "build_transitions_result"]
+__all__ = ["EdgeColumns", "TransitionsResult", "build_transitions_result"]
 
 
 @dataclass(frozen=True)
@@ -20,13 +21,15 @@ class TransitionsResult:
     """``nodes``: [{node, visits, ends}] in order (model order, or most visited first);
     ``edges``: [{from, to (None: the sequence ended), moves, customers, probability, median_time_s,
     p90_time_s}]. With a breakdown, ``groups``: [{value, customers, nodes, edges}] per value of
-    the ``breakdown`` column at the customer's first element."""
+    the ``breakdown`` column at the customer's first element. ``nodes`` and ``edges`` are
+    read-only sequences of dicts: from the engine's columns (millions of edges on a log of 10^6
+    event names) each dict is built when it is read (model/transition_edges.py)."""
 
     level: str
     collapse: bool
     customers: int
-    nodes: tuple[dict[str, Any], ...]
-    edges: tuple[dict[str, Any], ...]
+    nodes: Sequence[dict[str, Any]]
+    edges: Sequence[dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
     breakdown: str | None = None
     groups: tuple[dict[str, Any], ...] = ()
@@ -45,9 +48,11 @@ class TransitionsResult:
         out["meta"] = self.meta
         return out
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> Sequence[dict[str, Any]]:
         """One row per edge; with a breakdown, per group and edge (the breakdown column first)."""
         if self.breakdown is None:
+            if isinstance(self.edges, Rows):
+                return self.edges  # built when read: the same keys on every row
             return uniform([dict(e) for e in self.edges])
         return uniform([{self.breakdown: g["value"], **e} for g in self.groups for e in g["edges"]])
 
@@ -148,17 +153,25 @@ def build_transitions_result(
     *,
     level: str,
     collapse: bool,
-    customers: int,
-    edges: Sequence[dict[str, Any]],
+    customers: int | None = None,
+    edges: Sequence[dict[str, Any]] | EdgeColumns,
     order: Sequence[str] | None = None,
     meta: dict[str, Any] | None = None,
     breakdown: str | None = None,
     groups: Sequence[tuple[Any, Sequence[dict[str, Any]]]] = (),
 ) -> TransitionsResult:
-    """``edges``: {from, to, moves, customers, median_s, p90_s} with node names; ``order`` the
-    node order (stages), else most visited first, then by name. ``groups``: (value, its edges) per
-    breakdown value; sorted by customers (descending), then value, a missing value last."""
-    nodes, out = _graph(edges, order)
+    """``edges``: {from, to, moves, customers, median_s, p90_s} with node names, or the same as
+    :class:`EdgeColumns`; ``order`` the node order (stages), else most visited first, then by name.
+    ``customers`` None: the moves to the end (each sequence ends once). ``groups``: (value, its
+    edges) per breakdown value; sorted by customers (descending), then value, a missing value last."""
+    nodes: Sequence[dict[str, Any]]
+    out: Sequence[dict[str, Any]]
+    if isinstance(edges, EdgeColumns):
+        nodes, out, ended = graph_columns(edges, order)
+    else:
+        nodes, out = _graph(edges, order)
+        ended = sum(int(e["moves"]) for e in edges if e["to"] is None)
+    customers = ended if customers is None else customers
     out_groups = []
     for value, g_edges in groups:
         g_nodes, g_out = _graph(g_edges, order)

@@ -1,0 +1,229 @@
+"""The transition graph kept as columns (numpy arrays) to the end: a log of 10^6 event names has
+millions of edges (10M events of bench/_data.py's ``wide`` shape: 8.9M), and a dict per edge built
+and sorted in Python cost a minute (bench/WIDE.md). :class:`EdgeColumns` is what the engine hands
+over; :func:`graph_columns` computes the nodes' visits and ends and the documented order with
+vector operations; :class:`Rows` gives the rows as dicts only when they are read (JSON, CSV, the
+printed table), each dict equal to model/transitions.py's row of the same edge."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["EdgeColumns", "Rows", "graph_columns"]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+#: the bits of the packed order key (:func:`_edge_order`)
+_WORD_BITS = 63
+
+#: rows materialised per chunk when iterated (each column's chunk converted by one ``tolist``)
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeColumns:
+    """One entry per edge: ``src`` and ``dst`` index ``names`` (``dst`` -1: the sequence ended),
+    ``moves``, ``customers``, ``median_s`` and ``p90_s`` (NaN for the end: not measured, there is
+    no next run). ``names`` are the nodes' names (stage or event names), each once."""
+
+    names: Sequence[str]
+    src: I64
+    dst: I64
+    moves: I64
+    customers: I64
+    median_s: F64
+    p90_s: F64
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    @classmethod
+    def of(
+        cls,
+        names: Sequence[str],
+        src: Any,
+        dst: Any,
+        moves: Any,
+        customers: Any,
+        median_s: Any,
+        p90_s: Any,
+        *,
+        first: int = 0,
+    ) -> EdgeColumns:
+        """From any array-likes (copied only when their type differs); ``first``: the code of
+        ``names[0]`` in ``src`` and ``dst`` (1 for 1-based stages; an end stays -1)."""
+        s, d = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+        if first:
+            s, d = s - first, np.where(d < 0, -1, d - first)
+        return cls(
+            names,
+            s,
+            d,
+            np.asarray(moves, dtype=np.int64),
+            np.asarray(customers, dtype=np.int64),
+            np.asarray(median_s, dtype=np.float64),
+            np.asarray(p90_s, dtype=np.float64),
+        )
+
+
+def _none_nan(values: list[Any]) -> list[Any]:
+    return [None if v != v else v for v in values]  # NaN is the only value not equal to itself
+
+
+class Rows(Sequence[dict[str, Any]]):
+    """A read-only sequence of dict rows built on demand from equal-length columns: ``keys`` in
+    order, each column a numpy array and a function of its ``tolist()`` chunk (or None). Equal to
+    any sequence of the same dicts (a tuple or list of them)."""
+
+    __slots__ = ("_columns", "_keys", "_n")
+
+    def __init__(
+        self, keys: Sequence[str], columns: Sequence[tuple[Any, Callable[[list[Any]], list[Any]] | None]]
+    ) -> None:
+        self._keys = tuple(keys)
+        self._columns = tuple(columns)
+        self._n = len(columns[0][0]) if columns else 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _chunk(self, start: int, stop: int) -> list[dict[str, Any]]:
+        cols = []
+        for arr, conv in self._columns:
+            part = arr[start:stop].tolist()
+            cols.append(part if conv is None else conv(part))
+        keys = self._keys
+        return [dict(zip(keys, vals, strict=True)) for vals in zip(*cols, strict=True)]
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._n)
+            if step == 1:
+                return self._chunk(start, max(start, stop))
+            return [self[k] for k in range(start, stop, step)]
+        k = i + self._n if i < 0 else i
+        if not 0 <= k < self._n:
+            raise IndexError(i)
+        return self._chunk(k, k + 1)[0]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for start in range(0, self._n, _CHUNK):
+            yield from self._chunk(start, min(self._n, start + _CHUNK))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Rows | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = None  # type: ignore[assignment]  # as a list of dicts
+
+    def __repr__(self) -> str:
+        head = ", ".join(repr(r) for r in self[:2])
+        return f"Rows([{head}{', ...' if self._n > 2 else ''}] {self._n} rows)"
+
+
+def _names_rank(names: Sequence[str], present: I64) -> I64:
+    """Each present code's rank by name (the codes' order when the names are sorted, as the
+    engine's are: a store's ENUM codes and the numbered raw values are in name order)."""
+    sub = [names[k] for k in present.tolist()]
+    if all(a < b for a, b in itertools.pairwise(sub)):
+        return np.arange(len(sub), dtype=np.int64)
+    order = sorted(range(len(sub)), key=sub.__getitem__)
+    rank = np.empty(len(sub), dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(sub), dtype=np.int64)
+    return rank
+
+
+def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64:
+    """The edges' order: from-node rank, moves (descending), then the to-node's rank with the end
+    (rank ``n_nodes``) after every node. One argsort of packed words when they fit in 63 bits."""
+    if not len(fr):
+        return np.zeros(0, dtype=np.int64)
+    top = int(moves.max())
+    down = top - moves  # moves descending as an ascending key
+    nbits = max(1, n_nodes.bit_length())
+    mbits = max(1, top.bit_length())
+    if nbits * 2 + mbits > _WORD_BITS:
+        # the moves' distinct values ranked (a few thousand, even on millions of edges)
+        _, down = np.unique(down, return_inverse=True)
+        down = down.astype(np.int64)
+        mbits = max(1, int(down.max()).bit_length())
+    if nbits * 2 + mbits > _WORD_BITS:
+        return np.lexsort((to, down, fr)).astype(np.int64)
+    word = fr << (mbits + nbits)
+    word |= down << nbits
+    word |= to
+    return np.argsort(word).astype(np.int64)  # the words are distinct (one edge per from, to)
+
+
+def graph_columns(cols: EdgeColumns, order: Sequence[str] | None) -> tuple[Rows, Rows, int]:
+    """model/transitions.py's ``nodes`` and ``edges`` (same dicts, same order) and the customers
+    (each sequence ends once: the moves to the end), from the columns."""
+    n_names = len(cols.names)
+    end = cols.dst < 0
+    visits = np.bincount(cols.src, weights=cols.moves, minlength=n_names).astype(np.int64)
+    ends = np.bincount(cols.src[end], weights=cols.moves[end], minlength=n_names).astype(np.int64)
+    present = np.flatnonzero(visits > 0).astype(np.int64)
+    if order is not None:
+        code_of = {cols.names[k]: k for k in present.tolist()}
+        nodes_codes = np.asarray([code_of[n] for n in order if n in code_of], dtype=np.int64)
+    else:
+        by_name = _names_rank(cols.names, present)
+        nodes_codes = present[np.lexsort((by_name, -visits[present]))]
+    rank = np.full(n_names + 1, len(nodes_codes), dtype=np.int64)  # the last slot: the end (-1)
+    rank[nodes_codes] = np.arange(len(nodes_codes), dtype=np.int64)
+    fr, to = rank[cols.src], rank[cols.dst]  # dst -1 reads the last slot
+    if (fr == len(nodes_codes)).any():
+        raise KeyError("an edge's node is not in the order")  # as the dict form's rank[] lookup
+    o = _edge_order(fr, cols.moves, to, len(nodes_codes))
+    names = list(cols.names)
+
+    def named(codes: list[Any]) -> list[Any]:
+        return [names[k] for k in codes]
+
+    def named_or_end(codes: list[Any]) -> list[Any]:
+        return [None if k < 0 else names[k] for k in codes]
+
+    src, dst, moves = cols.src[o], cols.dst[o], cols.moves[o]
+    probability = moves / visits[src]
+    median, p90 = cols.median_s[o], cols.p90_s[o]
+    if end.any():
+        at_end = dst < 0
+        median, p90 = median.copy(), p90.copy()
+        median[at_end] = math.nan
+        p90[at_end] = math.nan
+    edges = Rows(
+        ("from", "to", "moves", "customers", "probability", "median_time_s", "p90_time_s"),
+        [
+            (src, named),
+            (dst, named_or_end),
+            (moves, None),
+            (cols.customers[o], None),
+            (probability, None),
+            (median, _none_nan),
+            (p90, _none_nan),
+        ],
+    )
+    nodes = Rows(
+        ("node", "visits", "ends"),
+        [(nodes_codes, named), (visits[nodes_codes], None), (ends[nodes_codes], None)],
+    )
+    return nodes, edges, int(cols.moves[end].sum())

@@ -18,6 +18,7 @@ step) gets ``None`` and is run on its own by the caller.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +120,7 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
     """Each spec's summary row (``c{k}``, ``med{k}``, ``p90{k}``, as the fast path's scan gives it),
     ``None`` for a spec :func:`shares_scan` does not answer; the store is read once for all."""
     from hourglass.engine._pages import small_pages
-    from hourglass.engine.funnel_scan import funnel_scan
+    from hourglass.engine.funnel_scan import WORKERS, funnel_scan
 
     chosen = [shares_scan(events, spec) for spec in specs]
     names = sorted(
@@ -128,14 +129,16 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
     out: list[dict[str, Any] | None] = [None] * len(specs)
     if not names:
         return out
-    made: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # a step of several models: once
     with small_pages():
         rows = _read(events, names)
+        # each distinct step once (a step of several models), in threads (numpy's sorts release the GIL)
+        distinct = list(
+            dict.fromkeys(k for spec, ok in zip(specs, chosen, strict=True) if ok for k in _names(spec))
+        )
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            made = dict(zip(distinct, pool.map(lambda k: _step(rows, k), distinct), strict=True))
         for i, spec in enumerate(specs):
             if chosen[i]:
-                for k in _names(spec):
-                    if k not in made:
-                        made[k] = _step(rows, k)
                 steps = [made[k] for k in _names(spec)]
                 out[i] = funnel_scan(steps, spec.window, _micros(spec.since), _micros(spec.until))
     return out

@@ -189,10 +189,11 @@ class Views:
     def funnel(self, q: FunnelQuery) -> str:
         if q.empty:
             return self._render("funnel_empty.html")
-        # the people behind the bars: the next click (an older funnel's, if still running, stopped)
-        self.ahead.submit(lambda s: self._levels(q, s), view=("funnel", q.key()))
         comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
+        # the people behind the bars: the next click (an older funnel's, if still running, stopped),
+        # once the funnel is computed (beside it, they took the cores the page waited on)
+        self.ahead.submit(lambda s: self._levels(q, s), view=("funnel", q.key()))
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
         compare_chart = Chart(fresh_id("hg-compare"), compare_figure(comparison)) if comparison else None
         return self._render(

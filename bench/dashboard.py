@@ -58,24 +58,34 @@ def _quantile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
+def _cpu_ms() -> float:
+    """This process's CPU time (user + system, ms): the server's, its work ahead's and the bench's
+    own Playwright calls (Chromium runs in its own processes)."""
+    t = os.times()
+    return (t.user + t.system) * 1000
+
+
 class Bench:
-    def __init__(self, page: Any, base: str) -> None:
+    def __init__(self, page: Any, base: str, timeout_ms: int = 120_000) -> None:
         self.page = page
         self.base = base
+        self.timeout_ms = timeout_ms
         self.times: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}  # the server process's CPU ms of each interaction
 
     def _last_ms(self) -> float:
         return float(self.page.evaluate("window.hgTimings[window.hgTimings.length - 1].ms"))
 
     def record(self, name: str, action: Callable[[], None], *, page_load: bool = False) -> None:
         before = 0 if page_load else int(self.page.evaluate("window.hgTimings.length"))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_ms()
         action()
         self.page.wait_for_function(
-            f"window.hgTimings && window.hgTimings.length > {before}", timeout=120_000
+            f"window.hgTimings && window.hgTimings.length > {before}", timeout=self.timeout_ms
         )
-        self.page.wait_for_function(IDLE, timeout=120_000)
+        self.page.wait_for_function(IDLE, timeout=self.timeout_ms)
         wall = (time.perf_counter() - started) * 1000
+        self.cpu.setdefault(name, []).append(_cpu_ms() - cpu)
         self.times.setdefault(name, []).append(wall if page_load else self._last_ms())
 
     def select(self, name: str, value: str) -> None:
@@ -104,7 +114,7 @@ class Bench:
 
     def open(self, path: str) -> None:
         self.page.goto(self.base + path)
-        self.page.wait_for_function(IDLE, timeout=120_000)
+        self.page.wait_for_function(IDLE, timeout=self.timeout_ms)
 
 
 WAIT_S = 1.0  # as ``hourglass serve``: a view not ready within a second shows its progress
@@ -123,7 +133,7 @@ def serve(store: Path) -> tuple[Any, Any]:
 
 
 def run(
-    store: Path, reps: int, *, keep_cache: bool = False
+    store: Path, reps: int, *, keep_cache: bool = False, timeout_s: float = 120.0
 ) -> tuple[dict[str, float], dict[str, list[float]], dict[str, Any]]:
     import shutil
 
@@ -140,11 +150,12 @@ def run(
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         start["browser up"] = time.perf_counter() - t0
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(300_000)  # a 10M-event page load is not a test failure
+        timeout_ms = int(timeout_s * 1000)
+        page.set_default_timeout(max(300_000, timeout_ms))  # a 10M-event page load is not a test failure
         page.goto(f"{running.url}/funnel?steps={steps}&window=7d")
-        page.wait_for_selector(".hg-chart.hg-drawn", timeout=120_000)
+        page.wait_for_selector(".hg-chart.hg-drawn", timeout=timeout_ms)
         start["first funnel chart drawn"] = time.perf_counter() - t0
-        b = Bench(page, running.url)
+        b = Bench(page, running.url, timeout_ms)
         by_values = ["channel", "device", "country"]
         for i in range(reps):
             window = f"{8 + i}d"  # a new spec each time: not in the cache
@@ -167,13 +178,13 @@ def run(
             b.open("/?range=90d")
             b.record("overview: change window", partial(b.type_enter, "window", f"{60 + i}d"))
             b.record("overview: compare with the period before", partial(b.select, "compare", "previous"))
-        times = b.times
+        times, cpu = b.times, b.cpu
         running.stop()
         # a restart on the same store: each page's first view as the run left it, from the disk
         t1 = time.perf_counter()
         _, running = serve(store)
         start["restart: store loaded, server listening"] = time.perf_counter() - t1
-        b = Bench(page, running.url)
+        b = Bench(page, running.url, timeout_ms)
         for name, path in (
             ("funnel", f"/funnel?steps={steps}&window=8d"),
             ("hourglass", "/lifecycle?range=custom&since=2024-01-01"),
@@ -185,7 +196,7 @@ def run(
             start[f"restart: {name} drawn (after the previous)"] = restarted[0] / 1000
         browser.close()
     running.stop()
-    info = {"events": src.rows, "event names": len(src.names)}
+    info = {"events": src.rows, "event names": len(src.names), "cpu": cpu}
     return start, b.times | times, info
 
 
@@ -268,6 +279,12 @@ def main() -> None:
         help="start with the results an earlier run kept on disk (default: removed, computed again)",
     )
     ap.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="the longest wait for a page or a chart (default: 120 s per million events, at least 120 s)",
+    )
+    ap.add_argument(
         "--screenshots", type=Path, metavar="DIR", help="only take the docs' screenshots into DIR"
     )
     args = ap.parse_args()
@@ -276,7 +293,8 @@ def main() -> None:
         return
     store = ensure_store(args.data_dir, args.events, args.seed)
     load_before = os.getloadavg()
-    start, times, info = run(store, args.reps, keep_cache=args.keep_cache)
+    timeout = args.timeout or max(120.0, 120.0 * args.events / 1_000_000)
+    start, times, info = run(store, args.reps, keep_cache=args.keep_cache, timeout_s=timeout)
     load_after = os.getloadavg()
     print(f"store: {store} ({info['events']:,} events, {info['event names']} event names)")
     print(
@@ -286,9 +304,16 @@ def main() -> None:
     print("\n| start | seconds after start |\n|---|---:|")
     for name, s in start.items():
         print(f"| {name} | {s:.2f} |")
-    print(f"\n| interaction ({args.reps} runs) | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|")
+    cpu = info["cpu"]
+    print(
+        f"\n| interaction ({args.reps} runs) | p50 ms | p95 ms | max ms | server CPU ms, p50 |"
+        "\n|---|---:|---:|---:|---:|"
+    )
     for name, xs in times.items():
-        print(f"| {name} | {statistics.median(xs):.0f} | {_quantile(xs, 0.95):.0f} | {max(xs):.0f} |")
+        used = f"{statistics.median(cpu[name]):.0f}" if name in cpu else ""
+        print(
+            f"| {name} | {statistics.median(xs):.0f} | {_quantile(xs, 0.95):.0f} | {max(xs):.0f} | {used} |"
+        )
 
 
 if __name__ == "__main__":

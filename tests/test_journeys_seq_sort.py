@@ -130,7 +130,7 @@ def test_fast_paths_and_transitions_same_with_numpy_sort(
         monkeypatch.setenv("HOURGLASS_PLAN", plan)
         monkeypatch.setattr(journeys_order, "NUMPY_SORT", numpy_sort is not False)
         # None: the keys do not fit, DuckDB sorts the rows fetched
-        monkeypatch.setattr(journeys_order, "sorted_in_numpy", fits if numpy_sort else lambda *a: None)
+        monkeypatch.setattr(journeys_order, "sorted_in_numpy", fits if numpy_sort else lambda *a, **k: None)
         answers.append(
             [
                 hg.paths(path, model, steps=5, top=50),
@@ -181,5 +181,5 @@ def test_packed_transitions_equal_the_sorted_edges(
     )
     assert got is not None
     packed = journeys_seq.seq_transitions(got, collapse)
-    monkeypatch.setattr(journeys_seq, "_PACKED_EDGES", 0)
+    monkeypatch.setattr(journeys_seq, "PACKED_EDGES", 0)
     assert packed == journeys_seq.seq_transitions(got, collapse)

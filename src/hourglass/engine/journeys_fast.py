@@ -30,7 +30,8 @@ import ibis.expr.types as ir
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath import PLAN_ENV
-from hourglass.engine.journeys_order import numpy_order, numpy_sorted
+from hourglass.engine.journeys_order import Done, Threaded, numpy_order, numpy_sorted
+from hourglass.engine.journeys_ranges import threaded_paths, threaded_transitions
 from hourglass.engine.journeys_seq import (
     Sorted,
     seq_paths,
@@ -184,6 +185,9 @@ def _raw_stage_nodes(
     return base, f"[0, {', '.join(stage_of[got.raw[r]] for r in raw)}][list_position([{values}], e) + 1]"
 
 
+#: the kernels per set of customers in threads, fused with the numpy order (engine/journeys_ranges.py)
+THREADED = True
+
 _WINDOW = "WINDOW w AS (PARTITION BY c ORDER BY ts, node)"
 
 
@@ -252,8 +256,11 @@ def _rows(events: Events, sql: str) -> list[dict[str, Any]]:
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sorted, list[str] | None] | None:
-    """Every element in the order (customer, ts, node), as arrays (engine/journeys_seq.py), and
+def sorted_nodes(
+    events: Events, spec: PathsSpec | TransitionsSpec, threaded: Threaded | None = None
+) -> tuple[Sorted | Done, list[str] | None] | None:
+    """Every element in the order (customer, ts, node), as arrays (engine/journeys_seq.py), or
+    ``threaded``'s answer on them unordered (:class:`Done`; integer customers ordered in numpy), and
     the event names the integer nodes index (None at the stage level: the 1-based stage); None
     when a customer, a time or a node is null (the SQL fast path answers then)."""
     import pyarrow as pa
@@ -295,7 +302,7 @@ def sorted_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Sor
             )
         try:
             if _keyed_nodes(events, spec):  # integer customers: numpy arrays, not through Arrow
-                seq = numpy_sorted(raw, sql, numpy_order(events, spec, names))
+                seq = numpy_sorted(raw, sql, numpy_order(events, spec, names), threaded)
             else:
                 seq = sorted_from_arrow(raw.execute(f"{sql} ORDER BY 1, 2, 3").to_arrow_table())
         finally:
@@ -343,9 +350,12 @@ def _named(value: int, names: list[str] | None) -> Any:
 def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The top paths' rows and the totals' row (``customers``, ``paths``), as the portable plan's."""
     with small_pages():
-        got = sorted_nodes(events, spec)
+        got = sorted_nodes(events, spec, threaded_paths(spec) if THREADED else None)
         if got is not None:
-            top, counts = seq_paths(got[0], spec.collapse, spec.steps, spec.top)
+            if isinstance(got[0], Done):
+                top, counts = got[0].value
+            else:
+                top, counts = seq_paths(got[0], spec.collapse, spec.steps, spec.top)
     if got is not None:
         names = got[1]
         for r in top:
@@ -363,9 +373,9 @@ def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], d
 def fast_transitions(events: Events, spec: TransitionsSpec) -> list[dict[str, Any]]:
     """The edges' rows, as the portable plan's."""
     with small_pages():
-        got = sorted_nodes(events, spec)
+        got = sorted_nodes(events, spec, threaded_transitions(spec) if THREADED else None)
         if got is not None:
-            rows = seq_transitions(got[0], spec.collapse)
+            rows = got[0].value if isinstance(got[0], Done) else seq_transitions(got[0], spec.collapse)
     if got is not None:
         names = got[1]
         for r in rows:

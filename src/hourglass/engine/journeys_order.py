@@ -7,6 +7,7 @@ global ``ORDER BY`` (one thread merges its sorted runs at the end).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,19 +17,42 @@ from hourglass.engine.journeys_seq import I64, Sorted, sorted_from_numpy
 from hourglass.engine.load import Events
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
-__all__ = ["NUMPY_SORT", "numpy_order", "numpy_sorted", "sorted_in_numpy"]
+__all__ = ["NUMPY_SORT", "Done", "Threaded", "numpy_order", "numpy_sorted", "sorted_in_numpy"]
 
 NUMPY_SORT = True  # integer customers' rows put in order by numpy (sorted_in_numpy below)
 
 
-def numpy_sorted(raw: Any, sql: str, in_numpy: bool) -> Sorted | None:
-    """``sql``'s rows fetched unordered (in parallel), sorted by numpy (``in_numpy``) or DuckDB."""
+class Done:
+    """An answer computed per set of customers in threads (``numpy_sorted``'s ``threaded``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+#: the kernels per set of customers in threads on the unordered rows (``c``, ``ts``, ``node``); None
+#: when they decline (then the rows are sorted and the whole-log kernel runs)
+Threaded = Callable[[npt.NDArray[Any], I64, npt.NDArray[Any]], Any]
+
+
+def numpy_sorted(
+    raw: Any, sql: str, in_numpy: bool, threaded: Threaded | None = None
+) -> Sorted | Done | None:
+    """``sql``'s rows fetched unordered (in parallel), sorted by numpy (``in_numpy``) or DuckDB;
+    with ``threaded``, its answer (:class:`Done`) when it gives one (the rows' order by sets of
+    customers, each in a thread with its kernel: engine/journeys_ranges.py)."""
     if not in_numpy:
         return sorted_from_numpy(dict(raw.sql(f"{sql} ORDER BY 1, 2, 3").fetchnumpy()))
     got = dict(raw.sql(sql).fetchnumpy())
     if any(np.ma.is_masked(v) for v in got.values()):
         return None
-    seq = sorted_in_numpy(np.asarray(got["c"]), np.asarray(got["ts"]), np.asarray(got["node"]))
+    c, ts, node = np.asarray(got["c"]), np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"])
+    if threaded is not None:
+        done = threaded(c, ts, node)
+        if done is not None:
+            return Done(done)
+    seq = sorted_in_numpy(c, ts, node)
     if seq is None:
         raw.register(view := f"hg_journey_rows_{uuid.uuid4().hex}", got)
         try:
@@ -50,7 +74,9 @@ def numpy_order(events: Events, spec: PathsSpec | TransitionsSpec, names: list[s
 _KEY_BITS = 62
 
 
-def sorted_in_numpy(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sorted | None:
+def sorted_in_numpy(
+    c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], workers: int | None = None
+) -> Sorted | None:
     """The elements ``(c, ts, node)`` (integer customers, any order) in the order (customer, ts,
     node) without DuckDB's global sort: the rows split into ranges of customers whose ``customer <<
     (tbits + nbits) | (ts - t_min) << nbits | node`` keys fit in 62 bits, then one SIMD sort of each
@@ -58,7 +84,8 @@ def sorted_in_numpy(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sor
     store's dense keys, most files' ids) are split by a radix sort of their range; others grouped
     and numbered first (engine/funnel_scan.py: one sort of (hash of the id, row index) words), so
     the customers may come in hash order (no figure depends on it). None when the time and node
-    bits leave fewer than 10 bits of customer (then DuckDB sorts)."""
+    bits leave fewer than 10 bits of customer (then DuckDB sorts). ``workers``: the threads (default
+    ``WORKERS`` from 100,000 rows; engine/journeys_ranges.py's sets run one each)."""
     from hourglass.engine.funnel_scan import WORKERS, _grouped, numbered
 
     m = len(c)
@@ -73,7 +100,8 @@ def sorted_in_numpy(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sor
     sbits = _KEY_BITS - tbits - nbits  # customer bits of a range
     c = np.asarray(c)
     c_min, c_max = int(c.min()), int(c.max())
-    if m >= 1_000_000:  # ranges enough for the threads
+    workers = (WORKERS if m >= 100_000 else 1) if workers is None else workers
+    if m >= 1_000_000 and workers > 1:  # ranges enough for the threads
         sbits = min(sbits, max(1, ((c_max - c_min) // (4 * WORKERS)).bit_length()))
     codes: npt.NDArray[Any]
     # near ids (their differences in int64): each row's range, radix-sorted
@@ -111,7 +139,7 @@ def sorted_in_numpy(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sor
         k |= node[at].astype(np.int64)
         k.sort()
 
-    _each(one, len(bounds) - 1, WORKERS if m >= 100_000 else 1)
+    _each(one, len(bounds) - 1, workers)
     out_node = (keys & ((1 << nbits) - 1)).astype(np.int32)
     keys >>= nbits
     out_ts = keys & ((1 << tbits) - 1)

@@ -20,7 +20,11 @@ import numpy.typing as npt
 from hourglass.engine._pages import small_pages
 
 __all__ = [
+    "I64",
+    "PACKED_EDGES",
     "Sorted",
+    "quantiles",
+    "runs_of",
     "seq_paths",
     "seq_transitions",
     "small_pages",
@@ -66,7 +70,7 @@ def sorted_from_arrow(got_t: Any) -> Sorted | None:
     return new, ts, node
 
 
-def _runs(seq: Sorted, collapse: bool) -> Sorted:
+def runs_of(seq: Sorted, collapse: bool) -> Sorted:
     """Per run (in order): does it start a customer, its first time, its node."""
     new, ts, node = seq
     if not collapse:
@@ -79,7 +83,14 @@ def _runs(seq: Sorted, collapse: bool) -> Sorted:
 def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
     """The edges' rows as the SQL fast path's: ``node``, ``nxt`` (-1: the end), ``moves``,
     ``customers``, ``median_s``, ``p90_s`` (None for the end)."""
-    first, rts, rnode = _runs(seq, collapse)
+    if len(seq[2]) and (int(seq[2].max()) + 2) ** 2 <= PACKED_EDGES:
+        from hourglass.engine.journeys_ranges import transitions_merge, transitions_part
+
+        span = int(seq[2].max()) + 2
+        part = transitions_part(seq, collapse, span)
+        if part is not None:
+            return transitions_merge([part], span)
+    first, rts, rnode = runs_of(seq, collapse)
     if not len(rnode):
         return []
     last = np.empty_like(first)
@@ -89,10 +100,6 @@ def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
     nxt[:-1] = rnode[1:]
     nxt[last] = -1
     span = int(rnode.max()) + 2
-    if span * span <= _PACKED_EDGES:
-        got = _packed_transitions(first, rts, rnode, last, nxt, span)
-        if got is not None:
-            return got
     # the edge as one integer (in place: each large temporary is fresh memory, page-faulted)
     edge: npt.NDArray[np.integer[Any]] = rnode.astype(np.int64) if span * span >= 1 << 31 else rnode.copy()
     edge *= span
@@ -124,7 +131,7 @@ def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
     gap[-1] = 0
     gap_s = gap[order]
     del gap, order
-    med, p90 = _quantiles(e_s, gap_s, starts, ends)
+    med, p90 = quantiles(e_s, gap_s, starts, ends)
     e_first = e_s[starts].astype(np.int64)
     to = (e_first % span - 1).tolist()
     ends_at = [t < 0 for t in to]
@@ -146,68 +153,14 @@ def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
 
 
 #: up to this many possible edges (span ** 2), :func:`_packed_transitions` counts them
-_PACKED_EDGES = 1 << 16
-
-
-def _packed_transitions(
-    first: Any, rts: I64, rnode: Any, last: Any, nxt: Any, span: int
-) -> list[dict[str, Any]] | None:
-    """:func:`seq_transitions`'s rows without an argsort and gathers (few nodes): moves by a
-    bincount of the edges, distinct customers by one SIMD sort of (customer, edge) words, each
-    edge's gaps by one sort of (edge, gap) words (then each edge's slice is in order). None when
-    the words do not fit in 63 bits."""
-    ebits = (span * span - 1).bit_length()
-    edge = rnode.astype(np.int64)
-    edge *= span
-    edge += nxt
-    edge += 1
-    gap = np.zeros(len(rts), dtype=np.int64)  # µs to the next run (an end: 0)
-    np.subtract(rts[1:], rts[:-1], out=gap[:-1])
-    gap[last] = 0
-    gbits = max(1, int(gap.max()).bit_length())
-    cust = np.cumsum(first, dtype=np.int64)
-    if ebits + gbits > 63 or ebits + int(cust[-1]).bit_length() > 63:
-        return None
-    moves = np.bincount(edge, minlength=span * span)
-    cust <<= ebits
-    cust |= edge
-    cust.sort()
-    one = np.empty(len(cust), dtype=bool)
-    one[0] = True
-    np.not_equal(cust[1:], cust[:-1], out=one[1:])
-    customers = np.bincount(cust[one] & ((1 << ebits) - 1), minlength=span * span)
-    del cust, one
-    edge <<= gbits
-    edge |= gap
-    del gap
-    edge.sort()
-    gap_s = edge & ((1 << gbits) - 1)
-    edge >>= gbits
-    present = np.flatnonzero(moves)
-    ends = np.cumsum(moves[present])
-    starts = ends - moves[present]
-    med, p90 = _quantiles(edge, gap_s, starts, ends)
-    to = (present % span - 1).tolist()
-    return [
-        {"node": a, "nxt": b, "moves": mv, "customers": c}
-        | ({"median_s": None, "p90_s": None} if b < 0 else {"median_s": q5, "p90_s": q9})
-        for a, b, mv, c, q5, q9 in zip(
-            (present // span).tolist(),
-            to,
-            moves[present].tolist(),
-            customers[present].tolist(),
-            med,
-            p90,
-            strict=True,
-        )
-    ]
+PACKED_EDGES = 1 << 16
 
 
 #: up to this many edges, each edge's quantiles from its own slice; past it, one sort of every gap
 _SLICES = 4096
 
 
-def _quantiles(e_s: Any, gap_s: I64, starts: I64, ends: I64) -> tuple[list[float], list[float]]:
+def quantiles(e_s: Any, gap_s: I64, starts: I64, ends: I64) -> tuple[list[float], list[float]]:
     """Each edge's median and 90th percentile of the gaps in seconds (linear interpolation, as
     DuckDB's ``quantile_cont``); ``e_s`` sorted, each edge's gaps ``gap_s[start:end]``."""
     if len(starts) <= _SLICES:
@@ -236,49 +189,7 @@ def seq_paths(
     """The top paths' rows (``p0`` .. as nodes, -1 where the path ended, ``customers``,
     ``continued``), ordered as the portable plan (customers down, then node by node, a missing node
     first), and the totals (``customers``, ``paths``)."""
-    new, _, node = seq
-    if collapse:  # the runs' first elements (their times are not needed here)
-        start = new.copy()
-        start[1:] |= node[1:] != node[:-1]
-        first, rnode = new[start], node[start]
-        del start
-    else:
-        first, rnode = new, node
-    n = len(rnode)
-    if not n:
-        return [], {"customers": 0, "paths": 0}
-    begin = np.flatnonzero(first)
-    length = np.empty_like(begin)
-    np.subtract(begin[1:], begin[:-1], out=length[:-1])
-    length[-1] = n - begin[-1]
-    # the customer's i-th run, node + 1 (0: the path ended), per customer: depth gathers of one
-    # value per customer, no per-run rank or scatter
-    bits = max(1, int(rnode.max() + 1).bit_length())
-    # a path as integers of up to 62 bits, nodes packed first node highest: one integer when the
-    # path fits (the common case), else a few sorted together (lexsort, last key first); either
-    # way in the same order as the path node by node
-    per = max(1, 62 // bits)
-    words = [np.zeros(len(begin), dtype=np.int64) for _ in range(-(-depth // per))]
-    for i in range(depth):
-        at = np.minimum(begin + i, n - 1)
-        w = words[i // per]
-        w <<= bits
-        w |= np.where(length > i, rnode[at].astype(np.int64) + 1, 0)
-    order = np.argsort(words[0], kind="stable") if len(words) == 1 else np.lexsort(words[::-1])
-    differs = np.zeros(len(begin) - 1, dtype=bool)
-    for w in words:
-        w_s = w[order]
-        differs |= w_s[1:] != w_s[:-1]
-    cut = np.flatnonzero(differs) + 1
-    starts = np.concatenate(([0], cut))
-    counts = np.diff(np.append(starts, len(begin)))
-    continued = np.add.reduceat((length > depth)[order], starts, dtype=np.int64)
-    best = np.argsort(-counts, kind="stable")[:top]  # the paths are in path order already
-    rows = []
-    for u in best.tolist():
-        b, m = int(begin[order[starts[u]]]), int(length[order[starts[u]]])
-        row: dict[str, Any] = {f"p{i}": int(rnode[b + i]) if i < m else -1 for i in range(depth)}
-        row["customers"] = int(counts[u])
-        row["continued"] = int(continued[u])
-        rows.append(row)
-    return rows, {"customers": len(begin), "paths": len(counts)}
+    from hourglass.engine.journeys_ranges import path_bits, paths_merge, paths_part
+
+    bits = path_bits(seq[2])
+    return paths_merge([paths_part(seq, collapse, depth, bits)], depth, bits, top)

@@ -1,0 +1,281 @@
+"""The journeys' kernels per set of customers, in threads (engine/journeys_fast.py, bench/JOURNEYS.md):
+the elements of integer customers, fetched from DuckDB unordered, are cut into ``WORKERS`` sets of
+customers (by value: cuts at quantiles of a sample of the ids), and each set is put in order
+(engine/journeys_order.py ``sorted_in_numpy``) and passed through the paths' or the transitions'
+kernel in its own thread (numpy releases the GIL in its passes over whole arrays); the sets' parts
+are then merged.
+
+Why the merge is exact: the sets are disjoint sets of customers, and every figure is a sum over
+customers (moves, distinct customers of an edge, customers of a path, continued) or a quantile of
+the union of the customers' gaps, taken from the union of the sets' gaps of the edge. A path's
+nodes are packed in integers as in engine/journeys_seq.py ``seq_paths``, with the node bits of the
+whole log, so the paths of all sets are grouped and ordered together as one log's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from hourglass.engine.journeys_order import Threaded
+from hourglass.engine.journeys_seq import I64, PACKED_EDGES, Sorted, runs_of
+from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
+
+__all__ = [
+    "PARALLEL_MIN",
+    "in_sets",
+    "path_bits",
+    "paths_merge",
+    "paths_part",
+    "threaded_paths",
+    "threaded_transitions",
+    "transitions_merge",
+    "transitions_part",
+]
+
+P = TypeVar("P")
+#: the fewest elements cut into sets of customers for threads
+PARALLEL_MIN = 200_000
+
+
+def _workers() -> int:
+    from hourglass.engine.funnel_scan import WORKERS
+
+    return WORKERS
+
+
+def in_sets(
+    c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], part: Callable[[Sorted], P | None]
+) -> list[P] | None:
+    """``part`` of each set's elements in the order (customer, ts, node), the sets of customers
+    (by value) in threads; None when a set cannot be ordered in numpy or ``part`` declines."""
+    from hourglass.engine.journeys_order import _each, sorted_in_numpy
+
+    m = len(c)
+    ways = _workers() if m >= PARALLEL_MIN else 1
+    if ways <= 1:
+        seq = sorted_in_numpy(c, ts, node, workers=1)
+        return None if seq is None else _all([part(seq)])
+    # cuts at the quantiles of a sample of the ids: equal work whatever their spread
+    sample = np.sort(c[:: max(1, m // 4096)])
+    cuts = [int(sample[len(sample) * w // ways]) for w in range(1, ways)]
+    got: list[P | None] = [None] * ways
+
+    def one(w: int) -> None:
+        if w == 0:
+            mine = c < cuts[0]
+        elif w == ways - 1:
+            mine = c >= cuts[-1]
+        else:
+            mine = c >= cuts[w - 1]
+            mine &= c < cuts[w]
+        seq = sorted_in_numpy(c[mine], ts[mine], node[mine], workers=1)
+        got[w] = None if seq is None else part(seq)
+
+    _each(one, ways, ways)
+    return _all(got)
+
+
+def _all(parts: list[P | None]) -> list[P] | None:
+    out = [p for p in parts if p is not None]
+    return out if len(out) == len(parts) else None
+
+
+#: a set's transitions: moves and distinct customers per edge (bincounts over span ** 2), the
+#: (edge, gap) words sorted, and the gap's bits in them
+TPart = tuple[I64, I64, I64, int]
+
+
+def transitions_part(seq: Sorted, collapse: bool, span: int) -> TPart | None:
+    """A set's part of the transitions (``span``: the nodes + 2, the edge ``node * span + nxt + 1``):
+    moves by a bincount of the edges, distinct customers by one sort of (customer, edge) words, the
+    gaps by one sort of (edge, gap) words. None when the words do not fit in 63 bits."""
+    first, rts, rnode = runs_of(seq, collapse)
+    size = span * span
+    if not len(rnode):
+        empty = np.zeros(size, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.int64), 1
+    ebits = (size - 1).bit_length()
+    last = np.empty_like(first)
+    last[:-1] = first[1:]
+    last[-1] = True
+    nxt = np.empty(len(rnode), dtype=np.int64)  # the next run's node (an end: -1)
+    nxt[:-1] = rnode[1:]
+    nxt[last] = -1
+    edge = rnode.astype(np.int64)
+    edge *= span
+    edge += nxt
+    edge += 1
+    del nxt
+    gap = np.zeros(len(rts), dtype=np.int64)  # µs to the next run (an end: 0)
+    np.subtract(rts[1:], rts[:-1], out=gap[:-1])
+    gap[last] = 0
+    gbits = max(1, int(gap.max()).bit_length())
+    cust = np.cumsum(first, dtype=np.int64)
+    if ebits + gbits > 63 or ebits + int(cust[-1]).bit_length() > 63:
+        return None
+    moves = np.bincount(edge, minlength=size)
+    cust <<= ebits
+    cust |= edge
+    cust.sort()
+    one = np.empty(len(cust), dtype=bool)
+    one[0] = True
+    np.not_equal(cust[1:], cust[:-1], out=one[1:])
+    customers = np.bincount(cust[one] & ((1 << ebits) - 1), minlength=size)
+    del cust, one
+    edge <<= gbits
+    edge |= gap
+    del gap
+    edge.sort()
+    return moves, customers, edge, gbits
+
+
+def transitions_merge(parts: list[TPart], span: int) -> list[dict[str, Any]]:
+    """The edges' rows (``node``, ``nxt`` -1 for the end, ``moves``, ``customers``, ``median_s``,
+    ``p90_s``: engine/journeys_seq.py ``seq_transitions``'s) of the sets' parts."""
+    from hourglass.engine import journeys_seq
+    from hourglass.engine.journeys_order import _each
+
+    moves = np.sum([p[0] for p in parts], axis=0)
+    customers = np.sum([p[1] for p in parts], axis=0)
+    present = np.flatnonzero(moves)
+    to = (present % span - 1).tolist()
+    # each set's gaps of each present edge: its slice of the set's sorted words
+    offsets = [np.concatenate(([0], np.cumsum(p[0][present]))).tolist() for p in parts]
+    gaps = [p[2] & ((1 << p[3]) - 1) for p in parts]
+    med: list[float | None] = [None] * len(present)
+    p90: list[float | None] = [None] * len(present)
+    inner = [i for i, t in enumerate(to) if t >= 0]
+    if len(present) <= journeys_seq._SLICES:  # (read here: tests set it)
+        ways = min(_workers(), max(1, len(inner) // 16))
+        chunks = [inner[w::ways] for w in range(ways)]
+
+        def one(w: int) -> None:
+            for i in chunks[w]:
+                got = [g[o[i] : o[i + 1]] for g, o in zip(gaps, offsets, strict=True)]
+                both = got[0] if len(got) == 1 else np.concatenate(got)
+                q = np.quantile(both.astype(np.float64) / 1_000_000, [0.5, 0.9])
+                med[i], p90[i] = float(q[0]), float(q[1])
+
+        _each(one, ways, ways)
+    else:  # very many edges: all gaps sorted by (edge, gap) at once
+        e_all = np.concatenate([p[2] >> p[3] for p in parts])
+        ends = np.cumsum(moves[present])
+        got_q = journeys_seq.quantiles(e_all, np.concatenate(gaps), ends - moves[present], ends)
+        for i in inner:
+            med[i], p90[i] = got_q[0][i], got_q[1][i]
+    return [
+        {"node": a, "nxt": b, "moves": mv, "customers": cu, "median_s": q5, "p90_s": q9}
+        for a, b, mv, cu, q5, q9 in zip(
+            (present // span).tolist(),
+            to,
+            moves[present].tolist(),
+            customers[present].tolist(),
+            med,
+            p90,
+            strict=True,
+        )
+    ]
+
+
+def path_bits(node: npt.NDArray[Any]) -> int:
+    """The bits of a path's node (node + 1; 0: the path ended) for the whole log."""
+    return max(1, (int(node.max()) + 1).bit_length()) if len(node) else 1
+
+
+#: a set's paths: each customer's path as integers (one list per integer), and its "continued"
+PPart = tuple[list[I64], npt.NDArray[np.bool_]]
+
+
+def paths_part(seq: Sorted, collapse: bool, depth: int, bits: int) -> PPart:
+    """Each customer's first ``depth`` runs' nodes + 1 (0: the path ended) packed in integers of up
+    to 62 bits, the first node highest (so their order is the paths' order node by node), and
+    whether a further run follows."""
+    new, _, node = seq
+    if collapse:  # the runs' first elements (their times are not needed here)
+        start = new.copy()
+        start[1:] |= node[1:] != node[:-1]
+        first, rnode = new[start], node[start]
+        del start
+    else:
+        first, rnode = new, node
+    n = len(rnode)
+    per = max(1, 62 // bits)
+    words = [np.zeros(0, dtype=np.int64) for _ in range(-(-depth // per))]
+    if not n:
+        return words, np.zeros(0, dtype=bool)
+    begin = np.flatnonzero(first)
+    length = np.empty_like(begin)
+    np.subtract(begin[1:], begin[:-1], out=length[:-1])
+    length[-1] = n - begin[-1]
+    words = [np.zeros(len(begin), dtype=np.int64) for _ in words]
+    for i in range(depth):
+        at = np.minimum(begin + i, n - 1)
+        w = words[i // per]
+        w <<= bits
+        w |= np.where(length > i, rnode[at].astype(np.int64) + 1, 0)
+    return words, length > depth
+
+
+def paths_merge(
+    parts: list[PPart], depth: int, bits: int, top: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The top paths' rows (``p0`` .. as nodes, -1 where the path ended, ``customers``,
+    ``continued``), customers down then node by node (a missing node first), and the totals
+    (``customers``, ``paths``): engine/journeys_seq.py ``seq_paths``'s."""
+    words = [np.concatenate([p[0][j] for p in parts]) for j in range(len(parts[0][0]))]
+    longer = np.concatenate([p[1] for p in parts])
+    n = len(longer)
+    if not n:
+        return [], {"customers": 0, "paths": 0}
+    order = np.argsort(words[0], kind="stable") if len(words) == 1 else np.lexsort(words[::-1])
+    differs = np.zeros(n - 1, dtype=bool)
+    for w in words:
+        w_s = w[order]
+        differs |= w_s[1:] != w_s[:-1]
+    starts = np.concatenate(([0], np.flatnonzero(differs) + 1))
+    counts = np.diff(np.append(starts, n))
+    continued = np.add.reduceat(longer[order], starts, dtype=np.int64)
+    best = np.argsort(-counts, kind="stable")[:top]  # the paths are in path order already
+    per = max(1, 62 // bits)
+    mask = (1 << bits) - 1
+    rows = []
+    for u in best.tolist():
+        at = int(order[starts[u]])
+        row: dict[str, Any] = {}
+        for i in range(depth):
+            j = i // per
+            held = min(per, depth - j * per)  # nodes in word j
+            row[f"p{i}"] = ((int(words[j][at]) >> (bits * (held - 1 - (i - j * per)))) & mask) - 1
+        row["customers"] = int(counts[u])
+        row["continued"] = int(continued[u])
+        rows.append(row)
+    return rows, {"customers": n, "paths": len(counts)}
+
+
+def threaded_paths(spec: PathsSpec) -> Threaded:
+    """The paths' answer (engine/journeys_seq.py ``seq_paths``'s) per set of customers in threads."""
+
+    def run(c: Any, ts: Any, node: Any) -> Any:
+        bits = path_bits(node)
+        parts = in_sets(c, ts, node, lambda seq: paths_part(seq, spec.collapse, spec.steps, bits))
+        return None if parts is None else paths_merge(parts, spec.steps, bits, spec.top)
+
+    return run
+
+
+def threaded_transitions(spec: TransitionsSpec) -> Threaded:
+    """The transitions' rows (``seq_transitions``'s) per set of customers in threads; None past
+    ``PACKED_EDGES`` possible edges (then the whole-log kernel)."""
+
+    def run(c: Any, ts: Any, node: Any) -> Any:
+        span = (int(node.max()) if len(node) else 0) + 2
+        if span * span > PACKED_EDGES:
+            return None
+        parts = in_sets(c, ts, node, lambda seq: transitions_part(seq, spec.collapse, span))
+        return None if parts is None else transitions_merge(parts, span)
+
+    return run

@@ -119,3 +119,16 @@ def test_threaded_file_scan_equals_the_portable_plan(seed: int, customers: int, 
         got = hourglass.funnel(df, STEPS, window=86_400)
     assert calls == ["file of integer ids"]
     assert _rows(got) == _rows(want)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.lists(st.integers(-(10**6), 2**60), min_size=1, max_size=300),
+    st.lists(st.floats(0, 1), min_size=1, max_size=3),
+)
+def test_quantiles_are_numpys_bit_for_bit(values: list[int], qs: list[float]) -> None:
+    # the summary's medians and p90s without np.quantile (it imports numpy.ma on first use: 0.05 s
+    # of a fresh process's call on one thread): the same floats
+    v = np.array(values, dtype=np.int64)
+    want = np.quantile(v.astype(np.float64) / 1_000_000, qs)
+    assert funnel_scan.quantiles(v, qs, 1_000_000) == [float(x) for x in want]

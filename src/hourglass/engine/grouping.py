@@ -87,7 +87,7 @@ def _words(c: np.ndarray, first: int, bits: int) -> np.ndarray:
 def _order(key: np.ndarray, c: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """From sorted words (``key``, modified): the rows' order and their ids in it; the rows of ids
     whose truncated hashes are equal (rare: 42 bits for 3.3M rows) put apart by (hash, id)."""
-    order = (key & np.uint64((1 << bits) - 1)).astype(np.intp)
+    order = np.bitwise_and(key.view(np.int64), (1 << bits) - 1).astype(np.intp, copy=False)
     key >>= np.uint64(bits)
     grouped = c[order]
     mixed = (key[1:] == key[:-1]) & (grouped[1:] != grouped[:-1])

@@ -1,0 +1,81 @@
+"""engine/wide_edges.py (the transitions kernel for many nodes, as columns) against plain Python on
+sorted random elements: each edge's moves, distinct customers and the median and 90th percentile of
+its gaps (numpy's linear quantile), the end's quantiles not measured; with and without collapsing
+repeats, one move per edge and many, and the lexsort fallbacks when a packed word does not fit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hourglass.engine import wide_edges
+from hourglass.engine.wide_edges import edge_columns, rows_of
+
+
+def _reference(
+    seq: tuple[Any, Any, Any], collapse: bool
+) -> dict[tuple[int, int], tuple[int, set[int], list[float]]]:
+    new, ts, node = (a.tolist() for a in seq)
+    runs: list[list[tuple[int, int]]] = []
+    for n, t, v in zip(new, ts, node, strict=True):
+        if n:
+            runs.append([])
+        if not collapse or not runs[-1] or runs[-1][-1][1] != v:
+            runs[-1].append((t, v))
+    edges: dict[tuple[int, int], tuple[list[int], set[int], list[float]]] = {}
+    for c, rs in enumerate(runs):
+        for i, (t, v) in enumerate(rs):
+            nxt = rs[i + 1] if i + 1 < len(rs) else None
+            moves, who, gaps = edges.setdefault((v, -1 if nxt is None else nxt[1]), ([0], set(), []))
+            moves[0] += 1
+            who.add(c)
+            if nxt is not None:
+                gaps.append((nxt[0] - t) / 1_000_000)
+    return {k: (m[0], who, gaps) for k, (m, who, gaps) in edges.items()}
+
+
+def _seq(seed: int, m: int, customers: int, names: int, tick: int) -> tuple[Any, Any, Any]:
+    rng = np.random.default_rng(seed)
+    c = np.sort(rng.integers(0, customers, m))
+    ts = rng.integers(0, 40, m) * tick + rng.integers(0, 3, m)
+    node = np.where(rng.random(m) < 0.4, rng.integers(0, names, m), rng.integers(0, 3, m)).astype(np.int32)
+    order = np.lexsort((node, ts, c))
+    c, ts, node = c[order], ts[order], node[order]
+    new = np.ones(m, dtype=bool)
+    new[1:] = c[1:] != c[:-1]
+    return new, ts.astype(np.int64), node
+
+
+@pytest.mark.parametrize("bits", [63, 8])
+@pytest.mark.parametrize(
+    ("seed", "m", "customers", "names", "tick"),
+    [(1, 1, 1, 1, 1), (2, 40, 1, 5, 10**6), (3, 3_000, 400, 300, 10**6), (4, 5_000, 3_000, 70_000, 10**9)],
+)
+def test_edge_columns_against_plain_python(
+    seed: int, m: int, customers: int, names: int, tick: int, bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wide_edges, "_WORD_BITS", bits)
+    seq = _seq(seed, m, customers, names, tick)
+    for collapse in (True, False):
+        want = _reference(seq, collapse)
+        got = {(r["node"], r["nxt"]): r for r in rows_of(edge_columns(seq, collapse))}
+        assert set(got) == set(want)
+        for key, (moves, who, gaps) in want.items():
+            r = got[key]
+            assert (r["moves"], r["customers"]) == (moves, len(who))
+            if key[1] < 0:
+                assert r["median_s"] is None and r["p90_s"] is None
+            else:
+                q = np.quantile(gaps, [0.5, 0.9]).tolist()
+                assert abs(r["median_s"] - q[0]) <= 1e-12 * abs(q[0]) and abs(
+                    r["p90_s"] - q[1]
+                ) <= 1e-12 * abs(q[1])
+
+
+def test_no_elements() -> None:
+    empty = (np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
+    cols = edge_columns(empty, True)
+    assert set(cols) == set(wide_edges.KEYS) and all(len(v) == 0 for v in cols.values())
+    assert rows_of(cols) == []

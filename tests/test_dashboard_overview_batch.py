@@ -1,15 +1,17 @@
 """The overview's models computed together (interfaces/overview_api.py, engine/funnel_batch.py: on a
-store, the union of their steps' events read once) give what ``api.funnel`` gives for each model."""
+store, the union of their steps' events read once) give what ``api.funnel`` gives for each model; a
+funnel page's breakdown by the scan (engine/funnel_by_scan.py) what the joins give."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hourglass.engine import fastpath_scan, funnel_batch, funnel_scan
+from hourglass.engine import fastpath_scan, funnel_batch, funnel_by_scan, funnel_scan
 from hourglass.engine.event_store import write_store
 from hourglass.engine.load import Events
 from hourglass.engine.store import write_events
@@ -17,7 +19,7 @@ from hourglass.ingest.simulator import simulate_shop
 from hourglass.interfaces import api
 from hourglass.interfaces.dashboard import load_source
 from hourglass.interfaces.dashboard.pages import compute_overview
-from hourglass.interfaces.overview_api import model_funnels
+from hourglass.interfaces.overview_api import breakdown_funnel, model_funnels
 from hourglass.model.errors import HourglassError
 from hourglass.model.presets import PRESETS
 
@@ -122,3 +124,34 @@ def test_the_overview_page_equals_each_model_s_funnel(shop: dict[str, Path], sca
     models = compute_overview(src, "7d", None, None)
     for m in models:
         assert m.steps == api.funnel(src.events, model=m.name, window="7d").to_dict()["steps"]
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal, floats to a relative 1e-9 (numpy's quantiles and DuckDB's differ in the last bits)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9)
+    return bool(a == b)
+
+
+@pytest.mark.parametrize("by", ["channel", "country", "offer", "device"])
+@pytest.mark.parametrize(
+    "kw", [{"window": "7d"}, {"window": "30d", "since": "2024-02-01", "until": "2024-04-01"}]
+)
+def test_a_breakdown_by_the_scan_equals_the_joins(
+    shop: dict[str, Path], scan: None, by: str, kw: dict[str, Any]
+) -> None:
+    """A column of one value per customer (channel, country; offer: none on a visit, one NULL
+    group) by the scan; one a customer changes (device) by the joins, as before."""
+    ev = api.events(str(shop["store"]))
+    steps = ["visit", "signup", "purchase", "repeat_purchase"]
+    spec = api.funnel_inputs(ev, steps, by=by, **kw)[1]
+    rows = funnel_by_scan.by_scan_rows(ev, spec)
+    assert (rows is None) == (by == "device")
+    got = _plain(breakdown_funnel(ev, by, steps=steps, **kw))
+    assert _close(got, _plain(api.funnel(ev, steps, by=by, **kw)))
+    if by == "offer":
+        assert [g["value"] for g in got["groups"]] == [None]

@@ -66,8 +66,22 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _read(events: Events, names: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each name's rows ``(customer keys, µs)`` in storage order (customer, time), from one query."""
+def _span(events: Events, spec: FunnelSpec) -> tuple[int | None, int | None]:
+    """The times (µs) a chain of ``spec`` can have: from ``since`` (its entry's earliest) to before
+    ``until`` + the window (its last step's latest); (None, None) when the store's times are not
+    integer µs or there are no dates."""
+    assert events.keyed is not None
+    if not events.keyed.timestamp.type().is_integer():
+        return None, None
+    until = _micros(spec.until)
+    return _micros(spec.since), None if until is None else until + spec.window
+
+
+def _read(
+    events: Events, names: Sequence[str], span: tuple[int | None, int | None] = (None, None)
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each name's rows ``(customer keys, µs)`` in storage order (customer, time), from one query;
+    ``span``: only the rows of those times (µs, from, before)."""
     import numpy as np
 
     from hourglass.engine.errors import translated
@@ -83,6 +97,11 @@ def _read(events: Events, names: Sequence[str]) -> dict[str, tuple[np.ndarray, n
         hook(events.keyed)
     base = con.compile(events.keyed)
     match = " OR ".join(f"event = {_literal(codes[i])}::{events.enum_type}" for i in wanted)
+    match = f"({match})"
+    if span[0] is not None:
+        match += f' AND "timestamp" >= {span[0]}'
+    if span[1] is not None:
+        match += f' AND "timestamp" < {span[1]}'
     sql = f'SELECT customer AS c, "timestamp" AS ts, enum_code(event) AS e FROM ({base}) AS st WHERE {match}'
     with translated():
         got = con.con.sql(sql).fetchnumpy()
@@ -129,8 +148,10 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
     out: list[dict[str, Any] | None] = [None] * len(specs)
     if not names:
         return out
+    spans = {_span(events, spec) for spec, ok in zip(specs, chosen, strict=True) if ok}
+    span = spans.pop() if len(spans) == 1 else (None, None)  # (the overview's: one window and dates)
     with small_pages():
-        rows = _read(events, names)
+        rows = _read(events, names, span)
         # each distinct step once (a step of several models), in threads (numpy's sorts release the GIL)
         distinct = list(
             dict.fromkeys(k for spec, ok in zip(specs, chosen, strict=True) if ok for k in _names(spec))

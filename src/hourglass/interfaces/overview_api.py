@@ -1,6 +1,8 @@
-"""Several models' funnels on the same events, window and dates (the dashboard's overview): each
-result is the one :func:`hourglass.interfaces.api.funnel` gives for that model, computed together
-(engine/funnel_batch.py: on a store, the union of their steps' events read once)."""
+"""The dashboard's funnels, each the result :func:`hourglass.interfaces.api.funnel` gives, computed
+by the store's sequential scan where api.funnel would run the joins or read the store again:
+several models' funnels on the same events, window and dates (the overview; engine/funnel_batch.py:
+the union of their steps' events read once), and a funnel with a breakdown whose value is one per
+customer (the funnel page; engine/funnel_by_scan.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from hourglass.model.journey import JourneyModel
 from hourglass.model.results import FunnelResult
 from hourglass.model.spec import FunnelSpec
 
-__all__ = ["model_funnels"]
+__all__ = ["breakdown_funnel", "model_funnels"]
 
 
 def model_funnels(
@@ -50,19 +52,41 @@ def model_funnels(
         rows = [None] * len(todo)
     for (i, jm, spec), row in zip(todo, rows, strict=True):
         try:
-            out[i] = _result(ev, spec, jm, models[i], row, started)
+            out[i] = _result(ev, spec, jm, models[i], None if row is None else [row], started)
         except HourglassError as e:
             out[i] = e
     return [r for r in out if r is not None]
 
 
+def breakdown_funnel(ev: Events, by: str, *, config: Config | None = None, **options: Any) -> FunnelResult:
+    """``api.funnel(ev, by=by, config=config, **options)`` (``options``: its steps, model, window,
+    dates ...), by the scan where each customer's step-1 events have one value of ``by``."""
+    from hourglass.engine.funnel_by_scan import by_scan_rows
+    from hourglass.interfaces import api
+
+    started = time.perf_counter()
+    cfg = config if isinstance(config, Config) else load_config(config)
+    source, spec = api.funnel_inputs(ev, by=by, config=cfg, **options)
+    rows = by_scan_rows(source, spec)
+    if rows is None:
+        return api.funnel(ev, by=by, config=cfg, **options)
+    model = options.get("model")
+    jm = load_model(model, cfg) if isinstance(model, str) else model
+    return _result(source, spec, jm, model if isinstance(model, str) else None, rows, started)
+
+
 def _result(
-    ev: Events, spec: FunnelSpec, jm: JourneyModel, name: str, row: dict[str, Any] | None, started: float
+    ev: Events,
+    spec: FunnelSpec,
+    jm: JourneyModel | None,
+    name: str | None,
+    rows: list[dict[str, Any]] | None,
+    started: float,
 ) -> FunnelResult:
-    """``api.funnel``'s result of one model: its notes (a stage no event matches), its seconds."""
+    """``api.funnel``'s result: its notes (a step or stage no event matches), its seconds."""
     from hourglass.engine.event_names import missing_event_notes
 
-    result = run_funnel(ev, spec, {"model": name}, rows=None if row is None else [row])
+    result = run_funnel(ev, spec, {"model": name} if name else {}, rows=rows)
     if ev.report.rows == 0:
         notes = ["the source has no events (a header and no rows)"]
     else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hourglass.interfaces import api
+from hourglass.interfaces.overview_api import breakdown_funnel
 from hourglass.model.errors import SpecError
 from hourglass.model.results import FunnelGroup, FunnelResult, StepCounts, step_rows
 from hourglass.model.steps import parse_filter
@@ -93,7 +94,10 @@ def funnel_kwargs(src: DashboardSource, q: FunnelQuery) -> dict[str, Any]:
 def compute_funnel(src: DashboardSource, q: FunnelQuery) -> FunnelView:
     by = api.by_column(src.events, q.by) if q.by else None
     kwargs = funnel_kwargs(src, q)
-    result = src.run(lambda: api.funnel(src.events, by=by, config=src.config, **kwargs))
+    if by:  # the scan where a customer has one value (overview_api.py), else the fast path's joins
+        result = src.run(lambda: breakdown_funnel(src.events, by, config=src.config, **kwargs))
+    else:
+        result = src.run(lambda: api.funnel(src.events, config=src.config, **kwargs))
     steps = [s.step for s in result.steps] or (
         [s.step for s in result.groups[0].steps] if result.groups else []
     )

@@ -155,3 +155,35 @@ def test_a_breakdown_by_the_scan_equals_the_joins(
     assert _close(got, _plain(api.funnel(ev, steps, by=by, **kw)))
     if by == "offer":
         assert [g["value"] for g in got["groups"]] == [None]
+
+
+def test_the_next_clicks_work_starts_once_the_page_s_own_is_computed(
+    shop: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overview's period before and a funnel's people are submitted ahead after the page's
+    result is computed (beside it, they took the cores the page waited on)."""
+    from hourglass.interfaces.dashboard import views as views_module
+    from hourglass.interfaces.dashboard.app import create_app
+    from hourglass.interfaces.dashboard.query import FunnelQuery
+
+    src = load_source(str(shop["store"]))
+    views = create_app(src).state.views
+    order: list[str] = []
+    monkeypatch.setattr(views.ahead, "submit", lambda *jobs, **kw: order.append("ahead"))
+    real_overview, real_funnel = views_module.compute_overview, views_module.compute_funnel
+
+    def overview(*a: Any) -> Any:
+        order.append("page")
+        return real_overview(*a)
+
+    def funnel(*a: Any) -> Any:
+        order.append("page")
+        return real_funnel(*a)
+
+    monkeypatch.setattr(views_module, "compute_overview", overview)
+    monkeypatch.setattr(views_module, "compute_funnel", funnel)
+    views.overview("9d", "90d", "2024-02-01", "2024-05-01")
+    assert order == ["page", "ahead"]
+    order.clear()
+    views.funnel(FunnelQuery(steps=("visit", "signup"), window="9d"))
+    assert order == ["page", "ahead"]

@@ -65,9 +65,14 @@ def _both(
     return old, new
 
 
+@pytest.mark.parametrize("threaded", [False, True])  # the edges' order sorted in two threads
 @pytest.mark.parametrize("sorted_names", [True, False])
 @pytest.mark.parametrize(("seed", "n_names"), [(1, 1), (2, 7), (3, 300)])
-def test_columns_equal_the_dict_rows(seed: int, n_names: int, sorted_names: bool) -> None:
+def test_columns_equal_the_dict_rows(
+    seed: int, n_names: int, sorted_names: bool, threaded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if threaded:
+        monkeypatch.setattr(transition_edges, "_THREADED", 2)
     names, cols = _random_edges(seed, n_names, sorted_names)
     old, new = _both(names, cols)
     assert isinstance(new.edges, Rows) and isinstance(new.nodes, Rows)

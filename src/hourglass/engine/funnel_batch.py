@@ -123,7 +123,7 @@ def _step(
 
     from hourglass.engine.funnel_scan import sorted_by_code
 
-    parts = [rows[x] for x in sorted(set(names)) if x in rows]
+    parts = [rows[x] for x in sorted(set(names)) if x in rows and len(rows[x][0])]
     if not parts:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     if len(parts) == 1:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from hourglass.engine.funnel_batch import _literal, _micros, _names, _read, _span, _step, _store
@@ -129,13 +130,12 @@ def by_scan_rows(events: Events, spec: FunnelSpec) -> list[dict[str, Any]] | Non
     import numpy as np
 
     from hourglass.engine._pages import small_pages
-    from hourglass.engine.funnel_scan import funnel_scan
+    from hourglass.engine.funnel_scan import WORKERS, funnel_scan
 
     found = _group_of(events, spec)
     if found is None:
         return None
     of, values = found
-    out: list[dict[str, Any]] = []
     with small_pages():
         rows = _read(events, sorted({x for st in spec.steps for x in st.events}), _span(events, spec))
         split = []
@@ -152,8 +152,9 @@ def by_scan_rows(events: Events, spec: FunnelSpec) -> list[dict[str, Any]] | Non
                 ]
             )
         since, until = _micros(spec.since), _micros(spec.until)
-        for j, value in enumerate(values):
-            row = funnel_scan([s[j] for s in split], spec.window, since, until)
-            if row["c1"]:
-                out.append({"by": value, **row})
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # the groups side by side
+            found_rows = pool.map(
+                lambda j: funnel_scan([s[j] for s in split], spec.window, since, until), range(len(values))
+            )
+            out = [{"by": value, **row} for value, row in zip(values, found_rows, strict=True) if row["c1"]]
     return out

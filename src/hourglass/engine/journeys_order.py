@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +17,21 @@ from hourglass.engine.journeys_seq import I64, Sorted, sorted_from_numpy
 from hourglass.engine.load import Events
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
-__all__ = ["NUMPY_SORT", "Done", "Threaded", "numpy_order", "numpy_sorted", "sorted_in_numpy"]
+__all__ = [
+    "NUMPY_SORT",
+    "Done",
+    "Each",
+    "Threaded",
+    "numpy_order",
+    "numpy_sorted",
+    "ordered_ranges",
+    "sorted_in_numpy",
+]
+
+R = TypeVar("R")
 
 NUMPY_SORT = True  # integer customers' rows put in order by numpy (sorted_in_numpy below)
+NUMPY_ALL = False  # also a file's event level (far ids grouped by hash)
 
 
 class Done:
@@ -67,7 +79,7 @@ def numpy_order(events: Events, spec: PathsSpec | TransitionsSpec, names: list[s
     event level: its 62-bit ids grouped by hash cost 0.25 CPU-s more than DuckDB's sort); past 255
     names DuckDB (8 node bits and a year of µs, 45 bits, do not fit in its keys)."""
     few = len(names or ()) <= 255
-    return NUMPY_SORT and few and (spec.level == "stage" or events.key_count is not None)
+    return NUMPY_SORT and few and (NUMPY_ALL or spec.level == "stage" or events.key_count is not None)
 
 
 #: the key's budget for the in-numpy order: customer, time and node bits (int64)
@@ -78,19 +90,59 @@ def sorted_in_numpy(
     c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], workers: int | None = None
 ) -> Sorted | None:
     """The elements ``(c, ts, node)`` (integer customers, any order) in the order (customer, ts,
-    node) without DuckDB's global sort: the rows split into ranges of customers whose ``customer <<
-    (tbits + nbits) | (ts - t_min) << nbits | node`` keys fit in 62 bits, then one SIMD sort of each
-    range's keys (in threads: numpy releases the GIL). Ids within 2^15 ranges of each other (a
-    store's dense keys, most files' ids) are split by a radix sort of their range; others grouped
-    and numbered first (engine/funnel_scan.py: one sort of (hash of the id, row index) words), so
-    the customers may come in hash order (no figure depends on it). None when the time and node
-    bits leave fewer than 10 bits of customer (then DuckDB sorts). ``workers``: the threads (default
-    ``WORKERS`` from 100,000 rows; engine/journeys_ranges.py's sets run one each)."""
-    from hourglass.engine.funnel_scan import WORKERS, _grouped, numbered
-
+    node) without DuckDB's global sort (:func:`ordered_ranges`), decoded. None when the time and
+    node bits leave fewer than 10 bits of customer (then DuckDB sorts). ``workers``: the threads
+    (default ``WORKERS`` from 100,000 rows; engine/journeys_ranges.py's sets run one each)."""
     m = len(c)
     if not m:
         return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    got: tuple[list[None], I64, list[int], int, int, int] | None = _ordered(c, ts, node, workers, None)
+    if got is None:
+        return None
+    _, keys, bounds, tbits, nbits, t_min = got
+    out_node = (keys & ((1 << nbits) - 1)).astype(np.int32)
+    keys >>= nbits
+    out_ts = keys & ((1 << tbits) - 1)
+    out_ts += t_min
+    keys >>= tbits  # the customer within its range: a range's first row is a new customer
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    firsts_at = np.asarray(bounds[:-1], dtype=np.int64)
+    new[firsts_at[firsts_at < m]] = True
+    return new, out_ts, out_node
+
+
+#: a kernel of one range's sorted keys ``customer << (tbits + nbits) | (ts - t_min) << nbits |
+#: node`` (the customer within its range; ``keys``, ``tbits``, ``nbits``)
+Each = Callable[[I64, int, int], R]
+
+
+def ordered_ranges(
+    c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], each: Each[R], workers: int | None = None
+) -> list[R] | None:
+    """``each`` of every range of customers' sorted keys (:func:`sorted_in_numpy`'s order, ranges
+    in customer order, each range whole customers), run right after the range's sort (its keys
+    still in the cache); None where :func:`sorted_in_numpy` is."""
+    if not len(c):
+        return []
+    got = _ordered(c, ts, node, workers, each)
+    return None if got is None else got[0]
+
+
+def _ordered(
+    c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], workers: int | None, each: Each[R] | None
+) -> tuple[list[R], I64, list[int], int, int, int] | None:
+    """The keys sorted per range (:func:`sorted_in_numpy`): ``each``'s results per range, the keys,
+    the ranges' bounds, the time and node bits and the least time. The rows split into ranges of
+    customers whose keys fit in 62 bits, then one SIMD sort of each range's keys (in threads: numpy
+    releases the GIL). Ids within 2^15 ranges of each other (a store's dense keys, most files' ids)
+    are split by a radix sort of their range; others grouped and numbered first
+    (engine/funnel_scan.py: one sort of (hash of the id, row index) words), so the customers may
+    come in hash order (no figure depends on it)."""
+    from hourglass.engine.funnel_scan import WORKERS, _grouped, numbered
+
+    m = len(c)
     ts = np.asarray(ts, dtype=np.int64)
     t_min = int(ts.min())
     tbits = max(1, (int(ts.max()) - t_min).bit_length())
@@ -124,7 +176,7 @@ def sorted_in_numpy(
     keys = np.empty(m, dtype=np.int64)
     mask = (1 << sbits) - 1
 
-    def one(r: int) -> None:
+    def one(r: int) -> Any:
         lo, hi = bounds[r], bounds[r + 1]
         at = order[lo:hi]
         k = keys[lo:hi]
@@ -138,28 +190,17 @@ def sorted_in_numpy(
         k <<= nbits
         k |= node[at].astype(np.int64)
         k.sort()
+        return None if each is None or not len(k) else each(k, tbits, nbits)
 
-    _each(one, len(bounds) - 1, workers)
-    out_node = (keys & ((1 << nbits) - 1)).astype(np.int32)
-    keys >>= nbits
-    out_ts = keys & ((1 << tbits) - 1)
-    out_ts += t_min
-    keys >>= tbits  # the customer within its range: a range's first row is a new customer
-    new = np.empty(m, dtype=bool)
-    new[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=new[1:])
-    firsts_at = np.asarray(bounds[:-1], dtype=np.int64)
-    new[firsts_at[firsts_at < m]] = True
-    return new, out_ts, out_node
+    got = _each(one, len(bounds) - 1, workers)
+    return [g for g in got if g is not None], keys, bounds, tbits, nbits, t_min
 
 
-def _each(fn: Any, n: int, workers: int) -> None:
-    """``fn(0)`` .. ``fn(n - 1)``, in ``workers`` threads."""
+def _each(fn: Callable[[int], R], n: int, workers: int) -> list[R]:
+    """``[fn(0), .., fn(n - 1)]``, in ``workers`` threads."""
     if n > 1 and workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(fn, range(n)))
-    else:
-        for r in range(n):
-            fn(r)
+            return list(pool.map(fn, range(n)))
+    return [fn(r) for r in range(n)]

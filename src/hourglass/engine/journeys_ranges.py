@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from hourglass.engine.journeys_order import Threaded
+from hourglass.engine.journeys_order import Each, Threaded, _each, ordered_ranges
 from hourglass.engine.journeys_seq import I64, PACKED_EDGES, Sorted, runs_of
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
@@ -30,13 +30,17 @@ __all__ = [
     "path_bits",
     "paths_merge",
     "paths_part",
+    "paths_runs",
+    "runs_of_keys",
     "threaded_paths",
     "threaded_transitions",
     "transitions_merge",
     "transitions_part",
+    "transitions_runs",
 ]
 
 P = TypeVar("P")
+Q = TypeVar("Q")
 #: the fewest elements cut into sets of customers for threads
 PARALLEL_MIN = 200_000
 
@@ -48,23 +52,24 @@ def _workers() -> int:
 
 
 def in_sets(
-    c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], part: Callable[[Sorted], P | None]
+    c: npt.NDArray[Any],
+    ts: I64,
+    node: npt.NDArray[Any],
+    each: Each[Q],
+    combine: Callable[[list[Q], int], P],
 ) -> list[P] | None:
-    """``part`` of each set's elements in the order (customer, ts, node), the sets of customers
-    (by value) in threads; None when a set cannot be ordered in numpy or ``part`` declines."""
-    from hourglass.engine.journeys_order import _each, sorted_in_numpy
-
+    """``combine`` of ``each`` of every range's sorted keys of each set of customers
+    (engine/journeys_order.py ``ordered_ranges``) and the set's time bits; the sets (by value) in
+    threads; None when a set cannot be ordered in numpy."""
     m = len(c)
     ways = _workers() if m >= PARALLEL_MIN else 1
     if ways <= 1:
-        seq = sorted_in_numpy(c, ts, node, workers=1)
-        return None if seq is None else _all([part(seq)])
+        return _all([_set(c, ts, node, each, combine)])
     # cuts at the quantiles of a sample of the ids: equal work whatever their spread
     sample = np.sort(c[:: max(1, m // 4096)])
     cuts = [int(sample[len(sample) * w // ways]) for w in range(1, ways)]
-    got: list[P | None] = [None] * ways
 
-    def one(w: int) -> None:
+    def one(w: int) -> P | None:
         if w == 0:
             mine = c < cuts[0]
         elif w == ways - 1:
@@ -72,11 +77,35 @@ def in_sets(
         else:
             mine = c >= cuts[w - 1]
             mine &= c < cuts[w]
-        seq = sorted_in_numpy(c[mine], ts[mine], node[mine], workers=1)
-        got[w] = None if seq is None else part(seq)
+        return _set(c[mine], ts[mine], node[mine], each, combine)
 
-    _each(one, ways, ways)
-    return _all(got)
+    return _all(_each(one, ways, ways))
+
+
+def _set(
+    c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], each: Each[Q], combine: Callable[[list[Q], int], P]
+) -> P | None:
+    got = ordered_ranges(c, ts, node, each, workers=1)
+    tbits = max(1, (int(ts.max()) - int(ts.min())).bit_length()) if len(ts) else 1
+    return None if got is None else combine(got, tbits)
+
+
+def runs_of_keys(keys: I64, tbits: int, nbits: int, collapse: bool) -> tuple[npt.NDArray[np.bool_], I64, I64]:
+    """The runs of one range's sorted keys (engine/journeys_order.py ``Each``): does the run start a
+    customer, its first time (from the range's least time) and its node."""
+    node = keys & ((1 << nbits) - 1)
+    cust = keys >> (tbits + nbits)
+    new = np.empty(len(keys), dtype=bool)
+    new[0] = True
+    np.not_equal(cust[1:], cust[:-1], out=new[1:])
+    del cust
+    if collapse:
+        start = new.copy()
+        start[1:] |= node[1:] != node[:-1]
+        keys, new, node = keys[start], new[start], node[start]
+    rts = keys >> nbits
+    rts &= (1 << tbits) - 1
+    return new, rts, node
 
 
 def _all(parts: list[P | None]) -> list[P] | None:
@@ -90,34 +119,56 @@ TPart = tuple[I64, I64, I64, int]
 
 
 def transitions_part(seq: Sorted, collapse: bool, span: int) -> TPart | None:
-    """A set's part of the transitions (``span``: the nodes + 2, the edge ``node * span + nxt + 1``):
-    moves by a bincount of the edges, distinct customers by one sort of (customer, edge) words, the
-    gaps by one sort of (edge, gap) words. None when the words do not fit in 63 bits."""
+    """A part of the transitions from elements in order (``span``: the nodes + 2, the edge ``node *
+    span + nxt + 1``): :func:`transitions_runs`'s counts and its (edge, gap) words sorted. None when
+    the words do not fit in 63 bits."""
     first, rts, rnode = runs_of(seq, collapse)
-    size = span * span
     if not len(rnode):
-        empty = np.zeros(size, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.int64), 1
+        return _no_edges(span)
+    gap = _gaps(first, rts)
+    got = transitions_runs(first, gap, rnode, span, max(1, int(gap.max()).bit_length()))
+    if got is None:
+        return None
+    moves, customers, words, gbits = got
+    words.sort()
+    return moves, customers, words, gbits
+
+
+def _no_edges(span: int) -> TPart:
+    empty = np.zeros(span * span, dtype=np.int64)
+    return empty, empty, np.zeros(0, dtype=np.int64), 1
+
+
+def _gaps(first: npt.NDArray[np.bool_], rts: I64) -> I64:
+    """µs from each run to the customer's next run (the customer's last run: 0)."""
+    gap = np.zeros(len(rts), dtype=np.int64)
+    np.subtract(rts[1:], rts[:-1], out=gap[:-1])
+    gap[:-1][first[1:]] = 0
+    gap[-1] = 0
+    return gap
+
+
+def transitions_runs(
+    first: npt.NDArray[np.bool_], gap: I64, rnode: npt.NDArray[Any], span: int, gbits: int
+) -> TPart | None:
+    """Moves by a bincount of the edges, distinct customers by one sort of (customer, edge) words,
+    and the (edge, gap) words (unsorted) of runs in order (``first``: the run starts a customer;
+    ``gap`` :func:`_gaps`, under ``2 ** gbits``). None when the words do not fit in 63 bits."""
+    size = span * span
     ebits = (size - 1).bit_length()
-    last = np.empty_like(first)
-    last[:-1] = first[1:]
-    last[-1] = True
+    if ebits + gbits > 63 or ebits + len(first).bit_length() > 63:
+        return None
     nxt = np.empty(len(rnode), dtype=np.int64)  # the next run's node (an end: -1)
     nxt[:-1] = rnode[1:]
-    nxt[last] = -1
+    nxt[:-1][first[1:]] = -1
+    nxt[-1] = -1
     edge = rnode.astype(np.int64)
     edge *= span
     edge += nxt
     edge += 1
     del nxt
-    gap = np.zeros(len(rts), dtype=np.int64)  # µs to the next run (an end: 0)
-    np.subtract(rts[1:], rts[:-1], out=gap[:-1])
-    gap[last] = 0
-    gbits = max(1, int(gap.max()).bit_length())
-    cust = np.cumsum(first, dtype=np.int64)
-    if ebits + gbits > 63 or ebits + int(cust[-1]).bit_length() > 63:
-        return None
     moves = np.bincount(edge, minlength=size)
+    cust = np.cumsum(first, dtype=np.int64)
     cust <<= ebits
     cust |= edge
     cust.sort()
@@ -128,16 +179,24 @@ def transitions_part(seq: Sorted, collapse: bool, span: int) -> TPart | None:
     del cust, one
     edge <<= gbits
     edge |= gap
-    del gap
-    edge.sort()
     return moves, customers, edge, gbits
+
+
+def _transitions_set(parts: list[TPart], tbits: int, span: int) -> TPart:
+    """A set's part from its ranges' (their words of ``tbits`` gap bits, unsorted)."""
+    if not parts:
+        return _no_edges(span)
+    moves = np.sum([p[0] for p in parts], axis=0)
+    customers = np.sum([p[1] for p in parts], axis=0)
+    words = np.concatenate([p[2] for p in parts])
+    words.sort()
+    return moves, customers, words, tbits
 
 
 def transitions_merge(parts: list[TPart], span: int) -> list[dict[str, Any]]:
     """The edges' rows (``node``, ``nxt`` -1 for the end, ``moves``, ``customers``, ``median_s``,
     ``p90_s``: engine/journeys_seq.py ``seq_transitions``'s) of the sets' parts."""
     from hourglass.engine import journeys_seq
-    from hourglass.engine.journeys_order import _each
 
     moves = np.sum([p[0] for p in parts], axis=0)
     customers = np.sum([p[1] for p in parts], axis=0)
@@ -202,6 +261,11 @@ def paths_part(seq: Sorted, collapse: bool, depth: int, bits: int) -> PPart:
         del start
     else:
         first, rnode = new, node
+    return paths_runs(first, rnode, depth, bits)
+
+
+def paths_runs(first: npt.NDArray[np.bool_], rnode: npt.NDArray[Any], depth: int, bits: int) -> PPart:
+    """:func:`paths_part` of runs in order (``first``: the run starts a customer)."""
     n = len(rnode)
     per = max(1, 62 // bits)
     words = [np.zeros(0, dtype=np.int64) for _ in range(-(-depth // per))]
@@ -218,6 +282,16 @@ def paths_part(seq: Sorted, collapse: bool, depth: int, bits: int) -> PPart:
         w <<= bits
         w |= np.where(length > i, rnode[at].astype(np.int64) + 1, 0)
     return words, length > depth
+
+
+def _paths_set(parts: list[PPart], tbits: int) -> PPart:
+    """A set's part from its ranges' (customers disjoint)."""
+    del tbits
+    if len(parts) <= 1:
+        return parts[0] if parts else ([], np.zeros(0, dtype=bool))
+    return [np.concatenate([p[0][j] for p in parts]) for j in range(len(parts[0][0]))], np.concatenate(
+        [p[1] for p in parts]
+    )
 
 
 def paths_merge(
@@ -257,25 +331,45 @@ def paths_merge(
 
 
 def threaded_paths(spec: PathsSpec) -> Threaded:
-    """The paths' answer (engine/journeys_seq.py ``seq_paths``'s) per set of customers in threads."""
+    """The paths' answer (engine/journeys_seq.py ``seq_paths``'s) per set of customers in threads,
+    each range's kernel right after its sort."""
 
     def run(c: Any, ts: Any, node: Any) -> Any:
         bits = path_bits(node)
-        parts = in_sets(c, ts, node, lambda seq: paths_part(seq, spec.collapse, spec.steps, bits))
-        return None if parts is None else paths_merge(parts, spec.steps, bits, spec.top)
+
+        def each(keys: I64, tbits: int, nbits: int) -> PPart:
+            first, _, rnode = runs_of_keys(keys, tbits, nbits, spec.collapse)
+            return paths_runs(first, rnode, spec.steps, bits)
+
+        parts = in_sets(c, ts, node, each, _paths_set)
+        if parts is None:
+            return None
+        parts = [p for p in parts if len(p[1])] or parts[:1]
+        return paths_merge(parts, spec.steps, bits, spec.top)
 
     return run
 
 
 def threaded_transitions(spec: TransitionsSpec) -> Threaded:
-    """The transitions' rows (``seq_transitions``'s) per set of customers in threads; None past
-    ``PACKED_EDGES`` possible edges (then the whole-log kernel)."""
+    """The transitions' rows (``seq_transitions``'s) per set of customers in threads, each range's
+    kernel right after its sort; None past ``PACKED_EDGES`` possible edges or when the words do not
+    fit (then the whole-log kernel)."""
 
     def run(c: Any, ts: Any, node: Any) -> Any:
         span = (int(node.max()) if len(node) else 0) + 2
         if span * span > PACKED_EDGES:
             return None
-        parts = in_sets(c, ts, node, lambda seq: transitions_part(seq, spec.collapse, span))
-        return None if parts is None else transitions_merge(parts, span)
+        failed: list[bool] = []
+
+        def each(keys: I64, tbits: int, nbits: int) -> TPart:
+            first, rts, rnode = runs_of_keys(keys, tbits, nbits, spec.collapse)
+            got = transitions_runs(first, _gaps(first, rts), rnode, span, tbits)
+            if got is None:
+                failed.append(True)
+                return _no_edges(span)
+            return got
+
+        parts = in_sets(c, ts, node, each, lambda got, tbits: _transitions_set(got, tbits, span))
+        return None if parts is None or failed else transitions_merge(parts, span)
 
     return run

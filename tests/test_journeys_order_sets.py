@@ -1,0 +1,184 @@
+"""engine/journeys_ranges.py: the paths' and transitions' kernels per set of customers in threads,
+each range's kernel right after its sort, merged: equal to the whole-log kernels on the full sort
+(engine/journeys_seq.py) and, end to end, to the portable plan; and the threaded path does run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hourglass.engine import funnel_scan, journeys_order, journeys_ranges
+from hourglass.engine.journeys_ranges import threaded_paths, threaded_transitions
+from hourglass.engine.journeys_seq import seq_paths, seq_transitions
+
+
+class _Spec:
+    def __init__(self, collapse: bool, steps: int = 4, top: int = 1_000_000) -> None:
+        self.collapse, self.steps, self.top = collapse, steps, top
+
+
+def _whole(c: np.ndarray, ts: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.lexsort((node, ts, c))
+    new = np.ones(len(c), dtype=bool)
+    new[1:] = c[order][1:] != c[order][:-1]
+    return new, ts[order].astype(np.int64), node[order].astype(np.int32)
+
+
+def _log(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Customers across many ranges and sets: near ids (a store's keys), far ids (62-bit, grouped by
+    hash), ties in time (and in node), one bot with most rows, one customer."""
+    rng = np.random.default_rng(seed)
+    m = 40_000
+    if kind == "one":
+        c = np.full(m, 7, dtype=np.int64)
+    elif kind == "far":
+        ids = rng.integers(0, 2**62, 3000)
+        c = ids[rng.integers(0, len(ids), m)]
+    else:
+        c = rng.integers(0, 5000, m).astype(np.int32)
+    if kind == "bot":
+        c[rng.random(m) < 0.6] = 1234
+    ts = 1_700_000_000_000_000 + rng.integers(0, 10**6, m) * 1_000_000
+    ts[1::3] = ts[::3][: len(ts[1::3])]  # ties in time, within some customers
+    node = rng.integers(0, 6, m).astype(np.uint8)
+    return c, ts, node
+
+
+@pytest.fixture
+def threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Three sets (more than this machine's cores), from any size; the sets that ran."""
+    monkeypatch.setattr(journeys_ranges, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(funnel_scan, "WORKERS", 3)
+    ran: list[int] = []
+    real = journeys_ranges._set
+
+    def counted(*a: Any) -> Any:
+        ran.append(len(a[0]))
+        return real(*a)
+
+    monkeypatch.setattr(journeys_ranges, "_set", counted)
+    return ran
+
+
+@pytest.mark.parametrize("kind", ["near", "far", "bot", "one"])
+@pytest.mark.parametrize("collapse", [True, False])
+def test_sets_equal_the_whole_log(kind: str, collapse: bool, threads: list[int]) -> None:
+    c, ts, node = _log(kind, len(kind))
+    whole = _whole(c, ts, node)
+    got = threaded_transitions(_Spec(collapse))(c, ts, node)  # type: ignore[arg-type]
+    assert got == seq_transitions(whole, collapse)
+    assert len(threads) == 3 and sum(threads) == len(c)  # the threaded path ran, every row in a set
+    for steps in (4, 12):  # 12: a path as two integers
+        top, totals = threaded_paths(_Spec(collapse, steps))(c, ts, node)  # type: ignore[arg-type]
+        assert (top, totals) == seq_paths(whole, collapse, steps, 1_000_000)
+
+
+def test_many_ranges_per_set(monkeypatch: pytest.MonkeyPatch, threads: list[int]) -> None:
+    """Small key budgets: many ranges per set (each range's kernel, then the set's words sorted)."""
+    monkeypatch.setattr(journeys_order, "_KEY_BITS", 53)  # 10 customer bits: ~12 ranges per set
+    c, ts, node = _log("near", 11)
+    c = c * 7
+    whole = _whole(c, ts, node)
+    assert threaded_transitions(_Spec(True))(c, ts, node) == seq_transitions(whole, True)  # type: ignore[arg-type]
+    assert threaded_paths(_Spec(True))(c, ts, node) == seq_paths(whole, True, 4, 1_000_000)  # type: ignore[arg-type]
+
+
+def test_many_edges_quantiles_at_once(monkeypatch: pytest.MonkeyPatch, threads: list[int]) -> None:
+    """Past ``_SLICES`` edges the quantiles come from one sort of every set's gaps."""
+    from hourglass.engine import journeys_seq
+
+    c, ts, node = _log("near", 5)
+    node = (node.astype(np.int32) * 37 + c % 40).astype(np.int32)  # ~240 nodes, thousands of edges
+    whole = _whole(c, ts, node)
+    want = seq_transitions(whole, True)
+    monkeypatch.setattr(journeys_seq, "_SLICES", 0)
+    got = threaded_transitions(_Spec(True))(c, ts, node)  # type: ignore[arg-type]
+    assert [{k: v for k, v in r.items() if not k.endswith("_s")} for r in got] == [
+        {k: v for k, v in r.items() if not k.endswith("_s")} for r in want
+    ]
+    for a, b in zip(got, want, strict=True):
+        for k in ("median_s", "p90_s"):
+            assert a[k] == b[k] if b[k] is None else a[k] == pytest.approx(b[k], rel=1e-12)
+
+
+def test_declines_past_the_packed_edges(threads: list[int]) -> None:
+    c, ts, node = _log("near", 3)
+    node = node.astype(np.int32) + 300  # 302 ** 2 possible edges: the whole-log kernel answers
+    assert threaded_transitions(_Spec(True))(c, ts, node) is None  # type: ignore[arg-type]
+    assert not threads
+
+
+def _parquet(tmp_path: Any) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(9)
+    m = 30_000
+    names = ["visit", "view_pricing", "signup", "trial", "purchase", "other"]
+    ids = rng.integers(1, 2000, m)
+    ids[rng.random(m) < 0.3] = 77  # a bot
+    t = pa.table(
+        {
+            "customer_id": ids,
+            "timestamp": pa.array(
+                (1_700_000_000_000_000 + rng.integers(0, 10**5, m) * 10**6).tolist(), pa.timestamp("us")
+            ),
+            "event": [names[i] for i in rng.integers(0, len(names), m)],
+        }
+    )
+    path = str(tmp_path / "ev.parquet")
+    pq.write_table(t, path)
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """``value`` without its meta, floats to 9 digits (the portable plan's quantiles: other sums)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k != "meta"}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return round(value, 9) if isinstance(value, float) else value
+
+
+def test_api_threaded_equals_portable(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, threads: list[int]
+) -> None:
+    """End to end on a Parquet log (ids near: one bot, ties in time) and on its store: the threaded
+    path's answers are the portable plan's, at the event and the stage level."""
+    import hourglass
+    from hourglass.interfaces import journeys_api as hg
+    from hourglass.model.journey import JourneyModel
+
+    path = _parquet(tmp_path)
+    store = str(tmp_path / "ev.store.duckdb")
+    hourglass.ingest_store(path, store)
+    model = JourneyModel.from_dict(
+        {
+            "name": "m",
+            "kind": "funnel",
+            "stages": [
+                {"name": "visit", "events": ["visit"]},
+                {"name": "consider", "events": ["view_pricing"]},
+                {"name": "signup", "events": ["signup", "trial"]},
+                {"name": "purchase", "events": ["purchase"]},
+            ],
+        }
+    )
+
+    def answers(src: str) -> list[Any]:
+        return [
+            _plain(hg.paths(src, model, steps=5, top=50).to_dict()),
+            _plain(hg.transitions(src, model).to_dict()),
+            _plain(hg.transitions(src, model, level="event").to_dict()),
+            _plain(hg.paths(src, model, level="event", steps=4, top=50).to_dict()),
+        ]
+
+    for src in (path, store):
+        monkeypatch.setenv("HOURGLASS_PLAN", "auto")
+        threads.clear()
+        fast = answers(src)
+        assert threads, src  # the threaded path ran
+        monkeypatch.setenv("HOURGLASS_PLAN", "portable")
+        assert fast == answers(src), src

@@ -10,7 +10,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import micros, step_predicate
+from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.model.lifecycle import LifecycleSpec
 
 __all__ = [
@@ -77,7 +77,7 @@ def purchase_customers(
     second = j.t2.notnull()
     if a.repeat_within is not None:
         second = second & (j.t2 - j.t1 <= a.repeat_within)
-        observed = j.t1.notnull() & (j.t1 + a.repeat_within <= micros(ibis.literal(as_of)))
+        observed = j.t1.notnull() & (j.t1 + a.repeat_within <= ibis.literal(micros_of(as_of), "int64"))
     else:
         observed = ibis.literal(True)
     cols: dict[str, ir.Value] = {"customer": j.customer, "n": n, "repeater": second, "observed": observed}

@@ -11,7 +11,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-from hourglass.analyses._match import in_period, micros, step_predicate
+from hourglass.analyses._match import in_period, micros, micros_of, step_predicate
 from hourglass.model.lifecycle import LifecycleSpec
 
 __all__ = [
@@ -84,7 +84,8 @@ def stage_customers(spec: LifecycleSpec, events: ir.Table, as_of: datetime) -> i
     }
     since = ibis.cases(*[(current == k + 1, per[f"e{k + 1}"]) for k in range(n)], else_=None)
     cols["current_since"] = since
-    cols["days_in_current"] = (micros(ibis.literal(as_of)) - micros(since)).cast("float64") / (86400 * US)
+    now = ibis.literal(micros_of(as_of), "int64")  # an integer literal: a run on other dates rebinds it
+    cols["days_in_current"] = (now - micros(since)).cast("float64") / (86400 * US)
     for k, s in enumerate(stages):
         # the next entry in the order (time, stage index) after this stage's entry
         later = [

@@ -8,6 +8,7 @@ result is assembled by ``model.lifecycle_assemble`` from their rows."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from hourglass.analyses.lifecycle import (
     stage_customers,
     stage_summary,
 )
-from hourglass.engine._values import plain_records
+from hourglass.engine.bound import Runner, bound, direct
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.engine.store_files import temp_path
@@ -41,32 +42,37 @@ from hourglass.model.lifecycle_result import LifecycleGroup, LifecycleResult, st
 __all__ = ["lifecycle_customers", "run_lifecycle"]
 
 
-def _rows(events: Events, expr: ir.Table) -> list[dict[str, Any]]:
-    """Execute one expression of the plan (a small aggregate) into plain rows."""
-    return plain_records(events.engine, expr)
-
-
-def _one(events: Events, expr: ir.Table) -> dict[str, Any]:
-    rows = _rows(events, expr)
+def _first(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return rows[0] if rows else {}
 
 
-def as_of(events: Events, spec: LifecycleSpec, t: ir.Table | None = None) -> datetime:
+def _last(run: Runner, spec: LifecycleSpec, t: ir.Table) -> datetime:
     """ "Now" for days-in-stage: ``as_of``, else ``until``, else the last event of the range's
-    events ``t`` (default: computed from ``events``)."""
+    events ``t``."""
     if spec.as_of is not None:
         return spec.as_of
     if spec.until is not None:
         return spec.until
-    if t is None:
-        t = in_range(spec, events.table)
-    value = _one(events, t.aggregate(last=t.timestamp.max())).get("last")
+    value = _first(run.rows(t.aggregate(last=t.timestamp.max()))).get("last")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return datetime(1970, 1, 1)
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
     assert isinstance(value, datetime)
     return value.replace(tzinfo=None)
+
+
+def _stood(run: Runner, name: str, v: datetime) -> datetime:
+    out = run.value(name, v)
+    assert out is not None
+    return out
+
+
+def as_of(events: Events, spec: LifecycleSpec, t: ir.Table | None = None) -> datetime:
+    """ "Now" for days-in-stage: ``as_of``, else ``until``, else the last event of the range's
+    events ``t`` (default: computed from ``events``)."""
+    with direct(events.engine) as run:
+        return _last(run, spec, in_range(spec, events.table) if t is None else t)
 
 
 def lifecycle_customers(events: Events, spec: LifecycleSpec) -> ir.Table:
@@ -78,11 +84,11 @@ def lifecycle_customers(events: Events, spec: LifecycleSpec) -> ir.Table:
     return decoded(stage_customers(spec, k.table, as_of(events, spec, in_range(spec, k.table))), k.ids)
 
 
-def _present(events: Events, t: ir.Table, names: tuple[str, ...]) -> frozenset[str]:
+def _present(run: Runner, t: ir.Table, names: tuple[str, ...]) -> frozenset[str]:
     """Which of ``names`` the range's events have (one small GROUP BY)."""
     if not names:
         return frozenset()
-    return frozenset(str(r["event"]) for r in _rows(events, present_events(t, names)))
+    return frozenset(str(r["event"]) for r in run.rows(present_events(t, names)))
 
 
 def _read(spec: LifecycleSpec, columns: Sequence[str], by: str | None) -> list[str]:
@@ -124,42 +130,48 @@ def run_lifecycle(
     why a part given as None (referrals, channels) is not measured."""
     # a store: the integer customer keys, decoded only where a customer is shown
     k = keyed(events, model_reads(spec.model, by))
-    t = in_range(spec, events.table if k is None else k.table)
-    t = t.select(*_read(spec, t.columns, by))
-    if k is None and events.engine.name in ("duckdb", "postgres"):
-        # text ids: the range cached once; on integer keys each query reads the few columns again
-        # instead (at 10M, Parquet: as fast, 288 MB peak against 629 MB)
-        t = t.cache()
-    now = as_of(events, spec, t)  # from the cached events: one scan of the source, not two
-    customers = stage_customers(spec, t, now)
-    if events.engine.name in ("duckdb", "postgres"):
-        customers = customers.cache()  # later queries read the small table, not the n^2 expression
-    if customers_path is not None:
-        _write(events, customers if k is None else decoded(customers, k.ids), Path(customers_path))
-    s = _one(events, stage_summary(spec, customers))
-    stages = assemble_stages(spec, s)
-    where = _where(spec)
-    why = dict(reasons or {})
-    after = None
-    sale = spec.model.sale
-    entered = {st.stage: st.entered for st in stages}
-    if sale is None:
-        why["after_sale"] = (
-            f"model '{spec.model.name}' names no sale stage, so nobody is a purchaser: give --goal STAGE"
-        )
-    elif entered.get(sale, 0) == 0:
-        st = next(x for x in stages if x.stage == sale)
-        why["after_sale"] = "no purchasers: " + stage_reason(st, where) + ", or give --goal STAGE"
-    else:
-        present = _present(events, t, after_sale_names(spec.after_sale))
-        missing = missing_blocks(spec.after_sale, present, where=where)
-        plan = af.after_sale_plan(spec, t, customers, now, missing)
-        rows = {name: _rows(events, expr) for name, expr in plan.items()}
-        after = assemble_after_sale(spec, rows, missing, has_revenue="revenue" in t.columns)
-    groups: tuple[LifecycleGroup, ...] = ()
-    if by is not None:
-        grouped = stage_summary(spec, by_groups(t, customers, by), by=BY)
-        groups = assemble_groups(spec, _rows(events, grouped), BY)
+    # on DuckDB the queries are compiled once and run again on other dates (engine/bound.py)
+    allowed = spec.as_of is None and customers_path is None
+    with bound(events.engine, allowed=allowed) as run:
+        since, until = run.value("since", spec.since), run.value("until", spec.until)
+        sp = dataclasses.replace(spec, since=since, until=until)
+        t = in_range(sp, events.table if k is None else k.table)
+        t = t.select(*_read(spec, t.columns, by))
+        if k is None and events.engine.name in ("duckdb", "postgres"):
+            # text ids: the range cached once; on integer keys each query reads the few columns
+            # again instead (at 10M, Parquet: as fast, 288 MB peak against 629 MB)
+            t = run.table(t)
+        now = _last(run, spec, t)  # from the cached events: one scan of the source, not two
+        at = _stood(run, "now", now)
+        customers = stage_customers(sp, t, at)
+        if events.engine.name in ("duckdb", "postgres"):
+            customers = run.table(customers)  # later queries read the small table, not the n^2 expression
+        if customers_path is not None:
+            _write(events, customers if k is None else decoded(customers, k.ids), Path(customers_path))
+        s = _first(run.rows(stage_summary(sp, customers)))
+        stages = assemble_stages(spec, s)
+        where = _where(spec)
+        why = dict(reasons or {})
+        after = None
+        sale = spec.model.sale
+        entered = {st.stage: st.entered for st in stages}
+        if sale is None:
+            why["after_sale"] = (
+                f"model '{spec.model.name}' names no sale stage, so nobody is a purchaser: give --goal STAGE"
+            )
+        elif entered.get(sale, 0) == 0:
+            st = next(x for x in stages if x.stage == sale)
+            why["after_sale"] = "no purchasers: " + stage_reason(st, where) + ", or give --goal STAGE"
+        else:
+            present = _present(run, t, after_sale_names(spec.after_sale))
+            missing = missing_blocks(spec.after_sale, present, where=where)
+            plan = af.after_sale_plan(sp, t, customers, at, missing)
+            rows = {name: run.rows(expr) for name, expr in plan.items()}
+            after = assemble_after_sale(spec, rows, missing, has_revenue="revenue" in t.columns)
+        groups: tuple[LifecycleGroup, ...] = ()
+        if by is not None:
+            grouped = stage_summary(sp, by_groups(t, customers, by), by=BY)
+            groups = assemble_groups(spec, run.rows(grouped), BY)
     info = {
         "engine": events.engine.name,
         "spec": spec.describe(),

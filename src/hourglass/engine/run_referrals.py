@@ -3,6 +3,9 @@ the result objects (docs/semantics-referrals.md)."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -10,10 +13,10 @@ from hourglass.analyses._match import in_period
 from hourglass.analyses.channels import ChannelPlan, channel_plan
 from hourglass.analyses.lifecycle import present_events
 from hourglass.analyses.referrals import referral_plan
-from hourglass.engine._values import count, number, records
+from hourglass.engine._values import count, number
+from hourglass.engine.bound import Runner, bound
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
-from hourglass.engine.run_journeys import cached
 from hourglass.ingest.spend import read_spend
 from hourglass.model.channels import ChannelResult, ChannelSpec, ChannelStats, Spend
 from hourglass.model.journey import JourneyModel
@@ -29,6 +32,17 @@ from hourglass.model.spec import check_period, parse_time
 from hourglass.model.steps import Step
 
 __all__ = ["run_channels", "run_referrals", "run_referrals_and_channels"]
+
+
+@contextlib.contextmanager
+def _runner(events: Events, run: Runner | None) -> Iterator[Runner]:
+    """``run`` (the caller's, whose intermediates it reads), else a run of its own on the engine:
+    on DuckDB compiled once and run again on other dates (engine/bound.py)."""
+    if run is not None:
+        yield run
+        return
+    with bound(events.engine) as own:
+        yield own
 
 
 def _meta(events: Events, model: JourneyModel, described: dict[str, Any]) -> dict[str, Any]:
@@ -54,9 +68,10 @@ def run_referrals(
     max_depth: int = 10,
     top: int = 10,
     customers: Any = None,
+    run: Runner | None = None,
 ) -> ReferralResult:
     """The referral loop of ``events`` under ``model`` (purchasers: its sale stage, or ``sale_stage``);
-    ``customers``: its customer table already computed (:func:`run_referrals_and_channels`)."""
+    ``customers``: its customer table already computed on ``run`` (:func:`run_referrals_and_channels`)."""
     spec = ReferralSpec.build(
         sale_stage=sale_stage,
         referral_event=referral_event,
@@ -70,42 +85,40 @@ def run_referrals(
     sale = sale_definition(model, spec.sale_stage)
     k = keyed(events, model_reads(model, spec.referee_column))  # a store: the integer customer keys
     table, ids = (events.table, None) if k is None else (k.table, k.ids)
-    with cached() as materialize:  # the customer table once for the five queries
-        plan = referral_plan(spec, table, sale.step, materialize, ids, customers)
-        eng = events.engine
+    with _runner(events, run) as r:  # the customer table once for the five queries
+        sp = dataclasses.replace(spec, since=r.value("since", spec.since), until=r.value("until", spec.until))
+        plan = referral_plan(sp, table, sale.step, r.table, ids, customers)
         missing = None
         if spec.referral_event is not None:
-            t = in_period(table, spec.since, spec.until)
-            if not records(eng, present_events(t, [spec.referral_event])):
+            t = in_period(table, sp.since, sp.until)
+            if not r.rows(present_events(t, [spec.referral_event])):
                 where = "in the source" if spec.since is None and spec.until is None else "in the range"
                 missing = (
                     f"no '{spec.referral_event}' events {where}: name the referral event with "
                     "--referral-event EVENT, or map the referrer column with --referrer-col COLUMN"
                 )
-        s = records(eng, plan.summary)[0]
-        dist = sorted(
-            (count(r["n_referees"]), count(r["customers"])) for r in records(eng, plan.distribution)
-        )
+        s = r.rows(plan.summary)[0]
+        dist = sorted((count(x["n_referees"]), count(x["customers"])) for x in r.rows(plan.distribution))
         gens: dict[int, int] = {}
         in_cycles = beyond = 0
-        for r in records(eng, plan.generations):
-            g = number(r["generation"])
+        for x in r.rows(plan.generations):
+            g = number(x["generation"])
             if g is None:
-                beyond += count(r["customers"])
-                in_cycles += count(r["on_cycle"])
+                beyond += count(x["customers"])
+                in_cycles += count(x["on_cycle"])
             else:
-                gens[int(g)] = count(r["customers"])
+                gens[int(g)] = count(x["customers"])
         customers, referees = count(s["customers"]), count(s["referees"])
         generations = [(0, customers - referees)]
         deepest = max(gens, default=0)
         generations.extend((g, gens.get(g, 0)) for g in range(1, deepest + 1))
         periods = sorted(
-            (r["period"].to_pydatetime() if hasattr(r["period"], "to_pydatetime") else r["period"], r)
-            for r in records(eng, plan.periods)
+            (x["period"].to_pydatetime() if hasattr(x["period"], "to_pydatetime") else x["period"], x)
+            for x in r.rows(plan.periods)
         )
-        top_rows = records(eng, plan.top) if spec.top else []
+        top_rows = r.rows(plan.top) if spec.top else []
         top_rows.sort(
-            key=lambda r: (-count(r["referees"]), -count(r["referred_purchasers"]), str(r["customer"]))
+            key=lambda x: (-count(x["referees"]), -count(x["referred_purchasers"]), str(x["customer"]))
         )
     has_rev = "revenue_total" in s
     return ReferralResult(
@@ -160,25 +173,29 @@ def run_channels(
     referral_event: str | None = None,
     referee_column: str | None = None,
     customers: Any = None,
+    run: Runner | None = None,
 ) -> ChannelResult:
     """Per acquisition channel across every stage of ``model``; CAC, cost per stage and ROI when a
     spend table (a :class:`Spend`, a CSV path or a pandas/Arrow table) is given. Referees and
     referring purchasers follow the referral graph of :func:`run_referrals`: the ``referrer`` column,
     or with ``referral_event`` and ``referee_column`` the referral events. ``customers``: the
-    channels' customer table already computed (:func:`run_referrals_and_channels`)."""
+    channels' customer table already computed on ``run`` (:func:`run_referrals_and_channels`)."""
     spec, referrals, sale = _channel_spec(
         model, channel_column, since, until, sale_stage, referral_event, referee_column
     )
     start, end = spec.since, spec.until
     table = None if spend is None else read_spend(spend)
     used = None if table is None else table.within(start, end)
-    plan = _channel_plan(events, model, spec, referrals, sale.step, used, customers)
     n = len(model.stages)
     stats: dict[str | None, ChannelStats] = {}
     costs: dict[str, float] = {}
     for sr in used or ():
         costs[sr.channel] = costs.get(sr.channel, 0.0) + sr.cost
-    for r in records(events.engine, plan.summary):
+    with _runner(events, run) as own:
+        stood = _stood(own, spec)
+        plan = _channel_plan(events, model, stood, referrals, sale.step, used, customers)
+        summary = own.rows(plan.summary)
+    for r in summary:
         ch = None if r["channel"] is None or r["channel"] != r["channel"] else str(r["channel"])
         stats[ch] = ChannelStats(
             channel=ch,
@@ -273,9 +290,10 @@ def run_referrals_and_channels(
     ropts = dict(referral_options or {})
     event, column = ropts.get("referral_event"), ropts.get("referee_column")
     spec, referrals, sale = _channel_spec(model, channel_column, since, until, None, event, column)
-    with cached() as materialize:
-        shared = materialize(_channel_plan(events, model, spec, referrals, sale.step, None).customers)
-        ref = run_referrals(events, model, since=since, until=until, customers=shared, **ropts)
+    with bound(events.engine) as run:
+        plan = _channel_plan(events, model, _stood(run, spec), referrals, sale.step, None)
+        shared = run.table(plan.customers)
+        ref = run_referrals(events, model, since=since, until=until, customers=shared, run=run, **ropts)
         chan = run_channels(
             events,
             model,
@@ -286,5 +304,13 @@ def run_referrals_and_channels(
             referral_event=event,
             referee_column=column,
             customers=shared,
+            run=run,
         )
     return ref, chan
+
+
+def _stood(run: Runner, spec: ChannelSpec) -> ChannelSpec:
+    """``spec`` with its dates as the expressions hold them on ``run`` (engine/bound.py)."""
+    return dataclasses.replace(
+        spec, since=run.value("since", spec.since), until=run.value("until", spec.until)
+    )

@@ -1,0 +1,174 @@
+"""Queries compiled once and run again on other dates (issue 12: a new date range on the dashboard).
+
+A new date range is the same analysis with other literals: the range's bounds and "now" (the last
+event of the range). Building and compiling the lifecycle's ~19 Ibis expressions was a third of a
+new hourglass range at 1M events and nearly all of it on small logs (0.3-0.6 CPU-s of Python per
+range). Here the analyses build their expressions with stand-ins for those values (``STAND_INS``:
+instants in the year 2999, no log's), the SQL of an expression is compiled once per structure
+(equal Ibis expressions are equal values: a second range builds equal expressions and finds their
+SQL), and each run puts its own values in place of the stand-ins' literals in that SQL. The
+intermediate tables get a name derived from their SQL, so that the queries reading them are equal
+expressions too; each run creates them under a name of its own and drops them at the end.
+
+Only the integer microseconds the analyses compare (``analyses/_match.py`` ``micros_of``) are
+stood in for: the stand-ins' literals are 16-digit integers no other literal of the plans has (a
+query whose SQL lacks one it was built with is not run: :class:`Bound` raises, never guesses). On
+DuckDB only; elsewhere the expressions are built with the values themselves, as before
+(:func:`direct`)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
+
+from hourglass.analyses._match import micros_of
+from hourglass.engine._values import plain_records
+from hourglass.engine.errors import translated
+from hourglass.engine.run_journeys import cached
+from hourglass.engine.session import Engine
+
+__all__ = ["STAND_INS", "Bound", "Runner", "bound", "direct"]
+
+#: the stand-ins for the range's start, its end and "now" (distinct instants no log has)
+STAND_INS = {
+    "since": datetime(2999, 1, 1, 0, 0, 0, 111111),
+    "until": datetime(2999, 6, 1, 0, 0, 0, 222222),
+    "now": datetime(2999, 11, 1, 0, 0, 0, 333333),
+}
+_MAX = 512  # compiled queries kept (a range's lifecycle is ~20)
+_compiled: OrderedDict[Any, str] = OrderedDict()
+_lock = threading.Lock()
+
+
+class Runner(Protocol):
+    """Runs an analysis's expressions: ``rows`` executes one (plain Python values), ``table``
+    materialises an intermediate that several read; ``value(name, v)`` is ``v`` (a datetime) as
+    the expressions must hold it (the value itself, or its stand-in)."""
+
+    def rows(self, expr: ir.Expr) -> list[dict[str, Any]]: ...
+
+    def table(self, expr: ir.Table) -> ir.Table: ...
+
+    def value(self, name: str, v: datetime | None) -> datetime | None: ...
+
+
+def _sql(engine: Engine, expr: ir.Expr) -> str:
+    """The expression's SQL, compiled once per structure (the op is the key: equal values)."""
+    op = expr.op()
+    with _lock:
+        found = _compiled.get(op)
+        if found is not None:
+            _compiled.move_to_end(op)
+            return found
+    sql = str(engine.con.compile(expr))
+    with _lock:
+        _compiled[op] = sql
+        while len(_compiled) > _MAX:
+            _compiled.popitem(last=False)
+    return sql
+
+
+class Bound:
+    """A run on DuckDB: the stand-ins' literals replaced by this run's values (``bind``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._values: dict[str, str] = {}  # a stand-in's literal -> this run's
+        self._names: dict[str, str] = {}  # an intermediate's name in the SQL -> this run's
+        self._held: list[str] = []
+
+    def value(self, name: str, v: datetime | None) -> datetime | None:
+        """The stand-in of ``v`` (None stays None), bound to ``v`` for this run."""
+        if v is None:
+            return None
+        self.bind(name, v)
+        return STAND_INS[name]
+
+    def bind(self, name: str, v: datetime) -> None:
+        self._values[str(micros_of(STAND_INS[name]))] = str(micros_of(v))
+
+    def _text(self, expr: ir.Expr) -> str:
+        sql = _sql(self.engine, expr)
+        for stand_in, value in self._values.items():
+            pattern = rf"(?<![\w.]){stand_in}(?!\d)"
+            sql = re.sub(pattern, value if not value.startswith("-") else f"({value})", sql)
+        for name, actual in self._names.items():
+            sql = sql.replace(f'"{name}"', f'"{actual}"')
+        left = [s for s in (str(micros_of(t)) for t in STAND_INS.values()) if s in sql]
+        if left:  # a stand-in nobody bound: the query would read the year 2999
+            raise RuntimeError(f"unbound stand-in in a query: {left}")
+        return sql
+
+    def rows(self, expr: ir.Expr) -> list[dict[str, Any]]:
+        con = self.engine.con
+        con._run_pre_execute_hooks(expr)  # registers in-memory tables the expression may hold
+        with translated():
+            cur = con.con.execute(self._text(expr))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def table(self, expr: ir.Table) -> ir.Table:
+        con = self.engine.con
+        con._run_pre_execute_hooks(expr)
+        name = "hg_bound_" + hashlib.sha1(_sql(self.engine, expr).encode()).hexdigest()[:20]
+        actual = f"{name}_{uuid.uuid4().hex[:12]}"
+        with translated():
+            con.con.execute(f'CREATE TEMPORARY TABLE "{actual}" AS {self._text(expr)}')
+        self._held.append(actual)
+        self._names[name] = actual
+        op = ops.DatabaseTable(name, schema=expr.schema(), source=con, namespace=ops.Namespace())
+        return op.to_expr()
+
+    def close(self) -> None:
+        for actual in self._held:
+            with contextlib.suppress(Exception):
+                self.engine.con.con.execute(f'DROP TABLE IF EXISTS temp.main."{actual}"')
+        self._held.clear()
+
+
+class _Direct:
+    """Any engine: the values themselves, intermediates cached by Ibis (``run_journeys.cached``)."""
+
+    def __init__(self, engine: Engine, materialize: Callable[[ir.Table], ir.Table]) -> None:
+        self.engine = engine
+        self._materialize = materialize
+
+    def rows(self, expr: ir.Expr) -> list[dict[str, Any]]:
+        return plain_records(self.engine, expr)
+
+    def table(self, expr: ir.Table) -> ir.Table:
+        return self._materialize(expr)
+
+    def value(self, name: str, v: datetime | None) -> datetime | None:
+        return v
+
+
+@contextlib.contextmanager
+def direct(engine: Engine) -> Iterator[Runner]:
+    with cached() as materialize:
+        yield _Direct(engine, materialize)
+
+
+@contextlib.contextmanager
+def bound(engine: Engine, *, allowed: bool = True) -> Iterator[Runner]:
+    """A :class:`Bound` run on DuckDB (``allowed``), else :func:`direct`; intermediates dropped at
+    the end."""
+    if engine.name != "duckdb" or not allowed:
+        with direct(engine) as runner:
+            yield runner
+        return
+    run = Bound(engine)
+    try:
+        yield run
+    finally:
+        run.close()

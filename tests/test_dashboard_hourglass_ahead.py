@@ -1,0 +1,59 @@
+"""The work ahead does not compete with a click (dashboard/ahead.py): what a view's next clicks ask
+for starts once no request is being answered, not beside the answer a person waits for."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from hourglass.engine.event_store import write_store
+from hourglass.engine.store import write_events
+from hourglass.ingest.simulator import simulate_shop
+from hourglass.interfaces import api
+from hourglass.interfaces.dashboard import load_source
+from hourglass.interfaces.dashboard.ahead import Ahead
+from hourglass.interfaces.dashboard.data import DashboardSource
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory: pytest.TempPathFactory) -> DashboardSource:
+    table, _ = simulate_shop(100, seed=3)
+    d = tmp_path_factory.mktemp("hourglass-ahead")
+    write_events(table, parquet_path=d / "shop.parquet")
+    write_store(api.events(str(d / "shop.parquet")), d / "shop.duckdb")
+    return load_source(str(d / "shop.duckdb"))
+
+
+def test_the_next_clicks_work_waits_for_the_answer(src: DashboardSource) -> None:
+    ahead = Ahead(src)
+    ahead.start()
+    assert ahead.second is not None  # a second connection: the job could run beside the request
+    ran = threading.Event()
+    try:
+        ahead.request_started()  # a new date range being computed
+        ahead.submit(lambda s: ran.set())
+        assert not ran.wait(0.5)  # not beside it
+        ahead.request_done()
+        assert ran.wait(10)  # at once after it
+    finally:
+        ahead.stop()
+
+
+def test_a_later_request_goes_before_the_older_views_work(src: DashboardSource) -> None:
+    ahead = Ahead(src)
+    ahead.start()
+    order: list[str] = []
+    gate = threading.Event()
+    try:
+        ahead.submit(lambda s: gate.wait(10), lambda s: order.append("older view's second job"))
+        ahead.request_started()  # a click while the older view's first job runs
+        gate.set()
+        assert not ahead.idle(0.5)  # its second job waits for the click's answer
+        assert order == []
+        order.append("answered")
+        ahead.request_done()
+        assert ahead.idle(10)
+        assert order == ["answered", "older view's second job"]
+    finally:
+        ahead.stop()

@@ -29,6 +29,7 @@ per-round ratios (the steadier of the two on a busy machine). The targets:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -192,8 +193,9 @@ def run_shape(
                 r["other"] = other_cpu_share(before, cpu_accounting())
                 runs[form, engine].append(r)
                 print(
-                    f"round {i}  {form:>5} {engine:<9} {r['seconds']:7.3f} s"
-                    + ("" if r["other"] is None else f"   other CPU {100 * r['other']:3.0f}%"),
+                    f"round {i}  {form:>5} {engine:<9} {r['seconds']:7.3f} s   CPU {r.get('cpu', 0.0):6.3f} s"
+                    + ("" if r["other"] is None else f"   other CPU {100 * r['other']:3.0f}%")
+                    + f"   load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
                 check(runs[form, engine][0]["result"], r["result"], f"{form} {engine} round {i} vs round 1")
@@ -209,13 +211,22 @@ def run_shape(
     for form in forms:
         cells = []
         for engine in engines:
-            secs = [r["seconds"] for r in runs[form, engine]]
-            cells.append(f"{statistics.median(secs):8.3f} s (min {min(secs):.3f})" if secs else " " * 16)
+            walls = [r["seconds"] for r in runs[form, engine]]
+            cpus = [r.get("cpu", 0.0) for r in runs[form, engine]]
+            cells.append(
+                f"{statistics.median(walls):8.3f} s (min {min(walls):.3f}), "
+                f"CPU {statistics.median(cpus):.3f} s"
+                if walls
+                else " " * 16
+            )
         print(f"{form:>6}  " + "  ".join(cells))
     print()
 
-    def secs(form: str, engine: str) -> list[float]:
-        return [r["seconds"] for r in runs.get((form, engine), [])]
+    def secs(form: str, engine: str, key: str = "seconds") -> list[float]:
+        return [r.get(key, 0.0) for r in runs.get((form, engine), [])]
+
+    def quiet(form: str, engine: str) -> list[bool]:
+        return [r.get("other") is not None and r["other"] < QUIET for r in runs.get((form, engine), [])]
 
     out = []
     for what, num, den, den_engine, target in TARGETS:
@@ -226,7 +237,18 @@ def run_shape(
         rounds = statistics.median(x / y for x, y in zip(a, b, strict=False))
         worst, best = max(ratio, rounds), min(ratio, rounds)
         verdict = "met" if worst <= target else "mixed" if best <= target else "NOT met"
-        print(f"{what:<26} {ratio:5.2f} (per-round median {rounds:5.2f})   target <= {target:g}: {verdict}")
+        cpu_a, cpu_b = secs(num, "hourglass", "cpu"), secs(den, den_engine, "cpu")
+        cpu_ratio = statistics.median(cpu_a) / statistics.median(cpu_b) if all(cpu_b) else float("nan")
+        both = [
+            x / y
+            for x, y, qa, qb in zip(a, b, quiet(num, "hourglass"), quiet(den, den_engine), strict=False)
+            if qa and qb
+        ]
+        quiet_note = f"quiet rounds {len(both)}" + (f": {statistics.median(both):.2f}" if both else "")
+        print(
+            f"{what:<26} {ratio:5.2f} (per-round median {rounds:5.2f}; CPU {cpu_ratio:.2f}; {quiet_note})"
+            f"   target <= {target:g}: {verdict}"
+        )
         out.append((what, ratio, rounds, target, verdict))
     return out
 

@@ -2,7 +2,7 @@
 analyses built with the dates themselves (``direct``, the reference), on seeded random ranges of a
 store and of an integer-id Parquet file: range bounds on an event's own instant (the start kept, the
 end left out), a range before 1970 (a negative literal), no end, no start; with spend, both referral
-modes, a breakdown and ``as_of`` (which runs direct). A second range compiles nothing."""
+modes, a breakdown and ``as_of`` (which runs direct). A second range compiles and builds nothing."""
 
 from __future__ import annotations
 
@@ -82,7 +82,9 @@ def test_a_range_bound_equals_the_range_built_with_its_dates(
     assert any(g["after_sale"] for g in got[0])
 
 
-def test_a_second_range_compiles_nothing(sources: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_second_range_compiles_and_builds_nothing(
+    sources: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     ev = hourglass.events(sources["store"])
     compiled: list[str] = []
     compile_ = type(ev.engine.con).compile
@@ -93,8 +95,10 @@ def test_a_second_range_compiles_nothing(sources: dict[str, str], monkeypatch: p
 
     hourglass.lifecycle(ev, since="2024-01-02", until="2024-01-31")
     monkeypatch.setattr(type(ev.engine.con), "compile", counting)
+    built = len(bound_module._built)
     second = hourglass.lifecycle(ev, since="2024-01-04T02:00:00", until="2024-02-10")
     assert compiled == []  # the same queries on other dates: their SQL found, not compiled again
+    assert len(bound_module._built) == built  # nor their expressions built again
     assert second.referrals is not None and second.channels is not None and second.after_sale is not None
 
 

@@ -26,7 +26,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
@@ -37,7 +37,9 @@ from hourglass.engine.errors import translated
 from hourglass.engine.run_journeys import cached
 from hourglass.engine.session import Engine
 
-__all__ = ["STAND_INS", "Bound", "Runner", "bound", "direct"]
+__all__ = ["STAND_INS", "Bound", "Runner", "bound", "built", "direct"]
+
+T = TypeVar("T")
 
 #: the stand-ins for the range's start, its end and "now" (distinct instants no log has)
 STAND_INS = {
@@ -47,6 +49,7 @@ STAND_INS = {
 }
 _MAX = 512  # compiled queries kept (a range's lifecycle is ~20)
 _compiled: OrderedDict[Any, str] = OrderedDict()
+_built: OrderedDict[Any, Any] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -76,6 +79,41 @@ def _sql(engine: Engine, expr: ir.Expr) -> str:
         while len(_compiled) > _MAX:
             _compiled.popitem(last=False)
     return sql
+
+
+def _key(value: Any) -> Any:
+    """An argument as a key: an Ibis expression by its op (equal expressions, equal ops)."""
+    if isinstance(value, ir.Expr):
+        return ("expr", value.op())
+    if isinstance(value, set | frozenset):
+        return frozenset(value)
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((k, _key(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return tuple(_key(v) for v in value)
+    return value
+
+
+def built(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` (an analysis's pure expression builder), built once per equal
+    arguments: a second range's arguments hold the same stand-ins and intermediates (names derived
+    from their SQL), so its expressions are found, not built again (at 12k events 0.12 of the 0.24
+    CPU-s left of a range once the SQL is kept). Arguments that cannot be keys: built each time."""
+    try:
+        key = (fn, _key(args), tuple(sorted((k, _key(v)) for k, v in kwargs.items())))
+        hash(key)
+    except TypeError:
+        return fn(*args, **kwargs)
+    with _lock:
+        if key in _built:
+            _built.move_to_end(key)
+            return _built[key]  # type: ignore[no-any-return]
+    out = fn(*args, **kwargs)
+    with _lock:
+        _built[key] = out
+        while len(_built) > _MAX:
+            _built.popitem(last=False)
+    return out
 
 
 class Bound:

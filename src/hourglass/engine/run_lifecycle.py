@@ -28,7 +28,7 @@ from hourglass.analyses.lifecycle import (
     stage_customers,
     stage_summary,
 )
-from hourglass.engine.bound import Runner, bound, direct
+from hourglass.engine.bound import Runner, bound, built, direct
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.engine.store_files import temp_path
@@ -88,7 +88,7 @@ def _present(run: Runner, t: ir.Table, names: tuple[str, ...]) -> frozenset[str]
     """Which of ``names`` the range's events have (one small GROUP BY)."""
     if not names:
         return frozenset()
-    return frozenset(str(r["event"]) for r in run.rows(present_events(t, names)))
+    return frozenset(str(r["event"]) for r in run.rows(built(present_events, t, names)))
 
 
 def _read(spec: LifecycleSpec, columns: Sequence[str], by: str | None) -> list[str]:
@@ -143,12 +143,12 @@ def run_lifecycle(
             t = run.table(t)
         now = _last(run, spec, t)  # from the cached events: one scan of the source, not two
         at = _stood(run, "now", now)
-        customers = stage_customers(sp, t, at)
+        customers = built(stage_customers, sp, t, at)
         if events.engine.name in ("duckdb", "postgres"):
             customers = run.table(customers)  # later queries read the small table, not the n^2 expression
         if customers_path is not None:
             _write(events, customers if k is None else decoded(customers, k.ids), Path(customers_path))
-        s = _first(run.rows(stage_summary(sp, customers)))
+        s = _first(run.rows(built(stage_summary, sp, customers)))
         stages = assemble_stages(spec, s)
         where = _where(spec)
         why = dict(reasons or {})
@@ -165,12 +165,12 @@ def run_lifecycle(
         else:
             present = _present(run, t, after_sale_names(spec.after_sale))
             missing = missing_blocks(spec.after_sale, present, where=where)
-            plan = af.after_sale_plan(sp, t, customers, at, missing)
+            plan = built(af.after_sale_plan, sp, t, customers, at, missing)
             rows = {name: run.rows(expr) for name, expr in plan.items()}
             after = assemble_after_sale(spec, rows, missing, has_revenue="revenue" in t.columns)
         groups: tuple[LifecycleGroup, ...] = ()
         if by is not None:
-            grouped = stage_summary(sp, by_groups(t, customers, by), by=BY)
+            grouped = built(stage_summary, sp, built(by_groups, t, customers, by), by=BY)
             groups = assemble_groups(spec, run.rows(grouped), BY)
     info = {
         "engine": events.engine.name,

@@ -14,7 +14,7 @@ from hourglass.analyses.channels import ChannelPlan, channel_plan
 from hourglass.analyses.lifecycle import present_events
 from hourglass.analyses.referrals import referral_plan
 from hourglass.engine._values import count, number
-from hourglass.engine.bound import Runner, bound
+from hourglass.engine.bound import Runner, bound, built
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.ingest.spend import read_spend
@@ -87,7 +87,10 @@ def run_referrals(
     table, ids = (events.table, None) if k is None else (k.table, k.ids)
     with _runner(events, run) as r:  # the customer table once for the five queries
         sp = dataclasses.replace(spec, since=r.value("since", spec.since), until=r.value("until", spec.until))
-        plan = referral_plan(sp, table, sale.step, r.table, ids, customers)
+        if customers is None:  # its customer table materialised on this run
+            plan = referral_plan(sp, table, sale.step, r.table, ids)
+        else:
+            plan = built(referral_plan, sp, table, sale.step, None, ids, customers)
         missing = None
         if spec.referral_event is not None:
             t = in_period(table, sp.since, sp.until)
@@ -271,7 +274,8 @@ def _channel_plan(
     ev, ids = (events.table, None) if k is None else (k.table, k.ids)
     # DuckDB: the channel in the customer facts' pass (an ordered aggregate) instead of a window
     one_pass = events.engine.name == "duckdb"
-    return channel_plan(spec, ev, model, sale, used, referrals, ids, one_pass, customers)
+    used_rows = None if used is None else tuple(used)
+    return built(channel_plan, spec, ev, model, sale, used_rows, referrals, ids, one_pass, customers)
 
 
 def run_referrals_and_channels(

@@ -33,6 +33,7 @@ from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.journeys_order import Done, Threaded, numpy_order, numpy_sorted
 from hourglass.engine.journeys_ranges import threaded_paths, threaded_transitions
 from hourglass.engine.journeys_seq import (
+    PACKED_EDGES,
     Sorted,
     seq_paths,
     seq_transitions,
@@ -41,6 +42,7 @@ from hourglass.engine.journeys_seq import (
 )
 from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
+from hourglass.engine.wide_edges import Columns, edge_columns
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
 __all__ = [
@@ -370,12 +372,22 @@ def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], d
     return [{k: v for k, v in r.items() if not k.startswith("all_")} for r in rows], totals
 
 
-def fast_transitions(events: Events, spec: TransitionsSpec) -> list[dict[str, Any]]:
-    """The edges' rows, as the portable plan's."""
+def fast_transitions(
+    events: Events, spec: TransitionsSpec
+) -> list[dict[str, Any]] | tuple[Columns, list[str] | None]:
+    """The edges' rows, as the portable plan's; on many nodes (10^6 names: millions of edges)
+    engine/wide_edges.py's columns and the names the nodes index (None: the 1-based stages)."""
+    rows: list[dict[str, Any]] = []
     with small_pages():
         got = sorted_nodes(events, spec, threaded_transitions(spec) if THREADED else None)
         if got is not None:
-            rows = got[0].value if isinstance(got[0], Done) else seq_transitions(got[0], spec.collapse)
+            seq = got[0]
+            if isinstance(seq, Done):
+                rows = seq.value
+            elif len(seq[2]) and (int(seq[2].max()) + 2) ** 2 > PACKED_EDGES:
+                return edge_columns(seq, spec.collapse), got[1]
+            else:
+                rows = seq_transitions(seq, spec.collapse)
     if got is not None:
         names = got[1]
         for r in rows:

@@ -90,66 +90,9 @@ def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
         part = transitions_part(seq, collapse, span)
         if part is not None:
             return transitions_merge([part], span)
-    first, rts, rnode = runs_of(seq, collapse)
-    if not len(rnode):
-        return []
-    last = np.empty_like(first)
-    last[:-1] = first[1:]
-    last[-1] = True
-    nxt = np.empty_like(rnode)
-    nxt[:-1] = rnode[1:]
-    nxt[last] = -1
-    span = int(rnode.max()) + 2
-    # the edge as one integer (in place: each large temporary is fresh memory, page-faulted)
-    edge: npt.NDArray[np.integer[Any]] = rnode.astype(np.int64) if span * span >= 1 << 31 else rnode.copy()
-    edge *= span
-    edge += nxt
-    edge += 1
-    del nxt
-    if span * span <= 1 << 16:
-        edge = edge.astype(np.uint16)  # a radix sort
-    order = np.argsort(edge, kind="stable")
-    e_s = edge[order]
-    del edge
-    bounds = np.flatnonzero(e_s[1:] != e_s[:-1]) + 1
-    starts = np.concatenate(([0], bounds))
-    ends = np.concatenate((bounds, [len(e_s)]))
-    # runs are in customer order, so a stable sort by edge keeps each edge's customers in order:
-    # a customer's first move on an edge is where the customer changes within the edge's rows
-    cust = np.cumsum(first, dtype=np.int32)
-    c_s = cust[order]
-    del cust
-    newc = np.empty(len(c_s), dtype=bool)
-    newc[0] = True
-    np.not_equal(c_s[1:], c_s[:-1], out=newc[1:])
-    del c_s
-    newc[starts] = True
-    customers = np.add.reduceat(newc, starts, dtype=np.int64)
-    del newc
-    gap = np.empty(len(rts), dtype=np.int64)  # µs to the next run (the last one: an end)
-    np.subtract(rts[1:], rts[:-1], out=gap[:-1])
-    gap[-1] = 0
-    gap_s = gap[order]
-    del gap, order
-    med, p90 = quantiles(e_s, gap_s, starts, ends)
-    e_first = e_s[starts].astype(np.int64)
-    to = (e_first % span - 1).tolist()
-    ends_at = [t < 0 for t in to]
-    # the rows from whole columns (millions of edges on a log of 10^6 names: no per-edge numpy)
-    return [
-        {"node": a, "nxt": b, "moves": m, "customers": c}
-        | ({"median_s": None, "p90_s": None} if e else {"median_s": q5, "p90_s": q9})
-        for a, b, m, c, q5, q9, e in zip(
-            (e_first // span).tolist(),
-            to,
-            (ends - starts).tolist(),
-            customers.tolist(),
-            med,
-            p90,
-            ends_at,
-            strict=True,
-        )
-    ]
+    from hourglass.engine.wide_edges import edge_columns, rows_of
+
+    return rows_of(edge_columns(seq, collapse))  # many nodes: engine/wide_edges.py (W's kernel)
 
 
 #: up to this many possible edges (span ** 2), :func:`_packed_transitions` counts them

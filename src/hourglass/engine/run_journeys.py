@@ -13,14 +13,16 @@ import ibis.expr.types as ir
 from hourglass.analyses.journeys import journeys_plan
 from hourglass.analyses.paths import paths_plan
 from hourglass.analyses.transitions import transitions_plan
+from hourglass.engine._pages import small_pages
 from hourglass.engine.errors import translated
 from hourglass.engine.journeys_fast import fast_paths, fast_transitions, journeys_plan_for
 from hourglass.engine.load import Events
+from hourglass.engine.wide_edges import KEYS
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_result import JourneysResult, build_journeys_result
 from hourglass.model.journeys_spec import JourneysSpec, PathsSpec, TransitionsSpec
 from hourglass.model.paths import PathsResult, build_paths_result
-from hourglass.model.transitions import TransitionsResult, build_transitions_result
+from hourglass.model.transitions import EdgeColumns, TransitionsResult, build_transitions_result
 
 __all__ = ["cached", "fetch", "meta_of", "node_name", "plain", "run_journeys", "run_paths", "run_transitions"]
 
@@ -128,15 +130,30 @@ def run_transitions(
 ) -> TransitionsResult:
     groups: dict[Any, list[dict[str, Any]]] = {}
     plan = None
+    order = [s.name for s in spec.model.stages] if spec.level == "stage" and spec.model else None
     if journeys_plan_for(events, spec) == "fast":
-        rows = fast_transitions(events, spec)  # Python values already (millions of edges on a wide log)
+        got = fast_transitions(events, spec)  # Python values already
+        if isinstance(got, tuple):  # columns to the end (millions of edges on a log of 10^6 names)
+            cols, names = got
+            first = 0
+            if names is None:  # the stage level: the 1-based stages
+                assert order is not None
+                names, first = order, 1
+            with small_pages():  # the model's vector passes over millions of edges: fresh arrays
+                return build_transitions_result(
+                    level=spec.level,
+                    collapse=spec.collapse,
+                    edges=EdgeColumns.of(names, *(cols[k] for k in KEYS), first=first),
+                    order=order,
+                    meta=meta_of(events, spec.describe(), meta),
+                )
+        rows = got
     else:
         plan = transitions_plan(spec, events.table)
         rows = fetch(events, plan.edges)
     if plan is not None and plan.by_edges is not None:
         for r in fetch(events, plan.by_edges):
             groups.setdefault(r["by"], []).append(_edge(spec, r))
-    order = [s.name for s in spec.model.stages] if spec.level == "stage" and spec.model else None
     return build_transitions_result(
         level=spec.level,
         collapse=spec.collapse,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hourglass.engine import funnel_scan, journeys_order, journeys_ranges
+from hourglass.engine import grouping, journeys_order, journeys_ranges
 from hourglass.engine.journeys_ranges import threaded_paths, threaded_transitions
 from hourglass.engine.journeys_seq import seq_paths, seq_transitions
 
@@ -50,15 +50,20 @@ def _log(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Three sets (more than this machine's cores), from any size; the sets that ran."""
     monkeypatch.setattr(journeys_ranges, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(funnel_scan, "WORKERS", 3)
+    monkeypatch.setattr(grouping, "WORKERS", 3)
     ran: list[int] = []
-    real = journeys_ranges._set
+    by_value, by_hash = journeys_ranges._set, journeys_ranges._ordered
 
-    def counted(*a: Any) -> Any:
+    def counted(*a: Any) -> Any:  # a set cut by value: its rows
         ran.append(len(a[0]))
-        return real(*a)
+        return by_value(*a)
+
+    def hashed(*a: Any) -> Any:  # a set grouped by hash: its rows' order
+        ran.append(len(a[5][0]))
+        return by_hash(*a)
 
     monkeypatch.setattr(journeys_ranges, "_set", counted)
+    monkeypatch.setattr(journeys_ranges, "_ordered", hashed)
     return ran
 
 

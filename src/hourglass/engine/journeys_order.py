@@ -22,6 +22,7 @@ __all__ = [
     "Done",
     "Each",
     "Threaded",
+    "layout",
     "numpy_order",
     "numpy_sorted",
     "ordered_ranges",
@@ -131,7 +132,12 @@ def ordered_ranges(
 
 
 def _ordered(
-    c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], workers: int | None, each: Each[R] | None
+    c: npt.NDArray[Any],
+    ts: I64,
+    node: npt.NDArray[Any],
+    workers: int | None,
+    each: Each[R] | None,
+    grouped: tuple[npt.NDArray[Any], npt.NDArray[Any], tuple[int, int, int]] | None = None,
 ) -> tuple[list[R], I64, list[int], int, int, int] | None:
     """The keys sorted per range (:func:`sorted_in_numpy`): ``each``'s results per range, the keys,
     the ranges' bounds, the time and node bits and the least time. The rows split into ranges of
@@ -139,23 +145,25 @@ def _ordered(
     releases the GIL). Ids within 2^15 ranges of each other (a store's dense keys, most files' ids)
     are split by a radix sort of their range; others grouped and numbered first
     (engine/funnel_scan.py: one sort of (hash of the id, row index) words), so the customers may
-    come in hash order (no figure depends on it)."""
-    from hourglass.engine.funnel_scan import WORKERS, _grouped, numbered
+    come in hash order (no figure depends on it). ``grouped``: a set's rows grouped already (their
+    order in ``c``, ``ts``, ``node``, their ids in it, and the layout :func:`layout` of all rows).
+    """
+    from hourglass.engine.grouping import WORKERS, group_ids, numbered
 
+    if grouped is not None:
+        return _keyed(grouped[0], numbered(grouped[1]), False, ts, node, grouped[2], each, 1, 0, 0)
     m = len(c)
     ts = np.asarray(ts, dtype=np.int64)
-    t_min = int(ts.min())
-    tbits = max(1, (int(ts.max()) - t_min).bit_length())
-    nbits = max(1, int(node.max()).bit_length())
-    if int(node.min()) < 0 or tbits + nbits > _KEY_BITS - 10:
+    got = layout(ts, node)
+    if got is None:
         return None
+    t_min, tbits, nbits = got
     sbits = _KEY_BITS - tbits - nbits  # customer bits of a range
     c = np.asarray(c)
     c_min, c_max = int(c.min()), int(c.max())
     workers = (WORKERS if m >= 100_000 else 1) if workers is None else workers
     if m >= 1_000_000 and workers > 1:  # ranges enough for the threads
         sbits = min(sbits, max(1, ((c_max - c_min) // (4 * WORKERS)).bit_length()))
-    codes: npt.NDArray[Any]
     # near ids (their differences in int64): each row's range, radix-sorted
     if c_max - c_min < 1 << 62 and (c_max - c_min) >> sbits < 1 << 15:
         part = np.subtract(c, c_min, dtype=np.int64)
@@ -165,13 +173,42 @@ def _ordered(
         order = np.argsort(part16, kind="stable")
         counts = np.bincount(part16, minlength=1)
         del part16
-        codes, rel = c, True
     else:
-        order, grouped = _grouped(c)
-        codes, rel = numbered(grouped), False
-        del grouped
+        order, ids = group_ids(c)
+        return _keyed(order, numbered(ids), False, ts, node, (t_min, tbits, nbits), each, workers, 0, 0)
+    return _keyed(order, c, True, ts, node, (t_min, tbits, nbits), each, workers, c_min, sbits, counts)
+
+
+def layout(ts: I64, node: npt.NDArray[Any]) -> tuple[int, int, int] | None:
+    """The least time, the time bits and the node bits of the keys; None when they leave fewer
+    than 10 bits of customer (or a node is negative)."""
+    t_min = int(ts.min())
+    tbits = max(1, (int(ts.max()) - t_min).bit_length())
+    nbits = max(1, int(node.max()).bit_length())
+    return None if int(node.min()) < 0 or tbits + nbits > _KEY_BITS - 10 else (t_min, tbits, nbits)
+
+
+def _keyed(
+    order: npt.NDArray[Any],
+    codes: npt.NDArray[Any],
+    rel: bool,
+    ts: I64,
+    node: npt.NDArray[Any],
+    lay: tuple[int, int, int],
+    each: Each[R] | None,
+    workers: int,
+    c_min: int,
+    sbits: int,
+    counts: npt.NDArray[Any] | None = None,
+) -> tuple[list[R], I64, list[int], int, int, int]:
+    """The rows in ``order`` keyed per range and sorted (``rel``: ``codes`` are the ids, by range
+    ``counts``; else the customers' numbers in ``order``'s order)."""
+    t_min, tbits, nbits = lay
+    m = len(order)
+    if not rel:
         sbits = _KEY_BITS - tbits - nbits
-        counts = np.bincount(codes >> sbits)
+        counts = np.bincount(codes >> sbits, minlength=1)
+    assert counts is not None
     bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
     keys = np.empty(m, dtype=np.int64)
     mask = (1 << sbits) - 1

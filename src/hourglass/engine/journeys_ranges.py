@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from hourglass.engine.journeys_order import Each, Threaded, _each, ordered_ranges
+from hourglass.engine.journeys_order import Each, Threaded, _each, _ordered, layout, ordered_ranges
 from hourglass.engine.journeys_seq import I64, PACKED_EDGES, Sorted, runs_of
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
@@ -46,9 +46,13 @@ PARALLEL_MIN = 200_000
 
 
 def _workers() -> int:
-    from hourglass.engine.funnel_scan import WORKERS
+    from hourglass.engine import grouping
 
-    return WORKERS
+    return grouping.WORKERS
+
+
+#: ids spread wider than this are grouped by hash per set (engine/grouping.py), nearer ones cut by value
+_NEAR = 1 << 40
 
 
 def in_sets(
@@ -59,12 +63,27 @@ def in_sets(
     combine: Callable[[list[Q], int], P],
 ) -> list[P] | None:
     """``combine`` of ``each`` of every range's sorted keys of each set of customers
-    (engine/journeys_order.py ``ordered_ranges``) and the set's time bits; the sets (by value) in
-    threads; None when a set cannot be ordered in numpy."""
+    (engine/journeys_order.py ``ordered_ranges``) and the set's time bits; the sets in threads:
+    near ids (a store's keys) cut by value at the quantiles of a sample, far ids (a file's 62-bit
+    ids) by their hash without compressing the rows (engine/grouping.py ``grouped_sets``). None when
+    the keys do not fit (engine/journeys_order.py ``layout``)."""
+    from hourglass.engine.grouping import grouped_sets
+
     m = len(c)
     ways = _workers() if m >= PARALLEL_MIN else 1
     if ways <= 1:
         return _all([_set(c, ts, node, each, combine)])
+    if int(c.max()) - int(c.min()) >= _NEAR:
+        lay = layout(ts, node)
+        if lay is None:
+            return None
+
+        def then(order: npt.NDArray[Any], ids: npt.NDArray[Any]) -> P:
+            got = _ordered(c, ts, node, 1, each, (order, ids, lay))
+            assert got is not None
+            return combine(got[0], lay[1])
+
+        return grouped_sets(c, ways, then)
     # cuts at the quantiles of a sample of the ids: equal work whatever their spread
     sample = np.sort(c[:: max(1, m // 4096)])
     cuts = [int(sample[len(sample) * w // ways]) for w in range(1, ways)]

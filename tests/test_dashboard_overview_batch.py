@@ -187,3 +187,27 @@ def test_the_next_clicks_work_starts_once_the_page_s_own_is_computed(
     order.clear()
     views.funnel(FunnelQuery(steps=("visit", "signup"), window="9d"))
     assert order == ["page", "ahead"]
+
+
+def test_a_breakdown_whose_values_cannot_be_read_is_left_to_the_joins_and_asked_again(
+    shop: dict[str, Path], scan: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed read of the step-1 values (a query interrupted by the work ahead) is not kept as
+    "not one value per customer": the joins answer this time, the scan the next."""
+    import duckdb
+
+    ev = api.events(str(shop["store"]))
+    spec = api.funnel_inputs(ev, ["visit", "signup"], by="channel", window="7d")[1]
+    real = ev.engine.con.con
+
+    class Failing:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def sql(self, query: str) -> Any:
+            raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr(ev.engine.con, "con", Failing())
+    assert funnel_by_scan.by_scan_rows(ev, spec) is None
+    monkeypatch.setattr(ev.engine.con, "con", real)
+    assert funnel_by_scan.by_scan_rows(ev, spec) is not None

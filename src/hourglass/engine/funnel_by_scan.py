@@ -48,9 +48,14 @@ def _eligible(events: Events, spec: FunnelSpec) -> bool:
     return spec.by in events.keyed.columns and shares_scan(events, replace(spec, by=None))
 
 
+class _NotKnown(Exception):
+    """The step-1 values could not be read (not kept: the next funnel asks again)."""
+
+
 def _groups(events: Events, spec: FunnelSpec) -> tuple[np.ndarray, np.ndarray, list[Any]] | None:
     """The step-1 customers' keys, their group numbers and the groups' values (ordered, NULL last),
     or None when a customer's step-1 events have more than one value (or there are too many)."""
+    import duckdb
     import numpy as np
 
     from hourglass.engine.errors import translated
@@ -75,8 +80,11 @@ def _groups(events: Events, spec: FunnelSpec) -> tuple[np.ndarray, np.ndarray, l
         "SELECT per.c AS c, vals.g AS g, (SELECT k FROM bad) AS bad, (SELECT count(*) FROM vals) AS m "
         "FROM per JOIN vals ON per.lo IS NOT DISTINCT FROM vals.lo"
     )
-    with translated():
+    try:  # a column DuckDB cannot order (a map), a query interrupted: the joins answer, or say why
         got = con.con.sql(sql).fetchnumpy()
+    except duckdb.Error as e:
+        raise _NotKnown from e
+    with translated():
         if not len(got["c"]) or int(got["bad"][0]) or int(got["m"][0]) > MAX_GROUPS:
             return None
         values = [
@@ -107,7 +115,10 @@ def _group_of(events: Events, spec: FunnelSpec) -> tuple[np.ndarray, list[Any]] 
         if kept is not None and kept[0] is events:
             _KEPT.move_to_end(key)
             return kept[1]
-    found = _groups(events, spec)
+    try:
+        found = _groups(events, spec)
+    except _NotKnown:  # not kept: asked again next time
+        return None
     value: tuple[np.ndarray, list[Any]] | None = None
     if found is not None:
         keys, group, values = found

@@ -1,5 +1,6 @@
-"""The hourglass compiled once and run again on other dates (engine/bound.py) equals the same
-analyses built with the dates themselves (``direct``, the reference), on seeded random ranges of a
+"""The hourglass compiled once and run again on other dates (engine/bound.py), its stage table read
+from the referral loop's and channels' customer table, equals the same analyses built with the
+dates themselves and the stage table grouped on its own (the reference), on seeded random ranges of a
 store and of an integer-id Parquet file: range bounds on an event's own instant (the start kept, the
 end left out), a range before 1970 (a negative literal), no end, no start; with spend, both referral
 modes, a breakdown and ``as_of`` (which runs direct). A second range compiles and builds nothing."""
@@ -37,8 +38,10 @@ def _direct_only(monkeypatch: pytest.MonkeyPatch) -> None:
     def only_direct(engine: Any, *, allowed: bool = True) -> AbstractContextManager[Runner]:
         return direct(engine)
 
-    for mod in ("run_lifecycle", "run_referrals"):
-        monkeypatch.setattr(f"hourglass.engine.{mod}.bound", only_direct)
+    for mod in ("engine.run_lifecycle", "engine.run_referrals", "interfaces.lifecycle_api"):
+        monkeypatch.setattr(f"hourglass.{mod}.bound", only_direct)
+    # and the stage table from its own GROUP BY, not the referral loop's and channels' pass
+    monkeypatch.setattr("hourglass.interfaces.lifecycle_api._same_keys", lambda *_a: False)
 
 
 def _ranges(seed: int) -> list[dict[str, Any]]:
@@ -127,3 +130,13 @@ def test_intermediates_are_dropped(sources: dict[str, str], tmp_path: Path) -> N
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'hg_bound_%'"
     ).fetchall()
     assert left == []
+
+
+def test_the_stages_alone(sources: dict[str, str]) -> None:
+    ev = hourglass.events(sources["store"])
+    whole = hourglass.lifecycle(ev, since="2024-01-02").to_dict()
+    alone = hourglass.lifecycle(ev, since="2024-01-02", stages_only=True).to_dict()
+    assert alone["stages"] == whole["stages"] and alone["customers"] == whole["customers"]
+    assert whole["after_sale"] is not None and alone["after_sale"] is None
+    assert alone["after_sale_reason"] == "skipped (the stages alone)"
+    assert alone["referrals"] is None and alone["channels"] is None

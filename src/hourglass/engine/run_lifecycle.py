@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,12 @@ from hourglass.analyses.lifecycle import (
     BY,
     by_groups,
     decoded,
+    entries_of,
     in_range,
     present_events,
     stage_customers,
     stage_summary,
+    stage_table,
 )
 from hourglass.engine.bound import Runner, bound, built, direct
 from hourglass.engine.keyed import keyed, model_reads
@@ -46,20 +48,32 @@ def _first(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return rows[0] if rows else {}
 
 
-def _last(run: Runner, spec: LifecycleSpec, t: ir.Table) -> datetime:
+def _last(run: Runner, spec: LifecycleSpec, t: ir.Table, last: ir.Table | None = None) -> datetime:
     """ "Now" for days-in-stage: ``as_of``, else ``until``, else the last event of the range's
-    events ``t``."""
+    events ``t`` (``last``: that as a one-row ``last`` already aggregated elsewhere)."""
     if spec.as_of is not None:
         return spec.as_of
     if spec.until is not None:
         return spec.until
-    value = _first(run.rows(t.aggregate(last=t.timestamp.max()))).get("last")
+    if last is None:
+        last = t.aggregate(last=t.timestamp.max())
+    value = _first(run.rows(last)).get("last")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return datetime(1970, 1, 1)
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
     assert isinstance(value, datetime)
     return value.replace(tzinfo=None)
+
+
+@contextlib.contextmanager
+def _own(events: Events, run: Runner | None, *, allowed: bool) -> Iterator[Runner]:
+    """``run`` (the caller's), else a run of its own (engine/bound.py)."""
+    if run is not None:
+        yield run
+        return
+    with bound(events.engine, allowed=allowed) as own:
+        yield own
 
 
 def _stood(run: Runner, name: str, v: datetime) -> datetime:
@@ -124,15 +138,22 @@ def run_lifecycle(
     meta: dict[str, Any] | None = None,
     reasons: dict[str, str] | None = None,
     by: str | None = None,
+    run: Runner | None = None,
+    entered: ir.Table | None = None,
+    after_sale: bool = True,
 ) -> LifecycleResult:
     """The lifecycle result; ``customers_path`` (.parquet or .csv) also writes the stage table;
     ``by``: the stage table per value of that column at the customer's first event; ``reasons``:
-    why a part given as None (referrals, channels) is not measured."""
+    why a part given as None (referrals, channels) is not measured. ``run``: the caller's run
+    (engine/bound.py); ``entered``: a per-customer table on it with the stage entries of the same
+    range's events (``analyses/lifecycle.py`` ``stage_entries``; the referral loop's and channels'
+    customer table): the stage table is read from it instead of a second GROUP BY of the events;
+    ``after_sale``: False leaves the after-sale metrics out (not measured: skipped)."""
     # a store: the integer customer keys, decoded only where a customer is shown
     k = keyed(events, model_reads(spec.model, by))
     # on DuckDB the queries are compiled once and run again on other dates (engine/bound.py)
     allowed = spec.as_of is None and customers_path is None
-    with bound(events.engine, allowed=allowed) as run:
+    with _own(events, run, allowed=allowed) as run:
         since, until = run.value("since", spec.since), run.value("until", spec.until)
         sp = dataclasses.replace(spec, since=since, until=until)
         t = in_range(sp, events.table if k is None else k.table)
@@ -141,9 +162,15 @@ def run_lifecycle(
             # text ids: the range cached once; on integer keys each query reads the few columns
             # again instead (at 10M, Parquet: as fast, 288 MB peak against 629 MB)
             t = run.table(t)
-        now = _last(run, spec, t)  # from the cached events: one scan of the source, not two
-        at = _stood(run, "now", now)
-        customers = built(stage_customers, sp, t, at)
+        if entered is None:
+            now = _last(run, spec, t)  # from the cached events: one scan of the source, not two
+            at = _stood(run, "now", now)
+            customers = built(stage_customers, sp, t, at)
+        else:  # the entries of the referral loop's and channels' pass
+            last = entered.aggregate(last=entered.hg_last.max())
+            now = _last(run, spec, t, last)
+            at = _stood(run, "now", now)
+            customers = built(stage_table, sp, built(entries_of, sp, entered), at)
         if events.engine.name in ("duckdb", "postgres"):
             customers = run.table(customers)  # later queries read the small table, not the n^2 expression
         if customers_path is not None:
@@ -155,7 +182,9 @@ def run_lifecycle(
         after = None
         sale = spec.model.sale
         entered = {st.stage: st.entered for st in stages}
-        if sale is None:
+        if not after_sale:
+            why["after_sale"] = "skipped (the stages alone)"
+        elif sale is None:
             why["after_sale"] = (
                 f"model '{spec.model.name}' names no sale stage, so nobody is a purchaser: give --goal STAGE"
             )

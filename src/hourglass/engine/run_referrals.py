@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import ibis.expr.types as ir
+
 from hourglass.analyses._match import in_period
 from hourglass.analyses.channels import ChannelPlan, channel_plan
 from hourglass.analyses.lifecycle import present_events
@@ -31,7 +33,7 @@ from hourglass.model.referrals import (
 from hourglass.model.spec import check_period, parse_time
 from hourglass.model.steps import Step
 
-__all__ = ["run_channels", "run_referrals", "run_referrals_and_channels"]
+__all__ = ["referrals_and_channels", "run_channels", "run_referrals", "run_referrals_and_channels"]
 
 
 @contextlib.contextmanager
@@ -268,6 +270,8 @@ def _channel_plan(
     sale: Step,
     used: Any,
     customers: Any = None,
+    *,
+    entries: bool = False,
 ) -> ChannelPlan:
     # a store: the integer customer keys (engine/keyed.py)
     k = keyed(events, model_reads(model, spec.channel_column, referrals.referee_column))
@@ -275,7 +279,7 @@ def _channel_plan(
     # DuckDB: the channel in the customer facts' pass (an ordered aggregate) instead of a window
     one_pass = events.engine.name == "duckdb"
     used_rows = None if used is None else tuple(used)
-    return built(channel_plan, spec, ev, model, sale, used_rows, referrals, ids, one_pass, customers)
+    return built(channel_plan, spec, ev, model, sale, used_rows, referrals, ids, one_pass, customers, entries)
 
 
 def run_referrals_and_channels(
@@ -291,26 +295,54 @@ def run_referrals_and_channels(
     """:func:`run_referrals` and :func:`run_channels` of the same events, range and referral graph
     from one customer table (the channels' holds every column the referral loop reads), computed
     once: the referral loop computed its own again (a second pass over the events)."""
+    with bound(events.engine) as run:
+        ref, chan, _ = referrals_and_channels(
+            events,
+            model,
+            run,
+            since=since,
+            until=until,
+            spend=spend,
+            channel_column=channel_column,
+            referral_options=referral_options,
+        )
+    return ref, chan
+
+
+def referrals_and_channels(
+    events: Events,
+    model: JourneyModel,
+    run: Runner,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    spend: Spend | Any = None,
+    channel_column: str | None = None,
+    referral_options: dict[str, Any] | None = None,
+    entries: bool = False,
+) -> tuple[ReferralResult, ChannelResult, ir.Table]:
+    """:func:`run_referrals_and_channels` on ``run``, and their customer table (on ``run``, for
+    the rest of it); ``entries``: that table also holds the stage table's entries
+    (``analyses/lifecycle.py`` ``stage_entries``: the lifecycle's stage table from the same pass)."""
     ropts = dict(referral_options or {})
     event, column = ropts.get("referral_event"), ropts.get("referee_column")
     spec, referrals, sale = _channel_spec(model, channel_column, since, until, None, event, column)
-    with bound(events.engine) as run:
-        plan = _channel_plan(events, model, _stood(run, spec), referrals, sale.step, None)
-        shared = run.table(plan.customers)
-        ref = run_referrals(events, model, since=since, until=until, customers=shared, run=run, **ropts)
-        chan = run_channels(
-            events,
-            model,
-            spend=spend,
-            channel_column=channel_column,
-            since=since,
-            until=until,
-            referral_event=event,
-            referee_column=column,
-            customers=shared,
-            run=run,
-        )
-    return ref, chan
+    plan = _channel_plan(events, model, _stood(run, spec), referrals, sale.step, None, entries=entries)
+    shared = run.table(plan.customers)
+    ref = run_referrals(events, model, since=since, until=until, customers=shared, run=run, **ropts)
+    chan = run_channels(
+        events,
+        model,
+        spend=spend,
+        channel_column=channel_column,
+        since=since,
+        until=until,
+        referral_event=event,
+        referee_column=column,
+        customers=shared,
+        run=run,
+    )
+    return ref, chan, shared
 
 
 def _stood(run: Runner, spec: ChannelSpec) -> ChannelSpec:

@@ -9,9 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from hourglass.engine.bound import bound
 from hourglass.engine.event_names import check_model_events
+from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
-from hourglass.engine.run_referrals import run_channels, run_referrals, run_referrals_and_channels
+from hourglass.engine.run_referrals import referrals_and_channels, run_channels, run_referrals
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces.api import by_column
 from hourglass.interfaces.api import events as load
@@ -71,6 +73,7 @@ def lifecycle(
     customers: str | Path | None = None,
     referrals: bool = True,
     channels: bool = True,
+    stages_only: bool = False,
     spend: Any = None,
     channel_column: str | None = None,
     referral_options: Mapping[str, Any] | None = None,
@@ -85,7 +88,9 @@ def lifecycle(
     ``referral_options``: ``referral_event``, ``referee_column``, ``period``, ``max_depth``, ``top``
     (docs/semantics-referrals.md). ``goal`` (or ``sale_stage``) is the stage that makes a purchaser;
     ``by`` breaks the stage table down by a column's value at the customer's first event (top 10
-    values and "(other)"). A part the data cannot give is null with a reason (``<part>_reason``)."""
+    values and "(other)"). A part the data cannot give is null with a reason (``<part>_reason``).
+    ``stages_only``: the stages alone, without the after-sale metrics, the referral loop and the
+    channels (each null with the reason "skipped"; a comparison's other period reads the stages)."""
     cfg = config if isinstance(config, Config) else load_config(config)
     spec = lifecycle_spec(
         model,
@@ -116,6 +121,8 @@ def lifecycle(
             code="HG122",
             hint="drop --no-channels, or drop --spend",
         )
+    if stages_only:
+        referrals = channels = False
     started = time.perf_counter()
     ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
     offer = spec.after_sale.offer_column
@@ -146,49 +153,77 @@ def lifecycle(
         spec, ev.table.columns, referrals=referrals, channels=channels, ropts=ropts, column=channel_column
     )
     both = "referrals" not in reasons and "channels" not in reasons and "sale_stage" not in ropts
-    if both:
-        ref, chan = run_referrals_and_channels(  # one customer table for both
+    # one run for every part: on DuckDB compiled once and run again on other dates (engine/bound.py)
+    with bound(ev.engine, allowed=spec.as_of is None and customers is None) as run:
+        entered = None
+        if both:  # one customer table for both, and (same events, same keys) the stage entries too
+            fuse = spec.as_of is None and _same_keys(ev, spec, by, channel_column, ropts)
+            ref, chan, shared = referrals_and_channels(
+                ev,
+                spec.model,
+                run,
+                since=spec.since,
+                until=until_,
+                spend=spend,
+                channel_column=channel_column,
+                referral_options=ropts,
+                entries=fuse,
+            )
+            entered = shared if fuse else None
+        elif "referrals" not in reasons:
+            ref = run_referrals(ev, spec.model, since=spec.since, until=until_, run=run, **ropts)
+        if "channels" not in reasons and not both:
+            chan = run_channels(
+                ev,
+                spec.model,
+                spend=spend,
+                channel_column=channel_column,
+                since=spec.since,
+                until=until_,
+                referral_event=ropts.get("referral_event"),
+                referee_column=ropts.get("referee_column"),
+                run=run,
+            )
+        elif "channels" in reasons and spend is not None:
+            raise SpecError(
+                "a spend table needs channels: the events have no channel column",
+                code="HG122",
+                hint="map one with --channel-col or --acquisition-col ([columns] channel = ...)",
+            )
+        meta: dict[str, Any] = {"notes": notes} if notes else {}
+        if isinstance(model, str):
+            meta["model_source"] = model
+        if not has_sale:
+            meta["note"] = (
+                f"model '{spec.model.name}' names no sale stage: no purchasers, after-sale metrics, "
+                "referral loop or channels; give --goal STAGE"
+            )
+        result = run_lifecycle(
             ev,
-            spec.model,
-            since=spec.since,
-            until=until_,
-            spend=spend,
-            channel_column=channel_column,
-            referral_options=ropts,
+            spec,
+            customers_path=customers,
+            referrals=ref,
+            channels=chan,
+            meta=meta,
+            reasons=reasons,
+            by=by,
+            run=run,
+            entered=entered,
+            after_sale=not stages_only,
         )
-    elif "referrals" not in reasons:
-        ref = run_referrals(ev, spec.model, since=spec.since, until=until_, **ropts)
-    if "channels" not in reasons and not both:
-        chan = run_channels(
-            ev,
-            spec.model,
-            spend=spend,
-            channel_column=channel_column,
-            since=spec.since,
-            until=until_,
-            referral_event=ropts.get("referral_event"),
-            referee_column=ropts.get("referee_column"),
-        )
-    elif "channels" in reasons and spend is not None:
-        raise SpecError(
-            "a spend table needs channels: the events have no channel column",
-            code="HG122",
-            hint="map one with --channel-col or --acquisition-col ([columns] channel = ...)",
-        )
-    meta: dict[str, Any] = {"notes": notes} if notes else {}
-    if isinstance(model, str):
-        meta["model_source"] = model
-    if not has_sale:
-        meta["note"] = (
-            f"model '{spec.model.name}' names no sale stage: no purchasers, after-sale metrics, "
-            "referral loop or channels; give --goal STAGE"
-        )
-    result = run_lifecycle(
-        ev, spec, customers_path=customers, referrals=ref, channels=chan, meta=meta, reasons=reasons, by=by
-    )
     result = _not_measured(result)
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def _same_keys(
+    ev: Any, spec: LifecycleSpec, by: str | None, column: str | None, ropts: Mapping[str, Any]
+) -> bool:
+    """Whether the stage table and the referral loop's and channels' customer table group the same
+    customers: both on a store's keys, or both on the events' own ids (engine/keyed.py)."""
+    stages = keyed(ev, model_reads(spec.model, by))
+    loop = keyed(ev, model_reads(spec.model, column or "channel", ropts.get("referee_column")))
+    return (stages is None) == (loop is None)
 
 
 def _reasons(

@@ -232,20 +232,15 @@ def _reference(seq: Any, collapse: bool, depth: int) -> tuple[dict[Any, Any], di
     return edges, paths
 
 
-@pytest.mark.parametrize("slices", [True, False])
 @pytest.mark.parametrize("names", [5, 300, 70_000])
-def test_the_kernels_against_plain_python(names: int, slices: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_kernels_against_plain_python(names: int) -> None:
     """engine/journeys_seq.py by hand-rolled Python on sorted random arrays: few names (a 16-bit
     edge sort, a path as one integer), hundreds (a 64-bit edge sort; at depth 8 a path as two
     integers) and tens of thousands (edges past 32 bits; a path as three integers); the quantiles
     per edge's slice and, as for a log of very many edges, all at once."""
     import numpy as np
 
-    from hourglass.engine import journeys_seq
     from hourglass.engine.journeys_seq import seq_paths, seq_transitions
-
-    if not slices:
-        monkeypatch.setattr(journeys_seq, "_SLICES", 0)
 
     rng = np.random.default_rng(names)
     m = 3_000

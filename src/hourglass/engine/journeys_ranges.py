@@ -215,48 +215,76 @@ def _transitions_set(parts: list[TPart], tbits: int, span: int) -> TPart:
 def transitions_merge(parts: list[TPart], span: int) -> list[dict[str, Any]]:
     """The edges' rows (``node``, ``nxt`` -1 for the end, ``moves``, ``customers``, ``median_s``,
     ``p90_s``: engine/journeys_seq.py ``seq_transitions``'s) of the sets' parts."""
-    from hourglass.engine import journeys_seq
-
     moves = np.sum([p[0] for p in parts], axis=0)
     customers = np.sum([p[1] for p in parts], axis=0)
     present = np.flatnonzero(moves)
-    to = (present % span - 1).tolist()
-    # each set's gaps of each present edge: its slice of the set's sorted words
-    offsets = [np.concatenate(([0], np.cumsum(p[0][present]))).tolist() for p in parts]
-    gaps = [p[2] & ((1 << p[3]) - 1) for p in parts]
-    med: list[float | None] = [None] * len(present)
-    p90: list[float | None] = [None] * len(present)
-    inner = [i for i, t in enumerate(to) if t >= 0]
-    if len(present) <= journeys_seq._SLICES:  # (read here: tests set it)
-        ways = min(_workers(), max(1, len(inner) // 16))
-        chunks = [inner[w::ways] for w in range(ways)]
-
-        def one(w: int) -> None:
-            for i in chunks[w]:
-                got = [g[o[i] : o[i + 1]] for g, o in zip(gaps, offsets, strict=True)]
-                both = got[0] if len(got) == 1 else np.concatenate(got)
-                q = np.quantile(both.astype(np.float64) / 1_000_000, [0.5, 0.9])
-                med[i], p90[i] = float(q[0]), float(q[1])
-
-        _each(one, ways, ways)
-    else:  # very many edges: all gaps sorted by (edge, gap) at once
-        e_all = np.concatenate([p[2] >> p[3] for p in parts])
-        ends = np.cumsum(moves[present])
-        got_q = journeys_seq.quantiles(e_all, np.concatenate(gaps), ends - moves[present], ends)
-        for i in inner:
-            med[i], p90[i] = got_q[0][i], got_q[1][i]
+    to = present % span - 1
+    med, p90 = _edge_quantiles(parts, present, moves[present])
+    ended = to < 0
     return [
-        {"node": a, "nxt": b, "moves": mv, "customers": cu, "median_s": q5, "p90_s": q9}
-        for a, b, mv, cu, q5, q9 in zip(
+        {"node": a, "nxt": b, "moves": mv, "customers": cu}
+        | ({"median_s": None, "p90_s": None} if e else {"median_s": q5, "p90_s": q9})
+        for a, b, mv, cu, q5, q9, e in zip(
             (present // span).tolist(),
-            to,
+            to.tolist(),
             moves[present].tolist(),
             customers[present].tolist(),
-            med,
-            p90,
+            med.tolist(),
+            p90.tolist(),
+            ended.tolist(),
             strict=True,
         )
     ]
+
+
+def _edge_quantiles(parts: list[TPart], present: I64, counts: I64) -> tuple[npt.NDArray[np.float64], ...]:
+    """Each present edge's median and 90th percentile of its gaps in seconds, as ``np.quantile``'s
+    default (linear) computes them, bit for bit, from the union of the sets' gaps: the edges in
+    ``WORKERS`` groups in threads, each group's slices of the sets' sorted (edge, gap) words merged
+    by one sort (none for one set), then the order statistics read at once for all its edges."""
+    top = max(p[3] for p in parts)
+    n = len(present)
+    med, p90 = np.empty(n), np.empty(n)
+    ways = min(_workers(), max(1, int(counts.sum()) // 1_000_000))
+    ends = np.cumsum(counts)
+    cuts = (
+        [0, *np.searchsorted(ends, [ends[-1] * w // ways for w in range(1, ways)]).tolist(), n] if n else [0]
+    )
+
+    def one(w: int) -> None:
+        i0, i1 = cuts[w], cuts[w + 1]
+        if i0 >= i1:
+            return
+        e_lo, e_hi = int(present[i0]), int(present[i1 - 1]) + 1
+        pieces = []
+        for _, _, words, g in parts:
+            lo, hi = np.searchsorted(words, [e_lo << g, e_hi << g]).tolist()
+            piece = words[lo:hi]
+            if g != top:  # the gap's bits of the widest set
+                piece = ((piece >> g) << top) | (piece & ((1 << g) - 1))
+            pieces.append(piece)
+        merged = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        if len(pieces) > 1:
+            merged.sort()
+        gaps = (merged & ((1 << top) - 1)).astype(np.float64)
+        gaps /= 1_000_000
+        c = counts[i0:i1]
+        start = np.cumsum(c) - c
+        for q, out in ((0.5, med), (0.9, p90)):
+            virtual = (c - 1) * q  # numpy's "linear": (n - 1) * q, floor, the next, lerp
+            prev = np.floor(virtual)
+            last = virtual >= c - 1
+            below = np.where(last, c - 1, prev).astype(np.int64)
+            above = np.where(last, c - 1, prev + 1).astype(np.int64)
+            a, b = gaps[start + below], gaps[start + above]
+            t = virtual - np.where(last, -1, prev)
+            diff = b - a
+            got = a + diff * t
+            np.subtract(b, diff * (1 - t), out=got, where=t >= 0.5)
+            out[i0:i1] = got
+
+    _each(one, ways, ways)
+    return med, p90
 
 
 def path_bits(node: npt.NDArray[Any]) -> int:

@@ -23,7 +23,6 @@ __all__ = [
     "I64",
     "PACKED_EDGES",
     "Sorted",
-    "quantiles",
     "runs_of",
     "seq_paths",
     "seq_transitions",
@@ -97,33 +96,6 @@ def seq_transitions(seq: Sorted, collapse: bool) -> list[dict[str, Any]]:
 
 #: up to this many possible edges (span ** 2), :func:`_packed_transitions` counts them
 PACKED_EDGES = 1 << 16
-
-
-#: up to this many edges, each edge's quantiles from its own slice; past it, one sort of every gap
-_SLICES = 4096
-
-
-def quantiles(e_s: Any, gap_s: I64, starts: I64, ends: I64) -> tuple[list[float], list[float]]:
-    """Each edge's median and 90th percentile of the gaps in seconds (linear interpolation, as
-    DuckDB's ``quantile_cont``); ``e_s`` sorted, each edge's gaps ``gap_s[start:end]``."""
-    if len(starts) <= _SLICES:
-        med, p90 = [], []
-        for i, j in zip(starts.tolist(), ends.tolist(), strict=True):
-            q = np.quantile(gap_s[i:j].astype(np.float64) / 1_000_000, [0.5, 0.9])
-            med.append(float(q[0]))
-            p90.append(float(q[1]))
-        return med, p90
-    # many edges (tens of thousands of event names): the gaps sorted within each edge at once
-    g = gap_s[np.lexsort((gap_s, e_s))].astype(np.float64) / 1_000_000
-    last = ends - starts - 1
-    out = []
-    for share in (0.5, 0.9):
-        pos = share * last
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, last)
-        below, above = g[starts + lo], g[starts + hi]
-        out.append((below + (above - below) * (pos - lo)).tolist())
-    return out[0], out[1]
 
 
 def seq_paths(

@@ -7,6 +7,7 @@ answers the same on the fast path and the portable plan, quickly."""
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,7 @@ def test_columns_equal_the_dict_rows(
     assert new.to_text() == old.to_text()
     assert new.edges[3 % len(new.edges)] == old.edges[3 % len(old.edges)]
     assert new.edges[-1] == old.edges[-1] and new.edges[1:4] == list(old.edges[1:4])
+    assert pickle.loads(pickle.dumps(new)) == old  # the dashboard's disk cache pickles results
 
 
 def test_stage_order_and_one_based_codes() -> None:

@@ -82,6 +82,22 @@ def _none_nan(values: list[Any]) -> list[Any]:
     return [None if v != v else v for v in values]  # NaN is the only value not equal to itself
 
 
+class _Named:
+    """Codes to names (``end``: -1 to None); a class, not a closure: results are pickled (the
+    dashboard's disk cache)."""
+
+    __slots__ = ("end", "names")
+
+    def __init__(self, names: list[str], *, end: bool) -> None:
+        self.names, self.end = names, end
+
+    def __call__(self, codes: list[Any]) -> list[Any]:
+        names = self.names
+        if self.end:
+            return [None if k < 0 else names[k] for k in codes]
+        return [names[k] for k in codes]
+
+
 class Rows(Sequence[dict[str, Any]]):
     """A read-only sequence of dict rows built on demand from equal-length columns: ``keys`` in
     order, each column a numpy array and a function of its ``tolist()`` chunk (or None). Equal to
@@ -217,13 +233,8 @@ def graph_columns(cols: EdgeColumns, order: Sequence[str] | None) -> tuple[Rows,
     if (fr == len(nodes_codes)).any():
         raise KeyError("an edge's node is not in the order")  # as the dict form's rank[] lookup
     o = _edge_order(fr, cols.moves, to, len(nodes_codes))
-    names = list(cols.names)
-
-    def named(codes: list[Any]) -> list[Any]:
-        return [names[k] for k in codes]
-
-    def named_or_end(codes: list[Any]) -> list[Any]:
-        return [None if k < 0 else names[k] for k in codes]
+    named = _Named(list(cols.names), end=False)
+    named_or_end = _Named(named.names, end=True)
 
     src, dst, moves = cols.src[o], cols.dst[o], cols.moves[o]
     probability = moves / visits[src]

@@ -4,6 +4,7 @@ changes are tested (two-proportion) and the significant ones highlighted; the st
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Iterator
@@ -117,3 +118,24 @@ def test_a_step_no_event_matches_is_not_measured_not_zero(client: TestClient) ->
         r = client.get(f"/funnel?steps=visit,sigup,purchase&window=30d{query}", headers=FRAGMENT)
         assert r.status_code == 200 and "not measured" in r.text, query
         assert 'class="hg-reached">0</a>' not in r.text, query  # never a 0 for a typo (ADR 0006)
+
+
+def test_the_other_period_s_stages_are_computed_without_the_rest(
+    src: DashboardSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comparison's other period reads only the stages: the lifecycle asked with stages_only
+    (no after-sale queries, referral loop or channels)."""
+    from hourglass.interfaces import lifecycle_api
+    from hourglass.interfaces.dashboard.pages import compute_lifecycle
+
+    asked: dict[str, object] = {}
+    real = lifecycle_api.lifecycle
+
+    @functools.wraps(real)  # (its signature: the page asks whether it takes stages_only)
+    def spy(*a: object, **kw: object) -> object:
+        asked.update(kw)
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lifecycle_api, "lifecycle", spy)
+    data = compute_lifecycle(src, PageQuery(model="hourglass"), stages_only=True)
+    assert asked.get("stages_only") is True and data["stages"]

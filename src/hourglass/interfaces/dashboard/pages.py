@@ -147,6 +147,8 @@ def compute_lifecycle(src: DashboardSource, q: PageQuery, *, stages_only: bool =
     kwargs: dict[str, Any] = {"since": q.since, "until": q.until, "config": src.config, "spend": src.spend}
     if stages_only:
         kwargs |= {"channels": False, "referrals": False, "spend": None}
+        if _accepts(lifecycle_api.lifecycle, "stages_only"):  # nor the after-sale queries
+            kwargs["stages_only"] = True
     if q.goal:
         kwargs["goal" if _accepts(lifecycle_api.lifecycle, "goal") else "sale_stage"] = q.goal
     result = src.run(lambda: lifecycle_api.lifecycle(src.events, q.model, **kwargs))

@@ -57,3 +57,16 @@ def test_a_later_request_goes_before_the_older_views_work(src: DashboardSource) 
         assert order == ["answered", "older view's second job"]
     finally:
         ahead.stop()
+
+
+def test_a_funnels_people_still_start_beside_it(src: DashboardSource) -> None:
+    ahead = Ahead(src)
+    ahead.start()
+    ran = threading.Event()
+    try:
+        ahead.request_started()
+        ahead.submit(lambda s: ran.set(), view=("funnel", "a"))  # the bar is clicked once drawn
+        assert ran.wait(10)
+        ahead.request_done()
+    finally:
+        ahead.stop()

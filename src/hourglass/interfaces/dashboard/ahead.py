@@ -12,12 +12,13 @@ waits for a pause of ``IDLE_S`` between requests, as the one connection runs one
 
 Two lanes, each a worker with its own second connection: the next clicks' work, as soon as no
 request is being answered (not beside the answer a person waits for: on two cores it took half of
-them), and the work that may wait (the other date presets, the pages' first views at start), in the pauses
-between requests only (a guess must not take the cores a person waits on); a long job of the
-second never holds up the first's. In each lane the newest view's jobs run first (in the order
-given), then older ones'; only the last ``MAX_BATCHES`` views' jobs are kept. A funnel's people
-still being computed when another funnel is asked for are stopped (their query interrupted): the
-new funnel gets the cores, and a click on the older funnel's bar, if it comes, computes them then."""
+them; a funnel's people, submitted with their view, at once), and the work that may wait (the
+other date presets, the pages' first views at start), in the pauses between requests only (a
+guess must not take the cores a person waits on); a long job of the second never holds up the
+first's. In each lane the newest view's jobs run first (in the order given), then older ones';
+only the last ``MAX_BATCHES`` views' jobs are kept. A funnel's people still being computed when
+another funnel is asked for are stopped (their query interrupted): the new funnel gets the cores,
+and a click on the older funnel's bar, if it comes, computes them then."""
 
 from __future__ import annotations
 
@@ -88,7 +89,9 @@ class Ahead:
         """Run ``jobs`` in this order, before the jobs of the views asked for earlier (nothing
         when it is off); ``later``: on the lane of work that may wait. ``view`` (kind, key): a job
         of another view of the same kind still running is stopped (a new funnel makes the last
-        one's people a guess that costs the cores the new funnel needs)."""
+        one's people a guess that costs the cores the new funnel needs), and its jobs start at
+        once, beside the answer (a funnel's people: the bar is clicked as soon as it is drawn);
+        without ``view`` they start once no request is being answered."""
         if not self.on or not jobs:
             return
         lane = self._lanes[1 if later else 0]
@@ -161,9 +164,11 @@ class Ahead:
             if job is None:
                 return
             src = lane.second
+            with self._cond:
+                tagged = lane.running_batch in lane.tags
             if src is None or lane is self._lanes[1]:  # speculative: not while a person waits
                 self._wait_idle()
-            else:  # the next clicks' work: after the answer being computed, not beside it
+            elif not tagged:  # the next clicks' work: after the answer being computed, not beside it
                 self._wait_answered()
             src = src or self.src
             try:

@@ -126,10 +126,8 @@ class Views:
         compare: tuple[str, str | None, str | None] | None = None,
     ) -> str:
         models = self._models(window, since, until)
-        b_ahead = self._previous(since, until)  # the period before: a comparison's other side
+        b_ahead = self._previous(since, until)  # the period before (a comparison's), once A's are done
         if b_ahead is not None and not (compare and compare[0]):
-            # once the page's own are computed: six funnels beside six funnels took the cores the
-            # page waited on (1M store, load 6: 0.6 s each side by side, 0.3 s alone)
             self.ahead.submit(lambda s: self._models(window, *b_ahead, s))
         html = self._render("overview_result.html", models=models, window=window, range=rng)
         if not compare or not compare[0]:
@@ -191,8 +189,7 @@ class Views:
             return self._render("funnel_empty.html")
         comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
-        # the people behind the bars: the next click (an older funnel's, if still running, stopped),
-        # once the funnel is computed (beside it, they took the cores the page waited on)
+        # the people behind the bars, once the funnel is computed (an older funnel's are stopped)
         self.ahead.submit(lambda s: self._levels(q, s), view=("funnel", q.key()))
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
         compare_chart = Chart(fresh_id("hg-compare"), compare_figure(comparison)) if comparison else None

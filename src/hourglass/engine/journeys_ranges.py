@@ -1,14 +1,16 @@
 """The journeys' kernels per set of customers, in threads (engine/journeys_fast.py, bench/JOURNEYS.md):
-the elements of integer customers, fetched from DuckDB unordered, are cut into ``WORKERS`` sets of
-customers (by value: cuts at quantiles of a sample of the ids), and each set is put in order
-(engine/journeys_order.py ``sorted_in_numpy``) and passed through the paths' or the transitions'
-kernel in its own thread (numpy releases the GIL in its passes over whole arrays); the sets' parts
-are then merged.
+the elements of integer customers, fetched from DuckDB unordered, are split into ``WORKERS`` sets
+of customers (near ids, a store's keys: cut by value at the quantiles of a sample; far ids, a file's
+62-bit ids: by their hash, engine/grouping.py ``grouped_sets``); in each set's thread the rows are
+put in order range by range (engine/journeys_order.py ``ordered_ranges``: one SIMD sort of packed
+(customer, time, node) keys per range) and each range's kernel runs right after its sort, its keys
+still in the cache: the runs read from the keys, then the paths' words or the transitions' counts
+and (edge, gap) words. numpy releases the GIL in these passes, so the sets use the cores.
 
-Why the merge is exact: the sets are disjoint sets of customers, and every figure is a sum over
-customers (moves, distinct customers of an edge, customers of a path, continued) or a quantile of
-the union of the customers' gaps, taken from the union of the sets' gaps of the edge. A path's
-nodes are packed in integers as in engine/journeys_seq.py ``seq_paths``, with the node bits of the
+Why the merge is exact: the sets and the ranges are disjoint sets of whole customers, and every
+figure is a sum over customers (moves, distinct customers of an edge, customers of a path,
+continued) or a quantile of an edge's gaps, taken from the union of the sets' gaps of the edge with
+``np.quantile``'s own arithmetic. A path's nodes are packed in integers with the node bits of the
 whole log, so the paths of all sets are grouped and ordered together as one log's.
 """
 

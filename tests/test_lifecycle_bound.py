@@ -140,3 +140,12 @@ def test_the_stages_alone(sources: dict[str, str]) -> None:
     assert whole["after_sale"] is not None and alone["after_sale"] is None
     assert alone["after_sale_reason"] == "skipped (the stages alone)"
     assert alone["referrals"] is None and alone["channels"] is None
+
+
+def test_the_portable_plan_runs_direct(sources: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    ev = hourglass.events(sources["store"])
+    with bound_module.bound(ev.engine) as run:
+        assert isinstance(run, Bound)
+    monkeypatch.setenv("HOURGLASS_PLAN", "portable")  # each query as Ibis runs it (other engines' tests)
+    with bound_module.bound(ev.engine) as run:
+        assert not isinstance(run, Bound)

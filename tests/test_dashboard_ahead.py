@@ -212,3 +212,22 @@ def test_a_new_funnel_stops_the_last_funnels_people_not_other_work(src: Dashboar
     assert time.monotonic() - began < 8
     assert ahead.idle(30)
     ahead.stop()
+
+
+def test_a_sankeys_people_table_starts_beside_the_journeys_answer(src: DashboardSource) -> None:
+    """A Sankey node is clicked as soon as it is drawn: its people's table (1M: 0.9 CPU-s) is
+    submitted with its view (at once, as a funnel's people), keyed without the page's top (a new
+    top is the same table: it must not stop it); the period before waits for the answer."""
+    app = create_app(src)
+    views = app.state.views
+    views.ahead.start()
+    submitted: list[tuple[int, Any]] = []
+    views.ahead.submit = lambda *jobs, **kw: submitted.append((len(jobs), kw.get("view")))
+    q = PageQuery.parse({"range": "90d", "top": "5"}, src.last, src.default_model)
+    views.journeys(q)
+    tagged = [view for _, view in submitted if view is not None]
+    assert len(tagged) == 1 and tagged[0][0] == "journeys"
+    assert (1, None) in submitted  # the period before: untagged, after the answer
+    views.journeys(PageQuery.parse({"range": "90d", "top": "9"}, src.last, src.default_model))
+    assert [view for _, view in submitted if view is not None] == [tagged[0], tagged[0]]
+    views.ahead.stop()

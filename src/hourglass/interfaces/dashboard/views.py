@@ -314,12 +314,13 @@ class Views:
         return self._stage_people(q, stage, kind)
 
     def journeys(self, q: PageQuery) -> str:
-        alone = q.alone()  # what a click asks for next: any Sankey node's people, the period before
-        jobs: list[Job] = [] if q.compare else [lambda s: paths_table(s, alone, self._cached)]
+        alone = q.alone()  # what a click asks for next: the period before, any Sankey node's people
         b = self._previous(q.since, q.until)
         if b is not None and not q.compare:
-            jobs.append(lambda s: all_paths(s, q.on(b), self._cached))
-        self.ahead.submit(*jobs)
+            self.ahead.submit(lambda s: all_paths(s, q.on(b), self._cached))
+        if not q.compare:  # a node's people's table at once, beside the answer (a node is clicked as
+            table = ("journeys", (q.model, q.since, q.until, q.depth, q.start, q.end))  # soon as drawn)
+            self.ahead.submit(lambda s: paths_table(s, alone, self._cached), view=table)
         others = alone.presets(self.src.last)  # the range menu's
         self.ahead.submit(*[lambda s, p=p: compute_journeys(s, p, self._cached) for p in others], later=True)
         data = compute_journeys(self.src, q, self._cached)

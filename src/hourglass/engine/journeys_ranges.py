@@ -114,16 +114,19 @@ def _set(
 def runs_of_keys(keys: I64, tbits: int, nbits: int, collapse: bool) -> tuple[npt.NDArray[np.bool_], I64, I64]:
     """The runs of one range's sorted keys (engine/journeys_order.py ``Each``): does the run start a
     customer, its first time (from the range's least time) and its node."""
-    node = keys & ((1 << nbits) - 1)
     cust = keys >> (tbits + nbits)
     new = np.empty(len(keys), dtype=bool)
     new[0] = True
     np.not_equal(cust[1:], cust[:-1], out=new[1:])
     del cust
-    if collapse:
-        start = new.copy()
-        start[1:] |= node[1:] != node[:-1]
-        keys, new, node = keys[start], new[start], node[start]
+    if collapse:  # a run starts where (customer, node) changes: the key without its time bits
+        same = keys & ~(((1 << tbits) - 1) << nbits)
+        start = np.empty(len(keys), dtype=bool)
+        start[0] = True
+        np.not_equal(same[1:], same[:-1], out=start[1:])
+        del same
+        keys, new = keys[start], new[start]
+    node = keys & ((1 << nbits) - 1)
     rts = keys >> nbits
     rts &= (1 << tbits) - 1
     return new, rts, node

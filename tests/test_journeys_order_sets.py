@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from hourglass.engine import grouping, journeys_order, journeys_ranges
-from hourglass.engine.journeys_ranges import threaded_paths, threaded_transitions
+from hourglass.engine.journeys_paths import threaded_paths
+from hourglass.engine.journeys_ranges import threaded_transitions
 from hourglass.engine.journeys_seq import seq_paths, seq_transitions
 
 

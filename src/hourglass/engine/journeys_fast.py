@@ -31,7 +31,8 @@ from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.journeys_order import Done, Threaded, numpy_order, numpy_sorted
-from hourglass.engine.journeys_ranges import threaded_paths, threaded_transitions
+from hourglass.engine.journeys_paths import threaded_paths
+from hourglass.engine.journeys_ranges import threaded_transitions
 from hourglass.engine.journeys_seq import (
     PACKED_EDGES,
     Sorted,
@@ -187,8 +188,7 @@ def _raw_stage_nodes(
     return base, f"[0, {', '.join(stage_of[got.raw[r]] for r in raw)}][list_position([{values}], e) + 1]"
 
 
-#: the kernels per set of customers in threads, fused with the numpy order (engine/journeys_ranges.py)
-THREADED = True
+THREADED = True  # the kernels per set of customers in threads, with the numpy order (journeys_ranges.py)
 
 _WINDOW = "WINDOW w AS (PARTITION BY c ORDER BY ts, node)"
 

@@ -104,7 +104,7 @@ def seq_paths(
     """The top paths' rows (``p0`` .. as nodes, -1 where the path ended, ``customers``,
     ``continued``), ordered as the portable plan (customers down, then node by node, a missing node
     first), and the totals (``customers``, ``paths``)."""
-    from hourglass.engine.journeys_ranges import path_bits, paths_merge, paths_part
+    from hourglass.engine.journeys_paths import path_bits, paths_merge, paths_part
 
     bits = path_bits(seq[2])
     return paths_merge([paths_part(seq, collapse, depth, bits)], depth, bits, top)

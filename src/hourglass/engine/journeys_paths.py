@@ -1,0 +1,135 @@
+"""The paths' kernel per set of customers in threads (engine/journeys_ranges.py's sets and ranges):
+each customer's first ``depth`` runs packed in integers (the node bits of the whole log), the sets'
+integers grouped and counted together as one log's (engine/journeys_fast.py, bench/JOURNEYS.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hourglass.engine.journeys_order import Threaded
+from hourglass.engine.journeys_ranges import in_sets, runs_of_keys
+from hourglass.engine.journeys_seq import I64, Sorted
+from hourglass.model.journeys_spec import PathsSpec
+
+__all__ = ["PPart", "path_bits", "paths_merge", "paths_part", "paths_runs", "threaded_paths"]
+
+
+def path_bits(node: npt.NDArray[Any]) -> int:
+    """The bits of a path's node (node + 1; 0: the path ended) for the whole log."""
+    return max(1, (int(node.max()) + 1).bit_length()) if len(node) else 1
+
+
+#: a set's paths: each customer's path as integers (one list per integer), and its "continued"
+PPart = tuple[list[I64], npt.NDArray[np.bool_]]
+
+
+def paths_part(seq: Sorted, collapse: bool, depth: int, bits: int) -> PPart:
+    """Each customer's first ``depth`` runs' nodes + 1 (0: the path ended) packed in integers of up
+    to 62 bits, the first node highest (so their order is the paths' order node by node), and
+    whether a further run follows."""
+    new, _, node = seq
+    if collapse:  # the runs' first elements (their times are not needed here)
+        start = new.copy()
+        start[1:] |= node[1:] != node[:-1]
+        first, rnode = new[start], node[start]
+        del start
+    else:
+        first, rnode = new, node
+    return paths_runs(first, rnode, depth, bits)
+
+
+def paths_runs(first: npt.NDArray[np.bool_], rnode: npt.NDArray[Any], depth: int, bits: int) -> PPart:
+    """:func:`paths_part` of runs in order (``first``: the run starts a customer)."""
+    n = len(rnode)
+    per = max(1, 62 // bits)
+    words = [np.zeros(0, dtype=np.int64) for _ in range(-(-depth // per))]
+    if not n:
+        return words, np.zeros(0, dtype=bool)
+    begin = np.flatnonzero(first)
+    length = np.empty_like(begin)
+    np.subtract(begin[1:], begin[:-1], out=length[:-1])
+    length[-1] = n - begin[-1]
+    words = [np.zeros(len(begin), dtype=np.int64) for _ in words]
+    for i in range(depth):
+        at = np.minimum(begin + i, n - 1)
+        w = words[i // per]
+        w <<= bits
+        w |= np.where(length > i, rnode[at].astype(np.int64) + 1, 0)
+    return words, length > depth
+
+
+def _paths_set(parts: list[PPart], tbits: int) -> PPart:
+    """A set's part from its ranges' (customers disjoint)."""
+    del tbits
+    if len(parts) <= 1:
+        return parts[0] if parts else ([], np.zeros(0, dtype=bool))
+    return [np.concatenate([p[0][j] for p in parts]) for j in range(len(parts[0][0]))], np.concatenate(
+        [p[1] for p in parts]
+    )
+
+
+def paths_merge(
+    parts: list[PPart], depth: int, bits: int, top: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The top paths' rows (``p0`` .. as nodes, -1 where the path ended, ``customers``,
+    ``continued``), customers down then node by node (a missing node first), and the totals
+    (``customers``, ``paths``): engine/journeys_seq.py ``seq_paths``'s."""
+    words = [np.concatenate([p[0][j] for p in parts]) for j in range(len(parts[0][0]))]
+    longer = np.concatenate([p[1] for p in parts])
+    n = len(longer)
+    if not n:
+        return [], {"customers": 0, "paths": 0}
+    if len(words) == 1:  # one integer: (path, continued) words sorted (a SIMD sort, no argsort)
+        one = words[0] << 1
+        one |= longer
+        one.sort()
+        words, longer = [one >> 1], (one & 1).astype(bool)
+        order = np.arange(n)
+    else:
+        order = np.lexsort(words[::-1])
+    differs = np.zeros(n - 1, dtype=bool)
+    for w in words:
+        w_s = w if len(words) == 1 else w[order]
+        differs |= w_s[1:] != w_s[:-1]
+    starts = np.concatenate(([0], np.flatnonzero(differs) + 1))
+    counts = np.diff(np.append(starts, n))
+    continued = np.add.reduceat(longer if len(words) == 1 else longer[order], starts, dtype=np.int64)
+    best = np.argsort(-counts, kind="stable")[:top]  # the paths are in path order already
+    per = max(1, 62 // bits)
+    mask = (1 << bits) - 1
+    rows = []
+    for u in best.tolist():
+        at = int(order[starts[u]])
+        row: dict[str, Any] = {}
+        for i in range(depth):
+            j = i // per
+            held = min(per, depth - j * per)  # nodes in word j
+            row[f"p{i}"] = ((int(words[j][at]) >> (bits * (held - 1 - (i - j * per)))) & mask) - 1
+        row["customers"] = int(counts[u])
+        row["continued"] = int(continued[u])
+        rows.append(row)
+    return rows, {"customers": n, "paths": len(counts)}
+
+
+def threaded_paths(spec: PathsSpec) -> Threaded:
+    """The paths' answer (engine/journeys_seq.py ``seq_paths``'s) per set of customers in threads,
+    each range's kernel right after its sort."""
+
+    def run(c: Any, ts: Any, node: Any) -> Any:
+        bits = path_bits(node)
+
+        def each(keys: I64, tbits: int, nbits: int) -> PPart:
+            first, _, rnode = runs_of_keys(keys, tbits, nbits, spec.collapse)
+            return paths_runs(first, rnode, spec.steps, bits)
+
+        parts = in_sets(c, ts, node, each, _paths_set)
+        if parts is None:
+            return None
+        parts = [p for p in parts if len(p[1])] or parts[:1]
+        return paths_merge(parts, spec.steps, bits, spec.top)
+
+    return run

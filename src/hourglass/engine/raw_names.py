@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
+from hourglass.ingest.normalize import EDGE_SPACE, blank_edge, strip
 
 __all__ = ["RawNames", "raw_codes_sql", "raw_event_table", "raw_names"]
 
@@ -125,6 +126,9 @@ def _raw_names(events: Events, names: Sequence[str]) -> RawNames | None:
     raw = field.rel.to_expr()
     none = ibis.null("string")
     if names and _many_values(events, raw, field.name):
+        plain = _plain_filter(events, raw, field, expr, names)
+        if plain is not None:
+            return plain
         # 10^6 distinct values (the wide log): grouping them costs more than canonicalising each
         # row (10M rows, load 14: 1.7-2.2 CPU-s against 0.9); the other rows as one group
         t = raw.select(raw=raw[field.name], name=expr.to_expr())
@@ -148,6 +152,40 @@ def _raw_names(events: Events, names: Sequence[str]) -> RawNames | None:
         if isinstance(name, str) and isinstance(r, str):
             out_raw[r] = name
             counts[name] = counts.get(name, 0) + int(n)
+    return RawNames(out_raw, counts, rows)
+
+
+def _plain_filter(
+    events: Events, raw: ir.Table, field: ops.Field, expr: ops.Value, names: Sequence[str]
+) -> RawNames | None:
+    """The wide log's names without canonicalising every row: where the event is
+    ``NULLIF(strip(raw), '')`` and every name is its own canonical form (no blank edge), a raw
+    value canonicalises to a name exactly when it is that name or has a blank edge and its
+    canonical text is the name (``strip`` changes only values with a blank edge: engine/raw_step.py).
+    So the scan keeps the rows whose raw value is a name or has a blank edge (comparisons, not a
+    regex per row) and groups those few (10M rows of 10^6 names, alternated, load 11: 0.88 against
+    1.03 CPU-s); the source's rows from its validation (else one count). None when the form does
+    not apply."""
+    if expr != strip(field.to_expr()).nullif("").op():
+        return None
+    if not all(n >= "!" and not n.endswith(EDGE_SPACE) for n in names):
+        return None
+    v = raw[field.name]
+    wanted = list(names)
+    # the kept values grouped first, canonicalised after (the groups: the names and the values
+    # with a blank edge; the regex on each group, not on each row)
+    kept = raw.filter(v.isin(wanted) | blank_edge(v))
+    grouped = kept.group_by(__hg_raw=kept[field.name]).aggregate(__hg_n=kept.count())
+    swapped = expr.replace({field: grouped.__hg_raw.op()}).to_expr()
+    t = grouped.select(raw=grouped.__hg_raw, name=swapped, n=grouped.__hg_n)
+    got = _fetch(events, t.filter(t.name.isin(wanted)))
+    rows = events.report.rows
+    if rows < 0:
+        rows = int(_fetch(events, raw.aggregate(n=raw.count()))[0][0])
+    out_raw = {str(r): str(name) for r, name, _ in got}
+    counts: dict[str, int] = {}
+    for _, name, n in got:
+        counts[str(name)] = counts.get(str(name), 0) + int(n)
     return RawNames(out_raw, counts, rows)
 
 

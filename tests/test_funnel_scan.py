@@ -61,7 +61,7 @@ def file_scan(key_bits: int | None) -> Iterator[list[str]]:
     before = (
         fastpath_scan.SCAN_MIN_ROWS,
         fastpath_scan.SCAN_FILES,
-        funnel_scan.PARALLEL_MIN,
+        grouping.PARALLEL_MIN,
         grouping.WORKERS,
         grouping.KEY_BITS,
         fastpath_scan.run_scan,
@@ -74,7 +74,7 @@ def file_scan(key_bits: int | None) -> Iterator[list[str]]:
         calls.append(kind + (" of integer ids" if kwargs.get("integer") else ""))
         return real(*args, **kwargs)
 
-    fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, funnel_scan.PARALLEL_MIN = 0, True, 0
+    fastpath_scan.SCAN_MIN_ROWS, fastpath_scan.SCAN_FILES, grouping.PARALLEL_MIN = 0, True, 0
     grouping.WORKERS = 3  # customers in three sets (integer ids), ranges in three threads
     fastpath_scan.run_scan = spy
     if key_bits is not None:
@@ -85,7 +85,7 @@ def file_scan(key_bits: int | None) -> Iterator[list[str]]:
         (
             fastpath_scan.SCAN_MIN_ROWS,
             fastpath_scan.SCAN_FILES,
-            funnel_scan.PARALLEL_MIN,
+            grouping.PARALLEL_MIN,
             grouping.WORKERS,
             grouping.KEY_BITS,
             fastpath_scan.run_scan,
@@ -138,7 +138,7 @@ def test_threads_and_one_thread_give_the_same_row() -> None:
     rows = []
     for parallel_min, workers in ((0, 3), (0, 2), (10**12, 1)):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(funnel_scan, "PARALLEL_MIN", parallel_min)
+            mp.setattr(grouping, "PARALLEL_MIN", parallel_min)
             mp.setattr(grouping, "WORKERS", workers)
             mp.setattr(grouping, "KEY_BITS", 30)  # many ranges
             rows.append(funnel_scan.funnel_scan_rows(codes, ts[order], step[order], 4, 86_400 * 10**6))

@@ -64,14 +64,14 @@ def test_threaded_sets_and_ranges_equal_one_thread(customers: int, workers: int)
         ts = np.concatenate([ts, ts.min() + np.arange(5_000, dtype=np.int64) * 10**6])
         step = np.concatenate([step, np.tile(np.array([1, 2], dtype=np.int16), 2_500)])
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(funnel_scan, "PARALLEL_MIN", 10**12)
+        mp.setattr(grouping, "PARALLEL_MIN", 10**12)
         one = funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, 7 * DAY)
-        mp.setattr(funnel_scan, "PARALLEL_MIN", 0)
+        mp.setattr(grouping, "PARALLEL_MIN", 0)
         mp.setattr(grouping, "WORKERS", workers)
         mp.setattr(grouping, "KEY_BITS", 30)  # many ranges
         threaded = funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, 7 * DAY)
         ranged = funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, 7 * DAY, since=int(ts.min()) + DAY)
-        mp.setattr(funnel_scan, "PARALLEL_MIN", 10**12)
+        mp.setattr(grouping, "PARALLEL_MIN", 10**12)
         ranged_one = funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, 7 * DAY, since=int(ts.min()) + DAY)
     assert threaded == one
     assert ranged == ranged_one
@@ -92,18 +92,18 @@ def test_the_split_happens_above_the_threshold(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(funnel_scan, "run_ranges", spy)
     monkeypatch.setattr(grouping, "run_ranges", spy)
     monkeypatch.setattr(grouping, "WORKERS", 2)
-    monkeypatch.setattr(funnel_scan, "PARALLEL_MIN", len(ids))  # exactly at it: split
+    monkeypatch.setattr(grouping, "PARALLEL_MIN", len(ids))  # exactly at it: split
     funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, DAY)
     assert (2, 2) in seen  # the slices' sorts and the sets' merges and kernels in two threads
     seen.clear()
     codes = funnel_scan.numbered(np.sort(ids))
     order = np.argsort(ids, kind="stable")
     per_step = [(codes[step[order] == k], ts[order][step[order] == k]) for k in range(1, 5)]
-    monkeypatch.setattr(funnel_scan, "PARALLEL_MIN", len(per_step[0][0]))
+    monkeypatch.setattr(grouping, "PARALLEL_MIN", len(per_step[0][0]))
     funnel_scan.funnel_scan(per_step, DAY)
     assert len(seen) == 1 and seen[0][0] >= 4 and seen[0][1] == 2  # >= 2 x WORKERS ranges, 2 threads
     seen.clear()
-    monkeypatch.setattr(funnel_scan, "PARALLEL_MIN", len(ids) + 1)
+    monkeypatch.setattr(grouping, "PARALLEL_MIN", len(ids) + 1)
     funnel_scan.funnel_scan_unsorted(ids, ts, step, 4, DAY)
     assert all(workers == 1 for _, workers in seen)
 
@@ -132,3 +132,14 @@ def test_quantiles_are_numpys_bit_for_bit(values: list[int], qs: list[float]) ->
     v = np.array(values, dtype=np.int64)
     want = np.quantile(v.astype(np.float64) / 1_000_000, qs)
     assert funnel_scan.quantiles(v, qs, 1_000_000) == [float(x) for x in want]
+
+
+def test_funnel_scans_workers_follow_groupings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # funnel_scan.WORKERS / PARALLEL_MIN (read by the dashboard's batch and breakdown scans) are
+    # grouping's at the time of asking, not copies made at import
+    monkeypatch.setattr(grouping, "WORKERS", 7)
+    monkeypatch.setattr(grouping, "PARALLEL_MIN", 3)
+    from hourglass.engine.funnel_scan import PARALLEL_MIN, WORKERS
+
+    assert (WORKERS, PARALLEL_MIN) == (7, 3)
+    assert not hasattr(funnel_scan, "_grouped")

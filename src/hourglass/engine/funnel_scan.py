@@ -35,11 +35,9 @@ from typing import Any
 import numpy as np
 
 from hourglass.engine import grouping
-from hourglass.engine.grouping import WORKERS, group_ids, grouped_sets, numbered, run_ranges
+from hourglass.engine.grouping import grouped_sets, numbered, run_ranges
 
 __all__ = [
-    "PARALLEL_MIN",
-    "WORKERS",
     "funnel_scan",
     "funnel_scan_rows",
     "funnel_scan_unsorted",
@@ -49,10 +47,14 @@ __all__ = [
 
 Arrays = tuple[np.ndarray, np.ndarray]
 _IDX = 40  # an index fits in 40 bits (10^12 events)
-#: the fewest entries (step-1 events; a file: rows) taken by more than one thread (tests set it)
-PARALLEL_MIN = grouping.PARALLEL_MIN
-#: (engine/journeys_order.py's name for it)
-_grouped = group_ids
+
+
+def __getattr__(name: str) -> int:
+    """``WORKERS`` and ``PARALLEL_MIN``: engine/grouping.py's, read when asked (not copies made at
+    import, which a test's or a caller's setting of grouping's would not reach)."""
+    if name in ("WORKERS", "PARALLEL_MIN"):
+        return int(getattr(grouping, name))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def sorted_by_code(codes: np.ndarray, ts: np.ndarray) -> Arrays:
@@ -179,7 +181,7 @@ def funnel_scan(
     t_min = min(int(ts.min()) for _, ts in nonempty)
     t_max = max(int(ts.max()) for _, ts in nonempty)
     last = max(int(c[-1]) for c, _ in nonempty)
-    parallel = len(steps[0][1]) >= PARALLEL_MIN
+    parallel = len(steps[0][1]) >= grouping.PARALLEL_MIN
     bits, starts = _layout(t_min, t_max, last, parallel)
     # each step's row range per range of customers: one search (in the codes' own type: a search
     # with another type converts the whole array, per call)
@@ -221,7 +223,7 @@ def funnel_scan_unsorted(
     """:func:`funnel_scan_rows` of rows in any order with integer ``customers``: split into
     ``grouping.WORKERS`` sets of customers (by a multiplicative hash of the id), each grouped by
     customer, numbered and scanned in its own thread (engine/grouping.py ``grouped_sets``)."""
-    parallel = len(customers) >= PARALLEL_MIN
+    parallel = len(customers) >= grouping.PARALLEL_MIN
     ways = grouping.WORKERS if parallel else 1
 
     def part(order: np.ndarray, grouped: np.ndarray) -> list[Part]:
@@ -254,7 +256,7 @@ def _rows_parts(
     entries = int(np.count_nonzero(step == 1))
     if not entries:
         return []
-    parallel = threads and entries >= PARALLEL_MIN
+    parallel = threads and entries >= grouping.PARALLEL_MIN
     t_min = int(ts.min())
     bits, starts = _layout(t_min, int(ts.max()), int(codes[-1]), parallel)
     bounds = np.searchsorted(codes, starts.astype(codes.dtype)).tolist()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hourglass.engine import fastpath_scan, funnel_batch, funnel_by_scan, funnel_scan
+from hourglass.engine import fastpath_scan, funnel_batch, funnel_by_scan, grouping
 from hourglass.engine.event_store import write_store
 from hourglass.engine.load import Events
 from hourglass.engine.store import write_events
@@ -38,10 +38,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def scan() -> Iterator[None]:
     """The sequential-scan plan on a small store (it runs from 10^6 events), in threads."""
-    before = fastpath_scan.SCAN_MIN_ROWS, funnel_scan.PARALLEL_MIN
-    fastpath_scan.SCAN_MIN_ROWS, funnel_scan.PARALLEL_MIN = 0, 0
+    before = fastpath_scan.SCAN_MIN_ROWS, grouping.PARALLEL_MIN  # (the scan reads grouping's)
+    fastpath_scan.SCAN_MIN_ROWS, grouping.PARALLEL_MIN = 0, 0
     yield
-    fastpath_scan.SCAN_MIN_ROWS, funnel_scan.PARALLEL_MIN = before
+    fastpath_scan.SCAN_MIN_ROWS, grouping.PARALLEL_MIN = before
 
 
 def _plain(result: Any) -> dict[str, Any]:

@@ -28,14 +28,24 @@ if TYPE_CHECKING:
     from hourglass.engine.load import Events
     from hourglass.model.spec import FunnelSpec
 
-__all__ = ["shared_scan_rows", "shares_scan"]
+__all__ = [
+    "is_store",
+    "micros_of",
+    "read_names",
+    "rows_span",
+    "shared_scan_rows",
+    "shares_scan",
+    "sql_literal",
+    "step_names",
+    "step_rows",
+]
 
 
 def _plain_names(spec: FunnelSpec) -> bool:
     return all(not s.where and not any(c in p for c in "*?") for s in spec.steps for p in s.events)
 
 
-def _store(events: Events) -> bool:
+def is_store(events: Events) -> bool:
     """A store's keyed events (dense customer keys, ENUM event codes), not a file's."""
     if events.keyed is None or not events.key_count or events.codes is None or events.enum_type is None:
         return False
@@ -49,35 +59,35 @@ def shares_scan(events: Events, spec: FunnelSpec) -> bool:
     from hourglass.engine.fastpath import plan_for, scan_chosen
 
     return (
-        _store(events)
+        is_store(events)
         and _plain_names(spec)
         and plan_for(events, spec) == "fast"
         and scan_chosen(events, spec)
     )
 
 
-def _micros(value: datetime | None) -> int | None:
+def micros_of(value: datetime | None) -> int | None:
     if value is None:
         return None
     return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _span(events: Events, spec: FunnelSpec) -> tuple[int | None, int | None]:
+def rows_span(events: Events, spec: FunnelSpec) -> tuple[int | None, int | None]:
     """The times (µs) a chain of ``spec`` can have: from ``since`` (its entry's earliest) to before
     ``until`` + the window (its last step's latest); (None, None) when the store's times are not
     integer µs or there are no dates."""
     assert events.keyed is not None
     if not events.keyed.timestamp.type().is_integer():
         return None, None
-    until = _micros(spec.until)
-    return _micros(spec.since), None if until is None else until + spec.window
+    until = micros_of(spec.until)
+    return micros_of(spec.since), None if until is None else until + spec.window
 
 
-def _read(
+def read_names(
     events: Events, names: Sequence[str], span: tuple[int | None, int | None] = (None, None)
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each name's rows ``(customer keys, µs)`` in storage order (customer, time), from one query;
@@ -96,7 +106,7 @@ def _read(
     if hook is not None:
         hook(events.keyed)
     base = con.compile(events.keyed)
-    match = " OR ".join(f"event = {_literal(codes[i])}::{events.enum_type}" for i in wanted)
+    match = " OR ".join(f"event = {sql_literal(codes[i])}::{events.enum_type}" for i in wanted)
     match = f"({match})"
     if span[0] is not None:
         match += f' AND "timestamp" >= {span[0]}'
@@ -115,7 +125,7 @@ def _read(
     }
 
 
-def _step(
+def step_rows(
     rows: dict[str, tuple[np.ndarray, np.ndarray]], names: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """One step's ``(codes, ts)``, codes in order (engine/funnel_scan.py ``sorted_by_code``)."""
@@ -131,7 +141,7 @@ def _step(
     return sorted_by_code(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
-def _names(spec: FunnelSpec) -> list[tuple[str, ...]]:
+def step_names(spec: FunnelSpec) -> list[tuple[str, ...]]:
     return [tuple(sorted(set(st.events))) for st in spec.steps]
 
 
@@ -148,20 +158,20 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
     out: list[dict[str, Any] | None] = [None] * len(specs)
     if not names:
         return out
-    spans = {_span(events, spec) for spec, ok in zip(specs, chosen, strict=True) if ok}
+    spans = {rows_span(events, spec) for spec, ok in zip(specs, chosen, strict=True) if ok}
     span = spans.pop() if len(spans) == 1 else (None, None)  # (the overview's: one window and dates)
     with small_pages():
-        rows = _read(events, names, span)
+        rows = read_names(events, names, span)
         # each distinct step once (a step of several models), in threads (numpy's sorts release the GIL)
         distinct = list(
-            dict.fromkeys(k for spec, ok in zip(specs, chosen, strict=True) if ok for k in _names(spec))
+            dict.fromkeys(k for spec, ok in zip(specs, chosen, strict=True) if ok for k in step_names(spec))
         )
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            made = dict(zip(distinct, pool.map(lambda k: _step(rows, k), distinct), strict=True))
+            made = dict(zip(distinct, pool.map(lambda k: step_rows(rows, k), distinct), strict=True))
 
             def scan(spec: FunnelSpec) -> dict[str, Any]:
-                steps = [made[k] for k in _names(spec)]
-                return funnel_scan(steps, spec.window, _micros(spec.since), _micros(spec.until))
+                steps = [made[k] for k in step_names(spec)]
+                return funnel_scan(steps, spec.window, micros_of(spec.since), micros_of(spec.until))
 
             # the models side by side too: one's single-threaded parts (its ranges' bounds, its
             # quantiles) beside another's

@@ -17,11 +17,20 @@ per-entry pairing with every later step's events of the window."""
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from hourglass.engine.funnel_batch import _literal, _micros, _names, _read, _span, _step, _store
+from hourglass.engine.funnel_batch import (
+    is_store,
+    micros_of,
+    read_names,
+    rows_span,
+    sql_literal,
+    step_names,
+    step_rows,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,7 +51,7 @@ def _eligible(events: Events, spec: FunnelSpec) -> bool:
 
     from hourglass.engine.funnel_batch import shares_scan
 
-    if not spec.by or spec.by in ("customer", "timestamp", "event") or spec.open or not _store(events):
+    if not spec.by or spec.by in ("customer", "timestamp", "event") or spec.open or not is_store(events):
         return False
     assert events.keyed is not None
     return spec.by in events.keyed.columns and shares_scan(events, replace(spec, by=None))
@@ -66,7 +75,7 @@ def _groups(events: Events, spec: FunnelSpec) -> tuple[np.ndarray, np.ndarray, l
     names = [x for x in sorted(set(spec.steps[0].events)) if x in events.codes]
     if not names:
         return None
-    match = " OR ".join(f"event = {_literal(x)}::{events.enum_type}" for x in names)
+    match = " OR ".join(f"event = {sql_literal(x)}::{events.enum_type}" for x in names)
     b = '"' + str(spec.by).replace('"', '""') + '"'
     per = (
         f"SELECT customer AS c, min({b}) AS lo, max({b}) AS hi, count({b}) AS nb, count(*) AS n "
@@ -98,7 +107,9 @@ def _groups(events: Events, spec: FunnelSpec) -> tuple[np.ndarray, np.ndarray, l
 
 #: the last few breakdowns' group of each customer (the dashboard asks for the same one with other
 #: windows and dates): (events, column, step-1 names) -> (group by customer key, values) or None
-_KEPT: OrderedDict[tuple[int, str, tuple[str, ...]], tuple[Events, tuple[np.ndarray, list[Any]] | None]]
+_KEPT: OrderedDict[
+    tuple[int, str, tuple[str, ...]], tuple[weakref.ref[Events], tuple[np.ndarray, list[Any]] | None]
+]
 _KEPT = OrderedDict()
 _KEPT_MAX = 4
 _lock = threading.Lock()
@@ -112,7 +123,7 @@ def _group_of(events: Events, spec: FunnelSpec) -> tuple[np.ndarray, list[Any]] 
     key = (id(events), str(spec.by), tuple(sorted(set(spec.steps[0].events))))
     with _lock:
         kept = _KEPT.get(key)
-        if kept is not None and kept[0] is events:
+        if kept is not None and kept[0]() is events:  # (not another object at that id)
             _KEPT.move_to_end(key)
             return kept[1]
     try:
@@ -127,7 +138,7 @@ def _group_of(events: Events, spec: FunnelSpec) -> tuple[np.ndarray, list[Any]] 
         of[keys] = group
         value = (of, values)
     with _lock:
-        _KEPT[key] = (events, value)
+        _KEPT[key] = (weakref.ref(events), value)  # the events are not kept alive by it
         while len(_KEPT) > _KEPT_MAX:
             _KEPT.popitem(last=False)
     return value
@@ -148,10 +159,12 @@ def by_scan_rows(events: Events, spec: FunnelSpec) -> list[dict[str, Any]] | Non
         return None
     of, values = found
     with small_pages():
-        rows = _read(events, sorted({x for st in spec.steps for x in st.events}), _span(events, spec))
+        rows = read_names(
+            events, sorted({x for st in spec.steps for x in st.events}), rows_span(events, spec)
+        )
         split = []
-        for k in _names(spec):
-            codes, ts = _step(rows, k)
+        for k in step_names(spec):
+            codes, ts = step_rows(rows, k)
             g = of[codes]
             order = np.argsort(g, kind="stable")  # by group, each in customer order (radix: small ints)
             bounds = np.searchsorted(g[order], np.arange(len(values) + 1))
@@ -162,7 +175,7 @@ def by_scan_rows(events: Events, spec: FunnelSpec) -> list[dict[str, Any]] | Non
                     for j in range(len(values))
                 ]
             )
-        since, until = _micros(spec.since), _micros(spec.until)
+        since, until = micros_of(spec.since), micros_of(spec.until)
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # the groups side by side
             found_rows = pool.map(
                 lambda j: funnel_scan([s[j] for s in split], spec.window, since, until), range(len(values))

@@ -50,9 +50,11 @@ def model_funnels(
         rows = shared_scan_rows(ev, [spec for _, _, spec in todo])
     except HourglassError:  # (a read the store refuses): each model on its own says it
         rows = [None] * len(todo)
+    shared = time.perf_counter() - started  # the models' read and scans, together
     for (i, jm, spec), row in zip(todo, rows, strict=True):
-        try:
-            out[i] = _result(ev, spec, jm, models[i], None if row is None else [row], started)
+        try:  # its seconds: the shared part and its own result, not the models' before it
+            own = time.perf_counter() - shared
+            out[i] = _result(ev, spec, jm, models[i], None if row is None else [row], own)
         except HourglassError as e:
             out[i] = e
     return [r for r in out if r is not None]

@@ -53,7 +53,7 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     monkeypatch.setattr(journeys_ranges, "PARALLEL_MIN", 0)
     monkeypatch.setattr(grouping, "WORKERS", 3)
     ran: list[int] = []
-    by_value, by_hash = journeys_ranges._set, journeys_ranges._ordered
+    by_value, by_hash = journeys_ranges._set, journeys_ranges.ordered_keys
 
     def counted(*a: Any) -> Any:  # a set cut by value: its rows
         ran.append(len(a[0]))
@@ -64,7 +64,7 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return by_hash(*a)
 
     monkeypatch.setattr(journeys_ranges, "_set", counted)
-    monkeypatch.setattr(journeys_ranges, "_ordered", hashed)
+    monkeypatch.setattr(journeys_ranges, "ordered_keys", hashed)
     return ran
 
 
@@ -91,13 +91,33 @@ def test_many_ranges_per_set(monkeypatch: pytest.MonkeyPatch, threads: list[int]
     assert threaded_paths(_Spec(True))(c, ts, node) == seq_paths(whole, True, 4, 1_000_000)  # type: ignore[arg-type]
 
 
-def test_many_edges_quantiles_bit_for_bit(threads: list[int]) -> None:
-    """Over a thousand edges, the sets' gaps merged per group of edges: each edge's quantiles are
-    ``np.quantile``'s of its gaps, bit for bit."""
+def test_many_edges_quantiles_bit_for_bit(monkeypatch: pytest.MonkeyPatch, threads: list[int]) -> None:
+    """Over a thousand edges, the sets' gaps merged per group of edges (three groups, in threads)
+    from sets whose words hold different gap bits: each edge's quantiles are ``np.quantile``'s of
+    its gaps, bit for bit."""
+    monkeypatch.setattr(journeys_ranges, "GROUP_MOVES", 5_000)  # ~30k moves: three groups of edges
+    groups: list[int] = []
+    gap_bits: list[list[int]] = []
+    run_ranges, merge = journeys_ranges.run_ranges, journeys_ranges.transitions_merge
+
+    def counted(fn: Any, count: int, workers: int | None = None) -> Any:
+        groups.append(count)
+        return run_ranges(fn, count, workers)
+
+    def merged(parts: Any, span: int) -> Any:
+        gap_bits.append([p[3] for p in parts])
+        return merge(parts, span)
+
+    monkeypatch.setattr(journeys_ranges, "run_ranges", counted)
+    monkeypatch.setattr(journeys_ranges, "transitions_merge", merged)
     c, ts, node = _log("near", 5)
+    t0 = int(ts.min())
+    ts = t0 + (ts - t0) * np.where(c < 1800, 1, np.where(c < 3500, 4, 16))  # each set its time span
     node = (node.astype(np.int32) * 37 + c % 40).astype(np.int32)  # ~240 nodes, over a thousand edges
     whole = _whole(c, ts, node)
     got = threaded_transitions(_Spec(True))(c, ts, node)  # type: ignore[arg-type]
+    assert groups == [3, 3]  # the sets, then the groups of edges
+    assert len(gap_bits) == 1 and len(set(gap_bits[0])) == 3, gap_bits  # re-encoded to the widest
     assert got == seq_transitions(whole, True)
     # each edge's gaps by plain Python over the full sort
     new, t, n = (a.tolist() for a in whole)
@@ -194,3 +214,90 @@ def test_api_threaded_equals_portable(
         assert threads, src  # the threaded path ran
         monkeypatch.setenv("HOURGLASS_PLAN", "portable")
         assert fast == answers(src), src
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_no_rows_no_edges(monkeypatch: pytest.MonkeyPatch, pooled: bool) -> None:
+    """No elements (an empty range, a level matching no event of it): no edge and no path, as the
+    whole-log kernels say (the quantiles' groups of edges once raised IndexError)."""
+    if pooled:
+        monkeypatch.setattr(journeys_ranges, "PARALLEL_MIN", 0)
+        monkeypatch.setattr(grouping, "WORKERS", 3)
+    whole = (np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
+    for ids in (np.int64, np.int32):
+        c, ts, node = np.zeros(0, dtype=ids), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+        for collapse in (True, False):
+            got = threaded_transitions(_Spec(collapse))(c, ts, node)  # type: ignore[arg-type]
+            assert got == seq_transitions(whole, collapse) == []
+            top, totals = threaded_paths(_Spec(collapse))(c, ts, node)  # type: ignore[arg-type]
+            assert (
+                (top, totals)
+                == seq_paths(whole, collapse, 4, 1_000_000)
+                == ([], {"customers": 0, "paths": 0})
+            )
+
+
+@pytest.mark.parametrize("text_ids", [False, True])
+def test_api_empty_range_and_level(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, text_ids: bool) -> None:
+    """End to end on Parquet and on its store (integer and text ids): a range with no event, and a
+    range whose events are none of the model's (the stage level has no element, the event level
+    has): transitions and paths answer (no edge, no customer at the stage level), as the portable
+    plan does."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import hourglass
+    from hourglass.interfaces import journeys_api as hg
+    from hourglass.model.journey import JourneyModel
+
+    rng = np.random.default_rng(4)
+    m = 2000
+    ids = rng.integers(1, 300, m)
+    names = np.array(["visit", "signup", "purchase"])[rng.integers(0, 3, m)]
+    ts = 1_700_000_000_000_000 + rng.integers(0, 10**6, m) * 10**6  # Nov 2023
+    later = rng.random(m) < 0.2  # June 2024: none of the model's events
+    ts[later] = 1_718_000_000_000_000 + rng.integers(0, 10**5, int(later.sum())) * 10**6
+    names[later] = "other"
+    t = pa.table(
+        {
+            "customer_id": [f"c{i}" for i in ids] if text_ids else ids,
+            "timestamp": pa.array(ts.tolist(), pa.timestamp("us")),
+            "event": names.tolist(),
+        }
+    )
+    path = str(tmp_path / "ev.parquet")
+    pq.write_table(t, path)
+    store = str(tmp_path / "ev.store.duckdb")
+    hourglass.ingest_store(path, store)
+    model = JourneyModel.from_dict(
+        {
+            "name": "m",
+            "kind": "funnel",
+            "stages": [
+                {"name": "visit", "events": ["visit"]},
+                {"name": "signup", "events": ["signup"]},
+                {"name": "purchase", "events": ["purchase"]},
+            ],
+        }
+    )
+    empty = {"since": "2030-01-01", "until": "2030-02-01"}
+    others = {"since": "2024-06-01", "until": "2024-07-01"}
+
+    def answers(src: str, level: str, kw: dict[str, str]) -> list[Any]:
+        tr = hg.transitions(src, model, level=level, **kw).to_dict()
+        pa_ = hg.paths(src, model, level=level, steps=4, top=10, **kw).to_dict()
+        if kw is empty or level == "stage":
+            assert tr["edges"] == [] and tr["customers"] == 0, (src, level, kw)
+            assert pa_["customers"] == 0 and pa_["distinct_paths"] == 0, (src, level, kw)
+        else:
+            assert tr["edges"] and pa_["customers"], (src, level, kw)
+        return [_plain(tr), _plain(pa_)]
+
+    for src in (path, store):
+        monkeypatch.setenv("HOURGLASS_PLAN", "auto")
+        for level in ("stage", "event"):
+            for kw in (empty, others):
+                answers(src, level, kw)
+        fast = answers(src, "stage", others)
+        monkeypatch.setenv("HOURGLASS_PLAN", "portable")
+        assert fast == answers(src, "stage", others), src

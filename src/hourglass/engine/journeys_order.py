@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from hourglass.engine.grouping import run_ranges
 from hourglass.engine.journeys_seq import I64, Sorted, sorted_from_numpy
 from hourglass.engine.load import Events
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
@@ -25,6 +26,7 @@ __all__ = [
     "layout",
     "numpy_order",
     "numpy_sorted",
+    "ordered_keys",
     "ordered_ranges",
     "sorted_in_numpy",
 ]
@@ -101,7 +103,7 @@ def sorted_in_numpy(
     m = len(c)
     if not m:
         return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
-    got: tuple[list[None], I64, list[int], int, int, int] | None = _ordered(c, ts, node, workers, None)
+    got: tuple[list[None], I64, list[int], int, int, int] | None = ordered_keys(c, ts, node, workers, None)
     if got is None:
         return None
     _, keys, bounds, tbits, nbits, t_min = got
@@ -131,11 +133,11 @@ def ordered_ranges(
     still in the cache); None where :func:`sorted_in_numpy` is."""
     if not len(c):
         return []
-    got = _ordered(c, ts, node, workers, each)
+    got = ordered_keys(c, ts, node, workers, each)
     return None if got is None else got[0]
 
 
-def _ordered(
+def ordered_keys(
     c: npt.NDArray[Any],
     ts: I64,
     node: npt.NDArray[Any],
@@ -233,15 +235,5 @@ def _keyed(
         k.sort()
         return None if each is None or not len(k) else each(k, tbits, nbits)
 
-    got = _each(one, len(bounds) - 1, workers)
+    got = run_ranges(one, len(bounds) - 1, workers)
     return [g for g in got if g is not None], keys, bounds, tbits, nbits, t_min
-
-
-def _each(fn: Callable[[int], R], n: int, workers: int) -> list[R]:
-    """``[fn(0), .., fn(n - 1)]``, in ``workers`` threads."""
-    if n > 1 and workers > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(fn, range(n)))
-    return [fn(r) for r in range(n)]

@@ -22,11 +22,13 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from hourglass.engine.journeys_order import Each, Threaded, _each, _ordered, layout, ordered_ranges
+from hourglass.engine.grouping import run_ranges
+from hourglass.engine.journeys_order import Each, Threaded, layout, ordered_keys, ordered_ranges
 from hourglass.engine.journeys_seq import I64, PACKED_EDGES, Sorted, runs_of
 from hourglass.model.journeys_spec import TransitionsSpec
 
 __all__ = [
+    "GROUP_MOVES",
     "PARALLEL_MIN",
     "in_sets",
     "runs_of_keys",
@@ -67,7 +69,7 @@ def in_sets(
     from hourglass.engine.grouping import grouped_sets
 
     m = len(c)
-    ways = _workers() if m >= PARALLEL_MIN else 1
+    ways = _workers() if m and m >= PARALLEL_MIN else 1
     if ways <= 1:
         return _all([_set(c, ts, node, each, combine)])
     if int(c.max()) - int(c.min()) >= _NEAR:
@@ -76,7 +78,7 @@ def in_sets(
             return None
 
         def then(order: npt.NDArray[Any], ids: npt.NDArray[Any]) -> P:
-            got = _ordered(c, ts, node, 1, each, (order, ids, lay))
+            got = ordered_keys(c, ts, node, 1, each, (order, ids, lay))
             assert got is not None
             return combine(got[0], lay[1])
 
@@ -95,7 +97,7 @@ def in_sets(
             mine &= c < cuts[w]
         return _set(c[mine], ts[mine], node[mine], each, combine)
 
-    return _all(_each(one, ways, ways))
+    return _all(run_ranges(one, ways, ways))
 
 
 def _set(
@@ -131,6 +133,9 @@ def _all(parts: list[P | None]) -> list[P] | None:
     out = [p for p in parts if p is not None]
     return out if len(out) == len(parts) else None
 
+
+#: the fewest moves per group of edges whose quantiles are read in a thread of their own
+GROUP_MOVES = 1_000_000
 
 #: a set's transitions: moves and distinct customers per edge (bincounts over span ** 2), the
 #: (edge, gap) words sorted, and the gap's bits in them
@@ -242,14 +247,14 @@ def _edge_quantiles(parts: list[TPart], present: I64, counts: I64) -> tuple[npt.
     default (linear) computes them, bit for bit, from the union of the sets' gaps: the edges in
     ``WORKERS`` groups in threads, each group's slices of the sets' sorted (edge, gap) words merged
     by one sort (none for one set), then the order statistics read at once for all its edges."""
-    top = max(p[3] for p in parts)
     n = len(present)
     med, p90 = np.empty(n), np.empty(n)
-    ways = min(_workers(), max(1, int(counts.sum()) // 1_000_000))
+    if not n:  # no edge (an empty range, a level matching no event of it)
+        return med, p90
+    top = max(p[3] for p in parts)
+    ways = min(_workers(), max(1, int(counts.sum()) // GROUP_MOVES))
     ends = np.cumsum(counts)
-    cuts = (
-        [0, *np.searchsorted(ends, [ends[-1] * w // ways for w in range(1, ways)]).tolist(), n] if n else [0]
-    )
+    cuts = [0, *np.searchsorted(ends, [ends[-1] * w // ways for w in range(1, ways)]).tolist(), n]
 
     def one(w: int) -> None:
         i0, i1 = cuts[w], cuts[w + 1]
@@ -283,7 +288,7 @@ def _edge_quantiles(parts: list[TPart], present: I64, counts: I64) -> tuple[npt.
             np.subtract(b, diff * (1 - t), out=got, where=t >= 0.5)
             out[i0:i1] = got
 
-    _each(one, ways, ways)
+    run_ranges(one, ways, ways)
     return med, p90
 
 

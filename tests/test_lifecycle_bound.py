@@ -1,6 +1,5 @@
-"""The hourglass compiled once and run again on other dates (engine/bound.py), its stage table read
-from the referral loop's and channels' customer table, equals the same analyses built with the
-dates themselves and the stage table grouped on its own (the reference), on seeded random ranges of a
+"""The hourglass compiled once and run again on other dates (engine/bound.py) equals the same
+analyses built with the dates themselves (``direct``, the reference), on seeded random ranges of a
 store and of an integer-id Parquet file: range bounds on an event's own instant (the start kept, the
 end left out), a range before 1970 (a negative literal), no end, no start; with spend, both referral
 modes, a breakdown and ``as_of`` (which runs direct). A second range compiles and builds nothing."""
@@ -40,8 +39,6 @@ def _direct_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for mod in ("engine.run_lifecycle", "engine.run_referrals", "interfaces.lifecycle_api"):
         monkeypatch.setattr(f"hourglass.{mod}.bound", only_direct)
-    # and the stage table from its own GROUP BY, not the referral loop's and channels' pass
-    monkeypatch.setattr("hourglass.interfaces.lifecycle_api._same_keys", lambda *_a: False)
 
 
 def _ranges(seed: int) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import in_period, micros, micros_of
-from hourglass.analyses.lifecycle import stage_entries
 from hourglass.analyses.referrals import customer_facts, with_referrers
 from hourglass.ingest.normalize import strip
 from hourglass.model._suggest import did_you_mean
@@ -67,7 +66,6 @@ def channel_plan(
     ids: ir.Table | None = None,
     one_pass: bool = False,
     customers: ir.Table | None = None,
-    entries: bool = False,
 ) -> ChannelPlan:
     """Per channel: ``customers``, ``s{i}`` (entered stage i), ``purchasers``, ``repeat`` (purchasers
     with >= 2 purchase events), ``referees``, ``referring`` (purchasers with >= 1 referee),
@@ -81,9 +79,7 @@ def channel_plan(
     ``ids``, ``events.customer`` is an integer key (``referrals.with_referrers``); ``one_pass``: the
     channel as an aggregate of the customer facts (:func:`first_value`: an ordered aggregate, which
     the engine enables where its backend computes it in the same pass) instead of a window;
-    ``customers``: the plan's ``customers`` (without spend) already computed for these arguments;
-    ``entries``: its customers also hold the stage table's entries (``lifecycle.stage_entries``: the
-    lifecycle reads them instead of grouping the range's events by customer a second time)."""
+    ``customers``: the plan's ``customers`` (without spend) already computed for these arguments."""
     col = spec.channel_column
     if col not in events.columns:
         raise SchemaError(
@@ -99,9 +95,7 @@ def channel_plan(
     if customers is not None:
         cust = customers
     else:
-        extra = {"channel": first_value(t, col)} if one_pass else {}
-        if entries:
-            extra |= stage_entries(model.stages, t)
+        extra = {"channel": first_value(t, col)} if one_pass else None
         facts = customer_facts(t, sale, model.purchase_step or sale, model.stages, extra)
         cust = with_referrers(t, facts, ref_spec, ids) if has_ref else facts
     if not one_pass and customers is None:

@@ -13,18 +13,15 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import in_period, micros, micros_of, step_predicate
 from hourglass.model.lifecycle import LifecycleSpec
-from hourglass.model.steps import Step
 
 __all__ = [
     "BY",
     "OTHER",
     "by_groups",
     "decoded",
-    "entries_of",
     "in_range",
     "present_events",
     "stage_customers",
-    "stage_entries",
     "stage_summary",
     "stage_table",
 ]
@@ -58,28 +55,6 @@ def stage_customers(spec: LifecycleSpec, events: ir.Table, as_of: datetime) -> i
     firsts = {f"e{k}": t.timestamp.min(where=p) for k, p in enumerate(preds, start=1)}
     per = t.filter(any_stage).group_by(customer=t.customer).aggregate(**firsts)
     return stage_table(spec, per, as_of)
-
-
-def stage_entries(stages: Sequence[Step], t: ir.Table) -> dict[str, ir.Value]:
-    """Aggregates of a per-customer GROUP BY of ``t``: ``hg_e{k}``, his first event of stage k
-    (null: none), and ``hg_last``, his last event (another pass's table holds the stage table's
-    entries: :func:`entries_of`)."""
-    out: dict[str, ir.Value] = {
-        f"hg_e{k}": t.timestamp.min(where=step_predicate(s, t)) for k, s in enumerate(stages, start=1)
-    }
-    out["hg_last"] = t.timestamp.max()
-    return out
-
-
-def entries_of(spec: LifecycleSpec, customers: ir.Table) -> ir.Table:
-    """The stage table's first step (``customer``, ``e1``..``en``) from a per-customer table with
-    :func:`stage_entries` of the same range's events: its customers with an event of some stage."""
-    n = len(spec.model.stages)
-    entered = customers.hg_e1.notnull()
-    for k in range(2, n + 1):
-        entered = entered | customers[f"hg_e{k}"].notnull()
-    c = customers.filter(entered)
-    return c.select(customer=c.customer, **{f"e{k}": c[f"hg_e{k}"] for k in range(1, n + 1)})
 
 
 def stage_table(spec: LifecycleSpec, per: ir.Table, as_of: datetime) -> ir.Table:

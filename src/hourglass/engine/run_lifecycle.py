@@ -23,12 +23,10 @@ from hourglass.analyses.lifecycle import (
     BY,
     by_groups,
     decoded,
-    entries_of,
     in_range,
     present_events,
     stage_customers,
     stage_summary,
-    stage_table,
 )
 from hourglass.engine.bound import Runner, bound, built, direct
 from hourglass.engine.keyed import keyed, model_reads
@@ -48,16 +46,14 @@ def _first(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return rows[0] if rows else {}
 
 
-def _last(run: Runner, spec: LifecycleSpec, t: ir.Table, last: ir.Table | None = None) -> datetime:
+def _last(run: Runner, spec: LifecycleSpec, t: ir.Table) -> datetime:
     """ "Now" for days-in-stage: ``as_of``, else ``until``, else the last event of the range's
-    events ``t`` (``last``: that as a one-row ``last`` already aggregated elsewhere)."""
+    events ``t``."""
     if spec.as_of is not None:
         return spec.as_of
     if spec.until is not None:
         return spec.until
-    if last is None:
-        last = t.aggregate(last=t.timestamp.max())
-    value = _first(run.rows(last)).get("last")
+    value = _first(run.rows(t.aggregate(last=t.timestamp.max()))).get("last")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return datetime(1970, 1, 1)
     if hasattr(value, "to_pydatetime"):
@@ -139,16 +135,13 @@ def run_lifecycle(
     reasons: dict[str, str] | None = None,
     by: str | None = None,
     run: Runner | None = None,
-    entered: ir.Table | None = None,
     after_sale: bool = True,
 ) -> LifecycleResult:
     """The lifecycle result; ``customers_path`` (.parquet or .csv) also writes the stage table;
     ``by``: the stage table per value of that column at the customer's first event; ``reasons``:
     why a part given as None (referrals, channels) is not measured. ``run``: the caller's run
-    (engine/bound.py); ``entered``: a per-customer table on it with the stage entries of the same
-    range's events (``analyses/lifecycle.py`` ``stage_entries``; the referral loop's and channels'
-    customer table): the stage table is read from it instead of a second GROUP BY of the events;
-    ``after_sale``: False leaves the after-sale metrics out (not measured: skipped)."""
+    (engine/bound.py); ``after_sale``: False leaves the after-sale metrics out (not measured:
+    skipped)."""
     # a store: the integer customer keys, decoded only where a customer is shown
     k = keyed(events, model_reads(spec.model, by))
     # on DuckDB the queries are compiled once and run again on other dates (engine/bound.py)
@@ -162,15 +155,9 @@ def run_lifecycle(
             # text ids: the range cached once; on integer keys each query reads the few columns
             # again instead (at 10M, Parquet: as fast, 288 MB peak against 629 MB)
             t = run.table(t)
-        if entered is None:
-            now = _last(run, spec, t)  # from the cached events: one scan of the source, not two
-            at = _stood(run, "now", now)
-            customers = built(stage_customers, sp, t, at)
-        else:  # the entries of the referral loop's and channels' pass
-            last = entered.aggregate(last=entered.hg_last.max())
-            now = _last(run, spec, t, last)
-            at = _stood(run, "now", now)
-            customers = built(stage_table, sp, built(entries_of, sp, entered), at)
+        now = _last(run, spec, t)  # from the cached events: one scan of the source, not two
+        at = _stood(run, "now", now)
+        customers = built(stage_customers, sp, t, at)
         if events.engine.name in ("duckdb", "postgres"):
             customers = run.table(customers)  # later queries read the small table, not the n^2 expression
         if customers_path is not None:

@@ -270,8 +270,6 @@ def _channel_plan(
     sale: Step,
     used: Any,
     customers: Any = None,
-    *,
-    entries: bool = False,
 ) -> ChannelPlan:
     # a store: the integer customer keys (engine/keyed.py)
     k = keyed(events, model_reads(model, spec.channel_column, referrals.referee_column))
@@ -279,7 +277,7 @@ def _channel_plan(
     # DuckDB: the channel in the customer facts' pass (an ordered aggregate) instead of a window
     one_pass = events.engine.name == "duckdb"
     used_rows = None if used is None else tuple(used)
-    return built(channel_plan, spec, ev, model, sale, used_rows, referrals, ids, one_pass, customers, entries)
+    return built(channel_plan, spec, ev, model, sale, used_rows, referrals, ids, one_pass, customers)
 
 
 def run_referrals_and_channels(
@@ -319,15 +317,13 @@ def referrals_and_channels(
     spend: Spend | Any = None,
     channel_column: str | None = None,
     referral_options: dict[str, Any] | None = None,
-    entries: bool = False,
 ) -> tuple[ReferralResult, ChannelResult, ir.Table]:
     """:func:`run_referrals_and_channels` on ``run``, and their customer table (on ``run``, for
-    the rest of it); ``entries``: that table also holds the stage table's entries
-    (``analyses/lifecycle.py`` ``stage_entries``: the lifecycle's stage table from the same pass)."""
+    the rest of it)."""
     ropts = dict(referral_options or {})
     event, column = ropts.get("referral_event"), ropts.get("referee_column")
     spec, referrals, sale = _channel_spec(model, channel_column, since, until, None, event, column)
-    plan = _channel_plan(events, model, _stood(run, spec), referrals, sale.step, None, entries=entries)
+    plan = _channel_plan(events, model, _stood(run, spec), referrals, sale.step, None)
     shared = run.table(plan.customers)
     ref = run_referrals(events, model, since=since, until=until, customers=shared, run=run, **ropts)
     chan = run_channels(

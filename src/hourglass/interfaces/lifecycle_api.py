@@ -11,7 +11,6 @@ from typing import Any
 
 from hourglass.engine.bound import bound
 from hourglass.engine.event_names import check_model_events
-from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
 from hourglass.engine.run_referrals import referrals_and_channels, run_channels, run_referrals
 from hourglass.ingest.config import Config, load_config, load_model
@@ -155,10 +154,8 @@ def lifecycle(
     both = "referrals" not in reasons and "channels" not in reasons and "sale_stage" not in ropts
     # one run for every part: on DuckDB compiled once and run again on other dates (engine/bound.py)
     with bound(ev.engine, allowed=spec.as_of is None and customers is None) as run:
-        entered = None
-        if both:  # one customer table for both, and (same events, same keys) the stage entries too
-            fuse = spec.as_of is None and _same_keys(ev, spec, by, channel_column, ropts)
-            ref, chan, shared = referrals_and_channels(
+        if both:  # one customer table for both
+            ref, chan, _ = referrals_and_channels(
                 ev,
                 spec.model,
                 run,
@@ -167,9 +164,7 @@ def lifecycle(
                 spend=spend,
                 channel_column=channel_column,
                 referral_options=ropts,
-                entries=fuse,
             )
-            entered = shared if fuse else None
         elif "referrals" not in reasons:
             ref = run_referrals(ev, spec.model, since=spec.since, until=until_, run=run, **ropts)
         if "channels" not in reasons and not both:
@@ -208,22 +203,11 @@ def lifecycle(
             reasons=reasons,
             by=by,
             run=run,
-            entered=entered,
             after_sale=not stages_only,
         )
     result = _not_measured(result)
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result
-
-
-def _same_keys(
-    ev: Any, spec: LifecycleSpec, by: str | None, column: str | None, ropts: Mapping[str, Any]
-) -> bool:
-    """Whether the stage table and the referral loop's and channels' customer table group the same
-    customers: both on a store's keys, or both on the events' own ids (engine/keyed.py)."""
-    stages = keyed(ev, model_reads(spec.model, by))
-    loop = keyed(ev, model_reads(spec.model, column or "channel", ropts.get("referee_column")))
-    return (stages is None) == (loop is None)
 
 
 def _reasons(

@@ -139,6 +139,15 @@ def test_the_stages_alone(sources: dict[str, str]) -> None:
     assert alone["referrals"] is None and alone["channels"] is None
 
 
+def test_the_stages_alone_with_a_spend_table(sources: dict[str, str]) -> None:
+    """A spend table is read by the channel table, which the stages alone skip: not a false HG122
+    ("the events have no channel column") though the column exists (review)."""
+    ev = hourglass.events(sources["store"])
+    alone = hourglass.lifecycle(ev, since="2024-01-02", stages_only=True, spend=sources["spend"]).to_dict()
+    assert alone["stages"] and alone["channels"] is None and alone["referrals"] is None
+    assert alone["channels_reason"] == alone["referrals_reason"] == "skipped (the stages alone)"
+
+
 def test_the_portable_plan_runs_direct(sources: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     ev = hourglass.events(sources["store"])
     with bound_module.bound(ev.engine) as run:

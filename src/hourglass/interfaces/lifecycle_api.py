@@ -89,7 +89,8 @@ def lifecycle(
     ``by`` breaks the stage table down by a column's value at the customer's first event (top 10
     values and "(other)"). A part the data cannot give is null with a reason (``<part>_reason``).
     ``stages_only``: the stages alone, without the after-sale metrics, the referral loop and the
-    channels (each null with the reason "skipped"; a comparison's other period reads the stages)."""
+    channels (each null with the reason "skipped (the stages alone)"; a ``spend`` table is not read;
+    a comparison's other period reads the stages)."""
     cfg = config if isinstance(config, Config) else load_config(config)
     spec = lifecycle_spec(
         model,
@@ -108,6 +109,9 @@ def lifecycle(
             hint="e.g. --customers stages.parquet",
         )
     has_sale = spec.model.sale is not None
+    if stages_only:  # no channel table reads a spend table: it is not read, nor checked
+        referrals = channels = False
+        spend = None
     if spend is not None and not has_sale:
         raise SpecError(
             f"a spend table needs purchasers, and model '{spec.model.name}' names no sale stage",
@@ -120,8 +124,6 @@ def lifecycle(
             code="HG122",
             hint="drop --no-channels, or drop --spend",
         )
-    if stages_only:
-        referrals = channels = False
     started = time.perf_counter()
     ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
     offer = spec.after_sale.offer_column
@@ -151,6 +153,8 @@ def lifecycle(
     reasons = _reasons(
         spec, ev.table.columns, referrals=referrals, channels=channels, ropts=ropts, column=channel_column
     )
+    if stages_only:
+        reasons |= {"referrals": "skipped (the stages alone)", "channels": "skipped (the stages alone)"}
     both = "referrals" not in reasons and "channels" not in reasons and "sale_stage" not in ropts
     # one run for every part: on DuckDB compiled once and run again on other dates (engine/bound.py)
     with bound(ev.engine, allowed=spec.as_of is None and customers is None) as run:

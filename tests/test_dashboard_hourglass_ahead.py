@@ -4,6 +4,7 @@ for starts once no request is being answered, not beside the answer a person wai
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -70,3 +71,43 @@ def test_a_funnels_people_still_start_beside_it(src: DashboardSource) -> None:
         ahead.request_done()
     finally:
         ahead.stop()
+
+
+def test_a_tagged_job_is_not_held_up_by_one_waiting_for_the_answer(src: DashboardSource) -> None:
+    """While a request is being answered, an untagged job waits in the queue; a tagged one
+    submitted meanwhile starts at once (it was queued behind the untagged job the worker held
+    while waiting: the Sankey click, Ob)."""
+    ahead = Ahead(src)
+    ahead.start()
+    ran: list[str] = []
+    tagged = threading.Event()
+    ahead.request_started()  # a request is being answered
+    try:
+        ahead.submit(lambda s: ran.append("untagged"))
+        time.sleep(0.1)  # the worker has looked at it (and waits for the answer)
+        ahead.submit(lambda s: (ran.append("tagged"), tagged.set()), view=("journeys", "a"))
+        assert tagged.wait(5), "the tagged job waited behind the untagged one"
+        assert ran == ["tagged"]
+    finally:
+        ahead.request_done()
+    try:
+        assert ahead.idle(30) and ran == ["tagged", "untagged"]
+    finally:
+        ahead.stop()
+
+
+def test_stop_ends_a_worker_waiting_for_the_answer(src: DashboardSource) -> None:
+    """stop() while a job waits for the request being answered: the worker ends, the job is dropped."""
+    ahead = Ahead(src)
+    ahead.start()
+    ran = threading.Event()
+    ahead.request_started()
+    try:
+        ahead.submit(lambda s: ran.set())
+        time.sleep(0.1)
+        ahead.stop(timeout=2)
+        worker = ahead._lanes[0].worker
+        assert worker is not None and not worker.is_alive()
+    finally:
+        ahead.request_done()
+    assert not ran.wait(0.2)

@@ -4,18 +4,22 @@ on the same source reuses what was computed (the overview, the hourglass, the jo
 
 A result is stored under its key and the *context* it was computed in: the source's version (each
 file's path, modification time and size), the config, spend and model files' versions, and the
-hourglass code's own (its version and its modules' sizes and times). A change of any of them is a
+hourglass code's own (its version and its modules' sizes and times, read once per process). A change of any of them is a
 new context: its results are computed again, never read from an older one, and the older context's
 files are removed when the cache opens. Each file is written whole (next to its name, then
 renamed), holds its context and key (checked when read) and is read only by the dashboard that wrote
 it; one that cannot be read is a miss. A source that is not a file (a table in memory), or a
 directory where no cache can be written, has none: the results are kept in memory only; nor has
-a database server's table (no file version says when it changed)."""
+a database server's table (no file version says when it changed). A result the disk cannot keep
+(it does not pickle, is larger than ``MAX_BYTES``, or is not written) is kept in memory only, named
+in ``DiskCache.skipped`` and logged."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import logging
 import os
 import pickle
 import tempfile
@@ -56,11 +60,14 @@ PERSISTED = frozenset(
 )
 MAX_BYTES = 64 * 2**20  # a larger result stays in memory only
 SUFFIX = ".hgresult"
+log = logging.getLogger("hourglass.dashboard")
 
 
+@functools.cache
 def code_version() -> tuple[Hashable, ...]:
     """The hourglass code's version: its version string and every module's size and modification
-    time (an edited module is new code: its results are computed again)."""
+    time (an edited module is new code: its results are computed again). Computed once per
+    process: the code it loaded (a module edited while it runs is not the code it runs)."""
     import hourglass
 
     root = Path(hourglass.__file__).parent
@@ -115,6 +122,7 @@ class DiskCache:
         self.prefix = hashlib.sha256(repr((CACHE_FORMAT, context)).encode()).hexdigest()[:16]
         self.reads = 0
         self.writes = 0
+        self.skipped: dict[str, str] = {}  # view -> why a result was not kept
         self.ok = True
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -157,9 +165,11 @@ class DiskCache:
             return
         try:
             data = pickle.dumps((self.context, view, repr(key), value), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # noqa: BLE001 - a result that cannot be pickled stays in memory only
+        except Exception as e:  # noqa: BLE001 - a result that cannot be pickled stays in memory only
+            self._skip(view, f"cannot be pickled: {type(e).__name__}: {e}")
             return
         if len(data) > MAX_BYTES:
+            self._skip(view, f"{len(data) / 2**20:.0f} MB, more than {MAX_BYTES // 2**20} MB")
             return
         path = self._path(view, key)
         try:
@@ -168,9 +178,18 @@ class DiskCache:
                 f.write(data)
             os.replace(tmp, path)
             self.writes += 1
-        except OSError:
+        except OSError as e:
+            self._skip(view, f"not written: {e}")
             with contextlib.suppress(OSError, UnboundLocalError):
                 os.unlink(tmp)
+
+    def _skip(self, view: str, why: str) -> None:
+        """A result kept in memory only: counted per view and logged once per view and reason."""
+        if self.skipped.get(view) != why:
+            log.warning(
+                "dashboard: a %s result is not kept on disk (%s): a restart computes it again", view, why
+            )
+        self.skipped[view] = why
 
 
 def open_disk_cache(src: Any) -> DiskCache | None:

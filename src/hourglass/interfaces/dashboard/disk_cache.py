@@ -4,15 +4,15 @@ on the same source reuses what was computed (the overview, the hourglass, the jo
 
 A result is stored under its key and the *context* it was computed in: the source's version (each
 file's path, modification time and size), the config, spend and model files' versions, and the
-hourglass code's own (its version and its modules' sizes and times, read once per process). A change of any of them is a
-new context: its results are computed again, never read from an older one, and the older context's
-files are removed when the cache opens. Each file is written whole (next to its name, then
-renamed), holds its context and key (checked when read) and is read only by the dashboard that wrote
-it; one that cannot be read is a miss. A source that is not a file (a table in memory), or a
-directory where no cache can be written, has none: the results are kept in memory only; nor has
-a database server's table (no file version says when it changed). A result the disk cannot keep
-(it does not pickle, is larger than ``MAX_BYTES``, or is not written) is kept in memory only, named
-in ``DiskCache.skipped`` and logged."""
+hourglass code's own (its version and its modules' sizes and times, read once per process). A change
+of any of them is a new context: its results are computed again, never read from an older one, and
+the older context's files are removed when the cache opens. Each file is written whole (next to its
+name, then renamed), holds its context and key (checked when read) and is read only by the dashboard
+that wrote it; one that cannot be read is a miss. A source that is not a file (a table in memory),
+or a directory where no cache can be written, has none: the results are kept in memory only; nor has
+a database server's table (no file version says when it changed). A result the disk cannot keep (it
+does not pickle, is larger than ``MAX_BYTES``, or is not written) is kept in memory only, named in
+``DiskCache.skipped`` and logged."""
 
 from __future__ import annotations
 

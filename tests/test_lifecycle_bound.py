@@ -16,9 +16,10 @@ import pytest
 
 import hourglass
 import hourglass.engine.bound as bound_module
-from hourglass.analyses._match import in_period
+from hourglass.analyses._match import in_period, micros_of
 from hourglass.engine.bound import STAND_INS, Bound, Runner, direct
 from hourglass.engine.event_store import write_store
+from hourglass.model.errors import EngineError
 from test_lifecycle_keyed import BASE, _plain, random_log
 
 
@@ -114,8 +115,10 @@ def test_the_stand_ins_values_and_what_is_left_unbound() -> None:
     assert "(-315619200000000)" in run._text(expr)
     f = in_period(t, None, STAND_INS["until"])
     unbound = f.aggregate(n=f.count())
-    with pytest.raises(RuntimeError, match="unbound stand-in"):
+    with pytest.raises(EngineError, match="no value was given for") as raised:
         run.rows(unbound)  # never the year 2999 read as a date
+    assert raised.value.code == "HG146" and raised.value.hint and isinstance(raised.value, RuntimeError)
+    assert {len(str(micros_of(t))) for t in STAND_INS.values()} == {17}  # the module's docstring
     assert bound_module._MAX >= 64
     run.close()
 

@@ -11,10 +11,10 @@ intermediate tables get a name derived from their SQL, so that the queries readi
 expressions too; each run creates them under a name of its own and drops them at the end.
 
 Only the integer microseconds the analyses compare (``analyses/_match.py`` ``micros_of``) are
-stood in for: the stand-ins' literals are 16-digit integers no other literal of the plans has (a
-query whose SQL lacks one it was built with is not run: :class:`Bound` raises, never guesses). On
-DuckDB only; elsewhere (and with ``HOURGLASS_PLAN=portable``) the expressions are built with the
-values themselves, as before (:func:`direct`)."""
+stood in for: the stand-ins' literals are 17-digit integers no other literal of the plans has (a
+query with a stand-in no value was given for is not run: :class:`Bound` raises EngineError HG146,
+never guesses). On DuckDB only; elsewhere (and with ``HOURGLASS_PLAN=portable``) the expressions
+are built with the values themselves, as before (:func:`direct`)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from hourglass.engine._values import plain_records
 from hourglass.engine.errors import translated
 from hourglass.engine.run_journeys import cached
 from hourglass.engine.session import Engine
+from hourglass.model.errors import EngineError
 
 __all__ = ["STAND_INS", "Bound", "Runner", "bound", "built", "direct"]
 
@@ -145,7 +146,12 @@ class Bound:
             sql = sql.replace(f'"{name}"', f'"{actual}"')
         left = [s for s in (str(micros_of(t)) for t in STAND_INS.values()) if s in sql]
         if left:  # a stand-in nobody bound: the query would read the year 2999
-            raise RuntimeError(f"unbound stand-in in a query: {left}")
+            raise EngineError(
+                f"a query still holds a date stand-in (the year 2999) no value was given for: {left}",
+                code="HG146",
+                hint="a bug in hourglass: report it with the command; HOURGLASS_PLAN=portable runs the "
+                "analysis without stand-ins meanwhile",
+            )
         return sql
 
     def rows(self, expr: ir.Expr) -> list[dict[str, Any]]:

@@ -139,7 +139,11 @@ def paths_table(src: DashboardSource, q: PageQuery, cached: Cached) -> tuple[Pat
         jm, level="stage", depth=q.depth, top=q.top, collapse=True,
         start=q.start or None, end=q.end or None, since=since, until=until,
     )  # fmt: skip
-    expr = paths_per_customer(spec, src.events.table)
+    k = keyed(src.events, model_reads(jm))
+    if k is None:
+        expr = paths_per_customer(spec, src.events.table)
+    else:  # a store: on the integer customer keys, the ids decoded at the end (as channel_table)
+        expr = decoded(paths_per_customer(spec, k.table), k.ids)
     table = cached(
         "paths-customers",
         (q.model, q.since, q.until, q.depth, q.start, q.end),

@@ -265,6 +265,7 @@ def sorted_nodes(
     ``threaded``'s answer on them unordered (:class:`Done`; integer customers ordered in numpy), and
     the event names the integer nodes index (None at the stage level: the 1-based stage); None
     when a customer, a time or a node is null (the SQL fast path answers then)."""
+    import numpy as np
     import pyarrow as pa
 
     from hourglass.engine.errors import translated
@@ -291,13 +292,12 @@ def sorted_nodes(
                 f"LEFT JOIN {view} AS m ON n.node = m.raw"
             )
         else:  # the names (in DuckDB's order), numbered, joined to the elements
-            got = raw.execute(
-                f"SELECT DISTINCT node FROM ({nodes}) AS n WHERE node IS NOT NULL ORDER BY node"
-            )
-            names = [str(r[0]) for r in got.fetchall()]
-            codes = pa.array(range(len(names)), pa.int32())
+            q = f"SELECT DISTINCT node FROM ({nodes}) AS n WHERE node IS NOT NULL ORDER BY node"
+            got = raw.execute(q).to_arrow_table().column(0).combine_chunks()  # not 10^6 tuples (Wb)
+            names = [str(n) for n in got.to_pylist()]
+            codes = pa.array(np.arange(len(names), dtype=np.int32))
             view = f"hg_journey_names_{uuid.uuid4().hex}"
-            raw.register(view, pa.table({"name": pa.array(names, pa.string()), "code": codes}))
+            raw.register(view, pa.table({"name": got.cast(pa.string()), "code": codes}))
             sql = (
                 f"SELECT n.c, n.ts, m.code AS node FROM ({nodes}) AS n LEFT JOIN {view} AS m "
                 "ON n.node = m.name"

@@ -109,7 +109,9 @@ def test_the_collector_settings_leave_the_callers_own_alone() -> None:
         with pytest.raises(ValueError), fewer_collections():
             assert gc.get_threshold()[0] == 0
             raise ValueError("a report's error")
-        assert gc.get_freeze_count() == frozen and gc.get_threshold()[0] == 0
+        # still frozen (an unfreeze would make it 0); not equal: frozen objects that other threads of
+        # this worker free meanwhile leave the permanent generation (936,347 -> 936,345 in one run)
+        assert gc.get_freeze_count() > frozen // 2 and gc.get_threshold()[0] == 0
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)

@@ -139,15 +139,20 @@ def paths_table(src: DashboardSource, q: PageQuery, cached: Cached) -> tuple[Pat
         jm, level="stage", depth=q.depth, top=q.top, collapse=True,
         start=q.start or None, end=q.end or None, since=since, until=until,
     )  # fmt: skip
-    k = keyed(src.events, model_reads(jm))
-    if k is None:
-        expr = paths_per_customer(spec, src.events.table)
-    else:  # a store: on the integer customer keys, the ids decoded at the end (as channel_table)
-        expr = decoded(paths_per_customer(spec, k.table), k.ids)
+
+    def compute() -> Any:
+        # keyed() reads the source (DESCRIBE): under src.run's lock like every query on its connection
+        k = keyed(src.events, model_reads(jm))
+        if k is None:
+            expr = paths_per_customer(spec, src.events.table)
+        else:  # a store: on the integer customer keys, the ids decoded at the end (as channel_table)
+            expr = decoded(paths_per_customer(spec, k.table), k.ids)
+        return src.events.engine.execute(expr)
+
     table = cached(
         "paths-customers",
         (q.model, q.since, q.until, q.depth, q.start, q.end),
-        lambda: src.run(lambda: src.events.engine.execute(expr)),
+        lambda: src.run(compute),
     )
     return spec, table
 
@@ -195,21 +200,22 @@ def channel_table(
             "HG342",
         )
     spec = ChannelSpec("channel", None, parse_time(q.since, what="since"), parse_time(q.until, what="until"))
-    k = keyed(src.events, model_reads(jm, "channel"))
-    if k is None:
-        expr = channel_customers(spec, src.events.table, jm)
-    else:  # a store: the channels' own plan on the integer customer keys, the ids decoded at the end
-        sale = sale_definition(jm, None)
-        cust = channel_plan(
-            spec, k.table, jm, sale.step, None, ReferralSpec(), k.ids, one_pass=True
-        ).customers
-        flags = [f"s{i}" for i in range(len(jm.stages))]
-        expr = decoded(cust.select("customer", "channel", "purchaser", *flags), k.ids)
-    table = cached(
-        "channel-customers",
-        (q.model, q.goal, q.since, q.until),
-        lambda: src.run(lambda: src.events.engine.execute(expr)),
-    )
+
+    def compute() -> Any:
+        # keyed() reads the source (DESCRIBE): under src.run's lock like every query on its connection
+        k = keyed(src.events, model_reads(jm, "channel"))
+        if k is None:
+            expr = channel_customers(spec, src.events.table, jm)
+        else:  # a store: the channels' own plan on the integer customer keys, the ids decoded at the end
+            sale = sale_definition(jm, None)
+            cust = channel_plan(
+                spec, k.table, jm, sale.step, None, ReferralSpec(), k.ids, one_pass=True
+            ).customers
+            flags = [f"s{i}" for i in range(len(jm.stages))]
+            expr = decoded(cust.select("customer", "channel", "purchaser", *flags), k.ids)
+        return src.events.engine.execute(expr)
+
+    table = cached("channel-customers", (q.model, q.goal, q.since, q.until), lambda: src.run(compute))
     return jm, table
 
 

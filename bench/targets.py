@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def journeys_targets(args: argparse.Namespace, shape: str) -> list[tuple[str, str, float, float, float, str]]:
     """bench/journeys.py's targets on ``shape`` (P2's ``targets(...)``: paths and transitions, event and
-    stage level, Parquet and store), as rows of (what, ratio, per-round ratio, target, verdict)."""
+    stage level, Parquet and store), as rows of (shape, what, ratio, per-round ratio, target, verdict)."""
     import inspect
 
     try:
@@ -141,6 +141,7 @@ def journeys_targets(args: argparse.Namespace, shape: str) -> list[tuple[str, st
     rows = fn(**{k: v for k, v in wanted.items() if k in accepted})
     return [
         (
+            shape,
             str(r["name"]),
             float(r["ratio"]),
             float(r["per_round"]),

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hourglass.engine.journeys_seq import runs_of
+
 __all__ = ["Columns", "edge_columns", "rows_of"]
 
 #: ``node``, ``nxt`` (-1: the end), ``moves``, ``customers`` (int64), ``median_s``, ``p90_s``
@@ -33,15 +35,6 @@ _WORD_BITS = 63
 def _empty() -> Columns:
     z = np.zeros(0, dtype=np.int64)
     return {"node": z, "nxt": z, "moves": z, "customers": z, "median_s": np.zeros(0), "p90_s": np.zeros(0)}
-
-
-def _runs(seq: tuple[Any, Any, Any], collapse: bool) -> tuple[Any, Any, Any]:
-    new, ts, node = seq
-    if not collapse:
-        return new, ts, node
-    start = new.copy()
-    start[1:] |= node[1:] != node[:-1]
-    return new[start], ts[start], node[start]
 
 
 def _quantiles(gap: Any, starts: Any, counts: Any) -> tuple[Any, Any]:
@@ -83,7 +76,7 @@ def _quantiles(gap: Any, starts: Any, counts: Any) -> tuple[Any, Any]:
 def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
     """Every edge of the sorted elements ``seq`` (new customer, µs, node >= 0) as :data:`Columns`,
     in the order of the edge (node, then nxt with the end first)."""
-    first, rts, rnode = _runs(seq, collapse)
+    first, rts, rnode = runs_of(seq, collapse)
     m = len(rnode)
     if not m:
         return _empty()

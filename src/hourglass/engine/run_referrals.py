@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import ibis.expr.types as ir
-
 from hourglass.analyses._match import in_period
 from hourglass.analyses.channels import ChannelPlan, channel_plan
 from hourglass.analyses.lifecycle import present_events
@@ -294,7 +292,7 @@ def run_referrals_and_channels(
     from one customer table (the channels' holds every column the referral loop reads), computed
     once: the referral loop computed its own again (a second pass over the events)."""
     with bound(events.engine) as run:
-        ref, chan, _ = referrals_and_channels(
+        return referrals_and_channels(
             events,
             model,
             run,
@@ -304,7 +302,6 @@ def run_referrals_and_channels(
             channel_column=channel_column,
             referral_options=referral_options,
         )
-    return ref, chan
 
 
 def referrals_and_channels(
@@ -317,9 +314,8 @@ def referrals_and_channels(
     spend: Spend | Any = None,
     channel_column: str | None = None,
     referral_options: dict[str, Any] | None = None,
-) -> tuple[ReferralResult, ChannelResult, ir.Table]:
-    """:func:`run_referrals_and_channels` on ``run``, and their customer table (on ``run``, for
-    the rest of it)."""
+) -> tuple[ReferralResult, ChannelResult]:
+    """:func:`run_referrals_and_channels` on ``run`` (their one customer table a table of ``run``)."""
     ropts = dict(referral_options or {})
     event, column = ropts.get("referral_event"), ropts.get("referee_column")
     spec, referrals, sale = _channel_spec(model, channel_column, since, until, None, event, column)
@@ -338,7 +334,7 @@ def referrals_and_channels(
         customers=shared,
         run=run,
     )
-    return ref, chan, shared
+    return ref, chan
 
 
 def _stood(run: Runner, spec: ChannelSpec) -> ChannelSpec:

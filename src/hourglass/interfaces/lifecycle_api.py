@@ -159,7 +159,7 @@ def lifecycle(
     # one run for every part: on DuckDB compiled once and run again on other dates (engine/bound.py)
     with bound(ev.engine, allowed=spec.as_of is None and customers is None) as run:
         if both:  # one customer table for both
-            ref, chan, _ = referrals_and_channels(
+            ref, chan = referrals_and_channels(
                 ev,
                 spec.model,
                 run,

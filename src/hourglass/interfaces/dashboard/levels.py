@@ -9,6 +9,7 @@ from typing import Any
 
 from hourglass.analyses.people import funnel_people, funnel_totals_people
 from hourglass.engine.fast_levels import fast_levels
+from hourglass.engine.scan_levels import scan_levels
 from hourglass.interfaces import api
 
 from .data import DashboardSource
@@ -20,6 +21,7 @@ __all__ = ["funnel_levels", "named_levels"]
 
 def funnel_levels(src: DashboardSource, q: FunnelQuery) -> Any:
     """``api.funnel_levels`` for the funnel builder's query (pandas), on ``src``'s connection: on the
+    store by the funnel's sequential scan kept per customer (engine/scan_levels.py), else on the
     DuckDB fast path when it can say (engine/fast_levels.py), else the portable plan; with optional
     steps or ``--count totals`` the portable plan's per-customer table that their counts sum
     (``analyses/people.py``)."""
@@ -32,7 +34,9 @@ def funnel_levels(src: DashboardSource, q: FunnelQuery) -> Any:
         if spec.count == "totals" or (spec.optional_steps and not spec.open):
             people = funnel_totals_people if spec.count == "totals" else funnel_people
             return src.events.engine.execute(people(spec, src.events.table))
-        fast = fast_levels(src.events, spec)
+        fast = scan_levels(src.events, spec)
+        if fast is None:
+            fast = fast_levels(src.events, spec)
         if fast is not None:
             return fast
         return api.funnel_levels(src.events, by=q.by or None, config=src.config, **kwargs)

@@ -1,0 +1,381 @@
+"""Each customer's level, best chain and breakdown group of a closed funnel on a store, by the
+sequential scan (engine/funnel_scan.py's pass, kept per customer instead of summed): the dashboard's
+people behind a bar, and a breakdown by a column a customer changes (a device), without the fast
+path's joins.
+
+Why it is exact. The pass of engine/funnel_scan.py finds, per customer, his level and his best chain
+(the earliest entry of the highest level, docs/semantics.md); its counts and times are sums over
+those. Here the same arrays are kept per customer: his key, level, best chain's entry (the first of
+his step-1 events at that time: with several, the one of the least breakdown value, NULL last, as
+the canonical order says) and the times between his chain's steps. A customer of level 1 has no
+chain past step 1; his group is the value at his earliest entry. So:
+
+- the people behind a bar (``scan_levels``): the customers' keys and levels, the ids decoded by the
+  store's ``hg_customers``, in key order (the ids' order but for the heavy customers numbered last);
+- a breakdown (``scan_by_rows``): each customer's group is the value at his best chain's entry; the
+  counts and times of each group are those of its customers: the fast path's joins' rows.
+
+Whatever this does not answer (not a store, another plan, globs or filters in steps, ``--open``,
+optional steps, ``--count totals``, a breakdown of more than ``MAX_GROUPS`` values or a column DuckDB
+cannot order) is None: the caller runs the joins. Tests compare both (tests/test_funnel_levels_scan.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hourglass.engine import grouping
+from hourglass.engine.funnel_batch import (
+    is_store,
+    micros_of,
+    read_names,
+    rows_span,
+    shares_scan,
+    sql_literal,
+    step_names,
+    step_rows,
+)
+from hourglass.engine.funnel_scan import quantiles
+from hourglass.engine.grouping import run_ranges
+
+if TYPE_CHECKING:
+    from hourglass.engine.load import Events
+    from hourglass.model.spec import FunnelSpec
+
+__all__ = ["MAX_GROUPS", "Customers", "customers_of", "scan_by_rows", "scan_levels"]
+
+#: the most breakdown values taken by the scan (more: the joins)
+MAX_GROUPS = 1000
+_IDX = 40  # an index fits in 40 bits (as engine/funnel_scan.py)
+
+
+@dataclass(frozen=True)
+class Customers:
+    """Every customer with an entry: ``keys`` (the store's customer keys, in order), ``level``,
+    ``group`` (the breakdown value's number at his best chain's entry; None without a breakdown),
+    ``values`` (each number's value) and per step k >= 2 ``(owner, diff)``: the index in ``keys`` of
+    each customer reaching k and his time from step k-1 (µs)."""
+
+    keys: np.ndarray
+    level: np.ndarray
+    group: np.ndarray | None
+    values: list[Any]
+    diffs: list[tuple[np.ndarray, np.ndarray]]
+
+
+def eligible(events: Events, spec: FunnelSpec) -> bool:
+    """The fast path's sequential-scan plan's specs on a store (engine/funnel_batch.py
+    ``shares_scan``, its breakdown aside), ordered, closed, without optional steps, counting
+    customers; a breakdown column of the store's own."""
+    if spec.open or spec.mode != "ordered" or spec.count != "uniques" or spec.exclude or spec.hold:
+        return False
+    if spec.optional_steps or not is_store(events):
+        return False
+    if spec.by is not None:
+        assert events.keyed is not None
+        if spec.by in ("customer", "timestamp", "event") or spec.by not in events.keyed.columns:
+            return False
+    return shares_scan(events, replace(spec, by=None))
+
+
+def _layout(t_min: int, t_max: int, last: int) -> tuple[int, list[int]]:
+    """The key's time bits and the first code of each range of customers (and one past the last),
+    keys in ``grouping.KEY_BITS``, at least ``2 * grouping.WORKERS`` ranges (as funnel_scan's)."""
+    bits = max(1, (t_max - t_min).bit_length())
+    span = 1 << max(0, grouping.KEY_BITS - bits)
+    span = max(1, min(span, -(-(last + 1) // (2 * grouping.WORKERS))))
+    starts = [min(i * span, last + 1) for i in range(last // span + 2)]
+    return bits, starts
+
+
+def _step1_rows(
+    events: Events, spec: FunnelSpec, since: int | None, until: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]] | None:
+    """The step-1 rows in the entry range: customer keys (in order), µs, and the breakdown value's
+    number (values ordered, NULL last; zeros without a breakdown), and the values; None when the
+    column has more than ``MAX_GROUPS`` values or DuckDB cannot order it."""
+    import duckdb
+
+    from hourglass.engine.errors import translated
+
+    assert events.keyed is not None and events.codes is not None
+    names = [x for x in sorted(set(spec.steps[0].events)) if x in events.codes]
+    if not spec.by:
+        rows = read_names(events, names, (since, until))
+        c, ts = step_rows(rows, tuple(names))
+        return c, ts, np.zeros(len(c), dtype=np.int32), [None]
+    con = events.engine.con
+    base = con.compile(events.keyed)
+    match = " OR ".join(f"event = {sql_literal(x)}::{events.enum_type}" for x in names) or "false"
+    match = f"({match})"
+    if since is not None:
+        match += f' AND "timestamp" >= {since}'
+    if until is not None:
+        match += f' AND "timestamp" < {until}'
+    b = '"' + str(spec.by).replace('"', '""') + '"'
+    rows_sql = f'SELECT customer AS c, "timestamp" AS ts, {b} AS v FROM ({base}) AS st WHERE {match}'
+    try:
+        with translated():
+            values = [
+                r[0]
+                for r in con.con.sql(f"SELECT DISTINCT v FROM ({rows_sql}) ORDER BY 1 NULLS LAST").fetchall()
+            ]
+            if len(values) > MAX_GROUPS:
+                return None
+            got = con.con.sql(
+                f"WITH r AS ({rows_sql}), vals AS (SELECT v, "
+                "CAST(row_number() OVER (ORDER BY v NULLS LAST) - 1 AS INTEGER) AS g "
+                "FROM (SELECT DISTINCT v FROM r) AS d) "
+                "SELECT r.c AS c, r.ts AS ts, vals.g AS g FROM r JOIN vals ON r.v IS NOT DISTINCT FROM vals.v"
+            ).fetchnumpy()
+    except duckdb.Error:  # a column DuckDB cannot order (a map), a query interrupted: the joins
+        return None
+    c, ts, g = got["c"], np.asarray(got["ts"], dtype=np.int64), np.asarray(got["g"], dtype=np.int32)
+    if len(c) > 1 and not (c[1:] >= c[:-1]).all():
+        order = np.argsort(c, kind="stable")
+        c, ts, g = c[order], ts[order], g[order]
+    return c, ts, g, values or [None]
+
+
+def customers_of(events: Events, spec: FunnelSpec) -> Customers | None:
+    """Every entered customer's key, level, group and times (:class:`Customers`), or None where
+    this scan does not answer (:func:`eligible`, the breakdown's values)."""
+    if not eligible(events, spec):
+        return None
+    from hourglass.engine._pages import small_pages
+
+    since, until = micros_of(spec.since), micros_of(spec.until)
+    with small_pages():
+        first = _step1_rows(events, spec, since, until)
+        if first is None:
+            return None
+        c1, t1, g1, values = first
+        later = step_names(spec)[1:]
+        span = rows_span(events, spec)
+        rows = read_names(events, sorted({x for k in later for x in k}), span) if later else {}
+        steps = [(c1, t1), *(step_rows(rows, k) for k in later)]
+        return _scan(steps, g1, values, spec.window)
+
+
+def _scan(
+    steps: Sequence[tuple[np.ndarray, np.ndarray]], g1: np.ndarray, values: list[Any], window: int
+) -> Customers:
+    """The per-customer pass over the steps' ``(codes, ts)`` (codes in order), ``g1`` the step-1
+    rows' group numbers; the ranges of customers in ``grouping.WORKERS`` threads."""
+    n = len(steps)
+    empty = np.empty(0, dtype=np.int64)
+    nonempty = [s for s in steps if len(s[1])]
+    if not len(steps[0][1]):
+        return Customers(
+            empty, empty.astype(np.int8), empty.astype(np.int32), values, [(empty, empty)] * (n - 1)
+        )
+    t_min = min(int(ts.min()) for _, ts in nonempty)
+    t_max = max(int(ts.max()) for _, ts in nonempty)
+    last = max(int(c[-1]) for c, _ in nonempty)
+    bits, starts = _layout(t_min, t_max, last)
+    bounds = [np.searchsorted(c, np.asarray(starts, dtype=c.dtype)).tolist() for c, _ in steps]
+
+    def one(r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        keys, g = [], g1[bounds[0][r] : bounds[0][r + 1]]
+        for k, ((codes, ts), b) in enumerate(zip(steps, bounds, strict=True)):
+            key = codes[b[r] : b[r + 1]].astype(np.int64)
+            key -= starts[r]
+            key <<= bits
+            key += ts[b[r] : b[r + 1]]
+            key -= t_min
+            if len(key) > 1 and not (key[1:] >= key[:-1]).all():
+                order = np.argsort(key, kind="stable")
+                key = key[order]
+                if k == 0:
+                    g = g[order]
+            keys.append(key)
+        cust, level, group, diffs = _chunk(keys, g, window, bits)
+        return cust + starts[r], level, group, diffs
+
+    parts = run_ranges(one, len(starts) - 1, grouping.WORKERS)
+    offsets = np.cumsum([0, *(len(p[0]) for p in parts)])
+    diffs = [
+        (
+            np.concatenate([p[3][k][0] + o for p, o in zip(parts, offsets, strict=False)]),
+            np.concatenate([p[3][k][1] for p in parts]),
+        )
+        for k in range(n - 1)
+    ]
+    return Customers(
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+        values,
+        diffs,
+    )
+
+
+def _chunk(
+    keys: list[np.ndarray], g: np.ndarray, window: int, bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """One range of customers (their keys per step, step 1's groups ``g``): each customer's
+    (range-relative) code, level, group and, per step k >= 2, (index of the customer, diff); the
+    pass of engine/funnel_scan.py ``_chunk``, per customer."""
+    n = len(keys)
+    entries = keys[0]
+    none = np.empty(0, dtype=np.int64)
+    diffs = [(none, none)] * (n - 1)
+    if not len(entries):
+        return none, none.astype(np.int8), none.astype(np.int32), diffs
+    cust = entries >> bits
+    first = np.empty(len(entries), dtype=bool)
+    first[0] = True
+    np.not_equal(cust[1:], cust[:-1], out=first[1:])
+    at = np.flatnonzero(first)
+    codes = cust[at]
+    level = np.ones(len(at), dtype=np.int8)
+    entry = at.copy()  # each customer's best chain's entry (level 1: his earliest)
+    if n >= 2 and len(keys[1]):
+        k2 = keys[1]
+        c2 = k2 >> bits
+        upto = np.searchsorted(entries, k2, side="right")
+        latest = upto - 1
+        before = np.empty(len(k2), dtype=np.int64)
+        before[0] = 0
+        before[1:] = upto[:-1]
+        ok = latest >= before
+        ok[ok] &= cust[latest[ok]] == c2[ok]
+        times = [k2]
+        found = [np.ones(len(k2), dtype=bool)]
+        for k in range(2, n):
+            step = keys[k]
+            if not len(step):
+                break
+            j = _next(step, times[-1])
+            there = j < len(step)
+            np.minimum(j, len(step) - 1, out=j)
+            t = step[j]
+            found.append(found[-1] & there & ((t >> bits) == c2))
+            times.append(t)
+        idx = np.flatnonzero(ok)
+        if len(idx):
+            t1 = entries[latest[idx]]
+            lv = np.ones(len(idx), dtype=np.int64)
+            for f, t in zip(found, times, strict=True):
+                lv += f[idx] & (t[idx] - t1 <= window)
+            cu = c2[idx]
+            runs = np.flatnonzero(np.concatenate(([True], cu[1:] != cu[:-1])))
+            mask = (1 << _IDX) - 1
+            best = np.maximum.reduceat((lv << _IDX) + (mask - np.arange(len(idx))), runs)
+            top = best >> _IDX
+            pick = mask - (best & mask)
+            reached = top >= 2
+            top, i = top[reached], idx[pick[reached]]
+            t_top = times[0][i]
+            for k, t in enumerate(times[1:], start=3):
+                sel = top == k
+                t_top[sel] = t[i[sel]]
+            lowest = np.maximum(t_top - window, (t_top >> bits) << bits)
+            e = np.maximum(np.searchsorted(entries, lowest, side="left"), before[i])
+            pos = np.searchsorted(codes, c2[i])
+            level[pos] = top
+            entry[pos] = e
+            t_1 = entries[e]
+            for k in range(2, n + 1):
+                sel = top >= k
+                if k - 2 >= len(times) or not sel.any():
+                    break
+                prev = t_1[sel] if k == 2 else times[k - 3][i[sel]]
+                diffs[k - 2] = (pos[sel], times[k - 2][i[sel]] - prev)
+    return codes, level, _least_group(entries, g, entry), diffs
+
+
+def _least_group(entries: np.ndarray, g: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The group at each entry ``at`` (the first of its equal keys): the least of the group numbers
+    of the step-1 events of that customer and time (the canonical order's tie rule)."""
+    if len(entries) < 2 or not (entries[1:] == entries[:-1]).any():
+        same: np.ndarray = g[at]
+        return same
+    head = np.concatenate(([True], entries[1:] != entries[:-1]))
+    runs = np.flatnonzero(head)
+    least: np.ndarray = np.minimum.reduceat(g, runs)[np.cumsum(head)[at] - 1]
+    return least
+
+
+def _next(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """For sorted ``queries``: the index of the least key >= each (``len(keys)``: none)."""
+    if len(queries) <= 2 * len(keys):
+        return np.searchsorted(keys, queries, side="left")
+    below = np.searchsorted(queries, keys, side="right")
+    out: np.ndarray = np.cumsum(np.bincount(below, minlength=len(queries) + 1))[: len(queries)]
+    return out
+
+
+def scan_by_rows(events: Events, spec: FunnelSpec) -> list[dict[str, Any]] | None:
+    """The fast path's summary rows of ``spec`` with a breakdown (one per value with customers:
+    ``by``, ``c{k}``, ``med{k}``, ``p90{k}``), in the values' order, or None (the joins answer)."""
+    if not spec.by:
+        return None
+    found = customers_of(events, spec)
+    if found is None:
+        return None
+    n, m = len(spec.steps), len(found.values)
+    assert found.group is not None
+    counts = [np.bincount(found.group[found.level >= k], minlength=m) for k in range(1, n + 1)]
+    out = []
+    per_k = []
+    for owner, d in found.diffs:
+        g = found.group[owner]
+        order = np.argsort(g, kind="stable")
+        per_k.append((d[order], np.searchsorted(g[order], np.arange(m + 1)).tolist()))
+    for j, value in enumerate(found.values):
+        if not counts[0][j]:
+            continue
+        row: dict[str, Any] = {"by": value, "c1": int(counts[0][j])}
+        for k in range(2, n + 1):
+            row[f"c{k}"] = int(counts[k - 1][j])
+            row[f"med{k}"] = row[f"p90{k}"] = None
+            if row[f"c{k}"]:
+                d, b = per_k[k - 2]
+                row[f"med{k}"], row[f"p90{k}"] = quantiles(d[b[j] : b[j + 1]], (0.5, 0.9), 1_000_000)
+        out.append(row)
+    return out
+
+
+def scan_levels(events: Events, spec: FunnelSpec) -> Any:
+    """The levels (pandas: ``customer``, ``level`` int64, with a breakdown ``by``), as
+    engine/fast_levels.py's, in the store's key order; or None (the caller runs the joins)."""
+    import pyarrow as pa
+
+    from hourglass.engine.errors import translated
+
+    found = customers_of(events, spec)
+    if found is None:
+        return None
+    namespace = getattr(events.keyed.op(), "namespace", None) if events.keyed is not None else None
+    database = getattr(namespace, "database", None)
+    cur = events.engine.con.con.cursor()  # its own registration, on the same database
+    try:
+        cur.register("hg_scan_levels", pa.table({"c": found.keys, "i": np.arange(len(found.keys))}))
+        sql = (
+            f'SELECT t.i AS i, k.id AS customer FROM hg_scan_levels AS t JOIN "{database}".hg_customers AS k '
+            "ON k.key = t.c ORDER BY t.i"
+        )
+        with translated():
+            frame = cur.execute(sql).df()
+    finally:
+        cur.close()
+    frame = frame.drop(columns="i")
+    frame["level"] = found.level.astype(np.int64)
+    if spec.by:
+        assert found.group is not None
+        frame["by"] = _objects(found.values)[found.group]
+    frame["level"] = frame["level"].astype("int64")
+    return frame
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """``values`` as a numpy object array (each value as it is, a tuple or a list too)."""
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out

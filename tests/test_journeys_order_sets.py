@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hourglass.engine import grouping, journeys_order, journeys_ranges
+from hourglass.engine import grouping, journeys_order, journeys_ranges, journeys_runs
 from hourglass.engine.journeys_paths import threaded_paths
 from hourglass.engine.journeys_ranges import threaded_transitions
 from hourglass.engine.journeys_seq import seq_paths, seq_transitions
@@ -49,8 +49,10 @@ def _log(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @pytest.fixture
 def threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Three sets (more than this machine's cores), from any size; the sets that ran."""
+    """Three sets (more than this machine's cores), from any size; the sets that ran (grouped by
+    range or hash: rows in runs sorted by customer are tests/test_journeys_runs.py's)."""
     monkeypatch.setattr(journeys_ranges, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(journeys_runs, "ENABLED", False)
     monkeypatch.setattr(grouping, "WORKERS", 3)
     ran: list[int] = []
     by_value, by_hash = journeys_ranges._set, journeys_ranges.ordered_keys

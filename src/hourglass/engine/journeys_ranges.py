@@ -22,8 +22,10 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from hourglass.engine import journeys_runs
 from hourglass.engine.grouping import run_ranges
 from hourglass.engine.journeys_order import Each, Threaded, layout, ordered_keys, ordered_ranges
+from hourglass.engine.journeys_runs import in_runs, sorted_runs
 from hourglass.engine.journeys_seq import I64, PACKED_EDGES, Sorted, runs_of
 from hourglass.model.journeys_spec import TransitionsSpec
 
@@ -70,6 +72,11 @@ def in_sets(
 
     m = len(c)
     ways = _workers() if m and m >= PARALLEL_MIN else 1
+    runs = sorted_runs(c) if journeys_runs.ENABLED else None
+    if runs is not None:  # a store's rows: a few runs sorted by customer (engine/journeys_runs.py)
+        got = in_runs(c, ts, node, runs, each, combine, ways, run_ranges)
+        if got is not None:
+            return got
     if ways <= 1:
         return _all([_set(c, ts, node, each, combine)])
     if int(c.max()) - int(c.min()) >= _NEAR:

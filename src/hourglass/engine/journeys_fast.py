@@ -43,6 +43,7 @@ from hourglass.engine.journeys_seq import (
 )
 from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
+from hourglass.engine.raw_stages import stage_rows
 from hourglass.engine.wide_edges import Columns, edge_columns
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
@@ -52,6 +53,7 @@ __all__ = [
     "fast_transitions",
     "fast_transitions_sql",
     "journeys_plan_for",
+    "nodes_sql",
     "sorted_nodes",
 ]
 
@@ -159,6 +161,10 @@ def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec, *, raw_event: 
     else:
         sel = t.select(c=t.customer, ts=tcol, node=t.event)
     return f"SELECT c, {us} AS ts, node FROM ({events.engine.con.compile(sel)}) AS q"
+
+
+#: the customer's elements' SQL (``c``, ``ts``, ``node``), public for engine/paths_people.py (S's)
+nodes_sql = _nodes_sql
 
 
 def _quoted(text: str) -> str:
@@ -270,6 +276,10 @@ def sorted_nodes(
 
     from hourglass.engine.errors import translated
 
+    if spec.level == "stage":  # the rows of engine/raw_stages.py's one scan, when it ran (wide files)
+        pre = stage_rows(events, spec, threaded)
+        if pre is not None:
+            return pre, None
     raw = events.engine.con.con
     nodes = _nodes_sql(events, spec)
     names: list[str] | None = None

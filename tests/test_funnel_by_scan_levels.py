@@ -139,3 +139,28 @@ def test_what_the_scan_does_not_answer_is_none(shop: dict[str, Path], scan: None
     optional = api.funnel_inputs(store, ["visit", "signup?", "purchase"], window="7d")[1]
     assert scan_levels(store, optional) is None
     assert scan_by_rows(store, api.funnel_inputs(store, STEPS, window="7d")[1]) is None  # no breakdown
+
+
+def test_values_duckdb_cannot_look_up_in_a_list_are_numbered_by_a_join(
+    shop: dict[str, Path], scan: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step-1 rows' values are numbered by a list lookup; where DuckDB cannot bind the values as
+    a list parameter, by a join with them: the same groups."""
+    import duckdb
+
+    ev = api.events(str(shop["store"]))
+    spec = api.funnel_inputs(ev, STEPS, by="device", window="7d")[1]
+    want = scan_by_rows(ev, spec)
+    real = ev.engine.con.con
+
+    class NoLists:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def execute(self, query: str, params: Any = None) -> Any:
+            if params:
+                raise duckdb.BinderException("Binder Error: no list here")
+            return real.execute(query)
+
+    monkeypatch.setattr(ev.engine.con, "con", NoLists())
+    assert scan_by_rows(ev, spec) == want

@@ -62,8 +62,9 @@ def model_funnels(
 
 def breakdown_funnel(ev: Events, by: str, *, config: Config | None = None, **options: Any) -> FunnelResult:
     """``api.funnel(ev, by=by, config=config, **options)`` (``options``: its steps, model, window,
-    dates ...), by the scan where each customer's step-1 events have one value of ``by``, else by the
-    scan kept per customer (engine/scan_levels.py: his best chain's entry value)."""
+    dates ...), by the scan kept per customer (engine/scan_levels.py: his best chain's entry value),
+    else by the scan per group where each customer's step-1 events have one value of ``by``
+    (engine/funnel_by_scan.py)."""
     from hourglass.engine.funnel_by_scan import by_scan_rows
     from hourglass.engine.scan_levels import scan_by_rows
     from hourglass.interfaces import api
@@ -71,9 +72,9 @@ def breakdown_funnel(ev: Events, by: str, *, config: Config | None = None, **opt
     started = time.perf_counter()
     cfg = config if isinstance(config, Config) else load_config(config)
     source, spec = api.funnel_inputs(ev, by=by, config=cfg, **options)
-    rows = by_scan_rows(source, spec)
-    if rows is None:  # a column customers change (a device): the scan kept per customer
-        rows = scan_by_rows(source, spec)
+    rows = scan_by_rows(source, spec)  # any column (a device too): the scan kept per customer
+    if rows is None:
+        rows = by_scan_rows(source, spec)
     if rows is None:
         return api.funnel(ev, by=by, config=cfg, **options)
     model = options.get("model")

@@ -14,6 +14,7 @@ from hourglass.analyses.channels import channel_plan
 from hourglass.analyses.lifecycle import decoded
 from hourglass.analyses.people import channel_customers, paths_per_customer, transition_people
 from hourglass.engine.keyed import keyed, model_reads
+from hourglass.engine.paths_people import CustomerPaths, customer_paths_np, decode_keys
 from hourglass.ingest.config import load_model
 from hourglass.model.channels import ChannelSpec
 from hourglass.model.errors import SpecError
@@ -97,6 +98,10 @@ def journey_frame(
         node = _stage(jm, chosen["node"], "node")
         step = integer(params, "node_step", 1, 1, 64, "HG109")
         spec, table = paths_table(src, q, cached)
+        title = f"customers of the top paths at step {step}: {node}"
+        chosen_params = {"node": node, "node_step": str(step)}
+        if isinstance(table, CustomerPaths):
+            return _node_people(src, jm, spec, table, paths, step, node, title, chosen_params)
         frame = _on_top_paths(table, jm, spec.steps, spec.direction == "reverse", paths, step, node)
         cols = [f"p{i}" for i in range(spec.steps)]
 
@@ -107,8 +112,7 @@ def journey_frame(
             out["goes_on"] = part["more"].astype(bool)
             return out
 
-        title = f"customers of the top paths at step {step}: {node}"
-        return People(title, frame.reset_index(drop=True), {"node": node, "node_step": str(step)}, shown)
+        return People(title, frame.reset_index(drop=True), chosen_params, shown)
     if "move_from" in chosen:
         source = _stage(jm, chosen["move_from"], "move_from")
         raw_to = chosen.get("move_to") or END
@@ -141,6 +145,10 @@ def paths_table(src: DashboardSource, q: PageQuery, cached: Cached) -> tuple[Pat
     )  # fmt: skip
 
     def compute() -> Any:
+        # the fast path's elements and numpy order (engine/paths_people.py), else the portable plan
+        fast = customer_paths_np(src.events, spec)
+        if fast is not None:
+            return fast
         # keyed() reads the source (DESCRIBE): under src.run's lock like every query on its connection
         k = keyed(src.events, model_reads(jm))
         if k is None:
@@ -157,16 +165,13 @@ def paths_table(src: DashboardSource, q: PageQuery, cached: Cached) -> tuple[Pat
     return spec, table
 
 
-def _on_top_paths(
-    table: Any, jm: JourneyModel, steps: int, reverse: bool, paths: Mapping[str, Any], step: int, node: str
-) -> Any:
-    """The customers (rows of the per-customer paths) on one of ``paths``' top paths whose node at
-    the Sankey's column ``step`` is ``node``: a reverse path (up to its ``to`` stage) is
-    right-aligned on the longest top path, so column ``s`` is ``p{width - s}``."""
-    import pandas as pd
-
+def _top_rows(
+    jm: JourneyModel, steps: int, reverse: bool, paths: Mapping[str, Any], step: int
+) -> tuple[list[list[int]], int]:
+    """``paths``' top paths as the per-customer rows hold them (1-based stages, -1 past the end;
+    a reverse path, up to its ``to`` stage, right-aligned on the longest top path) and the column
+    of the Sankey's ``step``: column ``s`` is ``p{width - s}`` (reverse) or ``p{s - 1}``."""
     index = {s.name: i + 1 for i, s in enumerate(jm.stages)}
-    cols = [f"p{i}" for i in range(steps)]
     tops = []
     for p in paths.get("top") or []:
         values = [index[str(n)] for n in p["path"]]
@@ -174,13 +179,57 @@ def _on_top_paths(
         tops.append(values + [-1] * (steps - len(values)))
     nodes = (paths.get("sankey") or {}).get("nodes") or []
     width = max((int(n["step"]) for n in nodes), default=0)
-    at = width - step if reverse else step - 1
+    return tops, width - step if reverse else step - 1
+
+
+def _on_top_paths(
+    table: Any, jm: JourneyModel, steps: int, reverse: bool, paths: Mapping[str, Any], step: int, node: str
+) -> Any:
+    """The customers (rows of the per-customer paths) on one of ``paths``' top paths whose node at
+    the Sankey's column ``step`` is ``node`` (:func:`_top_rows`)."""
+    import pandas as pd
+
+    tops, at = _top_rows(jm, steps, reverse, paths, step)
+    index = {s.name: i + 1 for i, s in enumerate(jm.stages)}
+    cols = [f"p{i}" for i in range(steps)]
     if not tops or not 0 <= at < steps:
         return table.iloc[0:0]
     keys = table[cols].fillna(-1).astype("int64")
     on_top = keys.merge(pd.DataFrame(tops, columns=cols).drop_duplicates(), how="left", indicator=True)
     keep = (on_top["_merge"] == "both").to_numpy() & (keys[f"p{at}"] == index[node]).to_numpy()
     return table.loc[keep].sort_values("customer", kind="stable")
+
+
+def _node_people(
+    src: DashboardSource,
+    jm: JourneyModel,
+    spec: PathsSpec,
+    table: CustomerPaths,
+    paths: Mapping[str, Any],
+    step: int,
+    node: str,
+    title: str,
+    params: dict[str, str],
+) -> People:
+    """A Sankey node's people from the per-customer paths of the numpy kernels: the rows are a
+    filter of them (in the store's key order), the ids and the stages' names put on the rows
+    shown only (a page; all of them for the CSV)."""
+    import pandas as pd
+
+    tops, at = _top_rows(jm, spec.steps, spec.direction == "reverse", paths, step)
+    index = {s.name: i + 1 for i, s in enumerate(jm.stages)}
+    rows = table.on_paths(tops, at, index[node])
+    frame = pd.DataFrame({"row": rows})
+    names = [s.name for s in jm.stages]
+
+    def shown(part: Any) -> Any:
+        picked = part["row"].to_numpy()
+        ids = decode_keys(src.events, table.keys[picked])
+        arrow = " \u2192 "
+        named = [arrow.join(names[v - 1] for v in r if v > 0) for r in table.nodes[picked].tolist()]
+        return pd.DataFrame({"customer": ids, "path": named, "goes_on": table.more[picked]})
+
+    return People(title, frame, params, shown)
 
 
 def channel_table(

@@ -1,0 +1,233 @@
+"""The people behind a Sankey node on the journeys fast path's numpy kernels (issue 12,
+bench/PEOPLE.md): each customer's path (his first ``depth`` runs, or those from or up to his first
+anchor run) from the same elements and the same order as the paths answer (engine/journeys_fast.py,
+engine/journeys_order.py), kept per customer as one row of node codes; a node's people are then a
+numpy filter of those rows, and only the ids of the rows shown are decoded.
+
+Why it is exact. The elements are the fast path's (``c``: the integer customer key, ``ts`` in µs,
+``node``: the 1-based stage) in its order (customer, ts, node), which is the portable plan's
+sequence (analyses/stages.py orders a customer's events by time, then stage); runs are read from
+the sorted keys as the paths' kernel reads them (engine/journeys_ranges.py ``runs_of_keys``); a
+path is analyses/paths.py ``customer_paths``'s: ``p{i}`` the node ``i`` runs after (or, up to an
+anchor, before) the anchor's first run, ``more`` when a run lies beyond ``p{depth-1}``. The ranges
+of customers come in customer order (near keys: engine/journeys_order.py cuts them by value), so
+the rows line up with the sorted distinct keys; far keys are declined (None: the caller runs the
+portable expression). Tests compare with analyses/people.py ``path_node_people``
+(tests/test_people_fast.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hourglass.engine import grouping
+from hourglass.engine.journeys_fast import _nodes_sql, journeys_plan_for
+from hourglass.engine.journeys_order import layout, ordered_ranges
+from hourglass.engine.journeys_ranges import runs_of_keys
+from hourglass.engine.journeys_seq import I64, small_pages
+from hourglass.engine.load import Events
+from hourglass.model.journeys_spec import PathsSpec
+
+__all__ = ["CustomerPaths", "customer_paths_np", "decode_keys"]
+
+#: a path's nodes per customer (rows) and step (columns): the 1-based stage, -1 past the path's end
+Nodes = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True)
+class CustomerPaths:
+    """Every customer with a path: ``keys`` ascending (a store's customer keys, or the integer
+    ids), ``nodes`` (one row per customer, ``steps`` columns) and ``more`` (the journey goes on
+    beyond the path)."""
+
+    keys: I64
+    nodes: Nodes
+    more: npt.NDArray[np.bool_]
+
+    def on_paths(self, paths: list[list[int]], at: int, node: int) -> npt.NDArray[np.intp]:
+        """The rows (ascending) whose path is one of ``paths`` (node lists padded with -1 to the
+        steps) and whose node at column ``at`` is ``node``: one comparison of each customer's path
+        packed in an integer with those of the chosen paths."""
+        steps = self.nodes.shape[1]
+        chosen = [p for p in paths if 0 <= at < steps and len(p) == steps and p[at] == node]
+        if not chosen or not len(self.keys):
+            return np.zeros(0, dtype=np.intp)
+        bits = self._bits
+        chosen = [p for p in chosen if max(p) + 1 < 1 << bits]  # a node no customer has: none
+        if not chosen:
+            return np.zeros(0, dtype=np.intp)
+        if bits * steps > 62:  # too many nodes to pack: the rows compared column by column
+            hit = np.zeros(len(self.keys), dtype=bool)
+            for p in {tuple(p) for p in chosen}:
+                hit |= (self.nodes == np.asarray(p, dtype=np.int16)).all(axis=1)
+            return np.flatnonzero(hit)
+        wanted = _packed(np.asarray(chosen, dtype=np.int16), bits)
+        return np.flatnonzero(np.isin(self._words, np.unique(wanted)))
+
+    @cached_property
+    def _bits(self) -> int:
+        return max(1, (int(self.nodes.max()) + 1).bit_length())
+
+    @cached_property
+    def _words(self) -> I64:
+        """Each customer's path packed (computed at the first click, then kept)."""
+        return _packed(self.nodes, self._bits)
+
+
+def _packed(nodes: Nodes, bits: int) -> I64:
+    """Each row's nodes + 1 (0: past the end) in one integer, the first node highest."""
+    out = np.zeros(len(nodes), dtype=np.int64)
+    for i in range(nodes.shape[1]):
+        out <<= bits
+        out |= nodes[:, i].astype(np.int64) + 1
+    return out
+
+
+def _why_not(events: Events, spec: PathsSpec) -> str | None:
+    if spec.level != "stage" or events.keyed is None:
+        return "not a stage level on integer customers"
+    plain = dataclasses.replace(spec, start=None, end=None)
+    if journeys_plan_for(events, plain) != "fast":
+        return "the paths' fast path does not run"
+    return None
+
+
+def _near(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], workers: int) -> bool:
+    """engine/journeys_order.py ``ordered_keys`` cuts the customers by value (ranges in customer
+    order) rather than by hash: its test, as it makes it."""
+    lay = layout(ts, node)
+    if lay is None:
+        return False
+    _, tbits, nbits = lay
+    sbits = 62 - tbits - nbits
+    span = int(c.max()) - int(c.min())
+    if len(c) >= 1_000_000 and workers > 1:
+        sbits = min(sbits, max(1, (span // (4 * grouping.WORKERS)).bit_length()))
+    return span < 1 << 62 and span >> sbits < 1 << 15
+
+
+def _paths_of_runs(
+    new: npt.NDArray[np.bool_], rnode: I64, steps: int, anchor: int | None, reverse: bool
+) -> tuple[Nodes, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per customer of one range's runs (``new``: the run starts a customer): his path, ``more``
+    and whether he has one (with an anchor: a run of it)."""
+    n = len(rnode)
+    begin = np.flatnonzero(new)
+    end = np.empty_like(begin)
+    end[:-1] = begin[1:]
+    end[-1] = n
+    if anchor is None:
+        base, has = begin, np.ones(len(begin), dtype=bool)
+    else:
+        at = np.flatnonzero(rnode == anchor)
+        who = np.cumsum(new, dtype=np.int64)[at] - 1  # the customer of each anchor run
+        firsts = np.ones(len(at), dtype=bool)
+        firsts[1:] = who[1:] != who[:-1]
+        base = np.full(len(begin), -1, dtype=np.int64)
+        base[who[firsts]] = at[firsts]
+        has = base >= 0
+    out = np.full((len(begin), steps), -1, dtype=np.int16)
+    for i in range(steps):
+        pos = base - i if reverse else base + i
+        ok = has & ((pos >= begin) if reverse else (pos < end))
+        out[ok, i] = rnode[pos[ok]]
+    beyond = base - steps if reverse else base + steps
+    more = has & ((beyond >= begin) if reverse else (beyond < end))
+    return out, more, has
+
+
+def customer_paths_np(events: Events, spec: PathsSpec) -> CustomerPaths | None:
+    """Every customer's path of ``spec`` (analyses/paths.py ``customer_paths``'s rows, in key order),
+    from the fast path's elements and the numpy order; None where that does not apply (another
+    engine or level, text customers, stages one event matches together, far keys): the caller
+    runs analyses/people.py's expression."""
+    from hourglass.engine.errors import translated
+
+    if _why_not(events, spec) is not None:
+        return None
+    anchor: int | None = None
+    if spec.anchor is not None:
+        assert spec.model is not None
+        anchor = [s.name for s in spec.model.stages].index(spec.anchor) + 1
+    reverse = spec.direction == "reverse"
+    steps = spec.steps
+    hook = getattr(events.engine.con, "_run_pre_execute_hooks", None)
+    if hook is not None:  # registers in-memory tables the expression may hold
+        hook(events.keyed if events.keyed is not None else events.table)
+    with small_pages():
+        with translated():
+            sql = f"SELECT c, ts, node FROM ({_nodes_sql(events, spec)}) AS n"
+            got = dict(events.engine.con.con.sql(sql).fetchnumpy())
+        if any(np.ma.is_masked(v) for v in got.values()):
+            return None
+        c, ts, node = np.asarray(got["c"]), np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"])
+        del got
+        if c.dtype.kind not in "iu":
+            return None
+        if not len(c):
+            return CustomerPaths(np.zeros(0, np.int64), np.zeros((0, steps), np.int16), np.zeros(0, bool))
+        workers = grouping.WORKERS
+        if not _near(c, ts, node, workers):
+            return None
+
+        def each(
+            keys: I64, tbits: int, nbits: int
+        ) -> tuple[Nodes, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+            new, _, rnode = runs_of_keys(keys, tbits, nbits, spec.collapse)
+            return _paths_of_runs(new, rnode, steps, anchor, reverse)
+
+        parts = ordered_ranges(c, ts, node, each, workers)
+        if parts is None:
+            return None
+        keys = _distinct(c)
+        del ts, node
+    nodes = np.concatenate([p[0] for p in parts])
+    more = np.concatenate([p[1] for p in parts])
+    has = np.concatenate([p[2] for p in parts])
+    if len(keys) != len(nodes):  # the ranges did not come in customer order: declined
+        return None
+    if anchor is not None:
+        keys, nodes, more = keys[has], nodes[has], more[has]
+    return CustomerPaths(keys, nodes, more)
+
+
+def _distinct(c: npt.NDArray[Any]) -> I64:
+    """The distinct keys ascending (a bincount for near keys, no sort)."""
+    lo = int(c.min())
+    span = int(c.max()) - lo
+    if span < 4 * len(c) + 1024:
+        seen = np.bincount(np.subtract(c, lo, dtype=np.int64), minlength=span + 1)
+        return np.flatnonzero(seen).astype(np.int64) + lo
+    return np.unique(c).astype(np.int64)
+
+
+def decode_keys(events: Events, keys: I64) -> list[str]:
+    """The customer ids of ``keys`` (in their order): a store's ``hg_customers``, or the integer
+    ids' text (engine/keyed.py). On its own cursor (the dashboard's pages decode a page at a time)."""
+    import pyarrow as pa
+
+    from hourglass.engine.errors import translated
+
+    if events.key_count is None:  # integer ids: their canonical text is their digits
+        return [str(k) for k in keys.tolist()]
+    namespace = getattr(events.keyed.op(), "namespace", None) if events.keyed is not None else None
+    database = getattr(namespace, "database", None)
+    if not len(keys):
+        return []
+    cur = events.engine.con.con.cursor()
+    try:
+        cur.register("hg_people_keys", pa.table({"c": keys, "i": np.arange(len(keys))}))
+        sql = (
+            f'SELECT k.id FROM hg_people_keys AS t JOIN "{database}".hg_customers AS k '
+            "ON k.key = t.c ORDER BY t.i"
+        )
+        with translated():
+            got = cur.execute(sql).fetchnumpy()["id"]
+    finally:
+        cur.close()
+    return [str(v) for v in got.tolist()]

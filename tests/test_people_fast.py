@@ -100,7 +100,8 @@ def test_a_nodes_people_are_the_portable_expressions(
                 nodes = dict(zip(got, fast.nodes[rows].tolist(), strict=True))
                 p = [f"p{i}" for i in range(spec.steps)]
                 assert [nodes[c] for c in want["customer"].astype(str)] == [
-                    [-1 if v is None or v != v else int(v) for v in r] for r in want[p].itertuples(index=False)
+                    [-1 if v is None or v != v else int(v) for v in r]
+                    for r in want[p].itertuples(index=False)
                 ]
     assert checked >= 3
 

@@ -23,6 +23,9 @@ def _cached(name: str, key: Hashable, fn: Callable[[], Any]) -> Any:
 
 
 def test_the_paths_table_on_a_store_reads_the_keys(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "HOURGLASS_PLAN", "portable"
+    )  # the portable expression's keyed form (numpy: test_people_fast)
     table, _ = simulate_shop(150, seed=4)
     write_events(table, parquet_path=tmp_path / "shop.parquet")
     write_store(api.events(str(tmp_path / "shop.parquet")), tmp_path / "shop.duckdb")

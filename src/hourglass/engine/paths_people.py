@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hourglass.engine import grouping
-from hourglass.engine.journeys_fast import _nodes_sql, journeys_plan_for
+from hourglass.engine.journeys_fast import journeys_plan_for, nodes_sql
 from hourglass.engine.journeys_order import layout, ordered_ranges
 from hourglass.engine.journeys_ranges import runs_of_keys
 from hourglass.engine.journeys_seq import I64, small_pages
@@ -161,7 +161,7 @@ def customer_paths_np(events: Events, spec: PathsSpec) -> CustomerPaths | None:
         hook(events.keyed if events.keyed is not None else events.table)
     with small_pages():
         with translated():
-            sql = f"SELECT c, ts, node FROM ({_nodes_sql(events, spec)}) AS n"
+            sql = f"SELECT c, ts, node FROM ({nodes_sql(events, spec)}) AS n"
             got = dict(events.engine.con.con.sql(sql).fetchnumpy())
         if any(np.ma.is_masked(v) for v in got.values()):
             return None

@@ -8,8 +8,12 @@ when it was loaded (a small CSV) has no second connection (None), nor has any en
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Any
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import ibis
 import ibis.expr.operations as ops
@@ -18,7 +22,9 @@ import ibis.expr.types as ir
 from hourglass.engine.load import Events
 from hourglass.engine.session import Engine
 
-__all__ = ["second_connection"]
+__all__ = ["beside", "second_connection"]
+
+T = TypeVar("T")
 
 
 def _rebound(table: ir.Table | None, old: Any, new: Any) -> ir.Table | None:
@@ -64,3 +70,66 @@ def second_connection(events: Events) -> Events | None:
         return None
     engine = Engine(backend, "duckdb", events.engine.path, url=events.engine.url)
     return dataclasses.replace(events, table=table, keyed=keyed, engine=engine)
+
+
+_lock = threading.Lock()
+#: per first connection (its backend), per events table: the second connection's events and its lock
+_companions: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Events, threading.Lock]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _companion(events: Events) -> tuple[Events, threading.Lock] | None:
+    """The events' second connection kept for :func:`beside` (one per first connection and events
+    table, so that its queries' SQL, compiled once per structure, is found again: engine/bound.py)."""
+    backend = events.engine.con
+    key = (events.table.op(), None if events.keyed is None else events.keyed.op())
+    with _lock:
+        found = _companions.get(backend, {}).get(key)
+    if found is not None:
+        return found
+    second = second_connection(events)
+    if second is None:
+        return None
+    made = (second, threading.Lock())
+    with _lock:
+        return _companions.setdefault(backend, {}).setdefault(key, made)
+
+
+@contextlib.contextmanager
+def beside(events: Events, fn: Callable[[Events], T]) -> Iterator[Callable[[], T]]:
+    """``fn`` run on a second connection to the events' database in a thread while the body runs
+    on the first; the body gets a function that waits for ``fn``'s answer (and raises its error).
+    Without a second connection (see the module's docstring), or with the second already busy (a
+    caller's other thread), ``fn`` runs on ``events`` when its answer is asked for. On two cores the
+    queries of both connections share DuckDB's threads: a query that keeps one core busy (most of
+    the lifecycle's at 1M events) leaves the other to the first connection's."""
+    found = _companion(events)
+    if found is None or not found[1].acquire(blocking=False):
+        yield lambda: fn(events)
+        return
+    second, held = found
+    out: list[T] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            out.append(fn(second))
+        except BaseException as e:  # noqa: BLE001 - raised again where the answer is asked for
+            failed.append(e)
+        finally:
+            held.release()
+
+    worker = threading.Thread(target=work, name="hourglass-beside", daemon=True)
+    worker.start()
+
+    def answer() -> T:
+        worker.join()
+        if failed:
+            raise failed[0]
+        return out[0]
+
+    try:
+        yield answer
+    finally:
+        worker.join()  # never leave a query of the second connection running past the caller

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from hourglass.engine.bound import bound
 from hourglass.engine.event_names import check_model_events
 from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
 from hourglass.engine.run_referrals import referrals_and_channels, run_channels, run_referrals
+from hourglass.engine.second_connection import beside
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces.api import by_column
 from hourglass.interfaces.api import events as load
@@ -148,7 +150,6 @@ def lifecycle(
     until_ = spec.until
     if spec.as_of is not None and (until_ is None or spec.as_of < until_):
         until_ = spec.as_of + timedelta(microseconds=1)
-    ref = chan = None
     ropts = dict(referral_options or {})
     reasons = _reasons(
         spec, ev.table.columns, referrals=referrals, channels=channels, ropts=ropts, column=channel_column
@@ -156,59 +157,77 @@ def lifecycle(
     if stages_only:
         reasons |= {"referrals": "skipped (the stages alone)", "channels": "skipped (the stages alone)"}
     both = "referrals" not in reasons and "channels" not in reasons and "sale_stage" not in ropts
-    # one run for every part: on DuckDB compiled once and run again on other dates (engine/bound.py)
-    with bound(ev.engine, allowed=spec.as_of is None and customers is None) as run:
-        if both:  # one customer table for both
-            ref, chan = referrals_and_channels(
-                ev,
-                spec.model,
-                run,
-                since=spec.since,
-                until=until_,
-                spend=spend,
-                channel_column=channel_column,
-                referral_options=ropts,
-            )
-        elif "referrals" not in reasons:
-            ref = run_referrals(ev, spec.model, since=spec.since, until=until_, run=run, **ropts)
-        if "channels" not in reasons and not both:
-            chan = run_channels(
-                ev,
-                spec.model,
-                spend=spend,
-                channel_column=channel_column,
-                since=spec.since,
-                until=until_,
-                referral_event=ropts.get("referral_event"),
-                referee_column=ropts.get("referee_column"),
-                run=run,
-            )
-        elif "channels" in reasons and spend is not None:
-            raise SpecError(
-                "a spend table needs channels: the events have no channel column",
-                code="HG122",
-                hint="map one with --channel-col or --acquisition-col ([columns] channel = ...)",
-            )
-        meta: dict[str, Any] = {"notes": notes} if notes else {}
-        if isinstance(model, str):
-            meta["model_source"] = model
-        if not has_sale:
-            meta["note"] = (
-                f"model '{spec.model.name}' names no sale stage: no purchasers, after-sale metrics, "
-                "referral loop or channels; give --goal STAGE"
-            )
-        result = run_lifecycle(
-            ev,
-            spec,
-            customers_path=customers,
-            referrals=ref,
-            channels=chan,
-            meta=meta,
-            reasons=reasons,
-            by=by,
-            run=run,
-            after_sale=not stages_only,
+    if "channels" in reasons and spend is not None:  # (no sale, --no-channels: said above)
+        raise SpecError(
+            "a spend table needs channels: the events have no channel column",
+            code="HG122",
+            hint="map one with --channel-col or --acquisition-col ([columns] channel = ...)",
         )
+    allowed = spec.as_of is None and customers is None
+    spec_since = spec.since
+
+    def parts(on: Any) -> tuple[Any, Any]:
+        """The referral loop and the channels (None: not measured) of the events ``on``."""
+        ref = chan = None
+        # on DuckDB compiled once and run again on other dates (engine/bound.py)
+        with bound(on.engine, allowed=allowed) as run:
+            if both:  # one customer table for both
+                return referrals_and_channels(
+                    on,
+                    spec.model,
+                    run,
+                    since=spec_since,
+                    until=until_,
+                    spend=spend,
+                    channel_column=channel_column,
+                    referral_options=ropts,
+                )
+            if "referrals" not in reasons:
+                ref = run_referrals(on, spec.model, since=spec_since, until=until_, run=run, **ropts)
+            if "channels" not in reasons:
+                chan = run_channels(
+                    on,
+                    spec.model,
+                    spend=spend,
+                    channel_column=channel_column,
+                    since=spec_since,
+                    until=until_,
+                    referral_event=ropts.get("referral_event"),
+                    referee_column=ropts.get("referee_column"),
+                    run=run,
+                )
+        return ref, chan
+
+    meta: dict[str, Any] = {"notes": notes} if notes else {}
+    if isinstance(model, str):
+        meta["model_source"] = model
+    if not has_sale:
+        meta["note"] = (
+            f"model '{spec.model.name}' names no sale stage: no purchasers, after-sale metrics, "
+            "referral loop or channels; give --goal STAGE"
+        )
+    wanted = "referrals" not in reasons or "channels" not in reasons
+    # the referral loop and the channels on a second connection while the stages are computed on
+    # the first (engine/second_connection.py): at 1M events most of their queries keep one core busy
+    with beside(ev, parts) if wanted else contextlib.nullcontext(lambda: (None, None)) as answer:
+        try:
+            # the compiled queries run again on other dates (engine/bound.py)
+            with bound(ev.engine, allowed=allowed) as run:
+                result = run_lifecycle(
+                    ev,
+                    spec,
+                    customers_path=customers,
+                    meta=meta,
+                    reasons=reasons,
+                    by=by,
+                    run=run,
+                    after_sale=not stages_only,
+                )
+        except BaseException:
+            answer()  # the referral loop's error first, as when it ran first
+            raise
+        ref, chan = answer()
+    result = dataclasses.replace(result, referrals=ref, channels=chan)
     result = _not_measured(result)
     result.meta["seconds"] = round(time.perf_counter() - started, 3)
     return result

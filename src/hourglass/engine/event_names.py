@@ -16,7 +16,7 @@ from hourglass.analyses._match import step_predicate
 from hourglass.analyses.event_profile import event_profile_expr
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
-from hourglass.engine.raw_names import raw_names
+from hourglass.engine.raw_names import known_counts, raw_names
 from hourglass.model.errors import SpecError
 from hourglass.model.event_stats import EventProfile, EventStat
 from hourglass.model.journey import JourneyModel
@@ -140,7 +140,8 @@ def _raw_codes(events: Events, steps: Sequence[Step], exclude: Sequence[str]) ->
     if any(_glob(p) for s in steps for p in s.events):
         return None
     names = [*dict.fromkeys([*(p for s in steps for p in s.events), *exclude])]
-    got = raw_names(events, names)
+    # counted by the stage rows' own scan (engine/raw_stages.py), else the raw column's query
+    got = known_counts(events, names) or raw_names(events, names)
     if got is None:
         return None
     return set(got.counts), got.rows

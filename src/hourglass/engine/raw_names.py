@@ -26,7 +26,15 @@ from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
 from hourglass.ingest.normalize import EDGE_SPACE, blank_edge, strip
 
-__all__ = ["RawNames", "raw_codes_sql", "raw_event_table", "raw_names"]
+__all__ = [
+    "RawNames",
+    "known_counts",
+    "many_values",
+    "raw_codes_sql",
+    "raw_event_table",
+    "raw_names",
+    "remember_counts",
+]
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,46 @@ def raw_names(events: Events, names: Sequence[str]) -> RawNames | None:
     got = _raw_names(events, names)
     _LAST = (weakref.ref(events), key, got)
     return got
+
+
+#: the names that occur, counted by another scan of every row (engine/raw_stages.py's one scan),
+#: for the model check's next :func:`known_counts`: (a weak reference to the events, the names,
+#: the answer: its ``raw`` empty, not a lookup table), replaced as one tuple
+_COUNTED: tuple[Any, Any, RawNames | None] = (None, None, None)
+
+
+def remember_counts(events: Events, names: Sequence[str], got: RawNames) -> None:
+    """Keep ``got`` (each of ``names`` that occurs, its rows, and the source's rows, counted over
+    every row of ``events``) for :func:`known_counts`."""
+    global _COUNTED
+    _COUNTED = (weakref.ref(events), tuple(names), got)
+
+
+def known_counts(events: Events, names: Sequence[str]) -> RawNames | None:
+    """The counts :func:`remember_counts` kept for these events and these names (in any order),
+    or None."""
+    ref, kept, got = _COUNTED
+    if (
+        ref is None
+        or ref() is not events
+        or got is None
+        or set(kept) != set(names)
+        or len(kept) != len(names)
+    ):
+        return None
+    return got
+
+
+def many_values(events: Events) -> bool:
+    """The source's raw event column has very many distinct values (:func:`_many_values`); False
+    when engine/raw_names.py's form does not apply."""
+    if events.engine.name != "duckdb":
+        return False
+    found = _canonical_event(events.table)
+    if found is None:
+        return False
+    field = found[0]
+    return _many_values(events, field.rel.to_expr(), field.name)
 
 
 def _stored_names(events: Events, names: Sequence[str]) -> RawNames | None:

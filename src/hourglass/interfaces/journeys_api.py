@@ -13,6 +13,7 @@ from typing import Any
 
 from hourglass.engine.event_names import check_model_events
 from hourglass.engine.load import Events
+from hourglass.engine.raw_stages import drop, prefetch
 from hourglass.engine.run_journey_map import run_followers, run_journey_map
 from hourglass.engine.run_journeys import run_journeys, run_paths, run_transitions
 from hourglass.engine.session import Engine
@@ -54,11 +55,20 @@ def _load(
     engine: str | Engine | None,
     table: str | None,
     jm: JourneyModel | None,
+    spec: PathsSpec | TransitionsSpec | None = None,
 ) -> tuple[Events, list[str]]:
     """The events, and the notes of the model's stages that match no event of the source (HG117
-    when none matches: a model of another shop's names must not print tables of zeros)."""
+    when none matches: a model of another shop's names must not print tables of zeros). ``spec``
+    (paths, transitions): its stage rows and the check's names from one scan where that applies
+    (engine/raw_stages.py: a file of 10^6 event names), else the check's own query."""
     ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
-    return ev, (check_model_events(ev, jm) if jm is not None else [])
+    if spec is not None and jm is not None and spec.by is None:
+        prefetch(ev, spec)
+    try:
+        return ev, (check_model_events(ev, jm) if jm is not None else [])
+    except BaseException:
+        drop(ev)
+        raise
 
 
 def _by(ev: Events, by: str) -> str:
@@ -123,10 +133,13 @@ def transitions(
     jm, cfg = _setup(model if level == "stage" else None, config)
     spec = TransitionsSpec.build(jm, level=level, collapse=collapse, since=since, until=until)
     started = time.perf_counter()
-    ev, notes = _load(source, cfg, columns, engine, table, jm)
+    ev, notes = _load(source, cfg, columns, engine, table, jm, spec if by is None else None)
     if by is not None:
         spec = dataclasses.replace(spec, by=_by(ev, by))
-    result = run_transitions(ev, spec)
+    try:
+        result = run_transitions(ev, spec)
+    finally:
+        drop(ev)  # rows of the one scan the run did not take
     _timed(started, result.meta, model if level == "stage" else None, notes)
     return result
 
@@ -169,10 +182,13 @@ def paths(
         until=until,
     )
     started = time.perf_counter()
-    ev, notes = _load(source, cfg, columns, engine, table, jm)
+    ev, notes = _load(source, cfg, columns, engine, table, jm, spec if by is None else None)
     if by is not None:
         spec = dataclasses.replace(spec, by=_by(ev, by))
-    result = run_paths(ev, spec)
+    try:
+        result = run_paths(ev, spec)
+    finally:
+        drop(ev)  # rows of the one scan the run did not take
     _timed(started, result.meta, model if level == "stage" else None, notes)
     return result
 

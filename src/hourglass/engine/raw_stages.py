@@ -1,0 +1,213 @@
+"""The stage level of ``paths`` and ``transitions`` on a file of very many event names in ONE scan
+(issue 18, the `wide` shape): the model check's "which names occur" and the stage rows from the
+same rows.
+
+Before, two passes read the 10M plain strings of the `wide` Parquet file: the model check
+(engine/event_names.py through engine/raw_names.py: which of the model's names occur, ~0.9 CPU-s)
+and the stage scan (engine/journeys_fast.py: the rows of the raw values found by the check,
+~0.7 CPU-s and its kernels). Here one query keeps the rows whose raw value is one of the model's
+names or has a blank edge (engine/raw_step.py: a raw value canonicalises to a name exactly when it
+is that name, or has a blank edge and its trimmed text is the name), and gives each row its *name*
+position (1-based, in the model's order), not its stage: the stage is ``index[position]`` in
+numpy, the names that occur a ``bincount`` of the positions. The check reads those counts
+(engine/raw_names.py ``known_counts``) and the fast path takes the rows (``stage_rows``).
+
+Only where both answers are the same as the two passes': DuckDB, a file (not a store: its codes),
+the stage level without a period (the check is over every row, the period's scan over fewer),
+stages of plain names (no filter, no pattern, none with a blank edge), the fast path chosen, integer
+customers ordered in numpy, the source's rows known from its validation, and a raw column of very
+many distinct values (a Parquet dictionary of a few names is grouped cheaper: engine/raw_names.py).
+Else nothing is fetched and the two passes run as before.
+"""
+
+from __future__ import annotations
+
+import uuid
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hourglass.engine.errors import translated
+from hourglass.engine.raw_names import RawNames, many_values, remember_counts
+from hourglass.engine.raw_step import EDGE_COLUMN, raw_step
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from hourglass.engine.journeys_order import Done, Threaded
+    from hourglass.engine.journeys_seq import Sorted
+    from hourglass.engine.load import Events
+    from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
+
+__all__ = ["ONE_SCAN", "StageRows", "drop", "prefetch", "stage_rows"]
+
+#: the one scan on (off: the two passes, for comparisons)
+ONE_SCAN = True
+
+
+@dataclass(frozen=True)
+class StageRows:
+    """The one scan's rows: ``c`` (integer customer), ``ts`` (µs), ``node`` (1-based stage), any
+    order; ``names`` the model's names in order, ``counts`` the rows of each name that occurs."""
+
+    c: npt.NDArray[Any]
+    ts: npt.NDArray[np.int64]
+    node: npt.NDArray[np.int32]
+    names: tuple[str, ...]
+    counts: dict[str, int]
+    #: no customer or time is null (else the fast path's own query answers, as ``numpy_sorted``)
+    complete: bool = True
+
+
+#: the rows of the last :func:`prefetch`, for the fast path's next :func:`stage_rows`: (a weak
+#: reference to the events, the key, the rows), replaced as one tuple and taken once
+_PENDING: tuple[Any, Any, StageRows | None] = (None, None, None)
+
+
+def _stages(spec: PathsSpec | TransitionsSpec) -> tuple[list[str], list[int]] | None:
+    """The model's names (each once, in order) and each one's 1-based stage; None when a stage has
+    a filter or a pattern."""
+    if spec.model is None:
+        return None
+    stages = spec.model.stages
+    if any(st.where or any(ch in n for ch in "*?") for st in stages for n in st.events):
+        return None
+    names = [n for st in stages for n in st.events]
+    index = [k for k, st in enumerate(stages, start=1) for _ in st.events]
+    if len(set(names)) != len(names):
+        return None
+    return names, index
+
+
+def _key(events: Events, names: list[str], index: list[int]) -> tuple[Any, ...]:
+    return (id(events), tuple(names), tuple(index))
+
+
+def _eligible(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[list[str], list[int]] | None:
+    """The names and stages when the one scan answers both the check and the run (module doc)."""
+    from hourglass.engine import journeys_fast, journeys_order
+    from hourglass.model.journeys_spec import PathsSpec
+
+    if not ONE_SCAN or "stage_rows" not in vars(journeys_fast):  # the fast path takes the rows
+        return None
+    if events.engine.name != "duckdb" or events.report.kind == "store" or events.codes is not None:
+        return None
+    if spec.level != "stage" or spec.by is not None or spec.since is not None or spec.until is not None:
+        return None
+    if isinstance(spec, PathsSpec) and (spec.start is not None or spec.end is not None):
+        return None
+    if events.keyed is None or events.report.rows <= 0:
+        return None
+    found = _stages(spec)
+    if found is None or journeys_fast.journeys_plan_for(events, spec) != "fast":
+        return None
+    if not journeys_order.numpy_order(events, spec, None):
+        return None
+    return found
+
+
+def prefetch(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:
+    """Run the one scan when it applies (module doc): the model check then reads its counts and
+    the fast path its rows. Whether it ran."""
+    global _PENDING
+    found = _eligible(events, spec)
+    if found is None:
+        return False
+    names, index = found
+    keyed = events.keyed
+    assert keyed is not None
+    got = raw_step(keyed, [[n] for n in names])
+    if got is None or not many_values(events):
+        return False
+    rows = _scan(events, got[0], got[1], names, index)
+    if rows is None:
+        return False
+    remember_counts(events, names, RawNames({}, rows.counts, events.report.rows))
+    _PENDING = (weakref.ref(events), _key(events, names, index), rows)
+    return True
+
+
+def _scan(events: Events, table: Any, position: str, names: list[str], index: list[int]) -> StageRows | None:
+    """The one query: the rows of the model's names (raw value a name, or a blank edge whose
+    trimmed text is one), each with its name's position; None when a customer or a time is null."""
+    import numpy as np
+
+    stamp = table.timestamp.type().is_timestamp()
+    sel = table.select(
+        c=table.customer, ts=table.timestamp, event=table.event, **{EDGE_COLUMN: table[EDGE_COLUMN]}
+    )
+    base = events.engine.con.compile(sel)
+    listed = ", ".join("'" + n.replace("'", "''") + "'" for n in names)
+    us = "epoch_us(ts)" if stamp else "ts"
+    sql = (
+        f"SELECT c, {us} AS ts, pos FROM (SELECT c, ts, {position} AS pos FROM ({base}) AS r "
+        f'WHERE event IN ({listed}) OR "{EDGE_COLUMN}") AS x WHERE pos > 0'
+    )
+    raw = events.engine.con.con
+    hook = getattr(events.engine.con, "_run_pre_execute_hooks", None)
+    if hook is not None:  # registers in-memory tables the expression may hold
+        hook(sel)
+    with translated():
+        got = dict(raw.sql(sql).fetchnumpy())
+    pos = np.asarray(got["pos"], dtype=np.int64)
+    per_name = np.bincount(pos, minlength=len(names) + 1)
+    counts = {n: int(per_name[k]) for k, n in enumerate(names, start=1) if per_name[k]}
+    if any(np.ma.is_masked(v) for v in got.values()):
+        none = np.zeros(0, np.int64)
+        return StageRows(none, none, np.zeros(0, np.int32), tuple(names), counts, complete=False)
+    stage = np.asarray([0, *index], dtype=np.int32)
+    return StageRows(
+        np.asarray(got["c"]), np.asarray(got["ts"], dtype=np.int64), stage[pos], tuple(names), counts
+    )
+
+
+def stage_rows(
+    events: Events, spec: PathsSpec | TransitionsSpec, threaded: Threaded | None = None
+) -> Sorted | Done | None:
+    """The fast path's elements from the last :func:`prefetch` of these events and this model (taken
+    once), sorted as engine/journeys_order.py ``numpy_sorted`` sorts its fetched rows (or
+    ``threaded``'s answer); None when none is waiting (the fast path runs its own scan)."""
+    global _PENDING
+    ref, key, rows = _PENDING
+    if ref is None or ref() is not events or rows is None or spec.level != "stage":
+        return None
+    found = _stages(spec)
+    if found is None or key != _key(events, *found) or spec.since is not None or spec.until is not None:
+        return None
+    _PENDING = (None, None, None)
+    if not rows.complete:  # a null customer or time: the fast path's own query
+        return None
+    return _sorted(events, rows, threaded)
+
+
+def _sorted(events: Events, rows: StageRows, threaded: Threaded | None) -> Sorted | Done | None:
+    """engine/journeys_order.py ``numpy_sorted`` after its fetch, on the scan's arrays."""
+    from hourglass.engine.journeys_order import Done, sorted_in_numpy
+    from hourglass.engine.journeys_seq import sorted_from_numpy
+
+    if threaded is not None:
+        done = threaded(rows.c, rows.ts, rows.node)
+        if done is not None:
+            return Done(done)
+    seq = sorted_in_numpy(rows.c, rows.ts, rows.node)
+    if seq is None:
+        raw = events.engine.con.con
+        raw.register(
+            view := f"hg_stage_rows_{uuid.uuid4().hex}", {"c": rows.c, "ts": rows.ts, "node": rows.node}
+        )
+        try:
+            with translated():
+                got = dict(raw.sql(f"SELECT * FROM {view} ORDER BY 1, 2, 3").fetchnumpy())
+            seq = sorted_from_numpy(got)
+        finally:
+            raw.unregister(view)
+    return seq
+
+
+def drop(events: Events) -> None:
+    """Forget rows of ``events`` not taken (the call failed before its fast path read them)."""
+    global _PENDING
+    ref = _PENDING[0]
+    if ref is not None and ref() in (events, None):
+        _PENDING = (None, None, None)

@@ -76,9 +76,13 @@ def _together(ev: Events, models: list[str], **kw: Any) -> list[Any]:
         {"window": "2d", "since": "2031-01-01"},  # nobody enters
     ],
 )
+@pytest.mark.parametrize("shared", [True, False], ids=["keys-once", "per-model"])
 def test_the_models_together_equal_each_funnel_on_a_store(
-    shop: dict[str, Path], scan: None, kw: dict[str, Any]
+    shop: dict[str, Path], scan: None, kw: dict[str, Any], shared: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each step's keys built once for all the models (engine/models_scan.py) or each model's own
+    scan: the numbers of api.funnel per model."""
+    monkeypatch.setattr(funnel_batch, "SHARED_KEYS", shared)
     ev = api.events(str(shop["store"]))
     assert all(funnel_batch.shares_scan(ev, api.build_spec(model=m, **kw)) for m in MODELS)
     got = _together(ev, MODELS, **kw)

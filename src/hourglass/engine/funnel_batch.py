@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hourglass.model.spec import FunnelSpec
 
 __all__ = [
+    "SHARED_KEYS",
     "is_store",
     "micros_of",
     "read_names",
@@ -39,6 +40,11 @@ __all__ = [
     "step_names",
     "step_rows",
 ]
+
+
+#: the overview's models scanned over keys built once per step (engine/models_scan.py); False:
+#: each model's own scan (engine/funnel_scan.py), as before (tests and benchmarks compare both)
+SHARED_KEYS = True
 
 
 def _plain_names(spec: FunnelSpec) -> bool:
@@ -160,12 +166,26 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
         return out
     spans = {rows_span(events, spec) for spec, ok in zip(specs, chosen, strict=True) if ok}
     span = spans.pop() if len(spans) == 1 else (None, None)  # (the overview's: one window and dates)
+    todo = [i for i, ok in enumerate(chosen) if ok]
+    ranges = {(specs[i].since, specs[i].until) for i in todo}
     with small_pages():
         rows = read_names(events, names, span)
+        if SHARED_KEYS and len(ranges) == 1:  # one entry range (the overview): each step's keys once
+            from hourglass.engine.models_scan import models_scan_rows
+
+            since, until = ranges.pop()
+            got = models_scan_rows(
+                {x: _by_code(*r) for x, r in rows.items()},
+                [specs[i] for i in todo],
+                [step_names(specs[i]) for i in todo],
+                micros_of(since),
+                micros_of(until),
+            )
+            for i, row in zip(todo, got, strict=True):
+                out[i] = row
+            return out
         # each distinct step once (a step of several models), in threads (numpy's sorts release the GIL)
-        distinct = list(
-            dict.fromkeys(k for spec, ok in zip(specs, chosen, strict=True) if ok for k in step_names(spec))
-        )
+        distinct = list(dict.fromkeys(k for i in todo for k in step_names(specs[i])))
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             made = dict(zip(distinct, pool.map(lambda k: step_rows(rows, k), distinct), strict=True))
 
@@ -175,7 +195,13 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
 
             # the models side by side too: one's single-threaded parts (its ranges' bounds, its
             # quantiles) beside another's
-            todo = [i for i, ok in enumerate(chosen) if ok]
             for i, row in zip(todo, pool.map(scan, [specs[i] for i in todo]), strict=True):
                 out[i] = row
     return out
+
+
+def _by_code(codes: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A name's rows with the customer keys in order (engine/funnel_scan.py ``sorted_by_code``)."""
+    from hourglass.engine.funnel_scan import sorted_by_code
+
+    return sorted_by_code(codes, ts)

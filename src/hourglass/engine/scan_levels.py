@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from hourglass.engine.load import Events
     from hourglass.model.spec import FunnelSpec
 
-__all__ = ["MAX_GROUPS", "Customers", "customers_of", "scan_by_rows", "scan_levels"]
+__all__ = ["MAX_GROUPS", "Customers", "chunk", "customers_of", "layout", "scan_by_rows", "scan_levels"]
 
 #: the most breakdown values taken by the scan (more: the joins)
 MAX_GROUPS = 1000
@@ -85,7 +85,7 @@ def eligible(events: Events, spec: FunnelSpec) -> bool:
     return shares_scan(events, replace(spec, by=None))
 
 
-def _layout(t_min: int, t_max: int, last: int) -> tuple[int, list[int]]:
+def layout(t_min: int, t_max: int, last: int) -> tuple[int, list[int]]:
     """The key's time bits and the first code of each range of customers (and one past the last),
     keys in ``grouping.KEY_BITS``, at least ``2 * grouping.WORKERS`` ranges (as funnel_scan's)."""
     bits = max(1, (t_max - t_min).bit_length())
@@ -102,7 +102,6 @@ def _step1_rows(
     number (values ordered, NULL last; zeros without a breakdown), and the values; None when the
     column has more than ``MAX_GROUPS`` values or DuckDB cannot order it."""
     import duckdb
-
 
     assert events.keyed is not None and events.codes is not None
     names = [x for x in sorted(set(spec.steps[0].events)) if x in events.codes]
@@ -197,7 +196,7 @@ def _scan(
     t_min = min(int(ts.min()) for _, ts in nonempty)
     t_max = max(int(ts.max()) for _, ts in nonempty)
     last = max(int(c[-1]) for c, _ in nonempty)
-    bits, starts = _layout(t_min, t_max, last)
+    bits, starts = layout(t_min, t_max, last)
     bounds = [np.searchsorted(c, np.asarray(starts, dtype=c.dtype)).tolist() for c, _ in steps]
 
     def one(r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
@@ -214,7 +213,8 @@ def _scan(
                 if k == 0:
                     g = g[order]
             keys.append(key)
-        cust, level, group, diffs = _chunk(keys, g, window, bits)
+        cust, level, group, diffs = chunk(keys, g, window, bits)
+        assert group is not None
         return cust + starts[r], level, group, diffs
 
     parts = run_ranges(one, len(starts) - 1, grouping.WORKERS)
@@ -235,18 +235,18 @@ def _scan(
     )
 
 
-def _chunk(
-    keys: list[np.ndarray], g: np.ndarray, window: int, bits: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """One range of customers (their keys per step, step 1's groups ``g``): each customer's
-    (range-relative) code, level, group and, per step k >= 2, (index of the customer, diff); the
-    pass of engine/funnel_scan.py ``_chunk``, per customer."""
+def chunk(
+    keys: list[np.ndarray], g: np.ndarray | None, window: int, bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[tuple[np.ndarray, np.ndarray]]]:
+    """One range of customers (their keys per step, in order; step 1's groups ``g`` or None):
+    each customer's (range-relative) code, level, group (None without ``g``) and, per step k >= 2,
+    (index of the customer, diff); the pass of engine/funnel_scan.py ``_chunk``, per customer."""
     n = len(keys)
     entries = keys[0]
     none = np.empty(0, dtype=np.int64)
     diffs = [(none, none)] * (n - 1)
     if not len(entries):
-        return none, none.astype(np.int8), none.astype(np.int32), diffs
+        return none, none.astype(np.int8), None if g is None else none.astype(np.int32), diffs
     cust = entries >> bits
     first = np.empty(len(entries), dtype=bool)
     first[0] = True
@@ -307,7 +307,7 @@ def _chunk(
                     break
                 prev = t_1[sel] if k == 2 else times[k - 3][i[sel]]
                 diffs[k - 2] = (pos[sel], times[k - 2][i[sel]] - prev)
-    return codes, level, _least_group(entries, g, entry), diffs
+    return codes, level, None if g is None else _least_group(entries, g, entry), diffs
 
 
 def _least_group(entries: np.ndarray, g: np.ndarray, at: np.ndarray) -> np.ndarray:

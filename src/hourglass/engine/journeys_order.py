@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from hourglass.engine import journeys_wide
 from hourglass.engine.grouping import run_ranges
 from hourglass.engine.journeys_seq import I64, Sorted, sorted_from_numpy
 from hourglass.engine.load import Events
@@ -52,22 +53,24 @@ Threaded = Callable[[npt.NDArray[Any], I64, npt.NDArray[Any]], Any]
 
 
 def numpy_sorted(
-    raw: Any, sql: str, in_numpy: bool, threaded: Threaded | None = None
+    raw: Any, sql: str, in_numpy: bool, threaded: Threaded | None = None, wide: bool = False
 ) -> Sorted | Done | None:
-    """``sql``'s rows fetched unordered (in parallel), sorted by numpy (``in_numpy``) or DuckDB;
-    with ``threaded``, its answer (:class:`Done`) when it gives one (the rows' order by sets of
-    customers, each in a thread with its kernel: engine/journeys_ranges.py)."""
-    if not in_numpy:
+    """``sql``'s rows fetched unordered (in parallel), sorted by numpy (``in_numpy``; ``wide``: many
+    nodes, engine/journeys_wide.py) or DuckDB; with ``threaded``, its answer (:class:`Done`) when
+    it gives one (the rows' order by sets of customers, each in a thread with its kernel:
+    engine/journeys_ranges.py)."""
+    wide = wide and not in_numpy and journeys_wide.ENABLED
+    if not in_numpy and not wide:
         return sorted_from_numpy(dict(raw.sql(f"{sql} ORDER BY 1, 2, 3").fetchnumpy()))
     got = dict(raw.sql(sql).fetchnumpy())
     if any(np.ma.is_masked(v) for v in got.values()):
         return None
     c, ts, node = np.asarray(got["c"]), np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"])
-    if threaded is not None:
+    if threaded is not None and not wide:
         done = threaded(c, ts, node)
         if done is not None:
             return Done(done)
-    seq = sorted_in_numpy(c, ts, node)
+    seq = journeys_wide.wide_sorted(c, ts, node) if wide else sorted_in_numpy(c, ts, node)
     if seq is None:
         raw.register(view := f"hg_journey_rows_{uuid.uuid4().hex}", got)
         try:

@@ -1,0 +1,112 @@
+"""The order (customer, ts, node) of many nodes' elements in numpy (engine/journeys_fast.py,
+bench/JOURNEYS.md, bench/WIDE.md "Left" 1): past 255 names the key (customer, µs, node) does not
+fit in 62 bits (20 node bits for 10^6 names), so DuckDB's ``ORDER BY`` sorted them (2-3 CPU-s per
+10M rows, its merge on one thread at the end).
+
+Here the rows are split into ranges of customers (near ids, a store's keys: by a radix sort of the
+range; far ids, a file's: grouped by hash and numbered, engine/grouping.py), and each range, in
+threads, is ordered by an argsort of its ``customer << tbits | (ts - t_min)`` words (a SIMD
+argsort); the node is gathered in that order, and the rare rows equal in (customer, ts) are ordered
+by node inside their tie groups only. The result is the full sort's arrays, exactly: a range holds
+whole customers, ranges come in customer order (or in hash order of whole customers, which no
+figure depends on), and every row's key is distinct but for the ties, which are put in node order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hourglass.engine.journeys_seq import I64, Sorted
+
+__all__ = ["ENABLED", "KEY_BITS", "RANGE_ROWS", "wide_sorted"]
+
+#: the path's switch (DuckDB's ``ORDER BY`` when off)
+ENABLED = True
+#: the words' budget: customer bits within a range + time bits
+KEY_BITS = 62
+#: about this many rows per range
+RANGE_ROWS = 1 << 16
+
+
+def wide_sorted(
+    c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], workers: int | None = None
+) -> Sorted | None:
+    """The elements ``(c, ts, node)`` (integer customers, any order, no null) in the order
+    (customer, ts, node), decoded (engine/journeys_seq.py ``Sorted``); None when the time leaves
+    fewer than 10 bits of customer in a word (then DuckDB sorts)."""
+    from hourglass.engine.grouping import WORKERS, group_ids, numbered, run_ranges
+
+    m = len(c)
+    if not m:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    ts = np.asarray(ts, dtype=np.int64)
+    t_min = int(ts.min())
+    tbits = max(1, (int(ts.max()) - t_min).bit_length())
+    sbits = KEY_BITS - tbits
+    if sbits < 10:
+        return None
+    workers = (WORKERS if m >= 100_000 else 1) if workers is None else workers
+    c = np.asarray(c)
+    c_min, c_max = int(c.min()), int(c.max())
+    room = sbits
+    # ranges of about RANGE_ROWS rows (an argsort in the cache: 34 ns a row at 80k, 68 at 1M)
+    sbits = min(room, max(1, (RANGE_ROWS * (c_max - c_min + 1) // m).bit_length() - 1))
+    near = c_max - c_min < 1 << 62 and (c_max - c_min) >> sbits < 1 << 15
+    if near:  # each row's range, radix-sorted (a stable argsort of 16 bits)
+        part = np.subtract(c, c_min, dtype=np.int64)
+        part >>= sbits
+        part16 = part.astype(np.int16)
+        del part
+        order = np.argsort(part16, kind="stable")
+        counts = np.bincount(part16, minlength=1)
+        del part16
+        codes = c
+    else:  # grouped by hash, customers numbered in that order
+        order, ids = group_ids(c)
+        codes = numbered(ids)
+        del ids
+        sbits = min(room, max(1, (RANGE_ROWS * (int(codes[-1]) + 1) // m).bit_length() - 1))
+        counts = np.bincount(codes >> sbits, minlength=1)
+    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
+    mask = (1 << sbits) - 1
+    new = np.empty(m, dtype=bool)
+    out_ts = np.empty(m, dtype=np.int64)
+    out_node = np.empty(m, dtype=np.int32)
+
+    def one(r: int) -> None:
+        lo, hi = bounds[r], bounds[r + 1]
+        if hi <= lo:
+            return
+        at = order[lo:hi]
+        if near:
+            k = np.subtract(codes[at], c_min, dtype=np.int64)
+        else:
+            k = codes[lo:hi].astype(np.int64)
+        k &= mask
+        k <<= tbits
+        k += ts[at]
+        k -= t_min
+        p = np.argsort(k)
+        k = k[p]
+        nd = node[at[p]].astype(np.int32)
+        same = k[1:] == k[:-1]
+        if same.any():  # rows equal in (customer, ts): ordered by node within their groups
+            tied = np.zeros(len(k), dtype=bool)
+            tied[1:] = same
+            tied[:-1] |= same
+            where = np.flatnonzero(tied)
+            sub = nd[where]
+            nd[where] = sub[np.lexsort((sub, k[where]))]
+        out_node[lo:hi] = nd
+        np.bitwise_and(k, (1 << tbits) - 1, out=out_ts[lo:hi])
+        out_ts[lo:hi] += t_min
+        k >>= tbits
+        fresh = new[lo:hi]
+        fresh[0] = True
+        np.not_equal(k[1:], k[:-1], out=fresh[1:])
+
+    run_ranges(one, len(bounds) - 1, workers)
+    return new, out_ts, out_node

@@ -45,7 +45,8 @@ def _log(kind: str, seed: int, m: int = 30_000) -> tuple[np.ndarray, np.ndarray,
 def _blocks(seq: Any) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """Each customer's (times, nodes), in any order of the customers."""
     at = [*np.flatnonzero(seq[0]).tolist(), len(seq[0])]
-    return sorted((tuple(seq[1][a:b].tolist()), tuple(seq[2][a:b].tolist())) for a, b in itertools.pairwise(at))
+    t, n = seq[1].tolist(), seq[2].tolist()
+    return sorted((tuple(t[a:b]), tuple(n[a:b])) for a, b in itertools.pairwise(at))
 
 
 @pytest.mark.parametrize("kind", ["near", "far", "bot", "one"])

@@ -1,7 +1,8 @@
 """The people behind the journeys' and the channels' numbers: a Sankey node, a transition cell, a
 channel's cell. Each list is an expression of ``analyses/people.py`` for the page's own spec (the
-same model, dates, depth, top paths), executed by the engine; here only the names are put back on
-the engine's values (a stage's index becomes its name) for the table and the CSV."""
+same model, dates, depth, top paths), executed by the engine, or a Sankey node's from the per-customer
+paths of the journeys fast path's numpy kernels (engine/paths_people.py); here only the names are put
+back on the engine's values (a stage's index becomes its name, a key its id) for the rows shown."""
 
 from __future__ import annotations
 
@@ -134,9 +135,11 @@ def journey_frame(
 
 
 def paths_table(src: DashboardSource, q: PageQuery, cached: Cached) -> tuple[PathsSpec, Any]:
-    """The paths' spec of the journeys page and its per-customer paths (``customer``, ``p0`` ..,
-    ``more``), computed by the engine once per model, dates, depth and anchor (then any Sankey
-    node's people are a filter of it)."""
+    """The paths' spec of the journeys page and its per-customer paths, computed by the engine once
+    per model, dates, depth and anchor (then any Sankey node's people are a filter of it): on the
+    fast path's numpy kernels (engine/paths_people.py ``CustomerPaths``, in the store's key order:
+    10M events 8.9 -> 1.1 CPU-s, bench/PEOPLE.md), else analyses/people.py's expression executed
+    (a frame: ``customer``, ``p0`` .., ``more``)."""
     jm = load_model(q.model, src.config)
     since, until = parse_time(q.since, what="since"), parse_time(q.until, what="until")
     spec = PathsSpec.build(

@@ -53,6 +53,15 @@ def _blocks(seq: Any) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
 def test_the_full_sort(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(grouping, "WORKERS", 3)
     monkeypatch.setattr(journeys_wide, "RANGE_ROWS", 256)  # many ranges, in three threads
+    monkeypatch.setattr(journeys_wide, "PARALLEL_MIN", 5_000)  # the radix sort in three slices too
+    calls: list[int] = []
+    real = grouping.run_ranges
+
+    def counted(fn: Any, count: int, workers: int | None = None) -> Any:
+        calls.append(count if workers is None else min(count, workers))
+        return real(fn, count, workers)
+
+    monkeypatch.setattr(grouping, "run_ranges", counted)
     c, ts, node = _log(kind, len(kind))
     got = wide_sorted(c, ts, node)
     assert got is not None
@@ -64,6 +73,7 @@ def test_the_full_sort(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     else:
         assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
     assert np.count_nonzero(got[0]) == len(np.unique(c))
+    assert (calls[-1] >= 3 or kind == "one") and (kind == "far" or calls[0] == 3)  # ranges, slices: threads
 
 
 def test_no_rows_and_too_wide_a_time() -> None:
@@ -79,6 +89,7 @@ def test_a_store_of_300_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     equal the portable plan's, and the numpy order answered instead of DuckDB's ORDER BY."""
     monkeypatch.setattr(grouping, "WORKERS", 3)
     monkeypatch.setattr(journeys_wide, "RANGE_ROWS", 64)
+    monkeypatch.setattr(journeys_wide, "PARALLEL_MIN", 500)
     ran: list[bool] = []
 
     def spied(*a: Any, **k: Any) -> Any:

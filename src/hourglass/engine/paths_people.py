@@ -33,7 +33,7 @@ from hourglass.engine.journeys_seq import I64, small_pages
 from hourglass.engine.load import Events
 from hourglass.model.journeys_spec import PathsSpec
 
-__all__ = ["CustomerPaths", "customer_paths_np", "decode_keys"]
+__all__ = ["CustomerPaths", "customer_paths_np", "decode_keys", "elements"]
 
 #: a path's nodes per customer (rows) and step (columns): the 1-based stage, -1 past the path's end
 Nodes = npt.NDArray[np.int16]
@@ -141,34 +141,44 @@ def _paths_of_runs(
     return out, more, has
 
 
+def elements(events: Events, spec: PathsSpec) -> tuple[npt.NDArray[Any], I64, npt.NDArray[Any]] | None:
+    """The fast path's elements (``c`` integer customers, ``ts`` µs, ``node`` the 1-based stage),
+    unordered; None where the fast path does not run or a value is null or a customer text."""
+    from hourglass.engine.errors import translated
+
+    if _why_not(events, spec) is not None:
+        return None
+    hook = getattr(events.engine.con, "_run_pre_execute_hooks", None)
+    if hook is not None:  # registers in-memory tables the expression may hold
+        hook(events.keyed if events.keyed is not None else events.table)
+    with translated():
+        sql = f"SELECT c, ts, node FROM ({nodes_sql(events, spec)}) AS n"
+        got = dict(events.engine.con.con.sql(sql).fetchnumpy())
+    if any(np.ma.is_masked(v) for v in got.values()):
+        return None
+    c = np.asarray(got["c"])
+    if c.dtype.kind not in "iu":
+        return None
+    return c, np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"])
+
+
 def customer_paths_np(events: Events, spec: PathsSpec) -> CustomerPaths | None:
     """Every customer's path of ``spec`` (analyses/paths.py ``customer_paths``'s rows, in key order),
     from the fast path's elements and the numpy order; None where that does not apply (another
     engine or level, text customers, stages one event matches together, far keys): the caller
     runs analyses/people.py's expression."""
-    from hourglass.engine.errors import translated
-
-    if _why_not(events, spec) is not None:
-        return None
     anchor: int | None = None
     if spec.anchor is not None:
         assert spec.model is not None
         anchor = [s.name for s in spec.model.stages].index(spec.anchor) + 1
     reverse = spec.direction == "reverse"
     steps = spec.steps
-    hook = getattr(events.engine.con, "_run_pre_execute_hooks", None)
-    if hook is not None:  # registers in-memory tables the expression may hold
-        hook(events.keyed if events.keyed is not None else events.table)
     with small_pages():
-        with translated():
-            sql = f"SELECT c, ts, node FROM ({nodes_sql(events, spec)}) AS n"
-            got = dict(events.engine.con.con.sql(sql).fetchnumpy())
-        if any(np.ma.is_masked(v) for v in got.values()):
+        got = elements(events, spec)
+        if got is None:
             return None
-        c, ts, node = np.asarray(got["c"]), np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"])
+        c, ts, node = got
         del got
-        if c.dtype.kind not in "iu":
-            return None
         if not len(c):
             return CustomerPaths(np.zeros(0, np.int64), np.zeros((0, steps), np.int16), np.zeros(0, bool))
         workers = grouping.WORKERS

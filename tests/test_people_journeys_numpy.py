@@ -1,0 +1,65 @@
+"""The journeys analysis on the numpy kernels (engine/journeys_numpy.py) equals the portable plan's
+(engine/run_journeys.py ``run_journeys``): seeded logs with ties in time, repeats, back-steps and
+customers of one run, the hourglass and the flywheel models, a goal, a period; on a store and on
+integer ids. The fitness mean is a float sum in another order (equal to 1e-12)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from hourglass.engine.event_store import write_store
+from hourglass.engine.journeys_numpy import fast_journeys
+from hourglass.engine.load import Events
+from hourglass.engine.run_journeys import run_journeys
+from hourglass.engine.store import write_events
+from hourglass.ingest.config import load_model
+from hourglass.interfaces import api
+from hourglass.model.journeys_spec import JourneysSpec
+from test_people_fast import _log
+
+
+@pytest.fixture(scope="module", params=["store", "integer"])
+def events(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Events:
+    d = tmp_path_factory.mktemp(f"journeys-{request.param}")
+    write_events(_log(33, 500, request.param == "integer"), parquet_path=d / "log.parquet")
+    if request.param == "integer":
+        return api.events(str(d / "log.parquet"))
+    write_store(api.events(str(d / "log.parquet")), d / "log.duckdb")
+    return api.events(str(d / "log.duckdb"))
+
+
+def _plain(result: Any) -> dict[str, Any]:
+    out = result.to_dict()
+    out.pop("meta")
+    return dict(out)
+
+
+@pytest.mark.parametrize(
+    ("model", "goal", "since"),
+    [("hourglass", None, None), ("hourglass", "trust", None), ("flywheel", None, datetime(2024, 2, 1))],
+)
+def test_the_journeys_are_the_portable_plans(
+    events: Events, model: str, goal: str | None, since: datetime | None
+) -> None:
+    spec = JourneysSpec.build(load_model(model, None), goal=goal, since=since)
+    fast = fast_journeys(events, spec)
+    assert fast is not None  # the numpy kernels ran
+    got, want = _plain(fast), _plain(run_journeys(events, spec))
+    assert got["conformance"]["fitness_mean"] == pytest.approx(want["conformance"]["fitness_mean"], rel=1e-12)
+    got["conformance"]["fitness_mean"] = want["conformance"]["fitness_mean"]
+    assert got == want
+    assert want["backsteps"] and want["entry"]  # the log has back-steps to compare
+
+
+def test_declined_with_a_breakdown_or_the_portable_plan(
+    events: Events, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    spec = JourneysSpec.build(load_model("hourglass", None))
+    assert fast_journeys(events, dataclasses.replace(spec, by="event")) is None
+    monkeypatch.setenv("HOURGLASS_PLAN", "portable")
+    assert fast_journeys(events, spec) is None

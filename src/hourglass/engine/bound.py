@@ -25,10 +25,11 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
@@ -126,6 +127,7 @@ class Bound:
         self._values: dict[str, str] = {}  # a stand-in's literal -> this run's
         self._names: dict[str, str] = {}  # an intermediate's name in the SQL -> this run's
         self._held: list[str] = []
+        self._registered: list[str] = []
 
     def value(self, name: str, v: datetime | None) -> datetime | None:
         """The stand-in of ``v`` (None stays None), bound to ``v`` for this run."""
@@ -174,7 +176,24 @@ class Bound:
         op = ops.DatabaseTable(name, schema=expr.schema(), source=con, namespace=ops.Namespace())
         return op.to_expr()
 
+    def frame(self, name: str, data: Any, schema: Mapping[str, Any]) -> ir.Table:
+        """``data`` (an Arrow table) as a table of this run: the SQL reading it names it ``name``
+        (so that it is compiled once), each run reads its own (registered on the connection until
+        :meth:`close`)."""
+        actual = f"{name}_{uuid.uuid4().hex[:12]}"
+        self.engine.con.con.register(actual, data)
+        self._registered.append(actual)
+        self._names[name] = actual
+        op = ops.DatabaseTable(
+            name, schema=ibis.schema(dict(schema)), source=self.engine.con, namespace=ops.Namespace()
+        )
+        return op.to_expr()
+
     def close(self) -> None:
+        for actual in self._registered:
+            with contextlib.suppress(Exception):
+                self.engine.con.con.unregister(actual)
+        self._registered.clear()
         for actual in self._held:
             with contextlib.suppress(Exception):
                 self.engine.con.con.execute(f'DROP TABLE IF EXISTS temp.main."{actual}"')

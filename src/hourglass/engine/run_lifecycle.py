@@ -31,6 +31,7 @@ from hourglass.analyses.lifecycle import (
 from hourglass.engine.bound import Runner, bound, built, direct
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
+from hourglass.engine.stage_firsts import stage_memtable, stage_rows
 from hourglass.engine.store_files import temp_path
 from hourglass.ingest.outputs import cannot_write, check_output, source_files
 from hourglass.model.after_sale import after_sale_names, missing_blocks
@@ -39,7 +40,10 @@ from hourglass.model.lifecycle import LifecycleSpec
 from hourglass.model.lifecycle_assemble import as_count, assemble_after_sale, assemble_groups, assemble_stages
 from hourglass.model.lifecycle_result import LifecycleGroup, LifecycleResult, stage_reason
 
-__all__ = ["lifecycle_customers", "run_lifecycle"]
+__all__ = ["FIRSTS_ON", "lifecycle_customers", "run_lifecycle"]
+
+#: a store's stage entries from numpy arrays (engine/stage_firsts.py); tests turn it off to compare
+FIRSTS_ON = True
 
 
 def _first(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -91,7 +95,10 @@ def lifecycle_customers(events: Events, spec: LifecycleSpec) -> ir.Table:
     k = keyed(events, model_reads(spec.model))
     if k is None:
         return stage_customers(spec, events.table, as_of(events, spec))
-    return decoded(stage_customers(spec, k.table, as_of(events, spec, in_range(spec, k.table))), k.ids)
+    now = as_of(events, spec, in_range(spec, k.table))
+    # a store's stage table from numpy arrays (engine/stage_firsts.py), else the GROUP BY
+    fast = stage_memtable(events.engine.con.con, k, spec, now) if FIRSTS_ON else None
+    return decoded(stage_customers(spec, k.table, now) if fast is None else fast, k.ids)
 
 
 def _present(run: Runner, t: ir.Table, names: tuple[str, ...]) -> frozenset[str]:
@@ -157,9 +164,12 @@ def run_lifecycle(
             t = run.table(t)
         now = _last(run, spec, t)  # from the cached events: one scan of the source, not two
         at = _stood(run, "now", now)
-        customers = built(stage_customers, sp, t, at)
-        if events.engine.name in ("duckdb", "postgres"):
-            customers = run.table(customers)  # later queries read the small table, not the n^2 expression
+        # a store's stage table from numpy arrays (engine/stage_firsts.py), else the GROUP BY
+        customers = stage_rows(run, k, spec, now) if FIRSTS_ON else None
+        if customers is None:
+            customers = built(stage_customers, sp, t, at)
+            if events.engine.name in ("duckdb", "postgres"):  # later queries read the small table,
+                customers = run.table(customers)  # not the n^2 expression
         if customers_path is not None:
             _write(events, customers if k is None else decoded(customers, k.ids), Path(customers_path))
         s = _first(run.rows(built(stage_summary, sp, customers)))

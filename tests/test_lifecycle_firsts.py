@@ -1,0 +1,125 @@
+"""The stage table from a store's events as numpy arrays (engine/stage_firsts.py) equals the GROUP BY
+of the range's events (analyses/lifecycle.py ``stage_customers``, the reference) customer by
+customer, and the whole lifecycle equals the one computed without it, on seeded random stores:
+tied instants across stages, event names the store has not, ranges whose bounds are events' own
+instants, no start, no end, a log before 1970; a stage with a filter or a glob keeps the GROUP BY."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hourglass
+import hourglass.engine.run_lifecycle as run_lifecycle
+from hourglass.analyses.lifecycle import stage_customers
+from hourglass.engine.bound import Bound, bound
+from hourglass.engine.event_store import write_store
+from hourglass.engine.keyed import keyed
+from hourglass.engine.stage_firsts import stage_rows
+from hourglass.interfaces.lifecycle_api import lifecycle_spec, lifecycle_table
+from hourglass.model.steps import Filter
+from test_lifecycle_keyed import BASE, _plain, random_log
+
+SHIFT = timedelta(days=365 * 60)  # the second log: 1964, negative µs
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("firsts")
+    out: dict[str, Path] = {}
+    for name, seed, shift in (("2024", 31, timedelta(0)), ("1964", 32, SHIFT)):
+        log = random_log(seed, n=50)
+        log["timestamp"] = log["timestamp"] - shift
+        log.to_parquet(d / f"{name}.parquet")
+        write_store(hourglass.events(str(d / f"{name}.parquet")), d / f"{name}.duckdb")
+        out[name] = d / f"{name}.duckdb"
+    return out
+
+
+def _ranges(seed: int, shift: timedelta) -> list[tuple[datetime | None, datetime | None]]:
+    rnd = random.Random(seed)
+    instants = [BASE - shift + timedelta(days=d, hours=h) for d in (0, 1, 3, 9, 30, 45) for h in (0, 2)]
+    out: list[tuple[datetime | None, datetime | None]] = [(None, None), (datetime(1900, 1, 1), None)]
+    for _ in range(3):
+        a, b = sorted(rnd.sample(instants, 2))
+        out.append((a, b))
+    out.append((rnd.choice(instants), None))
+    out.append((None, rnd.choice(instants) + timedelta(minutes=rnd.choice([0, 1]))))
+    return out
+
+
+def _rows(run: Bound, table: Any) -> list[dict[str, Any]]:
+    rows = run.rows(table.order_by("customer"))
+    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
+
+
+@pytest.mark.parametrize("which", ["2024", "1964"])
+def test_the_stage_table_equals_the_group_by(stores: dict[str, Path], which: str) -> None:
+    ev = hourglass.events(str(stores[which]))
+    k = keyed(ev)
+    assert k is not None
+    spec = lifecycle_spec("hourglass")
+    now = datetime(2024, 3, 1) - (SHIFT if which == "1964" else timedelta(0))
+    checked = 0
+    for since, until in _ranges(7 if which == "2024" else 8, SHIFT if which == "1964" else timedelta(0)):
+        sp = dataclasses.replace(spec, since=since, until=until)
+        with bound(ev.engine) as run:
+            assert isinstance(run, Bound)
+            fast = stage_rows(run, k, sp, now)
+            assert fast is not None
+            reference = stage_customers(sp, k.table, now)
+            got, want = _rows(run, fast), _rows(run, reference)
+        assert got == want, (since, until)
+        assert list(fast.columns) == list(reference.columns)
+        checked += len(want)
+    assert checked > 100
+
+
+def test_the_lifecycle_equals_the_one_without_it(
+    stores: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ranges = [{}, {"since": "2024-01-02T02:00:00", "until": "2024-01-31"}, {"since": "2024-01-04"}]
+    got: list[list[Any]] = []
+    for on in (True, False):
+        monkeypatch.setattr(run_lifecycle, "FIRSTS_ON", on)
+        got.append(
+            [_plain(hourglass.lifecycle(str(stores["2024"]), by="device", **r).to_dict()) for r in ranges]
+        )
+    assert got[0] == got[1]
+    assert all(g["stages"][0]["entered"] for g in got[0])
+
+
+def test_a_filter_or_a_glob_keeps_the_group_by(stores: dict[str, Path]) -> None:
+    ev = hourglass.events(str(stores["2024"]))
+    k = keyed(ev)
+    spec = lifecycle_spec("hourglass")
+    first = spec.model.stages[0]
+    for stage in (
+        dataclasses.replace(first, where=(Filter("device", "==", "mobile"),)),
+        dataclasses.replace(first, events=("vis*",)),
+    ):
+        model = dataclasses.replace(spec.model, stages=(stage, *spec.model.stages[1:]))
+        with bound(ev.engine) as run:
+            assert stage_rows(run, k, dataclasses.replace(spec, model=model), BASE) is None
+    with bound(ev.engine, allowed=False) as run:  # as_of, a written table: no Bound run
+        assert stage_rows(run, k, spec, BASE) is None
+
+
+def test_the_stage_table_per_customer_equals_the_one_without_it(
+    stores: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ev = hourglass.events(str(stores["2024"]))
+    frames = []
+    for on in (True, False):
+        monkeypatch.setattr(run_lifecycle, "FIRSTS_ON", on)
+        expr = lifecycle_table(ev, since="2024-01-02T02:00:00", until="2024-02-01")
+        frames.append(ev.engine.execute(expr).sort_values("customer", kind="stable").reset_index(drop=True))
+    assert frames[0].equals(frames[1]) and len(frames[0]) > 10
+    assert list(frames[0].dtypes) == list(frames[1].dtypes)
+    assert frames[0]["customer"].str.startswith("u").all()  # the ids, decoded

@@ -37,11 +37,15 @@ def main() -> None:
     ap.add_argument("--model", default="hourglass", help="the journeys page's model")
     ap.add_argument("--clicks", type=int, default=3, help="nodes clicked after the table")
     args = ap.parse_args()
+    from hourglass.engine.journeys_numpy import fast_journeys
+    from hourglass.ingest.config import load_model
     from hourglass.interfaces import journeys_api
     from hourglass.interfaces.dashboard import load_source
     from hourglass.interfaces.dashboard.pages import all_paths, top_paths
     from hourglass.interfaces.dashboard.people_view import journey_frame, paths_table
     from hourglass.interfaces.dashboard.query import PageQuery
+    from hourglass.model.journeys_spec import JourneysSpec
+    from hourglass.model.spec import parse_time
 
     out: dict[str, Any] = {"store": args.store, "load": os.getloadavg()[0]}
     memo: dict[Any, Any] = {}
@@ -56,6 +60,12 @@ def main() -> None:
     dates: dict[str, Any] = {"since": q.since, "until": q.until, "config": src.config}
     ev = src.events
     timed("journeys", lambda: journeys_api.journeys(ev, q.model, **dates).to_dict(), out)
+    spec = JourneysSpec.build(
+        load_model(q.model, src.config),
+        since=parse_time(q.since, what="since"),
+        until=parse_time(q.until, what="until"),
+    )
+    timed("journeys_numpy", lambda: fast_journeys(ev, spec), out)  # engine/journeys_numpy.py
     timed("transitions", lambda: journeys_api.transitions(ev, q.model, **dates).to_dict(), out)
     paths = timed("paths", lambda: top_paths(all_paths(src, q, cached), q.top).to_dict(), out)
     timed("people_table", lambda: paths_table(src, q, cached), out)

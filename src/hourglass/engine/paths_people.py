@@ -66,8 +66,11 @@ class CustomerPaths:
             for p in {tuple(p) for p in chosen}:
                 hit |= (self.nodes == np.asarray(p, dtype=np.int16)).all(axis=1)
             return np.flatnonzero(hit)
-        wanted = _packed(np.asarray(chosen, dtype=np.int16), bits)
-        return np.flatnonzero(np.isin(self._words, np.unique(wanted)))
+        wanted = np.unique(_packed(np.asarray(chosen, dtype=np.int16), bits))
+        words = self._words  # a binary search in the few chosen paths (np.isin sorts all words)
+        at_ = np.searchsorted(wanted, words)
+        np.minimum(at_, len(wanted) - 1, out=at_)
+        return np.flatnonzero(wanted[at_] == words)
 
     @cached_property
     def _bits(self) -> int:

@@ -175,3 +175,17 @@ def test_not_run_for_a_period_or_few_names(hooked: list[str], tmp_path: Path) ->
     (tmp_path / "few").mkdir()
     hourglass.paths(_source(_log(distinct=50), True, tmp_path / "few"), MODEL, level="stage")
     assert "one scan" not in hooked
+
+
+def test_a_bad_plan_still_raises_after_the_check(
+    hooked: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _source(_log(), True, tmp_path)
+    monkeypatch.setenv("HOURGLASS_PLAN", "bogus")
+    absent = JourneyModel.from_dict({**SPEC, "stages": [{"name": "a", "events": ["nothing"]}]})
+    with pytest.raises(HourglassError) as info:
+        hourglass.paths(source, absent, level="stage")
+    assert info.value.code == "HG117"  # the check's error first, as before the one scan
+    with pytest.raises(HourglassError) as info:
+        hourglass.paths(source, MODEL, level="stage")
+    assert info.value.code == "HG109"

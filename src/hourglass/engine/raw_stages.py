@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from hourglass.engine.errors import translated
 from hourglass.engine.raw_names import RawNames, many_values, remember_counts
 from hourglass.engine.raw_step import EDGE_COLUMN, raw_step
+from hourglass.model.errors import HourglassError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -100,7 +101,12 @@ def _eligible(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[list[s
     if events.keyed is None or events.report.rows <= 0:
         return None
     found = _stages(spec)
-    if found is None or journeys_fast.journeys_plan_for(events, spec) != "fast":
+    if found is None:
+        return None
+    try:
+        if journeys_fast.journeys_plan_for(events, spec) != "fast":
+            return None
+    except HourglassError:  # a bad $HOURGLASS_PLAN: raised by the run, after the check, as before
         return None
     if not journeys_order.numpy_order(events, spec, None):
         return None

@@ -153,3 +153,13 @@ def test_on_paths_packs_or_compares_the_rows(top_node: int) -> None:
     assert fast.on_paths(tops, 0, 1).tolist() == [0, 1, 2]
     assert fast.on_paths([[1, 5, -1]], 1, 6).tolist() == []
     assert fast.on_paths([[1, 7, -1]], 1, 7).tolist() == []  # a node no customer has
+
+
+def test_distinct_paths_name_the_rows_by_their_few_paths() -> None:
+    import numpy as np
+
+    nodes = np.array([[1, 6, -1], [1, 6, 2], [1, 6, -1], [2, 6, -1]], dtype=np.int16)
+    fast = CustomerPaths(np.arange(4, dtype=np.int64), nodes, np.zeros(4, dtype=bool))
+    rows = np.array([0, 1, 2], dtype=np.intp)
+    paths, inverse = fast.distinct_paths(rows)
+    assert paths[inverse].tolist() == nodes[rows].tolist() and len(paths) == 2

@@ -72,6 +72,17 @@ class CustomerPaths:
         np.minimum(at_, len(wanted) - 1, out=at_)
         return np.flatnonzero(wanted[at_] == words)
 
+    def distinct_paths(self, rows: npt.NDArray[np.intp]) -> tuple[Nodes, npt.NDArray[np.intp]]:
+        """The distinct paths of ``rows`` and each row's index in them (to name a CSV's millions
+        of rows by their few paths)."""
+        if not len(rows):
+            return self.nodes[:0], np.zeros(0, dtype=np.intp)
+        if self._bits * self.nodes.shape[1] > 62:
+            paths, inverse = np.unique(self.nodes[rows], axis=0, return_inverse=True)
+            return paths, inverse.reshape(-1)
+        _, first, inverse = np.unique(self._words[rows], return_index=True, return_inverse=True)
+        return self.nodes[rows[first]], inverse.reshape(-1)
+
     @cached_property
     def _bits(self) -> int:
         return max(1, (int(self.nodes.max()) + 1).bit_length())

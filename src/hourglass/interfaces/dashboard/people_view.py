@@ -217,6 +217,7 @@ def _node_people(
     """A Sankey node's people from the per-customer paths of the numpy kernels: the rows are a
     filter of them (in the store's key order), the ids and the stages' names put on the rows
     shown only (a page; all of them for the CSV)."""
+    import numpy as np
     import pandas as pd
 
     tops, at = _top_rows(jm, spec.steps, spec.direction == "reverse", paths, step)
@@ -228,9 +229,11 @@ def _node_people(
     def shown(part: Any) -> Any:
         picked = part["row"].to_numpy()
         ids = decode_keys(src.events, table.keys[picked])
-        arrow = " \u2192 "
-        named = [arrow.join(names[v - 1] for v in r if v > 0) for r in table.nodes[picked].tolist()]
-        return pd.DataFrame({"customer": ids, "path": named, "goes_on": table.more[picked]})
+        paths, inverse = table.distinct_paths(picked)
+        named = np.array(
+            [" \u2192 ".join(names[v - 1] for v in r if v > 0) for r in paths.tolist()], dtype=object
+        )
+        return pd.DataFrame({"customer": ids, "path": named[inverse], "goes_on": table.more[picked]})
 
     return People(title, frame, params, shown)
 

@@ -22,6 +22,7 @@ Else nothing is fetched and the two passes run as before.
 
 from __future__ import annotations
 
+import threading
 import uuid
 import weakref
 from dataclasses import dataclass
@@ -64,6 +65,8 @@ class StageRows:
 #: the rows of the last :func:`prefetch`, for the fast path's next :func:`stage_rows`: (a weak
 #: reference to the events, the key, the rows), replaced as one tuple and taken once
 _PENDING: tuple[Any, Any, StageRows | None] = (None, None, None)
+#: taking the rows is one step (the dashboard's threads run calls on the same events): one reader
+_TAKE = threading.Lock()
 
 
 def _stages(spec: PathsSpec | TransitionsSpec) -> tuple[list[str], list[int]] | None:
@@ -130,7 +133,8 @@ def prefetch(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:
     if rows is None:
         return False
     remember_counts(events, names, RawNames({}, rows.counts, events.report.rows))
-    _PENDING = (weakref.ref(events), _key(events, names, index), rows)
+    with _TAKE:
+        _PENDING = (weakref.ref(events), _key(events, names, index), rows)
     return True
 
 
@@ -175,13 +179,16 @@ def stage_rows(
     once), sorted as engine/journeys_order.py ``numpy_sorted`` sorts its fetched rows (or
     ``threaded``'s answer); None when none is waiting (the fast path runs its own scan)."""
     global _PENDING
-    ref, key, rows = _PENDING
-    if ref is None or ref() is not events or rows is None or spec.level != "stage":
+    if spec.level != "stage" or spec.since is not None or spec.until is not None:
         return None
     found = _stages(spec)
-    if found is None or key != _key(events, *found) or spec.since is not None or spec.until is not None:
+    if found is None:
         return None
-    _PENDING = (None, None, None)
+    with _TAKE:
+        ref, key, rows = _PENDING
+        if ref is None or ref() is not events or rows is None or key != _key(events, *found):
+            return None
+        _PENDING = (None, None, None)
     if not rows.complete:  # a null customer or time: the fast path's own query
         return None
     return _sorted(events, rows, threaded)
@@ -214,6 +221,7 @@ def _sorted(events: Events, rows: StageRows, threaded: Threaded | None) -> Sorte
 def drop(events: Events) -> None:
     """Forget rows of ``events`` not taken (the call failed before its fast path read them)."""
     global _PENDING
-    ref = _PENDING[0]
-    if ref is not None and ref() in (events, None):
-        _PENDING = (None, None, None)
+    with _TAKE:
+        ref = _PENDING[0]
+        if ref is not None and ref() in (events, None):
+            _PENDING = (None, None, None)

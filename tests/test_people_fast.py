@@ -77,7 +77,10 @@ def test_a_nodes_people_are_the_portable_expressions(
     events: Events, start: str | None, end: str | None, depth: int, collapse: bool
 ) -> None:
     jm = load_model("hourglass", None)
-    spec = PathsSpec.build(jm, level="stage", depth=depth, top=6, collapse=collapse, start=start, end=end)
+    since = datetime(2024, 2, 1) if not collapse else None  # a period: the elements framed by it
+    spec = PathsSpec.build(
+        jm, level="stage", depth=depth, top=6, collapse=collapse, start=start, end=end, since=since
+    )
     fast = customer_paths_np(events, spec)
     assert isinstance(fast, CustomerPaths)  # the numpy kernels ran
     tops, width = _tops(spec, events)

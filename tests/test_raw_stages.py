@@ -169,11 +169,16 @@ def test_a_missing_stage_is_the_same_note(
     assert "loyal" in notes[0][0]
 
 
-def test_not_run_for_a_period_or_few_names(hooked: list[str], tmp_path: Path) -> None:
+def test_not_run_for_a_period_few_names_a_pattern_or_a_breakdown(hooked: list[str], tmp_path: Path) -> None:
     source = _source(_log(), True, tmp_path)
     hourglass.paths(source, MODEL, level="stage", since="2024-01-01T01:00:00")
     (tmp_path / "few").mkdir()
     hourglass.paths(_source(_log(distinct=50), True, tmp_path / "few"), MODEL, level="stage")
+    globbed = JourneyModel.from_dict(
+        {**SPEC, "stages": [*SPEC["stages"][:2], {"name": "b", "events": ["purch*"]}]}
+    )
+    hourglass.paths(source, globbed, level="stage")
+    hourglass.paths(source, MODEL, level="stage", by="event")
     assert "one scan" not in hooked
 
 

@@ -78,10 +78,13 @@ def eligible(events: Events, spec: FunnelSpec) -> bool:
         return False
     if spec.optional_steps or not is_store(events):
         return False
-    if spec.by is not None:
-        assert events.keyed is not None
-        if spec.by in ("customer", "timestamp", "event") or spec.by not in events.keyed.columns:
-            return False
+    assert events.keyed is not None
+    if not events.keyed.timestamp.type().is_integer():  # (a store's times: integer µs)
+        return False
+    if spec.by is not None and (
+        spec.by in ("customer", "timestamp", "event") or spec.by not in events.keyed.columns
+    ):
+        return False
     return shares_scan(events, replace(spec, by=None))
 
 

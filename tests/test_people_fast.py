@@ -26,7 +26,7 @@ from hourglass.model.journeys_spec import PathsSpec
 EVENTS = ["visit", "ad_click", "signup", "webinar", "demo", "purchase", "repeat_purchase", "review", "other"]
 
 
-def _log(seed: int, customers: int, integer: bool) -> pa.Table:
+def _log(seed: int, customers: int, integer: bool, unit: str = "hours") -> pa.Table:
     """Customers of 1 to 9 events, times on a coarse grid (ties in time, also between stages), the
     same stage often twice in a row (runs to collapse), some events of no stage."""
     rng = random.Random(seed)
@@ -34,12 +34,12 @@ def _log(seed: int, customers: int, integer: bool) -> pa.Table:
     ids: list[Any] = []
     events, stamps = [], []
     for c in range(customers):
-        t = start + timedelta(hours=rng.randrange(0, 2000))
+        t = start + timedelta(**{unit: rng.randrange(0, 2000)})
         for _ in range(rng.randint(1, 9)):
             ids.append(c * 7 + 3 if integer else f"u{c:05d}")
             events.append(rng.choice(EVENTS))
             stamps.append(t)
-            t += timedelta(hours=rng.choice([0, 0, 1, 5]))
+            t += timedelta(**{unit: rng.choice([0, 0, 1, 5])})
     order = list(range(len(ids)))
     rng.shuffle(order)  # the log's rows in no order
     return pa.table(

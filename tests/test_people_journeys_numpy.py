@@ -63,3 +63,48 @@ def test_declined_with_a_breakdown_or_the_portable_plan(
     assert fast_journeys(events, dataclasses.replace(spec, by="event")) is None
     monkeypatch.setenv("HOURGLASS_PLAN", "portable")
     assert fast_journeys(events, spec) is None
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_the_journeys_in_sets_of_customers_in_threads(
+    events: Events, monkeypatch: pytest.MonkeyPatch, runs: bool
+) -> None:
+    from hourglass.engine import grouping, journeys_ranges, journeys_runs
+
+    monkeypatch.setattr(journeys_ranges, "PARALLEL_MIN", 0)  # sets and ranges on a small log
+    monkeypatch.setattr(grouping, "WORKERS", 3)
+    monkeypatch.setattr(journeys_runs, "RANGE_ROWS", 256)
+    monkeypatch.setattr(journeys_runs, "ENABLED", runs)
+    spec = JourneysSpec.build(load_model("hourglass", None), goal="trial")
+    fast = fast_journeys(events, spec)
+    assert fast is not None
+    got, want = _plain(fast), _plain(run_journeys(events, spec))
+    assert got["conformance"]["fitness_mean"] == pytest.approx(want["conformance"]["fitness_mean"], rel=1e-12)
+    got["conformance"]["fitness_mean"] = want["conformance"]["fitness_mean"]
+    assert got == want
+
+
+def test_a_nodes_people_in_ranges_of_customers_in_threads(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from hourglass.engine import grouping, paths_people
+    from hourglass.engine import journeys_order as order
+    from hourglass.engine.paths_people import customer_paths_np
+    from hourglass.model.journeys_spec import PathsSpec
+
+    write_events(_log(8, 3000, False, "seconds"), parquet_path=tmp_path / "log.parquet")
+    write_store(api.events(str(tmp_path / "log.parquet")), tmp_path / "log.duckdb")
+    events = api.events(str(tmp_path / "log.duckdb"))
+    spec = PathsSpec.build(load_model("hourglass", None), level="stage", depth=4)
+    one = customer_paths_np(events, spec)
+    monkeypatch.setattr(grouping, "WORKERS", 3)
+    monkeypatch.setattr(order, "_KEY_BITS", 44)  # 31 time bits, 3 node bits: 1024 customers a range
+    seen: list[int] = []
+    kernel = paths_people._paths_of_runs
+    monkeypatch.setattr(paths_people, "_paths_of_runs", lambda *a: seen.append(1) or kernel(*a))
+    many = customer_paths_np(events, spec)
+    assert one is not None and many is not None and len(one.keys) > 2048 and len(seen) >= 3
+    assert np.array_equal(one.keys, many.keys) and np.array_equal(one.nodes, many.nodes)
+    assert np.array_equal(one.more, many.more)

@@ -20,9 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hourglass.analyses.journeys import BUCKETS
-from hourglass.engine import grouping
-from hourglass.engine.journeys_order import ordered_ranges
-from hourglass.engine.journeys_ranges import runs_of_keys
+from hourglass.engine.journeys_ranges import in_sets, runs_of_keys
 from hourglass.engine.journeys_seq import I64, small_pages
 from hourglass.engine.load import Events
 from hourglass.engine.paths_people import elements
@@ -161,7 +159,11 @@ def fast_journeys(
             new, rts, st = runs_of_keys(keys, tbits, nbits, True)
             return journeys_of_runs(new, rts, st, n, goal, model.kind == "flywheel")
 
-        parts = ordered_ranges(c, ts, node, each, grouping.WORKERS)
+        # the sets of customers in threads (no figure depends on the customers' order)
+        sets = in_sets(c, ts, node, each, lambda got, _tbits: got)
+        if not sets:
+            return None
+        parts = [p for got in sets for p in got]
         if not parts:
             return None
         row, entry, backs, back_next = _merged(parts, n, goal)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hourglass.engine import grouping
+from hourglass.engine import grouping, journeys_order
 from hourglass.engine.journeys_fast import journeys_plan_for, nodes_sql
 from hourglass.engine.journeys_order import layout, ordered_ranges
 from hourglass.engine.journeys_ranges import runs_of_keys
@@ -118,7 +118,7 @@ def _near(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], workers: int) ->
     if lay is None:
         return False
     _, tbits, nbits = lay
-    sbits = 62 - tbits - nbits
+    sbits = journeys_order._KEY_BITS - tbits - nbits  # its key budget (tests lower it)
     span = int(c.max()) - int(c.min())
     if len(c) >= 1_000_000 and workers > 1:
         sbits = min(sbits, max(1, (span // (4 * grouping.WORKERS)).bit_length()))

@@ -187,6 +187,8 @@ def customer_paths_np(events: Events, spec: PathsSpec) -> CustomerPaths | None:
         anchor = [s.name for s in spec.model.stages].index(spec.anchor) + 1
     reverse = spec.direction == "reverse"
     steps = spec.steps
+    if events.key_count is not None and _database(events) is None:  # no store to decode the keys
+        return None
     with small_pages():
         got = elements(events, spec)
         if got is None:
@@ -230,6 +232,13 @@ def _distinct(c: npt.NDArray[Any]) -> I64:
     return np.unique(c).astype(np.int64)
 
 
+def _database(events: Events) -> str | None:
+    """The attached store's alias of the keyed events (its ``hg_customers`` decodes the keys)."""
+    namespace = getattr(events.keyed.op(), "namespace", None) if events.keyed is not None else None
+    database = getattr(namespace, "database", None)
+    return str(database) if database else None
+
+
 def decode_keys(events: Events, keys: I64) -> list[str]:
     """The customer ids of ``keys`` (in their order): a store's ``hg_customers``, or the integer
     ids' text (engine/keyed.py). On its own cursor (the dashboard's pages decode a page at a time)."""
@@ -239,8 +248,7 @@ def decode_keys(events: Events, keys: I64) -> list[str]:
 
     if events.key_count is None:  # integer ids: their canonical text is their digits
         return [str(k) for k in keys.tolist()]
-    namespace = getattr(events.keyed.op(), "namespace", None) if events.keyed is not None else None
-    database = getattr(namespace, "database", None)
+    database = _database(events)
     if not len(keys):
         return []
     cur = events.engine.con.con.cursor()

@@ -130,17 +130,16 @@ def prefetch(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:
     if got is None or not many_values(events):
         return False
     rows = _scan(events, got[0], got[1], names, index)
-    if rows is None:
-        return False
     remember_counts(events, names, RawNames({}, rows.counts, events.report.rows))
     with _TAKE:
         _PENDING = (weakref.ref(events), _key(events, names, index), rows)
     return True
 
 
-def _scan(events: Events, table: Any, position: str, names: list[str], index: list[int]) -> StageRows | None:
+def _scan(events: Events, table: Any, position: str, names: list[str], index: list[int]) -> StageRows:
     """The one query: the rows of the model's names (raw value a name, or a blank edge whose
-    trimmed text is one), each with its name's position; None when a customer or a time is null."""
+    trimmed text is one), each with its name's position; not ``complete`` (the names' counts only)
+    when a customer or a time is null."""
     import numpy as np
 
     stamp = table.timestamp.type().is_timestamp()

@@ -90,3 +90,33 @@ def test_the_dashboards_levels_are_the_apis(sources: dict[str, Events], tmp_path
         api.funnel_levels(src.events, ["visit", "signup", "purchase"], window="3d", by="channel")
     )
     pd.testing.assert_frame_equal(got[list(expected.columns)], expected, check_dtype=False)
+
+
+def test_the_people_worked_ahead_are_the_newest_funnels_only(
+    sources: dict[str, Events], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A funnel's people are computed ahead only while it is the funnel asked for last: the people
+    of the funnels left behind are not (a click on their bars computes them)."""
+    from hourglass.interfaces.dashboard import views as views_module
+    from hourglass.interfaces.dashboard.app import create_app
+
+    src = load_source(sources["store"].report.source)
+    views = create_app(src).state.views
+    jobs: list[Any] = []
+    monkeypatch.setattr(views.ahead, "submit", lambda *js, **kw: jobs.extend(js))
+    computed: list[str] = []
+    real = views_module.funnel_levels
+
+    def counting(on: Any, q: FunnelQuery) -> Any:
+        computed.append(q.window)
+        return real(on, q)
+
+    monkeypatch.setattr(views_module, "funnel_levels", counting)
+    older, newer = (FunnelQuery(steps=("visit", "signup"), window=w) for w in ("3d", "4d"))
+    views.funnel(older)
+    views.funnel(newer)
+    assert len(jobs) == 2
+    assert jobs[0](src) is None and computed == []  # the older funnel's: not computed
+    assert jobs[1](src) is not None and computed == ["4d"]
+    views.people(older, 1, "reached", None, 1, 10)  # a click on the older funnel's bar: computed then
+    assert computed == ["4d", "3d"]

@@ -164,3 +164,21 @@ def test_values_duckdb_cannot_look_up_in_a_list_are_numbered_by_a_join(
 
     monkeypatch.setattr(ev.engine.con, "con", NoLists())
     assert scan_by_rows(ev, spec) == want
+
+
+def test_the_work_stops_between_its_reads_once_it_is_not_wanted(shop: dict[str, Path], scan: None) -> None:
+    """The work ahead's people of a funnel left behind: asked between the reads and the pass."""
+    from hourglass.engine.scan_levels import Unwanted
+
+    ev = api.events(str(shop["store"]))
+    spec = api.funnel_inputs(ev, STEPS, by="device", window="7d")[1]
+    asked: list[int] = []
+
+    def until_second() -> bool:
+        asked.append(1)
+        return len(asked) < 2
+
+    with pytest.raises(Unwanted):
+        scan_levels(ev, spec, until_second)
+    assert len(asked) == 2
+    assert scan_levels(ev, spec, lambda: True) is not None

@@ -25,7 +25,7 @@ import numpy as np
 
 from hourglass.engine import grouping
 from hourglass.engine.funnel_scan import quantiles
-from hourglass.engine.scan_levels import chunk, layout
+from hourglass.engine.scan_kernel import chunk, layout
 
 if TYPE_CHECKING:
     from hourglass.model.spec import FunnelSpec

@@ -17,7 +17,7 @@ chain past step 1; his group is the value at his earliest entry. So:
 
 Whatever this does not answer (not a store, another plan, globs or filters in steps, ``--open``,
 optional steps, ``--count totals``, a breakdown of more than ``MAX_GROUPS`` values or a column DuckDB
-cannot order) is None: the caller runs the joins. Tests compare both (tests/test_funnel_levels_scan.py).
+cannot order) is None: the caller runs the joins. Tests compare both (tests/test_funnel_by_scan_levels.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -44,16 +44,32 @@ from hourglass.engine.funnel_batch import (
 )
 from hourglass.engine.funnel_scan import quantiles
 from hourglass.engine.grouping import run_ranges
+from hourglass.engine.scan_kernel import chunk, layout
 
 if TYPE_CHECKING:
     from hourglass.engine.load import Events
     from hourglass.model.spec import FunnelSpec
 
-__all__ = ["MAX_GROUPS", "Customers", "chunk", "customers_of", "layout", "scan_by_rows", "scan_levels"]
+__all__ = [
+    "MAX_GROUPS",
+    "Customers",
+    "Unwanted",
+    "Wanted",
+    "customers_of",
+    "scan_by_rows",
+    "scan_levels",
+]
+
+#: whether the result is still wanted (asked between the steps of the work)
+Wanted = Callable[[], bool]
+
+
+class Unwanted(Exception):
+    """Raised by :func:`customers_of` once its ``wanted`` says False."""
+
 
 #: the most breakdown values taken by the scan (more: the joins)
 MAX_GROUPS = 1000
-_IDX = 40  # an index fits in 40 bits (as engine/funnel_scan.py)
 
 
 @dataclass(frozen=True)
@@ -86,16 +102,6 @@ def eligible(events: Events, spec: FunnelSpec) -> bool:
     ):
         return False
     return shares_scan(events, replace(spec, by=None))
-
-
-def layout(t_min: int, t_max: int, last: int) -> tuple[int, list[int]]:
-    """The key's time bits and the first code of each range of customers (and one past the last),
-    keys in ``grouping.KEY_BITS``, at least ``2 * grouping.WORKERS`` ranges (as funnel_scan's)."""
-    bits = max(1, (t_max - t_min).bit_length())
-    span = 1 << max(0, grouping.KEY_BITS - bits)
-    span = max(1, min(span, -(-(last + 1) // (2 * grouping.WORKERS))))
-    starts = [min(i * span, last + 1) for i in range(last // span + 2)]
-    return bits, starts
 
 
 def _step1_rows(
@@ -164,24 +170,33 @@ def _numbered(raw: Any, rows_sql: str, values: list[Any]) -> dict[str, Any]:
         )
 
 
-def customers_of(events: Events, spec: FunnelSpec) -> Customers | None:
+def customers_of(events: Events, spec: FunnelSpec, wanted: Wanted | None = None) -> Customers | None:
     """Every entered customer's key, level, group and times (:class:`Customers`), or None where
-    this scan does not answer (:func:`eligible`, the breakdown's values)."""
+    this scan does not answer (:func:`eligible`, the breakdown's values); ``wanted``: asked
+    between the reads and the pass, :class:`Unwanted` is raised once it says False."""
     if not eligible(events, spec):
         return None
     from hourglass.engine._pages import small_pages
+
+    def still() -> None:
+        if wanted is not None and not wanted():
+            raise Unwanted(spec)
 
     since, until = micros_of(spec.since), micros_of(spec.until)
     with small_pages():
         first = _step1_rows(events, spec, since, until)
         if first is None:
             return None
+        still()
         c1, t1, g1, values = first
         later = step_names(spec)[1:]
         span = rows_span(events, spec)
         rows = read_names(events, sorted({x for k in later for x in k}), span) if later else {}
+        still()
         steps = [(c1, t1), *(step_rows(rows, k) for k in later)]
-        return _scan(steps, g1, values, spec.window)
+        found = _scan(steps, g1, values, spec.window)
+        still()
+        return found
 
 
 def _scan(
@@ -238,102 +253,6 @@ def _scan(
     )
 
 
-def chunk(
-    keys: list[np.ndarray], g: np.ndarray | None, window: int, bits: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[tuple[np.ndarray, np.ndarray]]]:
-    """One range of customers (their keys per step, in order; step 1's groups ``g`` or None):
-    each customer's (range-relative) code, level, group (None without ``g``) and, per step k >= 2,
-    (index of the customer, diff); the pass of engine/funnel_scan.py ``_chunk``, per customer."""
-    n = len(keys)
-    entries = keys[0]
-    none = np.empty(0, dtype=np.int64)
-    diffs = [(none, none)] * (n - 1)
-    if not len(entries):
-        return none, none.astype(np.int8), None if g is None else none.astype(np.int32), diffs
-    cust = entries >> bits
-    first = np.empty(len(entries), dtype=bool)
-    first[0] = True
-    np.not_equal(cust[1:], cust[:-1], out=first[1:])
-    at = np.flatnonzero(first)
-    codes = cust[at]
-    level = np.ones(len(at), dtype=np.int8)
-    entry = at.copy()  # each customer's best chain's entry (level 1: his earliest)
-    if n >= 2 and len(keys[1]):
-        k2 = keys[1]
-        c2 = k2 >> bits
-        upto = np.searchsorted(entries, k2, side="right")
-        latest = upto - 1
-        before = np.empty(len(k2), dtype=np.int64)
-        before[0] = 0
-        before[1:] = upto[:-1]
-        ok = latest >= before
-        ok[ok] &= cust[latest[ok]] == c2[ok]
-        times = [k2]
-        found = [np.ones(len(k2), dtype=bool)]
-        for k in range(2, n):
-            step = keys[k]
-            if not len(step):
-                break
-            j = _next(step, times[-1])
-            there = j < len(step)
-            np.minimum(j, len(step) - 1, out=j)
-            t = step[j]
-            found.append(found[-1] & there & ((t >> bits) == c2))
-            times.append(t)
-        idx = np.flatnonzero(ok)
-        if len(idx):
-            t1 = entries[latest[idx]]
-            lv = np.ones(len(idx), dtype=np.int64)
-            for f, t in zip(found, times, strict=True):
-                lv += f[idx] & (t[idx] - t1 <= window)
-            cu = c2[idx]
-            runs = np.flatnonzero(np.concatenate(([True], cu[1:] != cu[:-1])))
-            mask = (1 << _IDX) - 1
-            best = np.maximum.reduceat((lv << _IDX) + (mask - np.arange(len(idx))), runs)
-            top = best >> _IDX
-            pick = mask - (best & mask)
-            reached = top >= 2
-            top, i = top[reached], idx[pick[reached]]
-            t_top = times[0][i]
-            for k, t in enumerate(times[1:], start=3):
-                sel = top == k
-                t_top[sel] = t[i[sel]]
-            lowest = np.maximum(t_top - window, (t_top >> bits) << bits)
-            e = np.maximum(np.searchsorted(entries, lowest, side="left"), before[i])
-            pos = np.searchsorted(codes, c2[i])
-            level[pos] = top
-            entry[pos] = e
-            t_1 = entries[e]
-            for k in range(2, n + 1):
-                sel = top >= k
-                if k - 2 >= len(times) or not sel.any():
-                    break
-                prev = t_1[sel] if k == 2 else times[k - 3][i[sel]]
-                diffs[k - 2] = (pos[sel], times[k - 2][i[sel]] - prev)
-    return codes, level, None if g is None else _least_group(entries, g, entry), diffs
-
-
-def _least_group(entries: np.ndarray, g: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The group at each entry ``at`` (the first of its equal keys): the least of the group numbers
-    of the step-1 events of that customer and time (the canonical order's tie rule)."""
-    if len(entries) < 2 or not (entries[1:] == entries[:-1]).any():
-        same: np.ndarray = g[at]
-        return same
-    head = np.concatenate(([True], entries[1:] != entries[:-1]))
-    runs = np.flatnonzero(head)
-    least: np.ndarray = np.minimum.reduceat(g, runs)[np.cumsum(head)[at] - 1]
-    return least
-
-
-def _next(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """For sorted ``queries``: the index of the least key >= each (``len(keys)``: none)."""
-    if len(queries) <= 2 * len(keys):
-        return np.searchsorted(keys, queries, side="left")
-    below = np.searchsorted(queries, keys, side="right")
-    out: np.ndarray = np.cumsum(np.bincount(below, minlength=len(queries) + 1))[: len(queries)]
-    return out
-
-
 def scan_by_rows(events: Events, spec: FunnelSpec) -> list[dict[str, Any]] | None:
     """The fast path's summary rows of ``spec`` with a breakdown (one per value with customers:
     ``by``, ``c{k}``, ``med{k}``, ``p90{k}``), in the values' order, or None (the joins answer)."""
@@ -365,13 +284,14 @@ def scan_by_rows(events: Events, spec: FunnelSpec) -> list[dict[str, Any]] | Non
     return out
 
 
-def scan_levels(events: Events, spec: FunnelSpec) -> Any:
+def scan_levels(events: Events, spec: FunnelSpec, wanted: Wanted | None = None) -> Any:
     """The levels (pandas: ``customer``, ``level`` int64, with a breakdown ``by``), as
-    engine/fast_levels.py's, in the store's key order; or None (the caller runs the joins)."""
+    engine/fast_levels.py's, in the store's key order; or None (the caller runs the joins);
+    ``wanted``: as :func:`customers_of`'s (the work ahead's people of a funnel left behind)."""
     import pandas as pd
     import pyarrow as pa
 
-    found = customers_of(events, spec)
+    found = customers_of(events, spec, wanted)
     if found is None:
         return None
     columns: dict[str, Any] = {"customer": _ids(events).take(pa.array(found.keys))}

@@ -9,7 +9,7 @@ from typing import Any
 
 from hourglass.analyses.people import funnel_people, funnel_totals_people
 from hourglass.engine.fast_levels import fast_levels
-from hourglass.engine.scan_levels import scan_levels
+from hourglass.engine.scan_levels import Wanted, scan_levels
 from hourglass.interfaces import api
 
 from .data import DashboardSource
@@ -19,12 +19,13 @@ from .query import FunnelQuery
 __all__ = ["funnel_levels", "named_levels"]
 
 
-def funnel_levels(src: DashboardSource, q: FunnelQuery) -> Any:
+def funnel_levels(src: DashboardSource, q: FunnelQuery, wanted: Wanted | None = None) -> Any:
     """``api.funnel_levels`` for the funnel builder's query (pandas), on ``src``'s connection: on the
     store by the funnel's sequential scan kept per customer (engine/scan_levels.py), else on the
     DuckDB fast path when it can say (engine/fast_levels.py), else the portable plan; with optional
     steps or ``--count totals`` the portable plan's per-customer table that their counts sum
-    (``analyses/people.py``)."""
+    (``analyses/people.py``). ``wanted``: asked between the scan's reads and pass
+    (engine/scan_levels.py: the work ahead's people of a funnel left behind stop there)."""
     kwargs = funnel_kwargs(src, q)
 
     def run() -> Any:
@@ -34,7 +35,7 @@ def funnel_levels(src: DashboardSource, q: FunnelQuery) -> Any:
         if spec.count == "totals" or (spec.optional_steps and not spec.open):
             people = funnel_totals_people if spec.count == "totals" else funnel_people
             return src.events.engine.execute(people(spec, src.events.table))
-        fast = scan_levels(src.events, spec)
+        fast = scan_levels(src.events, spec, wanted)
         if fast is None:
             fast = fast_levels(src.events, spec)
         if fast is not None:

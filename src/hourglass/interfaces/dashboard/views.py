@@ -188,11 +188,11 @@ class Views:
     def funnel(self, q: FunnelQuery) -> str:
         if q.empty:
             return self._render("funnel_empty.html")
+        self._newest_funnel = q.key()  # (an older funnel's people not started from now on)
         comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
         # the people behind the bars, once the funnel is computed (an older funnel's are stopped, or
         # not started: a click on its bar computes them)
-        self._newest_funnel = q.key()
         self.ahead.submit(lambda s: self._newest_levels(q, s), view=("funnel", q.key()))
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
         compare_chart = Chart(fresh_id("hg-compare"), compare_figure(comparison)) if comparison else None
@@ -215,8 +215,13 @@ class Views:
 
     def _newest_levels(self, q: FunnelQuery, src: DashboardSource) -> Any:
         """The work ahead's :meth:`_levels`, while ``q`` is the funnel asked for last (10M: the people
-        of three funnels left behind took 2.1 CPU-s after the click, which needed none of them)."""
-        return self._levels(q, src) if self._newest_funnel == q.key() else None
+        of three funnels left behind took 2.1 CPU-s after the click, which needed none of them);
+        stopped between the scan's reads and pass once another funnel is asked for."""
+
+        def wanted() -> bool:
+            return bool(self._newest_funnel == q.key())
+
+        return self._cached("levels", q.key(), lambda: funnel_levels(src, q, wanted)) if wanted() else None
 
     def _levels(self, q: FunnelQuery, src: DashboardSource | None = None) -> Any:
         """Every customer of the funnel with his level (and group): ``funnel_levels``, cached."""

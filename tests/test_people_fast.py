@@ -166,3 +166,15 @@ def test_distinct_paths_name_the_rows_by_their_few_paths() -> None:
     rows = np.array([0, 1, 2], dtype=np.intp)
     paths, inverse = fast.distinct_paths(rows)
     assert paths[inverse].tolist() == nodes[rows].tolist() and len(paths) == 2
+
+
+def test_declined_not_raised_where_the_forced_fast_path_cannot_run(
+    events: Events, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "twice.yaml").write_text(
+        "name: twice\nkind: funnel\nstages:\n- name: a\n  events: [visit, signup]\n"
+        "- name: b\n  events: [signup, purchase]\nsale: b\n"
+    )  # signup in two stages: the fast path cannot run
+    spec = PathsSpec.build(load_model(str(tmp_path / "twice.yaml"), None), level="stage", depth=3)
+    monkeypatch.setenv("HOURGLASS_PLAN", "fast")
+    assert customer_paths_np(events, spec) is None

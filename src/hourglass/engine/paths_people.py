@@ -105,9 +105,14 @@ def _packed(nodes: Nodes, bits: int) -> I64:
 def _why_not(events: Events, spec: PathsSpec) -> str | None:
     if spec.level != "stage" or events.keyed is None:
         return "not a stage level on integer customers"
+    from hourglass.model.errors import UnsupportedError
+
     plain = dataclasses.replace(spec, start=None, end=None)
-    if journeys_plan_for(events, plain) != "fast":
-        return "the paths' fast path does not run"
+    try:
+        if journeys_plan_for(events, plain) != "fast":
+            return "the paths' fast path does not run"
+    except UnsupportedError:  # HOURGLASS_PLAN=fast where it cannot run: the portable plan here
+        return "the paths' fast path cannot run"
     return None
 
 

@@ -143,6 +143,12 @@ def test_a_sankey_click_on_a_store_lists_the_nodes_customers(tmp_path: Path) -> 
             rows = list(csv.DictReader(io.StringIO(got.text)))
             assert len(rows) == n["customers"] and all(n["name"] in row["path"] for row in rows)
             assert all(row["customer"].startswith("u") for row in rows)  # the ids, not the keys
+        edges = journeys_api.transitions(src.events, "hourglass").to_dict()["edges"]
+        for e in sorted(edges, key=lambda x: -x["customers"])[:3]:
+            q = f"move_from={e['from']}&move_to={e['to'] or '(end)'}"
+            rows = list(csv.DictReader(io.StringIO(client.get(f"/journeys/people.csv?{q}").text)))
+            assert len(rows) == e["customers"] and sum(int(r["moves"]) for r in rows) == e["moves"], e
+            assert all(row["customer"].startswith("u") and row["first_move_at"] for row in rows)
 
 
 @pytest.mark.parametrize("top_node", [6, 200])
@@ -178,3 +184,29 @@ def test_declined_not_raised_where_the_forced_fast_path_cannot_run(
     spec = PathsSpec.build(load_model(str(tmp_path / "twice.yaml"), None), level="stage", depth=3)
     monkeypatch.setenv("HOURGLASS_PLAN", "fast")
     assert customer_paths_np(events, spec) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), [("awareness", "interest"), ("trust", "awareness"), ("sale", None)]
+)
+def test_a_transition_cells_people_are_the_portable_expressions(
+    events: Events, source: str, target: str | None
+) -> None:
+    from hourglass.analyses.people import transition_people
+    from hourglass.engine.moves_people import transition_people_np
+    from hourglass.model.journeys_spec import TransitionsSpec
+
+    jm = load_model("hourglass", None)
+    index = {s.name: i + 1 for i, s in enumerate(jm.stages)}
+    for since in (None, datetime(2024, 2, 1)):
+        spec = TransitionsSpec.build(jm, level="stage", collapse=True, since=since)
+        fast = transition_people_np(events, spec, index[source], None if target is None else index[target])
+        assert fast is not None
+        want = events.engine.execute(transition_people(spec, events.table, source, target))
+        assert len(want) > 0
+        pairs = zip(fast.moves.tolist(), fast.first_at.tolist(), strict=True)
+        got = dict(zip(decode_keys(events, fast.keys), pairs, strict=True))
+        assert got == {
+            str(c): (int(m), int(f))
+            for c, m, f in zip(want["customer"], want["moves"], want["first_at"], strict=True)
+        }

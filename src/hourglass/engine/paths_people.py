@@ -18,9 +18,10 @@ portable expression). Tests compare with analyses/people.py ``path_node_people``
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +34,9 @@ from hourglass.engine.journeys_seq import I64, small_pages
 from hourglass.engine.load import Events
 from hourglass.model.journeys_spec import PathsSpec
 
-__all__ = ["CustomerPaths", "customer_paths_np", "decode_keys", "elements"]
+__all__ = ["CustomerPaths", "customer_paths_np", "decode_keys", "elements", "per_customer"]
+
+R = TypeVar("R")
 
 #: a path's nodes per customer (rows) and step (columns): the 1-based stage, -1 past the path's end
 Nodes = npt.NDArray[np.int16]
@@ -181,6 +184,34 @@ def elements(events: Events, spec: PathsSpec) -> tuple[npt.NDArray[Any], I64, np
     return c, np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"])
 
 
+def per_customer(
+    events: Events, spec: PathsSpec, each: Callable[[I64, int, int], R]
+) -> tuple[I64, list[R], int] | None:
+    """``each`` of every range of customers' sorted keys (engine/journeys_order.py
+    ``ordered_ranges``), the ranges in customer order, with the distinct customer keys ascending
+    (the rows of the ranges' per-customer outputs, concatenated) and the least time (``each``'s
+    times are from it); None where the fast path's elements are not there, or a store's keys
+    cannot be decoded, or the keys are far (the ranges would come in hash order)."""
+    if events.key_count is not None and _database(events) is None:  # no store to decode the keys
+        return None
+    with small_pages():
+        got = elements(events, spec)
+        if got is None:
+            return None
+        c, ts, node = got
+        del got
+        if not len(c):
+            return np.zeros(0, np.int64), [], 0
+        workers = grouping.WORKERS
+        if not _near(c, ts, node, workers):
+            return None
+        t_min = int(ts.min())
+        parts = ordered_ranges(c, ts, node, each, workers)
+        if parts is None:
+            return None
+        return _distinct(c), parts, t_min
+
+
 def customer_paths_np(events: Events, spec: PathsSpec) -> CustomerPaths | None:
     """Every customer's path of ``spec`` (analyses/paths.py ``customer_paths``'s rows, in key order),
     from the fast path's elements and the numpy order; None where that does not apply (another
@@ -192,31 +223,17 @@ def customer_paths_np(events: Events, spec: PathsSpec) -> CustomerPaths | None:
         anchor = [s.name for s in spec.model.stages].index(spec.anchor) + 1
     reverse = spec.direction == "reverse"
     steps = spec.steps
-    if events.key_count is not None and _database(events) is None:  # no store to decode the keys
+
+    def each(keys: I64, tbits: int, nbits: int) -> tuple[Nodes, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        new, _, rnode = runs_of_keys(keys, tbits, nbits, spec.collapse)
+        return _paths_of_runs(new, rnode, steps, anchor, reverse)
+
+    got = per_customer(events, spec, each)
+    if got is None:
         return None
-    with small_pages():
-        got = elements(events, spec)
-        if got is None:
-            return None
-        c, ts, node = got
-        del got
-        if not len(c):
-            return CustomerPaths(np.zeros(0, np.int64), np.zeros((0, steps), np.int16), np.zeros(0, bool))
-        workers = grouping.WORKERS
-        if not _near(c, ts, node, workers):
-            return None
-
-        def each(
-            keys: I64, tbits: int, nbits: int
-        ) -> tuple[Nodes, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-            new, _, rnode = runs_of_keys(keys, tbits, nbits, spec.collapse)
-            return _paths_of_runs(new, rnode, steps, anchor, reverse)
-
-        parts = ordered_ranges(c, ts, node, each, workers)
-        if parts is None:
-            return None
-        keys = _distinct(c)
-        del ts, node
+    keys, parts, _ = got
+    if not parts:
+        return CustomerPaths(keys, np.zeros((0, steps), np.int16), np.zeros(0, bool))
     nodes = np.concatenate([p[0] for p in parts])
     more = np.concatenate([p[1] for p in parts])
     has = np.concatenate([p[2] for p in parts])

@@ -15,6 +15,7 @@ from hourglass.analyses.channels import channel_plan
 from hourglass.analyses.lifecycle import decoded
 from hourglass.analyses.people import channel_customers, paths_per_customer, transition_people
 from hourglass.engine.keyed import keyed, model_reads
+from hourglass.engine.moves_people import CustomerMoves, transition_people_np
 from hourglass.engine.paths_people import CustomerPaths, customer_paths_np, decode_keys
 from hourglass.ingest.config import load_model
 from hourglass.model.channels import ChannelSpec
@@ -119,14 +120,20 @@ def journey_frame(
         raw_to = chosen.get("move_to") or END
         target = None if raw_to == END else _stage(jm, raw_to, "move_to")
         tspec = TransitionsSpec.build(jm, level="stage", collapse=True, since=since, until=until)
+        what = "whose journey ended at " + source if target is None else f"who went from {source} to {target}"
+        chosen_params = {"move_from": source, "move_to": raw_to}
+        index = {s.name: i + 1 for i, s in enumerate(jm.stages)}
+        to = None if target is None else index[target]
+        fast = src.run(lambda: transition_people_np(src.events, tspec, index[source], to))
+        if fast is not None:  # the numpy kernels (engine/moves_people.py): ids decoded for the rows shown
+            return _moves_people(src, fast, f"customers {what}", chosen_params)
         expr = transition_people(tspec, src.events.table, source, target)
         frame = src.run(lambda: src.events.engine.execute(expr))
         out = frame[["customer", "moves"]].copy()
         import pandas as pd
 
         out["first_move_at"] = pd.to_datetime(frame["first_at"], unit="us") if len(frame) else []
-        what = "whose journey ended at " + source if target is None else f"who went from {source} to {target}"
-        return People(f"customers {what}", out, {"move_from": source, "move_to": raw_to})
+        return People(f"customers {what}", out, chosen_params)
     raise _bad(
         "people: say which number (a Sankey node or a transition)",
         "click a node of the paths or a cell of the transitions, or give node and node_step, or "
@@ -166,6 +173,25 @@ def paths_table(src: DashboardSource, q: PageQuery, cached: Cached) -> tuple[Pat
         lambda: src.run(compute),
     )
     return spec, table
+
+
+def _moves_people(src: DashboardSource, fast: CustomerMoves, title: str, params: dict[str, str]) -> People:
+    """A transition cell's people from the numpy kernels, in the store's key order: the ids and
+    times put on the rows shown only."""
+    import numpy as np
+    import pandas as pd
+
+    def shown(part: Any) -> Any:
+        picked = part["row"].to_numpy()
+        return pd.DataFrame(
+            {
+                "customer": decode_keys(src.events, fast.keys[picked]),
+                "moves": fast.moves[picked],
+                "first_move_at": pd.to_datetime(fast.first_at[picked], unit="us"),
+            }
+        )
+
+    return People(title, pd.DataFrame({"row": np.arange(len(fast.keys))}), params, shown)
 
 
 def _top_rows(

@@ -253,3 +253,20 @@ def test_each_models_seconds_are_not_the_models_before_it(
     ]
     assert len(got) >= 3
     assert max(r.meta["seconds"] for r in got) < 0.2 * 2 + min(r.meta["seconds"] for r in got)
+
+
+def test_a_shorter_window_scans_the_last_overviews_rows(
+    shop: dict[str, Path], scan: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overview with a new window no longer than the last one's (the same dates) reads nothing
+    again: its rows hold every chain of the shorter window; the numbers are api.funnel's."""
+    ev = api.events(str(shop["store"]))
+    dates = {"since": "2024-02-01", "until": "2024-04-01"}
+    assert _together(ev, MODELS, window="30d", **dates) == _each(ev, MODELS, window="30d", **dates)
+    reads: list[Any] = []
+    real = funnel_batch.read_names
+    monkeypatch.setattr(funnel_batch, "read_names", lambda *a: reads.append(a) or real(*a))
+    assert _together(ev, MODELS, window="3d", **dates) == _each(ev, MODELS, window="3d", **dates)
+    assert reads == []
+    assert _together(ev, MODELS, window="40d", **dates) == _each(ev, MODELS, window="40d", **dates)
+    assert len(reads) == 1  # a longer window: read again

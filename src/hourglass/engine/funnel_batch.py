@@ -17,6 +17,8 @@ step) gets ``None`` and is run on its own by the caller.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -169,13 +171,12 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
     todo = [i for i, ok in enumerate(chosen) if ok]
     ranges = {(specs[i].since, specs[i].until) for i in todo}
     with small_pages():
-        rows = read_names(events, names, span)
         if SHARED_KEYS and len(ranges) == 1:  # one entry range (the overview): each step's keys once
             from hourglass.engine.models_scan import models_scan_rows
 
             since, until = ranges.pop()
             got = models_scan_rows(
-                {x: _by_code(*r) for x, r in rows.items()},
+                _kept_rows(events, names, span),
                 [specs[i] for i in todo],
                 [step_names(specs[i]) for i in todo],
                 micros_of(since),
@@ -184,6 +185,7 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
             for i, row in zip(todo, got, strict=True):
                 out[i] = row
             return out
+        rows = read_names(events, names, span)
         # each distinct step once (a step of several models), in threads (numpy's sorts release the GIL)
         distinct = list(dict.fromkeys(k for i in todo for k in step_names(specs[i])))
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
@@ -198,6 +200,33 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
             for i, row in zip(todo, pool.map(scan, [specs[i] for i in todo]), strict=True):
                 out[i] = row
     return out
+
+
+#: the last overview's rows: (events, names, span) -> each name's rows, customer keys in order
+_KEPT: list[tuple[weakref.ref[Events], tuple[str, ...], tuple[int | None, int | None], Any]] = []
+_kept_lock = threading.Lock()
+
+
+def _covers(wide: tuple[int | None, int | None], span: tuple[int | None, int | None]) -> bool:
+    lo = wide[0] is None or (span[0] is not None and wide[0] <= span[0])
+    return lo and (wide[1] is None or (span[1] is not None and span[1] <= wide[1]))
+
+
+def _kept_rows(
+    events: Events, names: Sequence[str], span: tuple[int | None, int | None]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """:func:`read_names` (customer keys in order), or the last overview's rows when they are of
+    the same events and names over a span that holds this one (a new window no longer than the
+    last: the rows of a longer span hold every chain of a shorter one, and the entries are cut to
+    the range by the scan)."""
+    with _kept_lock:
+        for ref, kept_names, wide, rows in _KEPT:
+            if ref() is events and kept_names == tuple(names) and _covers(wide, span):
+                return rows  # type: ignore[no-any-return]
+    rows = {x: _by_code(*r) for x, r in read_names(events, names, span).items()}
+    with _kept_lock:
+        _KEPT[:] = [(weakref.ref(events), tuple(names), span, rows)]
+    return rows
 
 
 def _by_code(codes: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

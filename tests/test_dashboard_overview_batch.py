@@ -266,7 +266,10 @@ def test_a_shorter_window_scans_the_last_overviews_rows(
     reads: list[Any] = []
     real = funnel_batch.read_names
     monkeypatch.setattr(funnel_batch, "read_names", lambda *a: reads.append(a) or real(*a))
+    before = {"since": "2023-12-03", "until": "2024-02-01"}  # the period before (a comparison's)
+    assert _together(ev, MODELS, window="30d", **before) == _each(ev, MODELS, window="30d", **before)
+    assert len(reads) == 1
     assert _together(ev, MODELS, window="3d", **dates) == _each(ev, MODELS, window="3d", **dates)
-    assert reads == []
+    assert len(reads) == 1
     assert _together(ev, MODELS, window="40d", **dates) == _each(ev, MODELS, window="40d", **dates)
-    assert len(reads) == 1  # a longer window: read again
+    assert len(reads) == 2  # a longer window: read again

@@ -202,30 +202,35 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
     return out
 
 
-#: the last overview's rows: (events, names, span) -> each name's rows, customer keys in order
+#: the last overviews' rows (the page's dates and the period before, a comparison's): (events,
+#: names, span) -> each name's rows, customer keys in order
+_KEPT_MAX = 2
 _KEPT: list[tuple[weakref.ref[Events], tuple[str, ...], tuple[int | None, int | None], Any]] = []
 _kept_lock = threading.Lock()
 
 
 def _covers(wide: tuple[int | None, int | None], span: tuple[int | None, int | None]) -> bool:
-    lo = wide[0] is None or (span[0] is not None and wide[0] <= span[0])
-    return lo and (wide[1] is None or (span[1] is not None and span[1] <= wide[1]))
+    """``wide`` holds ``span`` and starts with it (not all dates' rows for a range of days: the
+    scan's cost is its rows')."""
+    return wide[0] == span[0] and (wide[1] is None or (span[1] is not None and span[1] <= wide[1]))
 
 
 def _kept_rows(
     events: Events, names: Sequence[str], span: tuple[int | None, int | None]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """:func:`read_names` (customer keys in order), or the last overview's rows when they are of
+    """:func:`read_names` (customer keys in order), or a last overview's rows when they are of
     the same events and names over a span that holds this one (a new window no longer than the
     last: the rows of a longer span hold every chain of a shorter one, and the entries are cut to
     the range by the scan)."""
     with _kept_lock:
-        for ref, kept_names, wide, rows in _KEPT:
+        for i, (ref, kept_names, wide, rows) in enumerate(_KEPT):
             if ref() is events and kept_names == tuple(names) and _covers(wide, span):
+                _KEPT.append(_KEPT.pop(i))
                 return rows  # type: ignore[no-any-return]
     rows = {x: _by_code(*r) for x, r in read_names(events, names, span).items()}
     with _kept_lock:
-        _KEPT[:] = [(weakref.ref(events), tuple(names), span, rows)]
+        _KEPT.append((weakref.ref(events), tuple(names), span, rows))
+        del _KEPT[:-_KEPT_MAX]
     return rows
 
 

@@ -22,7 +22,7 @@ from hourglass.engine.bound import Bound, bound
 from hourglass.engine.event_store import write_store
 from hourglass.engine.keyed import keyed
 from hourglass.engine.stage_firsts import stage_rows
-from hourglass.interfaces.lifecycle_api import lifecycle_spec, lifecycle_table
+from hourglass.interfaces.lifecycle_api import lifecycle_spec
 from hourglass.model.steps import Filter
 from test_lifecycle_keyed import BASE, _plain, random_log
 
@@ -109,17 +109,3 @@ def test_a_filter_or_a_glob_keeps_the_group_by(stores: dict[str, Path]) -> None:
             assert stage_rows(run, k, dataclasses.replace(spec, model=model), BASE) is None
     with bound(ev.engine, allowed=False) as run:  # as_of, a written table: no Bound run
         assert stage_rows(run, k, spec, BASE) is None
-
-
-def test_the_stage_table_per_customer_equals_the_one_without_it(
-    stores: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ev = hourglass.events(str(stores["2024"]))
-    frames = []
-    for on in (True, False):
-        monkeypatch.setattr(run_lifecycle, "FIRSTS_ON", on)
-        expr = lifecycle_table(ev, since="2024-01-02T02:00:00", until="2024-02-01")
-        frames.append(ev.engine.execute(expr).sort_values("customer", kind="stable").reset_index(drop=True))
-    assert frames[0].equals(frames[1]) and len(frames[0]) > 10
-    assert list(frames[0].dtypes) == list(frames[1].dtypes)
-    assert frames[0]["customer"].str.startswith("u").all()  # the ids, decoded

@@ -31,7 +31,7 @@ from hourglass.analyses.lifecycle import (
 from hourglass.engine.bound import Runner, bound, built, direct
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
-from hourglass.engine.stage_firsts import stage_memtable, stage_rows
+from hourglass.engine.stage_firsts import stage_rows
 from hourglass.engine.store_files import temp_path
 from hourglass.ingest.outputs import cannot_write, check_output, source_files
 from hourglass.model.after_sale import after_sale_names, missing_blocks
@@ -95,10 +95,7 @@ def lifecycle_customers(events: Events, spec: LifecycleSpec) -> ir.Table:
     k = keyed(events, model_reads(spec.model))
     if k is None:
         return stage_customers(spec, events.table, as_of(events, spec))
-    now = as_of(events, spec, in_range(spec, k.table))
-    # a store's stage table from numpy arrays (engine/stage_firsts.py), else the GROUP BY
-    fast = stage_memtable(events.engine.con.con, k, spec, now) if FIRSTS_ON else None
-    return decoded(stage_customers(spec, k.table, now) if fast is None else fast, k.ids)
+    return decoded(stage_customers(spec, k.table, as_of(events, spec, in_range(spec, k.table))), k.ids)
 
 
 def _present(run: Runner, t: ir.Table, names: tuple[str, ...]) -> frozenset[str]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
@@ -31,7 +30,7 @@ from hourglass.engine.bound import Bound, Runner
 from hourglass.engine.keyed import KEYED_VIEW, Keyed
 from hourglass.model.lifecycle import LifecycleSpec
 
-__all__ = ["TABLE", "plain_names", "stage_arrow", "stage_memtable", "stage_rows"]
+__all__ = ["TABLE", "plain_names", "stage_arrow", "stage_rows"]
 
 TABLE = "hg_stage_rows"  #: the table's name in the compiled SQL (each run reads its own)
 EVENTS = "hg_events"  #: the store's events table (engine/event_store.py)
@@ -192,9 +191,3 @@ def stage_rows(run: Runner, k: Keyed | None, spec: LifecycleSpec, now: datetime)
         return None
     found = stage_arrow(run.engine.con.con, k, spec, now)
     return None if found is None else run.frame(TABLE, *found)
-
-
-def stage_memtable(raw: Any, k: Keyed | None, spec: LifecycleSpec, now: datetime) -> ir.Table | None:
-    """:func:`stage_arrow` as an in-memory table (an Ibis expression of its own), or None."""
-    found = stage_arrow(raw, k, spec, now)
-    return None if found is None else ibis.memtable(found[0], schema=ibis.schema(found[1]))

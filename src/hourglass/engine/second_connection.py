@@ -74,7 +74,7 @@ def second_connection(events: Events) -> Events | None:
 
 _lock = threading.Lock()
 #: per first connection (its backend), per events table: the second connection's events and its lock
-_companions: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Events, threading.Lock]]] = (
+_companions: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Events, threading.Lock] | None]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -85,13 +85,11 @@ def _companion(events: Events) -> tuple[Events, threading.Lock] | None:
     backend = events.engine.con
     key = (events.table.op(), None if events.keyed is None else events.keyed.op())
     with _lock:
-        found = _companions.get(backend, {}).get(key)
-    if found is not None:
-        return found
-    second = second_connection(events)
-    if second is None:
-        return None
-    made = (second, threading.Lock())
+        kept = _companions.get(backend, {})
+        if key in kept:
+            return kept[key]
+    second = second_connection(events)  # None (none possible) is kept too: not tried again
+    made = None if second is None else (second, threading.Lock())
     with _lock:
         return _companions.setdefault(backend, {}).setdefault(key, made)
 

@@ -193,7 +193,7 @@ def test_a_transition_cells_people_are_the_portable_expressions(
     events: Events, source: str, target: str | None
 ) -> None:
     from hourglass.analyses.people import transition_people
-    from hourglass.engine.moves_people import transition_people_np
+    from hourglass.engine.paths_people import transition_people_np
     from hourglass.model.journeys_spec import TransitionsSpec
 
     jm = load_model("hourglass", None)

@@ -15,8 +15,13 @@ from hourglass.analyses.channels import channel_plan
 from hourglass.analyses.lifecycle import decoded
 from hourglass.analyses.people import channel_customers, paths_per_customer, transition_people
 from hourglass.engine.keyed import keyed, model_reads
-from hourglass.engine.moves_people import CustomerMoves, transition_people_np
-from hourglass.engine.paths_people import CustomerPaths, customer_paths_np, decode_keys
+from hourglass.engine.paths_people import (
+    CustomerMoves,
+    CustomerPaths,
+    customer_paths_np,
+    decode_keys,
+    transition_people_np,
+)
 from hourglass.ingest.config import load_model
 from hourglass.model.channels import ChannelSpec
 from hourglass.model.errors import SpecError
@@ -125,7 +130,7 @@ def journey_frame(
         index = {s.name: i + 1 for i, s in enumerate(jm.stages)}
         to = None if target is None else index[target]
         fast = src.run(lambda: transition_people_np(src.events, tspec, index[source], to))
-        if fast is not None:  # the numpy kernels (engine/moves_people.py): ids decoded for the rows shown
+        if fast is not None:  # the numpy kernels (engine/paths_people.py): ids decoded for the rows shown
             return _moves_people(src, fast, f"customers {what}", chosen_params)
         expr = transition_people(tspec, src.events.table, source, target)
         frame = src.run(lambda: src.events.engine.execute(expr))

@@ -135,3 +135,40 @@ def test_a_store_end_to_end(tmp_path: Path, spied: list[int]) -> None:
         _same(ev, level, True, 8, {})
         _same(ev, level, False, 3, {})
     assert len(spied) == 8 and all(n == 3 for n in spied), spied
+
+
+def test_run_journeys_takes_the_numpy_kernels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """engine/run_journeys.py answers from S's numpy kernels (engine/journeys_numpy.py: the store's
+    runs, in sets) where they apply, with the portable plan's answer (HOURGLASS_PLAN=portable)."""
+    from hourglass.engine import journeys_numpy
+    from hourglass.engine.event_store import write_store
+    from hourglass.engine.run_journeys import run_journeys
+    from hourglass.engine.store import write_events
+    from hourglass.ingest.config import load_model
+    from hourglass.interfaces import api
+    from hourglass.model.journeys_spec import JourneysSpec
+    from test_people_fast import _log
+
+    write_events(_log(33, 300, False), parquet_path=tmp_path / "log.parquet")
+    write_store(api.events(str(tmp_path / "log.parquet")), tmp_path / "log.duckdb")
+    ev = api.events(str(tmp_path / "log.duckdb"))
+    spec = JourneysSpec.build(load_model("hourglass", None), goal="trust")
+    ran: list[int] = []
+    real = journeys_numpy.journeys_of_runs
+
+    def counted(*a: Any) -> Any:
+        ran.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(journeys_numpy, "journeys_of_runs", counted)
+    got = run_journeys(ev, spec).to_dict()
+    assert ran  # the numpy kernels answered
+    monkeypatch.setenv("HOURGLASS_PLAN", "portable")
+    ran.clear()
+    want = run_journeys(ev, spec).to_dict()
+    assert not ran
+    for d in (got, want):
+        d.pop("meta")
+    assert got["conformance"]["fitness_mean"] == pytest.approx(want["conformance"]["fitness_mean"], rel=1e-12)
+    got["conformance"]["fitness_mean"] = want["conformance"]["fitness_mean"]
+    assert got == want and want["entry"]

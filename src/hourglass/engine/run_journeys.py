@@ -97,6 +97,11 @@ def _journey_events(events: Events, spec: JourneysSpec) -> ir.Table:
 
 
 def run_journeys(events: Events, spec: JourneysSpec, meta: dict[str, Any] | None = None) -> JourneysResult:
+    from hourglass.engine.journeys_numpy import fast_journeys
+
+    fast = fast_journeys(events, spec, meta)  # the numpy kernels (S's), else the portable plan
+    if fast is not None:
+        return fast
     with cached() as materialize:
         plan = journeys_plan(spec, _journey_events(events, spec), materialize)
         summary = fetch(events, plan.summary)

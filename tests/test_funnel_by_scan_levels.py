@@ -63,7 +63,7 @@ def _close(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@pytest.mark.parametrize("by", [None, "channel", "device", "offer"])
+@pytest.mark.parametrize("by", [None, "channel", "device", "offer", "revenue"])
 @pytest.mark.parametrize("kw", KWS)
 def test_each_customer_s_level_and_group_equal_the_joins(
     shop: dict[str, Path], scan: None, by: str | None, kw: dict[str, Any]
@@ -94,19 +94,19 @@ def _ties(tmp_path: Path) -> api.Events:
     """Customers whose step-1 events tie in time with other devices (and NULL), and one whose best
     chain starts at his second visit."""
     rows = [
-        ("a", "visit", "2024-01-01 10:00:00", "web"),
-        ("a", "visit", "2024-01-01 10:00:00", "app"),
-        ("a", "signup", "2024-01-01 11:00:00", "web"),
-        ("b", "visit", "2024-01-01 10:00:00", None),
-        ("b", "visit", "2024-01-01 10:00:00", "tv"),
-        ("c", "visit", "2024-01-01 10:00:00", None),
-        ("c", "visit", "2024-01-05 10:00:00", "web"),
-        ("c", "signup", "2024-01-05 12:00:00", "web"),
-        ("c", "purchase", "2024-01-06 12:00:00", "app"),
-        ("d", "visit", "2024-01-02 10:00:00", "tv"),
-        ("d", "visit", "2024-01-02 09:00:00", "app"),
+        ("a", "visit", "2024-01-01 10:00:00", "web", 1.5),
+        ("a", "visit", "2024-01-01 10:00:00", "app", 2.5),
+        ("a", "signup", "2024-01-01 11:00:00", "web", None),
+        ("b", "visit", "2024-01-01 10:00:00", None, None),
+        ("b", "visit", "2024-01-01 10:00:00", "tv", 0.5),
+        ("c", "visit", "2024-01-01 10:00:00", None, 3.0),
+        ("c", "visit", "2024-01-05 10:00:00", "web", 1.0),
+        ("c", "signup", "2024-01-05 12:00:00", "web", 2.0),
+        ("c", "purchase", "2024-01-06 12:00:00", "app", None),
+        ("d", "visit", "2024-01-02 10:00:00", "tv", 4.0),
+        ("d", "visit", "2024-01-02 09:00:00", "app", 0.25),
     ]
-    frame = pd.DataFrame(rows, columns=["customer", "event", "timestamp", "device"])
+    frame = pd.DataFrame(rows, columns=["customer", "event", "timestamp", "device", "score"])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"])
     frame.to_parquet(tmp_path / "ties.parquet")
     write_store(api.events(str(tmp_path / "ties.parquet")), tmp_path / "ties.duckdb")
@@ -124,6 +124,10 @@ def test_a_tie_at_the_entry_takes_the_least_value_null_last(tmp_path: Path, scan
         "by": ["app", "tv", "web", "app"],
     }
     pd.testing.assert_frame_equal(_by_customer(got), _by_customer(fast_levels(ev, spec)))
+    by_score = api.funnel_inputs(ev, ["visit", "signup", "purchase"], by="score", window="2d")[1]
+    scores = scan_levels(ev, by_score)  # a number: the joins' float64; a tie's least, NULL last
+    assert scores is not None and scores["by"].tolist() == [1.5, 0.5, 1.0, 0.25]
+    pd.testing.assert_frame_equal(_by_customer(scores), _by_customer(fast_levels(ev, by_score)))
     rows = breakdown_funnel(ev, "device", steps=["visit", "signup", "purchase"], window="2d").to_dict()
     want = api.funnel(ev, ["visit", "signup", "purchase"], by="device", window="2d").to_dict()
     assert _close(rows, want)

@@ -84,6 +84,8 @@ class Customers:
     group: np.ndarray | None
     values: list[Any]
     diffs: list[tuple[np.ndarray, np.ndarray]]
+    #: the values as pandas has them from DuckDB (the joins' frame's ``by``: its dtype, NaN for NULL)
+    typed: Any = None
 
 
 def eligible(events: Events, spec: FunnelSpec) -> bool:
@@ -106,7 +108,7 @@ def eligible(events: Events, spec: FunnelSpec) -> bool:
 
 def _step1_rows(
     events: Events, spec: FunnelSpec, since: int | None, until: int | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any], Any] | None:
     """The step-1 rows in the entry range: customer keys (in order), µs, and the breakdown value's
     number (values ordered, NULL last; zeros without a breakdown), and the values; None when the
     column has more than ``MAX_GROUPS`` values or DuckDB cannot order it."""
@@ -117,7 +119,7 @@ def _step1_rows(
     if not spec.by:
         rows = read_names(events, names, (since, until))
         c, ts = step_rows(rows, tuple(names))
-        return c, ts, np.zeros(len(c), dtype=np.int32), [None]
+        return c, ts, np.zeros(len(c), dtype=np.int32), [None], None
     con = events.engine.con
     base = con.compile(events.keyed)
     match = " OR ".join(f"event = {sql_literal(x)}::{events.enum_type}" for x in names) or "false"
@@ -129,11 +131,11 @@ def _step1_rows(
     b = '"' + str(spec.by).replace('"', '""') + '"'
     rows_sql = f'SELECT customer AS c, "timestamp" AS ts, {b} AS v FROM ({base}) AS st WHERE {match}'
     try:  # (not translated: whatever fails here, the joins run and say it)
-        values = [
-            r[0] for r in con.con.sql(f"SELECT DISTINCT v FROM ({rows_sql}) ORDER BY 1 NULLS LAST").fetchall()
-        ]
+        distinct = f"SELECT DISTINCT v FROM ({rows_sql}) ORDER BY 1 NULLS LAST"
+        values = [r[0] for r in con.con.sql(distinct).fetchall()]
         if len(values) > MAX_GROUPS:
             return None
+        typed = con.con.sql(distinct).df()["v"] if values else None
         got = _numbered(con.con, rows_sql, values)
     except duckdb.Error:  # a column DuckDB cannot order (a map), a query interrupted: the joins
         return None
@@ -141,7 +143,7 @@ def _step1_rows(
     if len(c) > 1 and not (c[1:] >= c[:-1]).all():
         order = np.argsort(c, kind="stable")
         c, ts, g = c[order], ts[order], g[order]
-    return c, ts, g, values or [None]
+    return c, ts, g, values or [None], typed
 
 
 def _numbered(raw: Any, rows_sql: str, values: list[Any]) -> dict[str, Any]:
@@ -188,7 +190,7 @@ def customers_of(events: Events, spec: FunnelSpec, wanted: Wanted | None = None)
         if first is None:
             return None
         still()
-        c1, t1, g1, values = first
+        c1, t1, g1, values, typed = first
         later = step_names(spec)[1:]
         span = rows_span(events, spec)
         rows = read_names(events, sorted({x for k in later for x in k}), span) if later else {}
@@ -196,7 +198,7 @@ def customers_of(events: Events, spec: FunnelSpec, wanted: Wanted | None = None)
         steps = [(c1, t1), *(step_rows(rows, k) for k in later)]
         found = _scan(steps, g1, values, spec.window)
         still()
-        return found
+        return replace(found, typed=typed)
 
 
 def _scan(
@@ -296,16 +298,14 @@ def scan_levels(events: Events, spec: FunnelSpec, wanted: Wanted | None = None) 
         return None
     columns: dict[str, Any] = {"customer": _ids(events).take(pa.array(found.keys))}
     columns["level"] = pa.array(found.level.astype(np.int64))
+    frame = pa.table(columns).to_pandas()
     if spec.by:
         assert found.group is not None
-        try:
-            values = pa.array(found.values)
-        except (pa.ArrowException, TypeError, ValueError):  # values Arrow does not type: as they are
-            frame = pa.table(columns).to_pandas()
+        if found.typed is not None:  # the joins' dtype (a number's float64 and NaN, a text's str)
+            frame["by"] = found.typed.take(found.group).reset_index(drop=True)
+        else:  # nobody entered: an empty group column
             frame["by"] = pd.Series(_objects(found.values)[found.group], dtype=object)
-            return frame
-        columns["by"] = values.take(pa.array(found.group))
-    return pa.table(columns).to_pandas()
+    return frame
 
 
 #: each store's customer ids in key order (Arrow text, ~12 bytes a customer), by the events read

@@ -97,6 +97,7 @@ def test_the_people_worked_ahead_are_the_newest_funnels_only(
 ) -> None:
     """A funnel's people are computed ahead only while it is the funnel asked for last: the people
     of the funnels left behind are not (a click on their bars computes them)."""
+    from hourglass.interfaces.dashboard import levels as levels_module
     from hourglass.interfaces.dashboard import views as views_module
     from hourglass.interfaces.dashboard.app import create_app
 
@@ -111,7 +112,8 @@ def test_the_people_worked_ahead_are_the_newest_funnels_only(
         computed.append(q.window)
         return real(on, q, *wanted)
 
-    monkeypatch.setattr(views_module, "funnel_levels", counting)
+    monkeypatch.setattr(views_module, "funnel_levels", counting)  # a click's
+    monkeypatch.setattr(levels_module, "funnel_levels", counting)  # the work ahead's
     older, newer = (FunnelQuery(steps=("visit", "signup"), window=w) for w in ("3d", "4d"))
     views.funnel(older)
     views.funnel(newer)

@@ -94,19 +94,20 @@ def _ties(tmp_path: Path) -> api.Events:
     """Customers whose step-1 events tie in time with other devices (and NULL), and one whose best
     chain starts at his second visit."""
     rows = [
-        ("a", "visit", "2024-01-01 10:00:00", "web", 1.5),
-        ("a", "visit", "2024-01-01 10:00:00", "app", 2.5),
-        ("a", "signup", "2024-01-01 11:00:00", "web", None),
-        ("b", "visit", "2024-01-01 10:00:00", None, None),
-        ("b", "visit", "2024-01-01 10:00:00", "tv", 0.5),
-        ("c", "visit", "2024-01-01 10:00:00", None, 3.0),
-        ("c", "visit", "2024-01-05 10:00:00", "web", 1.0),
-        ("c", "signup", "2024-01-05 12:00:00", "web", 2.0),
-        ("c", "purchase", "2024-01-06 12:00:00", "app", None),
-        ("d", "visit", "2024-01-02 10:00:00", "tv", 4.0),
-        ("d", "visit", "2024-01-02 09:00:00", "app", 0.25),
+        ("a", "visit", "2024-01-01 10:00:00", "web", 1.5, 2),
+        ("a", "visit", "2024-01-01 10:00:00", "app", 2.5, 1),
+        ("a", "signup", "2024-01-01 11:00:00", "web", None, None),
+        ("b", "visit", "2024-01-01 10:00:00", None, None, None),
+        ("b", "visit", "2024-01-01 10:00:00", "tv", 0.5, None),
+        ("c", "visit", "2024-01-01 10:00:00", None, 3.0, 1),
+        ("c", "visit", "2024-01-05 10:00:00", "web", 1.0, 2),
+        ("c", "signup", "2024-01-05 12:00:00", "web", 2.0, None),
+        ("c", "purchase", "2024-01-06 12:00:00", "app", None, None),
+        ("d", "visit", "2024-01-02 10:00:00", "tv", 4.0, None),
+        ("d", "visit", "2024-01-02 09:00:00", "app", 0.25, 3),
     ]
-    frame = pd.DataFrame(rows, columns=["customer", "event", "timestamp", "device", "score"])
+    frame = pd.DataFrame(rows, columns=["customer", "event", "timestamp", "device", "score", "tier"])
+    frame["tier"] = frame["tier"].astype("Int64")  # an integer column with NULLs
     frame["timestamp"] = pd.to_datetime(frame["timestamp"])
     frame.to_parquet(tmp_path / "ties.parquet")
     write_store(api.events(str(tmp_path / "ties.parquet")), tmp_path / "ties.duckdb")
@@ -128,6 +129,11 @@ def test_a_tie_at_the_entry_takes_the_least_value_null_last(tmp_path: Path, scan
     scores = scan_levels(ev, by_score)  # a number: the joins' float64; a tie's least, NULL last
     assert scores is not None and scores["by"].tolist() == [1.5, 0.5, 1.0, 0.25]
     pd.testing.assert_frame_equal(_by_customer(scores), _by_customer(fast_levels(ev, by_score)))
+    by_tier = api.funnel_inputs(ev, ["visit", "signup", "purchase"], by="tier", window="2d")[1]
+    tiers = scan_levels(ev, by_tier)  # an integer with NULLs: integers still (a group's label "1", not "1.0")
+    assert tiers is not None and [None if pd.isna(x) else x for x in tiers["by"]] == [1, None, 2, 3]
+    assert tiers["by"].astype(str)[0] == "1"
+    pd.testing.assert_frame_equal(_by_customer(tiers), _by_customer(fast_levels(ev, by_tier)))
     rows = breakdown_funnel(ev, "device", steps=["visit", "signup", "purchase"], window="2d").to_dict()
     want = api.funnel(ev, ["visit", "signup", "purchase"], by="device", window="2d").to_dict()
     assert _close(rows, want)
@@ -186,3 +192,26 @@ def test_the_work_stops_between_its_reads_once_it_is_not_wanted(shop: dict[str, 
         scan_levels(ev, spec, until_second)
     assert len(asked) == 2
     assert scan_levels(ev, spec, lambda: True) is not None
+
+
+def test_an_interrupted_read_is_not_left_to_the_joins(
+    shop: dict[str, Path], scan: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The work ahead's query interrupted (another funnel asked for): raised, not answered by the
+    joins (the funnel left behind gets neither)."""
+    import duckdb
+
+    ev = api.events(str(shop["store"]))
+    spec = api.funnel_inputs(ev, STEPS, by="device", window="7d")[1]
+    real = ev.engine.con.con
+
+    class Interrupted:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def sql(self, query: str) -> Any:
+            raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr(ev.engine.con, "con", Interrupted())
+    with pytest.raises(duckdb.InterruptException):
+        scan_levels(ev, spec)

@@ -137,7 +137,9 @@ def _step1_rows(
             return None
         typed = con.con.sql(distinct).df()["v"] if values else None
         got = _numbered(con.con, rows_sql, values)
-    except duckdb.Error:  # a column DuckDB cannot order (a map), a query interrupted: the joins
+    except duckdb.InterruptException:  # the work ahead stopped (not a reason to run the joins)
+        raise
+    except duckdb.Error:  # a column DuckDB cannot order (a map): the joins
         return None
     c, ts, g = got["c"], np.asarray(got["ts"], dtype=np.int64), np.asarray(got["g"], dtype=np.int32)
     if len(c) > 1 and not (c[1:] >= c[:-1]).all():
@@ -187,9 +189,9 @@ def customers_of(events: Events, spec: FunnelSpec, wanted: Wanted | None = None)
     since, until = micros_of(spec.since), micros_of(spec.until)
     with small_pages():
         first = _step1_rows(events, spec, since, until)
+        still()  # (before the joins are left to answer: a funnel left behind gets neither)
         if first is None:
             return None
-        still()
         c1, t1, g1, values, typed = first
         later = step_names(spec)[1:]
         span = rows_span(events, spec)

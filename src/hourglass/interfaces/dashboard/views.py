@@ -20,7 +20,7 @@ from .compare import Comparison, compare_rows, other_period, paths_compared, sta
 from .data import DashboardSource, ResultCache
 from .extras import Page, page_key, run_page
 from .funnel_view import FunnelView, compute_funnel, people_frame
-from .levels import funnel_levels, named_levels
+from .levels import ahead_levels, funnel_levels, named_levels
 from .pages import (
     ModelSummary,
     all_paths,
@@ -191,9 +191,8 @@ class Views:
         self._newest_funnel = q.key()  # (an older funnel's people not started from now on)
         comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
-        # the people behind the bars, once the funnel is computed (an older funnel's are stopped, or
-        # not started: a click on its bar computes them)
-        self.ahead.submit(lambda s: self._newest_levels(q, s), view=("funnel", q.key()))
+        # the people behind the bars, once the funnel is computed, while it is the newest (levels.py)
+        self.ahead.submit(lambda s: ahead_levels(self, s, q), view=("funnel", q.key()))
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
         compare_chart = Chart(fresh_id("hg-compare"), compare_figure(comparison)) if comparison else None
         return self._render(
@@ -213,16 +212,6 @@ class Views:
         rows_a, rows_b = self.funnel_view(qa).groups[0].rows, self.funnel_view(qb).groups[0].rows
         return Comparison((q.since, q.until), b, compare_rows(rows_a, rows_b))
 
-    def _newest_levels(self, q: FunnelQuery, src: DashboardSource) -> Any:
-        """The work ahead's :meth:`_levels`, while ``q`` is the funnel asked for last (10M: the people
-        of three funnels left behind took 2.1 CPU-s after the click, which needed none of them);
-        stopped between the scan's reads and pass once another funnel is asked for."""
-
-        def wanted() -> bool:
-            return bool(self._newest_funnel == q.key())
-
-        return self._cached("levels", q.key(), lambda: funnel_levels(src, q, wanted)) if wanted() else None
-
     def _levels(self, q: FunnelQuery, src: DashboardSource | None = None) -> Any:
         """Every customer of the funnel with his level (and group): ``funnel_levels``, cached."""
         on = src or self.src
@@ -239,19 +228,15 @@ class Views:
         total = len(frame)
         rows = frame.iloc[(page - 1) * per_page : page * per_page].to_dict(orient="records")
         extra = {"step": step, "kind": kind} | ({"group": group} if group is not None else {})
-        query = q.query() + "&" + urlencode(extra)
+        pages, first = max(1, -(-total // per_page)), (page - 1) * per_page + 1
+        shown = {"view": view, "total": total, "rows": rows, "step": step, "kind": kind, "group": group}
         return self._render(
             "people.html",
-            view=view,
-            total=total,
-            rows=rows,
-            step=step,
-            kind=kind,
-            group=group,
+            **shown,
             page=page,
-            pages=max(1, -(-total // per_page)),
-            query=query,
-            first=(page - 1) * per_page + 1,
+            pages=pages,
+            query=q.query() + "&" + urlencode(extra),
+            first=first,
         )
 
     def people_csv(self, q: FunnelQuery, step: int, kind: str, group: str | None) -> Any:

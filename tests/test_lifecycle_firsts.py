@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 import hourglass
@@ -109,3 +110,33 @@ def test_a_filter_or_a_glob_keeps_the_group_by(stores: dict[str, Path]) -> None:
             assert stage_rows(run, k, dataclasses.replace(spec, model=model), BASE) is None
     with bound(ev.engine, allowed=False) as run:  # as_of, a written table: no Bound run
         assert stage_rows(run, k, spec, BASE) is None
+
+
+def test_a_store_of_text_names_gives_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``ENUM_MAX_NAMES`` names the store's event column is text (the ``wide`` shape): the
+    numpy table asks every name (no ENUM to look names up in) and equals the GROUP BY; the whole
+    lifecycle equals the one without it (it raised DuckDB's "needs an ENUM" BinderException)."""
+    from hourglass.engine import event_store
+
+    log = random_log(33, n=30)
+    log.to_parquet(tmp_path / "text.parquet")
+    monkeypatch.setattr(event_store, "ENUM_MAX_NAMES", 2)
+    write_store(hourglass.events(str(tmp_path / "text.parquet")), tmp_path / "text.duckdb")
+    store = str(tmp_path / "text.duckdb")
+    with duckdb.connect(store, read_only=True) as con:
+        assert con.sql("SELECT typeof(event) FROM hg_events LIMIT 1").fetchall() == [("VARCHAR",)]
+    ev = hourglass.events(store)
+    k = keyed(ev)
+    assert k is not None
+    spec = lifecycle_spec("hourglass")
+    with bound(ev.engine) as run:
+        assert isinstance(run, Bound)
+        fast = stage_rows(run, k, spec, BASE)
+        assert fast is not None
+        got, want = _rows(run, fast), _rows(run, stage_customers(spec, k.table, BASE))
+    assert got == want and want
+    answers = []
+    for on in (True, False):
+        monkeypatch.setattr(run_lifecycle, "FIRSTS_ON", on)
+        answers.append(_plain(hourglass.lifecycle(store).to_dict()))
+    assert answers[0] == answers[1]

@@ -59,12 +59,23 @@ def plain_names(spec: LifecycleSpec) -> list[list[str]] | None:
     return out
 
 
+def _known(raw: Any, table: str) -> set[str] | None:
+    """The names of the store's ENUM event column (a name outside it cannot be compared with it), or
+    None for a store of text names (past ``ENUM_MAX_NAMES``: any name can be asked)."""
+    kind = raw.execute(f"SELECT typeof(event) FROM {table} LIMIT 1").fetchall()
+    if not kind:
+        return set()  # no events
+    if not str(kind[0][0]).startswith("ENUM"):
+        return None
+    known_rows = raw.execute(f"SELECT enum_range(event) FROM {table} LIMIT 1").fetchall()
+    return set(known_rows[0][0]) if known_rows else set()
+
+
 def _firsts(
     raw: Any, table: str, names: list[list[str]], lo: int | None, hi: int | None
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The keys of the customers with an entry and, per stage, their first entry (µs; ``_NONE``)."""
-    known_rows = raw.execute(f"SELECT enum_range(event) FROM {table} LIMIT 1").fetchall()
-    known = set(known_rows[0][0]) if known_rows else set()
+    known = _known(raw, table)
     bounds = "".join(
         [
             f' AND "timestamp" >= {lo}' if lo is not None else "",
@@ -74,7 +85,7 @@ def _firsts(
     got: list[tuple[np.ndarray, np.ndarray]] = []
     size = 0
     for stage in names:
-        present = [n for n in stage if n in known]  # a name the store has not: no event of it
+        present = [n for n in stage if known is None or n in known]  # a name the store has not: none
         if not present:
             got.append((np.empty(0, np.int64), np.empty(0, np.int64)))
             continue

@@ -67,6 +67,10 @@ class CustomerPaths:
         """The rows (ascending) whose path is one of ``paths`` (node lists padded with -1 to the
         steps) and whose node at column ``at`` is ``node``: one comparison of each customer's path
         packed in an integer with those of the chosen paths."""
+        with small_pages():  # fresh arrays of millions (engine/_pages.py: 0.5 CPU-s of faults at 10M)
+            return self._on_paths(paths, at, node)
+
+    def _on_paths(self, paths: list[list[int]], at: int, node: int) -> npt.NDArray[np.intp]:
         steps = self.nodes.shape[1]
         chosen = [p for p in paths if 0 <= at < steps and len(p) == steps and p[at] == node]
         if not chosen or not len(self.keys):
@@ -91,6 +95,10 @@ class CustomerPaths:
         of rows by their few paths)."""
         if not len(rows):
             return self.nodes[:0], np.zeros(0, dtype=np.intp)
+        with small_pages():
+            return self._distinct_paths(rows)
+
+    def _distinct_paths(self, rows: npt.NDArray[np.intp]) -> tuple[Nodes, npt.NDArray[np.intp]]:
         if self._bits * self.nodes.shape[1] > 62:
             paths, inverse = np.unique(self.nodes[rows], axis=0, return_inverse=True)
             return paths, inverse.reshape(-1)
@@ -103,16 +111,18 @@ class CustomerPaths:
 
     @cached_property
     def _words(self) -> I64:
-        """Each customer's path packed (computed at the first click, then kept)."""
+        """Each customer's path packed (computed with the table, then kept)."""
         return _packed(self.nodes, self._bits)
 
 
 def _packed(nodes: Nodes, bits: int) -> I64:
     """Each row's nodes + 1 (0: past the end) in one integer, the first node highest."""
     out = np.zeros(len(nodes), dtype=np.int64)
+    node = np.empty(len(nodes), dtype=np.int64)
     for i in range(nodes.shape[1]):
         out <<= bits
-        out |= nodes[:, i].astype(np.int64) + 1
+        np.add(nodes[:, i], 1, out=node)
+        out |= node
     return out
 
 
@@ -245,14 +255,18 @@ def customer_paths_np(events: Events, spec: PathsSpec) -> CustomerPaths | None:
     keys, parts, _ = got
     if not parts:
         return CustomerPaths(keys, np.zeros((0, steps), np.int16), np.zeros(0, bool))
-    nodes = np.concatenate([p[0] for p in parts])
-    more = np.concatenate([p[1] for p in parts])
-    has = np.concatenate([p[2] for p in parts])
-    if len(keys) != len(nodes):  # the ranges did not come in customer order: declined
-        return None
-    if anchor is not None:
-        keys, nodes, more = keys[has], nodes[has], more[has]
-    return CustomerPaths(keys, nodes, more)
+    with small_pages():
+        nodes = np.concatenate([p[0] for p in parts])
+        more = np.concatenate([p[1] for p in parts])
+        has = np.concatenate([p[2] for p in parts])
+        if len(keys) != len(nodes):  # the ranges did not come in customer order: declined
+            return None
+        if anchor is not None:
+            keys, nodes, more = keys[has], nodes[has], more[has]
+        out = CustomerPaths(keys, nodes, more)
+        if len(keys) and out._bits * steps <= 62:
+            out.__dict__["_words"] = _packed(nodes, out._bits)  # with the table, not at a click
+    return out
 
 
 def _distinct(c: npt.NDArray[Any]) -> I64:
@@ -353,9 +367,10 @@ def transition_people_np(
     keys, parts, t_min = got
     if not parts:
         return CustomerMoves(keys, np.zeros(0, np.int64), np.zeros(0, np.int64))
-    moves = np.concatenate([p[0] for p in parts])
-    first = np.concatenate([p[1] for p in parts])
-    if len(moves) != len(keys):  # the ranges did not come in customer order: declined
-        return None
-    keep = np.flatnonzero(moves > 0)
-    return CustomerMoves(keys[keep], moves[keep], first[keep] + t_min)
+    with small_pages():
+        moves = np.concatenate([p[0] for p in parts])
+        first = np.concatenate([p[1] for p in parts])
+        if len(moves) != len(keys):  # the ranges did not come in customer order: declined
+            return None
+        keep = np.flatnonzero(moves > 0)
+        return CustomerMoves(keys[keep], moves[keep], first[keep] + t_min)

@@ -10,7 +10,7 @@ step of several names was first put in customer order as a whole (a stable argso
 of every row). Here all the models use one layout (the time bits and ranges of customers of all the
 rows read), so a step's keys of a range are the same for every model: built once per range (a step
 of several names: its names' slices of the range concatenated and sorted, a merge of sorted runs),
-then each model's pass (engine/scan_levels.py ``chunk``, funnel_scan's kernel kept per customer)
+then each model's pass (engine/scan_kernel.py ``counts``, funnel_scan's kernel)
 reads them. The layout changes no number (a chain's times are key differences within a customer;
 the ranges split the customers), so each summary row is the one ``funnel_scan`` gives
 (tests/test_dashboard_overview_batch.py).
@@ -25,7 +25,7 @@ import numpy as np
 
 from hourglass.engine import grouping
 from hourglass.engine.funnel_scan import quantiles
-from hourglass.engine.scan_kernel import chunk, layout
+from hourglass.engine.scan_kernel import counts, layout
 
 if TYPE_CHECKING:
     from hourglass.model.spec import FunnelSpec
@@ -89,9 +89,7 @@ def models_scan_rows(
         keys = {(k, e): keys_of(r, k, e) for k, e in distinct}
         out = []
         for spec, st in zip(specs, steps, strict=True):
-            _, level, _, diffs = chunk([keys[(k, j == 0)] for j, k in enumerate(st)], None, spec.window, bits)
-            counts = [0, len(level), *(int(np.count_nonzero(level >= k)) for k in range(2, len(st) + 1))]
-            out.append((counts, [[], [], *([d] for _, d in diffs)]))
+            out.append(counts([keys[(k, j == 0)] for j, k in enumerate(st)], spec.window, bits))
         return out
 
     parts = grouping.run_ranges(one, len(starts) - 1, grouping.WORKERS)

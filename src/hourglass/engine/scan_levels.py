@@ -1,7 +1,7 @@
 """Each customer's level, best chain and breakdown group of a closed funnel on a store, by the
 sequential scan (engine/funnel_scan.py's pass, kept per customer instead of summed): the dashboard's
-people behind a bar, and a breakdown by a column a customer changes (a device), without the fast
-path's joins.
+people behind a bar, and a breakdown by any column (one a customer changes, a device, too), without
+the fast path's joins.
 
 Why it is exact. The pass of engine/funnel_scan.py finds, per customer, his level and his best chain
 (the earliest entry of the highest level, docs/semantics.md); its counts and times are sums over
@@ -10,8 +10,9 @@ his step-1 events at that time: with several, the one of the least breakdown val
 the canonical order says) and the times between his chain's steps. A customer of level 1 has no
 chain past step 1; his group is the value at his earliest entry. So:
 
-- the people behind a bar (``scan_levels``): the customers' keys and levels, the ids decoded by the
-  store's ``hg_customers``, in key order (the ids' order but for the heavy customers numbered last);
+- the people behind a bar (``scan_levels``): the customers' keys and levels, the ids taken by key
+  from the store's ``hg_customers`` (read once per store file), in key order (the ids' order but
+  for the heavy customers numbered last);
 - a breakdown (``scan_by_rows``): each customer's group is the value at his best chain's entry; the
   counts and times of each group are those of its customers: the fast path's joins' rows.
 

@@ -11,7 +11,7 @@ the canonical order says) and the times between his chain's steps. A customer of
 chain past step 1; his group is the value at his earliest entry. So:
 
 - the people behind a bar (``scan_levels``): the customers' keys and levels, the ids taken by key
-  from the store's ``hg_customers`` (read once per store file), in key order (the ids' order but
+  from the store's ``hg_customers`` (read once per events), in key order (the ids' order but
   for the heavy customers numbered last);
 - a breakdown (``scan_by_rows``): each customer's group is the value at his best chain's entry; the
   counts and times of each group are those of its customers: the fast path's joins' rows.
@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -311,54 +311,34 @@ def scan_levels(events: Events, spec: FunnelSpec, wanted: Wanted | None = None) 
     return frame
 
 
-#: each store's customer ids in key order (Arrow text, ~12 bytes a customer), by its file (path,
-#: inode, modification time, size: a store rewritten is a new file) or, not a file, by the events
-_IDS: OrderedDict[Hashable, tuple[weakref.ref[Events] | None, Any]] = OrderedDict()
-_IDS_MAX = 2
+#: each store's customer ids in key order (Arrow text, ~12 bytes a customer), by the events read
+#: (not by the file at the path: a store written again there while the old events still read the
+#: file they attached would give the new events the old ids)
+_IDS: OrderedDict[int, tuple[weakref.ref[Events], Any]] = OrderedDict()
+_IDS_MAX = 4  # (the dashboard's: its request connection and the work ahead's two)
 _lock = threading.Lock()
 
 
-def _ids_key(events: Events, database: str) -> tuple[Hashable, weakref.ref[Events] | None]:
-    """The key of a store's ids: its file (shared by the dashboard's connections to it), or the
-    events object where DuckDB names no file."""
-    import os
-
-    found = events.engine.con.con.sql(
-        f"SELECT path FROM duckdb_databases() WHERE database_name = {sql_literal(database)}"
-    ).fetchall()
-    path = str(found[0][0]) if found and found[0][0] else ""
-    try:
-        st = os.stat(path) if path else None
-    except OSError:
-        st = None
-    if st is None:
-        return ("events", id(events)), weakref.ref(events)
-    return ("file", os.path.realpath(path), st.st_ino, st.st_mtime_ns, st.st_size, events.key_count), None
-
-
 def _ids(events: Events) -> Any:
-    """The store's ``hg_customers.id`` in key order (a pyarrow array), read once per store file
-    (the request's connection and the work ahead's share it): a customer list is then a ``take``
-    of its keys (the join with the customer table and its pandas conversion took 1.4-1.7 CPU-s
-    for 2.4M customers at 10M events)."""
+    """The store's ``hg_customers.id`` in key order (a pyarrow array), read once per events: a
+    customer list is then a ``take`` of its keys (the join with the customer table and its pandas
+    conversion took 1.4-1.7 CPU-s for 2.4M customers at 10M events)."""
     from hourglass.engine.errors import translated
 
-    assert events.keyed is not None
-    database = str(getattr(getattr(events.keyed.op(), "namespace", None), "database", None))
-    with translated():
-        key, ref = _ids_key(events, database)
     with _lock:
-        kept = _IDS.get(key)
-        if kept is not None and (kept[0] is None or kept[0]() is events):
-            _IDS.move_to_end(key)
+        kept = _IDS.get(id(events))
+        if kept is not None and kept[0]() is events:
+            _IDS.move_to_end(id(events))
             return kept[1]
+    assert events.keyed is not None
+    database = getattr(getattr(events.keyed.op(), "namespace", None), "database", None)
     with translated():
         table = events.engine.con.con.sql(
             f'SELECT id FROM "{database}".hg_customers ORDER BY key'
         ).to_arrow_table()
     ids = table.column(0).combine_chunks()
     with _lock:
-        _IDS[key] = (ref, ids)
+        _IDS[id(events)] = (weakref.ref(events), ids)
         while len(_IDS) > _IDS_MAX:
             _IDS.popitem(last=False)
     return ids

@@ -91,11 +91,12 @@ def _stage_name(k: Any) -> str:
     return str(MODEL["stages"][int(k) - 1]["name"])  # type: ignore[index]
 
 
-def _cpu() -> float:
-    """This process's user + system CPU seconds (all its threads: DuckDB's and chdb's)."""
+def _cpu(children: bool = False) -> float:
+    """This process's user + system CPU seconds (all its threads: DuckDB's and chdb's), or with
+    ``children`` its finished child processes' (a fresh run's whole process, imports included)."""
     import resource
 
-    r = resource.getrusage(resource.RUSAGE_SELF)
+    r = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
 
@@ -181,12 +182,13 @@ def compare(
             load = os.getloadavg()[0]
             loads.append(load)
             path = hg_path if engine == "hourglass" else str(parquet)
-            before = _cpu()
+            before = _cpu(children=env is not None)
             if env is not None:
                 took, answers[engine] = fresh(engine, analysis, level, path, env)
             else:
                 took, answers[engine] = RUNNERS[engine](analysis, level, path)
-            spent = _cpu() - before  # in-process: the call and the answer's reading (not --fresh)
+            # in-process: the call and the answer's reading; fresh: the child's whole process
+            spent = _cpu(children=env is not None) - before
             times[engine].append(took)
             cpus[engine].append(spent)
             print(

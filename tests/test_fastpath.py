@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import hourglass
 from hourglass.analyses.funnel_closed import overlap_groups
-from hourglass.engine import fastpath_scan, funnel_scan, grouping
+from hourglass.engine import fastpath_scan, funnel_scan, grouping, scan_kernel
 from hourglass.engine.fastpath import fast_funnel_sql, plan_for
 from hourglass.engine.load import Events
 from hourglass.engine.run import run_funnel
@@ -594,7 +594,7 @@ def test_scan_plan_is_the_rule_for_large_closed_funnels_without_by(
 )
 def test_next_key_by_counting_equals_searchsorted(keys: list[int], queries: list[int]) -> None:
     k, q = np.array(keys, dtype=np.int64), np.array(queries, dtype=np.int64)
-    assert funnel_scan._next(k, q).tolist() == np.searchsorted(k, q, side="left").tolist()
+    assert scan_kernel._next(k, q).tolist() == np.searchsorted(k, q, side="left").tolist()
 
 
 def test_steps_out_of_order_are_put_in_order() -> None:

@@ -36,6 +36,7 @@ import numpy as np
 
 from hourglass.engine import grouping
 from hourglass.engine.grouping import grouped_sets, numbered, run_ranges
+from hourglass.engine.scan_kernel import counts as range_counts
 
 __all__ = [
     "funnel_scan",
@@ -43,10 +44,10 @@ __all__ = [
     "funnel_scan_unsorted",
     "numbered",
     "sorted_by_code",
+    "summary",
 ]
 
 Arrays = tuple[np.ndarray, np.ndarray]
-_IDX = 40  # an index fits in 40 bits (10^12 events)
 
 
 def __getattr__(name: str) -> int:
@@ -103,15 +104,12 @@ def _parts(
     arrays)."""
 
     def one(r: int) -> Part:
-        counts = [0] * (n + 1)
-        diffs: list[list[np.ndarray]] = [[] for _ in range(n + 1)]
-        _chunk(keys_of(r), window, bits, counts, diffs)
-        return counts, diffs
+        return range_counts(keys_of(r), window, bits)  # the pass (engine/scan_kernel.py)
 
     return run_ranges(one, ranges, grouping.WORKERS if parallel else 1)
 
 
-def _summary(parts: Sequence[Part], n: int) -> dict[str, Any]:
+def summary(parts: Sequence[Part], n: int) -> dict[str, Any]:
     """The summary row of the parts' customers (disjoint sets)."""
     row: dict[str, Any] = {"c1": sum(p[0][1] for p in parts)}
     for k in range(2, n + 1):
@@ -177,7 +175,7 @@ def funnel_scan(
     steps = _entries_in_range(steps, since, until)
     nonempty = [s for s in steps if len(s[1])]
     if not len(steps[0][1]):
-        return _summary([], n)
+        return summary([], n)
     t_min = min(int(ts.min()) for _, ts in nonempty)
     t_max = max(int(ts.max()) for _, ts in nonempty)
     last = max(int(c[-1]) for c, _ in nonempty)
@@ -194,7 +192,7 @@ def funnel_scan(
             for (codes, ts), b in zip(steps, bounds, strict=True)
         ]
 
-    return _summary(_parts(keys_of, len(starts) - 1, n, window, bits, parallel), n)
+    return summary(_parts(keys_of, len(starts) - 1, n, window, bits, parallel), n)
 
 
 def funnel_scan_rows(
@@ -208,7 +206,7 @@ def funnel_scan_rows(
 ) -> dict[str, Any]:
     """:func:`funnel_scan` of the matched rows of all steps at once: ``codes`` in order, ``ts``
     (µs), ``step`` (1..n); the ranges of customers, each split by step, in threads."""
-    return _summary(_rows_parts(codes, ts, step, n, window, since, until, threads=True), n)
+    return summary(_rows_parts(codes, ts, step, n, window, since, until, threads=True), n)
 
 
 def funnel_scan_unsorted(
@@ -229,7 +227,7 @@ def funnel_scan_unsorted(
     def part(order: np.ndarray, grouped: np.ndarray) -> list[Part]:
         return _rows_parts(numbered(grouped), ts[order], step[order], n, window, since, until, threads=False)
 
-    return _summary([p for ps in grouped_sets(customers, ways, part) for p in ps], n)
+    return summary([p for ps in grouped_sets(customers, ways, part) for p in ps], n)
 
 
 def _rows_parts(
@@ -276,86 +274,3 @@ def _rows_parts(
         return [_in_order(key[ends[k - 1] : ends[k]]) for k in range(1, n + 1)]
 
     return _parts(keys_of, len(starts) - 1, n, window, bits, parallel)
-
-
-def _next(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """For sorted ``queries``: the index of the least key >= each (``len(keys)``: none), i.e. the
-    number of keys below it; by counting when the queries outnumber the keys."""
-    if len(queries) <= 2 * len(keys):
-        return np.searchsorted(keys, queries, side="left")
-    # keys[i] < q[e] exactly when e >= #(queries <= keys[i])
-    below = np.searchsorted(queries, keys, side="right")
-    return np.cumsum(np.bincount(below, minlength=len(queries) + 1))[: len(queries)]
-
-
-def _chunk(
-    keys: list[np.ndarray], window: int, bits: int, counts: list[int], diffs: list[list[np.ndarray]]
-) -> None:
-    """One range of customers (their keys per step): adds to ``counts`` and ``diffs``."""
-    entries = keys[0]
-    if not len(entries):
-        return
-    cust = entries >> bits
-    first = np.empty(len(entries), dtype=bool)
-    first[0] = True
-    np.not_equal(cust[1:], cust[:-1], out=first[1:])
-    counts[1] += int(first.sum())
-    n = len(keys)
-    if n < 2 or not len(keys[1]):
-        return
-    k2 = keys[1]
-    c2 = k2 >> bits
-    # the entries of step-2 event i: (K2[i-1], K2[i]]; the latest of them, of i's customer
-    upto = np.searchsorted(entries, k2, side="right")  # entries <= K2[i]
-    latest = upto - 1
-    before = np.empty(len(k2), dtype=np.int64)
-    before[0] = 0
-    before[1:] = upto[:-1]
-    ok = latest >= before
-    ok[ok] &= cust[latest[ok]] == c2[ok]
-    # the greedy completion from every step-2 event: T_k, and whether it exists (same customer)
-    times = [k2]
-    found = [np.ones(len(k2), dtype=bool)]
-    for k in range(2, n):
-        step = keys[k]
-        if not len(step):
-            break
-        j = _next(step, times[-1])
-        there = j < len(step)
-        np.minimum(j, len(step) - 1, out=j)
-        t = step[j]
-        found.append(found[-1] & there & ((t >> bits) == c2))
-        times.append(t)
-    # only the step-2 events some entry continues to
-    idx = np.flatnonzero(ok)
-    if not len(idx):
-        return
-    t1 = entries[latest[idx]]
-    level = np.ones(len(idx), dtype=np.int64)
-    for f, t in zip(found, times, strict=True):
-        level += f[idx] & (t[idx] - t1 <= window)
-    # per customer: the highest level, at its first step-2 event
-    cu = c2[idx]
-    starts = np.flatnonzero(np.concatenate(([True], cu[1:] != cu[:-1])))
-    mask = (1 << _IDX) - 1
-    best = np.maximum.reduceat((level << _IDX) + (mask - np.arange(len(idx))), starts)
-    top = best >> _IDX
-    at = mask - (best & mask)  # index into idx
-    reached = top >= 2
-    top, i = top[reached], idx[at[reached]]
-    # the earliest entry of i that still reaches that level: t1 >= T_top[i] - w (and after K2[i-1])
-    t_top = times[0][i]
-    for k, t in enumerate(times[1:], start=3):
-        at_k = top == k
-        t_top[at_k] = t[i[at_k]]
-    lowest = np.maximum(t_top - window, (t_top >> bits) << bits)
-    e = np.maximum(np.searchsorted(entries, lowest, side="left"), before[i])
-    t_1 = entries[e]
-    for k in range(2, n + 1):
-        sel = top >= k
-        count = int(sel.sum())
-        if k - 2 >= len(times) or not count:
-            break
-        counts[k] += count
-        prev = t_1[sel] if k == 2 else times[k - 3][i[sel]]
-        diffs[k].append(times[k - 2][i[sel]] - prev)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hourglass.engine import grouping
-from hourglass.engine.funnel_scan import quantiles
+from hourglass.engine.funnel_scan import summary
 from hourglass.engine.scan_kernel import counts, layout
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def models_scan_rows(
     (each spec's steps' names), the entry range ``since``/``until`` (µs) the specs share."""
     used = [x for x in {x for st in steps for k in st for x in k} if x in rows and len(rows[x][0])]
     if not used:
-        return [_summary([], len(st)) for st in steps]
+        return [summary([], len(st)) for st in steps]
     t_min = min(int(rows[x][1].min()) for x in used)
     t_max = max(int(rows[x][1].max()) for x in used)
     last = max(int(rows[x][0][-1]) for x in used)
@@ -93,16 +93,4 @@ def models_scan_rows(
         return out
 
     parts = grouping.run_ranges(one, len(starts) - 1, grouping.WORKERS)
-    return [_summary([p[i] for p in parts], len(st)) for i, st in enumerate(steps)]
-
-
-def _summary(parts: Sequence[tuple[list[int], list[list[np.ndarray]]]], n: int) -> dict[str, Any]:
-    """The summary row of the parts' customers (as engine/funnel_scan.py's)."""
-    row: dict[str, Any] = {"c1": sum(p[0][1] for p in parts)}
-    for k in range(2, n + 1):
-        row[f"c{k}"] = sum(p[0][k] for p in parts)
-        row[f"med{k}"] = row[f"p90{k}"] = None
-        if row[f"c{k}"]:
-            d = np.concatenate([x for p in parts for x in p[1][k]])
-            row[f"med{k}"], row[f"p90{k}"] = quantiles(d, (0.5, 0.9), 1_000_000)
-    return row
+    return [summary([p[i] for p in parts], len(st)) for i, st in enumerate(steps)]

@@ -1,8 +1,8 @@
-"""The funnel's sequential-scan pass per customer (engine/funnel_scan.py's ``_chunk``, kept per
-customer instead of summed): each customer's level, best chain's entry and times between steps, for
-engine/scan_levels.py (a bar's people, a breakdown by a column customers change) and
-engine/models_scan.py (the overview's models over shared keys). Why the pass is exact: the
-docstring of engine/funnel_scan.py."""
+"""The funnel's sequential-scan pass over one range of customers, the one copy of it: summed per
+level (:func:`counts`: engine/funnel_scan.py's funnel, engine/models_scan.py's overview models over
+shared keys) or kept per customer (:func:`chunk`: each customer's level, best chain's entry and times
+between steps, for engine/scan_levels.py: a bar's people, a breakdown by a column customers
+change). Why the pass is exact: the docstring of engine/funnel_scan.py."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ Best = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np
 
 
 def _best(keys: list[np.ndarray], window: int, bits: int) -> Best:
-    """The pass of engine/funnel_scan.py ``_chunk`` up to each customer's best chain."""
+    """The pass up to each customer's best chain (engine/funnel_scan.py's docstring: why it is exact)."""
     n = len(keys)
     entries = keys[0]
     none = np.empty(0, dtype=np.int64)
@@ -105,8 +105,8 @@ def _diffs(
 
 
 def counts(keys: list[np.ndarray], window: int, bits: int) -> tuple[list[int], list[list[np.ndarray]]]:
-    """One range's customers per level (``[0, c1, c2, ...]``) and times per step (as
-    engine/funnel_scan.py ``_chunk`` adds them up): :func:`chunk` without its per-customer arrays."""
+    """One range's customers per level (``[0, c1, c2, ...]``) and times per step (summed over the
+    ranges by engine/funnel_scan.py ``summary``): :func:`chunk` without its per-customer arrays."""
     n = len(keys)
     out = [0] * (n + 1)
     diffs: list[list[np.ndarray]] = [[] for _ in range(n + 1)]
@@ -125,7 +125,7 @@ def chunk(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[tuple[np.ndarray, np.ndarray]]]:
     """One range of customers (their keys per step, in order; step 1's groups ``g`` or None):
     each customer's (range-relative) code, level, group (None without ``g``) and, per step k >= 2,
-    (index of the customer, diff); the pass of engine/funnel_scan.py ``_chunk``, per customer."""
+    (index of the customer, diff); the pass, per customer."""
     n = len(keys)
     entries = keys[0]
     none = np.empty(0, dtype=np.int64)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import hourglass
-from hourglass.engine import event_names, journeys_fast, raw_names, raw_stages
+from hourglass.engine import event_names, raw_names, raw_stages
 from hourglass.model.errors import HourglassError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_spec import TransitionsSpec
@@ -58,20 +58,7 @@ def _log(distinct: int = 9000, customers: int = 300) -> pd.DataFrame:
 
 @pytest.fixture
 def hooked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """engine/journeys_fast.py's hook (requested of T) when it is not there yet, and a record of
-    the one scan's runs and of the check's own queries."""
-    if "stage_rows" not in vars(journeys_fast):
-        orig = journeys_fast.sorted_nodes
-
-        def sorted_nodes(events: Any, spec: Any, threaded: Any = None) -> Any:
-            if spec.level == "stage":
-                pre = raw_stages.stage_rows(events, spec, threaded)
-                if pre is not None:
-                    return pre, None
-            return orig(events, spec, threaded)
-
-        monkeypatch.setattr(journeys_fast, "sorted_nodes", sorted_nodes)
-        monkeypatch.setattr(journeys_fast, "stage_rows", raw_stages.stage_rows, raising=False)
+    """A record of the one scan's runs and of the check's own queries."""
     ran: list[str] = []
     scan, names = raw_stages._scan, raw_names._raw_names
 

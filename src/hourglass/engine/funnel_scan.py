@@ -37,6 +37,7 @@ import numpy as np
 from hourglass.engine import grouping
 from hourglass.engine.grouping import grouped_sets, numbered, run_ranges
 from hourglass.engine.scan_kernel import counts as range_counts
+from hourglass.engine.scan_kernel import layout
 
 __all__ = [
     "funnel_scan",
@@ -81,15 +82,9 @@ def _entries_in_range(steps: Sequence[Arrays], since: int | None, until: int | N
 
 
 def _layout(t_min: int, t_max: int, last: int, parallel: bool) -> tuple[int, np.ndarray]:
-    """The key's time bits and the first code of each range of customers (and one past the last):
-    their keys fit in ``grouping.KEY_BITS``; with ``parallel``, at least ``2 * grouping.WORKERS``
-    ranges, so that the threads share them."""
-    bits = max(1, (t_max - t_min).bit_length())
-    span = 1 << max(0, grouping.KEY_BITS - bits)  # customers per range
-    if parallel:
-        span = max(1, min(span, -(-(last + 1) // (2 * grouping.WORKERS))))
-    starts = np.arange(last // span + 2, dtype=np.int64) * span  # (arange's own step: float)
-    return bits, np.minimum(starts, last + 1)
+    """engine/scan_kernel.py ``layout``, the ranges' first codes as an array."""
+    bits, starts = layout(t_min, t_max, last, parallel)
+    return bits, np.asarray(starts, dtype=np.int64)
 
 
 #: one thread's counts per level and time differences per step (merged by :func:`_summary`)

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from hourglass.engine import journeys_order
 from hourglass.engine.journeys_order import Each, layout
 from hourglass.engine.journeys_seq import I64
 
@@ -40,8 +41,6 @@ RUNS_MAX = 256
 SLICES_MAX = 1 << 14
 #: about this many rows per range (its keys, 8 bytes each, stay in the core's cache)
 RANGE_ROWS = 1 << 16
-#: the key's budget (engine/journeys_order.py's)
-_KEY_BITS = 62
 
 
 def sorted_runs(c: npt.NDArray[Any]) -> list[int] | None:
@@ -81,7 +80,7 @@ def in_runs(
     starts, ends = bounds[:-1], bounds[1:]
     c_min = min(int(c[a]) for a in starts)
     c_max = max(int(c[b - 1]) for b in ends)
-    room = _KEY_BITS - tbits - nbits  # customer bits of a range
+    room = journeys_order._KEY_BITS - tbits - nbits  # customer bits of a range (its key budget)
     per = max(1, RANGE_ROWS * (c_max - c_min + 1) // max(1, len(c)))  # customers per range
     sbits = min(room, max(1, per.bit_length() - 1))
     if len(starts) * (((c_max - c_min) >> sbits) + 1) > SLICES_MAX:

@@ -93,7 +93,7 @@ def _eligible(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[list[s
     from hourglass.engine import journeys_fast, journeys_order
     from hourglass.model.journeys_spec import PathsSpec
 
-    if not ONE_SCAN or "stage_rows" not in vars(journeys_fast):  # the fast path takes the rows
+    if not ONE_SCAN:
         return None
     if events.engine.name != "duckdb" or events.report.kind == "store" or events.codes is not None:
         return None

@@ -15,12 +15,14 @@ __all__ = ["chunk", "counts", "layout"]
 _IDX = 40  # an index fits in 40 bits (as engine/funnel_scan.py)
 
 
-def layout(t_min: int, t_max: int, last: int) -> tuple[int, list[int]]:
-    """The key's time bits and the first code of each range of customers (and one past the last),
-    keys in ``grouping.KEY_BITS``, at least ``2 * grouping.WORKERS`` ranges (as funnel_scan's)."""
+def layout(t_min: int, t_max: int, last: int, parallel: bool = True) -> tuple[int, list[int]]:
+    """The key's time bits and the first code of each range of customers (and one past the last):
+    their keys fit in ``grouping.KEY_BITS``; with ``parallel``, at least ``2 * grouping.WORKERS``
+    ranges, so that the threads share them."""
     bits = max(1, (t_max - t_min).bit_length())
-    span = 1 << max(0, grouping.KEY_BITS - bits)
-    span = max(1, min(span, -(-(last + 1) // (2 * grouping.WORKERS))))
+    span = 1 << max(0, grouping.KEY_BITS - bits)  # customers per range
+    if parallel:
+        span = max(1, min(span, -(-(last + 1) // (2 * grouping.WORKERS))))
     starts = [min(i * span, last + 1) for i in range(last // span + 2)]
     return bits, starts
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -153,9 +153,13 @@ def step_names(spec: FunnelSpec) -> list[tuple[str, ...]]:
     return [tuple(sorted(set(st.events))) for st in spec.steps]
 
 
-def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[str, Any] | None]:
+def shared_scan_rows(
+    events: Events, specs: Sequence[FunnelSpec], wanted: Callable[[], bool] | None = None
+) -> list[dict[str, Any] | None]:
     """Each spec's summary row (``c{k}``, ``med{k}``, ``p90{k}``, as the fast path's scan gives it),
-    ``None`` for a spec :func:`shares_scan` does not answer; the store is read once for all."""
+    ``None`` for a spec :func:`shares_scan` does not answer; the store is read once for all.
+    ``wanted``: asked after the read and before each range of the models' scan (engine/models_scan.py
+    ``Stopped`` once False: the dashboard's work ahead for a view left behind)."""
     from hourglass.engine._pages import small_pages
     from hourglass.engine.funnel_scan import WORKERS, funnel_scan
 
@@ -181,6 +185,7 @@ def shared_scan_rows(events: Events, specs: Sequence[FunnelSpec]) -> list[dict[s
                 [step_names(specs[i]) for i in todo],
                 micros_of(since),
                 micros_of(until),
+                wanted,
             )
             for i, row in zip(todo, got, strict=True):
                 out[i] = row

@@ -18,7 +18,7 @@ the ranges split the customers), so each summary row is the one ``funnel_scan`` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,9 +30,16 @@ from hourglass.engine.scan_kernel import counts, layout
 if TYPE_CHECKING:
     from hourglass.model.spec import FunnelSpec
 
-__all__ = ["models_scan_rows"]
+__all__ = ["Stopped", "models_scan_rows"]
 
 Rows = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+class Stopped(Exception):  # (never shown: only the work ahead passes a ``wanted``)
+    """The scan stopped: its caller's ``wanted`` said no (the dashboard's work ahead for a view
+    left behind, interfaces/dashboard/asked.py)."""
+
+
 Step = tuple[str, ...]
 
 
@@ -42,10 +49,14 @@ def models_scan_rows(
     steps: Sequence[Sequence[Step]],
     since: int | None,
     until: int | None,
+    wanted: Callable[[], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Each spec's summary row (``c{k}``, ``med{k}``, ``p90{k}``: as engine/funnel_scan.py
     ``funnel_scan``) from ``rows`` (each name's ``(customer keys, µs)``, keys in order), ``steps``
-    (each spec's steps' names), the entry range ``since``/``until`` (µs) the specs share."""
+    (each spec's steps' names), the entry range ``since``/``until`` (µs) the specs share.
+    ``wanted``: asked first and before each range; :class:`Stopped` once it is False."""
+    if wanted is not None and not wanted():
+        raise Stopped
     used = [x for x in {x for st in steps for k in st for x in k} if x in rows and len(rows[x][0])]
     if not used:
         return [summary([], len(st)) for st in steps]
@@ -86,6 +97,8 @@ def models_scan_rows(
         return key
 
     def one(r: int) -> list[tuple[list[int], list[list[np.ndarray]]]]:
+        if wanted is not None and not wanted():
+            raise Stopped
         keys = {(k, e): keys_of(r, k, e) for k, e in distinct}
         out = []
         for spec, st in zip(specs, steps, strict=True):

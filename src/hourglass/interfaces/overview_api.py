@@ -7,7 +7,7 @@ customer (the funnel page; engine/funnel_by_scan.py)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hourglass.engine.funnel_batch import shared_scan_rows
@@ -31,9 +31,13 @@ def model_funnels(
     since: Any = None,
     until: Any = None,
     config: Config | str | None = None,
+    wanted: Callable[[], bool] | None = None,
 ) -> list[FunnelResult | HourglassError]:
     """Each model's funnel (``api.funnel(ev, model=name, window=..., since=..., until=...)``) or
-    the coded error it raises (a model the log cannot measure, a bad window), in ``models``' order."""
+    the coded error it raises (a model the log cannot measure, a bad window), in ``models``' order.
+    ``wanted`` (the dashboard's work ahead): asked after the store's read and before each range of
+    the models' scan; once False, engine/models_scan.py ``Stopped`` is raised (not an
+    HourglassError: no model is run on its own then)."""
     started = time.perf_counter()
     cfg = config if isinstance(config, Config) else load_config(config)
     out: list[FunnelResult | HourglassError | None] = [None] * len(models)
@@ -47,7 +51,7 @@ def model_funnels(
             continue
         todo.append((i, jm, spec))
     try:
-        rows = shared_scan_rows(ev, [spec for _, _, spec in todo])
+        rows = shared_scan_rows(ev, [spec for _, _, spec in todo], wanted)
     except HourglassError:  # (a read the store refuses): each model on its own says it
         rows = [None] * len(todo)
     shared = time.perf_counter() - started  # the models' read and scans, together

@@ -99,15 +99,27 @@ def _largest_loss(rows: list[dict[str, Any]]) -> Loss | None:
 
 
 def compute_overview(
-    src: DashboardSource, window: str, since: str | None, until: str | None
+    src: DashboardSource,
+    window: str,
+    since: str | None,
+    until: str | None,
+    wanted: Callable[[], bool] | None = None,
 ) -> list[ModelSummary]:
     """Every model's funnel (``serve --model``'s first, then the built-in ones), computed together
-    (interfaces/overview_api.py: on a store, their events read once), or why it is not measured."""
+    (interfaces/overview_api.py: on a store, their events read once), or why it is not measured;
+    ``wanted``: the work ahead's, asked between the read and the scan's ranges (engine/models_scan.py
+    ``Stopped`` once it says no)."""
     given = {name: load_model(name, src.config) for name in src.models}  # ``serve --model``: first
     models = {**given, **PRESETS}
     results = src.run(
         lambda: model_funnels(
-            src.events, list(models), window=window, since=since, until=until, config=src.config
+            src.events,
+            list(models),
+            window=window,
+            since=since,
+            until=until,
+            config=src.config,
+            wanted=wanted,
         )
     )
     out: list[ModelSummary] = []

@@ -41,6 +41,8 @@ __all__ = [
     "journey_frame",
     "paths_table",
     "people_params",
+    "who_context",
+    "who_people",
 ]
 
 Cached = Callable[[str, Hashable, Callable[[], Any]], Any]
@@ -329,3 +331,41 @@ def channel_frame(
 
     title = f"customers acquired by {channel}" + (f" who entered {stage}" if stage else "")
     return People(title, frame, {"channel": channel} | ({"stage": stage} if stage else {}), shown)
+
+
+def who_people(
+    src: DashboardSource, q: PageQuery, params: dict[str, str], where: str, cached: Cached
+) -> People:
+    """The people behind a channel cell (``where="channels"``) or a Sankey node or transition cell
+    of the journeys page, cached per page query and chosen cell."""
+    from .pages import all_paths, top_paths
+
+    chosen = people_params(params)
+    key = (where, q.key(), tuple(sorted(chosen.items())))
+    if where == "channels":
+        stage = chosen.get("stage")
+        return cached(  # type: ignore[no-any-return]
+            "who", key, lambda: channel_frame(src, q, chosen.get("channel", ""), stage, cached)
+        )
+    paths: dict[str, Any] = {}
+    if "node" in chosen:  # the page's top paths and Sankey columns
+        paths = top_paths(all_paths(src, q, cached), q.top).to_dict()
+    return cached("who", key, lambda: journey_frame(src, q, params, paths, cached))  # type: ignore[no-any-return]
+
+
+def who_context(people: People, q: PageQuery, where: str, page: int, per_page: int) -> dict[str, Any]:
+    """who.html's context: a page of ``people``."""
+    from urllib.parse import urlencode
+
+    total = len(people.frame)
+    return {
+        "title": people.title,
+        "total": total,
+        "rows": people.rows((page - 1) * per_page, page * per_page).to_dict(orient="records"),
+        "page": page,
+        "pages": max(1, -(-total // per_page)),
+        "query": urlencode({**q.params(), **people.params}),
+        "base": "/journeys/people" if where == "journeys" else "/lifecycle/channel",
+        "model_query": urlencode({k: v for k, v in q.params().items() if k in ("model", "goal")}),
+        "first": (page - 1) * per_page + 1,
+    }

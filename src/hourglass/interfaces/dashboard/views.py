@@ -3,7 +3,8 @@ fragment, the part of the page a form change redraws."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import inspect
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from hourglass.interfaces.reports._lifecycle_parts import build_parts
 from hourglass.model.errors import HourglassError
 
 from .ahead import Ahead, Job
+from .asked import Asked
 from .charts import compare_figure, funnel_figure
 from .compare import Comparison, compare_rows, other_period, paths_compared, stages_compared
 from .data import DashboardSource, ResultCache
@@ -29,17 +31,8 @@ from .pages import (
     compute_overview,
     stage_people,
     stage_table,
-    top_paths,
 )
-from .people_view import (
-    NONE,
-    People,
-    channel_frame,
-    channel_table,
-    journey_frame,
-    paths_table,
-    people_params,
-)
+from .people_view import NONE, channel_table, paths_table, who_context, who_people
 from .query import FunnelQuery, PageQuery, date_range
 from .render import Chart, clickable_journeys, fresh_id, part_fragment
 
@@ -53,6 +46,7 @@ class Views:
         self.env = env
         self.ahead = Ahead(src)  # what a click will ask for next, computed beside the request
         self._newest_funnel: Hashable = None  # the funnel asked for last (its people are worked ahead)
+        self.asked = Asked()  # the page and view asked for last (a page left behind: no work ahead)
 
     def idle(self) -> None:
         """Wait until the work ahead is done (tests, the bench)."""
@@ -69,6 +63,12 @@ class Views:
             lambda s: compute_journeys(s, q, self._cached),
             later=True,
         )
+
+    def _ahead(self, page: str, *jobs: Job, **kw: Any) -> None:
+        """``jobs`` for ``page``'s next clicks, each started only while it is the page asked for last."""
+        if "page" in inspect.signature(self.ahead.submit).parameters:  # (ahead.py: a page left behind)
+            kw["page"] = page
+        self.ahead.submit(*self.asked.only(page, *jobs), **kw)
 
     def _cached(self, view: str, key: Hashable, compute: Any) -> Any:
         return self.cache.get((self.src.identity, view, key), compute)
@@ -93,11 +93,16 @@ class Views:
     # --- pages ------------------------------------------------------------------------------
 
     def _models(
-        self, window: str, since: str | None, until: str | None, src: DashboardSource | None = None
+        self,
+        window: str,
+        since: str | None,
+        until: str | None,
+        src: DashboardSource | None = None,
+        wanted: Callable[[], bool] | None = None,
     ) -> list[ModelSummary]:
         on = src or self.src
         return self._cached(  # type: ignore[no-any-return]
-            "overview", (window, since, until), lambda: compute_overview(on, window, since, until)
+            "overview", (window, since, until), lambda: compute_overview(on, window, since, until, wanted)
         )
 
     def _lifecycle_data(self, q: PageQuery, src: DashboardSource | None = None) -> dict[str, Any]:
@@ -126,10 +131,12 @@ class Views:
         until: str | None,
         compare: tuple[str, str | None, str | None] | None = None,
     ) -> str:
+        self.asked.ask("overview", (window, since, until))  # (an older view's period before stops)
         models = self._models(window, since, until)
         b_ahead = self._previous(since, until)  # the period before (a comparison's), once A's are done
         if b_ahead is not None and not (compare and compare[0]):
-            self.ahead.submit(lambda s: self._models(window, *b_ahead, s))
+            wanted = self.asked.newest("overview", (window, since, until))
+            self._ahead("overview", lambda s: self._models(window, *b_ahead, s, wanted))
         html = self._render("overview_result.html", models=models, window=window, range=rng)
         if not compare or not compare[0]:
             return html
@@ -189,10 +196,11 @@ class Views:
         if q.empty:
             return self._render("funnel_empty.html")
         self._newest_funnel = q.key()  # (an older funnel's people not started from now on)
+        self.asked.ask("funnel", q.key())
         comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
         # the people behind the bars, once the funnel is computed, while it is the newest (levels.py)
-        self.ahead.submit(lambda s: ahead_levels(self, s, q), view=("funnel", q.key()))
+        self._ahead("funnel", lambda s: ahead_levels(self, s, q), view=("funnel", q.key()))
         chart = Chart(fresh_id("hg-funnel"), funnel_figure(view, "/people?" + q.query()))
         compare_chart = Chart(fresh_id("hg-compare"), compare_figure(comparison)) if comparison else None
         return self._render(
@@ -244,6 +252,7 @@ class Views:
         return named_levels(*self._people(q, step, kind, group))
 
     def lifecycle(self, q: PageQuery) -> str:
+        self.asked.ask("lifecycle", q.key())
         self._lifecycle_ahead(q)
         data = self._lifecycle_data(q)
         html, charts = part_fragment(build_parts(data, None))
@@ -286,7 +295,7 @@ class Views:
         if b is not None and not q.compare:
             jobs.append(lambda s: self._stages_data(q.on(b), s))
         jobs.append(lambda s: self._stage_table(alone, s))
-        self.ahead.submit(*jobs)
+        self._ahead("lifecycle", *jobs)
         presets = alone.presets(self.src.last)
         self.ahead.submit(*[lambda s, p=p: self._lifecycle_data(p, s) for p in presets], later=True)
 
@@ -312,13 +321,14 @@ class Views:
         return self._stage_people(q, stage, kind)
 
     def journeys(self, q: PageQuery) -> str:
+        self.asked.ask("journeys", q.key())
         alone = q.alone()  # what a click asks for next: the period before, any Sankey node's people
         b = self._previous(q.since, q.until)
         if b is not None and not q.compare:
-            self.ahead.submit(lambda s: all_paths(s, q.on(b), self._cached))
+            self._ahead("journeys", lambda s: all_paths(s, q.on(b), self._cached))
         if not q.compare:  # a node's people's table at once, beside the answer (a node is clicked as
             table = ("journeys", (q.model, q.since, q.until, q.depth, q.start, q.end))  # soon as drawn)
-            self.ahead.submit(lambda s: paths_table(s, alone, self._cached), view=table)
+            self._ahead("journeys", lambda s: paths_table(s, alone, self._cached), view=table)
         others = alone.presets(self.src.last)  # the range menu's
         self.ahead.submit(*[lambda s, p=p: compute_journeys(s, p, self._cached) for p in others], later=True)
         data = compute_journeys(self.src, q, self._cached)
@@ -334,46 +344,17 @@ class Views:
 
     # --- the people behind the journeys' and the channels' numbers -----------------------------
 
-    def _who(self, q: PageQuery, params: dict[str, str], where: str) -> People:
-        chosen = people_params(params)
-        key = (where, q.key(), tuple(sorted(chosen.items())))
-        if where == "channels":
-            stage = chosen.get("stage")
-            return self._cached(  # type: ignore[no-any-return]
-                "who", key, lambda: channel_frame(self.src, q, chosen.get("channel", ""), stage, self._cached)
-            )
-        paths: dict[str, Any] = {}
-        if "node" in chosen:  # the page's top paths and Sankey columns
-            paths = top_paths(all_paths(self.src, q, self._cached), q.top).to_dict()
-        return self._cached(  # type: ignore[no-any-return]
-            "who", key, lambda: journey_frame(self.src, q, params, paths, self._cached)
-        )
-
     def who(self, q: PageQuery, params: dict[str, str], where: str, page: int, per_page: int) -> str:
-        people = self._who(q, params, where)
-        total = len(people.frame)
-        rows = people.rows((page - 1) * per_page, page * per_page).to_dict(orient="records")
-        query = urlencode({**q.params(), **people.params})
-        base = "/journeys/people" if where == "journeys" else "/lifecycle/channel"
-        return self._render(
-            "who.html",
-            title=people.title,
-            total=total,
-            rows=rows,
-            page=page,
-            pages=max(1, -(-total // per_page)),
-            query=query,
-            base=base,
-            model_query=urlencode({k: v for k, v in q.params().items() if k in ("model", "goal")}),
-            first=(page - 1) * per_page + 1,
-        )
+        people = who_people(self.src, q, params, where, self._cached)
+        return self._render("who.html", **who_context(people, q, where, page, per_page))
 
     def who_csv(self, q: PageQuery, params: dict[str, str], where: str) -> Any:
-        return self._who(q, params, where).rows()
+        return who_people(self.src, q, params, where, self._cached).rows()
 
     def extra(self, page: Page, params: dict[str, str]) -> str:
         """A later analysis's page (flywheel, friction, retention, clv, attribution): the report's
         section for the form's options, cached per normalised request."""
+        self.asked.ask(page.name)
         part = self._cached(
             page.name, page_key(self.src, page, params), lambda: run_page(self.src, page, params)
         )

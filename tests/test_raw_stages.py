@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import hourglass
-from hourglass.engine import event_names, raw_names, raw_stages
+from hourglass.engine import event_names, parquet_rows, raw_names, raw_stages
 from hourglass.model.errors import HourglassError
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_spec import TransitionsSpec
@@ -60,17 +60,25 @@ def _log(distinct: int = 9000, customers: int = 300) -> pd.DataFrame:
 def hooked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """A record of the one scan's runs and of the check's own queries."""
     ran: list[str] = []
-    scan, names = raw_stages._scan, raw_names._raw_names
+    scan, read, names = raw_stages._scan, raw_stages._read, raw_names._raw_names
+    monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)  # pyarrow's reader on these small files
 
     def spy_scan(*a: Any) -> Any:
         ran.append("one scan")
         return scan(*a)
+
+    def spy_read(*a: Any) -> Any:
+        got = read(*a)
+        if got is not None:
+            ran.append("one scan")
+        return got
 
     def spy_names(*a: Any) -> Any:
         ran.append("check query")
         return names(*a)
 
     monkeypatch.setattr(raw_stages, "_scan", spy_scan)
+    monkeypatch.setattr(raw_stages, "_read", spy_read)
     monkeypatch.setattr(raw_names, "_raw_names", spy_names)
     yield ran
 
@@ -156,17 +164,33 @@ def test_a_missing_stage_is_the_same_note(
     assert "loyal" in notes[0][0]
 
 
-def test_not_run_for_a_period_few_names_a_pattern_or_a_breakdown(hooked: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("reader", [True, False])
+def test_not_run_for_a_period_a_pattern_or_a_breakdown(
+    reader: bool, hooked: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parquet_rows, "ARROW_READER", reader)
     source = _source(_log(), True, tmp_path)
     hourglass.paths(source, MODEL, level="stage", since="2024-01-01T01:00:00")
-    (tmp_path / "few").mkdir()
-    hourglass.paths(_source(_log(distinct=50), True, tmp_path / "few"), MODEL, level="stage")
     globbed = JourneyModel.from_dict(
         {**SPEC, "stages": [*SPEC["stages"][:2], {"name": "b", "events": ["purch*"]}]}
     )
     hourglass.paths(source, globbed, level="stage")
     hourglass.paths(source, MODEL, level="stage", by="event")
     assert "one scan" not in hooked
+
+
+def test_few_names_one_scan_through_pyarrow_only(
+    hooked: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dictionary of a few names: DuckDB's grouped check is cheaper than its one scan, not than
+    pyarrow's reader (engine/parquet_rows.py, which reads the dictionary once)."""
+    few = _source(_log(distinct=50), True, tmp_path)
+    answers = []
+    for reader in (False, True):
+        monkeypatch.setattr(parquet_rows, "ARROW_READER", reader)
+        answers.append(_answer(hourglass.paths(few, MODEL, level="stage")))
+    assert hooked == ["check query", "one scan"]
+    assert answers[0] == answers[1]
 
 
 def test_a_bad_plan_still_raises_after_the_check(

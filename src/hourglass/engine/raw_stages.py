@@ -42,10 +42,13 @@ if TYPE_CHECKING:
     from hourglass.engine.load import Events
     from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
-__all__ = ["ONE_SCAN", "StageRows", "drop", "prefetch", "stage_rows"]
+__all__ = ["ARROW_SHAPES", "ONE_SCAN", "StageRows", "drop", "prefetch", "stage_rows"]
 
 #: the one scan on (off: the two passes, for comparisons)
 ONE_SCAN = True
+#: the one scan through pyarrow's reader on a Parquet file of any shape (engine/parquet_rows.py),
+#: not only on a column of very many values (DuckDB's form of the one scan is kept to those)
+ARROW_SHAPES = True
 
 
 @dataclass(frozen=True)
@@ -127,13 +130,35 @@ def prefetch(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:
     keyed = events.keyed
     assert keyed is not None
     got = raw_step(keyed, [[n] for n in names])
-    if got is None or not many_values(events):
+    if got is None:
         return False
-    rows = _scan(events, got[0], got[1], names, index)
+    rows = _read(events, names, index) if ARROW_SHAPES or many_values(events) else None
+    if rows is None:
+        if not many_values(events):
+            return False
+        rows = _scan(events, got[0], got[1], names, index)
     remember_counts(events, names, RawNames({}, rows.counts, events.report.rows))
     with _TAKE:
         _PENDING = (weakref.ref(events), _key(events, names, index), rows)
     return True
+
+
+def _read(events: Events, names: list[str], index: list[int]) -> StageRows | None:
+    """The rows read by pyarrow (engine/parquet_rows.py: one local Parquet file), else None."""
+    import numpy as np
+
+    from hourglass.engine.parquet_rows import name_rows, parquet_source
+
+    cols = parquet_source(events)
+    got = name_rows(events, cols, names) if cols is not None else None
+    if got is None:
+        return None
+    per_name = np.bincount(got.pos, minlength=len(names) + 1)
+    counts = {n: int(per_name[k]) for k, n in enumerate(names, start=1) if per_name[k]}
+    if not got.complete:
+        return StageRows(got.c, got.ts, np.zeros(0, np.int32), tuple(names), counts, complete=False)
+    stage = np.asarray([0, *index], dtype=np.int32)
+    return StageRows(got.c, got.ts, stage[got.pos], tuple(names), counts)
 
 
 def _scan(events: Events, table: Any, position: str, names: list[str], index: list[int]) -> StageRows:

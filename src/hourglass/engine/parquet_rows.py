@@ -1,0 +1,327 @@
+"""The rows of a model's event names read from ONE local Parquet file by pyarrow, per row group in
+threads (issue 18, the `wide` shape): DuckDB's scan and fetch of the matched rows alone cost what
+chdb's whole query costs (10M `wide`: 0.65 s / 1.09 CPU-s against chdb's paths stage 0.71 / 1.05,
+quiet), and no DuckDB form of the scan gets under it (bench/WIDE.md, sessions 7-8).
+
+Each row group's three columns are read by pyarrow (which releases the GIL: the row groups in
+threads); each row's event is looked up among the names (``pc.index_in``: its 0-based position,
+null when absent); the rare rows whose raw value has a *blank edge* (ingest/normalize.py
+``blank_edge``: empty, a first byte <= 0x20 or a last byte in ``EDGE_SPACE``; told from the string
+array's offsets and bytes in numpy) are canonicalised exactly as engine/raw_step.py's SQL does
+(DuckDB's RE2 ``^\\s+|\\s+$`` trims ``[\\t\\n\\f\\r ]``, not ``\\v``; then NULLIF '') and looked up
+on their trimmed text. The same rows and positions as raw_step's CASE (tests/test_parquet_rows.py
+compares them with the DuckDB form on seeded files).
+
+Only for a source that is exactly one local Parquet file read whole by DuckDB's ``read_parquet``
+(no options, no glob), whose keyed table's ``customer``, ``timestamp`` and raw ``event`` are that
+file's columns one-to-one (no filter, no deduplication), with integer customers, a timestamp in
+µs or ms and a text event, and as many rows as validation counted. Else :func:`parquet_source`
+answers None and the callers keep DuckDB's form.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ibis.expr.operations as ops
+import numpy as np
+
+from hourglass.engine.raw_names import _canonical_event
+from hourglass.ingest.normalize import EDGE_SPACE, strip
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from hourglass.engine.load import Events
+
+__all__ = [
+    "ARROW_MIN_ROWS",
+    "ARROW_READER",
+    "NameRows",
+    "ParquetColumns",
+    "name_rows",
+    "parquet_source",
+    "trimmed",
+]
+
+#: the pyarrow reader on (off: DuckDB's form, for comparisons)
+ARROW_READER = True
+#: the fewest validated events it reads: below, DuckDB's form takes milliseconds and a small file's
+#: analysis imports no pyarrow (issue 11); tests lower it
+ARROW_MIN_ROWS = 1_000_000
+
+#: DuckDB's view of a file read whole: ``read_parquet`` of one path, no options
+_VIEW = re.compile(
+    r"\ACREATE TEMP VIEW \S+ AS SELECT \* FROM read_parquet\(main\.list_value\('((?:[^']|'')*)'\)\);\Z"
+)
+#: engine/raw_step.py's trim (DuckDB's RE2: ``\s`` is [\t\n\f\r ], no \v; ``$`` the end only)
+_TRIM = re.compile(r"\A[\t\n\f\r ]+|[\t\n\f\r ]+\Z")
+
+
+def trimmed(raw: str) -> str | None:
+    """The canonical event of a raw value with a blank edge, as engine/raw_step.py's SQL computes it."""
+    return _TRIM.sub("", raw) or None
+
+
+def _blank_edge(raw: str) -> bool:
+    """ingest/normalize.py ``blank_edge`` of one value (a first character <= ' ' is a first byte
+    <= 0x20 in UTF-8, as DuckDB's byte-wise ``s < '!'``)."""
+    return raw == "" or raw[0] <= " " or raw.endswith(EDGE_SPACE)
+
+
+@dataclass(frozen=True)
+class ParquetColumns:
+    """The file and its columns behind the keyed table's ``customer``, ``timestamp``, raw ``event``."""
+
+    path: str
+    customer: str
+    timestamp: str
+    event: str
+
+
+@dataclass(frozen=True)
+class NameRows:
+    """The rows whose canonical event is one of the names: ``c`` (integer customer), ``ts`` (µs),
+    ``pos`` (1-based position in the names), in file order; ``complete`` False when a kept row's
+    customer or time is null (then ``c`` and ``ts`` are empty, ``pos`` still every kept row's)."""
+
+    c: npt.NDArray[Any]
+    ts: npt.NDArray[np.int64]
+    pos: npt.NDArray[np.int32]
+    complete: bool = True
+
+
+def _base_column(value: ops.Value, base: ops.Relation) -> str | None:
+    """The column of ``base`` that ``value`` is, through projections' plain fields; else None."""
+    while isinstance(value, ops.Field):
+        rel = value.rel
+        if rel is base:
+            return str(value.name)
+        if not isinstance(rel, ops.Project):
+            return None
+        value = rel.values[value.name]
+    return None
+
+
+def parquet_source(events: Events) -> ParquetColumns | None:
+    """The file and columns when the pyarrow reader applies to ``events`` (module doc), else None."""
+    keyed = events.keyed
+    if not ARROW_READER or keyed is None or events.engine.name != "duckdb":
+        return None
+    if (
+        events.report.kind != "parquet"
+        or events.codes is not None
+        or events.report.rows < max(ARROW_MIN_ROWS, 1)
+    ):
+        return None
+    fp = events.fingerprint
+    if fp is None or len(fp.files) != 1:
+        return None
+    found = _canonical_event(keyed)
+    if found is None or not isinstance(found[0].rel, ops.DatabaseTable):
+        return None
+    field, expr = found
+    if expr != strip(field.to_expr()).nullif("").op():
+        return None
+    base = field.rel
+    op = keyed.op()
+    if not isinstance(op, ops.Project) or not {"customer", "timestamp"} <= set(op.values):
+        return None
+    c, t = op.values["customer"], op.values["timestamp"]
+    if not c.dtype.is_integer() or not t.dtype.is_timestamp():
+        return None
+    customer, stamp = _base_column(c, base), _base_column(t, base)
+    if customer is None or stamp is None or not _one_to_one(keyed, base):
+        return None
+    path = _view_path(events, str(base.name))
+    if path is None or not os.path.isfile(path) or os.path.realpath(path) != os.path.realpath(fp.files[0][0]):
+        return None
+    return ParquetColumns(path, customer, stamp, str(field.name))
+
+
+def _one_to_one(keyed: Any, base: ops.Relation) -> bool:
+    """Only projections between the keyed table and the file's relation (no filter, no join)."""
+    op = keyed.op()
+    while isinstance(op, ops.Project):
+        op = op.parent
+    return op is base
+
+
+def _view_path(events: Events, view: str) -> str | None:
+    raw = events.engine.con.con
+    got = raw.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [view]).fetchall()
+    if len(got) != 1:
+        return None
+    m = _VIEW.match(str(got[0][0]).strip())
+    return m.group(1).replace("''", "'") if m else None
+
+
+class _Names:
+    """The names looked up: pyarrow's value set, each name's 1-based position, and a gate of
+    (first byte, byte length) pairs that some name has (a value outside it is no name: only the
+    values inside it are hashed by ``pc.index_in``; 10M `wide`: 0.25 -> ~0.1 CPU-s)."""
+
+    def __init__(self, names: list[str]) -> None:
+        import pyarrow as pa
+
+        self.value_set = pa.array(names, type=pa.string())
+        self.lookup = {n: k for k, n in enumerate(names, start=1)}
+        raw = [n.encode() for n in names]
+        self.width = max((len(b) for b in raw), default=0) + 2  # the last column: longer than any
+        gate = np.zeros((256, self.width), dtype=np.bool_)
+        for b in raw:
+            if b:
+                gate[b[0], len(b)] = True
+        self.gate = gate.ravel()
+
+    def positions(self, arr: Any) -> npt.NDArray[np.int32]:
+        """Each value's 1-based name position (0: none, null) in the string array ``arr``."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(arr)
+        width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+        bufs = arr.buffers()
+        off: npt.NDArray[Any] = np.frombuffer(
+            bufs[1], dtype=width, count=n + 1, offset=arr.offset * np.dtype(width).itemsize
+        )
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+        pos = np.zeros(n, dtype=np.int32)
+        size: npt.NDArray[Any] = off[1:] - off[:-1]
+        edge: npt.NDArray[np.bool_] = size <= 0  # empty
+        if len(data):
+            first = np.take(data, off[:-1], mode="clip")
+            gated = first.astype(np.int32) * self.width
+            gated += np.minimum(size, self.width - 1).astype(np.int32)
+            maybe = self.gate[gated]
+            # a blank edge (ingest/normalize.py ``blank_edge``): a first byte <= 0x20 or a last one
+            # of ``EDGE_SPACE``; a last byte <= 0x20 marks a candidate, told exactly in Python
+            np.minimum(first, np.take(data, off[1:] - 1, mode="clip"), out=first)
+            edge |= first <= 0x20
+        else:
+            maybe = np.zeros(n, dtype=np.bool_)
+        if arr.null_count:
+            valid = _valid(arr)
+            edge &= valid
+            maybe &= valid
+        rows = np.flatnonzero(maybe)
+        if len(rows):
+            idx = pc.index_in(arr.take(rows), value_set=self.value_set)
+            got = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=len(idx), offset=idx.offset * 4) + 1
+            if idx.null_count:
+                got[~_valid(idx)] = 0
+            pos[rows] = got
+        rare = np.flatnonzero(edge)
+        if len(rare):
+            for k, raw in zip(rare.tolist(), arr.take(rare).to_pylist(), strict=True):
+                if _blank_edge(raw):  # else a last byte < 0x20 not blank: its lookup above stands
+                    name = trimmed(raw)
+                    pos[k] = self.lookup.get(name, 0) if name is not None else 0
+        return pos
+
+    def chunk(self, arr: Any) -> npt.NDArray[np.int32]:
+        """:meth:`positions` of a string or dictionary array (the dictionary's looked up once)."""
+        import pyarrow as pa
+
+        if not pa.types.is_dictionary(arr.type):
+            return self.positions(arr)
+        per = self.positions(arr.dictionary)
+        codes = np.asarray(arr.indices.fill_null(0).to_numpy(), dtype=np.intp)
+        pos: npt.NDArray[np.int32] = per[codes] if len(per) else np.zeros(len(arr), np.int32)
+        if arr.null_count:
+            pos[~_valid(arr)] = 0
+        return pos
+
+
+def _valid(arr: Any) -> npt.NDArray[np.bool_]:
+    """The validity of each slot of ``arr`` (which has nulls, so a bitmap)."""
+    bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+    got: npt.NDArray[np.bool_] = np.unpackbits(bits, bitorder="little")[
+        arr.offset : arr.offset + len(arr)
+    ].view(np.bool_)
+    return got
+
+
+#: a row group's event chunk is read as a dictionary when its dictionary page is under this share
+#: of the chunk's bytes (every page dictionary-encoded: a few names); a chunk whose dictionary grew
+#: large fell back to PLAIN pages, which pyarrow would hash into a dictionary again (10M `wide`:
+#: 2.5 CPU-s against 0.3 read as text). A choice of cost only: both reads give the same values.
+_DICTIONARY_SHARE = 0.125
+
+
+def _as_dictionary(meta: Any, i: int, column: str) -> bool:
+    rg = meta.row_group(i)
+    for j in range(rg.num_columns):
+        chunk = rg.column(j)
+        if chunk.path_in_schema == column:
+            if not chunk.has_dictionary_page or chunk.dictionary_page_offset is None:
+                return False
+            page = chunk.data_page_offset - chunk.dictionary_page_offset
+            return bool(0 < page < _DICTIONARY_SHARE * chunk.total_compressed_size)
+    return False
+
+
+def _group(cols: ParquetColumns, i: int, names: _Names) -> tuple[Any, ...]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    plain = pq.ParquetFile(cols.path)
+    pf = (
+        pq.ParquetFile(cols.path, read_dictionary=[cols.event])
+        if _as_dictionary(plain.metadata, i, cols.event)
+        else plain
+    )
+    t = pf.read_row_group(i, columns=[cols.customer, cols.timestamp, cols.event], use_threads=False)
+    parts = [names.chunk(a) for a in t.column(cols.event).chunks]
+    pos = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    keep = np.flatnonzero(pos)
+    c_col = t.column(cols.customer).take(keep)
+    ts_col = t.column(cols.timestamp).take(keep)
+    if c_col.null_count or ts_col.null_count:
+        return pos[keep], None, None
+    ts = np.asarray(ts_col.cast(pa.int64()).to_numpy(), dtype=np.int64)
+    if ts_col.type.unit == "ms":
+        ts = ts * 1000
+    return pos[keep], c_col.to_numpy(), ts
+
+
+def _types_ok(schema: Any, cols: ParquetColumns) -> bool:
+    import pyarrow as pa
+
+    try:
+        c, t, e = (schema.field(n).type for n in (cols.customer, cols.timestamp, cols.event))
+    except KeyError:
+        return False
+    return (
+        pa.types.is_integer(c)
+        and pa.types.is_timestamp(t)
+        and t.unit in ("us", "ms")
+        and (pa.types.is_string(e) or pa.types.is_large_string(e))
+    )
+
+
+def name_rows(events: Events, cols: ParquetColumns, names: list[str]) -> NameRows | None:
+    """The rows of ``names`` (each its own canonical form: engine/raw_step.py ``plain_name``) in
+    the file, or None when its schema or row count is not what the reader handles."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(cols.path)
+    meta = pf.metadata
+    if meta.num_rows != events.report.rows or not _types_ok(pf.schema_arrow, cols):
+        return None
+    groups = meta.num_row_groups
+    workers = max(1, min(os.cpu_count() or 1, groups))
+    with ThreadPoolExecutor(workers) as pool:
+        looked = _Names(names)
+        got = list(pool.map(lambda i: _group(cols, i, looked), range(groups)))
+    pos = np.concatenate([g[0] for g in got]) if got else np.zeros(0, np.int32)
+    if any(g[1] is None for g in got):
+        none = np.zeros(0, np.int64)
+        return NameRows(none, none, pos, complete=False)
+    c = np.concatenate([g[1] for g in got])
+    ts = np.concatenate([g[2] for g in got]).astype(np.int64, copy=False)
+    return NameRows(c, ts, pos)

@@ -1,0 +1,190 @@
+"""engine/parquet_rows.py: the rows of a model's names read by pyarrow from one Parquet file are the
+rows DuckDB's form (engine/raw_step.py's CASE, engine/raw_stages.py ``_scan``) keeps, with the same
+positions: names with a blank edge of every kind raw_step trims (and ``\\v``, which it does not),
+unicode, NULL and empty events, several row groups with customers split across them, a dictionary
+chunk and a plain chunk in one file; and it declines what it does not handle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import hourglass
+from hourglass.engine import parquet_rows, raw_stages
+from hourglass.engine.raw_step import raw_step
+from hourglass.model.journey import JourneyModel
+
+NAMES = ["visit", "signup", "café", "ünï", "purchase", "a\x01"]
+INDEX = [1, 2, 2, 3, 3, 3]
+#: raw values around the names: every blank edge raw_step trims, `\v` and `\x01` it does not,
+#: NBSP and ideographic space (not ASCII: not trimmed), empty, all blank, case
+NOISY = [" visit", "visit ", "\tsignup", "signup\n", "\fcafé\r", "  ünï\t\t", "\vvisit", "visit\v"]
+NOISY += ["\x01visit", "visit\x01", "a\x01", " a\x01 ", "\u00a0visit", "visit\u3000"]
+NOISY += ["Visit", "CAFÉ", "caf", "cafés", "purchase ", " purchase", "purchas", "ünïcode"]
+#: what validation rejects (HG402: no event), before any reader: the same error either way
+EMPTY = ["", "   ", "\n", None]
+
+
+def _events(n: int, seed: int, *, many: bool) -> list[str | None]:
+    rng = np.random.default_rng(seed)
+    out: list[str | None] = []
+    for k in rng.integers(0, 100, n).tolist():
+        if k < 30:
+            out.append(NAMES[k % len(NAMES)])
+        elif k < 45:
+            out.append(NOISY[k % len(NOISY)])
+        else:
+            out.append(f"n{rng.integers(0, 10**6 if many else 7):06d}")
+    return out
+
+
+def _table(n: int, seed: int, *, many: bool, start: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed + 1)
+    ts = (1_704_067_200_000_000 + rng.integers(0, 10**11, n)).astype("datetime64[us]")
+    return pa.table(
+        {
+            "customer_id": pa.array(rng.integers(0, 300, n), pa.int64()),  # split across row groups
+            "event": pa.array(_events(n, seed, many=many), pa.string()),
+            "timestamp": pa.array(ts),
+        }
+    )
+
+
+def _write(path: Path, dictionary_then_plain: bool = True) -> Path:
+    """Row groups of 1,500 rows: the first ones of a few names (dictionary pages), the later ones
+    of many (a small dictionary page limit: their pages fall back to PLAIN)."""
+    few, many = _table(4000, 1, many=False), _table(5000, 2, many=True)
+    with pq.ParquetWriter(path, few.schema, dictionary_pagesize_limit=2048) as w:
+        w.write_table(few if dictionary_then_plain else many, row_group_size=1500)
+        w.write_table(many if dictionary_then_plain else few, row_group_size=1500)
+    return path
+
+
+def _both(ev: Any) -> tuple[raw_stages.StageRows, raw_stages.StageRows]:
+    got = raw_step(ev.keyed, [[n] for n in NAMES])
+    assert got is not None
+    duck = raw_stages._scan(ev, got[0], got[1], NAMES, INDEX)
+    arrow = raw_stages._read(ev, NAMES, INDEX)
+    assert arrow is not None
+    return arrow, duck
+
+
+def _ordered(rows: raw_stages.StageRows) -> tuple[list[int], list[int], list[int]]:
+    k = np.lexsort((rows.node, rows.ts, rows.c))
+    return rows.c[k].tolist(), rows.ts[k].tolist(), rows.node[k].tolist()
+
+
+@pytest.fixture(autouse=True)
+def _small(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
+
+
+@pytest.mark.parametrize("share", [0.0, parquet_rows._DICTIONARY_SHARE, 1.0])
+def test_the_rows_and_positions_are_duckdbs(
+    share: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parquet_rows, "_DICTIONARY_SHARE", share)  # text, per chunk, dictionary reads
+    path = _write(tmp_path / "mixed.parquet")
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups >= 6
+    ev = hourglass.events(str(path))
+    assert parquet_rows.parquet_source(ev) is not None
+    arrow, duck = _both(ev)
+    assert arrow.complete and duck.complete
+    assert arrow.counts == duck.counts
+    assert _ordered(arrow) == _ordered(duck)
+    assert set(arrow.counts) == set(NAMES)  # every name, " a\x01 " and "\fcafé\r" trimmed to one
+
+
+def test_a_blank_edge_is_told_exactly() -> None:
+    names = parquet_rows._Names(["visit", "a\x01"])
+    values = [" visit", "visit\v", "\vvisit", "\x01visit", "visit\x01", "a\x01", " a\x01", "", None, "visit"]
+    got = names.chunk(pa.array(values, pa.string())).tolist()
+    assert got == [1, 0, 0, 0, 0, 2, 2, 0, 0, 1]
+    assert names.chunk(pa.array(values, pa.string()).dictionary_encode()).tolist() == got
+    assert names.chunk(pa.array(values, pa.large_string())).tolist() == got
+    assert names.chunk(pa.array(values, pa.string()).slice(3)).tolist() == got[3:]
+
+
+@pytest.mark.parametrize("analysis", ["paths", "transitions"])
+def test_the_answer_and_notes_are_the_duckdb_forms(
+    analysis: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(_write(tmp_path / "mixed.parquet", dictionary_then_plain=False))
+    model = JourneyModel.from_dict(
+        {
+            "name": "m",
+            "kind": "funnel",
+            "stages": [
+                {"name": "v", "events": ["visit"]},
+                {"name": "s", "events": ["signup", "café"]},
+                {"name": "b", "events": ["purchase", "ünï"]},
+                {"name": "gone", "events": ["absent"]},
+            ],
+        }
+    )
+    run = getattr(hourglass, analysis)
+    ran: list[bool] = []
+    read = raw_stages._read
+    monkeypatch.setattr(raw_stages, "_read", lambda *a: ran.append(True) or read(*a))
+    answers = []
+    for reader in (True, False):
+        monkeypatch.setattr(parquet_rows, "ARROW_READER", reader)
+        got = run(path, model, level="stage")
+        answers.append((got.to_dict(), got.meta.get("notes")))
+    monkeypatch.setenv("HOURGLASS_PLAN", "portable")
+    portable = run(path, model, level="stage").to_dict()
+    assert ran == [True, True]  # the reader ran first, declined when off
+    for d in (*[a for a, _ in answers], portable):
+        d.pop("meta", None)
+    assert answers[0] == answers[1] and answers[0][0] == portable
+    assert any("absent" in n for n in answers[0][1])
+
+
+def test_declined_where_it_does_not_apply(tmp_path: Path) -> None:
+    one = _write(tmp_path / "a.parquet")
+    _write(tmp_path / "b.parquet")
+    assert parquet_rows.parquet_source(hourglass.events(str(tmp_path / "*.parquet"))) is None  # a glob
+    assert parquet_rows.parquet_source(hourglass.events(pq.read_table(one).to_pandas())) is None
+    text = pq.read_table(one)
+    text = text.set_column(0, "customer_id", text.column(0).cast(pa.string()))
+    pq.write_table(text, tmp_path / "text.parquet")
+    assert parquet_rows.parquet_source(hourglass.events(str(tmp_path / "text.parquet"))) is None
+
+
+def test_nanosecond_times_fall_back_and_milliseconds_are_read(tmp_path: Path) -> None:
+    base = pq.read_table(_write(tmp_path / "a.parquet"))
+    for unit in ("ns", "ms"):
+        t = base.set_column(2, "timestamp", base.column(2).cast(pa.timestamp(unit), safe=False))
+        pq.write_table(t, path := tmp_path / f"{unit}.parquet", version="2.6")
+        ev = hourglass.events(str(path))
+        cols = parquet_rows.parquet_source(ev)
+        assert cols is not None
+        got = parquet_rows.name_rows(ev, cols, NAMES)
+        if unit == "ns":
+            assert got is None
+        else:
+            arrow, duck = _both(ev)
+            assert _ordered(arrow) == _ordered(duck)
+
+
+@pytest.mark.parametrize("empty", EMPTY)
+def test_an_empty_or_null_event_is_validations_error_either_way(
+    empty: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = _table(3000, 3, many=True)
+    events = t.column(1).to_pylist()
+    events[1700] = empty
+    pq.write_table(t.set_column(1, "event", pa.array(events, pa.string())), path := tmp_path / "e.parquet")
+    errors = []
+    for reader in (True, False):
+        monkeypatch.setattr(parquet_rows, "ARROW_READER", reader)
+        with pytest.raises(hourglass.HourglassError) as info:
+            hourglass.paths(str(path), "hourglass", level="stage")
+        errors.append((info.value.code, str(info.value)))
+    assert errors[0] == errors[1] and errors[0][0] == "HG402"

@@ -66,6 +66,7 @@ def channel_plan(
     ids: ir.Table | None = None,
     one_pass: bool = False,
     customers: ir.Table | None = None,
+    facts: ir.Table | None = None,
 ) -> ChannelPlan:
     """Per channel: ``customers``, ``s{i}`` (entered stage i), ``purchasers``, ``repeat`` (purchasers
     with >= 2 purchase events), ``referees``, ``referring`` (purchasers with >= 1 referee),
@@ -79,7 +80,9 @@ def channel_plan(
     ``ids``, ``events.customer`` is an integer key (``referrals.with_referrers``); ``one_pass``: the
     channel as an aggregate of the customer facts (:func:`first_value`: an ordered aggregate, which
     the engine enables where its backend computes it in the same pass) instead of a window;
-    ``customers``: the plan's ``customers`` (without spend) already computed for these arguments."""
+    ``customers``: the plan's ``customers`` (without spend) already computed for these arguments;
+    ``facts``: its customer facts with the channel (``customer_facts`` with :func:`first_value` as
+    ``channel``) already computed for the range (engine/facts_arrays.py)."""
     col = spec.channel_column
     if col not in events.columns:
         raise SchemaError(
@@ -95,10 +98,11 @@ def channel_plan(
     if customers is not None:
         cust = customers
     else:
-        extra = {"channel": first_value(t, col)} if one_pass else None
-        facts = customer_facts(t, sale, model.purchase_step or sale, model.stages, extra)
+        if facts is None:
+            extra = {"channel": first_value(t, col)} if one_pass else None
+            facts = customer_facts(t, sale, model.purchase_step or sale, model.stages, extra)
         cust = with_referrers(t, facts, ref_spec, ids) if has_ref else facts
-    if not one_pass and customers is None:
+    if not one_pass and customers is None and "channel" not in cust.columns:
         first = first_values(t, col, "channel")
         j = cust.left_join(first, cust.customer == first.channel_customer)
         cust = j.select(*[j[c] for c in cust.columns], channel=j.channel)

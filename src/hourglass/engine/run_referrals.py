@@ -15,6 +15,7 @@ from hourglass.analyses.lifecycle import present_events
 from hourglass.analyses.referrals import referral_plan
 from hourglass.engine._values import count, number
 from hourglass.engine.bound import Runner, bound, built
+from hourglass.engine.facts_arrays import facts_rows
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.ingest.spend import read_spend
@@ -196,7 +197,8 @@ def run_channels(
         costs[sr.channel] = costs.get(sr.channel, 0.0) + sr.cost
     with _runner(events, run) as own:
         stood = _stood(own, spec)
-        plan = _channel_plan(events, model, stood, referrals, sale.step, used, customers)
+        facts = None if customers is not None else _facts(events, model, own, spec, sale.step)
+        plan = _channel_plan(events, model, stood, referrals, sale.step, used, customers, facts)
         summary = own.rows(plan.summary)
     for r in summary:
         ch = None if r["channel"] is None or r["channel"] != r["channel"] else str(r["channel"])
@@ -268,6 +270,7 @@ def _channel_plan(
     sale: Step,
     used: Any,
     customers: Any = None,
+    facts: Any = None,
 ) -> ChannelPlan:
     # a store: the integer customer keys (engine/keyed.py)
     k = keyed(events, model_reads(model, spec.channel_column, referrals.referee_column))
@@ -275,7 +278,19 @@ def _channel_plan(
     # DuckDB: the channel in the customer facts' pass (an ordered aggregate) instead of a window
     one_pass = events.engine.name == "duckdb"
     used_rows = None if used is None else tuple(used)
-    return built(channel_plan, spec, ev, model, sale, used_rows, referrals, ids, one_pass, customers)
+    return built(channel_plan, spec, ev, model, sale, used_rows, referrals, ids, one_pass, customers, facts)
+
+
+def _facts(events: Events, model: JourneyModel, run: Runner, spec: ChannelSpec, sale: Step) -> Any:
+    """The channels' customer facts of a store's range from numpy arrays (engine/facts_arrays.py),
+    or None (the plan's GROUP BY); ``spec``: its real dates."""
+    k = keyed(events, model_reads(model, spec.channel_column))
+    if k is None:
+        return None
+    purchase = model.purchase_step or sale
+    return facts_rows(
+        run, k, k.table, sale, purchase, model.stages, spec.channel_column, spec.since, spec.until
+    )
 
 
 def run_referrals_and_channels(
@@ -319,7 +334,8 @@ def referrals_and_channels(
     ropts = dict(referral_options or {})
     event, column = ropts.get("referral_event"), ropts.get("referee_column")
     spec, referrals, sale = _channel_spec(model, channel_column, since, until, None, event, column)
-    plan = _channel_plan(events, model, _stood(run, spec), referrals, sale.step, None)
+    facts = _facts(events, model, run, spec, sale.step)
+    plan = _channel_plan(events, model, _stood(run, spec), referrals, sale.step, None, None, facts)
     shared = run.table(plan.customers)
     ref = run_referrals(events, model, since=since, until=until, customers=shared, run=run, **ropts)
     chan = run_channels(

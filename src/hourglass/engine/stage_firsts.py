@@ -30,7 +30,7 @@ from hourglass.engine.bound import Bound, Runner
 from hourglass.engine.keyed import KEYED_VIEW, Keyed
 from hourglass.model.lifecycle import LifecycleSpec
 
-__all__ = ["TABLE", "plain_names", "stage_arrow", "stage_rows"]
+__all__ = ["TABLE", "plain_names", "stage_arrow", "stage_rows", "store_alias"]
 
 TABLE = "hg_stage_rows"  #: the table's name in the compiled SQL (each run reads its own)
 EVENTS = "hg_events"  #: the store's events table (engine/event_store.py)
@@ -41,7 +41,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _store(k: Keyed) -> str | None:
+def store_alias(k: Keyed) -> str | None:
     """The store's alias when ``k.table`` is its keyed view as opened."""
     op = k.table.op()
     if not isinstance(op, ops.DatabaseTable) or op.name != KEYED_VIEW or not op.namespace.database:
@@ -167,7 +167,7 @@ def stage_arrow(
     path does not apply (the module's docstring). ``raw``: the DuckDB connection."""
     if k is None or spec.as_of is not None:
         return None
-    alias, names = _store(k), plain_names(spec)
+    alias, names = store_alias(k), plain_names(spec)
     if alias is None or names is None:
         return None
     lo = None if spec.since is None else micros_of(spec.since)

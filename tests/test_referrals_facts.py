@@ -1,0 +1,142 @@
+"""The referral loop's and the channels' customer facts from a store's events as numpy arrays
+(engine/facts_arrays.py) equal the plan's GROUP BY (analyses/referrals.py ``customer_facts`` with the
+channel's ``first_value``) customer by customer, and the whole lifecycle (referral loop, channels
+with spend, the referral-event mode) equals the one computed without them, on seeded random stores:
+tied instants (the channel's tie to the least cleaned text), blank and padded channels, customers
+without a sale, self-referrals, ranges whose bounds are events' own instants, a log before 1970."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hourglass
+import hourglass.engine.facts_arrays as facts_arrays
+from hourglass.analyses._match import in_period
+from hourglass.analyses.channels import first_value
+from hourglass.analyses.referrals import customer_facts
+from hourglass.engine.bound import Bound, bound
+from hourglass.engine.event_store import write_store
+from hourglass.engine.facts_arrays import facts_rows
+from hourglass.engine.keyed import keyed
+from hourglass.interfaces.lifecycle_api import lifecycle_spec
+from hourglass.model.steps import Filter
+from test_lifecycle_firsts import SHIFT, _ranges
+from test_lifecycle_keyed import BASE, _plain, random_log
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("facts")
+    out: dict[str, Path] = {}
+    for name, seed, shift in (("2024", 41, timedelta(0)), ("1964", 42, SHIFT)):
+        log = random_log(seed, n=50)
+        log["timestamp"] = log["timestamp"] - shift
+        log.to_parquet(d / f"{name}.parquet")
+        write_store(hourglass.events(str(d / f"{name}.parquet")), d / f"{name}.duckdb")
+        out[name] = d / f"{name}.duckdb"
+    (d / "spend.csv").write_text(
+        "channel,period,cost\nads,2024-01,100\nsearch,2024-01,0\ntv,2024-01,50\nads,2024-02,70\n"
+    )
+    out["spend"] = d / "spend.csv"
+    return out
+
+
+def _rows(run: Bound, table: Any) -> list[dict[str, Any]]:
+    rows = run.rows(table.order_by("customer"))
+    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
+
+
+def _close(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
+    """Equal, revenue sums within 1e-9 (DuckDB's parallel sums differ in the last bits)."""
+    if len(got) != len(want):
+        return False
+    for g, w in zip(got, want, strict=True):
+        if g.keys() != w.keys():
+            return False
+        for key in g:
+            if isinstance(w[key], float) and isinstance(g[key], float):
+                if not math.isclose(g[key], w[key], rel_tol=1e-9, abs_tol=1e-9):
+                    return False
+            elif g[key] != w[key]:
+                return False
+    return True
+
+
+@pytest.mark.parametrize("which", ["2024", "1964"])
+def test_the_facts_equal_the_group_by(stores: dict[str, Path], which: str) -> None:
+    ev = hourglass.events(str(stores[which]))
+    k = keyed(ev)
+    assert k is not None
+    model = lifecycle_spec("hourglass").model
+    assert model.sale is not None
+    sale, purchase = model.stage(model.sale), model.purchase_step or model.stage(model.sale)
+    shift = SHIFT if which == "1964" else timedelta(0)
+    checked = 0
+    for since, until in _ranges(17 if which == "2024" else 18, shift):
+        with bound(ev.engine) as run:
+            assert isinstance(run, Bound)
+            fast = facts_rows(run, k, k.table, sale, purchase, model.stages, "channel", since, until)
+            assert fast is not None
+            t = in_period(k.table, since, until)
+            reference = customer_facts(t, sale, purchase, model.stages, {"channel": first_value(t, "channel")})
+            got, want = _rows(run, fast), _rows(run, reference)
+            assert list(fast.schema().items()) == list(reference.schema().items())
+        assert _close(got, want), (since, until)
+        checked += len(want)
+    assert checked > 100
+
+
+def _lifecycles(store: Path, spend: Path, monkeypatch: pytest.MonkeyPatch, on: bool) -> list[Any]:
+    monkeypatch.setattr(facts_arrays, "FACTS_ON", on)
+    out = []
+    for kw in (
+        {},
+        {"since": "2024-01-02T02:00:00", "until": "2024-01-31", "spend": str(spend)},
+        {"since": "2024-01-10", "referral_options": {"referral_event": "referral_sent", "referee_column": "invitee"}},
+        {"until": "2023-01-01"},  # no events: no customers
+    ):
+        out.append(_plain(hourglass.lifecycle(str(store), **kw).to_dict()))  # type: ignore[arg-type]
+    return out
+
+
+def test_the_lifecycle_equals_the_one_without_them(
+    stores: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = _lifecycles(stores["2024"], stores["spend"], monkeypatch, True)
+    slow = _lifecycles(stores["2024"], stores["spend"], monkeypatch, False)
+    assert fast == slow
+    first = fast[0]
+    assert first["referrals"]["self_referrals"] and first["referrals"]["referees"]
+    assert {c["channel"] for c in first["channels"]} >= {"ads", "search", "email", None}
+    assert first["referrals"]["purchasers"] < first["referrals"]["customers"]
+
+
+def test_a_filter_or_a_glob_keeps_the_group_by(stores: dict[str, Path]) -> None:
+    ev = hourglass.events(str(stores["2024"]))
+    k = keyed(ev)
+    model = lifecycle_spec("hourglass").model
+    first = model.stages[0]
+    for stage in (
+        dataclasses.replace(first, where=(Filter("device", "==", "mobile"),)),
+        dataclasses.replace(first, events=("vis*",)),
+    ):
+        stages = (stage, *model.stages[1:])
+        with bound(ev.engine) as run:
+            assert facts_rows(run, k, k.table, stage, stage, stages, "channel", None, None) is None
+    with bound(ev.engine, allowed=False) as run:  # no Bound run
+        assert facts_rows(run, k, k.table, first, first, model.stages, "channel", BASE, None) is None
+    with bound(ev.engine) as run:  # a channel column that is not text: the GROUP BY
+        assert facts_rows(run, k, k.table, first, first, model.stages, "revenue", None, None) is None
+
+
+def test_a_range_before_1970_ends_in_1964(stores: dict[str, Path]) -> None:
+    """A sanity check of the 1964 store: its events are before 1970 (negative µs)."""
+    ev = hourglass.events(str(stores["1964"]))
+    last = ev.engine.execute(ev.table.timestamp.max())
+    assert last < datetime(1970, 1, 1)

@@ -3,8 +3,10 @@ for starts once no request is being answered, not beside the answer a person wai
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,91 @@ def test_stop_ends_a_worker_waiting_for_the_answer(src: DashboardSource) -> None
     finally:
         ahead.request_done()
     assert not ran.wait(0.2)
+
+
+LONG = "SELECT sum(i * i % 7) FROM range(100000000000) t(i)"  # minutes, unless interrupted
+
+
+def _long(s: DashboardSource, log: list[str], name: str, started: threading.Event) -> None:
+    started.set()
+    try:
+        s.events.engine.con.con.execute(LONG).fetchall()
+    except Exception:
+        log.append(f"{name} stopped")
+        raise
+
+
+def test_a_request_stops_the_work_that_may_wait_and_it_runs_again(
+    src: DashboardSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A preset computed ahead (the lane of work that may wait) is stopped when a click comes (the
+    click does not share the cores with it) and computed again in the next pause."""
+    import hourglass.interfaces.dashboard.ahead as ahead_module
+
+    monkeypatch.setattr(ahead_module, "IDLE_S", 0.1)
+    ahead = Ahead(src)
+    ahead.start()
+    log: list[str] = []
+    started = threading.Event()
+
+    def preset(s: DashboardSource) -> None:
+        if not log:  # the first time: long
+            _long(s, log, "preset", started)
+        log.append("preset done")
+
+    try:
+        ahead.submit(preset, later=True)
+        assert started.wait(30)
+        time.sleep(0.2)
+        began = time.monotonic()
+        ahead.request_started()  # a click
+        deadline = time.monotonic() + 8
+        while "preset stopped" not in log and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert log == ["preset stopped"] and time.monotonic() - began < 8
+        time.sleep(0.3)
+        assert log == ["preset stopped"]  # not again while the click is answered
+        ahead.request_done()
+        assert ahead.idle(30)
+        assert log == ["preset stopped", "preset done"]  # computed again in the pause
+    finally:
+        ahead.stop()
+
+
+def test_another_page_drops_and_stops_the_last_pages_work(src: DashboardSource) -> None:
+    ahead = Ahead(src)
+    ahead.start()
+    log: list[str] = []
+    started = threading.Event()
+    try:
+        ahead.submit(lambda s: _long(s, log, "a", started), page="lifecycle")
+        assert started.wait(30)
+        time.sleep(0.2)  # its query running
+        ahead.submit(lambda s: log.append("a's queued job"), page="lifecycle")
+        ahead.submit(lambda s: log.append("b"), page="journeys")
+        assert ahead.idle(10)
+        assert log == ["a stopped", "b"]
+    finally:
+        ahead.stop()
+
+
+def test_an_interrupt_reaches_the_connection_beside(src: DashboardSource) -> None:
+    """The hourglass's referral loop runs on a companion connection (engine/second_connection.py
+    ``beside``): stopping a job stops its query too."""
+    from hourglass.engine.second_connection import beside, interrupt, second_connection
+
+    events = second_connection(src.events)
+    assert events is not None
+    log: list[str] = []
+    started = threading.Event()
+
+    def fn(on: Any) -> None:
+        _long(dataclasses.replace(src, events=on), log, "beside", started)
+
+    began = time.monotonic()
+    with pytest.raises(Exception, match=r"(?i)interrupt"), beside(events, fn) as answer:
+        assert started.wait(30)
+        time.sleep(0.2)
+        interrupt(events)
+        answer()
+    assert log == ["beside stopped"] and time.monotonic() - began < 10

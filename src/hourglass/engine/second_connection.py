@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 from hourglass.engine.load import Events
 from hourglass.engine.session import Engine
 
-__all__ = ["beside", "second_connection"]
+__all__ = ["beside", "interrupt", "second_connection"]
 
 T = TypeVar("T")
 
@@ -131,3 +131,15 @@ def beside(events: Events, fn: Callable[[Events], T]) -> Iterator[Callable[[], T
         yield answer
     finally:
         worker.join()  # never leave a query of the second connection running past the caller
+
+
+def interrupt(events: Events) -> None:
+    """Interrupt the query running on the events' connection and those of its :func:`beside`
+    companions (a job computing ahead that a person's request must not wait behind: its
+    lifecycle's referral loop runs on a companion). A connection running none ignores it."""
+    backend = events.engine.con
+    with _lock:
+        kept = list(_companions.get(backend, {}).values())
+    for con in [backend, *(c[0].engine.con for c in kept if c is not None)]:
+        with contextlib.suppress(Exception):
+            con.con.interrupt()

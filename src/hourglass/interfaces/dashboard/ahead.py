@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from hourglass.engine.second_connection import second_connection
+from hourglass.engine.second_connection import interrupt, second_connection
 
 from .data import DashboardSource
 
@@ -55,6 +55,9 @@ class _Lane:
         self.batch = 0  # the number of the newest batch submitted
         self.running_batch: int | None = None  # the batch of the job running now
         self.tags: dict[int, tuple[str, Hashable]] = {}  # a batch's view: (kind, key)
+        self.pages: dict[int, str] = {}  # a batch's page (the first lane's)
+        self.current: tuple[int, Job] | None = None  # the job running now and its batch
+        self.again: tuple[int, Job] | None = None  # the running job, stopped: queued again once done
 
 
 class Ahead:
@@ -85,13 +88,22 @@ class Ahead:
                     self.src, events=events, lock=threading.Lock(), closed=threading.Event()
                 )
 
-    def submit(self, *jobs: Job, later: bool = False, view: tuple[str, Hashable] | None = None) -> None:
+    def submit(
+        self,
+        *jobs: Job,
+        later: bool = False,
+        view: tuple[str, Hashable] | None = None,
+        page: str | None = None,
+    ) -> None:
         """Run ``jobs`` in this order, before the jobs of the views asked for earlier (nothing
         when it is off); ``later``: on the lane of work that may wait. ``view`` (kind, key): a job
         of another view of the same kind still running is stopped (a new funnel makes the last
         one's people a guess that costs the cores the new funnel needs), and its jobs start at
         once, beside the answer (a funnel's people: the bar is clicked as soon as it is drawn);
-        without ``view`` they start once no request is being answered."""
+        without ``view`` they start once no request is being answered. ``page`` (the first lane's):
+        the queued jobs of another page are dropped and its running job is stopped (a person who
+        went to another page clicks that page's numbers next; a request that needs the job's
+        result computes it then)."""
         if not self.on or not jobs:
             return
         lane = self._lanes[1 if later else 0]
@@ -103,21 +115,37 @@ class Ahead:
             if view is not None:
                 lane.tags[lane.batch] = view
             lane.tags = {b: t for b, t in lane.tags.items() if b > lane.batch - 4 * MAX_BATCHES}
+            if page is not None and lane is self._lanes[0]:
+                lane.pages[lane.batch] = page
+                lane.pages = {b: p for b, p in lane.pages.items() if b > lane.batch - 4 * MAX_BATCHES}
+                lane.batches = deque(b for b in lane.batches if lane.pages.get(b[0][0], page) == page)
             self._cond.notify_all()
-            running = lane.tags.get(lane.running_batch) if lane.running_batch is not None else None
-            if view is not None and running is not None and running[0] == view[0] and running != view:
-                second = lane.second
-                if second is not None:  # asked for again, it is computed then
-                    with contextlib.suppress(Exception):
-                        second.events.engine.con.con.interrupt()
+            number = lane.running_batch
+            running = lane.tags.get(number) if number is not None else None
+            other = number is not None and page is not None and lane.pages.get(number, page) != page
+            if lane.second is not None and (
+                other
+                or (view is not None and running is not None and running[0] == view[0] and running != view)
+            ):
+                interrupt(lane.second.events)  # asked for again, it is computed then
             if lane.worker is None:
                 lane.worker = threading.Thread(target=self._work, args=(lane,), name=lane.name, daemon=True)
                 lane.worker.start()
 
     def request_started(self) -> None:
+        """A request is being answered: the work that may wait, if running, is stopped (its query
+        interrupted, on the lane's connection and its companions) and queued again, to run in the
+        next pause (at 1M events a preset's lifecycle computed ahead took a core for 0.5 s beside
+        the click a person waited for)."""
         with self._busy:
             self.active += 1
             self.last_request = time.monotonic()
+        lane = self._lanes[1]
+        with self._cond:
+            if lane.current is None or lane.second is None or lane.again is not None:
+                return
+            lane.again = lane.current
+        interrupt(lane.second.events)
 
     def request_done(self) -> None:
         with self._busy:
@@ -158,6 +186,7 @@ class Ahead:
                         del lane.batches[pick]
                     lane.running += 1
                     lane.running_batch = number
+                    lane.current = (number, job)
                     return job
             time.sleep(ANSWERED_POLL_S)
 
@@ -176,6 +205,9 @@ class Ahead:
                 with self._cond:
                     lane.running -= 1
                     lane.running_batch = None
+                    if lane.again is not None and not self._stopped:  # stopped by a request
+                        lane.batches.appendleft([lane.again])
+                    lane.current = lane.again = None
                     self._cond.notify_all()
 
     def stop(self, timeout: float = 10.0) -> None:

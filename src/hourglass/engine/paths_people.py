@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hourglass.engine import grouping, journeys_order
+from hourglass.engine.fetched import fetched
 from hourglass.engine.journeys_fast import journeys_plan_for, nodes_sql
 from hourglass.engine.journeys_order import layout, ordered_ranges
 from hourglass.engine.journeys_ranges import runs_of_keys
@@ -186,7 +187,8 @@ def _paths_of_runs(
 
 def elements(events: Events, spec: PathsSpec) -> tuple[npt.NDArray[Any], I64, npt.NDArray[Any]] | None:
     """The fast path's elements (``c`` integer customers, ``ts`` µs, ``node`` the 1-based stage),
-    unordered; None where the fast path does not run or a value is null or a customer text."""
+    unordered (read-only when the dashboard keeps them: engine/fetched.py); None where the fast
+    path does not run or a value is null or a customer text."""
     from hourglass.engine.errors import translated
 
     if _why_not(events, spec) is not None:
@@ -194,9 +196,9 @@ def elements(events: Events, spec: PathsSpec) -> tuple[npt.NDArray[Any], I64, np
     hook = getattr(events.engine.con, "_run_pre_execute_hooks", None)
     if hook is not None:  # registers in-memory tables the expression may hold
         hook(events.keyed if events.keyed is not None else events.table)
+    sql = f"SELECT c, ts, node FROM ({nodes_sql(events, spec)}) AS n"
     with translated():
-        sql = f"SELECT c, ts, node FROM ({nodes_sql(events, spec)}) AS n"
-        got = dict(events.engine.con.con.sql(sql).fetchnumpy())
+        got = fetched(events, sql)  # (the dashboard's: once for the journeys page, engine/fetched.py)
     if any(np.ma.is_masked(v) for v in got.values()):
         return None
     c = np.asarray(got["c"])

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment
 
+from hourglass.engine import fetched
 from hourglass.interfaces.reports._journeys_section import journeys_part
 from hourglass.interfaces.reports._lifecycle_parts import build_parts
 from hourglass.model.errors import HourglassError
@@ -47,6 +48,7 @@ class Views:
         self.ahead = Ahead(src)  # what a click will ask for next, computed beside the request
         self._newest_funnel: Hashable = None  # the funnel asked for last (its people are worked ahead)
         self.asked = Asked()  # the page and view asked for last (a page left behind: no work ahead)
+        fetched.KEEP = True  # the journeys page's elements fetched once (engine/fetched.py)
 
     def idle(self) -> None:
         """Wait until the work ahead is done (tests, the bench)."""

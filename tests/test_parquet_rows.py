@@ -17,6 +17,7 @@ import pytest
 import hourglass
 from hourglass.engine import parquet_rows, raw_stages
 from hourglass.engine.raw_step import raw_step
+from hourglass.engine.snapshot import watching
 from hourglass.model.journey import JourneyModel
 
 NAMES = ["visit", "signup", "café", "ünï", "purchase", "a\x01"]
@@ -188,3 +189,27 @@ def test_an_empty_or_null_event_is_validations_error_either_way(
             hourglass.paths(str(path), "hourglass", level="stage")
         errors.append((info.value.code, str(info.value)))
     assert errors[0] == errors[1] and errors[0][0] == "HG402"
+
+
+def test_a_damaged_page_is_duckdbs_error_either_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    t = _table(6000, 4, many=True)
+    events = [e if e >= "!" else "visit" for e in t.column(1).to_pylist()]  # validated from statistics
+    pq.write_table(
+        t.set_column(1, "event", pa.array(events)), path := tmp_path / "d.parquet", row_group_size=2000
+    )
+    data = bytearray(path.read_bytes())
+    chunk = pq.ParquetFile(path).metadata.row_group(1).column(1)  # an event chunk's pages
+    at = chunk.data_page_offset + 40
+    data[at : at + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    ran: list[bool] = []
+    read = parquet_rows.name_rows
+    monkeypatch.setattr(parquet_rows, "name_rows", lambda *a: ran.append(read(*a) is not None) or None)
+    errors = []
+    for reader in (True, False):
+        monkeypatch.setattr(parquet_rows, "ARROW_READER", reader)
+        with pytest.raises(hourglass.HourglassError) as info, watching():  # a command's run (the CLI's)
+            hourglass.paths(str(path), "hourglass", level="stage")
+        errors.append((info.value.code, str(info.value)))
+    assert ran and not any(ran)  # pyarrow's reader met the damage and left it to DuckDB's form
+    assert errors[0] == errors[1] and errors[0][0] == "HG206"

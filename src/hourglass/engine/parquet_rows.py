@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import ibis.expr.operations as ops
 import numpy as np
 
+from hourglass.engine._pages import small_pages
 from hourglass.engine.raw_names import _canonical_event
 from hourglass.ingest.normalize import EDGE_SPACE, strip
 
@@ -307,17 +308,23 @@ def _types_ok(schema: Any, cols: ParquetColumns) -> bool:
 def name_rows(events: Events, cols: ParquetColumns, names: list[str]) -> NameRows | None:
     """The rows of ``names`` (each its own canonical form: engine/raw_step.py ``plain_name``) in
     the file, or None when its schema or row count is not what the reader handles."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(cols.path)
-    meta = pf.metadata
-    if meta.num_rows != events.report.rows or not _types_ok(pf.schema_arrow, cols):
+    try:
+        pf = pq.ParquetFile(cols.path)
+        meta = pf.metadata
+        if meta.num_rows != events.report.rows or not _types_ok(pf.schema_arrow, cols):
+            return None
+        groups = meta.num_row_groups
+        workers = max(1, min(os.cpu_count() or 1, groups))
+        with small_pages(), ThreadPoolExecutor(workers) as pool:
+            looked = _Names(names)
+            got = list(pool.map(lambda i: _group(cols, i, looked), range(groups)))
+    except (pa.ArrowException, OSError, ValueError):
+        # a file pyarrow cannot read (damaged, changed, another writer's form): DuckDB's form
+        # reads it and raises its errors (engine/parquet.py: HG206 naming the file), as before
         return None
-    groups = meta.num_row_groups
-    workers = max(1, min(os.cpu_count() or 1, groups))
-    with ThreadPoolExecutor(workers) as pool:
-        looked = _Names(names)
-        got = list(pool.map(lambda i: _group(cols, i, looked), range(groups)))
     pos = np.concatenate([g[0] for g in got]) if got else np.zeros(0, np.int32)
     if any(g[1] is None for g in got):
         none = np.zeros(0, np.int64)

@@ -50,7 +50,6 @@ __all__ = [
     "SCAN",
     "SCAN_FILES",
     "SCAN_MIN_ROWS",
-    "read_scan",
     "run_scan",
     "small_pages",
     "sorted_sql",
@@ -100,27 +99,6 @@ def _fetch(raw: Any, sql: str) -> dict[str, np.ndarray]:
     DuckDB's ``to_arrow_table`` and pyarrow's ``to_numpy`` import pandas on first use, ~0.27 s of a
     fresh process's funnel on the 10M store."""
     return dict(raw.sql(sql).fetchnumpy())
-
-
-def read_scan(
-    events: Any, steps: Sequence[Sequence[str]], window: int, since: int | None, until: int | None
-) -> dict[str, Any] | None:
-    """The summary row of a file's funnel whose matched rows pyarrow reads (engine/parquet_rows.py:
-    one local Parquet file of integer customers, steps of plain names each in one step), or None
-    (then :func:`run_scan` on DuckDB's ``matched_sql``, the reference). ``events``: engine/load.py's."""
-    from hourglass.engine.parquet_rows import name_rows, parquet_source
-    from hourglass.engine.raw_step import plain_name
-
-    names = [x for st in steps for x in st]
-    if len(set(names)) != len(names) or not all(plain_name(x) for x in names) or len(steps) > 120:
-        return None
-    cols = parquet_source(events)
-    got = name_rows(events, cols, names) if cols is not None else None
-    if got is None or not got.complete:
-        return None
-    index = np.asarray([0, *(k for k, st in enumerate(steps, start=1) for _ in st)], dtype=np.int8)
-    with small_pages():
-        return funnel_scan_unsorted(got.c, got.ts, index[got.pos], len(steps), window, since, until)
 
 
 def run_scan(

@@ -59,6 +59,7 @@ __all__ = [
     "customers_of",
     "scan_by_rows",
     "scan_levels",
+    "store_ids",
 ]
 
 #: whether the result is still wanted (asked between the steps of the work)
@@ -299,7 +300,7 @@ def scan_levels(events: Events, spec: FunnelSpec, wanted: Wanted | None = None) 
     found = customers_of(events, spec, wanted)
     if found is None:
         return None
-    columns: dict[str, Any] = {"customer": _ids(events).take(pa.array(found.keys))}
+    columns: dict[str, Any] = {"customer": store_ids(events).take(pa.array(found.keys))}
     columns["level"] = pa.array(found.level.astype(np.int64))
     frame = pa.table(columns).to_pandas()
     if spec.by:
@@ -319,7 +320,7 @@ _IDS_MAX = 4  # (the dashboard's: its request connection and the work ahead's tw
 _lock = threading.Lock()
 
 
-def _ids(events: Events) -> Any:
+def store_ids(events: Events) -> Any:
     """The store's ``hg_customers.id`` in key order (a pyarrow array), read once per events: a
     customer list is then a ``take`` of its keys (the join with the customer table and its pandas
     conversion took 1.4-1.7 CPU-s for 2.4M customers at 10M events)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from hourglass.engine.bound import bound
 from hourglass.engine.event_names import check_model_events
+from hourglass.engine.range_frames import stage_frame
 from hourglass.engine.run_lifecycle import lifecycle_customers, run_lifecycle
 from hourglass.engine.run_referrals import referrals_and_channels, run_channels, run_referrals
 from hourglass.engine.second_connection import beside
@@ -26,7 +27,7 @@ from hourglass.model.lifecycle import AfterSaleSpec, LifecycleSpec
 from hourglass.model.lifecycle_result import LifecycleResult
 from hourglass.model.schema import ColumnMapping
 
-__all__ = ["lifecycle", "lifecycle_spec", "lifecycle_table"]
+__all__ = ["lifecycle", "lifecycle_frame", "lifecycle_spec", "lifecycle_table"]
 
 
 def lifecycle_spec(
@@ -303,3 +304,25 @@ def lifecycle_table(
     spec = lifecycle_spec(model, since=since, until=until, as_of=as_of, config=cfg)
     ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
     return lifecycle_customers(ev, spec)
+
+
+def lifecycle_frame(
+    source: Any,
+    model: str | JourneyModel = "hourglass",
+    *,
+    since: Any = None,
+    until: Any = None,
+    as_of: Any = None,
+    columns: ColumnMapping | Mapping[str, Any] | None = None,
+    engine: Any = None,
+    table: str | None = None,
+    config: Config | str | None = None,
+) -> Any:
+    """:func:`lifecycle_table` executed (pandas): on a store from the range's numpy arrays
+    (engine/range_frames.py: the ids decoded by key, no GROUP BY and join again), else the
+    expression run by the engine. The dashboard's stages' people."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    spec = lifecycle_spec(model, since=since, until=until, as_of=as_of, config=cfg)
+    ev = load(source, columns=columns, engine=engine, table=table, config=cfg)
+    found = stage_frame(ev, spec)
+    return ev.engine.execute(lifecycle_customers(ev, spec)) if found is None else found

@@ -1,0 +1,111 @@
+"""The dashboard's per-customer tables of a range from a store's numpy arrays (engine/range_frames.py:
+the stages' people, a channel cell's people) equal the expressions executed (the decoded GROUP BY)
+customer by customer, on a seeded random store and ranges (bounds on events' own instants, none)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hourglass
+from hourglass.analyses.channels import channel_plan
+from hourglass.analyses.lifecycle import decoded
+from hourglass.engine.event_store import write_store
+from hourglass.engine.keyed import keyed
+from hourglass.engine.range_frames import channel_frame, stage_frame
+from hourglass.engine.run_lifecycle import lifecycle_customers
+from hourglass.interfaces.lifecycle_api import lifecycle_frame, lifecycle_spec
+from hourglass.model.channels import ChannelSpec
+from hourglass.model.referrals import ReferralSpec, sale_definition
+from hourglass.model.steps import Filter
+from test_lifecycle_firsts import _ranges
+from test_lifecycle_keyed import random_log
+
+RANGES = _ranges(27, timedelta(0))[:5]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("frames")
+    random_log(51, n=50).to_parquet(d / "log.parquet")
+    write_store(hourglass.events(str(d / "log.parquet")), d / "log.duckdb")
+    return d / "log.duckdb"
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    rows = frame.sort_values("customer").to_dict(orient="records")
+    out = []
+    for r in rows:
+        plain = {}
+        for k, v in r.items():
+            if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) == "NaT":
+                v = None
+            elif hasattr(v, "to_pydatetime"):
+                v = v.to_pydatetime()
+            elif isinstance(v, float):
+                v = round(v, 6)
+            elif hasattr(v, "item"):
+                v = v.item()
+            plain[k] = v
+        out.append(plain)
+    return out
+
+
+@pytest.mark.parametrize("since,until", RANGES)
+def test_the_stage_table_equals_the_expression(
+    store: Path, since: datetime | None, until: datetime | None
+) -> None:
+    ev = hourglass.events(str(store))
+    spec = dataclasses.replace(lifecycle_spec("hourglass"), since=since, until=until)
+    fast = stage_frame(ev, spec)
+    assert fast is not None
+    want = ev.engine.execute(lifecycle_customers(ev, spec))
+    assert list(fast.columns) == list(want.columns)
+    assert _records(fast) == _records(want)
+
+
+@pytest.mark.parametrize("since,until", RANGES)
+def test_the_channel_table_equals_the_plans_customers(
+    store: Path, since: datetime | None, until: datetime | None
+) -> None:
+    ev = hourglass.events(str(store))
+    model = lifecycle_spec("hourglass").model
+    fast = channel_frame(ev, model, "channel", since, until)
+    assert fast is not None
+    k = keyed(ev)
+    assert k is not None
+    sale = sale_definition(model, None)
+    cust = channel_plan(
+        ChannelSpec("channel", None, since, until),
+        k.table,
+        model,
+        sale.step,
+        None,
+        ReferralSpec(),
+        k.ids,
+        True,
+    ).customers
+    flags = [f"s{i}" for i in range(len(model.stages))]
+    want = ev.engine.execute(decoded(cust.select("customer", "channel", "purchaser", *flags), k.ids))
+    assert list(fast.columns) == list(want.columns)
+    assert _records(fast) == _records(want) and len(want)
+
+
+def test_the_api_frame_and_where_the_arrays_do_not_apply(store: Path) -> None:
+    ev = hourglass.events(str(store))
+    got = lifecycle_frame(ev, since="2024-01-02")
+    spec = lifecycle_spec("hourglass", since="2024-01-02")
+    assert _records(got) == _records(ev.engine.execute(lifecycle_customers(ev, spec)))
+    first = spec.model.stages[0]
+    filtered = dataclasses.replace(first, where=(Filter("device", "==", "mobile"),))
+    model = dataclasses.replace(spec.model, stages=(filtered, *spec.model.stages[1:]))
+    assert stage_frame(ev, dataclasses.replace(spec, model=model)) is None
+    assert channel_frame(ev, model, "channel", None, None) is None
+    assert stage_frame(ev, dataclasses.replace(spec, as_of=datetime(2024, 2, 1))) is None
+    parquet = hourglass.events(str(store.with_suffix(".parquet")))  # not a store: the expression
+    assert stage_frame(parquet, spec) is None

@@ -6,6 +6,8 @@ chunk and a plain chunk in one file; and it declines what it does not handle."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +215,24 @@ def test_a_damaged_page_is_duckdbs_error_either_way(tmp_path: Path, monkeypatch:
         errors.append((info.value.code, str(info.value)))
     assert ran and not any(ran)  # pyarrow's reader met the damage and left it to DuckDB's form
     assert errors[0] == errors[1] and errors[0][0] == "HG206"
+
+
+def test_the_reader_imports_no_pandas(tmp_path: Path) -> None:
+    """A fresh process's stage level through the reader (blank edges, a dictionary and a plain
+    chunk) does not import pandas (pyarrow's conversions of Python lists and numpy arrays do:
+    ~0.3 s of the call)."""
+    path = _write(tmp_path / "mixed.parquet")
+    code = (
+        "import sys, hourglass\n"
+        "from hourglass.engine import parquet_rows, raw_stages\n"
+        "parquet_rows.ARROW_MIN_ROWS = 0\n"
+        "read = raw_stages._read\n"
+        "raw_stages._read = lambda *a: print('read', read(*a) is not None) or read(*a)\n"
+        "from hourglass.model.journey import JourneyModel\n"
+        "stages = [{'name': n, 'events': [n]} for n in ['visit', 'signup', 'café', 'purchase']]\n"
+        "model = JourneyModel.from_dict({'name': 'm', 'kind': 'funnel', 'stages': stages})\n"
+        f"hourglass.paths({str(path)!r}, model, level='stage')\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert got.stdout.split() == ["read", "True", "False"]

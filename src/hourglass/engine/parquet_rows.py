@@ -154,7 +154,8 @@ def _one_to_one(keyed: Any, base: ops.Relation) -> bool:
 
 def _view_path(events: Events, view: str) -> str | None:
     raw = events.engine.con.con
-    got = raw.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [view]).fetchall()
+    name = view.replace("'", "''")  # (not a bound parameter: DuckDB's binding imports pandas)
+    got = raw.execute(f"SELECT sql FROM duckdb_views() WHERE view_name = '{name}'").fetchall()
     if len(got) != 1:
         return None
     m = _VIEW.match(str(got[0][0]).strip())
@@ -169,9 +170,13 @@ class _Names:
     def __init__(self, names: list[str]) -> None:
         import pyarrow as pa
 
-        self.value_set = pa.array(names, type=pa.string())
-        self.lookup = {n: k for k, n in enumerate(names, start=1)}
         raw = [n.encode() for n in names]
+        ends = np.cumsum([0, *(len(b) for b in raw)], dtype=np.int32)
+        # from buffers: ``pa.array`` of a list imports pandas (~0.3 s of a fresh process)
+        self.value_set = pa.Array.from_buffers(
+            pa.string(), len(raw), [None, pa.py_buffer(ends.tobytes()), pa.py_buffer(b"".join(raw))]
+        )
+        self.lookup = {n: k for k, n in enumerate(names, start=1)}
         self.width = max((len(b) for b in raw), default=0) + 2  # the last column: longer than any
         gate = np.zeros((256, self.width), dtype=np.bool_)
         for b in raw:
@@ -211,14 +216,14 @@ class _Names:
             maybe &= valid
         rows = np.flatnonzero(maybe)
         if len(rows):
-            idx = pc.index_in(arr.take(rows), value_set=self.value_set)
+            idx = pc.index_in(arr.take(_indices(rows)), value_set=self.value_set)
             got = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=len(idx), offset=idx.offset * 4) + 1
             if idx.null_count:
                 got[~_valid(idx)] = 0
             pos[rows] = got
         rare = np.flatnonzero(edge)
         if len(rare):
-            for k, raw in zip(rare.tolist(), arr.take(rare).to_pylist(), strict=True):
+            for k, raw in zip(rare.tolist(), arr.take(_indices(rare)).to_pylist(), strict=True):
                 if _blank_edge(raw):  # else a last byte < 0x20 not blank: its lookup above stands
                     name = trimmed(raw)
                     pos[k] = self.lookup.get(name, 0) if name is not None else 0
@@ -231,11 +236,31 @@ class _Names:
         if not pa.types.is_dictionary(arr.type):
             return self.positions(arr)
         per = self.positions(arr.dictionary)
-        codes = np.asarray(arr.indices.fill_null(0).to_numpy(), dtype=np.intp)
-        pos: npt.NDArray[np.int32] = per[codes] if len(per) else np.zeros(len(arr), np.int32)
+        ind = arr.indices
+        width = np.dtype(f"{'u' if ind.type.id in _UNSIGNED else ''}int{ind.type.bit_width}")
+        codes = np.frombuffer(
+            ind.buffers()[1], dtype=width, count=len(ind), offset=ind.offset * width.itemsize
+        )
+        # a null slot's code may be anything: clipped, then zeroed below
+        pos: npt.NDArray[np.int32] = (
+            np.take(per, codes, mode="clip") if len(per) else np.zeros(len(arr), np.int32)
+        )
         if arr.null_count:
             pos[~_valid(arr)] = 0
         return pos
+
+
+#: Arrow's unsigned integer type ids (a dictionary's indices may be any integer type)
+_UNSIGNED = frozenset({2, 4, 6, 8})
+
+
+def _indices(rows: npt.NDArray[Any]) -> Any:
+    """``rows`` (int64) as an Arrow array without a copy (``take`` of a numpy array converts it
+    through ``pa.array``, which imports pandas: ~0.3 s of a fresh process)."""
+    import pyarrow as pa
+
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)])
 
 
 def _valid(arr: Any) -> npt.NDArray[np.bool_]:
@@ -267,7 +292,6 @@ def _as_dictionary(meta: Any, i: int, column: str) -> bool:
 
 
 def _group(cols: ParquetColumns, i: int, names: _Names) -> tuple[Any, ...]:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     plain = pq.ParquetFile(cols.path)
@@ -280,14 +304,27 @@ def _group(cols: ParquetColumns, i: int, names: _Names) -> tuple[Any, ...]:
     parts = [names.chunk(a) for a in t.column(cols.event).chunks]
     pos = np.concatenate(parts) if parts else np.zeros(0, np.int32)
     keep = np.flatnonzero(pos)
-    c_col = t.column(cols.customer).take(keep)
-    ts_col = t.column(cols.timestamp).take(keep)
+    c_col = t.column(cols.customer).take(_indices(keep))
+    ts_col = t.column(cols.timestamp).take(_indices(keep))
     if c_col.null_count or ts_col.null_count:
         return pos[keep], None, None
-    ts = np.asarray(ts_col.cast(pa.int64()).to_numpy(), dtype=np.int64)
+    ts = _numbers(ts_col).view(np.int64)
     if ts_col.type.unit == "ms":
         ts = ts * 1000
-    return pos[keep], c_col.to_numpy(), ts
+    return pos[keep], _numbers(c_col), ts
+
+
+def _numbers(col: Any) -> npt.NDArray[Any]:
+    """A chunked array of integers or times without nulls as one numpy array (from the buffers:
+    pyarrow's ``to_numpy`` of a chunked array imports pandas)."""
+    width = col.type.bit_width
+    dtype = np.dtype(f"{'u' if col.type.id in _UNSIGNED else ''}int{width}")
+    parts = [
+        np.frombuffer(a.buffers()[1], dtype=dtype, count=len(a), offset=a.offset * dtype.itemsize)
+        for a in col.chunks
+        if len(a)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
 def _types_ok(schema: Any, cols: ParquetColumns) -> bool:

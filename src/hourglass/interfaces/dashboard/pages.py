@@ -171,10 +171,14 @@ STAGE_KINDS = ("entered", "furthest", "current")
 
 
 def stage_table(src: DashboardSource, q: PageQuery) -> Any:
-    """The lifecycle's stage table per customer (``lifecycle_api.lifecycle_table``), run by the
-    engine once per model and dates (pandas)."""
-    expr = lifecycle_api.lifecycle_table(src.events, q.model, since=q.since, until=q.until, config=src.config)
-    return src.run(lambda: src.events.engine.execute(expr))
+    """The lifecycle's stage table per customer (``lifecycle_api.lifecycle_frame``: on a store from
+    the range's numpy arrays, engine/range_frames.py; else ``lifecycle_table`` executed), once per
+    model and dates (pandas)."""
+    return src.run(
+        lambda: lifecycle_api.lifecycle_frame(
+            src.events, q.model, since=q.since, until=q.until, config=src.config
+        )
+    )
 
 
 def stage_people(table: Any, stages: list[str], stage: str, kind: str) -> Any:

@@ -312,10 +312,34 @@ def _named(value: int, names: list[str] | None) -> Any:
     return None if value < 0 else value if names is None else names[value]
 
 
+def _text_paths(events: Events, spec: PathsSpec) -> tuple[Done, list[str]] | None:
+    """engine/journeys_text.py's paths (a raw event column of very many values: only the strings a
+    path reads numbered), where its form applies; else None."""
+    from hourglass.engine import journeys_text
+    from hourglass.engine.errors import translated
+    from hourglass.engine.raw_names import many_values
+
+    if not journeys_text.ENABLED or spec.level == "stage" or not _keyed_nodes(events, spec):
+        return None
+    if (
+        _raw_codes(events, spec) is None
+        or not journeys_text.strip_form(events.keyed)
+        or not many_values(events)
+    ):
+        return None
+    _run_pre_hooks(events)
+    with translated():
+        sql = _nodes_sql(events, spec, raw_event=True)
+        got = journeys_text.text_paths(events.engine.con.con, sql, spec.collapse, spec.steps, spec.top)
+    return None if got is None else (Done(got[0]), got[1])
+
+
 def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The top paths' rows and the totals' row (``customers``, ``paths``), as the portable plan's."""
     with small_pages():
-        got = sorted_nodes(events, spec, threaded_paths(spec) if THREADED else None)
+        got = _text_paths(events, spec) or sorted_nodes(
+            events, spec, threaded_paths(spec) if THREADED else None
+        )
         if got is not None:
             if isinstance(got[0], Done):
                 top, counts = got[0].value

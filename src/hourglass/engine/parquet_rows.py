@@ -184,29 +184,31 @@ class _Names:
                 gate[b[0], len(b)] = True
         self.gate = gate.ravel()
 
-    def positions(self, arr: Any) -> npt.NDArray[np.int32]:
-        """Each value's 1-based name position (0: none, null) in the string array ``arr``."""
+    def positions(self, arr: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """The rows of the string array ``arr`` whose value is a name (in order) and each one's
+        1-based name position."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         n = len(arr)
-        width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
         bufs = arr.buffers()
+        width = np.dtype(np.int64 if pa.types.is_large_string(arr.type) else np.int32)
         off: npt.NDArray[Any] = np.frombuffer(
-            bufs[1], dtype=width, count=n + 1, offset=arr.offset * np.dtype(width).itemsize
+            bufs[1], dtype=width, count=n + 1, offset=arr.offset * width.itemsize
         )
         data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-        pos = np.zeros(n, dtype=np.int32)
         size: npt.NDArray[Any] = off[1:] - off[:-1]
         edge: npt.NDArray[np.bool_] = size <= 0  # empty
         if len(data):
-            first = np.take(data, off[:-1], mode="clip")
-            gated = first.astype(np.int32) * self.width
-            gated += np.minimum(size, self.width - 1).astype(np.int32)
-            maybe = self.gate[gated]
+            at = off.astype(np.intp)
+            first = np.take(data, at[:-1], mode="clip")
+            gated = np.multiply(first, self.width, dtype=np.intp)
+            gated += np.minimum(size, self.width - 1, out=size)
+            maybe = np.take(self.gate, gated)
             # a blank edge (ingest/normalize.py ``blank_edge``): a first byte <= 0x20 or a last one
             # of ``EDGE_SPACE``; a last byte <= 0x20 marks a candidate, told exactly in Python
-            np.minimum(first, np.take(data, off[1:] - 1, mode="clip"), out=first)
+            at -= 1
+            np.minimum(first, np.take(data, at[1:], mode="clip"), out=first)
             edge |= first <= 0x20
         else:
             maybe = np.zeros(n, dtype=np.bool_)
@@ -215,27 +217,39 @@ class _Names:
             edge &= valid
             maybe &= valid
         rows = np.flatnonzero(maybe)
+        vals = np.zeros(0, np.int32)
         if len(rows):
             idx = pc.index_in(arr.take(_indices(rows)), value_set=self.value_set)
-            got = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=len(idx), offset=idx.offset * 4) + 1
+            vals = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=len(idx), offset=idx.offset * 4) + 1
             if idx.null_count:
-                got[~_valid(idx)] = 0
-            pos[rows] = got
+                hit = _valid(idx)
+                rows, vals = rows[hit], vals[hit]
         rare = np.flatnonzero(edge)
-        if len(rare):
-            for k, raw in zip(rare.tolist(), arr.take(_indices(rare)).to_pylist(), strict=True):
-                if _blank_edge(raw):  # else a last byte < 0x20 not blank: its lookup above stands
-                    name = trimmed(raw)
-                    pos[k] = self.lookup.get(name, 0) if name is not None else 0
-        return pos
+        if len(rare):  # a few rows: their canonical name, exactly
+            told = [
+                (k, self.lookup.get(trimmed(raw) or "", 0))
+                for k, raw in zip(rare.tolist(), arr.take(_indices(rare)).to_pylist(), strict=True)
+                if _blank_edge(raw)  # else a last byte < 0x20 not blank: its lookup above stands
+            ]
+            if told:
+                at_rows = np.asarray([k for k, _ in told], dtype=np.int64)
+                kept = ~np.isin(rows, at_rows)
+                named = np.asarray([v for _, v in told], dtype=np.int32)
+                rows = np.concatenate([rows[kept], at_rows[named > 0]])
+                vals = np.concatenate([vals[kept], named[named > 0]])
+                order = np.argsort(rows, kind="stable")
+                rows, vals = rows[order], vals[order]
+        return rows.astype(np.int64, copy=False), vals.astype(np.int32, copy=False)
 
-    def chunk(self, arr: Any) -> npt.NDArray[np.int32]:
+    def chunk(self, arr: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
         """:meth:`positions` of a string or dictionary array (the dictionary's looked up once)."""
         import pyarrow as pa
 
         if not pa.types.is_dictionary(arr.type):
             return self.positions(arr)
-        per = self.positions(arr.dictionary)
+        rows, vals = self.positions(arr.dictionary)
+        per = np.zeros(len(arr.dictionary), np.int32)
+        per[rows] = vals
         ind = arr.indices
         width = np.dtype(f"{'u' if ind.type.id in _UNSIGNED else ''}int{ind.type.bit_width}")
         codes = np.frombuffer(
@@ -247,7 +261,8 @@ class _Names:
         )
         if arr.null_count:
             pos[~_valid(arr)] = 0
-        return pos
+        keep = np.flatnonzero(pos)
+        return keep.astype(np.int64, copy=False), pos[keep]
 
 
 #: Arrow's unsigned integer type ids (a dictionary's indices may be any integer type)
@@ -301,17 +316,22 @@ def _group(cols: ParquetColumns, i: int, names: _Names) -> tuple[Any, ...]:
         else plain
     )
     t = pf.read_row_group(i, columns=[cols.customer, cols.timestamp, cols.event], use_threads=False)
-    parts = [names.chunk(a) for a in t.column(cols.event).chunks]
-    pos = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-    keep = np.flatnonzero(pos)
+    keeps, poss, start = [], [], 0
+    for a in t.column(cols.event).chunks:
+        rows, vals = names.chunk(a)
+        keeps.append(rows + start)
+        poss.append(vals)
+        start += len(a)
+    keep = np.concatenate(keeps) if keeps else np.zeros(0, np.int64)
+    pos = np.concatenate(poss) if poss else np.zeros(0, np.int32)
     c_col = t.column(cols.customer).take(_indices(keep))
     ts_col = t.column(cols.timestamp).take(_indices(keep))
     if c_col.null_count or ts_col.null_count:
-        return pos[keep], None, None
+        return pos, None, None
     ts = _numbers(ts_col).view(np.int64)
     if ts_col.type.unit == "ms":
         ts = ts * 1000
-    return pos[keep], _numbers(c_col), ts
+    return pos, _numbers(c_col), ts
 
 
 def _numbers(col: Any) -> npt.NDArray[Any]:

@@ -84,7 +84,9 @@ def test_the_facts_equal_the_group_by(stores: dict[str, Path], which: str) -> No
             fast = facts_rows(run, k, k.table, sale, purchase, model.stages, "channel", since, until)
             assert fast is not None
             t = in_period(k.table, since, until)
-            reference = customer_facts(t, sale, purchase, model.stages, {"channel": first_value(t, "channel")})
+            reference = customer_facts(
+                t, sale, purchase, model.stages, {"channel": first_value(t, "channel")}
+            )
             got, want = _rows(run, fast), _rows(run, reference)
             assert list(fast.schema().items()) == list(reference.schema().items())
         assert _close(got, want), (since, until)
@@ -98,7 +100,10 @@ def _lifecycles(store: Path, spend: Path, monkeypatch: pytest.MonkeyPatch, on: b
     for kw in (
         {},
         {"since": "2024-01-02T02:00:00", "until": "2024-01-31", "spend": str(spend)},
-        {"since": "2024-01-10", "referral_options": {"referral_event": "referral_sent", "referee_column": "invitee"}},
+        {
+            "since": "2024-01-10",
+            "referral_options": {"referral_event": "referral_sent", "referee_column": "invitee"},
+        },
         {"until": "2023-01-01"},  # no events: no customers
     ):
         out.append(_plain(hourglass.lifecycle(str(store), **kw).to_dict()))  # type: ignore[arg-type]
@@ -140,3 +145,40 @@ def test_a_range_before_1970_ends_in_1964(stores: dict[str, Path]) -> None:
     ev = hourglass.events(str(stores["1964"]))
     last = ev.engine.execute(ev.table.timestamp.max())
     assert last < datetime(1970, 1, 1)
+
+
+@pytest.mark.parametrize("which", ["2024", "1964"])
+def test_the_referrers_equal_the_plans_joins(stores: dict[str, Path], which: str) -> None:
+    """engine/referrers_arrays.py: the chosen referrer (earliest claim by another, ties to the least
+    text), self-referrals, referrers outside the range or the log, their first purchase, referees."""
+    from hourglass.analyses.channels import channel_plan
+    from hourglass.engine.facts_arrays import customers_rows, facts_arrow
+    from hourglass.model.channels import ChannelSpec
+    from hourglass.model.referrals import ReferralSpec
+
+    ev = hourglass.events(str(stores[which]))
+    k = keyed(ev)
+    assert k is not None
+    model = lifecycle_spec("hourglass").model
+    assert model.sale is not None
+    sale, purchase = model.stage(model.sale), model.purchase_step or model.stage(model.sale)
+    shift = SHIFT if which == "1964" else timedelta(0)
+    seen = {"self": 0, "referrer": 0, "outside": 0}
+    for since, until in _ranges(27 if which == "2024" else 28, shift):
+        spec = ChannelSpec("channel", None, since, until)
+        with bound(ev.engine) as run:
+            assert isinstance(run, Bound)
+            found = facts_arrow(
+                ev.engine.con, k, k.table, sale, purchase, model.stages, "channel", since, until
+            )
+            assert found is not None
+            plan = channel_plan(spec, k.table, model, sale, None, ReferralSpec(), k.ids, True)
+            fast = customers_rows(run, k, found[0], plan.customers, False, since, until)
+            assert fast is not None
+            got, want = _rows(run, fast), _rows(run, plan.customers)
+            assert list(fast.schema().items()) == list(plan.customers.schema().items())
+        assert _close(got, want), (since, until)
+        seen["self"] += sum(r["is_self"] for r in want)
+        seen["referrer"] += sum(r["referrer"] is not None for r in want)
+        seen["outside"] += sum(r["raw_referrer"] is not None and r["referrer"] is None for r in want)
+    assert all(seen.values()), seen

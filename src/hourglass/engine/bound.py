@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from hourglass.analyses._match import micros_of
 from hourglass.engine._values import plain_records
@@ -50,6 +51,7 @@ STAND_INS = {
     "until": datetime(2999, 6, 1, 0, 0, 0, 222222),
     "now": datetime(2999, 11, 1, 0, 0, 0, 333333),
 }
+_BATCH = 1 << 17  # rows per batch of a frame
 _MAX = 512  # compiled queries kept (a range's lifecycle is ~20)
 _compiled: OrderedDict[Any, str] = OrderedDict()
 _built: OrderedDict[Any, Any] = OrderedDict()
@@ -181,6 +183,8 @@ class Bound:
         (so that it is compiled once), each run reads its own (registered on the connection until
         :meth:`close`)."""
         actual = f"{name}_{uuid.uuid4().hex[:12]}"
+        if isinstance(data, pa.Table):  # batches DuckDB's threads scan in parallel (one: one thread)
+            data = pa.Table.from_batches(data.to_batches(max_chunksize=_BATCH), schema=data.schema)
         self.engine.con.con.register(actual, data)
         self._registered.append(actual)
         self._names[name] = actual

@@ -39,14 +39,17 @@ from hourglass.analyses.channels import first_value
 from hourglass.analyses.referrals import customer_facts
 from hourglass.engine._pages import small_pages
 from hourglass.engine.bound import Bound, Runner, built
+from hourglass.engine.errors import translated
 from hourglass.engine.keyed import Keyed
+from hourglass.engine.referrers_arrays import with_referrers_arrow
 from hourglass.engine.stage_firsts import EVENTS, store_alias
 from hourglass.ingest.normalize import strip
 from hourglass.model.steps import Step
 
-__all__ = ["FACTS_ON", "TABLE", "facts_rows"]
+__all__ = ["CUSTOMERS", "FACTS_ON", "TABLE", "bounds_sql", "customers_rows", "facts_arrow", "facts_rows"]
 
 TABLE = "hg_facts_rows"  #: the table's name in the compiled SQL (each run reads its own)
+CUSTOMERS = "hg_facts_customers"  #: the facts with the referrers (engine/referrers_arrays.py)
 FACTS_ON = True  #: tests turn it off to compare with the GROUP BY
 _BIG = np.iinfo(np.int64).max
 
@@ -128,6 +131,16 @@ def _read(raw: Any, table: str, column: str, bounds: str) -> tuple[pa.Table, lis
     return raw.sql(sql).to_arrow_table(), names
 
 
+def bounds_sql(since: datetime | None, until: datetime | None) -> str:
+    """The range as the SQL conditions on the store's µs (each `` AND ...``)."""
+    return "".join(
+        [
+            f' AND "timestamp" >= {micros_of(since)}' if since is not None else "",
+            f' AND "timestamp" < {micros_of(until)}' if until is not None else "",
+        ]
+    )
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -159,12 +172,7 @@ def facts_arrow(
     if "revenue" in schema and not schema["revenue"].is_floating():
         return None
     table = f'"{alias}"."{EVENTS}"'
-    bounds = "".join(
-        [
-            f' AND "timestamp" >= {micros_of(since)}' if since is not None else "",
-            f' AND "timestamp" < {micros_of(until)}' if until is not None else "",
-        ]
-    )
+    bounds = bounds_sql(since, until)
     with small_pages():
         read = _read(raw, table, column, bounds)
         if read is None:
@@ -255,3 +263,27 @@ def facts_rows(
         return None
     found = facts_arrow(run.engine.con, k, t, sale, purchase, stages, column, since, until)
     return None if found is None else run.frame(TABLE, *found)
+
+
+def customers_rows(
+    run: Runner,
+    k: Keyed | None,
+    facts: pa.Table,
+    customers: ir.Table,
+    by_event: bool,
+    since: datetime | None,
+    until: datetime | None,
+) -> ir.Table | None:
+    """The plan's ``customers`` (the facts with the referrers, analyses/referrals.py
+    ``with_referrers``) from ``facts`` (:func:`facts_arrow`'s) as a table of ``run``
+    (engine/referrers_arrays.py), or None (the plan's joins): the referral-event mode
+    (``by_event``), no referrer column, a referrer that is not text."""
+    alias = None if k is None else store_alias(k)
+    if by_event or alias is None or not isinstance(run, Bound):
+        return None
+    schema = dict(customers.schema().items())
+    table = f'"{alias}"."{EVENTS}"'
+    raw = run.engine.con.con
+    with translated():
+        found = with_referrers_arrow(raw, alias, table, bounds_sql(since, until), facts, schema)
+    return None if found is None else run.frame(CUSTOMERS, found, schema)

@@ -13,9 +13,10 @@ from hourglass.analyses._match import in_period
 from hourglass.analyses.channels import ChannelPlan, channel_plan
 from hourglass.analyses.lifecycle import present_events
 from hourglass.analyses.referrals import referral_plan
+from hourglass.engine import facts_arrays
 from hourglass.engine._values import count, number
-from hourglass.engine.bound import Runner, bound, built
-from hourglass.engine.facts_arrays import facts_rows
+from hourglass.engine.bound import Bound, Runner, bound, built
+from hourglass.engine.facts_arrays import TABLE, customers_rows, facts_arrow
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.ingest.spend import read_spend
@@ -197,7 +198,7 @@ def run_channels(
         costs[sr.channel] = costs.get(sr.channel, 0.0) + sr.cost
     with _runner(events, run) as own:
         stood = _stood(own, spec)
-        facts = None if customers is not None else _facts(events, model, own, spec, sale.step)
+        facts = None if customers is not None else _facts(events, model, own, spec, sale.step)[0]
         plan = _channel_plan(events, model, stood, referrals, sale.step, used, customers, facts)
         summary = own.rows(plan.summary)
     for r in summary:
@@ -281,16 +282,20 @@ def _channel_plan(
     return built(channel_plan, spec, ev, model, sale, used_rows, referrals, ids, one_pass, customers, facts)
 
 
-def _facts(events: Events, model: JourneyModel, run: Runner, spec: ChannelSpec, sale: Step) -> Any:
-    """The channels' customer facts of a store's range from numpy arrays (engine/facts_arrays.py),
-    or None (the plan's GROUP BY); ``spec``: its real dates."""
+def _facts(
+    events: Events, model: JourneyModel, run: Runner, spec: ChannelSpec, sale: Step
+) -> tuple[Any, Any]:
+    """The channels' customer facts of a store's range from numpy arrays (engine/facts_arrays.py)
+    as a table of ``run`` and as Arrow, or (None, None) (the plan's GROUP BY); ``spec``: its real
+    dates."""
     k = keyed(events, model_reads(model, spec.channel_column))
-    if k is None:
-        return None
-    purchase = model.purchase_step or sale
-    return facts_rows(
-        run, k, k.table, sale, purchase, model.stages, spec.channel_column, spec.since, spec.until
+    if k is None or not facts_arrays.FACTS_ON or not isinstance(run, Bound):
+        return None, None
+    purchase, col = model.purchase_step or sale, spec.channel_column
+    found = facts_arrow(
+        events.engine.con, k, k.table, sale, purchase, model.stages, col, spec.since, spec.until
     )
+    return (None, None) if found is None else (run.frame(TABLE, *found), found[0])
 
 
 def run_referrals_and_channels(
@@ -334,9 +339,14 @@ def referrals_and_channels(
     ropts = dict(referral_options or {})
     event, column = ropts.get("referral_event"), ropts.get("referee_column")
     spec, referrals, sale = _channel_spec(model, channel_column, since, until, None, event, column)
-    facts = _facts(events, model, run, spec, sale.step)
+    facts, arrays = _facts(events, model, run, spec, sale.step)
     plan = _channel_plan(events, model, _stood(run, spec), referrals, sale.step, None, None, facts)
-    shared = run.table(plan.customers)
+    shared = None
+    if arrays is not None:  # the referrers from numpy arrays too (engine/referrers_arrays.py)
+        k = keyed(events, model_reads(model, spec.channel_column, referrals.referee_column))
+        shared = customers_rows(run, k, arrays, plan.customers, referrals.by_event, spec.since, spec.until)
+    if shared is None:
+        shared = run.table(plan.customers)
     ref = run_referrals(events, model, since=since, until=until, customers=shared, run=run, **ropts)
     chan = run_channels(
         events,

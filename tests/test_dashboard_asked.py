@@ -17,6 +17,7 @@ from hourglass.engine.store import write_events
 from hourglass.ingest.simulator import simulate_shop
 from hourglass.interfaces import api
 from hourglass.interfaces.dashboard import load_source
+from hourglass.interfaces.dashboard import views as views_module
 from hourglass.interfaces.dashboard.app import create_app
 from hourglass.interfaces.dashboard.asked import Asked
 from hourglass.interfaces.dashboard.data import DashboardSource
@@ -48,7 +49,10 @@ def _views(src: DashboardSource, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, 
     """A server's views whose work ahead is collected (run by the test), not run."""
     views = create_app(src).state.views
     jobs: list[Any] = []
-    monkeypatch.setattr(views.ahead, "submit", lambda *js, **kw: jobs.extend(js))
+    nothing = views_module._nothing  # (a batch that stops another page's work ahead)
+    monkeypatch.setattr(
+        views.ahead, "submit", lambda *js, **kw: jobs.extend(j for j in js if j is not nothing)
+    )
     return views, jobs
 
 
@@ -148,3 +152,42 @@ def test_the_models_scan_stops_between_ranges(src: DashboardSource, scan: None) 
     assert not issubclass(Stopped, HourglassError)
     full = models_scan_rows(rows, specs, steps, None, None, lambda: True)
     assert full == models_scan_rows(rows, specs, steps, None, None)
+
+
+def test_a_new_overview_interrupts_the_older_views_period_before(
+    src: DashboardSource, monkeypatch: pytest.MonkeyPatch, scan: None
+) -> None:
+    """The period before of the overview left behind is stopped when the new view is asked for,
+    in its read (its query interrupted: ahead.py's ``view=``), not after; nothing of it is cached."""
+    import threading
+
+    from hourglass.engine import funnel_batch
+
+    views = create_app(src).state.views
+    views.ahead.start()
+    started, outcome = threading.Event(), []
+    real = funnel_batch.read_names
+
+    def slow(events: Any, names: Any, span: Any = (None, None)) -> Any:
+        if threading.current_thread().name == "hourglass-ahead" and not started.is_set():
+            started.set()  # the first read of the work ahead: minutes, unless interrupted
+            try:
+                events.engine.con.con.sql("SELECT sum(i * i % 7) FROM range(100000000000) t(i)").fetchall()
+            except Exception as e:
+                outcome.append(type(e).__name__)
+                raise
+        return real(events, names, span)
+
+    monkeypatch.setattr(funnel_batch, "read_names", slow)
+    since = "2024-03-01T00:00:00"
+    try:
+        views.overview("30d", "custom", since, None)
+        assert started.wait(60)
+        views.overview("20d", "custom", since, None)
+        assert views.ahead.idle(60)
+    finally:
+        views.ahead.stop()
+    assert outcome == ["InterruptException"]
+    windows = {key[2][0] for key in views.cache._data if key[1] == "overview"}
+    assert windows == {"30d", "20d"}  # the two views and the newer one's period before
+    assert sum(1 for key in views.cache._data if key[1] == "overview") == 3

@@ -53,6 +53,10 @@ def model_funnels(
     try:
         rows = shared_scan_rows(ev, [spec for _, _, spec in todo], wanted)
     except HourglassError:  # (a read the store refuses): each model on its own says it
+        if wanted is not None and not wanted():  # no: the work ahead's read, interrupted
+            from hourglass.engine.models_scan import Stopped
+
+            raise Stopped from None
         rows = [None] * len(todo)
     shared = time.perf_counter() - started  # the models' read and scans, together
     for (i, jm, spec), row in zip(todo, rows, strict=True):

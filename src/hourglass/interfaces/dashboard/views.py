@@ -40,6 +40,10 @@ from .render import Chart, clickable_journeys, fresh_id, part_fragment
 __all__ = ["Views"]
 
 
+def _nothing(src: DashboardSource) -> None:
+    """A no-op job: its batch's ``page``/``view`` stop another's work ahead (``Views._enter``)."""
+
+
 class Views:
     def __init__(self, src: DashboardSource, cache: ResultCache, env: Environment) -> None:
         self.src = src
@@ -66,11 +70,22 @@ class Views:
             later=True,
         )
 
+    def _enter(self, page: str, view: Hashable = None, *, before: bool = False) -> None:
+        """A request for ``page``'s ``view``: the work ahead of another page (or, ``before``, the
+        overview's period before of another view) is stopped now, not once this one is answered
+        (ahead.py ``page=``/``view=``: a no-op batch drops their queued jobs, interrupts the running
+        one's query; asked.py: its scan stops between ranges, nothing starts)."""
+        other = self.asked.page != page
+        self.asked.ask(page, view)
+        if other or before:
+            self._ahead(page, **({"view": ("overview-before", view)} if before else {}))
+
     def _ahead(self, page: str, *jobs: Job, **kw: Any) -> None:
-        """``jobs`` for ``page``'s next clicks, each started only while it is the page asked for last."""
+        """``jobs`` for ``page``'s next clicks, each started only while it is the page asked for last
+        (none: a no-op batch, ``_enter``'s)."""
         if "page" in inspect.signature(self.ahead.submit).parameters:  # (ahead.py: a page left behind)
             kw["page"] = page
-        self.ahead.submit(*self.asked.only(page, *jobs), **kw)
+        self.ahead.submit(*(self.asked.only(page, *jobs) if jobs else [_nothing]), **kw)
 
     def _cached(self, view: str, key: Hashable, compute: Any) -> Any:
         return self.cache.get((self.src.identity, view, key), compute)
@@ -133,12 +148,13 @@ class Views:
         until: str | None,
         compare: tuple[str, str | None, str | None] | None = None,
     ) -> str:
-        self.asked.ask("overview", (window, since, until))  # (an older view's period before stops)
+        self._enter("overview", (window, since, until), before=True)  # (an older view's B stops)
         models = self._models(window, since, until)
         b_ahead = self._previous(since, until)  # the period before (a comparison's), once A's are done
         if b_ahead is not None and not (compare and compare[0]):
             wanted = self.asked.newest("overview", (window, since, until))
-            self._ahead("overview", lambda s: self._models(window, *b_ahead, s, wanted))
+            b_job: Job = lambda s: self._models(window, *b_ahead, s, wanted)  # noqa: E731
+            self._ahead("overview", b_job, view=("overview-before", (window, since, until)))
         html = self._render("overview_result.html", models=models, window=window, range=rng)
         if not compare or not compare[0]:
             return html
@@ -198,7 +214,7 @@ class Views:
         if q.empty:
             return self._render("funnel_empty.html")
         self._newest_funnel = q.key()  # (an older funnel's people not started from now on)
-        self.asked.ask("funnel", q.key())
+        self._enter("funnel", q.key())
         comparison = self.comparison(q) if q.compare else None
         view = self.funnel_view(q)
         # the people behind the bars, once the funnel is computed, while it is the newest (levels.py)
@@ -254,7 +270,7 @@ class Views:
         return named_levels(*self._people(q, step, kind, group))
 
     def lifecycle(self, q: PageQuery) -> str:
-        self.asked.ask("lifecycle", q.key())
+        self._enter("lifecycle", q.key())
         self._lifecycle_ahead(q)
         data = self._lifecycle_data(q)
         html, charts = part_fragment(build_parts(data, None))
@@ -323,7 +339,7 @@ class Views:
         return self._stage_people(q, stage, kind)
 
     def journeys(self, q: PageQuery) -> str:
-        self.asked.ask("journeys", q.key())
+        self._enter("journeys", q.key())
         alone = q.alone()  # what a click asks for next: the period before, any Sankey node's people
         b = self._previous(q.since, q.until)
         if b is not None and not q.compare:
@@ -356,7 +372,7 @@ class Views:
     def extra(self, page: Page, params: dict[str, str]) -> str:
         """A later analysis's page (flywheel, friction, retention, clv, attribution): the report's
         section for the form's options, cached per normalised request."""
-        self.asked.ask(page.name)
+        self._enter(page.name)
         part = self._cached(
             page.name, page_key(self.src, page, params), lambda: run_page(self.src, page, params)
         )

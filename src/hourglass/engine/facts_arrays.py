@@ -166,7 +166,7 @@ def facts_arrow(
     them (for the schema)."""
     alias, raw = store_alias(k), backend.con
     steps = [_names(s) for s in (sale, purchase, *stages)]
-    if alias is None or any(s is None for s in steps) or column not in t.columns:
+    if alias is None or any(s is None for s in steps) or column not in t.columns or len(steps) > 64:
         return None
     schema = built(_schema, t, sale, purchase, tuple(stages), column)
     if "revenue" in schema and not schema["revenue"].is_floating():
@@ -179,26 +179,30 @@ def facts_arrow(
             return None
         events, names = read
         code = {n: i for i, n in enumerate(names)}
-        c = _np(events.column("c"), np.int64)
+        c = events.column("c").to_numpy()  # the store's integer keys as they are (no copy to int64)
         ts = _np(events.column("ts"), np.int64)
-        e = _np(events.column("e"), np.int64)
+        e = events.column("e").to_numpy()
         size = int(c.max()) + 1 if len(c) else 0
-        count = np.bincount(c, minlength=size)
-        keys = np.flatnonzero(count)
-
-        def member(step_names: list[str] | None) -> np.ndarray:
-            table_ = np.zeros(max(len(names), 1), dtype=bool)
-            table_[[code[n] for n in step_names or () if n in code]] = True
-            out: np.ndarray = table_[e]
-            return out
-
+        keys = np.flatnonzero(np.bincount(c, minlength=size))
+        # per event name, a bit per step it belongs to (sale, purchase, stage 0, 1, ...): one
+        # lookup per event, one OR per customer, instead of a pass per step
+        lut = np.zeros(max(len(names), 1), dtype=np.uint64)
+        for bit, step_names in enumerate(steps):
+            for n in step_names or ():
+                if n in code:
+                    lut[code[n]] |= np.uint64(1 << bit)
+        bits = lut[e]
+        hit = bits != 0
+        acc = np.zeros(size, dtype=np.uint64)
+        np.bitwise_or.at(acc, c[hit], bits[hit])
+        acc = acc[keys]
         first = np.full(size, _BIG, dtype=np.int64)
         np.minimum.at(first, c, ts)
-        is_sale = member(steps[0])
+        is_sale = (bits & np.uint64(1)) != 0
         first_sale = np.full(size, _BIG, dtype=np.int64)
         np.minimum.at(first_sale, c[is_sale], ts[is_sale])
-        purchases = np.bincount(c[member(steps[1])], minlength=size)
-        flags = [np.bincount(c[member(s)], minlength=size)[keys] > 0 for s in steps[2:]]
+        purchases = np.bincount(c[(bits & np.uint64(2)) != 0], minlength=size)
+        flags = [(acc & np.uint64(1 << (2 + i))) != 0 for i in range(len(steps) - 2)]
         # the channel: the least (time, cleaned text) among the events with one
         r, texts = _channel_ranks(backend, events.column("ch"))
         has = r >= 0

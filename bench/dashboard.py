@@ -74,6 +74,7 @@ class Bench:
         self.times: dict[str, list[float]] = {}
         self.cpu: dict[str, list[float]] = {}  # the server process's CPU ms of each interaction
         self.timed_out: dict[str, int] = {}  # the interactions that did not finish in time
+        self.timeline: Any = None  # bench/_timeline.py's (``--timeline``)
 
     def _last_ms(self) -> float:
         return float(self.page.evaluate("window.hgTimings[window.hgTimings.length - 1].ms"))
@@ -86,6 +87,8 @@ class Bench:
 
         before = 0 if page_load else int(self.page.evaluate("window.hgTimings.length"))
         started, cpu = time.perf_counter(), _cpu_ms()
+        if self.timeline is not None:
+            action = partial(self.timeline.around, name, action)
         try:
             action()
             self.page.wait_for_function(
@@ -124,8 +127,11 @@ class Bench:
         row.locator("td").nth(2 + k % 4).click()
 
     def open(self, path: str) -> None:
-        self.page.goto(self.base + path)
-        self.page.wait_for_function(IDLE, timeout=self.timeout_ms)
+        def go() -> None:
+            self.page.goto(self.base + path)
+            self.page.wait_for_function(IDLE, timeout=self.timeout_ms)
+
+        go() if self.timeline is None else self.timeline.around(f"open {path}", go)
 
 
 WAIT_S = 1.0  # as ``hourglass serve``: a view not ready within a second shows its progress
@@ -173,6 +179,7 @@ def run(
     keep_cache: bool = False,
     timeout_s: float = 120.0,
     pages: tuple[str, ...] = PAGE_NAMES,
+    timeline: Any = None,
 ) -> tuple[dict[str, float], dict[str, list[float]], dict[str, Any]]:
     import shutil
 
@@ -197,6 +204,7 @@ def run(
         page.wait_for_selector(".hg-chart.hg-drawn", timeout=timeout_ms)
         start["first funnel chart drawn"] = time.perf_counter() - t0
         b = Bench(page, running.url, timeout_ms)
+        b.timeline = timeline
         by_values = ["channel", "device", "country"]
         for i in range(reps):
             window = f"{8 + i}d"  # a new spec each time: not in the cache
@@ -343,6 +351,12 @@ def main() -> None:
         + ")",
     )
     ap.add_argument(
+        "--timeline",
+        type=Path,
+        metavar="FILE",
+        help="write when each request and each job of the work ahead ran (bench/_timeline.py) to FILE",
+    )
+    ap.add_argument(
         "--screenshots", type=Path, metavar="DIR", help="only take the docs' screenshots into DIR"
     )
     args = ap.parse_args()
@@ -356,7 +370,17 @@ def main() -> None:
     unknown = sorted(set(pages) - set(PAGE_NAMES))
     if unknown:
         ap.error(f"--pages: unknown {', '.join(unknown)} (the pages: {', '.join(PAGE_NAMES)})")
-    start, times, info = run(store, args.reps, keep_cache=args.keep_cache, timeout_s=timeout, pages=pages)
+    timeline = None
+    if args.timeline:
+        from _timeline import Timeline
+
+        timeline = Timeline()
+        timeline.install()
+    start, times, info = run(
+        store, args.reps, keep_cache=args.keep_cache, timeout_s=timeout, pages=pages, timeline=timeline
+    )
+    if timeline is not None:
+        timeline.write(args.timeline)
     load_after = os.getloadavg()
     print(f"store: {store} ({info['events']:,} events, {info['event names']} event names)")
     print(

@@ -30,6 +30,7 @@ import ibis.expr.types as ir
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine.fastpath import PLAN_ENV
+from hourglass.engine.fetched import fetched
 from hourglass.engine.journeys_order import Done, Threaded, numpy_order, numpy_sorted
 from hourglass.engine.journeys_paths import threaded_paths
 from hourglass.engine.journeys_ranges import threaded_transitions
@@ -267,7 +268,9 @@ def sorted_nodes(
                 # past 8 node bits, a store's keys: engine/journeys_wide.py (a file's far ids: DuckDB,
                 # 4.99 against 4.71 CPU-s for 10M `wide` Parquet paths)
                 wide = len(names or ()) > 255 and events.key_count is not None
-                seq = numpy_sorted(raw, sql, numpy_order(events, spec, names), threaded, wide)
+                # the stage level's elements: the dashboard's fetched once (engine/fetched.py, O's)
+                fetch = (lambda q: fetched(events, q)) if spec.level == "stage" else None
+                seq = numpy_sorted(raw, sql, numpy_order(events, spec, names), threaded, wide, fetch)
             else:
                 seq = sorted_from_arrow(raw.execute(f"{sql} ORDER BY 1, 2, 3").to_arrow_table())
         finally:
@@ -312,9 +315,10 @@ def _named(value: int, names: list[str] | None) -> Any:
     return None if value < 0 else value if names is None else names[value]
 
 
-def _text_paths(events: Events, spec: PathsSpec) -> tuple[Done, list[str]] | None:
-    """engine/journeys_text.py's paths (a raw event column of very many values: only the strings a
-    path reads numbered), where its form applies; else None."""
+def _text(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Done | Sorted, list[str]] | None:
+    """engine/journeys_text.py's elements (a raw event column of very many values, numbered by
+    pyarrow and ordered by numpy; for paths only the strings a path reads), where its form applies;
+    else None."""
     from hourglass.engine import journeys_text
     from hourglass.engine.errors import translated
     from hourglass.engine.raw_names import many_values
@@ -330,16 +334,17 @@ def _text_paths(events: Events, spec: PathsSpec) -> tuple[Done, list[str]] | Non
     _run_pre_hooks(events)
     with translated():
         sql = _nodes_sql(events, spec, raw_event=True)
-        got = journeys_text.text_paths(events.engine.con.con, sql, spec.collapse, spec.steps, spec.top)
-    return None if got is None else (Done(got[0]), got[1])
+        raw = events.engine.con.con
+        if isinstance(spec, PathsSpec):
+            got = journeys_text.text_paths(raw, sql, spec.collapse, spec.steps, spec.top)
+            return None if got is None else (Done(got[0]), got[1])
+        return journeys_text.text_sorted(raw, sql)
 
 
 def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The top paths' rows and the totals' row (``customers``, ``paths``), as the portable plan's."""
     with small_pages():
-        got = _text_paths(events, spec) or sorted_nodes(
-            events, spec, threaded_paths(spec) if THREADED else None
-        )
+        got = _text(events, spec) or sorted_nodes(events, spec, threaded_paths(spec) if THREADED else None)
         if got is not None:
             if isinstance(got[0], Done):
                 top, counts = got[0].value
@@ -366,7 +371,9 @@ def fast_transitions(
     engine/wide_edges.py's columns and the names the nodes index (None: the 1-based stages)."""
     rows: list[dict[str, Any]] = []
     with small_pages():
-        got = sorted_nodes(events, spec, threaded_transitions(spec) if THREADED else None)
+        got = _text(events, spec) or sorted_nodes(
+            events, spec, threaded_transitions(spec) if THREADED else None
+        )
         if got is not None:
             seq = got[0]
             if isinstance(seq, Done):

@@ -29,6 +29,7 @@ __all__ = [
     "numpy_sorted",
     "ordered_keys",
     "ordered_ranges",
+    "signed_ids",
     "sorted_in_numpy",
 ]
 
@@ -53,16 +54,22 @@ Threaded = Callable[[npt.NDArray[Any], I64, npt.NDArray[Any]], Any]
 
 
 def numpy_sorted(
-    raw: Any, sql: str, in_numpy: bool, threaded: Threaded | None = None, wide: bool = False
+    raw: Any,
+    sql: str,
+    in_numpy: bool,
+    threaded: Threaded | None = None,
+    wide: bool = False,
+    fetch: Callable[[str], dict[str, Any]] | None = None,
 ) -> Sorted | Done | None:
     """``sql``'s rows fetched unordered (in parallel), sorted by numpy (``in_numpy``; ``wide``: many
     nodes, engine/journeys_wide.py) or DuckDB; with ``threaded``, its answer (:class:`Done`) when
     it gives one (the rows' order by sets of customers, each in a thread with its kernel:
-    engine/journeys_ranges.py)."""
+    engine/journeys_ranges.py). ``fetch``: the unordered rows' columns of ``sql`` from elsewhere
+    (engine/fetched.py, the dashboard's elements fetched once; read-only arrays)."""
     wide = wide and not in_numpy and journeys_wide.ENABLED
     if not in_numpy and not wide:
         return sorted_from_numpy(dict(raw.sql(f"{sql} ORDER BY 1, 2, 3").fetchnumpy()))
-    got = dict(raw.sql(sql).fetchnumpy())
+    got = fetch(sql) if fetch is not None else dict(raw.sql(sql).fetchnumpy())
     if any(np.ma.is_masked(v) for v in got.values()):
         return None
     c, ts, node = np.asarray(got["c"]), np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"])
@@ -78,6 +85,15 @@ def numpy_sorted(
         finally:
             raw.unregister(view)
     return seq
+
+
+def signed_ids(c: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Integer ids as int64 in the same order where they are unsigned past int64's range (hashed
+    ids written as UINT64): the top bit flipped (a bijection that keeps the order); else as given."""
+    c = np.asarray(c)
+    if c.dtype.kind == "u" and c.dtype.itemsize == 8 and len(c) and int(c.max()) > np.iinfo(np.int64).max:
+        return (c ^ np.uint64(1 << 63)).view(np.int64)
+    return c
 
 
 def numpy_order(events: Events, spec: PathsSpec | TransitionsSpec, names: list[str] | None) -> bool:
@@ -162,6 +178,7 @@ def ordered_keys(
     if grouped is not None:
         return _keyed(grouped[0], numbered(grouped[1]), False, ts, node, grouped[2], each, 1, 0, 0)
     m = len(c)
+    c = signed_ids(c)
     ts = np.asarray(ts, dtype=np.int64)
     got = layout(ts, node)
     if got is None:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from hourglass.engine import journeys_runs
 from hourglass.engine.grouping import run_ranges
-from hourglass.engine.journeys_order import Each, Threaded, layout, ordered_keys, ordered_ranges
+from hourglass.engine.journeys_order import Each, Threaded, layout, ordered_keys, ordered_ranges, signed_ids
 from hourglass.engine.journeys_runs import in_runs, sorted_runs
 from hourglass.engine.journeys_seq import I64, PACKED_EDGES, Sorted, runs_of
 from hourglass.model.journeys_spec import TransitionsSpec
@@ -71,6 +71,7 @@ def in_sets(
     from hourglass.engine.grouping import grouped_sets
 
     m = len(c)
+    c = signed_ids(c)
     ways = _workers() if m and m >= PARALLEL_MIN else 1
     runs = sorted_runs(c) if journeys_runs.ENABLED else None
     if runs is not None:  # a store's rows: a few runs sorted by customer (engine/journeys_runs.py)

@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hourglass.engine.journeys_seq import I64, seq_paths
+from hourglass.engine.journeys_seq import I64, Sorted, seq_paths
 from hourglass.ingest.normalize import EDGE_SPACE, TRIM_PATTERN
 
-__all__ = ["ENABLED", "PREFIX", "strip_form", "text_paths"]
+__all__ = ["ENABLED", "PREFIX", "strip_form", "text_paths", "text_sorted"]
 
 #: the path's switch (the general fast path when off)
 ENABLED = True
@@ -190,12 +190,11 @@ def _runs_per_customer(new: npt.NDArray[np.bool_], node: npt.NDArray[Any], colla
     return np.bincount(cust[start], minlength=int(cust[-1]) + 1 if len(cust) else 0)
 
 
-def text_paths(
-    raw: Any, sql: str, collapse: bool, depth: int, top: int
-) -> tuple[tuple[list[dict[str, Any]], dict[str, int]], list[str]] | None:
-    """engine/journeys_seq.py ``seq_paths``'s answer (the top paths, the totals) and the names the
-    nodes index, from ``sql``'s rows (``c`` integer, ``ts`` µs, ``node`` the raw event text); None
-    where this path does not apply (module doc)."""
+def _by_customer(raw: Any, sql: str) -> tuple[Any, Sorted] | None:
+    """``sql``'s rows (``c`` integer, ``ts`` µs, ``node`` the raw event text) fetched unordered: the
+    raw text (Arrow, in the fetched order) and the rows ordered by (customer, ts) in numpy, each
+    with its row index as its node (ties in (customer, ts) not yet by name); None where no null
+    may be, the index and the time do not fit, or a raw value canonicalises to null."""
     import pyarrow as pa
 
     from hourglass.engine.journeys_wide import wide_sorted
@@ -210,21 +209,48 @@ def text_paths(
     low = np.flatnonzero(_low(text))  # values that may canonicalise to null: every row checked
     if len(low) and _canonical(raw, text.take(pa.array(low)).unique()) is None:
         return None
-    if not m:
-        return seq_paths(
-            (np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)),
-            collapse,
-            depth,
-            top,
-        ), []
     c = np.asarray(got.column("c").to_numpy())
     ts = np.asarray(got.column("ts").to_numpy(), dtype=np.int64)
     del got
     order = wide_sorted(c, ts, np.arange(m, dtype=np.int32))
-    if order is None:
+    return None if order is None else (text, order)
+
+
+def text_sorted(raw: Any, sql: str) -> tuple[Sorted, list[str]] | None:
+    """Every element of ``sql``'s rows (as :func:`text_paths`) in the order (customer, ts, node),
+    as journeys_seq's ``Sorted`` (every raw value numbered by its canonical name's rank: pyarrow's
+    ``dictionary_encode`` in the fetched order, not DuckDB's DISTINCT and join), and the names."""
+    got = _by_customer(raw, sql)
+    if got is None:
         return None
-    new, ts_s, row = order
-    del c, ts
+    text, (new, ts, row) = got
+    idx, values = _encoded(text, None)
+    del text
+    ranked = _ranked(raw, values)
+    if ranked is None:
+        return None
+    node = ranked[0][idx]
+    del idx
+    node = node[row]
+    _tied_in_order(ts, new, node)
+    return (new, ts, node), [str(n) for n in ranked[1].to_pylist()]
+
+
+def text_paths(
+    raw: Any, sql: str, collapse: bool, depth: int, top: int
+) -> tuple[tuple[list[dict[str, Any]], dict[str, int]], list[str]] | None:
+    """engine/journeys_seq.py ``seq_paths``'s answer (the top paths, the totals) and the names the
+    nodes index, from ``sql``'s rows (``c`` integer, ``ts`` µs, ``node`` the raw event text); None
+    where this path does not apply (module doc)."""
+    import pyarrow as pa
+
+    got = _by_customer(raw, sql)
+    if got is None:
+        return None
+    text, (new, ts_s, row) = got
+    m = len(new)
+    if not m:
+        return seq_paths((new, ts_s, row), collapse, depth, top), []
     begin = np.flatnonzero(new)
     sizes = np.diff(np.append(begin, m))
     # each customer's first rows; a customer with rows equal in (customer, ts) whole (their order is

@@ -40,6 +40,7 @@ def wide_sorted(
     (customer, ts, node), decoded (engine/journeys_seq.py ``Sorted``); None when the time leaves
     fewer than 10 bits of customer in a word (then DuckDB sorts)."""
     from hourglass.engine.grouping import WORKERS, group_ids, numbered, run_ranges
+    from hourglass.engine.journeys_order import signed_ids
 
     m = len(c)
     if not m:
@@ -51,7 +52,7 @@ def wide_sorted(
     if sbits < 10:
         return None
     workers = (WORKERS if m >= PARALLEL_MIN else 1) if workers is None else workers
-    c = np.asarray(c)
+    c = signed_ids(c)
     c_min, c_max = int(c.min()), int(c.max())
     room = sbits
     # ranges of about RANGE_ROWS rows (an argsort in the cache: 34 ns a row at 80k, 68 at 1M)

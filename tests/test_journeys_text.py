@@ -17,7 +17,7 @@ import pytest
 from hourglass.engine import journeys_text
 from hourglass.interfaces import journeys_api as hg
 from hourglass.model.errors import DataError
-from test_journeys_fast import _plain, portable
+from test_journeys_fast import _approx, _plain, portable
 
 #: raw values with a blank edge and their canonical twins (RE2's ``\s``; ``\v`` is not trimmed)
 EDGES = [" visit", "visit ", "\tvisit", "visit\n", "signup\r", "signup", "x\v", "\vx", " ", "a b"]
@@ -89,6 +89,30 @@ def test_the_portable_plans_paths(
     assert ran == [True, True]
     with portable():
         assert _paths(path, **kw) == got
+
+
+@pytest.mark.parametrize(("seed", "far", "collapse"), [(6, True, True), (7, False, False)])
+def test_the_portable_plans_transitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, far: bool, collapse: bool
+) -> None:
+    """Every row numbered (text_sorted): the edges equal the general path's and the portable plan's."""
+    path = _file(tmp_path, seed, far=far)
+    ran: list[bool] = []
+    real = journeys_text.text_sorted
+
+    def spied(*a: Any) -> Any:
+        got = real(*a)
+        ran.append(got is not None)
+        return got
+
+    monkeypatch.setattr(journeys_text, "text_sorted", spied)
+    kw: dict[str, Any] = {"level": "event", "collapse": collapse}
+    got = _plain(hg.transitions(path, None, **kw).to_dict())
+    assert ran == [True]
+    monkeypatch.setattr(journeys_text, "ENABLED", False)
+    assert _plain(hg.transitions(path, None, **kw).to_dict()) == got
+    with portable():
+        _approx(got, _plain(hg.transitions(path, None, **kw).to_dict()))
 
 
 def test_short_customers_are_taken_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

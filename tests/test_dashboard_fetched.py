@@ -33,30 +33,30 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The elements' queries run (kept: ``KEEP`` on, as the dashboard has it)."""
+    """The elements' queries run (each kept once: ``KEEP`` on, as the dashboard has it)."""
     sqls: list[str] = []
-    real = fetched.fetched
 
-    def counting(events: Any, sql: str) -> Any:
-        before = len(fetched._last) and fetched._last[0][2]
-        got = real(events, sql)
-        if got is not before:
-            sqls.append(sql)
-        return got
+    class Counting(list[Any]):
+        def __setitem__(self, at: Any, value: Any) -> None:
+            sqls.extend(sql for _, sql, _ in value)
+            super().__setitem__(at, value)
 
     monkeypatch.setattr(fetched, "KEEP", True)
-    monkeypatch.setattr("hourglass.engine.paths_people.fetched", counting)
-    fetched.forget()
+    monkeypatch.setattr(fetched, "_last", Counting())
     yield sqls
-    fetched.forget()
 
 
-def test_the_journeys_and_a_nodes_people_share_one_fetch(store: Path, counted: list[str]) -> None:
+def test_the_journeys_and_a_nodes_people_share_one_fetch(
+    store: Path, counted: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[bool] = []  # each asker: found kept (True) or fetched (False)
+    real = fetched._found
+    monkeypatch.setattr(fetched, "_found", lambda ev, sql: asked.append(bool(real(ev, sql))) or real(ev, sql))
     src = load_source(str(store))
     views = create_app(src).state.views
     q = PageQuery(model="hourglass", default="hourglass")
-    views.journeys(q)  # the journeys (engine/journeys_numpy.py): the page's fetch
-    assert len(counted) == 1
+    views.journeys(q)  # the journeys, transitions and paths: one fetch
+    assert len(counted) == 1 and asked == [False, True, True]
     second = second_connection(src.events)  # the work ahead's connection: the same events' report
     assert second is not None
     on_second = type(src)(**{**src.__dict__, "events": second})

@@ -22,7 +22,6 @@ from hourglass.interfaces.dashboard.app import create_app
 from hourglass.interfaces.dashboard.asked import Asked
 from hourglass.interfaces.dashboard.data import DashboardSource
 from hourglass.interfaces.dashboard.query import PageQuery
-from hourglass.interfaces.overview_api import model_funnels
 from hourglass.model.errors import HourglassError
 from hourglass.model.presets import PRESETS
 
@@ -123,11 +122,18 @@ def test_the_overviews_period_before_stops_for_a_newer_view(
     got = views.cache._data[added]
     direct = views._models("20d", b_since, since)  # the same cache entry, asked by a request
     assert got is direct
-    fresh = model_funnels(src.events, list(PRESETS), window="20d", since=b_since, until=since)
     by_name = {m.name: m for m in got}
-    for name, result in zip(PRESETS, fresh, strict=True):
-        if hasattr(result, "to_dict"):
-            assert by_name[name].steps == result.to_dict()["steps"], name
+    measured = 0
+    for name in PRESETS:  # each model as api.funnel gives it for the period before
+        try:
+            steps = api.funnel(src.events, model=name, window="20d", since=b_since, until=since).to_dict()
+        except HourglassError:
+            assert not by_name[name].steps, name
+            continue
+        if by_name[name].steps:
+            assert by_name[name].steps == steps["steps"], name
+            measured += 1
+    assert measured >= 3
 
 
 def test_the_models_scan_stops_between_ranges(src: DashboardSource, scan: None) -> None:

@@ -147,18 +147,22 @@ def _read(events: Events, names: list[str], index: list[int]) -> StageRows | Non
     """The rows read by pyarrow (engine/parquet_rows.py: one local Parquet file), else None."""
     import numpy as np
 
+    from hourglass.engine._pages import small_pages
     from hourglass.engine.parquet_rows import name_rows, parquet_source
 
     cols = parquet_source(events)
-    got = name_rows(events, cols, names) if cols is not None else None
-    if got is None:
+    if cols is None:
         return None
-    per_name = np.bincount(got.pos, minlength=len(names) + 1)
-    counts = {n: int(per_name[k]) for k, n in enumerate(names, start=1) if per_name[k]}
-    if not got.complete:
-        return StageRows(got.c, got.ts, np.zeros(0, np.int32), tuple(names), counts, complete=False)
-    stage = np.asarray([0, *index], dtype=np.int32)
-    return StageRows(got.c, got.ts, stage[got.pos], tuple(names), counts)
+    with small_pages():  # numpy's huge pages: their page faults compact memory (engine/_pages.py)
+        got = name_rows(events, cols, names)
+        if got is None:
+            return None
+        per_name = np.bincount(got.pos, minlength=len(names) + 1)
+        counts = {n: int(per_name[k]) for k, n in enumerate(names, start=1) if per_name[k]}
+        if not got.complete:
+            return StageRows(got.c, got.ts, np.zeros(0, np.int32), tuple(names), counts, complete=False)
+        stage = np.asarray([0, *index], dtype=np.int32)
+        return StageRows(got.c, got.ts, stage[got.pos], tuple(names), counts)
 
 
 def _scan(events: Events, table: Any, position: str, names: list[str], index: list[int]) -> StageRows:

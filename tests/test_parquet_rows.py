@@ -244,3 +244,29 @@ def test_the_reader_imports_no_pandas(tmp_path: Path) -> None:
     )
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert got.stdout.split() == ["read", "True", "False"]
+
+
+@pytest.mark.parametrize("kind", ["u64", "i32"])
+def test_unsigned_and_narrow_customer_ids_are_duckdbs(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = _table(4000, 5, many=True)
+    ids = t.column(0).to_numpy()
+    if kind == "u64":  # past 2^63
+        col = pa.array(ids.astype(np.uint64) + np.uint64(2**63), pa.uint64())
+    else:
+        col = pa.array(ids.astype(np.int32) - 150, pa.int32())
+    pq.write_table(
+        t.set_column(0, "customer_id", col), path := tmp_path / f"{kind}.parquet", row_group_size=1000
+    )
+    ev = hourglass.events(str(path))
+    arrow, duck = _both(ev)
+    assert arrow.c.dtype == duck.c.dtype
+    assert _ordered(arrow) == _ordered(duck)
+    answers = []
+    for reader in (True, False):
+        monkeypatch.setattr(parquet_rows, "ARROW_READER", reader)
+        d = hourglass.transitions(str(path), "hourglass", level="stage").to_dict()
+        d.pop("meta")
+        answers.append(d)
+    assert answers[0] == answers[1]

@@ -88,7 +88,7 @@ class Bench:
         before = 0 if page_load else int(self.page.evaluate("window.hgTimings.length"))
         started, cpu = time.perf_counter(), _cpu_ms()
         if self.timeline is not None:
-            action = partial(self.timeline.around, name, action)
+            self.timeline.log(">>>", name)
         try:
             action()
             self.page.wait_for_function(
@@ -101,6 +101,9 @@ class Bench:
         wall = (time.perf_counter() - started) * 1000
         self.cpu.setdefault(name, []).append(_cpu_ms() - cpu)
         self.times.setdefault(name, []).append(wall if page_load else self._last_ms())
+        if self.timeline is not None:
+            used = self.cpu[name][-1] / 1000
+            self.timeline.log("<<<", name, f"{self.times[name][-1]:.0f} ms, process CPU {used:.2f} s")
 
     def select(self, name: str, value: str) -> None:
         self.page.select_option(f'select[name="{name}"]', value)

@@ -109,3 +109,32 @@ def test_the_api_frame_and_where_the_arrays_do_not_apply(store: Path) -> None:
     assert stage_frame(ev, dataclasses.replace(spec, as_of=datetime(2024, 2, 1))) is None
     parquet = hourglass.events(str(store.with_suffix(".parquet")))  # not a store: the expression
     assert stage_frame(parquet, spec) is None
+
+
+def test_the_ranges_arrays_are_kept_for_its_people(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a range's lifecycle, its stage table and channel table read the store no more (the
+    arrays kept per loaded source, engine/range_cache.py); another load of the store, or another
+    range, computes its own."""
+    import hourglass.engine.facts_arrays as facts_arrays
+    import hourglass.engine.stage_firsts as stage_firsts
+
+    calls: list[str] = []
+    for module, name in ((facts_arrays, "_facts_arrow"), (stage_firsts, "_stage_arrow")):
+        original = getattr(module, name)
+
+        def counting(*args: Any, _f: Any = original, _n: str = name) -> Any:
+            calls.append(_n)
+            return _f(*args)
+
+        monkeypatch.setattr(module, name, counting)
+    ev = hourglass.events(str(store))
+    since, until = datetime(2024, 1, 2), datetime(2024, 2, 1)
+    hourglass.lifecycle(ev, since=since.isoformat(), until=until.isoformat())
+    assert sorted(calls) == ["_facts_arrow", "_stage_arrow"]
+    spec = lifecycle_spec("hourglass", since=since.isoformat(), until=until.isoformat())
+    stages, channels = stage_frame(ev, spec), channel_frame(ev, spec.model, "channel", since, until)
+    assert sorted(calls) == ["_facts_arrow", "_stage_arrow"] and len(stages) and len(channels)
+    again = hourglass.events(str(store))  # loaded again (a store written again would be this)
+    stage_frame(again, spec)
+    channel_frame(ev, spec.model, "channel", since, datetime(2024, 2, 2))
+    assert sorted(calls) == ["_facts_arrow", "_facts_arrow", "_stage_arrow", "_stage_arrow"]

@@ -41,6 +41,7 @@ from hourglass.engine._pages import small_pages
 from hourglass.engine.bound import Bound, Runner, built
 from hourglass.engine.errors import translated
 from hourglass.engine.keyed import Keyed
+from hourglass.engine.range_cache import kept
 from hourglass.engine.referrers_arrays import with_referrers_arrow
 from hourglass.engine.stage_firsts import EVENTS, store_alias
 from hourglass.ingest.normalize import strip
@@ -150,6 +151,27 @@ def _np(col: Any, dtype: Any) -> np.ndarray:
 
 
 def facts_arrow(
+    backend: Any,
+    k: Keyed,
+    t: ir.Table,
+    sale: Step,
+    purchase: Step,
+    stages: Sequence[Step],
+    column: str,
+    since: datetime | None,
+    until: datetime | None,
+    owner: Any = None,
+) -> tuple[pa.Table, dict[str, Any]] | None:
+    """:func:`_facts_arrow`, kept per ``owner`` (the loaded source's report) and range for the
+    clicks that follow it (engine/range_cache.py)."""
+    args = (backend, k, t, sale, purchase, stages, column, since, until)
+    if owner is None:
+        return _facts_arrow(*args)
+    key = ("facts", sale, purchase, tuple(stages), column, since, until)
+    return kept(owner, key, lambda: _facts_arrow(*args))
+
+
+def _facts_arrow(
     backend: Any,
     k: Keyed,
     t: ir.Table,

@@ -49,7 +49,7 @@ def stage_frame(events: Events, spec: LifecycleSpec) -> Any:
         return None
     now = as_of(events, spec, in_range(spec, k.table))
     with translated():
-        found = stage_arrow(events.engine.con.con, k, spec, now)
+        found = stage_arrow(events.engine.con.con, k, spec, now, events.report)
     return None if found is None else _decoded(events, found[0])
 
 
@@ -65,7 +65,8 @@ def channel_frame(
     sale = sale_definition(model, None).step
     purchase = model.purchase_step or sale
     with translated():
-        found = facts_arrow(events.engine.con, k, k.table, sale, purchase, model.stages, column, since, until)
+        stages, con, owner = model.stages, events.engine.con, events.report
+        found = facts_arrow(con, k, k.table, sale, purchase, stages, column, since, until, owner)
     if found is None:
         return None
     flags = [f"s{i}" for i in range(len(model.stages))]

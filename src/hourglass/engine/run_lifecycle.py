@@ -162,7 +162,7 @@ def run_lifecycle(
         now = _last(run, spec, t)  # from the cached events: one scan of the source, not two
         at = _stood(run, "now", now)
         # a store's stage table from numpy arrays (engine/stage_firsts.py), else the GROUP BY
-        customers = stage_rows(run, k, spec, now) if FIRSTS_ON else None
+        customers = stage_rows(run, k, spec, now, events.report) if FIRSTS_ON else None
         if customers is None:
             customers = built(stage_customers, sp, t, at)
             if events.engine.name in ("duckdb", "postgres"):  # later queries read the small table,

@@ -292,9 +292,8 @@ def _facts(
     if k is None or not facts_arrays.FACTS_ON or not isinstance(run, Bound):
         return None, None
     purchase, col = model.purchase_step or sale, spec.channel_column
-    found = facts_arrow(
-        events.engine.con, k, k.table, sale, purchase, model.stages, col, spec.since, spec.until
-    )
+    con, stages, owner = events.engine.con, model.stages, events.report  # owner: kept for the clicks
+    found = facts_arrow(con, k, k.table, sale, purchase, stages, col, spec.since, spec.until, owner)
     return (None, None) if found is None else (run.frame(TABLE, *found), found[0])
 
 

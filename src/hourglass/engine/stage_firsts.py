@@ -28,6 +28,7 @@ from hourglass.analyses._match import micros_of
 from hourglass.engine._pages import small_pages
 from hourglass.engine.bound import Bound, Runner
 from hourglass.engine.keyed import KEYED_VIEW, Keyed
+from hourglass.engine.range_cache import kept
 from hourglass.model.lifecycle import LifecycleSpec
 
 __all__ = ["TABLE", "plain_names", "stage_arrow", "stage_rows", "store_alias"]
@@ -164,6 +165,18 @@ def _table(spec: LifecycleSpec, keys: np.ndarray, firsts: list[np.ndarray], now:
 
 
 def stage_arrow(
+    raw: Any, k: Keyed | None, spec: LifecycleSpec, now: datetime, owner: Any = None
+) -> tuple[pa.Table, dict[str, Any]] | None:
+    """:func:`_stage_arrow`, kept per ``owner`` (the loaded source's report) and range for the
+    clicks that follow it (engine/range_cache.py)."""
+    if owner is None:
+        return _stage_arrow(raw, k, spec, now)
+    names = plain_names(spec)
+    key = ("stages", None if names is None else tuple(map(tuple, names)), spec.since, spec.until, now)
+    return kept(owner, key, lambda: _stage_arrow(raw, k, spec, now))
+
+
+def _stage_arrow(
     raw: Any, k: Keyed | None, spec: LifecycleSpec, now: datetime
 ) -> tuple[pa.Table, dict[str, Any]] | None:
     """The range of ``spec`` (its own dates) as the stage table (analyses/lifecycle.py
@@ -200,9 +213,11 @@ def stage_arrow(
     return pa.table(columns), schema
 
 
-def stage_rows(run: Runner, k: Keyed | None, spec: LifecycleSpec, now: datetime) -> ir.Table | None:
+def stage_rows(
+    run: Runner, k: Keyed | None, spec: LifecycleSpec, now: datetime, owner: Any = None
+) -> ir.Table | None:
     """:func:`stage_arrow` as a table of ``run`` (a :class:`Bound` run: DuckDB; else None)."""
     if not isinstance(run, Bound):
         return None
-    found = stage_arrow(run.engine.con.con, k, spec, now)
+    found = stage_arrow(run.engine.con.con, k, spec, now, owner)
     return None if found is None else run.frame(TABLE, *found)

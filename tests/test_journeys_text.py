@@ -106,6 +106,7 @@ def test_the_portable_plans_transitions(
         return got
 
     monkeypatch.setattr(journeys_text, "text_sorted", spied)
+    monkeypatch.setattr(journeys_text, "TRANSITIONS", True)
     kw: dict[str, Any] = {"level": "event", "collapse": collapse}
     got = _plain(hg.transitions(path, None, **kw).to_dict())
     assert ran == [True]

@@ -48,15 +48,24 @@ def _seq(seed: int, m: int, customers: int, names: int, tick: int) -> tuple[Any,
     return new, ts.astype(np.int64), node
 
 
+@pytest.mark.parametrize("halves", [False, True])
 @pytest.mark.parametrize("bits", [63, 8])
 @pytest.mark.parametrize(
     ("seed", "m", "customers", "names", "tick"),
     [(1, 1, 1, 1, 1), (2, 40, 1, 5, 10**6), (3, 3_000, 400, 300, 10**6), (4, 5_000, 3_000, 70_000, 10**9)],
 )
 def test_edge_columns_against_plain_python(
-    seed: int, m: int, customers: int, names: int, tick: int, bits: int, monkeypatch: pytest.MonkeyPatch
+    seed: int,
+    m: int,
+    customers: int,
+    names: int,
+    tick: int,
+    bits: int,
+    halves: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(wide_edges, "_WORD_BITS", bits)
+    monkeypatch.setattr(wide_edges, "PARALLEL_MIN", 2 if halves else 1 << 40)  # two halves of edges
     seq = _seq(seed, m, customers, names, tick)
     for collapse in (True, False):
         want = _reference(seq, collapse)
@@ -69,6 +78,21 @@ def test_edge_columns_against_plain_python(
                 assert r["median_s"] is None and r["p90_s"] is None
             else:
                 assert [r["median_s"], r["p90_s"]] == np.quantile(gaps, [0.5, 0.9]).tolist()  # bit for bit
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_two_halves_give_the_same_columns_in_order(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runs split by edge in two threads: the same arrays, in the same (edge) order."""
+    seq = _seq(seed, 20_000, 2_000, 5_000, 10**6)
+    for collapse in (True, False):
+        monkeypatch.setattr(wide_edges, "PARALLEL_MIN", 1 << 40)
+        one = edge_columns(seq, collapse)
+        monkeypatch.setattr(wide_edges, "PARALLEL_MIN", 2)
+        two = edge_columns(seq, collapse)
+        assert set(one) == set(two)
+        for k in one:
+            assert one[k].dtype == two[k].dtype
+            np.testing.assert_array_equal(one[k], two[k])
 
 
 def test_no_elements() -> None:

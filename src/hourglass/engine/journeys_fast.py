@@ -325,6 +325,8 @@ def _text(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Done | Sor
 
     if not journeys_text.ENABLED or spec.level == "stage" or not _keyed_nodes(events, spec):
         return None
+    if isinstance(spec, TransitionsSpec) and not journeys_text.TRANSITIONS:
+        return None
     if (
         _raw_codes(events, spec) is None
         or not journeys_text.strip_form(events.keyed)

@@ -37,10 +37,14 @@ import numpy.typing as npt
 from hourglass.engine.journeys_seq import I64, Sorted, seq_paths
 from hourglass.ingest.normalize import EDGE_SPACE, TRIM_PATTERN
 
-__all__ = ["ENABLED", "PREFIX", "strip_form", "text_paths", "text_sorted"]
+__all__ = ["ENABLED", "PREFIX", "TRANSITIONS", "strip_form", "text_paths", "text_sorted"]
 
 #: the path's switch (the general fast path when off)
 ENABLED = True
+#: also the event-level transitions (every row numbered: :func:`text_sorted`); off: in one process at
+#: load 7-8 it cost what the general path costs (10M `wide`, 5 rounds alternated: 7.86-8.60 against
+#: 7.94-8.22 CPU-s), its wall unmeasured quiet (bench/JOURNEYS.md, session 9)
+TRANSITIONS = False
 #: each customer's first ``depth + PREFIX`` rows numbered in the first pass (all of a customer's
 #: where its runs there are not enough)
 PREFIX = 1

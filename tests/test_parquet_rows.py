@@ -270,3 +270,9 @@ def test_unsigned_and_narrow_customer_ids_are_duckdbs(
         d.pop("meta")
         answers.append(d)
     assert answers[0] == answers[1]
+
+
+def test_a_hive_partition_directory_is_declined(tmp_path: Path) -> None:
+    (tmp_path / "day=2024-01-01").mkdir()
+    path = _write(tmp_path / "day=2024-01-01" / "a.parquet")
+    assert parquet_rows.parquet_source(hourglass.events(str(path))) is None

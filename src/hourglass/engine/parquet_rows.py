@@ -141,6 +141,8 @@ def parquet_source(events: Events) -> ParquetColumns | None:
     path = _view_path(events, str(base.name))
     if path is None or not os.path.isfile(path) or os.path.realpath(path) != os.path.realpath(fp.files[0][0]):
         return None
+    if any("=" in part for part in os.path.dirname(path).split(os.sep)):
+        return None  # a hive partition's directory: DuckDB may add or override columns from it
     return ParquetColumns(path, customer, stamp, str(field.name))
 
 

@@ -201,3 +201,33 @@ def test_an_interrupt_reaches_the_connection_beside(src: DashboardSource) -> Non
         interrupt(events)
         answer()
     assert log == ["beside stopped"] and time.monotonic() - began < 10
+
+
+def test_a_stopped_job_s_next_queries_are_stopped_too(src: DashboardSource) -> None:
+    """One interrupt meets only the query running: a job that goes on (its numpy phase, the next
+    query of a lifecycle) is interrupted again until it ends (O's 10M timeline)."""
+    ahead = Ahead(src)
+    ahead.start()
+    log: list[str] = []
+    started, ended = threading.Event(), threading.Event()
+
+    def job(s: DashboardSource) -> None:
+        try:
+            _long(s, log, "first query", started)
+        except Exception:  # noqa: BLE001 - goes on, as a job between its queries does
+            time.sleep(0.2)  # a numpy phase
+            _long(s, log, "next query", threading.Event())
+        finally:
+            ended.set()
+
+    try:
+        ahead.submit(job, page="lifecycle")
+        assert started.wait(30)
+        time.sleep(0.2)
+        began = time.monotonic()
+        ahead.submit(lambda s: log.append("b"), page="journeys")
+        assert ended.wait(10) and time.monotonic() - began < 10
+        assert ahead.idle(10)
+        assert log == ["first query stopped", "next query stopped", "b"]
+    finally:
+        ahead.stop()

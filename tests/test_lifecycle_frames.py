@@ -138,3 +138,21 @@ def test_the_ranges_arrays_are_kept_for_its_people(store: Path, monkeypatch: pyt
     stage_frame(again, spec)
     channel_frame(ev, spec.model, "channel", since, datetime(2024, 2, 2))
     assert sorted(calls) == ["_facts_arrow", "_facts_arrow", "_stage_arrow", "_stage_arrow"]
+
+
+def test_another_models_stage_names_get_their_own_table(store: Path) -> None:
+    """Two models of the same events under other stage names, one loaded source: each gets its own
+    kept table (R: the key held the events only, so the second got the first's column names)."""
+    ev = hourglass.events(str(store))
+    spec = lifecycle_spec("hourglass", since="2024-01-02")
+    renamed = dataclasses.replace(
+        spec.model,
+        name="renamed",
+        stages=tuple(dataclasses.replace(s, name=f"{s.name}_x") for s in spec.model.stages),
+        sale=f"{spec.model.sale}_x",
+    )
+    first = hourglass.lifecycle(ev, since="2024-01-02")
+    second = hourglass.lifecycle(ev, renamed, since="2024-01-02")
+    assert [s.entered for s in first.stages] == [s.entered for s in second.stages]
+    frame = stage_frame(ev, dataclasses.replace(spec, model=renamed))
+    assert frame is not None and "awareness_x_at" in frame.columns

@@ -171,8 +171,7 @@ def stage_arrow(
     clicks that follow it (engine/range_cache.py)."""
     if owner is None:
         return _stage_arrow(raw, k, spec, now)
-    names = plain_names(spec)
-    key = ("stages", None if names is None else tuple(map(tuple, names)), spec.since, spec.until, now)
+    key = ("stages", tuple(spec.model.stages), spec.since, spec.until, now)  # names, events, filters
     return kept(owner, key, lambda: _stage_arrow(raw, k, spec, now))
 
 

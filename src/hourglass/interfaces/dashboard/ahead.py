@@ -38,6 +38,7 @@ __all__ = ["IDLE_S", "MAX_BATCHES", "Ahead", "Job"]
 
 IDLE_S = 1.5  # seconds without a request before work starts on the one connection
 ANSWERED_POLL_S = 0.01  # how often a job waiting for the requests being answered looks again
+STOP_POLL_S = 0.05  # how often a job being stopped is interrupted again
 MAX_BATCHES = 8
 #: a job computes results into the cache, on the source it is given (the second connection's)
 Job = Callable[[DashboardSource], Any]
@@ -123,11 +124,9 @@ class Ahead:
             number = lane.running_batch
             running = lane.tags.get(number) if number is not None else None
             other = number is not None and page is not None and lane.pages.get(number, page) != page
-            if lane.second is not None and (
-                other
-                or (view is not None and running is not None and running[0] == view[0] and running != view)
-            ):
-                interrupt(lane.second.events)  # asked for again, it is computed then
+            older = view is not None and running is not None and running[0] == view[0] and running != view
+            if other or older:
+                self._stop(lane)  # asked for again, it is computed then
             if lane.worker is None:
                 lane.worker = threading.Thread(target=self._work, args=(lane,), name=lane.name, daemon=True)
                 lane.worker.start()
@@ -145,7 +144,23 @@ class Ahead:
             if lane.current is None or lane.second is None or lane.again is not None:
                 return
             lane.again = lane.current
-        interrupt(lane.second.events)
+        self._stop(lane)
+
+    def _stop(self, lane: _Lane) -> None:
+        """Stop the lane's running job: its query interrupted, and each next one until the job
+        ends (one interrupt meets only the query running, or none in a job's numpy phase: the
+        job's later queries ran on, O's 10M timeline), on the lane's connection and its
+        companions (engine/second_connection.py)."""
+        job, second = lane.current, lane.second
+        if job is None or second is None:
+            return
+
+        def keep_stopping() -> None:
+            while lane.current is job and not self._stopped:
+                interrupt(second.events)
+                time.sleep(STOP_POLL_S)
+
+        threading.Thread(target=keep_stopping, name=f"{lane.name}-stop", daemon=True).start()
 
     def request_done(self) -> None:
         with self._busy:

@@ -4,19 +4,19 @@ chdb's whole query costs (10M `wide`: 0.65 s / 1.09 CPU-s against chdb's paths s
 quiet), and no DuckDB form of the scan gets under it (bench/WIDE.md, sessions 7-8).
 
 Each row group's three columns are read by pyarrow (which releases the GIL: the row groups in
-threads); each row's event is looked up among the names (``pc.index_in``: its 0-based position,
-null when absent); the rare rows whose raw value has a *blank edge* (ingest/normalize.py
-``blank_edge``: empty, a first byte <= 0x20 or a last byte in ``EDGE_SPACE``; told from the string
-array's offsets and bytes in numpy) are canonicalised exactly as engine/raw_step.py's SQL does
-(DuckDB's RE2 ``^\\s+|\\s+$`` trims ``[\\t\\n\\f\\r ]``, not ``\\v``; then NULLIF '') and looked up
-on their trimmed text. The same rows and positions as raw_step's CASE (tests/test_parquet_rows.py
-compares them with the DuckDB form on seeded files).
+threads; a chunk of dictionary pages as a dictionary, looked up once); the rows whose (first byte,
+length) some name has are looked up by ``pc.index_in``; the rare rows with a *blank edge*
+(ingest/normalize.py ``blank_edge``, told from the string array's offsets and bytes in numpy) are
+canonicalised exactly as engine/raw_step.py's SQL does (RE2's ``^\\s+|\\s+$``: ``[\\t\\n\\f\\r ]``,
+not ``\\v``; then NULLIF '') and looked up on their trimmed text. The same rows and positions as
+raw_step's CASE (tests/test_parquet_rows.py compares them with DuckDB's form on seeded files).
 
 Only for a source that is exactly one local Parquet file read whole by DuckDB's ``read_parquet``
 (no options, no glob), whose keyed table's ``customer``, ``timestamp`` and raw ``event`` are that
 file's columns one-to-one (no filter, no deduplication), with integer customers, a timestamp in
-µs or ms and a text event, and as many rows as validation counted. Else :func:`parquet_source`
-answers None and the callers keep DuckDB's form.
+µs or ms and a text event, as many rows as validation counted, from ``ARROW_MIN_ROWS``. Else
+:func:`parquet_source` or :func:`name_rows` answers None and the callers keep DuckDB's form (also
+for a file pyarrow cannot read: DuckDB's form raises its errors).
 """
 
 from __future__ import annotations

@@ -7,24 +7,27 @@ The general fast path (engine/journeys_fast.py) numbers every raw value first (D
 ~3.8 CPU-s at 10M) and sorts the rows by (customer, ts, node). A path reads only each customer's
 first ``depth`` runs, so here:
 
-1. DuckDB hands over ``(c, ts, raw event)`` unordered (Arrow: the text is not copied per row);
+1. DuckDB hands over ``(c, ts, raw event)`` unordered (Arrow);
 2. numpy orders the rows by (customer, ts) in threads (engine/journeys_wide.py, the row index as the
-   node: ties in (customer, ts) are put in name order below);
-3. each customer's first ``depth + PREFIX`` rows (a tie group whole: rows equal in (customer, ts) are taken
-   with their first) are the candidates; only their strings are numbered (pyarrow's
-   ``dictionary_encode`` of the taken strings), canonicalised as the source's event is
-   (``NULLIF(strip(raw), '')``: the regex only on the distinct values with a blank edge, through
-   DuckDB's own ``REGEXP_REPLACE``, engine/raw_step.py's form) and ranked by name (the portable plan's
-   order: byte order of the UTF-8 text, Python's ``str`` order);
-4. the rows equal in (customer, ts) are put in node order inside their tie groups;
-5. a customer whose candidates hold fewer than ``depth + 1`` runs and who has further rows is taken
-   whole (a second numbering of all candidates), so every path and its "continued" are the full
-   sort's; the whole-log paths kernel (engine/journeys_seq.py ``seq_paths``) then counts them.
+   node: ties in (customer, ts) are put in name order at the end);
+3. each customer's first ``depth + PREFIX`` rows are taken (a customer with rows equal in
+   (customer, ts): all of its rows); only their strings are numbered (pyarrow's ``dictionary_encode``),
+   canonicalised as the source's event is (``NULLIF(strip(raw), '')``: the regex only on the distinct
+   values with a blank edge, by DuckDB's own ``REGEXP_REPLACE``, engine/raw_step.py's form);
+4. a customer whose taken rows hold fewer than ``depth + 1`` runs (equal canonical names) and who has
+   further rows is taken whole: a second pass numbers the new rows only (``index_in`` the first
+   pass's values, the new values encoded);
+5. the names are ranked by byte order of the UTF-8 text (the portable plan's and Python's ``str``
+   order), the tied rows put in node order inside their groups, and the whole-log paths kernel
+   (engine/journeys_seq.py ``seq_paths``) counts them: every path and its "continued" are the
+   full sort's.
 
 Exact against the general path: the same elements in the same order for every row a path reads,
 nodes numbered in name order (only the names read, so the same integer order). None (the general path
 runs) where it does not apply: a null raw value or one whose canonical form is null anywhere in the
 log (the general path then answers by SQL), a time span that leaves fewer than 10 customer bits.
+:func:`text_sorted` numbers every row the same way (the event-level transitions; off:
+``TRANSITIONS``). A store of text names through it was tried: dearer (bench/JOURNEYS.md).
 """
 
 from __future__ import annotations

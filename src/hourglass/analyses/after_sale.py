@@ -22,6 +22,7 @@ __all__ = [
     "offer_counts",
     "purchase_customers",
     "purchase_summary",
+    "purchasers_events",
     "remorse_summary",
     "support_summary",
 ]
@@ -41,6 +42,16 @@ def buyers(spec: LifecycleSpec, customers: ir.Table) -> ir.Table:
     assert spec.model.sale is not None
     at = customers[f"{spec.model.sale}_at"]
     return customers.filter(at.notnull()).select(customer=customers.customer, sale_at=at)
+
+
+def purchasers_events(spec: LifecycleSpec, events: ir.Table, customers: ir.Table) -> ir.Table:
+    """The purchasers' events of the range (every column of ``events``): all the after-sale plan
+    reads of ``events`` (each block joins them with the purchasers, or keeps purchasers only), so
+    the plan given these instead of the range's events gives the same rows. Materialised once, the
+    six queries read the purchasers' events (at 10M events ~a tenth of the range's) instead of
+    joining the range's events with the purchasers each."""
+    b = buyers(spec, customers)
+    return events.semi_join(b, events.customer == b.customer)
 
 
 def after_events(spec: LifecycleSpec, events: ir.Table, purchasers: ir.Table) -> ir.Table:
@@ -213,15 +224,21 @@ def loyalty_summary(spec: LifecycleSpec, events: ir.Table, pc: ir.Table) -> ir.T
 
 
 def after_sale_plan(
-    spec: LifecycleSpec, events: ir.Table, customers: ir.Table, as_of: datetime, missing: Collection[str]
+    spec: LifecycleSpec,
+    events: ir.Table,
+    customers: ir.Table,
+    as_of: datetime,
+    missing: Collection[str],
+    kept: ir.Table | None = None,
 ) -> dict[str, ir.Table]:
     """The after-sale metrics as named expressions (``purchases``, ``remorse``, ``support``,
     ``experience_gap``, ``win_back``, ``loyalty``), each a small aggregate; a block in ``missing``
     (its events are not in the source: not measured) is left out. ``events``: the range's events;
-    ``customers``: the stage table (``stage_customers``). The rows are read by
+    ``customers``: the stage table (``stage_customers``); ``kept``: ``purchase_customers`` of the
+    same arguments, materialised by the caller (read by three blocks). The rows are read by
     ``model.lifecycle_assemble.assemble_after_sale``."""
     purchasers = buyers(spec, customers)
-    pc = purchase_customers(spec, events, purchasers, as_of)
+    pc = purchase_customers(spec, events, purchasers, as_of) if kept is None else kept
     after = after_events(spec, events, purchasers)
     plan: dict[str, ir.Table] = {"purchases": purchase_summary(spec, pc)}
     blocks: dict[str, Callable[[], ir.Table]] = {

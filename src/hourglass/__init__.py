@@ -7,7 +7,10 @@ DuckDB, pyarrow) on first use of a function that needs them, so that ``hourglass
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hourglass.model import (
@@ -127,10 +130,27 @@ _LAZY: dict[str, tuple[str, str]] = {
 _LAYERS = ("model", "ingest", "analyses", "engine", "interfaces")
 
 
+def _watched(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run as a command's run (engine/snapshot.py ``watching``, as the CLI runs its commands):
+    a damaged Parquet page an analysis meets is HG206 naming the file, not the engine's own error, and
+    a source file that changed while it was read is HG209."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from hourglass.engine.snapshot import watching
+
+        with watching():
+            return fn(*args, **kwargs)
+
+    return run
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
         value = getattr(importlib.import_module(module), attr)
+        if module.startswith("hourglass.interfaces.") and inspect.isfunction(value):
+            value = _watched(value)
         globals()[name] = value
         return value
     if name in _LAYERS:

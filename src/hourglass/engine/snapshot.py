@@ -88,7 +88,12 @@ _SCOPE: ContextVar[_Scope | None] = ContextVar("hourglass_watched", default=None
 def watching() -> Iterator[None]:
     """A command's run: the sources it loads whose queries read their files again are checked when
     it ends normally (:func:`check_unchanged`; also call that before showing a result), and the
-    engine's failure to read a damaged Parquet file it loaded is HG206 naming the file."""
+    engine's failure to read a damaged Parquet file it loaded is HG206 naming the file. Inside
+    another such block it is that block (the public API's functions run in one, and a command or a
+    test may call them inside its own): the outer block checks what both loaded, when it ends."""
+    if _SCOPE.get() is not None:
+        yield
+        return
     scope = _Scope()
     token = _SCOPE.set(scope)
     try:

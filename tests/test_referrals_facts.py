@@ -68,8 +68,14 @@ def _close(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
     return True
 
 
-@pytest.mark.parametrize("which", ["2024", "1964"])
-def test_the_facts_equal_the_group_by(stores: dict[str, Path], which: str) -> None:
+@pytest.mark.parametrize(("which", "coded"), [("2024", True), ("1964", True), ("2024", False)])
+def test_the_facts_equal_the_group_by(
+    stores: dict[str, Path], which: str, coded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``coded``: the channel's texts coded by DuckDB (an ENUM of the range's texts), else read as
+    texts (more than ``ENUM_MAX`` of them)."""
+    if not coded:
+        monkeypatch.setattr(facts_arrays, "ENUM_MAX", 0)
     ev = hourglass.events(str(stores[which]))
     k = keyed(ev)
     assert k is not None
@@ -182,3 +188,32 @@ def test_the_referrers_equal_the_plans_joins(stores: dict[str, Path], which: str
         seen["referrer"] += sum(r["referrer"] is not None for r in want)
         seen["outside"] += sum(r["raw_referrer"] is not None and r["referrer"] is None for r in want)
     assert all(seen.values()), seen
+
+
+def test_channel_texts_with_quotes_case_and_accents(tmp_path: Path) -> None:
+    """The channel's ENUM of the range's texts (engine/facts_arrays.py ``_read``): a quote, texts
+    equal but for case or padding, an accent, a blank, a text that is only spaces, none; ties on
+    the first instant to the least cleaned text in byte order."""
+    log = random_log(43, n=40)
+    texts = ["it's", "Ads", "ads", " ads", "émail", "", "   ", None, "o''k", "\\x"]
+    log["channel"] = [texts[i % len(texts)] for i in range(len(log))]
+    log.to_parquet(tmp_path / "q.parquet")
+    write_store(hourglass.events(str(tmp_path / "q.parquet")), tmp_path / "q.duckdb")
+    ev = hourglass.events(str(tmp_path / "q.duckdb"))
+    k = keyed(ev)
+    assert k is not None
+    model = lifecycle_spec("hourglass").model
+    assert model.sale is not None
+    sale, purchase = model.stage(model.sale), model.purchase_step or model.stage(model.sale)
+    for since, until in ((None, None), (BASE + timedelta(days=1), BASE + timedelta(days=30))):
+        with bound(ev.engine) as run:
+            assert isinstance(run, Bound)
+            fast = facts_rows(run, k, k.table, sale, purchase, model.stages, "channel", since, until)
+            assert fast is not None
+            t = in_period(k.table, since, until)
+            reference = customer_facts(
+                t, sale, purchase, model.stages, {"channel": first_value(t, "channel")}
+            )
+            got, want = _rows(run, fast), _rows(run, reference)
+        assert _close(got, want), (since, until)
+        assert {r["channel"] for r in got} >= {"it's", "Ads", "ads"}

@@ -155,13 +155,14 @@ def _read(
     found = raw.execute(
         f"SELECT DISTINCT {col} FROM {table} WHERE {col} IS NOT NULL{bounds} LIMIT {ENUM_MAX + 1}"
     ).fetchall()
-    values: list[str] | None = [str(r[0]) for r in found]
-    if len(values) > ENUM_MAX:
+    distinct = [str(r[0]) for r in found]
+    values: list[str] | None = distinct
+    if len(distinct) > ENUM_MAX:
         values, ch = None, col
-    elif not values:
+    elif not distinct:
         ch = "-1"
     else:
-        enum = "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+        enum = "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in distinct) + ")"
         ch = f"COALESCE(CAST(enum_code(CAST({col} AS {enum})) AS INTEGER), -1)"
     sql = (
         f'SELECT customer AS c, "timestamp" AS ts, enum_code(event) AS e, {ch} AS ch '

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import ibis
 
+from hourglass.engine.huge_pages import huge_pages_off
 from hourglass.engine.load import Events
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces import api
@@ -123,6 +124,9 @@ def load_source(
     """Load and validate the source once (coded errors as in the CLI) and read its event names.
     ``models``: built-in names or model files the pages offer first (the first is the lifecycle and
     journeys pages' default); each is checked before the source is read."""
+    # the server's process without transparent huge pages: their page faults were 0.7-3 system
+    # CPU-s of a new hourglass range at 10M events (engine/huge_pages.py)
+    huge_pages_off()
     identity = source_identity(source)
     cfg = load_config(config)
     for name in models:

@@ -54,6 +54,11 @@ def _paths(path: str, **kw: Any) -> Any:
     return _plain(hg.paths(path, None, level="event", top=12, **kw).to_dict())
 
 
+@pytest.fixture(autouse=True)
+def _on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(journeys_text, "ENABLED", True)  # off by default (its doc)
+
+
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     ran: list[bool] = []
     real = journeys_text.text_paths

@@ -42,8 +42,11 @@ from hourglass.ingest.normalize import EDGE_SPACE, TRIM_PATTERN
 
 __all__ = ["ENABLED", "PREFIX", "TRANSITIONS", "strip_form", "text_paths", "text_sorted"]
 
-#: the path's switch (the general fast path when off)
-ENABLED = True
+#: the path's switch (the general fast path when off). Off: 10M `wide` Parquet paths, one process,
+#: 5 rounds alternated at load 3.1-3.7 (a core often free): 4.01 against 4.58 CPU-s but 3.96 against
+#: 2.82 s wall (its encoding and selection run on one thread; DuckDB's DISTINCT, join and sort on
+#: both cores): the target is the wall (bench/JOURNEYS.md, session 9)
+ENABLED = False
 #: also the event-level transitions (every row numbered: :func:`text_sorted`); off: in one process at
 #: load 7-8 it cost what the general path costs (10M `wide`, 5 rounds alternated: 7.86-8.60 against
 #: 7.94-8.22 CPU-s), its wall unmeasured quiet (bench/JOURNEYS.md, session 9)

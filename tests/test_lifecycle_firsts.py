@@ -18,6 +18,7 @@ import pytest
 
 import hourglass
 import hourglass.engine.run_lifecycle as run_lifecycle
+import hourglass.engine.stage_firsts as stage_firsts
 from hourglass.analyses.lifecycle import stage_customers
 from hourglass.engine.bound import Bound, bound
 from hourglass.engine.event_store import write_store
@@ -60,8 +61,13 @@ def _rows(run: Bound, table: Any) -> list[dict[str, Any]]:
     return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
 
 
-@pytest.mark.parametrize("which", ["2024", "1964"])
-def test_the_stage_table_equals_the_group_by(stores: dict[str, Path], which: str) -> None:
+@pytest.mark.parametrize(("which", "threads"), [("2024", False), ("1964", False), ("2024", True)])
+def test_the_stage_table_equals_the_group_by(
+    stores: dict[str, Path], which: str, threads: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``threads``: each stage's next entries in threads at any size (else past PARALLEL_MIN)."""
+    if threads:
+        monkeypatch.setattr(stage_firsts, "PARALLEL_MIN", 0)
     ev = hourglass.events(str(stores[which]))
     k = keyed(ev)
     assert k is not None

@@ -190,12 +190,15 @@ def test_the_referrers_equal_the_plans_joins(stores: dict[str, Path], which: str
     assert all(seen.values()), seen
 
 
-def test_channel_texts_with_quotes_case_and_accents(tmp_path: Path) -> None:
+@pytest.mark.parametrize("nul", [False, True])
+def test_channel_texts_with_quotes_case_and_accents(tmp_path: Path, nul: bool) -> None:
     """The channel's ENUM of the range's texts (engine/facts_arrays.py ``_read``): a quote, texts
     equal but for case or padding, an accent, a blank, a text that is only spaces, none; ties on
-    the first instant to the least cleaned text in byte order."""
+    the first instant to the least cleaned text in byte order. ``nul``: texts with a NUL byte too
+    (the ENUM's SQL text cannot hold one: the texts read as texts; was a ParserException)."""
     log = random_log(43, n=40)
     texts = ["it's", "Ads", "ads", " ads", "émail", "", "   ", None, "o''k", "\\x"]
+    texts += ["a\x00b", "\x00"] if nul else []
     log["channel"] = [texts[i % len(texts)] for i in range(len(log))]
     log.to_parquet(tmp_path / "q.parquet")
     write_store(hourglass.events(str(tmp_path / "q.parquet")), tmp_path / "q.duckdb")

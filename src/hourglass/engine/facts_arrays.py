@@ -144,7 +144,8 @@ def _read(
     distinct channel texts in the range, the column ``ch`` is each event's index among them (-1:
     none; DuckDB casts the texts to an ENUM of them, on its threads: at 10M events the texts'
     Arrow strings, their dictionary and its indices as numpy were ~0.5 CPU-s warm, ~3 fresh, of
-    one thread) and the texts are returned; else ``ch`` is the texts and the third item None."""
+    one thread) and the texts are returned; else (or a text holding a NUL byte, which the ENUM's
+    SQL text cannot hold) ``ch`` is the texts and the third item None."""
     kind = raw.execute(f"SELECT typeof(event), typeof({_q(column)}) FROM {table} LIMIT 1").fetchall()
     if kind and (not str(kind[0][0]).startswith("ENUM") or str(kind[0][1]) != "VARCHAR"):
         return None
@@ -157,7 +158,7 @@ def _read(
     ).fetchall()
     distinct = [str(r[0]) for r in found]
     values: list[str] | None = distinct
-    if len(distinct) > ENUM_MAX:
+    if len(distinct) > ENUM_MAX or any("\x00" in v for v in distinct):  # (no NUL in SQL text)
         values, ch = None, col
     elif not distinct:
         ch = "-1"

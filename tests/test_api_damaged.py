@@ -61,3 +61,16 @@ def test_the_public_functions_keep_their_name_doc_and_signature() -> None:
     assert hourglass.paths.__doc__ == journeys_api.paths.__doc__
     assert inspect.signature(hourglass.paths) == inspect.signature(journeys_api.paths)
     assert hourglass.Engine is hourglass.engine.Engine  # classes are not wrapped
+
+
+def test_a_block_inside_another_names_the_damage_itself(tmp_path: Path) -> None:
+    """The CLI's commands run in a block and may call the public functions (a block of their own):
+    the inner block names the damaged file before the command's error handler sees the engine's
+    error (it reported HG699 when the inner block deferred to the outer one)."""
+    from hourglass.engine.snapshot import watching
+
+    path = _damaged(tmp_path / "d.parquet")
+    with watching():
+        with pytest.raises(hourglass.HourglassError) as info, watching():
+            hourglass.funnel(str(path), steps=["visit", "signup"])
+        assert info.value.code == "HG206"

@@ -89,13 +89,12 @@ def watching() -> Iterator[None]:
     """A command's run: the sources it loads whose queries read their files again are checked when
     it ends normally (:func:`check_unchanged`; also call that before showing a result), and the
     engine's failure to read a damaged Parquet file it loaded is HG206 naming the file. Inside
-    another such block it is that block (the public API's functions run in one, and a command or a
-    test may call them inside its own): the outer block checks what both loaded, when it ends."""
-    if _SCOPE.get() is not None:
-        yield
-        return
-    scope = _Scope()
-    token = _SCOPE.set(scope)
+    another such block it shares that block's sources (the public API's functions run in one, and a
+    command or a test may call them inside its own): what the inner block loads is checked again when
+    the outer block ends, and a damaged file is named by whichever block the failure reaches first."""
+    outer = _SCOPE.get()
+    scope = outer if outer is not None else _Scope()
+    token = _SCOPE.set(scope) if outer is None else None
     try:
         yield
         check_unchanged()
@@ -106,7 +105,8 @@ def watching() -> Iterator[None]:
                 raise damaged from None
         raise
     finally:
-        _SCOPE.reset(token)
+        if token is not None:
+            _SCOPE.reset(token)
 
 
 def watch(fp: Fingerprint | None, src: Source | None = None) -> None:

@@ -64,9 +64,9 @@ def test_the_public_functions_keep_their_name_doc_and_signature() -> None:
 
 
 def test_a_block_inside_another_names_the_damage_itself(tmp_path: Path) -> None:
-    """The CLI's commands run in a block and may call the public functions (a block of their own):
-    the inner block names the damaged file before the command's error handler sees the engine's
-    error (it reported HG699 when the inner block deferred to the outer one)."""
+    """A public function called inside a block (a command's, the caller's) runs in that block: the
+    block names the damaged file and checks the sources when it ends (a function's own block inside
+    it would take the sources out of the command's, whose handler then saw the engine's error)."""
     from hourglass.engine.snapshot import watching
 
     path = _damaged(tmp_path / "d.parquet")

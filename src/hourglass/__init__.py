@@ -137,8 +137,10 @@ def _watched(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        from hourglass.engine.snapshot import watching
+        from hourglass.engine.snapshot import watched, watching
 
+        if watched():  # inside a command's run (the CLI's) or the caller's own block
+            return fn(*args, **kwargs)
         with watching():
             return fn(*args, **kwargs)
 

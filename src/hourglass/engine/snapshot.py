@@ -19,7 +19,7 @@ from hourglass.engine.parquet import damage_error
 from hourglass.ingest.sources import Source
 from hourglass.model.errors import SourceError
 
-__all__ = ["Fingerprint", "check_unchanged", "fingerprint", "watch", "watching"]
+__all__ = ["Fingerprint", "check_unchanged", "fingerprint", "watch", "watched", "watching"]
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,9 @@ _SCOPE: ContextVar[_Scope | None] = ContextVar("hourglass_watched", default=None
 def watching() -> Iterator[None]:
     """A command's run: the sources it loads whose queries read their files again are checked when
     it ends normally (:func:`check_unchanged`; also call that before showing a result), and the
-    engine's failure to read a damaged Parquet file it loaded is HG206 naming the file. Inside
-    another such block it shares that block's sources (the public API's functions run in one, and a
-    command or a test may call them inside its own): what the inner block loads is checked again when
-    the outer block ends, and a damaged file is named by whichever block the failure reaches first."""
-    outer = _SCOPE.get()
-    scope = outer if outer is not None else _Scope()
-    token = _SCOPE.set(scope) if outer is None else None
+    engine's failure to read a damaged Parquet file it loaded is HG206 naming the file."""
+    scope = _Scope()
+    token = _SCOPE.set(scope)
     try:
         yield
         check_unchanged()
@@ -105,8 +101,13 @@ def watching() -> Iterator[None]:
                 raise damaged from None
         raise
     finally:
-        if token is not None:
-            _SCOPE.reset(token)
+        _SCOPE.reset(token)
+
+
+def watched() -> bool:
+    """True inside a :func:`watching` block (the public API's functions run in one of their own only
+    outside any: a command's block, or a caller's, already checks and names what they load)."""
+    return _SCOPE.get() is not None
 
 
 def watch(fp: Fingerprint | None, src: Source | None = None) -> None:

@@ -315,38 +315,10 @@ def _named(value: int, names: list[str] | None) -> Any:
     return None if value < 0 else value if names is None else names[value]
 
 
-def _text(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Done | Sorted, list[str]] | None:
-    """engine/journeys_text.py's elements (a raw event column of very many values, numbered by
-    pyarrow and ordered by numpy; for paths only the strings a path reads), where its form applies;
-    else None."""
-    from hourglass.engine import journeys_text
-    from hourglass.engine.errors import translated
-    from hourglass.engine.raw_names import many_values
-
-    if not journeys_text.ENABLED or spec.level == "stage" or not _keyed_nodes(events, spec):
-        return None
-    if isinstance(spec, TransitionsSpec) and not journeys_text.TRANSITIONS:
-        return None
-    if (
-        _raw_codes(events, spec) is None
-        or not journeys_text.strip_form(events.keyed)
-        or not many_values(events)
-    ):
-        return None
-    _run_pre_hooks(events)
-    with translated():
-        sql = _nodes_sql(events, spec, raw_event=True)
-        raw = events.engine.con.con
-        if isinstance(spec, PathsSpec):
-            got = journeys_text.text_paths(raw, sql, spec.collapse, spec.steps, spec.top)
-            return None if got is None else (Done(got[0]), got[1])
-        return journeys_text.text_sorted(raw, sql)
-
-
 def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The top paths' rows and the totals' row (``customers``, ``paths``), as the portable plan's."""
     with small_pages():
-        got = _text(events, spec) or sorted_nodes(events, spec, threaded_paths(spec) if THREADED else None)
+        got = sorted_nodes(events, spec, threaded_paths(spec) if THREADED else None)
         if got is not None:
             if isinstance(got[0], Done):
                 top, counts = got[0].value
@@ -373,9 +345,7 @@ def fast_transitions(
     engine/wide_edges.py's columns and the names the nodes index (None: the 1-based stages)."""
     rows: list[dict[str, Any]] = []
     with small_pages():
-        got = _text(events, spec) or sorted_nodes(
-            events, spec, threaded_transitions(spec) if THREADED else None
-        )
+        got = sorted_nodes(events, spec, threaded_transitions(spec) if THREADED else None)
         if got is not None:
             seq = got[0]
             if isinstance(seq, Done):

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from hourglass.analyses._match import micros_of
 from hourglass.analyses.channels import first_value
 from hourglass.analyses.referrals import customer_facts
+from hourglass.engine._arrow import from_numpy
 from hourglass.engine._pages import small_pages
 from hourglass.engine.bound import Bound, Runner, built
 from hourglass.engine.errors import translated
@@ -126,14 +127,6 @@ def _channel_ranks(
     idx = encoded.indices
     valid = pc.is_valid(idx).to_numpy(zero_copy_only=False)
     return np.where(valid, ranks[_np(idx.fill_null(0), np.int64)], -1), texts
-
-
-def _arrow(values: np.ndarray, valid: np.ndarray | None, kind: pa.DataType) -> pa.Array:
-    """``values`` as an Arrow array of ``kind``, null where not ``valid``, from its buffers."""
-    data = pa.py_buffer(np.ascontiguousarray(values))
-    nulls = 0 if valid is None else len(values) - int(np.count_nonzero(valid))
-    bits = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls and valid is not None else None
-    return pa.Array.from_buffers(kind, len(values), [bits, data], null_count=nulls)
 
 
 def _read(
@@ -293,11 +286,11 @@ def _facts_arrow(
         elif name == "first_ts":
             cols[name] = pa.array(fk).cast(arrow_type)
         elif name == "first_at":
-            cols[name] = _arrow(fk, None, pa.timestamp("us")).cast(arrow_type)
+            cols[name] = from_numpy(fk, None, pa.timestamp("us")).cast(arrow_type)
         elif name == "purchaser":
             cols[name] = pa.array(bought.astype(np.int64)).cast(arrow_type)
         elif name == "first_purchase":
-            cols[name] = _arrow(np.where(bought, sk, 0), bought, pa.int64()).cast(arrow_type)
+            cols[name] = from_numpy(np.where(bought, sk, 0), bought, pa.int64()).cast(arrow_type)
         elif name == "purchases":
             cols[name] = pa.array(purchases[keys].astype(np.int64)).cast(arrow_type)
         elif name == "revenue":
@@ -305,7 +298,7 @@ def _facts_arrow(
             cols[name] = pa.array(revenue).cast(arrow_type)
         elif name == "channel":
             text = pa.array(texts or [""], type=pa.string())
-            cols[name] = text.take(_arrow(np.where(chan_valid, channel, 0), chan_valid, pa.int64()))
+            cols[name] = text.take(from_numpy(np.where(chan_valid, channel, 0), chan_valid, pa.int64()))
         elif name.startswith("s") and name[1:].isdigit():
             cols[name] = pa.array(flags[int(name[1:])].astype(np.int64)).cast(arrow_type)
         else:  # a column this module does not know: the GROUP BY

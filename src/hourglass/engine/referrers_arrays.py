@@ -19,18 +19,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hourglass.engine._arrow import from_numpy
 from hourglass.engine._pages import small_pages
 
 __all__ = ["with_referrers_arrow"]
 
 _BIG = np.iinfo(np.int64).max
-
-
-def _arrow(values: np.ndarray, valid: np.ndarray, kind: pa.DataType) -> pa.Array:
-    data = pa.py_buffer(np.ascontiguousarray(values.astype(kind.to_pandas_dtype(), copy=False)))
-    nulls = len(values) - int(np.count_nonzero(valid))
-    bits = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
-    return pa.Array.from_buffers(kind, len(values), [bits, data], null_count=nulls)
 
 
 def _claims(raw: Any, alias: str, table: str, bounds: str) -> pa.Table | None:
@@ -98,10 +92,10 @@ def with_referrers_arrow(
         rfp = first_purchase[referrer]
         n_referees = np.bincount(ck[known], minlength=size + 1)[keys]
     columns = dict(zip(facts.column_names, facts.columns, strict=True))
-    columns["raw_referrer"] = texts.take(_arrow(np.where(has, chosen, 0), has, pa.int64()))
+    columns["raw_referrer"] = texts.take(from_numpy(np.where(has, chosen, 0), has, pa.int64()))
     columns["is_self"] = pa.array(is_self[keys].astype(np.int64))
-    columns["referrer"] = _arrow(np.where(known, ck, 0), known, pa.int64())
-    columns["referrer_first_purchase"] = _arrow(np.where(rfp != _BIG, rfp, 0), rfp != _BIG, pa.int64())
+    columns["referrer"] = from_numpy(np.where(known, ck, 0), known, pa.int64())
+    columns["referrer_first_purchase"] = from_numpy(np.where(rfp != _BIG, rfp, 0), rfp != _BIG, pa.int64())
     columns["n_referees"] = pa.array(n_referees.astype(np.int64))
     out = {}
     for name, typ in schema.items():

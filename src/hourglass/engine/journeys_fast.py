@@ -29,8 +29,10 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine.event_store import CODE_COLUMN
 from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.fetched import fetched
+from hourglass.engine.journeys_codes import code_names, codes_database
 from hourglass.engine.journeys_order import Done, Threaded, numpy_order, numpy_sorted
 from hourglass.engine.journeys_paths import threaded_paths
 from hourglass.engine.journeys_ranges import threaded_transitions
@@ -115,10 +117,13 @@ def _framed(table: ir.Table, spec: PathsSpec | TransitionsSpec) -> tuple[ir.Tabl
     return t, tcol, us
 
 
-def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec, *, raw_event: bool = False) -> str:
+def _nodes_sql(
+    events: Events, spec: PathsSpec | TransitionsSpec, *, raw_event: bool = False, code: bool = False
+) -> str:
     """SQL of the customer's elements: ``c`` (a key grouping as the customer does), ``ts`` (µs),
     ``node`` (the event name, or the 1-based stage), in the period; ``raw_event``: at the event
-    level, the raw event value (engine/raw_names.py's form must apply)."""
+    level, the raw event value (engine/raw_names.py's form must apply); ``code``: at the event
+    level, a store's number of the name (engine/journeys_codes.py)."""
     table = events.table
     stages = spec.model.stages if spec.level == "stage" and spec.model else []
     used = {f.column for s in stages for f in s.where}
@@ -161,7 +166,7 @@ def _nodes_sql(events: Events, spec: PathsSpec | TransitionsSpec, *, raw_event: 
         sel = t.select(c=t.customer, ts=tcol, node=node.cast("int64"))
         sel = sel.filter(sel.node.notnull())
     else:
-        sel = t.select(c=t.customer, ts=tcol, node=t.event)
+        sel = t.select(c=t.customer, ts=tcol, node=t[CODE_COLUMN] if code else t.event)
     return f"SELECT c, {us} AS ts, node FROM ({events.engine.con.compile(sel)}) AS q"
 
 
@@ -242,6 +247,9 @@ def sorted_nodes(
         elif _keyed_nodes(events, spec) and events.codes is not None and events.enum_type is not None:
             names = list(events.codes)  # a store's ENUM: its codes are in name order
             sql = f"SELECT c, ts, enum_code(node) AS node FROM ({nodes}) AS n"
+        elif _keyed_nodes(events, spec) and (database := codes_database(events)) is not None:
+            names = code_names(events, database)  # a store of text names: their numbers
+            sql = f"SELECT c, ts, node FROM ({_nodes_sql(events, spec, code=True)}) AS n"
         elif (codes_sql := _raw_codes(events, spec)) is not None:
             # the raw values numbered by their names from the column's distinct values (a
             # Parquet column's dictionary), joined to the raw values: no canonical text per row

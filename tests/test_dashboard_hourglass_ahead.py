@@ -231,3 +231,59 @@ def test_a_stopped_job_s_next_queries_are_stopped_too(src: DashboardSource) -> N
         assert log == ["first query stopped", "next query stopped", "b"]
     finally:
         ahead.stop()
+
+
+def test_a_new_range_stops_and_drops_the_last_ranges_work(src: DashboardSource) -> None:
+    """The hourglass page's next clicks' work (``at_once=False``): a new range's request stops the
+    last range's running job (at 10M its people tables took a core from the new range's answer)
+    and drops its queued ones; the new range's jobs wait for its answer, then run."""
+    ahead = Ahead(src)
+    ahead.start()
+    log: list[str] = []
+    started = threading.Event()
+    try:
+        ahead.submit(
+            lambda s: _long(s, log, "a's people", started),
+            lambda s: log.append("a's queued job"),
+            view=("lifecycle", "a"),
+            at_once=False,
+        )
+        assert started.wait(30)
+        time.sleep(0.2)
+        ahead.submit(lambda s: log.append("a again: goes on"), view=("lifecycle", "a"), at_once=False)
+        time.sleep(0.3)
+        assert log == []  # the same view: its job goes on
+        began = time.monotonic()
+        ahead.request_started()  # the new range's request
+        ahead.submit(lambda s: log.append("b's people"), view=("lifecycle", "b"), at_once=False)
+        ahead.submit(lambda s: log.append("a funnel's people"), view=("funnel", "f"))  # another kind
+        deadline = time.monotonic() + 8
+        while "a's people stopped" not in log and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert time.monotonic() - began < 8
+        time.sleep(0.3)
+        assert log == ["a's people stopped", "a funnel's people"]  # b's waits for the answer
+        ahead.request_done()
+        assert ahead.idle(10)
+        assert log == ["a's people stopped", "a funnel's people", "b's people"]
+    finally:
+        ahead.stop()
+
+
+def test_the_hourglass_page_submits_its_next_clicks_per_range(src: DashboardSource) -> None:
+    from hourglass.interfaces.dashboard import create_app
+    from hourglass.interfaces.dashboard.query import PageQuery
+
+    views = create_app(src).state.views
+    views.ahead.start()
+    submitted: list[dict[str, Any]] = []
+    views.ahead.submit = lambda *jobs, **kw: submitted.append(kw)
+    try:
+        q = PageQuery.parse({"range": "90d"}, src.last, src.default_model)
+        views.lifecycle(q)
+        views.lifecycle(PageQuery.parse({"range": "90d", "compare": "previous"}, src.last, src.default_model))
+        tagged = [kw for kw in submitted if kw.get("view") is not None]
+        assert [kw["view"] for kw in tagged] == [("lifecycle", q.key())] * 2  # a comparison: the same range
+        assert all(kw["at_once"] is False for kw in tagged)
+    finally:
+        views.ahead.stop()

@@ -56,6 +56,7 @@ class _Lane:
         self.batch = 0  # the number of the newest batch submitted
         self.running_batch: int | None = None  # the batch of the job running now
         self.tags: dict[int, tuple[str, Hashable]] = {}  # a batch's view: (kind, key)
+        self.waits: set[int] = set()  # tagged batches that still wait for the answer (``at_once=False``)
         self.pages: dict[int, str] = {}  # a batch's page (the first lane's)
         self.current: tuple[int, Job] | None = None  # the job running now and its batch
         self.again: tuple[int, Job] | None = None  # the running job, stopped: queued again once done
@@ -95,6 +96,7 @@ class Ahead:
         later: bool = False,
         view: tuple[str, Hashable] | None = None,
         page: str | None = None,
+        at_once: bool = True,
     ) -> None:
         """Run ``jobs`` in this order, before the jobs of the views asked for earlier (nothing
         when it is off); ``later``: on the lane of work that may wait. ``view`` (kind, key): a job
@@ -104,7 +106,11 @@ class Ahead:
         without ``view`` they start once no request is being answered. ``page`` (the first lane's):
         the queued jobs of another page are dropped and its running job is stopped (a person who
         went to another page clicks that page's numbers next; a request that needs the job's
-        result computes it then)."""
+        result computes it then). ``at_once=False``: a ``view``'s jobs wait for the answer as
+        untagged ones do, and the queued jobs of another view of the same kind are dropped (the
+        hourglass page: a new date range makes the last range's people and period before a guess
+        whose clicks will not come; at 10M its stage table computed ahead took a core from the new
+        range's answer)."""
         if not self.on or not jobs:
             return
         lane = self._lanes[1 if later else 0]
@@ -115,7 +121,12 @@ class Ahead:
                 lane.batches.pop()
             if view is not None:
                 lane.tags[lane.batch] = view
+                if not at_once:
+                    lane.waits.add(lane.batch)
+                    kept = [(b, lane.tags.get(b[0][0])) for b in lane.batches]
+                    lane.batches = deque(b for b, t in kept if t is None or t[0] != view[0] or t == view)
             lane.tags = {b: t for b, t in lane.tags.items() if b > lane.batch - 4 * MAX_BATCHES}
+            lane.waits = {b for b in lane.waits if b in lane.tags}
             if page is not None and lane is self._lanes[0]:
                 lane.pages[lane.batch] = page
                 lane.pages = {b: p for b, p in lane.pages.items() if b > lane.batch - 4 * MAX_BATCHES}
@@ -193,7 +204,14 @@ class Ahead:
                     return None
                 pick: int | None = 0
                 if lane.second is not None and lane is self._lanes[0] and self.active:
-                    pick = next((i for i, b in enumerate(lane.batches) if b[0][0] in lane.tags), None)
+                    pick = next(
+                        (
+                            i
+                            for i, b in enumerate(lane.batches)
+                            if b[0][0] in lane.tags and b[0][0] not in lane.waits
+                        ),
+                        None,
+                    )
                 if pick is not None:
                     batch = lane.batches[pick]
                     number, job = batch.pop(0)

@@ -313,7 +313,8 @@ class Views:
         if b is not None and not q.compare:
             jobs.append(lambda s: self._stages_data(q.on(b), s))
         jobs.append(lambda s: self._stage_table(alone, s))
-        self._ahead("lifecycle", *jobs)
+        # a new range's (or model's) request stops the last one's (ahead.py ``at_once=False``)
+        self._ahead("lifecycle", *jobs, view=("lifecycle", alone.key()), at_once=False)
         presets = alone.presets(self.src.last)
         self.ahead.submit(*[lambda s, p=p: self._lifecycle_data(p, s) for p in presets], later=True)
 

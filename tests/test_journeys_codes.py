@@ -76,8 +76,8 @@ def _spied(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = journeys_codes.code_names
 
-    def spied(events: Any, database: str) -> list[str]:
-        got = real(events, database)
+    def spied(events: Any, database: str, *, lazy: bool = False) -> Any:
+        got = real(events, database, lazy=lazy)
         calls.append(len(got))
         return got
 
@@ -163,3 +163,38 @@ def test_a_property_of_the_columns_name(tmp_path: Path, monkeypatch: pytest.Monk
     ev = hourglass.events(str(_store(tmp_path, table, monkeypatch)))
     assert journeys_codes.codes_database(ev) is None
     _same(ev, "event", True, 8, {})
+
+
+def test_the_names_read_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths read the names lazily (their length counted); a names table not in the numbers' order
+    (not as written) is put in order."""
+    table = _table(_text_ids, 7)
+    shuffled = _store(tmp_path, table, monkeypatch, "t")
+    con = duckdb.connect(str(shuffled))
+    try:
+        con.execute("CREATE TABLE shuffled AS SELECT * FROM hg_event_names ORDER BY hash(name)")
+        con.execute("DROP TABLE hg_event_names")
+        con.execute("ALTER TABLE shuffled RENAME TO hg_event_names")
+        codes = [r[0] for r in con.execute("SELECT code FROM hg_event_names").fetchall()]
+        assert codes != sorted(codes)  # read as stored: not in the numbers' order
+    finally:
+        con.close()
+    ev = hourglass.events(str(_store(tmp_path, table, monkeypatch)))
+    db = journeys_codes.codes_database(ev)
+    assert db is not None
+    full = journeys_codes.code_names(ev, db)
+    lazy = journeys_codes.code_names(ev, db, lazy=True)
+    assert isinstance(lazy, journeys_codes.StoreNames) and isinstance(full, list)
+    assert len(lazy) == len(full) == len(NAMES) + 40
+    assert [lazy[k] for k in range(len(full))] == full and lazy[-1] == full[-1] and lazy[2:5] == full[2:5]
+    with pytest.raises(IndexError):
+        lazy[len(full)]
+    other = hourglass.events(str(shuffled))
+    db = journeys_codes.codes_database(other)
+    assert db is not None and journeys_codes.code_names(other, db) == full
+    for spec in ({"depth": 8}, {"depth": 3, "collapse": False}):
+        got = hourglass.paths(other, level="event", top=20, **spec).to_dict()
+        assert _plain(got) == _plain(hourglass.paths(ev, level="event", top=20, **spec).to_dict())
+    got_t = hourglass.transitions(other, level="event").to_dict()
+    assert _plain(got_t) == _plain(hourglass.transitions(ev, level="event").to_dict())
+    _same(other, "event", True, 8, {})

@@ -13,12 +13,15 @@ A store written before them (no such column) is read by the general path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, overload
+
 import ibis.expr.operations as ops
 
 from hourglass.engine.event_store import CODE_COLUMN, NAMES_TABLE
 from hourglass.engine.load import Events
 
-__all__ = ["code_names", "codes_database"]
+__all__ = ["StoreNames", "code_names", "codes_database"]
 
 
 def codes_database(events: Events) -> str | None:
@@ -45,9 +48,52 @@ def codes_database(events: Events) -> str | None:
     return database if got and got[0] else None
 
 
-def code_names(events: Events, database: str) -> list[str]:
-    """The names the numbers index (``names[code]``), from the store's names table."""
+def code_names(events: Events, database: str, *, lazy: bool = False) -> Sequence[str]:
+    """The names the numbers index (``names[code]``), from the store's names table; ``lazy``: read
+    only when a name is asked (paths name only their top rows' nodes), its length counted."""
     raw = events.engine.con.con
-    got = raw.execute(f'SELECT name FROM "{database}".{NAMES_TABLE} ORDER BY code').to_arrow_table()
-    names: list[str] = got.column(0).to_pylist()
+    if lazy:
+        got = raw.execute(f'SELECT count(*) FROM "{database}".{NAMES_TABLE}').fetchone()
+        return StoreNames(events, database, int(got[0]) if got else 0)
+    names: list[str] = _read(events, database).to_pylist()
     return names
+
+
+def _read(events: Events, database: str) -> Any:
+    """The names as an Arrow array in the numbers' order (the table is written in that order: read
+    unordered, checked, sorted only if not)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    raw = events.engine.con.con
+    got = raw.execute(f'SELECT code, name FROM "{database}".{NAMES_TABLE}').to_arrow_table()
+    code = got.column("code").to_numpy()
+    name = got.column("name").combine_chunks()
+    if not np.array_equal(code, np.arange(len(code), dtype=code.dtype)):
+        name = name.take(pc.sort_indices(got.column("code")))
+    return name
+
+
+class StoreNames(Sequence[str]):
+    """A store's names by number, read from its names table when first asked."""
+
+    def __init__(self, events: Events, database: str, count: int) -> None:
+        self._events, self._database, self._count = events, database, count
+        self._names: Any = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, k: int) -> str: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[str]: ...
+    def __getitem__(self, k: int | slice) -> str | list[str]:
+        if self._names is None:
+            self._names = _read(self._events, self._database)
+        if isinstance(k, slice):
+            got: list[str] = self._names[k].to_pylist()
+            return got
+        if not -self._count <= k < self._count:
+            raise IndexError(k)
+        return str(self._names[k].as_py())

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -222,7 +223,7 @@ def _rows(events: Events, sql: str) -> list[dict[str, Any]]:
 
 def sorted_nodes(
     events: Events, spec: PathsSpec | TransitionsSpec, threaded: Threaded | None = None
-) -> tuple[Sorted | Done, list[str] | None] | None:
+) -> tuple[Sorted | Done, Sequence[str] | None] | None:
     """Every element in the order (customer, ts, node), as arrays (engine/journeys_seq.py), or
     ``threaded``'s answer on them unordered (:class:`Done`; integer customers ordered in numpy), and
     the event names the integer nodes index (None at the stage level: the 1-based stage); None
@@ -238,7 +239,7 @@ def sorted_nodes(
             return pre, None
     raw = events.engine.con.con
     nodes = _nodes_sql(events, spec)
-    names: list[str] | None = None
+    names: Sequence[str] | None = None
     view = None
     _run_pre_hooks(events)
     with translated():
@@ -248,7 +249,8 @@ def sorted_nodes(
             names = list(events.codes)  # a store's ENUM: its codes are in name order
             sql = f"SELECT c, ts, enum_code(node) AS node FROM ({nodes}) AS n"
         elif _keyed_nodes(events, spec) and (database := codes_database(events)) is not None:
-            names = code_names(events, database)  # a store of text names: their numbers
+            # a store of text names: their numbers (paths read only their top rows' names)
+            names = code_names(events, database, lazy=isinstance(spec, PathsSpec))
             sql = f"SELECT c, ts, node FROM ({_nodes_sql(events, spec, code=True)}) AS n"
         elif (codes_sql := _raw_codes(events, spec)) is not None:
             # the raw values numbered by their names from the column's distinct values (a
@@ -319,7 +321,7 @@ def _keyed_nodes(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:
     return events.keyed is not None and not used & {"customer", "timestamp"}
 
 
-def _named(value: int, names: list[str] | None) -> Any:
+def _named(value: int, names: Sequence[str] | None) -> Any:
     return None if value < 0 else value if names is None else names[value]
 
 
@@ -359,7 +361,8 @@ def fast_transitions(
             if isinstance(seq, Done):
                 rows = seq.value
             elif len(seq[2]) and (int(seq[2].max()) + 2) ** 2 > PACKED_EDGES:
-                return edge_columns(seq, spec.collapse), got[1]
+                names = got[1]
+                return edge_columns(seq, spec.collapse), None if names is None else list(names)
             else:
                 rows = seq_transitions(seq, spec.collapse)
     if got is not None:

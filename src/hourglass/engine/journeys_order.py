@@ -7,7 +7,7 @@ global ``ORDER BY`` (one thread merges its sorted runs at the end).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -96,7 +96,7 @@ def signed_ids(c: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return c
 
 
-def numpy_order(events: Events, spec: PathsSpec | TransitionsSpec, names: list[str] | None) -> bool:
+def numpy_order(events: Events, spec: PathsSpec | TransitionsSpec, names: Sequence[str] | None) -> bool:
     """numpy orders a store's dense customer keys, the stage level's rows and the transitions (their
     kernel per set of customers in threads: 10M `once` Parquet, event level, in one process
     alternated, load 9: 2.49 CPU-s against 2.66 with DuckDB's sort and one thread's kernel); a

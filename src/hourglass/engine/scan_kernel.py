@@ -27,67 +27,88 @@ def layout(t_min: int, t_max: int, last: int, parallel: bool = True) -> tuple[in
     return bits, starts
 
 
-#: of one range: the entries' customers and where each customer starts, and, of the customers
-#: reaching step 2 or more (in customer order): their level, the step-2 event of their best chain,
-#: its entry's index, and the greedy completion's times from each step-2 event
-Best = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]
+#: past every key (a step's keys fit in ``grouping.KEY_BITS`` bits): "no such event"
+_NONE = np.iinfo(np.int64).max
+
+#: of one range, of the step-2 events after an entry (candidates, in customer order): the level of
+#: each customer reaching step 2 or more, the candidate of his best chain, its entry's index, and
+#: each candidate's greedy completion's times from step 2 on (``_NONE``: none)
+Best = tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]
 
 
 def _best(keys: list[np.ndarray], window: int, bits: int) -> Best:
-    """The pass up to each customer's best chain (engine/funnel_scan.py's docstring: why it is exact)."""
+    """The pass up to each customer's best chain (engine/funnel_scan.py's docstring: why it is
+    exact). ``keys[0]`` has at least one key."""
     n = len(keys)
     entries = keys[0]
     none = np.empty(0, dtype=np.int64)
-    cust = entries >> bits
-    first = np.empty(len(entries), dtype=bool)
-    first[0] = True
-    np.not_equal(cust[1:], cust[:-1], out=first[1:])
-    at = np.flatnonzero(first)
     if n < 2 or not len(keys[1]):
-        return cust, at, none, none, none, []
+        return none, none, none, []
     k2 = keys[1]
-    c2 = k2 >> bits
     upto = np.searchsorted(entries, k2, side="right")
-    latest = upto - 1
-    before = np.empty(len(k2), dtype=np.int64)
-    before[0] = 0
-    before[1:] = upto[:-1]
-    ok = latest >= before
-    ok[ok] &= cust[latest[ok]] == c2[ok]
-    times = [k2]
-    found = [np.ones(len(k2), dtype=bool)]
+    # the candidates: the step-2 events with an entry since the previous one (an entry continues to
+    # the least step-2 time >= its own: the entries after the previous step-2 event come here)
+    since = np.empty(len(k2), dtype=upto.dtype)
+    since[0] = 0
+    since[1:] = upto[:-1]
+    cand = np.flatnonzero(upto > since)
+    if not len(cand):
+        return none, none, none, []
+    t1 = entries[upto[cand] - 1]  # each candidate's latest entry
+    times = [k2[cand]]
     for k in range(2, n):
+        # the least step-k time >= the step-(k-1) one; past the step's last key, _NONE (so later
+        # steps find none either: the times stay in order)
         step = keys[k]
-        if not len(step):
-            break
-        j = _next(step, times[-1])
-        there = j < len(step)
-        np.minimum(j, len(step) - 1, out=j)
-        t = step[j]
-        found.append(found[-1] & there & ((t >> bits) == c2))
-        times.append(t)
-    idx = np.flatnonzero(ok)
-    if not len(idx):
-        return cust, at, none, none, none, times
-    t1 = entries[latest[idx]]
-    lv = np.ones(len(idx), dtype=np.int64)
-    for f, t in zip(found, times, strict=True):
-        lv += f[idx] & (t[idx] - t1 <= window)
-    cu = c2[idx]
-    runs = np.flatnonzero(np.concatenate(([True], cu[1:] != cu[:-1])))
+        ext = np.empty(len(step) + 1, dtype=np.int64)
+        ext[:-1] = step
+        ext[-1] = _NONE
+        times.append(ext[_next(step, times[-1])])
+    # the latest entry's level: 1 + the steps whose time is within its window and its customer's keys
+    # (a key past them is another customer's; a latest entry of an earlier customer reaches level 1
+    # only, as step 2 itself is past his keys). Within a customer keys differ by less than 2^bits,
+    # so a longer window is 2^bits; the times are in order, so the steps counted are a prefix.
+    low = (1 << bits) - 1
+    deadline = t1 + min(window, 1 << bits)
+    np.minimum(deadline, t1 | low, out=deadline)
+    lv = np.ones(len(cand), dtype=np.int64)
+    last = times[0].copy()  # the time of the last step counted (its level's)
+    for k, t in enumerate(times):
+        inside = t <= deadline
+        lv += inside
+        if k:
+            np.copyto(last, t, where=inside)
+    # per customer: the highest level, then the earliest candidate (the key lv * 2^40 + (2^40 - 1 - j)
+    # orders by level, then by -j)
+    cu = times[0] >> bits
+    head = np.empty(len(cu), dtype=bool)
+    head[0] = True
+    np.not_equal(cu[1:], cu[:-1], out=head[1:])
+    runs = np.flatnonzero(head)
     mask = (1 << _IDX) - 1
-    best = np.maximum.reduceat((lv << _IDX) + (mask - np.arange(len(idx))), runs)
+    score = lv << _IDX
+    score += mask
+    score -= np.arange(len(cand))
+    best = np.maximum.reduceat(score, runs)
     top = best >> _IDX
     pick = mask - (best & mask)
     reached = top >= 2
-    top, i = top[reached], idx[pick[reached]]
-    t_top = times[0][i]
-    for k, t in enumerate(times[1:], start=3):
-        sel = top == k
-        t_top[sel] = t[i[sel]]
-    lowest = np.maximum(t_top - window, (t_top >> bits) << bits)
-    e = np.maximum(np.searchsorted(entries, lowest, side="left"), before[i])
-    return cust, at, top, i, e, times
+    top, i = top[reached], pick[reached]
+    t_top = last[i]
+    # the chain's entry: the earliest of the candidate's entries (after the previous step-2 event)
+    # within the window of the chain's last step
+    lowest = np.maximum(t_top - window, t_top & ~low)
+    e = np.maximum(np.searchsorted(entries, lowest, side="left"), since[cand[i]])
+    return top, i, e, times
+
+
+def _customers(entries: np.ndarray, bits: int) -> int:
+    """The number of customers of ``entries`` (keys in order)."""
+    if not len(entries):
+        return 0
+    change = entries[1:] ^ entries[:-1]
+    change >>= bits
+    return 1 + int(np.count_nonzero(change))
 
 
 def _diffs(
@@ -114,8 +135,8 @@ def counts(keys: list[np.ndarray], window: int, bits: int) -> tuple[list[int], l
     diffs: list[list[np.ndarray]] = [[] for _ in range(n + 1)]
     if not len(keys[0]):
         return out, diffs
-    _, at, top, i, e, times = _best(keys, window, bits)
-    out[1] = len(at)
+    top, i, e, times = _best(keys, window, bits)
+    out[1] = _customers(keys[0], bits)
     for k, (_, d) in enumerate(_diffs(keys[0], top, i, e, times, n), start=2):
         out[k] = len(d)
         diffs[k].append(d)
@@ -134,7 +155,12 @@ def chunk(
     if not len(entries):
         diffs = [(none, none)] * (n - 1)
         return none, none.astype(np.int8), None if g is None else none.astype(np.int32), diffs
-    cust, at, top, i, e, times = _best(keys, window, bits)
+    top, i, e, times = _best(keys, window, bits)
+    cust = entries >> bits
+    first = np.empty(len(entries), dtype=bool)
+    first[0] = True
+    np.not_equal(cust[1:], cust[:-1], out=first[1:])
+    at = np.flatnonzero(first)
     codes = cust[at]
     level = np.ones(len(at), dtype=np.int8)
     entry = at.copy()  # each customer's best chain's entry (level 1: his earliest)

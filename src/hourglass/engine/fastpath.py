@@ -241,7 +241,8 @@ def _store_db(events: Events) -> str | None:
 
 def _scan(events: Events, spec: FunnelSpec) -> dict[str, Any]:
     """The sequential-scan plan's summary row (engine/fastpath_scan.py)."""
-    from hourglass.engine.fastpath_scan import run_scan, store_step_sql
+    from hourglass.engine import fastpath_scan
+    from hourglass.engine.fastpath_scan import raw_gate_sql, run_scan, store_step_sql
 
     base = _base(events, spec, heavy=False)
     since = _micros(spec.since) if spec.since is not None else None
@@ -260,7 +261,13 @@ def _scan(events: Events, spec: FunnelSpec) -> dict[str, Any]:
 
         got = raw_step(events.keyed if base.keyed else events.table, [st.events for st in spec.steps])
         if got is not None:
-            base = replace(base, sql=events.engine.con.compile(got[0]), step=got[1])
+            sql = events.engine.con.compile(got[0])
+            gate = (
+                raw_gate_sql([x for st in spec.steps for x in st.events]) if fastpath_scan.RAW_GATE else None
+            )
+            if gate is not None:  # comparisons pushed into the scan ahead of the step index
+                sql = f"SELECT * FROM ({sql}) AS st WHERE {gate}"
+            base = replace(base, sql=sql, step=got[1])
     matched = _matched(spec, base)
     return run_scan(raw, len(spec.steps), spec.window, since, until, matched_sql=matched, integer=base.keyed)
 

@@ -50,6 +50,7 @@ __all__ = [
     "SCAN",
     "SCAN_FILES",
     "SCAN_MIN_ROWS",
+    "raw_gate_sql",
     "run_scan",
     "small_pages",
     "sorted_sql",
@@ -69,6 +70,10 @@ SCAN_MIN_ROWS = 1_000_000
 #: `returning` 1.71 vs 2.02, `bots` 0.62 vs 0.79, `late` 0.60 vs 0.76 (wall 0.41 vs 0.41 s),
 #: `wide` 1.30 vs 1.36); at load 2.6, `once`: 0.285 vs 0.315 s wall, 0.52 vs 0.60 CPU-s (bench/SHAPES.md)
 SCAN_FILES = True
+#: a file's raw-text gate (:func:`raw_gate_sql`) on; tests turn it off to compare
+RAW_GATE = True
+#: the most names the gate lists (two comparisons each): more, and the step index filters alone
+RAW_GATE_NAMES = 64
 
 
 def _literal(text: str) -> str:
@@ -82,6 +87,28 @@ def store_step_sql(base: str, names: Sequence[str], enum_type: str | None) -> st
     match = " OR ".join(f"event = {_literal(x)}{typed}" for x in sorted(set(names))) or "false"
     order = " ORDER BY 1, 2" if len(set(names)) > 1 else ""
     return f'SELECT customer AS c, "timestamp" AS ts FROM ({base}) AS st WHERE {match}{order}'
+
+
+def raw_gate_sql(names: Sequence[str], column: str = '"event"') -> str | None:
+    """A filter on a file's raw event text (``column``) that keeps every row whose canonical event,
+    ``NULLIF(strip(raw), '')``, is one of ``names`` (each its own canonical form with no blank edge:
+    engine/raw_step.py ``plain_name``), in comparisons only, which DuckDB pushes into the Parquet
+    scan ahead of the step index (engine/raw_step.py's CASE, whose blank-edge test is six ``SUFFIX``
+    calls per row); None past ``RAW_GATE_NAMES`` names.
+
+    Why no row is lost (the CASE still decides each kept row): a raw value ``v`` canonicalises to a
+    name ``N`` either unchanged (``v = N``) or through the trim, which changes only values with a
+    blank edge. With a leading one, ``v < '!'`` (every white space character sorts below ``'!'``).
+    With none, the trim removes trailing white space only, so ``v`` is ``N`` followed by a white
+    space character and more: ``N < v < N || '!'``, byte-wise (DuckDB compares text by bytes; every
+    byte of a multi-byte UTF-8 character is >= 0x80). So the rows kept are ``v < '!'`` or
+    ``N <= v < N || '!'`` for some ``N``; the others have step 0. On the 10M ``wide`` log (10^6
+    names, plain strings) the scan's filter touches each value with a few comparisons instead."""
+    wanted = sorted(set(names))
+    if not wanted or len(wanted) > RAW_GATE_NAMES:
+        return None
+    ranges = [f"({column} >= {_literal(n)} AND {column} < {_literal(n + '!')})" for n in wanted]
+    return f"({column} < '!' OR {' OR '.join(ranges)})"
 
 
 def sorted_sql(matched: str, *, by_customer: bool = True) -> str:

@@ -100,7 +100,6 @@ def run_funnel(
     path when it can answer the spec (engine/fastpath.py), else the portable Ibis plan; ``portable``
     forces the latter; ``fast`` raises where the fast path cannot run. ``rows``: the fast path's
     summary rows computed already (engine/funnel_batch.py: several funnels reading a store once)."""
-    from hourglass.analyses.funnel import funnel_plan
     from hourglass.engine.fastpath import fast_funnel
 
     chosen, reason = ("fast", None) if rows is not None else _plan(events, spec, plan)
@@ -109,6 +108,8 @@ def run_funnel(
     elif chosen == "fast":
         raw = fast_funnel(events, spec)
     else:
+        from hourglass.analyses.funnel import funnel_plan  # the portable plan's imports, not the fast path's
+
         with _planner_for(events, spec):
             raw = events.engine.execute(funnel_plan(spec, events.table).summary).to_dict("records")
     info = {

@@ -79,9 +79,13 @@ def _ibis() -> Any:
 
 def _duckdb(path: str | None = None, *, threads: int | None = None) -> Engine:
     _ibis()
-    import ibis.backends.duckdb
+    from ibis.backends.duckdb import Backend
 
-    con = ibis.duckdb.connect(path or ":memory:")
+    # what ``ibis.duckdb.connect`` does, without its scan of every installed package's entry points
+    # (ibis.load_backend: a few ms of every fresh process's first query)
+    backend = Backend()
+    backend.register_options()
+    con = backend.connect(path or ":memory:")
     con.raw_sql("SET TimeZone = 'UTC'")
     # DuckDB draws its own progress bar on the terminal after 2 s of a query: never from the API
     # (the CLI shows its own; an ingest polls query_progress(), which keeps working)

@@ -52,7 +52,11 @@ def test_the_gate_lists_a_bounded_number_of_names() -> None:
     assert fastpath_scan.raw_gate_sql([f"e{i}" for i in range(fastpath_scan.RAW_GATE_NAMES + 1)]) is None
     gate = fastpath_scan.raw_gate_sql(["b", "a", "a"])
     ranges = "(\"event\" >= 'a' AND \"event\" < 'a!') OR (\"event\" >= 'b' AND \"event\" < 'b!')"
-    assert gate == f"(\"event\" < '!' OR {ranges})"
+    hull = "\"event\" >= 'a' AND \"event\" < 'b!'"
+    assert gate == f"(\"event\" < '!' OR ({hull} AND ({ranges})))"
+    assert fastpath_scan.raw_gate_sql(["a"]) == "(\"event\" < '!' OR (\"event\" >= 'a' AND \"event\" < 'a!'))"
+    # the hull's upper bound is the greatest N || '!', not the greatest name's
+    assert "< 'sign!'" in (fastpath_scan.raw_gate_sql(["sign", "sign up"]) or "").split(" AND (")[0]
 
 
 @pytest.mark.parametrize("seed", [5, 6])

@@ -108,7 +108,12 @@ def raw_gate_sql(names: Sequence[str], column: str = '"event"') -> str | None:
     if not wanted or len(wanted) > RAW_GATE_NAMES:
         return None
     ranges = [f"({column} >= {_literal(n)} AND {column} < {_literal(n + '!')})" for n in wanted]
-    return f"({column} < '!' OR {' OR '.join(ranges)})"
+    if len(ranges) == 1:
+        return f"({column} < '!' OR {ranges[0]})"
+    # the ranges' hull first: most other values fail one or two comparisons (10M `wide`, in one
+    # process, x5: 0.51 vs 0.61 CPU-s for the count of the rows kept)
+    hull = f"{column} >= {_literal(wanted[0])} AND {column} < {_literal(max(n + '!' for n in wanted))}"
+    return f"({column} < '!' OR ({hull} AND ({' OR '.join(ranges)})))"
 
 
 def sorted_sql(matched: str, *, by_customer: bool = True) -> str:

@@ -47,7 +47,7 @@ def stage_frame(events: Events, spec: LifecycleSpec) -> Any:
     k = keyed(events, model_reads(spec.model))
     if k is None or store_alias(k) is None or spec.as_of is not None:
         return None
-    now = as_of(events, spec, in_range(spec, k.table))
+    now = as_of(events, spec, in_range(spec, k.table), k.table)
     with translated():
         found = stage_arrow(events.engine.con.con, k, spec, now, events.report)
     return None if found is None else _decoded(events, found[0])

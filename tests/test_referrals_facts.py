@@ -220,3 +220,36 @@ def test_channel_texts_with_quotes_case_and_accents(tmp_path: Path, nul: bool) -
             got, want = _rows(run, fast), _rows(run, reference)
         assert _close(got, want), (since, until)
         assert {r["channel"] for r in got} >= {"it's", "Ads", "ads"}
+
+
+def test_a_log_whose_every_event_has_a_channel(tmp_path: Path) -> None:
+    """Every event tagged (the simulated shop's kind): the least time among the events with a
+    channel is the first event's (facts_arrays reads it from the first events' minimum); ties at
+    that time still go to the least text."""
+    log = random_log(44, n=50)
+    texts = ["ads", "search", "Email", "tv"]
+    log["channel"] = [texts[(i * 7 + len(str(c))) % 4] for i, c in enumerate(log["customer_id"])]
+    log.to_parquet(tmp_path / "tagged.parquet")
+    write_store(hourglass.events(str(tmp_path / "tagged.parquet")), tmp_path / "tagged.duckdb")
+    ev = hourglass.events(str(tmp_path / "tagged.duckdb"))
+    k = keyed(ev)
+    assert k is not None
+    model = lifecycle_spec("hourglass").model
+    assert model.sale is not None
+    sale, purchase = model.stage(model.sale), model.purchase_step or model.stage(model.sale)
+    tied = 0
+    for since, until in [(None, None), *_ranges(19, timedelta(0))]:
+        with bound(ev.engine) as run:
+            assert isinstance(run, Bound)
+            fast = facts_rows(run, k, k.table, sale, purchase, model.stages, "channel", since, until)
+            assert fast is not None
+            t = in_period(k.table, since, until)
+            reference = customer_facts(
+                t, sale, purchase, model.stages, {"channel": first_value(t, "channel")}
+            )
+            assert _close(_rows(run, fast), _rows(run, reference)), (since, until)
+            at = t.mutate(first=t.timestamp.min().over(group_by=t.customer))
+            at = at.filter(at.timestamp == at.first)
+            firsts = at.group_by("customer").aggregate(n=at.channel.nunique())
+            tied += sum(1 for r in run.rows(firsts) if r["n"] > 1)
+    assert tied > 0  # customers with several channels at their first instant

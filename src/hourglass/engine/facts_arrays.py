@@ -261,9 +261,12 @@ def _facts_arrow(
         # the channel: the least (time, cleaned text) among the events with one
         r, texts = _channel_ranks(backend, events.column("ch"), values)
         has = r >= 0
-        cw, tw, rw = c[has], ts[has], r[has]
-        at = np.full(size, _BIG, dtype=np.int64)
-        np.minimum.at(at, cw, tw)
+        if bool(has.all()):  # every event has one (a log that tags each): its least time is the first
+            cw, tw, rw, at = c, ts, r, first
+        else:
+            cw, tw, rw = c[has], ts[has], r[has]
+            at = np.full(size, _BIG, dtype=np.int64)
+            np.minimum.at(at, cw, tw)
         tied = tw == at[cw]
         best = np.full(size, _BIG, dtype=np.int64)
         np.minimum.at(best, cw[tied], rw[tied])

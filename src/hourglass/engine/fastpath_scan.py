@@ -117,9 +117,10 @@ def raw_gate_sql(names: Sequence[str], column: str = '"event"') -> str | None:
 
 
 def sorted_sql(matched: str, *, by_customer: bool = True) -> str:
-    """A file's matched events (``matched``: columns ``c``, ``ts`` in µs, ``s`` the step), sorted by
-    customer and time (``by_customer``), or as they come (integer customers, sorted in numpy). The
-    step as one byte (a funnel has at most 30 steps): numpy's radix sort of it takes one pass."""
+    """A file's matched events (``matched``: columns ``c``, ``ts`` in µs, ``s`` the step, or 0 for a
+    row of no step, dropped by :func:`run_scan`), sorted by customer and time (``by_customer``), or
+    as they come (integer customers, sorted in numpy). The step as one byte (a funnel has at most 30
+    steps): numpy's radix sort of it takes one pass."""
     order = " ORDER BY c, ts" if by_customer else ""
     return f"SELECT c, ts, CAST(s AS TINYINT) AS s FROM ({matched}) AS m{order}"
 
@@ -170,6 +171,9 @@ def _run_scan(
         assert matched_sql is not None
         got = _fetch(raw, sorted_sql(matched_sql, by_customer=not integer))
         c, ts, s = got["c"], np.asarray(got["ts"], dtype=np.int64), got["s"]
+        if len(s) and s.min() < 1:  # rows of no step (kept by engine/fastpath.py's raw gate)
+            keep = s > 0
+            c, ts, s = c[keep], ts[keep], s[keep]
         if integer:
             # integer customers: grouped by numpy's SIMD sort, a fraction of the CPU of DuckDB's
             # ORDER BY c, ts (0.44 CPU-s for 3.3M rows), in threads over sets of customers; the

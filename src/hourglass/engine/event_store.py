@@ -10,9 +10,7 @@ Layout of the file (version 1):
   (event, customer, timestamp): each event name's rows are contiguous and clustered by customer
   and time, so a funnel reads only its steps' row groups (DuckDB's zone maps on the ENUM code) and
   finds them grouped by customer;
-  past ``ENUM_MAX_NAMES`` names also ``hg_event_code`` (INTEGER, last): the name's number in name
-  order, its name in ``hg_event_names`` (``code``, ``name``), so the journeys' event level reads
-  integers (stores written before it lack both and still open);
+  past ``ENUM_MAX_NAMES`` names also the names' numbers (engine/store_codes.py);
 - ``hg_customers``: ``key``, ``id`` (the canonical customer id, text), ``events`` (his events), one
   row per customer, keys numbered 0, 1, ... (dense: the fast path counts customers with a bitstring)
   in id order, the customers of more than ``HEAVY_EVENTS`` events last (engine/fastpath_heavy.py);
@@ -52,6 +50,7 @@ from hourglass.engine import fastpath_heavy
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
 from hourglass.engine.session import Engine
+from hourglass.engine.store_codes import CODE_COLUMN, numbered_names
 from hourglass.engine.store_files import remove_stale, store_lock, temp_path
 from hourglass.ingest.outputs import cannot_write
 from hourglass.ingest.sources import Source
@@ -59,25 +58,12 @@ from hourglass.ingest.validate import ValidationReport
 from hourglass.model.errors import SchemaError, SourceError
 from hourglass.model.schema import OPTIONAL_ROLES, ROLES, ColumnMapping
 
-__all__ = [
-    "CODE_COLUMN",
-    "ENUM_MAX_NAMES",
-    "NAMES_TABLE",
-    "STORE_VERSION",
-    "StoreInfo",
-    "open_store",
-    "write_store",
-]
+__all__ = ["ENUM_MAX_NAMES", "STORE_VERSION", "StoreInfo", "open_store", "write_store"]
 
 STORE_VERSION = 1
 #: the most event names stored as an ENUM; a log with more keeps them as text (VARCHAR): DuckDB
 #: reads an ENUM's whole value list whenever the store is attached (~9 s at 10^6 names)
 ENUM_MAX_NAMES = 10_000
-#: past ``ENUM_MAX_NAMES`` names: ``hg_events``'s last column, each row's name numbered in name order
-#: (0, 1, ...), and the table of the numbers' names (``code``, ``name``); stores written before
-#: them have neither (the journeys then number the names as they read them)
-CODE_COLUMN = "hg_event_code"
-NAMES_TABLE = "hg_event_names"
 _FLAG = {r: f"--{r.replace('_', '-')}-col" for r in ROLES}
 MARKER = "hg_store"
 
@@ -258,17 +244,9 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
                 f"CREATE TYPE {alias}.hg_event_name AS ENUM ({', '.join(_lit(n) for n in names) or _lit('')})"
             )
             event = f"CAST(src.event AS {alias}.hg_event_name)"
-        elif CODE_COLUMN not in rest:
-            # text names: each name's number in name order too (the journeys' event level reads
-            # integers, as an ENUM's codes: engine/journeys_codes.py)
+        elif CODE_COLUMN not in rest:  # text names: numbered too (engine/store_codes.py)
             with _polled(raw, "event names", progress):
-                raw.execute(
-                    f"CREATE TABLE {alias}.{NAMES_TABLE} AS SELECT CAST(row_number() OVER "
-                    "(ORDER BY event) - 1 AS INTEGER) AS code, event AS name FROM "
-                    f"(SELECT DISTINCT event FROM ({canon}) AS src) AS d ORDER BY code"
-                )
-            code = f", n.code AS {CODE_COLUMN}"
-            code_join = f" LEFT JOIN {alias}.{NAMES_TABLE} AS n ON n.name = src.event"
+                code, code_join = numbered_names(raw, alias, canon)
         extra = "".join(f", src.{_q(c)}" for c in rest)
         with _polled(raw, "events", progress):
             raw.execute(

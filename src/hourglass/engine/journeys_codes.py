@@ -1,6 +1,6 @@
 """The event level of a store of text names read as integers (issue 18, bench/WIDE.md): a store of
 more than ``ENUM_MAX_NAMES`` names keeps each row's name numbered in name order (``hg_event_code``,
-engine/event_store.py) with the numbers' names (``hg_event_names``), so ``paths`` and
+engine/store_codes.py) with the numbers' names (``hg_event_names``), so ``paths`` and
 ``transitions`` read integer nodes, as a store's ENUM codes: no DISTINCT of the rows' strings, no
 sort of the names, no join of every row to its number.
 
@@ -18,8 +18,8 @@ from typing import Any, overload
 
 import ibis.expr.operations as ops
 
-from hourglass.engine.event_store import CODE_COLUMN, NAMES_TABLE
 from hourglass.engine.load import Events
+from hourglass.engine.store_codes import CODE_COLUMN, NAMES_TABLE
 
 __all__ = ["StoreNames", "code_names", "codes_database"]
 

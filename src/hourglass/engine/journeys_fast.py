@@ -30,7 +30,6 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
-from hourglass.engine.event_store import CODE_COLUMN
 from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.fetched import fetched
 from hourglass.engine.journeys_codes import code_names, codes_database
@@ -49,6 +48,7 @@ from hourglass.engine.journeys_sql import fast_paths_sql, fast_transitions_sql
 from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
 from hourglass.engine.raw_stages import stage_rows
+from hourglass.engine.store_codes import CODE_COLUMN
 from hourglass.engine.wide_edges import Columns, edge_columns
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 

@@ -1,0 +1,29 @@
+"""A store's event names numbered at ingest, when it keeps them as text (more than
+``ENUM_MAX_NAMES``, engine/event_store.py): ``hg_events`` gets a last column ``hg_event_code``
+(INTEGER: the name's rank in DuckDB's order of the text, dense from 0, as an ENUM's codes) and the
+store a table ``hg_event_names`` (``code``, ``name``), so the journeys' event level reads integers
+(engine/journeys_codes.py). Stores written before them have neither and still open (the journeys then
+number the names as they read them); a source column of that name stays a property (no numbers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CODE_COLUMN", "NAMES_TABLE", "numbered_names"]
+
+CODE_COLUMN = "hg_event_code"
+NAMES_TABLE = "hg_event_names"
+
+
+def numbered_names(raw: Any, alias: str, canon: str) -> tuple[str, str]:
+    """Write the names table of the canonical events ``canon`` (SQL, aliased ``src`` by the caller)
+    into the attached store ``alias``; the select list's item and the join that add each row's
+    number to ``hg_events``'s query."""
+    raw.execute(
+        f"CREATE TABLE {alias}.{NAMES_TABLE} AS SELECT CAST(row_number() OVER (ORDER BY event) - 1 "
+        f"AS INTEGER) AS code, event AS name FROM (SELECT DISTINCT event FROM ({canon}) AS src) AS d "
+        "ORDER BY code"
+    )
+    # a LEFT JOIN: a row without a name (null) stays, as before, and is reported (HG209)
+    return f", n.code AS {CODE_COLUMN}", f" LEFT JOIN {alias}.{NAMES_TABLE} AS n ON n.name = src.event"

@@ -68,14 +68,19 @@ def _close(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
     return True
 
 
-@pytest.mark.parametrize(("which", "coded"), [("2024", True), ("1964", True), ("2024", False)])
+@pytest.mark.parametrize(
+    ("which", "coded"), [("2024", "list"), ("1964", "list"), ("2024", "enum"), ("2024", "")]
+)
 def test_the_facts_equal_the_group_by(
-    stores: dict[str, Path], which: str, coded: bool, monkeypatch: pytest.MonkeyPatch
+    stores: dict[str, Path], which: str, coded: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``coded``: the channel's texts coded by DuckDB (an ENUM of the range's texts), else read as
-    texts (more than ``ENUM_MAX`` of them)."""
+    """``coded``: the channel's texts coded by DuckDB (their place in the list of the range's
+    texts, or an ENUM of them: more than ``LIST_MAX``), else read as texts (more than
+    ``ENUM_MAX`` of them)."""
     if not coded:
         monkeypatch.setattr(facts_arrays, "ENUM_MAX", 0)
+    if coded == "enum":
+        monkeypatch.setattr(facts_arrays, "LIST_MAX", 0)
     ev = hourglass.events(str(stores[which]))
     k = keyed(ev)
     assert k is not None
@@ -190,12 +195,17 @@ def test_the_referrers_equal_the_plans_joins(stores: dict[str, Path], which: str
     assert all(seen.values()), seen
 
 
-@pytest.mark.parametrize("nul", [False, True])
-def test_channel_texts_with_quotes_case_and_accents(tmp_path: Path, nul: bool) -> None:
-    """The channel's ENUM of the range's texts (engine/facts_arrays.py ``_read``): a quote, texts
-    equal but for case or padding, an accent, a blank, a text that is only spaces, none; ties on
-    the first instant to the least cleaned text in byte order. ``nul``: texts with a NUL byte too
-    (the ENUM's SQL text cannot hold one: the texts read as texts; was a ParserException)."""
+@pytest.mark.parametrize(("nul", "listed"), [(False, True), (False, False), (True, True)])
+def test_channel_texts_with_quotes_case_and_accents(
+    tmp_path: Path, nul: bool, listed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The channel's codes among the range's texts (engine/facts_arrays.py ``_read``: ``listed``
+    their place in the list, else an ENUM of them): a quote, texts equal but for case or padding,
+    an accent, a blank, a text that is only spaces, none; ties on the first instant to the least
+    cleaned text in byte order. ``nul``: texts with a NUL byte too (SQL text cannot hold one: the
+    texts read as texts; was a ParserException)."""
+    if not listed:
+        monkeypatch.setattr(facts_arrays, "LIST_MAX", 0)
     log = random_log(43, n=40)
     texts = ["it's", "Ads", "ads", " ads", "émail", "", "   ", None, "o''k", "\\x"]
     texts += ["a\x00b", "\x00"] if nul else []

@@ -52,6 +52,29 @@ def _rows(run: Bound, table: Any) -> list[dict[str, Any]]:
     return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
 
 
+def _both(run: Bound, k: Any, since: datetime | None, until: datetime | None) -> tuple[Any, Any, Any]:
+    """The facts of the hourglass model's range [since, until) by facts_arrays and by the plan's
+    GROUP BY (``customer_facts``), and the range's events."""
+    model = lifecycle_spec("hourglass").model
+    assert model.sale is not None
+    sale, purchase = model.stage(model.sale), model.purchase_step or model.stage(model.sale)
+    fast = facts_rows(run, k, k.table, sale, purchase, model.stages, "channel", since, until)
+    assert fast is not None
+    t = in_period(k.table, since, until)
+    reference = customer_facts(t, sale, purchase, model.stages, {"channel": first_value(t, "channel")})
+    return fast, reference, t
+
+
+def _store_of(log: Any, tmp_path: Path, name: str) -> tuple[Any, Any]:
+    """``log`` written as a Parquet file and ingested: its events and keyed events."""
+    log.to_parquet(tmp_path / f"{name}.parquet")
+    write_store(hourglass.events(str(tmp_path / f"{name}.parquet")), tmp_path / f"{name}.duckdb")
+    ev = hourglass.events(str(tmp_path / f"{name}.duckdb"))
+    k = keyed(ev)
+    assert k is not None
+    return ev, k
+
+
 def _close(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
     """Equal, revenue sums within 1e-9 (DuckDB's parallel sums differ in the last bits)."""
     if len(got) != len(want):
@@ -84,20 +107,12 @@ def test_the_facts_equal_the_group_by(
     ev = hourglass.events(str(stores[which]))
     k = keyed(ev)
     assert k is not None
-    model = lifecycle_spec("hourglass").model
-    assert model.sale is not None
-    sale, purchase = model.stage(model.sale), model.purchase_step or model.stage(model.sale)
     shift = SHIFT if which == "1964" else timedelta(0)
     checked = 0
     for since, until in _ranges(17 if which == "2024" else 18, shift):
         with bound(ev.engine) as run:
             assert isinstance(run, Bound)
-            fast = facts_rows(run, k, k.table, sale, purchase, model.stages, "channel", since, until)
-            assert fast is not None
-            t = in_period(k.table, since, until)
-            reference = customer_facts(
-                t, sale, purchase, model.stages, {"channel": first_value(t, "channel")}
-            )
+            fast, reference, _t = _both(run, k, since, until)
             got, want = _rows(run, fast), _rows(run, reference)
             assert list(fast.schema().items()) == list(reference.schema().items())
         assert _close(got, want), (since, until)
@@ -210,23 +225,11 @@ def test_channel_texts_with_quotes_case_and_accents(
     texts = ["it's", "Ads", "ads", " ads", "émail", "", "   ", None, "o''k", "\\x"]
     texts += ["a\x00b", "\x00"] if nul else []
     log["channel"] = [texts[i % len(texts)] for i in range(len(log))]
-    log.to_parquet(tmp_path / "q.parquet")
-    write_store(hourglass.events(str(tmp_path / "q.parquet")), tmp_path / "q.duckdb")
-    ev = hourglass.events(str(tmp_path / "q.duckdb"))
-    k = keyed(ev)
-    assert k is not None
-    model = lifecycle_spec("hourglass").model
-    assert model.sale is not None
-    sale, purchase = model.stage(model.sale), model.purchase_step or model.stage(model.sale)
+    ev, k = _store_of(log, tmp_path, "q")
     for since, until in ((None, None), (BASE + timedelta(days=1), BASE + timedelta(days=30))):
         with bound(ev.engine) as run:
             assert isinstance(run, Bound)
-            fast = facts_rows(run, k, k.table, sale, purchase, model.stages, "channel", since, until)
-            assert fast is not None
-            t = in_period(k.table, since, until)
-            reference = customer_facts(
-                t, sale, purchase, model.stages, {"channel": first_value(t, "channel")}
-            )
+            fast, reference, _t = _both(run, k, since, until)
             got, want = _rows(run, fast), _rows(run, reference)
         assert _close(got, want), (since, until)
         assert {r["channel"] for r in got} >= {"it's", "Ads", "ads"}
@@ -239,24 +242,12 @@ def test_a_log_whose_every_event_has_a_channel(tmp_path: Path) -> None:
     log = random_log(44, n=50)
     texts = ["ads", "search", "Email", "tv"]
     log["channel"] = [texts[(i * 7 + len(str(c))) % 4] for i, c in enumerate(log["customer_id"])]
-    log.to_parquet(tmp_path / "tagged.parquet")
-    write_store(hourglass.events(str(tmp_path / "tagged.parquet")), tmp_path / "tagged.duckdb")
-    ev = hourglass.events(str(tmp_path / "tagged.duckdb"))
-    k = keyed(ev)
-    assert k is not None
-    model = lifecycle_spec("hourglass").model
-    assert model.sale is not None
-    sale, purchase = model.stage(model.sale), model.purchase_step or model.stage(model.sale)
+    ev, k = _store_of(log, tmp_path, "tagged")
     tied = 0
     for since, until in [(None, None), *_ranges(19, timedelta(0))]:
         with bound(ev.engine) as run:
             assert isinstance(run, Bound)
-            fast = facts_rows(run, k, k.table, sale, purchase, model.stages, "channel", since, until)
-            assert fast is not None
-            t = in_period(k.table, since, until)
-            reference = customer_facts(
-                t, sale, purchase, model.stages, {"channel": first_value(t, "channel")}
-            )
+            fast, reference, t = _both(run, k, since, until)
             assert _close(_rows(run, fast), _rows(run, reference)), (since, until)
             at = t.mutate(first=t.timestamp.min().over(group_by=t.customer))
             at = at.filter(at.timestamp == at.first)

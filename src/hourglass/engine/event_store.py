@@ -246,7 +246,7 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
             event = f"CAST(src.event AS {alias}.hg_event_name)"
         elif CODE_COLUMN not in rest:  # text names: numbered too (engine/store_codes.py)
             with _polled(raw, "event names", progress):
-                code, code_join = numbered_names(raw, alias, canon)
+                code, code_join = numbered_names(raw, alias, names)
         extra = "".join(f", src.{_q(c)}" for c in rest)
         with _polled(raw, "events", progress):
             raw.execute(

@@ -8,6 +8,8 @@ number the names as they read them); a source column of that name stays a proper
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["CODE_COLUMN", "NAMES_TABLE", "numbered_names"]
@@ -16,14 +18,20 @@ CODE_COLUMN = "hg_event_code"
 NAMES_TABLE = "hg_event_names"
 
 
-def numbered_names(raw: Any, alias: str, canon: str) -> tuple[str, str]:
-    """Write the names table of the canonical events ``canon`` (SQL, aliased ``src`` by the caller)
-    into the attached store ``alias``; the select list's item and the join that add each row's
-    number to ``hg_events``'s query."""
-    raw.execute(
-        f"CREATE TABLE {alias}.{NAMES_TABLE} AS SELECT CAST(row_number() OVER (ORDER BY event) - 1 "
-        f"AS INTEGER) AS code, event AS name FROM (SELECT DISTINCT event FROM ({canon}) AS src) AS d "
-        "ORDER BY code"
-    )
+def numbered_names(raw: Any, alias: str, names: Sequence[str | None]) -> tuple[str, str]:
+    """Write the names table into the attached store ``alias``: ``names`` are the canonical events'
+    distinct names in DuckDB's order (engine/event_store.py reads them once, for the ENUM or this
+    table), each numbered by its place; the select list's item and the join that add each row's
+    number to ``hg_events``'s query (the canonical events aliased ``src`` by the caller)."""
+    import pyarrow as pa
+
+    codes = pa.array(range(len(names)), type=pa.int32())
+    table = pa.table({"code": codes, "name": pa.array(list(names), type=pa.string())})
+    view = "hg_names_" + uuid.uuid4().hex
+    raw.register(view, table)
+    try:
+        raw.execute(f"CREATE TABLE {alias}.{NAMES_TABLE} AS SELECT code, name FROM {view} ORDER BY code")
+    finally:
+        raw.unregister(view)
     # a LEFT JOIN: a row without a name (null) stays, as before, and is reported (HG209)
     return f", n.code AS {CODE_COLUMN}", f" LEFT JOIN {alias}.{NAMES_TABLE} AS n ON n.name = src.event"

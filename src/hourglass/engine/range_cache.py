@@ -19,35 +19,55 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-__all__ = ["MAX_KEPT", "kept"]
+__all__ = ["MAX_KEPT", "MAX_REMEMBERED", "kept", "remembered"]
 
 T = TypeVar("T")
 MAX_KEPT = 4  #: arrays kept (two kinds of the last two ranges: ~0.3 GB at 10M events)
+MAX_REMEMBERED = 64  #: small values kept (a source's last instant: engine/run_lifecycle.py)
 
-_kept: OrderedDict[tuple[int, Hashable], tuple[weakref.ref[Any], Any]] = OrderedDict()
-_lock = threading.Lock()
+
+class _Shelf:
+    """Values kept per loaded source (its report, weakly) and key, the last ``limit`` of them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.items: OrderedDict[tuple[int, Hashable], tuple[weakref.ref[Any], Any]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, owner: Any, key: Hashable, compute: Callable[[], T]) -> T:
+        try:
+            ref = weakref.ref(owner)
+            full = (id(owner), key)
+            hash(full)
+        except TypeError:  # an owner without weak references, a key that is no key: computed
+            return compute()
+        with self.lock:
+            found = self.items.get(full)
+            if found is not None and found[0]() is owner:
+                self.items.move_to_end(full)
+                return found[1]  # type: ignore[no-any-return]
+        value = compute()
+        if value is not None:
+            with self.lock:
+                for gone in [key for key, (r, _) in self.items.items() if r() is None]:
+                    del self.items[gone]  # a source no longer loaded
+                self.items[full] = (ref, value)
+                while len(self.items) > self.limit:
+                    self.items.popitem(last=False)
+        return value
+
+
+_arrays = _Shelf(MAX_KEPT)
+_small = _Shelf(MAX_REMEMBERED)
 
 
 def kept(owner: Any, key: Hashable, compute: Callable[[], T]) -> T:
     """``compute()`` kept per ``owner`` (a loaded source's report: its identity) and ``key``; None
     is not kept (the caller's other path)."""
-    try:
-        ref = weakref.ref(owner)
-        full = (id(owner), key)
-        hash(full)
-    except TypeError:  # an owner without weak references, a key that is no key: computed
-        return compute()
-    with _lock:
-        found = _kept.get(full)
-        if found is not None and found[0]() is owner:
-            _kept.move_to_end(full)
-            return found[1]  # type: ignore[no-any-return]
-    value = compute()
-    if value is not None:
-        with _lock:
-            for gone in [key for key, (r, _) in _kept.items() if r() is None]:
-                del _kept[gone]  # a source no longer loaded
-            _kept[full] = (ref, value)
-            while len(_kept) > MAX_KEPT:
-                _kept.popitem(last=False)
-    return value
+    return _arrays.get(owner, key, compute)
+
+
+def remembered(owner: Any, key: Hashable, compute: Callable[[], T]) -> T:
+    """As :func:`kept`, for small values, on a shelf of their own (they do not push a range's arrays
+    out)."""
+    return _small.get(owner, key, compute)

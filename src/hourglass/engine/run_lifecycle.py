@@ -11,8 +11,6 @@ import contextlib
 import dataclasses
 import math
 import os
-import threading
-import weakref
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +33,7 @@ from hourglass.analyses.lifecycle import (
 from hourglass.engine.bound import Runner, bound, built, direct
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
+from hourglass.engine.range_cache import remembered
 from hourglass.engine.stage_firsts import stage_rows
 from hourglass.engine.store_files import temp_path
 from hourglass.ingest.outputs import cannot_write, check_output, source_files
@@ -69,31 +68,13 @@ def _max_time(run: Runner, t: ir.Table) -> datetime | None:
     return value.replace(tzinfo=None)
 
 
-#: per loaded source (its report) and events table: the last instant of all its events
-_SOURCE_LAST: dict[tuple[int, str], tuple[weakref.ref[Any], datetime | None]] = {}
-_SOURCE_LAST_LOCK = threading.Lock()
-
-
 def source_last(run: Runner, base: ir.Table, owner: Any) -> datetime | None:
     """The last instant of all of ``base``'s events (None: none), read once per loaded source
     (``owner``: its validation report, as engine/range_cache.py keys the range's arrays) and table."""
-    try:
-        key = (id(owner), str(base.get_name()) if isinstance(base.op(), ops.DatabaseTable) else "")
-        ref = weakref.ref(owner)
-    except TypeError:  # an owner without weak references: read each time
+    if not isinstance(base.op(), ops.DatabaseTable):
         return _max_time(run, base)
-    if not key[1]:
-        return _max_time(run, base)
-    with _SOURCE_LAST_LOCK:
-        found = _SOURCE_LAST.get(key)
-    if found is not None and found[0]() is owner:
-        return found[1]
-    value = _max_time(run, base)
-    with _SOURCE_LAST_LOCK:
-        for gone in [k for k, (r, _) in _SOURCE_LAST.items() if r() is None]:
-            del _SOURCE_LAST[gone]  # a source no longer loaded
-        _SOURCE_LAST[key] = (ref, value)
-    return value
+    key = ("source_last", str(base.get_name()))
+    return remembered(owner, key, lambda: (_max_time(run, base),))[0]
 
 
 def _last(

@@ -20,7 +20,8 @@ from typing import Any
 import ibis.expr.operations as ops
 
 from hourglass.engine.errors import translated
-from hourglass.engine.fastpath import _literal, _source, fast_funnel_sql, plan_for
+from hourglass.engine.fastpath import _source, fast_funnel_sql, plan_for
+from hourglass.engine.fastpath_joins import literal
 from hourglass.engine.load import Events
 from hourglass.model.spec import FunnelSpec
 
@@ -67,10 +68,10 @@ def fast_levels(events: Events, spec: FunnelSpec) -> Any:
         # as fast_funnel: DuckDB's CTE filter pusher would evaluate the step index once per step
         (before,) = raw.execute("SELECT current_setting('disabled_optimizers')").fetchone()
         disabled = ",".join(x for x in (str(before or ""), "cte_filter_pusher") if x)
-        raw.execute(f"SET disabled_optimizers = {_literal(disabled)}")
+        raw.execute(f"SET disabled_optimizers = {literal(disabled)}")
         try:
             frame = raw.execute(sql).df()
         finally:
-            raw.execute(f"SET disabled_optimizers = {_literal(str(before or ''))}")
+            raw.execute(f"SET disabled_optimizers = {literal(str(before or ''))}")
     frame["level"] = frame["level"].astype("int64")
     return frame

@@ -34,6 +34,7 @@ from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.fetched import fetched
 from hourglass.engine.journeys_codes import code_names, codes_database
 from hourglass.engine.journeys_order import Done, Threaded, numpy_order, numpy_sorted
+from hourglass.engine.journeys_parquet import parquet_paths
 from hourglass.engine.journeys_paths import threaded_paths
 from hourglass.engine.journeys_ranges import threaded_transitions
 from hourglass.engine.journeys_seq import (
@@ -327,6 +328,9 @@ def _named(value: int, names: Sequence[str] | None) -> Any:
 
 def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The top paths' rows and the totals' row (``customers``, ``paths``), as the portable plan's."""
+    read = parquet_paths(events, spec)  # a Parquet file of very many names: named last, by pyarrow
+    if read is not None:
+        return read
     with small_pages():
         got = sorted_nodes(events, spec, threaded_paths(spec) if THREADED else None)
         if got is not None:

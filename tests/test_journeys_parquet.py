@@ -1,0 +1,150 @@
+"""engine/journeys_parquet.py: the event level of ``paths`` on a Parquet file of many names, read by
+pyarrow and named last, answers as the portable plan: names tied in time (ordered by name, text
+order not obvious: case, accents, prefixes), names repeated in a row (runs further than the first
+rows), blank edges that canonicalise to a name, a file in time order (stable grouping) and not
+(the sort), ids past 2^63, ms times, paths tied at the top, every ``steps``/``top``/``collapse``;
+and it declines what it does not handle (a period, a column of few values)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import hourglass
+from hourglass.engine import journeys_parquet, parquet_rows, raw_names
+
+#: names whose order is not the obvious one, and raw values with blank edges around them
+NAMES = ["visit", "Visit", "visit2", "visi", "café", "cafe", "Café", "ünï", "z", "a'b", "b\x01"]
+NOISY = [" visit", "visit ", "\tcafé", "café\n", "\fz\r", "  ünï\t", "z\v", "\vz"]
+
+
+def _table(n: int, seed: int, *, customers: int = 120, ids: str = "small", unit: str = "us") -> pa.Table:
+    rng = np.random.default_rng(seed)
+    events = []
+    for k in rng.integers(0, 100, n).tolist():
+        if k < 40:
+            events.append(NAMES[k % len(NAMES)])
+        elif k < 50:
+            events.append(NOISY[k % len(NOISY)])
+        else:
+            events.append(f"n{rng.integers(0, 400):04d}")
+    cust = rng.integers(0, customers, n)
+    if ids == "big":  # UINT64 ids past 2^63 mixed with small ones
+        cust = np.where(cust % 2 == 0, cust.astype(np.uint64) + np.uint64(2**63), cust.astype(np.uint64))
+        c_arr = pa.array(cust, pa.uint64())
+    elif ids == "far":
+        c_arr = pa.array(cust * 7_919_000_000_003 - 2**62, pa.int64())
+    else:
+        c_arr = pa.array(cust, pa.int64())
+    # coarse times: many rows of one customer at one instant
+    ts = (1_704_067_200 + rng.integers(0, 400, n)).astype(np.int64)
+    scale = 1000 if unit == "ms" else 1_000_000
+    return pa.table(
+        {
+            "customer_id": c_arr,
+            "event": pa.array(events, pa.string()),
+            "timestamp": pa.array(ts * scale, pa.timestamp(unit)),
+        }
+    )
+
+
+def _write(path: Path, t: pa.Table, *, in_time_order: bool) -> Path:
+    if in_time_order:
+        t = t.sort_by("timestamp")
+    pq.write_table(t, path, row_group_size=700)
+    return path
+
+
+def _answer(path: Path, monkeypatch: pytest.MonkeyPatch, plan: str, **kw: Any) -> dict[str, Any]:
+    monkeypatch.setenv("HOURGLASS_PLAN", plan)
+    got = hourglass.paths(str(path), level="event", **kw).to_dict()
+    got["meta"].pop("seconds", None)
+    return got
+
+
+@pytest.fixture
+def spied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
+    monkeypatch.setattr(raw_names, "_MANY", 8)
+    ran: list[bool] = []
+    real = journeys_parquet._paths
+
+    def spy(*a: Any) -> Any:
+        out = real(*a)
+        ran.append(out is not None)
+        return out
+
+    monkeypatch.setattr(journeys_parquet, "_paths", spy)
+    return ran
+
+
+@pytest.mark.parametrize("in_time_order", [True, False])
+@pytest.mark.parametrize("ids", ["small", "big", "far"])
+def test_paths_as_the_portable_plan(
+    in_time_order: bool, ids: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[bool]
+) -> None:
+    path = _write(tmp_path / "e.parquet", _table(6000, 3, ids=ids), in_time_order=in_time_order)
+    for kw in ({"steps": 8, "top": 10}, {"steps": 3, "top": 25}, {"steps": 1, "top": 5}):
+        want = _answer(path, monkeypatch, "portable", **kw)
+        spied.clear()
+        got = _answer(path, monkeypatch, "auto", **kw)
+        assert spied == [True]
+        assert got == want
+
+
+@pytest.mark.parametrize("collapse", [True, False])
+def test_repeated_names_and_ties_at_the_top(
+    collapse: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[bool]
+) -> None:
+    """Customers who repeat a name many times in a row (their runs go past the first rows), and
+    many customers of one path each (the top's last count shared by many paths)."""
+    rows = []
+    for cu in range(300):
+        seq = ["visit"] * (cu % 13) + ["café", "café", "Café", f"n{cu % 40:03d}", "z", "z", "z", "visit"]
+        seq += [f"n{(cu * 7) % 50:03d}"] * (cu % 4) + ["ünï", "a'b", "visit2"]
+        for k, e in enumerate(seq):
+            rows.append((cu, e, 1_704_067_200_000_000 + k * 1_000_000 + cu))
+    c, e, t = zip(*rows, strict=True)
+    table = pa.table(
+        {
+            "customer_id": pa.array(c, pa.int64()),
+            "event": pa.array(e),
+            "timestamp": pa.array(t, pa.timestamp("us")),
+        }
+    )
+    path = _write(tmp_path / "r.parquet", table, in_time_order=True)
+    for steps, top in ((8, 10), (4, 40), (8, 3), (2, 1000)):
+        want = _answer(path, monkeypatch, "portable", steps=steps, top=top, collapse=collapse)
+        spied.clear()
+        got = _answer(path, monkeypatch, "auto", steps=steps, top=top, collapse=collapse)
+        assert spied == [True]
+        assert got == want
+
+
+def test_ms_times_and_no_collapse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[bool]) -> None:
+    path = _write(tmp_path / "m.parquet", _table(5000, 5, unit="ms"), in_time_order=False)
+    for collapse in (True, False):
+        want = _answer(path, monkeypatch, "portable", steps=5, top=10, collapse=collapse)
+        spied.clear()
+        got = _answer(path, monkeypatch, "auto", steps=5, top=10, collapse=collapse)
+        assert spied == [True]
+        assert got == want
+
+
+def test_declines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[bool]) -> None:
+    """A period and a column of few values take the general fast path (same answers)."""
+    path = _write(tmp_path / "d.parquet", _table(4000, 7), in_time_order=True)
+    kw: dict[str, Any] = {"steps": 4, "top": 10, "since": "2024-01-01 00:02:00"}
+    want = _answer(path, monkeypatch, "portable", **kw)
+    spied.clear()
+    assert _answer(path, monkeypatch, "auto", **kw) == want
+    assert spied == []
+    monkeypatch.setattr(raw_names, "_MANY", 10**6)
+    want = _answer(path, monkeypatch, "portable", steps=4, top=10)
+    assert _answer(path, monkeypatch, "auto", steps=4, top=10) == want
+    assert spied == []

@@ -192,7 +192,8 @@ def test_a_time_beyond_year_9999_is_a_listed_placeholder() -> None:
 def test_times_on_the_proleptic_calendar() -> None:
     from datetime import datetime, timedelta
 
-    from hourglass.engine.run_journey_map import _iso, _proleptic_iso
+    from hourglass.model.iso_time import iso_of_micros as _iso
+    from hourglass.model.iso_time import proleptic_iso as _proleptic_iso
 
     epoch, one = datetime(1970, 1, 1), timedelta(microseconds=1)
     for t in (

@@ -1,18 +1,31 @@
 """Followers who are not customers yet: customers active in the stages before the goal who never
-reached it (docs/semantics-journeys.md, "Followers"). Never executes."""
+reached it (docs/semantics-journeys.md, "Followers"). Never executes: the engine runs the plans
+(engine/plan.py), the period's latest event first when the spec gives no ``as_of``
+(:func:`as_of_plan`), then :func:`followers_result_plan`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from hourglass.analyses._match import in_period, micros
+from hourglass.analyses.plan import Plan, Rows
 from hourglass.analyses.stages import stage_rows
+from hourglass.model.followers import FollowersResult, build_followers_result
+from hourglass.model.iso_time import iso_of_micros
 from hourglass.model.journeys_spec import FollowersSpec
 
-__all__ = ["TENURE_DAYS", "FollowersPlan", "as_of_expr", "followers_plan"]
+__all__ = [
+    "TENURE_DAYS",
+    "FollowersPlan",
+    "as_of_expr",
+    "as_of_plan",
+    "followers_plan",
+    "followers_result_plan",
+]
 
 US = 1_000_000
 DAY_US = 86_400 * US
@@ -77,3 +90,33 @@ def followers_plan(spec: FollowersSpec, events: ir.Table, as_of_us: int) -> Foll
             cond = cond & (c.tenure < hi)
         aggs[f"t{i}"] = cond.ifelse(1, 0).sum()
     return FollowersPlan(by_stage, c.aggregate(**aggs))
+
+
+def as_of_plan(spec: FollowersSpec, events: ir.Table) -> Plan[int]:
+    """The period's latest event (µs; 0 when the period has none), when the spec gives no ``as_of``."""
+
+    def assemble(rows: Rows) -> int:
+        latest = rows["as_of"]
+        return int(latest[0]["as_of"]) if latest and latest[0]["as_of"] is not None else 0
+
+    return Plan.of({"as_of": as_of_expr(spec, events)}, assemble)
+
+
+def followers_result_plan(
+    spec: FollowersSpec, events: ir.Table, as_of_us: int, meta: dict[str, Any]
+) -> Plan[FollowersResult]:
+    """The followers as of ``as_of_us`` (µs since 1970)."""
+    plan = followers_plan(spec, events, as_of_us)
+
+    def assemble(rows: Rows) -> FollowersResult:
+        summary = rows["summary"]
+        return build_followers_result(
+            [s.name for s in spec.model.stages],
+            spec.goal_index,
+            iso_of_micros(as_of_us),
+            summary[0] if summary else {},
+            list(rows["by_stage"]),
+            meta=meta,
+        )
+
+    return Plan.of({"summary": plan.summary, "by_stage": plan.by_stage}, assemble)

@@ -11,11 +11,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from hourglass.analyses._match import micros_of
+from hourglass.analyses.followers import as_of_plan, followers_result_plan
+from hourglass.analyses.journey_map import customer_map_plan, sample_draw_plan, sample_map_plan
 from hourglass.engine.event_names import check_model_events
 from hourglass.engine.load import Events
+from hourglass.engine.plan import execute_plan
 from hourglass.engine.raw_stages import drop, prefetch
-from hourglass.engine.run_journey_map import run_followers, run_journey_map
-from hourglass.engine.run_journeys import run_journeys, run_paths, run_transitions
+from hourglass.engine.run_journeys import meta_of, run_journeys, run_paths, run_transitions
 from hourglass.engine.session import Engine
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.interfaces.api import checked_by_column
@@ -225,7 +228,12 @@ def journey(
     )
     started = time.perf_counter()
     ev, notes = _load(source, cfg, columns, engine, table, jm)
-    result = run_journey_map(ev, spec)
+    meta = meta_of(ev, spec.describe(), None)
+    if spec.customer is not None:
+        result = execute_plan(ev.engine, customer_map_plan(spec, ev.table, meta))
+    else:
+        draw = execute_plan(ev.engine, sample_draw_plan(spec, ev.table))
+        result = execute_plan(ev.engine, sample_map_plan(spec, ev.table, draw, meta))
     _timed(started, result.meta, model, notes)
     return result
 
@@ -249,6 +257,12 @@ def followers(
     spec = FollowersSpec.build(jm, goal=goal, since=since, until=until, as_of=as_of)
     started = time.perf_counter()
     ev, notes = _load(source, cfg, columns, engine, table, jm)
-    result = run_followers(ev, spec)
+    as_of = (
+        micros_of(spec.as_of)
+        if spec.as_of is not None
+        else execute_plan(ev.engine, as_of_plan(spec, ev.table))
+    )
+    meta = meta_of(ev, spec.describe(), None)
+    result = execute_plan(ev.engine, followers_result_plan(spec, ev.table, as_of, meta))
     _timed(started, result.meta, model, notes)
     return result

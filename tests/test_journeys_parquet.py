@@ -7,6 +7,8 @@ and it declines what it does not handle (a period, a column of few values)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +150,22 @@ def test_declines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[b
     want = _answer(path, monkeypatch, "portable", steps=4, top=10)
     assert _answer(path, monkeypatch, "auto", steps=4, top=10) == want
     assert spied == []
+
+
+@pytest.mark.parametrize("in_time_order", [True, False])
+def test_imports_no_pandas(in_time_order: bool, tmp_path: Path) -> None:
+    """A fresh process's event level through this form (blank edges, ties, both orders) does not
+    import pandas (pyarrow's ``to_numpy`` of a boolean array and ``pa.array`` of a list do)."""
+    path = _write(tmp_path / "p.parquet", _table(6000, 3), in_time_order=in_time_order)
+    code = (
+        "import sys, hourglass\n"
+        "from hourglass.engine import journeys_parquet, parquet_rows, raw_names\n"
+        "parquet_rows.ARROW_MIN_ROWS = 0\n"
+        "raw_names._MANY = 8\n"
+        "real = journeys_parquet._paths\n"
+        "journeys_parquet._paths = lambda *a: print('read', real(*a) is not None) or real(*a)\n"
+        f"hourglass.paths({str(path)!r}, level='event')\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert got.stdout.split() == ["read", "True", "False"]

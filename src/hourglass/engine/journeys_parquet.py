@@ -236,7 +236,11 @@ def _run_starts(names: Any, first: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool
     n = len(names)
     if n > 1:
         differs = pc.not_equal(names.slice(1), names.slice(0, n - 1))
-        start[1:] |= differs.to_numpy(zero_copy_only=False)
+        # from the bitmap: ``to_numpy`` of a boolean array imports pandas (names have no null)
+        bits = np.frombuffer(differs.buffers()[1], dtype=np.uint8)
+        start[1:] |= np.unpackbits(bits, bitorder="little")[differs.offset : differs.offset + n - 1].view(
+            np.bool_
+        )
     return start
 
 

@@ -61,14 +61,20 @@ def _rows(run: Bound, table: Any) -> list[dict[str, Any]]:
     return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
 
 
-@pytest.mark.parametrize(("which", "threads"), [("2024", False), ("1964", False), ("2024", True)])
+@pytest.mark.parametrize(
+    ("which", "threads", "shared"),
+    [("2024", False, True), ("1964", False, True), ("2024", True, True), ("2024", False, False)],
+)
 def test_the_stage_table_equals_the_group_by(
-    stores: dict[str, Path], which: str, threads: bool, monkeypatch: pytest.MonkeyPatch
+    stores: dict[str, Path], which: str, threads: bool, shared: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``threads``: each stage's next entries in threads at any size (else past PARALLEL_MIN). The
-    ranges hold customers in one stage (no next entry, left out of the passes) and in several."""
+    ranges hold customers in one stage (no next entry, left out of the passes) and in several.
+    ``shared``: the entries from the range's events read once (engine/range_events.py), else each
+    stage's own fetch."""
     if threads:
         monkeypatch.setattr(stage_firsts, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(stage_firsts, "SHARED_ON", shared)
     ev = hourglass.events(str(stores[which]))
     k = keyed(ev)
     assert k is not None
@@ -149,3 +155,57 @@ def test_a_store_of_text_names_gives_the_same_table(tmp_path: Path, monkeypatch:
         monkeypatch.setattr(run_lifecycle, "FIRSTS_ON", on)
         answers.append(_plain(hourglass.lifecycle(store).to_dict()))
     assert answers[0] == answers[1]
+
+
+def test_the_entries_from_events_in_any_order(stores: dict[str, Path]) -> None:
+    """The range's events read in the store's order (by name) take each name's slice; in another
+    order, a mask of the names' codes: the same entries (a name in two stages, a name the store has
+    not, an empty range)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from hourglass.engine.range_events import bounds_sql, read_events
+    from hourglass.engine.stage_firsts import _firsts_of, store_alias
+
+    ev = hourglass.events(str(stores["2024"]))
+    k = keyed(ev)
+    assert k is not None
+    table = f'"{store_alias(k)}"."hg_events"'
+    raw = ev.engine.con.con
+    names = stage_firsts.plain_names(lifecycle_spec("hourglass"))
+    assert names is not None
+    names = [*names, [*names[0], *names[1]], ["no such event"], []]
+    for since, until in ((None, None), (BASE + timedelta(days=3), BASE + timedelta(days=30)), (BASE, BASE)):
+        read = read_events(raw, table, None, bounds_sql(since, until))
+        assert read is not None
+        keys, firsts = _firsts_of(read, names)
+        order = np.random.default_rng(5).permutation(read[0].num_rows)
+        shuffled = read[0].take(pa.array(order, type=pa.int64()))
+        e = shuffled.column("e").to_numpy()
+        assert len(e) < 2 or not bool(np.all(e[1:] >= e[:-1]))
+        keys2, firsts2 = _firsts_of((shuffled, read[1], read[2]), names)
+        assert np.array_equal(keys, keys2) and all(map(np.array_equal, firsts, firsts2))
+        assert bool(np.all(firsts[-1] == np.iinfo(np.int64).max)) and bool(np.all(firsts[-2] == firsts[-1]))
+        empty = since is not None and since == until
+        assert len(keys) == 0 if empty else len(keys) > 3, (since, until)
+
+
+def test_a_lifecycle_reads_its_range_once(stores: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage table and the channels' facts of one range (two connections, two threads) read its
+    events once (engine/range_events.py); the answer equals the one with each side's own read."""
+    import hourglass.engine.range_events as range_events
+
+    reads: list[str | None] = []
+    original = range_events.read_events
+
+    def counting(raw: Any, table: str, column: str | None, bounds: str) -> Any:
+        reads.append(column)
+        return original(raw, table, column, bounds)
+
+    monkeypatch.setattr(range_events, "read_events", counting)
+    r = {"since": "2024-01-03T01:00:00", "until": "2024-02-01"}
+    shared = _plain(hourglass.lifecycle(str(stores["2024"]), **r).to_dict())
+    assert reads == ["channel"]
+    monkeypatch.setattr(stage_firsts, "SHARED_ON", False)
+    own = _plain(hourglass.lifecycle(str(stores["2024"]), **r).to_dict())
+    assert reads == ["channel", "channel"] and shared == own and shared["channels"]

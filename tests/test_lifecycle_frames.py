@@ -156,3 +156,40 @@ def test_another_models_stage_names_get_their_own_table(store: Path) -> None:
     assert [s.entered for s in first.stages] == [s.entered for s in second.stages]
     frame = stage_frame(ev, dataclasses.replace(spec, model=renamed))
     assert frame is not None and "awareness_x_at" in frame.columns
+
+
+def test_a_shared_value_is_computed_once_by_threads_asking_together() -> None:
+    """engine/range_cache.py ``shared``: a second thread asking while the first computes waits for
+    its value (the two sides of one range, engine/range_events.py); an error or None lets the next
+    caller compute; only the last value is kept."""
+    import threading
+    import time
+
+    from hourglass.engine.range_cache import shared
+
+    class Owner:
+        pass
+
+    owner, calls, got = Owner(), [], []
+
+    def slow() -> str:
+        calls.append(1)
+        time.sleep(0.2)
+        return "read"
+
+    threads = [threading.Thread(target=lambda: got.append(shared(owner, "k", slow))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["read"] * 3 and len(calls) == 1
+
+    def failing() -> str:
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        shared(owner, "other", failing)
+    assert shared(owner, "other", lambda: "again") == "again"
+    assert shared(owner, "none", lambda: None) is None
+    assert shared(owner, "none", lambda: "then") == "then"
+    assert shared(owner, "k", lambda: "new") == "new"  # one kept: "k" was pushed out

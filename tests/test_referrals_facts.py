@@ -17,6 +17,7 @@ import pytest
 
 import hourglass
 import hourglass.engine.facts_arrays as facts_arrays
+import hourglass.engine.range_events as range_events
 from hourglass.analyses._match import in_period
 from hourglass.analyses.channels import first_value
 from hourglass.analyses.referrals import customer_facts
@@ -101,9 +102,9 @@ def test_the_facts_equal_the_group_by(
     texts, or an ENUM of them: more than ``LIST_MAX``), else read as texts (more than
     ``ENUM_MAX`` of them)."""
     if not coded:
-        monkeypatch.setattr(facts_arrays, "ENUM_MAX", 0)
+        monkeypatch.setattr(range_events, "ENUM_MAX", 0)
     if coded == "enum":
-        monkeypatch.setattr(facts_arrays, "LIST_MAX", 0)
+        monkeypatch.setattr(range_events, "LIST_MAX", 0)
     ev = hourglass.events(str(stores[which]))
     k = keyed(ev)
     assert k is not None
@@ -214,13 +215,13 @@ def test_the_referrers_equal_the_plans_joins(stores: dict[str, Path], which: str
 def test_channel_texts_with_quotes_case_and_accents(
     tmp_path: Path, nul: bool, listed: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The channel's codes among the range's texts (engine/facts_arrays.py ``_read``: ``listed``
+    """The channel's codes among the range's texts (engine/range_events.py ``read_events``: ``listed``
     their place in the list, else an ENUM of them): a quote, texts equal but for case or padding,
     an accent, a blank, a text that is only spaces, none; ties on the first instant to the least
     cleaned text in byte order. ``nul``: texts with a NUL byte too (SQL text cannot hold one: the
     texts read as texts; was a ParserException)."""
     if not listed:
-        monkeypatch.setattr(facts_arrays, "LIST_MAX", 0)
+        monkeypatch.setattr(range_events, "LIST_MAX", 0)
     log = random_log(43, n=40)
     texts = ["it's", "Ads", "ads", " ads", "émail", "", "   ", None, "o''k", "\\x"]
     texts += ["a\x00b", "\x00"] if nul else []

@@ -34,7 +34,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hourglass.analyses._match import micros_of
 from hourglass.analyses.channels import first_value
 from hourglass.analyses.referrals import customer_facts
 from hourglass.engine._arrow import from_numpy
@@ -43,6 +42,7 @@ from hourglass.engine.bound import Bound, Runner, built
 from hourglass.engine.errors import translated
 from hourglass.engine.keyed import Keyed
 from hourglass.engine.range_cache import kept
+from hourglass.engine.range_events import bounds_sql, range_events
 from hourglass.engine.referrers_arrays import with_referrers_arrow
 from hourglass.engine.stage_firsts import EVENTS, store_alias
 from hourglass.ingest.normalize import strip
@@ -50,7 +50,6 @@ from hourglass.model.steps import Step
 
 __all__ = [
     "CUSTOMERS",
-    "ENUM_MAX",
     "FACTS_ON",
     "TABLE",
     "bounds_sql",
@@ -62,8 +61,6 @@ __all__ = [
 TABLE = "hg_facts_rows"  #: the table's name in the compiled SQL (each run reads its own)
 CUSTOMERS = "hg_facts_customers"  #: the facts with the referrers (engine/referrers_arrays.py)
 FACTS_ON = True  #: tests turn it off to compare with the GROUP BY
-ENUM_MAX = 1000  #: at most this many distinct channel texts in a range: DuckDB codes them (_read)
-LIST_MAX = 16  #: at most this many: each text's place in their list, else an ENUM of them (_read)
 _BIG = np.iinfo(np.int64).max
 
 
@@ -112,7 +109,7 @@ def _channel_ranks(
 ) -> tuple[np.ndarray, list[str]]:
     """Per event, the rank of its cleaned channel text (-1: none), and the cleaned texts; with
     ``values`` the column holds each event's index in ``values`` (-1: none), from DuckDB's ENUM
-    cast (:func:`_read`), else the texts themselves."""
+    cast (engine/range_events.py), else the texts themselves."""
     if values is not None:
         codes = _np(column, np.int64)
         if not values:
@@ -128,61 +125,6 @@ def _channel_ranks(
     idx = encoded.indices
     valid = pc.is_valid(idx).to_numpy(zero_copy_only=False)
     return np.where(valid, ranks[_np(idx.fill_null(0), np.int64)], -1), texts
-
-
-def _read(
-    raw: Any, table: str, column: str, bounds: str
-) -> tuple[pa.Table, list[str], list[str] | None] | None:
-    """The range's events (customer, µs, the name's ENUM code, the channel), the ENUM's names and
-    the channel's distinct texts; None for a store of text names. With at most ``ENUM_MAX``
-    distinct channel texts in the range, the column ``ch`` is each event's index among them (-1:
-    none; DuckDB's ``list_position`` among at most ``LIST_MAX`` of them, else its cast to an ENUM
-    of them, on its threads: at 10M events the texts'
-    Arrow strings, their dictionary and its indices as numpy were ~0.5 CPU-s warm, ~3 fresh, of
-    one thread) and the texts are returned; else (or a text holding a NUL byte, which the ENUM's
-    SQL text cannot hold) ``ch`` is the texts and the third item None."""
-    kind = raw.execute(f"SELECT typeof(event), typeof({_q(column)}) FROM {table} LIMIT 1").fetchall()
-    if kind and (not str(kind[0][0]).startswith("ENUM") or str(kind[0][1]) != "VARCHAR"):
-        return None
-    names: list[str] = []
-    if kind:
-        names = list(raw.execute(f"SELECT enum_range(event) FROM {table} LIMIT 1").fetchall()[0][0])
-    col = _q(column)
-    found = raw.execute(
-        f"SELECT DISTINCT {col} FROM {table} WHERE {col} IS NOT NULL{bounds} LIMIT {ENUM_MAX + 1}"
-    ).fetchall()
-    distinct = [str(r[0]) for r in found]
-    values: list[str] | None = distinct
-    if len(distinct) > ENUM_MAX or any("\x00" in v for v in distinct):  # (no NUL in SQL text)
-        values, ch = None, col
-    elif not distinct:
-        ch = "-1"
-    else:  # a few texts: a search of their list per event (at 10M events, 5 texts: 0.15 CPU-s
-        # against the ENUM cast's 0.33); more: the ENUM's lookup
-        texts = ", ".join("'" + v.replace("'", "''") + "'" for v in distinct)
-        if len(distinct) <= LIST_MAX:
-            ch = f"COALESCE(CAST(list_position([{texts}], {col}) AS INTEGER) - 1, -1)"
-        else:
-            ch = f"COALESCE(CAST(enum_code(CAST({col} AS ENUM({texts}))) AS INTEGER), -1)"
-    sql = (
-        f'SELECT customer AS c, "timestamp" AS ts, enum_code(event) AS e, {ch} AS ch '
-        f"FROM {table} WHERE true{bounds}"
-    )
-    return raw.sql(sql).to_arrow_table(), names, values
-
-
-def bounds_sql(since: datetime | None, until: datetime | None) -> str:
-    """The range as the SQL conditions on the store's µs (each `` AND ...``)."""
-    return "".join(
-        [
-            f' AND "timestamp" >= {micros_of(since)}' if since is not None else "",
-            f' AND "timestamp" < {micros_of(until)}' if until is not None else "",
-        ]
-    )
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _np(col: Any, dtype: Any) -> np.ndarray:
@@ -203,7 +145,7 @@ def facts_arrow(
 ) -> tuple[pa.Table, dict[str, Any]] | None:
     """:func:`_facts_arrow`, kept per ``owner`` (the loaded source's report) and range for the
     clicks that follow it (engine/range_cache.py)."""
-    args = (backend, k, t, sale, purchase, stages, column, since, until)
+    args = (backend, k, t, sale, purchase, stages, column, since, until, owner)
     if owner is None:
         return _facts_arrow(*args)
     key = ("facts", sale, purchase, tuple(stages), column, since, until)
@@ -220,11 +162,13 @@ def _facts_arrow(
     column: str,
     since: datetime | None,
     until: datetime | None,
+    owner: Any = None,
 ) -> tuple[pa.Table, dict[str, Any]] | None:
     """The customer facts of the range [since, until) (``customer_facts`` with the channel's
     ``first_value``; ``customer`` the key) as an Arrow table and its Ibis schema, or None where
     this path does not apply (the module's docstring). ``t``: the keyed events as the plan reads
-    them (for the schema)."""
+    them (for the schema); ``owner``: the loaded source's report, its range's events read once for
+    the stage table too (engine/range_events.py)."""
     alias, raw = store_alias(k), backend.con
     steps = [_names(s) for s in (sale, purchase, *stages)]
     if alias is None or any(s is None for s in steps) or column not in t.columns or len(steps) > 64:
@@ -235,7 +179,7 @@ def _facts_arrow(
     table = f'"{alias}"."{EVENTS}"'
     bounds = bounds_sql(since, until)
     with small_pages():
-        read = _read(raw, table, column, bounds)
+        read = range_events(raw, table, column, bounds, owner)
         if read is None:
             return None
         events, names, values = read

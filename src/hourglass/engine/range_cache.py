@@ -19,20 +19,23 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-__all__ = ["MAX_KEPT", "MAX_REMEMBERED", "kept", "remembered"]
+__all__ = ["MAX_KEPT", "MAX_REMEMBERED", "MAX_SHARED", "kept", "remembered", "shared"]
 
 T = TypeVar("T")
 MAX_KEPT = 4  #: arrays kept (two kinds of the last two ranges: ~0.3 GB at 10M events)
 MAX_REMEMBERED = 64  #: small values kept (a source's last instant: engine/run_lifecycle.py)
+MAX_SHARED = 1  #: a range's events read once for both sides of its lifecycle (engine/range_events.py)
 
 
 class _Shelf:
     """Values kept per loaded source (its report, weakly) and key, the last ``limit`` of them."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, once: bool = False) -> None:
         self.limit = limit
         self.items: OrderedDict[tuple[int, Hashable], tuple[weakref.ref[Any], Any]] = OrderedDict()
         self.lock = threading.Lock()
+        self.once = once  # a value being computed: another caller waits for it, not computes it too
+        self.computing: dict[tuple[int, Hashable], threading.Lock] = {}
 
     def get(self, owner: Any, key: Hashable, compute: Callable[[], T]) -> T:
         try:
@@ -41,6 +44,21 @@ class _Shelf:
             hash(full)
         except TypeError:  # an owner without weak references, a key that is no key: computed
             return compute()
+        if not self.once:
+            return self._get(owner, ref, full, compute)
+        with self.lock:
+            one = self.computing.setdefault(full, threading.Lock())
+        try:
+            with one:  # (the first caller computes; the next find its value, or None: compute)
+                return self._get(owner, ref, full, compute)
+        finally:
+            with self.lock:
+                if self.computing.get(full) is one and not one.locked():
+                    del self.computing[full]
+
+    def _get(
+        self, owner: Any, ref: weakref.ref[Any], full: tuple[int, Hashable], compute: Callable[[], T]
+    ) -> T:
         with self.lock:
             found = self.items.get(full)
             if found is not None and found[0]() is owner:
@@ -59,6 +77,7 @@ class _Shelf:
 
 _arrays = _Shelf(MAX_KEPT)
 _small = _Shelf(MAX_REMEMBERED)
+_shared = _Shelf(MAX_SHARED, once=True)
 
 
 def kept(owner: Any, key: Hashable, compute: Callable[[], T]) -> T:
@@ -71,3 +90,10 @@ def remembered(owner: Any, key: Hashable, compute: Callable[[], T]) -> T:
     """As :func:`kept`, for small values, on a shelf of their own (they do not push a range's arrays
     out)."""
     return _small.get(owner, key, compute)
+
+
+def shared(owner: Any, key: Hashable, compute: Callable[[], T]) -> T:
+    """As :func:`kept`, on a shelf of its own holding the last value only, computed once: a caller
+    asking while another computes it waits for that one (two threads of one new range,
+    engine/range_events.py); an error or None lets the next caller compute it."""
+    return _shared.get(owner, key, compute)

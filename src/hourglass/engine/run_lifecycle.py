@@ -178,12 +178,14 @@ def run_lifecycle(
     by: str | None = None,
     run: Runner | None = None,
     after_sale: bool = True,
+    channel: str | None = None,
 ) -> LifecycleResult:
     """The lifecycle result; ``customers_path`` (.parquet or .csv) also writes the stage table;
     ``by``: the stage table per value of that column at the customer's first event; ``reasons``:
     why a part given as None (referrals, channels) is not measured. ``run``: the caller's run
     (engine/bound.py); ``after_sale``: False leaves the after-sale metrics out (not measured:
-    skipped)."""
+    skipped); ``channel``: the channel column the channels read beside it, on a store from the
+    range's events read once for both (engine/range_events.py)."""
     # a store: the integer customer keys, decoded only where a customer is shown
     k = keyed(events, model_reads(spec.model, by))
     # on DuckDB the queries are compiled once and run again on other dates (engine/bound.py)
@@ -202,7 +204,7 @@ def run_lifecycle(
         now = _last(run, spec, t, None if k is None else k.table, events.report)
         at = _stood(run, "now", now)
         # a store's stage table from numpy arrays (engine/stage_firsts.py), else the GROUP BY
-        customers = stage_rows(run, k, spec, now, events.report) if FIRSTS_ON else None
+        customers = stage_rows(run, k, spec, now, events.report, channel) if FIRSTS_ON else None
         if customers is None:
             customers = built(stage_customers, sp, t, at)
             if events.engine.name in ("duckdb", "postgres"):  # later queries read the small table,

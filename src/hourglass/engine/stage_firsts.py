@@ -31,6 +31,7 @@ from hourglass.engine.bound import Bound, Runner
 from hourglass.engine.grouping import PARALLEL_MIN, run_ranges
 from hourglass.engine.keyed import KEYED_VIEW, Keyed
 from hourglass.engine.range_cache import kept
+from hourglass.engine.range_events import RangeEvents, bounds_sql, range_events
 from hourglass.model.lifecycle import LifecycleSpec
 
 __all__ = ["TABLE", "plain_names", "stage_arrow", "stage_rows", "store_alias"]
@@ -38,6 +39,9 @@ __all__ = ["TABLE", "plain_names", "stage_arrow", "stage_rows", "store_alias"]
 TABLE = "hg_stage_rows"  #: the table's name in the compiled SQL (each run reads its own)
 EVENTS = "hg_events"  #: the store's events table (engine/event_store.py)
 _NONE = np.iinfo(np.int64).max  # no entry
+#: the stages' entries from the range's events read once for the channels too (engine/range_events.py);
+#: tests turn it off to compare with the stages' own fetches
+SHARED_ON = True
 
 
 def _literal(text: str) -> str:
@@ -110,6 +114,39 @@ def _firsts(
     return keys, [f[keys] for f in firsts]
 
 
+def _firsts_of(read: RangeEvents, names: list[list[str]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """:func:`_firsts` from the range's events (c, ts, e: engine/range_events.py): each stage's
+    events are those whose name's ENUM code is one of its names' (a name the store has not: none).
+    Read in the store's order (by name: each name's rows together, engine/event_store.py), a
+    name's events are a slice (found by bisection), else a mask of the names' codes (at 10M events
+    the 7 masks were ~0.1 CPU-s)."""
+    events, codes = read[0], {n: i for i, n in enumerate(read[1])}
+    c = events.column("c").to_numpy()
+    ts = np.asarray(events.column("ts").to_numpy(), dtype=np.int64)
+    e = events.column("e").to_numpy()
+    size = int(c.max()) + 1 if len(c) else 0
+    ordered = len(e) < 2 or bool(np.all(e[1:] >= e[:-1]))
+    firsts = []
+    entered = np.zeros(size, dtype=bool)
+    for stage in names:
+        mine = sorted({codes[n] for n in stage if n in codes})
+        first = np.full(size, _NONE, dtype=np.int64)
+        if ordered:
+            for code in mine:
+                at = e.dtype.type(code)  # (of the array's type: no copy of it to compare)
+                a, b = int(np.searchsorted(e, at, "left")), int(np.searchsorted(e, at, "right"))
+                np.minimum.at(first, c[a:b], ts[a:b])
+        elif mine:
+            member = np.zeros(len(codes) + 1, dtype=bool)
+            member[mine] = True
+            mask = member[e]
+            np.minimum.at(first, c[mask], ts[mask])
+        entered |= first != _NONE
+        firsts.append(first)
+    keys = np.flatnonzero(entered)
+    return keys, [f[keys] for f in firsts]
+
+
 def _table(spec: LifecycleSpec, keys: np.ndarray, firsts: list[np.ndarray], now: int) -> dict[str, Any]:
     """The stage table's columns (analyses/lifecycle.py ``stage_table``: a stage's time is the next
     entry in the order (time, stage index) minus its own). An entry as ``time * n + index``
@@ -170,22 +207,35 @@ def _table(spec: LifecycleSpec, keys: np.ndarray, firsts: list[np.ndarray], now:
 
 
 def stage_arrow(
-    raw: Any, k: Keyed | None, spec: LifecycleSpec, now: datetime, owner: Any = None
+    raw: Any,
+    k: Keyed | None,
+    spec: LifecycleSpec,
+    now: datetime,
+    owner: Any = None,
+    channel: str | None = None,
 ) -> tuple[pa.Table, dict[str, Any]] | None:
     """:func:`_stage_arrow`, kept per ``owner`` (the loaded source's report) and range for the
     clicks that follow it (engine/range_cache.py)."""
     if owner is None:
         return _stage_arrow(raw, k, spec, now)
     key = ("stages", tuple(spec.model.stages), spec.since, spec.until, now)  # names, events, filters
-    return kept(owner, key, lambda: _stage_arrow(raw, k, spec, now))
+    return kept(owner, key, lambda: _stage_arrow(raw, k, spec, now, owner, channel))
 
 
 def _stage_arrow(
-    raw: Any, k: Keyed | None, spec: LifecycleSpec, now: datetime
+    raw: Any,
+    k: Keyed | None,
+    spec: LifecycleSpec,
+    now: datetime,
+    owner: Any = None,
+    channel: str | None = None,
 ) -> tuple[pa.Table, dict[str, Any]] | None:
     """The range of ``spec`` (its own dates) as the stage table (analyses/lifecycle.py
     ``stage_customers``, ``customer`` the key): an Arrow table and its Ibis schema; None where this
-    path does not apply (the module's docstring). ``raw``: the DuckDB connection."""
+    path does not apply (the module's docstring). ``raw``: the DuckDB connection. The stages'
+    entries from the range's events as engine/range_events.py reads them once per ``owner`` (the
+    loaded source's report) with the ``channel`` column the channels beside read (None: none), so
+    that the channels' facts find them read; a store of text names: each stage's own fetch."""
     if k is None or spec.as_of is not None:
         return None
     alias, names = store_alias(k), plain_names(spec)
@@ -193,8 +243,12 @@ def _stage_arrow(
         return None
     lo = None if spec.since is None else micros_of(spec.since)
     hi = None if spec.until is None else micros_of(spec.until)
+    table = f'"{alias}"."{EVENTS}"'
     with small_pages():
-        keys, firsts = _firsts(raw, f'"{alias}"."{EVENTS}"', names, lo, hi)
+        read = None
+        if SHARED_ON:
+            read = range_events(raw, table, channel, bounds_sql(spec.since, spec.until), owner)
+        keys, firsts = _firsts(raw, table, names, lo, hi) if read is None else _firsts_of(read, names)
         limit = 2**62 // len(firsts)  # an entry as time * n + index must fit (any year < 10000 does)
         if any(bool(np.any((f != _NONE) & ((f > limit) | (f < -limit)))) for f in firsts):
             return None
@@ -218,10 +272,15 @@ def _stage_arrow(
 
 
 def stage_rows(
-    run: Runner, k: Keyed | None, spec: LifecycleSpec, now: datetime, owner: Any = None
+    run: Runner,
+    k: Keyed | None,
+    spec: LifecycleSpec,
+    now: datetime,
+    owner: Any = None,
+    channel: str | None = None,
 ) -> ir.Table | None:
     """:func:`stage_arrow` as a table of ``run`` (a :class:`Bound` run: DuckDB; else None)."""
     if not isinstance(run, Bound):
         return None
-    found = stage_arrow(run.engine.con.con, k, spec, now, owner)
+    found = stage_arrow(run.engine.con.con, k, spec, now, owner, channel)
     return None if found is None else run.frame(TABLE, *found)

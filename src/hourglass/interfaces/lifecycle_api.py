@@ -223,6 +223,8 @@ def lifecycle(
                     by=by,
                     run=run,
                     after_sale=not stages_only,
+                    # the channels' column: on a store the range's events read once for both sides
+                    channel=(channel_column or "channel") if "channels" not in reasons else None,
                 )
         except BaseException:
             answer()  # the referral loop's error first, as when it ran first

@@ -228,7 +228,12 @@ def _sorted(events: Events, rows: StageRows, threaded: Threaded | None) -> Sorte
     """engine/journeys_order.py ``numpy_sorted`` after its fetch, on the scan's arrays."""
     from hourglass.engine.journeys_order import Done, sorted_in_numpy
     from hourglass.engine.journeys_seq import sorted_from_numpy
+    from hourglass.engine.journeys_wide import time_ordered
 
+    # a file's rows in time order (the reader gives them in file order): grouped, not sorted
+    ordered = time_ordered(rows.c, rows.ts, rows.node)
+    if ordered is not None:
+        return ordered
     if threaded is not None:
         done = threaded(rows.c, rows.ts, rows.node)
         if done is not None:

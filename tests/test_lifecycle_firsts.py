@@ -209,3 +209,51 @@ def test_a_lifecycle_reads_its_range_once(stores: dict[str, Path], monkeypatch: 
     monkeypatch.setattr(stage_firsts, "SHARED_ON", False)
     own = _plain(hourglass.lifecycle(str(stores["2024"]), **r).to_dict())
     assert reads == ["channel", "channel"] and shared == own and shared["channels"]
+
+
+def test_the_summary_from_the_arrays_equals_duckdbs(
+    stores: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """engine/stage_counts.py: the stage summary from the numpy stage table equals DuckDB's aggregate
+    over it bit for bit (counts, and the medians and 90th percentiles as ``quantile_cont``: one
+    value, two, none), and the whole lifecycle equals the one with the aggregate."""
+    from hourglass.analyses.lifecycle import stage_summary
+    from hourglass.engine.bound import built
+    from hourglass.engine.stage_counts import stage_summary_of
+    from hourglass.engine.stage_firsts import stage_found
+
+    ev = hourglass.events(str(stores["2024"]))
+    k = keyed(ev)
+    spec = lifecycle_spec("hourglass")
+    sizes = set()
+    for since, until in [*_ranges(9, timedelta(0)), (datetime(2030, 1, 1), None)]:
+        sp = dataclasses.replace(spec, since=since, until=until)
+        with bound(ev.engine) as run:
+            found = stage_found(run, k, sp, datetime(2024, 3, 1))
+            assert found is not None
+            want = run.rows(built(stage_summary, sp, found[0]))[0]
+            got = stage_summary_of(sp, found[1])
+        assert got == want, (since, until)
+        table = found[1]
+        sizes |= {table.column(f"{s.name}_time_s").null_count < table.num_rows for s in spec.model.stages}
+    assert sizes == {True, False}
+    answers = []
+    for on in (True, False):
+        monkeypatch.setattr(run_lifecycle, "SUMMARY_ON", on)
+        answers.append(_plain(hourglass.lifecycle(str(stores["2024"]), since="2024-01-02").to_dict()))
+    assert answers[0] == answers[1]
+
+
+def test_the_percentiles_are_duckdbs_bit_for_bit() -> None:
+    import numpy as np
+
+    from hourglass.engine.stage_counts import quantiles
+
+    rng = np.random.default_rng(3)
+    con = duckdb.connect()
+    for n in [1, 2, 3, 10, *rng.integers(4, 3000, 40).tolist()]:
+        values = rng.integers(0, 10**9, n) / 1e6 if n % 2 else rng.random(n) * 1e5
+        con.execute("CREATE OR REPLACE TABLE v AS SELECT unnest(?::DOUBLE[]) AS x", [values.tolist()])
+        want = con.execute("SELECT quantile_cont(x, 0.5), quantile_cont(x, 0.9) FROM v").fetchone()
+        assert tuple(quantiles(values, (0.5, 0.9))) == want, n
+    assert quantiles(np.empty(0), (0.5, 0.9)) == [None, None]

@@ -34,7 +34,8 @@ from hourglass.engine.bound import Runner, bound, built, direct
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.engine.range_cache import remembered
-from hourglass.engine.stage_firsts import stage_rows
+from hourglass.engine.stage_counts import stage_summary_of
+from hourglass.engine.stage_firsts import stage_found
 from hourglass.engine.store_files import temp_path
 from hourglass.ingest.outputs import cannot_write, check_output, source_files
 from hourglass.model.after_sale import after_sale_names, missing_blocks
@@ -43,12 +44,23 @@ from hourglass.model.lifecycle import LifecycleSpec
 from hourglass.model.lifecycle_assemble import as_count, assemble_after_sale, assemble_groups, assemble_stages
 from hourglass.model.lifecycle_result import LifecycleGroup, LifecycleResult, stage_reason
 
-__all__ = ["FIRSTS_ON", "KEPT_ON", "ON_SOURCE_LAST", "lifecycle_customers", "run_lifecycle", "source_last"]
+__all__ = [
+    "FIRSTS_ON",
+    "KEPT_ON",
+    "ON_SOURCE_LAST",
+    "SUMMARY_ON",
+    "lifecycle_customers",
+    "run_lifecycle",
+    "source_last",
+]
 
 #: a store's stage entries from numpy arrays (engine/stage_firsts.py); tests turn it off to compare
 FIRSTS_ON = True
 #: the after-sale plan on the purchasers' events and purchase table kept once; tests turn it off
 KEPT_ON = True
+#: the stage summary of a store's numpy stage table from its arrays (engine/stage_counts.py); tests
+#: turn it off to compare with DuckDB's aggregate
+SUMMARY_ON = True
 #: "now" of a range open at its end from the source's last event, read once; tests turn it off
 ON_SOURCE_LAST = True
 
@@ -204,14 +216,18 @@ def run_lifecycle(
         now = _last(run, spec, t, None if k is None else k.table, events.report)
         at = _stood(run, "now", now)
         # a store's stage table from numpy arrays (engine/stage_firsts.py), else the GROUP BY
-        customers = stage_rows(run, k, spec, now, events.report, channel) if FIRSTS_ON else None
+        found = stage_found(run, k, spec, now, events.report, channel) if FIRSTS_ON else None
+        customers = None if found is None else found[0]
         if customers is None:
             customers = built(stage_customers, sp, t, at)
             if events.engine.name in ("duckdb", "postgres"):  # later queries read the small table,
                 customers = run.table(customers)  # not the n^2 expression
         if customers_path is not None:
             _write(events, customers if k is None else decoded(customers, k.ids), Path(customers_path))
-        s = _first(run.rows(built(stage_summary, sp, customers)))
+        if found is not None and SUMMARY_ON:  # from the arrays (engine/stage_counts.py)
+            s = stage_summary_of(spec, found[1])
+        else:
+            s = _first(run.rows(built(stage_summary, sp, customers)))
         stages = assemble_stages(spec, s)
         where = _where(spec)
         why = dict(reasons or {})

@@ -34,7 +34,7 @@ from hourglass.engine.range_cache import kept
 from hourglass.engine.range_events import RangeEvents, bounds_sql, range_events
 from hourglass.model.lifecycle import LifecycleSpec
 
-__all__ = ["TABLE", "plain_names", "stage_arrow", "stage_rows", "store_alias"]
+__all__ = ["TABLE", "plain_names", "stage_arrow", "stage_found", "stage_rows", "store_alias"]
 
 TABLE = "hg_stage_rows"  #: the table's name in the compiled SQL (each run reads its own)
 EVENTS = "hg_events"  #: the store's events table (engine/event_store.py)
@@ -284,3 +284,18 @@ def stage_rows(
         return None
     found = stage_arrow(run.engine.con.con, k, spec, now, owner, channel)
     return None if found is None else run.frame(TABLE, *found)
+
+
+def stage_found(
+    run: Runner,
+    k: Keyed | None,
+    spec: LifecycleSpec,
+    now: datetime,
+    owner: Any = None,
+    channel: str | None = None,
+) -> tuple[ir.Table, pa.Table] | None:
+    """:func:`stage_rows` and its Arrow table (engine/stage_counts.py: the summary from it)."""
+    if not isinstance(run, Bound):
+        return None
+    found = stage_arrow(run.engine.con.con, k, spec, now, owner, channel)
+    return None if found is None else (run.frame(TABLE, *found), found[0])

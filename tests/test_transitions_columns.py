@@ -120,6 +120,39 @@ def test_no_edges() -> None:
     assert r.to_dict()["edges"] == [] and r.rows() == [] and len(r.rows()) == 0
 
 
+@pytest.mark.parametrize("sorted_names", [True, False])
+def test_columns_in_order_are_only_checked(sorted_names: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns handed over in the documented order (engine/wide_edges.py's; the names' codes in
+    name order or not) are not sorted again; out of it by one swap they are: the same graph."""
+    names, cols = _random_edges(11, 300, sorted_names)
+    old, _ = _both(names, cols)
+    code = {n: k for k, n in enumerate(names)}
+    edges = list(old.edges)
+    ordered = {
+        "src": np.array([code[e["from"]] for e in edges], dtype=np.int64),
+        "dst": np.array([-1 if e["to"] is None else code[e["to"]] for e in edges], dtype=np.int64),
+        "moves": np.array([e["moves"] for e in edges], dtype=np.int64),
+        "customers": np.array([e["customers"] for e in edges], dtype=np.int64),
+        "median_s": np.array([np.nan if e["median_time_s"] is None else e["median_time_s"] for e in edges]),
+        "p90_s": np.array([np.nan if e["p90_time_s"] is None else e["p90_time_s"] for e in edges]),
+    }
+    sorts: list[int] = []
+    real = transition_edges._argsort_halves
+
+    def counted(word: Any) -> Any:
+        sorts.append(len(word))
+        return real(word)
+
+    monkeypatch.setattr(transition_edges, "_argsort_halves", counted)
+    _, new = _both(names, ordered)
+    assert list(new.edges) == edges and list(new.nodes) == list(old.nodes) and sorts == []
+    swapped = {k: v.copy() for k, v in ordered.items()}
+    for v in swapped.values():
+        v[[3, 4]] = v[[4, 3]]
+    _, again = _both(names, swapped)
+    assert list(again.edges) == edges and sorts == [len(edges)]
+
+
 @pytest.mark.parametrize("bits", [63, 30, 12])
 def test_ordering_past_the_packed_word(bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Moves so large (or a word so short) that the packed order key does not fit: the moves

@@ -1,7 +1,8 @@
 """engine/wide_edges.py (the transitions kernel for many nodes, as columns) against plain Python on
 sorted random elements: each edge's moves, distinct customers and the median and 90th percentile of
 its gaps (numpy's linear quantile, bit for bit), the end's quantiles not measured; with and without collapsing
-repeats, one move per edge and many, and the lexsort fallbacks when a packed word does not fit."""
+repeats, one move per edge and many, and the lexsort fallbacks when a packed word does not fit;
+the columns come in model/transition_edges.py's documented order (which it then only checks)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import numpy as np
 import pytest
 
 from hourglass.engine import wide_edges
-from hourglass.engine.wide_edges import edge_columns, rows_of
+from hourglass.engine.wide_edges import KEYS, edge_columns, rows_of
+from hourglass.model import transition_edges
+from hourglass.model.transitions import EdgeColumns, build_transitions_result
 
 
 def _reference(
@@ -100,3 +103,56 @@ def test_no_elements() -> None:
     cols = edge_columns(empty, True)
     assert set(cols) == set(wide_edges.KEYS) and all(len(v) == 0 for v in cols.values())
     assert rows_of(cols) == []
+
+
+def _documented(want: dict[tuple[int, int], tuple[int, set[int], list[float]]]) -> list[tuple[int, int]]:
+    """The graph's order of the reference's edges: the node most visited first (then its code: the
+    codes are in name order), moves descending, then the next node's rank with the end last."""
+    visits: dict[int, int] = {}
+    for (a, _), (moves, _, _) in want.items():
+        visits[a] = visits.get(a, 0) + moves
+    rank = {a: i for i, a in enumerate(sorted(visits, key=lambda a: (-visits[a], a)))}
+    return sorted(want, key=lambda k: (rank[k[0]], -want[k][0], rank.get(k[1], len(rank))))
+
+
+@pytest.mark.parametrize("halves", [False, True])
+@pytest.mark.parametrize("bits", [63, 8])
+@pytest.mark.parametrize(
+    ("seed", "m", "customers", "names", "tick"),
+    [(1, 1, 1, 1, 1), (7, 60, 2, 4, 10**6), (8, 4_000, 300, 50, 10**6), (9, 6_000, 2_000, 20_000, 10**9)],
+)
+def test_columns_in_the_graphs_order(
+    seed: int,
+    m: int,
+    customers: int,
+    names: int,
+    tick: int,
+    bits: int,
+    halves: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nodes with equal visits, edges of one node with equal moves (many one-move edges, a few with
+    several), a customer's first and last events (his moves to the end) in the same node: the
+    columns in the graph's documented order, which the model then only checks (no argsort), and
+    the same graph as the dict form builds from the same edges."""
+    monkeypatch.setattr(wide_edges, "_WORD_BITS", bits)
+    monkeypatch.setattr(wide_edges, "PARALLEL_MIN", 2 if halves else 1 << 40)
+    seq = _seq(seed, m, customers, names, tick)
+    labels = [f"n{k:05d}" for k in range(names)]  # codes in name order, as the engine's
+    for collapse in (True, False):
+        want = _reference(seq, collapse)
+        cols = edge_columns(seq, collapse)
+        assert list(zip(cols["node"].tolist(), cols["nxt"].tolist(), strict=True)) == _documented(want)
+
+        def no_sort(word: Any) -> Any:
+            raise AssertionError("the columns were in order: no argsort")
+
+        common: dict[str, Any] = {"level": "event", "collapse": collapse}
+        with monkeypatch.context() as mp:
+            mp.setattr(transition_edges, "_argsort_halves", no_sort)
+            got = build_transitions_result(edges=EdgeColumns.of(labels, *(cols[k] for k in KEYS)), **common)
+        rows = [
+            {**r, "from": labels[r["node"]], "to": None if r["nxt"] < 0 else labels[r["nxt"]]}
+            for r in reversed(rows_of(cols))
+        ]
+        assert list(got.edges) == list(build_transitions_result(edges=rows, **common).edges)

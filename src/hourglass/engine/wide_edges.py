@@ -3,13 +3,17 @@ log of 10^6 event names: 8.9M distinct edges on 10M events of bench/_data.py's `
 the edges as columns, never a dict each (model/transition_edges.py builds the rows that are read).
 
 From the customer's sorted elements (journeys_seq's ``Sorted``): runs, each run's move to the next
-run of the same customer (or the end), then one sort of (edge, row) words of 64 bits (numpy's SIMD
-sort of plain integers: 0.15 CPU-s at 10M against 0.9 for an argsort) groups the moves by edge with
-each edge's customers in order: moves, distinct customers and the gaps per edge follow by slices.
-Most edges of such a log have one move (its gap is its median and 90th percentile); only the moves
-of edges with several are sorted by (edge, gap) for the quantiles (linear interpolation, as DuckDB's
-``quantile_cont``; bit for bit ``np.quantile``'s, as journeys_seq's few-edge kernels). Was a stable
-argsort of the edges and a lexsort of every gap: 10M ``wide``, 8.4 of 15 s (load 5); now 1.6 CPU-s."""
+run of the same customer (or the end), the nodes ranked as the graph orders them (most visited
+first, then by code: the engine's codes are in name order; a node's visits are its runs), then one
+sort of (edge, row) words of 64 bits (numpy's SIMD sort of plain integers: 0.15 CPU-s at 10M
+against 0.9 for an argsort) groups the moves by edge (the nodes' ranks) with each edge's customers
+in order: moves, distinct customers and the gaps per edge follow by slices. Most edges of such a
+log have one move (one customer; its gap is its median and 90th percentile); only the moves of
+edges with several are gathered and sorted by (edge, gap) for the quantiles (linear interpolation,
+as DuckDB's ``quantile_cont``; bit for bit ``np.quantile``'s, as journeys_seq's few-edge kernels).
+Within each node the edges with several moves are then put first (moves descending), before the
+one-move edges already in order: the columns come in model/transition_edges.py's documented order,
+which then only checks it (no argsort of millions of edges)."""
 
 from __future__ import annotations
 
@@ -39,19 +43,33 @@ def _empty() -> Columns:
     return {"node": z, "nxt": z, "moves": z, "customers": z, "median_s": np.zeros(0), "p90_s": np.zeros(0)}
 
 
-def _quantiles(gap: Any, starts: Any, counts: Any) -> tuple[Any, Any]:
-    """The median and 90th percentile (seconds) of each edge's gaps (µs): ``gap`` grouped by edge
-    (edge ``k``'s at ``starts[k]``, ``counts[k]`` of them)."""
-    med = gap[starts].astype(np.float64) / 1_000_000  # one move: its gap
-    p90 = med.copy()
-    multi = np.flatnonzero(counts > 1)
-    if not len(multi):
-        return med, p90
-    n = counts[multi]
-    g = gap[np.repeat(counts > 1, counts)]  # the moves of edges with several, by edge
-    e = np.repeat(np.arange(len(multi), dtype=np.int64), n)
+def _ranked(rnode: Any) -> tuple[Any, Any]:
+    """Each node code's rank in the graph's order of nodes (visits descending, then the code) and
+    the codes by rank."""
+    visits = np.bincount(rnode, minlength=1)
+    present = np.flatnonzero(visits)
+    v = visits[present]
+    top = int(v.max())
+    cbits = max(1, int(present[-1]).bit_length())
+    if cbits + top.bit_length() <= _WORD_BITS:
+        word = top - v  # visits descending as an ascending key, then the code
+        word <<= cbits
+        word |= present
+        word.sort()
+        codes = word & ((1 << cbits) - 1)
+    else:
+        codes = present[np.argsort(-v, kind="stable")]
+    rank = np.zeros(len(visits), dtype=np.int64)
+    rank[codes] = np.arange(len(codes), dtype=np.int64)
+    return rank, codes.astype(np.int64)
+
+
+def _quantiles(g: Any, n: Any) -> tuple[Any, Any]:
+    """The median and 90th percentile (seconds) of each edge's gaps (µs): ``g`` grouped by edge,
+    ``n[k]`` of edge ``k`` (each at least 2)."""
+    e = np.repeat(np.arange(len(n), dtype=np.int64), n)
     gbits = max(1, int(g.max()).bit_length())
-    ebits = max(1, len(multi).bit_length())
+    ebits = max(1, len(n).bit_length())
     if gbits + ebits <= _WORD_BITS:
         word = e << gbits
         word |= g
@@ -59,10 +77,11 @@ def _quantiles(gap: Any, starts: Any, counts: Any) -> tuple[Any, Any]:
         g_s = (word & ((1 << gbits) - 1)).astype(np.float64) / 1_000_000
     else:
         g_s = g[np.lexsort((g, e))].astype(np.float64) / 1_000_000
-    first = np.zeros(len(multi), dtype=np.int64)
+    first = np.zeros(len(n), dtype=np.int64)
     np.cumsum(n[:-1], out=first[1:])
     last = n - 1
-    for share, out in ((0.5, med), (0.9, p90)):
+    out = []
+    for share in (0.5, 0.9):
         pos = last * share  # numpy's linear quantile, its arithmetic too: np.quantile's values
         lo = np.floor(pos)
         t = pos - lo
@@ -71,41 +90,48 @@ def _quantiles(gap: Any, starts: Any, counts: Any) -> tuple[Any, Any]:
         diff = above - below
         value = below + diff * t
         np.subtract(above, diff * (1 - t), out=value, where=t >= 0.5)
-        out[multi] = value
-    return med, p90
+        out.append(value)
+    return out[0], out[1]
 
 
 def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
     """Every edge of the sorted elements ``seq`` (new customer, µs, node >= 0) as :data:`Columns`,
-    in the order of the edge (node, then nxt with the end first)."""
+    in the graph's order: the node's rank (visits descending, then the code), moves descending,
+    then the next node's rank with the end last."""
     first, rts, rnode = runs_of(seq, collapse)
     m = len(rnode)
     if not m:
         return _empty()
-    span = int(rnode.max()) + 2
+    rank, codes = _ranked(rnode)
+    n = len(codes)
+    dbits = max(1, n.bit_length())  # the next node's rank, or n: the end
+    ebits = max(1, (n - 1).bit_length()) + dbits
+    named = np.append(codes, -1)  # the code of each rank, the end's -1
     cust = np.cumsum(first, dtype=np.int32)
-    ebits = (span * span - 1).bit_length()
     ended = np.empty(m, dtype=bool)  # the customer's last run: the sequence ended
     ended[:-1] = first[1:]
     ended[-1] = True
-    edge = np.zeros(m, dtype=np.int64)  # node * span + the next run's node + 1 (0: the end)
-    edge[:-1] = rnode[1:]
-    edge += 1
-    edge[ended] = 0
-    edge += rnode.astype(np.int64) * span
+    r = rank[rnode]
+    edge = np.empty(m, dtype=np.int64)  # node rank << dbits | the next run's rank (n: the end)
+    edge[:-1] = r[1:]
+    edge[ended] = n
+    r <<= dbits
+    edge |= r
+    del r
     gap = np.zeros(m, dtype=np.int64)  # µs to the next run (an end: 0)
     np.subtract(rts[1:], rts[:-1], out=gap[:-1])
     gap[ended] = 0
     rbits = max(1, (m - 1).bit_length())
     if ebits + rbits > _WORD_BITS + 1:
         order = np.argsort(edge, kind="stable")
-        return _part(edge[order], order, cust, gap, span)
-    # the rows split by edge at a sampled median: each half's edges sorted and read in a thread
-    # (numpy releases the GIL); the halves' edges are disjoint and in order, so the columns concatenate
+        return _part(edge[order], order, cust, gap, dbits, named)
+    # the rows split by edge at a sampled median, on a node's bound (a node's edges in one half):
+    # each half's edges sorted and read in a thread (numpy releases the GIL); the halves' nodes are
+    # disjoint and in order, so the columns concatenate
     halves = [np.arange(m, dtype=np.int64)]
     if m >= PARALLEL_MIN:
         sample = np.sort(edge[:: max(1, m // 4096)])
-        cut = int(sample[len(sample) // 2])
+        cut = (int(sample[len(sample) // 2]) >> dbits) << dbits
         below = edge < cut
         halves = [np.flatnonzero(below), np.flatnonzero(~below)]
         del below
@@ -119,7 +145,7 @@ def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
         word.sort()
         order = (word & np.uint64((1 << rbits) - 1)).view(np.int64)
         word >>= np.uint64(rbits)
-        return _part(word.view(np.int64), order, cust, gap, span)
+        return _part(word.view(np.int64), order, cust, gap, dbits, named)
 
     from hourglass.engine.grouping import run_ranges
 
@@ -129,42 +155,98 @@ def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
     return {k: np.concatenate([g[k] for g in got]) for k in KEYS}
 
 
-def _part(e_s: Any, order: Any, cust: Any, gap: Any, span: int) -> Columns:
-    """The columns of the moves ``order`` (row numbers) whose edges ``e_s`` are sorted."""
-    n = len(order)
-    if not n:
+def _part(e_s: Any, order: Any, cust: Any, gap: Any, dbits: int, named: Any) -> Columns:
+    """The columns of the moves ``order`` (row numbers) whose edges ``e_s`` are sorted, each
+    node's edges whole. (Few fresh arrays: each costs its page faults, 10M rows' worth of them
+    about as much CPU as the numpy pass that fills it.)"""
+    m = len(order)
+    if not m:
         return _empty()
-    bounds = np.flatnonzero(e_s[1:] != e_s[:-1]) + 1
-    starts = np.concatenate(([0], bounds)).astype(np.int64)
-    counts = np.diff(np.append(starts, n))
-    # distinct customers: where the customer changes within an edge's moves
-    c_s = cust[order]
-    newc = np.empty(n, dtype=bool)
-    newc[0] = True
-    np.not_equal(c_s[1:], c_s[:-1], out=newc[1:])
-    newc[starts] = True
-    del c_s
-    customers = np.add.reduceat(newc, starts, dtype=np.int64)
-    del newc
-    med, p90 = _quantiles(gap[order], starts, counts)
+    starts = np.empty(m, dtype=bool)
+    starts[0] = True
+    np.not_equal(e_s[1:], e_s[:-1], out=starts[1:])
+    starts = np.flatnonzero(starts)
+    e = len(starts)
+    counts = np.empty(e, dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = m - starts[-1]
     e_first = e_s[starts]
-    nxt = e_first % span - 1
+    med = np.true_divide(gap[order[starts]], 1_000_000)  # one move: its gap (s)
+    p90 = med.copy()
+    customers = np.ones(e, dtype=np.int64)
+    several = counts > 1
+    multi = np.flatnonzero(several)
+    if len(multi):  # the moves of edges with several, by edge
+        n = counts[multi]
+        rows = order[np.repeat(several, counts)]
+        med[multi], p90[multi] = _quantiles(gap[rows], n)
+        c_s = cust[rows]  # distinct customers: where the customer changes within an edge's moves
+        newc = np.empty(len(rows), dtype=bool)
+        newc[0] = True
+        np.not_equal(c_s[1:], c_s[:-1], out=newc[1:])
+        at = np.zeros(len(n), dtype=np.int64)
+        np.cumsum(n[:-1], out=at[1:])
+        newc[at] = True
+        customers[multi] = np.add.reduceat(newc, at, dtype=np.int64)
+    del several
+    src = e_first >> dbits
+    e_first &= (1 << dbits) - 1  # the next node's rank
+    nxt = named[e_first]
+    del e_first
     end = nxt < 0
     med[end] = np.nan
     p90[end] = np.nan
-    return {
-        "node": e_first // span,
+    cols = {
+        "node": named[src],
         "nxt": nxt,
-        "moves": counts.astype(np.int64),
+        "moves": counts,
         "customers": customers,
         "median_s": med,
         "p90_s": p90,
     }
+    if len(multi):
+        at, to = _by_moves(src, counts, multi)
+        for v in cols.values():
+            v[to] = v[at]
+    return cols
+
+
+def _by_moves(src: Any, counts: Any, multi: Any) -> tuple[Any, Any]:
+    """The edges that move, and their places, when within each node (``src``, sorted) the edges
+    with several moves (``multi``) come first by moves descending (ties in their order) and the
+    one-move edges after them in their order."""
+    e = len(src)
+    before = np.zeros(e + 1, dtype=np.int64)  # the multi edges before each edge
+    np.cumsum(counts > 1, out=before[1:])
+    new = np.flatnonzero(src[1:] != src[:-1])
+    new += 1
+    g_start = np.concatenate(([0], new))
+    g_end = np.append(new, e)
+    del new
+    # a one-move edge moves down by the multi edges after it in its node
+    shift = np.repeat(before[g_end], g_end - g_start)
+    shift -= before[:-1]
+    s, c = src[multi], counts[multi]
+    top = int(c.max())
+    sbits = max(1, int(s[-1]).bit_length())
+    if sbits + top.bit_length() <= _WORD_BITS:
+        key = s << top.bit_length()
+        key |= top - c
+        ms = multi[np.argsort(key, kind="stable")]
+    else:
+        ms = multi[np.lexsort((-c, s))]
+    # the j-th multi edge of that order: its node's start + its place among the node's multi edges
+    starts = g_start[np.searchsorted(g_start, ms, side="right") - 1]
+    shift[ms] = np.arange(len(ms), dtype=np.int64) + starts - before[starts] - ms
+    at = np.flatnonzero(shift)
+    return at, at + shift[at]
 
 
 def rows_of(cols: Columns) -> list[dict[str, Any]]:
-    """The columns as journeys_seq's ``seq_transitions`` rows (None for the end's quantiles)."""
-    rows = [dict(zip(KEYS, r, strict=True)) for r in zip(*(cols[k].tolist() for k in KEYS), strict=True)]
+    """The columns as journeys_seq's ``seq_transitions`` rows (None for the end's quantiles), in
+    its order of the edge (node, then nxt with the end first), as its few-node kernels'."""
+    o = np.lexsort((cols["nxt"], cols["node"]))
+    rows = [dict(zip(KEYS, r, strict=True)) for r in zip(*(cols[k][o].tolist() for k in KEYS), strict=True)]
     for r in rows:
         if r["nxt"] < 0:
             r["median_s"] = r["p90_s"] = None

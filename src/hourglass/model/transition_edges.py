@@ -172,9 +172,10 @@ def _names_rank(names: Sequence[str], present: I64) -> I64:
     return rank
 
 
-def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64:
+def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64 | None:
     """The edges' order: from-node rank, moves (descending), then the to-node's rank with the end
-    (rank ``n_nodes``) after every node. One argsort of packed words when they fit in 63 bits."""
+    (rank ``n_nodes``) after every node. One argsort of packed words when they fit in 63 bits; None
+    when the edges are in that order already (engine/wide_edges.py gives them so: a check)."""
     if not len(fr):
         return np.zeros(0, dtype=np.int64)
     top = int(moves.max())
@@ -191,6 +192,8 @@ def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64:
     word = fr << (mbits + nbits)
     word |= down << nbits
     word |= to
+    if bool((word[1:] > word[:-1]).all()):
+        return None
     return _argsort_halves(word)  # the words are distinct (one edge per from, to)
 
 
@@ -245,13 +248,12 @@ def graph_columns(cols: EdgeColumns, order: Sequence[str] | None) -> tuple[Rows,
     named = _Named(list(cols.names), end=False)
     named_or_end = _Named(named.names, end=True)
 
-    src, dst, moves, customers, median, p90 = _gathered(
-        [cols.src, cols.dst, cols.moves, cols.customers, cols.median_s, cols.p90_s], o
-    )
+    columns = [cols.src, cols.dst, cols.moves, cols.customers, cols.median_s, cols.p90_s]
+    src, dst, moves, customers, median, p90 = columns if o is None else _gathered(columns, o)
     probability = moves / visits[src]
-    if end.any():
-        at_end = dst < 0
-        median, p90 = median.copy(), p90.copy()
+    at_end = dst < 0
+    if not (np.isnan(median[at_end]).all() and np.isnan(p90[at_end]).all()):
+        median, p90 = median.copy(), p90.copy()  # the end's times are not measured
         median[at_end] = math.nan
         p90[at_end] = math.nan
     edges = Rows(

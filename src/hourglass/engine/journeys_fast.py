@@ -30,12 +30,13 @@ import ibis.expr.types as ir
 
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
+from hourglass.engine import journeys_wide
 from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.fetched import fetched
 from hourglass.engine.journeys_codes import code_names, codes_database
 from hourglass.engine.journeys_order import Done, Threaded, numpy_order, numpy_sorted
 from hourglass.engine.journeys_parquet import parquet_paths
-from hourglass.engine.journeys_paths import threaded_paths
+from hourglass.engine.journeys_paths import threaded_paths, wide_paths
 from hourglass.engine.journeys_ranges import threaded_transitions
 from hourglass.engine.journeys_seq import (
     PACKED_EDGES,
@@ -281,7 +282,17 @@ def sorted_nodes(
                 wide = len(names or ()) > 255 and events.key_count is not None
                 # the stage level's elements: the dashboard's fetched once (engine/fetched.py, O's)
                 fetch = (lambda q: fetched(events, q)) if spec.level == "stage" else None
-                seq = numpy_sorted(raw, sql, numpy_order(events, spec, names), threaded, wide, fetch)
+                in_numpy = numpy_order(events, spec, names)
+                if (
+                    wide
+                    and not in_numpy
+                    and journeys_wide.ENABLED
+                    and journeys_wide.RANGE_KERNEL
+                    and isinstance(spec, PathsSpec)
+                ):
+                    seq = wide_paths(raw, sql, spec)  # the kernel per range, in the sort's threads
+                else:
+                    seq = numpy_sorted(raw, sql, in_numpy, threaded, wide, fetch)
             else:
                 seq = sorted_from_arrow(raw.execute(f"{sql} ORDER BY 1, 2, 3").to_arrow_table())
         finally:

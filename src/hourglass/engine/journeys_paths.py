@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hourglass.engine.journeys_order import Threaded
+from hourglass.engine import journeys_wide
+from hourglass.engine.journeys_order import Done, Threaded, numpy_sorted
 from hourglass.engine.journeys_ranges import in_sets, runs_of_keys
 from hourglass.engine.journeys_seq import I64, Sorted
 from hourglass.model.journeys_spec import PathsSpec
 
-__all__ = ["PPart", "path_bits", "paths_merge", "paths_part", "paths_runs", "threaded_paths"]
+__all__ = ["PPart", "path_bits", "paths_merge", "paths_part", "paths_runs", "threaded_paths", "wide_paths"]
 
 
 def path_bits(node: npt.NDArray[Any]) -> int:
@@ -133,3 +134,22 @@ def threaded_paths(spec: PathsSpec) -> Threaded:
         return paths_merge(parts, spec.steps, bits, spec.top)
 
     return run
+
+
+def wide_paths(raw: Any, sql: str, spec: PathsSpec) -> Sorted | Done | None:
+    """The paths' answer on many nodes (:class:`Done`): ``sql``'s rows fetched unordered, each
+    range of customers sorted by engine/journeys_wide.py and its paths packed in the range's thread
+    right after (:func:`paths_part`; was ``seq_paths`` on one thread after
+    the whole sort); None on a null (the SQL fast path answers)."""
+    got = dict(raw.sql(sql).fetchnumpy())
+    if any(np.ma.is_masked(v) for v in got.values()):
+        return None
+    c, ts, node = np.asarray(got["c"]), np.asarray(got["ts"], dtype=np.int64), np.asarray(got["node"])
+    del got
+    bits = path_bits(node)
+    parts: list[PPart] = []
+    each = lambda seq: paths_part(seq, spec.collapse, spec.steps, bits)  # noqa: E731
+    if journeys_wide.wide_sorted(c, ts, node, each=each, into=parts) is None:
+        return numpy_sorted(raw, sql, False)  # the time leaves too few customer bits: DuckDB sorts
+    parts = [p for p in parts if len(p[1])] or parts[:1]
+    return Done(paths_merge(parts, spec.steps, bits, spec.top))

@@ -14,7 +14,8 @@ figure depends on), and every row's key is distinct but for the ties, which are 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,10 +27,13 @@ __all__ = [
     "IN_TIME_ORDER",
     "KEY_BITS",
     "PARALLEL_MIN",
+    "RANGE_KERNEL",
     "RANGE_ROWS",
     "time_ordered",
     "wide_sorted",
 ]
+
+R = TypeVar("R")
 
 #: the path's switch (DuckDB's ``ORDER BY`` when off)
 ENABLED = True
@@ -39,22 +43,47 @@ KEY_BITS = 62
 RANGE_ROWS = 1 << 16
 #: the fewest rows worth threads (and rows per thread of the ranges' radix sort)
 PARALLEL_MIN = 100_000
+#: the paths' kernel per range in the sort's threads (engine/journeys_paths.py ``wide_paths``)
+RANGE_KERNEL = True
 #: rows already in time order (a log file's usual order) grouped by customer, not sorted
 IN_TIME_ORDER = True
 
 
 def wide_sorted(
-    c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any], workers: int | None = None
+    c: npt.NDArray[Any],
+    ts: I64,
+    node: npt.NDArray[Any],
+    workers: int | None = None,
+    each: Callable[[Sorted], R] | None = None,
+    into: list[R] | None = None,
 ) -> Sorted | None:
     """The elements ``(c, ts, node)`` (integer customers, any order, no null) in the order
     (customer, ts, node), decoded (engine/journeys_seq.py ``Sorted``); None when the time leaves
-    fewer than 10 bits of customer in a word (then DuckDB sorts)."""
+    fewer than 10 bits of customer in a word (then DuckDB sorts). ``each``: run on every range of
+    whole customers of those arrays in the range's thread right after its sort (the paths' kernel,
+    engine/journeys_paths.py ``wide_paths``), its results appended to ``into`` in range order."""
+    got = _wide(c, ts, node, workers, each)
+    if got is None:
+        return None
+    if into is not None:
+        into.extend(got[1])
+    return got[0]
+
+
+def _wide(
+    c: npt.NDArray[Any],
+    ts: I64,
+    node: npt.NDArray[Any],
+    workers: int | None,
+    each: Callable[[Sorted], R] | None,
+) -> tuple[Sorted, list[R]] | None:
     from hourglass.engine.grouping import WORKERS, group_ids, numbered, run_ranges
     from hourglass.engine.journeys_order import signed_ids
 
     m = len(c)
     if not m:
-        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        empty = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        return empty, [] if each is None else [each(empty)]
     ts = np.asarray(ts, dtype=np.int64)
     t_min = int(ts.min())
     tbits = max(1, (int(ts.max()) - t_min).bit_length())
@@ -99,10 +128,10 @@ def wide_sorted(
     out_ts = np.empty(m, dtype=np.int64)
     out_node = np.empty(m, dtype=np.int32)
 
-    def one(r: int) -> None:
+    def one(r: int) -> R | None:
         lo, hi = bounds[r], bounds[r + 1]
         if hi <= lo:
-            return
+            return None
         at = np.concatenate([o[b[r] : b[r + 1]] for o, b in pieces]) if near else order[lo:hi]
         if near:
             k = np.subtract(codes[at], c_min, dtype=np.int64)
@@ -130,9 +159,10 @@ def wide_sorted(
         fresh = new[lo:hi]
         fresh[0] = True
         np.not_equal(k[1:], k[:-1], out=fresh[1:])
+        return None if each is None else each((fresh, out_ts[lo:hi], out_node[lo:hi]))
 
-    run_ranges(one, len(bounds) - 1, workers)
-    return new, out_ts, out_node
+    got = run_ranges(one, len(bounds) - 1, workers)
+    return (new, out_ts, out_node), [g for g in got if g is not None]
 
 
 def time_ordered(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sorted | None:

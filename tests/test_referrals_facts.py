@@ -93,14 +93,35 @@ def _close(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("which", "coded"), [("2024", "list"), ("1964", "list"), ("2024", "enum"), ("2024", "")]
+    ("which", "coded", "shuffled"),
+    [
+        ("2024", "list", False),
+        ("1964", "list", False),
+        ("2024", "enum", False),
+        ("2024", "", False),
+        ("2024", "list", True),
+        ("2024", "", True),
+    ],
 )
 def test_the_facts_equal_the_group_by(
-    stores: dict[str, Path], which: str, coded: str, monkeypatch: pytest.MonkeyPatch
+    stores: dict[str, Path], which: str, coded: str, shuffled: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``coded``: the channel's texts coded by DuckDB (their place in the list of the range's
     texts, or an ENUM of them: more than ``LIST_MAX``), else read as texts (more than
-    ``ENUM_MAX`` of them)."""
+    ``ENUM_MAX`` of them). ``shuffled``: the range's events not in the store's order (by name:
+    range_events.by_name sorts them)."""
+    if shuffled:
+        import numpy as np
+        import pyarrow as pa
+
+        read = range_events.read_events
+
+        def shuffling(*args: Any) -> Any:
+            events, names, values = read(*args)
+            order = np.random.default_rng(len(events)).permutation(len(events))
+            return events.take(pa.array(order, type=pa.int64())), names, values
+
+        monkeypatch.setattr(range_events, "read_events", shuffling)
     if not coded:
         monkeypatch.setattr(range_events, "ENUM_MAX", 0)
     if coded == "enum":

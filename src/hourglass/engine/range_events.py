@@ -21,12 +21,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from hourglass.analyses._match import micros_of
 from hourglass.engine.range_cache import shared
 
-__all__ = ["ENUM_MAX", "LIST_MAX", "RangeEvents", "bounds_sql", "range_events", "read_events"]
+__all__ = ["ENUM_MAX", "LIST_MAX", "RangeEvents", "bounds_sql", "by_name", "range_events", "read_events"]
 
 ENUM_MAX = 1000  #: at most this many distinct channel texts in a range: DuckDB codes them
 LIST_MAX = 16  #: at most this many: each text's place in their list, else an ENUM of them
@@ -97,3 +98,18 @@ def range_events(
         return read_events(raw, table, column, bounds)
     key = ("events", table, column, bounds, ENUM_MAX, LIST_MAX)
     return shared(owner, key, lambda: read_events(raw, table, column, bounds))
+
+
+def by_name(e: np.ndarray, count: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """The events' order by name code ``e`` (None: they are in it, as read in the store's order,
+    engine/event_store.py; else a stable sort's permutation, to apply to every column) and where
+    each code's events start in that order (``count`` codes, then the end): code k's events are
+    ``starts[k]:starts[k + 1]``, a slice instead of a mask over all the events per name."""
+    order = None
+    if len(e) > 1 and not bool(np.all(e[1:] >= e[:-1])):
+        order = np.argsort(e, kind="stable")
+        e = e[order]
+    starts = np.empty(count + 1, dtype=np.int64)
+    starts[:count] = np.searchsorted(e, np.arange(count).astype(e.dtype), "left")
+    starts[count] = len(e)
+    return order, starts

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import hourglass
-from hourglass.engine import journeys_parquet, parquet_rows, raw_names
+from hourglass.engine import journeys_fast, journeys_parquet, journeys_parquet_sorted, parquet_rows, raw_names
 
 #: names whose order is not the obvious one, and raw values with blank edges around them
 NAMES = ["visit", "Visit", "visit2", "visi", "café", "cafe", "Café", "ünï", "z", "a'b", "b\x01"]
@@ -169,3 +169,37 @@ def test_imports_no_pandas(in_time_order: bool, tmp_path: Path) -> None:
     )
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert got.stdout.split() == ["read", "True", "False"]
+
+
+@pytest.mark.parametrize("in_time_order", [True, False])
+@pytest.mark.parametrize("ids", ["small", "big", "far"])
+def test_transitions_numbered_by_pyarrow(
+    in_time_order: bool, ids: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """engine/journeys_parquet_sorted.py: the transitions' elements numbered and ordered without
+    DuckDB (names tied in time, blank edges, names whose order is not obvious) as the portable plan."""
+    monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
+    monkeypatch.setattr(raw_names, "_MANY", 8)
+    ran: list[bool] = []
+    real = journeys_parquet_sorted.parquet_sorted
+    monkeypatch.setattr(
+        journeys_fast, "parquet_sorted", lambda *a: ran.append((got := real(*a)) is not None) or got
+    )
+    path = _write(tmp_path / "t.parquet", _table(5000, 9, ids=ids), in_time_order=in_time_order)
+    for collapse in (True, False):
+        answers = []
+        for plan, on in (("portable", True), ("auto", False), ("auto", True)):
+            monkeypatch.setenv("HOURGLASS_PLAN", plan)
+            monkeypatch.setattr(journeys_parquet_sorted, "ENABLED", on)
+            got = hourglass.transitions(str(path), level="event", collapse=collapse).to_dict()
+            got["meta"].pop("seconds", None)
+            answers.append(got)
+        portable, general, read = answers
+        assert read == general  # the general fast path's answer, bit for bit
+        # the portable plan's: its quantiles to 1e-9 (docs/semantics-journeys.md)
+        assert _rounded(read) == _rounded(portable)
+    assert ran == [False, True, False, True]  # the general path, then this one
+
+
+def _rounded(answer: dict[str, Any]) -> Any:
+    return [{k: round(v, 6) if isinstance(v, float) else v for k, v in e.items()} for e in answer["edges"]]

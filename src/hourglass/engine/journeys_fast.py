@@ -36,6 +36,7 @@ from hourglass.engine.fetched import fetched
 from hourglass.engine.journeys_codes import code_names, codes_database
 from hourglass.engine.journeys_order import Done, Threaded, numpy_order, numpy_sorted
 from hourglass.engine.journeys_parquet import parquet_paths
+from hourglass.engine.journeys_parquet_sorted import parquet_sorted
 from hourglass.engine.journeys_paths import threaded_paths, wide_paths
 from hourglass.engine.journeys_ranges import threaded_transitions
 from hourglass.engine.journeys_seq import (
@@ -239,6 +240,10 @@ def sorted_nodes(
         pre = stage_rows(events, spec, threaded)
         if pre is not None:
             return pre, None
+    elif isinstance(spec, TransitionsSpec):  # a Parquet file of very many names: numbered by pyarrow
+        read = parquet_sorted(events, spec)
+        if read is not None:
+            return read
     raw = events.engine.con.con
     nodes = _nodes_sql(events, spec)
     names: Sequence[str] | None = None

@@ -58,7 +58,7 @@ def _table(n: int, seed: int, *, customers: int = 120, ids: str = "small", unit:
 def _write(path: Path, t: pa.Table, *, in_time_order: bool) -> Path:
     if in_time_order:
         t = t.sort_by("timestamp")
-    pq.write_table(t, path, row_group_size=700)
+    pq.write_table(t, path, row_group_size=700, use_dictionary=["customer_id", "timestamp"])  # event: PLAIN
     return path
 
 
@@ -147,6 +147,16 @@ def test_declines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[b
     assert _answer(path, monkeypatch, "auto", **kw) == want
     assert spied == []
     monkeypatch.setattr(raw_names, "_MANY", 10**6)
+    want = _answer(path, monkeypatch, "portable", steps=4, top=10)
+    assert _answer(path, monkeypatch, "auto", steps=4, top=10) == want
+    assert spied == []
+    # every event chunk dictionary pages (a few names): declined from the footer, no sample query
+    monkeypatch.setattr(raw_names, "_MANY", 8)
+    monkeypatch.setattr(raw_names, "many_values", lambda *a: pytest.fail("sampled"))
+    few = _table(8000, 7).sort_by("timestamp")
+    rng = np.random.default_rng(1)
+    few = few.set_column(1, "event", pa.array([NAMES[k] for k in rng.integers(0, len(NAMES), 8000)]))
+    pq.write_table(few, path, row_group_size=4000)
     want = _answer(path, monkeypatch, "portable", steps=4, top=10)
     assert _answer(path, monkeypatch, "auto", steps=4, top=10) == want
     assert spied == []

@@ -38,6 +38,7 @@ import numpy as np
 from hourglass.engine._pages import small_pages
 from hourglass.engine.parquet_rows import (
     ParquetColumns,
+    _as_dictionary,
     _blank_edge,
     _indices,
     _numbers,
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from hourglass.engine.load import Events
     from hourglass.model.journeys_spec import PathsSpec
 
-__all__ = ["ENABLED", "TIED_MAX", "TOP_MAX", "parquet_paths"]
+__all__ = ["ENABLED", "TIED_MAX", "TOP_MAX", "parquet_paths", "wide_source"]
 
 #: the path's switch (the general fast path when off)
 ENABLED = True
@@ -65,14 +66,12 @@ TOP_MAX = 200_000
 def parquet_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
     """engine/journeys_fast.py ``fast_paths``'s answer (the top rows with ``p0`` .. as names, None
     where the path ended; the totals), or None where this form does not apply (module doc)."""
-    from hourglass.engine.raw_names import many_values
-
     if not ENABLED or spec.level != "event" or spec.since is not None or spec.until is not None:
         return None
     if spec.by is not None or spec.start is not None or spec.end is not None:
         return None
-    cols = parquet_source(events)
-    if cols is None or not many_values(events):
+    cols = wide_source(events)
+    if cols is None:
         return None
     got = _read(events, cols)
     if got is None:
@@ -80,6 +79,28 @@ def parquet_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]]
     c, ts, ev = got
     with small_pages():
         return _paths(c, ts, ev, spec.steps, spec.top, spec.collapse)
+
+
+def wide_source(events: Events) -> ParquetColumns | None:
+    """engine/parquet_rows.py's file and columns when its event column has very many values: some
+    row group's event chunk is not all dictionary pages (read from the footer: a file of a few
+    names declines without a query), and DuckDB's sample of the column says so
+    (engine/raw_names.py ``many_values``). A choice of cost only."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hourglass.engine.raw_names import many_values
+
+    cols = parquet_source(events)
+    if cols is None:
+        return None
+    try:
+        meta = pq.ParquetFile(cols.path).metadata
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    if all(_as_dictionary(meta, i, cols.event) for i in range(meta.num_row_groups)):
+        return None
+    return cols if many_values(events) else None
 
 
 def _read(events: Events, cols: ParquetColumns) -> tuple[Any, Any, Any] | None:

@@ -38,17 +38,16 @@ def parquet_sorted(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[S
     null) or the time leaves too few bits for the sort."""
     import pyarrow.compute as pc
 
-    from hourglass.engine.journeys_parquet import _canonical, _codes, _read
+    from hourglass.engine.journeys_parquet import _canonical, _codes, _read, wide_source
     from hourglass.engine.journeys_wide import time_ordered, wide_sorted
-    from hourglass.engine.parquet_rows import _indices, parquet_source
-    from hourglass.engine.raw_names import many_values
+    from hourglass.engine.parquet_rows import _indices
 
     if not ENABLED or spec.level != "event" or spec.since is not None or spec.until is not None:
         return None
     if spec.by is not None:
         return None
-    cols = parquet_source(events)
-    if cols is None or not many_values(events):
+    cols = wide_source(events)
+    if cols is None:
         return None
     got = _read(events, cols)
     if got is None:

@@ -73,6 +73,7 @@ def _answer(path: Path, monkeypatch: pytest.MonkeyPatch, plan: str, **kw: Any) -
 def spied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
     monkeypatch.setattr(raw_names, "_MANY", 8)
+    monkeypatch.setattr(journeys_parquet_sorted, "SPLIT_MIN", 0)  # the names numbered in two halves
     ran: list[bool] = []
     real = journeys_parquet._paths
 
@@ -213,3 +214,15 @@ def test_transitions_numbered_by_pyarrow(
 
 def _rounded(answer: dict[str, Any]) -> Any:
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in e.items()} for e in answer["edges"]]
+
+
+def test_encoded_in_halves_is_one_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numbers in two halves (by the last byte's parity) name the same strings as one encoding."""
+    texts = ["a", "b", "", "ab", "ba", "é", "visit", "visit ", "z\x01", "Café", "b", "a", "", "é"] * 50
+    arr = pa.array(texts, pa.string()).slice(3)
+    one = journeys_parquet_sorted.encoded(arr)
+    monkeypatch.setattr(journeys_parquet_sorted, "SPLIT_MIN", 0)
+    two = journeys_parquet_sorted.encoded(arr)
+    for codes, dictionary in (one, two):
+        assert dictionary.take(pa.array(codes)).to_pylist() == arr.to_pylist()
+        assert len(set(dictionary.to_pylist())) == len(dictionary)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hourglass.engine._pages import small_pages
+from hourglass.engine.journeys_parquet_sorted import encoded
 from hourglass.engine.parquet_rows import (
     ParquetColumns,
     _as_dictionary,
@@ -143,8 +144,6 @@ def _read(events: Events, cols: ParquetColumns) -> tuple[Any, Any, Any] | None:
 def _paths(
     c: npt.NDArray[Any], ts: npt.NDArray[np.int64], ev: Any, depth: int, top: int, collapse: bool
 ) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    import pyarrow.compute as pc
-
     from hourglass.engine.journeys_paths import paths_runs
 
     got = _ordered(c, ts, ev)
@@ -184,9 +183,8 @@ def _paths(
     in_path = np.flatnonzero(rank < depth)
     node = np.zeros(len(first), dtype=np.int64)
     kept = rank <= depth
-    encoded = pc.dictionary_encode(names.take(_indices(in_path)))
-    node[in_path] = _codes(encoded.indices)
-    dictionary = encoded.dictionary
+    codes, dictionary = encoded(names.take(_indices(in_path)))
+    node[in_path] = codes
     bits = max(1, (len(dictionary) + 1).bit_length())
     words, longer = paths_runs(first[kept], node[kept], depth, bits)
     return _top(words, longer, depth, bits, top, dictionary)
@@ -271,14 +269,6 @@ def _bool_array(keep: npt.NDArray[np.bool_]) -> Any:
 
     bits = np.packbits(keep, bitorder="little")
     return pa.Array.from_buffers(pa.bool_(), len(keep), [None, pa.py_buffer(bits.tobytes())])
-
-
-def _codes(indices: Any) -> npt.NDArray[np.int64]:
-    width = np.dtype(f"int{indices.type.bit_width}")
-    got = np.frombuffer(
-        indices.buffers()[1], dtype=width, count=len(indices), offset=indices.offset * width.itemsize
-    )
-    return got.astype(np.int64)
 
 
 def _canonical(arr: Any) -> Any:

@@ -195,10 +195,12 @@ def test_a_range_before_1970_ends_in_1964(stores: dict[str, Path]) -> None:
     assert last < datetime(1970, 1, 1)
 
 
-@pytest.mark.parametrize("which", ["2024", "1964"])
-def test_the_referrers_equal_the_plans_joins(stores: dict[str, Path], which: str) -> None:
+@pytest.mark.parametrize(("which", "kept"), [("2024", False), ("1964", False), ("2024", True)])
+def test_the_referrers_equal_the_plans_joins(stores: dict[str, Path], which: str, kept: bool) -> None:
     """engine/referrers_arrays.py: the chosen referrer (earliest claim by another, ties to the least
-    text), self-referrals, referrers outside the range or the log, their first purchase, referees."""
+    text), self-referrals, referrers outside the range or the log, their first purchase, referees.
+    ``kept``: the store's referrers' keys looked up once per loaded source (``owner``), else each
+    range's claims joined with the customers."""
     from hourglass.analyses.channels import channel_plan
     from hourglass.engine.facts_arrays import customers_rows, facts_arrow
     from hourglass.model.channels import ChannelSpec
@@ -221,7 +223,8 @@ def test_the_referrers_equal_the_plans_joins(stores: dict[str, Path], which: str
             )
             assert found is not None
             plan = channel_plan(spec, k.table, model, sale, None, ReferralSpec(), k.ids, True)
-            fast = customers_rows(run, k, found[0], plan.customers, False, since, until)
+            owner = ev.report if kept else None
+            fast = customers_rows(run, k, found[0], plan.customers, False, since, until, owner)
             assert fast is not None
             got, want = _rows(run, fast), _rows(run, plan.customers)
             assert list(fast.schema().items()) == list(plan.customers.schema().items())

@@ -292,11 +292,13 @@ def customers_rows(
     by_event: bool,
     since: datetime | None,
     until: datetime | None,
+    owner: Any = None,
 ) -> ir.Table | None:
     """The plan's ``customers`` (the facts with the referrers, analyses/referrals.py
     ``with_referrers``) from ``facts`` (:func:`facts_arrow`'s) as a table of ``run``
     (engine/referrers_arrays.py), or None (the plan's joins): the referral-event mode
-    (``by_event``), no referrer column, a referrer that is not text."""
+    (``by_event``), no referrer column, a referrer that is not text. ``owner``: the loaded
+    source's report (the store's referrers' keys looked up once)."""
     alias = None if k is None else store_alias(k)
     if by_event or alias is None or not isinstance(run, Bound):
         return None
@@ -304,5 +306,5 @@ def customers_rows(
     table = f'"{alias}"."{EVENTS}"'
     raw = run.engine.con.con
     with translated():
-        found = with_referrers_arrow(raw, alias, table, bounds_sql(since, until), facts, schema)
+        found = with_referrers_arrow(raw, alias, table, bounds_sql(since, until), facts, schema, owner)
     return None if found is None else run.frame(CUSTOMERS, found, schema)

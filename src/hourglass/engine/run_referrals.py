@@ -343,7 +343,8 @@ def referrals_and_channels(
     shared = None
     if arrays is not None:  # the referrers from numpy arrays too (engine/referrers_arrays.py)
         k = keyed(events, model_reads(model, spec.channel_column, referrals.referee_column))
-        shared = customers_rows(run, k, arrays, plan.customers, referrals.by_event, spec.since, spec.until)
+        by_event, owner = referrals.by_event, events.report  # (owner: its referrers' keys kept)
+        shared = customers_rows(run, k, arrays, plan.customers, by_event, spec.since, spec.until, owner)
     if shared is None:
         shared = run.table(plan.customers)
     ref = run_referrals(events, model, since=since, until=until, customers=shared, run=run, **ropts)

@@ -51,6 +51,7 @@ def _seq(seed: int, m: int, customers: int, names: int, tick: int) -> tuple[Any,
     return new, ts.astype(np.int64), node
 
 
+@pytest.mark.parametrize("slices", [False, True])
 @pytest.mark.parametrize("halves", [False, True])
 @pytest.mark.parametrize("bits", [63, 8])
 @pytest.mark.parametrize(
@@ -65,10 +66,12 @@ def test_edge_columns_against_plain_python(
     tick: int,
     bits: int,
     halves: bool,
+    slices: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(wide_edges, "_WORD_BITS", bits)
     monkeypatch.setattr(wide_edges, "PARALLEL_MIN", 2 if halves else 1 << 40)  # two halves of edges
+    monkeypatch.setattr(wide_edges, "SLICE_ROWS", 7 if slices else 1 << 20)  # slices of whole nodes
     seq = _seq(seed, m, customers, names, tick)
     for collapse in (True, False):
         want = _reference(seq, collapse)
@@ -85,17 +88,22 @@ def test_edge_columns_against_plain_python(
 
 @pytest.mark.parametrize("seed", [5, 6])
 def test_two_halves_give_the_same_columns_in_order(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runs split by edge in two threads: the same arrays, in the same (edge) order."""
+    """The runs split by edge in two threads, and read in slices of whole nodes: the same arrays,
+    in the same order."""
     seq = _seq(seed, 20_000, 2_000, 5_000, 10**6)
     for collapse in (True, False):
         monkeypatch.setattr(wide_edges, "PARALLEL_MIN", 1 << 40)
         one = edge_columns(seq, collapse)
         monkeypatch.setattr(wide_edges, "PARALLEL_MIN", 2)
         two = edge_columns(seq, collapse)
-        assert set(one) == set(two)
+        monkeypatch.setattr(wide_edges, "SLICE_ROWS", 100)  # read in slices of whole nodes
+        sliced = edge_columns(seq, collapse)
+        monkeypatch.setattr(wide_edges, "SLICE_ROWS", 1 << 20)
+        assert set(one) == set(two) == set(sliced)
         for k in one:
-            assert one[k].dtype == two[k].dtype
+            assert one[k].dtype == two[k].dtype == sliced[k].dtype
             np.testing.assert_array_equal(one[k], two[k])
+            np.testing.assert_array_equal(one[k], sliced[k])
 
 
 def test_no_elements() -> None:
@@ -115,6 +123,7 @@ def _documented(want: dict[tuple[int, int], tuple[int, set[int], list[float]]]) 
     return sorted(want, key=lambda k: (rank[k[0]], -want[k][0], rank.get(k[1], len(rank))))
 
 
+@pytest.mark.parametrize("slices", [False, True])
 @pytest.mark.parametrize("halves", [False, True])
 @pytest.mark.parametrize("bits", [63, 8])
 @pytest.mark.parametrize(
@@ -129,6 +138,7 @@ def test_columns_in_the_graphs_order(
     tick: int,
     bits: int,
     halves: bool,
+    slices: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Nodes with equal visits, edges of one node with equal moves (many one-move edges, a few with
@@ -137,6 +147,7 @@ def test_columns_in_the_graphs_order(
     the same graph as the dict form builds from the same edges."""
     monkeypatch.setattr(wide_edges, "_WORD_BITS", bits)
     monkeypatch.setattr(wide_edges, "PARALLEL_MIN", 2 if halves else 1 << 40)
+    monkeypatch.setattr(wide_edges, "SLICE_ROWS", 7 if slices else 1 << 20)
     seq = _seq(seed, m, customers, names, tick)
     labels = [f"n{k:05d}" for k in range(names)]  # codes in name order, as the engine's
     for collapse in (True, False):

@@ -13,10 +13,13 @@ edges with several are gathered and sorted by (edge, gap) for the quantiles (lin
 as DuckDB's ``quantile_cont``; bit for bit ``np.quantile``'s, as journeys_seq's few-edge kernels).
 Within each node the edges with several moves are then put first (moves descending), before the
 one-move edges already in order: the columns come in model/transition_edges.py's documented order,
-which then only checks it (no argsort of millions of edges)."""
+which then only checks it (no argsort of millions of edges). Each half's sorted moves are read in
+slices of whole nodes (``SLICE_ROWS``): every fresh array of 10M rows costs ~20k page faults, about
+as much CPU as the pass that fills it, and arrays under glibc's 32 MB mmap bound reuse freed memory."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -36,6 +39,8 @@ KEYS = ("node", "nxt", "moves", "customers", "median_s", "p90_s")
 _WORD_BITS = 63
 #: the fewest runs split in two halves of edges (two threads)
 PARALLEL_MIN = 200_000
+#: about this many moves read at once (their arrays of 8 bytes: 8 MB)
+SLICE_ROWS = 1 << 20
 
 
 def _empty() -> Columns:
@@ -136,7 +141,7 @@ def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
         halves = [np.flatnonzero(below), np.flatnonzero(~below)]
         del below
 
-    def half(rows: Any) -> Columns:
+    def half(rows: Any) -> list[Columns]:
         # (edge, row) words of 64 bits sorted (a SIMD sort of plain integers: 6x cheaper than an
         # argsort); the rows are in customer order, so each edge's customers come in order
         word = edge[rows].view(np.uint64)
@@ -145,11 +150,21 @@ def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
         word.sort()
         order = (word & np.uint64((1 << rbits) - 1)).view(np.int64)
         word >>= np.uint64(rbits)
-        return _part(word.view(np.int64), order, cust, gap, dbits, named)
+        e_s = word.view(np.int64)
+        # read in slices of whole nodes: their arrays, under glibc's 32 MB mmap bound, reuse the
+        # freed ones' memory instead of faulting in fresh pages
+        k = -(-len(e_s) // SLICE_ROWS)  # the slices
+        at = [0]
+        for j in range(1, k):
+            bound = (int(e_s[j * len(e_s) // k]) >> dbits) << dbits  # that edge's node's first edge
+            at.append(max(at[-1], int(np.searchsorted(e_s, bound))))
+        at.append(len(e_s))
+        return [_part(e_s[a:b], order[a:b], cust, gap, dbits, named) for a, b in itertools.pairwise(at)]
 
     from hourglass.engine.grouping import run_ranges
 
-    got = run_ranges(lambda j: half(halves[j]), len(halves), len(halves))
+    got = [c for part in run_ranges(lambda j: half(halves[j]), len(halves), len(halves)) for c in part]
+    got = [c for c in got if len(c["node"])] or got[:1]
     if len(got) == 1:
         return got[0]
     return {k: np.concatenate([g[k] for g in got]) for k in KEYS}

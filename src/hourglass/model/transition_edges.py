@@ -190,7 +190,9 @@ def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64 | None:
     if nbits * 2 + mbits > _WORD_BITS:
         return np.lexsort((to, down, fr)).astype(np.int64)
     word = fr << (mbits + nbits)
-    word |= down << nbits
+    down <<= nbits
+    word |= down
+    del down
     word |= to
     if bool((word[1:] > word[:-1]).all()):
         return None

@@ -120,8 +120,11 @@ def test_no_edges() -> None:
     assert r.to_dict()["edges"] == [] and r.rows() == [] and len(r.rows()) == 0
 
 
+@pytest.mark.parametrize("chunk", [1 << 20, 5])  # the check by chunks of 5 edges: the swaps cross one
 @pytest.mark.parametrize("sorted_names", [True, False])
-def test_columns_in_order_are_only_checked(sorted_names: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_columns_in_order_are_only_checked(
+    sorted_names: bool, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Columns handed over in the documented order (engine/wide_edges.py's; the names' codes in
     name order or not) are not sorted again; out of it by one swap they are: the same graph."""
     names, cols = _random_edges(11, 300, sorted_names)
@@ -144,13 +147,16 @@ def test_columns_in_order_are_only_checked(sorted_names: bool, monkeypatch: pyte
         return real(word)
 
     monkeypatch.setattr(transition_edges, "_argsort_halves", counted)
+    monkeypatch.setattr(transition_edges, "_CHUNK_CHECKED", chunk)
     _, new = _both(names, ordered)
     assert list(new.edges) == edges and list(new.nodes) == list(old.nodes) and sorts == []
-    swapped = {k: v.copy() for k, v in ordered.items()}
-    for v in swapped.values():
-        v[[3, 4]] = v[[4, 3]]
-    _, again = _both(names, swapped)
-    assert list(again.edges) == edges and sorts == [len(edges)]
+    for at in ([3, 4], [4, 5], [len(edges) - 2, len(edges) - 1]):
+        swapped = {k: v.copy() for k, v in ordered.items()}
+        for v in swapped.values():
+            v[at] = v[at[::-1]]
+        _, again = _both(names, swapped)
+        assert list(again.edges) == edges and sorts[-1] == len(edges)
+    assert len(sorts) == 3
 
 
 @pytest.mark.parametrize("bits", [63, 30, 12])
@@ -187,3 +193,15 @@ def test_wide_log_columns_equal_the_dict_rows() -> None:
     rows = [{"median_s": e["median_time_s"], "p90_s": e["p90_time_s"], **e} for e in reversed(d["edges"])]
     again = build_transitions_result(level="event", collapse=True, edges=rows, meta=d["meta"])
     assert json.dumps(again.to_dict(), indent=2) == json.dumps(d, indent=2)
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 2])
+def test_an_edge_of_a_node_not_in_the_order_raises(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node outside the given order (stages): KeyError, as the dict form's rank lookup, whether
+    the check by chunks meets it in order or the sort does."""
+    monkeypatch.setattr(transition_edges, "_CHUNK_CHECKED", chunk)
+    z = np.zeros(4)
+    for src in ([0, 0, 1, 2], [1, 0, 0, 2]):  # in order until the stray node; out of order first
+        cols = EdgeColumns.of(["a", "b", "c"], src, [1, -1, -1, -1], [3, 1, 2, 1], [1, 1, 1, 1], z, z)
+        with pytest.raises(KeyError):
+            build_transitions_result(level="stage", collapse=True, edges=cols, order=["a", "b"])

@@ -27,6 +27,10 @@ _WORD_BITS = 63
 #: from this many edges, their order is sorted in two threads
 _THREADED = 1 << 20
 
+#: edges per chunk of the order's check and of the probabilities (8 MB arrays, under glibc's mmap
+#: bound: each chunk's temporaries reuse the last one's memory)
+_CHUNK_CHECKED = 1 << 20
+
 #: rows materialised per chunk when iterated (each column's chunk converted by one ``tolist``)
 _CHUNK = 1 << 16
 
@@ -172,10 +176,9 @@ def _names_rank(names: Sequence[str], present: I64) -> I64:
     return rank
 
 
-def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64 | None:
+def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64:
     """The edges' order: from-node rank, moves (descending), then the to-node's rank with the end
-    (rank ``n_nodes``) after every node. One argsort of packed words when they fit in 63 bits; None
-    when the edges are in that order already (engine/wide_edges.py gives them so: a check)."""
+    (rank ``n_nodes``) after every node. One argsort of packed words when they fit in 63 bits."""
     if not len(fr):
         return np.zeros(0, dtype=np.int64)
     top = int(moves.max())
@@ -194,9 +197,38 @@ def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64 | None:
     word |= down
     del down
     word |= to
-    if bool((word[1:] > word[:-1]).all()):
-        return None
     return _argsort_halves(word)  # the words are distinct (one edge per from, to)
+
+
+def _ordered(rank: I64, cols: EdgeColumns, n_nodes: int) -> bool:
+    """Whether the edges are in :func:`_edge_order`'s order already (engine/wide_edges.py hands
+    them so): its packed words made and checked by chunks (no array of every edge: each costs its
+    page faults); False where the word does not fit (then the sort decides). An edge whose node is
+    not in the order raises KeyError, as the dict form's rank[] lookup."""
+    m = len(cols.src)
+    if not m:
+        return True
+    top = int(cols.moves.max())
+    nbits = max(1, n_nodes.bit_length())
+    mbits = max(1, top.bit_length())
+    if nbits * 2 + mbits > _WORD_BITS:
+        return False
+    last = -1
+    for a in range(0, m, _CHUNK_CHECKED):
+        b = a + _CHUNK_CHECKED
+        word = rank[cols.src[a:b]]
+        if (word == n_nodes).any():
+            raise KeyError("an edge's node is not in the order")
+        word <<= mbits + nbits
+        down = top - cols.moves[a:b]
+        down <<= nbits
+        word |= down
+        del down
+        word |= rank[cols.dst[a:b]]  # dst -1 reads the last slot: the end, after every node
+        if int(word[0]) <= last or not bool((word[1:] > word[:-1]).all()):
+            return False
+        last = int(word[-1])
+    return True
 
 
 def _argsort_halves(word: I64) -> I64:
@@ -243,16 +275,22 @@ def graph_columns(cols: EdgeColumns, order: Sequence[str] | None) -> tuple[Rows,
         nodes_codes = present[np.lexsort((by_name, -visits[present]))]
     rank = np.full(n_names + 1, len(nodes_codes), dtype=np.int64)  # the last slot: the end (-1)
     rank[nodes_codes] = np.arange(len(nodes_codes), dtype=np.int64)
-    fr, to = rank[cols.src], rank[cols.dst]  # dst -1 reads the last slot
-    if (fr == len(nodes_codes)).any():
-        raise KeyError("an edge's node is not in the order")  # as the dict form's rank[] lookup
-    o = _edge_order(fr, cols.moves, to, len(nodes_codes))
+    o = None
+    if not _ordered(rank, cols, len(nodes_codes)):
+        fr, to = rank[cols.src], rank[cols.dst]  # dst -1 reads the last slot
+        if (fr == len(nodes_codes)).any():
+            raise KeyError("an edge's node is not in the order")  # as the dict form's rank[] lookup
+        o = _edge_order(fr, cols.moves, to, len(nodes_codes))
+        del fr, to
     named = _Named(list(cols.names), end=False)
     named_or_end = _Named(named.names, end=True)
 
     columns = [cols.src, cols.dst, cols.moves, cols.customers, cols.median_s, cols.p90_s]
     src, dst, moves, customers, median, p90 = columns if o is None else _gathered(columns, o)
-    probability = moves / visits[src]
+    probability = np.empty(len(moves))
+    for a in range(0, len(moves), _CHUNK_CHECKED):
+        b = a + _CHUNK_CHECKED
+        np.divide(moves[a:b], visits[src[a:b]], out=probability[a:b])
     at_end = dst < 0
     if not (np.isnan(median[at_end]).all() and np.isnan(p90[at_end]).all()):
         median, p90 = median.copy(), p90.copy()  # the end's times are not measured

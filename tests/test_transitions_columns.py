@@ -205,3 +205,12 @@ def test_an_edge_of_a_node_not_in_the_order_raises(chunk: int, monkeypatch: pyte
         cols = EdgeColumns.of(["a", "b", "c"], src, [1, -1, -1, -1], [3, 1, 2, 1], [1, 1, 1, 1], z, z)
         with pytest.raises(KeyError):
             build_transitions_result(level="stage", collapse=True, edges=cols, order=["a", "b"])
+
+
+def test_names_rank_of_every_code_and_of_some() -> None:
+    """The present codes ranked by name: all of them (the names taken as they are) or some."""
+    rank = transition_edges._names_rank
+    assert rank(["b", "a", "c"], np.array([0, 1, 2])).tolist() == [1, 0, 2]
+    assert rank(["b", "a", "c"], np.array([0, 2])).tolist() == [0, 1]
+    assert rank(["c", "a", "b"], np.array([0, 2])).tolist() == [1, 0]
+    assert rank(["a", "b"], np.array([0, 1])).tolist() == [0, 1]

@@ -166,7 +166,8 @@ class Rows(Sequence[dict[str, Any]]):
 def _names_rank(names: Sequence[str], present: I64) -> I64:
     """Each present code's rank by name (the codes' order when the names are sorted, as the
     engine's are: a store's ENUM codes and the numbered raw values are in name order)."""
-    sub = [names[k] for k in present.tolist()]
+    # every code present (1M names on a wide log): the names as they are, no lookup per code
+    sub = list(names) if len(present) == len(names) else [names[k] for k in present.tolist()]
     ordered = np.asarray(sub, dtype=object)
     if len(sub) < 2 or bool(np.all(ordered[1:] > ordered[:-1])):  # str's <, in one numpy loop
         return np.arange(len(sub), dtype=np.int64)

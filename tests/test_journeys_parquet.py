@@ -207,13 +207,25 @@ def test_transitions_numbered_by_pyarrow(
             answers.append(got)
         portable, general, read = answers
         assert read == general  # the general fast path's answer, bit for bit
-        # the portable plan's: its quantiles to 1e-9 (docs/semantics-journeys.md)
-        assert _rounded(read) == _rounded(portable)
+        # the portable plan's: its quantiles to 1e-9 relative (docs/semantics-journeys.md)
+        _approx(read, portable)
     assert ran == [False, True, False, True]  # the general path, then this one
 
 
-def _rounded(answer: dict[str, Any]) -> Any:
-    return [{k: round(v, 6) if isinstance(v, float) else v for k, v in e.items()} for e in answer["edges"]]
+def _approx(got: Any, want: Any) -> None:
+    """Equal, floats to 1e-9 relative (tests/test_journeys_fast.py's)."""
+    if isinstance(want, float) and isinstance(got, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+    elif isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), (got, want)
+        for k, v in want.items():
+            _approx(got[k], v)
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), (got, want)
+        for g, w in zip(got, want, strict=True):
+            _approx(g, w)
+    else:
+        assert got == want
 
 
 def test_encoded_in_halves_is_one_encoding(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -214,13 +214,12 @@ def test_a_lifecycle_reads_its_range_once(stores: dict[str, Path], monkeypatch: 
 def test_the_summary_from_the_arrays_equals_duckdbs(
     stores: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """engine/stage_counts.py: the stage summary from the numpy stage table equals DuckDB's aggregate
+    """engine/stage_firsts.py: the stage summary from the numpy stage table equals DuckDB's aggregate
     over it bit for bit (counts, and the medians and 90th percentiles as ``quantile_cont``: one
     value, two, none), and the whole lifecycle equals the one with the aggregate."""
     from hourglass.analyses.lifecycle import stage_summary
     from hourglass.engine.bound import built
-    from hourglass.engine.stage_counts import stage_summary_of
-    from hourglass.engine.stage_firsts import stage_found
+    from hourglass.engine.stage_firsts import stage_found, stage_summary_of
 
     ev = hourglass.events(str(stores["2024"]))
     k = keyed(ev)
@@ -247,7 +246,7 @@ def test_the_summary_from_the_arrays_equals_duckdbs(
 def test_the_percentiles_are_duckdbs_bit_for_bit() -> None:
     import numpy as np
 
-    from hourglass.engine.stage_counts import quantiles
+    from hourglass.engine.stage_firsts import quantiles
 
     rng = np.random.default_rng(3)
     con = duckdb.connect()

@@ -34,8 +34,7 @@ from hourglass.engine.bound import Runner, bound, built, direct
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.engine.range_cache import remembered
-from hourglass.engine.stage_counts import stage_summary_of
-from hourglass.engine.stage_firsts import stage_found
+from hourglass.engine.stage_firsts import stage_found, stage_summary_of
 from hourglass.engine.store_files import temp_path
 from hourglass.ingest.outputs import cannot_write, check_output, source_files
 from hourglass.model.after_sale import after_sale_names, missing_blocks
@@ -58,7 +57,7 @@ __all__ = [
 FIRSTS_ON = True
 #: the after-sale plan on the purchasers' events and purchase table kept once; tests turn it off
 KEPT_ON = True
-#: the stage summary of a store's numpy stage table from its arrays (engine/stage_counts.py); tests
+#: the stage summary of a store's numpy stage table from its arrays (engine/stage_firsts.py); tests
 #: turn it off to compare with DuckDB's aggregate
 SUMMARY_ON = True
 #: "now" of a range open at its end from the source's last event, read once; tests turn it off
@@ -224,7 +223,7 @@ def run_lifecycle(
                 customers = run.table(customers)  # not the n^2 expression
         if customers_path is not None:
             _write(events, customers if k is None else decoded(customers, k.ids), Path(customers_path))
-        if found is not None and SUMMARY_ON:  # from the arrays (engine/stage_counts.py)
+        if found is not None and SUMMARY_ON:  # from the arrays (engine/stage_firsts.py)
             s = stage_summary_of(spec, found[1])
         else:
             s = _first(run.rows(built(stage_summary, sp, customers)))

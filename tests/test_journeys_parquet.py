@@ -19,6 +19,7 @@ import pytest
 
 import hourglass
 from hourglass.engine import journeys_fast, journeys_parquet, journeys_parquet_sorted, parquet_rows, raw_names
+from test_journeys_fast import _approx
 
 #: names whose order is not the obvious one, and raw values with blank edges around them
 NAMES = ["visit", "Visit", "visit2", "visi", "café", "cafe", "Café", "ünï", "z", "a'b", "b\x01"]
@@ -210,22 +211,6 @@ def test_transitions_numbered_by_pyarrow(
         # the portable plan's: its quantiles to 1e-9 relative (docs/semantics-journeys.md)
         _approx(read, portable)
     assert ran == [False, True, False, True]  # the general path, then this one
-
-
-def _approx(got: Any, want: Any) -> None:
-    """Equal, floats to 1e-9 relative (tests/test_journeys_fast.py's)."""
-    if isinstance(want, float) and isinstance(got, float):
-        assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
-    elif isinstance(want, dict):
-        assert isinstance(got, dict) and set(got) == set(want), (got, want)
-        for k, v in want.items():
-            _approx(got[k], v)
-    elif isinstance(want, list):
-        assert isinstance(got, list) and len(got) == len(want), (got, want)
-        for g, w in zip(got, want, strict=True):
-            _approx(g, w)
-    else:
-        assert got == want
 
 
 def test_encoded_in_halves_is_one_encoding(monkeypatch: pytest.MonkeyPatch) -> None:

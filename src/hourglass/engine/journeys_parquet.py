@@ -52,9 +52,9 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from hourglass.engine.load import Events
-    from hourglass.model.journeys_spec import PathsSpec
+    from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
-__all__ = ["ENABLED", "TIED_MAX", "TOP_MAX", "parquet_paths", "wide_source"]
+__all__ = ["ENABLED", "TIED_MAX", "TOP_MAX", "parquet_paths", "wide_read", "wide_source"]
 
 #: the path's switch (the general fast path when off)
 ENABLED = True
@@ -67,19 +67,23 @@ TOP_MAX = 200_000
 def parquet_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
     """engine/journeys_fast.py ``fast_paths``'s answer (the top rows with ``p0`` .. as names, None
     where the path ended; the totals), or None where this form does not apply (module doc)."""
-    if not ENABLED or spec.level != "event" or spec.since is not None or spec.until is not None:
+    if not ENABLED or spec.start is not None or spec.end is not None:
         return None
-    if spec.by is not None or spec.start is not None or spec.end is not None:
-        return None
-    cols = wide_source(events)
-    if cols is None:
-        return None
-    got = _read(events, cols)
+    got = wide_read(events, spec)
     if got is None:
         return None
     c, ts, ev = got
     with small_pages():
         return _paths(c, ts, ev, spec.steps, spec.top, spec.collapse)
+
+
+def wide_read(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Any, Any, Any] | None:
+    """The event level's rows of a file of many names (customers, µs, raw events: :func:`_read`),
+    or None: another level, a period or a breakdown, or not such a file (:func:`wide_source`)."""
+    if spec.level != "event" or spec.since is not None or spec.until is not None or spec.by is not None:
+        return None
+    cols = wide_source(events)
+    return None if cols is None else _read(events, cols)
 
 
 def wide_source(events: Events) -> ParquetColumns | None:

@@ -42,17 +42,12 @@ def parquet_sorted(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[S
     null) or the time leaves too few bits for the sort."""
     import pyarrow.compute as pc
 
-    from hourglass.engine.journeys_parquet import _canonical, _read, wide_source
+    from hourglass.engine.journeys_parquet import _canonical, wide_read
     from hourglass.engine.journeys_wide import time_ordered, wide_sorted
 
-    if not ENABLED or spec.level != "event" or spec.since is not None or spec.until is not None:
+    if not ENABLED:
         return None
-    if spec.by is not None:
-        return None
-    cols = wide_source(events)
-    if cols is None:
-        return None
-    got = _read(events, cols)
+    got = wide_read(events, spec)
     if got is None:
         return None
     c, ts, ev = got

@@ -299,10 +299,8 @@ def stage_rows(
     channel: str | None = None,
 ) -> ir.Table | None:
     """:func:`stage_arrow` as a table of ``run`` (a :class:`Bound` run: DuckDB; else None)."""
-    if not isinstance(run, Bound):
-        return None
-    found = stage_arrow(run.engine.con.con, k, spec, now, owner, channel)
-    return None if found is None else run.frame(TABLE, *found)
+    found = stage_found(run, k, spec, now, owner, channel)
+    return None if found is None else found[0]
 
 
 def stage_found(
@@ -313,7 +311,8 @@ def stage_found(
     owner: Any = None,
     channel: str | None = None,
 ) -> tuple[ir.Table, pa.Table] | None:
-    """:func:`stage_rows` and its Arrow table (:func:`stage_summary_of`: the summary from it)."""
+    """:func:`stage_arrow` as a table of ``run`` (a :class:`Bound` run: DuckDB; else None) and its
+    Arrow table (:func:`stage_summary_of`: the summary from it)."""
     if not isinstance(run, Bound):
         return None
     found = stage_arrow(run.engine.con.con, k, spec, now, owner, channel)

@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "flywheel": ("flywheel", "flywheel_cmd", "the flywheel's momentum: growth, the loop's share, K-factor"),
     "friction": ("friction", "friction_cmd", "where customers stall and what friction events cost"),
     "diagnose": ("friction", "diagnose_cmd", "the weak stages, ranked and compared, with the remedies"),
-    "whatif": ("friction", "whatif_cmd", "forecast a change: a step, a friction, a channel's spend"),
+    "whatif": ("whatif", "whatif_cmd", "forecast a change: a step, a friction, a channel's spend"),
     "journeys": ("journeys", "journeys_cmd", "entry stages, skips and back-steps of real journeys"),
     "transitions": ("journeys", "transitions_cmd", "the transition graph between stages or events"),
     "paths": ("journeys", "paths_cmd", "the most common paths, from or to a stage or event"),

@@ -26,7 +26,8 @@ from hourglass.analyses.plan import Materialize, Plan
 from hourglass.ingest.normalize import strip
 from hourglass.model._suggest import did_you_mean
 from hourglass.model.attribution import OTHER, AttributionSpec, ConversionStep
-from hourglass.model.attribution_result import AttributionResult, assemble_attribution
+from hourglass.model.attribution_assemble import assemble_attribution
+from hourglass.model.attribution_result import AttributionResult
 from hourglass.model.errors import SchemaError
 from hourglass.model.steps import Step
 

@@ -141,11 +141,9 @@ def main() -> None:
         return
     path = ensure_dataset(a.data_dir, parse_count(a.events), 42 if a.seed is None else a.seed, shape=a.shape)
     if a.store:
-        store = path.with_name(path.stem + ".store.duckdb")
-        if not store.exists() or store.stat().st_mtime < path.stat().st_mtime:
-            code = "import hourglass, sys; hourglass.ingest_store(sys.argv[1], sys.argv[2], overwrite=True)"
-            subprocess.run([sys.executable, "-c", code, str(path), str(store)], check=True)
-        path = store
+        import journeys_ch
+
+        path = journeys_ch.ensure_store(path)
     names = a.only or list(CALLS)
     times: dict[str, list[float]] = {n: [] for n in names}
     for i in range(a.runs):

@@ -150,9 +150,24 @@ def child_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def stale_store(store: Path, parquet: Path) -> bool:
+    """The store is missing, older than the file, or a store of text names written before the
+    rows' places (``hg_seq``, engine/store_codes.py): ingest again."""
+    if not store.exists() or store.stat().st_mtime < parquet.stat().st_mtime:
+        return True
+    import duckdb
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        cols = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE hg_events)").fetchall()}
+    finally:
+        con.close()
+    return "hg_event_code" in cols and "hg_seq" not in cols
+
+
 def ensure_store(parquet: Path) -> Path:
     store = parquet.with_name(parquet.stem + ".store.duckdb")
-    if not store.exists() or store.stat().st_mtime < parquet.stat().st_mtime:
+    if stale_store(store, parquet):
         code = "import hourglass, sys; hourglass.ingest_store(sys.argv[1], sys.argv[2], overwrite=True)"
         subprocess.run([sys.executable, "-c", code, str(parquet), str(store)], check=True)
     return store

@@ -10,7 +10,8 @@ Layout of the file (version 1):
   (event, customer, timestamp): each event name's rows are contiguous and clustered by customer
   and time, so a funnel reads only its steps' row groups (DuckDB's zone maps on the ENUM code) and
   finds them grouped by customer;
-  past ``ENUM_MAX_NAMES`` names also the names' numbers (engine/store_codes.py);
+  past ``ENUM_MAX_NAMES`` names also the names' numbers and each row's place in its customer's
+  sequence (engine/store_codes.py);
 - ``hg_customers``: ``key``, ``id`` (the canonical customer id, text), ``events`` (his events), one
   row per customer, keys numbered 0, 1, ... (dense: the fast path counts customers with a bitstring)
   in id order, the customers of more than ``HEAVY_EVENTS`` events last (engine/fastpath_heavy.py);
@@ -50,7 +51,7 @@ from hourglass.engine import fastpath_heavy
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
 from hourglass.engine.session import Engine
-from hourglass.engine.store_codes import CODE_COLUMN, numbered_names
+from hourglass.engine.store_codes import CODE_COLUMN, SEQ_COLUMN, numbered_names, seq_item
 from hourglass.engine.store_files import remove_stale, store_lock, temp_path
 from hourglass.ingest.outputs import cannot_write
 from hourglass.ingest.sources import Source
@@ -247,6 +248,8 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
         elif CODE_COLUMN not in rest:  # text names: numbered too (engine/store_codes.py)
             with _polled(raw, "event names", progress):
                 code, code_join = numbered_names(raw, alias, names)
+            if SEQ_COLUMN not in rest:  # each row's place in his customer's sequence
+                code += seq_item("k.key", 'epoch_us(src."timestamp")', events.report.rows)
         extra = "".join(f", src.{_q(c)}" for c in rest)
         with _polled(raw, "events", progress):
             raw.execute(

@@ -52,6 +52,7 @@ from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
 from hourglass.engine.raw_stages import stage_rows
 from hourglass.engine.store_codes import CODE_COLUMN
+from hourglass.engine.store_paths import store_paths
 from hourglass.engine.wide_edges import Columns, edge_columns
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
@@ -344,7 +345,8 @@ def _named(value: int, names: Sequence[str] | None) -> Any:
 
 def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The top paths' rows and the totals' row (``customers``, ``paths``), as the portable plan's."""
-    read = parquet_paths(events, spec)  # a Parquet file of very many names: named last, by pyarrow
+    # a Parquet file of very many names: named last, by pyarrow; a store's: its customers' first rows
+    read = parquet_paths(events, spec) or store_paths(events, spec)
     if read is not None:
         return read
     with small_pages():

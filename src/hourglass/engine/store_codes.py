@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["CODE_COLUMN", "NAMES_TABLE", "numbered_names"]
+__all__ = ["CODE_COLUMN", "NAMES_TABLE", "SEQ_COLUMN", "numbered_names", "seq_item"]
 
 CODE_COLUMN = "hg_event_code"
 NAMES_TABLE = "hg_event_names"
+SEQ_COLUMN = "hg_seq"
 
 
 def numbered_names(raw: Any, alias: str, names: Sequence[str | None]) -> tuple[str, str]:
@@ -35,3 +36,12 @@ def numbered_names(raw: Any, alias: str, names: Sequence[str | None]) -> tuple[s
         raw.unregister(view)
     # a LEFT JOIN: a row without a name (null) stays, as before, and is reported (HG209)
     return f", n.code AS {CODE_COLUMN}", f" LEFT JOIN {alias}.{NAMES_TABLE} AS n ON n.name = src.event"
+
+
+def seq_item(key: str, micros: str, rows: int) -> str:
+    """The select list's item of ``hg_seq``: the row's place among its customer's rows (``key``: his
+    integer key) in the order (``micros``, name number), from 0; with :func:`numbered_names`'s join
+    (``n.code``). INTEGER but past 2^31 rows (``rows``; unknown: < 0)."""
+    kind = "INTEGER" if 0 <= rows < 2**31 else "BIGINT"
+    place = f"row_number() OVER (PARTITION BY {key} ORDER BY {micros}, n.code) - 1"
+    return f", CAST({place} AS {kind}) AS {SEQ_COLUMN}"

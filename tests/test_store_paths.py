@@ -1,0 +1,190 @@
+"""The event level of ``paths`` on a store of text names from each customer's first rows
+(engine/store_paths.py, the rows' places ``hg_seq`` written at ingest, engine/store_codes.py): the
+portable plan's answers on names whose order is not obvious, ties in time between names, names
+repeated in long runs (read further, several times), rows equal in (customer, time, name), depths
+1-8, collapse on and off, many paths tied at the top; the declines (a period, a store without the
+places, a source column of that name, places not as written) and the hash's fallback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import hourglass
+from hourglass.engine import event_store, journeys_fast, store_paths
+from hourglass.interfaces import journeys_api as hg
+from test_journeys_codes import NAMES
+from test_journeys_fast import _plain, portable
+
+BASE = 1_704_067_200_000_000  # 2024-01-01 in µs
+
+
+def _table(seed: int, m: int = 1500) -> pa.Table:
+    """Text ids, 60 names, times in minutes (ties between names), and customers whose rows repeat
+    one name in long runs (one of 400 rows of one name: read further four times)."""
+    rng = np.random.default_rng(seed)
+    names = NAMES + [f"n{k:03d}" for k in range(40)]
+    pick = rng.integers(0, len(names), m)
+    pick[: len(names)] = np.arange(len(names))  # every name occurs
+    ids = [f"c{k}" for k in rng.integers(0, 80, m)]
+    minutes = rng.integers(0, 200, m)
+    for r, (who, name) in enumerate([("long", 0), ("long2", 5)] * 200):  # runs far past 9 rows
+        ids.append(who)
+        pick = np.append(pick, name if r < 380 else r % 7)
+        minutes = np.append(minutes, r)
+    for r in range(30):  # a run of 12 then others: read once more
+        ids.append("mid")
+        pick = np.append(pick, 3 if r < 12 else r % 11)
+        minutes = np.append(minutes, r)
+    n = len(ids)
+    return pa.table(
+        {
+            "customer_id": pa.array(ids),
+            "event": pa.array([names[k] for k in pick]),
+            "timestamp": pa.array(BASE + minutes * 60_000_000, pa.timestamp("us")),
+            "channel": pa.array([("a", "b", None)[k % 3] for k in range(n)]),  # rows equal but this
+        }
+    )
+
+
+def _store(tmp_path: Path, table: pa.Table, monkeypatch: pytest.MonkeyPatch, name: str = "s") -> Path:
+    src = tmp_path / f"{name}.parquet"
+    pq.write_table(table, src)
+    store = tmp_path / f"{name}.duckdb"
+    with monkeypatch.context() as mp:
+        mp.setattr(event_store, "ENUM_MAX_NAMES", 20)  # text names
+        hourglass.ingest_store(str(src), str(store))
+    return store
+
+
+@pytest.fixture
+def answered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each fast paths call was answered here (not declined)."""
+    calls: list[bool] = []
+    real = store_paths.store_paths
+
+    def spied(events: Any, spec: Any) -> Any:
+        got = real(events, spec)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(journeys_fast, "store_paths", spied)
+    return calls
+
+
+def _same(ev: Any, **kw: Any) -> None:
+    got = hg.paths(ev, level="event", **kw).to_dict()
+    with portable():
+        want = hg.paths(ev, level="event", **kw).to_dict()
+    assert _plain(got) == _plain(want)
+
+
+def test_the_places_answer_as_the_portable_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: list[bool]
+) -> None:
+    ev = hourglass.events(str(_store(tmp_path, _table(1), monkeypatch)))
+    for depth in (1, 2, 3, 8):
+        for collapse in (True, False):
+            _same(ev, depth=depth, collapse=collapse, top=40)  # ties at the top's last count
+    _same(ev, depth=8, top=1000)  # every path
+    _same(ev, depth=4, top=1)
+    assert answered == [True] * 10
+
+
+def test_the_later_rows_read_until_enough_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: list[bool]
+) -> None:
+    """The customers of long runs: their rows read in places [9, 36), [36, 144), [144, 576)."""
+    reads: list[tuple[int, int, int]] = []
+    real = store_paths._later
+
+    def spied(raw: Any, table: str, keys: Any, dtype: Any, lo: int, hi: int) -> Any:
+        reads.append((len(keys), lo, hi))
+        return real(raw, table, keys, dtype, lo, hi)
+
+    monkeypatch.setattr(store_paths, "_later", spied)
+    ev = hourglass.events(str(_store(tmp_path, _table(2), monkeypatch)))
+    _same(ev, depth=8, top=50)
+    assert answered == [True]
+    assert [r[1:] for r in reads] == [(9, 36), (36, 144), (144, 576)]
+    assert reads[-1][0] == 2  # "long" and "long2"
+
+
+def test_the_hash_falls_back_to_the_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: list[bool]
+) -> None:
+    """Every path of one hash (a multiplier of 0): the columns sorted, the same answer."""
+    ev = hourglass.events(str(_store(tmp_path, _table(3), monkeypatch)))
+    monkeypatch.setattr(store_paths, "MIX", np.uint64(0))
+    _same(ev, depth=8, top=40)
+    _same(ev, depth=3, collapse=False, top=40)
+    assert answered == [True, True]
+
+
+def test_the_places_written_at_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store(tmp_path, _table(4), monkeypatch)
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        wrong = con.execute(
+            "SELECT count(*) FROM (SELECT hg_seq, row_number() OVER (PARTITION BY customer ORDER BY "
+            '"timestamp", hg_event_code, hg_seq) - 1 AS r FROM hg_events) WHERE r <> hg_seq'
+        ).fetchone()
+        view = [d[0] for d in con.execute("SELECT * FROM events LIMIT 0").description]
+        keyed = [d[0] for d in con.execute("SELECT * FROM hg_keyed LIMIT 0").description]
+    finally:
+        con.close()
+    assert wrong == (0,)
+    assert "hg_seq" not in view and "hg_seq" not in keyed
+
+
+def test_the_declines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: list[bool]) -> None:
+    table = _table(5)
+    ev = hourglass.events(str(_store(tmp_path, table, monkeypatch)))
+    _same(ev, depth=4, since=datetime(2024, 1, 1, 1, 0))  # a period: the places count every row
+    assert answered == [False]
+    old = _store(tmp_path, table, monkeypatch, "old")
+    con = duckdb.connect(str(old))
+    try:
+        con.execute("ALTER TABLE hg_events DROP COLUMN hg_seq")  # a store written before the places
+    finally:
+        con.close()
+    _same(hourglass.events(str(old)), depth=8, top=40)
+    assert answered == [False, False]
+    # a source column of that name (here each customer's places, as the store would write them)
+    c_ids = table.column("customer_id").to_pylist()
+    seen: dict[str, int] = {}
+    places = [seen.__setitem__(k, seen.get(k, -1) + 1) or seen[k] for k in c_ids]
+    prop = table.append_column("hg_seq", pa.array(places))
+    _same(hourglass.events(str(_store(tmp_path, prop, monkeypatch, "prop"))), depth=8)
+    assert answered == [False, False, False]  # a source column of that name: a property
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE hg_events SET hg_seq = 1 WHERE hg_seq = 2",  # two rows in one cell
+        "UPDATE hg_events SET hg_seq = hg_seq + 1 WHERE hg_seq >= 1",  # a gap
+        "UPDATE hg_events SET hg_seq = -1 WHERE hg_seq = 0",
+        "UPDATE hg_events SET hg_seq = NULL WHERE hg_seq = 0",
+        "UPDATE hg_events SET hg_seq = 40 WHERE hg_seq = 20",  # a gap past the first rows
+    ],
+)
+def test_places_not_as_written_decline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: list[bool], change: str
+) -> None:
+    store = _store(tmp_path, _table(6), monkeypatch)
+    con = duckdb.connect(str(store))
+    try:
+        con.execute(change)
+    finally:
+        con.close()
+    ev = hourglass.events(str(store))
+    hg.paths(ev, level="event", depth=8, top=5)
+    assert answered == [False]

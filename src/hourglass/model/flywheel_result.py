@@ -1,5 +1,6 @@
 """The flywheel's momentum per period: growth accounting on customers and revenue, the loop's share
-of new customers, K-factor, cycle time and the viral curve they imply (docs/semantics-flywheel.md).
+of new customers, K-factor and cycle time (docs/semantics-flywheel.md; the headline and the viral curve
+are model/flywheel_summary.py's).
 
 Pure: ``assemble_flywheel`` turns the plan's rows (analyses/growth.py) into a :class:`FlywheelResult`
 and checks the growth-accounting identities on every period of every group; a failure is a bug in
@@ -7,7 +8,6 @@ hourglass (EngineError HG699), never a result."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,13 +15,13 @@ from typing import Any
 
 from hourglass.model._text import text_table, uniform
 from hourglass.model.errors import EngineError
+from hourglass.model.flywheel_summary import Rows, null, viral_customers
+from hourglass.model.flywheel_summary import summary as flywheel_summary
 from hourglass.model.growth import GrowthSpec, label, period_bounds
 from hourglass.model.results import format_duration, format_percent
-from hourglass.model.stats import ratio, wilson
+from hourglass.model.stats import wilson
 
 __all__ = ["FlywheelResult", "Momentum", "assemble_flywheel", "viral_customers"]
-
-Rows = Mapping[str, list[dict[str, Any]]]
 
 NO_REVENUE = "no revenue column: map one with --revenue-col COLUMN"
 NO_REFERRER = (
@@ -41,17 +41,6 @@ _COMPOSITE = (
 )
 
 
-def viral_customers(c0: float, k: float, t_days: float, cycle_days: float) -> float | None:
-    """Skok/Reiss: C(t) = C0 (K^(t/ct + 1) - 1) / (K - 1); K = 1: C0 (t/ct + 1). None when K^x
-    leaves the float range."""
-    x = t_days / cycle_days + 1
-    if abs(k - 1) < 1e-12:
-        return c0 * x
-    if k > 0 and x * math.log(k) > 700:
-        return None
-    return float(c0 * (k**x - 1) / (k - 1))
-
-
 def _get(index: Mapping[int, dict[str, Any]], p: int, key: str, default: Any = 0) -> Any:
     row = index.get(p)
     if row is None or row.get(key) is None:
@@ -69,11 +58,6 @@ def _bug(message: str) -> EngineError:
         code="HG699",
         hint="this is a bug in hourglass, not in your data: please report it with the command you ran",
     )
-
-
-def _null(row: dict[str, Any], key: str, reason: str) -> None:
-    row[key] = None
-    row[f"{key}_reason"] = reason
 
 
 @dataclass(frozen=True)
@@ -129,7 +113,7 @@ def _momentum(
         if churned:
             row["quick_ratio"] = (new + resurrected) / churned
         else:
-            _null(row, "quick_ratio", _CHURN_FIRST if p == p_min else "no customer churned in this period")
+            null(row, "quick_ratio", _CHURN_FIRST if p == p_min else "no customer churned in this period")
         prev_active = active
         # revenue accounting
         rkeys = ("new", "retained", "expansion", "contraction", "resurrected", "churned")
@@ -148,11 +132,11 @@ def _momentum(
             if down:
                 row["revenue_quick_ratio"] = (parts["new"] + parts["resurrected"] + parts["expansion"]) / down
             else:
-                _null(row, "revenue_quick_ratio", "no revenue churned or contracted in this period")
+                null(row, "revenue_quick_ratio", "no revenue churned or contracted in this period")
             if prev_revenue:
                 row["net_revenue_retention"] = (parts["retained"] + parts["expansion"]) / prev_revenue
             else:
-                _null(row, "net_revenue_retention", "no revenue in the previous period")
+                null(row, "net_revenue_retention", "no revenue in the previous period")
             prev_revenue = revenue
         else:
             for k in (
@@ -161,11 +145,11 @@ def _momentum(
                 "revenue_quick_ratio",
                 "net_revenue_retention",
             ):
-                _null(row, k, reasons["revenue"])
+                null(row, k, reasons["revenue"])
         for k in ("first_purchase_revenue", "repeat_revenue"):
             why = reasons.get("revenue") or reasons.get("purchases")
             if why:
-                _null(row, k, why)
+                null(row, k, why)
             else:
                 row[k] = float(_get(idx["purchase_revenue"], p, k, 0.0))
         # the loop's share of new customers
@@ -179,45 +163,45 @@ def _momentum(
         for key, value in (("new_referred", referred), ("new_word_of_mouth", wom)):
             why = reasons.get("referrals" if key == "new_referred" else "word_of_mouth")
             if why:
-                _null(row, key, why)
+                null(row, key, why)
             else:
                 row[key] = value
                 loop += value
         row["new_paid_or_organic"] = new - referred - wom
         if reasons.get("paid"):
-            _null(row, "new_paid", reasons["paid"])
-            _null(row, "new_organic", reasons["paid"])
+            null(row, "new_paid", reasons["paid"])
+            null(row, "new_organic", reasons["paid"])
         else:
             row["new_paid"] = paid
             row["new_organic"] = new - referred - wom - paid
         if reasons.get("referrals") and reasons.get("word_of_mouth"):
-            _null(row, "loop_share", reasons["referrals"])
+            null(row, "loop_share", reasons["referrals"])
         elif new:
             row["loop_share"] = loop / new
         else:
-            _null(row, "loop_share", "no new customers in this period")
+            null(row, "loop_share", "no new customers in this period")
         # K-factor and cycle time
         if reasons.get("sale"):
             for k in ("purchasers", "referred_purchasers", "k_factor", "cycle_pairs", "cycle_time_median_s"):
-                _null(row, k, reasons["sale"])
+                null(row, k, reasons["sale"])
         else:
             buyers = int(_get(idx["purchasers"], p, "purchasers"))
             ref_buyers = int(_get(idx["purchasers"], p, "referred_purchasers"))
             row["purchasers"] = buyers
             if reasons.get("referrals"):
                 for k in ("referred_purchasers", "k_factor", "cycle_pairs", "cycle_time_median_s"):
-                    _null(row, k, reasons["referrals"])
+                    null(row, k, reasons["referrals"])
             else:
                 row["referred_purchasers"] = ref_buyers
                 if buyers:
                     row["k_factor"] = ref_buyers / buyers
                     row["k_factor_low"], row["k_factor_high"] = wilson(ref_buyers, buyers)
                 else:
-                    _null(row, "k_factor", "no first purchase in this period")
+                    null(row, "k_factor", "no first purchase in this period")
                 row["cycle_pairs"] = int(_get(idx["cycle"], p, "pairs"))
                 median = _get(idx["cycle"], p, "cycle_median_s", None)
                 if median is None:
-                    _null(
+                    null(
                         row,
                         "cycle_time_median_s",
                         "no referee arrived in this period from a purchasing referrer",
@@ -227,81 +211,8 @@ def _momentum(
         cumulative += new
         row["cumulative_customers"] = cumulative
         periods.append(row)
-    summary = _summary(rows, g, periods, reasons, unit, p_min)
+    summary = flywheel_summary(rows, g, periods, reasons, unit, p_min)
     return Momentum(g, customers, tuple(periods), summary)
-
-
-def _summary(
-    rows: Rows,
-    g: Any,
-    periods: list[dict[str, Any]],
-    reasons: Mapping[str, str],
-    unit: str,
-    p_min: int,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    complete = [r for r in periods if r["complete"]]
-    latest = (complete or periods)[-1] if periods else None
-    out["latest_period"] = latest["period"] if latest else None
-    for key in ("quick_ratio", "revenue_quick_ratio", "net_revenue_retention"):
-        out[key] = latest.get(key) if latest else None
-        if out[key] is None:
-            out[f"{key}_reason"] = (latest or {}).get(f"{key}_reason", "no period")
-    new = sum(r["new"] for r in periods)
-    loop = sum((r.get("new_referred") or 0) + (r.get("new_word_of_mouth") or 0) for r in periods)
-    if reasons.get("referrals") and reasons.get("word_of_mouth"):
-        out["loop_share"], out["loop_share_reason"] = None, reasons["referrals"]
-    elif new:
-        out["loop_share"] = loop / new
-        out["loop_share_low"], out["loop_share_high"] = wilson(loop, new)
-    else:
-        out["loop_share"], out["loop_share_reason"] = None, "no new customers"
-    out["new_customers"] = new
-    # the whole range's K-factor (= the lifecycle's) and cycle time, and the viral curve they imply
-    why = reasons.get("sale") or reasons.get("referrals")
-    k = ct = None
-    if why:
-        out["k_factor"] = out["cycle_time_median_s"] = None
-        out["k_factor_reason"] = out["cycle_time_median_s_reason"] = why
-    else:
-        buyers = sum(r["purchasers"] for r in periods)
-        ref = sum(r["referred_purchasers"] for r in periods)
-        k = ratio(ref, buyers)
-        out["purchasers"], out["referred_purchasers"], out["k_factor"] = buyers, ref, k
-        if k is None:
-            out["k_factor_reason"] = "no purchasers"
-        else:
-            out["k_factor_low"], out["k_factor_high"] = wilson(ref, buyers)
-        cyc = next((r for r in rows.get("cycle_all", []) if r.get("g") == g), None)
-        out["cycle_pairs"] = int(cyc["pairs"]) if cyc else 0
-        ct = float(cyc["cycle_median_s"]) if cyc and cyc.get("cycle_median_s") is not None else None
-        out["cycle_time_median_s"] = ct
-        if ct is None:
-            out["cycle_time_median_s_reason"] = "no referee of a purchasing referrer"
-    c0 = periods[0]["new"] if periods else 0
-    viral: dict[str, Any] = {"c0": c0, "k": k, "cycle_time_days": None if ct is None else ct / 86400}
-    if why or k is None or ct is None or ct <= 0 or not periods:
-        reason = why or (
-            "no K-factor (no purchasers)"
-            if k is None
-            else "no cycle time (no referee of a purchasing referrer)"
-            if ct is None
-            else "the median cycle time is not positive (referees arrive before their referrer buys)"
-        )
-        viral["reason"] = reason
-        for r in periods:
-            _null(r, "viral_customers", reason)
-    else:
-        end0 = datetime.fromisoformat(periods[0]["end"])
-        for r in periods:
-            t_days = (datetime.fromisoformat(r["end"]) - end0) / timedelta(days=1)
-            value = viral_customers(c0, k, t_days, ct / 86400)
-            if value is None:
-                _null(r, "viral_customers", "beyond the float range")
-            else:
-                r["viral_customers"] = value
-    out["viral"] = viral
-    return out
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,9 @@ def _empty() -> Columns:
     return {"node": z, "nxt": z, "moves": z, "customers": z, "median_s": np.zeros(0), "p90_s": np.zeros(0)}
 
 
-def _ranked(rnode: Any) -> tuple[Any, Any]:
-    """Each node code's rank in the graph's order of nodes (visits descending, then the code) and
-    the codes by rank."""
+def _ranked(rnode: Any) -> tuple[Any, Any, Any]:
+    """Each node code's rank in the graph's order of nodes (visits descending, then the code), the
+    codes by rank and their visits (runs) by rank."""
     visits = np.bincount(rnode, minlength=1)
     present = np.flatnonzero(visits)
     v = visits[present]
@@ -66,7 +66,7 @@ def _ranked(rnode: Any) -> tuple[Any, Any]:
         codes = present[np.argsort(-v, kind="stable")]
     rank = np.zeros(len(visits), dtype=np.int64)
     rank[codes] = np.arange(len(codes), dtype=np.int64)
-    return rank, codes.astype(np.int64)
+    return rank, codes.astype(np.int64), visits[codes]
 
 
 def _quantiles(g: Any, n: Any) -> tuple[Any, Any]:
@@ -103,50 +103,51 @@ def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
     """Every edge of the sorted elements ``seq`` (new customer, µs, node >= 0) as :data:`Columns`,
     in the graph's order: the node's rank (visits descending, then the code), moves descending,
     then the next node's rank with the end last."""
+    from hourglass.engine.grouping import run_ranges
+
     first, rts, rnode = runs_of(seq, collapse)
     m = len(rnode)
     if not m:
         return _empty()
-    rank, codes = _ranked(rnode)
+    rank, codes, visits = _ranked(rnode)
     n = len(codes)
     dbits = max(1, n.bit_length())  # the next node's rank, or n: the end
     ebits = max(1, (n - 1).bit_length()) + dbits
     named = np.append(codes, -1)  # the code of each rank, the end's -1
-    cust = np.cumsum(first, dtype=np.int32)
-    ended = np.empty(m, dtype=bool)  # the customer's last run: the sequence ended
-    ended[:-1] = first[1:]
-    ended[-1] = True
-    r = rank[rnode]
-    edge = np.empty(m, dtype=np.int64)  # node rank << dbits | the next run's rank (n: the end)
-    edge[:-1] = r[1:]
-    edge[ended] = n
-    r <<= dbits
-    edge |= r
-    del r
-    gap = np.zeros(m, dtype=np.int64)  # µs to the next run (an end: 0)
-    np.subtract(rts[1:], rts[:-1], out=gap[:-1])
-    gap[ended] = 0
     rbits = max(1, (m - 1).bit_length())
+    ways = 2 if m >= PARALLEL_MIN else 1
+    # each run's edge (node rank << dbits | the next run's rank, n: the end), its gap (µs to the
+    # next run, an end 0) and its customer, built by ranges of runs in threads
+    edge = np.empty(m, dtype=np.int64)
+    gap = np.empty(m, dtype=np.int64)
+    cust = np.empty(m, dtype=np.int32)
+    cuts = [m * j // ways for j in range(ways + 1)]
+    run_ranges(
+        lambda j: _moves(first, rts, rnode, rank, (cuts[j], cuts[j + 1]), n, dbits, (edge, gap, cust)), ways
+    )
     if ebits + rbits > _WORD_BITS + 1:
         order = np.argsort(edge, kind="stable")
-        return _part(edge[order], order, cust, gap, dbits, named)
-    # the rows split by edge at a sampled median, on a node's bound (a node's edges in one half):
-    # each half's edges sorted and read in a thread (numpy releases the GIL); the halves' nodes are
-    # disjoint and in order, so the columns concatenate
-    halves = [np.arange(m, dtype=np.int64)]
-    if m >= PARALLEL_MIN:
-        sample = np.sort(edge[:: max(1, m // 4096)])
-        cut = (int(sample[len(sample) // 2]) >> dbits) << dbits
-        below = edge < cut
-        halves = [np.flatnonzero(below), np.flatnonzero(~below)]
-        del below
+        return _filled([[(edge[order], order)]], cust, gap, dbits, named)
+    # the runs split by their node's rank where half the runs are below (a node's edges in one
+    # half): each half's edges sorted and read in a thread (numpy releases the GIL); the halves'
+    # nodes are disjoint and in order, so their columns follow each other in the outputs
+    cut = min(max(int(np.searchsorted(np.cumsum(visits), m // 2, side="right")), 1), n) if ways > 1 else n
+    split = cut << dbits  # the first edge of the second half
+    ways = 2 if cut < n else 1
 
-    def half(rows: Any) -> list[Columns]:
+    def half(j: int) -> list[tuple[Any, Any]]:
         # (edge, row) words of 64 bits sorted (a SIMD sort of plain integers: 6x cheaper than an
         # argsort); the rows are in customer order, so each edge's customers come in order
+        if ways == 1:
+            rows = np.arange(m, dtype=np.int64)
+        else:
+            mine = edge < split if j == 0 else edge >= split
+            rows = np.flatnonzero(mine)
+            del mine
         word = edge[rows].view(np.uint64)
         word <<= np.uint64(rbits)
         word |= rows.view(np.uint64)
+        del rows
         word.sort()
         order = (word & np.uint64((1 << rbits) - 1)).view(np.int64)
         word >>= np.uint64(rbits)
@@ -155,40 +156,101 @@ def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
         # freed ones' memory instead of faulting in fresh pages
         k = -(-len(e_s) // SLICE_ROWS)  # the slices
         at = [0]
-        for j in range(1, k):
-            bound = (int(e_s[j * len(e_s) // k]) >> dbits) << dbits  # that edge's node's first edge
+        for i in range(1, k):
+            bound = (int(e_s[i * len(e_s) // k]) >> dbits) << dbits  # that edge's node's first edge
             at.append(max(at[-1], int(np.searchsorted(e_s, bound))))
         at.append(len(e_s))
-        return [_part(e_s[a:b], order[a:b], cust, gap, dbits, named) for a, b in itertools.pairwise(at)]
+        return [(e_s[x:y], order[x:y]) for x, y in itertools.pairwise(at)]
 
+    return _filled(run_ranges(half, ways, ways), cust, gap, dbits, named)
+
+
+def _moves(
+    first: Any,
+    rts: Any,
+    rnode: Any,
+    rank: Any,
+    ab: tuple[int, int],
+    n: int,
+    dbits: int,
+    out: tuple[Any, Any, Any],
+) -> None:
+    """The runs ``a:b``'s edges (``n``, the nodes' count: the end), gaps and customers (numbered
+    from 1, a cumulative sum of ``first`` over every run) written into ``out``."""
+    a, b = ab
+    m = len(rnode)
+    hi = min(b + 1, m)  # the next run's rank too
+    edge, gap, cust = (v[a:b] for v in out)
+    ended = np.empty(b - a, dtype=bool)  # the customer's last run: the sequence ended
+    ended[: hi - a - 1] = first[a + 1 : hi]
+    if hi == b:
+        ended[-1] = True
+    r = rank[rnode[a:hi]]
+    edge[: hi - a - 1] = r[1:]
+    edge[ended] = n
+    r <<= dbits
+    edge |= r[: b - a]
+    del r
+    np.subtract(rts[a + 1 : hi], rts[a : hi - 1], out=gap[: hi - a - 1])
+    gap[ended] = 0
+    np.cumsum(first[a:b], dtype=np.int32, out=cust)
+    if a:
+        cust += np.int32(np.count_nonzero(first[:a]))
+
+
+def _filled(halves: list[list[tuple[Any, Any]]], cust: Any, gap: Any, dbits: int, named: Any) -> Columns:
+    """The columns of every slice (sorted edges, their rows) of the halves, in order, each half's
+    slices read in its thread and written straight into the outputs (no concatenation)."""
     from hourglass.engine.grouping import run_ranges
 
-    got = [c for part in run_ranges(lambda j: half(halves[j]), len(halves), len(halves)) for c in part]
-    got = [c for c in got if len(c["node"])] or got[:1]
-    if len(got) == 1:
-        return got[0]
-    return {k: np.concatenate([g[k] for g in got]) for k in KEYS}
+    def count(j: int) -> list[int]:  # each slice's edges
+        out = []
+        for e_s, _ in halves[j]:
+            out.append(int(np.count_nonzero(e_s[1:] != e_s[:-1])) + 1 if len(e_s) else 0)
+        return out
+
+    ways = len(halves)
+    counts = run_ranges(count, ways, ways)
+    at = np.cumsum([0, *(c for cs in counts for c in cs)]).tolist()
+    total = at[-1]
+    cols: Columns = {
+        "node": np.empty(total, dtype=np.int64),
+        "nxt": np.empty(total, dtype=np.int64),
+        "moves": np.empty(total, dtype=np.int64),
+        "customers": np.empty(total, dtype=np.int64),
+        "median_s": np.empty(total, dtype=np.float64),
+        "p90_s": np.empty(total, dtype=np.float64),
+    }
+    first_slice = np.cumsum([0, *(len(h) for h in halves)]).tolist()
+
+    def fill(j: int) -> None:
+        for i, (e_s, order) in enumerate(halves[j]):
+            x = first_slice[j] + i
+            if at[x + 1] > at[x]:
+                _part(e_s, order, cust, gap, dbits, named, {k: v[at[x] : at[x + 1]] for k, v in cols.items()})
+
+    run_ranges(fill, ways, ways)
+    return cols
 
 
-def _part(e_s: Any, order: Any, cust: Any, gap: Any, dbits: int, named: Any) -> Columns:
+def _part(e_s: Any, order: Any, cust: Any, gap: Any, dbits: int, named: Any, cols: Columns) -> None:
     """The columns of the moves ``order`` (row numbers) whose edges ``e_s`` are sorted, each
-    node's edges whole. (Few fresh arrays: each costs its page faults, 10M rows' worth of them
-    about as much CPU as the numpy pass that fills it.)"""
+    node's edges whole, written into ``cols`` (views of the outputs, one entry per edge). (Few
+    fresh arrays: each costs its page faults, 10M rows' worth of them about as much CPU as the
+    numpy pass that fills it.)"""
     m = len(order)
-    if not m:
-        return _empty()
     starts = np.empty(m, dtype=bool)
     starts[0] = True
     np.not_equal(e_s[1:], e_s[:-1], out=starts[1:])
     starts = np.flatnonzero(starts)
-    e = len(starts)
-    counts = np.empty(e, dtype=np.int64)
+    counts = cols["moves"]
     np.subtract(starts[1:], starts[:-1], out=counts[:-1])
     counts[-1] = m - starts[-1]
     e_first = e_s[starts]
-    med = np.true_divide(gap[order[starts]], 1_000_000)  # one move: its gap (s)
-    p90 = med.copy()
-    customers = np.ones(e, dtype=np.int64)
+    med, p90 = cols["median_s"], cols["p90_s"]
+    np.true_divide(gap[order[starts]], 1_000_000, out=med)  # one move: its gap (s)
+    customers = cols["customers"]
+    customers.fill(1)
     several = counts > 1
     multi = np.flatnonzero(several)
     if len(multi):  # the moves of edges with several, by edge
@@ -203,27 +265,21 @@ def _part(e_s: Any, order: Any, cust: Any, gap: Any, dbits: int, named: Any) -> 
         np.cumsum(n[:-1], out=at[1:])
         newc[at] = True
         customers[multi] = np.add.reduceat(newc, at, dtype=np.int64)
+    np.copyto(p90, med, where=~several)
     del several
     src = e_first >> dbits
     e_first &= (1 << dbits) - 1  # the next node's rank
-    nxt = named[e_first]
+    nxt = cols["nxt"]
+    np.take(named, e_first, out=nxt)
     del e_first
     end = nxt < 0
     med[end] = np.nan
     p90[end] = np.nan
-    cols = {
-        "node": named[src],
-        "nxt": nxt,
-        "moves": counts,
-        "customers": customers,
-        "median_s": med,
-        "p90_s": p90,
-    }
+    np.take(named, src, out=cols["node"])
     if len(multi):
         at, to = _by_moves(src, counts, multi)
         for v in cols.values():
             v[to] = v[at]
-    return cols
 
 
 def _by_moves(src: Any, counts: Any, multi: Any) -> tuple[Any, Any]:

@@ -120,13 +120,17 @@ def test_no_edges() -> None:
     assert r.to_dict()["edges"] == [] and r.rows() == [] and len(r.rows()) == 0
 
 
+@pytest.mark.parametrize("threaded", [False, True])  # the check's halves and the passes in two threads
 @pytest.mark.parametrize("chunk", [1 << 20, 5])  # the check by chunks of 5 edges: the swaps cross one
 @pytest.mark.parametrize("sorted_names", [True, False])
 def test_columns_in_order_are_only_checked(
-    sorted_names: bool, chunk: int, monkeypatch: pytest.MonkeyPatch
+    sorted_names: bool, chunk: int, threaded: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Columns handed over in the documented order (engine/wide_edges.py's; the names' codes in
-    name order or not) are not sorted again; out of it by one swap they are: the same graph."""
+    name order or not) are not sorted again; out of it by one swap they are (inside a chunk, across
+    chunks, across the threads' halves, at the end): the same graph."""
+    if threaded:
+        monkeypatch.setattr(transition_edges, "_THREADED", 2)
     names, cols = _random_edges(11, 300, sorted_names)
     old, _ = _both(names, cols)
     code = {n: k for k, n in enumerate(names)}
@@ -150,13 +154,14 @@ def test_columns_in_order_are_only_checked(
     monkeypatch.setattr(transition_edges, "_CHUNK_CHECKED", chunk)
     _, new = _both(names, ordered)
     assert list(new.edges) == edges and list(new.nodes) == list(old.nodes) and sorts == []
-    for at in ([3, 4], [4, 5], [len(edges) - 2, len(edges) - 1]):
+    half = len(edges) // 2
+    for at in ([3, 4], [4, 5], [half - 1, half], [len(edges) - 2, len(edges) - 1]):
         swapped = {k: v.copy() for k, v in ordered.items()}
         for v in swapped.values():
             v[at] = v[at[::-1]]
         _, again = _both(names, swapped)
         assert list(again.edges) == edges and sorts[-1] == len(edges)
-    assert len(sorts) == 3
+    assert len(sorts) == 4
 
 
 @pytest.mark.parametrize("bits", [63, 30, 12])
@@ -195,11 +200,16 @@ def test_wide_log_columns_equal_the_dict_rows() -> None:
     assert json.dumps(again.to_dict(), indent=2) == json.dumps(d, indent=2)
 
 
+@pytest.mark.parametrize("threaded", [False, True])
 @pytest.mark.parametrize("chunk", [1 << 20, 2])
-def test_an_edge_of_a_node_not_in_the_order_raises(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_edge_of_a_node_not_in_the_order_raises(
+    chunk: int, threaded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A node outside the given order (stages): KeyError, as the dict form's rank lookup, whether
-    the check by chunks meets it in order or the sort does."""
+    the check by chunks (in a thread's half) meets it in order or the sort does."""
     monkeypatch.setattr(transition_edges, "_CHUNK_CHECKED", chunk)
+    if threaded:
+        monkeypatch.setattr(transition_edges, "_THREADED", 2)
     z = np.zeros(4)
     for src in ([0, 0, 1, 2], [1, 0, 0, 2]):  # in order until the stray node; out of order first
         cols = EdgeColumns.of(["a", "b", "c"], src, [1, -1, -1, -1], [3, 1, 2, 1], [1, 1, 1, 1], z, z)

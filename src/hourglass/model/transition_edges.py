@@ -201,11 +201,12 @@ def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64:
     return _argsort_halves(word)  # the words are distinct (one edge per from, to)
 
 
-def _ordered(rank: I64, cols: EdgeColumns, n_nodes: int) -> bool:
+def _ordered(rank: I64, cols: EdgeColumns, n_nodes: int, pool: ThreadPoolExecutor | None = None) -> bool:
     """Whether the edges are in :func:`_edge_order`'s order already (engine/wide_edges.py hands
     them so): its packed words made and checked by chunks (no array of every edge: each costs its
-    page faults); False where the word does not fit (then the sort decides). An edge whose node is
-    not in the order raises KeyError, as the dict form's rank[] lookup."""
+    page faults), with ``pool`` the two halves of the chunks in its threads; False where the word
+    does not fit (then the sort decides). An edge whose node is not in the order raises KeyError,
+    as the dict form's rank[] lookup."""
     m = len(cols.src)
     if not m:
         return True
@@ -214,22 +215,31 @@ def _ordered(rank: I64, cols: EdgeColumns, n_nodes: int) -> bool:
     mbits = max(1, top.bit_length())
     if nbits * 2 + mbits > _WORD_BITS:
         return False
-    last = -1
-    for a in range(0, m, _CHUNK_CHECKED):
-        b = a + _CHUNK_CHECKED
-        word = rank[cols.src[a:b]]
-        if (word == n_nodes).any():
-            raise KeyError("an edge's node is not in the order")
-        word <<= mbits + nbits
-        down = top - cols.moves[a:b]
-        down <<= nbits
-        word |= down
-        del down
-        word |= rank[cols.dst[a:b]]  # dst -1 reads the last slot: the end, after every node
-        if int(word[0]) <= last or not bool((word[1:] > word[:-1]).all()):
-            return False
-        last = int(word[-1])
-    return True
+
+    def check(ab: tuple[int, int]) -> tuple[bool, int, int]:  # in order, its first and last word
+        head, last = -1, -1
+        for a in range(ab[0], ab[1], _CHUNK_CHECKED):
+            b = min(a + _CHUNK_CHECKED, ab[1])
+            word = rank[cols.src[a:b]]
+            if (word == n_nodes).any():
+                raise KeyError("an edge's node is not in the order")
+            word <<= mbits + nbits
+            down = top - cols.moves[a:b]
+            down <<= nbits
+            word |= down
+            del down
+            word |= rank[cols.dst[a:b]]  # dst -1 reads the last slot: the end, after every node
+            if head < 0:
+                head = int(word[0])
+            if int(word[0]) <= last or not bool((word[1:] > word[:-1]).all()):
+                return False, head, last
+            last = int(word[-1])
+        return True, head, last
+
+    if pool is None or m < _THREADED:
+        return check((0, m))[0]
+    lo, hi = pool.map(check, [(0, m // 2), (m // 2, m)])
+    return lo[0] and hi[0] and lo[2] < hi[1]
 
 
 def _argsort_halves(word: I64) -> I64:
@@ -262,11 +272,26 @@ def _gathered(columns: list[Any], o: I64) -> list[Any]:
 
 def graph_columns(cols: EdgeColumns, order: Sequence[str] | None) -> tuple[Rows, Rows, int]:
     """model/transitions.py's ``nodes`` and ``edges`` (same dicts, same order) and the customers
-    (each sequence ends once: the moves to the end), from the columns."""
+    (each sequence ends once: the moves to the end), from the columns. Past a million edges the
+    vector passes run in two threads (numpy releases the GIL)."""
+    if len(cols.src) < _THREADED:
+        return _graph(cols, order, None)
+    with ThreadPoolExecutor(2) as pool:
+        return _graph(cols, order, pool)
+
+
+def _graph(
+    cols: EdgeColumns, order: Sequence[str] | None, pool: ThreadPoolExecutor | None
+) -> tuple[Rows, Rows, int]:
     n_names = len(cols.names)
-    end = cols.dst < 0
+
+    def ended() -> tuple[I64, int]:  # each node's moves to the end, and all of them
+        end = cols.dst < 0
+        moves = cols.moves[end]
+        return np.bincount(cols.src[end], weights=moves, minlength=n_names).astype(np.int64), int(moves.sum())
+
+    later = pool.submit(ended) if pool is not None else None
     visits = np.bincount(cols.src, weights=cols.moves, minlength=n_names).astype(np.int64)
-    ends = np.bincount(cols.src[end], weights=cols.moves[end], minlength=n_names).astype(np.int64)
     present = np.flatnonzero(visits > 0).astype(np.int64)
     if order is not None:
         code_of = {cols.names[k]: k for k in present.tolist()}
@@ -277,23 +302,40 @@ def graph_columns(cols: EdgeColumns, order: Sequence[str] | None) -> tuple[Rows,
     rank = np.full(n_names + 1, len(nodes_codes), dtype=np.int64)  # the last slot: the end (-1)
     rank[nodes_codes] = np.arange(len(nodes_codes), dtype=np.int64)
     o = None
-    if not _ordered(rank, cols, len(nodes_codes)):
+    if not _ordered(rank, cols, len(nodes_codes), pool):
         fr, to = rank[cols.src], rank[cols.dst]  # dst -1 reads the last slot
         if (fr == len(nodes_codes)).any():
             raise KeyError("an edge's node is not in the order")  # as the dict form's rank[] lookup
         o = _edge_order(fr, cols.moves, to, len(nodes_codes))
         del fr, to
+    ends, customers_n = later.result() if later is not None else ended()
     named = _Named(list(cols.names), end=False)
     named_or_end = _Named(named.names, end=True)
 
     columns = [cols.src, cols.dst, cols.moves, cols.customers, cols.median_s, cols.p90_s]
     src, dst, moves, customers, median, p90 = columns if o is None else _gathered(columns, o)
     probability = np.empty(len(moves))
-    for a in range(0, len(moves), _CHUNK_CHECKED):
-        b = a + _CHUNK_CHECKED
-        np.divide(moves[a:b], visits[src[a:b]], out=probability[a:b])
-    at_end = dst < 0
-    if not (np.isnan(median[at_end]).all() and np.isnan(p90[at_end]).all()):
+
+    def divided(ab: tuple[int, int]) -> None:
+        for a in range(ab[0], ab[1], _CHUNK_CHECKED):
+            b = min(a + _CHUNK_CHECKED, ab[1])
+            np.divide(moves[a:b], visits[src[a:b]], out=probability[a:b])
+
+    def measured() -> bool:  # the end's times are NaN already
+        at_end = dst < 0
+        return bool(np.isnan(median[at_end]).all() and np.isnan(p90[at_end]).all())
+
+    if pool is not None:
+        mid = len(moves) // 2
+        parts = [pool.submit(divided, (0, mid)), pool.submit(divided, (mid, len(moves)))]
+        nan_ends = measured()
+        for f in parts:
+            f.result()
+    else:
+        divided((0, len(moves)))
+        nan_ends = measured()
+    if not nan_ends:
+        at_end = dst < 0
         median, p90 = median.copy(), p90.copy()  # the end's times are not measured
         median[at_end] = math.nan
         p90[at_end] = math.nan
@@ -313,4 +355,4 @@ def graph_columns(cols: EdgeColumns, order: Sequence[str] | None) -> tuple[Rows,
         ("node", "visits", "ends"),
         [(nodes_codes, named), (visits[nodes_codes], None), (ends[nodes_codes], None)],
     )
-    return nodes, edges, int(cols.moves[end].sum())
+    return nodes, edges, customers_n

@@ -11,7 +11,8 @@ import ibis.expr.types as ir
 from hourglass.analyses._by import top_values
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.plan import Materialize, Plan, Rows
-from hourglass.model.retention import US_PER_DAY, RetentionResult, RetentionSpec, Target, assemble_retention
+from hourglass.model.retention import RetentionResult, RetentionSpec, Target, assemble_retention
+from hourglass.model.retention_spec import US_PER_DAY
 
 __all__ = ["period_index", "retention_plan"]
 

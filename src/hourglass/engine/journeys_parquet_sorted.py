@@ -66,11 +66,14 @@ def parquet_sorted(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[S
         rank[order] = np.arange(len(order), dtype=np.int32)
         node = rank[codes]
         del codes, rank
+        # the names in their order (1M Python strings) made in the thread while the nodes are put
+        # in the customers' order
+        named = pool.submit(lambda: dictionary.take(_indices(order)).to_pylist())
         grouped = grouping.result() if grouping is not None else _grouped(c, ts)
         seq = _time_ordered(grouped, node) if grouped is not None else wide_sorted(c, ts, node)
         if seq is None:
             return None
-        return seq, [str(n) for n in dictionary.take(_indices(order)).to_pylist()]
+        return seq, named.result()
 
 
 #: the customers grouped in a thread while the names are numbered (else after them)

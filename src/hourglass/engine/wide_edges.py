@@ -270,12 +270,12 @@ def _part(e_s: Any, order: Any, cust: Any, gap: Any, dbits: int, named: Any, col
     src = e_first >> dbits
     e_first &= (1 << dbits) - 1  # the next node's rank
     nxt = cols["nxt"]
-    np.take(named, e_first, out=nxt)
+    np.take(named, e_first, out=nxt, mode="clip")  # unbuffered (indices in range)
     del e_first
     end = nxt < 0
     med[end] = np.nan
     p90[end] = np.nan
-    np.take(named, src, out=cols["node"])
+    np.take(named, src, out=cols["node"], mode="clip")
     if len(multi):
         at, to = _by_moves(src, counts, multi)
         for v in cols.values():

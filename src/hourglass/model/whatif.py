@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hourglass.model.whatif_sim import METRICS, Fit, FrictionEffect, Scenario, bands, scenario_of, simulate
-from hourglass.model.whatif_sim import totals as sim_totals
+from hourglass.model.whatif_sim import METRICS, Fit, FrictionEffect, Scenario, scenario_of, simulate
 from hourglass.model.whatif_spec import (
     REFERRED,
     Change,
@@ -45,6 +44,29 @@ __all__ = [
     "simulate",
     "with_horizon",
 ]
+
+
+def bands(a: np.ndarray) -> dict[str, list[float]]:
+    """Per period: the median of the runs and the 90% band (5% and 95% quantiles)."""
+    return {
+        "median": [float(x) for x in np.median(a, axis=0)],
+        "low": [float(x) for x in np.quantile(a, 0.05, axis=0)],
+        "high": [float(x) for x in np.quantile(a, 0.95, axis=0)],
+    }
+
+
+def sim_totals(base: np.ndarray, scen: np.ndarray) -> dict[str, float]:
+    """Over the horizon: the mean baseline and scenario totals of the runs (the same draws for both)
+    and their difference with its 90% band."""
+    b, s = base.sum(axis=1), scen.sum(axis=1)
+    d = s - b
+    return {
+        "baseline": float(np.mean(b)),
+        "scenario": float(np.mean(s)),
+        "difference": float(np.mean(d)),
+        "difference_low": float(np.quantile(d, 0.05)),
+        "difference_high": float(np.quantile(d, 0.95)),
+    }
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,8 @@ __all__ = [
     "Fit",
     "FrictionEffect",
     "Scenario",
-    "bands",
     "scenario_of",
     "simulate",
-    "totals",
 ]
 
 
@@ -330,26 +328,6 @@ def simulate(fit: Fit, sc: Scenario, horizon: int, runs: int, seed: int) -> dict
                     if 0 <= p_abs - s < len(curves[c])
                 )
     return out
-
-
-def bands(a: np.ndarray) -> dict[str, list[float]]:
-    return {
-        "median": [float(x) for x in np.median(a, axis=0)],
-        "low": [float(x) for x in np.quantile(a, 0.05, axis=0)],
-        "high": [float(x) for x in np.quantile(a, 0.95, axis=0)],
-    }
-
-
-def totals(base: np.ndarray, scen: np.ndarray) -> dict[str, float]:
-    b, s = base.sum(axis=1), scen.sum(axis=1)
-    d = s - b
-    return {
-        "baseline": float(np.mean(b)),
-        "scenario": float(np.mean(s)),
-        "difference": float(np.mean(d)),
-        "difference_low": float(np.quantile(d, 0.05)),
-        "difference_high": float(np.quantile(d, 0.95)),
-    }
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from hourglass.analyses.lifecycle import (
     stage_customers,
     stage_summary,
 )
-from hourglass.engine.bound import Runner, bound, built, direct
+from hourglass.engine.after_sale_arrays import after_arrays
+from hourglass.engine.bound import Bound, Runner, bound, built, direct
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
 from hourglass.engine.range_cache import remembered
@@ -44,6 +45,7 @@ from hourglass.model.lifecycle_assemble import as_count, assemble_after_sale, as
 from hourglass.model.lifecycle_result import LifecycleGroup, LifecycleResult, stage_reason
 
 __all__ = [
+    "ARRAYS_ON",
     "FIRSTS_ON",
     "KEPT_ON",
     "ON_SOURCE_LAST",
@@ -57,6 +59,9 @@ __all__ = [
 FIRSTS_ON = True
 #: the after-sale plan on the purchasers' events and purchase table kept once; tests turn it off
 KEPT_ON = True
+#: the after-sale metrics of a store's range from its events' arrays (engine/after_sale_arrays.py);
+#: tests turn it off to compare with the plan
+ARRAYS_ON = True
 #: the stage summary of a store's numpy stage table from its arrays (engine/stage_firsts.py); tests
 #: turn it off to compare with DuckDB's aggregate
 SUMMARY_ON = True
@@ -243,15 +248,25 @@ def run_lifecycle(
             st = next(x for x in stages if x.stage == sale)
             why["after_sale"] = "no purchasers: " + stage_reason(st, where) + ", or give --goal STAGE"
         else:
-            present = _present(run, t, after_sale_names(spec.after_sale))
+            # a store's: from the range's events read once and the stage table's arrays
+            arrays = None
+            if found is not None and ARRAYS_ON and isinstance(run, Bound):
+                arrays = after_arrays(run.engine.con.con, k, spec, found[1], now, events.report, channel)
+            if arrays is not None:
+                present = arrays.present
+            else:
+                present = _present(run, t, after_sale_names(spec.after_sale))
             missing = missing_blocks(spec.after_sale, present, where=where)
-            if KEPT_ON:  # the purchasers' events and their purchases kept once, read by every block
+            if arrays is not None:
+                rows = arrays.rows(missing)
+            elif KEPT_ON:  # the purchasers' events and their purchases kept once, read by every block
                 pe = run.table(built(af.purchasers_events, sp, t, customers))  # (10M: 1.15 -> 0.65 CPU-s)
                 pc = run.table(built(af.purchase_customers, sp, pe, built(af.buyers, sp, customers), at))
                 plan = built(af.after_sale_plan, sp, pe, customers, at, missing, pc)
+                rows = {name: run.rows(expr) for name, expr in plan.items()}
             else:
                 plan = built(af.after_sale_plan, sp, t, customers, at, missing)
-            rows = {name: run.rows(expr) for name, expr in plan.items()}
+                rows = {name: run.rows(expr) for name, expr in plan.items()}
             after = assemble_after_sale(spec, rows, missing, has_revenue="revenue" in t.columns)
         groups: tuple[LifecycleGroup, ...] = ()
         if by is not None:

@@ -1,9 +1,10 @@
-"""The event level of ``paths`` on a store of text names from each customer's first rows
-(engine/store_paths.py, the rows' places ``hg_seq`` written at ingest, engine/store_codes.py): the
-portable plan's answers on names whose order is not obvious, ties in time between names, names
-repeated in long runs (read further, several times), rows equal in (customer, time, name), depths
-1-8, collapse on and off, many paths tied at the top; the declines (a period, a store without the
-places, a source column of that name, places not as written) and the hash's fallback."""
+"""The event level of ``paths`` on a store of text names from each customer's first rows, and its
+rows in order for ``transitions`` (engine/store_paths.py, the rows' places ``hg_seq`` written at
+ingest, engine/store_codes.py): the portable plan's answers on names whose order is not obvious,
+ties in time between names, names repeated in long runs (read further, several times), rows equal
+in (customer, time, name), depths 1-8, collapse on and off, many paths tied at the top; the
+transitions bit for bit the sort's; the declines (a period, a store without the places, a source
+column of that name, places not as written) and the hash's fallback."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import hourglass
 from hourglass.engine import event_store, journeys_fast, store_paths
 from hourglass.interfaces import journeys_api as hg
 from test_journeys_codes import NAMES
-from test_journeys_fast import _plain, portable
+from test_journeys_fast import _approx, _plain, portable
 
 BASE = 1_704_067_200_000_000  # 2024-01-01 in µs
 
@@ -65,6 +66,21 @@ def _store(tmp_path: Path, table: pa.Table, monkeypatch: pytest.MonkeyPatch, nam
 
 
 @pytest.fixture
+def ordered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each fast transitions call was ordered here (not declined)."""
+    calls: list[bool] = []
+    real = store_paths.store_sorted
+
+    def spied(events: Any, spec: Any) -> Any:
+        got = real(events, spec)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(journeys_fast, "store_sorted", spied)
+    return calls
+
+
+@pytest.fixture
 def answered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each fast paths call was answered here (not declined)."""
     calls: list[bool] = []
@@ -96,6 +112,29 @@ def test_the_places_answer_as_the_portable_plan(
     _same(ev, depth=8, top=1000)  # every path
     _same(ev, depth=4, top=1)
     assert answered == [True] * 10
+
+
+def test_the_transitions_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ordered: list[bool]
+) -> None:
+    """Every row put at its place: the sort's order exactly (bit for bit its answer), the portable
+    plan's answer (its quantiles to 1e-9 relative)."""
+    ev = hourglass.events(str(_store(tmp_path, _table(7), monkeypatch)))
+    got_true: dict[str, Any] = {}
+    for collapse in (True, False):
+        got = _plain(hg.transitions(ev, level="event", collapse=collapse).to_dict())
+        got_true = got_true or got
+        with monkeypatch.context() as mp:
+            mp.setattr(store_paths, "ENABLED", False)
+            assert got == _plain(hg.transitions(ev, level="event", collapse=collapse).to_dict())
+        with portable():
+            want = hg.transitions(ev, level="event", collapse=collapse).to_dict()
+        _approx(got, _plain(want))
+    hg.transitions(ev, level="event", since=datetime(2024, 1, 1, 1, 0))  # a period: declined
+    assert ordered == [True, False, True, False, False]
+    monkeypatch.setattr(store_paths, "PARALLEL_MIN", 1)  # the rows put in place in threads
+    assert _plain(hg.transitions(ev, level="event").to_dict()) == got_true
+    assert ordered[-1]
 
 
 def test_the_later_rows_read_until_enough_runs(
@@ -177,7 +216,7 @@ def test_the_declines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered:
     ],
 )
 def test_places_not_as_written_decline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: list[bool], change: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered: list[bool], ordered: list[bool], change: str
 ) -> None:
     store = _store(tmp_path, _table(6), monkeypatch)
     con = duckdb.connect(str(store))
@@ -188,3 +227,5 @@ def test_places_not_as_written_decline(
     ev = hourglass.events(str(store))
     hg.paths(ev, level="event", depth=8, top=5)
     assert answered == [False]
+    hg.transitions(ev, level="event")
+    assert ordered == [False]

@@ -52,7 +52,7 @@ from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
 from hourglass.engine.raw_stages import stage_rows
 from hourglass.engine.store_codes import CODE_COLUMN
-from hourglass.engine.store_paths import store_paths
+from hourglass.engine.store_paths import store_paths, store_sorted
 from hourglass.engine.wide_edges import Columns, edge_columns
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
@@ -241,8 +241,8 @@ def sorted_nodes(
         pre = stage_rows(events, spec, threaded)
         if pre is not None:
             return pre, None
-    elif isinstance(spec, TransitionsSpec):  # a Parquet file of very many names: numbered by pyarrow
-        read = parquet_sorted(events, spec)
+    elif isinstance(spec, TransitionsSpec):  # many names: a Parquet file's numbered by pyarrow, a
+        read = parquet_sorted(events, spec) or store_sorted(events, spec)  # store's rows put in place
         if read is not None:
             return read
     raw = events.engine.con.con

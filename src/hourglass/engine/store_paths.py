@@ -1,5 +1,6 @@
-"""The event level of ``paths`` on a store of text names, from each customer's first rows (issue 18,
-the `wide` shape; bench/WIDE.md, session 12).
+"""The event level of ``paths`` on a store of text names from each customer's first rows, and its
+rows in order for ``transitions``, by the rows' places (issue 18, the `wide` shape; bench/WIDE.md,
+session 12).
 
 A store keeps its rows ordered by (event, customer, ts) (engine/event_store.py: a funnel reads
 only its steps' row groups), so the general fast path sorted every row by (customer, ts, node)
@@ -23,6 +24,9 @@ order), so here:
    name number by number, a missing name first: the numbers are in name order) in Python, and
    only their names read from the store.
 
+``transitions`` (every row, in order) reads all the rows and puts each in its slot, its customer's
+start plus its place (:func:`store_sorted`): the general path's order of every row with no sort.
+
 Same answers as the portable plan (tests/test_store_paths.py). Declines (None: the general fast
 path runs) on another level, a period (the places count every row), a breakdown or an anchor, a
 store without the places (written before them; an ENUM store), keys not dense, a null, or places
@@ -43,19 +47,22 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
+    from hourglass.engine.journeys_seq import Sorted
     from hourglass.engine.load import Events
-    from hourglass.model.journeys_spec import PathsSpec
+    from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
     #: (customer key, place, name number) per row
     Arrays: TypeAlias = tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]
     #: a row per customer, a column per place: the name numbers, -1 where he has no row
     Grid: TypeAlias = npt.NDArray[np.int32]
 
-__all__ = ["ENABLED", "store_paths"]
+__all__ = ["ENABLED", "store_paths", "store_sorted"]
 
 #: the path's switch (the sort of every row when off)
 ENABLED = True
 
+#: the fewest rows put in place in threads
+PARALLEL_MIN = 1_000_000
 #: a 64-bit odd multiplier of the paths' hash (the golden ratio's)
 MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -97,6 +104,60 @@ def store_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], 
     if not held.all():
         path, longer = path[held], longer[held]
     return _top(raw, database, path, longer, spec.top)
+
+
+def store_sorted(events: Events, spec: TransitionsSpec) -> tuple[Sorted, list[str]] | None:
+    """Every element of the event level in the order (customer, ts, node) (engine/journeys_seq.py
+    ``Sorted``) and the names the nodes index, from the rows' places: each row put at its
+    customer's start plus its place (the keys are dense: a customer's rows start after the rows of
+    the keys before his), no sort (``transitions``: engine/journeys_fast.py ``sorted_nodes``); None
+    where the places do not apply (as :func:`store_paths`)."""
+    from hourglass.engine.errors import translated
+    from hourglass.engine.grouping import WORKERS, run_ranges
+    from hourglass.engine.journeys_codes import code_names
+
+    if not ENABLED or spec.level != "event" or spec.since is not None or spec.until is not None:
+        return None
+    database = _database(events) if spec.by is None else None
+    if database is None:
+        return None
+    raw = events.engine.con.con
+    with translated():
+        got = raw.execute(
+            f'SELECT customer, {SEQ_COLUMN}, "timestamp", {CODE_COLUMN} FROM "{database}".hg_events'
+        ).fetchnumpy()
+    cols = list(got.values())
+    if any(np.ma.is_masked(v) for v in cols):
+        return None
+    c, place, ts, node = (np.asarray(v) for v in cols)
+    n = len(c)
+    if n and (int(c.min()) < 0 or int(place.min()) < 0 or int(node.min()) < 0):
+        return None
+    count = np.bincount(c) if n else np.zeros(0, dtype=np.int64)
+    begin = np.cumsum(count)
+    begin -= count
+    out_ts = np.empty(n, dtype=np.int64)
+    out_node = np.empty(n, dtype=np.int32)
+    hit = np.zeros(n, dtype=bool)
+    ways = WORKERS if n >= PARALLEL_MIN else 1
+    cuts = [n * k // ways for k in range(ways + 1)]
+
+    def put(k: int) -> bool:  # a slice of the rows in its thread (numpy's scatter frees the GIL)
+        a, b = cuts[k], cuts[k + 1]
+        slot = begin[c[a:b]]
+        slot += place[a:b]
+        if b > a and int(slot.max()) >= n:
+            return False
+        hit[slot] = True
+        out_ts[slot] = ts[a:b]
+        out_node[slot] = node[a:b]
+        return True
+
+    if not all(run_ranges(put, ways)) or not hit.all():  # not each customer's 0, 1, ...
+        return None
+    new = np.zeros(n, dtype=bool)
+    new[begin[count > 0]] = True
+    return (new, out_ts, out_node), list(code_names(events, database))
 
 
 def _database(events: Events) -> str | None:

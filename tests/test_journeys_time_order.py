@@ -93,3 +93,8 @@ def test_time_ordered_is_the_sort() -> None:
 
     assert per_customer(got) == per_customer(want)
     assert journeys_wide.time_ordered(c, ts[::-1].copy(), node) is None
+    # the two halves (the grouping needs no node: T numbers the names meanwhile)
+    grouped = journeys_wide.time_grouped(c, ts)
+    assert grouped is not None and journeys_wide.time_grouped(c, ts[::-1].copy()) is None
+    halves = journeys_wide.grouped_nodes(grouped, node)
+    assert all(np.array_equal(a, b) for a, b in zip(halves, got, strict=True))

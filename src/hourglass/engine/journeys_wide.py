@@ -29,6 +29,9 @@ __all__ = [
     "PARALLEL_MIN",
     "RANGE_KERNEL",
     "RANGE_ROWS",
+    "Grouped",
+    "grouped_nodes",
+    "time_grouped",
     "time_ordered",
     "wide_sorted",
 ]
@@ -170,7 +173,20 @@ def time_ordered(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sorted
     non-decreasing, as a log file's rows usually are: checked; else None): each customer's rows
     kept in their order by one stable grouping (engine/grouping.py ``group_ids``, a SIMD sort of a
     word per row) instead of a sort of every row's key, then the rows equal in (customer, ts)
-    ordered by node within their groups."""
+    ordered by node within their groups (:func:`time_grouped`, then :func:`grouped_nodes`)."""
+    grouped = time_grouped(c, ts)
+    return None if grouped is None else grouped_nodes(grouped, node)
+
+
+#: :func:`time_grouped`'s rows: their order, where a customer starts in it, the times in it
+Grouped = tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], I64]
+
+
+def time_grouped(c: npt.NDArray[Any], ts: I64) -> Grouped | None:
+    """The first half of :func:`time_ordered`, which needs no node (a caller may number the nodes
+    meanwhile, in another thread): the rows' order grouped by customer, each customer's rows in
+    file order, where a customer starts and the times in that order; None when the rows are not
+    in time order."""
     from hourglass.engine.grouping import group_ids
 
     m = len(c)
@@ -182,7 +198,14 @@ def time_ordered(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sorted
     new[0] = True
     np.not_equal(grouped[1:], grouped[:-1], out=new[1:])
     del grouped
-    out_ts = ts[order]
+    return order, new, ts[order]
+
+
+def grouped_nodes(grouped: Grouped, node: npt.NDArray[Any]) -> Sorted:
+    """The second half of :func:`time_ordered`: the nodes in :func:`time_grouped`'s order, the rows
+    equal in (customer, ts) in node order within their groups."""
+    order, new, out_ts = grouped
+    m = len(order)
     out_node = np.asarray(node)[order].astype(np.int32)
     tie = np.zeros(m, dtype=bool)
     np.equal(out_ts[1:], out_ts[:-1], out=tie[1:])

@@ -51,7 +51,7 @@ def _empty() -> Columns:
 def _ranked(rnode: Any) -> tuple[Any, Any, Any]:
     """Each node code's rank in the graph's order of nodes (visits descending, then the code), the
     codes by rank and their visits (runs) by rank."""
-    visits = np.bincount(rnode, minlength=1)
+    visits = _visits(rnode)
     present = np.flatnonzero(visits)
     v = visits[present]
     top = int(v.max())
@@ -67,6 +67,26 @@ def _ranked(rnode: Any) -> tuple[Any, Any, Any]:
     rank = np.zeros(len(visits), dtype=np.int64)
     rank[codes] = np.arange(len(codes), dtype=np.int64)
     return rank, codes.astype(np.int64), visits[codes]
+
+
+def _visits(rnode: Any) -> Any:
+    """Each node code's runs: ``bincount`` by slices (its cast of each to intp stays under glibc's
+    mmap bound: no fresh pages), in two threads from ``PARALLEL_MIN`` runs."""
+    from hourglass.engine.grouping import run_ranges
+
+    m = len(rnode)
+    top = int(rnode.max()) + 1
+    ways = 2 if m >= PARALLEL_MIN else 1
+    cuts = [m * j // ways for j in range(ways + 1)]
+
+    def part(j: int) -> Any:
+        acc = np.zeros(top, dtype=np.int64)
+        for x in range(cuts[j], cuts[j + 1], SLICE_ROWS):
+            acc += np.bincount(rnode[x : min(x + SLICE_ROWS, cuts[j + 1])], minlength=top)
+        return acc
+
+    parts = run_ranges(part, ways, ways)
+    return parts[0] if ways == 1 else parts[0] + parts[1]
 
 
 def _quantiles(g: Any, n: Any) -> tuple[Any, Any]:
@@ -122,9 +142,15 @@ def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
     gap = np.empty(m, dtype=np.int64)
     cust = np.empty(m, dtype=np.int32)
     cuts = [m * j // ways for j in range(ways + 1)]
-    run_ranges(
-        lambda j: _moves(first, rts, rnode, rank, (cuts[j], cuts[j + 1]), n, dbits, (edge, gap, cust)), ways
-    )
+
+    def moves(j: int) -> None:  # by slices: their temporaries under glibc's mmap bound
+        base = int(np.count_nonzero(first[: cuts[j]]))
+        for x in range(cuts[j], cuts[j + 1], SLICE_ROWS):
+            y = min(x + SLICE_ROWS, cuts[j + 1])
+            _moves(first, rts, rnode, rank, (x, y), n, dbits, (edge, gap, cust), base)
+            base = int(cust[y - 1])
+
+    run_ranges(moves, ways, ways)
     if ebits + rbits > _WORD_BITS + 1:
         order = np.argsort(edge, kind="stable")
         return _filled([[(edge[order], order)]], cust, gap, dbits, named)
@@ -174,9 +200,11 @@ def _moves(
     n: int,
     dbits: int,
     out: tuple[Any, Any, Any],
+    base: int,
 ) -> None:
     """The runs ``a:b``'s edges (``n``, the nodes' count: the end), gaps and customers (numbered
-    from 1, a cumulative sum of ``first`` over every run) written into ``out``."""
+    from 1, a cumulative sum of ``first`` over every run; ``base``: its value before ``a``)
+    written into ``out``."""
     a, b = ab
     m = len(rnode)
     hi = min(b + 1, m)  # the next run's rank too
@@ -194,8 +222,8 @@ def _moves(
     np.subtract(rts[a + 1 : hi], rts[a : hi - 1], out=gap[: hi - a - 1])
     gap[ended] = 0
     np.cumsum(first[a:b], dtype=np.int32, out=cust)
-    if a:
-        cust += np.int32(np.count_nonzero(first[:a]))
+    if base:
+        cust += np.int32(base)
 
 
 def _filled(halves: list[list[tuple[Any, Any]]], cust: Any, gap: Any, dbits: int, named: Any) -> Columns:

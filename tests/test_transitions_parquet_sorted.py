@@ -1,7 +1,7 @@
-"""engine/journeys_parquet_sorted.py: the customers' grouping that runs while the names are numbered
-(``_grouped``, then ``_time_ordered`` given the nodes) gives journeys_wide ``time_ordered``'s arrays
-exactly (rows tied in customer and time put in node order, ids past 2^63, one row, rows not in time
-order declined), and the elements read with and without the overlap are the same."""
+"""engine/journeys_parquet_sorted.py: the customers' grouping (journeys_wide ``time_grouped``) run in a
+thread while the names are numbered, then the nodes put in its order (``grouped_nodes``), reads the
+same elements and names as without the overlap, in time order (grouped) and not (sorted), and the
+same transitions."""
 
 from __future__ import annotations
 
@@ -14,37 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import hourglass
-from hourglass.engine import journeys_fast, journeys_parquet_sorted, journeys_wide, parquet_rows, raw_names
-from hourglass.engine.journeys_parquet_sorted import _grouped, _time_ordered
-
-
-def _rows(n: int, seed: int, ids: str) -> tuple[Any, Any, Any]:
-    rng = np.random.default_rng(seed)
-    c = rng.integers(0, 60, n)
-    if ids == "big":
-        c = c.astype(np.uint64) + np.uint64(2**63)
-    ts = np.sort(rng.integers(0, 50, n)).astype(np.int64) * 1_000_000  # in time order, many ties
-    node = rng.integers(0, 30, n).astype(np.int32)
-    return c, ts, node
-
-
-@pytest.mark.parametrize("ids", ["small", "big"])
-@pytest.mark.parametrize("n", [1, 2, 7, 3000])
-def test_grouped_then_nodes_is_time_ordered(ids: str, n: int) -> None:
-    c, ts, node = _rows(n, n, ids)
-    want = journeys_wide.time_ordered(c, ts, node)
-    grouped = _grouped(c, ts)
-    assert want is not None and grouped is not None
-    got = _time_ordered(grouped, node)
-    for a, b in zip(got, want, strict=True):
-        assert a.dtype == b.dtype
-        assert np.array_equal(a, b)
-
-
-def test_not_in_time_order_declines() -> None:
-    c, ts, _ = _rows(50, 3, "small")
-    assert _grouped(c, ts[::-1].copy()) is None
-    assert _grouped(c[:0], ts[:0]) is None
+from hourglass.engine import journeys_fast, journeys_parquet_sorted, parquet_rows, raw_names
 
 
 @pytest.mark.parametrize("in_time_order", [True, False])

@@ -43,7 +43,7 @@ def parquet_sorted(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[S
     import pyarrow.compute as pc
 
     from hourglass.engine.journeys_parquet import _canonical, wide_read
-    from hourglass.engine.journeys_wide import wide_sorted
+    from hourglass.engine.journeys_wide import grouped_nodes, time_grouped, wide_sorted
 
     if not ENABLED:
         return None
@@ -53,7 +53,7 @@ def parquet_sorted(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[S
     c, ts, ev = got
     with small_pages(), ThreadPoolExecutor(1) as pool:
         # the customers' grouping needs no node: it runs while the names are numbered
-        grouping = pool.submit(_grouped, c, ts) if OVERLAP else None
+        grouping = pool.submit(time_grouped, c, ts) if OVERLAP else None
         names = _canonical(ev)
         if names is None:
             return None
@@ -69,8 +69,8 @@ def parquet_sorted(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[S
         # the names in their order (1M Python strings) made in the thread while the nodes are put
         # in the customers' order
         named = pool.submit(lambda: dictionary.take(_indices(order)).to_pylist())
-        grouped = grouping.result() if grouping is not None else _grouped(c, ts)
-        seq = _time_ordered(grouped, node) if grouped is not None else wide_sorted(c, ts, node)
+        grouped = grouping.result() if grouping is not None else time_grouped(c, ts)
+        seq = grouped_nodes(grouped, node) if grouped is not None else wide_sorted(c, ts, node)
         if seq is None:
             return None
         return seq, named.result()
@@ -78,49 +78,6 @@ def parquet_sorted(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[S
 
 #: the customers grouped in a thread while the names are numbered (else after them)
 OVERLAP = True
-
-#: :func:`_grouped`'s answer: the rows' order (each customer's rows together, in file order), the
-#: first row of each customer in that order, and the times in that order
-Grouped = tuple["npt.NDArray[np.int64]", "npt.NDArray[np.bool_]", "npt.NDArray[np.int64]"]
-
-
-def _grouped(c: Any, ts: Any) -> Grouped | None:
-    """engine/journeys_wide.py ``time_ordered``'s grouping, which needs no node (rows already in
-    time order: checked; else None): one stable ``group_ids`` of the customers, each customer's
-    first row and the times in that order."""
-    from hourglass.engine.grouping import group_ids
-    from hourglass.engine.journeys_wide import IN_TIME_ORDER
-
-    m = len(c)
-    ts = np.asarray(ts, dtype=np.int64)
-    if not IN_TIME_ORDER or not m or not bool(np.all(ts[1:] >= ts[:-1])):
-        return None
-    order, grouped = group_ids(np.asarray(c))
-    new = np.empty(m, dtype=bool)
-    new[0] = True
-    np.not_equal(grouped[1:], grouped[:-1], out=new[1:])
-    del grouped
-    return order, new, ts[order]
-
-
-def _time_ordered(grouped: Grouped, node: Any) -> Sorted:
-    """``time_ordered``'s answer from :func:`_grouped`'s: the nodes in that order, the rows equal
-    in (customer, ts) put in node order within their groups (as ``time_ordered``)."""
-    order, new, out_ts = grouped
-    m = len(order)
-    out_node = np.asarray(node)[order].astype(np.int32)
-    tie = np.zeros(m, dtype=bool)
-    np.equal(out_ts[1:], out_ts[:-1], out=tie[1:])
-    tie &= ~new
-    if tie.any():  # rows equal in (customer, ts): in node order within their groups
-        head = tie.copy()
-        head[:-1] |= tie[1:]
-        where = np.flatnonzero(head)
-        group = np.cumsum(~tie[where])
-        sub = out_node[where]
-        out_node[where] = sub[np.lexsort((sub, group))]
-    return new, out_ts, out_node
-
 
 #: the fewest strings numbered in two halves, in threads (below: one ``dictionary_encode``)
 SPLIT_MIN = 1 << 20

@@ -18,7 +18,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import hourglass
-from hourglass.engine import journeys_fast, journeys_parquet, journeys_parquet_sorted, parquet_rows, raw_names
+from hourglass.engine import (
+    grouping,
+    journeys_fast,
+    journeys_parquet,
+    journeys_parquet_sorted,
+    parquet_rows,
+    raw_names,
+)
 from test_journeys_fast import _approx
 
 #: names whose order is not the obvious one, and raw values with blank edges around them
@@ -87,11 +94,25 @@ def spied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return ran
 
 
+def _sets(monkeypatch: pytest.MonkeyPatch, sets: int) -> None:
+    """``sets`` sets of customers in threads (1: one, as below 1M rows)."""
+    if sets > 1:
+        monkeypatch.setattr(journeys_parquet, "PARALLEL_MIN", 1)
+        monkeypatch.setattr(grouping, "WORKERS", sets)
+
+
+@pytest.mark.parametrize("sets", [1, 3])
 @pytest.mark.parametrize("in_time_order", [True, False])
 @pytest.mark.parametrize("ids", ["small", "big", "far"])
 def test_paths_as_the_portable_plan(
-    in_time_order: bool, ids: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[bool]
+    in_time_order: bool,
+    ids: str,
+    sets: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    spied: list[bool],
 ) -> None:
+    _sets(monkeypatch, sets)
     path = _write(tmp_path / "e.parquet", _table(6000, 3, ids=ids), in_time_order=in_time_order)
     for kw in ({"steps": 8, "top": 10}, {"steps": 3, "top": 25}, {"steps": 1, "top": 5}):
         want = _answer(path, monkeypatch, "portable", **kw)
@@ -101,12 +122,15 @@ def test_paths_as_the_portable_plan(
         assert got == want
 
 
+@pytest.mark.parametrize("sets", [1, 2])
 @pytest.mark.parametrize("collapse", [True, False])
 def test_repeated_names_and_ties_at_the_top(
-    collapse: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[bool]
+    collapse: bool, sets: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spied: list[bool]
 ) -> None:
     """Customers who repeat a name many times in a row (their runs go past the first rows), and
-    many customers of one path each (the top's last count shared by many paths)."""
+    many customers of one path each (the top's last count shared by many paths); in sets of
+    customers in threads too."""
+    _sets(monkeypatch, sets)
     rows = []
     for cu in range(300):
         seq = ["visit"] * (cu % 13) + ["café", "café", "Café", f"n{cu % 40:03d}", "z", "z", "z", "visit"]

@@ -11,7 +11,8 @@ customer's first ``steps`` runs, so here the strings are named last and only whe
 2. the rows are ordered by (customer, ts) on integers: when the file is in time order (a log
    usually is; checked) a stable grouping of the customers (engine/grouping.py ``group_ids``),
    else engine/journeys_wide.py's sort; rows equal in (customer, ts) are then put in the order of
-   their canonical names (Python's order of ``str`` is UTF-8's byte order, DuckDB's);
+   their canonical names (Python's order of ``str`` is UTF-8's byte order, DuckDB's); from 1M
+   rows, disjoint sets of customers (by hash), each grouped and taken through 3-4 in a thread;
 3. each customer's first ``steps + 1`` rows are taken (a customer with a repeated name among them,
    whose runs may go further: all his rows) and canonicalised (engine/raw_step.py's trim on the
    rare rows with a blank edge);
@@ -49,12 +50,18 @@ from hourglass.engine.parquet_rows import (
 )
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import numpy.typing as npt
 
     from hourglass.engine.load import Events
     from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
-__all__ = ["ENABLED", "TIED_MAX", "TOP_MAX", "parquet_paths", "wide_read", "wide_source"]
+    #: a set's runs: where each kept run starts a customer (his first ``depth + 1`` runs), the
+    #: positions among them of the path's runs (the first ``depth``), and those runs' names
+    Runs: TypeAlias = tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp], Any]
+
+__all__ = ["ENABLED", "PARALLEL_MIN", "TIED_MAX", "TOP_MAX", "parquet_paths", "wide_read", "wide_source"]
 
 #: the path's switch (the general fast path when off)
 ENABLED = True
@@ -62,6 +69,8 @@ ENABLED = True
 TIED_MAX = 200_000
 #: at most this many paths reaching the top's last count are ordered by name in Python
 TOP_MAX = 200_000
+#: the fewest rows worth the sets of customers in threads
+PARALLEL_MIN = 1_000_000
 
 
 def parquet_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
@@ -148,12 +157,59 @@ def _read(events: Events, cols: ParquetColumns) -> tuple[Any, Any, Any] | None:
 def _paths(
     c: npt.NDArray[Any], ts: npt.NDArray[np.int64], ev: Any, depth: int, top: int, collapse: bool
 ) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    from hourglass.engine.journeys_paths import paths_runs
+    import pyarrow as pa
 
-    got = _ordered(c, ts, ev)
-    if got is None:
+    from hourglass.engine.grouping import WORKERS, grouped_sets
+    from hourglass.engine.journeys_paths import paths_runs
+    from hourglass.engine.journeys_wide import wide_sorted
+
+    m = len(c)
+    if m >= 1 << 31:
         return None
-    order, new = got
+    if bool(np.all(ts[1:] >= ts[:-1])):  # the file in time order: a stable grouping suffices
+        # disjoint sets of customers (by hash), each grouped and cut to its paths' runs in a thread
+        ways = WORKERS if m >= PARALLEL_MIN else 1
+
+        def then(order: npt.NDArray[np.intp], grouped: npt.NDArray[Any]) -> Runs | None:
+            new = np.empty(len(order), dtype=bool)
+            if len(order):
+                new[0] = True
+                np.not_equal(grouped[1:], grouped[:-1], out=new[1:])
+            del grouped
+            return _runs(_tied(order, new, ts[order], ev), new, ev, depth, collapse)
+
+        parts = grouped_sets(np.asarray(c), ways, then)
+    else:
+        got = wide_sorted(c, ts, np.arange(m, dtype=np.int32))
+        if got is None:
+            return None
+        new, t_o, at = got
+        parts = [_runs(_tied(at.astype(np.intp), new, t_o, ev), new, ev, depth, collapse)]
+    done = [p for p in parts if p is not None]
+    if len(done) < len(parts):
+        return None
+    # the path nodes numbered by name together (equal numbers: equal names, in every set)
+    codes, dictionary = encoded(pa.concat_arrays([p[2] for p in done]))
+    bits = max(1, (len(dictionary) + 1).bit_length())
+    ends = np.cumsum([0, *(len(p[2]) for p in done)]).tolist()
+    packed = []
+    for (first, in_path, _), a, b in zip(done, ends[:-1], ends[1:], strict=True):
+        node = np.zeros(len(first), dtype=np.int64)
+        node[in_path] = codes[a:b]
+        packed.append(paths_runs(first, node, depth, bits))
+    words = [np.concatenate([w[j] for w, _ in packed]) for j in range(len(packed[0][0]))]
+    return _top(words, np.concatenate([lg for _, lg in packed]), depth, bits, top, dictionary)
+
+
+def _runs(
+    order: npt.NDArray[np.intp] | None, new: npt.NDArray[np.bool_], ev: Any, depth: int, collapse: bool
+) -> Runs | None:
+    """The runs (module doc, 3-4) of the rows ``order`` (grouped by customer, each in (ts, name)
+    order; ``new``: where a customer starts); None when declined."""
+    import pyarrow as pa
+
+    if order is None:
+        return None
     m = len(order)
     begin = np.flatnonzero(new)
     length = np.diff(np.append(begin, m))
@@ -165,7 +221,7 @@ def _paths(
     if collapse:
         start = _run_starts(names, first)
         # a customer whose first rows repeat a name may have more runs further: all his rows
-        runs = np.add.reduceat(start, np.flatnonzero(first), dtype=np.int64)
+        runs = np.add.reduceat(start, np.flatnonzero(first), dtype=np.int64) if len(first) else start
         more = (runs < cap) & (length > cap)
         if more.any():
             keep = np.repeat(~more, np.minimum(length, cap))
@@ -173,51 +229,27 @@ def _paths(
             names2 = _canonical(ev.take(_indices(rows2)))
             if names2 is None:
                 return None
-            import pyarrow as pa
-
             names = pa.concat_arrays([names.filter(_bool_array(keep)), names2])
             first = np.concatenate([first[keep], first2])
             start = np.concatenate([start[keep], _run_starts(names2, first2)])
         at = np.flatnonzero(start)
         first, names = first[at], names.take(_indices(at))
-    # each run's rank in its customer: the path's runs numbered by name, the (depth + 1)-th kept
-    # for "continued" only
+    # each run's rank in its customer: the path's runs named, the (depth + 1)-th kept for
+    # "continued" only
     count = np.cumsum(first) - 1
     rank = np.arange(len(first)) - np.flatnonzero(first)[count]
+    kept = np.flatnonzero(rank <= depth)
+    first, rank = first[kept], rank[kept]
     in_path = np.flatnonzero(rank < depth)
-    node = np.zeros(len(first), dtype=np.int64)
-    kept = rank <= depth
-    codes, dictionary = encoded(names.take(_indices(in_path)))
-    node[in_path] = codes
-    bits = max(1, (len(dictionary) + 1).bit_length())
-    words, longer = paths_runs(first[kept], node[kept], depth, bits)
-    return _top(words, longer, depth, bits, top, dictionary)
+    return first, in_path, names.take(_indices(kept[in_path]))
 
 
-def _ordered(
-    c: npt.NDArray[Any], ts: npt.NDArray[np.int64], ev: Any
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]] | None:
-    """The rows' order by (customer, ts, canonical name) (customers in any order) and where a new
-    customer starts in it; None when declined."""
-    from hourglass.engine.grouping import group_ids
-    from hourglass.engine.journeys_wide import wide_sorted
-
-    m = len(c)
-    if m >= 1 << 31:
-        return None
-    if bool(np.all(ts[1:] >= ts[:-1])):  # the file in time order: a stable grouping suffices
-        order, grouped = group_ids(np.asarray(c))
-        new = np.empty(m, dtype=bool)
-        new[0] = True
-        np.not_equal(grouped[1:], grouped[:-1], out=new[1:])
-        del grouped
-        t_o = ts[order]
-    else:
-        got = wide_sorted(c, ts, np.arange(m, dtype=np.int32))
-        if got is None:
-            return None
-        new, t_o, at = got
-        order = at.astype(np.intp)
+def _tied(
+    order: npt.NDArray[np.intp], new: npt.NDArray[np.bool_], t_o: npt.NDArray[np.int64], ev: Any
+) -> npt.NDArray[np.intp] | None:
+    """``order`` (rows grouped by customer, each in time order) with the rows equal in (customer,
+    ts) put in their canonical names' order; None when declined."""
+    m = len(order)
     tie = np.zeros(m, dtype=bool)
     np.equal(t_o[1:], t_o[:-1], out=tie[1:])
     tie &= ~new
@@ -234,7 +266,7 @@ def _ordered(
         texts = canon.to_pylist()
         by = sorted(range(len(where)), key=lambda k: (group[k], texts[k]))
         order[where] = order[where][np.asarray(by, dtype=np.intp)]
-    return order, new
+    return order
 
 
 def _prefix(

@@ -53,6 +53,7 @@ __all__ = [
     "FACTS_ON",
     "TABLE",
     "bounds_sql",
+    "customers_found",
     "customers_rows",
     "facts_arrow",
     "facts_rows",
@@ -294,8 +295,23 @@ def customers_rows(
     until: datetime | None,
     owner: Any = None,
 ) -> ir.Table | None:
+    """:func:`customers_found`'s table of ``run``."""
+    found = customers_found(run, k, facts, customers, by_event, since, until, owner)
+    return None if found is None else found[0]
+
+
+def customers_found(
+    run: Runner,
+    k: Keyed | None,
+    facts: pa.Table,
+    customers: ir.Table,
+    by_event: bool,
+    since: datetime | None,
+    until: datetime | None,
+    owner: Any = None,
+) -> tuple[ir.Table, pa.Table] | None:
     """The plan's ``customers`` (the facts with the referrers, analyses/referrals.py
-    ``with_referrers``) from ``facts`` (:func:`facts_arrow`'s) as a table of ``run``
+    ``with_referrers``) from ``facts`` (:func:`facts_arrow`'s) as a table of ``run`` and as Arrow
     (engine/referrers_arrays.py), or None (the plan's joins): the referral-event mode
     (``by_event``), no referrer column, a referrer that is not text. ``owner``: the loaded
     source's report (the store's referrers' keys looked up once)."""
@@ -307,4 +323,4 @@ def customers_rows(
     raw = run.engine.con.con
     with translated():
         found = with_referrers_arrow(raw, alias, table, bounds_sql(since, until), facts, schema, owner)
-    return None if found is None else run.frame(CUSTOMERS, found, schema)
+    return None if found is None else (run.frame(CUSTOMERS, found, schema), found)

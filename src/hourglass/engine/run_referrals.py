@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
 from hourglass.analyses._match import in_period
 from hourglass.analyses.channels import ChannelPlan, channel_plan
 from hourglass.analyses.lifecycle import present_events
@@ -16,9 +18,10 @@ from hourglass.analyses.referrals import referral_plan
 from hourglass.engine import facts_arrays
 from hourglass.engine._values import count, number
 from hourglass.engine.bound import Bound, Runner, bound, built
-from hourglass.engine.facts_arrays import TABLE, customers_rows, facts_arrow
+from hourglass.engine.facts_arrays import TABLE, customers_found, facts_arrow
 from hourglass.engine.keyed import keyed, model_reads
 from hourglass.engine.load import Events
+from hourglass.engine.referral_loop_arrays import referral_rows
 from hourglass.ingest.spend import read_spend
 from hourglass.model.channels import ChannelResult, ChannelSpec, ChannelStats, Spend
 from hourglass.model.journey import JourneyModel
@@ -33,7 +36,11 @@ from hourglass.model.referrals import (
 from hourglass.model.spec import check_period, parse_time
 from hourglass.model.steps import Step
 
-__all__ = ["referrals_and_channels", "run_channels", "run_referrals", "run_referrals_and_channels"]
+__all__ = ["LOOP_ON", "referrals_and_channels", "run_channels", "run_referrals", "run_referrals_and_channels"]
+
+#: a store's referral loop from its customer table as Arrow (engine/referral_loop_arrays.py); tests
+#: turn it off to compare with the plan's five queries
+LOOP_ON = True
 
 
 @contextlib.contextmanager
@@ -71,9 +78,12 @@ def run_referrals(
     top: int = 10,
     customers: Any = None,
     run: Runner | None = None,
+    arrow: pa.Table | None = None,
 ) -> ReferralResult:
     """The referral loop of ``events`` under ``model`` (purchasers: its sale stage, or ``sale_stage``);
-    ``customers``: its customer table already computed on ``run`` (:func:`run_referrals_and_channels`)."""
+    ``customers``: its customer table already computed on ``run`` (:func:`run_referrals_and_channels`),
+    ``arrow``: that table as Arrow, a store's (engine/referral_loop_arrays.py: the five aggregates
+    from it)."""
     spec = ReferralSpec.build(
         sale_stage=sale_stage,
         referral_event=referral_event,
@@ -102,11 +112,18 @@ def run_referrals(
                     f"no '{spec.referral_event}' events {where}: name the referral event with "
                     "--referral-event EVENT, or map the referrer column with --referrer-col COLUMN"
                 )
-        s = r.rows(plan.summary)[0]
-        dist = sorted((count(x["n_referees"]), count(x["customers"])) for x in r.rows(plan.distribution))
+        got: dict[str, list[dict[str, Any]]] = {}
+        if arrow is not None and LOOP_ON and ids is not None and ids.schema()["id"].is_string():
+            got = referral_rows(arrow, spec)  # (the ids: the referrers' texts as the claims had them)
+
+        def rows(name: str) -> list[dict[str, Any]]:
+            return got[name] if got else r.rows(getattr(plan, name))
+
+        s = rows("summary")[0]
+        dist = sorted((count(x["n_referees"]), count(x["customers"])) for x in rows("distribution"))
         gens: dict[int, int] = {}
         in_cycles = beyond = 0
-        for x in r.rows(plan.generations):
+        for x in rows("generations"):
             g = number(x["generation"])
             if g is None:
                 beyond += count(x["customers"])
@@ -119,9 +136,9 @@ def run_referrals(
         generations.extend((g, gens.get(g, 0)) for g in range(1, deepest + 1))
         periods = sorted(
             (x["period"].to_pydatetime() if hasattr(x["period"], "to_pydatetime") else x["period"], x)
-            for x in r.rows(plan.periods)
+            for x in rows("periods")
         )
-        top_rows = r.rows(plan.top) if spec.top else []
+        top_rows = rows("top") if spec.top else []
         top_rows.sort(
             key=lambda x: (-count(x["referees"]), -count(x["referred_purchasers"]), str(x["customer"]))
         )
@@ -340,14 +357,18 @@ def referrals_and_channels(
     spec, referrals, sale = _channel_spec(model, channel_column, since, until, None, event, column)
     facts, arrays = _facts(events, model, run, spec, sale.step)
     plan = _channel_plan(events, model, _stood(run, spec), referrals, sale.step, None, None, facts)
-    shared = None
+    shared, arrow = None, None
     if arrays is not None:  # the referrers from numpy arrays too (engine/referrers_arrays.py)
         k = keyed(events, model_reads(model, spec.channel_column, referrals.referee_column))
         by_event, owner = referrals.by_event, events.report  # (owner: its referrers' keys kept)
-        shared = customers_rows(run, k, arrays, plan.customers, by_event, spec.since, spec.until, owner)
+        got = customers_found(run, k, arrays, plan.customers, by_event, spec.since, spec.until, owner)
+        if got is not None:
+            shared, arrow = got
     if shared is None:
         shared = run.table(plan.customers)
-    ref = run_referrals(events, model, since=since, until=until, customers=shared, run=run, **ropts)
+    ref = run_referrals(
+        events, model, since=since, until=until, customers=shared, run=run, arrow=arrow, **ropts
+    )
     chan = run_channels(
         events,
         model,

@@ -290,8 +290,21 @@ def _graph(
         moves = cols.moves[end]
         return np.bincount(cols.src[end], weights=moves, minlength=n_names).astype(np.int64), int(moves.sum())
 
-    later = pool.submit(ended) if pool is not None else None
-    visits = np.bincount(cols.src, weights=cols.moves, minlength=n_names).astype(np.int64)
+    def visits_of(ab: tuple[int, int]) -> F64:  # by chunks: the weights' float cast under the mmap bound
+        acc = np.zeros(n_names)
+        for a in range(ab[0], ab[1], _CHUNK_CHECKED):
+            b = min(a + _CHUNK_CHECKED, ab[1])
+            acc += np.bincount(cols.src[a:b], weights=cols.moves[a:b], minlength=n_names)
+        return acc
+
+    m = len(cols.src)
+    if pool is not None:
+        later = pool.submit(ended)
+        upper = pool.submit(visits_of, (m // 2, m))
+        visits = (visits_of((0, m // 2)) + upper.result()).astype(np.int64)
+    else:
+        later = None
+        visits = visits_of((0, m)).astype(np.int64)
     present = np.flatnonzero(visits > 0).astype(np.int64)
     if order is not None:
         code_of = {cols.names[k]: k for k in present.tolist()}

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import hourglass
-from hourglass.engine import event_store, journeys_fast, store_paths
+from hourglass.engine import event_store, journeys_fast, journeys_paths, store_paths
 from hourglass.interfaces import journeys_api as hg
 from test_journeys_codes import NAMES
 from test_journeys_fast import _approx, _plain, portable
@@ -161,7 +161,7 @@ def test_the_hash_falls_back_to_the_columns(
 ) -> None:
     """Every path of one hash (a multiplier of 0): the columns sorted, the same answer."""
     ev = hourglass.events(str(_store(tmp_path, _table(3), monkeypatch)))
-    monkeypatch.setattr(store_paths, "MIX", np.uint64(0))
+    monkeypatch.setattr(journeys_paths, "MIX", np.uint64(0))
     _same(ev, depth=8, top=40)
     _same(ev, depth=3, collapse=False, top=40)
     assert answered == [True, True]
@@ -229,3 +229,27 @@ def test_places_not_as_written_decline(
     assert answered == [False]
     hg.transitions(ev, level="event")
     assert ordered == [False]
+
+
+@pytest.mark.parametrize("mix", [None, 0])
+def test_hashed_groups_are_the_sorts(monkeypatch: pytest.MonkeyPatch, mix: int | None) -> None:
+    """engine/journeys_paths.py ``hashed_groups``: the same groups as the columns sorted (paths of
+    3 columns, many equal; every path of one hash with a multiplier of 0: the columns sorted)."""
+    if mix is not None:
+        monkeypatch.setattr(journeys_paths, "MIX", np.uint64(mix))
+    rng = np.random.default_rng(8)
+    cols = [rng.integers(0, 4, 5000) * (1 << 40) + rng.integers(0, 3, 5000) for _ in range(3)]
+    order, starts = journeys_paths.hashed_groups(cols)
+    assert sorted(order.tolist()) == list(range(5000))
+    ends = [*starts.tolist()[1:], 5000]
+    got = sorted(
+        (tuple(int(c[order[a]]) for c in cols), b - a) for a, b in zip(starts.tolist(), ends, strict=True)
+    )
+    for a, b in zip(starts.tolist(), ends, strict=True):  # each group one path
+        assert all(len({int(c[k]) for k in order[a:b].tolist()}) == 1 for c in cols)
+    want: dict[tuple[int, ...], int] = {}
+    for k in range(5000):
+        key = tuple(int(c[k]) for c in cols)
+        want[key] = want.get(key, 0) + 1
+    assert got == sorted(want.items())
+    assert journeys_paths.hashed_groups([np.zeros(0, np.int64)])[1].tolist() == [0]

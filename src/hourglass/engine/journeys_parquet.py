@@ -351,16 +351,14 @@ def _top(
     top: int,
     dictionary: Any,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    """The paths counted (numbers in any order), the top ones ordered by their names."""
+    """The paths counted (numbers in any order; engine/journeys_paths.py ``hashed_groups``), the
+    top ones ordered by their names."""
+    from hourglass.engine.journeys_paths import hashed_groups
+
     n = len(longer)
     if not n:
         return [], {"customers": None, "paths": 0}
-    order = np.lexsort(words[::-1])
-    differs = np.zeros(n - 1, dtype=bool)
-    for w in words:
-        w_s = w[order]
-        differs |= w_s[1:] != w_s[:-1]
-    starts = np.concatenate(([0], np.flatnonzero(differs) + 1))
+    order, starts = hashed_groups(words)
     counts = np.diff(np.append(starts, n))
     continued = np.add.reduceat(longer[order], starts, dtype=np.int64)
     k = min(top, len(counts))

@@ -16,7 +16,20 @@ from hourglass.engine.journeys_ranges import in_sets, runs_of_keys
 from hourglass.engine.journeys_seq import I64, Sorted
 from hourglass.model.journeys_spec import PathsSpec
 
-__all__ = ["PPart", "path_bits", "paths_merge", "paths_part", "paths_runs", "threaded_paths", "wide_paths"]
+__all__ = [
+    "MIX",
+    "PPart",
+    "hashed_groups",
+    "path_bits",
+    "paths_merge",
+    "paths_part",
+    "paths_runs",
+    "threaded_paths",
+    "wide_paths",
+]
+
+#: a 64-bit odd multiplier of the paths' hash (the golden ratio's)
+MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def path_bits(node: npt.NDArray[Any]) -> int:
@@ -61,6 +74,32 @@ def paths_runs(first: npt.NDArray[np.bool_], rnode: npt.NDArray[Any], depth: int
         w <<= bits
         w |= np.where(length > i, rnode[at].astype(np.int64) + 1, 0)
     return words, length > depth
+
+
+def hashed_groups(cols: list[npt.NDArray[Any]]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """An order of the paths (``cols``: their integer columns, one value per path each) with equal
+    paths together, and where each distinct path starts in it: by a 64-bit hash of the columns (a
+    sort of one word, not ``np.lexsort`` of them all: 10M `wide`'s 500k paths of 3 words, 0.2 ->
+    0.05 CPU-s); paths equal in hash are checked equal (else the columns are sorted)."""
+    n = len(cols[0]) if cols else 0
+    h = np.zeros(n, dtype=np.uint64)
+    for col in cols:
+        h ^= col.astype(np.int64).view(np.uint64)
+        h *= MIX
+        h ^= h >> np.uint64(29)
+    order = np.argsort(h)
+    differs = np.zeros(max(0, n - 1), dtype=bool)
+    for col in cols:
+        s = col[order]
+        differs |= s[1:] != s[:-1]
+    hs = h[order]
+    if bool((differs & (hs[1:] == hs[:-1])).any()):  # two paths of one hash: the columns sorted
+        order = np.lexsort(cols[::-1])
+        differs[:] = False
+        for col in cols:
+            s = col[order]
+            differs |= s[1:] != s[:-1]
+    return order, np.concatenate(([0], np.flatnonzero(differs) + 1)).astype(np.intp)
 
 
 def _paths_set(parts: list[PPart], tbits: int) -> PPart:

@@ -18,8 +18,8 @@ order), so here:
    ``[lo, 4 lo)``, his key among a registered list) into a wider grid of such customers, until he
    has ``depth + 1`` runs or no more rows;
 4. each customer's first ``depth`` runs (a run starts where the name differs from the cell before)
-   moved to the left of his path's row; the paths grouped by a 64-bit hash of their rows (a sort of
-   one word, not of ``depth`` columns; rows equal in hash checked equal, else the columns sorted);
+   moved to the left of his path's row; the paths grouped by a hash of their rows
+   (engine/journeys_paths.py ``hashed_groups``);
 5. the top: the paths whose count reaches the ``top``-th count are ordered by (customers down, then
    name number by number, a missing name first: the numbers are in name order) in Python, and
    only their names read from the store.
@@ -63,8 +63,6 @@ ENABLED = True
 
 #: the fewest rows put in place in threads
 PARALLEL_MIN = 1_000_000
-#: a 64-bit odd multiplier of the paths' hash (the golden ratio's)
-MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def store_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
@@ -281,35 +279,18 @@ def _later(raw: Any, table: str, keys: npt.NDArray[np.intp], dtype: Any, lo: int
         raw.unregister(view)
 
 
-def _groups(path: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """The paths' order with equal paths together, and where each distinct path starts in it: by
-    a hash of the row (one word sorted), the rows equal in hash checked equal (else the columns)."""
-    n, depth = path.shape
-    h = np.zeros(n, dtype=np.uint64)
-    for i in range(depth):
-        h ^= path[:, i].astype(np.int64).view(np.uint64)
-        h *= MIX
-        h ^= h >> np.uint64(29)
-    order = np.argsort(h)
-    ps = path[order]
-    differs = (ps[1:] != ps[:-1]).any(axis=1)
-    hs = h[order]
-    if bool((differs & (hs[1:] == hs[:-1])).any()):  # two paths of one hash: the columns sorted
-        order = np.lexsort(path.T[::-1])
-        ps = path[order]
-        differs = (ps[1:] != ps[:-1]).any(axis=1)
-    return order, np.concatenate(([0], np.flatnonzero(differs) + 1))
-
-
 def _top(
     raw: Any, database: str, path: npt.NDArray[np.int32], longer: npt.NDArray[np.bool_], top: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    """The paths counted, the top ones ordered by (customers down, then number by number, a
-    missing one first) and named from the store's names table."""
+    """The paths counted (engine/journeys_paths.py ``hashed_groups``), the top ones ordered by
+    (customers down, then number by number, a missing one first) and named from the store's names
+    table."""
+    from hourglass.engine.journeys_paths import hashed_groups
+
     n = len(path)
     if not n:
         return [], {"customers": None, "paths": 0}
-    order, starts = _groups(path)
+    order, starts = hashed_groups([path[:, i] for i in range(path.shape[1])])
     counts = np.diff(np.append(starts, n))
     continued = np.add.reduceat(longer[order], starts, dtype=np.int64)
     k = min(top, len(counts))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import hourglass
-from hourglass.engine.run_journeys import cached
+from hourglass.engine.plan import cached
 from hourglass.ingest.config import load_config, load_model
 from hourglass.interfaces.report_extras import EXTRAS, Context, computed, extra_parts
 from hourglass.interfaces.report_helper import HELPED, LIFECYCLE, _idle_cpu, start_helper

@@ -13,7 +13,7 @@ import pytest
 
 import hourglass
 from hourglass.analyses import funnel, funnel_closed, funnel_paths, funnel_trend
-from hourglass.engine.run_journeys import cached
+from hourglass.engine.plan import cached
 from hourglass.ingest.config import load_config, load_model
 from hourglass.interfaces.report_funnel_parts import (
     funnel_explained_part_of,

@@ -37,7 +37,7 @@ import pyarrow as pa
 from hourglass.analyses._match import micros_of
 from hourglass.engine._values import plain_records
 from hourglass.engine.errors import translated
-from hourglass.engine.run_journeys import cached
+from hourglass.engine.plan import cached
 from hourglass.engine.session import Engine
 from hourglass.model.errors import EngineError
 
@@ -205,7 +205,7 @@ class Bound:
 
 
 class _Direct:
-    """Any engine: the values themselves, intermediates cached by Ibis (``run_journeys.cached``)."""
+    """Any engine: the values themselves, intermediates cached by Ibis (``engine/plan.py`` ``cached``)."""
 
     def __init__(self, engine: Engine, materialize: Callable[[ir.Table], ir.Table]) -> None:
         self.engine = engine

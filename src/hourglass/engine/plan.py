@@ -5,17 +5,52 @@ the execution floor."""
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import ibis.expr.types as ir
 
 from hourglass.analyses.plan import Plan
-from hourglass.engine.run_journeys import cached, plain
+from hourglass.engine.errors import translated
 from hourglass.engine.session import Engine
 
-__all__ = ["execute_plan", "rows_of"]
+__all__ = ["cached", "execute_plan", "plain", "rows_of"]
 
 R = TypeVar("R")
+
+
+@contextlib.contextmanager
+def cached() -> Iterator[Callable[[ir.Table], ir.Table]]:
+    """A function that materialises a table on its backend (a temporary table on DuckDB, a
+    persisted DataFrame on Spark) so that several small aggregates read it once; released on exit."""
+    held: list[Any] = []
+
+    def materialize(t: ir.Table) -> ir.Table:
+        with translated():
+            c = t.cache()
+        held.append(c)
+        return c
+
+    try:
+        yield materialize
+    finally:
+        for c in held:
+            c.release()
+
+
+def plain(value: Any) -> Any:
+    """numpy/pandas scalars to Python; NaN and NaT to None."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if type(value).__name__ == "NaTType":
+        return None
+    return value
 
 
 def rows_of(engine: Engine, expr: ir.Expr) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hourglass.engine.load import Events
-from hourglass.engine.run_journeys import cached
+from hourglass.engine.plan import cached
 from hourglass.ingest.config import Config, load_config, load_model
 from hourglass.ingest.sources import is_read_once
 from hourglass.interfaces import api

@@ -10,7 +10,7 @@ from typing import Any
 from hourglass.analyses.funnel_trend import SharedChains
 from hourglass.analyses.plan import Materialize
 from hourglass.engine.load import Events
-from hourglass.engine.run_journeys import cached
+from hourglass.engine.plan import cached
 from hourglass.ingest.config import Config
 from hourglass.interfaces.api import build_spec
 from hourglass.interfaces.report_sections import FunnelOptions

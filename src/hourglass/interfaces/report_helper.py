@@ -316,7 +316,7 @@ def _serve(request: Mapping[str, Any], out: int, claims: int) -> None:
     skipping those the report claimed, and send each outcome as soon as it has it."""
     import dataclasses
 
-    from hourglass.engine.run_journeys import cached
+    from hourglass.engine.plan import cached
     from hourglass.ingest.sources import is_read_once
     from hourglass.interfaces import api
     from hourglass.interfaces.report_extras import computed, reason_of

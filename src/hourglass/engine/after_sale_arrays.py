@@ -28,9 +28,10 @@ from hourglass.engine.stage_firsts import EVENTS, quantiles, store_alias
 from hourglass.model.after_sale import after_sale_names
 from hourglass.model.lifecycle import AfterSaleSpec, LifecycleSpec
 
-__all__ = ["AfterArrays", "after_arrays"]
+__all__ = ["AfterArrays", "after_arrays", "in_range", "revenue_events"]
 
 DAY_US = 86400 * 1_000_000
+_START, _END = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 Rows = list[dict[str, Any]]
 
 
@@ -84,8 +85,7 @@ def _purchaser(keys: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def _among(p: np.ndarray, some: np.ndarray, n_p: int) -> np.ndarray:
-    """A mask of ``p`` (purchaser indices) of the purchasers in ``some`` (a window of one purchaser's
-    rows needs only the purchasers who have the rows it is asked for: the sorts are that small)."""
+    """A mask of ``p`` (purchaser indices) of the purchasers in ``some`` (the windows sort these only)."""
     mark = np.zeros(n_p + 1, dtype=bool)
     mark[some] = True
     return np.asarray(mark[p], dtype=bool)  # (-1, no purchaser: the last, False)
@@ -116,17 +116,27 @@ def _offer_events(
     return remembered(owner, ("after_sale_offers", table, names, offer), read)
 
 
-def _revenue_events(raw: Any, table: str, owner: Any) -> tuple[Any, ...]:
-    """The source's events with a revenue: key, µs, revenue; read once per loaded source ``owner``."""
+def revenue_events(raw: Any, table: str, owner: Any) -> tuple[np.ndarray, ...]:
+    """The source's events with a revenue: key, µs, revenue (the store's order), read once per loaded
+    source ``owner`` (for the channels' customer facts too, engine/facts_arrays.py)."""
 
-    def read() -> tuple[Any, ...]:
+    def read() -> tuple[np.ndarray, ...]:
         sql = f'SELECT customer AS c, "timestamp" AS ts, revenue AS r FROM {table} WHERE revenue IS NOT NULL'
         got = raw.sql(sql).fetchnumpy()
         return tuple(
             np.asarray(got[k], dtype=t) for k, t in (("c", np.int64), ("ts", np.int64), ("r", np.float64))
         )
 
-    return remembered(owner, ("after_sale_revenue", table), read)
+    if owner is None:
+        return read()
+    return remembered(owner, ("revenue events", table), read)
+
+
+def in_range(cols: tuple[Any, ...], lo: int | None, hi: int | None) -> tuple[Any, ...]:
+    """The rows ``cols`` (``c``, ``ts``, then others; other than arrays as they are) in [lo, hi)."""
+    ts = cols[1]
+    keep = (ts >= (_START if lo is None else lo)) & (ts <= (_END if hi is None else hi - 1))
+    return tuple(x[keep] if isinstance(x, np.ndarray) else x for x in cols)
 
 
 def _n(mask: np.ndarray) -> int:
@@ -256,16 +266,6 @@ class AfterArrays:
         names = ("negative", "recovered", "obs_neg", "rep_neg", "obs_pos", "rep_pos")
         return {name: _n(x) for name, x in zip(names, got, strict=True)}
 
-    def _in_range(self, cols: tuple[Any, ...]) -> tuple[Any, ...]:
-        """The source's rows ``cols`` (``c``, ``ts``, then others; texts as they are) in the range."""
-        ts = cols[1]
-        keep = np.ones(len(ts), dtype=bool)
-        if self.lo is not None:
-            keep &= ts >= self.lo
-        if self.hi is not None:
-            keep &= ts < self.hi
-        return tuple(x[keep] if isinstance(x, np.ndarray) else x for x in cols)
-
     def _offers(self, bp: np.ndarray, bts: np.ndarray) -> Rows:
         """Per offer: the (purchaser, offer) pairs sent after the sale (at their first sending),
         redeemed at or after it, and followed by a purchase within ``offer_within``. ``bp``, ``bts``:
@@ -275,8 +275,9 @@ class AfterArrays:
         wanted = sent_c | red_c
         if not wanted:
             return []
-        c, ts, e, o, texts = self._in_range(_offer_events(self.raw, self.table, tuple(sorted(
-            n for n, c in self.codes.items() if c in wanted)), self.offer, self.owner))  # fmt: skip
+        names = tuple(sorted(n for n, code in self.codes.items() if code in wanted))
+        got = _offer_events(self.raw, self.table, names, self.offer, self.owner)
+        c, ts, e, o, texts = in_range(got, self.lo, self.hi)
         p = _purchaser(self.keys, c)
         mine = p >= 0
         mine[mine] = ts[mine] >= self.sale[p[mine]]
@@ -317,7 +318,7 @@ class AfterArrays:
         member[ev.p[loyal]] = True
         rev: np.ndarray = np.zeros(n_p, dtype=np.float64)
         if self.revenue:
-            c, _ts, r = self._in_range(_revenue_events(self.raw, self.table, self.owner))
+            c, _ts, r = in_range(revenue_events(self.raw, self.table, self.owner), self.lo, self.hi)
             p = _purchaser(self.keys, c)
             keep = p >= 0
             rev = np.bincount(p[keep], weights=r[keep], minlength=n_p)

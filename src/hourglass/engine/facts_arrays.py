@@ -34,10 +34,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hourglass.analyses._match import micros_of
 from hourglass.analyses.channels import first_value
 from hourglass.analyses.referrals import customer_facts
 from hourglass.engine._arrow import from_numpy
 from hourglass.engine._pages import small_pages
+from hourglass.engine.after_sale_arrays import in_range, revenue_events
 from hourglass.engine.bound import Bound, Runner, built
 from hourglass.engine.errors import translated
 from hourglass.engine.keyed import Keyed
@@ -232,11 +234,11 @@ def _facts_arrow(
         chan_valid = channel != _BIG
         revenue = None
         if "revenue" in schema:
-            got = raw.sql(
-                f"SELECT customer AS c, revenue AS v FROM {table} WHERE revenue IS NOT NULL{bounds}"
-            ).fetchnumpy()
-            rc = np.asarray(got["c"], dtype=np.int64)
-            revenue = np.bincount(rc, weights=np.asarray(got["v"], dtype=np.float64), minlength=size)[keys]
+            # the source's events with a revenue, read once (engine/after_sale_arrays.py), in the range
+            lo = None if since is None else micros_of(since)
+            hi = None if until is None else micros_of(until)
+            rc, _ts, rv = in_range(revenue_events(raw, table, owner), lo, hi)
+            revenue = np.bincount(rc, weights=rv, minlength=size)[keys]
     fk, sk = first[keys], first_sale[keys]
     bought = sk != _BIG
     cols: dict[str, pa.Array] = {}

@@ -35,9 +35,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +50,7 @@ from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
 from hourglass.engine.session import Engine
 from hourglass.engine.store_codes import CODE_COLUMN, SEQ_COLUMN, numbered_names, seq_item
-from hourglass.engine.store_files import remove_stale, store_lock, temp_path
+from hourglass.engine.store_files import Progress, polled, remove_stale, store_lock, temp_path
 from hourglass.ingest.outputs import cannot_write
 from hourglass.ingest.sources import Source
 from hourglass.ingest.validate import ValidationReport
@@ -67,9 +65,6 @@ STORE_VERSION = 1
 ENUM_MAX_NAMES = 10_000
 _FLAG = {r: f"--{r.replace('_', '-')}-col" for r in ROLES}
 MARKER = "hg_store"
-
-#: progress callback: (phase, fraction done or None when unknown)
-Progress = Callable[[str, float | None], None]
 
 
 @dataclass(frozen=True)
@@ -90,31 +85,6 @@ def _q(name: str) -> str:
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-@contextlib.contextmanager
-def _polled(con: Any, phase: str, progress: Progress | None) -> Iterator[None]:
-    """Report DuckDB's progress of the running query every 0.2 s."""
-    if progress is None:
-        yield
-        return
-    progress(phase, 0.0)
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.wait(0.2):
-            with contextlib.suppress(Exception):
-                pct = float(con.query_progress())
-                progress(phase, pct / 100 if pct >= 0 else None)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-        progress(phase, 1.0)
 
 
 def _count(raw: Any, table: str) -> int:
@@ -218,7 +188,7 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
         raw.execute(f"ATTACH {_lit(tmp.as_posix())} AS {alias}")
         attached = True
         raw.execute("SET enable_progress_bar_print = false")  # the caller shows progress, if anyone
-        with _polled(raw, "customers", progress):
+        with polled(raw, "customers", progress):
             # the heavy customers (more than HEAVY_EVENTS events) numbered last: the fast path tells
             # them by their key (engine/fastpath_heavy.py)
             raw.execute(
@@ -232,7 +202,7 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
             f"SELECT count(*) FROM {alias}.hg_customers WHERE events <= {fastpath_heavy.HEAVY_EVENTS}"
         ).fetchone()
         key_type = "INTEGER" if customers < 2**31 else "BIGINT"
-        with _polled(raw, "event names", progress):
+        with polled(raw, "event names", progress):
             names = [
                 r[0]
                 for r in raw.execute(f"SELECT DISTINCT event FROM ({canon}) AS src ORDER BY event").fetchall()
@@ -246,12 +216,12 @@ def _write(events: Events, tmp: Path, progress: Progress | None) -> tuple[int, i
             )
             event = f"CAST(src.event AS {alias}.hg_event_name)"
         elif CODE_COLUMN not in rest:  # text names: numbered too (engine/store_codes.py)
-            with _polled(raw, "event names", progress):
+            with polled(raw, "event names", progress):
                 code, code_join = numbered_names(raw, alias, names)
             if SEQ_COLUMN not in rest:  # each row's place in his customer's sequence
                 code += seq_item("k.key", 'epoch_us(src."timestamp")', events.report.rows)
         extra = "".join(f", src.{_q(c)}" for c in rest)
-        with _polled(raw, "events", progress):
+        with polled(raw, "events", progress):
             raw.execute(
                 f"CREATE TABLE {alias}.hg_events AS SELECT CAST(k.key AS {key_type}) AS customer, "
                 f"{event} AS event, "

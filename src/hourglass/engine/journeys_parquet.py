@@ -351,21 +351,14 @@ def _top(
     top: int,
     dictionary: Any,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    """The paths counted (numbers in any order; engine/journeys_paths.py ``hashed_groups``), the
+    """The paths counted (numbers in any order; engine/journeys_paths.py ``counted_paths``), the
     top ones ordered by their names."""
-    from hourglass.engine.journeys_paths import hashed_groups
+    from hourglass.engine.journeys_paths import counted_paths
 
     n = len(longer)
     if not n:
         return [], {"customers": None, "paths": 0}
-    order, starts = hashed_groups(words)
-    counts = np.diff(np.append(starts, n))
-    continued = np.add.reduceat(longer[order], starts, dtype=np.int64)
-    k = min(top, len(counts))
-    if k <= 0:
-        return [], {"customers": n, "paths": len(counts)}
-    least = np.partition(counts, len(counts) - k)[len(counts) - k]
-    cand = np.flatnonzero(counts >= least)
+    head, counts, continued, cand = counted_paths(words, longer, top)
     if len(cand) > TOP_MAX:
         return None
     per = max(1, 62 // bits)
@@ -373,7 +366,7 @@ def _top(
     held = [min(per, depth - j * per) for j in range(len(words))]
     rows = []
     for u in cand.tolist():
-        at = int(order[starts[u]])
+        at = int(head[u])
         codes = []
         for i in range(depth):
             j = i // per

@@ -19,6 +19,7 @@ from hourglass.model.journeys_spec import PathsSpec
 __all__ = [
     "MIX",
     "PPart",
+    "counted_paths",
     "hashed_groups",
     "path_bits",
     "paths_merge",
@@ -100,6 +101,24 @@ def hashed_groups(cols: list[npt.NDArray[Any]]) -> tuple[npt.NDArray[np.intp], n
             s = col[order]
             differs |= s[1:] != s[:-1]
     return order, np.concatenate(([0], np.flatnonzero(differs) + 1)).astype(np.intp)
+
+
+def counted_paths(
+    cols: list[npt.NDArray[Any]], longer: npt.NDArray[np.bool_], top: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """The paths (``cols``: their integer columns, one value per customer each; ``longer``: a
+    further run follows) counted (:func:`hashed_groups`): each distinct path's first customer (an
+    index of ``cols``), its customers and its "continued", and the candidates for a top of ``top``
+    (the distinct paths whose count reaches the ``top``-th count, in no order)."""
+    n = len(longer)
+    order, starts = hashed_groups(cols)
+    counts = np.diff(np.append(starts, n))
+    continued = np.add.reduceat(longer[order], starts, dtype=np.int64)
+    k = min(top, len(counts))
+    cand = np.zeros(0, dtype=np.intp)
+    if k > 0:
+        cand = np.flatnonzero(counts >= np.partition(counts, len(counts) - k)[len(counts) - k])
+    return order[starts], counts, continued, cand
 
 
 def _paths_set(parts: list[PPart], tbits: int) -> PPart:

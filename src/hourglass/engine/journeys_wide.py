@@ -206,7 +206,7 @@ def grouped_nodes(grouped: Grouped, node: npt.NDArray[Any]) -> Sorted:
     equal in (customer, ts) in node order within their groups."""
     order, new, out_ts = grouped
     m = len(order)
-    out_node = np.asarray(node)[order].astype(np.int32)
+    out_node = np.asarray(node)[order].astype(np.int32, copy=False)  # (a gather: a new array already)
     tie = np.zeros(m, dtype=bool)
     np.equal(out_ts[1:], out_ts[:-1], out=tie[1:])
     tie &= ~new

@@ -1,10 +1,12 @@
 """The files around a store being written (engine/event_store.py): one writer at a time, and no
-temporaries left behind by an ingest that was killed.
+temporaries left behind by an ingest that was killed; and the write's progress.
 
 - ``.NAME.lock`` next to ``NAME`` (the store): an exclusive ``flock`` held while a store is written;
   a second ``ingest`` into the same store at the same time stops with HG426 (naming the first's PID)
   instead of both reporting success and one store silently replacing the other. The lock file holds
   the writer's PID and is removed when it is done.
+- :func:`polled`: DuckDB's progress of the running write reported every 0.2 s to the caller's
+  callback (the CLI's progress display).
 - ``.NAME.PID.tmp`` and its ``.wal``: the store while it is written (renamed to ``NAME`` when
   complete). A killed ingest leaves them; the next ingest into the same store removes those of
   processes that are no longer alive (:func:`remove_stale`).
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from hourglass.ingest.outputs import cannot_write
 from hourglass.ingest.outputs import remove_stale as stale_temporaries
@@ -26,7 +30,10 @@ try:  # POSIX; elsewhere a store is written without the lock
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["lock_path", "remove_stale", "store_lock", "temp_path"]
+__all__ = ["Progress", "lock_path", "polled", "remove_stale", "store_lock", "temp_path"]
+
+#: progress callback: (phase, fraction done or None when unknown)
+Progress = Callable[[str, float | None], None]
 
 
 def temp_path(target: Path, pid: int | None = None) -> Path:
@@ -105,3 +112,28 @@ def store_lock(target: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(path)  # while it is held: the next writer locks a new file
         os.close(fd)
+
+
+@contextlib.contextmanager
+def polled(con: Any, phase: str, progress: Progress | None) -> Iterator[None]:
+    """Report DuckDB's progress of the running query every 0.2 s."""
+    if progress is None:
+        yield
+        return
+    progress(phase, 0.0)
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.2):
+            with contextlib.suppress(Exception):
+                pct = float(con.query_progress())
+                progress(phase, pct / 100 if pct >= 0 else None)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        progress(phase, 1.0)

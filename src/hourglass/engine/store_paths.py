@@ -282,25 +282,18 @@ def _later(raw: Any, table: str, keys: npt.NDArray[np.intp], dtype: Any, lo: int
 def _top(
     raw: Any, database: str, path: npt.NDArray[np.int32], longer: npt.NDArray[np.bool_], top: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    """The paths counted (engine/journeys_paths.py ``hashed_groups``), the top ones ordered by
+    """The paths counted (engine/journeys_paths.py ``counted_paths``), the top ones ordered by
     (customers down, then number by number, a missing one first) and named from the store's names
     table."""
-    from hourglass.engine.journeys_paths import hashed_groups
+    from hourglass.engine.journeys_paths import counted_paths
 
     n = len(path)
     if not n:
         return [], {"customers": None, "paths": 0}
-    order, starts = hashed_groups([path[:, i] for i in range(path.shape[1])])
-    counts = np.diff(np.append(starts, n))
-    continued = np.add.reduceat(longer[order], starts, dtype=np.int64)
-    k = min(top, len(counts))
-    if k <= 0:
-        return [], {"customers": n, "paths": len(counts)}
-    least = np.partition(counts, len(counts) - k)[len(counts) - k]
-    cand = np.flatnonzero(counts >= least)
-    lead = path[order[starts[cand]]]
-    best = cand[np.lexsort((*lead.T[::-1], -counts[cand]))[:k]]
-    chosen = path[order[starts[best]]]
+    head, counts, continued, cand = counted_paths([path[:, i] for i in range(path.shape[1])], longer, top)
+    lead = path[head[cand]]
+    best = cand[np.lexsort((*lead.T[::-1], -counts[cand]))[:top]]
+    chosen = path[head[best]]
     used = sorted({int(x) for x in np.unique(chosen) if x >= 0})
     text: dict[int, str] = {}
     if used:

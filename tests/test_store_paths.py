@@ -213,6 +213,7 @@ def test_the_declines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answered:
         "UPDATE hg_events SET hg_seq = -1 WHERE hg_seq = 0",
         "UPDATE hg_events SET hg_seq = NULL WHERE hg_seq = 0",
         "UPDATE hg_events SET hg_seq = 40 WHERE hg_seq = 20",  # a gap past the first rows
+        "UPDATE hg_events SET customer = customer + 100000 WHERE customer = 0",  # keys not dense
     ],
 )
 def test_places_not_as_written_decline(

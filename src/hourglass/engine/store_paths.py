@@ -88,6 +88,8 @@ def store_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], 
         return [], {"customers": None, "paths": 0}
     if int(c.min()) < 0 or int(place.min()) < 0 or int(node.min()) < 0:
         return None
+    if int(c.max()) >= len(c):  # keys not dense (each key's place 0 is read): no grid of them
+        return None
     grid = np.full((int(c.max()) + 1, cap), -1, dtype=np.int32)
     if not _filled(grid, c, place, node, 0):
         return None
@@ -129,8 +131,8 @@ def store_sorted(events: Events, spec: TransitionsSpec) -> tuple[Sorted, list[st
         return None
     c, place, ts, node = (np.asarray(v) for v in cols)
     n = len(c)
-    if n and (int(c.min()) < 0 or int(place.min()) < 0 or int(node.min()) < 0):
-        return None
+    if n and (int(c.min()) < 0 or int(place.min()) < 0 or int(node.min()) < 0 or int(c.max()) >= n):
+        return None  # (keys not dense: more keys than rows)
     count = np.bincount(c) if n else np.zeros(0, dtype=np.int64)
     begin = np.cumsum(count)
     begin -= count

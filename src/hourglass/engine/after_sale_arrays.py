@@ -117,11 +117,12 @@ def _offer_events(
 
 
 def revenue_events(raw: Any, table: str, owner: Any) -> tuple[np.ndarray, ...]:
-    """The source's events with a revenue: key, µs, revenue (the store's order), read once per loaded
-    source ``owner`` (for the channels' customer facts too, engine/facts_arrays.py)."""
+    """The source's events with a revenue other than 0 (which adds nothing to a sum; a NaN is kept):
+    key, µs, revenue (the store's order), read once per loaded source ``owner`` (for the channels'
+    customer facts too, engine/facts_arrays.py)."""
 
     def read() -> tuple[np.ndarray, ...]:
-        sql = f'SELECT customer AS c, "timestamp" AS ts, revenue AS r FROM {table} WHERE revenue IS NOT NULL'
+        sql = f'SELECT customer AS c, "timestamp" AS ts, revenue AS r FROM {table} WHERE revenue <> 0'
         got = raw.sql(sql).fetchnumpy()
         return tuple(
             np.asarray(got[k], dtype=t) for k, t in (("c", np.int64), ("ts", np.int64), ("r", np.float64))

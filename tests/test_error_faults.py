@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import hourglass
-import hourglass.model.attribution_result as attribution_result
+import hourglass.model.attribution_assemble as attribution_assemble
 from hourglass.interfaces.attribution_api import attribution
 from hourglass.model.errors import EngineError, HourglassError
 from test_attribution import SMALL, log
@@ -39,14 +39,14 @@ def test_hg501_a_duckdb_database_on_spark(spark_engine: hourglass.Engine, tmp_pa
 
 
 def test_hg382_markov_counts_that_differ_from_the_paths(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = attribution_result._markov_counts
+    real = attribution_assemble._markov_counts
 
     def off_by_one(rows: object, order: int) -> object:
         counts = real(rows, order)  # type: ignore[arg-type]
         counts[next(iter(counts))] += 1
         return counts
 
-    monkeypatch.setattr(attribution_result, "_markov_counts", off_by_one)
+    monkeypatch.setattr(attribution_assemble, "_markov_counts", off_by_one)
     with pytest.raises(EngineError) as e:
         attribution(log(SMALL), conversion="purchase")
     assert e.value.code == "HG382"

@@ -18,7 +18,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import hourglass
-from hourglass.engine import fastpath_scan, funnel_scan, grouping, quick
+from hourglass.engine import fastpath_scan, funnel_scan, grouping, quick_sql
 from hourglass.ingest.normalize import EDGE_SPACE
 from test_funnel_properties import forced_plan
 
@@ -171,13 +171,13 @@ def test_grouped_keeps_each_customers_rows_together(ids: list[int], mult: int) -
 def test_the_trim_gate_is_the_regex_everywhere() -> None:
     # ingest/normalize.py strip: the regex runs only where an edge may be white space; every value
     # gives what the regex alone gives (values of edge characters <= ' ', multi-byte characters)
-    assert quick._EDGE_SPACE == EDGE_SPACE
+    assert quick_sql._EDGE_SPACE == EDGE_SPACE
     alphabet = [" ", "\t", "\n", "\v", "\f", "\r", "\x01", "\x1f", "a", "é", "\u00a0", "\u2003"]
     rng = np.random.default_rng(3)
     values = ["", "a"] + ["".join(rng.choice(alphabet, size=rng.integers(1, 5))) for _ in range(3000)]
     con = duckdb.connect()
     con.execute("CREATE TABLE v AS SELECT unnest($1::VARCHAR[]) AS x", [values])
-    gated = quick._strip("x")
+    gated = quick_sql._strip("x")
     regex = "REGEXP_REPLACE(x, '^\\s+|\\s+$', '', 'g')"
     bad = con.execute(f"SELECT x FROM v WHERE ({gated}) IS DISTINCT FROM ({regex})").fetchall()
     assert bad == []

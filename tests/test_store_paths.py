@@ -15,13 +15,12 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import hourglass
-from hourglass.engine import event_store, journeys_fast, journeys_paths, store_paths
+from hourglass.engine import journeys_fast, journeys_paths, store_paths
 from hourglass.interfaces import journeys_api as hg
-from test_journeys_codes import NAMES
+from test_journeys_codes import NAMES, _store
 from test_journeys_fast import _approx, _plain, portable
 
 BASE = 1_704_067_200_000_000  # 2024-01-01 in µs
@@ -55,44 +54,30 @@ def _table(seed: int, m: int = 1500) -> pa.Table:
     )
 
 
-def _store(tmp_path: Path, table: pa.Table, monkeypatch: pytest.MonkeyPatch, name: str = "s") -> Path:
-    src = tmp_path / f"{name}.parquet"
-    pq.write_table(table, src)
-    store = tmp_path / f"{name}.duckdb"
-    with monkeypatch.context() as mp:
-        mp.setattr(event_store, "ENUM_MAX_NAMES", 20)  # text names
-        hourglass.ingest_store(str(src), str(store))
-    return store
+def _spied(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
+    """Whether each call of store_paths's ``name`` (as journeys_fast calls it) answered (not None)."""
+    calls: list[bool] = []
+    real = getattr(store_paths, name)
+
+    def spied(events: Any, spec: Any) -> Any:
+        got = real(events, spec)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(journeys_fast, name, spied)
+    return calls
 
 
 @pytest.fixture
 def ordered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each fast transitions call was ordered here (not declined)."""
-    calls: list[bool] = []
-    real = store_paths.store_sorted
-
-    def spied(events: Any, spec: Any) -> Any:
-        got = real(events, spec)
-        calls.append(got is not None)
-        return got
-
-    monkeypatch.setattr(journeys_fast, "store_sorted", spied)
-    return calls
+    return _spied(monkeypatch, "store_sorted")
 
 
 @pytest.fixture
 def answered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each fast paths call was answered here (not declined)."""
-    calls: list[bool] = []
-    real = store_paths.store_paths
-
-    def spied(events: Any, spec: Any) -> Any:
-        got = real(events, spec)
-        calls.append(got is not None)
-        return got
-
-    monkeypatch.setattr(journeys_fast, "store_paths", spied)
-    return calls
+    return _spied(monkeypatch, "store_paths")
 
 
 def _same(ev: Any, **kw: Any) -> None:

@@ -31,17 +31,22 @@ from test_lifecycle_keyed import BASE, _plain, random_log
 SHIFT = timedelta(days=365 * 60)  # the second log: 1964, negative µs
 
 
-@pytest.fixture(scope="module")
-def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("firsts")
+def two_stores(d: Path, seeds: tuple[int, int], n: int) -> dict[str, Path]:
+    """Stores of two seeded random logs of ``n`` customers in ``d``: "2024", and "1964" (shifted
+    back by :data:`SHIFT`: negative µs)."""
     out: dict[str, Path] = {}
-    for name, seed, shift in (("2024", 31, timedelta(0)), ("1964", 32, SHIFT)):
-        log = random_log(seed, n=50)
+    for name, seed, shift in (("2024", seeds[0], timedelta(0)), ("1964", seeds[1], SHIFT)):
+        log = random_log(seed, n=n)
         log["timestamp"] = log["timestamp"] - shift
         log.to_parquet(d / f"{name}.parquet")
         write_store(hourglass.events(str(d / f"{name}.parquet")), d / f"{name}.duckdb")
         out[name] = d / f"{name}.duckdb"
     return out
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return two_stores(tmp_path_factory.mktemp("firsts"), (31, 32), 50)
 
 
 def _ranges(seed: int, shift: timedelta) -> list[tuple[datetime | None, datetime | None]]:

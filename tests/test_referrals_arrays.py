@@ -15,24 +15,15 @@ import pytest
 import hourglass
 import hourglass.engine.referral_loop_arrays as loop
 import hourglass.engine.run_referrals as rr
-from hourglass.engine.event_store import write_store
 from hourglass.engine.run_referrals import run_referrals_and_channels
 from hourglass.interfaces.lifecycle_api import lifecycle_spec
-from test_lifecycle_firsts import SHIFT, _ranges
-from test_lifecycle_keyed import BASE, _plain, random_log
+from test_lifecycle_firsts import SHIFT, _ranges, two_stores
+from test_lifecycle_keyed import BASE, _plain
 
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("loop")
-    out: dict[str, Path] = {}
-    for name, seed, shift in (("2024", 51, timedelta(0)), ("1964", 52, SHIFT)):
-        log = random_log(seed, n=90)
-        log["timestamp"] = log["timestamp"] - shift
-        log.to_parquet(d / f"{name}.parquet")
-        write_store(hourglass.events(str(d / f"{name}.parquet")), d / f"{name}.duckdb")
-        out[name] = d / f"{name}.duckdb"
-    return out
+    return two_stores(tmp_path_factory.mktemp("loop"), (51, 52), 90)
 
 
 OPTIONS: list[dict[str, Any]] = [

@@ -27,20 +27,14 @@ from hourglass.engine.facts_arrays import facts_rows
 from hourglass.engine.keyed import keyed
 from hourglass.interfaces.lifecycle_api import lifecycle_spec
 from hourglass.model.steps import Filter
-from test_lifecycle_firsts import SHIFT, _ranges
+from test_lifecycle_firsts import SHIFT, _ranges, two_stores
 from test_lifecycle_keyed import BASE, _plain, random_log
 
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("facts")
-    out: dict[str, Path] = {}
-    for name, seed, shift in (("2024", 41, timedelta(0)), ("1964", 42, SHIFT)):
-        log = random_log(seed, n=50)
-        log["timestamp"] = log["timestamp"] - shift
-        log.to_parquet(d / f"{name}.parquet")
-        write_store(hourglass.events(str(d / f"{name}.parquet")), d / f"{name}.duckdb")
-        out[name] = d / f"{name}.duckdb"
+    out = two_stores(d, (41, 42), 50)
     (d / "spend.csv").write_text(
         "channel,period,cost\nads,2024-01,100\nsearch,2024-01,0\ntv,2024-01,50\nads,2024-02,70\n"
     )

@@ -56,7 +56,6 @@ __all__ = [
     "TABLE",
     "bounds_sql",
     "customers_found",
-    "customers_rows",
     "facts_arrow",
     "facts_rows",
 ]
@@ -285,21 +284,6 @@ def facts_rows(
         return None
     found = facts_arrow(run.engine.con, k, t, sale, purchase, stages, column, since, until)
     return None if found is None else run.frame(TABLE, *found)
-
-
-def customers_rows(
-    run: Runner,
-    k: Keyed | None,
-    facts: pa.Table,
-    customers: ir.Table,
-    by_event: bool,
-    since: datetime | None,
-    until: datetime | None,
-    owner: Any = None,
-) -> ir.Table | None:
-    """:func:`customers_found`'s table of ``run``."""
-    found = customers_found(run, k, facts, customers, by_event, since, until, owner)
-    return None if found is None else found[0]
 
 
 def customers_found(

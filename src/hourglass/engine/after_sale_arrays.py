@@ -23,24 +23,15 @@ import pyarrow as pa
 from hourglass.analyses._match import micros_of
 from hourglass.engine.keyed import Keyed
 from hourglass.engine.range_cache import remembered
-from hourglass.engine.range_events import bounds_sql, range_events
-from hourglass.engine.stage_firsts import EVENTS, quantiles, store_alias
+from hourglass.engine.range_events import bounds_sql, in_range, range_events, revenue_events
+from hourglass.engine.stage_firsts import EVENTS, plain_step, quantiles, store_alias
 from hourglass.model.after_sale import after_sale_names
 from hourglass.model.lifecycle import AfterSaleSpec, LifecycleSpec
 
-__all__ = ["AfterArrays", "after_arrays", "in_range", "revenue_events"]
+__all__ = ["AfterArrays", "after_arrays"]
 
 DAY_US = 86400 * 1_000_000
-_START, _END = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 Rows = list[dict[str, Any]]
-
-
-def _purchase_names(spec: LifecycleSpec) -> list[str] | None:
-    """The purchase step's event names, or None with a glob or a filter."""
-    step = spec.model.purchase_step
-    if step is None or step.where or any(c in p for p in step.events for c in "*?"):
-        return None
-    return sorted(set(step.events))
 
 
 def _q(name: str) -> str:
@@ -116,30 +107,6 @@ def _offer_events(
     return remembered(owner, ("after_sale_offers", table, names, offer), read)
 
 
-def revenue_events(raw: Any, table: str, owner: Any) -> tuple[np.ndarray, ...]:
-    """The source's events with a revenue other than 0 (which adds nothing to a sum; a NaN is kept):
-    key, µs, revenue (the store's order), read once per loaded source ``owner`` (for the channels'
-    customer facts too, engine/facts_arrays.py)."""
-
-    def read() -> tuple[np.ndarray, ...]:
-        sql = f'SELECT customer AS c, "timestamp" AS ts, revenue AS r FROM {table} WHERE revenue <> 0'
-        got = raw.sql(sql).fetchnumpy()
-        return tuple(
-            np.asarray(got[k], dtype=t) for k, t in (("c", np.int64), ("ts", np.int64), ("r", np.float64))
-        )
-
-    if owner is None:
-        return read()
-    return remembered(owner, ("revenue events", table), read)
-
-
-def in_range(cols: tuple[Any, ...], lo: int | None, hi: int | None) -> tuple[Any, ...]:
-    """The rows ``cols`` (``c``, ``ts``, then others; other than arrays as they are) in [lo, hi)."""
-    ts = cols[1]
-    keep = (ts >= (_START if lo is None else lo)) & (ts <= (_END if hi is None else hi - 1))
-    return tuple(x[keep] if isinstance(x, np.ndarray) else x for x in cols)
-
-
 def _n(mask: np.ndarray) -> int:
     return int(np.count_nonzero(mask))
 
@@ -189,10 +156,12 @@ class AfterArrays:
         a, ev = self.spec, self.ev
         n_p = len(self.keys)
         mine = ev.p >= 0
-        after = mine & (ev.ts >= self.sale[np.maximum(ev.p, 0)])
+        since_sale = ev.ts - self.sale[np.maximum(ev.p, 0)]  # (µs; a non-purchaser's row: not mine)
+        after = mine & (since_sale >= 0)
         buy = ev.of(self.buy)
         # purchase_customers: per purchaser his purchases in the range, the k-th's instant in (ts, event)
-        bp, bts = ev.p[mine & buy], ev.ts[mine & buy]
+        mine_buy = mine & buy
+        bp, bts = ev.p[mine_buy], ev.ts[mine_buy]
         order = np.lexsort((bts, bp))
         bp, bts = bp[order], bts[order]
         n = np.bincount(bp, minlength=n_p)
@@ -218,7 +187,7 @@ class AfterArrays:
         if "support" not in missing:
             out["support"] = [self._support(after)]
         if "experience_gap" not in missing:
-            out["experience_gap"] = [self._gap(after, buy, observed, repeater)]
+            out["experience_gap"] = [self._gap(after, since_sale, buy, observed, repeater)]
         if "win_back" not in missing:
             out["win_back"] = self._offers(bp, bts)
         if "loyalty" not in missing:
@@ -249,18 +218,24 @@ class AfterArrays:
         return out | {"median_s": _median(wait)}
 
     def _gap(
-        self, after: np.ndarray, buy: np.ndarray, observed: np.ndarray, repeater: np.ndarray
+        self,
+        after: np.ndarray,
+        since_sale: np.ndarray,
+        buy: np.ndarray,
+        observed: np.ndarray,
+        repeater: np.ndarray,
     ) -> dict[str, Any]:
         """The first negative event after the sale (within ``gap_within``) and the last purchase."""
         ev, n_p = self.ev, len(self.keys)
         neg = after & ev.of(self._codes(self.spec.negative_events))
         if self.spec.gap_within is not None:
-            neg &= ev.ts - self.sale[np.maximum(ev.p, 0)] <= self.spec.gap_within
+            neg &= since_sale <= self.spec.gap_within
         none = np.iinfo(np.int64).max
         first_neg = np.full(n_p, none, dtype=np.int64)
         np.minimum.at(first_neg, ev.p[neg], ev.ts[neg])
         last_buy = np.full(n_p, np.iinfo(np.int64).min, dtype=np.int64)
-        np.maximum.at(last_buy, ev.p[after & buy], ev.ts[after & buy])
+        after_buy = after & buy
+        np.maximum.at(last_buy, ev.p[after_buy], ev.ts[after_buy])
         had = first_neg != none
         got = [had, had & (last_buy > first_neg), observed & had, observed & had & repeater]
         got += [observed & ~had, observed & ~had & repeater]
@@ -344,9 +319,13 @@ def after_arrays(
     """The range's after-sale inputs from its events as engine/range_events.py reads them (the same
     arguments as the stage table's, engine/stage_firsts.py: found there, not read again) and the
     stage ``table`` (its keys and ``<sale>_at``); None where this path does not apply."""
-    buy_names = _purchase_names(spec)
+    buy_names = None if spec.model.purchase_step is None else plain_step(spec.model.purchase_step)
     sale = spec.model.sale
     if k is None or buy_names is None or sale is None or spec.as_of is not None:
+        return None
+    if (
+        spec.after_sale.offer_column == "timestamp"
+    ):  # the store's µs, not the events' instant: its text differs
         return None
     alias = store_alias(k)
     if alias is None:
@@ -379,8 +358,6 @@ def after_arrays(
     present = frozenset(n for n, i in codes.items() if i in seen)
     columns = set(k.table.columns)
     offer = spec.after_sale.offer_column
-    if offer == "timestamp":  # the store's µs, not the events' instant: its text differs
-        return None
     return AfterArrays(
         spec=spec.after_sale,
         present=present,

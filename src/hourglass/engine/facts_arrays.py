@@ -39,12 +39,11 @@ from hourglass.analyses.channels import first_value
 from hourglass.analyses.referrals import customer_facts
 from hourglass.engine._arrow import from_numpy
 from hourglass.engine._pages import small_pages
-from hourglass.engine.after_sale_arrays import in_range, revenue_events
 from hourglass.engine.bound import Bound, Runner, built
 from hourglass.engine.errors import translated
 from hourglass.engine.keyed import Keyed
 from hourglass.engine.range_cache import kept
-from hourglass.engine.range_events import bounds_sql, by_name, range_events
+from hourglass.engine.range_events import bounds_sql, by_name, in_range, range_events, revenue_events
 from hourglass.engine.referrers_arrays import with_referrers_arrow
 from hourglass.engine.stage_firsts import EVENTS, store_alias
 from hourglass.ingest.normalize import strip

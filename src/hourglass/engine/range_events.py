@@ -25,15 +25,26 @@ import numpy as np
 import pyarrow as pa
 
 from hourglass.analyses._match import micros_of
-from hourglass.engine.range_cache import shared
+from hourglass.engine.range_cache import remembered, shared
 
-__all__ = ["ENUM_MAX", "LIST_MAX", "RangeEvents", "bounds_sql", "by_name", "range_events", "read_events"]
+__all__ = [
+    "ENUM_MAX",
+    "LIST_MAX",
+    "RangeEvents",
+    "bounds_sql",
+    "by_name",
+    "in_range",
+    "range_events",
+    "read_events",
+    "revenue_events",
+]
 
 ENUM_MAX = 1000  #: at most this many distinct channel texts in a range: DuckDB codes them
 LIST_MAX = 16  #: at most this many: each text's place in their list, else an ENUM of them
 
 #: the events (c, ts, e[, ch]), the ENUM's names in code order, the channel's distinct texts
 RangeEvents = tuple[pa.Table, list[str], list[str] | None]
+_START, _END = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 
 
 def bounds_sql(since: datetime | None, until: datetime | None) -> str:
@@ -113,3 +124,27 @@ def by_name(e: np.ndarray, count: int) -> tuple[np.ndarray | None, np.ndarray]:
     starts[:count] = np.searchsorted(e, np.arange(count).astype(e.dtype), "left")
     starts[count] = len(e)
     return order, starts
+
+
+def revenue_events(raw: Any, table: str, owner: Any) -> tuple[np.ndarray, ...]:
+    """The source's events with a revenue other than 0 (which adds nothing to a sum; a NaN is kept):
+    key, µs, revenue (the store's order), read once per loaded source ``owner`` (for the channels'
+    customer facts, engine/facts_arrays.py, and the loyalty block, engine/after_sale_arrays.py)."""
+
+    def read() -> tuple[np.ndarray, ...]:
+        sql = f'SELECT customer AS c, "timestamp" AS ts, revenue AS r FROM {table} WHERE revenue <> 0'
+        got = raw.sql(sql).fetchnumpy()
+        return tuple(
+            np.asarray(got[k], dtype=t) for k, t in (("c", np.int64), ("ts", np.int64), ("r", np.float64))
+        )
+
+    if owner is None:
+        return read()
+    return remembered(owner, ("revenue events", table), read)
+
+
+def in_range(cols: tuple[Any, ...], lo: int | None, hi: int | None) -> tuple[Any, ...]:
+    """The rows ``cols`` (``c``, ``ts``, then others; other than arrays as they are) in [lo, hi)."""
+    ts = cols[1]
+    keep = (ts >= (_START if lo is None else lo)) & (ts <= (_END if hi is None else hi - 1))
+    return tuple(x[keep] if isinstance(x, np.ndarray) else x for x in cols)

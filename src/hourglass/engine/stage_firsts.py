@@ -42,11 +42,13 @@ from hourglass.engine.keyed import KEYED_VIEW, Keyed
 from hourglass.engine.range_cache import kept
 from hourglass.engine.range_events import RangeEvents, bounds_sql, range_events
 from hourglass.model.lifecycle import LifecycleSpec
+from hourglass.model.steps import Step
 
 __all__ = [
     "QUANTILES",
     "TABLE",
     "plain_names",
+    "plain_step",
     "quantiles",
     "stage_arrow",
     "stage_found",
@@ -75,13 +77,21 @@ def store_alias(k: Keyed) -> str | None:
     return str(op.namespace.database)
 
 
+def plain_step(step: Step) -> list[str] | None:
+    """A step's event names, sorted, or None when it has a glob or a filter."""
+    if step.where or any(c in p for p in step.events for c in "*?"):
+        return None
+    return sorted(set(step.events))
+
+
 def plain_names(spec: LifecycleSpec) -> list[list[str]] | None:
     """Each stage's event names, or None when a stage has a glob or a filter."""
     out: list[list[str]] = []
     for stage in spec.model.stages:
-        if stage.where or any(c in p for p in stage.events for c in "*?"):
+        names = plain_step(stage)
+        if names is None:
             return None
-        out.append(sorted(set(stage.events)))
+        out.append(names)
     return out
 
 

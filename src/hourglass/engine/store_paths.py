@@ -112,7 +112,6 @@ def store_sorted(events: Events, spec: TransitionsSpec) -> tuple[Sorted, list[st
     customer's start plus its place (the keys are dense: a customer's rows start after the rows of
     the keys before his), no sort (``transitions``: engine/journeys_fast.py ``sorted_nodes``); None
     where the places do not apply (as :func:`store_paths`)."""
-    from hourglass.engine.errors import translated
     from hourglass.engine.grouping import WORKERS, run_ranges
     from hourglass.engine.journeys_codes import code_names
 
@@ -122,14 +121,11 @@ def store_sorted(events: Events, spec: TransitionsSpec) -> tuple[Sorted, list[st
     if database is None:
         return None
     raw = events.engine.con.con
-    with translated():
-        got = raw.execute(
-            f'SELECT customer, {SEQ_COLUMN}, "timestamp", {CODE_COLUMN} FROM "{database}".hg_events'
-        ).fetchnumpy()
-    cols = list(got.values())
-    if any(np.ma.is_masked(v) for v in cols):
+    sql = f'SELECT customer, {SEQ_COLUMN}, "timestamp", {CODE_COLUMN} FROM "{database}".hg_events'
+    got = _columns(raw, sql)
+    if got is None:
         return None
-    c, place, ts, node = (np.asarray(v) for v in cols)
+    c, place, ts, node = got
     n = len(c)
     if n and (int(c.min()) < 0 or int(place.min()) < 0 or int(node.min()) < 0 or int(c.max()) >= n):
         return None  # (keys not dense: more keys than rows)
@@ -178,8 +174,8 @@ def _database(events: Events) -> str | None:
     return codes_database(events)
 
 
-def _fetch(raw: Any, sql: str) -> Arrays | None:
-    """(customer, place, number) of ``sql``'s rows as integer arrays; None on a null."""
+def _columns(raw: Any, sql: str) -> tuple[npt.NDArray[Any], ...] | None:
+    """``sql``'s columns as integer arrays, in order; None on a null."""
     from hourglass.engine.errors import translated
 
     with translated():
@@ -187,8 +183,13 @@ def _fetch(raw: Any, sql: str) -> Arrays | None:
     cols = list(got.values())
     if any(np.ma.is_masked(v) for v in cols):
         return None
-    c, place, node = (np.asarray(v) for v in cols)
-    return c, place, node
+    return tuple(np.asarray(v) for v in cols)
+
+
+def _fetch(raw: Any, sql: str) -> Arrays | None:
+    """(customer, place, number) of ``sql``'s rows as integer arrays; None on a null."""
+    got = _columns(raw, sql)
+    return None if got is None else (got[0], got[1], got[2])
 
 
 def _filled(

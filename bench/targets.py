@@ -146,7 +146,7 @@ def journeys_targets(args: argparse.Namespace, shape: str) -> list[tuple[str, st
             float(r["ratio"]),
             float(r["per_round"]),
             float(r["bound"]),
-            "met" if r["met"] else "NOT met",
+            str(r.get("verdict") or ("met" if r["met"] else "NOT met")),
         )
         for r in rows or ()
     ]

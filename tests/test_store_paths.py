@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 import hourglass
-from hourglass.engine import journeys_fast, journeys_paths, store_paths
+from hourglass.engine import journeys_fast, journeys_paths, store_order, store_paths
 from hourglass.interfaces import journeys_api as hg
 from test_journeys_codes import NAMES, _store
 from test_journeys_fast import _approx, _plain, portable
@@ -54,10 +54,10 @@ def _table(seed: int, m: int = 1500) -> pa.Table:
     )
 
 
-def _spied(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
-    """Whether each call of store_paths's ``name`` (as journeys_fast calls it) answered (not None)."""
+def _spied(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[bool]:
+    """Whether each call of ``module``'s ``name`` (as journeys_fast calls it) answered (not None)."""
     calls: list[bool] = []
-    real = getattr(store_paths, name)
+    real = getattr(module, name)
 
     def spied(events: Any, spec: Any) -> Any:
         got = real(events, spec)
@@ -71,13 +71,13 @@ def _spied(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
 @pytest.fixture
 def ordered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each fast transitions call was ordered here (not declined)."""
-    return _spied(monkeypatch, "store_sorted")
+    return _spied(monkeypatch, store_order, "store_sorted")
 
 
 @pytest.fixture
 def answered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each fast paths call was answered here (not declined)."""
-    return _spied(monkeypatch, "store_paths")
+    return _spied(monkeypatch, store_paths, "store_paths")
 
 
 def _same(ev: Any, **kw: Any) -> None:
@@ -110,16 +110,61 @@ def test_the_transitions_in_place(
         got = _plain(hg.transitions(ev, level="event", collapse=collapse).to_dict())
         got_true = got_true or got
         with monkeypatch.context() as mp:
-            mp.setattr(store_paths, "ENABLED", False)
+            mp.setattr(store_order, "ENABLED", False)
             assert got == _plain(hg.transitions(ev, level="event", collapse=collapse).to_dict())
         with portable():
             want = hg.transitions(ev, level="event", collapse=collapse).to_dict()
         _approx(got, _plain(want))
     hg.transitions(ev, level="event", since=datetime(2024, 1, 1, 1, 0))  # a period: declined
     assert ordered == [True, False, True, False, False]
-    monkeypatch.setattr(store_paths, "PARALLEL_MIN", 1)  # the rows put in place in threads
+    monkeypatch.setattr(store_order, "BATCH_ROWS", 97)  # many batches, put in place in two threads
     assert _plain(hg.transitions(ev, level="event").to_dict()) == got_true
     assert ordered[-1]
+
+
+@pytest.mark.parametrize(
+    ("changes", "answers"),
+    [
+        (["UPDATE hg_customers SET events = events + 1 WHERE key = 0"], True),  # not the rows in all
+        (
+            [
+                "UPDATE hg_customers SET events = events + 1 WHERE key = 0",
+                "UPDATE hg_customers SET events = events - 1 WHERE key = 1",
+            ],
+            True,
+        ),
+        (["UPDATE hg_customers SET key = key + 100000 WHERE key = 0"], True),  # keys not dense
+        (["UPDATE hg_customers SET events = NULL WHERE key = 0"], True),
+        (  # the places and the counts moved together: every slot filled once by the store's counts
+            [
+                "UPDATE hg_events SET hg_seq = hg_seq + 1 WHERE customer = 1",
+                "UPDATE hg_customers SET events = events - 1 WHERE key = 0",
+                "UPDATE hg_customers SET events = events + 1 WHERE key = 1",
+            ],
+            False,
+        ),
+    ],
+)
+def test_the_stores_counts_are_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ordered: list[bool], changes: list[str], answers: bool
+) -> None:
+    """The customers' starts come from the store's counts (``hg_customers``): where they are not
+    the rows' own, the rows are put in place from their own counts (in threads here): the sort's
+    answer, or the decline where the places are wrong."""
+    store = _store(tmp_path, _table(8), monkeypatch)
+    con = duckdb.connect(str(store))
+    try:
+        for change in changes:
+            con.execute(change)
+    finally:
+        con.close()
+    monkeypatch.setattr(store_order, "PARALLEL_MIN", 1)
+    ev = hourglass.events(str(store))
+    got = _plain(hg.transitions(ev, level="event").to_dict())
+    assert ordered == [answers]
+    with monkeypatch.context() as mp:
+        mp.setattr(store_order, "ENABLED", False)
+        assert got == _plain(hg.transitions(ev, level="event").to_dict())
 
 
 def test_the_later_rows_read_until_enough_runs(

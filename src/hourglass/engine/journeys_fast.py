@@ -52,7 +52,8 @@ from hourglass.engine.load import Events
 from hourglass.engine.raw_names import raw_codes_sql, raw_event_table, raw_names
 from hourglass.engine.raw_stages import stage_rows
 from hourglass.engine.store_codes import CODE_COLUMN
-from hourglass.engine.store_paths import store_paths, store_sorted
+from hourglass.engine.store_order import store_sorted
+from hourglass.engine.store_paths import store_paths
 from hourglass.engine.wide_edges import Columns, edge_columns
 from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 

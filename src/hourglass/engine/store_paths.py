@@ -1,6 +1,6 @@
 """The event level of ``paths`` on a store of text names from each customer's first rows, and its
-rows in order for ``transitions``, by the rows' places (issue 18, the `wide` shape; bench/WIDE.md,
-session 12).
+rows in order for ``transitions`` (engine/store_order.py), by the rows' places (issue 18, the
+`wide` shape; bench/WIDE.md, session 12).
 
 A store keeps its rows ordered by (event, customer, ts) (engine/event_store.py: a funnel reads
 only its steps' row groups), so the general fast path sorted every row by (customer, ts, node)
@@ -25,7 +25,8 @@ order), so here:
    only their names read from the store.
 
 ``transitions`` (every row, in order) reads all the rows and puts each in its slot, its customer's
-start plus its place (:func:`store_sorted`): the general path's order of every row with no sort.
+start plus its place (engine/store_order.py ``store_sorted``): the general path's order of every
+row with no sort.
 
 Same answers as the portable plan (tests/test_store_paths.py). Declines (None: the general fast
 path runs) on another level, a period (the places count every row), a breakdown or an anchor, a
@@ -47,22 +48,18 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-    from hourglass.engine.journeys_seq import Sorted
     from hourglass.engine.load import Events
-    from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
+    from hourglass.model.journeys_spec import PathsSpec
 
     #: (customer key, place, name number) per row
     Arrays: TypeAlias = tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]
     #: a row per customer, a column per place: the name numbers, -1 where he has no row
     Grid: TypeAlias = npt.NDArray[np.int32]
 
-__all__ = ["ENABLED", "store_paths", "store_sorted"]
+__all__ = ["ENABLED", "int_columns", "places_database", "store_paths"]
 
 #: the path's switch (the sort of every row when off)
 ENABLED = True
-
-#: the fewest rows put in place in threads
-PARALLEL_MIN = 1_000_000
 
 
 def store_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
@@ -72,7 +69,7 @@ def store_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], 
         return None
     if spec.since is not None or spec.until is not None or spec.by is not None:
         return None
-    database = _database(events)
+    database = places_database(events)
     if database is None:
         return None
     raw = events.engine.con.con
@@ -106,57 +103,7 @@ def store_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], 
     return _top(raw, database, path, longer, spec.top)
 
 
-def store_sorted(events: Events, spec: TransitionsSpec) -> tuple[Sorted, list[str]] | None:
-    """Every element of the event level in the order (customer, ts, node) (engine/journeys_seq.py
-    ``Sorted``) and the names the nodes index, from the rows' places: each row put at its
-    customer's start plus its place (the keys are dense: a customer's rows start after the rows of
-    the keys before his), no sort (``transitions``: engine/journeys_fast.py ``sorted_nodes``); None
-    where the places do not apply (as :func:`store_paths`)."""
-    from hourglass.engine.grouping import WORKERS, run_ranges
-    from hourglass.engine.journeys_codes import code_names
-
-    if not ENABLED or spec.level != "event" or spec.since is not None or spec.until is not None:
-        return None
-    database = _database(events) if spec.by is None else None
-    if database is None:
-        return None
-    raw = events.engine.con.con
-    sql = f'SELECT customer, {SEQ_COLUMN}, "timestamp", {CODE_COLUMN} FROM "{database}".hg_events'
-    got = _columns(raw, sql)
-    if got is None:
-        return None
-    c, place, ts, node = got
-    n = len(c)
-    if n and (int(c.min()) < 0 or int(place.min()) < 0 or int(node.min()) < 0 or int(c.max()) >= n):
-        return None  # (keys not dense: more keys than rows)
-    count = np.bincount(c) if n else np.zeros(0, dtype=np.int64)
-    begin = np.cumsum(count)
-    begin -= count
-    out_ts = np.empty(n, dtype=np.int64)
-    out_node = np.empty(n, dtype=np.int32)
-    hit = np.zeros(n, dtype=bool)
-    ways = WORKERS if n >= PARALLEL_MIN else 1
-    cuts = [n * k // ways for k in range(ways + 1)]
-
-    def put(k: int) -> bool:  # a slice of the rows in its thread (numpy's scatter frees the GIL)
-        a, b = cuts[k], cuts[k + 1]
-        slot = begin[c[a:b]]
-        slot += place[a:b]
-        if b > a and int(slot.max()) >= n:
-            return False
-        hit[slot] = True
-        out_ts[slot] = ts[a:b]
-        out_node[slot] = node[a:b]
-        return True
-
-    if not all(run_ranges(put, ways)) or not hit.all():  # not each customer's 0, 1, ...
-        return None
-    new = np.zeros(n, dtype=bool)
-    new[begin[count > 0]] = True
-    return (new, out_ts, out_node), list(code_names(events, database))
-
-
-def _database(events: Events) -> str | None:
+def places_database(events: Events) -> str | None:
     """The attached store's alias when its keyed events are its table itself (no filter over it),
     with the names' numbers and the rows' places (written by the store: not in its events' view),
     else None."""
@@ -174,7 +121,7 @@ def _database(events: Events) -> str | None:
     return codes_database(events)
 
 
-def _columns(raw: Any, sql: str) -> tuple[npt.NDArray[Any], ...] | None:
+def int_columns(raw: Any, sql: str) -> tuple[npt.NDArray[Any], ...] | None:
     """``sql``'s columns as integer arrays, in order; None on a null."""
     from hourglass.engine.errors import translated
 
@@ -188,7 +135,7 @@ def _columns(raw: Any, sql: str) -> tuple[npt.NDArray[Any], ...] | None:
 
 def _fetch(raw: Any, sql: str) -> Arrays | None:
     """(customer, place, number) of ``sql``'s rows as integer arrays; None on a null."""
-    got = _columns(raw, sql)
+    got = int_columns(raw, sql)
     return None if got is None else (got[0], got[1], got[2])
 
 

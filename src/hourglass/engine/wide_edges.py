@@ -313,32 +313,40 @@ def _part(e_s: Any, order: Any, cust: Any, gap: Any, dbits: int, named: Any, col
 def _by_moves(src: Any, counts: Any, multi: Any) -> tuple[Any, Any]:
     """The edges that move, and their places, when within each node (``src``, sorted) the edges
     with several moves (``multi``) come first by moves descending (ties in their order) and the
-    one-move edges after them in their order."""
-    e = len(src)
-    before = np.zeros(e + 1, dtype=np.int64)  # the multi edges before each edge
-    np.cumsum(counts > 1, out=before[1:])
-    new = np.flatnonzero(src[1:] != src[:-1])
-    new += 1
-    g_start = np.concatenate(([0], new))
-    g_end = np.append(new, e)
-    del new
-    # a one-move edge moves down by the multi edges after it in its node
-    shift = np.repeat(before[g_end], g_end - g_start)
-    shift -= before[:-1]
-    s, c = src[multi], counts[multi]
-    top = int(c.max())
-    sbits = max(1, int(s[-1]).bit_length())
-    if sbits + top.bit_length() <= _WORD_BITS:
-        key = s << top.bit_length()
-        key |= top - c
-        ms = multi[np.argsort(key, kind="stable")]
+    one-move edges after them in their order. Only the nodes with such edges are read (10M `wide`
+    events: 2.1M of 8.9M edges): their edges sorted by (node, moves descending with the one-move
+    edges last, place), one sort of packed words where they fit."""
+    s = src[multi]
+    head = np.empty(len(s), dtype=bool)  # a node's first multi edge
+    head[0] = True
+    np.not_equal(s[1:], s[:-1], out=head[1:])
+    nodes = s[head]
+    lo = np.searchsorted(src, nodes, side="left")
+    sizes = np.searchsorted(src, nodes, side="right") - lo
+    k = int(sizes.sum())
+    before = np.zeros(len(sizes), dtype=np.int64)  # the edges read before each node's
+    np.cumsum(sizes[:-1], out=before[1:])
+    idx = np.repeat(lo - before, sizes)  # every edge of those nodes, in order
+    idx += np.arange(k, dtype=np.int64)
+    top = int(counts[multi].max())
+    rank = top - counts[idx]  # moves descending, then the one-move edges (top - 1 -> top)
+    rank[rank == top - 1] = top
+    group = np.repeat(np.arange(len(nodes), dtype=np.int64), sizes)
+    pbits = max(1, (k - 1).bit_length())
+    rbits = max(1, top.bit_length())
+    if max(1, len(nodes).bit_length()) + rbits + pbits <= _WORD_BITS:
+        word = group << (rbits + pbits)
+        rank <<= pbits
+        word |= rank
+        word |= np.arange(k, dtype=np.int64)
+        word.sort()
+        word &= (1 << pbits) - 1
+        perm = word
     else:
-        ms = multi[np.lexsort((-c, s))]
-    # the j-th multi edge of that order: its node's start + its place among the node's multi edges
-    starts = g_start[np.searchsorted(g_start, ms, side="right") - 1]
-    shift[ms] = np.arange(len(ms), dtype=np.int64) + starts - before[starts] - ms
-    at = np.flatnonzero(shift)
-    return at, at + shift[at]
+        perm = np.lexsort((rank, group))  # stable: ties in their place
+    at = idx[perm]
+    moved = at != idx
+    return at[moved], idx[moved]
 
 
 def rows_of(cols: Columns) -> list[dict[str, Any]]:

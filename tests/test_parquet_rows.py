@@ -87,11 +87,13 @@ def _small(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
 
 
+@pytest.mark.parametrize("block", [7, 1 << 16])
 @pytest.mark.parametrize("share", [0.0, parquet_rows._DICTIONARY_SHARE, 1.0])
 def test_the_rows_and_positions_are_duckdbs(
-    share: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    share: float, block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(parquet_rows, "_DICTIONARY_SHARE", share)  # text, per chunk, dictionary reads
+    monkeypatch.setattr(parquet_rows, "_BLOCK", block)  # the scan's blocks: many, a last short one
     path = _write(tmp_path / "mixed.parquet")
     meta = pq.ParquetFile(path).metadata
     assert meta.num_row_groups >= 6
@@ -104,7 +106,9 @@ def test_the_rows_and_positions_are_duckdbs(
     assert set(arrow.counts) == set(NAMES)  # every name, " a\x01 " and "\fcafé\r" trimmed to one
 
 
-def test_a_blank_edge_is_told_exactly() -> None:
+@pytest.mark.parametrize("block", [3, 1 << 16])
+def test_a_blank_edge_is_told_exactly(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parquet_rows, "_BLOCK", block)  # blocks of 3 rows: nulls, empties across them
     names = parquet_rows._Names(["visit", "a\x01"])
 
     def dense(arr: pa.Array) -> list[int]:
@@ -120,6 +124,7 @@ def test_a_blank_edge_is_told_exactly() -> None:
     assert dense(pa.array(values, pa.string()).dictionary_encode()) == got
     assert dense(pa.array(values, pa.large_string())) == got
     assert dense(pa.array(values, pa.string()).slice(3)) == got[3:]
+    assert dense(pa.array(["", "", None, ""], pa.string())) == [0, 0, 0, 0]  # no bytes at all
 
 
 @pytest.mark.parametrize("analysis", ["paths", "transitions"])
@@ -213,8 +218,8 @@ def test_a_damaged_page_is_duckdbs_error_either_way(tmp_path: Path, monkeypatch:
     data[at : at + 64] = b"\xff" * 64
     path.write_bytes(bytes(data))
     ran: list[bool] = []
-    read = parquet_rows.name_rows
-    monkeypatch.setattr(parquet_rows, "name_rows", lambda *a: ran.append(read(*a) is not None) or None)
+    read = parquet_rows.name_parts
+    monkeypatch.setattr(parquet_rows, "name_parts", lambda *a: ran.append(read(*a) is not None) or None)
     errors = []
     for reader in (True, False):
         monkeypatch.setattr(parquet_rows, "ARROW_READER", reader)

@@ -78,6 +78,10 @@ def parquet_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]]
     where the path ended; the totals), or None where this form does not apply (module doc)."""
     if not ENABLED or spec.start is not None or spec.end is not None:
         return None
+    if spec.level == "stage":  # the one scan's rows in sets of customers (engine/raw_stages.py)
+        from hourglass.engine.raw_stages import stage_paths
+
+        return stage_paths(events, spec)
     got = wide_read(events, spec)
     if got is None:
         return None

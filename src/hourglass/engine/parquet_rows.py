@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ibis.expr.operations as ops
 import numpy as np
@@ -35,15 +36,20 @@ from hourglass.engine.raw_names import _canonical_event
 from hourglass.ingest.normalize import EDGE_SPACE, strip
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy.typing as npt
 
     from hourglass.engine.load import Events
+
+T = TypeVar("T")
 
 __all__ = [
     "ARROW_MIN_ROWS",
     "ARROW_READER",
     "NameRows",
     "ParquetColumns",
+    "name_parts",
     "name_rows",
     "parquet_source",
     "trimmed",
@@ -199,26 +205,14 @@ class _Names:
             bufs[1], dtype=width, count=n + 1, offset=arr.offset * width.itemsize
         )
         data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-        size: npt.NDArray[Any] = off[1:] - off[:-1]
-        edge: npt.NDArray[np.bool_] = size <= 0  # empty
+        valid = _valid(arr) if arr.null_count else None
         if len(data):
-            at = off.astype(np.intp)
-            first = np.take(data, at[:-1], mode="clip")
-            gated = np.multiply(first, self.width, dtype=np.intp)
-            gated += np.minimum(size, self.width - 1, out=size)
-            maybe = np.take(self.gate, gated)
-            # a blank edge (ingest/normalize.py ``blank_edge``): a first byte <= 0x20 or a last one
-            # of ``EDGE_SPACE``; a last byte <= 0x20 marks a candidate, told exactly in Python
-            at -= 1
-            np.minimum(first, np.take(data, at[1:], mode="clip"), out=first)
-            edge |= first <= 0x20
-        else:
-            maybe = np.zeros(n, dtype=np.bool_)
-        if arr.null_count:
-            valid = _valid(arr)
-            edge &= valid
-            maybe &= valid
-        rows = np.flatnonzero(maybe)
+            rows, rare = self._scan(off, data, valid)
+        else:  # every value empty (or null)
+            edge: npt.NDArray[np.bool_] = off[1:] <= off[:-1]
+            if valid is not None:
+                edge &= valid
+            rows, rare = np.zeros(0, np.int64), np.flatnonzero(edge)
         vals = np.zeros(0, np.int32)
         if len(rows):
             idx = pc.index_in(arr.take(_indices(rows)), value_set=self.value_set)
@@ -226,7 +220,6 @@ class _Names:
             if idx.null_count:
                 hit = _valid(idx)
                 rows, vals = rows[hit], vals[hit]
-        rare = np.flatnonzero(edge)
         if len(rare):  # a few rows: their canonical name, exactly
             told = [
                 (k, self.lookup.get(trimmed(raw) or "", 0))
@@ -242,6 +235,53 @@ class _Names:
                 order = np.argsort(rows, kind="stable")
                 rows, vals = rows[order], vals[order]
         return rows.astype(np.int64, copy=False), vals.astype(np.int32, copy=False)
+
+    def _scan(
+        self, off: npt.NDArray[Any], data: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_] | None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The rows whose (first byte, length) some name has, and the rows that may have a blank
+        edge (empty, a first byte <= 0x20 or a last one: told exactly by the caller), from the
+        string array's offsets and bytes (``data`` not empty). By blocks of ``_BLOCK`` rows in
+        this thread's scratch arrays: whole-array temporaries were ~3,000 page faults per row group
+        of 500k rows (10M `wide`: 60k faults, ~0.1 system CPU-s), and a block's passes stay in
+        the cache."""
+        n = len(off) - 1
+        sc = _scratch()
+        top = self.width - 1
+        found, rare = [], []
+        for lo in range(0, n, _BLOCK):
+            k = min(_BLOCK, n - lo)
+            at, size, tmp = sc.at[: k + 1], sc.size[:k], sc.tmp[:k]
+            first, last, maybe, edge = sc.first[:k], sc.last[:k], sc.maybe[:k], sc.edge[:k]
+            np.copyto(at, off[lo : lo + k + 1], casting="unsafe")
+            np.subtract(at[1:], at[:-1], out=size)
+            np.take(data, at[:-1], out=first, mode="clip")
+            np.minimum(size, top, out=tmp)
+            np.multiply(first, self.width, out=size, dtype=np.intp, casting="unsafe")
+            size += tmp  # (size is the gate's index now; tmp keeps min(size, top): 0 for an empty)
+            np.take(self.gate, size, out=maybe, mode="clip")
+            # a blank edge (ingest/normalize.py ``blank_edge``): a first byte <= 0x20 or a last one
+            # of ``EDGE_SPACE``; a last byte <= 0x20 marks a candidate, told exactly in Python
+            np.subtract(at[1:], 1, out=size)
+            np.take(data, size, out=last, mode="clip")
+            np.minimum(first, last, out=first)
+            np.less_equal(first, 0x20, out=edge)
+            np.less_equal(tmp, 0, out=last.view(np.bool_))  # empty
+            edge |= last.view(np.bool_)
+            if valid is not None:
+                maybe &= valid[lo : lo + k]
+                edge &= valid[lo : lo + k]
+            got = np.flatnonzero(maybe)
+            if len(got):
+                found.append(got + lo)
+            got = np.flatnonzero(edge)
+            if len(got):
+                rare.append(got + lo)
+        none = np.zeros(0, np.int64)
+        return (
+            np.concatenate(found).astype(np.int64, copy=False) if found else none,
+            np.concatenate(rare).astype(np.int64, copy=False) if rare else none,
+        )
 
     def chunk(self, arr: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
         """:meth:`positions` of a string or dictionary array (the dictionary's looked up once)."""
@@ -265,6 +305,34 @@ class _Names:
             pos[~_valid(arr)] = 0
         keep = np.flatnonzero(pos)
         return keep.astype(np.int64, copy=False), pos[keep]
+
+
+#: the rows of one block of :meth:`_Names._scan` (its scratch arrays: ~1.7 MB a thread)
+_BLOCK = 1 << 16
+
+
+class _Scratch:
+    """A thread's scratch arrays of :meth:`_Names._scan` (made once per thread, reused)."""
+
+    def __init__(self, block: int) -> None:
+        self.at = np.empty(block + 1, dtype=np.intp)
+        self.size = np.empty(block, dtype=np.intp)
+        self.tmp = np.empty(block, dtype=np.intp)
+        self.first = np.empty(block, dtype=np.uint8)
+        self.last = np.empty(block, dtype=np.uint8)
+        self.maybe = np.empty(block, dtype=np.bool_)
+        self.edge = np.empty(block, dtype=np.bool_)
+
+
+_LOCAL = threading.local()
+
+
+def _scratch() -> _Scratch:
+    """This thread's scratch arrays (of ``_BLOCK`` rows, which tests may lower)."""
+    sc: _Scratch | None = getattr(_LOCAL, "scratch", None)
+    if sc is None or len(sc.size) != _BLOCK:
+        sc = _LOCAL.scratch = _Scratch(_BLOCK)
+    return sc
 
 
 #: Arrow's unsigned integer type ids (a dictionary's indices may be any integer type)
@@ -308,7 +376,9 @@ def _as_dictionary(meta: Any, i: int, column: str) -> bool:
     return False
 
 
-def _group(cols: ParquetColumns, i: int, names: _Names) -> tuple[Any, ...]:
+def _group(
+    cols: ParquetColumns, i: int, names: _Names
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any] | None, npt.NDArray[np.int64] | None]:
     import pyarrow.parquet as pq
 
     plain = pq.ParquetFile(cols.path)
@@ -364,9 +434,16 @@ def _types_ok(schema: Any, cols: ParquetColumns) -> bool:
     )
 
 
-def name_rows(events: Events, cols: ParquetColumns, names: list[str]) -> NameRows | None:
-    """The rows of ``names`` (each its own canonical form: engine/raw_step.py ``plain_name``) in
-    the file, or None when its schema or row count is not what the reader handles."""
+def name_parts(
+    events: Events,
+    cols: ParquetColumns,
+    names: list[str],
+    each: Callable[[npt.NDArray[np.int32], npt.NDArray[Any] | None, npt.NDArray[np.int64] | None], T],
+) -> list[T] | None:
+    """``each(pos, c, ts)`` of every row group's rows of ``names`` (each its own canonical form:
+    engine/raw_step.py ``plain_name``), in the reader's thread, in row group order (``c`` and ``ts``
+    None when a kept row's customer or time is null); None when the file's schema or row count is
+    not what the reader handles."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -379,15 +456,23 @@ def name_rows(events: Events, cols: ParquetColumns, names: list[str]) -> NameRow
         workers = max(1, min(os.cpu_count() or 1, groups))
         with small_pages(), ThreadPoolExecutor(workers) as pool:
             looked = _Names(names)
-            got = list(pool.map(lambda i: _group(cols, i, looked), range(groups)))
+            return list(pool.map(lambda i: each(*_group(cols, i, looked)), range(groups)))
     except (pa.ArrowException, OSError, ValueError):
         # a file pyarrow cannot read (damaged, changed, another writer's form): DuckDB's form
         # reads it and raises its errors (engine/parquet.py: HG206 naming the file), as before
         return None
+
+
+def name_rows(events: Events, cols: ParquetColumns, names: list[str]) -> NameRows | None:
+    """The rows of ``names`` (each its own canonical form: engine/raw_step.py ``plain_name``) in
+    the file, or None when its schema or row count is not what the reader handles."""
+    got = name_parts(events, cols, names, lambda pos, c, ts: (pos, c, ts))
+    if got is None:
+        return None
     pos = np.concatenate([g[0] for g in got]) if got else np.zeros(0, np.int32)
-    if any(g[1] is None for g in got):
+    if any(g[1] is None or g[2] is None for g in got):
         none = np.zeros(0, np.int64)
         return NameRows(none, none, pos, complete=False)
-    c = np.concatenate([g[1] for g in got])
-    ts = np.concatenate([g[2] for g in got]).astype(np.int64, copy=False)
+    c = np.concatenate([g[1] for g in got if g[1] is not None])
+    ts = np.concatenate([g[2] for g in got if g[2] is not None]).astype(np.int64, copy=False)
     return NameRows(c, ts, pos)

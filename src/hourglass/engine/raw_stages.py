@@ -24,6 +24,7 @@ by DuckDB: engine/raw_names.py). Else nothing is fetched and the two passes run 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 import weakref
@@ -42,9 +43,10 @@ if TYPE_CHECKING:
     from hourglass.engine.journeys_order import Done, Threaded
     from hourglass.engine.journeys_seq import Sorted
     from hourglass.engine.load import Events
+    from hourglass.engine.stage_sets import Pieces
     from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
-__all__ = ["ARROW_SHAPES", "ONE_SCAN", "StageRows", "drop", "prefetch", "stage_rows"]
+__all__ = ["ARROW_SHAPES", "ONE_SCAN", "StageRows", "drop", "prefetch", "stage_paths", "stage_rows"]
 
 #: the one scan on (off: the two passes, for comparisons)
 ONE_SCAN = True
@@ -65,6 +67,21 @@ class StageRows:
     counts: dict[str, int]
     #: no customer or time is null (else the fast path's own query answers, as ``numpy_sorted``)
     complete: bool = True
+    #: the rows split into sets of customers in the reader's threads, each set's pieces in file
+    #: order (engine/stage_sets.py: the paths); then ``c``, ``ts``, ``node`` are empty
+    sets: tuple[Pieces, ...] | None = None
+
+    def whole(self) -> StageRows:
+        """These rows with ``c``, ``ts``, ``node`` every set's rows (set after set)."""
+        import numpy as np
+
+        if self.sets is None:
+            return self
+        pieces = [p for s in self.sets for p in s]
+        if not pieces:
+            return dataclasses.replace(self, sets=None)
+        c, ts, node = (np.concatenate([p[j] for p in pieces]) for j in range(3))
+        return dataclasses.replace(self, c=c, ts=ts, node=node, sets=None)
 
 
 #: the rows of the last :func:`prefetch`, for the fast path's next :func:`stage_rows`: (a weak
@@ -134,7 +151,8 @@ def prefetch(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:
     got = raw_step(keyed, [[n] for n in names])
     if got is None:
         return False
-    rows = _read(events, names, index) if ARROW_SHAPES or many_values(events) else None
+    ways = _ways(spec)
+    rows = _read(events, names, index, ways) if ARROW_SHAPES or many_values(events) else None
     if rows is None:
         if not many_values(events):
             return False
@@ -145,26 +163,38 @@ def prefetch(events: Events, spec: PathsSpec | TransitionsSpec) -> bool:
     return True
 
 
-def _read(events: Events, names: list[str], index: list[int]) -> StageRows | None:
-    """The rows read by pyarrow (engine/parquet_rows.py: one local Parquet file), else None."""
+def _read(events: Events, names: list[str], index: list[int], ways: int | None = None) -> StageRows | None:
+    """The rows read by pyarrow (engine/parquet_rows.py: one local Parquet file), else None;
+    ``ways``: split into that many sets of customers in the reader's threads
+    (engine/stage_sets.py, for the paths), else (None) concatenated in file order."""
     import numpy as np
 
     from hourglass.engine._pages import small_pages
-    from hourglass.engine.parquet_rows import name_rows, parquet_source
+    from hourglass.engine.parquet_rows import name_parts, parquet_source
+    from hourglass.engine.stage_sets import splitter
 
     cols = parquet_source(events)
     if cols is None:
         return None
+    stage = np.asarray([0, *index], dtype=np.int32)
     with small_pages():  # numpy's huge pages: their page faults compact memory (engine/_pages.py)
-        got = name_rows(events, cols, names)
+        got = name_parts(events, cols, names, splitter(stage, ways or 1))
         if got is None:
             return None
-        per_name = np.bincount(got.pos, minlength=len(names) + 1)
+        per_name = np.sum([g.counts for g in got], axis=0) if got else np.zeros(len(stage), np.int64)
         counts = {n: int(per_name[k]) for k, n in enumerate(names, start=1) if per_name[k]}
-        if not got.complete:
-            return StageRows(got.c, got.ts, np.zeros(0, np.int32), tuple(names), counts, complete=False)
-        stage = np.asarray([0, *index], dtype=np.int32)
-        return StageRows(got.c, got.ts, stage[got.pos], tuple(names), counts)
+        none = np.zeros(0, np.int64)
+        if any(g.sets is None for g in got):
+            return StageRows(none, none, np.zeros(0, np.int32), tuple(names), counts, complete=False)
+        parts = [g.sets for g in got if g.sets is not None]
+        if ways is not None:
+            sets = tuple(tuple(p[w] for p in parts) for w in range(ways))
+            return StageRows(none, none, np.zeros(0, np.int32), tuple(names), counts, sets=sets)
+        whole = [p[0] for p in parts]
+        c = np.concatenate([p[0] for p in whole]) if whole else none
+        ts = np.concatenate([p[1] for p in whole]) if whole else none
+        node = np.concatenate([p[2] for p in whole]) if whole else np.zeros(0, np.int32)
+        return StageRows(c, ts, node, tuple(names), counts)
 
 
 def _scan(events: Events, table: Any, position: str, names: list[str], index: list[int]) -> StageRows:
@@ -221,7 +251,52 @@ def stage_rows(
         _PENDING = (None, None, None)
     if not rows.complete:  # a null customer or time: the fast path's own query
         return None
-    return _sorted(events, rows, threaded)
+    return _sorted(events, rows.whole(), threaded)
+
+
+def _ways(spec: PathsSpec | TransitionsSpec) -> int | None:
+    """The sets of customers the reader splits the rows into: the paths' (engine/stage_sets.py);
+    None: the rows whole (the transitions)."""
+    from hourglass.engine import grouping, stage_sets
+    from hourglass.model.journeys_spec import PathsSpec
+
+    return max(1, grouping.WORKERS) if stage_sets.ENABLED and isinstance(spec, PathsSpec) else None
+
+
+def stage_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """engine/journeys_fast.py ``fast_paths``'s answer from the last :func:`prefetch`'s rows split
+    into sets (taken once; engine/stage_sets.py), or None when none such is waiting (a null
+    customer or time: left for :func:`stage_rows`, which declines)."""
+    global _PENDING
+    from hourglass.engine._pages import small_pages
+    from hourglass.engine.journeys_seq import seq_paths
+    from hourglass.engine.stage_sets import set_paths
+
+    found = _stages(spec) if spec.level == "stage" and spec.since is None and spec.until is None else None
+    if found is None:
+        return None
+    with _TAKE:
+        ref, key, rows = _PENDING
+        if ref is None or ref() is not events or rows is None or key != _key(events, *found):
+            return None
+        if rows.sets is None or not rows.complete:
+            return None
+        _PENDING = (None, None, None)
+    names, index = found
+    present = [k for k, n in zip(index, names, strict=True) if rows.counts.get(n)]
+    with small_pages():
+        got = set_paths(rows.sets, spec.collapse, spec.steps, spec.top, max(present, default=0))
+        if got is None:  # a set's times too wide for the keys: the general order, one thread
+            seq = _sorted(events, rows.whole(), None)
+            if not isinstance(seq, tuple):  # (not so: no ``threaded``) the fast path's own scan
+                return None
+            got = seq_paths(seq, spec.collapse, spec.steps, spec.top)
+    top, counts = got
+    for r in top:
+        for i in range(spec.steps):
+            if r[f"p{i}"] < 0:
+                r[f"p{i}"] = None
+    return top, {"customers": counts["customers"] or None, "paths": counts["paths"]}
 
 
 def _sorted(events: Events, rows: StageRows, threaded: Threaded | None) -> Sorted | Done | None:

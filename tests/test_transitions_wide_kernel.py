@@ -6,6 +6,8 @@ the columns come in model/transition_edges.py's documented order (which it then 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -104,6 +106,29 @@ def test_two_halves_give_the_same_columns_in_order(seed: int, monkeypatch: pytes
             assert one[k].dtype == two[k].dtype == sliced[k].dtype
             np.testing.assert_array_equal(one[k], two[k])
             np.testing.assert_array_equal(one[k], sliced[k])
+
+
+def test_small_pages_past_a_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to ``HUGE_PAGES_MAX`` elements numpy's pages are left as they are; past it the kernel runs
+    in small pages (engine/_pages.py): the same columns."""
+    seq = _seq(5, 2_000, 200, 500, 10**6)
+    used: list[bool] = []
+    real = wide_edges.small_pages
+
+    @contextlib.contextmanager
+    def spied() -> Iterator[None]:
+        used.append(True)
+        with real():
+            yield
+
+    monkeypatch.setattr(wide_edges, "small_pages", spied)
+    as_is = edge_columns(seq, True)
+    assert used == []
+    monkeypatch.setattr(wide_edges, "HUGE_PAGES_MAX", len(seq[2]) - 1)
+    small = edge_columns(seq, True)
+    assert used == [True]
+    for k in as_is:
+        np.testing.assert_array_equal(as_is[k], small[k])
 
 
 def test_no_elements() -> None:

@@ -364,10 +364,8 @@ def fast_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], d
                 r[f"p{i}"] = _named(r[f"p{i}"], names)
         return top, {"customers": counts["customers"] or None, "paths": counts["paths"]}
     rows = _rows(events, fast_paths_sql(events, spec))
-    totals = {
-        "customers": rows[0]["all_customers"] if rows else None,
-        "paths": rows[0]["all_paths"] if rows else 0,
-    }
+    head = rows[0] if rows else {"all_customers": None, "all_paths": 0}
+    totals = {"customers": head["all_customers"], "paths": head["all_paths"]}
     return [{k: v for k, v in r.items() if not k.startswith("all_")} for r in rows], totals
 
 
@@ -377,6 +375,7 @@ def fast_transitions(
     """The edges' rows, as the portable plan's; on many nodes (10^6 names: millions of edges)
     engine/wide_edges.py's columns and the names the nodes index (None: the 1-based stages)."""
     rows: list[dict[str, Any]] = []
+    wide: Sorted | None = None  # the elements for the many-node kernel
     with small_pages():
         got = sorted_nodes(events, spec, threaded_transitions(spec) if THREADED else None)
         if got is not None:
@@ -384,12 +383,13 @@ def fast_transitions(
             if isinstance(seq, Done):
                 rows = seq.value
             elif len(seq[2]) and (int(seq[2].max()) + 2) ** 2 > PACKED_EDGES:
-                names = got[1]
-                return edge_columns(seq, spec.collapse), None if names is None else list(names)
+                wide = seq
             else:
                 rows = seq_transitions(seq, spec.collapse)
     if got is not None:
         names = got[1]
+        if wide is not None:  # outside small_pages: engine/wide_edges.py chooses its pages
+            return edge_columns(wide, spec.collapse), None if names is None else list(names)
         for r in rows:
             r["node"], r["nxt"] = _named(r["node"], names), _named(r["nxt"], names)
         return rows

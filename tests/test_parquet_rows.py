@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import hourglass
-from hourglass.engine import parquet_rows, raw_stages
+from hourglass.engine import parquet_names, parquet_rows, raw_stages
 from hourglass.engine.raw_step import raw_step
 from hourglass.engine.snapshot import watching
 from hourglass.model.journey import JourneyModel
@@ -93,7 +93,7 @@ def test_the_rows_and_positions_are_duckdbs(
     share: float, block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(parquet_rows, "_DICTIONARY_SHARE", share)  # text, per chunk, dictionary reads
-    monkeypatch.setattr(parquet_rows, "_BLOCK", block)  # the scan's blocks: many, a last short one
+    monkeypatch.setattr(parquet_names, "_BLOCK", block)  # the scan's blocks: many, a last short one
     path = _write(tmp_path / "mixed.parquet")
     meta = pq.ParquetFile(path).metadata
     assert meta.num_row_groups >= 6
@@ -108,8 +108,8 @@ def test_the_rows_and_positions_are_duckdbs(
 
 @pytest.mark.parametrize("block", [3, 1 << 16])
 def test_a_blank_edge_is_told_exactly(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parquet_rows, "_BLOCK", block)  # blocks of 3 rows: nulls, empties across them
-    names = parquet_rows._Names(["visit", "a\x01"])
+    monkeypatch.setattr(parquet_names, "_BLOCK", block)  # blocks of 3 rows: nulls, empties across them
+    names = parquet_names.Names(["visit", "a\x01"])
 
     def dense(arr: pa.Array) -> list[int]:
         rows, vals = names.chunk(arr)
@@ -237,7 +237,7 @@ def test_the_reader_imports_no_pandas(tmp_path: Path) -> None:
     path = _write(tmp_path / "mixed.parquet")
     code = (
         "import sys, hourglass\n"
-        "from hourglass.engine import parquet_rows, raw_stages\n"
+        "from hourglass.engine import parquet_names, parquet_rows, raw_stages\n"
         "parquet_rows.ARROW_MIN_ROWS = 0\n"
         "read = raw_stages._read\n"
         "raw_stages._read = lambda *a: print('read', read(*a) is not None) or read(*a)\n"
@@ -281,3 +281,32 @@ def test_a_hive_partition_directory_is_declined(tmp_path: Path) -> None:
     (tmp_path / "day=2024-01-01").mkdir()
     path = _write(tmp_path / "day=2024-01-01" / "a.parquet")
     assert parquet_rows.parquet_source(hourglass.events(str(path))) is None
+
+
+@pytest.mark.parametrize("block", [5, 1 << 16])
+def test_names_are_found_as_python_finds_them(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random values around names of every kind (two names of one first byte and length, of 1, 8,
+    9, 16 and 17 bytes, unicode), near misses in any byte, blank edges, nulls, short values at the
+    end of the bytes: engine/parquet_names.py's rows and positions are Python's."""
+    monkeypatch.setattr(parquet_names, "_BLOCK", block)
+    names = ["visit", "vizit", "a", "ab", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq"]
+    names += ["café", "ünïcodé-name-x", "zz"]
+    pool: list[str | None] = [*names, None, "", "Visit", " visit", "visit ", "\tab\n", "x" * 20]
+    pool += [n[:-1] for n in names] + [n + "x" for n in names] + [n[:-1] + "Y" for n in names]
+    pool += ["Y" + n[1:] for n in names] + [n[: len(n) // 2] + "Q" + n[len(n) // 2 + 1 :] for n in names]
+    looked = parquet_names.Names(names)
+    lookup = {n: k for k, n in enumerate(names, start=1)}
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        values = [pool[i] for i in rng.integers(0, len(pool), int(rng.integers(1, 120)))]
+        want = []
+        for i, v in enumerate(values):
+            if v is not None:
+                canon = parquet_names.trimmed(v) if parquet_names._blank_edge(v) else v
+                if canon in lookup:
+                    want.append((i, lookup[canon]))
+        for arr in (pa.array(values, pa.string()), pa.array(values, pa.large_string())):
+            rows, pos = looked.chunk(arr)
+            assert list(zip(rows.tolist(), pos.tolist(), strict=True)) == want
+            rows, pos = looked.chunk(arr.slice(1))
+            assert list(zip(rows.tolist(), pos.tolist(), strict=True)) == [(i - 1, p) for i, p in want if i]

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import hourglass
-from hourglass.engine import grouping, parquet_rows, raw_stages, stage_sets
+from hourglass.engine import grouping, parquet_names, parquet_rows, raw_stages, stage_sets
 from hourglass.model.journey import JourneyModel
 from hourglass.model.journeys_spec import PathsSpec
 from test_journeys_parquet import _table
@@ -53,7 +53,7 @@ def _answer(path: str, monkeypatch: pytest.MonkeyPatch, plan: str, **kw: Any) ->
 def spied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Each run of the sets' paths: whether it answered (else the general order answered)."""
     monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
-    monkeypatch.setattr(parquet_rows, "_BLOCK", 256)  # the reader's scan in several blocks
+    monkeypatch.setattr(parquet_names, "_BLOCK", 256)  # the reader's scan in several blocks
     ran: list[bool] = []
     real = stage_sets.set_paths
 

@@ -38,15 +38,14 @@ import numpy as np
 
 from hourglass.engine._pages import small_pages
 from hourglass.engine.journeys_parquet_sorted import encoded
+from hourglass.engine.parquet_names import _blank_edge, trimmed
+from hourglass.engine.parquet_names import indices as _indices
 from hourglass.engine.parquet_rows import (
     ParquetColumns,
     _as_dictionary,
-    _blank_edge,
-    _indices,
     _numbers,
     _types_ok,
     parquet_source,
-    trimmed,
 )
 
 if TYPE_CHECKING:

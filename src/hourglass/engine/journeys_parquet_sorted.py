@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hourglass.engine._pages import small_pages
-from hourglass.engine.parquet_rows import _indices
+from hourglass.engine.parquet_names import indices as _indices
 
 if TYPE_CHECKING:
     import numpy.typing as npt

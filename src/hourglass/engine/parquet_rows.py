@@ -4,12 +4,10 @@ chdb's whole query costs (10M `wide`: 0.65 s / 1.09 CPU-s against chdb's paths s
 quiet), and no DuckDB form of the scan gets under it (bench/WIDE.md, sessions 7-8).
 
 Each row group's three columns are read by pyarrow (which releases the GIL: the row groups in
-threads; a chunk of dictionary pages as a dictionary, looked up once); the rows whose (first byte,
-length) some name has are looked up by ``pc.index_in``; the rare rows with a *blank edge*
-(ingest/normalize.py ``blank_edge``, told from the string array's offsets and bytes in numpy) are
-canonicalised exactly as engine/raw_step.py's SQL does (RE2's ``^\\s+|\\s+$``: ``[\\t\\n\\f\\r ]``,
-not ``\\v``; then NULLIF '') and looked up on their trimmed text. The same rows and positions as
-raw_step's CASE (tests/test_parquet_rows.py compares them with DuckDB's form on seeded files).
+threads; a chunk of dictionary pages as a dictionary, looked up once); the names are looked up
+in the event column by engine/parquet_names.py (a raw value with a *blank edge* canonicalised
+exactly as engine/raw_step.py's SQL does). The same rows and positions as raw_step's CASE
+(tests/test_parquet_rows.py compares them with DuckDB's form on seeded files).
 
 Only for a source that is exactly one local Parquet file read whole by DuckDB's ``read_parquet``
 (no options, no glob), whose keyed table's ``customer``, ``timestamp`` and raw ``event`` are that
@@ -23,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,8 +29,9 @@ import ibis.expr.operations as ops
 import numpy as np
 
 from hourglass.engine._pages import small_pages
+from hourglass.engine.parquet_names import UNSIGNED, Names, indices, trimmed
 from hourglass.engine.raw_names import _canonical_event
-from hourglass.ingest.normalize import EDGE_SPACE, strip
+from hourglass.ingest.normalize import strip
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,19 +63,6 @@ ARROW_MIN_ROWS = 1_000_000
 _VIEW = re.compile(
     r"\ACREATE TEMP VIEW \S+ AS SELECT \* FROM read_parquet\(main\.list_value\('((?:[^']|'')*)'\)\);\Z"
 )
-#: engine/raw_step.py's trim (DuckDB's RE2: ``\s`` is [\t\n\f\r ], no \v; ``$`` the end only)
-_TRIM = re.compile(r"\A[\t\n\f\r ]+|[\t\n\f\r ]+\Z")
-
-
-def trimmed(raw: str) -> str | None:
-    """The canonical event of a raw value with a blank edge, as engine/raw_step.py's SQL computes it."""
-    return _TRIM.sub("", raw) or None
-
-
-def _blank_edge(raw: str) -> bool:
-    """ingest/normalize.py ``blank_edge`` of one value (a first character <= ' ' is a first byte
-    <= 0x20 in UTF-8, as DuckDB's byte-wise ``s < '!'``)."""
-    return raw == "" or raw[0] <= " " or raw.endswith(EDGE_SPACE)
 
 
 @dataclass(frozen=True)
@@ -170,193 +155,6 @@ def _view_path(events: Events, view: str) -> str | None:
     return m.group(1).replace("''", "'") if m else None
 
 
-class _Names:
-    """The names looked up: pyarrow's value set, each name's 1-based position, and a gate of
-    (first byte, byte length) pairs that some name has (a value outside it is no name: only the
-    values inside it are hashed by ``pc.index_in``; 10M `wide`: 0.25 -> ~0.1 CPU-s)."""
-
-    def __init__(self, names: list[str]) -> None:
-        import pyarrow as pa
-
-        raw = [n.encode() for n in names]
-        ends = np.cumsum([0, *(len(b) for b in raw)], dtype=np.int32)
-        # from buffers: ``pa.array`` of a list imports pandas (~0.3 s of a fresh process)
-        self.value_set = pa.Array.from_buffers(
-            pa.string(), len(raw), [None, pa.py_buffer(ends.tobytes()), pa.py_buffer(b"".join(raw))]
-        )
-        self.lookup = {n: k for k, n in enumerate(names, start=1)}
-        self.width = max((len(b) for b in raw), default=0) + 2  # the last column: longer than any
-        gate = np.zeros((256, self.width), dtype=np.bool_)
-        for b in raw:
-            if b:
-                gate[b[0], len(b)] = True
-        self.gate = gate.ravel()
-
-    def positions(self, arr: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
-        """The rows of the string array ``arr`` whose value is a name (in order) and each one's
-        1-based name position."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        n = len(arr)
-        bufs = arr.buffers()
-        width = np.dtype(np.int64 if pa.types.is_large_string(arr.type) else np.int32)
-        off: npt.NDArray[Any] = np.frombuffer(
-            bufs[1], dtype=width, count=n + 1, offset=arr.offset * width.itemsize
-        )
-        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-        valid = _valid(arr) if arr.null_count else None
-        if len(data):
-            rows, rare = self._scan(off, data, valid)
-        else:  # every value empty (or null)
-            edge: npt.NDArray[np.bool_] = off[1:] <= off[:-1]
-            if valid is not None:
-                edge &= valid
-            rows, rare = np.zeros(0, np.int64), np.flatnonzero(edge)
-        vals = np.zeros(0, np.int32)
-        if len(rows):
-            idx = pc.index_in(arr.take(_indices(rows)), value_set=self.value_set)
-            vals = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=len(idx), offset=idx.offset * 4) + 1
-            if idx.null_count:
-                hit = _valid(idx)
-                rows, vals = rows[hit], vals[hit]
-        if len(rare):  # a few rows: their canonical name, exactly
-            told = [
-                (k, self.lookup.get(trimmed(raw) or "", 0))
-                for k, raw in zip(rare.tolist(), arr.take(_indices(rare)).to_pylist(), strict=True)
-                if _blank_edge(raw)  # else a last byte < 0x20 not blank: its lookup above stands
-            ]
-            if told:
-                at_rows = np.asarray([k for k, _ in told], dtype=np.int64)
-                kept = ~np.isin(rows, at_rows)
-                named = np.asarray([v for _, v in told], dtype=np.int32)
-                rows = np.concatenate([rows[kept], at_rows[named > 0]])
-                vals = np.concatenate([vals[kept], named[named > 0]])
-                order = np.argsort(rows, kind="stable")
-                rows, vals = rows[order], vals[order]
-        return rows.astype(np.int64, copy=False), vals.astype(np.int32, copy=False)
-
-    def _scan(
-        self, off: npt.NDArray[Any], data: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_] | None
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """The rows whose (first byte, length) some name has, and the rows that may have a blank
-        edge (empty, a first byte <= 0x20 or a last one: told exactly by the caller), from the
-        string array's offsets and bytes (``data`` not empty). By blocks of ``_BLOCK`` rows in
-        this thread's scratch arrays: whole-array temporaries were ~3,000 page faults per row group
-        of 500k rows (10M `wide`: 60k faults, ~0.1 system CPU-s), and a block's passes stay in
-        the cache."""
-        n = len(off) - 1
-        sc = _scratch()
-        top = self.width - 1
-        found, rare = [], []
-        for lo in range(0, n, _BLOCK):
-            k = min(_BLOCK, n - lo)
-            at, size, tmp = sc.at[: k + 1], sc.size[:k], sc.tmp[:k]
-            first, last, maybe, edge = sc.first[:k], sc.last[:k], sc.maybe[:k], sc.edge[:k]
-            np.copyto(at, off[lo : lo + k + 1], casting="unsafe")
-            np.subtract(at[1:], at[:-1], out=size)
-            np.take(data, at[:-1], out=first, mode="clip")
-            np.minimum(size, top, out=tmp)
-            np.multiply(first, self.width, out=size, dtype=np.intp, casting="unsafe")
-            size += tmp  # (size is the gate's index now; tmp keeps min(size, top): 0 for an empty)
-            np.take(self.gate, size, out=maybe, mode="clip")
-            # a blank edge (ingest/normalize.py ``blank_edge``): a first byte <= 0x20 or a last one
-            # of ``EDGE_SPACE``; a last byte <= 0x20 marks a candidate, told exactly in Python
-            np.subtract(at[1:], 1, out=size)
-            np.take(data, size, out=last, mode="clip")
-            np.minimum(first, last, out=first)
-            np.less_equal(first, 0x20, out=edge)
-            np.less_equal(tmp, 0, out=last.view(np.bool_))  # empty
-            edge |= last.view(np.bool_)
-            if valid is not None:
-                maybe &= valid[lo : lo + k]
-                edge &= valid[lo : lo + k]
-            got = np.flatnonzero(maybe)
-            if len(got):
-                found.append(got + lo)
-            got = np.flatnonzero(edge)
-            if len(got):
-                rare.append(got + lo)
-        none = np.zeros(0, np.int64)
-        return (
-            np.concatenate(found).astype(np.int64, copy=False) if found else none,
-            np.concatenate(rare).astype(np.int64, copy=False) if rare else none,
-        )
-
-    def chunk(self, arr: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
-        """:meth:`positions` of a string or dictionary array (the dictionary's looked up once)."""
-        import pyarrow as pa
-
-        if not pa.types.is_dictionary(arr.type):
-            return self.positions(arr)
-        rows, vals = self.positions(arr.dictionary)
-        per = np.zeros(len(arr.dictionary), np.int32)
-        per[rows] = vals
-        ind = arr.indices
-        width = np.dtype(f"{'u' if ind.type.id in _UNSIGNED else ''}int{ind.type.bit_width}")
-        codes = np.frombuffer(
-            ind.buffers()[1], dtype=width, count=len(ind), offset=ind.offset * width.itemsize
-        )
-        # a null slot's code may be anything: clipped, then zeroed below
-        pos: npt.NDArray[np.int32] = (
-            np.take(per, codes, mode="clip") if len(per) else np.zeros(len(arr), np.int32)
-        )
-        if arr.null_count:
-            pos[~_valid(arr)] = 0
-        keep = np.flatnonzero(pos)
-        return keep.astype(np.int64, copy=False), pos[keep]
-
-
-#: the rows of one block of :meth:`_Names._scan` (its scratch arrays: ~1.7 MB a thread)
-_BLOCK = 1 << 16
-
-
-class _Scratch:
-    """A thread's scratch arrays of :meth:`_Names._scan` (made once per thread, reused)."""
-
-    def __init__(self, block: int) -> None:
-        self.at = np.empty(block + 1, dtype=np.intp)
-        self.size = np.empty(block, dtype=np.intp)
-        self.tmp = np.empty(block, dtype=np.intp)
-        self.first = np.empty(block, dtype=np.uint8)
-        self.last = np.empty(block, dtype=np.uint8)
-        self.maybe = np.empty(block, dtype=np.bool_)
-        self.edge = np.empty(block, dtype=np.bool_)
-
-
-_LOCAL = threading.local()
-
-
-def _scratch() -> _Scratch:
-    """This thread's scratch arrays (of ``_BLOCK`` rows, which tests may lower)."""
-    sc: _Scratch | None = getattr(_LOCAL, "scratch", None)
-    if sc is None or len(sc.size) != _BLOCK:
-        sc = _LOCAL.scratch = _Scratch(_BLOCK)
-    return sc
-
-
-#: Arrow's unsigned integer type ids (a dictionary's indices may be any integer type)
-_UNSIGNED = frozenset({2, 4, 6, 8})
-
-
-def _indices(rows: npt.NDArray[Any]) -> Any:
-    """``rows`` (int64) as an Arrow array without a copy (``take`` of a numpy array converts it
-    through ``pa.array``, which imports pandas: ~0.3 s of a fresh process)."""
-    import pyarrow as pa
-
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)])
-
-
-def _valid(arr: Any) -> npt.NDArray[np.bool_]:
-    """The validity of each slot of ``arr`` (which has nulls, so a bitmap)."""
-    bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
-    got: npt.NDArray[np.bool_] = np.unpackbits(bits, bitorder="little")[
-        arr.offset : arr.offset + len(arr)
-    ].view(np.bool_)
-    return got
-
-
 #: a row group's event chunk is read as a dictionary when its dictionary page is under this share
 #: of the chunk's bytes (every page dictionary-encoded: a few names); a chunk whose dictionary grew
 #: large fell back to PLAIN pages, which pyarrow would hash into a dictionary again (10M `wide`:
@@ -377,7 +175,7 @@ def _as_dictionary(meta: Any, i: int, column: str) -> bool:
 
 
 def _group(
-    cols: ParquetColumns, i: int, names: _Names
+    cols: ParquetColumns, i: int, names: Names
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[Any] | None, npt.NDArray[np.int64] | None]:
     import pyarrow.parquet as pq
 
@@ -391,31 +189,41 @@ def _group(
     keeps, poss, start = [], [], 0
     for a in t.column(cols.event).chunks:
         rows, vals = names.chunk(a)
-        keeps.append(rows + start)
+        keeps.append(rows + start if start else rows)
         poss.append(vals)
         start += len(a)
-    keep = np.concatenate(keeps) if keeps else np.zeros(0, np.int64)
-    pos = np.concatenate(poss) if poss else np.zeros(0, np.int32)
-    c_col = t.column(cols.customer).take(_indices(keep))
-    ts_col = t.column(cols.timestamp).take(_indices(keep))
-    if c_col.null_count or ts_col.null_count:
-        return pos, None, None
-    ts = _numbers(ts_col).view(np.int64)
-    if ts_col.type.unit == "ms":
+    keep = (keeps[0] if len(keeps) == 1 else np.concatenate(keeps)) if keeps else np.zeros(0, np.int64)
+    pos = (poss[0] if len(poss) == 1 else np.concatenate(poss)) if poss else np.zeros(0, np.int32)
+    c_all, ts_all = t.column(cols.customer), t.column(cols.timestamp)
+    if c_all.num_chunks == 1 and ts_all.num_chunks == 1 and not c_all.null_count and not ts_all.null_count:
+        # one chunk each, no null: the kept rows gathered by numpy from the chunks' buffers
+        # (pyarrow's take and a copy of its result: ~0.8 ms a row group more)
+        c, ts = np.take(_numbers(c_all, copy=False), keep), np.take(_numbers(ts_all, copy=False), keep)
+        ts_unit = ts_all.type.unit
+    else:
+        c_col, ts_col = c_all.take(indices(keep)), ts_all.take(indices(keep))
+        if c_col.null_count or ts_col.null_count:
+            return pos, None, None
+        c, ts, ts_unit = _numbers(c_col), _numbers(ts_col), ts_col.type.unit
+    ts = ts.view(np.int64)
+    if ts_unit == "ms":
         ts = ts * 1000
-    return pos, _numbers(c_col), ts
+    return pos, c, ts
 
 
-def _numbers(col: Any) -> npt.NDArray[Any]:
+def _numbers(col: Any, copy: bool = True) -> npt.NDArray[Any]:
     """A chunked array of integers or times without nulls as one numpy array (from the buffers:
-    pyarrow's ``to_numpy`` of a chunked array imports pandas)."""
+    pyarrow's ``to_numpy`` of a chunked array imports pandas); ``copy`` False: one chunk's is a
+    read-only view of its buffer."""
     width = col.type.bit_width
-    dtype = np.dtype(f"{'u' if col.type.id in _UNSIGNED else ''}int{width}")
+    dtype = np.dtype(f"{'u' if col.type.id in UNSIGNED else ''}int{width}")
     parts = [
         np.frombuffer(a.buffers()[1], dtype=dtype, count=len(a), offset=a.offset * dtype.itemsize)
         for a in col.chunks
         if len(a)
     ]
+    if not copy and len(parts) == 1:
+        return parts[0]
     return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
@@ -455,7 +263,7 @@ def name_parts(
         groups = meta.num_row_groups
         workers = max(1, min(os.cpu_count() or 1, groups))
         with small_pages(), ThreadPoolExecutor(workers) as pool:
-            looked = _Names(names)
+            looked = Names(names)
             return list(pool.map(lambda i: each(*_group(cols, i, looked)), range(groups)))
     except (pa.ArrowException, OSError, ValueError):
         # a file pyarrow cannot read (damaged, changed, another writer's form): DuckDB's form

@@ -152,27 +152,30 @@ def paths_merge(
     n = len(longer)
     if not n:
         return [], {"customers": 0, "paths": 0}
+    order: npt.NDArray[np.intp] | None = None
     if len(words) == 1:  # one integer: (path, continued) words sorted (a SIMD sort, no argsort)
-        one = words[0] << 1
+        one = words[0]  # (the concatenation's own array: changed in place, no copy faulted in)
+        one <<= 1
         one |= longer
         one.sort()
-        words, longer = [one >> 1], (one & 1).astype(bool)
-        order = np.arange(n)
+        longer = np.empty(n, dtype=bool)
+        np.bitwise_and(one, 1, out=longer, casting="unsafe")
+        one >>= 1
     else:
         order = np.lexsort(words[::-1])
     differs = np.zeros(n - 1, dtype=bool)
     for w in words:
-        w_s = w if len(words) == 1 else w[order]
+        w_s = w if order is None else w[order]
         differs |= w_s[1:] != w_s[:-1]
     starts = np.concatenate(([0], np.flatnonzero(differs) + 1))
     counts = np.diff(np.append(starts, n))
-    continued = np.add.reduceat(longer if len(words) == 1 else longer[order], starts, dtype=np.int64)
+    continued = np.add.reduceat(longer if order is None else longer[order], starts, dtype=np.int64)
     best = np.argsort(-counts, kind="stable")[:top]  # the paths are in path order already
     per = max(1, 62 // bits)
     mask = (1 << bits) - 1
     rows = []
     for u in best.tolist():
-        at = int(order[starts[u]])
+        at = int(starts[u] if order is None else order[starts[u]])
         row: dict[str, Any] = {}
         for i in range(depth):
             j = i // per

@@ -27,6 +27,8 @@ from hourglass.engine.store_codes import CODE_COLUMN, SEQ_COLUMN
 from hourglass.engine.store_paths import int_columns, places_database
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import numpy.typing as npt
 
     from hourglass.engine.journeys_seq import Sorted
@@ -72,9 +74,9 @@ def store_sorted(events: Events, spec: TransitionsSpec) -> tuple[Sorted, list[st
     with translated(), ThreadPoolExecutor(2) as pool:
         cur = raw.cursor()
         try:
-            placed = _claimed(cur, database)
+            counts = _claimed(cur, database)
             names = pool.submit(code_names, events, database)
-            got = _streamed(cur, sql, placed, pool)
+            got = _streamed(cur, sql, counts, pool)
         finally:
             cur.close()
         listed = list(names.result())
@@ -119,10 +121,9 @@ class _Placed:
         return new, self.ts, self.node
 
 
-def _claimed(cur: Any, database: str) -> _Placed | None:
-    """Slots for the rows by each customer key's rows as the store counted them (``hg_customers``);
-    None when they cannot be the rows' counts (keys not 0 .. customers - 1, a null, not the table's
-    rows in all)."""
+def _claimed(cur: Any, database: str) -> npt.NDArray[np.int64] | None:
+    """Each customer key's rows as the store counted them (``hg_customers``); None when they cannot
+    be the rows' counts (keys not 0 .. customers - 1, a null, not the table's rows in all)."""
     (rows,) = cur.execute(f'SELECT count(*) FROM "{database}".hg_events').fetchone() or (0,)
     got = int_columns(cur, f'SELECT key, events FROM "{database}".hg_customers')
     if got is None or not len(got[0]):
@@ -132,14 +133,17 @@ def _claimed(cur: Any, database: str) -> _Placed | None:
         return None
     counts = np.zeros(len(key), dtype=np.int64)
     counts[key] = count
-    return _Placed(counts)
+    return counts
 
 
-def _streamed(cur: Any, sql: str, placed: _Placed | None, pool: Any) -> Sorted | None:
-    """``sql``'s rows (customer, place, µs, name number) read in Arrow batches, each put in
-    ``placed`` in ``pool`` while the next is read and counted by key; when the counts were not the
-    rows' own (or no counts), the rows put in place again from their own counts (:func:`_in_place`).
-    None on a null."""
+def _streamed(
+    cur: Any, sql: str, counts: npt.NDArray[np.int64] | None, pool: ThreadPoolExecutor
+) -> Sorted | None:
+    """``sql``'s rows (customer, place, µs, name number) read in Arrow batches, each put in place by
+    ``counts`` in ``pool`` while the next is read (the slots made there too, beside the first read)
+    and counted by key; when the counts were not the rows' own (or no counts), the rows put in
+    place again from their own counts (:func:`_in_place`). None on a null."""
+    placed = None if counts is None else pool.submit(_Placed, counts)
     batches: list[tuple[npt.NDArray[Any], ...]] = []
     counted = []
     for batch in cur.execute(sql).to_arrow_reader(BATCH_ROWS):
@@ -151,11 +155,13 @@ def _streamed(cur: Any, sql: str, placed: _Placed | None, pool: Any) -> Sorted |
             counted.append(pool.submit(_counted, placed, cols))
     own = [f.result() for f in counted]
     if placed is not None and all(c is not None for c in own):
-        total = np.zeros(len(placed.counts), dtype=np.int64)
+        slots = placed.result()
+        total = np.zeros(len(slots.counts), dtype=np.int64)
         for c in own:
-            total += c
-        if np.array_equal(total, placed.counts):
-            return placed.sorted()
+            if c is not None:
+                total += c
+        if np.array_equal(total, slots.counts):
+            return slots.sorted()
     if not batches:
         z = np.zeros(0, dtype=np.int64)
         return _in_place(z, z, z, z)
@@ -179,12 +185,13 @@ def _viewed(batch: Any) -> tuple[npt.NDArray[Any], ...] | None:
     return tuple(out)
 
 
-def _counted(placed: _Placed, cols: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.int64] | None:
-    """A batch's rows put in place and counted by key; None where they cannot be (:meth:`_Placed.put`)."""
-    c = cols[0]
+def _counted(slots: Future[_Placed], cols: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.int64] | None:
+    """A batch's rows put in place and counted by key; None where they cannot be (:meth:`_Placed.put`).
+    (``slots`` is made by a task submitted before this one: started, never waiting behind it.)"""
+    placed = slots.result()
     if not placed.put(*cols):
         return None
-    return np.bincount(c, minlength=len(placed.counts)).astype(np.int64, copy=False)
+    return np.bincount(cols[0], minlength=len(placed.counts)).astype(np.int64, copy=False)
 
 
 def _in_place(

@@ -7,10 +7,11 @@ The starts come from the store's counts of each customer's rows (``hg_customers.
 rows need not all be read first: DuckDB reads them in Arrow batches on a cursor and each batch is
 put in place in a thread while the next is read; the names are read beside them on the connection
 (10M ``wide`` rows: the read and the puts overlap instead of following each other, and Arrow's
-batches, viewed in place, cost less than ``fetchnumpy``'s copy). The check that every slot is filled
-once proves the order only with the true counts, so each batch is also counted by key and the sum
-compared with the store's: where they differ (a store not as written), the rows are put in place
-again from their own counts, as before.
+batches, viewed in place, cost less than ``fetchnumpy``'s copy). A row whose place is not below its
+customer's count is refused, so each row lands in its own customer's slots; with as many rows read
+as the counts' sum and every slot filled, each slot holds one row, so the store's counts are the
+rows' own and each customer's places are 0 .. count - 1 (no count per batch: R's proof, s13). Where
+that fails (a store not as written), the rows are put in place again from their own counts.
 
 Same answers as the sort of every row (tests/test_store_paths.py). Declines (None) as store_paths:
 another level, a period, a breakdown, a store without the places, a null, keys not dense, or
@@ -56,9 +57,9 @@ def store_sorted(events: Events, spec: TransitionsSpec) -> tuple[Sorted, list[st
 
     The starts come from the store's counts (``hg_customers.events``): each Arrow batch of rows is
     put in place in a thread while DuckDB reads the next (on a cursor), the names read beside them
-    (on the connection). The rows' own counts (a ``bincount`` per batch) are then compared with the
-    store's: where they differ the rows are put in place again from their own (the places' check,
-    every slot filled once, proves the order only with the true counts)."""
+    (on the connection). A row is refused where its place is not below its customer's count; as
+    many rows as the counts' sum and every slot filled then prove the counts and places (the
+    module's note); else the rows are put in place again from their own counts."""
     from concurrent.futures import ThreadPoolExecutor
 
     from hourglass.engine.errors import translated
@@ -93,20 +94,23 @@ class _Placed:
         self.begin -= counts
         self.ts = np.empty(n, dtype=np.int64)
         self.node = np.full(n, -1, dtype=np.int32)  # -1: no row here (yet)
+        small = bool(len(counts)) and int(counts.max()) < 1 << 31  # the places' bound gathered as int32
+        self.bound = counts.astype(np.int32) if small else counts
 
     def put(
         self, c: npt.NDArray[Any], place: npt.NDArray[Any], ts: npt.NDArray[Any], node: npt.NDArray[Any]
     ) -> bool:
         """Put the rows in their slots (numpy's scatter frees the GIL); False on a negative value,
-        a key past the counts or a slot past the rows."""
+        a key past the counts or a place not below its customer's count (a slot outside its
+        customer's: see the module's proof)."""
         if not len(c):
             return True
         if int(c.min()) < 0 or int(place.min()) < 0 or int(node.min()) < 0 or int(c.max()) >= len(self.begin):
             return False
+        if not bool((place < self.bound[c]).all()):
+            return False
         slot = self.begin[c]
         slot += place
-        if int(slot.max()) >= len(self.node):
-            return False
         self.ts[slot] = ts
         self.node[slot] = node
         return True
@@ -140,28 +144,26 @@ def _streamed(
     cur: Any, sql: str, counts: npt.NDArray[np.int64] | None, pool: ThreadPoolExecutor
 ) -> Sorted | None:
     """``sql``'s rows (customer, place, µs, name number) read in Arrow batches, each put in place by
-    ``counts`` in ``pool`` while the next is read (the slots made there too, beside the first read)
-    and counted by key; when the counts were not the rows' own (or no counts), the rows put in
-    place again from their own counts (:func:`_in_place`). None on a null."""
+    ``counts`` in ``pool`` while the next is read (the slots made there too, beside the first read);
+    when that does not prove the order (a row refused, not as many rows as the counts' sum, a slot
+    not filled) or without counts, the rows put in place again from their own counts
+    (:func:`_in_place`). None on a null."""
     placed = None if counts is None else pool.submit(_Placed, counts)
     batches: list[tuple[npt.NDArray[Any], ...]] = []
-    counted = []
+    puts = []
     for batch in cur.execute(sql).to_arrow_reader(BATCH_ROWS):
         cols = _viewed(batch)
         if cols is None:
             return None
         batches.append(cols)
         if placed is not None:
-            counted.append(pool.submit(_counted, placed, cols))
-    own = [f.result() for f in counted]
-    if placed is not None and all(c is not None for c in own):
+            puts.append(pool.submit(_put, placed, cols))
+    if placed is not None and all([f.result() for f in puts]):  # every put waited for
         slots = placed.result()
-        total = np.zeros(len(slots.counts), dtype=np.int64)
-        for c in own:
-            if c is not None:
-                total += c
-        if np.array_equal(total, slots.counts):
-            return slots.sorted()
+        if sum(len(b[0]) for b in batches) == len(slots.node):
+            got = slots.sorted()
+            if got is not None:
+                return got
     if not batches:
         z = np.zeros(0, dtype=np.int64)
         return _in_place(z, z, z, z)
@@ -185,13 +187,10 @@ def _viewed(batch: Any) -> tuple[npt.NDArray[Any], ...] | None:
     return tuple(out)
 
 
-def _counted(slots: Future[_Placed], cols: tuple[npt.NDArray[Any], ...]) -> npt.NDArray[np.int64] | None:
-    """A batch's rows put in place and counted by key; None where they cannot be (:meth:`_Placed.put`).
-    (``slots`` is made by a task submitted before this one: started, never waiting behind it.)"""
-    placed = slots.result()
-    if not placed.put(*cols):
-        return None
-    return np.bincount(cols[0], minlength=len(placed.counts)).astype(np.int64, copy=False)
+def _put(slots: Future[_Placed], cols: tuple[npt.NDArray[Any], ...]) -> bool:
+    """A batch's rows put in place; False where they cannot be (:meth:`_Placed.put`). (``slots``
+    is made by a task submitted before this one: started, never waiting behind it.)"""
+    return slots.result().put(*cols)
 
 
 def _in_place(

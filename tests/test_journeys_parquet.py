@@ -207,13 +207,16 @@ def test_imports_no_pandas(in_time_order: bool, tmp_path: Path) -> None:
     assert got.stdout.split() == ["read", "True", "False"]
 
 
+@pytest.mark.parametrize("sort_min", [0, 1 << 30])
 @pytest.mark.parametrize("in_time_order", [True, False])
 @pytest.mark.parametrize("ids", ["small", "big", "far"])
 def test_transitions_numbered_by_pyarrow(
-    in_time_order: bool, ids: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    in_time_order: bool, ids: str, sort_min: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """engine/journeys_parquet_sorted.py: the transitions' elements numbered and ordered without
-    DuckDB (names tied in time, blank edges, names whose order is not obvious) as the portable plan."""
+    DuckDB (names tied in time, blank edges canonicalised in the reader's threads, names whose
+    order is not obvious; the names' order by numpy's words and by Arrow) as the portable plan."""
+    monkeypatch.setattr(journeys_parquet_sorted, "SORT_MIN", sort_min)
     monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
     monkeypatch.setattr(raw_names, "_MANY", 8)
     ran: list[bool] = []
@@ -247,3 +250,81 @@ def test_encoded_in_halves_is_one_encoding(monkeypatch: pytest.MonkeyPatch) -> N
     for codes, dictionary in (one, two):
         assert dictionary.take(pa.array(codes)).to_pylist() == arr.to_pylist()
         assert len(set(dictionary.to_pylist())) == len(dictionary)
+
+
+def test_transitions_decline_a_blank_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A raw value of blanks only (a null canonical name) in one row group: the same coded error
+    as the portable plan's (the reader's threads would decline it: ``_canonical`` is None)."""
+    monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
+    monkeypatch.setattr(raw_names, "_MANY", 8)
+    ran: list[bool] = []
+    real = journeys_parquet_sorted.parquet_sorted
+    monkeypatch.setattr(
+        journeys_fast, "parquet_sorted", lambda *a: ran.append((got := real(*a)) is not None) or got
+    )
+    t = _table(3000, 5).sort_by("timestamp")
+    events = t.column("event").to_pylist()
+    events[2500] = " \t "
+    path = _write(
+        tmp_path / "b.parquet", t.set_column(1, "event", pa.array(events, pa.string())), in_time_order=True
+    )
+    answers = []
+    for plan in ("portable", "auto"):
+        monkeypatch.setenv("HOURGLASS_PLAN", plan)
+        try:
+            got: Any = hourglass.transitions(str(path), level="event").to_dict()
+            got["meta"].pop("seconds", None)
+        except hourglass.HourglassError as e:
+            got = ("error", e.code)
+        answers.append(got)
+    assert answers == [("error", "HG402")] * 2  # the model's check, before any read
+    assert ran == []
+    # the reader itself: raw values kept, canonical names declined
+    from types import SimpleNamespace
+
+    cols = parquet_rows.ParquetColumns(str(path), "customer_id", "timestamp", "event")
+    events: Any = SimpleNamespace(report=SimpleNamespace(rows=3000))
+    raw = journeys_parquet._read(events, cols)
+    assert raw is not None and raw[2].to_pylist()[2500] == " \t "
+    assert journeys_parquet._read(events, cols, canonical=True) is None
+    t2 = pq.read_table(path)
+    ok = t2.set_column(
+        1, "event", pa.array([e if e.strip() else "x" for e in t2.column("event").to_pylist()])
+    )
+    pq.write_table(ok, path, row_group_size=700)
+    got = journeys_parquet._read(events, cols, canonical=True)
+    assert got is not None
+    from hourglass.engine.parquet_names import _blank_edge, trimmed
+
+    assert got[2].to_pylist() == [trimmed(e) if _blank_edge(e) else e for e in ok.column("event").to_pylist()]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_byte_order_is_arrows(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """journeys_parquet_sorted ``byte_order``: numpy's words of the first 8 bytes, ties (long names
+    with a common start, trailing zero bytes, the empty name) ordered by Arrow: Arrow's own order."""
+    import pyarrow.compute as pc
+
+    monkeypatch.setattr(journeys_parquet_sorted, "SORT_MIN", 0)
+    rng = np.random.default_rng(seed)
+    parts = [
+        "",
+        "a",
+        "b",
+        "\x00",
+        "é",
+        "z" * 9,
+        "abcdefgh",
+        "abcdefgh\x00",
+        "abcdefghi",
+        "abcdefg",
+        "\U0001f600",
+    ]
+    texts: set[str] = set()
+    for _ in range(int(rng.integers(1, 3000))):
+        head = "".join(parts[k] for k in rng.integers(0, len(parts), int(rng.integers(0, 4))))
+        texts.add(head + "".join(chr(97 + k) for k in rng.integers(0, 3, int(rng.integers(0, 14)))))
+    arr = pa.array(sorted(texts, reverse=True) if seed % 2 else list(texts), pa.string())
+    for a in (arr, arr.slice(1), arr.slice(0, 1)):
+        got = journeys_parquet_sorted.byte_order(a)
+        assert got.tolist() == pc.sort_indices(a).to_pylist()

@@ -89,13 +89,17 @@ def parquet_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]]
         return _paths(c, ts, ev, spec.steps, spec.top, spec.collapse)
 
 
-def wide_read(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[Any, Any, Any] | None:
-    """The event level's rows of a file of many names (customers, µs, raw events: :func:`_read`),
-    or None: another level, a period or a breakdown, or not such a file (:func:`wide_source`)."""
+def wide_read(
+    events: Events, spec: PathsSpec | TransitionsSpec, canonical: bool = False
+) -> tuple[Any, Any, Any] | None:
+    """The event level's rows of a file of many names (customers, µs, raw events: :func:`_read`;
+    ``canonical``: their canonical names, :func:`_canonical` in the reader's threads), or None:
+    another level, a period or a breakdown, not such a file (:func:`wide_source`), or with
+    ``canonical`` a canonical name that is null."""
     if spec.level != "event" or spec.since is not None or spec.until is not None or spec.by is not None:
         return None
     cols = wide_source(events)
-    return None if cols is None else _read(events, cols)
+    return None if cols is None else _read(events, cols, canonical)
 
 
 def wide_source(events: Events) -> ParquetColumns | None:
@@ -120,9 +124,10 @@ def wide_source(events: Events) -> ParquetColumns | None:
     return cols if many_values(events) else None
 
 
-def _read(events: Events, cols: ParquetColumns) -> tuple[Any, Any, Any] | None:
-    """The file's customers, µs and raw events (one string array), or None (a null, another
-    schema or row count, a file pyarrow cannot read, more text than a string array holds)."""
+def _read(events: Events, cols: ParquetColumns, canonical: bool = False) -> tuple[Any, Any, Any] | None:
+    """The file's customers, µs and raw events (one string array; ``canonical``: each row group's
+    canonical names, in its thread), or None (a null, another schema or row count, a file pyarrow
+    cannot read, more text than a string array holds, with ``canonical`` a null name)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -134,7 +139,12 @@ def _read(events: Events, cols: ParquetColumns) -> tuple[Any, Any, Any] | None:
         if c_col.null_count or t_col.null_count or e_col.null_count:
             return None
         ts = _numbers(t_col).view(np.int64)
-        return _numbers(c_col), ts * 1000 if t_col.type.unit == "ms" else ts, e_col.chunks
+        chunks = [a.cast(pa.string()) for a in e_col.chunks if len(a)]
+        if canonical:
+            chunks = [_canonical(a) for a in chunks]
+            if any(a is None for a in chunks):
+                return None
+        return _numbers(c_col), ts * 1000 if t_col.type.unit == "ms" else ts, chunks
 
     try:
         pf = pq.ParquetFile(path)
@@ -146,10 +156,10 @@ def _read(events: Events, cols: ParquetColumns) -> tuple[Any, Any, Any] | None:
             parts = list(pool.map(group, range(groups)))
         if any(p is None for p in parts):
             return None
-        chunks = [a for p in parts if p is not None for a in p[2] if len(a)]
+        chunks = [a for p in parts if p is not None for a in p[2]]
         if sum(a.buffers()[2].size if a.buffers()[2] is not None else 0 for a in chunks) >= 1 << 31:
             return None
-        ev = pa.concat_arrays([a.cast(pa.string()) for a in chunks])
+        ev = pa.concat_arrays(chunks)
     except (pa.ArrowException, OSError, ValueError):
         return None  # DuckDB's form reads it and raises its errors (engine/parquet_rows.py)
     c = np.concatenate([p[0] for p in parts if p is not None])

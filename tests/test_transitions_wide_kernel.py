@@ -191,4 +191,65 @@ def test_columns_in_the_graphs_order(
             {**r, "from": labels[r["node"]], "to": None if r["nxt"] < 0 else labels[r["nxt"]]}
             for r in reversed(rows_of(cols))
         ]
-        assert list(got.edges) == list(build_transitions_result(edges=rows, **common).edges)
+        reference = build_transitions_result(edges=rows, **common)
+        assert list(got.edges) == list(reference.edges)
+        # the kernel's ranking: plain Python's visits (each node's moves) and order of nodes; the
+        # graph then takes it as it is (no visits counted, no order checked): the same graph
+        visits: dict[int, int] = {}
+        for (a, _), (moves, _, _) in want.items():
+            visits[a] = visits.get(a, 0) + moves
+        ranked = sorted(visits, key=lambda a: (-visits[a], a))
+        assert cols["ranked"].tolist() == ranked
+        assert cols["visits"].tolist() == [visits[a] for a in ranked]
+        hinted = EdgeColumns.of(
+            labels, *(cols[k] for k in KEYS), ranked=cols["ranked"], visits=cols["visits"]
+        )
+        assert transition_edges._hinted(hinted) is not None
+
+        def no_check(*a: Any) -> bool:
+            raise AssertionError("the engine's ranking: no order checked")
+
+        with monkeypatch.context() as mp:
+            mp.setattr(transition_edges, "_argsort_halves", no_sort)
+            mp.setattr(transition_edges, "_ordered", no_check)
+            fast = build_transitions_result(edges=hinted, **common)
+        assert fast.to_dict() == reference.to_dict()
+        assert list(fast.nodes) == list(reference.nodes) and fast.customers == reference.customers
+
+
+def test_a_ranking_not_the_graphs_is_not_taken() -> None:
+    """The engine's ranking is taken only where its cheap checks hold (model/transition_edges.py
+    ``_hinted``): a count off by one, ranks out of order, ties not by code, a code ranked twice,
+    names not in code order: each falls back to the graph's own derivation, with the same answer."""
+    seq = _seq(8, 4_000, 300, 50, 10**6)
+    cols = edge_columns(seq, True)
+    labels = [f"n{k:05d}" for k in range(50)]
+    common: dict[str, Any] = {"level": "event", "collapse": True}
+    want = build_transitions_result(
+        edges=EdgeColumns.of(labels, *(cols[k] for k in KEYS)), **common
+    ).to_dict()
+    codes, visits = cols["ranked"], cols["visits"]
+    tie = int(np.flatnonzero(visits[1:] == visits[:-1])[0])  # ranks tie and tie + 1
+    step = int(np.flatnonzero(visits[1:] < visits[:-1])[0])  # ranks step and step + 1 differ
+    off = visits.copy()
+    off[-1] += 1
+    swapped = codes.copy()
+    swapped[[tie, tie + 1]] = swapped[[tie + 1, tie]]
+    out_of_order = visits.copy()
+    out_of_order[[step, step + 1]] = out_of_order[[step + 1, step]]
+    twice = codes.copy()
+    twice[step + 1] = twice[step]
+    cases = [(labels, codes, off), (labels, swapped, visits), (labels, codes, out_of_order)]
+    cases += [
+        (labels, twice, visits),
+        ([f"z{k:05d}" if k == 3 else x for k, x in enumerate(labels)], codes, visits),
+    ]
+    for names, ranked, v in cases:
+        hinted = EdgeColumns.of(names, *(cols[k] for k in KEYS), ranked=ranked, visits=v)
+        assert transition_edges._hinted(hinted) is None
+        got = build_transitions_result(edges=hinted, **common).to_dict()
+        if names is labels:
+            assert got == want
+    good = EdgeColumns.of(labels, *(cols[k] for k in KEYS), ranked=codes, visits=visits)
+    assert transition_edges._hinted(good) is not None
+    assert build_transitions_result(edges=good, **common).to_dict() == want

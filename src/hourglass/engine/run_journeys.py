@@ -81,7 +81,13 @@ def run_transitions(
         return build_transitions_result(
             level=spec.level,
             collapse=spec.collapse,
-            edges=EdgeColumns.of(names, *(cols[k] for k in KEYS), first=first),
+            edges=EdgeColumns.of(
+                names,
+                *(cols[k] for k in KEYS),
+                first=first,
+                ranked=cols.get("ranked"),
+                visits=cols.get("visits"),
+            ),
             order=order,
             meta=info,
         )

@@ -31,7 +31,9 @@ from hourglass.engine.journeys_seq import runs_of
 __all__ = ["PARALLEL_MIN", "Columns", "edge_columns", "rows_of"]
 
 #: ``node``, ``nxt`` (-1: the end), ``moves``, ``customers`` (int64), ``median_s``, ``p90_s``
-#: (float64, NaN for the end: there is no next run)
+#: (float64, NaN for the end: there is no next run); with edges also ``ranked`` (the node codes,
+#: most visited first, then by code: the edges' order) and ``visits`` (theirs: each node's runs,
+#: one move each), model/transition_edges.py's ``EdgeColumns.ranked`` and ``visits``
 Columns = dict[str, npt.NDArray[Any]]
 
 KEYS = ("node", "nxt", "moves", "customers", "median_s", "p90_s")
@@ -167,7 +169,11 @@ def _edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
     run_ranges(moves, ways, ways)
     if ebits + rbits > _WORD_BITS + 1:
         order = np.argsort(edge, kind="stable")
-        return _filled([[(edge[order], order)]], cust, gap, dbits, named)
+        return {
+            **_filled([[(edge[order], order)]], cust, gap, dbits, named),
+            "ranked": codes,
+            "visits": visits,
+        }
     # the runs split by their node's rank where half the runs are below (a node's edges in one
     # half): each half's edges sorted and read in a thread (numpy releases the GIL); the halves'
     # nodes are disjoint and in order, so their columns follow each other in the outputs
@@ -202,7 +208,8 @@ def _edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
         at.append(len(e_s))
         return [(e_s[x:y], order[x:y]) for x, y in itertools.pairwise(at)]
 
-    return _filled(run_ranges(half, ways, ways), cust, gap, dbits, named)
+    cols = _filled(run_ranges(half, ways, ways), cust, gap, dbits, named)
+    return {**cols, "ranked": codes, "visits": visits}
 
 
 def _moves(

@@ -39,7 +39,14 @@ _CHUNK = 1 << 16
 class EdgeColumns:
     """One entry per edge: ``src`` and ``dst`` index ``names`` (``dst`` -1: the sequence ended),
     ``moves``, ``customers``, ``median_s`` and ``p90_s`` (NaN for the end: not measured, there is
-    no next run). ``names`` are the nodes' names (stage or event names), each once."""
+    no next run). ``names`` are the nodes' names (stage or event names), each once.
+
+    ``ranked`` and ``visits`` (optional, engine/wide_edges.py's): every node with an edge, most
+    visited first, then by code, and their visits (each node's moves in all); given, the edges come
+    in the graph's order by that ranking (the kernel's construction, proven against plain Python
+    and against this module's own derivation in tests/test_transitions_wide_kernel.py). With the
+    names in code order the graph then takes them as they are (cheap checks only: :func:`_hinted`)
+    instead of counting the visits, sorting the nodes and checking every edge's order."""
 
     names: Sequence[str]
     src: I64
@@ -48,6 +55,8 @@ class EdgeColumns:
     customers: I64
     median_s: F64
     p90_s: F64
+    ranked: I64 | None = None
+    visits: I64 | None = None
 
     def __len__(self) -> int:
         return len(self.src)
@@ -64,12 +73,17 @@ class EdgeColumns:
         p90_s: Any,
         *,
         first: int = 0,
+        ranked: Any = None,
+        visits: Any = None,
     ) -> EdgeColumns:
         """From any array-likes (copied only when their type differs); ``first``: the code of
-        ``names[0]`` in ``src`` and ``dst`` (1 for 1-based stages; an end stays -1)."""
+        ``names[0]`` in ``src`` and ``dst`` (1 for 1-based stages; an end stays -1); ``ranked``
+        and ``visits``: the engine's ranking of the nodes (codes as ``src``'s), if any."""
         s, d = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+        r = None if ranked is None or visits is None else np.asarray(ranked, dtype=np.int64)
         if first:
             s, d = s - first, np.where(d < 0, -1, d - first)
+            r = None if r is None else r - first
         return cls(
             names,
             s,
@@ -78,6 +92,8 @@ class EdgeColumns:
             np.asarray(customers, dtype=np.int64),
             np.asarray(median_s, dtype=np.float64),
             np.asarray(p90_s, dtype=np.float64),
+            r,
+            None if r is None else np.asarray(visits, dtype=np.int64),
         )
 
 
@@ -163,18 +179,52 @@ class Rows(Sequence[dict[str, Any]]):
         return f"Rows([{head}{', ...' if self._n > 2 else ''}] {self._n} rows)"
 
 
-def _names_rank(names: Sequence[str], present: I64) -> I64:
-    """Each present code's rank by name (the codes' order when the names are sorted, as the
-    engine's are: a store's ENUM codes and the numbered raw values are in name order)."""
+def _sorted_names(names: Sequence[str], present: I64) -> tuple[list[str], bool]:
+    """The present codes' names and whether they are in code order (str's <, one numpy loop)."""
     # every code present (1M names on a wide log): the names as they are, no lookup per code
     sub = list(names) if len(present) == len(names) else [names[k] for k in present.tolist()]
     ordered = np.asarray(sub, dtype=object)
-    if len(sub) < 2 or bool(np.all(ordered[1:] > ordered[:-1])):  # str's <, in one numpy loop
+    return sub, len(sub) < 2 or bool(np.all(ordered[1:] > ordered[:-1]))
+
+
+def _names_rank(names: Sequence[str], present: I64) -> I64:
+    """Each present code's rank by name (the codes' order when the names are sorted, as the
+    engine's are: a store's ENUM codes and the numbered raw values are in name order)."""
+    sub, in_order = _sorted_names(names, present)
+    if in_order:
         return np.arange(len(sub), dtype=np.int64)
     order = sorted(range(len(sub)), key=sub.__getitem__)
     rank = np.empty(len(sub), dtype=np.int64)
     rank[np.asarray(order, dtype=np.int64)] = np.arange(len(sub), dtype=np.int64)
     return rank
+
+
+def _hinted(cols: EdgeColumns) -> tuple[I64, I64] | None:
+    """The engine's ranking (``cols.ranked``) and each code's visits where it is the graph's order
+    of nodes, else None (the graph derives them). Checked: the names in code order (the graph's tie
+    order is by name), the visits descending with ties by code, the first and last edges' nodes
+    the first and last ranked, and the visits' sum the moves'. (Each node's visits and the edges'
+    order are the kernel's construction: see :class:`EdgeColumns`.)"""
+    codes, by_rank = cols.ranked, cols.visits
+    n_names = len(cols.names)
+    if codes is None or by_rank is None or not len(codes) or len(codes) != len(by_rank) or not len(cols.src):
+        return None
+    if int(codes.min()) < 0 or int(codes.max()) >= n_names or int(by_rank[-1]) < 1:
+        return None
+    if int(cols.src[0]) != int(codes[0]) or int(cols.src[-1]) != int(codes[-1]):
+        return None
+    step = by_rank[1:] - by_rank[:-1]
+    if bool((step > 0).any()) or not bool((codes[1:][step == 0] > codes[:-1][step == 0]).all()):
+        return None
+    if int(by_rank.sum()) != int(cols.moves.sum()):
+        return None
+    visits = np.zeros(n_names, dtype=np.int64)
+    visits[codes] = by_rank
+    if int(np.count_nonzero(visits)) != len(codes):  # a code ranked twice
+        return None
+    if not _sorted_names(cols.names, np.flatnonzero(visits))[1]:
+        return None
+    return codes, visits
 
 
 def _edge_order(fr: I64, moves: I64, to: I64, n_nodes: int) -> I64:
@@ -298,24 +348,27 @@ def _graph(
         return acc
 
     m = len(cols.src)
-    if pool is not None:
-        later = pool.submit(ended)
-        upper = pool.submit(visits_of, (m // 2, m))
-        visits = (visits_of((0, m // 2)) + upper.result()).astype(np.int64)
+    later = None if pool is None else pool.submit(ended)
+    hinted = None if order is not None else _hinted(cols)
+    if hinted is not None:  # the engine's ranking: the graph's order of nodes and of the edges
+        nodes_codes, visits = hinted
     else:
-        later = None
-        visits = visits_of((0, m)).astype(np.int64)
-    present = np.flatnonzero(visits > 0).astype(np.int64)
-    if order is not None:
-        code_of = {cols.names[k]: k for k in present.tolist()}
-        nodes_codes = np.asarray([code_of[n] for n in order if n in code_of], dtype=np.int64)
-    else:
-        by_name = _names_rank(cols.names, present)
-        nodes_codes = present[np.lexsort((by_name, -visits[present]))]
+        if pool is not None:
+            upper = pool.submit(visits_of, (m // 2, m))
+            visits = (visits_of((0, m // 2)) + upper.result()).astype(np.int64)
+        else:
+            visits = visits_of((0, m)).astype(np.int64)
+        present = np.flatnonzero(visits > 0).astype(np.int64)
+        if order is not None:
+            code_of = {cols.names[k]: k for k in present.tolist()}
+            nodes_codes = np.asarray([code_of[n] for n in order if n in code_of], dtype=np.int64)
+        else:
+            by_name = _names_rank(cols.names, present)
+            nodes_codes = present[np.lexsort((by_name, -visits[present]))]
     rank = np.full(n_names + 1, len(nodes_codes), dtype=np.int64)  # the last slot: the end (-1)
     rank[nodes_codes] = np.arange(len(nodes_codes), dtype=np.int64)
     o = None
-    if not _ordered(rank, cols, len(nodes_codes), pool):
+    if hinted is None and not _ordered(rank, cols, len(nodes_codes), pool):
         fr, to = rank[cols.src], rank[cols.dst]  # dst -1 reads the last slot
         if (fr == len(nodes_codes)).any():
             raise KeyError("an edge's node is not in the order")  # as the dict form's rank[] lookup

@@ -207,16 +207,23 @@ def test_imports_no_pandas(in_time_order: bool, tmp_path: Path) -> None:
     assert got.stdout.split() == ["read", "True", "False"]
 
 
-@pytest.mark.parametrize("sort_min", [0, 1 << 30])
+@pytest.mark.parametrize(("sort_min", "halves"), [(0, False), (1 << 30, True)])
 @pytest.mark.parametrize("in_time_order", [True, False])
 @pytest.mark.parametrize("ids", ["small", "big", "far"])
 def test_transitions_numbered_by_pyarrow(
-    in_time_order: bool, ids: str, sort_min: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    in_time_order: bool,
+    ids: str,
+    sort_min: int,
+    halves: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """engine/journeys_parquet_sorted.py: the transitions' elements numbered and ordered without
     DuckDB (names tied in time, blank edges canonicalised in the reader's threads, names whose
     order is not obvious; the names' order by numpy's words and by Arrow) as the portable plan."""
     monkeypatch.setattr(journeys_parquet_sorted, "SORT_MIN", sort_min)
+    monkeypatch.setattr(journeys_parquet_sorted, "HALVES", halves)
+    monkeypatch.setattr(journeys_parquet_sorted, "SPLIT_MIN", 0)  # (the halves whenever HALVES)
     monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
     monkeypatch.setattr(raw_names, "_MANY", 8)
     ran: list[bool] = []

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from hourglass.engine.load import Events
     from hourglass.model.journeys_spec import PathsSpec, TransitionsSpec
 
-__all__ = ["ENABLED", "OVERLAP", "SORT_MIN", "SPLIT_MIN", "byte_order", "encoded", "parquet_sorted"]
+__all__ = ["ENABLED", "HALVES", "OVERLAP", "SORT_MIN", "SPLIT_MIN", "byte_order", "encoded", "parquet_sorted"]
 
 #: the path's switch (the general fast path when off)
 ENABLED = True
@@ -52,7 +52,7 @@ def parquet_sorted(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[S
     with small_pages(), ThreadPoolExecutor(1) as pool:
         # the customers' grouping needs no node: it runs while the names are numbered
         grouping = pool.submit(time_grouped, c, ts) if OVERLAP else None
-        codes, dictionary = encoded(names)
+        codes, dictionary = encoded(names, halves=HALVES)
         del names
         order = byte_order(dictionary)  # the names' order: their bytes', as DuckDB's
         rank = np.empty(len(order), dtype=np.int32)
@@ -72,20 +72,25 @@ def parquet_sorted(events: Events, spec: PathsSpec | TransitionsSpec) -> tuple[S
 #: the customers grouped in a thread while the names are numbered (else after them)
 OVERLAP = True
 
+#: the transitions' names in two halves when many (else one ``dictionary_encode`` on this thread
+#: while the customers' grouping takes the other core: 10M `wide`, loaded, x6 alternated: 0.2-0.3
+#: CPU-s fewer, no halves' split and copies)
+HALVES = False
+
 #: the fewest strings numbered in two halves, in threads (below: one ``dictionary_encode``)
 SPLIT_MIN = 1 << 20
 
 
-def encoded(names: Any) -> tuple[npt.NDArray[np.int64], Any]:
+def encoded(names: Any, halves: bool = True) -> tuple[npt.NDArray[np.int64], Any]:
     """Each string's number and the distinct strings (``dictionary_encode``: equal numbers are
-    equal strings), in two halves by the parity of the last byte (a string of one half is never
-    equal to one of the other) encoded in threads when there are many: pyarrow's encoding runs on
-    one thread (10M `wide` names: ~1.2 CPU-s)."""
+    equal strings); with ``halves``, in two halves by the parity of the last byte (a string of one
+    half is never equal to one of the other) encoded in threads when there are many: pyarrow's
+    encoding runs on one thread (10M `wide` names: ~0.7-1.2 CPU-s)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     n = len(names)
-    if n < SPLIT_MIN:
+    if n < SPLIT_MIN or not halves:
         got = pc.dictionary_encode(names)
         return _codes(got.indices), got.dictionary
     bufs = names.buffers()

@@ -109,8 +109,9 @@ def test_two_halves_give_the_same_columns_in_order(seed: int, monkeypatch: pytes
 
 
 def test_small_pages_past_a_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Up to ``HUGE_PAGES_MAX`` elements numpy's pages are left as they are; past it the kernel runs
-    in small pages (engine/_pages.py): the same columns."""
+    """Up to ``HUGE_PAGES_MAX`` elements numpy's pages are left as they are; past it, or where the
+    free huge blocks do not hold the kernel's arrays, the kernel runs in small pages
+    (engine/_pages.py): the same columns."""
     seq = _seq(5, 2_000, 200, 500, 10**6)
     used: list[bool] = []
     real = wide_edges.small_pages
@@ -129,6 +130,14 @@ def test_small_pages_past_a_size(monkeypatch: pytest.MonkeyPatch) -> None:
     assert used == [True]
     for k in as_is:
         np.testing.assert_array_equal(as_is[k], small[k])
+    # under the size but not the room of the free huge blocks: small pages too
+    monkeypatch.setattr(wide_edges, "HUGE_PAGES_MAX", len(seq[2]))
+    asked: list[int] = []
+    monkeypatch.setattr(wide_edges, "huge_room", lambda nbytes: asked.append(nbytes) or False)
+    fragmented = edge_columns(seq, True)
+    assert used == [True, True] and asked == [2 * wide_edges.HUGE_BYTES * len(seq[2])]
+    for k in as_is:
+        np.testing.assert_array_equal(as_is[k], fragmented[k])
 
 
 def test_no_elements() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hourglass.engine._pages import small_pages
+from hourglass.engine._pages import huge_room, small_pages
 from hourglass.engine.journeys_seq import runs_of
 
 __all__ = ["PARALLEL_MIN", "Columns", "edge_columns", "rows_of"]
@@ -44,12 +44,16 @@ _WORD_BITS = 63
 PARALLEL_MIN = 200_000
 #: about this many moves read at once (their arrays of 8 bytes: 8 MB)
 SLICE_ROWS = 1 << 20
-#: up to this many elements the kernel (~100 bytes of fresh arrays an element) keeps numpy's huge
-#: pages, which its caller turns off for the read and sort before it (engine/_pages.py): 10M `wide`
-#: store events, fresh processes alternated, 0.70-0.84 -> 0.48-0.53 system CPU-s, the call
-#: 1.65-1.75 -> 1.46-1.56 s (no compaction stall: free 2 MB blocks aplenty); past it small pages
-#: (the 50M `returning` scan's faults compacted memory: 5.1 against 1.0 system CPU-s)
+#: up to this many elements the kernel keeps numpy's huge pages, which its caller turns off for the
+#: read and sort before it (engine/_pages.py): 10M `wide` store events, fresh processes alternated,
+#: 0.70-0.84 -> 0.48-0.53 system CPU-s, the call 1.65-1.75 -> 1.46-1.56 s (no compaction stall:
+#: free 2 MB blocks aplenty); past it small pages (the 50M `returning` scan's faults compacted
+#: memory: 5.1 against 1.0 system CPU-s)
 HUGE_PAGES_MAX = 20_000_000
+#: the kernel's fresh arrays an element (R, s13: ~165 B at 20M synthetic elements); huge pages are
+#: kept only where the free blocks of a huge page or more hold twice this (``huge_room``): the
+#: hazard is the machine's fragmentation (compaction), not the size
+HUGE_BYTES = 170
 
 
 def _empty() -> Columns:
@@ -132,7 +136,8 @@ def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
     """Every edge of the sorted elements ``seq`` (new customer, µs, node >= 0) as :data:`Columns`,
     in the graph's order: the node's rank (visits descending, then the code), moves descending,
     then the next node's rank with the end last."""
-    if len(seq[2]) > HUGE_PAGES_MAX:
+    n = len(seq[2])
+    if n > HUGE_PAGES_MAX or (n and not huge_room(2 * HUGE_BYTES * n)):
         with small_pages():
             return _edge_columns(seq, collapse)
     return _edge_columns(seq, collapse)  # numpy's pages (huge unless a caller turned them off)

@@ -98,17 +98,17 @@ def encoded(names: Any, halves: bool = True) -> tuple[npt.NDArray[np.int64], Any
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
     odd = np.take(data, off[1:].astype(np.intp) - 1, mode="clip") & 1
     odd[off[1:] == off[:-1]] = 0  # the empty string: the first half
-    halves = [np.flatnonzero(odd == 0), np.flatnonzero(odd)]
+    split = [np.flatnonzero(odd == 0), np.flatnonzero(odd)]
     del odd
 
     def one(rows: npt.NDArray[np.intp]) -> Any:
         return pc.dictionary_encode(names.take(_indices(rows)))
 
     with ThreadPoolExecutor(2) as pool:
-        parts = list(pool.map(one, halves))
+        parts = list(pool.map(one, split))
     codes = np.empty(n, dtype=np.int64)
-    codes[halves[0]] = _codes(parts[0].indices)
-    codes[halves[1]] = _codes(parts[1].indices) + len(parts[0].dictionary)
+    codes[split[0]] = _codes(parts[0].indices)
+    codes[split[1]] = _codes(parts[1].indices) + len(parts[0].dictionary)
     return codes, pa.concat_arrays([parts[0].dictionary, parts[1].dictionary])
 
 

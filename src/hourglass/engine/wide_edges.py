@@ -305,6 +305,7 @@ def _part(e_s: Any, order: Any, cust: Any, gap: Any, dbits: int, named: Any, col
     e_first = e_s[starts]
     med, p90 = cols["median_s"], cols["p90_s"]
     np.true_divide(gap[order[starts]], 1_000_000, out=med)  # one move: its gap (s)
+    p90[:] = med  # (a plain copy: the edges with several moves are overwritten below)
     customers = cols["customers"]
     customers.fill(1)
     several = counts > 1
@@ -321,7 +322,6 @@ def _part(e_s: Any, order: Any, cust: Any, gap: Any, dbits: int, named: Any, col
         np.cumsum(n[:-1], out=at[1:])
         newc[at] = True
         customers[multi] = np.add.reduceat(newc, at, dtype=np.int64)
-    np.copyto(p90, med, where=~several)
     del several
     src = e_first >> dbits
     e_first &= (1 << dbits) - 1  # the next node's rank

@@ -72,7 +72,7 @@ def test_stage_level_as_the_portable_plan(
     fn = hourglass.paths if analysis == "paths" else hourglass.transitions
     want = _answer(fn, path, monkeypatch, "portable")
     assert _answer(fn, path, monkeypatch, "auto") == want
-    assert ran == [in_time_order]
+    assert set(ran) == {in_time_order}  # (the stage paths: once per set of customers, engine/stage_sets.py)
 
 
 def test_time_ordered_is_the_sort() -> None:

@@ -178,15 +178,21 @@ def time_ordered(c: npt.NDArray[Any], ts: I64, node: npt.NDArray[Any]) -> Sorted
     return None if grouped is None else grouped_nodes(grouped, node)
 
 
-#: :func:`time_grouped`'s rows: their order, where a customer starts in it, the times in it
-Grouped = tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], I64]
+#: :func:`time_grouped`'s rows: their order, where a customer starts in it, the times in it, and
+#: the rows equal in (customer, ts) (their positions in the order and a number per tie), if any
+Grouped = tuple[
+    npt.NDArray[np.intp],
+    npt.NDArray[np.bool_],
+    I64,
+    tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]] | None,
+]
 
 
 def time_grouped(c: npt.NDArray[Any], ts: I64) -> Grouped | None:
     """The first half of :func:`time_ordered`, which needs no node (a caller may number the nodes
     meanwhile, in another thread): the rows' order grouped by customer, each customer's rows in
     file order, where a customer starts and the times in that order; None when the rows are not
-    in time order."""
+    in time order. The rows tied in (customer, ts) are found here too (no node needed)."""
     from hourglass.engine.grouping import group_ids
 
     m = len(c)
@@ -198,23 +204,26 @@ def time_grouped(c: npt.NDArray[Any], ts: I64) -> Grouped | None:
     new[0] = True
     np.not_equal(grouped[1:], grouped[:-1], out=new[1:])
     del grouped
-    return order, new, ts[order]
+    out_ts = ts[order]
+    tie = np.zeros(m, dtype=bool)
+    np.equal(out_ts[1:], out_ts[:-1], out=tie[1:])
+    tie &= ~new
+    ties = None
+    if tie.any():
+        head = tie.copy()
+        head[:-1] |= tie[1:]  # the first row of each tie too
+        where = np.flatnonzero(head)
+        ties = where, np.cumsum(~tie[where])
+    return order, new, out_ts, ties
 
 
 def grouped_nodes(grouped: Grouped, node: npt.NDArray[Any]) -> Sorted:
     """The second half of :func:`time_ordered`: the nodes in :func:`time_grouped`'s order, the rows
     equal in (customer, ts) in node order within their groups."""
-    order, new, out_ts = grouped
-    m = len(order)
+    order, new, out_ts, ties = grouped
     out_node = np.asarray(node)[order].astype(np.int32, copy=False)  # (a gather: a new array already)
-    tie = np.zeros(m, dtype=bool)
-    np.equal(out_ts[1:], out_ts[:-1], out=tie[1:])
-    tie &= ~new
-    if tie.any():  # rows equal in (customer, ts): in node order within their groups
-        head = tie.copy()
-        head[:-1] |= tie[1:]
-        where = np.flatnonzero(head)
-        group = np.cumsum(~tie[where])
+    if ties is not None:  # rows equal in (customer, ts): in node order within their groups
+        where, group = ties
         sub = out_node[where]
         out_node[where] = sub[np.lexsort((sub, group))]
     return new, out_ts, out_node

@@ -335,10 +335,11 @@ def _graph(
 ) -> tuple[Rows, Rows, int]:
     n_names = len(cols.names)
 
-    def ended() -> tuple[I64, int]:  # each node's moves to the end, and all of them
-        end = cols.dst < 0
+    def ended() -> tuple[I64, int, I64]:  # each node's moves to the end, all of them, the end edges
+        end = np.flatnonzero(cols.dst < 0)
         moves = cols.moves[end]
-        return np.bincount(cols.src[end], weights=moves, minlength=n_names).astype(np.int64), int(moves.sum())
+        by_node = np.bincount(cols.src[end], weights=moves, minlength=n_names).astype(np.int64)
+        return by_node, int(moves.sum()), end
 
     def visits_of(ab: tuple[int, int]) -> F64:  # by chunks: the weights' float cast under the mmap bound
         acc = np.zeros(n_names)
@@ -374,7 +375,7 @@ def _graph(
             raise KeyError("an edge's node is not in the order")  # as the dict form's rank[] lookup
         o = _edge_order(fr, cols.moves, to, len(nodes_codes))
         del fr, to
-    ends, customers_n = later.result() if later is not None else ended()
+    ends, customers_n, end_edges = later.result() if later is not None else ended()
     named = _Named(list(cols.names), end=False)
     named_or_end = _Named(named.names, end=True)
 
@@ -387,21 +388,20 @@ def _graph(
             b = min(a + _CHUNK_CHECKED, ab[1])
             np.divide(moves[a:b], visits[src[a:b]], out=probability[a:b])
 
-    def measured() -> bool:  # the end's times are NaN already
-        at_end = dst < 0
-        return bool(np.isnan(median[at_end]).all() and np.isnan(p90[at_end]).all())
+    def measured() -> tuple[bool, I64]:  # the end's times are NaN already; the end edges' places
+        at_end = end_edges if o is None else np.flatnonzero(dst < 0)
+        return bool(np.isnan(median[at_end]).all() and np.isnan(p90[at_end]).all()), at_end
 
     if pool is not None:
         mid = len(moves) // 2
         parts = [pool.submit(divided, (0, mid)), pool.submit(divided, (mid, len(moves)))]
-        nan_ends = measured()
+        nan_ends, at_end = measured()
         for f in parts:
             f.result()
     else:
         divided((0, len(moves)))
-        nan_ends = measured()
+        nan_ends, at_end = measured()
     if not nan_ends:
-        at_end = dst < 0
         median, p90 = median.copy(), p90.copy()  # the end's times are not measured
         median[at_end] = math.nan
         p90[at_end] = math.nan

@@ -81,7 +81,7 @@ HALVES = False
 SPLIT_MIN = 1 << 20
 
 
-def encoded(names: Any, halves: bool = True) -> tuple[npt.NDArray[np.int64], Any]:
+def encoded(names: Any, halves: bool = True) -> tuple[npt.NDArray[np.signedinteger[Any]], Any]:
     """Each string's number and the distinct strings (``dictionary_encode``: equal numbers are
     equal strings); with ``halves``, in two halves by the parity of the last byte (a string of one
     half is never equal to one of the other) encoded in threads when there are many: pyarrow's
@@ -92,7 +92,7 @@ def encoded(names: Any, halves: bool = True) -> tuple[npt.NDArray[np.int64], Any
     n = len(names)
     if n < SPLIT_MIN or not halves:
         got = pc.dictionary_encode(names)
-        return _codes(got.indices), got.dictionary
+        return _view(got.indices), got.dictionary  # (Arrow's numbers as they are: no copy)
     bufs = names.buffers()
     off = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=names.offset * 4)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
@@ -155,8 +155,13 @@ def byte_order(strings: Any) -> npt.NDArray[np.int64]:
 
 
 def _codes(indices: Any) -> npt.NDArray[np.int64]:
+    return _view(indices).astype(np.int64)
+
+
+def _view(indices: Any) -> npt.NDArray[np.signedinteger[Any]]:
+    """Arrow's integer ``indices`` as numpy's, without a copy."""
     width = np.dtype(f"int{indices.type.bit_width}")
-    got = np.frombuffer(
+    got: npt.NDArray[np.signedinteger[Any]] = np.frombuffer(
         indices.buffers()[1], dtype=width, count=len(indices), offset=indices.offset * width.itemsize
     )
-    return got.astype(np.int64)
+    return got

@@ -133,9 +133,14 @@ def test_small_pages_past_a_size(monkeypatch: pytest.MonkeyPatch) -> None:
     # under the size but not the room of the free huge blocks: small pages too
     monkeypatch.setattr(wide_edges, "HUGE_PAGES_MAX", len(seq[2]))
     asked: list[int] = []
-    monkeypatch.setattr(wide_edges, "huge_room", lambda nbytes: asked.append(nbytes) or False)
+
+    def no_room(nbytes: int) -> bool:
+        asked.append(nbytes)
+        return False
+
+    monkeypatch.setattr(wide_edges, "huge_room", no_room)
     fragmented = edge_columns(seq, True)
-    assert used == [True, True] and asked == [2 * wide_edges.HUGE_BYTES * len(seq[2])]
+    assert used == [True, True] and asked == [wide_edges.HUGE_BYTES * len(seq[2])]
     for k in as_is:
         np.testing.assert_array_equal(as_is[k], fragmented[k])
 

@@ -50,12 +50,14 @@ SLICE_ROWS = 1 << 20
 #: free 2 MB blocks aplenty); past it small pages (the 50M `returning` scan's faults compacted
 #: memory: 5.1 against 1.0 system CPU-s)
 HUGE_PAGES_MAX = 20_000_000
-#: the kernel's huge pages an element: 10M `wide` store events, 1.15 GB of huge-page faults, its
-#: peak RSS +1.0 GB (R, s13: ~165 B at 20M synthetic elements); huge pages are kept only where the
-#: free blocks of a huge page or more hold twice this (``huge_room``; 2.4 GB at 10M, a margin over
-#: R's too): the hazard is the machine's fragmentation (compaction), not the size. (Small pages
-#: there: the kernel 1.14-1.21 -> 1.49-1.50 CPU-s, system 0.19-0.25 -> 0.50.)
-HUGE_BYTES = 120
+#: the kernel's huge pages an element, all it faults in without reusing any freed block (10M
+#: `wide` store events: 1.15 GB of huge-page faults, ~115 B, its peak RSS +1.0 GB; R, s13: ~165 B
+#: at 20M synthetic elements); huge pages are kept only where the free blocks of a huge page or
+#: more hold this much (``huge_room``; 1.7 GB at 10M, 1.7x the peak): the hazard is the machine's
+#: fragmentation (compaction stalls), not the size. Small pages cost the 10M kernel 1.14-1.21 ->
+#: 1.49-1.50 CPU-s (system 0.19-0.25 -> 0.50), so the gate asks no more than the faults. (2 x 120 B
+#: refused on this loaded machine for the Parquet call: 2.27 GB free in such blocks, s13.)
+HUGE_BYTES = 170
 
 
 def _empty() -> Columns:
@@ -139,7 +141,7 @@ def edge_columns(seq: tuple[Any, Any, Any], collapse: bool) -> Columns:
     in the graph's order: the node's rank (visits descending, then the code), moves descending,
     then the next node's rank with the end last."""
     n = len(seq[2])
-    if n > HUGE_PAGES_MAX or (n and not huge_room(2 * HUGE_BYTES * n)):
+    if n > HUGE_PAGES_MAX or (n and not huge_room(HUGE_BYTES * n)):
         with small_pages():
             return _edge_columns(seq, collapse)
     return _edge_columns(seq, collapse)  # numpy's pages (huge unless a caller turned them off)

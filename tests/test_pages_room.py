@@ -20,6 +20,8 @@ FREE_MIB = (2 + 12) + (126 + 2548) + (98 + 16)
 def info(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "buddyinfo"
     monkeypatch.setattr(_pages, "BUDDYINFO", path)
+    monkeypatch.setattr(_pages, "PAGE_BYTES", 4096)
+    monkeypatch.setattr(_pages, "HUGE_BYTES_FILE", tmp_path / "absent")  # 2 MB
     return path
 
 
@@ -43,3 +45,12 @@ def test_no_file_means_no_pages_to_compact(info: Path) -> None:
 
 def test_this_machine_reads() -> None:
     assert isinstance(_pages.huge_room(1), bool)
+
+
+def test_the_huge_page_size_is_read(info: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    info.write_text(INFO)
+    size = tmp_path / "hpage_pmd_size"
+    size.write_text(f"{4 << 20}\n")  # 4 MB huge pages: only the order-10 blocks count
+    monkeypatch.setattr(_pages, "HUGE_BYTES_FILE", size)
+    assert _pages.huge_room((3 + 637 + 4) * (4 << 20))
+    assert not _pages.huge_room((3 + 637 + 4) * (4 << 20) + 1)

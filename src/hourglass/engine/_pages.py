@@ -14,6 +14,7 @@ that many whole 2 MB blocks (else the faults compact memory first)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,9 @@ __all__ = ["huge_room", "small_pages"]
 
 #: the kernel's free blocks by order, per zone
 BUDDYINFO = Path("/proc/buddyinfo")
-#: the order of a transparent huge page's block (2 MB of 4 kB pages)
-HUGE_ORDER = 9
+#: the kernel's page and a transparent huge page's sizes (4 kB and 2 MB where not read)
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+HUGE_BYTES_FILE = Path("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
 
 _lock = threading.Lock()
 _users = 0
@@ -67,12 +69,17 @@ def huge_room(nbytes: int) -> bool:
         text = BUDDYINFO.read_text()
     except OSError:
         return True
+    try:
+        huge = int(HUGE_BYTES_FILE.read_text().strip())
+    except (OSError, ValueError):
+        huge = 2 << 20
+    smallest = max(0, (huge // PAGE_BYTES).bit_length() - 1)  # the order of a huge page's block
     free = 0
     for line in text.splitlines():
         # "Node 0, zone   Normal      2    546 ...": the free blocks of order 0, 1, ...
         _, _, counts = line.partition("zone")
         fields = counts.split()[1:]
         for order, count in enumerate(fields):
-            if order >= HUGE_ORDER and count.isdigit():
-                free += int(count) * 4096 << order
+            if order >= smallest and count.isdigit():
+                free += int(count) * PAGE_BYTES << order
     return free >= nbytes

@@ -71,7 +71,7 @@ def splitter(
         h >>= np.uint64(32)
         h *= np.uint64(ways)
         h >>= np.uint64(32)  # the set: floor(top 32 bits of the hash * ways / 2^32)
-        which = h.astype(np.int8)
+        which = h.astype(np.int8 if ways <= 127 else np.int64)  # (one byte a row: WORKERS <= 4)
         sets = []
         for w in range(ways):
             at = np.flatnonzero(which == w)  # (a take by positions: a boolean index is ~5x slower)

@@ -1,11 +1,12 @@
-"""Reading the engine's small aggregates back into Python: numbers, counts, records."""
+"""Values between Python and the engine: its small aggregates read back (numbers, counts, records)
+and text written into hand-made SQL (:func:`sql_literal`)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-__all__ = ["count", "number", "plain_records", "records"]
+__all__ = ["count", "number", "plain_records", "records", "sql_literal"]
 
 
 def number(x: Any) -> float | None:
@@ -42,3 +43,8 @@ def plain_records(engine: Any, expr: Any) -> list[dict[str, Any]]:
     cur = con.con.execute(str(con.compile(expr)))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as an SQL string literal (its quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from hourglass.analyses._match import micros_of
+from hourglass.engine._values import sql_literal as _literal
 from hourglass.engine.keyed import Keyed
 from hourglass.engine.range_cache import remembered
 from hourglass.engine.range_events import bounds_sql, in_range, range_events, revenue_events
@@ -36,10 +37,6 @@ Rows = list[dict[str, Any]]
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _beside(p: np.ndarray, ts: np.ndarray, kind: np.ndarray, *, nxt: bool) -> tuple[np.ndarray, np.ndarray]:

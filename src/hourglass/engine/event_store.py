@@ -46,6 +46,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from hourglass.engine import fastpath_heavy
+from hourglass.engine._values import sql_literal as _lit
 from hourglass.engine.errors import translated
 from hourglass.engine.load import Events
 from hourglass.engine.session import Engine
@@ -81,10 +82,6 @@ class StoreInfo:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _count(raw: Any, table: str) -> int:

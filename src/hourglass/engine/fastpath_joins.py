@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from hourglass.engine import fastpath_heavy
+from hourglass.engine._values import sql_literal as literal
 from hourglass.engine.fastpath_heavy import Heavy, chains, sampled_heavy
 from hourglass.engine.fastpath_open import open_funnel_sql
 
@@ -50,10 +51,6 @@ def names_only(steps: Sequence[Step]) -> bool:
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def micros(value: datetime) -> int:

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from hourglass.engine._pages import small_pages
+from hourglass.engine._values import sql_literal as _literal
 from hourglass.engine.funnel_scan import (
     funnel_scan,
     funnel_scan_rows,
@@ -74,10 +75,6 @@ SCAN_FILES = True
 RAW_GATE = True
 #: the most names the gate lists (two comparisons each): more, and the step index filters alone
 RAW_GATE_NAMES = 64
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def store_step_sql(base: str, names: Sequence[str], enum_type: str | None) -> str:

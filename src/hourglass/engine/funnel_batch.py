@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from hourglass.engine._values import sql_literal
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -78,10 +80,6 @@ def micros_of(value: datetime | None) -> int | None:
     if value is None:
         return None
     return (value - datetime(1970, 1, 1)) // timedelta(microseconds=1)
-
-
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def rows_span(events: Events, spec: FunnelSpec) -> tuple[int | None, int | None]:

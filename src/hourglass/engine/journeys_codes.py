@@ -18,6 +18,7 @@ from typing import Any, overload
 
 import ibis.expr.operations as ops
 
+from hourglass.engine._values import sql_literal as _literal
 from hourglass.engine.load import Events
 from hourglass.engine.store_codes import CODE_COLUMN, NAMES_TABLE
 
@@ -48,11 +49,6 @@ def codes_database(events: Events) -> str | None:
         f"{_literal(database)} AND table_name = {_literal(NAMES_TABLE)}"
     ).fetchone()
     return database if got and got[0] else None
-
-
-def _literal(text: str) -> str:
-    """``text`` as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def code_names(events: Events, database: str, *, lazy: bool = False) -> Sequence[str]:

@@ -31,6 +31,7 @@ import ibis.expr.types as ir
 from hourglass.analyses._match import micros, micros_of, step_predicate
 from hourglass.analyses.funnel_closed import overlap_groups
 from hourglass.engine import journeys_wide
+from hourglass.engine._values import sql_literal as _quoted
 from hourglass.engine.fastpath import PLAN_ENV
 from hourglass.engine.fetched import fetched
 from hourglass.engine.journeys_codes import code_names, codes_database
@@ -178,10 +179,6 @@ def _nodes_sql(
 
 #: the customer's elements' SQL (``c``, ``ts``, ``node``), public for engine/paths_people.py (S's)
 nodes_sql = _nodes_sql
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _raw_stage_nodes(

@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from hourglass.engine._values import sql_literal as lit
 from hourglass.ingest.roles import ResolvedRoles
 from hourglass.model.schema import OPTIONAL_ROLES
 
@@ -55,10 +56,6 @@ def _time(c: str) -> str:
         f"ELSE TRY_CAST({c} AS TIMESTAMPTZ) END"
     )
     return f"CASE WHEN {bad} THEN CAST(NULL AS TIMESTAMP) ELSE CAST({cast} AS TIMESTAMP) END"
-
-
-def lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclasses.dataclass(frozen=True)

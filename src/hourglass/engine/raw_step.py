@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from hourglass.engine._values import sql_literal as _literal
 from hourglass.engine.raw_names import _canonical_event, raw_event_table
 from hourglass.ingest.normalize import EDGE_SPACE, TRIM_PATTERN, blank_edge, strip
 
@@ -34,10 +35,6 @@ EDGE_COLUMN = "__hg_edge"
 def plain_name(name: str) -> bool:
     """Whether ``name`` is its own canonical form with no blank edge (``blank_edge`` false)."""
     return name >= "!" and not name.endswith(EDGE_SPACE)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _position(steps: Sequence[Sequence[str]], col: str) -> str:

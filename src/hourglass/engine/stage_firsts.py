@@ -36,6 +36,7 @@ import pyarrow as pa
 from hourglass.analyses._match import micros_of
 from hourglass.engine._arrow import from_numpy
 from hourglass.engine._pages import small_pages
+from hourglass.engine._values import sql_literal as _literal
 from hourglass.engine.bound import Bound, Runner
 from hourglass.engine.grouping import PARALLEL_MIN, run_ranges
 from hourglass.engine.keyed import KEYED_VIEW, Keyed
@@ -63,10 +64,6 @@ _NONE = np.iinfo(np.int64).max  # no entry
 #: the stages' entries from the range's events read once for the channels too (engine/range_events.py);
 #: tests turn it off to compare with the stages' own fetches
 SHARED_ON = True
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def store_alias(k: Keyed) -> str | None:

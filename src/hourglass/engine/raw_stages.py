@@ -37,6 +37,8 @@ from hourglass.engine.raw_step import EDGE_COLUMN, plain_name, raw_step
 from hourglass.model.errors import HourglassError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     import numpy.typing as npt
 
@@ -244,20 +246,30 @@ def stage_rows(
     """The fast path's elements from the last :func:`prefetch` of these events and this model (taken
     once), sorted as engine/journeys_order.py ``numpy_sorted`` sorts its fetched rows (or
     ``threaded``'s answer); None when none is waiting (the fast path runs its own scan)."""
-    global _PENDING
     if spec.level != "stage" or spec.since is not None or spec.until is not None:
         return None
     found = _stages(spec)
-    if found is None:
+    rows = None if found is None else _taken(events, found, lambda r: True)
+    if rows is None or not rows.complete:  # a null customer or time: the fast path's own query
         return None
+    return _sorted(events, rows.whole(), threaded)
+
+
+def _taken(
+    events: Events, found: tuple[list[str], list[int]], ready: Callable[[StageRows], bool]
+) -> StageRows | None:
+    """The last :func:`prefetch`'s rows of these events and this model's stages (``found``), taken
+    (no longer waiting) when ``ready``; None when none such is waiting or they are not ready (then
+    left waiting)."""
+    global _PENDING
     with _TAKE:
         ref, key, rows = _PENDING
         if ref is None or ref() is not events or rows is None or key != _key(events, *found):
             return None
+        if not ready(rows):
+            return None
         _PENDING = (None, None, None)
-    if not rows.complete:  # a null customer or time: the fast path's own query
-        return None
-    return _sorted(events, rows.whole(), threaded)
+    return rows
 
 
 def _ways(spec: PathsSpec | TransitionsSpec) -> int | None:
@@ -273,21 +285,15 @@ def stage_paths(events: Events, spec: PathsSpec) -> tuple[list[dict[str, Any]], 
     """engine/journeys_fast.py ``fast_paths``'s answer from the last :func:`prefetch`'s rows split
     into sets (taken once; engine/stage_sets.py), or None when none such is waiting (a null
     customer or time: left for :func:`stage_rows`, which declines)."""
-    global _PENDING
     from hourglass.engine._pages import small_pages
     from hourglass.engine.journeys_seq import seq_paths
     from hourglass.engine.stage_sets import set_paths
 
     found = _stages(spec) if spec.level == "stage" and spec.since is None and spec.until is None else None
-    if found is None:
+    # (rows with a null customer or time stay waiting for stage_rows, which declines them)
+    rows = None if found is None else _taken(events, found, lambda r: r.sets is not None and r.complete)
+    if found is None or rows is None or rows.sets is None:
         return None
-    with _TAKE:
-        ref, key, rows = _PENDING
-        if ref is None or ref() is not events or rows is None or key != _key(events, *found):
-            return None
-        if rows.sets is None or not rows.complete:
-            return None
-        _PENDING = (None, None, None)
     names, index = found
     present = [k for k, n in zip(index, names, strict=True) if rows.counts.get(n)]
     with small_pages():

@@ -94,6 +94,16 @@ def spied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return ran
 
 
+def _spied_sorted(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each call of journeys_parquet_sorted.parquet_sorted (from journeys_fast) answered."""
+    ran: list[bool] = []
+    real = journeys_parquet_sorted.parquet_sorted
+    monkeypatch.setattr(
+        journeys_fast, "parquet_sorted", lambda *a: ran.append((got := real(*a)) is not None) or got
+    )
+    return ran
+
+
 def _sets(monkeypatch: pytest.MonkeyPatch, sets: int) -> None:
     """``sets`` sets of customers in threads (1: one, as below 1M rows)."""
     if sets > 1:
@@ -226,11 +236,7 @@ def test_transitions_numbered_by_pyarrow(
     monkeypatch.setattr(journeys_parquet_sorted, "SPLIT_MIN", 0)  # (the halves whenever HALVES)
     monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
     monkeypatch.setattr(raw_names, "_MANY", 8)
-    ran: list[bool] = []
-    real = journeys_parquet_sorted.parquet_sorted
-    monkeypatch.setattr(
-        journeys_fast, "parquet_sorted", lambda *a: ran.append((got := real(*a)) is not None) or got
-    )
+    ran = _spied_sorted(monkeypatch)
     path = _write(tmp_path / "t.parquet", _table(5000, 9, ids=ids), in_time_order=in_time_order)
     for collapse in (True, False):
         answers = []
@@ -264,11 +270,7 @@ def test_transitions_decline_a_blank_name(tmp_path: Path, monkeypatch: pytest.Mo
     as the portable plan's (the reader's threads would decline it: ``_canonical`` is None)."""
     monkeypatch.setattr(parquet_rows, "ARROW_MIN_ROWS", 0)
     monkeypatch.setattr(raw_names, "_MANY", 8)
-    ran: list[bool] = []
-    real = journeys_parquet_sorted.parquet_sorted
-    monkeypatch.setattr(
-        journeys_fast, "parquet_sorted", lambda *a: ran.append((got := real(*a)) is not None) or got
-    )
+    ran = _spied_sorted(monkeypatch)
     t = _table(3000, 5).sort_by("timestamp")
     events = t.column("event").to_pylist()
     events[2500] = " \t "

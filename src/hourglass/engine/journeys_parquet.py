@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hourglass.engine._arrow import string_buffers
 from hourglass.engine._pages import small_pages
 from hourglass.engine.journeys_parquet_sorted import encoded
 from hourglass.engine.parquet_names import _blank_edge, trimmed
@@ -328,9 +329,7 @@ def _canonical(arr: Any) -> Any:
     n = len(arr)
     if not n:
         return arr
-    bufs = arr.buffers()
-    off = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    off, data = string_buffers(arr)
     size = off[1:] - off[:-1]
     edge = size <= 0
     if len(data):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hourglass.engine._arrow import int_view, string_buffers
 from hourglass.engine._pages import small_pages
 from hourglass.engine.parquet_names import indices as _indices
 
@@ -93,9 +94,9 @@ def encoded(names: Any, halves: bool = True) -> tuple[npt.NDArray[np.signedinteg
     if n < SPLIT_MIN or not halves:
         got = pc.dictionary_encode(names)
         return _view(got.indices), got.dictionary  # (Arrow's numbers as they are: no copy)
-    bufs = names.buffers()
-    off = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=names.offset * 4)
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+    off, data = string_buffers(names)
+    if not len(data):  # every string empty: a byte to take from
+        data = np.zeros(1, np.uint8)
     odd = np.take(data, off[1:].astype(np.intp) - 1, mode="clip") & 1
     odd[off[1:] == off[:-1]] = 0  # the empty string: the first half
     split = [np.flatnonzero(odd == 0), np.flatnonzero(odd)]
@@ -128,9 +129,8 @@ def byte_order(strings: Any) -> npt.NDArray[np.int64]:
     n = len(strings)
     if n < SORT_MIN or strings.type != pa.string() or strings.null_count:
         return _codes(pc.sort_indices(strings))
-    bufs = strings.buffers()
-    off = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=strings.offset * 4).astype(np.intp)
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    off, data = string_buffers(strings)
+    off = off.astype(np.intp)
     data = np.concatenate([data[off[0] : off[-1]], np.zeros(8, np.uint8)])  # a string's 8 bytes in reach
     start = off[:-1] - off[0]
     size = off[1:] - off[:-1]
@@ -158,10 +158,4 @@ def _codes(indices: Any) -> npt.NDArray[np.int64]:
     return _view(indices).astype(np.int64)
 
 
-def _view(indices: Any) -> npt.NDArray[np.signedinteger[Any]]:
-    """Arrow's integer ``indices`` as numpy's, without a copy."""
-    width = np.dtype(f"int{indices.type.bit_width}")
-    got: npt.NDArray[np.signedinteger[Any]] = np.frombuffer(
-        indices.buffers()[1], dtype=width, count=len(indices), offset=indices.offset * width.itemsize
-    )
-    return got
+_view = int_view  # Arrow's integer indices as numpy's, without a copy

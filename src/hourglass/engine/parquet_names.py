@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hourglass.engine._arrow import int_view, string_buffers
 from hourglass.ingest.normalize import EDGE_SPACE
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-__all__ = ["UNSIGNED", "Names", "indices", "trimmed", "valid_slots"]
+__all__ = ["Names", "indices", "trimmed", "valid_slots"]
 
 #: engine/raw_step.py's trim (DuckDB's RE2: ``\s`` is [\t\n\f\r ], no \v; ``$`` the end only)
 _TRIM = re.compile(r"\A[\t\n\f\r ]+|[\t\n\f\r ]+\Z")
@@ -64,16 +65,9 @@ class Names:
     def positions(self, arr: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
         """The rows of the string array ``arr`` whose value is a name (in order) and each one's
         1-based name position."""
-        import pyarrow as pa
         import pyarrow.compute as pc
 
-        n = len(arr)
-        bufs = arr.buffers()
-        width = np.dtype(np.int64 if pa.types.is_large_string(arr.type) else np.int32)
-        off: npt.NDArray[Any] = np.frombuffer(
-            bufs[1], dtype=width, count=n + 1, offset=arr.offset * width.itemsize
-        )
-        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+        off, data = string_buffers(arr)
         valid = valid_slots(arr) if arr.null_count else None
         if len(data):
             rows, rare = self._scan(off, data, valid)
@@ -85,7 +79,7 @@ class Names:
         vals = np.zeros(0, np.int32)
         if len(rows):
             idx = pc.index_in(arr.take(indices(rows)), value_set=self.value_set)
-            vals = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=len(idx), offset=idx.offset * 4) + 1
+            vals = int_view(idx) + 1
             if idx.null_count:
                 hit = valid_slots(idx)
                 rows, vals = rows[hit], vals[hit]
@@ -162,10 +156,7 @@ class Names:
         per = np.zeros(len(arr.dictionary), np.int32)
         per[rows] = vals
         ind = arr.indices
-        width = np.dtype(f"{'u' if ind.type.id in UNSIGNED else ''}int{ind.type.bit_width}")
-        codes = np.frombuffer(
-            ind.buffers()[1], dtype=width, count=len(ind), offset=ind.offset * width.itemsize
-        )
+        codes = int_view(ind)
         # a null slot's code may be anything: clipped, then zeroed below
         pos: npt.NDArray[np.int32] = (
             np.take(per, codes, mode="clip") if len(per) else np.zeros(len(arr), np.int32)
@@ -202,10 +193,6 @@ def _scratch() -> _Scratch:
     if sc is None or len(sc.size) != _BLOCK:
         sc = _LOCAL.scratch = _Scratch(_BLOCK)
     return sc
-
-
-#: Arrow's unsigned integer type ids (a dictionary's indices may be any integer type)
-UNSIGNED = frozenset({2, 4, 6, 8})
 
 
 def indices(rows: npt.NDArray[Any]) -> Any:

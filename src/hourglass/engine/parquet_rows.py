@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import ibis.expr.operations as ops
 import numpy as np
 
+from hourglass.engine._arrow import int_dtype, int_view
 from hourglass.engine._pages import small_pages
-from hourglass.engine.parquet_names import UNSIGNED, Names, indices, trimmed
+from hourglass.engine.parquet_names import Names, indices, trimmed
 from hourglass.engine.raw_names import _canonical_event
 from hourglass.ingest.normalize import strip
 
@@ -215,16 +216,10 @@ def _numbers(col: Any, copy: bool = True) -> npt.NDArray[Any]:
     """A chunked array of integers or times without nulls as one numpy array (from the buffers:
     pyarrow's ``to_numpy`` of a chunked array imports pandas); ``copy`` False: one chunk's is a
     read-only view of its buffer."""
-    width = col.type.bit_width
-    dtype = np.dtype(f"{'u' if col.type.id in UNSIGNED else ''}int{width}")
-    parts = [
-        np.frombuffer(a.buffers()[1], dtype=dtype, count=len(a), offset=a.offset * dtype.itemsize)
-        for a in col.chunks
-        if len(a)
-    ]
+    parts = [int_view(a) for a in col.chunks if len(a)]
     if not copy and len(parts) == 1:
         return parts[0]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+    return np.concatenate(parts) if parts else np.zeros(0, int_dtype(col.type))
 
 
 def _types_ok(schema: Any, cols: ParquetColumns) -> bool:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hourglass.engine._arrow import int_view
 from hourglass.engine.store_codes import CODE_COLUMN, SEQ_COLUMN
 from hourglass.engine.store_paths import int_columns, places_database
 
@@ -181,9 +182,7 @@ def _viewed(batch: Any) -> tuple[npt.NDArray[Any], ...] | None:
     for a in batch.columns:
         if a.null_count or not pa.types.is_integer(a.type):
             return None
-        width = a.type.bit_width // 8
-        dtype = np.dtype(f"{'i' if pa.types.is_signed_integer(a.type) else 'u'}{width}")
-        out.append(np.frombuffer(a.buffers()[1], dtype=dtype, count=len(a), offset=a.offset * width))
+        out.append(int_view(a))
     return tuple(out)
 
 
